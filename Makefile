@@ -1,0 +1,104 @@
+# mdm: one non-recursive build. Release objects in build/rel, sanitized (tests) in build/san.
+# Modules are discovered by wildcard: adding a .c (or a C++ shim .cc) needs no edit here.
+
+PKGS     ?= libpq icu-uc icu-i18n icu-io libpcre2-8 jansson libmicrohttpd libcurl libcrypto
+CFLAGS   ?= -O2 -g
+CXXFLAGS ?= -O2 -g
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla
+CXXWARN  := -Wall -Wextra -Werror -Wshadow -Wformat=2
+PKGCFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+CPPFLAGS := -I. -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(PKGCFLAGS)
+LDLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lphonenumber -lstdc++ -lpthread -lm
+SAN      := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+PREFIX   ?= /usr/local
+
+SRC      := $(wildcard common/*.c matching/*.c mdm/*.c stewardship/*.c api/*.c)
+CXXSRC   := $(wildcard matching/*.cc)
+LIBSRC   := $(filter-out api/main.c,$(SRC))
+LIBOBJ_REL := $(LIBSRC:%.c=build/rel/obj/%.o) $(CXXSRC:%.cc=build/rel/obj/%.o)
+LIBOBJ_SAN := $(LIBSRC:%.c=build/san/obj/%.o) $(CXXSRC:%.cc=build/san/obj/%.o)
+UNIT     := $(patsubst tests/unit/%.c,build/san/tests/%,$(wildcard tests/unit/*.c))
+ITEST    := $(patsubst tests/integration/%.c,build/san/itests/%,$(wildcard tests/integration/*.c))
+BENCH    := $(patsubst tests/bench/%.c,build/rel/%,$(wildcard tests/bench/*.c))
+
+all: build/rel/mdm
+
+build/rel/obj/%.o: %.c
+	@mkdir -p $(@D) && $(CC) -std=c11 $(WARN) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+build/san/obj/%.o: %.c
+	@mkdir -p $(@D) && $(CC) -std=c11 $(WARN) $(CPPFLAGS) -O1 -g $(SAN) -MMD -MP -c $< -o $@
+build/rel/obj/%.o: %.cc
+	@mkdir -p $(@D) && $(CXX) -std=c++17 $(CXXWARN) $(CPPFLAGS) $(CXXFLAGS) -MMD -MP -c $< -o $@
+build/san/obj/%.o: %.cc
+	@mkdir -p $(@D) && $(CXX) -std=c++17 $(CXXWARN) $(CPPFLAGS) -O1 -g $(SAN) -MMD -MP -c $< -o $@
+
+build/rel/libmdm.a: $(LIBOBJ_REL)
+	@rm -f $@ && ar rcs $@ $^
+build/san/libmdm.a: $(LIBOBJ_SAN)
+	@rm -f $@ && ar rcs $@ $^
+
+build/rel/mdm: build/rel/obj/api/main.o build/rel/libmdm.a
+	$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+build/san/mdm: build/san/obj/api/main.o build/san/libmdm.a
+	$(CC) $(SAN) $^ $(LDLIBS) -o $@
+build/san/tests/%: build/san/obj/tests/unit/%.o build/san/libmdm.a
+	@mkdir -p $(@D) && $(CC) $(SAN) $^ $(LDLIBS) -o $@
+build/san/itests/%: build/san/obj/tests/integration/%.o build/san/libmdm.a
+	@mkdir -p $(@D) && $(CC) $(SAN) $^ $(LDLIBS) -o $@
+build/rel/bench_%: build/rel/obj/tests/bench/bench_%.o build/rel/libmdm.a
+	$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+deps:
+	@scripts/deps.sh
+
+# test and run re-enter make after deps so pkg-config is read with the packages present.
+test check: deps
+	@$(MAKE) --no-print-directory test-all
+test-all: $(UNIT) $(ITEST) build/san/mdm build/rel/mdm
+	@tests/run.sh
+unit: $(UNIT)
+	@tests/run.sh --unit
+
+run demo: deps
+	@$(MAKE) --no-print-directory build/rel/mdm
+	@scripts/run.sh
+
+migrate: build/rel/mdm
+	@scripts/run.sh --migrate-only
+
+bench: $(BENCH) build/rel/mdm
+	@scripts/bench.sh
+
+bench-quality: build/rel/mdm
+	@scripts/bench.sh --quality
+
+install: build/rel/mdm
+	install -D -m 0755 build/rel/mdm $(DESTDIR)$(PREFIX)/bin/mdm
+	install -d $(DESTDIR)$(PREFIX)/share/mdm/sql $(DESTDIR)$(PREFIX)/share/mdm/ui
+	install -m 0644 sql/*.sql $(DESTDIR)$(PREFIX)/share/mdm/sql/
+	cp -R api/ui/. $(DESTDIR)$(PREFIX)/share/mdm/ui/
+uninstall:
+	rm -rf $(DESTDIR)$(PREFIX)/bin/mdm $(DESTDIR)$(PREFIX)/share/mdm
+
+FORMAT_FILES = $(shell find common matching mdm stewardship api tests -name '*.[ch]' -o -name '*.cc')
+format:
+	clang-format -i $(FORMAT_FILES)
+lint:
+	clang-format --dry-run -Werror $(FORMAT_FILES)
+	clang-tidy --quiet $(SRC) -- -std=c11 $(CPPFLAGS)
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+	    --suppress=missingIncludeSystem -I. $(SRC)
+
+fuzz:
+	@scripts/fuzz.sh
+
+clean:
+	rm -rf build
+distclean: clean
+	-@scripts/pg.sh stop 2>/dev/null
+	rm -rf var
+
+.PHONY: all deps test check test-all unit run demo bench bench-quality migrate install uninstall \
+	format lint fuzz clean distclean
+.SECONDARY:
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,38 @@
+/* Command-line commands. Each takes the arguments after its name (argv[0] is the
+ * command name) and returns a process exit code from the status table (common/err.h).
+ * Commands are grouped in api/cli_*.c by topic; api/main.c dispatches and answers
+ * `--help` from the table below. */
+#ifndef MDM_API_CLI_H
+#define MDM_API_CLI_H
+
+#include "common/err.h"
+
+typedef int (*mdm_cli_fn)(int argc, char **argv);
+
+typedef struct mdm_cli_command {
+    const char *name;
+    mdm_cli_fn fn;
+    const char *summary; /* one line for `mdm --help` */
+    const char *usage;   /* full text for `mdm NAME --help` */
+} mdm_cli_command;
+
+/* The command table, terminated by a {NULL} row. */
+extern const mdm_cli_command mdm_cli_commands[];
+
+/* Prints "mdm NAME: message" (and the detail) on stderr and returns the exit code of
+ * err->code. */
+int mdm_cli_fail(const char *command, const mdm_err *err);
+
+/* Prints a usage error for command on stderr and returns exit code 2. */
+int mdm_cli_usage_error(const char *command, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* True when argv holds -h or --help before any "--". */
+int mdm_cli_wants_help(int argc, char **argv);
+
+/* Commands (api/cli_*.c) */
+int mdm_cli_version(int argc, char **argv);
+int mdm_cli_migrate(int argc, char **argv);
+int mdm_cli_config(int argc, char **argv);
+
+#endif

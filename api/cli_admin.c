@@ -1,0 +1,118 @@
+/* Administrative commands: version, migrate, config. */
+#include "api/cli.h"
+#include "common/log.h"
+#include "mdm/config.h"
+#include "mdm/db.h"
+#include "mdm/migrate.h"
+
+#include <curl/curl.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <string.h>
+#include <unicode/uversion.h>
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#define MDM_VERSION "0.1.0"
+
+int mdm_cli_version(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    char pcre[64] = "";
+    pcre2_config(PCRE2_CONFIG_VERSION, pcre);
+    int pq = PQlibVersion();
+    printf("mdm %s\n", MDM_VERSION);
+    printf("libpq %d.%d\nicu %s\npcre2 %s\njansson %s\nlibmicrohttpd %s\n%s\n%s\n",
+           pq / 10000, pq % 10000, U_ICU_VERSION, pcre, jansson_version_str(), MHD_get_version(),
+           curl_version(), OpenSSL_version(OPENSSL_VERSION));
+    return 0;
+}
+
+/* Parses the options every database command shares; returns the remaining index or -1
+ * on a usage error (already reported). */
+static int parse_common(int argc, char **argv, const char **config_path, int *status_only)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"status", no_argument, NULL, 's'},
+        {NULL, 0, NULL, 0},
+    };
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            *config_path = optarg;
+            break;
+        case 's':
+            if (!status_only)
+                goto bad;
+            *status_only = 1;
+            break;
+        default:
+            goto bad;
+        }
+    }
+    return optind;
+bad:
+    mdm_cli_usage_error(argv[0], "unknown or incomplete option \"%s\"", argv[optind - 1]);
+    return -1;
+}
+
+int mdm_cli_migrate(int argc, char **argv)
+{
+    const char *config_path = NULL;
+    int status_only = 0;
+    int rest = parse_common(argc, argv, &config_path, &status_only);
+    if (rest < 0)
+        return mdm_status_exit(MDM_EINVAL);
+    if (rest < argc)
+        return mdm_cli_usage_error("migrate", "unexpected argument \"%s\"", argv[rest]);
+    mdm_err err = {0};
+    mdm_config *cfg = mdm_config_load(config_path, &err);
+    if (!cfg)
+        return mdm_cli_fail("migrate", &err);
+    mdm_log_threshold = (mdm_log_level)cfg->log_level;
+    int rc = 0;
+    mdm_db *db = mdm_db_connect(cfg->database_url, &err);
+    if (!db) {
+        rc = mdm_cli_fail("migrate", &err);
+        goto out_free_cfg;
+    }
+    int applied = 0;
+    if (mdm_migrate_run(db, cfg->sql_dir, status_only, stdout, &applied, &err) != MDM_OK)
+        rc = mdm_cli_fail("migrate", &err);
+    else if (!status_only && applied == 0)
+        printf("up to date\n");
+    mdm_db_close(db);
+out_free_cfg:
+    mdm_config_free(cfg);
+    return rc;
+}
+
+int mdm_cli_config(int argc, char **argv)
+{
+    const char *config_path = NULL;
+    int rest = parse_common(argc, argv, &config_path, NULL);
+    if (rest < 0)
+        return mdm_status_exit(MDM_EINVAL);
+    if (rest < argc)
+        return mdm_cli_usage_error("config", "unexpected argument \"%s\"", argv[rest]);
+    mdm_err err = {0};
+    mdm_config *cfg = mdm_config_load(config_path, &err);
+    if (!cfg)
+        return mdm_cli_fail("config", &err);
+    json_t *j = mdm_config_to_json(cfg);
+    char *s = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+    if (s)
+        puts(s);
+    free(s);
+    json_decref(j);
+    mdm_config_free(cfg);
+    return 0;
+}

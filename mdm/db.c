@@ -1,0 +1,225 @@
+/* libpq wrapper: lazy per-connection statement preparation, SQLSTATE mapping,
+ * the transaction runner and the fault-injection hook. */
+#include "mdm/db.h"
+
+#include "common/log.h"
+#include "common/mem.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct mdm_db {
+    PGconn *conn;
+    char **prepared; /* names prepared on this connection */
+    size_t nprepared, capprepared;
+};
+
+static atomic_long fail_countdown;
+
+void mdm_db_fail_after(long n)
+{
+    atomic_store(&fail_countdown, n);
+}
+
+/* True when the fault hook says this statement must fail. */
+static bool injected_failure(mdm_err *err)
+{
+    long n = atomic_load(&fail_countdown);
+    if (n <= 0)
+        return false;
+    if (atomic_fetch_sub(&fail_countdown, 1) == 1) {
+        mdm_err_set(err, MDM_EDB, "injected database failure");
+        return true;
+    }
+    return false;
+}
+
+mdm_db *mdm_db_connect(const char *url, mdm_err *err)
+{
+    if (!url || !*url) {
+        mdm_err_set(err, MDM_EINVAL, "no database configured: set MDM_DATABASE_URL or "
+                                     "database_url in mdm.json");
+        return NULL;
+    }
+    PGconn *conn = PQconnectdb(url);
+    if (!conn) {
+        mdm_err_set(err, MDM_EDB, "cannot connect to the database: out of memory");
+        return NULL;
+    }
+    if (PQstatus(conn) != CONNECTION_OK) {
+        const char *m = PQerrorMessage(conn);
+        mdm_err_set(err, MDM_EDB, "cannot connect to the database: %.*s",
+                    (int)strcspn(m, "\n"), m);
+        PQfinish(conn);
+        return NULL;
+    }
+    PGresult *r = PQexec(conn, "SET client_min_messages = warning");
+    PQclear(r);
+    mdm_db *db = mdm_xcalloc(1, sizeof *db);
+    db->conn = conn;
+    return db;
+}
+
+static void forget_prepared(mdm_db *db)
+{
+    for (size_t i = 0; i < db->nprepared; i++)
+        free(db->prepared[i]);
+    db->nprepared = 0;
+}
+
+void mdm_db_close(mdm_db *db)
+{
+    if (!db)
+        return;
+    forget_prepared(db);
+    free(db->prepared);
+    PQfinish(db->conn);
+    free(db);
+}
+
+PGconn *mdm_db_conn(mdm_db *db)
+{
+    return db->conn;
+}
+
+bool mdm_db_ok(mdm_db *db)
+{
+    if (PQstatus(db->conn) == CONNECTION_OK)
+        return true;
+    PQreset(db->conn);
+    forget_prepared(db);
+    return PQstatus(db->conn) == CONNECTION_OK;
+}
+
+mdm_status mdm_db_error(mdm_db *db, const PGresult *res, const char *what, mdm_err *err)
+{
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    if (!msg)
+        msg = PQerrorMessage(db->conn);
+    mdm_status code = MDM_EDB;
+    if (state) {
+        if (!strcmp(state, "23505") || !strcmp(state, "23503") || !strcmp(state, "23P01"))
+            code = MDM_ECONFLICT;
+        else if (!strcmp(state, "40001") || !strcmp(state, "40P01") || !strcmp(state, "55P03") ||
+                 !strcmp(state, "57P01") || !strncmp(state, "08", 2))
+            code = MDM_ERETRY;
+        else if (!strncmp(state, "22", 2))
+            code = MDM_EINVAL;
+    } else if (PQstatus(db->conn) != CONNECTION_OK) {
+        code = MDM_ERETRY; /* the connection is gone; the caller may reconnect and retry */
+    }
+    mdm_err_set(err, code, "%s: %.*s", what, (int)strcspn(msg ? msg : "", "\n"), msg ? msg : "");
+    if (err && state)
+        snprintf(err->sqlstate, sizeof err->sqlstate, "%s", state);
+    mdm_log(code == MDM_ERETRY ? MDM_LOG_WARN : MDM_LOG_DEBUG, "event=db_error what=%s sqlstate=%s",
+            what, state ? state : "-");
+    return code;
+}
+
+static bool is_prepared(mdm_db *db, const char *name)
+{
+    for (size_t i = 0; i < db->nprepared; i++)
+        if (strcmp(db->prepared[i], name) == 0)
+            return true;
+    return false;
+}
+
+static mdm_status check_result(mdm_db *db, PGresult *res, const char *what, PGresult **out,
+                               mdm_err *err)
+{
+    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        mdm_status code = mdm_db_error(db, res, what, err);
+        PQclear(res);
+        return code;
+    }
+    if (out)
+        *out = res;
+    else
+        PQclear(res);
+    return MDM_OK;
+}
+
+mdm_status mdm_db_exec(mdm_db *db, const mdm_db_stmt *stmt, const char *const *params,
+                       PGresult **out, mdm_err *err)
+{
+    if (out)
+        *out = NULL;
+    if (injected_failure(err))
+        return MDM_EDB;
+    if (!is_prepared(db, stmt->name)) {
+        PGresult *res = PQprepare(db->conn, stmt->name, stmt->sql, stmt->nparams, NULL);
+        mdm_status st = check_result(db, res, stmt->name, NULL, err);
+        if (st != MDM_OK)
+            return st;
+        if (db->nprepared == db->capprepared) {
+            db->capprepared = db->capprepared ? db->capprepared * 2 : 32;
+            db->prepared = mdm_xrealloc(db->prepared, db->capprepared * sizeof *db->prepared);
+        }
+        db->prepared[db->nprepared++] = mdm_xstrdup(stmt->name);
+    }
+    PGresult *res = PQexecPrepared(db->conn, stmt->name, stmt->nparams, params, NULL, NULL, 0);
+    return check_result(db, res, stmt->name, out, err);
+}
+
+mdm_status mdm_db_exec_params(mdm_db *db, const char *sql, int nparams,
+                              const char *const *params, PGresult **out, mdm_err *err)
+{
+    if (out)
+        *out = NULL;
+    if (injected_failure(err))
+        return MDM_EDB;
+    PGresult *res = PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    return check_result(db, res, "query", out, err);
+}
+
+mdm_status mdm_db_command(mdm_db *db, const char *sql, mdm_err *err)
+{
+    if (injected_failure(err))
+        return MDM_EDB;
+    return check_result(db, PQexec(db->conn, sql), "command", NULL, err);
+}
+
+static void rollback(mdm_db *db)
+{
+    PGresult *r = PQexec(db->conn, "ROLLBACK");
+    PQclear(r);
+}
+
+mdm_status mdm_db_run_tx(mdm_db *db, const char *name, mdm_db_tx_fn fn, void *ctx, mdm_err *err)
+{
+    mdm_status st = MDM_ERETRY;
+    for (int attempt = 1; attempt <= 3; attempt++) {
+        if (PQstatus(db->conn) != CONNECTION_OK && !mdm_db_ok(db))
+            return mdm_err_set(err, MDM_ERETRY, "the database is unreachable");
+        st = mdm_db_command(db, "BEGIN", err);
+        if (st == MDM_OK)
+            st = fn(db, ctx, err);
+        if (st == MDM_OK) {
+            st = mdm_db_command(db, "COMMIT", err);
+            if (st == MDM_OK)
+                return MDM_OK;
+        }
+        rollback(db);
+        if (st != MDM_ERETRY)
+            break;
+        mdm_log(MDM_LOG_INFO, "event=tx_retry tx=%s attempt=%d", name, attempt);
+    }
+    return st;
+}
+
+const char *mdm_db_get(const PGresult *res, int row, const char *col, const char *def)
+{
+    int c = PQfnumber(res, col);
+    if (c < 0 || row >= PQntuples(res) || PQgetisnull(res, row, c))
+        return def;
+    return PQgetvalue(res, row, c);
+}
+
+long long mdm_db_get_ll(const PGresult *res, int row, const char *col, long long def)
+{
+    const char *v = mdm_db_get(res, row, col, NULL);
+    return v ? strtoll(v, NULL, 10) : def;
+}

@@ -1,0 +1,79 @@
+/* PostgreSQL access through libpq: connections, named prepared statements,
+ * transactions with retry, and the SQLSTATE -> mdm_status map.
+ *
+ * Each module declares its DML as a static table of mdm_db_stmt; a statement is
+ * prepared on a connection the first time it runs there. Values are always $n
+ * parameters, never formatted into SQL text. An mdm_db (one PGconn) belongs to one
+ * thread at a time.
+ *
+ * Test hook: mdm_db_fail_after(n) makes the n-th following statement fail with
+ * MDM_EDB (a simulated error), so tests can prove that every transaction rolls back
+ * completely. */
+#ifndef MDM_MDM_DB_H
+#define MDM_MDM_DB_H
+
+#include "common/err.h"
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+
+typedef struct mdm_db mdm_db;
+
+typedef struct mdm_db_stmt {
+    const char *name; /* unique across the program, e.g. "ingest_upsert" */
+    const char *sql;
+    int nparams;
+} mdm_db_stmt;
+
+/* Connection */
+
+/* Connects to url (a libpq URI or key=value string). Returns NULL with err set to
+ * MDM_EDB ("cannot connect to the database: ...") when the server is unreachable. */
+mdm_db *mdm_db_connect(const char *url, mdm_err *err);
+void mdm_db_close(mdm_db *db); /* NULL is a no-op */
+PGconn *mdm_db_conn(mdm_db *db);
+/* True when the connection is usable; tries one reset when it is not. */
+bool mdm_db_ok(mdm_db *db);
+
+/* Statements */
+
+/* Runs a prepared statement with text parameters (NULL entries are SQL NULL).
+ * On success *out (when not NULL) receives the result, which the caller PQclears;
+ * PGRES_COMMAND_OK and PGRES_TUPLES_OK are success. Errors map through
+ * mdm_db_error(). */
+mdm_status mdm_db_exec(mdm_db *db, const mdm_db_stmt *stmt, const char *const *params,
+                       PGresult **out, mdm_err *err) __attribute__((warn_unused_result));
+
+/* Runs a parameterized statement without preparing it (for one-off statements). */
+mdm_status mdm_db_exec_params(mdm_db *db, const char *sql, int nparams,
+                              const char *const *params, PGresult **out, mdm_err *err)
+    __attribute__((warn_unused_result));
+
+/* Runs a parameterless utility command (BEGIN, COMMIT, a migration file). */
+mdm_status mdm_db_command(mdm_db *db, const char *sql, mdm_err *err)
+    __attribute__((warn_unused_result));
+
+/* Fills err from a failed result (or the connection error when res is NULL):
+ * 23505/23503/23P01 -> MDM_ECONFLICT, 40001/40P01/55P03 -> MDM_ERETRY, a lost
+ * connection (08xxx, 57P01) -> MDM_ERETRY, 22xxx -> MDM_EINVAL, else MDM_EDB.
+ * Returns the status. */
+mdm_status mdm_db_error(mdm_db *db, const PGresult *res, const char *what, mdm_err *err);
+
+/* Transactions */
+
+typedef mdm_status (*mdm_db_tx_fn)(mdm_db *db, void *ctx, mdm_err *err);
+
+/* BEGIN; fn; COMMIT. On MDM_ERETRY (from fn or COMMIT) rolls back and tries again, 3
+ * tries in all; any other error rolls back and is returned. fn never commits. name is
+ * used in logs. */
+mdm_status mdm_db_run_tx(mdm_db *db, const char *name, mdm_db_tx_fn fn, void *ctx,
+                         mdm_err *err) __attribute__((warn_unused_result));
+
+/* Result helpers: column by name; NULL or missing gives def. */
+const char *mdm_db_get(const PGresult *res, int row, const char *col, const char *def);
+long long mdm_db_get_ll(const PGresult *res, int row, const char *col, long long def);
+
+/* Test hook: fail the n-th statement from now (1 = the next one); 0 disables. */
+void mdm_db_fail_after(long n);
+
+#endif

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs the Debian packages that the build, `make run` and `make test` need, only
+# those missing. Idempotent and silent when everything is present.
+# Usage: scripts/deps.sh [--bench]   (--bench adds the load-test tools)
+set -euo pipefail
+
+pkgs=(
+    build-essential pkg-config g++            # compiler, C++ for the libphonenumber shim
+    libpq-dev postgresql                      # the store: client library and a server for tests/run
+    libicu-dev libpcre2-dev                   # Unicode normalization/transliteration, patterns
+    libjansson-dev libmicrohttpd-dev          # JSON, HTTP server
+    libcurl4-openssl-dev libssl-dev           # outbound HTTP (webhooks), hashes/HMAC
+    libphonenumber-dev                        # E.164 phone parsing
+    curl                                      # e2e tests talk HTTP with curl
+)
+if [ "${1:-}" = "--bench" ]; then
+    pkgs+=(wrk hyperfine)
+fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$p")
+    fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "deps: installing ${missing[*]}" >&2
+sudo=()
+if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "deps: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+    sudo=(sudo)
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq >/dev/null
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
