@@ -27,6 +27,7 @@ passed=0 failed=0
 run_suite() {
     local name=$1; shift
     local log="$logs/$name.log"
+    mkdir -p "$(dirname "$log")"
     "$@" >"$log" 2>&1
     local rc=$?
     local line
