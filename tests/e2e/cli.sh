@@ -1,5 +1,5 @@
 # The mdm command line: help, version, exit codes, configuration errors, migrate.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.bash"
 mdm=$MDM_BIN
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
