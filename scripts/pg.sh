@@ -13,6 +13,7 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
+cd /  # all paths below are absolute; the postgres user may not be able to enter the caller's folder
 port=${MDM_PG_PORT:-5432}
 db=${MDM_PG_DB:-mdm}
 pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
