@@ -1,0 +1,121 @@
+/* Outbox writes and the change-feed read.
+ *
+ * Visibility: every writer takes a shared transaction-level advisory lock on
+ * OUTBOX_LOCK before inserting (mdm_outbox_emit); the reader briefly takes the same lock
+ * in exclusive mode (pg_advisory_xact_lock in its own short transaction) and, holding it,
+ * notes the highest committed seq. Acquiring the lock waits for every writer transaction
+ * that already holds a seq to commit or abort, so every seq up to that high-water mark is
+ * final; the read is bounded by it (seqs handed out later may commit out of order).
+ * Writers never wait on each other (shared mode), only on the instant of a barrier. */
+#include "mdm/outbox.h"
+
+#include "common/mem.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define OUTBOX_LOCK "7311420072"
+
+static const mdm_db_stmt stmt_lock_shared = {
+    "outbox_lock_shared", "SELECT pg_advisory_xact_lock_shared(" OUTBOX_LOCK ")", 0};
+static const mdm_db_stmt stmt_emit = {
+    "outbox_emit",
+    "INSERT INTO outbox (type, entity_id, entity_version, payload) "
+    "VALUES ($1, $2, $3, $4::jsonb) RETURNING seq",
+    4};
+static const mdm_db_stmt stmt_read = {
+    "outbox_read",
+    "SELECT seq, event_id, type, entity_id, entity_version, payload::text AS payload, "
+    "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS created_at "
+    "FROM outbox WHERE seq > $1 AND seq <= $3 ORDER BY seq LIMIT $2",
+    3};
+static const mdm_db_stmt stmt_high_water = {"outbox_high_water",
+                                            "SELECT coalesce(max(seq), 0) AS seq FROM outbox", 0};
+
+static bool valid_type(const char *type)
+{
+    static const char *const types[] = {"created", "updated", "merged",
+                                        "split",   "consent_changed", "deleted"};
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+        if (strcmp(type, types[i]) == 0)
+            return true;
+    return false;
+}
+
+mdm_status mdm_outbox_emit(mdm_db *db, const char *type, int64_t entity_id, int entity_version,
+                           const json_t *payload, int64_t *seq_out, mdm_err *err)
+{
+    if (!valid_type(type))
+        return mdm_err_set(err, MDM_EINTERNAL, "unknown outbox event type \"%s\"", type);
+    mdm_status st = mdm_db_exec(db, &stmt_lock_shared, NULL, NULL, err);
+    if (st != MDM_OK)
+        return st;
+    char id[24], ver[16];
+    snprintf(id, sizeof id, "%lld", (long long)entity_id);
+    snprintf(ver, sizeof ver, "%d", entity_version);
+    char *body = json_dumps(payload, JSON_COMPACT);
+    if (!body)
+        return mdm_err_set(err, MDM_EINTERNAL, "cannot serialize outbox payload");
+    const char *params[] = {type, id, ver, body};
+    PGresult *res = NULL;
+    st = mdm_db_exec(db, &stmt_emit, params, &res, err);
+    free(body);
+    if (st != MDM_OK)
+        return st;
+    if (seq_out)
+        *seq_out = mdm_db_get_ll(res, 0, "seq", 0);
+    PQclear(res);
+    return MDM_OK;
+}
+
+static mdm_status wait_for_writers(mdm_db *db, void *ctx, mdm_err *err)
+{
+    mdm_status st = mdm_db_command(db, "SELECT pg_advisory_xact_lock(" OUTBOX_LOCK ")", err);
+    if (st != MDM_OK)
+        return st;
+    PGresult *res = NULL;
+    st = mdm_db_exec(db, &stmt_high_water, NULL, &res, err);
+    if (st != MDM_OK)
+        return st;
+    *(long long *)ctx = mdm_db_get_ll(res, 0, "seq", 0);
+    PQclear(res);
+    return MDM_OK;
+}
+
+mdm_status mdm_outbox_read(mdm_db *db, int64_t after, int limit, json_t **events, int64_t *next,
+                           mdm_err *err)
+{
+    *events = NULL;
+    *next = after;
+    long long high_water = 0;
+    mdm_status st = mdm_db_run_tx(db, "outbox_barrier", wait_for_writers, &high_water, err);
+    if (st != MDM_OK)
+        return st;
+    char a[24], l[16], hw[24];
+    snprintf(a, sizeof a, "%lld", (long long)after);
+    snprintf(l, sizeof l, "%d", limit);
+    snprintf(hw, sizeof hw, "%lld", high_water);
+    const char *params[] = {a, l, hw};
+    PGresult *res = NULL;
+    st = mdm_db_exec(db, &stmt_read, params, &res, err);
+    if (st != MDM_OK)
+        return st;
+    json_t *arr = json_array();
+    for (int r = 0; r < PQntuples(res); r++) {
+        json_t *payload = json_loads(mdm_db_get(res, r, "payload", "null"), JSON_DECODE_ANY, NULL);
+        long long seq = mdm_db_get_ll(res, r, "seq", 0);
+        json_array_append_new(
+            arr, json_pack("{s:I, s:s, s:s, s:I, s:i, s:o, s:s}", "seq", (json_int_t)seq,
+                           "event_id", mdm_db_get(res, r, "event_id", ""), "type",
+                           mdm_db_get(res, r, "type", ""), "entity_id",
+                           (json_int_t)mdm_db_get_ll(res, r, "entity_id", 0), "entity_version",
+                           (int)mdm_db_get_ll(res, r, "entity_version", 0), "payload",
+                           payload ? payload : json_null(), "created_at",
+                           mdm_db_get(res, r, "created_at", "")));
+        *next = seq;
+    }
+    PQclear(res);
+    *events = arr;
+    return MDM_OK;
+}

@@ -1,0 +1,34 @@
+/* The outbox: every golden change becomes an event in the same transaction as the change.
+ *
+ * Events carry a global, gap-tolerant sequence number (seq, from a bigserial), the entity
+ * id and version, a type (created, updated, merged, split, consent_changed, deleted) and
+ * a JSON payload (the golden record or the delta). The change feed reads them in seq
+ * order; push delivery (mdm/publish) fans them out to subscriptions.
+ *
+ * Because seq values are assigned before commit, a reader could see seq 11 committed
+ * while seq 10 is still in flight. mdm_outbox_read therefore only returns events older
+ * than every transaction still open that may write the outbox (see outbox.c), so a
+ * consumer that keeps its cursor never skips an event. */
+#ifndef MDM_MDM_OUTBOX_H
+#define MDM_MDM_OUTBOX_H
+
+#include "common/err.h"
+#include "mdm/db.h"
+
+#include <jansson.h>
+#include <stdint.h>
+
+/* Writes one event inside the caller's open transaction (the caller runs it from an
+ * mdm_db_run_tx callback). type must be one of the six types above. payload is
+ * borrowed. *seq_out (when not NULL) receives the event's seq. */
+mdm_status mdm_outbox_emit(mdm_db *db, const char *type, int64_t entity_id, int entity_version,
+                           const json_t *payload, int64_t *seq_out, mdm_err *err)
+    __attribute__((warn_unused_result));
+
+/* Reads up to limit events with seq > after, in seq order, as a new JSON array of
+ * {seq, event_id, type, entity_id, entity_version, payload, created_at}; *next receives
+ * the cursor to pass next time (the last seq returned, or after when none). */
+mdm_status mdm_outbox_read(mdm_db *db, int64_t after, int limit, json_t **events, int64_t *next,
+                           mdm_err *err) __attribute__((warn_unused_result));
+
+#endif
