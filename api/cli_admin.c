@@ -26,8 +26,8 @@ int mdm_cli_version(int argc, char **argv)
     pcre2_config(PCRE2_CONFIG_VERSION, pcre);
     int pq = PQlibVersion();
     printf("mdm %s\n", MDM_VERSION);
-    printf("libpq %d.%d\nicu %s\npcre2 %s\njansson %s\nlibmicrohttpd %s\n%s\n%s\n",
-           pq / 10000, pq % 10000, U_ICU_VERSION, pcre, jansson_version_str(), MHD_get_version(),
+    printf("libpq %d.%d\nicu %s\npcre2 %s\njansson %s\nlibmicrohttpd %s\n%s\n%s\n", pq / 10000,
+           pq % 10000, U_ICU_VERSION, pcre, jansson_version_str(), MHD_get_version(),
            curl_version(), OpenSSL_version(OPENSSL_VERSION));
     return 0;
 }

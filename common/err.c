@@ -45,8 +45,7 @@ mdm_status mdm_err_set(mdm_err *err, mdm_status code, const char *fmt, ...)
     return code;
 }
 
-mdm_status mdm_err_set_field(mdm_err *err, mdm_status code, const char *field, const char *fmt,
-                             ...)
+mdm_status mdm_err_set_field(mdm_err *err, mdm_status code, const char *field, const char *fmt, ...)
 {
     if (err) {
         va_list ap;
@@ -98,7 +97,7 @@ const char *mdm_status_name(mdm_status s)
         for (int i = 0; i < MDM_STATUS_COUNT; i++) {
             const char *n = status_table[i].name + 4; /* skip "MDM_" */
             size_t k = 0;
-            for (; n[k] && k < sizeof names[i] - 1; k++)
+            for (; k < sizeof names[i] - 1 && n[k]; k++)
                 names[i][k] = (char)((n[k] >= 'A' && n[k] <= 'Z') ? n[k] + 32 : n[k]);
             names[i][k] = '\0';
         }

@@ -37,10 +37,10 @@ typedef enum mdm_status {
 
 typedef struct mdm_err {
     mdm_status code;
-    char sqlstate[6];  /* from PG_DIAG_SQLSTATE, "" if none */
-    char field[128];   /* JSON pointer of the offending field, "" if none */
-    char msg[256];     /* primary: short, factual, lower case, no final period */
-    char detail[256];  /* optional; never customer data */
+    char sqlstate[6]; /* from PG_DIAG_SQLSTATE, "" if none */
+    char field[128];  /* JSON pointer of the offending field, "" if none */
+    char msg[256];    /* primary: short, factual, lower case, no final period */
+    char detail[256]; /* optional; never customer data */
 } mdm_err;
 
 /* Sets err (when not NULL) to code and the formatted message, clearing the other
@@ -49,8 +49,8 @@ mdm_status mdm_err_set(mdm_err *err, mdm_status code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Like mdm_err_set, and records the JSON pointer of the field at fault. */
-mdm_status mdm_err_set_field(mdm_err *err, mdm_status code, const char *field, const char *fmt,
-                             ...) __attribute__((format(printf, 4, 5)));
+mdm_status mdm_err_set_field(mdm_err *err, mdm_status code, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* Sets the optional detail text of err (when not NULL). */
 void mdm_err_detail(mdm_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -77,8 +77,8 @@ static bool type_ok(key_type t, const json_t *v)
 }
 
 /* Applies one string value (from the file or the environment) to its field. */
-static mdm_status apply_value(mdm_config *cfg, const char *key, const char *val,
-                              const char *origin, mdm_err *err)
+static mdm_status apply_value(mdm_config *cfg, const char *key, const char *val, const char *origin,
+                              mdm_err *err)
 {
     char pointer[64];
     snprintf(pointer, sizeof pointer, "/%s", key);
@@ -103,8 +103,7 @@ static mdm_status apply_value(mdm_config *cfg, const char *key, const char *val,
         cfg->log_level = lvl;
         return MDM_OK;
     } else if (strcmp(key, "default_country") == 0) {
-        if (strlen(val) != 2 || !isupper((unsigned char)val[0]) ||
-            !isupper((unsigned char)val[1]))
+        if (strlen(val) != 2 || !isupper((unsigned char)val[0]) || !isupper((unsigned char)val[1]))
             return mdm_err_set_field(err, MDM_EINVAL, pointer,
                                      "%s: default_country must be an ISO 3166-1 alpha-2 code "
                                      "such as US, got \"%s\"",
@@ -141,11 +140,11 @@ static mdm_status apply_file(mdm_config *cfg, mdm_err *err)
         snprintf(pointer, sizeof pointer, "/%s", key);
         const config_key *k = find_key(key);
         if (!k)
-            return mdm_err_set_field(err, MDM_EINVAL, pointer, "%s: unknown key \"%s\"",
-                                     cfg->path, key);
+            return mdm_err_set_field(err, MDM_EINVAL, pointer, "%s: unknown key \"%s\"", cfg->path,
+                                     key);
         if (!type_ok(k->type, val))
-            return mdm_err_set_field(err, MDM_EINVAL, pointer, "%s: \"%s\" must be %s",
-                                     cfg->path, key, type_name(k->type));
+            return mdm_err_set_field(err, MDM_EINVAL, pointer, "%s: \"%s\" must be %s", cfg->path,
+                                     key, type_name(k->type));
         if (k->type == KEY_STRING) {
             mdm_status st = apply_value(cfg, key, json_string_value(val), cfg->path, err);
             if (st != MDM_OK)

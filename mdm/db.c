@@ -38,8 +38,9 @@ static bool injected_failure(mdm_err *err)
 mdm_db *mdm_db_connect(const char *url, mdm_err *err)
 {
     if (!url || !*url) {
-        mdm_err_set(err, MDM_EINVAL, "no database configured: set MDM_DATABASE_URL or "
-                                     "database_url in mdm.json");
+        mdm_err_set(err, MDM_EINVAL,
+                    "no database configured: set MDM_DATABASE_URL or "
+                    "database_url in mdm.json");
         return NULL;
     }
     PGconn *conn = PQconnectdb(url);
@@ -49,8 +50,7 @@ mdm_db *mdm_db_connect(const char *url, mdm_err *err)
     }
     if (PQstatus(conn) != CONNECTION_OK) {
         const char *m = PQerrorMessage(conn);
-        mdm_err_set(err, MDM_EDB, "cannot connect to the database: %.*s",
-                    (int)strcspn(m, "\n"), m);
+        mdm_err_set(err, MDM_EDB, "cannot connect to the database: %.*s", (int)strcspn(m, "\n"), m);
         PQfinish(conn);
         return NULL;
     }
@@ -164,8 +164,8 @@ mdm_status mdm_db_exec(mdm_db *db, const mdm_db_stmt *stmt, const char *const *p
     return check_result(db, res, stmt->name, out, err);
 }
 
-mdm_status mdm_db_exec_params(mdm_db *db, const char *sql, int nparams,
-                              const char *const *params, PGresult **out, mdm_err *err)
+mdm_status mdm_db_exec_params(mdm_db *db, const char *sql, int nparams, const char *const *params,
+                              PGresult **out, mdm_err *err)
 {
     if (out)
         *out = NULL;

@@ -45,9 +45,8 @@ mdm_status mdm_db_exec(mdm_db *db, const mdm_db_stmt *stmt, const char *const *p
                        PGresult **out, mdm_err *err) __attribute__((warn_unused_result));
 
 /* Runs a parameterized statement without preparing it (for one-off statements). */
-mdm_status mdm_db_exec_params(mdm_db *db, const char *sql, int nparams,
-                              const char *const *params, PGresult **out, mdm_err *err)
-    __attribute__((warn_unused_result));
+mdm_status mdm_db_exec_params(mdm_db *db, const char *sql, int nparams, const char *const *params,
+                              PGresult **out, mdm_err *err) __attribute__((warn_unused_result));
 
 /* Runs a parameterless utility command (BEGIN, COMMIT, a migration file). */
 mdm_status mdm_db_command(mdm_db *db, const char *sql, mdm_err *err)
@@ -66,8 +65,8 @@ typedef mdm_status (*mdm_db_tx_fn)(mdm_db *db, void *ctx, mdm_err *err);
 /* BEGIN; fn; COMMIT. On MDM_ERETRY (from fn or COMMIT) rolls back and tries again, 3
  * tries in all; any other error rolls back and is returned. fn never commits. name is
  * used in logs. */
-mdm_status mdm_db_run_tx(mdm_db *db, const char *name, mdm_db_tx_fn fn, void *ctx,
-                         mdm_err *err) __attribute__((warn_unused_result));
+mdm_status mdm_db_run_tx(mdm_db *db, const char *name, mdm_db_tx_fn fn, void *ctx, mdm_err *err)
+    __attribute__((warn_unused_result));
 
 /* Result helpers: column by name; NULL or missing gives def. */
 const char *mdm_db_get(const PGresult *res, int row, const char *col, const char *def);

@@ -25,8 +25,11 @@ void mdm_migrate_sha256_hex(const void *data, size_t len, char out[65])
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
     EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
-    for (unsigned int i = 0; i < mdlen && i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < mdlen && i < 32; i++) {
+        out[2 * i] = hex[md[i] >> 4];
+        out[2 * i + 1] = hex[md[i] & 15];
+    }
     out[64] = '\0';
 }
 
@@ -109,7 +112,8 @@ static mdm_status load_dir(const char *dir, migration **out, size_t *count, mdm_
     }
     closedir(d);
     if (st == MDM_OK) {
-        qsort(m, n, sizeof *m, cmp_migration);
+        if (n > 1)
+            qsort(m, n, sizeof *m, cmp_migration);
         for (size_t i = 1; i < n; i++)
             if (m[i].version == m[i - 1].version)
                 st = mdm_err_set(err, MDM_EINVAL, "migrations %s and %s share version %d",

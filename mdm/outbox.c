@@ -35,7 +35,7 @@ static const mdm_db_stmt stmt_high_water = {"outbox_high_water",
 
 static bool valid_type(const char *type)
 {
-    static const char *const types[] = {"created", "updated", "merged",
+    static const char *const types[] = {"created", "updated",         "merged",
                                         "split",   "consent_changed", "deleted"};
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
         if (strcmp(type, types[i]) == 0)
@@ -106,13 +106,13 @@ mdm_status mdm_outbox_read(mdm_db *db, int64_t after, int limit, json_t **events
         json_t *payload = json_loads(mdm_db_get(res, r, "payload", "null"), JSON_DECODE_ANY, NULL);
         long long seq = mdm_db_get_ll(res, r, "seq", 0);
         json_array_append_new(
-            arr, json_pack("{s:I, s:s, s:s, s:I, s:i, s:o, s:s}", "seq", (json_int_t)seq,
-                           "event_id", mdm_db_get(res, r, "event_id", ""), "type",
-                           mdm_db_get(res, r, "type", ""), "entity_id",
-                           (json_int_t)mdm_db_get_ll(res, r, "entity_id", 0), "entity_version",
-                           (int)mdm_db_get_ll(res, r, "entity_version", 0), "payload",
-                           payload ? payload : json_null(), "created_at",
-                           mdm_db_get(res, r, "created_at", "")));
+            arr,
+            json_pack("{s:I, s:s, s:s, s:I, s:i, s:o, s:s}", "seq", (json_int_t)seq, "event_id",
+                      mdm_db_get(res, r, "event_id", ""), "type", mdm_db_get(res, r, "type", ""),
+                      "entity_id", (json_int_t)mdm_db_get_ll(res, r, "entity_id", 0),
+                      "entity_version", (int)mdm_db_get_ll(res, r, "entity_version", 0), "payload",
+                      payload ? payload : json_null(), "created_at",
+                      mdm_db_get(res, r, "created_at", "")));
         *next = seq;
     }
     PQclear(res);

@@ -16,7 +16,7 @@ static int test_passed, test_failed, test_cur_failed;
 #define CHECK(cond)                                                                                \
     do {                                                                                           \
         if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond);              \
+            fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond);               \
             test_cur_failed = 1;                                                                   \
         }                                                                                          \
     } while (0)
@@ -25,7 +25,7 @@ static int test_passed, test_failed, test_cur_failed;
     do {                                                                                           \
         long long g_ = (long long)(got), w_ = (long long)(want);                                   \
         if (g_ != w_) {                                                                            \
-            fprintf(stderr, "%s:%d: %s = %lld, want %lld\n", __FILE__, __LINE__, #got, g_, w_);   \
+            fprintf(stderr, "%s:%d: %s = %lld, want %lld\n", __FILE__, __LINE__, #got, g_, w_);    \
             test_cur_failed = 1;                                                                   \
         }                                                                                          \
     } while (0)
@@ -34,7 +34,7 @@ static int test_passed, test_failed, test_cur_failed;
     do {                                                                                           \
         const char *g_ = (got), *w_ = (want);                                                      \
         if (!g_ || !w_ || strcmp(g_, w_) != 0) {                                                   \
-            fprintf(stderr, "%s:%d: %s = \"%s\", want \"%s\"\n", __FILE__, __LINE__, #got,        \
+            fprintf(stderr, "%s:%d: %s = \"%s\", want \"%s\"\n", __FILE__, __LINE__, #got,         \
                     g_ ? g_ : "(null)", w_ ? w_ : "(null)");                                       \
             test_cur_failed = 1;                                                                   \
         }                                                                                          \

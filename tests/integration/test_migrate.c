@@ -187,7 +187,8 @@ int main(void)
     }
     snprintf(dir, sizeof dir, "/tmp/mdm-migrate-test-%d", (int)getpid());
     mkdir(dir, 0700);
-    write_file("001_one.sql", "CREATE TABLE t_one (x int PRIMARY KEY);\nINSERT INTO t_one VALUES (1);");
+    write_file("001_one.sql",
+               "CREATE TABLE t_one (x int PRIMARY KEY);\nINSERT INTO t_one VALUES (1);");
     write_file("002_two.sql", "INSERT INTO t_one VALUES (2);");
     write_file("README.txt", "not a migration");
     RUN(test_concurrent_first_run);

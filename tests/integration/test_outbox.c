@@ -68,7 +68,7 @@ static void test_emit_and_read(void)
     mdm_db_close(db);
 }
 
-#define WRITERS 4
+#define WRITERS    4
 #define PER_WRITER 40
 static atomic_int writers_done;
 
