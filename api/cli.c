@@ -21,6 +21,29 @@ const mdm_cli_command mdm_cli_commands[] = {
      "Loads mdm.json (or FILE, or MDM_CONFIG) and the MDM_* environment variables,\n"
      "validates them and prints the effective configuration as JSON (secrets masked).\n"
      "An unknown key or a bad value is an error naming it (exit 2).\n"},
+    {"synth", mdm_cli_synth, "write deterministic synthetic customers over five sources",
+     "usage: mdm synth --people N --out DIR [--seed S] [--error-rate X] [--dup-rate P]\n\n"
+     "Writes DIR/crm.csv, loyalty.csv, commerce.csv, erp.csv, pos.csv (each with its own\n"
+     "column layout and formatting habits) and DIR/truth.csv (source,record_id,person_id).\n"
+     "People live in households sharing address and home phone; records carry typos,\n"
+     "nicknames, dropped accents, swapped names, married names, old addresses, missing\n"
+     "fields, phone/e-mail variants, shared placeholder values and in-source duplicates.\n"
+     "The same N and S always give the same files.\n\n"
+     "  --people N       distinct people (required)\n"
+     "  --seed S         random seed (default 1)\n"
+     "  --error-rate X   scales every error probability (default 1.0)\n"
+     "  --dup-rate P     chance of one more record of a person in a source (default 0.2)\n"},
+    {"eval", mdm_cli_eval, "pairwise precision, recall and F1 of a clusters file",
+     "usage: mdm eval CLUSTERS.csv (--febrl-ids | --truth FILE --truth-column COL)\n"
+     "                [--all-pairs] [--json]\n\n"
+     "Compares CLUSTERS.csv (source,record_id,cluster_id, as written by mdm link) with the\n"
+     "truth and prints records, clusters, true entities, the largest cluster and pairwise\n"
+     "precision, recall and F1. With several sources only cross-source pairs count\n"
+     "(linkage) unless --all-pairs.\n\n"
+     "  --febrl-ids         truth is the entity number in FEBRL ids (rec-12-dup-0)\n"
+     "  --truth FILE        truth file with columns record_id, [source,] and COL\n"
+     "  --truth-column COL  the entity column of the truth file (person_id for mdm synth)\n"
+     "  --json              one JSON object instead of key=value text\n"},
     {NULL, NULL, NULL, NULL},
 };
 

@@ -34,5 +34,7 @@ int mdm_cli_wants_help(int argc, char **argv);
 int mdm_cli_version(int argc, char **argv);
 int mdm_cli_migrate(int argc, char **argv);
 int mdm_cli_config(int argc, char **argv);
+int mdm_cli_synth(int argc, char **argv); /* api/cli_link.c */
+int mdm_cli_eval(int argc, char **argv);
 
 #endif

@@ -1,0 +1,741 @@
+/* Canonical records, the CSV reader and source column mappings (see record.h). */
+#include "matching/record.h"
+
+#include "common/mem.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- canonical record ---- */
+
+void mdm_record_init(mdm_record *r)
+{
+    memset(r, 0, sizeof *r);
+}
+
+static void free_address(mdm_address *a)
+{
+    free(a->type);
+    free(a->line1);
+    free(a->line2);
+    free(a->city);
+    free(a->region);
+    free(a->postal_code);
+    free(a->country);
+}
+
+void mdm_record_clear(mdm_record *r)
+{
+    char **scalars[] = {&r->source,      &r->source_key,      &r->source_updated_at,
+                        &r->op,          &r->first_name,      &r->middle_name,
+                        &r->last_name,   &r->full_name,       &r->prefix,
+                        &r->suffix,      &r->birth_date,      &r->gender,
+                        &r->loyalty_id,  &r->customer_number, &r->tax_id,
+                        &r->national_id, &r->account_status,  &r->segment};
+    for (size_t i = 0; i < sizeof scalars / sizeof scalars[0]; i++)
+        free(*scalars[i]);
+    for (size_t i = 0; i < r->n_emails; i++) {
+        free(r->emails[i].value);
+        free(r->emails[i].type);
+    }
+    free(r->emails);
+    for (size_t i = 0; i < r->n_phones; i++) {
+        free(r->phones[i].value);
+        free(r->phones[i].type);
+    }
+    free(r->phones);
+    for (size_t i = 0; i < MDM_RECORD_MAX_ADDRESSES; i++)
+        free_address(&r->addresses[i]);
+    for (size_t i = 0; i < r->n_attributes; i++) {
+        free(r->attributes[i].key);
+        free(r->attributes[i].value);
+    }
+    free(r->attributes);
+    for (size_t i = 0; i < r->n_consents; i++) {
+        mdm_consent *c = &r->consents[i];
+        free(c->purpose);
+        free(c->channel);
+        free(c->status);
+        free(c->captured_at);
+        free(c->expires_at);
+        free(c->lawful_basis);
+        free(c->evidence);
+    }
+    free(r->consents);
+    memset(r, 0, sizeof *r);
+}
+
+static char **scalar_slot(mdm_record *r, const char *f)
+{
+    static const struct {
+        const char *name;
+        size_t off;
+    } tab[] = {
+#define S(n) {#n, offsetof(mdm_record, n)}
+        S(source),      S(source_key),      S(source_updated_at), S(op),
+        S(first_name),  S(middle_name),     S(last_name),         S(full_name),
+        S(prefix),      S(suffix),          S(birth_date),        S(gender),
+        S(loyalty_id),  S(customer_number), S(tax_id),            S(national_id),
+        S(account_status), S(segment),
+#undef S
+    };
+    for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++)
+        if (strcmp(tab[i].name, f) == 0)
+            return (char **)((char *)r + tab[i].off);
+    return NULL;
+}
+
+static char **address_slot(mdm_address *a, const char *f)
+{
+    if (strcmp(f, "line1") == 0)
+        return &a->line1;
+    if (strcmp(f, "line2") == 0)
+        return &a->line2;
+    if (strcmp(f, "city") == 0)
+        return &a->city;
+    if (strcmp(f, "region") == 0)
+        return &a->region;
+    if (strcmp(f, "postal_code") == 0)
+        return &a->postal_code;
+    if (strcmp(f, "country") == 0)
+        return &a->country;
+    if (strcmp(f, "type") == 0)
+        return &a->type;
+    return NULL;
+}
+
+/* Parses "address.X" / "addressN.X"; returns the address index or -1, *rest = X. */
+static int address_index(const char *f, const char **rest)
+{
+    if (strncmp(f, "address", 7) != 0)
+        return -1;
+    const char *p = f + 7;
+    int idx = 0;
+    if (*p >= '2' && *p <= '0' + MDM_RECORD_MAX_ADDRESSES) {
+        idx = *p - '1';
+        p++;
+    }
+    if (*p != '.')
+        return -1;
+    *rest = p + 1;
+    return idx;
+}
+
+static void join_into(char **slot, const char *v, size_t n)
+{
+    if (!*slot) {
+        *slot = mdm_xstrndup(v, n);
+        return;
+    }
+    size_t old = strlen(*slot);
+    *slot = mdm_xrealloc(*slot, old + n + 2);
+    (*slot)[old] = ' ';
+    memcpy(*slot + old + 1, v, n);
+    (*slot)[old + 1 + n] = 0;
+}
+
+static mdm_contact *append_contact(mdm_contact **arr, size_t *n)
+{
+    *arr = mdm_xrealloc(*arr, (*n + 1) * sizeof **arr);
+    mdm_contact *c = &(*arr)[(*n)++];
+    c->value = c->type = NULL;
+    return c;
+}
+
+static mdm_status record_set(mdm_record *r, const char *f, const char *v, size_t n, bool check_only)
+{
+    char **slot = NULL;
+    const char *rest;
+    int ai;
+    if ((slot = scalar_slot(r, f))) {
+        if (!check_only)
+            join_into(slot, v, n);
+        return MDM_OK;
+    }
+    if (strcmp(f, "email") == 0 || strncmp(f, "email:", 6) == 0 || strcmp(f, "phone") == 0 ||
+        strncmp(f, "phone:", 6) == 0) {
+        if (check_only)
+            return MDM_OK;
+        bool email = f[0] == 'e';
+        mdm_contact *c =
+            email ? append_contact(&r->emails, &r->n_emails) : append_contact(&r->phones, &r->n_phones);
+        c->value = mdm_xstrndup(v, n);
+        const char *colon = strchr(f, ':');
+        if (colon && colon[1])
+            c->type = mdm_xstrdup(colon + 1);
+        return MDM_OK;
+    }
+    if ((ai = address_index(f, &rest)) >= 0) {
+        mdm_address *a = &r->addresses[ai];
+        slot = address_slot(a, rest);
+        if (!slot)
+            return MDM_EINVAL;
+        if (!check_only) {
+            join_into(slot, v, n);
+            if ((size_t)ai + 1 > r->n_addresses)
+                r->n_addresses = (size_t)ai + 1;
+        }
+        return MDM_OK;
+    }
+    if (strncmp(f, "attributes.", 11) == 0 && f[11]) {
+        if (check_only)
+            return MDM_OK;
+        for (size_t i = 0; i < r->n_attributes; i++)
+            if (strcmp(r->attributes[i].key, f + 11) == 0) {
+                join_into(&r->attributes[i].value, v, n);
+                return MDM_OK;
+            }
+        r->attributes = mdm_xrealloc(r->attributes, (r->n_attributes + 1) * sizeof *r->attributes);
+        r->attributes[r->n_attributes].key = mdm_xstrdup(f + 11);
+        r->attributes[r->n_attributes].value = mdm_xstrndup(v, n);
+        r->n_attributes++;
+        return MDM_OK;
+    }
+    return MDM_EINVAL;
+}
+
+static void trim(const char **v, size_t *n)
+{
+    const char *s = *v;
+    size_t len = *n;
+    while (len && (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')) {
+        s++;
+        len--;
+    }
+    while (len && (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\r' ||
+                   s[len - 1] == '\n'))
+        len--;
+    *v = s;
+    *n = len;
+}
+
+mdm_status mdm_record_set(mdm_record *r, const char *field, const char *value, mdm_err *err)
+{
+    if (!field || record_set(r, field, "", 0, true) != MDM_OK)
+        return mdm_err_set(err, MDM_EINVAL, "unknown record field \"%s\"", field ? field : "");
+    if (!value)
+        return MDM_OK;
+    size_t n = strlen(value);
+    trim(&value, &n);
+    if (n == 0)
+        return MDM_OK;
+    return record_set(r, field, value, n, false);
+}
+
+bool mdm_record_field_valid(const char *field)
+{
+    mdm_record dummy;
+    mdm_record_init(&dummy);
+    return field && record_set(&dummy, field, "", 0, true) == MDM_OK;
+}
+
+/* ---- CSV reader ---- */
+
+struct mdm_csv {
+    char *name;
+    char *data; /* whole file, NUL-terminated */
+    size_t len, pos;
+    long line;     /* line of pos */
+    long row_line; /* line where the current row started */
+    char **header;
+    size_t ncols;
+    mdm_buf field_buf;  /* field texts of the current row, NUL-separated */
+    size_t *field_off;  /* offsets into field_buf */
+    size_t nfields, cap_fields;
+};
+
+/* Parses one row starting at c->pos into field_buf/field_off. Returns 1 on a row, 0 at
+ * EOF, -1 on an unterminated quote. */
+static int parse_row(mdm_csv *c)
+{
+    const char *d = c->data;
+    size_t p = c->pos;
+    /* skip blank lines */
+    for (;;) {
+        if (p >= c->len) {
+            c->pos = p;
+            return 0;
+        }
+        if (d[p] == '\n') {
+            p++;
+            c->line++;
+        } else if (d[p] == '\r' && p + 1 < c->len && d[p + 1] == '\n') {
+            p += 2;
+            c->line++;
+        } else {
+            /* a line of only blanks is blank too */
+            size_t q = p;
+            while (q < c->len && (d[q] == ' ' || d[q] == '\t'))
+                q++;
+            if (q < c->len && d[q] != '\n' && d[q] != '\r')
+                break;
+            if (q >= c->len) {
+                c->pos = q;
+                return 0;
+            }
+            p = q;
+            if (d[p] == '\r' && !(p + 1 < c->len && d[p + 1] == '\n'))
+                break;
+        }
+    }
+    c->row_line = c->line;
+    mdm_buf_reset(&c->field_buf);
+    c->nfields = 0;
+    for (;;) {
+        /* one field */
+        if (c->nfields == c->cap_fields) {
+            c->cap_fields = c->cap_fields ? 2 * c->cap_fields : 16;
+            c->field_off = mdm_xrealloc(c->field_off, c->cap_fields * sizeof *c->field_off);
+        }
+        c->field_off[c->nfields++] = c->field_buf.len;
+        while (p < c->len && (d[p] == ' ' || d[p] == '\t'))
+            p++;
+        if (p < c->len && d[p] == '"') {
+            p++;
+            for (;;) {
+                if (p >= c->len)
+                    return -1;
+                if (d[p] == '"') {
+                    if (p + 1 < c->len && d[p + 1] == '"') {
+                        mdm_buf_putc(&c->field_buf, '"');
+                        p += 2;
+                        continue;
+                    }
+                    p++;
+                    break;
+                }
+                if (d[p] == '\n')
+                    c->line++;
+                mdm_buf_putc(&c->field_buf, d[p]);
+                p++;
+            }
+            /* text after the closing quote up to the delimiter is kept (lenient) */
+            size_t s = p;
+            while (p < c->len && d[p] != ',' && d[p] != '\n' && d[p] != '\r')
+                p++;
+            const char *t = d + s;
+            size_t n = p - s;
+            trim(&t, &n);
+            if (n)
+                mdm_buf_append(&c->field_buf, t, n);
+        } else {
+            size_t s = p;
+            while (p < c->len && d[p] != ',' && d[p] != '\n' && d[p] != '\r')
+                p++;
+            const char *t = d + s;
+            size_t n = p - s;
+            trim(&t, &n);
+            mdm_buf_append(&c->field_buf, t, n);
+        }
+        mdm_buf_putc(&c->field_buf, 0);
+        if (p < c->len && d[p] == ',') {
+            p++;
+            continue;
+        }
+        /* end of record */
+        if (p < c->len && d[p] == '\r')
+            p++;
+        if (p < c->len && d[p] == '\n')
+            p++;
+        c->line++;
+        break;
+    }
+    c->pos = p;
+    return 1;
+}
+
+static void skip_line(mdm_csv *c)
+{
+    while (c->pos < c->len && c->data[c->pos] != '\n')
+        c->pos++;
+    if (c->pos < c->len) {
+        c->pos++;
+        c->line++;
+    }
+}
+
+static mdm_csv *csv_start(char *data, size_t len, const char *name, mdm_err *err)
+{
+    mdm_csv *c = mdm_xcalloc(1, sizeof *c);
+    c->name = mdm_xstrdup(name);
+    c->data = data;
+    c->len = len;
+    c->line = 1;
+    if (len >= 3 && (unsigned char)data[0] == 0xEF && (unsigned char)data[1] == 0xBB &&
+        (unsigned char)data[2] == 0xBF)
+        c->pos = 3;
+    int rc = parse_row(c);
+    if (rc <= 0) {
+        mdm_err_set(err, MDM_EINVAL, "%s: %s", name,
+                    rc == 0 ? "empty file, no header row" : "unterminated quote in header");
+        mdm_csv_close(c);
+        return NULL;
+    }
+    c->ncols = c->nfields;
+    c->header = mdm_xcalloc(c->ncols, sizeof *c->header);
+    for (size_t i = 0; i < c->ncols; i++) {
+        c->header[i] = mdm_xstrdup(c->field_buf.data + c->field_off[i]);
+        if (!c->header[i][0]) {
+            mdm_err_set(err, MDM_EINVAL, "%s:1: header column %zu is empty", name, i + 1);
+            mdm_csv_close(c);
+            return NULL;
+        }
+    }
+    return c;
+}
+
+mdm_csv *mdm_csv_open(const char *path, mdm_err *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        mdm_err_set(err, MDM_EIO, "cannot open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    mdm_buf b = {0};
+    char tmp[65536];
+    size_t n;
+    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
+        mdm_buf_append(&b, tmp, n);
+    if (ferror(f)) {
+        mdm_err_set(err, MDM_EIO, "cannot read %s: %s", path, strerror(errno));
+        fclose(f);
+        mdm_buf_free(&b);
+        return NULL;
+    }
+    fclose(f);
+    mdm_buf_reserve(&b, 1);
+    b.data[b.len] = 0;
+    size_t len = b.len;
+    return csv_start(mdm_buf_steal(&b), len, path, err);
+}
+
+mdm_csv *mdm_csv_open_mem(const char *data, size_t len, const char *name, mdm_err *err)
+{
+    char *copy = mdm_xmalloc(len + 1);
+    memcpy(copy, data, len);
+    copy[len] = 0;
+    return csv_start(copy, len, name, err);
+}
+
+void mdm_csv_close(mdm_csv *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; c->header && i < c->ncols; i++)
+        free(c->header[i]);
+    free(c->header);
+    free(c->name);
+    free(c->data);
+    free(c->field_off);
+    mdm_buf_free(&c->field_buf);
+    free(c);
+}
+
+size_t mdm_csv_ncols(const mdm_csv *c)
+{
+    return c->ncols;
+}
+
+const char *mdm_csv_colname(const mdm_csv *c, size_t i)
+{
+    return i < c->ncols ? c->header[i] : NULL;
+}
+
+int mdm_csv_col(const mdm_csv *c, const char *name)
+{
+    for (size_t i = 0; i < c->ncols; i++)
+        if (strcmp(c->header[i], name) == 0)
+            return (int)i;
+    return -1;
+}
+
+int mdm_csv_next(mdm_csv *c, mdm_err *err)
+{
+    size_t start = c->pos;
+    long start_line = c->line;
+    int rc = parse_row(c);
+    if (rc == 0)
+        return 0;
+    if (rc < 0) {
+        mdm_err_set(err, MDM_EINVAL, "%s:%ld: unterminated quoted field", c->name, c->row_line);
+        /* resume after the line where the row started */
+        c->pos = start;
+        c->line = start_line;
+        while (c->pos < c->len && (c->data[c->pos] == '\n' || c->data[c->pos] == '\r')) {
+            if (c->data[c->pos] == '\n')
+                c->line++;
+            c->pos++;
+        }
+        skip_line(c);
+        return -1;
+    }
+    if (c->nfields != c->ncols) {
+        mdm_err_set(err, MDM_EINVAL, "%s:%ld: expected %zu fields, got %zu", c->name, c->row_line,
+                    c->ncols, c->nfields);
+        return -1;
+    }
+    return 1;
+}
+
+const char *mdm_csv_field(const mdm_csv *c, size_t i)
+{
+    return i < c->nfields ? c->field_buf.data + c->field_off[i] : "";
+}
+
+long mdm_csv_line(const mdm_csv *c)
+{
+    return c->row_line;
+}
+
+const char *mdm_csv_name(const mdm_csv *c)
+{
+    return c->name;
+}
+
+void mdm_csv_quote(mdm_buf *b, const char *v)
+{
+    if (!v)
+        return;
+    size_t n = strlen(v);
+    bool q = n && (v[0] == ' ' || v[n - 1] == ' ' || v[0] == '\t' || v[n - 1] == '\t');
+    if (!q && strpbrk(v, ",\"\r\n") == NULL) {
+        mdm_buf_append(b, v, n);
+        return;
+    }
+    mdm_buf_putc(b, '"');
+    for (const char *p = v; *p; p++) {
+        if (*p == '"')
+            mdm_buf_putc(b, '"');
+        mdm_buf_putc(b, *p);
+    }
+    mdm_buf_putc(b, '"');
+}
+
+/* ---- source mappings ---- */
+
+void mdm_source_map_clear(mdm_source_map *m)
+{
+    free(m->name);
+    free(m->match);
+    free(m->record_id);
+    for (size_t i = 0; i < m->ncols; i++) {
+        free(m->cols[i].column);
+        free(m->cols[i].field);
+    }
+    free(m->cols);
+    memset(m, 0, sizeof *m);
+}
+
+static mdm_status opt_string(json_t *obj, const char *key, char **out, const char *where,
+                             mdm_err *err)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v || json_is_null(v))
+        return MDM_OK;
+    if (!json_is_string(v))
+        return mdm_err_set(err, MDM_EINVAL, "%s.%s: expected a string", where, key);
+    *out = mdm_xstrdup(json_string_value(v));
+    return MDM_OK;
+}
+
+mdm_status mdm_source_map_parse(mdm_source_map *m, json_t *obj, const char *where, mdm_err *err)
+{
+    memset(m, 0, sizeof *m);
+    if (!json_is_object(obj))
+        return mdm_err_set(err, MDM_EINVAL, "%s: expected an object", where);
+    const char *key;
+    json_t *v;
+    json_object_foreach(obj, key, v)
+    {
+        if (strcmp(key, "name") && strcmp(key, "match") && strcmp(key, "record_id") &&
+            strcmp(key, "deduplicated") && strcmp(key, "columns") && strcmp(key, "comment"))
+            return mdm_err_set(err, MDM_EINVAL, "%s: unknown key \"%s\"", where, key);
+    }
+    mdm_status st;
+    if ((st = opt_string(obj, "name", &m->name, where, err)) ||
+        (st = opt_string(obj, "match", &m->match, where, err)) ||
+        (st = opt_string(obj, "record_id", &m->record_id, where, err)))
+        goto out_clear;
+    v = json_object_get(obj, "deduplicated");
+    if (v && !json_is_boolean(v)) {
+        st = mdm_err_set(err, MDM_EINVAL, "%s.deduplicated: expected true or false", where);
+        goto out_clear;
+    }
+    m->deduplicated = v && json_is_true(v);
+    if (!m->record_id) {
+        st = mdm_err_set(err, MDM_EINVAL, "%s.record_id: missing (the record id column)", where);
+        goto out_clear;
+    }
+    json_t *cols = json_object_get(obj, "columns");
+    if (!json_is_object(cols)) {
+        st = mdm_err_set(err, MDM_EINVAL, "%s.columns: expected an object {column: field}", where);
+        goto out_clear;
+    }
+    m->cols = mdm_xcalloc(json_object_size(cols) + 1, sizeof *m->cols);
+    json_object_foreach(cols, key, v)
+    {
+        if (!json_is_string(v)) {
+            st = mdm_err_set(err, MDM_EINVAL, "%s.columns.%s: expected a field name", where, key);
+            goto out_clear;
+        }
+        if (!mdm_record_field_valid(json_string_value(v))) {
+            st = mdm_err_set(err, MDM_EINVAL, "%s.columns.%s: unknown record field \"%s\"", where,
+                             key, json_string_value(v));
+            goto out_clear;
+        }
+        m->cols[m->ncols].column = mdm_xstrdup(key);
+        m->cols[m->ncols].field = mdm_xstrdup(json_string_value(v));
+        m->ncols++;
+    }
+    return MDM_OK;
+out_clear:
+    mdm_source_map_clear(m);
+    return st;
+}
+
+json_t *mdm_source_map_json(const mdm_source_map *m)
+{
+    json_t *o = json_object();
+    if (m->name)
+        json_object_set_new(o, "name", json_string(m->name));
+    if (m->match)
+        json_object_set_new(o, "match", json_string(m->match));
+    json_object_set_new(o, "record_id", json_string(m->record_id));
+    json_object_set_new(o, "deduplicated", json_boolean(m->deduplicated));
+    json_t *cols = json_object();
+    for (size_t i = 0; i < m->ncols; i++)
+        json_object_set_new(cols, m->cols[i].column, json_string(m->cols[i].field));
+    json_object_set_new(o, "columns", cols);
+    return o;
+}
+
+mdm_status mdm_source_map_bind(const mdm_source_map *m, const mdm_csv *c, int *colidx, int *id_col,
+                               mdm_err *err)
+{
+    *id_col = mdm_csv_col(c, m->record_id);
+    if (*id_col < 0)
+        return mdm_err_set(err, MDM_EINVAL, "%s: no record id column \"%s\" in the header",
+                           mdm_csv_name(c), m->record_id);
+    for (size_t i = 0; i < m->ncols; i++) {
+        colidx[i] = mdm_csv_col(c, m->cols[i].column);
+        if (colidx[i] < 0)
+            return mdm_err_set(err, MDM_EINVAL, "%s: the config maps column \"%s\" absent from the header",
+                               mdm_csv_name(c), m->cols[i].column);
+    }
+    return MDM_OK;
+}
+
+void mdm_record_from_row(mdm_record *r, const mdm_source_map *m, const int *colidx, int id_col,
+                         const char *source_name, const mdm_csv *c)
+{
+    mdm_record_clear(r);
+    r->source = mdm_xstrdup(source_name);
+    r->source_key = mdm_xstrdup(mdm_csv_field(c, (size_t)id_col));
+    for (size_t i = 0; i < m->ncols; i++)
+        mdm_record_set(r, m->cols[i].field, mdm_csv_field(c, (size_t)colidx[i]), NULL);
+}
+
+
+/* ---- string interning ---- */
+
+uint64_t mdm_hash64(const void *data, size_t n, uint64_t seed)
+{
+    const unsigned char *p = data;
+    uint64_t h = 0xcbf29ce484222325ULL ^ (seed * 0x9e3779b97f4a7c15ULL);
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ULL;
+    }
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    return h;
+}
+
+struct mdm_intern {
+    mdm_arena *arena;
+    char **strs;
+    uint32_t *lens;
+    size_t n, cap;
+    uint32_t *slots; /* id + 1, 0 empty */
+    size_t nslots;
+};
+
+mdm_intern *mdm_intern_new(void)
+{
+    mdm_intern *t = mdm_xcalloc(1, sizeof *t);
+    t->arena = mdm_arena_new(1 << 16);
+    t->nslots = 1024;
+    t->slots = mdm_xcalloc(t->nslots, sizeof *t->slots);
+    return t;
+}
+
+void mdm_intern_free(mdm_intern *t)
+{
+    if (!t)
+        return;
+    mdm_arena_free(t->arena);
+    free(t->strs);
+    free(t->lens);
+    free(t->slots);
+    free(t);
+}
+
+static size_t intern_slot(const mdm_intern *t, const char *s, size_t n)
+{
+    size_t mask = t->nslots - 1;
+    size_t i = (size_t)mdm_hash64(s, n, 7) & mask;
+    for (;;) {
+        uint32_t v = t->slots[i];
+        if (!v)
+            return i;
+        if (t->lens[v - 1] == n && memcmp(t->strs[v - 1], s, n) == 0)
+            return i;
+        i = (i + 1) & mask;
+    }
+}
+
+uint32_t mdm_intern_find(const mdm_intern *t, const char *s, size_t n)
+{
+    uint32_t v = t->slots[intern_slot(t, s, n)];
+    return v ? v - 1 : UINT32_MAX;
+}
+
+uint32_t mdm_intern_id(mdm_intern *t, const char *s, size_t n)
+{
+    size_t i = intern_slot(t, s, n);
+    if (t->slots[i])
+        return t->slots[i] - 1;
+    if (t->n == t->cap) {
+        t->cap = t->cap ? 2 * t->cap : 256;
+        t->strs = mdm_xrealloc(t->strs, t->cap * sizeof *t->strs);
+        t->lens = mdm_xrealloc(t->lens, t->cap * sizeof *t->lens);
+    }
+    uint32_t id = (uint32_t)t->n++;
+    t->strs[id] = mdm_arena_alloc(t->arena, n + 1); /* keys may hold NUL bytes */
+    memcpy(t->strs[id], s, n);
+    t->lens[id] = (uint32_t)n;
+    t->slots[i] = id + 1;
+    if (2 * t->n > t->nslots) {
+        free(t->slots);
+        t->nslots *= 2;
+        t->slots = mdm_xcalloc(t->nslots, sizeof *t->slots);
+        for (uint32_t k = 0; k < t->n; k++)
+            t->slots[intern_slot(t, t->strs[k], t->lens[k])] = k + 1;
+    }
+    return id;
+}
+
+const char *mdm_intern_str(const mdm_intern *t, uint32_t id)
+{
+    return id < t->n ? t->strs[id] : NULL;
+}
+
+size_t mdm_intern_count(const mdm_intern *t)
+{
+    return t->n;
+}

@@ -1,0 +1,175 @@
+/* Canonical customer records, CSV input and source column mappings.
+ *
+ * mdm_record is the data contract of DESIGN.md: every source maps its columns onto it.
+ * It is plain data: every string is owned by the record (heap), NULL when absent, and
+ * freed by mdm_record_clear(). Values are kept as the source sent them (trimmed);
+ * normalization happens later (matching/normalize.h, matching/model.h).
+ *
+ * mdm_csv reads RFC 4180 files (quoted fields, doubled quotes, embedded newlines, CRLF
+ * or LF, optional final newline, optional UTF-8 BOM) and the FEBRL layout where fields
+ * are separated by ", ": unquoted fields are trimmed of surrounding blanks. The first
+ * row is the header. A row whose field count differs from the header's, or a quote
+ * left open at end of file, is an error naming file and line.
+ *
+ * mdm_source_map says how one source's columns fill a record: a list of
+ * (column, target) rows, where target is a canonical field path (see
+ * mdm_record_set). Several columns mapped to the same scalar are joined with one
+ * space in mapping order (street_number + address_1 -> address.line1). */
+#ifndef MDM_MATCHING_RECORD_H
+#define MDM_MATCHING_RECORD_H
+
+#include "common/err.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- canonical record ---- */
+
+typedef struct mdm_contact {
+    char *value; /* email address or phone number as given */
+    char *type;  /* "home", "mobile", "work", ... or NULL */
+} mdm_contact;
+
+typedef struct mdm_address {
+    char *type; /* "home", "billing", "shipping", ... or NULL */
+    char *line1, *line2, *city, *region, *postal_code, *country;
+} mdm_address;
+
+typedef struct mdm_attr {
+    char *key, *value;
+} mdm_attr;
+
+typedef struct mdm_consent {
+    char *purpose, *channel, *status, *captured_at, *expires_at, *lawful_basis, *evidence;
+} mdm_consent;
+
+#define MDM_RECORD_MAX_ADDRESSES 4
+
+typedef struct mdm_record {
+    char *source, *source_key, *source_updated_at, *op;
+    char *first_name, *middle_name, *last_name, *full_name, *prefix, *suffix;
+    char *birth_date, *gender;
+    mdm_contact *emails;
+    size_t n_emails;
+    mdm_contact *phones;
+    size_t n_phones;
+    mdm_address addresses[MDM_RECORD_MAX_ADDRESSES];
+    size_t n_addresses;
+    char *loyalty_id, *customer_number, *tax_id, *national_id;
+    char *account_status, *segment;
+    mdm_attr *attributes;
+    size_t n_attributes;
+    mdm_consent *consents;
+    size_t n_consents;
+} mdm_record;
+
+/* Zeroes r (an empty record). */
+void mdm_record_init(mdm_record *r);
+
+/* Frees every string and array of r and leaves it empty; the struct itself is the
+ * caller's. Safe on an initialised or cleared record. */
+void mdm_record_clear(mdm_record *r);
+
+/* Sets one field from a value (copied, trimmed; empty values are ignored). Field paths:
+ *   scalars   source source_key source_updated_at op first_name middle_name last_name
+ *             full_name prefix suffix birth_date gender loyalty_id customer_number tax_id
+ *             national_id account_status segment  (a second value is joined with a space)
+ *   lists     email, email:TYPE, phone, phone:TYPE   (each call appends one entry)
+ *   address   address.FIELD (first address), address2.FIELD ... address4.FIELD, where
+ *             FIELD is line1 line2 city region postal_code country type
+ *   free      attributes.KEY
+ * Returns MDM_EINVAL for an unknown path. */
+mdm_status mdm_record_set(mdm_record *r, const char *field, const char *value, mdm_err *err);
+
+/* True when field is a path mdm_record_set accepts. */
+bool mdm_record_field_valid(const char *field);
+
+/* ---- CSV reader ---- */
+
+typedef struct mdm_csv mdm_csv;
+
+/* Opens path (read whole into memory) and reads the header row. NULL with err set
+ * (MDM_EIO for a missing/unreadable file, MDM_EINVAL for an empty or bad header). */
+mdm_csv *mdm_csv_open(const char *path, mdm_err *err);
+
+/* Same over a copy of an in-memory buffer; name is used in messages. */
+mdm_csv *mdm_csv_open_mem(const char *data, size_t len, const char *name, mdm_err *err);
+
+void mdm_csv_close(mdm_csv *c); /* NULL is a no-op */
+
+size_t mdm_csv_ncols(const mdm_csv *c);
+const char *mdm_csv_colname(const mdm_csv *c, size_t i);
+/* Index of the header column named name (exact match after trimming), or -1. */
+int mdm_csv_col(const mdm_csv *c, const char *name);
+
+/* Reads the next data row. Returns 1 with a row, 0 at end of file, -1 on a malformed
+ * row (err names file and line; the reader skips to the next line, so a caller may go
+ * on). Blank lines are skipped. */
+int mdm_csv_next(mdm_csv *c, mdm_err *err);
+
+/* Field i of the current row, NUL-terminated, valid until the next mdm_csv_next. */
+const char *mdm_csv_field(const mdm_csv *c, size_t i);
+/* Line number (1-based) where the current row starts; the header is line 1. */
+long mdm_csv_line(const mdm_csv *c);
+const char *mdm_csv_name(const mdm_csv *c);
+
+/* Appends value to b as one RFC 4180 field (quoted when it holds a comma, quote, CR or
+ * LF, or leading/trailing blanks). */
+struct mdm_buf;
+void mdm_csv_quote(struct mdm_buf *b, const char *value);
+
+/* ---- source mappings ---- */
+
+typedef struct mdm_colmap {
+    char *column; /* CSV header name */
+    char *field;  /* canonical field path */
+} mdm_colmap;
+
+typedef struct mdm_source_map {
+    char *name;       /* source name; NULL: the file name without extension */
+    char *match;      /* glob on the input file's base name; NULL: any file */
+    char *record_id;  /* column holding the record id (never used for matching) */
+    bool deduplicated; /* no duplicates inside this source: skip within-source pairs */
+    mdm_colmap *cols;
+    size_t ncols;
+} mdm_source_map;
+
+/* Parses one source object: {"name", "match", "record_id", "deduplicated",
+ * "columns": {"csv column": "field path", ...}}. where names the JSON location for
+ * messages ("sources[0]"). */
+mdm_status mdm_source_map_parse(mdm_source_map *m, json_t *obj, const char *where, mdm_err *err);
+void mdm_source_map_clear(mdm_source_map *m);
+/* Serializes m as the JSON object mdm_source_map_parse reads (new reference). */
+json_t *mdm_source_map_json(const mdm_source_map *m);
+
+/* Binds m to a CSV header: fills colidx[0..m->ncols) with header indexes and *id_col
+ * with the record id column. An unknown column is MDM_EINVAL naming it and the file. */
+mdm_status mdm_source_map_bind(const mdm_source_map *m, const mdm_csv *c, int *colidx, int *id_col,
+                               mdm_err *err);
+
+/* Fills r (which is cleared first) from the current row of c through the bound map;
+ * source and source_key are set from source_name and the id column. */
+void mdm_record_from_row(mdm_record *r, const mdm_source_map *m, const int *colidx, int id_col,
+                         const char *source_name, const mdm_csv *c);
+
+/* ---- string interning ---- */
+
+/* Maps distinct strings to dense ids 0, 1, 2, ... (first come, first numbered). Not
+ * thread-safe. Strings are copied into the table's own arena. */
+typedef struct mdm_intern mdm_intern;
+
+mdm_intern *mdm_intern_new(void);
+void mdm_intern_free(mdm_intern *t); /* NULL is a no-op */
+/* Id of s[0..n), adding it when new. */
+uint32_t mdm_intern_id(mdm_intern *t, const char *s, size_t n);
+/* Id of s or UINT32_MAX when absent (never adds). */
+uint32_t mdm_intern_find(const mdm_intern *t, const char *s, size_t n);
+const char *mdm_intern_str(const mdm_intern *t, uint32_t id);
+size_t mdm_intern_count(const mdm_intern *t);
+
+/* 64-bit FNV-1a-style hash with a final mix; stable across runs and platforms. */
+uint64_t mdm_hash64(const void *data, size_t n, uint64_t seed);
+
+#endif
