@@ -45,14 +45,14 @@ static int cmp_e(const void *a, const void *b)
 
 /* Pairs inside groups of rows sorted by (key..., source): all pairs, or cross-source pairs.
  * same(a,b) says whether two consecutive rows are in one group. */
-static double count_pairs(const row *r, size_t n, bool cross, int level, long *groups, long *largest)
+static double count_pairs(const row *r, size_t n, bool cross, int level, long *groups,
+                          long *largest)
 {
     double total = 0;
     size_t i = 0;
     while (i < n) {
         size_t j = i;
-        while (j < n && r[j].entity == r[i].entity &&
-               (level == 0 || r[j].cluster == r[i].cluster))
+        while (j < n && r[j].entity == r[i].entity && (level == 0 || r[j].cluster == r[i].cluster))
             j++;
         double g = (double)(j - i);
         double pairs = g * (g - 1) / 2;
@@ -92,7 +92,8 @@ mdm_status mdm_eval_run(const char *clusters_path, const mdm_eval_opts *o, mdm_e
 
     if (!o->febrl_ids) {
         if (!o->truth_path || !o->truth_column) {
-            st = mdm_err_set(err, MDM_EINVAL, "give --febrl-ids or --truth FILE --truth-column COL");
+            st =
+                mdm_err_set(err, MDM_EINVAL, "give --febrl-ids or --truth FILE --truth-column COL");
             goto out;
         }
         c = mdm_csv_open(o->truth_path, err);

@@ -74,11 +74,12 @@ static char **scalar_slot(mdm_record *r, const char *f)
         size_t off;
     } tab[] = {
 #define S(n) {#n, offsetof(mdm_record, n)}
-        S(source),      S(source_key),      S(source_updated_at), S(op),
-        S(first_name),  S(middle_name),     S(last_name),         S(full_name),
-        S(prefix),      S(suffix),          S(birth_date),        S(gender),
-        S(loyalty_id),  S(customer_number), S(tax_id),            S(national_id),
-        S(account_status), S(segment),
+        S(source),      S(source_key),      S(source_updated_at),
+        S(op),          S(first_name),      S(middle_name),
+        S(last_name),   S(full_name),       S(prefix),
+        S(suffix),      S(birth_date),      S(gender),
+        S(loyalty_id),  S(customer_number), S(tax_id),
+        S(national_id), S(account_status),  S(segment),
 #undef S
     };
     for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++)
@@ -159,8 +160,8 @@ static mdm_status record_set(mdm_record *r, const char *f, const char *v, size_t
         if (check_only)
             return MDM_OK;
         bool email = f[0] == 'e';
-        mdm_contact *c =
-            email ? append_contact(&r->emails, &r->n_emails) : append_contact(&r->phones, &r->n_phones);
+        mdm_contact *c = email ? append_contact(&r->emails, &r->n_emails)
+                               : append_contact(&r->phones, &r->n_phones);
         c->value = mdm_xstrndup(v, n);
         const char *colon = strchr(f, ':');
         if (colon && colon[1])
@@ -204,8 +205,8 @@ static void trim(const char **v, size_t *n)
         s++;
         len--;
     }
-    while (len && (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\r' ||
-                   s[len - 1] == '\n'))
+    while (len &&
+           (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\r' || s[len - 1] == '\n'))
         len--;
     *v = s;
     *n = len;
@@ -241,8 +242,8 @@ struct mdm_csv {
     long row_line; /* line where the current row started */
     char **header;
     size_t ncols;
-    mdm_buf field_buf;  /* field texts of the current row, NUL-separated */
-    size_t *field_off;  /* offsets into field_buf */
+    mdm_buf field_buf; /* field texts of the current row, NUL-separated */
+    size_t *field_off; /* offsets into field_buf */
     size_t nfields, cap_fields;
 };
 
@@ -621,7 +622,8 @@ mdm_status mdm_source_map_bind(const mdm_source_map *m, const mdm_csv *c, int *c
     for (size_t i = 0; i < m->ncols; i++) {
         colidx[i] = mdm_csv_col(c, m->cols[i].column);
         if (colidx[i] < 0)
-            return mdm_err_set(err, MDM_EINVAL, "%s: the config maps column \"%s\" absent from the header",
+            return mdm_err_set(err, MDM_EINVAL,
+                               "%s: the config maps column \"%s\" absent from the header",
                                mdm_csv_name(c), m->cols[i].column);
     }
     return MDM_OK;
@@ -636,7 +638,6 @@ void mdm_record_from_row(mdm_record *r, const mdm_source_map *m, const int *coli
     for (size_t i = 0; i < m->ncols; i++)
         mdm_record_set(r, m->cols[i].field, mdm_csv_field(c, (size_t)colidx[i]), NULL);
 }
-
 
 /* ---- string interning ---- */
 

@@ -128,9 +128,9 @@ typedef struct mdm_colmap {
 } mdm_colmap;
 
 typedef struct mdm_source_map {
-    char *name;       /* source name; NULL: the file name without extension */
-    char *match;      /* glob on the input file's base name; NULL: any file */
-    char *record_id;  /* column holding the record id (never used for matching) */
+    char *name;        /* source name; NULL: the file name without extension */
+    char *match;       /* glob on the input file's base name; NULL: any file */
+    char *record_id;   /* column holding the record id (never used for matching) */
     bool deduplicated; /* no duplicates inside this source: skip within-source pairs */
     mdm_colmap *cols;
     size_t ncols;

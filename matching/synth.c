@@ -91,88 +91,201 @@ typedef struct first_entry {
 } first_entry;
 
 static const first_entry male_first[] = {
-    {"James", "Jim|Jimmy|Jamie"}, {"John", "Jack|Johnny"}, {"Robert", "Bob|Rob|Bobby"},
-    {"Michael", "Mike|Mikey"}, {"William", "Bill|Will|Billy"}, {"David", "Dave"},
-    {"Richard", "Rick|Dick|Rich"}, {"Joseph", "Joe|Joey"}, {"Thomas", "Tom|Tommy"},
-    {"Charles", "Charlie|Chuck"}, {"Christopher", "Chris"}, {"Daniel", "Dan|Danny"},
-    {"Matthew", "Matt"}, {"Anthony", "Tony"}, {"Mark", ""}, {"Donald", "Don"},
-    {"Steven", "Steve"}, {"Paul", ""}, {"Andrew", "Andy|Drew"}, {"Joshua", "Josh"},
-    {"Kenneth", "Ken|Kenny"}, {"Kevin", ""}, {"Brian", ""}, {"George", ""},
-    {"Timothy", "Tim"}, {"Ronald", "Ron"}, {"Edward", "Ed|Ted|Eddie"}, {"Jason", ""},
-    {"Jeffrey", "Jeff"}, {"Ryan", ""}, {"Jacob", "Jake"}, {"Gary", ""}, {"Nicholas", "Nick"},
-    {"Eric", ""}, {"Jonathan", "Jon"}, {"Stephen", "Steve"}, {"Larry", ""}, {"Justin", ""},
-    {"Scott", ""}, {"Brandon", ""}, {"Benjamin", "Ben"}, {"Samuel", "Sam"},
-    {"Gregory", "Greg"}, {"Alexander", "Alex"}, {"Patrick", "Pat"}, {"Frank", ""},
-    {"Raymond", "Ray"}, {"Jack", ""}, {"Dennis", ""}, {"Jerry", ""}, {"Tyler", ""},
-    {"Aaron", ""}, {"Jose", ""}, {"Adam", ""}, {"Nathan", "Nate"}, {"Henry", "Hank"},
-    {"Peter", "Pete"}, {"Zachary", "Zach"}, {"Douglas", "Doug"}, {"Harold", "Harry"},
-    {"José", ""}, {"François", ""}, {"Björn", ""}, {"Jürgen", ""}, {"Søren", ""},
-    {"Łukasz", ""}, {"Zoltán", ""}, {"Mohammed", ""}, {"Wei", ""}, {"Hiroshi", ""},
+    {"James", "Jim|Jimmy|Jamie"},
+    {"John", "Jack|Johnny"},
+    {"Robert", "Bob|Rob|Bobby"},
+    {"Michael", "Mike|Mikey"},
+    {"William", "Bill|Will|Billy"},
+    {"David", "Dave"},
+    {"Richard", "Rick|Dick|Rich"},
+    {"Joseph", "Joe|Joey"},
+    {"Thomas", "Tom|Tommy"},
+    {"Charles", "Charlie|Chuck"},
+    {"Christopher", "Chris"},
+    {"Daniel", "Dan|Danny"},
+    {"Matthew", "Matt"},
+    {"Anthony", "Tony"},
+    {"Mark", ""},
+    {"Donald", "Don"},
+    {"Steven", "Steve"},
+    {"Paul", ""},
+    {"Andrew", "Andy|Drew"},
+    {"Joshua", "Josh"},
+    {"Kenneth", "Ken|Kenny"},
+    {"Kevin", ""},
+    {"Brian", ""},
+    {"George", ""},
+    {"Timothy", "Tim"},
+    {"Ronald", "Ron"},
+    {"Edward", "Ed|Ted|Eddie"},
+    {"Jason", ""},
+    {"Jeffrey", "Jeff"},
+    {"Ryan", ""},
+    {"Jacob", "Jake"},
+    {"Gary", ""},
+    {"Nicholas", "Nick"},
+    {"Eric", ""},
+    {"Jonathan", "Jon"},
+    {"Stephen", "Steve"},
+    {"Larry", ""},
+    {"Justin", ""},
+    {"Scott", ""},
+    {"Brandon", ""},
+    {"Benjamin", "Ben"},
+    {"Samuel", "Sam"},
+    {"Gregory", "Greg"},
+    {"Alexander", "Alex"},
+    {"Patrick", "Pat"},
+    {"Frank", ""},
+    {"Raymond", "Ray"},
+    {"Jack", ""},
+    {"Dennis", ""},
+    {"Jerry", ""},
+    {"Tyler", ""},
+    {"Aaron", ""},
+    {"Jose", ""},
+    {"Adam", ""},
+    {"Nathan", "Nate"},
+    {"Henry", "Hank"},
+    {"Peter", "Pete"},
+    {"Zachary", "Zach"},
+    {"Douglas", "Doug"},
+    {"Harold", "Harry"},
+    {"José", ""},
+    {"François", ""},
+    {"Björn", ""},
+    {"Jürgen", ""},
+    {"Søren", ""},
+    {"Łukasz", ""},
+    {"Zoltán", ""},
+    {"Mohammed", ""},
+    {"Wei", ""},
+    {"Hiroshi", ""},
 };
 static const first_entry female_first[] = {
-    {"Mary", "Molly"}, {"Patricia", "Pat|Patty|Trish"}, {"Jennifer", "Jen|Jenny"},
-    {"Linda", ""}, {"Elizabeth", "Liz|Beth|Betty|Eliza"}, {"Barbara", "Barb"},
-    {"Susan", "Sue|Susie"}, {"Jessica", "Jess"}, {"Sarah", ""}, {"Karen", ""},
-    {"Lisa", ""}, {"Nancy", ""}, {"Betty", ""}, {"Margaret", "Maggie|Peggy|Meg"},
-    {"Sandra", "Sandy"}, {"Ashley", ""}, {"Kimberly", "Kim"}, {"Emily", "Em"},
-    {"Donna", ""}, {"Michelle", ""}, {"Carol", ""}, {"Amanda", "Mandy"}, {"Dorothy", "Dot"},
-    {"Melissa", "Missy"}, {"Deborah", "Deb|Debbie"}, {"Stephanie", "Steph"},
-    {"Rebecca", "Becky"}, {"Sharon", ""}, {"Laura", ""}, {"Cynthia", "Cindy"},
-    {"Kathleen", "Kathy|Kate"}, {"Amy", ""}, {"Angela", "Angie"}, {"Shirley", ""},
-    {"Anna", ""}, {"Brenda", ""}, {"Pamela", "Pam"}, {"Emma", ""}, {"Nicole", "Nikki"},
-    {"Helen", ""}, {"Samantha", "Sam"}, {"Katherine", "Kate|Katie|Kathy"},
-    {"Christine", "Chris"}, {"Debra", "Deb"}, {"Rachel", ""}, {"Carolyn", ""},
-    {"Janet", ""}, {"Catherine", "Cathy|Kate"}, {"Maria", ""}, {"Heather", ""},
-    {"Diane", ""}, {"Ruth", ""}, {"Julie", ""}, {"Olivia", "Liv"}, {"Joyce", ""},
-    {"Virginia", "Ginny"}, {"Victoria", "Vicky|Tori"}, {"Kelly", ""}, {"Lauren", ""},
-    {"Christina", "Tina"}, {"Zoë", ""}, {"Renée", ""}, {"Inés", ""}, {"Chloé", ""},
-    {"Małgorzata", ""}, {"Siobhán", ""}, {"Mei", ""}, {"Yuki", ""}, {"Fatima", ""},
+    {"Mary", "Molly"},
+    {"Patricia", "Pat|Patty|Trish"},
+    {"Jennifer", "Jen|Jenny"},
+    {"Linda", ""},
+    {"Elizabeth", "Liz|Beth|Betty|Eliza"},
+    {"Barbara", "Barb"},
+    {"Susan", "Sue|Susie"},
+    {"Jessica", "Jess"},
+    {"Sarah", ""},
+    {"Karen", ""},
+    {"Lisa", ""},
+    {"Nancy", ""},
+    {"Betty", ""},
+    {"Margaret", "Maggie|Peggy|Meg"},
+    {"Sandra", "Sandy"},
+    {"Ashley", ""},
+    {"Kimberly", "Kim"},
+    {"Emily", "Em"},
+    {"Donna", ""},
+    {"Michelle", ""},
+    {"Carol", ""},
+    {"Amanda", "Mandy"},
+    {"Dorothy", "Dot"},
+    {"Melissa", "Missy"},
+    {"Deborah", "Deb|Debbie"},
+    {"Stephanie", "Steph"},
+    {"Rebecca", "Becky"},
+    {"Sharon", ""},
+    {"Laura", ""},
+    {"Cynthia", "Cindy"},
+    {"Kathleen", "Kathy|Kate"},
+    {"Amy", ""},
+    {"Angela", "Angie"},
+    {"Shirley", ""},
+    {"Anna", ""},
+    {"Brenda", ""},
+    {"Pamela", "Pam"},
+    {"Emma", ""},
+    {"Nicole", "Nikki"},
+    {"Helen", ""},
+    {"Samantha", "Sam"},
+    {"Katherine", "Kate|Katie|Kathy"},
+    {"Christine", "Chris"},
+    {"Debra", "Deb"},
+    {"Rachel", ""},
+    {"Carolyn", ""},
+    {"Janet", ""},
+    {"Catherine", "Cathy|Kate"},
+    {"Maria", ""},
+    {"Heather", ""},
+    {"Diane", ""},
+    {"Ruth", ""},
+    {"Julie", ""},
+    {"Olivia", "Liv"},
+    {"Joyce", ""},
+    {"Virginia", "Ginny"},
+    {"Victoria", "Vicky|Tori"},
+    {"Kelly", ""},
+    {"Lauren", ""},
+    {"Christina", "Tina"},
+    {"Zoë", ""},
+    {"Renée", ""},
+    {"Inés", ""},
+    {"Chloé", ""},
+    {"Małgorzata", ""},
+    {"Siobhán", ""},
+    {"Mei", ""},
+    {"Yuki", ""},
+    {"Fatima", ""},
 };
-#define N_MALE (sizeof male_first / sizeof male_first[0])
+#define N_MALE   (sizeof male_first / sizeof male_first[0])
 #define N_FEMALE (sizeof female_first / sizeof female_first[0])
 
 static const char *const last_common[] = {
-    "Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis",
-    "Rodriguez", "Martinez", "Hernandez", "Lopez", "Gonzalez", "Wilson", "Anderson",
-    "Thomas", "Taylor", "Moore", "Jackson", "Martin", "Lee", "Perez", "Thompson", "White",
-    "Harris", "Sanchez", "Clark", "Ramirez", "Lewis", "Robinson", "Walker", "Young", "Allen",
-    "King", "Wright", "Scott", "Torres", "Nguyen", "Hill", "Flores", "Green", "Adams",
-    "Nelson", "Baker", "Hall", "Rivera", "Campbell", "Mitchell", "Carter", "Roberts",
-    "Gomez", "Phillips", "Evans", "Turner", "Diaz", "Parker", "Cruz", "Edwards", "Collins",
-    "Reyes", "Stewart", "Morris", "Morales", "Murphy", "Cook", "Rogers", "Gutierrez",
-    "Ortiz", "Morgan", "Cooper", "Peterson", "Bailey", "Reed", "Kelly", "Howard", "Ramos",
-    "Kim", "Cox", "Ward", "Richardson", "Watson", "Brooks", "Chavez", "Wood", "James",
-    "Bennett", "Gray", "Mendoza", "Ruiz", "Hughes", "Price", "Alvarez", "Castillo",
-    "Sanders", "Patel", "Myers", "Long", "Ross", "Foster", "Jimenez", "O'Brien",
-    "McDonald", "Müller", "García", "Núñez", "Søndergaard", "Dvořák", "Björk", "Peña",
-    "Gómez", "Hernández", "Schröder", "Łukaszewski", "Nowak", "Kowalski", "Zhang", "Wang",
-    "Tanaka", "Van der Berg", "De la Cruz", "Smith-Jones",
+    "Smith",       "Johnson",    "Williams",  "Brown",       "Jones",        "Garcia",
+    "Miller",      "Davis",      "Rodriguez", "Martinez",    "Hernandez",    "Lopez",
+    "Gonzalez",    "Wilson",     "Anderson",  "Thomas",      "Taylor",       "Moore",
+    "Jackson",     "Martin",     "Lee",       "Perez",       "Thompson",     "White",
+    "Harris",      "Sanchez",    "Clark",     "Ramirez",     "Lewis",        "Robinson",
+    "Walker",      "Young",      "Allen",     "King",        "Wright",       "Scott",
+    "Torres",      "Nguyen",     "Hill",      "Flores",      "Green",        "Adams",
+    "Nelson",      "Baker",      "Hall",      "Rivera",      "Campbell",     "Mitchell",
+    "Carter",      "Roberts",    "Gomez",     "Phillips",    "Evans",        "Turner",
+    "Diaz",        "Parker",     "Cruz",      "Edwards",     "Collins",      "Reyes",
+    "Stewart",     "Morris",     "Morales",   "Murphy",      "Cook",         "Rogers",
+    "Gutierrez",   "Ortiz",      "Morgan",    "Cooper",      "Peterson",     "Bailey",
+    "Reed",        "Kelly",      "Howard",    "Ramos",       "Kim",          "Cox",
+    "Ward",        "Richardson", "Watson",    "Brooks",      "Chavez",       "Wood",
+    "James",       "Bennett",    "Gray",      "Mendoza",     "Ruiz",         "Hughes",
+    "Price",       "Alvarez",    "Castillo",  "Sanders",     "Patel",        "Myers",
+    "Long",        "Ross",       "Foster",    "Jimenez",     "O'Brien",      "McDonald",
+    "Müller",      "García",     "Núñez",     "Søndergaard", "Dvořák",       "Björk",
+    "Peña",        "Gómez",      "Hernández", "Schröder",    "Łukaszewski",  "Nowak",
+    "Kowalski",    "Zhang",      "Wang",      "Tanaka",      "Van der Berg", "De la Cruz",
+    "Smith-Jones",
 };
 #define N_LAST (sizeof last_common / sizeof last_common[0])
 
-static const char *const syl_a[] = {"Bar", "Kel", "Mor", "Hal", "Win", "Dun", "Ash", "Brad",
-                                    "Cal", "Dar", "Els", "Fair", "Gal", "Hart", "Ing", "Kirk",
-                                    "Lang", "Mar", "Nor", "Ost", "Pem", "Quin", "Rad", "Sel",
-                                    "Thorn", "Ul", "Ver", "Wal", "Yar", "Zel", "Bel", "Cor"};
-static const char *const syl_b[] = {"ton", "ley", "wick", "ford", "man", "son", "by", "ridge",
-                                    "field", "worth", "stein", "berg", "ovich", "ski", "ez",
-                                    "ardi", "elli", "ano", "ham", "den", "well", "more", "ing",
-                                    "er", "ow", "ett", "ins", "ock", "ald", "ard", "ier", "ini"};
+static const char *const syl_a[] = {"Bar",   "Kel", "Mor", "Hal",  "Win", "Dun",  "Ash", "Brad",
+                                    "Cal",   "Dar", "Els", "Fair", "Gal", "Hart", "Ing", "Kirk",
+                                    "Lang",  "Mar", "Nor", "Ost",  "Pem", "Quin", "Rad", "Sel",
+                                    "Thorn", "Ul",  "Ver", "Wal",  "Yar", "Zel",  "Bel", "Cor"};
+static const char *const syl_b[] = {
+    "ton",  "ley",   "wick", "ford", "man",  "son",  "by",  "ridge", "field", "worth", "stein",
+    "berg", "ovich", "ski",  "ez",   "ardi", "elli", "ano", "ham",   "den",   "well",  "more",
+    "ing",  "er",    "ow",   "ett",  "ins",  "ock",  "ald", "ard",   "ier",   "ini"};
 #define N_SA (sizeof syl_a / sizeof syl_a[0])
 #define N_SB (sizeof syl_b / sizeof syl_b[0])
 
 static const char *const streets[] = {
-    "Main", "Oak", "Pine", "Maple", "Cedar", "Elm", "Washington", "Lake", "Hill", "Park",
-    "Walnut", "Sunset", "Lincoln", "Jackson", "Church", "River", "Highland", "Willow",
-    "Meadow", "Forest", "Spring", "North", "Ridge", "Chestnut", "Franklin", "Madison",
-    "Jefferson", "Adams", "Center", "Cherry", "Dogwood", "Birch", "Magnolia", "Sycamore",
-    "Hickory", "Lakeview", "Valley", "Colonial", "Mill", "Broad", "Prospect", "Summit",
-    "Orchard", "Heritage", "Fairview", "Greenwood", "Harbor", "Bay", "Canyon", "Vista",
+    "Main",     "Oak",      "Pine",     "Maple",     "Cedar",    "Elm",       "Washington",
+    "Lake",     "Hill",     "Park",     "Walnut",    "Sunset",   "Lincoln",   "Jackson",
+    "Church",   "River",    "Highland", "Willow",    "Meadow",   "Forest",    "Spring",
+    "North",    "Ridge",    "Chestnut", "Franklin",  "Madison",  "Jefferson", "Adams",
+    "Center",   "Cherry",   "Dogwood",  "Birch",     "Magnolia", "Sycamore",  "Hickory",
+    "Lakeview", "Valley",   "Colonial", "Mill",      "Broad",    "Prospect",  "Summit",
+    "Orchard",  "Heritage", "Fairview", "Greenwood", "Harbor",   "Bay",       "Canyon",
+    "Vista",
 };
 #define N_STREETS (sizeof streets / sizeof streets[0])
-static const char *const suffix_long[] = {"Street", "Avenue", "Road", "Drive", "Lane",
-                                          "Court", "Boulevard", "Place", "Terrace", "Way"};
-static const char *const suffix_short[] = {"St", "Ave", "Rd", "Dr", "Ln",
+static const char *const suffix_long[] = {"Street", "Avenue",    "Road",  "Drive",   "Lane",
+                                          "Court",  "Boulevard", "Place", "Terrace", "Way"};
+static const char *const suffix_short[] = {"St", "Ave",  "Rd", "Dr",  "Ln",
                                            "Ct", "Blvd", "Pl", "Ter", "Way"};
 #define N_SUFFIX 10
 
@@ -182,32 +295,32 @@ typedef struct city {
     int area;
 } city;
 static const city cities[] = {
-    {"New York", "NY", 100, 212},      {"Los Angeles", "CA", 900, 310},
-    {"Chicago", "IL", 606, 312},       {"Houston", "TX", 770, 713},
-    {"Phoenix", "AZ", 850, 602},       {"Philadelphia", "PA", 191, 215},
-    {"San Antonio", "TX", 782, 210},   {"San Diego", "CA", 921, 619},
-    {"Dallas", "TX", 752, 214},        {"San Jose", "CA", 951, 408},
-    {"Austin", "TX", 787, 512},        {"Jacksonville", "FL", 322, 904},
-    {"Columbus", "OH", 432, 614},      {"Charlotte", "NC", 282, 704},
-    {"Indianapolis", "IN", 462, 317},  {"San Francisco", "CA", 941, 415},
-    {"Seattle", "WA", 981, 206},       {"Denver", "CO", 802, 303},
-    {"Boston", "MA", 21, 617},         {"Nashville", "TN", 372, 615},
-    {"Detroit", "MI", 482, 313},       {"Portland", "OR", 972, 503},
-    {"Las Vegas", "NV", 891, 702},     {"Memphis", "TN", 381, 901},
-    {"Louisville", "KY", 402, 502},    {"Baltimore", "MD", 212, 410},
-    {"Milwaukee", "WI", 532, 414},     {"Albuquerque", "NM", 871, 505},
-    {"Tucson", "AZ", 857, 520},        {"Fresno", "CA", 937, 559},
-    {"Sacramento", "CA", 958, 916},    {"Atlanta", "GA", 303, 404},
-    {"Miami", "FL", 331, 305},         {"Minneapolis", "MN", 554, 612},
-    {"Cleveland", "OH", 441, 216},     {"Springfield", "IL", 627, 217},
-    {"Springfield", "MA", 11, 413},    {"Saint Louis", "MO", 631, 314},
-    {"Pittsburgh", "PA", 152, 412},    {"Cincinnati", "OH", 452, 513},
+    {"New York", "NY", 100, 212},     {"Los Angeles", "CA", 900, 310},
+    {"Chicago", "IL", 606, 312},      {"Houston", "TX", 770, 713},
+    {"Phoenix", "AZ", 850, 602},      {"Philadelphia", "PA", 191, 215},
+    {"San Antonio", "TX", 782, 210},  {"San Diego", "CA", 921, 619},
+    {"Dallas", "TX", 752, 214},       {"San Jose", "CA", 951, 408},
+    {"Austin", "TX", 787, 512},       {"Jacksonville", "FL", 322, 904},
+    {"Columbus", "OH", 432, 614},     {"Charlotte", "NC", 282, 704},
+    {"Indianapolis", "IN", 462, 317}, {"San Francisco", "CA", 941, 415},
+    {"Seattle", "WA", 981, 206},      {"Denver", "CO", 802, 303},
+    {"Boston", "MA", 21, 617},        {"Nashville", "TN", 372, 615},
+    {"Detroit", "MI", 482, 313},      {"Portland", "OR", 972, 503},
+    {"Las Vegas", "NV", 891, 702},    {"Memphis", "TN", 381, 901},
+    {"Louisville", "KY", 402, 502},   {"Baltimore", "MD", 212, 410},
+    {"Milwaukee", "WI", 532, 414},    {"Albuquerque", "NM", 871, 505},
+    {"Tucson", "AZ", 857, 520},       {"Fresno", "CA", 937, 559},
+    {"Sacramento", "CA", 958, 916},   {"Atlanta", "GA", 303, 404},
+    {"Miami", "FL", 331, 305},        {"Minneapolis", "MN", 554, 612},
+    {"Cleveland", "OH", 441, 216},    {"Springfield", "IL", 627, 217},
+    {"Springfield", "MA", 11, 413},   {"Saint Louis", "MO", 631, 314},
+    {"Pittsburgh", "PA", 152, 412},   {"Cincinnati", "OH", 452, 513},
 };
 #define N_CITIES (sizeof cities / sizeof cities[0])
 
-static const char *const domains[] = {"gmail.com",   "yahoo.com",  "hotmail.com", "outlook.com",
-                                      "icloud.com",  "aol.com",    "comcast.net", "gmail.com",
-                                      "gmail.com",   "proton.me",  "mail.com",    "yahoo.com"};
+static const char *const domains[] = {"gmail.com",  "yahoo.com", "hotmail.com", "outlook.com",
+                                      "icloud.com", "aol.com",   "comcast.net", "gmail.com",
+                                      "gmail.com",  "proton.me", "mail.com",    "yahoo.com"};
 #define N_DOMAINS (sizeof domains / sizeof domains[0])
 
 /* ---- people ---- */
@@ -228,7 +341,7 @@ typedef struct person {
     char last[48];
     char maiden[48]; /* "" unless married with a name change */
     int by, bm, bd;
-    addr home, old; /* old.number == 0: never moved */
+    addr home, old;                  /* old.number == 0: never moved */
     char home_phone[16], mobile[16]; /* 10 digits */
     char email[128], email_old[128];
     char loyalty[16], tax[16];
@@ -236,9 +349,9 @@ typedef struct person {
 } person;
 
 typedef struct src_out {
-    mdm_buf text;    /* rows without their id, each ending in '\n' */
-    size_t *off;     /* row start offsets */
-    long *who;       /* person id per row */
+    mdm_buf text; /* rows without their id, each ending in '\n' */
+    size_t *off;  /* row start offsets */
+    long *who;    /* person id per row */
     size_t n, cap;
 } src_out;
 
@@ -282,10 +395,10 @@ static void fold_ascii(const char *in, char *out, size_t cap, bool german)
     static const struct {
         const char *u, *a, *de;
     } map[] = {
-        {"é", "e", "e"}, {"è", "e", "e"}, {"ë", "e", "e"}, {"á", "a", "a"}, {"í", "i", "i"},
-        {"ó", "o", "o"}, {"ú", "u", "u"}, {"ñ", "n", "n"}, {"ç", "c", "c"}, {"ü", "u", "ue"},
+        {"é", "e", "e"},  {"è", "e", "e"},  {"ë", "e", "e"},  {"á", "a", "a"},  {"í", "i", "i"},
+        {"ó", "o", "o"},  {"ú", "u", "u"},  {"ñ", "n", "n"},  {"ç", "c", "c"},  {"ü", "u", "ue"},
         {"ö", "o", "oe"}, {"ä", "a", "ae"}, {"ø", "o", "oe"}, {"Ø", "O", "Oe"}, {"Ł", "L", "L"},
-        {"ł", "l", "l"}, {"ř", "r", "r"}, {"á", "a", "a"}, {"Ú", "U", "U"}, {"ß", "ss", "ss"},
+        {"ł", "l", "l"},  {"ř", "r", "r"},  {"á", "a", "a"},  {"Ú", "U", "U"},  {"ß", "ss", "ss"},
     };
     size_t o = 0;
     for (const char *p = in; *p && o + 3 < cap;) {
@@ -845,7 +958,9 @@ mdm_status mdm_synth_write(const mdm_synth_opts *o, mdm_synth_stats *stats, mdm_
             p->home = home;
             p->old = old;
             snprintf(p->home_phone, sizeof p->home_phone, "%s", home_phone);
-            make_phone(g, p->mobile, cities[chance(&g->r, 0.8) ? (uint32_t)home.city : rint_(&g->r, N_CITIES)].area);
+            make_phone(
+                g, p->mobile,
+                cities[chance(&g->r, 0.8) ? (uint32_t)home.city : rint_(&g->r, N_CITIES)].area);
             bool any = false;
             for (int s = 0; s < S_COUNT; s++) {
                 p->in[s] = chance(&g->r, presence[s]);

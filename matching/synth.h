@@ -27,11 +27,11 @@
 #include <stdint.h>
 
 typedef struct mdm_synth_opts {
-    long people;       /* number of distinct people (>= 1) */
-    uint64_t seed;     /* RNG seed */
+    long people;         /* number of distinct people (>= 1) */
+    uint64_t seed;       /* RNG seed */
     const char *out_dir; /* created if missing */
-    double error_rate; /* scales every error probability; 1.0 = default mix */
-    double dup_rate;   /* probability of one more record of a person inside a source */
+    double error_rate;   /* scales every error probability; 1.0 = default mix */
+    double dup_rate;     /* probability of one more record of a person inside a source */
 } mdm_synth_opts;
 
 typedef struct mdm_synth_stats {
