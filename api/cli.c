@@ -44,6 +44,16 @@ const mdm_cli_command mdm_cli_commands[] = {
      "  --truth FILE        truth file with columns record_id, [source,] and COL\n"
      "  --truth-column COL  the entity column of the truth file (person_id for mdm synth)\n"
      "  --json              one JSON object instead of key=value text\n"},
+    {"audit", mdm_cli_audit, "verify or list the hash-chained audit log",
+     "usage: mdm audit verify [--config FILE] [--json] [--expect-head HASH]\n"
+     "       mdm audit list [--config FILE] [--actor A] [--role R] [--action X|PREFIX.]\n"
+     "                      [--target T] [--from TIME] [--to TIME] [--limit N]\n\n"
+     "verify reads the whole audit log in one snapshot and recomputes every row's SHA-256\n"
+     "hash, every link to the previous row and the chain head, so an edited row, a deleted\n"
+     "row and rows cut from the end are all reported. It prints the head hash; keep it\n"
+     "elsewhere and pass it back with --expect-head to detect a chain rewritten whole.\n"
+     "Exit 0 when intact, 1 when tampered (each problem on stderr), 7 on a database error.\n\n"
+     "list prints the newest rows first, one JSON object per line (default 100).\n"},
     {NULL, NULL, NULL, NULL},
 };
 

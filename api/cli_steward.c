@@ -1,0 +1,178 @@
+/* Stewardship commands: `mdm audit verify|list`. */
+#include "api/cli.h"
+#include "common/log.h"
+#include "mdm/config.h"
+#include "mdm/db.h"
+#include "stewardship/audit.h"
+
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Loads the configuration and connects; returns NULL after reporting the error. */
+static mdm_db *open_db(const char *command, const char *config_path, int *rc)
+{
+    mdm_err err = {0};
+    mdm_config *cfg = mdm_config_load(config_path, &err);
+    if (!cfg) {
+        *rc = mdm_cli_fail(command, &err);
+        return NULL;
+    }
+    mdm_log_threshold = (mdm_log_level)cfg->log_level;
+    mdm_db *db = mdm_db_connect(cfg->database_url, &err);
+    mdm_config_free(cfg);
+    if (!db)
+        *rc = mdm_cli_fail(command, &err);
+    return db;
+}
+
+static int audit_verify(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"json", no_argument, NULL, 'j'},
+        {"expect-head", required_argument, NULL, 'e'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *config_path = NULL, *expect = NULL;
+    int as_json = 0, c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
+        if (c == 'c')
+            config_path = optarg;
+        else if (c == 'j')
+            as_json = 1;
+        else if (c == 'e')
+            expect = optarg;
+        else
+            return mdm_cli_usage_error("audit", "unknown or incomplete option \"%s\"",
+                                       argv[optind - 1]);
+    }
+    if (optind < argc)
+        return mdm_cli_usage_error("audit", "unexpected argument \"%s\"", argv[optind]);
+    if (expect && strlen(expect) != 64)
+        return mdm_cli_usage_error("audit", "--expect-head takes the 64 hex digits of a hash");
+    int rc = 0;
+    mdm_db *db = open_db("audit", config_path, &rc);
+    if (!db)
+        return rc;
+    mdm_err err = {0};
+    mdm_audit_check chk;
+    json_t *problems = NULL;
+    if (mdm_audit_verify(db, &chk, &problems, &err) != MDM_OK) {
+        rc = mdm_cli_fail("audit", &err);
+        goto out_close;
+    }
+    bool head_ok = !expect || strcmp(expect, chk.head_hash) == 0;
+    if (as_json) {
+        json_t *j = json_pack("{s:b,s:I,s:I,s:s,s:O}", "intact", chk.intact && head_ok, "rows",
+                              (json_int_t)chk.rows, "problems", (json_int_t)chk.problems,
+                              "head", chk.head_hash, "details", problems);
+        if (!head_ok)
+            json_object_set_new(j, "expected_head", json_string(expect));
+        char *s = json_dumps(j, JSON_INDENT(2));
+        if (s)
+            puts(s);
+        free(s);
+        json_decref(j);
+    } else if (chk.intact && head_ok) {
+        printf("audit log intact: %lld rows, head %s\n", chk.rows, chk.head_hash);
+    } else {
+        size_t i;
+        json_t *p;
+        json_array_foreach(problems, i, p)
+        {
+            fprintf(stderr, "mdm audit: %s\n",
+                    json_string_value(json_object_get(p, "problem")));
+        }
+        if ((long long)json_array_size(problems) < chk.problems)
+            fprintf(stderr, "mdm audit: ... %lld problems in all\n", chk.problems);
+        if (!head_ok)
+            fprintf(stderr, "mdm audit: the chain ends with hash %s, not the expected %s\n",
+                    chk.head_hash, expect);
+        printf("audit log TAMPERED: %lld rows, %lld problems\n", chk.rows,
+               chk.problems + (head_ok ? 0 : 1));
+    }
+    if (!(chk.intact && head_ok))
+        rc = 1;
+    json_decref(problems);
+out_close:
+    mdm_db_close(db);
+    return rc;
+}
+
+static int audit_list(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'}, {"actor", required_argument, NULL, 'a'},
+        {"role", required_argument, NULL, 'r'},   {"action", required_argument, NULL, 'x'},
+        {"target", required_argument, NULL, 't'}, {"from", required_argument, NULL, 'f'},
+        {"to", required_argument, NULL, 'o'},     {"limit", required_argument, NULL, 'l'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *config_path = NULL;
+    mdm_audit_filter f = {0};
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': config_path = optarg; break;
+        case 'a': f.actor = optarg; break;
+        case 'r': f.role = optarg; break;
+        case 'x': f.action = optarg; break;
+        case 't': f.target = optarg; break;
+        case 'f': f.from = optarg; break;
+        case 'o': f.to = optarg; break;
+        case 'l': {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*end || v < 1 || v > 1000)
+                return mdm_cli_usage_error("audit", "--limit must be between 1 and 1000");
+            f.limit = (int)v;
+            break;
+        }
+        default:
+            return mdm_cli_usage_error("audit", "unknown or incomplete option \"%s\"",
+                                       argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return mdm_cli_usage_error("audit", "unexpected argument \"%s\"", argv[optind]);
+    int rc = 0;
+    mdm_db *db = open_db("audit", config_path, &rc);
+    if (!db)
+        return rc;
+    mdm_err err = {0};
+    json_t *rows = NULL;
+    if (mdm_audit_list(db, &f, &rows, NULL, &err) != MDM_OK) {
+        rc = mdm_cli_fail("audit", &err);
+    } else {
+        size_t i;
+        json_t *r;
+        json_array_foreach(rows, i, r)
+        {
+            char *s = json_dumps(r, JSON_COMPACT | JSON_PRESERVE_ORDER);
+            if (s)
+                puts(s);
+            free(s);
+        }
+        json_decref(rows);
+    }
+    mdm_db_close(db);
+    return rc;
+}
+
+int mdm_cli_audit(int argc, char **argv)
+{
+    if (argc < 2)
+        return mdm_cli_usage_error("audit", "missing subcommand (verify or list)");
+    if (strcmp(argv[1], "verify") == 0)
+        return audit_verify(argc - 1, argv + 1);
+    if (strcmp(argv[1], "list") == 0)
+        return audit_list(argc - 1, argv + 1);
+    return mdm_cli_usage_error("audit", "unknown subcommand \"%s\"", argv[1]);
+}

@@ -1,0 +1,340 @@
+/* Append-only, hash-chained audit log (see audit.h for the chain format).
+ *
+ * Invariants: rows are appended only under the audit advisory lock, in id order, each
+ * prev_hash equal to the hash of the row before it and audit_head naming the last row.
+ * The hash is computed by the INSERT itself (SQL below) and recomputed here in C by
+ * mdm_audit_verify(); the two must follow the same canonical text. */
+#include "stewardship/audit.h"
+
+#include "common/log.h"
+#include "common/mem.h"
+
+#include <openssl/evp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Key of the transaction-level advisory lock serializing appends (two-int4 key space,
+ * which never collides with the single-bigint keys of the resolver). */
+#define AUDIT_LOCK_CLASS "1835299169" /* 'mdma' */
+#define AUDIT_LOCK_OBJ   "1"
+
+#define GENESIS "0000000000000000000000000000000000000000000000000000000000000000"
+
+/* SQL text of one canonical field: "<octet length>:<text>" or "-" for NULL. */
+#define F(x) "coalesce(octet_length(" x ")::text || ':' || " x ", '-')"
+#define AT_UTC(x) "to_char(" x " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+
+static const mdm_db_stmt stmt_lock = {
+    "audit_lock", "SELECT pg_advisory_xact_lock(" AUDIT_LOCK_CLASS ", " AUDIT_LOCK_OBJ ")", 0};
+
+static const mdm_db_stmt stmt_head = {
+    "audit_head", "SELECT last_id, last_hash, rows FROM audit_head FOR UPDATE", 0};
+
+static const mdm_db_stmt stmt_insert = {
+    "audit_insert",
+    "WITH v AS (SELECT nextval(pg_get_serial_sequence('audit_log', 'id')) AS id,"
+    "                  clock_timestamp() AS at, $6::jsonb AS b, $7::jsonb AS a)"
+    " INSERT INTO audit_log (id, at, actor, role, action, target, reason, before, after,"
+    "                        prev_hash, hash)"
+    " SELECT id, at, $1::text, $2::text, $3::text, $4::text, $5::text, b, a, $8::text,"
+    "   encode(sha256(convert_to(concat_ws(E'\\n', 'mdm-audit-v1', " F("id::text") ", "
+    F(AT_UTC("at")) ", " F("$1::text") ", " F("$2::text") ", " F("$3::text") ", " F(
+        "$4::text") ", " F("$5::text") ", " F("b::text") ", " F("a::text") ", " F("$8::text")
+    "), 'UTF8')), 'hex')"
+    " FROM v RETURNING id, hash",
+    8};
+
+static const mdm_db_stmt stmt_advance = {
+    "audit_advance", "UPDATE audit_head SET last_id = $1, last_hash = $2, rows = rows + 1", 2};
+
+static const mdm_db_stmt stmt_list = {
+    "audit_list",
+    "SELECT id, json_build_object('id', id, 'at', at, 'actor', actor, 'role', role,"
+    "  'action', action, 'target', target, 'reason', reason, 'before', before,"
+    "  'after', after, 'prev_hash', prev_hash, 'hash', hash)::text AS j"
+    " FROM audit_log"
+    " WHERE ($1::text IS NULL OR actor = $1) AND ($2::text IS NULL OR role = $2)"
+    "   AND ($3::text IS NULL OR action = $3) AND ($4::text IS NULL OR starts_with(action, $4))"
+    "   AND ($5::text IS NULL OR target = $5)"
+    "   AND ($6::timestamptz IS NULL OR at >= $6) AND ($7::timestamptz IS NULL OR at < $7)"
+    "   AND ($8::bigint = 0 OR id < $8)"
+    " ORDER BY id DESC LIMIT $9",
+    9};
+
+static const mdm_db_stmt stmt_snapshot = {
+    "audit_snapshot", "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", 0};
+
+static const mdm_db_stmt stmt_rows = {
+    "audit_rows",
+    "SELECT id::text AS id, " AT_UTC("at") " AS at, actor, role, action, target, reason,"
+    " before::text AS before, after::text AS after, prev_hash, hash"
+    " FROM audit_log WHERE audit_log.id > $1 ORDER BY audit_log.id LIMIT $2",
+    2};
+
+static const mdm_db_stmt stmt_read_head = {
+    "audit_read_head", "SELECT last_id, last_hash, rows FROM audit_head", 0};
+
+static mdm_status check_text(const char *v, const char *field, size_t max, bool required,
+                             mdm_err *err)
+{
+    if (!v || !*v) {
+        if (required)
+            return mdm_err_set_field(err, MDM_EINVAL, field, "audit %s is required", field + 1);
+        return MDM_OK;
+    }
+    if (strlen(v) > max)
+        return mdm_err_set_field(err, MDM_EINVAL, field, "audit %s is longer than %zu bytes",
+                                 field + 1, max);
+    return MDM_OK;
+}
+
+mdm_status mdm_audit_append(mdm_db *db, const char *actor, const char *role, const char *action,
+                            const char *target, const char *reason, const json_t *before,
+                            const json_t *after, mdm_err *err)
+{
+    mdm_status st;
+    if ((st = check_text(actor, "/actor", MDM_AUDIT_MAX_NAME, true, err)) ||
+        (st = check_text(role, "/role", MDM_AUDIT_MAX_NAME, true, err)) ||
+        (st = check_text(action, "/action", MDM_AUDIT_MAX_NAME, true, err)) ||
+        (st = check_text(target, "/target", MDM_AUDIT_MAX_TARGET, true, err)) ||
+        (st = check_text(reason, "/reason", MDM_AUDIT_MAX_REASON, false, err)))
+        return st;
+    char *b = before ? json_dumps(before, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    char *a = after ? json_dumps(after, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    PGresult *res = NULL;
+    char *prev = NULL;
+    if ((before && !b) || (after && !a)) {
+        st = mdm_err_set(err, MDM_EINVAL, "audit before/after cannot be serialized");
+        goto out_free;
+    }
+    st = mdm_db_exec(db, &stmt_lock, NULL, NULL, err);
+    if (st != MDM_OK)
+        goto out_free;
+    st = mdm_db_exec(db, &stmt_head, NULL, &res, err);
+    if (st != MDM_OK)
+        goto out_free;
+    if (PQntuples(res) != 1) {
+        st = mdm_err_set(err, MDM_EDB, "audit_head must hold exactly one row");
+        goto out_free;
+    }
+    prev = mdm_xstrdup(mdm_db_get(res, 0, "last_hash", GENESIS));
+    PQclear(res);
+    res = NULL;
+    const char *ins[] = {actor, role, action, target, (reason && *reason) ? reason : NULL,
+                         b, a, prev};
+    st = mdm_db_exec(db, &stmt_insert, ins, &res, err);
+    if (st != MDM_OK)
+        goto out_free;
+    const char *adv[] = {mdm_db_get(res, 0, "id", "0"), mdm_db_get(res, 0, "hash", "")};
+    st = mdm_db_exec(db, &stmt_advance, adv, NULL, err);
+    if (st == MDM_OK)
+        mdm_log(MDM_LOG_DEBUG, "event=audit_append id=%s action=%s", adv[0], action);
+out_free:
+    PQclear(res);
+    free(prev);
+    free(b);
+    free(a);
+    return st;
+}
+
+mdm_status mdm_audit_list(mdm_db *db, const mdm_audit_filter *f, json_t **rows, int64_t *next,
+                          mdm_err *err)
+{
+    *rows = NULL;
+    if (next)
+        *next = 0;
+    int limit = f->limit ? f->limit : 100;
+    if (limit < 1 || limit > 1000)
+        return mdm_err_set_field(err, MDM_EINVAL, "/limit", "limit must be between 1 and 1000");
+    if (f->before_id < 0)
+        return mdm_err_set_field(err, MDM_EINVAL, "/cursor", "cursor must not be negative");
+    const char *prefix = NULL, *exact = f->action;
+    if (exact && *exact && exact[strlen(exact) - 1] == '.') {
+        prefix = exact;
+        exact = NULL;
+    }
+    char before[24], lim[16];
+    snprintf(before, sizeof before, "%lld", (long long)f->before_id);
+    snprintf(lim, sizeof lim, "%d", limit + 1);
+#define OPT(s) ((s) && *(s) ? (s) : NULL)
+    const char *params[] = {OPT(f->actor), OPT(f->role),   OPT(exact), OPT(prefix), OPT(f->target),
+                            OPT(f->from),  OPT(f->to),     before,     lim};
+#undef OPT
+    PGresult *res = NULL;
+    mdm_status st = mdm_db_exec(db, &stmt_list, params, &res, err);
+    if (st != MDM_OK)
+        return st;
+    int n = PQntuples(res);
+    json_t *arr = json_array();
+    for (int i = 0; i < n && i < limit; i++) {
+        json_error_t jerr;
+        json_t *row = json_loads(mdm_db_get(res, i, "j", "null"), 0, &jerr);
+        if (!row) {
+            st = mdm_err_set(err, MDM_EINTERNAL, "audit row %s: %s", mdm_db_get(res, i, "id", "?"),
+                             jerr.text);
+            json_decref(arr);
+            PQclear(res);
+            return st;
+        }
+        json_array_append_new(arr, row);
+    }
+    if (n > limit && next)
+        *next = mdm_db_get_ll(res, limit - 1, "id", 0);
+    PQclear(res);
+    *rows = arr;
+    return MDM_OK;
+}
+
+void mdm_audit_row_hash(const char *const fields[10], char out[65])
+{
+    mdm_buf b = {0};
+    mdm_buf_puts(&b, "mdm-audit-v1");
+    for (int i = 0; i < 10; i++) {
+        mdm_buf_putc(&b, '\n');
+        if (!fields[i]) {
+            mdm_buf_putc(&b, '-');
+            continue;
+        }
+        size_t len = strlen(fields[i]);
+        mdm_buf_printf(&b, "%zu:", len);
+        mdm_buf_append(&b, fields[i], len);
+    }
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    if (EVP_Digest(b.data, b.len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32) {
+        memset(out, 'x', 64); /* cannot match any stored hash: reported as a problem */
+        out[64] = '\0';
+    } else {
+        for (unsigned i = 0; i < 32; i++)
+            snprintf(out + 2 * i, 3, "%02x", md[i]);
+    }
+    mdm_buf_free(&b);
+}
+
+typedef struct verify_ctx {
+    mdm_audit_check *out;
+    json_t *problems; /* NULL when the caller wants none */
+} verify_ctx;
+
+static void problem(verify_ctx *v, long long id, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void problem(verify_ctx *v, long long id, const char *fmt, ...)
+{
+    char text[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    mdm_audit_check *o = v->out;
+    if (o->problems == 0) {
+        o->first_bad = id;
+        snprintf(o->first, sizeof o->first, "%s", text);
+    }
+    o->problems++;
+    o->intact = false;
+    if (v->problems && json_array_size(v->problems) < 100)
+        json_array_append_new(v->problems, json_pack("{s:I,s:s}", "id", (json_int_t)id,
+                                                     "problem", text));
+}
+
+#define VERIFY_BATCH 2000
+
+static mdm_status verify_fn(mdm_db *db, void *arg, mdm_err *err)
+{
+    verify_ctx *v = arg;
+    mdm_audit_check *o = v->out;
+    memset(o, 0, sizeof *o);
+    o->intact = true;
+    snprintf(o->head_hash, sizeof o->head_hash, GENESIS);
+    if (v->problems)
+        json_array_clear(v->problems);
+    mdm_status st = mdm_db_exec(db, &stmt_snapshot, NULL, NULL, err);
+    if (st != MDM_OK)
+        return st;
+    PGresult *res = NULL;
+    st = mdm_db_exec(db, &stmt_read_head, NULL, &res, err);
+    if (st != MDM_OK)
+        return st;
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        problem(v, 0, "the chain head (audit_head) is missing");
+        return MDM_OK;
+    }
+    long long head_id = mdm_db_get_ll(res, 0, "last_id", -1);
+    long long head_rows = mdm_db_get_ll(res, 0, "rows", -1);
+    char head_hash[65];
+    snprintf(head_hash, sizeof head_hash, "%s", mdm_db_get(res, 0, "last_hash", ""));
+    PQclear(res);
+
+    char prev[65] = GENESIS;
+    long long last_id = 0;
+    char after[24], lim[16];
+    snprintf(lim, sizeof lim, "%d", VERIFY_BATCH);
+    for (;;) {
+        snprintf(after, sizeof after, "%lld", last_id);
+        const char *params[] = {after, lim};
+        st = mdm_db_exec(db, &stmt_rows, params, &res, err);
+        if (st != MDM_OK)
+            return st;
+        int n = PQntuples(res);
+        for (int i = 0; i < n; i++) {
+            static const char *const cols[] = {"id",     "at",     "actor",  "role",
+                                               "action", "target", "reason", "before",
+                                               "after",  "prev_hash"};
+            const char *fields[10];
+            for (int c = 0; c < 10; c++)
+                fields[c] = mdm_db_get(res, i, cols[c], NULL);
+            long long id = strtoll(fields[0], NULL, 10);
+            const char *stored = mdm_db_get(res, i, "hash", "");
+            char want[65];
+            mdm_audit_row_hash(fields, want);
+            if (strcmp(fields[9] ? fields[9] : "", prev) != 0) {
+                if (o->rows == 0)
+                    problem(v, id, "row %lld does not start the chain: rows before it were "
+                                   "deleted or it was altered", id);
+                else
+                    problem(v, id, "row %lld does not link to row %lld: rows between them were "
+                                   "deleted or altered", id, last_id);
+            }
+            if (strcmp(stored, want) != 0)
+                problem(v, id, "row %lld was edited: its hash does not match its content", id);
+            snprintf(prev, sizeof prev, "%s", stored);
+            last_id = id;
+            o->rows++;
+        }
+        PQclear(res);
+        if (n < VERIFY_BATCH)
+            break;
+    }
+    snprintf(o->head_hash, sizeof o->head_hash, "%s", prev);
+    if (head_id != last_id || strcmp(head_hash, prev) != 0)
+        problem(v, head_id,
+                "the chain ends at row %lld but its head names row %lld: rows at the end were "
+                "deleted or the head was altered", last_id, head_id);
+    else if (head_rows != o->rows)
+        problem(v, head_id, "the chain holds %lld rows but its head counts %lld", o->rows,
+                head_rows);
+    return MDM_OK;
+}
+
+mdm_status mdm_audit_verify(mdm_db *db, mdm_audit_check *out, json_t **problems, mdm_err *err)
+{
+    verify_ctx v = {out, problems ? json_array() : NULL};
+    memset(out, 0, sizeof *out);
+    mdm_status st = mdm_db_run_tx(db, "audit_verify", verify_fn, &v, err);
+    if (st != MDM_OK) {
+        json_decref(v.problems);
+        if (problems)
+            *problems = NULL;
+        return st;
+    }
+    if (problems)
+        *problems = v.problems;
+    if (!out->intact)
+        mdm_log(MDM_LOG_WARN, "event=audit_tampered problems=%lld first_id=%lld", out->problems,
+                out->first_bad);
+    return MDM_OK;
+}

@@ -1,0 +1,35 @@
+# `mdm audit verify|list` on a fresh database: exit codes, the head hash, a forged row and
+# a wrong expected head are reported, usage errors exit 2.
+. "$(dirname "$0")/lib.bash"
+mdm=$MDM_BIN
+psql_q() { psql -X -q -tA -v ON_ERROR_STOP=1 "$MDM_DATABASE_URL" "$@"; }
+zeros=0000000000000000000000000000000000000000000000000000000000000000
+
+expect_exit 0 "migrate" "$mdm" migrate
+expect_exit 0 "verify an empty log" "$mdm" audit verify
+expect_contains "empty log is intact" "audit log intact: 0 rows, head $zeros" "$out"
+expect_exit 0 "verify --json" "$mdm" audit verify --json
+expect_contains "json says intact" '"intact": true' "$out"
+expect_exit 0 "expected head matches" "$mdm" audit verify --expect-head "$zeros"
+expect_exit 1 "another expected head fails" "$mdm" audit verify --expect-head "${zeros//0/a}"
+expect_contains "names the expected head" "not the expected" "$out"
+expect_exit 0 "list an empty log" "$mdm" audit list
+expect_eq "empty list prints nothing" "$out" ""
+
+expect_exit 2 "no subcommand" "$mdm" audit
+expect_exit 2 "unknown subcommand" "$mdm" audit frobnicate
+expect_exit 2 "unknown option" "$mdm" audit verify --bogus
+expect_exit 2 "bad limit" "$mdm" audit list --limit 0
+expect_exit 2 "short expected head" "$mdm" audit verify --expect-head abc
+
+# A row inserted behind the module's back, with a made-up hash, is caught.
+psql_q -c "INSERT INTO audit_log (actor, role, action, target, prev_hash, hash)
+           VALUES ('eve', 'admin', 'entity.merge', 'entity:1', '$zeros', repeat('b', 64))"
+expect_exit 1 "forged row fails verification" "$mdm" audit verify
+expect_contains "forged row reported as edited" "was edited" "$out"
+expect_contains "head no longer matches" "rows at the end were deleted or the head was altered" "$out"
+expect_contains "summary says tampered" "TAMPERED" "$out"
+expect_exit 0 "list shows the forged row" "$mdm" audit list --actor eve
+expect_contains "list prints json" '"action":"entity.merge"' "$out"
+expect_exit 7 "unreachable database" env MDM_DATABASE_URL="postgresql:///x?host=/nonexistent" "$mdm" audit verify
+e2e_end
