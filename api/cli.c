@@ -54,6 +54,22 @@ const mdm_cli_command mdm_cli_commands[] = {
      "elsewhere and pass it back with --expect-head to detect a chain rewritten whole.\n"
      "Exit 0 when intact, 1 when tampered (each problem on stderr), 7 on a database error.\n\n"
      "list prints the newest rows first, one JSON object per line (default 100).\n"},
+    {"normalize", mdm_cli_normalize, "print how one value normalizes (JSON)",
+     "usage: mdm normalize --field FIELD [--country CC] [--pivot YEAR] VALUE\n\n"
+     "Runs one normalizer on VALUE and prints the result as JSON: display and comparison\n"
+     "forms, parsed parts and validity. FIELD is one of:\n"
+     "  name         prefix/first/middle/last/suffix keys and the nickname canonical first name\n"
+     "  email        display, canonical match key (+tags, gmail dots), local, domain\n"
+     "  phone        E.164 and extension (libphonenumber); --country is the default region\n"
+     "  address      \"line1[, line2], city, [region] postal[, country]\" -> number, street,\n"
+     "               unit, line, city, region, postal_code, ISO country\n"
+     "  date         ISO date; ambiguous day/month gives both readings; --pivot for 2-digit years\n"
+     "  postal_code  national layout for --country (US, GB, CA, AU, DE, FR, NL ...)\n"
+     "  country      ISO 3166-1 alpha-2 code of a name or code\n"
+     "  text         the base text pipeline: display and ASCII key\n"
+     "--country takes a code or a name (\"DE\", \"Deutschland\"). Invalid UTF-8, an unknown\n"
+     "field or an empty VALUE is an error (exit 2); an invalid value is reported with\n"
+     "\"valid\": false (dates: exit 2).\n"},
     {NULL, NULL, NULL, NULL},
 };
 

@@ -1,0 +1,266 @@
+/* `mdm normalize --field F [--country CC] VALUE`: prints one normalizer's result as JSON.
+ * A probe for stewards debugging configurations, and for tests. */
+#include "api/cli.h"
+#include "matching/normalize.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+static const char *const cmd = "normalize";
+
+static json_t *str_or_null(const char *s)
+{
+    return s && *s ? json_string(s) : json_null();
+}
+
+/* The street line of an address VALUE given on one line: "line1[, line2], city[, region
+ * postal][, country]" is split at commas from the right: a trailing country, then
+ * "region postal" or a postal code, then the city; what is left after line1 is line2. */
+typedef struct addr_parts {
+    char *line1, *line2, *city, *region, *postal, *country;
+} addr_parts;
+
+static char *trim(char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t l = strlen(s);
+    while (l && (s[l - 1] == ' ' || s[l - 1] == '\t'))
+        s[--l] = '\0';
+    return s;
+}
+
+static bool has_digit(const char *s)
+{
+    for (; *s; s++)
+        if (*s >= '0' && *s <= '9')
+            return true;
+    return false;
+}
+
+static void split_address(char *v, addr_parts *p)
+{
+    char *parts[16];
+    size_t n = 0;
+    char *s = v;
+    while (n < 16) {
+        parts[n++] = s;
+        char *c = strchr(s, ',');
+        if (!c)
+            break;
+        *c = '\0';
+        s = c + 1;
+    }
+    for (size_t i = 0; i < n; i++)
+        parts[i] = trim(parts[i]);
+    memset(p, 0, sizeof *p);
+    p->line1 = parts[0];
+    size_t end = n;
+    if (end > 1 && mdm_norm_country(parts[end - 1]) && !has_digit(parts[end - 1]))
+        p->country = parts[--end];
+    if (end > 1 && has_digit(parts[end - 1])) {
+        /* "CA 94043", "SW1A 1AA", "75001" or "NSW 2000" */
+        char *r = parts[--end];
+        char *sp = strchr(r, ' ');
+        if (sp) {
+            *sp = '\0';
+            char *rest = trim(sp + 1);
+            if (r[0] >= '0' && r[0] <= '9' && !has_digit(rest)) { /* "75001 Paris" */
+                p->postal = r;
+                p->city = rest;
+            } else if (!has_digit(r)) { /* "CA 94043", "NSW 2000" */
+                p->region = r;
+                p->postal = rest;
+            } else { /* "SW1A 1AA" */
+                *sp = ' ';
+                p->postal = r;
+            }
+        } else {
+            p->postal = r;
+        }
+    }
+    if (!p->city && end > 1)
+        p->city = parts[--end];
+    if (end > 1)
+        p->line2 = parts[1];
+}
+
+int mdm_cli_normalize(int argc, char **argv)
+{
+    const char *field = NULL, *country = NULL, *value = NULL;
+    int pivot = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--field") == 0 && i + 1 < argc)
+            field = argv[++i];
+        else if (strncmp(argv[i], "--field=", 8) == 0)
+            field = argv[i] + 8;
+        else if (strcmp(argv[i], "--country") == 0 && i + 1 < argc)
+            country = argv[++i];
+        else if (strncmp(argv[i], "--country=", 10) == 0)
+            country = argv[i] + 10;
+        else if (strcmp(argv[i], "--pivot") == 0 && i + 1 < argc)
+            pivot = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--") == 0 && i + 1 < argc && !value && i + 2 == argc)
+            value = argv[++i];
+        else if (argv[i][0] == '-' && argv[i][1] == '-')
+            return mdm_cli_usage_error(cmd, "unknown option %s", argv[i]);
+        else if (!value)
+            value = argv[i];
+        else
+            return mdm_cli_usage_error(cmd, "one VALUE expected");
+    }
+    if (!field)
+        return mdm_cli_usage_error(cmd, "--field is required");
+    if (!value)
+        return mdm_cli_usage_error(cmd, "VALUE is required");
+    if (!mdm_norm_utf8_valid(value, strlen(value))) {
+        mdm_err e;
+        mdm_err_set(&e, MDM_EINVAL, "VALUE is not valid UTF-8");
+        return mdm_cli_fail(cmd, &e);
+    }
+    if (value[strspn(value, " \t\r\n")] == '\0')
+        return mdm_cli_usage_error(cmd, "VALUE is empty");
+    if (country && !mdm_norm_country(country))
+        return mdm_cli_usage_error(cmd, "unknown country \"%s\"", country);
+
+    mdm_err err = {0};
+    int rc = 0;
+    mdm_norm *n = NULL;
+    mdm_arena *a = mdm_arena_new(4096);
+    mdm_buf b1 = {0}, b2 = {0};
+    json_t *o = json_object();
+    json_object_set_new(o, "field", json_string(field));
+    json_object_set_new(o, "input", json_string(value));
+    mdm_status st = MDM_OK;
+    bool known = true;
+    if (strcmp(field, "date") != 0 && strcmp(field, "postal_code") != 0) {
+        n = mdm_norm_new(&err);
+        if (!n) {
+            rc = mdm_cli_fail(cmd, &err);
+            goto out_free;
+        }
+    }
+    if (strcmp(field, "text") == 0) {
+        st = mdm_norm_text(n, value, &b1, &b2, &err);
+        if (st == MDM_OK) {
+            json_object_set_new(o, "display", json_string(b1.data));
+            json_object_set_new(o, "key", json_string(b2.data));
+        }
+    } else if (strcmp(field, "name") == 0) {
+        mdm_name_parts p;
+        st = mdm_norm_text(n, value, &b1, &b2, &err);
+        if (st == MDM_OK)
+            st = mdm_norm_name(n, value, a, &p, &err);
+        if (st == MDM_OK) {
+            json_object_set_new(o, "display", json_string(b1.data));
+            json_object_set_new(o, "key", json_string(b2.data));
+            json_object_set_new(o, "prefix", json_string(p.prefix));
+            json_object_set_new(o, "first", json_string(p.first));
+            json_object_set_new(o, "middle", json_string(p.middle));
+            json_object_set_new(o, "last", json_string(p.last));
+            json_object_set_new(o, "suffix", json_string(p.suffix));
+            json_object_set_new(o, "first_canonical",
+                                json_string(mdm_norm_nickname_canon(n, p.first)));
+            json_object_set_new(o, "valid", json_boolean(p.first[0] || p.last[0]));
+        }
+    } else if (strcmp(field, "email") == 0) {
+        mdm_email_norm e;
+        st = mdm_norm_email(n, value, a, &e, &err);
+        if (st == MDM_OK) {
+            json_object_set_new(o, "display", json_string(e.display));
+            json_object_set_new(o, "key", json_string(e.key));
+            json_object_set_new(o, "local", json_string(e.local));
+            json_object_set_new(o, "domain", json_string(e.domain));
+            json_object_set_new(o, "valid", json_boolean(e.valid));
+        }
+    } else if (strcmp(field, "phone") == 0) {
+        mdm_phone_norm p;
+        st = mdm_norm_phone(n, value, country, &p, &err);
+        if (st == MDM_OK) {
+            json_object_set_new(o, "e164", str_or_null(p.e164));
+            json_object_set_new(o, "extension", str_or_null(p.ext));
+            json_object_set_new(o, "country_code",
+                                p.country_code ? json_integer(p.country_code) : json_null());
+            json_object_set_new(o, "digits", json_string(p.digits));
+            json_object_set_new(o, "valid", json_boolean(p.valid));
+        }
+    } else if (strcmp(field, "address") == 0) {
+        addr_parts ap;
+        char *copy = mdm_arena_strdup(a, value);
+        split_address(copy, &ap);
+        mdm_address_norm ad;
+        st = mdm_norm_address(n, ap.line1, ap.line2, ap.city, ap.region, ap.postal, ap.country,
+                              country, a, &ad, &err);
+        if (st == MDM_OK) {
+            json_object_set_new(o, "number", json_string(ad.number));
+            json_object_set_new(o, "street", json_string(ad.street));
+            json_object_set_new(o, "unit", json_string(ad.unit));
+            json_object_set_new(o, "line", json_string(ad.line));
+            json_object_set_new(o, "city", json_string(ad.city));
+            json_object_set_new(o, "region", json_string(ad.region));
+            json_object_set_new(o, "postal_code", json_string(ad.postal_code));
+            json_object_set_new(o, "country", str_or_null(ad.country));
+            json_object_set_new(o, "valid", json_boolean(ad.valid));
+        }
+    } else if (strcmp(field, "postal_code") == 0) {
+        mdm_err perr = {0};
+        mdm_status ps = mdm_norm_postal_code(value, country, &b1, &perr);
+        if (ps == MDM_EINTERNAL) {
+            err = perr;
+            st = ps;
+        } else {
+            json_object_set_new(o, "postal_code", json_string(b1.data));
+            json_object_set_new(o, "country",
+                                str_or_null(country ? mdm_norm_country(country) : NULL));
+            json_object_set_new(o, "valid", json_boolean(ps == MDM_OK));
+            if (ps != MDM_OK)
+                json_object_set_new(o, "error", json_string(perr.msg));
+        }
+    } else if (strcmp(field, "date") == 0) {
+        mdm_date d;
+        st = mdm_norm_date(value, pivot, &d, &err);
+        if (st == MDM_OK) {
+            char iso[16], alt[16];
+            snprintf(iso, sizeof iso, "%04d-%02d-%02d", d.y, d.m, d.d);
+            snprintf(alt, sizeof alt, "%04d-%02d-%02d", d.y, d.alt_m, d.alt_d);
+            json_object_set_new(o, "iso", json_string(iso));
+            json_object_set_new(o, "ambiguous", json_boolean(d.ambiguous));
+            json_object_set_new(o, "alternative", d.ambiguous ? json_string(alt) : json_null());
+            json_object_set_new(o, "valid", json_true());
+        }
+    } else if (strcmp(field, "country") == 0) {
+        const char *c = mdm_norm_country(value);
+        json_object_set_new(o, "country", str_or_null(c));
+        json_object_set_new(o, "valid", json_boolean(c != NULL));
+    } else {
+        known = false;
+    }
+    if (!known) {
+        rc = mdm_cli_usage_error(cmd, "unknown field \"%s\" (name, email, phone, address, date, "
+                                      "postal_code, country, text)",
+                                 field);
+        goto out_free;
+    }
+    if (st != MDM_OK) {
+        rc = mdm_cli_fail(cmd, &err);
+        goto out_free;
+    }
+    char *js = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    if (!js) {
+        mdm_err_set(&err, MDM_EINTERNAL, "cannot encode JSON");
+        rc = mdm_cli_fail(cmd, &err);
+        goto out_free;
+    }
+    puts(js);
+    free(js);
+out_free:
+    json_decref(o);
+    mdm_buf_free(&b1);
+    mdm_buf_free(&b2);
+    mdm_arena_free(a);
+    mdm_norm_free(n);
+    return rc;
+}

@@ -1,0 +1,378 @@
+/* Normalizers: table-driven cases from tests/data/normalize_*.tsv (text, names,
+ * nicknames, email, addresses, postal codes, countries, dates), the embedded nickname
+ * table against data/nicknames/names.csv, and properties (ASCII fast path == ICU path,
+ * idempotent keys, invalid UTF-8 rejected). Phones are in test_phone.c. */
+#include "matching/normalize.h"
+#include "tests/test.h"
+#include "tests/unit/norm_tsv.h"
+
+#include <stdbool.h>
+
+static mdm_norm *N;
+
+static bool yes(const char *s)
+{
+    return strcmp(s, "1") == 0 || strcmp(s, "true") == 0 || strcmp(s, "yes") == 0;
+}
+
+/* text: input, display, key; "ERR" as display means MDM_EINVAL */
+static void test_text_table(void)
+{
+    tsv t;
+    if (!tsv_open(&t, "tests/data/normalize_text.tsv")) {
+        CHECK(0);
+        return;
+    }
+    mdm_buf d = {0}, k = {0};
+    char what[600];
+    while (tsv_next(&t) >= 0) {
+        mdm_err err = {0};
+        mdm_status st = mdm_norm_text(N, t.field[0], &d, &k, &err);
+        bool ok;
+        if (strcmp(t.field[1], "ERR") == 0)
+            ok = st == MDM_EINVAL;
+        else
+            ok = st == MDM_OK && strcmp(d.data, t.field[1]) == 0 && strcmp(k.data, t.field[2]) == 0;
+        snprintf(what, sizeof what, "normalize_text.tsv:%d: got [%s] [%s] st=%d", t.lineno,
+                 st == MDM_OK ? d.data : "", st == MDM_OK ? k.data : "", (int)st);
+        mdm_test_case(ok, what);
+    }
+    tsv_close(&t);
+    mdm_buf_free(&d);
+    mdm_buf_free(&k);
+}
+
+/* name: input, prefix, first, middle, last, suffix */
+static void test_name_table(void)
+{
+    tsv t;
+    if (!tsv_open(&t, "tests/data/normalize_name.tsv")) {
+        CHECK(0);
+        return;
+    }
+    char what[900];
+    while (tsv_next(&t) >= 0) {
+        mdm_arena *a = mdm_arena_new(1024);
+        mdm_name_parts p;
+        mdm_status st = mdm_norm_name(N, t.field[0], a, &p, NULL);
+        bool ok = st == MDM_OK && !strcmp(p.prefix, t.field[1]) && !strcmp(p.first, t.field[2]) &&
+                  !strcmp(p.middle, t.field[3]) && !strcmp(p.last, t.field[4]) &&
+                  !strcmp(p.suffix, t.field[5]);
+        snprintf(what, sizeof what, "normalize_name.tsv:%d: got [%s|%s|%s|%s|%s]", t.lineno,
+                 st == MDM_OK ? p.prefix : "ERR", st == MDM_OK ? p.first : "",
+                 st == MDM_OK ? p.middle : "", st == MDM_OK ? p.last : "",
+                 st == MDM_OK ? p.suffix : "");
+        mdm_test_case(ok, what);
+        mdm_arena_free(a);
+    }
+    tsv_close(&t);
+}
+
+/* nickname: a, b, equiv (0/1), canon(a) (optional) */
+static void test_nickname_table(void)
+{
+    tsv t;
+    if (!tsv_open(&t, "tests/data/normalize_nickname.tsv")) {
+        CHECK(0);
+        return;
+    }
+    char what[300];
+    while (tsv_next(&t) >= 0) {
+        bool want = yes(t.field[2]);
+        bool e1 = mdm_norm_nickname_equiv(N, t.field[0], t.field[1]);
+        bool e2 = mdm_norm_nickname_equiv(N, t.field[1], t.field[0]);
+        bool ok = e1 == want && e2 == want;
+        const char *canon = mdm_norm_nickname_canon(N, t.field[0]);
+        if (t.field[3][0])
+            ok = ok && strcmp(canon, t.field[3]) == 0;
+        snprintf(what, sizeof what, "normalize_nickname.tsv:%d: equiv=%d/%d canon=%s", t.lineno,
+                 e1, e2, canon);
+        mdm_test_case(ok, what);
+    }
+    tsv_close(&t);
+}
+
+/* The embedded table is exactly the CSV: same rows, same order; and every row's
+ * names are equivalent both ways. */
+static void test_nickname_embedded_matches_csv(void)
+{
+    tsv t;
+    if (!tsv_open(&t, "data/nicknames/names.csv")) {
+        CHECK(0);
+        return;
+    }
+    size_t row = 0;
+    int bad = 0;
+    bool header = true;
+    while (tsv_next(&t) >= 0) {
+        char *l = t.field[0];
+        if (header) {
+            header = false;
+            CHECK_STR(l, "name1,relationship,name2");
+            continue;
+        }
+        char *c1 = strchr(l, ',');
+        char *c2 = c1 ? strchr(c1 + 1, ',') : NULL;
+        if (!c2 || row >= mdm_norm_nickname_nrows) {
+            bad++;
+            break;
+        }
+        *c1 = *c2 = '\0';
+        if (strcmp(l, mdm_norm_nickname_rows[row][0]) != 0 ||
+            strcmp(c2 + 1, mdm_norm_nickname_rows[row][1]) != 0) {
+            if (bad++ < 5)
+                fprintf(stderr, "names.csv:%d differs from the embedded row %zu\n", t.lineno, row);
+        }
+        mdm_buf ka = {0}, kb = {0};
+        CHECK(mdm_norm_text(N, l, NULL, &ka, NULL) == MDM_OK);
+        CHECK(mdm_norm_text(N, c2 + 1, NULL, &kb, NULL) == MDM_OK);
+        if (!mdm_norm_nickname_equiv(N, ka.data, kb.data) ||
+            !mdm_norm_nickname_equiv(N, kb.data, ka.data))
+            if (bad++ < 5)
+                fprintf(stderr, "names.csv:%d: %s !~ %s\n", t.lineno, ka.data, kb.data);
+        mdm_buf_free(&ka);
+        mdm_buf_free(&kb);
+        row++;
+    }
+    tsv_close(&t);
+    CHECK_INT(row, mdm_norm_nickname_nrows);
+    CHECK_INT(bad, 0);
+}
+
+/* email: input, key, local, domain, valid */
+static void test_email_table(void)
+{
+    tsv t;
+    if (!tsv_open(&t, "tests/data/normalize_email.tsv")) {
+        CHECK(0);
+        return;
+    }
+    char what[900];
+    while (tsv_next(&t) >= 0) {
+        mdm_arena *a = mdm_arena_new(1024);
+        mdm_email_norm e;
+        mdm_status st = mdm_norm_email(N, t.field[0], a, &e, NULL);
+        bool ok;
+        if (strcmp(t.field[1], "ERR") == 0)
+            ok = st == MDM_EINVAL;
+        else
+            ok = st == MDM_OK && !strcmp(e.key, t.field[1]) && !strcmp(e.local, t.field[2]) &&
+                 !strcmp(e.domain, t.field[3]) && e.valid == yes(t.field[4]);
+        snprintf(what, sizeof what, "normalize_email.tsv:%d: got key=%s local=%s domain=%s valid=%d",
+                 t.lineno, st == MDM_OK ? e.key : "ERR", st == MDM_OK ? e.local : "",
+                 st == MDM_OK ? e.domain : "", st == MDM_OK ? e.valid : 0);
+        mdm_test_case(ok, what);
+        mdm_arena_free(a);
+    }
+    tsv_close(&t);
+}
+
+/* address: line1, line2, city, region, postal, country, default_country ->
+ * number, street, unit, line, city, region, postal, country, valid */
+static void test_address_table(void)
+{
+    tsv t;
+    if (!tsv_open(&t, "tests/data/normalize_address.tsv")) {
+        CHECK(0);
+        return;
+    }
+    char what[1500];
+    while (tsv_next(&t) >= 0) {
+        mdm_arena *a = mdm_arena_new(1024);
+        mdm_address_norm o;
+        char **f = t.field;
+        mdm_status st = mdm_norm_address(N, f[0], f[1], f[2], f[3], f[4], f[5], f[6], a, &o, NULL);
+        bool ok = st == MDM_OK && !strcmp(o.number, f[7]) && !strcmp(o.street, f[8]) &&
+                  !strcmp(o.unit, f[9]) && !strcmp(o.line, f[10]) && !strcmp(o.city, f[11]) &&
+                  !strcmp(o.region, f[12]) && !strcmp(o.postal_code, f[13]) &&
+                  !strcmp(o.country, f[14]) && o.valid == yes(f[15]);
+        if (st == MDM_OK)
+            snprintf(what, sizeof what,
+                     "normalize_address.tsv:%d: got %s|%s|%s|%s|%s|%s|%s|%s|%d", t.lineno,
+                     o.number, o.street, o.unit, o.line, o.city, o.region, o.postal_code,
+                     o.country, o.valid);
+        else
+            snprintf(what, sizeof what, "normalize_address.tsv:%d: status %d", t.lineno, (int)st);
+        mdm_test_case(ok, what);
+        mdm_arena_free(a);
+    }
+    tsv_close(&t);
+}
+
+/* postal: input, country, output, valid */
+static void test_postal_table(void)
+{
+    tsv t;
+    if (!tsv_open(&t, "tests/data/normalize_postal.tsv")) {
+        CHECK(0);
+        return;
+    }
+    mdm_buf b = {0};
+    char what[400];
+    while (tsv_next(&t) >= 0) {
+        mdm_status st = mdm_norm_postal_code(t.field[0], t.field[1], &b, NULL);
+        bool ok = (st == MDM_OK) == yes(t.field[3]) && strcmp(b.data, t.field[2]) == 0;
+        snprintf(what, sizeof what, "normalize_postal.tsv:%d: got [%s] st=%d", t.lineno, b.data,
+                 (int)st);
+        mdm_test_case(ok, what);
+    }
+    tsv_close(&t);
+    mdm_buf_free(&b);
+}
+
+/* country: input, alpha-2 or "-" for unknown */
+static void test_country_table(void)
+{
+    tsv t;
+    if (!tsv_open(&t, "tests/data/normalize_country.tsv")) {
+        CHECK(0);
+        return;
+    }
+    char what[300];
+    while (tsv_next(&t) >= 0) {
+        const char *c = mdm_norm_country(t.field[0]);
+        bool ok = strcmp(t.field[1], "-") == 0 ? c == NULL : (c && strcmp(c, t.field[1]) == 0);
+        snprintf(what, sizeof what, "normalize_country.tsv:%d: got %s", t.lineno, c ? c : "NULL");
+        mdm_test_case(ok, what);
+    }
+    tsv_close(&t);
+}
+
+/* date: input, pivot, iso or ERR, alternative reading or "-" */
+static void test_date_table(void)
+{
+    tsv t;
+    if (!tsv_open(&t, "tests/data/normalize_date.tsv")) {
+        CHECK(0);
+        return;
+    }
+    char what[300];
+    while (tsv_next(&t) >= 0) {
+        mdm_date d;
+        mdm_status st = mdm_norm_date(t.field[0], atoi(t.field[1]), &d, NULL);
+        char iso[32] = "ERR", alt[32] = "-";
+        if (st == MDM_OK) {
+            snprintf(iso, sizeof iso, "%04d-%02d-%02d", d.y, d.m, d.d);
+            if (d.ambiguous)
+                snprintf(alt, sizeof alt, "%04d-%02d-%02d", d.y, d.alt_m, d.alt_d);
+        }
+        bool ok = strcmp(iso, t.field[2]) == 0 &&
+                  strcmp(alt, t.field[3][0] ? t.field[3] : "-") == 0;
+        snprintf(what, sizeof what, "normalize_date.tsv:%d: got %s alt %s", t.lineno, iso, alt);
+        mdm_test_case(ok, what);
+    }
+    tsv_close(&t);
+}
+
+/* The ASCII fast path and the ICU path agree: the same ASCII text with a trailing
+ * non-ASCII space (which NFKC turns into a space) gives the same key and display. */
+static void test_fast_path_matches_icu(void)
+{
+    static const char *const samples[] = {
+        "John O'Neil", "  Mary-Jane   SMITH ", "St. John's Rd.", "A.B.C. 123-456", "x__y..z",
+        "Dr. J. R. R. Tolkien, Jr.", "it's `quoted`", "UPPER lower 09", "a\tb\nc", ""};
+    mdm_buf d1 = {0}, k1 = {0}, d2 = {0}, k2 = {0};
+    for (size_t i = 0; i < sizeof samples / sizeof samples[0]; i++) {
+        char with[256];
+        snprintf(with, sizeof with, "%s\xc2\xa0", samples[i]); /* + NO-BREAK SPACE */
+        CHECK(mdm_norm_text(N, samples[i], &d1, &k1, NULL) == MDM_OK);
+        CHECK(mdm_norm_text(N, with, &d2, &k2, NULL) == MDM_OK);
+        CHECK_STR(k2.data, k1.data);
+        CHECK_STR(d2.data, d1.data);
+        /* keys are fixed points */
+        CHECK(mdm_norm_text(N, k1.data, NULL, &d2, NULL) == MDM_OK);
+        CHECK_STR(d2.data, k1.data);
+    }
+    mdm_buf_free(&d1);
+    mdm_buf_free(&k1);
+    mdm_buf_free(&d2);
+    mdm_buf_free(&k2);
+}
+
+static void test_invalid_utf8_everywhere(void)
+{
+    static const char *const bad[] = {"\xff", "abc\xc3", "\xc0\xaf", "\xed\xa0\x80",
+                                      "\xf4\x90\x80\x80", "M\xfcller"};
+    mdm_arena *a = mdm_arena_new(1024);
+    mdm_buf b = {0};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        mdm_err err = {0};
+        mdm_name_parts p;
+        mdm_email_norm e;
+        mdm_phone_norm ph;
+        mdm_address_norm ad;
+        mdm_date d;
+        CHECK(!mdm_norm_utf8_valid(bad[i], strlen(bad[i])));
+        CHECK(mdm_norm_text(N, bad[i], &b, NULL, &err) == MDM_EINVAL);
+        CHECK(strstr(err.msg, "UTF-8") != NULL);
+        CHECK(mdm_norm_name(N, bad[i], a, &p, NULL) == MDM_EINVAL);
+        CHECK(mdm_norm_email(N, bad[i], a, &e, NULL) == MDM_EINVAL);
+        CHECK(mdm_norm_phone(N, bad[i], "US", &ph, NULL) == MDM_EINVAL);
+        CHECK(mdm_norm_address(N, "1 Main St", bad[i], NULL, NULL, NULL, NULL, NULL, a, &ad,
+                               &err) == MDM_EINVAL);
+        CHECK_STR(err.field, "line2");
+        CHECK(mdm_norm_date(bad[i], 2020, &d, NULL) == MDM_EINVAL);
+        CHECK(mdm_norm_postal_code(bad[i], "US", &b, NULL) == MDM_EINVAL);
+        CHECK(mdm_norm_country(bad[i]) == NULL);
+    }
+    CHECK(mdm_norm_utf8_valid("M\xc3\xbcller \xe7\x8e\x8b \xf0\x9f\x98\x80", 16));
+    mdm_buf_free(&b);
+    mdm_arena_free(a);
+}
+
+/* The same mdm_norm serves many calls; two handles give the same answers. */
+static void test_two_handles(void)
+{
+    mdm_err err = {0};
+    mdm_norm *m = mdm_norm_new(&err);
+    CHECK(m != NULL);
+    mdm_buf k1 = {0}, k2 = {0};
+    CHECK(mdm_norm_text(N, "Ólafsdóttir Иванов", NULL, &k1, NULL) == MDM_OK);
+    CHECK(mdm_norm_text(m, "Ólafsdóttir Иванов", NULL, &k2, NULL) == MDM_OK);
+    CHECK_STR(k1.data, "olafsdottir ivanov");
+    CHECK_STR(k2.data, k1.data);
+    mdm_buf_free(&k1);
+    mdm_buf_free(&k2);
+    mdm_norm_free(m);
+    mdm_norm_free(NULL);
+}
+
+/* A long input crosses the scratch-buffer growth paths. */
+static void test_long_input(void)
+{
+    mdm_buf in = {0}, d = {0}, k = {0};
+    for (int i = 0; i < 2000; i++)
+        mdm_buf_puts(&in, "王Ж ");
+    CHECK(mdm_norm_text(N, in.data, &d, &k, NULL) == MDM_OK);
+    CHECK(strncmp(k.data, "wangz wangz", 11) == 0);
+    CHECK_INT(k.len, 2000 * 6 - 1);
+    mdm_buf_free(&in);
+    mdm_buf_free(&d);
+    mdm_buf_free(&k);
+}
+
+int main(void)
+{
+    mdm_err err = {0};
+    N = mdm_norm_new(&err);
+    if (!N) {
+        fprintf(stderr, "mdm_norm_new: %s\n", err.msg);
+        printf("0 passed, 1 failed\n");
+        return 1;
+    }
+    RUN(test_text_table);
+    RUN(test_name_table);
+    RUN(test_nickname_table);
+    RUN(test_nickname_embedded_matches_csv);
+    RUN(test_email_table);
+    RUN(test_address_table);
+    RUN(test_postal_table);
+    RUN(test_country_table);
+    RUN(test_date_table);
+    RUN(test_fast_path_matches_icu);
+    RUN(test_invalid_utf8_everywhere);
+    RUN(test_two_handles);
+    RUN(test_long_input);
+    mdm_norm_free(N);
+    TEST_END();
+}
