@@ -70,6 +70,21 @@ const mdm_cli_command mdm_cli_commands[] = {
      "--country takes a code or a name (\"DE\", \"Deutschland\"). Invalid UTF-8, an unknown\n"
      "field or an empty VALUE is an error (exit 2); an invalid value is reported with\n"
      "\"valid\": false (dates: exit 2).\n"},
+    {"compare", mdm_cli_compare, "score two strings with a comparator (debug probe)",
+     "usage: mdm compare --comparator NAME [A B]\n\n"
+     "Prints the similarity (0..1, 1 = identical) of A and B under comparator NAME:\n"
+     "jaro, jaro_winkler, levenshtein, damerau_levenshtein, osa, jaccard (2-grams) or\n"
+     "token_set. Edit distances are shown as 1 - distance / longer length. Strings are\n"
+     "compared as given, by Unicode code point (case and accents count). Without A B,\n"
+     "reads A<TAB>B lines from stdin and writes A<TAB>B<TAB>score lines.\n"
+     "Invalid UTF-8 or a line without exactly one tab is an error (exit 2).\n"},
+    {"phonetic", mdm_cli_phonetic, "print phonetic keys of names (debug probe)",
+     "usage: mdm phonetic --algorithm soundex|nysiis|metaphone|double_metaphone [VALUE...]\n\n"
+     "Prints the phonetic key of each VALUE, one per line (double_metaphone prints\n"
+     "PRIMARY<TAB>ALTERNATE). Without VALUEs, reads one value per line from stdin and\n"
+     "writes VALUE<TAB>key lines. Letters A-Z count, anything else is ignored; keys are\n"
+     "full length (classic Metaphone keys are their first 4 characters).\n"
+     "An empty value or invalid UTF-8 is an error (exit 2).\n"},
     {NULL, NULL, NULL, NULL},
 };
 

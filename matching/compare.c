@@ -85,6 +85,24 @@ size_t mdm_cmp_decode(const char *s, uint32_t *out, size_t max)
     return n;
 }
 
+bool mdm_cmp_utf8_valid(const char *s, size_t *bad)
+{
+    if (!s)
+        return true;
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        uint32_t cp;
+        size_t n = utf8_next(p, &cp);
+        if (cp == REPLACEMENT && n == 1 && *p >= 0x80) {
+            if (bad)
+                *bad = (size_t)(p - (const unsigned char *)s);
+            return false;
+        }
+        p += n;
+    }
+    return true;
+}
+
 /* A decoded string: on the stack when short, on the heap otherwise. */
 typedef struct cpstr {
     const uint32_t *v;

@@ -18,6 +18,7 @@
 #ifndef MDM_MATCHING_COMPARE_H
 #define MDM_MATCHING_COMPARE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -128,6 +129,11 @@ mdm_cmp_sim_fn mdm_cmp_by_name(const char *name);
 extern const char *const mdm_cmp_names[];
 
 /* ---- UTF-8 ---- */
+
+/* True when s is well-formed UTF-8 (no stray continuation bytes, overlong forms,
+ * surrogates, values above U+10FFFF or truncated sequences). When it is not and bad is
+ * not NULL, *bad receives the byte offset of the first bad byte. NULL is valid (""). */
+bool mdm_cmp_utf8_valid(const char *s, size_t *bad);
 
 /* Decodes at most max code points of s into out (invalid bytes become U+FFFD) and
  * returns the number of code points in the whole of s (which may exceed max). */

@@ -269,6 +269,18 @@ static void test_decode(void)
     CHECK_INT(cp[0], 0x20AC);
     CHECK_INT(mdm_cmp_decode("abcdef", cp, 2), 6); /* counts past max */
     CHECK_INT(mdm_cmp_decode(NULL, cp, 2), 0);
+    size_t bad = 99;
+    CHECK(mdm_cmp_utf8_valid("Müller 王 😀 \xEF\xBF\xBD", NULL)); /* a real U+FFFD is fine */
+    CHECK(mdm_cmp_utf8_valid(NULL, NULL));
+    CHECK(!mdm_cmp_utf8_valid("ab\xC3", &bad));
+    CHECK_INT(bad, 2);
+    CHECK(!mdm_cmp_utf8_valid("a\xC0\xAF", &bad));
+    CHECK_INT(bad, 1);
+    CHECK(!mdm_cmp_utf8_valid("\xED\xA0\x80", &bad));
+    CHECK_INT(bad, 0);
+    CHECK(!mdm_cmp_utf8_valid("ok\xF4\x90\x80\x80", &bad));
+    CHECK_INT(bad, 2);
+    CHECK(!mdm_cmp_utf8_valid("\xFF", NULL));
     /* comparators survive invalid input and NULL */
     CHECK_INT(mdm_cmp_levenshtein("\xFF\xFE", "\xFE\xFF"), 0); /* both U+FFFD U+FFFD */
     CHECK_INT(mdm_cmp_levenshtein(NULL, "ab"), 2);
