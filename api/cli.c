@@ -82,8 +82,9 @@ const mdm_cli_command mdm_cli_commands[] = {
      "usage: mdm phonetic --algorithm soundex|nysiis|metaphone|double_metaphone [VALUE...]\n\n"
      "Prints the phonetic key of each VALUE, one per line (double_metaphone prints\n"
      "PRIMARY<TAB>ALTERNATE). Without VALUEs, reads one value per line from stdin and\n"
-     "writes VALUE<TAB>key lines. Letters A-Z count, anything else is ignored; keys are\n"
-     "full length (classic Metaphone keys are their first 4 characters).\n"
+     "writes VALUE<TAB>key lines. Values are keyed in the normalizer's ASCII comparison\n"
+     "form (Müller as muller, Иванов as ivanov), whose letters count; keys are full\n"
+     "length (classic Metaphone keys are their first 4 characters).\n"
      "An empty value or invalid UTF-8 is an error (exit 2).\n"},
     {NULL, NULL, NULL, NULL},
 };

@@ -1,11 +1,14 @@
 /* Text probes for stewards and tests: `mdm compare` (string comparators) and
  * `mdm phonetic` (phonetic keys). Each works on its operands, or line by line on stdin
  * when there are none, echoing the input next to the result so the output can be pasted
- * into a spreadsheet. Bad input (invalid UTF-8, a malformed line, an empty value) stops
+ * into a spreadsheet. `mdm phonetic` keys the normalizer's ASCII comparison form
+ * (mdm_norm_text), as the matching engine does: Müller keys as muller, Иванов as ivanov.
+ * Bad input (invalid UTF-8, a malformed line, an empty value) stops
  * with a message naming the operand or line, and exit code 2. */
 #include "api/cli.h"
 #include "common/mem.h"
 #include "matching/compare.h"
+#include "matching/normalize.h"
 #include "matching/phonetic.h"
 
 #include <getopt.h>
@@ -126,25 +129,32 @@ int mdm_cli_compare(int argc, char **argv)
 static const char *const phonetic_names[] = {"soundex", "nysiis", "metaphone",
                                              "double_metaphone", NULL};
 
-/* Prints the key(s) of value, after checking it; echo prefixes "value<TAB>". */
-static int phonetic_one(const char *algorithm, const char *value, const char *where, int echo)
+/* Prints the key(s) of value's comparison form, after checking it; echo prefixes
+ * "value<TAB>". form is scratch space kept between calls. */
+static int phonetic_one(mdm_norm *norm, const char *algorithm, const char *value,
+                        const char *where, int echo, mdm_buf *form)
 {
     int rc = check_utf8("phonetic", value, where);
     if (rc)
         return rc;
+    mdm_err err;
     if (!value[0]) {
-        mdm_err err;
         mdm_err_set(&err, MDM_EINVAL, "%s: empty value", where);
         return mdm_cli_fail("phonetic", &err);
     }
-    size_t cap = strlen(value) * 3 + 8; /* keys are at most twice the letters */
+    if (mdm_norm_text(norm, value, NULL, form, &err) != MDM_OK) {
+        mdm_err_detail(&err, "%s", where);
+        return mdm_cli_fail("phonetic", &err);
+    }
+    const char *ascii = form->data ? form->data : "";
+    size_t cap = strlen(ascii) * 3 + 8; /* keys are at most twice the letters */
     char *key = mdm_xmalloc(cap), *alt = NULL;
     mdm_phon_fn fn = mdm_phon_by_name(algorithm);
     if (fn) {
-        fn(value, key, cap);
+        fn(ascii, key, cap);
     } else {
         alt = mdm_xmalloc(cap);
-        mdm_phon_double_metaphone(value, key, alt, cap);
+        mdm_phon_double_metaphone(ascii, key, alt, cap);
     }
     if (echo)
         printf("%s\t", value);
@@ -172,12 +182,17 @@ int mdm_cli_phonetic(int argc, char **argv)
         fputs(")\n", stderr);
         return mdm_status_exit(MDM_EINVAL);
     }
+    mdm_err err;
+    mdm_norm *norm = mdm_norm_new(&err);
+    if (!norm)
+        return mdm_cli_fail("phonetic", &err);
+    mdm_buf form = {0};
     int rc = 0;
     if (rest < argc) {
         for (int i = rest; i < argc && rc == 0; i++) {
             char where[48];
             snprintf(where, sizeof where, "value %d", i - rest + 1);
-            rc = phonetic_one(algorithm, argv[i], where, 0);
+            rc = phonetic_one(norm, algorithm, argv[i], where, 0, &form);
         }
     } else {
         char *line = NULL;
@@ -185,10 +200,12 @@ int mdm_cli_phonetic(int argc, char **argv)
         for (long lineno = 1; rc == 0 && read_line(stdin, &line, &cap); lineno++) {
             char where[48];
             snprintf(where, sizeof where, "stdin line %ld", lineno);
-            rc = phonetic_one(algorithm, line, where, 1);
+            rc = phonetic_one(norm, algorithm, line, where, 1, &form);
         }
         free(line);
     }
+    mdm_buf_free(&form);
+    mdm_norm_free(norm);
     if (fflush(stdout) != 0 && rc == 0) {
         perror("mdm phonetic: stdout");
         rc = mdm_status_exit(MDM_EIO);

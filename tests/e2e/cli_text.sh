@@ -50,6 +50,10 @@ out=$(printf 'Robert\nO'"'"'Brien\r\n' | "$mdm" phonetic --algorithm soundex 2>&
 expect_eq "phonetic stdin mode" "$out" $'Robert\tR163\nO\'Brien\tO165'
 out=$(printf 'Schmidt\n' | "$mdm" phonetic --algorithm double_metaphone 2>&1)
 expect_eq "double metaphone stdin mode" "$out" $'Schmidt\tXMT\tSMT'
+expect_exit 0 "phonetic keys the ASCII comparison form" "$mdm" phonetic --algorithm soundex "Müller" "Иванов" "Ólafsdóttir"
+expect_eq "transliterated keys" "$out" $'M460\nI151\nO412'
+expect_exit 0 "double metaphone of a transliterated name" "$mdm" phonetic --algorithm double_metaphone "Łukasz"
+expect_eq "Łukasz keys like Lukasz" "$out" $'LKS\tLKX'
 expect_exit 0 "no letters gives an empty key" "$mdm" phonetic --algorithm soundex 1234
 expect_eq "empty key" "$out" ""
 
