@@ -1,0 +1,1260 @@
+/* Consent events, derived state, consent_changed and the audit export.
+ *
+ * The derivation runs in C over the events of one golden record (a few to a few
+ * hundred), loaded with one query; the same function gives the state answered by
+ * mdm_consent_state, the state compared by mdm_consent_recompute and the
+ * state_before/state_after stored with each new event (the audit trail of what the
+ * service believed when the event arrived). The audit export is a plain index-ordered
+ * scan through a server-side cursor, so it needs no per-row derivation. */
+#include "mdm/consent.h"
+
+#include "common/log.h"
+#include "mdm/outbox.h"
+
+#include <ctype.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Vocabulary ------------------------------------------------------------------------ */
+
+#define VOCAB_MAX 64
+#define NAME_MAX_LEN 32
+
+typedef struct vocab {
+    int npurposes, nchannels;
+    char purposes[VOCAB_MAX][NAME_MAX_LEN + 1];
+    bool granted_default[VOCAB_MAX];
+    char channels[VOCAB_MAX][NAME_MAX_LEN + 1];
+} vocab;
+
+static vocab vocabulary = {
+    3, 5, {"marketing", "profiling", "third_party"}, {false, false, false},
+    {"email", "sms", "phone", "post", "all"},
+};
+
+static const char *const statuses[] = {"granted", "denied", "withdrawn"};
+
+static int purpose_index(const char *p)
+{
+    for (int i = 0; i < vocabulary.npurposes; i++)
+        if (strcmp(vocabulary.purposes[i], p) == 0)
+            return i;
+    return -1;
+}
+
+static int channel_index(const char *c)
+{
+    for (int i = 0; i < vocabulary.nchannels; i++)
+        if (strcmp(vocabulary.channels[i], c) == 0)
+            return i;
+    return -1;
+}
+
+static bool valid_name(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > NAME_MAX_LEN || !islower((unsigned char)s[0]))
+        return false;
+    for (size_t i = 1; i < n; i++)
+        if (!islower((unsigned char)s[i]) && !isdigit((unsigned char)s[i]) && s[i] != '_')
+            return false;
+    return true;
+}
+
+/* Reads one name list (purposes or channels) of the section into names. */
+static mdm_status read_names(const json_t *section, const char *key,
+                             char names[VOCAB_MAX][NAME_MAX_LEN + 1], int *count, mdm_err *err)
+{
+    char ptr[96];
+    snprintf(ptr, sizeof ptr, "/consent/%s", key);
+    const json_t *arr = json_object_get(section, key);
+    if (!arr)
+        return MDM_OK; /* keep the built-in list */
+    if (!json_is_array(arr) || json_array_size(arr) == 0 || json_array_size(arr) > VOCAB_MAX)
+        return mdm_err_set_field(err, MDM_EINVAL, ptr,
+                                 "consent.%s must be a non-empty array of at most %d names", key,
+                                 VOCAB_MAX);
+    int n = 0;
+    size_t i;
+    const json_t *v;
+    json_array_foreach(arr, i, v)
+    {
+        snprintf(ptr, sizeof ptr, "/consent/%s/%zu", key, i);
+        if (!json_is_string(v) || !valid_name(json_string_value(v)))
+            return mdm_err_set_field(err, MDM_EINVAL, ptr,
+                                     "consent.%s[%zu] must be a name of 1 to %d characters "
+                                     "a-z, 0-9, _ starting with a letter",
+                                     key, i, NAME_MAX_LEN);
+        for (int j = 0; j < n; j++)
+            if (strcmp(names[j], json_string_value(v)) == 0)
+                return mdm_err_set_field(err, MDM_EINVAL, ptr, "consent.%s lists \"%s\" twice",
+                                         key, names[j]);
+        snprintf(names[n++], NAME_MAX_LEN + 1, "%s", json_string_value(v));
+    }
+    *count = n;
+    return MDM_OK;
+}
+
+mdm_status mdm_consent_configure(const json_t *section, mdm_err *err)
+{
+    vocab v = {
+        3, 5, {"marketing", "profiling", "third_party"}, {false, false, false},
+        {"email", "sms", "phone", "post", "all"},
+    };
+    if (!section) {
+        vocabulary = v;
+        return MDM_OK;
+    }
+    if (!json_is_object(section))
+        return mdm_err_set_field(err, MDM_EINVAL, "/consent", "consent must be an object");
+    const char *key;
+    const json_t *val;
+    json_object_foreach((json_t *)section, key, val)
+    {
+        if (strcmp(key, "purposes") && strcmp(key, "channels") && strcmp(key, "defaults")) {
+            char ptr[160];
+            snprintf(ptr, sizeof ptr, "/consent/%.140s", key);
+            return mdm_err_set_field(err, MDM_EINVAL, ptr,
+                                     "unknown key consent.%.140s (known: purposes, channels, "
+                                     "defaults)",
+                                     key);
+        }
+    }
+    mdm_status st = read_names(section, "purposes", v.purposes, &v.npurposes, err);
+    if (st == MDM_OK)
+        st = read_names(section, "channels", v.channels, &v.nchannels, err);
+    if (st != MDM_OK)
+        return st;
+    for (int i = 0; i < v.npurposes; i++)
+        v.granted_default[i] = false;
+    const json_t *defaults = json_object_get(section, "defaults");
+    if (defaults && !json_is_object(defaults))
+        return mdm_err_set_field(err, MDM_EINVAL, "/consent/defaults",
+                                 "consent.defaults must be an object {purpose: "
+                                 "\"granted\"|\"not_granted\"}");
+    if (defaults) {
+        json_object_foreach((json_t *)defaults, key, val)
+        {
+            char ptr[160];
+            snprintf(ptr, sizeof ptr, "/consent/defaults/%.120s", key);
+            int idx = -1;
+            for (int i = 0; i < v.npurposes; i++)
+                if (strcmp(v.purposes[i], key) == 0)
+                    idx = i;
+            if (idx < 0)
+                return mdm_err_set_field(err, MDM_EINVAL, ptr,
+                                         "consent.defaults names \"%.120s\", which is not one of "
+                                         "consent.purposes",
+                                         key);
+            const char *s = json_is_string(val) ? json_string_value(val) : "";
+            if (strcmp(s, "granted") && strcmp(s, "not_granted"))
+                return mdm_err_set_field(err, MDM_EINVAL, ptr,
+                                         "consent.defaults.%.120s must be \"granted\" or "
+                                         "\"not_granted\"",
+                                         key);
+            v.granted_default[idx] = strcmp(s, "granted") == 0;
+        }
+    }
+    vocabulary = v;
+    return MDM_OK;
+}
+
+json_t *mdm_consent_vocabulary(void)
+{
+    json_t *p = json_array(), *c = json_array(), *d = json_object();
+    for (int i = 0; i < vocabulary.npurposes; i++) {
+        json_array_append_new(p, json_string(vocabulary.purposes[i]));
+        json_object_set_new(d, vocabulary.purposes[i],
+                            json_string(vocabulary.granted_default[i] ? "granted" : "not_granted"));
+    }
+    for (int i = 0; i < vocabulary.nchannels; i++)
+        json_array_append_new(c, json_string(vocabulary.channels[i]));
+    return json_pack("{s:o,s:o,s:o}", "purposes", p, "channels", c, "defaults", d);
+}
+
+static void list_names(char *out, size_t cap, char names[][NAME_MAX_LEN + 1], int n)
+{
+    size_t len = 0;
+    out[0] = '\0';
+    for (int i = 0; i < n && len < cap; i++)
+        len += (size_t)snprintf(out + len, cap - len, "%s%s", i ? ", " : "", names[i]);
+}
+
+/* Time ---------------------------------------------------------------------------------- */
+
+static int64_t days_from_civil(int y, int m, int d)
+{
+    y -= m <= 2;
+    int era = (y >= 0 ? y : y - 399) / 400;
+    int yoe = y - era * 400;
+    int doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return (int64_t)era * 146097 + doe - 719468;
+}
+
+static void civil_from_days(int64_t z, int *y, int *m, int *d)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int doe = (int)(z - era * 146097);
+    int yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = (int)(yoe + era * 400) + (*m <= 2);
+}
+
+static bool digits(const char **p, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (!isdigit((unsigned char)(*p)[i]))
+            return false;
+        v = v * 10 + ((*p)[i] - '0');
+    }
+    *p += n;
+    *out = v;
+    return true;
+}
+
+static void format_time(int64_t usec, char canon[32])
+{
+    int64_t secs = usec >= 0 ? usec / 1000000 : -((-usec + 999999) / 1000000);
+    int frac = (int)(usec - secs * 1000000);
+    int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
+    int sod = (int)(secs - days * 86400);
+    int y, m, d;
+    civil_from_days(days, &y, &m, &d);
+    /* the parser keeps y in 1..9999; the casts bound the widths for the compiler */
+    snprintf(canon, 32, "%04u-%02u-%02uT%02u:%02u:%02u.%06uZ", (unsigned)y % 10000u,
+             (unsigned)m % 100u, (unsigned)d % 100u, (unsigned)sod / 3600u % 100u,
+             (unsigned)sod / 60u % 60u, (unsigned)sod % 60u, (unsigned)frac % 1000000u);
+}
+
+bool mdm_consent_parse_time(const char *s, int64_t *usec, char canon[32])
+{
+    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (!s)
+        return false;
+    const char *p = s;
+    int y, mo, d, h = 0, mi = 0, sec = 0;
+    int64_t frac = 0;
+    if (!digits(&p, 4, &y) || *p++ != '-' || !digits(&p, 2, &mo) || *p++ != '-' ||
+        !digits(&p, 2, &d))
+        return false;
+    if (y < 1 || mo < 1 || mo > 12 || d < 1)
+        return false;
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (d > mdays[mo - 1] + (mo == 2 && leap))
+        return false;
+    int offset_min = 0;
+    if (*p == 'T' || *p == 't' || *p == ' ') {
+        p++;
+        if (!digits(&p, 2, &h) || *p++ != ':' || !digits(&p, 2, &mi))
+            return false;
+        if (*p == ':') {
+            p++;
+            if (!digits(&p, 2, &sec))
+                return false;
+            if (*p == '.' || *p == ',') {
+                p++;
+                int n = 0;
+                int64_t scale = 100000;
+                int round = 0;
+                while (isdigit((unsigned char)*p)) {
+                    if (n < 6) {
+                        frac += (*p - '0') * scale;
+                        scale /= 10;
+                    } else if (n == 6) {
+                        round = *p >= '5';
+                    }
+                    n++, p++;
+                }
+                if (n == 0 || n > 9)
+                    return false;
+                frac += round;
+            }
+        }
+        if (h > 23 || mi > 59 || sec > 59)
+            return false;
+        if (*p == 'Z' || *p == 'z') {
+            p++;
+        } else if (*p == '+' || *p == '-') {
+            int sign = *p++ == '-' ? -1 : 1, oh, om = 0;
+            if (!digits(&p, 2, &oh))
+                return false;
+            if (*p == ':')
+                p++;
+            if (isdigit((unsigned char)*p) && !digits(&p, 2, &om))
+                return false;
+            if (oh > 15 || om > 59)
+                return false;
+            offset_min = sign * (oh * 60 + om);
+        }
+    }
+    if (*p)
+        return false;
+    int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec -
+                   (int64_t)offset_min * 60;
+    int64_t v = secs * 1000000 + frac;
+    /* keep the result within years 0001..9999 after the offset */
+    if (v < days_from_civil(1, 1, 1) * 86400 * INT64_C(1000000) ||
+        v >= days_from_civil(10000, 1, 1) * 86400 * INT64_C(1000000))
+        return false;
+    *usec = v;
+    if (canon)
+        format_time(v, canon);
+    return true;
+}
+
+static int64_t now_usec(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Events and derivation -------------------------------------------------------------- */
+
+typedef struct cev {
+    int64_t id;
+    const char *purpose, *channel, *contact_point, *status;
+    int64_t captured, expires; /* microseconds; expires valid when has_expiry */
+    bool has_expiry;
+    const char *captured_txt, *expires_txt, *source, *source_key, *lawful_basis;
+} cev;
+
+typedef struct cevs {
+    cev *v;
+    size_t n, cap;
+} cevs;
+
+static cev *cevs_push(cevs *l)
+{
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 16;
+        l->v = mdm_xrealloc(l->v, l->cap * sizeof *l->v);
+    }
+    cev *e = &l->v[l->n++];
+    memset(e, 0, sizeof *e);
+    return e;
+}
+
+static int status_rank(const char *s)
+{
+    return !strcmp(s, "withdrawn") ? 2 : !strcmp(s, "denied") ? 1 : 0;
+}
+
+/* True when a wins over b: later captured_at, then withdrawn > denied > granted, then id. */
+static bool wins(const cev *a, const cev *b)
+{
+    if (a->captured != b->captured)
+        return a->captured > b->captured;
+    int ra = status_rank(a->status), rb = status_rank(b->status);
+    if (ra != rb)
+        return ra > rb;
+    return a->id > b->id;
+}
+
+static bool counts_for(const cev *e, const char *purpose, const char *channel, const char *cp,
+                       int64_t as_of)
+{
+    if (e->captured > as_of || strcmp(e->purpose, purpose) != 0)
+        return false;
+    if (strcmp(e->channel, channel) != 0 && strcmp(e->channel, "all") != 0)
+        return false;
+    if (e->contact_point && (!cp || strcmp(e->contact_point, cp) != 0))
+        return false;
+    return true;
+}
+
+static const cev *winner(const cevs *l, const char *purpose, const char *channel, const char *cp,
+                         int64_t as_of)
+{
+    const cev *best = NULL;
+    for (size_t i = 0; i < l->n; i++)
+        if (counts_for(&l->v[i], purpose, channel, cp, as_of) && (!best || wins(&l->v[i], best)))
+            best = &l->v[i];
+    return best;
+}
+
+static const char *derived_status(const cev *w, int64_t as_of)
+{
+    if (!w)
+        return "none";
+    if (!strcmp(w->status, "granted") && w->has_expiry && w->expires <= as_of)
+        return "expired";
+    return w->status;
+}
+
+static const mdm_db_stmt stmt_entity_events = {
+    "consent_entity_events",
+    "SELECT e.id, e.purpose, e.channel, e.contact_point, e.status, "
+    "(extract(epoch FROM e.captured_at) * 1000000)::bigint AS cap_us, "
+    "(extract(epoch FROM e.expires_at) * 1000000)::bigint AS exp_us, "
+    "to_char(e.captured_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS captured, "
+    "to_char(e.expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS expires, "
+    "e.source, e.source_key, e.lawful_basis "
+    "FROM membership m JOIN source_record r ON r.id = m.record_id "
+    "JOIN consent_event e ON e.source = r.source AND e.source_key = r.source_key "
+    "WHERE m.entity_id = $1 AND m.active ORDER BY e.id",
+    1};
+static const mdm_db_stmt stmt_key_events = {
+    "consent_key_events",
+    "SELECT e.id, e.purpose, e.channel, e.contact_point, e.status, "
+    "(extract(epoch FROM e.captured_at) * 1000000)::bigint AS cap_us, "
+    "(extract(epoch FROM e.expires_at) * 1000000)::bigint AS exp_us, "
+    "to_char(e.captured_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS captured, "
+    "to_char(e.expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS expires, "
+    "e.source, e.source_key, e.lawful_basis "
+    "FROM consent_event e WHERE e.source = $1 AND e.source_key = $2 ORDER BY e.id",
+    2};
+
+/* Appends the rows of res (owned by the caller, who keeps it alive) to l. */
+static void load_rows(const PGresult *res, cevs *l)
+{
+    int n = PQntuples(res);
+    int c_id = PQfnumber(res, "id"), c_p = PQfnumber(res, "purpose"),
+        c_ch = PQfnumber(res, "channel"), c_cp = PQfnumber(res, "contact_point"),
+        c_st = PQfnumber(res, "status"), c_cap = PQfnumber(res, "cap_us"),
+        c_exp = PQfnumber(res, "exp_us"), c_capt = PQfnumber(res, "captured"),
+        c_expt = PQfnumber(res, "expires"), c_src = PQfnumber(res, "source"),
+        c_key = PQfnumber(res, "source_key"), c_lb = PQfnumber(res, "lawful_basis");
+    for (int i = 0; i < n; i++) {
+        cev *e = cevs_push(l);
+        e->id = strtoll(PQgetvalue(res, i, c_id), NULL, 10);
+        e->purpose = PQgetvalue(res, i, c_p);
+        e->channel = PQgetvalue(res, i, c_ch);
+        e->contact_point = PQgetisnull(res, i, c_cp) ? NULL : PQgetvalue(res, i, c_cp);
+        e->status = PQgetvalue(res, i, c_st);
+        e->captured = strtoll(PQgetvalue(res, i, c_cap), NULL, 10);
+        e->has_expiry = !PQgetisnull(res, i, c_exp);
+        e->expires = e->has_expiry ? strtoll(PQgetvalue(res, i, c_exp), NULL, 10) : 0;
+        e->captured_txt = PQgetvalue(res, i, c_capt);
+        e->expires_txt = PQgetisnull(res, i, c_expt) ? NULL : PQgetvalue(res, i, c_expt);
+        e->source = PQgetvalue(res, i, c_src);
+        e->source_key = PQgetvalue(res, i, c_key);
+        e->lawful_basis = PQgetisnull(res, i, c_lb) ? NULL : PQgetvalue(res, i, c_lb);
+    }
+}
+
+static mdm_status load_entity_events(mdm_db *db, int64_t entity_id, PGresult **res, cevs *l,
+                                     mdm_err *err)
+{
+    char id[24];
+    snprintf(id, sizeof id, "%lld", (long long)entity_id);
+    const char *params[] = {id};
+    mdm_status st = mdm_db_exec(db, &stmt_entity_events, params, res, err);
+    if (st == MDM_OK)
+        load_rows(*res, l);
+    return st;
+}
+
+/* One state key: purpose, channel and an optional contact point. */
+typedef struct ckey {
+    int p, c;
+    const char *cp;
+} ckey;
+
+static int ckey_cmp(const void *a, const void *b)
+{
+    const ckey *x = a, *y = b;
+    if (x->p != y->p)
+        return x->p - y->p;
+    if (x->c != y->c)
+        return x->c - y->c;
+    return strcmp(x->cp ? x->cp : "", y->cp ? y->cp : "");
+}
+
+/* Every key of the state: the configured purpose x channel grid (without "all"), then
+ * one per (purpose, channel, contact point) named by a counted event. The caller frees. */
+static ckey *state_keys(const cevs *l, int64_t as_of, size_t *count)
+{
+    size_t n = 0, cap = (size_t)(vocabulary.npurposes * vocabulary.nchannels) + l->n * 8 + 1;
+    ckey *keys = mdm_xcalloc(cap, sizeof *keys);
+    for (int p = 0; p < vocabulary.npurposes; p++)
+        for (int c = 0; c < vocabulary.nchannels; c++)
+            if (strcmp(vocabulary.channels[c], "all") != 0)
+                keys[n++] = (ckey){p, c, NULL};
+    size_t grid = n;
+    for (size_t i = 0; i < l->n; i++) {
+        const cev *e = &l->v[i];
+        if (!e->contact_point || e->captured > as_of)
+            continue;
+        int p = purpose_index(e->purpose);
+        if (p < 0)
+            continue;
+        bool all = strcmp(e->channel, "all") == 0;
+        for (int c = 0; c < vocabulary.nchannels; c++) {
+            if (strcmp(vocabulary.channels[c], "all") == 0 ||
+                (!all && strcmp(vocabulary.channels[c], e->channel) != 0))
+                continue;
+            bool seen = false;
+            for (size_t k = grid; k < n && !seen; k++)
+                seen = keys[k].p == p && keys[k].c == c && !strcmp(keys[k].cp, e->contact_point);
+            if (!seen) {
+                if (n == cap) {
+                    cap *= 2;
+                    keys = mdm_xrealloc(keys, cap * sizeof *keys);
+                }
+                keys[n++] = (ckey){p, c, e->contact_point};
+            }
+        }
+    }
+    qsort(keys, n, sizeof *keys, ckey_cmp);
+    *count = n;
+    return keys;
+}
+
+static char *key_name(const char *purpose, const char *channel, const char *cp)
+{
+    return cp ? mdm_xasprintf("%s/%s/%s", purpose, channel, cp)
+              : mdm_xasprintf("%s/%s", purpose, channel);
+}
+
+/* Derives the state of l as of as_of: *list (when not NULL) the full entries, *compact
+ * (when not NULL) {"purpose/channel[/cp]": status} for every key whose status is not
+ * "none". */
+static void derive(const cevs *l, int64_t as_of, json_t **list, json_t **compact)
+{
+    size_t n;
+    ckey *keys = state_keys(l, as_of, &n);
+    if (list)
+        *list = json_array();
+    if (compact)
+        *compact = json_object();
+    for (size_t i = 0; i < n; i++) {
+        const char *p = vocabulary.purposes[keys[i].p], *c = vocabulary.channels[keys[i].c];
+        const cev *w = winner(l, p, c, keys[i].cp, as_of);
+        const char *status = derived_status(w, as_of);
+        bool granted = w ? strcmp(status, "granted") == 0 : vocabulary.granted_default[keys[i].p];
+        if (list) {
+            json_t *e = json_pack("{s:s,s:s,s:s?,s:s,s:b}", "purpose", p, "channel", c,
+                                  "contact_point", keys[i].cp, "status", status, "granted",
+                                  granted);
+            json_object_set_new(e, "captured_at", w ? json_string(w->captured_txt) : json_null());
+            json_object_set_new(e, "expires_at",
+                                w && w->expires_txt ? json_string(w->expires_txt) : json_null());
+            json_object_set_new(e, "source", w ? json_string(w->source) : json_null());
+            json_object_set_new(e, "source_key", w ? json_string(w->source_key) : json_null());
+            json_object_set_new(e, "lawful_basis",
+                                w && w->lawful_basis ? json_string(w->lawful_basis) : json_null());
+            json_object_set_new(e, "event_id", w ? json_integer(w->id) : json_null());
+            json_array_append_new(*list, e);
+        }
+        if (compact && w) {
+            char *k = key_name(p, c, keys[i].cp);
+            json_object_set_new(*compact, k, json_string(status));
+            free(k);
+        }
+    }
+    free(keys);
+}
+
+/* Entities ------------------------------------------------------------------------------ */
+
+static const mdm_db_stmt stmt_entity = {
+    "consent_entity", "SELECT status, survivor_id, version FROM entity WHERE id = $1", 1};
+
+/* Follows survivor pointers from id to the entity that lives on (at most 64 hops).
+ * *status receives its status ("active", "retired" without survivor, "erased"). */
+static mdm_status live_entity(mdm_db *db, int64_t id, int64_t *live, char status[16],
+                              int *version, mdm_err *err)
+{
+    for (int hop = 0; hop < 64; hop++) {
+        char ids[24];
+        snprintf(ids, sizeof ids, "%lld", (long long)id);
+        const char *params[] = {ids};
+        PGresult *res = NULL;
+        mdm_status st = mdm_db_exec(db, &stmt_entity, params, &res, err);
+        if (st != MDM_OK)
+            return st;
+        if (PQntuples(res) == 0) {
+            PQclear(res);
+            return mdm_err_set(err, MDM_ENOTFOUND, "no golden record %lld", (long long)id);
+        }
+        int64_t next = mdm_db_get_ll(res, 0, "survivor_id", 0);
+        snprintf(status, 16, "%s", mdm_db_get(res, 0, "status", ""));
+        if (version)
+            *version = (int)mdm_db_get_ll(res, 0, "version", 1);
+        PQclear(res);
+        if (!next) {
+            *live = id;
+            return MDM_OK;
+        }
+        id = next;
+    }
+    return mdm_err_set(err, MDM_EINTERNAL, "survivor chain of golden record %lld is too long",
+                       (long long)id);
+}
+
+mdm_status mdm_consent_state(mdm_db *db, int64_t entity_id, const char *as_of, json_t **out,
+                             mdm_err *err)
+{
+    *out = NULL;
+    int64_t at = now_usec();
+    char canon[32];
+    if (as_of && !mdm_consent_parse_time(as_of, &at, canon))
+        return mdm_err_set_field(err, MDM_EINVAL, "/as_of",
+                                 "as_of must be an ISO 8601 time such as 2026-03-03 or "
+                                 "2026-03-03T12:00:00Z");
+    format_time(at, canon);
+    int64_t live = 0;
+    char status[16];
+    mdm_status st = live_entity(db, entity_id, &live, status, NULL, err);
+    if (st != MDM_OK)
+        return st;
+    if (strcmp(status, "erased") == 0)
+        return mdm_err_set(err, MDM_ENOTFOUND, "golden record %lld was erased",
+                           (long long)entity_id);
+    PGresult *res = NULL;
+    cevs l = {0};
+    st = load_entity_events(db, live, &res, &l, err);
+    if (st == MDM_OK) {
+        json_t *list;
+        derive(&l, at, &list, NULL);
+        *out = json_pack("{s:I,s:s,s:o}", "entity_id", (json_int_t)live, "as_of", canon,
+                         "consents", list);
+        if (live != entity_id)
+            json_object_set_new(*out, "requested_id", json_integer(entity_id));
+    }
+    PQclear(res);
+    free(l.v);
+    return st;
+}
+
+static const mdm_db_stmt stmt_state_init = {
+    "consent_state_init",
+    "INSERT INTO consent_state (entity_id, state) VALUES ($1, '{}') ON CONFLICT DO NOTHING", 1};
+static const mdm_db_stmt stmt_state_lock = {
+    "consent_state_lock", "SELECT state::text AS state FROM consent_state WHERE entity_id = $1 "
+                          "FOR UPDATE",
+    1};
+static const mdm_db_stmt stmt_state_set = {
+    "consent_state_set",
+    "UPDATE consent_state SET state = $2::jsonb, updated_at = now() WHERE entity_id = $1", 2};
+static const mdm_db_stmt stmt_state_forget = {
+    "consent_state_forget", "DELETE FROM consent_state WHERE entity_id = $1", 1};
+
+mdm_status mdm_consent_recompute(mdm_db *db, int64_t entity_id, mdm_err *err)
+{
+    char ids[24];
+    snprintf(ids, sizeof ids, "%lld", (long long)entity_id);
+    const char *params[] = {ids, NULL};
+    PGresult *res = NULL;
+    mdm_status st = mdm_db_exec(db, &stmt_entity, params, &res, err);
+    if (st != MDM_OK)
+        return st;
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return mdm_err_set(err, MDM_ENOTFOUND, "no golden record %lld", (long long)entity_id);
+    }
+    bool active = strcmp(mdm_db_get(res, 0, "status", ""), "active") == 0;
+    int version = (int)mdm_db_get_ll(res, 0, "version", 1);
+    PQclear(res);
+    if (!active)
+        return mdm_db_exec(db, &stmt_state_forget, params, NULL, err);
+
+    if ((st = mdm_db_exec(db, &stmt_state_init, params, NULL, err)) != MDM_OK)
+        return st;
+    if ((st = mdm_db_exec(db, &stmt_state_lock, params, &res, err)) != MDM_OK)
+        return st;
+    json_t *previous = json_loads(mdm_db_get(res, 0, "state", "{}"), 0, NULL);
+    PQclear(res);
+    res = NULL;
+    if (!previous)
+        previous = json_object();
+
+    cevs l = {0};
+    json_t *list = NULL, *compact = NULL;
+    st = load_entity_events(db, entity_id, &res, &l, err);
+    if (st != MDM_OK)
+        goto out_free;
+    derive(&l, now_usec(), &list, &compact);
+    if (json_equal(previous, compact))
+        goto out_free;
+    char *text = json_dumps(compact, JSON_COMPACT | JSON_SORT_KEYS);
+    params[1] = text;
+    st = mdm_db_exec(db, &stmt_state_set, params, NULL, err);
+    free(text);
+    if (st != MDM_OK)
+        goto out_free;
+    json_t *payload = json_pack("{s:I,s:O,s:O,s:O}", "entity_id", (json_int_t)entity_id,
+                                "consents", list, "state", compact, "previous", previous);
+    st = mdm_outbox_emit(db, "consent_changed", entity_id, version, payload, NULL, err);
+    json_decref(payload);
+    if (st == MDM_OK)
+        mdm_log(MDM_LOG_INFO, "event=consent_changed entity=%lld", (long long)entity_id);
+out_free:
+    json_decref(list);
+    json_decref(compact);
+    json_decref(previous);
+    PQclear(res);
+    free(l.v);
+    return st;
+}
+
+/* Ingest -------------------------------------------------------------------------------- */
+
+/* One validated incoming event; strings are borrowed from the JSON or owned (canonical
+ * forms, normalized contact point) in the fields below. */
+typedef struct incoming {
+    const char *purpose, *channel, *status, *lawful_basis, *evidence;
+    char *contact_point;
+    char captured[32], expires[32];
+    int64_t captured_us, expires_us;
+    bool has_expiry;
+} incoming;
+
+static const char *const consent_fields[] = {"purpose",    "channel",      "status",
+                                             "captured_at", "expires_at",  "lawful_basis",
+                                             "evidence",   "contact_point"};
+
+/* Lower-cases an email, drops phone punctuation and surrounding blanks. */
+static char *normalize_contact(const char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    size_t n = strlen(s);
+    while (n && isspace((unsigned char)s[n - 1]))
+        n--;
+    char *out = mdm_xstrndup(s, n);
+    if (strchr(out, '@')) {
+        for (char *c = out; *c; c++)
+            *c = (char)tolower((unsigned char)*c);
+    } else {
+        char *w = out;
+        for (const char *c = out; *c; c++)
+            if (!strchr(" -().", *c))
+                *w++ = *c;
+        *w = '\0';
+    }
+    return out;
+}
+
+static mdm_status optional_string(const json_t *obj, const char *key, size_t maxlen,
+                                  const char *base, const char **out, mdm_err *err)
+{
+    const json_t *v = json_object_get(obj, key);
+    *out = NULL;
+    if (!v || json_is_null(v))
+        return MDM_OK;
+    char ptr[96];
+    snprintf(ptr, sizeof ptr, "%s/%s", base, key);
+    if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > maxlen)
+        return mdm_err_set_field(err, MDM_EUNPROCESSABLE, ptr,
+                                 "%s must be a non-empty string of at most %zu bytes", key,
+                                 maxlen);
+    *out = json_string_value(v);
+    return MDM_OK;
+}
+
+static mdm_status validate_one(const json_t *c, size_t i, int64_t now, incoming *in, mdm_err *err)
+{
+    char base[48], ptr[96], allowed[VOCAB_MAX * (NAME_MAX_LEN + 2)];
+    snprintf(base, sizeof base, "/consents/%zu", i);
+    if (!json_is_object(c))
+        return mdm_err_set_field(err, MDM_EUNPROCESSABLE, base, "each consent must be an object");
+    const char *key;
+    const json_t *val;
+    json_object_foreach((json_t *)c, key, val)
+    {
+        bool known = false;
+        for (size_t k = 0; k < sizeof consent_fields / sizeof *consent_fields; k++)
+            known = known || !strcmp(key, consent_fields[k]);
+        if (!known) {
+            snprintf(ptr, sizeof ptr, "%s/%.40s", base, key);
+            return mdm_err_set_field(err, MDM_EUNPROCESSABLE, ptr,
+                                     "unknown consent field \"%.40s\" (known: purpose, channel, "
+                                     "status, captured_at, expires_at, lawful_basis, evidence, "
+                                     "contact_point)",
+                                     key);
+        }
+    }
+    const char *s = json_string_value(json_object_get(c, "purpose"));
+    snprintf(ptr, sizeof ptr, "%s/purpose", base);
+    if (!s || purpose_index(s) < 0) {
+        list_names(allowed, sizeof allowed, vocabulary.purposes, vocabulary.npurposes);
+        return mdm_err_set_field(err, MDM_EUNPROCESSABLE, ptr, "%s purpose%s%.40s%s; allowed: %s",
+                                 s ? "unknown" : "missing", s ? " \"" : "", s ? s : "",
+                                 s ? "\"" : "", allowed);
+    }
+    in->purpose = s;
+    s = json_string_value(json_object_get(c, "channel"));
+    snprintf(ptr, sizeof ptr, "%s/channel", base);
+    if (!s || channel_index(s) < 0) {
+        list_names(allowed, sizeof allowed, vocabulary.channels, vocabulary.nchannels);
+        return mdm_err_set_field(err, MDM_EUNPROCESSABLE, ptr, "%s channel%s%.40s%s; allowed: %s",
+                                 s ? "unknown" : "missing", s ? " \"" : "", s ? s : "",
+                                 s ? "\"" : "", allowed);
+    }
+    in->channel = s;
+    s = json_string_value(json_object_get(c, "status"));
+    snprintf(ptr, sizeof ptr, "%s/status", base);
+    in->status = NULL;
+    for (size_t k = 0; s && k < sizeof statuses / sizeof *statuses; k++)
+        if (!strcmp(s, statuses[k]))
+            in->status = statuses[k];
+    if (!in->status)
+        return mdm_err_set_field(err, MDM_EUNPROCESSABLE, ptr,
+                                 "status must be one of: granted, denied, withdrawn");
+    s = json_string_value(json_object_get(c, "captured_at"));
+    snprintf(ptr, sizeof ptr, "%s/captured_at", base);
+    if (!s || !mdm_consent_parse_time(s, &in->captured_us, in->captured))
+        return mdm_err_set_field(err, MDM_EUNPROCESSABLE, ptr,
+                                 "captured_at is required: an ISO 8601 time such as "
+                                 "2026-03-03T12:00:00Z");
+    if (in->captured_us > now + INT64_C(86400000000))
+        return mdm_err_set_field(err, MDM_EUNPROCESSABLE, ptr,
+                                 "captured_at is more than a day in the future");
+    const json_t *ex = json_object_get(c, "expires_at");
+    snprintf(ptr, sizeof ptr, "%s/expires_at", base);
+    in->has_expiry = ex && !json_is_null(ex);
+    if (in->has_expiry) {
+        if (!json_is_string(ex) ||
+            !mdm_consent_parse_time(json_string_value(ex), &in->expires_us, in->expires))
+            return mdm_err_set_field(err, MDM_EUNPROCESSABLE, ptr,
+                                     "expires_at must be an ISO 8601 time or null");
+        if (in->expires_us <= in->captured_us)
+            return mdm_err_set_field(err, MDM_EUNPROCESSABLE, ptr,
+                                     "expires_at must be after captured_at");
+    }
+    mdm_status st = optional_string(c, "lawful_basis", 64, base, &in->lawful_basis, err);
+    if (st == MDM_OK)
+        st = optional_string(c, "evidence", 4096, base, &in->evidence, err);
+    const char *cp = NULL;
+    if (st == MDM_OK)
+        st = optional_string(c, "contact_point", 320, base, &cp, err);
+    if (st != MDM_OK)
+        return st;
+    if (cp) {
+        in->contact_point = normalize_contact(cp);
+        if (!in->contact_point[0]) {
+            snprintf(ptr, sizeof ptr, "%s/contact_point", base);
+            return mdm_err_set_field(err, MDM_EUNPROCESSABLE, ptr,
+                                     "contact_point must name an email or a phone number");
+        }
+    }
+    return MDM_OK;
+}
+
+static const mdm_db_stmt stmt_insert = {
+    "consent_insert",
+    "INSERT INTO consent_event (record_id, source, source_key, purpose, channel, contact_point, "
+    "status, captured_at, expires_at, lawful_basis, evidence, state_before, state_after, "
+    "event_hash) VALUES ($1::bigint, $2, $3, $4, $5, $6, $7, $8::timestamptz, $9::timestamptz, "
+    "$10, $11, $12, $13, $14) ON CONFLICT (event_hash) DO NOTHING RETURNING id",
+    14};
+
+/* SHA-256 (hex) of the canonical JSON array of the event's identifying content. */
+static void event_hash(const char *source, const char *source_key, const incoming *in,
+                       char out[65])
+{
+    json_t *a = json_pack("[s,s,s,s,s?,s,s,s?,s?,s?]", source, source_key, in->purpose,
+                          in->channel, in->contact_point, in->status, in->captured,
+                          in->has_expiry ? in->expires : NULL, in->lawful_basis, in->evidence);
+    char *text = json_dumps(a, JSON_COMPACT);
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    EVP_Digest(text, strlen(text), md, &mdlen, EVP_sha256(), NULL);
+    for (unsigned int i = 0; i < mdlen && i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+    free(text);
+    json_decref(a);
+}
+
+/* Validates and stores consents for (source, source_key); record_id 0 = no record yet,
+ * entity_id 0 = no golden record (the record's own events then make the state). */
+static mdm_status store_events(mdm_db *db, int64_t record_id, int64_t entity_id,
+                               const char *source, const char *source_key, const json_t *consents,
+                               json_t *report, int *stored, int *dups, mdm_err *err)
+{
+    *stored = *dups = 0;
+    if (!consents || json_is_null(consents))
+        return MDM_OK;
+    if (!json_is_array(consents))
+        return mdm_err_set_field(err, MDM_EUNPROCESSABLE, "/consents",
+                                 "consents must be an array");
+    size_t n = json_array_size(consents);
+    if (n == 0)
+        return MDM_OK;
+    int64_t now = now_usec();
+    incoming *in = mdm_xcalloc(n, sizeof *in);
+    mdm_status st = MDM_OK;
+    PGresult *res = NULL;
+    cevs l = {0};
+    for (size_t i = 0; i < n && st == MDM_OK; i++)
+        st = validate_one(json_array_get(consents, i), i, now, &in[i], err);
+    if (st != MDM_OK)
+        goto out_free;
+    if (entity_id) {
+        st = load_entity_events(db, entity_id, &res, &l, err);
+    } else {
+        const char *params[] = {source, source_key};
+        st = mdm_db_exec(db, &stmt_key_events, params, &res, err);
+        if (st == MDM_OK)
+            load_rows(res, &l);
+    }
+    if (st != MDM_OK)
+        goto out_free;
+    char rid[24];
+    snprintf(rid, sizeof rid, "%lld", (long long)record_id);
+    for (size_t i = 0; i < n; i++) {
+        const incoming *e = &in[i];
+        const char *before = derived_status(
+            winner(&l, e->purpose, e->channel, e->contact_point, now), now);
+        cev *ne = cevs_push(&l);
+        *ne = (cev){.id = INT64_MAX / 2 + (int64_t)i,
+                    .purpose = e->purpose,
+                    .channel = e->channel,
+                    .contact_point = e->contact_point,
+                    .status = e->status,
+                    .captured = e->captured_us,
+                    .expires = e->expires_us,
+                    .has_expiry = e->has_expiry,
+                    .captured_txt = e->captured,
+                    .expires_txt = e->has_expiry ? e->expires : NULL,
+                    .source = source,
+                    .source_key = source_key,
+                    .lawful_basis = e->lawful_basis};
+        const char *after = derived_status(
+            winner(&l, e->purpose, e->channel, e->contact_point, now), now);
+        char hash[65];
+        event_hash(source, source_key, e, hash);
+        const char *params[] = {record_id ? rid : NULL,
+                                source,
+                                source_key,
+                                e->purpose,
+                                e->channel,
+                                e->contact_point,
+                                e->status,
+                                e->captured,
+                                e->has_expiry ? e->expires : NULL,
+                                e->lawful_basis,
+                                e->evidence,
+                                before,
+                                after,
+                                hash};
+        PGresult *ins = NULL;
+        st = mdm_db_exec(db, &stmt_insert, params, &ins, err);
+        if (st != MDM_OK)
+            goto out_free;
+        json_t *line;
+        if (PQntuples(ins) == 0) {
+            l.n--; /* already stored: it does not count twice */
+            (*dups)++;
+            line = json_pack("{s:b}", "duplicate", 1);
+        } else {
+            ne->id = mdm_db_get_ll(ins, 0, "id", 0);
+            (*stored)++;
+            line = json_pack("{s:I,s:s,s:s}", "id", (json_int_t)ne->id, "state_before", before,
+                             "state_after", after);
+        }
+        PQclear(ins);
+        if (report)
+            json_array_append_new(report, line);
+        else
+            json_decref(line);
+    }
+out_free:
+    for (size_t i = 0; i < n; i++)
+        free(in[i].contact_point);
+    free(in);
+    free(l.v);
+    PQclear(res);
+    return st;
+}
+
+static const mdm_db_stmt stmt_membership = {
+    "consent_membership",
+    "SELECT entity_id FROM membership WHERE record_id = $1 AND active", 1};
+
+mdm_status mdm_consent_ingest(mdm_db *db, int64_t record_id, const char *source,
+                              const char *source_key, const json_t *consents, mdm_err *err)
+{
+    if (!consents || json_is_null(consents))
+        return MDM_OK;
+    char rid[24];
+    snprintf(rid, sizeof rid, "%lld", (long long)record_id);
+    const char *params[] = {rid};
+    PGresult *res = NULL;
+    mdm_status st = mdm_db_exec(db, &stmt_membership, params, &res, err);
+    if (st != MDM_OK)
+        return st;
+    int64_t entity_id = mdm_db_get_ll(res, 0, "entity_id", 0);
+    PQclear(res);
+    int stored, dups;
+    st = store_events(db, record_id, entity_id, source, source_key, consents, NULL, &stored,
+                      &dups, err);
+    if (st == MDM_OK && entity_id && stored)
+        st = mdm_consent_recompute(db, entity_id, err);
+    return st;
+}
+
+static const mdm_db_stmt stmt_source_exists = {
+    "consent_source_exists", "SELECT 1 FROM source_system WHERE code = $1", 1};
+static const mdm_db_stmt stmt_record_by_key = {
+    "consent_record_by_key",
+    "SELECT r.id, r.erased, m.entity_id FROM source_record r "
+    "LEFT JOIN membership m ON m.record_id = r.id AND m.active "
+    "WHERE r.source = $1 AND r.source_key = $2",
+    2};
+
+mdm_status mdm_consent_record(mdm_db *db, const char *source, const char *source_key,
+                              const json_t *consents, json_t **result, mdm_err *err)
+{
+    if (result)
+        *result = NULL;
+    if (!source || !*source)
+        return mdm_err_set_field(err, MDM_EUNPROCESSABLE, "/source", "source is required");
+    if (!source_key || !*source_key)
+        return mdm_err_set_field(err, MDM_EUNPROCESSABLE, "/source_key",
+                                 "source_key is required");
+    if (!consents || !json_is_array(consents) || json_array_size(consents) == 0)
+        return mdm_err_set_field(err, MDM_EUNPROCESSABLE, "/consents",
+                                 "consents must be a non-empty array of consent events");
+    const char *params[] = {source, source_key};
+    PGresult *res = NULL;
+    mdm_status st = mdm_db_exec(db, &stmt_source_exists, params, &res, err);
+    if (st != MDM_OK)
+        return st;
+    bool known = PQntuples(res) > 0;
+    PQclear(res);
+    if (!known)
+        return mdm_err_set_field(err, MDM_EUNPROCESSABLE, "/source", "unknown source \"%.40s\"",
+                                 source);
+    if ((st = mdm_db_exec(db, &stmt_record_by_key, params, &res, err)) != MDM_OK)
+        return st;
+    int64_t record_id = mdm_db_get_ll(res, 0, "id", 0);
+    int64_t entity_id = mdm_db_get_ll(res, 0, "entity_id", 0);
+    bool erased = PQntuples(res) > 0 && !strcmp(mdm_db_get(res, 0, "erased", "f"), "t");
+    PQclear(res);
+    if (erased)
+        return mdm_err_set_field(err, MDM_ECONFLICT, "/source_key",
+                                 "source key belongs to an erased subject; its consent events "
+                                 "are no longer accepted");
+    json_t *events = json_array();
+    int stored, dups;
+    st = store_events(db, record_id, entity_id, source, source_key, consents, events, &stored,
+                      &dups, err);
+    if (st == MDM_OK && entity_id && stored)
+        st = mdm_consent_recompute(db, entity_id, err);
+    if (st == MDM_OK && result) {
+        *result = json_pack("{s:s,s:s,s:o,s:o,s:i,s:i,s:O}", "source", source, "source_key",
+                            source_key, "record_id",
+                            record_id ? json_integer(record_id) : json_null(), "entity_id",
+                            entity_id ? json_integer(entity_id) : json_null(), "stored", stored,
+                            "duplicates", dups, "events", events);
+    }
+    json_decref(events);
+    return st;
+}
+
+/* Audit export ---------------------------------------------------------------------------- */
+
+#define AUDIT_BATCH "2000"
+
+static const char *const audit_columns[] = {
+    "event_id",    "golden_id",   "source",      "source_key",   "purpose",
+    "channel",     "contact_point", "status",    "captured_at",  "expires_at",
+    "received_at", "lawful_basis", "evidence",   "state_before", "state_after"};
+#define AUDIT_NCOLS (sizeof audit_columns / sizeof *audit_columns)
+/* columns that are numbers in NDJSON */
+#define AUDIT_NUMERIC(i) ((i) <= 1)
+
+struct mdm_consent_audit {
+    mdm_db *db;
+    mdm_consent_format format;
+    bool header_done, done, in_tx;
+    long long rows;
+};
+
+bool mdm_consent_format_parse(const char *s, mdm_consent_format *out)
+{
+    if (s && !strcmp(s, "csv"))
+        *out = MDM_CONSENT_CSV;
+    else if (s && !strcmp(s, "ndjson"))
+        *out = MDM_CONSENT_NDJSON;
+    else
+        return false;
+    return true;
+}
+
+#define TS_UTC(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+
+static const char audit_sql[] =
+    "DECLARE mdm_consent_audit NO SCROLL CURSOR FOR "
+    "SELECT e.id, m.entity_id, e.source, e.source_key, e.purpose, e.channel, e.contact_point, "
+    "e.status, " TS_UTC("e.captured_at") ", " TS_UTC("e.expires_at") ", " TS_UTC(
+        "e.received_at") ", e.lawful_basis, e.evidence, e.state_before, e.state_after "
+                         "FROM consent_event e "
+                         "LEFT JOIN source_record r ON r.source = e.source AND r.source_key = "
+                         "e.source_key "
+                         "LEFT JOIN membership m ON m.record_id = r.id AND m.active "
+                         "WHERE e.received_at >= $1::timestamptz AND e.received_at < "
+                         "$2::timestamptz "
+                         "ORDER BY e.received_at, e.id";
+
+mdm_status mdm_consent_audit_open(mdm_db *db, const char *from, const char *to,
+                                  mdm_consent_format format, mdm_consent_audit **out,
+                                  mdm_err *err)
+{
+    *out = NULL;
+    char f[32] = "-infinity", t[32] = "infinity";
+    int64_t fu = 0, tu = 0;
+    if (from && *from && !mdm_consent_parse_time(from, &fu, f))
+        return mdm_err_set_field(err, MDM_EINVAL, "/from",
+                                 "from must be an ISO 8601 time such as 2026-01-01 or "
+                                 "2026-01-01T00:00:00Z");
+    if (to && *to && !mdm_consent_parse_time(to, &tu, t))
+        return mdm_err_set_field(err, MDM_EINVAL, "/to",
+                                 "to must be an ISO 8601 time such as 2026-02-01 or "
+                                 "2026-02-01T00:00:00Z");
+    mdm_status st =
+        mdm_db_command(db, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err);
+    if (st != MDM_OK)
+        return st;
+    const char *params[] = {f, t};
+    st = mdm_db_exec_params(db, audit_sql, 2, params, NULL, err);
+    if (st != MDM_OK) {
+        PQclear(PQexec(mdm_db_conn(db), "ROLLBACK"));
+        return st;
+    }
+    mdm_consent_audit *a = mdm_xcalloc(1, sizeof *a);
+    a->db = db;
+    a->format = format;
+    a->in_tx = true;
+    *out = a;
+    return MDM_OK;
+}
+
+void mdm_consent_csv_field(mdm_buf *buf, const char *s)
+{
+    if (!s)
+        return;
+    if (!s[strcspn(s, ",\"\r\n")]) {
+        mdm_buf_puts(buf, s);
+        return;
+    }
+    mdm_buf_putc(buf, '"');
+    for (const char *p = s; *p; p++) {
+        if (*p == '"')
+            mdm_buf_putc(buf, '"');
+        mdm_buf_putc(buf, *p);
+    }
+    mdm_buf_putc(buf, '"');
+}
+
+static void json_string_to(mdm_buf *buf, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    mdm_buf_reserve(buf, strlen(s) + 2);
+    mdm_buf_putc(buf, '"');
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        switch (*p) {
+        case '"':
+            mdm_buf_puts(buf, "\\\"");
+            break;
+        case '\\':
+            mdm_buf_puts(buf, "\\\\");
+            break;
+        case '\n':
+            mdm_buf_puts(buf, "\\n");
+            break;
+        case '\r':
+            mdm_buf_puts(buf, "\\r");
+            break;
+        case '\t':
+            mdm_buf_puts(buf, "\\t");
+            break;
+        default:
+            if (*p < 0x20) {
+                char esc[7] = {'\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 15], 0};
+                mdm_buf_puts(buf, esc);
+            } else {
+                mdm_buf_putc(buf, (char)*p);
+            }
+        }
+    }
+    mdm_buf_putc(buf, '"');
+}
+
+mdm_status mdm_consent_audit_next(mdm_consent_audit *a, mdm_buf *buf, bool *done, mdm_err *err)
+{
+    *done = false;
+    if (a->done) {
+        *done = true;
+        return MDM_OK;
+    }
+    if (a->format == MDM_CONSENT_CSV && !a->header_done) {
+        for (size_t i = 0; i < AUDIT_NCOLS; i++) {
+            if (i)
+                mdm_buf_putc(buf, ',');
+            mdm_buf_puts(buf, audit_columns[i]);
+        }
+        mdm_buf_puts(buf, "\r\n");
+        a->header_done = true;
+        return MDM_OK;
+    }
+    PGresult *res = NULL;
+    mdm_status st =
+        mdm_db_exec_params(a->db, "FETCH " AUDIT_BATCH " FROM mdm_consent_audit", 0, NULL, &res,
+                           err);
+    if (st != MDM_OK)
+        return st;
+    int n = PQntuples(res);
+    if (n == 0) {
+        PQclear(res);
+        a->done = true;
+        *done = true;
+        return MDM_OK;
+    }
+    for (int r = 0; r < n; r++) {
+        if (a->format == MDM_CONSENT_CSV) {
+            for (size_t c = 0; c < AUDIT_NCOLS; c++) {
+                if (c)
+                    mdm_buf_putc(buf, ',');
+                if (!PQgetisnull(res, r, (int)c))
+                    mdm_consent_csv_field(buf, PQgetvalue(res, r, (int)c));
+            }
+            mdm_buf_puts(buf, "\r\n");
+        } else {
+            mdm_buf_putc(buf, '{');
+            for (size_t c = 0; c < AUDIT_NCOLS; c++) {
+                if (c)
+                    mdm_buf_putc(buf, ',');
+                mdm_buf_putc(buf, '"');
+                mdm_buf_puts(buf, audit_columns[c]);
+                mdm_buf_puts(buf, "\":");
+                if (PQgetisnull(res, r, (int)c))
+                    mdm_buf_puts(buf, "null");
+                else if (AUDIT_NUMERIC(c))
+                    mdm_buf_puts(buf, PQgetvalue(res, r, (int)c));
+                else
+                    json_string_to(buf, PQgetvalue(res, r, (int)c));
+            }
+            mdm_buf_puts(buf, "}\n");
+        }
+    }
+    a->rows += n;
+    PQclear(res);
+    return MDM_OK;
+}
+
+long long mdm_consent_audit_rows(const mdm_consent_audit *a)
+{
+    return a ? a->rows : 0;
+}
+
+void mdm_consent_audit_close(mdm_consent_audit *a)
+{
+    if (!a)
+        return;
+    if (a->in_tx)
+        PQclear(PQexec(mdm_db_conn(a->db), "ROLLBACK")); /* read-only: nothing to keep */
+    free(a);
+}

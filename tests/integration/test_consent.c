@@ -1,0 +1,806 @@
+/* Consent on a real PostgreSQL: derivation (latest wins, ties, expiry, defaults, as_of,
+ * contact points, the "all" channel), idempotency, validation, merge and split
+ * recomputation with consent_changed emitted only on change, the streamed audit export
+ * (row counts, RFC 4180 CSV, NDJSON), and subject access export and erasure.
+ *
+ * Entities, source records and memberships are made with parameterized SQL here, as the
+ * service core would make them. */
+#include "common/mem.h"
+#include "mdm/consent.h"
+#include "mdm/db.h"
+#include "mdm/migrate.h"
+#include "tests/test.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+
+static mdm_db *db;
+
+/* Fixture helpers --------------------------------------------------------------------- */
+
+static PGresult *q(const char *sql, int n, ...)
+{
+    const char *params[16];
+    va_list ap;
+    va_start(ap, n);
+    for (int i = 0; i < n && i < 16; i++)
+        params[i] = va_arg(ap, const char *);
+    va_end(ap);
+    PGresult *res = NULL;
+    mdm_err err = {0};
+    if (mdm_db_exec_params(db, sql, n, params, &res, &err) != MDM_OK) {
+        fprintf(stderr, "fixture query failed: %s\n  %s\n", err.msg, sql);
+        exit(1);
+    }
+    return res;
+}
+
+static long long q_ll(const char *sql, int n, ...)
+{
+    const char *params[16];
+    va_list ap;
+    va_start(ap, n);
+    for (int i = 0; i < n && i < 16; i++)
+        params[i] = va_arg(ap, const char *);
+    va_end(ap);
+    PGresult *res = NULL;
+    mdm_err err = {0};
+    if (mdm_db_exec_params(db, sql, n, params, &res, &err) != MDM_OK) {
+        fprintf(stderr, "fixture query failed: %s\n  %s\n", err.msg, sql);
+        exit(1);
+    }
+    long long v = PQntuples(res) ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) : -1;
+    PQclear(res);
+    return v;
+}
+
+static const char *num(long long v)
+{
+    static char ring[8][24];
+    static int next;
+    char *s = ring[next++ % 8];
+    snprintf(s, 24, "%lld", v);
+    return s;
+}
+
+static long long new_entity(void)
+{
+    return q_ll("INSERT INTO entity (golden) VALUES ('{}') RETURNING id", 0);
+}
+
+static long long new_record(const char *source, const char *key, const char *raw)
+{
+    return q_ll("INSERT INTO source_record (source, source_key, raw, normalized, content_hash) "
+                "VALUES ($1, $2, $3::jsonb, $3::jsonb, md5($3::text)) RETURNING id",
+                3, source, key, raw ? raw : "{}");
+}
+
+static void link_record(long long record, long long entity)
+{
+    PQclear(q("UPDATE membership SET active = false, unlinked_at = now() "
+              "WHERE record_id = $1 AND active",
+              1, num(record)));
+    PQclear(q("INSERT INTO membership (record_id, entity_id) VALUES ($1, $2)", 2, num(record),
+              num(entity)));
+}
+
+static long long member(long long entity, const char *source, const char *key)
+{
+    long long r = new_record(source, key, NULL);
+    link_record(r, entity);
+    return r;
+}
+
+static long long changes(long long entity)
+{
+    return q_ll("SELECT count(*) FROM outbox WHERE type = 'consent_changed' AND entity_id = $1",
+                1, num(entity));
+}
+
+typedef struct ingest_ctx {
+    long long record;
+    const char *source, *key;
+    json_t *consents;
+    json_t *result; /* mdm_consent_record when record == 0 */
+    long long recompute[4];
+} ingest_ctx;
+
+static mdm_status ingest_fn(mdm_db *d, void *arg, mdm_err *err)
+{
+    ingest_ctx *c = arg;
+    mdm_status st = MDM_OK;
+    if (c->consents)
+        st = c->record ? mdm_consent_ingest(d, c->record, c->source, c->key, c->consents, err)
+                       : mdm_consent_record(d, c->source, c->key, c->consents, &c->result, err);
+    for (int i = 0; i < 4 && st == MDM_OK && c->recompute[i]; i++)
+        st = mdm_consent_recompute(d, c->recompute[i], err);
+    return st;
+}
+
+/* Ingests one consent given as JSON text for a stored record; returns the status. */
+static mdm_status give(long long record, const char *source, const char *key, const char *json,
+                       mdm_err *err)
+{
+    json_t *c = json_loads(json, 0, NULL);
+    if (!c) {
+        fprintf(stderr, "bad fixture JSON: %s\n", json);
+        exit(1);
+    }
+    json_t *arr = json_is_array(c) ? c : json_pack("[o]", c);
+    ingest_ctx ctx = {record, source, key, arr, NULL, {0}};
+    mdm_status st = mdm_db_run_tx(db, "test_ingest", ingest_fn, &ctx, err);
+    json_decref(arr);
+    json_decref(ctx.result);
+    return st;
+}
+
+static mdm_status recompute(long long a, long long b)
+{
+    mdm_err err = {0};
+    ingest_ctx ctx = {0, NULL, NULL, NULL, NULL, {a, b, 0, 0}};
+    mdm_status st = mdm_db_run_tx(db, "test_recompute", ingest_fn, &ctx, &err);
+    if (st != MDM_OK)
+        fprintf(stderr, "recompute: %s\n", err.msg);
+    return st;
+}
+
+/* The entry of state for (purpose, channel, contact point); borrowed. */
+static json_t *entry(json_t *state, const char *purpose, const char *channel, const char *cp)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(state, "consents"), i, e)
+    {
+        const char *ecp = json_string_value(json_object_get(e, "contact_point"));
+        if (!strcmp(json_string_value(json_object_get(e, "purpose")), purpose) &&
+            !strcmp(json_string_value(json_object_get(e, "channel")), channel) &&
+            ((!cp && !ecp) || (cp && ecp && !strcmp(cp, ecp))))
+            return e;
+    }
+    return NULL;
+}
+
+/* The derived status of (purpose, channel[, cp]) of entity as of as_of (NULL = now), or
+ * "(absent)" / "(error)"; the text lives until the next call. */
+static const char *state_of(long long entity, const char *as_of, const char *purpose,
+                            const char *channel, const char *cp, int *granted)
+{
+    static char out[32];
+    json_t *st = NULL;
+    mdm_err err = {0};
+    if (mdm_consent_state(db, entity, as_of, &st, &err) != MDM_OK) {
+        fprintf(stderr, "state: %s\n", err.msg);
+        return "(error)";
+    }
+    json_t *e = entry(st, purpose, channel, cp);
+    snprintf(out, sizeof out, "%s", e ? json_string_value(json_object_get(e, "status")) : "(absent)");
+    if (granted)
+        *granted = e ? json_is_true(json_object_get(e, "granted")) : -1;
+    json_decref(st);
+    return out;
+}
+
+#define GRANT(purpose, channel, at)                                                                \
+    "{\"purpose\":\"" purpose "\",\"channel\":\"" channel "\",\"status\":\"granted\","            \
+    "\"captured_at\":\"" at "\",\"lawful_basis\":\"consent\"}"
+#define WITHDRAW(purpose, channel, at)                                                             \
+    "{\"purpose\":\"" purpose "\",\"channel\":\"" channel "\",\"status\":\"withdrawn\","          \
+    "\"captured_at\":\"" at "\"}"
+
+/* Derivation ----------------------------------------------------------------------------- */
+
+static void test_grant_withdraw_grant(void)
+{
+    mdm_err err = {0};
+    long long e = new_entity();
+    long long crm = member(e, "crm", "C-100"), shop = member(e, "shop", "W-100");
+    int granted = -1;
+    CHECK_STR(state_of(e, NULL, "marketing", "email", NULL, &granted), "none");
+    CHECK_INT(granted, 0);
+
+    CHECK_INT(give(crm, "crm", "C-100", GRANT("marketing", "email", "2026-01-10T09:00:00Z"), &err),
+              MDM_OK);
+    CHECK_STR(state_of(e, NULL, "marketing", "email", NULL, &granted), "granted");
+    CHECK_INT(granted, 1);
+    CHECK_INT(changes(e), 1);
+
+    CHECK_INT(give(shop, "shop", "W-100", WITHDRAW("marketing", "email", "2026-02-01T10:00:00Z"),
+                   &err),
+              MDM_OK);
+    CHECK_STR(state_of(e, NULL, "marketing", "email", NULL, &granted), "withdrawn");
+    CHECK_INT(granted, 0);
+    CHECK_INT(changes(e), 2);
+    /* the audit columns tell what the service believed when the withdrawal arrived */
+    PGresult *r = q("SELECT state_before, state_after FROM consent_event WHERE source = 'shop' "
+                    "AND source_key = 'W-100'",
+                    0);
+    CHECK_STR(PQgetvalue(r, 0, 0), "granted");
+    CHECK_STR(PQgetvalue(r, 0, 1), "withdrawn");
+    PQclear(r);
+
+    CHECK_INT(give(crm, "crm", "C-100", GRANT("marketing", "email", "2026-03-01T08:00:00Z"), &err),
+              MDM_OK);
+    CHECK_STR(state_of(e, NULL, "marketing", "email", NULL, &granted), "granted");
+    CHECK_INT(granted, 1);
+    CHECK_INT(changes(e), 3);
+
+    /* a late-arriving older withdrawal changes nothing and emits nothing */
+    CHECK_INT(give(shop, "shop", "W-100", WITHDRAW("marketing", "email", "2026-01-20T00:00:00Z"),
+                   &err),
+              MDM_OK);
+    CHECK_STR(state_of(e, NULL, "marketing", "email", NULL, NULL), "granted");
+    CHECK_INT(changes(e), 3);
+    r = q("SELECT state_before, state_after FROM consent_event WHERE source = 'shop' AND "
+          "source_key = 'W-100' AND captured_at = '2026-01-20T00:00:00Z'",
+          0);
+    CHECK_STR(PQgetvalue(r, 0, 0), "granted");
+    CHECK_STR(PQgetvalue(r, 0, 1), "granted");
+    PQclear(r);
+
+    /* as_of: what did we believe at each moment */
+    CHECK_STR(state_of(e, "2026-01-01", "marketing", "email", NULL, &granted), "none");
+    CHECK_INT(granted, 0);
+    CHECK_STR(state_of(e, "2026-01-15", "marketing", "email", NULL, NULL), "granted");
+    CHECK_STR(state_of(e, "2026-01-25T12:00:00+01:00", "marketing", "email", NULL, NULL),
+              "withdrawn");
+    CHECK_STR(state_of(e, "2026-02-15", "marketing", "email", NULL, NULL), "withdrawn");
+    CHECK_STR(state_of(e, "2026-03-01T08:00:00Z", "marketing", "email", NULL, NULL), "granted");
+    CHECK_STR(state_of(e, "2026-03-01T07:59:59Z", "marketing", "email", NULL, NULL), "withdrawn");
+    /* other channels and purposes are untouched */
+    CHECK_STR(state_of(e, NULL, "marketing", "sms", NULL, NULL), "none");
+    CHECK_STR(state_of(e, NULL, "profiling", "email", NULL, NULL), "none");
+    /* the winning event is named */
+    json_t *st = NULL;
+    CHECK_INT(mdm_consent_state(db, e, NULL, &st, &err), MDM_OK);
+    json_t *en = entry(st, "marketing", "email", NULL);
+    CHECK_STR(json_string_value(json_object_get(en, "source")), "crm");
+    CHECK_STR(json_string_value(json_object_get(en, "captured_at")), "2026-03-01T08:00:00.000000Z");
+    CHECK_STR(json_string_value(json_object_get(en, "lawful_basis")), "consent");
+    /* 3 purposes x 4 channels (the wildcard "all" is not a channel of the state) */
+    CHECK_INT(json_array_size(json_object_get(st, "consents")), 12);
+    json_decref(st);
+    CHECK_INT(mdm_consent_state(db, e, "March 3rd", &st, &err), MDM_EINVAL);
+    CHECK_STR(err.field, "/as_of");
+    CHECK_INT(mdm_consent_state(db, 987654321, NULL, &st, &err), MDM_ENOTFOUND);
+}
+
+static void test_ties(void)
+{
+    mdm_err err = {0};
+    /* the same instant: withdrawn wins whichever arrives first */
+    for (int order = 0; order < 2; order++) {
+        long long e = new_entity();
+        char k1[16], k2[16];
+        snprintf(k1, sizeof k1, "T%d-a", order);
+        snprintf(k2, sizeof k2, "T%d-b", order);
+        long long a = member(e, "crm", k1), b = member(e, "shop", k2);
+        const char *g = GRANT("marketing", "sms", "2026-04-01T12:00:00Z");
+        const char *w = WITHDRAW("marketing", "sms", "2026-04-01T14:00:00+02:00");
+        if (order == 0) {
+            CHECK_INT(give(a, "crm", k1, g, &err), MDM_OK);
+            CHECK_INT(give(b, "shop", k2, w, &err), MDM_OK);
+        } else {
+            CHECK_INT(give(b, "shop", k2, w, &err), MDM_OK);
+            CHECK_INT(give(a, "crm", k1, g, &err), MDM_OK);
+        }
+        CHECK_STR(state_of(e, NULL, "marketing", "sms", NULL, NULL), "withdrawn");
+    }
+    /* denied beats granted at the same instant too */
+    long long e = new_entity();
+    long long a = member(e, "crm", "T-den");
+    CHECK_INT(give(a, "crm", "T-den",
+                   "[" GRANT("profiling", "email", "2026-04-02T00:00:00Z") ","
+                   "{\"purpose\":\"profiling\",\"channel\":\"email\",\"status\":\"denied\","
+                   "\"captured_at\":\"2026-04-02T00:00:00Z\"}]",
+                   &err),
+              MDM_OK);
+    CHECK_STR(state_of(e, NULL, "profiling", "email", NULL, NULL), "denied");
+}
+
+static void test_expiry(void)
+{
+    mdm_err err = {0};
+    long long e = new_entity();
+    long long a = member(e, "crm", "X-1");
+    CHECK_INT(give(a, "crm", "X-1",
+                   "{\"purpose\":\"third_party\",\"channel\":\"post\",\"status\":\"granted\","
+                   "\"captured_at\":\"2025-01-01T00:00:00Z\",\"expires_at\":\"2025-07-01\"}",
+                   &err),
+              MDM_OK);
+    int granted = -1;
+    CHECK_STR(state_of(e, "2025-03-01", "third_party", "post", NULL, &granted), "granted");
+    CHECK_INT(granted, 1);
+    CHECK_STR(state_of(e, "2025-07-01T00:00:00Z", "third_party", "post", NULL, &granted),
+              "expired");
+    CHECK_INT(granted, 0);
+    CHECK_STR(state_of(e, NULL, "third_party", "post", NULL, &granted), "expired");
+    CHECK_INT(granted, 0);
+    /* an expired grant emits no consent_changed of its own: the stored state is expired */
+    CHECK_INT(changes(e), 1);
+    json_t *st = NULL;
+    CHECK_INT(mdm_consent_state(db, e, NULL, &st, &err), MDM_OK);
+    CHECK_STR(json_string_value(json_object_get(entry(st, "third_party", "post", NULL),
+                                                "expires_at")),
+              "2025-07-01T00:00:00.000000Z");
+    json_decref(st);
+}
+
+static void test_configured_default(void)
+{
+    mdm_err err = {0};
+    json_t *cfg = json_loads("{\"purposes\":[\"marketing\",\"service\"],"
+                             "\"channels\":[\"email\",\"sms\",\"all\"],"
+                             "\"defaults\":{\"service\":\"granted\"}}",
+                             0, NULL);
+    CHECK_INT(mdm_consent_configure(cfg, &err), MDM_OK);
+    json_decref(cfg);
+    long long e = new_entity();
+    long long a = member(e, "crm", "D-1");
+    int granted = -1;
+    CHECK_STR(state_of(e, NULL, "service", "email", NULL, &granted), "none");
+    CHECK_INT(granted, 1);
+    CHECK_STR(state_of(e, NULL, "marketing", "email", NULL, &granted), "none");
+    CHECK_INT(granted, 0);
+    CHECK_STR(state_of(e, NULL, "profiling", "email", NULL, NULL), "(absent)");
+    /* unknown purpose and channel are refused with the allowed values */
+    CHECK_INT(give(a, "crm", "D-1", GRANT("profiling", "email", "2026-01-01"), &err),
+              MDM_EUNPROCESSABLE);
+    CHECK_STR(err.field, "/consents/0/purpose");
+    CHECK(strstr(err.msg, "marketing, service") != NULL);
+    CHECK_INT(give(a, "crm", "D-1",
+                   "[" GRANT("service", "email", "2026-01-01") "," GRANT("service", "post",
+                                                                       "2026-01-01") "]",
+                   &err),
+              MDM_EUNPROCESSABLE);
+    CHECK_STR(err.field, "/consents/1/channel");
+    CHECK(strstr(err.msg, "email, sms, all") != NULL);
+    CHECK_INT(q_ll("SELECT count(*) FROM consent_event WHERE source_key = 'D-1'", 0), 0);
+    /* an explicit withdrawal overrides a granted default */
+    CHECK_INT(give(a, "crm", "D-1", WITHDRAW("service", "all", "2026-01-02"), &err), MDM_OK);
+    CHECK_STR(state_of(e, NULL, "service", "sms", NULL, &granted), "withdrawn");
+    CHECK_INT(granted, 0);
+    CHECK_INT(mdm_consent_configure(NULL, &err), MDM_OK);
+}
+
+static void test_validation(void)
+{
+    static const struct {
+        const char *json, *field, *needle;
+    } cases[] = {
+        {"{\"purpose\":\"spam\",\"channel\":\"email\",\"status\":\"granted\",\"captured_at\":"
+         "\"2026-01-01\"}",
+         "/consents/0/purpose", "allowed: marketing, profiling, third_party"},
+        {"{\"purpose\":\"marketing\",\"channel\":\"pigeon\",\"status\":\"granted\","
+         "\"captured_at\":\"2026-01-01\"}",
+         "/consents/0/channel", "allowed: email, sms, phone, post, all"},
+        {"{\"channel\":\"email\",\"status\":\"granted\",\"captured_at\":\"2026-01-01\"}",
+         "/consents/0/purpose", "missing purpose"},
+        {"{\"purpose\":\"marketing\",\"channel\":\"email\",\"status\":\"maybe\","
+         "\"captured_at\":\"2026-01-01\"}",
+         "/consents/0/status", "granted, denied, withdrawn"},
+        {"{\"purpose\":\"marketing\",\"channel\":\"email\",\"status\":\"granted\"}",
+         "/consents/0/captured_at", "required"},
+        {"{\"purpose\":\"marketing\",\"channel\":\"email\",\"status\":\"granted\","
+         "\"captured_at\":\"2026-02-30\"}",
+         "/consents/0/captured_at", "ISO 8601"},
+        {"{\"purpose\":\"marketing\",\"channel\":\"email\",\"status\":\"granted\","
+         "\"captured_at\":\"2999-01-01\"}",
+         "/consents/0/captured_at", "future"},
+        {"{\"purpose\":\"marketing\",\"channel\":\"email\",\"status\":\"granted\","
+         "\"captured_at\":\"2026-01-01\",\"expires_at\":\"2025-01-01\"}",
+         "/consents/0/expires_at", "after captured_at"},
+        {"{\"purpose\":\"marketing\",\"channel\":\"email\",\"status\":\"granted\","
+         "\"captured_at\":\"2026-01-01\",\"colour\":\"red\"}",
+         "/consents/0/colour", "unknown consent field"},
+        {"{\"purpose\":\"marketing\",\"channel\":\"email\",\"status\":\"granted\","
+         "\"captured_at\":\"2026-01-01\",\"evidence\":42}",
+         "/consents/0/evidence", "string"},
+        {"[" GRANT("marketing", "email", "2026-01-01") ",7]", "/consents/1", "object"},
+    };
+    long long e = new_entity();
+    long long a = member(e, "crm", "V-1");
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        mdm_err err = {0};
+        mdm_status st = give(a, "crm", "V-1", cases[i].json, &err);
+        char label[600];
+        snprintf(label, sizeof label, "validation case %zu: status %d field %s msg %s", i, st,
+                 err.field, err.msg);
+        mdm_test_case(st == MDM_EUNPROCESSABLE && !strcmp(err.field, cases[i].field) &&
+                          strstr(err.msg, cases[i].needle),
+                      label);
+    }
+    CHECK_INT(q_ll("SELECT count(*) FROM consent_event WHERE source_key = 'V-1'", 0), 0);
+    /* consents that are not an array */
+    json_t *bad = json_pack("{s:s}", "purpose", "marketing");
+    ingest_ctx ctx = {a, "crm", "V-1", bad, NULL, {0}};
+    mdm_err err = {0};
+    CHECK_INT(mdm_db_run_tx(db, "t", ingest_fn, &ctx, &err), MDM_EUNPROCESSABLE);
+    CHECK_STR(err.field, "/consents");
+    json_decref(bad);
+}
+
+static void test_idempotent_and_standalone(void)
+{
+    mdm_err err = {0};
+    /* posted before the record exists: stored, not linked */
+    json_t *c = json_loads("[" GRANT("marketing", "phone", "2026-05-01T10:00:00Z") "]", 0, NULL);
+    ingest_ctx ctx = {0, "shop", "S-1", c, NULL, {0}};
+    CHECK_INT(mdm_db_run_tx(db, "t", ingest_fn, &ctx, &err), MDM_OK);
+    CHECK(json_is_null(json_object_get(ctx.result, "record_id")));
+    CHECK_INT(json_integer_value(json_object_get(ctx.result, "stored")), 1);
+    json_decref(ctx.result);
+    ctx.result = NULL;
+    /* the same event again, with the same instant written differently: stored once */
+    json_t *c2 = json_loads("[" GRANT("marketing", "phone", "2026-05-01T12:00:00+02:00") "]", 0,
+                            NULL);
+    ctx.consents = c2;
+    CHECK_INT(mdm_db_run_tx(db, "t", ingest_fn, &ctx, &err), MDM_OK);
+    CHECK_INT(json_integer_value(json_object_get(ctx.result, "stored")), 0);
+    CHECK_INT(json_integer_value(json_object_get(ctx.result, "duplicates")), 1);
+    json_decref(ctx.result);
+    json_decref(c);
+    json_decref(c2);
+    CHECK_INT(q_ll("SELECT count(*) FROM consent_event WHERE source_key = 'S-1'", 0), 1);
+    /* the record arrives and is linked: the earlier event counts for its golden record */
+    long long e = new_entity();
+    member(e, "shop", "S-1");
+    CHECK_INT(recompute(e, 0), MDM_OK);
+    CHECK_STR(state_of(e, NULL, "marketing", "phone", NULL, NULL), "granted");
+    CHECK_INT(changes(e), 1);
+    CHECK_INT(recompute(e, 0), MDM_OK);
+    CHECK_INT(changes(e), 1);
+    /* unknown source */
+    c = json_loads("[" GRANT("marketing", "phone", "2026-05-01T10:00:00Z") "]", 0, NULL);
+    ingest_ctx bad = {0, "nosuch", "S-1", c, NULL, {0}};
+    CHECK_INT(mdm_db_run_tx(db, "t", ingest_fn, &bad, &err), MDM_EUNPROCESSABLE);
+    CHECK_STR(err.field, "/source");
+    json_decref(c);
+    /* recompute of an unknown entity */
+    CHECK_INT(recompute(876543210, 0), MDM_ENOTFOUND);
+}
+
+static void test_rollback(void)
+{
+    mdm_err err = {0};
+    long long e = new_entity();
+    long long a = member(e, "crm", "R-1");
+    long long before = q_ll("SELECT count(*) FROM outbox", 0);
+    /* fail each statement of the ingest in turn: nothing of it may remain */
+    for (int n = 1; n <= 40; n++) {
+        mdm_db_fail_after(n);
+        mdm_status st = give(a, "crm", "R-1", GRANT("marketing", "post", "2026-06-01"), &err);
+        mdm_db_fail_after(0);
+        if (st == MDM_OK)
+            break; /* n exceeded the number of statements: the ingest committed */
+        CHECK_INT(q_ll("SELECT count(*) FROM consent_event WHERE source_key = 'R-1'", 0), 0);
+        CHECK_INT(q_ll("SELECT count(*) FROM outbox", 0), before);
+    }
+    CHECK_INT(q_ll("SELECT count(*) FROM consent_event WHERE source_key = 'R-1'", 0), 1);
+    CHECK_STR(state_of(e, NULL, "marketing", "post", NULL, NULL), "granted");
+}
+
+static void test_contact_points(void)
+{
+    mdm_err err = {0};
+    long long e = new_entity();
+    long long a = member(e, "crm", "CP-1"), b = member(e, "shop", "CP-2");
+    CHECK_INT(give(a, "crm", "CP-1",
+                   "{\"purpose\":\"marketing\",\"channel\":\"email\",\"status\":\"granted\","
+                   "\"captured_at\":\"2026-01-01\",\"contact_point\":\" Ann@Example.COM \"}",
+                   &err),
+              MDM_OK);
+    /* the address-level grant covers only that address */
+    CHECK_STR(state_of(e, NULL, "marketing", "email", "ann@example.com", NULL), "granted");
+    CHECK_STR(state_of(e, NULL, "marketing", "email", NULL, NULL), "none");
+    CHECK_STR(state_of(e, NULL, "marketing", "sms", "ann@example.com", NULL), "(absent)");
+    /* a later channel-wide withdrawal covers every address */
+    CHECK_INT(give(b, "shop", "CP-2", WITHDRAW("marketing", "email", "2026-02-01"), &err), MDM_OK);
+    CHECK_STR(state_of(e, NULL, "marketing", "email", "ann@example.com", NULL), "withdrawn");
+    CHECK_STR(state_of(e, NULL, "marketing", "email", NULL, NULL), "withdrawn");
+    /* a later grant for one address: that address only */
+    CHECK_INT(give(b, "shop", "CP-2",
+                   "{\"purpose\":\"marketing\",\"channel\":\"email\",\"status\":\"granted\","
+                   "\"captured_at\":\"2026-03-01\",\"contact_point\":\"bob@example.com\"}",
+                   &err),
+              MDM_OK);
+    CHECK_STR(state_of(e, NULL, "marketing", "email", "bob@example.com", NULL), "granted");
+    CHECK_STR(state_of(e, NULL, "marketing", "email", "ann@example.com", NULL), "withdrawn");
+    CHECK_STR(state_of(e, NULL, "marketing", "email", NULL, NULL), "withdrawn");
+    CHECK_STR(state_of(e, "2026-02-15", "marketing", "email", "bob@example.com", NULL), "(absent)");
+    /* phone contact points lose their punctuation; the "all" channel covers every channel */
+    CHECK_INT(give(a, "crm", "CP-1",
+                   "[{\"purpose\":\"profiling\",\"channel\":\"sms\",\"status\":\"granted\","
+                   "\"captured_at\":\"2026-01-01\",\"contact_point\":\"+1 (555) 010-0199\"},"
+                   "{\"purpose\":\"profiling\",\"channel\":\"all\",\"status\":\"withdrawn\","
+                   "\"captured_at\":\"2026-01-05\"}]",
+                   &err),
+              MDM_OK);
+    CHECK_STR(state_of(e, NULL, "profiling", "sms", "+15550100199", NULL), "withdrawn");
+    CHECK_STR(state_of(e, NULL, "profiling", "post", NULL, NULL), "withdrawn");
+    CHECK_STR(state_of(e, "2026-01-03", "profiling", "sms", "+15550100199", NULL), "granted");
+    CHECK_STR(state_of(e, "2026-01-03", "profiling", "sms", NULL, NULL), "none");
+}
+
+static void test_merge_split(void)
+{
+    mdm_err err = {0};
+    long long e1 = new_entity(), e2 = new_entity();
+    long long a = member(e1, "crm", "M-A"), b = member(e2, "shop", "M-B");
+    CHECK_INT(give(a, "crm", "M-A",
+                   "[" GRANT("marketing", "email", "2026-01-01") "," GRANT(
+                       "profiling", "email", "2026-01-01") "]",
+                   &err),
+              MDM_OK);
+    CHECK_INT(give(b, "shop", "M-B",
+                   "[" WITHDRAW("marketing", "email", "2026-02-01") "," GRANT(
+                       "third_party", "sms", "2026-02-01") "]",
+                   &err),
+              MDM_OK);
+    CHECK_STR(state_of(e1, NULL, "marketing", "email", NULL, NULL), "granted");
+    CHECK_STR(state_of(e2, NULL, "marketing", "email", NULL, NULL), "withdrawn");
+    long long c1 = changes(e1), c2 = changes(e2);
+
+    /* merge e2 into e1: the events are united */
+    link_record(b, e1);
+    PQclear(q("UPDATE entity SET status = 'retired', survivor_id = $1 WHERE id = $2", 2, num(e1),
+              num(e2)));
+    CHECK_INT(recompute(e1, e2), MDM_OK);
+    CHECK_STR(state_of(e1, NULL, "marketing", "email", NULL, NULL), "withdrawn");
+    CHECK_STR(state_of(e1, NULL, "profiling", "email", NULL, NULL), "granted");
+    CHECK_STR(state_of(e1, NULL, "third_party", "sms", NULL, NULL), "granted");
+    /* the retired id answers for its survivor */
+    CHECK_STR(state_of(e2, NULL, "third_party", "sms", NULL, NULL), "granted");
+    CHECK_INT(changes(e1), c1 + 1);
+    CHECK_INT(changes(e2), c2);
+    CHECK_INT(q_ll("SELECT count(*) FROM consent_state WHERE entity_id = $1", 1, num(e2)), 0);
+    /* recomputing again changes nothing */
+    CHECK_INT(recompute(e1, 0), MDM_OK);
+    CHECK_INT(changes(e1), c1 + 1);
+    PGresult *r = q("SELECT payload FROM outbox WHERE entity_id = $1 AND type = "
+                    "'consent_changed' ORDER BY seq DESC LIMIT 1",
+                    1, num(e1));
+    json_t *payload = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
+    PQclear(r);
+    CHECK_STR(json_string_value(json_object_get(json_object_get(payload, "state"),
+                                                "marketing/email")),
+              "withdrawn");
+    CHECK_STR(json_string_value(json_object_get(json_object_get(payload, "previous"),
+                                                "marketing/email")),
+              "granted");
+    json_decref(payload);
+
+    /* split b off into a new entity: each part gets back exactly its own events */
+    long long e3 = new_entity();
+    link_record(b, e3);
+    CHECK_INT(recompute(e1, e3), MDM_OK);
+    json_t *s1 = NULL, *s3 = NULL;
+    CHECK_INT(mdm_consent_state(db, e1, NULL, &s1, &err), MDM_OK);
+    CHECK_INT(mdm_consent_state(db, e3, NULL, &s3, &err), MDM_OK);
+    size_t i;
+    json_t *en;
+    int n1 = 0, n3 = 0;
+    json_array_foreach(json_object_get(s1, "consents"), i, en)
+    {
+        if (json_is_null(json_object_get(en, "source")))
+            continue;
+        n1++;
+        CHECK_STR(json_string_value(json_object_get(en, "source_key")), "M-A");
+    }
+    json_array_foreach(json_object_get(s3, "consents"), i, en)
+    {
+        if (json_is_null(json_object_get(en, "source")))
+            continue;
+        n3++;
+        CHECK_STR(json_string_value(json_object_get(en, "source_key")), "M-B");
+    }
+    CHECK_INT(n1, 2); /* marketing/email, profiling/email */
+    CHECK_INT(n3, 2); /* marketing/email, third_party/sms */
+    json_decref(s1);
+    json_decref(s3);
+    CHECK_STR(state_of(e1, NULL, "marketing", "email", NULL, NULL), "granted");
+    CHECK_STR(state_of(e3, NULL, "marketing", "email", NULL, NULL), "withdrawn");
+    CHECK_INT(changes(e1), c1 + 2);
+    CHECK_INT(changes(e3), 1);
+    CHECK_INT(recompute(e1, e3), MDM_OK);
+    CHECK_INT(changes(e1), c1 + 2);
+    CHECK_INT(changes(e3), 1);
+}
+
+/* Audit export ------------------------------------------------------------------------------ */
+
+/* Parses RFC 4180 CSV text: returns the number of records (header included) or -1 when
+ * malformed; every record must have ncols fields. *fields_out receives the fields of
+ * record `want_row` (when >= 0) as a JSON array. */
+static long csv_parse(const char *s, size_t ncols, long want_row, json_t **fields_out)
+{
+    long records = 0;
+    size_t fields = 0;
+    mdm_buf field = {0};
+    json_t *row = json_array();
+    for (;;) {
+        mdm_buf_reset(&field);
+        mdm_buf_puts(&field, "");
+        if (*s == '"') {
+            s++;
+            for (;;) {
+                if (!*s)
+                    goto bad;
+                if (*s == '"') {
+                    if (s[1] == '"') {
+                        mdm_buf_putc(&field, '"');
+                        s += 2;
+                        continue;
+                    }
+                    s++;
+                    break;
+                }
+                mdm_buf_putc(&field, *s++);
+            }
+        } else {
+            while (*s && *s != ',' && *s != '\r' && *s != '\n') {
+                if (*s == '"')
+                    goto bad;
+                mdm_buf_putc(&field, *s++);
+            }
+        }
+        fields++;
+        json_array_append_new(row, json_string(field.data));
+        if (*s == ',') {
+            s++;
+            continue;
+        }
+        if (s[0] != '\r' || s[1] != '\n')
+            goto bad;
+        s += 2;
+        if (fields != ncols)
+            goto bad;
+        if (records == want_row && fields_out)
+            *fields_out = json_copy(row);
+        json_array_clear(row);
+        records++;
+        fields = 0;
+        if (!*s)
+            break;
+    }
+    mdm_buf_free(&field);
+    json_decref(row);
+    return records;
+bad:
+    mdm_buf_free(&field);
+    json_decref(row);
+    return -1;
+}
+
+static char *export_all(const char *from, const char *to, mdm_consent_format fmt, long long *rows,
+                        mdm_status *status)
+{
+    mdm_err err = {0};
+    mdm_consent_audit *a = NULL;
+    mdm_buf out = {0};
+    mdm_buf_puts(&out, "");
+    *status = mdm_consent_audit_open(db, from, to, fmt, &a, &err);
+    if (*status != MDM_OK)
+        return mdm_buf_steal(&out);
+    bool done = false;
+    while (!done && (*status = mdm_consent_audit_next(a, &out, &done, &err)) == MDM_OK)
+        ;
+    *rows = mdm_consent_audit_rows(a);
+    mdm_consent_audit_close(a);
+    return mdm_buf_steal(&out);
+}
+
+static void test_audit_export(void)
+{
+    mdm_err err = {0};
+    long long e = new_entity();
+    long long a = member(e, "crm", "AU-1");
+    CHECK_INT(give(a, "crm", "AU-1",
+                   "{\"purpose\":\"marketing\",\"channel\":\"email\",\"status\":\"granted\","
+                   "\"captured_at\":\"2026-01-01\",\"lawful_basis\":\"consent\","
+                   "\"evidence\":\"form \\\"signup\\\", page 2\\r\\nline two\"}",
+                   &err),
+              MDM_OK);
+    /* events received at known times (as a bulk load would leave them) */
+    for (int i = 0; i < 30; i++) {
+        char hash[40], at[40];
+        snprintf(hash, sizeof hash, "audit-fixture-%d", i);
+        snprintf(at, sizeof at, "2025-0%d-1%dT10:00:00Z", 1 + i % 6, i % 10);
+        PQclear(q("INSERT INTO consent_event (source, source_key, purpose, channel, status, "
+                  "captured_at, received_at, event_hash, evidence) VALUES ('shop', 'AU-2', "
+                  "'marketing', 'sms', 'granted', $1, $1, $2, 'a,b')",
+                  2, at, hash));
+    }
+    long long want = q_ll("SELECT count(*) FROM consent_event WHERE received_at >= "
+                          "'2025-02-01T00:00:00Z' AND received_at < '2025-05-01T00:00:00Z'",
+                          0);
+    CHECK(want > 0 && want < 30);
+    long long rows = 0;
+    mdm_status st;
+    char *csv = export_all("2025-02-01", "2025-05-01", MDM_CONSENT_CSV, &rows, &st);
+    CHECK_INT(st, MDM_OK);
+    CHECK_INT(rows, want);
+    json_t *header = NULL;
+    CHECK_INT(csv_parse(csv, 15, 0, &header), want + 1);
+    CHECK_STR(json_string_value(json_array_get(header, 0)), "event_id");
+    CHECK_STR(json_string_value(json_array_get(header, 14)), "state_after");
+    json_decref(header);
+    free(csv);
+    /* the whole log: the quoted evidence parses back intact; order is received_at, id */
+    long long total = q_ll("SELECT count(*) FROM consent_event", 0);
+    csv = export_all(NULL, NULL, MDM_CONSENT_CSV, &rows, &st);
+    CHECK_INT(rows, total);
+    CHECK_INT(csv_parse(csv, 15, -1, NULL), total + 1);
+    long long au1 = q_ll("SELECT count(*) FROM consent_event WHERE received_at < "
+                         "(SELECT received_at FROM consent_event WHERE source_key = 'AU-1')",
+                         0);
+    json_t *row = NULL;
+    csv_parse(csv, 15, au1 + 1, &row);
+    CHECK_STR(json_string_value(json_array_get(row, 3)), "AU-1");
+    CHECK_STR(json_string_value(json_array_get(row, 1)), num(e));
+    CHECK_STR(json_string_value(json_array_get(row, 12)), "form \"signup\", page 2\r\nline two");
+    CHECK_STR(json_string_value(json_array_get(row, 13)), "none");
+    CHECK_STR(json_string_value(json_array_get(row, 14)), "granted");
+    json_decref(row);
+    free(csv);
+    /* NDJSON: one object per line */
+    char *nd = export_all("2025-02-01T00:00:00Z", "2025-05-01T00:00:00Z", MDM_CONSENT_NDJSON,
+                          &rows, &st);
+    CHECK_INT(rows, want);
+    long lines = 0;
+    char *save = NULL;
+    for (char *line = strtok_r(nd, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        json_t *o = json_loads(line, 0, NULL);
+        CHECK(o != NULL);
+        CHECK_STR(json_string_value(json_object_get(o, "source_key")), "AU-2");
+        CHECK_STR(json_string_value(json_object_get(o, "evidence")), "a,b");
+        CHECK(json_is_null(json_object_get(o, "golden_id")));
+        CHECK(json_is_integer(json_object_get(o, "event_id")));
+        lines++;
+        json_decref(o);
+    }
+    CHECK_INT(lines, want);
+    free(nd);
+    /* bad range */
+    mdm_consent_audit *au = NULL;
+    CHECK_INT(mdm_consent_audit_open(db, "last week", NULL, MDM_CONSENT_CSV, &au, &err),
+              MDM_EINVAL);
+    CHECK_STR(err.field, "/from");
+    CHECK(au == NULL);
+    /* the connection is usable again after an export */
+    CHECK_INT(q_ll("SELECT 1", 0), 1);
+}
+
+int main(void)
+{
+    const char *url = getenv("MDM_DATABASE_URL");
+    const char *sql_dir = getenv("MDM_SQL_DIR");
+    if (!url || !sql_dir) {
+        fprintf(stderr, "MDM_DATABASE_URL and MDM_SQL_DIR must be set\n");
+        return 1;
+    }
+    mdm_err err = {0};
+    db = mdm_db_connect(url, &err);
+    if (!db) {
+        fprintf(stderr, "%s\n", err.msg);
+        return 1;
+    }
+    if (mdm_migrate_run(db, sql_dir, false, NULL, NULL, &err) != MDM_OK) {
+        fprintf(stderr, "migrate: %s\n", err.msg);
+        return 1;
+    }
+    PQclear(q("INSERT INTO source_system (code, name, kind) VALUES ('crm', 'CRM', 'crm'), "
+              "('shop', 'Web shop', 'commerce')",
+              0));
+    RUN(test_grant_withdraw_grant);
+    RUN(test_ties);
+    RUN(test_expiry);
+    RUN(test_configured_default);
+    RUN(test_validation);
+    RUN(test_idempotent_and_standalone);
+    RUN(test_rollback);
+    RUN(test_contact_points);
+    RUN(test_merge_split);
+    RUN(test_audit_export);
+    mdm_db_close(db);
+    TEST_END();
+}
