@@ -1,0 +1,845 @@
+/* Review queue: listing with keyset paging, claim/assign, decisions, refresh.
+ *
+ * Invariants: every write locks the item row (FOR UPDATE) and checks its version before
+ * changing anything; every steward-visible change bumps the version and writes one audit
+ * row in the same transaction; decided and superseded items never change again. */
+#include "stewardship/queue.h"
+
+#include "common/log.h"
+#include "common/mem.h"
+#include "stewardship/audit.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Lock keys (two-int4 space, class 'mdma' as in audit.c). */
+#define REFRESH_LOCK "SELECT pg_try_advisory_xact_lock(1835299169, 2) AS got"
+
+/* The summary columns of an item as one JSON text column "j". */
+#define LABEL_OF(golden)                                                                           \
+    "coalesce(nullif(" golden "->>'full_name', ''), nullif(concat_ws(' ', " golden                 \
+    "->>'first_name', " golden "->>'last_name'), ''), '')"
+#define SUMMARY                                                                                    \
+    "json_build_object('id', r.id, 'kind', r.kind, 'record_id', r.record_id,"                     \
+    " 'entity_id', r.entity_id, 'other_entity_id', r.other_entity_id, 'score', r.score,"          \
+    " 'probability', r.probability, 'priority', r.priority, 'status', r.status,"                  \
+    " 'assignee', r.assignee, 'decision', r.decision, 'reason', r.reason,"                        \
+    " 'decided_by', r.decided_by, 'decided_at', r.decided_at, 'version', r.version,"              \
+    " 'created_at', r.created_at, 'updated_at', r.updated_at, 'scored_at', r.scored_at,"          \
+    " 'a_label', CASE WHEN r.kind = 'record_entity' THEN"                                          \
+    "   (SELECT " LABEL_OF("s.normalized") " FROM source_record s WHERE s.id = r.record_id)"      \
+    "   ELSE (SELECT " LABEL_OF("e.golden") " FROM entity e WHERE e.id = r.entity_id) END,"        \
+    " 'b_label', CASE WHEN r.kind = 'record_entity' THEN"                                          \
+    "   (SELECT " LABEL_OF("e.golden") " FROM entity e WHERE e.id = r.entity_id)"                 \
+    "   ELSE (SELECT " LABEL_OF("e.golden") " FROM entity e WHERE e.id = r.other_entity_id) END"   \
+    ")::text AS j"
+
+#define LIST_WHERE                                                                                 \
+    " FROM review_item r"                                                                          \
+    " WHERE r.status = ANY ($1::text[])"                                                           \
+    "   AND ($2::text IS NULL OR ($2 = '-' AND r.assignee IS NULL) OR r.assignee = $2)"           \
+    "   AND ($3::text IS NULL OR r.kind = $3)"                                                     \
+    "   AND ($4::bigint = 0 OR r.entity_id = $4 OR r.other_entity_id = $4)"                       \
+    "   AND ($5::float8 IS NULL OR r.probability >= $5)"                                          \
+    "   AND ($6::float8 IS NULL OR r.probability <= $6)"
+
+typedef struct sort_variant {
+    const char *name;
+    mdm_db_stmt stmt;
+} sort_variant;
+
+/* One statement per sort order: the keyset condition ($7 key text, $8 id) and ORDER BY
+ * are fixed SQL text, never built from input. */
+static const sort_variant sorts[] = {
+    {"priority",
+     {"queue_list_priority",
+      "SELECT r.id, r.priority::text AS k, " SUMMARY LIST_WHERE
+      "   AND ($7::text IS NULL OR r.priority < $7::float8"
+      "        OR (r.priority = $7::float8 AND r.id > $8::bigint))"
+      " ORDER BY r.priority DESC, r.id LIMIT $9",
+      9}},
+    {"created",
+     {"queue_list_created",
+      "SELECT r.id, r.created_at::text AS k, " SUMMARY LIST_WHERE
+      "   AND ($7::text IS NULL OR (r.created_at, r.id) > ($7::timestamptz, $8::bigint))"
+      " ORDER BY r.created_at, r.id LIMIT $9",
+      9}},
+    {"-created",
+     {"queue_list_created_desc",
+      "SELECT r.id, r.created_at::text AS k, " SUMMARY LIST_WHERE
+      "   AND ($7::text IS NULL OR (r.created_at, r.id) < ($7::timestamptz, $8::bigint))"
+      " ORDER BY r.created_at DESC, r.id DESC LIMIT $9",
+      9}},
+    {"probability",
+     {"queue_list_probability",
+      "SELECT r.id, r.probability::text AS k, " SUMMARY LIST_WHERE
+      "   AND ($7::text IS NULL OR (r.probability, r.id) > ($7::float8, $8::bigint))"
+      " ORDER BY r.probability, r.id LIMIT $9",
+      9}},
+    {"-probability",
+     {"queue_list_probability_desc",
+      "SELECT r.id, r.probability::text AS k, " SUMMARY LIST_WHERE
+      "   AND ($7::text IS NULL OR (r.probability, r.id) < ($7::float8, $8::bigint))"
+      " ORDER BY r.probability DESC, r.id DESC LIMIT $9",
+      9}},
+};
+
+static const mdm_db_stmt stmt_summary = {"queue_summary",
+                                         "SELECT " SUMMARY " FROM review_item r WHERE r.id = $1", 1};
+
+static const mdm_db_stmt stmt_detail = {
+    "queue_detail",
+    "SELECT r.kind, r.record_id, r.entity_id, r.other_entity_id, r.explanation::text AS expl"
+    " FROM review_item r WHERE r.id = $1",
+    1};
+
+static const mdm_db_stmt stmt_record_side = {
+    "queue_record_side",
+    "SELECT json_build_object('type', 'record', 'record_id', s.id, 'source', s.source,"
+    " 'source_key', s.source_key, 'entity_id', m.entity_id, 'deleted', s.deleted,"
+    " 'fields', s.normalized - 'keys')::text AS j"
+    " FROM source_record s LEFT JOIN membership m ON m.record_id = s.id AND m.active"
+    " WHERE s.id = $1",
+    1};
+
+static const mdm_db_stmt stmt_entity_side = {
+    "queue_entity_side",
+    "SELECT json_build_object('type', 'entity', 'entity_id', e.id, 'version', e.version,"
+    " 'status', e.status, 'survivor_id', e.survivor_id, 'fields', e.golden,"
+    " 'members', (SELECT coalesce(json_agg(json_build_object('record_id', s.id,"
+    "   'source', s.source, 'source_key', s.source_key) ORDER BY s.id), '[]'::json)"
+    "   FROM membership m JOIN source_record s ON s.id = m.record_id"
+    "   WHERE m.entity_id = e.id AND m.active))::text AS j"
+    " FROM entity e WHERE e.id = $1",
+    1};
+
+static const mdm_db_stmt stmt_lock = {
+    "queue_lock",
+    "SELECT id, kind, record_id, entity_id, other_entity_id, probability, status, assignee,"
+    " version FROM review_item WHERE id = $1 FOR UPDATE",
+    1};
+
+static const mdm_db_stmt stmt_set_claim = {
+    "queue_set_claim",
+    "UPDATE review_item SET status = CASE WHEN $2::text IS NULL THEN 'open' ELSE 'claimed' END,"
+    " assignee = $2, version = version + 1, updated_at = now() WHERE id = $1",
+    2};
+
+static const mdm_db_stmt stmt_set_decided = {
+    "queue_set_decided",
+    "UPDATE review_item SET status = $2, decision = $3, reason = $4, decided_by = $5,"
+    " decided_at = now(), assignee = CASE WHEN $2 = 'deferred' THEN assignee ELSE $5 END,"
+    " version = version + 1, updated_at = now() WHERE id = $1 RETURNING version",
+    5};
+
+/* Record pairs across the two sides of an item: side A is the record (record_entity) or
+ * the members of entity_id; side B the members of entity_id (record_entity) or of
+ * other_entity_id. */
+#define PAIRS                                                                                      \
+    "WITH a AS (SELECT r.record_id AS rid FROM review_item r"                                     \
+    "             WHERE r.id = $1 AND r.kind = 'record_entity'"                                    \
+    "           UNION SELECT m.record_id FROM review_item r JOIN membership m"                     \
+    "             ON m.entity_id = r.entity_id AND m.active"                                       \
+    "             WHERE r.id = $1 AND r.kind = 'entity_entity'),"                                  \
+    " b AS (SELECT m.record_id AS rid FROM review_item r JOIN membership m"                        \
+    "         ON m.active AND m.entity_id = CASE WHEN r.kind = 'record_entity'"                    \
+    "                                    THEN r.entity_id ELSE r.other_entity_id END"              \
+    "         WHERE r.id = $1),"                                                                   \
+    " p AS (SELECT DISTINCT least(a.rid, b.rid) AS ra, greatest(a.rid, b.rid) AS rb"               \
+    "         FROM a, b WHERE a.rid <> b.rid)"
+
+static const mdm_db_stmt stmt_never_link = {
+    "queue_never_link",
+    PAIRS " INSERT INTO steward_assertion (kind, record_a, record_b, actor, reason)"
+          " SELECT 'never_link', ra, rb, $2, $3 FROM p"
+          " ON CONFLICT (record_a, record_b) DO UPDATE SET kind = 'never_link',"
+          "   actor = EXCLUDED.actor, reason = EXCLUDED.reason, created_at = now()",
+    3};
+
+static const mdm_db_stmt stmt_label_pairs = {
+    "queue_label_pairs",
+    PAIRS " INSERT INTO steward_label (record_a, record_b, label, auto_linked, origin, review_id,"
+          "                            actor)"
+          " SELECT ra, rb, $2, coalesce((SELECT ma.entity_id = mb.entity_id"
+          "   FROM membership ma, membership mb WHERE ma.record_id = ra AND ma.active"
+          "   AND mb.record_id = rb AND mb.active), false), 'review', $1, $3 FROM p",
+    3};
+
+static const mdm_db_stmt stmt_supersede = {
+    "queue_supersede",
+    "WITH stale AS ("
+    " SELECT r.id, CASE"
+    "   WHEN e.status <> 'active' THEN 'entity ' || r.entity_id || ' is ' || e.status"
+    "   WHEN r.kind = 'entity_entity' AND o.status <> 'active'"
+    "     THEN 'entity ' || r.other_entity_id || ' is ' || o.status"
+    "   WHEN r.kind = 'record_entity' AND (s.deleted OR s.erased)"
+    "     THEN 'record ' || r.record_id || ' was deleted'"
+    "   WHEN r.kind = 'record_entity' AND m.entity_id IS NULL"
+    "     THEN 'record ' || r.record_id || ' has no entity'"
+    "   WHEN r.kind = 'record_entity' AND m.entity_id = r.entity_id"
+    "     THEN 'record ' || r.record_id || ' is already in entity ' || r.entity_id"
+    "  END AS why"
+    " FROM review_item r JOIN entity e ON e.id = r.entity_id"
+    " LEFT JOIN entity o ON o.id = r.other_entity_id"
+    " LEFT JOIN source_record s ON s.id = r.record_id"
+    " LEFT JOIN membership m ON m.record_id = r.record_id AND m.active"
+    " WHERE r.status IN ('open', 'claimed', 'deferred') AND ($1::bigint = 0 OR r.id = $1))"
+    " UPDATE review_item r SET status = 'superseded', reason = stale.why,"
+    "   version = r.version + 1, updated_at = now()"
+    " FROM stale WHERE r.id = stale.id AND stale.why IS NOT NULL"
+    " RETURNING r.id, stale.why, r.version",
+    1};
+
+static const mdm_db_stmt stmt_refresh_lock = {"queue_refresh_lock", REFRESH_LOCK, 0};
+
+static const mdm_db_stmt stmt_priority_inputs = {
+    "queue_priority_inputs",
+    "SELECT r.id, r.probability, r.priority,"
+    " extract(epoch FROM now() - r.created_at) / 86400.0 AS age_days,"
+    " (SELECT count(*) FROM membership m WHERE m.active AND (m.entity_id = r.entity_id"
+    "   OR m.entity_id = r.other_entity_id OR m.entity_id = (SELECT m2.entity_id"
+    "   FROM membership m2 WHERE m2.record_id = r.record_id AND m2.active))) AS size"
+    " FROM review_item r WHERE r.status IN ('open', 'claimed', 'deferred')",
+    0};
+
+static const mdm_db_stmt stmt_set_priority = {
+    "queue_set_priority",
+    "UPDATE review_item r SET priority = u.p"
+    " FROM unnest($1::bigint[], $2::float8[]) AS u(id, p) WHERE r.id = u.id",
+    2};
+
+double mdm_queue_priority(double probability, long cluster_size, double age_days)
+{
+    if (!(probability >= 0))
+        probability = 0;
+    if (probability > 1)
+        probability = 1;
+    if (cluster_size < 1)
+        cluster_size = 1;
+    if (!(age_days >= 0))
+        age_days = 0;
+    double uncertainty = 1.0 - fabs(2.0 * probability - 1.0);
+    double size = fmin(1.0, log2((double)cluster_size) / 5.0);
+    double age = fmin(1.0, age_days / 14.0);
+    return 100.0 * (0.6 * uncertainty + 0.25 * size + 0.15 * age);
+}
+
+static mdm_status check_actor(const mdm_queue_actor *who, mdm_err *err)
+{
+    if (!who || !who->name || !*who->name)
+        return mdm_err_set_field(err, MDM_EINVAL, "/actor", "the acting steward is required");
+    if (!who->role || !*who->role)
+        return mdm_err_set_field(err, MDM_EINVAL, "/role", "the acting role is required");
+    return MDM_OK;
+}
+
+/* ---- Refresh ---------------------------------------------------------------------- */
+
+/* Closes stale items (only item `only` when non-zero) with one audit row each. */
+static mdm_status supersede(mdm_db *db, int64_t only, long *closed, mdm_err *err)
+{
+    char id[24];
+    snprintf(id, sizeof id, "%lld", (long long)only);
+    const char *params[] = {id};
+    PGresult *res = NULL;
+    mdm_status st = mdm_db_exec(db, &stmt_supersede, params, &res, err);
+    if (st != MDM_OK)
+        return st;
+    int n = PQntuples(res);
+    for (int i = 0; i < n && st == MDM_OK; i++) {
+        char target[48];
+        snprintf(target, sizeof target, "review_item:%s", mdm_db_get(res, i, "id", "?"));
+        json_t *after = json_pack("{s:s,s:I}", "status", "superseded", "version",
+                                  (json_int_t)mdm_db_get_ll(res, i, "version", 0));
+        st = mdm_audit_append(db, "system", "system", "review.supersede", target,
+                              mdm_db_get(res, i, "why", NULL), NULL, after, err);
+        json_decref(after);
+    }
+    if (closed)
+        *closed = n;
+    if (n)
+        mdm_log(MDM_LOG_INFO, "event=review_superseded count=%d", n);
+    PQclear(res);
+    return st;
+}
+
+static mdm_status reprioritize(mdm_db *db, mdm_err *err)
+{
+    PGresult *res = NULL;
+    mdm_status st = mdm_db_exec(db, &stmt_priority_inputs, NULL, &res, err);
+    if (st != MDM_OK)
+        return st;
+    mdm_buf ids = {0}, pri = {0};
+    mdm_buf_putc(&ids, '{');
+    mdm_buf_putc(&pri, '{');
+    int changed = 0;
+    for (int i = 0; i < PQntuples(res); i++) {
+        double p = strtod(mdm_db_get(res, i, "probability", "0"), NULL);
+        double old = strtod(mdm_db_get(res, i, "priority", "0"), NULL);
+        double age = strtod(mdm_db_get(res, i, "age_days", "0"), NULL);
+        long size = (long)mdm_db_get_ll(res, i, "size", 1);
+        double now = mdm_queue_priority(p, size, age);
+        if (fabs(now - old) < 1e-6)
+            continue;
+        mdm_buf_printf(&ids, "%s%s", changed ? "," : "", mdm_db_get(res, i, "id", "0"));
+        mdm_buf_printf(&pri, "%s%.17g", changed ? "," : "", now);
+        changed++;
+    }
+    PQclear(res);
+    mdm_buf_putc(&ids, '}');
+    mdm_buf_putc(&pri, '}');
+    if (changed) {
+        const char *params[] = {ids.data, pri.data};
+        st = mdm_db_exec(db, &stmt_set_priority, params, NULL, err);
+    }
+    mdm_buf_free(&ids);
+    mdm_buf_free(&pri);
+    return st;
+}
+
+typedef struct refresh_ctx {
+    long closed;
+} refresh_ctx;
+
+static mdm_status refresh_fn(mdm_db *db, void *arg, mdm_err *err)
+{
+    refresh_ctx *c = arg;
+    c->closed = 0;
+    PGresult *res = NULL;
+    mdm_status st = mdm_db_exec(db, &stmt_refresh_lock, NULL, &res, err);
+    if (st != MDM_OK)
+        return st;
+    bool got = strcmp(mdm_db_get(res, 0, "got", "f"), "t") == 0;
+    PQclear(res);
+    if (!got) /* another refresh is running right now: its result is as good */
+        return MDM_OK;
+    st = supersede(db, 0, &c->closed, err);
+    if (st == MDM_OK)
+        st = reprioritize(db, err);
+    return st;
+}
+
+mdm_status mdm_queue_refresh(mdm_db *db, long *closed, mdm_err *err)
+{
+    refresh_ctx c = {0};
+    mdm_status st = mdm_db_run_tx(db, "queue_refresh", refresh_fn, &c, err);
+    if (closed)
+        *closed = st == MDM_OK ? c.closed : 0;
+    return st;
+}
+
+/* ---- Listing ---------------------------------------------------------------------- */
+
+static const char *const statuses[] = {"open", "claimed", "deferred", "decided", "superseded",
+                                       NULL};
+
+/* Validates a comma list of statuses into a PostgreSQL array literal. */
+static mdm_status status_array(const char *list, mdm_buf *out, mdm_err *err)
+{
+    if (!list || !*list)
+        list = "open,claimed";
+    mdm_buf_putc(out, '{');
+    const char *p = list;
+    int n = 0;
+    while (*p) {
+        size_t len = strcspn(p, ",");
+        int known = 0;
+        for (int i = 0; statuses[i]; i++)
+            if (strlen(statuses[i]) == len && strncmp(statuses[i], p, len) == 0)
+                known = 1;
+        if (!known)
+            return mdm_err_set_field(err, MDM_EINVAL, "/status",
+                                     "unknown status \"%.*s\" (open, claimed, deferred, "
+                                     "decided, superseded)",
+                                     (int)(len > 40 ? 40 : len), p);
+        mdm_buf_printf(out, "%s%.*s", n++ ? "," : "", (int)len, p);
+        p += len;
+        if (*p == ',')
+            p++;
+    }
+    mdm_buf_putc(out, '}');
+    return MDM_OK;
+}
+
+/* Cursor: hex of "v1|SORT|KEY|ID"; opaque to clients. */
+static char *cursor_make(const char *sort, const char *key, const char *id)
+{
+    char *plain = mdm_xasprintf("v1|%s|%s|%s", sort, key, id);
+    size_t n = strlen(plain);
+    char *hex = mdm_xmalloc(2 * n + 1);
+    for (size_t i = 0; i < n; i++)
+        snprintf(hex + 2 * i, 3, "%02x", (unsigned char)plain[i]);
+    hex[2 * n] = '\0';
+    free(plain);
+    return hex;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+/* Decodes a cursor made for sort into key and id (new strings). */
+static mdm_status cursor_parse(const char *cursor, const char *sort, char **key, char **id,
+                               mdm_err *err)
+{
+    size_t n = strlen(cursor);
+    if (n % 2 || n > 400)
+        goto bad;
+    char *plain = mdm_xmalloc(n / 2 + 1);
+    for (size_t i = 0; i < n / 2; i++) {
+        int hi = hexval(cursor[2 * i]), lo = hexval(cursor[2 * i + 1]);
+        if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
+            free(plain);
+            goto bad;
+        }
+        plain[i] = (char)(hi * 16 + lo);
+    }
+    plain[n / 2] = '\0';
+    char *f[4] = {0};
+    char *save = NULL, *tok = strtok_r(plain, "|", &save);
+    int k = 0;
+    while (tok && k < 4) {
+        f[k++] = tok;
+        tok = strtok_r(NULL, "|", &save);
+    }
+    if (k != 4 || tok || strcmp(f[0], "v1") != 0 || strcmp(f[1], sort) != 0 ||
+        strspn(f[3], "0123456789") != strlen(f[3])) {
+        free(plain);
+        goto bad;
+    }
+    *key = mdm_xstrdup(f[2]);
+    *id = mdm_xstrdup(f[3]);
+    free(plain);
+    return MDM_OK;
+bad:
+    return mdm_err_set_field(err, MDM_EINVAL, "/cursor",
+                             "cursor is not one this list gave out (with sort \"%s\")", sort);
+}
+
+mdm_status mdm_queue_list(mdm_db *db, const mdm_queue_filter *f, json_t **items,
+                          char **next_cursor, mdm_err *err)
+{
+    *items = NULL;
+    if (next_cursor)
+        *next_cursor = NULL;
+    const char *sort = f->sort && *f->sort ? f->sort : "priority";
+    const sort_variant *v = NULL;
+    for (size_t i = 0; i < sizeof sorts / sizeof sorts[0]; i++)
+        if (strcmp(sorts[i].name, sort) == 0)
+            v = &sorts[i];
+    if (!v)
+        return mdm_err_set_field(err, MDM_EINVAL, "/sort",
+                                 "unknown sort \"%.40s\" (priority, created, -created, "
+                                 "probability, -probability)",
+                                 sort);
+    int limit = f->limit ? f->limit : 50;
+    if (limit < 1 || limit > 500)
+        return mdm_err_set_field(err, MDM_EINVAL, "/limit", "limit must be between 1 and 500");
+    if (f->kind && *f->kind && strcmp(f->kind, "record_entity") && strcmp(f->kind, "entity_entity"))
+        return mdm_err_set_field(err, MDM_EINVAL, "/kind",
+                                 "kind must be record_entity or entity_entity");
+    if ((f->has_min && !(f->min_probability >= 0 && f->min_probability <= 1)) ||
+        (f->has_max && !(f->max_probability >= 0 && f->max_probability <= 1)))
+        return mdm_err_set_field(err, MDM_EINVAL, f->has_min ? "/min_probability" :
+                                 "/max_probability", "probability bounds must be in [0, 1]");
+    mdm_buf st_arr = {0};
+    char *ckey = NULL, *cid = NULL;
+    PGresult *res = NULL;
+    mdm_status st = status_array(f->status, &st_arr, err);
+    if (st != MDM_OK)
+        goto out;
+    if (f->cursor && *f->cursor && (st = cursor_parse(f->cursor, sort, &ckey, &cid, err)))
+        goto out;
+    st = mdm_queue_refresh(db, NULL, err);
+    if (st != MDM_OK)
+        goto out;
+    char ent[24], minp[32], maxp[32], lim[16];
+    snprintf(ent, sizeof ent, "%lld", (long long)f->entity_id);
+    snprintf(minp, sizeof minp, "%.17g", f->min_probability);
+    snprintf(maxp, sizeof maxp, "%.17g", f->max_probability);
+    snprintf(lim, sizeof lim, "%d", limit + 1);
+    const char *params[] = {st_arr.data,
+                            f->assignee && *f->assignee ? f->assignee : NULL,
+                            f->kind && *f->kind ? f->kind : NULL,
+                            ent,
+                            f->has_min ? minp : NULL,
+                            f->has_max ? maxp : NULL,
+                            ckey,
+                            cid ? cid : "0",
+                            lim};
+    st = mdm_db_exec(db, &v->stmt, params, &res, err);
+    if (st != MDM_OK)
+        goto out;
+    int n = PQntuples(res);
+    json_t *arr = json_array();
+    for (int i = 0; i < n && i < limit; i++) {
+        json_t *row = json_loads(mdm_db_get(res, i, "j", "null"), 0, NULL);
+        if (row)
+            json_array_append_new(arr, row);
+    }
+    if (n > limit && next_cursor)
+        *next_cursor = cursor_make(sort, mdm_db_get(res, limit - 1, "k", ""),
+                                   mdm_db_get(res, limit - 1, "id", "0"));
+    *items = arr;
+out:
+    PQclear(res);
+    free(ckey);
+    free(cid);
+    mdm_buf_free(&st_arr);
+    return st;
+}
+
+/* ---- Reading one item ------------------------------------------------------------- */
+
+static json_t *json_row(mdm_db *db, const mdm_db_stmt *stmt, const char *id, mdm_status *st,
+                        mdm_err *err)
+{
+    const char *params[] = {id};
+    PGresult *res = NULL;
+    *st = mdm_db_exec(db, stmt, params, &res, err);
+    if (*st != MDM_OK)
+        return NULL;
+    json_t *j = PQntuples(res) ? json_loads(mdm_db_get(res, 0, "j", "null"), 0, NULL) : NULL;
+    PQclear(res);
+    return j;
+}
+
+static json_t *summary(mdm_db *db, int64_t id, mdm_status *st, mdm_err *err)
+{
+    char ids[24];
+    snprintf(ids, sizeof ids, "%lld", (long long)id);
+    return json_row(db, &stmt_summary, ids, st, err);
+}
+
+mdm_status mdm_queue_get(mdm_db *db, int64_t id, json_t **item, mdm_err *err)
+{
+    *item = NULL;
+    mdm_status st;
+    json_t *j = summary(db, id, &st, err);
+    if (st != MDM_OK)
+        return st;
+    if (!j)
+        return mdm_err_set(err, MDM_ENOTFOUND, "review item %lld does not exist", (long long)id);
+    char ids[24];
+    snprintf(ids, sizeof ids, "%lld", (long long)id);
+    const char *params[] = {ids};
+    PGresult *res = NULL;
+    st = mdm_db_exec(db, &stmt_detail, params, &res, err);
+    if (st != MDM_OK) {
+        json_decref(j);
+        return st;
+    }
+    json_t *expl = json_loads(mdm_db_get(res, 0, "expl", "[]"), 0, NULL);
+    json_object_set_new(j, "explanation", expl ? expl : json_array());
+    bool rec = strcmp(mdm_db_get(res, 0, "kind", ""), "record_entity") == 0;
+    char a_id[24], b_id[24];
+    snprintf(a_id, sizeof a_id, "%s",
+             mdm_db_get(res, 0, rec ? "record_id" : "entity_id", "0"));
+    snprintf(b_id, sizeof b_id, "%s",
+             mdm_db_get(res, 0, rec ? "entity_id" : "other_entity_id", "0"));
+    PQclear(res);
+    json_t *a = json_row(db, rec ? &stmt_record_side : &stmt_entity_side, a_id, &st, err);
+    json_t *b = st == MDM_OK ? json_row(db, &stmt_entity_side, b_id, &st, err) : NULL;
+    if (st != MDM_OK) {
+        json_decref(a);
+        json_decref(j);
+        return st;
+    }
+    json_object_set_new(j, "a", a ? a : json_null());
+    json_object_set_new(j, "b", b ? b : json_null());
+    *item = j;
+    return MDM_OK;
+}
+
+/* ---- Claim, assign ---------------------------------------------------------------- */
+
+typedef struct locked_item {
+    char id[24];
+    char kind[16];
+    int64_t record_id, entity_id, other_entity_id;
+    double probability;
+    char status[16];
+    char assignee[MDM_AUDIT_MAX_NAME + 1];
+    int version;
+} locked_item;
+
+/* Locks the item and checks that it can still change at `version` by who. */
+static mdm_status lock_item(mdm_db *db, int64_t id, int version, const mdm_queue_actor *who,
+                            locked_item *it, mdm_err *err)
+{
+    snprintf(it->id, sizeof it->id, "%lld", (long long)id);
+    const char *params[] = {it->id};
+    PGresult *res = NULL;
+    mdm_status st = mdm_db_exec(db, &stmt_lock, params, &res, err);
+    if (st != MDM_OK)
+        return st;
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return mdm_err_set(err, MDM_ENOTFOUND, "review item %lld does not exist", (long long)id);
+    }
+    snprintf(it->kind, sizeof it->kind, "%s", mdm_db_get(res, 0, "kind", ""));
+    it->record_id = mdm_db_get_ll(res, 0, "record_id", 0);
+    it->entity_id = mdm_db_get_ll(res, 0, "entity_id", 0);
+    it->other_entity_id = mdm_db_get_ll(res, 0, "other_entity_id", 0);
+    it->probability = strtod(mdm_db_get(res, 0, "probability", "0"), NULL);
+    snprintf(it->status, sizeof it->status, "%s", mdm_db_get(res, 0, "status", ""));
+    snprintf(it->assignee, sizeof it->assignee, "%s", mdm_db_get(res, 0, "assignee", ""));
+    it->version = (int)mdm_db_get_ll(res, 0, "version", 0);
+    PQclear(res);
+    if (!strcmp(it->status, "decided") || !strcmp(it->status, "superseded"))
+        return mdm_err_set(err, MDM_ECONFLICT, "review item %lld is already %s", (long long)id,
+                           it->status);
+    if (version != it->version) {
+        mdm_err_set(err, MDM_ECONFLICT, "review item %lld is at version %d, not %d",
+                    (long long)id, it->version, version);
+        mdm_err_detail(err, "reload the item and decide again");
+        return MDM_ECONFLICT;
+    }
+    if (it->assignee[0] && strcmp(it->assignee, who->name) != 0 && strcmp(who->role, "admin") != 0)
+        return mdm_err_set(err, MDM_ECONFLICT, "review item %lld is claimed by %s",
+                           (long long)id, it->assignee);
+    return MDM_OK;
+}
+
+static json_t *item_state(const locked_item *it)
+{
+    return json_pack("{s:s,s:s?,s:i}", "status", it->status, "assignee",
+                     it->assignee[0] ? it->assignee : NULL, "version", it->version);
+}
+
+typedef struct claim_ctx {
+    int64_t id;
+    int version;
+    const char *assignee; /* NULL = release */
+    const char *action;
+    const mdm_queue_actor *who;
+    json_t *item;
+} claim_ctx;
+
+static mdm_status claim_fn(mdm_db *db, void *arg, mdm_err *err)
+{
+    claim_ctx *c = arg;
+    locked_item it;
+    mdm_status st = lock_item(db, c->id, c->version, c->who, &it, err);
+    if (st != MDM_OK)
+        return st;
+    bool same = c->assignee ? strcmp(it.assignee, c->assignee) == 0 : it.assignee[0] == '\0';
+    if (!same) {
+        const char *params[] = {it.id, c->assignee};
+        st = mdm_db_exec(db, &stmt_set_claim, params, NULL, err);
+        if (st != MDM_OK)
+            return st;
+        json_t *before = item_state(&it);
+        json_t *after = json_pack("{s:s,s:s?,s:i}", "status", c->assignee ? "claimed" : "open",
+                                  "assignee", c->assignee, "version", it.version + 1);
+        char target[48];
+        snprintf(target, sizeof target, "review_item:%s", it.id);
+        st = mdm_audit_append(db, c->who->name, c->who->role, c->action, target, NULL, before,
+                              after, err);
+        json_decref(before);
+        json_decref(after);
+        if (st != MDM_OK)
+            return st;
+    }
+    json_decref(c->item);
+    c->item = summary(db, c->id, &st, err);
+    return st;
+}
+
+static mdm_status claim_or_assign(mdm_db *db, claim_ctx *c, json_t **item, mdm_err *err)
+{
+    mdm_status st = check_actor(c->who, err);
+    if (st != MDM_OK)
+        return st;
+    if (c->assignee && strlen(c->assignee) > MDM_AUDIT_MAX_NAME)
+        return mdm_err_set_field(err, MDM_EINVAL, "/assignee", "assignee is too long");
+    st = mdm_db_run_tx(db, c->action, claim_fn, c, err);
+    if (st == MDM_OK && item)
+        *item = c->item;
+    else
+        json_decref(c->item);
+    return st;
+}
+
+mdm_status mdm_queue_claim(mdm_db *db, int64_t id, int version, const mdm_queue_actor *who,
+                           json_t **item, mdm_err *err)
+{
+    if (item)
+        *item = NULL;
+    claim_ctx c = {id, version, who ? who->name : NULL, "review.claim", who, NULL};
+    return claim_or_assign(db, &c, item, err);
+}
+
+mdm_status mdm_queue_assign(mdm_db *db, int64_t id, int version, const char *assignee,
+                            const mdm_queue_actor *who, json_t **item, mdm_err *err)
+{
+    if (item)
+        *item = NULL;
+    claim_ctx c = {id, version, assignee && *assignee ? assignee : NULL, "review.assign", who,
+                   NULL};
+    return claim_or_assign(db, &c, item, err);
+}
+
+/* ---- Decisions -------------------------------------------------------------------- */
+
+/* Joins the two sides of a match decision (stewardship/merge.h). */
+static mdm_status join_sides(mdm_db *db, const mdm_ingest_ctx *ictx, const locked_item *it,
+                             const mdm_queue_actor *who, const char *reason, int64_t *joined,
+                             mdm_err *err)
+{
+    (void)db;
+    (void)ictx;
+    (void)it;
+    (void)who;
+    (void)reason;
+    *joined = 0;
+    return mdm_err_set(err, MDM_EUNPROCESSABLE,
+                       "match decisions need the golden-record core (mdm/golden), not yet built");
+}
+
+typedef struct decide_ctx {
+    const mdm_ingest_ctx *ictx;
+    const mdm_queue_decision *d;
+    const mdm_queue_actor *who;
+    json_t *result;
+} decide_ctx;
+
+static mdm_status decide_fn(mdm_db *db, void *arg, mdm_err *err)
+{
+    decide_ctx *c = arg;
+    const mdm_queue_decision *d = c->d;
+    json_decref(c->result);
+    c->result = NULL;
+    locked_item it;
+    mdm_status st = lock_item(db, d->id, d->version, c->who, &it, err);
+    if (st != MDM_OK)
+        return st;
+    const char *reason = d->reason && *d->reason ? d->reason : NULL;
+    json_t *after = json_object();
+    int64_t joined = 0;
+    if (!strcmp(d->decision, "match")) {
+        const char *params[] = {it.id, "match", c->who->name};
+        st = mdm_db_exec(db, &stmt_label_pairs, params, NULL, err);
+        if (st == MDM_OK)
+            st = join_sides(db, c->ictx, &it, c->who, reason, &joined, err);
+        json_object_set_new(after, "entity_id", json_integer(joined));
+    } else if (!strcmp(d->decision, "no_match")) {
+        const char *params[] = {it.id, c->who->name, reason};
+        PGresult *res = NULL;
+        st = mdm_db_exec(db, &stmt_never_link, params, &res, err);
+        if (st == MDM_OK) {
+            json_object_set_new(after, "assertions", json_integer(atoi(PQcmdTuples(res))));
+            const char *lp[] = {it.id, "no_match", c->who->name};
+            st = mdm_db_exec(db, &stmt_label_pairs, lp, NULL, err);
+        }
+        PQclear(res);
+    }
+    if (st != MDM_OK) {
+        json_decref(after);
+        return st;
+    }
+    const char *status = strcmp(d->decision, "defer") ? "decided" : "deferred";
+    const char *params[] = {it.id, status, d->decision, reason, c->who->name};
+    PGresult *res = NULL;
+    st = mdm_db_exec(db, &stmt_set_decided, params, &res, err);
+    if (st != MDM_OK) {
+        json_decref(after);
+        return st;
+    }
+    int version = (int)mdm_db_get_ll(res, 0, "version", 0);
+    PQclear(res);
+    json_object_set_new(after, "status", json_string(status));
+    json_object_set_new(after, "decision", json_string(d->decision));
+    json_object_set_new(after, "version", json_integer(version));
+    json_t *before = item_state(&it);
+    char target[48];
+    snprintf(target, sizeof target, "review_item:%s", it.id);
+    st = mdm_audit_append(db, c->who->name, c->who->role, "review.decide", target, reason,
+                          before, after, err);
+    json_decref(before);
+    if (st != MDM_OK) {
+        json_decref(after);
+        return st;
+    }
+    json_object_set_new(after, "id", json_integer(d->id));
+    c->result = after;
+    return MDM_OK;
+}
+
+static mdm_status supersede_one_fn(mdm_db *db, void *arg, mdm_err *err)
+{
+    return supersede(db, *(const int64_t *)arg, NULL, err);
+}
+
+mdm_status mdm_queue_decide(mdm_db *db, const mdm_ingest_ctx *ctx, const mdm_queue_decision *d,
+                            const mdm_queue_actor *who, json_t **result, mdm_err *err)
+{
+    if (result)
+        *result = NULL;
+    mdm_status st = check_actor(who, err);
+    if (st != MDM_OK)
+        return st;
+    if (!d->decision || (strcmp(d->decision, "match") && strcmp(d->decision, "no_match") &&
+                         strcmp(d->decision, "defer")))
+        return mdm_err_set_field(err, MDM_EINVAL, "/decision",
+                                 "decision must be match, no_match or defer");
+    if (d->reason && strlen(d->reason) > MDM_AUDIT_MAX_REASON)
+        return mdm_err_set_field(err, MDM_EINVAL, "/reason", "reason is longer than %d bytes",
+                                 MDM_AUDIT_MAX_REASON);
+    /* close the item first if its evidence changed, in its own transaction, so the
+     * steward learns it is superseded (and it stays closed) */
+    decide_ctx c = {ctx, d, who, NULL};
+    int64_t id = d->id;
+    st = mdm_db_run_tx(db, "review_supersede", supersede_one_fn, &id, err);
+    if (st != MDM_OK)
+        return st;
+    st = mdm_db_run_tx(db, "review_decide", decide_fn, &c, err);
+    if (st == MDM_OK) {
+        mdm_log(MDM_LOG_INFO, "event=review_decided id=%lld decision=%s actor=%s",
+                (long long)d->id, d->decision, who->name);
+        if (result)
+            *result = c.result;
+        else
+            json_decref(c.result);
+    } else {
+        json_decref(c.result);
+    }
+    return st;
+}
+
+mdm_status mdm_queue_decide_bulk(mdm_db *db, const mdm_ingest_ctx *ctx,
+                                 const mdm_queue_decision *d, size_t n,
+                                 const mdm_queue_actor *who, json_t **results, mdm_err *err)
+{
+    *results = NULL;
+    if (n < 1 || n > 500)
+        return mdm_err_set_field(err, MDM_EINVAL, "/decisions",
+                                 "between 1 and 500 decisions at a time");
+    json_t *arr = json_array();
+    mdm_status first = MDM_OK;
+    for (size_t i = 0; i < n; i++) {
+        json_t *r = NULL;
+        mdm_err e = {0};
+        mdm_status st = mdm_queue_decide(db, ctx, &d[i], who, &r, &e);
+        if (st != MDM_OK) {
+            r = json_pack("{s:I,s:{s:i,s:s,s:s,s:s}}", "id", (json_int_t)d[i].id, "error",
+                          "status", mdm_status_http(st), "code", mdm_status_name(st), "title",
+                          mdm_status_title(st), "detail", e.msg);
+            if (first == MDM_OK) {
+                first = st;
+                if (err)
+                    *err = e;
+            }
+        }
+        json_array_append_new(arr, r);
+    }
+    *results = arr;
+    return first;
+}

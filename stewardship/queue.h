@@ -1,0 +1,147 @@
+/* The match-review queue (table review_item): what a data steward works through.
+ *
+ * An item proposes that a source record belongs to an entity (kind record_entity:
+ * record_id, entity_id) or that two entities are one person (entity_entity: entity_id,
+ * other_entity_id), with the resolver's score, probability and field-by-field
+ * explanation. Items are created by resolution (mdm/resolve.c); this module lists,
+ * claims, assigns and decides them.
+ *
+ * Status: open -> claimed (a steward took it) -> decided, or deferred (put aside, still
+ * listed with status=deferred, decidable later), or superseded (its evidence changed:
+ * a side was merged away or retired, the record moved or was deleted, or the record is
+ * already in the entity). Decided and superseded items are final.
+ *
+ * Decisions: "match" joins the two sides (stewardship/merge.h: the record's entity is
+ * merged into the proposed one, or the record alone is moved when its entity holds
+ * other records; two entities are merged); "no_match" stores never_link assertions
+ * between the record (or every member of one entity) and every member of the other
+ * entity, which resolution always obeys and never removes; "defer" puts the item aside.
+ * Every decision writes steward_label rows (labelled record pairs for `mdm eval
+ * --labels`) and one audit row, in the same transaction as the change.
+ *
+ * Optimistic concurrency: each item has a version, incremented by every steward-visible
+ * change (claim, assign, decision, re-score). A write naming another version fails with
+ * MDM_ECONFLICT and changes nothing. An item claimed by one steward can be decided by
+ * that steward or by an admin; others get MDM_ECONFLICT.
+ *
+ * Priority (higher first) estimates the value of deciding the item now:
+ *   100 * (0.6 * uncertainty + 0.25 * min(1, log2(cluster size) / 5)
+ *          + 0.15 * min(1, age in days / 14))
+ * where uncertainty = 1 - |2p - 1| (1 at p = 0.5) and cluster size is the number of
+ * source records the decision moves or joins. mdm_queue_refresh() recomputes it and
+ * closes stale items; mdm_queue_list() calls it first, so a steward never sees a stale
+ * item.
+ *
+ * All functions take the caller's connection (one per thread). Functions that write run
+ * their own transaction(s) unless their comment says otherwise. */
+#ifndef MDM_STEWARDSHIP_QUEUE_H
+#define MDM_STEWARDSHIP_QUEUE_H
+
+#include "common/err.h"
+#include "mdm/db.h"
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct mdm_ingest_ctx mdm_ingest_ctx;
+
+/* Who acts: recorded in the audit log and on the item. */
+typedef struct mdm_queue_actor {
+    const char *name; /* API key name or user; required */
+    const char *role; /* steward, admin, system, ... ; required */
+} mdm_queue_actor;
+
+/* Priority */
+
+/* The priority formula above. probability in [0,1], cluster_size >= 1, age_days >= 0. */
+double mdm_queue_priority(double probability, long cluster_size, double age_days);
+
+/* Listing */
+
+typedef struct mdm_queue_filter {
+    const char *status;    /* comma-separated statuses; NULL or "" = "open,claimed" */
+    const char *assignee;  /* exact; "-" = unassigned; NULL = anyone */
+    const char *kind;      /* record_entity | entity_entity | NULL */
+    int64_t entity_id;     /* items touching this entity on either side; 0 = any */
+    double min_probability; /* inclusive; ignored unless has_min */
+    double max_probability; /* inclusive; ignored unless has_max */
+    int has_min, has_max;
+    const char *sort;   /* priority (default: highest first), created (oldest first),
+                         * -created, probability (lowest first), -probability */
+    const char *cursor; /* from the previous page, or NULL; valid only with the same sort */
+    int limit;          /* 1..500; 0 = 50 */
+} mdm_queue_filter;
+
+/* Refreshes the queue (mdm_queue_refresh), then lists one page. *items receives a new
+ * array of item summaries {id, kind, record_id, entity_id, other_entity_id, score,
+ * probability, priority, status, assignee, decision, reason, decided_by, decided_at,
+ * version, created_at, updated_at, a_label, b_label} (a_label/b_label: a short display
+ * name of each side); *next_cursor (may be NULL) a new string for the next page or NULL
+ * on the last page (free it). MDM_EINVAL naming the bad filter field ("/status",
+ * "/sort", "/cursor", ...). */
+mdm_status mdm_queue_list(mdm_db *db, const mdm_queue_filter *f, json_t **items,
+                          char **next_cursor, mdm_err *err) __attribute__((warn_unused_result));
+
+/* One item with both sides in full: the summary fields plus "explanation" (as stored:
+ * [{field, level, weight}]) and "a", "b": for a record, {type: "record", record_id,
+ * source, source_key, entity_id, fields}; for an entity, {type: "entity", entity_id,
+ * version, status, fields, members: [{record_id, source, source_key}]}; fields is the
+ * canonical record or golden record (flat attribute -> value). MDM_ENOTFOUND. */
+mdm_status mdm_queue_get(mdm_db *db, int64_t id, json_t **item, mdm_err *err)
+    __attribute__((warn_unused_result));
+
+/* Claiming and assigning */
+
+/* The actor claims item id at version: status claimed, assignee = actor. Claiming an
+ * item one already holds is a no-op success (version unchanged). *item (may be NULL)
+ * receives the updated summary. MDM_ENOTFOUND; MDM_ECONFLICT for a stale version, an
+ * item claimed by someone else (admins may take it over) or a final item. */
+mdm_status mdm_queue_claim(mdm_db *db, int64_t id, int version, const mdm_queue_actor *who,
+                           json_t **item, mdm_err *err) __attribute__((warn_unused_result));
+
+/* Assigns item id to assignee (NULL or "" releases it back to open). Same errors. */
+mdm_status mdm_queue_assign(mdm_db *db, int64_t id, int version, const char *assignee,
+                            const mdm_queue_actor *who, json_t **item, mdm_err *err)
+    __attribute__((warn_unused_result));
+
+/* Decisions */
+
+typedef struct mdm_queue_decision {
+    int64_t id;
+    int version;
+    const char *decision; /* match | no_match | defer */
+    const char *reason;   /* free text, may be NULL */
+} mdm_queue_decision;
+
+/* Decides one item in one transaction. ctx (the ingest context: survivorship and
+ * consent settings) is needed for match; it may be NULL for the other decisions.
+ * *result (may be NULL) receives {id, version, status, decision, entity_id (the entity
+ * the sides now form, for match), assertions (number written, for no_match)}.
+ * MDM_EINVAL for an unknown decision; MDM_ENOTFOUND; MDM_ECONFLICT for
+ * a stale version, a final (decided or superseded) item, an item claimed by someone
+ * else, or a match that a never_link assertion forbids; a superseded item is closed
+ * before the conflict is returned. */
+mdm_status mdm_queue_decide(mdm_db *db, const mdm_ingest_ctx *ctx, const mdm_queue_decision *d,
+                            const mdm_queue_actor *who, json_t **result, mdm_err *err)
+    __attribute__((warn_unused_result));
+
+/* Decides n items, each in its own transaction (one failure does not undo the others).
+ * *results receives an array of n objects: the result of mdm_queue_decide, or {id,
+ * error: {status, code, title, detail}}. Returns MDM_OK when every item was decided,
+ * else the first failure's status (err describes it). n must be 1..500. */
+mdm_status mdm_queue_decide_bulk(mdm_db *db, const mdm_ingest_ctx *ctx,
+                                 const mdm_queue_decision *d, size_t n,
+                                 const mdm_queue_actor *who, json_t **results, mdm_err *err)
+    __attribute__((warn_unused_result));
+
+/* Maintenance */
+
+/* Closes as superseded every open, claimed or deferred item whose evidence no longer
+ * holds (see the status paragraph above), each with an audit row (actor "system"), and
+ * recomputes the priority of the rest. *closed (may be NULL) receives the number
+ * closed. Runs its own transaction. */
+mdm_status mdm_queue_refresh(mdm_db *db, long *closed, mdm_err *err)
+    __attribute__((warn_unused_result));
+
+#endif
