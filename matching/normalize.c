@@ -12,6 +12,7 @@
 #include <ctype.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -25,12 +26,22 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
+/* libphonenumber takes 10-20 us per number, so each mdm_norm remembers recent results
+ * by exact input and region (a shared household phone, the same customer in several
+ * sources). Direct-mapped; allocated on the first phone. */
+#define PHONE_CACHE_SLOTS 1024
+typedef struct phone_slot {
+    char key[48]; /* "US|(415) 555-0132"; "" when empty */
+    mdm_phone_norm val;
+} phone_slot;
+
 struct mdm_norm {
     UTransliterator *to_ascii; /* "Any-Latin; Latin-ASCII" */
     UChar *u1, *u2;            /* scratch UTF-16 buffers of ucap units each */
     int32_t ucap;
     mdm_buf tmp, tmp2, tmp3; /* scratch UTF-8 */
     pcre2_match_data *md;
+    phone_slot *phone_cache;
 };
 
 /* ---- UTF-8 ----------------------------------------------------------------------- */
@@ -220,38 +231,156 @@ static bool display_icu(mdm_norm *n, const char *s, size_t len, mdm_buf *out)
     return icu_to_utf8(n->u2, o, out);
 }
 
-/* Key: NFKC_Casefold, Any-Latin; Latin-ASCII, then key_fold. */
-static bool key_icu(mdm_norm *n, const char *s, size_t len, mdm_buf *key)
+/* Transliteration: NFKC_Casefold, then "Any-Latin; Latin-ASCII"; the UTF-8 result
+ * (before key_fold) replaces out. */
+static bool translit_icu(mdm_norm *n, const char *s, size_t len, mdm_buf *out)
 {
     UErrorCode st = U_ZERO_ERROR;
     int32_t ulen = icu_normalize(n, s, len, unorm2_getNFKCCasefoldInstance(&st));
     if (U_FAILURE(st) || ulen < 0)
         return false;
+    ensure_ucap(n, ulen * 4 + 64); /* room for the usual expansion (王 -> wang) */
     for (;;) {
         int32_t tlen = ulen, limit = ulen;
         st = U_ZERO_ERROR;
         utrans_transUChars(n->to_ascii, n->u1, &tlen, n->ucap, 0, &limit, &st);
         if (st == U_BUFFER_OVERFLOW_ERROR) {
-            /* u1 was consumed; redo from the source with more room */
+            /* u1 was consumed: redo from the source with twice the room */
             ensure_ucap(n, n->ucap * 2);
             st = U_ZERO_ERROR;
             ulen = icu_normalize(n, s, len, unorm2_getNFKCCasefoldInstance(&st));
-            if (ulen < 0)
-                return false;
-            ensure_ucap(n, ulen * 8 + 64);
-            ulen = icu_normalize(n, s, len, unorm2_getNFKCCasefoldInstance(&st));
-            if (ulen < 0)
+            if (U_FAILURE(st) || ulen < 0)
                 return false;
             continue;
         }
         if (U_FAILURE(st))
             return false;
-        mdm_buf_reset(&n->tmp3);
-        if (!icu_to_utf8(n->u1, tlen, &n->tmp3))
+        mdm_buf_reset(out);
+        return icu_to_utf8(n->u1, tlen, out);
+    }
+}
+
+static bool key_icu(mdm_norm *n, const char *s, size_t len, mdm_buf *key)
+{
+    if (!translit_icu(n, s, len, &n->tmp3))
+        return false;
+    key_fold(n->tmp3.data, n->tmp3.len, key);
+    return true;
+}
+
+/* ---- Fast path for Latin text ------------------------------------------------------
+ * Most non-ASCII customer data is Latin with diacritics (Müller, José, Łukasz). For the
+ * code points of Latin-1, Latin Extended-A/B, Cyrillic, Latin Extended Additional and
+ * General Punctuation, ICU's result for the single character is tabulated once per process:
+ * its transliteration (fast_key) and whether it is NFKC-stable and printable
+ * (fast_disp). Case folding, NFKC and Latin-ASCII are context-free on such text as long
+ * as no combining mark is present (marks are outside the table, so such text takes the
+ * ICU path); tests/unit/test_normalize.c checks fast == ICU on random strings. Greek
+ * and Han are not tabulated: their transliteration depends on context (diphthongs,
+ * syllable spacing). */
+#define FAST_MAX 0x2070
+static const char *fast_key[FAST_MAX]; /* NULL: take the ICU path */
+static unsigned char fast_disp[FAST_MAX];
+static pthread_once_t fast_once = PTHREAD_ONCE_INIT;
+static UTransliterator *to_ascii_open(void);
+
+static bool fast_range(UChar32 c)
+{
+    return (c >= 0x80 && c <= 0x24F) || (c >= 0x400 && c <= 0x4FF) || (c >= 0x1E00 && c <= 0x1EFF) ||
+           (c >= 0x2000 && c < FAST_MAX);
+}
+
+static void fast_init(void)
+{
+    mdm_norm tmp = {0};
+    tmp.to_ascii = to_ascii_open();
+    if (!tmp.to_ascii)
+        return; /* no fast path; mdm_norm_new reports the error */
+    mdm_buf out = {0};
+    for (UChar32 c = 0x80; c < FAST_MAX; c++) {
+        if (!fast_range(c))
+            continue;
+        char u8[8];
+        int32_t o = 0;
+        U8_APPEND_UNSAFE((uint8_t *)u8, o, c);
+        if (!translit_icu(&tmp, u8, (size_t)o, &out))
+            continue;
+        if (out.len > 8 || !is_ascii(out.data, out.len))
+            continue;
+        fast_key[c] = mdm_xstrndup(out.data, out.len);
+        int8_t type = u_charType(c);
+        fast_disp[c] = u_getIntPropertyValue(c, UCHAR_NFKC_QUICK_CHECK) == UNORM_YES &&
+                       u_getCombiningClass(c) == 0 && !u_isUWhiteSpace(c) &&
+                       type != U_CONTROL_CHAR && type != U_FORMAT_CHAR;
+    }
+    mdm_buf_free(&out);
+    utrans_close(tmp.to_ascii);
+    free(tmp.u1);
+    free(tmp.u2);
+    mdm_buf_free(&tmp.tmp3);
+}
+
+/* Transliterates valid UTF-8 through the tables into out (reset first); false when a
+ * code point is not tabulated. */
+static bool fast_translit(const char *s, size_t len, mdm_buf *out)
+{
+    mdm_buf_reset(out);
+    mdm_buf_reserve(out, len + 16);
+    for (size_t i = 0; i < len;) {
+        unsigned char b = (unsigned char)s[i];
+        if (b < 0x80) {
+            mdm_buf_putc(out, (char)b);
+            i++;
+            continue;
+        }
+        UChar32 c;
+        U8_NEXT_UNSAFE(s, i, c);
+        if (c >= FAST_MAX || !fast_key[c])
             return false;
+        mdm_buf_puts(out, fast_key[c]);
+    }
+    if (!out->data)
+        mdm_buf_puts(out, "");
+    return true;
+}
+
+/* Display of valid UTF-8 whose non-ASCII code points are all NFKC-stable printable
+ * table entries: ASCII whitespace collapsed, bytes copied. False otherwise. */
+static bool fast_display(const char *s, size_t len, mdm_buf *out)
+{
+    for (size_t i = 0; i < len;) {
+        unsigned char b = (unsigned char)s[i];
+        if (b < 0x80) {
+            i++;
+            continue;
+        }
+        UChar32 c;
+        U8_NEXT_UNSAFE(s, i, c);
+        if (c >= FAST_MAX || !fast_disp[c])
+            return false;
+    }
+    mdm_buf_reset(out);
+    display_ascii(s, len, out); /* copies bytes >= 0x80 unchanged */
+    return true;
+}
+
+static bool key_any(mdm_norm *n, const char *s, size_t len, mdm_buf *key)
+{
+    pthread_once(&fast_once, fast_init);
+    if (fast_translit(s, len, &n->tmp3)) {
         key_fold(n->tmp3.data, n->tmp3.len, key);
         return true;
     }
+    return key_icu(n, s, len, key);
+}
+
+static bool display_any(mdm_norm *n, const char *s, size_t len, mdm_buf *out)
+{
+    pthread_once(&fast_once, fast_init);
+    if (fast_display(s, len, out))
+        return true;
+    mdm_buf_reset(out);
+    return display_icu(n, s, len, out);
 }
 
 /* Key of len bytes already known to be valid UTF-8; appends to key. */
@@ -261,6 +390,22 @@ static bool text_key(mdm_norm *n, const char *s, size_t len, mdm_buf *key)
         key_fold(s, len, key);
         return true;
     }
+    return key_any(n, s, len, key);
+}
+
+bool mdm_norm_display_icu_internal(mdm_norm *n, const char *s, size_t len, mdm_buf *out)
+{
+    mdm_buf_reset(out);
+    if (!mdm_norm_utf8_valid(s, len))
+        return false;
+    return display_icu(n, s, len, out);
+}
+
+bool mdm_norm_key_icu_internal(mdm_norm *n, const char *s, size_t len, mdm_buf *key)
+{
+    mdm_buf_reset(key);
+    if (!mdm_norm_utf8_valid(s, len))
+        return false;
     return key_icu(n, s, len, key);
 }
 
@@ -290,9 +435,9 @@ mdm_status mdm_norm_text(mdm_norm *n, const char *in, mdm_buf *display, mdm_buf 
             key_fold(in, len, key);
         return MDM_OK;
     }
-    if (display && !display_icu(n, in, len, display))
+    if (display && !display_any(n, in, len, display))
         return mdm_err_set(err, MDM_EINTERNAL, "unicode normalization failed");
-    if (key && !key_icu(n, in, len, key))
+    if (key && !key_any(n, in, len, key))
         return mdm_err_set(err, MDM_EINTERNAL, "transliteration failed");
     return MDM_OK;
 }
@@ -319,7 +464,7 @@ bool mdm_norm_display_internal(mdm_norm *n, const char *s, size_t len, mdm_buf *
         display_ascii(s, len, out);
         return true;
     }
-    return display_icu(n, s, len, out);
+    return display_any(n, s, len, out);
 }
 
 /* ---- Lifetime -------------------------------------------------------------------- */
@@ -342,6 +487,21 @@ static void pcre_init(void)
         (void)pcre2_jit_compile(email_re, PCRE2_JIT_COMPLETE); /* optional speed-up */
 }
 
+static UTransliterator *to_ascii_open(void)
+{
+    UErrorCode st = U_ZERO_ERROR;
+    UParseError pe;
+    static const UChar id[] = {'A', 'n', 'y', '-', 'L', 'a', 't', 'i', 'n', ';', ' ', 'L', 'a',
+                               't', 'i', 'n', '-', 'A', 'S', 'C', 'I', 'I', 0};
+    UTransliterator *t = utrans_openU(id, -1, UTRANS_FORWARD, NULL, 0, &pe, &st);
+    if (U_FAILURE(st)) {
+        if (t)
+            utrans_close(t);
+        return NULL;
+    }
+    return t;
+}
+
 mdm_norm *mdm_norm_new(mdm_err *err)
 {
     pthread_once(&pcre_once, pcre_init);
@@ -350,14 +510,9 @@ mdm_norm *mdm_norm_new(mdm_err *err)
         return NULL;
     }
     mdm_norm *n = mdm_xcalloc(1, sizeof *n);
-    UErrorCode st = U_ZERO_ERROR;
-    UParseError pe;
-    static const UChar id[] = {'A', 'n', 'y', '-', 'L', 'a', 't', 'i', 'n', ';', ' ', 'L', 'a',
-                               't', 'i', 'n', '-', 'A', 'S', 'C', 'I', 'I', 0};
-    n->to_ascii = utrans_openU(id, -1, UTRANS_FORWARD, NULL, 0, &pe, &st);
-    if (U_FAILURE(st) || !n->to_ascii) {
-        mdm_err_set(err, MDM_EINTERNAL, "cannot open the ICU transliterator: %s",
-                    u_errorName(st));
+    n->to_ascii = to_ascii_open();
+    if (!n->to_ascii) {
+        mdm_err_set(err, MDM_EINTERNAL, "cannot open the ICU transliterator Any-Latin; Latin-ASCII");
         goto out_free;
     }
     n->md = pcre2_match_data_create_from_pattern(email_re, NULL);
@@ -379,6 +534,7 @@ void mdm_norm_free(mdm_norm *n)
     if (n->to_ascii)
         utrans_close(n->to_ascii);
     pcre2_match_data_free(n->md);
+    free(n->phone_cache);
     free(n->u1);
     free(n->u2);
     mdm_buf_free(&n->tmp);
@@ -666,7 +822,6 @@ mdm_status mdm_norm_email(mdm_norm *n, const char *in, mdm_arena *a, mdm_email_n
 mdm_status mdm_norm_phone(mdm_norm *n, const char *in, const char *default_country,
                           mdm_phone_norm *out, mdm_err *err)
 {
-    (void)n;
     memset(out, 0, sizeof *out);
     if (!in)
         in = "";
@@ -680,6 +835,21 @@ mdm_status mdm_norm_phone(mdm_norm *n, const char *in, const char *default_count
             return mdm_err_set(err, MDM_EINVAL, "unknown default country \"%.40s\"",
                                default_country);
     }
+    char ck[48];
+    phone_slot *slot = NULL;
+    if (len + 4 <= sizeof ck) {
+        snprintf(ck, sizeof ck, "%s|%s", region, in);
+        uint64_t h = 1469598103934665603ull; /* FNV-1a */
+        for (const char *p = ck; *p; p++)
+            h = (h ^ (unsigned char)*p) * 1099511628211ull;
+        if (!n->phone_cache)
+            n->phone_cache = mdm_xcalloc(PHONE_CACHE_SLOTS, sizeof *n->phone_cache);
+        slot = &n->phone_cache[h % PHONE_CACHE_SLOTS];
+        if (strcmp(slot->key, ck) == 0) {
+            *out = slot->val;
+            return MDM_OK;
+        }
+    }
     /* digits as given */
     size_t o = 0;
     for (const char *p = in; *p && o + 1 < sizeof out->digits; p++) {
@@ -687,7 +857,12 @@ mdm_status mdm_norm_phone(mdm_norm *n, const char *in, const char *default_count
             out->digits[o++] = *p;
     }
     out->digits[o] = '\0';
-    return mdm_phone_parse(in, region, out, err);
+    mdm_status rc = mdm_phone_parse(in, region, out, err);
+    if (rc == MDM_OK && slot) {
+        memcpy(slot->key, ck, sizeof ck);
+        slot->val = *out;
+    }
+    return rc;
 }
 
 /* ---- Dates ----------------------------------------------------------------------- */

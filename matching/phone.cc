@@ -4,6 +4,7 @@ extern "C" {
 }
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -28,6 +29,79 @@ static bool try_parse(const PhoneNumberUtil *util, const std::string &text, cons
     return util->Parse(text, region, pn) == PhoneNumberUtil::NO_PARSING_ERROR;
 }
 
+/* Parse() spends most of its time in regular expressions that plain layouts do not
+ * need. Digits with spaces, hyphens, dots and parentheses, optionally after one leading
+ * '+' (then the country code is the prefix-free calling-code match), or a ten/eleven
+ * digit NANP number for US/CA, are built directly. Anything else, including "(0)",
+ * national numbers with a leading zero and other regions' national layouts, returns
+ * false and goes through Parse(). test_phone.c checks both paths agree. */
+static bool fast_parse(const PhoneNumberUtil *util, const char *in, const char *region,
+                       PhoneNumber *pn)
+{
+    char d[24];
+    size_t nd = 0;
+    bool plus = false;
+    for (const char *p = in; *p; p++) {
+        char c = *p;
+        if (c >= '0' && c <= '9') {
+            if (nd >= 18)
+                return false;
+            d[nd++] = c;
+        } else if (c == '+' && nd == 0 && !plus) {
+            plus = true;
+        } else if (c != ' ' && c != '-' && c != '.' && c != '(' && c != ')') {
+            return false;
+        }
+    }
+    d[nd] = '\0';
+    if (std::strstr(in, "(0)"))
+        return false;
+    size_t start;
+    int cc = 0;
+    if (plus) {
+        if (nd == 0 || d[0] == '0')
+            return false;
+        for (size_t l = 1; l <= 3 && l < nd && !cc; l++) {
+            int v = 0;
+            for (size_t i = 0; i < l; i++)
+                v = v * 10 + (d[i] - '0');
+            std::string rc;
+            util->GetRegionCodeForCountryCode(v, &rc);
+            if (rc != "ZZ") {
+                cc = v;
+                start = l;
+                /* Parse() strips a national prefix after the country code
+                 * ("+1 1 415...", "+44 0 20..."): leave those to it */
+                std::string ndd;
+                util->GetNddPrefixForRegion(rc, true, &ndd);
+                if (!ndd.empty() && std::strncmp(d + l, ndd.c_str(), ndd.size()) == 0)
+                    return false;
+                if (ndd.size() != 1 && ndd != "") /* "06", "8", patterns: Parse() knows */
+                    return false;
+            }
+        }
+        if (!cc)
+            return false;
+    } else if (std::strcmp(region, "US") == 0 || std::strcmp(region, "CA") == 0) {
+        if (nd == 10 && d[0] >= '2')
+            start = 0;
+        else if (nd == 11 && d[0] == '1' && d[1] >= '2')
+            start = 1;
+        else
+            return false;
+        cc = 1;
+    } else {
+        return false;
+    }
+    size_t nl = nd - start;
+    if (nl < 2 || nl > 17 || d[start] == '0')
+        return false;
+    pn->Clear();
+    pn->set_country_code(cc);
+    pn->set_national_number(std::strtoull(d + start, nullptr, 10));
+    return true;
+}
+
 extern "C" bool mdm_phone_region_known(const char *region)
 {
     try {
@@ -41,6 +115,12 @@ extern "C" bool mdm_phone_region_known(const char *region)
 extern "C" mdm_status mdm_phone_parse(const char *in, const char *region, mdm_phone_norm *out,
                                       mdm_err *err)
 {
+    return mdm_phone_parse_ex(in, region, true, out, err);
+}
+
+extern "C" mdm_status mdm_phone_parse_ex(const char *in, const char *region, bool fast,
+                                         mdm_phone_norm *out, mdm_err *err)
+{
     out->e164[0] = '\0';
     out->ext[0] = '\0';
     out->country_code = 0;
@@ -52,7 +132,7 @@ extern "C" mdm_status mdm_phone_parse(const char *in, const char *region, mdm_ph
                                region ? region : "");
         std::string text(in);
         PhoneNumber pn;
-        bool parsed = try_parse(util, text, region, &pn);
+        bool parsed = (fast && fast_parse(util, in, region, &pn)) || try_parse(util, text, region, &pn);
         bool valid = parsed && util->IsValidNumber(pn);
         if (!valid) {
             /* "0049 30 1234567": "00" is the international prefix almost everywhere */

@@ -20,6 +20,11 @@ extern "C" {
 mdm_status mdm_phone_parse(const char *in, const char *region, mdm_phone_norm *out,
                            mdm_err *err);
 
+/* Like mdm_phone_parse; fast false skips the direct path for plain layouts and always
+ * calls libphonenumber's Parse (tests compare the two). */
+mdm_status mdm_phone_parse_ex(const char *in, const char *region, bool fast, mdm_phone_norm *out,
+                              mdm_err *err);
+
 /* True when libphonenumber has metadata for the region code. */
 bool mdm_phone_region_known(const char *region);
 

@@ -289,6 +289,60 @@ static void test_fast_path_matches_icu(void)
     mdm_buf_free(&k2);
 }
 
+/* The Latin fast tables give exactly ICU's answer: random strings over ASCII, Latin-1,
+ * Latin Extended-A/B, Latin Extended Additional, General Punctuation, plus a few
+ * combining marks and other scripts (which force the ICU path). */
+static void test_fast_tables_match_icu(void)
+{
+    static const unsigned ranges[][2] = {{0x20, 0x7e},     {0x80, 0x24f},  {0x1e00, 0x1eff},
+                                         {0x2000, 0x206f}, {0x300, 0x30f}, {0x400, 0x4ff}};
+    unsigned seed = 7;
+    mdm_buf in = {0}, k1 = {0}, k2 = {0}, d1 = {0}, d2 = {0};
+    int bad = 0;
+    for (int iter = 0; iter < 20000; iter++) {
+        mdm_buf_reset(&in);
+        int len = 1 + iter % 12;
+        for (int j = 0; j < len; j++) {
+            seed = seed * 1103515245u + 12345u;
+            unsigned r = (seed >> 8) % 100;
+            /* mostly Latin, sometimes marks or Cyrillic */
+            size_t which = r < 35 ? 0 : r < 55 ? 1 : r < 65 ? 2 : r < 72 ? 3 : r < 75 ? 4 : 5;
+            seed = seed * 1103515245u + 12345u;
+            unsigned c = ranges[which][0] + (seed >> 8) % (ranges[which][1] - ranges[which][0] + 1);
+            char u8[4];
+            size_t o;
+            if (c < 0x80) {
+                u8[0] = (char)c;
+                o = 1;
+            } else if (c < 0x800) {
+                u8[0] = (char)(0xC0 | (c >> 6));
+                u8[1] = (char)(0x80 | (c & 0x3F));
+                o = 2;
+            } else {
+                u8[0] = (char)(0xE0 | (c >> 12));
+                u8[1] = (char)(0x80 | ((c >> 6) & 0x3F));
+                u8[2] = (char)(0x80 | (c & 0x3F));
+                o = 3;
+            }
+            mdm_buf_append(&in, u8, o);
+        }
+        CHECK(mdm_norm_text(N, in.data, &d1, &k1, NULL) == MDM_OK);
+        CHECK(mdm_norm_key_icu_internal(N, in.data, in.len, &k2));
+        CHECK(mdm_norm_display_icu_internal(N, in.data, in.len, &d2));
+        if (strcmp(k1.data, k2.data) != 0 || strcmp(d1.data, d2.data) != 0) {
+            if (bad++ < 5)
+                fprintf(stderr, "fast/ICU differ on [%s]: key [%s] vs [%s], display [%s] vs [%s]\n",
+                        in.data, k1.data, k2.data, d1.data, d2.data);
+        }
+    }
+    CHECK_INT(bad, 0);
+    mdm_buf_free(&in);
+    mdm_buf_free(&k1);
+    mdm_buf_free(&k2);
+    mdm_buf_free(&d1);
+    mdm_buf_free(&d2);
+}
+
 static void test_invalid_utf8_everywhere(void)
 {
     static const char *const bad[] = {"\xff", "abc\xc3", "\xc0\xaf", "\xed\xa0\x80",
@@ -370,6 +424,7 @@ int main(void)
     RUN(test_country_table);
     RUN(test_date_table);
     RUN(test_fast_path_matches_icu);
+    RUN(test_fast_tables_match_icu);
     RUN(test_invalid_utf8_everywhere);
     RUN(test_two_handles);
     RUN(test_long_input);
