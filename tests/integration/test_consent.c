@@ -9,6 +9,7 @@
 #include "mdm/consent.h"
 #include "mdm/db.h"
 #include "mdm/migrate.h"
+#include "mdm/subject.h"
 #include "tests/test.h"
 
 #include <stdarg.h>
@@ -770,6 +771,253 @@ static void test_audit_export(void)
     CHECK_INT(q_ll("SELECT 1", 0), 1);
 }
 
+/* Subject access and erasure ------------------------------------------------------------------ */
+
+static const char *const erased_values[] = {"Zelda", "Quarrington", "zelda.q@example.org",
+                                            "5550199911", "Wobble"};
+
+/* Rows of every table of the schema whose text (every column, jsonb and arrays included)
+ * contains value, case-insensitively; *where names the first table hit. */
+static long long search_everywhere(const char *value, char *where, size_t wlen)
+{
+    PGresult *tables = q("SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
+                         "ORDER BY tablename",
+                         0);
+    long long hits = 0;
+    for (int i = 0; i < PQntuples(tables); i++) {
+        const char *t = PQgetvalue(tables, i, 0);
+        char *ident = PQescapeIdentifier(mdm_db_conn(db), t, strlen(t));
+        char *sql = mdm_xasprintf("SELECT count(*) FROM %s x WHERE strpos(lower(x::text), "
+                                  "lower($1)) > 0",
+                                  ident);
+        long long n = q_ll(sql, 1, value);
+        if (n > 0 && hits == 0)
+            snprintf(where, wlen, "%s", t);
+        hits += n;
+        free(sql);
+        PQfreemem(ident);
+    }
+    PQclear(tables);
+    return hits;
+}
+
+static void test_subject_export_and_erase(void)
+{
+    mdm_err err = {0};
+    const char *golden = "{\"first_name\":\"Zelda\",\"last_name\":\"Quarrington\","
+                         "\"emails\":[\"zelda.q@example.org\"],\"phones\":[\"+15550199911\"]}";
+    long long e = q_ll("INSERT INTO entity (golden) VALUES ($1::jsonb) RETURNING id", 1, golden);
+    long long e0 = q_ll("INSERT INTO entity (golden, status, survivor_id) VALUES "
+                        "('{\"last_name\":\"Quarrington-Old\"}', 'retired', $1) RETURNING id",
+                        1, num(e));
+    long long r1 = new_record("crm", "ZQ-1",
+                              "{\"first_name\":\"Zelda\",\"last_name\":\"Quarrington\","
+                              "\"email\":\"zelda.q@example.org\",\"phone\":\"+1 555 019 9911\","
+                              "\"address\":{\"line1\":\"17 Wobble Lane\"}}");
+    long long r2 = new_record("shop", "ZQ-2",
+                              "{\"name\":\"Zelda Quarrington\",\"email\":\"ZELDA.Q@example.org\"}");
+    link_record(r1, e);
+    link_record(r2, e);
+    /* another person, who must keep every byte */
+    long long eo = q_ll("INSERT INTO entity (golden) VALUES ('{\"last_name\":\"Brennan\"}') "
+                        "RETURNING id",
+                        0);
+    long long ro = new_record("crm", "OT-1", "{\"first_name\":\"Otto\",\"last_name\":\"Brennan\"}");
+    link_record(ro, eo);
+    /* everything the other modules keep about a person */
+    PQclear(q("INSERT INTO source_record_history (record_id, version, change, raw, normalized) "
+              "SELECT id, 1, 'insert', raw, normalized FROM source_record WHERE id IN ($1, $2)",
+              2, num(r1), num(r2)));
+    PQclear(q("INSERT INTO record_reject (source, source_key, payload, reasons) VALUES ('crm', "
+              "'ZQ-1', '{\"last_name\":\"Quarrington\",\"birth_date\":\"1899-13-01\"}', "
+              "'[{\"field\":\"/birth_date\"}]')",
+              0));
+    PQclear(q("INSERT INTO blocking_key (key, record_id) VALUES ('em:zelda.q@example.org', $1), "
+              "('em:zelda.q@example.org', $2), ('ph:+15550199911', $1), ('sx:Q652', $1), "
+              "('sx:Q652', $3)",
+              3, num(r1), num(r2), num(ro)));
+    PQclear(q("INSERT INTO key_frequency (key, records) VALUES ('em:zelda.q@example.org', 2), "
+              "('ph:+15550199911', 1), ('sx:Q652', 2)",
+              0));
+    PQclear(q("INSERT INTO golden_value (entity_id, attr, value, source_record_id, rule) VALUES "
+              "($1, 'last_name', '\"Quarrington\"', $2, 'most_recent')",
+              2, num(e), num(r1)));
+    PQclear(q("INSERT INTO golden_pin (entity_id, attr, value, actor) VALUES ($1, 'first_name', "
+              "'\"Zelda\"', 'steward1')",
+              1, num(e)));
+    PQclear(q("INSERT INTO entity_version (entity_id, version, golden, reason) VALUES "
+              "($1, 1, $2::jsonb, 'create'), ($3, 1, '{\"last_name\":\"Quarrington-Old\"}', "
+              "'create')",
+              3, num(e), golden, num(e0)));
+    PQclear(q("INSERT INTO link_event (action, method, entity_id, record_id, actor, details) "
+              "VALUES ('link', 'auto', $1, $2, 'resolver', "
+              "'{\"explanation\":{\"last_name\":\"Quarrington\"}}')",
+              2, num(e), num(r2)));
+    PQclear(q("INSERT INTO link_event (action, method, entity_id, other_entity_id, actor, reason) "
+              "VALUES ('merge', 'manual', $1, $2, 'steward1', 'same Zelda, moved')",
+              2, num(e), num(e0)));
+    PQclear(q("INSERT INTO review_item (kind, record_id, entity_id, score, probability, "
+              "explanation) VALUES ('record_entity', $1, $2, 7.5, 0.9, "
+              "'[{\"field\":\"last_name\",\"a\":\"Quarrington\"}]')",
+              2, num(r2), num(e)));
+    PQclear(q("INSERT INTO steward_assertion (kind, record_a, record_b, actor, reason) VALUES "
+              "('never_link', $1, $2, 'steward1', 'Zelda is not Otto')",
+              2, num(r1 < ro ? r1 : ro), num(r1 < ro ? ro : r1)));
+    long long seq = q_ll("INSERT INTO outbox (type, entity_id, entity_version, payload) VALUES "
+                         "('updated', $1, 1, $2::jsonb) RETURNING seq",
+                         2, num(e), golden);
+    long long sub = q_ll("INSERT INTO subscription (source, url, secret) VALUES ('shop', "
+                         "'http://127.0.0.1:9/hook', 's3cret') RETURNING id",
+                         0);
+    PQclear(q("INSERT INTO delivery (subscription_id, seq, entity_id, state, last_response) "
+              "VALUES ($1, $2, $3, 'rejected', 'unknown customer Quarrington')",
+              3, num(sub), num(seq), num(e)));
+    CHECK_INT(give(r1, "crm", "ZQ-1",
+                   "{\"purpose\":\"marketing\",\"channel\":\"email\",\"status\":\"granted\","
+                   "\"captured_at\":\"2026-01-01\",\"contact_point\":\"zelda.q@example.org\","
+                   "\"evidence\":\"signed by Zelda Quarrington\"}",
+                   &err),
+              MDM_OK);
+    CHECK_INT(give(r2, "shop", "ZQ-2", WITHDRAW("profiling", "sms", "2026-01-02"), &err), MDM_OK);
+    CHECK_INT(give(ro, "crm", "OT-1", GRANT("marketing", "post", "2026-01-03"), &err), MDM_OK);
+
+    /* subject access: everything, from the live id and from the retired one */
+    json_t *doc = NULL;
+    CHECK_INT(mdm_subject_export(db, e0, &doc, &err), MDM_OK);
+    CHECK_INT(json_integer_value(json_object_get(doc, "entity_id")), e);
+    CHECK_INT(json_integer_value(json_object_get(doc, "subject_id")), e0);
+    CHECK_STR(json_string_value(json_object_get(doc, "status")), "active");
+    CHECK_STR(json_string_value(json_object_get(
+                  json_object_get(json_object_get(doc, "golden"), "golden"), "first_name")),
+              "Zelda");
+    CHECK_INT(json_integer_value(json_array_get(json_object_get(doc, "retired_ids"), 0)), e0);
+    json_t *records = json_object_get(doc, "records");
+    CHECK_INT(json_array_size(records), 2);
+    CHECK_STR(json_string_value(json_object_get(
+                  json_object_get(json_array_get(records, 0), "raw"), "last_name")),
+              "Quarrington");
+    CHECK_INT(json_array_size(json_object_get(json_array_get(records, 0), "history")), 1);
+    json_t *consent = json_object_get(doc, "consent");
+    CHECK_INT(json_array_size(json_object_get(consent, "events")), 2);
+    CHECK_STR(json_string_value(json_object_get(
+                  entry(json_object_get(consent, "state"), "marketing", "email",
+                        "zelda.q@example.org"),
+                  "status")),
+              "granted");
+    CHECK_INT(json_array_size(json_object_get(doc, "link_history")), 2);
+    CHECK_INT(json_array_size(json_object_get(doc, "versions")), 2);
+    CHECK_INT(json_array_size(json_object_get(doc, "golden_values")), 1);
+    CHECK_INT(json_array_size(json_object_get(doc, "pins")), 1);
+    CHECK_INT(json_array_size(json_object_get(doc, "review_items")), 1);
+    CHECK_INT(json_array_size(json_object_get(doc, "assertions")), 1);
+    CHECK_INT(json_array_size(json_object_get(doc, "rejects")), 1);
+    CHECK(json_array_size(json_object_get(doc, "outbox")) >= 2);
+    json_t *deliveries = json_object_get(doc, "deliveries");
+    CHECK_INT(json_array_size(deliveries), 1);
+    CHECK(json_object_get(json_array_get(deliveries, 0), "secret") == NULL);
+    char *text = json_dumps(doc, 0);
+    CHECK(strstr(text, "Brennan") == NULL); /* nothing of the other person */
+    CHECK(strstr(text, "s3cret") == NULL);
+    free(text);
+    json_decref(doc);
+    CHECK_INT(mdm_subject_export(db, 999999999, &doc, &err), MDM_ENOTFOUND);
+
+    /* erasure */
+    long long events_before = q_ll("SELECT count(*) FROM consent_event", 0);
+    json_t *res = NULL;
+    CHECK_INT(mdm_subject_erase(db, e, "", NULL, &res, &err), MDM_EINVAL);
+    CHECK_INT(mdm_subject_erase(db, e0, "dpo@company.example", "GDPR art. 17 request 4711", &res,
+                                &err),
+              MDM_OK);
+    CHECK_INT(json_integer_value(json_object_get(res, "entity_id")), e);
+    CHECK(json_is_false(json_object_get(res, "already_erased")));
+    CHECK_INT(json_array_size(json_object_get(res, "records")), 2);
+    CHECK_INT(json_array_size(json_object_get(res, "erased_ids")), 2);
+    long long tomb = json_integer_value(json_object_get(res, "tombstone_id"));
+    CHECK(tomb > 0);
+    json_decref(res);
+    /* no personal value survives anywhere */
+    for (size_t i = 0; i < sizeof erased_values / sizeof *erased_values; i++) {
+        char where[64] = "";
+        long long hits = search_everywhere(erased_values[i], where, sizeof where);
+        if (hits)
+            fprintf(stderr, "erased value \"%s\" still found %lld times (first in %s)\n",
+                    erased_values[i], hits, where);
+        CHECK_INT(hits, 0);
+    }
+    /* the other person is intact, shared blocking keys keep counting the others */
+    char where[64];
+    CHECK_INT(search_everywhere("Brennan", where, sizeof where), 2); /* entity, source_record */
+    CHECK_INT(q_ll("SELECT records FROM key_frequency WHERE key = 'sx:Q652'", 0), 1);
+    CHECK_INT(q_ll("SELECT count(*) FROM blocking_key WHERE record_id = $1", 1, num(ro)), 1);
+    CHECK_STR(state_of(eo, NULL, "marketing", "post", NULL, NULL), "granted");
+    /* the audit trail stays, without personal data */
+    CHECK_INT(q_ll("SELECT count(*) FROM consent_event", 0), events_before);
+    CHECK_INT(q_ll("SELECT count(*) FROM consent_event WHERE source_key = 'ZQ-1' AND "
+                   "contact_point = '[erased]' AND evidence = '[erased]' AND status = 'granted'",
+                   0),
+              1);
+    CHECK_INT(q_ll("SELECT count(*) FROM link_event WHERE entity_id = $1 AND action = 'erase'", 1,
+                   num(e)),
+              1);
+    CHECK_INT(q_ll("SELECT count(*) FROM source_record WHERE erased AND deleted AND id IN ($1, $2)",
+                   2, num(r1), num(r2)),
+              2);
+    /* every source system is told */
+    PGresult *r = q("SELECT payload::text FROM outbox WHERE entity_id = $1 AND type = 'deleted'", 1,
+                    num(e));
+    CHECK_INT(PQntuples(r), 1);
+    json_t *payload = PQntuples(r) ? json_loads(PQgetvalue(r, 0, 0), 0, NULL) : NULL;
+    PQclear(r);
+    json_t *told = json_object_get(payload, "records");
+    CHECK_INT(json_array_size(told), 2);
+    CHECK_STR(json_string_value(json_object_get(json_array_get(told, 0), "source")), "crm");
+    CHECK_STR(json_string_value(json_object_get(json_array_get(told, 0), "source_key")), "ZQ-1");
+    CHECK_STR(json_string_value(json_object_get(json_array_get(told, 1), "source_key")), "ZQ-2");
+    CHECK_INT(json_integer_value(json_object_get(payload, "tombstone_id")), tomb);
+    json_decref(payload);
+    /* the export now holds only the tombstone */
+    CHECK_INT(mdm_subject_export(db, e, &doc, &err), MDM_OK);
+    CHECK_INT(json_object_size(doc), 5);
+    CHECK_STR(json_string_value(json_object_get(doc, "status")), "erased");
+    json_t *t = json_object_get(doc, "tombstone");
+    CHECK_INT(json_integer_value(json_object_get(t, "id")), tomb);
+    CHECK_STR(json_string_value(json_object_get(t, "requester")), "dpo@company.example");
+    CHECK_INT(json_array_size(json_object_get(t, "key_hashes")), 2);
+    CHECK(json_object_get(doc, "records") == NULL && json_object_get(doc, "consent") == NULL);
+    json_decref(doc);
+    CHECK_INT(mdm_subject_export(db, e0, &doc, &err), MDM_OK);
+    CHECK_STR(json_string_value(json_object_get(doc, "status")), "erased");
+    json_decref(doc);
+    CHECK_INT(mdm_consent_state(db, e, NULL, &doc, &err), MDM_ENOTFOUND);
+    /* erasing again changes nothing */
+    long long outbox_n = q_ll("SELECT count(*) FROM outbox", 0);
+    CHECK_INT(mdm_subject_erase(db, e, "dpo@company.example", NULL, &res, &err), MDM_OK);
+    CHECK(json_is_true(json_object_get(res, "already_erased")));
+    CHECK_INT(json_integer_value(json_object_get(res, "tombstone_id")), tomb);
+    json_decref(res);
+    CHECK_INT(q_ll("SELECT count(*) FROM outbox", 0), outbox_n);
+    CHECK_INT(q_ll("SELECT count(*) FROM erasure_tombstone", 0), 1);
+    /* a stale copy sent again is flagged, not silently re-created */
+    bool flagged = false;
+    int64_t tid = 0;
+    CHECK_INT(mdm_subject_check_reingest(db, "crm", "ZQ-1", &flagged, &tid, &err), MDM_OK);
+    CHECK(flagged);
+    CHECK_INT(tid, tomb);
+    CHECK_INT(q_ll("SELECT count(*) FROM record_reject WHERE source = 'crm' AND source_key = "
+                   "'ZQ-1' AND reasons @> '[{\"reason\":\"erased_subject\"}]'",
+                   0),
+              1);
+    CHECK_INT(mdm_subject_check_reingest(db, "crm", "OT-1", &flagged, &tid, &err), MDM_OK);
+    CHECK(!flagged);
+    CHECK_INT(tid, 0);
+    CHECK_INT(mdm_subject_check_reingest(db, "shop", "ZQ-1", &flagged, &tid, &err), MDM_OK);
+    CHECK(!flagged); /* the key is per source */
+    CHECK_INT(give(0, "shop", "ZQ-2", GRANT("marketing", "email", "2026-02-01"), &err),
+              MDM_ECONFLICT);
+    CHECK_STR(err.field, "/source_key");
+}
+
 int main(void)
 {
     const char *url = getenv("MDM_DATABASE_URL");
@@ -801,6 +1049,7 @@ int main(void)
     RUN(test_contact_points);
     RUN(test_merge_split);
     RUN(test_audit_export);
+    RUN(test_subject_export_and_erase);
     mdm_db_close(db);
     TEST_END();
 }

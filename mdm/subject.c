@@ -1,0 +1,488 @@
+/* Subject access export and erasure. Both work on the "subject set": the live golden
+ * record, every entity retired into it (transitively), and its active member records.
+ * Records that were split off to another person are not in the set: they are someone
+ * else's. Every statement takes the set as bigint[] parameters. */
+#include "mdm/subject.h"
+
+#include "common/log.h"
+#include "common/mem.h"
+#include "mdm/consent.h"
+#include "mdm/outbox.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* The entity that lives on for id, with its status. */
+static const mdm_db_stmt stmt_live = {
+    "subject_live",
+    "WITH RECURSIVE up(id, survivor_id, status, depth) AS ("
+    " SELECT id, survivor_id, status, 0 FROM entity WHERE id = $1::bigint"
+    " UNION ALL SELECT e.id, e.survivor_id, e.status, up.depth + 1 FROM entity e"
+    " JOIN up ON e.id = up.survivor_id WHERE up.depth < 64) "
+    "SELECT id, status FROM up WHERE survivor_id IS NULL",
+    1};
+
+#define SUBJECT_SET                                                                                \
+    "WITH RECURSIVE s(id) AS (SELECT $1::bigint UNION SELECT e.id FROM entity e JOIN s ON "       \
+    "e.survivor_id = s.id), "                                                                      \
+    "recs AS (SELECT m.record_id AS id FROM membership m WHERE m.entity_id = $1::bigint AND "     \
+    "m.active), "                                                                                  \
+    "keys AS (SELECT r.id, r.source, r.source_key FROM source_record r WHERE r.id IN (SELECT id " \
+    "FROM recs)) "
+
+#define AGG(expr, order, from) "(SELECT coalesce(jsonb_agg(" expr " ORDER BY " order "), '[]') " from ")"
+
+static const mdm_db_stmt stmt_export = {
+    "subject_export",
+    SUBJECT_SET
+    "SELECT jsonb_build_object("
+    "'golden', (SELECT to_jsonb(e) FROM entity e WHERE e.id = $1::bigint), "
+    "'retired_ids', " AGG("id", "id", "FROM s WHERE id <> $1::bigint") ", "
+    "'golden_values', " AGG("to_jsonb(g)", "g.attr",
+                            "FROM golden_value g WHERE g.entity_id = $1::bigint") ", "
+    "'pins', " AGG("to_jsonb(p)", "p.attr", "FROM golden_pin p WHERE p.entity_id = $1::bigint") ", "
+    "'versions', " AGG("to_jsonb(v)", "v.entity_id, v.version",
+                       "FROM entity_version v WHERE v.entity_id IN (SELECT id FROM s)") ", "
+    "'records', " AGG("to_jsonb(r) || jsonb_build_object('history', " AGG(
+        "to_jsonb(h)", "h.id", "FROM source_record_history h WHERE h.record_id = r.id") ")",
+                      "r.id", "FROM source_record r WHERE r.id IN (SELECT id FROM recs)") ", "
+    "'memberships', " AGG("to_jsonb(m)", "m.id",
+                          "FROM membership m WHERE m.entity_id IN (SELECT id FROM s) OR "
+                          "m.record_id IN (SELECT id FROM recs)") ", "
+    "'consent_events', " AGG("to_jsonb(c)", "c.id",
+                             "FROM consent_event c JOIN keys k ON c.source = k.source AND "
+                             "c.source_key = k.source_key") ", "
+    "'link_history', " AGG("to_jsonb(l)", "l.id",
+                           "FROM link_event l WHERE l.entity_id IN (SELECT id FROM s) OR "
+                           "l.other_entity_id IN (SELECT id FROM s) OR l.record_id IN (SELECT "
+                           "id FROM recs)") ", "
+    "'review_items', " AGG("to_jsonb(i)", "i.id",
+                           "FROM review_item i WHERE i.entity_id IN (SELECT id FROM s) OR "
+                           "i.other_entity_id IN (SELECT id FROM s) OR i.record_id IN (SELECT "
+                           "id FROM recs)") ", "
+    "'assertions', " AGG("to_jsonb(a)", "a.id",
+                         "FROM steward_assertion a WHERE a.record_a IN (SELECT id FROM recs) OR "
+                         "a.record_b IN (SELECT id FROM recs)") ", "
+    "'rejects', " AGG("to_jsonb(x)", "x.id",
+                      "FROM record_reject x JOIN keys k ON x.source = k.source AND x.source_key "
+                      "= k.source_key") ", "
+    "'outbox', " AGG("to_jsonb(o)", "o.seq", "FROM outbox o WHERE o.entity_id IN (SELECT id FROM s)") ", "
+    "'deliveries', " AGG("jsonb_build_object('id', d.id, 'subscription_id', d.subscription_id, "
+                         "'source', sub.source, 'url', sub.url, 'seq', d.seq, 'state', d.state, "
+                         "'attempts', d.attempts, 'last_status', d.last_status, 'updated_at', "
+                         "d.updated_at)",
+                         "d.id",
+                         "FROM delivery d JOIN subscription sub ON sub.id = d.subscription_id "
+                         "WHERE d.entity_id IN (SELECT id FROM s)") ")::text AS doc",
+    1};
+
+static const mdm_db_stmt stmt_tombstone = {
+    "subject_tombstone",
+    "SELECT to_jsonb(t)::text AS t FROM erasure_tombstone t WHERE t.entity_id = $1::bigint "
+    "ORDER BY t.id DESC LIMIT 1",
+    1};
+
+static mdm_status find_live(mdm_db *db, int64_t id, int64_t *live, char status[16], mdm_err *err)
+{
+    char ids[24];
+    snprintf(ids, sizeof ids, "%lld", (long long)id);
+    const char *params[] = {ids};
+    PGresult *res = NULL;
+    mdm_status st = mdm_db_exec(db, &stmt_live, params, &res, err);
+    if (st != MDM_OK)
+        return st;
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return mdm_err_set(err, MDM_ENOTFOUND, "no subject %lld", (long long)id);
+    }
+    *live = mdm_db_get_ll(res, 0, "id", 0);
+    snprintf(status, 16, "%s", mdm_db_get(res, 0, "status", ""));
+    PQclear(res);
+    return MDM_OK;
+}
+
+/* A JSON value from the first cell of a one-row result; NULL when there is none. */
+static json_t *cell_json(const PGresult *res, const char *col)
+{
+    const char *text = mdm_db_get(res, 0, col, NULL);
+    return text ? json_loads(text, JSON_DECODE_ANY, NULL) : NULL;
+}
+
+static mdm_status tombstone_doc(mdm_db *db, int64_t subject, int64_t live, json_t **out,
+                                mdm_err *err)
+{
+    char ids[24];
+    snprintf(ids, sizeof ids, "%lld", (long long)live);
+    const char *params[] = {ids};
+    PGresult *res = NULL;
+    mdm_status st = mdm_db_exec(db, &stmt_tombstone, params, &res, err);
+    if (st != MDM_OK)
+        return st;
+    json_t *t = cell_json(res, "t");
+    PQclear(res);
+    *out = json_pack("{s:I,s:I,s:s,s:o}", "subject_id", (json_int_t)subject, "entity_id",
+                     (json_int_t)live, "status", "erased", "tombstone", t ? t : json_null());
+    return MDM_OK;
+}
+
+typedef struct export_ctx {
+    int64_t subject;
+    json_t *doc;
+} export_ctx;
+
+static mdm_status export_fn(mdm_db *db, void *arg, mdm_err *err)
+{
+    export_ctx *c = arg;
+    json_decref(c->doc); /* a retried transaction starts over */
+    c->doc = NULL;
+    mdm_status st = mdm_db_command(db, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+                                   err);
+    if (st == MDM_OK)
+        st = mdm_db_command(db, "SET LOCAL TimeZone = 'UTC'", err);
+    if (st != MDM_OK)
+        return st;
+    int64_t live;
+    char status[16];
+    if ((st = find_live(db, c->subject, &live, status, err)) != MDM_OK)
+        return st;
+    if (!strcmp(status, "erased"))
+        return tombstone_doc(db, c->subject, live, &c->doc, err);
+    char ids[24];
+    snprintf(ids, sizeof ids, "%lld", (long long)live);
+    const char *params[] = {ids};
+    PGresult *res = NULL;
+    if ((st = mdm_db_exec(db, &stmt_export, params, &res, err)) != MDM_OK)
+        return st;
+    json_t *doc = cell_json(res, "doc");
+    PQclear(res);
+    if (!doc)
+        return mdm_err_set(err, MDM_EINTERNAL, "cannot read the subject document");
+    json_t *state = NULL;
+    st = mdm_consent_state(db, live, NULL, &state, err);
+    if (st != MDM_OK) {
+        json_decref(doc);
+        return st;
+    }
+    json_t *events = json_incref(json_object_get(doc, "consent_events"));
+    json_object_del(doc, "consent_events");
+    json_object_set_new(doc, "consent",
+                        json_pack("{s:o,s:o}", "events", events ? events : json_array(), "state",
+                                  state));
+    json_object_set_new(doc, "subject_id", json_integer(c->subject));
+    json_object_set_new(doc, "entity_id", json_integer(live));
+    json_object_set_new(doc, "status", json_string(status));
+    c->doc = doc;
+    return MDM_OK;
+}
+
+mdm_status mdm_subject_export(mdm_db *db, int64_t subject_id, json_t **out, mdm_err *err)
+{
+    export_ctx c = {subject_id, NULL};
+    *out = NULL;
+    mdm_status st = mdm_db_run_tx(db, "subject_export", export_fn, &c, err);
+    if (st != MDM_OK) {
+        json_decref(c.doc);
+        return st;
+    }
+    char now[32];
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    json_object_set_new(c.doc, "generated_at", json_string(now));
+    *out = c.doc;
+    return MDM_OK;
+}
+
+/* Erasure ------------------------------------------------------------------------------ */
+
+static const mdm_db_stmt stmt_lock = {
+    "subject_lock", "SELECT status, version FROM entity WHERE id = $1::bigint FOR UPDATE", 1};
+static const mdm_db_stmt stmt_sets = {
+    "subject_sets",
+    SUBJECT_SET
+    "SELECT (SELECT array_agg(id ORDER BY id) FROM s)::text AS ents, "
+    "coalesce((SELECT array_agg(id ORDER BY id) FROM keys), '{}')::text AS recs, "
+    "coalesce((SELECT array_agg(encode(sha256(convert_to(source || chr(31) || source_key, "
+    "'UTF8')), 'hex') ORDER BY id) FROM keys), '{}')::text AS hashes, "
+    "(SELECT coalesce(jsonb_agg(jsonb_build_object('record_id', id, 'source', source, "
+    "'source_key', source_key, 'key_hash', encode(sha256(convert_to(source || chr(31) || "
+    "source_key, 'UTF8')), 'hex')) ORDER BY id), '[]') FROM keys)::text AS keys",
+    1};
+
+/* Scrubbing statements on the member records ($1 bigint[]), in order. */
+static const mdm_db_stmt scrub_records[] = {
+    {"subject_erase_history_row",
+     "INSERT INTO source_record_history (record_id, version, change) "
+     "SELECT id, version + 1, 'erase' FROM source_record WHERE id = ANY($1::bigint[])",
+     1},
+    {"subject_erase_history",
+     "UPDATE source_record_history SET raw = NULL, normalized = NULL, content_hash = NULL "
+     "WHERE record_id = ANY($1::bigint[])",
+     1},
+    {"subject_erase_records",
+     "UPDATE source_record SET raw = '{}', normalized = '{}', content_hash = 'erased', "
+     "erased = true, deleted = true, version = version + 1, "
+     "resolved_at = coalesce(resolved_at, now()) WHERE id = ANY($1::bigint[])",
+     1},
+    {"subject_erase_rejects",
+     "DELETE FROM record_reject x USING source_record r WHERE r.id = ANY($1::bigint[]) "
+     "AND x.source = r.source AND x.source_key = r.source_key",
+     1},
+    {"subject_erase_key_counts",
+     "UPDATE key_frequency k SET records = k.records - c.n FROM (SELECT key, count(*)::int AS n "
+     "FROM blocking_key WHERE record_id = ANY($1::bigint[]) GROUP BY key) c WHERE k.key = c.key",
+     1},
+    {"subject_erase_key_rows",
+     "DELETE FROM key_frequency WHERE records <= 0 AND key IN (SELECT key FROM blocking_key "
+     "WHERE record_id = ANY($1::bigint[]))",
+     1},
+    {"subject_erase_blocking",
+     "DELETE FROM blocking_key WHERE record_id = ANY($1::bigint[])", 1},
+    {"subject_erase_consent",
+     "UPDATE consent_event c SET contact_point = CASE WHEN c.contact_point IS NULL THEN NULL "
+     "ELSE '[erased]' END, evidence = CASE WHEN c.evidence IS NULL THEN NULL ELSE '[erased]' END "
+     "FROM source_record r WHERE r.id = ANY($1::bigint[]) AND c.source = r.source "
+     "AND c.source_key = r.source_key",
+     1},
+    {"subject_erase_assertions",
+     "UPDATE steward_assertion SET reason = NULL WHERE record_a = ANY($1::bigint[]) "
+     "OR record_b = ANY($1::bigint[])",
+     1},
+};
+
+/* Scrubbing statements on the entities ($1 bigint[]) and records ($2 bigint[]). */
+static const mdm_db_stmt scrub_both[] = {
+    {"subject_erase_links",
+     "UPDATE link_event SET details = NULL, reason = NULL WHERE entity_id = ANY($1::bigint[]) "
+     "OR other_entity_id = ANY($1::bigint[]) OR record_id = ANY($2::bigint[])",
+     2},
+    {"subject_erase_review",
+     "UPDATE review_item SET explanation = '[]', reason = NULL, updated_at = now(), "
+     "version = version + 1, status = CASE WHEN status IN ('open', 'claimed', 'deferred') "
+     "THEN 'superseded' ELSE status END WHERE entity_id = ANY($1::bigint[]) "
+     "OR other_entity_id = ANY($1::bigint[]) OR record_id = ANY($2::bigint[])",
+     2},
+};
+
+/* Scrubbing statements on the entities ($1 bigint[]). */
+static const mdm_db_stmt scrub_entities[] = {
+    {"subject_erase_values", "DELETE FROM golden_value WHERE entity_id = ANY($1::bigint[])", 1},
+    {"subject_erase_pins", "DELETE FROM golden_pin WHERE entity_id = ANY($1::bigint[])", 1},
+    {"subject_erase_versions",
+     "UPDATE entity_version SET golden = '{}' WHERE entity_id = ANY($1::bigint[])", 1},
+    {"subject_erase_golden",
+     "UPDATE entity SET golden = '{}', updated_at = now() WHERE id = ANY($1::bigint[])", 1},
+    {"subject_erase_outbox",
+     "UPDATE outbox SET payload = '{\"erased\": true}' WHERE entity_id = ANY($1::bigint[])", 1},
+    {"subject_erase_deliveries",
+     "UPDATE delivery SET last_response = NULL WHERE entity_id = ANY($1::bigint[])", 1},
+    {"subject_erase_consent_state",
+     "DELETE FROM consent_state WHERE entity_id = ANY($1::bigint[])", 1},
+};
+
+static const mdm_db_stmt stmt_mark = {
+    "subject_mark",
+    "UPDATE entity SET status = 'erased', version = version + 1, updated_at = now() "
+    "WHERE id = $1::bigint RETURNING version",
+    1};
+static const mdm_db_stmt stmt_version = {
+    "subject_version",
+    "INSERT INTO entity_version (entity_id, version, golden, reason) "
+    "VALUES ($1::bigint, $2::int, '{}', 'erase')",
+    2};
+static const mdm_db_stmt stmt_insert_tombstone = {
+    "subject_insert_tombstone",
+    "INSERT INTO erasure_tombstone (entity_id, source_keys, key_hashes, requester, reason) "
+    "VALUES ($1::bigint, $2::jsonb, $3::text[], $4, $5) RETURNING id",
+    5};
+static const mdm_db_stmt stmt_link_erase = {
+    "subject_link_erase",
+    "INSERT INTO link_event (action, method, entity_id, actor, details) "
+    "VALUES ('erase', 'manual', $1::bigint, $2, jsonb_build_object('tombstone_id', $3::bigint))",
+    3};
+
+typedef struct erase_ctx {
+    int64_t subject;
+    const char *requester, *reason;
+    json_t *result;
+} erase_ctx;
+
+static mdm_status run_all(mdm_db *db, const mdm_db_stmt *stmts, size_t n, const char *const *params,
+                          mdm_err *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        mdm_status st = mdm_db_exec(db, &stmts[i], params, NULL, err);
+        if (st != MDM_OK)
+            return st;
+    }
+    return MDM_OK;
+}
+
+static mdm_status erase_fn(mdm_db *db, void *arg, mdm_err *err)
+{
+    erase_ctx *c = arg;
+    json_decref(c->result);
+    c->result = NULL;
+    int64_t live;
+    char status[16];
+    mdm_status st = find_live(db, c->subject, &live, status, err);
+    if (st != MDM_OK)
+        return st;
+    char ids[24];
+    snprintf(ids, sizeof ids, "%lld", (long long)live);
+    const char *one[] = {ids, NULL, NULL, NULL, NULL};
+    PGresult *res = NULL;
+    if ((st = mdm_db_exec(db, &stmt_lock, one, &res, err)) != MDM_OK)
+        return st;
+    bool erased = !strcmp(mdm_db_get(res, 0, "status", ""), "erased");
+    PQclear(res);
+    if (erased) {
+        json_t *doc = NULL;
+        if ((st = tombstone_doc(db, c->subject, live, &doc, err)) != MDM_OK)
+            return st;
+        json_t *t = json_object_get(doc, "tombstone");
+        c->result = json_pack("{s:I,s:O,s:O,s:b}", "entity_id", (json_int_t)live, "tombstone_id",
+                              json_object_get(t, "id"), "records",
+                              json_object_get(t, "source_keys"), "already_erased", 1);
+        json_decref(doc);
+        return MDM_OK;
+    }
+    if ((st = mdm_db_exec(db, &stmt_sets, one, &res, err)) != MDM_OK)
+        return st;
+    char *ents = mdm_xstrdup(mdm_db_get(res, 0, "ents", "{}"));
+    char *recs = mdm_xstrdup(mdm_db_get(res, 0, "recs", "{}"));
+    char *hashes = mdm_xstrdup(mdm_db_get(res, 0, "hashes", "{}"));
+    char *keys = mdm_xstrdup(mdm_db_get(res, 0, "keys", "[]"));
+    PQclear(res);
+    res = NULL;
+    json_t *payload = NULL;
+    const char *p_recs[] = {recs}, *p_ents[] = {ents}, *p_both[] = {ents, recs};
+    st = run_all(db, scrub_records, sizeof scrub_records / sizeof *scrub_records, p_recs, err);
+    if (st == MDM_OK)
+        st = run_all(db, scrub_both, sizeof scrub_both / sizeof *scrub_both, p_both, err);
+    if (st == MDM_OK)
+        st = run_all(db, scrub_entities, sizeof scrub_entities / sizeof *scrub_entities, p_ents,
+                     err);
+    if (st == MDM_OK)
+        st = mdm_db_exec(db, &stmt_mark, one, &res, err);
+    if (st != MDM_OK)
+        goto out_free;
+    int version = (int)mdm_db_get_ll(res, 0, "version", 1);
+    PQclear(res);
+    res = NULL;
+    char ver[16];
+    snprintf(ver, sizeof ver, "%d", version);
+    const char *p_ver[] = {ids, ver};
+    if ((st = mdm_db_exec(db, &stmt_version, p_ver, NULL, err)) != MDM_OK)
+        goto out_free;
+    const char *p_tomb[] = {ids, keys, hashes, c->requester, c->reason};
+    if ((st = mdm_db_exec(db, &stmt_insert_tombstone, p_tomb, &res, err)) != MDM_OK)
+        goto out_free;
+    long long tomb = mdm_db_get_ll(res, 0, "id", 0);
+    PQclear(res);
+    res = NULL;
+    char tombs[24];
+    snprintf(tombs, sizeof tombs, "%lld", tomb);
+    const char *p_link[] = {ids, c->requester, tombs};
+    if ((st = mdm_db_exec(db, &stmt_link_erase, p_link, NULL, err)) != MDM_OK)
+        goto out_free;
+    /* every source system is told which of its records to delete */
+    json_t *records = json_loads(keys, 0, NULL), *tell = json_array();
+    size_t i;
+    json_t *r;
+    json_array_foreach(records, i, r)
+    {
+        json_array_append_new(tell, json_pack("{s:O,s:O}", "source", json_object_get(r, "source"),
+                                              "source_key", json_object_get(r, "source_key")));
+    }
+    json_t *erased_ids = json_array();
+    for (char *p = ents + 1; *p && *p != '}';) {
+        char *end;
+        long long v = strtoll(p, &end, 10);
+        if (end == p)
+            break;
+        json_array_append_new(erased_ids, json_integer(v));
+        p = *end == ',' ? end + 1 : end;
+    }
+    payload = json_pack("{s:I,s:s,s:I,s:O,s:o}", "entity_id", (json_int_t)live, "reason",
+                        "erasure", "tombstone_id", (json_int_t)tomb, "erased_ids", erased_ids,
+                        "records", tell);
+    st = mdm_outbox_emit(db, "deleted", live, version, payload, NULL, err);
+    if (st == MDM_OK) {
+        c->result = json_pack("{s:I,s:I,s:o,s:O,s:b}", "entity_id", (json_int_t)live,
+                              "tombstone_id", (json_int_t)tomb, "records", records, "erased_ids",
+                              erased_ids, "already_erased", 0);
+        records = NULL;
+        mdm_log(MDM_LOG_INFO, "event=subject_erased entity=%lld tombstone=%lld records=%zu",
+                (long long)live, tomb, json_array_size(tell));
+    }
+    json_decref(erased_ids);
+    json_decref(records);
+out_free:
+    json_decref(payload);
+    PQclear(res);
+    free(ents);
+    free(recs);
+    free(hashes);
+    free(keys);
+    return st;
+}
+
+mdm_status mdm_subject_erase(mdm_db *db, int64_t subject_id, const char *requester,
+                             const char *reason, json_t **result, mdm_err *err)
+{
+    if (result)
+        *result = NULL;
+    if (!requester || !*requester)
+        return mdm_err_set_field(err, MDM_EINVAL, "/requester",
+                                 "an erasure needs a requester (who asked for it)");
+    erase_ctx c = {subject_id, requester, reason && *reason ? reason : NULL, NULL};
+    mdm_status st = mdm_db_run_tx(db, "subject_erase", erase_fn, &c, err);
+    if (st != MDM_OK || !result)
+        json_decref(c.result);
+    else
+        *result = c.result;
+    return st;
+}
+
+static const mdm_db_stmt stmt_erased_key = {
+    "subject_erased_key",
+    "SELECT id FROM erasure_tombstone WHERE key_hashes @> ARRAY[encode(sha256(convert_to($1 || "
+    "chr(31) || $2, 'UTF8')), 'hex')] ORDER BY id DESC LIMIT 1",
+    2};
+static const mdm_db_stmt stmt_flag = {
+    "subject_flag_reingest",
+    "INSERT INTO record_reject (source, source_key, payload, reasons) VALUES ($1, $2, "
+    "'(withheld: the key belongs to an erased subject)', jsonb_build_array(jsonb_build_object("
+    "'field', '/source_key', 'reason', 'erased_subject', 'tombstone_id', $3::bigint)))",
+    3};
+
+mdm_status mdm_subject_check_reingest(mdm_db *db, const char *source, const char *source_key,
+                                      bool *flagged, int64_t *tombstone_id, mdm_err *err)
+{
+    *flagged = false;
+    if (tombstone_id)
+        *tombstone_id = 0;
+    const char *params[] = {source, source_key, NULL};
+    PGresult *res = NULL;
+    mdm_status st = mdm_db_exec(db, &stmt_erased_key, params, &res, err);
+    if (st != MDM_OK)
+        return st;
+    long long tomb = mdm_db_get_ll(res, 0, "id", 0);
+    PQclear(res);
+    if (!tomb)
+        return MDM_OK;
+    char tombs[24];
+    snprintf(tombs, sizeof tombs, "%lld", tomb);
+    params[2] = tombs;
+    if ((st = mdm_db_exec(db, &stmt_flag, params, NULL, err)) != MDM_OK)
+        return st;
+    *flagged = true;
+    if (tombstone_id)
+        *tombstone_id = tomb;
+    mdm_log(MDM_LOG_WARN, "event=erased_key_reingest source=%s tombstone=%lld", source, tomb);
+    return MDM_OK;
+}
