@@ -86,6 +86,30 @@ const mdm_cli_command mdm_cli_commands[] = {
      "form (Müller as muller, Иванов as ivanov), whose letters count; keys are full\n"
      "length (classic Metaphone keys are their first 4 characters).\n"
      "An empty value or invalid UTF-8 is an error (exit 2).\n"},
+    {"export", mdm_cli_export, "export data: the consent audit (streamed CSV or NDJSON)",
+     "usage: mdm export consent [--from TIME] [--to TIME] [--format csv|ndjson]\n"
+     "                          [--output FILE] [--config FILE]\n\n"
+     "Streams every consent event received in [--from, --to) (ISO 8601; open ends when\n"
+     "omitted) in stable order (received_at, id), with columns event_id, golden_id,\n"
+     "source, source_key, purpose, channel, contact_point, status, captured_at,\n"
+     "expires_at, received_at, lawful_basis, evidence, state_before, state_after.\n"
+     "CSV (the default) follows RFC 4180: a header line, CRLF line ends, fields quoted\n"
+     "when they hold a comma, quote or line break. NDJSON writes one object per line.\n"
+     "Memory stays constant whatever the number of rows (a server-side cursor).\n"
+     "Exit 2 for a bad option or time, 7 for a database error, 8 when the output\n"
+     "cannot be written.\n"},
+    {"subject", mdm_cli_subject, "subject access export or erasure of one person",
+     "usage: mdm subject export ID [--config FILE]\n"
+     "       mdm subject erase ID --requester WHO [--reason TEXT] [--config FILE]\n\n"
+     "export prints everything held on the person of golden record ID (a retired id\n"
+     "answers for its survivor) as one JSON document: golden record, member records raw\n"
+     "and normalized with history, consent events and state, link history, review\n"
+     "items, outbox events and deliveries. After an erasure it holds only the tombstone.\n"
+     "erase removes the person's personal data from golden and source records and their\n"
+     "history, keeps a tombstone (ids, source keys and their hashes, requester, reason,\n"
+     "time) and the audit trail without personal data, and emits a `deleted` event\n"
+     "naming every source record so that every source system is told. Erasing twice\n"
+     "changes nothing. Exit 4 for an unknown id.\n"},
     {NULL, NULL, NULL, NULL},
 };
 

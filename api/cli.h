@@ -40,5 +40,7 @@ int mdm_cli_audit(int argc, char **argv); /* api/cli_steward.c */
 int mdm_cli_normalize(int argc, char **argv);
 int mdm_cli_compare(int argc, char **argv); /* api/cli_text.c */
 int mdm_cli_phonetic(int argc, char **argv);
+int mdm_cli_export(int argc, char **argv); /* api/cli_consent.c */
+int mdm_cli_subject(int argc, char **argv);
 
 #endif

@@ -20,7 +20,7 @@
 
 /* Vocabulary ------------------------------------------------------------------------ */
 
-#define VOCAB_MAX 64
+#define VOCAB_MAX    64
 #define NAME_MAX_LEN 32
 
 typedef struct vocab {
@@ -31,7 +31,10 @@ typedef struct vocab {
 } vocab;
 
 static vocab vocabulary = {
-    3, 5, {"marketing", "profiling", "third_party"}, {false, false, false},
+    3,
+    5,
+    {"marketing", "profiling", "third_party"},
+    {false, false, false},
     {"email", "sms", "phone", "post", "all"},
 };
 
@@ -90,8 +93,8 @@ static mdm_status read_names(const json_t *section, const char *key,
                                      key, i, NAME_MAX_LEN);
         for (int j = 0; j < n; j++)
             if (strcmp(names[j], json_string_value(v)) == 0)
-                return mdm_err_set_field(err, MDM_EINVAL, ptr, "consent.%s lists \"%s\" twice",
-                                         key, names[j]);
+                return mdm_err_set_field(err, MDM_EINVAL, ptr, "consent.%s lists \"%s\" twice", key,
+                                         names[j]);
         snprintf(names[n++], NAME_MAX_LEN + 1, "%s", json_string_value(v));
     }
     *count = n;
@@ -101,7 +104,10 @@ static mdm_status read_names(const json_t *section, const char *key,
 mdm_status mdm_consent_configure(const json_t *section, mdm_err *err)
 {
     vocab v = {
-        3, 5, {"marketing", "profiling", "third_party"}, {false, false, false},
+        3,
+        5,
+        {"marketing", "profiling", "third_party"},
+        {false, false, false},
         {"email", "sms", "phone", "post", "all"},
     };
     if (!section) {
@@ -298,8 +304,8 @@ bool mdm_consent_parse_time(const char *s, int64_t *usec, char canon[32])
     }
     if (*p)
         return false;
-    int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec -
-                   (int64_t)offset_min * 60;
+    int64_t secs =
+        days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - (int64_t)offset_min * 60;
     int64_t v = secs * 1000000 + frac;
     /* keep the result within years 0001..9999 after the offset */
     if (v < days_from_civil(1, 1, 1) * 86400 * INT64_C(1000000) ||
@@ -533,9 +539,9 @@ static void derive(const cevs *l, int64_t as_of, json_t **list, json_t **compact
         const char *status = derived_status(w, as_of);
         bool granted = w ? strcmp(status, "granted") == 0 : vocabulary.granted_default[keys[i].p];
         if (list) {
-            json_t *e = json_pack("{s:s,s:s,s:s?,s:s,s:b}", "purpose", p, "channel", c,
-                                  "contact_point", keys[i].cp, "status", status, "granted",
-                                  granted);
+            json_t *e =
+                json_pack("{s:s,s:s,s:s?,s:s,s:b}", "purpose", p, "channel", c, "contact_point",
+                          keys[i].cp, "status", status, "granted", granted);
             json_object_set_new(e, "captured_at", w ? json_string(w->captured_txt) : json_null());
             json_object_set_new(e, "expires_at",
                                 w && w->expires_txt ? json_string(w->expires_txt) : json_null());
@@ -562,8 +568,8 @@ static const mdm_db_stmt stmt_entity = {
 
 /* Follows survivor pointers from id to the entity that lives on (at most 64 hops).
  * *status receives its status ("active", "retired" without survivor, "erased"). */
-static mdm_status live_entity(mdm_db *db, int64_t id, int64_t *live, char status[16],
-                              int *version, mdm_err *err)
+static mdm_status live_entity(mdm_db *db, int64_t id, int64_t *live, char status[16], int *version,
+                              mdm_err *err)
 {
     for (int hop = 0; hop < 64; hop++) {
         char ids[24];
@@ -617,8 +623,8 @@ mdm_status mdm_consent_state(mdm_db *db, int64_t entity_id, const char *as_of, j
     if (st == MDM_OK) {
         json_t *list;
         derive(&l, at, &list, NULL);
-        *out = json_pack("{s:I,s:s,s:o}", "entity_id", (json_int_t)live, "as_of", canon,
-                         "consents", list);
+        *out = json_pack("{s:I,s:s,s:o}", "entity_id", (json_int_t)live, "as_of", canon, "consents",
+                         list);
         if (live != entity_id)
             json_object_set_new(*out, "requested_id", json_integer(entity_id));
     }
@@ -631,14 +637,15 @@ static const mdm_db_stmt stmt_state_init = {
     "consent_state_init",
     "INSERT INTO consent_state (entity_id, state) VALUES ($1, '{}') ON CONFLICT DO NOTHING", 1};
 static const mdm_db_stmt stmt_state_lock = {
-    "consent_state_lock", "SELECT state::text AS state FROM consent_state WHERE entity_id = $1 "
-                          "FOR UPDATE",
+    "consent_state_lock",
+    "SELECT state::text AS state FROM consent_state WHERE entity_id = $1 "
+    "FOR UPDATE",
     1};
 static const mdm_db_stmt stmt_state_set = {
     "consent_state_set",
     "UPDATE consent_state SET state = $2::jsonb, updated_at = now() WHERE entity_id = $1", 2};
-static const mdm_db_stmt stmt_state_forget = {
-    "consent_state_forget", "DELETE FROM consent_state WHERE entity_id = $1", 1};
+static const mdm_db_stmt stmt_state_forget = {"consent_state_forget",
+                                              "DELETE FROM consent_state WHERE entity_id = $1", 1};
 
 mdm_status mdm_consent_recompute(mdm_db *db, int64_t entity_id, mdm_err *err)
 {
@@ -683,8 +690,8 @@ mdm_status mdm_consent_recompute(mdm_db *db, int64_t entity_id, mdm_err *err)
     free(text);
     if (st != MDM_OK)
         goto out_free;
-    json_t *payload = json_pack("{s:I,s:O,s:O,s:O}", "entity_id", (json_int_t)entity_id,
-                                "consents", list, "state", compact, "previous", previous);
+    json_t *payload = json_pack("{s:I,s:O,s:O,s:O}", "entity_id", (json_int_t)entity_id, "consents",
+                                list, "state", compact, "previous", previous);
     st = mdm_outbox_emit(db, "consent_changed", entity_id, version, payload, NULL, err);
     json_decref(payload);
     if (st == MDM_OK)
@@ -710,9 +717,9 @@ typedef struct incoming {
     bool has_expiry;
 } incoming;
 
-static const char *const consent_fields[] = {"purpose",    "channel",      "status",
-                                             "captured_at", "expires_at",  "lawful_basis",
-                                             "evidence",   "contact_point"};
+static const char *const consent_fields[] = {"purpose",     "channel",      "status",
+                                             "captured_at", "expires_at",   "lawful_basis",
+                                             "evidence",    "contact_point"};
 
 /* Lower-cases an email, drops phone punctuation and surrounding blanks. */
 static char *normalize_contact(const char *s)
@@ -747,8 +754,7 @@ static mdm_status optional_string(const json_t *obj, const char *key, size_t max
     snprintf(ptr, sizeof ptr, "%s/%s", base, key);
     if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > maxlen)
         return mdm_err_set_field(err, MDM_EUNPROCESSABLE, ptr,
-                                 "%s must be a non-empty string of at most %zu bytes", key,
-                                 maxlen);
+                                 "%s must be a non-empty string of at most %zu bytes", key, maxlen);
     *out = json_string_value(v);
     return MDM_OK;
 }
@@ -851,11 +857,10 @@ static const mdm_db_stmt stmt_insert = {
     14};
 
 /* SHA-256 (hex) of the canonical JSON array of the event's identifying content. */
-static void event_hash(const char *source, const char *source_key, const incoming *in,
-                       char out[65])
+static void event_hash(const char *source, const char *source_key, const incoming *in, char out[65])
 {
-    json_t *a = json_pack("[s,s,s,s,s?,s,s,s?,s?,s?]", source, source_key, in->purpose,
-                          in->channel, in->contact_point, in->status, in->captured,
+    json_t *a = json_pack("[s,s,s,s,s?,s,s,s?,s?,s?]", source, source_key, in->purpose, in->channel,
+                          in->contact_point, in->status, in->captured,
                           in->has_expiry ? in->expires : NULL, in->lawful_basis, in->evidence);
     char *text = json_dumps(a, JSON_COMPACT);
     unsigned char md[EVP_MAX_MD_SIZE];
@@ -869,16 +874,15 @@ static void event_hash(const char *source, const char *source_key, const incomin
 
 /* Validates and stores consents for (source, source_key); record_id 0 = no record yet,
  * entity_id 0 = no golden record (the record's own events then make the state). */
-static mdm_status store_events(mdm_db *db, int64_t record_id, int64_t entity_id,
-                               const char *source, const char *source_key, const json_t *consents,
-                               json_t *report, int *stored, int *dups, mdm_err *err)
+static mdm_status store_events(mdm_db *db, int64_t record_id, int64_t entity_id, const char *source,
+                               const char *source_key, const json_t *consents, json_t *report,
+                               int *stored, int *dups, mdm_err *err)
 {
     *stored = *dups = 0;
     if (!consents || json_is_null(consents))
         return MDM_OK;
     if (!json_is_array(consents))
-        return mdm_err_set_field(err, MDM_EUNPROCESSABLE, "/consents",
-                                 "consents must be an array");
+        return mdm_err_set_field(err, MDM_EUNPROCESSABLE, "/consents", "consents must be an array");
     size_t n = json_array_size(consents);
     if (n == 0)
         return MDM_OK;
@@ -905,8 +909,8 @@ static mdm_status store_events(mdm_db *db, int64_t record_id, int64_t entity_id,
     snprintf(rid, sizeof rid, "%lld", (long long)record_id);
     for (size_t i = 0; i < n; i++) {
         const incoming *e = &in[i];
-        const char *before = derived_status(
-            winner(&l, e->purpose, e->channel, e->contact_point, now), now);
+        const char *before =
+            derived_status(winner(&l, e->purpose, e->channel, e->contact_point, now), now);
         cev *ne = cevs_push(&l);
         *ne = (cev){.id = INT64_MAX / 2 + (int64_t)i,
                     .purpose = e->purpose,
@@ -921,8 +925,8 @@ static mdm_status store_events(mdm_db *db, int64_t record_id, int64_t entity_id,
                     .source = source,
                     .source_key = source_key,
                     .lawful_basis = e->lawful_basis};
-        const char *after = derived_status(
-            winner(&l, e->purpose, e->channel, e->contact_point, now), now);
+        const char *after =
+            derived_status(winner(&l, e->purpose, e->channel, e->contact_point, now), now);
         char hash[65];
         event_hash(source, source_key, e, hash);
         const char *params[] = {record_id ? rid : NULL,
@@ -970,8 +974,7 @@ out_free:
 }
 
 static const mdm_db_stmt stmt_membership = {
-    "consent_membership",
-    "SELECT entity_id FROM membership WHERE record_id = $1 AND active", 1};
+    "consent_membership", "SELECT entity_id FROM membership WHERE record_id = $1 AND active", 1};
 
 mdm_status mdm_consent_ingest(mdm_db *db, int64_t record_id, const char *source,
                               const char *source_key, const json_t *consents, mdm_err *err)
@@ -988,15 +991,15 @@ mdm_status mdm_consent_ingest(mdm_db *db, int64_t record_id, const char *source,
     int64_t entity_id = mdm_db_get_ll(res, 0, "entity_id", 0);
     PQclear(res);
     int stored, dups;
-    st = store_events(db, record_id, entity_id, source, source_key, consents, NULL, &stored,
-                      &dups, err);
+    st = store_events(db, record_id, entity_id, source, source_key, consents, NULL, &stored, &dups,
+                      err);
     if (st == MDM_OK && entity_id && stored)
         st = mdm_consent_recompute(db, entity_id, err);
     return st;
 }
 
-static const mdm_db_stmt stmt_source_exists = {
-    "consent_source_exists", "SELECT 1 FROM source_system WHERE code = $1", 1};
+static const mdm_db_stmt stmt_source_exists = {"consent_source_exists",
+                                               "SELECT 1 FROM source_system WHERE code = $1", 1};
 static const mdm_db_stmt stmt_record_by_key = {
     "consent_record_by_key",
     "SELECT r.id, r.erased, m.entity_id FROM source_record r "
@@ -1012,8 +1015,7 @@ mdm_status mdm_consent_record(mdm_db *db, const char *source, const char *source
     if (!source || !*source)
         return mdm_err_set_field(err, MDM_EUNPROCESSABLE, "/source", "source is required");
     if (!source_key || !*source_key)
-        return mdm_err_set_field(err, MDM_EUNPROCESSABLE, "/source_key",
-                                 "source_key is required");
+        return mdm_err_set_field(err, MDM_EUNPROCESSABLE, "/source_key", "source_key is required");
     if (!consents || !json_is_array(consents) || json_array_size(consents) == 0)
         return mdm_err_set_field(err, MDM_EUNPROCESSABLE, "/consents",
                                  "consents must be a non-empty array of consent events");
@@ -1044,11 +1046,11 @@ mdm_status mdm_consent_record(mdm_db *db, const char *source, const char *source
     if (st == MDM_OK && entity_id && stored)
         st = mdm_consent_recompute(db, entity_id, err);
     if (st == MDM_OK && result) {
-        *result = json_pack("{s:s,s:s,s:o,s:o,s:i,s:i,s:O}", "source", source, "source_key",
-                            source_key, "record_id",
-                            record_id ? json_integer(record_id) : json_null(), "entity_id",
-                            entity_id ? json_integer(entity_id) : json_null(), "stored", stored,
-                            "duplicates", dups, "events", events);
+        *result =
+            json_pack("{s:s,s:s,s:o,s:o,s:i,s:i,s:O}", "source", source, "source_key", source_key,
+                      "record_id", record_id ? json_integer(record_id) : json_null(), "entity_id",
+                      entity_id ? json_integer(entity_id) : json_null(), "stored", stored,
+                      "duplicates", dups, "events", events);
     }
     json_decref(events);
     return st;
@@ -1059,9 +1061,9 @@ mdm_status mdm_consent_record(mdm_db *db, const char *source, const char *source
 #define AUDIT_BATCH "2000"
 
 static const char *const audit_columns[] = {
-    "event_id",    "golden_id",   "source",      "source_key",   "purpose",
-    "channel",     "contact_point", "status",    "captured_at",  "expires_at",
-    "received_at", "lawful_basis", "evidence",   "state_before", "state_after"};
+    "event_id",    "golden_id",     "source",   "source_key",   "purpose",
+    "channel",     "contact_point", "status",   "captured_at",  "expires_at",
+    "received_at", "lawful_basis",  "evidence", "state_before", "state_after"};
 #define AUDIT_NCOLS (sizeof audit_columns / sizeof *audit_columns)
 /* columns that are numbers in NDJSON */
 #define AUDIT_NUMERIC(i) ((i) <= 1)
@@ -1100,8 +1102,7 @@ static const char audit_sql[] =
                          "ORDER BY e.received_at, e.id";
 
 mdm_status mdm_consent_audit_open(mdm_db *db, const char *from, const char *to,
-                                  mdm_consent_format format, mdm_consent_audit **out,
-                                  mdm_err *err)
+                                  mdm_consent_format format, mdm_consent_audit **out, mdm_err *err)
 {
     *out = NULL;
     char f[32] = "-infinity", t[32] = "infinity";
@@ -1114,8 +1115,7 @@ mdm_status mdm_consent_audit_open(mdm_db *db, const char *from, const char *to,
         return mdm_err_set_field(err, MDM_EINVAL, "/to",
                                  "to must be an ISO 8601 time such as 2026-02-01 or "
                                  "2026-02-01T00:00:00Z");
-    mdm_status st =
-        mdm_db_command(db, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err);
+    mdm_status st = mdm_db_command(db, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err);
     if (st != MDM_OK)
         return st;
     const char *params[] = {f, t};
@@ -1201,9 +1201,8 @@ mdm_status mdm_consent_audit_next(mdm_consent_audit *a, mdm_buf *buf, bool *done
         return MDM_OK;
     }
     PGresult *res = NULL;
-    mdm_status st =
-        mdm_db_exec_params(a->db, "FETCH " AUDIT_BATCH " FROM mdm_consent_audit", 0, NULL, &res,
-                           err);
+    mdm_status st = mdm_db_exec_params(a->db, "FETCH " AUDIT_BATCH " FROM mdm_consent_audit", 0,
+                                       NULL, &res, err);
     if (st != MDM_OK)
         return st;
     int n = PQntuples(res);

@@ -114,8 +114,8 @@ typedef struct mdm_consent_audit mdm_consent_audit;
  * busy (and must not be used otherwise) until mdm_consent_audit_close. MDM_EINVAL
  * (field "/from" or "/to") for a bad time. */
 mdm_status mdm_consent_audit_open(mdm_db *db, const char *from, const char *to,
-                                  mdm_consent_format format, mdm_consent_audit **out,
-                                  mdm_err *err) __attribute__((warn_unused_result));
+                                  mdm_consent_format format, mdm_consent_audit **out, mdm_err *err)
+    __attribute__((warn_unused_result));
 
 /* Appends the next chunk (the CSV header first, then a batch of rows) to buf; *done
  * becomes true (with nothing appended) once every row was produced. */

@@ -3,7 +3,7 @@
  * A subject is a golden record (a retired id answers for its survivor). Its data is the
  * golden record and the records retired into it, its active member records (raw,
  * normalized, history), consent events and state, membership and link history, review
- * items, steward assertions, refused copies, outbox events and deliveries.
+ * items, steward assertions, refused copies, merge snapshots, outbox events and deliveries.
  *
  * Erasure removes the personal data of all of that and keeps:
  *   - every row that the audit trail needs, without personal data (ids, times, actions,
@@ -37,8 +37,8 @@
  * in one repeatable-read snapshot: {subject_id, entity_id, status, generated_at, golden,
  * retired_ids, golden_values, pins, versions, records (each with its history),
  * memberships, consent {events, state}, link_history, review_items, assertions,
- * rejects, outbox, deliveries}. For an erased subject: only {subject_id, entity_id,
- * status: "erased", tombstone}. MDM_ENOTFOUND for an unknown id. Runs its own
+ * rejects, merge_snapshots, outbox, deliveries}. For an erased subject: only {subject_id,
+ * entity_id, status: "erased", tombstone}. MDM_ENOTFOUND for an unknown id. Runs its own
  * transaction (db must not be inside one). */
 mdm_status mdm_subject_export(mdm_db *db, int64_t subject_id, json_t **out, mdm_err *err)
     __attribute__((warn_unused_result));

@@ -94,8 +94,8 @@ static long long member(long long entity, const char *source, const char *key)
 
 static long long changes(long long entity)
 {
-    return q_ll("SELECT count(*) FROM outbox WHERE type = 'consent_changed' AND entity_id = $1",
-                1, num(entity));
+    return q_ll("SELECT count(*) FROM outbox WHERE type = 'consent_changed' AND entity_id = $1", 1,
+                num(entity));
 }
 
 typedef struct ingest_ctx {
@@ -174,7 +174,8 @@ static const char *state_of(long long entity, const char *as_of, const char *pur
         return "(error)";
     }
     json_t *e = entry(st, purpose, channel, cp);
-    snprintf(out, sizeof out, "%s", e ? json_string_value(json_object_get(e, "status")) : "(absent)");
+    snprintf(out, sizeof out, "%s",
+             e ? json_string_value(json_object_get(e, "status")) : "(absent)");
     if (granted)
         *granted = e ? json_is_true(json_object_get(e, "granted")) : -1;
     json_decref(st);
@@ -182,10 +183,10 @@ static const char *state_of(long long entity, const char *as_of, const char *pur
 }
 
 #define GRANT(purpose, channel, at)                                                                \
-    "{\"purpose\":\"" purpose "\",\"channel\":\"" channel "\",\"status\":\"granted\","            \
+    "{\"purpose\":\"" purpose "\",\"channel\":\"" channel "\",\"status\":\"granted\","             \
     "\"captured_at\":\"" at "\",\"lawful_basis\":\"consent\"}"
 #define WITHDRAW(purpose, channel, at)                                                             \
-    "{\"purpose\":\"" purpose "\",\"channel\":\"" channel "\",\"status\":\"withdrawn\","          \
+    "{\"purpose\":\"" purpose "\",\"channel\":\"" channel "\",\"status\":\"withdrawn\","           \
     "\"captured_at\":\"" at "\"}"
 
 /* Derivation ----------------------------------------------------------------------------- */
@@ -205,9 +206,9 @@ static void test_grant_withdraw_grant(void)
     CHECK_INT(granted, 1);
     CHECK_INT(changes(e), 1);
 
-    CHECK_INT(give(shop, "shop", "W-100", WITHDRAW("marketing", "email", "2026-02-01T10:00:00Z"),
-                   &err),
-              MDM_OK);
+    CHECK_INT(
+        give(shop, "shop", "W-100", WITHDRAW("marketing", "email", "2026-02-01T10:00:00Z"), &err),
+        MDM_OK);
     CHECK_STR(state_of(e, NULL, "marketing", "email", NULL, &granted), "withdrawn");
     CHECK_INT(granted, 0);
     CHECK_INT(changes(e), 2);
@@ -226,9 +227,9 @@ static void test_grant_withdraw_grant(void)
     CHECK_INT(changes(e), 3);
 
     /* a late-arriving older withdrawal changes nothing and emits nothing */
-    CHECK_INT(give(shop, "shop", "W-100", WITHDRAW("marketing", "email", "2026-01-20T00:00:00Z"),
-                   &err),
-              MDM_OK);
+    CHECK_INT(
+        give(shop, "shop", "W-100", WITHDRAW("marketing", "email", "2026-01-20T00:00:00Z"), &err),
+        MDM_OK);
     CHECK_STR(state_of(e, NULL, "marketing", "email", NULL, NULL), "granted");
     CHECK_INT(changes(e), 3);
     r = q("SELECT state_before, state_after FROM consent_event WHERE source = 'shop' AND "
@@ -290,9 +291,11 @@ static void test_ties(void)
     long long e = new_entity();
     long long a = member(e, "crm", "T-den");
     CHECK_INT(give(a, "crm", "T-den",
-                   "[" GRANT("profiling", "email", "2026-04-02T00:00:00Z") ","
-                   "{\"purpose\":\"profiling\",\"channel\":\"email\",\"status\":\"denied\","
-                   "\"captured_at\":\"2026-04-02T00:00:00Z\"}]",
+                   "[" GRANT("profiling", "email",
+                             "2026-04-02T00:00:00Z") ","
+                                                     "{\"purpose\":\"profiling\",\"channel\":"
+                                                     "\"email\",\"status\":\"denied\","
+                                                     "\"captured_at\":\"2026-04-02T00:00:00Z\"}]",
                    &err),
               MDM_OK);
     CHECK_STR(state_of(e, NULL, "profiling", "email", NULL, NULL), "denied");
@@ -320,9 +323,9 @@ static void test_expiry(void)
     CHECK_INT(changes(e), 1);
     json_t *st = NULL;
     CHECK_INT(mdm_consent_state(db, e, NULL, &st, &err), MDM_OK);
-    CHECK_STR(json_string_value(json_object_get(entry(st, "third_party", "post", NULL),
-                                                "expires_at")),
-              "2025-07-01T00:00:00.000000Z");
+    CHECK_STR(
+        json_string_value(json_object_get(entry(st, "third_party", "post", NULL), "expires_at")),
+        "2025-07-01T00:00:00.000000Z");
     json_decref(st);
 }
 
@@ -350,7 +353,7 @@ static void test_configured_default(void)
     CHECK(strstr(err.msg, "marketing, service") != NULL);
     CHECK_INT(give(a, "crm", "D-1",
                    "[" GRANT("service", "email", "2026-01-01") "," GRANT("service", "post",
-                                                                       "2026-01-01") "]",
+                                                                         "2026-01-01") "]",
                    &err),
               MDM_EUNPROCESSABLE);
     CHECK_STR(err.field, "/consents/1/channel");
@@ -432,8 +435,8 @@ static void test_idempotent_and_standalone(void)
     json_decref(ctx.result);
     ctx.result = NULL;
     /* the same event again, with the same instant written differently: stored once */
-    json_t *c2 = json_loads("[" GRANT("marketing", "phone", "2026-05-01T12:00:00+02:00") "]", 0,
-                            NULL);
+    json_t *c2 =
+        json_loads("[" GRANT("marketing", "phone", "2026-05-01T12:00:00+02:00") "]", 0, NULL);
     ctx.consents = c2;
     CHECK_INT(mdm_db_run_tx(db, "t", ingest_fn, &ctx, &err), MDM_OK);
     CHECK_INT(json_integer_value(json_object_get(ctx.result, "stored")), 0);
@@ -528,13 +531,13 @@ static void test_merge_split(void)
     long long e1 = new_entity(), e2 = new_entity();
     long long a = member(e1, "crm", "M-A"), b = member(e2, "shop", "M-B");
     CHECK_INT(give(a, "crm", "M-A",
-                   "[" GRANT("marketing", "email", "2026-01-01") "," GRANT(
-                       "profiling", "email", "2026-01-01") "]",
+                   "[" GRANT("marketing", "email", "2026-01-01") "," GRANT("profiling", "email",
+                                                                           "2026-01-01") "]",
                    &err),
               MDM_OK);
     CHECK_INT(give(b, "shop", "M-B",
-                   "[" WITHDRAW("marketing", "email", "2026-02-01") "," GRANT(
-                       "third_party", "sms", "2026-02-01") "]",
+                   "[" WITHDRAW("marketing", "email", "2026-02-01") "," GRANT("third_party", "sms",
+                                                                              "2026-02-01") "]",
                    &err),
               MDM_OK);
     CHECK_STR(state_of(e1, NULL, "marketing", "email", NULL, NULL), "granted");
@@ -562,12 +565,12 @@ static void test_merge_split(void)
                     1, num(e1));
     json_t *payload = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
     PQclear(r);
-    CHECK_STR(json_string_value(json_object_get(json_object_get(payload, "state"),
-                                                "marketing/email")),
-              "withdrawn");
-    CHECK_STR(json_string_value(json_object_get(json_object_get(payload, "previous"),
-                                                "marketing/email")),
-              "granted");
+    CHECK_STR(
+        json_string_value(json_object_get(json_object_get(payload, "state"), "marketing/email")),
+        "withdrawn");
+    CHECK_STR(
+        json_string_value(json_object_get(json_object_get(payload, "previous"), "marketing/email")),
+        "granted");
     json_decref(payload);
 
     /* split b off into a new entity: each part gets back exactly its own events */
@@ -744,8 +747,8 @@ static void test_audit_export(void)
     json_decref(row);
     free(csv);
     /* NDJSON: one object per line */
-    char *nd = export_all("2025-02-01T00:00:00Z", "2025-05-01T00:00:00Z", MDM_CONSENT_NDJSON,
-                          &rows, &st);
+    char *nd =
+        export_all("2025-02-01T00:00:00Z", "2025-05-01T00:00:00Z", MDM_CONSENT_NDJSON, &rows, &st);
     CHECK_INT(rows, want);
     long lines = 0;
     char *save = NULL;
@@ -863,6 +866,9 @@ static void test_subject_export_and_erase(void)
     PQclear(q("INSERT INTO steward_assertion (kind, record_a, record_b, actor, reason) VALUES "
               "('never_link', $1, $2, 'steward1', 'Zelda is not Otto')",
               2, num(r1 < ro ? r1 : ro), num(r1 < ro ? ro : r1)));
+    PQclear(q("INSERT INTO merge_snapshot (survivor_id, retired_id, before, actor, reason) "
+              "VALUES ($1, $2, $3::jsonb, 'steward1', 'Zelda twice')",
+              3, num(e), num(e0), golden));
     long long seq = q_ll("INSERT INTO outbox (type, entity_id, entity_version, payload) VALUES "
                          "('updated', $1, 1, $2::jsonb) RETURNING seq",
                          2, num(e), golden);
@@ -893,16 +899,15 @@ static void test_subject_export_and_erase(void)
     CHECK_INT(json_integer_value(json_array_get(json_object_get(doc, "retired_ids"), 0)), e0);
     json_t *records = json_object_get(doc, "records");
     CHECK_INT(json_array_size(records), 2);
-    CHECK_STR(json_string_value(json_object_get(
-                  json_object_get(json_array_get(records, 0), "raw"), "last_name")),
+    CHECK_STR(json_string_value(
+                  json_object_get(json_object_get(json_array_get(records, 0), "raw"), "last_name")),
               "Quarrington");
     CHECK_INT(json_array_size(json_object_get(json_array_get(records, 0), "history")), 1);
     json_t *consent = json_object_get(doc, "consent");
     CHECK_INT(json_array_size(json_object_get(consent, "events")), 2);
-    CHECK_STR(json_string_value(json_object_get(
-                  entry(json_object_get(consent, "state"), "marketing", "email",
-                        "zelda.q@example.org"),
-                  "status")),
+    CHECK_STR(json_string_value(json_object_get(entry(json_object_get(consent, "state"),
+                                                      "marketing", "email", "zelda.q@example.org"),
+                                                "status")),
               "granted");
     CHECK_INT(json_array_size(json_object_get(doc, "link_history")), 2);
     CHECK_INT(json_array_size(json_object_get(doc, "versions")), 2);
@@ -911,6 +916,7 @@ static void test_subject_export_and_erase(void)
     CHECK_INT(json_array_size(json_object_get(doc, "review_items")), 1);
     CHECK_INT(json_array_size(json_object_get(doc, "assertions")), 1);
     CHECK_INT(json_array_size(json_object_get(doc, "rejects")), 1);
+    CHECK_INT(json_array_size(json_object_get(doc, "merge_snapshots")), 1);
     CHECK(json_array_size(json_object_get(doc, "outbox")) >= 2);
     json_t *deliveries = json_object_get(doc, "deliveries");
     CHECK_INT(json_array_size(deliveries), 1);
@@ -926,9 +932,9 @@ static void test_subject_export_and_erase(void)
     long long events_before = q_ll("SELECT count(*) FROM consent_event", 0);
     json_t *res = NULL;
     CHECK_INT(mdm_subject_erase(db, e, "", NULL, &res, &err), MDM_EINVAL);
-    CHECK_INT(mdm_subject_erase(db, e0, "dpo@company.example", "GDPR art. 17 request 4711", &res,
-                                &err),
-              MDM_OK);
+    CHECK_INT(
+        mdm_subject_erase(db, e0, "dpo@company.example", "GDPR art. 17 request 4711", &res, &err),
+        MDM_OK);
     CHECK_INT(json_integer_value(json_object_get(res, "entity_id")), e);
     CHECK(json_is_false(json_object_get(res, "already_erased")));
     CHECK_INT(json_array_size(json_object_get(res, "records")), 2);
@@ -964,8 +970,8 @@ static void test_subject_export_and_erase(void)
                    2, num(r1), num(r2)),
               2);
     /* every source system is told */
-    PGresult *r = q("SELECT payload::text FROM outbox WHERE entity_id = $1 AND type = 'deleted'", 1,
-                    num(e));
+    PGresult *r =
+        q("SELECT payload::text FROM outbox WHERE entity_id = $1 AND type = 'deleted'", 1, num(e));
     CHECK_INT(PQntuples(r), 1);
     json_t *payload = PQntuples(r) ? json_loads(PQgetvalue(r, 0, 0), 0, NULL) : NULL;
     PQclear(r);
