@@ -13,6 +13,11 @@ pkgs=(
     libphonenumber-dev                        # E.164 phone parsing
     curl                                      # e2e tests talk HTTP with curl
 )
+# browser tests (tests/browser): Debian's chromium, and node/npm unless a node is installed
+# already (a nodesource nodejs bundles npm and conflicts with Debian's npm package)
+pkgs+=(chromium)
+command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
+command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 if [ "${1:-}" = "--bench" ]; then
     pkgs+=(wrk hyperfine)
 fi

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Steward UI browser tests: playwright-core (from npm, pinned in package-lock.json) driving
+# Debian's chromium against a real `mdm serve` on a fresh database (MDM_DATABASE_URL, set
+# by tests/run.sh). Seeds a few records, entities and review items with SQL, creates a
+# steward API key, runs every tests/browser/*.mjs and prints "N passed, N failed" last.
+# Screenshots land in build/browser/.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+mdm=${MDM_BIN:-$root/build/san/mdm}
+out=$root/build/browser
+mkdir -p "$out"
+
+die() { echo "browser: $*"; echo "0 passed, 1 failed"; exit 1; }
+[ -n "${MDM_DATABASE_URL:-}" ] || die "MDM_DATABASE_URL is not set (run through tests/run.sh)"
+command -v node >/dev/null || die "node is missing (scripts/deps.sh installs nodejs)"
+command -v npm >/dev/null || die "npm is missing (scripts/deps.sh installs npm)"
+[ -x /usr/bin/chromium ] || die "/usr/bin/chromium is missing (scripts/deps.sh installs chromium)"
+if [ ! -f "$here/node_modules/playwright-core/package.json" ] ||
+   [ "$here/package-lock.json" -nt "$here/node_modules/.package-lock.json" ]; then
+    (cd "$here" && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci failed"
+fi
+
+"$mdm" migrate >/dev/null || die "migrate failed"
+psql -X -q -v ON_ERROR_STOP=1 "$MDM_DATABASE_URL" -f "$here/seed.sql" >/dev/null || die "seeding failed"
+key=$("$mdm" apikey create --role steward --name ui-tester 2>/dev/null | tail -n 1)
+[ -n "$key" ] || die "cannot create an API key"
+
+tmp=$(mktemp -d)
+server_pid=""
+cleanup() {
+    [ -n "$server_pid" ] && kill -TERM "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+MDM_UI_DIR=$root/api/ui "$mdm" serve --listen 127.0.0.1:0 >"$tmp/serve.out" 2>"$out/serve.log" &
+server_pid=$!
+port=""
+for _ in $(seq 1 200); do
+    port=$(sed -n 's|.*listening on http://[^:]*:\([0-9]*\)/.*|\1|p' "$tmp/serve.out" | head -n 1)
+    [ -n "$port" ] && curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break
+    kill -0 "$server_pid" 2>/dev/null || break
+    sleep 0.05
+done
+[ -n "$port" ] || { cat "$tmp/serve.out" "$out/serve.log"; die "mdm serve did not start"; }
+
+passed=0 failed=0
+for t in "$here"/*.mjs; do
+    [ -f "$t" ] || continue
+    name=$(basename "$t" .mjs)
+    MDM_BASE="http://127.0.0.1:$port" MDM_KEY=$key MDM_SHOTS=$out \
+        timeout 180 node "$t" >"$tmp/$name.log" 2>&1
+    rc=$?
+    cat "$tmp/$name.log"
+    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$tmp/$name.log" | tail -n 1)
+    p=0 f=0
+    if [ -n "$line" ]; then p=${line%% passed*}; f=${line#*, }; f=${f%% failed}; fi
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+    passed=$((passed + p)); failed=$((failed + f))
+done
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
