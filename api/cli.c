@@ -86,9 +86,14 @@ const mdm_cli_command mdm_cli_commands[] = {
      "form (Müller as muller, Иванов as ivanov), whose letters count; keys are full\n"
      "length (classic Metaphone keys are their first 4 characters).\n"
      "An empty value or invalid UTF-8 is an error (exit 2).\n"},
-    {"export", mdm_cli_export, "export data: the consent audit (streamed CSV or NDJSON)",
-     "usage: mdm export consent [--from TIME] [--to TIME] [--format csv|ndjson]\n"
+    {"export", mdm_cli_export, "export data: golden records, the consent audit (CSV or NDJSON)",
+     "usage: mdm export golden [--format ndjson|csv] [--output FILE] [--config FILE]\n"
+     "       mdm export consent [--from TIME] [--to TIME] [--format csv|ndjson]\n"
      "                          [--output FILE] [--config FILE]\n\n"
+     "golden streams every active golden record with its cross-references (source,\n"
+     "source_key) from one consistent snapshot: NDJSON (the default) lines {id, version,\n"
+     "golden, xrefs}, or CSV with flat columns and xrefs as \"source:key|source:key\".\n\n"
+     "consent:\n"
      "Streams every consent event received in [--from, --to) (ISO 8601; open ends when\n"
      "omitted) in stable order (received_at, id), with columns event_id, golden_id,\n"
      "source, source_key, purpose, channel, contact_point, status, captured_at,\n"
@@ -110,6 +115,24 @@ const mdm_cli_command mdm_cli_commands[] = {
      "time) and the audit trail without personal data, and emits a `deleted` event\n"
      "naming every source record so that every source system is told. Erasing twice\n"
      "changes nothing. Exit 4 for an unknown id.\n"},
+    {"load", mdm_cli_load, "bulk-load a source's CSV or NDJSON file, then resolve",
+     "usage: mdm load --source CODE [--format csv|ndjson] [--no-resolve] [--threads N]\n"
+     "                [--chunk N] [--quiet] [--config FILE] FILE...\n\n"
+     "Maps each row through the source's field mapping (sources in mdm.json), validates and\n"
+     "normalizes it, streams the rows with COPY into a staging table and applies them with\n"
+     "set-based SQL, one transaction per chunk (default 5000 rows). The same content again\n"
+     "changes nothing; older rows (source_updated_at) are recorded as stale; rows with\n"
+     "op=delete retire the record; invalid rows go to record_reject with field-level reasons.\n"
+     "Then resolves every record not yet resolved (unless --no-resolve). Killed at any point,\n"
+     "running the same command again ends in the same state as an uninterrupted run.\n"
+     "The format comes from the extension (.csv, .ndjson/.jsonl/.json) unless --format.\n"
+     "Exit codes: 0 done, 2 bad usage or configuration, 4 unknown source, 7 database error,\n"
+     "8 unreadable file.\n"},
+    {"resolve", mdm_cli_resolve, "resolve every loaded record that is not resolved yet",
+     "usage: mdm resolve [--threads N] [--batch N] [--quiet] [--config FILE]\n\n"
+     "Runs incremental resolution (blocking keys, scoring, link/review/new entity, golden\n"
+     "records) for every source record with resolved_at NULL, oldest first, BATCH records\n"
+     "per transaction (default 200). Safe to interrupt and run again.\n"},
     {NULL, NULL, NULL, NULL},
 };
 

@@ -42,5 +42,8 @@ int mdm_cli_compare(int argc, char **argv); /* api/cli_text.c */
 int mdm_cli_phonetic(int argc, char **argv);
 int mdm_cli_export(int argc, char **argv); /* api/cli_consent.c */
 int mdm_cli_subject(int argc, char **argv);
+int mdm_cli_load(int argc, char **argv);          /* api/cli_core.c */
+int mdm_cli_resolve(int argc, char **argv);       /* api/cli_core.c */
+int mdm_cli_export_golden(int argc, char **argv); /* api/cli_core.c: `export golden` */
 
 #endif

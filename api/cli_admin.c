@@ -4,6 +4,7 @@
 #include "mdm/config.h"
 #include "mdm/db.h"
 #include "mdm/migrate.h"
+#include "mdm/source.h"
 
 #include <curl/curl.h>
 #include <getopt.h>
@@ -89,6 +90,16 @@ int mdm_cli_migrate(int argc, char **argv)
         rc = mdm_cli_fail("migrate", &err);
     else if (!status_only && applied == 0)
         printf("up to date\n");
+    if (rc == 0 && !status_only) {
+        /* source systems from the configuration (mdm/source.h) */
+        mdm_sources *sources = mdm_sources_load(cfg, &err);
+        int n = 0;
+        if (!sources || mdm_sources_sync(db, sources, &n, &err) != MDM_OK)
+            rc = mdm_cli_fail("migrate", &err);
+        else if (n)
+            printf("synchronized %d source systems\n", n);
+        mdm_sources_free(sources);
+    }
     mdm_db_close(db);
 out_free_cfg:
     mdm_config_free(cfg);

@@ -137,16 +137,17 @@ static const struct {
     mdm_cli_fn fn;
 } export_kinds[] = {
     {"consent", export_consent},
+    {"golden", mdm_cli_export_golden},
 };
 
 int mdm_cli_export(int argc, char **argv)
 {
     if (argc < 2)
-        return mdm_cli_usage_error("export", "missing what to export (consent)");
+        return mdm_cli_usage_error("export", "missing what to export (golden or consent)");
     for (size_t i = 0; i < sizeof export_kinds / sizeof *export_kinds; i++)
         if (strcmp(argv[1], export_kinds[i].kind) == 0)
             return export_kinds[i].fn(argc - 1, argv + 1);
-    return mdm_cli_usage_error("export", "unknown export \"%s\" (known: consent)", argv[1]);
+    return mdm_cli_usage_error("export", "unknown export \"%s\" (known: golden, consent)", argv[1]);
 }
 
 static bool parse_id(const char *s, int64_t *out)

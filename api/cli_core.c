@@ -1,0 +1,265 @@
+/* Service-core commands: load (bulk CSV/NDJSON), resolve (pending records), export
+ * (golden records). */
+#include "api/cli.h"
+#include "common/log.h"
+#include "mdm/config.h"
+#include "mdm/db.h"
+#include "mdm/golden.h"
+#include "mdm/ingest.h"
+#include "mdm/resolve.h"
+#include "mdm/source.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct core_env {
+    mdm_config *cfg;
+    mdm_db *db;
+    mdm_ingest_ctx *ctx;
+} core_env;
+
+static void env_close(core_env *e)
+{
+    mdm_db_close(e->db);
+    mdm_ingest_ctx_free(e->ctx);
+    mdm_config_free(e->cfg);
+}
+
+/* Loads the configuration, connects, synchronizes the sources and builds the context. */
+static int env_open(const char *cmd, const char *config_path, core_env *e)
+{
+    memset(e, 0, sizeof *e);
+    mdm_err err = {0};
+    e->cfg = mdm_config_load(config_path, &err);
+    if (!e->cfg)
+        return mdm_cli_fail(cmd, &err);
+    mdm_log_threshold = (mdm_log_level)e->cfg->log_level;
+    e->ctx = mdm_ingest_ctx_new(e->cfg, &err);
+    if (!e->ctx)
+        goto out_fail;
+    e->db = mdm_db_connect(e->cfg->database_url, &err);
+    if (!e->db)
+        goto out_fail;
+    if (mdm_sources_sync(e->db, mdm_ingest_sources(e->ctx), NULL, &err) != MDM_OK)
+        goto out_fail;
+    if (mdm_ingest_ctx_use_db_model(e->ctx, e->db, NULL, &err) != MDM_OK)
+        goto out_fail;
+    return 0;
+out_fail:;
+    int rc = mdm_cli_fail(cmd, &err);
+    env_close(e);
+    return rc;
+}
+
+static int parse_int(const char *cmd, const char *opt, const char *s, int lo, int hi, int *out)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (*s == '\0' || *end != '\0' || v < lo || v > hi) {
+        mdm_cli_usage_error(cmd, "%s must be an integer %d..%d", opt, lo, hi);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+int mdm_cli_load(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'}, {"source", required_argument, NULL, 's'},
+        {"format", required_argument, NULL, 'f'}, {"no-resolve", no_argument, NULL, 'n'},
+        {"threads", required_argument, NULL, 't'}, {"chunk", required_argument, NULL, 'k'},
+        {"quiet", no_argument, NULL, 'q'},         {NULL, 0, NULL, 0},
+    };
+    const char *config_path = NULL, *source = NULL, *format = NULL;
+    int no_resolve = 0, threads = 1, chunk = 5000, quiet = 0, c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "c:s:f:t:", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            config_path = optarg;
+            break;
+        case 's':
+            source = optarg;
+            break;
+        case 'f':
+            format = optarg;
+            if (strcmp(format, "csv") && strcmp(format, "ndjson"))
+                return mdm_cli_usage_error("load", "--format must be csv or ndjson");
+            break;
+        case 'n':
+            no_resolve = 1;
+            break;
+        case 'q':
+            quiet = 1;
+            break;
+        case 't':
+            if (parse_int("load", "--threads", optarg, 1, 32, &threads))
+                return 2;
+            break;
+        case 'k':
+            if (parse_int("load", "--chunk", optarg, 1, 1000000, &chunk))
+                return 2;
+            break;
+        default:
+            return mdm_cli_usage_error("load", "unknown or incomplete option \"%s\"",
+                                       argv[optind - 1]);
+        }
+    }
+    if (!source)
+        return mdm_cli_usage_error("load", "--source CODE is required");
+    if (optind >= argc)
+        return mdm_cli_usage_error("load", "no input file");
+    core_env e;
+    int rc = env_open("load", config_path, &e);
+    if (rc)
+        return rc;
+    mdm_err err = {0};
+    FILE *progress = quiet ? NULL : stderr;
+    for (int i = optind; i < argc; i++) {
+        mdm_load_stats s;
+        if (mdm_ingest_load(e.db, e.ctx, source, argv[i], format, chunk, progress, &s, &err) !=
+            MDM_OK) {
+            rc = mdm_cli_fail("load", &err);
+            goto out;
+        }
+        printf("loaded %s: %ld rows, %ld new, %ld changed, %ld unchanged, %ld stale, %ld deleted, "
+               "%ld rejected\n",
+               argv[i], s.rows, s.inserted, s.updated, s.unchanged, s.stale, s.deleted,
+               s.rejected);
+    }
+    if (!no_resolve) {
+        long n = 0;
+        if (mdm_resolve_pending(e.cfg->database_url, e.ctx, 200, threads, progress, &n, &err) !=
+            MDM_OK) {
+            rc = mdm_cli_fail("load", &err);
+            goto out;
+        }
+        printf("resolved %ld records\n", n);
+    }
+out:
+    env_close(&e);
+    return rc;
+}
+
+int mdm_cli_resolve(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'}, {"threads", required_argument, NULL, 't'},
+        {"batch", required_argument, NULL, 'b'},  {"quiet", no_argument, NULL, 'q'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *config_path = NULL;
+    int threads = 1, batch = 200, quiet = 0, c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "c:t:b:", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            config_path = optarg;
+            break;
+        case 't':
+            if (parse_int("resolve", "--threads", optarg, 1, 32, &threads))
+                return 2;
+            break;
+        case 'b':
+            if (parse_int("resolve", "--batch", optarg, 1, 100000, &batch))
+                return 2;
+            break;
+        case 'q':
+            quiet = 1;
+            break;
+        default:
+            return mdm_cli_usage_error("resolve", "unknown or incomplete option \"%s\"",
+                                       argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return mdm_cli_usage_error("resolve", "unexpected argument \"%s\"", argv[optind]);
+    core_env e;
+    int rc = env_open("resolve", config_path, &e);
+    if (rc)
+        return rc;
+    mdm_err err = {0};
+    long n = 0;
+    if (mdm_resolve_pending(e.cfg->database_url, e.ctx, batch, threads, quiet ? NULL : stderr, &n,
+                            &err) != MDM_OK)
+        rc = mdm_cli_fail("resolve", &err);
+    else
+        printf("resolved %ld records\n", n);
+    env_close(&e);
+    return rc;
+}
+
+int mdm_cli_export_golden(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"format", required_argument, NULL, 'f'},
+        {"output", required_argument, NULL, 'o'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *config_path = NULL, *format = "ndjson", *output = NULL;
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "c:f:o:", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'f':
+            format = optarg;
+            break;
+        case 'o':
+            output = optarg;
+            break;
+        default:
+            return mdm_cli_usage_error("export", "unknown or incomplete option \"%s\"",
+                                       argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return mdm_cli_usage_error("export", "unexpected argument \"%s\"", argv[optind]);
+    if (strcmp(format, "ndjson") && strcmp(format, "csv"))
+        return mdm_cli_usage_error("export", "--format must be ndjson or csv");
+    mdm_err err = {0};
+    mdm_config *cfg = mdm_config_load(config_path, &err);
+    if (!cfg)
+        return mdm_cli_fail("export", &err);
+    mdm_log_threshold = (mdm_log_level)cfg->log_level;
+    int rc = 0;
+    FILE *f = stdout;
+    mdm_db *db = mdm_db_connect(cfg->database_url, &err);
+    if (!db) {
+        rc = mdm_cli_fail("export", &err);
+        goto out_free_cfg;
+    }
+    if (output && !(f = fopen(output, "w"))) {
+        mdm_err_set(&err, MDM_EIO, "cannot write %s", output);
+        rc = mdm_cli_fail("export", &err);
+        goto out_close;
+    }
+    long n = 0;
+    /* one snapshot for the whole export */
+    if (mdm_db_command(db, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", &err) != MDM_OK ||
+        mdm_golden_export(db, format, f, &n, &err) != MDM_OK)
+        rc = mdm_cli_fail("export", &err);
+    else if (mdm_db_command(db, "COMMIT", &err) != MDM_OK)
+        rc = mdm_cli_fail("export", &err);
+    if (f != stdout && fclose(f) != 0 && rc == 0) {
+        mdm_err_set(&err, MDM_EIO, "cannot write %s", output);
+        rc = mdm_cli_fail("export", &err);
+    }
+    if (rc == 0)
+        fprintf(stderr, "exported %ld golden records\n", n);
+out_close:
+    mdm_db_close(db);
+out_free_cfg:
+    mdm_config_free(cfg);
+    return rc;
+}

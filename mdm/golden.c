@@ -1,0 +1,1117 @@
+/* Golden records: membership changes, merge/split, survivorship recomputation with
+ * versions, history and outbox events; reads and export. See golden.h. */
+#include "mdm/golden.h"
+
+#include "common/log.h"
+#include "common/mem.h"
+#include "mdm/ingest.h"
+#include "mdm/outbox.h"
+#include "mdm/resolve.h"
+#include "mdm/survive.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define ID(buf, v) snprintf(buf, sizeof buf, "%lld", (long long)(v))
+
+/* ---- statements ------------------------------------------------------------------ */
+
+static const mdm_db_stmt stmt_lock = {
+    "golden_lock", "SELECT status, survivor_id FROM entity WHERE id = $1 FOR UPDATE", 1};
+
+static const mdm_db_stmt stmt_new_entity = {
+    "golden_new_entity", "INSERT INTO entity (version, golden) VALUES (0, '{}') RETURNING id", 0};
+
+static const mdm_db_stmt stmt_add_member = {
+    "golden_add_member", "INSERT INTO membership (record_id, entity_id) VALUES ($1, $2)", 2};
+
+static const mdm_db_stmt stmt_record_entity = {
+    "golden_record_entity",
+    "SELECT entity_id FROM membership WHERE record_id = $1 AND active", 1};
+
+static const mdm_db_stmt stmt_unlink = {
+    "golden_unlink",
+    "UPDATE membership SET active = false, unlinked_at = now() WHERE record_id = $1 AND active",
+    1};
+
+static const mdm_db_stmt stmt_event = {
+    "golden_event",
+    "INSERT INTO link_event (action, method, entity_id, record_id, other_entity_id, probability, "
+    "rule, actor, reason, details) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb)",
+    10};
+
+static const mdm_db_stmt stmt_survive_members = {
+    "golden_survive_members",
+    "SELECT sr.id, sr.source, sr.source_key, sr.normalized, ss.trust, "
+    "to_char(COALESCE(sr.source_updated_at, sr.received_at) AT TIME ZONE 'UTC', "
+    "'YYYY-MM-DD\"T\"HH24:MI:SS.US') AS upd "
+    "FROM membership m JOIN source_record sr ON sr.id = m.record_id "
+    "JOIN source_system ss ON ss.code = sr.source "
+    "WHERE m.entity_id = $1 AND m.active ORDER BY sr.id",
+    1};
+
+static const mdm_db_stmt stmt_pins = {
+    "golden_pins", "SELECT attr, value FROM golden_pin WHERE entity_id = $1", 1};
+
+static const mdm_db_stmt stmt_entity_row = {
+    "golden_entity_row", "SELECT golden, version, status FROM entity WHERE id = $1", 1};
+
+static const mdm_db_stmt stmt_lineage = {
+    "golden_lineage",
+    "SELECT attr, value, source_record_id, rule, sources FROM golden_value WHERE entity_id = $1",
+    1};
+
+static const mdm_db_stmt stmt_del_values = {
+    "golden_del_values", "DELETE FROM golden_value WHERE entity_id = $1", 1};
+
+static const mdm_db_stmt stmt_put_values = {
+    "golden_put_values",
+    "INSERT INTO golden_value (entity_id, attr, value, source_record_id, rule, sources) "
+    "SELECT $1, l.key, l.value->'value', (l.value->>'source_record_id')::bigint, "
+    "l.value->>'rule', l.value->'sources' FROM jsonb_each($2::jsonb) l",
+    2};
+
+static const mdm_db_stmt stmt_bump = {
+    "golden_bump",
+    "UPDATE entity SET golden = $2::jsonb, version = version + 1, status = 'active', "
+    "updated_at = now() WHERE id = $1 RETURNING version",
+    2};
+
+static const mdm_db_stmt stmt_retire = {
+    "golden_retire",
+    "UPDATE entity SET status = 'retired', survivor_id = $2, version = version + 1, "
+    "updated_at = now() WHERE id = $1 RETURNING version, golden",
+    2};
+
+static const mdm_db_stmt stmt_version = {
+    "golden_version",
+    "INSERT INTO entity_version (entity_id, version, golden, reason) VALUES ($1, $2, $3::jsonb, "
+    "$4)",
+    4};
+
+static const mdm_db_stmt stmt_move_members = {
+    "golden_move_members",
+    "WITH moved AS (UPDATE membership SET active = false, unlinked_at = now() "
+    "WHERE entity_id = $2 AND active RETURNING record_id) "
+    "INSERT INTO membership (record_id, entity_id) SELECT record_id, $1 FROM moved "
+    "RETURNING record_id",
+    2};
+
+static const mdm_db_stmt stmt_move_pins = {
+    "golden_move_pins",
+    "WITH old AS (DELETE FROM golden_pin WHERE entity_id = $2 RETURNING attr, value, actor, "
+    "reason, created_at) INSERT INTO golden_pin (entity_id, attr, value, actor, reason, "
+    "created_at) SELECT $1, attr, value, actor, reason, created_at FROM old "
+    "ON CONFLICT (entity_id, attr) DO NOTHING",
+    2};
+
+static const mdm_db_stmt stmt_repoint = {
+    "golden_repoint", "UPDATE entity SET survivor_id = $1 WHERE survivor_id = $2", 2};
+
+static const mdm_db_stmt stmt_supersede_pair = {
+    "golden_supersede_pair",
+    "UPDATE review_item SET status = 'superseded', updated_at = now(), version = version + 1 "
+    "WHERE status IN ('open', 'deferred', 'claimed') AND ((entity_id = $1 AND other_entity_id = "
+    "$2) OR (entity_id = $2 AND other_entity_id = $1))",
+    2};
+
+static const mdm_db_stmt stmt_split_move = {
+    "golden_split_move",
+    "WITH moved AS (UPDATE membership SET active = false, unlinked_at = now() "
+    "WHERE entity_id = $2 AND active AND record_id = ANY($3::bigint[]) RETURNING record_id) "
+    "INSERT INTO membership (record_id, entity_id) SELECT record_id, $1 FROM moved "
+    "RETURNING record_id",
+    3};
+
+static const mdm_db_stmt stmt_member_ids = {
+    "golden_member_ids",
+    "SELECT record_id FROM membership WHERE entity_id = $1 AND active ORDER BY record_id", 1};
+
+/* ---- helpers --------------------------------------------------------------------- */
+
+static mdm_status link_event(mdm_db *db, const char *action, const char *method,
+                             int64_t entity_id, int64_t record_id, int64_t other,
+                             double probability, const char *rule, const char *actor,
+                             const char *reason, const json_t *details, mdm_err *err)
+{
+    char e[32], r[32], o[32], p[32];
+    ID(e, entity_id);
+    ID(r, record_id);
+    ID(o, other);
+    snprintf(p, sizeof p, "%.6f", probability);
+    char *d = details ? json_dumps(details, JSON_COMPACT) : NULL;
+    const char *params[10] = {action,
+                              method,
+                              e,
+                              record_id ? r : NULL,
+                              other ? o : NULL,
+                              probability > 0 ? p : NULL,
+                              rule,
+                              actor ? actor : "system",
+                              reason,
+                              d};
+    mdm_status st = mdm_db_exec(db, &stmt_event, params, NULL, err);
+    free(d);
+    return st;
+}
+
+mdm_status mdm_golden_lock(mdm_db *db, int64_t *id, mdm_err *err)
+{
+    int64_t cur = *id;
+    for (int hops = 0; hops < 64; hops++) {
+        char s[32];
+        ID(s, cur);
+        const char *p[1] = {s};
+        PGresult *res = NULL;
+        mdm_status st = mdm_db_exec(db, &stmt_lock, p, &res, err);
+        if (st != MDM_OK)
+            return st;
+        if (PQntuples(res) != 1) {
+            PQclear(res);
+            return mdm_err_set(err, MDM_ENOTFOUND, "no entity %lld", (long long)cur);
+        }
+        const char *status = mdm_db_get(res, 0, "status", "");
+        int64_t surv = mdm_db_get_ll(res, 0, "survivor_id", 0);
+        bool active = !strcmp(status, "active");
+        PQclear(res);
+        if (active) {
+            *id = cur;
+            return MDM_OK;
+        }
+        if (!surv)
+            return mdm_err_set(err, MDM_ENOTFOUND, "entity %lld is %s", (long long)cur, status);
+        cur = surv;
+    }
+    return mdm_err_set(err, MDM_EINTERNAL, "survivor chain of entity %lld too long",
+                       (long long)*id);
+}
+
+static json_t *stored_lineage(const PGresult *res)
+{
+    json_t *lin = json_object();
+    for (int i = 0; i < PQntuples(res); i++) {
+        json_t *v = json_loads(mdm_db_get(res, i, "value", "null"), JSON_DECODE_ANY, NULL);
+        json_t *l = json_pack("{s:s, s:o}", "rule", mdm_db_get(res, i, "rule", ""), "value",
+                              v ? v : json_null());
+        const char *sid = mdm_db_get(res, i, "source_record_id", NULL);
+        json_object_set_new(l, "source_record_id", sid ? json_integer(strtoll(sid, NULL, 10))
+                                                       : json_null());
+        const char *src = mdm_db_get(res, i, "sources", NULL);
+        if (src) {
+            json_t *s = json_loads(src, JSON_DECODE_ANY, NULL);
+            if (s)
+                json_object_set_new(l, "sources", s);
+        }
+        json_object_set_new(lin, mdm_db_get(res, i, "attr", ""), l);
+    }
+    return lin;
+}
+
+static mdm_status write_version(mdm_db *db, const char *eid, int version, const json_t *golden,
+                                const char *reason, mdm_err *err)
+{
+    char v[16];
+    snprintf(v, sizeof v, "%d", version);
+    char *g = json_dumps(golden, JSON_COMPACT | JSON_SORT_KEYS);
+    const char *p[4] = {eid, v, g, reason ? reason : "recomputed"};
+    mdm_status st = mdm_db_exec(db, &stmt_version, p, NULL, err);
+    free(g);
+    return st;
+}
+
+/* Recompute with options: force emits an event (and bumps the version) even when the
+ * golden values did not change (membership changes); extra is merged into the payload. */
+static mdm_status recompute(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t id, const char *event,
+                            const char *reason, bool force, const json_t *extra, int *changed,
+                            mdm_err *err)
+{
+    char eid[32];
+    ID(eid, id);
+    const char *p1[1] = {eid};
+    PGresult *rm = NULL, *rp = NULL, *re = NULL, *rl = NULL;
+    json_t **canons = NULL, **trusts = NULL;
+    mdm_survive_member *mem = NULL;
+    json_t *pins = NULL, *golden = NULL, *lineage = NULL, *old_lineage = NULL, *old_golden = NULL;
+    char *lin_s = NULL, *gold_s = NULL;
+    int n = 0;
+    if (changed)
+        *changed = 0;
+    mdm_status st = mdm_db_exec(db, &stmt_survive_members, p1, &rm, err);
+    if (st != MDM_OK)
+        return st;
+    if ((st = mdm_db_exec(db, &stmt_entity_row, p1, &re, err)) != MDM_OK)
+        goto out_free;
+    if (PQntuples(re) != 1) {
+        st = mdm_err_set(err, MDM_ENOTFOUND, "no entity %lld", (long long)id);
+        goto out_free;
+    }
+    old_golden = json_loads(mdm_db_get(re, 0, "golden", "{}"), 0, NULL);
+    bool active = !strcmp(mdm_db_get(re, 0, "status", ""), "active");
+    int old_version = (int)mdm_db_get_ll(re, 0, "version", 0);
+
+    n = PQntuples(rm);
+    if (n == 0) {
+        /* no member left: retire (no survivor) */
+        if (!active && !force)
+            goto out_free;
+        PGresult *rr = NULL;
+        const char *pr[2] = {eid, NULL};
+        if ((st = mdm_db_exec(db, &stmt_retire, pr, &rr, err)) != MDM_OK)
+            goto out_free;
+        int v = (int)mdm_db_get_ll(rr, 0, "version", 0);
+        PQclear(rr);
+        if ((st = mdm_db_exec(db, &stmt_del_values, p1, NULL, err)) != MDM_OK)
+            goto out_free;
+        if ((st = write_version(db, eid, v, old_golden ? old_golden : json_object(),
+                                "retired: no members", err)) != MDM_OK)
+            goto out_free;
+        json_t *payload = json_pack("{s:I, s:i, s:s}", "id", (json_int_t)id, "version", v,
+                                    "reason", "no members");
+        st = mdm_outbox_emit(db, "deleted", id, v, payload, NULL, err);
+        json_decref(payload);
+        if (st == MDM_OK)
+            st = link_event(db, "retire", "system", id, 0, 0, 0, NULL, "system",
+                            "no members left", NULL, err);
+        if (changed)
+            *changed = 1;
+        goto out_free;
+    }
+
+    canons = mdm_xcalloc((size_t)n, sizeof *canons);
+    trusts = mdm_xcalloc((size_t)n, sizeof *trusts);
+    mem = mdm_xcalloc((size_t)n, sizeof *mem);
+    for (int i = 0; i < n; i++) {
+        canons[i] = json_loads(mdm_db_get(rm, i, "normalized", "{}"), 0, NULL);
+        trusts[i] = json_loads(mdm_db_get(rm, i, "trust", "{}"), 0, NULL);
+        mem[i].record_id = mdm_db_get_ll(rm, i, "id", 0);
+        mem[i].source = mdm_db_get(rm, i, "source", "");
+        mem[i].source_key = mdm_db_get(rm, i, "source_key", "");
+        mem[i].canonical = canons[i] ? canons[i] : json_object();
+        mem[i].trust = trusts[i];
+        mem[i].trust_default = 50;
+        mem[i].updated_at = mdm_db_get(rm, i, "upd", "");
+    }
+    if ((st = mdm_db_exec(db, &stmt_pins, p1, &rp, err)) != MDM_OK)
+        goto out_free;
+    pins = json_object();
+    for (int i = 0; i < PQntuples(rp); i++) {
+        json_t *v = json_loads(mdm_db_get(rp, i, "value", "null"), JSON_DECODE_ANY, NULL);
+        if (v)
+            json_object_set_new(pins, mdm_db_get(rp, i, "attr", ""), v);
+    }
+    mdm_survive_compute(mdm_ingest_survive(ctx), mem, (size_t)n, pins, &golden, &lineage);
+    for (int i = 0; i < n; i++)
+        if (!canons[i])
+            json_decref((json_t *)mem[i].canonical);
+
+    if ((st = mdm_db_exec(db, &stmt_lineage, p1, &rl, err)) != MDM_OK)
+        goto out_free;
+    old_lineage = stored_lineage(rl);
+    bool same_golden = active && old_version > 0 && old_golden && json_equal(golden, old_golden);
+    bool same_lineage = json_equal(lineage, old_lineage);
+    if (!same_lineage) {
+        lin_s = json_dumps(lineage, JSON_COMPACT);
+        const char *pl[2] = {eid, lin_s};
+        if ((st = mdm_db_exec(db, &stmt_del_values, p1, NULL, err)) != MDM_OK ||
+            (st = mdm_db_exec(db, &stmt_put_values, pl, NULL, err)) != MDM_OK)
+            goto out_free;
+    }
+    if (same_golden && !force)
+        goto out_free;
+    gold_s = json_dumps(golden, JSON_COMPACT | JSON_SORT_KEYS);
+    const char *pb[2] = {eid, gold_s};
+    PGresult *rb = NULL;
+    if ((st = mdm_db_exec(db, &stmt_bump, pb, &rb, err)) != MDM_OK)
+        goto out_free;
+    int v = (int)mdm_db_get_ll(rb, 0, "version", 0);
+    PQclear(rb);
+    const char *ev = event ? event : (old_version == 0 ? "created" : "updated");
+    if ((st = write_version(db, eid, v, golden, reason ? reason : ev, err)) != MDM_OK)
+        goto out_free;
+    json_t *payload = json_pack("{s:I, s:i, s:O}", "id", (json_int_t)id, "version", v, "golden",
+                                golden);
+    if (extra)
+        json_object_update(payload, (json_t *)extra);
+    st = mdm_outbox_emit(db, ev, id, v, payload, NULL, err);
+    json_decref(payload);
+    if (changed)
+        *changed = 1;
+out_free:
+    if (canons)
+        for (int i = 0; i < n; i++) {
+            json_decref(canons[i]);
+            json_decref(trusts[i]);
+        }
+    free(canons);
+    free(trusts);
+    free(mem);
+    free(lin_s);
+    free(gold_s);
+    json_decref(pins);
+    json_decref(golden);
+    json_decref(lineage);
+    json_decref(old_lineage);
+    json_decref(old_golden);
+    PQclear(rm);
+    PQclear(rp);
+    PQclear(re);
+    PQclear(rl);
+    return st;
+}
+
+mdm_status mdm_golden_recompute(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t entity_id,
+                                const char *event, const char *reason, int *changed, mdm_err *err)
+{
+    return recompute(db, ctx, entity_id, event, reason, false, NULL, changed, err);
+}
+
+/* ---- membership writes ----------------------------------------------------------- */
+
+mdm_status mdm_golden_create(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t record_id,
+                             const char *method, const char *actor, double probability,
+                             const char *rule, int64_t *entity_id, mdm_err *err)
+{
+    PGresult *res = NULL;
+    mdm_status st = mdm_db_exec(db, &stmt_new_entity, NULL, &res, err);
+    if (st != MDM_OK)
+        return st;
+    int64_t id = mdm_db_get_ll(res, 0, "id", 0);
+    PQclear(res);
+    char rid[32], eid[32];
+    ID(rid, record_id);
+    ID(eid, id);
+    const char *p[2] = {rid, eid};
+    if ((st = mdm_db_exec(db, &stmt_add_member, p, NULL, err)) != MDM_OK)
+        return st;
+    if ((st = link_event(db, "create", method, id, record_id, 0, probability, rule, actor, NULL,
+                         NULL, err)) != MDM_OK)
+        return st;
+    if ((st = recompute(db, ctx, id, "created", "created", true, NULL, NULL, err)) != MDM_OK)
+        return st;
+    *entity_id = id;
+    return MDM_OK;
+}
+
+mdm_status mdm_golden_link(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t record_id,
+                           int64_t *entity_id, const char *method, const char *actor,
+                           double probability, const char *rule, json_t *details, mdm_err *err)
+{
+    mdm_status st = mdm_golden_lock(db, entity_id, err);
+    if (st != MDM_OK)
+        return st;
+    char rid[32], eid[32];
+    ID(rid, record_id);
+    ID(eid, *entity_id);
+    const char *p[2] = {rid, eid};
+    if ((st = mdm_db_exec(db, &stmt_add_member, p, NULL, err)) != MDM_OK)
+        return st;
+    if ((st = link_event(db, "link", method, *entity_id, record_id, 0, probability, rule, actor,
+                         NULL, details, err)) != MDM_OK)
+        return st;
+    char reason[64];
+    snprintf(reason, sizeof reason, "record %lld linked", (long long)record_id);
+    return recompute(db, ctx, *entity_id, "updated", reason, true, NULL, NULL, err);
+}
+
+mdm_status mdm_golden_unlink(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t record_id,
+                             const char *method, const char *actor, const char *reason,
+                             int64_t *left_entity, mdm_err *err)
+{
+    if (left_entity)
+        *left_entity = 0;
+    char rid[32];
+    ID(rid, record_id);
+    const char *p[1] = {rid};
+    PGresult *res = NULL;
+    mdm_status st = mdm_db_exec(db, &stmt_record_entity, p, &res, err);
+    if (st != MDM_OK)
+        return st;
+    int64_t eid = mdm_db_get_ll(res, 0, "entity_id", 0);
+    PQclear(res);
+    if (!eid)
+        return MDM_OK;
+    int64_t locked = eid;
+    if ((st = mdm_golden_lock(db, &locked, err)) != MDM_OK)
+        return st;
+    /* the membership may have moved while we waited for the lock: read it again */
+    if ((st = mdm_db_exec(db, &stmt_record_entity, p, &res, err)) != MDM_OK)
+        return st;
+    eid = mdm_db_get_ll(res, 0, "entity_id", 0);
+    PQclear(res);
+    if (!eid)
+        return MDM_OK;
+    if ((st = mdm_db_exec(db, &stmt_unlink, p, NULL, err)) != MDM_OK)
+        return st;
+    if ((st = link_event(db, "unlink", method, eid, record_id, 0, 0, NULL, actor, reason, NULL,
+                         err)) != MDM_OK)
+        return st;
+    char why[64];
+    snprintf(why, sizeof why, "record %lld unlinked", (long long)record_id);
+    if ((st = recompute(db, ctx, eid, "updated", why, true, NULL, NULL, err)) != MDM_OK)
+        return st;
+    /* CONSENT: mdm_consent_recompute(db, eid, err) once mdm/consent.h is on main. */
+    if (left_entity)
+        *left_entity = eid;
+    return MDM_OK;
+}
+
+mdm_status mdm_golden_merge(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t into, int64_t from,
+                            const char *method, const char *actor, const char *reason,
+                            double probability, int64_t *survivor, mdm_err *err)
+{
+    /* lock in ascending id order, following survivors */
+    int64_t a = into < from ? into : from, b = into < from ? from : into;
+    mdm_status st = mdm_golden_lock(db, &a, err);
+    if (st != MDM_OK)
+        return st;
+    if ((st = mdm_golden_lock(db, &b, err)) != MDM_OK)
+        return st;
+    if (a == b)
+        return mdm_err_set(err, MDM_ECONFLICT, "entities %lld and %lld are already merged",
+                           (long long)into, (long long)from);
+    int64_t keep = a < b ? a : b, gone = a < b ? b : a;
+    char ks[32], gs[32];
+    ID(ks, keep);
+    ID(gs, gone);
+    const char *p2[2] = {ks, gs};
+    PGresult *res = NULL;
+    if ((st = mdm_db_exec(db, &stmt_move_members, p2, &res, err)) != MDM_OK)
+        return st;
+    int moved = PQntuples(res);
+    PQclear(res);
+    if ((st = mdm_db_exec(db, &stmt_move_pins, p2, NULL, err)) != MDM_OK)
+        return st;
+    const char *pg[1] = {gs};
+    if ((st = mdm_db_exec(db, &stmt_del_values, pg, NULL, err)) != MDM_OK)
+        return st;
+    const char *pr[2] = {gs, ks};
+    if ((st = mdm_db_exec(db, &stmt_retire, pr, &res, err)) != MDM_OK)
+        return st;
+    int gv = (int)mdm_db_get_ll(res, 0, "version", 0);
+    json_t *gold = json_loads(mdm_db_get(res, 0, "golden", "{}"), 0, NULL);
+    PQclear(res);
+    char why[96];
+    snprintf(why, sizeof why, "merged into %lld", (long long)keep);
+    st = write_version(db, gs, gv, gold ? gold : json_object(), why, err);
+    json_decref(gold);
+    if (st != MDM_OK)
+        return st;
+    if ((st = mdm_db_exec(db, &stmt_repoint, p2, NULL, err)) != MDM_OK)
+        return st;
+    if ((st = mdm_db_exec(db, &stmt_supersede_pair, p2, NULL, err)) != MDM_OK)
+        return st;
+    json_t *details = json_pack("{s:i}", "moved_records", moved);
+    st = link_event(db, "merge", method, keep, 0, gone, probability, method, actor, reason,
+                    details, err);
+    json_decref(details);
+    if (st != MDM_OK)
+        return st;
+    json_t *extra = json_pack("{s:I, s:I}", "survivor", (json_int_t)keep, "retired",
+                              (json_int_t)gone);
+    snprintf(why, sizeof why, "merged with %lld", (long long)gone);
+    st = recompute(db, ctx, keep, "merged", why, true, extra, NULL, err);
+    json_decref(extra);
+    if (st != MDM_OK)
+        return st;
+    /* CONSENT: mdm_consent_recompute(db, keep, err) once mdm/consent.h is on main. */
+    if (survivor)
+        *survivor = keep;
+    mdm_log(MDM_LOG_INFO, "event=merge survivor=%lld retired=%lld method=%s", (long long)keep,
+            (long long)gone, method);
+    return MDM_OK;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+mdm_status mdm_golden_split(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t entity_id,
+                            const int64_t *record_ids, size_t n, const char *actor,
+                            const char *reason, int64_t *new_entity, mdm_err *err)
+{
+    if (n == 0)
+        return mdm_err_set_field(err, MDM_EINVAL, "/records", "no records to split off");
+    int64_t id = entity_id;
+    mdm_status st = mdm_golden_lock(db, &id, err);
+    if (st != MDM_OK)
+        return st;
+    if (id != entity_id)
+        return mdm_err_set(err, MDM_ECONFLICT, "entity %lld was merged into %lld",
+                           (long long)entity_id, (long long)id);
+    char eid[32];
+    ID(eid, id);
+    const char *p1[1] = {eid};
+    PGresult *res = NULL;
+    if ((st = mdm_db_exec(db, &stmt_member_ids, p1, &res, err)) != MDM_OK)
+        return st;
+    size_t total = (size_t)PQntuples(res);
+    int64_t *members = mdm_xcalloc(total + 1, sizeof *members);
+    for (size_t i = 0; i < total; i++)
+        members[i] = strtoll(PQgetvalue(res, (int)i, 0), NULL, 10);
+    PQclear(res);
+    int64_t *sel = mdm_xcalloc(n, sizeof *sel);
+    memcpy(sel, record_ids, n * sizeof *sel);
+    qsort(sel, n, sizeof *sel, cmp_i64);
+    size_t uniq = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i && sel[i] == sel[i - 1])
+            continue;
+        if (!bsearch(&sel[i], members, total, sizeof *members, cmp_i64)) {
+            st = mdm_err_set_field(err, MDM_EINVAL, "/records",
+                                   "record %lld is not a member of entity %lld",
+                                   (long long)sel[i], (long long)id);
+            goto out_free;
+        }
+        sel[uniq++] = sel[i];
+    }
+    if (uniq == total) {
+        st = mdm_err_set_field(err, MDM_EINVAL, "/records",
+                               "a split must leave at least one record in entity %lld",
+                               (long long)id);
+        goto out_free;
+    }
+    /* the id stays with the larger part */
+    mdm_buf moving = {0};
+    mdm_buf_putc(&moving, '{');
+    bool move_selected = uniq * 2 <= total;
+    size_t k = 0;
+    for (size_t i = 0; i < total; i++) {
+        bool selected = k < uniq && sel[k] == members[i];
+        if (selected)
+            k++;
+        if (selected == move_selected)
+            mdm_buf_printf(&moving, "%s%lld", moving.len > 1 ? "," : "", (long long)members[i]);
+    }
+    mdm_buf_putc(&moving, '}');
+    if ((st = mdm_db_exec(db, &stmt_new_entity, NULL, &res, err)) != MDM_OK) {
+        mdm_buf_free(&moving);
+        goto out_free;
+    }
+    int64_t nid = mdm_db_get_ll(res, 0, "id", 0);
+    PQclear(res);
+    char nids[32];
+    ID(nids, nid);
+    const char *pm[3] = {nids, eid, moving.data};
+    st = mdm_db_exec(db, &stmt_split_move, pm, &res, err);
+    mdm_buf_free(&moving);
+    if (st != MDM_OK)
+        goto out_free;
+    PQclear(res);
+    json_t *details = json_pack("{s:I}", "new_entity", (json_int_t)nid);
+    st = link_event(db, "split", "manual", id, 0, nid, 0, "manual", actor, reason, details, err);
+    json_decref(details);
+    if (st != MDM_OK)
+        goto out_free;
+    json_t *extra = json_pack("{s:I, s:I}", "split_from", (json_int_t)id, "split_into",
+                              (json_int_t)nid);
+    st = recompute(db, ctx, id, "split", reason ? reason : "split", true, extra, NULL, err);
+    if (st == MDM_OK)
+        st = recompute(db, ctx, nid, "split", reason ? reason : "split", true, extra, NULL, err);
+    json_decref(extra);
+    /* CONSENT: mdm_consent_recompute for id and nid once mdm/consent.h is on main. */
+    if (st == MDM_OK && new_entity)
+        *new_entity = nid;
+out_free:
+    free(members);
+    free(sel);
+    return st;
+}
+
+/* ---- reads ----------------------------------------------------------------------- */
+
+static const mdm_db_stmt stmt_get = {
+    "golden_get",
+    "SELECT id, status, survivor_id, version, golden, created_at, updated_at FROM entity "
+    "WHERE id = $1",
+    1};
+
+static const mdm_db_stmt stmt_get_lineage = {
+    "golden_get_lineage",
+    "SELECT gv.attr, gv.rule, gv.source_record_id, gv.chosen_at, gv.sources, sr.source, "
+    "sr.source_key, (gp.entity_id IS NOT NULL) AS pinned FROM golden_value gv "
+    "LEFT JOIN source_record sr ON sr.id = gv.source_record_id "
+    "LEFT JOIN golden_pin gp ON gp.entity_id = gv.entity_id AND gp.attr = gv.attr "
+    "WHERE gv.entity_id = $1 ORDER BY gv.attr",
+    1};
+
+static const mdm_db_stmt stmt_get_members = {
+    "golden_get_members",
+    "SELECT sr.id AS record_id, sr.source, sr.source_key, m.linked_at, sr.source_updated_at "
+    "FROM membership m JOIN source_record sr ON sr.id = m.record_id "
+    "WHERE m.entity_id = $1 AND m.active ORDER BY sr.id",
+    1};
+
+static json_t *json_or_null(const char *s)
+{
+    if (!s)
+        return json_null();
+    json_t *j = json_loads(s, JSON_DECODE_ANY, NULL);
+    return j ? j : json_null();
+}
+
+static json_t *str_or_null(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
+mdm_status mdm_golden_get(mdm_db *db, int64_t id, json_t **out, int64_t *survivor_id, mdm_err *err)
+{
+    *out = NULL;
+    if (survivor_id)
+        *survivor_id = 0;
+    char eid[32];
+    ID(eid, id);
+    const char *p[1] = {eid};
+    PGresult *res = NULL;
+    mdm_status st = mdm_db_exec(db, &stmt_get, p, &res, err);
+    if (st != MDM_OK)
+        return st;
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        return mdm_err_set(err, MDM_ENOTFOUND, "no entity %lld", (long long)id);
+    }
+    const char *status = mdm_db_get(res, 0, "status", "");
+    json_t *e = json_pack("{s:I, s:s, s:i, s:s, s:s}", "id", (json_int_t)id, "status", status,
+                          "version", (int)mdm_db_get_ll(res, 0, "version", 0), "created_at",
+                          mdm_db_get(res, 0, "created_at", ""), "updated_at",
+                          mdm_db_get(res, 0, "updated_at", ""));
+    int64_t surv = mdm_db_get_ll(res, 0, "survivor_id", 0);
+    if (strcmp(status, "active") != 0) {
+        json_object_set_new(e, "survivor_id", surv ? json_integer(surv) : json_null());
+        if (survivor_id)
+            *survivor_id = surv;
+        PQclear(res);
+        *out = e;
+        return MDM_OK;
+    }
+    json_object_set_new(e, "golden", json_or_null(mdm_db_get(res, 0, "golden", "{}")));
+    PQclear(res);
+    if ((st = mdm_db_exec(db, &stmt_get_lineage, p, &res, err)) != MDM_OK)
+        goto out_fail;
+    json_t *lin = json_object();
+    for (int i = 0; i < PQntuples(res); i++) {
+        const char *sid = mdm_db_get(res, i, "source_record_id", NULL);
+        json_t *l = json_pack("{s:s, s:s, s:b}", "rule", mdm_db_get(res, i, "rule", ""),
+                              "chosen_at", mdm_db_get(res, i, "chosen_at", ""), "pinned",
+                              !strcmp(mdm_db_get(res, i, "pinned", "f"), "t"));
+        json_object_set_new(l, "source_record_id",
+                            sid ? json_integer(strtoll(sid, NULL, 10)) : json_null());
+        json_object_set_new(l, "source", str_or_null(mdm_db_get(res, i, "source", NULL)));
+        json_object_set_new(l, "source_key", str_or_null(mdm_db_get(res, i, "source_key", NULL)));
+        const char *srcs = mdm_db_get(res, i, "sources", NULL);
+        if (srcs)
+            json_object_set_new(l, "sources", json_or_null(srcs));
+        json_object_set_new(lin, mdm_db_get(res, i, "attr", ""), l);
+    }
+    PQclear(res);
+    json_object_set_new(e, "lineage", lin);
+    if ((st = mdm_db_exec(db, &stmt_get_members, p, &res, err)) != MDM_OK)
+        goto out_fail;
+    json_t *members = json_array();
+    for (int i = 0; i < PQntuples(res); i++) {
+        json_t *m = json_pack("{s:I, s:s, s:s, s:s}", "record_id",
+                              (json_int_t)mdm_db_get_ll(res, i, "record_id", 0), "source",
+                              mdm_db_get(res, i, "source", ""), "source_key",
+                              mdm_db_get(res, i, "source_key", ""), "linked_at",
+                              mdm_db_get(res, i, "linked_at", ""));
+        json_object_set_new(m, "source_updated_at",
+                            str_or_null(mdm_db_get(res, i, "source_updated_at", NULL)));
+        json_array_append_new(members, m);
+    }
+    PQclear(res);
+    json_object_set_new(e, "members", members);
+    *out = e;
+    return MDM_OK;
+out_fail:
+    json_decref(e);
+    return st;
+}
+
+static const mdm_db_stmt stmt_of_record = {
+    "golden_of_record",
+    "SELECT sr.id, m.entity_id FROM source_record sr LEFT JOIN membership m "
+    "ON m.record_id = sr.id AND m.active WHERE sr.source = $1 AND sr.source_key = $2",
+    2};
+
+mdm_status mdm_golden_of_record(mdm_db *db, const char *source, const char *source_key,
+                                int64_t *record_id, int64_t *entity_id, mdm_err *err)
+{
+    const char *p[2] = {source, source_key};
+    PGresult *res = NULL;
+    mdm_status st = mdm_db_exec(db, &stmt_of_record, p, &res, err);
+    if (st != MDM_OK)
+        return st;
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        return mdm_err_set(err, MDM_ENOTFOUND, "no record %s/%s", source, source_key);
+    }
+    if (record_id)
+        *record_id = mdm_db_get_ll(res, 0, "id", 0);
+    if (entity_id)
+        *entity_id = mdm_db_get_ll(res, 0, "entity_id", 0);
+    PQclear(res);
+    return MDM_OK;
+}
+
+static const mdm_db_stmt stmt_record_get = {
+    "golden_record_get",
+    "SELECT sr.id, sr.raw, sr.normalized, sr.version, sr.deleted, sr.source_updated_at, "
+    "sr.received_at, m.entity_id FROM source_record sr LEFT JOIN membership m "
+    "ON m.record_id = sr.id AND m.active WHERE sr.source = $1 AND sr.source_key = $2",
+    2};
+
+mdm_status mdm_golden_record_get(mdm_db *db, const char *source, const char *source_key,
+                                 json_t **out, mdm_err *err)
+{
+    *out = NULL;
+    const char *p[2] = {source, source_key};
+    PGresult *res = NULL;
+    mdm_status st = mdm_db_exec(db, &stmt_record_get, p, &res, err);
+    if (st != MDM_OK)
+        return st;
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        return mdm_err_set(err, MDM_ENOTFOUND, "no record %s/%s", source, source_key);
+    }
+    json_t *normalized = json_or_null(mdm_db_get(res, 0, "normalized", NULL));
+    json_object_del(normalized, "keys");
+    json_t *r = json_pack("{s:I, s:s, s:s, s:o, s:o, s:i, s:b, s:o, s:s}", "id",
+                          (json_int_t)mdm_db_get_ll(res, 0, "id", 0), "source", source,
+                          "source_key", source_key, "raw",
+                          json_or_null(mdm_db_get(res, 0, "raw", NULL)), "normalized", normalized,
+                          "version", (int)mdm_db_get_ll(res, 0, "version", 0), "deleted",
+                          !strcmp(mdm_db_get(res, 0, "deleted", "f"), "t"), "source_updated_at",
+                          str_or_null(mdm_db_get(res, 0, "source_updated_at", NULL)),
+                          "received_at", mdm_db_get(res, 0, "received_at", ""));
+    int64_t eid = mdm_db_get_ll(res, 0, "entity_id", 0);
+    json_object_set_new(r, "entity_id", eid ? json_integer(eid) : json_null());
+    PQclear(res);
+    *out = r;
+    return MDM_OK;
+}
+
+static const mdm_db_stmt stmt_search = {
+    "golden_search",
+    "SELECT e.id, e.version, e.golden FROM entity e WHERE e.status = 'active' AND e.id > $1 "
+    "AND ($2::text IS NULL OR e.id IN (SELECT m.entity_id FROM blocking_key b JOIN membership m "
+    "  ON m.record_id = b.record_id AND m.active WHERE b.key = $2)) "
+    "AND ($3::text IS NULL OR e.id IN (SELECT m.entity_id FROM blocking_key b JOIN membership m "
+    "  ON m.record_id = b.record_id AND m.active WHERE b.key = $3)) "
+    "AND ($4::text IS NULL OR e.id IN (SELECT m.entity_id FROM blocking_key b JOIN membership m "
+    "  ON m.record_id = b.record_id AND m.active WHERE b.key = $4)) "
+    "AND ($5::text IS NULL OR lower(e.golden->>'last_name') = $5 "
+    "  OR lower(concat_ws(' ', e.golden->>'first_name', e.golden->>'last_name')) = $5) "
+    "AND ($6::text IS NULL OR e.golden->>'birth_date' = $6) "
+    "ORDER BY e.id LIMIT $7",
+    7};
+
+mdm_status mdm_golden_search(mdm_db *db, const mdm_golden_query *q, json_t **out, mdm_err *err)
+{
+    *out = NULL;
+    if (!q->email && !q->phone && !q->loyalty_id && !q->name && !q->birth_date)
+        return mdm_err_set(err, MDM_EINVAL,
+                           "give at least one of email, phone, loyalty_id, name, birth_date");
+    if (q->limit < 0 || q->limit > 1000)
+        return mdm_err_set_field(err, MDM_EINVAL, "/limit", "limit must be 1..1000");
+    char *em = NULL, *ly = NULL, *nm = NULL;
+    char ph[24] = "", em_key[300] = "", ph_key[32] = "", ly_key[160] = "";
+    mdm_status st = MDM_OK;
+    if (q->email) {
+        em = mdm_ingest_email_key(q->email);
+        if (!em) {
+            st = mdm_err_set_field(err, MDM_EINVAL, "/email", "email is not an e-mail address");
+            goto out_free;
+        }
+        snprintf(em_key, sizeof em_key, "em:%s", em);
+    }
+    if (q->phone) {
+        if (!mdm_ingest_phone_key(q->phone, NULL, ph)) {
+            st = mdm_err_set_field(err, MDM_EINVAL, "/phone", "phone is not a phone number");
+            goto out_free;
+        }
+        snprintf(ph_key, sizeof ph_key, "ph:%s", ph);
+    }
+    if (q->loyalty_id) {
+        ly = mdm_ingest_text_key(q->loyalty_id);
+        size_t o = 0;
+        for (size_t i = 0; ly[i]; i++)
+            if (ly[i] != ' ')
+                ly[o++] = ly[i];
+        ly[o] = '\0';
+        snprintf(ly_key, sizeof ly_key, "ly:%s", ly);
+    }
+    if (q->name) {
+        nm = mdm_xstrdup(q->name);
+        for (char *p = nm; *p; p++)
+            *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+    }
+    if (q->birth_date && (strlen(q->birth_date) != 10 || q->birth_date[4] != '-')) {
+        st = mdm_err_set_field(err, MDM_EINVAL, "/birth_date", "birth_date must be yyyy-mm-dd");
+        goto out_free;
+    }
+    int limit = q->limit ? q->limit : 50;
+    char after[32], lim[16];
+    ID(after, q->after);
+    snprintf(lim, sizeof lim, "%d", limit + 1);
+    const char *p[7] = {after,  em_key[0] ? em_key : NULL, ph_key[0] ? ph_key : NULL,
+                        ly_key[0] ? ly_key : NULL, nm, q->birth_date, lim};
+    PGresult *res = NULL;
+    if ((st = mdm_db_exec(db, &stmt_search, p, &res, err)) != MDM_OK)
+        goto out_free;
+    json_t *items = json_array();
+    int n = PQntuples(res);
+    int64_t last = 0;
+    for (int i = 0; i < n && i < limit; i++) {
+        last = mdm_db_get_ll(res, i, "id", 0);
+        json_array_append_new(items, json_pack("{s:I, s:i, s:o}", "id", (json_int_t)last,
+                                               "version",
+                                               (int)mdm_db_get_ll(res, i, "version", 0),
+                                               "golden",
+                                               json_or_null(mdm_db_get(res, i, "golden", NULL))));
+    }
+    PQclear(res);
+    *out = json_pack("{s:o, s:o}", "items", items, "next",
+                     n > limit ? json_integer(last) : json_null());
+out_free:
+    free(em);
+    free(ly);
+    free(nm);
+    return st;
+}
+
+static const mdm_db_stmt stmt_hist_versions = {
+    "golden_hist_versions",
+    "SELECT version, golden, reason, created_at FROM entity_version WHERE entity_id = $1 "
+    "ORDER BY version DESC LIMIT 500",
+    1};
+
+static const mdm_db_stmt stmt_hist_events = {
+    "golden_hist_events",
+    "SELECT id, action, method, entity_id, record_id, other_entity_id, probability, rule, actor, "
+    "reason, created_at FROM link_event WHERE entity_id = $1 OR other_entity_id = $1 "
+    "ORDER BY id DESC LIMIT 500",
+    1};
+
+mdm_status mdm_golden_history(mdm_db *db, int64_t id, json_t **out, mdm_err *err)
+{
+    *out = NULL;
+    char eid[32];
+    ID(eid, id);
+    const char *p[1] = {eid};
+    PGresult *res = NULL;
+    mdm_status st = mdm_db_exec(db, &stmt_hist_versions, p, &res, err);
+    if (st != MDM_OK)
+        return st;
+    json_t *versions = json_array();
+    for (int i = 0; i < PQntuples(res); i++)
+        json_array_append_new(
+            versions, json_pack("{s:i, s:o, s:s, s:s}", "version",
+                                (int)mdm_db_get_ll(res, i, "version", 0), "golden",
+                                json_or_null(mdm_db_get(res, i, "golden", NULL)), "reason",
+                                mdm_db_get(res, i, "reason", ""), "created_at",
+                                mdm_db_get(res, i, "created_at", "")));
+    PQclear(res);
+    if ((st = mdm_db_exec(db, &stmt_hist_events, p, &res, err)) != MDM_OK) {
+        json_decref(versions);
+        return st;
+    }
+    json_t *events = json_array();
+    for (int i = 0; i < PQntuples(res); i++) {
+        json_t *e = json_pack("{s:I, s:s, s:s, s:I, s:s, s:s}", "id",
+                              (json_int_t)mdm_db_get_ll(res, i, "id", 0), "action",
+                              mdm_db_get(res, i, "action", ""), "method",
+                              mdm_db_get(res, i, "method", ""), "entity_id",
+                              (json_int_t)mdm_db_get_ll(res, i, "entity_id", 0), "actor",
+                              mdm_db_get(res, i, "actor", ""), "created_at",
+                              mdm_db_get(res, i, "created_at", ""));
+        long long r = mdm_db_get_ll(res, i, "record_id", 0),
+                  o = mdm_db_get_ll(res, i, "other_entity_id", 0);
+        json_object_set_new(e, "record_id", r ? json_integer(r) : json_null());
+        json_object_set_new(e, "other_entity_id", o ? json_integer(o) : json_null());
+        const char *pr = mdm_db_get(res, i, "probability", NULL);
+        json_object_set_new(e, "probability", pr ? json_real(strtod(pr, NULL)) : json_null());
+        json_object_set_new(e, "rule", str_or_null(mdm_db_get(res, i, "rule", NULL)));
+        json_object_set_new(e, "reason", str_or_null(mdm_db_get(res, i, "reason", NULL)));
+        json_array_append_new(events, e);
+    }
+    PQclear(res);
+    if (json_array_size(versions) == 0 && json_array_size(events) == 0) {
+        json_decref(versions);
+        json_decref(events);
+        return mdm_err_set(err, MDM_ENOTFOUND, "no entity %lld", (long long)id);
+    }
+    *out = json_pack("{s:I, s:o, s:o}", "id", (json_int_t)id, "versions", versions, "events",
+                     events);
+    return MDM_OK;
+}
+
+mdm_status mdm_golden_match(mdm_db *db, const mdm_ingest_ctx *ctx, const char *source,
+                            const json_t *record, int limit, json_t **out, mdm_err *err)
+{
+    *out = NULL;
+    const mdm_source *src = NULL;
+    if (source) {
+        src = mdm_sources_find(mdm_ingest_sources(ctx), source);
+        if (!src)
+            return mdm_err_set(err, MDM_ENOTFOUND, "unknown source \"%s\"", source);
+    }
+    if (!json_is_object(record))
+        return mdm_err_set_field(err, MDM_EINVAL, "", "a record must be a JSON object");
+    json_t *copy = json_deep_copy(record);
+    if (!src || src->nfields == 0) {
+        if (!json_object_get(copy, "source_key"))
+            json_object_set_new(copy, "source_key", json_string("match"));
+    } else if (!json_object_get(copy, src->key_column ? src->key_column : "source_key")) {
+        json_object_set_new(copy, src->key_column ? src->key_column : "source_key",
+                            json_string("match"));
+    }
+    json_t *canon = NULL, *errors = NULL;
+    mdm_status st = mdm_ingest_canonicalize(ctx, src, copy, &canon, &errors, err);
+    json_decref(copy);
+    if (st != MDM_OK)
+        return st;
+    if (errors) {
+        json_t *e0 = json_array_get(errors, 0);
+        st = mdm_err_set_field(err, MDM_EINVAL, json_string_value(json_object_get(e0, "pointer")),
+                               "%s %s", json_string_value(json_object_get(e0, "field")),
+                               json_string_value(json_object_get(e0, "reason")));
+        json_decref(errors);
+        return st;
+    }
+    json_t *cands = NULL;
+    st = mdm_resolve_candidates(db, ctx, canon, 0, limit, &cands, err);
+    json_decref(canon);
+    if (st != MDM_OK)
+        return st;
+    const mdm_resolve_settings *rs = mdm_ingest_resolve_settings(ctx);
+    size_t i;
+    json_t *c;
+    json_array_foreach(cands, i, c) {
+        double p = json_real_value(json_object_get(c, "probability"));
+        bool conflict = json_is_true(json_object_get(c, "strong_conflict"));
+        json_object_set_new(c, "decision", json_string(p >= rs->auto_link && !conflict ? "match"
+                                                       : p >= rs->review           ? "review"
+                                                                                   : "no_match"));
+    }
+    *out = json_pack("{s:o}", "candidates", cands);
+    return MDM_OK;
+}
+
+/* ---- export ---------------------------------------------------------------------- */
+
+static const mdm_db_stmt stmt_export = {
+    "golden_export",
+    "SELECT e.id, e.version, e.golden, "
+    "(SELECT coalesce(jsonb_agg(jsonb_build_object('source', sr.source, 'source_key', "
+    "sr.source_key) ORDER BY sr.source, sr.source_key), '[]'::jsonb) FROM membership m "
+    "JOIN source_record sr ON sr.id = m.record_id WHERE m.entity_id = e.id AND m.active) AS xrefs "
+    "FROM entity e WHERE e.status = 'active' AND e.id > $1 ORDER BY e.id LIMIT 1000",
+    1};
+
+static void csv_field(FILE *f, const char *s)
+{
+    if (!s)
+        s = "";
+    if (strpbrk(s, ",\"\r\n") || (s[0] == ' ') || (*s && s[strlen(s) - 1] == ' ')) {
+        fputc('"', f);
+        for (; *s; s++) {
+            if (*s == '"')
+                fputc('"', f);
+            fputc(*s, f);
+        }
+        fputc('"', f);
+    } else {
+        fputs(s, f);
+    }
+}
+
+static const char *first_of(const json_t *golden, const char *list, const char *field)
+{
+    const json_t *item = json_array_get(json_object_get(golden, list), 0);
+    return json_string_value(json_object_get(item, field));
+}
+
+mdm_status mdm_golden_export(mdm_db *db, const char *format, FILE *f, long *count, mdm_err *err)
+{
+    bool csv;
+    if (format && !strcmp(format, "csv"))
+        csv = true;
+    else if (format && !strcmp(format, "ndjson"))
+        csv = false;
+    else
+        return mdm_err_set_field(err, MDM_EINVAL, "/format", "format must be ndjson or csv");
+    if (csv)
+        fputs("id,version,first_name,last_name,birth_date,email,phone,line1,city,postal_code,"
+              "country,loyalty_id,xrefs\n",
+              f);
+    long n = 0;
+    int64_t after = 0;
+    for (;;) {
+        char a[32];
+        ID(a, after);
+        const char *p[1] = {a};
+        PGresult *res = NULL;
+        mdm_status st = mdm_db_exec(db, &stmt_export, p, &res, err);
+        if (st != MDM_OK)
+            return st;
+        int rows = PQntuples(res);
+        for (int i = 0; i < rows; i++) {
+            after = mdm_db_get_ll(res, i, "id", 0);
+            json_t *golden = json_or_null(mdm_db_get(res, i, "golden", NULL));
+            json_t *xrefs = json_or_null(mdm_db_get(res, i, "xrefs", NULL));
+            int version = (int)mdm_db_get_ll(res, i, "version", 0);
+            if (csv) {
+                fprintf(f, "%lld,%d,", (long long)after, version);
+                static const char *const scal[] = {"first_name", "last_name", "birth_date"};
+                for (size_t k = 0; k < 3; k++) {
+                    csv_field(f, json_string_value(json_object_get(golden, scal[k])));
+                    fputc(',', f);
+                }
+                csv_field(f, first_of(golden, "emails", "value"));
+                fputc(',', f);
+                csv_field(f, first_of(golden, "phones", "value"));
+                fputc(',', f);
+                csv_field(f, first_of(golden, "addresses", "line1"));
+                fputc(',', f);
+                csv_field(f, first_of(golden, "addresses", "city"));
+                fputc(',', f);
+                csv_field(f, first_of(golden, "addresses", "postal_code"));
+                fputc(',', f);
+                csv_field(f, first_of(golden, "addresses", "country"));
+                fputc(',', f);
+                csv_field(f, json_string_value(json_object_get(golden, "loyalty_id")));
+                fputc(',', f);
+                mdm_buf b = {0};
+                size_t k;
+                json_t *x;
+                json_array_foreach(xrefs, k, x) mdm_buf_printf(
+                    &b, "%s%s:%s", k ? "|" : "", json_string_value(json_object_get(x, "source")),
+                    json_string_value(json_object_get(x, "source_key")));
+                csv_field(f, b.data ? b.data : "");
+                mdm_buf_free(&b);
+                fputc('\n', f);
+            } else {
+                json_t *line = json_pack("{s:I, s:i, s:O, s:O}", "id", (json_int_t)after,
+                                         "version", version, "golden", golden, "xrefs", xrefs);
+                char *s = json_dumps(line, JSON_COMPACT | JSON_SORT_KEYS);
+                fputs(s, f);
+                fputc('\n', f);
+                free(s);
+                json_decref(line);
+            }
+            json_decref(golden);
+            json_decref(xrefs);
+            n++;
+        }
+        PQclear(res);
+        if (rows < 1000)
+            break;
+    }
+    if (count)
+        *count = n;
+    if (ferror(f))
+        return mdm_err_set(err, MDM_EIO, "cannot write the export");
+    return MDM_OK;
+}

@@ -1,0 +1,1946 @@
+/* Ingest: mapping onto the canonical record, validation, normalization, the one-record
+ * transaction (upsert -> resolve -> golden) and the COPY-based bulk loader.
+ *
+ * Normalization here is deliberately small (trim, case, E.164 for the common calling
+ * codes, ISO dates, e-mail canonical form, nickname classes for the commonest names);
+ * the comparison forms land in the "keys" object of the canonical record, which is what
+ * resolution compares. The matching engine's normalizers (matching/normalize.h) replace
+ * these functions once they are on main: see the NORMALIZE markers. */
+#include "mdm/ingest.h"
+
+#include "common/log.h"
+#include "common/mem.h"
+#include "mdm/golden.h"
+#include "mdm/resolve.h"
+#include "mdm/survive.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct mdm_ingest_ctx {
+    mdm_sources *sources;
+    mdm_resolve_settings rs;
+    mdm_resolve_model model;
+    mdm_survive_config *sv;
+    char default_country[3];
+};
+
+static const char *const decision_names[] = {"created",   "linked", "merged",  "review",
+                                             "updated",   "unchanged", "stale", "deleted",
+                                             "rejected",  "pending"};
+
+const char *mdm_decision_name(mdm_decision d)
+{
+    return (unsigned)d < sizeof decision_names / sizeof decision_names[0] ? decision_names[d] : "?";
+}
+
+void mdm_ingest_result_clear(mdm_ingest_result *r)
+{
+    if (!r)
+        return;
+    json_decref(r->errors);
+    r->errors = NULL;
+}
+
+/* ---- context ------------------------------------------------------------------- */
+
+mdm_ingest_ctx *mdm_ingest_ctx_new_json(const json_t *sources, const json_t *resolve,
+                                        const json_t *survivorship, const json_t *model,
+                                        const char *default_country, mdm_err *err)
+{
+    mdm_ingest_ctx *c = mdm_xcalloc(1, sizeof *c);
+    snprintf(c->default_country, sizeof c->default_country, "%s",
+             default_country && strlen(default_country) == 2 ? default_country : "US");
+    c->sources = mdm_sources_parse(sources, err);
+    if (!c->sources)
+        goto out_free;
+    if (mdm_resolve_settings_parse(resolve, &c->rs, err) != MDM_OK)
+        goto out_free;
+    mdm_resolve_model_default(&c->model);
+    if (model && mdm_resolve_model_parse(model, "/model", &c->model, err) != MDM_OK)
+        goto out_free;
+    c->sv = mdm_survive_config_parse(survivorship, err);
+    if (!c->sv)
+        goto out_free;
+    return c;
+out_free:
+    mdm_ingest_ctx_free(c);
+    return NULL;
+}
+
+mdm_ingest_ctx *mdm_ingest_ctx_new(const mdm_config *cfg, mdm_err *err)
+{
+    return mdm_ingest_ctx_new_json(mdm_config_section(cfg, "sources"),
+                                   mdm_config_section(cfg, "resolve"),
+                                   mdm_config_section(cfg, "survivorship"),
+                                   mdm_config_section(cfg, "model"), cfg->default_country, err);
+}
+
+void mdm_ingest_ctx_free(mdm_ingest_ctx *ctx)
+{
+    if (!ctx)
+        return;
+    mdm_sources_free(ctx->sources);
+    mdm_survive_config_free(ctx->sv);
+    free(ctx);
+}
+
+const mdm_sources *mdm_ingest_sources(const mdm_ingest_ctx *ctx)
+{
+    return ctx->sources;
+}
+const mdm_resolve_settings *mdm_ingest_resolve_settings(const mdm_ingest_ctx *ctx)
+{
+    return &ctx->rs;
+}
+const mdm_resolve_model *mdm_ingest_model(const mdm_ingest_ctx *ctx)
+{
+    return &ctx->model;
+}
+const mdm_survive_config *mdm_ingest_survive(const mdm_ingest_ctx *ctx)
+{
+    return ctx->sv;
+}
+
+static const mdm_db_stmt stmt_model = {
+    "ingest_model", "SELECT version, model FROM match_model WHERE active", 0};
+
+mdm_status mdm_ingest_ctx_use_db_model(mdm_ingest_ctx *ctx, mdm_db *db, int *version, mdm_err *err)
+{
+    PGresult *res = NULL;
+    if (version)
+        *version = 0;
+    mdm_status st = mdm_db_exec(db, &stmt_model, NULL, &res, err);
+    if (st != MDM_OK)
+        return st;
+    if (PQntuples(res) == 1) {
+        json_t *j = json_loads(mdm_db_get(res, 0, "model", "{}"), 0, NULL);
+        mdm_resolve_model m = ctx->model;
+        mdm_err ignored;
+        if (j && json_object_get(j, "weights") &&
+            mdm_resolve_model_parse(j, "/match_model", &m, &ignored) == MDM_OK) {
+            ctx->model = m;
+            if (version)
+                *version = (int)mdm_db_get_ll(res, 0, "version", 0);
+        } else {
+            mdm_log(MDM_LOG_WARN, "event=model_skipped version=%s reason=layout",
+                    mdm_db_get(res, 0, "version", "?"));
+        }
+        json_decref(j);
+    }
+    PQclear(res);
+    return MDM_OK;
+}
+
+/* ---- small normalizers (NORMALIZE: replaced by matching/normalize.h) ---------------- */
+
+static bool utf8_valid(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        if (*p < 0x80) {
+            p++;
+            continue;
+        }
+        int n = (*p & 0xE0) == 0xC0 ? 1 : (*p & 0xF0) == 0xE0 ? 2 : (*p & 0xF8) == 0xF0 ? 3 : -1;
+        if (n < 0 || (*p == 0xC0 || *p == 0xC1))
+            return false;
+        p++;
+        for (int i = 0; i < n; i++, p++)
+            if ((*p & 0xC0) != 0x80)
+                return false;
+    }
+    return true;
+}
+
+/* Trimmed copy with inner whitespace collapsed. */
+static char *clean(const char *s)
+{
+    size_t n = strlen(s);
+    char *o = mdm_xmalloc(n + 1);
+    size_t j = 0;
+    bool space = false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (isspace(c)) {
+            space = j > 0;
+            continue;
+        }
+        if (space)
+            o[j++] = ' ';
+        space = false;
+        o[j++] = (char)c;
+    }
+    o[j] = '\0';
+    return o;
+}
+
+/* Comparison key of a text: ASCII lower case, [^a-z0-9] (ASCII) as one space, apostrophes
+ * dropped; non-ASCII bytes kept. */
+static char *text_key(const char *s)
+{
+    size_t n = strlen(s);
+    char *o = mdm_xmalloc(n + 1);
+    size_t j = 0;
+    bool sep = false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '\'')
+            continue;
+        if (c >= 0x80 || isalnum(c)) {
+            if (sep && j > 0)
+                o[j++] = ' ';
+            sep = false;
+            o[j++] = (char)(c >= 0x80 ? c : tolower(c));
+        } else {
+            sep = true;
+        }
+    }
+    o[j] = '\0';
+    return o;
+}
+
+/* Nickname classes of common English given names (NORMALIZE: the engine's table). */
+static const char *const nicknames[][2] = {
+    {"abby", "abigail"},   {"al", "albert"},       {"alex", "alexander"}, {"andy", "andrew"},
+    {"annie", "anne"},     {"ben", "benjamin"},    {"beth", "elizabeth"}, {"betty", "elizabeth"},
+    {"bill", "william"},   {"billy", "william"},   {"bob", "robert"},     {"bobby", "robert"},
+    {"cathy", "catherine"}, {"charlie", "charles"}, {"chris", "christopher"}, {"chuck", "charles"},
+    {"dan", "daniel"},     {"danny", "daniel"},    {"dave", "david"},     {"dick", "richard"},
+    {"ed", "edward"},      {"eddie", "edward"},    {"fred", "frederick"}, {"greg", "gregory"},
+    {"jack", "john"},      {"jake", "jacob"},      {"jim", "james"},      {"jimmy", "james"},
+    {"jen", "jennifer"},   {"jenny", "jennifer"},  {"jill", "jillian"},   {"joe", "joseph"},
+    {"joey", "joseph"},    {"johnny", "john"},     {"jon", "jonathan"},   {"kate", "katherine"},
+    {"kathy", "katherine"}, {"katie", "katherine"}, {"ken", "kenneth"},   {"larry", "lawrence"},
+    {"liz", "elizabeth"},  {"lizzy", "elizabeth"}, {"maggie", "margaret"}, {"matt", "matthew"},
+    {"meg", "margaret"},   {"mike", "michael"},    {"mick", "michael"},   {"nick", "nicholas"},
+    {"pat", "patricia"},   {"peggy", "margaret"},  {"pete", "peter"},     {"rich", "richard"},
+    {"rick", "richard"},   {"rob", "robert"},      {"ron", "ronald"},     {"sam", "samuel"},
+    {"steve", "steven"},   {"stephen", "steven"},  {"sue", "susan"},      {"susie", "susan"},
+    {"ted", "edward"},     {"tom", "thomas"},      {"tommy", "thomas"},   {"tony", "anthony"},
+    {"vicky", "victoria"}, {"will", "william"},    {"willy", "william"},  {"zach", "zachary"},
+};
+
+static const char *nickname_canon(const char *key)
+{
+    for (size_t i = 0; i < sizeof nicknames / sizeof nicknames[0]; i++)
+        if (strcmp(nicknames[i][0], key) == 0)
+            return nicknames[i][1];
+    return key;
+}
+
+/* American Soundex of the first word of an ASCII key ("" when no letter). */
+static void soundex(const char *key, char out[5])
+{
+    static const char codes[] = "01230120022455012623010202";
+    size_t j = 0;
+    char last = 0;
+    out[0] = '\0';
+    for (const char *p = key; *p && *p != ' ' && j < 4; p++) {
+        if (*p < 'a' || *p > 'z')
+            continue;
+        char c = codes[*p - 'a'];
+        if (j == 0) {
+            out[j++] = (char)toupper((unsigned char)*p);
+            last = c;
+            continue;
+        }
+        if (c != '0' && c != last)
+            out[j++] = c;
+        if (*p != 'h' && *p != 'w')
+            last = c;
+    }
+    if (j == 0)
+        return;
+    while (j < 4)
+        out[j++] = '0';
+    out[4] = '\0';
+}
+
+static bool email_canon(const char *in, char **display, char **key)
+{
+    char *d = clean(in);
+    size_t n = strlen(d);
+    char *at = strchr(d, '@');
+    bool ok = at && at != d && strchr(at + 1, '@') == NULL && strchr(at + 1, '.') &&
+              at[1] != '.' && d[n - 1] != '.' && !strchr(d, ' ') && n <= 254;
+    if (!ok) {
+        free(d);
+        return false;
+    }
+    char *k = mdm_xstrdup(d);
+    for (char *p = k; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    char *kat = strchr(k, '@');
+    const char *dom = kat + 1;
+    bool gmail = !strcmp(dom, "gmail.com") || !strcmp(dom, "googlemail.com");
+    mdm_buf b = {0};
+    for (char *p = k; p < kat; p++) {
+        if (*p == '+')
+            break;
+        if (gmail && *p == '.')
+            continue;
+        mdm_buf_putc(&b, *p);
+    }
+    mdm_buf_putc(&b, '@');
+    mdm_buf_puts(&b, gmail ? "gmail.com" : dom);
+    free(k);
+    *display = d;
+    *key = mdm_buf_steal(&b);
+    return true;
+}
+
+static const struct {
+    const char *cc;
+    const char *dial;
+    int national_len; /* digits after the trunk prefix, 0 = any 6..12 */
+} dialing[] = {{"US", "1", 10}, {"CA", "1", 10}, {"GB", "44", 0}, {"DE", "49", 0},
+               {"FR", "33", 9}, {"ES", "34", 9}, {"IT", "39", 0}, {"NL", "31", 9},
+               {"AU", "61", 9}, {"IE", "353", 0}, {"CH", "41", 9}, {"AT", "43", 0}};
+
+/* E.164 form of a phone number, or false when it cannot be one. */
+static bool phone_canon(const char *in, const char *country, char out[24])
+{
+    char digits[40];
+    size_t n = 0;
+    bool plus = false;
+    const char *p = in;
+    while (isspace((unsigned char)*p))
+        p++;
+    if (*p == '+')
+        plus = true;
+    for (; *p; p++) {
+        if (isdigit((unsigned char)*p)) {
+            if (n + 1 >= sizeof digits)
+                return false;
+            digits[n++] = *p;
+        } else if (isalpha((unsigned char)*p)) {
+            /* "ext" and the rest: stop */
+            break;
+        }
+    }
+    digits[n] = '\0';
+    const char *d = digits;
+    if (!plus && n > 2 && d[0] == '0' && d[1] == '0') {
+        plus = true;
+        d += 2;
+    }
+    if (plus) {
+        size_t len = strlen(d);
+        if (len < 8 || len > 15 || d[0] == '0')
+            return false;
+        snprintf(out, 24, "+%s", d);
+        return true;
+    }
+    const char *dial = NULL;
+    int nl = 0;
+    for (size_t i = 0; i < sizeof dialing / sizeof dialing[0]; i++)
+        if (!strcmp(dialing[i].cc, country)) {
+            dial = dialing[i].dial;
+            nl = dialing[i].national_len;
+        }
+    if (!dial)
+        return false;
+    size_t len = strlen(d);
+    if (!strcmp(dial, "1")) {
+        if (len == 11 && d[0] == '1') {
+            d++;
+            len--;
+        }
+        if (len != 10 || d[0] < '2')
+            return false;
+    } else {
+        if (d[0] == '0') {
+            d++;
+            len--;
+        }
+        if ((nl && (int)len != nl) || (!nl && (len < 6 || len > 12)))
+            return false;
+    }
+    if (strlen(dial) + len + 2 > 24)
+        return false;
+    out[0] = '+';
+    memcpy(out + 1, dial, strlen(dial));
+    memcpy(out + 1 + strlen(dial), d, len + 1);
+    return true;
+}
+
+static bool leap(int y)
+{
+    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+static bool date_ok(int y, int m, int d)
+{
+    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (y < 1000 || y > 9999 || m < 1 || m > 12 || d < 1)
+        return false;
+    return d <= mdays[m - 1] + (m == 2 && leap(y));
+}
+
+/* ISO date from common layouts (US sources: month first for a/b/c with slashes). */
+static bool date_canon(const char *in, const char *country, char out[11])
+{
+    int a = 0, b = 0, c = 0;
+    char tail = 0;
+    int y, m, d;
+    if (sscanf(in, "%4d-%2d-%2d%c", &a, &b, &c, &tail) >= 3 && strlen(in) >= 10 &&
+        (tail == 0 || tail == 'T' || tail == ' ')) {
+        y = a, m = b, d = c;
+    } else if (sscanf(in, "%4d/%2d/%2d", &a, &b, &c) == 3 && a > 31) {
+        y = a, m = b, d = c;
+    } else if (strlen(in) == 8 && strspn(in, "0123456789") == 8) {
+        y = (in[0] - '0') * 1000 + (in[1] - '0') * 100 + (in[2] - '0') * 10 + (in[3] - '0');
+        m = (in[4] - '0') * 10 + (in[5] - '0');
+        d = (in[6] - '0') * 10 + (in[7] - '0');
+    } else if (sscanf(in, "%2d.%2d.%4d", &a, &b, &c) == 3) {
+        d = a, m = b, y = c;
+    } else if (sscanf(in, "%2d/%2d/%4d", &a, &b, &c) == 3) {
+        bool us = !strcmp(country, "US");
+        if (a > 12)
+            us = false;
+        else if (b > 12)
+            us = true;
+        m = us ? a : b;
+        d = us ? b : a;
+        y = c;
+    } else {
+        return false;
+    }
+    if (!date_ok(y, m, d))
+        return false;
+    snprintf(out, 11, "%04d-%02d-%02d", y, m, d);
+    return true;
+}
+
+/* Accepts an ISO 8601 date or date-time (what PostgreSQL's timestamptz reads). */
+static bool timestamp_ok(const char *s)
+{
+    int y, m, d, hh = 0, mm = 0, ss = 0, n = 0;
+    if (sscanf(s, "%4d-%2d-%2d%n", &y, &m, &d, &n) != 3 || n != 10 || !date_ok(y, m, d))
+        return false;
+    const char *p = s + 10;
+    if (!*p)
+        return true;
+    if (*p != 'T' && *p != ' ')
+        return false;
+    p++;
+    if (sscanf(p, "%2d:%2d%n", &hh, &mm, &n) != 2 || n != 5 || hh > 23 || mm > 59)
+        return false;
+    p += 5;
+    if (*p == ':') {
+        if (!isdigit((unsigned char)p[1]) || !isdigit((unsigned char)p[2]))
+            return false;
+        ss = (p[1] - '0') * 10 + (p[2] - '0');
+        if (ss > 60)
+            return false;
+        p += 3;
+        if (*p == '.') {
+            p++;
+            if (!isdigit((unsigned char)*p))
+                return false;
+            while (isdigit((unsigned char)*p))
+                p++;
+        }
+    }
+    if (*p == 'Z' && p[1] == '\0')
+        return true;
+    if ((*p == '+' || *p == '-') && isdigit((unsigned char)p[1]) && isdigit((unsigned char)p[2])) {
+        p += 3;
+        if (*p == ':')
+            p++;
+        if (*p == '\0')
+            return true;
+        return isdigit((unsigned char)p[0]) && isdigit((unsigned char)p[1]) && p[2] == '\0';
+    }
+    return *p == '\0';
+}
+
+static const struct {
+    const char *name, *code;
+} countries[] = {{"us", "US"},          {"usa", "US"},          {"united states", "US"},
+                 {"united states of america", "US"}, {"ca", "CA"}, {"canada", "CA"},
+                 {"gb", "GB"},          {"uk", "GB"},           {"united kingdom", "GB"},
+                 {"great britain", "GB"}, {"de", "DE"},         {"germany", "DE"},
+                 {"deutschland", "DE"}, {"fr", "FR"},           {"france", "FR"},
+                 {"es", "ES"},          {"spain", "ES"},        {"it", "IT"},
+                 {"italy", "IT"},       {"nl", "NL"},           {"netherlands", "NL"},
+                 {"au", "AU"},          {"australia", "AU"},    {"ie", "IE"},
+                 {"ireland", "IE"},     {"ch", "CH"},           {"switzerland", "CH"},
+                 {"at", "AT"},          {"austria", "AT"}};
+
+static const char *country_canon(const char *in)
+{
+    char *k = text_key(in);
+    const char *r = NULL;
+    for (size_t i = 0; i < sizeof countries / sizeof countries[0]; i++)
+        if (!strcmp(k, countries[i].name))
+            r = countries[i].code;
+    /* an unknown two-letter code is kept upper-cased by the caller */
+    free(k);
+    return r;
+}
+
+char *mdm_ingest_email_key(const char *email)
+{
+    char *d = NULL, *k = NULL;
+    if (!email || !email_canon(email, &d, &k))
+        return NULL;
+    free(d);
+    return k;
+}
+
+bool mdm_ingest_phone_key(const char *phone, const char *country, char out[24])
+{
+    return phone && phone_canon(phone, country ? country : "US", out);
+}
+
+char *mdm_ingest_text_key(const char *s)
+{
+    return text_key(s ? s : "");
+}
+
+/* ---- mapping and validation ------------------------------------------------------ */
+
+typedef struct canon_build {
+    json_t *rec;    /* canonical record being built */
+    json_t *errors; /* [{"pointer", "field", "reason"}] */
+    const char *country;
+} canon_build;
+
+static void add_error(canon_build *b, const char *pointer, const char *field, const char *reason)
+{
+    json_array_append_new(b->errors, json_pack("{s:s, s:s, s:s}", "pointer", pointer, "field",
+                                               field, "reason", reason));
+}
+
+/* JSON pointer of a (dotted) column. */
+static void pointer_of(const char *column, char *out, size_t cap)
+{
+    size_t j = 0;
+    if (cap < 2)
+        return;
+    out[j++] = '/';
+    for (const char *p = column; *p && j + 3 < cap; p++) {
+        if (*p == '.')
+            out[j++] = '/';
+        else if (*p == '~') {
+            out[j++] = '~';
+            out[j++] = '0';
+        } else if (*p == '/') {
+            out[j++] = '~';
+            out[j++] = '1';
+        } else
+            out[j++] = *p;
+    }
+    out[j] = '\0';
+}
+
+/* Looks up a dotted column in the input object (borrowed), NULL when absent. */
+static const json_t *lookup(const json_t *in, const char *column)
+{
+    const json_t *v = json_object_get(in, column);
+    if (v || !strchr(column, '.'))
+        return v;
+    char *copy = mdm_xstrdup(column);
+    const json_t *cur = in;
+    for (char *tok = strtok(copy, "."); tok && cur; tok = strtok(NULL, "."))
+        cur = json_is_object(cur) ? json_object_get(cur, tok) : NULL;
+    free(copy);
+    return cur;
+}
+
+/* Text of a scalar input value; NULL for null/empty; "" with an error for objects. */
+static char *scalar_text(const json_t *v, bool *bad)
+{
+    *bad = false;
+    if (!v || json_is_null(v))
+        return NULL;
+    if (json_is_string(v)) {
+        if (!utf8_valid(json_string_value(v))) {
+            *bad = true;
+            return NULL;
+        }
+        char *c = clean(json_string_value(v));
+        if (!*c) {
+            free(c);
+            return NULL;
+        }
+        return c;
+    }
+    if (json_is_integer(v))
+        return mdm_xasprintf("%lld", (long long)json_integer_value(v));
+    if (json_is_real(v))
+        return mdm_xasprintf("%.15g", json_real_value(v));
+    if (json_is_boolean(v))
+        return mdm_xstrdup(json_is_true(v) ? "true" : "false");
+    *bad = true;
+    return NULL;
+}
+
+static json_t *address_slot(json_t *rec, int idx)
+{
+    json_t *list = json_object_get(rec, "addresses");
+    while ((int)json_array_size(list) <= idx)
+        json_array_append_new(list, json_object());
+    return json_array_get(list, (size_t)idx);
+}
+
+/* Sets canonical target from text (owned by the caller). */
+static void set_target(canon_build *b, const char *target, const char *text, const char *pointer)
+{
+    json_t *rec = b->rec;
+    if (!strcmp(target, "email") || !strncmp(target, "email:", 6) || !strcmp(target, "phone") ||
+        !strncmp(target, "phone:", 6)) {
+        bool email = target[0] == 'e';
+        const char *type = strchr(target, ':') ? strchr(target, ':') + 1 : NULL;
+        json_t *item = json_pack("{s:s}", "value", text);
+        if (type)
+            json_object_set_new(item, "type", json_string(type));
+        json_object_set_new(item, "_ptr", json_string(pointer));
+        json_array_append_new(json_object_get(rec, email ? "emails" : "phones"), item);
+        return;
+    }
+    if (!strncmp(target, "attributes.", 11)) {
+        json_object_set_new(json_object_get(rec, "attributes"), target + 11, json_string(text));
+        return;
+    }
+    if (!strncmp(target, "address", 7)) {
+        int idx = 0;
+        const char *p = target + 7;
+        if (*p >= '2' && *p <= '4')
+            idx = *p++ - '1';
+        json_t *a = address_slot(rec, idx);
+        const char *field = p + 1;
+        const json_t *old = json_object_get(a, field);
+        if (old) {
+            char *joined = mdm_xasprintf("%s %s", json_string_value(old), text);
+            json_object_set_new(a, field, json_string(joined));
+            free(joined);
+        } else {
+            json_object_set_new(a, field, json_string(text));
+        }
+        return;
+    }
+    const json_t *old = json_object_get(rec, target);
+    if (old && json_is_string(old)) {
+        char *joined = mdm_xasprintf("%s %s", json_string_value(old), text);
+        json_object_set_new(rec, target, json_string(joined));
+        free(joined);
+    } else {
+        json_object_set_new(rec, target, json_string(text));
+    }
+}
+
+static const char *const canonical_scalars[] = {
+    "source_key", "source_updated_at", "op", "first_name", "middle_name", "last_name",
+    "full_name", "prefix", "suffix", "birth_date", "gender", "loyalty_id", "customer_number",
+    "tax_id", "national_id", "account_status", "segment", NULL};
+
+/* Copies a record that is already canonical into b->rec. */
+static void from_canonical(canon_build *b, const json_t *in)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)in, k, v) {
+        char ptr[160];
+        pointer_of(k, ptr, sizeof ptr);
+        bool known = false;
+        for (size_t i = 0; canonical_scalars[i]; i++)
+            if (!strcmp(k, canonical_scalars[i]))
+                known = true;
+        if (known) {
+            bool bad;
+            char *t = scalar_text(v, &bad);
+            if (bad)
+                add_error(b, ptr, k, "must be a string or number in UTF-8");
+            else if (t)
+                set_target(b, k, t, ptr);
+            free(t);
+        } else if (!strcmp(k, "emails") || !strcmp(k, "phones")) {
+            if (!json_is_array(v)) {
+                add_error(b, ptr, k, "must be an array");
+                continue;
+            }
+            size_t i;
+            json_t *item;
+            json_array_foreach(v, i, item) {
+                char ip[192];
+                snprintf(ip, sizeof ip, "%s/%zu", ptr, i);
+                const json_t *val = json_is_object(item) ? json_object_get(item, "value") : item;
+                bool bad;
+                char *t = scalar_text(val, &bad);
+                if (bad || !t) {
+                    if (bad)
+                        add_error(b, ip, k, "must be a string or {\"value\", \"type\"}");
+                    free(t);
+                    continue;
+                }
+                const json_t *type = json_is_object(item) ? json_object_get(item, "type") : NULL;
+                char target[48];
+                if (json_is_string(type) && json_string_length(type) > 0 &&
+                    json_string_length(type) <= 32)
+                    snprintf(target, sizeof target, "%s:%s", k[0] == 'e' ? "email" : "phone",
+                             json_string_value(type));
+                else
+                    snprintf(target, sizeof target, "%s", k[0] == 'e' ? "email" : "phone");
+                set_target(b, target, t, ip);
+                free(t);
+            }
+        } else if (!strcmp(k, "addresses")) {
+            if (!json_is_array(v)) {
+                add_error(b, ptr, k, "must be an array");
+                continue;
+            }
+            size_t i;
+            json_t *item;
+            json_array_foreach(v, i, item) {
+                char ip[192];
+                snprintf(ip, sizeof ip, "%s/%zu", ptr, i);
+                if (!json_is_object(item) || i >= 4) {
+                    add_error(b, ip, k, i >= 4 ? "at most 4 addresses" : "must be an object");
+                    continue;
+                }
+                const char *f;
+                json_t *fv;
+                json_object_foreach(item, f, fv) {
+                    static const char *const af[] = {"line1", "line2", "city", "region",
+                                                     "postal_code", "country", "type", NULL};
+                    bool ok = false;
+                    for (size_t x = 0; af[x]; x++)
+                        if (!strcmp(af[x], f))
+                            ok = true;
+                    char fp[224];
+                    snprintf(fp, sizeof fp, "%s/%s", ip, f);
+                    if (!ok) {
+                        add_error(b, fp, "addresses", "unknown address field");
+                        continue;
+                    }
+                    bool bad;
+                    char *t = scalar_text(fv, &bad);
+                    if (bad)
+                        add_error(b, fp, "addresses", "must be a string");
+                    if (t) {
+                        char target[32];
+                        if (i == 0)
+                            snprintf(target, sizeof target, "address.%s", f);
+                        else
+                            snprintf(target, sizeof target, "address%zu.%s", i + 1, f);
+                        set_target(b, target, t, fp);
+                    }
+                    free(t);
+                }
+            }
+        } else if (!strcmp(k, "attributes")) {
+            if (!json_is_object(v)) {
+                add_error(b, ptr, k, "must be an object");
+                continue;
+            }
+            const char *ak;
+            json_t *av;
+            json_object_foreach(v, ak, av) {
+                bool bad;
+                char *t = scalar_text(av, &bad);
+                if (t) {
+                    char target[160];
+                    snprintf(target, sizeof target, "attributes.%s", ak);
+                    set_target(b, target, t, ptr);
+                }
+                free(t);
+            }
+        } else if (!strcmp(k, "consents")) {
+            if (!json_is_array(v))
+                add_error(b, ptr, k, "must be an array");
+            else
+                json_object_set(b->rec, "consents", v);
+        } else if (!strcmp(k, "source") || !strcmp(k, "keys")) {
+            /* the source comes from the call; keys are derived */
+        } else {
+            add_error(b, ptr, k, "unknown canonical field");
+        }
+    }
+}
+
+static void from_mapping(canon_build *b, const mdm_source *src, const json_t *in)
+{
+    struct {
+        const char *column, *target;
+    } special[] = {{src->key_column ? src->key_column : "source_key", "source_key"},
+                   {src->updated_column ? src->updated_column : "source_updated_at",
+                    "source_updated_at"},
+                   {src->op_column ? src->op_column : "op", "op"}};
+    for (size_t i = 0; i < 3; i++) {
+        const json_t *v = lookup(in, special[i].column);
+        char ptr[160];
+        pointer_of(special[i].column, ptr, sizeof ptr);
+        bool bad;
+        char *t = scalar_text(v, &bad);
+        if (bad)
+            add_error(b, ptr, special[i].target, "must be a string or number in UTF-8");
+        else if (t)
+            set_target(b, special[i].target, t, ptr);
+        free(t);
+    }
+    for (size_t i = 0; i < src->nfields; i++) {
+        const mdm_source_field *f = &src->fields[i];
+        const json_t *v = lookup(in, f->column);
+        char ptr[160];
+        pointer_of(f->column, ptr, sizeof ptr);
+        bool bad;
+        char *t = scalar_text(v, &bad);
+        if (bad)
+            add_error(b, ptr, f->target, "must be a string or number in UTF-8");
+        else if (t)
+            set_target(b, f->target, t, ptr);
+        free(t);
+    }
+    /* consents are passed through in canonical form when present */
+    const json_t *c = json_object_get(in, "consents");
+    if (json_is_array(c))
+        json_object_set(b->rec, "consents", (json_t *)c);
+}
+
+/* Pointer recorded for a canonical field (the input column), else "/field". */
+static const char *ptr_or(const json_t *item, const char *def)
+{
+    const json_t *p = json_object_get(item, "_ptr");
+    return p ? json_string_value(p) : def;
+}
+
+/* Splits a full name into first / middle / last when the parts are absent. */
+static void split_full_name(json_t *rec)
+{
+    const char *full = json_string_value(json_object_get(rec, "full_name"));
+    if (!full || json_object_get(rec, "last_name") || json_object_get(rec, "first_name"))
+        return;
+    const char *comma = strchr(full, ',');
+    if (comma) {
+        char *tmp = mdm_xstrndup(full, (size_t)(comma - full));
+        char *last = clean(tmp);
+        free(tmp);
+        char *rest = clean(comma + 1);
+        char *sp = strchr(rest, ' ');
+        if (sp) {
+            *sp = '\0';
+            json_object_set_new(rec, "middle_name", json_string(sp + 1));
+        }
+        if (*rest)
+            json_object_set_new(rec, "first_name", json_string(rest));
+        if (*last)
+            json_object_set_new(rec, "last_name", json_string(last));
+        free(rest);
+        free(last);
+        return;
+    }
+    const char *sp1 = strchr(full, ' ');
+    if (!sp1) {
+        json_object_set_new(rec, "last_name", json_string(full));
+        return;
+    }
+    const char *sp2 = strrchr(full, ' ');
+    char *first = mdm_xstrndup(full, (size_t)(sp1 - full));
+    json_object_set_new(rec, "first_name", json_string(first));
+    json_object_set_new(rec, "last_name", json_string(sp2 + 1));
+    if (sp2 > sp1) {
+        char *mid = mdm_xstrndup(sp1 + 1, (size_t)(sp2 - sp1 - 1));
+        json_object_set_new(rec, "middle_name", json_string(mid));
+        free(mid);
+    }
+    free(first);
+}
+
+/* Normalizes the built record in place and fills "keys"; adds field errors. */
+static void normalize(canon_build *b)
+{
+    json_t *rec = b->rec;
+    json_t *keys = json_object();
+    const char *country = b->country;
+
+    split_full_name(rec);
+    const char *op = json_string_value(json_object_get(rec, "op"));
+    if (op) {
+        char *k = text_key(op);
+        if (strcmp(k, "upsert") && strcmp(k, "delete"))
+            add_error(b, "/op", "op", "must be upsert or delete");
+        else
+            json_object_set_new(rec, "op", json_string(k));
+        free(k);
+    }
+    const char *sk = json_string_value(json_object_get(rec, "source_key"));
+    if (!sk)
+        add_error(b, "/source_key", "source_key", "is required");
+    else if (strlen(sk) > 256)
+        add_error(b, "/source_key", "source_key", "is longer than 256 bytes");
+    const char *upd = json_string_value(json_object_get(rec, "source_updated_at"));
+    if (upd && !timestamp_ok(upd))
+        add_error(b, "/source_updated_at", "source_updated_at", "is not an ISO 8601 date-time");
+
+    /* names */
+    static const struct {
+        const char *field, *key;
+    } names[] = {{"first_name", "first"}, {"middle_name", "middle"}, {"last_name", "last"}};
+    for (size_t i = 0; i < 3; i++) {
+        const char *v = json_string_value(json_object_get(rec, names[i].field));
+        if (!v)
+            continue;
+        char *k = text_key(v);
+        if (*k)
+            json_object_set_new(keys, names[i].key, json_string(k));
+        free(k);
+    }
+    const char *first = json_string_value(json_object_get(keys, "first"));
+    if (first) {
+        char tok[64];
+        snprintf(tok, sizeof tok, "%.*s", (int)strcspn(first, " "), first);
+        json_object_set_new(keys, "first_canon", json_string(nickname_canon(tok)));
+    }
+    const char *last = json_string_value(json_object_get(keys, "last"));
+    if (last) {
+        char sx[5];
+        /* compound surnames: soundex of the joined key */
+        char *joined = mdm_xstrdup(last);
+        size_t o = 0;
+        for (size_t i = 0; joined[i]; i++)
+            if (joined[i] != ' ')
+                joined[o++] = joined[i];
+        joined[o] = '\0';
+        soundex(joined, sx);
+        free(joined);
+        if (sx[0])
+            json_object_set_new(keys, "last_sx", json_string(sx));
+    }
+
+    /* dates */
+    const char *dob = json_string_value(json_object_get(rec, "birth_date"));
+    if (dob) {
+        char iso[11];
+        if (!date_canon(dob, country, iso)) {
+            add_error(b, "/birth_date", "birth_date", "is not a valid date");
+        } else {
+            time_t now = time(NULL);
+            struct tm tm;
+            gmtime_r(&now, &tm);
+            char today[32];
+            strftime(today, sizeof today, "%Y-%m-%d", &tm);
+            if (strcmp(iso, today) > 0 || strcmp(iso, "1900-01-01") < 0)
+                add_error(b, "/birth_date", "birth_date", "is outside 1900-01-01..today");
+            json_object_set_new(rec, "birth_date", json_string(iso));
+            json_object_set_new(keys, "dob", json_string(iso));
+        }
+    }
+    const char *gender = json_string_value(json_object_get(rec, "gender"));
+    if (gender) {
+        char *g = text_key(gender);
+        const char *canon = !strcmp(g, "m") || !strcmp(g, "male") || !strcmp(g, "man")     ? "male"
+                            : !strcmp(g, "f") || !strcmp(g, "female") || !strcmp(g, "woman") ? "female"
+                            : !strcmp(g, "x") || !strcmp(g, "other") || !strcmp(g, "diverse")
+                                ? "other"
+                                : NULL;
+        if (canon) {
+            json_object_set_new(rec, "gender", json_string(canon));
+            json_object_set_new(keys, "gender", json_string(canon));
+        } else {
+            json_object_del(rec, "gender");
+        }
+        free(g);
+    }
+
+    /* emails */
+    json_t *emails = json_object_get(rec, "emails");
+    json_t *ek = json_array();
+    json_t *clean_emails = json_array();
+    size_t i;
+    json_t *item;
+    json_array_foreach(emails, i, item) {
+        char *disp = NULL, *key = NULL;
+        const char *v = json_string_value(json_object_get(item, "value"));
+        if (!email_canon(v, &disp, &key)) {
+            add_error(b, ptr_or(item, "/emails"), "email", "is not an e-mail address");
+            continue;
+        }
+        bool dup = false;
+        for (size_t j = 0; j < json_array_size(ek); j++)
+            if (!strcmp(json_string_value(json_array_get(ek, j)), key))
+                dup = true;
+        if (!dup) {
+            json_t *e = json_pack("{s:s}", "value", disp);
+            const json_t *t = json_object_get(item, "type");
+            if (t)
+                json_object_set(e, "type", (json_t *)t);
+            json_array_append_new(clean_emails, e);
+            json_array_append_new(ek, json_string(key));
+        }
+        free(disp);
+        free(key);
+    }
+    json_object_set_new(rec, "emails", clean_emails);
+    json_object_set_new(keys, "emails", ek);
+
+    /* phones */
+    json_t *phones = json_object_get(rec, "phones");
+    json_t *pk = json_array();
+    json_t *clean_phones = json_array();
+    json_array_foreach(phones, i, item) {
+        char e164[24];
+        const char *v = json_string_value(json_object_get(item, "value"));
+        if (!phone_canon(v, country, e164)) {
+            add_error(b, ptr_or(item, "/phones"), "phone", "is not a phone number");
+            continue;
+        }
+        bool dup = false;
+        for (size_t j = 0; j < json_array_size(pk); j++)
+            if (!strcmp(json_string_value(json_array_get(pk, j)), e164))
+                dup = true;
+        if (!dup) {
+            json_t *p = json_pack("{s:s}", "value", e164);
+            const json_t *t = json_object_get(item, "type");
+            if (t)
+                json_object_set(p, "type", (json_t *)t);
+            json_array_append_new(clean_phones, p);
+            json_array_append_new(pk, json_string(e164));
+        }
+    }
+    json_object_set_new(rec, "phones", clean_phones);
+    json_object_set_new(keys, "phones", pk);
+
+    /* addresses */
+    json_t *addrs = json_object_get(rec, "addresses");
+    json_t *ak = json_array();
+    json_t *clean_addrs = json_array();
+    json_array_foreach(addrs, i, item) {
+        if (json_object_size(item) == 0)
+            continue;
+        const char *c = json_string_value(json_object_get(item, "country"));
+        const char *code = c ? country_canon(c) : country;
+        char upper[3] = "";
+        if (c && !code && strlen(c) == 2) {
+            upper[0] = (char)toupper((unsigned char)c[0]);
+            upper[1] = (char)toupper((unsigned char)c[1]);
+            code = upper;
+        }
+        if (!code) {
+            add_error(b, "/addresses", "address.country", "unknown country");
+            continue;
+        }
+        json_object_set_new(item, "country", json_string(code));
+        const char *pc = json_string_value(json_object_get(item, "postal_code"));
+        char *pcn = NULL;
+        if (pc) {
+            pcn = clean(pc);
+            for (char *p = pcn; *p; p++)
+                *p = (char)toupper((unsigned char)*p);
+            if (!strcmp(code, "US")) {
+                size_t digits = strspn(pcn, "0123456789");
+                if (!(digits == 5 && (pcn[5] == '\0' || (pcn[5] == '-' && strlen(pcn) == 10 &&
+                                                          strspn(pcn + 6, "0123456789") == 4))))
+                    add_error(b, "/addresses", "address.postal_code", "is not a US ZIP code");
+                pcn[5] = pcn[5] ? pcn[5] : '\0';
+            }
+            json_object_set_new(item, "postal_code", json_string(pcn));
+        }
+        const char *l1 = json_string_value(json_object_get(item, "line1"));
+        char *l1k = l1 ? text_key(l1) : mdm_xstrdup("");
+        char *pck = pcn ? mdm_xstrndup(pcn, 5) : mdm_xstrdup("");
+        json_array_append_new(ak, json_pack("{s:s, s:s, s:s}", "line1", l1k, "postal", pck,
+                                            "country", code));
+        free(l1k);
+        free(pck);
+        free(pcn);
+        json_array_append(clean_addrs, item);
+    }
+    json_object_set_new(rec, "addresses", clean_addrs);
+    json_object_set_new(keys, "addresses", ak);
+
+    /* identifiers */
+    static const char *const ids[] = {"loyalty_id", "customer_number", "tax_id", "national_id",
+                                      NULL};
+    for (size_t x = 0; ids[x]; x++) {
+        const char *v = json_string_value(json_object_get(rec, ids[x]));
+        if (!v)
+            continue;
+        char *k = text_key(v);
+        size_t o = 0;
+        for (size_t y = 0; k[y]; y++)
+            if (k[y] != ' ')
+                k[o++] = k[y];
+        k[o] = '\0';
+        if (*k)
+            json_object_set_new(keys, ids[x], json_string(k));
+        free(k);
+    }
+
+    /* something to match on */
+    if (!json_object_get(keys, "last") && !json_object_get(keys, "first") &&
+        json_array_size(ek) == 0 && json_array_size(pk) == 0 &&
+        !json_object_get(keys, "loyalty_id") && !json_object_get(keys, "tax_id") &&
+        !json_object_get(keys, "national_id") && !json_object_get(keys, "customer_number") &&
+        !(op && !strcmp(op, "delete")))
+        add_error(b, "", "record", "has no name, e-mail, phone or identifier");
+    json_object_set_new(rec, "keys", keys);
+    if (json_array_size(json_object_get(rec, "consents")) == 0)
+        json_object_del(rec, "consents");
+    if (json_object_size(json_object_get(rec, "attributes")) == 0)
+        json_object_del(rec, "attributes");
+    if (json_array_size(json_object_get(rec, "emails")) == 0)
+        json_object_del(rec, "emails");
+    if (json_array_size(json_object_get(rec, "phones")) == 0)
+        json_object_del(rec, "phones");
+    if (json_array_size(json_object_get(rec, "addresses")) == 0)
+        json_object_del(rec, "addresses");
+}
+
+mdm_status mdm_ingest_canonicalize(const mdm_ingest_ctx *ctx, const mdm_source *src,
+                                   const json_t *record, json_t **canonical, json_t **errors,
+                                   mdm_err *err)
+{
+    *canonical = NULL;
+    *errors = NULL;
+    if (!json_is_object(record))
+        return mdm_err_set_field(err, MDM_EINVAL, "", "a record must be a JSON object");
+    canon_build b = {0};
+    b.rec = json_pack("{s:[], s:[], s:[], s:{}}", "emails", "phones", "addresses", "attributes");
+    b.errors = json_array();
+    b.country = src && src->default_country ? src->default_country : ctx->default_country;
+    bool canonical_input = !src || src->nfields == 0 ||
+                           (json_object_get(record, "source_key") &&
+                            !lookup(record, src->key_column ? src->key_column : "source_key"));
+    if (src && src->key_column && !strcmp(src->key_column, "source_key") && src->nfields)
+        canonical_input = false;
+    if (canonical_input)
+        from_canonical(&b, record);
+    else
+        from_mapping(&b, src, record);
+    if (src)
+        json_object_set_new(b.rec, "source", json_string(src->code));
+    normalize(&b);
+    if (json_array_size(b.errors)) {
+        *errors = b.errors;
+        json_decref(b.rec);
+        return MDM_OK;
+    }
+    json_decref(b.errors);
+    *canonical = b.rec;
+    return MDM_OK;
+}
+
+void mdm_ingest_content_hash(const json_t *canonical, char out[65])
+{
+    json_t *c = json_copy((json_t *)canonical);
+    json_object_del(c, "source_updated_at");
+    json_object_del(c, "op");
+    json_object_del(c, "keys");
+    char *s = json_dumps(c, JSON_COMPACT | JSON_SORT_KEYS);
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    EVP_Digest(s, strlen(s), md, &n, EVP_sha256(), NULL);
+    for (unsigned i = 0; i < n && i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+    out[64] = '\0';
+    free(s);
+    json_decref(c);
+}
+
+/* ---- one-record transaction ------------------------------------------------------ */
+
+static const mdm_db_stmt stmt_lock_key = {
+    "ingest_lock_key", "SELECT pg_advisory_xact_lock(hashtextextended($1, 7))", 1};
+
+static const mdm_db_stmt stmt_current = {
+    "ingest_current",
+    "SELECT id, content_hash, deleted, version, "
+    "($2::timestamptz IS NOT NULL AND source_updated_at IS NOT NULL "
+    " AND $2::timestamptz < source_updated_at) AS older "
+    "FROM source_record WHERE source = $1 AND source_key = $3 FOR UPDATE",
+    3};
+
+static const mdm_db_stmt stmt_insert = {
+    "ingest_insert",
+    "WITH r AS (INSERT INTO source_record (source, source_key, raw, normalized, content_hash, "
+    "source_updated_at) VALUES ($1, $2, $3::jsonb, $4::jsonb, $5, $6::timestamptz) "
+    "RETURNING id, version, raw, normalized, content_hash, source_updated_at) "
+    "INSERT INTO source_record_history (record_id, version, change, raw, normalized, "
+    "content_hash, source_updated_at) SELECT id, version, 'insert', raw, normalized, "
+    "content_hash, source_updated_at FROM r RETURNING record_id",
+    6};
+
+static const mdm_db_stmt stmt_update = {
+    "ingest_update",
+    "WITH r AS (UPDATE source_record SET raw = $2::jsonb, normalized = $3::jsonb, "
+    "content_hash = $4, source_updated_at = COALESCE($5::timestamptz, source_updated_at), "
+    "version = version + 1, deleted = false, resolved_at = NULL, received_at = now() "
+    "WHERE id = $1 RETURNING id, version, raw, normalized, content_hash, source_updated_at) "
+    "INSERT INTO source_record_history (record_id, version, change, raw, normalized, "
+    "content_hash, source_updated_at) SELECT id, version, 'update', raw, normalized, "
+    "content_hash, source_updated_at FROM r RETURNING record_id",
+    5};
+
+static const mdm_db_stmt stmt_touch = {
+    "ingest_touch",
+    "UPDATE source_record SET source_updated_at = $2::timestamptz "
+    "WHERE id = $1 AND (source_updated_at IS NULL OR source_updated_at < $2::timestamptz)",
+    2};
+
+static const mdm_db_stmt stmt_stale = {
+    "ingest_stale",
+    "INSERT INTO source_record_history (record_id, version, change, raw, normalized, "
+    "content_hash, source_updated_at) SELECT id, version, 'stale', $2::jsonb, $3::jsonb, $4, "
+    "$5::timestamptz FROM source_record WHERE id = $1",
+    5};
+
+static const mdm_db_stmt stmt_delete = {
+    "ingest_delete",
+    "WITH r AS (UPDATE source_record SET deleted = true, version = version + 1, "
+    "source_updated_at = COALESCE($2::timestamptz, source_updated_at), resolved_at = now(), "
+    "received_at = now() WHERE id = $1 RETURNING id, version, source_updated_at) "
+    "INSERT INTO source_record_history (record_id, version, change, source_updated_at) "
+    "SELECT id, version, 'delete', source_updated_at FROM r RETURNING record_id",
+    2};
+
+static const mdm_db_stmt stmt_member = {
+    "ingest_member",
+    "SELECT m.entity_id, e.version FROM membership m JOIN entity e ON e.id = m.entity_id "
+    "WHERE m.record_id = $1 AND m.active",
+    1};
+
+static const mdm_db_stmt stmt_reject = {
+    "ingest_reject",
+    "INSERT INTO record_reject (source, source_key, payload, reasons, payload_hash) "
+    "VALUES ($1, $2, $3, $4::jsonb, $5) ON CONFLICT (source, payload_hash) DO UPDATE "
+    "SET received_at = now(), reasons = EXCLUDED.reasons RETURNING id",
+    5};
+
+typedef struct ingest_job {
+    const mdm_ingest_ctx *ctx;
+    const char *source;
+    const json_t *raw;
+    json_t *canon;
+    const char *actor;
+    bool delete_only;     /* mdm_ingest_delete */
+    const char *key;      /* source key */
+    mdm_ingest_result *out;
+} ingest_job;
+
+static mdm_status current_entity(mdm_db *db, const char *rid, mdm_ingest_result *out, mdm_err *err)
+{
+    PGresult *res = NULL;
+    const char *p[1] = {rid};
+    mdm_status st = mdm_db_exec(db, &stmt_member, p, &res, err);
+    if (st != MDM_OK)
+        return st;
+    out->entity_id = mdm_db_get_ll(res, 0, "entity_id", 0);
+    out->entity_version = (int)mdm_db_get_ll(res, 0, "version", 0);
+    PQclear(res);
+    return MDM_OK;
+}
+
+static mdm_status ingest_tx(mdm_db *db, void *arg, mdm_err *err)
+{
+    ingest_job *j = arg;
+    mdm_ingest_result *out = j->out;
+    json_t *errors_keep = out->errors;
+    memset(out, 0, sizeof *out);
+    out->errors = errors_keep;
+    const json_t *c = j->canon;
+    const char *upd = c ? json_string_value(json_object_get(c, "source_updated_at")) : NULL;
+    const char *op = c ? json_string_value(json_object_get(c, "op")) : "delete";
+    bool del = j->delete_only || (op && !strcmp(op, "delete"));
+
+    char *lockkey = mdm_xasprintf("%s\x1f%s", j->source, j->key);
+    const char *lp[1] = {lockkey};
+    mdm_status st = mdm_db_exec(db, &stmt_lock_key, lp, NULL, err);
+    free(lockkey);
+    if (st != MDM_OK)
+        return st;
+
+    PGresult *res = NULL;
+    const char *cp[3] = {j->source, upd, j->key};
+    if ((st = mdm_db_exec(db, &stmt_current, cp, &res, err)) != MDM_OK)
+        return st;
+    bool exists = PQntuples(res) == 1;
+    char rid[32] = "";
+    char old_hash[65] = "";
+    bool was_deleted = false, older = false;
+    if (exists) {
+        snprintf(rid, sizeof rid, "%s", mdm_db_get(res, 0, "id", "0"));
+        snprintf(old_hash, sizeof old_hash, "%s", mdm_db_get(res, 0, "content_hash", ""));
+        was_deleted = !strcmp(mdm_db_get(res, 0, "deleted", "f"), "t");
+        older = !strcmp(mdm_db_get(res, 0, "older", "f"), "t");
+        out->record_id = strtoll(rid, NULL, 10);
+    }
+    PQclear(res);
+
+    char *raw = json_dumps(j->raw ? j->raw : json_null(),
+                           JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS);
+    char *norm = c ? json_dumps(c, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    char hash[65] = "";
+    if (c)
+        mdm_ingest_content_hash(c, hash);
+
+    if (del) {
+        if (!exists) {
+            st = mdm_err_set(err, MDM_ENOTFOUND, "no record %s/%s", j->source, j->key);
+            goto out_free;
+        }
+        if (older) {
+            const char *sp[5] = {rid, raw, norm, hash[0] ? hash : NULL, upd};
+            st = mdm_db_exec(db, &stmt_stale, sp, NULL, err);
+            out->decision = MDM_DECISION_STALE;
+            if (st == MDM_OK)
+                st = current_entity(db, rid, out, err);
+            goto out_free;
+        }
+        if (was_deleted) {
+            out->decision = MDM_DECISION_UNCHANGED;
+            goto out_free;
+        }
+        const char *dp[2] = {rid, upd};
+        if ((st = mdm_db_exec(db, &stmt_delete, dp, NULL, err)) != MDM_OK)
+            goto out_free;
+        if ((st = mdm_resolve_forget(db, out->record_id, err)) != MDM_OK)
+            goto out_free;
+        int64_t left = 0;
+        st = mdm_golden_unlink(db, j->ctx, out->record_id, "system", j->actor, "source delete",
+                               &left, err);
+        out->decision = MDM_DECISION_DELETED;
+        out->entity_id = 0;
+        goto out_free;
+    }
+
+    if (exists && older) {
+        const char *sp[5] = {rid, raw, norm, hash, upd};
+        st = mdm_db_exec(db, &stmt_stale, sp, NULL, err);
+        out->decision = MDM_DECISION_STALE;
+        if (st == MDM_OK)
+            st = current_entity(db, rid, out, err);
+        goto out_free;
+    }
+    if (exists && !was_deleted && !strcmp(old_hash, hash)) {
+        out->decision = MDM_DECISION_UNCHANGED;
+        if (upd) {
+            const char *tp[2] = {rid, upd};
+            if ((st = mdm_db_exec(db, &stmt_touch, tp, NULL, err)) != MDM_OK)
+                goto out_free;
+        }
+        st = current_entity(db, rid, out, err);
+        goto out_free;
+    }
+    if (exists) {
+        const char *up[5] = {rid, raw, norm, hash, upd};
+        if ((st = mdm_db_exec(db, &stmt_update, up, NULL, err)) != MDM_OK)
+            goto out_free;
+    } else {
+        const char *ip[6] = {j->source, j->key, raw, norm, hash, upd};
+        if ((st = mdm_db_exec(db, &stmt_insert, ip, &res, err)) != MDM_OK)
+            goto out_free;
+        out->record_id = mdm_db_get_ll(res, 0, "record_id", 0);
+        PQclear(res);
+    }
+    /* CONSENT: mdm_consent_ingest(db, out->record_id, j->source, j->key,
+     * json_object_get(c, "consents"), err) goes here once mdm/consent.h is on main. */
+    st = mdm_resolve_record(db, j->ctx, out->record_id, j->actor, out, err);
+out_free:
+    free(raw);
+    free(norm);
+    return st;
+}
+
+static mdm_status store_reject(mdm_db *db, const char *source, const char *key, const char *payload,
+                               const json_t *reasons, int64_t *id, mdm_err *err)
+{
+    char hash[65];
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    EVP_Digest(payload, strlen(payload), md, &n, EVP_sha256(), NULL);
+    for (unsigned i = 0; i < 32; i++)
+        snprintf(hash + 2 * i, 3, "%02x", md[i]);
+    char *r = json_dumps(reasons, JSON_COMPACT);
+    const char *p[5] = {source, key, payload, r, hash};
+    PGresult *res = NULL;
+    mdm_status st = mdm_db_exec(db, &stmt_reject, p, &res, err);
+    free(r);
+    if (st == MDM_OK) {
+        if (id)
+            *id = mdm_db_get_ll(res, 0, "id", 0);
+        PQclear(res);
+    }
+    return st;
+}
+
+mdm_status mdm_ingest(mdm_db *db, const mdm_ingest_ctx *ctx, const char *source,
+                      const json_t *record, const char *actor, mdm_ingest_result *out,
+                      mdm_err *err)
+{
+    memset(out, 0, sizeof *out);
+    const mdm_source *src = mdm_sources_find(ctx->sources, source);
+    if (!src)
+        return mdm_err_set(err, MDM_ENOTFOUND, "unknown source \"%s\"", source ? source : "");
+    json_t *canon = NULL, *errors = NULL;
+    mdm_status st = mdm_ingest_canonicalize(ctx, src, record, &canon, &errors, err);
+    if (st != MDM_OK) {
+        /* not an object: reject with the reason */
+        errors = json_pack("[{s:s, s:s, s:s}]", "pointer", "", "field", "record", "reason",
+                           "must be a JSON object");
+    }
+    if (errors) {
+        char *payload = json_dumps(record ? record : json_null(),
+                                   JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS);
+        const json_t *k = json_is_object(record) ? lookup(record, src->key_column
+                                                                      ? src->key_column
+                                                                      : "source_key")
+                                                  : NULL;
+        if (!k && json_is_object(record))
+            k = json_object_get(record, "source_key");
+        bool bad;
+        char *key = scalar_text(k, &bad);
+        st = store_reject(db, source, key, payload ? payload : "null", errors, &out->reject_id,
+                          err);
+        free(key);
+        free(payload);
+        out->decision = MDM_DECISION_REJECTED;
+        out->errors = errors;
+        if (st == MDM_OK)
+            mdm_log(MDM_LOG_INFO, "event=ingest_reject source=%s reject_id=%lld", source,
+                    (long long)out->reject_id);
+        return st;
+    }
+    ingest_job j = {ctx, source, record, canon, actor ? actor : "system", false,
+                    json_string_value(json_object_get(canon, "source_key")), out};
+    st = mdm_db_run_tx(db, "ingest", ingest_tx, &j, err);
+    json_decref(canon);
+    if (st != MDM_OK)
+        memset(out, 0, sizeof *out);
+    return st;
+}
+
+mdm_status mdm_ingest_delete(mdm_db *db, const mdm_ingest_ctx *ctx, const char *source,
+                             const char *source_key, const char *actor, mdm_ingest_result *out,
+                             mdm_err *err)
+{
+    memset(out, 0, sizeof *out);
+    if (!mdm_sources_find(ctx->sources, source))
+        return mdm_err_set(err, MDM_ENOTFOUND, "unknown source \"%s\"", source ? source : "");
+    if (!source_key || !*source_key)
+        return mdm_err_set_field(err, MDM_EINVAL, "/source_key", "source_key is required");
+    ingest_job j = {ctx, source, NULL, NULL, actor ? actor : "system", true, source_key, out};
+    mdm_status st = mdm_db_run_tx(db, "ingest_delete", ingest_tx, &j, err);
+    if (st != MDM_OK)
+        memset(out, 0, sizeof *out);
+    return st;
+}
+
+/* ---- bulk load ------------------------------------------------------------------- */
+
+/* Input rows: CSV with a header (RFC 4180: quotes, doubled quotes, embedded newlines,
+ * CRLF) or NDJSON. Each row becomes a JSON object in the source's layout. */
+typedef struct row_reader {
+    char *data;
+    size_t len, pos;
+    bool csv;
+    long line;      /* line where the current row starts */
+    long next_line; /* line of the next unread byte */
+    char **header;
+    size_t ncols;
+    const char *path;
+} row_reader;
+
+/* Reads one CSV record into fields; returns the count, -1 at end, -2 on an open quote. */
+static long csv_record(row_reader *r, char ***fields_out)
+{
+    if (r->pos >= r->len)
+        return -1;
+    size_t cap = 16, n = 0;
+    char **fields = mdm_xcalloc(cap, sizeof *fields);
+    mdm_buf f = {0};
+    bool quoted = false, in_quotes = false, any = false;
+    r->line = r->next_line;
+    while (r->pos < r->len) {
+        char c = r->data[r->pos++];
+        any = true;
+        if (in_quotes) {
+            if (c == '"') {
+                if (r->pos < r->len && r->data[r->pos] == '"') {
+                    mdm_buf_putc(&f, '"');
+                    r->pos++;
+                } else {
+                    in_quotes = false;
+                }
+            } else {
+                if (c == '\n')
+                    r->next_line++;
+                mdm_buf_putc(&f, c);
+            }
+            continue;
+        }
+        if (c == '"' && f.len == 0 && !quoted) {
+            quoted = in_quotes = true;
+            continue;
+        }
+        if (c == ',' || c == '\n' || c == '\r') {
+            if (n + 1 >= cap) {
+                cap *= 2;
+                fields = mdm_xrealloc(fields, cap * sizeof *fields);
+            }
+            fields[n++] = f.data ? mdm_buf_steal(&f) : mdm_xstrdup("");
+            quoted = false;
+            if (c == ',')
+                continue;
+            if (c == '\r' && r->pos < r->len && r->data[r->pos] == '\n')
+                r->pos++;
+            r->next_line++;
+            *fields_out = fields;
+            return (long)n;
+        }
+        mdm_buf_putc(&f, c);
+    }
+    if (in_quotes) {
+        mdm_buf_free(&f);
+        for (size_t i = 0; i < n; i++)
+            free(fields[i]);
+        free(fields);
+        return -2;
+    }
+    if (any) {
+        if (n + 1 >= cap)
+            fields = mdm_xrealloc(fields, (cap + 1) * sizeof *fields);
+        fields[n++] = f.data ? mdm_buf_steal(&f) : mdm_xstrdup("");
+    }
+    mdm_buf_free(&f);
+    *fields_out = fields;
+    return (long)n;
+}
+
+static void free_fields(char **f, long n)
+{
+    for (long i = 0; i < n; i++)
+        free(f[i]);
+    free(f);
+}
+
+/* Next row as a new JSON object; 1 = row, 0 = end, -1 = bad row (*why set). */
+static int reader_next(row_reader *r, json_t **row, char *why, size_t whycap)
+{
+    *row = NULL;
+    if (!r->csv) {
+        while (r->pos < r->len) {
+            r->line = r->next_line++;
+            const char *s = r->data + r->pos;
+            const char *nl = memchr(s, '\n', r->len - r->pos);
+            size_t n = nl ? (size_t)(nl - s) : r->len - r->pos;
+            r->pos += n + (nl ? 1 : 0);
+            size_t k = n;
+            while (k > 0 && (s[k - 1] == '\r' || s[k - 1] == ' ' || s[k - 1] == '\t'))
+                k--;
+            size_t b = 0;
+            while (b < k && (s[b] == ' ' || s[b] == '\t'))
+                b++;
+            if (b == k)
+                continue;
+            json_error_t je;
+            *row = json_loadb(s + b, k - b, 0, &je);
+            if (!*row) {
+                snprintf(why, whycap, "invalid JSON at column %d: %s", je.column, je.text);
+                return -1;
+            }
+            return 1;
+        }
+        return 0;
+    }
+    for (;;) {
+        char **fields = NULL;
+        long n = csv_record(r, &fields);
+        if (n == -1)
+            return 0;
+        if (n == -2) {
+            snprintf(why, whycap, "a quoted field is not closed");
+            r->pos = r->len;
+            return -1;
+        }
+        if (n == 1 && fields[0][0] == '\0') {
+            free_fields(fields, n);
+            continue; /* blank line */
+        }
+        if ((size_t)n != r->ncols) {
+            snprintf(why, whycap, "%ld fields, the header has %zu", n, r->ncols);
+            free_fields(fields, n);
+            return -1;
+        }
+        json_t *o = json_object();
+        for (long i = 0; i < n; i++)
+            if (fields[i][0])
+                json_object_set_new(o, r->header[i], json_string(fields[i]));
+        free_fields(fields, n);
+        *row = o;
+        return 1;
+    }
+}
+
+static mdm_status reader_open(row_reader *r, const char *path, const char *format, mdm_err *err)
+{
+    memset(r, 0, sizeof *r);
+    r->path = path;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return mdm_err_set(err, MDM_EIO, "cannot open %s: %s", path, strerror(errno));
+    mdm_buf b = {0};
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        mdm_buf_append(&b, chunk, n);
+    bool bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        mdm_buf_free(&b);
+        return mdm_err_set(err, MDM_EIO, "cannot read %s", path);
+    }
+    r->len = b.len;
+    r->data = b.data ? mdm_buf_steal(&b) : mdm_xstrdup("");
+    if (r->len >= 3 && !memcmp(r->data, "\xEF\xBB\xBF", 3))
+        r->pos = 3;
+    r->next_line = 1;
+    if (format) {
+        if (!strcmp(format, "csv"))
+            r->csv = true;
+        else if (strcmp(format, "ndjson") != 0)
+            return mdm_err_set_field(err, MDM_EINVAL, "/format", "format must be csv or ndjson");
+    } else {
+        const char *dot = strrchr(path, '.');
+        if (dot && (!strcmp(dot, ".csv") || !strcmp(dot, ".CSV")))
+            r->csv = true;
+        else if (dot && (!strcmp(dot, ".ndjson") || !strcmp(dot, ".jsonl") || !strcmp(dot, ".json")))
+            r->csv = false;
+        else
+            return mdm_err_set(err, MDM_EINVAL,
+                               "%s: cannot tell the format from the extension; use --format", path);
+    }
+    if (r->csv) {
+        char **fields = NULL;
+        long n2 = csv_record(r, &fields);
+        if (n2 <= 0 || (n2 == 1 && fields[0][0] == '\0')) {
+            if (n2 > 0)
+                free_fields(fields, n2);
+            return mdm_err_set(err, MDM_EINVAL, "%s:1: no header row", path);
+        }
+        r->header = fields;
+        r->ncols = (size_t)n2;
+        for (size_t i = 0; i < r->ncols; i++) {
+            char *c = clean(r->header[i]);
+            free(r->header[i]);
+            r->header[i] = c;
+        }
+    }
+    return MDM_OK;
+}
+
+static void reader_close(row_reader *r)
+{
+    free(r->data);
+    if (r->header)
+        free_fields(r->header, (long)r->ncols);
+}
+
+/* COPY text format escaping of one field. */
+static void copy_field(mdm_buf *b, const char *s)
+{
+    if (!s) {
+        mdm_buf_puts(b, "\\N");
+        return;
+    }
+    for (; *s; s++) {
+        switch (*s) {
+        case '\\':
+            mdm_buf_puts(b, "\\\\");
+            break;
+        case '\t':
+            mdm_buf_puts(b, "\\t");
+            break;
+        case '\n':
+            mdm_buf_puts(b, "\\n");
+            break;
+        case '\r':
+            mdm_buf_puts(b, "\\r");
+            break;
+        default:
+            mdm_buf_putc(b, *s);
+        }
+    }
+}
+
+typedef struct reject_row {
+    char *key, *payload;
+    json_t *reasons;
+} reject_row;
+
+typedef struct load_chunk {
+    const char *source;
+    mdm_buf copy;
+    reject_row *rejects;
+    size_t nrejects, caprejects;
+    long rows;
+    mdm_load_stats got; /* per chunk, filled by the transaction */
+} load_chunk;
+
+#define STAGE_DISTINCT                                                                             \
+    "WITH s AS (SELECT DISTINCT ON (source_key) * FROM load_stage "                                \
+    "ORDER BY source_key, source_updated_at DESC NULLS LAST, line DESC) "
+
+static const mdm_db_stmt stmt_stage_stale = {
+    "load_stale",
+    STAGE_DISTINCT
+    "INSERT INTO source_record_history (record_id, version, change, raw, normalized, "
+    "content_hash, source_updated_at) SELECT r.id, r.version, 'stale', s.raw, s.normalized, "
+    "s.content_hash, s.source_updated_at FROM s JOIN source_record r ON r.source = $1 "
+    "AND r.source_key = s.source_key WHERE s.source_updated_at < r.source_updated_at "
+    "AND NOT EXISTS (SELECT 1 FROM source_record_history h WHERE h.record_id = r.id "
+    "AND h.change = 'stale' AND h.content_hash IS NOT DISTINCT FROM s.content_hash "
+    "AND h.source_updated_at IS NOT DISTINCT FROM s.source_updated_at) RETURNING 1",
+    1};
+
+static const mdm_db_stmt stmt_stage_stale_count = {
+    "load_stale_count",
+    STAGE_DISTINCT
+    "SELECT count(*) AS n FROM s JOIN source_record r ON r.source = $1 "
+    "AND r.source_key = s.source_key WHERE s.source_updated_at < r.source_updated_at",
+    1};
+
+static const mdm_db_stmt stmt_stage_delete = {
+    "load_delete",
+    STAGE_DISTINCT
+    ", d AS (UPDATE source_record r SET deleted = true, version = r.version + 1, "
+    "source_updated_at = COALESCE(s.source_updated_at, r.source_updated_at), resolved_at = NULL, "
+    "received_at = now() FROM s WHERE s.op = 'delete' AND r.source = $1 "
+    "AND r.source_key = s.source_key AND NOT r.deleted "
+    "AND COALESCE(s.source_updated_at >= r.source_updated_at, true) "
+    "RETURNING r.id, r.version, r.source_updated_at) "
+    "INSERT INTO source_record_history (record_id, version, change, source_updated_at) "
+    "SELECT id, version, 'delete', source_updated_at FROM d RETURNING 1",
+    1};
+
+static const mdm_db_stmt stmt_stage_upsert = {
+    "load_upsert",
+    STAGE_DISTINCT
+    ", u AS (INSERT INTO source_record (source, source_key, raw, normalized, content_hash, "
+    "source_updated_at) SELECT $1, source_key, raw, normalized, content_hash, source_updated_at "
+    "FROM s WHERE COALESCE(op, 'upsert') <> 'delete' ORDER BY line "
+    "ON CONFLICT (source, source_key) DO UPDATE SET raw = EXCLUDED.raw, "
+    "normalized = EXCLUDED.normalized, content_hash = EXCLUDED.content_hash, "
+    "source_updated_at = COALESCE(EXCLUDED.source_updated_at, source_record.source_updated_at), "
+    "version = source_record.version + 1, deleted = false, resolved_at = NULL, "
+    "received_at = now() "
+    "WHERE (source_record.content_hash <> EXCLUDED.content_hash OR source_record.deleted) "
+    "AND COALESCE(EXCLUDED.source_updated_at >= source_record.source_updated_at, true) "
+    "RETURNING id, version, raw, normalized, content_hash, source_updated_at) "
+    "INSERT INTO source_record_history (record_id, version, change, raw, normalized, "
+    "content_hash, source_updated_at) SELECT id, version, "
+    "CASE WHEN version = 1 THEN 'insert' ELSE 'update' END, raw, normalized, content_hash, "
+    "source_updated_at FROM u RETURNING change",
+    1};
+
+static const mdm_db_stmt stmt_stage_distinct = {
+    "load_distinct", "SELECT count(DISTINCT source_key) AS n FROM load_stage", 0};
+
+static mdm_status load_tx(mdm_db *db, void *arg, mdm_err *err)
+{
+    load_chunk *c = arg;
+    memset(&c->got, 0, sizeof c->got);
+    mdm_status st = mdm_db_command(
+        db,
+        "CREATE TEMP TABLE IF NOT EXISTS load_stage (line bigint, source_key text, raw jsonb, "
+        "normalized jsonb, content_hash text, source_updated_at timestamptz, op text) "
+        "ON COMMIT DELETE ROWS",
+        err);
+    if (st != MDM_OK)
+        return st;
+    if (c->copy.len) {
+        PGconn *conn = mdm_db_conn(db);
+        PGresult *cr = PQexec(conn, "COPY load_stage (line, source_key, raw, normalized, "
+                                    "content_hash, source_updated_at, op) FROM STDIN");
+        if (!cr || PQresultStatus(cr) != PGRES_COPY_IN) {
+            st = mdm_db_error(db, cr, "copy", err);
+            PQclear(cr);
+            return st;
+        }
+        PQclear(cr);
+        if (PQputCopyData(conn, c->copy.data, (int)c->copy.len) != 1 ||
+            PQputCopyEnd(conn, NULL) != 1)
+            return mdm_db_error(db, NULL, "copy", err);
+        PGresult *res;
+        st = MDM_OK;
+        while ((res = PQgetResult(conn)) != NULL) {
+            if (PQresultStatus(res) != PGRES_COMMAND_OK && st == MDM_OK)
+                st = mdm_db_error(db, res, "copy", err);
+            PQclear(res);
+        }
+        if (st != MDM_OK)
+            return st;
+        const char *p[1] = {c->source};
+        PGresult *r = NULL;
+        if ((st = mdm_db_exec(db, &stmt_stage_stale_count, p, &r, err)) != MDM_OK)
+            return st;
+        c->got.stale = mdm_db_get_ll(r, 0, "n", 0);
+        PQclear(r);
+        if ((st = mdm_db_exec(db, &stmt_stage_stale, p, NULL, err)) != MDM_OK)
+            return st;
+        if ((st = mdm_db_exec(db, &stmt_stage_delete, p, &r, err)) != MDM_OK)
+            return st;
+        c->got.deleted = PQntuples(r);
+        PQclear(r);
+        if ((st = mdm_db_exec(db, &stmt_stage_upsert, p, &r, err)) != MDM_OK)
+            return st;
+        for (int i = 0; i < PQntuples(r); i++) {
+            if (!strcmp(PQgetvalue(r, i, 0), "insert"))
+                c->got.inserted++;
+            else
+                c->got.updated++;
+        }
+        PQclear(r);
+        if ((st = mdm_db_exec(db, &stmt_stage_distinct, NULL, &r, err)) != MDM_OK)
+            return st;
+        long distinct = mdm_db_get_ll(r, 0, "n", 0);
+        PQclear(r);
+        c->got.unchanged =
+            distinct - c->got.inserted - c->got.updated - c->got.deleted - c->got.stale;
+        if (c->got.unchanged < 0)
+            c->got.unchanged = 0;
+    }
+    for (size_t i = 0; i < c->nrejects; i++) {
+        reject_row *rj = &c->rejects[i];
+        if ((st = store_reject(db, c->source, rj->key, rj->payload, rj->reasons, NULL, err)) !=
+            MDM_OK)
+            return st;
+    }
+    c->got.rejected = (long)c->nrejects;
+    return MDM_OK;
+}
+
+static void chunk_reset(load_chunk *c)
+{
+    mdm_buf_reset(&c->copy);
+    for (size_t i = 0; i < c->nrejects; i++) {
+        free(c->rejects[i].key);
+        free(c->rejects[i].payload);
+        json_decref(c->rejects[i].reasons);
+    }
+    c->nrejects = 0;
+    c->rows = 0;
+}
+
+static void chunk_reject(load_chunk *c, const char *key, const char *payload, json_t *reasons)
+{
+    if (c->nrejects == c->caprejects) {
+        c->caprejects = c->caprejects ? 2 * c->caprejects : 16;
+        c->rejects = mdm_xrealloc(c->rejects, c->caprejects * sizeof *c->rejects);
+    }
+    reject_row *r = &c->rejects[c->nrejects++];
+    r->key = key ? mdm_xstrdup(key) : NULL;
+    r->payload = mdm_xstrdup(payload);
+    r->reasons = reasons;
+}
+
+mdm_status mdm_ingest_load(mdm_db *db, const mdm_ingest_ctx *ctx, const char *source,
+                           const char *path, const char *format, int chunk_rows,
+                           FILE *progress, mdm_load_stats *stats, mdm_err *err)
+{
+    memset(stats, 0, sizeof *stats);
+    const mdm_source *src = mdm_sources_find(ctx->sources, source);
+    if (!src)
+        return mdm_err_set(err, MDM_ENOTFOUND, "unknown source \"%s\"", source ? source : "");
+    if (chunk_rows <= 0)
+        chunk_rows = 5000;
+    row_reader rd;
+    mdm_status st = reader_open(&rd, path, format, err);
+    if (st != MDM_OK) {
+        reader_close(&rd);
+        return st;
+    }
+    load_chunk c = {0};
+    c.source = source;
+    bool eof = false;
+    while (!eof && st == MDM_OK) {
+        chunk_reset(&c);
+        while (c.rows < chunk_rows) {
+            json_t *row = NULL;
+            char why[256];
+            int got = reader_next(&rd, &row, why, sizeof why);
+            if (got == 0) {
+                eof = true;
+                break;
+            }
+            c.rows++;
+            stats->rows++;
+            if (got < 0) {
+                char *payload = mdm_xasprintf("%s:%ld", path, rd.line);
+                json_t *reasons = json_pack("[{s:s, s:s, s:s}]", "pointer", "", "field", "row",
+                                            "reason", why);
+                chunk_reject(&c, NULL, payload, reasons);
+                free(payload);
+                continue;
+            }
+            json_t *canon = NULL, *errors = NULL;
+            mdm_err cerr = {0};
+            if (mdm_ingest_canonicalize(ctx, src, row, &canon, &errors, &cerr) != MDM_OK)
+                errors = json_pack("[{s:s, s:s, s:s}]", "pointer", "", "field", "row", "reason",
+                                   cerr.msg);
+            if (errors) {
+                /* the payload names the file line, so an operator finds the row */
+                json_t *wrapped = json_pack("{s:s, s:I, s:O}", "file", path, "line",
+                                            (json_int_t)rd.line, "record", row);
+                char *payload = json_dumps(wrapped, JSON_COMPACT | JSON_SORT_KEYS);
+                const json_t *k = lookup(row, src->key_column ? src->key_column : "source_key");
+                bool bad;
+                char *key = scalar_text(k, &bad);
+                chunk_reject(&c, key, payload, errors);
+                free(key);
+                free(payload);
+                json_decref(wrapped);
+                json_decref(row);
+                continue;
+            }
+            char hash[65];
+            mdm_ingest_content_hash(canon, hash);
+            char *raw = json_dumps(row, JSON_COMPACT | JSON_SORT_KEYS);
+            char *norm = json_dumps(canon, JSON_COMPACT | JSON_SORT_KEYS);
+            mdm_buf_printf(&c.copy, "%ld\t", rd.line);
+            copy_field(&c.copy, json_string_value(json_object_get(canon, "source_key")));
+            mdm_buf_putc(&c.copy, '\t');
+            copy_field(&c.copy, raw);
+            mdm_buf_putc(&c.copy, '\t');
+            copy_field(&c.copy, norm);
+            mdm_buf_putc(&c.copy, '\t');
+            copy_field(&c.copy, hash);
+            mdm_buf_putc(&c.copy, '\t');
+            copy_field(&c.copy, json_string_value(json_object_get(canon, "source_updated_at")));
+            mdm_buf_putc(&c.copy, '\t');
+            copy_field(&c.copy, json_string_value(json_object_get(canon, "op")));
+            mdm_buf_putc(&c.copy, '\n');
+            free(raw);
+            free(norm);
+            json_decref(canon);
+            json_decref(row);
+        }
+        if (c.rows == 0)
+            break;
+        st = mdm_db_run_tx(db, "load_chunk", load_tx, &c, err);
+        if (st == MDM_OK) {
+            stats->inserted += c.got.inserted;
+            stats->updated += c.got.updated;
+            stats->unchanged += c.got.unchanged;
+            stats->stale += c.got.stale;
+            stats->deleted += c.got.deleted;
+            stats->rejected += c.got.rejected;
+            if (progress) {
+                fprintf(progress, "load: %s %ld rows (%ld new, %ld changed, %ld rejected)\n",
+                        source, stats->rows, stats->inserted, stats->updated, stats->rejected);
+                fflush(progress);
+            }
+        }
+    }
+    chunk_reset(&c);
+    free(c.rejects);
+    mdm_buf_free(&c.copy);
+    reader_close(&rd);
+    return st;
+}

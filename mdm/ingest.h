@@ -1,0 +1,161 @@
+/* Ingest: one source record in, one golden record out, in one transaction.
+ *
+ * mdm_ingest runs   map -> validate -> normalize -> upsert source record -> resolve ->
+ * golden update (+ outbox event)   inside one mdm_db_run_tx transaction, so a failure at
+ * any step leaves nothing behind. Guarantees:
+ *   - idempotent: the same content again (SHA-256 of the canonical record without
+ *     source_updated_at) changes nothing: no new version, no event ("unchanged");
+ *   - out of order: an update whose source_updated_at is older than the stored one is
+ *     recorded in source_record_history as 'stale' and not applied ("stale");
+ *   - delete (op "delete"): the record is retired, its entity recomputed; an entity left
+ *     without members is retired ("deleted");
+ *   - invalid input is refused with field-level reasons (JSON pointers into the input),
+ *     stored only in record_reject ("rejected"; the function still returns MDM_OK so a
+ *     batch goes on; the reasons are in the result).
+ *
+ * The canonical record (also what source_record.normalized holds) is a JSON object:
+ *   source, source_key, source_updated_at, first_name, middle_name, last_name, full_name,
+ *   prefix, suffix, birth_date (ISO), gender, emails [{value, type}], phones [{value (E.164
+ *   when recognised), type}], addresses [{line1, line2, city, region, postal_code,
+ *   country, type}], loyalty_id, customer_number, tax_id, national_id, account_status,
+ *   segment, attributes {}, consents [] — plus "keys" (comparison forms used by
+ *   resolution; see mdm/resolve.h).
+ *
+ * Bulk loading (mdm load) goes through mdm_ingest_load: rows are mapped and validated in
+ * C, streamed with COPY into a staging table and applied with set-based SQL in chunks
+ * that each commit atomically (resumable after kill -9: a rerun skips what is already
+ * there by content hash), then resolved by mdm_resolve_pending (mdm/resolve.h).
+ *
+ * Thread safety: an mdm_ingest_ctx may be shared by threads (it is read-only); each
+ * thread uses its own mdm_db. */
+#ifndef MDM_MDM_INGEST_H
+#define MDM_MDM_INGEST_H
+
+#include "common/err.h"
+#include "mdm/config.h"
+#include "mdm/db.h"
+#include "mdm/source.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* What happened to one input record. */
+typedef enum mdm_decision {
+    MDM_DECISION_CREATED,   /* a new golden record was created for it */
+    MDM_DECISION_LINKED,    /* it joined an existing golden record */
+    MDM_DECISION_MERGED,    /* it bridged golden records, which were merged */
+    MDM_DECISION_REVIEW,    /* a possible match went to the review queue (the record has
+                             * its own golden record meanwhile) */
+    MDM_DECISION_UPDATED,   /* an update of a known record, golden record recomputed */
+    MDM_DECISION_UNCHANGED, /* same content as stored: nothing changed */
+    MDM_DECISION_STALE,     /* older than the stored version: recorded, not applied */
+    MDM_DECISION_DELETED,   /* retired */
+    MDM_DECISION_REJECTED,  /* invalid: stored in record_reject only */
+    MDM_DECISION_PENDING,   /* stored, resolution deferred (bulk load) */
+} mdm_decision;
+
+/* "created", "linked", ... */
+const char *mdm_decision_name(mdm_decision d);
+
+typedef struct mdm_ingest_result {
+    mdm_decision decision;
+    int64_t record_id;   /* source_record.id; 0 when rejected */
+    int64_t entity_id;   /* golden record now holding it; 0 when rejected or deleted */
+    int entity_version;  /* its version after the change */
+    double probability;  /* best match probability (0 when none was scored) */
+    int64_t review_id;   /* review_item.id when decision is REVIEW (or a bridge went to
+                          * review), else 0 */
+    int64_t reject_id;   /* record_reject.id when rejected */
+    json_t *errors;      /* when rejected: [{"pointer": "/Email", "field": "email",
+                          * "reason": "..."}]; NULL otherwise; owned, see _clear */
+} mdm_ingest_result;
+
+void mdm_ingest_result_clear(mdm_ingest_result *r); /* frees errors */
+
+/* Shared, read-only settings for ingest and resolution. */
+typedef struct mdm_ingest_ctx mdm_ingest_ctx;
+
+/* Builds the context from cfg: sources, resolve thresholds, survivorship rules. Returns
+ * NULL with err (MDM_EINVAL naming the configuration key) on bad configuration. The
+ * model (match weights) is read from the active match_model row on first use by each
+ * connection, or the built-in default when there is none. */
+mdm_ingest_ctx *mdm_ingest_ctx_new(const mdm_config *cfg, mdm_err *err);
+/* Same from parts (tests): sources array, "resolve", "survivorship" and "model"
+ * sections (each may be NULL), default country (NULL: "US"). */
+mdm_ingest_ctx *mdm_ingest_ctx_new_json(const json_t *sources, const json_t *resolve,
+                                        const json_t *survivorship, const json_t *model,
+                                        const char *default_country, mdm_err *err);
+void mdm_ingest_ctx_free(mdm_ingest_ctx *ctx); /* NULL is a no-op */
+
+/* Replaces the match weights with the active row of match_model when there is one in
+ * the weights layout of mdm/resolve.h (else keeps the configured/built-in weights).
+ * Call once at start-up, before sharing ctx between threads. *version receives the
+ * model version used (0 = built-in). */
+mdm_status mdm_ingest_ctx_use_db_model(mdm_ingest_ctx *ctx, mdm_db *db, int *version,
+                                       mdm_err *err) __attribute__((warn_unused_result));
+
+/* Parts of the context, for mdm/resolve.c and mdm/golden.c. */
+const mdm_sources *mdm_ingest_sources(const mdm_ingest_ctx *ctx);
+const struct mdm_resolve_settings *mdm_ingest_resolve_settings(const mdm_ingest_ctx *ctx);
+const struct mdm_resolve_model *mdm_ingest_model(const mdm_ingest_ctx *ctx);
+const struct mdm_survive_config *mdm_ingest_survive(const mdm_ingest_ctx *ctx);
+
+/* Ingests one record of source `source` (a configured code). record is the record in
+ * the source's own layout, or already canonical (has "source_key"); borrowed. actor
+ * names who sent it (API key name, "cli"); used in link events.
+ * Returns MDM_OK with *out filled (also for rejected/stale/unchanged records),
+ * MDM_ENOTFOUND for an unknown source, MDM_ERETRY when the database stayed busy after
+ * retries, MDM_EDB; on error nothing was written. */
+mdm_status mdm_ingest(mdm_db *db, const mdm_ingest_ctx *ctx, const char *source,
+                      const json_t *record, const char *actor, mdm_ingest_result *out,
+                      mdm_err *err) __attribute__((warn_unused_result));
+
+/* Deletes (retires) record source/source_key; same as ingesting {"op": "delete"}.
+ * MDM_ENOTFOUND when the record was never received. */
+mdm_status mdm_ingest_delete(mdm_db *db, const mdm_ingest_ctx *ctx, const char *source,
+                             const char *source_key, const char *actor, mdm_ingest_result *out,
+                             mdm_err *err) __attribute__((warn_unused_result));
+
+/* Maps and validates without writing: *canonical receives the canonical record (new
+ * reference) or NULL with *errors (new reference, as in mdm_ingest_result.errors). Used by
+ * mdm_ingest, the bulk loader and the read-only match endpoint. */
+mdm_status mdm_ingest_canonicalize(const mdm_ingest_ctx *ctx, const mdm_source *src,
+                                   const json_t *record, json_t **canonical, json_t **errors,
+                                   mdm_err *err) __attribute__((warn_unused_result));
+
+/* Comparison forms used by search: the canonical key of an e-mail address (new string,
+ * or NULL when it is not one) and the E.164 form of a phone number (false when it is not
+ * one; country is the default for national layouts, NULL = "US"). */
+char *mdm_ingest_email_key(const char *email);
+bool mdm_ingest_phone_key(const char *phone, const char *country, char out[24]);
+/* Comparison form of a name or identifier: lower case ASCII, punctuation as one space. */
+char *mdm_ingest_text_key(const char *s);
+
+/* SHA-256 (hex) of the canonical content (without source_updated_at and op). */
+void mdm_ingest_content_hash(const json_t *canonical, char out[65]);
+
+/* Bulk load statistics. */
+typedef struct mdm_load_stats {
+    long rows;      /* input rows read */
+    long inserted;  /* new source records */
+    long updated;   /* changed source records */
+    long unchanged; /* same content as stored */
+    long stale;     /* older than stored */
+    long deleted;   /* delete rows applied */
+    long rejected;  /* invalid rows (in record_reject) */
+} mdm_load_stats;
+
+/* Loads a CSV (header row) or NDJSON file (format "csv", "ndjson", or NULL to guess from
+ * the extension) of source `source` into source_record, unresolved (resolved_at NULL).
+ * Chunks of chunk_rows rows (<= 0: 5000) are each COPYed into a staging table and
+ * applied in one transaction, so a killed load can simply be run again. Bad rows go to
+ * record_reject with the file line in the payload. progress (may be NULL) gets one line
+ * per chunk. */
+mdm_status mdm_ingest_load(mdm_db *db, const mdm_ingest_ctx *ctx, const char *source,
+                           const char *path, const char *format, int chunk_rows,
+                           FILE *progress, mdm_load_stats *stats, mdm_err *err)
+    __attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,1035 @@
+/* Incremental resolution: blocking keys, advisory locks, candidates, Fellegi-Sunter
+ * scoring, decisions (link / merge / review / new entity) and the pending-record
+ * worker. See resolve.h for the protocol and the invariants. */
+#include "mdm/resolve.h"
+
+#include "common/log.h"
+#include "common/mem.h"
+#include "matching/compare.h"
+#include "mdm/golden.h"
+#include "mdm/ingest.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *const mdm_resolve_field_names[MDM_RF_COUNT] = {
+    "first_name", "last_name", "birth_date", "email",       "phone",
+    "address",    "loyalty_id", "tax_id",    "national_id", "gender"};
+static const char *const level_names[MDM_RL_COUNT] = {"exact", "close", "far"};
+
+/* ---- settings and model ---------------------------------------------------------- */
+
+mdm_status mdm_resolve_settings_parse(const json_t *section, mdm_resolve_settings *out,
+                                      mdm_err *err)
+{
+    out->auto_link = 0.95;
+    out->review = 0.60;
+    out->key_cap = 1000;
+    out->max_candidates = 50;
+    if (!section)
+        return MDM_OK;
+    if (!json_is_object(section))
+        return mdm_err_set_field(err, MDM_EINVAL, "/resolve", "resolve must be an object");
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)section, k, v) {
+        char ptr[96];
+        snprintf(ptr, sizeof ptr, "/resolve/%s", k);
+        if (!strcmp(k, "auto_link") || !strcmp(k, "review")) {
+            double d = json_number_value(v);
+            if (!json_is_number(v) || d <= 0 || d >= 1)
+                return mdm_err_set_field(err, MDM_EINVAL, ptr,
+                                         "resolve.%s must be a probability in (0, 1)", k);
+            if (k[0] == 'a')
+                out->auto_link = d;
+            else
+                out->review = d;
+        } else if (!strcmp(k, "key_cap") || !strcmp(k, "max_candidates")) {
+            if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+                json_integer_value(v) > 1000000)
+                return mdm_err_set_field(err, MDM_EINVAL, ptr,
+                                         "resolve.%s must be an integer 1..1000000", k);
+            if (k[0] == 'k')
+                out->key_cap = (int)json_integer_value(v);
+            else
+                out->max_candidates = (int)json_integer_value(v);
+        } else {
+            return mdm_err_set_field(err, MDM_EINVAL, ptr, "unknown key resolve.%s", k);
+        }
+    }
+    if (out->review >= out->auto_link)
+        return mdm_err_set_field(err, MDM_EINVAL, "/resolve/review",
+                                 "resolve.review must be below resolve.auto_link");
+    return MDM_OK;
+}
+
+void mdm_resolve_model_default(mdm_resolve_model *m)
+{
+    static const double w[MDM_RF_COUNT][MDM_RL_COUNT] = {
+        [MDM_RF_FIRST] = {3.0, 2.0, -2.5},   [MDM_RF_LAST] = {4.0, 2.5, -3.5},
+        [MDM_RF_DOB] = {5.0, 1.0, -5.0},     [MDM_RF_EMAIL] = {8.0, 0, -0.5},
+        [MDM_RF_PHONE] = {6.0, 0, -0.5},     [MDM_RF_ADDRESS] = {3.5, 1.0, -0.5},
+        [MDM_RF_LOYALTY] = {12.0, 0, -10.0}, [MDM_RF_TAX] = {14.0, 0, -12.0},
+        [MDM_RF_NATIONAL] = {14.0, 0, -12.0}, [MDM_RF_GENDER] = {0.3, 0, -2.0},
+    };
+    m->prior = -10.0;
+    memcpy(m->w, w, sizeof w);
+}
+
+mdm_status mdm_resolve_model_parse(const json_t *j, const char *where, mdm_resolve_model *m,
+                                   mdm_err *err)
+{
+    if (!json_is_object(j))
+        return mdm_err_set_field(err, MDM_EINVAL, where, "%s must be an object", where);
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)j, k, v) {
+        char ptr[160];
+        snprintf(ptr, sizeof ptr, "%s/%s", where, k);
+        if (!strcmp(k, "prior")) {
+            if (!json_is_number(v))
+                return mdm_err_set_field(err, MDM_EINVAL, ptr, "%s must be a number", ptr);
+            m->prior = json_number_value(v);
+        } else if (!strcmp(k, "weights")) {
+            if (!json_is_object(v))
+                return mdm_err_set_field(err, MDM_EINVAL, ptr, "%s must be an object", ptr);
+            const char *f;
+            json_t *fv;
+            json_object_foreach(v, f, fv) {
+                int fi = -1;
+                for (int i = 0; i < MDM_RF_COUNT; i++)
+                    if (!strcmp(f, mdm_resolve_field_names[i]))
+                        fi = i;
+                char fp[224];
+                snprintf(fp, sizeof fp, "%s/%s", ptr, f);
+                if (fi < 0 || !json_is_object(fv))
+                    return mdm_err_set_field(err, MDM_EINVAL, fp,
+                                             "%s: unknown field or not an object", fp);
+                const char *l;
+                json_t *lv;
+                json_object_foreach(fv, l, lv) {
+                    int li = -1;
+                    for (int i = 0; i < MDM_RL_COUNT; i++)
+                        if (!strcmp(l, level_names[i]))
+                            li = i;
+                    if (li < 0 || !json_is_number(lv))
+                        return mdm_err_set_field(err, MDM_EINVAL, fp,
+                                                 "%s.%s: unknown level or not a number", fp, l);
+                    m->w[fi][li] = json_number_value(lv);
+                }
+            }
+        } else if (!strcmp(k, "note") || !strcmp(k, "thresholds") || !strcmp(k, "version")) {
+            /* informational */
+        } else {
+            return mdm_err_set_field(err, MDM_EINVAL, ptr, "unknown key %s", ptr);
+        }
+    }
+    return MDM_OK;
+}
+
+/* ---- blocking keys --------------------------------------------------------------- */
+
+static void add_key(json_t *arr, const char *prefix, const char *a, const char *b)
+{
+    if (!a || !*a)
+        return;
+    char *k = b ? mdm_xasprintf("%s%s:%s", prefix, a, b) : mdm_xasprintf("%s%s", prefix, a);
+    json_array_append_new(arr, json_string(k));
+    free(k);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+json_t *mdm_resolve_keys(const json_t *canonical)
+{
+    const json_t *k = json_object_get(canonical, "keys");
+    json_t *arr = json_array();
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(k, "emails"), i, v) add_key(arr, "em:", json_string_value(v), NULL);
+    json_array_foreach(json_object_get(k, "phones"), i, v) add_key(arr, "ph:", json_string_value(v), NULL);
+    add_key(arr, "ly:", json_string_value(json_object_get(k, "loyalty_id")), NULL);
+    add_key(arr, "tx:", json_string_value(json_object_get(k, "tax_id")), NULL);
+    add_key(arr, "ni:", json_string_value(json_object_get(k, "national_id")), NULL);
+    const char *sx = json_string_value(json_object_get(k, "last_sx"));
+    const char *fc = json_string_value(json_object_get(k, "first_canon"));
+    const char *last = json_string_value(json_object_get(k, "last"));
+    const char *dob = json_string_value(json_object_get(k, "dob"));
+    if (sx && fc) {
+        char init[2] = {fc[0], 0};
+        add_key(arr, "nm:", sx, init);
+    }
+    if (dob && last) {
+        char pre[3] = {last[0], last[1] ? last[1] : 0, 0};
+        add_key(arr, "db:", dob, pre);
+    }
+    if (fc) {
+        char fsx[5] = "";
+        /* postal code + first-name initial: finds movers' neighbours cheaply */
+        json_array_foreach(json_object_get(k, "addresses"), i, v) {
+            const char *pc = json_string_value(json_object_get(v, "postal"));
+            if (pc && *pc) {
+                char init[2] = {fc[0], 0};
+                char *pk = mdm_xasprintf("%s%s", json_string_value(json_object_get(v, "country")),
+                                         pc);
+                add_key(arr, "pc:", pk, init);
+                free(pk);
+            }
+        }
+        (void)fsx;
+    }
+    /* sort, unique */
+    size_t n = json_array_size(arr);
+    const char **s = mdm_xcalloc(n ? n : 1, sizeof *s);
+    for (i = 0; i < n; i++)
+        s[i] = json_string_value(json_array_get(arr, i));
+    qsort(s, n, sizeof *s, cmp_str);
+    json_t *out = json_array();
+    for (i = 0; i < n; i++)
+        if (i == 0 || strcmp(s[i], s[i - 1]))
+            json_array_append_new(out, json_string(s[i]));
+    free(s);
+    json_decref(arr);
+    return out;
+}
+
+/* ---- scoring --------------------------------------------------------------------- */
+
+static const char *kstr(const json_t *keys, const char *name)
+{
+    return json_string_value(json_object_get(keys, name));
+}
+
+static bool any_equal(const json_t *a, const json_t *b)
+{
+    size_t i, j;
+    json_t *x, *y;
+    json_array_foreach(a, i, x) json_array_foreach(b, j, y) if (json_equal(x, y)) return true;
+    return false;
+}
+
+static int cmp_first(const json_t *a, const json_t *b)
+{
+    const char *fa = kstr(a, "first"), *fb = kstr(b, "first");
+    if (!fa || !fb)
+        return -1;
+    if (!strcmp(fa, fb))
+        return MDM_RL_EXACT;
+    const char *ca = kstr(a, "first_canon"), *cb = kstr(b, "first_canon");
+    if (ca && cb && !strcmp(ca, cb))
+        return MDM_RL_CLOSE;
+    if ((strlen(fa) == 1 || strlen(fb) == 1) && fa[0] == fb[0])
+        return MDM_RL_CLOSE;
+    return mdm_cmp_jaro_winkler(fa, fb) >= 0.90 ? MDM_RL_CLOSE : MDM_RL_FAR;
+}
+
+static int cmp_last(const json_t *a, const json_t *b)
+{
+    const char *la = kstr(a, "last"), *lb = kstr(b, "last");
+    if (!la || !lb)
+        return -1;
+    if (!strcmp(la, lb))
+        return MDM_RL_EXACT;
+    const char *sa = kstr(a, "last_sx"), *sb = kstr(b, "last_sx");
+    if ((sa && sb && !strcmp(sa, sb) && mdm_cmp_jaro_winkler(la, lb) >= 0.80) ||
+        mdm_cmp_jaro_winkler(la, lb) >= 0.92)
+        return MDM_RL_CLOSE;
+    return MDM_RL_FAR;
+}
+
+static int cmp_dob(const json_t *a, const json_t *b)
+{
+    const char *da = kstr(a, "dob"), *db = kstr(b, "dob");
+    if (!da || !db)
+        return -1;
+    if (!strcmp(da, db))
+        return MDM_RL_EXACT;
+    int y1, m1, d1, y2, m2, d2;
+    if (sscanf(da, "%d-%d-%d", &y1, &m1, &d1) != 3 || sscanf(db, "%d-%d-%d", &y2, &m2, &d2) != 3)
+        return MDM_RL_FAR;
+    int same = (y1 == y2) + (m1 == m2) + (d1 == d2);
+    if (same == 2 || (y1 == y2 && m1 == d2 && d1 == m2))
+        return MDM_RL_CLOSE;
+    return MDM_RL_FAR;
+}
+
+static int cmp_list(const json_t *a, const json_t *b, const char *name)
+{
+    const json_t *la = json_object_get(a, name), *lb = json_object_get(b, name);
+    if (json_array_size(la) == 0 || json_array_size(lb) == 0)
+        return -1;
+    return any_equal(la, lb) ? MDM_RL_EXACT : MDM_RL_FAR;
+}
+
+static int cmp_address(const json_t *a, const json_t *b)
+{
+    const json_t *la = json_object_get(a, "addresses"), *lb = json_object_get(b, "addresses");
+    if (json_array_size(la) == 0 || json_array_size(lb) == 0)
+        return -1;
+    int best = MDM_RL_FAR;
+    size_t i, j;
+    json_t *x, *y;
+    json_array_foreach(la, i, x) json_array_foreach(lb, j, y)
+    {
+        const char *px = kstr(x, "postal"), *py = kstr(y, "postal");
+        const char *lx = kstr(x, "line1"), *ly = kstr(y, "line1");
+        bool same_pc = px && py && *px && !strcmp(px, py);
+        bool same_line = lx && ly && *lx && mdm_cmp_jaro_winkler(lx, ly) >= 0.90;
+        if (same_pc && same_line)
+            return MDM_RL_EXACT;
+        if (same_pc || same_line)
+            best = MDM_RL_CLOSE;
+    }
+    return best;
+}
+
+static int cmp_id(const json_t *a, const json_t *b, const char *name)
+{
+    const char *x = kstr(a, name), *y = kstr(b, name);
+    if (!x || !y)
+        return -1;
+    return strcmp(x, y) ? MDM_RL_FAR : MDM_RL_EXACT;
+}
+
+double mdm_resolve_score(const mdm_ingest_ctx *ctx, const json_t *a, const json_t *b,
+                         double *probability, json_t **explanation, int *strong_conflict)
+{
+    const mdm_resolve_model *m = mdm_ingest_model(ctx);
+    const json_t *ka = json_object_get(a, "keys"), *kb = json_object_get(b, "keys");
+    int level[MDM_RF_COUNT];
+    level[MDM_RF_FIRST] = cmp_first(ka, kb);
+    level[MDM_RF_LAST] = cmp_last(ka, kb);
+    level[MDM_RF_DOB] = cmp_dob(ka, kb);
+    level[MDM_RF_EMAIL] = cmp_list(ka, kb, "emails");
+    level[MDM_RF_PHONE] = cmp_list(ka, kb, "phones");
+    level[MDM_RF_ADDRESS] = cmp_address(ka, kb);
+    level[MDM_RF_LOYALTY] = cmp_id(ka, kb, "loyalty_id");
+    level[MDM_RF_TAX] = cmp_id(ka, kb, "tax_id");
+    level[MDM_RF_NATIONAL] = cmp_id(ka, kb, "national_id");
+    level[MDM_RF_GENDER] = cmp_id(ka, kb, "gender");
+    double w = m->prior;
+    json_t *ex = explanation ? json_array() : NULL;
+    int conflict = 0;
+    for (int f = 0; f < MDM_RF_COUNT; f++) {
+        double fw = level[f] < 0 ? 0 : m->w[f][level[f]];
+        w += fw;
+        if (level[f] == MDM_RL_FAR &&
+            (f == MDM_RF_LOYALTY || f == MDM_RF_TAX || f == MDM_RF_NATIONAL))
+            conflict = 1;
+        if (ex)
+            json_array_append_new(ex, json_pack("{s:s, s:s, s:f}", "field",
+                                                mdm_resolve_field_names[f], "level",
+                                                level[f] < 0 ? "null" : level_names[level[f]],
+                                                "weight", fw));
+    }
+    if (probability)
+        *probability = 1.0 / (1.0 + exp2(-w));
+    if (explanation)
+        *explanation = ex;
+    if (strong_conflict)
+        *strong_conflict = conflict;
+    return w;
+}
+
+/* ---- statements ------------------------------------------------------------------ */
+
+static const mdm_db_stmt stmt_record = {
+    "resolve_record", "SELECT normalized, deleted FROM source_record WHERE id = $1", 1};
+
+static const mdm_db_stmt stmt_old_keys = {
+    "resolve_old_keys", "SELECT key FROM blocking_key WHERE record_id = $1", 1};
+
+static const mdm_db_stmt stmt_lock = {
+    "resolve_lock",
+    "SELECT count(pg_advisory_xact_lock(h)) FROM unnest($1::bigint[]) WITH ORDINALITY AS t(h, o)",
+    1};
+
+static const mdm_db_stmt stmt_set_keys = {
+    "resolve_set_keys",
+    "WITH del AS (DELETE FROM blocking_key WHERE record_id = $1 AND NOT (key = ANY($2::text[])) "
+    "RETURNING key), "
+    "ins AS (INSERT INTO blocking_key (key, record_id) SELECT k, $1 FROM unnest($2::text[]) k "
+    "ON CONFLICT DO NOTHING RETURNING key), "
+    "dec AS (UPDATE key_frequency f SET records = f.records - 1 FROM del WHERE f.key = del.key "
+    "RETURNING f.key) "
+    "INSERT INTO key_frequency (key, records) SELECT key, 1 FROM ins "
+    "ON CONFLICT (key) DO UPDATE SET records = key_frequency.records + 1",
+    2};
+
+static const mdm_db_stmt stmt_candidates = {
+    "resolve_candidates",
+    "SELECT m.entity_id, c.record_id, sr.normalized FROM "
+    "(SELECT DISTINCT bk.record_id FROM blocking_key bk "
+    "  WHERE bk.key = ANY($2::text[]) AND bk.record_id <> $1 "
+    "  AND NOT EXISTS (SELECT 1 FROM key_frequency f WHERE f.key = bk.key AND f.records > $3) "
+    "  LIMIT $4) c "
+    "JOIN membership m ON m.record_id = c.record_id AND m.active "
+    "JOIN source_record sr ON sr.id = c.record_id "
+    "ORDER BY m.entity_id, c.record_id",
+    4};
+
+static const mdm_db_stmt stmt_assertions = {
+    "resolve_assertions",
+    "SELECT a.kind, o.other, m.entity_id FROM steward_assertion a "
+    "CROSS JOIN LATERAL (SELECT CASE WHEN a.record_a = $1 THEN a.record_b ELSE a.record_a END "
+    "AS other) o "
+    "LEFT JOIN membership m ON m.record_id = o.other AND m.active "
+    "WHERE a.record_a = $1 OR a.record_b = $1",
+    1};
+
+static const mdm_db_stmt stmt_current = {
+    "resolve_current", "SELECT entity_id FROM membership WHERE record_id = $1 AND active", 1};
+
+static const mdm_db_stmt stmt_version = {
+    "resolve_version", "SELECT version FROM entity WHERE id = $1", 1};
+
+static const mdm_db_stmt stmt_resolved = {
+    "resolve_done", "UPDATE source_record SET resolved_at = now() WHERE id = $1", 1};
+
+static const mdm_db_stmt stmt_review = {
+    "resolve_review",
+    "INSERT INTO review_item (kind, record_id, entity_id, other_entity_id, score, probability, "
+    "explanation, priority) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $6) RETURNING id",
+    7};
+
+static const mdm_db_stmt stmt_supersede = {
+    "resolve_supersede",
+    "UPDATE review_item SET status = 'superseded', updated_at = now(), version = version + 1 "
+    "WHERE record_id = $1 AND status IN ('open', 'deferred')",
+    1};
+
+static const mdm_db_stmt stmt_forget = {
+    "resolve_forget",
+    "WITH del AS (DELETE FROM blocking_key WHERE record_id = $1 RETURNING key) "
+    "UPDATE key_frequency f SET records = f.records - 1 FROM del WHERE f.key = del.key",
+    1};
+
+static const mdm_db_stmt stmt_members = {
+    "resolve_members",
+    "SELECT sr.id, sr.normalized FROM membership m JOIN source_record sr ON sr.id = m.record_id "
+    "WHERE m.entity_id = $1 AND m.active ORDER BY sr.id LIMIT 100",
+    1};
+
+static const mdm_db_stmt stmt_never_between = {
+    "resolve_never_between",
+    "SELECT 1 FROM steward_assertion a "
+    "JOIN membership ma ON ma.record_id = a.record_a AND ma.active "
+    "JOIN membership mb ON mb.record_id = a.record_b AND mb.active "
+    "WHERE a.kind = 'never_link' AND ((ma.entity_id = $1 AND mb.entity_id = $2) OR "
+    "(ma.entity_id = $2 AND mb.entity_id = $1)) LIMIT 1",
+    2};
+
+/* 64-bit FNV-1a: the advisory lock id of a blocking key (same in every process). */
+static long long key_hash(const char *s)
+{
+    unsigned long long h = 1469598103934665603ULL;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ULL;
+    }
+    return (long long)h;
+}
+
+static int cmp_ll(const void *a, const void *b)
+{
+    long long x = *(const long long *)a, y = *(const long long *)b;
+    return (x > y) - (x < y);
+}
+
+/* PostgreSQL array literal of strings: {"a","b"} with quotes and backslashes escaped. */
+static char *pg_text_array(const json_t *arr)
+{
+    mdm_buf b = {0};
+    mdm_buf_putc(&b, '{');
+    size_t i;
+    json_t *v;
+    json_array_foreach(arr, i, v) {
+        if (i)
+            mdm_buf_putc(&b, ',');
+        mdm_buf_putc(&b, '"');
+        for (const char *p = json_string_value(v); *p; p++) {
+            if (*p == '"' || *p == '\\')
+                mdm_buf_putc(&b, '\\');
+            mdm_buf_putc(&b, *p);
+        }
+        mdm_buf_putc(&b, '"');
+    }
+    mdm_buf_putc(&b, '}');
+    return mdm_buf_steal(&b);
+}
+
+/* Takes the advisory locks of keys (sorted by hash). */
+static mdm_status lock_keys(mdm_db *db, const json_t *keys, mdm_err *err)
+{
+    size_t n = json_array_size(keys);
+    if (n == 0)
+        return MDM_OK;
+    long long *h = mdm_xcalloc(n, sizeof *h);
+    for (size_t i = 0; i < n; i++)
+        h[i] = key_hash(json_string_value(json_array_get(keys, i)));
+    qsort(h, n, sizeof *h, cmp_ll);
+    mdm_buf b = {0};
+    mdm_buf_putc(&b, '{');
+    for (size_t i = 0; i < n; i++) {
+        if (i && h[i] == h[i - 1])
+            continue;
+        mdm_buf_printf(&b, "%s%lld", b.len > 1 ? "," : "", h[i]);
+    }
+    mdm_buf_putc(&b, '}');
+    const char *p[1] = {b.data};
+    mdm_status st = mdm_db_exec(db, &stmt_lock, p, NULL, err);
+    mdm_buf_free(&b);
+    free(h);
+    return st;
+}
+
+mdm_status mdm_resolve_forget(mdm_db *db, int64_t record_id, mdm_err *err)
+{
+    char rid[32];
+    snprintf(rid, sizeof rid, "%lld", (long long)record_id);
+    const char *p[1] = {rid};
+    PGresult *res = NULL;
+    mdm_status st = mdm_db_exec(db, &stmt_old_keys, p, &res, err);
+    if (st != MDM_OK)
+        return st;
+    json_t *keys = json_array();
+    for (int i = 0; i < PQntuples(res); i++)
+        json_array_append_new(keys, json_string(PQgetvalue(res, i, 0)));
+    PQclear(res);
+    st = lock_keys(db, keys, err);
+    json_decref(keys);
+    if (st == MDM_OK)
+        st = mdm_db_exec(db, &stmt_forget, p, NULL, err);
+    if (st == MDM_OK)
+        st = mdm_db_exec(db, &stmt_supersede, p, NULL, err);
+    return st;
+}
+
+/* ---- candidates ------------------------------------------------------------------ */
+
+typedef struct cand {
+    int64_t entity_id;
+    double p, w;
+    json_t *expl;
+    int conflict, never, always;
+} cand;
+
+typedef struct cand_set {
+    cand *v;
+    size_t n, cap;
+} cand_set;
+
+static cand *cand_get(cand_set *s, int64_t entity_id)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (s->v[i].entity_id == entity_id)
+            return &s->v[i];
+    if (s->n == s->cap) {
+        s->cap = s->cap ? 2 * s->cap : 8;
+        s->v = mdm_xrealloc(s->v, s->cap * sizeof *s->v);
+    }
+    cand *c = &s->v[s->n++];
+    memset(c, 0, sizeof *c);
+    c->entity_id = entity_id;
+    c->p = -1;
+    c->w = -1e9;
+    return c;
+}
+
+static void cand_free(cand_set *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        json_decref(s->v[i].expl);
+    free(s->v);
+}
+
+/* Best first: forced, then probability, then the older entity. */
+static int cand_cmp(const void *a, const void *b)
+{
+    const cand *x = a, *y = b;
+    if (x->always != y->always)
+        return y->always - x->always;
+    if (x->p != y->p)
+        return x->p < y->p ? 1 : -1;
+    return (x->entity_id > y->entity_id) - (x->entity_id < y->entity_id);
+}
+
+/* Scores the candidates of canon (keys given) into s. */
+static mdm_status gather(mdm_db *db, const mdm_ingest_ctx *ctx, const json_t *canon,
+                         const json_t *keys, int64_t self, cand_set *s, mdm_err *err)
+{
+    const mdm_resolve_settings *rs = mdm_ingest_resolve_settings(ctx);
+    char *karr = pg_text_array(keys);
+    char rid[32], cap[16], lim[16];
+    snprintf(rid, sizeof rid, "%lld", (long long)self);
+    snprintf(cap, sizeof cap, "%d", rs->key_cap);
+    snprintf(lim, sizeof lim, "%d", rs->max_candidates);
+    const char *p[4] = {rid, karr, cap, lim};
+    PGresult *res = NULL;
+    mdm_status st = mdm_db_exec(db, &stmt_candidates, p, &res, err);
+    free(karr);
+    if (st != MDM_OK)
+        return st;
+    int n = PQntuples(res);
+    for (int i = 0; i < n; i++) {
+        int64_t eid = mdm_db_get_ll(res, i, "entity_id", 0);
+        json_t *other = json_loads(mdm_db_get(res, i, "normalized", "{}"), 0, NULL);
+        if (!other)
+            continue;
+        double prob;
+        json_t *ex = NULL;
+        int conflict;
+        double w = mdm_resolve_score(ctx, canon, other, &prob, &ex, &conflict);
+        json_decref(other);
+        cand *c = cand_get(s, eid);
+        c->conflict |= conflict;
+        if (w > c->w) {
+            c->w = w;
+            c->p = prob;
+            json_decref(c->expl);
+            c->expl = ex;
+        } else {
+            json_decref(ex);
+        }
+    }
+    PQclear(res);
+    return MDM_OK;
+}
+
+/* Entity-to-entity evidence: the best member pair and whether any pair conflicts or a
+ * never_link assertion separates them. */
+static mdm_status entity_evidence(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t a, int64_t b,
+                                  double *best_p, int *blocked, mdm_err *err)
+{
+    *best_p = 0;
+    *blocked = 0;
+    char sa[32], sb[32];
+    snprintf(sa, sizeof sa, "%lld", (long long)a);
+    snprintf(sb, sizeof sb, "%lld", (long long)b);
+    PGresult *ra = NULL, *rb = NULL, *rn = NULL;
+    const char *pa[1] = {sa}, *pb[1] = {sb}, *pn[2] = {sa, sb};
+    mdm_status st = mdm_db_exec(db, &stmt_never_between, pn, &rn, err);
+    if (st != MDM_OK)
+        return st;
+    if (PQntuples(rn) > 0)
+        *blocked = 1;
+    PQclear(rn);
+    if ((st = mdm_db_exec(db, &stmt_members, pa, &ra, err)) != MDM_OK)
+        return st;
+    if ((st = mdm_db_exec(db, &stmt_members, pb, &rb, err)) != MDM_OK) {
+        PQclear(ra);
+        return st;
+    }
+    int na = PQntuples(ra), nb = PQntuples(rb);
+    json_t **jb = mdm_xcalloc((size_t)nb + 1, sizeof *jb);
+    for (int j = 0; j < nb; j++)
+        jb[j] = json_loads(mdm_db_get(rb, j, "normalized", "{}"), 0, NULL);
+    for (int i = 0; i < na; i++) {
+        json_t *x = json_loads(mdm_db_get(ra, i, "normalized", "{}"), 0, NULL);
+        for (int j = 0; x && j < nb; j++) {
+            if (!jb[j])
+                continue;
+            double p;
+            int conflict;
+            mdm_resolve_score(ctx, x, jb[j], &p, NULL, &conflict);
+            if (conflict)
+                *blocked = 1;
+            if (p > *best_p)
+                *best_p = p;
+        }
+        json_decref(x);
+    }
+    for (int j = 0; j < nb; j++)
+        json_decref(jb[j]);
+    free(jb);
+    PQclear(ra);
+    PQclear(rb);
+    return MDM_OK;
+}
+
+static mdm_status add_review(mdm_db *db, const char *kind, int64_t record_id, int64_t entity_id,
+                             int64_t other, const cand *c, int64_t *id, mdm_err *err)
+{
+    char rid[32], eid[32], oid[32], score[32], prob[32];
+    snprintf(rid, sizeof rid, "%lld", (long long)record_id);
+    snprintf(eid, sizeof eid, "%lld", (long long)entity_id);
+    snprintf(oid, sizeof oid, "%lld", (long long)other);
+    snprintf(score, sizeof score, "%.6f", c->w);
+    snprintf(prob, sizeof prob, "%.6f", c->p);
+    char *ex = c->expl ? json_dumps(c->expl, JSON_COMPACT) : mdm_xstrdup("[]");
+    const char *p[7] = {kind, record_id ? rid : NULL, eid, other ? oid : NULL, score, prob, ex};
+    PGresult *res = NULL;
+    mdm_status st = mdm_db_exec(db, &stmt_review, p, &res, err);
+    free(ex);
+    if (st == MDM_OK) {
+        *id = mdm_db_get_ll(res, 0, "id", 0);
+        PQclear(res);
+    }
+    return st;
+}
+
+/* Tries to merge entity `other` into the group of `*target` (bridge). Merges when the
+ * entity-level evidence passes or the merge is forced; else queues a review item. */
+static mdm_status bridge(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t *target, cand *other,
+                         const char *actor, mdm_ingest_result *out, mdm_err *err)
+{
+    const mdm_resolve_settings *rs = mdm_ingest_resolve_settings(ctx);
+    if (other->entity_id == *target)
+        return MDM_OK;
+    double ep = 0;
+    int blocked = 0;
+    mdm_status st = entity_evidence(db, ctx, *target, other->entity_id, &ep, &blocked, err);
+    if (st != MDM_OK)
+        return st;
+    if (other->always || (!blocked && ep >= rs->review)) {
+        int64_t survivor = 0;
+        char reason[96];
+        snprintf(reason, sizeof reason, "bridged by record %lld (entity evidence %.3f)",
+                 (long long)out->record_id, ep);
+        st = mdm_golden_merge(db, ctx, *target, other->entity_id, "auto", actor, reason,
+                              other->p, &survivor, err);
+        if (st == MDM_ECONFLICT) /* already one entity (a concurrent merge) */
+            return mdm_golden_lock(db, target, err);
+        if (st != MDM_OK)
+            return st;
+        *target = survivor;
+        out->decision = MDM_DECISION_MERGED;
+        return MDM_OK;
+    }
+    cand ec = *other;
+    ec.p = ep;
+    return add_review(db, "entity_entity", 0, *target, other->entity_id, &ec, &out->review_id,
+                      err);
+}
+
+mdm_status mdm_resolve_record(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t record_id,
+                              const char *actor, mdm_ingest_result *out, mdm_err *err)
+{
+    const mdm_resolve_settings *rs = mdm_ingest_resolve_settings(ctx);
+    char rid[32];
+    snprintf(rid, sizeof rid, "%lld", (long long)record_id);
+    const char *p1[1] = {rid};
+    PGresult *res = NULL;
+    json_t *canon = NULL, *keys = NULL, *lockset = NULL;
+    cand_set cs = {0};
+    out->record_id = record_id;
+    mdm_status st = mdm_db_exec(db, &stmt_record, p1, &res, err);
+    if (st != MDM_OK)
+        return st;
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        return mdm_err_set(err, MDM_ENOTFOUND, "no source record %lld", (long long)record_id);
+    }
+    canon = json_loads(mdm_db_get(res, 0, "normalized", "{}"), 0, NULL);
+    PQclear(res);
+    if (!canon)
+        return mdm_err_set(err, MDM_EINTERNAL, "source record %lld: bad normalized JSON",
+                           (long long)record_id);
+    keys = mdm_resolve_keys(canon);
+    lockset = json_copy(keys);
+    if ((st = mdm_db_exec(db, &stmt_old_keys, p1, &res, err)) != MDM_OK)
+        goto out_free;
+    for (int i = 0; i < PQntuples(res); i++)
+        json_array_append_new(lockset, json_string(PQgetvalue(res, i, 0)));
+    PQclear(res);
+    if ((st = lock_keys(db, lockset, err)) != MDM_OK)
+        goto out_free;
+    char *karr = pg_text_array(keys);
+    const char *pk[2] = {rid, karr};
+    st = mdm_db_exec(db, &stmt_set_keys, pk, NULL, err);
+    free(karr);
+    if (st != MDM_OK)
+        goto out_free;
+    if ((st = gather(db, ctx, canon, keys, record_id, &cs, err)) != MDM_OK)
+        goto out_free;
+
+    /* steward assertions */
+    if ((st = mdm_db_exec(db, &stmt_assertions, p1, &res, err)) != MDM_OK)
+        goto out_free;
+    for (int i = 0; i < PQntuples(res); i++) {
+        int64_t eid = mdm_db_get_ll(res, i, "entity_id", 0);
+        if (!eid)
+            continue;
+        cand *c = cand_get(&cs, eid);
+        if (!strcmp(mdm_db_get(res, i, "kind", ""), "never_link"))
+            c->never = 1;
+        else {
+            c->always = 1;
+            if (c->p < 0)
+                c->p = 1, c->w = 0;
+        }
+    }
+    PQclear(res);
+
+    /* the record's current entity, if it has one */
+    int64_t current = 0;
+    if ((st = mdm_db_exec(db, &stmt_current, p1, &res, err)) != MDM_OK)
+        goto out_free;
+    current = mdm_db_get_ll(res, 0, "entity_id", 0);
+    PQclear(res);
+
+    qsort(cs.v, cs.n, sizeof *cs.v, cand_cmp);
+    for (size_t i = 0; i < cs.n; i++)
+        if (cs.v[i].entity_id != current && cs.v[i].p > out->probability)
+            out->probability = cs.v[i].p;
+    const char *actor_s = actor ? actor : "system";
+
+    if (current) {
+        /* an update of a linked record: it stays; it may now bridge to other entities */
+        if ((st = mdm_db_exec(db, &stmt_supersede, p1, NULL, err)) != MDM_OK)
+            goto out_free;
+        out->decision = MDM_DECISION_UPDATED;
+        int64_t target = current;
+        if ((st = mdm_golden_lock(db, &target, err)) != MDM_OK)
+            goto out_free;
+        for (size_t i = 0; i < cs.n; i++) {
+            cand *c = &cs.v[i];
+            if (c->entity_id == current || c->never)
+                continue;
+            if (c->always || (c->p >= rs->auto_link && !c->conflict))
+                if ((st = bridge(db, ctx, &target, c, actor_s, out, err)) != MDM_OK)
+                    goto out_free;
+        }
+        int changed = 0;
+        if ((st = mdm_golden_recompute(db, ctx, target, NULL, "source update", &changed, err)) !=
+            MDM_OK)
+            goto out_free;
+        out->entity_id = target;
+    } else {
+        cand *best = NULL;
+        size_t bi = 0;
+        for (size_t i = 0; i < cs.n; i++) {
+            cand *c = &cs.v[i];
+            if (!c->never && (c->always || (c->p >= rs->auto_link && !c->conflict))) {
+                best = c;
+                bi = i;
+                break;
+            }
+        }
+        if (!best) {
+            /* new entity; a possible match goes to review */
+            cand *rv = NULL;
+            for (size_t i = 0; i < cs.n; i++)
+                if (!cs.v[i].never && cs.v[i].p >= rs->review) {
+                    rv = &cs.v[i];
+                    break;
+                }
+            int64_t eid = 0;
+            if ((st = mdm_golden_create(db, ctx, record_id, "auto", actor_s, rv ? rv->p : 0,
+                                        rv ? "review" : "no_match", &eid, err)) != MDM_OK)
+                goto out_free;
+            out->entity_id = eid;
+            out->decision = MDM_DECISION_CREATED;
+            if (rv) {
+                if ((st = add_review(db, "record_entity", record_id, rv->entity_id, 0, rv,
+                                     &out->review_id, err)) != MDM_OK)
+                    goto out_free;
+                out->decision = MDM_DECISION_REVIEW;
+            }
+        } else {
+            int64_t target = best->entity_id;
+            char rule[64];
+            snprintf(rule, sizeof rule, best->always ? "always_link" : "auto_link p>=%.2f",
+                     rs->auto_link);
+            json_t *details = best->expl ? json_pack("{s:O}", "explanation", best->expl) : NULL;
+            st = mdm_golden_link(db, ctx, record_id, &target, "auto", actor_s, best->p, rule,
+                                 details, err);
+            json_decref(details);
+            if (st != MDM_OK)
+                goto out_free;
+            out->decision = MDM_DECISION_LINKED;
+            for (size_t i = bi + 1; i < cs.n; i++) {
+                cand *c = &cs.v[i];
+                if (c->never || !(c->always || (c->p >= rs->auto_link && !c->conflict)))
+                    continue;
+                if ((st = bridge(db, ctx, &target, c, actor_s, out, err)) != MDM_OK)
+                    goto out_free;
+            }
+            out->entity_id = target;
+        }
+    }
+    st = mdm_db_exec(db, &stmt_resolved, p1, NULL, err);
+    if (st == MDM_OK) {
+        PGresult *vr = NULL;
+        char eid[32];
+        snprintf(eid, sizeof eid, "%lld", (long long)out->entity_id);
+        const char *pe[1] = {eid};
+        st = mdm_db_exec(db, &stmt_version, pe, &vr, err);
+        if (st == MDM_OK) {
+            out->entity_version = (int)mdm_db_get_ll(vr, 0, "version", 0);
+            PQclear(vr);
+        }
+    }
+out_free:
+    cand_free(&cs);
+    json_decref(canon);
+    json_decref(keys);
+    json_decref(lockset);
+    return st;
+}
+
+mdm_status mdm_resolve_candidates(mdm_db *db, const mdm_ingest_ctx *ctx, const json_t *canonical,
+                                  int64_t self_record_id, int limit, json_t **out, mdm_err *err)
+{
+    *out = NULL;
+    json_t *keys = mdm_resolve_keys(canonical);
+    cand_set cs = {0};
+    mdm_status st = gather(db, ctx, canonical, keys, self_record_id, &cs, err);
+    json_decref(keys);
+    if (st != MDM_OK) {
+        cand_free(&cs);
+        return st;
+    }
+    qsort(cs.v, cs.n, sizeof *cs.v, cand_cmp);
+    json_t *arr = json_array();
+    for (size_t i = 0; i < cs.n && (int)i < (limit > 0 ? limit : 10); i++) {
+        cand *c = &cs.v[i];
+        json_array_append_new(arr, json_pack("{s:I, s:f, s:f, s:O, s:b}", "entity_id",
+                                             (json_int_t)c->entity_id, "probability", c->p,
+                                             "score", c->w, "explanation",
+                                             c->expl ? c->expl : json_null(),
+                                             "strong_conflict", c->conflict));
+    }
+    cand_free(&cs);
+    *out = arr;
+    return MDM_OK;
+}
+
+/* ---- pending records ------------------------------------------------------------- */
+
+static const mdm_db_stmt stmt_pending = {
+    "resolve_pending",
+    "SELECT id, deleted FROM source_record WHERE resolved_at IS NULL ORDER BY id LIMIT $1 "
+    "FOR UPDATE SKIP LOCKED",
+    1};
+
+typedef struct pending_job {
+    const char *url;
+    const mdm_ingest_ctx *ctx;
+    int batch;
+    FILE *progress;
+    atomic_long done;
+    atomic_int failed;
+    mdm_err err;
+    pthread_mutex_t mu;
+} pending_job;
+
+typedef struct batch_ctx {
+    pending_job *job;
+    long n;
+} batch_ctx;
+
+static mdm_status batch_tx(mdm_db *db, void *arg, mdm_err *err)
+{
+    batch_ctx *b = arg;
+    b->n = 0;
+    char lim[16];
+    snprintf(lim, sizeof lim, "%d", b->job->batch);
+    const char *p[1] = {lim};
+    PGresult *res = NULL;
+    mdm_status st = mdm_db_exec(db, &stmt_pending, p, &res, err);
+    if (st != MDM_OK)
+        return st;
+    int n = PQntuples(res);
+    for (int i = 0; i < n && st == MDM_OK; i++) {
+        int64_t id = mdm_db_get_ll(res, i, "id", 0);
+        bool deleted = !strcmp(mdm_db_get(res, i, "deleted", "f"), "t");
+        mdm_ingest_result r = {0};
+        if (deleted) {
+            st = mdm_resolve_forget(db, id, err);
+            if (st == MDM_OK)
+                st = mdm_golden_unlink(db, b->job->ctx, id, "system", "resolve", "source delete",
+                                       NULL, err);
+            if (st == MDM_OK) {
+                char rid[32];
+                snprintf(rid, sizeof rid, "%lld", (long long)id);
+                const char *pr[1] = {rid};
+                st = mdm_db_exec(db, &stmt_resolved, pr, NULL, err);
+            }
+        } else {
+            st = mdm_resolve_record(db, b->job->ctx, id, "resolve", &r, err);
+        }
+        mdm_ingest_result_clear(&r);
+    }
+    PQclear(res);
+    if (st == MDM_OK)
+        b->n = n;
+    return st;
+}
+
+static void *pending_worker(void *arg)
+{
+    pending_job *job = arg;
+    mdm_err err = {0};
+    mdm_db *db = mdm_db_connect(job->url, &err);
+    if (!db)
+        goto out_fail;
+    for (;;) {
+        if (atomic_load(&job->failed))
+            break;
+        batch_ctx b = {job, 0};
+        mdm_status st = mdm_db_run_tx(db, "resolve_batch", batch_tx, &b, &err);
+        if (st != MDM_OK) {
+            mdm_db_close(db);
+            goto out_fail;
+        }
+        if (b.n == 0)
+            break;
+        long total = atomic_fetch_add(&job->done, b.n) + b.n;
+        if (job->progress && (total / 10000) != ((total - b.n) / 10000)) {
+            fprintf(job->progress, "resolve: %ld records\n", total);
+            fflush(job->progress);
+        }
+    }
+    mdm_db_close(db);
+    return NULL;
+out_fail:
+    pthread_mutex_lock(&job->mu);
+    if (!atomic_load(&job->failed))
+        job->err = err;
+    atomic_store(&job->failed, 1);
+    pthread_mutex_unlock(&job->mu);
+    return NULL;
+}
+
+mdm_status mdm_resolve_pending(const char *url, const mdm_ingest_ctx *ctx, int batch, int threads,
+                               FILE *progress, long *resolved, mdm_err *err)
+{
+    pending_job job;
+    memset(&job, 0, sizeof job);
+    job.url = url;
+    job.ctx = ctx;
+    job.batch = batch > 0 ? batch : 200;
+    job.progress = progress;
+    pthread_mutex_init(&job.mu, NULL);
+    if (threads < 1)
+        threads = 1;
+    if (threads > 32)
+        threads = 32;
+    pthread_t t[32];
+    int started = 0;
+    if (threads == 1) {
+        pending_worker(&job);
+    } else {
+        for (int i = 0; i < threads; i++)
+            if (pthread_create(&t[i], NULL, pending_worker, &job) == 0)
+                started++;
+        for (int i = 0; i < started; i++)
+            pthread_join(t[i], NULL);
+    }
+    pthread_mutex_destroy(&job.mu);
+    if (resolved)
+        *resolved = atomic_load(&job.done);
+    if (atomic_load(&job.failed)) {
+        if (err)
+            *err = job.err;
+        return job.err.code ? job.err.code : MDM_EDB;
+    }
+    return MDM_OK;
+}

@@ -1,0 +1,111 @@
+/* Incremental resolution against the database.
+ *
+ * For one source record (already upserted, canonical form in source_record.normalized):
+ *   1. blocking keys (rule-prefixed strings: "em:", "ph:", "ly:", "tx:", "ni:", "nm:",
+ *      "db:", "pc:") replace the record's rows in blocking_key and key_frequency;
+ *   2. transaction-scoped advisory locks are taken on the keys, in ascending order of
+ *      their 64-bit hashes, so two records that could match each other are resolved one
+ *      after the other and cannot both create an entity;
+ *   3. candidates: the active members of entities sharing a key (keys held by more than
+ *      `key_cap` records are skipped as evidence and counted), at most
+ *      `max_candidates`;
+ *   4. scoring: Fellegi-Sunter match weight per candidate record, entity score = best
+ *      member score; steward assertions win (never_link excludes an entity, always_link
+ *      forces it); conflicting strong identifiers (loyalty_id, tax_id, national_id)
+ *      never auto-link;
+ *   5. decision: p >= auto_link -> link (or merge when the record bridges several
+ *      entities and the entity-to-entity evidence passes, else link to the best and
+ *      queue an entity_entity review item); review <= p < auto_link -> new entity and a
+ *      record_entity review item; below -> new entity. Every decision is a link_event.
+ *
+ * Settings ("resolve" configuration section): auto_link (0.95), review (0.60), key_cap
+ * (1000), max_candidates (50). Unknown keys or values out of range are MDM_EINVAL.
+ *
+ * All functions that write run inside the caller's transaction. */
+#ifndef MDM_MDM_RESOLVE_H
+#define MDM_MDM_RESOLVE_H
+
+#include "common/err.h"
+#include "mdm/db.h"
+
+#include <jansson.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct mdm_ingest_ctx mdm_ingest_ctx;
+typedef struct mdm_ingest_result mdm_ingest_result;
+
+typedef struct mdm_resolve_settings {
+    double auto_link;
+    double review;
+    int key_cap;
+    int max_candidates;
+} mdm_resolve_settings;
+
+/* Match weights (log2 m/u per comparison level) and the prior. Built-in defaults; the
+ * "model" configuration section or the active match_model row may replace them:
+ *   {"prior": -10, "weights": {"first_name": {"exact": 3.5, "close": 2, "far": -2.5},
+ *    ...}}
+ * Fields: first_name last_name birth_date email phone address loyalty_id tax_id
+ * national_id gender; levels exact, close, far (null always weighs 0). A different
+ * strong identifier (loyalty_id, tax_id, national_id "far") is a conflict. */
+enum {
+    MDM_RF_FIRST, MDM_RF_LAST, MDM_RF_DOB, MDM_RF_EMAIL, MDM_RF_PHONE, MDM_RF_ADDRESS,
+    MDM_RF_LOYALTY, MDM_RF_TAX, MDM_RF_NATIONAL, MDM_RF_GENDER, MDM_RF_COUNT
+};
+enum { MDM_RL_EXACT, MDM_RL_CLOSE, MDM_RL_FAR, MDM_RL_COUNT };
+
+typedef struct mdm_resolve_model {
+    double prior;
+    double w[MDM_RF_COUNT][MDM_RL_COUNT];
+} mdm_resolve_model;
+
+extern const char *const mdm_resolve_field_names[MDM_RF_COUNT];
+
+/* The built-in weights. */
+void mdm_resolve_model_default(mdm_resolve_model *m);
+/* Overrides m from a model JSON (see above); where names the location for messages
+ * ("/model"). MDM_EINVAL naming an unknown field or level or a non-number. */
+mdm_status mdm_resolve_model_parse(const json_t *j, const char *where, mdm_resolve_model *m,
+                                   mdm_err *err) __attribute__((warn_unused_result));
+
+/* Reads the "resolve" section (may be NULL: defaults). MDM_EINVAL naming the key. */
+mdm_status mdm_resolve_settings_parse(const json_t *section, mdm_resolve_settings *out,
+                                      mdm_err *err) __attribute__((warn_unused_result));
+
+/* Blocking keys of a canonical record as a new JSON array of strings (sorted, unique). */
+json_t *mdm_resolve_keys(const json_t *canonical);
+
+/* Scores two canonical records: returns the match weight (log2 Bayes factor, prior
+ * included) and sets *probability; *explanation (may be NULL) receives a new array
+ * [{"field", "level", "weight"}]; *strong_conflict (may be NULL) is set when a strong
+ * identifier differs. Pure; thread-safe. */
+double mdm_resolve_score(const mdm_ingest_ctx *ctx, const json_t *a, const json_t *b,
+                         double *probability, json_t **explanation, int *strong_conflict);
+
+/* Resolves record_id (upserted, not deleted) inside the caller's transaction; fills
+ * out->decision (CREATED, LINKED, MERGED, REVIEW or UPDATED for a record that already
+ * had an entity), entity_id, probability, review_id, and sets resolved_at. */
+mdm_status mdm_resolve_record(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t record_id,
+                              const char *actor, mdm_ingest_result *out, mdm_err *err)
+    __attribute__((warn_unused_result));
+
+/* Removes a (deleted) record's blocking keys and their frequency counts. */
+mdm_status mdm_resolve_forget(mdm_db *db, int64_t record_id, mdm_err *err)
+    __attribute__((warn_unused_result));
+
+/* Read-only candidates of a canonical record: a new array of {"entity_id",
+ * "probability", "score", "explanation"} best first, at most limit. */
+mdm_status mdm_resolve_candidates(mdm_db *db, const mdm_ingest_ctx *ctx, const json_t *canonical,
+                                  int64_t self_record_id, int limit, json_t **out, mdm_err *err)
+    __attribute__((warn_unused_result));
+
+/* Resolves every record with resolved_at NULL (oldest first), batch records per
+ * transaction (<= 0: 200), with `threads` connections in parallel (<= 1: one). Killed at
+ * any point, a rerun finishes the work. *resolved (may be NULL) receives the count.
+ * progress (may be NULL) gets a line now and then. */
+mdm_status mdm_resolve_pending(const char *url, const mdm_ingest_ctx *ctx, int batch,
+                               int threads, FILE *progress, long *resolved, mdm_err *err)
+    __attribute__((warn_unused_result));
+
+#endif

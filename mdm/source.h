@@ -1,0 +1,80 @@
+/* Source systems: the systems of record (CRM, loyalty, web shop, POS, ERP) that send
+ * customer records, from the "sources" section of the configuration.
+ *
+ * Each source has a code (the `source` of its records, ^[a-z][a-z0-9_]{0,31}$), a kind
+ * (crm, loyalty, commerce, erp, pos, other), a display name, a default country for
+ * phones and addresses, per-attribute trust (0..100, "*" is the default; the source-trust
+ * survivorship rule prefers the higher) and a field mapping from its own layout onto the
+ * canonical record:
+ *
+ *   {"code": "crm", "kind": "crm", "name": "Salesforce CRM", "default_country": "US",
+ *    "trust": {"*": 60, "email": 80},
+ *    "key": "ContactId", "updated_at": "LastModified", "op": "Action",
+ *    "mapping": {"FirstName": "first_name", "Email": "email", "Mobile": "phone:mobile",
+ *                "Street": "address.line1", "Zip": "address.postal_code",
+ *                "Tier": "attributes.tier"}}
+ *
+ * Mapping targets are canonical field paths (the syntax of matching/record.h
+ * mdm_record_set): scalars (first_name ... segment), list entries email, email:TYPE,
+ * phone, phone:TYPE, address fields address.FIELD / address2.FIELD ..., attributes.KEY.
+ * A source column is a top-level key of the input object, or a dotted path into nested
+ * objects ("contact.email"). A source without a mapping receives canonical records.
+ *
+ * Validation errors name the key as a JSON pointer ("/sources/2/mapping/Zip").
+ * A mdm_sources set is immutable after loading and may be shared between threads. */
+#ifndef MDM_MDM_SOURCE_H
+#define MDM_MDM_SOURCE_H
+
+#include "common/err.h"
+#include "mdm/config.h"
+#include "mdm/db.h"
+
+#include <jansson.h>
+#include <stddef.h>
+
+typedef struct mdm_source_field {
+    char *column; /* source column (dotted path into nested objects) */
+    char *target; /* canonical field path */
+} mdm_source_field;
+
+typedef struct mdm_source {
+    char *code;
+    char *name;
+    char *kind;
+    char *default_country; /* ISO 3166-1 alpha-2 */
+    char *key_column;      /* column holding the source key; NULL: "source_key" */
+    char *updated_column;  /* column holding the source change time; NULL: "source_updated_at" */
+    char *op_column;       /* column holding upsert|delete; NULL: "op" */
+    json_t *trust;         /* object attr -> integer (owned) */
+    json_t *mapping;       /* the mapping object as configured (owned) */
+    mdm_source_field *fields;
+    size_t nfields;
+} mdm_source;
+
+typedef struct mdm_sources {
+    mdm_source *items;
+    size_t n;
+} mdm_sources;
+
+/* Parses and validates the "sources" section of cfg (absent: an empty set). Returns
+ * NULL with err set to MDM_EINVAL naming the key (err->field is its JSON pointer). */
+mdm_sources *mdm_sources_load(const mdm_config *cfg, mdm_err *err);
+
+/* Same from a JSON array (borrowed); used by tests and mdm_sources_load. */
+mdm_sources *mdm_sources_parse(const json_t *array, mdm_err *err);
+
+void mdm_sources_free(mdm_sources *s); /* NULL is a no-op */
+
+/* The source with this code, or NULL. */
+const mdm_source *mdm_sources_find(const mdm_sources *s, const char *code);
+
+/* Trust of source src for attribute attr: trust[attr], else trust["*"], else 50. */
+int mdm_source_trust(const mdm_source *src, const char *attr);
+
+/* Upserts every source into source_system (code, name, kind, trust, mapping,
+ * default_country) in one transaction; sources that are no longer configured are kept
+ * (their records still exist). *nsynced (may be NULL) receives the count. */
+mdm_status mdm_sources_sync(mdm_db *db, const mdm_sources *s, int *nsynced, mdm_err *err)
+    __attribute__((warn_unused_result));
+
+#endif
