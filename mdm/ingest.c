@@ -333,7 +333,8 @@ static bool phone_canon(const char *in, const char *country, char out[24])
         size_t len = strlen(d);
         if (len < 8 || len > 15 || d[0] == '0')
             return false;
-        snprintf(out, 24, "+%s", d);
+        out[0] = '+';
+        memcpy(out + 1, d, len + 1);
         return true;
     }
     const char *dial = NULL;
@@ -1074,6 +1075,7 @@ static void normalize(canon_build *b)
     }
 
     /* something to match on */
+    op = json_string_value(json_object_get(rec, "op"));
     if (!json_object_get(keys, "last") && !json_object_get(keys, "first") &&
         json_array_size(ek) == 0 && json_array_size(pk) == 0 &&
         !json_object_get(keys, "loyalty_id") && !json_object_get(keys, "tax_id") &&

@@ -774,7 +774,8 @@ mdm_status mdm_resolve_record(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t rec
     current = mdm_db_get_ll(res, 0, "entity_id", 0);
     PQclear(res);
 
-    qsort(cs.v, cs.n, sizeof *cs.v, cand_cmp);
+    if (cs.n)
+        qsort(cs.v, cs.n, sizeof *cs.v, cand_cmp);
     for (size_t i = 0; i < cs.n; i++)
         if (cs.v[i].entity_id != current && cs.v[i].p > out->probability)
             out->probability = cs.v[i].p;
@@ -886,7 +887,8 @@ mdm_status mdm_resolve_candidates(mdm_db *db, const mdm_ingest_ctx *ctx, const j
         cand_free(&cs);
         return st;
     }
-    qsort(cs.v, cs.n, sizeof *cs.v, cand_cmp);
+    if (cs.n)
+        qsort(cs.v, cs.n, sizeof *cs.v, cand_cmp);
     json_t *arr = json_array();
     for (size_t i = 0; i < cs.n && (int)i < (limit > 0 ? limit : 10); i++) {
         cand *c = &cs.v[i];
