@@ -7,10 +7,8 @@ COMMENT ON COLUMN golden_value.sources IS 'For union rules: per list item, the i
 -- the same invalid payload twice is one reject row (a rerun of a killed bulk load
 -- must not duplicate rejects); received_at tells when it was last seen
 ALTER TABLE record_reject ADD COLUMN payload_hash text;
-UPDATE record_reject SET payload_hash = md5(payload) WHERE payload_hash IS NULL;
-ALTER TABLE record_reject ALTER COLUMN payload_hash SET NOT NULL;
 CREATE UNIQUE INDEX record_reject_payload ON record_reject (source, payload_hash);
-COMMENT ON COLUMN record_reject.payload_hash IS 'SHA-256 of the payload: one row per distinct invalid payload of a source.';
+COMMENT ON COLUMN record_reject.payload_hash IS 'SHA-256 of the payload: one row per distinct invalid payload of a source (NULL for rows written by other paths).';
 
 -- search by name on golden records
 CREATE INDEX entity_last_name ON entity (lower(golden->>'last_name')) WHERE status = 'active';
