@@ -35,7 +35,12 @@ const mdm_cli_command mdm_cli_commands[] = {
      "  --dup-rate P     chance of one more record of a person in a source (default 0.2)\n"},
     {"eval", mdm_cli_eval, "pairwise precision, recall and F1 of a clusters file",
      "usage: mdm eval CLUSTERS.csv (--febrl-ids | --truth FILE --truth-column COL)\n"
-     "                [--all-pairs] [--json]\n\n"
+     "                [--all-pairs] [--json]\n"
+     "       mdm eval --labels [--config FILE] [--json]\n\n"
+     "With --labels, measures automatic linking against steward decisions in the database:\n"
+     "precision of automatic links that stewards confirmed or split apart, links they had to\n"
+     "make by hand (missed), and the precision automation would have had at thresholds\n"
+     "0.5..0.95 on the decided review items.\n\n"
      "Compares CLUSTERS.csv (source,record_id,cluster_id, as written by mdm link) with the\n"
      "truth and prints records, clusters, true entities, the largest cluster and pairwise\n"
      "precision, recall and F1. With several sources only cross-source pairs count\n"

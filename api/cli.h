@@ -37,6 +37,7 @@ int mdm_cli_config(int argc, char **argv);
 int mdm_cli_synth(int argc, char **argv); /* api/cli_link.c */
 int mdm_cli_eval(int argc, char **argv);
 int mdm_cli_audit(int argc, char **argv); /* api/cli_steward.c */
+int mdm_cli_eval_labels(int argc, char **argv); /* `mdm eval --labels`, api/cli_steward.c */
 int mdm_cli_normalize(int argc, char **argv);
 int mdm_cli_compare(int argc, char **argv); /* api/cli_text.c */
 int mdm_cli_phonetic(int argc, char **argv);

@@ -94,6 +94,9 @@ int mdm_cli_synth(int argc, char **argv)
 
 int mdm_cli_eval(int argc, char **argv)
 {
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--labels") == 0)
+            return mdm_cli_eval_labels(argc, argv); /* steward labels: api/cli_steward.c */
     mdm_eval_opts o = {0};
     const char *clusters = NULL;
     bool json = false;

@@ -4,6 +4,7 @@
 #include "mdm/config.h"
 #include "mdm/db.h"
 #include "stewardship/audit.h"
+#include "stewardship/queue.h"
 
 #include <getopt.h>
 #include <jansson.h>
@@ -175,4 +176,77 @@ int mdm_cli_audit(int argc, char **argv)
     if (strcmp(argv[1], "list") == 0)
         return audit_list(argc - 1, argv + 1);
     return mdm_cli_usage_error("audit", "unknown subcommand \"%s\"", argv[1]);
+}
+
+static void print_ratio(const char *name, json_t *v)
+{
+    if (json_is_number(v))
+        printf(" %s=%.4f", name, json_number_value(v));
+    else
+        printf(" %s=-", name);
+}
+
+int mdm_cli_eval_labels(int argc, char **argv)
+{
+    const char *config_path = NULL;
+    int as_json = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--labels") == 0)
+            continue;
+        if (strcmp(argv[i], "--json") == 0)
+            as_json = 1;
+        else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+            config_path = argv[++i];
+        else
+            return mdm_cli_usage_error("eval", "unexpected argument \"%s\" with --labels",
+                                       argv[i]);
+    }
+    int rc = 0;
+    mdm_db *db = open_db("eval", config_path, &rc);
+    if (!db)
+        return rc;
+    mdm_err err = {0};
+    json_t *r = NULL;
+    if (mdm_queue_label_report(db, &r, &err) != MDM_OK) {
+        rc = mdm_cli_fail("eval", &err);
+        goto out_close;
+    }
+    if (as_json) {
+        char *s = json_dumps(r, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        if (s)
+            puts(s);
+        free(s);
+    } else {
+        json_t *a = json_object_get(r, "auto"), *rv = json_object_get(r, "review");
+        printf("labelled_pairs=%lld match=%lld no_match=%lld\n",
+               (long long)json_integer_value(json_object_get(r, "pairs")),
+               (long long)json_integer_value(json_object_get(r, "match")),
+               (long long)json_integer_value(json_object_get(r, "no_match")));
+        printf("auto_links=%lld confirmed=%lld rejected=%lld",
+               (long long)json_integer_value(json_object_get(a, "pairs")),
+               (long long)json_integer_value(json_object_get(a, "confirmed")),
+               (long long)json_integer_value(json_object_get(a, "rejected")));
+        print_ratio("precision", json_object_get(a, "precision"));
+        printf("\nmissed_links=%lld", (long long)json_integer_value(json_object_get(r, "missed")));
+        print_ratio("recall", json_object_get(r, "recall"));
+        printf("\nreview_decided=%lld match=%lld no_match=%lld\n",
+               (long long)json_integer_value(json_object_get(rv, "decided")),
+               (long long)json_integer_value(json_object_get(rv, "match")),
+               (long long)json_integer_value(json_object_get(rv, "no_match")));
+        size_t i;
+        json_t *t;
+        json_array_foreach(json_object_get(rv, "thresholds"), i, t)
+        {
+            printf("threshold=%.2f would_link=%lld correct=%lld",
+                   json_number_value(json_object_get(t, "threshold")),
+                   (long long)json_integer_value(json_object_get(t, "linked")),
+                   (long long)json_integer_value(json_object_get(t, "correct")));
+            print_ratio("precision", json_object_get(t, "precision"));
+            putchar('\n');
+        }
+    }
+    json_decref(r);
+out_close:
+    mdm_db_close(db);
+    return rc;
 }

@@ -843,3 +843,72 @@ mdm_status mdm_queue_decide_bulk(mdm_db *db, const mdm_ingest_ctx *ctx,
     *results = arr;
     return first;
 }
+
+/* ---- Labels ----------------------------------------------------------------------- */
+
+static const mdm_db_stmt stmt_label_pairs_report = {
+    "queue_label_report",
+    "WITH l AS (SELECT DISTINCT ON (record_a, record_b) label, auto_linked FROM steward_label"
+    "           ORDER BY record_a, record_b, id DESC)"
+    " SELECT count(*) AS pairs, count(*) FILTER (WHERE label = 'match') AS m,"
+    "  count(*) FILTER (WHERE label = 'no_match') AS nm,"
+    "  count(*) FILTER (WHERE auto_linked AND label = 'match') AS tp,"
+    "  count(*) FILTER (WHERE auto_linked AND label = 'no_match') AS fp,"
+    "  count(*) FILTER (WHERE NOT auto_linked AND label = 'match') AS fn FROM l",
+    0};
+
+static const mdm_db_stmt stmt_label_thresholds = {
+    "queue_label_thresholds",
+    "SELECT t, count(*) FILTER (WHERE r.probability >= t) AS linked,"
+    "  count(*) FILTER (WHERE r.probability >= t AND r.decision = 'match') AS correct,"
+    "  count(r.id) AS decided, count(*) FILTER (WHERE r.decision = 'match') AS m"
+    " FROM unnest('{0.5,0.6,0.7,0.8,0.9,0.95}'::float8[]) AS t"
+    " LEFT JOIN review_item r ON r.status = 'decided' AND r.decision IN ('match', 'no_match')"
+    " GROUP BY t ORDER BY t",
+    0};
+
+static json_t *ratio(long long num, long long den)
+{
+    return den > 0 ? json_real((double)num / (double)den) : json_null();
+}
+
+mdm_status mdm_queue_label_report(mdm_db *db, json_t **out, mdm_err *err)
+{
+    *out = NULL;
+    PGresult *res = NULL;
+    mdm_status st = mdm_db_exec(db, &stmt_label_pairs_report, NULL, &res, err);
+    if (st != MDM_OK)
+        return st;
+    long long pairs = mdm_db_get_ll(res, 0, "pairs", 0), m = mdm_db_get_ll(res, 0, "m", 0),
+              nm = mdm_db_get_ll(res, 0, "nm", 0), tp = mdm_db_get_ll(res, 0, "tp", 0),
+              fp = mdm_db_get_ll(res, 0, "fp", 0), fn = mdm_db_get_ll(res, 0, "fn", 0);
+    PQclear(res);
+    json_t *o = json_pack("{s:I,s:I,s:I,s:{s:I,s:I,s:I,s:o},s:I,s:o}", "pairs", (json_int_t)pairs,
+                          "match", (json_int_t)m, "no_match", (json_int_t)nm, "auto", "pairs",
+                          (json_int_t)(tp + fp), "confirmed", (json_int_t)tp, "rejected",
+                          (json_int_t)fp, "precision", ratio(tp, tp + fp), "missed",
+                          (json_int_t)fn, "recall", ratio(tp, tp + fn));
+    st = mdm_db_exec(db, &stmt_label_thresholds, NULL, &res, err);
+    if (st != MDM_OK) {
+        json_decref(o);
+        return st;
+    }
+    json_t *ths = json_array();
+    long long decided = 0, dm = 0;
+    for (int i = 0; i < PQntuples(res); i++) {
+        long long linked = mdm_db_get_ll(res, i, "linked", 0);
+        long long correct = mdm_db_get_ll(res, i, "correct", 0);
+        decided = mdm_db_get_ll(res, i, "decided", 0);
+        dm = mdm_db_get_ll(res, i, "m", 0);
+        json_array_append_new(ths, json_pack("{s:f,s:I,s:I,s:o}", "threshold",
+                                             strtod(mdm_db_get(res, i, "t", "0"), NULL), "linked",
+                                             (json_int_t)linked, "correct", (json_int_t)correct,
+                                             "precision", ratio(correct, linked)));
+    }
+    PQclear(res);
+    json_object_set_new(o, "review", json_pack("{s:I,s:I,s:I,s:o}", "decided", (json_int_t)decided,
+                                               "match", (json_int_t)dm, "no_match",
+                                               (json_int_t)(decided - dm), "thresholds", ths));
+    *out = o;
+    return MDM_OK;
+}

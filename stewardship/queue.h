@@ -135,6 +135,24 @@ mdm_status mdm_queue_decide_bulk(mdm_db *db, const mdm_ingest_ctx *ctx,
                                  const mdm_queue_actor *who, json_t **results, mdm_err *err)
     __attribute__((warn_unused_result));
 
+/* Labels */
+
+/* What steward decisions say about automatic linking (for `mdm eval --labels`). Every
+ * labelled record pair counts once, with its latest label. *out receives a new object
+ * {"pairs", "match", "no_match",
+ *  "auto": {"pairs", "confirmed", "rejected", "precision"}   pairs automation had linked
+ *                                                            when the steward spoke;
+ *                                                            precision = confirmed / pairs
+ *  "missed", "recall",                 match pairs automation had not linked; recall =
+ *                                      confirmed / (confirmed + missed)
+ *  "review": {"decided", "match", "no_match",
+ *             "thresholds": [{"threshold", "linked", "correct", "precision"}]}}
+ * where thresholds answer "had automation linked every decided review item with
+ * probability >= t, how often would it have been right"; precision and recall are null
+ * when undefined. */
+mdm_status mdm_queue_label_report(mdm_db *db, json_t **out, mdm_err *err)
+    __attribute__((warn_unused_result));
+
 /* Maintenance */
 
 /* Closes as superseded every open, claimed or deferred item whose evidence no longer

@@ -31,5 +31,11 @@ expect_contains "head no longer matches" "rows at the end were deleted or the he
 expect_contains "summary says tampered" "TAMPERED" "$out"
 expect_exit 0 "list shows the forged row" "$mdm" audit list --actor eve
 expect_contains "list prints json" '"action":"entity.merge"' "$out"
+expect_exit 0 "eval --labels on an empty queue" "$mdm" eval --labels
+expect_contains "eval --labels counts pairs" "labelled_pairs=0 match=0 no_match=0" "$out"
+expect_contains "eval --labels precision undefined" "precision=-" "$out"
+expect_exit 0 "eval --labels --json" "$mdm" eval --labels --json
+expect_contains "json names thresholds" '"thresholds"' "$out"
+expect_exit 2 "eval --labels rejects a clusters file" "$mdm" eval --labels clusters.csv
 expect_exit 7 "unreachable database" env MDM_DATABASE_URL="postgresql:///x?host=/nonexistent" "$mdm" audit verify
 e2e_end

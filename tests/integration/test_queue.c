@@ -570,6 +570,49 @@ static void test_two_stewards_race(void)
     }
 }
 
+static void test_label_report(void)
+{
+    mdm_err err;
+    long long pairs = q1("SELECT count(DISTINCT (record_a, record_b)) FROM steward_label", NULL, NULL);
+    long long decided = q1("SELECT count(*) FROM review_item WHERE status = 'decided'", NULL, NULL);
+    long long sure = q1("SELECT count(*) FROM review_item WHERE status = 'decided'"
+                        " AND probability >= 0.7", NULL, NULL);
+    CHECK(pairs >= 10);
+    json_t *r = NULL;
+    CHECK_INT(mdm_queue_label_report(db, &r, &err), MDM_OK);
+    CHECK_INT(json_integer_value(json_object_get(r, "pairs")), pairs);
+    CHECK_INT(json_integer_value(json_object_get(r, "no_match")), pairs);
+    CHECK(json_is_null(json_object_get(json_object_get(r, "auto"), "precision")));
+    json_t *rv = json_object_get(r, "review");
+    CHECK_INT(json_integer_value(json_object_get(rv, "decided")), decided);
+    json_t *t07 = json_array_get(json_object_get(rv, "thresholds"), 2);
+    CHECK_NEAR(json_real_value(json_object_get(t07, "threshold")), 0.7, 1e-9);
+    CHECK_INT(json_integer_value(json_object_get(t07, "linked")), sure);
+    CHECK_NEAR(json_real_value(json_object_get(t07, "precision")), 0.0, 1e-9);
+    json_decref(r);
+    /* an automatic link split apart, one confirmed, one made by hand; the latest label of
+     * a pair wins */
+    char sql[400];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO steward_label (record_a, record_b, label, auto_linked, origin, actor)"
+             " VALUES (%lld, %lld, 'no_match', true, 'split', 'a'), (%lld, %lld, 'match', true,"
+             " 'assertion', 'a'), (%lld, %lld, 'match', false, 'merge', 'a'),"
+             " (%lld, %lld, 'match', true, 'assertion', 'a') RETURNING 1",
+             r_fay1 < r_fay2 ? r_fay1 : r_fay2, r_fay1 < r_fay2 ? r_fay2 : r_fay1, r_ann, r_anne,
+             r_ann, r_eve, r_dee1, r_dee2);
+    q1(sql, NULL, NULL);
+    CHECK_INT(mdm_queue_label_report(db, &r, &err), MDM_OK);
+    json_t *a = json_object_get(r, "auto");
+    CHECK_INT(json_integer_value(json_object_get(r, "pairs")), pairs + 3);
+    CHECK_INT(json_integer_value(json_object_get(a, "pairs")), 3);
+    CHECK_INT(json_integer_value(json_object_get(a, "confirmed")), 2);
+    CHECK_INT(json_integer_value(json_object_get(a, "rejected")), 1);
+    CHECK_NEAR(json_real_value(json_object_get(a, "precision")), 2.0 / 3.0, 1e-9);
+    CHECK_INT(json_integer_value(json_object_get(r, "missed")), 1);
+    CHECK_NEAR(json_real_value(json_object_get(r, "recall")), 2.0 / 3.0, 1e-9);
+    json_decref(r);
+}
+
 static void test_audit_chain_intact(void)
 {
     mdm_audit_check chk;
@@ -602,6 +645,7 @@ int main(void)
     RUN(test_superseded);
     RUN(test_bulk);
     RUN(test_two_stewards_race);
+    RUN(test_label_report);
     RUN(test_audit_chain_intact);
     mdm_db_close(db);
     TEST_END();
