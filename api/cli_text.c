@@ -53,8 +53,7 @@ static int parse_one_option(int argc, char **argv, const char *name, const char 
     /* "+" stops at the first operand, so values such as "-x" can be compared after "--" */
     while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
         if (c != 'o') {
-            mdm_cli_usage_error(argv[0], "unknown or incomplete option \"%s\"",
-                                argv[optind - 1]);
+            mdm_cli_usage_error(argv[0], "unknown or incomplete option \"%s\"", argv[optind - 1]);
             return -1;
         }
         *value = optarg;
@@ -126,13 +125,13 @@ int mdm_cli_compare(int argc, char **argv)
     return rc;
 }
 
-static const char *const phonetic_names[] = {"soundex", "nysiis", "metaphone",
-                                             "double_metaphone", NULL};
+static const char *const phonetic_names[] = {"soundex", "nysiis", "metaphone", "double_metaphone",
+                                             NULL};
 
 /* Prints the key(s) of value's comparison form, after checking it; echo prefixes
  * "value<TAB>". form is scratch space kept between calls. */
-static int phonetic_one(mdm_norm *norm, const char *algorithm, const char *value,
-                        const char *where, int echo, mdm_buf *form)
+static int phonetic_one(mdm_norm *norm, const char *algorithm, const char *value, const char *where,
+                        int echo, mdm_buf *form)
 {
     int rc = check_utf8("phonetic", value, where);
     if (rc)

@@ -136,7 +136,8 @@ extern const char *const mdm_cmp_names[];
 bool mdm_cmp_utf8_valid(const char *s, size_t *bad);
 
 /* Decodes at most max code points of s into out (invalid bytes become U+FFFD) and
- * returns the number of code points in the whole of s (which may exceed max). */
+ * returns the number of code points in the whole of s (which may exceed max); out may be
+ * NULL when max is 0, to count. */
 size_t mdm_cmp_decode(const char *s, uint32_t *out, size_t max);
 
 #endif

@@ -84,7 +84,9 @@ static void key_puts(key *k, const char *s)
 
 static char key_last(const key *k)
 {
-    return k->len ? k->s[k->len - 1] : 0;
+    if (!k->len)
+        return '\0';
+    return k->s[k->len - 1];
 }
 
 static void key_chop(key *k)
@@ -202,7 +204,11 @@ void mdm_phon_nysiis(const char *in, char *out, size_t outlen)
      * a letter is added unless it repeats the previous translated letter */
     for (size_t i = 1; i < n; i++) {
         char prev = s[i - 1], cur = s[i];
-        char next = i + 1 < n ? s[i + 1] : ' ', next2 = i + 2 < n ? s[i + 2] : ' ';
+        char next = ' ', next2 = ' ';
+        if (i + 1 < n)
+            next = s[i + 1];
+        if (i + 2 < n)
+            next2 = s[i + 2];
         if (cur == 'E' && next == 'V') {
             s[i] = 'A';
             s[i + 1] = 'F';
@@ -223,10 +229,9 @@ void mdm_phon_nysiis(const char *in, char *out, size_t outlen)
             s[i + 1] = s[i + 2] = 'S';
         } else if (cur == 'P' && next == 'H') {
             s[i] = s[i + 1] = 'F';
-        } else if (cur == 'H' && (!is_vowel(prev) || !is_vowel(next))) {
-            s[i] = prev;
-        } else if (cur == 'W' && is_vowel(prev)) {
-            s[i] = prev;
+        } else if ((cur == 'H' && (!is_vowel(prev) || !is_vowel(next))) ||
+                   (cur == 'W' && is_vowel(prev))) {
+            s[i] = prev; /* H beside a consonant, W after a vowel: repeat the letter before */
         }
         if (s[i] != s[i - 1])
             key_putc(&k, s[i]);
@@ -252,7 +257,9 @@ out_emit:
 /* Letter at i, or 0 outside the word. */
 static char at(const word *w, long i)
 {
-    return i >= 0 && (size_t)i < w->n ? w->s[i] : 0;
+    if (i < 0 || (size_t)i >= w->n)
+        return '\0';
+    return w->s[i];
 }
 
 static bool is_front_vowel(char c)
@@ -399,8 +406,10 @@ typedef struct dm {
 static char dm_at(const dm *d, long i)
 {
     if (i < 0)
-        return 0;
-    return i < d->n ? d->w->s[i] : ' ';
+        return '\0';
+    if (i >= d->n)
+        return ' ';
+    return d->w->s[i];
 }
 
 static bool dm_vowel(const dm *d, long i)
@@ -496,7 +505,7 @@ static long dm_c(dm *d, long i)
         add(d, "X");
         return i + 3;
     }
-    if (AT(i, "CC") && !(i == 1 && dm_at(d, 0) == 'M')) { /* not McClellan */
+    if (AT(i, "CC") && !(i == 1 && dm_at(d, 0) == 'M')) {   /* not McClellan */
         if (AT(i + 2, "I", "E", "H") && !AT(i + 2, "HU")) { /* Bellocchio, not Bacchus */
             if ((i == 1 && dm_at(d, 0) == 'A') || AT(i - 1, "UCCEE", "UCCES"))
                 add(d, "KS"); /* accident, accede, succeed */
@@ -614,7 +623,7 @@ static long dm_s(dm *d, long i)
         return AT(i + 1, "Z") ? i + 2 : i + 1;
     }
     if (AT(i, "SC")) {
-        if (dm_at(d, i + 2) == 'H') { /* Schlesinger's rule */
+        if (dm_at(d, i + 2) == 'H') {                            /* Schlesinger's rule */
             if (AT(i + 3, "OO", "ER", "EN", "UY", "ED", "EM")) { /* Dutch: school, schooner */
                 if (AT(i + 3, "ER", "EN"))
                     dm_add(d, "X", "SK"); /* Schermerhorn, Schenker */
@@ -773,8 +782,8 @@ static long dm_letter(dm *d, long i)
                 add(d, "A"); /* Uomo ~ Womo */
         }
         /* Arnow ~ Arnoff */
-        if ((i == d->last && dm_vowel(d, i - 1)) ||
-            AT(i - 1, "EWSKI", "EWSKY", "OWSKI", "OWSKY") || AT(0, "SCH")) {
+        if ((i == d->last && dm_vowel(d, i - 1)) || AT(i - 1, "EWSKI", "EWSKY", "OWSKI", "OWSKY") ||
+            AT(0, "SCH")) {
             dm_add(d, "", "F");
             return i + 1;
         }
@@ -810,12 +819,12 @@ void mdm_phon_double_metaphone(const char *in, char *primary, char *alternate, s
     dm d = {.w = &w, .n = (long)w.n, .last = (long)w.n - 1};
     key_init(&d.pri);
     key_init(&d.alt);
-    d.slavo_germanic = strchr(w.s, 'W') || strchr(w.s, 'K') || strstr(w.s, "CZ") ||
-                       strstr(w.s, "WITZ");
+    d.slavo_germanic =
+        strchr(w.s, 'W') || strchr(w.s, 'K') || strstr(w.s, "CZ") || strstr(w.s, "WITZ");
     long i = 0;
     if (d.n > 0) {
         if (dm_is(&d, 0, "GN", "KN", "PN", "WR", "PS", (const char *)NULL))
-            i = 1; /* silent first letter */
+            i = 1;                 /* silent first letter */
         if (dm_at(&d, 0) == 'X') { /* Xavier */
             add(&d, "S");
             i = 1;

@@ -1,41 +1,87 @@
 #!/usr/bin/env bash
-# Runs the benchmark programs build/rel/bench_* (`make bench` builds them first) and
-# prints their key=value result lines. One `case` per benchmark gives its arguments;
-# a benchmark without a case runs with none.
+# Benchmarks, run by `make bench` (speed) and `make bench-quality` (match quality).
 #
-#   scripts/bench.sh               every benchmark
+#   scripts/bench.sh               every speed benchmark
 #   scripts/bench.sh NAME...       only these (normalize, compare, ...)
 #   scripts/bench.sh --quality     the precision/recall benchmarks (`make bench-quality`)
 #
-# MDM_BENCH_SECONDS sets the time per measured field where a benchmark takes one.
+# Speed: every build/rel/bench_NAME program (one per tests/bench/bench_NAME.c; `make bench`
+# builds them first), then every tests/bench/bench_NAME.sh script (load tests and other
+# benchmarks that need a running server or data files). Quality: every
+# tests/bench/quality_NAME.sh script (precision, recall and F1 on FEBRL and generated
+# data). Programs print key=value result lines. Each benchmark runs on its own; a failing
+# one is reported and the others still run; the exit status is non-zero when any failed.
+# Output is also kept in build/bench-logs/<speed|quality>.txt.
+#
+# Environment: MDM_BENCH_SECONDS sets the time per measured case where a program takes
+# one (its first argument). Passed on to scripts: MDM_ROOT (the checkout), MDM_BIN
+# (build/rel/mdm), MDM_FEBRL_DIR (default ../shared/data/febrl).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-quality=0
+mode=speed
 want=()
 for a in "$@"; do
     case $a in
-        --quality) quality=1 ;;
+        --quality) mode=quality ;;
         *) want+=("$a") ;;
     esac
 done
+export MDM_ROOT=$PWD
+export MDM_BIN=${MDM_BIN:-$PWD/build/rel/mdm}
+export MDM_FEBRL_DIR=${MDM_FEBRL_DIR:-$PWD/../shared/data/febrl}
+logdir=build/bench-logs
+mkdir -p "$logdir"
+log=$logdir/$mode.txt
 
-status=0
-for b in build/rel/bench_*; do
-    [ -x "$b" ] || continue
-    name=${b##*/bench_}
+run=()
+if [ "$mode" = speed ]; then
+    for b in build/rel/bench_*; do
+        [ -x "$b" ] && [ -f "$b" ] && run+=("$b")
+    done
+    for s in tests/bench/bench_*.sh; do
+        [ -f "$s" ] && run+=("$s")
+    done
+else
+    for s in tests/bench/quality_*.sh; do
+        [ -f "$s" ] && run+=("$s")
+    done
+fi
+
+echo "# mdm $mode benchmarks, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores," \
+    "$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | sed 's/.*: //')," \
+    "commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)" | tee "$log"
+
+failed=0 ran=0
+for b in "${run[@]}"; do
+    name=${b##*/}
+    name=${name%.sh}
+    name=${name#bench_}
+    name=${name#quality_}
     if [ ${#want[@]} -gt 0 ] && [[ " ${want[*]} " != *" $name "* ]]; then
         continue
     fi
-    case $name in
-        normalize)
-            [ "$quality" = 1 ] && continue
-            "$b" "${MDM_BENCH_SECONDS:-0.5}" || status=1
-            ;;
-        *)
-            [ "$quality" = 1 ] && continue
-            "$b" || status=1
-            ;;
+    ran=$((ran + 1))
+    echo "## $name" | tee -a "$log"
+    args=()
+    case $b in
+        *.sh) ;;
+        */bench_normalize) args=("${MDM_BENCH_SECONDS:-0.5}") ;;
+        *) [ -n "${MDM_BENCH_SECONDS:-}" ] && args=("$MDM_BENCH_SECONDS") ;;
     esac
+    if [[ $b == *.sh ]]; then
+        bash "$b" 2>&1 | tee -a "$log"
+    else
+        "$b" "${args[@]}" 2>&1 | tee -a "$log"
+    fi
+    rc=${PIPESTATUS[0]}
+    if [ "$rc" -ne 0 ]; then
+        echo "bench: $name failed (exit $rc)" | tee -a "$log" >&2
+        failed=$((failed + 1))
+    fi
 done
-exit $status
+if [ "$ran" -eq 0 ]; then
+    echo "bench: no $mode benchmarks${want[*]:+ named ${want[*]}}" | tee -a "$log"
+fi
+echo "bench: $ran run, $failed failed; log in $log"
+[ "$failed" -eq 0 ]

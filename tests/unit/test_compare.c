@@ -133,8 +133,8 @@ static unsigned rnd(unsigned n)
  * and spaces, so matches, transpositions and multi-byte characters are common. */
 static void random_string(char *out, size_t cap, unsigned maxlen)
 {
-    static const char *const alphabet[] = {"a", "b", "c", "d", "e", " ", "ü", "é", "И", "в",
-                                           "王", "😀"};
+    static const char *const alphabet[] = {"a", "b", "c", "d", "e",  " ",
+                                           "ü", "é", "И", "в", "王", "😀"};
     unsigned n = rnd(maxlen + 1);
     size_t len = 0;
     for (unsigned i = 0; i < n; i++) {
@@ -161,8 +161,8 @@ static void test_properties(void)
             double ab = fn(a, b), ba = fn(b, a);
             if (ab != ba) {
                 if (bad_sym++ < 5)
-                    fprintf(stderr, "%s not symmetric on \"%s\" \"%s\": %f %f\n", *name, a, b,
-                            ab, ba);
+                    fprintf(stderr, "%s not symmetric on \"%s\" \"%s\": %f %f\n", *name, a, b, ab,
+                            ba);
             }
             if (!(ab >= 0.0 && ab <= 1.0))
                 bad_bounds++;

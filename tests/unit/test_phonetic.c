@@ -25,8 +25,7 @@ static int run_row(char **f, int nf, char *what, size_t whatlen)
             len = 5;
         mdm_phon_double_metaphone(in, got, alt, len);
         const char *want_alt = nf > 3 ? unempty(f[3]) : want;
-        snprintf(what, whatlen, "%s(%s) = %s/%s, want %s/%s", algo, in, got, alt, want,
-                 want_alt);
+        snprintf(what, whatlen, "%s(%s) = %s/%s, want %s/%s", algo, in, got, alt, want, want_alt);
         return strcmp(got, want) == 0 && strcmp(alt, want_alt) == 0;
     } else {
         mdm_phon_fn fn = mdm_phon_by_name(algo);
