@@ -156,6 +156,39 @@ static bool cp_after(const uint32_t *a, size_t la, const uint32_t *b, size_t lb)
     return false;
 }
 
+static double jaro_formula(size_t m, size_t half, size_t la, size_t lb)
+{
+    double md = (double)m;
+    return (md / (double)la + md / (double)lb + (md - (double)half / 2.0) / md) / 3.0;
+}
+
+/* Jaro for strings of at most 64 code points (already ordered, non-empty): the matched
+ * flags are bit masks, and the transposition count walks their set bits. */
+static double jaro_small(const uint32_t *a, size_t la, const uint32_t *b, size_t lb, size_t win)
+{
+    uint64_t am = 0, bm = 0;
+    size_t m = 0;
+    for (size_t i = 0; i < la; i++) {
+        size_t lo = i > win ? i - win : 0;
+        size_t hi = i + win + 1 < lb ? i + win + 1 : lb;
+        uint32_t c = a[i];
+        for (size_t j = lo; j < hi; j++) {
+            if (b[j] == c && !(bm >> j & 1)) {
+                bm |= (uint64_t)1 << j;
+                am |= (uint64_t)1 << i;
+                m++;
+                break;
+            }
+        }
+    }
+    if (!m)
+        return 0.0;
+    size_t half = 0;
+    for (; am; am &= am - 1, bm &= bm - 1)
+        half += a[__builtin_ctzll(am)] != b[__builtin_ctzll(bm)];
+    return jaro_formula(m, half, la, lb);
+}
+
 static double jaro_cp(const uint32_t *a, size_t la, const uint32_t *b, size_t lb)
 {
     if (la == 0 && lb == 0)
@@ -172,6 +205,8 @@ static double jaro_cp(const uint32_t *a, size_t la, const uint32_t *b, size_t lb
     }
     size_t win = max_sz(la, lb) / 2;
     win = win ? win - 1 : 0;
+    if (lb <= 64) /* then la <= 64 too: the matched flags fit in two words */
+        return jaro_small(a, la, b, lb, win);
     unsigned char buf[2 * MDM_CMP_MAX_STACK];
     void *heap = NULL;
     unsigned char *am = scratch(buf, sizeof buf, la + lb, &heap);
@@ -201,8 +236,7 @@ static double jaro_cp(const uint32_t *a, size_t la, const uint32_t *b, size_t lb
                 half++;
             k++;
         }
-        double md = (double)m;
-        r = (md / (double)la + md / (double)lb + (md - (double)half / 2.0) / md) / 3.0;
+        r = jaro_formula(m, half, la, lb);
     }
     free(heap);
     return r;
@@ -328,6 +362,51 @@ static size_t osa_cp(const uint32_t *a, size_t la, const uint32_t *b, size_t lb)
 #define DL_DIM (MDM_CMP_MAX_STACK + 2)
 static _Thread_local uint16_t dl_tls[DL_DIM * DL_DIM];
 
+/* The Lowrance-Wagner recurrence over an (la + 2) x (lb + 2) matrix h of cell_t:
+ * h[(i + 1) * cols + (j + 1)] is the distance between a[0..i) and b[0..j), row 0 and
+ * column 0 hold the sentinel la + lb. ida/idb are the alphabet indices of a and b, da
+ * (zeroed) the last row of each index. Instantiated for 16-bit cells (the per-thread
+ * matrix) and 32-bit cells (heap, long inputs). */
+/* NOLINTBEGIN(bugprone-macro-parentheses): cell_t is a type name */
+#define DEFINE_DL_DP(name, cell_t)                                                                 \
+    static size_t name(cell_t *h, const size_t *ida, size_t la, const size_t *idb, size_t lb,      \
+                       size_t *da)                                                                 \
+    {                                                                                              \
+        const size_t cols = lb + 2;                                                                \
+        const cell_t maxd = (cell_t)(la + lb);                                                     \
+        h[0] = maxd;                                                                               \
+        for (size_t i = 0; i <= la; i++) {                                                         \
+            h[(i + 1) * cols] = maxd;                                                              \
+            h[(i + 1) * cols + 1] = (cell_t)i;                                                     \
+        }                                                                                          \
+        for (size_t j = 0; j <= lb; j++) {                                                         \
+            h[j + 1] = maxd;                                                                       \
+            h[cols + j + 1] = (cell_t)j;                                                           \
+        }                                                                                          \
+        for (size_t i = 1; i <= la; i++) {                                                         \
+            const cell_t *up = h + i * cols;                                                       \
+            cell_t *row = h + (i + 1) * cols;                                                      \
+            size_t db = 0, ai = ida[i - 1];                                                        \
+            for (size_t j = 1; j <= lb; j++) {                                                     \
+                size_t k = da[idb[j - 1]], l = db;                                                 \
+                unsigned cost = 1;                                                                 \
+                if (ai == idb[j - 1]) {                                                            \
+                    cost = 0;                                                                      \
+                    db = j;                                                                        \
+                }                                                                                  \
+                unsigned v = min3(up[j] + cost, row[j] + 1u, up[j + 1] + 1u);                      \
+                unsigned t = h[k * cols + l] + (unsigned)((i - k - 1) + 1 + (j - l - 1));          \
+                row[j + 1] = (cell_t)(t < v ? t : v);                                              \
+            }                                                                                      \
+            da[ai] = i;                                                                            \
+        }                                                                                          \
+        return h[(la + 1) * cols + lb + 1];                                                        \
+    }
+
+DEFINE_DL_DP(dl_dp16, uint16_t)
+DEFINE_DL_DP(dl_dp32, uint32_t)
+/* NOLINTEND(bugprone-macro-parentheses) */
+
 /* Lowrance-Wagner with an alphabet restricted to the characters of a and b: each code
  * point is first mapped to a small index so the "last row where this character was
  * seen" table is an array. */
@@ -338,8 +417,6 @@ static size_t damerau_cp(const uint32_t *a, size_t la, const uint32_t *b, size_t
         return lb;
     if (lb == 0)
         return la;
-    const size_t cols = lb + 2;
-    const size_t cells = (la + 2) * cols;
     /* alphabet indices of a's then b's characters, and the last-row table */
     size_t ids_small[2 * MDM_CMP_MAX_STACK], da_small[2 * MDM_CMP_MAX_STACK];
     uint32_t alpha_small[2 * MDM_CMP_MAX_STACK];
@@ -358,57 +435,16 @@ static size_t damerau_cp(const uint32_t *a, size_t la, const uint32_t *b, size_t
             alpha[nalpha++] = c;
         ids[k] = x;
     }
-    /* every id read below was written above (ids[0 .. la + lb)); the analyzer cannot
-     * follow the two scratch sources, hence the NOLINT on the read */
     memset(da, 0, nalpha * sizeof *da);
     const size_t *ida = ids, *idb = ids + la;
 
-    /* h[(i + 1) * cols + (j + 1)] is the distance between a[0..i) and b[0..j); row 0 and
-     * column 0 hold the sentinel maxd. */
-    bool small = la <= MDM_CMP_MAX_STACK && lb <= MDM_CMP_MAX_STACK;
-    uint16_t *h16 = dl_tls;
-    unsigned *h32 = NULL;
-    if (!small)
-        h32 = heap_h = mdm_xmalloc(cells * sizeof *h32);
-#define H(i, j) (small ? (unsigned)h16[(i)*cols + (j)] : h32[(i)*cols + (j)])
-#define SET_H(i, j, v)                                                                             \
-    do {                                                                                           \
-        if (small)                                                                                 \
-            h16[(i)*cols + (j)] = (uint16_t)(v);                                                   \
-        else                                                                                       \
-            h32[(i)*cols + (j)] = (v);                                                             \
-    } while (0)
-    const unsigned maxd = (unsigned)(la + lb);
-    SET_H(0, 0, maxd);
-    for (size_t i = 0; i <= la; i++) {
-        SET_H(i + 1, 0, maxd);
-        SET_H(i + 1, 1, (unsigned)i);
+    size_t d;
+    if (la <= MDM_CMP_MAX_STACK && lb <= MDM_CMP_MAX_STACK) {
+        d = dl_dp16(dl_tls, ida, la, idb, lb, da);
+    } else {
+        uint32_t *h = heap_h = mdm_xmalloc((la + 2) * (lb + 2) * sizeof *h);
+        d = dl_dp32(h, ida, la, idb, lb, da);
     }
-    for (size_t j = 0; j <= lb; j++) {
-        SET_H(0, j + 1, maxd);
-        SET_H(1, j + 1, (unsigned)j);
-    }
-    for (size_t i = 1; i <= la; i++) {
-        size_t db = 0;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t k = da[idb[j - 1]], l = db;
-            unsigned cost = 1;
-            /* NOLINTNEXTLINE(clang-analyzer-core.UndefinedBinaryOperatorResult) */
-            if (ida[i - 1] == idb[j - 1]) {
-                cost = 0;
-                db = j;
-            }
-            unsigned v = min3(H(i, j) + cost, H(i + 1, j) + 1, H(i, j + 1) + 1);
-            unsigned t = H(k, l) + (unsigned)((i - k - 1) + 1 + (j - l - 1));
-            if (t < v)
-                v = t;
-            SET_H(i + 1, j + 1, v);
-        }
-        da[ida[i - 1]] = i;
-    }
-    size_t d = H(la + 1, lb + 1);
-#undef H
-#undef SET_H
     free(heap_ids);
     free(heap_da);
     free(heap_alpha);
@@ -492,6 +528,24 @@ static size_t distinct_grams(const uint32_t *s, size_t ngrams, size_t q, size_t 
     return nd;
 }
 
+/* Distinct q-grams (q <= 3) of the first n grams at s, each packed into a word, written
+ * to out; returns how many. */
+static size_t packed_grams(const uint32_t *s, size_t ngrams, size_t q, uint64_t *out)
+{
+    size_t nd = 0;
+    for (size_t g = 0; g < ngrams; g++) {
+        uint64_t v = 0;
+        for (size_t t = 0; t < q; t++)
+            v = v << 21 | s[g + t];
+        size_t k = 0;
+        while (k < nd && out[k] != v)
+            k++;
+        if (k == nd)
+            out[nd++] = v;
+    }
+    return nd;
+}
+
 double mdm_cmp_jaccard(const char *a, const char *b, int q)
 {
     if (q < 1)
@@ -511,6 +565,22 @@ double mdm_cmp_jaccard(const char *a, const char *b, int q)
         goto out_free;
     }
     size_t na = x.n - qa + 1, nb = y.n - qb + 1;
+    if (qa <= 3) { /* up to 3 code points of 21 bits pack into one word */
+        uint64_t pbuf[2 * MDM_CMP_MAX_STACK];
+        void *pheap = NULL;
+        uint64_t *pa = scratch(pbuf, sizeof pbuf, (na + nb) * sizeof *pa, &pheap);
+        size_t da = packed_grams(x.v, na, qa, pa), db = packed_grams(y.v, nb, qb, pa + da);
+        size_t common = 0;
+        for (size_t i = 0; i < da; i++)
+            for (size_t j = da; j < da + db; j++)
+                if (pa[i] == pa[j]) {
+                    common++;
+                    break;
+                }
+        r = (double)common / (double)(da + db - common);
+        free(pheap);
+        goto out_free;
+    }
     size_t buf[2 * MDM_CMP_MAX_STACK];
     void *heap = NULL;
     size_t *ga = scratch(buf, sizeof buf, (na + nb) * sizeof *ga, &heap);

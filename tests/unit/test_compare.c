@@ -40,8 +40,8 @@ static int run_row(char **f, int nf, char *what, size_t whatlen)
         got = mdm_cmp_lev_sim(a, b);
     else if (strcmp(kind, "jaccard") == 0)
         got = mdm_cmp_jaccard(a, b, 2);
-    else if (strcmp(kind, "jaccard3") == 0)
-        got = mdm_cmp_jaccard(a, b, 3);
+    else if (strncmp(kind, "jaccard", 7) == 0 && kind[7] >= '0' && kind[7] <= '9')
+        got = mdm_cmp_jaccard(a, b, atoi(kind + 7));
     else if (strcmp(kind, "token_set") == 0)
         got = mdm_cmp_token_set(a, b);
     else if (strncmp(kind, "by_name:", 8) == 0) {
@@ -170,6 +170,12 @@ static void test_properties(void)
                 if (bad_ident++ < 5)
                     fprintf(stderr, "%s(\"%s\", itself) = %f\n", *name, a, fn(a, a));
             }
+        }
+        for (int q = 0; q <= 5; q++) { /* packed grams up to 3, compared ones above */
+            double ab = mdm_cmp_jaccard(a, b, q);
+            if (ab != mdm_cmp_jaccard(b, a, q) || !(ab >= 0.0 && ab <= 1.0) ||
+                mdm_cmp_jaccard(a, a, q) != 1.0)
+                bad_sym++;
         }
         int lev = mdm_cmp_levenshtein(a, b), osa = mdm_cmp_osa(a, b),
             dl = mdm_cmp_damerau_levenshtein(a, b);
