@@ -8,7 +8,8 @@
 # each tests/fuzz/fuzz_NAME.c with -fsanitize=fuzzer, and runs it for FUZZ_SECONDS
 # (default 20) seconds. Seeds come from tests/fuzz/corpus/fuzz_NAME/ when present (read
 # only); what the fuzzer finds goes to build/fuzz/corpus/fuzz_NAME/, crash reproducers to
-# build/fuzz/artifacts/. tests/fuzz/fuzz_NAME.dict is used as a dictionary when present.
+# build/fuzz/artifacts/. tests/fuzz/fuzz_NAME.dict is used as a dictionary when present,
+# and tests/fuzz/fuzz_NAME.options holds extra libFuzzer flags, one per line (-max_len=N).
 # Exit status is non-zero when a target fails to build or finds a crash, leak or
 # undefined behaviour; rerun one input with build/fuzz/fuzz_NAME FILE.
 set -uo pipefail
@@ -91,6 +92,11 @@ for src in "${targets[@]}"; do
     [ -d "tests/fuzz/corpus/$name" ] && seeds+=("tests/fuzz/corpus/$name")
     dict=()
     [ -f "tests/fuzz/$name.dict" ] && dict+=("-dict=tests/fuzz/$name.dict")
+    if [ -f "tests/fuzz/$name.options" ]; then
+        while read -r opt; do
+            [[ $opt == -* ]] && dict+=("$opt")
+        done <"tests/fuzz/$name.options"
+    fi
     mkdir -p "$out/corpus/$name"
     echo "fuzz: $name for ${secs}s"
     ran=$((ran + 1))
