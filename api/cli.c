@@ -138,6 +138,24 @@ const mdm_cli_command mdm_cli_commands[] = {
      "Runs incremental resolution (blocking keys, scoring, link/review/new entity, golden\n"
      "records) for every source record with resolved_at NULL, oldest first, BATCH records\n"
      "per transaction (default 200). Safe to interrupt and run again.\n"},
+    {"serve", mdm_cli_serve, "run the HTTP API server until SIGTERM/SIGINT",
+     "usage: mdm serve [--listen ADDR:PORT] [--config FILE] [--routes]\n\n"
+     "Serves the HTTP API (/v1/..., /healthz, /readyz, /metrics, /v1/openapi.json) on\n"
+     "ADDR:PORT (default: listen in mdm.json, MDM_LISTEN, else 127.0.0.1:8080; port 0 picks a\n"
+     "free port, printed on stdout). A worker-thread pool sized from the cores (threads,\n"
+     "MDM_THREADS) holds one PostgreSQL connection per thread. Limits and rates come from the\n"
+     "http section of mdm.json (see README). SIGTERM or SIGINT stops accepting connections,\n"
+     "finishes the requests in flight and exits 0.\n\n"
+     "  --routes   print the route table (method, path, roles) and exit\n"},
+    {"apikey", mdm_cli_apikey, "create, list or revoke API keys",
+     "usage: mdm apikey create --role ROLE [--source CODE] [--rate N/s] [--name TEXT]\n"
+     "       mdm apikey list [--json]\n"
+     "       mdm apikey revoke ID|PREFIX\n\n"
+     "create prints a new key on stdout, once: only its salted SHA-256 is stored. ROLE is\n"
+     "source (needs --source, the system the key belongs to), reader, steward, compliance\n"
+     "or admin. --rate is the key's request rate limit (default 100/s). list shows every key\n"
+     "(never the secret); revoke disables one at once (servers notice within\n"
+     "http.auth_cache_seconds).\n"},
     {NULL, NULL, NULL, NULL},
 };
 

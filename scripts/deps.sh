@@ -11,7 +11,7 @@ pkgs=(
     libjansson-dev libmicrohttpd-dev          # JSON, HTTP server
     libcurl4-openssl-dev libssl-dev           # outbound HTTP (webhooks), hashes/HMAC
     libphonenumber-dev                        # E.164 phone parsing
-    curl                                      # e2e tests talk HTTP with curl
+    curl jq                                   # e2e tests talk HTTP with curl and read JSON with jq
 )
 # browser tests (tests/browser): Debian's chromium, and node/npm unless a node is installed
 # already (a nodesource nodejs bundles npm and conflicts with Debian's npm package)

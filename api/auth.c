@@ -1,0 +1,410 @@
+/* API keys: creation, listing, revocation, verification with a small cache, and token
+ * buckets. The cache and the buckets are arrays searched linearly under one mutex: a
+ * deployment has tens of keys, not thousands. */
+#include "api/auth.h"
+
+#include "common/log.h"
+#include "common/mem.h"
+
+#include <math.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#define PREFIX_HEX 12
+#define SECRET_HEX 64
+#define SALT_LEN   16
+#define HASH_LEN   32
+
+static const char *const role_names[] = {"source", "reader", "steward", "compliance", "admin"};
+
+const char *mdm_auth_role_name(mdm_role role)
+{
+    for (int i = 0; i < 5; i++)
+        if ((int)role == 1 << i)
+            return role_names[i];
+    return NULL;
+}
+
+mdm_role mdm_auth_role_parse(const char *name)
+{
+    for (int i = 0; name && i < 5; i++)
+        if (strcmp(name, role_names[i]) == 0)
+            return (mdm_role)(1 << i);
+    return (mdm_role)0;
+}
+
+static const mdm_db_stmt stmt_source_exists = {"auth_source_exists",
+                                               "SELECT 1 FROM source_system WHERE code = $1", 1};
+static const mdm_db_stmt stmt_insert = {
+    "auth_insert",
+    "INSERT INTO api_key (prefix, salt, hash, role, source, name, rate_per_sec) "
+    "VALUES ($1, decode($2, 'hex'), decode($3, 'hex'), $4, $5, $6, $7) RETURNING id",
+    7};
+static const mdm_db_stmt stmt_list = {
+    "auth_list",
+    "SELECT id, prefix, role, source, name, rate_per_sec, "
+    "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS created_at, "
+    "to_char(revoked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS revoked_at "
+    "FROM api_key ORDER BY id",
+    0};
+static const mdm_db_stmt stmt_revoke = {
+    "auth_revoke",
+    "UPDATE api_key SET revoked_at = now() "
+    "WHERE (prefix = $1 OR id::text = $1) AND revoked_at IS NULL RETURNING id",
+    1};
+static const mdm_db_stmt stmt_lookup = {
+    "auth_lookup",
+    "SELECT id, encode(salt, 'hex') AS salt, encode(hash, 'hex') AS hash, role, source, name, "
+    "rate_per_sec FROM api_key WHERE prefix = $1 AND revoked_at IS NULL",
+    1};
+
+static void to_hex(const unsigned char *in, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+static int hex_val(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+/* Decodes exactly n bytes of lower-case hex; false on anything else. */
+static bool from_hex(const char *in, unsigned char *out, size_t n)
+{
+    if (strlen(in) != 2 * n)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        int hi = hex_val(in[2 * i]), lo = hex_val(in[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return false;
+        out[i] = (unsigned char)(hi << 4 | lo);
+    }
+    return true;
+}
+
+/* hash = SHA-256(salt || key) */
+static bool key_hash(const unsigned char *salt, const char *key, unsigned char *hash)
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (!ctx)
+        return false;
+    unsigned int len = 0;
+    bool ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+              EVP_DigestUpdate(ctx, salt, SALT_LEN) == 1 &&
+              EVP_DigestUpdate(ctx, key, strlen(key)) == 1 &&
+              EVP_DigestFinal_ex(ctx, hash, &len) == 1 && len == HASH_LEN;
+    EVP_MD_CTX_free(ctx);
+    return ok;
+}
+
+mdm_status mdm_auth_key_create(mdm_db *db, mdm_role role, const char *source, double rate,
+                               const char *name, char **key_out, int64_t *id_out, mdm_err *err)
+{
+    *key_out = NULL;
+    const char *rname = mdm_auth_role_name(role);
+    if (!rname)
+        return mdm_err_set_field(err, MDM_EINVAL, "/role",
+                                 "role must be source, reader, steward, compliance or admin");
+    if (role == MDM_ROLE_SOURCE && (!source || !*source))
+        return mdm_err_set_field(err, MDM_EINVAL, "/source",
+                                 "a source key needs --source CODE (the system it belongs to)");
+    if (role != MDM_ROLE_SOURCE && source && *source)
+        return mdm_err_set_field(err, MDM_EINVAL, "/source",
+                                 "--source applies only to role source, not %s", rname);
+    if (!(rate > 0) || !isfinite(rate) || rate > 1e6)
+        return mdm_err_set_field(err, MDM_EINVAL, "/rate",
+                                 "rate must be a number of requests per second above 0");
+    if (role == MDM_ROLE_SOURCE) {
+        const char *p[] = {source};
+        PGresult *res = NULL;
+        mdm_status st = mdm_db_exec(db, &stmt_source_exists, p, &res, err);
+        if (st != MDM_OK)
+            return st;
+        int found = PQntuples(res);
+        PQclear(res);
+        if (!found)
+            return mdm_err_set_field(err, MDM_EINVAL, "/source", "unknown source system \"%s\"",
+                                     source);
+    }
+    unsigned char raw[PREFIX_HEX / 2 + SECRET_HEX / 2], salt[SALT_LEN], hash[HASH_LEN];
+    if (RAND_bytes(raw, sizeof raw) != 1 || RAND_bytes(salt, sizeof salt) != 1)
+        return mdm_err_set(err, MDM_EINTERNAL, "cannot get random bytes for a key");
+    char prefix[PREFIX_HEX + 1], secret[SECRET_HEX + 1];
+    to_hex(raw, PREFIX_HEX / 2, prefix);
+    to_hex(raw + PREFIX_HEX / 2, SECRET_HEX / 2, secret);
+    char *key = mdm_xasprintf("mdm_%s_%s", prefix, secret);
+    if (!key_hash(salt, key, hash)) {
+        free(key);
+        return mdm_err_set(err, MDM_EINTERNAL, "cannot compute SHA-256");
+    }
+    char salt_hex[2 * SALT_LEN + 1], hash_hex[2 * HASH_LEN + 1], rate_s[32];
+    to_hex(salt, SALT_LEN, salt_hex);
+    to_hex(hash, HASH_LEN, hash_hex);
+    snprintf(rate_s, sizeof rate_s, "%.17g", rate);
+    const char *params[] = {
+        prefix, salt_hex, hash_hex, rname, role == MDM_ROLE_SOURCE ? source : NULL, name, rate_s};
+    PGresult *res = NULL;
+    mdm_status st = mdm_db_exec(db, &stmt_insert, params, &res, err);
+    if (st != MDM_OK) {
+        free(key);
+        return st;
+    }
+    if (id_out)
+        *id_out = mdm_db_get_ll(res, 0, "id", 0);
+    PQclear(res);
+    *key_out = key;
+    return MDM_OK;
+}
+
+mdm_status mdm_auth_key_list(mdm_db *db, json_t **out, mdm_err *err)
+{
+    *out = NULL;
+    PGresult *res = NULL;
+    mdm_status st = mdm_db_exec(db, &stmt_list, NULL, &res, err);
+    if (st != MDM_OK)
+        return st;
+    json_t *arr = json_array();
+    for (int r = 0; r < PQntuples(res); r++) {
+        const char *src = mdm_db_get(res, r, "source", NULL);
+        const char *name = mdm_db_get(res, r, "name", NULL);
+        const char *revoked = mdm_db_get(res, r, "revoked_at", NULL);
+        json_array_append_new(
+            arr, json_pack("{s:I, s:s, s:s, s:o, s:o, s:f, s:s, s:o}", "id",
+                           (json_int_t)mdm_db_get_ll(res, r, "id", 0), "prefix",
+                           mdm_db_get(res, r, "prefix", ""), "role", mdm_db_get(res, r, "role", ""),
+                           "source", src ? json_string(src) : json_null(), "name",
+                           name ? json_string(name) : json_null(), "rate_per_sec",
+                           strtod(mdm_db_get(res, r, "rate_per_sec", "0"), NULL), "created_at",
+                           mdm_db_get(res, r, "created_at", ""), "revoked_at",
+                           revoked ? json_string(revoked) : json_null()));
+    }
+    PQclear(res);
+    *out = arr;
+    return MDM_OK;
+}
+
+mdm_status mdm_auth_key_revoke(mdm_db *db, const char *which, mdm_err *err)
+{
+    const char *p[] = {which};
+    PGresult *res = NULL;
+    mdm_status st = mdm_db_exec(db, &stmt_revoke, p, &res, err);
+    if (st != MDM_OK)
+        return st;
+    int n = PQntuples(res);
+    PQclear(res);
+    if (n == 0)
+        return mdm_err_set(err, MDM_ENOTFOUND, "no active key with id or prefix \"%s\"", which);
+    return MDM_OK;
+}
+
+/* In-process cache and buckets */
+
+typedef struct cached_key {
+    mdm_auth_key key;
+    unsigned char salt[SALT_LEN];
+    unsigned char hash[HASH_LEN];
+    double fetched_at;
+} cached_key;
+
+typedef struct bucket {
+    int64_t key_id;
+    double tokens;
+    double at;
+} bucket;
+
+struct mdm_auth {
+    pthread_mutex_t lock;
+    double cache_seconds, burst_seconds;
+    cached_key *cache;
+    size_t ncache, capcache;
+    bucket *buckets;
+    size_t nbuckets, capbuckets;
+};
+
+static double now_mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+mdm_auth *mdm_auth_new(double cache_seconds, double burst_seconds)
+{
+    mdm_auth *a = mdm_xcalloc(1, sizeof *a);
+    pthread_mutex_init(&a->lock, NULL);
+    a->cache_seconds = cache_seconds;
+    a->burst_seconds = burst_seconds > 0 ? burst_seconds : 1;
+    return a;
+}
+
+void mdm_auth_free(mdm_auth *auth)
+{
+    if (!auth)
+        return;
+    pthread_mutex_destroy(&auth->lock);
+    free(auth->cache);
+    free(auth->buckets);
+    free(auth);
+}
+
+/* Splits "mdm_<prefix>_<secret>" and checks its shape; copies the prefix. */
+static bool parse_key(const char *key, char *prefix)
+{
+    if (strncmp(key, "mdm_", 4) != 0 || strlen(key) != 4 + PREFIX_HEX + 1 + SECRET_HEX ||
+        key[4 + PREFIX_HEX] != '_')
+        return false;
+    for (size_t i = 4; key[i]; i++)
+        if (i != 4 + PREFIX_HEX && hex_val(key[i]) < 0)
+            return false;
+    memcpy(prefix, key + 4, PREFIX_HEX);
+    prefix[PREFIX_HEX] = '\0';
+    return true;
+}
+
+static bool cache_get(mdm_auth *a, const char *prefix, double now, cached_key *out)
+{
+    bool hit = false;
+    pthread_mutex_lock(&a->lock);
+    for (size_t i = 0; i < a->ncache; i++) {
+        if (strcmp(a->cache[i].key.prefix, prefix) == 0) {
+            if (now - a->cache[i].fetched_at < a->cache_seconds) {
+                *out = a->cache[i];
+                hit = true;
+            }
+            break;
+        }
+    }
+    pthread_mutex_unlock(&a->lock);
+    return hit;
+}
+
+static void cache_put(mdm_auth *a, const cached_key *ck)
+{
+    if (a->cache_seconds <= 0)
+        return;
+    pthread_mutex_lock(&a->lock);
+    size_t i = 0;
+    while (i < a->ncache && strcmp(a->cache[i].key.prefix, ck->key.prefix) != 0)
+        i++;
+    if (i == a->ncache) {
+        if (a->ncache == a->capcache) {
+            a->capcache = a->capcache ? a->capcache * 2 : 16;
+            a->cache = mdm_xrealloc(a->cache, a->capcache * sizeof *a->cache);
+        }
+        a->ncache++;
+    }
+    a->cache[i] = *ck;
+    pthread_mutex_unlock(&a->lock);
+}
+
+static mdm_status fetch_key(mdm_db *db, const char *prefix, double now, cached_key *ck,
+                            mdm_err *err)
+{
+    const char *p[] = {prefix};
+    PGresult *res = NULL;
+    mdm_status st = mdm_db_exec(db, &stmt_lookup, p, &res, err);
+    if (st != MDM_OK)
+        return st;
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        return mdm_err_set(err, MDM_EAUTH, "unknown or revoked API key");
+    }
+    memset(ck, 0, sizeof *ck);
+    ck->key.id = mdm_db_get_ll(res, 0, "id", 0);
+    ck->key.role = mdm_auth_role_parse(mdm_db_get(res, 0, "role", ""));
+    snprintf(ck->key.prefix, sizeof ck->key.prefix, "%s", prefix);
+    snprintf(ck->key.source, sizeof ck->key.source, "%s", mdm_db_get(res, 0, "source", ""));
+    snprintf(ck->key.name, sizeof ck->key.name, "%s", mdm_db_get(res, 0, "name", ""));
+    ck->key.rate = strtod(mdm_db_get(res, 0, "rate_per_sec", "1"), NULL);
+    bool ok = from_hex(mdm_db_get(res, 0, "salt", ""), ck->salt, SALT_LEN) &&
+              from_hex(mdm_db_get(res, 0, "hash", ""), ck->hash, HASH_LEN);
+    PQclear(res);
+    if (!ok || !ck->key.role)
+        return mdm_err_set(err, MDM_EINTERNAL, "api_key row %s is malformed", prefix);
+    ck->fetched_at = now;
+    return MDM_OK;
+}
+
+mdm_status mdm_auth_verify(mdm_auth *auth, mdm_db *db, const char *authorization, mdm_auth_key *key,
+                           mdm_err *err)
+{
+    if (!authorization || !*authorization)
+        return mdm_err_set(err, MDM_EAUTH, "an API key is required (Authorization: Bearer KEY)");
+    if (strncasecmp(authorization, "Bearer ", 7) != 0)
+        return mdm_err_set(err, MDM_EAUTH, "the Authorization header must be \"Bearer KEY\"");
+    const char *token = authorization + 7;
+    while (*token == ' ')
+        token++;
+    char prefix[PREFIX_HEX + 1];
+    if (!parse_key(token, prefix))
+        return mdm_err_set(err, MDM_EAUTH, "malformed API key");
+    double now = now_mono();
+    cached_key ck;
+    if (!cache_get(auth, prefix, now, &ck)) {
+        if (!db)
+            return mdm_err_set(err, MDM_ERETRY, "the database is unreachable");
+        mdm_status st = fetch_key(db, prefix, now, &ck, err);
+        if (st != MDM_OK)
+            return st;
+        cache_put(auth, &ck);
+    }
+    unsigned char hash[HASH_LEN];
+    if (!key_hash(ck.salt, token, hash))
+        return mdm_err_set(err, MDM_EINTERNAL, "cannot compute SHA-256");
+    if (CRYPTO_memcmp(hash, ck.hash, HASH_LEN) != 0)
+        return mdm_err_set(err, MDM_EAUTH, "unknown or revoked API key");
+    *key = ck.key;
+    return MDM_OK;
+}
+
+bool mdm_auth_rate_take(mdm_auth *auth, const mdm_auth_key *key, double now, int *retry_after)
+{
+    double cap = key->rate * auth->burst_seconds;
+    if (cap < 1)
+        cap = 1;
+    bool ok;
+    pthread_mutex_lock(&auth->lock);
+    size_t i = 0;
+    while (i < auth->nbuckets && auth->buckets[i].key_id != key->id)
+        i++;
+    if (i == auth->nbuckets) {
+        if (auth->nbuckets == auth->capbuckets) {
+            auth->capbuckets = auth->capbuckets ? auth->capbuckets * 2 : 16;
+            auth->buckets = mdm_xrealloc(auth->buckets, auth->capbuckets * sizeof *auth->buckets);
+        }
+        auth->buckets[i] = (bucket){key->id, cap, now};
+        auth->nbuckets++;
+    }
+    bucket *b = &auth->buckets[i];
+    b->tokens += (now - b->at) * key->rate;
+    if (b->tokens > cap)
+        b->tokens = cap;
+    b->at = now;
+    if (b->tokens >= 1) {
+        b->tokens -= 1;
+        ok = true;
+    } else {
+        double wait = (1 - b->tokens) / key->rate;
+        int secs = (int)ceil(wait);
+        *retry_after = secs < 1 ? 1 : secs;
+        ok = false;
+    }
+    pthread_mutex_unlock(&auth->lock);
+    return ok;
+}

@@ -1,0 +1,226 @@
+/* /v1/openapi.json: the OpenAPI 3.1 document, generated from the route table.
+ *
+ * Each route row carries its Operation Object as JSON text (the handler file's *_doc);
+ * this file adds what the row already says, so the document cannot drift from the
+ * table: the path parameters, the security requirement and the roles (x-roles), the
+ * request body for routes that take one, and the error responses the pipeline can
+ * produce (400, 401, 403, 404, 405, 409, 413, 415, 422, 429, 500, 503) as
+ * application/problem+json. A doc may carry "x-components" (schemas it references),
+ * merged into components. The document is built once and cached. */
+#include "api/handlers.h"
+
+#include "common/mem.h"
+
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char mdm_h_openapi_doc[] =
+    "{\"summary\": \"This OpenAPI document\", \"tags\": [\"operations\"], \"responses\":"
+    " {\"200\": {\"description\": \"OpenAPI 3.1\", \"content\": {\"application/json\": {\"schema\":"
+    " {\"type\": \"object\"}}}}}}";
+
+static const char base_doc[] =
+    "{\"openapi\": \"3.1.0\","
+    " \"info\": {\"title\": \"mdm HTTP API\", \"version\": \"1\", \"description\":"
+    " \"Customer master data and identity resolution. Every error is application/problem+json"
+    " (RFC 9457) with a stable code. Authenticate with Authorization: Bearer KEY (mdm apikey"
+    " create). Roles: source (bound to one source system), reader, steward, compliance, admin"
+    " (admin may call every route).\"},"
+    " \"paths\": {},"
+    " \"components\": {"
+    "  \"securitySchemes\": {\"bearerAuth\": {\"type\": \"http\", \"scheme\": \"bearer\"}},"
+    "  \"schemas\": {\"Problem\": {\"type\": \"object\", \"required\": [\"type\", \"title\","
+    "   \"status\", \"code\"], \"properties\": {\"type\": {\"type\": \"string\", \"format\":"
+    "   \"uri\"}, \"title\": {\"type\": \"string\"}, \"status\": {\"type\": \"integer\"},"
+    "   \"detail\": {\"type\": \"string\"}, \"code\": {\"type\": \"string\", \"enum\": [\"einval\","
+    "   \"eauth\", \"eforbidden\", \"enotfound\", \"emethod\", \"econflict\", \"etoobig\","
+    "   \"emedia\", \"eunprocessable\", \"erate\", \"eretry\", \"edb\", \"eio\", \"einternal\"]},"
+    "   \"request_id\": {\"type\": \"string\"}, \"errors\": {\"type\": \"array\", \"items\":"
+    "   {\"type\": \"object\", \"properties\": {\"pointer\": {\"type\": \"string\","
+    "   \"description\": \"JSON pointer (RFC 6901) of the field\"}, \"detail\": {\"type\":"
+    "   \"string\"}}}}}}},"
+    "  \"responses\": {}}}";
+
+typedef struct std_error {
+    const char *code;
+    const char *description;
+} std_error;
+
+static const std_error std_errors[] = {
+    {"400", "malformed request: bad JSON, bad query argument or invalid UTF-8"},
+    {"401", "missing, malformed, unknown or revoked API key"},
+    {"403", "the key's role may not use this route, or a source key used another source"},
+    {"404", "no such resource"},
+    {"405", "method not allowed (see the Allow header)"},
+    {"409", "conflict: stale version (If-Match) or a concurrent change"},
+    {"413", "body larger than the configured limit"},
+    {"415", "wrong Content-Type"},
+    {"422", "invalid fields; errors[] holds a JSON pointer per field"},
+    {"429", "rate limit of the key exceeded (see Retry-After)"},
+    {"500", "internal or database error"},
+    {"503", "the database is unreachable; retry later (see Retry-After)"},
+};
+
+static json_t *problem_ref(const char *code)
+{
+    char ref[64];
+    snprintf(ref, sizeof ref, "#/components/responses/E%s", code);
+    return json_pack("{s:s}", "$ref", ref);
+}
+
+/* Adds the responses and parameters the route row implies to op. */
+static void decorate(json_t *op, const mdm_http_route *rt)
+{
+    json_t *responses = json_object_get(op, "responses");
+    bool auth = rt->roles != MDM_ROLES_PUBLIC;
+    bool body = rt->max_body != 0;
+    const char *codes[16];
+    int n = 0;
+    codes[n++] = "400";
+    if (auth) {
+        codes[n++] = "401";
+        codes[n++] = "403";
+        codes[n++] = "429";
+    }
+    if (strchr(rt->pattern, '{'))
+        codes[n++] = "404";
+    codes[n++] = "405";
+    if (body) {
+        codes[n++] = "413";
+        codes[n++] = "415";
+        codes[n++] = "422";
+    }
+    if (strcmp(rt->method, "GET") != 0)
+        codes[n++] = "409";
+    codes[n++] = "500";
+    if (!(rt->flags & MDM_HTTP_NO_DB) || strcmp(rt->pattern, "/readyz") == 0)
+        codes[n++] = "503";
+    for (int i = 0; i < n; i++)
+        if (!json_object_get(responses, codes[i]))
+            json_object_set_new(responses, codes[i], problem_ref(codes[i]));
+    if (auth) {
+        json_object_set_new(op, "security", json_pack("[{s:[]}]", "bearerAuth"));
+        json_t *roles = json_array();
+        for (int r = 1; r <= MDM_ROLE_ADMIN; r <<= 1)
+            if ((rt->roles & (unsigned)r) || r == MDM_ROLE_ADMIN)
+                json_array_append_new(roles, json_string(mdm_auth_role_name((mdm_role)r)));
+        json_object_set_new(op, "x-roles", roles);
+        if (rt->flags & MDM_HTTP_OWN_SOURCE)
+            json_object_set_new(op, "x-source-bound", json_true());
+    } else {
+        json_object_set_new(op, "security", json_array());
+    }
+    json_t *params = json_object_get(op, "parameters");
+    if (!params) {
+        params = json_array();
+        json_object_set_new(op, "parameters", params);
+    }
+    for (const char *p = strchr(rt->pattern, '{'); p; p = strchr(p + 1, '{')) {
+        const char *end = strchr(p, '}');
+        if (!end)
+            break;
+        json_t *param = json_pack("{s:s%, s:s, s:b, s:{s:s}}", "name", p + 1, (size_t)(end - p - 1),
+                                  "in", "path", "required", 1, "schema", "type", "string");
+        json_array_append_new(params, param);
+    }
+    if (body && !json_object_get(op, "requestBody")) {
+        const char *ct =
+            (rt->flags & MDM_HTTP_NDJSON) ? "application/x-ndjson" : "application/json";
+        json_object_set_new(op, "requestBody",
+                            json_pack("{s:b, s:{s:{s:{s:s}}}}", "required", 1, "content", ct,
+                                      "schema", "type",
+                                      (rt->flags & MDM_HTTP_NDJSON) ? "string" : "object"));
+    }
+}
+
+/* Converts "/v1/x/{id}" (already OpenAPI syntax) and merges x-components. */
+json_t *mdm_http_openapi(mdm_err *err)
+{
+    json_error_t jerr;
+    json_t *doc = json_loads(base_doc, 0, &jerr);
+    if (!doc) {
+        mdm_err_set(err, MDM_EINTERNAL, "base OpenAPI text: %s", jerr.text);
+        return NULL;
+    }
+    json_t *paths = json_object_get(doc, "paths");
+    json_t *components = json_object_get(doc, "components");
+    json_t *schemas = json_object_get(components, "schemas");
+    json_t *responses = json_object_get(components, "responses");
+    for (size_t i = 0; i < sizeof std_errors / sizeof std_errors[0]; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "E%s", std_errors[i].code);
+        json_object_set_new(responses, name,
+                            json_pack("{s:s, s:{s:{s:{s:s}}}}", "description",
+                                      std_errors[i].description, "content",
+                                      "application/problem+json", "schema", "$ref",
+                                      "#/components/schemas/Problem"));
+    }
+    for (size_t r = 0; r < mdm_http_nroutes; r++) {
+        const mdm_http_route *rt = &mdm_http_routes[r];
+        json_t *op = rt->doc ? json_loads(rt->doc, 0, &jerr) : NULL;
+        if (!op || !json_is_object(op) || !json_is_string(json_object_get(op, "summary")) ||
+            !json_is_object(json_object_get(op, "responses"))) {
+            mdm_err_set(err, MDM_EINTERNAL,
+                        "route %s %s: its doc must be a JSON object with summary and responses%s%s",
+                        rt->method, rt->pattern, op ? "" : ": ", op ? "" : jerr.text);
+            json_decref(op);
+            json_decref(doc);
+            return NULL;
+        }
+        json_t *xc = json_object_get(op, "x-components");
+        if (xc) {
+            json_object_update_missing(schemas, json_object_get(xc, "schemas"));
+            json_object_del(op, "x-components");
+        }
+        decorate(op, rt);
+        char opid[160];
+        snprintf(opid, sizeof opid, "%s%s", rt->method, rt->pattern);
+        for (char *c = opid; *c; c++)
+            if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9')))
+                *c = '_';
+        json_object_set_new(op, "operationId", json_string(opid));
+        json_t *item = json_object_get(paths, rt->pattern);
+        if (!item) {
+            item = json_object();
+            json_object_set_new(paths, rt->pattern, item);
+        }
+        char method[16];
+        size_t k = 0;
+        for (; rt->method[k] && k < sizeof method - 1; k++)
+            method[k] = (char)(rt->method[k] | 0x20);
+        method[k] = '\0';
+        json_object_set_new(item, method, op);
+    }
+    return doc;
+}
+
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static char *cached;
+static size_t cached_len;
+
+static void build_once(void)
+{
+    mdm_err err = {0};
+    json_t *doc = mdm_http_openapi(&err);
+    if (doc) {
+        cached = json_dumps(doc, JSON_COMPACT);
+        cached_len = cached ? strlen(cached) : 0;
+        json_decref(doc);
+    }
+}
+
+void mdm_h_openapi(mdm_http_req *req)
+{
+    pthread_once(&once, build_once);
+    if (!cached) {
+        mdm_err err = {0};
+        json_decref(mdm_http_openapi(&err));
+        mdm_http_reply_problem(req, &err);
+        return;
+    }
+    mdm_http_reply_raw(req, MHD_HTTP_OK, "application/json", mdm_xstrndup(cached, cached_len),
+                       cached_len);
+}

@@ -1,0 +1,35 @@
+/* HTTP handlers, one file per resource (api/h_<resource>.c), and their OpenAPI text.
+ *
+ * MDM_HTTP_HANDLER(fn) declares the handler `void fn(mdm_http_req *req)` and its
+ * documentation `const char fn_doc[]`: an OpenAPI 3.1 Operation Object as JSON text with
+ * at least "summary" and "responses" (the success responses; api/h_openapi.c adds the
+ * path parameters, security, request body and the standard error responses from the
+ * route row). The route table (api/http.c) names both through the ROUTE() macro. */
+#ifndef MDM_API_HANDLERS_H
+#define MDM_API_HANDLERS_H
+
+#include "api/http.h"
+
+#define MDM_HTTP_HANDLER(fn)                                                                       \
+    void fn(mdm_http_req *req);                                                                    \
+    extern const char fn##_doc[]
+
+/* h_health.c: liveness and readiness */
+MDM_HTTP_HANDLER(mdm_h_healthz);
+MDM_HTTP_HANDLER(mdm_h_readyz);
+
+/* h_metrics.c: Prometheus text */
+MDM_HTTP_HANDLER(mdm_h_metrics);
+
+/* h_openapi.c: the OpenAPI document */
+MDM_HTTP_HANDLER(mdm_h_openapi);
+
+/* h_changes.c: the change feed (long poll over the outbox) */
+MDM_HTTP_HANDLER(mdm_h_changes);
+
+/* The OpenAPI 3.1 document for the whole route table, as a new JSON object; NULL with
+ * err set when a route's doc text is not a JSON object with summary and responses
+ * (a unit test walks every route through it). */
+json_t *mdm_http_openapi(mdm_err *err);
+
+#endif

@@ -1,0 +1,1285 @@
+/* The HTTP server: route table, request pipeline, replies, per-thread database
+ * connections, long-poll suspension, metrics registry and graceful shutdown.
+ *
+ * Invariants:
+ * - every request gets exactly one reply, queued by on_request() from req->resp; the
+ *   helpers only build it; a handler that forgets to reply answers 500;
+ * - an mdm_http_req lives from the first access-handler call to the request-completed
+ *   callback, which frees its arena, body and JSON (so handlers never free them);
+ * - a worker thread's PGconn is used only by that thread (thread-local), and every
+ *   connection ever opened is in srv->dbs so mdm_http_stop() can close them after the
+ *   daemon's threads have ended. */
+#include "api/http.h"
+
+#include "api/handlers.h"
+#include "common/log.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+/* The route table ----------------------------------------------------------------------- */
+
+#define ROUTE(method, pattern, roles, fn, max_body, flags)                                         \
+    {                                                                                              \
+        method, pattern, roles, fn, max_body, flags, fn##_doc                                      \
+    }
+
+const mdm_http_route mdm_http_routes[] = {
+    /* operations */
+    ROUTE("GET", "/healthz", MDM_ROLES_PUBLIC, mdm_h_healthz, 0, MDM_HTTP_NO_DB),
+    ROUTE("GET", "/readyz", MDM_ROLES_PUBLIC, mdm_h_readyz, 0, MDM_HTTP_NO_DB),
+    ROUTE("GET", "/metrics", MDM_ROLES_PUBLIC, mdm_h_metrics, 0, MDM_HTTP_NO_DB),
+    ROUTE("GET", "/v1/openapi.json", MDM_ROLES_PUBLIC, mdm_h_openapi, 0, MDM_HTTP_NO_DB),
+    /* change feed */
+    ROUTE("GET", "/v1/changes", MDM_ROLES_READ, mdm_h_changes, 0, 0),
+};
+const size_t mdm_http_nroutes = sizeof mdm_http_routes / sizeof mdm_http_routes[0];
+
+/* Configuration ------------------------------------------------------------------------- */
+
+typedef struct limit_key {
+    const char *name;
+    double min, max;
+    size_t offset;
+    char kind; /* 'z' size_t, 'i' int, 'd' double */
+} limit_key;
+
+static const limit_key limit_keys[] = {
+    {"max_body_bytes", 1, 1 << 30, offsetof(mdm_http_limits, max_body_bytes), 'z'},
+    {"max_batch_bytes", 1, 1 << 30, offsetof(mdm_http_limits, max_batch_bytes), 'z'},
+    {"max_batch_lines", 1, 1000000, offsetof(mdm_http_limits, max_batch_lines), 'i'},
+    {"connection_timeout", 1, 3600, offsetof(mdm_http_limits, connection_timeout), 'i'},
+    {"max_connections", 1, 100000, offsetof(mdm_http_limits, max_connections), 'i'},
+    {"auth_cache_seconds", 0, 3600, offsetof(mdm_http_limits, auth_cache_seconds), 'd'},
+    {"burst_seconds", 0.001, 3600, offsetof(mdm_http_limits, burst_seconds), 'd'},
+    {"max_wait_seconds", 0, 300, offsetof(mdm_http_limits, max_wait_seconds), 'i'},
+    {"max_page_size", 1, 100000, offsetof(mdm_http_limits, max_page_size), 'i'},
+    {"shutdown_timeout", 0, 3600, offsetof(mdm_http_limits, shutdown_timeout), 'i'},
+};
+
+mdm_status mdm_http_limits_load(const mdm_config *cfg, mdm_http_limits *out, mdm_err *err)
+{
+    *out = (mdm_http_limits){
+        .max_body_bytes = 1 << 20,
+        .max_batch_bytes = 16 << 20,
+        .max_batch_lines = 10000,
+        .connection_timeout = 30,
+        .max_connections = 1024,
+        .auth_cache_seconds = 10,
+        .burst_seconds = 1,
+        .max_wait_seconds = 30,
+        .max_page_size = 1000,
+        .shutdown_timeout = 30,
+    };
+    json_t *sec = mdm_config_section(cfg, "http");
+    if (!sec)
+        return MDM_OK;
+    const char *k;
+    json_t *v;
+    json_object_foreach(sec, k, v)
+    {
+        char ptr[160];
+        snprintf(ptr, sizeof ptr, "/http/%s", k);
+        const limit_key *lk = NULL;
+        for (size_t i = 0; i < sizeof limit_keys / sizeof limit_keys[0]; i++)
+            if (strcmp(limit_keys[i].name, k) == 0)
+                lk = &limit_keys[i];
+        if (!lk)
+            return mdm_err_set_field(err, MDM_EINVAL, ptr, "unknown key \"%s\" in section http", k);
+        if (!json_is_number(v) || (lk->kind != 'd' && !json_is_integer(v)))
+            return mdm_err_set_field(err, MDM_EINVAL, ptr, "http.%s must be %s", k,
+                                     lk->kind == 'd' ? "a number" : "an integer");
+        double d = json_number_value(v);
+        if (d < lk->min || d > lk->max)
+            return mdm_err_set_field(err, MDM_EINVAL, ptr, "http.%s must be from %g to %g, got %g",
+                                     k, lk->min, lk->max, d);
+        char *slot = (char *)out + lk->offset;
+        if (lk->kind == 'z')
+            *(size_t *)(void *)slot = (size_t)d;
+        else if (lk->kind == 'i')
+            *(int *)(void *)slot = (int)d;
+        else
+            *(double *)(void *)slot = d;
+    }
+    return MDM_OK;
+}
+
+/* Routing ------------------------------------------------------------------------------- */
+
+/* Matches one pattern against a path; fills params (pointing into segs). */
+static bool pattern_match(const char *pattern, char **segs, int nsegs, const char **names,
+                          const char **values, int *nparams)
+{
+    int np = 0, i = 0;
+    const char *p = pattern;
+    while (*p) {
+        if (*p != '/')
+            return false;
+        p++;
+        const char *end = strchr(p, '/');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (i >= nsegs)
+            return false;
+        if (len >= 2 && p[0] == '{' && p[len - 1] == '}') {
+            if (!segs[i][0] || np >= 8)
+                return false;
+            names[np] = p + 1; /* NUL-less: compared with namelen in mdm_http_param */
+            values[np] = segs[i];
+            np++;
+        } else if (strlen(segs[i]) != len || strncmp(segs[i], p, len) != 0) {
+            return false;
+        }
+        i++;
+        p += len;
+    }
+    if (i != nsegs)
+        return false;
+    *nparams = np;
+    return true;
+}
+
+const mdm_http_route *mdm_http_match(const char *method, char *path_copy, const char **names,
+                                     const char **values, int *nparams, bool *path_known)
+{
+    char *segs[32];
+    int nsegs = 0;
+    *path_known = false;
+    *nparams = 0;
+    if (path_copy[0] != '/')
+        return NULL;
+    char *s = path_copy + 1;
+    /* "/" has no segments; "/a/b" has two; a trailing slash is an empty segment. */
+    if (path_copy[1]) {
+        for (;;) {
+            if (nsegs == 32)
+                return NULL;
+            segs[nsegs++] = s;
+            char *slash = strchr(s, '/');
+            if (!slash)
+                break;
+            *slash = '\0';
+            s = slash + 1;
+        }
+    }
+    const mdm_http_route *found = NULL;
+    for (size_t r = 0; r < mdm_http_nroutes; r++) {
+        const mdm_http_route *rt = &mdm_http_routes[r];
+        const char *n[8], *v[8];
+        int np = 0;
+        if (!pattern_match(rt->pattern, segs, nsegs, n, v, &np))
+            continue;
+        if (strcmp(rt->method, method) == 0) {
+            if (!found) {
+                found = rt;
+                memcpy(names, n, sizeof n);
+                memcpy(values, v, sizeof v);
+                *nparams = np;
+            }
+        } else {
+            *path_known = true;
+        }
+    }
+    if (found)
+        *path_known = true;
+    return found;
+}
+
+bool mdm_http_utf8_valid(const char *str, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+    while (i < len) {
+        unsigned c = s[i];
+        if (c == 0)
+            return false;
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        int n;
+        unsigned cp;
+        if (c >= 0xC2 && c <= 0xDF) {
+            n = 1;
+            cp = c & 0x1F;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            n = 2;
+            cp = c & 0x0F;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            n = 3;
+            cp = c & 0x07;
+        } else {
+            return false;
+        }
+        if (i + (size_t)n >= len)
+            return false;
+        for (int k = 1; k <= n; k++) {
+            if ((s[i + k] & 0xC0) != 0x80)
+                return false;
+            cp = cp << 6 | (s[i + k] & 0x3F);
+        }
+        if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+            (cp >= 0xD800 && cp <= 0xDFFF))
+            return false;
+        i += (size_t)n + 1;
+    }
+    return true;
+}
+
+/* Metrics registry ---------------------------------------------------------------------- */
+
+static const int status_codes[] = {200, 201, 202, 204, 304, 400, 401, 403, 404,
+                                   405, 409, 413, 415, 422, 429, 500, 503, 0 /* other */};
+#define NSTATUS (sizeof status_codes / sizeof status_codes[0])
+static const double latency_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                        0.05,   0.1,   0.25,   0.5,   1,    2.5};
+#define NBOUNDS    (sizeof latency_bounds / sizeof latency_bounds[0])
+#define MAX_ROUTES 128
+
+typedef struct route_stats {
+    atomic_ullong by_status[NSTATUS];
+    atomic_ullong buckets[NBOUNDS + 1];
+    atomic_ullong micros_sum;
+} route_stats;
+
+/* Index MAX_ROUTES - 1 holds requests that matched no route. */
+static route_stats stats[MAX_ROUTES];
+
+typedef struct counter {
+    char *name, *labels;
+    atomic_llong value;
+} counter;
+
+static pthread_mutex_t counters_lock = PTHREAD_MUTEX_INITIALIZER;
+static counter *counters;
+static size_t ncounters, capcounters;
+
+void mdm_http_counter_add(const char *name, const char *labels, long long n)
+{
+    pthread_mutex_lock(&counters_lock);
+    size_t i = 0;
+    while (i < ncounters &&
+           (strcmp(counters[i].name, name) != 0 || strcmp(counters[i].labels, labels) != 0))
+        i++;
+    if (i == ncounters) {
+        if (ncounters == capcounters) {
+            capcounters = capcounters ? capcounters * 2 : 16;
+            counters = mdm_xrealloc(counters, capcounters * sizeof *counters);
+        }
+        counters[i].name = mdm_xstrdup(name);
+        counters[i].labels = mdm_xstrdup(labels);
+        atomic_init(&counters[i].value, 0);
+        ncounters++;
+    }
+    atomic_fetch_add(&counters[i].value, n);
+    pthread_mutex_unlock(&counters_lock);
+}
+
+static void record_stats(size_t route, int status, double seconds)
+{
+    route_stats *rs = &stats[route < MAX_ROUTES - 1 ? route : MAX_ROUTES - 1];
+    size_t s = 0;
+    while (status_codes[s] && status_codes[s] != status)
+        s++;
+    atomic_fetch_add(&rs->by_status[s], 1);
+    size_t b = 0;
+    while (b < NBOUNDS && seconds > latency_bounds[b])
+        b++;
+    atomic_fetch_add(&rs->buckets[b], 1);
+    atomic_fetch_add(&rs->micros_sum, (unsigned long long)(seconds * 1e6));
+}
+
+/* Server and request state --------------------------------------------------------------- */
+
+typedef struct waiter {
+    mdm_http_req *req;
+    int64_t after;
+    double deadline;
+    struct waiter *next;
+} waiter;
+
+struct mdm_http_server {
+    struct MHD_Daemon *daemon;
+    const mdm_config *cfg;
+    mdm_http_limits limits;
+    mdm_auth *auth;
+    int port;
+    atomic_bool shutting_down;
+    atomic_int inflight;
+    atomic_uint rid_counter;
+    unsigned rid_base;
+    /* every database connection opened by a worker thread */
+    pthread_mutex_t dbs_lock;
+    mdm_db **dbs;
+    size_t ndbs, capdbs;
+    atomic_llong db_connects, db_connect_failures;
+    /* long polls */
+    pthread_mutex_t wait_lock;
+    pthread_cond_t wait_cond;
+    waiter *waiters;
+    int nwaiters;
+    bool wait_stop;
+    pthread_t wait_thread;
+    bool wait_thread_started;
+};
+
+typedef struct extra_header {
+    const char *name, *value;
+    struct extra_header *next;
+} extra_header;
+
+struct mdm_http_req {
+    mdm_http_server *srv;
+    struct MHD_Connection *conn;
+    const mdm_http_route *route;
+    size_t route_index;
+    mdm_arena *arena;
+    char rid[72];
+    double t0;
+    const char *method;
+    const char *url;
+    int nparams;
+    const char *pnames[8], *pvalues[8];
+    mdm_auth_key key;
+    bool has_key;
+    size_t max_body;
+    mdm_buf body;
+    bool body_too_big;
+    json_t *json;
+    mdm_db *db;
+    /* reply */
+    bool replied;
+    int status;
+    struct MHD_Response *resp;
+    size_t resp_len;
+    extra_header *headers;
+    /* long poll */
+    bool suspended, resumed;
+};
+
+static _Thread_local mdm_db *tl_db;
+static _Thread_local mdm_http_server *tl_db_srv;
+static _Thread_local double tl_db_failed_at = -10;
+
+double mdm_http_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The worker thread's connection, (re)connected as needed; NULL while the database is
+ * unreachable (one attempt per second per thread at most). */
+static mdm_db *thread_db(mdm_http_server *srv)
+{
+    double now = mdm_http_now();
+    if (tl_db && tl_db_srv == srv) {
+        PGconn *c = mdm_db_conn(tl_db);
+        /* Reading pending input notices a connection the server has closed (restart,
+         * terminate) before a statement fails on it. */
+        if (PQstatus(c) == CONNECTION_OK)
+            PQconsumeInput(c);
+        if (PQstatus(c) == CONNECTION_OK)
+            return tl_db;
+        if (now - tl_db_failed_at < 1.0)
+            return NULL;
+        if (mdm_db_ok(tl_db)) {
+            atomic_fetch_add(&srv->db_connects, 1);
+            mdm_log(MDM_LOG_INFO, "event=db_reconnected");
+            return tl_db;
+        }
+        tl_db_failed_at = now;
+        atomic_fetch_add(&srv->db_connect_failures, 1);
+        return NULL;
+    }
+    if (now - tl_db_failed_at < 1.0)
+        return NULL;
+    mdm_err err = {0};
+    mdm_db *db = mdm_db_connect(srv->cfg->database_url, &err);
+    if (!db) {
+        tl_db_failed_at = now;
+        atomic_fetch_add(&srv->db_connect_failures, 1);
+        mdm_log(MDM_LOG_WARN, "event=db_connect_failed msg=\"%s\"", err.msg);
+        return NULL;
+    }
+    atomic_fetch_add(&srv->db_connects, 1);
+    pthread_mutex_lock(&srv->dbs_lock);
+    if (srv->ndbs == srv->capdbs) {
+        srv->capdbs = srv->capdbs ? srv->capdbs * 2 : 8;
+        srv->dbs = mdm_xrealloc(srv->dbs, srv->capdbs * sizeof *srv->dbs);
+    }
+    srv->dbs[srv->ndbs++] = db;
+    pthread_mutex_unlock(&srv->dbs_lock);
+    tl_db = db;
+    tl_db_srv = srv;
+    return db;
+}
+
+/* Accessors ----------------------------------------------------------------------------- */
+
+mdm_arena *mdm_http_arena(mdm_http_req *req)
+{
+    return req->arena;
+}
+
+mdm_db *mdm_http_db(mdm_http_req *req)
+{
+    if (!req->db)
+        req->db = thread_db(req->srv);
+    return req->db;
+}
+
+const mdm_config *mdm_http_config(mdm_http_req *req)
+{
+    return req->srv->cfg;
+}
+
+const mdm_http_limits *mdm_http_limits_of(mdm_http_req *req)
+{
+    return &req->srv->limits;
+}
+
+const char *mdm_http_method(mdm_http_req *req)
+{
+    return req->method;
+}
+
+const mdm_http_route *mdm_http_route_of(mdm_http_req *req)
+{
+    return req->route;
+}
+
+const char *mdm_http_request_id(mdm_http_req *req)
+{
+    return req->rid;
+}
+
+const char *mdm_http_param(mdm_http_req *req, const char *name)
+{
+    size_t n = strlen(name);
+    for (int i = 0; i < req->nparams; i++)
+        if (strncmp(req->pnames[i], name, n) == 0 && req->pnames[i][n] == '}')
+            return req->pvalues[i];
+    return NULL;
+}
+
+const char *mdm_http_query(mdm_http_req *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *mdm_http_header(mdm_http_req *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const mdm_auth_key *mdm_http_key(mdm_http_req *req)
+{
+    return req->has_key ? &req->key : NULL;
+}
+
+json_t *mdm_http_json(mdm_http_req *req)
+{
+    return req->json;
+}
+
+const char *mdm_http_body(mdm_http_req *req, size_t *len)
+{
+    if (len)
+        *len = req->body.len;
+    return req->body.data ? req->body.data : "";
+}
+
+bool mdm_http_shutting_down(mdm_http_req *req)
+{
+    return atomic_load(&req->srv->shutting_down);
+}
+
+double mdm_http_started(mdm_http_req *req)
+{
+    return req->t0;
+}
+
+bool mdm_http_resumed(mdm_http_req *req)
+{
+    return req->resumed;
+}
+
+/* Replies ------------------------------------------------------------------------------- */
+
+void mdm_http_set_header(mdm_http_req *req, const char *name, const char *value)
+{
+    extra_header *h = mdm_arena_alloc(req->arena, sizeof *h);
+    h->name = mdm_arena_strdup(req->arena, name);
+    h->value = mdm_arena_strdup(req->arena, value);
+    h->next = req->headers;
+    req->headers = h;
+}
+
+void mdm_http_reply_raw(mdm_http_req *req, int status, const char *content_type, char *body,
+                        size_t len)
+{
+    if (req->replied) {
+        free(body);
+        return;
+    }
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        len, body ? body : (char *)"", body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    if (!resp) {
+        free(body);
+        mdm_log(MDM_LOG_ERROR, "event=http_response_failed rid=%s", req->rid);
+        return; /* on_request answers with 500 */
+    }
+    if (content_type)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    for (extra_header *h = req->headers; h; h = h->next)
+        MHD_add_response_header(resp, h->name, h->value);
+    req->resp = resp;
+    req->resp_len = len;
+    req->status = status;
+    req->replied = true;
+}
+
+void mdm_http_reply_json(mdm_http_req *req, int status, json_t *body)
+{
+    char *text = NULL;
+    size_t len = 0;
+    if (body) {
+        text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
+        json_decref(body);
+        if (!text) {
+            mdm_err e;
+            mdm_err_set(&e, MDM_EINTERNAL, "cannot serialize the response");
+            mdm_http_reply_problem(req, &e);
+            return;
+        }
+        len = strlen(text);
+    }
+    mdm_http_reply_raw(req, status, "application/json", text, len);
+}
+
+void mdm_http_reply_problem_fields(mdm_http_req *req, const mdm_err *err, json_t *errors)
+{
+    mdm_status code = err ? err->code : MDM_EINTERNAL;
+    if (code == MDM_OK)
+        code = MDM_EINTERNAL;
+    int status = mdm_status_http(code);
+    const char *msg = err && err->msg[0] ? err->msg : mdm_status_title(code);
+    json_t *p = json_object();
+    char type[96];
+    snprintf(type, sizeof type, "urn:mdm:problem:%s", mdm_status_name(code));
+    json_object_set_new(p, "type", json_string(type));
+    json_object_set_new(p, "title", json_string(mdm_status_title(code)));
+    json_object_set_new(p, "status", json_integer(status));
+    char *detail =
+        err && err->detail[0] ? mdm_xasprintf("%s: %s", msg, err->detail) : mdm_xstrdup(msg);
+    /* messages may quote input: keep the document valid JSON whatever the bytes */
+    json_t *d = json_string(detail);
+    if (!d)
+        d = json_string("(detail is not valid UTF-8)");
+    json_object_set_new(p, "detail", d);
+    json_object_set_new(p, "code", json_string(mdm_status_name(code)));
+    json_object_set_new(p, "request_id", json_string(req->rid));
+    if (!errors && err && err->field[0]) {
+        errors = json_array();
+        json_t *m = json_string(msg);
+        json_array_append_new(errors, json_pack("{s:s, s:o}", "pointer", err->field, "detail",
+                                                m ? m : json_string("invalid value")));
+    }
+    if (errors)
+        json_object_set_new(p, "errors", errors);
+    if (status >= 500)
+        mdm_log(MDM_LOG_ERROR, "event=http_error rid=%s status=%d code=%s msg=\"%s\"", req->rid,
+                status, mdm_status_name(code), detail);
+    free(detail);
+    if (status == 401)
+        mdm_http_set_header(req, "WWW-Authenticate", "Bearer");
+    if (status == 503)
+        mdm_http_set_header(req, "Retry-After", "1");
+    char *text = json_dumps(p, JSON_COMPACT);
+    json_decref(p);
+    mdm_http_reply_raw(req, status, "application/problem+json", text, text ? strlen(text) : 0);
+}
+
+void mdm_http_reply_problem(mdm_http_req *req, const mdm_err *err)
+{
+    mdm_http_reply_problem_fields(req, err, NULL);
+}
+
+bool mdm_http_query_int(mdm_http_req *req, const char *name, long long def, long long min,
+                        long long max, long long *out)
+{
+    const char *v = mdm_http_query(req, name);
+    *out = def;
+    if (!v)
+        return true;
+    char *end = NULL;
+    errno = 0;
+    long long n = strtoll(v, &end, 10);
+    if (!*v || *end || errno || n < min || n > max) {
+        mdm_err e;
+        char ptr[96];
+        snprintf(ptr, sizeof ptr, "/query/%s", name);
+        mdm_err_set_field(&e, MDM_EINVAL, ptr,
+                          "query argument %s must be an integer from %lld to %lld", name, min, max);
+        mdm_http_reply_problem(req, &e);
+        return false;
+    }
+    *out = n;
+    return true;
+}
+
+bool mdm_http_if_match(mdm_http_req *req, int *version, bool *bad)
+{
+    *bad = false;
+    const char *h = mdm_http_header(req, MHD_HTTP_HEADER_IF_MATCH);
+    if (!h)
+        return false;
+    const char *p = h;
+    if (strncmp(p, "W/", 2) == 0)
+        p += 2;
+    bool quoted = *p == '"';
+    if (quoted)
+        p++;
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(p, &end, 10);
+    if (end == p || errno || v < 1 || v > 2147483647L || (quoted && *end++ != '"') || *end) {
+        mdm_err e;
+        mdm_err_set_field(&e, MDM_EINVAL, "/headers/If-Match",
+                          "If-Match must be the entity version as an ETag, such as \"3\"");
+        mdm_http_reply_problem(req, &e);
+        *bad = true;
+        return false;
+    }
+    *version = (int)v;
+    return true;
+}
+
+/* Long polls ---------------------------------------------------------------------------- */
+
+static const mdm_db_stmt stmt_outbox_max = {"http_outbox_max",
+                                            "SELECT coalesce(max(seq), 0) AS seq FROM outbox", 0};
+
+void mdm_http_wait_outbox(mdm_http_req *req, int64_t after, double deadline)
+{
+    mdm_http_server *srv = req->srv;
+    if (atomic_load(&srv->shutting_down) || req->replied)
+        return; /* the handler's caller sees no reply and answers 500; handlers check first */
+    waiter *w = mdm_xcalloc(1, sizeof *w);
+    w->req = req;
+    w->after = after;
+    w->deadline = deadline;
+    req->suspended = true;
+    MHD_suspend_connection(req->conn);
+    pthread_mutex_lock(&srv->wait_lock);
+    w->next = srv->waiters;
+    srv->waiters = w;
+    srv->nwaiters++;
+    pthread_cond_signal(&srv->wait_cond);
+    pthread_mutex_unlock(&srv->wait_lock);
+}
+
+/* Wakes waiters whose condition holds: an outbox seq beyond their cursor, the deadline,
+ * or shutdown. One own connection polls max(seq) (an index lookup) every 100 ms while
+ * anyone waits. */
+static void *wait_main(void *arg)
+{
+    mdm_http_server *srv = arg;
+    mdm_db *db = NULL;
+    double db_failed_at = -10;
+    pthread_mutex_lock(&srv->wait_lock);
+    while (!srv->wait_stop || srv->waiters) {
+        if (!srv->waiters) {
+            pthread_cond_wait(&srv->wait_cond, &srv->wait_lock);
+            continue;
+        }
+        pthread_mutex_unlock(&srv->wait_lock);
+        long long max_seq = -1;
+        double now = mdm_http_now();
+        if (!db && now - db_failed_at > 1) {
+            db = mdm_db_connect(srv->cfg->database_url, NULL);
+            if (!db)
+                db_failed_at = now;
+        }
+        if (db) {
+            PGresult *res = NULL;
+            mdm_err err;
+            if (mdm_db_exec(db, &stmt_outbox_max, NULL, &res, &err) == MDM_OK) {
+                max_seq = mdm_db_get_ll(res, 0, "seq", 0);
+                PQclear(res);
+            } else if (!mdm_db_ok(db)) {
+                mdm_db_close(db);
+                db = NULL;
+                db_failed_at = now;
+            }
+        }
+        bool stopping = atomic_load(&srv->shutting_down);
+        pthread_mutex_lock(&srv->wait_lock);
+        waiter *ready = NULL;
+        for (waiter **pw = &srv->waiters; *pw;) {
+            waiter *w = *pw;
+            if (stopping || srv->wait_stop || max_seq > w->after || now >= w->deadline) {
+                *pw = w->next;
+                srv->nwaiters--;
+                w->next = ready;
+                ready = w;
+            } else {
+                pw = &w->next;
+            }
+        }
+        pthread_mutex_unlock(&srv->wait_lock);
+        while (ready) {
+            waiter *w = ready;
+            ready = w->next;
+            MHD_resume_connection(w->req->conn);
+            free(w);
+        }
+        pthread_mutex_lock(&srv->wait_lock);
+        if (srv->waiters && !srv->wait_stop) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += 100 * 1000 * 1000;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&srv->wait_cond, &srv->wait_lock, &ts);
+        }
+    }
+    pthread_mutex_unlock(&srv->wait_lock);
+    mdm_db_close(db);
+    return NULL;
+}
+
+/* The request pipeline ------------------------------------------------------------------ */
+
+static void fail(mdm_http_req *req, mdm_status code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void fail(mdm_http_req *req, mdm_status code, const char *fmt, ...)
+{
+    mdm_err e = {0};
+    e.code = code;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e.msg, sizeof e.msg, fmt, ap);
+    va_end(ap);
+    mdm_http_reply_problem(req, &e);
+}
+
+static bool valid_request_id(const char *s)
+{
+    size_t n = 0;
+    for (; s[n]; n++) {
+        char c = s[n];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.'))
+            return false;
+    }
+    return n >= 1 && n <= 64;
+}
+
+typedef struct arg_check {
+    const char *bad;
+} arg_check;
+
+static enum MHD_Result check_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                 const char *value)
+{
+    (void)kind;
+    arg_check *ac = cls;
+    if (!mdm_http_utf8_valid(key, strlen(key)) ||
+        (value && !mdm_http_utf8_valid(value, strlen(value)))) {
+        ac->bad = key;
+        return MHD_NO;
+    }
+    return MHD_YES;
+}
+
+static bool content_type_ok(const char *ct, bool ndjson)
+{
+    if (!ct)
+        return false;
+    size_t n = strcspn(ct, "; \t");
+    if (ndjson)
+        return (n == 20 && strncasecmp(ct, "application/x-ndjson", n) == 0) ||
+               (n == 18 && strncasecmp(ct, "application/ndjson", n) == 0);
+    return n == 16 && strncasecmp(ct, "application/json", n) == 0;
+}
+
+/* Everything before the body: route, key, role, rate, size and type. Replies on failure. */
+static void begin(mdm_http_req *req, const char *url)
+{
+    mdm_http_server *srv = req->srv;
+    size_t urllen = strlen(url);
+    if (!mdm_http_utf8_valid(url, urllen)) {
+        req->route_index = MAX_ROUTES - 1;
+        fail(req, MDM_EINVAL, "the request path is not valid UTF-8");
+        return;
+    }
+    char *path = mdm_arena_strndup(req->arena, url, urllen);
+    bool known = false;
+    const mdm_http_route *rt =
+        mdm_http_match(req->method, path, req->pnames, req->pvalues, &req->nparams, &known);
+    if (!rt) {
+        req->route_index = MAX_ROUTES - 1;
+        if (!known) {
+            fail(req, MDM_ENOTFOUND, "no such resource");
+            return;
+        }
+        char allow[128] = "";
+        char *tmp = mdm_arena_strndup(req->arena, url, urllen);
+        for (size_t r = 0; r < mdm_http_nroutes; r++) {
+            const char *n[8], *v[8];
+            int np;
+            bool k2;
+            strcpy(tmp, url);
+            if (mdm_http_match(mdm_http_routes[r].method, tmp, n, v, &np, &k2) &&
+                !strstr(allow, mdm_http_routes[r].method)) {
+                if (allow[0])
+                    strncat(allow, ", ", sizeof allow - strlen(allow) - 1);
+                strncat(allow, mdm_http_routes[r].method, sizeof allow - strlen(allow) - 1);
+            }
+        }
+        mdm_http_set_header(req, "Allow", allow);
+        fail(req, MDM_EMETHOD, "method %s is not allowed here; allowed: %s", req->method, allow);
+        return;
+    }
+    req->route = rt;
+    req->route_index = (size_t)(rt - mdm_http_routes);
+    arg_check ac = {NULL};
+    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, check_arg, &ac);
+    if (ac.bad) {
+        fail(req, MDM_EINVAL, "a query argument is not valid UTF-8");
+        return;
+    }
+    if (rt->roles != MDM_ROLES_PUBLIC) {
+        mdm_err err = {0};
+        mdm_status st =
+            mdm_auth_verify(srv->auth, mdm_http_db(req),
+                            mdm_http_header(req, MHD_HTTP_HEADER_AUTHORIZATION), &req->key, &err);
+        if (st == MDM_ERETRY && !req->db)
+            mdm_err_set(&err, MDM_ERETRY, "the database is unreachable");
+        if (st != MDM_OK) {
+            mdm_http_reply_problem(req, &err);
+            return;
+        }
+        req->has_key = true;
+        if (req->key.role != MDM_ROLE_ADMIN && !(rt->roles & (unsigned)req->key.role)) {
+            fail(req, MDM_EFORBIDDEN, "role %s may not use %s %s",
+                 mdm_auth_role_name(req->key.role), rt->method, rt->pattern);
+            return;
+        }
+        if ((rt->flags & MDM_HTTP_OWN_SOURCE) && req->key.role == MDM_ROLE_SOURCE) {
+            const char *src = mdm_http_param(req, "source");
+            if (!src || strcmp(src, req->key.source) != 0) {
+                fail(req, MDM_EFORBIDDEN, "this key belongs to source %s and may not use another",
+                     req->key.source);
+                return;
+            }
+        }
+        int retry = 1;
+        if (!mdm_auth_rate_take(srv->auth, &req->key, mdm_http_now(), &retry)) {
+            char ra[16];
+            snprintf(ra, sizeof ra, "%d", retry);
+            mdm_http_set_header(req, "Retry-After", ra);
+            fail(req, MDM_ERATE, "rate limit of %g requests per second exceeded", req->key.rate);
+            return;
+        }
+    }
+    req->max_body = rt->max_body == MDM_HTTP_BODY_JSON    ? srv->limits.max_body_bytes
+                    : rt->max_body == MDM_HTTP_BODY_BATCH ? srv->limits.max_batch_bytes
+                                                          : rt->max_body;
+    if (req->max_body) {
+        const char *cl = mdm_http_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl && strtoull(cl, NULL, 10) > req->max_body) {
+            fail(req, MDM_ETOOBIG, "the body is larger than the limit of %zu bytes", req->max_body);
+            return;
+        }
+        bool ndjson = (rt->flags & MDM_HTTP_NDJSON) != 0;
+        if (!content_type_ok(mdm_http_header(req, MHD_HTTP_HEADER_CONTENT_TYPE), ndjson)) {
+            fail(req, MDM_EMEDIA, "the body must be %s",
+                 ndjson ? "application/x-ndjson" : "application/json");
+            return;
+        }
+    }
+}
+
+/* Runs the handler once the body is complete. */
+static void run(mdm_http_req *req)
+{
+    const mdm_http_route *rt = req->route;
+    if (req->resumed) {
+        rt->handler(req);
+        goto out_check;
+    }
+    if (req->body_too_big) {
+        fail(req, MDM_ETOOBIG, "the body is larger than the limit of %zu bytes", req->max_body);
+        return;
+    }
+    if (req->max_body && !(rt->flags & MDM_HTTP_NDJSON)) {
+        if (req->body.len == 0) {
+            fail(req, MDM_EINVAL, "the request body is empty; a JSON object is expected");
+            return;
+        }
+        json_error_t jerr;
+        req->json = json_loadb(req->body.data, req->body.len, JSON_REJECT_DUPLICATES, &jerr);
+        if (!req->json) {
+            mdm_err e;
+            mdm_err_set(&e, MDM_EINVAL, "malformed JSON at line %d, column %d", jerr.line,
+                        jerr.column);
+            mdm_err_detail(&e, "%s", jerr.text);
+            mdm_http_reply_problem(req, &e);
+            return;
+        }
+    }
+    if (!(rt->flags & MDM_HTTP_NO_DB) && !mdm_http_db(req)) {
+        fail(req, MDM_ERETRY, "the database is unreachable");
+        return;
+    }
+    rt->handler(req);
+out_check:
+    if (!req->replied && !req->suspended)
+        fail(req, MDM_EINTERNAL, "the handler did not reply");
+}
+
+static enum MHD_Result queue(mdm_http_req *req)
+{
+    if (!req->replied || !req->resp)
+        return MHD_NO; /* cannot build any response: drop the connection */
+    MHD_add_response_header(req->resp, "X-Request-Id", req->rid);
+    if (atomic_load(&req->srv->shutting_down))
+        MHD_add_response_header(req->resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    enum MHD_Result r = MHD_queue_response(req->conn, (unsigned)req->status, req->resp);
+    MHD_destroy_response(req->resp);
+    req->resp = NULL;
+    return r;
+}
+
+static mdm_http_req *req_new(mdm_http_server *srv, struct MHD_Connection *conn, const char *method)
+{
+    mdm_http_req *req = mdm_xcalloc(1, sizeof *req);
+    req->srv = srv;
+    req->conn = conn;
+    req->arena = mdm_arena_new(8192);
+    req->t0 = mdm_http_now();
+    req->route_index = MAX_ROUTES - 1;
+    req->method = mdm_arena_strdup(req->arena, method);
+    const char *given = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
+    if (given && valid_request_id(given))
+        snprintf(req->rid, sizeof req->rid, "%s", given);
+    else
+        snprintf(req->rid, sizeof req->rid, "%08x%08x", srv->rid_base,
+                 atomic_fetch_add(&srv->rid_counter, 1));
+    atomic_fetch_add(&srv->inflight, 1);
+    return req;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
+{
+    (void)version;
+    mdm_http_server *srv = cls;
+    mdm_http_req *req = *con_cls;
+    if (!req) {
+        req = req_new(srv, conn, method);
+        req->url = mdm_arena_strdup(req->arena, url);
+        *con_cls = req;
+        begin(req, url);
+        /* libmicrohttpd 0.9.75 closes the connection after a response queued on this
+         * first call, so replies wait for the next call (keep-alive), except an early
+         * error on a request that carries a body we do not want to read. */
+        if (req->replied &&
+            (MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH) ||
+             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING)))
+            return queue(req);
+        return MHD_YES;
+    }
+    if (req->suspended) {
+        /* resumed by wait_main: run the handler again */
+        req->suspended = false;
+        req->resumed = true;
+        run(req);
+        return req->suspended ? MHD_YES : queue(req);
+    }
+    if (*upload_data_size) {
+        if (!req->max_body)
+            ; /* the route takes no body: ignore it */
+        else if (req->body.len + *upload_data_size > req->max_body)
+            req->body_too_big = true;
+        else if (!req->replied)
+            mdm_buf_append(&req->body, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (req->replied)
+        return queue(req);
+    run(req);
+    return req->suspended ? MHD_YES : queue(req);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)conn;
+    mdm_http_server *srv = cls;
+    mdm_http_req *req = *con_cls;
+    if (!req)
+        return;
+    *con_cls = NULL;
+    double secs = mdm_http_now() - req->t0;
+    int status = req->status ? req->status : 499;
+    if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && req->status)
+        mdm_log(MDM_LOG_INFO, "event=http_aborted rid=%s toe=%d", req->rid, (int)toe);
+    record_stats(req->route_index, status, secs);
+    mdm_log(MDM_LOG_INFO,
+            "event=http_request rid=%s method=%s route=%s status=%d ms=%.3f bytes=%zu key=%s",
+            req->rid, req->method, req->route ? req->route->pattern : "-", status, secs * 1e3,
+            req->resp_len, req->has_key ? req->key.prefix : "-");
+    mdm_log(MDM_LOG_DEBUG, "event=http_request_url rid=%s url=%s", req->rid,
+            req->url ? req->url : "");
+    if (req->resp)
+        MHD_destroy_response(req->resp);
+    json_decref(req->json);
+    mdm_buf_free(&req->body);
+    mdm_arena_free(req->arena);
+    free(req);
+    atomic_fetch_sub(&srv->inflight, 1);
+}
+
+/* Metrics output ----------------------------------------------------------------------- */
+
+void mdm_http_metrics_write(mdm_http_req *req, mdm_buf *out)
+{
+    mdm_http_server *srv = req->srv;
+    pthread_mutex_lock(&srv->wait_lock);
+    int nwaiters = srv->nwaiters;
+    pthread_mutex_unlock(&srv->wait_lock);
+    mdm_buf_puts(out, "# HELP mdm_http_requests_total HTTP requests by route and status.\n"
+                      "# TYPE mdm_http_requests_total counter\n");
+    for (size_t r = 0; r <= mdm_http_nroutes; r++) {
+        size_t idx = r < mdm_http_nroutes ? r : MAX_ROUTES - 1;
+        const char *m = r < mdm_http_nroutes ? mdm_http_routes[r].method : "";
+        const char *p = r < mdm_http_nroutes ? mdm_http_routes[r].pattern : "unmatched";
+        for (size_t s = 0; s < NSTATUS; s++) {
+            unsigned long long n = atomic_load(&stats[idx].by_status[s]);
+            if (!n)
+                continue;
+            char code[8];
+            snprintf(code, sizeof code, "%d", status_codes[s]);
+            mdm_buf_printf(
+                out, "mdm_http_requests_total{method=\"%s\",route=\"%s\",status=\"%s\"} %llu\n", m,
+                p, status_codes[s] ? code : "other", n);
+        }
+    }
+    mdm_buf_puts(out, "# HELP mdm_http_request_duration_seconds Request latency by route.\n"
+                      "# TYPE mdm_http_request_duration_seconds histogram\n");
+    for (size_t r = 0; r <= mdm_http_nroutes; r++) {
+        size_t idx = r < mdm_http_nroutes ? r : MAX_ROUTES - 1;
+        const char *m = r < mdm_http_nroutes ? mdm_http_routes[r].method : "";
+        const char *p = r < mdm_http_nroutes ? mdm_http_routes[r].pattern : "unmatched";
+        unsigned long long cum = 0;
+        for (size_t b = 0; b <= NBOUNDS; b++) {
+            cum += atomic_load(&stats[idx].buckets[b]);
+            if (b < NBOUNDS)
+                mdm_buf_printf(
+                    out,
+                    "mdm_http_request_duration_seconds_bucket{method=\"%s\",route=\"%s\","
+                    "le=\"%g\"} %llu\n",
+                    m, p, latency_bounds[b], cum);
+            else
+                mdm_buf_printf(
+                    out,
+                    "mdm_http_request_duration_seconds_bucket{method=\"%s\",route=\"%s\","
+                    "le=\"+Inf\"} %llu\n",
+                    m, p, cum);
+        }
+        mdm_buf_printf(out,
+                       "mdm_http_request_duration_seconds_sum{method=\"%s\",route=\"%s\"} %.6f\n",
+                       m, p, (double)atomic_load(&stats[idx].micros_sum) / 1e6);
+        mdm_buf_printf(out,
+                       "mdm_http_request_duration_seconds_count{method=\"%s\",route=\"%s\"} %llu\n",
+                       m, p, cum);
+    }
+    mdm_buf_printf(out,
+                   "# HELP mdm_http_requests_in_flight Requests being served.\n"
+                   "# TYPE mdm_http_requests_in_flight gauge\nmdm_http_requests_in_flight %d\n"
+                   "# HELP mdm_http_long_polls Change-feed requests waiting for events.\n"
+                   "# TYPE mdm_http_long_polls gauge\nmdm_http_long_polls %d\n",
+                   atomic_load(&srv->inflight), nwaiters);
+    pthread_mutex_lock(&srv->dbs_lock);
+    size_t ndbs = srv->ndbs;
+    pthread_mutex_unlock(&srv->dbs_lock);
+    mdm_buf_printf(out,
+                   "# HELP mdm_db_pool_connections Database connections of the worker threads.\n"
+                   "# TYPE mdm_db_pool_connections gauge\nmdm_db_pool_connections %zu\n"
+                   "# HELP mdm_db_connects_total Successful database (re)connections.\n"
+                   "# TYPE mdm_db_connects_total counter\nmdm_db_connects_total %lld\n"
+                   "# HELP mdm_db_connect_failures_total Failed database connection attempts.\n"
+                   "# TYPE mdm_db_connect_failures_total counter\n"
+                   "mdm_db_connect_failures_total %lld\n",
+                   ndbs, atomic_load(&srv->db_connects), atomic_load(&srv->db_connect_failures));
+    pthread_mutex_lock(&counters_lock);
+    const char *last = "";
+    for (size_t i = 0; i < ncounters; i++) {
+        if (strcmp(last, counters[i].name) != 0)
+            mdm_buf_printf(out, "# TYPE %s counter\n", counters[i].name);
+        last = counters[i].name;
+        mdm_buf_printf(out, "%s%s%s%s %lld\n", counters[i].name, counters[i].labels[0] ? "{" : "",
+                       counters[i].labels, counters[i].labels[0] ? "}" : "",
+                       atomic_load(&counters[i].value));
+    }
+    pthread_mutex_unlock(&counters_lock);
+}
+
+/* Lifecycle ----------------------------------------------------------------------------- */
+
+static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char line[512];
+    vsnprintf(line, sizeof line, fmt, ap);
+    line[strcspn(line, "\n")] = '\0';
+    mdm_log(MDM_LOG_WARN, "event=mhd msg=\"%s\"", line);
+}
+
+static int default_threads(const mdm_config *cfg)
+{
+    if (cfg->threads > 0)
+        return cfg->threads;
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 2;
+}
+
+mdm_http_server *mdm_http_start(const mdm_config *cfg, const char *listen, mdm_err *err)
+{
+    mdm_http_server *srv = mdm_xcalloc(1, sizeof *srv);
+    srv->cfg = cfg;
+    if (mdm_http_limits_load(cfg, &srv->limits, err) != MDM_OK)
+        goto out_free;
+    if (mdm_http_nroutes >= MAX_ROUTES) {
+        mdm_err_set(err, MDM_EINTERNAL, "too many routes (%zu)", mdm_http_nroutes);
+        goto out_free;
+    }
+    const char *colon = strrchr(listen, ':');
+    if (!colon || colon == listen) {
+        mdm_err_set_field(err, MDM_EINVAL, "/listen", "listen must be ADDR:PORT, got \"%s\"",
+                          listen);
+        goto out_free;
+    }
+    char host[256];
+    size_t hlen = (size_t)(colon - listen);
+    if (listen[0] == '[' && hlen >= 2 && listen[hlen - 1] == ']')
+        snprintf(host, sizeof host, "%.*s", (int)(hlen - 2), listen + 1);
+    else
+        snprintf(host, sizeof host, "%.*s", (int)hlen, listen);
+    struct addrinfo hints = {0}, *ai = NULL;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE;
+    int gai = getaddrinfo(host, colon + 1, &hints, &ai);
+    if (gai != 0 || !ai) {
+        mdm_err_set_field(err, MDM_EINVAL, "/listen", "cannot resolve listen address \"%s\": %s",
+                          listen, gai_strerror(gai));
+        goto out_free;
+    }
+    srv->auth = mdm_auth_new(srv->limits.auth_cache_seconds, srv->limits.burst_seconds);
+    pthread_mutex_init(&srv->dbs_lock, NULL);
+    pthread_mutex_init(&srv->wait_lock, NULL);
+    pthread_cond_init(&srv->wait_cond, NULL);
+    srv->rid_base = (unsigned)time(NULL) ^ ((unsigned)getpid() << 16);
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_USE_ERROR_LOG;
+    if (ai->ai_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    srv->daemon =
+        MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+                         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)default_threads(cfg),
+                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)srv->limits.connection_timeout,
+                         MHD_OPTION_CONNECTION_LIMIT, (unsigned)srv->limits.max_connections,
+                         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_EXTERNAL_LOGGER,
+                         mhd_log, NULL, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
+    freeaddrinfo(ai);
+    if (!srv->daemon) {
+        mdm_err_set(err, MDM_EIO, "cannot listen on %s (address in use or not available)", listen);
+        goto out_free_sync;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    srv->port = info ? info->port : 0;
+    if (pthread_create(&srv->wait_thread, NULL, wait_main, srv) != 0) {
+        mdm_err_set(err, MDM_EINTERNAL, "cannot start the long-poll thread");
+        MHD_stop_daemon(srv->daemon);
+        goto out_free_sync;
+    }
+    srv->wait_thread_started = true;
+    mdm_log(MDM_LOG_INFO, "event=http_listening listen=%s port=%d threads=%d", listen, srv->port,
+            default_threads(cfg));
+    return srv;
+out_free_sync:
+    mdm_auth_free(srv->auth);
+    pthread_mutex_destroy(&srv->dbs_lock);
+    pthread_mutex_destroy(&srv->wait_lock);
+    pthread_cond_destroy(&srv->wait_cond);
+out_free:
+    free(srv);
+    return NULL;
+}
+
+int mdm_http_port(const mdm_http_server *srv)
+{
+    return srv->port;
+}
+
+void mdm_http_stop(mdm_http_server *srv)
+{
+    if (!srv)
+        return;
+    atomic_store(&srv->shutting_down, true);
+    MHD_socket lsock = MHD_quiesce_daemon(srv->daemon);
+    int inflight = atomic_load(&srv->inflight);
+    mdm_log(MDM_LOG_INFO, "event=http_stopping in_flight=%d", inflight);
+    /* wake the long polls, which answer with what they have */
+    pthread_mutex_lock(&srv->wait_lock);
+    pthread_cond_signal(&srv->wait_cond);
+    pthread_mutex_unlock(&srv->wait_lock);
+    double until = mdm_http_now() + srv->limits.shutdown_timeout;
+    while (atomic_load(&srv->inflight) > 0 && mdm_http_now() < until) {
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    if (atomic_load(&srv->inflight) > 0)
+        mdm_log(MDM_LOG_WARN, "event=http_stop_timeout in_flight=%d", atomic_load(&srv->inflight));
+    pthread_mutex_lock(&srv->wait_lock);
+    srv->wait_stop = true;
+    pthread_cond_signal(&srv->wait_cond);
+    pthread_mutex_unlock(&srv->wait_lock);
+    if (srv->wait_thread_started)
+        pthread_join(srv->wait_thread, NULL);
+    MHD_stop_daemon(srv->daemon);
+    if (lsock != MHD_INVALID_SOCKET)
+        close(lsock);
+    for (size_t i = 0; i < srv->ndbs; i++)
+        mdm_db_close(srv->dbs[i]);
+    free(srv->dbs);
+    mdm_auth_free(srv->auth);
+    pthread_mutex_destroy(&srv->dbs_lock);
+    pthread_mutex_destroy(&srv->wait_lock);
+    pthread_cond_destroy(&srv->wait_cond);
+    mdm_log(MDM_LOG_INFO, "event=http_stopped");
+    free(srv);
+}
