@@ -16,6 +16,9 @@
 # Environment: MDM_BENCH_SECONDS sets the time per measured case where a program takes
 # one (its first argument). Passed on to scripts: MDM_ROOT (the checkout), MDM_BIN
 # (build/rel/mdm), MDM_FEBRL_DIR (default ../shared/data/febrl).
+# Programs listed in db_benches get a fresh database (private cluster, or the server of
+# MDM_DATABASE_URL) in MDM_DATABASE_URL, dropped afterwards. MDM_BENCH_CONSENT_EVENTS
+# sizes the consent audit export (default 1000000; generating 5000000 takes minutes).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -52,6 +55,19 @@ echo "# mdm $mode benchmarks, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores," \
     "$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | sed 's/.*: //')," \
     "commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)" | tee "$log"
 
+db_benches=" consent_audit "
+
+# with_fresh_db COMMAND...: runs COMMAND with MDM_DATABASE_URL naming a new database.
+with_fresh_db() {
+    scripts/pg.sh start >/dev/null || return 1
+    local db=mdm_bench_$$ rc
+    scripts/pg.sh createdb "$db" >/dev/null || return 1
+    MDM_DATABASE_URL=$(scripts/pg.sh url-for "$db") MDM_SQL_DIR=$PWD/sql "$@"
+    rc=$?
+    scripts/pg.sh dropdb "$db" >/dev/null 2>&1
+    return $rc
+}
+
 failed=0 ran=0
 for b in "${run[@]}"; do
     name=${b##*/}
@@ -67,10 +83,13 @@ for b in "${run[@]}"; do
     case $b in
         *.sh) ;;
         */bench_normalize) args=("${MDM_BENCH_SECONDS:-0.5}") ;;
+        */bench_consent_audit) args=("${MDM_BENCH_CONSENT_EVENTS:-1000000}") ;;
         *) [ -n "${MDM_BENCH_SECONDS:-}" ] && args=("$MDM_BENCH_SECONDS") ;;
     esac
     if [[ $b == *.sh ]]; then
         bash "$b" 2>&1 | tee -a "$log"
+    elif [[ $db_benches == *" $name "* ]]; then
+        with_fresh_db "$b" "${args[@]}" 2>&1 | tee -a "$log"
     else
         "$b" "${args[@]}" 2>&1 | tee -a "$log"
     fi
