@@ -4,6 +4,7 @@
 
 #include "common/log.h"
 #include "common/mem.h"
+#include "mdm/consent.h"
 #include "mdm/ingest.h"
 #include "mdm/outbox.h"
 #include "mdm/resolve.h"
@@ -388,6 +389,8 @@ mdm_status mdm_golden_create(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t reco
         return st;
     if ((st = recompute(db, ctx, id, "created", "created", true, NULL, NULL, err)) != MDM_OK)
         return st;
+    if ((st = mdm_consent_recompute(db, id, err)) != MDM_OK)
+        return st;
     *entity_id = id;
     return MDM_OK;
 }
@@ -410,7 +413,9 @@ mdm_status mdm_golden_link(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t record
         return st;
     char reason[64];
     snprintf(reason, sizeof reason, "record %lld linked", (long long)record_id);
-    return recompute(db, ctx, *entity_id, "updated", reason, true, NULL, NULL, err);
+    if ((st = recompute(db, ctx, *entity_id, "updated", reason, true, NULL, NULL, err)) != MDM_OK)
+        return st;
+    return mdm_consent_recompute(db, *entity_id, err);
 }
 
 mdm_status mdm_golden_unlink(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t record_id,
@@ -449,7 +454,8 @@ mdm_status mdm_golden_unlink(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t reco
     snprintf(why, sizeof why, "record %lld unlinked", (long long)record_id);
     if ((st = recompute(db, ctx, eid, "updated", why, true, NULL, NULL, err)) != MDM_OK)
         return st;
-    /* CONSENT: mdm_consent_recompute(db, eid, err) once mdm/consent.h is on main. */
+    if ((st = mdm_consent_recompute(db, eid, err)) != MDM_OK)
+        return st;
     if (left_entity)
         *left_entity = eid;
     return MDM_OK;
@@ -513,7 +519,9 @@ mdm_status mdm_golden_merge(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t into,
     json_decref(extra);
     if (st != MDM_OK)
         return st;
-    /* CONSENT: mdm_consent_recompute(db, keep, err) once mdm/consent.h is on main. */
+    if ((st = mdm_consent_recompute(db, keep, err)) != MDM_OK ||
+        (st = mdm_consent_recompute(db, gone, err)) != MDM_OK)
+        return st;
     if (survivor)
         *survivor = keep;
     mdm_log(MDM_LOG_INFO, "event=merge survivor=%lld retired=%lld method=%s", (long long)keep,
@@ -610,7 +618,10 @@ mdm_status mdm_golden_split(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t entit
     if (st == MDM_OK)
         st = recompute(db, ctx, nid, "split", reason ? reason : "split", true, extra, NULL, err);
     json_decref(extra);
-    /* CONSENT: mdm_consent_recompute for id and nid once mdm/consent.h is on main. */
+    if (st == MDM_OK)
+        st = mdm_consent_recompute(db, id, err);
+    if (st == MDM_OK)
+        st = mdm_consent_recompute(db, nid, err);
     if (st == MDM_OK && new_entity)
         *new_entity = nid;
 out_free:

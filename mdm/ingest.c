@@ -10,13 +10,17 @@
 
 #include "common/log.h"
 #include "common/mem.h"
+#include "mdm/consent.h"
 #include "mdm/golden.h"
 #include "mdm/resolve.h"
 #include "mdm/survive.h"
+#include "matching/normalize.h"
+#include "matching/phonetic.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -136,25 +140,36 @@ mdm_status mdm_ingest_ctx_use_db_model(mdm_ingest_ctx *ctx, mdm_db *db, int *ver
     return MDM_OK;
 }
 
-/* ---- small normalizers (NORMALIZE: replaced by matching/normalize.h) ---------------- */
+/* ---- normalizer handles ----------------------------------------------------------- */
 
-static bool utf8_valid(const char *s)
+/* matching/normalize.h handles are per thread; ingest runs on many threads (HTTP
+ * workers, resolve workers), so handles come from a process-wide pool: taken for one
+ * record, given back after. The pool only grows to the number of concurrent users. */
+static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
+static mdm_norm **pool;
+static size_t npool, cappool;
+
+static mdm_norm *norm_acquire(mdm_err *err)
 {
-    const unsigned char *p = (const unsigned char *)s;
-    while (*p) {
-        if (*p < 0x80) {
-            p++;
-            continue;
-        }
-        int n = (*p & 0xE0) == 0xC0 ? 1 : (*p & 0xF0) == 0xE0 ? 2 : (*p & 0xF8) == 0xF0 ? 3 : -1;
-        if (n < 0 || (*p == 0xC0 || *p == 0xC1))
-            return false;
-        p++;
-        for (int i = 0; i < n; i++, p++)
-            if ((*p & 0xC0) != 0x80)
-                return false;
+    mdm_norm *n = NULL;
+    pthread_mutex_lock(&pool_mu);
+    if (npool)
+        n = pool[--npool];
+    pthread_mutex_unlock(&pool_mu);
+    return n ? n : mdm_norm_new(err);
+}
+
+static void norm_release(mdm_norm *n)
+{
+    if (!n)
+        return;
+    pthread_mutex_lock(&pool_mu);
+    if (npool == cappool) {
+        cappool = cappool ? 2 * cappool : 8;
+        pool = mdm_xrealloc(pool, cappool * sizeof *pool);
     }
-    return true;
+    pool[npool++] = n;
+    pthread_mutex_unlock(&pool_mu);
 }
 
 /* Trimmed copy with inner whitespace collapsed. */
@@ -179,200 +194,30 @@ static char *clean(const char *s)
     return o;
 }
 
-/* Comparison key of a text: ASCII lower case, [^a-z0-9] (ASCII) as one space, apostrophes
- * dropped; non-ASCII bytes kept. */
-static char *text_key(const char *s)
+/* Comparison key of a text (matching/normalize.h); NULL on invalid UTF-8. */
+static char *text_key(mdm_norm *n, const char *s)
 {
-    size_t n = strlen(s);
-    char *o = mdm_xmalloc(n + 1);
-    size_t j = 0;
-    bool sep = false;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '\'')
-            continue;
-        if (c >= 0x80 || isalnum(c)) {
-            if (sep && j > 0)
-                o[j++] = ' ';
-            sep = false;
-            o[j++] = (char)(c >= 0x80 ? c : tolower(c));
-        } else {
-            sep = true;
-        }
+    mdm_buf key = {0};
+    mdm_err ignored;
+    if (mdm_norm_text(n, s, NULL, &key, &ignored) != MDM_OK) {
+        mdm_buf_free(&key);
+        return NULL;
     }
-    o[j] = '\0';
-    return o;
+    return key.data ? mdm_buf_steal(&key) : mdm_xstrdup("");
 }
 
-/* Nickname classes of common English given names (NORMALIZE: the engine's table). */
-static const char *const nicknames[][2] = {
-    {"abby", "abigail"},   {"al", "albert"},       {"alex", "alexander"}, {"andy", "andrew"},
-    {"annie", "anne"},     {"ben", "benjamin"},    {"beth", "elizabeth"}, {"betty", "elizabeth"},
-    {"bill", "william"},   {"billy", "william"},   {"bob", "robert"},     {"bobby", "robert"},
-    {"cathy", "catherine"}, {"charlie", "charles"}, {"chris", "christopher"}, {"chuck", "charles"},
-    {"dan", "daniel"},     {"danny", "daniel"},    {"dave", "david"},     {"dick", "richard"},
-    {"ed", "edward"},      {"eddie", "edward"},    {"fred", "frederick"}, {"greg", "gregory"},
-    {"jack", "john"},      {"jake", "jacob"},      {"jim", "james"},      {"jimmy", "james"},
-    {"jen", "jennifer"},   {"jenny", "jennifer"},  {"jill", "jillian"},   {"joe", "joseph"},
-    {"joey", "joseph"},    {"johnny", "john"},     {"jon", "jonathan"},   {"kate", "katherine"},
-    {"kathy", "katherine"}, {"katie", "katherine"}, {"ken", "kenneth"},   {"larry", "lawrence"},
-    {"liz", "elizabeth"},  {"lizzy", "elizabeth"}, {"maggie", "margaret"}, {"matt", "matthew"},
-    {"meg", "margaret"},   {"mike", "michael"},    {"mick", "michael"},   {"nick", "nicholas"},
-    {"pat", "patricia"},   {"peggy", "margaret"},  {"pete", "peter"},     {"rich", "richard"},
-    {"rick", "richard"},   {"rob", "robert"},      {"ron", "ronald"},     {"sam", "samuel"},
-    {"steve", "steven"},   {"stephen", "steven"},  {"sue", "susan"},      {"susie", "susan"},
-    {"ted", "edward"},     {"tom", "thomas"},      {"tommy", "thomas"},   {"tony", "anthony"},
-    {"vicky", "victoria"}, {"will", "william"},    {"willy", "william"},  {"zach", "zachary"},
-};
-
-static const char *nickname_canon(const char *key)
+/* Identifier key: the text key without spaces ("AB-12 34" -> "ab1234"). */
+static char *id_key(mdm_norm *n, const char *s)
 {
-    for (size_t i = 0; i < sizeof nicknames / sizeof nicknames[0]; i++)
-        if (strcmp(nicknames[i][0], key) == 0)
-            return nicknames[i][1];
-    return key;
-}
-
-/* American Soundex of the first word of an ASCII key ("" when no letter). */
-static void soundex(const char *key, char out[5])
-{
-    static const char codes[] = "01230120022455012623010202";
-    size_t j = 0;
-    char last = 0;
-    out[0] = '\0';
-    for (const char *p = key; *p && *p != ' ' && j < 4; p++) {
-        if (*p < 'a' || *p > 'z')
-            continue;
-        char c = codes[*p - 'a'];
-        if (j == 0) {
-            out[j++] = (char)toupper((unsigned char)*p);
-            last = c;
-            continue;
-        }
-        if (c != '0' && c != last)
-            out[j++] = c;
-        if (*p != 'h' && *p != 'w')
-            last = c;
-    }
-    if (j == 0)
-        return;
-    while (j < 4)
-        out[j++] = '0';
-    out[4] = '\0';
-}
-
-static bool email_canon(const char *in, char **display, char **key)
-{
-    char *d = clean(in);
-    size_t n = strlen(d);
-    char *at = strchr(d, '@');
-    bool ok = at && at != d && strchr(at + 1, '@') == NULL && strchr(at + 1, '.') &&
-              at[1] != '.' && d[n - 1] != '.' && !strchr(d, ' ') && n <= 254;
-    if (!ok) {
-        free(d);
-        return false;
-    }
-    char *k = mdm_xstrdup(d);
-    for (char *p = k; *p; p++)
-        *p = (char)tolower((unsigned char)*p);
-    char *kat = strchr(k, '@');
-    const char *dom = kat + 1;
-    bool gmail = !strcmp(dom, "gmail.com") || !strcmp(dom, "googlemail.com");
-    mdm_buf b = {0};
-    for (char *p = k; p < kat; p++) {
-        if (*p == '+')
-            break;
-        if (gmail && *p == '.')
-            continue;
-        mdm_buf_putc(&b, *p);
-    }
-    mdm_buf_putc(&b, '@');
-    mdm_buf_puts(&b, gmail ? "gmail.com" : dom);
-    free(k);
-    *display = d;
-    *key = mdm_buf_steal(&b);
-    return true;
-}
-
-static const struct {
-    const char *cc;
-    const char *dial;
-    int national_len; /* digits after the trunk prefix, 0 = any 6..12 */
-} dialing[] = {{"US", "1", 10}, {"CA", "1", 10}, {"GB", "44", 0}, {"DE", "49", 0},
-               {"FR", "33", 9}, {"ES", "34", 9}, {"IT", "39", 0}, {"NL", "31", 9},
-               {"AU", "61", 9}, {"IE", "353", 0}, {"CH", "41", 9}, {"AT", "43", 0}};
-
-/* E.164 form of a phone number, or false when it cannot be one. */
-static bool phone_canon(const char *in, const char *country, char out[24])
-{
-    char digits[40];
-    size_t n = 0;
-    bool plus = false;
-    const char *p = in;
-    while (isspace((unsigned char)*p))
-        p++;
-    if (*p == '+')
-        plus = true;
-    for (; *p; p++) {
-        if (isdigit((unsigned char)*p)) {
-            if (n + 1 >= sizeof digits)
-                return false;
-            digits[n++] = *p;
-        } else if (isalpha((unsigned char)*p)) {
-            /* "ext" and the rest: stop */
-            break;
-        }
-    }
-    digits[n] = '\0';
-    const char *d = digits;
-    if (!plus && n > 2 && d[0] == '0' && d[1] == '0') {
-        plus = true;
-        d += 2;
-    }
-    if (plus) {
-        size_t len = strlen(d);
-        if (len < 8 || len > 15 || d[0] == '0')
-            return false;
-        out[0] = '+';
-        memcpy(out + 1, d, len + 1);
-        return true;
-    }
-    const char *dial = NULL;
-    int nl = 0;
-    for (size_t i = 0; i < sizeof dialing / sizeof dialing[0]; i++)
-        if (!strcmp(dialing[i].cc, country)) {
-            dial = dialing[i].dial;
-            nl = dialing[i].national_len;
-        }
-    if (!dial)
-        return false;
-    size_t len = strlen(d);
-    if (!strcmp(dial, "1")) {
-        if (len == 11 && d[0] == '1') {
-            d++;
-            len--;
-        }
-        if (len != 10 || d[0] < '2')
-            return false;
-    } else {
-        if (d[0] == '0') {
-            d++;
-            len--;
-        }
-        if ((nl && (int)len != nl) || (!nl && (len < 6 || len > 12)))
-            return false;
-    }
-    if (strlen(dial) + len + 2 > 24)
-        return false;
-    out[0] = '+';
-    memcpy(out + 1, dial, strlen(dial));
-    memcpy(out + 1 + strlen(dial), d, len + 1);
-    return true;
-}
-
-static bool leap(int y)
-{
-    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    char *k = text_key(n, s);
+    if (!k)
+        return NULL;
+    size_t o = 0;
+    for (size_t i = 0; k[i]; i++)
+        if (k[i] != ' ')
+            k[o++] = k[i];
+    k[o] = '\0';
+    return k;
 }
 
 static bool date_ok(int y, int m, int d)
@@ -380,48 +225,14 @@ static bool date_ok(int y, int m, int d)
     static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     if (y < 1000 || y > 9999 || m < 1 || m > 12 || d < 1)
         return false;
-    return d <= mdays[m - 1] + (m == 2 && leap(y));
-}
-
-/* ISO date from common layouts (US sources: month first for a/b/c with slashes). */
-static bool date_canon(const char *in, const char *country, char out[11])
-{
-    int a = 0, b = 0, c = 0;
-    char tail = 0;
-    int y, m, d;
-    if (sscanf(in, "%4d-%2d-%2d%c", &a, &b, &c, &tail) >= 3 && strlen(in) >= 10 &&
-        (tail == 0 || tail == 'T' || tail == ' ')) {
-        y = a, m = b, d = c;
-    } else if (sscanf(in, "%4d/%2d/%2d", &a, &b, &c) == 3 && a > 31) {
-        y = a, m = b, d = c;
-    } else if (strlen(in) == 8 && strspn(in, "0123456789") == 8) {
-        y = (in[0] - '0') * 1000 + (in[1] - '0') * 100 + (in[2] - '0') * 10 + (in[3] - '0');
-        m = (in[4] - '0') * 10 + (in[5] - '0');
-        d = (in[6] - '0') * 10 + (in[7] - '0');
-    } else if (sscanf(in, "%2d.%2d.%4d", &a, &b, &c) == 3) {
-        d = a, m = b, y = c;
-    } else if (sscanf(in, "%2d/%2d/%4d", &a, &b, &c) == 3) {
-        bool us = !strcmp(country, "US");
-        if (a > 12)
-            us = false;
-        else if (b > 12)
-            us = true;
-        m = us ? a : b;
-        d = us ? b : a;
-        y = c;
-    } else {
-        return false;
-    }
-    if (!date_ok(y, m, d))
-        return false;
-    snprintf(out, 11, "%04d-%02d-%02d", y, m, d);
-    return true;
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return d <= mdays[m - 1] + (m == 2 && leap);
 }
 
 /* Accepts an ISO 8601 date or date-time (what PostgreSQL's timestamptz reads). */
 static bool timestamp_ok(const char *s)
 {
-    int y, m, d, hh = 0, mm = 0, ss = 0, n = 0;
+    int y, m, d, hh = 0, mm = 0, n = 0;
     if (sscanf(s, "%4d-%2d-%2d%n", &y, &m, &d, &n) != 3 || n != 10 || !date_ok(y, m, d))
         return false;
     const char *p = s + 10;
@@ -434,10 +245,7 @@ static bool timestamp_ok(const char *s)
         return false;
     p += 5;
     if (*p == ':') {
-        if (!isdigit((unsigned char)p[1]) || !isdigit((unsigned char)p[2]))
-            return false;
-        ss = (p[1] - '0') * 10 + (p[2] - '0');
-        if (ss > 60)
+        if (!isdigit((unsigned char)p[1]) || !isdigit((unsigned char)p[2]) || p[1] > '6')
             return false;
         p += 3;
         if (*p == '.') {
@@ -461,61 +269,78 @@ static bool timestamp_ok(const char *s)
     return *p == '\0';
 }
 
-static const struct {
-    const char *name, *code;
-} countries[] = {{"us", "US"},          {"usa", "US"},          {"united states", "US"},
-                 {"united states of america", "US"}, {"ca", "CA"}, {"canada", "CA"},
-                 {"gb", "GB"},          {"uk", "GB"},           {"united kingdom", "GB"},
-                 {"great britain", "GB"}, {"de", "DE"},         {"germany", "DE"},
-                 {"deutschland", "DE"}, {"fr", "FR"},           {"france", "FR"},
-                 {"es", "ES"},          {"spain", "ES"},        {"it", "IT"},
-                 {"italy", "IT"},       {"nl", "NL"},           {"netherlands", "NL"},
-                 {"au", "AU"},          {"australia", "AU"},    {"ie", "IE"},
-                 {"ireland", "IE"},     {"ch", "CH"},           {"switzerland", "CH"},
-                 {"at", "AT"},          {"austria", "AT"}};
-
-static const char *country_canon(const char *in)
-{
-    char *k = text_key(in);
-    const char *r = NULL;
-    for (size_t i = 0; i < sizeof countries / sizeof countries[0]; i++)
-        if (!strcmp(k, countries[i].name))
-            r = countries[i].code;
-    /* an unknown two-letter code is kept upper-cased by the caller */
-    free(k);
-    return r;
-}
-
 char *mdm_ingest_email_key(const char *email)
 {
-    char *d = NULL, *k = NULL;
-    if (!email || !email_canon(email, &d, &k))
-        return NULL;
-    free(d);
+    mdm_err err;
+    mdm_norm *n = norm_acquire(&err);
+    if (!n || !email)
+        return norm_release(n), NULL;
+    mdm_arena *a = mdm_arena_new(1024);
+    mdm_email_norm e;
+    char *k = NULL;
+    if (mdm_norm_email(n, email, a, &e, &err) == MDM_OK && e.valid)
+        k = mdm_xstrdup(e.key);
+    mdm_arena_free(a);
+    norm_release(n);
     return k;
 }
 
 bool mdm_ingest_phone_key(const char *phone, const char *country, char out[24])
 {
-    return phone && phone_canon(phone, country ? country : "US", out);
+    mdm_err err;
+    mdm_norm *n = norm_acquire(&err);
+    if (!n || !phone)
+        return norm_release(n), false;
+    mdm_phone_norm p;
+    bool ok = mdm_norm_phone(n, phone, country ? country : "US", &p, &err) == MDM_OK && p.valid &&
+              strlen(p.e164) < 24;
+    if (ok)
+        memcpy(out, p.e164, strlen(p.e164) + 1);
+    norm_release(n);
+    return ok;
 }
 
 char *mdm_ingest_text_key(const char *s)
 {
-    return text_key(s ? s : "");
+    mdm_err err;
+    mdm_norm *n = norm_acquire(&err);
+    char *k = n ? text_key(n, s ? s : "") : NULL;
+    norm_release(n);
+    return k ? k : mdm_xstrdup("");
 }
 
 /* ---- mapping and validation ------------------------------------------------------ */
 
 typedef struct canon_build {
     json_t *rec;    /* canonical record being built */
-    json_t *errors; /* [{"pointer", "field", "reason"}] */
+    json_t *errors; /* [{"pointer", "field", "reason"}]: the record is rejected */
+    json_t *issues; /* same shape: kept, flagged (invalid e-mail or phone, bad postcode) */
     const char *country;
+    json_t *ptrs;   /* canonical scalar field -> JSON pointer of the input column */
+    mdm_norm *n;
+    mdm_arena *a;
 } canon_build;
+
+/* Pointer of the input column that filled canonical field f, else "/f". */
+static const char *ptr_for(canon_build *b, const char *f)
+{
+    const char *p = json_string_value(json_object_get(b->ptrs, f));
+    if (p)
+        return p;
+    static _Thread_local char def[64];
+    snprintf(def, sizeof def, "/%s", f);
+    return def;
+}
 
 static void add_error(canon_build *b, const char *pointer, const char *field, const char *reason)
 {
     json_array_append_new(b->errors, json_pack("{s:s, s:s, s:s}", "pointer", pointer, "field",
+                                               field, "reason", reason));
+}
+
+static void add_issue(canon_build *b, const char *pointer, const char *field, const char *reason)
+{
+    json_array_append_new(b->issues, json_pack("{s:s, s:s, s:s}", "pointer", pointer, "field",
                                                field, "reason", reason));
 }
 
@@ -562,7 +387,7 @@ static char *scalar_text(const json_t *v, bool *bad)
     if (!v || json_is_null(v))
         return NULL;
     if (json_is_string(v)) {
-        if (!utf8_valid(json_string_value(v))) {
+        if (!mdm_norm_utf8_valid(json_string_value(v), json_string_length(v))) {
             *bad = true;
             return NULL;
         }
@@ -627,6 +452,8 @@ static void set_target(canon_build *b, const char *target, const char *text, con
         }
         return;
     }
+    if (!json_object_get(b->ptrs, target))
+        json_object_set_new(b->ptrs, target, json_string(pointer));
     const json_t *old = json_object_get(rec, target);
     if (old && json_is_string(old)) {
         char *joined = mdm_xasprintf("%s %s", json_string_value(old), text);
@@ -805,13 +632,6 @@ static void from_mapping(canon_build *b, const mdm_source *src, const json_t *in
         json_object_set(b->rec, "consents", (json_t *)c);
 }
 
-/* Pointer recorded for a canonical field (the input column), else "/field". */
-static const char *ptr_or(const json_t *item, const char *def)
-{
-    const json_t *p = json_object_get(item, "_ptr");
-    return p ? json_string_value(p) : def;
-}
-
 /* Splits a full name into first / middle / last when the parts are absent. */
 static void split_full_name(json_t *rec)
 {
@@ -854,90 +674,261 @@ static void split_full_name(json_t *rec)
     free(first);
 }
 
-/* Normalizes the built record in place and fills "keys"; adds field errors. */
-static void normalize(canon_build *b)
+/* Display-form string member of rec, or NULL. */
+static const char *sget(const json_t *o, const char *k)
+{
+    return json_string_value(json_object_get(o, k));
+}
+
+static void normalize_names(canon_build *b, json_t *keys)
 {
     json_t *rec = b->rec;
-    json_t *keys = json_object();
-    const char *country = b->country;
-
-    split_full_name(rec);
-    const char *op = json_string_value(json_object_get(rec, "op"));
-    if (op) {
-        char *k = text_key(op);
-        if (strcmp(k, "upsert") && strcmp(k, "delete"))
-            add_error(b, "/op", "op", "must be upsert or delete");
-        else
-            json_object_set_new(rec, "op", json_string(k));
-        free(k);
+    mdm_err err;
+    const char *full = sget(rec, "full_name");
+    if (full && !sget(rec, "first_name") && !sget(rec, "last_name")) {
+        mdm_name_parts np;
+        if (mdm_norm_name(b->n, full, b->a, &np, &err) != MDM_OK) {
+            add_error(b, "/full_name", "full_name", "is not valid UTF-8");
+            return;
+        }
+        split_full_name(rec);
+        if (*np.first)
+            json_object_set_new(keys, "first", json_string(np.first));
+        if (*np.middle)
+            json_object_set_new(keys, "middle", json_string(np.middle));
+        if (*np.last)
+            json_object_set_new(keys, "last", json_string(np.last));
+    } else {
+        static const struct {
+            const char *field, *key;
+        } names[] = {{"first_name", "first"}, {"middle_name", "middle"}, {"last_name", "last"}};
+        for (size_t i = 0; i < 3; i++) {
+            const char *v = sget(rec, names[i].field);
+            if (!v)
+                continue;
+            char *k = text_key(b->n, v);
+            if (!k) {
+                char ptr[32];
+                snprintf(ptr, sizeof ptr, "/%s", names[i].field);
+                add_error(b, ptr, names[i].field, "is not valid UTF-8");
+                continue;
+            }
+            if (*k)
+                json_object_set_new(keys, names[i].key, json_string(k));
+            free(k);
+        }
     }
-    const char *sk = json_string_value(json_object_get(rec, "source_key"));
-    if (!sk)
-        add_error(b, "/source_key", "source_key", "is required");
-    else if (strlen(sk) > 256)
-        add_error(b, "/source_key", "source_key", "is longer than 256 bytes");
-    const char *upd = json_string_value(json_object_get(rec, "source_updated_at"));
-    if (upd && !timestamp_ok(upd))
-        add_error(b, "/source_updated_at", "source_updated_at", "is not an ISO 8601 date-time");
-
-    /* names */
-    static const struct {
-        const char *field, *key;
-    } names[] = {{"first_name", "first"}, {"middle_name", "middle"}, {"last_name", "last"}};
-    for (size_t i = 0; i < 3; i++) {
-        const char *v = json_string_value(json_object_get(rec, names[i].field));
-        if (!v)
-            continue;
-        char *k = text_key(v);
-        if (*k)
-            json_object_set_new(keys, names[i].key, json_string(k));
-        free(k);
-    }
-    const char *first = json_string_value(json_object_get(keys, "first"));
+    const char *first = sget(keys, "first");
     if (first) {
         char tok[64];
         snprintf(tok, sizeof tok, "%.*s", (int)strcspn(first, " "), first);
-        json_object_set_new(keys, "first_canon", json_string(nickname_canon(tok)));
+        json_object_set_new(keys, "first_canon",
+                            json_string(mdm_norm_nickname_canon(b->n, tok)));
     }
-    const char *last = json_string_value(json_object_get(keys, "last"));
+    const char *last = sget(keys, "last");
     if (last) {
-        char sx[5];
-        /* compound surnames: soundex of the joined key */
+        /* compound surnames: the phonetic key of the joined key */
         char *joined = mdm_xstrdup(last);
         size_t o = 0;
         for (size_t i = 0; joined[i]; i++)
             if (joined[i] != ' ')
                 joined[o++] = joined[i];
         joined[o] = '\0';
-        soundex(joined, sx);
+        char sx[16] = "";
+        mdm_phon_soundex(joined, sx, sizeof sx);
         free(joined);
         if (sx[0])
             json_object_set_new(keys, "last_sx", json_string(sx));
     }
+}
 
-    /* dates */
-    const char *dob = json_string_value(json_object_get(rec, "birth_date"));
-    if (dob) {
-        char iso[11];
-        if (!date_canon(dob, country, iso)) {
-            add_error(b, "/birth_date", "birth_date", "is not a valid date");
-        } else {
-            time_t now = time(NULL);
-            struct tm tm;
-            gmtime_r(&now, &tm);
-            char today[32];
-            strftime(today, sizeof today, "%Y-%m-%d", &tm);
-            if (strcmp(iso, today) > 0 || strcmp(iso, "1900-01-01") < 0)
-                add_error(b, "/birth_date", "birth_date", "is outside 1900-01-01..today");
-            json_object_set_new(rec, "birth_date", json_string(iso));
-            json_object_set_new(keys, "dob", json_string(iso));
-        }
+static void normalize_dates(canon_build *b, json_t *keys)
+{
+    json_t *rec = b->rec;
+    const char *dob = sget(rec, "birth_date");
+    if (!dob)
+        return;
+    mdm_date d;
+    mdm_err err;
+    if (mdm_norm_date(dob, 0, &d, &err) != MDM_OK) {
+        add_error(b, ptr_for(b, "birth_date"), "birth_date", "is not a valid date");
+        return;
     }
-    const char *gender = json_string_value(json_object_get(rec, "gender"));
+    /* an ambiguous day/month reads month first in the United States */
+    int m = d.m, day = d.d;
+    if (d.ambiguous && !strcmp(b->country, "US")) {
+        m = d.alt_m;
+        day = d.alt_d;
+    }
+    char iso[32];
+    snprintf(iso, sizeof iso, "%04d-%02d-%02d", d.y, m, day);
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    char today[32];
+    strftime(today, sizeof today, "%Y-%m-%d", &tm);
+    if (strcmp(iso, today) > 0 || strcmp(iso, "1900-01-01") < 0) {
+        add_error(b, ptr_for(b, "birth_date"), "birth_date", "is outside 1900-01-01..today");
+        return;
+    }
+    json_object_set_new(rec, "birth_date", json_string(iso));
+    json_object_set_new(keys, "dob", json_string(iso));
+}
+
+static void normalize_contacts(canon_build *b, json_t *keys)
+{
+    json_t *rec = b->rec;
+    mdm_err err;
+    size_t i;
+    json_t *item;
+    /* emails: the display form survives, the canonical key is matched */
+    json_t *ek = json_array(), *clean_list = json_array();
+    json_array_foreach(json_object_get(rec, "emails"), i, item) {
+        const char *v = sget(item, "value");
+        const char *ptr = sget(item, "_ptr") ? sget(item, "_ptr") : "/emails";
+        mdm_email_norm e;
+        if (mdm_norm_email(b->n, v, b->a, &e, &err) != MDM_OK) {
+            add_error(b, ptr, "email", "is not valid UTF-8");
+            continue;
+        }
+        json_t *out = json_pack("{s:s}", "value", e.display);
+        if (json_object_get(item, "type"))
+            json_object_set(out, "type", json_object_get(item, "type"));
+        if (!e.valid) {
+            add_issue(b, ptr, "email", "is not an e-mail address (kept, not matched)");
+            json_object_set_new(out, "valid", json_false());
+            json_array_append_new(clean_list, out);
+            continue;
+        }
+        bool dup = false;
+        for (size_t j = 0; j < json_array_size(ek); j++)
+            if (!strcmp(json_string_value(json_array_get(ek, j)), e.key))
+                dup = true;
+        if (dup) {
+            json_decref(out);
+            continue;
+        }
+        json_array_append_new(clean_list, out);
+        json_array_append_new(ek, json_string(e.key));
+    }
+    json_object_set_new(rec, "emails", clean_list);
+    json_object_set_new(keys, "emails", ek);
+
+    /* phones: E.164 when valid for the source's country */
+    json_t *pk = json_array();
+    clean_list = json_array();
+    json_array_foreach(json_object_get(rec, "phones"), i, item) {
+        const char *v = sget(item, "value");
+        const char *ptr = sget(item, "_ptr") ? sget(item, "_ptr") : "/phones";
+        mdm_phone_norm ph;
+        if (mdm_norm_phone(b->n, v, b->country, &ph, &err) != MDM_OK) {
+            add_error(b, ptr, "phone", "is not valid UTF-8");
+            continue;
+        }
+        json_t *out;
+        if (!ph.valid) {
+            add_issue(b, ptr, "phone", "is not a valid phone number (kept, not matched)");
+            out = json_pack("{s:s, s:b}", "value", v, "valid", 0);
+        } else {
+            bool dup = false;
+            for (size_t j = 0; j < json_array_size(pk); j++)
+                if (!strcmp(json_string_value(json_array_get(pk, j)), ph.e164))
+                    dup = true;
+            if (dup)
+                continue;
+            out = json_pack("{s:s}", "value", ph.e164);
+            if (ph.ext[0])
+                json_object_set_new(out, "extension", json_string(ph.ext));
+            json_array_append_new(pk, json_string(ph.e164));
+        }
+        if (json_object_get(item, "type"))
+            json_object_set(out, "type", json_object_get(item, "type"));
+        json_array_append_new(clean_list, out);
+    }
+    json_object_set_new(rec, "phones", clean_list);
+    json_object_set_new(keys, "phones", pk);
+}
+
+static void normalize_addresses(canon_build *b, json_t *keys)
+{
+    json_t *rec = b->rec;
+    mdm_err err;
+    json_t *ak = json_array(), *clean_list = json_array();
+    size_t i;
+    json_t *item;
+    json_array_foreach(json_object_get(rec, "addresses"), i, item) {
+        if (json_object_size(item) == 0)
+            continue;
+        char ptr[32];
+        snprintf(ptr, sizeof ptr, "/addresses/%zu", i);
+        const char *c = sget(item, "country");
+        const char *code = c ? mdm_norm_country(c) : NULL;
+        if (c && !code) {
+            add_error(b, ptr, "address.country", "is not a known country");
+            continue;
+        }
+        mdm_address_norm an;
+        if (mdm_norm_address(b->n, sget(item, "line1"), sget(item, "line2"), sget(item, "city"),
+                             sget(item, "region"), sget(item, "postal_code"), code, b->country,
+                             b->a, &an, &err) != MDM_OK) {
+            add_error(b, ptr, "address", "is not valid UTF-8");
+            continue;
+        }
+        json_t *out = json_deep_copy(item);
+        json_object_set_new(out, "country", json_string(*an.country ? an.country : b->country));
+        if (sget(item, "postal_code") && *an.postal_code)
+            json_object_set_new(out, "postal_code", json_string(an.postal_code));
+        if (!an.valid) {
+            add_issue(b, ptr, "address", "postal code not valid for the country (kept)");
+            json_object_set_new(out, "valid", json_false());
+        }
+        char pc[16];
+        snprintf(pc, sizeof pc, "%s", an.postal_code);
+        if (!strcmp(an.country, "US") && strlen(pc) > 5)
+            pc[5] = '\0'; /* ZIP+4 matches its ZIP */
+        json_array_append_new(ak, json_pack("{s:s, s:s, s:s}", "line1", an.line, "postal", pc,
+                                            "country", *an.country ? an.country : b->country));
+        json_array_append_new(clean_list, out);
+    }
+    json_object_set_new(rec, "addresses", clean_list);
+    json_object_set_new(keys, "addresses", ak);
+}
+
+/* Normalizes the built record in place and fills "keys"; adds field errors (reject)
+ * and issues (kept). */
+static void normalize(canon_build *b)
+{
+    json_t *rec = b->rec;
+    json_t *keys = json_object();
+
+    const char *op = sget(rec, "op");
+    if (op) {
+        char *k = text_key(b->n, op);
+        if (!k || (strcmp(k, "upsert") && strcmp(k, "delete")))
+            add_error(b, ptr_for(b, "op"), "op", "must be upsert or delete");
+        else
+            json_object_set_new(rec, "op", json_string(k));
+        free(k);
+    }
+    const char *sk = sget(rec, "source_key");
+    if (!sk)
+        add_error(b, ptr_for(b, "source_key"), "source_key", "is required");
+    else if (strlen(sk) > 256)
+        add_error(b, ptr_for(b, "source_key"), "source_key", "is longer than 256 bytes");
+    const char *upd = sget(rec, "source_updated_at");
+    if (upd && !timestamp_ok(upd))
+        add_error(b, ptr_for(b, "source_updated_at"), "source_updated_at",
+                  "is not an ISO 8601 date-time");
+
+    normalize_names(b, keys);
+    normalize_dates(b, keys);
+    const char *gender = sget(rec, "gender");
     if (gender) {
-        char *g = text_key(gender);
-        const char *canon = !strcmp(g, "m") || !strcmp(g, "male") || !strcmp(g, "man")     ? "male"
-                            : !strcmp(g, "f") || !strcmp(g, "female") || !strcmp(g, "woman") ? "female"
+        char *g = text_key(b->n, gender);
+        const char *canon = !g                                                           ? NULL
+                            : !strcmp(g, "m") || !strcmp(g, "male") || !strcmp(g, "man") ? "male"
+                            : !strcmp(g, "f") || !strcmp(g, "female") || !strcmp(g, "woman")
+                                ? "female"
                             : !strcmp(g, "x") || !strcmp(g, "other") || !strcmp(g, "diverse")
                                 ? "other"
                                 : NULL;
@@ -945,154 +936,43 @@ static void normalize(canon_build *b)
             json_object_set_new(rec, "gender", json_string(canon));
             json_object_set_new(keys, "gender", json_string(canon));
         } else {
+            add_issue(b, ptr_for(b, "gender"), "gender", "unknown value (dropped)");
             json_object_del(rec, "gender");
         }
         free(g);
     }
+    normalize_contacts(b, keys);
+    normalize_addresses(b, keys);
 
-    /* emails */
-    json_t *emails = json_object_get(rec, "emails");
-    json_t *ek = json_array();
-    json_t *clean_emails = json_array();
-    size_t i;
-    json_t *item;
-    json_array_foreach(emails, i, item) {
-        char *disp = NULL, *key = NULL;
-        const char *v = json_string_value(json_object_get(item, "value"));
-        if (!email_canon(v, &disp, &key)) {
-            add_error(b, ptr_or(item, "/emails"), "email", "is not an e-mail address");
-            continue;
-        }
-        bool dup = false;
-        for (size_t j = 0; j < json_array_size(ek); j++)
-            if (!strcmp(json_string_value(json_array_get(ek, j)), key))
-                dup = true;
-        if (!dup) {
-            json_t *e = json_pack("{s:s}", "value", disp);
-            const json_t *t = json_object_get(item, "type");
-            if (t)
-                json_object_set(e, "type", (json_t *)t);
-            json_array_append_new(clean_emails, e);
-            json_array_append_new(ek, json_string(key));
-        }
-        free(disp);
-        free(key);
-    }
-    json_object_set_new(rec, "emails", clean_emails);
-    json_object_set_new(keys, "emails", ek);
-
-    /* phones */
-    json_t *phones = json_object_get(rec, "phones");
-    json_t *pk = json_array();
-    json_t *clean_phones = json_array();
-    json_array_foreach(phones, i, item) {
-        char e164[24];
-        const char *v = json_string_value(json_object_get(item, "value"));
-        if (!phone_canon(v, country, e164)) {
-            add_error(b, ptr_or(item, "/phones"), "phone", "is not a phone number");
-            continue;
-        }
-        bool dup = false;
-        for (size_t j = 0; j < json_array_size(pk); j++)
-            if (!strcmp(json_string_value(json_array_get(pk, j)), e164))
-                dup = true;
-        if (!dup) {
-            json_t *p = json_pack("{s:s}", "value", e164);
-            const json_t *t = json_object_get(item, "type");
-            if (t)
-                json_object_set(p, "type", (json_t *)t);
-            json_array_append_new(clean_phones, p);
-            json_array_append_new(pk, json_string(e164));
-        }
-    }
-    json_object_set_new(rec, "phones", clean_phones);
-    json_object_set_new(keys, "phones", pk);
-
-    /* addresses */
-    json_t *addrs = json_object_get(rec, "addresses");
-    json_t *ak = json_array();
-    json_t *clean_addrs = json_array();
-    json_array_foreach(addrs, i, item) {
-        if (json_object_size(item) == 0)
-            continue;
-        const char *c = json_string_value(json_object_get(item, "country"));
-        const char *code = c ? country_canon(c) : country;
-        char upper[3] = "";
-        if (c && !code && strlen(c) == 2) {
-            upper[0] = (char)toupper((unsigned char)c[0]);
-            upper[1] = (char)toupper((unsigned char)c[1]);
-            code = upper;
-        }
-        if (!code) {
-            add_error(b, "/addresses", "address.country", "unknown country");
-            continue;
-        }
-        json_object_set_new(item, "country", json_string(code));
-        const char *pc = json_string_value(json_object_get(item, "postal_code"));
-        char *pcn = NULL;
-        if (pc) {
-            pcn = clean(pc);
-            for (char *p = pcn; *p; p++)
-                *p = (char)toupper((unsigned char)*p);
-            if (!strcmp(code, "US")) {
-                size_t digits = strspn(pcn, "0123456789");
-                if (!(digits == 5 && (pcn[5] == '\0' || (pcn[5] == '-' && strlen(pcn) == 10 &&
-                                                          strspn(pcn + 6, "0123456789") == 4))))
-                    add_error(b, "/addresses", "address.postal_code", "is not a US ZIP code");
-                pcn[5] = pcn[5] ? pcn[5] : '\0';
-            }
-            json_object_set_new(item, "postal_code", json_string(pcn));
-        }
-        const char *l1 = json_string_value(json_object_get(item, "line1"));
-        char *l1k = l1 ? text_key(l1) : mdm_xstrdup("");
-        char *pck = pcn ? mdm_xstrndup(pcn, 5) : mdm_xstrdup("");
-        json_array_append_new(ak, json_pack("{s:s, s:s, s:s}", "line1", l1k, "postal", pck,
-                                            "country", code));
-        free(l1k);
-        free(pck);
-        free(pcn);
-        json_array_append(clean_addrs, item);
-    }
-    json_object_set_new(rec, "addresses", clean_addrs);
-    json_object_set_new(keys, "addresses", ak);
-
-    /* identifiers */
     static const char *const ids[] = {"loyalty_id", "customer_number", "tax_id", "national_id",
                                       NULL};
     for (size_t x = 0; ids[x]; x++) {
-        const char *v = json_string_value(json_object_get(rec, ids[x]));
+        const char *v = sget(rec, ids[x]);
         if (!v)
             continue;
-        char *k = text_key(v);
-        size_t o = 0;
-        for (size_t y = 0; k[y]; y++)
-            if (k[y] != ' ')
-                k[o++] = k[y];
-        k[o] = '\0';
-        if (*k)
+        char *k = id_key(b->n, v);
+        if (k && *k)
             json_object_set_new(keys, ids[x], json_string(k));
         free(k);
     }
 
-    /* something to match on */
-    op = json_string_value(json_object_get(rec, "op"));
-    if (!json_object_get(keys, "last") && !json_object_get(keys, "first") &&
-        json_array_size(ek) == 0 && json_array_size(pk) == 0 &&
+    op = sget(rec, "op");
+    bool del = op && !strcmp(op, "delete");
+    if (!del && !json_object_get(keys, "last") && !json_object_get(keys, "first") &&
+        json_array_size(json_object_get(keys, "emails")) == 0 &&
+        json_array_size(json_object_get(keys, "phones")) == 0 &&
         !json_object_get(keys, "loyalty_id") && !json_object_get(keys, "tax_id") &&
-        !json_object_get(keys, "national_id") && !json_object_get(keys, "customer_number") &&
-        !(op && !strcmp(op, "delete")))
+        !json_object_get(keys, "national_id") && !json_object_get(keys, "customer_number"))
         add_error(b, "", "record", "has no name, e-mail, phone or identifier");
     json_object_set_new(rec, "keys", keys);
-    if (json_array_size(json_object_get(rec, "consents")) == 0)
-        json_object_del(rec, "consents");
+    if (json_array_size(b->issues))
+        json_object_set(rec, "issues", b->issues);
+    static const char *const empty_lists[] = {"consents", "emails", "phones", "addresses", NULL};
+    for (size_t x = 0; empty_lists[x]; x++)
+        if (json_array_size(json_object_get(rec, empty_lists[x])) == 0)
+            json_object_del(rec, empty_lists[x]);
     if (json_object_size(json_object_get(rec, "attributes")) == 0)
         json_object_del(rec, "attributes");
-    if (json_array_size(json_object_get(rec, "emails")) == 0)
-        json_object_del(rec, "emails");
-    if (json_array_size(json_object_get(rec, "phones")) == 0)
-        json_object_del(rec, "phones");
-    if (json_array_size(json_object_get(rec, "addresses")) == 0)
-        json_object_del(rec, "addresses");
 }
 
 mdm_status mdm_ingest_canonicalize(const mdm_ingest_ctx *ctx, const mdm_source *src,
@@ -1104,8 +984,14 @@ mdm_status mdm_ingest_canonicalize(const mdm_ingest_ctx *ctx, const mdm_source *
     if (!json_is_object(record))
         return mdm_err_set_field(err, MDM_EINVAL, "", "a record must be a JSON object");
     canon_build b = {0};
+    b.n = norm_acquire(err);
+    if (!b.n)
+        return err ? err->code : MDM_EINTERNAL;
+    b.a = mdm_arena_new(4096);
     b.rec = json_pack("{s:[], s:[], s:[], s:{}}", "emails", "phones", "addresses", "attributes");
     b.errors = json_array();
+    b.issues = json_array();
+    b.ptrs = json_object();
     b.country = src && src->default_country ? src->default_country : ctx->default_country;
     bool canonical_input = !src || src->nfields == 0 ||
                            (json_object_get(record, "source_key") &&
@@ -1119,6 +1005,10 @@ mdm_status mdm_ingest_canonicalize(const mdm_ingest_ctx *ctx, const mdm_source *
     if (src)
         json_object_set_new(b.rec, "source", json_string(src->code));
     normalize(&b);
+    norm_release(b.n);
+    mdm_arena_free(b.a);
+    json_decref(b.issues);
+    json_decref(b.ptrs);
     if (json_array_size(b.errors)) {
         *errors = b.errors;
         json_decref(b.rec);
@@ -1341,9 +1231,11 @@ static mdm_status ingest_tx(mdm_db *db, void *arg, mdm_err *err)
         out->record_id = mdm_db_get_ll(res, 0, "record_id", 0);
         PQclear(res);
     }
-    /* CONSENT: mdm_consent_ingest(db, out->record_id, j->source, j->key,
-     * json_object_get(c, "consents"), err) goes here once mdm/consent.h is on main. */
     st = mdm_resolve_record(db, j->ctx, out->record_id, j->actor, out, err);
+    /* consent events of the record, once its membership is settled */
+    if (st == MDM_OK && json_array_size(json_object_get(c, "consents")))
+        st = mdm_consent_ingest(db, out->record_id, j->source, j->key,
+                                json_object_get(c, "consents"), err);
 out_free:
     free(raw);
     free(norm);
@@ -1413,6 +1305,19 @@ mdm_status mdm_ingest(mdm_db *db, const mdm_ingest_ctx *ctx, const char *source,
                     json_string_value(json_object_get(canon, "source_key")), out};
     st = mdm_db_run_tx(db, "ingest", ingest_tx, &j, err);
     json_decref(canon);
+    if (st == MDM_EUNPROCESSABLE && err) {
+        /* a consent the vocabulary refuses: the whole record is rejected with the reason */
+        memset(out, 0, sizeof *out);
+        json_t *reasons = json_pack("[{s:s, s:s, s:s}]", "pointer", err->field, "field",
+                                    "consents", "reason", err->msg);
+        char *payload = json_dumps(record, JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS);
+        st = store_reject(db, source, j.key, payload ? payload : "null", reasons, &out->reject_id,
+                          err);
+        free(payload);
+        out->decision = MDM_DECISION_REJECTED;
+        out->errors = reasons;
+        return st;
+    }
     if (st != MDM_OK)
         memset(out, 0, sizeof *out);
     return st;

@@ -365,10 +365,10 @@ static const mdm_db_stmt stmt_set_keys = {
 static const mdm_db_stmt stmt_candidates = {
     "resolve_candidates",
     "SELECT m.entity_id, c.record_id, sr.normalized FROM "
-    "(SELECT DISTINCT bk.record_id FROM blocking_key bk "
+    "(SELECT bk.record_id, count(*) AS shared FROM blocking_key bk "
     "  WHERE bk.key = ANY($2::text[]) AND bk.record_id <> $1 "
     "  AND NOT EXISTS (SELECT 1 FROM key_frequency f WHERE f.key = bk.key AND f.records > $3) "
-    "  LIMIT $4) c "
+    "  GROUP BY bk.record_id ORDER BY count(*) DESC, bk.record_id LIMIT $4) c "
     "JOIN membership m ON m.record_id = c.record_id AND m.active "
     "JOIN source_record sr ON sr.id = c.record_id "
     "ORDER BY m.entity_id, c.record_id",

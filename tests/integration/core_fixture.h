@@ -14,7 +14,7 @@
 
 #include <stdlib.h>
 
-static const char *fx_url;
+static __attribute__((unused)) const char *fx_url;
 static mdm_ingest_ctx *fx_ctx;
 
 /* Sources: crm in its own layout, web canonical; trust favours web for emails and crm
@@ -44,7 +44,7 @@ static mdm_db *fx_connect(void)
 }
 
 /* Migrates, builds the context and synchronizes the sources; exits on failure. */
-static void fx_setup(const char *config)
+static __attribute__((unused)) void fx_setup(const char *config)
 {
     fx_url = getenv("MDM_DATABASE_URL");
     const char *sql_dir = getenv("MDM_SQL_DIR");
@@ -77,7 +77,7 @@ static void fx_setup(const char *config)
     mdm_db_close(db);
 }
 
-static void fx_teardown(void)
+static __attribute__((unused)) void fx_teardown(void)
 {
     mdm_ingest_ctx_free(fx_ctx);
 }
@@ -103,7 +103,7 @@ static mdm_ingest_result fx_ingest(mdm_db *db, const char *source, const char *j
 }
 
 /* First column of the first row of a parameterless query, as a number (-1 on error). */
-static long long fx_scalar(mdm_db *db, const char *sql)
+static __attribute__((unused)) long long fx_scalar(mdm_db *db, const char *sql)
 {
     PGresult *res = NULL;
     mdm_err err;
@@ -117,7 +117,7 @@ static long long fx_scalar(mdm_db *db, const char *sql)
 }
 
 /* Text of the first column of the first row (static buffer); params may be NULL. */
-static const char *fx_text_p(mdm_db *db, const char *sql, int n, const char *const *params)
+static __attribute__((unused)) const char *fx_text_p(mdm_db *db, const char *sql, int n, const char *const *params)
 {
     static char buf[4096];
     PGresult *res = NULL;
@@ -133,13 +133,13 @@ static const char *fx_text_p(mdm_db *db, const char *sql, int n, const char *con
     return buf;
 }
 
-static const char *fx_text(mdm_db *db, const char *sql)
+static __attribute__((unused)) const char *fx_text(mdm_db *db, const char *sql)
 {
     return fx_text_p(db, sql, 0, NULL);
 }
 
 /* Golden value of attr (text of entity.golden->>attr) of entity id. */
-static const char *fx_golden(mdm_db *db, long long id, const char *attr)
+static __attribute__((unused)) const char *fx_golden(mdm_db *db, long long id, const char *attr)
 {
     char ids[32];
     snprintf(ids, sizeof ids, "%lld", id);
@@ -148,7 +148,7 @@ static const char *fx_golden(mdm_db *db, long long id, const char *attr)
 }
 
 /* Number of rows of `sql` with one bigint parameter. */
-static long long fx_count1(mdm_db *db, const char *sql, long long v)
+static __attribute__((unused)) long long fx_count1(mdm_db *db, const char *sql, long long v)
 {
     char s[32];
     snprintf(s, sizeof s, "%lld", v);
