@@ -21,6 +21,35 @@ const mdm_cli_command mdm_cli_commands[] = {
      "Loads mdm.json (or FILE, or MDM_CONFIG) and the MDM_* environment variables,\n"
      "validates them and prints the effective configuration as JSON (secrets masked).\n"
      "An unknown key or a bad value is an error naming it (exit 2).\n"},
+    {"link", mdm_cli_link, "batch record linkage of CSV files (no database)",
+     "usage: mdm link --config CFG.json [--model MODEL.json] INPUT.csv [INPUT2.csv ...]\n"
+     "                --out clusters.csv [--pairs pairs.csv] [--threads N] [--progress]\n"
+     "                [--save-model MODEL.json] [--retrain]\n\n"
+     "Reads the inputs (each bound to a source of the configuration by its \"match\" glob\n"
+     "or name), normalizes, blocks, scores every candidate pair with the Fellegi-Sunter\n"
+     "model and clusters with guards against over-merging. One input deduplicates;\n"
+     "several are linked (and deduplicated inside each source unless declared\n"
+     "deduplicated). Without a trained model (--model, or a config holding \"trained\")\n"
+     "it trains first: u from random pairs, m and the prior by EM, no labels.\n\n"
+     "  --out FILE         clusters: source,record_id,cluster_id (every record once)\n"
+     "  --pairs FILE       pairs at or above the review threshold: source_a,record_id_a,\n"
+     "                     source_b,record_id_b,match_weight,probability\n"
+     "  --threads N        worker threads (default MDM_THREADS or all CPUs)\n"
+     "  --progress         phase lines on stderr (default when stderr is a terminal)\n"
+     "  --save-model FILE  write the (trained) model used\n\n"
+     "exit: 0 ok, 2 bad input (message names file, line or JSON key), 8 i/o error\n"},
+    {"train", mdm_cli_train, "train a linkage model by EM (no labels) and write it as JSON",
+     "usage: mdm train --config CFG.json INPUT.csv [INPUT2.csv ...] --out MODEL.json\n"
+     "                 [--threads N] [--progress]\n\n"
+     "Estimates u from random record pairs (training.u_samples, seeded) and m and the\n"
+     "prior by expectation-maximisation over the blocked candidate pairs, then writes the\n"
+     "configuration with the trained parameters; `mdm link --model` reuses it.\n"},
+    {"explain", mdm_cli_explain, "field-by-field match weights of one record pair",
+     "usage: mdm explain (--model MODEL.json | --config CFG.json) INPUT.csv [...]\n"
+     "                   --a [SOURCE:]ID --b [SOURCE:]ID\n\n"
+     "Prints JSON: for each comparison its level, weight (log2 Bayes factor, with the\n"
+     "term-frequency adjustment shown apart) and both values, then the prior, the total\n"
+     "match weight and the probability. With --config the model is trained first.\n"},
     {"synth", mdm_cli_synth, "write deterministic synthetic customers over five sources",
      "usage: mdm synth --people N --out DIR [--seed S] [--error-rate X] [--dup-rate P]\n\n"
      "Writes DIR/crm.csv, loyalty.csv, commerce.csv, erp.csv, pos.csv (each with its own\n"

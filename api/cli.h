@@ -36,6 +36,9 @@ int mdm_cli_migrate(int argc, char **argv);
 int mdm_cli_config(int argc, char **argv);
 int mdm_cli_synth(int argc, char **argv); /* api/cli_link.c */
 int mdm_cli_eval(int argc, char **argv);
+int mdm_cli_link(int argc, char **argv);
+int mdm_cli_train(int argc, char **argv);
+int mdm_cli_explain(int argc, char **argv);
 int mdm_cli_audit(int argc, char **argv); /* api/cli_steward.c */
 int mdm_cli_eval_labels(int argc, char **argv); /* `mdm eval --labels`, api/cli_steward.c */
 int mdm_cli_normalize(int argc, char **argv);

@@ -1,15 +1,18 @@
-/* Batch linkage commands: `mdm synth`, `mdm eval` (and the engine commands link, train,
- * explain once the model lands). No database is involved in any of them. */
+/* Batch linkage commands: `mdm link`, `mdm train`, `mdm explain`, `mdm eval`,
+ * `mdm synth`. No database is involved in any of them. */
 #include "api/cli.h"
 
 #include "common/mem.h"
 #include "matching/eval.h"
+#include "matching/link.h"
+#include "matching/model.h"
 #include "matching/synth.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static double now_s(void)
 {
@@ -148,4 +151,220 @@ int mdm_cli_eval(int argc, char **argv)
                r.cross_source ? "cross-source" : "all", r.truth, r.predicted, r.tp, r.precision,
                r.recall, r.f1);
     return 0;
+}
+
+/* Options shared by link, train and explain. */
+typedef struct link_args {
+    const char *config, *model, *out, *pairs, *save_model;
+    const char *a, *b;
+    const char **inputs;
+    int ninputs;
+    long threads;
+    bool progress, retrain;
+} link_args;
+
+static int parse_link_args(const char *cmd, int argc, char **argv, link_args *la)
+{
+    memset(la, 0, sizeof *la);
+    la->inputs = mdm_xcalloc((size_t)argc + 1, sizeof *la->inputs);
+    la->progress = isatty(2);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        const char **slot = NULL;
+        if (strcmp(a, "--config") == 0)
+            slot = &la->config;
+        else if (strcmp(a, "--model") == 0)
+            slot = &la->model;
+        else if (strcmp(a, "--out") == 0)
+            slot = &la->out;
+        else if (strcmp(a, "--pairs") == 0)
+            slot = &la->pairs;
+        else if (strcmp(a, "--save-model") == 0)
+            slot = &la->save_model;
+        else if (strcmp(a, "--a") == 0)
+            slot = &la->a;
+        else if (strcmp(a, "--b") == 0)
+            slot = &la->b;
+        if (slot) {
+            if (!v)
+                return mdm_cli_usage_error(cmd, "%s needs a value", a);
+            *slot = v;
+            i++;
+        } else if (strcmp(a, "--threads") == 0) {
+            if (!parse_long(v, &la->threads) || la->threads < 1 || la->threads > 256)
+                return mdm_cli_usage_error(cmd, "--threads needs a number from 1 to 256");
+            i++;
+        } else if (strcmp(a, "--progress") == 0) {
+            la->progress = true;
+        } else if (strcmp(a, "--quiet") == 0) {
+            la->progress = false;
+        } else if (strcmp(a, "--retrain") == 0) {
+            la->retrain = true;
+        } else if (a[0] == '-' && a[1]) {
+            return mdm_cli_usage_error(cmd, "unexpected argument \"%s\"", a);
+        } else {
+            la->inputs[la->ninputs++] = a;
+        }
+    }
+    if (!la->config && !la->model)
+        return mdm_cli_usage_error(cmd, "--config FILE (or --model FILE) is required");
+    if (la->ninputs == 0)
+        return mdm_cli_usage_error(cmd, "at least one input CSV file is required");
+    return -1;
+}
+
+/* Loads the model (trained) or else the configuration. */
+static mdm_model *load_model(const link_args *la, mdm_err *err)
+{
+    return mdm_model_load(la->model ? la->model : la->config, err);
+}
+
+static void summary(const char *cmd, const mdm_link_stats *st)
+{
+    fprintf(stderr,
+            "%s: records=%zu sources=%zu candidate_pairs=%zu links=%zu review=%zu clusters=%zu "
+            "largest_cluster=%zu shared_values=%zu seconds=%.2f (load %.2f, block %.2f, "
+            "compare+score %.2f, train %.2f, cluster %.2f)\n",
+            cmd, st->records, st->sources, st->block.pairs, st->links, st->review,
+            st->cluster.clusters, st->cluster.largest, st->shared_values, st->t_total, st->t_load,
+            st->t_block, st->t_score, st->t_train, st->t_cluster);
+}
+
+int mdm_cli_link(int argc, char **argv)
+{
+    link_args la;
+    int rc = parse_link_args("link", argc, argv, &la);
+    if (rc >= 0)
+        goto out;
+    if (!la.out) {
+        rc = mdm_cli_usage_error("link", "--out CLUSTERS.csv is required");
+        goto out;
+    }
+    mdm_err err = {0};
+    mdm_model *m = load_model(&la, &err);
+    if (!m) {
+        rc = mdm_cli_fail("link", &err);
+        goto out;
+    }
+    mdm_link_opts o = {.inputs = la.inputs,
+                       .ninputs = la.ninputs,
+                       .clusters_out = la.out,
+                       .pairs_out = la.pairs,
+                       .threads = (int)la.threads,
+                       .progress = la.progress,
+                       .retrain = la.retrain};
+    mdm_link_stats st;
+    if (mdm_link_run(m, &o, &st, &err) != MDM_OK) {
+        rc = mdm_cli_fail("link", &err);
+    } else if (la.save_model && mdm_model_save(m, la.save_model, &err) != MDM_OK) {
+        rc = mdm_cli_fail("link", &err);
+    } else {
+        summary("link", &st);
+        rc = 0;
+    }
+    mdm_model_free(m);
+out:
+    free(la.inputs);
+    return rc;
+}
+
+int mdm_cli_train(int argc, char **argv)
+{
+    link_args la;
+    int rc = parse_link_args("train", argc, argv, &la);
+    if (rc >= 0)
+        goto out;
+    if (!la.out) {
+        rc = mdm_cli_usage_error("train", "--out MODEL.json is required");
+        goto out;
+    }
+    mdm_err err = {0};
+    mdm_model *m = load_model(&la, &err);
+    if (!m) {
+        rc = mdm_cli_fail("train", &err);
+        goto out;
+    }
+    mdm_link_opts o = {.inputs = la.inputs,
+                       .ninputs = la.ninputs,
+                       .threads = (int)la.threads,
+                       .progress = la.progress,
+                       .train_only = true,
+                       .retrain = true};
+    mdm_link_stats st;
+    if (mdm_link_run(m, &o, &st, &err) != MDM_OK || mdm_model_save(m, la.out, &err) != MDM_OK) {
+        rc = mdm_cli_fail("train", &err);
+    } else {
+        fprintf(stderr,
+                "train: records=%zu candidate_pairs=%zu em_iterations=%d lambda=%.5f "
+                "prior=%.3g seconds=%.2f\n",
+                st.records, st.block.pairs, st.em_iterations, st.lambda, m->prior, st.t_total);
+        rc = 0;
+    }
+    mdm_model_free(m);
+out:
+    free(la.inputs);
+    return rc;
+}
+
+/* "SOURCE:ID" or "ID" -> source (NULL when absent) and id, in buf. */
+static void split_ref(const char *ref, char *buf, size_t cap, const char **src, const char **id)
+{
+    snprintf(buf, cap, "%s", ref);
+    char *colon = strchr(buf, ':');
+    if (colon) {
+        *colon = 0;
+        *src = buf;
+        *id = colon + 1;
+    } else {
+        *src = NULL;
+        *id = buf;
+    }
+}
+
+int mdm_cli_explain(int argc, char **argv)
+{
+    link_args la;
+    int rc = parse_link_args("explain", argc, argv, &la);
+    if (rc >= 0)
+        goto out;
+    if (!la.a || !la.b) {
+        rc = mdm_cli_usage_error("explain", "--a SOURCE:ID and --b SOURCE:ID are required");
+        goto out;
+    }
+    mdm_err err = {0};
+    mdm_model *m = load_model(&la, &err);
+    if (!m) {
+        rc = mdm_cli_fail("explain", &err);
+        goto out;
+    }
+    if (!m->trained) {
+        mdm_link_opts to = {.inputs = la.inputs, .ninputs = la.ninputs,
+                            .threads = (int)la.threads, .train_only = true};
+        mdm_link_stats st;
+        if (mdm_link_run(m, &to, &st, &err) != MDM_OK) {
+            rc = mdm_cli_fail("explain", &err);
+            mdm_model_free(m);
+            goto out;
+        }
+    }
+    char ba[512], bb[512];
+    const char *sa, *ia, *sb, *ib;
+    split_ref(la.a, ba, sizeof ba, &sa, &ia);
+    split_ref(la.b, bb, sizeof bb, &sb, &ib);
+    mdm_link_opts o = {.inputs = la.inputs, .ninputs = la.ninputs, .threads = (int)la.threads};
+    json_t *doc = NULL;
+    if (mdm_link_explain(m, &o, sa, ia, sb, ib, &doc, &err) != MDM_OK) {
+        rc = mdm_cli_fail("explain", &err);
+    } else {
+        char *s = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
+        puts(s);
+        free(s);
+        rc = 0;
+    }
+    json_decref(doc);
+    mdm_model_free(m);
+out:
+    free(la.inputs);
+    return rc;
 }

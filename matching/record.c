@@ -551,7 +551,8 @@ mdm_status mdm_source_map_parse(mdm_source_map *m, json_t *obj, const char *wher
     json_object_foreach(obj, key, v)
     {
         if (strcmp(key, "name") && strcmp(key, "match") && strcmp(key, "record_id") &&
-            strcmp(key, "deduplicated") && strcmp(key, "columns") && strcmp(key, "comment"))
+            strcmp(key, "deduplicated") && strcmp(key, "columns") && strcmp(key, "comment") &&
+            strcmp(key, "date_order"))
             return mdm_err_set(err, MDM_EINVAL, "%s: unknown key \"%s\"", where, key);
     }
     mdm_status st;
@@ -565,6 +566,13 @@ mdm_status mdm_source_map_parse(mdm_source_map *m, json_t *obj, const char *wher
         goto out_clear;
     }
     m->deduplicated = v && json_is_true(v);
+    v = json_object_get(obj, "date_order");
+    if (v && (!json_is_string(v) || (strcmp(json_string_value(v), "mdy") != 0 &&
+                                     strcmp(json_string_value(v), "dmy") != 0))) {
+        st = mdm_err_set(err, MDM_EINVAL, "%s.date_order: expected \"mdy\" or \"dmy\"", where);
+        goto out_clear;
+    }
+    m->month_first = v && strcmp(json_string_value(v), "mdy") == 0;
     if (!m->record_id) {
         st = mdm_err_set(err, MDM_EINVAL, "%s.record_id: missing (the record id column)", where);
         goto out_clear;
@@ -605,6 +613,8 @@ json_t *mdm_source_map_json(const mdm_source_map *m)
         json_object_set_new(o, "match", json_string(m->match));
     json_object_set_new(o, "record_id", json_string(m->record_id));
     json_object_set_new(o, "deduplicated", json_boolean(m->deduplicated));
+    if (m->month_first)
+        json_object_set_new(o, "date_order", json_string("mdy"));
     json_t *cols = json_object();
     for (size_t i = 0; i < m->ncols; i++)
         json_object_set_new(cols, m->cols[i].column, json_string(m->cols[i].field));

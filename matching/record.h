@@ -132,6 +132,7 @@ typedef struct mdm_source_map {
     char *match;       /* glob on the input file's base name; NULL: any file */
     char *record_id;   /* column holding the record id (never used for matching) */
     bool deduplicated; /* no duplicates inside this source: skip within-source pairs */
+    bool month_first;  /* "date_order": "mdy": ambiguous dates read month first (US) */
     mdm_colmap *cols;
     size_t ncols;
 } mdm_source_map;

@@ -356,11 +356,45 @@ typedef struct src_out {
 } src_out;
 
 typedef struct gen {
+    uint64_t *used; /* hash set of e-mails and phones handed out (0 = empty slot) */
+    size_t used_n, used_cap;
     rng r;
     double er, dup;
     src_out out[S_COUNT];
     char store_phones[20][16];
 } gen;
+
+/* Reserves s (e-mail or phone); false when some other person already holds it. */
+static bool claim(gen *g, const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (const char *p = s; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    h |= 1;
+    if (2 * (g->used_n + 1) > g->used_cap) {
+        size_t old = g->used_cap;
+        uint64_t *o = g->used;
+        g->used_cap = old ? 2 * old : 1 << 16;
+        g->used = mdm_xcalloc(g->used_cap, sizeof *g->used);
+        for (size_t i = 0; i < old; i++)
+            if (o[i]) {
+                size_t j = (size_t)(o[i] >> 7) & (g->used_cap - 1);
+                while (g->used[j])
+                    j = (j + 1) & (g->used_cap - 1);
+                g->used[j] = o[i];
+            }
+        free(o);
+    }
+    size_t j = (size_t)(h >> 7) & (g->used_cap - 1);
+    while (g->used[j]) {
+        if (g->used[j] == h)
+            return false;
+        j = (j + 1) & (g->used_cap - 1);
+    }
+    g->used[j] = h;
+    g->used_n++;
+    return true;
+}
 
 static void make_last(gen *g, char *out, size_t cap)
 {
@@ -469,6 +503,17 @@ static void typo(gen *g, char *s)
     }
 }
 
+/* Cuts s after its first character (a whole UTF-8 sequence). */
+static void initial_only(char *s)
+{
+    if (!s[0])
+        return;
+    size_t n = 1;
+    while (((unsigned char)s[n] & 0xC0) == 0x80)
+        n++;
+    s[n] = 0;
+}
+
 static void upper(char *s)
 {
     for (; *s; s++)
@@ -527,6 +572,27 @@ static void make_email(gen *g, person *p, char *out, size_t cap)
         snprintf(out, cap, "%s%d@%s", f, (int)rint_(&g->r, 10000), d);
         break;
     }
+}
+
+static void unique_email(gen *g, person *p, char *out, size_t cap)
+{
+    for (int i = 0; i < 20; i++) {
+        make_email(g, p, out, cap);
+        if (claim(g, out))
+            return;
+    }
+    char *at = strchr(out, '@');
+    char tail[64];
+    snprintf(tail, sizeof tail, "%.40s", at ? at : "@example.org");
+    snprintf(out, cap, "user%ld%s", p->id, tail);
+    claim(g, out);
+}
+
+static void unique_phone(gen *g, char *out, int area)
+{
+    do
+        make_phone(g, out, area);
+    while (!claim(g, out));
 }
 
 /* ---- record rendering ---- */
@@ -666,8 +732,12 @@ static void make_view(gen *g, const person *p, int s, view *v)
         memcpy(v->first, v->last, sizeof t);
         memcpy(v->last, t, sizeof t);
     }
-    if (chance(r, 0.03 * er) && v->first[0]) /* initial only, or no first name */
-        v->first[chance(r, 0.5) ? 1 : 0] = 0;
+    if (chance(r, 0.03 * er) && v->first[0]) { /* initial only, or no first name */
+        if (chance(r, 0.5))
+            initial_only(v->first);
+        else
+            v->first[0] = 0;
+    }
     /* birth date */
     v->by = p->by;
     v->bm = p->bm;
@@ -779,7 +849,10 @@ static void render(gen *g, const person *p, int s, mdm_buf *row)
             upper(l);
             snprintf(t, sizeof t, "%s, %s", l, v.first);
         } else if (v.middle[0] && chance(&g->r, 0.5)) {
-            snprintf(t, sizeof t, "%s %c. %s", v.first, v.middle[0], v.last);
+            char mi[48];
+            snprintf(mi, sizeof mi, "%s", v.middle);
+            initial_only(mi);
+            snprintf(t, sizeof t, "%s %s. %s", v.first, mi, v.last);
         } else {
             snprintf(t, sizeof t, "%s %s", v.first, v.last);
         }
@@ -855,10 +928,9 @@ static void render(gen *g, const person *p, int s, mdm_buf *row)
         break;
     }
     default: /* POS */
-        if (chance(&g->r, 0.2) && v.first[0])
-            snprintf(t, sizeof t, "%c", v.first[0]);
-        else
-            snprintf(t, sizeof t, "%s", v.first);
+        snprintf(t, sizeof t, "%s", v.first);
+        if (chance(&g->r, 0.2))
+            initial_only(t);
         field(row, t);
         field(row, v.last);
         fmt_phone(g, v.phone, t, sizeof t, 4);
@@ -910,11 +982,13 @@ static void make_person(gen *g, person *p, long id, const person *head, bool spo
         p->bm = head->bm;
         p->bd = head->bd;
     }
-    make_email(g, p, p->email, sizeof p->email);
+    unique_email(g, p, p->email, sizeof p->email);
     if (chance(r, 0.15))
-        make_email(g, p, p->email_old, sizeof p->email_old);
-    snprintf(p->loyalty, sizeof p->loyalty, "L%09u", (unsigned)rint_(r, 1000000000u));
-    snprintf(p->tax, sizeof p->tax, "%09u", 100000000u + (unsigned)rint_(r, 800000000u));
+        unique_email(g, p, p->email_old, sizeof p->email_old);
+    /* ids: a bijective scramble of the person number, so unique and uninformative */
+    uint64_t scr = ((uint64_t)id * 387420489u + 12345u) % 800000000u;
+    snprintf(p->loyalty, sizeof p->loyalty, "L%09llu", (unsigned long long)((scr + 7) % 1000000000u));
+    snprintf(p->tax, sizeof p->tax, "%09llu", (unsigned long long)(100000000u + scr));
 }
 
 mdm_status mdm_synth_write(const mdm_synth_opts *o, mdm_synth_stats *stats, mdm_err *err)
@@ -930,7 +1004,7 @@ mdm_status mdm_synth_write(const mdm_synth_opts *o, mdm_synth_stats *stats, mdm_
     g->er = o->error_rate;
     g->dup = o->dup_rate;
     for (int i = 0; i < 20; i++)
-        make_phone(g, g->store_phones[i], cities[rint_(&g->r, N_CITIES)].area);
+        unique_phone(g, g->store_phones[i], cities[rint_(&g->r, N_CITIES)].area);
     mdm_synth_stats st = {0};
     mdm_buf row = {0};
     static const double presence[S_COUNT] = {0.55, 0.45, 0.5, 0.15, 0.35};
@@ -949,7 +1023,7 @@ mdm_status mdm_synth_write(const mdm_synth_opts *o, mdm_synth_stats *stats, mdm_
         if (moved)
             make_addr(g, &old);
         char home_phone[16];
-        make_phone(g, home_phone, cities[home.city].area);
+        unique_phone(g, home_phone, cities[home.city].area);
         st.households++;
         for (int m = 0; m < size; m++) {
             person *p = &members[m];
@@ -1042,6 +1116,7 @@ out_free:
         free(g->out[s].off);
         free(g->out[s].who);
     }
+    free(g->used);
     free(g);
     if (stats)
         *stats = st;

@@ -1,0 +1,479 @@
+/* Blocking keys and the batch candidate set (see block.h). */
+#include "matching/block.h"
+
+#include "matching/phonetic.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- parallel for ---- */
+
+typedef struct pf_arg {
+    void (*fn)(void *ctx, int t, size_t lo, size_t hi);
+    void *ctx;
+    int t;
+    size_t lo, hi;
+} pf_arg;
+
+static void *pf_main(void *p)
+{
+    pf_arg *a = p;
+    a->fn(a->ctx, a->t, a->lo, a->hi);
+    return NULL;
+}
+
+void mdm_parallel_for(int threads, size_t n, void (*fn)(void *ctx, int t, size_t lo, size_t hi),
+                      void *ctx)
+{
+    if (threads < 1)
+        threads = 1;
+    if ((size_t)threads > n)
+        threads = n ? (int)n : 1;
+    if (threads == 1) {
+        fn(ctx, 0, 0, n);
+        return;
+    }
+    pthread_t *th = mdm_xcalloc((size_t)threads, sizeof *th);
+    pf_arg *args = mdm_xcalloc((size_t)threads, sizeof *args);
+    for (int t = 0; t < threads; t++) {
+        args[t] = (pf_arg){fn, ctx, t, n * (size_t)t / (size_t)threads,
+                           n * (size_t)(t + 1) / (size_t)threads};
+        if (t > 0 && pthread_create(&th[t], NULL, pf_main, &args[t]) != 0) {
+            args[t].fn = NULL; /* could not start: run it here below */
+        }
+    }
+    fn(ctx, 0, args[0].lo, args[0].hi);
+    for (int t = 1; t < threads; t++) {
+        if (args[t].fn)
+            pthread_join(th[t], NULL);
+        else
+            fn(ctx, t, args[t].lo, args[t].hi);
+    }
+    free(th);
+    free(args);
+}
+
+/* ---- key strings ---- */
+
+static const char *multi_value(const mdm_feat *f, mdm_field field, int i)
+{
+    if (field == MDM_FIELD_EMAIL)
+        return i < f->n_emails ? f->emails[i] : NULL;
+    if (field == MDM_FIELD_PHONE)
+        return i < f->n_phones ? f->phones[i] : NULL;
+    return i == 0 ? f->v[field] : NULL;
+}
+
+/* Appends the value of one key part to out[*len..cap); false when the part is missing. */
+static bool part_value(const mdm_key_part *p, const mdm_feat *f, int vi, char *out, size_t *len,
+                       size_t cap)
+{
+    char tmp[64];
+    const char *v = multi_value(f, p->field, vi);
+    switch (p->fn) {
+    case MDM_KEY_YEAR:
+        if (!f->by)
+            return false;
+        snprintf(tmp, sizeof tmp, "%d", f->by);
+        v = tmp;
+        break;
+    case MDM_KEY_MONTHDAY:
+        if (!f->bm || !f->bd)
+            return false;
+        snprintf(tmp, sizeof tmp, "%d-%d", f->bm, f->bd);
+        v = tmp;
+        break;
+    case MDM_KEY_CANON:
+        v = p->field == MDM_FIELD_FIRST_NAME ? f->first_canon : v;
+        break;
+    case MDM_KEY_PHONETIC:
+        if (p->field == MDM_FIELD_FIRST_NAME)
+            v = f->first_phon;
+        else if (p->field == MDM_FIELD_LAST_NAME)
+            v = f->last_phon;
+        else if (v) {
+            char alt[8];
+            mdm_phon_double_metaphone(v, tmp, alt, 5);
+            v = tmp;
+        }
+        break;
+    case MDM_KEY_SOUNDEX:
+        if (v) {
+            mdm_phon_soundex(v, tmp, 5);
+            v = tmp;
+        }
+        break;
+    default:
+        break;
+    }
+    if (!v || !*v)
+        return false;
+    size_t n = strlen(v);
+    const char *s = v;
+    if (p->fn == MDM_KEY_INITIAL)
+        n = 1;
+    else if (p->fn == MDM_KEY_PREFIX3 && n > 3)
+        n = 3;
+    else if (p->fn == MDM_KEY_LAST4 && n > 4) {
+        s = v + n - 4;
+        n = 4;
+    }
+    if (*len + n + 2 >= cap)
+        n = cap > *len + 2 ? cap - *len - 2 : 0;
+    if (*len && *len + 1 < cap)
+        out[(*len)++] = '|';
+    memcpy(out + *len, s, n);
+    *len += n;
+    out[*len] = 0;
+    return true;
+}
+
+/* Number of values a rule iterates over (the first multi-valued part's count, else 1). */
+static int rule_values(const mdm_block_rule *r, const mdm_feat *f, int *multi_part)
+{
+    *multi_part = -1;
+    for (int i = 0; i < r->nparts; i++) {
+        mdm_field fl = r->parts[i].field;
+        if (fl == MDM_FIELD_EMAIL || fl == MDM_FIELD_PHONE) {
+            *multi_part = i;
+            return fl == MDM_FIELD_EMAIL ? f->n_emails : f->n_phones;
+        }
+    }
+    return 1;
+}
+
+/* Key of rule r, value vi, into out (prefix "r<rule>:" included); length or 0. */
+static size_t rule_key(const mdm_model *m, int ri, const mdm_feat *f, int vi, int multi_part,
+                       char *out, size_t cap)
+{
+    const mdm_block_rule *r = &m->rules[ri];
+    int pre = snprintf(out, cap, "r%d:", ri);
+    size_t len = 0;
+    char *body = out + pre;
+    for (int i = 0; i < r->nparts; i++)
+        if (!part_value(&r->parts[i], f, i == multi_part ? vi : 0, body, &len, cap - (size_t)pre))
+            return 0;
+    return (size_t)pre + len;
+}
+
+size_t mdm_block_keys(const mdm_model *m, const mdm_feat *f, mdm_arena *a, const char **keys,
+                      size_t max)
+{
+    size_t n = 0;
+    char buf[256];
+    for (int ri = 0; ri < m->nrules; ri++) {
+        int mp, nv = rule_values(&m->rules[ri], f, &mp);
+        for (int vi = 0; vi < nv; vi++) {
+            size_t len = rule_key(m, ri, f, vi, mp, buf, sizeof buf);
+            if (!len)
+                continue;
+            bool dup = false;
+            for (size_t k = 0; k < n && k < max; k++)
+                dup |= strcmp(keys[k], buf) == 0;
+            if (dup)
+                continue;
+            if (n < max)
+                keys[n] = mdm_arena_strndup(a, buf, len);
+            n++;
+        }
+    }
+    return n;
+}
+
+/* ---- radix sorts ---- */
+
+void mdm_block_sort_u64(uint64_t *a, size_t n)
+{
+    if (n < 2)
+        return;
+    uint64_t *tmp = mdm_xmalloc(n * sizeof *tmp);
+    uint64_t *src = a, *dst = tmp;
+    size_t *cnt = mdm_xmalloc(65536 * sizeof *cnt);
+    for (int pass = 0; pass < 4; pass++) {
+        int shift = pass * 16;
+        memset(cnt, 0, 65536 * sizeof *cnt);
+        for (size_t i = 0; i < n; i++)
+            cnt[(src[i] >> shift) & 0xffff]++;
+        if (cnt[(src[0] >> shift) & 0xffff] == n)
+            continue; /* every key has this digit: nothing to do */
+        size_t sum = 0;
+        for (size_t d = 0; d < 65536; d++) {
+            size_t c = cnt[d];
+            cnt[d] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < n; i++)
+            dst[cnt[(src[i] >> shift) & 0xffff]++] = src[i];
+        uint64_t *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != a)
+        memcpy(a, src, n * sizeof *a);
+    free(cnt);
+    free(tmp);
+}
+
+typedef struct entry {
+    uint64_t h;
+    uint32_t idx;
+    uint32_t sort; /* neighbourhood order inside oversized blocks */
+} entry;
+
+static void sort_entries(entry *a, size_t n)
+{
+    if (n < 2)
+        return;
+    entry *tmp = mdm_xmalloc(n * sizeof *tmp);
+    entry *src = a, *dst = tmp;
+    size_t *cnt = mdm_xmalloc(65536 * sizeof *cnt);
+    for (int pass = 0; pass < 4; pass++) {
+        int shift = pass * 16;
+        memset(cnt, 0, 65536 * sizeof *cnt);
+        for (size_t i = 0; i < n; i++)
+            cnt[(src[i].h >> shift) & 0xffff]++;
+        size_t sum = 0;
+        for (size_t d = 0; d < 65536; d++) {
+            size_t c = cnt[d];
+            cnt[d] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < n; i++)
+            dst[cnt[(src[i].h >> shift) & 0xffff]++] = src[i];
+        entry *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != a)
+        memcpy(a, src, n * sizeof *a);
+    free(cnt);
+    free(tmp);
+}
+
+/* ---- candidates ---- */
+
+typedef struct vec64 {
+    uint64_t *a;
+    size_t n, cap;
+} vec64;
+
+static void vpush(vec64 *v, uint64_t x)
+{
+    if (v->n == v->cap) {
+        v->cap = v->cap ? 2 * v->cap : 4096;
+        v->a = mdm_xrealloc(v->a, v->cap * sizeof *v->a);
+    }
+    v->a[v->n++] = x;
+}
+
+typedef struct entry_vec {
+    entry *a;
+    size_t n, cap;
+} entry_vec;
+
+typedef struct cand_ctx {
+    const mdm_model *m;
+    const mdm_feat *feats;
+    entry_vec *ev; /* per thread */
+    /* phase 2 */
+    entry *all;
+    size_t nall;
+    size_t *bounds; /* thread ranges aligned on blocks */
+    vec64 *out;     /* per thread */
+    mdm_pair_filter filter;
+    void *filter_ctx;
+    size_t *oversized, *oversized_recs, *blocks, *largest; /* per thread */
+} cand_ctx;
+
+/* Neighbourhood order: surname, first name and birth year initials packed. */
+static uint32_t sort_key(const mdm_feat *f)
+{
+    const char *l = f->v[MDM_FIELD_LAST_NAME], *fi = f->v[MDM_FIELD_FIRST_NAME];
+    uint32_t k = 0;
+    for (int i = 0; i < 3; i++)
+        k = (k << 7) | (uint32_t)(l && i < (int)strlen(l) ? (unsigned char)l[i] & 0x7f : 0);
+    for (int i = 0; i < 2; i++)
+        k = (k << 7) | (uint32_t)(fi && i < (int)strlen(fi) ? (unsigned char)fi[i] & 0x7f : 0);
+    return (k << 3) | (uint32_t)(f->by % 8);
+}
+
+static void keys_worker(void *p, int t, size_t lo, size_t hi)
+{
+    cand_ctx *c = p;
+    entry_vec *v = &c->ev[t];
+    char buf[256];
+    for (size_t i = lo; i < hi; i++) {
+        const mdm_feat *f = &c->feats[i];
+        uint32_t sk = sort_key(f);
+        for (int ri = 0; ri < c->m->nrules; ri++) {
+            int mp, nv = rule_values(&c->m->rules[ri], f, &mp);
+            uint64_t prev = 0;
+            for (int vi = 0; vi < nv; vi++) {
+                size_t len = rule_key(c->m, ri, f, vi, mp, buf, sizeof buf);
+                if (!len)
+                    continue;
+                uint64_t h = mdm_hash64(buf, len, 0x5eed);
+                if (vi && h == prev)
+                    continue;
+                prev = h;
+                if (v->n == v->cap) {
+                    v->cap = v->cap ? 2 * v->cap : 4096;
+                    v->a = mdm_xrealloc(v->a, v->cap * sizeof *v->a);
+                }
+                v->a[v->n++] = (entry){h, (uint32_t)i, sk};
+            }
+        }
+    }
+}
+
+static int cmp_sort(const void *x, const void *y)
+{
+    const entry *a = x, *b = y;
+    if (a->sort != b->sort)
+        return a->sort < b->sort ? -1 : 1;
+    return a->idx < b->idx ? -1 : a->idx > b->idx;
+}
+
+static void emit_pair(cand_ctx *c, vec64 *out, uint32_t i, uint32_t j)
+{
+    if (i == j)
+        return;
+    if (i > j) {
+        uint32_t t = i;
+        i = j;
+        j = t;
+    }
+    if (c->filter && !c->filter(c->filter_ctx, c->feats[i].source, c->feats[j].source))
+        return;
+    vpush(out, (uint64_t)i << 32 | j);
+}
+
+static void pairs_worker(void *p, int t, size_t lo_t, size_t hi_t)
+{
+    (void)lo_t;
+    (void)hi_t;
+    cand_ctx *c = p;
+    size_t lo = c->bounds[t], hi = c->bounds[t + 1];
+    vec64 *out = &c->out[t];
+    size_t maxb = (size_t)c->m->max_block_size;
+    size_t i = lo;
+    while (i < hi) {
+        size_t j = i + 1;
+        while (j < hi && c->all[j].h == c->all[i].h)
+            j++;
+        size_t s = j - i;
+        if (s >= 2) {
+            c->blocks[t]++;
+            if (s > c->largest[t])
+                c->largest[t] = s;
+            if (s <= maxb) {
+                for (size_t a = i; a < j; a++)
+                    for (size_t b = a + 1; b < j; b++)
+                        emit_pair(c, out, c->all[a].idx, c->all[b].idx);
+            } else {
+                c->oversized[t]++;
+                c->oversized_recs[t] += s;
+                qsort(c->all + i, s, sizeof *c->all, cmp_sort);
+                for (size_t a = i; a < j; a++)
+                    for (size_t b = a + 1; b < j && b <= a + MDM_BLOCK_WINDOW; b++)
+                        emit_pair(c, out, c->all[a].idx, c->all[b].idx);
+            }
+        }
+        i = j;
+    }
+}
+
+mdm_status mdm_block_candidates(const mdm_model *m, const mdm_feat *feats, size_t n,
+                                mdm_pair_filter filter, void *filter_ctx, int threads,
+                                uint64_t **pairs, size_t *npairs, mdm_block_stats *stats,
+                                mdm_err *err)
+{
+    (void)err;
+    if (threads < 1)
+        threads = 1;
+    memset(stats, 0, sizeof *stats);
+    cand_ctx c = {.m = m, .feats = feats, .filter = filter, .filter_ctx = filter_ctx};
+    c.ev = mdm_xcalloc((size_t)threads, sizeof *c.ev);
+    mdm_parallel_for(threads, n, keys_worker, &c);
+    size_t total = 0;
+    for (int t = 0; t < threads; t++)
+        total += c.ev[t].n;
+    c.all = mdm_xmalloc((total ? total : 1) * sizeof *c.all);
+    for (int t = 0; t < threads; t++) {
+        if (c.ev[t].n)
+            memcpy(c.all + c.nall, c.ev[t].a, c.ev[t].n * sizeof *c.all);
+        c.nall += c.ev[t].n;
+        free(c.ev[t].a);
+    }
+    free(c.ev);
+    sort_entries(c.all, c.nall);
+    stats->keys = c.nall;
+
+    /* thread ranges on block boundaries, balanced by the pairs each block yields */
+    c.bounds = mdm_xcalloc((size_t)threads + 1, sizeof *c.bounds);
+    double work = 0;
+    for (size_t i = 0; i < c.nall;) {
+        size_t j = i + 1;
+        while (j < c.nall && c.all[j].h == c.all[i].h)
+            j++;
+        double s = (double)(j - i);
+        work += s <= (double)m->max_block_size ? s * s : s * MDM_BLOCK_WINDOW;
+        i = j;
+    }
+    double per = work / threads, acc = 0;
+    int t = 1;
+    for (size_t i = 0; i < c.nall && t < threads;) {
+        size_t j = i + 1;
+        while (j < c.nall && c.all[j].h == c.all[i].h)
+            j++;
+        double s = (double)(j - i);
+        acc += s <= (double)m->max_block_size ? s * s : s * MDM_BLOCK_WINDOW;
+        if (acc >= per * t)
+            c.bounds[t++] = j;
+        i = j;
+    }
+    for (; t <= threads; t++)
+        c.bounds[t] = c.nall;
+    c.out = mdm_xcalloc((size_t)threads, sizeof *c.out);
+    c.oversized = mdm_xcalloc((size_t)threads, sizeof(size_t));
+    c.oversized_recs = mdm_xcalloc((size_t)threads, sizeof(size_t));
+    c.blocks = mdm_xcalloc((size_t)threads, sizeof(size_t));
+    c.largest = mdm_xcalloc((size_t)threads, sizeof(size_t));
+    mdm_parallel_for(threads, (size_t)threads, pairs_worker, &c);
+    free(c.all);
+    free(c.bounds);
+
+    size_t np = 0;
+    for (int k = 0; k < threads; k++) {
+        np += c.out[k].n;
+        stats->oversized_blocks += c.oversized[k];
+        stats->oversized_records += c.oversized_recs[k];
+        stats->blocks += c.blocks[k];
+        if (c.largest[k] > stats->largest_block)
+            stats->largest_block = c.largest[k];
+    }
+    uint64_t *all = mdm_xmalloc((np ? np : 1) * sizeof *all);
+    size_t off = 0;
+    for (int k = 0; k < threads; k++) {
+        if (c.out[k].n)
+            memcpy(all + off, c.out[k].a, c.out[k].n * sizeof *all);
+        off += c.out[k].n;
+        free(c.out[k].a);
+    }
+    free(c.out);
+    free(c.oversized);
+    free(c.oversized_recs);
+    free(c.blocks);
+    free(c.largest);
+    mdm_block_sort_u64(all, np);
+    size_t u = 0;
+    for (size_t i = 0; i < np; i++)
+        if (u == 0 || all[i] != all[u - 1])
+            all[u++] = all[i];
+    *pairs = all;
+    *npairs = u;
+    stats->pairs = u;
+    return MDM_OK;
+}

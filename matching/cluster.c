@@ -1,0 +1,154 @@
+/* Guarded best-first clustering (see cluster.h). */
+#include "matching/cluster.h"
+
+#include "common/mem.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define COHESION_SAMPLE 8 /* members per side examined when both sides are large */
+
+static int cmp_edge(const void *x, const void *y)
+{
+    const mdm_edge *a = x, *b = y;
+    if (a->weight != b->weight)
+        return a->weight > b->weight ? -1 : 1;
+    if (a->a != b->a)
+        return a->a < b->a ? -1 : 1;
+    return a->b < b->b ? -1 : a->b > b->b;
+}
+
+typedef struct uf {
+    uint32_t *parent, *size, *next; /* next: circular member list */
+    uint32_t *mask;                 /* sources present */
+} uf;
+
+static uint32_t find(uf *u, uint32_t x)
+{
+    while (u->parent[x] != x) {
+        u->parent[x] = u->parent[u->parent[x]];
+        x = u->parent[x];
+    }
+    return x;
+}
+
+static bool strong_conflict(const mdm_cluster_opts *o, const uf *u, uint32_t ra, uint32_t rb)
+{
+    if (!o->nstrong || !o->strong)
+        return false;
+    uint32_t x = ra;
+    do {
+        uint32_t y = rb;
+        do {
+            for (int s = 0; s < o->nstrong; s++) {
+                const char *p = o->strong[(size_t)x * (size_t)o->nstrong + (size_t)s];
+                const char *q = o->strong[(size_t)y * (size_t)o->nstrong + (size_t)s];
+                if (p && q && strcmp(p, q) != 0)
+                    return true;
+            }
+            y = u->next[y];
+        } while (y != rb);
+        x = u->next[x];
+    } while (x != ra);
+    return false;
+}
+
+static double cohesion(const mdm_cluster_opts *o, const uf *u, uint32_t ra, uint32_t rb)
+{
+    double sum = 0;
+    size_t n = 0;
+    uint32_t x = ra;
+    size_t ia = 0;
+    bool sample = (size_t)u->size[ra] * u->size[rb] > 64;
+    do {
+        uint32_t y = rb;
+        size_t ib = 0;
+        do {
+            sum += o->prob(o->prob_ctx, x, y);
+            n++;
+            y = u->next[y];
+            ib++;
+        } while (y != rb && (!sample || ib < COHESION_SAMPLE));
+        x = u->next[x];
+        ia++;
+    } while (x != ra && (!sample || ia < COHESION_SAMPLE));
+    return n ? sum / (double)n : 0;
+}
+
+void mdm_cluster_run(size_t n, mdm_edge *edges, size_t nedges, const mdm_cluster_opts *o,
+                     uint32_t *cluster_of, mdm_cluster_stats *st)
+{
+    memset(st, 0, sizeof *st);
+    qsort(edges, nedges, sizeof *edges, cmp_edge);
+    uf u;
+    u.parent = mdm_xmalloc((n ? n : 1) * sizeof *u.parent);
+    u.size = mdm_xmalloc((n ? n : 1) * sizeof *u.size);
+    u.next = mdm_xmalloc((n ? n : 1) * sizeof *u.next);
+    u.mask = mdm_xmalloc((n ? n : 1) * sizeof *u.mask);
+    for (size_t i = 0; i < n; i++) {
+        u.parent[i] = u.next[i] = (uint32_t)i;
+        u.size[i] = 1;
+        u.mask[i] = o->source ? 1u << (o->source[i] & 31) : 0;
+    }
+    for (size_t e = 0; e < nedges; e++) {
+        const mdm_edge *ed = &edges[e];
+        if (ed->prob < o->link_threshold)
+            continue;
+        st->links++;
+        uint32_t ra = find(&u, ed->a), rb = find(&u, ed->b);
+        if (ra == rb)
+            continue;
+        if ((long)(u.size[ra] + u.size[rb]) > o->max_cluster_size) {
+            st->refused_size++;
+            continue;
+        }
+        if (u.mask[ra] & u.mask[rb] & o->dedup_sources) {
+            st->refused_source++;
+            continue;
+        }
+        if (strong_conflict(o, &u, ra, rb)) {
+            st->refused_strong++;
+            continue;
+        }
+        if (o->prob && (u.size[ra] > 1 || u.size[rb] > 1) &&
+            cohesion(o, &u, ra, rb) < o->min_cohesion) {
+            st->refused_cohesion++;
+            continue;
+        }
+        /* union by size; splice the circular member lists */
+        if (u.size[ra] < u.size[rb]) {
+            uint32_t t = ra;
+            ra = rb;
+            rb = t;
+        }
+        u.parent[rb] = ra;
+        u.size[ra] += u.size[rb];
+        u.mask[ra] |= u.mask[rb];
+        uint32_t t = u.next[ra];
+        u.next[ra] = u.next[rb];
+        u.next[rb] = t;
+        st->merges++;
+    }
+    /* dense numbering in order of first record */
+    uint32_t *num = mdm_xmalloc((n ? n : 1) * sizeof *num);
+    for (size_t i = 0; i < n; i++)
+        num[i] = UINT32_MAX;
+    uint32_t next = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t r = find(&u, (uint32_t)i);
+        if (num[r] == UINT32_MAX) {
+            num[r] = next++;
+            if (u.size[r] == 1)
+                st->singletons++;
+            if (u.size[r] > st->largest)
+                st->largest = u.size[r];
+        }
+        cluster_of[i] = num[r];
+    }
+    st->clusters = next;
+    free(num);
+    free(u.parent);
+    free(u.size);
+    free(u.next);
+    free(u.mask);
+}

@@ -1,0 +1,60 @@
+/* From scored pairs to entities, with guards against over-merging.
+ *
+ * Batch clustering is best-first agglomeration: links (pairs at or above the link
+ * threshold) are taken by decreasing match weight; a link whose two records are already
+ * in different clusters merges the clusters only when every guard passes:
+ *   - size: the merged cluster stays within max_cluster_size;
+ *   - strong identifiers: no record of one side has a strong id (tax id, national id)
+ *     that differs from the same strong id on a record of the other side;
+ *   - one record per deduplicated source: two records of a source declared deduplicated
+ *     never share a cluster (with two deduplicated sources this is one-to-one linkage);
+ *   - cohesion, the guard against weak chains: the mean match probability over all
+ *     cross pairs (scored directly, whether blocking paired them or not; sampled beyond
+ *     64 pairs) must reach min_cohesion. A record linked to one member of a cluster but
+ *     not to the others stays out (A~B, B~C, A!~C keeps C apart from {A, B}).
+ * Values shared by many people are removed from the features before scoring (link.c),
+ * so they never act as evidence here either.
+ *
+ * Refused links are counted per guard. The result is deterministic for a given edge list. */
+#ifndef MDM_MATCHING_CLUSTER_H
+#define MDM_MATCHING_CLUSTER_H
+
+#include "common/err.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct mdm_edge {
+    uint32_t a, b;
+    float weight;
+    float prob;
+} mdm_edge;
+
+/* Probability that records a and b match (vetoes applied), for cohesion. */
+typedef double (*mdm_pair_prob_fn)(void *ctx, uint32_t a, uint32_t b);
+
+typedef struct mdm_cluster_opts {
+    long max_cluster_size;
+    double min_cohesion;
+    double link_threshold; /* edges below it are ignored */
+    int nstrong;           /* strong ids per record */
+    const char *const *strong; /* [record * nstrong + s]: value or NULL */
+    const uint32_t *source;    /* source index per record (< 32), may be NULL */
+    uint32_t dedup_sources;    /* bit s: source s holds no duplicates */
+    mdm_pair_prob_fn prob;     /* may be NULL: cohesion guard off */
+    void *prob_ctx;
+} mdm_cluster_opts;
+
+typedef struct mdm_cluster_stats {
+    size_t links, merges;
+    size_t refused_size, refused_strong, refused_source, refused_cohesion;
+    size_t clusters, largest, singletons;
+} mdm_cluster_stats;
+
+/* Clusters records 0..n-1. edges is sorted in place (decreasing weight). cluster_of[i]
+ * receives a dense cluster number (0, 1, ... in order of first record). */
+void mdm_cluster_run(size_t n, mdm_edge *edges, size_t nedges, const mdm_cluster_opts *o,
+                     uint32_t *cluster_of, mdm_cluster_stats *stats);
+
+#endif

@@ -1,0 +1,900 @@
+/* Batch linkage pipeline (see link.h). */
+#include "matching/link.h"
+
+#include "common/log.h"
+#include "common/mem.h"
+#include "matching/normalize.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- helpers ---- */
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int mdm_link_threads(int requested)
+{
+    if (requested > 0)
+        return requested > 256 ? 256 : requested;
+    const char *env = getenv("MDM_THREADS");
+    if (env && atoi(env) > 0)
+        return atoi(env) > 256 ? 256 : atoi(env);
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)(n > 256 ? 256 : n) : 1;
+}
+
+static uint64_t splitmix(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+/* ---- loaded data ---- */
+
+typedef struct linkdata {
+    const mdm_model *m;
+    int threads;
+    bool progress;
+    /* sources */
+    char *src_name[MDM_MAX_SOURCES];
+    const mdm_source_map *src_map[MDM_MAX_SOURCES];
+    size_t src_count[MDM_MAX_SOURCES];
+    int nsrc;
+    uint32_t dedup_mask;
+    /* records */
+    size_t n, cap;
+    mdm_feat *feats;
+    char **ids;         /* record ids (in ids_arena) */
+    mdm_arena *ids_arena;
+    /* raw mapped values before features: blob offsets per record */
+    mdm_buf blob;
+    size_t *blob_off;
+    mdm_arena **arenas; /* per thread, feature strings */
+    float *freq;        /* [n * ncmp]: relative frequency of the record's value, -1 unknown */
+    size_t shared_values;
+} linkdata;
+
+static void ld_free(linkdata *ld)
+{
+    for (int s = 0; s < ld->nsrc; s++)
+        free(ld->src_name[s]);
+    free(ld->feats);
+    free(ld->ids);
+    mdm_arena_free(ld->ids_arena);
+    mdm_buf_free(&ld->blob);
+    free(ld->blob_off);
+    for (int t = 0; ld->arenas && t < ld->threads; t++)
+        mdm_arena_free(ld->arenas[t]);
+    free(ld->arenas);
+    free(ld->freq);
+}
+
+static char *file_stem(const char *path)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    const char *dot = strrchr(base, '.');
+    size_t n = dot && dot != base ? (size_t)(dot - base) : strlen(base);
+    return mdm_xstrndup(base, n);
+}
+
+/* Reads one input: ids and mapped values into the blob. */
+static mdm_status load_file(linkdata *ld, const char *path, mdm_err *err)
+{
+    const mdm_source_map *sm = mdm_model_source_for(ld->m, path);
+    if (!sm)
+        return mdm_err_set(err, MDM_EINVAL, "%s: no source of the configuration matches this file",
+                           path);
+    char *name = sm->name ? mdm_xstrdup(sm->name) : file_stem(path);
+    int si = -1;
+    for (int s = 0; s < ld->nsrc; s++)
+        if (strcmp(ld->src_name[s], name) == 0)
+            si = s;
+    if (si < 0) {
+        if (ld->nsrc == MDM_MAX_SOURCES) {
+            free(name);
+            return mdm_err_set(err, MDM_EINVAL, "at most %d sources per run", MDM_MAX_SOURCES);
+        }
+        si = ld->nsrc++;
+        ld->src_name[si] = name;
+        ld->src_map[si] = sm;
+        if (sm->deduplicated || ld->m->one_to_one)
+            ld->dedup_mask |= 1u << si;
+    } else {
+        free(name);
+    }
+    mdm_csv *c = mdm_csv_open(path, err);
+    if (!c)
+        return err ? err->code : MDM_EIO;
+    int colidx[256], id_col;
+    if (sm->ncols > 256) {
+        mdm_csv_close(c);
+        return mdm_err_set(err, MDM_EINVAL, "%s: at most 256 mapped columns", path);
+    }
+    mdm_status st = mdm_source_map_bind(sm, c, colidx, &id_col, err);
+    if (st != MDM_OK) {
+        mdm_csv_close(c);
+        return st;
+    }
+    int rc;
+    while ((rc = mdm_csv_next(c, err)) != 0) {
+        if (rc < 0) {
+            mdm_csv_close(c);
+            return MDM_EINVAL;
+        }
+        if (ld->n >= UINT32_MAX - 1) {
+            mdm_csv_close(c);
+            return mdm_err_set(err, MDM_EINVAL, "too many records");
+        }
+        if (ld->n == ld->cap) {
+            ld->cap = ld->cap ? 2 * ld->cap : 4096;
+            ld->ids = mdm_xrealloc(ld->ids, ld->cap * sizeof *ld->ids);
+            ld->blob_off = mdm_xrealloc(ld->blob_off, ld->cap * sizeof *ld->blob_off);
+        }
+        ld->ids[ld->n] = mdm_arena_strdup(ld->ids_arena, mdm_csv_field(c, (size_t)id_col));
+        ld->blob_off[ld->n] = ld->blob.len;
+        /* source index, then each mapped value, NUL-terminated */
+        mdm_buf_putc(&ld->blob, (char)(si + 1));
+        for (size_t k = 0; k < sm->ncols; k++) {
+            mdm_buf_puts(&ld->blob, mdm_csv_field(c, (size_t)colidx[k]));
+            mdm_buf_putc(&ld->blob, 0);
+        }
+        ld->src_count[si]++;
+        ld->n++;
+    }
+    mdm_csv_close(c);
+    return MDM_OK;
+}
+
+typedef struct feat_ctx {
+    linkdata *ld;
+    int failed;
+} feat_ctx;
+
+static void feat_worker(void *p, int t, size_t lo, size_t hi)
+{
+    feat_ctx *fc = p;
+    linkdata *ld = fc->ld;
+    mdm_norm *norm = mdm_norm_new(NULL);
+    if (!norm) {
+        fc->failed = 1;
+        for (size_t i = lo; i < hi; i++)
+            memset(&ld->feats[i], 0, sizeof ld->feats[i]);
+        return;
+    }
+    mdm_record r;
+    mdm_record_init(&r);
+    for (size_t i = lo; i < hi; i++) {
+        const char *b = ld->blob.data + ld->blob_off[i];
+        int si = (unsigned char)b[0] - 1;
+        b++;
+        const mdm_source_map *sm = ld->src_map[si];
+        mdm_record_clear(&r);
+        for (size_t k = 0; k < sm->ncols; k++) {
+            mdm_record_set(&r, sm->cols[k].field, b, NULL);
+            b += strlen(b) + 1;
+        }
+        if (sm->month_first && r.birth_date) {
+            /* US layout: read an ambiguous date month first */
+            mdm_date d;
+            if (mdm_norm_date(r.birth_date, 0, &d, NULL) == MDM_OK && d.ambiguous) {
+                char iso[16];
+                snprintf(iso, sizeof iso, "%04d-%02d-%02d", d.y, d.alt_m, d.alt_d);
+                free(r.birth_date);
+                r.birth_date = mdm_xstrdup(iso);
+            }
+        }
+        mdm_feat_build(norm, &r, ld->m->default_country, ld->arenas[t], &ld->feats[i]);
+        ld->feats[i].source = (uint32_t)si;
+    }
+    mdm_record_clear(&r);
+    mdm_norm_free(norm);
+}
+
+/* ---- shared values and term frequencies ---- */
+
+typedef struct vh {
+    uint64_t h;   /* value hash */
+    uint32_t idx; /* record */
+    uint32_t who; /* surname key hash (low bits), 0 unknown */
+} vh;
+
+static int cmp_vh(const void *x, const void *y)
+{
+    const vh *a = x, *b = y;
+    if (a->h != b->h)
+        return a->h < b->h ? -1 : 1;
+    return a->idx < b->idx ? -1 : a->idx > b->idx;
+}
+
+static int cmp_u32(const void *x, const void *y)
+{
+    uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+    return a < b ? -1 : a > b;
+}
+
+static const char *value_of(const mdm_feat *f, mdm_field field, int i)
+{
+    if (field == MDM_FIELD_EMAIL)
+        return i < f->n_emails ? f->emails[i] : NULL;
+    if (field == MDM_FIELD_PHONE)
+        return i < f->n_phones ? f->phones[i] : NULL;
+    return i == 0 ? f->v[field] : NULL;
+}
+
+static void drop_value(mdm_feat *f, mdm_field field, const char *v)
+{
+    if (field == MDM_FIELD_EMAIL || field == MDM_FIELD_PHONE) {
+        const char **arr = field == MDM_FIELD_EMAIL ? f->emails : f->phones;
+        uint8_t *n = field == MDM_FIELD_EMAIL ? &f->n_emails : &f->n_phones;
+        int o = 0;
+        for (int i = 0; i < *n; i++)
+            if (arr[i] != v)
+                arr[o++] = arr[i];
+        *n = (uint8_t)o;
+        f->v[field] = o ? arr[0] : NULL;
+    } else if (f->v[field] == v) {
+        f->v[field] = NULL;
+    }
+}
+
+/* Values of field held by records of at least shared_min_people different surnames are
+ * removed from the features. Returns how many distinct values were removed. */
+static size_t drop_shared(linkdata *ld, mdm_field field)
+{
+    vh *a = NULL;
+    size_t n = 0, cap = 0;
+    for (size_t i = 0; i < ld->n; i++) {
+        const mdm_feat *f = &ld->feats[i];
+        for (int k = 0; k < MDM_FEAT_MULTI; k++) {
+            const char *v = value_of(f, field, k);
+            if (!v)
+                break;
+            if (n == cap) {
+                cap = cap ? 2 * cap : 4096;
+                a = mdm_xrealloc(a, cap * sizeof *a);
+            }
+            const char *ln = f->last_phon ? f->last_phon : f->v[MDM_FIELD_LAST_NAME];
+            a[n++] = (vh){mdm_hash64(v, strlen(v), 11), (uint32_t)i,
+                          ln ? (uint32_t)mdm_hash64(ln, strlen(ln), 3) | 1u : 0};
+        }
+    }
+    qsort(a, n, sizeof *a, cmp_vh);
+    size_t dropped = 0;
+    int kmin = ld->m->shared_min_people;
+    uint32_t *who = NULL;
+    size_t who_cap = 0;
+    for (size_t i = 0; i < n;) {
+        size_t j = i + 1;
+        while (j < n && a[j].h == a[i].h)
+            j++;
+        if ((int)(j - i) >= kmin) {
+            if (j - i > who_cap) {
+                who_cap = j - i;
+                who = mdm_xrealloc(who, who_cap * sizeof *who);
+            }
+            size_t m = 0;
+            for (size_t k = i; k < j; k++)
+                if (a[k].who)
+                    who[m++] = a[k].who;
+            qsort(who, m, sizeof *who, cmp_u32);
+            int distinct = 0;
+            for (size_t k = 0; k < m; k++)
+                distinct += k == 0 || who[k] != who[k - 1];
+            if (distinct >= kmin) {
+                dropped++;
+                for (size_t k = i; k < j; k++) {
+                    mdm_feat *f = &ld->feats[a[k].idx];
+                    for (int q = 0; q < MDM_FEAT_MULTI; q++) {
+                        const char *v = value_of(f, field, q);
+                        if (v && mdm_hash64(v, strlen(v), 11) == a[i].h) {
+                            drop_value(f, field, v);
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        i = j;
+    }
+    free(who);
+    free(a);
+    return dropped;
+}
+
+static void term_frequencies(linkdata *ld)
+{
+    const mdm_model *m = ld->m;
+    ld->freq = mdm_xmalloc((ld->n ? ld->n : 1) * (size_t)m->ncmp * sizeof *ld->freq);
+    for (size_t i = 0; i < ld->n * (size_t)m->ncmp; i++)
+        ld->freq[i] = -1;
+    vh *a = mdm_xmalloc((ld->n ? ld->n : 1) * sizeof *a);
+    for (int k = 0; k < m->ncmp; k++) {
+        if (!m->cmp[k].tf)
+            continue;
+        mdm_field field = m->cmp[k].field;
+        size_t n = 0;
+        for (size_t i = 0; i < ld->n; i++) {
+            const char *v = ld->feats[i].v[field];
+            if (v)
+                a[n++] = (vh){mdm_hash64(v, strlen(v), 13), (uint32_t)i, 0};
+        }
+        qsort(a, n, sizeof *a, cmp_vh);
+        for (size_t i = 0; i < n;) {
+            size_t j = i + 1;
+            while (j < n && a[j].h == a[i].h)
+                j++;
+            float f = (float)((double)(j - i) / (double)n);
+            for (size_t q = i; q < j; q++)
+                ld->freq[(size_t)a[q].idx * (size_t)m->ncmp + (size_t)k] = f;
+            i = j;
+        }
+    }
+    free(a);
+}
+
+static mdm_status load_all(linkdata *ld, const mdm_model *m, const mdm_link_opts *o, mdm_err *err)
+{
+    memset(ld, 0, sizeof *ld);
+    ld->m = m;
+    ld->threads = mdm_link_threads(o->threads);
+    ld->progress = o->progress;
+    ld->ids_arena = mdm_arena_new(1 << 20);
+    if (o->ninputs < 1)
+        return mdm_err_set(err, MDM_EINVAL, "no input file");
+    for (int i = 0; i < o->ninputs; i++) {
+        mdm_status st = load_file(ld, o->inputs[i], err);
+        if (st != MDM_OK)
+            return st;
+    }
+    if (ld->progress)
+        fprintf(stderr, "link: read %zu records from %d file(s)\n", ld->n, o->ninputs);
+    ld->arenas = mdm_xcalloc((size_t)ld->threads, sizeof *ld->arenas);
+    for (int t = 0; t < ld->threads; t++)
+        ld->arenas[t] = mdm_arena_new(1 << 20);
+    ld->feats = mdm_xcalloc(ld->n ? ld->n : 1, sizeof *ld->feats);
+    feat_ctx fc = {ld, 0};
+    mdm_parallel_for(ld->threads, ld->n, feat_worker, &fc);
+    if (fc.failed)
+        return mdm_err_set(err, MDM_EINTERNAL, "cannot initialise the normalizer (ICU)");
+    mdm_buf_free(&ld->blob);
+    free(ld->blob_off);
+    ld->blob_off = NULL;
+    /* shared values: contact points and identifiers */
+    static const mdm_field shared_fields[] = {MDM_FIELD_EMAIL,           MDM_FIELD_PHONE,
+                                              MDM_FIELD_LOYALTY_ID,      MDM_FIELD_CUSTOMER_NUMBER,
+                                              MDM_FIELD_TAX_ID,          MDM_FIELD_NATIONAL_ID};
+    for (size_t f = 0; f < sizeof shared_fields / sizeof shared_fields[0]; f++) {
+        bool off = false;
+        for (int k = 0; k < m->ncmp; k++)
+            if (m->cmp[k].field == shared_fields[f] && !m->cmp[k].shared_null)
+                off = true;
+        if (!off)
+            ld->shared_values += drop_shared(ld, shared_fields[f]);
+    }
+    term_frequencies(ld);
+    return MDM_OK;
+}
+
+/* ---- pairs, levels, weights ---- */
+
+static bool pair_allowed(void *ctx, uint32_t sa, uint32_t sb)
+{
+    const linkdata *ld = ctx;
+    return sa != sb || !(ld->dedup_mask & (1u << sa));
+}
+
+typedef struct weights {
+    double prior;
+    double w[MDM_MAX_COMPARISONS][MDM_MAX_LEVELS];
+    double u0[MDM_MAX_COMPARISONS];
+    double floor;
+} weights;
+
+static void weights_init(weights *w, const mdm_model *m)
+{
+    w->prior = mdm_model_prior_weight(m);
+    for (int k = 0; k < m->ncmp; k++) {
+        for (int l = 0; l < m->cmp[k].nlevels; l++)
+            w->w[k][l] = mdm_model_level_weight(m, k, l);
+        w->u0[k] = m->cmp[k].u[0];
+    }
+    w->floor = m->u_floor;
+}
+
+static double weight_of(const mdm_model *m, const weights *w, const int8_t *lv, const float *freq)
+{
+    double wk[MDM_MAX_COMPARISONS];
+    for (int k = 0; k < m->ncmp; k++) {
+        int l = lv[k];
+        wk[k] = 0;
+        if (l < 0)
+            continue;
+        wk[k] = w->w[k][l];
+        if (l == 0 && m->cmp[k].tf && freq && freq[k] >= 0) {
+            double f = freq[k] > w->floor ? freq[k] : w->floor;
+            wk[k] += log2(w->u0[k] / f);
+        }
+    }
+    if (!m->ngroups) {
+        double s = w->prior;
+        for (int k = 0; k < m->ncmp; k++)
+            s += wk[k];
+        return s;
+    }
+    return mdm_model_combine(m, wk, NULL);
+}
+
+static uint64_t encode(const mdm_model *m, const int8_t *lv)
+{
+    uint64_t code = 0;
+    for (int k = m->ncmp - 1; k >= 0; k--)
+        code = code * (uint64_t)(m->cmp[k].nlevels + 1) + (uint64_t)(lv[k] + 1);
+    return code;
+}
+
+static void decode(const mdm_model *m, uint64_t code, int8_t *lv)
+{
+    for (int k = 0; k < m->ncmp; k++) {
+        uint64_t base = (uint64_t)(m->cmp[k].nlevels + 1);
+        lv[k] = (int8_t)((int)(code % base) - 1);
+        code /= base;
+    }
+}
+
+/* per-thread pattern histogram: open addressing code -> count */
+typedef struct hist {
+    uint64_t *keys; /* code + 1, 0 empty */
+    double *counts;
+    size_t cap, n;
+} hist;
+
+static void hist_add(hist *h, uint64_t code, double c)
+{
+    if (2 * (h->n + 1) > h->cap) {
+        hist old = *h;
+        h->cap = old.cap ? 2 * old.cap : 1024;
+        h->keys = mdm_xcalloc(h->cap, sizeof *h->keys);
+        h->counts = mdm_xcalloc(h->cap, sizeof *h->counts);
+        h->n = 0;
+        for (size_t i = 0; i < old.cap; i++)
+            if (old.keys[i])
+                hist_add(h, old.keys[i] - 1, old.counts[i]);
+        free(old.keys);
+        free(old.counts);
+    }
+    size_t i = (size_t)(mdm_hash64(&code, sizeof code, 1) & (h->cap - 1));
+    while (h->keys[i] && h->keys[i] != code + 1)
+        i = (i + 1) & (h->cap - 1);
+    if (!h->keys[i]) {
+        h->keys[i] = code + 1;
+        h->n++;
+    }
+    h->counts[i] += c;
+}
+
+typedef struct cmp_ctx {
+    linkdata *ld;
+    const uint64_t *pairs;
+    uint64_t *codes;
+    hist *hists;
+    /* u sampling */
+    double (*ucounts)[MDM_MAX_COMPARISONS][MDM_MAX_LEVELS];
+    /* scoring */
+    weights w;
+    double review;
+    mdm_edge **edges;
+    size_t *nedges, *caps;
+    size_t *nlinks;
+    double link;
+} cmp_ctx;
+
+static void compare_worker(void *p, int t, size_t lo, size_t hi)
+{
+    cmp_ctx *c = p;
+    const mdm_model *m = c->ld->m;
+    int8_t lv[MDM_MAX_COMPARISONS];
+    for (size_t i = lo; i < hi; i++) {
+        uint32_t a = (uint32_t)(c->pairs[i] >> 32), b = (uint32_t)c->pairs[i];
+        mdm_model_levels(m, &c->ld->feats[a], &c->ld->feats[b], lv);
+        uint64_t code = encode(m, lv);
+        c->codes[i] = code;
+        if (c->hists)
+            hist_add(&c->hists[t], code, 1);
+    }
+}
+
+static void u_worker(void *p, int t, size_t lo, size_t hi)
+{
+    cmp_ctx *c = p;
+    const mdm_model *m = c->ld->m;
+    int8_t lv[MDM_MAX_COMPARISONS];
+    for (size_t i = lo; i < hi; i++) {
+        uint32_t a = (uint32_t)(c->pairs[i] >> 32), b = (uint32_t)c->pairs[i];
+        mdm_model_levels(m, &c->ld->feats[a], &c->ld->feats[b], lv);
+        for (int k = 0; k < m->ncmp; k++)
+            if (lv[k] >= 0)
+                c->ucounts[t][k][lv[k]] += 1;
+    }
+}
+
+static void score_worker(void *p, int t, size_t lo, size_t hi)
+{
+    cmp_ctx *c = p;
+    const mdm_model *m = c->ld->m;
+    int8_t lv[MDM_MAX_COMPARISONS];
+    for (size_t i = lo; i < hi; i++) {
+        uint32_t a = (uint32_t)(c->pairs[i] >> 32), b = (uint32_t)c->pairs[i];
+        decode(m, c->codes[i], lv);
+        if (mdm_model_vetoed(m, lv))
+            continue;
+        double w = weight_of(m, &c->w, lv, c->ld->freq + (size_t)a * (size_t)m->ncmp);
+        double pr = mdm_model_probability(w);
+        if (pr < c->review)
+            continue;
+        if (c->nedges[t] == c->caps[t]) {
+            c->caps[t] = c->caps[t] ? 2 * c->caps[t] : 4096;
+            c->edges[t] = mdm_xrealloc(c->edges[t], c->caps[t] * sizeof **c->edges);
+        }
+        c->edges[t][c->nedges[t]++] = (mdm_edge){a, b, (float)w, (float)pr};
+        if (pr >= c->link)
+            c->nlinks[t]++;
+    }
+}
+
+typedef struct prob_ctx {
+    const linkdata *ld;
+    weights w;
+} prob_ctx;
+
+static double pair_prob(void *p, uint32_t a, uint32_t b)
+{
+    const prob_ctx *pc = p;
+    const mdm_model *m = pc->ld->m;
+    int8_t lv[MDM_MAX_COMPARISONS];
+    mdm_model_levels(m, &pc->ld->feats[a], &pc->ld->feats[b], lv);
+    if (mdm_model_vetoed(m, lv))
+        return 0;
+    return mdm_model_probability(
+        weight_of(m, &pc->w, lv, pc->ld->freq + (size_t)a * (size_t)m->ncmp));
+}
+
+/* ---- training ---- */
+
+static void train(linkdata *ld, mdm_model *m, const uint64_t *pairs, size_t npairs,
+                  const hist *merged, mdm_link_stats *st)
+{
+    /* u from random pairs */
+    uint64_t seed = m->seed;
+    size_t ns = ld->n >= 2 ? (size_t)m->u_samples : 0;
+    uint64_t *rp = mdm_xmalloc((ns ? ns : 1) * sizeof *rp);
+    size_t got = 0;
+    for (size_t tries = 0; got < ns && tries < 4 * ns; tries++) {
+        uint32_t a = (uint32_t)(splitmix(&seed) % ld->n), b = (uint32_t)(splitmix(&seed) % ld->n);
+        if (a == b || !pair_allowed(ld, ld->feats[a].source, ld->feats[b].source))
+            continue;
+        rp[got++] = (uint64_t)a << 32 | b;
+    }
+    cmp_ctx c = {.ld = ld, .pairs = rp};
+    c.ucounts = mdm_xcalloc((size_t)ld->threads, sizeof *c.ucounts);
+    mdm_parallel_for(ld->threads, got, u_worker, &c);
+    double counts[MDM_MAX_COMPARISONS][MDM_MAX_LEVELS] = {{0}};
+    for (int t = 0; t < ld->threads; t++)
+        for (int k = 0; k < m->ncmp; k++)
+            for (int l = 0; l < MDM_MAX_LEVELS; l++)
+                counts[k][l] += c.ucounts[t][k][l];
+    free(c.ucounts);
+    free(rp);
+    mdm_model_set_u(m, counts);
+
+    /* EM over the candidate patterns */
+    mdm_pattern *pats = mdm_xcalloc(merged->n ? merged->n : 1, sizeof *pats);
+    size_t np = 0;
+    for (size_t i = 0; i < merged->cap; i++)
+        if (merged->keys[i]) {
+            decode(m, merged->keys[i] - 1, pats[np].levels);
+            pats[np].count = merged->counts[i];
+            np++;
+        }
+    int nlev[MDM_MAX_COMPARISONS], group[MDM_MAX_COMPARISONS];
+    double m0[MDM_MAX_COMPARISONS][MDM_MAX_LEVELS], u0[MDM_MAX_COMPARISONS][MDM_MAX_LEVELS];
+    for (int k = 0; k < m->ncmp; k++) {
+        nlev[k] = m->cmp[k].nlevels;
+        group[k] = m->cmp[k].group;
+        for (int l = 0; l < nlev[k]; l++) {
+            m0[k][l] = l == 0 ? 0.85 : l == nlev[k] - 1 ? 0.03 : 0.12 / (nlev[k] - 2);
+            u0[k][l] = m->cmp[k].u[l];
+        }
+    }
+    mdm_em_result r;
+    mdm_em_run(pats, np, m->ncmp, nlev, (const double(*)[MDM_MAX_LEVELS])m0,
+               (const double(*)[MDM_MAX_LEVELS])u0, 0.1, m->em_iterations, false, group,
+               m->group_margin, &r);
+    free(pats);
+    for (int k = 0; k < m->ncmp; k++) {
+        /* no level is impossible for a match: at most about -10 bits from one comparison */
+        double z = 0;
+        for (int l = 0; l < nlev[k]; l++)
+            z += r.m[k][l] < 1e-3 ? 1e-3 : r.m[k][l];
+        for (int l = 0; l < nlev[k]; l++)
+            m->cmp[k].m[l] = (r.m[k][l] < 1e-3 ? 1e-3 : r.m[k][l]) / z;
+    }
+    /* prior over all allowed pairs */
+    double total = 0;
+    for (int s = 0; s < ld->nsrc; s++) {
+        double ns_ = (double)ld->src_count[s];
+        if (!(ld->dedup_mask & (1u << s)))
+            total += ns_ * (ns_ - 1) / 2;
+        for (int t = s + 1; t < ld->nsrc; t++)
+            total += ns_ * (double)ld->src_count[t];
+    }
+    double matches = r.lambda * (double)npairs;
+    m->lambda_candidates = r.lambda;
+    m->prior = total > 0 ? matches / total : 1e-6;
+    if (m->prior < 1e-12)
+        m->prior = 1e-12;
+    if (m->prior > 0.5)
+        m->prior = 0.5;
+    m->trained = true;
+    st->em_iterations = r.iterations;
+    st->lambda = r.lambda;
+    (void)pairs;
+}
+
+/* ---- outputs ---- */
+
+static mdm_status write_clusters(const linkdata *ld, const uint32_t *cl, const char *path,
+                                 mdm_err *err)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return mdm_err_set(err, MDM_EIO, "cannot write %s", path);
+    mdm_buf b = {0};
+    fputs("source,record_id,cluster_id\n", f);
+    for (size_t i = 0; i < ld->n; i++) {
+        mdm_buf_reset(&b);
+        mdm_csv_quote(&b, ld->src_name[ld->feats[i].source]);
+        mdm_buf_putc(&b, ',');
+        mdm_csv_quote(&b, ld->ids[i]);
+        mdm_buf_printf(&b, ",%u\n", cl[i] + 1);
+        fwrite(b.data, 1, b.len, f);
+    }
+    mdm_buf_free(&b);
+    if (fclose(f) != 0)
+        return mdm_err_set(err, MDM_EIO, "cannot write %s", path);
+    return MDM_OK;
+}
+
+static mdm_status write_pairs(const linkdata *ld, const mdm_edge *e, size_t n, const char *path,
+                              mdm_err *err)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return mdm_err_set(err, MDM_EIO, "cannot write %s", path);
+    mdm_buf b = {0};
+    fputs("source_a,record_id_a,source_b,record_id_b,match_weight,probability\n", f);
+    for (size_t i = 0; i < n; i++) {
+        mdm_buf_reset(&b);
+        mdm_csv_quote(&b, ld->src_name[ld->feats[e[i].a].source]);
+        mdm_buf_putc(&b, ',');
+        mdm_csv_quote(&b, ld->ids[e[i].a]);
+        mdm_buf_putc(&b, ',');
+        mdm_csv_quote(&b, ld->src_name[ld->feats[e[i].b].source]);
+        mdm_buf_putc(&b, ',');
+        mdm_csv_quote(&b, ld->ids[e[i].b]);
+        mdm_buf_printf(&b, ",%.4f,%.6f\n", e[i].weight, e[i].prob);
+        fwrite(b.data, 1, b.len, f);
+    }
+    mdm_buf_free(&b);
+    if (fclose(f) != 0)
+        return mdm_err_set(err, MDM_EIO, "cannot write %s", path);
+    return MDM_OK;
+}
+
+/* ---- pipeline ---- */
+
+mdm_status mdm_link_run(mdm_model *m, const mdm_link_opts *o, mdm_link_stats *st, mdm_err *err)
+{
+    memset(st, 0, sizeof *st);
+    double t0 = now_s(), t;
+    linkdata ld;
+    uint64_t *pairs = NULL, *codes = NULL;
+    mdm_edge **edges = NULL, *all = NULL;
+    size_t *nedges = NULL, *caps = NULL, *nlinks = NULL;
+    uint32_t *cl = NULL;
+    const char **strong = NULL;
+    hist *hists = NULL, merged = {0};
+    mdm_status rc = load_all(&ld, m, o, err);
+    if (rc != MDM_OK)
+        goto out;
+    st->records = ld.n;
+    st->sources = (size_t)ld.nsrc;
+    st->shared_values = ld.shared_values;
+    st->t_load = (t = now_s()) - t0;
+    if (ld.progress)
+        fprintf(stderr, "link: features built in %.2fs (%zu shared values dropped)\n", st->t_load,
+                ld.shared_values);
+
+    size_t npairs = 0;
+    rc = mdm_block_candidates(m, ld.feats, ld.n, pair_allowed, &ld, ld.threads, &pairs, &npairs,
+                              &st->block, err);
+    if (rc != MDM_OK)
+        goto out;
+    double t1 = now_s();
+    st->t_block = t1 - t;
+    if (ld.progress)
+        fprintf(stderr,
+                "link: %zu candidate pairs from %zu blocks (largest %zu, %zu oversized blocks "
+                "windowed) in %.2fs\n",
+                npairs, st->block.blocks, st->block.largest_block, st->block.oversized_blocks,
+                st->t_block);
+
+    bool train_now = !m->trained || o->retrain;
+    codes = mdm_xmalloc((npairs ? npairs : 1) * sizeof *codes);
+    cmp_ctx c = {.ld = &ld, .pairs = pairs, .codes = codes};
+    if (train_now)
+        hists = c.hists = mdm_xcalloc((size_t)ld.threads, sizeof *hists);
+    mdm_parallel_for(ld.threads, npairs, compare_worker, &c);
+    double t2 = now_s();
+    if (train_now) {
+        for (int k = 0; k < ld.threads; k++)
+            for (size_t i = 0; i < hists[k].cap; i++)
+                if (hists[k].keys[i])
+                    hist_add(&merged, hists[k].keys[i] - 1, hists[k].counts[i]);
+        train(&ld, m, pairs, npairs, &merged, st);
+        if (ld.progress)
+            fprintf(stderr, "link: trained (EM %d iterations, %.4f of candidates match, prior %.3g)\n",
+                    st->em_iterations, st->lambda, m->prior);
+    }
+    double t3 = now_s();
+    st->t_train = t3 - t2;
+    if (o->train_only) {
+        st->t_score = t2 - t1;
+        goto out_done;
+    }
+
+    /* score */
+    c.hists = NULL;
+    weights_init(&c.w, m);
+    c.review = m->review_threshold;
+    c.link = m->link_threshold;
+    edges = c.edges = mdm_xcalloc((size_t)ld.threads, sizeof *edges);
+    nedges = c.nedges = mdm_xcalloc((size_t)ld.threads, sizeof *nedges);
+    caps = c.caps = mdm_xcalloc((size_t)ld.threads, sizeof *caps);
+    nlinks = c.nlinks = mdm_xcalloc((size_t)ld.threads, sizeof *nlinks);
+    mdm_parallel_for(ld.threads, npairs, score_worker, &c);
+    size_t ne = 0;
+    for (int k = 0; k < ld.threads; k++) {
+        ne += nedges[k];
+        st->links += nlinks[k];
+    }
+    all = mdm_xmalloc((ne ? ne : 1) * sizeof *all);
+    ne = 0;
+    for (int k = 0; k < ld.threads; k++) {
+        if (nedges[k])
+            memcpy(all + ne, edges[k], nedges[k] * sizeof *all);
+        ne += nedges[k];
+    }
+    st->review = ne - st->links;
+    free(pairs);
+    pairs = NULL;
+    free(codes);
+    codes = NULL;
+    double t4 = now_s();
+    st->t_score = (t2 - t1) + (t4 - t3);
+
+    /* cluster */
+    cl = mdm_xmalloc((ld.n ? ld.n : 1) * sizeof *cl);
+    strong = mdm_xcalloc((ld.n ? ld.n : 1) * (size_t)(m->nstrong ? m->nstrong : 1), sizeof *strong);
+    for (size_t i = 0; i < ld.n; i++)
+        for (int s = 0; s < m->nstrong; s++)
+            strong[i * (size_t)m->nstrong + (size_t)s] = ld.feats[i].v[m->strong_ids[s]];
+    uint32_t *src = mdm_xmalloc((ld.n ? ld.n : 1) * sizeof *src);
+    for (size_t i = 0; i < ld.n; i++)
+        src[i] = ld.feats[i].source;
+    prob_ctx pc = {.ld = &ld};
+    weights_init(&pc.w, m);
+    mdm_cluster_opts co = {.max_cluster_size = m->max_cluster_size,
+                           .min_cohesion = m->min_cohesion,
+                           .link_threshold = m->link_threshold,
+                           .nstrong = m->nstrong,
+                           .strong = strong,
+                           .source = src,
+                           .dedup_sources = ld.dedup_mask,
+                           .prob = pair_prob,
+                           .prob_ctx = &pc};
+    mdm_cluster_run(ld.n, all, ne, &co, cl, &st->cluster);
+    free(src);
+    st->t_cluster = now_s() - t4;
+    if (ld.progress)
+        fprintf(stderr,
+                "link: %zu links, %zu review pairs; %zu clusters (largest %zu); refused merges: "
+                "%zu size, %zu strong id, %zu source, %zu cohesion\n",
+                st->links, st->review, st->cluster.clusters, st->cluster.largest,
+                st->cluster.refused_size, st->cluster.refused_strong, st->cluster.refused_source,
+                st->cluster.refused_cohesion);
+    if (o->clusters_out && (rc = write_clusters(&ld, cl, o->clusters_out, err)) != MDM_OK)
+        goto out;
+    if (o->pairs_out && (rc = write_pairs(&ld, all, ne, o->pairs_out, err)) != MDM_OK)
+        goto out;
+out_done:
+    st->t_total = now_s() - t0;
+out:
+    if (hists) {
+        for (int k = 0; k < ld.threads; k++) {
+            free(hists[k].keys);
+            free(hists[k].counts);
+        }
+        free(hists);
+    }
+    free(merged.keys);
+    free(merged.counts);
+    if (edges)
+        for (int k = 0; k < ld.threads; k++)
+            free(edges[k]);
+    free(edges);
+    free(nedges);
+    free(caps);
+    free(nlinks);
+    free(all);
+    free(cl);
+    free(strong);
+    free(pairs);
+    free(codes);
+    ld_free(&ld);
+    return rc;
+}
+
+static long find_record(const linkdata *ld, const char *source, const char *id)
+{
+    for (size_t i = 0; i < ld->n; i++)
+        if (strcmp(ld->ids[i], id) == 0 &&
+            (!source || strcmp(ld->src_name[ld->feats[i].source], source) == 0))
+            return (long)i;
+    return -1;
+}
+
+mdm_status mdm_link_explain(const mdm_model *m, const mdm_link_opts *o, const char *source_a,
+                            const char *id_a, const char *source_b, const char *id_b,
+                            json_t **doc, mdm_err *err)
+{
+    linkdata ld;
+    *doc = NULL;
+    mdm_status rc = load_all(&ld, m, o, err);
+    if (rc != MDM_OK)
+        goto out;
+    long a = find_record(&ld, source_a, id_a), b = find_record(&ld, source_b, id_b);
+    if (a < 0 || b < 0) {
+        rc = mdm_err_set(err, MDM_ENOTFOUND, "no record %s%s%s in the inputs",
+                         a < 0 ? (source_a ? source_a : "") : (source_b ? source_b : ""),
+                         (a < 0 ? source_a : source_b) ? ":" : "", a < 0 ? id_a : id_b);
+        goto out;
+    }
+    double freq[MDM_MAX_COMPARISONS];
+    for (int k = 0; k < m->ncmp; k++)
+        freq[k] = ld.freq[(size_t)a * (size_t)m->ncmp + (size_t)k];
+    mdm_value_stats vs = {.freq = freq, .shared = NULL};
+    mdm_explain ex;
+    mdm_model_score(m, &ld.feats[a], &ld.feats[b], &vs, &ex);
+    *doc = mdm_explain_json(&ex);
+    json_object_set_new(*doc, "a",
+                        json_pack("{s:s,s:s}", "source", ld.src_name[ld.feats[a].source],
+                                  "record_id", ld.ids[a]));
+    json_object_set_new(*doc, "b",
+                        json_pack("{s:s,s:s}", "source", ld.src_name[ld.feats[b].source],
+                                  "record_id", ld.ids[b]));
+out:
+    ld_free(&ld);
+    return rc;
+}

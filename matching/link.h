@@ -1,0 +1,68 @@
+/* Batch linkage of CSV files in memory, on all cores (`mdm link`, `mdm train`,
+ * `mdm explain`).
+ *
+ * Pipeline: read every input (each bound to a source of the model configuration) ->
+ * features per record (parallel, one normalizer per thread) -> values shared by many
+ * different people are dropped from the features (they stop counting as evidence, in
+ * blocking too) -> term frequencies of tf comparisons -> blocking (block.h) -> when the
+ * model is not trained: u from random pairs and m, prior by EM over the candidate pairs
+ * -> scoring of every candidate pair -> guarded clustering (cluster.h) -> clusters.csv
+ * (source,record_id,cluster_id: every input record exactly once) and optionally
+ * pairs.csv (source_a,record_id_a,source_b,record_id_b,match_weight,probability for every
+ * pair at or above the review threshold).
+ *
+ * One input is deduplication; several are linkage plus deduplication inside each
+ * source unless the source is declared deduplicated. Record ids are carried to the output
+ * and never read otherwise. Comparisons allocate nothing; candidate pairs and their
+ * comparison patterns live in flat arrays. */
+#ifndef MDM_MATCHING_LINK_H
+#define MDM_MATCHING_LINK_H
+
+#include "common/err.h"
+#include "matching/block.h"
+#include "matching/cluster.h"
+#include "matching/model.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct mdm_link_opts {
+    const char *const *inputs;
+    int ninputs;
+    const char *clusters_out; /* NULL: no clusters file */
+    const char *pairs_out;    /* NULL: no pairs file */
+    int threads;              /* <= 0: MDM_THREADS or the number of online CPUs */
+    bool progress;            /* phase lines on stderr */
+    bool train_only;          /* stop after training (mdm train) */
+    bool retrain;             /* train even when the model is already trained */
+} mdm_link_opts;
+
+typedef struct mdm_link_stats {
+    size_t records, sources, shared_values;
+    mdm_block_stats block;
+    size_t links, review;
+    mdm_cluster_stats cluster;
+    int em_iterations;
+    double lambda;
+    double t_load, t_block, t_train, t_score, t_cluster, t_total; /* seconds */
+} mdm_link_stats;
+
+/* Runs the pipeline. Trains m first when it is not trained (or opts->retrain); m then
+ * holds the trained parameters (save it with mdm_model_save). Errors name the input
+ * file and line (MDM_EINVAL), or the output file (MDM_EIO). */
+mdm_status mdm_link_run(mdm_model *m, const mdm_link_opts *opts, mdm_link_stats *stats,
+                        mdm_err *err);
+
+/* Loads the inputs as mdm_link_run does and explains the pair (source_a, id_a),
+ * (source_b, id_b) with the trained model m, term frequencies from the inputs. A NULL
+ * source matches any source. *doc receives the explanation as JSON (mdm_explain_json plus
+ * the two records' source and id; the caller decrefs it). MDM_ENOTFOUND when a record is
+ * absent. */
+mdm_status mdm_link_explain(const mdm_model *m, const mdm_link_opts *opts, const char *source_a,
+                            const char *id_a, const char *source_b, const char *id_b,
+                            json_t **doc, mdm_err *err);
+
+/* Number of worker threads for a request (<= 0: MDM_THREADS, else online CPUs). */
+int mdm_link_threads(int requested);
+
+#endif

@@ -1,0 +1,1224 @@
+/* Fellegi-Sunter model: configuration, features, comparison levels, scoring,
+ * explanations and EM (see model.h). */
+#include "matching/model.h"
+
+#include "matching/compare.h"
+#include "matching/normalize.h"
+#include "matching/phonetic.h"
+
+#include <ctype.h>
+#include <fnmatch.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- fields ---- */
+
+static const char *const field_names[] = {
+#define MDM_X_FIELD(id, name) name,
+    MDM_FIELD_LIST(MDM_X_FIELD)
+#undef MDM_X_FIELD
+};
+
+const char *mdm_field_name(mdm_field f)
+{
+    return (unsigned)f < MDM_FIELD_COUNT ? field_names[f] : "?";
+}
+
+int mdm_field_parse(const char *name)
+{
+    for (int i = 0; i < MDM_FIELD_COUNT; i++)
+        if (strcmp(field_names[i], name) == 0)
+            return i;
+    return -1;
+}
+
+/* ---- features ---- */
+
+static const char *norm_key(mdm_norm *n, const char *in, mdm_arena *a, mdm_buf *tmp)
+{
+    if (!in || !*in)
+        return NULL;
+    if (mdm_norm_text(n, in, NULL, tmp, NULL) != MDM_OK || !tmp->data || !tmp->data[0])
+        return NULL;
+    return mdm_arena_strdup(a, tmp->data);
+}
+
+/* Identifier key: letters and digits only, lower case. */
+static const char *id_key(const char *in, mdm_arena *a)
+{
+    if (!in)
+        return NULL;
+    size_t n = 0, len = strlen(in);
+    char *out = mdm_arena_alloc(a, len + 1);
+    for (const char *p = in; *p; p++)
+        if (isalnum((unsigned char)*p))
+            out[n++] = (char)tolower((unsigned char)*p);
+    out[n] = 0;
+    return n ? out : NULL;
+}
+
+static const char *nonempty(mdm_arena *a, const char *s)
+{
+    return s && *s ? mdm_arena_strdup(a, s) : NULL;
+}
+
+static const char *phon_key(const char *s, mdm_arena *a)
+{
+    if (!s)
+        return NULL;
+    char p[8], alt[8];
+    mdm_phon_double_metaphone(s, p, alt, 5);
+    return p[0] ? mdm_arena_strdup(a, p) : NULL;
+}
+
+void mdm_feat_build(struct mdm_norm *norm, const mdm_record *r, const char *default_country,
+                    mdm_arena *a, mdm_feat *f)
+{
+    memset(f, 0, sizeof *f);
+    mdm_buf tmp = {0};
+    const char *cc = default_country && *default_country ? default_country : "US";
+
+    /* names */
+    const char *first = norm_key(norm, r->first_name, a, &tmp);
+    const char *middle = norm_key(norm, r->middle_name, a, &tmp);
+    const char *last = norm_key(norm, r->last_name, a, &tmp);
+    if ((!first || !last) && r->full_name) {
+        mdm_name_parts np;
+        if (mdm_norm_name(norm, r->full_name, a, &np, NULL) == MDM_OK) {
+            if (!first && np.first[0])
+                first = np.first;
+            if (!middle && np.middle[0])
+                middle = np.middle;
+            if (!last && np.last[0])
+                last = np.last;
+        }
+    }
+    if (first) { /* "robert james" in a first-name column: first token only */
+        const char *sp = strchr(first, ' ');
+        if (sp) {
+            if (!middle)
+                middle = sp + 1;
+            first = mdm_arena_strndup(a, first, (size_t)(sp - first));
+        }
+    }
+    f->v[MDM_FIELD_FIRST_NAME] = first;
+    f->v[MDM_FIELD_MIDDLE_NAME] = middle;
+    f->v[MDM_FIELD_LAST_NAME] = last;
+    if (first) {
+        const char *canon = mdm_norm_nickname_canon(norm, first);
+        f->first_canon = canon ? mdm_arena_strdup(a, canon) : first;
+        f->first_phon = phon_key(first, a);
+    }
+    f->last_phon = phon_key(last, a);
+
+    /* birth date and gender */
+    if (r->birth_date) {
+        mdm_date d;
+        if (mdm_norm_date(r->birth_date, 0, &d, NULL) == MDM_OK) {
+            f->by = (int16_t)d.y;
+            f->bm = (int8_t)d.m;
+            f->bd = (int8_t)d.d;
+            /* source order hint stored by the caller in r->op? no: see mdm_feat_month_first */
+            char ymd[16];
+            snprintf(ymd, sizeof ymd, "%04d-%02d-%02d", d.y, d.m, d.d);
+            f->v[MDM_FIELD_BIRTH_DATE] = mdm_arena_strdup(a, ymd);
+        }
+    }
+    if (r->gender) {
+        char g = (char)tolower((unsigned char)r->gender[0]);
+        if (g == 'm' || g == 'f') {
+            char gs[2] = {g, 0};
+            f->v[MDM_FIELD_GENDER] = mdm_arena_strdup(a, gs);
+        }
+    }
+
+    /* e-mails */
+    for (size_t i = 0; i < r->n_emails && f->n_emails < MDM_FEAT_MULTI; i++) {
+        mdm_email_norm e;
+        if (mdm_norm_email(norm, r->emails[i].value, a, &e, NULL) == MDM_OK && e.key && e.key[0] &&
+            strchr(e.key, '@'))
+            f->emails[f->n_emails++] = e.key;
+    }
+    if (f->n_emails)
+        f->v[MDM_FIELD_EMAIL] = f->emails[0];
+
+    /* address (first one) and its country */
+    const char *country = cc;
+    if (r->n_addresses) {
+        const mdm_address *ad = &r->addresses[0];
+        mdm_address_norm an;
+        if (mdm_norm_address(norm, ad->line1, ad->line2, ad->city, ad->region, ad->postal_code,
+                             ad->country, cc, a, &an, NULL) == MDM_OK) {
+            f->v[MDM_FIELD_ADDRESS] = nonempty(a, an.line);
+            f->v[MDM_FIELD_HOUSE_NUMBER] = nonempty(a, an.number);
+            f->v[MDM_FIELD_STREET] = nonempty(a, an.street);
+            f->v[MDM_FIELD_CITY] = nonempty(a, an.city);
+            f->v[MDM_FIELD_REGION] = nonempty(a, an.region);
+            f->v[MDM_FIELD_POSTAL_CODE] = id_key(an.postal_code, a);
+            f->v[MDM_FIELD_COUNTRY] = nonempty(a, an.country);
+            if (an.country[0])
+                country = f->v[MDM_FIELD_COUNTRY];
+        }
+    }
+
+    /* phones */
+    for (size_t i = 0; i < r->n_phones && f->n_phones < MDM_FEAT_MULTI; i++) {
+        mdm_phone_norm p;
+        if (mdm_norm_phone(norm, r->phones[i].value, country, &p, NULL) != MDM_OK)
+            continue;
+        const char *v = NULL;
+        if (p.valid && p.e164[0]) {
+            v = mdm_arena_strdup(a, p.e164);
+        } else {
+            const char *d = id_key(p.digits[0] ? p.digits : r->phones[i].value, a);
+            if (d && strlen(d) >= 7)
+                v = d;
+        }
+        if (!v)
+            continue;
+        bool dup = false;
+        for (int k = 0; k < f->n_phones; k++)
+            dup |= strcmp(f->phones[k], v) == 0;
+        if (!dup)
+            f->phones[f->n_phones++] = v;
+    }
+    if (f->n_phones)
+        f->v[MDM_FIELD_PHONE] = f->phones[0];
+
+    /* identifiers */
+    f->v[MDM_FIELD_LOYALTY_ID] = id_key(r->loyalty_id, a);
+    f->v[MDM_FIELD_CUSTOMER_NUMBER] = id_key(r->customer_number, a);
+    f->v[MDM_FIELD_TAX_ID] = id_key(r->tax_id, a);
+    f->v[MDM_FIELD_NATIONAL_ID] = id_key(r->national_id, a);
+    mdm_buf_free(&tmp);
+}
+
+/* ---- configuration ---- */
+
+static const struct {
+    const char *name;
+    mdm_cmp_type type;
+    int nlevels;
+} cmp_types[] = {
+    {"name", MDM_CT_NAME, 5},     {"string", MDM_CT_STRING, 4}, {"tokens", MDM_CT_TOKENS, 4},
+    {"date", MDM_CT_DATE, 3},     {"email", MDM_CT_EMAIL, 3},   {"phone", MDM_CT_PHONE, 3},
+    {"id", MDM_CT_ID, 3},         {"postal", MDM_CT_POSTAL, 3}, {"exact", MDM_CT_EXACT, 2},
+};
+#define N_CMP_TYPES (sizeof cmp_types / sizeof cmp_types[0])
+
+static const char *const key_fn_names[] = {"value",  "phonetic", "soundex",  "initial", "prefix3",
+                                           "year",   "monthday", "last4",    "canon"};
+
+static const char *type_name(mdm_cmp_type t)
+{
+    for (size_t i = 0; i < N_CMP_TYPES; i++)
+        if (cmp_types[i].type == t)
+            return cmp_types[i].name;
+    return "?";
+}
+
+const char *mdm_model_level_name(const mdm_comparison *c, int l)
+{
+    if (l < 0)
+        return "null";
+    if (l == c->nlevels - 1)
+        return "different";
+    if (l == 0)
+        return "exact";
+    switch (c->type) {
+    case MDM_CT_NAME:
+        return l == 1 ? "nickname" : l == 2 ? "close" : "far";
+    case MDM_CT_STRING:
+    case MDM_CT_TOKENS:
+        return l == 1 ? "close" : "far";
+    case MDM_CT_DATE:
+        return "close";
+    case MDM_CT_EMAIL:
+    case MDM_CT_PHONE:
+    case MDM_CT_ID:
+        return "close";
+    case MDM_CT_POSTAL:
+        return "same_area";
+    default:
+        return "?";
+    }
+}
+
+static bool check_keys(json_t *obj, const char *where, const char *const *allowed, mdm_err *err)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(obj, key, v)
+    {
+        bool ok = strcmp(key, "comment") == 0;
+        for (const char *const *a = allowed; *a && !ok; a++)
+            ok = strcmp(*a, key) == 0;
+        if (!ok) {
+            mdm_err_set(err, MDM_EINVAL, "%s: unknown key \"%s\"", where, key);
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool get_num(json_t *obj, const char *key, double *out, double lo, double hi,
+                    const char *where, mdm_err *err)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v)
+        return true;
+    if (!json_is_number(v) || json_number_value(v) < lo || json_number_value(v) > hi) {
+        mdm_err_set(err, MDM_EINVAL, "%s.%s: expected a number in [%g, %g]", where, key, lo, hi);
+        return false;
+    }
+    *out = json_number_value(v);
+    return true;
+}
+
+static bool get_bool(json_t *obj, const char *key, bool *out, const char *where, mdm_err *err)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v)
+        return true;
+    if (!json_is_boolean(v)) {
+        mdm_err_set(err, MDM_EINVAL, "%s.%s: expected true or false", where, key);
+        return false;
+    }
+    *out = json_is_true(v);
+    return true;
+}
+
+static bool parse_field(json_t *v, mdm_field *out, const char *where, mdm_err *err)
+{
+    int f = json_is_string(v) ? mdm_field_parse(json_string_value(v)) : -1;
+    if (f < 0) {
+        mdm_err_set(err, MDM_EINVAL, "%s: unknown field \"%s\"", where,
+                    json_is_string(v) ? json_string_value(v) : "?");
+        return false;
+    }
+    *out = (mdm_field)f;
+    return true;
+}
+
+static bool parse_rule(mdm_block_rule *r, const char *text, const char *where, mdm_err *err)
+{
+    r->text = mdm_xstrdup(text);
+    r->nparts = 0;
+    char *copy = mdm_xstrdup(text), *save = NULL;
+    bool ok = true;
+    for (char *tok = strtok_r(copy, "+", &save); tok && ok; tok = strtok_r(NULL, "+", &save)) {
+        if (r->nparts == MDM_MAX_KEY_PARTS) {
+            mdm_err_set(err, MDM_EINVAL, "%s: at most %d parts per rule", where, MDM_MAX_KEY_PARTS);
+            ok = false;
+            break;
+        }
+        char *colon = strchr(tok, ':');
+        const char *fn = "value";
+        if (colon) {
+            *colon = 0;
+            fn = colon + 1;
+        }
+        int f = mdm_field_parse(tok);
+        if (f < 0) {
+            mdm_err_set(err, MDM_EINVAL, "%s: unknown field \"%s\" in rule \"%s\"", where, tok, text);
+            ok = false;
+            break;
+        }
+        int k = -1;
+        for (size_t i = 0; i < sizeof key_fn_names / sizeof key_fn_names[0]; i++)
+            if (strcmp(key_fn_names[i], fn) == 0)
+                k = (int)i;
+        if (k < 0) {
+            mdm_err_set(err, MDM_EINVAL, "%s: unknown key function \"%s\" in rule \"%s\"", where,
+                        fn, text);
+            ok = false;
+            break;
+        }
+        r->parts[r->nparts].field = (mdm_field)f;
+        r->parts[r->nparts].fn = (mdm_key_fn)k;
+        r->nparts++;
+    }
+    if (ok && r->nparts == 0) {
+        mdm_err_set(err, MDM_EINVAL, "%s: empty blocking rule", where);
+        ok = false;
+    }
+    free(copy);
+    return ok;
+}
+
+static void default_levels(mdm_comparison *c)
+{
+    /* start values for EM: strong agreement likely for matches, rare for non-matches */
+    for (int l = 0; l < c->nlevels; l++) {
+        c->m[l] = l == 0 ? 0.8 : l == c->nlevels - 1 ? 0.05 : 0.15 / (c->nlevels - 2);
+        c->u[l] = l == 0 ? 0.01 : l == c->nlevels - 1 ? 0.9 : 0.09 / (c->nlevels - 2);
+    }
+}
+
+static bool parse_comparison(mdm_model *mdl, mdm_comparison *c, json_t *o, const char *where,
+                             mdm_err *err)
+{
+    static const char *const keys[] = {"name", "field", "type", "thresholds", "tf", "shared_null",
+                                       "group", "m", "u", NULL};
+    if (!json_is_object(o)) {
+        mdm_err_set(err, MDM_EINVAL, "%s: expected an object", where);
+        return false;
+    }
+    if (!check_keys(o, where, keys, err))
+        return false;
+    char w[160];
+    snprintf(w, sizeof w, "%.120s.field", where);
+    if (!parse_field(json_object_get(o, "field"), &c->field, w, err))
+        return false;
+    json_t *name = json_object_get(o, "name");
+    c->name = mdm_xstrdup(json_is_string(name) ? json_string_value(name) : mdm_field_name(c->field));
+    json_t *t = json_object_get(o, "type");
+    int ti = -1;
+    for (size_t i = 0; t && json_is_string(t) && i < N_CMP_TYPES; i++)
+        if (strcmp(cmp_types[i].name, json_string_value(t)) == 0)
+            ti = (int)i;
+    if (ti < 0) {
+        mdm_err_set(err, MDM_EINVAL, "%s.type: expected one of name string tokens date email phone "
+                                     "id postal exact", where);
+        return false;
+    }
+    c->type = cmp_types[ti].type;
+    c->nlevels = cmp_types[ti].nlevels;
+    c->t0 = 0.92;
+    c->t1 = 0.80;
+    json_t *th = json_object_get(o, "thresholds");
+    if (th) {
+        if (!json_is_array(th) || json_array_size(th) != 2 ||
+            !json_is_number(json_array_get(th, 0)) || !json_is_number(json_array_get(th, 1))) {
+            mdm_err_set(err, MDM_EINVAL, "%s.thresholds: expected [close, far] similarities", where);
+            return false;
+        }
+        c->t0 = json_number_value(json_array_get(th, 0));
+        c->t1 = json_number_value(json_array_get(th, 1));
+    }
+    c->group = -1;
+    json_t *grp = json_object_get(o, "group");
+    if (grp && !json_is_null(grp)) {
+        if (!json_is_string(grp) || !json_string_value(grp)[0]) {
+            mdm_err_set(err, MDM_EINVAL, "%s.group: expected a group name", where);
+            return false;
+        }
+        for (int g = 0; g < mdl->ngroups; g++)
+            if (strcmp(mdl->groups[g], json_string_value(grp)) == 0)
+                c->group = g;
+        if (c->group < 0) {
+            c->group = mdl->ngroups;
+            mdl->groups[mdl->ngroups++] = mdm_xstrdup(json_string_value(grp));
+        }
+    }
+    c->shared_null = c->type == MDM_CT_EMAIL || c->type == MDM_CT_PHONE || c->type == MDM_CT_ID;
+    if (!get_bool(o, "tf", &c->tf, where, err) || !get_bool(o, "shared_null", &c->shared_null, where, err))
+        return false;
+    if (c->tf && (c->field == MDM_FIELD_EMAIL || c->field == MDM_FIELD_PHONE)) {
+        mdm_err_set(err, MDM_EINVAL, "%s.tf: not available on multi-valued fields", where);
+        return false;
+    }
+    default_levels(c);
+    json_t *m = json_object_get(o, "m"), *u = json_object_get(o, "u");
+    if (m || u) {
+        for (int pass = 0; pass < 2; pass++) {
+            json_t *arr = pass ? u : m;
+            double *dst = pass ? c->u : c->m;
+            if (!json_is_array(arr) || (int)json_array_size(arr) != c->nlevels) {
+                mdm_err_set(err, MDM_EINVAL, "%s.%s: expected %d probabilities", where,
+                            pass ? "u" : "m", c->nlevels);
+                return false;
+            }
+            for (int l = 0; l < c->nlevels; l++) {
+                json_t *x = json_array_get(arr, (size_t)l);
+                if (!json_is_number(x) || json_number_value(x) <= 0 || json_number_value(x) > 1) {
+                    mdm_err_set(err, MDM_EINVAL, "%s.%s[%d]: expected a probability in (0, 1]",
+                                where, pass ? "u" : "m", l);
+                    return false;
+                }
+                dst[l] = json_number_value(x);
+            }
+        }
+    }
+    return true;
+}
+
+void mdm_model_free(mdm_model *m)
+{
+    if (!m)
+        return;
+    for (int i = 0; i < m->nsources; i++)
+        mdm_source_map_clear(&m->sources[i]);
+    for (int i = 0; i < m->ncmp; i++)
+        free(m->cmp[i].name);
+    for (int i = 0; i < m->nrules; i++)
+        free(m->rules[i].text);
+    for (int i = 0; i < m->ngroups; i++)
+        free(m->groups[i]);
+    free(m->default_country);
+    free(m);
+}
+
+mdm_model *mdm_model_from_json(json_t *doc, mdm_err *err)
+{
+    static const char *const top[] = {"sources",    "default_country", "comparisons", "blocking",
+                                      "thresholds", "clustering",      "training",    "trained",
+                                      NULL};
+    if (!json_is_object(doc)) {
+        mdm_err_set(err, MDM_EINVAL, "model: expected a JSON object");
+        return NULL;
+    }
+    mdm_model *m = mdm_xcalloc(1, sizeof *m);
+    m->max_block_size = 500;
+    m->link_threshold = 0.9;
+    m->review_threshold = 0.5;
+    m->max_cluster_size = 100;
+    m->min_cohesion = 0.6;
+    m->shared_min_people = 4;
+    m->u_samples = 1000000;
+    m->seed = 42;
+    m->em_iterations = 100;
+    m->u_floor = 1e-7;
+    m->prior = 1e-4;
+    char w[96];
+    if (!check_keys(doc, "model", top, err))
+        goto out_fail;
+
+    json_t *v = json_object_get(doc, "default_country");
+    if (v) {
+        if (!json_is_string(v)) {
+            mdm_err_set(err, MDM_EINVAL, "default_country: expected a string");
+            goto out_fail;
+        }
+        m->default_country = mdm_xstrdup(json_string_value(v));
+    }
+    json_t *srcs = json_object_get(doc, "sources");
+    if (!json_is_array(srcs) || json_array_size(srcs) == 0 ||
+        json_array_size(srcs) > MDM_MAX_SOURCES) {
+        mdm_err_set(err, MDM_EINVAL, "sources: expected an array of 1 to %d sources",
+                    MDM_MAX_SOURCES);
+        goto out_fail;
+    }
+    for (size_t i = 0; i < json_array_size(srcs); i++) {
+        snprintf(w, sizeof w, "sources[%zu]", i);
+        if (mdm_source_map_parse(&m->sources[i], json_array_get(srcs, i), w, err) != MDM_OK)
+            goto out_fail;
+        m->nsources++;
+    }
+
+    json_t *cmps = json_object_get(doc, "comparisons");
+    if (!json_is_array(cmps) || json_array_size(cmps) == 0 ||
+        json_array_size(cmps) > MDM_MAX_COMPARISONS) {
+        mdm_err_set(err, MDM_EINVAL, "comparisons: expected an array of 1 to %d comparisons",
+                    MDM_MAX_COMPARISONS);
+        goto out_fail;
+    }
+    for (size_t i = 0; i < json_array_size(cmps); i++) {
+        snprintf(w, sizeof w, "comparisons[%zu]", i);
+        m->ncmp++;
+        if (!parse_comparison(m, &m->cmp[i], json_array_get(cmps, i), w, err))
+            goto out_fail;
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(m->cmp[j].name, m->cmp[i].name) == 0) {
+                mdm_err_set(err, MDM_EINVAL, "%s.name: \"%s\" is used twice", w, m->cmp[i].name);
+                goto out_fail;
+            }
+    }
+
+    json_t *blk = json_object_get(doc, "blocking");
+    static const char *const blk_keys[] = {"rules", "max_block_size", NULL};
+    if (!json_is_object(blk) || !check_keys(blk, "blocking", blk_keys, err)) {
+        if (!json_is_object(blk))
+            mdm_err_set(err, MDM_EINVAL, "blocking: expected an object with \"rules\"");
+        goto out_fail;
+    }
+    json_t *rules = json_object_get(blk, "rules");
+    if (!json_is_array(rules) || json_array_size(rules) == 0 ||
+        json_array_size(rules) > MDM_MAX_BLOCK_RULES) {
+        mdm_err_set(err, MDM_EINVAL, "blocking.rules: expected an array of 1 to %d rules",
+                    MDM_MAX_BLOCK_RULES);
+        goto out_fail;
+    }
+    for (size_t i = 0; i < json_array_size(rules); i++) {
+        snprintf(w, sizeof w, "blocking.rules[%zu]", i);
+        json_t *r = json_array_get(rules, i);
+        if (!json_is_string(r)) {
+            mdm_err_set(err, MDM_EINVAL, "%s: expected a string like \"last_name:phonetic\"", w);
+            goto out_fail;
+        }
+        m->nrules++;
+        if (!parse_rule(&m->rules[i], json_string_value(r), w, err))
+            goto out_fail;
+    }
+    double d = (double)m->max_block_size;
+    if (!get_num(blk, "max_block_size", &d, 2, 1e7, "blocking", err))
+        goto out_fail;
+    m->max_block_size = (long)d;
+
+    json_t *th = json_object_get(doc, "thresholds");
+    if (th) {
+        static const char *const th_keys[] = {"link", "review", NULL};
+        if (!json_is_object(th) || !check_keys(th, "thresholds", th_keys, err) ||
+            !get_num(th, "link", &m->link_threshold, 0, 1, "thresholds", err) ||
+            !get_num(th, "review", &m->review_threshold, 0, 1, "thresholds", err))
+            goto out_fail;
+        if (m->review_threshold > m->link_threshold) {
+            mdm_err_set(err, MDM_EINVAL, "thresholds.review: must not exceed thresholds.link");
+            goto out_fail;
+        }
+    }
+
+    json_t *cl = json_object_get(doc, "clustering");
+    if (cl) {
+        static const char *const cl_keys[] = {"max_cluster_size", "min_cohesion", "strong_ids",
+                                              "shared_min_people", "conflicts", "one_to_one",
+                                              "group_margin", NULL};
+        if (!json_is_object(cl) || !check_keys(cl, "clustering", cl_keys, err))
+            goto out_fail;
+        d = (double)m->max_cluster_size;
+        double smp = m->shared_min_people;
+        if (!get_num(cl, "max_cluster_size", &d, 2, 1e6, "clustering", err) ||
+            !get_num(cl, "min_cohesion", &m->min_cohesion, 0, 1, "clustering", err) ||
+            !get_num(cl, "shared_min_people", &smp, 2, 1e6, "clustering", err) ||
+            !get_bool(cl, "one_to_one", &m->one_to_one, "clustering", err) ||
+            !get_num(cl, "group_margin", &m->group_margin, -100, 100, "clustering", err))
+            goto out_fail;
+        m->max_cluster_size = (long)d;
+        m->shared_min_people = (int)smp;
+        json_t *ids = json_object_get(cl, "strong_ids");
+        if (ids) {
+            if (!json_is_array(ids) || json_array_size(ids) > MDM_MAX_STRONG_IDS) {
+                mdm_err_set(err, MDM_EINVAL, "clustering.strong_ids: expected up to %d fields",
+                            MDM_MAX_STRONG_IDS);
+                goto out_fail;
+            }
+            for (size_t i = 0; i < json_array_size(ids); i++) {
+                snprintf(w, sizeof w, "clustering.strong_ids[%zu]", i);
+                if (!parse_field(json_array_get(ids, i), &m->strong_ids[i], w, err))
+                    goto out_fail;
+                m->nstrong++;
+            }
+        }
+        json_t *cf = json_object_get(cl, "conflicts");
+        if (cf) {
+            if (!json_is_array(cf)) {
+                mdm_err_set(err, MDM_EINVAL, "clustering.conflicts: expected comparison names");
+                goto out_fail;
+            }
+            for (size_t i = 0; i < json_array_size(cf) && i < MDM_MAX_COMPARISONS; i++) {
+                json_t *x = json_array_get(cf, i);
+                int k = -1;
+                for (int j = 0; j < m->ncmp && json_is_string(x); j++)
+                    if (strcmp(m->cmp[j].name, json_string_value(x)) == 0)
+                        k = j;
+                if (k < 0) {
+                    mdm_err_set(err, MDM_EINVAL, "clustering.conflicts[%zu]: unknown comparison",
+                                i);
+                    goto out_fail;
+                }
+                m->conflict_cmp[m->nconflict++] = k;
+            }
+        }
+    }
+
+    json_t *tr = json_object_get(doc, "training");
+    if (tr) {
+        static const char *const tr_keys[] = {"u_samples", "seed", "em_iterations", "u_floor",
+                                              NULL};
+        double us = (double)m->u_samples, seed = (double)m->seed, it = m->em_iterations;
+        if (!json_is_object(tr) || !check_keys(tr, "training", tr_keys, err) ||
+            !get_num(tr, "u_samples", &us, 1000, 1e9, "training", err) ||
+            !get_num(tr, "seed", &seed, 0, 9e15, "training", err) ||
+            !get_num(tr, "em_iterations", &it, 1, 10000, "training", err) ||
+            !get_num(tr, "u_floor", &m->u_floor, 1e-12, 0.1, "training", err))
+            goto out_fail;
+        m->u_samples = (long)us;
+        m->seed = (uint64_t)seed;
+        m->em_iterations = (int)it;
+    }
+
+    json_t *tp = json_object_get(doc, "trained");
+    if (tp) {
+        static const char *const tp_keys[] = {"prior", "lambda_candidates", NULL};
+        if (!json_is_object(tp) || !check_keys(tp, "trained", tp_keys, err) ||
+            !get_num(tp, "prior", &m->prior, 1e-300, 1, "trained", err) ||
+            !get_num(tp, "lambda_candidates", &m->lambda_candidates, 0, 1, "trained", err))
+            goto out_fail;
+        if (!json_object_get(tp, "prior")) {
+            mdm_err_set(err, MDM_EINVAL, "trained.prior: missing");
+            goto out_fail;
+        }
+        for (int k = 0; k < m->ncmp; k++) {
+            json_t *c = json_array_get(cmps, (size_t)k);
+            if (!json_object_get(c, "m") || !json_object_get(c, "u")) {
+                mdm_err_set(err, MDM_EINVAL, "comparisons[%d]: a trained model needs m and u", k);
+                goto out_fail;
+            }
+        }
+        m->trained = true;
+    }
+    return m;
+out_fail:
+    mdm_model_free(m);
+    return NULL;
+}
+
+mdm_model *mdm_model_load(const char *path, mdm_err *err)
+{
+    json_error_t je;
+    json_t *doc = json_load_file(path, 0, &je);
+    if (!doc) {
+        FILE *f = fopen(path, "r");
+        if (!f) {
+            mdm_err_set(err, MDM_EIO, "cannot open %s", path);
+            return NULL;
+        }
+        fclose(f);
+        mdm_err_set(err, MDM_EINVAL, "%s:%d:%d: invalid JSON: %s", path, je.line, je.column,
+                    je.text);
+        return NULL;
+    }
+    mdm_err e2 = {0};
+    mdm_model *m = mdm_model_from_json(doc, &e2);
+    json_decref(doc);
+    if (!m) {
+        mdm_err_set(err, e2.code, "%s: %s", path, e2.msg);
+        return NULL;
+    }
+    return m;
+}
+
+static json_t *num_array(const double *x, int n)
+{
+    json_t *a = json_array();
+    for (int i = 0; i < n; i++)
+        json_array_append_new(a, json_real(x[i]));
+    return a;
+}
+
+json_t *mdm_model_json(const mdm_model *m)
+{
+    json_t *doc = json_object();
+    json_t *srcs = json_array();
+    for (int i = 0; i < m->nsources; i++)
+        json_array_append_new(srcs, mdm_source_map_json(&m->sources[i]));
+    json_object_set_new(doc, "sources", srcs);
+    if (m->default_country)
+        json_object_set_new(doc, "default_country", json_string(m->default_country));
+    json_t *cmps = json_array();
+    for (int k = 0; k < m->ncmp; k++) {
+        const mdm_comparison *c = &m->cmp[k];
+        json_t *o = json_object();
+        json_object_set_new(o, "name", json_string(c->name));
+        json_object_set_new(o, "field", json_string(mdm_field_name(c->field)));
+        json_object_set_new(o, "type", json_string(type_name(c->type)));
+        if (c->type == MDM_CT_NAME || c->type == MDM_CT_STRING || c->type == MDM_CT_TOKENS)
+            json_object_set_new(o, "thresholds", json_pack("[f,f]", c->t0, c->t1));
+        json_object_set_new(o, "tf", json_boolean(c->tf));
+        json_object_set_new(o, "shared_null", json_boolean(c->shared_null));
+        if (c->group >= 0)
+            json_object_set_new(o, "group", json_string(m->groups[c->group]));
+        if (m->trained) {
+            json_object_set_new(o, "m", num_array(c->m, c->nlevels));
+            json_object_set_new(o, "u", num_array(c->u, c->nlevels));
+        }
+        json_array_append_new(cmps, o);
+    }
+    json_object_set_new(doc, "comparisons", cmps);
+    json_t *rules = json_array();
+    for (int r = 0; r < m->nrules; r++)
+        json_array_append_new(rules, json_string(m->rules[r].text));
+    json_object_set_new(doc, "blocking",
+                        json_pack("{s:o,s:I}", "rules", rules, "max_block_size",
+                                  (json_int_t)m->max_block_size));
+    json_object_set_new(doc, "thresholds", json_pack("{s:f,s:f}", "link", m->link_threshold,
+                                                     "review", m->review_threshold));
+    json_t *ids = json_array();
+    for (int i = 0; i < m->nstrong; i++)
+        json_array_append_new(ids, json_string(mdm_field_name(m->strong_ids[i])));
+    json_t *cf = json_array();
+    for (int i = 0; i < m->nconflict; i++)
+        json_array_append_new(cf, json_string(m->cmp[m->conflict_cmp[i]].name));
+    json_object_set_new(doc, "clustering",
+                        json_pack("{s:I,s:f,s:o,s:i,s:o,s:b,s:f}", "max_cluster_size",
+                                  (json_int_t)m->max_cluster_size, "min_cohesion", m->min_cohesion,
+                                  "strong_ids", ids, "shared_min_people", m->shared_min_people,
+                                  "conflicts", cf, "one_to_one", m->one_to_one, "group_margin",
+                                  m->group_margin));
+    json_object_set_new(doc, "training",
+                        json_pack("{s:I,s:I,s:i,s:f}", "u_samples", (json_int_t)m->u_samples,
+                                  "seed", (json_int_t)m->seed, "em_iterations", m->em_iterations,
+                                  "u_floor", m->u_floor));
+    if (m->trained)
+        json_object_set_new(doc, "trained",
+                            json_pack("{s:f,s:f}", "prior", m->prior, "lambda_candidates",
+                                      m->lambda_candidates));
+    return doc;
+}
+
+mdm_status mdm_model_save(const mdm_model *m, const char *path, mdm_err *err)
+{
+    json_t *doc = mdm_model_json(m);
+    int rc = json_dump_file(doc, path, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+    json_decref(doc);
+    if (rc != 0)
+        return mdm_err_set(err, MDM_EIO, "cannot write %s", path);
+    return MDM_OK;
+}
+
+const mdm_source_map *mdm_model_source_for(const mdm_model *m, const char *path)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    for (int i = 0; i < m->nsources; i++) {
+        const mdm_source_map *s = &m->sources[i];
+        if (s->match) {
+            if (fnmatch(s->match, base, 0) == 0)
+                return s;
+        } else if (s->name) {
+            size_t n = strlen(s->name);
+            if (strncmp(base, s->name, n) == 0 && (base[n] == '.' || base[n] == 0))
+                return s;
+        } else {
+            return s;
+        }
+    }
+    return NULL;
+}
+
+/* ---- comparison levels ---- */
+
+static bool eq(const char *a, const char *b)
+{
+    return a == b || strcmp(a, b) == 0;
+}
+
+static int name_level(const mdm_comparison *c, const mdm_feat *a, const mdm_feat *b)
+{
+    const char *x = a->v[c->field], *y = b->v[c->field];
+    if (!x || !y)
+        return -1;
+    if (eq(x, y))
+        return 0;
+    if (c->field == MDM_FIELD_FIRST_NAME && a->first_canon && b->first_canon &&
+        (eq(a->first_canon, b->first_canon) || mdm_norm_nickname_equiv(NULL, x, y)))
+        return 1;
+    /* first and last swapped */
+    mdm_field other = c->field == MDM_FIELD_FIRST_NAME  ? MDM_FIELD_LAST_NAME
+                      : c->field == MDM_FIELD_LAST_NAME ? MDM_FIELD_FIRST_NAME
+                                                        : c->field;
+    if (other != c->field && b->v[other] && a->v[other] && eq(x, b->v[other]) &&
+        eq(y, a->v[other]))
+        return 2;
+    double s = mdm_cmp_jaro_winkler(x, y);
+    if (s >= c->t0)
+        return 2;
+    if (s >= c->t1)
+        return 3;
+    /* an initial agreeing with the name, or the same phonetic key */
+    if ((!x[1] || !y[1]) && x[0] == y[0])
+        return 3;
+    const char *px = c->field == MDM_FIELD_FIRST_NAME  ? a->first_phon
+                     : c->field == MDM_FIELD_LAST_NAME ? a->last_phon
+                                                       : NULL;
+    const char *py = c->field == MDM_FIELD_FIRST_NAME  ? b->first_phon
+                     : c->field == MDM_FIELD_LAST_NAME ? b->last_phon
+                                                       : NULL;
+    if (px && py && eq(px, py))
+        return 3;
+    return 4;
+}
+
+static int sim_level(const mdm_comparison *c, const char *x, const char *y, bool tokens)
+{
+    if (!x || !y)
+        return -1;
+    if (eq(x, y))
+        return 0;
+    double s = tokens ? mdm_cmp_token_set(x, y) : mdm_cmp_jaro_winkler(x, y);
+    return s >= c->t0 ? 1 : s >= c->t1 ? 2 : 3;
+}
+
+/* Same length and one position differs, or one adjacent transposition. */
+static bool one_edit(const char *x, const char *y)
+{
+    size_t n = strlen(x), m = strlen(y);
+    if (n < 5 || m < 5)
+        return false;
+    if (n == m) {
+        size_t diff = 0, first = 0;
+        for (size_t i = 0; i < n; i++)
+            if (x[i] != y[i]) {
+                if (!diff)
+                    first = i;
+                diff++;
+            }
+        if (diff == 1)
+            return true;
+        return diff == 2 && first + 1 < n && x[first] == y[first + 1] &&
+               x[first + 1] == y[first] && (first + 2 >= n || strcmp(x + first + 2, y + first + 2) == 0);
+    }
+    if (n + 1 == m || m + 1 == n)
+        return mdm_cmp_levenshtein(x, y) == 1;
+    return false;
+}
+
+static int email_level(const mdm_feat *a, const mdm_feat *b)
+{
+    if (!a->n_emails || !b->n_emails)
+        return -1;
+    int best = 2;
+    for (int i = 0; i < a->n_emails; i++)
+        for (int j = 0; j < b->n_emails; j++) {
+            const char *x = a->emails[i], *y = b->emails[j];
+            if (eq(x, y))
+                return 0;
+            /* a typo only: the same local part at another domain is often another person
+             * of the same name (john.smith@...), and it would count the name twice */
+            if (one_edit(x, y))
+                best = 1;
+        }
+    return best;
+}
+
+static const char *tail7(const char *p)
+{
+    size_t n = strlen(p);
+    return n > 7 ? p + n - 7 : p;
+}
+
+static int phone_level(const mdm_feat *a, const mdm_feat *b)
+{
+    if (!a->n_phones || !b->n_phones)
+        return -1;
+    int best = 2;
+    for (int i = 0; i < a->n_phones; i++)
+        for (int j = 0; j < b->n_phones; j++) {
+            const char *x = a->phones[i], *y = b->phones[j];
+            if (eq(x, y))
+                return 0;
+            if (strlen(x) >= 7 && strlen(y) >= 7 && strcmp(tail7(x), tail7(y)) == 0)
+                best = 1;
+            else if (one_edit(x, y))
+                best = 1;
+        }
+    return best;
+}
+
+static int comparison_level(const mdm_comparison *c, const mdm_feat *a, const mdm_feat *b)
+{
+    const char *x = a->v[c->field], *y = b->v[c->field];
+    switch (c->type) {
+    case MDM_CT_NAME:
+        return name_level(c, a, b);
+    case MDM_CT_STRING:
+        return sim_level(c, x, y, false);
+    case MDM_CT_TOKENS:
+        return sim_level(c, x, y, true);
+    case MDM_CT_DATE: {
+        if (c->field != MDM_FIELD_BIRTH_DATE) {
+            if (!x || !y)
+                return -1;
+            return eq(x, y) ? 0 : 2;
+        }
+        if (!a->by || !b->by)
+            return -1;
+        mdm_date_level dl = mdm_cmp_date(a->by, a->bm, a->bd, b->by, b->bm, b->bd);
+        switch (dl) {
+        case MDM_DATE_EXACT:
+            return 0;
+        case MDM_DATE_TRANSPOSED:
+        case MDM_DATE_ONE_FIELD_OFF:
+            return 1;
+        case MDM_DATE_NULL:
+            return -1;
+        default:
+            return 2;
+        }
+    }
+    case MDM_CT_EMAIL:
+        if (c->field == MDM_FIELD_EMAIL)
+            return email_level(a, b);
+        break;
+    case MDM_CT_PHONE:
+        if (c->field == MDM_FIELD_PHONE)
+            return phone_level(a, b);
+        break;
+    default:
+        break;
+    }
+    if (c->field == MDM_FIELD_EMAIL || c->field == MDM_FIELD_PHONE) {
+        /* other types on the multi-valued fields: any value pair */
+        const mdm_feat *fa = a, *fb = b;
+        int na = c->field == MDM_FIELD_EMAIL ? fa->n_emails : fa->n_phones;
+        int nb = c->field == MDM_FIELD_EMAIL ? fb->n_emails : fb->n_phones;
+        if (!na || !nb)
+            return -1;
+        for (int i = 0; i < na; i++)
+            for (int j = 0; j < nb; j++) {
+                const char *p = c->field == MDM_FIELD_EMAIL ? fa->emails[i] : fa->phones[i];
+                const char *q = c->field == MDM_FIELD_EMAIL ? fb->emails[j] : fb->phones[j];
+                if (eq(p, q))
+                    return 0;
+            }
+        return c->nlevels - 1;
+    }
+    if (!x || !y)
+        return -1;
+    if (eq(x, y))
+        return 0;
+    switch (c->type) {
+    case MDM_CT_ID:
+    case MDM_CT_EMAIL:
+    case MDM_CT_PHONE:
+        return one_edit(x, y) ? 1 : 2;
+    case MDM_CT_POSTAL:
+        return strlen(x) >= 3 && strncmp(x, y, 3) == 0 ? 1 : 2;
+    default:
+        return c->nlevels - 1;
+    }
+}
+
+void mdm_model_levels(const mdm_model *m, const mdm_feat *a, const mdm_feat *b, int8_t *out)
+{
+    for (int k = 0; k < m->ncmp; k++)
+        out[k] = (int8_t)comparison_level(&m->cmp[k], a, b);
+}
+
+bool mdm_model_vetoed(const mdm_model *m, const int8_t *levels)
+{
+    if (!m->nconflict)
+        return false;
+    for (int i = 0; i < m->nconflict; i++) {
+        int k = m->conflict_cmp[i];
+        if (levels[k] != m->cmp[k].nlevels - 1)
+            return false;
+    }
+    return true;
+}
+
+/* ---- scoring ---- */
+
+double mdm_model_level_weight(const mdm_model *m, int k, int l)
+{
+    if (l < 0)
+        return 0;
+    return log2(m->cmp[k].m[l] / m->cmp[k].u[l]);
+}
+
+double mdm_model_prior_weight(const mdm_model *m)
+{
+    return log2(m->prior / (1 - m->prior));
+}
+
+double mdm_model_probability(double w)
+{
+    if (w > 60)
+        return 1.0;
+    if (w < -60)
+        return 0.0;
+    double o = exp2(w);
+    return o / (1 + o);
+}
+
+double mdm_model_combine(const mdm_model *m, const double *wk, double *group_adjust)
+{
+    double w = mdm_model_prior_weight(m);
+    double gsum[MDM_MAX_COMPARISONS] = {0}, gmin[MDM_MAX_COMPARISONS] = {0};
+    for (int k = 0; k < m->ncmp; k++) {
+        int g = m->cmp[k].group;
+        if (g >= 0) {
+            gsum[g] += wk[k];
+            if (wk[k] < gmin[g])
+                gmin[g] = wk[k];
+        } else {
+            w += wk[k];
+        }
+    }
+    double cap = -mdm_model_prior_weight(m) + m->group_margin, adj = 0;
+    for (int g = 0; g < m->ngroups; g++) {
+        double v = gsum[g] > cap ? cap : gsum[g] < gmin[g] ? gmin[g] : gsum[g];
+        adj += v - gsum[g];
+        w += v;
+    }
+    if (group_adjust)
+        *group_adjust = adj;
+    return w;
+}
+
+double mdm_model_score(const mdm_model *m, const mdm_feat *a, const mdm_feat *b,
+                       const mdm_value_stats *stats, mdm_explain *ex)
+{
+    int8_t lv[MDM_MAX_COMPARISONS];
+    double wks[MDM_MAX_COMPARISONS] = {0};
+    mdm_model_levels(m, a, b, lv);
+    if (ex) {
+        memset(ex, 0, sizeof *ex);
+        ex->n = m->ncmp;
+    }
+    for (int k = 0; k < m->ncmp; k++) {
+        const mdm_comparison *c = &m->cmp[k];
+        int l = lv[k];
+        if (l >= 0 && stats && stats->shared && stats->shared[k])
+            l = -1;
+        double wk = mdm_model_level_weight(m, k, l), adj = 0;
+        if (l == 0 && c->tf && stats && stats->freq && stats->freq[k] >= 0) {
+            double f = stats->freq[k] > m->u_floor ? stats->freq[k] : m->u_floor;
+            adj = log2(c->u[0] / f);
+        }
+        wks[k] = wk + adj;
+        if (ex) {
+            mdm_explain_item *it = &ex->items[k];
+            it->comparison = c->name;
+            it->level = l;
+            it->level_name = mdm_model_level_name(c, l);
+            it->weight = wk + adj;
+            it->tf_adjust = adj;
+            it->value_a = a->v[c->field];
+            it->value_b = b->v[c->field];
+        }
+    }
+    double gadj;
+    double w = mdm_model_combine(m, wks, &gadj);
+    if (ex) {
+        ex->prior_weight = mdm_model_prior_weight(m);
+        ex->group_adjust = gadj;
+        ex->weight = w;
+        ex->vetoed = mdm_model_vetoed(m, lv);
+        ex->probability = ex->vetoed ? 0 : mdm_model_probability(w);
+    }
+    return w;
+}
+
+json_t *mdm_explain_json(const mdm_explain *ex)
+{
+    json_t *items = json_array();
+    for (int k = 0; k < ex->n; k++) {
+        const mdm_explain_item *it = &ex->items[k];
+        json_t *o = json_pack("{s:s,s:s,s:i,s:f,s:f}", "comparison", it->comparison, "level",
+                              it->level_name, "level_index", it->level, "weight", it->weight,
+                              "tf_adjustment", it->tf_adjust);
+        json_object_set_new(o, "value_a", it->value_a ? json_string(it->value_a) : json_null());
+        json_object_set_new(o, "value_b", it->value_b ? json_string(it->value_b) : json_null());
+        json_array_append_new(items, o);
+    }
+    return json_pack("{s:f,s:o,s:f,s:f,s:f,s:b}", "prior_weight", ex->prior_weight,
+                     "comparisons", items, "group_cap_adjustment", ex->group_adjust,
+                     "match_weight", ex->weight, "probability", ex->probability, "vetoed",
+                     ex->vetoed);
+}
+
+/* ---- training ---- */
+
+void mdm_model_set_u(mdm_model *m, const double counts[][MDM_MAX_LEVELS])
+{
+    for (int k = 0; k < m->ncmp; k++) {
+        mdm_comparison *c = &m->cmp[k];
+        double total = 0;
+        for (int l = 0; l < c->nlevels; l++)
+            total += counts[k][l];
+        for (int l = 0; l < c->nlevels; l++)
+            c->u[l] = (counts[k][l] + 0.5) / (total + 0.5 * c->nlevels);
+    }
+}
+
+void mdm_em_run(const mdm_pattern *pats, size_t npats, int ncmp, const int *nlevels,
+                const double m0[][MDM_MAX_LEVELS], const double u0[][MDM_MAX_LEVELS],
+                double lambda0, int max_iter, bool fix_u, const int *group, double margin,
+                mdm_em_result *out)
+{
+    memset(out, 0, sizeof *out);
+    double lambda = lambda0 > 0 && lambda0 < 1 ? lambda0 : 0.1;
+    double m[MDM_MAX_COMPARISONS][MDM_MAX_LEVELS], u[MDM_MAX_COMPARISONS][MDM_MAX_LEVELS];
+    memcpy(m, m0, sizeof m[0] * (size_t)ncmp);
+    memcpy(u, u0, sizeof u[0] * (size_t)ncmp);
+    double total = 0;
+    for (size_t p = 0; p < npats; p++)
+        total += pats[p].count;
+    int it;
+    bool converged = false;
+    for (it = 0; it < max_iter && total > 0; it++) {
+        double sm[MDM_MAX_COMPARISONS][MDM_MAX_LEVELS] = {{0}};
+        double su[MDM_MAX_COMPARISONS][MDM_MAX_LEVELS] = {{0}};
+        double lm_[MDM_MAX_COMPARISONS][MDM_MAX_LEVELS], lu_[MDM_MAX_COMPARISONS][MDM_MAX_LEVELS];
+        for (int k = 0; k < ncmp; k++)
+            for (int l = 0; l < nlevels[k]; l++) {
+                lm_[k][l] = log(m[k][l]);
+                lu_[k][l] = log(u[k][l]);
+            }
+        double tm = 0;
+        double llam = log(lambda), l1lam = log(1 - lambda);
+        double cap = -(llam - l1lam) + margin * M_LN2;
+        for (size_t p = 0; p < npats; p++) {
+            double d = l1lam - llam; /* log odds against a match */
+            double gs[MDM_MAX_COMPARISONS] = {0}, gm[MDM_MAX_COMPARISONS] = {0};
+            bool any_group = false;
+            for (int k = 0; k < ncmp; k++) {
+                int l = pats[p].levels[k];
+                if (l < 0)
+                    continue;
+                double bf = lm_[k][l] - lu_[k][l];
+                if (group && group[k] >= 0) {
+                    gs[group[k]] += bf;
+                    if (bf < gm[group[k]])
+                        gm[group[k]] = bf;
+                    any_group = true;
+                } else {
+                    d -= bf;
+                }
+            }
+            if (any_group)
+                for (int g = 0; g < ncmp; g++)
+                    d -= gs[g] > cap ? cap : gs[g] < gm[g] ? gm[g] : gs[g];
+            double g = d > 700 ? 0 : 1 / (1 + exp(d));
+            double cm = pats[p].count * g, cu = pats[p].count - cm;
+            tm += cm;
+            for (int k = 0; k < ncmp; k++) {
+                int l = pats[p].levels[k];
+                if (l < 0)
+                    continue;
+                sm[k][l] += cm;
+                su[k][l] += cu;
+            }
+        }
+        double delta = fabs(tm / total - lambda);
+        lambda = tm / total;
+        if (lambda < 1e-9)
+            lambda = 1e-9;
+        if (lambda > 1 - 1e-9)
+            lambda = 1 - 1e-9;
+        for (int k = 0; k < ncmp; k++) {
+            double zm = 0, zu = 0;
+            for (int l = 0; l < nlevels[k]; l++) {
+                zm += sm[k][l];
+                zu += su[k][l];
+            }
+            for (int l = 0; l < nlevels[k]; l++) {
+                double nm = (sm[k][l] + 0.01) / (zm + 0.01 * nlevels[k]);
+                double dm = fabs(nm - m[k][l]);
+                if (dm > delta)
+                    delta = dm;
+                m[k][l] = nm;
+                if (!fix_u) {
+                    double nu = (su[k][l] + 0.01) / (zu + 0.01 * nlevels[k]);
+                    double du = fabs(nu - u[k][l]);
+                    if (du > delta)
+                        delta = du;
+                    u[k][l] = nu;
+                }
+            }
+        }
+        if (delta < 1e-6) {
+            converged = true;
+            it++;
+            break;
+        }
+    }
+    out->lambda = lambda;
+    memcpy(out->m, m, sizeof m);
+    memcpy(out->u, u, sizeof u);
+    out->iterations = it;
+    out->converged = converged;
+}

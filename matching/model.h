@@ -1,0 +1,314 @@
+/* Fellegi-Sunter record-pair model: configuration, features, scoring, training.
+ *
+ * A model is built from a JSON configuration (see docs/ARCHITECTURE.md, "Model
+ * configuration") holding: input sources and their column mappings, comparisons,
+ * blocking rules, decision thresholds, clustering guards; and optionally the trained
+ * parameters. mdm_model_json() writes the same document back with the parameters, so a
+ * trained model file is also a configuration.
+ *
+ * Features. A canonical record (record.h) is normalized once into an mdm_feat: comparison
+ * keys of the name parts, nickname class, phonetic keys, birth date parts, e-mail keys,
+ * E.164 phones, address parts and identifiers. Strings live in a caller-supplied arena
+ * (or, in batch linkage, in shared intern tables so equal values share one pointer).
+ *
+ * Comparisons. Each comparison reads one feature and yields a level: 0 is the strongest
+ * agreement, then weaker ones, and the last level is "different"; -1 is null (a side
+ * is missing, or the value is known to be shared by many people), which weighs 0. The
+ * comparison types and their levels:
+ *   name     exact | nickname | jaro-winkler >= t0 | jw >= t1 or same phonetic key | different
+ *   string   exact | jaro-winkler >= t0 | jw >= t1 | different
+ *   tokens   exact | token-set >= t0 | token-set >= t1 | different
+ *   date     exact | transposed or one field off | different
+ *   email    exact key | one edit | different
+ *   phone    exact E.164 | same last 7 digits or one digit off | different
+ *   id       exact | one edit | different
+ *   postal   exact | same first 3 characters | different
+ *   exact    exact | different
+ * The match weight of a pair is the prior weight plus, for each non-null comparison,
+ * log2(m/u) of its level; with term-frequency adjustment on a comparison, an exact
+ * agreement on a value of relative frequency f weighs log2(m0 / max(f, u_floor))
+ * instead, so agreeing on "smith" counts less than agreeing on "zbigniew".
+ * probability = 2^w / (1 + 2^w).
+ *
+ * Training (no labels): u from at least a million random record pairs (seeded), m and the
+ * prior by expectation-maximisation over the blocked candidate pairs (mdm_em_run works on
+ * a histogram of comparison patterns, so it is fast whatever the number of pairs).
+ *
+ * Thread safety: a trained model is read-only and may be shared by any number of threads;
+ * scoring allocates nothing. */
+#ifndef MDM_MATCHING_MODEL_H
+#define MDM_MATCHING_MODEL_H
+
+#include "common/err.h"
+#include "common/mem.h"
+#include "matching/record.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* ---- features ---- */
+
+/* Fields of the normalized record a comparison or blocking key can read. */
+#define MDM_FIELD_LIST(X)                                                                          \
+    X(FIRST_NAME, "first_name")                                                                    \
+    X(MIDDLE_NAME, "middle_name")                                                                  \
+    X(LAST_NAME, "last_name")                                                                      \
+    X(BIRTH_DATE, "birth_date")                                                                    \
+    X(GENDER, "gender")                                                                            \
+    X(EMAIL, "email")                                                                              \
+    X(PHONE, "phone")                                                                              \
+    X(ADDRESS, "address")                                                                          \
+    X(HOUSE_NUMBER, "house_number")                                                                \
+    X(STREET, "street")                                                                            \
+    X(CITY, "city")                                                                                \
+    X(REGION, "region")                                                                            \
+    X(POSTAL_CODE, "postal_code")                                                                  \
+    X(COUNTRY, "country")                                                                          \
+    X(LOYALTY_ID, "loyalty_id")                                                                    \
+    X(CUSTOMER_NUMBER, "customer_number")                                                          \
+    X(TAX_ID, "tax_id")                                                                            \
+    X(NATIONAL_ID, "national_id")
+
+typedef enum mdm_field {
+#define MDM_X_FIELD(id, name) MDM_FIELD_##id,
+    MDM_FIELD_LIST(MDM_X_FIELD)
+#undef MDM_X_FIELD
+        MDM_FIELD_COUNT
+} mdm_field;
+
+/* Name of a field ("first_name"); the field of a name, or -1. */
+const char *mdm_field_name(mdm_field f);
+int mdm_field_parse(const char *name);
+
+#define MDM_FEAT_MULTI 3 /* e-mails and phones kept per record */
+
+typedef struct mdm_feat {
+    /* one value per field, NULL when absent; EMAIL and PHONE use the lists below */
+    const char *v[MDM_FIELD_COUNT];
+    const char *emails[MDM_FEAT_MULTI];
+    const char *phones[MDM_FEAT_MULTI];
+    uint8_t n_emails, n_phones;
+    const char *first_canon; /* nickname class of the first name (bob -> robert) */
+    const char *first_phon, *last_phon; /* double metaphone primary keys */
+    int16_t by;       /* birth year, 0 unknown */
+    int8_t bm, bd;    /* birth month and day, 0 unknown */
+    uint32_t source;  /* index of the record's source */
+} mdm_feat;
+
+/* Builds the features of r. Strings are allocated in a (which must outlive f).
+ * default_country is used for phones and addresses without a country (NULL: "US").
+ * norm is the calling thread's normalizer (matching/normalize.h). Never fails on bad
+ * values: a value that cannot be normalized is left out (NULL). */
+struct mdm_norm;
+void mdm_feat_build(struct mdm_norm *norm, const mdm_record *r, const char *default_country,
+                    mdm_arena *a, mdm_feat *f);
+
+/* ---- configuration and model ---- */
+
+typedef enum mdm_cmp_type {
+    MDM_CT_NAME,
+    MDM_CT_STRING,
+    MDM_CT_TOKENS,
+    MDM_CT_DATE,
+    MDM_CT_EMAIL,
+    MDM_CT_PHONE,
+    MDM_CT_ID,
+    MDM_CT_POSTAL,
+    MDM_CT_EXACT,
+} mdm_cmp_type;
+
+#define MDM_MAX_COMPARISONS 14
+#define MDM_MAX_LEVELS 6
+#define MDM_MAX_BLOCK_RULES 16
+#define MDM_MAX_KEY_PARTS 4
+#define MDM_MAX_SOURCES 32
+#define MDM_MAX_STRONG_IDS 4
+
+typedef struct mdm_comparison {
+    char *name;
+    mdm_field field;
+    mdm_cmp_type type;
+    double t0, t1;    /* similarity thresholds of the close and far levels */
+    bool tf;          /* term-frequency adjustment of exact agreement */
+    bool shared_null; /* values held by many different people count as null */
+    int group;        /* index into mdm_model.groups, -1 when in none */
+    int nlevels;
+    double m[MDM_MAX_LEVELS], u[MDM_MAX_LEVELS]; /* trained probabilities */
+} mdm_comparison;
+
+/* Transformations of a field value for a blocking key. */
+typedef enum mdm_key_fn {
+    MDM_KEY_VALUE,    /* the comparison key itself */
+    MDM_KEY_PHONETIC, /* double metaphone primary (names) or the value */
+    MDM_KEY_SOUNDEX,
+    MDM_KEY_INITIAL,  /* first character */
+    MDM_KEY_PREFIX3,  /* first three characters */
+    MDM_KEY_YEAR,     /* birth year (birth_date only) */
+    MDM_KEY_MONTHDAY, /* birth month and day */
+    MDM_KEY_LAST4,    /* last four characters (phones, ids) */
+    MDM_KEY_CANON,    /* nickname class (first_name only) */
+} mdm_key_fn;
+
+typedef struct mdm_key_part {
+    mdm_field field;
+    mdm_key_fn fn;
+} mdm_key_part;
+
+typedef struct mdm_block_rule {
+    char *text; /* as written in the configuration: "last_name:phonetic+first_name:initial" */
+    mdm_key_part parts[MDM_MAX_KEY_PARTS];
+    int nparts;
+} mdm_block_rule;
+
+typedef struct mdm_model {
+    mdm_source_map sources[MDM_MAX_SOURCES];
+    int nsources;
+    char *default_country;
+    mdm_comparison cmp[MDM_MAX_COMPARISONS];
+    int ncmp;
+    mdm_block_rule rules[MDM_MAX_BLOCK_RULES];
+    int nrules;
+    long max_block_size;  /* larger blocks are windowed (sorted neighbourhood), reported */
+    /* Evidence groups: comparisons whose values a whole household may share (surname,
+     * address, home phone) agree together far more often than their separate u say.
+     * The summed weight of a group is capped at -prior_weight + group_margin, so that
+     * group alone never takes a pair past even odds: person evidence (first name,
+     * birth date, e-mail, ids) must decide. Symmetrically, a move changes every address
+     * field at once, so a group's disagreement counts as its strongest single one (the
+     * sum is floored at the most negative member weight). EM uses the same rule. */
+    char *groups[MDM_MAX_COMPARISONS];
+    int ngroups;
+    double group_margin;
+    double link_threshold;   /* probability at or above: link */
+    double review_threshold; /* probability at or above (below link): review */
+    /* clustering guards */
+    long max_cluster_size;
+    double min_cohesion;          /* mean probability over cross pairs to merge two clusters */
+    mdm_field strong_ids[MDM_MAX_STRONG_IDS]; /* differing values forbid a merge */
+    int nstrong;
+    int shared_min_people;        /* a value held by this many distinct surnames is shared */
+    int conflict_cmp[MDM_MAX_COMPARISONS]; /* pair vetoed when all these are "different" */
+    int nconflict;
+    bool one_to_one;              /* every source deduplicated: at most one record each */
+    /* training */
+    long u_samples;
+    uint64_t seed;
+    int em_iterations;
+    double u_floor;               /* smallest u used by term-frequency adjustment */
+    /* trained parameters */
+    bool trained;
+    double prior;                 /* prior probability that a random pair matches */
+    double lambda_candidates;     /* share of matches among candidate pairs (EM) */
+} mdm_model;
+
+/* Parses a configuration or trained model document. Unknown keys, unknown fields,
+ * comparators and key functions are MDM_EINVAL naming the JSON path. The caller frees
+ * with mdm_model_free. */
+mdm_model *mdm_model_from_json(json_t *doc, mdm_err *err);
+/* Reads and parses a file (MDM_EIO when missing, MDM_EINVAL with line:column for bad JSON). */
+mdm_model *mdm_model_load(const char *path, mdm_err *err);
+void mdm_model_free(mdm_model *m); /* NULL is a no-op */
+
+/* The whole document, with trained parameters when m->trained (new reference). */
+json_t *mdm_model_json(const mdm_model *m);
+mdm_status mdm_model_save(const mdm_model *m, const char *path, mdm_err *err);
+
+/* Source configuration for an input file: the first whose "match" glob accepts the base
+ * name (a source without "match" accepts "NAME.csv" when it has a name, else any file).
+ * NULL when none. */
+const mdm_source_map *mdm_model_source_for(const mdm_model *m, const char *path);
+
+/* Name of level l of comparison c ("exact", "nickname", "close", "far", "different"). */
+const char *mdm_model_level_name(const mdm_comparison *c, int l);
+
+/* ---- scoring ---- */
+
+/* Levels of every comparison for a pair (out[k] in -1..nlevels-1). Pure, no allocation. */
+void mdm_model_levels(const mdm_model *m, const mdm_feat *a, const mdm_feat *b, int8_t *out);
+
+/* Per-value statistics the caller may supply for term-frequency adjustment and shared
+ * values: freq[k] is the relative frequency (0..1) of a's value for comparison k, or a
+ * negative number when unknown; shared[k] says the value is held by many different
+ * people (the comparison then counts as null). Either array may be NULL. */
+typedef struct mdm_value_stats {
+    const double *freq;
+    const bool *shared;
+} mdm_value_stats;
+
+/* Match weight contribution of comparison k at level l (0 for null), before term
+ * frequency adjustment. */
+double mdm_model_level_weight(const mdm_model *m, int k, int l);
+/* Total match weight from the per-comparison weights wk[0..ncmp) (tf included, 0 for
+ * null): prior weight + sum, with each group's sum capped (see groups). *group_adjust
+ * (may be NULL) receives the (non-positive) change made by the caps. */
+double mdm_model_combine(const mdm_model *m, const double *wk, double *group_adjust);
+
+/* Prior weight log2(prior / (1 - prior)). */
+double mdm_model_prior_weight(const mdm_model *m);
+double mdm_model_probability(double weight);
+
+typedef struct mdm_explain_item {
+    const char *comparison; /* borrowed from the model */
+    int level;              /* -1 null */
+    const char *level_name;
+    double weight;    /* log2 Bayes factor of this comparison, including tf adjustment */
+    double tf_adjust; /* the part of weight due to term frequency */
+    const char *value_a, *value_b; /* borrowed from the features, may be NULL */
+} mdm_explain_item;
+
+typedef struct mdm_explain {
+    double prior_weight;
+    double group_adjust; /* change made by the evidence-group caps (<= 0) */
+    double weight; /* total */
+    double probability;
+    bool vetoed;   /* a configured conflict (e.g. first name and birth date differ) */
+    int n;
+    mdm_explain_item items[MDM_MAX_COMPARISONS];
+} mdm_explain;
+
+/* Scores one pair with a trained model: returns the match weight; fills ex (may be NULL)
+ * with the field-by-field explanation. stats (may be NULL) applies to a's values. */
+double mdm_model_score(const mdm_model *m, const mdm_feat *a, const mdm_feat *b,
+                       const mdm_value_stats *stats, mdm_explain *ex);
+
+/* True when the levels hit a configured conflict (all of its comparisons "different"). */
+bool mdm_model_vetoed(const mdm_model *m, const int8_t *levels);
+
+/* Explanation as JSON (new reference). */
+json_t *mdm_explain_json(const mdm_explain *ex);
+
+/* ---- training ---- */
+
+/* Histogram of comparison patterns: levels of each comparison, and how many pairs had
+ * them. mdm_em_run estimates m, u and lambda (share of matches) from it. */
+typedef struct mdm_pattern {
+    int8_t levels[MDM_MAX_COMPARISONS];
+    double count;
+} mdm_pattern;
+
+typedef struct mdm_em_result {
+    double lambda;
+    double m[MDM_MAX_COMPARISONS][MDM_MAX_LEVELS];
+    double u[MDM_MAX_COMPARISONS][MDM_MAX_LEVELS];
+    int iterations;
+    bool converged;
+} mdm_em_result;
+
+/* EM for a two-class mixture with conditionally independent comparisons. ncmp
+ * comparisons with nlevels[k] levels; null levels (-1) are skipped. Starts from m0/u0/
+ * lambda0 (u0 may be the random-pair estimate); stops after max_iter or when no
+ * parameter moves by more than 1e-6. Adds a small pseudo-count so no probability is 0.
+ * If fix_u, u stays at u0. group (may be NULL) gives each comparison's evidence group
+ * (-1 none): in the E-step a group's log Bayes factor is capped at -logit(lambda) +
+ * margin bits, as in scoring. */
+void mdm_em_run(const mdm_pattern *pats, size_t npats, int ncmp, const int *nlevels,
+                const double m0[][MDM_MAX_LEVELS], const double u0[][MDM_MAX_LEVELS],
+                double lambda0, int max_iter, bool fix_u, const int *group, double margin,
+                mdm_em_result *out);
+
+/* u probabilities from level counts over random pairs: u[k][l] = (count + 0.5) /
+ * (total + 0.5 * nlevels). counts is [ncmp][MDM_MAX_LEVELS]. */
+void mdm_model_set_u(mdm_model *m, const double counts[][MDM_MAX_LEVELS]);
+
+#endif

@@ -1,0 +1,151 @@
+/* Unit tests: each clustering guard. Pair probabilities come from a small matrix. */
+#include "common/mem.h"
+#include "matching/cluster.h"
+#include "tests/test.h"
+
+#define N 6
+static double probs[N][N];
+
+static double prob(void *ctx, uint32_t a, uint32_t b)
+{
+    (void)ctx;
+    return probs[a][b];
+}
+
+static void set(uint32_t a, uint32_t b, double p)
+{
+    probs[a][b] = probs[b][a] = p;
+}
+
+static mdm_cluster_opts opts(void)
+{
+    mdm_cluster_opts o = {.max_cluster_size = 100,
+                          .min_cohesion = 0.6,
+                          .link_threshold = 0.9,
+                          .prob = prob};
+    return o;
+}
+
+static void test_chain_stays_split(void)
+{
+    memset(probs, 0, sizeof probs);
+    /* A~B strongly, B~C strongly, A !~ C */
+    set(0, 1, 0.99);
+    set(1, 2, 0.97);
+    set(0, 2, 0.01);
+    mdm_edge e[] = {{1, 2, 12, 0.97f}, {0, 1, 15, 0.99f}};
+    uint32_t cl[3];
+    mdm_cluster_stats st;
+    mdm_cluster_opts o = opts();
+    mdm_cluster_run(3, e, 2, &o, cl, &st);
+    CHECK(cl[0] == cl[1]); /* the strongest link wins */
+    CHECK(cl[2] != cl[0]);
+    CHECK_INT(st.refused_cohesion, 1);
+    CHECK_INT(st.clusters, 2);
+    /* without the guard the chain would merge all three */
+    o.prob = NULL;
+    mdm_edge e2[] = {{1, 2, 12, 0.97f}, {0, 1, 15, 0.99f}};
+    mdm_cluster_run(3, e2, 2, &o, cl, &st);
+    CHECK(cl[0] == cl[2]);
+}
+
+static void test_cohesive_cluster_merges(void)
+{
+    memset(probs, 0, sizeof probs);
+    for (uint32_t a = 0; a < 4; a++)
+        for (uint32_t b = a + 1; b < 4; b++)
+            set(a, b, 0.95);
+    set(0, 3, 0.5); /* one weaker pair does not break a cohesive cluster */
+    mdm_edge e[] = {{0, 1, 10, 0.95f}, {2, 3, 10, 0.95f}, {1, 2, 9, 0.95f}};
+    uint32_t cl[4];
+    mdm_cluster_stats st;
+    mdm_cluster_opts o = opts();
+    mdm_cluster_run(4, e, 3, &o, cl, &st);
+    CHECK(cl[0] == cl[1] && cl[1] == cl[2] && cl[2] == cl[3]);
+    CHECK_INT(st.largest, 4);
+    CHECK_INT(st.merges, 3);
+}
+
+static void test_strong_id_conflict(void)
+{
+    memset(probs, 0, sizeof probs);
+    set(0, 1, 0.99);
+    set(1, 2, 0.99);
+    set(0, 2, 0.99);
+    /* records 0 and 2 carry different tax ids; 1 has none */
+    const char *strong[3] = {"111", NULL, "222"};
+    mdm_edge e[] = {{0, 1, 20, 0.99f}, {1, 2, 19, 0.99f}, {0, 2, 18, 0.99f}};
+    uint32_t cl[3];
+    mdm_cluster_stats st;
+    mdm_cluster_opts o = opts();
+    o.nstrong = 1;
+    o.strong = strong;
+    mdm_cluster_run(3, e, 3, &o, cl, &st);
+    CHECK(cl[0] == cl[1]);
+    CHECK(cl[2] != cl[0]);
+    CHECK_INT(st.refused_strong, 2);
+}
+
+static void test_max_size(void)
+{
+    memset(probs, 0, sizeof probs);
+    for (uint32_t a = 0; a < N; a++)
+        for (uint32_t b = a + 1; b < N; b++)
+            set(a, b, 0.99);
+    mdm_edge e[N - 1];
+    for (uint32_t i = 0; i + 1 < N; i++)
+        e[i] = (mdm_edge){i, i + 1, (float)(20 - i), 0.99f};
+    uint32_t cl[N];
+    mdm_cluster_stats st;
+    mdm_cluster_opts o = opts();
+    o.max_cluster_size = 3;
+    mdm_cluster_run(N, e, N - 1, &o, cl, &st);
+    CHECK_INT(st.largest, 3);
+    CHECK_INT(st.clusters, 2);
+    CHECK(st.refused_size >= 1);
+}
+
+static void test_one_per_dedup_source(void)
+{
+    memset(probs, 0, sizeof probs);
+    set(0, 1, 0.99);
+    set(0, 2, 0.98);
+    set(1, 2, 0.98);
+    /* 0 in source A; 1 and 2 in source B, which holds no duplicates: one-to-one */
+    uint32_t src[3] = {0, 1, 1};
+    mdm_edge e[] = {{0, 2, 10, 0.98f}, {0, 1, 12, 0.99f}, {1, 2, 9, 0.98f}};
+    uint32_t cl[3];
+    mdm_cluster_stats st;
+    mdm_cluster_opts o = opts();
+    o.source = src;
+    o.dedup_sources = 1u << 1;
+    mdm_cluster_run(3, e, 3, &o, cl, &st);
+    CHECK(cl[0] == cl[1]); /* best link kept */
+    CHECK(cl[2] != cl[0]);
+    CHECK_INT(st.refused_source, 2);
+}
+
+static void test_below_threshold_ignored(void)
+{
+    memset(probs, 0, sizeof probs);
+    mdm_edge e[] = {{0, 1, 1, 0.6f}};
+    uint32_t cl[2];
+    mdm_cluster_stats st;
+    mdm_cluster_opts o = opts();
+    mdm_cluster_run(2, e, 1, &o, cl, &st);
+    CHECK(cl[0] != cl[1]);
+    CHECK_INT(st.singletons, 2);
+    CHECK_INT(cl[0], 0);
+    CHECK_INT(cl[1], 1);
+}
+
+int main(void)
+{
+    RUN(test_chain_stays_split);
+    RUN(test_cohesive_cluster_merges);
+    RUN(test_strong_id_conflict);
+    RUN(test_max_size);
+    RUN(test_one_per_dedup_source);
+    RUN(test_below_threshold_ignored);
+    TEST_END();
+}

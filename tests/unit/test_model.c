@@ -1,0 +1,279 @@
+/* Unit tests: model configuration, features, comparison levels, scoring with term
+ * frequencies, explanations, JSON round trip, and EM on simulated data. */
+#include "common/mem.h"
+#include "matching/model.h"
+#include "matching/normalize.h"
+#include "tests/test.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+
+static const char *cfg_text =
+    "{\"sources\":[{\"record_id\":\"id\",\"columns\":{\"fn\":\"first_name\",\"ln\":\"last_name\","
+    "\"dob\":\"birth_date\",\"mail\":\"email\",\"tel\":\"phone\",\"zip\":\"address.postal_code\"}}],"
+    "\"comparisons\":["
+    "{\"name\":\"first_name\",\"field\":\"first_name\",\"type\":\"name\",\"tf\":true},"
+    "{\"name\":\"last_name\",\"field\":\"last_name\",\"type\":\"name\",\"tf\":true},"
+    "{\"name\":\"dob\",\"field\":\"birth_date\",\"type\":\"date\"},"
+    "{\"name\":\"email\",\"field\":\"email\",\"type\":\"email\"},"
+    "{\"name\":\"phone\",\"field\":\"phone\",\"type\":\"phone\"},"
+    "{\"name\":\"zip\",\"field\":\"postal_code\",\"type\":\"postal\"}],"
+    "\"blocking\":{\"rules\":[\"last_name:soundex+first_name:initial\",\"email\"]},"
+    "\"clustering\":{\"conflicts\":[\"first_name\",\"dob\"]}}";
+
+static mdm_model *load_cfg(const char *text, mdm_err *err)
+{
+    json_error_t je;
+    json_t *doc = json_loads(text, 0, &je);
+    if (!doc) {
+        fprintf(stderr, "bad test JSON: %s\n", je.text);
+        return NULL;
+    }
+    mdm_model *m = mdm_model_from_json(doc, err);
+    json_decref(doc);
+    return m;
+}
+
+static void feat_of(mdm_norm *n, mdm_arena *a, mdm_feat *f, const char *fn, const char *ln,
+                    const char *dob, const char *mail, const char *tel)
+{
+    mdm_record r;
+    mdm_record_init(&r);
+    mdm_record_set(&r, "first_name", fn, NULL);
+    mdm_record_set(&r, "last_name", ln, NULL);
+    mdm_record_set(&r, "birth_date", dob, NULL);
+    mdm_record_set(&r, "email", mail, NULL);
+    mdm_record_set(&r, "phone", tel, NULL);
+    mdm_feat_build(n, &r, "US", a, f);
+    mdm_record_clear(&r);
+}
+
+static void test_config_errors(void)
+{
+    mdm_err err = {0};
+    static const struct {
+        const char *json, *want;
+    } bad[] = {
+        {"[]", "expected a JSON object"},
+        {"{\"sources\":[]}", "sources"},
+        {"{\"sources\":[{\"record_id\":\"id\",\"columns\":{}}],\"comparisons\":[{\"field\":"
+         "\"shoe\",\"type\":\"name\"}]}",
+         "comparisons[0].field: unknown field \"shoe\""},
+        {"{\"sources\":[{\"record_id\":\"id\",\"columns\":{}}],\"comparisons\":[{\"field\":"
+         "\"first_name\",\"type\":\"fuzzy\"}]}",
+         "comparisons[0].type"},
+        {"{\"sources\":[{\"record_id\":\"id\",\"columns\":{}}],\"comparisons\":[{\"field\":"
+         "\"first_name\",\"type\":\"name\"}],\"blocking\":{\"rules\":[\"first_name:sparkle\"]}}",
+         "unknown key function \"sparkle\""},
+        {"{\"sources\":[{\"record_id\":\"id\",\"columns\":{}}],\"comparisons\":[{\"field\":"
+         "\"first_name\",\"type\":\"name\"}],\"blocking\":{\"rules\":[\"x\"]},\"colour\":1}",
+         "unknown key \"colour\""},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        mdm_model *m = load_cfg(bad[i].json, &err);
+        CHECK(m == NULL);
+        if (!mdm_test_case(m == NULL && strstr(err.msg, bad[i].want) != NULL, bad[i].want))
+            fprintf(stderr, "  got: %s\n", err.msg);
+        mdm_model_free(m);
+    }
+}
+
+static void test_levels(void)
+{
+    mdm_err err = {0};
+    mdm_model *m = load_cfg(cfg_text, &err);
+    CHECK(m != NULL);
+    mdm_norm *n = mdm_norm_new(&err);
+    CHECK(n != NULL);
+    if (!m || !n)
+        return;
+    mdm_arena *a = mdm_arena_new(4096);
+    mdm_feat x, y;
+    int8_t lv[MDM_MAX_COMPARISONS];
+    feat_of(n, a, &x, "Robert", "Smith", "1980-02-03", "Bob.Smith@Gmail.com", "(415) 555-0132");
+    feat_of(n, a, &y, "bob", "SMITH", "1980-03-02", "bobsmith+shop@gmail.com", "+1 415 555 0132");
+    mdm_model_levels(m, &x, &y, lv);
+    CHECK_INT(lv[0], 1); /* nickname */
+    CHECK_INT(lv[1], 0); /* exact after folding */
+    CHECK_INT(lv[2], 1); /* transposed day/month */
+    CHECK_INT(lv[3], 0); /* canonical gmail key */
+    CHECK_INT(lv[4], 0); /* same E.164 */
+    CHECK_INT(lv[5], -1); /* no postal code: null */
+    feat_of(n, a, &y, "Roberta", "Smyth", "", "", "");
+    mdm_model_levels(m, &x, &y, lv);
+    CHECK_INT(lv[0], 2); /* jaro-winkler close */
+    CHECK(lv[1] == 2 || lv[1] == 3);
+    CHECK_INT(lv[2], -1);
+    CHECK_INT(lv[3], -1);
+    feat_of(n, a, &y, "Zoe", "Smith", "1999-12-30", "", "");
+    mdm_model_levels(m, &x, &y, lv);
+    CHECK_INT(lv[0], 4); /* different */
+    CHECK_INT(lv[2], 2);
+    CHECK(mdm_model_vetoed(m, lv)); /* first name and dob both different */
+    feat_of(n, a, &y, "Smith", "Robert", "", "", ""); /* swapped */
+    mdm_model_levels(m, &x, &y, lv);
+    CHECK_INT(lv[0], 2);
+    CHECK_INT(lv[1], 2);
+    mdm_arena_free(a);
+    mdm_norm_free(n);
+    mdm_model_free(m);
+}
+
+static void test_tf_and_explain(void)
+{
+    mdm_err err = {0};
+    mdm_model *m = load_cfg(cfg_text, &err);
+    mdm_norm *n = mdm_norm_new(&err);
+    if (!m || !n) {
+        CHECK(0);
+        return;
+    }
+    m->prior = 0.001;
+    m->trained = true;
+    mdm_arena *a = mdm_arena_new(4096);
+    mdm_feat x, y;
+    feat_of(n, a, &x, "Zbigniew", "Smith", "", "", "");
+    feat_of(n, a, &y, "Zbigniew", "Smith", "", "", "");
+    double freq_common[MDM_MAX_COMPARISONS], freq_rare[MDM_MAX_COMPARISONS];
+    for (int k = 0; k < MDM_MAX_COMPARISONS; k++)
+        freq_common[k] = freq_rare[k] = -1;
+    freq_common[1] = 0.01;   /* "smith": 1 % of records */
+    freq_rare[1] = 0.00001; /* a rare surname */
+    mdm_value_stats sc = {freq_common, NULL}, sr = {freq_rare, NULL};
+    mdm_explain ec, er;
+    double wc = mdm_model_score(m, &x, &y, &sc, &ec);
+    double wr = mdm_model_score(m, &x, &y, &sr, &er);
+    CHECK(wr > wc);
+    CHECK_NEAR(wr - wc, log2(0.01 / 0.00001), 1e-9);
+    CHECK_NEAR(ec.items[1].tf_adjust, log2(m->cmp[1].u[0] / 0.01), 1e-9);
+    CHECK_STR(ec.items[1].comparison, "last_name");
+    CHECK_STR(ec.items[1].level_name, "exact");
+    CHECK_STR(ec.items[2].level_name, "null");
+    CHECK_NEAR(ec.items[2].weight, 0, 1e-12);
+    double sum = ec.prior_weight;
+    for (int k = 0; k < ec.n; k++)
+        sum += ec.items[k].weight;
+    CHECK_NEAR(sum, ec.weight, 1e-9);
+    CHECK_NEAR(ec.probability, mdm_model_probability(wc), 1e-12);
+    /* shared value: counts as null */
+    bool shared[MDM_MAX_COMPARISONS] = {false, true};
+    mdm_value_stats ss = {freq_common, shared};
+    mdm_explain es;
+    mdm_model_score(m, &x, &y, &ss, &es);
+    CHECK_INT(es.items[1].level, -1);
+    json_t *j = mdm_explain_json(&ec);
+    CHECK(json_is_array(json_object_get(j, "comparisons")));
+    CHECK_NEAR(json_real_value(json_object_get(j, "match_weight")), wc, 1e-9);
+    json_decref(j);
+    mdm_arena_free(a);
+    mdm_norm_free(n);
+    mdm_model_free(m);
+}
+
+static void test_json_roundtrip(void)
+{
+    mdm_err err = {0};
+    mdm_model *m = load_cfg(cfg_text, &err);
+    if (!m) {
+        CHECK(0);
+        return;
+    }
+    m->trained = true;
+    m->prior = 0.00123;
+    m->cmp[0].m[0] = 0.7;
+    m->cmp[0].u[0] = 0.002;
+    json_t *doc = mdm_model_json(m);
+    mdm_model *m2 = mdm_model_from_json(doc, &err);
+    json_decref(doc);
+    CHECK(m2 != NULL);
+    if (m2) {
+        CHECK(m2->trained);
+        CHECK_NEAR(m2->prior, 0.00123, 1e-12);
+        CHECK_NEAR(m2->cmp[0].m[0], 0.7, 1e-12);
+        CHECK_NEAR(m2->cmp[0].u[0], 0.002, 1e-12);
+        CHECK_INT(m2->ncmp, m->ncmp);
+        CHECK_INT(m2->nrules, 2);
+        CHECK_STR(m2->rules[0].text, "last_name:soundex+first_name:initial");
+        CHECK_INT(m2->nconflict, 2);
+        CHECK_NEAR(mdm_model_level_weight(m2, 0, 0), log2(0.7 / 0.002), 1e-9);
+    }
+    mdm_model_free(m2);
+    mdm_model_free(m);
+}
+
+/* EM recovers m, u and lambda from pairs simulated with known parameters. */
+static void test_em_recovers(void)
+{
+    enum { K = 4 };
+    const int nl[K] = {3, 3, 2, 4};
+    const double tm[K][MDM_MAX_LEVELS] = {
+        {0.85, 0.1, 0.05}, {0.7, 0.2, 0.1}, {0.9, 0.1}, {0.6, 0.2, 0.15, 0.05}};
+    const double tu[K][MDM_MAX_LEVELS] = {
+        {0.02, 0.08, 0.9}, {0.05, 0.15, 0.8}, {0.3, 0.7}, {0.01, 0.04, 0.15, 0.8}};
+    const double lambda = 0.2;
+    /* histogram of all patterns with their exact expected counts (no sampling noise) */
+    mdm_pattern pats[3 * 3 * 2 * 4];
+    size_t np = 0;
+    for (int a = 0; a < 3; a++)
+        for (int b = 0; b < 3; b++)
+            for (int c = 0; c < 2; c++)
+                for (int d = 0; d < 4; d++) {
+                    int l[K] = {a, b, c, d};
+                    double pm = lambda, pu = 1 - lambda;
+                    for (int k = 0; k < K; k++) {
+                        pm *= tm[k][l[k]];
+                        pu *= tu[k][l[k]];
+                        pats[np].levels[k] = (int8_t)l[k];
+                    }
+                    pats[np].count = 1e6 * (pm + pu);
+                    np++;
+                }
+    double m0[K][MDM_MAX_LEVELS], u0[K][MDM_MAX_LEVELS];
+    for (int k = 0; k < K; k++)
+        for (int l = 0; l < nl[k]; l++) {
+            m0[k][l] = l == 0 ? 0.6 : 0.4 / (nl[k] - 1);
+            u0[k][l] = l == nl[k] - 1 ? 0.6 : 0.4 / (nl[k] - 1);
+        }
+    mdm_em_result r;
+    mdm_em_run(pats, np, K, nl, (const double(*)[MDM_MAX_LEVELS])m0,
+               (const double(*)[MDM_MAX_LEVELS])u0, 0.5, 2000, false, NULL, 0, &r);
+    CHECK_NEAR(r.lambda, lambda, 0.01);
+    for (int k = 0; k < K; k++)
+        for (int l = 0; l < nl[k]; l++) {
+            CHECK_NEAR(r.m[k][l], tm[k][l], 0.02);
+            CHECK_NEAR(r.u[k][l], tu[k][l], 0.02);
+        }
+    /* with u fixed at the truth, m and lambda still come back */
+    mdm_em_run(pats, np, K, nl, (const double(*)[MDM_MAX_LEVELS])m0, tu, 0.5, 2000, true, NULL, 0, &r);
+    CHECK_NEAR(r.lambda, lambda, 0.005);
+    CHECK_NEAR(r.m[0][0], tm[0][0], 0.01);
+    CHECK_NEAR(r.u[3][3], tu[3][3], 1e-12);
+}
+
+static void test_set_u(void)
+{
+    mdm_err err = {0};
+    mdm_model *m = load_cfg(cfg_text, &err);
+    if (!m) {
+        CHECK(0);
+        return;
+    }
+    double counts[MDM_MAX_COMPARISONS][MDM_MAX_LEVELS] = {{0}};
+    counts[0][0] = 100;
+    counts[0][4] = 9900;
+    mdm_model_set_u(m, (const double(*)[MDM_MAX_LEVELS])counts);
+    CHECK_NEAR(m->cmp[0].u[0], 100.5 / 10002.5, 1e-12);
+    CHECK(m->cmp[0].u[1] > 0); /* never zero */
+    mdm_model_free(m);
+}
+
+int main(void)
+{
+    RUN(test_config_errors);
+    RUN(test_levels);
+    RUN(test_tf_and_explain);
+    RUN(test_json_roundtrip);
+    RUN(test_em_recovers);
+    RUN(test_set_u);
+    TEST_END();
+}
