@@ -339,8 +339,10 @@ int mdm_cli_explain(int argc, char **argv)
         goto out;
     }
     if (!m->trained) {
-        mdm_link_opts to = {.inputs = la.inputs, .ninputs = la.ninputs,
-                            .threads = (int)la.threads, .train_only = true};
+        mdm_link_opts to = {.inputs = la.inputs,
+                            .ninputs = la.ninputs,
+                            .threads = (int)la.threads,
+                            .train_only = true};
         mdm_link_stats st;
         if (mdm_link_run(m, &to, &st, &err) != MDM_OK) {
             rc = mdm_cli_fail("explain", &err);

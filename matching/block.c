@@ -285,18 +285,26 @@ typedef struct cand_ctx {
     mdm_pair_filter filter;
     void *filter_ctx;
     size_t *oversized, *oversized_recs, *blocks, *largest; /* per thread */
+    size_t (*rule_pairs)[MDM_MAX_BLOCK_RULES];             /* per thread */
 } cand_ctx;
 
-/* Neighbourhood order: surname, first name and birth year initials packed. */
+/* Neighbourhood order inside an oversized block: birth year, then the first three
+ * characters of the postal code, then the first two letters of the surname. */
 static uint32_t sort_key(const mdm_feat *f)
 {
-    const char *l = f->v[MDM_FIELD_LAST_NAME], *fi = f->v[MDM_FIELD_FIRST_NAME];
-    uint32_t k = 0;
-    for (int i = 0; i < 3; i++)
-        k = (k << 7) | (uint32_t)(l && i < (int)strlen(l) ? (unsigned char)l[i] & 0x7f : 0);
+    const char *l = f->v[MDM_FIELD_LAST_NAME], *pc = f->v[MDM_FIELD_POSTAL_CODE];
+    uint32_t year = f->by >= 1900 && f->by < 2027 ? (uint32_t)(f->by - 1899) : 0;
+    uint32_t area = 0;
+    for (int i = 0; i < 3 && pc && pc[i]; i++)
+        area =
+            area * 36 +
+            (uint32_t)(pc[i] >= '0' && pc[i] <= '9' ? pc[i] - '0' : (pc[i] | 0x20) - 'a' + 10) % 36;
+    uint32_t sur = 0;
     for (int i = 0; i < 2; i++)
-        k = (k << 7) | (uint32_t)(fi && i < (int)strlen(fi) ? (unsigned char)fi[i] & 0x7f : 0);
-    return (k << 3) | (uint32_t)(f->by % 8);
+        sur =
+            sur * 27 +
+            (uint32_t)(l && i < (int)strlen(l) && l[i] >= 'a' && l[i] <= 'z' ? l[i] - 'a' + 1 : 0);
+    return (year << 25) | ((area & 0xffff) << 10) | (sur & 0x3ff);
 }
 
 static void keys_worker(void *p, int t, size_t lo, size_t hi)
@@ -314,7 +322,8 @@ static void keys_worker(void *p, int t, size_t lo, size_t hi)
                 size_t len = rule_key(c->m, ri, f, vi, mp, buf, sizeof buf);
                 if (!len)
                     continue;
-                uint64_t h = mdm_hash64(buf, len, 0x5eed);
+                /* the rule index rides in the top 4 bits, for the per-rule statistics */
+                uint64_t h = (mdm_hash64(buf, len, 0x5eed) >> 4) | (uint64_t)ri << 60;
                 if (vi && h == prev)
                     continue;
                 prev = h;
@@ -364,6 +373,7 @@ static void pairs_worker(void *p, int t, size_t lo_t, size_t hi_t)
         while (j < hi && c->all[j].h == c->all[i].h)
             j++;
         size_t s = j - i;
+        size_t before = out->n;
         if (s >= 2) {
             c->blocks[t]++;
             if (s > c->largest[t])
@@ -381,6 +391,7 @@ static void pairs_worker(void *p, int t, size_t lo_t, size_t hi_t)
                         emit_pair(c, out, c->all[a].idx, c->all[b].idx);
             }
         }
+        c->rule_pairs[t][c->all[i].h >> 60] += out->n - before;
         i = j;
     }
 }
@@ -441,6 +452,7 @@ mdm_status mdm_block_candidates(const mdm_model *m, const mdm_feat *feats, size_
     c.oversized_recs = mdm_xcalloc((size_t)threads, sizeof(size_t));
     c.blocks = mdm_xcalloc((size_t)threads, sizeof(size_t));
     c.largest = mdm_xcalloc((size_t)threads, sizeof(size_t));
+    c.rule_pairs = mdm_xcalloc((size_t)threads, sizeof *c.rule_pairs);
     mdm_parallel_for(threads, (size_t)threads, pairs_worker, &c);
     free(c.all);
     free(c.bounds);
@@ -453,6 +465,8 @@ mdm_status mdm_block_candidates(const mdm_model *m, const mdm_feat *feats, size_
         stats->blocks += c.blocks[k];
         if (c.largest[k] > stats->largest_block)
             stats->largest_block = c.largest[k];
+        for (int r = 0; r < MDM_MAX_BLOCK_RULES; r++)
+            stats->rule_pairs[r] += c.rule_pairs[k][r];
     }
     uint64_t *all = mdm_xmalloc((np ? np : 1) * sizeof *all);
     size_t off = 0;
@@ -467,6 +481,7 @@ mdm_status mdm_block_candidates(const mdm_model *m, const mdm_feat *feats, size_
     free(c.oversized_recs);
     free(c.blocks);
     free(c.largest);
+    free(c.rule_pairs);
     mdm_block_sort_u64(all, np);
     size_t u = 0;
     for (size_t i = 0; i < np; i++)

@@ -31,12 +31,13 @@ size_t mdm_block_keys(const mdm_model *m, const mdm_feat *f, mdm_arena *a, const
                       size_t max);
 
 typedef struct mdm_block_stats {
-    size_t keys;              /* (record, key) entries */
-    size_t blocks;            /* keys shared by at least two records */
+    size_t keys;   /* (record, key) entries */
+    size_t blocks; /* keys shared by at least two records */
     size_t largest_block;
-    size_t oversized_blocks;  /* blocks larger than max_block_size */
-    size_t oversized_records; /* records in them (with repetition) */
-    size_t pairs;             /* distinct candidate pairs */
+    size_t oversized_blocks;                /* blocks larger than max_block_size */
+    size_t oversized_records;               /* records in them (with repetition) */
+    size_t pairs;                           /* distinct candidate pairs */
+    size_t rule_pairs[MDM_MAX_BLOCK_RULES]; /* pairs each rule proposed (before the union) */
 } mdm_block_stats;
 
 /* Says whether records of sources sa and sb may be paired (ctx from the caller). */

@@ -37,8 +37,8 @@ typedef double (*mdm_pair_prob_fn)(void *ctx, uint32_t a, uint32_t b);
 typedef struct mdm_cluster_opts {
     long max_cluster_size;
     double min_cohesion;
-    double link_threshold; /* edges below it are ignored */
-    int nstrong;           /* strong ids per record */
+    double link_threshold;     /* edges below it are ignored */
+    int nstrong;               /* strong ids per record */
     const char *const *strong; /* [record * nstrong + s]: value or NULL */
     const uint32_t *source;    /* source index per record (< 32), may be NULL */
     uint32_t dedup_sources;    /* bit s: source s holds no duplicates */

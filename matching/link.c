@@ -55,13 +55,18 @@ typedef struct linkdata {
     /* records */
     size_t n, cap;
     mdm_feat *feats;
-    char **ids;         /* record ids (in ids_arena) */
+    char **ids; /* record ids (in ids_arena) */
     mdm_arena *ids_arena;
     /* raw mapped values before features: blob offsets per record */
     mdm_buf blob;
     size_t *blob_off;
-    mdm_arena **arenas; /* per thread, feature strings */
-    float *freq;        /* [n * ncmp]: relative frequency of the record's value, -1 unknown */
+    mdm_arena **arenas; /* per thread, feature strings (freed once interned) */
+    /* distinct phone numbers, parsed once: key "CC\x01digits" -> raw text, result */
+    mdm_intern *phone_keys;
+    const char **phone_raw, **phone_cc, **phone_res;
+    /* interned feature strings: names (compared across first/last), everything else */
+    mdm_intern *names, *values;
+    float *freq; /* [n * ncmp]: relative frequency of the record's value, -1 unknown */
     size_t shared_values;
 } linkdata;
 
@@ -78,6 +83,12 @@ static void ld_free(linkdata *ld)
         mdm_arena_free(ld->arenas[t]);
     free(ld->arenas);
     free(ld->freq);
+    mdm_intern_free(ld->phone_keys);
+    free(ld->phone_raw);
+    free(ld->phone_cc);
+    free(ld->phone_res);
+    mdm_intern_free(ld->names);
+    mdm_intern_free(ld->values);
 }
 
 static char *file_stem(const char *path)
@@ -157,6 +168,104 @@ static mdm_status load_file(linkdata *ld, const char *path, mdm_err *err)
     return MDM_OK;
 }
 
+/* Memo key of a phone number: country, then digits, '+' and letters (extensions). */
+static size_t phone_memo_key(const char *raw, const char *cc, char *out, size_t cap)
+{
+    size_t n = (size_t)snprintf(out, cap, "%s\x01", cc);
+    for (const char *p = raw; *p && n + 1 < cap; p++) {
+        unsigned char ch = (unsigned char)*p;
+        if ((ch >= '0' && ch <= '9') || ch == '+')
+            out[n++] = (char)ch;
+        else if ((ch | 0x20) >= 'a' && (ch | 0x20) <= 'z')
+            out[n++] = (char)(ch | 0x20);
+    }
+    out[n] = 0;
+    return n;
+}
+
+static const char *phone_lookup(void *ctx, struct mdm_norm *norm, const char *raw, const char *cc,
+                                mdm_arena *a)
+{
+    linkdata *ld = ctx;
+    char key[128];
+    size_t n = phone_memo_key(raw, cc, key, sizeof key);
+    uint32_t id = ld->phone_keys ? mdm_intern_find(ld->phone_keys, key, n) : UINT32_MAX;
+    if (id != UINT32_MAX)
+        return ld->phone_res[id];
+    return mdm_feat_phone_key(norm, raw, cc, a); /* another country than foreseen */
+}
+
+/* Collects the distinct phone numbers of all records (sequential, cheap). */
+static void collect_phones(linkdata *ld)
+{
+    ld->phone_keys = mdm_intern_new();
+    size_t cap = 0;
+    char key[128];
+    const char *defcc =
+        ld->m->default_country && *ld->m->default_country ? ld->m->default_country : "US";
+    for (size_t i = 0; i < ld->n; i++) {
+        const char *b = ld->blob.data + ld->blob_off[i];
+        const mdm_source_map *sm = ld->src_map[(unsigned char)b[0] - 1];
+        b++;
+        const char *vals[256];
+        const char *cc = defcc;
+        for (size_t k = 0; k < sm->ncols; k++) {
+            vals[k] = b;
+            if (strcmp(sm->cols[k].field, "address.country") == 0 && *b) {
+                const char *c = mdm_norm_country(b);
+                if (c)
+                    cc = c;
+            }
+            b += strlen(b) + 1;
+        }
+        for (size_t k = 0; k < sm->ncols; k++) {
+            const char *f = sm->cols[k].field;
+            if (strncmp(f, "phone", 5) != 0 || (f[5] && f[5] != ':') || !*vals[k])
+                continue;
+            size_t n = phone_memo_key(vals[k], cc, key, sizeof key);
+            uint32_t id = mdm_intern_id(ld->phone_keys, key, n);
+            if (id >= cap) {
+                cap = cap ? 2 * cap : 4096;
+                ld->phone_raw = mdm_xrealloc(ld->phone_raw, cap * sizeof *ld->phone_raw);
+                ld->phone_cc = mdm_xrealloc(ld->phone_cc, cap * sizeof *ld->phone_cc);
+            }
+            if (id + 1 == mdm_intern_count(ld->phone_keys)) {
+                ld->phone_raw[id] = vals[k];
+                ld->phone_cc[id] = mdm_intern_str(ld->phone_keys, id); /* "CC\x01..." */
+            }
+        }
+    }
+    size_t np = mdm_intern_count(ld->phone_keys);
+    ld->phone_res = mdm_xcalloc(np ? np : 1, sizeof *ld->phone_res);
+}
+
+typedef struct phone_ctx {
+    linkdata *ld;
+    int failed;
+} phone_ctx;
+
+static void phone_worker(void *p, int t, size_t lo, size_t hi)
+{
+    phone_ctx *pc = p;
+    linkdata *ld = pc->ld;
+    mdm_norm *norm = mdm_norm_new(NULL);
+    if (!norm) {
+        pc->failed = 1;
+        return;
+    }
+    for (size_t i = lo; i < hi; i++) {
+        char cc[8];
+        const char *k = ld->phone_cc[i];
+        size_t n = strcspn(k, "\x01");
+        if (n >= sizeof cc)
+            n = sizeof cc - 1;
+        memcpy(cc, k, n);
+        cc[n] = 0;
+        ld->phone_res[i] = mdm_feat_phone_key(norm, ld->phone_raw[i], cc, ld->arenas[t]);
+    }
+    mdm_norm_free(norm);
+}
+
 typedef struct feat_ctx {
     linkdata *ld;
     int failed;
@@ -195,11 +304,54 @@ static void feat_worker(void *p, int t, size_t lo, size_t hi)
                 r.birth_date = mdm_xstrdup(iso);
             }
         }
-        mdm_feat_build(norm, &r, ld->m->default_country, ld->arenas[t], &ld->feats[i]);
+        mdm_feat_build_with(norm, &r, ld->m->default_country, ld->arenas[t], &ld->feats[i],
+                            phone_lookup, ld);
         ld->feats[i].source = (uint32_t)si;
     }
     mdm_record_clear(&r);
     mdm_norm_free(norm);
+}
+
+static const char *intern_str(mdm_intern *t, const char *s)
+{
+    return s ? mdm_intern_str(t, mdm_intern_id(t, s, strlen(s))) : NULL;
+}
+
+static bool is_name_field(int f)
+{
+    return f == MDM_FIELD_FIRST_NAME || f == MDM_FIELD_MIDDLE_NAME || f == MDM_FIELD_LAST_NAME;
+}
+
+/* Task 0 interns the name strings, task 1 all others (two tables: parallel, and names
+ * are compared across fields, first against last, so they share one). */
+static void intern_worker(void *p, int t, size_t lo, size_t hi)
+{
+    linkdata *ld = p;
+    for (size_t task = lo; task < hi; task++) {
+        (void)t;
+        for (size_t i = 0; i < ld->n; i++) {
+            mdm_feat *f = &ld->feats[i];
+            if (task == 0) {
+                for (int k = 0; k < MDM_FIELD_COUNT; k++)
+                    if (is_name_field(k))
+                        f->v[k] = intern_str(ld->names, f->v[k]);
+                f->first_canon = intern_str(ld->names, f->first_canon);
+                f->first_phon = intern_str(ld->names, f->first_phon);
+                f->last_phon = intern_str(ld->names, f->last_phon);
+            } else {
+                for (int k = 0; k < MDM_FIELD_COUNT; k++)
+                    if (!is_name_field(k) && k != MDM_FIELD_EMAIL && k != MDM_FIELD_PHONE)
+                        f->v[k] = intern_str(ld->values, f->v[k]);
+                for (int k = 0; k < f->n_emails; k++)
+                    f->emails[k] = intern_str(ld->values, f->emails[k]);
+                for (int k = 0; k < f->n_phones; k++)
+                    f->phones[k] = intern_str(ld->values, f->phones[k]);
+                f->v[MDM_FIELD_EMAIL] = f->n_emails ? f->emails[0] : NULL;
+                f->v[MDM_FIELD_PHONE] = f->n_phones ? f->phones[0] : NULL;
+                f->interned = true;
+            }
+        }
+    }
 }
 
 /* ---- shared values and term frequencies ---- */
@@ -270,7 +422,8 @@ static size_t drop_shared(linkdata *ld, mdm_field field)
                           ln ? (uint32_t)mdm_hash64(ln, strlen(ln), 3) | 1u : 0};
         }
     }
-    qsort(a, n, sizeof *a, cmp_vh);
+    if (n)
+        qsort(a, n, sizeof *a, cmp_vh);
     size_t dropped = 0;
     int kmin = ld->m->shared_min_people;
     uint32_t *who = NULL;
@@ -364,17 +517,31 @@ static mdm_status load_all(linkdata *ld, const mdm_model *m, const mdm_link_opts
     for (int t = 0; t < ld->threads; t++)
         ld->arenas[t] = mdm_arena_new(1 << 20);
     ld->feats = mdm_xcalloc(ld->n ? ld->n : 1, sizeof *ld->feats);
+    collect_phones(ld);
+    phone_ctx pc = {ld, 0};
+    mdm_parallel_for(ld->threads, mdm_intern_count(ld->phone_keys), phone_worker, &pc);
     feat_ctx fc = {ld, 0};
     mdm_parallel_for(ld->threads, ld->n, feat_worker, &fc);
-    if (fc.failed)
+    if (fc.failed || pc.failed)
         return mdm_err_set(err, MDM_EINTERNAL, "cannot initialise the normalizer (ICU)");
     mdm_buf_free(&ld->blob);
     free(ld->blob_off);
     ld->blob_off = NULL;
+    mdm_intern_free(ld->phone_keys);
+    ld->phone_keys = NULL;
+    /* intern every feature string: equal values then share one pointer (comparisons test
+     * pointers), and repeated values are stored once */
+    ld->names = mdm_intern_new();
+    ld->values = mdm_intern_new();
+    mdm_parallel_for(ld->threads > 1 ? 2 : 1, 2, intern_worker, ld);
+    for (int t = 0; t < ld->threads; t++) {
+        mdm_arena_free(ld->arenas[t]);
+        ld->arenas[t] = NULL;
+    }
     /* shared values: contact points and identifiers */
-    static const mdm_field shared_fields[] = {MDM_FIELD_EMAIL,           MDM_FIELD_PHONE,
-                                              MDM_FIELD_LOYALTY_ID,      MDM_FIELD_CUSTOMER_NUMBER,
-                                              MDM_FIELD_TAX_ID,          MDM_FIELD_NATIONAL_ID};
+    static const mdm_field shared_fields[] = {MDM_FIELD_EMAIL,      MDM_FIELD_PHONE,
+                                              MDM_FIELD_LOYALTY_ID, MDM_FIELD_CUSTOMER_NUMBER,
+                                              MDM_FIELD_TAX_ID,     MDM_FIELD_NATIONAL_ID};
     for (size_t f = 0; f < sizeof shared_fields / sizeof shared_fields[0]; f++) {
         bool off = false;
         for (int k = 0; k < m->ncmp; k++)
@@ -740,6 +907,10 @@ mdm_status mdm_link_run(mdm_model *m, const mdm_link_opts *o, mdm_link_stats *st
                 npairs, st->block.blocks, st->block.largest_block, st->block.oversized_blocks,
                 st->t_block);
 
+    if (ld.progress)
+        for (int r = 0; r < m->nrules; r++)
+            fprintf(stderr, "link:   rule %-40s %zu pairs\n", m->rules[r].text,
+                    st->block.rule_pairs[r]);
     bool train_now = !m->trained || o->retrain;
     codes = mdm_xmalloc((npairs ? npairs : 1) * sizeof *codes);
     cmp_ctx c = {.ld = &ld, .pairs = pairs, .codes = codes};
@@ -754,7 +925,8 @@ mdm_status mdm_link_run(mdm_model *m, const mdm_link_opts *o, mdm_link_stats *st
                     hist_add(&merged, hists[k].keys[i] - 1, hists[k].counts[i]);
         train(&ld, m, pairs, npairs, &merged, st);
         if (ld.progress)
-            fprintf(stderr, "link: trained (EM %d iterations, %.4f of candidates match, prior %.3g)\n",
+            fprintf(stderr,
+                    "link: trained (EM %d iterations, %.4f of candidates match, prior %.3g)\n",
                     st->em_iterations, st->lambda, m->prior);
     }
     double t3 = now_s();
@@ -866,8 +1038,8 @@ static long find_record(const linkdata *ld, const char *source, const char *id)
 }
 
 mdm_status mdm_link_explain(const mdm_model *m, const mdm_link_opts *o, const char *source_a,
-                            const char *id_a, const char *source_b, const char *id_b,
-                            json_t **doc, mdm_err *err)
+                            const char *id_a, const char *source_b, const char *id_b, json_t **doc,
+                            mdm_err *err)
 {
     linkdata ld;
     *doc = NULL;
@@ -888,12 +1060,12 @@ mdm_status mdm_link_explain(const mdm_model *m, const mdm_link_opts *o, const ch
     mdm_explain ex;
     mdm_model_score(m, &ld.feats[a], &ld.feats[b], &vs, &ex);
     *doc = mdm_explain_json(&ex);
-    json_object_set_new(*doc, "a",
-                        json_pack("{s:s,s:s}", "source", ld.src_name[ld.feats[a].source],
-                                  "record_id", ld.ids[a]));
-    json_object_set_new(*doc, "b",
-                        json_pack("{s:s,s:s}", "source", ld.src_name[ld.feats[b].source],
-                                  "record_id", ld.ids[b]));
+    json_object_set_new(
+        *doc, "a",
+        json_pack("{s:s,s:s}", "source", ld.src_name[ld.feats[a].source], "record_id", ld.ids[a]));
+    json_object_set_new(
+        *doc, "b",
+        json_pack("{s:s,s:s}", "source", ld.src_name[ld.feats[b].source], "record_id", ld.ids[b]));
 out:
     ld_free(&ld);
     return rc;

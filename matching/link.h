@@ -59,8 +59,8 @@ mdm_status mdm_link_run(mdm_model *m, const mdm_link_opts *opts, mdm_link_stats 
  * the two records' source and id; the caller decrefs it). MDM_ENOTFOUND when a record is
  * absent. */
 mdm_status mdm_link_explain(const mdm_model *m, const mdm_link_opts *opts, const char *source_a,
-                            const char *id_a, const char *source_b, const char *id_b,
-                            json_t **doc, mdm_err *err);
+                            const char *id_a, const char *source_b, const char *id_b, json_t **doc,
+                            mdm_err *err);
 
 /* Number of worker threads for a request (<= 0: MDM_THREADS, else online CPUs). */
 int mdm_link_threads(int requested);

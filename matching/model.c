@@ -73,8 +73,26 @@ static const char *phon_key(const char *s, mdm_arena *a)
     return p[0] ? mdm_arena_strdup(a, p) : NULL;
 }
 
+const char *mdm_feat_phone_key(struct mdm_norm *norm, const char *raw, const char *country,
+                               mdm_arena *a)
+{
+    mdm_phone_norm p;
+    if (!raw || mdm_norm_phone(norm, raw, country, &p, NULL) != MDM_OK)
+        return NULL;
+    if (p.valid && p.e164[0])
+        return mdm_arena_strdup(a, p.e164);
+    const char *d = id_key(p.digits[0] ? p.digits : raw, a);
+    return d && strlen(d) >= 7 ? d : NULL;
+}
+
 void mdm_feat_build(struct mdm_norm *norm, const mdm_record *r, const char *default_country,
                     mdm_arena *a, mdm_feat *f)
+{
+    mdm_feat_build_with(norm, r, default_country, a, f, NULL, NULL);
+}
+
+void mdm_feat_build_with(struct mdm_norm *norm, const mdm_record *r, const char *default_country,
+                         mdm_arena *a, mdm_feat *f, mdm_phone_key_fn phone_fn, void *phone_ctx)
 {
     memset(f, 0, sizeof *f);
     mdm_buf tmp = {0};
@@ -165,17 +183,8 @@ void mdm_feat_build(struct mdm_norm *norm, const mdm_record *r, const char *defa
 
     /* phones */
     for (size_t i = 0; i < r->n_phones && f->n_phones < MDM_FEAT_MULTI; i++) {
-        mdm_phone_norm p;
-        if (mdm_norm_phone(norm, r->phones[i].value, country, &p, NULL) != MDM_OK)
-            continue;
-        const char *v = NULL;
-        if (p.valid && p.e164[0]) {
-            v = mdm_arena_strdup(a, p.e164);
-        } else {
-            const char *d = id_key(p.digits[0] ? p.digits : r->phones[i].value, a);
-            if (d && strlen(d) >= 7)
-                v = d;
-        }
+        const char *v = phone_fn ? phone_fn(phone_ctx, norm, r->phones[i].value, country, a)
+                                 : mdm_feat_phone_key(norm, r->phones[i].value, country, a);
         if (!v)
             continue;
         bool dup = false;
@@ -202,14 +211,14 @@ static const struct {
     mdm_cmp_type type;
     int nlevels;
 } cmp_types[] = {
-    {"name", MDM_CT_NAME, 5},     {"string", MDM_CT_STRING, 4}, {"tokens", MDM_CT_TOKENS, 4},
-    {"date", MDM_CT_DATE, 3},     {"email", MDM_CT_EMAIL, 3},   {"phone", MDM_CT_PHONE, 3},
-    {"id", MDM_CT_ID, 3},         {"postal", MDM_CT_POSTAL, 3}, {"exact", MDM_CT_EXACT, 2},
+    {"name", MDM_CT_NAME, 5}, {"string", MDM_CT_STRING, 4}, {"tokens", MDM_CT_TOKENS, 4},
+    {"date", MDM_CT_DATE, 3}, {"email", MDM_CT_EMAIL, 3},   {"phone", MDM_CT_PHONE, 3},
+    {"id", MDM_CT_ID, 3},     {"postal", MDM_CT_POSTAL, 3}, {"exact", MDM_CT_EXACT, 2},
 };
 #define N_CMP_TYPES (sizeof cmp_types / sizeof cmp_types[0])
 
-static const char *const key_fn_names[] = {"value",  "phonetic", "soundex",  "initial", "prefix3",
-                                           "year",   "monthday", "last4",    "canon"};
+static const char *const key_fn_names[] = {"value", "phonetic", "soundex", "initial", "prefix3",
+                                           "year",  "monthday", "last4",   "canon"};
 
 static const char *type_name(mdm_cmp_type t)
 {
@@ -322,7 +331,8 @@ static bool parse_rule(mdm_block_rule *r, const char *text, const char *where, m
         }
         int f = mdm_field_parse(tok);
         if (f < 0) {
-            mdm_err_set(err, MDM_EINVAL, "%s: unknown field \"%s\" in rule \"%s\"", where, tok, text);
+            mdm_err_set(err, MDM_EINVAL, "%s: unknown field \"%s\" in rule \"%s\"", where, tok,
+                        text);
             ok = false;
             break;
         }
@@ -360,8 +370,8 @@ static void default_levels(mdm_comparison *c)
 static bool parse_comparison(mdm_model *mdl, mdm_comparison *c, json_t *o, const char *where,
                              mdm_err *err)
 {
-    static const char *const keys[] = {"name", "field", "type", "thresholds", "tf", "shared_null",
-                                       "group", "m", "u", NULL};
+    static const char *const keys[] = {"name",        "field", "type", "thresholds", "tf",
+                                       "shared_null", "group", "m",    "u",          NULL};
     if (!json_is_object(o)) {
         mdm_err_set(err, MDM_EINVAL, "%s: expected an object", where);
         return false;
@@ -373,15 +383,18 @@ static bool parse_comparison(mdm_model *mdl, mdm_comparison *c, json_t *o, const
     if (!parse_field(json_object_get(o, "field"), &c->field, w, err))
         return false;
     json_t *name = json_object_get(o, "name");
-    c->name = mdm_xstrdup(json_is_string(name) ? json_string_value(name) : mdm_field_name(c->field));
+    c->name =
+        mdm_xstrdup(json_is_string(name) ? json_string_value(name) : mdm_field_name(c->field));
     json_t *t = json_object_get(o, "type");
     int ti = -1;
     for (size_t i = 0; t && json_is_string(t) && i < N_CMP_TYPES; i++)
         if (strcmp(cmp_types[i].name, json_string_value(t)) == 0)
             ti = (int)i;
     if (ti < 0) {
-        mdm_err_set(err, MDM_EINVAL, "%s.type: expected one of name string tokens date email phone "
-                                     "id postal exact", where);
+        mdm_err_set(err, MDM_EINVAL,
+                    "%s.type: expected one of name string tokens date email phone "
+                    "id postal exact",
+                    where);
         return false;
     }
     c->type = cmp_types[ti].type;
@@ -392,7 +405,8 @@ static bool parse_comparison(mdm_model *mdl, mdm_comparison *c, json_t *o, const
     if (th) {
         if (!json_is_array(th) || json_array_size(th) != 2 ||
             !json_is_number(json_array_get(th, 0)) || !json_is_number(json_array_get(th, 1))) {
-            mdm_err_set(err, MDM_EINVAL, "%s.thresholds: expected [close, far] similarities", where);
+            mdm_err_set(err, MDM_EINVAL, "%s.thresholds: expected [close, far] similarities",
+                        where);
             return false;
         }
         c->t0 = json_number_value(json_array_get(th, 0));
@@ -414,7 +428,8 @@ static bool parse_comparison(mdm_model *mdl, mdm_comparison *c, json_t *o, const
         }
     }
     c->shared_null = c->type == MDM_CT_EMAIL || c->type == MDM_CT_PHONE || c->type == MDM_CT_ID;
-    if (!get_bool(o, "tf", &c->tf, where, err) || !get_bool(o, "shared_null", &c->shared_null, where, err))
+    if (!get_bool(o, "tf", &c->tf, where, err) ||
+        !get_bool(o, "shared_null", &c->shared_null, where, err))
         return false;
     if (c->tf && (c->field == MDM_FIELD_EMAIL || c->field == MDM_FIELD_PHONE)) {
         mdm_err_set(err, MDM_EINVAL, "%s.tf: not available on multi-valued fields", where);
@@ -463,9 +478,9 @@ void mdm_model_free(mdm_model *m)
 
 mdm_model *mdm_model_from_json(json_t *doc, mdm_err *err)
 {
-    static const char *const top[] = {"sources",    "default_country", "comparisons", "blocking",
-                                      "thresholds", "clustering",      "training",    "trained",
-                                      NULL};
+    static const char *const top[] = {"sources",  "default_country", "comparisons",
+                                      "blocking", "thresholds",      "clustering",
+                                      "training", "trained",         NULL};
     if (!json_is_object(doc)) {
         mdm_err_set(err, MDM_EINVAL, "model: expected a JSON object");
         return NULL;
@@ -572,9 +587,9 @@ mdm_model *mdm_model_from_json(json_t *doc, mdm_err *err)
 
     json_t *cl = json_object_get(doc, "clustering");
     if (cl) {
-        static const char *const cl_keys[] = {"max_cluster_size", "min_cohesion", "strong_ids",
-                                              "shared_min_people", "conflicts", "one_to_one",
-                                              "group_margin", NULL};
+        static const char *const cl_keys[] = {
+            "max_cluster_size", "min_cohesion", "strong_ids",   "shared_min_people",
+            "conflicts",        "one_to_one",   "group_margin", NULL};
         if (!json_is_object(cl) || !check_keys(cl, "clustering", cl_keys, err))
             goto out_fail;
         d = (double)m->max_cluster_size;
@@ -730,11 +745,12 @@ json_t *mdm_model_json(const mdm_model *m)
     json_t *rules = json_array();
     for (int r = 0; r < m->nrules; r++)
         json_array_append_new(rules, json_string(m->rules[r].text));
-    json_object_set_new(doc, "blocking",
-                        json_pack("{s:o,s:I}", "rules", rules, "max_block_size",
-                                  (json_int_t)m->max_block_size));
-    json_object_set_new(doc, "thresholds", json_pack("{s:f,s:f}", "link", m->link_threshold,
-                                                     "review", m->review_threshold));
+    json_object_set_new(
+        doc, "blocking",
+        json_pack("{s:o,s:I}", "rules", rules, "max_block_size", (json_int_t)m->max_block_size));
+    json_object_set_new(
+        doc, "thresholds",
+        json_pack("{s:f,s:f}", "link", m->link_threshold, "review", m->review_threshold));
     json_t *ids = json_array();
     for (int i = 0; i < m->nstrong; i++)
         json_array_append_new(ids, json_string(mdm_field_name(m->strong_ids[i])));
@@ -752,16 +768,17 @@ json_t *mdm_model_json(const mdm_model *m)
                                   "seed", (json_int_t)m->seed, "em_iterations", m->em_iterations,
                                   "u_floor", m->u_floor));
     if (m->trained)
-        json_object_set_new(doc, "trained",
-                            json_pack("{s:f,s:f}", "prior", m->prior, "lambda_candidates",
-                                      m->lambda_candidates));
+        json_object_set_new(
+            doc, "trained",
+            json_pack("{s:f,s:f}", "prior", m->prior, "lambda_candidates", m->lambda_candidates));
     return doc;
 }
 
 mdm_status mdm_model_save(const mdm_model *m, const char *path, mdm_err *err)
 {
     json_t *doc = mdm_model_json(m);
-    int rc = json_dump_file(doc, path, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+    int rc =
+        json_dump_file(doc, path, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
     json_decref(doc);
     if (rc != 0)
         return mdm_err_set(err, MDM_EIO, "cannot write %s", path);
@@ -790,9 +807,12 @@ const mdm_source_map *mdm_model_source_for(const mdm_model *m, const char *path)
 
 /* ---- comparison levels ---- */
 
+/* Equality of two feature values; interned features compare pointers. Set per pair. */
+static _Thread_local bool both_interned;
+
 static bool eq(const char *a, const char *b)
 {
-    return a == b || strcmp(a, b) == 0;
+    return a == b || (!both_interned && strcmp(a, b) == 0);
 }
 
 static int name_level(const mdm_comparison *c, const mdm_feat *a, const mdm_feat *b)
@@ -803,14 +823,15 @@ static int name_level(const mdm_comparison *c, const mdm_feat *a, const mdm_feat
     if (eq(x, y))
         return 0;
     if (c->field == MDM_FIELD_FIRST_NAME && a->first_canon && b->first_canon &&
-        (eq(a->first_canon, b->first_canon) || mdm_norm_nickname_equiv(NULL, x, y)))
+        (eq(a->first_canon, b->first_canon) ||
+         /* names of several classes (chris: christopher, christina) are short */
+         ((strlen(x) <= 5 || strlen(y) <= 5) && mdm_norm_nickname_equiv(NULL, x, y))))
         return 1;
     /* first and last swapped */
     mdm_field other = c->field == MDM_FIELD_FIRST_NAME  ? MDM_FIELD_LAST_NAME
                       : c->field == MDM_FIELD_LAST_NAME ? MDM_FIELD_FIRST_NAME
                                                         : c->field;
-    if (other != c->field && b->v[other] && a->v[other] && eq(x, b->v[other]) &&
-        eq(y, a->v[other]))
+    if (other != c->field && b->v[other] && a->v[other] && eq(x, b->v[other]) && eq(y, a->v[other]))
         return 2;
     double s = mdm_cmp_jaro_winkler(x, y);
     if (s >= c->t0)
@@ -857,8 +878,8 @@ static bool one_edit(const char *x, const char *y)
             }
         if (diff == 1)
             return true;
-        return diff == 2 && first + 1 < n && x[first] == y[first + 1] &&
-               x[first + 1] == y[first] && (first + 2 >= n || strcmp(x + first + 2, y + first + 2) == 0);
+        return diff == 2 && first + 1 < n && x[first] == y[first + 1] && x[first + 1] == y[first] &&
+               (first + 2 >= n || strcmp(x + first + 2, y + first + 2) == 0);
     }
     if (n + 1 == m || m + 1 == n)
         return mdm_cmp_levenshtein(x, y) == 1;
@@ -983,6 +1004,7 @@ static int comparison_level(const mdm_comparison *c, const mdm_feat *a, const md
 
 void mdm_model_levels(const mdm_model *m, const mdm_feat *a, const mdm_feat *b, int8_t *out)
 {
+    both_interned = a->interned && b->interned;
     for (int k = 0; k < m->ncmp; k++)
         out[k] = (int8_t)comparison_level(&m->cmp[k], a, b);
 }
@@ -1104,10 +1126,9 @@ json_t *mdm_explain_json(const mdm_explain *ex)
         json_object_set_new(o, "value_b", it->value_b ? json_string(it->value_b) : json_null());
         json_array_append_new(items, o);
     }
-    return json_pack("{s:f,s:o,s:f,s:f,s:f,s:b}", "prior_weight", ex->prior_weight,
-                     "comparisons", items, "group_cap_adjustment", ex->group_adjust,
-                     "match_weight", ex->weight, "probability", ex->probability, "vetoed",
-                     ex->vetoed);
+    return json_pack("{s:f,s:o,s:f,s:f,s:f,s:b}", "prior_weight", ex->prior_weight, "comparisons",
+                     items, "group_cap_adjustment", ex->group_adjust, "match_weight", ex->weight,
+                     "probability", ex->probability, "vetoed", ex->vetoed);
 }
 
 /* ---- training ---- */

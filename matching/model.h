@@ -89,11 +89,12 @@ typedef struct mdm_feat {
     const char *emails[MDM_FEAT_MULTI];
     const char *phones[MDM_FEAT_MULTI];
     uint8_t n_emails, n_phones;
-    const char *first_canon; /* nickname class of the first name (bob -> robert) */
+    const char *first_canon;            /* nickname class of the first name (bob -> robert) */
     const char *first_phon, *last_phon; /* double metaphone primary keys */
-    int16_t by;       /* birth year, 0 unknown */
-    int8_t bm, bd;    /* birth month and day, 0 unknown */
-    uint32_t source;  /* index of the record's source */
+    int16_t by;                         /* birth year, 0 unknown */
+    int8_t bm, bd;                      /* birth month and day, 0 unknown */
+    uint32_t source;                    /* index of the record's source */
+    bool interned; /* every string is interned: equal values share one pointer */
 } mdm_feat;
 
 /* Builds the features of r. Strings are allocated in a (which must outlive f).
@@ -103,6 +104,19 @@ typedef struct mdm_feat {
 struct mdm_norm;
 void mdm_feat_build(struct mdm_norm *norm, const mdm_record *r, const char *default_country,
                     mdm_arena *a, mdm_feat *f);
+
+/* The comparison key of one phone number: E.164 when valid for country (ISO alpha-2),
+ * else its digits when there are at least 7, else NULL. In a. */
+const char *mdm_feat_phone_key(struct mdm_norm *norm, const char *raw, const char *country,
+                               mdm_arena *a);
+
+/* mdm_feat_build with the phone keys taken from phone_fn (a memo of
+ * mdm_feat_phone_key: libphonenumber is by far the slowest normalizer, so batch linkage
+ * parses each distinct number once). */
+typedef const char *(*mdm_phone_key_fn)(void *ctx, struct mdm_norm *norm, const char *raw,
+                                        const char *country, mdm_arena *a);
+void mdm_feat_build_with(struct mdm_norm *norm, const mdm_record *r, const char *default_country,
+                         mdm_arena *a, mdm_feat *f, mdm_phone_key_fn phone_fn, void *phone_ctx);
 
 /* ---- configuration and model ---- */
 
@@ -119,11 +133,11 @@ typedef enum mdm_cmp_type {
 } mdm_cmp_type;
 
 #define MDM_MAX_COMPARISONS 14
-#define MDM_MAX_LEVELS 6
+#define MDM_MAX_LEVELS      6
 #define MDM_MAX_BLOCK_RULES 16
-#define MDM_MAX_KEY_PARTS 4
-#define MDM_MAX_SOURCES 32
-#define MDM_MAX_STRONG_IDS 4
+#define MDM_MAX_KEY_PARTS   4
+#define MDM_MAX_SOURCES     32
+#define MDM_MAX_STRONG_IDS  4
 
 typedef struct mdm_comparison {
     char *name;
@@ -169,7 +183,7 @@ typedef struct mdm_model {
     int ncmp;
     mdm_block_rule rules[MDM_MAX_BLOCK_RULES];
     int nrules;
-    long max_block_size;  /* larger blocks are windowed (sorted neighbourhood), reported */
+    long max_block_size; /* larger blocks are windowed (sorted neighbourhood), reported */
     /* Evidence groups: comparisons whose values a whole household may share (surname,
      * address, home phone) agree together far more often than their separate u say.
      * The summed weight of a group is capped at -prior_weight + group_margin, so that
@@ -184,22 +198,22 @@ typedef struct mdm_model {
     double review_threshold; /* probability at or above (below link): review */
     /* clustering guards */
     long max_cluster_size;
-    double min_cohesion;          /* mean probability over cross pairs to merge two clusters */
+    double min_cohesion; /* mean probability over cross pairs to merge two clusters */
     mdm_field strong_ids[MDM_MAX_STRONG_IDS]; /* differing values forbid a merge */
     int nstrong;
-    int shared_min_people;        /* a value held by this many distinct surnames is shared */
+    int shared_min_people; /* a value held by this many distinct surnames is shared */
     int conflict_cmp[MDM_MAX_COMPARISONS]; /* pair vetoed when all these are "different" */
     int nconflict;
-    bool one_to_one;              /* every source deduplicated: at most one record each */
+    bool one_to_one; /* every source deduplicated: at most one record each */
     /* training */
     long u_samples;
     uint64_t seed;
     int em_iterations;
-    double u_floor;               /* smallest u used by term-frequency adjustment */
+    double u_floor; /* smallest u used by term-frequency adjustment */
     /* trained parameters */
     bool trained;
-    double prior;                 /* prior probability that a random pair matches */
-    double lambda_candidates;     /* share of matches among candidate pairs (EM) */
+    double prior;             /* prior probability that a random pair matches */
+    double lambda_candidates; /* share of matches among candidate pairs (EM) */
 } mdm_model;
 
 /* Parses a configuration or trained model document. Unknown keys, unknown fields,
@@ -260,9 +274,9 @@ typedef struct mdm_explain_item {
 typedef struct mdm_explain {
     double prior_weight;
     double group_adjust; /* change made by the evidence-group caps (<= 0) */
-    double weight; /* total */
+    double weight;       /* total */
     double probability;
-    bool vetoed;   /* a configured conflict (e.g. first name and birth date differ) */
+    bool vetoed; /* a configured conflict (e.g. first name and birth date differ) */
     int n;
     mdm_explain_item items[MDM_MAX_COMPARISONS];
 } mdm_explain;

@@ -987,7 +987,8 @@ static void make_person(gen *g, person *p, long id, const person *head, bool spo
         unique_email(g, p, p->email_old, sizeof p->email_old);
     /* ids: a bijective scramble of the person number, so unique and uninformative */
     uint64_t scr = ((uint64_t)id * 387420489u + 12345u) % 800000000u;
-    snprintf(p->loyalty, sizeof p->loyalty, "L%09llu", (unsigned long long)((scr + 7) % 1000000000u));
+    snprintf(p->loyalty, sizeof p->loyalty, "L%09llu",
+             (unsigned long long)((scr + 7) % 1000000000u));
     snprintf(p->tax, sizeof p->tax, "%09llu", (unsigned long long)(100000000u + scr));
 }
 

@@ -118,7 +118,7 @@ static void test_oversized(void)
     }
     enum { N = 200 };
     mdm_feat *f = mdm_xcalloc(N, sizeof *f);
-    char (*names)[16] = mdm_xcalloc(N, sizeof *names);
+    char(*names)[16] = mdm_xcalloc(N, sizeof *names);
     for (int i = 0; i < N; i++) {
         snprintf(names[i], sizeof names[i], "n%03d", (i * 37) % N);
         feat(&f[i], names[i], "smith", 1900 + i % 50, NULL, NULL, 0);

@@ -19,10 +19,8 @@ static void set(uint32_t a, uint32_t b, double p)
 
 static mdm_cluster_opts opts(void)
 {
-    mdm_cluster_opts o = {.max_cluster_size = 100,
-                          .min_cohesion = 0.6,
-                          .link_threshold = 0.9,
-                          .prob = prob};
+    mdm_cluster_opts o = {
+        .max_cluster_size = 100, .min_cohesion = 0.6, .link_threshold = 0.9, .prob = prob};
     return o;
 }
 

@@ -10,7 +10,8 @@
 
 static const char *cfg_text =
     "{\"sources\":[{\"record_id\":\"id\",\"columns\":{\"fn\":\"first_name\",\"ln\":\"last_name\","
-    "\"dob\":\"birth_date\",\"mail\":\"email\",\"tel\":\"phone\",\"zip\":\"address.postal_code\"}}],"
+    "\"dob\":\"birth_date\",\"mail\":\"email\",\"tel\":\"phone\",\"zip\":\"address.postal_code\"}}]"
+    ","
     "\"comparisons\":["
     "{\"name\":\"first_name\",\"field\":\"first_name\",\"type\":\"name\",\"tf\":true},"
     "{\"name\":\"last_name\",\"field\":\"last_name\",\"type\":\"name\",\"tf\":true},"
@@ -93,11 +94,11 @@ static void test_levels(void)
     feat_of(n, a, &x, "Robert", "Smith", "1980-02-03", "Bob.Smith@Gmail.com", "(415) 555-0132");
     feat_of(n, a, &y, "bob", "SMITH", "1980-03-02", "bobsmith+shop@gmail.com", "+1 415 555 0132");
     mdm_model_levels(m, &x, &y, lv);
-    CHECK_INT(lv[0], 1); /* nickname */
-    CHECK_INT(lv[1], 0); /* exact after folding */
-    CHECK_INT(lv[2], 1); /* transposed day/month */
-    CHECK_INT(lv[3], 0); /* canonical gmail key */
-    CHECK_INT(lv[4], 0); /* same E.164 */
+    CHECK_INT(lv[0], 1);  /* nickname */
+    CHECK_INT(lv[1], 0);  /* exact after folding */
+    CHECK_INT(lv[2], 1);  /* transposed day/month */
+    CHECK_INT(lv[3], 0);  /* canonical gmail key */
+    CHECK_INT(lv[4], 0);  /* same E.164 */
     CHECK_INT(lv[5], -1); /* no postal code: null */
     feat_of(n, a, &y, "Roberta", "Smyth", "", "", "");
     mdm_model_levels(m, &x, &y, lv);
@@ -109,7 +110,7 @@ static void test_levels(void)
     mdm_model_levels(m, &x, &y, lv);
     CHECK_INT(lv[0], 4); /* different */
     CHECK_INT(lv[2], 2);
-    CHECK(mdm_model_vetoed(m, lv)); /* first name and dob both different */
+    CHECK(mdm_model_vetoed(m, lv));                   /* first name and dob both different */
     feat_of(n, a, &y, "Smith", "Robert", "", "", ""); /* swapped */
     mdm_model_levels(m, &x, &y, lv);
     CHECK_INT(lv[0], 2);
@@ -137,7 +138,7 @@ static void test_tf_and_explain(void)
     double freq_common[MDM_MAX_COMPARISONS], freq_rare[MDM_MAX_COMPARISONS];
     for (int k = 0; k < MDM_MAX_COMPARISONS; k++)
         freq_common[k] = freq_rare[k] = -1;
-    freq_common[1] = 0.01;   /* "smith": 1 % of records */
+    freq_common[1] = 0.01;  /* "smith": 1 % of records */
     freq_rare[1] = 0.00001; /* a rare surname */
     mdm_value_stats sc = {freq_common, NULL}, sr = {freq_rare, NULL};
     mdm_explain ec, er;
@@ -244,7 +245,8 @@ static void test_em_recovers(void)
             CHECK_NEAR(r.u[k][l], tu[k][l], 0.02);
         }
     /* with u fixed at the truth, m and lambda still come back */
-    mdm_em_run(pats, np, K, nl, (const double(*)[MDM_MAX_LEVELS])m0, tu, 0.5, 2000, true, NULL, 0, &r);
+    mdm_em_run(pats, np, K, nl, (const double(*)[MDM_MAX_LEVELS])m0, tu, 0.5, 2000, true, NULL, 0,
+               &r);
     CHECK_NEAR(r.lambda, lambda, 0.005);
     CHECK_NEAR(r.m[0][0], tm[0][0], 0.01);
     CHECK_NEAR(r.u[3][3], tu[3][3], 1e-12);
