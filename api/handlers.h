@@ -27,6 +27,20 @@ MDM_HTTP_HANDLER(mdm_h_openapi);
 /* h_changes.c: the change feed (long poll over the outbox) */
 MDM_HTTP_HANDLER(mdm_h_changes);
 
+/* h_records.c: source records (upsert, NDJSON batch, get, delete) */
+MDM_HTTP_HANDLER(mdm_h_record_upsert);
+MDM_HTTP_HANDLER(mdm_h_record_batch);
+MDM_HTTP_HANDLER(mdm_h_record_get);
+MDM_HTTP_HANDLER(mdm_h_record_delete);
+
+/* h_entities.c: golden records (get, search, history) */
+MDM_HTTP_HANDLER(mdm_h_entity_get);
+MDM_HTTP_HANDLER(mdm_h_entity_search);
+MDM_HTTP_HANDLER(mdm_h_entity_history);
+
+/* h_match.c: read-only match */
+MDM_HTTP_HANDLER(mdm_h_match);
+
 /* The OpenAPI 3.1 document for the whole route table, as a new JSON object; NULL with
  * err set when a route's doc text is not a JSON object with summary and responses
  * (a unit test walks every route through it). */

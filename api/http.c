@@ -13,6 +13,8 @@
 
 #include "api/handlers.h"
 #include "common/log.h"
+#include "mdm/consent.h"
+#include "mdm/source.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -42,6 +44,20 @@ const mdm_http_route mdm_http_routes[] = {
     ROUTE("GET", "/readyz", MDM_ROLES_PUBLIC, mdm_h_readyz, 0, MDM_HTTP_NO_DB),
     ROUTE("GET", "/metrics", MDM_ROLES_PUBLIC, mdm_h_metrics, 0, MDM_HTTP_NO_DB),
     ROUTE("GET", "/v1/openapi.json", MDM_ROLES_PUBLIC, mdm_h_openapi, 0, MDM_HTTP_NO_DB),
+    /* source records */
+    ROUTE("POST", "/v1/sources/{source}/records", MDM_ROLES_SOURCE_WRITE, mdm_h_record_upsert,
+          MDM_HTTP_BODY_JSON, MDM_HTTP_OWN_SOURCE),
+    ROUTE("POST", "/v1/sources/{source}/records:batch", MDM_ROLES_SOURCE_WRITE, mdm_h_record_batch,
+          MDM_HTTP_BODY_BATCH, MDM_HTTP_OWN_SOURCE | MDM_HTTP_NDJSON),
+    ROUTE("GET", "/v1/sources/{source}/records/{key}", MDM_ROLES_SOURCE_READ, mdm_h_record_get, 0,
+          MDM_HTTP_OWN_SOURCE),
+    ROUTE("DELETE", "/v1/sources/{source}/records/{key}", MDM_ROLES_SOURCE_WRITE,
+          mdm_h_record_delete, 0, MDM_HTTP_OWN_SOURCE),
+    /* golden records */
+    ROUTE("GET", "/v1/entities", MDM_ROLES_READ, mdm_h_entity_search, 0, 0),
+    ROUTE("GET", "/v1/entities/{id}", MDM_ROLES_READ, mdm_h_entity_get, 0, 0),
+    ROUTE("GET", "/v1/entities/{id}/history", MDM_ROLES_READ, mdm_h_entity_history, 0, 0),
+    ROUTE("POST", "/v1/match", MDM_ROLES_READ, mdm_h_match, MDM_HTTP_BODY_JSON, 0),
     /* change feed */
     ROUTE("GET", "/v1/changes", MDM_ROLES_READ, mdm_h_changes, 0, 0),
 };
@@ -314,6 +330,7 @@ struct mdm_http_server {
     const mdm_config *cfg;
     mdm_http_limits limits;
     mdm_auth *auth;
+    mdm_ingest_ctx *ingest;
     int port;
     atomic_bool shutting_down;
     atomic_int inflight;
@@ -448,6 +465,38 @@ const mdm_config *mdm_http_config(mdm_http_req *req)
 const mdm_http_limits *mdm_http_limits_of(mdm_http_req *req)
 {
     return &req->srv->limits;
+}
+
+const mdm_ingest_ctx *mdm_http_ingest_ctx(mdm_http_req *req)
+{
+    return req->srv->ingest;
+}
+
+const char *mdm_http_actor(mdm_http_req *req)
+{
+    if (!req->has_key)
+        return "api:anonymous";
+    const char *who = req->key.name[0] ? req->key.name : req->key.prefix;
+    size_t n = strlen(who) + 5;
+    char *a = mdm_arena_alloc(req->arena, n);
+    snprintf(a, n, "api:%s", who);
+    return a;
+}
+
+bool mdm_http_param_id(mdm_http_req *req, const char *name, const char *what, int64_t *out)
+{
+    const char *v = mdm_http_param(req, name);
+    char *end = NULL;
+    errno = 0;
+    long long n = v ? strtoll(v, &end, 10) : 0;
+    if (!v || !*v || *end || errno || n <= 0 || v[0] == '+' || v[0] == ' ') {
+        mdm_err e;
+        mdm_err_set(&e, MDM_ENOTFOUND, "no %s with id \"%s\"", what, v ? v : "");
+        mdm_http_reply_problem(req, &e);
+        return false;
+    }
+    *out = n;
+    return true;
 }
 
 const char *mdm_http_method(mdm_http_req *req)
@@ -1158,6 +1207,27 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     mdm_log(MDM_LOG_WARN, "event=mhd msg=\"%s\"", line);
 }
 
+/* Registers the configured sources in source_system and loads the active match model.
+ * A database that is down at start is not fatal: the server starts, /readyz says 503,
+ * and ingest refuses unknown sources until a restart syncs them. */
+static void prepare_database(mdm_http_server *srv)
+{
+    mdm_err err = {0};
+    mdm_db *db = mdm_db_connect(srv->cfg->database_url, &err);
+    if (!db) {
+        mdm_log(MDM_LOG_WARN, "event=http_start_without_db msg=\"%s\"", err.msg);
+        return;
+    }
+    int nsynced = 0, model = 0;
+    if (mdm_sources_sync(db, mdm_ingest_sources(srv->ingest), &nsynced, &err) != MDM_OK)
+        mdm_log(MDM_LOG_WARN, "event=sources_sync_failed msg=\"%s\"", err.msg);
+    else if (mdm_ingest_ctx_use_db_model(srv->ingest, db, &model, &err) != MDM_OK)
+        mdm_log(MDM_LOG_WARN, "event=model_load_failed msg=\"%s\"", err.msg);
+    else
+        mdm_log(MDM_LOG_INFO, "event=http_ready sources=%d model_version=%d", nsynced, model);
+    mdm_db_close(db);
+}
+
 static int default_threads(const mdm_config *cfg)
 {
     if (cfg->threads > 0)
@@ -1198,6 +1268,16 @@ mdm_http_server *mdm_http_start(const mdm_config *cfg, const char *listen, mdm_e
                           listen, gai_strerror(gai));
         goto out_free;
     }
+    if (mdm_consent_configure(mdm_config_section(cfg, "consent"), err) != MDM_OK) {
+        freeaddrinfo(ai);
+        goto out_free;
+    }
+    srv->ingest = mdm_ingest_ctx_new(cfg, err);
+    if (!srv->ingest) {
+        freeaddrinfo(ai);
+        goto out_free;
+    }
+    prepare_database(srv);
     srv->auth = mdm_auth_new(srv->limits.auth_cache_seconds, srv->limits.burst_seconds);
     pthread_mutex_init(&srv->dbs_lock, NULL);
     pthread_mutex_init(&srv->wait_lock, NULL);
@@ -1232,10 +1312,12 @@ mdm_http_server *mdm_http_start(const mdm_config *cfg, const char *listen, mdm_e
     return srv;
 out_free_sync:
     mdm_auth_free(srv->auth);
+    mdm_ingest_ctx_free(srv->ingest);
     pthread_mutex_destroy(&srv->dbs_lock);
     pthread_mutex_destroy(&srv->wait_lock);
     pthread_cond_destroy(&srv->wait_cond);
 out_free:
+    mdm_ingest_ctx_free(srv->ingest);
     free(srv);
     return NULL;
 }
@@ -1277,6 +1359,7 @@ void mdm_http_stop(mdm_http_server *srv)
         mdm_db_close(srv->dbs[i]);
     free(srv->dbs);
     mdm_auth_free(srv->auth);
+    mdm_ingest_ctx_free(srv->ingest);
     pthread_mutex_destroy(&srv->dbs_lock);
     pthread_mutex_destroy(&srv->wait_lock);
     pthread_cond_destroy(&srv->wait_cond);

@@ -30,6 +30,7 @@
 #include "common/mem.h"
 #include "mdm/config.h"
 #include "mdm/db.h"
+#include "mdm/ingest.h"
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -114,6 +115,11 @@ mdm_arena *mdm_http_arena(mdm_http_req *req);
 mdm_db *mdm_http_db(mdm_http_req *req);
 const mdm_config *mdm_http_config(mdm_http_req *req);
 const mdm_http_limits *mdm_http_limits_of(mdm_http_req *req);
+/* The server's ingest context (sources, thresholds, survivorship, model), built at start;
+ * shared read-only by all threads. */
+const mdm_ingest_ctx *mdm_http_ingest_ctx(mdm_http_req *req);
+/* Who acts, for link events and audit rows: "api:<key name>" or "api:<key prefix>". */
+const char *mdm_http_actor(mdm_http_req *req);
 const char *mdm_http_method(mdm_http_req *req);
 const mdm_http_route *mdm_http_route_of(mdm_http_req *req);
 const char *mdm_http_request_id(mdm_http_req *req);
@@ -134,6 +140,9 @@ const char *mdm_http_body(mdm_http_req *req, size_t *len);
  * "/query/NAME") and return false; an absent argument gives def. */
 bool mdm_http_query_int(mdm_http_req *req, const char *name, long long def, long long min,
                         long long max, long long *out);
+/* Path parameter `name` as a positive 64-bit id; otherwise replies 404 naming `what`
+ * and returns false. */
+bool mdm_http_param_id(mdm_http_req *req, const char *name, const char *what, int64_t *out);
 /* Parses the version of an If-Match header ("3", "\"3\"" or W/"3"); false when absent.
  * A malformed header replies 400 and sets *bad. */
 bool mdm_http_if_match(mdm_http_req *req, int *version, bool *bad);

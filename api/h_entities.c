@@ -1,0 +1,140 @@
+/* Golden records: get one (lineage, members, consent summary, version as ETag; a retired
+ * id answers with its survivor), search by e-mail / phone / loyalty id / name + birth
+ * date with cursor paging, and history (versions and link events). Reads only. */
+#include "api/handlers.h"
+#include "mdm/consent.h"
+#include "mdm/golden.h"
+
+#include <microhttpd.h>
+#include <stdio.h>
+#include <string.h>
+
+const char mdm_h_entity_get_doc[] =
+    "{\"summary\": \"One golden record\", \"tags\": [\"entities\"], \"description\":"
+    " \"Golden values, lineage per attribute (winning source record and rule), members"
+    " (cross-references to source records), consent summary and version (also the ETag)."
+    " A retired (merged) id answers with its survivor: the body is the survivor's, with"
+    " requested_id and Content-Location naming the survivor.\","
+    " \"responses\": {\"200\": {\"description\": \"the golden record\", \"headers\": {\"ETag\":"
+    " {\"schema\": {\"type\": \"string\"}, \"description\": \"the version, quoted\"}},"
+    " \"content\": {\"application/json\": {\"schema\": {\"$ref\":"
+    " \"#/components/schemas/Entity\"}}}}},"
+    " \"x-components\": {\"schemas\": {\"Entity\": {\"type\": \"object\", \"properties\": {"
+    " \"id\": {\"type\": \"integer\"}, \"status\": {\"enum\": [\"active\", \"retired\","
+    " \"erased\"]}, \"version\": {\"type\": \"integer\"}, \"golden\": {\"type\": \"object\"},"
+    " \"lineage\": {\"type\": \"object\"}, \"members\": {\"type\": \"array\", \"items\":"
+    " {\"type\": \"object\"}}, \"consent\": {\"type\": \"object\"}, \"requested_id\": {\"type\":"
+    " \"integer\"}, \"survivor_id\": {\"type\": [\"integer\", \"null\"]}}},"
+    " \"EntityPage\": {\"type\": \"object\", \"properties\": {\"items\": {\"type\": \"array\","
+    " \"items\": {\"type\": \"object\", \"properties\": {\"id\": {\"type\": \"integer\"},"
+    " \"version\": {\"type\": \"integer\"}, \"golden\": {\"type\": \"object\"}}}}, \"next\":"
+    " {\"type\": [\"integer\", \"null\"]}}}}}}";
+
+const char mdm_h_entity_search_doc[] =
+    "{\"summary\": \"Search golden records\", \"tags\": [\"entities\"], \"description\":"
+    " \"Active golden records matching every given criterion (at least one), compared in"
+    " normalized form (e-mail canonical key, phone E.164, names in key form), ordered by"
+    " id. Page with after=<next of the previous page>.\","
+    " \"parameters\": ["
+    " {\"name\": \"email\", \"in\": \"query\", \"schema\": {\"type\": \"string\"}},"
+    " {\"name\": \"phone\", \"in\": \"query\", \"schema\": {\"type\": \"string\"}},"
+    " {\"name\": \"loyalty_id\", \"in\": \"query\", \"schema\": {\"type\": \"string\"}},"
+    " {\"name\": \"name\", \"in\": \"query\", \"schema\": {\"type\": \"string\"}},"
+    " {\"name\": \"birth_date\", \"in\": \"query\", \"schema\": {\"type\": \"string\","
+    " \"format\": \"date\"}},"
+    " {\"name\": \"after\", \"in\": \"query\", \"schema\": {\"type\": \"integer\", \"minimum\": "
+    "0}},"
+    " {\"name\": \"limit\", \"in\": \"query\", \"schema\": {\"type\": \"integer\", \"minimum\": 1,"
+    " \"maximum\": 1000, \"default\": 50}}],"
+    " \"responses\": {\"200\": {\"description\": \"a page of golden records\", \"content\":"
+    " {\"application/json\": {\"schema\": {\"$ref\": \"#/components/schemas/EntityPage\"}}}}}}";
+
+const char mdm_h_entity_history_doc[] =
+    "{\"summary\": \"History of a golden record\", \"tags\": [\"entities\"], \"description\":"
+    " \"Every version with the reason it changed, and every link event (create, link,"
+    " unlink, merge, split, ...) with method, probability, rule and actor; newest first.\","
+    " \"responses\": {\"200\": {\"description\": \"versions and link events\", \"content\":"
+    " {\"application/json\": {\"schema\": {\"type\": \"object\", \"properties\": {\"id\":"
+    " {\"type\": \"integer\"}, \"versions\": {\"type\": \"array\", \"items\": {\"type\":"
+    " \"object\"}}, \"events\": {\"type\": \"array\", \"items\": {\"type\": \"object\"}}}}}}}}}";
+
+void mdm_h_entity_get(mdm_http_req *req)
+{
+    int64_t id;
+    if (!mdm_http_param_id(req, "id", "entity", &id))
+        return;
+    mdm_db *db = mdm_http_db(req);
+    json_t *e = NULL;
+    int64_t survivor = 0;
+    mdm_err err = {0};
+    mdm_status st = mdm_golden_get(db, id, &e, &survivor, &err);
+    if (st == MDM_OK && survivor) {
+        json_decref(e);
+        e = NULL;
+        st = mdm_golden_get(db, survivor, &e, NULL, &err);
+        if (st == MDM_OK) {
+            char loc[64];
+            snprintf(loc, sizeof loc, "/v1/entities/%lld", (long long)survivor);
+            mdm_http_set_header(req, "Content-Location", loc);
+            json_object_set_new(e, "requested_id", json_integer(id));
+        }
+    }
+    if (st != MDM_OK) {
+        mdm_http_reply_problem(req, &err);
+        return;
+    }
+    const char *status = json_string_value(json_object_get(e, "status"));
+    if (status && strcmp(status, "active") == 0) {
+        json_t *consent = NULL;
+        json_int_t live = json_integer_value(json_object_get(e, "id"));
+        if (mdm_consent_state(db, live, NULL, &consent, &err) == MDM_OK)
+            json_object_set_new(e, "consent", consent);
+    }
+    char etag[32];
+    snprintf(etag, sizeof etag, "\"%lld\"",
+             (long long)json_integer_value(json_object_get(e, "version")));
+    mdm_http_set_header(req, "ETag", etag);
+    mdm_http_reply_json(req, MHD_HTTP_OK, e);
+}
+
+void mdm_h_entity_search(mdm_http_req *req)
+{
+    long long after, limit;
+    if (!mdm_http_query_int(req, "after", 0, 0, INT64_MAX, &after) ||
+        !mdm_http_query_int(req, "limit", 50, 1,
+                            mdm_http_limits_of(req)->max_page_size < 1000
+                                ? mdm_http_limits_of(req)->max_page_size
+                                : 1000,
+                            &limit))
+        return;
+    mdm_golden_query q = {
+        .email = mdm_http_query(req, "email"),
+        .phone = mdm_http_query(req, "phone"),
+        .loyalty_id = mdm_http_query(req, "loyalty_id"),
+        .name = mdm_http_query(req, "name"),
+        .birth_date = mdm_http_query(req, "birth_date"),
+        .after = after,
+        .limit = (int)limit,
+    };
+    json_t *out = NULL;
+    mdm_err err = {0};
+    if (mdm_golden_search(mdm_http_db(req), &q, &out, &err) != MDM_OK) {
+        mdm_http_reply_problem(req, &err);
+        return;
+    }
+    mdm_http_reply_json(req, MHD_HTTP_OK, out);
+}
+
+void mdm_h_entity_history(mdm_http_req *req)
+{
+    int64_t id;
+    if (!mdm_http_param_id(req, "id", "entity", &id))
+        return;
+    json_t *out = NULL;
+    mdm_err err = {0};
+    if (mdm_golden_history(mdm_http_db(req), id, &out, &err) != MDM_OK) {
+        mdm_http_reply_problem(req, &err);
+        return;
+    }
+    mdm_http_reply_json(req, MHD_HTTP_OK, out);
+}
