@@ -116,6 +116,14 @@ static const mdm_db_stmt stmt_supersede_pair = {
     "$2) OR (entity_id = $2 AND other_entity_id = $1))",
     2};
 
+static const mdm_db_stmt stmt_supersede_members = {
+    "golden_supersede_members",
+    "UPDATE review_item r SET status = 'superseded', updated_at = now(), version = r.version + 1 "
+    "WHERE r.status IN ('open', 'deferred', 'claimed') AND r.kind = 'record_entity' "
+    "AND r.entity_id IN ($1, $2) AND EXISTS (SELECT 1 FROM membership m WHERE "
+    "m.record_id = r.record_id AND m.entity_id = $1 AND m.active)",
+    2};
+
 static const mdm_db_stmt stmt_split_move = {
     "golden_split_move",
     "WITH moved AS (UPDATE membership SET active = false, unlinked_at = now() "
@@ -504,7 +512,8 @@ mdm_status mdm_golden_merge(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t into,
         return st;
     if ((st = mdm_db_exec(db, &stmt_repoint, p2, NULL, err)) != MDM_OK)
         return st;
-    if ((st = mdm_db_exec(db, &stmt_supersede_pair, p2, NULL, err)) != MDM_OK)
+    if ((st = mdm_db_exec(db, &stmt_supersede_pair, p2, NULL, err)) != MDM_OK ||
+        (st = mdm_db_exec(db, &stmt_supersede_members, p2, NULL, err)) != MDM_OK)
         return st;
     json_t *details = json_pack("{s:i}", "moved_records", moved);
     st = link_event(db, "merge", method, keep, 0, gone, probability, method, actor, reason,
