@@ -47,6 +47,11 @@ build/san/itests/%: build/san/obj/tests/integration/%.o build/san/libmdm.a
 	@mkdir -p $(@D) && $(CC) $(SAN) $^ $(LDLIBS) -o $@
 build/rel/bench_%: build/rel/obj/tests/bench/bench_%.o build/rel/libmdm.a
 	$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+# The webhook receiver of the publishing tests and benchmark: on its own, no libmdm.
+build/san/mdm-test-receiver: build/san/obj/tests/receiver/receiver.o
+	$(CC) $(SAN) $^ $(LDLIBS) -o $@
+build/rel/mdm-test-receiver: build/rel/obj/tests/receiver/receiver.o
+	$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
 deps:
 	@scripts/deps.sh
@@ -54,7 +59,7 @@ deps:
 # test and run re-enter make after deps so pkg-config is read with the packages present.
 test check: deps
 	@$(MAKE) --no-print-directory test-all
-test-all: $(UNIT) $(ITEST) build/san/mdm build/rel/mdm
+test-all: $(UNIT) $(ITEST) build/san/mdm build/rel/mdm build/san/mdm-test-receiver
 	@tests/run.sh
 unit: $(UNIT)
 	@tests/run.sh --unit
@@ -66,7 +71,7 @@ run demo: deps
 migrate: build/rel/mdm
 	@scripts/run.sh --migrate-only
 
-bench: $(BENCH) build/rel/mdm
+bench: $(BENCH) build/rel/mdm build/rel/mdm-test-receiver
 	@scripts/bench.sh
 
 bench-quality: build/rel/mdm

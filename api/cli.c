@@ -185,6 +185,33 @@ const mdm_cli_command mdm_cli_commands[] = {
      "or admin. --rate is the key's request rate limit (default 100/s). list shows every key\n"
      "(never the secret); revoke disables one at once (servers notice within\n"
      "http.auth_cache_seconds).\n"},
+    {"publish", mdm_cli_publish, "push golden changes to subscribed systems (delivery workers)",
+     "usage: mdm publish [--config FILE] [--once | --drain [--timeout SECONDS]] [--workers N]\n\n"
+     "Syncs the subscriptions of mdm.json into the database, fans outbox events out into\n"
+     "deliveries and sends them (signed HTTP POSTs, retried with backoff; see README.md).\n"
+     "Without --once or --drain it runs until SIGINT/SIGTERM (mdm serve runs the same\n"
+     "workers itself).\n\n"
+     "  --once         deliver what is due now, then exit\n"
+     "  --drain        keep going, waiting out backoffs, until nothing is pending (or\n"
+     "                 --timeout SECONDS passed: exit 6)\n"
+     "  --workers N    delivery threads (default publish.workers, 2)\n"
+     "Prints {\"processed\": N} with --once/--drain.\n"},
+    {"deliveries", mdm_cli_deliveries, "list or replay push deliveries",
+     "usage: mdm deliveries list [--state STATE] [--subscription ID] [--after ID] [--limit N]\n"
+     "       mdm deliveries replay --dead [--subscription ID]\n"
+     "       mdm deliveries replay --subscription ID --from-seq SEQ\n\n"
+     "list prints one JSON object per delivery (id order, after ID, at most N, default 100);\n"
+     "STATE is pending, acknowledged, rejected, dead or skipped.\n"
+     "replay --dead requeues dead and rejected deliveries (of one subscription or all);\n"
+     "replay --from-seq requeues every event from SEQ on for one subscription, including\n"
+     "acknowledged ones. Prints {\"replayed\": N}.\n"},
+    {"subscriptions", mdm_cli_subscriptions, "list, add, update or remove push subscriptions",
+     "usage: mdm subscriptions list\n"
+     "       mdm subscriptions add '{\"source\":\"crm\",\"url\":\"https://...\",\"secret\":\"...\"}'\n"
+     "       mdm subscriptions update ID '{\"active\":false}'\n"
+     "       mdm subscriptions remove ID\n\n"
+     "Fields: source, url, secret (>= 16 characters), event_types, mapping, active,\n"
+     "max_attempts (README.md, Publishing). Secrets are never printed; remove deactivates.\n"},
     {NULL, NULL, NULL, NULL},
 };
 

@@ -6,6 +6,7 @@
 #include "api/cli.h"
 #include "common/err.h"
 
+#include <curl/curl.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -25,6 +26,11 @@ static void print_help(FILE *out)
 
 int main(int argc, char **argv)
 {
+    /* once, before any thread exists: libcurl's global state (push delivery) */
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        fputs("mdm: cannot initialise libcurl\n", stderr);
+        return mdm_status_exit(MDM_EINTERNAL);
+    }
     if (argc < 2) {
         print_help(stderr);
         return mdm_status_exit(MDM_EINVAL);
