@@ -239,8 +239,9 @@ int mdm_cli_normalize(int argc, char **argv)
         known = false;
     }
     if (!known) {
-        rc = mdm_cli_usage_error(cmd, "unknown field \"%s\" (name, email, phone, address, date, "
-                                      "postal_code, country, text)",
+        rc = mdm_cli_usage_error(cmd,
+                                 "unknown field \"%s\" (name, email, phone, address, date, "
+                                 "postal_code, country, text)",
                                  field);
         goto out_free;
     }

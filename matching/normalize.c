@@ -286,8 +286,8 @@ static UTransliterator *to_ascii_open(void);
 
 static bool fast_range(UChar32 c)
 {
-    return (c >= 0x80 && c <= 0x24F) || (c >= 0x400 && c <= 0x4FF) || (c >= 0x1E00 && c <= 0x1EFF) ||
-           (c >= 0x2000 && c < FAST_MAX);
+    return (c >= 0x80 && c <= 0x24F) || (c >= 0x400 && c <= 0x4FF) ||
+           (c >= 0x1E00 && c <= 0x1EFF) || (c >= 0x2000 && c < FAST_MAX);
 }
 
 static void fast_init(void)
@@ -416,8 +416,7 @@ static mdm_status check_utf8(const char *in, size_t len, const char *what, mdm_e
     return MDM_OK;
 }
 
-mdm_status mdm_norm_text(mdm_norm *n, const char *in, mdm_buf *display, mdm_buf *key,
-                         mdm_err *err)
+mdm_status mdm_norm_text(mdm_norm *n, const char *in, mdm_buf *display, mdm_buf *key, mdm_err *err)
 {
     if (!in)
         in = "";
@@ -491,8 +490,8 @@ static UTransliterator *to_ascii_open(void)
 {
     UErrorCode st = U_ZERO_ERROR;
     UParseError pe;
-    static const UChar id[] = {'A', 'n', 'y', '-', 'L', 'a', 't', 'i', 'n', ';', ' ', 'L', 'a',
-                               't', 'i', 'n', '-', 'A', 'S', 'C', 'I', 'I', 0};
+    static const UChar id[] = {'A', 'n', 'y', '-', 'L', 'a', 't', 'i', 'n', ';', ' ', 'L',
+                               'a', 't', 'i', 'n', '-', 'A', 'S', 'C', 'I', 'I', 0};
     UTransliterator *t = utrans_openU(id, -1, UTRANS_FORWARD, NULL, 0, &pe, &st);
     if (U_FAILURE(st)) {
         if (t)
@@ -512,7 +511,8 @@ mdm_norm *mdm_norm_new(mdm_err *err)
     mdm_norm *n = mdm_xcalloc(1, sizeof *n);
     n->to_ascii = to_ascii_open();
     if (!n->to_ascii) {
-        mdm_err_set(err, MDM_EINTERNAL, "cannot open the ICU transliterator Any-Latin; Latin-ASCII");
+        mdm_err_set(err, MDM_EINTERNAL,
+                    "cannot open the ICU transliterator Any-Latin; Latin-ASCII");
         goto out_free;
     }
     n->md = pcre2_match_data_create_from_pattern(email_re, NULL);
@@ -553,21 +553,22 @@ static bool in_list(const char *w, const char *const *list)
     return false;
 }
 
-static const char *const name_prefixes[] = {
-    "mr",   "mrs",  "ms",   "miss", "mx",   "dr",    "prof", "professor", "sir",  "dame", "lady",
-    "lord", "rev",  "fr",   "hon",  "capt", "col",   "gen",  "lt",        "sgt",  "maj",  "herr",
-    "frau", "mme",  "mlle", "sra",  "srta", "don",   "dona", "dott",      "ing",  "mag",  "rabbi",
-    "imam", "pastor", "sister", "brother", "madam", "madame", "monsieur", "senor", "senora",
-    "sr", /* Spanish "Sr." before a name; after it, "sr" is a suffix */
-    NULL};
-static const char *const name_suffixes[] = {"jr",  "jnr", "sr",  "snr", "ii",  "iii", "iv",
-                                            "phd", "md",  "dds", "esq", "mba", "cpa", "rn",
-                                            "jd",  "dvm", "ret", "obe", "mbe", "cbe", "kc",
-                                            "qc",  "dphil", "msc", "bsc", NULL};
+static const char *const
+    name_prefixes[] = {"mr",        "mrs",     "ms",    "miss",   "mx",       "dr",    "prof",
+                       "professor", "sir",     "dame",  "lady",   "lord",     "rev",   "fr",
+                       "hon",       "capt",    "col",   "gen",    "lt",       "sgt",   "maj",
+                       "herr",      "frau",    "mme",   "mlle",   "sra",      "srta",  "don",
+                       "dona",      "dott",    "ing",   "mag",    "rabbi",    "imam",  "pastor",
+                       "sister",    "brother", "madam", "madame", "monsieur", "senor", "senora",
+                       "sr", /* Spanish "Sr." before a name; after it, "sr" is a suffix */
+                       NULL};
+static const char *const name_suffixes[] = {
+    "jr", "jnr", "sr",  "snr", "ii",  "iii", "iv",  "phd", "md", "dds",   "esq", "mba", "cpa",
+    "rn", "jd",  "dvm", "ret", "obe", "mbe", "cbe", "kc",  "qc", "dphil", "msc", "bsc", NULL};
 static const char *const name_particles[] = {
-    "van", "von", "der", "den", "de", "del",  "della", "da", "di",  "du",  "la", "le",
-    "dos", "das", "do",  "ten", "ter", "bin", "ibn",   "al", "el",  "des", "zu", "vom",
-    "zum", "zur", "dei", "degli", "af", "av", "ap", NULL};
+    "van", "von", "der", "den", "de",  "del",   "della", "da",  "di", "du", "la",
+    "le",  "dos", "das", "do",  "ten", "ter",   "bin",   "ibn", "al", "el", "des",
+    "zu",  "vom", "zum", "zur", "dei", "degli", "af",    "av",  "ap", NULL};
 
 typedef struct tok_list {
     char **v;
@@ -627,8 +628,7 @@ static char *join_tokens(mdm_arena *a, char **v, size_t from, size_t to)
 static void strip_affixes(tok_list *t, size_t *from, size_t *to, tok_list *pre, tok_list *suf,
                           bool allow_prefix)
 {
-    while (allow_prefix && *from < *to && in_list(t->v[*from], name_prefixes) &&
-           *to - *from > 1) {
+    while (allow_prefix && *from < *to && in_list(t->v[*from], name_prefixes) && *to - *from > 1) {
         tok_push(pre, t->v[*from]);
         (*from)++;
     }
@@ -799,7 +799,8 @@ mdm_status mdm_norm_email(mdm_norm *n, const char *in, mdm_arena *a, mdm_email_n
         return MDM_OK;
 
     /* canonical key */
-    bool gmail = strcmp(out->domain, "gmail.com") == 0 || strcmp(out->domain, "googlemail.com") == 0;
+    bool gmail =
+        strcmp(out->domain, "gmail.com") == 0 || strcmp(out->domain, "googlemail.com") == 0;
     const char *dom = gmail ? "gmail.com" : out->domain;
     mdm_buf *k = &n->tmp3;
     mdm_buf_reset(k);
@@ -886,20 +887,20 @@ static int month_from_word(const char *w)
         const char *w;
         int m;
     } months[] = {
-        {"jan", 1},      {"january", 1},   {"januar", 1},    {"janvier", 1},   {"janv", 1},
-        {"enero", 1},    {"ene", 1},       {"feb", 2},       {"february", 2},  {"februar", 2},
-        {"fevrier", 2},  {"fevr", 2},      {"fev", 2},       {"febrero", 2},   {"mar", 3},
-        {"march", 3},    {"marz", 3},      {"maerz", 3},     {"mrz", 3},       {"mars", 3},
-        {"marzo", 3},    {"apr", 4},       {"april", 4},     {"avril", 4},     {"avr", 4},
-        {"abril", 4},    {"abr", 4},       {"may", 5},       {"mai", 5},       {"mayo", 5},
-        {"jun", 6},      {"june", 6},      {"juni", 6},      {"juin", 6},      {"junio", 6},
-        {"jul", 7},      {"july", 7},      {"juli", 7},      {"juillet", 7},   {"juil", 7},
-        {"julio", 7},    {"aug", 8},       {"august", 8},    {"aout", 8},      {"agosto", 8},
-        {"ago", 8},      {"sep", 9},       {"sept", 9},      {"september", 9}, {"septembre", 9},
-        {"septiembre", 9}, {"setiembre", 9}, {"oct", 10},    {"october", 10},  {"okt", 10},
-        {"oktober", 10}, {"octobre", 10},  {"octubre", 10},  {"nov", 11},      {"november", 11},
-        {"novembre", 11}, {"noviembre", 11}, {"dec", 12},    {"december", 12}, {"dez", 12},
-        {"dezember", 12}, {"decembre", 12}, {"diciembre", 12}, {"dic", 12},
+        {"jan", 1},        {"january", 1},    {"januar", 1},     {"janvier", 1},   {"janv", 1},
+        {"enero", 1},      {"ene", 1},        {"feb", 2},        {"february", 2},  {"februar", 2},
+        {"fevrier", 2},    {"fevr", 2},       {"fev", 2},        {"febrero", 2},   {"mar", 3},
+        {"march", 3},      {"marz", 3},       {"maerz", 3},      {"mrz", 3},       {"mars", 3},
+        {"marzo", 3},      {"apr", 4},        {"april", 4},      {"avril", 4},     {"avr", 4},
+        {"abril", 4},      {"abr", 4},        {"may", 5},        {"mai", 5},       {"mayo", 5},
+        {"jun", 6},        {"june", 6},       {"juni", 6},       {"juin", 6},      {"junio", 6},
+        {"jul", 7},        {"july", 7},       {"juli", 7},       {"juillet", 7},   {"juil", 7},
+        {"julio", 7},      {"aug", 8},        {"august", 8},     {"aout", 8},      {"agosto", 8},
+        {"ago", 8},        {"sep", 9},        {"sept", 9},       {"september", 9}, {"septembre", 9},
+        {"septiembre", 9}, {"setiembre", 9},  {"oct", 10},       {"october", 10},  {"okt", 10},
+        {"oktober", 10},   {"octobre", 10},   {"octubre", 10},   {"nov", 11},      {"november", 11},
+        {"novembre", 11},  {"noviembre", 11}, {"dec", 12},       {"december", 12}, {"dez", 12},
+        {"dezember", 12},  {"decembre", 12},  {"diciembre", 12}, {"dic", 12},
     };
     for (size_t i = 0; i < sizeof months / sizeof months[0]; i++)
         if (strcmp(w, months[i].w) == 0)
@@ -910,9 +911,10 @@ static int month_from_word(const char *w)
 static bool date_noise_word(const char *w)
 {
     static const char *const noise[] = {
-        "st",  "nd",  "rd",     "th",      "of",       "the",    "er", "e", "de", "del",
-        "mon", "monday", "tue", "tues",    "tuesday",  "wed",    "wednesday", "thu", "thur",
-        "thurs", "thursday", "fri", "friday", "sat", "saturday", "sun", "sunday", NULL};
+        "st",      "nd",     "rd",        "th",       "of",     "the",    "er",
+        "e",       "de",     "del",       "mon",      "monday", "tue",    "tues",
+        "tuesday", "wed",    "wednesday", "thu",      "thur",   "thurs",  "thursday",
+        "fri",     "friday", "sat",       "saturday", "sun",    "sunday", NULL};
     return in_list(w, noise);
 }
 
@@ -1083,10 +1085,7 @@ mdm_status mdm_norm_date(const char *in, int pivot_year, mdm_date *out, mdm_err 
         } else if (t[0].len <= 2 && t[1].len <= 2 && (t[2].len == 4 || t[2].len == 2)) {
             y = t[2].len == 2 ? two_digit_year(t[2].val, pivot_year) : t[2].val;
             int a = t[0].val, b = t[1].val;
-            if (s1 == '.') {
-                d = a;
-                m = b;
-            } else if (a > 12 && b <= 12) {
+            if (s1 == '.' || (a > 12 && b <= 12)) { /* dots: always day first */
                 d = a;
                 m = b;
             } else if (b > 12 && a <= 12) {
@@ -1117,6 +1116,8 @@ mdm_status mdm_norm_date(const char *in, int pivot_year, mdm_date *out, mdm_err 
                 else
                     z = &t[i];
             }
+        if (!x || !z)
+            goto bad;
         if (x->len >= 3) { /* 1981 Feb 3 */
             y = x->val;
             d = z->val;
@@ -1162,7 +1163,7 @@ bad:
  * (the names it is a nickname of), as sorted id lists. */
 typedef struct nick_name {
     char *key;
-    int *nb, nnb;  /* neighbours */
+    int *nb, nnb;   /* neighbours */
     int *par, npar; /* parents */
     int outdeg;     /* how many nicknames it has */
     int canon;      /* id of its canonical name */
@@ -1259,14 +1260,14 @@ static void nick_init(void)
             nick_names[nick_names[i].par[j]].outdeg++;
     /* The table is genealogical and noisy (bill is listed under robert, anna under
      * bryanna), so a few common given names keep themselves or get their usual form. */
-    static const char *const keep[] = {"maria", "anna", "ann", "anne", "mary", "elena", "eva",
-                                       "julia", "sara", "sarah", "nina", "rosa", "john", "juan",
-                                       "ivan", "jose", "lena", "helen", "ellen", "jean", NULL};
+    static const char *const keep[] = {"maria", "anna", "ann",   "anne",  "mary",  "elena", "eva",
+                                       "julia", "sara", "sarah", "nina",  "rosa",  "john",  "juan",
+                                       "ivan",  "jose", "lena",  "helen", "ellen", "jean",  NULL};
     static const char *const fixed[][2] = {
-        {"bill", "william"}, {"billy", "william"}, {"will", "william"}, {"willy", "william"},
-        {"liam", "william"}, {"bob", "robert"},    {"bobby", "robert"}, {"rob", "robert"},
-        {"robbie", "robert"}, {"chris", "christopher"}, {"kit", "christopher"},
-        {NULL, NULL}};
+        {"bill", "william"},      {"billy", "william"},   {"will", "william"},
+        {"willy", "william"},     {"liam", "william"},    {"bob", "robert"},
+        {"bobby", "robert"},      {"rob", "robert"},      {"robbie", "robert"},
+        {"chris", "christopher"}, {"kit", "christopher"}, {NULL, NULL}};
     for (int i = 0; i < nick_count; i++) {
         nick_name *e = &nick_names[i];
         int best = i;

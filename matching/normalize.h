@@ -46,8 +46,8 @@ bool mdm_norm_utf8_valid(const char *s, size_t len);
 /* Text base. display (may be NULL) = NFKC with whitespace trimmed and collapsed;
  * key (may be NULL) = the ASCII comparison form described above (possibly ""). Both
  * buffers are reset first. MDM_EINVAL when in is not valid UTF-8. */
-mdm_status mdm_norm_text(mdm_norm *n, const char *in, mdm_buf *display, mdm_buf *key,
-                         mdm_err *err) __attribute__((warn_unused_result));
+mdm_status mdm_norm_text(mdm_norm *n, const char *in, mdm_buf *display, mdm_buf *key, mdm_err *err)
+    __attribute__((warn_unused_result));
 
 /* ---- Names --------------------------------------------------------------------- */
 
@@ -158,7 +158,7 @@ const char *mdm_norm_country(const char *in);
 
 typedef struct mdm_date {
     int y, m, d;
-    bool ambiguous; /* day and month could be swapped ("03/02/1981") */
+    bool ambiguous;   /* day and month could be swapped ("03/02/1981") */
     int alt_m, alt_d; /* the other reading when ambiguous, else equal to m, d */
 } mdm_date;
 

@@ -59,7 +59,7 @@ static int cmp_span(const void *a, const void *b)
  * sorted ("Korea, South" == "South Korea"). */
 static void country_canon(const char *tok, mdm_buf *out)
 {
-    span sp[16];
+    span sp[16] = {{NULL, 0}};
     size_t ns = 0;
     const char *p = tok;
     bool one = strchr(tok, ' ') == NULL; /* a lone word is never a stop word ("DE") */
@@ -200,30 +200,64 @@ static void country_init(void)
                                                 "ko", "ar", "he", "hi", "th", NULL};
     /* common names ICU does not give in these forms */
     static const char *const aliases[][2] = {
-        {"usa", "US"},          {"u s a", "US"},          {"u s", "US"},
-        {"america", "US"},      {"united states of america", "US"},
-        {"uk", "GB"},           {"u k", "GB"},            {"great britain", "GB"},
-        {"britain", "GB"},      {"england", "GB"},        {"scotland", "GB"},
-        {"wales", "GB"},        {"northern ireland", "GB"}, {"united kingdom of great britain and northern ireland", "GB"},
-        {"holland", "NL"},      {"russian federation", "RU"}, {"republic of korea", "KR"},
-        {"korea", "KR"},        {"north korea", "KP"},    {"czech republic", "CZ"},
-        {"ivory coast", "CI"},  {"burma", "MM"},          {"swaziland", "SZ"},
-        {"macedonia", "MK"},    {"turkiye", "TR"},        {"vatican", "VA"},
-        {"uae", "AE"},          {"congo", "CG"},          {"drc", "CD"},
-        {"dr congo", "CD"},     {"democratic republic of the congo", "CD"},
-        {"hong kong", "HK"},    {"macao", "MO"},          {"macau", "MO"},
-        {"palestine", "PS"},    {"east timor", "TL"},     {"cape verde", "CV"},
-        {"persia", "IR"},       {"prc", "CN"},            {"roc", "TW"},
-        {"deutschland", "DE"},  {"brd", "DE"},            {"schweiz", "CH"},
-        {"suisse", "CH"},       {"svizzera", "CH"},       {"osterreich", "AT"},
-        {"oesterreich", "AT"},  {"espana", "ES"},         {"italia", "IT"},
-        {"nederland", "NL"},    {"belgie", "BE"},         {"belgique", "BE"},
+        {"usa", "US"},
+        {"u s a", "US"},
+        {"u s", "US"},
+        {"america", "US"},
+        {"united states of america", "US"},
+        {"uk", "GB"},
+        {"u k", "GB"},
+        {"great britain", "GB"},
+        {"britain", "GB"},
+        {"england", "GB"},
+        {"scotland", "GB"},
+        {"wales", "GB"},
+        {"northern ireland", "GB"},
+        {"united kingdom of great britain and northern ireland", "GB"},
+        {"holland", "NL"},
+        {"russian federation", "RU"},
+        {"republic of korea", "KR"},
+        {"korea", "KR"},
+        {"north korea", "KP"},
+        {"czech republic", "CZ"},
+        {"ivory coast", "CI"},
+        {"burma", "MM"},
+        {"swaziland", "SZ"},
+        {"macedonia", "MK"},
+        {"turkiye", "TR"},
+        {"vatican", "VA"},
+        {"uae", "AE"},
+        {"congo", "CG"},
+        {"drc", "CD"},
+        {"dr congo", "CD"},
+        {"democratic republic of the congo", "CD"},
+        {"hong kong", "HK"},
+        {"macao", "MO"},
+        {"macau", "MO"},
+        {"palestine", "PS"},
+        {"east timor", "TL"},
+        {"cape verde", "CV"},
+        {"persia", "IR"},
+        {"prc", "CN"},
+        {"roc", "TW"},
+        {"deutschland", "DE"},
+        {"brd", "DE"},
+        {"schweiz", "CH"},
+        {"suisse", "CH"},
+        {"svizzera", "CH"},
+        {"osterreich", "AT"},
+        {"oesterreich", "AT"},
+        {"espana", "ES"},
+        {"italia", "IT"},
+        {"nederland", "NL"},
+        {"belgie", "BE"},
+        {"belgique", "BE"},
         {"eire", "IE"},
     };
     UErrorCode st = U_ZERO_ERROR;
     UParseError pe;
-    static const UChar id[] = {'A', 'n', 'y', '-', 'L', 'a', 't', 'i', 'n', ';', ' ', 'L', 'a',
-                               't', 'i', 'n', '-', 'A', 'S', 'C', 'I', 'I', 0};
+    static const UChar id[] = {'A', 'n', 'y', '-', 'L', 'a', 't', 'i', 'n', ';', ' ', 'L',
+                               'a', 't', 'i', 'n', '-', 'A', 'S', 'C', 'I', 'I', 0};
     UTransliterator *tr = utrans_openU(id, -1, UTRANS_FORWARD, NULL, 0, &pe, &st);
     if (U_FAILURE(st))
         tr = NULL;
@@ -236,8 +270,8 @@ static void country_init(void)
     const char *const *codes = uloc_getISOCountries();
     for (size_t c = 0; codes[c]; c++) {
         const char *code = codes[c];
-        char loc[8] = "und_", lower[4] = {0};
-        strcat(loc, code);
+        char loc[16], lower[4] = {0};
+        snprintf(loc, sizeof loc, "und_%s", code);
         lower[0] = (char)(code[0] | 0x20);
         lower[1] = (char)(code[1] | 0x20);
         ckey_add(lower, code);
@@ -251,8 +285,8 @@ static void country_init(void)
         const char *const *locs = pass ? other_locales : latin_locales;
         for (size_t l = 0; locs[l]; l++)
             for (size_t c = 0; codes[c]; c++) {
-                char loc[8] = "und_";
-                strcat(loc, codes[c]);
+                char loc[16];
+                snprintf(loc, sizeof loc, "und_%s", codes[c]);
                 UChar name[128];
                 st = U_ZERO_ERROR;
                 int32_t nl = uloc_getDisplayCountry(loc, locs[l], name, 128, &st);
@@ -360,8 +394,7 @@ typedef struct postal_rule {
 static postal_rule postal_rules[] = {
     {"US", "^[0-9]{5}(?:[0-9]{4})?$", 4, '-', NULL},
     {"GB", "^(?:[A-Z]{1,2}[0-9][A-Z0-9]?[0-9][ABD-HJLNP-UW-Z]{2}|GIR0AA)$", 3, ' ', NULL},
-    {"CA", "^[ABCEGHJ-NPRSTVXY][0-9][ABCEGHJ-NPRSTV-Z][0-9][ABCEGHJ-NPRSTV-Z][0-9]$", 3, ' ',
-     NULL},
+    {"CA", "^[ABCEGHJ-NPRSTVXY][0-9][ABCEGHJ-NPRSTV-Z][0-9][ABCEGHJ-NPRSTV-Z][0-9]$", 3, ' ', NULL},
     {"AU", "^[0-9]{4}$", 0, 0, NULL},
     {"DE", "^[0-9]{5}$", 0, 0, NULL},
     {"FR", "^[0-9]{5}$", 0, 0, NULL},
@@ -381,9 +414,8 @@ static void postal_init(void)
     for (size_t i = 0; i < sizeof postal_rules / sizeof postal_rules[0]; i++) {
         int ec;
         PCRE2_SIZE eo;
-        postal_rules[i].re =
-            pcre2_compile((PCRE2_SPTR)postal_rules[i].pattern, PCRE2_ZERO_TERMINATED, 0, &ec, &eo,
-                          NULL);
+        postal_rules[i].re = pcre2_compile((PCRE2_SPTR)postal_rules[i].pattern,
+                                           PCRE2_ZERO_TERMINATED, 0, &ec, &eo, NULL);
         if (!postal_rules[i].re)
             postal_ok = false;
     }
@@ -434,11 +466,11 @@ mdm_status mdm_norm_postal_code(const char *in, const char *country, mdm_buf *ou
         size_t l = cl;
         /* a country prefix as in "D-10115", "F-75001", "DE-10115" */
         if (l > 2 && (cc[0] == c[0]) && !(c[0] >= '0' && c[0] <= '9')) {
-            size_t skip = (l > 3 && c[1] == cc[1] && c[2] >= '0' && c[2] <= '9') ? 2
-                          : (c[1] >= '0' && c[1] <= '9' && strcmp(cc, "GB") != 0 &&
-                             strcmp(cc, "CA") != 0)
-                              ? 1
-                              : 0;
+            size_t skip =
+                (l > 3 && c[1] == cc[1] && c[2] >= '0' && c[2] <= '9') ? 2
+                : (c[1] >= '0' && c[1] <= '9' && strcmp(cc, "GB") != 0 && strcmp(cc, "CA") != 0)
+                    ? 1
+                    : 0;
             c += skip;
             l -= skip;
         }
@@ -475,38 +507,45 @@ static const char *abbr_find(const abbr *t, const char *w)
 }
 
 static const abbr street_types[] = {
-    {"st", "street"},      {"str", "street"},      {"ave", "avenue"},     {"av", "avenue"},
-    {"avn", "avenue"},     {"avenue", "avenue"},   {"rd", "road"},        {"blvd", "boulevard"},
-    {"boul", "boulevard"}, {"dr", "drive"},        {"drv", "drive"},      {"ln", "lane"},
-    {"ct", "court"},       {"crt", "court"},       {"pl", "place"},       {"sq", "square"},
-    {"hwy", "highway"},    {"pkwy", "parkway"},    {"pky", "parkway"},    {"cir", "circle"},
-    {"ter", "terrace"},    {"terr", "terrace"},    {"trl", "trail"},      {"cres", "crescent"},
-    {"cr", "crescent"},    {"pde", "parade"},      {"cl", "close"},       {"gdns", "gardens"},
-    {"expy", "expressway"}, {"fwy", "freeway"},    {"aly", "alley"},      {"ctr", "center"},
-    {"hts", "heights"},    {"tpke", "turnpike"},   {"xing", "crossing"},  {"plz", "plaza"},
-    {"sqr", "square"},     {"grv", "grove"},       {"mews", "mews"},      {"wy", "way"},
-    {"esp", "esplanade"},  {"rte", "route"},       {"pt", "point"},       {"mtn", "mountain"},
-    {NULL, NULL}};
-static const abbr directions[] = {{"n", "north"},     {"s", "south"},     {"e", "east"},
-                                  {"w", "west"},      {"ne", "northeast"}, {"nw", "northwest"},
+    {"st", "street"},     {"str", "street"},      {"ave", "avenue"},
+    {"av", "avenue"},     {"avn", "avenue"},      {"avenue", "avenue"},
+    {"rd", "road"},       {"blvd", "boulevard"},  {"boul", "boulevard"},
+    {"dr", "drive"},      {"drv", "drive"},       {"ln", "lane"},
+    {"ct", "court"},      {"crt", "court"},       {"pl", "place"},
+    {"sq", "square"},     {"hwy", "highway"},     {"pkwy", "parkway"},
+    {"pky", "parkway"},   {"cir", "circle"},      {"ter", "terrace"},
+    {"terr", "terrace"},  {"trl", "trail"},       {"cres", "crescent"},
+    {"cr", "crescent"},   {"pde", "parade"},      {"cl", "close"},
+    {"gdns", "gardens"},  {"expy", "expressway"}, {"fwy", "freeway"},
+    {"aly", "alley"},     {"ctr", "center"},      {"hts", "heights"},
+    {"tpke", "turnpike"}, {"xing", "crossing"},   {"plz", "plaza"},
+    {"sqr", "square"},    {"grv", "grove"},       {"mews", "mews"},
+    {"wy", "way"},        {"esp", "esplanade"},   {"rte", "route"},
+    {"pt", "point"},      {"mtn", "mountain"},    {NULL, NULL}};
+static const abbr directions[] = {{"n", "north"},      {"s", "south"},      {"e", "east"},
+                                  {"w", "west"},       {"ne", "northeast"}, {"nw", "northwest"},
                                   {"se", "southeast"}, {"sw", "southwest"}, {NULL, NULL}};
-static const abbr unit_types[] = {
-    {"apt", "apartment"}, {"apartment", "apartment"}, {"unit", "unit"},   {"ste", "suite"},
-    {"suite", "suite"},   {"fl", "floor"},            {"floor", "floor"}, {"flr", "floor"},
-    {"rm", "room"},       {"room", "room"},           {"bldg", "building"},
-    {"building", "building"}, {"dept", "department"}, {"lot", "lot"},     {"flat", "flat"},
-    {"whg", "wohnung"},   {"etage", "etage"},         {"app", "appartement"},
-    {"appt", "appartement"}, {"bat", "batiment"},     {"hash", "unit"},   {NULL, NULL}};
+static const abbr unit_types[] = {{"apt", "apartment"},    {"apartment", "apartment"},
+                                  {"unit", "unit"},        {"ste", "suite"},
+                                  {"suite", "suite"},      {"fl", "floor"},
+                                  {"floor", "floor"},      {"flr", "floor"},
+                                  {"rm", "room"},          {"room", "room"},
+                                  {"bldg", "building"},    {"building", "building"},
+                                  {"dept", "department"},  {"lot", "lot"},
+                                  {"flat", "flat"},        {"whg", "wohnung"},
+                                  {"etage", "etage"},      {"app", "appartement"},
+                                  {"appt", "appartement"}, {"bat", "batiment"},
+                                  {"hash", "unit"},        {NULL, NULL}};
 /* French (and Belgian, Swiss, Quebec) types come first: "12 r. de la Paix" */
 static const abbr french_types[] = {
-    {"r", "rue"},          {"av", "avenue"},      {"ave", "avenue"},     {"bd", "boulevard"},
-    {"boul", "boulevard"}, {"bld", "boulevard"},  {"pl", "place"},       {"ch", "chemin"},
-    {"imp", "impasse"},    {"all", "allee"},      {"rte", "route"},      {"sq", "square"},
-    {"fg", "faubourg"},    {"fbg", "faubourg"},   {"crs", "cours"},      {"pas", "passage"},
-    {"qu", "quai"},        {"pte", "porte"},      {"res", "residence"},  {"che", "chemin"},
+    {"r", "rue"},          {"av", "avenue"},     {"ave", "avenue"},    {"bd", "boulevard"},
+    {"boul", "boulevard"}, {"bld", "boulevard"}, {"pl", "place"},      {"ch", "chemin"},
+    {"imp", "impasse"},    {"all", "allee"},     {"rte", "route"},     {"sq", "square"},
+    {"fg", "faubourg"},    {"fbg", "faubourg"},  {"crs", "cours"},     {"pas", "passage"},
+    {"qu", "quai"},        {"pte", "porte"},     {"res", "residence"}, {"che", "chemin"},
     {NULL, NULL}};
-static const abbr german_types[] = {{"str", "strasse"}, {"pl", "platz"}, {"g", "gasse"},
-                                    {NULL, NULL}};
+static const abbr german_types[] = {
+    {"str", "strasse"}, {"pl", "platz"}, {"g", "gasse"}, {NULL, NULL}};
 
 static bool is_house_number(const char *w)
 {
@@ -635,7 +674,8 @@ static bool street_line(mdm_norm *n, const char *line1, const char *cc, mdm_buf 
             *first_end = ' ';
         }
         /* French "12 bis" / "12 ter" */
-        if (number->len && (strncasecmp(rest, "bis ", 4) == 0 || strncasecmp(rest, "ter ", 4) == 0)) {
+        if (number->len &&
+            (strncasecmp(rest, "bis ", 4) == 0 || strncasecmp(rest, "ter ", 4) == 0)) {
             mdm_buf_putc(number, ' ');
             mdm_buf_append(number, rest, 3);
             rest += 4;
@@ -732,16 +772,15 @@ mdm_status mdm_norm_address(mdm_norm *n, const char *line1, const char *line2, c
                             mdm_err *err)
 {
     static char empty[] = "";
-    out->number = out->street = out->unit = out->line = out->city = out->region =
-        out->postal_code = out->country = empty;
+    out->number = out->street = out->unit = out->line = out->city = out->region = out->postal_code =
+        out->country = empty;
     out->valid = false;
     const char *fields[] = {line1, line2, city, region, postal_code, country, default_country};
     static const char *const names[] = {"line1",       "line2",   "city",           "region",
                                         "postal_code", "country", "default_country"};
     for (size_t i = 0; i < 7; i++)
         if (fields[i] && !mdm_norm_utf8_valid(fields[i], strlen(fields[i])))
-            return mdm_err_set_field(err, MDM_EINVAL, names[i], "%s is not valid UTF-8",
-                                     names[i]);
+            return mdm_err_set_field(err, MDM_EINVAL, names[i], "%s is not valid UTF-8", names[i]);
     mdm_status rc = MDM_OK;
     mdm_buf number = {0}, street = {0}, unit = {0}, tmp = {0};
     const char *cc = NULL;

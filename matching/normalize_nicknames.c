@@ -2697,4 +2697,5 @@ const char *const mdm_norm_nickname_rows[][2] = {
     {"zedediah", "zed"},
     {"zephaniah", "zeph"},
 };
-const size_t mdm_norm_nickname_nrows = sizeof mdm_norm_nickname_rows / sizeof mdm_norm_nickname_rows[0];
+const size_t mdm_norm_nickname_nrows =
+    sizeof mdm_norm_nickname_rows / sizeof mdm_norm_nickname_rows[0];

@@ -132,7 +132,8 @@ extern "C" mdm_status mdm_phone_parse_ex(const char *in, const char *region, boo
                                region ? region : "");
         std::string text(in);
         PhoneNumber pn;
-        bool parsed = (fast && fast_parse(util, in, region, &pn)) || try_parse(util, text, region, &pn);
+        bool parsed =
+            (fast && fast_parse(util, in, region, &pn)) || try_parse(util, text, region, &pn);
         bool valid = parsed && util->IsValidNumber(pn);
         if (!valid) {
             /* "0049 30 1234567": "00" is the international prefix almost everywhere */

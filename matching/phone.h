@@ -17,8 +17,7 @@ extern "C" {
  * When the number does not parse or is not valid as given and starts with the "00"
  * international prefix, it is retried as "+...". Unparseable or invalid numbers give
  * MDM_OK with valid false; MDM_EINVAL when region is not a region libphonenumber knows. */
-mdm_status mdm_phone_parse(const char *in, const char *region, mdm_phone_norm *out,
-                           mdm_err *err);
+mdm_status mdm_phone_parse(const char *in, const char *region, mdm_phone_norm *out, mdm_err *err);
 
 /* Like mdm_phone_parse; fast false skips the direct path for plain layouts and always
  * calls libphonenumber's Parse (tests compare the two). */

@@ -19,30 +19,29 @@ static double now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static const char *const firsts[] = {"John",   "Mary",  "Robert", "Patricia", "Michael", "Linda",
-                                     "José",   "Zoë",   "Łukasz", "Søren",    "Anna",    "Peggy",
+static const char *const firsts[] = {"John",   "Mary",  "Robert", "Patricia", "Michael",  "Linda",
+                                     "José",   "Zoë",   "Łukasz", "Søren",    "Anna",     "Peggy",
                                      "Bob",    "Иван",  "王",     "François", "Jennifer", "David",
-                                     "Thomas", "Sarah", "Ólafur", "Ahmed",    "Hans",    "Maria"};
-static const char *const lasts[] = {"Smith",    "Johnson",     "Müller",  "O'Neil",   "García López",
-                                    "van der Berg", "Ólafsdóttir", "Иванов", "Williams", "Brown",
-                                    "Nguyễn",   "Kowalski",    "Dubois",  "Rossi",    "Schmidt",
-                                    "Taylor",   "Anderson",    "Martin",  "Lee",      "Clark"};
-static const char *const domains[] = {"gmail.com", "example.com", "Yahoo.com", "web.de",
-                                      "googlemail.com", "outlook.com"};
-static const char *const phones[] = {"(415) 555-0132", "+44 20 7946 0958", "0049 30 1234567",
-                                     "415.555.0199 x12", "+1 212 555 0100", "020 7946 0958",
+                                     "Thomas", "Sarah", "Ólafur", "Ahmed",    "Hans",     "Maria"};
+static const char *const lasts[] = {
+    "Smith",   "Johnson",  "Müller",   "O'Neil", "García López", "van der Berg", "Ólafsdóttir",
+    "Иванов",  "Williams", "Brown",    "Nguyễn", "Kowalski",     "Dubois",       "Rossi",
+    "Schmidt", "Taylor",   "Anderson", "Martin", "Lee",          "Clark"};
+static const char *const domains[] = {"gmail.com", "example.com",    "Yahoo.com",
+                                      "web.de",    "googlemail.com", "outlook.com"};
+static const char *const phones[] = {"(415) 555-0132",   "+44 20 7946 0958", "0049 30 1234567",
+                                     "415.555.0199 x12", "+1 212 555 0100",  "020 7946 0958",
                                      "030 1234567",      "+33 1 42 68 53 00"};
 static const char *const phone_cc[] = {"US", "US", "DE", "US", "US", "GB", "DE", "FR"};
-static const char *const streets[] = {"123 N Main St Apt 4B", "45 Elm Ave #12",
-                                      "Hauptstraße 5",        "12 rue de la Paix",
-                                      "221B Baker Street",    "1600 Pennsylvania Ave NW",
-                                      "Berliner Str. 12a",    "77 Sunset Blvd"};
+static const char *const streets[] = {
+    "123 N Main St Apt 4B", "45 Elm Ave #12",           "Hauptstraße 5",     "12 rue de la Paix",
+    "221B Baker Street",    "1600 Pennsylvania Ave NW", "Berliner Str. 12a", "77 Sunset Blvd"};
 static const char *const street_cc[] = {"US", "US", "DE", "FR", "GB", "US", "DE", "US"};
 static const char *const postals[] = {"94043-1351", "sw1a1aa", "k1a0b1", "10115", "75001", "2000"};
 static const char *const postal_cc[] = {"US", "GB", "CA", "DE", "FR", "AU"};
-static const char *const countries[] = {"DE", "Germany", "Deutschland", "USA", "United Kingdom",
-                                        "France", "Österreich", "españa"};
-static const char *const dates[] = {"1981-02-03", "03/02/1981", "3 Feb 1981", "19810203",
+static const char *const countries[] = {
+    "DE", "Germany", "Deutschland", "USA", "United Kingdom", "France", "Österreich", "españa"};
+static const char *const dates[] = {"1981-02-03", "03/02/1981", "3 Feb 1981",  "19810203",
                                     "12/25/1981", "03.02.81",   "Feb 3, 1981", "1999-12-31"};
 
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
@@ -157,21 +156,37 @@ int main(int argc, char **argv)
         unsigned sub = 1000000u + (unsigned)(i * 7919u % 8999999u);
         unsigned a = sub / 10000 % 1000, b = sub % 10000;
         switch (i % 8) {
-        case 0: c.phones[i] = mdm_xasprintf("(415) %03u-%04u", 200 + a % 700, b); break;
-        case 1: c.phones[i] = mdm_xasprintf("+44 20 7%03u %04u", a, b); break;
-        case 2: c.phones[i] = mdm_xasprintf("0049 30 %03u%04u", 100 + a % 900, b); break;
-        case 3: c.phones[i] = mdm_xasprintf("415.%03u.%04u x12", 200 + a % 700, b); break;
-        case 4: c.phones[i] = mdm_xasprintf("+1 212 %03u %04u", 200 + a % 700, b); break;
-        case 5: c.phones[i] = mdm_xasprintf("020 7%03u %04u", a, b); break;
-        case 6: c.phones[i] = mdm_xasprintf("030 %03u%04u", 100 + a % 900, b); break;
-        default: c.phones[i] = mdm_xasprintf("+33 1 4%03u %04u", a, b); break;
+        case 0:
+            c.phones[i] = mdm_xasprintf("(415) %03u-%04u", 200 + a % 700, b);
+            break;
+        case 1:
+            c.phones[i] = mdm_xasprintf("+44 20 7%03u %04u", a, b);
+            break;
+        case 2:
+            c.phones[i] = mdm_xasprintf("0049 30 %03u%04u", 100 + a % 900, b);
+            break;
+        case 3:
+            c.phones[i] = mdm_xasprintf("415.%03u.%04u x12", 200 + a % 700, b);
+            break;
+        case 4:
+            c.phones[i] = mdm_xasprintf("+1 212 %03u %04u", 200 + a % 700, b);
+            break;
+        case 5:
+            c.phones[i] = mdm_xasprintf("020 7%03u %04u", a, b);
+            break;
+        case 6:
+            c.phones[i] = mdm_xasprintf("030 %03u%04u", 100 + a % 900, b);
+            break;
+        default:
+            c.phones[i] = mdm_xasprintf("+33 1 4%03u %04u", a, b);
+            break;
         }
     }
     static const bench benches[] = {
-        {"text", op_text},       {"name", op_name},     {"nickname", op_nickname},
-        {"email", op_email},     {"phone", op_phone},   {"phone_repeat", op_phone_repeat},
-        {"address", op_address},
-        {"postal_code", op_postal}, {"country", op_country}, {"date", op_date},
+        {"text", op_text},       {"name", op_name},          {"nickname", op_nickname},
+        {"email", op_email},     {"phone", op_phone},        {"phone_repeat", op_phone_repeat},
+        {"address", op_address}, {"postal_code", op_postal}, {"country", op_country},
+        {"date", op_date},
     };
     /* warm up the process-wide tables */
     op_country(&c, 0);

@@ -85,8 +85,8 @@ static void test_nickname_table(void)
         const char *canon = mdm_norm_nickname_canon(N, t.field[0]);
         if (t.field[3][0])
             ok = ok && strcmp(canon, t.field[3]) == 0;
-        snprintf(what, sizeof what, "normalize_nickname.tsv:%d: equiv=%d/%d canon=%s", t.lineno,
-                 e1, e2, canon);
+        snprintf(what, sizeof what, "normalize_nickname.tsv:%d: equiv=%d/%d canon=%s", t.lineno, e1,
+                 e2, canon);
         mdm_test_case(ok, what);
     }
     tsv_close(&t);
@@ -158,8 +158,9 @@ static void test_email_table(void)
         else
             ok = st == MDM_OK && !strcmp(e.key, t.field[1]) && !strcmp(e.local, t.field[2]) &&
                  !strcmp(e.domain, t.field[3]) && e.valid == yes(t.field[4]);
-        snprintf(what, sizeof what, "normalize_email.tsv:%d: got key=%s local=%s domain=%s valid=%d",
-                 t.lineno, st == MDM_OK ? e.key : "ERR", st == MDM_OK ? e.local : "",
+        snprintf(what, sizeof what,
+                 "normalize_email.tsv:%d: got key=%s local=%s domain=%s valid=%d", t.lineno,
+                 st == MDM_OK ? e.key : "ERR", st == MDM_OK ? e.local : "",
                  st == MDM_OK ? e.domain : "", st == MDM_OK ? e.valid : 0);
         mdm_test_case(ok, what);
         mdm_arena_free(a);
@@ -187,9 +188,8 @@ static void test_address_table(void)
                   !strcmp(o.region, f[12]) && !strcmp(o.postal_code, f[13]) &&
                   !strcmp(o.country, f[14]) && o.valid == yes(f[15]);
         if (st == MDM_OK)
-            snprintf(what, sizeof what,
-                     "normalize_address.tsv:%d: got %s|%s|%s|%s|%s|%s|%s|%s|%d", t.lineno,
-                     o.number, o.street, o.unit, o.line, o.city, o.region, o.postal_code,
+            snprintf(what, sizeof what, "normalize_address.tsv:%d: got %s|%s|%s|%s|%s|%s|%s|%s|%d",
+                     t.lineno, o.number, o.street, o.unit, o.line, o.city, o.region, o.postal_code,
                      o.country, o.valid);
         else
             snprintf(what, sizeof what, "normalize_address.tsv:%d: status %d", t.lineno, (int)st);
@@ -256,8 +256,8 @@ static void test_date_table(void)
             if (d.ambiguous)
                 snprintf(alt, sizeof alt, "%04d-%02d-%02d", d.y, d.alt_m, d.alt_d);
         }
-        bool ok = strcmp(iso, t.field[2]) == 0 &&
-                  strcmp(alt, t.field[3][0] ? t.field[3] : "-") == 0;
+        bool ok =
+            strcmp(iso, t.field[2]) == 0 && strcmp(alt, t.field[3][0] ? t.field[3] : "-") == 0;
         snprintf(what, sizeof what, "normalize_date.tsv:%d: got %s alt %s", t.lineno, iso, alt);
         mdm_test_case(ok, what);
     }
@@ -268,9 +268,11 @@ static void test_date_table(void)
  * non-ASCII space (which NFKC turns into a space) gives the same key and display. */
 static void test_fast_path_matches_icu(void)
 {
-    static const char *const samples[] = {
-        "John O'Neil", "  Mary-Jane   SMITH ", "St. John's Rd.", "A.B.C. 123-456", "x__y..z",
-        "Dr. J. R. R. Tolkien, Jr.", "it's `quoted`", "UPPER lower 09", "a\tb\nc", ""};
+    static const char *const samples[] = {"John O'Neil",    "  Mary-Jane   SMITH ",
+                                          "St. John's Rd.", "A.B.C. 123-456",
+                                          "x__y..z",        "Dr. J. R. R. Tolkien, Jr.",
+                                          "it's `quoted`",  "UPPER lower 09",
+                                          "a\tb\nc",        ""};
     mdm_buf d1 = {0}, k1 = {0}, d2 = {0}, k2 = {0};
     for (size_t i = 0; i < sizeof samples / sizeof samples[0]; i++) {
         char with[256];
@@ -345,8 +347,8 @@ static void test_fast_tables_match_icu(void)
 
 static void test_invalid_utf8_everywhere(void)
 {
-    static const char *const bad[] = {"\xff", "abc\xc3", "\xc0\xaf", "\xed\xa0\x80",
-                                      "\xf4\x90\x80\x80", "M\xfcller"};
+    static const char *const bad[] = {"\xff",         "abc\xc3",          "\xc0\xaf",
+                                      "\xed\xa0\x80", "\xf4\x90\x80\x80", "M\xfcller"};
     mdm_arena *a = mdm_arena_new(1024);
     mdm_buf b = {0};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {

@@ -22,8 +22,9 @@ static void test_phone_table(void)
         bool ok = st == MDM_OK && strcmp(p.e164, t.field[2]) == 0 &&
                   strcmp(p.ext, t.field[3]) == 0 && p.country_code == atoi(t.field[4]) &&
                   p.valid == (strcmp(t.field[5], "1") == 0);
-        snprintf(what, sizeof what, "normalize_phone.tsv:%d: got e164=%s ext=%s cc=%d valid=%d st=%d %s",
-                 t.lineno, p.e164, p.ext, p.country_code, p.valid, (int)st, err.msg);
+        snprintf(what, sizeof what,
+                 "normalize_phone.tsv:%d: got e164=%s ext=%s cc=%d valid=%d st=%d %s", t.lineno,
+                 p.e164, p.ext, p.country_code, p.valid, (int)st, err.msg);
         mdm_test_case(ok, what);
     }
     tsv_close(&t);
