@@ -6,6 +6,7 @@
 #include "tests/test.h"
 #include "tests/unit/norm_tsv.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 
 static mdm_norm *N;
@@ -407,6 +408,52 @@ static void test_long_input(void)
     mdm_buf_free(&k);
 }
 
+/* Threads racing the lazy process-wide tables (Latin tables, countries, nicknames,
+ * postcodes), each with its own handle; runs first so nothing is built yet. */
+typedef struct thread_res {
+    int bad;
+} thread_res;
+
+static void *thread_main(void *arg)
+{
+    thread_res *r = arg;
+    mdm_norm *n = mdm_norm_new(NULL);
+    if (!n) {
+        r->bad++;
+        return NULL;
+    }
+    mdm_buf k = {0}, b = {0};
+    for (int i = 0; i < 200; i++) {
+        if (mdm_norm_text(n, "Łukasz Müller Иванов", NULL, &k, NULL) != MDM_OK ||
+            strcmp(k.data, "lukasz muller ivanov") != 0)
+            r->bad++;
+        const char *c = mdm_norm_country("Deutschland");
+        if (!c || strcmp(c, "DE") != 0)
+            r->bad++;
+        if (!mdm_norm_nickname_equiv(n, "peggy", "margaret"))
+            r->bad++;
+        if (mdm_norm_postal_code("sw1a1aa", "GB", &b, NULL) != MDM_OK ||
+            strcmp(b.data, "SW1A 1AA") != 0)
+            r->bad++;
+    }
+    mdm_buf_free(&k);
+    mdm_buf_free(&b);
+    mdm_norm_free(n);
+    return NULL;
+}
+
+static void test_threads(void)
+{
+    pthread_t th[4];
+    thread_res res[4] = {{0}};
+    for (int i = 0; i < 4; i++)
+        CHECK(pthread_create(&th[i], NULL, thread_main, &res[i]) == 0);
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        CHECK_INT(res[i].bad, 0);
+    }
+}
+
 int main(void)
 {
     mdm_err err = {0};
@@ -416,6 +463,7 @@ int main(void)
         printf("0 passed, 1 failed\n");
         return 1;
     }
+    RUN(test_threads);
     RUN(test_text_table);
     RUN(test_name_table);
     RUN(test_nickname_table);
