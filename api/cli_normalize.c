@@ -41,6 +41,68 @@ static bool has_digit(const char *s)
     return false;
 }
 
+static bool is_upper_word(const char *w)
+{
+    size_t l = strlen(w);
+    if (l < 2 || l > 3)
+        return false;
+    for (; *w; w++)
+        if (!(*w >= 'A' && *w <= 'Z'))
+            return false;
+    return true;
+}
+
+/* The part holding the postcode: "CA 94043", "Sydney NSW 2000", "SW1A 1AA",
+ * "Ontario K1A 0B1", "75001 Paris", "1015 CJ Amsterdam". Words are split in place. */
+static void split_postal(char *r, addr_parts *p)
+{
+    char *w[16];
+    size_t n = 0;
+    char *save = NULL;
+    for (char *s = strtok_r(r, " ", &save); s && n < 16; s = strtok_r(NULL, " ", &save))
+        w[n++] = s;
+    if (n == 0)
+        return;
+    static char buf[3][128];
+    if (w[0][0] >= '0' && w[0][0] <= '9') { /* postcode first, then the city */
+        size_t pc = 1;
+        if (n > 1 && strlen(w[1]) == 2 && is_upper_word(w[1]))
+            pc = 2; /* Dutch "1015 CJ" */
+        buf[0][0] = buf[1][0] = '\0';
+        for (size_t i = 0; i < pc; i++)
+            snprintf(buf[0] + strlen(buf[0]), sizeof buf[0] - strlen(buf[0]), "%s%s", i ? " " : "",
+                     w[i]);
+        p->postal = buf[0];
+        for (size_t i = pc; i < n; i++)
+            snprintf(buf[1] + strlen(buf[1]), sizeof buf[1] - strlen(buf[1]), "%s%s",
+                     i > pc ? " " : "", w[i]);
+        if (buf[1][0])
+            p->city = buf[1];
+        return;
+    }
+    size_t j = 0; /* the first word with a digit starts the postcode */
+    while (j < n && !has_digit(w[j]))
+        j++;
+    buf[0][0] = buf[1][0] = buf[2][0] = '\0';
+    for (size_t i = j; i < n; i++)
+        snprintf(buf[0] + strlen(buf[0]), sizeof buf[0] - strlen(buf[0]), "%s%s", i > j ? " " : "",
+                 w[i]);
+    p->postal = buf[0];
+    if (j == 0)
+        return;
+    size_t city_end = j;
+    if (is_upper_word(w[j - 1]) || j == 1) { /* "NSW", "CA"; or a lone region word */
+        snprintf(buf[1], sizeof buf[1], "%s", w[j - 1]);
+        p->region = buf[1];
+        city_end = j - 1;
+    }
+    for (size_t i = 0; i < city_end; i++)
+        snprintf(buf[2] + strlen(buf[2]), sizeof buf[2] - strlen(buf[2]), "%s%s", i ? " " : "",
+                 w[i]);
+    if (buf[2][0])
+        p->city = buf[2];
+}
+
 static void split_address(char *v, addr_parts *p)
 {
     char *parts[16];
@@ -61,27 +123,8 @@ static void split_address(char *v, addr_parts *p)
     size_t end = n;
     if (end > 1 && mdm_norm_country(parts[end - 1]) && !has_digit(parts[end - 1]))
         p->country = parts[--end];
-    if (end > 1 && has_digit(parts[end - 1])) {
-        /* "CA 94043", "SW1A 1AA", "75001" or "NSW 2000" */
-        char *r = parts[--end];
-        char *sp = strchr(r, ' ');
-        if (sp) {
-            *sp = '\0';
-            char *rest = trim(sp + 1);
-            if (r[0] >= '0' && r[0] <= '9' && !has_digit(rest)) { /* "75001 Paris" */
-                p->postal = r;
-                p->city = rest;
-            } else if (!has_digit(r)) { /* "CA 94043", "NSW 2000" */
-                p->region = r;
-                p->postal = rest;
-            } else { /* "SW1A 1AA" */
-                *sp = ' ';
-                p->postal = r;
-            }
-        } else {
-            p->postal = r;
-        }
-    }
+    if (end > 1 && has_digit(parts[end - 1]))
+        split_postal(parts[--end], p);
     if (!p->city && end > 1)
         p->city = parts[--end];
     if (end > 1)

@@ -639,6 +639,27 @@ static void strip_affixes(tok_list *t, size_t *from, size_t *to, tok_list *pre, 
         tok_push(suf, t->v[i]);
 }
 
+/* When s is 2-3 Han ideographs or 2-4 Hangul syllables (one script, nothing else),
+ * returns the byte length of the first character; else 0. */
+static int cjk_name_chars(const char *s, size_t len)
+{
+    int count = 0, first = 0, script = 0; /* 1 Han, 2 Hangul */
+    for (size_t i = 0; i < len;) {
+        UChar32 c;
+        size_t st = i;
+        U8_NEXT_UNSAFE(s, i, c);
+        int sc = (c >= 0x4E00 && c <= 0x9FFF) ? 1 : (c >= 0xAC00 && c <= 0xD7A3) ? 2 : 0;
+        if (!sc || (script && sc != script))
+            return 0;
+        script = sc;
+        if (count++ == 0)
+            first = (int)(i - st);
+    }
+    if (count < 2 || count > (script == 1 ? 3 : 4))
+        return 0;
+    return first;
+}
+
 mdm_status mdm_norm_name(mdm_norm *n, const char *full, mdm_arena *a, mdm_name_parts *out,
                          mdm_err *err)
 {
@@ -652,6 +673,22 @@ mdm_status mdm_norm_name(mdm_norm *n, const char *full, mdm_arena *a, mdm_name_p
     mdm_buf *disp = &n->tmp;
     if (!mdm_norm_display_internal(n, full, len, disp))
         return mdm_err_set(err, MDM_EINTERNAL, "unicode normalization failed");
+
+    /* "王小明", "김민준": one unspaced token of 2-3 Han or 2-4 Hangul syllables is
+     * family name (the first character) then given name */
+    int cjk = cjk_name_chars(disp->data, disp->len);
+    if (cjk) {
+        size_t first_len = (size_t)cjk;
+        mdm_buf_reset(&n->tmp2);
+        if (!text_key(n, disp->data, first_len, &n->tmp2))
+            return mdm_err_set(err, MDM_EINTERNAL, "transliteration failed");
+        out->last = mdm_arena_strndup(a, n->tmp2.data, n->tmp2.len);
+        mdm_buf_reset(&n->tmp2);
+        if (!text_key(n, disp->data + first_len, disp->len - first_len, &n->tmp2))
+            return mdm_err_set(err, MDM_EINTERNAL, "transliteration failed");
+        out->first = mdm_arena_strndup(a, n->tmp2.data, n->tmp2.len);
+        return MDM_OK;
+    }
 
     mdm_status rc = MDM_OK;
     tok_list before = {0}, after = {0}, pre = {0}, suf = {0};
@@ -764,9 +801,18 @@ mdm_status mdm_norm_email(mdm_norm *n, const char *in, mdm_arena *a, mdm_email_n
         s += 7;
         sl -= 7;
     }
-    if (sl >= 2 && s[0] == '<' && s[sl - 1] == '>') {
-        s++;
-        sl -= 2;
+    /* "<a@b.c>" or a display name: "John Smith <a@b.c>" */
+    if (sl >= 2 && s[sl - 1] == '>') {
+        const char *lt = NULL;
+        for (size_t i = sl - 1; i-- > 0;)
+            if (s[i] == '<') {
+                lt = s + i;
+                break;
+            }
+        if (lt) {
+            sl = (size_t)(s + sl - 1 - (lt + 1));
+            s = lt + 1;
+        }
     }
     out->display = mdm_arena_strndup(a, s, sl);
 

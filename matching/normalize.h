@@ -65,6 +65,8 @@ typedef struct mdm_name_parts {
  * "GARCIA LOPEZ, MARIA" -> maria / garcia lopez. Without a comma the last token is the
  * family name, extended to the left over particles (van, von, de, der, da, di, le ...).
  * A lone given token is the first name, unless a prefix (Dr., Mr.) names a surname.
+ * An unspaced Chinese (2-3 Han) or Korean (2-4 Hangul) name is family name first:
+ * "王小明" -> first "xiao ming", last "wang".
  * Strings are allocated in a. MDM_EINVAL on invalid UTF-8. */
 mdm_status mdm_norm_name(mdm_norm *n, const char *full, mdm_arena *a, mdm_name_parts *out,
                          mdm_err *err) __attribute__((warn_unused_result));
@@ -86,7 +88,8 @@ bool mdm_norm_nickname_equiv(const mdm_norm *n, const char *a, const char *b);
 /* ---- Email --------------------------------------------------------------------- */
 
 typedef struct mdm_email_norm {
-    char *display; /* trimmed, NFKC, case kept */
+    char *display; /* trimmed, NFKC, case kept; "mailto:", a display name and angle
+                    * brackets removed ("John <j@x.org>" -> "j@x.org") */
     char *key;     /* canonical match key: lower case, +tag dropped, gmail dots dropped,
                     * googlemail.com -> gmail.com; equals the lower-cased address when invalid */
     char *local;   /* lower-cased local part as given ("" when there is no '@') */

@@ -659,6 +659,21 @@ static bool street_line(mdm_norm *n, const char *line1, const char *cc, mdm_buf 
     char *marked = mark_hash(line1);
     if (!mdm_norm_display_internal(n, marked, strlen(marked), &disp))
         goto out_free;
+    /* post office boxes: "PO Box 123", "P.O. Box 123", "Post Office Box 123" -> street
+     * "po box 123", no house number */
+    if (!mdm_norm_key_internal(n, disp.data, disp.len, &key))
+        goto out_free;
+    static const char *const box_prefixes[] = {"po box ", "p o box ", "post office box ",
+                                               "pobox ",  "box ",     NULL};
+    for (size_t i = 0; box_prefixes[i]; i++) {
+        size_t pl = strlen(box_prefixes[i]);
+        if (key.len > pl && strncmp(key.data, box_prefixes[i], pl) == 0) {
+            mdm_buf_puts(street, "po box ");
+            mdm_buf_puts(street, key.data + pl);
+            ok = true;
+            goto out_free;
+        }
+    }
     /* the house number from the raw tokens, so "12-14" keeps its hyphen: first token
      * (English, French) or last token (German, Dutch: "Hauptstraße 5a") */
     char *d = disp.data;
@@ -791,6 +806,24 @@ mdm_status mdm_norm_address(mdm_norm *n, const char *line1, const char *line2, c
     if (cc)
         out->country = mdm_arena_strdup(a, cc);
 
+    /* the unit on line 1 and the street on line 2 ("Apt 5" / "12 Main St"): swap */
+    if (line1 && *line1 && line2 && *line2 && line2[strspn(line2, " \t")] >= '0' &&
+        line2[strspn(line2, " \t")] <= '9') {
+        char *m = mark_hash(line1);
+        bool ok = mdm_norm_key_internal(n, m, strlen(m), &tmp);
+        free(m);
+        if (ok && tmp.len) {
+            char *sp = strchr(tmp.data, ' ');
+            if (sp)
+                *sp = '\0';
+            if (abbr_find(unit_types, tmp.data)) {
+                const char *t = line1;
+                line1 = line2;
+                line2 = t;
+            }
+        }
+        mdm_buf_reset(&tmp);
+    }
     if (line1 && *line1 && !street_line(n, line1, cc, &number, &street, &unit)) {
         rc = mdm_err_set(err, MDM_EINTERNAL, "transliteration failed");
         goto out_free;

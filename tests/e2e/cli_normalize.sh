@@ -43,6 +43,19 @@ expect_exit 0 "german address" "$mdm" normalize --field address --country DE "Ha
 expect_contains "strasse" '"line": "5 hauptstrasse"' "$out"
 expect_contains "city after the postcode" '"city": "berlin"' "$out"
 
+expect_exit 0 "unit line first" "$mdm" normalize --field address "Unit 3, 45 George St, Sydney NSW 2000, Australia"
+expect_contains "street from the second part" '"line": "45 george street unit 3"' "$out"
+expect_contains "city before the region" '"city": "sydney"' "$out"
+expect_contains "state" '"region": "nsw"' "$out"
+expect_exit 0 "dutch postcode" "$mdm" normalize --field address "Keizersgracht 123, 1015 CJ Amsterdam, Nederland"
+expect_contains "dutch layout" '"postal_code": "1015 CJ"' "$out"
+expect_exit 0 "po box" "$mdm" normalize --field address "P.O. Box 123, Springfield, IL 62704"
+expect_contains "po box street" '"street": "po box 123"' "$out"
+expect_exit 0 "chinese name" "$mdm" normalize --field name "王小明"
+expect_contains "family name first" '"last": "wang"' "$out"
+expect_exit 0 "email display name" "$mdm" normalize --field email 'John Smith <John@Example.org>'
+expect_contains "angle address" '"key": "john@example.org"' "$out"
+
 expect_exit 0 "postal code" "$mdm" normalize --field postal_code --country GB sw1a1aa
 expect_contains "uk layout" '"postal_code": "SW1A 1AA"' "$out"
 expect_exit 0 "bad postal code is flagged" "$mdm" normalize --field postal_code --country US 1234
