@@ -4,6 +4,7 @@
 #include "api/http.h"
 #include "common/log.h"
 #include "mdm/config.h"
+#include "mdm/consent.h"
 #include "mdm/db.h"
 
 #include <getopt.h>
@@ -72,6 +73,10 @@ int mdm_cli_serve(int argc, char **argv)
     if (!cfg)
         return mdm_cli_fail("serve", &err);
     mdm_log_threshold = (mdm_log_level)cfg->log_level;
+    if (mdm_consent_configure(mdm_config_section(cfg, "consent"), &err) != MDM_OK) {
+        mdm_config_free(cfg);
+        return mdm_cli_fail("serve", &err);
+    }
     if (!cfg->database_url[0]) {
         mdm_config_free(cfg);
         mdm_err_set(&err, MDM_EINVAL,

@@ -41,6 +41,15 @@ MDM_HTTP_HANDLER(mdm_h_entity_history);
 /* h_match.c: read-only match */
 MDM_HTTP_HANDLER(mdm_h_match);
 
+/* h_consent.c: consent events, derived state, the streamed audit export */
+MDM_HTTP_HANDLER(mdm_h_consent_events);
+MDM_HTTP_HANDLER(mdm_h_entity_consent);
+MDM_HTTP_HANDLER(mdm_h_consent_audit);
+
+/* h_subjects.c: subject access export and erasure */
+MDM_HTTP_HANDLER(mdm_h_subject_export);
+MDM_HTTP_HANDLER(mdm_h_subject_erase);
+
 /* The OpenAPI 3.1 document for the whole route table, as a new JSON object; NULL with
  * err set when a route's doc text is not a JSON object with summary and responses
  * (a unit test walks every route through it). */

@@ -60,6 +60,14 @@ const mdm_http_route mdm_http_routes[] = {
     ROUTE("POST", "/v1/match", MDM_ROLES_READ, mdm_h_match, MDM_HTTP_BODY_JSON, 0),
     /* change feed */
     ROUTE("GET", "/v1/changes", MDM_ROLES_READ, mdm_h_changes, 0, 0),
+    /* consent and compliance (api/h_consent.c, api/h_subjects.c) */
+    ROUTE("POST", "/v1/consent-events", MDM_ROLES_SOURCE_WRITE, mdm_h_consent_events,
+          MDM_HTTP_BODY_JSON, 0),
+    ROUTE("GET", "/v1/entities/{id}/consent", MDM_ROLES_READ, mdm_h_entity_consent, 0, 0),
+    ROUTE("GET", "/v1/consent/audit", MDM_ROLES_COMPLIANCE, mdm_h_consent_audit, 0, 0),
+    ROUTE("GET", "/v1/subjects/{id}/export", MDM_ROLES_COMPLIANCE, mdm_h_subject_export, 0, 0),
+    ROUTE("POST", "/v1/subjects/{id}/erase", MDM_ROLES_COMPLIANCE, mdm_h_subject_erase,
+          MDM_HTTP_BODY_JSON, 0),
 };
 const size_t mdm_http_nroutes = sizeof mdm_http_routes / sizeof mdm_http_routes[0];
 
@@ -596,6 +604,32 @@ void mdm_http_reply_raw(mdm_http_req *req, int status, const char *content_type,
         MHD_add_response_header(resp, h->name, h->value);
     req->resp = resp;
     req->resp_len = len;
+    req->status = status;
+    req->replied = true;
+}
+
+void mdm_http_reply_stream(mdm_http_req *req, int status, const char *content_type,
+                           mdm_http_stream_fn read, void *ctx, void (*free_fn)(void *ctx))
+{
+    if (req->replied) {
+        if (free_fn)
+            free_fn(ctx);
+        return;
+    }
+    struct MHD_Response *resp =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, read, ctx, free_fn);
+    if (!resp) {
+        if (free_fn)
+            free_fn(ctx);
+        mdm_log(MDM_LOG_ERROR, "event=http_response_failed rid=%s", req->rid);
+        return; /* on_request answers with 500 */
+    }
+    if (content_type)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    for (extra_header *h = req->headers; h; h = h->next)
+        MHD_add_response_header(resp, h->name, h->value);
+    req->resp = resp;
+    req->resp_len = 0;
     req->status = status;
     req->replied = true;
 }

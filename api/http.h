@@ -36,6 +36,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 typedef struct mdm_http_req mdm_http_req;
 typedef struct mdm_http_server mdm_http_server;
@@ -50,6 +51,7 @@ typedef void (*mdm_http_handler)(mdm_http_req *req);
 #define MDM_ROLES_READ         (MDM_ROLE_READER | MDM_ROLE_STEWARD | MDM_ROLE_COMPLIANCE | MDM_ROLE_ADMIN)
 #define MDM_ROLES_SOURCE_WRITE (MDM_ROLE_SOURCE | MDM_ROLE_ADMIN)
 #define MDM_ROLES_SOURCE_READ  (MDM_ROLE_SOURCE | MDM_ROLES_READ)
+#define MDM_ROLES_COMPLIANCE   (MDM_ROLE_COMPLIANCE | MDM_ROLE_ADMIN)
 
 /* Body limits (route column max_body): 0 = the route takes no body (a body is ignored);
  * a number = that many bytes; or one of these, resolved from the http config section. */
@@ -156,6 +158,18 @@ void mdm_http_reply_json(mdm_http_req *req, int status, json_t *body);
 /* Replies with a body the caller allocated with malloc; consumes body. */
 void mdm_http_reply_raw(mdm_http_req *req, int status, const char *content_type, char *body,
                         size_t len);
+/* Streams a reply of unknown length (HTTP/1.1 chunked). read is libmicrohttpd's content
+ * reader: it fills up to max bytes of buf and returns how many, or -1
+ * (MHD_CONTENT_READER_END_OF_STREAM) at the end, or -2 (MHD_CONTENT_READER_END_WITH_ERROR)
+ * to abort, which the client sees as a chunked body without its last chunk. It runs on
+ * the connection's worker thread after the handler has returned, interleaved with the
+ * other requests of that thread, so it must not use mdm_http_db(req): a stream that
+ * reads the database opens a connection of its own. free_fn(ctx) (may be NULL) runs
+ * exactly once: when the response is destroyed (completed or aborted), or at once when
+ * this call cannot reply. The access log counts 0 bytes for a stream. */
+typedef ssize_t (*mdm_http_stream_fn)(void *ctx, uint64_t pos, char *buf, size_t max);
+void mdm_http_reply_stream(mdm_http_req *req, int status, const char *content_type,
+                           mdm_http_stream_fn read, void *ctx, void (*free_fn)(void *ctx));
 /* Replies application/problem+json from err: status, title and code from the status
  * table, detail from err->msg (and err->detail), errors[{pointer, detail}] when
  * err->field is set. 5xx are logged at ERROR with the request id. */

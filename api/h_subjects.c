@@ -1,0 +1,109 @@
+/* Data-subject routes (compliance role):
+ *   GET  /v1/subjects/{id}/export   everything held on one person, one JSON document
+ *   POST /v1/subjects/{id}/erase    erasure with tombstone and `deleted` propagation
+ * See mdm/subject.h for what is exported, erased and kept. */
+#include "api/handlers.h"
+#include "mdm/subject.h"
+
+#include <microhttpd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char mdm_h_subject_export_doc[] =
+    "{\"summary\": \"Subject access export\", \"tags\": [\"subjects\"], \"description\":"
+    " \"Everything held on the person of golden record id (a retired id answers for its"
+    " survivor) as one JSON document: golden record, retired ids, golden values and pins,"
+    " versions, member records raw and normalized with their history, memberships, consent"
+    " events and state, link history, review items, steward assertions, refused copies,"
+    " merge snapshots, outbox events and deliveries. After an erasure: only the"
+    " tombstone.\","
+    " \"responses\": {\"200\": {\"description\": \"the subject document\", \"content\":"
+    " {\"application/json\": {\"schema\": {\"type\": \"object\"}}}}}}";
+
+const char mdm_h_subject_erase_doc[] =
+    "{\"summary\": \"Erase a subject\", \"tags\": [\"subjects\"], \"description\":"
+    " \"Removes the person's personal data from golden and source records and their history"
+    " (consent events stay for the audit, contact point and evidence erased), keeps a"
+    " tombstone (ids, source keys and their hashes, requester, reason, time), marks the"
+    " golden record erased, flags any later re-ingest of the same source keys, and emits a"
+    " deleted event naming every source record so that every source system is told. Body:"
+    " {reason} (optional); the requester is the API key. Erasing twice changes nothing.\","
+    " \"requestBody\": {\"required\": false, \"content\": {\"application/json\": {\"schema\":"
+    " {\"type\": \"object\", \"properties\": {\"reason\": {\"type\": \"string\"}}}}}},"
+    " \"responses\": {\"200\": {\"description\": \"erased: entity_id, tombstone_id, records,"
+    " erased_ids, already_erased\", \"content\": {\"application/json\": {\"schema\":"
+    " {\"type\": \"object\"}}}}}}";
+
+static bool subject_id(mdm_http_req *req, int64_t *out)
+{
+    const char *s = mdm_http_param(req, "id");
+    char *end = NULL;
+    long long v = s ? strtoll(s, &end, 10) : 0;
+    if (!s || !*s || *end || v <= 0) {
+        mdm_err err;
+        mdm_err_set(&err, MDM_ENOTFOUND, "no subject \"%.40s\"", s ? s : "");
+        mdm_http_reply_problem(req, &err);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+void mdm_h_subject_export(mdm_http_req *req)
+{
+    int64_t id;
+    if (!subject_id(req, &id))
+        return;
+    json_t *doc = NULL;
+    mdm_err err = {0};
+    if (mdm_subject_export(mdm_http_db(req), id, &doc, &err) != MDM_OK) {
+        mdm_http_reply_problem(req, &err);
+        return;
+    }
+    mdm_http_reply_json(req, MHD_HTTP_OK, doc);
+}
+
+void mdm_h_subject_erase(mdm_http_req *req)
+{
+    int64_t id;
+    if (!subject_id(req, &id))
+        return;
+    mdm_err err = {0};
+    json_t *body = mdm_http_json(req);
+    const char *reason = NULL;
+    if (body && !json_is_null(body)) {
+        const char *k;
+        json_t *v;
+        if (!json_is_object(body)) {
+            mdm_err_set(&err, MDM_EUNPROCESSABLE, "the body must be a JSON object");
+            mdm_http_reply_problem(req, &err);
+            return;
+        }
+        json_object_foreach(body, k, v)
+        {
+            if (strcmp(k, "reason") != 0 || !(json_is_string(v) || json_is_null(v))) {
+                char ptr[80];
+                snprintf(ptr, sizeof ptr, "/%.60s", k);
+                mdm_err_set_field(&err, MDM_EUNPROCESSABLE, ptr,
+                                  strcmp(k, "reason") ? "unknown field (known: reason)"
+                                                      : "reason must be a string");
+                mdm_http_reply_problem(req, &err);
+                return;
+            }
+        }
+        reason = json_string_value(json_object_get(body, "reason"));
+    }
+    const mdm_auth_key *key = mdm_http_key(req);
+    char requester[200];
+    snprintf(requester, sizeof requester, "key:%s%s%s", key ? key->prefix : "?",
+             key && key->name[0] ? " " : "", key ? key->name : "");
+    json_t *result = NULL;
+    if (mdm_subject_erase(mdm_http_db(req), id, requester, reason, &result, &err) != MDM_OK) {
+        mdm_http_reply_problem(req, &err);
+        return;
+    }
+    if (json_is_false(json_object_get(result, "already_erased")))
+        mdm_http_counter_add("mdm_subject_erasures_total", "", 1);
+    mdm_http_reply_json(req, MHD_HTTP_OK, result);
+}
