@@ -10,10 +10,10 @@
 
 #include "common/log.h"
 #include "common/mem.h"
-#include "mdm/consent.h"
 #include "mdm/golden.h"
 #include "mdm/resolve.h"
 #include "mdm/survive.h"
+#include "matching/model.h"
 #include "matching/normalize.h"
 #include "matching/phonetic.h"
 
@@ -24,11 +24,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 struct mdm_ingest_ctx {
     mdm_sources *sources;
     mdm_resolve_settings rs;
-    mdm_resolve_model model;
+    mdm_resolve_model model;  /* built-in weights, used when engine is NULL */
+    mdm_model *engine;        /* the trained Fellegi-Sunter model of matching/model.h */
+    int engine_version;       /* match_model.version it came from, 0 = configuration */
     mdm_survive_config *sv;
     char default_country[3];
 };
@@ -52,6 +55,73 @@ void mdm_ingest_result_clear(mdm_ingest_result *r)
 
 /* ---- context ------------------------------------------------------------------- */
 
+/* Without thresholds in the "resolve" section, a trained model's own apply. */
+static void use_engine_thresholds(mdm_ingest_ctx *c)
+{
+    if (c->engine && !c->rs.thresholds_set && c->engine->link_threshold > 0 &&
+        c->engine->review_threshold > 0 && c->engine->review_threshold < c->engine->link_threshold) {
+        c->rs.auto_link = c->engine->link_threshold;
+        c->rs.review = c->engine->review_threshold;
+    }
+}
+
+/* Reads a trained engine model from a file; a relative path that does not exist from
+ * the current folder is tried under $MDM_ROOT. */
+static mdm_model *engine_from_file(const char *path, mdm_err *err)
+{
+    char alt[4096];
+    const char *root = getenv("MDM_ROOT");
+    if (path[0] != '/' && access(path, R_OK) != 0 && root) {
+        snprintf(alt, sizeof alt, "%s/%s", root, path);
+        path = alt;
+    }
+    return mdm_model_load(path, err);
+}
+
+static mdm_status check_trained(mdm_model *m, const char *where, mdm_err *err)
+{
+    if (m->trained)
+        return MDM_OK;
+    mdm_model_free(m);
+    return mdm_err_set_field(err, MDM_EINVAL, where,
+                             "%s: the model is not trained (run mdm train)", where);
+}
+
+/* "model": {"path": FILE} (a trained model of `mdm train`), an inline trained model
+ * document (has "comparisons"), or built-in weight overrides {"prior", "weights"}. */
+static mdm_status load_model_section(mdm_ingest_ctx *c, const json_t *model, mdm_err *err)
+{
+    if (!json_is_object(model))
+        return mdm_err_set_field(err, MDM_EINVAL, "/model", "model must be an object");
+    const json_t *path = json_object_get(model, "path");
+    if (path) {
+        if (!json_is_string(path) || json_object_size(model) != 1)
+            return mdm_err_set_field(err, MDM_EINVAL, "/model/path",
+                                     "model.path must be the only key, a file name");
+        mdm_err lerr = {0};
+        c->engine = engine_from_file(json_string_value(path), &lerr);
+        if (!c->engine)
+            return mdm_err_set_field(err, lerr.code, "/model/path", "model.path: %s", lerr.msg);
+        mdm_status st = check_trained(c->engine, "/model/path", err);
+        if (st != MDM_OK)
+            c->engine = NULL;
+        return st;
+    }
+    if (json_object_get(model, "comparisons")) {
+        mdm_err lerr = {0};
+        json_t *copy = json_deep_copy(model);
+        c->engine = mdm_model_from_json(copy, &lerr);
+        json_decref(copy);
+        if (!c->engine)
+            return mdm_err_set_field(err, MDM_EINVAL, "/model", "model: %s", lerr.msg);
+        mdm_status st = check_trained(c->engine, "/model", err);
+        if (st != MDM_OK)
+            c->engine = NULL;
+        return st;
+    }
+    return mdm_resolve_model_parse(model, "/model", &c->model, err);
+}
+
 mdm_ingest_ctx *mdm_ingest_ctx_new_json(const json_t *sources, const json_t *resolve,
                                         const json_t *survivorship, const json_t *model,
                                         const char *default_country, mdm_err *err)
@@ -65,11 +135,12 @@ mdm_ingest_ctx *mdm_ingest_ctx_new_json(const json_t *sources, const json_t *res
     if (mdm_resolve_settings_parse(resolve, &c->rs, err) != MDM_OK)
         goto out_free;
     mdm_resolve_model_default(&c->model);
-    if (model && mdm_resolve_model_parse(model, "/model", &c->model, err) != MDM_OK)
+    if (model && load_model_section(c, model, err) != MDM_OK)
         goto out_free;
     c->sv = mdm_survive_config_parse(survivorship, err);
     if (!c->sv)
         goto out_free;
+    use_engine_thresholds(c);
     return c;
 out_free:
     mdm_ingest_ctx_free(c);
@@ -90,6 +161,7 @@ void mdm_ingest_ctx_free(mdm_ingest_ctx *ctx)
         return;
     mdm_sources_free(ctx->sources);
     mdm_survive_config_free(ctx->sv);
+    mdm_model_free(ctx->engine);
     free(ctx);
 }
 
@@ -109,6 +181,10 @@ const mdm_survive_config *mdm_ingest_survive(const mdm_ingest_ctx *ctx)
 {
     return ctx->sv;
 }
+const mdm_model *mdm_ingest_engine(const mdm_ingest_ctx *ctx)
+{
+    return ctx->engine;
+}
 
 static const mdm_db_stmt stmt_model = {
     "ingest_model", "SELECT version, model FROM match_model WHERE active", 0};
@@ -117,26 +193,42 @@ mdm_status mdm_ingest_ctx_use_db_model(mdm_ingest_ctx *ctx, mdm_db *db, int *ver
 {
     PGresult *res = NULL;
     if (version)
-        *version = 0;
+        *version = ctx->engine_version;
     mdm_status st = mdm_db_exec(db, &stmt_model, NULL, &res, err);
     if (st != MDM_OK)
         return st;
     if (PQntuples(res) == 1) {
         json_t *j = json_loads(mdm_db_get(res, 0, "model", "{}"), 0, NULL);
-        mdm_resolve_model m = ctx->model;
-        mdm_err ignored;
-        if (j && json_object_get(j, "weights") &&
-            mdm_resolve_model_parse(j, "/match_model", &m, &ignored) == MDM_OK) {
-            ctx->model = m;
-            if (version)
-                *version = (int)mdm_db_get_ll(res, 0, "version", 0);
+        int v = (int)mdm_db_get_ll(res, 0, "version", 0);
+        mdm_err lerr = {0};
+        if (j && json_object_get(j, "comparisons")) {
+            mdm_model *m = mdm_model_from_json(j, &lerr);
+            if (m && m->trained) {
+                mdm_model_free(ctx->engine);
+                ctx->engine = m;
+                ctx->engine_version = v;
+                use_engine_thresholds(ctx);
+            } else {
+                mdm_model_free(m);
+                mdm_log(MDM_LOG_WARN, "event=model_skipped version=%d reason=untrained_or_bad",
+                        v);
+            }
+        } else if (j && json_object_get(j, "weights")) {
+            mdm_resolve_model m = ctx->model;
+            if (mdm_resolve_model_parse(j, "/match_model", &m, &lerr) == MDM_OK) {
+                ctx->model = m;
+                mdm_model_free(ctx->engine);
+                ctx->engine = NULL;
+                ctx->engine_version = v;
+            }
         } else {
-            mdm_log(MDM_LOG_WARN, "event=model_skipped version=%s reason=layout",
-                    mdm_db_get(res, 0, "version", "?"));
+            mdm_log(MDM_LOG_WARN, "event=model_skipped version=%d reason=layout", v);
         }
         json_decref(j);
     }
     PQclear(res);
+    if (version)
+        *version = ctx->engine_version;
     return MDM_OK;
 }
 
@@ -149,7 +241,7 @@ static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
 static mdm_norm **pool;
 static size_t npool, cappool;
 
-static mdm_norm *norm_acquire(mdm_err *err)
+mdm_norm *mdm_ingest_norm_acquire(mdm_err *err)
 {
     mdm_norm *n = NULL;
     pthread_mutex_lock(&pool_mu);
@@ -159,7 +251,7 @@ static mdm_norm *norm_acquire(mdm_err *err)
     return n ? n : mdm_norm_new(err);
 }
 
-static void norm_release(mdm_norm *n)
+void mdm_ingest_norm_release(mdm_norm *n)
 {
     if (!n)
         return;
@@ -272,40 +364,40 @@ static bool timestamp_ok(const char *s)
 char *mdm_ingest_email_key(const char *email)
 {
     mdm_err err;
-    mdm_norm *n = norm_acquire(&err);
+    mdm_norm *n = mdm_ingest_norm_acquire(&err);
     if (!n || !email)
-        return norm_release(n), NULL;
+        return mdm_ingest_norm_release(n), NULL;
     mdm_arena *a = mdm_arena_new(1024);
     mdm_email_norm e;
     char *k = NULL;
     if (mdm_norm_email(n, email, a, &e, &err) == MDM_OK && e.valid)
         k = mdm_xstrdup(e.key);
     mdm_arena_free(a);
-    norm_release(n);
+    mdm_ingest_norm_release(n);
     return k;
 }
 
 bool mdm_ingest_phone_key(const char *phone, const char *country, char out[24])
 {
     mdm_err err;
-    mdm_norm *n = norm_acquire(&err);
+    mdm_norm *n = mdm_ingest_norm_acquire(&err);
     if (!n || !phone)
-        return norm_release(n), false;
+        return mdm_ingest_norm_release(n), false;
     mdm_phone_norm p;
     bool ok = mdm_norm_phone(n, phone, country ? country : "US", &p, &err) == MDM_OK && p.valid &&
               strlen(p.e164) < 24;
     if (ok)
         memcpy(out, p.e164, strlen(p.e164) + 1);
-    norm_release(n);
+    mdm_ingest_norm_release(n);
     return ok;
 }
 
 char *mdm_ingest_text_key(const char *s)
 {
     mdm_err err;
-    mdm_norm *n = norm_acquire(&err);
+    mdm_norm *n = mdm_ingest_norm_acquire(&err);
     char *k = n ? text_key(n, s ? s : "") : NULL;
-    norm_release(n);
+    mdm_ingest_norm_release(n);
     return k ? k : mdm_xstrdup("");
 }
 
@@ -984,7 +1076,7 @@ mdm_status mdm_ingest_canonicalize(const mdm_ingest_ctx *ctx, const mdm_source *
     if (!json_is_object(record))
         return mdm_err_set_field(err, MDM_EINVAL, "", "a record must be a JSON object");
     canon_build b = {0};
-    b.n = norm_acquire(err);
+    b.n = mdm_ingest_norm_acquire(err);
     if (!b.n)
         return err ? err->code : MDM_EINTERNAL;
     b.a = mdm_arena_new(4096);
@@ -1005,7 +1097,7 @@ mdm_status mdm_ingest_canonicalize(const mdm_ingest_ctx *ctx, const mdm_source *
     if (src)
         json_object_set_new(b.rec, "source", json_string(src->code));
     normalize(&b);
-    norm_release(b.n);
+    mdm_ingest_norm_release(b.n);
     mdm_arena_free(b.a);
     json_decref(b.issues);
     json_decref(b.ptrs);
@@ -1231,11 +1323,8 @@ static mdm_status ingest_tx(mdm_db *db, void *arg, mdm_err *err)
         out->record_id = mdm_db_get_ll(res, 0, "record_id", 0);
         PQclear(res);
     }
+    /* resolution also stores the record's consent events (mdm/resolve.h) */
     st = mdm_resolve_record(db, j->ctx, out->record_id, j->actor, out, err);
-    /* consent events of the record, once its membership is settled */
-    if (st == MDM_OK && json_array_size(json_object_get(c, "consents")))
-        st = mdm_consent_ingest(db, out->record_id, j->source, j->key,
-                                json_object_get(c, "consents"), err);
 out_free:
     free(raw);
     free(norm);

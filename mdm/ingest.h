@@ -89,10 +89,13 @@ mdm_ingest_ctx *mdm_ingest_ctx_new_json(const json_t *sources, const json_t *res
                                         const char *default_country, mdm_err *err);
 void mdm_ingest_ctx_free(mdm_ingest_ctx *ctx); /* NULL is a no-op */
 
-/* Replaces the match weights with the active row of match_model when there is one in
- * the weights layout of mdm/resolve.h (else keeps the configured/built-in weights).
+/* The matching model. The "model" configuration section is {"path": FILE} (a model
+ * trained by `mdm train`, e.g. demo/model.json), an inline trained model document, or
+ * overrides of the built-in weights ({"prior", "weights"}, mdm/resolve.h). The active row
+ * of match_model (a trained model document, or the weights layout) replaces it: call
+ * mdm_ingest_ctx_use_db_model.
  * Call once at start-up, before sharing ctx between threads. *version receives the
- * model version used (0 = built-in). */
+ * match_model version used (0 = configuration or built-in). */
 mdm_status mdm_ingest_ctx_use_db_model(mdm_ingest_ctx *ctx, mdm_db *db, int *version,
                                        mdm_err *err) __attribute__((warn_unused_result));
 
@@ -101,6 +104,13 @@ const mdm_sources *mdm_ingest_sources(const mdm_ingest_ctx *ctx);
 const struct mdm_resolve_settings *mdm_ingest_resolve_settings(const mdm_ingest_ctx *ctx);
 const struct mdm_resolve_model *mdm_ingest_model(const mdm_ingest_ctx *ctx);
 const struct mdm_survive_config *mdm_ingest_survive(const mdm_ingest_ctx *ctx);
+/* The trained engine model (matching/model.h) or NULL when the built-in weights apply. */
+const struct mdm_model *mdm_ingest_engine(const mdm_ingest_ctx *ctx);
+
+/* Normalizer handles (matching/normalize.h) from a process-wide pool: one per thread at
+ * a time, given back after use. NULL with err when ICU cannot be initialised. */
+struct mdm_norm *mdm_ingest_norm_acquire(mdm_err *err);
+void mdm_ingest_norm_release(struct mdm_norm *n); /* NULL is a no-op */
 
 /* Ingests one record of source `source` (a configured code). record is the record in
  * the source's own layout, or already canonical (has "source_key"); borrowed. actor

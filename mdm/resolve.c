@@ -5,7 +5,12 @@
 
 #include "common/log.h"
 #include "common/mem.h"
+#include "matching/block.h"
 #include "matching/compare.h"
+#include "matching/model.h"
+#include "matching/normalize.h"
+#include "matching/record.h"
+#include "mdm/consent.h"
 #include "mdm/golden.h"
 #include "mdm/ingest.h"
 
@@ -14,6 +19,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 const char *const mdm_resolve_field_names[MDM_RF_COUNT] = {
     "first_name", "last_name", "birth_date", "email",       "phone",
@@ -29,6 +35,7 @@ mdm_status mdm_resolve_settings_parse(const json_t *section, mdm_resolve_setting
     out->review = 0.60;
     out->key_cap = 1000;
     out->max_candidates = 50;
+    out->thresholds_set = false;
     if (!section)
         return MDM_OK;
     if (!json_is_object(section))
@@ -47,6 +54,7 @@ mdm_status mdm_resolve_settings_parse(const json_t *section, mdm_resolve_setting
                 out->auto_link = d;
             else
                 out->review = d;
+            out->thresholds_set = true;
         } else if (!strcmp(k, "key_cap") || !strcmp(k, "max_candidates")) {
             if (!json_is_integer(v) || json_integer_value(v) < 1 ||
                 json_integer_value(v) > 1000000)
@@ -146,7 +154,7 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-json_t *mdm_resolve_keys(const json_t *canonical)
+static json_t *builtin_keys(const json_t *canonical)
 {
     const json_t *k = json_object_get(canonical, "keys");
     json_t *arr = json_array();
@@ -297,8 +305,8 @@ static int cmp_id(const json_t *a, const json_t *b, const char *name)
     return strcmp(x, y) ? MDM_RL_FAR : MDM_RL_EXACT;
 }
 
-double mdm_resolve_score(const mdm_ingest_ctx *ctx, const json_t *a, const json_t *b,
-                         double *probability, json_t **explanation, int *strong_conflict)
+static double builtin_score(const mdm_ingest_ctx *ctx, const json_t *a, const json_t *b,
+                            double *probability, json_t **explanation, int *strong_conflict)
 {
     const mdm_resolve_model *m = mdm_ingest_model(ctx);
     const json_t *ka = json_object_get(a, "keys"), *kb = json_object_get(b, "keys");
@@ -337,10 +345,153 @@ double mdm_resolve_score(const mdm_ingest_ctx *ctx, const json_t *a, const json_
     return w;
 }
 
+
+/* ---- the trained engine model (matching/model.h, matching/block.h) ------------------ */
+
+/* A canonical record with its engine features, built once and compared many times. */
+typedef struct prepared {
+    const json_t *canon;
+    mdm_record rec;
+    mdm_feat feat;
+    bool has_feat;
+} prepared;
+
+static void set_field(mdm_record *r, const char *path, const json_t *v)
+{
+    if (json_is_string(v) && json_string_length(v))
+        (void)mdm_record_set(r, path, json_string_value(v), NULL);
+}
+
+/* The engine's record struct from a canonical JSON record (mdm/ingest.h layout). */
+static void canon_to_record(const json_t *c, mdm_record *r)
+{
+    static const char *const scalars[] = {
+        "first_name", "middle_name", "last_name",   "full_name",       "prefix",
+        "suffix",     "birth_date",  "gender",      "loyalty_id",      "customer_number",
+        "tax_id",     "national_id", NULL};
+    mdm_record_init(r);
+    for (size_t i = 0; scalars[i]; i++)
+        set_field(r, scalars[i], json_object_get(c, scalars[i]));
+    size_t i;
+    json_t *it;
+    json_array_foreach(json_object_get(c, "emails"), i, it) {
+        if (!json_is_false(json_object_get(it, "valid")))
+            set_field(r, "email", json_object_get(it, "value"));
+    }
+    json_array_foreach(json_object_get(c, "phones"), i, it) set_field(r, "phone",
+                                                                       json_object_get(it, "value"));
+    json_array_foreach(json_object_get(c, "addresses"), i, it) {
+        if (i >= MDM_RECORD_MAX_ADDRESSES)
+            break;
+        static const char *const af[] = {"line1", "line2", "city", "region", "postal_code",
+                                         "country", NULL};
+        for (size_t k = 0; af[k]; k++) {
+            char path[32];
+            if (i == 0)
+                snprintf(path, sizeof path, "address.%s", af[k]);
+            else
+                snprintf(path, sizeof path, "address%zu.%s", i + 1, af[k]);
+            set_field(r, path, json_object_get(it, af[k]));
+        }
+    }
+}
+
+static void prepare(const mdm_ingest_ctx *ctx, mdm_norm *norm, mdm_arena *a, const json_t *canon,
+                    prepared *p)
+{
+    memset(p, 0, sizeof *p);
+    p->canon = canon;
+    const mdm_model *m = mdm_ingest_engine(ctx);
+    if (!m || !norm)
+        return;
+    canon_to_record(canon, &p->rec);
+    const json_t *addr = json_array_get(json_object_get(canon, "addresses"), 0);
+    const char *country = json_string_value(json_object_get(addr, "country"));
+    mdm_feat_build(norm, &p->rec, country ? country : m->default_country, a, &p->feat);
+    p->has_feat = true;
+}
+
+static void unprepare(prepared *p)
+{
+    if (p->has_feat)
+        mdm_record_clear(&p->rec);
+    p->has_feat = false;
+}
+
+/* Scores prepared records: the engine when both have features, else built-in. */
+static double score_prepared(const mdm_ingest_ctx *ctx, const prepared *a, const prepared *b,
+                             double *probability, json_t **explanation, int *conflict)
+{
+    const mdm_model *m = mdm_ingest_engine(ctx);
+    if (!m || !a->has_feat || !b->has_feat)
+        return builtin_score(ctx, a->canon, b->canon, probability, explanation, conflict);
+    mdm_explain ex;
+    double w = mdm_model_score(m, &a->feat, &b->feat, NULL, &ex);
+    if (probability)
+        *probability = mdm_model_probability(w);
+    if (explanation)
+        *explanation = mdm_explain_json(&ex);
+    if (conflict) {
+        int c = ex.vetoed ? 1 : 0;
+        for (int k = 0; k < m->nstrong; k++) {
+            const char *va = a->feat.v[m->strong_ids[k]], *vb = b->feat.v[m->strong_ids[k]];
+            if (va && vb && strcmp(va, vb) != 0)
+                c = 1;
+        }
+        *conflict = c;
+    }
+    return w;
+}
+
+double mdm_resolve_score(const mdm_ingest_ctx *ctx, const json_t *a, const json_t *b,
+                         double *probability, json_t **explanation, int *strong_conflict)
+{
+    mdm_err err;
+    mdm_norm *norm = mdm_ingest_engine(ctx) ? mdm_ingest_norm_acquire(&err) : NULL;
+    mdm_arena *ar = mdm_arena_new(4096);
+    prepared pa, pb;
+    prepare(ctx, norm, ar, a, &pa);
+    prepare(ctx, norm, ar, b, &pb);
+    double w = score_prepared(ctx, &pa, &pb, probability, explanation, strong_conflict);
+    unprepare(&pa);
+    unprepare(&pb);
+    mdm_arena_free(ar);
+    mdm_ingest_norm_release(norm);
+    return w;
+}
+
+json_t *mdm_resolve_keys(const mdm_ingest_ctx *ctx, const json_t *canonical)
+{
+    const mdm_model *m = mdm_ingest_engine(ctx);
+    if (!m)
+        return builtin_keys(canonical);
+    mdm_err err;
+    mdm_norm *norm = mdm_ingest_norm_acquire(&err);
+    if (!norm)
+        return builtin_keys(canonical);
+    mdm_arena *ar = mdm_arena_new(4096);
+    prepared p;
+    prepare(ctx, norm, ar, canonical, &p);
+    const char *keys[128];
+    size_t n = mdm_block_keys(m, &p.feat, ar, keys, 128);
+    if (n > 128)
+        n = 128;
+    qsort(keys, n, sizeof *keys, cmp_str);
+    json_t *out = json_array();
+    for (size_t i = 0; i < n; i++)
+        if (i == 0 || strcmp(keys[i], keys[i - 1]))
+            json_array_append_new(out, json_string(keys[i]));
+    unprepare(&p);
+    mdm_arena_free(ar);
+    mdm_ingest_norm_release(norm);
+    return out;
+}
+
 /* ---- statements ------------------------------------------------------------------ */
 
 static const mdm_db_stmt stmt_record = {
-    "resolve_record", "SELECT normalized, deleted FROM source_record WHERE id = $1", 1};
+    "resolve_record",
+    "SELECT source, source_key, normalized, deleted FROM source_record WHERE id = $1", 1};
 
 static const mdm_db_stmt stmt_old_keys = {
     "resolve_old_keys", "SELECT key FROM blocking_key WHERE record_id = $1", 1};
@@ -577,15 +728,26 @@ static mdm_status gather(mdm_db *db, const mdm_ingest_ctx *ctx, const json_t *ca
     if (st != MDM_OK)
         return st;
     int n = PQntuples(res);
+    if (n == 0) {
+        PQclear(res);
+        return MDM_OK;
+    }
+    mdm_norm *norm = mdm_ingest_engine(ctx) ? mdm_ingest_norm_acquire(err) : NULL;
+    mdm_arena *ar = mdm_arena_new(16384);
+    prepared self_p;
+    prepare(ctx, norm, ar, canon, &self_p);
     for (int i = 0; i < n; i++) {
         int64_t eid = mdm_db_get_ll(res, i, "entity_id", 0);
         json_t *other = json_loads(mdm_db_get(res, i, "normalized", "{}"), 0, NULL);
         if (!other)
             continue;
+        prepared op;
+        prepare(ctx, norm, ar, other, &op);
         double prob;
         json_t *ex = NULL;
         int conflict;
-        double w = mdm_resolve_score(ctx, canon, other, &prob, &ex, &conflict);
+        double w = score_prepared(ctx, &self_p, &op, &prob, &ex, &conflict);
+        unprepare(&op);
         json_decref(other);
         cand *c = cand_get(s, eid);
         c->conflict |= conflict;
@@ -598,6 +760,9 @@ static mdm_status gather(mdm_db *db, const mdm_ingest_ctx *ctx, const json_t *ca
             json_decref(ex);
         }
     }
+    unprepare(&self_p);
+    mdm_arena_free(ar);
+    mdm_ingest_norm_release(norm);
     PQclear(res);
     return MDM_OK;
 }
@@ -627,27 +792,43 @@ static mdm_status entity_evidence(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t
         return st;
     }
     int na = PQntuples(ra), nb = PQntuples(rb);
+    mdm_norm *norm = mdm_ingest_engine(ctx) ? mdm_ingest_norm_acquire(err) : NULL;
+    mdm_arena *ar = mdm_arena_new(16384);
     json_t **jb = mdm_xcalloc((size_t)nb + 1, sizeof *jb);
-    for (int j = 0; j < nb; j++)
+    prepared *pbs = mdm_xcalloc((size_t)nb + 1, sizeof *pbs);
+    for (int j = 0; j < nb; j++) {
         jb[j] = json_loads(mdm_db_get(rb, j, "normalized", "{}"), 0, NULL);
+        if (jb[j])
+            prepare(ctx, norm, ar, jb[j], &pbs[j]);
+    }
     for (int i = 0; i < na; i++) {
         json_t *x = json_loads(mdm_db_get(ra, i, "normalized", "{}"), 0, NULL);
-        for (int j = 0; x && j < nb; j++) {
+        if (!x)
+            continue;
+        prepared px;
+        prepare(ctx, norm, ar, x, &px);
+        for (int j = 0; j < nb; j++) {
             if (!jb[j])
                 continue;
             double p;
             int conflict;
-            mdm_resolve_score(ctx, x, jb[j], &p, NULL, &conflict);
+            score_prepared(ctx, &px, &pbs[j], &p, NULL, &conflict);
             if (conflict)
                 *blocked = 1;
             if (p > *best_p)
                 *best_p = p;
         }
+        unprepare(&px);
         json_decref(x);
     }
-    for (int j = 0; j < nb; j++)
+    for (int j = 0; j < nb; j++) {
+        unprepare(&pbs[j]);
         json_decref(jb[j]);
+    }
+    free(pbs);
     free(jb);
+    mdm_arena_free(ar);
+    mdm_ingest_norm_release(norm);
     PQclear(ra);
     PQclear(rb);
     return MDM_OK;
@@ -727,11 +908,15 @@ mdm_status mdm_resolve_record(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t rec
         return mdm_err_set(err, MDM_ENOTFOUND, "no source record %lld", (long long)record_id);
     }
     canon = json_loads(mdm_db_get(res, 0, "normalized", "{}"), 0, NULL);
+    char *source = mdm_xstrdup(mdm_db_get(res, 0, "source", "")),
+         *source_key = mdm_xstrdup(mdm_db_get(res, 0, "source_key", ""));
     PQclear(res);
-    if (!canon)
-        return mdm_err_set(err, MDM_EINTERNAL, "source record %lld: bad normalized JSON",
-                           (long long)record_id);
-    keys = mdm_resolve_keys(canon);
+    if (!canon) {
+        st = mdm_err_set(err, MDM_EINTERNAL, "source record %lld: bad normalized JSON",
+                         (long long)record_id);
+        goto out_free;
+    }
+    keys = mdm_resolve_keys(ctx, canon);
     lockset = json_copy(keys);
     if ((st = mdm_db_exec(db, &stmt_old_keys, p1, &res, err)) != MDM_OK)
         goto out_free;
@@ -856,6 +1041,10 @@ mdm_status mdm_resolve_record(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t rec
         }
     }
     st = mdm_db_exec(db, &stmt_resolved, p1, NULL, err);
+    /* the record's consent events, once its membership is settled (idempotent) */
+    if (st == MDM_OK && json_array_size(json_object_get(canon, "consents")))
+        st = mdm_consent_ingest(db, record_id, source, source_key,
+                                json_object_get(canon, "consents"), err);
     if (st == MDM_OK) {
         PGresult *vr = NULL;
         char eid[32];
@@ -868,6 +1057,8 @@ mdm_status mdm_resolve_record(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t rec
         }
     }
 out_free:
+    free(source);
+    free(source_key);
     cand_free(&cs);
     json_decref(canon);
     json_decref(keys);
@@ -879,7 +1070,7 @@ mdm_status mdm_resolve_candidates(mdm_db *db, const mdm_ingest_ctx *ctx, const j
                                   int64_t self_record_id, int limit, json_t **out, mdm_err *err)
 {
     *out = NULL;
-    json_t *keys = mdm_resolve_keys(canonical);
+    json_t *keys = mdm_resolve_keys(ctx, canonical);
     cand_set cs = {0};
     mdm_status st = gather(db, ctx, canonical, keys, self_record_id, &cs, err);
     json_decref(keys);
@@ -924,6 +1115,7 @@ typedef struct pending_job {
 
 typedef struct batch_ctx {
     pending_job *job;
+    int size; /* records per transaction this time */
     long n;
 } batch_ctx;
 
@@ -932,7 +1124,7 @@ static mdm_status batch_tx(mdm_db *db, void *arg, mdm_err *err)
     batch_ctx *b = arg;
     b->n = 0;
     char lim[16];
-    snprintf(lim, sizeof lim, "%d", b->job->batch);
+    snprintf(lim, sizeof lim, "%d", b->size);
     const char *p[1] = {lim};
     PGresult *res = NULL;
     mdm_status st = mdm_db_exec(db, &stmt_pending, p, &res, err);
@@ -965,24 +1157,40 @@ static mdm_status batch_tx(mdm_db *db, void *arg, mdm_err *err)
     return st;
 }
 
+/* One worker: batches of job->batch records per transaction. Parallel workers can
+ * deadlock on each other's accumulated locks (PostgreSQL detects it and one batch rolls
+ * back); the worker then goes on one record per transaction for a while, retrying a
+ * record that still deadlocks after a short random pause. */
 static void *pending_worker(void *arg)
 {
     pending_job *job = arg;
     mdm_err err = {0};
     mdm_db *db = mdm_db_connect(job->url, &err);
+    unsigned seed = (unsigned)(uintptr_t)&err;
+    long small_until = 0; /* records to process one by one */
+    int retries = 0;
     if (!db)
         goto out_fail;
     for (;;) {
         if (atomic_load(&job->failed))
             break;
-        batch_ctx b = {job, 0};
+        batch_ctx b = {job, small_until > 0 ? 1 : job->batch, 0};
         mdm_status st = mdm_db_run_tx(db, "resolve_batch", batch_tx, &b, &err);
+        if (st == MDM_ERETRY && retries < 20) {
+            retries++;
+            small_until = 4L * job->batch;
+            usleep((useconds_t)(1000 + rand_r(&seed) % 20000));
+            continue;
+        }
         if (st != MDM_OK) {
             mdm_db_close(db);
             goto out_fail;
         }
+        retries = 0;
         if (b.n == 0)
             break;
+        if (small_until > 0)
+            small_until -= b.n;
         long total = atomic_fetch_add(&job->done, b.n) + b.n;
         if (job->progress && (total / 10000) != ((total - b.n) / 10000)) {
             fprintf(job->progress, "resolve: %ld records\n", total);

@@ -29,6 +29,7 @@
 #include "mdm/db.h"
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -40,6 +41,7 @@ typedef struct mdm_resolve_settings {
     double review;
     int key_cap;
     int max_candidates;
+    bool thresholds_set; /* given in configuration; else a trained model's own apply */
 } mdm_resolve_settings;
 
 /* Match weights (log2 m/u per comparison level) and the prior. Built-in defaults; the
@@ -73,13 +75,16 @@ mdm_status mdm_resolve_model_parse(const json_t *j, const char *where, mdm_resol
 mdm_status mdm_resolve_settings_parse(const json_t *section, mdm_resolve_settings *out,
                                       mdm_err *err) __attribute__((warn_unused_result));
 
-/* Blocking keys of a canonical record as a new JSON array of strings (sorted, unique). */
-json_t *mdm_resolve_keys(const json_t *canonical);
+/* Blocking keys of a canonical record as a new JSON array of strings (sorted, unique):
+ * the trained model's blocking rules (matching/block.h mdm_block_keys) when there is
+ * one, else the built-in rules. */
+json_t *mdm_resolve_keys(const mdm_ingest_ctx *ctx, const json_t *canonical);
 
-/* Scores two canonical records: returns the match weight (log2 Bayes factor, prior
- * included) and sets *probability; *explanation (may be NULL) receives a new array
- * [{"field", "level", "weight"}]; *strong_conflict (may be NULL) is set when a strong
- * identifier differs. Pure; thread-safe. */
+/* Scores two canonical records with the trained model (matching/model.h
+ * mdm_model_score) or the built-in weights: returns the match weight (log2 Bayes
+ * factor, prior included) and sets *probability; *explanation (may be NULL) receives a
+ * new JSON explanation (field by field); *strong_conflict (may be NULL) is set when a
+ * strong identifier differs or a configured conflict vetoes the pair. Thread-safe. */
 double mdm_resolve_score(const mdm_ingest_ctx *ctx, const json_t *a, const json_t *b,
                          double *probability, json_t **explanation, int *strong_conflict);
 

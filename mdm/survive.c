@@ -529,6 +529,25 @@ void mdm_survive_compute(const mdm_survive_config *c, const mdm_survive_member *
     }
     json_decref(attrs);
     free(idx);
+    /* full_name is derived from the surviving parts when there are any (a source's own
+     * full name would otherwise survive beside parts chosen from other records) */
+    if (!(pins && json_object_get(pins, "full_name")) &&
+        (json_object_get(g, "first_name") || json_object_get(g, "last_name"))) {
+        mdm_buf b = {0};
+        static const char *const parts[] = {"prefix", "first_name", "middle_name", "last_name",
+                                            "suffix", NULL};
+        for (size_t i = 0; parts[i]; i++) {
+            const char *pv = json_string_value(json_object_get(g, parts[i]));
+            if (pv && *pv)
+                mdm_buf_printf(&b, "%s%s", b.len ? " " : "", pv);
+        }
+        json_t *full = json_string(b.data ? b.data : "");
+        json_object_set(g, "full_name", full);
+        json_object_set_new(lin, "full_name",
+                            json_pack("{s:s, s:o, s:n}", "rule", "derived", "value", full,
+                                      "source_record_id"));
+        mdm_buf_free(&b);
+    }
     *golden = g;
     *lineage = lin;
 }

@@ -11,6 +11,9 @@
  *   union          every distinct value (emails, phones, addresses, identifiers lists),
  *                  each item with the records it came from
  *   pin            a steward pin (golden_pin) always wins, whatever the rule
+ * full_name is derived ("derived" in lineage) from the surviving prefix, first, middle,
+ * last name and suffix when any part survives; only a record set without parts keeps a
+ * source's own full name.
  * Ties are broken deterministically: higher trust, then more recent, then the smaller
  * source record id.
  *

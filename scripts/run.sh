@@ -6,6 +6,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mdm=${MDM_BIN:-build/rel/mdm}
+# the demo configuration (sources of the five demo systems, trained model) unless the
+# caller names one or keeps an mdm.json in the checkout
+if [ -z "${MDM_CONFIG:-}" ] && [ ! -f mdm.json ] && [ -f demo/mdm.json ]; then
+    export MDM_CONFIG=$PWD/demo/mdm.json
+fi
 
 if [ -z "${MDM_DATABASE_URL:-}" ]; then
     scripts/pg.sh start

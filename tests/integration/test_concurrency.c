@@ -41,11 +41,13 @@ static char *record_json(int round, int n)
     int p = n / PER_PERSON, k = n % PER_PERSON;
     char last[16];
     last_name(round, p, last);
-    int f = p % 10;
-    int day = p * 37 % 28 + 1, month = p % 12 + 1, year = 1940 + (p * 7 + round) % 60;
+    int f = (round * PEOPLE + p) % 10;
+    /* people who share a first name (v % 10) differ in at least two date fields */
+    int v = round * PEOPLE + p;
+    int day = v % 28 + 1, month = v % 12 + 1, year = 1930 + v / 10;
     json_t *rec = json_pack("{s:s, s:s, s:s}", "first_name", k % 3 == 1 ? nicks[f] : firsts[f],
                             "last_name", last, "source_updated_at", "2024-01-01T00:00:00Z");
-    char key[64], dob[16], email[64], phone[32];
+    char key[64], dob[32], email[64], phone[32];
     snprintf(key, sizeof key, "r%d-%d-%d", round, p, k);
     snprintf(dob, sizeof dob, "%04d-%02d-%02d", year, month, day);
     snprintf(email, sizeof email, "%s.%d.%d@people.example", last, round, p);
@@ -156,9 +158,14 @@ static void test_rounds(void)
         run_round(round);
 }
 
+/* The fixture's sources, scored with the trained model shipped in demo/model.json. */
+static const char *const engine_config =
+    "{\"sources\": [{\"code\": \"web\", \"kind\": \"commerce\"}],"
+    " \"model\": {\"path\": \"demo/model.json\"}}";
+
 int main(void)
 {
-    fx_setup(NULL);
+    fx_setup(engine_config);
     RUN(test_rounds);
     fx_teardown();
     TEST_END();
