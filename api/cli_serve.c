@@ -6,6 +6,7 @@
 #include "mdm/config.h"
 #include "mdm/consent.h"
 #include "mdm/db.h"
+#include "mdm/publish.h"
 
 #include <getopt.h>
 #include <signal.h>
@@ -95,6 +96,12 @@ int mdm_cli_serve(int argc, char **argv)
         mdm_config_free(cfg);
         return mdm_cli_fail("serve", &err);
     }
+    /* push delivery workers (publish.workers threads; nothing when publish.enabled is false) */
+    if (mdm_publish_start(cfg, 0, &err) != MDM_OK) {
+        mdm_http_stop(srv);
+        mdm_config_free(cfg);
+        return mdm_cli_fail("serve", &err);
+    }
     const char *l = listen ? listen : cfg->listen;
     const char *colon = strrchr(l, ':');
     printf("mdm serve: listening on http://%.*s:%d/ (OpenAPI at /v1/openapi.json)\n",
@@ -104,6 +111,7 @@ int mdm_cli_serve(int argc, char **argv)
     int sig = 0;
     sigwait(&set, &sig);
     mdm_log(MDM_LOG_INFO, "event=signal sig=%s", sig == SIGTERM ? "TERM" : "INT");
+    mdm_publish_stop(); /* in-flight deliveries finish first */
     mdm_http_stop(srv);
     mdm_config_free(cfg);
     return 0;

@@ -3,6 +3,8 @@
  * the work-queue gauges (review-queue depth, outbox head and delivery lag, dead
  * deliveries) are read from the database at scrape time with one read-only statement. */
 #include "api/handlers.h"
+#include "common/log.h"
+#include "mdm/publish.h"
 
 #include <microhttpd.h>
 #include <stdlib.h>
@@ -56,6 +58,9 @@ void mdm_h_metrics(mdm_http_req *req)
                        mdm_db_get(res, 0, "outbox_lag_seconds", "0"),
                        mdm_db_get_ll(res, 0, "deliveries_dead", 0));
         PQclear(res);
+        /* push delivery: per-subscription gauges and this process's counters */
+        if (mdm_publish_metrics_text(db, &out, &err) != MDM_OK)
+            mdm_log(MDM_LOG_WARN, "event=publish_metrics_failed msg=\"%s\"", err.msg);
     }
     size_t len = out.len;
     mdm_http_reply_raw(req, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8",

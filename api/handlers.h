@@ -50,6 +50,17 @@ MDM_HTTP_HANDLER(mdm_h_consent_audit);
 MDM_HTTP_HANDLER(mdm_h_subject_export);
 MDM_HTTP_HANDLER(mdm_h_subject_erase);
 
+/* h_subscriptions.c: push subscriptions (admin) */
+MDM_HTTP_HANDLER(mdm_h_sub_list);
+MDM_HTTP_HANDLER(mdm_h_sub_create);
+MDM_HTTP_HANDLER(mdm_h_sub_get);
+MDM_HTTP_HANDLER(mdm_h_sub_update);
+MDM_HTTP_HANDLER(mdm_h_sub_delete);
+
+/* h_deliveries.c: push delivery state and replay (admin) */
+MDM_HTTP_HANDLER(mdm_h_deliveries);
+MDM_HTTP_HANDLER(mdm_h_deliveries_replay);
+
 /* The OpenAPI 3.1 document for the whole route table, as a new JSON object; NULL with
  * err set when a route's doc text is not a JSON object with summary and responses
  * (a unit test walks every route through it). */

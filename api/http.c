@@ -68,6 +68,16 @@ const mdm_http_route mdm_http_routes[] = {
     ROUTE("GET", "/v1/subjects/{id}/export", MDM_ROLES_COMPLIANCE, mdm_h_subject_export, 0, 0),
     ROUTE("POST", "/v1/subjects/{id}/erase", MDM_ROLES_COMPLIANCE, mdm_h_subject_erase,
           MDM_HTTP_BODY_JSON, 0),
+    /* push delivery management */
+    ROUTE("GET", "/v1/subscriptions", MDM_ROLE_ADMIN, mdm_h_sub_list, 0, 0),
+    ROUTE("POST", "/v1/subscriptions", MDM_ROLE_ADMIN, mdm_h_sub_create, MDM_HTTP_BODY_JSON, 0),
+    ROUTE("GET", "/v1/subscriptions/{id}", MDM_ROLE_ADMIN, mdm_h_sub_get, 0, 0),
+    ROUTE("PUT", "/v1/subscriptions/{id}", MDM_ROLE_ADMIN, mdm_h_sub_update, MDM_HTTP_BODY_JSON,
+          0),
+    ROUTE("DELETE", "/v1/subscriptions/{id}", MDM_ROLE_ADMIN, mdm_h_sub_delete, 0, 0),
+    ROUTE("GET", "/v1/deliveries", MDM_ROLE_ADMIN, mdm_h_deliveries, 0, 0),
+    ROUTE("POST", "/v1/deliveries/replay", MDM_ROLE_ADMIN, mdm_h_deliveries_replay,
+          MDM_HTTP_BODY_JSON, 0),
 };
 const size_t mdm_http_nroutes = sizeof mdm_http_routes / sizeof mdm_http_routes[0];
 

@@ -1,0 +1,116 @@
+/* /v1/deliveries: push delivery state and replay (admin), over mdm/publish.h.
+ * GET lists deliveries in id order with a keyset cursor (after=, the reply's next);
+ * POST /v1/deliveries/replay requeues dead and rejected deliveries ({"dead": true}) or a
+ * subscription from an outbox seq ({"subscription_id": N, "from_seq": S}). */
+#include "api/handlers.h"
+#include "mdm/publish.h"
+
+#include <microhttpd.h>
+#include <string.h>
+
+const char mdm_h_deliveries_doc[] =
+    "{\"summary\": \"List push deliveries\", \"tags\": [\"publishing\"], \"description\":"
+    " \"Deliveries in id order after the cursor, optionally of one state and one subscription."
+    " last_status and last_response record the receiver's answer (or the transport error) of"
+    " the last attempt.\", \"parameters\": ["
+    " {\"name\": \"state\", \"in\": \"query\", \"schema\": {\"enum\": [\"pending\","
+    " \"acknowledged\", \"rejected\", \"dead\", \"skipped\"]}},"
+    " {\"name\": \"subscription\", \"in\": \"query\", \"schema\": {\"type\": \"integer\"}},"
+    " {\"name\": \"after\", \"in\": \"query\", \"schema\": {\"type\": \"integer\", \"default\": 0},"
+    " \"description\": \"cursor: the next value of the previous page\"},"
+    " {\"name\": \"limit\", \"in\": \"query\", \"schema\": {\"type\": \"integer\", \"default\":"
+    " 100}}],"
+    " \"responses\": {\"200\": {\"description\": \"a page of deliveries\", \"content\":"
+    " {\"application/json\": {\"schema\": {\"type\": \"object\", \"properties\": {\"deliveries\":"
+    " {\"type\": \"array\", \"items\": {\"type\": \"object\", \"properties\": {\"id\": {\"type\":"
+    " \"integer\"}, \"subscription_id\": {\"type\": \"integer\"}, \"seq\": {\"type\": \"integer\"},"
+    " \"entity_id\": {\"type\": \"integer\"}, \"state\": {\"type\": \"string\"}, \"attempts\":"
+    " {\"type\": \"integer\"}, \"next_attempt_at\": {\"type\": \"string\"}, \"last_attempt_at\":"
+    " {\"type\": [\"string\", \"null\"]}, \"last_status\": {\"type\": [\"integer\", \"null\"]},"
+    " \"last_response\": {\"type\": [\"string\", \"null\"]}, \"created_at\": {\"type\":"
+    " \"string\"}, \"done_at\": {\"type\": [\"string\", \"null\"]}}}}, \"next\": {\"type\":"
+    " \"integer\"}}}}}}}}";
+
+const char mdm_h_deliveries_replay_doc[] =
+    "{\"summary\": \"Replay push deliveries\", \"tags\": [\"publishing\"], \"description\":"
+    " \"{\\\"dead\\\": true} requeues dead and rejected deliveries (of subscription_id when"
+    " given, else all); {\\\"subscription_id\\\": N, \\\"from_seq\\\": S} requeues every event"
+    " from seq S on for that subscription, acknowledged ones included. Requeued deliveries"
+    " start again with zero attempts.\","
+    " \"responses\": {\"200\": {\"description\": \"how many were requeued\", \"content\":"
+    " {\"application/json\": {\"schema\": {\"type\": \"object\", \"properties\": {\"replayed\":"
+    " {\"type\": \"integer\"}}}}}}}}";
+
+void mdm_h_deliveries(mdm_http_req *req)
+{
+    const mdm_http_limits *lim = mdm_http_limits_of(req);
+    long long sub, after, limit;
+    if (!mdm_http_query_int(req, "subscription", 0, 0, INT64_MAX, &sub) ||
+        !mdm_http_query_int(req, "after", 0, 0, INT64_MAX, &after) ||
+        !mdm_http_query_int(req, "limit", 100, 1,
+                            lim->max_page_size < 1000 ? lim->max_page_size : 1000, &limit))
+        return;
+    json_t *rows = NULL;
+    mdm_err err = {0};
+    if (mdm_publish_list(mdm_http_db(req), mdm_http_query(req, "state"), sub, after, (int)limit,
+                         &rows, &err) != MDM_OK) {
+        if (err.field[0] && !strchr(err.field, '/'))
+            snprintf(err.field, sizeof err.field, "/query/%s",
+                     strcmp(err.field, "state") == 0 ? "state" : "limit");
+        mdm_http_reply_problem(req, &err);
+        return;
+    }
+    size_t n = json_array_size(rows);
+    json_int_t next = n ? json_integer_value(json_object_get(json_array_get(rows, n - 1), "id"))
+                        : (json_int_t)after;
+    mdm_http_reply_json(req, MHD_HTTP_OK, json_pack("{s:o, s:I}", "deliveries", rows, "next", next));
+}
+
+void mdm_h_deliveries_replay(mdm_http_req *req)
+{
+    json_t *body = mdm_http_json(req);
+    mdm_err err = {0};
+    json_t *dead = json_object_get(body, "dead");
+    json_t *sub = json_object_get(body, "subscription_id");
+    json_t *from = json_object_get(body, "from_seq");
+    const char *key;
+    json_t *v;
+    json_object_foreach(body, key, v)
+    {
+        if (strcmp(key, "dead") && strcmp(key, "subscription_id") && strcmp(key, "from_seq")) {
+            char ptr[128];
+            snprintf(ptr, sizeof ptr, "/%.100s", key);
+            mdm_err_set_field(&err, MDM_EINVAL, ptr, "unknown field \"%.100s\"", key);
+            mdm_http_reply_problem(req, &err);
+            return;
+        }
+    }
+    if (dead && !json_is_boolean(dead)) {
+        mdm_err_set_field(&err, MDM_EINVAL, "/dead", "dead must be true or false");
+    } else if (sub && (!json_is_integer(sub) || json_integer_value(sub) < 1)) {
+        mdm_err_set_field(&err, MDM_EINVAL, "/subscription_id",
+                          "subscription_id must be a positive integer");
+    } else if (from && (!json_is_integer(from) || json_integer_value(from) < 0)) {
+        mdm_err_set_field(&err, MDM_EINVAL, "/from_seq", "from_seq must be an integer >= 0");
+    } else if (json_is_true(dead) == (from != NULL)) {
+        mdm_err_set(&err, MDM_EINVAL,
+                    "give {\"dead\": true} or {\"subscription_id\": N, \"from_seq\": S}");
+    } else if (from && !sub) {
+        mdm_err_set_field(&err, MDM_EINVAL, "/subscription_id",
+                          "from_seq needs subscription_id");
+    }
+    if (err.code != MDM_OK) {
+        mdm_http_reply_problem(req, &err);
+        return;
+    }
+    long count = 0;
+    int64_t sub_id = sub ? (int64_t)json_integer_value(sub) : 0;
+    mdm_status st = from ? mdm_publish_replay_from(mdm_http_db(req), sub_id,
+                                                   (int64_t)json_integer_value(from), &count, &err)
+                         : mdm_publish_replay_dead(mdm_http_db(req), sub_id, &count, &err);
+    if (st != MDM_OK) {
+        mdm_http_reply_problem(req, &err);
+        return;
+    }
+    mdm_http_reply_json(req, MHD_HTTP_OK, json_pack("{s:I}", "replayed", (json_int_t)count));
+}

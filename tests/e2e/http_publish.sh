@@ -1,0 +1,151 @@
+# Push delivery through `mdm serve`: configured and API subscriptions, records posted over
+# HTTP reach each subscribed system (signed, in order, with that system's own keys and
+# its field mapping), /v1/subscriptions CRUD with validation and roles, /v1/deliveries
+# listing and replay, publishing metrics, and a clean SIGTERM with workers running.
+. "$(dirname "$0")/lib.bash"
+. "$(dirname "$0")/http_lib.bash"
+mdm=$MDM_BIN
+receiver_bin=$MDM_ROOT/build/san/mdm-test-receiver
+secret=e2e-receiver-secret-0123456789
+
+# the receiver: a separate libmicrohttpd process verifying signatures
+"$receiver_bin" --secret "$secret" --log "$http_tmp/received.ndjson" >"$http_tmp/receiver.out" &
+receiver_pid=$!
+port=""
+for _ in $(seq 1 100); do
+    port=$(sed -n 's/^ready //p' "$http_tmp/receiver.out")
+    [ -n "$port" ] && break
+    sleep 0.05
+done
+[ -n "$port" ] && e2e_ok "receiver starts" || e2e_fail "receiver starts" "no port"
+stop_receiver() { [ -n "${receiver_pid:-}" ] && kill -TERM "$receiver_pid" 2>/dev/null && wait "$receiver_pid" 2>/dev/null; receiver_pid=""; }
+trap 'stop_receiver; http_cleanup' EXIT
+
+cat > "$http_tmp/mdm.json" <<JSON
+{"sources": [
+  {"code": "crm", "kind": "crm", "key": "Id", "updated_at": "Modified",
+   "mapping": {"First": "first_name", "Last": "last_name", "Mail": "email", "Born": "birth_date"}},
+  {"code": "web", "kind": "commerce"}],
+ "http": {"auth_cache_seconds": 0},
+ "publish": {"workers": 2, "poll_ms": 50, "backoff_base_ms": 50, "backoff_max_ms": 500},
+ "subscriptions": [
+  {"source": "crm", "url": "http://127.0.0.1:$port/crm", "secret_env": "E2E_CRM_SECRET",
+   "mapping": {"Id": "\$source_key", "Surname": "last_name", "Golden": "\$entity_id"}}]}
+JSON
+export MDM_CONFIG=$http_tmp/mdm.json E2E_CRM_SECRET=$secret
+expect_exit 0 "migrate" "$mdm" migrate
+
+# configuration errors name the field
+echo '{"subscriptions": [{"source": "crm", "url": "ftp://x", "secret": "0123456789abcdef"}]}' > "$http_tmp/bad.json"
+expect_exit 2 "bad subscription url refused" "$mdm" serve --config "$http_tmp/bad.json" --listen 127.0.0.1:0
+expect_contains "bad url named" "/subscriptions/0/url" "$out"
+expect_exit 2 "publish --config with a bad subscription" "$mdm" publish --once --config "$http_tmp/bad.json"
+echo '{"publish": {"workers": 0}}' > "$http_tmp/bad2.json"
+expect_exit 2 "bad publish.workers refused" "$mdm" serve --config "$http_tmp/bad2.json" --listen 127.0.0.1:0
+expect_contains "publish.workers named" "publish.workers must be an integer from 1 to 64" "$out"
+
+http_start || { e2e_fail "server starts" "see above"; e2e_end; exit 1; }
+e2e_ok "server starts with delivery workers"
+admin=$(new_key admin)
+reader=$(new_key reader)
+crm=$(new_key source --source crm)
+web=$(new_key source --source web)
+auth() { printf 'Authorization: Bearer %s' "${!1}"; }
+J=(-H "Content-Type: application/json")
+
+# --- subscriptions ---------------------------------------------------------------------
+expect_status "list subscriptions" 200 GET /v1/subscriptions -H "$(auth admin)"
+expect_eq "the configured one is synced" "$(printf '%s' "$body" | jq -r '.subscriptions[0] | [.source, .origin, .active, .secret_set] | join(",")')" "crm,config,true,true"
+if [[ $body == *"$secret"* ]]; then e2e_fail "secrets never returned" "$body"; else e2e_ok "secrets never returned"; fi
+expect_problem "reader may not list subscriptions" 403 eforbidden GET /v1/subscriptions -H "$(auth reader)"
+expect_problem "no key" 401 eauth GET /v1/deliveries
+expect_problem "bad url" 400 einval POST /v1/subscriptions -H "$(auth admin)" "${J[@]}" \
+    -d '{"source": "web", "url": "gopher://x", "secret": "0123456789abcdef"}'
+expect_eq "bad url pointer" "$(printf '%s' "$body" | jq -r '.errors[0].pointer')" "/url"
+expect_problem "short secret" 400 einval POST /v1/subscriptions -H "$(auth admin)" "${J[@]}" \
+    -d '{"source": "web", "url": "http://127.0.0.1:1/x", "secret": "short"}'
+expect_problem "unknown source" 409 econflict POST /v1/subscriptions -H "$(auth admin)" "${J[@]}" \
+    -d '{"source": "erp", "url": "http://127.0.0.1:1/x", "secret": "0123456789abcdef"}'
+expect_status "create a web subscription" 201 POST /v1/subscriptions -H "$(auth admin)" "${J[@]}" \
+    -d "{\"source\": \"web\", \"url\": \"http://127.0.0.1:$port/web\", \"secret\": \"$secret\", \"event_types\": [\"created\", \"updated\"], \"mapping\": {\"Keys\": \"\$source_keys\", \"Name.Last\": \"last_name\"}}"
+web_sub=$(printf '%s' "$body" | jq -r .id)
+expect_contains "Location of the subscription" "Location: /v1/subscriptions/$web_sub" "$hdrs"
+expect_problem "duplicate source and url" 409 econflict POST /v1/subscriptions -H "$(auth admin)" "${J[@]}" \
+    -d "{\"source\": \"web\", \"url\": \"http://127.0.0.1:$port/web\", \"secret\": \"$secret\"}"
+expect_status "get it" 200 GET "/v1/subscriptions/$web_sub" -H "$(auth admin)"
+expect_eq "event types kept" "$(printf '%s' "$body" | jq -c .event_types)" '["created","updated"]'
+expect_problem "unknown subscription" 404 enotfound GET /v1/subscriptions/999999 -H "$(auth admin)"
+expect_problem "source cannot change" 400 einval PUT "/v1/subscriptions/$web_sub" -H "$(auth admin)" "${J[@]}" -d '{"source": "crm"}'
+expect_status "update max_attempts" 200 PUT "/v1/subscriptions/$web_sub" -H "$(auth admin)" "${J[@]}" -d '{"max_attempts": 5}'
+expect_eq "max_attempts changed" "$(printf '%s' "$body" | jq -r .max_attempts)" "5"
+
+# --- records flow out to both systems ----------------------------------------------------
+c1='{"Id": "C1", "First": "Robert", "Last": "Smith", "Mail": "Bob.Smith@Example.com", "Born": "03/04/1980"}'
+w9='{"source_key": "W9", "first_name": "Robert", "last_name": "Smith", "emails": ["bob.smith@example.com"], "birth_date": "1980-03-04"}'
+expect_status "crm record" 201 POST /v1/sources/crm/records -H "$(auth crm)" "${J[@]}" -d "$c1"
+eid=$(printf '%s' "$body" | jq -r .entity_id)
+expect_status "web record" 201 POST /v1/sources/web/records -H "$(auth web)" "${J[@]}" -d "$w9"
+expect_eq "same person" "$(printf '%s' "$body" | jq -r .entity_id)" "$eid"
+events=$(sql "SELECT count(*) FROM outbox WHERE entity_id = $eid")
+for _ in $(seq 1 200); do
+    done_n=$(sql "SELECT count(*) FROM delivery WHERE state IN ('acknowledged', 'skipped')")
+    [ "$done_n" -ge $((events * 2)) ] && break
+    sleep 0.05
+done
+expect_eq "every event reached a final state for both systems" "$done_n" "$((events * 2))"
+want=$(sql "SELECT count(*) FROM delivery WHERE state = 'acknowledged'")
+skipped=$(sql "SELECT count(*) FROM delivery WHERE state = 'skipped'")
+expect_eq "skipped ones are updates with nothing left to send" \
+    "$(sql "SELECT count(*) FROM delivery d JOIN outbox o USING (seq) WHERE d.state = 'skipped' AND (o.type <> 'updated' OR d.attempts <> 0 OR d.last_response NOT LIKE 'nothing to send%')")" "0"
+got=$(grep -c '"status":200' "$http_tmp/received.ndjson" 2>/dev/null || true)
+expect_eq "the receiver got every acknowledged one" "$got" "$want"
+log=$http_tmp/received.ndjson
+expect_eq "all signatures verified" "$(jq -s '[.[] | select(.sig_ok != true)] | length' "$log")" "0"
+expect_eq "crm got its own key" "$(jq -rs '[.[] | select(.body.source == "crm")][-1].body.source_keys | join(",")' "$log")" "C1"
+expect_eq "crm mapping: Id is its key" "$(jq -rs '[.[] | select(.body.source == "crm")][0].body.record.Id' "$log")" "C1"
+expect_eq "crm mapping: Golden is the entity" "$(jq -rs '[.[] | select(.body.source == "crm")][0].body.record.Golden' "$log")" "$eid"
+expect_eq "crm holds its own last name: withheld" "$(jq -rs '[.[] | select(.body.source == "crm")][0].body.withheld | index("last_name") != null' "$log")" "true"
+expect_eq "web learns the last name (nested mapping)" "$(jq -rs '[.[] | select(.body.source == "web" and .body.type == "created")][0].body.record.Name.Last' "$log")" "Smith"
+expect_eq "per system, seqs arrive in order" \
+    "$(jq -s '[group_by(.body.source)[] | map(.seq) | . == sort] | all' "$log")" "true"
+
+# --- deliveries --------------------------------------------------------------------------
+expect_status "list acknowledged" 200 GET "/v1/deliveries?state=acknowledged&limit=50" -H "$(auth admin)"
+expect_eq "acknowledged count" "$(printf '%s' "$body" | jq '.deliveries | length')" "$want"
+expect_eq "response recorded" "$(printf '%s' "$body" | jq -r '.deliveries[0] | "\(.last_status) \(.last_response)"')" '200 {"ok":true}'
+next=$(printf '%s' "$body" | jq -r .next)
+expect_status "cursor paging" 200 GET "/v1/deliveries?state=acknowledged&after=$next" -H "$(auth admin)"
+expect_eq "nothing after the last" "$(printf '%s' "$body" | jq '.deliveries | length')" "0"
+expect_problem "bad state" 400 einval GET "/v1/deliveries?state=lost" -H "$(auth admin)"
+expect_eq "bad state pointer" "$(printf '%s' "$body" | jq -r '.errors[0].pointer')" "/query/state"
+expect_problem "bad limit" 400 einval GET "/v1/deliveries?limit=0" -H "$(auth admin)"
+expect_problem "replay needs a mode" 400 einval POST /v1/deliveries/replay -H "$(auth admin)" "${J[@]}" -d '{}'
+expect_problem "replay unknown field" 400 einval POST /v1/deliveries/replay -H "$(auth admin)" "${J[@]}" -d '{"all": true}'
+expect_problem "replay unknown subscription" 404 enotfound POST /v1/deliveries/replay -H "$(auth admin)" "${J[@]}" -d '{"subscription_id": 999999, "from_seq": 0}'
+expect_status "replay dead (none)" 200 POST /v1/deliveries/replay -H "$(auth admin)" "${J[@]}" -d '{"dead": true}'
+expect_eq "nothing dead" "$(printf '%s' "$body" | jq -r .replayed)" "0"
+expect_status "replay web from seq 0" 200 POST /v1/deliveries/replay -H "$(auth admin)" "${J[@]}" -d "{\"subscription_id\": $web_sub, \"from_seq\": 0}"
+replayed=$(printf '%s' "$body" | jq -r .replayed)
+expect_eq "web events requeued" "$replayed" "$events"
+for _ in $(seq 1 200); do
+    [ "$(sql "SELECT count(*) FROM delivery WHERE state = 'pending'")" = 0 ] && break
+    sleep 0.05
+done
+web_acked=$(sql "SELECT count(*) FROM delivery d JOIN subscription s ON s.id = d.subscription_id WHERE s.source = 'web' AND d.state = 'acknowledged'")
+got=$(grep -c '"status":200' "$log" || true)
+expect_eq "replayed events delivered again" "$got" "$((want + web_acked))"
+expect_eq "web now gets its own key (xrefs at send time)" "$(jq -rs '[.[] | select(.body.source == "web")][-1].body.record.Keys | join(",")' "$log")" "W9"
+expect_eq "same idempotency key the second time" \
+    "$(jq -s '[.[] | select(.body.source == "web" and .body.type == "created")] | (length == 2 and .[0].key == .[1].key)' "$log")" "true"
+
+# --- metrics, deactivation, shutdown -----------------------------------------------------
+expect_status "metrics" 200 GET /metrics
+expect_contains "publish counters" "mdm_publish_acknowledged_total $got" "$body"
+expect_contains "per-subscription lag" "mdm_publish_lag_seconds{subscription=\"$web_sub\",source=\"web\"}" "$body"
+expect_status "deactivate web" 204 DELETE "/v1/subscriptions/$web_sub" -H "$(auth admin)"
+expect_eq "inactive" "$(sql "SELECT active FROM subscription WHERE id = $web_sub")" "f"
+http_stop
+expect_eq "SIGTERM with workers exits 0" "$server_rc" "0"
+stop_receiver
+expect_eq "no concurrent duplicate at the receiver" "$(sed -n '$p' "$http_tmp/receiver.out" | jq -r .concurrent_duplicates)" "0"
+e2e_end
