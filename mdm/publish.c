@@ -1207,7 +1207,30 @@ static struct {
     int n;
     char *url;
     mdm_publish_opts o;
-} bg = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, false, NULL, 0, NULL, {0}};
+    bool synced;             /* configured subscriptions written to the database */
+    const mdm_config *cfg;   /* borrowed from mdm_publish_start's caller */
+} bg = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, false, NULL, 0, NULL, {0},
+        false, NULL};
+
+/* Syncs the configured subscriptions once, when the start could not reach the database. */
+static bool bg_sync(mdm_db *db)
+{
+    pthread_mutex_lock(&bg.mu);
+    bool ok = bg.synced;
+    if (!ok) {
+        mdm_err err = {0};
+        int count = 0;
+        ok = mdm_publish_sync_config(db, bg.cfg, &count, &err) == MDM_OK;
+        if (ok)
+            mdm_log(MDM_LOG_INFO, "event=publish_subscriptions_synced configured=%d", count);
+        else
+            mdm_log(MDM_LOG_ERROR, "event=publish_sync_failed code=%s msg=\"%s\"",
+                    mdm_status_name(err.code), err.msg);
+        bg.synced = ok;
+    }
+    pthread_mutex_unlock(&bg.mu);
+    return ok;
+}
 
 /* Waits up to ms or until mdm_publish_stop; true when stopping. */
 static bool bg_wait(long ms)
@@ -1250,6 +1273,10 @@ static void *bg_thread(void *arg)
                 continue;
             }
         }
+        if (!bg_sync(p->db)) {
+            bg_wait(bg.o.poll_ms * 10L);
+            continue;
+        }
         int n = 0;
         mdm_status st = mdm_publisher_step(p, &n, &err);
         if (st != MDM_OK) {
@@ -1278,14 +1305,22 @@ mdm_status mdm_publish_start(const mdm_config *cfg, int nthreads, mdm_err *err)
         mdm_log(MDM_LOG_INFO, "event=publish_disabled");
         return MDM_OK;
     }
-    mdm_db *db = mdm_db_connect(cfg->database_url, err);
-    if (!db)
-        return err ? err->code : MDM_EDB;
-    int count = 0;
-    st = mdm_publish_sync_config(db, cfg, &count, err);
-    mdm_db_close(db);
+    st = mdm_publish_validate_config(cfg, err);
     if (st != MDM_OK)
         return st;
+    /* Sync the configured subscriptions now when the database answers (a bad one, such as
+     * an unknown source, stops the start); otherwise the first worker that connects does. */
+    int count = -1;
+    mdm_err cerr = {0};
+    mdm_db *db = mdm_db_connect(cfg->database_url, &cerr);
+    if (db) {
+        st = mdm_publish_sync_config(db, cfg, &count, err);
+        mdm_db_close(db);
+        if (st != MDM_OK)
+            return st;
+    } else {
+        mdm_log(MDM_LOG_WARN, "event=publish_start_without_db msg=\"%s\"", cerr.msg);
+    }
     pthread_mutex_lock(&bg.mu);
     if (bg.running) {
         pthread_mutex_unlock(&bg.mu);
@@ -1293,6 +1328,8 @@ mdm_status mdm_publish_start(const mdm_config *cfg, int nthreads, mdm_err *err)
     }
     bg.running = true;
     bg.stop = false;
+    bg.synced = count >= 0;
+    bg.cfg = cfg;
     bg.o = o;
     bg.url = mdm_xstrdup(cfg->database_url);
     bg.n = nthreads > 0 ? nthreads : o.workers;

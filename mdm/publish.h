@@ -106,8 +106,11 @@ mdm_status mdm_publish_run(const char *url, const mdm_publish_opts *o, int nthre
     __attribute__((warn_unused_result));
 
 /* Background workers for mdm serve: nthreads threads (0 = o.workers) looping over
- * mdm_publisher_step until mdm_publish_stop. Syncs configured subscriptions first.
- * Does nothing when publish.enabled is false. MDM_ECONFLICT if already started. */
+ * mdm_publisher_step until mdm_publish_stop. Validates the configuration (MDM_EINVAL)
+ * and syncs the configured subscriptions first (an error such as an unknown source
+ * stops the start); when the database is unreachable the workers keep trying and sync
+ * once it answers. cfg is borrowed until mdm_publish_stop. Does nothing when
+ * publish.enabled is false. MDM_ECONFLICT if already started. */
 mdm_status mdm_publish_start(const mdm_config *cfg, int nthreads, mdm_err *err)
     __attribute__((warn_unused_result));
 /* Stops and joins the workers; in-flight deliveries finish first. Idempotent. */
