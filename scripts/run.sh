@@ -14,9 +14,9 @@ fi
 
 if [ -z "${MDM_DATABASE_URL:-}" ]; then
     scripts/pg.sh start
+    echo "run: private PostgreSQL $(scripts/pg.sh status)"
     MDM_DATABASE_URL=$(scripts/pg.sh url)
     export MDM_DATABASE_URL
-    echo "run: private PostgreSQL $(scripts/pg.sh status)"
 fi
 "$mdm" migrate
 [ "${1:-}" = --migrate-only ] && exit 0
