@@ -553,22 +553,21 @@ static bool in_list(const char *w, const char *const *list)
     return false;
 }
 
-static const char *const
-    name_prefixes[] = {"mr",        "mrs",     "ms",    "miss",   "mx",       "dr",    "prof",
-                       "professor", "sir",     "dame",  "lady",   "lord",     "rev",   "fr",
-                       "hon",       "capt",    "col",   "gen",    "lt",       "sgt",   "maj",
-                       "herr",      "frau",    "mme",   "mlle",   "sra",      "srta",  "don",
-                       "dona",      "dott",    "ing",   "mag",    "rabbi",    "imam",  "pastor",
-                       "sister",    "brother", "madam", "madame", "monsieur", "senor", "senora",
-                       "sr", /* Spanish "Sr." before a name; after it, "sr" is a suffix */
-                       NULL};
+static const char *const name_prefixes[] = {
+    "mr",     "mrs",      "ms",    "miss",   "mx",   "dr",     "prof",   "professor", "sir",
+    "dame",   "lady",     "lord",  "rev",    "fr",   "hon",    "capt",   "col",       "gen",
+    "lt",     "sgt",      "maj",   "herr",   "frau", "mme",    "mlle",   "sra",       "srta",
+    "dott",   "ing",      "mag",   "rabbi",  "imam", "pastor", "sister", "brother",   "madam",
+    "madame", "monsieur", "senor", "senora", "sr", /* Spanish "Sr." before a name; after it, "sr" is
+                                                      a suffix */
+    NULL};
 static const char *const name_suffixes[] = {
     "jr", "jnr", "sr",  "snr", "ii",  "iii", "iv",  "phd", "md", "dds",   "esq", "mba", "cpa",
     "rn", "jd",  "dvm", "ret", "obe", "mbe", "cbe", "kc",  "qc", "dphil", "msc", "bsc", NULL};
 static const char *const name_particles[] = {
-    "van", "von", "der", "den", "de",  "del",   "della", "da",  "di", "du", "la",
-    "le",  "dos", "das", "do",  "ten", "ter",   "bin",   "ibn", "al", "el", "des",
-    "zu",  "vom", "zum", "zur", "dei", "degli", "af",    "av",  "ap", NULL};
+    "van", "von",   "der", "den", "de",  "del", "della", "da", "di",  "du",  "la",  "le",  "dos",
+    "das", "do",    "ten", "ter", "bin", "ibn", "al",    "el", "des", "zu",  "vom", "zum", "zur",
+    "dei", "degli", "af",  "av",  "ap",  "o",   "ui",    "ni", "nic", "mac", "mc",  NULL};
 
 typedef struct tok_list {
     char **v;
