@@ -53,9 +53,12 @@ static bool strong_conflict(const mdm_cluster_opts *o, const uf *u, uint32_t ra,
     return false;
 }
 
-static double cohesion(const mdm_cluster_opts *o, const uf *u, uint32_t ra, uint32_t rb)
+/* Mean probability over cross pairs; *min_ev receives the smallest evidence. */
+static double cohesion(const mdm_cluster_opts *o, const uf *u, uint32_t ra, uint32_t rb,
+                       double *min_ev)
 {
     double sum = 0;
+    *min_ev = 1e300;
     size_t n = 0;
     uint32_t x = ra;
     size_t ia = 0;
@@ -64,7 +67,10 @@ static double cohesion(const mdm_cluster_opts *o, const uf *u, uint32_t ra, uint
         uint32_t y = rb;
         size_t ib = 0;
         do {
-            sum += o->prob(o->prob_ctx, x, y);
+            double ev;
+            sum += o->prob(o->prob_ctx, x, y, &ev);
+            if (ev < *min_ev)
+                *min_ev = ev;
             n++;
             y = u->next[y];
             ib++;
@@ -110,10 +116,16 @@ void mdm_cluster_run(size_t n, mdm_edge *edges, size_t nedges, const mdm_cluster
             st->refused_strong++;
             continue;
         }
-        if (o->prob && (u.size[ra] > 1 || u.size[rb] > 1) &&
-            cohesion(o, &u, ra, rb) < o->min_cohesion) {
-            st->refused_cohesion++;
-            continue;
+        if (o->prob && (u.size[ra] > 1 || u.size[rb] > 1)) {
+            double min_ev;
+            if (cohesion(o, &u, ra, rb, &min_ev) < o->min_cohesion) {
+                st->refused_cohesion++;
+                continue;
+            }
+            if (min_ev < o->min_pair_evidence) {
+                st->refused_conflict++;
+                continue;
+            }
         }
         /* union by size; splice the circular member lists */
         if (u.size[ra] < u.size[rb]) {

@@ -8,10 +8,13 @@
  *     that differs from the same strong id on a record of the other side;
  *   - one record per deduplicated source: two records of a source declared deduplicated
  *     never share a cluster (with two deduplicated sources this is one-to-one linkage);
- *   - cohesion, the guard against weak chains: the mean match probability over all
- *     cross pairs (scored directly, whether blocking paired them or not; sampled beyond
- *     64 pairs) must reach min_cohesion. A record linked to one member of a cluster but
- *     not to the others stays out (A~B, B~C, A!~C keeps C apart from {A, B}).
+ *   - cohesion, the guard against weak chains: over all cross pairs (scored directly,
+ *     whether blocking paired them or not; sampled beyond 64 pairs) the mean match
+ *     probability must reach min_cohesion, and no pair may carry evidence against a
+ *     match (log2 Bayes factor below min_pair_evidence, e.g. different first names and
+ *     birth dates). A record linked to one member of a cluster but contradicting
+ *     another stays out (A~B, B~C, A!~C keeps C apart from {A, B}); a member with
+ *     little information (no evidence either way) may still join.
  * Values shared by many people are removed from the features before scoring (link.c),
  * so they never act as evidence here either.
  *
@@ -31,12 +34,14 @@ typedef struct mdm_edge {
     float prob;
 } mdm_edge;
 
-/* Probability that records a and b match (vetoes applied), for cohesion. */
-typedef double (*mdm_pair_prob_fn)(void *ctx, uint32_t a, uint32_t b);
+/* Probability that records a and b match (vetoes applied), for cohesion; *evidence
+ * receives the pair's log2 Bayes factor (match weight without the prior; -inf when vetoed). */
+typedef double (*mdm_pair_prob_fn)(void *ctx, uint32_t a, uint32_t b, double *evidence);
 
 typedef struct mdm_cluster_opts {
     long max_cluster_size;
     double min_cohesion;
+    double min_pair_evidence;  /* a cross pair with less evidence (bits) forbids the merge */
     double link_threshold;     /* edges below it are ignored */
     int nstrong;               /* strong ids per record */
     const char *const *strong; /* [record * nstrong + s]: value or NULL */
@@ -48,7 +53,7 @@ typedef struct mdm_cluster_opts {
 
 typedef struct mdm_cluster_stats {
     size_t links, merges;
-    size_t refused_size, refused_strong, refused_source, refused_cohesion;
+    size_t refused_size, refused_strong, refused_source, refused_cohesion, refused_conflict;
     size_t clusters, largest, singletons;
 } mdm_cluster_stats;
 

@@ -725,16 +725,19 @@ typedef struct prob_ctx {
     weights w;
 } prob_ctx;
 
-static double pair_prob(void *p, uint32_t a, uint32_t b)
+static double pair_prob(void *p, uint32_t a, uint32_t b, double *evidence)
 {
     const prob_ctx *pc = p;
     const mdm_model *m = pc->ld->m;
     int8_t lv[MDM_MAX_COMPARISONS];
     mdm_model_levels(m, &pc->ld->feats[a], &pc->ld->feats[b], lv);
-    if (mdm_model_vetoed(m, lv))
+    if (mdm_model_vetoed(m, lv)) {
+        *evidence = -1e300;
         return 0;
-    return mdm_model_probability(
-        weight_of(m, &pc->w, lv, pc->ld->freq + (size_t)a * (size_t)m->ncmp));
+    }
+    double w = weight_of(m, &pc->w, lv, pc->ld->freq + (size_t)a * (size_t)m->ncmp);
+    *evidence = w - pc->w.prior;
+    return mdm_model_probability(w);
 }
 
 /* ---- training ---- */
@@ -979,6 +982,7 @@ mdm_status mdm_link_run(mdm_model *m, const mdm_link_opts *o, mdm_link_stats *st
     weights_init(&pc.w, m);
     mdm_cluster_opts co = {.max_cluster_size = m->max_cluster_size,
                            .min_cohesion = m->min_cohesion,
+                           .min_pair_evidence = m->min_pair_evidence,
                            .link_threshold = m->link_threshold,
                            .nstrong = m->nstrong,
                            .strong = strong,
@@ -992,10 +996,10 @@ mdm_status mdm_link_run(mdm_model *m, const mdm_link_opts *o, mdm_link_stats *st
     if (ld.progress)
         fprintf(stderr,
                 "link: %zu links, %zu review pairs; %zu clusters (largest %zu); refused merges: "
-                "%zu size, %zu strong id, %zu source, %zu cohesion\n",
+                "%zu size, %zu strong id, %zu source, %zu cohesion, %zu conflict\n",
                 st->links, st->review, st->cluster.clusters, st->cluster.largest,
                 st->cluster.refused_size, st->cluster.refused_strong, st->cluster.refused_source,
-                st->cluster.refused_cohesion);
+                st->cluster.refused_cohesion, st->cluster.refused_conflict);
     if (o->clusters_out && (rc = write_clusters(&ld, cl, o->clusters_out, err)) != MDM_OK)
         goto out;
     if (o->pairs_out && (rc = write_pairs(&ld, all, ne, o->pairs_out, err)) != MDM_OK)

@@ -490,7 +490,8 @@ mdm_model *mdm_model_from_json(json_t *doc, mdm_err *err)
     m->link_threshold = 0.9;
     m->review_threshold = 0.5;
     m->max_cluster_size = 100;
-    m->min_cohesion = 0.6;
+    m->min_cohesion = 0.4;
+    m->min_pair_evidence = 0;
     m->shared_min_people = 4;
     m->u_samples = 1000000;
     m->seed = 42;
@@ -588,8 +589,9 @@ mdm_model *mdm_model_from_json(json_t *doc, mdm_err *err)
     json_t *cl = json_object_get(doc, "clustering");
     if (cl) {
         static const char *const cl_keys[] = {
-            "max_cluster_size", "min_cohesion", "strong_ids",   "shared_min_people",
-            "conflicts",        "one_to_one",   "group_margin", NULL};
+            "max_cluster_size",  "min_cohesion",      "strong_ids",
+            "shared_min_people", "conflicts",         "one_to_one",
+            "group_margin",      "min_pair_evidence", NULL};
         if (!json_is_object(cl) || !check_keys(cl, "clustering", cl_keys, err))
             goto out_fail;
         d = (double)m->max_cluster_size;
@@ -598,7 +600,9 @@ mdm_model *mdm_model_from_json(json_t *doc, mdm_err *err)
             !get_num(cl, "min_cohesion", &m->min_cohesion, 0, 1, "clustering", err) ||
             !get_num(cl, "shared_min_people", &smp, 2, 1e6, "clustering", err) ||
             !get_bool(cl, "one_to_one", &m->one_to_one, "clustering", err) ||
-            !get_num(cl, "group_margin", &m->group_margin, -100, 100, "clustering", err))
+            !get_num(cl, "group_margin", &m->group_margin, -100, 100, "clustering", err) ||
+            !get_num(cl, "min_pair_evidence", &m->min_pair_evidence, -1000, 1000, "clustering",
+                     err))
             goto out_fail;
         m->max_cluster_size = (long)d;
         m->shared_min_people = (int)smp;
@@ -758,11 +762,11 @@ json_t *mdm_model_json(const mdm_model *m)
     for (int i = 0; i < m->nconflict; i++)
         json_array_append_new(cf, json_string(m->cmp[m->conflict_cmp[i]].name));
     json_object_set_new(doc, "clustering",
-                        json_pack("{s:I,s:f,s:o,s:i,s:o,s:b,s:f}", "max_cluster_size",
+                        json_pack("{s:I,s:f,s:f,s:o,s:i,s:o,s:b,s:f}", "max_cluster_size",
                                   (json_int_t)m->max_cluster_size, "min_cohesion", m->min_cohesion,
-                                  "strong_ids", ids, "shared_min_people", m->shared_min_people,
-                                  "conflicts", cf, "one_to_one", m->one_to_one, "group_margin",
-                                  m->group_margin));
+                                  "min_pair_evidence", m->min_pair_evidence, "strong_ids", ids,
+                                  "shared_min_people", m->shared_min_people, "conflicts", cf,
+                                  "one_to_one", m->one_to_one, "group_margin", m->group_margin));
     json_object_set_new(doc, "training",
                         json_pack("{s:I,s:I,s:i,s:f}", "u_samples", (json_int_t)m->u_samples,
                                   "seed", (json_int_t)m->seed, "em_iterations", m->em_iterations,

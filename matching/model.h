@@ -198,7 +198,8 @@ typedef struct mdm_model {
     double review_threshold; /* probability at or above (below link): review */
     /* clustering guards */
     long max_cluster_size;
-    double min_cohesion; /* mean probability over cross pairs to merge two clusters */
+    double min_cohesion;      /* mean probability over cross pairs to merge two clusters */
+    double min_pair_evidence; /* no cross pair may have a log2 Bayes factor below this */
     mdm_field strong_ids[MDM_MAX_STRONG_IDS]; /* differing values forbid a merge */
     int nstrong;
     int shared_min_people; /* a value held by this many distinct surnames is shared */

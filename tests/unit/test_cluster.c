@@ -4,33 +4,45 @@
 #include "tests/test.h"
 
 #define N 6
-static double probs[N][N];
+static double probs[N][N], evid[N][N];
 
-static double prob(void *ctx, uint32_t a, uint32_t b)
+static double prob(void *ctx, uint32_t a, uint32_t b, double *evidence)
 {
     (void)ctx;
+    *evidence = evid[a][b];
     return probs[a][b];
 }
 
+/* p with neutral-to-positive evidence (no contradiction) */
 static void set(uint32_t a, uint32_t b, double p)
 {
     probs[a][b] = probs[b][a] = p;
+    evid[a][b] = evid[b][a] = 10;
+}
+
+static void set_ev(uint32_t a, uint32_t b, double p, double ev)
+{
+    set(a, b, p);
+    evid[a][b] = evid[b][a] = ev;
 }
 
 static mdm_cluster_opts opts(void)
 {
-    mdm_cluster_opts o = {
-        .max_cluster_size = 100, .min_cohesion = 0.6, .link_threshold = 0.9, .prob = prob};
+    mdm_cluster_opts o = {.max_cluster_size = 100,
+                          .min_cohesion = 0.4,
+                          .min_pair_evidence = 0,
+                          .link_threshold = 0.9,
+                          .prob = prob};
     return o;
 }
 
 static void test_chain_stays_split(void)
 {
     memset(probs, 0, sizeof probs);
-    /* A~B strongly, B~C strongly, A !~ C */
+    /* A~B strongly, B~C strongly, A !~ C: their comparison is evidence against a match */
     set(0, 1, 0.99);
     set(1, 2, 0.97);
-    set(0, 2, 0.01);
+    set_ev(0, 2, 0.01, -6);
     mdm_edge e[] = {{1, 2, 12, 0.97f}, {0, 1, 15, 0.99f}};
     uint32_t cl[3];
     mdm_cluster_stats st;
@@ -38,13 +50,37 @@ static void test_chain_stays_split(void)
     mdm_cluster_run(3, e, 2, &o, cl, &st);
     CHECK(cl[0] == cl[1]); /* the strongest link wins */
     CHECK(cl[2] != cl[0]);
-    CHECK_INT(st.refused_cohesion, 1);
+    CHECK_INT(st.refused_conflict, 1);
     CHECK_INT(st.clusters, 2);
+    /* a weak chain without contradiction is still refused when it is not cohesive */
+    set_ev(0, 2, 0.01, 1);
+    set(1, 2, 0.5);
+    mdm_edge e3[] = {{1, 2, 12, 0.95f}, {0, 1, 15, 0.99f}};
+    o.min_cohesion = 0.6;
+    mdm_cluster_run(3, e3, 2, &o, cl, &st);
+    CHECK(cl[2] != cl[0]);
+    CHECK_INT(st.refused_cohesion, 1);
     /* without the guard the chain would merge all three */
     o.prob = NULL;
     mdm_edge e2[] = {{1, 2, 12, 0.97f}, {0, 1, 15, 0.99f}};
     mdm_cluster_run(3, e2, 2, &o, cl, &st);
     CHECK(cl[0] == cl[2]);
+}
+
+static void test_sparse_member_joins(void)
+{
+    memset(probs, 0, sizeof probs);
+    /* C has little information: strongly linked to B, no evidence either way with A */
+    set(0, 1, 0.99);
+    set(1, 2, 0.95);
+    set_ev(0, 2, 0.2, 3);
+    mdm_edge e[] = {{0, 1, 15, 0.99f}, {1, 2, 12, 0.95f}};
+    uint32_t cl[3];
+    mdm_cluster_stats st;
+    mdm_cluster_opts o = opts();
+    mdm_cluster_run(3, e, 2, &o, cl, &st);
+    CHECK(cl[0] == cl[1] && cl[1] == cl[2]);
+    CHECK_INT(st.merges, 2);
 }
 
 static void test_cohesive_cluster_merges(void)
@@ -140,6 +176,7 @@ static void test_below_threshold_ignored(void)
 int main(void)
 {
     RUN(test_chain_stays_split);
+    RUN(test_sparse_member_joins);
     RUN(test_cohesive_cluster_merges);
     RUN(test_strong_id_conflict);
     RUN(test_max_size);
