@@ -1,0 +1,36 @@
+# Service core at scale: `mdm load` (COPY, set-based) of a synthetic population of the
+# five demo systems, `mdm resolve` of everything loaded, then incremental mdm_ingest
+# latency with 2 writers against that population (build/rel/bench_ingest).
+#   MDM_BENCH_CORE_PEOPLE   people to generate (default 40000, about 100,000 records;
+#                           the issue's target is a million records: 385000 people)
+#   MDM_BENCH_INGEST        records per writer of the incremental phase (default 2000)
+#   MDM_BENCH_THREADS       resolve threads (default 2)
+# Runs in a fresh database of the private cluster (or of MDM_DATABASE_URL's server).
+set -euo pipefail
+cd "${MDM_ROOT:-$(dirname "$0")/../..}"
+mdm=${MDM_BIN:-build/rel/mdm}
+people=${MDM_BENCH_CORE_PEOPLE:-40000}
+scripts/pg.sh start >/dev/null
+db=mdm_bench_core_$$
+scripts/pg.sh createdb "$db" >/dev/null
+trap 'scripts/pg.sh dropdb "$db" >/dev/null 2>&1; rm -rf "$tmp"' EXIT
+export MDM_DATABASE_URL=$(scripts/pg.sh url-for "$db")
+export MDM_SQL_DIR=$PWD/sql MDM_CONFIG=$PWD/demo/mdm.json MDM_LOG_LEVEL=warn
+tmp=$(mktemp -d)
+"$mdm" migrate >/dev/null
+"$mdm" synth --people "$people" --seed 5 --out "$tmp" >/dev/null
+records=$(($(cat "$tmp"/{crm,loyalty,commerce,erp,pos}.csv | wc -l) - 5))
+t0=$(date +%s.%N)
+for s in crm loyalty commerce erp pos; do
+    "$mdm" load --quiet --no-resolve --source "$s" "$tmp/$s.csv" >/dev/null
+done
+t1=$(date +%s.%N)
+"$mdm" resolve --quiet --threads "${MDM_BENCH_THREADS:-2}" >/dev/null
+t2=$(date +%s.%N)
+awk -v r="$records" -v a="$t0" -v b="$t1" -v c="$t2" 'BEGIN {
+    printf "load_records=%d\nload_seconds=%.1f\nload_records_per_s=%.0f\n", r, b - a, r / (b - a)
+    printf "resolve_seconds=%.1f\nresolve_records_per_s=%.0f\n", c - b, r / (c - b)
+    printf "load_resolve_seconds=%.1f\n", c - a }'
+psql -qAt "$MDM_DATABASE_URL" -c "SELECT 'golden_records=' || count(*) FROM entity WHERE status = 'active'" \
+    -c "SELECT 'review_items=' || count(*) FROM review_item WHERE status = 'open'"
+build/rel/bench_ingest "${MDM_BENCH_INGEST:-2000}" 2
