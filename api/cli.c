@@ -89,7 +89,7 @@ const mdm_cli_command mdm_cli_commands[] = {
      "Exit 0 when intact, 1 when tampered (each problem on stderr), 7 on a database error.\n\n"
      "list prints the newest rows first, one JSON object per line (default 100).\n"},
     {"normalize", mdm_cli_normalize, "print how one value normalizes (JSON)",
-     "usage: mdm normalize --field FIELD [--country CC] [--pivot YEAR] VALUE\n\n"
+     "usage: mdm normalize --field FIELD [--country CC] [--pivot YEAR] [VALUE]\n\n"
      "Runs one normalizer on VALUE and prints the result as JSON: display and comparison\n"
      "forms, parsed parts and validity. FIELD is one of:\n"
      "  name         prefix/first/middle/last/suffix keys and the nickname canonical first name\n"
@@ -103,7 +103,9 @@ const mdm_cli_command mdm_cli_commands[] = {
      "  text         the base text pipeline: display and ASCII key\n"
      "--country takes a code or a name (\"DE\", \"Deutschland\"). Invalid UTF-8, an unknown\n"
      "field or an empty VALUE is an error (exit 2); an invalid value is reported with\n"
-     "\"valid\": false (dates: exit 2).\n"},
+     "\"valid\": false (dates: exit 2).\n"
+     "Without VALUE, each stdin line is one value and each result one compact JSON line;\n"
+     "the first bad line (\"stdin line N: ...\") stops with exit 2.\n"},
     {"compare", mdm_cli_compare, "score two strings with a comparator (debug probe)",
      "usage: mdm compare --comparator NAME [A B]\n\n"
      "Prints the similarity (0..1, 1 = identical) of A and B under comparator NAME:\n"

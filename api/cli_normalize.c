@@ -131,6 +131,133 @@ static void split_address(char *v, addr_parts *p)
         p->line2 = parts[1];
 }
 
+static const char *const fields[] = {"name",        "email",   "phone", "address", "date",
+                                     "postal_code", "country", "text",  NULL};
+
+/* Runs the normalizer of field on value and adds its result to o. n may be NULL for the
+ * fields that need no handle (date, postal_code, country). */
+static mdm_status normalize_one(mdm_norm *n, const char *field, const char *country, int pivot,
+                                const char *value, json_t *o, mdm_err *err)
+{
+    mdm_status st = MDM_OK;
+    mdm_arena *a = mdm_arena_new(4096);
+    mdm_buf b1 = {0}, b2 = {0};
+    json_object_set_new(o, "field", json_string(field));
+    json_object_set_new(o, "input", json_string(value));
+    if (strcmp(field, "text") == 0) {
+        st = mdm_norm_text(n, value, &b1, &b2, err);
+        if (st == MDM_OK) {
+            json_object_set_new(o, "display", json_string(b1.data));
+            json_object_set_new(o, "key", json_string(b2.data));
+        }
+    } else if (strcmp(field, "name") == 0) {
+        mdm_name_parts p;
+        st = mdm_norm_text(n, value, &b1, &b2, err);
+        if (st == MDM_OK)
+            st = mdm_norm_name(n, value, a, &p, err);
+        if (st == MDM_OK) {
+            json_object_set_new(o, "display", json_string(b1.data));
+            json_object_set_new(o, "key", json_string(b2.data));
+            json_object_set_new(o, "prefix", json_string(p.prefix));
+            json_object_set_new(o, "first", json_string(p.first));
+            json_object_set_new(o, "middle", json_string(p.middle));
+            json_object_set_new(o, "last", json_string(p.last));
+            json_object_set_new(o, "suffix", json_string(p.suffix));
+            json_object_set_new(o, "first_canonical",
+                                json_string(mdm_norm_nickname_canon(n, p.first)));
+            json_object_set_new(o, "valid", json_boolean(p.first[0] || p.last[0]));
+        }
+    } else if (strcmp(field, "email") == 0) {
+        mdm_email_norm e;
+        st = mdm_norm_email(n, value, a, &e, err);
+        if (st == MDM_OK) {
+            json_object_set_new(o, "display", json_string(e.display));
+            json_object_set_new(o, "key", json_string(e.key));
+            json_object_set_new(o, "local", json_string(e.local));
+            json_object_set_new(o, "domain", json_string(e.domain));
+            json_object_set_new(o, "valid", json_boolean(e.valid));
+        }
+    } else if (strcmp(field, "phone") == 0) {
+        mdm_phone_norm p;
+        st = mdm_norm_phone(n, value, country, &p, err);
+        if (st == MDM_OK) {
+            json_object_set_new(o, "e164", str_or_null(p.e164));
+            json_object_set_new(o, "extension", str_or_null(p.ext));
+            json_object_set_new(o, "country_code",
+                                p.country_code ? json_integer(p.country_code) : json_null());
+            json_object_set_new(o, "digits", json_string(p.digits));
+            json_object_set_new(o, "valid", json_boolean(p.valid));
+        }
+    } else if (strcmp(field, "address") == 0) {
+        addr_parts ap;
+        char *copy = mdm_arena_strdup(a, value);
+        split_address(copy, &ap);
+        mdm_address_norm ad;
+        st = mdm_norm_address(n, ap.line1, ap.line2, ap.city, ap.region, ap.postal, ap.country,
+                              country, a, &ad, err);
+        if (st == MDM_OK) {
+            json_object_set_new(o, "number", json_string(ad.number));
+            json_object_set_new(o, "street", json_string(ad.street));
+            json_object_set_new(o, "unit", json_string(ad.unit));
+            json_object_set_new(o, "line", json_string(ad.line));
+            json_object_set_new(o, "city", json_string(ad.city));
+            json_object_set_new(o, "region", json_string(ad.region));
+            json_object_set_new(o, "postal_code", json_string(ad.postal_code));
+            json_object_set_new(o, "country", str_or_null(ad.country));
+            json_object_set_new(o, "valid", json_boolean(ad.valid));
+        }
+    } else if (strcmp(field, "postal_code") == 0) {
+        mdm_err perr = {0};
+        mdm_status ps = mdm_norm_postal_code(value, country, &b1, &perr);
+        if (ps == MDM_EINTERNAL) {
+            if (err)
+                *err = perr;
+            st = ps;
+        } else {
+            json_object_set_new(o, "postal_code", json_string(b1.data));
+            json_object_set_new(o, "country",
+                                str_or_null(country ? mdm_norm_country(country) : NULL));
+            json_object_set_new(o, "valid", json_boolean(ps == MDM_OK));
+            if (ps != MDM_OK)
+                json_object_set_new(o, "error", json_string(perr.msg));
+        }
+    } else if (strcmp(field, "date") == 0) {
+        mdm_date d;
+        st = mdm_norm_date(value, pivot, &d, err);
+        if (st == MDM_OK) {
+            char iso[16], alt[16];
+            snprintf(iso, sizeof iso, "%04d-%02d-%02d", d.y, d.m, d.d);
+            snprintf(alt, sizeof alt, "%04d-%02d-%02d", d.y, d.alt_m, d.alt_d);
+            json_object_set_new(o, "iso", json_string(iso));
+            json_object_set_new(o, "ambiguous", json_boolean(d.ambiguous));
+            json_object_set_new(o, "alternative", d.ambiguous ? json_string(alt) : json_null());
+            json_object_set_new(o, "valid", json_true());
+        }
+    } else if (strcmp(field, "country") == 0) {
+        const char *c = mdm_norm_country(value);
+        json_object_set_new(o, "country", str_or_null(c));
+        json_object_set_new(o, "valid", json_boolean(c != NULL));
+    }
+    mdm_buf_free(&b1);
+    mdm_buf_free(&b2);
+    mdm_arena_free(a);
+    return st;
+}
+
+/* Checks one VALUE: UTF-8 and not blank. */
+static bool value_ok(const char *value, mdm_err *err)
+{
+    if (!mdm_norm_utf8_valid(value, strlen(value))) {
+        mdm_err_set(err, MDM_EINVAL, "not valid UTF-8");
+        return false;
+    }
+    if (value[strspn(value, " \t\r\n")] == '\0') {
+        mdm_err_set(err, MDM_EINVAL, "empty");
+        return false;
+    }
+    return true;
+}
+
 int mdm_cli_normalize(int argc, char **argv)
 {
     const char *field = NULL, *country = NULL, *value = NULL;
@@ -157,154 +284,75 @@ int mdm_cli_normalize(int argc, char **argv)
     }
     if (!field)
         return mdm_cli_usage_error(cmd, "--field is required");
-    if (!value)
-        return mdm_cli_usage_error(cmd, "VALUE is required");
-    if (!mdm_norm_utf8_valid(value, strlen(value))) {
-        mdm_err e;
-        mdm_err_set(&e, MDM_EINVAL, "VALUE is not valid UTF-8");
-        return mdm_cli_fail(cmd, &e);
-    }
-    if (value[strspn(value, " \t\r\n")] == '\0')
-        return mdm_cli_usage_error(cmd, "VALUE is empty");
+    bool known = false;
+    for (size_t i = 0; fields[i]; i++)
+        if (strcmp(field, fields[i]) == 0)
+            known = true;
+    if (!known)
+        return mdm_cli_usage_error(cmd,
+                                   "unknown field \"%s\" (name, email, phone, address, date, "
+                                   "postal_code, country, text)",
+                                   field);
     if (country && !mdm_norm_country(country))
         return mdm_cli_usage_error(cmd, "unknown country \"%s\"", country);
-
     mdm_err err = {0};
+    if (value && !value_ok(value, &err))
+        return mdm_cli_usage_error(cmd, "VALUE is %s", err.msg);
+
     int rc = 0;
     mdm_norm *n = NULL;
-    mdm_arena *a = mdm_arena_new(4096);
-    mdm_buf b1 = {0}, b2 = {0};
-    json_t *o = json_object();
-    json_object_set_new(o, "field", json_string(field));
-    json_object_set_new(o, "input", json_string(value));
-    mdm_status st = MDM_OK;
-    bool known = true;
-    if (strcmp(field, "date") != 0 && strcmp(field, "postal_code") != 0) {
+    char *line = NULL;
+    size_t cap = 0;
+    if (strcmp(field, "date") != 0 && strcmp(field, "postal_code") != 0 &&
+        strcmp(field, "country") != 0) {
         n = mdm_norm_new(&err);
-        if (!n) {
+        if (!n)
+            return mdm_cli_fail(cmd, &err);
+    }
+    if (value) {
+        json_t *o = json_object();
+        if (normalize_one(n, field, country, pivot, value, o, &err) != MDM_OK) {
             rc = mdm_cli_fail(cmd, &err);
-            goto out_free;
-        }
-    }
-    if (strcmp(field, "text") == 0) {
-        st = mdm_norm_text(n, value, &b1, &b2, &err);
-        if (st == MDM_OK) {
-            json_object_set_new(o, "display", json_string(b1.data));
-            json_object_set_new(o, "key", json_string(b2.data));
-        }
-    } else if (strcmp(field, "name") == 0) {
-        mdm_name_parts p;
-        st = mdm_norm_text(n, value, &b1, &b2, &err);
-        if (st == MDM_OK)
-            st = mdm_norm_name(n, value, a, &p, &err);
-        if (st == MDM_OK) {
-            json_object_set_new(o, "display", json_string(b1.data));
-            json_object_set_new(o, "key", json_string(b2.data));
-            json_object_set_new(o, "prefix", json_string(p.prefix));
-            json_object_set_new(o, "first", json_string(p.first));
-            json_object_set_new(o, "middle", json_string(p.middle));
-            json_object_set_new(o, "last", json_string(p.last));
-            json_object_set_new(o, "suffix", json_string(p.suffix));
-            json_object_set_new(o, "first_canonical",
-                                json_string(mdm_norm_nickname_canon(n, p.first)));
-            json_object_set_new(o, "valid", json_boolean(p.first[0] || p.last[0]));
-        }
-    } else if (strcmp(field, "email") == 0) {
-        mdm_email_norm e;
-        st = mdm_norm_email(n, value, a, &e, &err);
-        if (st == MDM_OK) {
-            json_object_set_new(o, "display", json_string(e.display));
-            json_object_set_new(o, "key", json_string(e.key));
-            json_object_set_new(o, "local", json_string(e.local));
-            json_object_set_new(o, "domain", json_string(e.domain));
-            json_object_set_new(o, "valid", json_boolean(e.valid));
-        }
-    } else if (strcmp(field, "phone") == 0) {
-        mdm_phone_norm p;
-        st = mdm_norm_phone(n, value, country, &p, &err);
-        if (st == MDM_OK) {
-            json_object_set_new(o, "e164", str_or_null(p.e164));
-            json_object_set_new(o, "extension", str_or_null(p.ext));
-            json_object_set_new(o, "country_code",
-                                p.country_code ? json_integer(p.country_code) : json_null());
-            json_object_set_new(o, "digits", json_string(p.digits));
-            json_object_set_new(o, "valid", json_boolean(p.valid));
-        }
-    } else if (strcmp(field, "address") == 0) {
-        addr_parts ap;
-        char *copy = mdm_arena_strdup(a, value);
-        split_address(copy, &ap);
-        mdm_address_norm ad;
-        st = mdm_norm_address(n, ap.line1, ap.line2, ap.city, ap.region, ap.postal, ap.country,
-                              country, a, &ad, &err);
-        if (st == MDM_OK) {
-            json_object_set_new(o, "number", json_string(ad.number));
-            json_object_set_new(o, "street", json_string(ad.street));
-            json_object_set_new(o, "unit", json_string(ad.unit));
-            json_object_set_new(o, "line", json_string(ad.line));
-            json_object_set_new(o, "city", json_string(ad.city));
-            json_object_set_new(o, "region", json_string(ad.region));
-            json_object_set_new(o, "postal_code", json_string(ad.postal_code));
-            json_object_set_new(o, "country", str_or_null(ad.country));
-            json_object_set_new(o, "valid", json_boolean(ad.valid));
-        }
-    } else if (strcmp(field, "postal_code") == 0) {
-        mdm_err perr = {0};
-        mdm_status ps = mdm_norm_postal_code(value, country, &b1, &perr);
-        if (ps == MDM_EINTERNAL) {
-            err = perr;
-            st = ps;
         } else {
-            json_object_set_new(o, "postal_code", json_string(b1.data));
-            json_object_set_new(o, "country",
-                                str_or_null(country ? mdm_norm_country(country) : NULL));
-            json_object_set_new(o, "valid", json_boolean(ps == MDM_OK));
-            if (ps != MDM_OK)
-                json_object_set_new(o, "error", json_string(perr.msg));
+            char *js = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+            if (js)
+                puts(js);
+            free(js);
         }
-    } else if (strcmp(field, "date") == 0) {
-        mdm_date d;
-        st = mdm_norm_date(value, pivot, &d, &err);
-        if (st == MDM_OK) {
-            char iso[16], alt[16];
-            snprintf(iso, sizeof iso, "%04d-%02d-%02d", d.y, d.m, d.d);
-            snprintf(alt, sizeof alt, "%04d-%02d-%02d", d.y, d.alt_m, d.alt_d);
-            json_object_set_new(o, "iso", json_string(iso));
-            json_object_set_new(o, "ambiguous", json_boolean(d.ambiguous));
-            json_object_set_new(o, "alternative", d.ambiguous ? json_string(alt) : json_null());
-            json_object_set_new(o, "valid", json_true());
+        json_decref(o);
+        goto out_free;
+    }
+    /* no VALUE: one value per stdin line, one compact JSON object per output line; the
+     * first bad line stops with exit 2 */
+    long lineno = 0;
+    ssize_t got;
+    while ((got = getline(&line, &cap, stdin)) >= 0) {
+        lineno++;
+        while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r'))
+            line[--got] = '\0';
+        if ((size_t)got != strlen(line)) {
+            mdm_err_set(&err, MDM_EINVAL, "stdin line %ld: NUL byte", lineno);
+            rc = mdm_cli_fail(cmd, &err);
+            break;
         }
-    } else if (strcmp(field, "country") == 0) {
-        const char *c = mdm_norm_country(value);
-        json_object_set_new(o, "country", str_or_null(c));
-        json_object_set_new(o, "valid", json_boolean(c != NULL));
-    } else {
-        known = false;
+        json_t *o = json_object();
+        mdm_err e2 = {0};
+        mdm_status st = value_ok(line, &e2) ? normalize_one(n, field, country, pivot, line, o, &e2)
+                                            : MDM_EINVAL;
+        if (st != MDM_OK) {
+            json_decref(o);
+            mdm_err_set(&err, st, "stdin line %ld: %s", lineno, e2.msg);
+            rc = mdm_cli_fail(cmd, &err);
+            break;
+        }
+        char *js = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        json_decref(o);
+        if (js)
+            puts(js);
+        free(js);
     }
-    if (!known) {
-        rc = mdm_cli_usage_error(cmd,
-                                 "unknown field \"%s\" (name, email, phone, address, date, "
-                                 "postal_code, country, text)",
-                                 field);
-        goto out_free;
-    }
-    if (st != MDM_OK) {
-        rc = mdm_cli_fail(cmd, &err);
-        goto out_free;
-    }
-    char *js = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    if (!js) {
-        mdm_err_set(&err, MDM_EINTERNAL, "cannot encode JSON");
-        rc = mdm_cli_fail(cmd, &err);
-        goto out_free;
-    }
-    puts(js);
-    free(js);
 out_free:
-    json_decref(o);
-    mdm_buf_free(&b1);
-    mdm_buf_free(&b2);
-    mdm_arena_free(a);
+    free(line);
     mdm_norm_free(n);
     return rc;
 }

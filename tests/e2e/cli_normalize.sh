@@ -76,11 +76,23 @@ expect_contains "country code AT" '"country": "AT"' "$out"
 expect_exit 0 "text" "$mdm" normalize --field text "王小明"
 expect_contains "pinyin key" '"key": "wang xiao ming"' "$out"
 
+out=$(printf 'bob smith\nPeggy Jones\r\n' | "$mdm" normalize --field name 2>&1)
+expect_contains "stdin line 1" '{"field":"name","input":"bob smith"' "$out"
+expect_contains "stdin nickname" '"first_canonical":"robert"' "$out"
+expect_contains "stdin line 2, CR stripped" '"input":"Peggy Jones","display"' "$out"
+expect_eq "one line per value" "$(printf '%s\n' "$out" | wc -l)" "2"
+expect_exit 2 "stdin bad date stops" sh -c "printf '1981-02-03\n1981-02-31\n' | '$mdm' normalize --field date"
+expect_contains "good line printed first" '"iso":"1981-02-03"' "$out"
+expect_contains "bad line named" "stdin line 2: impossible date" "$out"
+expect_exit 2 "stdin invalid UTF-8" sh -c "printf 'ok\n\\377\n' | '$mdm' normalize --field text"
+expect_contains "utf-8 line named" "stdin line 2: not valid UTF-8" "$out"
+expect_exit 0 "stdin empty input" sh -c "'$mdm' normalize --field email </dev/null"
+expect_eq "no input, no output" "$out" ""
+
 expect_exit 2 "no field" "$mdm" normalize "x"
 expect_contains "field required" "--field is required" "$out"
 expect_exit 2 "unknown field" "$mdm" normalize --field shoe_size 42
 expect_contains "unknown field named" 'unknown field "shoe_size"' "$out"
-expect_exit 2 "no value" "$mdm" normalize --field name
 expect_exit 2 "empty value" "$mdm" normalize --field name "   "
 expect_contains "empty named" "VALUE is empty" "$out"
 expect_exit 2 "invalid UTF-8" "$mdm" normalize --field name $'M\xfcller'
