@@ -75,29 +75,35 @@ static const mdm_db_stmt st_details = {
     "s.mapping::text AS mapping, s.max_attempts, o.event_id, o.type, o.entity_version, "
     "o.payload::text AS payload, "
     "to_char(o.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS occurred_at, "
-    "(SELECT coalesce(json_agg(k.source_key ORDER BY k.source_key), '[]')::text FROM "
-    " (SELECT DISTINCT r.source_key FROM membership m JOIN source_record r ON r.id = m.record_id "
-    "  WHERE m.entity_id = d.entity_id AND r.source = s.source AND (m.active OR NOT EXISTS "
-    "  (SELECT 1 FROM membership a WHERE a.entity_id = d.entity_id AND a.active))) k) "
-    " AS source_keys, "
+    "coalesce((SELECT json_agg(DISTINCT r.source_key)::text FROM membership m "
+    " JOIN source_record r ON r.id = m.record_id "
+    " WHERE m.entity_id = d.entity_id AND m.active AND r.source = s.source), "
+    " (SELECT json_agg(DISTINCT r.source_key)::text FROM membership m "
+    " JOIN source_record r ON r.id = m.record_id WHERE m.entity_id = d.entity_id "
+    " AND r.source = s.source AND NOT EXISTS (SELECT 1 FROM membership a "
+    " WHERE a.entity_id = d.entity_id AND a.active)), '[]') AS source_keys, "
     "(SELECT coalesce(json_agg(g.attr ORDER BY g.attr), '[]')::text FROM golden_value g "
     " WHERE g.entity_id = d.entity_id AND EXISTS (SELECT 1 FROM membership m "
     " JOIN source_record r ON r.id = m.record_id WHERE m.entity_id = d.entity_id AND m.active "
     " AND NOT r.deleted AND r.source = s.source "
     " AND (r.id = g.source_record_id OR r.normalized -> g.attr = g.value))) AS held "
-    "FROM delivery d JOIN subscription s ON s.id = d.subscription_id "
-    "JOIN outbox o ON o.seq = d.seq WHERE d.id = ANY ($1::bigint[]) ORDER BY d.id",
+    "FROM unnest($1::bigint[]) AS c(id) JOIN delivery d ON d.id = c.id "
+    "JOIN subscription s ON s.id = d.subscription_id "
+    "JOIN outbox o ON o.seq = d.seq ORDER BY d.id",
     1};
 
+/* All outcomes of one round in one statement: a JSON array of rows. */
 static const mdm_db_stmt st_record = {
     "publish_record",
-    "UPDATE delivery SET state = $2, attempts = $3::int, "
-    "next_attempt_at = now() + make_interval(secs => $4::double precision / 1000), "
-    "last_status = $5::int, last_response = $6, "
-    "last_attempt_at = CASE WHEN $7::boolean THEN now() ELSE last_attempt_at END, "
-    "done_at = CASE WHEN $2 = 'pending' THEN NULL ELSE now() END, updated_at = now() "
-    "WHERE id = $1",
-    7};
+    "UPDATE delivery d SET state = u.state, attempts = u.attempts, "
+    "next_attempt_at = now() + make_interval(secs => u.delay_ms / 1000), "
+    "last_status = u.status, last_response = u.response, "
+    "last_attempt_at = CASE WHEN u.attempted THEN now() ELSE d.last_attempt_at END, "
+    "done_at = CASE WHEN u.state = 'pending' THEN NULL ELSE now() END, updated_at = now() "
+    "FROM jsonb_to_recordset($1::jsonb) AS u(id bigint, state text, attempts int, "
+    "delay_ms double precision, status int, response text, attempted boolean) "
+    "WHERE d.id = u.id",
+    1};
 
 static const mdm_db_stmt st_remaining = {
     "publish_remaining",
@@ -919,21 +925,64 @@ static void send_one(mdm_publisher *p, const PGresult *res, int r, const char *b
         out->state = "pending";
 }
 
-static mdm_status record_outcome(mdm_db *db, const char *id, int attempts, const outcome *o,
-                                 mdm_err *err)
+/* A copy of s[0..n) that PostgreSQL and JSON accept: valid UTF-8 kept, any other byte
+ * (and NUL) replaced by '?'. Receivers answer whatever they like. */
+static char *clean_text(const char *s, size_t n)
 {
-    char att[16], delay[24], status[16];
-    snprintf(att, sizeof att, "%d", attempts);
-    snprintf(delay, sizeof delay, "%ld", o->delay_ms);
-    snprintf(status, sizeof status, "%ld", o->status);
-    const char *params[] = {id,
-                            o->state,
-                            att,
-                            delay,
-                            o->status ? status : NULL,
-                            o->response,
-                            o->attempted ? "true" : "false"};
-    return mdm_db_exec(db, &st_record, params, NULL, err);
+    char *out = mdm_xmalloc(n + 1);
+    size_t o = 0;
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t i = 0; i < n;) {
+        size_t len = u[i] < 0x80 ? 1 : (u[i] >> 5) == 6 ? 2 : (u[i] >> 4) == 14 ? 3
+                                     : (u[i] >> 3) == 30 ? 4 : 0;
+        bool ok = len > 0 && i + len <= n && u[i] != 0;
+        for (size_t k = 1; ok && k < len; k++)
+            ok = (u[i + k] & 0xC0) == 0x80;
+        if (ok && len == 2 && u[i] < 0xC2)
+            ok = false; /* overlong */
+        if (ok && len == 3 && ((u[i] == 0xE0 && u[i + 1] < 0xA0) || (u[i] == 0xED && u[i + 1] >= 0xA0)))
+            ok = false; /* overlong, surrogate */
+        if (ok && len == 4 && ((u[i] == 0xF0 && u[i + 1] < 0x90) || u[i] > 0xF4 ||
+                               (u[i] == 0xF4 && u[i + 1] >= 0x90)))
+            ok = false;
+        if (!ok) {
+            out[o++] = '?';
+            i++;
+            continue;
+        }
+        memcpy(out + o, s + i, len);
+        o += len;
+        i += len;
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/* Adds one outcome row for st_record. */
+static void outcome_add(json_t *rows, const char *id, int attempts, const outcome *o)
+{
+    char *resp = clean_text(o->response ? o->response : "", strlen(o->response ? o->response : ""));
+    json_t *row = json_pack("{s:I, s:s, s:i, s:I, s:o, s:s, s:b}", "id",
+                            (json_int_t)strtoll(id, NULL, 10), "state", o->state, "attempts",
+                            attempts, "delay_ms", (json_int_t)o->delay_ms, "status",
+                            o->status ? json_integer(o->status) : json_null(), "response", resp,
+                            "attempted", o->attempted);
+    free(resp);
+    if (row)
+        json_array_append_new(rows, row);
+}
+
+static mdm_status outcomes_record(mdm_db *db, json_t *rows, mdm_err *err)
+{
+    if (json_array_size(rows) == 0)
+        return MDM_OK;
+    char *text = json_dumps(rows, JSON_COMPACT);
+    if (!text)
+        return mdm_err_set(err, MDM_EINTERNAL, "cannot serialize delivery outcomes");
+    const char *params[] = {text};
+    mdm_status st = mdm_db_exec(db, &st_record, params, NULL, err);
+    free(text);
+    return st;
 }
 
 typedef struct step_ctx {
@@ -974,6 +1023,7 @@ static mdm_status step_tx(mdm_db *db, void *arg, mdm_err *err)
     long long down_sub[64];
     long down_delay[64];
     int ndown = 0;
+    json_t *rows = json_array();
     for (int r = 0; r < PQntuples(res) && st == MDM_OK; r++) {
         const char *id = mdm_db_get(res, r, "id", "0");
         long long sub = mdm_db_get_ll(res, r, "sub_id", 0);
@@ -987,7 +1037,7 @@ static mdm_status step_tx(mdm_db *db, void *arg, mdm_err *err)
             o.state = "pending";
             o.delay_ms = down_delay[d];
             o.response = mdm_xstrdup("deferred: the receiver was unreachable in this round");
-            st = record_outcome(db, id, attempts, &o, err);
+            outcome_add(rows, id, attempts, &o);
             free(o.response);
             c->processed++;
             continue;
@@ -1038,10 +1088,13 @@ static mdm_status step_tx(mdm_db *db, void *arg, mdm_err *err)
         } else {
             atomic_fetch_add(&n_skipped, 1);
         }
-        st = record_outcome(db, id, new_attempts, &o, err);
+        outcome_add(rows, id, new_attempts, &o);
         free(o.response);
         c->processed++;
     }
+    if (st == MDM_OK)
+        st = outcomes_record(db, rows, err);
+    json_decref(rows);
     PQclear(res);
     return st;
 }

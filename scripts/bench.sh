@@ -55,7 +55,7 @@ echo "# mdm $mode benchmarks, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores," \
     "$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | sed 's/.*: //')," \
     "commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)" | tee "$log"
 
-db_benches=" consent_audit "
+db_benches=" consent_audit publish "
 
 # with_fresh_db COMMAND...: runs COMMAND with MDM_DATABASE_URL naming a new database.
 with_fresh_db() {
