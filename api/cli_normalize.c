@@ -165,6 +165,12 @@ static mdm_status normalize_one(mdm_norm *n, const char *field, const char *coun
             json_object_set_new(o, "suffix", json_string(p.suffix));
             json_object_set_new(o, "first_canonical",
                                 json_string(mdm_norm_nickname_canon(n, p.first)));
+            const char *cls[64];
+            size_t nc = p.first[0] ? mdm_norm_nickname_classes(n, p.first, cls, 64) : 0;
+            json_t *arr = json_array();
+            for (size_t i = 0; i < nc && i < 64; i++)
+                json_array_append_new(arr, json_string(cls[i]));
+            json_object_set_new(o, "first_classes", arr);
             json_object_set_new(o, "valid", json_boolean(p.first[0] || p.last[0]));
         }
     } else if (strcmp(field, "email") == 0) {

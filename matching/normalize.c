@@ -1349,6 +1349,25 @@ const char *mdm_norm_nickname_canon(const mdm_norm *n, const char *key)
     return nick_names[nick_names[i].canon].key;
 }
 
+size_t mdm_norm_nickname_classes(const mdm_norm *n, const char *key, const char **out, size_t max)
+{
+    (void)n;
+    if (!key)
+        return 0;
+    nick_ready();
+    int i = nick_find(key);
+    size_t cnt = 0;
+    if (max > 0)
+        out[0] = i >= 0 ? nick_names[i].key : key;
+    cnt++;
+    if (i < 0)
+        return cnt;
+    for (int j = 0; j < nick_names[i].npar; j++, cnt++)
+        if (cnt < max)
+            out[cnt] = nick_names[nick_names[i].par[j]].key;
+    return cnt;
+}
+
 static bool sorted_has(const int *v, int n, int x)
 {
     return bsearch(&x, v, (size_t)n, sizeof *v, cmp_int) != NULL;

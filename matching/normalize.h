@@ -84,6 +84,14 @@ mdm_status mdm_norm_name(mdm_norm *n, const char *full, mdm_arena *a, mdm_name_p
  * christopher ~ christina). n may be NULL: the table is process-wide. */
 const char *mdm_norm_nickname_canon(const mdm_norm *n, const char *key);
 bool mdm_norm_nickname_equiv(const mdm_norm *n, const char *a, const char *b);
+/* Blocking keys for a given name: the name itself, then every name it is a nickname of
+ * (bob -> bob, bert, bobby, robert; chris -> chris, christopher, christina, ...). Two
+ * names are mdm_norm_nickname_equiv exactly when their lists share an entry, so blocking
+ * on every entry finds every nickname pair, which the single canonical name cannot
+ * (a nickname of several names can only have one canonical). Writes up to max entries
+ * (static strings, or key itself) to out and returns how many there are (at least 1;
+ * more than max means the list was cut). */
+size_t mdm_norm_nickname_classes(const mdm_norm *n, const char *key, const char **out, size_t max);
 
 /* ---- Email --------------------------------------------------------------------- */
 

@@ -11,6 +11,7 @@ expect_exit 0 "name family first" "$mdm" normalize --field name "GARCIA LOPEZ, M
 expect_contains "family name before the comma" '"last": "garcia lopez"' "$out"
 expect_exit 0 "nickname canonical" "$mdm" normalize --field=name "Peggy Smith"
 expect_contains "peggy is margaret" '"first_canonical": "margaret"' "$out"
+expect_contains "blocking classes listed" '"margaret"' "$(printf '%s' "$out" | sed -n '/first_classes/,/]/p')"
 expect_exit 0 "transliterated name" "$mdm" normalize --field name "Иванов, Иван"
 expect_contains "cyrillic last" '"last": "ivanov"' "$out"
 expect_contains "display kept" '"display": "Иванов, Иван"' "$out"

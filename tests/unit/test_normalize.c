@@ -140,6 +140,49 @@ static void test_nickname_embedded_matches_csv(void)
     CHECK_INT(bad, 0);
 }
 
+static bool classes_meet(const char *a, const char *b)
+{
+    const char *ca[64], *cb[64];
+    size_t na = mdm_norm_nickname_classes(N, a, ca, 64),
+           nb = mdm_norm_nickname_classes(N, b, cb, 64);
+    CHECK(na <= 64 && nb <= 64);
+    for (size_t i = 0; i < na && i < 64; i++)
+        for (size_t j = 0; j < nb && j < 64; j++)
+            if (strcmp(ca[i], cb[j]) == 0)
+                return true;
+    return false;
+}
+
+/* Class lists share an entry exactly when the names are equivalent: every table row,
+ * and every pair among a sample of the table's names. */
+static void test_nickname_classes(void)
+{
+    const char *c[4];
+    size_t k = mdm_norm_nickname_classes(N, "bob", c, 4);
+    CHECK(k >= 2);
+    CHECK_STR(c[0], "bob");
+    CHECK_INT(mdm_norm_nickname_classes(N, "xyzzy", c, 4), 1);
+    CHECK_STR(c[0], "xyzzy");
+    CHECK_INT(mdm_norm_nickname_classes(N, "bob", c, 0), k);
+    int bad = 0;
+    for (size_t r = 0; r < mdm_norm_nickname_nrows; r++) {
+        const char *a = mdm_norm_nickname_rows[r][0], *b = mdm_norm_nickname_rows[r][1];
+        if (strchr(b, '.'))
+            continue; /* "k.c." is keyed as "k c" */
+        if (!classes_meet(a, b) && bad++ < 5)
+            fprintf(stderr, "row %zu: %s and %s share no class\n", r, a, b);
+    }
+    for (size_t i = 0; i < mdm_norm_nickname_nrows; i += 7)
+        for (size_t j = 0; j < mdm_norm_nickname_nrows; j += 11) {
+            const char *a = mdm_norm_nickname_rows[i][1], *b = mdm_norm_nickname_rows[j][0];
+            if (strchr(a, '.'))
+                continue;
+            if (classes_meet(a, b) != mdm_norm_nickname_equiv(N, a, b) && bad++ < 10)
+                fprintf(stderr, "%s / %s: classes and equiv disagree\n", a, b);
+        }
+    CHECK_INT(bad, 0);
+}
+
 /* email: input, key, local, domain, valid */
 static void test_email_table(void)
 {
@@ -468,6 +511,7 @@ int main(void)
     RUN(test_name_table);
     RUN(test_nickname_table);
     RUN(test_nickname_embedded_matches_csv);
+    RUN(test_nickname_classes);
     RUN(test_email_table);
     RUN(test_address_table);
     RUN(test_postal_table);
