@@ -23,8 +23,6 @@ static const mdm_db_stmt stmt_lock = {
 static const mdm_db_stmt stmt_new_entity = {
     "golden_new_entity", "INSERT INTO entity (version, golden) VALUES (0, '{}') RETURNING id", 0};
 
-static const mdm_db_stmt stmt_add_member = {
-    "golden_add_member", "INSERT INTO membership (record_id, entity_id) VALUES ($1, $2)", 2};
 
 static const mdm_db_stmt stmt_record_entity = {
     "golden_record_entity",
@@ -41,42 +39,78 @@ static const mdm_db_stmt stmt_event = {
     "rule, actor, reason, details) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb)",
     10};
 
-static const mdm_db_stmt stmt_survive_members = {
-    "golden_survive_members",
-    "SELECT sr.id, sr.source, sr.source_key, sr.normalized, ss.trust, "
-    "to_char(COALESCE(sr.source_updated_at, sr.received_at) AT TIME ZONE 'UTC', "
-    "'YYYY-MM-DD\"T\"HH24:MI:SS.US') AS upd "
-    "FROM membership m JOIN source_record sr ON sr.id = m.record_id "
-    "JOIN source_system ss ON ss.code = sr.source "
-    "WHERE m.entity_id = $1 AND m.active ORDER BY sr.id",
+/* Everything a recompute reads, in one round trip: the entity row, its active members
+ * with their source trust and change time, its pins and its stored lineage. */
+static const mdm_db_stmt stmt_recompute_read = {
+    "golden_recompute_read",
+    "SELECT e.golden, e.version, e.status, "
+    "(SELECT coalesce(json_agg(json_build_object('id', sr.id, 'source', sr.source, "
+    " 'source_key', sr.source_key, 'normalized', sr.normalized, 'trust', ss.trust, 'upd', "
+    " to_char(COALESCE(sr.source_updated_at, sr.received_at) AT TIME ZONE 'UTC', "
+    " 'YYYY-MM-DD\"T\"HH24:MI:SS.US')) ORDER BY sr.id), '[]') "
+    " FROM membership m JOIN source_record sr ON sr.id = m.record_id "
+    " JOIN source_system ss ON ss.code = sr.source WHERE m.entity_id = e.id AND m.active) "
+    " AS members, "
+    "(SELECT coalesce(json_object_agg(attr, value), '{}') FROM golden_pin "
+    " WHERE entity_id = e.id) AS pins, "
+    "(SELECT coalesce(json_agg(json_build_object('attr', attr, 'value', value, "
+    " 'source_record_id', source_record_id, 'rule', rule, 'sources', sources)), '[]') "
+    " FROM golden_value WHERE entity_id = e.id) AS lineage "
+    "FROM entity e WHERE e.id = $1",
     1};
 
-static const mdm_db_stmt stmt_pins = {
-    "golden_pins", "SELECT attr, value FROM golden_pin WHERE entity_id = $1", 1};
+/* Replaces the lineage rows: attributes gone are deleted, the others upserted; chosen_at
+ * moves only for an attribute whose value or lineage changed. */
+static const mdm_db_stmt stmt_replace_values = {
+    "golden_replace_values",
+    "WITH d AS (DELETE FROM golden_value WHERE entity_id = $1 AND NOT (attr IN "
+    "(SELECT jsonb_object_keys($2::jsonb)))) "
+    "INSERT INTO golden_value (entity_id, attr, value, source_record_id, rule, sources) "
+    "SELECT $1, l.key, l.value->'value', (l.value->>'source_record_id')::bigint, "
+    "l.value->>'rule', l.value->'sources' FROM jsonb_each($2::jsonb) l "
+    "ON CONFLICT (entity_id, attr) DO UPDATE SET value = EXCLUDED.value, "
+    "source_record_id = EXCLUDED.source_record_id, rule = EXCLUDED.rule, "
+    "sources = EXCLUDED.sources, chosen_at = now() "
+    "WHERE (golden_value.value, golden_value.source_record_id, golden_value.rule, "
+    "golden_value.sources) IS DISTINCT FROM (EXCLUDED.value, EXCLUDED.source_record_id, "
+    "EXCLUDED.rule, EXCLUDED.sources)",
+    2};
 
-static const mdm_db_stmt stmt_entity_row = {
-    "golden_entity_row", "SELECT golden, version, status FROM entity WHERE id = $1", 1};
+/* New version of the golden record and its history row. */
+static const mdm_db_stmt stmt_bump_version = {
+    "golden_bump_version",
+    "WITH b AS (UPDATE entity SET golden = $2::jsonb, version = version + 1, "
+    "status = 'active', updated_at = now() WHERE id = $1 RETURNING id, version, golden) "
+    "INSERT INTO entity_version (entity_id, version, golden, reason) "
+    "SELECT id, version, golden, $3 FROM b RETURNING version",
+    3};
 
-static const mdm_db_stmt stmt_lineage = {
-    "golden_lineage",
-    "SELECT attr, value, source_record_id, rule, sources FROM golden_value WHERE entity_id = $1",
-    1};
+/* A new entity with its first member and the create event. */
+static const mdm_db_stmt stmt_create = {
+    "golden_create",
+    "WITH e AS (INSERT INTO entity (version, golden) VALUES (0, '{}') RETURNING id), "
+    "m AS (INSERT INTO membership (record_id, entity_id) SELECT $1, id FROM e), "
+    "l AS (INSERT INTO link_event (action, method, entity_id, record_id, probability, rule, "
+    "actor) SELECT 'create', $2, id, $1, $3, $4, $5 FROM e) "
+    "SELECT id FROM e",
+    5};
+
+/* A new member and its link event. */
+static const mdm_db_stmt stmt_link = {
+    "golden_link",
+    "WITH m AS (INSERT INTO membership (record_id, entity_id) VALUES ($1, $2)) "
+    "INSERT INTO link_event (action, method, entity_id, record_id, probability, rule, actor, "
+    "details) VALUES ('link', $3, $2, $1, $4, $5, $6, $7::jsonb)",
+    7};
+
+
+
+
 
 static const mdm_db_stmt stmt_del_values = {
     "golden_del_values", "DELETE FROM golden_value WHERE entity_id = $1", 1};
 
-static const mdm_db_stmt stmt_put_values = {
-    "golden_put_values",
-    "INSERT INTO golden_value (entity_id, attr, value, source_record_id, rule, sources) "
-    "SELECT $1, l.key, l.value->'value', (l.value->>'source_record_id')::bigint, "
-    "l.value->>'rule', l.value->'sources' FROM jsonb_each($2::jsonb) l",
-    2};
 
-static const mdm_db_stmt stmt_bump = {
-    "golden_bump",
-    "UPDATE entity SET golden = $2::jsonb, version = version + 1, status = 'active', "
-    "updated_at = now() WHERE id = $1 RETURNING version",
-    2};
 
 static const mdm_db_stmt stmt_retire = {
     "golden_retire",
@@ -195,23 +229,22 @@ mdm_status mdm_golden_lock(mdm_db *db, int64_t *id, mdm_err *err)
                        (long long)*id);
 }
 
-static json_t *stored_lineage(const PGresult *res)
+/* Stored lineage rows (JSON array of {attr, value, source_record_id, rule, sources}) in
+ * the shape mdm_survive_compute gives: {attr: {rule, value, source_record_id[, sources]}}. */
+static json_t *stored_lineage(const json_t *rows)
 {
     json_t *lin = json_object();
-    for (int i = 0; i < PQntuples(res); i++) {
-        json_t *v = json_loads(mdm_db_get(res, i, "value", "null"), JSON_DECODE_ANY, NULL);
-        json_t *l = json_pack("{s:s, s:o}", "rule", mdm_db_get(res, i, "rule", ""), "value",
-                              v ? v : json_null());
-        const char *sid = mdm_db_get(res, i, "source_record_id", NULL);
-        json_object_set_new(l, "source_record_id", sid ? json_integer(strtoll(sid, NULL, 10))
-                                                       : json_null());
-        const char *src = mdm_db_get(res, i, "sources", NULL);
-        if (src) {
-            json_t *s = json_loads(src, JSON_DECODE_ANY, NULL);
-            if (s)
-                json_object_set_new(l, "sources", s);
-        }
-        json_object_set_new(lin, mdm_db_get(res, i, "attr", ""), l);
+    size_t i;
+    json_t *r;
+    json_array_foreach(rows, i, r) {
+        const json_t *v = json_object_get(r, "value");
+        json_t *l = json_pack("{s:O, s:O, s:O}", "rule", json_object_get(r, "rule"), "value",
+                              v ? v : json_null(), "source_record_id",
+                              json_object_get(r, "source_record_id"));
+        const json_t *src = json_object_get(r, "sources");
+        if (src && !json_is_null(src))
+            json_object_set(l, "sources", (json_t *)src);
+        json_object_set_new(lin, json_string_value(json_object_get(r, "attr")), l);
     }
     return lin;
 }
@@ -237,28 +270,30 @@ static mdm_status recompute(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t id, c
     char eid[32];
     ID(eid, id);
     const char *p1[1] = {eid};
-    PGresult *rm = NULL, *rp = NULL, *re = NULL, *rl = NULL;
-    json_t **canons = NULL, **trusts = NULL;
+    PGresult *re = NULL;
     mdm_survive_member *mem = NULL;
-    json_t *pins = NULL, *golden = NULL, *lineage = NULL, *old_lineage = NULL, *old_golden = NULL;
+    json_t *members = NULL, *pins = NULL, *golden = NULL, *lineage = NULL, *old_lineage = NULL,
+           *old_golden = NULL;
     char *lin_s = NULL, *gold_s = NULL;
-    int n = 0;
     if (changed)
         *changed = 0;
-    mdm_status st = mdm_db_exec(db, &stmt_survive_members, p1, &rm, err);
+    mdm_status st = mdm_db_exec(db, &stmt_recompute_read, p1, &re, err);
     if (st != MDM_OK)
         return st;
-    if ((st = mdm_db_exec(db, &stmt_entity_row, p1, &re, err)) != MDM_OK)
-        goto out_free;
     if (PQntuples(re) != 1) {
         st = mdm_err_set(err, MDM_ENOTFOUND, "no entity %lld", (long long)id);
         goto out_free;
     }
     old_golden = json_loads(mdm_db_get(re, 0, "golden", "{}"), 0, NULL);
+    members = json_loads(mdm_db_get(re, 0, "members", "[]"), 0, NULL);
+    pins = json_loads(mdm_db_get(re, 0, "pins", "{}"), 0, NULL);
+    json_t *lin_rows = json_loads(mdm_db_get(re, 0, "lineage", "[]"), 0, NULL);
+    old_lineage = stored_lineage(lin_rows);
+    json_decref(lin_rows);
     bool active = !strcmp(mdm_db_get(re, 0, "status", ""), "active");
     int old_version = (int)mdm_db_get_ll(re, 0, "version", 0);
+    size_t n = json_array_size(members);
 
-    n = PQntuples(rm);
     if (n == 0) {
         /* no member left: retire (no survivor) */
         if (!active && !force)
@@ -286,57 +321,36 @@ static mdm_status recompute(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t id, c
         goto out_free;
     }
 
-    canons = mdm_xcalloc((size_t)n, sizeof *canons);
-    trusts = mdm_xcalloc((size_t)n, sizeof *trusts);
-    mem = mdm_xcalloc((size_t)n, sizeof *mem);
-    for (int i = 0; i < n; i++) {
-        canons[i] = json_loads(mdm_db_get(rm, i, "normalized", "{}"), 0, NULL);
-        trusts[i] = json_loads(mdm_db_get(rm, i, "trust", "{}"), 0, NULL);
-        mem[i].record_id = mdm_db_get_ll(rm, i, "id", 0);
-        mem[i].source = mdm_db_get(rm, i, "source", "");
-        mem[i].source_key = mdm_db_get(rm, i, "source_key", "");
-        mem[i].canonical = canons[i] ? canons[i] : json_object();
-        mem[i].trust = trusts[i];
+    mem = mdm_xcalloc(n, sizeof *mem);
+    for (size_t i = 0; i < n; i++) {
+        const json_t *m = json_array_get(members, i);
+        mem[i].record_id = (int64_t)json_integer_value(json_object_get(m, "id"));
+        mem[i].source = json_string_value(json_object_get(m, "source"));
+        mem[i].source_key = json_string_value(json_object_get(m, "source_key"));
+        mem[i].canonical = json_object_get(m, "normalized");
+        mem[i].trust = json_object_get(m, "trust");
         mem[i].trust_default = 50;
-        mem[i].updated_at = mdm_db_get(rm, i, "upd", "");
+        mem[i].updated_at = json_string_value(json_object_get(m, "upd"));
     }
-    if ((st = mdm_db_exec(db, &stmt_pins, p1, &rp, err)) != MDM_OK)
-        goto out_free;
-    pins = json_object();
-    for (int i = 0; i < PQntuples(rp); i++) {
-        json_t *v = json_loads(mdm_db_get(rp, i, "value", "null"), JSON_DECODE_ANY, NULL);
-        if (v)
-            json_object_set_new(pins, mdm_db_get(rp, i, "attr", ""), v);
-    }
-    mdm_survive_compute(mdm_ingest_survive(ctx), mem, (size_t)n, pins, &golden, &lineage);
-    for (int i = 0; i < n; i++)
-        if (!canons[i])
-            json_decref((json_t *)mem[i].canonical);
+    mdm_survive_compute(mdm_ingest_survive(ctx), mem, n, pins, &golden, &lineage);
 
-    if ((st = mdm_db_exec(db, &stmt_lineage, p1, &rl, err)) != MDM_OK)
-        goto out_free;
-    old_lineage = stored_lineage(rl);
     bool same_golden = active && old_version > 0 && old_golden && json_equal(golden, old_golden);
-    bool same_lineage = json_equal(lineage, old_lineage);
-    if (!same_lineage) {
+    if (!json_equal(lineage, old_lineage)) {
         lin_s = json_dumps(lineage, JSON_COMPACT);
         const char *pl[2] = {eid, lin_s};
-        if ((st = mdm_db_exec(db, &stmt_del_values, p1, NULL, err)) != MDM_OK ||
-            (st = mdm_db_exec(db, &stmt_put_values, pl, NULL, err)) != MDM_OK)
+        if ((st = mdm_db_exec(db, &stmt_replace_values, pl, NULL, err)) != MDM_OK)
             goto out_free;
     }
     if (same_golden && !force)
         goto out_free;
     gold_s = json_dumps(golden, JSON_COMPACT | JSON_SORT_KEYS);
-    const char *pb[2] = {eid, gold_s};
+    const char *ev = event ? event : (old_version == 0 ? "created" : "updated");
+    const char *pb[3] = {eid, gold_s, reason ? reason : ev};
     PGresult *rb = NULL;
-    if ((st = mdm_db_exec(db, &stmt_bump, pb, &rb, err)) != MDM_OK)
+    if ((st = mdm_db_exec(db, &stmt_bump_version, pb, &rb, err)) != MDM_OK)
         goto out_free;
     int v = (int)mdm_db_get_ll(rb, 0, "version", 0);
     PQclear(rb);
-    const char *ev = event ? event : (old_version == 0 ? "created" : "updated");
-    if ((st = write_version(db, eid, v, golden, reason ? reason : ev, err)) != MDM_OK)
-        goto out_free;
     json_t *payload = json_pack("{s:I, s:i, s:O}", "id", (json_int_t)id, "version", v, "golden",
                                 golden);
     if (extra)
@@ -346,25 +360,16 @@ static mdm_status recompute(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t id, c
     if (changed)
         *changed = 1;
 out_free:
-    if (canons)
-        for (int i = 0; i < n; i++) {
-            json_decref(canons[i]);
-            json_decref(trusts[i]);
-        }
-    free(canons);
-    free(trusts);
     free(mem);
     free(lin_s);
     free(gold_s);
+    json_decref(members);
     json_decref(pins);
     json_decref(golden);
     json_decref(lineage);
     json_decref(old_lineage);
     json_decref(old_golden);
-    PQclear(rm);
-    PQclear(rp);
     PQclear(re);
-    PQclear(rl);
     return st;
 }
 
@@ -380,21 +385,17 @@ mdm_status mdm_golden_create(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t reco
                              const char *method, const char *actor, double probability,
                              const char *rule, int64_t *entity_id, mdm_err *err)
 {
+    char rid[32], prob[32];
+    ID(rid, record_id);
+    snprintf(prob, sizeof prob, "%.6f", probability);
+    const char *p[5] = {rid, method, probability > 0 ? prob : NULL, rule,
+                        actor ? actor : "system"};
     PGresult *res = NULL;
-    mdm_status st = mdm_db_exec(db, &stmt_new_entity, NULL, &res, err);
+    mdm_status st = mdm_db_exec(db, &stmt_create, p, &res, err);
     if (st != MDM_OK)
         return st;
     int64_t id = mdm_db_get_ll(res, 0, "id", 0);
     PQclear(res);
-    char rid[32], eid[32];
-    ID(rid, record_id);
-    ID(eid, id);
-    const char *p[2] = {rid, eid};
-    if ((st = mdm_db_exec(db, &stmt_add_member, p, NULL, err)) != MDM_OK)
-        return st;
-    if ((st = link_event(db, "create", method, id, record_id, 0, probability, rule, actor, NULL,
-                         NULL, err)) != MDM_OK)
-        return st;
     if ((st = recompute(db, ctx, id, "created", "created", true, NULL, NULL, err)) != MDM_OK)
         return st;
     if ((st = mdm_consent_recompute(db, id, err)) != MDM_OK)
@@ -410,14 +411,16 @@ mdm_status mdm_golden_link(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t record
     mdm_status st = mdm_golden_lock(db, entity_id, err);
     if (st != MDM_OK)
         return st;
-    char rid[32], eid[32];
+    char rid[32], eid[32], prob[32];
     ID(rid, record_id);
     ID(eid, *entity_id);
-    const char *p[2] = {rid, eid};
-    if ((st = mdm_db_exec(db, &stmt_add_member, p, NULL, err)) != MDM_OK)
-        return st;
-    if ((st = link_event(db, "link", method, *entity_id, record_id, 0, probability, rule, actor,
-                         NULL, details, err)) != MDM_OK)
+    snprintf(prob, sizeof prob, "%.6f", probability);
+    char *d = details ? json_dumps(details, JSON_COMPACT) : NULL;
+    const char *p[7] = {rid, eid, method, probability > 0 ? prob : NULL, rule,
+                        actor ? actor : "system", d};
+    st = mdm_db_exec(db, &stmt_link, p, NULL, err);
+    free(d);
+    if (st != MDM_OK)
         return st;
     char reason[64];
     snprintf(reason, sizeof reason, "record %lld linked", (long long)record_id);

@@ -489,9 +489,20 @@ json_t *mdm_resolve_keys(const mdm_ingest_ctx *ctx, const json_t *canonical)
 
 /* ---- statements ------------------------------------------------------------------ */
 
+/* Everything resolution reads about the record itself, in one round trip: its canonical
+ * form, its current blocking keys and entity, and the steward assertions that name it
+ * (with the entity the other record is in now). */
 static const mdm_db_stmt stmt_record = {
     "resolve_record",
-    "SELECT source, source_key, normalized, deleted FROM source_record WHERE id = $1", 1};
+    "SELECT sr.source, sr.source_key, sr.normalized, sr.deleted, "
+    "(SELECT coalesce(json_agg(key), '[]') FROM blocking_key WHERE record_id = sr.id) AS old_keys, "
+    "(SELECT entity_id FROM membership WHERE record_id = sr.id AND active) AS current, "
+    "(SELECT coalesce(json_agg(json_build_object('kind', a.kind, 'entity', m.entity_id)), '[]') "
+    " FROM steward_assertion a LEFT JOIN membership m ON m.active AND m.record_id = "
+    " CASE WHEN a.record_a = sr.id THEN a.record_b ELSE a.record_a END "
+    " WHERE a.record_a = sr.id OR a.record_b = sr.id) AS assertions "
+    "FROM source_record sr WHERE sr.id = $1",
+    1};
 
 static const mdm_db_stmt stmt_old_keys = {
     "resolve_old_keys", "SELECT key FROM blocking_key WHERE record_id = $1", 1};
@@ -525,23 +536,17 @@ static const mdm_db_stmt stmt_candidates = {
     "ORDER BY m.entity_id, c.record_id",
     4};
 
-static const mdm_db_stmt stmt_assertions = {
-    "resolve_assertions",
-    "SELECT a.kind, o.other, m.entity_id FROM steward_assertion a "
-    "CROSS JOIN LATERAL (SELECT CASE WHEN a.record_a = $1 THEN a.record_b ELSE a.record_a END "
-    "AS other) o "
-    "LEFT JOIN membership m ON m.record_id = o.other AND m.active "
-    "WHERE a.record_a = $1 OR a.record_b = $1",
-    1};
 
-static const mdm_db_stmt stmt_current = {
-    "resolve_current", "SELECT entity_id FROM membership WHERE record_id = $1 AND active", 1};
 
-static const mdm_db_stmt stmt_version = {
-    "resolve_version", "SELECT version FROM entity WHERE id = $1", 1};
 
 static const mdm_db_stmt stmt_resolved = {
-    "resolve_done", "UPDATE source_record SET resolved_at = now() WHERE id = $1", 1};
+    "resolve_done",
+    "UPDATE source_record SET resolved_at = now() WHERE id = $1 "
+    "RETURNING (SELECT version FROM entity WHERE id = $2::bigint) AS version",
+    2};
+
+static const mdm_db_stmt stmt_forgotten = {
+    "resolve_forgotten", "UPDATE source_record SET resolved_at = now() WHERE id = $1", 1};
 
 static const mdm_db_stmt stmt_review = {
     "resolve_review",
@@ -910,39 +915,38 @@ mdm_status mdm_resolve_record(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t rec
     canon = json_loads(mdm_db_get(res, 0, "normalized", "{}"), 0, NULL);
     char *source = mdm_xstrdup(mdm_db_get(res, 0, "source", "")),
          *source_key = mdm_xstrdup(mdm_db_get(res, 0, "source_key", ""));
+    json_t *old_keys = json_loads(mdm_db_get(res, 0, "old_keys", "[]"), 0, NULL);
+    json_t *assertions = json_loads(mdm_db_get(res, 0, "assertions", "[]"), 0, NULL);
+    int64_t current = mdm_db_get_ll(res, 0, "current", 0);
     PQclear(res);
     if (!canon) {
         st = mdm_err_set(err, MDM_EINTERNAL, "source record %lld: bad normalized JSON",
                          (long long)record_id);
-        goto out_free;
+        goto out_free_ctx;
     }
     keys = mdm_resolve_keys(ctx, canon);
     lockset = json_copy(keys);
-    if ((st = mdm_db_exec(db, &stmt_old_keys, p1, &res, err)) != MDM_OK)
-        goto out_free;
-    for (int i = 0; i < PQntuples(res); i++)
-        json_array_append_new(lockset, json_string(PQgetvalue(res, i, 0)));
-    PQclear(res);
+    json_array_extend(lockset, old_keys);
     if ((st = lock_keys(db, lockset, err)) != MDM_OK)
-        goto out_free;
+        goto out_free_ctx;
     char *karr = pg_text_array(keys);
     const char *pk[2] = {rid, karr};
     st = mdm_db_exec(db, &stmt_set_keys, pk, NULL, err);
     free(karr);
     if (st != MDM_OK)
-        goto out_free;
+        goto out_free_ctx;
     if ((st = gather(db, ctx, canon, keys, record_id, &cs, err)) != MDM_OK)
-        goto out_free;
+        goto out_free_ctx;
 
     /* steward assertions */
-    if ((st = mdm_db_exec(db, &stmt_assertions, p1, &res, err)) != MDM_OK)
-        goto out_free;
-    for (int i = 0; i < PQntuples(res); i++) {
-        int64_t eid = mdm_db_get_ll(res, i, "entity_id", 0);
+    size_t ai;
+    json_t *a;
+    json_array_foreach(assertions, ai, a) {
+        int64_t eid = (int64_t)json_integer_value(json_object_get(a, "entity"));
         if (!eid)
             continue;
         cand *c = cand_get(&cs, eid);
-        if (!strcmp(mdm_db_get(res, i, "kind", ""), "never_link"))
+        if (!strcmp(json_string_value(json_object_get(a, "kind")), "never_link"))
             c->never = 1;
         else {
             c->always = 1;
@@ -950,14 +954,11 @@ mdm_status mdm_resolve_record(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t rec
                 c->p = 1, c->w = 0;
         }
     }
-    PQclear(res);
-
-    /* the record's current entity, if it has one */
-    int64_t current = 0;
-    if ((st = mdm_db_exec(db, &stmt_current, p1, &res, err)) != MDM_OK)
+out_free_ctx:
+    json_decref(old_keys);
+    json_decref(assertions);
+    if (st != MDM_OK)
         goto out_free;
-    current = mdm_db_get_ll(res, 0, "entity_id", 0);
-    PQclear(res);
 
     if (cs.n)
         qsort(cs.v, cs.n, sizeof *cs.v, cand_cmp);
@@ -1040,22 +1041,19 @@ mdm_status mdm_resolve_record(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t rec
             out->entity_id = target;
         }
     }
-    st = mdm_db_exec(db, &stmt_resolved, p1, NULL, err);
+    char eid[32];
+    snprintf(eid, sizeof eid, "%lld", (long long)out->entity_id);
+    const char *pe[2] = {rid, eid};
+    PGresult *vr = NULL;
+    st = mdm_db_exec(db, &stmt_resolved, pe, &vr, err);
+    if (st == MDM_OK) {
+        out->entity_version = (int)mdm_db_get_ll(vr, 0, "version", 0);
+        PQclear(vr);
+    }
     /* the record's consent events, once its membership is settled (idempotent) */
     if (st == MDM_OK && json_array_size(json_object_get(canon, "consents")))
         st = mdm_consent_ingest(db, record_id, source, source_key,
                                 json_object_get(canon, "consents"), err);
-    if (st == MDM_OK) {
-        PGresult *vr = NULL;
-        char eid[32];
-        snprintf(eid, sizeof eid, "%lld", (long long)out->entity_id);
-        const char *pe[1] = {eid};
-        st = mdm_db_exec(db, &stmt_version, pe, &vr, err);
-        if (st == MDM_OK) {
-            out->entity_version = (int)mdm_db_get_ll(vr, 0, "version", 0);
-            PQclear(vr);
-        }
-    }
 out_free:
     free(source);
     free(source_key);
@@ -1144,7 +1142,7 @@ static mdm_status batch_tx(mdm_db *db, void *arg, mdm_err *err)
                 char rid[32];
                 snprintf(rid, sizeof rid, "%lld", (long long)id);
                 const char *pr[1] = {rid};
-                st = mdm_db_exec(db, &stmt_resolved, pr, NULL, err);
+                st = mdm_db_exec(db, &stmt_forgotten, pr, NULL, err);
             }
         } else {
             st = mdm_resolve_record(db, b->job->ctx, id, "resolve", &r, err);
