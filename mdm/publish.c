@@ -96,7 +96,7 @@ static const mdm_db_stmt st_details = {
 static const mdm_db_stmt st_record = {
     "publish_record",
     "UPDATE delivery d SET state = u.state, attempts = u.attempts, "
-    "next_attempt_at = now() + make_interval(secs => u.delay_ms / 1000), "
+    "next_attempt_at = clock_timestamp() + make_interval(secs => u.delay_ms / 1000), "
     "last_status = u.status, last_response = u.response, "
     "last_attempt_at = CASE WHEN u.attempted THEN now() ELSE d.last_attempt_at END, "
     "done_at = CASE WHEN u.state = 'pending' THEN NULL ELSE now() END, updated_at = now() "
@@ -845,6 +845,39 @@ out_free:
     return body;
 }
 
+/* A copy of s[0..n) that PostgreSQL and JSON accept: valid UTF-8 kept, any other byte
+ * (and NUL) replaced by '?'. Receivers answer whatever they like. */
+static char *clean_text(const char *s, size_t n)
+{
+    char *out = mdm_xmalloc(n + 1);
+    size_t o = 0;
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t i = 0; i < n;) {
+        size_t len = u[i] < 0x80 ? 1 : (u[i] >> 5) == 6 ? 2 : (u[i] >> 4) == 14 ? 3
+                                     : (u[i] >> 3) == 30 ? 4 : 0;
+        bool ok = len > 0 && i + len <= n && u[i] != 0;
+        for (size_t k = 1; ok && k < len; k++)
+            ok = (u[i + k] & 0xC0) == 0x80;
+        if (ok && len == 2 && u[i] < 0xC2)
+            ok = false; /* overlong */
+        if (ok && len == 3 && ((u[i] == 0xE0 && u[i + 1] < 0xA0) || (u[i] == 0xED && u[i + 1] >= 0xA0)))
+            ok = false; /* overlong, surrogate */
+        if (ok && len == 4 && ((u[i] == 0xF0 && u[i + 1] < 0x90) || u[i] > 0xF4 ||
+                               (u[i] == 0xF4 && u[i + 1] >= 0x90)))
+            ok = false;
+        if (!ok) {
+            out[o++] = '?';
+            i++;
+            continue;
+        }
+        memcpy(out + o, s + i, len);
+        o += len;
+        i += len;
+    }
+    out[o] = '\0';
+    return out;
+}
+
 /* Sends one message; fills the outcome (not the final state for retries). */
 static void send_one(mdm_publisher *p, const PGresult *res, int r, const char *body,
                      outcome *out)
@@ -916,46 +949,13 @@ static void send_one(mdm_publisher *p, const PGresult *res, int r, const char *b
     long code = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
     out->status = code;
-    out->response = mdm_xstrdup(p->response.data ? p->response.data : "");
+    out->response = clean_text(p->response.data ? p->response.data : "", p->response.len);
     if (code >= 200 && code < 300)
         out->state = "acknowledged";
     else if (code == 422)
         out->state = "rejected";
     else
         out->state = "pending";
-}
-
-/* A copy of s[0..n) that PostgreSQL and JSON accept: valid UTF-8 kept, any other byte
- * (and NUL) replaced by '?'. Receivers answer whatever they like. */
-static char *clean_text(const char *s, size_t n)
-{
-    char *out = mdm_xmalloc(n + 1);
-    size_t o = 0;
-    const unsigned char *u = (const unsigned char *)s;
-    for (size_t i = 0; i < n;) {
-        size_t len = u[i] < 0x80 ? 1 : (u[i] >> 5) == 6 ? 2 : (u[i] >> 4) == 14 ? 3
-                                     : (u[i] >> 3) == 30 ? 4 : 0;
-        bool ok = len > 0 && i + len <= n && u[i] != 0;
-        for (size_t k = 1; ok && k < len; k++)
-            ok = (u[i + k] & 0xC0) == 0x80;
-        if (ok && len == 2 && u[i] < 0xC2)
-            ok = false; /* overlong */
-        if (ok && len == 3 && ((u[i] == 0xE0 && u[i + 1] < 0xA0) || (u[i] == 0xED && u[i + 1] >= 0xA0)))
-            ok = false; /* overlong, surrogate */
-        if (ok && len == 4 && ((u[i] == 0xF0 && u[i + 1] < 0x90) || u[i] > 0xF4 ||
-                               (u[i] == 0xF4 && u[i + 1] >= 0x90)))
-            ok = false;
-        if (!ok) {
-            out[o++] = '?';
-            i++;
-            continue;
-        }
-        memcpy(out + o, s + i, len);
-        o += len;
-        i += len;
-    }
-    out[o] = '\0';
-    return out;
 }
 
 /* Adds one outcome row for st_record. */

@@ -671,6 +671,53 @@ static void test_timeout(void)
     mdm_db_close(db);
 }
 
+/* 422 is a refusal: rejected at once with the receiver's reason (whatever its bytes:
+ * invalid UTF-8 and NUL become '?'), the entity's next event goes on, and replay --dead
+ * requeues rejected ones too. Retry-After lengthens the backoff. */
+static void test_rejected_and_answers(void)
+{
+    mdm_db *db = connect_or_die();
+    receiver r;
+    /* "no\xff\x00ok" */
+    const char *args[] = {"--always", "422", "--answer-hex", "6e6fff006f6b", NULL};
+    receiver_start(&r, 0, "rejected", args);
+    long long sub = subscribe(db, "crm", r.port, NULL);
+    long long e = new_entity(db);
+    int64_t s1 = emit(db, e, 1, "created", "{\"golden\": {\"segment\": \"a\"}}");
+    int64_t s2 = emit(db, e, 2, "updated", "{\"golden\": {\"segment\": \"b\"}}");
+    CHECK_INT(drain(20000), MDM_OK);
+    receiver_stop(&r);
+    json_decref(r.summary);
+    CHECK_STR(delivery_field(db, sub, s1, "state"), "rejected");
+    CHECK_STR(delivery_field(db, sub, s1, "attempts"), "1");
+    CHECK_STR(delivery_field(db, sub, s1, "last_status"), "422");
+    CHECK_STR(delivery_field(db, sub, s1, "last_response"), "no??ok");
+    CHECK_STR(delivery_field(db, sub, s2, "state"), "rejected");
+    long count = 0;
+    mdm_err err;
+    CHECK_INT(mdm_publish_replay_dead(db, sub, &count, &err), MDM_OK);
+    CHECK_INT(count, 2);
+    /* 503 with Retry-After: 1 once per event, then fine: the retry waits >= 1 s */
+    const char *args2[] = {"--fail-first", "1", "--fail-status", "503", "--retry-after", "1",
+                           NULL};
+    receiver_start(&r, r.port, "retry_after", args2);
+    CHECK_INT(drain(20000), MDM_OK);
+    receiver_stop(&r);
+    json_t *log = receiver_log(&r);
+    json_t *reqs = log_for_seq(log, s1);
+    CHECK_INT(json_array_size(reqs), 2);
+    long long gap = json_integer_value(json_object_get(json_array_get(reqs, 1), "t_ms")) -
+                    json_integer_value(json_object_get(json_array_get(reqs, 0), "t_ms"));
+    CHECK(gap >= 990);
+    CHECK_STR(delivery_field(db, sub, s1, "state"), "acknowledged");
+    CHECK_STR(delivery_field(db, sub, s2, "state"), "acknowledged");
+    CHECK(log_in_entity_order(log));
+    json_decref(reqs);
+    json_decref(log);
+    json_decref(r.summary);
+    mdm_db_close(db);
+}
+
 /* A wrong secret: the receiver refuses (401) until the subscription is corrected. */
 static void test_signature(void)
 {
@@ -1048,6 +1095,7 @@ int main(void)
     RUN(test_dead_then_replay);
     RUN(test_timeout);
     RUN(test_signature);
+    RUN(test_rejected_and_answers);
     RUN(test_killed_mid_delivery);
     RUN(test_two_processes);
     RUN(test_feed_interleaved);

@@ -9,12 +9,15 @@
  *
  *   mdm-test-receiver [--port N] [--secret S] [--log FILE] [--fail-first N]
  *                     [--fail-status S] [--always S] [--delay-ms D] [--delay-count N]
+ *                     [--answer-hex HEX] [--retry-after SECONDS]
  *
  *   --port N         listen on 127.0.0.1:N (0, the default, picks a free port)
  *   --fail-first N   answer the first N arrivals of every key with --fail-status (500)
  *   --always S       answer every request with status S
  *   --delay-ms D     wait D ms before answering (--delay-count N: only the first N
  *                    requests; default all)
+ *   --answer-hex HEX the body of every non-200 answer, as raw bytes (any bytes at all)
+ *   --retry-after S  add Retry-After: S to every non-200 answer
  *
  * Prints "ready PORT" on stdout once it accepts connections. A request with a bad or
  * missing signature gets 401. */
@@ -42,6 +45,9 @@ typedef struct options {
     const char *secret, *log;
     int fail_first, fail_status, always, delay_ms;
     long delay_count;
+    unsigned char *answer; /* --answer-hex bytes, or NULL */
+    size_t answer_len;
+    int retry_after;
 } options;
 
 typedef struct key_slot {
@@ -50,7 +56,7 @@ typedef struct key_slot {
     int inflight;
 } key_slot;
 
-static options opt = {0, NULL, NULL, 0, 500, 0, 0, -1};
+static options opt = {0, NULL, NULL, 0, 500, 0, 0, -1, NULL, 0, 0};
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static key_slot *slots;
 static FILE *log_file;
@@ -143,12 +149,25 @@ static double lag_ms(const char *iso)
 
 static enum MHD_Result reply(struct MHD_Connection *c, int status, const char *text)
 {
-    char *copy = strdup(text);
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(strlen(text), copy, MHD_RESPMEM_MUST_FREE);
+    size_t len = strlen(text);
+    const void *src = text;
+    if (status != 200 && opt.answer) {
+        src = opt.answer;
+        len = opt.answer_len;
+    }
+    char *copy = malloc(len + 1);
+    if (!copy)
+        return MHD_NO;
+    memcpy(copy, src, len);
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, copy, MHD_RESPMEM_MUST_FREE);
     if (!r) {
         free(copy);
         return MHD_NO;
+    }
+    if (status != 200 && opt.retry_after > 0) {
+        char ra[16];
+        snprintf(ra, sizeof ra, "%d", opt.retry_after);
+        MHD_add_response_header(r, "Retry-After", ra);
     }
     MHD_add_response_header(r, "Content-Type", "application/json");
     enum MHD_Result ret = MHD_queue_response(c, (unsigned)status, r);
@@ -328,6 +347,23 @@ int main(int argc, char **argv)
             opt.delay_ms = arg_int(v, a), i++;
         else if (strcmp(a, "--delay-count") == 0)
             opt.delay_count = arg_int(v, a), i++;
+        else if (strcmp(a, "--retry-after") == 0)
+            opt.retry_after = arg_int(v, a), i++;
+        else if (strcmp(a, "--answer-hex") == 0 && v && strlen(v) % 2 == 0) {
+            opt.answer_len = strlen(v) / 2;
+            opt.answer = malloc(opt.answer_len + 1);
+            if (!opt.answer)
+                return 1;
+            for (size_t k = 0; k < opt.answer_len; k++) {
+                unsigned byte = 0;
+                if (sscanf(v + 2 * k, "%2x", &byte) != 1) {
+                    fprintf(stderr, "mdm-test-receiver: --answer-hex needs hex digits\n");
+                    return 2;
+                }
+                opt.answer[k] = (unsigned char)byte;
+            }
+            i++;
+        }
         else {
             fprintf(stderr, "mdm-test-receiver: unknown argument %s\n", a);
             return 2;
@@ -381,6 +417,7 @@ int main(int argc, char **argv)
         free(slots[i].key);
     free(slots);
     free(lags);
+    free(opt.answer);
     if (log_file)
         fclose(log_file);
     return 0;
