@@ -742,6 +742,27 @@ static double pair_prob(void *p, uint32_t a, uint32_t b, double *evidence)
 
 /* ---- training ---- */
 
+/* prior = expected matches among candidates / all allowed pairs; stored in m */
+static double set_prior(const linkdata *ld, mdm_model *m, const mdm_em_result *r, size_t npairs)
+{
+    double total = 0;
+    for (int s = 0; s < ld->nsrc; s++) {
+        double ns_ = (double)ld->src_count[s];
+        if (!(ld->dedup_mask & (1u << s)))
+            total += ns_ * (ns_ - 1) / 2;
+        for (int t = s + 1; t < ld->nsrc; t++)
+            total += ns_ * (double)ld->src_count[t];
+    }
+    double matches = r->lambda * (double)npairs;
+    m->lambda_candidates = r->lambda;
+    m->prior = total > 0 ? matches / total : 1e-6;
+    if (m->prior < 1e-12)
+        m->prior = 1e-12;
+    if (m->prior > 0.5)
+        m->prior = 0.5;
+    return m->prior;
+}
+
 static void train(linkdata *ld, mdm_model *m, const uint64_t *pairs, size_t npairs,
                   const hist *merged, mdm_link_stats *st)
 {
@@ -788,9 +809,46 @@ static void train(linkdata *ld, mdm_model *m, const uint64_t *pairs, size_t npai
         }
     }
     mdm_em_result r;
+    if (m->group_margin_auto)
+        m->group_margin = 0;
     mdm_em_run(pats, np, m->ncmp, nlev, (const double(*)[MDM_MAX_LEVELS])m0,
                (const double(*)[MDM_MAX_LEVELS])u0, 0.1, m->em_iterations, false, group,
                m->group_margin, &r);
+    if (m->group_margin_auto && m->ngroups) {
+        /* h: among candidate patterns whose groups alone reach even odds, the share whose
+         * other comparisons speak against a match (relatives); margin = log2((1-h)/h) */
+        double prior = set_prior(ld, m, &r, npairs);
+        double pw = log2(prior / (1 - prior)), pos = 0, neg = 0;
+        for (size_t p = 0; p < np; p++) {
+            double gsum = 0, rest = 0;
+            bool any = false;
+            for (int k = 0; k < m->ncmp; k++) {
+                int l = pats[p].levels[k];
+                if (l < 0)
+                    continue;
+                double w = log2(r.m[k][l] / m->cmp[k].u[l]);
+                if (group[k] >= 0) {
+                    gsum += w;
+                    any = true;
+                } else {
+                    rest += w;
+                }
+            }
+            if (!any || gsum < -pw)
+                continue;
+            if (rest > 0.5)
+                pos += pats[p].count;
+            else if (rest < -0.5)
+                neg += pats[p].count;
+        }
+        double h = (neg + 1) / (pos + neg + 2);
+        double margin = log2((1 - h) / h);
+        m->group_margin = margin < 0 ? 0 : margin > 12 ? 12 : margin; /* even odds at least */
+        st->household_share = h;
+        mdm_em_run(pats, np, m->ncmp, nlev, (const double(*)[MDM_MAX_LEVELS])m0,
+                   (const double(*)[MDM_MAX_LEVELS])u0, 0.1, m->em_iterations, false, group,
+                   m->group_margin, &r);
+    }
     free(pats);
     for (int k = 0; k < m->ncmp; k++) {
         /* no level is impossible for a match: at most about -10 bits from one comparison */
@@ -800,22 +858,7 @@ static void train(linkdata *ld, mdm_model *m, const uint64_t *pairs, size_t npai
         for (int l = 0; l < nlev[k]; l++)
             m->cmp[k].m[l] = (r.m[k][l] < 1e-3 ? 1e-3 : r.m[k][l]) / z;
     }
-    /* prior over all allowed pairs */
-    double total = 0;
-    for (int s = 0; s < ld->nsrc; s++) {
-        double ns_ = (double)ld->src_count[s];
-        if (!(ld->dedup_mask & (1u << s)))
-            total += ns_ * (ns_ - 1) / 2;
-        for (int t = s + 1; t < ld->nsrc; t++)
-            total += ns_ * (double)ld->src_count[t];
-    }
-    double matches = r.lambda * (double)npairs;
-    m->lambda_candidates = r.lambda;
-    m->prior = total > 0 ? matches / total : 1e-6;
-    if (m->prior < 1e-12)
-        m->prior = 1e-12;
-    if (m->prior > 0.5)
-        m->prior = 0.5;
+    set_prior(ld, m, &r, npairs);
     m->trained = true;
     st->em_iterations = r.iterations;
     st->lambda = r.lambda;
@@ -929,8 +972,9 @@ mdm_status mdm_link_run(mdm_model *m, const mdm_link_opts *o, mdm_link_stats *st
         train(&ld, m, pairs, npairs, &merged, st);
         if (ld.progress)
             fprintf(stderr,
-                    "link: trained (EM %d iterations, %.4f of candidates match, prior %.3g)\n",
-                    st->em_iterations, st->lambda, m->prior);
+                    "link: trained (EM %d iterations, %.4f of candidates match, prior %.3g, "
+                    "household share %.3f, group margin %.2f bits)\n",
+                    st->em_iterations, st->lambda, m->prior, st->household_share, m->group_margin);
     }
     double t3 = now_s();
     st->t_train = t3 - t2;

@@ -44,6 +44,7 @@ typedef struct mdm_link_stats {
     mdm_cluster_stats cluster;
     int em_iterations;
     double lambda;
+    double household_share; /* h of the learnt group margin (model.h), 0 when not learnt */
     double t_load, t_block, t_train, t_score, t_cluster, t_total; /* seconds */
 } mdm_link_stats;
 

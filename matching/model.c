@@ -299,6 +299,31 @@ static bool get_bool(json_t *obj, const char *key, bool *out, const char *where,
     return true;
 }
 
+/* clustering.group_margin: a number of bits, or "auto" (learnt in training; the default);
+ * clustering.group_margin_auto says a stored number was learnt (so retraining relearns it). */
+static bool parse_margin(json_t *cl, mdm_model *m, mdm_err *err)
+{
+    json_t *v = json_object_get(cl, "group_margin");
+    json_t *a = json_object_get(cl, "group_margin_auto");
+    if (a && !json_is_boolean(a)) {
+        mdm_err_set(err, MDM_EINVAL, "clustering.group_margin_auto: expected true or false");
+        return false;
+    }
+    if (!v || (json_is_string(v) && strcmp(json_string_value(v), "auto") == 0)) {
+        m->group_margin_auto = true;
+        return true;
+    }
+    if (!json_is_number(v) || fabs(json_number_value(v)) > 100) {
+        mdm_err_set(err, MDM_EINVAL,
+                    "clustering.group_margin: expected \"auto\" or bits in "
+                    "[-100, 100]");
+        return false;
+    }
+    m->group_margin = json_number_value(v);
+    m->group_margin_auto = a && json_is_true(a);
+    return true;
+}
+
 static bool parse_field(json_t *v, mdm_field *out, const char *where, mdm_err *err)
 {
     int f = json_is_string(v) ? mdm_field_parse(json_string_value(v)) : -1;
@@ -414,17 +439,38 @@ static bool parse_comparison(mdm_model *mdl, mdm_comparison *c, json_t *o, const
     }
     c->group = -1;
     json_t *grp = json_object_get(o, "group");
-    if (grp && !json_is_null(grp)) {
+    const char *gname = NULL;
+    if (!grp) {
+        /* what a household shares: surname, address, home phone */
+        switch (c->field) {
+        case MDM_FIELD_LAST_NAME:
+        case MDM_FIELD_PHONE:
+        case MDM_FIELD_ADDRESS:
+        case MDM_FIELD_HOUSE_NUMBER:
+        case MDM_FIELD_STREET:
+        case MDM_FIELD_CITY:
+        case MDM_FIELD_REGION:
+        case MDM_FIELD_POSTAL_CODE:
+        case MDM_FIELD_COUNTRY:
+            gname = "household";
+            break;
+        default:
+            break;
+        }
+    } else if (!json_is_null(grp)) {
         if (!json_is_string(grp) || !json_string_value(grp)[0]) {
-            mdm_err_set(err, MDM_EINVAL, "%s.group: expected a group name", where);
+            mdm_err_set(err, MDM_EINVAL, "%s.group: expected a group name or null", where);
             return false;
         }
+        gname = json_string_value(grp);
+    }
+    if (gname) {
         for (int g = 0; g < mdl->ngroups; g++)
-            if (strcmp(mdl->groups[g], json_string_value(grp)) == 0)
+            if (strcmp(mdl->groups[g], gname) == 0)
                 c->group = g;
         if (c->group < 0) {
             c->group = mdl->ngroups;
-            mdl->groups[mdl->ngroups++] = mdm_xstrdup(json_string_value(grp));
+            mdl->groups[mdl->ngroups++] = mdm_xstrdup(gname);
         }
     }
     c->shared_null = c->type == MDM_CT_EMAIL || c->type == MDM_CT_PHONE || c->type == MDM_CT_ID;
@@ -492,6 +538,7 @@ mdm_model *mdm_model_from_json(json_t *doc, mdm_err *err)
     m->max_cluster_size = 100;
     m->min_cohesion = 0.4;
     m->min_pair_evidence = 0;
+    m->group_margin_auto = true;
     m->shared_min_people = 4;
     m->u_samples = 1000000;
     m->seed = 42;
@@ -588,10 +635,11 @@ mdm_model *mdm_model_from_json(json_t *doc, mdm_err *err)
 
     json_t *cl = json_object_get(doc, "clustering");
     if (cl) {
-        static const char *const cl_keys[] = {
-            "max_cluster_size",  "min_cohesion",      "strong_ids",
-            "shared_min_people", "conflicts",         "one_to_one",
-            "group_margin",      "min_pair_evidence", NULL};
+        static const char *const cl_keys[] = {"max_cluster_size",  "min_cohesion",
+                                              "strong_ids",        "shared_min_people",
+                                              "conflicts",         "one_to_one",
+                                              "group_margin",      "min_pair_evidence",
+                                              "group_margin_auto", NULL};
         if (!json_is_object(cl) || !check_keys(cl, "clustering", cl_keys, err))
             goto out_fail;
         d = (double)m->max_cluster_size;
@@ -600,7 +648,7 @@ mdm_model *mdm_model_from_json(json_t *doc, mdm_err *err)
             !get_num(cl, "min_cohesion", &m->min_cohesion, 0, 1, "clustering", err) ||
             !get_num(cl, "shared_min_people", &smp, 2, 1e6, "clustering", err) ||
             !get_bool(cl, "one_to_one", &m->one_to_one, "clustering", err) ||
-            !get_num(cl, "group_margin", &m->group_margin, -100, 100, "clustering", err) ||
+            !parse_margin(cl, m, err) ||
             !get_num(cl, "min_pair_evidence", &m->min_pair_evidence, -1000, 1000, "clustering",
                      err))
             goto out_fail;
@@ -737,8 +785,8 @@ json_t *mdm_model_json(const mdm_model *m)
             json_object_set_new(o, "thresholds", json_pack("[f,f]", c->t0, c->t1));
         json_object_set_new(o, "tf", json_boolean(c->tf));
         json_object_set_new(o, "shared_null", json_boolean(c->shared_null));
-        if (c->group >= 0)
-            json_object_set_new(o, "group", json_string(m->groups[c->group]));
+        json_object_set_new(o, "group",
+                            c->group >= 0 ? json_string(m->groups[c->group]) : json_null());
         if (m->trained) {
             json_object_set_new(o, "m", num_array(c->m, c->nlevels));
             json_object_set_new(o, "u", num_array(c->u, c->nlevels));
@@ -767,6 +815,11 @@ json_t *mdm_model_json(const mdm_model *m)
                                   "min_pair_evidence", m->min_pair_evidence, "strong_ids", ids,
                                   "shared_min_people", m->shared_min_people, "conflicts", cf,
                                   "one_to_one", m->one_to_one, "group_margin", m->group_margin));
+    if (m->group_margin_auto)
+        json_object_set_new(json_object_get(doc, "clustering"), "group_margin",
+                            m->trained ? json_real(m->group_margin) : json_string("auto"));
+    json_object_set_new(json_object_get(doc, "clustering"), "group_margin_auto",
+                        json_boolean(m->group_margin_auto));
     json_object_set_new(doc, "training",
                         json_pack("{s:I,s:I,s:i,s:f}", "u_samples", (json_int_t)m->u_samples,
                                   "seed", (json_int_t)m->seed, "em_iterations", m->em_iterations,

@@ -186,6 +186,11 @@ typedef struct mdm_model {
     long max_block_size; /* larger blocks are windowed (sorted neighbourhood), reported */
     /* Evidence groups: comparisons whose values a whole household may share (surname,
      * address, home phone) agree together far more often than their separate u say.
+     * Comparisons on those fields join the group "household" unless "group" says
+     * otherwise (null: none). With group_margin "auto" (the default) training learns
+     * the margin from the data: log2((1-h)/h), h the share of candidate pairs whose
+     * group alone reaches even odds but whose other fields speak against a match (no
+     * households in the data: a large margin, the cap rarely bites).
      * The summed weight of a group is capped at -prior_weight + group_margin, so that
      * group alone never takes a pair past even odds: person evidence (first name,
      * birth date, e-mail, ids) must decide. Symmetrically, a move changes every address
@@ -194,6 +199,7 @@ typedef struct mdm_model {
     char *groups[MDM_MAX_COMPARISONS];
     int ngroups;
     double group_margin;
+    bool group_margin_auto;  /* learn group_margin in training (see link.c) */
     double link_threshold;   /* probability at or above: link */
     double review_threshold; /* probability at or above (below link): review */
     /* clustering guards */

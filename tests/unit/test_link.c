@@ -168,8 +168,9 @@ static void test_shared_values(void)
         "{\"sources\":[{\"record_id\":\"id\",\"columns\":{\"first\":\"first_name\",\"last\":"
         "\"last_name\",\"email\":\"email\",\"phone\":\"phone\",\"dob\":\"birth_date\"}}],"
         "\"comparisons\":[{\"field\":\"first_name\",\"type\":\"name\"},{\"field\":\"last_name\","
-        "\"type\":\"name\"},{\"field\":\"email\",\"type\":\"email\"},{\"field\":\"phone\","
-        "\"type\":\"phone\"},{\"field\":\"birth_date\",\"type\":\"date\"}],"
+        "\"type\":\"name\",\"group\":null},{\"field\":\"email\",\"type\":\"email\"},"
+        "{\"field\":\"phone\",\"type\":\"phone\",\"group\":null},{\"field\":\"birth_date\","
+        "\"type\":\"date\"}],"
         "\"blocking\":{\"rules\":[\"email\",\"phone\",\"last_name\"]},"
         "\"training\":{\"u_samples\":1000}}";
     json_error_t je;

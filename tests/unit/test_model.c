@@ -14,7 +14,8 @@ static const char *cfg_text =
     ","
     "\"comparisons\":["
     "{\"name\":\"first_name\",\"field\":\"first_name\",\"type\":\"name\",\"tf\":true},"
-    "{\"name\":\"last_name\",\"field\":\"last_name\",\"type\":\"name\",\"tf\":true},"
+    "{\"name\":\"last_name\",\"field\":\"last_name\",\"type\":\"name\",\"tf\":true,"
+    "\"group\":null},"
     "{\"name\":\"dob\",\"field\":\"birth_date\",\"type\":\"date\"},"
     "{\"name\":\"email\",\"field\":\"email\",\"type\":\"email\"},"
     "{\"name\":\"phone\",\"field\":\"phone\",\"type\":\"phone\"},"
@@ -171,6 +172,38 @@ static void test_tf_and_explain(void)
     mdm_model_free(m);
 }
 
+static void test_default_groups(void)
+{
+    mdm_err err = {0};
+    mdm_model *m = load_cfg(cfg_text, &err);
+    if (!m) {
+        CHECK(0);
+        return;
+    }
+    /* surname opted out (null); phone and postal code join "household" by default */
+    CHECK_INT(m->cmp[0].group, -1); /* first_name: person evidence */
+    CHECK_INT(m->cmp[1].group, -1);
+    CHECK_INT(m->ngroups, 1);
+    CHECK_STR(m->groups[0], "household");
+    CHECK_INT(m->cmp[4].group, 0);
+    CHECK_INT(m->cmp[5].group, 0);
+    CHECK(m->group_margin_auto);
+    /* the cap: the group's sum never passes even odds plus the margin */
+    m->prior = 0.001;
+    m->group_margin = 2;
+    double wk[MDM_MAX_COMPARISONS] = {5, 0, 0, 0, 20, 15};
+    double adj;
+    double w = mdm_model_combine(m, wk, &adj);
+    double cap = -mdm_model_prior_weight(m) + 2;
+    CHECK_NEAR(w, mdm_model_prior_weight(m) + 5 + cap, 1e-9);
+    CHECK_NEAR(adj, cap - 35, 1e-9);
+    /* and a disagreement on several group fields counts once (the strongest) */
+    double wn[MDM_MAX_COMPARISONS] = {5, 0, 0, 0, -3, -2};
+    w = mdm_model_combine(m, wn, &adj);
+    CHECK_NEAR(w, mdm_model_prior_weight(m) + 5 - 3, 1e-9);
+    mdm_model_free(m);
+}
+
 static void test_json_roundtrip(void)
 {
     mdm_err err = {0};
@@ -197,6 +230,8 @@ static void test_json_roundtrip(void)
         CHECK_STR(m2->rules[0].text, "last_name:soundex+first_name:initial");
         CHECK_INT(m2->nconflict, 2);
         CHECK_NEAR(mdm_model_level_weight(m2, 0, 0), log2(0.7 / 0.002), 1e-9);
+        CHECK_INT(m2->cmp[1].group, -1); /* an explicit null group survives */
+        CHECK_INT(m2->cmp[4].group, 0);
     }
     mdm_model_free(m2);
     mdm_model_free(m);
@@ -274,6 +309,7 @@ int main(void)
     RUN(test_config_errors);
     RUN(test_levels);
     RUN(test_tf_and_explain);
+    RUN(test_default_groups);
     RUN(test_json_roundtrip);
     RUN(test_em_recovers);
     RUN(test_set_u);
