@@ -477,7 +477,8 @@ static void pcre_init(void)
      * UTF-8 letters (RFC 6531) */
     static const char pat[] =
         "^[\\p{L}\\p{N}!#$%&'*+/=?^_`{|}~-]+(?:\\.[\\p{L}\\p{N}!#$%&'*+/=?^_`{|}~-]+)*"
-        "@(?:[\\p{L}\\p{N}](?:[\\p{L}\\p{N}-]{0,61}[\\p{L}\\p{N}])?\\.)+\\p{L}{2,63}$";
+        "@(?:[\\p{L}\\p{N}](?:[\\p{L}\\p{N}-]{0,61}[\\p{L}\\p{N}])?\\.)+"
+        "(?:\\p{L}{2,63}|xn--[a-z0-9-]{1,59})$";
     int ec;
     PCRE2_SIZE eo;
     email_re = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED, PCRE2_UTF | PCRE2_UCP, &ec,
