@@ -15,7 +15,6 @@
 #include <unicode/uloc.h>
 #include <unicode/unorm2.h>
 #include <unicode/ustring.h>
-#include <unicode/utrans.h>
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -145,8 +144,8 @@ static void ckey_add(const char *canon_key, const char *code)
 }
 
 /* Adds the folded and (when tr is given) the transliterated ASCII key of a name. */
-static void ckey_add_name(UTransliterator *tr, const UChar *name, int32_t nl, const char *code,
-                          mdm_buf *a, mdm_buf *b)
+static void ckey_add_name(mdm_norm *tr, const UChar *name, int32_t nl, const char *code, mdm_buf *a,
+                          mdm_buf *b)
 {
     char utf8[512];
     UErrorCode st = U_ZERO_ERROR;
@@ -164,20 +163,7 @@ static void ckey_add_name(UTransliterator *tr, const UChar *name, int32_t nl, co
             country_canon(a->data, b);
             ckey_add(b->data, code);
         }
-        if (tr) {
-            UChar u[512];
-            int32_t ul = 0, lim;
-            st = U_ZERO_ERROR;
-            u_strFromUTF8(u, 256, &ul, utf8, (int32_t)len, &st);
-            lim = ul;
-            utrans_transUChars(tr, u, &ul, 512, 0, &lim, &st);
-            char asc[1024];
-            int32_t al = 0;
-            u_strToUTF8(asc, sizeof asc, &al, u, ul, &st);
-            if (U_FAILURE(st))
-                continue;
-            mdm_buf_reset(a);
-            mdm_norm_key_fold_internal(asc, (size_t)al, a);
+        if (tr && mdm_norm_key_internal(tr, utf8, len, a)) {
             country_canon(a->data, b);
             ckey_add(b->data, code);
         }
@@ -255,12 +241,7 @@ static void country_init(void)
         {"eire", "IE"},
     };
     UErrorCode st = U_ZERO_ERROR;
-    UParseError pe;
-    static const UChar id[] = {'A', 'n', 'y', '-', 'L', 'a', 't', 'i', 'n', ';', ' ', 'L',
-                               'a', 't', 'i', 'n', '-', 'A', 'S', 'C', 'I', 'I', 0};
-    UTransliterator *tr = utrans_openU(id, -1, UTRANS_FORWARD, NULL, 0, &pe, &st);
-    if (U_FAILURE(st))
-        tr = NULL;
+    mdm_norm *tr = mdm_norm_new(NULL); /* ASCII keys; NULL: folded keys only */
     mdm_buf a = {0}, b = {0};
     /* aliases first so they win clashes */
     for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++) {
@@ -298,8 +279,7 @@ static void country_init(void)
     }
     mdm_buf_free(&a);
     mdm_buf_free(&b);
-    if (tr)
-        utrans_close(tr);
+    mdm_norm_free(tr);
     qsort(ckeys, nckeys, sizeof *ckeys, cmp_ckey);
     size_t o = 0;
     for (size_t i = 0; i < nckeys; i++) {
@@ -336,6 +316,59 @@ static bool ascii_only(const char *s, size_t len)
     return true;
 }
 
+/* ISO codes alone, from ICU's tables: building the name index takes ~0.1 s, which a
+ * phone's default "US" or an address's "DE" should not pay. */
+static pthread_once_t codes_once = PTHREAD_ONCE_INIT;
+static const char *const *iso2;
+static char (*iso3)[4];
+static size_t niso;
+
+static void codes_init(void)
+{
+    iso2 = uloc_getISOCountries();
+    while (iso2[niso])
+        niso++;
+    iso3 = mdm_xcalloc(niso ? niso : 1, sizeof *iso3);
+    for (size_t i = 0; i < niso; i++) {
+        char loc[16];
+        snprintf(loc, sizeof loc, "und_%s", iso2[i]);
+        const char *a3 = uloc_getISO3Country(loc);
+        if (a3 && strlen(a3) == 3)
+            memcpy(iso3[i], a3, 4);
+    }
+}
+
+/* The alpha-2 code for a 2- or 3-letter ASCII code (any case, surrounding spaces
+ * allowed), or NULL. */
+static const char *country_code_only(const char *in, size_t len)
+{
+    while (len && (*in == ' ' || *in == '\t')) {
+        in++;
+        len--;
+    }
+    while (len && (in[len - 1] == ' ' || in[len - 1] == '\t'))
+        len--;
+    if (len != 2 && len != 3)
+        return NULL;
+    char up[4];
+    for (size_t i = 0; i < len; i++) {
+        char c = in[i];
+        if (c >= 'a' && c <= 'z')
+            c = (char)(c - 32);
+        if (c < 'A' || c > 'Z')
+            return NULL;
+        up[i] = c;
+    }
+    up[len] = '\0';
+    pthread_once(&codes_once, codes_init);
+    if (len == 2 && strcmp(up, "UK") == 0)
+        up[0] = 'G', up[1] = 'B';
+    for (size_t i = 0; i < niso; i++)
+        if (len == 2 ? strcmp(iso2[i], up) == 0 : strcmp(iso3[i], up) == 0)
+            return iso2[i];
+    return NULL;
+}
+
 const char *mdm_norm_country(const char *in)
 {
     if (!in)
@@ -343,9 +376,11 @@ const char *mdm_norm_country(const char *in)
     size_t len = strlen(in);
     if (len == 0 || len > 200 || !mdm_norm_utf8_valid(in, len))
         return NULL;
+    const char *code = country_code_only(in, len);
+    if (code)
+        return code;
     pthread_once(&country_once, country_init);
     mdm_buf a = {0}, b = {0};
-    const char *code = NULL;
     if (ascii_only(in, len)) {
         mdm_norm_key_fold_internal(in, len, &a);
     } else if (!fold_any(in, len, &a)) {
