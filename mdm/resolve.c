@@ -443,6 +443,92 @@ static double score_prepared(const mdm_ingest_ctx *ctx, const prepared *a, const
     return w;
 }
 
+/* ---- shared values ------------------------------------------------------------------ */
+
+/* Values of a record that many unrelated people hold (a store's phone typed at the till,
+ * "noemail@..."), as the batch linker does (matching/link.c): a contact point or
+ * identifier of the new record that candidates of at least the model's
+ * shared_min_people different surnames (the record's own included) also hold stops
+ * counting as evidence: it is removed from the record's features before scoring. */
+static bool same_surname(const mdm_feat *a, const mdm_feat *b)
+{
+    const char *x = a->last_phon ? a->last_phon : a->v[MDM_FIELD_LAST_NAME];
+    const char *y = b->last_phon ? b->last_phon : b->v[MDM_FIELD_LAST_NAME];
+    return x && y && !strcmp(x, y);
+}
+
+static bool holds(const mdm_feat *f, int field, const char *v)
+{
+    if (field == MDM_FIELD_EMAIL || field == MDM_FIELD_PHONE) {
+        const char *const *list = field == MDM_FIELD_EMAIL ? f->emails : f->phones;
+        int n = field == MDM_FIELD_EMAIL ? f->n_emails : f->n_phones;
+        for (int i = 0; i < n; i++)
+            if (list[i] && !strcmp(list[i], v))
+                return true;
+        return false;
+    }
+    return f->v[field] && !strcmp(f->v[field], v);
+}
+
+/* Whether value v of field is held by records of at least kmin distinct surnames. */
+static bool is_shared(const prepared *self, const prepared *ops, size_t n, int field,
+                      const char *v, int kmin)
+{
+    const mdm_feat *who[64];
+    int distinct = 0;
+    if (self->feat.v[MDM_FIELD_LAST_NAME] || self->feat.last_phon)
+        who[distinct++] = &self->feat;
+    for (size_t i = 0; i < n && distinct < kmin && distinct < 64; i++) {
+        if (!ops[i].has_feat || !holds(&ops[i].feat, field, v))
+            continue;
+        if (!ops[i].feat.v[MDM_FIELD_LAST_NAME] && !ops[i].feat.last_phon)
+            continue;
+        bool seen = false;
+        for (int k = 0; k < distinct && !seen; k++)
+            seen = same_surname(who[k], &ops[i].feat);
+        if (!seen)
+            who[distinct++] = &ops[i].feat;
+    }
+    return distinct >= kmin;
+}
+
+static void drop_shared_values(const mdm_ingest_ctx *ctx, prepared *self, const prepared *ops,
+                               size_t n)
+{
+    const mdm_model *m = mdm_ingest_engine(ctx);
+    if (!m || !self->has_feat || m->shared_min_people < 2)
+        return;
+    static const int fields[] = {MDM_FIELD_EMAIL,      MDM_FIELD_PHONE,
+                                 MDM_FIELD_LOYALTY_ID, MDM_FIELD_CUSTOMER_NUMBER,
+                                 MDM_FIELD_TAX_ID,     MDM_FIELD_NATIONAL_ID};
+    for (size_t fi = 0; fi < sizeof fields / sizeof fields[0]; fi++) {
+        int field = fields[fi];
+        bool applies = false;
+        for (int k = 0; k < m->ncmp; k++)
+            if ((int)m->cmp[k].field == field && m->cmp[k].shared_null)
+                applies = true;
+        if (!applies)
+            continue;
+        mdm_feat *f = &self->feat;
+        if (field == MDM_FIELD_EMAIL || field == MDM_FIELD_PHONE) {
+            const char **list = field == MDM_FIELD_EMAIL ? f->emails : f->phones;
+            uint8_t *cnt = field == MDM_FIELD_EMAIL ? &f->n_emails : &f->n_phones;
+            for (int i = 0; i < *cnt;) {
+                if (list[i] && is_shared(self, ops, n, field, list[i], m->shared_min_people)) {
+                    for (int j = i + 1; j < *cnt; j++)
+                        list[j - 1] = list[j];
+                    (*cnt)--;
+                    continue;
+                }
+                i++;
+            }
+        } else if (f->v[field] && is_shared(self, ops, n, field, f->v[field],
+                                            m->shared_min_people)) {
+            f->v[field] = NULL;
+        }
+    }
+}
+
 double mdm_resolve_score(const mdm_ingest_ctx *ctx, const json_t *a, const json_t *b,
                          double *probability, json_t **explanation, int *strong_conflict)
 {
@@ -741,19 +827,24 @@ static mdm_status gather(mdm_db *db, const mdm_ingest_ctx *ctx, const json_t *ca
     mdm_arena *ar = mdm_arena_new(16384);
     prepared self_p;
     prepare(ctx, norm, ar, canon, &self_p);
+    json_t **others = mdm_xcalloc((size_t)n, sizeof *others);
+    prepared *ops = mdm_xcalloc((size_t)n, sizeof *ops);
     for (int i = 0; i < n; i++) {
-        int64_t eid = mdm_db_get_ll(res, i, "entity_id", 0);
-        json_t *other = json_loads(mdm_db_get(res, i, "normalized", "{}"), 0, NULL);
-        if (!other)
+        others[i] = json_loads(mdm_db_get(res, i, "normalized", "{}"), 0, NULL);
+        if (others[i])
+            prepare(ctx, norm, ar, others[i], &ops[i]);
+    }
+    drop_shared_values(ctx, &self_p, ops, (size_t)n);
+    for (int i = 0; i < n; i++) {
+        if (!others[i])
             continue;
-        prepared op;
-        prepare(ctx, norm, ar, other, &op);
+        int64_t eid = mdm_db_get_ll(res, i, "entity_id", 0);
         double prob;
         json_t *ex = NULL;
         int conflict;
-        double w = score_prepared(ctx, &self_p, &op, &prob, &ex, &conflict);
-        unprepare(&op);
-        json_decref(other);
+        double w = score_prepared(ctx, &self_p, &ops[i], &prob, &ex, &conflict);
+        unprepare(&ops[i]);
+        json_decref(others[i]);
         cand *c = cand_get(s, eid);
         c->conflict |= conflict;
         if (w > c->w) {
@@ -765,6 +856,8 @@ static mdm_status gather(mdm_db *db, const mdm_ingest_ctx *ctx, const json_t *ca
             json_decref(ex);
         }
     }
+    free(others);
+    free(ops);
     unprepare(&self_p);
     mdm_arena_free(ar);
     mdm_ingest_norm_release(norm);
