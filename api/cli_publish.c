@@ -16,15 +16,15 @@
 #include <string.h>
 
 /* Parses a non-negative integer option value; false (usage message printed) when bad. */
-static bool parse_ll(const char *cmd, const char *opt, const char *v, long long min,
-                     long long max, long long *out)
+static bool parse_ll(const char *cmd, const char *opt, const char *v, long long min, long long max,
+                     long long *out)
 {
     char *end = NULL;
     errno = 0;
     long long n = v ? strtoll(v, &end, 10) : 0;
     if (!v || !*v || *end || errno || n < min || n > max) {
-        mdm_cli_usage_error(cmd, "%s needs an integer from %lld to %lld, got \"%s\"", opt, min,
-                            max, v ? v : "");
+        mdm_cli_usage_error(cmd, "%s needs an integer from %lld to %lld, got \"%s\"", opt, min, max,
+                            v ? v : "");
         return false;
     }
     *out = n;
@@ -137,7 +137,7 @@ int mdm_cli_deliveries(int argc, char **argv)
     const char *sub = argv[1], *config_path = NULL, *state = NULL;
     long long sub_id = 0, after = 0, limit = 100, from_seq = -1;
     bool dead = false;
-    for (int i = 2; i < argc; i++) {
+    for (int i = 2; i < argc && argv[i]; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--config") == 0 && v)
@@ -185,8 +185,7 @@ int mdm_cli_deliveries(int argc, char **argv)
         } else {
             size_t i;
             json_t *row;
-            json_array_foreach(rows, i, row)
-            print_json_line(row);
+            json_array_foreach(rows, i, row) print_json_line(row);
             json_decref(rows);
         }
     } else {
@@ -274,8 +273,7 @@ int mdm_cli_subscriptions(int argc, char **argv)
     } else if (json_is_array(out)) {
         size_t i;
         json_t *row;
-        json_array_foreach(out, i, row)
-        print_json_line(row);
+        json_array_foreach(out, i, row) print_json_line(row);
     } else if (out) {
         print_json_line(out);
     }

@@ -63,7 +63,8 @@ void mdm_h_deliveries(mdm_http_req *req)
     size_t n = json_array_size(rows);
     json_int_t next = n ? json_integer_value(json_object_get(json_array_get(rows, n - 1), "id"))
                         : (json_int_t)after;
-    mdm_http_reply_json(req, MHD_HTTP_OK, json_pack("{s:o, s:I}", "deliveries", rows, "next", next));
+    mdm_http_reply_json(req, MHD_HTTP_OK,
+                        json_pack("{s:o, s:I}", "deliveries", rows, "next", next));
 }
 
 void mdm_h_deliveries_replay(mdm_http_req *req)
@@ -77,7 +78,8 @@ void mdm_h_deliveries_replay(mdm_http_req *req)
     json_t *v;
     json_object_foreach(body, key, v)
     {
-        if (strcmp(key, "dead") && strcmp(key, "subscription_id") && strcmp(key, "from_seq")) {
+        if (strcmp(key, "dead") != 0 && strcmp(key, "subscription_id") != 0 &&
+            strcmp(key, "from_seq") != 0) {
             char ptr[128];
             snprintf(ptr, sizeof ptr, "/%.100s", key);
             mdm_err_set_field(&err, MDM_EINVAL, ptr, "unknown field \"%.100s\"", key);
@@ -96,8 +98,7 @@ void mdm_h_deliveries_replay(mdm_http_req *req)
         mdm_err_set(&err, MDM_EINVAL,
                     "give {\"dead\": true} or {\"subscription_id\": N, \"from_seq\": S}");
     } else if (from && !sub) {
-        mdm_err_set_field(&err, MDM_EINVAL, "/subscription_id",
-                          "from_seq needs subscription_id");
+        mdm_err_set_field(&err, MDM_EINVAL, "/subscription_id", "from_seq needs subscription_id");
     }
     if (err.code != MDM_OK) {
         mdm_http_reply_problem(req, &err);

@@ -17,14 +17,16 @@ const char mdm_h_sub_list_doc[] =
     " {\"subscriptions\": {\"type\": \"array\", \"items\": " SUB_SCHEMA_REF "}}}}}}},"
     " \"x-components\": {\"schemas\": {\"Subscription\": {\"type\": \"object\", \"properties\": {"
     " \"id\": {\"type\": \"integer\"}, \"source\": {\"type\": \"string\"}, \"url\": {\"type\":"
-    " \"string\", \"format\": \"uri\"}, \"event_types\": {\"type\": \"array\", \"items\": {\"enum\":"
+    " \"string\", \"format\": \"uri\"}, \"event_types\": {\"type\": \"array\", \"items\": "
+    "{\"enum\":"
     " [\"created\", \"updated\", \"merged\", \"split\", \"consent_changed\", \"deleted\"]}},"
     " \"mapping\": {\"type\": \"object\", \"additionalProperties\": {\"type\": \"string\"}},"
     " \"active\": {\"type\": \"boolean\"}, \"max_attempts\": {\"type\": \"integer\"}, \"origin\":"
     " {\"enum\": [\"config\", \"api\"]}, \"secret_set\": {\"type\": \"boolean\"}, \"created_at\":"
     " {\"type\": \"string\"}, \"updated_at\": {\"type\": \"string\"}}},"
     " \"SubscriptionInput\": {\"type\": \"object\", \"properties\": {\"source\": {\"type\":"
-    " \"string\"}, \"url\": {\"type\": \"string\"}, \"secret\": {\"type\": \"string\", \"minLength\":"
+    " \"string\"}, \"url\": {\"type\": \"string\"}, \"secret\": {\"type\": \"string\", "
+    "\"minLength\":"
     " 16, \"writeOnly\": true}, \"event_types\": {\"type\": \"array\", \"items\": {\"type\":"
     " \"string\"}}, \"mapping\": {\"type\": \"object\"}, \"active\": {\"type\": \"boolean\"},"
     " \"max_attempts\": {\"type\": \"integer\", \"minimum\": 1, \"maximum\": 100}}}}}}";
@@ -34,7 +36,8 @@ const char mdm_h_sub_create_doc[] =
     " \"source, url and secret are required; event_types defaults to all six, mapping to the"
     " canonical record as is. 409 when the source already has a subscription to this url or"
     " the source system is unknown.\", \"requestBody\": {\"required\": true, \"content\":"
-    " {\"application/json\": {\"schema\": {\"$ref\": \"#/components/schemas/SubscriptionInput\"}}}},"
+    " {\"application/json\": {\"schema\": {\"$ref\": "
+    "\"#/components/schemas/SubscriptionInput\"}}}},"
     " \"responses\": {\"201\": {\"description\": \"created\", \"content\": {\"application/json\":"
     " {\"schema\": " SUB_SCHEMA_REF "}}}}}";
 

@@ -20,10 +20,10 @@
 #include <unistd.h>
 
 /* Session advisory lock held by the one process that fans out at a given moment. */
-#define FANOUT_LOCK          "7311420091"
-#define RESPONSE_KEEP        1000 /* bytes of the receiver's answer kept in last_response */
-#define FANOUT_MIN_INTERVAL  50   /* ms between two fan-outs by one process */
-#define FANOUT_LIMIT         1000 /* outbox events read per fan-out */
+#define FANOUT_LOCK         "7311420091"
+#define RESPONSE_KEEP       1000 /* bytes of the receiver's answer kept in last_response */
+#define FANOUT_MIN_INTERVAL 50   /* ms between two fan-outs by one process */
+#define FANOUT_LIMIT        1000 /* outbox events read per fan-out */
 
 static const char *const event_types[] = {"created", "updated",         "merged",
                                           "split",   "consent_changed", "deleted"};
@@ -36,12 +36,12 @@ static atomic_long n_attempts, n_failures, n_acknowledged, n_rejected, n_dead, n
 /* ---------------------------------------------------------------------------------- */
 /* Statements                                                                          */
 
-static const mdm_db_stmt st_fan_trylock = {
-    "publish_fan_trylock", "SELECT pg_try_advisory_lock(" FANOUT_LOCK ") AS ok", 0};
+static const mdm_db_stmt st_fan_trylock = {"publish_fan_trylock",
+                                           "SELECT pg_try_advisory_lock(" FANOUT_LOCK ") AS ok", 0};
 static const mdm_db_stmt st_fan_unlock = {"publish_fan_unlock",
                                           "SELECT pg_advisory_unlock(" FANOUT_LOCK ")", 0};
-static const mdm_db_stmt st_cursor_get = {
-    "publish_cursor_get", "SELECT last_seq FROM publish_cursor WHERE id = 1", 0};
+static const mdm_db_stmt st_cursor_get = {"publish_cursor_get",
+                                          "SELECT last_seq FROM publish_cursor WHERE id = 1", 0};
 static const mdm_db_stmt st_cursor_lock = {
     "publish_cursor_lock", "SELECT last_seq FROM publish_cursor WHERE id = 1 FOR UPDATE", 0};
 static const mdm_db_stmt st_fan_insert = {
@@ -160,8 +160,10 @@ mdm_status mdm_publish_opts_load(const mdm_config *cfg, mdm_publish_opts *o, mdm
         snprintf(ptr, sizeof ptr, "/publish/%s", key);
         if (strcmp(key, "enabled") == 0) {
             if (!json_is_boolean(v))
-                return mdm_err_set_field(err, MDM_EINVAL, ptr, "%s: publish.enabled must be "
-                                         "true or false", where);
+                return mdm_err_set_field(err, MDM_EINVAL, ptr,
+                                         "%s: publish.enabled must be "
+                                         "true or false",
+                                         where);
             o->enabled = json_is_true(v);
             continue;
         }
@@ -170,13 +172,12 @@ mdm_status mdm_publish_opts_load(const mdm_config *cfg, mdm_publish_opts *o, mdm
             if (strcmp(publish_int_keys[i].name, key) == 0)
                 k = &publish_int_keys[i];
         if (!k)
-            return mdm_err_set_field(err, MDM_EINVAL, ptr, "%s: unknown key \"publish.%s\"",
-                                     where, key);
-        if (!json_is_integer(v) || json_integer_value(v) < k->min ||
-            json_integer_value(v) > k->max)
+            return mdm_err_set_field(err, MDM_EINVAL, ptr, "%s: unknown key \"publish.%s\"", where,
+                                     key);
+        if (!json_is_integer(v) || json_integer_value(v) < k->min || json_integer_value(v) > k->max)
             return mdm_err_set_field(err, MDM_EINVAL, ptr,
-                                     "%s: publish.%s must be an integer from %d to %d", where,
-                                     key, k->min, k->max);
+                                     "%s: publish.%s must be an integer from %d to %d", where, key,
+                                     k->min, k->max);
         *(int *)((char *)o + k->offset) = (int)json_integer_value(v);
     }
     if (o->backoff_max_ms < o->backoff_base_ms)
@@ -208,9 +209,9 @@ static mdm_status check_mapping(const json_t *m, const char *ptr, const char *wh
 {
     char p[256];
     if (!json_is_object(m)) {
-        return mdm_err_set_field(err, MDM_EINVAL, ptr,
-                                 "%s: mapping must be an object {\"TheirField\": \"canonical.path\"}",
-                                 where);
+        return mdm_err_set_field(
+            err, MDM_EINVAL, ptr,
+            "%s: mapping must be an object {\"TheirField\": \"canonical.path\"}", where);
     }
     const char *key;
     json_t *v;
@@ -219,12 +220,14 @@ static mdm_status check_mapping(const json_t *m, const char *ptr, const char *wh
         snprintf(p, sizeof p, "%.100s/%.120s", ptr, key);
         const char *s = json_string_value(v);
         if (!*key || key[0] == '.' || key[strlen(key) - 1] == '.')
-            return mdm_err_set_field(err, MDM_EINVAL, p, "%s: mapping target \"%s\" is not a "
-                                     "field name", where, key);
+            return mdm_err_set_field(err, MDM_EINVAL, p,
+                                     "%s: mapping target \"%s\" is not a "
+                                     "field name",
+                                     where, key);
         if (!s || !*s)
             return mdm_err_set_field(err, MDM_EINVAL, p,
-                                     "%s: mapping of \"%s\" must be a non-empty string path",
-                                     where, key);
+                                     "%s: mapping of \"%s\" must be a non-empty string path", where,
+                                     key);
         if (s[0] == '$' && strcmp(s, "$source_key") != 0 && strcmp(s, "$source_keys") != 0 &&
             strcmp(s, "$entity_id") != 0)
             return mdm_err_set_field(err, MDM_EINVAL, p,
@@ -240,8 +243,7 @@ static mdm_status check_event_types(const json_t *a, const char *ptr, const char
 {
     if (!json_is_array(a) || json_array_size(a) == 0)
         return mdm_err_set_field(err, MDM_EINVAL, ptr,
-                                 "%s: event_types must be a non-empty array of event types",
-                                 where);
+                                 "%s: event_types must be a non-empty array of event types", where);
     size_t i;
     json_t *v;
     json_array_foreach(a, i, v)
@@ -263,7 +265,7 @@ static mdm_status check_event_types(const json_t *a, const char *ptr, const char
 static mdm_status check_subscription(const json_t *o, const char *ptr, const char *where,
                                      bool from_config, bool create, mdm_err *err)
 {
-    static const char *const keys[] = {"source",     "url",     "secret",       "secret_env",
+    static const char *const keys[] = {"source",      "url",     "secret", "secret_env",
                                        "event_types", "mapping", "active", "max_attempts"};
     char p[256];
     if (!json_is_object(o))
@@ -288,8 +290,7 @@ static mdm_status check_subscription(const json_t *o, const char *ptr, const cha
     snprintf(p, sizeof p, "%.100s/source", ptr);
     if (source && (!json_is_string(source) || !valid_source_code(json_string_value(source))))
         return mdm_err_set_field(err, MDM_EINVAL, p,
-                                 "%s: source must be a source system code such as \"crm\"",
-                                 where);
+                                 "%s: source must be a source system code such as \"crm\"", where);
     if (create && !source)
         return mdm_err_set_field(err, MDM_EINVAL, p, "%s: source is required", where);
     const json_t *url = json_object_get(o, "url");
@@ -310,8 +311,10 @@ static mdm_status check_subscription(const json_t *o, const char *ptr, const cha
         const char *name = json_string_value(secret_env);
         const char *val = name ? getenv(name) : NULL;
         if (!name)
-            return mdm_err_set_field(err, MDM_EINVAL, p, "%s: secret_env must be the name of "
-                                     "an environment variable", where);
+            return mdm_err_set_field(err, MDM_EINVAL, p,
+                                     "%s: secret_env must be the name of "
+                                     "an environment variable",
+                                     where);
         if (!val || strlen(val) < 16)
             return mdm_err_set_field(err, MDM_EINVAL, p,
                                      "%s: environment variable %s must hold a secret of at "
@@ -319,9 +322,8 @@ static mdm_status check_subscription(const json_t *o, const char *ptr, const cha
                                      where, name);
     } else if (secret) {
         if (!json_is_string(secret) || strlen(json_string_value(secret)) < 16)
-            return mdm_err_set_field(err, MDM_EINVAL, p,
-                                     "%s: secret must be a string of at least 16 characters",
-                                     where);
+            return mdm_err_set_field(
+                err, MDM_EINVAL, p, "%s: secret must be a string of at least 16 characters", where);
     } else if (create) {
         return mdm_err_set_field(err, MDM_EINVAL, p, "%s: secret is required%s", where,
                                  from_config ? " (or secret_env)" : "");
@@ -497,7 +499,7 @@ void mdm_publish_sign(const char *secret, long long timestamp, const char *body,
     EVP_MAC_free(mac);
     memcpy(out, "v1=", 3);
     for (unsigned int i = 0; i < 32; i++)
-        snprintf(out + 3 + 2 * i, 3, "%02x", i < mdlen ? md[i] : 0);
+        snprintf(out + 3 + (size_t)2 * i, 3, "%02x", i < mdlen ? md[i] : 0);
     out[67] = '\0';
 }
 
@@ -795,6 +797,11 @@ static char *build_body(const PGresult *res, int r, mdm_err *err)
                     mdm_db_get(res, r, "id", "?"));
         goto out_free;
     }
+    /* an event scrubbed by a subject erasure (mdm/subject.c) carries nothing to send; the
+     * erasure's own deleted event tells the systems */
+    if (json_is_true(json_object_get(payload, "erased")) &&
+        strcmp(mdm_db_get(res, r, "type", ""), "deleted") != 0)
+        goto out_free; /* NULL: skipped */
     const json_t *rec = payload_record(payload);
     json_t *record = json_is_object(rec) ? json_deep_copy(rec) : json_object();
     json_t *withheld = json_array();
@@ -853,17 +860,22 @@ static char *clean_text(const char *s, size_t n)
     size_t o = 0;
     const unsigned char *u = (const unsigned char *)s;
     for (size_t i = 0; i < n;) {
-        size_t len = u[i] < 0x80 ? 1 : (u[i] >> 5) == 6 ? 2 : (u[i] >> 4) == 14 ? 3
-                                     : (u[i] >> 3) == 30 ? 4 : 0;
+        size_t len = u[i] < 0x80         ? 1
+                     : (u[i] >> 5) == 6  ? 2
+                     : (u[i] >> 4) == 14 ? 3
+                     : (u[i] >> 3) == 30 ? 4
+                                         : 0;
         bool ok = len > 0 && i + len <= n && u[i] != 0;
         for (size_t k = 1; ok && k < len; k++)
             ok = (u[i + k] & 0xC0) == 0x80;
         if (ok && len == 2 && u[i] < 0xC2)
             ok = false; /* overlong */
-        if (ok && len == 3 && ((u[i] == 0xE0 && u[i + 1] < 0xA0) || (u[i] == 0xED && u[i + 1] >= 0xA0)))
+        if (ok && len == 3 &&
+            ((u[i] == 0xE0 && u[i + 1] < 0xA0) || (u[i] == 0xED && u[i + 1] >= 0xA0)))
             ok = false; /* overlong, surrogate */
-        if (ok && len == 4 && ((u[i] == 0xF0 && u[i + 1] < 0x90) || u[i] > 0xF4 ||
-                               (u[i] == 0xF4 && u[i + 1] >= 0x90)))
+        if (ok && len == 4 &&
+            ((u[i] == 0xF0 && u[i + 1] < 0x90) || u[i] > 0xF4 ||
+             (u[i] == 0xF4 && u[i + 1] >= 0x90)))
             ok = false;
         if (!ok) {
             out[o++] = '?';
@@ -879,8 +891,7 @@ static char *clean_text(const char *s, size_t n)
 }
 
 /* Sends one message; fills the outcome (not the final state for retries). */
-static void send_one(mdm_publisher *p, const PGresult *res, int r, const char *body,
-                     outcome *out)
+static void send_one(mdm_publisher *p, const PGresult *res, int r, const char *body, outcome *out)
 {
     const char *secret = mdm_db_get(res, r, "secret", "");
     long long ts = (long long)time(NULL);
@@ -893,7 +904,8 @@ static void send_one(mdm_publisher *p, const PGresult *res, int r, const char *b
     char *h_att = mdm_xasprintf("X-MDM-Attempt: %lld", mdm_db_get_ll(res, r, "attempts", 0) + 1);
     char *h_ts = mdm_xasprintf("X-MDM-Timestamp: %lld", ts);
     char *h_sig = mdm_xasprintf("X-MDM-Signature: %s", sig);
-    const char *fixed[] = {"Content-Type: application/json", "Expect:", "User-Agent: mdm-publish/1"};
+    const char *fixed[] = {"Content-Type: application/json",
+                           "Expect:", "User-Agent: mdm-publish/1"};
     struct curl_slist *hdr = NULL;
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
         hdr = curl_slist_append(hdr, fixed[i]);
@@ -941,8 +953,8 @@ static void send_one(mdm_publisher *p, const PGresult *res, int r, const char *b
     if (rc != CURLE_OK) {
         out->state = "pending";
         out->status = 0;
-        out->response = mdm_xasprintf("transport error: %s", errbuf[0] ? errbuf
-                                                                        : curl_easy_strerror(rc));
+        out->response =
+            mdm_xasprintf("transport error: %s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
         out->unreachable = true;
         return;
     }
@@ -962,11 +974,11 @@ static void send_one(mdm_publisher *p, const PGresult *res, int r, const char *b
 static void outcome_add(json_t *rows, const char *id, int attempts, const outcome *o)
 {
     char *resp = clean_text(o->response ? o->response : "", strlen(o->response ? o->response : ""));
-    json_t *row = json_pack("{s:I, s:s, s:i, s:I, s:o, s:s, s:b}", "id",
-                            (json_int_t)strtoll(id, NULL, 10), "state", o->state, "attempts",
-                            attempts, "delay_ms", (json_int_t)o->delay_ms, "status",
-                            o->status ? json_integer(o->status) : json_null(), "response", resp,
-                            "attempted", o->attempted);
+    json_t *row =
+        json_pack("{s:I, s:s, s:i, s:I, s:o, s:s, s:b}", "id", (json_int_t)strtoll(id, NULL, 10),
+                  "state", o->state, "attempts", attempts, "delay_ms", (json_int_t)o->delay_ms,
+                  "status", o->status ? json_integer(o->status) : json_null(), "response", resp,
+                  "attempted", o->attempted);
     free(resp);
     if (row)
         json_array_append_new(rows, row);
@@ -1051,7 +1063,7 @@ static mdm_status step_tx(mdm_db *db, void *arg, mdm_err *err)
         } else if (!body) {
             o.state = "skipped";
             o.response = mdm_xstrdup("nothing to send: the receiver owns or holds every "
-                                     "attribute");
+                                     "attribute, or the event was erased");
         } else {
             send_one(p, res, r, body, &o);
             free(body);
@@ -1064,16 +1076,19 @@ static mdm_status step_tx(mdm_db *db, void *arg, mdm_err *err)
             if (new_attempts >= max_attempts) {
                 o.state = "dead";
                 atomic_fetch_add(&n_dead, 1);
-                mdm_log(MDM_LOG_WARN, "event=delivery_dead id=%s subscription=%lld seq=%s "
-                        "attempts=%d status=%ld", id, sub, mdm_db_get(res, r, "seq", "?"),
-                        new_attempts, o.status);
+                mdm_log(MDM_LOG_WARN,
+                        "event=delivery_dead id=%s subscription=%lld seq=%s "
+                        "attempts=%d status=%ld",
+                        id, sub, mdm_db_get(res, r, "seq", "?"), new_attempts, o.status);
             } else {
                 o.delay_ms = mdm_publish_backoff_ms(&p->o, new_attempts, rng_next(p));
                 if (p->retry_after_ms > o.delay_ms)
                     o.delay_ms = p->retry_after_ms;
-                mdm_log(MDM_LOG_INFO, "event=delivery_retry id=%s subscription=%lld seq=%s "
-                        "attempt=%d status=%ld delay_ms=%ld", id, sub,
-                        mdm_db_get(res, r, "seq", "?"), new_attempts, o.status, o.delay_ms);
+                mdm_log(MDM_LOG_INFO,
+                        "event=delivery_retry id=%s subscription=%lld seq=%s "
+                        "attempt=%d status=%ld delay_ms=%ld",
+                        id, sub, mdm_db_get(res, r, "seq", "?"), new_attempts, o.status,
+                        o.delay_ms);
                 if (o.unreachable && ndown < 64) {
                     down_sub[ndown] = sub;
                     down_delay[ndown++] = o.delay_ms;
@@ -1083,8 +1098,8 @@ static mdm_status step_tx(mdm_db *db, void *arg, mdm_err *err)
             atomic_fetch_add(&n_acknowledged, 1);
         } else if (strcmp(o.state, "rejected") == 0) {
             atomic_fetch_add(&n_rejected, 1);
-            mdm_log(MDM_LOG_WARN, "event=delivery_rejected id=%s subscription=%lld seq=%s", id,
-                    sub, mdm_db_get(res, r, "seq", "?"));
+            mdm_log(MDM_LOG_WARN, "event=delivery_rejected id=%s subscription=%lld seq=%s", id, sub,
+                    mdm_db_get(res, r, "seq", "?"));
         } else {
             atomic_fetch_add(&n_skipped, 1);
         }
@@ -1245,8 +1260,7 @@ mdm_status mdm_publish_run(const char *url, const mdm_publish_opts *o, int nthre
         if (st != MDM_OK)
             return st;
         if (!done)
-            return mdm_err_set(err, MDM_ERETRY, "deliveries still pending after %d ms",
-                               timeout_ms);
+            return mdm_err_set(err, MDM_ERETRY, "deliveries still pending after %d ms", timeout_ms);
     }
     return MDM_OK;
 }
@@ -1260,10 +1274,18 @@ static struct {
     int n;
     char *url;
     mdm_publish_opts o;
-    bool synced;             /* configured subscriptions written to the database */
-    const mdm_config *cfg;   /* borrowed from mdm_publish_start's caller */
-} bg = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, false, NULL, 0, NULL, {0},
-        false, NULL};
+    bool synced;           /* configured subscriptions written to the database */
+    const mdm_config *cfg; /* borrowed from mdm_publish_start's caller */
+} bg = {PTHREAD_MUTEX_INITIALIZER,
+        PTHREAD_COND_INITIALIZER,
+        false,
+        false,
+        NULL,
+        0,
+        NULL,
+        {0},
+        false,
+        NULL};
 
 /* Syncs the configured subscriptions once, when the start could not reach the database. */
 static bool bg_sync(mdm_db *db)
@@ -1430,14 +1452,158 @@ void mdm_publish_stop(void)
 
 #define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
-static const mdm_db_stmt st_list = {
-    "publish_list",
-    "SELECT id, subscription_id, seq, entity_id, state, attempts, " TS("next_attempt_at")
-    " AS next_attempt_at, " TS("last_attempt_at") " AS last_attempt_at, last_status, "
-    "last_response, " TS("created_at") " AS created_at, " TS("done_at") " AS done_at "
-    "FROM delivery WHERE id > $1 AND ($2::text IS NULL OR state = $2) "
-    "AND ($3::bigint = 0 OR subscription_id = $3) ORDER BY id LIMIT $4",
-    4};
+static const mdm_db_stmt st_list = {"publish_list",
+                                    "SELECT id, subscription_id, seq, entity_id, state, "
+                                    "attempts, " TS("next_attempt_at") " AS next_attempt_at, " TS(
+                                        "last_attempt_at") " AS last_attempt_at, "
+                                                           "last_status, "
+                                                           "last_response, " TS(
+                                                               "crea"
+                                                               "ted_"
+                                                               "at") " AS created_at, " TS("done_"
+                                                                                           "at") " "
+                                                                                                 "A"
+                                                                                                 "S"
+                                                                                                 " "
+                                                                                                 "d"
+                                                                                                 "o"
+                                                                                                 "n"
+                                                                                                 "e"
+                                                                                                 "_"
+                                                                                                 "a"
+                                                                                                 "t"
+                                                                                                 " "
+                                                                                                 "F"
+                                                                                                 "R"
+                                                                                                 "O"
+                                                                                                 "M"
+                                                                                                 " "
+                                                                                                 "d"
+                                                                                                 "e"
+                                                                                                 "l"
+                                                                                                 "i"
+                                                                                                 "v"
+                                                                                                 "e"
+                                                                                                 "r"
+                                                                                                 "y"
+                                                                                                 " "
+                                                                                                 "W"
+                                                                                                 "H"
+                                                                                                 "E"
+                                                                                                 "R"
+                                                                                                 "E"
+                                                                                                 " "
+                                                                                                 "i"
+                                                                                                 "d"
+                                                                                                 " "
+                                                                                                 ">"
+                                                                                                 " "
+                                                                                                 "$"
+                                                                                                 "1"
+                                                                                                 " "
+                                                                                                 "A"
+                                                                                                 "N"
+                                                                                                 "D"
+                                                                                                 " "
+                                                                                                 "("
+                                                                                                 "$"
+                                                                                                 "2"
+                                                                                                 ":"
+                                                                                                 ":"
+                                                                                                 "t"
+                                                                                                 "e"
+                                                                                                 "x"
+                                                                                                 "t"
+                                                                                                 " "
+                                                                                                 "I"
+                                                                                                 "S"
+                                                                                                 " "
+                                                                                                 "N"
+                                                                                                 "U"
+                                                                                                 "L"
+                                                                                                 "L"
+                                                                                                 " "
+                                                                                                 "O"
+                                                                                                 "R"
+                                                                                                 " "
+                                                                                                 "s"
+                                                                                                 "t"
+                                                                                                 "a"
+                                                                                                 "t"
+                                                                                                 "e"
+                                                                                                 " "
+                                                                                                 "="
+                                                                                                 " "
+                                                                                                 "$"
+                                                                                                 "2"
+                                                                                                 ")"
+                                                                                                 " "
+                                                                                                 "A"
+                                                                                                 "N"
+                                                                                                 "D"
+                                                                                                 " "
+                                                                                                 "("
+                                                                                                 "$"
+                                                                                                 "3"
+                                                                                                 ":"
+                                                                                                 ":"
+                                                                                                 "b"
+                                                                                                 "i"
+                                                                                                 "g"
+                                                                                                 "i"
+                                                                                                 "n"
+                                                                                                 "t"
+                                                                                                 " "
+                                                                                                 "="
+                                                                                                 " "
+                                                                                                 "0"
+                                                                                                 " "
+                                                                                                 "O"
+                                                                                                 "R"
+                                                                                                 " "
+                                                                                                 "s"
+                                                                                                 "u"
+                                                                                                 "b"
+                                                                                                 "s"
+                                                                                                 "c"
+                                                                                                 "r"
+                                                                                                 "i"
+                                                                                                 "p"
+                                                                                                 "t"
+                                                                                                 "i"
+                                                                                                 "o"
+                                                                                                 "n"
+                                                                                                 "_"
+                                                                                                 "i"
+                                                                                                 "d"
+                                                                                                 " "
+                                                                                                 "="
+                                                                                                 " "
+                                                                                                 "$"
+                                                                                                 "3"
+                                                                                                 ")"
+                                                                                                 " "
+                                                                                                 "O"
+                                                                                                 "R"
+                                                                                                 "D"
+                                                                                                 "E"
+                                                                                                 "R"
+                                                                                                 " "
+                                                                                                 "B"
+                                                                                                 "Y"
+                                                                                                 " "
+                                                                                                 "i"
+                                                                                                 "d"
+                                                                                                 " "
+                                                                                                 "L"
+                                                                                                 "I"
+                                                                                                 "M"
+                                                                                                 "I"
+                                                                                                 "T"
+                                                                                                 " "
+                                                                                                 "$"
+                                                                                                 "4",
+                                    4};
 
 static void set_str_or_null(json_t *o, const char *key, const PGresult *res, int r)
 {
@@ -1507,8 +1673,8 @@ static const mdm_db_stmt st_replay_dead = {
     "done_at = NULL, updated_at = now() WHERE state IN ('dead', 'rejected') "
     "AND ($1::bigint = 0 OR subscription_id = $1)",
     1};
-static const mdm_db_stmt st_sub_exists = {
-    "publish_sub_exists", "SELECT id FROM subscription WHERE id = $1", 1};
+static const mdm_db_stmt st_sub_exists = {"publish_sub_exists",
+                                          "SELECT id FROM subscription WHERE id = $1", 1};
 /* Only up to the fan-out cursor: later events are fanned out in order by the workers. */
 static const mdm_db_stmt st_replay_from = {
     "publish_replay_from",
@@ -1540,8 +1706,7 @@ static mdm_status replay_dead_tx(mdm_db *db, void *arg, mdm_err *err)
     return MDM_OK;
 }
 
-mdm_status mdm_publish_replay_dead(mdm_db *db, int64_t subscription_id, long *count,
-                                   mdm_err *err)
+mdm_status mdm_publish_replay_dead(mdm_db *db, int64_t subscription_id, long *count, mdm_err *err)
 {
     replay_ctx c = {subscription_id, 0, 0};
     mdm_status st = mdm_db_run_tx(db, "publish_replay_dead", replay_dead_tx, &c, err);
@@ -1599,14 +1764,15 @@ mdm_status mdm_publish_replay_from(mdm_db *db, int64_t subscription_id, int64_t 
 /* Subscriptions */
 
 #define SUB_COLS                                                                                   \
-    "id, source, url, event_types::text[] AS event_types, mapping::text AS mapping, active, "     \
-    "max_attempts, origin, " TS("created_at") " AS created_at, " TS("updated_at")                  \
-    " AS updated_at, secret <> '' AS secret_set, array_to_json(event_types)::text AS types_json"
+    "id, source, url, event_types::text[] AS event_types, mapping::text AS mapping, active, "      \
+    "max_attempts, origin, " TS("created_at") " AS created_at, " TS(                               \
+        "updated_at") " AS updated_at, secret <> '' AS secret_set, "                               \
+                      "array_to_json(event_types)::text AS types_json"
 
-static const mdm_db_stmt st_sub_list = {
-    "publish_sub_list", "SELECT " SUB_COLS " FROM subscription ORDER BY id", 0};
-static const mdm_db_stmt st_sub_get = {
-    "publish_sub_get", "SELECT " SUB_COLS " FROM subscription WHERE id = $1", 1};
+static const mdm_db_stmt st_sub_list = {"publish_sub_list",
+                                        "SELECT " SUB_COLS " FROM subscription ORDER BY id", 0};
+static const mdm_db_stmt st_sub_get = {"publish_sub_get",
+                                       "SELECT " SUB_COLS " FROM subscription WHERE id = $1", 1};
 static const mdm_db_stmt st_sub_insert = {
     "publish_sub_insert",
     "INSERT INTO subscription (source, url, secret, event_types, mapping, active, max_attempts, "
@@ -1638,7 +1804,8 @@ static json_t *sub_row(const PGresult *res, int r)
     json_object_set_new(o, "event_types", types ? types : json_array());
     json_t *mapping = json_loads(mdm_db_get(res, r, "mapping", "{}"), 0, NULL);
     json_object_set_new(o, "mapping", mapping ? mapping : json_object());
-    json_object_set_new(o, "active", json_boolean(strcmp(mdm_db_get(res, r, "active", "f"), "t") == 0));
+    json_object_set_new(o, "active",
+                        json_boolean(strcmp(mdm_db_get(res, r, "active", "f"), "t") == 0));
     set_int_or_null(o, "max_attempts", res, r);
     set_str_or_null(o, "origin", res, r);
     set_str_or_null(o, "created_at", res, r);
@@ -1818,9 +1985,9 @@ mdm_status mdm_publish_metrics(mdm_db *db, json_t **out, mdm_err *err)
         set_int_or_null(o, "pending", res, r);
         set_int_or_null(o, "dead", res, r);
         set_int_or_null(o, "rejected", res, r);
-        json_object_set_new(o, "oldest_pending_age_seconds",
-                            json_real(strtod(mdm_db_get(res, r, "oldest_pending_age_seconds", "0"),
-                                             NULL)));
+        json_object_set_new(
+            o, "oldest_pending_age_seconds",
+            json_real(strtod(mdm_db_get(res, r, "oldest_pending_age_seconds", "0"), NULL)));
         json_array_append_new(subs, o);
     }
     PQclear(res);
@@ -1831,14 +1998,13 @@ mdm_status mdm_publish_metrics(mdm_db *db, json_t **out, mdm_err *err)
     }
     long long lag = mdm_db_get_ll(res, 0, "lag", 0);
     PQclear(res);
-    *out = json_pack("{s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "subscriptions", subs,
-                     "fanout_lag_events", (json_int_t)lag, "attempts_total",
-                     (json_int_t)atomic_load(&n_attempts), "failures_total",
-                     (json_int_t)atomic_load(&n_failures), "acknowledged_total",
-                     (json_int_t)atomic_load(&n_acknowledged), "rejected_total",
-                     (json_int_t)atomic_load(&n_rejected), "dead_total",
-                     (json_int_t)atomic_load(&n_dead), "skipped_total",
-                     (json_int_t)atomic_load(&n_skipped));
+    *out = json_pack(
+        "{s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "subscriptions", subs, "fanout_lag_events",
+        (json_int_t)lag, "attempts_total", (json_int_t)atomic_load(&n_attempts), "failures_total",
+        (json_int_t)atomic_load(&n_failures), "acknowledged_total",
+        (json_int_t)atomic_load(&n_acknowledged), "rejected_total",
+        (json_int_t)atomic_load(&n_rejected), "dead_total", (json_int_t)atomic_load(&n_dead),
+        "skipped_total", (json_int_t)atomic_load(&n_skipped));
     return MDM_OK;
 }
 
@@ -1859,13 +2025,15 @@ mdm_status mdm_publish_metrics_text(mdm_db *db, mdm_buf *out, mdm_err *err)
         {"skipped_total", "deliveries skipped: nothing left to send"},
     };
     for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++)
-        mdm_buf_printf(out, "# HELP mdm_publish_%s %s\n# TYPE mdm_publish_%s counter\n"
+        mdm_buf_printf(out,
+                       "# HELP mdm_publish_%s %s\n# TYPE mdm_publish_%s counter\n"
                        "mdm_publish_%s %lld\n",
                        counters[i].key, counters[i].help, counters[i].key, counters[i].key,
                        (long long)json_integer_value(json_object_get(m, counters[i].key)));
-    mdm_buf_printf(out, "# HELP mdm_publish_fanout_lag_events outbox events not yet fanned out\n"
-                        "# TYPE mdm_publish_fanout_lag_events gauge\n"
-                        "mdm_publish_fanout_lag_events %lld\n",
+    mdm_buf_printf(out,
+                   "# HELP mdm_publish_fanout_lag_events outbox events not yet fanned out\n"
+                   "# TYPE mdm_publish_fanout_lag_events gauge\n"
+                   "mdm_publish_fanout_lag_events %lld\n",
                    (long long)json_integer_value(json_object_get(m, "fanout_lag_events")));
     static const char *const gauges[] = {"pending", "dead", "rejected"};
     json_t *subs = json_object_get(m, "subscriptions");
@@ -1874,21 +2042,21 @@ mdm_status mdm_publish_metrics_text(mdm_db *db, mdm_buf *out, mdm_err *err)
     for (size_t g = 0; g < sizeof gauges / sizeof gauges[0]; g++) {
         size_t i;
         json_t *s;
-        json_array_foreach(subs, i, s)
-        mdm_buf_printf(out, "mdm_publish_deliveries{subscription=\"%lld\",source=\"%s\",state=\"%s\"} %lld\n",
-                       (long long)json_integer_value(json_object_get(s, "id")),
-                       json_string_value(json_object_get(s, "source")), gauges[g],
-                       (long long)json_integer_value(json_object_get(s, gauges[g])));
+        json_array_foreach(subs, i, s) mdm_buf_printf(
+            out, "mdm_publish_deliveries{subscription=\"%lld\",source=\"%s\",state=\"%s\"} %lld\n",
+            (long long)json_integer_value(json_object_get(s, "id")),
+            json_string_value(json_object_get(s, "source")), gauges[g],
+            (long long)json_integer_value(json_object_get(s, gauges[g])));
     }
     mdm_buf_puts(out, "# HELP mdm_publish_lag_seconds age of the oldest pending delivery\n"
                       "# TYPE mdm_publish_lag_seconds gauge\n");
     size_t i;
     json_t *s;
     json_array_foreach(subs, i, s)
-    mdm_buf_printf(out, "mdm_publish_lag_seconds{subscription=\"%lld\",source=\"%s\"} %.3f\n",
-                   (long long)json_integer_value(json_object_get(s, "id")),
-                   json_string_value(json_object_get(s, "source")),
-                   json_real_value(json_object_get(s, "oldest_pending_age_seconds")));
+        mdm_buf_printf(out, "mdm_publish_lag_seconds{subscription=\"%lld\",source=\"%s\"} %.3f\n",
+                       (long long)json_integer_value(json_object_get(s, "id")),
+                       json_string_value(json_object_get(s, "source")),
+                       json_real_value(json_object_get(s, "oldest_pending_age_seconds")));
     json_decref(m);
     return MDM_OK;
 }

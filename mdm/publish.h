@@ -129,8 +129,8 @@ mdm_status mdm_publish_list(mdm_db *db, const char *state, int64_t subscription_
 
 /* Sets dead and rejected deliveries (of one subscription, or all when 0) back to pending
  * with zero attempts. *count gets the number replayed. */
-mdm_status mdm_publish_replay_dead(mdm_db *db, int64_t subscription_id, long *count,
-                                   mdm_err *err) __attribute__((warn_unused_result));
+mdm_status mdm_publish_replay_dead(mdm_db *db, int64_t subscription_id, long *count, mdm_err *err)
+    __attribute__((warn_unused_result));
 
 /* Replays a subscription from an outbox seq: every fanned-out event with seq >= from_seq
  * and a type the subscription takes is (re)queued as pending with zero attempts,

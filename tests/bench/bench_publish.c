@@ -140,7 +140,7 @@ static void subscribe(mdm_db *db, int port)
     "{\"golden\": {\"first_name\": \"Robert\", \"last_name\": \"Smith\", \"birth_date\": "         \
     "\"1980-03-04\", \"emails\": [\"bob.smith@example.com\"], \"phones\": [{\"type\": "            \
     "\"mobile\", \"number\": \"+14155550132\"}], \"addresses\": [{\"line1\": \"1 Main Street\", "  \
-    "\"city\": \"Springfield\", \"postal_code\": \"12345\", \"country\": \"US\"}], "              \
+    "\"city\": \"Springfield\", \"postal_code\": \"12345\", \"country\": \"US\"}], "               \
     "\"loyalty_id\": \"L123\", \"segment\": \"gold\"}}"
 
 /* Workers that loop until stop (as mdm serve runs them). */
@@ -204,15 +204,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_publish: migrate: %s\n", err.msg);
         return 1;
     }
-    sql(db, "INSERT INTO source_system (code, name, kind) VALUES ('crm', 'CRM', 'crm')", 0,
-        NULL);
+    sql(db, "INSERT INTO source_system (code, name, kind) VALUES ('crm', 'CRM', 'crm')", 0, NULL);
     sql(db, "INSERT INTO entity (id) SELECT g FROM generate_series(1, 2000) g", 0, NULL);
     sql(db,
         "INSERT INTO source_record (source, source_key, raw, normalized, content_hash) "
         "SELECT 'crm', 'C-' || g, '{}', '{}', 'h' || g FROM generate_series(1, 2000) g",
         0, NULL);
-    sql(db,
-        "INSERT INTO membership (record_id, entity_id) SELECT r.id, r.id FROM source_record r",
+    sql(db, "INSERT INTO membership (record_id, entity_id) SELECT r.id, r.id FROM source_record r",
         0, NULL);
     if (mdm_publish_opts_load(NULL, &opts, &err) != MDM_OK)
         return 1;
@@ -231,7 +229,8 @@ int main(int argc, char **argv)
     const char *p1[] = {n_s, GOLDEN};
     sql(db,
         "INSERT INTO outbox (type, entity_id, entity_version, payload) "
-        "SELECT 'updated', 1 + g % 2000, 2 + g / 2000, $2::jsonb FROM generate_series(0, $1::int - 1) g",
+        "SELECT 'updated', 1 + g % 2000, 2 + g / 2000, $2::jsonb FROM generate_series(0, $1::int - "
+        "1) g",
         2, p1);
     sql(db, "ANALYZE", 0, NULL); /* as a database in service would have statistics */
     double t0 = now_s();

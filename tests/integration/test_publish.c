@@ -82,10 +82,11 @@ static long long add_member(mdm_db *db, long long entity, const char *source, co
     char e[24];
     snprintf(e, sizeof e, "%lld", entity);
     const char *p[] = {source, key, normalized};
-    long long rec = sql(db,
-                        "INSERT INTO source_record (source, source_key, raw, normalized, "
-                        "content_hash) VALUES ($1, $2, $3::jsonb, $3::jsonb, md5($3::text)) RETURNING id",
-                        3, p);
+    long long rec =
+        sql(db,
+            "INSERT INTO source_record (source, source_key, raw, normalized, "
+            "content_hash) VALUES ($1, $2, $3::jsonb, $3::jsonb, md5($3::text)) RETURNING id",
+            3, p);
     char r[24];
     snprintf(r, sizeof r, "%lld", rec);
     const char *p2[] = {r, e};
@@ -192,8 +193,7 @@ static long long count_state(mdm_db *db, long long sub, const char *state)
     char s[24];
     snprintf(s, sizeof s, "%lld", sub);
     const char *p[] = {s, state};
-    return sql(db, "SELECT count(*) FROM delivery WHERE subscription_id = $1 AND state = $2", 2,
-               p);
+    return sql(db, "SELECT count(*) FROM delivery WHERE subscription_id = $1 AND state = $2", 2, p);
 }
 
 static mdm_status drain(int timeout_ms)
@@ -333,8 +333,7 @@ static json_t *log_for_seq(const json_t *log, int64_t seq)
     json_t *arr = json_array();
     size_t i;
     json_t *o;
-    json_array_foreach(log, i, o)
-    if (json_integer_value(json_object_get(o, "seq")) == seq)
+    json_array_foreach(log, i, o) if (json_integer_value(json_object_get(o, "seq")) == seq)
         json_array_append(arr, o);
     return arr;
 }
@@ -392,7 +391,6 @@ static int free_port(void)
     return port;
 }
 
-
 /* ------------------------------------------------------------------------------------ */
 /* Tests                                                                                 */
 
@@ -414,8 +412,8 @@ static void test_message_content(void)
                                 "{\"last_name\": \"Lee\", \"emails\": [{\"address\": "
                                 "\"ann@example.com\"}]}");
     (void)crm2;
-    add_golden_value(db, e, "first_name", "\"Ann\"", crm);       /* crm owns and holds it */
-    add_golden_value(db, e, "last_name", "\"Lee\"", shop);       /* crm (C-101) holds it */
+    add_golden_value(db, e, "first_name", "\"Ann\"", crm); /* crm owns and holds it */
+    add_golden_value(db, e, "last_name", "\"Lee\"", shop); /* crm (C-101) holds it */
     add_golden_value(db, e, "emails", "[{\"address\": \"ann@example.com\"}]", shop);
     int64_t s1 = emit(db, e, 1, "created",
                       "{\"golden\": {\"first_name\": \"Ann\", \"last_name\": \"Lee\", "
@@ -698,8 +696,7 @@ static void test_rejected_and_answers(void)
     CHECK_INT(mdm_publish_replay_dead(db, sub, &count, &err), MDM_OK);
     CHECK_INT(count, 2);
     /* 503 with Retry-After: 1 once per event, then fine: the retry waits >= 1 s */
-    const char *args2[] = {"--fail-first", "1", "--fail-status", "503", "--retry-after", "1",
-                           NULL};
+    const char *args2[] = {"--fail-first", "1", "--fail-status", "503", "--retry-after", "1", NULL};
     receiver_start(&r, r.port, "retry_after", args2);
     CHECK_INT(drain(20000), MDM_OK);
     receiver_stop(&r);
@@ -755,9 +752,8 @@ static void write_config(const char *path)
     FILE *f = fopen(path, "w");
     if (!f)
         return;
-    fprintf(f,
-            "{\"publish\": {\"batch\": 16, \"poll_ms\": 20, \"timeout_ms\": 10000, "
-            "\"backoff_base_ms\": 40, \"backoff_max_ms\": 400}}");
+    fprintf(f, "{\"publish\": {\"batch\": 16, \"poll_ms\": 20, \"timeout_ms\": 10000, "
+               "\"backoff_base_ms\": 40, \"backoff_max_ms\": 400}}");
     fclose(f);
 }
 
@@ -849,8 +845,8 @@ static void test_two_processes(void)
     char cfg[512];
     snprintf(cfg, sizeof cfg, "%s/two.json", tmpdir);
     write_config(cfg);
-    const char *pargs[] = {"publish", "--config", cfg, "--drain", "--timeout", "60",
-                           "--workers", "2",      NULL};
+    const char *pargs[] = {"publish", "--config",  cfg, "--drain", "--timeout",
+                           "60",      "--workers", "2", NULL};
     pid_t a = spawn_mdm(pargs), b = spawn_mdm(pargs);
     int sa = 0, sb = 0;
     waitpid(a, &sa, 0);
@@ -882,8 +878,13 @@ static void *writer(void *arg)
     int w = (int)(long)arg;
     mdm_db *db = connect_or_die();
     for (int i = 0; i < PER_WRITER; i++) {
-        emit_ctx c = {feed_entity[w], i + 1, "updated", "{\"golden\": {\"n\": 1}}", 0,
-                      ((i * 7 + w * 13) % 5) * 3000, (i % 10) == 9};
+        emit_ctx c = {feed_entity[w],
+                      i + 1,
+                      "updated",
+                      "{\"golden\": {\"n\": 1}}",
+                      0,
+                      ((i * 7 + w * 13) % 5) * 3000,
+                      (i % 10) == 9};
         mdm_err err;
         if (mdm_db_run_tx(db, "t", emit_fn, &c, &err) == MDM_OK)
             atomic_fetch_add(&committed, 1);
@@ -970,13 +971,13 @@ static void test_subscription_api(void)
     mdm_db *db = connect_or_die();
     mdm_err err;
     json_t *out = NULL;
-    json_t *bad = json_pack("{s:s, s:s, s:s}", "source", "crm", "url", "mailto:x", "secret",
-                            SECRET);
+    json_t *bad =
+        json_pack("{s:s, s:s, s:s}", "source", "crm", "url", "mailto:x", "secret", SECRET);
     CHECK_INT(mdm_publish_sub_create(db, bad, &out, &err), MDM_EINVAL);
     CHECK_STR(err.field, "/url");
     json_decref(bad);
-    json_t *unknown = json_pack("{s:s, s:s, s:s}", "source", "erp", "url", "http://x.example/",
-                                "secret", SECRET);
+    json_t *unknown =
+        json_pack("{s:s, s:s, s:s}", "source", "erp", "url", "http://x.example/", "secret", SECRET);
     CHECK_INT(mdm_publish_sub_create(db, unknown, &out, &err), MDM_ECONFLICT);
     json_decref(unknown);
     json_t *ok = json_pack("{s:s, s:s, s:s, s:[s], s:{s:s}}", "source", "crm", "url",
@@ -986,8 +987,7 @@ static void test_subscription_api(void)
     long long id = json_integer_value(json_object_get(out, "id"));
     CHECK(id > 0);
     CHECK(json_object_get(out, "secret") == NULL);
-    CHECK_STR(json_string_value(json_array_get(json_object_get(out, "event_types"), 0)),
-              "merged");
+    CHECK_STR(json_string_value(json_array_get(json_object_get(out, "event_types"), 0)), "merged");
     CHECK_STR(json_string_value(json_object_get(out, "origin")), "api");
     json_decref(out);
     CHECK_INT(mdm_publish_sub_create(db, ok, &out, &err), MDM_ECONFLICT);
@@ -1005,6 +1005,32 @@ static void test_subscription_api(void)
     mdm_db_close(db);
 }
 
+/* An event scrubbed by an erasure before it went out is skipped; the deleted event goes. */
+static void test_erased_event(void)
+{
+    mdm_db *db = connect_or_die();
+    receiver r;
+    receiver_start(&r, 0, "erased", NULL);
+    long long sub = subscribe(db, "crm", r.port, NULL);
+    long long e = new_entity(db);
+    int64_t s1 = emit(db, e, 1, "created", "{\"golden\": {\"last_name\": \"Secret\"}}");
+    char es[24];
+    snprintf(es, sizeof es, "%lld", e);
+    const char *p[] = {es};
+    sql(db, "UPDATE outbox SET payload = '{\"erased\": true}' WHERE entity_id = $1::bigint", 1, p);
+    int64_t s2 = emit(db, e, 2, "deleted", "{\"reason\": \"erasure\"}");
+    CHECK_INT(drain(20000), MDM_OK);
+    receiver_stop(&r);
+    CHECK_STR(delivery_field(db, sub, s1, "state"), "skipped");
+    CHECK_STR(delivery_field(db, sub, s2, "state"), "acknowledged");
+    json_t *log = receiver_log(&r);
+    CHECK_INT(json_array_size(log), 1);
+    CHECK_STR(json_string_value(json_object_get(json_array_get(log, 0), "type")), "deleted");
+    json_decref(log);
+    json_decref(r.summary);
+    mdm_db_close(db);
+}
+
 /* Subscriptions from mdm.json are synced (and retired when removed from it). */
 static void test_config_sync(void)
 {
@@ -1014,8 +1040,9 @@ static void test_config_sync(void)
     FILE *f = fopen(path, "w");
     if (!f)
         return;
-    fprintf(f, "{\"subscriptions\": [{\"source\": \"shop\", \"url\": \"https://shop.example/h\", "
-               "\"secret\": \"%s\", \"max_attempts\": 5, \"mapping\": {\"Id\": \"$source_key\"}}]}",
+    fprintf(f,
+            "{\"subscriptions\": [{\"source\": \"shop\", \"url\": \"https://shop.example/h\", "
+            "\"secret\": \"%s\", \"max_attempts\": 5, \"mapping\": {\"Id\": \"$source_key\"}}]}",
             SECRET);
     fclose(f);
     mdm_err err;
@@ -1040,9 +1067,9 @@ static void test_config_sync(void)
     }
     cfg = mdm_config_load(path, &err);
     CHECK_INT(mdm_publish_sync_config(db, cfg, &n, &err), MDM_OK);
-    CHECK_INT(sql(db, "SELECT count(*) FROM subscription WHERE origin = 'config' AND active", 0,
-                  NULL),
-              0);
+    CHECK_INT(
+        sql(db, "SELECT count(*) FROM subscription WHERE origin = 'config' AND active", 0, NULL),
+        0);
     mdm_config_free(cfg);
     mdm_db_close(db);
 }
@@ -1100,6 +1127,7 @@ int main(void)
     RUN(test_two_processes);
     RUN(test_feed_interleaved);
     RUN(test_replay_from_seq);
+    RUN(test_erased_event);
     curl_global_cleanup();
     TEST_END();
 }

@@ -21,13 +21,13 @@
  *
  * Prints "ready PORT" on stdout once it accepts connections. A request with a bad or
  * missing signature gets 401. */
+#include <arpa/inet.h>
 #include <jansson.h>
 #include <microhttpd.h>
+#include <netinet/in.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -133,8 +133,8 @@ static double lag_ms(const char *iso)
 {
     struct tm tm = {0};
     double frac = 0;
-    if (!iso || sscanf(iso, "%d-%d-%dT%d:%d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                       &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
+    if (!iso || sscanf(iso, "%d-%d-%dT%d:%d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+                       &tm.tm_min, &tm.tm_sec) != 6)
         return -1;
     const char *dot = strchr(iso, '.');
     if (dot)
@@ -265,15 +265,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         }
     }
     if (log_file) {
-        json_t *line = json_pack("{s:I, s:s, s:O?, s:O?, s:O?, s:O?, s:s?, s:b, s:i, s:i, s:b, "
-                                 "s:f, s:O?}",
-                                 "t_ms", (json_int_t)wall_ms(), "key", key ? key : "", "seq",
-                                 json_object_get(msg, "seq"), "entity_id",
-                                 json_object_get(msg, "entity_id"), "type",
-                                 json_object_get(msg, "type"), "entity_version",
-                                 json_object_get(msg, "entity_version"), "attempt", attempt,
-                                 "sig_ok", sig_ok, "status", status, "n", count, "concurrent",
-                                 concurrent, "lag_ms", lag, "body", msg);
+        json_t *line = json_pack(
+            "{s:I, s:s, s:O?, s:O?, s:O?, s:O?, s:s?, s:b, s:i, s:i, s:b, "
+            "s:f, s:O?}",
+            "t_ms", (json_int_t)wall_ms(), "key", key ? key : "", "seq",
+            json_object_get(msg, "seq"), "entity_id", json_object_get(msg, "entity_id"), "type",
+            json_object_get(msg, "type"), "entity_version", json_object_get(msg, "entity_version"),
+            "attempt", attempt, "sig_ok", sig_ok, "status", status, "n", count, "concurrent",
+            concurrent, "lag_ms", lag, "body", msg);
         char *text = line ? json_dumps(line, JSON_COMPACT) : NULL;
         if (text) {
             fputs(text, log_file);
@@ -363,8 +362,7 @@ int main(int argc, char **argv)
                 opt.answer[k] = (unsigned char)byte;
             }
             i++;
-        }
-        else {
+        } else {
             fprintf(stderr, "mdm-test-receiver: unknown argument %s\n", a);
             return 2;
         }
@@ -405,7 +403,7 @@ int main(int argc, char **argv)
         qsort(lags, nlags, sizeof *lags, cmp_double);
         p50 = lags[nlags / 2];
         p99 = lags[(size_t)((double)nlags * 0.99) < nlags ? (size_t)((double)nlags * 0.99)
-                                                            : nlags - 1];
+                                                          : nlags - 1];
         max = lags[nlags - 1];
     }
     printf("{\"requests\":%ld,\"unique\":%ld,\"duplicates\":%ld,\"concurrent_duplicates\":%ld,"

@@ -99,8 +99,7 @@ static void test_signature(void)
     mdm_publish_sign("test-secret-0123456789", 1700000000LL, body, strlen(body), sig);
     CHECK_STR(sig, "v1=6e873f59dc6002f6de5f578e9bf3f90a7906473a2924651d6f4cc33d61aff598");
     mdm_publish_sign("test-secret-0123456789", 1700000001LL, body, strlen(body), sig);
-    CHECK(strcmp(sig, "v1=6e873f59dc6002f6de5f578e9bf3f90a7906473a2924651d6f4cc33d61aff598") !=
-          0);
+    CHECK(strcmp(sig, "v1=6e873f59dc6002f6de5f578e9bf3f90a7906473a2924651d6f4cc33d61aff598") != 0);
 }
 
 static void test_backoff(void)
@@ -132,11 +131,12 @@ static void test_mapping(void)
                              "\"addresses\":[{\"postal_code\":\"10115\",\"country\":\"DE\"}]}",
                              0, NULL);
     json_t *keys = json_pack("[s,s]", "C-1", "C-2");
-    json_t *mapping = json_loads("{\"Name.First\":\"first_name\",\"Name.Last\":\"last_name\","
-                                 "\"Mail\":\"emails.0.address\",\"Zip\":\"addresses.0.postal_code\","
-                                 "\"Phone\":\"phones.0.number\",\"CustomerId\":\"$source_key\","
-                                 "\"AllIds\":\"$source_keys\",\"Golden\":\"$entity_id\"}",
-                                 0, NULL);
+    json_t *mapping =
+        json_loads("{\"Name.First\":\"first_name\",\"Name.Last\":\"last_name\","
+                   "\"Mail\":\"emails.0.address\",\"Zip\":\"addresses.0.postal_code\","
+                   "\"Phone\":\"phones.0.number\",\"CustomerId\":\"$source_key\","
+                   "\"AllIds\":\"$source_keys\",\"Golden\":\"$entity_id\"}",
+                   0, NULL);
     json_t *out = mdm_publish_map(mapping, rec, keys, 42);
     char *s = json_dumps(out, JSON_COMPACT | JSON_SORT_KEYS);
     CHECK_STR(s, "{\"AllIds\":[\"C-1\",\"C-2\"],\"CustomerId\":\"C-1\",\"Golden\":42,\"Mail\":"
