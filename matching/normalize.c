@@ -35,6 +35,14 @@ typedef struct phone_slot {
     mdm_phone_norm val;
 } phone_slot;
 
+/* Keys that needed ICU's transliterator (Han, Greek, Arabic ... at 3-20 us each) are
+ * remembered per handle for short inputs: family names and common given names repeat. */
+#define KEY_CACHE_SLOTS 512
+typedef struct key_slot {
+    char in[32]; /* "" when empty */
+    char key[64];
+} key_slot;
+
 struct mdm_norm {
     UTransliterator *to_ascii; /* "Any-Latin; Latin-ASCII" */
     UChar *u1, *u2;            /* scratch UTF-16 buffers of ucap units each */
@@ -42,6 +50,7 @@ struct mdm_norm {
     mdm_buf tmp, tmp2, tmp3; /* scratch UTF-8 */
     pcre2_match_data *md;
     phone_slot *phone_cache;
+    key_slot *key_cache;
 };
 
 /* ---- UTF-8 ----------------------------------------------------------------------- */
@@ -371,7 +380,29 @@ static bool key_any(mdm_norm *n, const char *s, size_t len, mdm_buf *key)
         key_fold(n->tmp3.data, n->tmp3.len, key);
         return true;
     }
-    return key_icu(n, s, len, key);
+    key_slot *slot = NULL;
+    if (len < sizeof slot->in) {
+        uint32_t h = 2166136261u; /* FNV-1a */
+        for (size_t i = 0; i < len; i++)
+            h = (h ^ (unsigned char)s[i]) * 16777619u;
+        if (!n->key_cache)
+            n->key_cache = mdm_xcalloc(KEY_CACHE_SLOTS, sizeof *n->key_cache);
+        slot = &n->key_cache[h % KEY_CACHE_SLOTS];
+        if (slot->in[0] && strlen(slot->in) == len && memcmp(slot->in, s, len) == 0) {
+            mdm_buf_puts(key, slot->key);
+            return true;
+        }
+    }
+    size_t before = key->len;
+    if (!key_icu(n, s, len, key))
+        return false;
+    if (slot && key->len - before < sizeof slot->key) {
+        memcpy(slot->in, s, len);
+        slot->in[len] = '\0';
+        memcpy(slot->key, key->data + before, key->len - before);
+        slot->key[key->len - before] = '\0';
+    }
+    return true;
 }
 
 static bool display_any(mdm_norm *n, const char *s, size_t len, mdm_buf *out)
@@ -536,6 +567,7 @@ void mdm_norm_free(mdm_norm *n)
         utrans_close(n->to_ascii);
     pcre2_match_data_free(n->md);
     free(n->phone_cache);
+    free(n->key_cache);
     free(n->u1);
     free(n->u2);
     mdm_buf_free(&n->tmp);
