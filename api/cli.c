@@ -63,7 +63,7 @@ const mdm_cli_command mdm_cli_commands[] = {
      "  --error-rate X   scales every error probability (default 1.0)\n"
      "  --dup-rate P     chance of one more record of a person in a source (default 0.2)\n"},
     {"eval", mdm_cli_eval, "pairwise precision, recall and F1 of a clusters file",
-     "usage: mdm eval CLUSTERS.csv (--febrl-ids | --truth FILE --truth-column COL)\n"
+     "usage: mdm eval CLUSTERS.csv (--febrl-ids | [--truth FILE] --truth-column COL)\n"
      "                [--all-pairs] [--json]\n"
      "       mdm eval --labels [--config FILE] [--json]\n\n"
      "With --labels, measures automatic linking against steward decisions in the database:\n"
@@ -76,6 +76,7 @@ const mdm_cli_command mdm_cli_commands[] = {
      "(linkage) unless --all-pairs.\n\n"
      "  --febrl-ids         truth is the entity number in FEBRL ids (rec-12-dup-0)\n"
      "  --truth FILE        truth file with columns record_id, [source,] and COL\n"
+     "                      (default: COL is a column of CLUSTERS.csv itself)\n"
      "  --truth-column COL  the entity column of the truth file (person_id for mdm synth)\n"
      "  --json              one JSON object instead of key=value text\n"},
     {"audit", mdm_cli_audit, "verify or list the hash-chained audit log",

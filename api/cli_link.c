@@ -130,8 +130,6 @@ int mdm_cli_eval(int argc, char **argv)
         return mdm_cli_usage_error("eval", "a clusters file is required");
     if (!o.febrl_ids && !o.truth_column)
         return mdm_cli_usage_error("eval", "give --febrl-ids or --truth-column COL");
-    if (o.truth_column && !o.truth_path)
-        return mdm_cli_usage_error("eval", "--truth-column needs --truth FILE");
     mdm_err err = {0};
     mdm_eval_result r;
     if (mdm_eval_run(clusters, &o, &r, &err) != MDM_OK)

@@ -91,12 +91,14 @@ mdm_status mdm_eval_run(const char *clusters_path, const mdm_eval_opts *o, mdm_e
     mdm_csv *c = NULL;
 
     if (!o->febrl_ids) {
-        if (!o->truth_path || !o->truth_column) {
+        /* without a truth file, the truth column is read from the clusters file itself */
+        const char *truth_path = o->truth_path ? o->truth_path : clusters_path;
+        if (!o->truth_column) {
             st =
                 mdm_err_set(err, MDM_EINVAL, "give --febrl-ids or --truth FILE --truth-column COL");
             goto out;
         }
-        c = mdm_csv_open(o->truth_path, err);
+        c = mdm_csv_open(truth_path, err);
         if (!c) {
             st = err ? err->code : MDM_EIO;
             goto out;
@@ -104,7 +106,7 @@ mdm_status mdm_eval_run(const char *clusters_path, const mdm_eval_opts *o, mdm_e
         int ci = mdm_csv_col(c, o->truth_column), ri = mdm_csv_col(c, "record_id"),
             si = mdm_csv_col(c, "source");
         if (ci < 0 || ri < 0) {
-            st = mdm_err_set(err, MDM_EINVAL, "%s: needs columns record_id and %s", o->truth_path,
+            st = mdm_err_set(err, MDM_EINVAL, "%s: needs columns record_id and %s", truth_path,
                              ci < 0 ? o->truth_column : "record_id");
             goto out;
         }

@@ -17,7 +17,7 @@
 
 typedef struct mdm_eval_opts {
     bool febrl_ids;           /* truth from FEBRL record ids */
-    const char *truth_path;   /* truth file (when not febrl_ids) */
+    const char *truth_path;   /* truth file (when not febrl_ids); NULL: the clusters file */
     const char *truth_column; /* entity column of the truth file */
     bool all_pairs;           /* count within-source pairs even in linkage */
 } mdm_eval_opts;

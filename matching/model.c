@@ -211,9 +211,10 @@ static const struct {
     mdm_cmp_type type;
     int nlevels;
 } cmp_types[] = {
-    {"name", MDM_CT_NAME, 5}, {"string", MDM_CT_STRING, 4}, {"tokens", MDM_CT_TOKENS, 4},
-    {"date", MDM_CT_DATE, 3}, {"email", MDM_CT_EMAIL, 3},   {"phone", MDM_CT_PHONE, 3},
-    {"id", MDM_CT_ID, 3},     {"postal", MDM_CT_POSTAL, 3}, {"exact", MDM_CT_EXACT, 2},
+    {"name", MDM_CT_NAME, 5},     {"string", MDM_CT_STRING, 4}, {"tokens", MDM_CT_TOKENS, 4},
+    {"date", MDM_CT_DATE, 3},     {"email", MDM_CT_EMAIL, 3},   {"phone", MDM_CT_PHONE, 3},
+    {"id", MDM_CT_ID, 3},         {"postal", MDM_CT_POSTAL, 3}, {"exact", MDM_CT_EXACT, 2},
+    {"custom", MDM_CT_CUSTOM, 2},
 };
 #define N_CMP_TYPES (sizeof cmp_types / sizeof cmp_types[0])
 
@@ -250,6 +251,10 @@ const char *mdm_model_level_name(const mdm_comparison *c, int l)
         return "close";
     case MDM_CT_POSTAL:
         return "same_area";
+    case MDM_CT_CUSTOM: {
+        static const char *const names[] = {"exact", "level1", "level2", "level3", "level4"};
+        return l < 5 ? names[l] : "?";
+    }
     default:
         return "?";
     }
@@ -395,8 +400,8 @@ static void default_levels(mdm_comparison *c)
 static bool parse_comparison(mdm_model *mdl, mdm_comparison *c, json_t *o, const char *where,
                              mdm_err *err)
 {
-    static const char *const keys[] = {"name",        "field", "type", "thresholds", "tf",
-                                       "shared_null", "group", "m",    "u",          NULL};
+    static const char *const keys[] = {"name",  "field",  "type", "thresholds", "tf", "shared_null",
+                                       "group", "levels", "m",    "u",          NULL};
     if (!json_is_object(o)) {
         mdm_err_set(err, MDM_EINVAL, "%s: expected an object", where);
         return false;
@@ -418,7 +423,7 @@ static bool parse_comparison(mdm_model *mdl, mdm_comparison *c, json_t *o, const
     if (ti < 0) {
         mdm_err_set(err, MDM_EINVAL,
                     "%s.type: expected one of name string tokens date email phone "
-                    "id postal exact",
+                    "id postal exact custom",
                     where);
         return false;
     }
@@ -436,6 +441,36 @@ static bool parse_comparison(mdm_model *mdl, mdm_comparison *c, json_t *o, const
         }
         c->t0 = json_number_value(json_array_get(th, 0));
         c->t1 = json_number_value(json_array_get(th, 1));
+    }
+    json_t *lv = json_object_get(o, "levels");
+    if (c->type == MDM_CT_CUSTOM) {
+        if (!json_is_array(lv) || json_array_size(lv) < 1 ||
+            json_array_size(lv) > MDM_MAX_LEVELS - 2) {
+            mdm_err_set(err, MDM_EINVAL, "%s.levels: expected 1 to %d {\"comparator\", \"min\"}",
+                        where, MDM_MAX_LEVELS - 2);
+            return false;
+        }
+        for (size_t i = 0; i < json_array_size(lv); i++) {
+            json_t *e = json_array_get(lv, i);
+            json_t *cn = json_object_get(e, "comparator"), *mn = json_object_get(e, "min");
+            mdm_cmp_sim_fn fn = json_is_string(cn) ? mdm_cmp_by_name(json_string_value(cn)) : NULL;
+            if (!fn || !json_is_number(mn)) {
+                mdm_err_set(err, MDM_EINVAL,
+                            "%s.levels[%zu]: expected {\"comparator\": jaro_winkler|jaro|"
+                            "levenshtein|damerau_levenshtein|osa|jaccard|token_set, \"min\": "
+                            "similarity}",
+                            where, i);
+                return false;
+            }
+            c->sim_fn[c->ncustom] = fn;
+            c->sim_name[c->ncustom] = mdm_xstrdup(json_string_value(cn));
+            c->sim_min[c->ncustom] = json_number_value(mn);
+            c->ncustom++;
+        }
+        c->nlevels = 2 + c->ncustom;
+    } else if (lv) {
+        mdm_err_set(err, MDM_EINVAL, "%s.levels: only for type \"custom\"", where);
+        return false;
     }
     c->group = -1;
     json_t *grp = json_object_get(o, "group");
@@ -512,8 +547,11 @@ void mdm_model_free(mdm_model *m)
         return;
     for (int i = 0; i < m->nsources; i++)
         mdm_source_map_clear(&m->sources[i]);
-    for (int i = 0; i < m->ncmp; i++)
+    for (int i = 0; i < m->ncmp; i++) {
         free(m->cmp[i].name);
+        for (int k = 0; k < m->cmp[i].ncustom; k++)
+            free(m->cmp[i].sim_name[k]);
+    }
     for (int i = 0; i < m->nrules; i++)
         free(m->rules[i].text);
     for (int i = 0; i < m->ngroups; i++)
@@ -781,6 +819,13 @@ json_t *mdm_model_json(const mdm_model *m)
         json_object_set_new(o, "name", json_string(c->name));
         json_object_set_new(o, "field", json_string(mdm_field_name(c->field)));
         json_object_set_new(o, "type", json_string(type_name(c->type)));
+        if (c->type == MDM_CT_CUSTOM) {
+            json_t *lvs = json_array();
+            for (int q = 0; q < c->ncustom; q++)
+                json_array_append_new(lvs, json_pack("{s:s,s:f}", "comparator", c->sim_name[q],
+                                                     "min", c->sim_min[q]));
+            json_object_set_new(o, "levels", lvs);
+        }
         if (c->type == MDM_CT_NAME || c->type == MDM_CT_STRING || c->type == MDM_CT_TOKENS)
             json_object_set_new(o, "thresholds", json_pack("[f,f]", c->t0, c->t1));
         json_object_set_new(o, "tf", json_boolean(c->tf));
@@ -985,9 +1030,43 @@ static int phone_level(const mdm_feat *a, const mdm_feat *b)
     return best;
 }
 
+static int custom_level(const mdm_comparison *c, const char *x, const char *y)
+{
+    if (eq(x, y))
+        return 0;
+    for (int i = 0; i < c->ncustom; i++)
+        if (c->sim_fn[i](x, y) >= c->sim_min[i])
+            return i + 1;
+    return c->nlevels - 1;
+}
+
 static int comparison_level(const mdm_comparison *c, const mdm_feat *a, const mdm_feat *b)
 {
     const char *x = a->v[c->field], *y = b->v[c->field];
+    if (c->type == MDM_CT_CUSTOM) {
+        int na = c->field == MDM_FIELD_EMAIL   ? a->n_emails
+                 : c->field == MDM_FIELD_PHONE ? a->n_phones
+                                               : 1;
+        int nb = c->field == MDM_FIELD_EMAIL   ? b->n_emails
+                 : c->field == MDM_FIELD_PHONE ? b->n_phones
+                                               : 1;
+        int best = -1;
+        for (int i = 0; i < na; i++)
+            for (int j = 0; j < nb; j++) {
+                const char *p = c->field == MDM_FIELD_EMAIL   ? a->emails[i]
+                                : c->field == MDM_FIELD_PHONE ? a->phones[i]
+                                                              : x;
+                const char *q = c->field == MDM_FIELD_EMAIL   ? b->emails[j]
+                                : c->field == MDM_FIELD_PHONE ? b->phones[j]
+                                                              : y;
+                if (!p || !q)
+                    continue;
+                int l = custom_level(c, p, q);
+                if (best < 0 || l < best)
+                    best = l;
+            }
+        return best;
+    }
     switch (c->type) {
     case MDM_CT_NAME:
         return name_level(c, a, b);

@@ -24,6 +24,10 @@
  *   id       exact | one edit | different
  *   postal   exact | same first 3 characters | different
  *   exact    exact | different
+ *   custom   exact | one level per configured {comparator, min} in order | different
+ *            ("levels": [{"comparator": "jaro_winkler", "min": 0.95},
+ *                        {"comparator": "levenshtein", "min": 0.8}], comparators of
+ *            mdm_cmp_by_name; at most 4)
  * The match weight of a pair is the prior weight plus, for each non-null comparison,
  * log2(m/u) of its level; with term-frequency adjustment on a comparison, an exact
  * agreement on a value of relative frequency f weighs log2(m0 / max(f, u_floor))
@@ -130,6 +134,7 @@ typedef enum mdm_cmp_type {
     MDM_CT_ID,
     MDM_CT_POSTAL,
     MDM_CT_EXACT,
+    MDM_CT_CUSTOM, /* exact | the configured levels in order | different */
 } mdm_cmp_type;
 
 #define MDM_MAX_COMPARISONS 14
@@ -148,6 +153,11 @@ typedef struct mdm_comparison {
     bool shared_null; /* values held by many different people count as null */
     int group;        /* index into mdm_model.groups, -1 when in none */
     int nlevels;
+    /* custom levels (type "custom"): level i+1 when sim_fn[i](a, b) >= sim_min[i] */
+    int ncustom;
+    double (*sim_fn[MDM_MAX_LEVELS])(const char *, const char *);
+    char *sim_name[MDM_MAX_LEVELS]; /* comparator names, for the JSON document */
+    double sim_min[MDM_MAX_LEVELS];
     double m[MDM_MAX_LEVELS], u[MDM_MAX_LEVELS]; /* trained probabilities */
 } mdm_comparison;
 

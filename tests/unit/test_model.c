@@ -204,6 +204,52 @@ static void test_default_groups(void)
     mdm_model_free(m);
 }
 
+static void test_custom_levels(void)
+{
+    mdm_err err = {0};
+    mdm_model *m = load_cfg(
+        "{\"sources\":[{\"record_id\":\"id\",\"columns\":{}}],\"comparisons\":[{\"name\":"
+        "\"surname\",\"field\":\"last_name\",\"type\":\"custom\",\"levels\":[{\"comparator\":"
+        "\"jaro_winkler\",\"min\":0.95},{\"comparator\":\"levenshtein\",\"min\":0.5}]}],"
+        "\"blocking\":{\"rules\":[\"last_name\"]}}",
+        &err);
+    CHECK(m != NULL);
+    if (!m) {
+        fprintf(stderr, "%s\n", err.msg);
+        return;
+    }
+    CHECK_INT(m->cmp[0].nlevels, 4);
+    mdm_feat x = {0}, y = {0};
+    int8_t lv[MDM_MAX_COMPARISONS];
+    static const struct {
+        const char *a, *b;
+        int level;
+    } cases[] = {{"smith", "smith", 0},
+                 {"martha", "marhta", 1},
+                 {"smith", "smyth", 2},
+                 {"smith", "jones", 3},
+                 {"smith", NULL, -1}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        x.v[MDM_FIELD_LAST_NAME] = cases[i].a;
+        y.v[MDM_FIELD_LAST_NAME] = cases[i].b;
+        mdm_model_levels(m, &x, &y, lv);
+        mdm_test_case(lv[0] == cases[i].level, cases[i].a);
+    }
+    json_t *doc = mdm_model_json(m);
+    mdm_model *m2 = mdm_model_from_json(doc, &err);
+    json_decref(doc);
+    CHECK(m2 && m2->cmp[0].ncustom == 2 && m2->cmp[0].sim_min[1] == 0.5);
+    mdm_model_free(m2);
+    mdm_model_free(m);
+    m = load_cfg("{\"sources\":[{\"record_id\":\"id\",\"columns\":{}}],\"comparisons\":[{"
+                 "\"field\":\"last_name\",\"type\":\"custom\",\"levels\":[{\"comparator\":"
+                 "\"soundish\",\"min\":1}]}],\"blocking\":{\"rules\":[\"last_name\"]}}",
+                 &err);
+    CHECK(m == NULL);
+    CHECK(strstr(err.msg, "comparisons[0].levels[0]") != NULL);
+    mdm_model_free(m);
+}
+
 static void test_json_roundtrip(void)
 {
     mdm_err err = {0};
@@ -310,6 +356,7 @@ int main(void)
     RUN(test_levels);
     RUN(test_tf_and_explain);
     RUN(test_default_groups);
+    RUN(test_custom_levels);
     RUN(test_json_roundtrip);
     RUN(test_em_recovers);
     RUN(test_set_u);

@@ -212,6 +212,13 @@ static void test_eval(void)
     CHECK_NEAR(r.predicted, 4, 1e-9);
     CHECK_NEAR(r.f1, 0.5, 1e-9);
     CHECK_INT(r.largest_cluster, 3);
+    /* the truth column may sit in the clusters file itself */
+    write_file(cl, "source,record_id,cluster_id,person\ns,1,a,p\ns,2,a,p\ns,3,b,p\ns,4,b,q\n"
+                   "s,5,b,q\n");
+    mdm_eval_opts self = {.truth_column = "person"};
+    CHECK_INT(mdm_eval_run(cl, &self, &r, &err), MDM_OK);
+    CHECK_NEAR(r.tp, 2, 1e-9);
+    CHECK_NEAR(r.f1, 0.5, 1e-9);
     /* linkage: cross-source pairs only */
     write_file(cl, "source,record_id,cluster_id\na,rec-1-org,x\nb,rec-1-dup-0,x\nb,rec-2-dup-0,x\n"
                    "a,rec-2-org,y\n");
