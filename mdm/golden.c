@@ -815,20 +815,33 @@ mdm_status mdm_golden_record_get(mdm_db *db, const char *source, const char *sou
     return MDM_OK;
 }
 
+/* Criteria on contact points and identifiers are containment queries on the records'
+ * comparison forms (GIN index source_record_keys), each satisfied by any active member. */
+#define SEARCH_MEMBER(n)                                                                           \
+    "AND ($" #n "::jsonb IS NULL OR e.id IN (SELECT m.entity_id FROM source_record sr "            \
+    "JOIN membership m ON m.record_id = sr.id AND m.active "                                       \
+    "WHERE sr.normalized->'keys' @> $" #n "::jsonb)) "
+
 static const mdm_db_stmt stmt_search = {
     "golden_search",
     "SELECT e.id, e.version, e.golden FROM entity e WHERE e.status = 'active' AND e.id > $1 "
-    "AND ($2::text IS NULL OR e.id IN (SELECT m.entity_id FROM blocking_key b JOIN membership m "
-    "  ON m.record_id = b.record_id AND m.active WHERE b.key = $2)) "
-    "AND ($3::text IS NULL OR e.id IN (SELECT m.entity_id FROM blocking_key b JOIN membership m "
-    "  ON m.record_id = b.record_id AND m.active WHERE b.key = $3)) "
-    "AND ($4::text IS NULL OR e.id IN (SELECT m.entity_id FROM blocking_key b JOIN membership m "
-    "  ON m.record_id = b.record_id AND m.active WHERE b.key = $4)) "
+    SEARCH_MEMBER(2) SEARCH_MEMBER(3) SEARCH_MEMBER(4)
     "AND ($5::text IS NULL OR lower(e.golden->>'last_name') = $5 "
     "  OR lower(concat_ws(' ', e.golden->>'first_name', e.golden->>'last_name')) = $5) "
     "AND ($6::text IS NULL OR e.golden->>'birth_date' = $6) "
     "ORDER BY e.id LIMIT $7",
     7};
+
+/* {"name": [value]} (list) or {"name": value}, as JSON text for a containment query. */
+static char *contains(const char *name, const char *value, bool list)
+{
+    json_t *v = json_string(value);
+    json_t *o = json_object();
+    json_object_set_new(o, name, list ? json_pack("[o]", v) : v);
+    char *s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return s;
+}
 
 mdm_status mdm_golden_search(mdm_db *db, const mdm_golden_query *q, json_t **out, mdm_err *err)
 {
@@ -838,8 +851,8 @@ mdm_status mdm_golden_search(mdm_db *db, const mdm_golden_query *q, json_t **out
                            "give at least one of email, phone, loyalty_id, name, birth_date");
     if (q->limit < 0 || q->limit > 1000)
         return mdm_err_set_field(err, MDM_EINVAL, "/limit", "limit must be 1..1000");
-    char *em = NULL, *ly = NULL, *nm = NULL;
-    char ph[24] = "", em_key[300] = "", ph_key[32] = "", ly_key[160] = "";
+    char *em = NULL, *ly = NULL, *nm = NULL, *em_key = NULL, *ph_key = NULL, *ly_key = NULL;
+    char ph[24] = "";
     mdm_status st = MDM_OK;
     if (q->email) {
         em = mdm_ingest_email_key(q->email);
@@ -847,14 +860,14 @@ mdm_status mdm_golden_search(mdm_db *db, const mdm_golden_query *q, json_t **out
             st = mdm_err_set_field(err, MDM_EINVAL, "/email", "email is not an e-mail address");
             goto out_free;
         }
-        snprintf(em_key, sizeof em_key, "em:%s", em);
+        em_key = contains("emails", em, true);
     }
     if (q->phone) {
         if (!mdm_ingest_phone_key(q->phone, NULL, ph)) {
             st = mdm_err_set_field(err, MDM_EINVAL, "/phone", "phone is not a phone number");
             goto out_free;
         }
-        snprintf(ph_key, sizeof ph_key, "ph:%s", ph);
+        ph_key = contains("phones", ph, true);
     }
     if (q->loyalty_id) {
         ly = mdm_ingest_text_key(q->loyalty_id);
@@ -863,7 +876,7 @@ mdm_status mdm_golden_search(mdm_db *db, const mdm_golden_query *q, json_t **out
             if (ly[i] != ' ')
                 ly[o++] = ly[i];
         ly[o] = '\0';
-        snprintf(ly_key, sizeof ly_key, "ly:%s", ly);
+        ly_key = contains("loyalty_id", ly, false);
     }
     if (q->name) {
         nm = mdm_xstrdup(q->name);
@@ -878,8 +891,7 @@ mdm_status mdm_golden_search(mdm_db *db, const mdm_golden_query *q, json_t **out
     char after[32], lim[16];
     ID(after, q->after);
     snprintf(lim, sizeof lim, "%d", limit + 1);
-    const char *p[7] = {after,  em_key[0] ? em_key : NULL, ph_key[0] ? ph_key : NULL,
-                        ly_key[0] ? ly_key : NULL, nm, q->birth_date, lim};
+    const char *p[7] = {after, em_key, ph_key, ly_key, nm, q->birth_date, lim};
     PGresult *res = NULL;
     if ((st = mdm_db_exec(db, &stmt_search, p, &res, err)) != MDM_OK)
         goto out_free;
@@ -901,6 +913,9 @@ out_free:
     free(em);
     free(ly);
     free(nm);
+    free(em_key);
+    free(ph_key);
+    free(ly_key);
     return st;
 }
 

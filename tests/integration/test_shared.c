@@ -66,6 +66,18 @@ static void test_store_phone(void)
     CHECK(w_shared == 0.0); /* null: weighs nothing */
     CHECK(p_shared < p_alone);
     CHECK_INT(fx_scalar(db, "SELECT count(*) FROM entity WHERE status = 'active'"), 5);
+    /* search finds every holder of the number, whatever the model's blocking rules */
+    mdm_golden_query q = {0};
+    q.phone = "(608) 555-0199";
+    json_t *out = NULL;
+    mdm_err err;
+    CHECK_INT(mdm_golden_search(db, &q, &out, &err), MDM_OK);
+    CHECK_INT(json_array_size(json_object_get(out, "items")), 5);
+    json_decref(out);
+    q.name = "ann zelinski";
+    CHECK_INT(mdm_golden_search(db, &q, &out, &err), MDM_OK);
+    CHECK_INT(json_array_size(json_object_get(out, "items")), 1);
+    json_decref(out);
     mdm_db_close(db);
 }
 
