@@ -1,7 +1,7 @@
 # Service core at scale: `mdm load` (COPY, set-based) of a synthetic population of the
 # five demo systems, `mdm resolve` of everything loaded, then incremental mdm_ingest
 # latency with 2 writers against that population (build/rel/bench_ingest).
-#   MDM_BENCH_CORE_PEOPLE   people to generate (default 40000, about 100,000 records;
+#   MDM_BENCH_CORE_PEOPLE   people to generate (default 10000, about 26,000 records;
 #                           the issue's target is a million records: 385000 people)
 #   MDM_BENCH_INGEST        records per writer of the incremental phase (default 2000)
 #   MDM_BENCH_THREADS       resolve threads (default 2)
@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "${MDM_ROOT:-$(dirname "$0")/../..}"
 mdm=${MDM_BIN:-build/rel/mdm}
-people=${MDM_BENCH_CORE_PEOPLE:-40000}
+people=${MDM_BENCH_CORE_PEOPLE:-10000}
 scripts/pg.sh start >/dev/null
 db=mdm_bench_core_$$
 scripts/pg.sh createdb "$db" >/dev/null
