@@ -90,7 +90,7 @@ const mdm_cli_command mdm_cli_commands[] = {
      "Exit 0 when intact, 1 when tampered (each problem on stderr), 7 on a database error.\n\n"
      "list prints the newest rows first, one JSON object per line (default 100).\n"},
     {"normalize", mdm_cli_normalize, "print how one value normalizes (JSON)",
-     "usage: mdm normalize --field FIELD [--country CC] [--pivot YEAR] [VALUE]\n\n"
+     "usage: mdm normalize --field FIELD [--country CC] [--pivot YEAR] [--month-first] [VALUE]\n\n"
      "Runs one normalizer on VALUE and prints the result as JSON: display and comparison\n"
      "forms, parsed parts and validity. FIELD is one of:\n"
      "  name         prefix/first/middle/last/suffix keys and the nickname canonical first name\n"
@@ -98,7 +98,8 @@ const mdm_cli_command mdm_cli_commands[] = {
      "  phone        E.164 and extension (libphonenumber); --country is the default region\n"
      "  address      \"line1[, line2], city, [region] postal[, country]\" -> number, street,\n"
      "               unit, line, city, region, postal_code, ISO country\n"
-     "  date         ISO date; ambiguous day/month gives both readings; --pivot for 2-digit years\n"
+     "  date         ISO date; ambiguous day/month gives both readings (day first unless\n"
+     "               --month-first); --pivot YEAR is the last year a 2-digit year may mean\n"
      "  postal_code  national layout for --country (US, GB, CA, AU, DE, FR, NL ...)\n"
      "  country      ISO 3166-1 alpha-2 code of a name or code\n"
      "  text         the base text pipeline: display and ASCII key\n"

@@ -137,7 +137,7 @@ static const char *const fields[] = {"name",        "email",   "phone", "address
 /* Runs the normalizer of field on value and adds its result to o. n may be NULL for the
  * fields that need no handle (date, postal_code, country). */
 static mdm_status normalize_one(mdm_norm *n, const char *field, const char *country, int pivot,
-                                const char *value, json_t *o, mdm_err *err)
+                                mdm_date_order order, const char *value, json_t *o, mdm_err *err)
 {
     mdm_status st = MDM_OK;
     mdm_arena *a = mdm_arena_new(4096);
@@ -229,7 +229,7 @@ static mdm_status normalize_one(mdm_norm *n, const char *field, const char *coun
         }
     } else if (strcmp(field, "date") == 0) {
         mdm_date d;
-        st = mdm_norm_date(value, pivot, &d, err);
+        st = mdm_norm_date_ex(value, pivot, order, &d, err);
         if (st == MDM_OK) {
             char iso[16], alt[16];
             snprintf(iso, sizeof iso, "%04d-%02d-%02d", d.y, d.m, d.d);
@@ -268,6 +268,7 @@ int mdm_cli_normalize(int argc, char **argv)
 {
     const char *field = NULL, *country = NULL, *value = NULL;
     int pivot = 0;
+    mdm_date_order order = MDM_DATE_DMY;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--field") == 0 && i + 1 < argc)
             field = argv[++i];
@@ -277,6 +278,8 @@ int mdm_cli_normalize(int argc, char **argv)
             country = argv[++i];
         else if (strncmp(argv[i], "--country=", 10) == 0)
             country = argv[i] + 10;
+        else if (strcmp(argv[i], "--month-first") == 0)
+            order = MDM_DATE_MDY;
         else if (strcmp(argv[i], "--pivot") == 0 && i + 1 < argc)
             pivot = atoi(argv[++i]);
         else if (strcmp(argv[i], "--") == 0 && i + 1 < argc && !value && i + 2 == argc)
@@ -317,7 +320,7 @@ int mdm_cli_normalize(int argc, char **argv)
     }
     if (value) {
         json_t *o = json_object();
-        if (normalize_one(n, field, country, pivot, value, o, &err) != MDM_OK) {
+        if (normalize_one(n, field, country, pivot, order, value, o, &err) != MDM_OK) {
             rc = mdm_cli_fail(cmd, &err);
         } else {
             char *js = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -343,8 +346,9 @@ int mdm_cli_normalize(int argc, char **argv)
         }
         json_t *o = json_object();
         mdm_err e2 = {0};
-        mdm_status st = value_ok(line, &e2) ? normalize_one(n, field, country, pivot, line, o, &e2)
-                                            : MDM_EINVAL;
+        mdm_status st = value_ok(line, &e2)
+                            ? normalize_one(n, field, country, pivot, order, line, o, &e2)
+                            : MDM_EINVAL;
         if (st != MDM_OK) {
             json_decref(o);
             mdm_err_set(&err, st, "stdin line %ld: %s", lineno, e2.msg);

@@ -1049,7 +1049,39 @@ typedef struct date_tok {
     char word[16];
 } date_tok;
 
+/* Reads "a/b" as day/month or month/day: a number over 12 decides; dots are always
+ * day first; otherwise order decides and, when both readings are dates, the date is
+ * ambiguous with the other reading in alt_*. */
+static void pick_day_month(int a, int b, mdm_date_order order, bool dots, int *d, int *m,
+                           mdm_date *out)
+{
+    if (dots || (a > 12 && b <= 12)) {
+        *d = a;
+        *m = b;
+        return;
+    }
+    if (b > 12 && a <= 12) {
+        *m = a;
+        *d = b;
+        return;
+    }
+    bool mf = order == MDM_DATE_MDY;
+    *d = mf ? b : a;
+    *m = mf ? a : b;
+    if (a != b && a <= 12 && b <= 12) {
+        out->ambiguous = true;
+        out->alt_m = *d;
+        out->alt_d = *m;
+    }
+}
+
 mdm_status mdm_norm_date(const char *in, int pivot_year, mdm_date *out, mdm_err *err)
+{
+    return mdm_norm_date_ex(in, pivot_year, MDM_DATE_DMY, out, err);
+}
+
+mdm_status mdm_norm_date_ex(const char *in, int pivot_year, mdm_date_order order, mdm_date *out,
+                            mdm_err *err)
 {
     memset(out, 0, sizeof *out);
     if (!in)
@@ -1137,18 +1169,8 @@ mdm_status mdm_norm_date(const char *in, int pivot_year, mdm_date *out, mdm_err 
         m = v / 100 % 100;
         d = v % 100;
         if (!date_ok(y, m, d)) { /* DDMMYYYY, ambiguous like DD/MM/YYYY */
-            int a = v / 1000000, b = v / 10000 % 100;
             y = v % 10000;
-            d = a;
-            m = b;
-            if (b > 12 && a <= 12) {
-                m = a;
-                d = b;
-            } else if (a != b && a <= 12 && b <= 12) {
-                out->ambiguous = true;
-                out->alt_m = a;
-                out->alt_d = b;
-            }
+            pick_day_month(v / 1000000, v / 10000 % 100, order, false, &d, &m, out);
         }
     } else if (nt == 3 && nnum == 3) {
         char s1 = t[1].sep, s2 = t[2].sep;
@@ -1162,22 +1184,7 @@ mdm_status mdm_norm_date(const char *in, int pivot_year, mdm_date *out, mdm_err 
             d = t[2].val;
         } else if (t[0].len <= 2 && t[1].len <= 2 && (t[2].len == 4 || t[2].len == 2)) {
             y = t[2].len == 2 ? two_digit_year(t[2].val, pivot_year) : t[2].val;
-            int a = t[0].val, b = t[1].val;
-            if (s1 == '.' || (a > 12 && b <= 12)) { /* dots: always day first */
-                d = a;
-                m = b;
-            } else if (b > 12 && a <= 12) {
-                m = a;
-                d = b;
-            } else {
-                d = a;
-                m = b;
-                if (a != b && a <= 12 && b <= 12) {
-                    out->ambiguous = true;
-                    out->alt_m = a;
-                    out->alt_d = b;
-                }
-            }
+            pick_day_month(t[0].val, t[1].val, order, s1 == '.', &d, &m, out);
         } else {
             goto bad;
         }

@@ -190,6 +190,17 @@ typedef struct mdm_date {
 mdm_status mdm_norm_date(const char *in, int pivot_year, mdm_date *out, mdm_err *err)
     __attribute__((warn_unused_result));
 
+/* Which reading of an ambiguous "03/02/1981" comes first (the other is alt_*). */
+typedef enum mdm_date_order {
+    MDM_DATE_DMY = 0, /* day first (mdm_norm_date): most of the world */
+    MDM_DATE_MDY = 1  /* month first: US sources */
+} mdm_date_order;
+
+/* mdm_norm_date with the preferred reading of ambiguous day/month layouts; unambiguous
+ * inputs ("13/02", "02/13", dotted, ISO, month names) read the same either way. */
+mdm_status mdm_norm_date_ex(const char *in, int pivot_year, mdm_date_order order, mdm_date *out,
+                            mdm_err *err) __attribute__((warn_unused_result));
+
 /* ---- Shared by the module's own files (normalize*.c); not for other callers ------- */
 
 /* Key / display of len bytes into out (reset first); false on invalid UTF-8 or ICU error. */

@@ -282,7 +282,7 @@ static void test_country_table(void)
     tsv_close(&t);
 }
 
-/* date: input, pivot, iso or ERR, alternative reading or "-" */
+/* date: input, pivot, iso or ERR, alternative reading or "-", order (dmy default, mdy) */
 static void test_date_table(void)
 {
     tsv t;
@@ -293,7 +293,8 @@ static void test_date_table(void)
     char what[300];
     while (tsv_next(&t) >= 0) {
         mdm_date d;
-        mdm_status st = mdm_norm_date(t.field[0], atoi(t.field[1]), &d, NULL);
+        mdm_date_order order = strcmp(t.field[4], "mdy") == 0 ? MDM_DATE_MDY : MDM_DATE_DMY;
+        mdm_status st = mdm_norm_date_ex(t.field[0], atoi(t.field[1]), order, &d, NULL);
         char iso[32] = "ERR", alt[32] = "-";
         if (st == MDM_OK) {
             snprintf(iso, sizeof iso, "%04d-%02d-%02d", d.y, d.m, d.d);
