@@ -189,7 +189,7 @@ json_t *mdm_http_openapi(mdm_err *err)
         }
         char method[16];
         size_t k = 0;
-        for (; rt->method[k] && k < sizeof method - 1; k++)
+        for (; k < sizeof method - 1 && rt->method[k]; k++)
             method[k] = (char)(rt->method[k] | 0x20);
         method[k] = '\0';
         json_object_set_new(item, method, op);

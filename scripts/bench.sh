@@ -13,6 +13,11 @@
 # one is reported and the others still run; the exit status is non-zero when any failed.
 # Output is also kept in build/bench-logs/<speed|quality>.txt.
 #
+# HTTP: tests/bench/bench_http.sh drives a running `mdm serve` with wrk (GET
+# /v1/entities/{id}, POST upserts, POST /v1/match); wrk is a bench-only dependency that
+# `scripts/deps.sh --bench` installs (done below when it is missing). Its knobs:
+# MDM_BENCH_HTTP_ENTITIES (default 1000000), MDM_BENCH_HTTP_SECONDS, MDM_BENCH_HTTP_THREADS.
+#
 # Environment: MDM_BENCH_SECONDS sets the time per measured case where a program takes
 # one (its first argument). Passed on to scripts: MDM_ROOT (the checkout), MDM_BIN
 # (build/rel/mdm), MDM_FEBRL_DIR (default ../shared/data/febrl).
@@ -33,6 +38,9 @@ done
 export MDM_ROOT=$PWD
 export MDM_BIN=${MDM_BIN:-$PWD/build/rel/mdm}
 export MDM_FEBRL_DIR=${MDM_FEBRL_DIR:-$PWD/../shared/data/febrl}
+if [ "$mode" = speed ] && ! command -v wrk >/dev/null; then
+    scripts/deps.sh --bench || echo "bench: cannot install wrk; the HTTP benchmark will fail" >&2
+fi
 logdir=build/bench-logs
 mkdir -p "$logdir"
 log=$logdir/$mode.txt

@@ -11,14 +11,14 @@ cat > "$http_tmp/mdm.json" <<'JSON'
   {"code": "crm", "kind": "crm", "key": "Id", "updated_at": "Modified",
    "mapping": {"First": "first_name", "Last": "last_name", "Mail": "email", "Tel": "phone:mobile",
                "Born": "birth_date", "Card": "loyalty_id"}},
-  {"code": "web", "kind": "commerce"}],
+  {"code": "web", "kind": "commerce"}, {"code": "pos", "kind": "pos"}],
  "http": {"auth_cache_seconds": 0, "max_body_bytes": 4096, "max_batch_lines": 6}}
 JSON
 export MDM_CONFIG=$http_tmp/mdm.json
 expect_exit 0 "migrate" "$mdm" migrate
 http_start || { e2e_fail "server starts" "see above"; e2e_end; exit 1; }
 e2e_ok "server starts (sources synced)"
-expect_eq "sources registered at start" "$(sql "SELECT string_agg(code, ',' ORDER BY code) FROM source_system")" "crm,web"
+expect_eq "sources registered at start" "$(sql "SELECT string_agg(code, ',' ORDER BY code) FROM source_system")" "crm,pos,web"
 crm=$(new_key source --source crm --name crm-sync)
 web=$(new_key source --source web)
 reader=$(new_key reader)
@@ -178,6 +178,24 @@ expect_problem "match with malformed JSON" 400 einval POST /v1/match -H "$(auth 
 expect_problem "match with a wrong content type" 415 emedia POST /v1/match -H "$(auth reader)" -H "Content-Type: application/xml" -d '<a/>'
 expect_problem "source key may not match" 403 eforbidden POST /v1/match -H "$(auth crm)" "${J[@]}" -d "$q"
 expect_problem "GET on match is 405" 405 emethod GET /v1/match -H "$(auth reader)"
+
+# a merged-away id answers with its survivor
+pos=$(new_key source --source pos)
+call POST /v1/sources/web/records -H "$(auth web)" "${J[@]}" -d '{"source_key": "MA", "first_name": "Maria", "last_name": "Garcia", "birth_date": "1985-06-15", "emails": ["maria.garcia@example.com"]}'
+m1=$(printf '%s' "$body" | jq -r .entity_id)
+call POST /v1/sources/pos/records -H "$(auth pos)" "${J[@]}" -d '{"source_key": "MB", "first_name": "Maria", "last_name": "Garcia", "birth_date": "1985-06-15", "phones": ["+1 415 555 0199"], "loyalty_id": "LOY77"}'
+m2=$(printf '%s' "$body" | jq -r .entity_id)
+expect_status "a bridging record merges" 201 POST /v1/sources/web/records -H "$(auth web)" "${J[@]}" -d '{"source_key": "MC", "first_name": "Maria", "last_name": "Garcia", "birth_date": "1985-06-15", "emails": ["maria.garcia@example.com"], "phones": ["+1 415 555 0199"], "loyalty_id": "LOY77"}'
+expect_eq "decision merged" "$(printf '%s' "$body" | jq -r .decision)" "merged"
+if [ "$m1" -lt "$m2" ]; then old=$m2 live=$m1; else old=$m1 live=$m2; fi
+expect_status "retired id answers" 200 GET "/v1/entities/$old" -H "$(auth reader)"
+expect_eq "with its survivor" "$(printf '%s' "$body" | jq -r '.id, .requested_id, .status' | tr '\n' ' ')" "$live $old active "
+expect_contains "Content-Location names the survivor" "Content-Location: /v1/entities/$live" "$hdrs"
+expect_eq "survivor holds all three records" "$(printf '%s' "$body" | jq '.members | length')" "3"
+expect_status "history of the survivor shows the merge" 200 GET "/v1/entities/$live/history" -H "$(auth reader)"
+expect_contains "merge event" '"action":"merge"' "$body"
+expect_status "change feed has the merge" 200 GET "/v1/changes?after=0&limit=1000" -H "$(auth reader)"
+expect_eq "merged event in the feed" "$(printf '%s' "$body" | jq -r '[.events[] | select(.type == "merged")] | length > 0')" "true"
 
 # --- NDJSON batch ------------------------------------------------------------------------
 printf '%s\n' '{"Id": "B1", "First": "Ann", "Last": "Berg", "Mail": "ann.berg@example.com"}' '{bad' \
