@@ -5,6 +5,7 @@
 #include "common/mem.h"
 #include "matching/normalize.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,6 +104,8 @@ static char *file_stem(const char *path)
 /* Reads one input: ids and mapped values into the blob. */
 static mdm_status load_file(linkdata *ld, const char *path, mdm_err *err)
 {
+    if (access(path, R_OK) != 0)
+        return mdm_err_set(err, MDM_EIO, "cannot open %s: %s", path, strerror(errno));
     const mdm_source_map *sm = mdm_model_source_for(ld->m, path);
     if (!sm)
         return mdm_err_set(err, MDM_EINVAL, "%s: no source of the configuration matches this file",
