@@ -4,6 +4,7 @@
 #include "mdm/config.h"
 #include "mdm/db.h"
 #include "mdm/migrate.h"
+#include "mdm/publish.h"
 #include "mdm/source.h"
 
 #include <curl/curl.h>
@@ -118,7 +119,13 @@ int mdm_cli_config(int argc, char **argv)
     mdm_config *cfg = mdm_config_load(config_path, &err);
     if (!cfg)
         return mdm_cli_fail("config", &err);
+    /* sections validated without a database: publish and subscriptions (mdm/publish.h) */
+    if (mdm_publish_validate_config(cfg, &err) != MDM_OK) {
+        mdm_config_free(cfg);
+        return mdm_cli_fail("config", &err);
+    }
     json_t *j = mdm_config_to_json(cfg);
+    mdm_publish_mask_secrets(j);
     char *s = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
     if (s)
         puts(s);

@@ -380,6 +380,17 @@ mdm_status mdm_publish_validate_config(const mdm_config *cfg, mdm_err *err)
     return MDM_OK;
 }
 
+void mdm_publish_mask_secrets(json_t *config_json)
+{
+    size_t i;
+    json_t *sub;
+    json_array_foreach(json_object_get(config_json, "subscriptions"), i, sub)
+    {
+        if (json_is_object(sub) && json_object_get(sub, "secret"))
+            json_object_set_new(sub, "secret", json_string("***"));
+    }
+}
+
 static const mdm_db_stmt st_sync_upsert = {
     "publish_sync_upsert",
     "INSERT INTO subscription (source, url, secret, event_types, mapping, active, max_attempts, "
@@ -1452,158 +1463,19 @@ void mdm_publish_stop(void)
 
 #define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
-static const mdm_db_stmt st_list = {"publish_list",
-                                    "SELECT id, subscription_id, seq, entity_id, state, "
-                                    "attempts, " TS("next_attempt_at") " AS next_attempt_at, " TS(
-                                        "last_attempt_at") " AS last_attempt_at, "
-                                                           "last_status, "
-                                                           "last_response, " TS(
-                                                               "crea"
-                                                               "ted_"
-                                                               "at") " AS created_at, " TS("done_"
-                                                                                           "at") " "
-                                                                                                 "A"
-                                                                                                 "S"
-                                                                                                 " "
-                                                                                                 "d"
-                                                                                                 "o"
-                                                                                                 "n"
-                                                                                                 "e"
-                                                                                                 "_"
-                                                                                                 "a"
-                                                                                                 "t"
-                                                                                                 " "
-                                                                                                 "F"
-                                                                                                 "R"
-                                                                                                 "O"
-                                                                                                 "M"
-                                                                                                 " "
-                                                                                                 "d"
-                                                                                                 "e"
-                                                                                                 "l"
-                                                                                                 "i"
-                                                                                                 "v"
-                                                                                                 "e"
-                                                                                                 "r"
-                                                                                                 "y"
-                                                                                                 " "
-                                                                                                 "W"
-                                                                                                 "H"
-                                                                                                 "E"
-                                                                                                 "R"
-                                                                                                 "E"
-                                                                                                 " "
-                                                                                                 "i"
-                                                                                                 "d"
-                                                                                                 " "
-                                                                                                 ">"
-                                                                                                 " "
-                                                                                                 "$"
-                                                                                                 "1"
-                                                                                                 " "
-                                                                                                 "A"
-                                                                                                 "N"
-                                                                                                 "D"
-                                                                                                 " "
-                                                                                                 "("
-                                                                                                 "$"
-                                                                                                 "2"
-                                                                                                 ":"
-                                                                                                 ":"
-                                                                                                 "t"
-                                                                                                 "e"
-                                                                                                 "x"
-                                                                                                 "t"
-                                                                                                 " "
-                                                                                                 "I"
-                                                                                                 "S"
-                                                                                                 " "
-                                                                                                 "N"
-                                                                                                 "U"
-                                                                                                 "L"
-                                                                                                 "L"
-                                                                                                 " "
-                                                                                                 "O"
-                                                                                                 "R"
-                                                                                                 " "
-                                                                                                 "s"
-                                                                                                 "t"
-                                                                                                 "a"
-                                                                                                 "t"
-                                                                                                 "e"
-                                                                                                 " "
-                                                                                                 "="
-                                                                                                 " "
-                                                                                                 "$"
-                                                                                                 "2"
-                                                                                                 ")"
-                                                                                                 " "
-                                                                                                 "A"
-                                                                                                 "N"
-                                                                                                 "D"
-                                                                                                 " "
-                                                                                                 "("
-                                                                                                 "$"
-                                                                                                 "3"
-                                                                                                 ":"
-                                                                                                 ":"
-                                                                                                 "b"
-                                                                                                 "i"
-                                                                                                 "g"
-                                                                                                 "i"
-                                                                                                 "n"
-                                                                                                 "t"
-                                                                                                 " "
-                                                                                                 "="
-                                                                                                 " "
-                                                                                                 "0"
-                                                                                                 " "
-                                                                                                 "O"
-                                                                                                 "R"
-                                                                                                 " "
-                                                                                                 "s"
-                                                                                                 "u"
-                                                                                                 "b"
-                                                                                                 "s"
-                                                                                                 "c"
-                                                                                                 "r"
-                                                                                                 "i"
-                                                                                                 "p"
-                                                                                                 "t"
-                                                                                                 "i"
-                                                                                                 "o"
-                                                                                                 "n"
-                                                                                                 "_"
-                                                                                                 "i"
-                                                                                                 "d"
-                                                                                                 " "
-                                                                                                 "="
-                                                                                                 " "
-                                                                                                 "$"
-                                                                                                 "3"
-                                                                                                 ")"
-                                                                                                 " "
-                                                                                                 "O"
-                                                                                                 "R"
-                                                                                                 "D"
-                                                                                                 "E"
-                                                                                                 "R"
-                                                                                                 " "
-                                                                                                 "B"
-                                                                                                 "Y"
-                                                                                                 " "
-                                                                                                 "i"
-                                                                                                 "d"
-                                                                                                 " "
-                                                                                                 "L"
-                                                                                                 "I"
-                                                                                                 "M"
-                                                                                                 "I"
-                                                                                                 "T"
-                                                                                                 " "
-                                                                                                 "$"
-                                                                                                 "4",
-                                    4};
+/* clang-format off */
+static const mdm_db_stmt st_list = {
+    "publish_list",
+    "SELECT id, subscription_id, seq, entity_id, state, attempts, "
+    TS("next_attempt_at") " AS next_attempt_at, "
+    TS("last_attempt_at") " AS last_attempt_at, "
+    "last_status, last_response, "
+    TS("created_at") " AS created_at, "
+    TS("done_at") " AS done_at "
+    "FROM delivery WHERE id > $1 AND ($2::text IS NULL OR state = $2) "
+    "AND ($3::bigint = 0 OR subscription_id = $3) ORDER BY id LIMIT $4",
+    4};
+/* clang-format on */
 
 static void set_str_or_null(json_t *o, const char *key, const PGresult *res, int r)
 {
@@ -1763,16 +1635,17 @@ mdm_status mdm_publish_replay_from(mdm_db *db, int64_t subscription_id, int64_t 
 
 /* Subscriptions */
 
+/* clang-format off */
 #define SUB_COLS                                                                                   \
-    "id, source, url, event_types::text[] AS event_types, mapping::text AS mapping, active, "      \
-    "max_attempts, origin, " TS("created_at") " AS created_at, " TS(                               \
-        "updated_at") " AS updated_at, secret <> '' AS secret_set, "                               \
-                      "array_to_json(event_types)::text AS types_json"
+    "id, source, url, event_types::text[] AS event_types, mapping::text AS mapping, active, "     \
+    "max_attempts, origin, " TS("created_at") " AS created_at, " TS("updated_at")                  \
+    " AS updated_at, secret <> '' AS secret_set, array_to_json(event_types)::text AS types_json"
 
-static const mdm_db_stmt st_sub_list = {"publish_sub_list",
-                                        "SELECT " SUB_COLS " FROM subscription ORDER BY id", 0};
-static const mdm_db_stmt st_sub_get = {"publish_sub_get",
-                                       "SELECT " SUB_COLS " FROM subscription WHERE id = $1", 1};
+static const mdm_db_stmt st_sub_list = {
+    "publish_sub_list", "SELECT " SUB_COLS " FROM subscription ORDER BY id", 0};
+static const mdm_db_stmt st_sub_get = {
+    "publish_sub_get", "SELECT " SUB_COLS " FROM subscription WHERE id = $1", 1};
+/* clang-format on */
 static const mdm_db_stmt st_sub_insert = {
     "publish_sub_insert",
     "INSERT INTO subscription (source, url, secret, event_types, mapping, active, max_attempts, "

@@ -72,6 +72,10 @@ mdm_status mdm_publish_opts_load(const mdm_config *cfg, mdm_publish_opts *o, mdm
 mdm_status mdm_publish_validate_config(const mdm_config *cfg, mdm_err *err)
     __attribute__((warn_unused_result));
 
+/* Replaces every subscriptions[].secret of a configuration JSON (mdm_config_to_json's
+ * output) with "***", for printing. */
+void mdm_publish_mask_secrets(json_t *config_json);
+
 /* Upserts the configured subscriptions (origin 'config', keyed by source and url) and
  * deactivates origin-'config' rows no longer configured. *count gets the number
  * configured. MDM_ECONFLICT when a subscription names an unknown source system. */

@@ -40,6 +40,11 @@ echo '{"subscriptions": [{"source": "crm", "url": "ftp://x", "secret": "01234567
 expect_exit 2 "bad subscription url refused" "$mdm" serve --config "$http_tmp/bad.json" --listen 127.0.0.1:0
 expect_contains "bad url named" "/subscriptions/0/url" "$out"
 expect_exit 2 "publish --config with a bad subscription" "$mdm" publish --once --config "$http_tmp/bad.json"
+expect_exit 2 "mdm config validates subscriptions" "$mdm" config --config "$http_tmp/bad.json"
+expect_contains "mdm config names the field" "(at /subscriptions/0/url)" "$out"
+echo '{"subscriptions": [{"source": "crm", "url": "https://x.example/h", "secret": "plain-secret-0123456789"}]}' > "$http_tmp/plain.json"
+expect_exit 0 "mdm config with a subscription" "$mdm" config --config "$http_tmp/plain.json"
+if [[ $out == *plain-secret* ]]; then e2e_fail "mdm config masks subscription secrets" "$out"; else e2e_ok "mdm config masks subscription secrets"; fi
 echo '{"publish": {"workers": 0}}' > "$http_tmp/bad2.json"
 expect_exit 2 "bad publish.workers refused" "$mdm" serve --config "$http_tmp/bad2.json" --listen 127.0.0.1:0
 expect_contains "publish.workers named" "publish.workers must be an integer from 1 to 64" "$out"
