@@ -178,7 +178,6 @@ static json_t *builtin_keys(const json_t *canonical)
         add_key(arr, "db:", dob, pre);
     }
     if (fc) {
-        char fsx[5] = "";
         /* postal code + first-name initial: finds movers' neighbours cheaply */
         json_array_foreach(json_object_get(k, "addresses"), i, v) {
             const char *pc = json_string_value(json_object_get(v, "postal"));
@@ -190,7 +189,6 @@ static json_t *builtin_keys(const json_t *canonical)
                 free(pk);
             }
         }
-        (void)fsx;
     }
     /* sort, unique */
     size_t n = json_array_size(arr);
