@@ -642,6 +642,124 @@ out_free:
     return st;
 }
 
+/* ---- unmerge (used by stewardship/merge.c) --------------------------------------- */
+
+static const mdm_db_stmt stmt_unmerge_retired = {
+    "golden_unmerge_retired",
+    "SELECT status, survivor_id FROM entity WHERE id = $1 FOR UPDATE", 1};
+
+static const mdm_db_stmt stmt_unmerge_move = {
+    "golden_unmerge_move",
+    "WITH moved AS (UPDATE membership SET active = false, unlinked_at = now() "
+    "WHERE entity_id = $1 AND active AND record_id = ANY ($3::bigint[]) RETURNING record_id) "
+    "INSERT INTO membership (record_id, entity_id) SELECT record_id, $2 FROM moved "
+    "RETURNING record_id",
+    3};
+
+static const mdm_db_stmt stmt_unmerge_left = {
+    "golden_unmerge_left",
+    "SELECT count(*) AS n FROM membership WHERE entity_id = $1 AND active", 1};
+
+static const mdm_db_stmt stmt_unmerge_revive = {
+    "golden_unmerge_revive",
+    "UPDATE entity SET status = 'active', survivor_id = NULL, updated_at = now() WHERE id = $1",
+    1};
+
+static const mdm_db_stmt stmt_unmerge_chosen_at = {
+    "golden_unmerge_chosen_at",
+    "UPDATE golden_value g SET chosen_at = b.chosen_at "
+    "FROM jsonb_to_recordset($2::jsonb) AS b(attr text, value jsonb, source_record_id bigint, "
+    "rule text, chosen_at timestamptz) "
+    "WHERE g.entity_id = $1 AND g.attr = b.attr AND g.value = b.value AND g.rule = b.rule "
+    "AND g.source_record_id IS NOT DISTINCT FROM b.source_record_id",
+    2};
+
+mdm_status mdm_golden_unmerge(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t survivor,
+                              int64_t retired, const int64_t *records, size_t n,
+                              const json_t *before, const char *actor, const char *reason,
+                              mdm_err *err)
+{
+    if (n == 0)
+        return mdm_err_set_field(err, MDM_EINVAL, "/records", "no records to move back");
+    int64_t s = survivor;
+    mdm_status st = mdm_golden_lock(db, &s, err);
+    if (st != MDM_OK)
+        return st;
+    if (s != survivor)
+        return mdm_err_set(err, MDM_ECONFLICT, "entity %lld was merged into %lld since",
+                           (long long)survivor, (long long)s);
+    char ss[32], rs[32];
+    ID(ss, survivor);
+    ID(rs, retired);
+    const char *pr[1] = {rs};
+    PGresult *res = NULL;
+    if ((st = mdm_db_exec(db, &stmt_unmerge_retired, pr, &res, err)) != MDM_OK)
+        return st;
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return mdm_err_set(err, MDM_ENOTFOUND, "no entity %lld", (long long)retired);
+    }
+    bool retired_into = !strcmp(mdm_db_get(res, 0, "status", ""), "retired") &&
+                        mdm_db_get_ll(res, 0, "survivor_id", 0) == survivor;
+    PQclear(res);
+    if (!retired_into)
+        return mdm_err_set(err, MDM_ECONFLICT, "entity %lld is not merged into %lld",
+                           (long long)retired, (long long)survivor);
+    mdm_buf ids = {0};
+    mdm_buf_putc(&ids, '{');
+    for (size_t i = 0; i < n; i++)
+        mdm_buf_printf(&ids, "%s%lld", i ? "," : "", (long long)records[i]);
+    mdm_buf_putc(&ids, '}');
+    const char *pm[3] = {ss, rs, ids.data};
+    st = mdm_db_exec(db, &stmt_unmerge_move, pm, &res, err);
+    mdm_buf_free(&ids);
+    if (st != MDM_OK)
+        return st;
+    int moved = PQntuples(res);
+    PQclear(res);
+    if (moved == 0)
+        return mdm_err_set(err, MDM_ECONFLICT,
+                           "none of the records merged from %lld is in entity %lld any more",
+                           (long long)retired, (long long)survivor);
+    const char *ps[1] = {ss};
+    if ((st = mdm_db_exec(db, &stmt_unmerge_left, ps, &res, err)) != MDM_OK)
+        return st;
+    long long left = mdm_db_get_ll(res, 0, "n", 0);
+    PQclear(res);
+    if (left == 0)
+        return mdm_err_set(err, MDM_ECONFLICT, "undoing the merge would leave entity %lld empty",
+                           (long long)survivor);
+    if ((st = mdm_db_exec(db, &stmt_unmerge_revive, pr, NULL, err)) != MDM_OK)
+        return st;
+    json_t *details = json_pack("{s:i}", "moved_records", moved);
+    st = link_event(db, "unmerge", "manual", survivor, 0, retired, 0, "manual", actor, reason,
+                    details, err);
+    json_decref(details);
+    if (st != MDM_OK)
+        return st;
+    json_t *extra = json_pack("{s:I, s:I, s:b}", "split_from", (json_int_t)survivor,
+                              "split_into", (json_int_t)retired, "unmerge", 1);
+    st = recompute(db, ctx, retired, "split", reason ? reason : "unmerge", true, extra, NULL, err);
+    if (st == MDM_OK)
+        st = recompute(db, ctx, survivor, "split", reason ? reason : "unmerge", true, extra, NULL,
+                       err);
+    json_decref(extra);
+    for (int side = 0; st == MDM_OK && before && side < 2; side++) {
+        const char *key = side ? ss : rs;
+        const json_t *rows = json_object_get(before, key);
+        if (!json_is_array(rows))
+            continue;
+        char *rows_s = json_dumps(rows, JSON_COMPACT);
+        const char *pc[2] = {key, rows_s};
+        st = mdm_db_exec(db, &stmt_unmerge_chosen_at, pc, NULL, err);
+        free(rows_s);
+    }
+    if (st == MDM_OK)
+        mdm_log(MDM_LOG_INFO, "event=unmerge survivor=%lld restored=%lld records=%d",
+                (long long)survivor, (long long)retired, moved);
+    return st;
+}
+
 /* ---- reads ----------------------------------------------------------------------- */
 
 static const mdm_db_stmt stmt_get = {

@@ -74,6 +74,21 @@ mdm_status mdm_golden_split(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t entit
                             const char *reason, int64_t *new_entity, mdm_err *err)
     __attribute__((warn_unused_result));
 
+/* Undoes a merge (stewardship/merge.c keeps what the merge changed): moves records[0..n)
+ * — the members `retired` had before the merge — from `survivor` back to `retired`, which
+ * becomes active again (no survivor pointer), writes an 'unmerge' link event and
+ * recomputes both with 'split' events ({"split_from", "split_into", "unmerge": true}).
+ * Records no longer in survivor are skipped. before (may be NULL) holds the pre-merge
+ * golden_value rows, {"<entity id>": [{"attr", "value", "source_record_id", "rule",
+ * "chosen_at"}]}: a recomputed value equal to its pre-merge one (value, source record and
+ * rule) gets back its pre-merge chosen_at, so lineage reads exactly as before.
+ * MDM_ECONFLICT when retired is not merged into survivor, when none of the records is
+ * still in survivor, or when survivor would be left empty. */
+mdm_status mdm_golden_unmerge(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t survivor,
+                              int64_t retired, const int64_t *records, size_t n,
+                              const json_t *before, const char *actor, const char *reason,
+                              mdm_err *err) __attribute__((warn_unused_result));
+
 /* Recomputes the golden record of entity_id from its active members and pins (see
  * mdm/survive.h). When the result differs: golden_value rows replaced, entity.golden
  * and version updated, entity_version written, event `event` emitted ("updated" when
