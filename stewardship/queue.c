@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "stewardship/audit.h"
+#include "stewardship/merge.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -694,14 +695,12 @@ static mdm_status join_sides(mdm_db *db, const mdm_ingest_ctx *ictx, const locke
                              const mdm_queue_actor *who, const char *reason, int64_t *joined,
                              mdm_err *err)
 {
-    (void)db;
-    (void)ictx;
-    (void)it;
-    (void)who;
-    (void)reason;
-    *joined = 0;
-    return mdm_err_set(err, MDM_EUNPROCESSABLE,
-                       "match decisions need the golden-record core (mdm/golden), not yet built");
+    mdm_merge_actor ma = {who->name, who->role, reason};
+    if (!strcmp(it->kind, "record_entity"))
+        return mdm_merge_attach_record_locked(db, ictx, it->record_id, it->entity_id, &ma,
+                                              it->probability, joined, err);
+    return mdm_merge_entities_locked(db, ictx, it->entity_id, it->other_entity_id, &ma,
+                                     it->probability, joined, err);
 }
 
 typedef struct decide_ctx {
@@ -790,6 +789,8 @@ mdm_status mdm_queue_decide(mdm_db *db, const mdm_ingest_ctx *ctx, const mdm_que
                          strcmp(d->decision, "defer")))
         return mdm_err_set_field(err, MDM_EINVAL, "/decision",
                                  "decision must be match, no_match or defer");
+    if (!strcmp(d->decision, "match") && !ctx)
+        return mdm_err_set(err, MDM_EINTERNAL, "a match decision needs the ingest context");
     if (d->reason && strlen(d->reason) > MDM_AUDIT_MAX_REASON)
         return mdm_err_set_field(err, MDM_EINVAL, "/reason", "reason is longer than %d bytes",
                                  MDM_AUDIT_MAX_REASON);

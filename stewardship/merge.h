@@ -1,0 +1,93 @@
+/* Manual stewardship of golden records: merge, split, unmerge, pins and never/always-link
+ * assertions.
+ *
+ * The membership and golden-record writes themselves are the core's (mdm/golden.h:
+ * mdm_golden_merge, mdm_golden_split, mdm_golden_link/unlink, mdm_golden_recompute);
+ * this module adds what a steward action needs around them, in the same transaction:
+ * the entity version check (optimistic concurrency), assertion checks, a snapshot of
+ * both golden records before a merge (table merge_snapshot) so mdm_merge_unmerge()
+ * restores them exactly, labelled pairs (steward_label), consent recomputation and one
+ * audit row per action.
+ *
+ * Functions named *_locked run inside the caller's transaction (the queue uses them);
+ * the others run their own. All return MDM_OK, MDM_EINVAL (naming the field),
+ * MDM_ENOTFOUND, MDM_ECONFLICT (stale version, an assertion forbids it, already
+ * merged), MDM_ERETRY or MDM_EDB; on error nothing has changed. */
+#ifndef MDM_STEWARDSHIP_MERGE_H
+#define MDM_STEWARDSHIP_MERGE_H
+
+#include "common/err.h"
+#include "mdm/db.h"
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct mdm_ingest_ctx mdm_ingest_ctx;
+
+typedef struct mdm_merge_actor {
+    const char *name;   /* required */
+    const char *role;   /* required */
+    const char *reason; /* may be NULL */
+} mdm_merge_actor;
+
+/* Inside the caller's transaction */
+
+/* Merges entities a and b (the older id survives, as in mdm_golden_merge) after a
+ * snapshot of both; refuses (MDM_ECONFLICT) when a never_link assertion joins a member
+ * of one to a member of the other. *survivor receives the surviving id. */
+mdm_status mdm_merge_entities_locked(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t a, int64_t b,
+                                     const mdm_merge_actor *who, double probability,
+                                     int64_t *survivor, mdm_err *err)
+    __attribute__((warn_unused_result));
+
+/* Puts record_id into entity_id: when the record's current entity holds only it, the
+ * two entities are merged (snapshot, undoable); otherwise the record alone moves. The
+ * same never_link check. *entity receives the entity now holding the record. */
+mdm_status mdm_merge_attach_record_locked(mdm_db *db, const mdm_ingest_ctx *ctx,
+                                          int64_t record_id, int64_t entity_id,
+                                          const mdm_merge_actor *who, double probability,
+                                          int64_t *entity, mdm_err *err)
+    __attribute__((warn_unused_result));
+
+/* Steward actions (own transaction) */
+
+/* Manual merge of `other` into `id` (POST /v1/entities/{id}/merge). version, when > 0,
+ * must be id's current version. *result: {"survivor", "retired", "snapshot_id",
+ * "version"} (the survivor's version after the merge). */
+mdm_status mdm_merge_manual(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t id, int version,
+                            int64_t other, const mdm_merge_actor *who, json_t **result,
+                            mdm_err *err) __attribute__((warn_unused_result));
+
+/* Moves record_ids[0..n) of entity id to entity `into` (0 = a new entity). version as
+ * above. never_link assertions are written between the moved and the remaining records
+ * (a split means "not the same person"). *result: {"entity_id", "moved_to", "version"}. */
+mdm_status mdm_merge_split(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t id, int version,
+                           const int64_t *record_ids, size_t n, int64_t into,
+                           const mdm_merge_actor *who, json_t **result, mdm_err *err)
+    __attribute__((warn_unused_result));
+
+/* Undoes the merge recorded in snapshot snapshot_id (0 = the latest merge that retired
+ * or kept entity id): the retired entity comes back with its pre-merge golden values,
+ * lineage, pins and members; the survivor gets back its own. Records that joined the
+ * survivor after the merge stay with it. MDM_ECONFLICT when already undone or when a
+ * side changed so much that it cannot be undone (a member was erased). */
+mdm_status mdm_merge_unmerge(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t id,
+                             int64_t snapshot_id, const mdm_merge_actor *who, json_t **result,
+                             mdm_err *err) __attribute__((warn_unused_result));
+
+/* Pins attribute attr of entity id to value (a JSON value, borrowed), or removes the pin
+ * when value is NULL; survivorship reruns. *result: {"entity_id", "attr", "version",
+ * "golden"}. */
+mdm_status mdm_merge_pin(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t id, int version,
+                         const char *attr, const json_t *value, const mdm_merge_actor *who,
+                         json_t **result, mdm_err *err) __attribute__((warn_unused_result));
+
+/* Records that records a and b are (always_link) or are not (never_link) the same
+ * person; replaces an earlier assertion of the pair. kind is "always_link" or
+ * "never_link". */
+mdm_status mdm_merge_assert(mdm_db *db, const char *kind, int64_t record_a, int64_t record_b,
+                            const mdm_merge_actor *who, mdm_err *err)
+    __attribute__((warn_unused_result));
+
+#endif
