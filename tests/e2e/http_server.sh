@@ -96,7 +96,10 @@ expect_contains "401 names the scheme" "WWW-Authenticate: Bearer" "$hdrs"
 expect_problem "malformed key is 401" 401 eauth GET /v1/changes -H "Authorization: Bearer nope"
 expect_problem "basic auth is 401" 401 eauth GET /v1/changes -H "Authorization: Basic dXNlcjpwYXNz"
 expect_problem "unknown key is 401" 401 eauth GET /v1/changes -H "Authorization: Bearer mdm_0123456789ab_$(printf '0%.0s' $(seq 64))"
-expect_problem "tampered secret is 401" 401 eauth GET /v1/changes -H "Authorization: Bearer ${reader%?}0"
+# change the last secret character to a different one (appending a fixed "0" is no change
+# when the key already ends in 0)
+if [ "${reader: -1}" = 0 ]; then tampered="${reader%?}1"; else tampered="${reader%?}0"; fi
+expect_problem "tampered secret is 401" 401 eauth GET /v1/changes -H "Authorization: Bearer $tampered"
 expect_problem "revoked key is 401" 401 eauth GET /v1/changes -H "Authorization: Bearer $revoked"
 expect_problem "source key may not read the feed" 403 eforbidden GET /v1/changes -H "Authorization: Bearer $crm"
 for k in reader steward compliance admin; do
@@ -147,10 +150,19 @@ expect_eq "timed-out poll is empty" "$(printf '%s' "$body" | jq '.events | lengt
 if [ "$ms" -ge 900 ] && [ "$ms" -lt 3000 ]; then e2e_ok "long poll waits about 1 s (${ms} ms)"; else e2e_fail "long poll waits about 1 s" "${ms} ms"; fi
 
 # rate limit: 2/s, burst 2
-codes=""
-for _ in 1 2 3 4 5; do call GET /v1/changes -H "Authorization: Bearer $slow"; codes="$codes $status"; done
+# (the 429 itself is checked, not a later call: on a loaded machine the bucket may refill)
+codes="" limited_code="" limited_type=""
+for _ in 1 2 3 4 5 6 7 8; do
+    call GET /v1/changes -H "Authorization: Bearer $slow"
+    codes="$codes $status"
+    if [ "$status" = 429 ]; then
+        limited_code=$(printf '%s' "$body" | jq -r '.code' 2>/dev/null)
+        limited_type=$(printf '%s\n' "$hdrs" | sed -n 's/^[Cc]ontent-[Tt]ype: //p')
+        break
+    fi
+done
 expect_contains "rate limit answers 429" "429" "$codes"
-expect_problem "429 is a problem" 429 erate GET /v1/changes -H "Authorization: Bearer $slow"
+expect_eq "429 is a problem" "$limited_code $limited_type" "erate application/problem+json"
 expect_contains "429 has Retry-After" "Retry-After: " "$hdrs"
 sleep 1.1
 expect_status "bucket refills" 200 GET /v1/changes -H "Authorization: Bearer $slow"
