@@ -253,9 +253,8 @@ int mdm_cli_link(int argc, char **argv)
                        .progress = la.progress,
                        .retrain = la.retrain};
     mdm_link_stats st;
-    if (mdm_link_run(m, &o, &st, &err) != MDM_OK) {
-        rc = mdm_cli_fail("link", &err);
-    } else if (la.save_model && mdm_model_save(m, la.save_model, &err) != MDM_OK) {
+    if (mdm_link_run(m, &o, &st, &err) != MDM_OK ||
+        (la.save_model && mdm_model_save(m, la.save_model, &err) != MDM_OK)) {
         rc = mdm_cli_fail("link", &err);
     } else {
         summary("link", &st);

@@ -104,7 +104,7 @@ void mdm_cluster_run(size_t n, mdm_edge *edges, size_t nedges, const mdm_cluster
         uint32_t ra = find(&u, ed->a), rb = find(&u, ed->b);
         if (ra == rb)
             continue;
-        if ((long)(u.size[ra] + u.size[rb]) > o->max_cluster_size) {
+        if ((long)u.size[ra] + (long)u.size[rb] > o->max_cluster_size) {
             st->refused_size++;
             continue;
         }

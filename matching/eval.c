@@ -206,12 +206,15 @@ mdm_status mdm_eval_run(const char *clusters_path, const mdm_eval_opts *o, mdm_e
         tmp[i] = rows[i];
         tmp[i].entity = rows[i].cluster;
     }
-    qsort(tmp, n, sizeof *tmp, cmp_e);
+    if (n)
+        qsort(tmp, n, sizeof *tmp, cmp_e);
     res->predicted = count_pairs(tmp, n, res->cross_source, 0, NULL, &res->largest_cluster);
     free(tmp);
-    qsort(rows, n, sizeof *rows, cmp_e);
+    if (n)
+        qsort(rows, n, sizeof *rows, cmp_e);
     res->truth = count_pairs(rows, n, res->cross_source, 0, &res->entities, NULL);
-    qsort(rows, n, sizeof *rows, cmp_ce);
+    if (n)
+        qsort(rows, n, sizeof *rows, cmp_ce);
     res->tp = count_pairs(rows, n, res->cross_source, 1, NULL, NULL);
     res->precision = res->predicted > 0 ? res->tp / res->predicted : 1.0;
     res->recall = res->truth > 0 ? res->tp / res->truth : 1.0;

@@ -516,7 +516,7 @@ static mdm_status load_all(linkdata *ld, const mdm_model *m, const mdm_link_opts
     }
     if (ld->progress)
         fprintf(stderr, "link: read %zu records from %d file(s)\n", ld->n, o->ninputs);
-    ld->arenas = mdm_xcalloc((size_t)ld->threads, sizeof *ld->arenas);
+    ld->arenas = mdm_xcalloc((size_t)ld->threads, sizeof(mdm_arena *));
     for (int t = 0; t < ld->threads; t++)
         ld->arenas[t] = mdm_arena_new(1 << 20);
     ld->feats = mdm_xcalloc(ld->n ? ld->n : 1, sizeof *ld->feats);
@@ -587,7 +587,7 @@ static double weight_of(const mdm_model *m, const weights *w, const int8_t *lv, 
 {
     double wk[MDM_MAX_COMPARISONS];
     for (int k = 0; k < m->ncmp; k++) {
-        int l = lv[k];
+        int l = (int)lv[k];
         wk[k] = 0;
         if (l < 0)
             continue;
@@ -617,7 +617,7 @@ static uint64_t encode(const mdm_model *m, const int8_t *lv)
 static void decode(const mdm_model *m, uint64_t code, int8_t *lv)
 {
     for (int k = 0; k < m->ncmp; k++) {
-        uint64_t base = (uint64_t)(m->cmp[k].nlevels + 1);
+        uint64_t base = (uint64_t)m->cmp[k].nlevels + 1;
         lv[k] = (int8_t)((int)(code % base) - 1);
         code /= base;
     }
@@ -801,7 +801,7 @@ static void train(linkdata *ld, mdm_model *m, const uint64_t *pairs, size_t npai
             pats[np].count = merged->counts[i];
             np++;
         }
-    int nlev[MDM_MAX_COMPARISONS], group[MDM_MAX_COMPARISONS];
+    int nlev[MDM_MAX_COMPARISONS] = {0}, group[MDM_MAX_COMPARISONS] = {0};
     double m0[MDM_MAX_COMPARISONS][MDM_MAX_LEVELS], u0[MDM_MAX_COMPARISONS][MDM_MAX_LEVELS];
     for (int k = 0; k < m->ncmp; k++) {
         nlev[k] = m->cmp[k].nlevels;
@@ -826,7 +826,7 @@ static void train(linkdata *ld, mdm_model *m, const uint64_t *pairs, size_t npai
             double gsum = 0, rest = 0;
             bool any = false;
             for (int k = 0; k < m->ncmp; k++) {
-                int l = pats[p].levels[k];
+                int l = (int)pats[p].levels[k];
                 if (l < 0)
                     continue;
                 double w = log2(r.m[k][l] / m->cmp[k].u[l]);
@@ -991,7 +991,7 @@ mdm_status mdm_link_run(mdm_model *m, const mdm_link_opts *o, mdm_link_stats *st
     weights_init(&c.w, m);
     c.review = m->review_threshold;
     c.link = m->link_threshold;
-    edges = c.edges = mdm_xcalloc((size_t)ld.threads, sizeof *edges);
+    edges = c.edges = mdm_xcalloc((size_t)ld.threads, sizeof(mdm_edge *));
     nedges = c.nedges = mdm_xcalloc((size_t)ld.threads, sizeof *nedges);
     caps = c.caps = mdm_xcalloc((size_t)ld.threads, sizeof *caps);
     nlinks = c.nlinks = mdm_xcalloc((size_t)ld.threads, sizeof *nlinks);

@@ -244,7 +244,6 @@ const char *mdm_model_level_name(const mdm_comparison *c, int l)
     case MDM_CT_TOKENS:
         return l == 1 ? "close" : "far";
     case MDM_CT_DATE:
-        return "close";
     case MDM_CT_EMAIL:
     case MDM_CT_PHONE:
     case MDM_CT_ID:
@@ -1022,9 +1021,8 @@ static int phone_level(const mdm_feat *a, const mdm_feat *b)
             const char *x = a->phones[i], *y = b->phones[j];
             if (eq(x, y))
                 return 0;
-            if (strlen(x) >= 7 && strlen(y) >= 7 && strcmp(tail7(x), tail7(y)) == 0)
-                best = 1;
-            else if (one_edit(x, y))
+            if ((strlen(x) >= 7 && strlen(y) >= 7 && strcmp(tail7(x), tail7(y)) == 0) ||
+                one_edit(x, y))
                 best = 1;
         }
     return best;
@@ -1218,7 +1216,7 @@ double mdm_model_score(const mdm_model *m, const mdm_feat *a, const mdm_feat *b,
     }
     for (int k = 0; k < m->ncmp; k++) {
         const mdm_comparison *c = &m->cmp[k];
-        int l = lv[k];
+        int l = (int)lv[k];
         if (l >= 0 && stats && stats->shared && stats->shared[k])
             l = -1;
         double wk = mdm_model_level_weight(m, k, l), adj = 0;
@@ -1313,7 +1311,7 @@ void mdm_em_run(const mdm_pattern *pats, size_t npats, int ncmp, const int *nlev
             double gs[MDM_MAX_COMPARISONS] = {0}, gm[MDM_MAX_COMPARISONS] = {0};
             bool any_group = false;
             for (int k = 0; k < ncmp; k++) {
-                int l = pats[p].levels[k];
+                int l = (int)pats[p].levels[k];
                 if (l < 0)
                     continue;
                 double bf = lm_[k][l] - lu_[k][l];
@@ -1333,7 +1331,7 @@ void mdm_em_run(const mdm_pattern *pats, size_t npats, int ncmp, const int *nlev
             double cm = pats[p].count * g, cu = pats[p].count - cm;
             tm += cm;
             for (int k = 0; k < ncmp; k++) {
-                int l = pats[p].levels[k];
+                int l = (int)pats[p].levels[k];
                 if (l < 0)
                     continue;
                 sm[k][l] += cm;

@@ -550,9 +550,12 @@ mdm_status mdm_source_map_parse(mdm_source_map *m, json_t *obj, const char *wher
     json_t *v;
     json_object_foreach(obj, key, v)
     {
-        if (strcmp(key, "name") && strcmp(key, "match") && strcmp(key, "record_id") &&
-            strcmp(key, "deduplicated") && strcmp(key, "columns") && strcmp(key, "comment") &&
-            strcmp(key, "date_order"))
+        static const char *const known[] = {"name",    "match",   "record_id", "deduplicated",
+                                            "columns", "comment", "date_order"};
+        bool ok = false;
+        for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+            ok |= strcmp(key, known[i]) == 0;
+        if (!ok)
             return mdm_err_set(err, MDM_EINVAL, "%s: unknown key \"%s\"", where, key);
     }
     mdm_status st;

@@ -335,7 +335,6 @@ typedef struct addr {
 
 typedef struct person {
     long id;
-    bool female;
     const first_entry *first;
     const first_entry *middle;
     char last[48];
@@ -346,6 +345,7 @@ typedef struct person {
     char email[128], email_old[128];
     char loyalty[16], tax[16];
     bool in[S_COUNT];
+    bool female;
 } person;
 
 typedef struct src_out {
@@ -787,7 +787,8 @@ static void make_view(gen *g, const person *p, int s, view *v)
         size_t tail = strlen(at);
         if ((size_t)(at - v->email) + 5 + tail < sizeof v->email) {
             memmove(at + 5, at, tail + 1);
-            memcpy(at, "+shop", 5);
+            for (int k = 0; k < 5; k++)
+                at[k] = "+shop"[k];
         }
     }
     if (chance(r, 0.1))
@@ -988,8 +989,8 @@ static void make_person(gen *g, person *p, long id, const person *head, bool spo
     /* ids: a bijective scramble of the person number, so unique and uninformative */
     uint64_t scr = ((uint64_t)id * 387420489u + 12345u) % 800000000u;
     snprintf(p->loyalty, sizeof p->loyalty, "L%09llu",
-             (unsigned long long)((scr + 7) % 1000000000u));
-    snprintf(p->tax, sizeof p->tax, "%09llu", (unsigned long long)(100000000u + scr));
+             ((unsigned long long)scr + 7) % 1000000000ULL);
+    snprintf(p->tax, sizeof p->tax, "%09llu", 100000000ULL + (unsigned long long)scr);
 }
 
 mdm_status mdm_synth_write(const mdm_synth_opts *o, mdm_synth_stats *stats, mdm_err *err)
