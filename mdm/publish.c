@@ -698,6 +698,7 @@ struct mdm_publisher {
     mdm_buf response;
     long retry_after_ms;
     long long last_fanout_ms;
+    const atomic_bool *stop; /* set: leave the rest of a round pending (mdm serve shutdown) */
 };
 
 static long long now_ms(void)
@@ -1048,6 +1049,9 @@ static mdm_status step_tx(mdm_db *db, void *arg, mdm_err *err)
     int ndown = 0;
     json_t *rows = json_array();
     for (int r = 0; r < PQntuples(res) && st == MDM_OK; r++) {
+        /* shutting down: the rows not sent stay pending, untouched, for the next worker */
+        if (p->stop && atomic_load(p->stop))
+            break;
         const char *id = mdm_db_get(res, r, "id", "0");
         long long sub = mdm_db_get_ll(res, r, "sub_id", 0);
         int attempts = (int)mdm_db_get_ll(res, r, "attempts", 0);
@@ -1276,6 +1280,9 @@ mdm_status mdm_publish_run(const char *url, const mdm_publish_opts *o, int nthre
     return MDM_OK;
 }
 
+/* Read by workers between deliveries of a round, without the mutex. */
+static atomic_bool bg_stop_flag;
+
 /* Background workers of mdm serve. */
 static struct {
     pthread_mutex_t mu;
@@ -1353,6 +1360,8 @@ static void *bg_thread(void *arg)
         mdm_err err = {0};
         if (!p) {
             p = mdm_publisher_new(bg.url, &bg.o, &err);
+            if (p)
+                p->stop = &bg_stop_flag;
             if (!p) {
                 mdm_log(MDM_LOG_WARN, "event=publish_worker_connect_failed msg=\"%s\"", err.msg);
                 bg_wait(bg.o.poll_ms * 10L);
@@ -1414,6 +1423,7 @@ mdm_status mdm_publish_start(const mdm_config *cfg, int nthreads, mdm_err *err)
     }
     bg.running = true;
     bg.stop = false;
+    atomic_store(&bg_stop_flag, false);
     bg.synced = count >= 0;
     bg.cfg = cfg;
     bg.o = o;
@@ -1443,6 +1453,7 @@ void mdm_publish_stop(void)
         return;
     }
     bg.stop = true;
+    atomic_store(&bg_stop_flag, true);
     pthread_cond_broadcast(&bg.cv);
     pthread_mutex_unlock(&bg.mu);
     for (int i = 0; i < bg.n; i++)

@@ -117,7 +117,9 @@ mdm_status mdm_publish_run(const char *url, const mdm_publish_opts *o, int nthre
  * publish.enabled is false. MDM_ECONFLICT if already started. */
 mdm_status mdm_publish_start(const mdm_config *cfg, int nthreads, mdm_err *err)
     __attribute__((warn_unused_result));
-/* Stops and joins the workers; in-flight deliveries finish first. Idempotent. */
+/* Stops and joins the workers: a request in flight finishes and its outcome is
+ * recorded; the rest of that round's claimed deliveries stay pending for the next
+ * worker (no attempt counted). Idempotent. */
 void mdm_publish_stop(void);
 
 /* Management (CLI and HTTP) */

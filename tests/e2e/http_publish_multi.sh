@@ -131,4 +131,34 @@ expect_eq "no other concurrent repeat" "$(printf '%s' "$summary" | jq .concurren
 expect_eq "all signatures verified" "$(printf '%s' "$summary" | jq .bad_signatures)" "0"
 expect_eq "per entity, seqs arrive in order" \
     "$(jq -s '[group_by(.entity_id)[] | map(.seq) | . as $s | ($s == ($s | sort))] | all' "$log")" "true"
+# SIGTERM during a slow round: the request in flight finishes, the rest stays pending
+"$receiver_bin" --secret "$secret" --log "$http_tmp/slow.ndjson" --delay-ms 1000 \
+    >"$http_tmp/slow.out" &
+receiver_pid=$!
+sport=""
+for _ in $(seq 1 100); do
+    sport=$(sed -n 's/^ready //p' "$http_tmp/slow.out")
+    [ -n "$sport" ] && break
+    sleep 0.05
+done
+sed -e "s|127.0.0.1:$port/crm|127.0.0.1:$sport/slow|" -e 's|"workers": 2|"workers": 1|' \
+    "$http_tmp/mdm.json" > "$http_tmp/slow.json"
+http_start --config "$http_tmp/slow.json" || { e2e_fail "slow server starts" "see above"; e2e_end; exit 1; }
+post "$base" 101 108 >/dev/null
+for _ in $(seq 1 100); do
+    [ -s "$http_tmp/slow.ndjson" ] && break
+    sleep 0.05
+done
+t0=$(date +%s%N)
+http_stop
+t1=$(date +%s%N)
+expect_eq "SIGTERM mid-round exits 0" "$server_rc" "0"
+ms=$(((t1 - t0) / 1000000))
+if [ "$ms" -lt 4000 ]; then e2e_ok "shutdown waits for one request only (${ms} ms)"; else e2e_fail "shutdown waits for one request only" "${ms} ms"; fi
+sub=$(sql "SELECT id FROM subscription WHERE url LIKE '%/slow'")
+expect_eq "the rest of the round is pending, no attempt counted" \
+    "$(sql "SELECT count(*) FILTER (WHERE state = 'pending' AND attempts = 0) >= 5 AND count(*) FILTER (WHERE state = 'acknowledged') >= 1 FROM delivery WHERE subscription_id = $sub")" "t"
+kill -TERM "$receiver_pid"
+wait "$receiver_pid" 2>/dev/null
+receiver_pid=""
 e2e_end
