@@ -69,8 +69,8 @@ static int parse_int(const char *cmd, const char *opt, const char *s, int lo, in
 int mdm_cli_load(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'}, {"source", required_argument, NULL, 's'},
-        {"format", required_argument, NULL, 'f'}, {"no-resolve", no_argument, NULL, 'n'},
+        {"config", required_argument, NULL, 'c'},  {"source", required_argument, NULL, 's'},
+        {"format", required_argument, NULL, 'f'},  {"no-resolve", no_argument, NULL, 'n'},
         {"threads", required_argument, NULL, 't'}, {"chunk", required_argument, NULL, 'k'},
         {"quiet", no_argument, NULL, 'q'},         {NULL, 0, NULL, 0},
     };
@@ -88,7 +88,7 @@ int mdm_cli_load(int argc, char **argv)
             break;
         case 'f':
             format = optarg;
-            if (strcmp(format, "csv") && strcmp(format, "ndjson"))
+            if (strcmp(format, "csv") != 0 && strcmp(format, "ndjson") != 0)
                 return mdm_cli_usage_error("load", "--format must be csv or ndjson");
             break;
         case 'n':
@@ -129,8 +129,7 @@ int mdm_cli_load(int argc, char **argv)
         }
         printf("loaded %s: %ld rows, %ld new, %ld changed, %ld unchanged, %ld stale, %ld deleted, "
                "%ld rejected\n",
-               argv[i], s.rows, s.inserted, s.updated, s.unchanged, s.stale, s.deleted,
-               s.rejected);
+               argv[i], s.rows, s.inserted, s.updated, s.unchanged, s.stale, s.deleted, s.rejected);
     }
     if (!no_resolve) {
         long n = 0;
@@ -149,8 +148,10 @@ out:
 int mdm_cli_resolve(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'}, {"threads", required_argument, NULL, 't'},
-        {"batch", required_argument, NULL, 'b'},  {"quiet", no_argument, NULL, 'q'},
+        {"config", required_argument, NULL, 'c'},
+        {"threads", required_argument, NULL, 't'},
+        {"batch", required_argument, NULL, 'b'},
+        {"quiet", no_argument, NULL, 'q'},
         {NULL, 0, NULL, 0},
     };
     const char *config_path = NULL;
@@ -225,7 +226,7 @@ int mdm_cli_export_golden(int argc, char **argv)
     }
     if (optind < argc)
         return mdm_cli_usage_error("export", "unexpected argument \"%s\"", argv[optind]);
-    if (strcmp(format, "ndjson") && strcmp(format, "csv"))
+    if (strcmp(format, "ndjson") != 0 && strcmp(format, "csv") != 0)
         return mdm_cli_usage_error("export", "--format must be ndjson or csv");
     mdm_err err = {0};
     mdm_config *cfg = mdm_config_load(config_path, &err);
@@ -247,9 +248,8 @@ int mdm_cli_export_golden(int argc, char **argv)
     long n = 0;
     /* one snapshot for the whole export */
     if (mdm_db_command(db, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", &err) != MDM_OK ||
-        mdm_golden_export(db, format, f, &n, &err) != MDM_OK)
-        rc = mdm_cli_fail("export", &err);
-    else if (mdm_db_command(db, "COMMIT", &err) != MDM_OK)
+        mdm_golden_export(db, format, f, &n, &err) != MDM_OK ||
+        mdm_db_command(db, "COMMIT", &err) != MDM_OK)
         rc = mdm_cli_fail("export", &err);
     if (f != stdout && fclose(f) != 0 && rc == 0) {
         mdm_err_set(&err, MDM_EIO, "cannot write %s", output);

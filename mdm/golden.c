@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ID(buf, v) snprintf(buf, sizeof buf, "%lld", (long long)(v))
+#define ID(buf, v) snprintf((buf), sizeof(buf), "%lld", (long long)(v))
 
 /* ---- statements ------------------------------------------------------------------ */
 
@@ -23,15 +23,12 @@ static const mdm_db_stmt stmt_lock = {
 static const mdm_db_stmt stmt_new_entity = {
     "golden_new_entity", "INSERT INTO entity (version, golden) VALUES (0, '{}') RETURNING id", 0};
 
-
 static const mdm_db_stmt stmt_record_entity = {
-    "golden_record_entity",
-    "SELECT entity_id FROM membership WHERE record_id = $1 AND active", 1};
+    "golden_record_entity", "SELECT entity_id FROM membership WHERE record_id = $1 AND active", 1};
 
 static const mdm_db_stmt stmt_unlink = {
     "golden_unlink",
-    "UPDATE membership SET active = false, unlinked_at = now() WHERE record_id = $1 AND active",
-    1};
+    "UPDATE membership SET active = false, unlinked_at = now() WHERE record_id = $1 AND active", 1};
 
 static const mdm_db_stmt stmt_event = {
     "golden_event",
@@ -103,14 +100,8 @@ static const mdm_db_stmt stmt_link = {
     "details) VALUES ('link', $3, $2, $1, $4, $5, $6, $7::jsonb)",
     7};
 
-
-
-
-
-static const mdm_db_stmt stmt_del_values = {
-    "golden_del_values", "DELETE FROM golden_value WHERE entity_id = $1", 1};
-
-
+static const mdm_db_stmt stmt_del_values = {"golden_del_values",
+                                            "DELETE FROM golden_value WHERE entity_id = $1", 1};
 
 static const mdm_db_stmt stmt_retire = {
     "golden_retire",
@@ -172,10 +163,10 @@ static const mdm_db_stmt stmt_member_ids = {
 
 /* ---- helpers --------------------------------------------------------------------- */
 
-static mdm_status link_event(mdm_db *db, const char *action, const char *method,
-                             int64_t entity_id, int64_t record_id, int64_t other,
-                             double probability, const char *rule, const char *actor,
-                             const char *reason, const json_t *details, mdm_err *err)
+static mdm_status link_event(mdm_db *db, const char *action, const char *method, int64_t entity_id,
+                             int64_t record_id, int64_t other, double probability, const char *rule,
+                             const char *actor, const char *reason, const json_t *details,
+                             mdm_err *err)
 {
     char e[32], r[32], o[32], p[32];
     ID(e, entity_id);
@@ -236,7 +227,8 @@ static json_t *stored_lineage(const json_t *rows)
     json_t *lin = json_object();
     size_t i;
     json_t *r;
-    json_array_foreach(rows, i, r) {
+    json_array_foreach(rows, i, r)
+    {
         const json_t *v = json_object_get(r, "value");
         json_t *l = json_pack("{s:O, s:O, s:O}", "rule", json_object_get(r, "rule"), "value",
                               v ? v : json_null(), "source_record_id",
@@ -309,13 +301,13 @@ static mdm_status recompute(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t id, c
         if ((st = write_version(db, eid, v, old_golden ? old_golden : json_object(),
                                 "retired: no members", err)) != MDM_OK)
             goto out_free;
-        json_t *payload = json_pack("{s:I, s:i, s:s}", "id", (json_int_t)id, "version", v,
-                                    "reason", "no members");
+        json_t *payload = json_pack("{s:I, s:i, s:s}", "id", (json_int_t)id, "version", v, "reason",
+                                    "no members");
         st = mdm_outbox_emit(db, "deleted", id, v, payload, NULL, err);
         json_decref(payload);
         if (st == MDM_OK)
-            st = link_event(db, "retire", "system", id, 0, 0, 0, NULL, "system",
-                            "no members left", NULL, err);
+            st = link_event(db, "retire", "system", id, 0, 0, 0, NULL, "system", "no members left",
+                            NULL, err);
         if (changed)
             *changed = 1;
         goto out_free;
@@ -351,8 +343,8 @@ static mdm_status recompute(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t id, c
         goto out_free;
     int v = (int)mdm_db_get_ll(rb, 0, "version", 0);
     PQclear(rb);
-    json_t *payload = json_pack("{s:I, s:i, s:O}", "id", (json_int_t)id, "version", v, "golden",
-                                golden);
+    json_t *payload =
+        json_pack("{s:I, s:i, s:O}", "id", (json_int_t)id, "version", v, "golden", golden);
     if (extra)
         json_object_update(payload, (json_t *)extra);
     st = mdm_outbox_emit(db, ev, id, v, payload, NULL, err);
@@ -388,8 +380,7 @@ mdm_status mdm_golden_create(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t reco
     char rid[32], prob[32];
     ID(rid, record_id);
     snprintf(prob, sizeof prob, "%.6f", probability);
-    const char *p[5] = {rid, method, probability > 0 ? prob : NULL, rule,
-                        actor ? actor : "system"};
+    const char *p[5] = {rid, method, probability > 0 ? prob : NULL, rule, actor ? actor : "system"};
     PGresult *res = NULL;
     mdm_status st = mdm_db_exec(db, &stmt_create, p, &res, err);
     if (st != MDM_OK)
@@ -416,8 +407,8 @@ mdm_status mdm_golden_link(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t record
     ID(eid, *entity_id);
     snprintf(prob, sizeof prob, "%.6f", probability);
     char *d = details ? json_dumps(details, JSON_COMPACT) : NULL;
-    const char *p[7] = {rid, eid, method, probability > 0 ? prob : NULL, rule,
-                        actor ? actor : "system", d};
+    const char *p[7] = {
+        rid, eid, method, probability > 0 ? prob : NULL, rule, actor ? actor : "system", d};
     st = mdm_db_exec(db, &stmt_link, p, NULL, err);
     free(d);
     if (st != MDM_OK)
@@ -519,13 +510,13 @@ mdm_status mdm_golden_merge(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t into,
         (st = mdm_db_exec(db, &stmt_supersede_members, p2, NULL, err)) != MDM_OK)
         return st;
     json_t *details = json_pack("{s:i}", "moved_records", moved);
-    st = link_event(db, "merge", method, keep, 0, gone, probability, method, actor, reason,
-                    details, err);
+    st = link_event(db, "merge", method, keep, 0, gone, probability, method, actor, reason, details,
+                    err);
     json_decref(details);
     if (st != MDM_OK)
         return st;
-    json_t *extra = json_pack("{s:I, s:I}", "survivor", (json_int_t)keep, "retired",
-                              (json_int_t)gone);
+    json_t *extra =
+        json_pack("{s:I, s:I}", "survivor", (json_int_t)keep, "retired", (json_int_t)gone);
     snprintf(why, sizeof why, "merged with %lld", (long long)gone);
     st = recompute(db, ctx, keep, "merged", why, true, extra, NULL, err);
     json_decref(extra);
@@ -580,8 +571,8 @@ mdm_status mdm_golden_split(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t entit
             continue;
         if (!bsearch(&sel[i], members, total, sizeof *members, cmp_i64)) {
             st = mdm_err_set_field(err, MDM_EINVAL, "/records",
-                                   "record %lld is not a member of entity %lld",
-                                   (long long)sel[i], (long long)id);
+                                   "record %lld is not a member of entity %lld", (long long)sel[i],
+                                   (long long)id);
             goto out_free;
         }
         sel[uniq++] = sel[i];
@@ -624,8 +615,8 @@ mdm_status mdm_golden_split(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t entit
     json_decref(details);
     if (st != MDM_OK)
         goto out_free;
-    json_t *extra = json_pack("{s:I, s:I}", "split_from", (json_int_t)id, "split_into",
-                              (json_int_t)nid);
+    json_t *extra =
+        json_pack("{s:I, s:I}", "split_from", (json_int_t)id, "split_into", (json_int_t)nid);
     st = recompute(db, ctx, id, "split", reason ? reason : "split", true, extra, NULL, err);
     if (st == MDM_OK)
         st = recompute(db, ctx, nid, "split", reason ? reason : "split", true, extra, NULL, err);
@@ -852,11 +843,10 @@ mdm_status mdm_golden_get(mdm_db *db, int64_t id, json_t **out, int64_t *survivo
         goto out_fail;
     json_t *members = json_array();
     for (int i = 0; i < PQntuples(res); i++) {
-        json_t *m = json_pack("{s:I, s:s, s:s, s:s}", "record_id",
-                              (json_int_t)mdm_db_get_ll(res, i, "record_id", 0), "source",
-                              mdm_db_get(res, i, "source", ""), "source_key",
-                              mdm_db_get(res, i, "source_key", ""), "linked_at",
-                              mdm_db_get(res, i, "linked_at", ""));
+        json_t *m = json_pack(
+            "{s:I, s:s, s:s, s:s}", "record_id", (json_int_t)mdm_db_get_ll(res, i, "record_id", 0),
+            "source", mdm_db_get(res, i, "source", ""), "source_key",
+            mdm_db_get(res, i, "source_key", ""), "linked_at", mdm_db_get(res, i, "linked_at", ""));
         json_object_set_new(m, "source_updated_at",
                             str_or_null(mdm_db_get(res, i, "source_updated_at", NULL)));
         json_array_append_new(members, m);
@@ -918,14 +908,14 @@ mdm_status mdm_golden_record_get(mdm_db *db, const char *source, const char *sou
     }
     json_t *normalized = json_or_null(mdm_db_get(res, 0, "normalized", NULL));
     json_object_del(normalized, "keys");
-    json_t *r = json_pack("{s:I, s:s, s:s, s:o, s:o, s:i, s:b, s:o, s:s}", "id",
-                          (json_int_t)mdm_db_get_ll(res, 0, "id", 0), "source", source,
-                          "source_key", source_key, "raw",
-                          json_or_null(mdm_db_get(res, 0, "raw", NULL)), "normalized", normalized,
-                          "version", (int)mdm_db_get_ll(res, 0, "version", 0), "deleted",
-                          !strcmp(mdm_db_get(res, 0, "deleted", "f"), "t"), "source_updated_at",
-                          str_or_null(mdm_db_get(res, 0, "source_updated_at", NULL)),
-                          "received_at", mdm_db_get(res, 0, "received_at", ""));
+    json_t *r =
+        json_pack("{s:I, s:s, s:s, s:o, s:o, s:i, s:b, s:o, s:s}", "id",
+                  (json_int_t)mdm_db_get_ll(res, 0, "id", 0), "source", source, "source_key",
+                  source_key, "raw", json_or_null(mdm_db_get(res, 0, "raw", NULL)), "normalized",
+                  normalized, "version", (int)mdm_db_get_ll(res, 0, "version", 0), "deleted",
+                  !strcmp(mdm_db_get(res, 0, "deleted", "f"), "t"), "source_updated_at",
+                  str_or_null(mdm_db_get(res, 0, "source_updated_at", NULL)), "received_at",
+                  mdm_db_get(res, 0, "received_at", ""));
     int64_t eid = mdm_db_get_ll(res, 0, "entity_id", 0);
     json_object_set_new(r, "entity_id", eid ? json_integer(eid) : json_null());
     PQclear(res);
@@ -942,12 +932,12 @@ mdm_status mdm_golden_record_get(mdm_db *db, const char *source, const char *sou
 
 static const mdm_db_stmt stmt_search = {
     "golden_search",
-    "SELECT e.id, e.version, e.golden FROM entity e WHERE e.status = 'active' AND e.id > $1 "
-    SEARCH_MEMBER(2) SEARCH_MEMBER(3) SEARCH_MEMBER(4)
-    "AND ($5::text IS NULL OR lower(e.golden->>'last_name') = $5 "
-    "  OR lower(concat_ws(' ', e.golden->>'first_name', e.golden->>'last_name')) = $5) "
-    "AND ($6::text IS NULL OR e.golden->>'birth_date' = $6) "
-    "ORDER BY e.id LIMIT $7",
+    "SELECT e.id, e.version, e.golden FROM entity e WHERE e.status = 'active' AND e.id > "
+    "$1 " SEARCH_MEMBER(2) SEARCH_MEMBER(3) SEARCH_MEMBER(
+        4) "AND ($5::text IS NULL OR lower(e.golden->>'last_name') = $5 "
+           "  OR lower(concat_ws(' ', e.golden->>'first_name', e.golden->>'last_name')) = $5) "
+           "AND ($6::text IS NULL OR e.golden->>'birth_date' = $6) "
+           "ORDER BY e.id LIMIT $7",
     7};
 
 /* {"name": [value]} (list) or {"name": value}, as JSON text for a containment query. */
@@ -1018,10 +1008,8 @@ mdm_status mdm_golden_search(mdm_db *db, const mdm_golden_query *q, json_t **out
     int64_t last = 0;
     for (int i = 0; i < n && i < limit; i++) {
         last = mdm_db_get_ll(res, i, "id", 0);
-        json_array_append_new(items, json_pack("{s:I, s:i, s:o}", "id", (json_int_t)last,
-                                               "version",
-                                               (int)mdm_db_get_ll(res, i, "version", 0),
-                                               "golden",
+        json_array_append_new(items, json_pack("{s:I, s:i, s:o}", "id", (json_int_t)last, "version",
+                                               (int)mdm_db_get_ll(res, i, "version", 0), "golden",
                                                json_or_null(mdm_db_get(res, i, "golden", NULL))));
     }
     PQclear(res);
@@ -1062,12 +1050,12 @@ mdm_status mdm_golden_history(mdm_db *db, int64_t id, json_t **out, mdm_err *err
         return st;
     json_t *versions = json_array();
     for (int i = 0; i < PQntuples(res); i++)
-        json_array_append_new(
-            versions, json_pack("{s:i, s:o, s:s, s:s}", "version",
-                                (int)mdm_db_get_ll(res, i, "version", 0), "golden",
-                                json_or_null(mdm_db_get(res, i, "golden", NULL)), "reason",
-                                mdm_db_get(res, i, "reason", ""), "created_at",
-                                mdm_db_get(res, i, "created_at", "")));
+        json_array_append_new(versions,
+                              json_pack("{s:i, s:o, s:s, s:s}", "version",
+                                        (int)mdm_db_get_ll(res, i, "version", 0), "golden",
+                                        json_or_null(mdm_db_get(res, i, "golden", NULL)), "reason",
+                                        mdm_db_get(res, i, "reason", ""), "created_at",
+                                        mdm_db_get(res, i, "created_at", "")));
     PQclear(res);
     if ((st = mdm_db_exec(db, &stmt_hist_events, p, &res, err)) != MDM_OK) {
         json_decref(versions);
@@ -1075,13 +1063,11 @@ mdm_status mdm_golden_history(mdm_db *db, int64_t id, json_t **out, mdm_err *err
     }
     json_t *events = json_array();
     for (int i = 0; i < PQntuples(res); i++) {
-        json_t *e = json_pack("{s:I, s:s, s:s, s:I, s:s, s:s}", "id",
-                              (json_int_t)mdm_db_get_ll(res, i, "id", 0), "action",
-                              mdm_db_get(res, i, "action", ""), "method",
-                              mdm_db_get(res, i, "method", ""), "entity_id",
-                              (json_int_t)mdm_db_get_ll(res, i, "entity_id", 0), "actor",
-                              mdm_db_get(res, i, "actor", ""), "created_at",
-                              mdm_db_get(res, i, "created_at", ""));
+        json_t *e = json_pack(
+            "{s:I, s:s, s:s, s:I, s:s, s:s}", "id", (json_int_t)mdm_db_get_ll(res, i, "id", 0),
+            "action", mdm_db_get(res, i, "action", ""), "method", mdm_db_get(res, i, "method", ""),
+            "entity_id", (json_int_t)mdm_db_get_ll(res, i, "entity_id", 0), "actor",
+            mdm_db_get(res, i, "actor", ""), "created_at", mdm_db_get(res, i, "created_at", ""));
         long long r = mdm_db_get_ll(res, i, "record_id", 0),
                   o = mdm_db_get_ll(res, i, "other_entity_id", 0);
         json_object_set_new(e, "record_id", r ? json_integer(r) : json_null());
@@ -1098,8 +1084,8 @@ mdm_status mdm_golden_history(mdm_db *db, int64_t id, json_t **out, mdm_err *err
         json_decref(events);
         return mdm_err_set(err, MDM_ENOTFOUND, "no entity %lld", (long long)id);
     }
-    *out = json_pack("{s:I, s:o, s:o}", "id", (json_int_t)id, "versions", versions, "events",
-                     events);
+    *out =
+        json_pack("{s:I, s:o, s:o}", "id", (json_int_t)id, "versions", versions, "events", events);
     return MDM_OK;
 }
 
@@ -1144,12 +1130,14 @@ mdm_status mdm_golden_match(mdm_db *db, const mdm_ingest_ctx *ctx, const char *s
     const mdm_resolve_settings *rs = mdm_ingest_resolve_settings(ctx);
     size_t i;
     json_t *c;
-    json_array_foreach(cands, i, c) {
+    json_array_foreach(cands, i, c)
+    {
         double p = json_real_value(json_object_get(c, "probability"));
         bool conflict = json_is_true(json_object_get(c, "strong_conflict"));
-        json_object_set_new(c, "decision", json_string(p >= rs->auto_link && !conflict ? "match"
-                                                       : p >= rs->review           ? "review"
-                                                                                   : "no_match"));
+        json_object_set_new(c, "decision",
+                            json_string(p >= rs->auto_link && !conflict ? "match"
+                                        : p >= rs->review               ? "review"
+                                                                        : "no_match"));
     }
     *out = json_pack("{s:o}", "candidates", cands);
     return MDM_OK;
@@ -1249,8 +1237,8 @@ mdm_status mdm_golden_export(mdm_db *db, const char *format, FILE *f, long *coun
                 mdm_buf_free(&b);
                 fputc('\n', f);
             } else {
-                json_t *line = json_pack("{s:I, s:i, s:O, s:O}", "id", (json_int_t)after,
-                                         "version", version, "golden", golden, "xrefs", xrefs);
+                json_t *line = json_pack("{s:I, s:i, s:O, s:O}", "id", (json_int_t)after, "version",
+                                         version, "golden", golden, "xrefs", xrefs);
                 char *s = json_dumps(line, JSON_COMPACT | JSON_SORT_KEYS);
                 fputs(s, f);
                 fputc('\n', f);

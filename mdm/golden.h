@@ -96,8 +96,8 @@ mdm_status mdm_golden_unmerge(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t sur
  * whether anything changed. The entity must be locked by the caller (the write
  * functions above do it). */
 mdm_status mdm_golden_recompute(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t entity_id,
-                                const char *event, const char *reason, int *changed,
-                                mdm_err *err) __attribute__((warn_unused_result));
+                                const char *event, const char *reason, int *changed, mdm_err *err)
+    __attribute__((warn_unused_result));
 
 /* Locks entity id FOR UPDATE, following survivor pointers; *id receives the live id.
  * MDM_ENOTFOUND when it does not exist or is retired without survivor. */
@@ -114,8 +114,8 @@ mdm_status mdm_golden_lock(mdm_db *db, int64_t *id, mdm_err *err)
  * A retired id answers {"id", "status": "retired", "survivor_id", "version"} (the
  * caller may redirect), with *survivor_id (may be NULL) set; 0 when not retired.
  * MDM_ENOTFOUND when the id does not exist. */
-mdm_status mdm_golden_get(mdm_db *db, int64_t id, json_t **out, int64_t *survivor_id,
-                          mdm_err *err) __attribute__((warn_unused_result));
+mdm_status mdm_golden_get(mdm_db *db, int64_t id, json_t **out, int64_t *survivor_id, mdm_err *err)
+    __attribute__((warn_unused_result));
 
 /* The entity of a source record (active membership), 0 when none. */
 mdm_status mdm_golden_of_record(mdm_db *db, const char *source, const char *source_key,
@@ -128,7 +128,7 @@ mdm_status mdm_golden_record_get(mdm_db *db, const char *source, const char *sou
                                  json_t **out, mdm_err *err) __attribute__((warn_unused_result));
 
 typedef struct mdm_golden_query {
-    const char *email;      /* any of these may be NULL; at least one must be set */
+    const char *email; /* any of these may be NULL; at least one must be set */
     const char *phone;
     const char *loyalty_id;
     const char *name;       /* full or last name; with birth_date narrows */

@@ -10,12 +10,12 @@
 
 #include "common/log.h"
 #include "common/mem.h"
-#include "mdm/golden.h"
-#include "mdm/resolve.h"
-#include "mdm/survive.h"
 #include "matching/model.h"
 #include "matching/normalize.h"
 #include "matching/phonetic.h"
+#include "mdm/golden.h"
+#include "mdm/resolve.h"
+#include "mdm/survive.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -29,16 +29,16 @@
 struct mdm_ingest_ctx {
     mdm_sources *sources;
     mdm_resolve_settings rs;
-    mdm_resolve_model model;  /* built-in weights, used when engine is NULL */
-    mdm_model *engine;        /* the trained Fellegi-Sunter model of matching/model.h */
-    int engine_version;       /* match_model.version it came from, 0 = configuration */
+    mdm_resolve_model model; /* built-in weights, used when engine is NULL */
+    mdm_model *engine;       /* the trained Fellegi-Sunter model of matching/model.h */
+    int engine_version;      /* match_model.version it came from, 0 = configuration */
     mdm_survive_config *sv;
     char default_country[3];
 };
 
-static const char *const decision_names[] = {"created",   "linked", "merged",  "review",
-                                             "updated",   "unchanged", "stale", "deleted",
-                                             "rejected",  "pending"};
+static const char *const decision_names[] = {"created",  "linked",    "merged", "review",
+                                             "updated",  "unchanged", "stale",  "deleted",
+                                             "rejected", "pending"};
 
 const char *mdm_decision_name(mdm_decision d)
 {
@@ -59,7 +59,8 @@ void mdm_ingest_result_clear(mdm_ingest_result *r)
 static void use_engine_thresholds(mdm_ingest_ctx *c)
 {
     if (c->engine && !c->rs.thresholds_set && c->engine->link_threshold > 0 &&
-        c->engine->review_threshold > 0 && c->engine->review_threshold < c->engine->link_threshold) {
+        c->engine->review_threshold > 0 &&
+        c->engine->review_threshold < c->engine->link_threshold) {
         c->rs.auto_link = c->engine->link_threshold;
         c->rs.review = c->engine->review_threshold;
     }
@@ -83,8 +84,8 @@ static mdm_status check_trained(mdm_model *m, const char *where, mdm_err *err)
     if (m->trained)
         return MDM_OK;
     mdm_model_free(m);
-    return mdm_err_set_field(err, MDM_EINVAL, where,
-                             "%s: the model is not trained (run mdm train)", where);
+    return mdm_err_set_field(err, MDM_EINVAL, where, "%s: the model is not trained (run mdm train)",
+                             where);
 }
 
 /* "model": {"path": FILE} (a trained model of `mdm train`), an inline trained model
@@ -186,8 +187,8 @@ const mdm_model *mdm_ingest_engine(const mdm_ingest_ctx *ctx)
     return ctx->engine;
 }
 
-static const mdm_db_stmt stmt_model = {
-    "ingest_model", "SELECT version, model FROM match_model WHERE active", 0};
+static const mdm_db_stmt stmt_model = {"ingest_model",
+                                       "SELECT version, model FROM match_model WHERE active", 0};
 
 mdm_status mdm_ingest_ctx_use_db_model(mdm_ingest_ctx *ctx, mdm_db *db, int *version, mdm_err *err)
 {
@@ -210,8 +211,7 @@ mdm_status mdm_ingest_ctx_use_db_model(mdm_ingest_ctx *ctx, mdm_db *db, int *ver
                 use_engine_thresholds(ctx);
             } else {
                 mdm_model_free(m);
-                mdm_log(MDM_LOG_WARN, "event=model_skipped version=%d reason=untrained_or_bad",
-                        v);
+                mdm_log(MDM_LOG_WARN, "event=model_skipped version=%d reason=untrained_or_bad", v);
             }
         } else if (j && json_object_get(j, "weights")) {
             mdm_resolve_model m = ctx->model;
@@ -258,7 +258,7 @@ void mdm_ingest_norm_release(mdm_norm *n)
     pthread_mutex_lock(&pool_mu);
     if (npool == cappool) {
         cappool = cappool ? 2 * cappool : 8;
-        pool = mdm_xrealloc(pool, cappool * sizeof *pool);
+        pool = mdm_xrealloc(pool, cappool * sizeof(mdm_norm *));
     }
     pool[npool++] = n;
     pthread_mutex_unlock(&pool_mu);
@@ -408,7 +408,7 @@ typedef struct canon_build {
     json_t *errors; /* [{"pointer", "field", "reason"}]: the record is rejected */
     json_t *issues; /* same shape: kept, flagged (invalid e-mail or phone, bad postcode) */
     const char *country;
-    json_t *ptrs;   /* canonical scalar field -> JSON pointer of the input column */
+    json_t *ptrs; /* canonical scalar field -> JSON pointer of the input column */
     mdm_norm *n;
     mdm_arena *a;
 } canon_build;
@@ -556,17 +556,32 @@ static void set_target(canon_build *b, const char *target, const char *text, con
     }
 }
 
-static const char *const canonical_scalars[] = {
-    "source_key", "source_updated_at", "op", "first_name", "middle_name", "last_name",
-    "full_name", "prefix", "suffix", "birth_date", "gender", "loyalty_id", "customer_number",
-    "tax_id", "national_id", "account_status", "segment", NULL};
+static const char *const canonical_scalars[] = {"source_key",
+                                                "source_updated_at",
+                                                "op",
+                                                "first_name",
+                                                "middle_name",
+                                                "last_name",
+                                                "full_name",
+                                                "prefix",
+                                                "suffix",
+                                                "birth_date",
+                                                "gender",
+                                                "loyalty_id",
+                                                "customer_number",
+                                                "tax_id",
+                                                "national_id",
+                                                "account_status",
+                                                "segment",
+                                                NULL};
 
 /* Copies a record that is already canonical into b->rec. */
 static void from_canonical(canon_build *b, const json_t *in)
 {
     const char *k;
     json_t *v;
-    json_object_foreach((json_t *)in, k, v) {
+    json_object_foreach((json_t *)in, k, v)
+    {
         char ptr[160];
         pointer_of(k, ptr, sizeof ptr);
         bool known = false;
@@ -588,7 +603,8 @@ static void from_canonical(canon_build *b, const json_t *in)
             }
             size_t i;
             json_t *item;
-            json_array_foreach(v, i, item) {
+            json_array_foreach(v, i, item)
+            {
                 char ip[192];
                 snprintf(ip, sizeof ip, "%s/%zu", ptr, i);
                 const json_t *val = json_is_object(item) ? json_object_get(item, "value") : item;
@@ -618,7 +634,8 @@ static void from_canonical(canon_build *b, const json_t *in)
             }
             size_t i;
             json_t *item;
-            json_array_foreach(v, i, item) {
+            json_array_foreach(v, i, item)
+            {
                 char ip[192];
                 snprintf(ip, sizeof ip, "%s/%zu", ptr, i);
                 if (!json_is_object(item) || i >= 4) {
@@ -627,8 +644,9 @@ static void from_canonical(canon_build *b, const json_t *in)
                 }
                 const char *f;
                 json_t *fv;
-                json_object_foreach(item, f, fv) {
-                    static const char *const af[] = {"line1", "line2", "city", "region",
+                json_object_foreach(item, f, fv)
+                {
+                    static const char *const af[] = {"line1",       "line2",   "city", "region",
                                                      "postal_code", "country", "type", NULL};
                     bool ok = false;
                     for (size_t x = 0; af[x]; x++)
@@ -662,7 +680,8 @@ static void from_canonical(canon_build *b, const json_t *in)
             }
             const char *ak;
             json_t *av;
-            json_object_foreach(v, ak, av) {
+            json_object_foreach(v, ak, av)
+            {
                 bool bad;
                 char *t = scalar_text(av, &bad);
                 if (t) {
@@ -689,10 +708,10 @@ static void from_mapping(canon_build *b, const mdm_source *src, const json_t *in
 {
     struct {
         const char *column, *target;
-    } special[] = {{src->key_column ? src->key_column : "source_key", "source_key"},
-                   {src->updated_column ? src->updated_column : "source_updated_at",
-                    "source_updated_at"},
-                   {src->op_column ? src->op_column : "op", "op"}};
+    } special[] = {
+        {src->key_column ? src->key_column : "source_key", "source_key"},
+        {src->updated_column ? src->updated_column : "source_updated_at", "source_updated_at"},
+        {src->op_column ? src->op_column : "op", "op"}};
     for (size_t i = 0; i < 3; i++) {
         const json_t *v = lookup(in, special[i].column);
         char ptr[160];
@@ -814,8 +833,7 @@ static void normalize_names(canon_build *b, json_t *keys)
     if (first) {
         char tok[64];
         snprintf(tok, sizeof tok, "%.*s", (int)strcspn(first, " "), first);
-        json_object_set_new(keys, "first_canon",
-                            json_string(mdm_norm_nickname_canon(b->n, tok)));
+        json_object_set_new(keys, "first_canon", json_string(mdm_norm_nickname_canon(b->n, tok)));
     }
     const char *last = sget(keys, "last");
     if (last) {
@@ -875,7 +893,8 @@ static void normalize_contacts(canon_build *b, json_t *keys)
     json_t *item;
     /* emails: the display form survives, the canonical key is matched */
     json_t *ek = json_array(), *clean_list = json_array();
-    json_array_foreach(json_object_get(rec, "emails"), i, item) {
+    json_array_foreach(json_object_get(rec, "emails"), i, item)
+    {
         const char *v = sget(item, "value");
         const char *ptr = sget(item, "_ptr") ? sget(item, "_ptr") : "/emails";
         mdm_email_norm e;
@@ -909,7 +928,8 @@ static void normalize_contacts(canon_build *b, json_t *keys)
     /* phones: E.164 when valid for the source's country */
     json_t *pk = json_array();
     clean_list = json_array();
-    json_array_foreach(json_object_get(rec, "phones"), i, item) {
+    json_array_foreach(json_object_get(rec, "phones"), i, item)
+    {
         const char *v = sget(item, "value");
         const char *ptr = sget(item, "_ptr") ? sget(item, "_ptr") : "/phones";
         mdm_phone_norm ph;
@@ -948,7 +968,8 @@ static void normalize_addresses(canon_build *b, json_t *keys)
     json_t *ak = json_array(), *clean_list = json_array();
     size_t i;
     json_t *item;
-    json_array_foreach(json_object_get(rec, "addresses"), i, item) {
+    json_array_foreach(json_object_get(rec, "addresses"), i, item)
+    {
         if (json_object_size(item) == 0)
             continue;
         char ptr[32];
@@ -996,7 +1017,7 @@ static void normalize(canon_build *b)
     const char *op = sget(rec, "op");
     if (op) {
         char *k = text_key(b->n, op);
-        if (!k || (strcmp(k, "upsert") && strcmp(k, "delete")))
+        if (!k || (strcmp(k, "upsert") != 0 && strcmp(k, "delete") != 0))
             add_error(b, ptr_for(b, "op"), "op", "must be upsert or delete");
         else
             json_object_set_new(rec, "op", json_string(k));
@@ -1017,13 +1038,12 @@ static void normalize(canon_build *b)
     const char *gender = sget(rec, "gender");
     if (gender) {
         char *g = text_key(b->n, gender);
-        const char *canon = !g                                                           ? NULL
-                            : !strcmp(g, "m") || !strcmp(g, "male") || !strcmp(g, "man") ? "male"
-                            : !strcmp(g, "f") || !strcmp(g, "female") || !strcmp(g, "woman")
-                                ? "female"
-                            : !strcmp(g, "x") || !strcmp(g, "other") || !strcmp(g, "diverse")
-                                ? "other"
-                                : NULL;
+        const char *canon =
+            !g                                                                ? NULL
+            : !strcmp(g, "m") || !strcmp(g, "male") || !strcmp(g, "man")      ? "male"
+            : !strcmp(g, "f") || !strcmp(g, "female") || !strcmp(g, "woman")  ? "female"
+            : !strcmp(g, "x") || !strcmp(g, "other") || !strcmp(g, "diverse") ? "other"
+                                                                              : NULL;
         if (canon) {
             json_object_set_new(rec, "gender", json_string(canon));
             json_object_set_new(keys, "gender", json_string(canon));
@@ -1122,7 +1142,7 @@ void mdm_ingest_content_hash(const json_t *canonical, char out[65])
     unsigned int n = 0;
     EVP_Digest(s, strlen(s), md, &n, EVP_sha256(), NULL);
     for (unsigned i = 0; i < n && i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
+        snprintf(out + 2 * (size_t)i, 3, "%02x", md[i]);
     out[64] = '\0';
     free(s);
     json_decref(c);
@@ -1203,8 +1223,8 @@ typedef struct ingest_job {
     const json_t *raw;
     json_t *canon;
     const char *actor;
-    bool delete_only;     /* mdm_ingest_delete */
-    const char *key;      /* source key */
+    bool delete_only; /* mdm_ingest_delete */
+    const char *key;  /* source key */
     mdm_ingest_result *out;
 } ingest_job;
 
@@ -1257,8 +1277,8 @@ static mdm_status ingest_tx(mdm_db *db, void *arg, mdm_err *err)
     }
     PQclear(res);
 
-    char *raw = json_dumps(j->raw ? j->raw : json_null(),
-                           JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS);
+    char *raw =
+        json_dumps(j->raw ? j->raw : json_null(), JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS);
     char *norm = c ? json_dumps(c, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     char hash[65] = "";
     if (c)
@@ -1339,7 +1359,7 @@ static mdm_status store_reject(mdm_db *db, const char *source, const char *key, 
     unsigned int n = 0;
     EVP_Digest(payload, strlen(payload), md, &n, EVP_sha256(), NULL);
     for (unsigned i = 0; i < 32; i++)
-        snprintf(hash + 2 * i, 3, "%02x", md[i]);
+        snprintf(hash + 2 * (size_t)i, 3, "%02x", md[i]);
     char *r = json_dumps(reasons, JSON_COMPACT);
     const char *p[5] = {source, key, payload, r, hash};
     PGresult *res = NULL;
@@ -1354,8 +1374,7 @@ static mdm_status store_reject(mdm_db *db, const char *source, const char *key, 
 }
 
 mdm_status mdm_ingest(mdm_db *db, const mdm_ingest_ctx *ctx, const char *source,
-                      const json_t *record, const char *actor, mdm_ingest_result *out,
-                      mdm_err *err)
+                      const json_t *record, const char *actor, mdm_ingest_result *out, mdm_err *err)
 {
     memset(out, 0, sizeof *out);
     const mdm_source *src = mdm_sources_find(ctx->sources, source);
@@ -1371,16 +1390,15 @@ mdm_status mdm_ingest(mdm_db *db, const mdm_ingest_ctx *ctx, const char *source,
     if (errors) {
         char *payload = json_dumps(record ? record : json_null(),
                                    JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS);
-        const json_t *k = json_is_object(record) ? lookup(record, src->key_column
-                                                                      ? src->key_column
-                                                                      : "source_key")
-                                                  : NULL;
+        const json_t *k = json_is_object(record)
+                              ? lookup(record, src->key_column ? src->key_column : "source_key")
+                              : NULL;
         if (!k && json_is_object(record))
             k = json_object_get(record, "source_key");
         bool bad;
         char *key = scalar_text(k, &bad);
-        st = store_reject(db, source, key, payload ? payload : "null", errors, &out->reject_id,
-                          err);
+        st =
+            store_reject(db, source, key, payload ? payload : "null", errors, &out->reject_id, err);
         free(key);
         free(payload);
         out->decision = MDM_DECISION_REJECTED;
@@ -1390,15 +1408,21 @@ mdm_status mdm_ingest(mdm_db *db, const mdm_ingest_ctx *ctx, const char *source,
                     (long long)out->reject_id);
         return st;
     }
-    ingest_job j = {ctx, source, record, canon, actor ? actor : "system", false,
-                    json_string_value(json_object_get(canon, "source_key")), out};
+    ingest_job j = {ctx,
+                    source,
+                    record,
+                    canon,
+                    actor ? actor : "system",
+                    false,
+                    json_string_value(json_object_get(canon, "source_key")),
+                    out};
     st = mdm_db_run_tx(db, "ingest", ingest_tx, &j, err);
     json_decref(canon);
     if (st == MDM_EUNPROCESSABLE && err) {
         /* a consent the vocabulary refuses: the whole record is rejected with the reason */
         memset(out, 0, sizeof *out);
-        json_t *reasons = json_pack("[{s:s, s:s, s:s}]", "pointer", err->field, "field",
-                                    "consents", "reason", err->msg);
+        json_t *reasons = json_pack("[{s:s, s:s, s:s}]", "pointer", err->field, "field", "consents",
+                                    "reason", err->msg);
         char *payload = json_dumps(record, JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS);
         st = store_reject(db, source, j.key, payload ? payload : "null", reasons, &out->reject_id,
                           err);
@@ -1606,7 +1630,8 @@ static mdm_status reader_open(row_reader *r, const char *path, const char *forma
         const char *dot = strrchr(path, '.');
         if (dot && (!strcmp(dot, ".csv") || !strcmp(dot, ".CSV")))
             r->csv = true;
-        else if (dot && (!strcmp(dot, ".ndjson") || !strcmp(dot, ".jsonl") || !strcmp(dot, ".json")))
+        else if (dot &&
+                 (!strcmp(dot, ".ndjson") || !strcmp(dot, ".jsonl") || !strcmp(dot, ".json")))
             r->csv = false;
         else
             return mdm_err_set(err, MDM_EINVAL,
@@ -1837,8 +1862,8 @@ static void chunk_reject(load_chunk *c, const char *key, const char *payload, js
 }
 
 mdm_status mdm_ingest_load(mdm_db *db, const mdm_ingest_ctx *ctx, const char *source,
-                           const char *path, const char *format, int chunk_rows,
-                           FILE *progress, mdm_load_stats *stats, mdm_err *err)
+                           const char *path, const char *format, int chunk_rows, FILE *progress,
+                           mdm_load_stats *stats, mdm_err *err)
 {
     memset(stats, 0, sizeof *stats);
     const mdm_source *src = mdm_sources_find(ctx->sources, source);
@@ -1869,8 +1894,8 @@ mdm_status mdm_ingest_load(mdm_db *db, const mdm_ingest_ctx *ctx, const char *so
             stats->rows++;
             if (got < 0) {
                 char *payload = mdm_xasprintf("%s:%ld", path, rd.line);
-                json_t *reasons = json_pack("[{s:s, s:s, s:s}]", "pointer", "", "field", "row",
-                                            "reason", why);
+                json_t *reasons =
+                    json_pack("[{s:s, s:s, s:s}]", "pointer", "", "field", "row", "reason", why);
                 chunk_reject(&c, NULL, payload, reasons);
                 free(payload);
                 continue;

@@ -61,15 +61,15 @@ const char *mdm_decision_name(mdm_decision d);
 
 typedef struct mdm_ingest_result {
     mdm_decision decision;
-    int64_t record_id;   /* source_record.id; 0 when rejected */
-    int64_t entity_id;   /* golden record now holding it; 0 when rejected or deleted */
-    int entity_version;  /* its version after the change */
-    double probability;  /* best match probability (0 when none was scored) */
-    int64_t review_id;   /* review_item.id when decision is REVIEW (or a bridge went to
-                          * review), else 0 */
-    int64_t reject_id;   /* record_reject.id when rejected */
-    json_t *errors;      /* when rejected: [{"pointer": "/Email", "field": "email",
-                          * "reason": "..."}]; NULL otherwise; owned, see _clear */
+    int64_t record_id;  /* source_record.id; 0 when rejected */
+    int64_t entity_id;  /* golden record now holding it; 0 when rejected or deleted */
+    int entity_version; /* its version after the change */
+    double probability; /* best match probability (0 when none was scored) */
+    int64_t review_id;  /* review_item.id when decision is REVIEW (or a bridge went to
+                         * review), else 0 */
+    int64_t reject_id;  /* record_reject.id when rejected */
+    json_t *errors;     /* when rejected: [{"pointer": "/Email", "field": "email",
+                         * "reason": "..."}]; NULL otherwise; owned, see _clear */
 } mdm_ingest_result;
 
 void mdm_ingest_result_clear(mdm_ingest_result *r); /* frees errors */
@@ -96,8 +96,8 @@ void mdm_ingest_ctx_free(mdm_ingest_ctx *ctx); /* NULL is a no-op */
  * mdm_ingest_ctx_use_db_model.
  * Call once at start-up, before sharing ctx between threads. *version receives the
  * match_model version used (0 = configuration or built-in). */
-mdm_status mdm_ingest_ctx_use_db_model(mdm_ingest_ctx *ctx, mdm_db *db, int *version,
-                                       mdm_err *err) __attribute__((warn_unused_result));
+mdm_status mdm_ingest_ctx_use_db_model(mdm_ingest_ctx *ctx, mdm_db *db, int *version, mdm_err *err)
+    __attribute__((warn_unused_result));
 
 /* Parts of the context, for mdm/resolve.c and mdm/golden.c. */
 const mdm_sources *mdm_ingest_sources(const mdm_ingest_ctx *ctx);
@@ -119,8 +119,8 @@ void mdm_ingest_norm_release(struct mdm_norm *n); /* NULL is a no-op */
  * MDM_ENOTFOUND for an unknown source, MDM_ERETRY when the database stayed busy after
  * retries, MDM_EDB; on error nothing was written. */
 mdm_status mdm_ingest(mdm_db *db, const mdm_ingest_ctx *ctx, const char *source,
-                      const json_t *record, const char *actor, mdm_ingest_result *out,
-                      mdm_err *err) __attribute__((warn_unused_result));
+                      const json_t *record, const char *actor, mdm_ingest_result *out, mdm_err *err)
+    __attribute__((warn_unused_result));
 
 /* Deletes (retires) record source/source_key; same as ingesting {"op": "delete"}.
  * MDM_ENOTFOUND when the record was never received. */
@@ -164,8 +164,7 @@ typedef struct mdm_load_stats {
  * record_reject with the file line in the payload. progress (may be NULL) gets one line
  * per chunk. */
 mdm_status mdm_ingest_load(mdm_db *db, const mdm_ingest_ctx *ctx, const char *source,
-                           const char *path, const char *format, int chunk_rows,
-                           FILE *progress, mdm_load_stats *stats, mdm_err *err)
-    __attribute__((warn_unused_result));
+                           const char *path, const char *format, int chunk_rows, FILE *progress,
+                           mdm_load_stats *stats, mdm_err *err) __attribute__((warn_unused_result));
 
 #endif

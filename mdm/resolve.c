@@ -22,8 +22,8 @@
 #include <unistd.h>
 
 const char *const mdm_resolve_field_names[MDM_RF_COUNT] = {
-    "first_name", "last_name", "birth_date", "email",       "phone",
-    "address",    "loyalty_id", "tax_id",    "national_id", "gender"};
+    "first_name", "last_name",  "birth_date", "email",       "phone",
+    "address",    "loyalty_id", "tax_id",     "national_id", "gender"};
 static const char *const level_names[MDM_RL_COUNT] = {"exact", "close", "far"};
 
 /* ---- settings and model ---------------------------------------------------------- */
@@ -42,7 +42,8 @@ mdm_status mdm_resolve_settings_parse(const json_t *section, mdm_resolve_setting
         return mdm_err_set_field(err, MDM_EINVAL, "/resolve", "resolve must be an object");
     const char *k;
     json_t *v;
-    json_object_foreach((json_t *)section, k, v) {
+    json_object_foreach((json_t *)section, k, v)
+    {
         char ptr[96];
         snprintf(ptr, sizeof ptr, "/resolve/%s", k);
         if (!strcmp(k, "auto_link") || !strcmp(k, "review")) {
@@ -56,8 +57,7 @@ mdm_status mdm_resolve_settings_parse(const json_t *section, mdm_resolve_setting
                 out->review = d;
             out->thresholds_set = true;
         } else if (!strcmp(k, "key_cap") || !strcmp(k, "max_candidates")) {
-            if (!json_is_integer(v) || json_integer_value(v) < 1 ||
-                json_integer_value(v) > 1000000)
+            if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 1000000)
                 return mdm_err_set_field(err, MDM_EINVAL, ptr,
                                          "resolve.%s must be an integer 1..1000000", k);
             if (k[0] == 'k')
@@ -77,10 +77,10 @@ mdm_status mdm_resolve_settings_parse(const json_t *section, mdm_resolve_setting
 void mdm_resolve_model_default(mdm_resolve_model *m)
 {
     static const double w[MDM_RF_COUNT][MDM_RL_COUNT] = {
-        [MDM_RF_FIRST] = {3.0, 2.0, -2.5},   [MDM_RF_LAST] = {4.0, 2.5, -3.5},
-        [MDM_RF_DOB] = {5.0, 1.0, -5.0},     [MDM_RF_EMAIL] = {8.0, 0, -0.5},
-        [MDM_RF_PHONE] = {6.0, 0, -0.5},     [MDM_RF_ADDRESS] = {3.5, 1.0, -0.5},
-        [MDM_RF_LOYALTY] = {12.0, 0, -10.0}, [MDM_RF_TAX] = {14.0, 0, -12.0},
+        [MDM_RF_FIRST] = {3.0, 2.0, -2.5},    [MDM_RF_LAST] = {4.0, 2.5, -3.5},
+        [MDM_RF_DOB] = {5.0, 1.0, -5.0},      [MDM_RF_EMAIL] = {8.0, 0, -0.5},
+        [MDM_RF_PHONE] = {6.0, 0, -0.5},      [MDM_RF_ADDRESS] = {3.5, 1.0, -0.5},
+        [MDM_RF_LOYALTY] = {12.0, 0, -10.0},  [MDM_RF_TAX] = {14.0, 0, -12.0},
         [MDM_RF_NATIONAL] = {14.0, 0, -12.0}, [MDM_RF_GENDER] = {0.3, 0, -2.0},
     };
     m->prior = -10.0;
@@ -94,7 +94,8 @@ mdm_status mdm_resolve_model_parse(const json_t *j, const char *where, mdm_resol
         return mdm_err_set_field(err, MDM_EINVAL, where, "%s must be an object", where);
     const char *k;
     json_t *v;
-    json_object_foreach((json_t *)j, k, v) {
+    json_object_foreach((json_t *)j, k, v)
+    {
         char ptr[160];
         snprintf(ptr, sizeof ptr, "%s/%s", where, k);
         if (!strcmp(k, "prior")) {
@@ -106,7 +107,8 @@ mdm_status mdm_resolve_model_parse(const json_t *j, const char *where, mdm_resol
                 return mdm_err_set_field(err, MDM_EINVAL, ptr, "%s must be an object", ptr);
             const char *f;
             json_t *fv;
-            json_object_foreach(v, f, fv) {
+            json_object_foreach(v, f, fv)
+            {
                 int fi = -1;
                 for (int i = 0; i < MDM_RF_COUNT; i++)
                     if (!strcmp(f, mdm_resolve_field_names[i]))
@@ -118,7 +120,8 @@ mdm_status mdm_resolve_model_parse(const json_t *j, const char *where, mdm_resol
                                              "%s: unknown field or not an object", fp);
                 const char *l;
                 json_t *lv;
-                json_object_foreach(fv, l, lv) {
+                json_object_foreach(fv, l, lv)
+                {
                     int li = -1;
                     for (int i = 0; i < MDM_RL_COUNT; i++)
                         if (!strcmp(l, level_names[i]))
@@ -160,8 +163,10 @@ static json_t *builtin_keys(const json_t *canonical)
     json_t *arr = json_array();
     size_t i;
     json_t *v;
-    json_array_foreach(json_object_get(k, "emails"), i, v) add_key(arr, "em:", json_string_value(v), NULL);
-    json_array_foreach(json_object_get(k, "phones"), i, v) add_key(arr, "ph:", json_string_value(v), NULL);
+    json_array_foreach(json_object_get(k, "emails"), i, v)
+        add_key(arr, "em:", json_string_value(v), NULL);
+    json_array_foreach(json_object_get(k, "phones"), i, v)
+        add_key(arr, "ph:", json_string_value(v), NULL);
     add_key(arr, "ly:", json_string_value(json_object_get(k, "loyalty_id")), NULL);
     add_key(arr, "tx:", json_string_value(json_object_get(k, "tax_id")), NULL);
     add_key(arr, "ni:", json_string_value(json_object_get(k, "national_id")), NULL);
@@ -174,17 +179,18 @@ static json_t *builtin_keys(const json_t *canonical)
         add_key(arr, "nm:", sx, init);
     }
     if (dob && last) {
-        char pre[3] = {last[0], last[1] ? last[1] : 0, 0};
+        char pre[3] = {last[0], last[1], 0};
         add_key(arr, "db:", dob, pre);
     }
     if (fc) {
         /* postal code + first-name initial: finds movers' neighbours cheaply */
-        json_array_foreach(json_object_get(k, "addresses"), i, v) {
+        json_array_foreach(json_object_get(k, "addresses"), i, v)
+        {
             const char *pc = json_string_value(json_object_get(v, "postal"));
             if (pc && *pc) {
                 char init[2] = {fc[0], 0};
-                char *pk = mdm_xasprintf("%s%s", json_string_value(json_object_get(v, "country")),
-                                         pc);
+                char *pk =
+                    mdm_xasprintf("%s%s", json_string_value(json_object_get(v, "country")), pc);
                 add_key(arr, "pc:", pk, init);
                 free(pk);
             }
@@ -198,7 +204,7 @@ static json_t *builtin_keys(const json_t *canonical)
     qsort(s, n, sizeof *s, cmp_str);
     json_t *out = json_array();
     for (i = 0; i < n; i++)
-        if (i == 0 || strcmp(s[i], s[i - 1]))
+        if (i == 0 || strcmp(s[i], s[i - 1]) != 0)
             json_array_append_new(out, json_string(s[i]));
     free(s);
     json_decref(arr);
@@ -329,10 +335,9 @@ static double builtin_score(const mdm_ingest_ctx *ctx, const json_t *a, const js
             (f == MDM_RF_LOYALTY || f == MDM_RF_TAX || f == MDM_RF_NATIONAL))
             conflict = 1;
         if (ex)
-            json_array_append_new(ex, json_pack("{s:s, s:s, s:f}", "field",
-                                                mdm_resolve_field_names[f], "level",
-                                                level[f] < 0 ? "null" : level_names[level[f]],
-                                                "weight", fw));
+            json_array_append_new(
+                ex, json_pack("{s:s, s:s, s:f}", "field", mdm_resolve_field_names[f], "level",
+                              level[f] < 0 ? "null" : level_names[level[f]], "weight", fw));
     }
     if (probability)
         *probability = 1.0 / (1.0 + exp2(-w));
@@ -342,7 +347,6 @@ static double builtin_score(const mdm_ingest_ctx *ctx, const json_t *a, const js
         *strong_conflict = conflict;
     return w;
 }
-
 
 /* ---- the trained engine model (matching/model.h, matching/block.h) ------------------ */
 
@@ -364,25 +368,27 @@ static void set_field(mdm_record *r, const char *path, const json_t *v)
 static void canon_to_record(const json_t *c, mdm_record *r)
 {
     static const char *const scalars[] = {
-        "first_name", "middle_name", "last_name",   "full_name",       "prefix",
-        "suffix",     "birth_date",  "gender",      "loyalty_id",      "customer_number",
+        "first_name", "middle_name", "last_name", "full_name",  "prefix",
+        "suffix",     "birth_date",  "gender",    "loyalty_id", "customer_number",
         "tax_id",     "national_id", NULL};
     mdm_record_init(r);
     for (size_t i = 0; scalars[i]; i++)
         set_field(r, scalars[i], json_object_get(c, scalars[i]));
     size_t i;
     json_t *it;
-    json_array_foreach(json_object_get(c, "emails"), i, it) {
+    json_array_foreach(json_object_get(c, "emails"), i, it)
+    {
         if (!json_is_false(json_object_get(it, "valid")))
             set_field(r, "email", json_object_get(it, "value"));
     }
-    json_array_foreach(json_object_get(c, "phones"), i, it) set_field(r, "phone",
-                                                                       json_object_get(it, "value"));
-    json_array_foreach(json_object_get(c, "addresses"), i, it) {
+    json_array_foreach(json_object_get(c, "phones"), i, it)
+        set_field(r, "phone", json_object_get(it, "value"));
+    json_array_foreach(json_object_get(c, "addresses"), i, it)
+    {
         if (i >= MDM_RECORD_MAX_ADDRESSES)
             break;
-        static const char *const af[] = {"line1", "line2", "city", "region", "postal_code",
-                                         "country", NULL};
+        static const char *const af[] = {"line1",       "line2",   "city", "region",
+                                         "postal_code", "country", NULL};
         for (size_t k = 0; af[k]; k++) {
             char path[32];
             if (i == 0)
@@ -469,8 +475,8 @@ static bool holds(const mdm_feat *f, int field, const char *v)
 }
 
 /* Whether value v of field is held by records of at least kmin distinct surnames. */
-static bool is_shared(const prepared *self, const prepared *ops, size_t n, int field,
-                      const char *v, int kmin)
+static bool is_shared(const prepared *self, const prepared *ops, size_t n, int field, const char *v,
+                      int kmin)
 {
     const mdm_feat *who[64];
     int distinct = 0;
@@ -520,8 +526,8 @@ static void drop_shared_values(const mdm_ingest_ctx *ctx, prepared *self, const 
                 }
                 i++;
             }
-        } else if (f->v[field] && is_shared(self, ops, n, field, f->v[field],
-                                            m->shared_min_people)) {
+        } else if (f->v[field] &&
+                   is_shared(self, ops, n, field, f->v[field], m->shared_min_people)) {
             f->v[field] = NULL;
         }
     }
@@ -563,7 +569,7 @@ json_t *mdm_resolve_keys(const mdm_ingest_ctx *ctx, const json_t *canonical)
     qsort(keys, n, sizeof *keys, cmp_str);
     json_t *out = json_array();
     for (size_t i = 0; i < n; i++)
-        if (i == 0 || strcmp(keys[i], keys[i - 1]))
+        if (i == 0 || strcmp(keys[i], keys[i - 1]) != 0)
             json_array_append_new(out, json_string(keys[i]));
     unprepare(&p);
     mdm_arena_free(ar);
@@ -588,8 +594,8 @@ static const mdm_db_stmt stmt_record = {
     "FROM source_record sr WHERE sr.id = $1",
     1};
 
-static const mdm_db_stmt stmt_old_keys = {
-    "resolve_old_keys", "SELECT key FROM blocking_key WHERE record_id = $1", 1};
+static const mdm_db_stmt stmt_old_keys = {"resolve_old_keys",
+                                          "SELECT key FROM blocking_key WHERE record_id = $1", 1};
 
 static const mdm_db_stmt stmt_lock = {
     "resolve_lock",
@@ -619,9 +625,6 @@ static const mdm_db_stmt stmt_candidates = {
     "JOIN source_record sr ON sr.id = c.record_id "
     "ORDER BY m.entity_id, c.record_id",
     4};
-
-
-
 
 static const mdm_db_stmt stmt_resolved = {
     "resolve_done",
@@ -689,7 +692,8 @@ static char *pg_text_array(const json_t *arr)
     mdm_buf_putc(&b, '{');
     size_t i;
     json_t *v;
-    json_array_foreach(arr, i, v) {
+    json_array_foreach(arr, i, v)
+    {
         if (i)
             mdm_buf_putc(&b, ',');
         mdm_buf_putc(&b, '"');
@@ -825,7 +829,7 @@ static mdm_status gather(mdm_db *db, const mdm_ingest_ctx *ctx, const json_t *ca
     mdm_arena *ar = mdm_arena_new(16384);
     prepared self_p;
     prepare(ctx, norm, ar, canon, &self_p);
-    json_t **others = mdm_xcalloc((size_t)n, sizeof *others);
+    json_t **others = mdm_xcalloc((size_t)n, sizeof(json_t *));
     prepared *ops = mdm_xcalloc((size_t)n, sizeof *ops);
     for (int i = 0; i < n; i++) {
         others[i] = json_loads(mdm_db_get(res, i, "normalized", "{}"), 0, NULL);
@@ -890,7 +894,7 @@ static mdm_status entity_evidence(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t
     int na = PQntuples(ra), nb = PQntuples(rb);
     mdm_norm *norm = mdm_ingest_engine(ctx) ? mdm_ingest_norm_acquire(err) : NULL;
     mdm_arena *ar = mdm_arena_new(16384);
-    json_t **jb = mdm_xcalloc((size_t)nb + 1, sizeof *jb);
+    json_t **jb = mdm_xcalloc((size_t)nb + 1, sizeof(json_t *));
     prepared *pbs = mdm_xcalloc((size_t)nb + 1, sizeof *pbs);
     for (int j = 0; j < nb; j++) {
         jb[j] = json_loads(mdm_db_get(rb, j, "normalized", "{}"), 0, NULL);
@@ -969,8 +973,8 @@ static mdm_status bridge(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t *target,
         char reason[96];
         snprintf(reason, sizeof reason, "bridged by record %lld (entity evidence %.3f)",
                  (long long)out->record_id, ep);
-        st = mdm_golden_merge(db, ctx, *target, other->entity_id, "auto", actor, reason,
-                              other->p, &survivor, err);
+        st = mdm_golden_merge(db, ctx, *target, other->entity_id, "auto", actor, reason, other->p,
+                              &survivor, err);
         if (st == MDM_ECONFLICT) /* already one entity (a concurrent merge) */
             return mdm_golden_lock(db, target, err);
         if (st != MDM_OK)
@@ -981,8 +985,7 @@ static mdm_status bridge(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t *target,
     }
     cand ec = *other;
     ec.p = ep;
-    return add_review(db, "entity_entity", 0, *target, other->entity_id, &ec, &out->review_id,
-                      err);
+    return add_review(db, "entity_entity", 0, *target, other->entity_id, &ec, &out->review_id, err);
 }
 
 mdm_status mdm_resolve_record(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t record_id,
@@ -1032,7 +1035,8 @@ mdm_status mdm_resolve_record(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t rec
     /* steward assertions */
     size_t ai;
     json_t *a;
-    json_array_foreach(assertions, ai, a) {
+    json_array_foreach(assertions, ai, a)
+    {
         int64_t eid = (int64_t)json_integer_value(json_object_get(a, "entity"));
         if (!eid)
             continue;
@@ -1173,9 +1177,8 @@ mdm_status mdm_resolve_candidates(mdm_db *db, const mdm_ingest_ctx *ctx, const j
     for (size_t i = 0; i < cs.n && (int)i < (limit > 0 ? limit : 10); i++) {
         cand *c = &cs.v[i];
         json_array_append_new(arr, json_pack("{s:I, s:f, s:f, s:O, s:b}", "entity_id",
-                                             (json_int_t)c->entity_id, "probability", c->p,
-                                             "score", c->w, "explanation",
-                                             c->expl ? c->expl : json_null(),
+                                             (json_int_t)c->entity_id, "probability", c->p, "score",
+                                             c->w, "explanation", c->expl ? c->expl : json_null(),
                                              "strong_conflict", c->conflict));
     }
     cand_free(&cs);

@@ -52,8 +52,17 @@ typedef struct mdm_resolve_settings {
  * national_id gender; levels exact, close, far (null always weighs 0). A different
  * strong identifier (loyalty_id, tax_id, national_id "far") is a conflict. */
 enum {
-    MDM_RF_FIRST, MDM_RF_LAST, MDM_RF_DOB, MDM_RF_EMAIL, MDM_RF_PHONE, MDM_RF_ADDRESS,
-    MDM_RF_LOYALTY, MDM_RF_TAX, MDM_RF_NATIONAL, MDM_RF_GENDER, MDM_RF_COUNT
+    MDM_RF_FIRST,
+    MDM_RF_LAST,
+    MDM_RF_DOB,
+    MDM_RF_EMAIL,
+    MDM_RF_PHONE,
+    MDM_RF_ADDRESS,
+    MDM_RF_LOYALTY,
+    MDM_RF_TAX,
+    MDM_RF_NATIONAL,
+    MDM_RF_GENDER,
+    MDM_RF_COUNT
 };
 enum { MDM_RL_EXACT, MDM_RL_CLOSE, MDM_RL_FAR, MDM_RL_COUNT };
 
@@ -109,8 +118,8 @@ mdm_status mdm_resolve_candidates(mdm_db *db, const mdm_ingest_ctx *ctx, const j
  * transaction (<= 0: 200), with `threads` connections in parallel (<= 1: one). Killed at
  * any point, a rerun finishes the work. *resolved (may be NULL) receives the count.
  * progress (may be NULL) gets a line now and then. */
-mdm_status mdm_resolve_pending(const char *url, const mdm_ingest_ctx *ctx, int batch,
-                               int threads, FILE *progress, long *resolved, mdm_err *err)
+mdm_status mdm_resolve_pending(const char *url, const mdm_ingest_ctx *ctx, int batch, int threads,
+                               FILE *progress, long *resolved, mdm_err *err)
     __attribute__((warn_unused_result));
 
 #endif

@@ -9,11 +9,24 @@
 
 static const char *const kinds[] = {"crm", "loyalty", "commerce", "erp", "pos", "other", NULL};
 
-static const char *const scalar_targets[] = {
-    "source_key",  "source_updated_at", "op",          "first_name", "middle_name",
-    "last_name",   "full_name",         "prefix",      "suffix",     "birth_date",
-    "gender",      "loyalty_id",        "customer_number", "tax_id", "national_id",
-    "account_status", "segment",        NULL};
+static const char *const scalar_targets[] = {"source_key",
+                                             "source_updated_at",
+                                             "op",
+                                             "first_name",
+                                             "middle_name",
+                                             "last_name",
+                                             "full_name",
+                                             "prefix",
+                                             "suffix",
+                                             "birth_date",
+                                             "gender",
+                                             "loyalty_id",
+                                             "customer_number",
+                                             "tax_id",
+                                             "national_id",
+                                             "account_status",
+                                             "segment",
+                                             NULL};
 
 static const char *const address_fields[] = {"line1",       "line2",   "city", "region",
                                              "postal_code", "country", "type", NULL};
@@ -89,8 +102,7 @@ void mdm_sources_free(mdm_sources *s)
 }
 
 /* Optional string member; MDM_EINVAL when present but not a non-empty string. */
-static mdm_status opt_string(const json_t *obj, const char *key, size_t i, char **out,
-                             mdm_err *err)
+static mdm_status opt_string(const json_t *obj, const char *key, size_t i, char **out, mdm_err *err)
 {
     const json_t *v = json_object_get(obj, key);
     *out = NULL;
@@ -109,15 +121,17 @@ static mdm_status opt_string(const json_t *obj, const char *key, size_t i, char 
 static mdm_status parse_one(const json_t *obj, size_t i, mdm_source *s, mdm_err *err)
 {
     char ptr[160];
-    static const char *const known[] = {"code", "name", "kind", "default_country", "trust",
-                                        "mapping", "key", "updated_at", "op", NULL};
+    static const char *const known[] = {"code",  "name",    "kind", "default_country",
+                                        "trust", "mapping", "key",  "updated_at",
+                                        "op",    NULL};
     if (!json_is_object(obj)) {
         snprintf(ptr, sizeof ptr, "/sources/%zu", i);
         return mdm_err_set_field(err, MDM_EINVAL, ptr, "sources[%zu] must be an object", i);
     }
     const char *k;
     json_t *v;
-    json_object_foreach((json_t *)obj, k, v) {
+    json_object_foreach((json_t *)obj, k, v)
+    {
         if (!in_list(known, k, strlen(k))) {
             snprintf(ptr, sizeof ptr, "/sources/%zu/%s", i, k);
             return mdm_err_set_field(err, MDM_EINVAL, ptr, "unknown key sources[%zu].%s", i, k);
@@ -168,7 +182,8 @@ static mdm_status parse_one(const json_t *obj, size_t i, mdm_source *s, mdm_err 
         return mdm_err_set_field(err, MDM_EINVAL, ptr, "sources[%zu].trust must be an object", i);
     }
     s->trust = trust ? json_deep_copy(trust) : json_object();
-    json_object_foreach(s->trust, k, v) {
+    json_object_foreach(s->trust, k, v)
+    {
         if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 100) {
             snprintf(ptr, sizeof ptr, "/sources/%zu/trust/%s", i, k);
             return mdm_err_set_field(err, MDM_EINVAL, ptr,
@@ -179,13 +194,13 @@ static mdm_status parse_one(const json_t *obj, size_t i, mdm_source *s, mdm_err 
     const json_t *mapping = json_object_get(obj, "mapping");
     if (mapping && !json_is_object(mapping)) {
         snprintf(ptr, sizeof ptr, "/sources/%zu/mapping", i);
-        return mdm_err_set_field(err, MDM_EINVAL, ptr, "sources[%zu].mapping must be an object",
-                                 i);
+        return mdm_err_set_field(err, MDM_EINVAL, ptr, "sources[%zu].mapping must be an object", i);
     }
     s->mapping = mapping ? json_deep_copy(mapping) : json_object();
     size_t n = json_object_size(s->mapping);
     s->fields = mdm_xcalloc(n ? n : 1, sizeof *s->fields);
-    json_object_foreach(s->mapping, k, v) {
+    json_object_foreach(s->mapping, k, v)
+    {
         if (!json_is_string(v) || !target_valid(json_string_value(v))) {
             snprintf(ptr, sizeof ptr, "/sources/%zu/mapping/%s", i, k);
             return mdm_err_set_field(err, MDM_EINVAL, ptr,
@@ -219,7 +234,7 @@ mdm_sources *mdm_sources_parse(const json_t *array, mdm_err *err)
         if (parse_one(json_array_get(array, i), i, src, err) != MDM_OK)
             goto out_free;
         for (size_t j = 0; j + 1 < s->n; j++) {
-            if (strcmp(s->items[j].code, src->code) == 0) {
+            if (s->items[j].code && src->code && strcmp(s->items[j].code, src->code) == 0) {
                 char ptr[64];
                 snprintf(ptr, sizeof ptr, "/sources/%zu/code", i);
                 mdm_err_set_field(err, MDM_EINVAL, ptr, "sources[%zu].code \"%s\" is a duplicate",

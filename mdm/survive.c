@@ -10,13 +10,13 @@
 #include <string.h>
 
 const char *const mdm_survive_scalars[] = {
-    "first_name", "middle_name", "last_name",       "full_name", "prefix",      "suffix",
-    "birth_date", "gender",      "loyalty_id",      "customer_number", "tax_id", "national_id",
-    "account_status", "segment", NULL};
+    "first_name", "middle_name", "last_name",      "full_name",  "prefix",
+    "suffix",     "birth_date",  "gender",         "loyalty_id", "customer_number",
+    "tax_id",     "national_id", "account_status", "segment",    NULL};
 const char *const mdm_survive_lists[] = {"emails", "phones", "addresses", NULL};
 
-static const char *const rule_names[] = {"source_trust", "most_recent", "most_frequent",
-                                         "most_complete", "longest", "union"};
+static const char *const rule_names[] = {"source_trust",  "most_recent", "most_frequent",
+                                         "most_complete", "longest",     "union"};
 
 const char *mdm_survive_rule_name(mdm_survive_rule r)
 {
@@ -75,7 +75,8 @@ mdm_survive_config *mdm_survive_config_parse(const json_t *section, mdm_err *err
     }
     const char *k;
     json_t *v;
-    json_object_foreach((json_t *)section, k, v) {
+    json_object_foreach((json_t *)section, k, v)
+    {
         if (!strcmp(k, "default")) {
             int r = json_is_string(v) ? rule_parse(json_string_value(v)) : -1;
             if (r < 0 || r == MDM_SURVIVE_UNION) {
@@ -93,7 +94,8 @@ mdm_survive_config *mdm_survive_config_parse(const json_t *section, mdm_err *err
             }
             const char *a;
             json_t *rv;
-            json_object_foreach(v, a, rv) {
+            json_object_foreach(v, a, rv)
+            {
                 char ptr[128];
                 snprintf(ptr, sizeof ptr, "/survivorship/attributes/%s", a);
                 if (!known_attr(a)) {
@@ -203,7 +205,8 @@ static const json_t *value_of(const json_t *canon, const char *attr)
 /* Comparison form of a scalar value: lower case, blanks collapsed. */
 static char *fold(const json_t *v)
 {
-    char *s = json_is_string(v) ? mdm_xstrdup(json_string_value(v)) : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    char *s = json_is_string(v) ? mdm_xstrdup(json_string_value(v))
+                                : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
     if (!s)
         return mdm_xstrdup("");
     size_t o = 0;
@@ -237,12 +240,13 @@ static int filled_fields(const json_t *canon)
     int n = 0;
     const char *k;
     json_t *v;
-    json_object_foreach((json_t *)canon, k, v) {
+    json_object_foreach((json_t *)canon, k, v)
+    {
         if (!strcmp(k, "keys") || !strcmp(k, "source") || !strcmp(k, "source_key") ||
             !strcmp(k, "source_updated_at"))
             continue;
-        if ((json_is_string(v) && json_string_length(v)) || (json_is_array(v) && json_array_size(v)) ||
-            (json_is_object(v) && json_object_size(v)))
+        if ((json_is_string(v) && json_string_length(v)) ||
+            (json_is_array(v) && json_array_size(v)) || (json_is_object(v) && json_object_size(v)))
             n++;
     }
     return n;
@@ -250,8 +254,8 @@ static int filled_fields(const json_t *canon)
 
 static int address_filled(const json_t *a)
 {
-    static const char *const f[] = {"line1", "line2", "city", "region", "postal_code", "country",
-                                    NULL};
+    static const char *const f[] = {"line1",       "line2",   "city", "region",
+                                    "postal_code", "country", NULL};
     int n = 0;
     for (size_t i = 0; f[i]; i++) {
         const json_t *v = json_object_get(a, f[i]);
@@ -339,7 +343,8 @@ static void survive_union(const char *attr, const mdm_survive_member *m, size_t 
             continue;
         size_t i;
         json_t *item;
-        json_array_foreach(list, i, item) {
+        json_array_foreach(list, i, item)
+        {
             char *k = item_key(attr, item);
             size_t found = (size_t)-1;
             for (size_t j = 0; j < json_array_size(keys); j++)
@@ -411,7 +416,8 @@ static long pick(mdm_survive_rule rule, const char *attr, const mdm_survive_memb
             if (!strcmp(attr, "addresses")) {
                 const json_t *a;
                 size_t i;
-                json_array_foreach(v, i, a) {
+                json_array_foreach(v, i, a)
+                {
                     if (address_filled(a) > score)
                         score = address_filled(a);
                 }
@@ -435,7 +441,8 @@ static long pick(mdm_survive_rule rule, const char *attr, const mdm_survive_memb
                 continue;
             }
             const mdm_survive_member *b = &m[best];
-            int c = strcmp(mem->updated_at ? mem->updated_at : "", b->updated_at ? b->updated_at : "");
+            int c =
+                strcmp(mem->updated_at ? mem->updated_at : "", b->updated_at ? b->updated_at : "");
             if (c > 0)
                 best = (long)idx[o];
             continue;
@@ -464,7 +471,8 @@ void mdm_survive_compute(const mdm_survive_config *c, const mdm_survive_member *
     for (size_t i = 0; i < n; i++) {
         const char *k;
         json_t *v;
-        json_object_foreach(json_object_get(members[i].canonical, "attributes"), k, v) {
+        json_object_foreach(json_object_get(members[i].canonical, "attributes"), k, v)
+        {
             char name[160];
             snprintf(name, sizeof name, "attributes.%s", k);
             json_object_set_new(extra, name, json_true());
@@ -478,7 +486,7 @@ void mdm_survive_compute(const mdm_survive_config *c, const mdm_survive_member *
     size_t nn = json_array_size(names);
     for (size_t i = 1; i < nn; i++)
         for (size_t j = i; j > 0 && strcmp(json_string_value(json_array_get(names, j)),
-                                            json_string_value(json_array_get(names, j - 1))) < 0;
+                                           json_string_value(json_array_get(names, j - 1))) < 0;
              j--) {
             json_t *a = json_incref(json_array_get(names, j));
             json_array_set(names, j, json_array_get(names, j - 1));
@@ -490,13 +498,14 @@ void mdm_survive_compute(const mdm_survive_config *c, const mdm_survive_member *
 
     size_t ai;
     json_t *an;
-    json_array_foreach(attrs, ai, an) {
+    json_array_foreach(attrs, ai, an)
+    {
         const char *attr = json_string_value(an);
         const json_t *pin = pins ? json_object_get(pins, attr) : NULL;
         if (pin) {
             put_golden(g, attr, json_deep_copy(pin));
-            json_t *l = json_pack("{s:s, s:O, s:n}", "rule", "pin", "value", pin,
-                                  "source_record_id");
+            json_t *l =
+                json_pack("{s:s, s:O, s:n}", "rule", "pin", "value", pin, "source_record_id");
             json_object_set_new(lin, attr, l);
             continue;
         }
@@ -514,7 +523,8 @@ void mdm_survive_compute(const mdm_survive_config *c, const mdm_survive_member *
             /* the single most complete address */
             const json_t *best = NULL, *a;
             size_t i;
-            json_array_foreach(val, i, a) {
+            json_array_foreach(val, i, a)
+            {
                 if (!best || address_filled(a) > address_filled(best))
                     best = a;
             }
@@ -534,8 +544,8 @@ void mdm_survive_compute(const mdm_survive_config *c, const mdm_survive_member *
     if (!(pins && json_object_get(pins, "full_name")) &&
         (json_object_get(g, "first_name") || json_object_get(g, "last_name"))) {
         mdm_buf b = {0};
-        static const char *const parts[] = {"prefix", "first_name", "middle_name", "last_name",
-                                            "suffix", NULL};
+        static const char *const parts[] = {"prefix",    "first_name", "middle_name",
+                                            "last_name", "suffix",     NULL};
         for (size_t i = 0; parts[i]; i++) {
             const char *pv = json_string_value(json_object_get(g, parts[i]));
             if (pv && *pv)
@@ -543,9 +553,9 @@ void mdm_survive_compute(const mdm_survive_config *c, const mdm_survive_member *
         }
         json_t *full = json_string(b.data ? b.data : "");
         json_object_set(g, "full_name", full);
-        json_object_set_new(lin, "full_name",
-                            json_pack("{s:s, s:o, s:n}", "rule", "derived", "value", full,
-                                      "source_record_id"));
+        json_object_set_new(
+            lin, "full_name",
+            json_pack("{s:s, s:o, s:n}", "rule", "derived", "value", full, "source_record_id"));
         mdm_buf_free(&b);
     }
     *golden = g;

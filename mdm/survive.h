@@ -60,11 +60,11 @@ typedef struct mdm_survive_member {
     int64_t record_id;
     const char *source;
     const char *source_key;
-    const json_t *canonical;  /* borrowed canonical record */
-    int trust_default;        /* unused when trust is set */
-    const json_t *trust;      /* borrowed source trust object {attr: n, "*": n} or NULL */
-    const char *updated_at;   /* source_updated_at or received_at, ISO, comparable as text
-                               * (UTC, same layout) */
+    const json_t *canonical; /* borrowed canonical record */
+    int trust_default;       /* unused when trust is set */
+    const json_t *trust;     /* borrowed source trust object {attr: n, "*": n} or NULL */
+    const char *updated_at;  /* source_updated_at or received_at, ISO, comparable as text
+                              * (UTC, same layout) */
 } mdm_survive_member;
 
 /* Computes the golden record of members[0..n) with pins (object attr -> value, may be

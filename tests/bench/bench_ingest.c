@@ -19,15 +19,15 @@
 #include <string.h>
 #include <time.h>
 
-static const char *const firsts[] = {"James", "Mary", "Robert", "Patricia", "John", "Jennifer",
-                                     "Michael", "Linda", "David", "Elizabeth", "William",
-                                     "Barbara", "Richard", "Susan", "Joseph", "Jessica", "Thomas",
-                                     "Sarah", "Charles", "Karen", "Ana", "Luis", "Mei", "Arjun"};
-static const char *const lasts[] = {"Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia",
-                                    "Miller", "Davis", "Rodriguez", "Martinez", "Hernandez",
-                                    "Lopez", "Gonzalez", "Wilson", "Anderson", "Thomas", "Taylor",
-                                    "Moore", "Jackson", "Martin", "Lee", "Perez", "Thompson",
-                                    "White", "Harris", "Sanchez", "Clark", "Ramirez", "Lewis"};
+static const char *const firsts[] = {
+    "James",  "Mary",      "Robert",  "Patricia", "John",    "Jennifer", "Michael", "Linda",
+    "David",  "Elizabeth", "William", "Barbara",  "Richard", "Susan",    "Joseph",  "Jessica",
+    "Thomas", "Sarah",     "Charles", "Karen",    "Ana",     "Luis",     "Mei",     "Arjun"};
+static const char *const lasts[] = {
+    "Smith",     "Johnson",  "Williams",  "Brown",   "Jones",    "Garcia", "Miller",   "Davis",
+    "Rodriguez", "Martinez", "Hernandez", "Lopez",   "Gonzalez", "Wilson", "Anderson", "Thomas",
+    "Taylor",    "Moore",    "Jackson",   "Martin",  "Lee",      "Perez",  "Thompson", "White",
+    "Harris",    "Sanchez",  "Clark",     "Ramirez", "Lewis"};
 
 static mdm_ingest_ctx *ctx;
 static const char *url;
@@ -61,9 +61,8 @@ static json_t *customer(long c, int variant, const char *key)
     snprintf(street, sizeof street, "%u %s Street", 1 + s % 999, lasts[(s / 7) % 29]);
     snprintf(zip, sizeof zip, "%05u", 10000 + s % 89999);
     json_t *r = json_pack("{s:s, s:s, s:s, s:s, s:[s], s:[{s:s, s:s, s:s}]}", "source_key", key,
-                          "first_name", first, "last_name", l, "birth_date", dob, "emails",
-                          email, "addresses", "line1", street, "postal_code", zip, "country",
-                          "US");
+                          "first_name", first, "last_name", l, "birth_date", dob, "emails", email,
+                          "addresses", "line1", street, "postal_code", zip, "country", "US");
     if (!variant)
         json_object_set_new(r, "phones", json_pack("[s]", phone));
     return r;
@@ -153,8 +152,8 @@ int main(int argc, char **argv)
     }
     PGresult *res = NULL;
     long entities = 0;
-    if (mdm_db_exec_params(db, "SELECT count(*) FROM entity WHERE status = 'active'", 0, NULL,
-                           &res, &err) == MDM_OK) {
+    if (mdm_db_exec_params(db, "SELECT count(*) FROM entity WHERE status = 'active'", 0, NULL, &res,
+                           &err) == MDM_OK) {
         entities = strtol(PQgetvalue(res, 0, 0), NULL, 10);
         PQclear(res);
     }

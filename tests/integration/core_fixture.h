@@ -30,7 +30,8 @@ static const char *const fx_config =
     " {\"code\": \"web\", \"kind\": \"commerce\", \"trust\": {\"*\": 50, \"email\": 90}},"
     " {\"code\": \"pos\", \"kind\": \"pos\", \"trust\": {\"*\": 30}}"
     "],"
-    " \"survivorship\": {\"attributes\": {\"segment\": \"longest\", \"gender\": \"most_frequent\"}}}";
+    " \"survivorship\": {\"attributes\": {\"segment\": \"longest\", \"gender\": "
+    "\"most_frequent\"}}}";
 
 static mdm_db *fx_connect(void)
 {
@@ -59,10 +60,9 @@ static __attribute__((unused)) void fx_setup(const char *config)
         fprintf(stderr, "fixture config: %s\n", je.text);
         exit(1);
     }
-    fx_ctx = mdm_ingest_ctx_new_json(json_object_get(cfg, "sources"),
-                                     json_object_get(cfg, "resolve"),
-                                     json_object_get(cfg, "survivorship"),
-                                     json_object_get(cfg, "model"), "US", &err);
+    fx_ctx = mdm_ingest_ctx_new_json(
+        json_object_get(cfg, "sources"), json_object_get(cfg, "resolve"),
+        json_object_get(cfg, "survivorship"), json_object_get(cfg, "model"), "US", &err);
     json_decref(cfg);
     if (!fx_ctx) {
         fprintf(stderr, "context: %s (%s)\n", err.msg, err.field);
@@ -117,7 +117,8 @@ static __attribute__((unused)) long long fx_scalar(mdm_db *db, const char *sql)
 }
 
 /* Text of the first column of the first row (static buffer); params may be NULL. */
-static __attribute__((unused)) const char *fx_text_p(mdm_db *db, const char *sql, int n, const char *const *params)
+static __attribute__((unused)) const char *fx_text_p(mdm_db *db, const char *sql, int n,
+                                                     const char *const *params)
 {
     static char buf[4096];
     PGresult *res = NULL;

@@ -8,15 +8,15 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#define THREADS 8
-#define PEOPLE 100
+#define THREADS    8
+#define PEOPLE     100
 #define PER_PERSON 10
-#define ROUNDS 4
+#define ROUNDS     4
 
-static const char *const firsts[] = {"Robert", "Margaret", "William", "Elizabeth", "James",
-                                     "Katherine", "Michael", "Jennifer", "Thomas", "Patricia"};
-static const char *const nicks[] = {"Bob", "Peggy", "Bill", "Liz", "Jim",
-                                    "Kate", "Mike", "Jenny", "Tom", "Pat"};
+static const char *const firsts[] = {"Robert",    "Margaret", "William",  "Elizabeth", "James",
+                                     "Katherine", "Michael",  "Jennifer", "Thomas",    "Patricia"};
+static const char *const nicks[] = {"Bob",  "Peggy", "Bill",  "Liz", "Jim",
+                                    "Kate", "Mike",  "Jenny", "Tom", "Pat"};
 
 typedef struct job {
     int round;

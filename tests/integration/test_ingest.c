@@ -6,7 +6,8 @@
 #include "mdm/outbox.h"
 
 static const char *const rec_c1 =
-    "{\"Id\": \"C1\", \"First\": \"Robert\", \"Last\": \"Smith\", \"Mail\": \"Bob.Smith@Example.com\","
+    "{\"Id\": \"C1\", \"First\": \"Robert\", \"Last\": \"Smith\", \"Mail\": "
+    "\"Bob.Smith@Example.com\","
     " \"Tel\": \"(415) 555-0132\", \"Street\": \"12 Main St\", \"Zip\": \"94043\","
     " \"Born\": \"03/04/1980\", \"Modified\": \"2024-02-01T10:00:00Z\", \"Tier\": \"gold\"}";
 
@@ -50,11 +51,11 @@ static void test_map_and_idempotent(void)
     CHECK_INT(fx_scalar(db, "SELECT count(*) FROM outbox"), events);
 
     /* the same record already canonical from another source links to the entity */
-    mdm_ingest_result w = fx_ingest(
-        db, "web",
-        "{\"source_key\": \"W9\", \"first_name\": \"Robert\", \"last_name\": \"Smith\","
-        " \"emails\": [{\"value\": \"bob.smith+shop@example.com\", \"type\": \"home\"}],"
-        " \"birth_date\": \"1980-03-04\", \"source_updated_at\": \"2024-02-02\"}");
+    mdm_ingest_result w =
+        fx_ingest(db, "web",
+                  "{\"source_key\": \"W9\", \"first_name\": \"Robert\", \"last_name\": \"Smith\","
+                  " \"emails\": [{\"value\": \"bob.smith+shop@example.com\", \"type\": \"home\"}],"
+                  " \"birth_date\": \"1980-03-04\", \"source_updated_at\": \"2024-02-02\"}");
     CHECK_INT(w.decision, MDM_DECISION_LINKED);
     CHECK_INT(w.entity_id, eid);
     CHECK(w.probability >= 0.95);
@@ -69,10 +70,10 @@ static void test_stale_and_update(void)
     long long hist = fx_scalar(db, "SELECT count(*) FROM source_record_history");
     long long events = fx_scalar(db, "SELECT count(*) FROM outbox");
     /* older than the stored 2024-03-01: recorded, not applied */
-    mdm_ingest_result s = fx_ingest(
-        db, "crm",
-        "{\"Id\": \"C1\", \"First\": \"Rob\", \"Last\": \"Smith\", \"Mail\": "
-        "\"bob.smith@example.com\", \"Modified\": \"2024-01-15T00:00:00Z\"}");
+    mdm_ingest_result s =
+        fx_ingest(db, "crm",
+                  "{\"Id\": \"C1\", \"First\": \"Rob\", \"Last\": \"Smith\", \"Mail\": "
+                  "\"bob.smith@example.com\", \"Modified\": \"2024-01-15T00:00:00Z\"}");
     CHECK_INT(s.decision, MDM_DECISION_STALE);
     CHECK(s.entity_id > 0);
     CHECK_INT(fx_scalar(db, "SELECT count(*) FROM source_record_history"), hist + 1);
@@ -83,11 +84,11 @@ static void test_stale_and_update(void)
     CHECK_INT(fx_scalar(db, "SELECT count(*) FROM outbox"), events);
 
     /* a newer update applies: version of the record and of the entity move */
-    mdm_ingest_result u = fx_ingest(
-        db, "crm",
-        "{\"Id\": \"C1\", \"First\": \"Robert\", \"Last\": \"Smith-Jones\", \"Mail\": "
-        "\"bob.smith@example.com\", \"Born\": \"1980-03-04\", \"Modified\": "
-        "\"2024-04-01T00:00:00Z\"}");
+    mdm_ingest_result u =
+        fx_ingest(db, "crm",
+                  "{\"Id\": \"C1\", \"First\": \"Robert\", \"Last\": \"Smith-Jones\", \"Mail\": "
+                  "\"bob.smith@example.com\", \"Born\": \"1980-03-04\", \"Modified\": "
+                  "\"2024-04-01T00:00:00Z\"}");
     CHECK_INT(u.decision, MDM_DECISION_UPDATED);
     CHECK_INT(u.entity_id, s.entity_id);
     CHECK_INT(fx_scalar(db, "SELECT version FROM source_record WHERE source_key = 'C1'"), 2);
@@ -160,9 +161,10 @@ static void test_reject(void)
 static void test_delete(void)
 {
     mdm_db *db = fx_connect();
-    mdm_ingest_result a = fx_ingest(db, "pos",
-                                    "{\"source_key\": \"P1\", \"first_name\": \"Zoe\","
-                                    " \"last_name\": \"Quinn\", \"phones\": [\"+44 20 7946 0958\"]}");
+    mdm_ingest_result a =
+        fx_ingest(db, "pos",
+                  "{\"source_key\": \"P1\", \"first_name\": \"Zoe\","
+                  " \"last_name\": \"Quinn\", \"phones\": [\"+44 20 7946 0958\"]}");
     CHECK_INT(a.decision, MDM_DECISION_CREATED);
     mdm_ingest_result d;
     mdm_err err;
@@ -200,9 +202,10 @@ static void test_delete(void)
                         x.entity_id),
               1);
     /* a record revived after its delete gets an entity again */
-    mdm_ingest_result v = fx_ingest(db, "pos",
-                                    "{\"source_key\": \"P1\", \"first_name\": \"Zoe\","
-                                    " \"last_name\": \"Quinn\", \"phones\": [\"+44 20 7946 0958\"]}");
+    mdm_ingest_result v =
+        fx_ingest(db, "pos",
+                  "{\"source_key\": \"P1\", \"first_name\": \"Zoe\","
+                  " \"last_name\": \"Quinn\", \"phones\": [\"+44 20 7946 0958\"]}");
     CHECK_INT(v.decision, MDM_DECISION_CREATED);
     CHECK(v.entity_id != a.entity_id);
     mdm_db_close(db);
@@ -211,15 +214,18 @@ static void test_delete(void)
 /* Counts of every table ingest writes, as one string. */
 static void snapshot(mdm_db *db, char *out, size_t cap)
 {
-    snprintf(out, cap, "%s",
-             fx_text(db, "SELECT concat_ws(',', (SELECT count(*) FROM source_record),"
-                         " (SELECT count(*) FROM source_record_history),"
-                         " (SELECT count(*) FROM entity), (SELECT count(*) FROM entity_version),"
-                         " (SELECT count(*) FROM membership), (SELECT count(*) FROM link_event),"
-                         " (SELECT count(*) FROM blocking_key), (SELECT sum(records) FROM key_frequency),"
-                         " (SELECT count(*) FROM golden_value), (SELECT count(*) FROM outbox),"
-                         " (SELECT count(*) FROM review_item),"
-                         " (SELECT string_agg(id || ':' || version || ':' || status, ';' ORDER BY id) FROM entity))"));
+    snprintf(
+        out, cap, "%s",
+        fx_text(db,
+                "SELECT concat_ws(',', (SELECT count(*) FROM source_record),"
+                " (SELECT count(*) FROM source_record_history),"
+                " (SELECT count(*) FROM entity), (SELECT count(*) FROM entity_version),"
+                " (SELECT count(*) FROM membership), (SELECT count(*) FROM link_event),"
+                " (SELECT count(*) FROM blocking_key), (SELECT sum(records) FROM key_frequency),"
+                " (SELECT count(*) FROM golden_value), (SELECT count(*) FROM outbox),"
+                " (SELECT count(*) FROM review_item),"
+                " (SELECT string_agg(id || ':' || version || ':' || status, ';' ORDER BY id) FROM "
+                "entity))"));
 }
 
 static void test_rollback_at_every_statement(void)

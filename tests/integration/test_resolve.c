@@ -27,8 +27,9 @@ static void test_review_band(void)
     CHECK(b.entity_id != a.entity_id);
     CHECK(b.review_id > 0);
     CHECK(b.probability >= 0.60 && b.probability < 0.95);
-    CHECK_INT(count_p(db, "SELECT count(*) FROM review_item WHERE id = $1 AND kind = "
-                          "'record_entity' AND status = 'open'",
+    CHECK_INT(count_p(db,
+                      "SELECT count(*) FROM review_item WHERE id = $1 AND kind = "
+                      "'record_entity' AND status = 'open'",
                       b.review_id),
               1);
     CHECK_INT(count_p(db, "SELECT jsonb_array_length(explanation) FROM review_item WHERE id = $1",
@@ -47,18 +48,20 @@ static void test_review_band(void)
     CHECK_INT(count_p(db, "SELECT survivor_id FROM entity WHERE id = $1 AND status = 'retired'",
                       b.entity_id),
               a.entity_id);
-    CHECK_INT(count_p(db, "SELECT count(*) FROM membership WHERE entity_id = $1 AND active",
-                      a.entity_id),
-              3);
-    CHECK_INT(count_p(db, "SELECT count(*) FROM review_item WHERE id = $1 AND status = "
-                          "'superseded'",
+    CHECK_INT(
+        count_p(db, "SELECT count(*) FROM membership WHERE entity_id = $1 AND active", a.entity_id),
+        3);
+    CHECK_INT(count_p(db,
+                      "SELECT count(*) FROM review_item WHERE id = $1 AND status = "
+                      "'superseded'",
                       b.review_id),
               1);
     CHECK_INT(count_p(db, "SELECT count(*) FROM outbox WHERE entity_id = $1 AND type = 'merged'",
                       a.entity_id),
               1);
-    CHECK_INT(count_p(db, "SELECT count(*) FROM link_event WHERE action = 'merge' AND entity_id = "
-                          "$1",
+    CHECK_INT(count_p(db,
+                      "SELECT count(*) FROM link_event WHERE action = 'merge' AND entity_id = "
+                      "$1",
                       a.entity_id),
               1);
     /* the retired id answers with its survivor */
@@ -72,9 +75,8 @@ static void test_review_band(void)
     CHECK_INT(mdm_golden_get(db, a.entity_id, &e, &surv, &err), MDM_OK);
     CHECK_INT(surv, 0);
     CHECK_INT(json_array_size(json_object_get(e, "members")), 3);
-    CHECK_STR(json_string_value(json_object_get(json_object_get(json_object_get(e, "lineage"),
-                                                                "first_name"),
-                                                "rule")),
+    CHECK_STR(json_string_value(json_object_get(
+                  json_object_get(json_object_get(e, "lineage"), "first_name"), "rule")),
               "source_trust");
     json_decref(e);
     CHECK_INT(mdm_golden_get(db, 999999, &e, &surv, &err), MDM_ENOTFOUND);
@@ -107,16 +109,17 @@ static void test_strong_conflict_and_blocked_bridge(void)
     CHECK_INT(c.decision, MDM_DECISION_LINKED);
     CHECK(c.entity_id == a.entity_id || c.entity_id == b.entity_id);
     CHECK(c.review_id > 0);
-    CHECK_INT(count_p(db, "SELECT count(*) FROM review_item WHERE id = $1 AND kind = "
-                          "'entity_entity'",
+    CHECK_INT(count_p(db,
+                      "SELECT count(*) FROM review_item WHERE id = $1 AND kind = "
+                      "'entity_entity'",
                       c.review_id),
               1);
-    CHECK_INT(count_p(db, "SELECT count(*) FROM entity WHERE id = $1 AND status = 'active'",
-                      a.entity_id),
-              1);
-    CHECK_INT(count_p(db, "SELECT count(*) FROM entity WHERE id = $1 AND status = 'active'",
-                      b.entity_id),
-              1);
+    CHECK_INT(
+        count_p(db, "SELECT count(*) FROM entity WHERE id = $1 AND status = 'active'", a.entity_id),
+        1);
+    CHECK_INT(
+        count_p(db, "SELECT count(*) FROM entity WHERE id = $1 AND status = 'active'", b.entity_id),
+        1);
     mdm_db_close(db);
 }
 
@@ -158,14 +161,16 @@ static void test_assertions_and_split(void)
                                     "{\"source_key\": \"S1\", \"first_name\": \"Ines\","
                                     " \"last_name\": \"Moreau\", \"birth_date\": \"1990-07-08\","
                                     " \"emails\": [\"ines@moreau.example\"]}");
-    mdm_ingest_result b = fx_ingest(db, "pos",
-                                    "{\"source_key\": \"S2\", \"first_name\": \"Ines\","
-                                    " \"last_name\": \"Moreau\", \"birth_date\": \"1990-07-08\","
-                                    " \"emails\": [\"ines@moreau.example\"], \"phones\": [\"+33 1 42"
-                                    " 68 53 00\"]}");
-    mdm_ingest_result c = fx_ingest(db, "crm",
-                                    "{\"Id\": \"S3\", \"First\": \"Ines\", \"Last\": \"Moreau\","
-                                    " \"Born\": \"1990-07-08\", \"Mail\": \"ines@moreau.example\"}");
+    mdm_ingest_result b =
+        fx_ingest(db, "pos",
+                  "{\"source_key\": \"S2\", \"first_name\": \"Ines\","
+                  " \"last_name\": \"Moreau\", \"birth_date\": \"1990-07-08\","
+                  " \"emails\": [\"ines@moreau.example\"], \"phones\": [\"+33 1 42"
+                  " 68 53 00\"]}");
+    mdm_ingest_result c =
+        fx_ingest(db, "crm",
+                  "{\"Id\": \"S3\", \"First\": \"Ines\", \"Last\": \"Moreau\","
+                  " \"Born\": \"1990-07-08\", \"Mail\": \"ines@moreau.example\"}");
     CHECK_INT(b.decision, MDM_DECISION_LINKED);
     CHECK_INT(c.decision, MDM_DECISION_LINKED);
     long long eid = a.entity_id;
@@ -199,9 +204,10 @@ static void test_assertions_and_split(void)
     CHECK_INT(d.decision, MDM_DECISION_CREATED);
     assert_ctx al = {"always_link", a.record_id, d.record_id};
     CHECK_INT(mdm_db_run_tx(db, "assert", assert_fn, &al, &err), MDM_OK);
-    mdm_ingest_result d2 = fx_ingest(db, "web",
-                                     "{\"source_key\": \"S4\", \"first_name\": \"Zed\","
-                                     " \"last_name\": \"Zulu\", \"phones\": [\"+1 650 555 0102\"]}");
+    mdm_ingest_result d2 =
+        fx_ingest(db, "web",
+                  "{\"source_key\": \"S4\", \"first_name\": \"Zed\","
+                  " \"last_name\": \"Zulu\", \"phones\": [\"+1 650 555 0102\"]}");
     CHECK_INT(d2.decision, MDM_DECISION_MERGED);
     CHECK_INT(d2.entity_id, eid); /* the older id survives */
     mdm_db_close(db);
@@ -219,8 +225,8 @@ static void test_match_search_history(void)
 {
     mdm_db *db = fx_connect();
     long long before = table_total(db);
-    json_t *q = json_pack("{s:s, s:s, s:[s]}", "first_name", "Nora", "last_name", "Vance",
-                          "emails", "NORA@vance.example");
+    json_t *q = json_pack("{s:s, s:s, s:[s]}", "first_name", "Nora", "last_name", "Vance", "emails",
+                          "NORA@vance.example");
     json_t *out = NULL;
     mdm_err err;
     CHECK_INT(mdm_golden_match(db, fx_ctx, NULL, q, 5, &out, &err), MDM_OK);
@@ -244,9 +250,9 @@ static void test_match_search_history(void)
     sq.email = "Nora@Vance.example";
     CHECK_INT(mdm_golden_search(db, &sq, &out, &err), MDM_OK);
     CHECK_INT(json_array_size(json_object_get(out, "items")), 1);
-    CHECK_INT(json_integer_value(json_object_get(json_array_get(json_object_get(out, "items"), 0),
-                                                 "id")),
-              nora);
+    CHECK_INT(
+        json_integer_value(json_object_get(json_array_get(json_object_get(out, "items"), 0), "id")),
+        nora);
     json_decref(out);
     memset(&sq, 0, sizeof sq);
     sq.phone = "(212) 555-0147";
@@ -288,7 +294,8 @@ static void test_match_search_history(void)
     bool merge = false, create = false;
     size_t i;
     json_t *ev;
-    json_array_foreach(events, i, ev) {
+    json_array_foreach(events, i, ev)
+    {
         merge |= !strcmp(json_string_value(json_object_get(ev, "action")), "merge");
         create |= !strcmp(json_string_value(json_object_get(ev, "action")), "create");
     }

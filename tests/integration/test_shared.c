@@ -6,9 +6,8 @@
 
 #include "mdm/resolve.h"
 
-static const char *const engine_config =
-    "{\"sources\": [{\"code\": \"pos\", \"kind\": \"pos\"}],"
-    " \"model\": {\"path\": \"demo/model.json\"}}";
+static const char *const engine_config = "{\"sources\": [{\"code\": \"pos\", \"kind\": \"pos\"}],"
+                                         " \"model\": {\"path\": \"demo/model.json\"}}";
 
 /* Probability and phone weight of the best candidate of a partial record. */
 static double best(mdm_db *db, const char *json, double *phone_weight)
@@ -25,7 +24,8 @@ static double best(mdm_db *db, const char *json, double *phone_weight)
             ex = json_object_get(top, "explanation");
         size_t i;
         json_t *it;
-        json_array_foreach(ex, i, it) {
+        json_array_foreach(ex, i, it)
+        {
             const char *name = json_string_value(json_object_get(it, "comparison"));
             if (name && !strcmp(name, "phone"))
                 *phone_weight = json_number_value(json_object_get(it, "weight"));
@@ -41,10 +41,11 @@ static double best(mdm_db *db, const char *json, double *phone_weight)
 static void test_store_phone(void)
 {
     mdm_db *db = fx_connect();
-    mdm_ingest_result r = fx_ingest(db, "pos",
-                                    "{\"source_key\": \"P1\", \"first_name\": \"Ann\","
-                                    " \"last_name\": \"Zelinski\", \"phones\": [\"+1 608 555 0199\"],"
-                                    " \"addresses\": [{\"postal_code\": \"53703\"}]}");
+    mdm_ingest_result r =
+        fx_ingest(db, "pos",
+                  "{\"source_key\": \"P1\", \"first_name\": \"Ann\","
+                  " \"last_name\": \"Zelinski\", \"phones\": [\"+1 608 555 0199\"],"
+                  " \"addresses\": [{\"postal_code\": \"53703\"}]}");
     CHECK_INT(r.decision, MDM_DECISION_CREATED);
     const char *probe = "{\"first_name\": \"Ann\", \"last_name\": \"Zelinski\","
                         " \"phones\": [\"608-555-0199\"]}";

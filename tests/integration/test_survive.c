@@ -8,8 +8,9 @@
 static long long rec_id(mdm_db *db, const char *source, const char *key)
 {
     const char *p[2] = {source, key};
-    const char *t = fx_text_p(db, "SELECT id FROM source_record WHERE source = $1 AND "
-                                  "source_key = $2",
+    const char *t = fx_text_p(db,
+                              "SELECT id FROM source_record WHERE source = $1 AND "
+                              "source_key = $2",
                               2, p);
     return *t ? strtoll(t, NULL, 10) : -1;
 }
@@ -72,19 +73,21 @@ static void test_rules_and_lineage(void)
                                     " \"Tel\": \"415-555-0132\", \"Street\": \"12 Main St\","
                                     " \"Zip\": \"94043\", \"City\": \"Mountain View\","
                                     " \"Modified\": \"2024-01-10T00:00:00Z\", \"Tier\": \"gold\"}");
-    mdm_ingest_result b = fx_ingest(db, "web",
-                                    "{\"source_key\": \"K2\", \"first_name\": \"Bob\","
-                                    " \"last_name\": \"Smith\", \"birth_date\": \"1980-03-04\","
-                                    " \"emails\": [\"bob.smith@home.example\", \"rob@work.example\"],"
-                                    " \"segment\": \"frequent buyer\", \"gender\": \"m\","
-                                    " \"source_updated_at\": \"2024-06-01T00:00:00Z\","
-                                    " \"attributes\": {\"tier\": \"platinum\"}}");
-    mdm_ingest_result c = fx_ingest(db, "pos",
-                                    "{\"source_key\": \"K3\", \"first_name\": \"Bob\","
-                                    " \"last_name\": \"Smith\", \"birth_date\": \"1980-04-03\","
-                                    " \"emails\": [\"bob.smith@home.example\"], \"segment\": "
-                                    "\"vip\", \"gender\": \"male\", \"phones\": [\"+1 415 555 0199\"],"
-                                    " \"source_updated_at\": \"2024-03-01T00:00:00Z\"}");
+    mdm_ingest_result b =
+        fx_ingest(db, "web",
+                  "{\"source_key\": \"K2\", \"first_name\": \"Bob\","
+                  " \"last_name\": \"Smith\", \"birth_date\": \"1980-03-04\","
+                  " \"emails\": [\"bob.smith@home.example\", \"rob@work.example\"],"
+                  " \"segment\": \"frequent buyer\", \"gender\": \"m\","
+                  " \"source_updated_at\": \"2024-06-01T00:00:00Z\","
+                  " \"attributes\": {\"tier\": \"platinum\"}}");
+    mdm_ingest_result c =
+        fx_ingest(db, "pos",
+                  "{\"source_key\": \"K3\", \"first_name\": \"Bob\","
+                  " \"last_name\": \"Smith\", \"birth_date\": \"1980-04-03\","
+                  " \"emails\": [\"bob.smith@home.example\"], \"segment\": "
+                  "\"vip\", \"gender\": \"male\", \"phones\": [\"+1 415 555 0199\"],"
+                  " \"source_updated_at\": \"2024-03-01T00:00:00Z\"}");
     CHECK_INT(b.entity_id, a.entity_id);
     CHECK_INT(c.entity_id, a.entity_id);
     long long eid = a.entity_id;
@@ -156,7 +159,7 @@ static void test_rules_and_lineage(void)
     CHECK_STR(fx_golden(db, eid, "first_name"), "Bobby"); /* still pinned */
     snprintf(want, sizeof want, "source_trust:%lld", kb);
     CHECK_STR(lineage(db, eid, "last_name"), want);
-    CHECK_INT(fx_scalar(db, "SELECT count(*) FROM golden_value WHERE source_record_id = " 
+    CHECK_INT(fx_scalar(db, "SELECT count(*) FROM golden_value WHERE source_record_id = "
                             "(SELECT id FROM source_record WHERE source_key = 'K1')"),
               0);
     char reason[128];

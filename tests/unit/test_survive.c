@@ -11,7 +11,8 @@ static size_t build(const json_t *spec, const char *attr, mdm_survive_member *m,
 {
     size_t i;
     json_t *s;
-    json_array_foreach(spec, i, s) {
+    json_array_foreach(spec, i, s)
+    {
         json_t *c = json_object();
         json_t *v = json_object_get(s, "v");
         if (v && !json_is_null(v)) {
@@ -25,13 +26,9 @@ static size_t build(const json_t *spec, const char *attr, mdm_survive_member *m,
             json_object_update(c, extra);
         canons[i] = c;
         trusts[i] = json_pack("{s:I}", "*", json_integer_value(json_object_get(s, "trust")));
-        m[i] = (mdm_survive_member){(int64_t)json_integer_value(json_object_get(s, "id")),
-                                    "src",
-                                    "k",
-                                    c,
-                                    50,
-                                    trusts[i],
-                                    json_string_value(json_object_get(s, "upd"))};
+        m[i] = (mdm_survive_member){
+            (int64_t)json_integer_value(json_object_get(s, "id")), "src", "k", c, 50, trusts[i],
+            json_string_value(json_object_get(s, "upd"))};
     }
     return json_array_size(spec);
 }
