@@ -61,6 +61,24 @@ MDM_HTTP_HANDLER(mdm_h_sub_delete);
 MDM_HTTP_HANDLER(mdm_h_deliveries);
 MDM_HTTP_HANDLER(mdm_h_deliveries_replay);
 
+/* h_steward.c: review queue, merge/split/unmerge, pins, assertions, explain, audit */
+MDM_HTTP_HANDLER(mdm_h_review_list);
+MDM_HTTP_HANDLER(mdm_h_review_bulk);
+MDM_HTTP_HANDLER(mdm_h_review_get);
+MDM_HTTP_HANDLER(mdm_h_review_claim);
+MDM_HTTP_HANDLER(mdm_h_review_decide);
+MDM_HTTP_HANDLER(mdm_h_entity_merge);
+MDM_HTTP_HANDLER(mdm_h_entity_split);
+MDM_HTTP_HANDLER(mdm_h_entity_unmerge);
+MDM_HTTP_HANDLER(mdm_h_entity_pin);
+MDM_HTTP_HANDLER(mdm_h_entity_unpin);
+MDM_HTTP_HANDLER(mdm_h_assertion);
+MDM_HTTP_HANDLER(mdm_h_explain);
+MDM_HTTP_HANDLER(mdm_h_audit);
+
+/* h_ui.c: the steward UI's static files under /ui/ */
+MDM_HTTP_HANDLER(mdm_h_ui);
+
 /* The OpenAPI 3.1 document for the whole route table, as a new JSON object; NULL with
  * err set when a route's doc text is not a JSON object with summary and responses
  * (a unit test walks every route through it). */

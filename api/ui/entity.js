@@ -48,7 +48,7 @@ function consentList(c) {
     h('thead', {}, h('tr', {}, ...['Purpose', 'Channel', 'Status', 'Captured', 'Source'].map((t) => h('th', { scope: 'col' }, t)))),
     h('tbody', {}, ...rows.map((r) => h('tr', {},
       h('td', {}, r.purpose), h('td', {}, r.contact_point ? `${r.channel} (${r.contact_point})` : r.channel),
-      h('td', {}, h('span', { class: `badge ${r.granted ? 'granted' : 'denied'}` }, r.status)),
+      h('td', {}, h('span', { class: `badge ${r.granted ? 'granted' : r.status}` }, r.status)),
       h('td', {}, fmtTime(r.captured_at)), h('td', {}, r.source ? `${r.source}:${r.source_key}` : '')))));
 }
 

@@ -81,17 +81,17 @@ function bar(e, max) {
   if (!e) return h('span', { class: 'nobar' }, '');
   const w = Number(e.weight) || 0;
   const width = Math.round((Math.abs(w) / max) * 100);
-  return h('span', { class: 'bar-wrap', title: `${e.level}: weight ${w.toFixed(2)}` },
-    h('span', {
+  const b = h('span', {
       class: `bar ${w >= 0 ? 'pos' : 'neg'}`,
-      style: `width:${width}%`,
       role: 'meter',
       'aria-valuemin': String(-max.toFixed(2)),
       'aria-valuemax': String(max.toFixed(2)),
       'aria-valuenow': w.toFixed(2),
       'aria-label': `${e.field} weight`,
-    }),
-    h('span', { class: 'bar-num' }, `${w >= 0 ? '+' : ''}${w.toFixed(1)}`));
+    });
+  b.style.width = `${width}%`; // CSSOM, allowed by the page's Content-Security-Policy
+  return h('span', { class: 'bar-wrap', title: `${e.level}: weight ${w.toFixed(2)}` },
+    b, h('span', { class: 'bar-num' }, `${w >= 0 ? '+' : ''}${w.toFixed(1)}`));
 }
 
 function sideTitle(s) {

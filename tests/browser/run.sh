@@ -37,7 +37,7 @@ MDM_UI_DIR=$root/api/ui "$mdm" serve --listen 127.0.0.1:0 >"$tmp/serve.out" 2>"$
 server_pid=$!
 port=""
 for _ in $(seq 1 200); do
-    port=$(sed -n 's|.*listening on http://[^:]*:\([0-9]*\)/.*|\1|p' "$tmp/serve.out" | head -n 1)
+    port=$(sed -n 's|.*listening on http://[^:]*:\([0-9]*\)/.*|\1|p' "$tmp/serve.out" 2>/dev/null | head -n 1)
     [ -n "$port" ] && curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break
     kill -0 "$server_pid" 2>/dev/null || break
     sleep 0.05

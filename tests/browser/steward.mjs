@@ -39,7 +39,7 @@ const ctx = await chromium.launchPersistentContext(userDataDir, {
   headless: true,
   viewport: { width: 1280, height: 800 },
   args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', `--user-data-dir=${userDataDir}`],
+    '--disable-component-update', '--disable-sync'], // plus a fresh --user-data-dir: userDataDir above
 });
 const page = ctx.pages()[0] || await ctx.newPage();
 const pageErrors = [];

@@ -1,0 +1,681 @@
+/* Steward routes: the review queue (list, one item, claim/assign, decision, bulk
+ * decisions), manual merge / split / unmerge, pins, assertions, explain, and the audit
+ * log with hash-chain verification. Thin: parse and validate, call stewardship/, reply. */
+#include "api/handlers.h"
+#include "mdm/golden.h"
+#include "mdm/resolve.h"
+#include "stewardship/audit.h"
+#include "stewardship/merge.h"
+#include "stewardship/queue.h"
+
+#include <microhttpd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- documentation ---------------------------------------------------------------- */
+
+#define OBJ "{\"application/json\": {\"schema\": {\"type\": \"object\"}}}"
+
+const char mdm_h_review_list_doc[] =
+    "{\"summary\": \"The review queue\", \"tags\": [\"stewardship\"], \"description\":"
+    " \"Review items, highest priority first by default. Stale items (a side merged away,"
+    " the record moved or deleted) are closed as superseded before listing. Page with"
+    " cursor=<next of the previous page> and the same sort.\","
+    " \"parameters\": ["
+    " {\"name\": \"status\", \"in\": \"query\", \"schema\": {\"type\": \"string\", \"default\":"
+    " \"open,claimed\"}, \"description\": \"comma list of open, claimed, deferred, decided,"
+    " superseded\"},"
+    " {\"name\": \"assignee\", \"in\": \"query\", \"schema\": {\"type\": \"string\"},"
+    " \"description\": \"a steward, or - for unassigned\"},"
+    " {\"name\": \"kind\", \"in\": \"query\", \"schema\": {\"enum\": [\"record_entity\","
+    " \"entity_entity\"]}},"
+    " {\"name\": \"entity_id\", \"in\": \"query\", \"schema\": {\"type\": \"integer\"}},"
+    " {\"name\": \"min_probability\", \"in\": \"query\", \"schema\": {\"type\": \"number\"}},"
+    " {\"name\": \"max_probability\", \"in\": \"query\", \"schema\": {\"type\": \"number\"}},"
+    " {\"name\": \"sort\", \"in\": \"query\", \"schema\": {\"enum\": [\"priority\", \"created\","
+    " \"-created\", \"probability\", \"-probability\"]}},"
+    " {\"name\": \"cursor\", \"in\": \"query\", \"schema\": {\"type\": \"string\"}},"
+    " {\"name\": \"limit\", \"in\": \"query\", \"schema\": {\"type\": \"integer\", \"minimum\": 1,"
+    " \"maximum\": 500, \"default\": 50}}],"
+    " \"responses\": {\"200\": {\"description\": \"{items, next}\", \"content\": " OBJ "}}}";
+
+const char mdm_h_review_get_doc[] =
+    "{\"summary\": \"One review item with both sides\", \"tags\": [\"stewardship\"],"
+    " \"description\": \"The item, its explanation (field, level, weight) and both sides in"
+    " full: a record (source, key, canonical fields) or an entity (golden fields, members).\","
+    " \"responses\": {\"200\": {\"description\": \"the item\", \"content\": " OBJ "}}}";
+
+const char mdm_h_review_claim_doc[] =
+    "{\"summary\": \"Claim or assign a review item\", \"tags\": [\"stewardship\"],"
+    " \"description\": \"Body {version, assignee?}: without assignee the caller claims the item;"
+    " with one, the item is assigned to that steward; assignee null releases it. A stale"
+    " version or an item claimed by someone else is 409.\","
+    " \"responses\": {\"200\": {\"description\": \"the item\", \"content\": " OBJ "}}}";
+
+const char mdm_h_review_decide_doc[] =
+    "{\"summary\": \"Decide a review item\", \"tags\": [\"stewardship\"], \"description\":"
+    " \"Body {decision: match|no_match|defer, version, reason?} (the version may also come as"
+    " If-Match). match joins the sides (merge, or moves the record); no_match stores"
+    " never_link assertions that automation never undoes; defer puts the item aside. Every"
+    " decision is audited and becomes labelled record pairs. 409 on a stale version, a final"
+    " or superseded item, or a match that a never_link assertion forbids.\","
+    " \"responses\": {\"200\": {\"description\": \"{id, status, decision, version, entity_id?,"
+    " assertions?}\", \"content\": " OBJ "}}}";
+
+const char mdm_h_review_bulk_doc[] =
+    "{\"summary\": \"Decide several review items\", \"tags\": [\"stewardship\"],"
+    " \"description\": \"Body {decisions: [{id, version, decision, reason?}]} (1..500), each"
+    " decided in its own transaction; the reply lists each result or its error. 200 when all"
+    " succeeded, 207 otherwise.\","
+    " \"responses\": {\"200\": {\"description\": \"{results}\", \"content\": " OBJ "},"
+    " \"207\": {\"description\": \"{results}, some with error\", \"content\": " OBJ "}}}";
+
+const char mdm_h_entity_merge_doc[] =
+    "{\"summary\": \"Merge another golden record into this one\", \"tags\": [\"stewardship\"],"
+    " \"description\": \"Body {other, version?, reason?}. The older id survives; both golden"
+    " records are kept in a snapshot so POST .../unmerge restores them exactly. 409 on a stale"
+    " version, an already merged pair or a never_link assertion.\","
+    " \"responses\": {\"200\": {\"description\": \"{survivor, retired, version}\", \"content\": "
+    OBJ "}}}";
+
+const char mdm_h_entity_split_doc[] =
+    "{\"summary\": \"Split source records off a golden record\", \"tags\": [\"stewardship\"],"
+    " \"description\": \"Body {records: [record ids], into?: entity id, version?, reason?}:"
+    " the records move to a new golden record (or to `into`); never_link assertions are"
+    " stored between the moved and the remaining records.\","
+    " \"responses\": {\"200\": {\"description\": \"{entity_id, moved_to, version}\","
+    " \"content\": " OBJ "}}}";
+
+const char mdm_h_entity_unmerge_doc[] =
+    "{\"summary\": \"Undo a manual merge exactly\", \"tags\": [\"stewardship\"],"
+    " \"description\": \"Body {snapshot_id?, reason?}: undoes that merge, or the latest one"
+    " involving this golden record. The retired record comes back with its pre-merge golden"
+    " values, lineage and pins. 409 when already undone.\","
+    " \"responses\": {\"200\": {\"description\": \"{survivor, restored, snapshot_id}\","
+    " \"content\": " OBJ "}}}";
+
+const char mdm_h_entity_pin_doc[] =
+    "{\"summary\": \"Pin a golden value\", \"tags\": [\"stewardship\"], \"description\":"
+    " \"Body {value, version?, reason?}: the value wins over every survivorship rule until the"
+    " pin is removed (DELETE).\","
+    " \"responses\": {\"200\": {\"description\": \"{entity_id, attr, version, golden}\","
+    " \"content\": " OBJ "}}}";
+
+const char mdm_h_entity_unpin_doc[] =
+    "{\"summary\": \"Remove a pin\", \"tags\": [\"stewardship\"],"
+    " \"parameters\": [{\"name\": \"version\", \"in\": \"query\", \"schema\": {\"type\":"
+    " \"integer\"}}],"
+    " \"responses\": {\"200\": {\"description\": \"{entity_id, attr, version, golden}\","
+    " \"content\": " OBJ "}}}";
+
+const char mdm_h_assertion_doc[] =
+    "{\"summary\": \"Assert that two records are (never) the same person\", \"tags\":"
+    " [\"stewardship\"], \"description\": \"Body {kind: never_link|always_link, record_a,"
+    " record_b, reason?}. Resolution always obeys assertions.\","
+    " \"responses\": {\"200\": {\"description\": \"the assertion\", \"content\": " OBJ "}}}";
+
+const char mdm_h_explain_doc[] =
+    "{\"summary\": \"Field-by-field match weights of two source records\", \"tags\":"
+    " [\"stewardship\"], \"parameters\": ["
+    " {\"name\": \"a\", \"in\": \"query\", \"required\": true, \"schema\": {\"type\": \"string\"},"
+    " \"description\": \"SOURCE:KEY\"},"
+    " {\"name\": \"b\", \"in\": \"query\", \"required\": true, \"schema\": {\"type\": \"string\"},"
+    " \"description\": \"SOURCE:KEY\"}],"
+    " \"responses\": {\"200\": {\"description\": \"{a, b, score, probability, explanation,"
+    " strong_conflict, same_entity}\", \"content\": " OBJ "}}}";
+
+const char mdm_h_audit_doc[] =
+    "{\"summary\": \"The audit log\", \"tags\": [\"stewardship\"], \"description\":"
+    " \"Newest first. verify=true adds chain: the result of recomputing the whole hash chain"
+    " (intact, rows, problems, first, head).\","
+    " \"parameters\": ["
+    " {\"name\": \"actor\", \"in\": \"query\", \"schema\": {\"type\": \"string\"}},"
+    " {\"name\": \"role\", \"in\": \"query\", \"schema\": {\"type\": \"string\"}},"
+    " {\"name\": \"action\", \"in\": \"query\", \"schema\": {\"type\": \"string\"},"
+    " \"description\": \"exact, or a prefix ending in a dot (entity.)\"},"
+    " {\"name\": \"target\", \"in\": \"query\", \"schema\": {\"type\": \"string\"}},"
+    " {\"name\": \"from\", \"in\": \"query\", \"schema\": {\"type\": \"string\", \"format\":"
+    " \"date-time\"}},"
+    " {\"name\": \"to\", \"in\": \"query\", \"schema\": {\"type\": \"string\", \"format\":"
+    " \"date-time\"}},"
+    " {\"name\": \"cursor\", \"in\": \"query\", \"schema\": {\"type\": \"integer\"}},"
+    " {\"name\": \"limit\", \"in\": \"query\", \"schema\": {\"type\": \"integer\", \"minimum\": 1,"
+    " \"maximum\": 1000, \"default\": 100}},"
+    " {\"name\": \"verify\", \"in\": \"query\", \"schema\": {\"type\": \"boolean\"}}],"
+    " \"responses\": {\"200\": {\"description\": \"{items, next, chain?}\", \"content\": " OBJ
+    "}}}";
+
+/* ---- helpers ---------------------------------------------------------------------- */
+
+static void fail(mdm_http_req *req, mdm_status code, const char *field, const char *msg)
+{
+    mdm_err e;
+    mdm_err_set_field(&e, code, field, "%s", msg);
+    mdm_http_reply_problem(req, &e);
+}
+
+/* The JSON body as an object, or a 422 reply. */
+static json_t *body_object(mdm_http_req *req)
+{
+    json_t *b = mdm_http_json(req);
+    if (!json_is_object(b)) {
+        fail(req, MDM_EUNPROCESSABLE, "", "the body must be a JSON object");
+        return NULL;
+    }
+    return b;
+}
+
+/* Optional integer member; false after replying 422 when it is not an integer. */
+static bool member_int(mdm_http_req *req, json_t *b, const char *name, long long *out)
+{
+    json_t *v = json_object_get(b, name);
+    if (!v || json_is_null(v))
+        return true;
+    if (!json_is_integer(v) || json_integer_value(v) < 0) {
+        char field[64], msg[96];
+        snprintf(field, sizeof field, "/%s", name);
+        snprintf(msg, sizeof msg, "%s must be a non-negative integer", name);
+        fail(req, MDM_EUNPROCESSABLE, field, msg);
+        return false;
+    }
+    *out = json_integer_value(v);
+    return true;
+}
+
+/* Optional string member (NULL when absent or null); false after replying 422. */
+static bool member_str(mdm_http_req *req, json_t *b, const char *name, const char **out)
+{
+    json_t *v = json_object_get(b, name);
+    *out = NULL;
+    if (!v || json_is_null(v))
+        return true;
+    if (!json_is_string(v)) {
+        char field[64], msg[96];
+        snprintf(field, sizeof field, "/%s", name);
+        snprintf(msg, sizeof msg, "%s must be a string", name);
+        fail(req, MDM_EUNPROCESSABLE, field, msg);
+        return false;
+    }
+    *out = json_string_value(v);
+    return true;
+}
+
+/* The version to check: body member "version", else If-Match, else 0 (none). */
+static bool version_of(mdm_http_req *req, json_t *b, int *version)
+{
+    long long v = 0;
+    if (b && !member_int(req, b, "version", &v))
+        return false;
+    if (v > 0) {
+        *version = (int)v;
+        return true;
+    }
+    bool bad = false;
+    int m = 0;
+    if (mdm_http_if_match(req, &m, &bad)) {
+        *version = m;
+        return true;
+    }
+    if (bad)
+        return false;
+    *version = 0;
+    return true;
+}
+
+static const char *role_of(mdm_http_req *req)
+{
+    const mdm_auth_key *k = mdm_http_key(req);
+    return k ? mdm_auth_role_name(k->role) : "system";
+}
+
+static void reply_status(mdm_http_req *req, mdm_status st, mdm_err *err, json_t *out)
+{
+    if (st != MDM_OK) {
+        json_decref(out);
+        mdm_http_reply_problem(req, err);
+        return;
+    }
+    mdm_http_reply_json(req, MHD_HTTP_OK, out);
+}
+
+/* ---- review queue ----------------------------------------------------------------- */
+
+static bool query_prob(mdm_http_req *req, const char *name, double *out, int *has)
+{
+    const char *v = mdm_http_query(req, name);
+    *has = 0;
+    if (!v || !*v)
+        return true;
+    char *end;
+    double d = strtod(v, &end);
+    if (*end || !(d >= 0 && d <= 1)) {
+        char field[64];
+        snprintf(field, sizeof field, "/query/%s", name);
+        fail(req, MDM_EINVAL, field, "must be a number between 0 and 1");
+        return false;
+    }
+    *out = d;
+    *has = 1;
+    return true;
+}
+
+void mdm_h_review_list(mdm_http_req *req)
+{
+    long long limit, entity;
+    mdm_queue_filter f = {0};
+    if (!mdm_http_query_int(req, "limit", 50, 1, 500, &limit) ||
+        !mdm_http_query_int(req, "entity_id", 0, 0, INT64_MAX, &entity) ||
+        !query_prob(req, "min_probability", &f.min_probability, &f.has_min) ||
+        !query_prob(req, "max_probability", &f.max_probability, &f.has_max))
+        return;
+    f.status = mdm_http_query(req, "status");
+    f.assignee = mdm_http_query(req, "assignee");
+    f.kind = mdm_http_query(req, "kind");
+    f.sort = mdm_http_query(req, "sort");
+    f.cursor = mdm_http_query(req, "cursor");
+    f.entity_id = entity;
+    f.limit = (int)limit;
+    json_t *items = NULL;
+    char *next = NULL;
+    mdm_err err = {0};
+    mdm_status st = mdm_queue_list(mdm_http_db(req), &f, &items, &next, &err);
+    if (st != MDM_OK) {
+        if (err.field[0] == '/' && strncmp(err.field, "/query/", 7) != 0) {
+            char q[sizeof err.field + 8];
+            snprintf(q, sizeof q, "/query%s", err.field);
+            snprintf(err.field, sizeof err.field, "%.*s", (int)sizeof err.field - 1, q);
+        }
+        mdm_http_reply_problem(req, &err);
+        return;
+    }
+    json_t *out = json_pack("{s:o,s:s?}", "items", items, "next", next);
+    free(next);
+    mdm_http_reply_json(req, MHD_HTTP_OK, out);
+}
+
+void mdm_h_review_get(mdm_http_req *req)
+{
+    int64_t id;
+    if (!mdm_http_param_id(req, "id", "review item", &id))
+        return;
+    json_t *item = NULL;
+    mdm_err err = {0};
+    mdm_status st = mdm_queue_get(mdm_http_db(req), id, &item, &err);
+    if (st == MDM_OK) {
+        char etag[32];
+        snprintf(etag, sizeof etag, "\"%lld\"",
+                 (long long)json_integer_value(json_object_get(item, "version")));
+        mdm_http_set_header(req, "ETag", etag);
+    }
+    reply_status(req, st, &err, item);
+}
+
+void mdm_h_review_claim(mdm_http_req *req)
+{
+    int64_t id;
+    if (!mdm_http_param_id(req, "id", "review item", &id))
+        return;
+    json_t *b = body_object(req);
+    int version = 0;
+    if (!b || !version_of(req, b, &version))
+        return;
+    if (version <= 0) {
+        fail(req, MDM_EUNPROCESSABLE, "/version", "the item's version is required");
+        return;
+    }
+    mdm_queue_actor who = {mdm_http_actor(req), role_of(req)};
+    json_t *item = NULL;
+    mdm_err err = {0};
+    mdm_status st;
+    if (json_object_get(b, "assignee")) {
+        const char *assignee = NULL;
+        if (!member_str(req, b, "assignee", &assignee))
+            return;
+        st = mdm_queue_assign(mdm_http_db(req), id, version, assignee, &who, &item, &err);
+    } else {
+        st = mdm_queue_claim(mdm_http_db(req), id, version, &who, &item, &err);
+    }
+    reply_status(req, st, &err, item);
+}
+
+/* Reads one decision object; false after replying. */
+static bool parse_decision(mdm_http_req *req, json_t *o, mdm_queue_decision *d)
+{
+    if (!member_str(req, o, "decision", &d->decision) || !member_str(req, o, "reason", &d->reason))
+        return false;
+    if (!d->decision) {
+        fail(req, MDM_EUNPROCESSABLE, "/decision", "decision is required (match, no_match, defer)");
+        return false;
+    }
+    return true;
+}
+
+void mdm_h_review_decide(mdm_http_req *req)
+{
+    int64_t id;
+    if (!mdm_http_param_id(req, "id", "review item", &id))
+        return;
+    json_t *b = body_object(req);
+    mdm_queue_decision d = {id, 0, NULL, NULL};
+    if (!b || !version_of(req, b, &d.version) || !parse_decision(req, b, &d))
+        return;
+    if (d.version <= 0) {
+        fail(req, MDM_EUNPROCESSABLE, "/version", "the item's version is required");
+        return;
+    }
+    mdm_queue_actor who = {mdm_http_actor(req), role_of(req)};
+    json_t *out = NULL;
+    mdm_err err = {0};
+    mdm_status st = mdm_queue_decide(mdm_http_db(req), mdm_http_ingest_ctx(req), &d, &who, &out,
+                                     &err);
+    if (st == MDM_EINVAL)
+        err.code = MDM_EUNPROCESSABLE;
+    reply_status(req, st, &err, out);
+}
+
+void mdm_h_review_bulk(mdm_http_req *req)
+{
+    json_t *b = body_object(req);
+    if (!b)
+        return;
+    json_t *list = json_object_get(b, "decisions");
+    size_t n = json_array_size(list);
+    if (!json_is_array(list) || n < 1 || n > 500) {
+        fail(req, MDM_EUNPROCESSABLE, "/decisions", "decisions must be an array of 1 to 500 items");
+        return;
+    }
+    mdm_queue_decision *ds = mdm_arena_alloc(mdm_http_arena(req), n * sizeof *ds);
+    for (size_t i = 0; i < n; i++) {
+        json_t *o = json_array_get(list, i);
+        json_t *id = json_object_get(o, "id"), *v = json_object_get(o, "version");
+        const char *dec = NULL, *reason = NULL;
+        json_t *jd = json_object_get(o, "decision"), *jr = json_object_get(o, "reason");
+        if (!json_is_integer(id) || !json_is_integer(v) || !json_is_string(jd) ||
+            (jr && !json_is_null(jr) && !json_is_string(jr))) {
+            char field[64];
+            snprintf(field, sizeof field, "/decisions/%zu", i);
+            fail(req, MDM_EUNPROCESSABLE, field,
+                 "each decision needs an integer id and version and a decision string");
+            return;
+        }
+        dec = json_string_value(jd);
+        reason = json_is_string(jr) ? json_string_value(jr) : NULL;
+        ds[i] = (mdm_queue_decision){json_integer_value(id), (int)json_integer_value(v), dec,
+                                     reason};
+    }
+    mdm_queue_actor who = {mdm_http_actor(req), role_of(req)};
+    json_t *results = NULL;
+    mdm_err err = {0};
+    mdm_status st = mdm_queue_decide_bulk(mdm_http_db(req), mdm_http_ingest_ctx(req), ds, n, &who,
+                                          &results, &err);
+    if (!results) {
+        mdm_http_reply_problem(req, &err);
+        return;
+    }
+    mdm_http_reply_json(req, st == MDM_OK ? MHD_HTTP_OK : MHD_HTTP_MULTI_STATUS,
+                        json_pack("{s:o}", "results", results));
+}
+
+/* ---- entities --------------------------------------------------------------------- */
+
+static bool entity_action_start(mdm_http_req *req, int64_t *id, json_t **b, int *version,
+                                mdm_merge_actor *who)
+{
+    if (!mdm_http_param_id(req, "id", "entity", id))
+        return false;
+    *b = body_object(req);
+    if (!*b || !version_of(req, *b, version))
+        return false;
+    const char *reason = NULL;
+    if (!member_str(req, *b, "reason", &reason))
+        return false;
+    *who = (mdm_merge_actor){mdm_http_actor(req), role_of(req), reason};
+    return true;
+}
+
+void mdm_h_entity_merge(mdm_http_req *req)
+{
+    int64_t id;
+    json_t *b;
+    int version;
+    mdm_merge_actor who;
+    if (!entity_action_start(req, &id, &b, &version, &who))
+        return;
+    long long other = 0;
+    if (!member_int(req, b, "other", &other))
+        return;
+    json_t *out = NULL;
+    mdm_err err = {0};
+    mdm_status st = mdm_merge_manual(mdm_http_db(req), mdm_http_ingest_ctx(req), id, version,
+                                     other, &who, &out, &err);
+    if (st == MDM_EINVAL)
+        err.code = MDM_EUNPROCESSABLE;
+    reply_status(req, st, &err, out);
+}
+
+void mdm_h_entity_split(mdm_http_req *req)
+{
+    int64_t id;
+    json_t *b;
+    int version;
+    mdm_merge_actor who;
+    if (!entity_action_start(req, &id, &b, &version, &who))
+        return;
+    long long into = 0;
+    if (!member_int(req, b, "into", &into))
+        return;
+    json_t *recs = json_object_get(b, "records");
+    size_t n = json_array_size(recs);
+    if (!json_is_array(recs) || n == 0 || n > 10000) {
+        fail(req, MDM_EUNPROCESSABLE, "/records", "records must be a non-empty array of record ids");
+        return;
+    }
+    int64_t *ids = mdm_arena_alloc(mdm_http_arena(req), n * sizeof *ids);
+    for (size_t i = 0; i < n; i++) {
+        json_t *r = json_array_get(recs, i);
+        if (!json_is_integer(r) || json_integer_value(r) <= 0) {
+            char field[48];
+            snprintf(field, sizeof field, "/records/%zu", i);
+            fail(req, MDM_EUNPROCESSABLE, field, "a record id must be a positive integer");
+            return;
+        }
+        ids[i] = json_integer_value(r);
+    }
+    json_t *out = NULL;
+    mdm_err err = {0};
+    mdm_status st = mdm_merge_split(mdm_http_db(req), mdm_http_ingest_ctx(req), id, version, ids,
+                                    n, into, &who, &out, &err);
+    if (st == MDM_EINVAL)
+        err.code = MDM_EUNPROCESSABLE;
+    reply_status(req, st, &err, out);
+}
+
+void mdm_h_entity_unmerge(mdm_http_req *req)
+{
+    int64_t id;
+    json_t *b;
+    int version;
+    mdm_merge_actor who;
+    if (!entity_action_start(req, &id, &b, &version, &who))
+        return;
+    long long snap = 0;
+    if (!member_int(req, b, "snapshot_id", &snap))
+        return;
+    json_t *out = NULL;
+    mdm_err err = {0};
+    mdm_status st = mdm_merge_unmerge(mdm_http_db(req), mdm_http_ingest_ctx(req), id, snap, &who,
+                                      &out, &err);
+    reply_status(req, st, &err, out);
+}
+
+void mdm_h_entity_pin(mdm_http_req *req)
+{
+    int64_t id;
+    json_t *b;
+    int version;
+    mdm_merge_actor who;
+    if (!entity_action_start(req, &id, &b, &version, &who))
+        return;
+    json_t *value = json_object_get(b, "value");
+    if (!value) {
+        fail(req, MDM_EUNPROCESSABLE, "/value", "value is required");
+        return;
+    }
+    json_t *out = NULL;
+    mdm_err err = {0};
+    mdm_status st = mdm_merge_pin(mdm_http_db(req), mdm_http_ingest_ctx(req), id, version,
+                                  mdm_http_param(req, "attr"), value, &who, &out, &err);
+    if (st == MDM_EINVAL)
+        err.code = MDM_EUNPROCESSABLE;
+    reply_status(req, st, &err, out);
+}
+
+void mdm_h_entity_unpin(mdm_http_req *req)
+{
+    int64_t id;
+    long long version;
+    if (!mdm_http_param_id(req, "id", "entity", &id) ||
+        !mdm_http_query_int(req, "version", 0, 0, INT32_MAX, &version))
+        return;
+    mdm_merge_actor who = {mdm_http_actor(req), role_of(req), mdm_http_query(req, "reason")};
+    json_t *out = NULL;
+    mdm_err err = {0};
+    mdm_status st = mdm_merge_pin(mdm_http_db(req), mdm_http_ingest_ctx(req), id, (int)version,
+                                  mdm_http_param(req, "attr"), NULL, &who, &out, &err);
+    reply_status(req, st, &err, out);
+}
+
+void mdm_h_assertion(mdm_http_req *req)
+{
+    json_t *b = body_object(req);
+    if (!b)
+        return;
+    const char *kind = NULL, *reason = NULL;
+    long long a = 0, c = 0;
+    if (!member_str(req, b, "kind", &kind) || !member_str(req, b, "reason", &reason) ||
+        !member_int(req, b, "record_a", &a) || !member_int(req, b, "record_b", &c))
+        return;
+    mdm_merge_actor who = {mdm_http_actor(req), role_of(req), reason};
+    mdm_err err = {0};
+    mdm_status st = mdm_merge_assert(mdm_http_db(req), kind, a, c, &who, &err);
+    if (st == MDM_EINVAL)
+        err.code = MDM_EUNPROCESSABLE;
+    reply_status(req, st, &err,
+                 st == MDM_OK ? json_pack("{s:s,s:I,s:I}", "kind", kind, "record_a",
+                                          (json_int_t)(a < c ? a : c), "record_b",
+                                          (json_int_t)(a < c ? c : a))
+                              : NULL);
+}
+
+/* ---- explain ---------------------------------------------------------------------- */
+
+/* Loads SOURCE:KEY (query argument name) as a record; false after replying. */
+static bool load_side(mdm_http_req *req, const char *name, json_t **rec)
+{
+    const char *v = mdm_http_query(req, name);
+    char field[32];
+    snprintf(field, sizeof field, "/query/%s", name);
+    const char *colon = v ? strchr(v, ':') : NULL;
+    if (!colon || colon == v || !colon[1] || colon - v > 63) {
+        fail(req, MDM_EINVAL, field, "expected SOURCE:KEY");
+        return false;
+    }
+    char source[64];
+    snprintf(source, sizeof source, "%.*s", (int)(colon - v), v);
+    mdm_err err = {0};
+    if (mdm_golden_record_get(mdm_http_db(req), source, colon + 1, rec, &err) != MDM_OK) {
+        mdm_http_reply_problem(req, &err);
+        return false;
+    }
+    return true;
+}
+
+static json_t *side_summary(json_t *rec)
+{
+    json_t *fields = json_deep_copy(json_object_get(rec, "normalized"));
+    if (json_is_object(fields))
+        json_object_del(fields, "keys");
+    return json_pack("{s:O,s:O,s:O,s:O,s:o}", "record_id", json_object_get(rec, "id"), "source",
+                     json_object_get(rec, "source"), "source_key",
+                     json_object_get(rec, "source_key"), "entity_id",
+                     json_object_get(rec, "entity_id") ? json_object_get(rec, "entity_id")
+                                                       : json_null(),
+                     "fields", fields ? fields : json_object());
+}
+
+void mdm_h_explain(mdm_http_req *req)
+{
+    json_t *a = NULL, *b = NULL;
+    if (!load_side(req, "a", &a))
+        return;
+    if (!load_side(req, "b", &b)) {
+        json_decref(a);
+        return;
+    }
+    double p = 0;
+    json_t *expl = NULL;
+    int strong = 0;
+    double w = mdm_resolve_score(mdm_http_ingest_ctx(req), json_object_get(a, "normalized"),
+                                 json_object_get(b, "normalized"), &p, &expl, &strong);
+    json_t *ea = json_object_get(a, "entity_id"), *eb = json_object_get(b, "entity_id");
+    bool same = json_is_integer(ea) && json_equal(ea, eb);
+    json_t *out = json_pack("{s:o,s:o,s:f,s:f,s:o,s:b,s:b}", "a", side_summary(a), "b",
+                            side_summary(b), "score", w, "probability", p, "explanation",
+                            expl ? expl : json_array(), "strong_conflict", strong, "same_entity",
+                            same);
+    json_decref(a);
+    json_decref(b);
+    mdm_http_reply_json(req, MHD_HTTP_OK, out);
+}
+
+/* ---- audit ------------------------------------------------------------------------ */
+
+void mdm_h_audit(mdm_http_req *req)
+{
+    long long limit, cursor;
+    if (!mdm_http_query_int(req, "limit", 100, 1, 1000, &limit) ||
+        !mdm_http_query_int(req, "cursor", 0, 0, INT64_MAX, &cursor))
+        return;
+    const char *verify = mdm_http_query(req, "verify");
+    if (verify && strcmp(verify, "true") && strcmp(verify, "false")) {
+        fail(req, MDM_EINVAL, "/query/verify", "verify must be true or false");
+        return;
+    }
+    mdm_audit_filter f = {mdm_http_query(req, "actor"), mdm_http_query(req, "role"),
+                          mdm_http_query(req, "action"), mdm_http_query(req, "target"),
+                          mdm_http_query(req, "from"), mdm_http_query(req, "to"),
+                          (int64_t)cursor, (int)limit};
+    json_t *rows = NULL;
+    int64_t next = 0;
+    mdm_err err = {0};
+    mdm_db *db = mdm_http_db(req);
+    mdm_status st = mdm_audit_list(db, &f, &rows, &next, &err);
+    if (st != MDM_OK) {
+        if (err.field[0] == '/') {
+            char q[sizeof err.field + 8];
+            snprintf(q, sizeof q, "/query%s", err.field);
+            snprintf(err.field, sizeof err.field, "%.*s", (int)sizeof err.field - 1, q);
+        }
+        mdm_http_reply_problem(req, &err);
+        return;
+    }
+    json_t *out = json_pack("{s:o,s:o}", "items", rows, "next",
+                            next ? json_integer(next) : json_null());
+    if (verify && !strcmp(verify, "true")) {
+        mdm_audit_check chk;
+        json_t *problems = NULL;
+        st = mdm_audit_verify(db, &chk, &problems, &err);
+        if (st != MDM_OK) {
+            json_decref(out);
+            mdm_http_reply_problem(req, &err);
+            return;
+        }
+        json_object_set_new(out, "chain",
+                            json_pack("{s:b,s:I,s:I,s:s,s:s,s:o}", "intact", chk.intact, "rows",
+                                      (json_int_t)chk.rows, "problems", (json_int_t)chk.problems,
+                                      "first", chk.first, "head", chk.head_hash, "details",
+                                      problems));
+    }
+    mdm_http_reply_json(req, MHD_HTTP_OK, out);
+}

@@ -1,0 +1,149 @@
+# Stewardship over HTTP: the review queue (list, item, claim, decisions, bulk), merge /
+# split / unmerge, pins, assertions, explain, the audit log with chain verification, role
+# checks, problem+json errors, the steward UI files, and `mdm audit verify` failing after
+# a row is tampered with in SQL.
+. "$(dirname "$0")/lib.bash"
+. "$(dirname "$0")/http_lib.bash"
+mdm=$MDM_BIN
+
+cat > "$http_tmp/mdm.json" <<'JSON'
+{"sources": [{"code": "web", "kind": "commerce"}, {"code": "pos", "kind": "pos"}],
+ "http": {"auth_cache_seconds": 0}}
+JSON
+export MDM_CONFIG=$http_tmp/mdm.json
+export MDM_UI_DIR=$MDM_ROOT/api/ui
+expect_exit 0 "migrate" "$mdm" migrate
+http_start || { e2e_fail "server starts" "see above"; e2e_end; exit 1; }
+steward=$(new_key steward --name stella)
+other=$(new_key steward --name otto)
+reader=$(new_key reader)
+compliance=$(new_key compliance)
+auth() { printf 'Authorization: Bearer %s' "${!1}"; }
+J=(-H "Content-Type: application/json")
+
+# fixtures through the API (an admin key may write any source): ingest KEY FIRST LAST EMAIL BORN
+admin=$(new_key admin)
+ingest() {
+    call POST /v1/sources/web/records -H "$(auth admin)" "${J[@]}" \
+        -d "{\"source_key\": \"$1\", \"first_name\": \"$2\", \"last_name\": \"$3\", \"emails\": [\"$4\"], \"birth_date\": \"$5\"}"
+    printf '%s' "$body" | jq -r .entity_id
+}
+e1=$(ingest W1 Ann Archer ann@archer.example 1980-01-01)
+e2=$(ingest W2 Bea Boyle bea@boyle.example 1981-02-02)
+e3=$(ingest W3 Cy Cole cy@cole.example 1982-03-03)
+e4=$(ingest W4 Dan Dunn dan@dunn.example 1983-04-04)
+rid() { sql "SELECT id FROM source_record WHERE source = 'web' AND source_key = '$1'"; }
+r2=$(rid W2); r4=$(rid W4)
+expect_eq "four golden records" "$(sql "SELECT count(*) FROM entity WHERE status = 'active'")" "4"
+i1=$(sql "INSERT INTO review_item (kind, record_id, entity_id, score, probability, explanation)
+          VALUES ('record_entity', $r2, $e1, 4.1, 0.81, '[{\"field\": \"last_name\", \"level\": \"far\", \"weight\": -2.5}]') RETURNING id")
+i2=$(sql "INSERT INTO review_item (kind, record_id, entity_id, score, probability)
+          VALUES ('record_entity', $r4, $e3, 1.2, 0.55) RETURNING id")
+
+# --- queue ---------------------------------------------------------------------------
+expect_status "no key" 401 GET /v1/review
+expect_status "a reader may not see the queue" 403 GET /v1/review -H "$(auth reader)"
+expect_status "steward lists the queue" 200 GET /v1/review -H "$(auth steward)"
+expect_eq "two items" "$(printf '%s' "$body" | jq '.items | length')" "2"
+expect_eq "most uncertain first" "$(printf '%s' "$body" | jq '.items[0].id')" "$i2"
+expect_eq "labels of both sides" "$(printf '%s' "$body" | jq -r '.items[1] | .a_label + "/" + .b_label')" "Bea Boyle/Ann Archer"
+expect_status "paging" 200 GET "/v1/review?limit=1" -H "$(auth steward)"
+cursor=$(printf '%s' "$body" | jq -r .next)
+expect_status "second page" 200 GET "/v1/review?limit=1&cursor=$cursor" -H "$(auth steward)"
+expect_eq "second page holds the other item" "$(printf '%s' "$body" | jq '.items[0].id')" "$i1"
+expect_problem "bad sort" 400 einval GET "/v1/review?sort=name" -H "$(auth steward)"
+expect_contains "bad sort names the argument" '"/query/sort"' "$body"
+expect_problem "bad probability" 400 einval GET "/v1/review?min_probability=2" -H "$(auth steward)"
+expect_status "one item with both sides" 200 GET "/v1/review/$i1" -H "$(auth steward)"
+expect_eq "side a is the record" "$(printf '%s' "$body" | jq -r '.a.type + ":" + .a.source_key')" "record:W2"
+expect_eq "side b is the entity" "$(printf '%s' "$body" | jq -r '.b.entity_id')" "$e1"
+expect_contains "ETag is the version" 'ETag: "1"' "$hdrs"
+expect_problem "unknown item" 404 enotfound GET /v1/review/999999 -H "$(auth steward)"
+
+# --- claim and decide ----------------------------------------------------------------
+expect_problem "claim needs a version" 422 eunprocessable POST "/v1/review/$i1/claim" -H "$(auth steward)" "${J[@]}" -d '{}'
+expect_problem "claim at a stale version" 409 econflict POST "/v1/review/$i1/claim" -H "$(auth steward)" "${J[@]}" -d '{"version": 7}'
+expect_status "claim" 200 POST "/v1/review/$i1/claim" -H "$(auth steward)" "${J[@]}" -d '{"version": 1}'
+expect_eq "claimed by the key's name" "$(printf '%s' "$body" | jq -r .assignee)" "api:stella"
+expect_problem "another steward cannot decide it" 409 econflict POST "/v1/review/$i1/decision" -H "$(auth other)" "${J[@]}" -d '{"version": 2, "decision": "match"}'
+expect_problem "unknown decision" 422 eunprocessable POST "/v1/review/$i1/decision" -H "$(auth steward)" "${J[@]}" -d '{"version": 2, "decision": "perhaps"}'
+expect_problem "body must be JSON" 400 einval POST "/v1/review/$i1/decision" -H "$(auth steward)" "${J[@]}" -d 'match'
+expect_status "accept: match" 200 POST "/v1/review/$i1/decision" -H "$(auth steward)" "${J[@]}" -d '{"version": 2, "decision": "match", "reason": "same card"}'
+expect_eq "joined into the older entity" "$(printf '%s' "$body" | jq .entity_id)" "$e1"
+expect_eq "record now in that entity" "$(sql "SELECT entity_id FROM membership WHERE record_id = $r2 AND active")" "$e1"
+expect_status "the retired entity answers with its survivor" 200 GET "/v1/entities/$e2" -H "$(auth reader)"
+expect_eq "survivor's record" "$(printf '%s' "$body" | jq .id)" "$e1"
+expect_problem "deciding again" 409 econflict POST "/v1/review/$i1/decision" -H "$(auth steward)" "${J[@]}" -d '{"version": 3, "decision": "no_match"}'
+expect_status "reject via If-Match" 200 POST "/v1/review/$i2/decision" -H "$(auth steward)" -H 'If-Match: "1"' "${J[@]}" -d '{"decision": "no_match"}'
+expect_eq "never_link stored" "$(sql "SELECT count(*) FROM steward_assertion WHERE kind = 'never_link' AND $r4 IN (record_a, record_b)")" "1"
+expect_status "queue now empty" 200 GET /v1/review -H "$(auth steward)"
+expect_eq "no open items" "$(printf '%s' "$body" | jq '.items | length')" "0"
+expect_status "decided items on request" 200 GET "/v1/review?status=decided" -H "$(auth steward)"
+expect_eq "two decided" "$(printf '%s' "$body" | jq '.items | length')" "2"
+i3=$(sql "INSERT INTO review_item (kind, entity_id, other_entity_id, score, probability) VALUES ('entity_entity', $e3, $e4, 2, 0.7) RETURNING id")
+expect_status "bulk with one bad item" 207 POST /v1/review/decisions -H "$(auth steward)" "${J[@]}" \
+    -d "{\"decisions\": [{\"id\": $i3, \"version\": 1, \"decision\": \"defer\"}, {\"id\": 999999, \"version\": 1, \"decision\": \"defer\"}]}"
+expect_eq "first deferred" "$(printf '%s' "$body" | jq -r '.results[0].status')" "deferred"
+expect_eq "second not found" "$(printf '%s' "$body" | jq -r '.results[1].error.status')" "404"
+
+# --- entities ------------------------------------------------------------------------
+v1=$(sql "SELECT version FROM entity WHERE id = $e1")
+expect_problem "split at a stale version" 409 econflict POST "/v1/entities/$e1/split" -H "$(auth steward)" "${J[@]}" -d "{\"records\": [$r2], \"version\": 999}"
+expect_problem "split of a stranger" 422 eunprocessable POST "/v1/entities/$e1/split" -H "$(auth steward)" "${J[@]}" -d "{\"records\": [$r4]}"
+expect_status "split Bea off again" 200 POST "/v1/entities/$e1/split" -H "$(auth steward)" "${J[@]}" -d "{\"records\": [$r2], \"version\": $v1, \"reason\": \"twins\"}"
+bea=$(printf '%s' "$body" | jq .moved_to)
+expect_eq "Bea has her own entity" "$(sql "SELECT entity_id FROM membership WHERE record_id = $r2 AND active")" "$bea"
+expect_problem "merge is forbidden after the split" 409 econflict POST "/v1/entities/$e1/merge" -H "$(auth steward)" "${J[@]}" -d "{\"other\": $bea}"
+expect_problem "the rejected pair cannot be merged by hand either" 409 econflict POST "/v1/entities/$e3/merge" -H "$(auth steward)" "${J[@]}" -d "{\"other\": $e4}"
+e5=$(ingest W5 Eve Eton eve@eton.example 1984-05-05)
+expect_status "manual merge" 200 POST "/v1/entities/$e5/merge" -H "$(auth steward)" "${J[@]}" -d "{\"other\": $e4, \"reason\": \"same person\"}"
+expect_eq "older survives" "$(printf '%s' "$body" | jq .survivor)" "$e4"
+expect_eq "the other is retired" "$(sql "SELECT status FROM entity WHERE id = $e5")" "retired"
+expect_status "unmerge" 200 POST "/v1/entities/$e4/unmerge" -H "$(auth steward)" "${J[@]}" -d '{"reason": "oops"}'
+expect_eq "restored" "$(printf '%s' "$body" | jq .restored)" "$e5"
+expect_eq "entity back" "$(sql "SELECT status FROM entity WHERE id = $e5")" "active"
+expect_eq "its golden record back" "$(sql "SELECT golden->>'first_name' FROM entity WHERE id = $e5")" "Eve"
+expect_problem "unmerge twice" 409 econflict POST "/v1/entities/$e4/unmerge" -H "$(auth steward)" "${J[@]}" -d '{}'
+expect_status "pin" 200 PUT "/v1/entities/$e3/pins/first_name" -H "$(auth steward)" "${J[@]}" -d '{"value": "Cyrus"}'
+expect_eq "golden shows the pin" "$(printf '%s' "$body" | jq -r .golden.first_name)" "Cyrus"
+expect_problem "unknown attribute" 422 eunprocessable PUT "/v1/entities/$e3/pins/shoe_size" -H "$(auth steward)" "${J[@]}" -d '{"value": 44}'
+expect_status "unpin" 200 DELETE "/v1/entities/$e3/pins/first_name" -H "$(auth steward)"
+expect_eq "rule again" "$(printf '%s' "$body" | jq -r .golden.first_name)" "Cy"
+expect_status "assertion" 200 POST /v1/assertions -H "$(auth steward)" "${J[@]}" -d "{\"kind\": \"always_link\", \"record_a\": $r4, \"record_b\": $r2}"
+expect_status "a reader may not merge" 403 POST "/v1/entities/$e3/merge" -H "$(auth reader)" "${J[@]}" -d "{\"other\": $e4}"
+
+# --- explain -------------------------------------------------------------------------
+expect_status "explain two records" 200 GET "/v1/explain?a=web:W1&b=web:W2" -H "$(auth steward)"
+expect_eq "explanation per field" "$(printf '%s' "$body" | jq '.explanation | length > 0')" "true"
+expect_eq "probability is a number" "$(printf '%s' "$body" | jq '.probability | type')" '"number"'
+expect_problem "explain needs SOURCE:KEY" 400 einval GET "/v1/explain?a=W1&b=web:W2" -H "$(auth steward)"
+expect_problem "explain of an unknown record" 404 enotfound GET "/v1/explain?a=web:nope&b=web:W2" -H "$(auth steward)"
+
+# --- audit ---------------------------------------------------------------------------
+expect_status "a steward may not read the audit log" 403 GET /v1/audit -H "$(auth steward)"
+expect_status "compliance reads it, verified" 200 GET "/v1/audit?verify=true&limit=5" -H "$(auth compliance)"
+expect_eq "chain intact" "$(printf '%s' "$body" | jq .chain.intact)" "true"
+expect_eq "newest first, five rows" "$(printf '%s' "$body" | jq '.items | length')" "5"
+expect_status "filter by action prefix" 200 GET "/v1/audit?action=review." -H "$(auth compliance)"
+expect_eq "review decisions and claims" "$(printf '%s' "$body" | jq '[.items[].action] | unique | join(",")')" '"review.claim,review.decide"'
+expect_eq "actor recorded" "$(printf '%s' "$body" | jq -r '[.items[].actor] | unique | join(",")')" "api:stella"
+expect_exit 0 "mdm audit verify: intact" "$mdm" audit verify
+sql "ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only; UPDATE audit_log SET reason = 'nothing to see' WHERE action = 'review.decide'; ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only" >/dev/null
+expect_exit 1 "mdm audit verify fails after tampering" "$mdm" audit verify
+expect_contains "names the edited row" "was edited" "$out"
+expect_status "the API reports it too" 200 GET "/v1/audit?verify=true" -H "$(auth compliance)"
+expect_eq "chain broken" "$(printf '%s' "$body" | jq .chain.intact)" "false"
+
+# --- UI files ------------------------------------------------------------------------
+expect_status "/ui redirects" 302 GET /ui
+expect_status "/ui/ is the app" 200 GET /ui/
+expect_contains "html" "<title>mdm steward</title>" "$body"
+expect_contains "CSP" "Content-Security-Policy: default-src 'self'" "$hdrs"
+expect_status "modules" 200 GET /ui/app.js
+expect_contains "javascript type" "Content-Type: text/javascript" "$hdrs"
+expect_status "no traversal" 404 GET "/ui/..%2fMakefile"
+expect_status "no dot files" 404 GET /ui/.gitignore
+expect_status "unknown file" 404 GET /ui/nope.js
+http_stop
+expect_eq "server exits cleanly" "$server_rc" "0"
+e2e_end
