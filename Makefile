@@ -19,6 +19,7 @@ LIBOBJ_REL := $(LIBSRC:%.c=build/rel/obj/%.o) $(CXXSRC:%.cc=build/rel/obj/%.o)
 LIBOBJ_SAN := $(LIBSRC:%.c=build/san/obj/%.o) $(CXXSRC:%.cc=build/san/obj/%.o)
 UNIT     := $(patsubst tests/unit/%.c,build/san/tests/%,$(wildcard tests/unit/*.c))
 ITEST    := $(patsubst tests/integration/%.c,build/san/itests/%,$(wildcard tests/integration/*.c))
+RTEST    := $(patsubst tests/reliability/%.c,build/san/rtests/%,$(wildcard tests/reliability/test_*.c))
 BENCH    := $(patsubst tests/bench/%.c,build/rel/%,$(wildcard tests/bench/*.c))
 
 all: build/rel/mdm
@@ -45,6 +46,8 @@ build/san/tests/%: build/san/obj/tests/unit/%.o build/san/libmdm.a
 	@mkdir -p $(@D) && $(CC) $(SAN) $^ $(LDLIBS) -o $@
 build/san/itests/%: build/san/obj/tests/integration/%.o build/san/libmdm.a
 	@mkdir -p $(@D) && $(CC) $(SAN) $^ $(LDLIBS) -o $@
+build/san/rtests/%: build/san/obj/tests/reliability/%.o build/san/libmdm.a
+	@mkdir -p $(@D) && $(CC) $(SAN) $^ $(LDLIBS) -o $@
 build/rel/bench_%: build/rel/obj/tests/bench/bench_%.o build/rel/libmdm.a
 	$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 # The webhook receiver of the publishing tests and benchmark: on its own, no libmdm.
@@ -59,7 +62,7 @@ deps:
 # test and run re-enter make after deps so pkg-config is read with the packages present.
 test check: deps
 	@$(MAKE) --no-print-directory test-all
-test-all: $(UNIT) $(ITEST) build/san/mdm build/rel/mdm build/san/mdm-test-receiver
+test-all: $(UNIT) $(ITEST) $(RTEST) build/san/mdm build/rel/mdm build/san/mdm-test-receiver
 	@tests/run.sh
 unit: $(UNIT)
 	@tests/run.sh --unit
@@ -97,6 +100,11 @@ lint:
 fuzz:
 	@scripts/fuzz.sh
 
+# The reliability suites in their long form (MDM_SOAK=1: longer load, more rounds).
+soak: deps
+	@$(MAKE) --no-print-directory $(RTEST) build/san/mdm build/rel/mdm
+	@MDM_SOAK=1 tests/run.sh --reliability
+
 clean:
 	rm -rf build
 distclean: clean
@@ -104,6 +112,6 @@ distclean: clean
 	rm -rf var
 
 .PHONY: all deps test check test-all unit run demo bench bench-quality migrate install uninstall \
-	format lint fuzz clean distclean
+	format lint fuzz soak clean distclean
 .SECONDARY:
 -include $(shell find build -name '*.d' 2>/dev/null)

@@ -3,6 +3,7 @@
 #
 #   tests/run.sh            unit, SQL, integration, e2e and browser suites
 #   tests/run.sh --unit     unit suites only (no database)
+#   tests/run.sh --reliability   only the reliability suites (make soak sets MDM_SOAK=1)
 #
 # Each suite is a program whose last output line is "N passed, N failed"; a suite that
 # crashes or exits non-zero without a failure count counts as one failure. Suites that
@@ -47,9 +48,11 @@ run_suite() {
     fi
 }
 
-for t in build/san/tests/test_*; do
-    [ -x "$t" ] && run_suite "unit/$(basename "$t")" "$t"
-done
+if [ "$mode" != --reliability ]; then
+    for t in build/san/tests/test_*; do
+        [ -x "$t" ] && run_suite "unit/$(basename "$t")" "$t"
+    done
+fi
 
 if [ "$mode" != --unit ]; then
     scripts/pg.sh start || { echo "tests: cannot start PostgreSQL"; echo "$passed passed, $((failed + 1)) failed"; exit 1; }
@@ -63,18 +66,27 @@ if [ "$mode" != --unit ]; then
         MDM_DATABASE_URL=$(scripts/pg.sh url-for "$dbname") MDM_TEST_DB=$dbname run_suite "$name" "$@"
         scripts/pg.sh dropdb "$dbname" >/dev/null 2>&1
     }
-    for t in build/san/itests/test_*; do
-        [ -x "$t" ] && with_db "integration/$(basename "$t")" "$t"
-    done
-    for t in tests/sql/*.sql; do
-        [ -f "$t" ] && with_db "sql/$(basename "$t" .sql)" tests/sql/run_one.sh "$t"
-    done
-    for t in tests/e2e/*.sh; do
-        [ -f "$t" ] && with_db "e2e/$(basename "$t" .sh)" bash "$t"
-    done
-    if [ -x tests/browser/run.sh ]; then
-        with_db "browser" tests/browser/run.sh
+    if [ "$mode" != --reliability ]; then
+        for t in build/san/itests/test_*; do
+            [ -x "$t" ] && with_db "integration/$(basename "$t")" "$t"
+        done
+        for t in tests/sql/*.sql; do
+            [ -f "$t" ] && with_db "sql/$(basename "$t" .sql)" tests/sql/run_one.sh "$t"
+        done
+        for t in tests/e2e/*.sh; do
+            [ -f "$t" ] && with_db "e2e/$(basename "$t" .sh)" bash "$t"
+        done
+        if [ -x tests/browser/run.sh ]; then
+            with_db "browser" tests/browser/run.sh
+        fi
     fi
+    # reliability: fault sweeps (C), restarts, kill -9, several servers, load, restore
+    for t in build/san/rtests/test_*; do
+        [ -x "$t" ] && with_db "reliability/$(basename "$t")" "$t"
+    done
+    for t in tests/reliability/*.sh; do
+        [ -f "$t" ] && with_db "reliability/$(basename "$t" .sh)" bash "$t"
+    done
 fi
 
 echo "$passed passed, $failed failed"
