@@ -24,6 +24,11 @@ BENCH    := $(patsubst tests/bench/%.c,build/rel/%,$(wildcard tests/bench/*.c))
 
 all: build/rel/mdm
 
+# mdm version reports libphonenumber's version (it has no runtime version call).
+PHONENUMBER_VERSION := $(shell dpkg-query -W -f='$${Version}' libphonenumber-dev 2>/dev/null)
+build/rel/obj/api/cli_admin.o build/san/obj/api/cli_admin.o: \
+	CPPFLAGS += -DMDM_PHONENUMBER_VERSION='"$(PHONENUMBER_VERSION)"'
+
 build/rel/obj/%.o: %.c
 	@mkdir -p $(@D) && $(CC) -std=c11 $(WARN) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 build/san/obj/%.o: %.c

@@ -19,6 +19,9 @@
 #include <pcre2.h>
 
 #define MDM_VERSION "0.1.0"
+#ifndef MDM_PHONENUMBER_VERSION /* the Debian package version, set by the Makefile */
+#define MDM_PHONENUMBER_VERSION "(version unknown)"
+#endif
 
 int mdm_cli_version(int argc, char **argv)
 {
@@ -28,9 +31,11 @@ int mdm_cli_version(int argc, char **argv)
     pcre2_config(PCRE2_CONFIG_VERSION, pcre);
     int pq = PQlibVersion();
     printf("mdm %s\n", MDM_VERSION);
-    printf("libpq %d.%d\nicu %s\npcre2 %s\njansson %s\nlibmicrohttpd %s\n%s\n%s\n", pq / 10000,
-           pq % 10000, U_ICU_VERSION, pcre, jansson_version_str(), MHD_get_version(),
-           curl_version(), OpenSSL_version(OPENSSL_VERSION));
+    printf("libpq %d.%d\nicu %s\npcre2 %s\njansson %s\nlibmicrohttpd %s (TLS %s)\n%s\n%s\n"
+           "libphonenumber %s\n",
+           pq / 10000, pq % 10000, U_ICU_VERSION, pcre, jansson_version_str(), MHD_get_version(),
+           MHD_is_feature_supported(MHD_FEATURE_TLS) == MHD_YES ? "yes" : "no", curl_version(),
+           OpenSSL_version(OPENSSL_VERSION), MDM_PHONENUMBER_VERSION);
     return 0;
 }
 

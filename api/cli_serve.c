@@ -104,8 +104,8 @@ int mdm_cli_serve(int argc, char **argv)
     }
     const char *l = listen ? listen : cfg->listen;
     const char *colon = strrchr(l, ':');
-    printf("mdm serve: listening on http://%.*s:%d/ (OpenAPI at /v1/openapi.json)\n",
-           (int)(colon - l), l, mdm_http_port(srv));
+    printf("mdm serve: listening on %s://%.*s:%d/ (OpenAPI at /v1/openapi.json)\n",
+           mdm_http_tls(srv) ? "https" : "http", (int)(colon - l), l, mdm_http_port(srv));
     printf("mdm serve: create an API key with: mdm apikey create --role reader --name me\n");
     fflush(stdout);
     int sig = 0;

@@ -126,6 +126,9 @@ static const limit_key limit_keys[] = {
     {"max_wait_seconds", 0, 300, offsetof(mdm_http_limits, max_wait_seconds), 'i'},
     {"max_page_size", 1, 100000, offsetof(mdm_http_limits, max_page_size), 'i'},
     {"shutdown_timeout", 0, 3600, offsetof(mdm_http_limits, shutdown_timeout), 'i'},
+    {"request_timeout", 1, 3600, offsetof(mdm_http_limits, request_timeout), 'i'},
+    {"max_connections_per_ip", 0, 100000, offsetof(mdm_http_limits, max_connections_per_ip), 'i'},
+    {"max_header_bytes", 4096, 1 << 24, offsetof(mdm_http_limits, max_header_bytes), 'z'},
 };
 
 mdm_status mdm_http_limits_load(const mdm_config *cfg, mdm_http_limits *out, mdm_err *err)
@@ -141,6 +144,9 @@ mdm_status mdm_http_limits_load(const mdm_config *cfg, mdm_http_limits *out, mdm
         .max_wait_seconds = 30,
         .max_page_size = 1000,
         .shutdown_timeout = 30,
+        .request_timeout = 60,
+        .max_connections_per_ip = 0,
+        .max_header_bytes = 32768,
     };
     json_t *sec = mdm_config_section(cfg, "http");
     if (!sec)
@@ -151,6 +157,13 @@ mdm_status mdm_http_limits_load(const mdm_config *cfg, mdm_http_limits *out, mdm
     {
         char ptr[160];
         snprintf(ptr, sizeof ptr, "/http/%s", k);
+        if (strcmp(k, "tls_cert") == 0 || strcmp(k, "tls_key") == 0) {
+            if (!json_is_string(v) || !*json_string_value(v))
+                return mdm_err_set_field(err, MDM_EINVAL, ptr,
+                                         "http.%s must be the path of a PEM file", k);
+            *(k[4] == 'c' ? &out->tls_cert : &out->tls_key) = json_string_value(v);
+            continue;
+        }
         const limit_key *lk = NULL;
         for (size_t i = 0; i < sizeof limit_keys / sizeof limit_keys[0]; i++)
             if (strcmp(limit_keys[i].name, k) == 0)
@@ -172,6 +185,9 @@ mdm_status mdm_http_limits_load(const mdm_config *cfg, mdm_http_limits *out, mdm
         else
             *(double *)(void *)slot = d;
     }
+    if (!out->tls_cert != !out->tls_key)
+        return mdm_err_set_field(err, MDM_EINVAL, out->tls_cert ? "/http/tls_key" : "/http/tls_cert",
+                                 "http.tls_cert and http.tls_key go together (HTTPS needs both)");
     return MDM_OK;
 }
 
@@ -392,6 +408,9 @@ struct mdm_http_server {
     bool wait_stop;
     pthread_t wait_thread;
     bool wait_thread_started;
+    /* slow-client guard and HTTPS material (PEM text, kept for the daemon's life) */
+    mdm_http_guard *guard;
+    char *tls_cert_pem, *tls_key_pem;
 };
 
 typedef struct extra_header {
@@ -1143,6 +1162,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_data_size = 0;
         return MHD_YES;
     }
+    mdm_http_guard_received(srv->guard, conn); /* arrived whole: the deadline stops */
     if (req->replied)
         return queue(req);
     run(req);
@@ -1152,8 +1172,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)conn;
     mdm_http_server *srv = cls;
+    mdm_http_guard_completed(srv->guard, conn); /* the next request's deadline starts */
     mdm_http_req *req = *con_cls;
     if (!req)
         return;
@@ -1248,8 +1268,13 @@ void mdm_http_metrics_write(mdm_http_req *req, mdm_buf *out)
                    "# TYPE mdm_db_connects_total counter\nmdm_db_connects_total %lld\n"
                    "# HELP mdm_db_connect_failures_total Failed database connection attempts.\n"
                    "# TYPE mdm_db_connect_failures_total counter\n"
-                   "mdm_db_connect_failures_total %lld\n",
-                   ndbs, atomic_load(&srv->db_connects), atomic_load(&srv->db_connect_failures));
+                   "mdm_db_connect_failures_total %lld\n"
+                   "# HELP mdm_http_slow_clients_cut_total Connections shut down because a request"
+                   " did not arrive within http.request_timeout.\n"
+                   "# TYPE mdm_http_slow_clients_cut_total counter\n"
+                   "mdm_http_slow_clients_cut_total %lld\n",
+                   ndbs, atomic_load(&srv->db_connects), atomic_load(&srv->db_connect_failures),
+                   mdm_http_guard_cut(srv->guard));
     pthread_mutex_lock(&counters_lock);
     const char *last = "";
     for (size_t i = 0; i < ncounters; i++) {
@@ -1307,6 +1332,31 @@ static int default_threads(const mdm_config *cfg)
     return n > 0 ? 2 * (int)n : 4;
 }
 
+/* Reads a PEM file whole (NUL-terminated, for MHD_OPTION_HTTPS_MEM_*); NULL with err
+ * naming the configuration key when it cannot be read. */
+static char *read_pem(const char *path, const char *field, mdm_err *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        mdm_err_set_field(err, MDM_EINVAL, field, "cannot open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    mdm_buf b = {0};
+    char tmp[4096];
+    size_t n;
+    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0 && b.len < (1u << 20))
+        mdm_buf_append(&b, tmp, n);
+    bool bad = ferror(f) || b.len == 0;
+    fclose(f);
+    mdm_buf_putc(&b, 0);
+    if (bad || !strstr(b.data, "-----BEGIN ")) {
+        mdm_buf_free(&b);
+        mdm_err_set_field(err, MDM_EINVAL, field, "%s is not a PEM file", path);
+        return NULL;
+    }
+    return mdm_buf_steal(&b);
+}
+
 mdm_http_server *mdm_http_start(const mdm_config *cfg, const char *listen, mdm_err *err)
 {
     mdm_http_server *srv = mdm_xcalloc(1, sizeof *srv);
@@ -1358,16 +1408,51 @@ mdm_http_server *mdm_http_start(const mdm_config *cfg, const char *listen, mdm_e
                      MHD_USE_ERROR_LOG;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    srv->daemon =
-        MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-                         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)default_threads(cfg),
-                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)srv->limits.connection_timeout,
-                         MHD_OPTION_CONNECTION_LIMIT, (unsigned)srv->limits.max_connections,
-                         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_EXTERNAL_LOGGER,
-                         mhd_log, NULL, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
+    struct MHD_OptionItem opts[16];
+    size_t no = 0;
+#define OPT(o, v, p) (opts[no++] = (struct MHD_OptionItem){(o), (intptr_t)(v), (p)})
+    OPT(MHD_OPTION_SOCK_ADDR, 0, ai->ai_addr);
+    OPT(MHD_OPTION_THREAD_POOL_SIZE, default_threads(cfg), NULL);
+    OPT(MHD_OPTION_CONNECTION_TIMEOUT, srv->limits.connection_timeout, NULL);
+    OPT(MHD_OPTION_CONNECTION_LIMIT, srv->limits.max_connections, NULL);
+    OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT, srv->limits.max_header_bytes, NULL);
+    OPT(MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL);
+    if (srv->limits.max_connections_per_ip > 0)
+        OPT(MHD_OPTION_PER_IP_CONNECTION_LIMIT, srv->limits.max_connections_per_ip, NULL);
+    srv->guard = mdm_http_guard_new(srv->limits.request_timeout);
+    if (srv->guard)
+        OPT(MHD_OPTION_NOTIFY_CONNECTION, mdm_http_guard_notify, srv->guard);
+    if (srv->limits.tls_cert) {
+        if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+            mdm_err_set_field(err, MDM_EINVAL, "/http/tls_cert",
+                              "this libmicrohttpd was built without TLS support");
+            freeaddrinfo(ai);
+            goto out_free_sync;
+        }
+        srv->tls_cert_pem = read_pem(srv->limits.tls_cert, "/http/tls_cert", err);
+        srv->tls_key_pem = srv->tls_cert_pem ? read_pem(srv->limits.tls_key, "/http/tls_key", err) : NULL;
+        if (!srv->tls_key_pem) {
+            freeaddrinfo(ai);
+            goto out_free_sync;
+        }
+        flags |= MHD_USE_TLS;
+        OPT(MHD_OPTION_HTTPS_MEM_CERT, 0, srv->tls_cert_pem);
+        OPT(MHD_OPTION_HTTPS_MEM_KEY, 0, srv->tls_key_pem);
+    }
+    OPT(MHD_OPTION_END, 0, NULL);
+#undef OPT
+    srv->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_NOTIFY_COMPLETED,
+                                   on_completed, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+                                   MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!srv->daemon) {
-        mdm_err_set(err, MDM_EIO, "cannot listen on %s (address in use or not available)", listen);
+        if (srv->tls_cert_pem)
+            mdm_err_set(err, MDM_EIO,
+                        "cannot listen on %s (address in use, or http.tls_cert / http.tls_key "
+                        "is not a valid PEM certificate and matching key)",
+                        listen);
+        else
+            mdm_err_set(err, MDM_EIO, "cannot listen on %s (address in use or not available)", listen);
         goto out_free_sync;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
@@ -1382,8 +1467,12 @@ mdm_http_server *mdm_http_start(const mdm_config *cfg, const char *listen, mdm_e
             default_threads(cfg));
     return srv;
 out_free_sync:
+    mdm_http_guard_free(srv->guard);
+    free(srv->tls_cert_pem);
+    free(srv->tls_key_pem);
     mdm_auth_free(srv->auth);
     mdm_ingest_ctx_free(srv->ingest);
+    srv->ingest = NULL; /* out_free frees it too */
     pthread_mutex_destroy(&srv->dbs_lock);
     pthread_mutex_destroy(&srv->wait_lock);
     pthread_cond_destroy(&srv->wait_cond);
@@ -1396,6 +1485,11 @@ out_free:
 int mdm_http_port(const mdm_http_server *srv)
 {
     return srv->port;
+}
+
+bool mdm_http_tls(const mdm_http_server *srv)
+{
+    return srv->tls_cert_pem != NULL;
 }
 
 void mdm_http_stop(mdm_http_server *srv)
@@ -1424,6 +1518,9 @@ void mdm_http_stop(mdm_http_server *srv)
     if (srv->wait_thread_started)
         pthread_join(srv->wait_thread, NULL);
     MHD_stop_daemon(srv->daemon);
+    mdm_http_guard_free(srv->guard);
+    free(srv->tls_cert_pem);
+    free(srv->tls_key_pem);
     if (lsock != MHD_INVALID_SOCKET)
         close(lsock);
     for (size_t i = 0; i < srv->ndbs; i++)

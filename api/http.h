@@ -33,6 +33,7 @@
 #include "mdm/ingest.h"
 
 #include <jansson.h>
+#include <microhttpd.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -89,6 +90,11 @@ typedef struct mdm_http_limits {
     int max_wait_seconds;      /* longest long poll (/v1/changes?wait=), 30 */
     int max_page_size;         /* largest limit= of a list or feed, 1000 */
     int shutdown_timeout;      /* seconds to finish in-flight requests on SIGTERM, 30 */
+    int request_timeout;       /* seconds for a request to arrive whole (slow clients), 60 */
+    int max_connections_per_ip; /* concurrent connections from one address, 0 = no limit */
+    size_t max_header_bytes;   /* request line + headers (431 above), 32 KiB */
+    const char *tls_cert;      /* PEM certificate (chain) file: serve HTTPS; NULL = HTTP */
+    const char *tls_key;       /* PEM private key file, required with tls_cert */
 } mdm_http_limits;
 
 /* Validates cfg's http section into *out (defaults for absent keys). An unknown key or a
@@ -103,6 +109,8 @@ mdm_status mdm_http_limits_load(const mdm_config *cfg, mdm_http_limits *out, mdm
 mdm_http_server *mdm_http_start(const mdm_config *cfg, const char *listen, mdm_err *err);
 /* The port actually bound. */
 int mdm_http_port(const mdm_http_server *srv);
+/* True when the server speaks HTTPS (http.tls_cert and http.tls_key). */
+bool mdm_http_tls(const mdm_http_server *srv);
 /* Graceful stop: no new connections, suspended long polls answered, requests in flight
  * finished (up to shutdown_timeout), then the daemon and the database connections are
  * closed and srv freed. */
@@ -210,5 +218,20 @@ const mdm_http_route *mdm_http_match(const char *method, char *path_copy, const 
                                      const char **values, int *nparams, bool *path_known);
 /* True when s[0..len) is valid UTF-8 (no overlongs, no surrogates, no NUL). */
 bool mdm_http_utf8_valid(const char *s, size_t len);
+
+/* Connection guard (api/http_guard.c, used by api/http.c): a request must arrive whole
+ * (line, headers and body) within request_timeout seconds of the connection opening or
+ * of its previous request completing, else its socket is shut down (a client trickling
+ * a byte a second never trips the inactivity timeout). Counted in /metrics as
+ * mdm_http_slow_clients_cut_total. */
+typedef struct mdm_http_guard mdm_http_guard;
+mdm_http_guard *mdm_http_guard_new(double request_timeout); /* NULL if no thread */
+void mdm_http_guard_free(mdm_http_guard *g);                /* after the daemon stopped */
+/* MHD_OPTION_NOTIFY_CONNECTION callback (cls = the guard). */
+void mdm_http_guard_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
+                           enum MHD_ConnectionNotificationCode code);
+void mdm_http_guard_received(mdm_http_guard *g, struct MHD_Connection *conn);
+void mdm_http_guard_completed(mdm_http_guard *g, struct MHD_Connection *conn);
+long long mdm_http_guard_cut(const mdm_http_guard *g);
 
 #endif

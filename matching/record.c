@@ -4,6 +4,7 @@
 #include "common/mem.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -387,6 +388,19 @@ static mdm_csv *csv_start(char *data, size_t len, const char *name, mdm_err *err
     return c;
 }
 
+/* Fault hook (mdm_csv_fail_after): counts the reader's reads and buffer growths. */
+static atomic_long csv_fail_countdown;
+
+void mdm_csv_fail_after(long n)
+{
+    atomic_store(&csv_fail_countdown, n);
+}
+
+static bool csv_injected(void)
+{
+    return atomic_load(&csv_fail_countdown) > 0 && atomic_fetch_sub(&csv_fail_countdown, 1) == 1;
+}
+
 mdm_csv *mdm_csv_open(const char *path, mdm_err *err)
 {
     FILE *f = fopen(path, "rb");
@@ -394,22 +408,45 @@ mdm_csv *mdm_csv_open(const char *path, mdm_err *err)
         mdm_err_set(err, MDM_EIO, "cannot open %s: %s", path, strerror(errno));
         return NULL;
     }
-    mdm_buf b = {0};
-    char tmp[65536];
-    size_t n;
-    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
-        mdm_buf_append(&b, tmp, n);
-    if (ferror(f)) {
-        mdm_err_set(err, MDM_EIO, "cannot read %s: %s", path, strerror(errno));
-        fclose(f);
-        mdm_buf_free(&b);
-        return NULL;
+    /* The file buffer is the one allocation that grows with the input: its failure is
+     * an error for the caller, not an abort (unlike the small mdm_x* allocations). */
+    char *data = NULL, tmp[65536];
+    size_t len = 0, cap = 0, n;
+    for (;;) {
+        bool injected = csv_injected();
+        n = injected ? 0 : fread(tmp, 1, sizeof tmp, f);
+        if (n == 0) {
+            if (injected || ferror(f)) {
+                mdm_err_set(err, MDM_EIO, "cannot read %s: %s", path,
+                            strerror(injected || !errno ? EIO : errno));
+                goto fail;
+            }
+            break;
+        }
+        if (len + n + 1 > cap) {
+            size_t ncap = cap ? cap : sizeof tmp;
+            while (ncap < len + n + 1)
+                ncap *= 2;
+            char *p = csv_injected() ? NULL : realloc(data, ncap);
+            if (!p) {
+                mdm_err_set(err, MDM_EIO, "cannot read %s: out of memory after %zu bytes", path, len);
+                goto fail;
+            }
+            data = p;
+            cap = ncap;
+        }
+        memcpy(data + len, tmp, n);
+        len += n;
     }
     fclose(f);
-    mdm_buf_reserve(&b, 1);
-    b.data[b.len] = 0;
-    size_t len = b.len;
-    return csv_start(mdm_buf_steal(&b), len, path, err);
+    if (!data)
+        data = mdm_xmalloc(1);
+    data[len] = 0;
+    return csv_start(data, len, path, err);
+fail:
+    fclose(f);
+    free(data);
+    return NULL;
 }
 
 mdm_csv *mdm_csv_open_mem(const char *data, size_t len, const char *name, mdm_err *err)

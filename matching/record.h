@@ -94,6 +94,11 @@ typedef struct mdm_csv mdm_csv;
  * (MDM_EIO for a missing/unreadable file, MDM_EINVAL for an empty or bad header). */
 mdm_csv *mdm_csv_open(const char *path, mdm_err *err);
 
+/* Test hook: the n-th following read or buffer growth of mdm_csv_open fails (1 = the
+ * next one; 0 disables), as a read error or an allocation failure would: the open
+ * returns NULL with MDM_EIO naming the file and frees everything. Process-wide. */
+void mdm_csv_fail_after(long n);
+
 /* Same over a copy of an in-memory buffer; name is used in messages. */
 mdm_csv *mdm_csv_open_mem(const char *data, size_t len, const char *name, mdm_err *err);
 
