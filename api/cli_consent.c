@@ -6,6 +6,7 @@
 #include "common/mem.h"
 #include "mdm/config.h"
 #include "mdm/consent.h"
+#include "stewardship/audit.h"
 #include "mdm/db.h"
 #include "mdm/subject.h"
 
@@ -120,8 +121,20 @@ static int export_consent(int argc, char **argv)
     }
     if (rc == 0)
         mdm_log(MDM_LOG_INFO, "event=consent_export rows=%lld", mdm_consent_audit_rows(a));
+    long long rows = mdm_consent_audit_rows(a);
     mdm_buf_free(&buf);
     mdm_consent_audit_close(a);
+    if (rc == 0) {
+        /* the export is itself audited: /metrics reports the age of the last one */
+        const char *user = getenv("USER");
+        char actor[128];
+        snprintf(actor, sizeof actor, "cli:%s", user && *user ? user : "unknown");
+        json_t *after = json_pack("{s:s?, s:s?, s:I}", "from", from, "to", to, "rows", (json_int_t)rows);
+        if (mdm_audit_record(db, actor, "compliance", "consent.export", "consent_audit", NULL, NULL,
+                             after, &err) != MDM_OK)
+            rc = mdm_cli_fail("export consent", &err);
+        json_decref(after);
+    }
 out_close_file:
     if (out != stdout && fclose(out) != 0 && rc == 0) {
         mdm_err_set(&err, MDM_EIO, "cannot write %s: %s", output, strerror(errno));

@@ -10,6 +10,7 @@
 #include "api/handlers.h"
 #include "common/log.h"
 #include "mdm/consent.h"
+#include "stewardship/audit.h"
 
 #include <microhttpd.h>
 #include <stdlib.h>
@@ -189,6 +190,7 @@ const char mdm_h_consent_audit_doc[] =
 typedef struct audit_stream {
     mdm_db *db; /* owned: the export's own connection */
     mdm_consent_audit *audit;
+    char *actor, *from, *to; /* for the consent.export audit row of a complete export */
     mdm_buf chunk;
     size_t off;
     bool done;
@@ -224,7 +226,21 @@ static void audit_free(void *cls)
     if (s->audit)
         mdm_log(MDM_LOG_INFO, "event=consent_audit_done rows=%lld complete=%d",
                 mdm_consent_audit_rows(s->audit), s->done);
+    long long rows = s->audit ? mdm_consent_audit_rows(s->audit) : 0;
     mdm_consent_audit_close(s->audit);
+    if (s->audit && s->done) {
+        /* a complete export is itself audited: /metrics reports the age of the last one */
+        mdm_err err = {0};
+        json_t *after =
+            json_pack("{s:s?, s:s?, s:I}", "from", s->from, "to", s->to, "rows", (json_int_t)rows);
+        if (mdm_audit_record(s->db, s->actor, "compliance", "consent.export", "consent_audit", NULL,
+                             NULL, after, &err) != MDM_OK)
+            mdm_log(MDM_LOG_WARN, "event=consent_export_audit_failed error=\"%s\"", err.msg);
+        json_decref(after);
+    }
+    free(s->actor);
+    free(s->from);
+    free(s->to);
     mdm_db_close(s->db);
     mdm_buf_free(&s->chunk);
     free(s);
@@ -253,6 +269,9 @@ void mdm_h_consent_audit(mdm_http_req *req)
         return;
     }
     audit_stream *s = mdm_xcalloc(1, sizeof *s);
+    s->actor = mdm_xstrdup(mdm_http_actor(req));
+    s->from = from ? mdm_xstrdup(from) : NULL;
+    s->to = to ? mdm_xstrdup(to) : NULL;
     s->db = mdm_db_connect(mdm_http_config(req)->database_url, &err);
     if (!s->db || mdm_consent_audit_open(s->db, from, to, fmt, &s->audit, &err) != MDM_OK) {
         if (err.code == MDM_EDB && !s->db)

@@ -25,7 +25,16 @@ static const mdm_db_stmt stmt_gauges = {
     "       (SELECT coalesce(extract(epoch FROM now() - min(o.created_at)), 0)"
     "          FROM delivery d JOIN outbox o ON o.seq = d.seq WHERE d.state = 'pending')"
     "         AS outbox_lag_seconds,"
-    "       (SELECT count(*) FROM delivery WHERE state = 'dead') AS deliveries_dead",
+    "       (SELECT count(*) FROM delivery WHERE state = 'dead') AS deliveries_dead,"
+    "       (SELECT coalesce(extract(epoch FROM max(at)), 0) FROM audit_log"
+    "          WHERE action = 'consent.export') AS consent_export_ts",
+    0};
+
+/* Newest record of every registered source (index source_record_received). */
+static const mdm_db_stmt stmt_sources = {
+    "http_metrics_sources",
+    "SELECT s.code, coalesce(extract(epoch FROM (SELECT max(r.received_at) FROM source_record r"
+    "        WHERE r.source = s.code)), 0) AS ts FROM source_system s ORDER BY s.code",
     0};
 
 void mdm_h_metrics(mdm_http_req *req)
@@ -57,7 +66,23 @@ void mdm_h_metrics(mdm_http_req *req)
                        mdm_db_get_ll(res, 0, "deliveries_pending", 0),
                        mdm_db_get(res, 0, "outbox_lag_seconds", "0"),
                        mdm_db_get_ll(res, 0, "deliveries_dead", 0));
+        mdm_buf_printf(&out,
+                       "# HELP mdm_consent_export_last_timestamp_seconds When the consent audit"
+                       " was last exported completely (0: never).\n"
+                       "# TYPE mdm_consent_export_last_timestamp_seconds gauge\n"
+                       "mdm_consent_export_last_timestamp_seconds %s\n",
+                       mdm_db_get(res, 0, "consent_export_ts", "0"));
         PQclear(res);
+        res = NULL;
+        if (mdm_db_exec(db, &stmt_sources, NULL, &res, &err) == MDM_OK) {
+            mdm_buf_puts(&out, "# HELP mdm_source_last_received_timestamp_seconds When each source"
+                               " system last sent a record (0: never).\n"
+                               "# TYPE mdm_source_last_received_timestamp_seconds gauge\n");
+            for (int i = 0; i < PQntuples(res); i++)
+                mdm_buf_printf(&out, "mdm_source_last_received_timestamp_seconds{source=\"%s\"} %s\n",
+                               mdm_db_get(res, i, "code", ""), mdm_db_get(res, i, "ts", "0"));
+            PQclear(res);
+        }
         /* push delivery: per-subscription gauges and this process's counters */
         if (mdm_publish_metrics_text(db, &out, &err) != MDM_OK)
             mdm_log(MDM_LOG_WARN, "event=publish_metrics_failed msg=\"%s\"", err.msg);

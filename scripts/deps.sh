@@ -12,6 +12,7 @@ pkgs=(
     libcurl4-openssl-dev libssl-dev           # outbound HTTP (webhooks), hashes/HMAC
     libphonenumber-dev                        # E.164 phone parsing
     curl jq                                   # e2e tests talk HTTP with curl and read JSON with jq
+    wrk openssl                               # reliability load test; self-signed certificates (TLS test)
 )
 # browser tests (tests/browser): Debian's chromium, and node/npm unless a node is installed
 # already (a nodesource nodejs bundles npm and conflicts with Debian's npm package)
@@ -19,7 +20,7 @@ pkgs+=(chromium)
 command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
 command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 if [ "${1:-}" = "--bench" ]; then
-    pkgs+=(wrk hyperfine)
+    pkgs+=(hyperfine)
 fi
 
 missing=()

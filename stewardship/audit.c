@@ -338,3 +338,23 @@ mdm_status mdm_audit_verify(mdm_db *db, mdm_audit_check *out, json_t **problems,
                 out->first_bad);
     return MDM_OK;
 }
+
+typedef struct record_ctx {
+    const char *actor, *role, *action, *target, *reason;
+    const json_t *before, *after;
+} record_ctx;
+
+static mdm_status record_tx(mdm_db *db, void *arg, mdm_err *err)
+{
+    record_ctx *c = arg;
+    return mdm_audit_append(db, c->actor, c->role, c->action, c->target, c->reason, c->before,
+                            c->after, err);
+}
+
+mdm_status mdm_audit_record(mdm_db *db, const char *actor, const char *role, const char *action,
+                            const char *target, const char *reason, const json_t *before,
+                            const json_t *after, mdm_err *err)
+{
+    record_ctx c = {actor, role, action, target, reason, before, after};
+    return mdm_db_run_tx(db, "audit_record", record_tx, &c, err);
+}

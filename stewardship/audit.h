@@ -53,6 +53,12 @@ mdm_status mdm_audit_append(mdm_db *db, const char *actor, const char *role, con
                             const char *target, const char *reason, const json_t *before,
                             const json_t *after, mdm_err *err) __attribute__((warn_unused_result));
 
+/* Like mdm_audit_append, in a transaction of its own (for events that write nothing
+ * else, such as an export: "consent.export"). db must not be inside a transaction. */
+mdm_status mdm_audit_record(mdm_db *db, const char *actor, const char *role, const char *action,
+                            const char *target, const char *reason, const json_t *before,
+                            const json_t *after, mdm_err *err) __attribute__((warn_unused_result));
+
 /* Reading */
 
 typedef struct mdm_audit_filter {

@@ -77,10 +77,7 @@ expect_eq "feed delivered every event (none skipped)" \
     "$(sort -n "$http_tmp/seen" | uniq | comm -13 - "$http_tmp/outbox" | wc -l)" "0"
 expect_eq "feed delivered no event twice" "$(sort -n "$http_tmp/seen" | uniq -d | wc -l)" "0"
 expect_eq "feed in seq order" "$(sort -n -c "$http_tmp/seen" 2>&1)" ""
-expect_eq "entity count equals the people" \
-    "$(sql "SELECT count(*) FROM entity WHERE status = 'active'")" "$people"
-expect_eq "no person with two golden records" \
-    "$(sql "SELECT count(*) FROM (SELECT golden->>'last_name' FROM entity WHERE status = 'active' GROUP BY 1 HAVING count(*) > 1) d")" "0"
+rel_check_people "$people"
 expect_eq "every record linked once" \
     "$(sql "SELECT count(*) FROM source_record r WHERE (SELECT count(*) FROM membership m WHERE m.record_id = r.id AND m.active) <> 1")" "0"
 http_stop

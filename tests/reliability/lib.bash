@@ -17,10 +17,34 @@ rel_root=${MDM_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 
 rel_soak() { [ -n "${MDM_SOAK:-}" ] && [ "${MDM_SOAK}" != 0 ]; }
 
+# 40 first names x 60 last names: realistic blocks (names without digits), distinct
+# people up to 2400 (beyond, names repeat with other e-mails, phones and birth dates).
+# tests/reliability/load.lua has the same lists.
+rel_firsts=(James Mary Robert Patricia John Jennifer Michael Linda David Elizabeth William
+    Barbara Richard Susan Joseph Jessica Thomas Sarah Charles Karen Christopher Lisa Daniel
+    Nancy Matthew Betty Anthony Margaret Mark Sandra Donald Ashley Steven Kimberly Paul Emily
+    Andrew Donna Joshua Michelle)
+rel_lasts=(Smith Johnson Williams Brown Jones Garcia Miller Davis Rodriguez Martinez Hernandez
+    Lopez Gonzalez Wilson Anderson Thomas Taylor Moore Jackson Martin Lee Perez Thompson White
+    Harris Sanchez Clark Ramirez Lewis Robinson Walker Young Allen King Wright Scott Torres
+    Nguyen Hill Flores Green Adams Nelson Baker Hall Rivera Campbell Mitchell Carter Roberts
+    Gomez Phillips Evans Turner Diaz Parker Cruz Edwards Collins Reyes)
 rel_person() {
     local n=$1
-    printf '{"first_name": "Pers%s", "last_name": "Relia%s", "emails": ["p%s@rel.example.com"], "phones": ["+1 415 555 %04d"], "birth_date": "19%02d-0%d-1%d"}' \
-        "$n" "$n" "$n" $((n % 10000)) $((50 + n % 50)) $((1 + n % 9)) $((n % 10))
+    printf '{"first_name": "%s", "last_name": "%s", "emails": ["p%s@rel.example.com"], "phones": ["+1 212 %03d %04d"], "birth_date": "19%02d-%02d-%02d"}' \
+        "${rel_firsts[n % 40]}" "${rel_lasts[(n / 40) % 60]}" "$n" $((200 + n % 700)) $((n % 10000)) \
+        $((40 + n % 60)) $((1 + n % 12)) $((1 + n % 28))
+}
+
+# rel_check_people PEOPLE: records are keyed PREFIX-N (N = the person); passes when there
+# are PEOPLE active entities and every person's records share one of them.
+rel_check_people() {
+    expect_eq "entity count equals the people" \
+        "$(sql "SELECT count(*) FROM entity WHERE status = 'active'")" "$1"
+    expect_eq "no person with two golden records" \
+        "$(sql "SELECT count(*) FROM (SELECT substring(r.source_key FROM '[0-9]+$') FROM source_record r JOIN membership m ON m.record_id = r.id AND m.active GROUP BY 1 HAVING count(DISTINCT m.entity_id) > 1) d")" "0"
+    expect_eq "no golden record holding two people" \
+        "$(sql "SELECT count(*) FROM (SELECT m.entity_id FROM source_record r JOIN membership m ON m.record_id = r.id AND m.active GROUP BY 1 HAVING count(DISTINCT substring(r.source_key FROM '[0-9]+$')) > 1) d")" "0"
 }
 
 rel_writer() {

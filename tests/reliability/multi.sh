@@ -60,9 +60,7 @@ wait "${wpids[@]}"
 cat "$http_tmp"/w.* > "$http_tmp/all"
 expect_eq "every write answered 2xx" "$(awk '$1 !~ /^2/' "$http_tmp/all" | head -3)" ""
 expect_eq "records stored (the re-sent ones once)" "$(sql "SELECT count(*) FROM source_record")" "$((3 * people))"
-expect_eq "entity count equals the people" "$(sql "SELECT count(*) FROM entity WHERE status = 'active'")" "$people"
-expect_eq "no duplicate golden record" \
-    "$(sql "SELECT count(*) FROM (SELECT golden->>'last_name' FROM entity WHERE status = 'active' GROUP BY 1 HAVING count(*) > 1) d")" "0"
+rel_check_people "$people"
 expect_eq "every record linked exactly once" \
     "$(sql "SELECT count(*) FROM source_record r WHERE (SELECT count(*) FROM membership m WHERE m.record_id = r.id AND m.active) <> 1")" "0"
 expect_eq "each person's three records in one entity" \

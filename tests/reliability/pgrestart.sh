@@ -63,7 +63,7 @@ while read -r k; do
 done < "$http_tmp/refused"
 expect_eq "503-answered writes succeed when sent again" "$retry_bad" "0"
 expect_eq "every record stored in the end" "$(sql "SELECT count(*) FROM source_record")" "$((3 * per))"
-expect_eq "one golden record per person" "$(sql "SELECT count(*) FROM entity WHERE status = 'active'")" "$per"
+rel_check_people "$per"
 expect_status "ready after the restart" 200 GET /readyz
 expect_eq "same server process throughout" "$server_pid" "$first_pid"
 http_stop

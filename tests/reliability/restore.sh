@@ -68,7 +68,7 @@ restored_golden=$(printf '%s' "$body" | jq -cS '.golden')
 expect_eq "golden record served from the restore (original API key)" "$status" "200"
 orig_golden=$(MDM_DATABASE_URL=$orig_url sql "SELECT golden FROM entity WHERE id = $orig_entity" | jq -cS .)
 expect_eq "same golden record as the original" "$restored_golden" "$orig_golden"
-call GET "/v1/entities?email=p2@rel.example.com" "${A[@]}"
+call GET "/v1/entities?email=p2%40rel.example.com" "${A[@]}"
 expect_eq "search on the restore" "$(printf '%s' "$body" | jq '.items // .entities | length')" "1"
 call GET "/v1/changes?after=0&limit=1000" "${A[@]}"
 expect_eq "change feed on the restore" "$(printf '%s' "$body" | jq '.events | length')" \
