@@ -681,9 +681,17 @@ mdm_status mdm_publish_fanout(mdm_db *db, int limit, int *created, mdm_err *err)
                 c.created);
     }
 out_unlock:;
+    /* A session lock that fails to be released while the connection lives (a transaction
+     * left aborted, a cancelled statement) would stay held for the connection's life and
+     * stop the fan-out of every process: clear the transaction state and release again. */
     mdm_err e2;
-    if (mdm_db_exec(db, &st_fan_unlock, NULL, NULL, &e2) != MDM_OK)
-        mdm_log(MDM_LOG_WARN, "event=publish_fan_unlock_failed msg=\"%s\"", e2.msg);
+    if (mdm_db_exec(db, &st_fan_unlock, NULL, NULL, &e2) != MDM_OK) {
+        mdm_log(MDM_LOG_WARN, "event=publish_fan_unlock_failed msg=\"%s\" retry=1", e2.msg);
+        if (PQtransactionStatus(mdm_db_conn(db)) != PQTRANS_IDLE)
+            PQclear(PQexec(mdm_db_conn(db), "ROLLBACK"));
+        if (mdm_db_exec(db, &st_fan_unlock, NULL, NULL, &e2) != MDM_OK)
+            mdm_log(MDM_LOG_ERROR, "event=publish_fan_unlock_failed msg=\"%s\" retry=2", e2.msg);
+    }
     return st;
 }
 

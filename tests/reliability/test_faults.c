@@ -2,19 +2,23 @@
  * an operation fails (mdm_db_fail_after); the database must then be byte-for-byte what it
  * was before (every row of every table: no partial golden record, no orphan outbox event,
  * no audit row), and the same operation attempted again without a fault must succeed and
- * leave the store consistent (SQL invariants below). Paths: ingest of a new person, ingest
- * that links, consent events, manual merge, split, record delete, subject erasure.
+ * leave the store consistent (SQL invariants below, and no advisory lock left held).
+ * Paths: ingest of a new person, ingest that links, consent events, manual merge, split,
+ * record delete, subject erasure, outbox fan-out into deliveries, and a delivery
+ * attempt (to a closed port: recorded as a retry).
  *
  * MDM_FAULT_MAX (default 400) bounds n; each path reports how many failure points it
  * had ("ingest-new: 37 faults"), which also proves the sweep reached the success path. */
 #include "tests/integration/core_fixture.h"
 
 #include "mdm/consent.h"
+#include "mdm/publish.h"
 #include "mdm/golden.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "mdm/subject.h"
 
+#include <curl/curl.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -87,9 +91,21 @@ static char *snapshot(mdm_db *db)
     return s;
 }
 
+/* Session-level advisory locks left behind by a failed operation would stop every other
+ * process (the fan-out lock, the migration lock): none may be held once an operation
+ * returned, on any connection of this database. */
+static const char locks_sql[] =
+    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+    " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())";
+
 static int check_invariants(mdm_db *db, const char *path, long n)
 {
     int bad = 0;
+    long long locks = fx_scalar(db, locks_sql);
+    if (locks != 0) {
+        fprintf(stderr, "%s (n=%ld): %lld advisory lock(s) still held\n", path, n, locks);
+        bad++;
+    }
     for (size_t i = 0; i < sizeof invariants / sizeof *invariants; i++) {
         long long v = fx_scalar(db, invariants[i].sql);
         if (v != 0) {
@@ -390,6 +406,74 @@ static mdm_status run_erase(mdm_db *db, void *state, mdm_err *err)
     return rc;
 }
 
+/* Delivery: a subscription of "web" to a port where nothing listens, so every attempt is
+ * a quick connection refusal that the worker records as a retry. */
+static mdm_publisher *publisher;
+
+static void prep_publish(mdm_db *db, long round, void *state)
+{
+    prep_new(db, round, state);
+    if (run_ingest(db, state, &(mdm_err){0}) != MDM_OK) {
+        fprintf(stderr, "set-up ingest failed\n");
+        exit(1);
+    }
+}
+
+static mdm_status fanout_tx(mdm_db *db, void *ctx, mdm_err *err)
+{
+    int created = 0;
+    (void)ctx;
+    mdm_status rc = mdm_publish_fanout(db, 100, &created, err);
+    if (rc == MDM_OK && created < 1)
+        return mdm_err_set(err, MDM_EINTERNAL, "fan-out created %d deliveries", created);
+    return rc;
+}
+
+static mdm_status run_fanout(mdm_db *db, void *state, mdm_err *err)
+{
+    (void)state;
+    return fanout_tx(db, NULL, err);
+}
+
+static mdm_status run_deliver(mdm_db *db, void *state, mdm_err *err)
+{
+    (void)db;
+    (void)state;
+    int processed = 0;
+    mdm_status rc = mdm_publisher_step(publisher, &processed, err);
+    if (rc == MDM_OK && processed < 1)
+        return mdm_err_set(err, MDM_EINTERNAL, "the delivery step processed nothing");
+    return rc;
+}
+
+static void publish_setup(void)
+{
+    mdm_db *db = fx_connect();
+    json_t *sub = json_pack("{s:s, s:s, s:s}", "source", "pos", "url", "http://127.0.0.1:9/hook",
+                            "secret", "fault-sweep-secret-0123456789");
+    json_t *out = NULL;
+    mdm_err err;
+    if (mdm_publish_sub_create(db, sub, &out, &err) != MDM_OK) {
+        fprintf(stderr, "subscription: %s\n", err.msg);
+        exit(1);
+    }
+    json_decref(out);
+    json_decref(sub);
+    mdm_publish_opts o;
+    if (mdm_publish_opts_load(NULL, &o, &err) != MDM_OK)
+        exit(1);
+    o.connect_timeout_ms = 500;
+    o.timeout_ms = 1000;
+    o.backoff_base_ms = 1;
+    o.backoff_max_ms = 1;
+    publisher = mdm_publisher_new(fx_url, &o, &err);
+    if (!publisher) {
+        fprintf(stderr, "publisher: %s\n", err.msg);
+        exit(1);
+    }
+    mdm_db_close(db);
+}
+
 static long total;
 
 static void sweep_all(void)
@@ -398,8 +482,10 @@ static void sweep_all(void)
         {"ingest-new", prep_new, run_ingest},     {"ingest-link+consent", prep_link, run_ingest},
         {"consent-events", prep_consent, run_consent}, {"merge", prep_two, run_merge},
         {"split", prep_split, run_split},          {"delete", prep_consent, run_delete},
-        {"erase", prep_two, run_erase},
+        {"erase", prep_two, run_erase},       {"fan-out", prep_publish, run_fanout},
+        {"delivery", prep_publish, run_deliver},
     };
+    publish_setup();
     for (size_t i = 0; i < sizeof ops / sizeof *ops; i++) {
         st s = {0};
         total += sweep(&ops[i], &s);
@@ -411,8 +497,11 @@ static void sweep_all(void)
 int main(void)
 {
     mdm_log_threshold = MDM_LOG_ERROR; /* thousands of merges would flood the log */
+    curl_global_init(CURL_GLOBAL_DEFAULT);
     fx_setup(NULL);
     RUN(sweep_all);
+    mdm_publisher_free(publisher);
     fx_teardown();
+    curl_global_cleanup();
     TEST_END();
 }
