@@ -448,7 +448,8 @@ static size_t drop_shared(linkdata *ld, mdm_field field)
             int distinct = 0;
             for (size_t k = 0; k < m; k++)
                 distinct += k == 0 || who[k] != who[k - 1];
-            if (distinct >= kmin) {
+            /* many different surnames, and not one person with a few misspellings */
+            if (distinct >= kmin && 2 * (size_t)distinct >= j - i) {
                 dropped++;
                 for (size_t k = i; k < j; k++) {
                     mdm_feat *f = &ld->feats[a[k].idx];
