@@ -636,8 +636,7 @@ out_free:
 /* ---- unmerge (used by stewardship/merge.c) --------------------------------------- */
 
 static const mdm_db_stmt stmt_unmerge_retired = {
-    "golden_unmerge_retired",
-    "SELECT status, survivor_id FROM entity WHERE id = $1 FOR UPDATE", 1};
+    "golden_unmerge_retired", "SELECT status, survivor_id FROM entity WHERE id = $1 FOR UPDATE", 1};
 
 static const mdm_db_stmt stmt_unmerge_move = {
     "golden_unmerge_move",
@@ -648,13 +647,12 @@ static const mdm_db_stmt stmt_unmerge_move = {
     3};
 
 static const mdm_db_stmt stmt_unmerge_left = {
-    "golden_unmerge_left",
-    "SELECT count(*) AS n FROM membership WHERE entity_id = $1 AND active", 1};
+    "golden_unmerge_left", "SELECT count(*) AS n FROM membership WHERE entity_id = $1 AND active",
+    1};
 
 static const mdm_db_stmt stmt_unmerge_revive = {
     "golden_unmerge_revive",
-    "UPDATE entity SET status = 'active', survivor_id = NULL, updated_at = now() WHERE id = $1",
-    1};
+    "UPDATE entity SET status = 'active', survivor_id = NULL, updated_at = now() WHERE id = $1", 1};
 
 static const mdm_db_stmt stmt_unmerge_chosen_at = {
     "golden_unmerge_chosen_at",
@@ -728,8 +726,8 @@ mdm_status mdm_golden_unmerge(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t sur
     json_decref(details);
     if (st != MDM_OK)
         return st;
-    json_t *extra = json_pack("{s:I, s:I, s:b}", "split_from", (json_int_t)survivor,
-                              "split_into", (json_int_t)retired, "unmerge", 1);
+    json_t *extra = json_pack("{s:I, s:I, s:b}", "split_from", (json_int_t)survivor, "split_into",
+                              (json_int_t)retired, "unmerge", 1);
     st = recompute(db, ctx, retired, "split", reason ? reason : "unmerge", true, extra, NULL, err);
     if (st == MDM_OK)
         st = recompute(db, ctx, survivor, "split", reason ? reason : "unmerge", true, extra, NULL,
@@ -1230,9 +1228,12 @@ mdm_status mdm_golden_export(mdm_db *db, const char *format, FILE *f, long *coun
                 mdm_buf b = {0};
                 size_t k;
                 json_t *x;
-                json_array_foreach(xrefs, k, x) mdm_buf_printf(
-                    &b, "%s%s:%s", k ? "|" : "", json_string_value(json_object_get(x, "source")),
-                    json_string_value(json_object_get(x, "source_key")));
+                json_array_foreach(xrefs, k, x)
+                {
+                    mdm_buf_printf(&b, "%s%s:%s", k ? "|" : "",
+                                   json_string_value(json_object_get(x, "source")),
+                                   json_string_value(json_object_get(x, "source_key")));
+                }
                 csv_field(f, b.data ? b.data : "");
                 mdm_buf_free(&b);
                 fputc('\n', f);

@@ -164,9 +164,13 @@ static json_t *builtin_keys(const json_t *canonical)
     size_t i;
     json_t *v;
     json_array_foreach(json_object_get(k, "emails"), i, v)
+    {
         add_key(arr, "em:", json_string_value(v), NULL);
+    }
     json_array_foreach(json_object_get(k, "phones"), i, v)
+    {
         add_key(arr, "ph:", json_string_value(v), NULL);
+    }
     add_key(arr, "ly:", json_string_value(json_object_get(k, "loyalty_id")), NULL);
     add_key(arr, "tx:", json_string_value(json_object_get(k, "tax_id")), NULL);
     add_key(arr, "ni:", json_string_value(json_object_get(k, "national_id")), NULL);
@@ -222,7 +226,14 @@ static bool any_equal(const json_t *a, const json_t *b)
 {
     size_t i, j;
     json_t *x, *y;
-    json_array_foreach(a, i, x) json_array_foreach(b, j, y) if (json_equal(x, y)) return true;
+    json_array_foreach(a, i, x)
+    {
+        json_array_foreach(b, j, y)
+        {
+            if (json_equal(x, y))
+                return true;
+        }
+    }
     return false;
 }
 
@@ -287,16 +298,19 @@ static int cmp_address(const json_t *a, const json_t *b)
     int best = MDM_RL_FAR;
     size_t i, j;
     json_t *x, *y;
-    json_array_foreach(la, i, x) json_array_foreach(lb, j, y)
+    json_array_foreach(la, i, x)
     {
-        const char *px = kstr(x, "postal"), *py = kstr(y, "postal");
-        const char *lx = kstr(x, "line1"), *ly = kstr(y, "line1");
-        bool same_pc = px && py && *px && !strcmp(px, py);
-        bool same_line = lx && ly && *lx && mdm_cmp_jaro_winkler(lx, ly) >= 0.90;
-        if (same_pc && same_line)
-            return MDM_RL_EXACT;
-        if (same_pc || same_line)
-            best = MDM_RL_CLOSE;
+        json_array_foreach(lb, j, y)
+        {
+            const char *px = kstr(x, "postal"), *py = kstr(y, "postal");
+            const char *lx = kstr(x, "line1"), *ly = kstr(y, "line1");
+            bool same_pc = px && py && *px && !strcmp(px, py);
+            bool same_line = lx && ly && *lx && mdm_cmp_jaro_winkler(lx, ly) >= 0.90;
+            if (same_pc && same_line)
+                return MDM_RL_EXACT;
+            if (same_pc || same_line)
+                best = MDM_RL_CLOSE;
+        }
     }
     return best;
 }
@@ -382,7 +396,9 @@ static void canon_to_record(const json_t *c, mdm_record *r)
             set_field(r, "email", json_object_get(it, "value"));
     }
     json_array_foreach(json_object_get(c, "phones"), i, it)
+    {
         set_field(r, "phone", json_object_get(it, "value"));
+    }
     json_array_foreach(json_object_get(c, "addresses"), i, it)
     {
         if (i >= MDM_RECORD_MAX_ADDRESSES)

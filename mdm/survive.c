@@ -482,7 +482,10 @@ void mdm_survive_compute(const mdm_survive_config *c, const mdm_survive_member *
     json_t *v;
     /* json objects iterate in insertion order; sort names for determinism */
     json_t *names = json_array();
-    json_object_foreach(extra, k, v) json_array_append_new(names, json_string(k));
+    json_object_foreach(extra, k, v)
+    {
+        json_array_append_new(names, json_string(k));
+    }
     size_t nn = json_array_size(names);
     for (size_t i = 1; i < nn; i++)
         for (size_t j = i; j > 0 && strcmp(json_string_value(json_array_get(names, j)),
