@@ -6,9 +6,9 @@
 #include "common/mem.h"
 #include "mdm/config.h"
 #include "mdm/consent.h"
-#include "stewardship/audit.h"
 #include "mdm/db.h"
 #include "mdm/subject.h"
+#include "stewardship/audit.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -129,7 +129,8 @@ static int export_consent(int argc, char **argv)
         const char *user = getenv("USER");
         char actor[128];
         snprintf(actor, sizeof actor, "cli:%s", user && *user ? user : "unknown");
-        json_t *after = json_pack("{s:s?, s:s?, s:I}", "from", from, "to", to, "rows", (json_int_t)rows);
+        json_t *after =
+            json_pack("{s:s?, s:s?, s:I}", "from", from, "to", to, "rows", (json_int_t)rows);
         if (mdm_audit_record(db, actor, "compliance", "consent.export", "consent_audit", NULL, NULL,
                              after, &err) != MDM_OK)
             rc = mdm_cli_fail("export consent", &err);

@@ -79,7 +79,8 @@ void mdm_h_metrics(mdm_http_req *req)
                                " system last sent a record (0: never).\n"
                                "# TYPE mdm_source_last_received_timestamp_seconds gauge\n");
             for (int i = 0; i < PQntuples(res); i++)
-                mdm_buf_printf(&out, "mdm_source_last_received_timestamp_seconds{source=\"%s\"} %s\n",
+                mdm_buf_printf(&out,
+                               "mdm_source_last_received_timestamp_seconds{source=\"%s\"} %s\n",
                                mdm_db_get(res, i, "code", ""), mdm_db_get(res, i, "ts", "0"));
             PQclear(res);
         }

@@ -186,7 +186,8 @@ mdm_status mdm_http_limits_load(const mdm_config *cfg, mdm_http_limits *out, mdm
             *(double *)(void *)slot = d;
     }
     if (!out->tls_cert != !out->tls_key)
-        return mdm_err_set_field(err, MDM_EINVAL, out->tls_cert ? "/http/tls_key" : "/http/tls_cert",
+        return mdm_err_set_field(err, MDM_EINVAL,
+                                 out->tls_cert ? "/http/tls_key" : "/http/tls_cert",
                                  "http.tls_cert and http.tls_key go together (HTTPS needs both)");
     return MDM_OK;
 }
@@ -1430,7 +1431,8 @@ mdm_http_server *mdm_http_start(const mdm_config *cfg, const char *listen, mdm_e
             goto out_free_sync;
         }
         srv->tls_cert_pem = read_pem(srv->limits.tls_cert, "/http/tls_cert", err);
-        srv->tls_key_pem = srv->tls_cert_pem ? read_pem(srv->limits.tls_key, "/http/tls_key", err) : NULL;
+        srv->tls_key_pem =
+            srv->tls_cert_pem ? read_pem(srv->limits.tls_key, "/http/tls_key", err) : NULL;
         if (!srv->tls_key_pem) {
             freeaddrinfo(ai);
             goto out_free_sync;
@@ -1441,9 +1443,9 @@ mdm_http_server *mdm_http_start(const mdm_config *cfg, const char *listen, mdm_e
     }
     OPT(MHD_OPTION_END, 0, NULL);
 #undef OPT
-    srv->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_NOTIFY_COMPLETED,
-                                   on_completed, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-                                   MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+    srv->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!srv->daemon) {
         if (srv->tls_cert_pem)
@@ -1452,7 +1454,8 @@ mdm_http_server *mdm_http_start(const mdm_config *cfg, const char *listen, mdm_e
                         "is not a valid PEM certificate and matching key)",
                         listen);
         else
-            mdm_err_set(err, MDM_EIO, "cannot listen on %s (address in use or not available)", listen);
+            mdm_err_set(err, MDM_EIO, "cannot listen on %s (address in use or not available)",
+                        listen);
         goto out_free_sync;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);

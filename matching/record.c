@@ -429,7 +429,8 @@ mdm_csv *mdm_csv_open(const char *path, mdm_err *err)
                 ncap *= 2;
             char *p = csv_injected() ? NULL : realloc(data, ncap);
             if (!p) {
-                mdm_err_set(err, MDM_EIO, "cannot read %s: out of memory after %zu bytes", path, len);
+                mdm_err_set(err, MDM_EIO, "cannot read %s: out of memory after %zu bytes", path,
+                            len);
                 goto fail;
             }
             data = p;

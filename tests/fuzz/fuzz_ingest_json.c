@@ -5,7 +5,8 @@
  * "crm" (its own layout through a column mapping, with key/updated_at/op columns) or
  * "web" (canonical). Invariants besides "no crash, no leak, no UB": exactly one of
  * canonical record and field errors comes back; every error has a JSON pointer ("" for
- * the whole record, else starting with '/'); a canonical record is an object that names its source and key. */
+ * the whole record, else starting with '/'); a canonical record is an object that names its source
+ * and key. */
 #include "mdm/consent.h"
 #include "mdm/ingest.h"
 #include "mdm/source.h"

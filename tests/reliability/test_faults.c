@@ -11,11 +11,11 @@
  * had ("ingest-new: 37 faults"), which also proves the sweep reached the success path. */
 #include "tests/integration/core_fixture.h"
 
-#include "mdm/consent.h"
-#include "mdm/publish.h"
-#include "mdm/golden.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "mdm/consent.h"
+#include "mdm/golden.h"
+#include "mdm/publish.h"
 #include "mdm/subject.h"
 
 #include <curl/curl.h>
@@ -168,7 +168,8 @@ static long sweep(const op *o, void *state)
         faults++;
         const char *fp_after = fx_text_p(db, fp_sql, 1, xp);
         if (strcmp(fp_before, fp_after) != 0) {
-            fprintf(stderr, "%s: failure at statement %ld (%s) left rows behind:\n before %s\n after  %s\n",
+            fprintf(stderr,
+                    "%s: failure at statement %ld (%s) left rows behind:\n before %s\n after  %s\n",
                     o->name, n, err.msg, fp_before, fp_after);
             CHECK(0);
             free(before);
@@ -188,8 +189,8 @@ static long sweep(const op *o, void *state)
         free(after);
         free(before);
         if (st != MDM_EDB || strstr(err.msg, "injected") == NULL) {
-            fprintf(stderr, "%s: statement %ld: expected the injected error, got %s: %s\n",
-                    o->name, n, mdm_status_name(st), err.msg);
+            fprintf(stderr, "%s: statement %ld: expected the injected error, got %s: %s\n", o->name,
+                    n, mdm_status_name(st), err.msg);
             CHECK(0);
             break;
         }
@@ -219,8 +220,8 @@ static long sweep(const op *o, void *state)
 typedef struct st {
     char rec[1024];
     const char *source;
-    int64_t a, b;         /* entities */
-    int64_t ids[2];       /* records */
+    int64_t a, b;   /* entities */
+    int64_t ids[2]; /* records */
     char key[64];
     json_t *consents;
 } st;
@@ -322,8 +323,8 @@ typedef struct merge_ctx {
 static mdm_status merge_tx(mdm_db *db, void *ctx, mdm_err *err)
 {
     merge_ctx *m = ctx;
-    return mdm_golden_merge(db, fx_ctx, m->s->a, m->s->b, "manual", "steward:fault", "sweep",
-                            1.0, &m->out, err);
+    return mdm_golden_merge(db, fx_ctx, m->s->a, m->s->b, "manual", "steward:fault", "sweep", 1.0,
+                            &m->out, err);
 }
 
 static mdm_status run_merge(mdm_db *db, void *state, mdm_err *err)
@@ -479,10 +480,14 @@ static long total;
 static void sweep_all(void)
 {
     static const op ops[] = {
-        {"ingest-new", prep_new, run_ingest},     {"ingest-link+consent", prep_link, run_ingest},
-        {"consent-events", prep_consent, run_consent}, {"merge", prep_two, run_merge},
-        {"split", prep_split, run_split},          {"delete", prep_consent, run_delete},
-        {"erase", prep_two, run_erase},       {"fan-out", prep_publish, run_fanout},
+        {"ingest-new", prep_new, run_ingest},
+        {"ingest-link+consent", prep_link, run_ingest},
+        {"consent-events", prep_consent, run_consent},
+        {"merge", prep_two, run_merge},
+        {"split", prep_split, run_split},
+        {"delete", prep_consent, run_delete},
+        {"erase", prep_two, run_erase},
+        {"fan-out", prep_publish, run_fanout},
         {"delivery", prep_publish, run_deliver},
     };
     publish_setup();

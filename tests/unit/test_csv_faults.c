@@ -18,8 +18,8 @@ static void write_file(void)
     FILE *f = fopen(path, "w");
     fprintf(f, "rec_id,given_name,surname,street,postcode\n");
     for (int i = 0; i < ROWS; i++)
-        fprintf(f, "rec-%d,\"Given, %d\",Surname%d,%d \"\"Long\"\" Street Name Here,%05d\n", i,
-                i, i, i, i % 100000);
+        fprintf(f, "rec-%d,\"Given, %d\",Surname%d,%d \"\"Long\"\" Street Name Here,%05d\n", i, i,
+                i, i, i % 100000);
     fclose(f);
 }
 
