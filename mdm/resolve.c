@@ -468,8 +468,9 @@ static double score_prepared(const mdm_ingest_ctx *ctx, const prepared *a, const
 /* Values of a record that many unrelated people hold (a store's phone typed at the till,
  * "noemail@..."), as the batch linker does (matching/link.c): a contact point or
  * identifier of the new record that candidates of at least the model's
- * shared_min_people different surnames (the record's own included) also hold stops
- * counting as evidence: it is removed from the record's features before scoring. */
+ * shared_min_people different surnames (the record's own included, and one surname per
+ * two holders at least) also hold stops counting as evidence: it is removed from the
+ * record's features before scoring. */
 static bool same_surname(const mdm_feat *a, const mdm_feat *b)
 {
     const char *x = a->last_phon ? a->last_phon : a->v[MDM_FIELD_LAST_NAME];
@@ -490,26 +491,30 @@ static bool holds(const mdm_feat *f, int field, const char *v)
     return f->v[field] && !strcmp(f->v[field], v);
 }
 
-/* Whether value v of field is held by records of at least kmin distinct surnames. */
+/* Whether value v of field is shared: its holders (the record and its candidates) carry
+ * at least kmin distinct surnames, and at least one per two holders (a person's
+ * misspelt duplicates do not make their own e-mail "shared"), as in matching/link.c. */
 static bool is_shared(const prepared *self, const prepared *ops, size_t n, int field, const char *v,
                       int kmin)
 {
     const mdm_feat *who[64];
     int distinct = 0;
+    size_t holders = 1;
     if (self->feat.v[MDM_FIELD_LAST_NAME] || self->feat.last_phon)
         who[distinct++] = &self->feat;
-    for (size_t i = 0; i < n && distinct < kmin && distinct < 64; i++) {
+    for (size_t i = 0; i < n; i++) {
         if (!ops[i].has_feat || !holds(&ops[i].feat, field, v))
             continue;
+        holders++;
         if (!ops[i].feat.v[MDM_FIELD_LAST_NAME] && !ops[i].feat.last_phon)
             continue;
         bool seen = false;
         for (int k = 0; k < distinct && !seen; k++)
             seen = same_surname(who[k], &ops[i].feat);
-        if (!seen)
+        if (!seen && distinct < 64)
             who[distinct++] = &ops[i].feat;
     }
-    return distinct >= kmin;
+    return distinct >= kmin && 2 * (size_t)distinct >= holders;
 }
 
 static void drop_shared_values(const mdm_ingest_ctx *ctx, prepared *self, const prepared *ops,
