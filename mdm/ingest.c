@@ -15,6 +15,7 @@
 #include "matching/phonetic.h"
 #include "mdm/golden.h"
 #include "mdm/resolve.h"
+#include "mdm/subject.h"
 #include "mdm/survive.h"
 
 #include <ctype.h>
@@ -1260,6 +1261,23 @@ static mdm_status ingest_tx(mdm_db *db, void *arg, mdm_err *err)
     if (st != MDM_OK)
         return st;
 
+    /* a key of an erased subject: flagged in record_reject and refused, so that a stale
+     * copy never silently re-creates the person (mdm/subject.h) */
+    if (!del) {
+        bool erased_key = false;
+        if ((st = mdm_subject_check_reingest(db, j->source, j->key, &erased_key, NULL, err)) !=
+            MDM_OK)
+            return st;
+        if (erased_key) {
+            out->decision = MDM_DECISION_REJECTED;
+            if (!out->errors)
+                out->errors = json_pack("[{s:s, s:s, s:s}]", "pointer", "/source_key", "field",
+                                        "source_key", "reason",
+                                        "the key belongs to an erased subject");
+            return MDM_OK;
+        }
+    }
+
     PGresult *res = NULL;
     const char *cp[3] = {j->source, upd, j->key};
     if ((st = mdm_db_exec(db, &stmt_current, cp, &res, err)) != MDM_OK)
@@ -1417,7 +1435,6 @@ mdm_status mdm_ingest(mdm_db *db, const mdm_ingest_ctx *ctx, const char *source,
                     json_string_value(json_object_get(canon, "source_key")),
                     out};
     st = mdm_db_run_tx(db, "ingest", ingest_tx, &j, err);
-    json_decref(canon);
     if (st == MDM_EUNPROCESSABLE && err) {
         /* a consent the vocabulary refuses: the whole record is rejected with the reason */
         memset(out, 0, sizeof *out);
@@ -1427,10 +1444,12 @@ mdm_status mdm_ingest(mdm_db *db, const mdm_ingest_ctx *ctx, const char *source,
         st = store_reject(db, source, j.key, payload ? payload : "null", reasons, &out->reject_id,
                           err);
         free(payload);
+        json_decref(canon); /* j.key points into it */
         out->decision = MDM_DECISION_REJECTED;
         out->errors = reasons;
         return st;
     }
+    json_decref(canon);
     if (st != MDM_OK)
         memset(out, 0, sizeof *out);
     return st;
