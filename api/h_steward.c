@@ -279,7 +279,11 @@ void mdm_h_review_list(mdm_http_req *req)
     json_t *items = NULL;
     char *next = NULL;
     mdm_err err = {0};
-    mdm_status st = mdm_queue_list(mdm_http_db(req), &f, &items, &next, &err);
+    /* items whose evidence changed are re-scored before listing (stale ones are closed by
+     * the list itself) */
+    mdm_status st = mdm_queue_rescore(mdm_http_db(req), mdm_http_ingest_ctx(req), NULL, &err);
+    if (st == MDM_OK)
+        st = mdm_queue_list(mdm_http_db(req), &f, &items, &next, &err);
     if (st != MDM_OK) {
         if (err.field[0] == '/' && strncmp(err.field, "/query/", 7) != 0) {
             char q[sizeof err.field + 8];

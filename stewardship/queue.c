@@ -7,6 +7,7 @@
 
 #include "common/log.h"
 #include "common/mem.h"
+#include "mdm/resolve.h"
 #include "stewardship/audit.h"
 #include "stewardship/merge.h"
 
@@ -912,4 +913,150 @@ mdm_status mdm_queue_label_report(mdm_db *db, json_t **out, mdm_err *err)
                                                (json_int_t)(decided - dm), "thresholds", ths));
     *out = o;
     return MDM_OK;
+}
+
+/* ---- Re-scoring ------------------------------------------------------------------- */
+
+static const mdm_db_stmt stmt_rescore_due = {
+    "queue_rescore_due",
+    "SELECT r.id, r.kind, r.record_id, r.entity_id, r.other_entity_id, r.version"
+    " FROM review_item r JOIN entity e ON e.id = r.entity_id"
+    " LEFT JOIN entity o ON o.id = r.other_entity_id"
+    " LEFT JOIN source_record s ON s.id = r.record_id"
+    " WHERE r.status IN ('open', 'claimed', 'deferred') AND e.status = 'active'"
+    "   AND (o.id IS NULL OR o.status = 'active')"
+    "   AND (e.updated_at > r.scored_at OR o.updated_at > r.scored_at"
+    "        OR s.received_at > r.scored_at)"
+    " ORDER BY r.id LIMIT 200 FOR UPDATE OF r SKIP LOCKED",
+    0};
+
+static const mdm_db_stmt stmt_rescore_record = {
+    "queue_rescore_record",
+    "SELECT normalized::text AS n FROM source_record WHERE id = $1 AND NOT deleted", 1};
+
+static const mdm_db_stmt stmt_rescore_members = {
+    "queue_rescore_members",
+    "SELECT s.normalized::text AS n FROM membership m JOIN source_record s ON s.id = m.record_id"
+    " WHERE m.entity_id = $1 AND m.active AND NOT s.deleted ORDER BY s.id LIMIT 100",
+    1};
+
+static const mdm_db_stmt stmt_rescore_set = {
+    "queue_rescore_set",
+    "UPDATE review_item SET score = $2, probability = $3, explanation = $4::jsonb,"
+    " scored_at = now(), version = version + 1, updated_at = now() WHERE id = $1"
+    " RETURNING version",
+    4};
+
+/* Canonical records of one side into arr (appended). */
+static mdm_status side_records(mdm_db *db, const mdm_db_stmt *stmt, int64_t id, json_t *arr,
+                               mdm_err *err)
+{
+    char ids[24];
+    snprintf(ids, sizeof ids, "%lld", (long long)id);
+    const char *p[] = {ids};
+    PGresult *res = NULL;
+    mdm_status st = mdm_db_exec(db, stmt, p, &res, err);
+    if (st != MDM_OK)
+        return st;
+    for (int i = 0; i < PQntuples(res); i++) {
+        json_t *j = json_loads(mdm_db_get(res, i, "n", "{}"), 0, NULL);
+        if (j)
+            json_array_append_new(arr, j);
+    }
+    PQclear(res);
+    return MDM_OK;
+}
+
+typedef struct rescore_ctx {
+    const mdm_ingest_ctx *ictx;
+    long n;
+} rescore_ctx;
+
+static mdm_status rescore_fn(mdm_db *db, void *arg, mdm_err *err)
+{
+    rescore_ctx *c = arg;
+    c->n = 0;
+    PGresult *due = NULL;
+    mdm_status st = mdm_db_exec(db, &stmt_rescore_due, NULL, &due, err);
+    if (st != MDM_OK)
+        return st;
+    for (int i = 0; i < PQntuples(due) && st == MDM_OK; i++) {
+        bool rec = strcmp(mdm_db_get(due, i, "kind", ""), "record_entity") == 0;
+        json_t *a = json_array(), *b = json_array();
+        st = rec ? side_records(db, &stmt_rescore_record, mdm_db_get_ll(due, i, "record_id", 0), a,
+                                err)
+                 : side_records(db, &stmt_rescore_members, mdm_db_get_ll(due, i, "entity_id", 0),
+                                a, err);
+        if (st == MDM_OK)
+            st = side_records(db, &stmt_rescore_members,
+                              mdm_db_get_ll(due, i, rec ? "entity_id" : "other_entity_id", 0), b,
+                              err);
+        double best = -1e300, best_p = 0;
+        json_t *best_expl = NULL;
+        size_t x, y;
+        json_t *ra, *rb;
+        json_array_foreach(a, x, ra)
+        {
+            json_array_foreach(b, y, rb)
+            {
+                double p = 0;
+                json_t *expl = NULL;
+                double w = mdm_resolve_score(c->ictx, ra, rb, &p, &expl, NULL);
+                if (w > best) {
+                    best = w;
+                    best_p = p;
+                    json_decref(best_expl);
+                    best_expl = expl;
+                } else {
+                    json_decref(expl);
+                }
+            }
+        }
+        json_decref(a);
+        json_decref(b);
+        if (st != MDM_OK || !best_expl) { /* a side without records: refresh closes it */
+            json_decref(best_expl);
+            continue;
+        }
+        char *expl_s = json_dumps(best_expl, JSON_COMPACT);
+        json_decref(best_expl);
+        char score[40], prob[40];
+        snprintf(score, sizeof score, "%.17g", best);
+        snprintf(prob, sizeof prob, "%.17g", best_p);
+        const char *id = mdm_db_get(due, i, "id", "0");
+        const char *p[] = {id, score, prob, expl_s ? expl_s : "[]"};
+        PGresult *res = NULL;
+        st = mdm_db_exec(db, &stmt_rescore_set, p, &res, err);
+        free(expl_s);
+        if (st != MDM_OK)
+            break;
+        char target[48];
+        snprintf(target, sizeof target, "review_item:%s", id);
+        json_t *after = json_pack("{s:f,s:f,s:I}", "score", best, "probability", best_p, "version",
+                                  (json_int_t)mdm_db_get_ll(res, 0, "version", 0));
+        PQclear(res);
+        st = mdm_audit_append(db, "system", "system", "review.rescore", target,
+                              "evidence changed", NULL, after, err);
+        json_decref(after);
+        c->n++;
+    }
+    PQclear(due);
+    return st;
+}
+
+mdm_status mdm_queue_rescore(mdm_db *db, const mdm_ingest_ctx *ctx, long *rescored, mdm_err *err)
+{
+    rescore_ctx c = {ctx, 0};
+    if (rescored)
+        *rescored = 0;
+    if (!ctx)
+        return mdm_err_set(err, MDM_EINTERNAL, "re-scoring needs the ingest context");
+    mdm_status st = mdm_db_run_tx(db, "queue_rescore", rescore_fn, &c, err);
+    if (st == MDM_OK) {
+        if (rescored)
+            *rescored = c.n;
+        if (c.n)
+            mdm_log(MDM_LOG_INFO, "event=review_rescored count=%ld", c.n);
+    }
+    return st;
 }

@@ -135,6 +135,16 @@ mdm_status mdm_queue_decide_bulk(mdm_db *db, const mdm_ingest_ctx *ctx,
                                  const mdm_queue_actor *who, json_t **results, mdm_err *err)
     __attribute__((warn_unused_result));
 
+/* Re-scores up to 200 open, claimed or deferred items whose evidence changed since they
+ * were scored (a side's golden record changed, or the record was updated at its source):
+ * score, probability and explanation become those of the best-matching record pair
+ * across the two sides under the current model (mdm_resolve_score), scored_at is reset
+ * and the version bumped (a steward holding the old view gets 409). One audit row per
+ * item (actor "system"). Items being decided right now are skipped (SKIP LOCKED). Own
+ * transaction; *rescored (may be NULL) receives the number of items re-scored. */
+mdm_status mdm_queue_rescore(mdm_db *db, const mdm_ingest_ctx *ctx, long *rescored,
+                             mdm_err *err) __attribute__((warn_unused_result));
+
 /* Labels */
 
 /* What steward decisions say about automatic linking (for `mdm eval --labels`). Every

@@ -374,6 +374,40 @@ static void test_merge_rolls_back_at_every_statement(void)
     CHECK(n > 10);
 }
 
+/* An item whose entity changed since it was scored is re-scored under the model, once. */
+static void test_rescore(void)
+{
+    mdm_err err;
+    long long ex = person("W30", "Nora", "Nash", "nora@nash.example", "1970-01-01");
+    person("W31", "Norah", "Nash", "n.nash@other.example", "1970-01-01");
+    char sql[300];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO review_item (kind, record_id, entity_id, score, probability, scored_at)"
+             " VALUES ('record_entity', %lld, %lld, 0, 0.5, clock_timestamp()) RETURNING id",
+             record_of("W31"), ex);
+    long long item = fx_scalar(db, sql);
+    long n = -1;
+    CHECK_INT(mdm_queue_rescore(db, fx_ctx, &n, &err), MDM_OK);
+    CHECK_INT(n, 0); /* nothing changed since */
+    json_t *v = json_string("Eleanor");
+    CHECK_INT(mdm_merge_pin(db, fx_ctx, ex, 0, "first_name", v, &alice, NULL, &err), MDM_OK);
+    json_decref(v);
+    CHECK_INT(mdm_queue_rescore(db, fx_ctx, &n, &err), MDM_OK);
+    CHECK_INT(n, 1);
+    CHECK_INT(fx_count1(db, "SELECT version FROM review_item WHERE id = $1", item), 2);
+    CHECK_INT(fx_count1(db, "SELECT count(*) FROM review_item WHERE id = $1 AND probability <> 0.5"
+                            " AND jsonb_array_length(explanation) > 0 AND score <> 0",
+                        item),
+              1);
+    CHECK_INT(fx_count1(db, "SELECT count(*) FROM audit_log WHERE action = 'review.rescore'"
+                            " AND target = 'review_item:' || $1",
+                        item),
+              1);
+    CHECK_INT(mdm_queue_rescore(db, fx_ctx, &n, &err), MDM_OK);
+    CHECK_INT(n, 0);
+    CHECK_INT(mdm_queue_rescore(db, NULL, &n, &err), MDM_EINTERNAL);
+}
+
 static void test_audit_intact(void)
 {
     mdm_audit_check chk;
@@ -393,6 +427,7 @@ int main(void)
     RUN(test_pins);
     RUN(test_queue_match_decisions);
     RUN(test_merge_rolls_back_at_every_statement);
+    RUN(test_rescore);
     RUN(test_audit_intact);
     mdm_db_close(db);
     fx_teardown();
