@@ -10,6 +10,7 @@
 
 #include <getopt.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,7 +107,16 @@ int mdm_cli_serve(int argc, char **argv)
     const char *colon = strrchr(l, ':');
     printf("mdm serve: listening on %s://%.*s:%d/ (OpenAPI at /v1/openapi.json)\n",
            mdm_http_tls(srv) ? "https" : "http", (int)(colon - l), l, mdm_http_port(srv));
-    printf("mdm serve: create an API key with: mdm apikey create --role reader --name me\n");
+    /* The key command must reach the same database: name it when that is safe to print. */
+    const char *url = cfg->database_url;
+    bool secret = strchr(url, '@') || strstr(url, "password") || strchr(url, '\'');
+    if (secret)
+        printf("mdm serve: create an API key (same MDM_DATABASE_URL): "
+               "mdm apikey create --role reader --name me\n");
+    else
+        printf("mdm serve: create an API key: MDM_DATABASE_URL='%s' mdm apikey create --role "
+               "reader --name me\n",
+               url);
     fflush(stdout);
     int sig = 0;
     sigwait(&set, &sig);

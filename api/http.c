@@ -1276,15 +1276,22 @@ void mdm_http_metrics_write(mdm_http_req *req, mdm_buf *out)
                    "mdm_http_slow_clients_cut_total %lld\n",
                    ndbs, atomic_load(&srv->db_connects), atomic_load(&srv->db_connect_failures),
                    mdm_http_guard_cut(srv->guard));
+    /* one TYPE line per metric name, its series together, whatever the registration order */
     pthread_mutex_lock(&counters_lock);
-    const char *last = "";
     for (size_t i = 0; i < ncounters; i++) {
-        if (strcmp(last, counters[i].name) != 0)
-            mdm_buf_printf(out, "# TYPE %s counter\n", counters[i].name);
-        last = counters[i].name;
-        mdm_buf_printf(out, "%s%s%s%s %lld\n", counters[i].name, counters[i].labels[0] ? "{" : "",
-                       counters[i].labels, counters[i].labels[0] ? "}" : "",
-                       atomic_load(&counters[i].value));
+        bool seen = false;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = strcmp(counters[j].name, counters[i].name) == 0;
+        if (seen)
+            continue;
+        mdm_buf_printf(out, "# TYPE %s counter\n", counters[i].name);
+        for (size_t j = i; j < ncounters; j++) {
+            if (strcmp(counters[j].name, counters[i].name) != 0)
+                continue;
+            mdm_buf_printf(out, "%s%s%s%s %lld\n", counters[j].name,
+                           counters[j].labels[0] ? "{" : "", counters[j].labels,
+                           counters[j].labels[0] ? "}" : "", atomic_load(&counters[j].value));
+        }
     }
     pthread_mutex_unlock(&counters_lock);
 }
@@ -1443,9 +1450,10 @@ mdm_http_server *mdm_http_start(const mdm_config *cfg, const char *listen, mdm_e
     }
     OPT(MHD_OPTION_END, 0, NULL);
 #undef OPT
+    /* the external logger goes first, or libmicrohttpd warns that it may log elsewhere */
     srv->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+        flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!srv->daemon) {
         if (srv->tls_cert_pem)

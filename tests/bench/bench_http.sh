@@ -71,6 +71,7 @@ SQL
     echo "bench_http: built in $(( $(date +%s) - start )) s" >&2
 fi
 export MDM_DATABASE_URL=$url
+"$mdm" migrate >/dev/null 2>&1 || { echo "bench_http: migrate failed"; exit 1; }  # a kept store may predate new migrations
 echo "entities=$(psql -X -At "$url" -c "SELECT count(*) FROM entity")"
 
 threads=${MDM_BENCH_HTTP_THREADS:-0}
@@ -157,4 +158,4 @@ run upsert 16 "$tmp/upsert.lua"
 echo "upsert_created=$(psql -X -At "$url" -c "SELECT count(*) FROM source_record WHERE source = 'web'")"
 run match 8 "$tmp/match.lua"
 echo "load_after=$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' ,)"
-echo "server_threads=$( [ "$threads" = 0 ] && nproc || echo "$threads" ) cores=$(nproc)"
+echo "server_threads=$( [ "$threads" = 0 ] && echo $((2 * $(nproc))) || echo "$threads" ) cores=$(nproc)"
