@@ -211,7 +211,8 @@ const mdm_cli_command mdm_cli_commands[] = {
      "acknowledged ones. Prints {\"replayed\": N}.\n"},
     {"subscriptions", mdm_cli_subscriptions, "list, add, update or remove push subscriptions",
      "usage: mdm subscriptions list\n"
-     "       mdm subscriptions add '{\"source\":\"crm\",\"url\":\"https://...\",\"secret\":\"...\"}'\n"
+     "       mdm subscriptions add "
+     "'{\"source\":\"crm\",\"url\":\"https://...\",\"secret\":\"...\"}'\n"
      "       mdm subscriptions update ID '{\"active\":false}'\n"
      "       mdm subscriptions remove ID\n\n"
      "Fields: source, url, secret (>= 16 characters), event_types, mapping, active,\n"

@@ -39,7 +39,7 @@ int mdm_cli_eval(int argc, char **argv);
 int mdm_cli_link(int argc, char **argv);
 int mdm_cli_train(int argc, char **argv);
 int mdm_cli_explain(int argc, char **argv);
-int mdm_cli_audit(int argc, char **argv); /* api/cli_steward.c */
+int mdm_cli_audit(int argc, char **argv);       /* api/cli_steward.c */
 int mdm_cli_eval_labels(int argc, char **argv); /* `mdm eval --labels`, api/cli_steward.c */
 int mdm_cli_normalize(int argc, char **argv);
 int mdm_cli_compare(int argc, char **argv); /* api/cli_text.c */

@@ -70,8 +70,8 @@ static int audit_verify(int argc, char **argv)
     bool head_ok = !expect || strcmp(expect, chk.head_hash) == 0;
     if (as_json) {
         json_t *j = json_pack("{s:b,s:I,s:I,s:s,s:O}", "intact", chk.intact && head_ok, "rows",
-                              (json_int_t)chk.rows, "problems", (json_int_t)chk.problems,
-                              "head", chk.head_hash, "details", problems);
+                              (json_int_t)chk.rows, "problems", (json_int_t)chk.problems, "head",
+                              chk.head_hash, "details", problems);
         if (!head_ok)
             json_object_set_new(j, "expected_head", json_string(expect));
         char *s = json_dumps(j, JSON_INDENT(2));
@@ -86,8 +86,7 @@ static int audit_verify(int argc, char **argv)
         json_t *p;
         json_array_foreach(problems, i, p)
         {
-            fprintf(stderr, "mdm audit: %s\n",
-                    json_string_value(json_object_get(p, "problem")));
+            fprintf(stderr, "mdm audit: %s\n", json_string_value(json_object_get(p, "problem")));
         }
         if ((long long)json_array_size(problems) < chk.problems)
             fprintf(stderr, "mdm audit: ... %lld problems in all\n", chk.problems);
@@ -108,10 +107,14 @@ out_close:
 static int audit_list(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'}, {"actor", required_argument, NULL, 'a'},
-        {"role", required_argument, NULL, 'r'},   {"action", required_argument, NULL, 'x'},
-        {"target", required_argument, NULL, 't'}, {"from", required_argument, NULL, 'f'},
-        {"to", required_argument, NULL, 'o'},     {"limit", required_argument, NULL, 'l'},
+        {"config", required_argument, NULL, 'c'},
+        {"actor", required_argument, NULL, 'a'},
+        {"role", required_argument, NULL, 'r'},
+        {"action", required_argument, NULL, 'x'},
+        {"target", required_argument, NULL, 't'},
+        {"from", required_argument, NULL, 'f'},
+        {"to", required_argument, NULL, 'o'},
+        {"limit", required_argument, NULL, 'l'},
         {NULL, 0, NULL, 0},
     };
     const char *config_path = NULL;
@@ -121,13 +124,27 @@ static int audit_list(int argc, char **argv)
     opterr = 0;
     while ((c = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
         switch (c) {
-        case 'c': config_path = optarg; break;
-        case 'a': f.actor = optarg; break;
-        case 'r': f.role = optarg; break;
-        case 'x': f.action = optarg; break;
-        case 't': f.target = optarg; break;
-        case 'f': f.from = optarg; break;
-        case 'o': f.to = optarg; break;
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'a':
+            f.actor = optarg;
+            break;
+        case 'r':
+            f.role = optarg;
+            break;
+        case 'x':
+            f.action = optarg;
+            break;
+        case 't':
+            f.target = optarg;
+            break;
+        case 'f':
+            f.from = optarg;
+            break;
+        case 'o':
+            f.to = optarg;
+            break;
         case 'l': {
             char *end;
             long v = strtol(optarg, &end, 10);
@@ -198,8 +215,7 @@ int mdm_cli_eval_labels(int argc, char **argv)
         else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
             config_path = argv[++i];
         else
-            return mdm_cli_usage_error("eval", "unexpected argument \"%s\" with --labels",
-                                       argv[i]);
+            return mdm_cli_usage_error("eval", "unexpected argument \"%s\" with --labels", argv[i]);
     }
     int rc = 0;
     mdm_db *db = open_db("eval", config_path, &rc);

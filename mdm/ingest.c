@@ -1271,9 +1271,9 @@ static mdm_status ingest_tx(mdm_db *db, void *arg, mdm_err *err)
         if (erased_key) {
             out->decision = MDM_DECISION_REJECTED;
             if (!out->errors)
-                out->errors = json_pack("[{s:s, s:s, s:s}]", "pointer", "/source_key", "field",
-                                        "source_key", "reason",
-                                        "the key belongs to an erased subject");
+                out->errors =
+                    json_pack("[{s:s, s:s, s:s}]", "pointer", "/source_key", "field", "source_key",
+                              "reason", "the key belongs to an erased subject");
             return MDM_OK;
         }
     }

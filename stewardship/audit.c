@@ -22,6 +22,8 @@
 
 #define GENESIS "0000000000000000000000000000000000000000000000000000000000000000"
 
+/* The statements built from these macros read as SQL only when left unwrapped. */
+/* clang-format off */
 /* SQL text of one canonical field: "<octet length>:<text>" or "-" for NULL. */
 #define F(x) "coalesce(octet_length(" x ")::text || ':' || " x ", '-')"
 #define AT_UTC(x) "to_char(" x " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
@@ -73,8 +75,10 @@ static const mdm_db_stmt stmt_rows = {
     " FROM audit_log WHERE audit_log.id > $1 ORDER BY audit_log.id LIMIT $2",
     2};
 
-static const mdm_db_stmt stmt_read_head = {
-    "audit_read_head", "SELECT last_id, last_hash, rows FROM audit_head", 0};
+/* clang-format on */
+
+static const mdm_db_stmt stmt_read_head = {"audit_read_head",
+                                           "SELECT last_id, last_hash, rows FROM audit_head", 0};
 
 static mdm_status check_text(const char *v, const char *field, size_t max, bool required,
                              mdm_err *err)
@@ -123,7 +127,7 @@ mdm_status mdm_audit_append(mdm_db *db, const char *actor, const char *role, con
     PQclear(res);
     res = NULL;
     const char *ins[] = {actor, role, action, target, (reason && *reason) ? reason : NULL,
-                         b, a, prev};
+                         b,     a,    prev};
     st = mdm_db_exec(db, &stmt_insert, ins, &res, err);
     if (st != MDM_OK)
         goto out_free;
@@ -159,8 +163,8 @@ mdm_status mdm_audit_list(mdm_db *db, const mdm_audit_filter *f, json_t **rows, 
     snprintf(before, sizeof before, "%lld", (long long)f->before_id);
     snprintf(lim, sizeof lim, "%d", limit + 1);
 #define OPT(s) ((s) && *(s) ? (s) : NULL)
-    const char *params[] = {OPT(f->actor), OPT(f->role),   OPT(exact), OPT(prefix), OPT(f->target),
-                            OPT(f->from),  OPT(f->to),     before,     lim};
+    const char *params[] = {OPT(f->actor), OPT(f->role), OPT(exact), OPT(prefix), OPT(f->target),
+                            OPT(f->from),  OPT(f->to),   before,     lim};
 #undef OPT
     PGresult *res = NULL;
     mdm_status st = mdm_db_exec(db, &stmt_list, params, &res, err);
@@ -236,8 +240,8 @@ static void problem(verify_ctx *v, long long id, const char *fmt, ...)
     o->problems++;
     o->intact = false;
     if (v->problems && json_array_size(v->problems) < 100)
-        json_array_append_new(v->problems, json_pack("{s:I,s:s}", "id", (json_int_t)id,
-                                                     "problem", text));
+        json_array_append_new(v->problems,
+                              json_pack("{s:I,s:s}", "id", (json_int_t)id, "problem", text));
 }
 
 #define VERIFY_BATCH 2000
@@ -281,9 +285,8 @@ static mdm_status verify_fn(mdm_db *db, void *arg, mdm_err *err)
             return st;
         int n = PQntuples(res);
         for (int i = 0; i < n; i++) {
-            static const char *const cols[] = {"id",     "at",     "actor",  "role",
-                                               "action", "target", "reason", "before",
-                                               "after",  "prev_hash"};
+            static const char *const cols[] = {"id",     "at",     "actor",  "role",  "action",
+                                               "target", "reason", "before", "after", "prev_hash"};
             const char *fields[10];
             for (int c = 0; c < 10; c++)
                 fields[c] = mdm_db_get(res, i, cols[c], NULL);
@@ -293,11 +296,15 @@ static mdm_status verify_fn(mdm_db *db, void *arg, mdm_err *err)
             mdm_audit_row_hash(fields, want);
             if (strcmp(fields[9] ? fields[9] : "", prev) != 0) {
                 if (o->rows == 0)
-                    problem(v, id, "row %lld does not start the chain: rows before it were "
-                                   "deleted or it was altered", id);
+                    problem(v, id,
+                            "row %lld does not start the chain: rows before it were "
+                            "deleted or it was altered",
+                            id);
                 else
-                    problem(v, id, "row %lld does not link to row %lld: rows between them were "
-                                   "deleted or altered", id, last_id);
+                    problem(v, id,
+                            "row %lld does not link to row %lld: rows between them were "
+                            "deleted or altered",
+                            id, last_id);
             }
             if (strcmp(stored, want) != 0)
                 problem(v, id, "row %lld was edited: its hash does not match its content", id);
@@ -313,7 +320,8 @@ static mdm_status verify_fn(mdm_db *db, void *arg, mdm_err *err)
     if (head_id != last_id || strcmp(head_hash, prev) != 0)
         problem(v, head_id,
                 "the chain ends at row %lld but its head names row %lld: rows at the end were "
-                "deleted or the head was altered", last_id, head_id);
+                "deleted or the head was altered",
+                last_id, head_id);
     else if (head_rows != o->rows)
         problem(v, head_id, "the chain holds %lld rows but its head counts %lld", o->rows,
                 head_rows);

@@ -82,12 +82,12 @@ mdm_status mdm_audit_list(mdm_db *db, const mdm_audit_filter *f, json_t **rows, 
 /* Verification */
 
 typedef struct mdm_audit_check {
-    bool intact;          /* no problem found */
-    long long rows;       /* rows read */
-    long long problems;   /* problems found (each edited or missing place counts once) */
-    long long first_bad;  /* id of the first row at fault, 0 when intact or at the end */
-    char first[256];      /* the first problem in words, "" when intact */
-    char head_hash[65];   /* hash of the last row (64 zeros when empty) */
+    bool intact;         /* no problem found */
+    long long rows;      /* rows read */
+    long long problems;  /* problems found (each edited or missing place counts once) */
+    long long first_bad; /* id of the first row at fault, 0 when intact or at the end */
+    char first[256];     /* the first problem in words, "" when intact */
+    char head_hash[65];  /* hash of the last row (64 zeros when empty) */
 } mdm_audit_check;
 
 /* Reads the whole chain in one consistent snapshot and checks every row's hash, every

@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ID(buf, v) snprintf(buf, sizeof buf, "%lld", (long long)(v))
+#define ID(buf, v) snprintf((buf), sizeof(buf), "%lld", (long long)(v))
 
 static const mdm_db_stmt stmt_snapshot_of = {
     "merge_snapshot_of",
@@ -51,8 +51,8 @@ static const mdm_db_stmt stmt_snapshot_find = {
     2};
 
 static const mdm_db_stmt stmt_snapshot_done = {
-    "merge_snapshot_done", "UPDATE merge_snapshot SET undone_at = now(), undone_by = $2 WHERE id = $1",
-    2};
+    "merge_snapshot_done",
+    "UPDATE merge_snapshot SET undone_at = now(), undone_by = $2 WHERE id = $1", 2};
 
 static const mdm_db_stmt stmt_entity_version = {
     "merge_entity_version", "SELECT version, status FROM entity WHERE id = $1", 1};
@@ -105,8 +105,8 @@ static const mdm_db_stmt stmt_pin_put = {
     5};
 
 static const mdm_db_stmt stmt_pin_get = {
-    "merge_pin_get", "SELECT value::text AS value FROM golden_pin WHERE entity_id = $1 AND attr = $2",
-    2};
+    "merge_pin_get",
+    "SELECT value::text AS value FROM golden_pin WHERE entity_id = $1 AND attr = $2", 2};
 
 static const mdm_db_stmt stmt_pin_del = {
     "merge_pin_del", "DELETE FROM golden_pin WHERE entity_id = $1 AND attr = $2", 2};
@@ -177,8 +177,8 @@ static mdm_status lock_at(mdm_db *db, int64_t id, int version, int *cur_version,
     if (st != MDM_OK)
         return st;
     if (live != id)
-        return mdm_err_set(err, MDM_ECONFLICT, "entity %lld was merged into %lld",
-                           (long long)id, (long long)live);
+        return mdm_err_set(err, MDM_ECONFLICT, "entity %lld was merged into %lld", (long long)id,
+                           (long long)live);
     char ids[32];
     ID(ids, id);
     const char *p[] = {ids};
@@ -237,7 +237,8 @@ static mdm_status forbidden(mdm_db *db, int64_t record, int64_t entity_a, int64_
         st = mdm_err_set(err, MDM_ECONFLICT,
                          "a never_link assertion between records %s and %s forbids this",
                          mdm_db_get(res, 0, "record_a", "?"), mdm_db_get(res, 0, "record_b", "?"));
-        mdm_err_detail(err, "remove or replace the assertion first if the stewards changed their mind");
+        mdm_err_detail(err,
+                       "remove or replace the assertion first if the stewards changed their mind");
     }
     PQclear(res);
     return st;
@@ -271,9 +272,8 @@ static mdm_status audit_entity(mdm_db *db, const mdm_merge_actor *who, const cha
 {
     char target[48];
     snprintf(target, sizeof target, "entity:%lld", (long long)id);
-    mdm_status st =
-        mdm_audit_append(db, who->name, who->role, action, target, reason_of(who), before, after,
-                         err);
+    mdm_status st = mdm_audit_append(db, who->name, who->role, action, target, reason_of(who),
+                                     before, after, err);
     json_decref(before);
     json_decref(after);
     return st;
@@ -345,10 +345,9 @@ out:
     return st;
 }
 
-mdm_status mdm_merge_attach_record_locked(mdm_db *db, const mdm_ingest_ctx *ctx,
-                                          int64_t record_id, int64_t entity_id,
-                                          const mdm_merge_actor *who, double probability,
-                                          int64_t *entity, mdm_err *err)
+mdm_status mdm_merge_attach_record_locked(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t record_id,
+                                          int64_t entity_id, const mdm_merge_actor *who,
+                                          double probability, int64_t *entity, mdm_err *err)
 {
     mdm_status st = check_who(who, err);
     if (st != MDM_OK)
@@ -387,12 +386,11 @@ mdm_status mdm_merge_attach_record_locked(mdm_db *db, const mdm_ingest_ctx *ctx,
     if ((st = mdm_consent_recompute(db, target, err)) != MDM_OK ||
         (left && (st = mdm_consent_recompute(db, left, err)) != MDM_OK))
         return st;
-    st = audit_entity(db, who, "record.move", target,
-                      json_pack("{s:I,s:I}", "record_id", (json_int_t)record_id, "entity_id",
-                                (json_int_t)from),
-                      json_pack("{s:I,s:I}", "record_id", (json_int_t)record_id, "entity_id",
-                                (json_int_t)target),
-                      err);
+    st = audit_entity(
+        db, who, "record.move", target,
+        json_pack("{s:I,s:I}", "record_id", (json_int_t)record_id, "entity_id", (json_int_t)from),
+        json_pack("{s:I,s:I}", "record_id", (json_int_t)record_id, "entity_id", (json_int_t)target),
+        err);
     if (st == MDM_OK && entity)
         *entity = target;
     return st;
@@ -552,8 +550,8 @@ static mdm_status split_fn(mdm_db *db, void *arg, mdm_err *err)
             int64_t to = dest;
             if ((st = mdm_golden_unlink(db, c->ictx, c->records[k], "manual", c->who->name,
                                         reason_of(c->who), NULL, err)) != MDM_OK ||
-                (st = mdm_golden_link(db, c->ictx, c->records[k], &to, "manual", c->who->name,
-                                      1.0, "steward", NULL, err)) != MDM_OK)
+                (st = mdm_golden_link(db, c->ictx, c->records[k], &to, "manual", c->who->name, 1.0,
+                                      "steward", NULL, err)) != MDM_OK)
                 goto out;
         }
     }
@@ -566,10 +564,9 @@ static mdm_status split_fn(mdm_db *db, void *arg, mdm_err *err)
     json_t *moved_list = json_array();
     for (size_t k = 0; k < c->n; k++)
         json_array_append_new(moved_list, json_integer(c->records[k]));
-    st = audit_entity(db, c->who, "entity.split", c->id,
-                      json_pack("{s:O}", "members", members),
-                      json_pack("{s:o,s:I,s:i}", "moved", moved_list, "moved_to",
-                                (json_int_t)dest, "version", version),
+    st = audit_entity(db, c->who, "entity.split", c->id, json_pack("{s:O}", "members", members),
+                      json_pack("{s:o,s:I,s:i}", "moved", moved_list, "moved_to", (json_int_t)dest,
+                                "version", version),
                       err);
     if (st == MDM_OK)
         c->result = json_pack("{s:I,s:I,s:i}", "entity_id", (json_int_t)c->id, "moved_to",
@@ -629,11 +626,11 @@ static mdm_status unmerge_fn(mdm_db *db, void *arg, mdm_err *err)
         return st;
     if (PQntuples(res) == 0) {
         PQclear(res);
-        return c->snapshot_id ? mdm_err_set(err, MDM_ENOTFOUND, "no merge snapshot %lld",
-                                            (long long)c->snapshot_id)
-                              : mdm_err_set(err, MDM_ENOTFOUND,
-                                            "entity %lld has no manual merge to undo",
-                                            (long long)c->id);
+        return c->snapshot_id
+                   ? mdm_err_set(err, MDM_ENOTFOUND, "no merge snapshot %lld",
+                                 (long long)c->snapshot_id)
+                   : mdm_err_set(err, MDM_ENOTFOUND, "entity %lld has no manual merge to undo",
+                                 (long long)c->id);
     }
     long long snap = mdm_db_get_ll(res, 0, "id", 0);
     int64_t s = mdm_db_get_ll(res, 0, "survivor_id", 0), r = mdm_db_get_ll(res, 0, "retired_id", 0);
@@ -653,8 +650,10 @@ static mdm_status unmerge_fn(mdm_db *db, void *arg, mdm_err *err)
         goto out;
     }
     if (!json_is_object(rb) || !json_is_array(json_object_get(rb, "members"))) {
-        st = mdm_err_set(err, MDM_ECONFLICT, "merge %lld cannot be undone: its snapshot was "
-                                             "erased", snap);
+        st = mdm_err_set(err, MDM_ECONFLICT,
+                         "merge %lld cannot be undone: its snapshot was "
+                         "erased",
+                         snap);
         goto out;
     }
     json_t *members = json_object_get(rb, "members");
@@ -667,8 +666,8 @@ static mdm_status unmerge_fn(mdm_db *db, void *arg, mdm_err *err)
     pins_s = json_dumps(json_object_get(rb, "pins"), JSON_COMPACT);
     spins_s = json_dumps(json_is_object(sb) ? json_object_get(sb, "pins") : NULL,
                          JSON_COMPACT | JSON_ENCODE_ANY);
-    const char *pd[] = {ss, pins_s ? pins_s : "[]", spins_s && strcmp(spins_s, "null") ? spins_s
-                                                                                         : "[]"};
+    const char *pd[] = {ss, pins_s ? pins_s : "[]",
+                        spins_s && strcmp(spins_s, "null") ? spins_s : "[]"};
     if ((st = mdm_db_exec(db, &stmt_pins_drop_inherited, pd, NULL, err)) != MDM_OK)
         goto out;
     const char *pp[] = {rs, pins_s ? pins_s : "[]"};
@@ -700,8 +699,8 @@ static mdm_status unmerge_fn(mdm_db *db, void *arg, mdm_err *err)
                                 (json_int_t)r, "snapshot_id", (json_int_t)snap),
                       err);
     if (st == MDM_OK)
-        c->result = json_pack("{s:I,s:I,s:I}", "survivor", (json_int_t)s, "restored",
-                              (json_int_t)r, "snapshot_id", (json_int_t)snap);
+        c->result = json_pack("{s:I,s:I,s:I}", "survivor", (json_int_t)s, "restored", (json_int_t)r,
+                              "snapshot_id", (json_int_t)snap);
 out:
     mdm_buf_free(&rest);
     mdm_buf_free(&back);
@@ -713,9 +712,8 @@ out:
     return st;
 }
 
-mdm_status mdm_merge_unmerge(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t id,
-                             int64_t snapshot_id, const mdm_merge_actor *who, json_t **result,
-                             mdm_err *err)
+mdm_status mdm_merge_unmerge(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t id, int64_t snapshot_id,
+                             const mdm_merge_actor *who, json_t **result, mdm_err *err)
 {
     if (result)
         *result = NULL;
@@ -768,9 +766,9 @@ static mdm_status pin_fn(mdm_db *db, void *arg, mdm_err *err)
     PGresult *res = NULL;
     if ((st = mdm_db_exec(db, &stmt_pin_get, pg, &res, err)) != MDM_OK)
         return st;
-    json_t *old = PQntuples(res) ? json_loads(mdm_db_get(res, 0, "value", "null"),
-                                              JSON_DECODE_ANY, NULL)
-                                 : NULL;
+    json_t *old = PQntuples(res)
+                      ? json_loads(mdm_db_get(res, 0, "value", "null"), JSON_DECODE_ANY, NULL)
+                      : NULL;
     PQclear(res);
     if (c->value) {
         const char *pp[] = {ids, c->attr, c->value, c->who->name, reason_of(c->who)};
@@ -803,8 +801,8 @@ static mdm_status pin_fn(mdm_db *db, void *arg, mdm_err *err)
                                 json_object_get(entity, "version")),
                       err);
     if (st == MDM_OK)
-        c->result = json_pack("{s:I,s:s,s:O,s:O}", "entity_id", (json_int_t)c->id, "attr",
-                              c->attr, "version", json_object_get(entity, "version"), "golden",
+        c->result = json_pack("{s:I,s:s,s:O,s:O}", "entity_id", (json_int_t)c->id, "attr", c->attr,
+                              "version", json_object_get(entity, "version"), "golden",
                               json_object_get(entity, "golden"));
     json_decref(entity);
     return st;
@@ -884,8 +882,8 @@ static mdm_status assert_fn(mdm_db *db, void *arg, mdm_err *err)
     snprintf(action, sizeof action, "assertion.%s", c->kind);
     json_t *after = json_pack("{s:s,s:I,s:I}", "kind", c->kind, "record_a", (json_int_t)c->a,
                               "record_b", (json_int_t)c->b);
-    st = mdm_audit_append(db, c->who->name, c->who->role, action, target, reason_of(c->who),
-                          NULL, after, err);
+    st = mdm_audit_append(db, c->who->name, c->who->role, action, target, reason_of(c->who), NULL,
+                          after, err);
     json_decref(after);
     return st;
 }
@@ -897,9 +895,11 @@ mdm_status mdm_merge_assert(mdm_db *db, const char *kind, int64_t record_a, int6
     if (st != MDM_OK)
         return st;
     if (!kind || (strcmp(kind, "never_link") && strcmp(kind, "always_link")))
-        return mdm_err_set_field(err, MDM_EINVAL, "/kind", "kind must be never_link or always_link");
+        return mdm_err_set_field(err, MDM_EINVAL, "/kind",
+                                 "kind must be never_link or always_link");
     if (record_a <= 0 || record_b <= 0 || record_a == record_b)
-        return mdm_err_set_field(err, MDM_EINVAL, "/records", "two different record ids are needed");
+        return mdm_err_set_field(err, MDM_EINVAL, "/records",
+                                 "two different record ids are needed");
     assert_ctx c = {kind, record_a < record_b ? record_a : record_b,
                     record_a < record_b ? record_b : record_a, who};
     return mdm_db_run_tx(db, "merge_assert", assert_fn, &c, err);

@@ -44,10 +44,9 @@ mdm_status mdm_merge_entities_locked(mdm_db *db, const mdm_ingest_ctx *ctx, int6
 /* Puts record_id into entity_id: when the record's current entity holds only it, the
  * two entities are merged (snapshot, undoable); otherwise the record alone moves. The
  * same never_link check. *entity receives the entity now holding the record. */
-mdm_status mdm_merge_attach_record_locked(mdm_db *db, const mdm_ingest_ctx *ctx,
-                                          int64_t record_id, int64_t entity_id,
-                                          const mdm_merge_actor *who, double probability,
-                                          int64_t *entity, mdm_err *err)
+mdm_status mdm_merge_attach_record_locked(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t record_id,
+                                          int64_t entity_id, const mdm_merge_actor *who,
+                                          double probability, int64_t *entity, mdm_err *err)
     __attribute__((warn_unused_result));
 
 /* Steward actions (own transaction) */
@@ -72,9 +71,9 @@ mdm_status mdm_merge_split(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t id, in
  * lineage, pins and members; the survivor gets back its own. Records that joined the
  * survivor after the merge stay with it. MDM_ECONFLICT when already undone or when a
  * side changed so much that it cannot be undone (a member was erased). */
-mdm_status mdm_merge_unmerge(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t id,
-                             int64_t snapshot_id, const mdm_merge_actor *who, json_t **result,
-                             mdm_err *err) __attribute__((warn_unused_result));
+mdm_status mdm_merge_unmerge(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t id, int64_t snapshot_id,
+                             const mdm_merge_actor *who, json_t **result, mdm_err *err)
+    __attribute__((warn_unused_result));
 
 /* Pins attribute attr of entity id to value (a JSON value, borrowed), or removes the pin
  * when value is NULL; survivorship reruns. *result: {"entity_id", "attr", "version",

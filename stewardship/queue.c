@@ -24,27 +24,33 @@
     "coalesce(nullif(" golden "->>'full_name', ''), nullif(concat_ws(' ', " golden                 \
     "->>'first_name', " golden "->>'last_name'), ''), '')"
 #define SUMMARY                                                                                    \
-    "json_build_object('id', r.id, 'kind', r.kind, 'record_id', r.record_id,"                     \
-    " 'entity_id', r.entity_id, 'other_entity_id', r.other_entity_id, 'score', r.score,"          \
-    " 'probability', r.probability, 'priority', r.priority, 'status', r.status,"                  \
-    " 'assignee', r.assignee, 'decision', r.decision, 'reason', r.reason,"                        \
-    " 'decided_by', r.decided_by, 'decided_at', r.decided_at, 'version', r.version,"              \
-    " 'created_at', r.created_at, 'updated_at', r.updated_at, 'scored_at', r.scored_at,"          \
+    "json_build_object('id', r.id, 'kind', r.kind, 'record_id', r.record_id,"                      \
+    " 'entity_id', r.entity_id, 'other_entity_id', r.other_entity_id, 'score', r.score,"           \
+    " 'probability', r.probability, 'priority', r.priority, 'status', r.status,"                   \
+    " 'assignee', r.assignee, 'decision', r.decision, 'reason', r.reason,"                         \
+    " 'decided_by', r.decided_by, 'decided_at', r.decided_at, 'version', r.version,"               \
+    " 'created_at', r.created_at, 'updated_at', r.updated_at, 'scored_at', r.scored_at,"           \
     " 'a_label', CASE WHEN r.kind = 'record_entity' THEN"                                          \
-    "   (SELECT " LABEL_OF("s.normalized") " FROM source_record s WHERE s.id = r.record_id)"      \
-    "   ELSE (SELECT " LABEL_OF("e.golden") " FROM entity e WHERE e.id = r.entity_id) END,"        \
-    " 'b_label', CASE WHEN r.kind = 'record_entity' THEN"                                          \
-    "   (SELECT " LABEL_OF("e.golden") " FROM entity e WHERE e.id = r.entity_id)"                 \
-    "   ELSE (SELECT " LABEL_OF("e.golden") " FROM entity e WHERE e.id = r.other_entity_id) END"   \
-    ")::text AS j"
+    "   (SELECT " LABEL_OF(                                                                        \
+        "s.normalized") " FROM source_record s WHERE s.id = r.record_id)"                          \
+                        "   ELSE (SELECT " LABEL_OF(                                               \
+                            "e.golden") " FROM entity e WHERE e.id = r.entity_id) END,"            \
+                                        " 'b_label', CASE WHEN r.kind = 'record_entity' THEN"      \
+                                        "   (SELECT " LABEL_OF(                                    \
+                                            "e.golden") " FROM entity e WHERE e.id = r.entity_id)" \
+                                                        "   ELSE (SELECT " LABEL_OF(               \
+                                                            "e.golden") " FROM entity e WHERE "    \
+                                                                        "e.id = "                  \
+                                                                        "r.other_entity_id) END"   \
+                                                                        ")::text AS j"
 
 #define LIST_WHERE                                                                                 \
     " FROM review_item r"                                                                          \
     " WHERE r.status = ANY ($1::text[])"                                                           \
-    "   AND ($2::text IS NULL OR ($2 = '-' AND r.assignee IS NULL) OR r.assignee = $2)"           \
+    "   AND ($2::text IS NULL OR ($2 = '-' AND r.assignee IS NULL) OR r.assignee = $2)"            \
     "   AND ($3::text IS NULL OR r.kind = $3)"                                                     \
-    "   AND ($4::bigint = 0 OR r.entity_id = $4 OR r.other_entity_id = $4)"                       \
-    "   AND ($5::float8 IS NULL OR r.probability >= $5)"                                          \
+    "   AND ($4::bigint = 0 OR r.entity_id = $4 OR r.other_entity_id = $4)"                        \
+    "   AND ($5::float8 IS NULL OR r.probability >= $5)"                                           \
     "   AND ($6::float8 IS NULL OR r.probability <= $6)"
 
 typedef struct sort_variant {
@@ -88,8 +94,8 @@ static const sort_variant sorts[] = {
       9}},
 };
 
-static const mdm_db_stmt stmt_summary = {"queue_summary",
-                                         "SELECT " SUMMARY " FROM review_item r WHERE r.id = $1", 1};
+static const mdm_db_stmt stmt_summary = {
+    "queue_summary", "SELECT " SUMMARY " FROM review_item r WHERE r.id = $1", 1};
 
 static const mdm_db_stmt stmt_detail = {
     "queue_detail",
@@ -140,7 +146,7 @@ static const mdm_db_stmt stmt_set_decided = {
  * the members of entity_id; side B the members of entity_id (record_entity) or of
  * other_entity_id. */
 #define PAIRS                                                                                      \
-    "WITH a AS (SELECT r.record_id AS rid FROM review_item r"                                     \
+    "WITH a AS (SELECT r.record_id AS rid FROM review_item r"                                      \
     "             WHERE r.id = $1 AND r.kind = 'record_entity'"                                    \
     "           UNION SELECT m.record_id FROM review_item r JOIN membership m"                     \
     "             ON m.entity_id = r.entity_id AND m.active"                                       \
@@ -334,8 +340,8 @@ mdm_status mdm_queue_refresh(mdm_db *db, long *closed, mdm_err *err)
 
 /* ---- Listing ---------------------------------------------------------------------- */
 
-static const char *const statuses[] = {"open", "claimed", "deferred", "decided", "superseded",
-                                       NULL};
+static const char *const statuses[] = {"open",    "claimed",    "deferred",
+                                       "decided", "superseded", NULL};
 
 /* Validates a comma list of statuses into a PostgreSQL array literal. */
 static mdm_status status_array(const char *list, mdm_buf *out, mdm_err *err)
@@ -425,8 +431,8 @@ bad:
                              "cursor is not one this list gave out (with sort \"%s\")", sort);
 }
 
-mdm_status mdm_queue_list(mdm_db *db, const mdm_queue_filter *f, json_t **items,
-                          char **next_cursor, mdm_err *err)
+mdm_status mdm_queue_list(mdm_db *db, const mdm_queue_filter *f, json_t **items, char **next_cursor,
+                          mdm_err *err)
 {
     *items = NULL;
     if (next_cursor)
@@ -449,8 +455,9 @@ mdm_status mdm_queue_list(mdm_db *db, const mdm_queue_filter *f, json_t **items,
                                  "kind must be record_entity or entity_entity");
     if ((f->has_min && !(f->min_probability >= 0 && f->min_probability <= 1)) ||
         (f->has_max && !(f->max_probability >= 0 && f->max_probability <= 1)))
-        return mdm_err_set_field(err, MDM_EINVAL, f->has_min ? "/min_probability" :
-                                 "/max_probability", "probability bounds must be in [0, 1]");
+        return mdm_err_set_field(err, MDM_EINVAL,
+                                 f->has_min ? "/min_probability" : "/max_probability",
+                                 "probability bounds must be in [0, 1]");
     mdm_buf st_arr = {0};
     char *ckey = NULL, *cid = NULL;
     PGresult *res = NULL;
@@ -542,8 +549,7 @@ mdm_status mdm_queue_get(mdm_db *db, int64_t id, json_t **item, mdm_err *err)
     json_object_set_new(j, "explanation", expl ? expl : json_array());
     bool rec = strcmp(mdm_db_get(res, 0, "kind", ""), "record_entity") == 0;
     char a_id[24], b_id[24];
-    snprintf(a_id, sizeof a_id, "%s",
-             mdm_db_get(res, 0, rec ? "record_id" : "entity_id", "0"));
+    snprintf(a_id, sizeof a_id, "%s", mdm_db_get(res, 0, rec ? "record_id" : "entity_id", "0"));
     snprintf(b_id, sizeof b_id, "%s",
              mdm_db_get(res, 0, rec ? "entity_id" : "other_entity_id", "0"));
     PQclear(res);
@@ -599,14 +605,14 @@ static mdm_status lock_item(mdm_db *db, int64_t id, int version, const mdm_queue
         return mdm_err_set(err, MDM_ECONFLICT, "review item %lld is already %s", (long long)id,
                            it->status);
     if (version != it->version) {
-        mdm_err_set(err, MDM_ECONFLICT, "review item %lld is at version %d, not %d",
-                    (long long)id, it->version, version);
+        mdm_err_set(err, MDM_ECONFLICT, "review item %lld is at version %d, not %d", (long long)id,
+                    it->version, version);
         mdm_err_detail(err, "reload the item and decide again");
         return MDM_ECONFLICT;
     }
     if (it->assignee[0] && strcmp(it->assignee, who->name) != 0 && strcmp(who->role, "admin") != 0)
-        return mdm_err_set(err, MDM_ECONFLICT, "review item %lld is claimed by %s",
-                           (long long)id, it->assignee);
+        return mdm_err_set(err, MDM_ECONFLICT, "review item %lld is claimed by %s", (long long)id,
+                           it->assignee);
     return MDM_OK;
 }
 
@@ -684,8 +690,8 @@ mdm_status mdm_queue_assign(mdm_db *db, int64_t id, int version, const char *ass
 {
     if (item)
         *item = NULL;
-    claim_ctx c = {id, version, assignee && *assignee ? assignee : NULL, "review.assign", who,
-                   NULL};
+    claim_ctx c = {id,  version, assignee && *assignee ? assignee : NULL, "review.assign",
+                   who, NULL};
     return claim_or_assign(db, &c, item, err);
 }
 
@@ -761,8 +767,8 @@ static mdm_status decide_fn(mdm_db *db, void *arg, mdm_err *err)
     json_t *before = item_state(&it);
     char target[48];
     snprintf(target, sizeof target, "review_item:%s", it.id);
-    st = mdm_audit_append(db, c->who->name, c->who->role, "review.decide", target, reason,
-                          before, after, err);
+    st = mdm_audit_append(db, c->who->name, c->who->role, "review.decide", target, reason, before,
+                          after, err);
     json_decref(before);
     if (st != MDM_OK) {
         json_decref(after);
@@ -804,8 +810,8 @@ mdm_status mdm_queue_decide(mdm_db *db, const mdm_ingest_ctx *ctx, const mdm_que
         return st;
     st = mdm_db_run_tx(db, "review_decide", decide_fn, &c, err);
     if (st == MDM_OK) {
-        mdm_log(MDM_LOG_INFO, "event=review_decided id=%lld decision=%s actor=%s",
-                (long long)d->id, d->decision, who->name);
+        mdm_log(MDM_LOG_INFO, "event=review_decided id=%lld decision=%s actor=%s", (long long)d->id,
+                d->decision, who->name);
         if (result)
             *result = c.result;
         else
@@ -816,9 +822,9 @@ mdm_status mdm_queue_decide(mdm_db *db, const mdm_ingest_ctx *ctx, const mdm_que
     return st;
 }
 
-mdm_status mdm_queue_decide_bulk(mdm_db *db, const mdm_ingest_ctx *ctx,
-                                 const mdm_queue_decision *d, size_t n,
-                                 const mdm_queue_actor *who, json_t **results, mdm_err *err)
+mdm_status mdm_queue_decide_bulk(mdm_db *db, const mdm_ingest_ctx *ctx, const mdm_queue_decision *d,
+                                 size_t n, const mdm_queue_actor *who, json_t **results,
+                                 mdm_err *err)
 {
     *results = NULL;
     if (n < 1 || n > 500)
@@ -831,8 +837,8 @@ mdm_status mdm_queue_decide_bulk(mdm_db *db, const mdm_ingest_ctx *ctx,
         mdm_err e = {0};
         mdm_status st = mdm_queue_decide(db, ctx, &d[i], who, &r, &e);
         if (st != MDM_OK) {
-            r = json_pack("{s:I,s:{s:i,s:s,s:s,s:s}}", "id", (json_int_t)d[i].id, "error",
-                          "status", mdm_status_http(st), "code", mdm_status_name(st), "title",
+            r = json_pack("{s:I,s:{s:i,s:s,s:s,s:s}}", "id", (json_int_t)d[i].id, "error", "status",
+                          mdm_status_http(st), "code", mdm_status_name(st), "title",
                           mdm_status_title(st), "detail", e.msg);
             if (first == MDM_OK) {
                 first = st;
@@ -885,11 +891,11 @@ mdm_status mdm_queue_label_report(mdm_db *db, json_t **out, mdm_err *err)
               nm = mdm_db_get_ll(res, 0, "nm", 0), tp = mdm_db_get_ll(res, 0, "tp", 0),
               fp = mdm_db_get_ll(res, 0, "fp", 0), fn = mdm_db_get_ll(res, 0, "fn", 0);
     PQclear(res);
-    json_t *o = json_pack("{s:I,s:I,s:I,s:{s:I,s:I,s:I,s:o},s:I,s:o}", "pairs", (json_int_t)pairs,
-                          "match", (json_int_t)m, "no_match", (json_int_t)nm, "auto", "pairs",
-                          (json_int_t)(tp + fp), "confirmed", (json_int_t)tp, "rejected",
-                          (json_int_t)fp, "precision", ratio(tp, tp + fp), "missed",
-                          (json_int_t)fn, "recall", ratio(tp, tp + fn));
+    json_t *o =
+        json_pack("{s:I,s:I,s:I,s:{s:I,s:I,s:I,s:o},s:I,s:o}", "pairs", (json_int_t)pairs, "match",
+                  (json_int_t)m, "no_match", (json_int_t)nm, "auto", "pairs", (json_int_t)(tp + fp),
+                  "confirmed", (json_int_t)tp, "rejected", (json_int_t)fp, "precision",
+                  ratio(tp, tp + fp), "missed", (json_int_t)fn, "recall", ratio(tp, tp + fn));
     st = mdm_db_exec(db, &stmt_label_thresholds, NULL, &res, err);
     if (st != MDM_OK) {
         json_decref(o);
@@ -908,9 +914,10 @@ mdm_status mdm_queue_label_report(mdm_db *db, json_t **out, mdm_err *err)
                                              "precision", ratio(correct, linked)));
     }
     PQclear(res);
-    json_object_set_new(o, "review", json_pack("{s:I,s:I,s:I,s:o}", "decided", (json_int_t)decided,
-                                               "match", (json_int_t)dm, "no_match",
-                                               (json_int_t)(decided - dm), "thresholds", ths));
+    json_object_set_new(o, "review",
+                        json_pack("{s:I,s:I,s:I,s:o}", "decided", (json_int_t)decided, "match",
+                                  (json_int_t)dm, "no_match", (json_int_t)(decided - dm),
+                                  "thresholds", ths));
     *out = o;
     return MDM_OK;
 }
@@ -985,8 +992,8 @@ static mdm_status rescore_fn(mdm_db *db, void *arg, mdm_err *err)
         json_t *a = json_array(), *b = json_array();
         st = rec ? side_records(db, &stmt_rescore_record, mdm_db_get_ll(due, i, "record_id", 0), a,
                                 err)
-                 : side_records(db, &stmt_rescore_members, mdm_db_get_ll(due, i, "entity_id", 0),
-                                a, err);
+                 : side_records(db, &stmt_rescore_members, mdm_db_get_ll(due, i, "entity_id", 0), a,
+                                err);
         if (st == MDM_OK)
             st = side_records(db, &stmt_rescore_members,
                               mdm_db_get_ll(due, i, rec ? "entity_id" : "other_entity_id", 0), b,
@@ -1035,8 +1042,8 @@ static mdm_status rescore_fn(mdm_db *db, void *arg, mdm_err *err)
         json_t *after = json_pack("{s:f,s:f,s:I}", "score", best, "probability", best_p, "version",
                                   (json_int_t)mdm_db_get_ll(res, 0, "version", 0));
         PQclear(res);
-        st = mdm_audit_append(db, "system", "system", "review.rescore", target,
-                              "evidence changed", NULL, after, err);
+        st = mdm_audit_append(db, "system", "system", "review.rescore", target, "evidence changed",
+                              NULL, after, err);
         json_decref(after);
         c->n++;
     }

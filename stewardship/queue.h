@@ -60,10 +60,10 @@ double mdm_queue_priority(double probability, long cluster_size, double age_days
 /* Listing */
 
 typedef struct mdm_queue_filter {
-    const char *status;    /* comma-separated statuses; NULL or "" = "open,claimed" */
-    const char *assignee;  /* exact; "-" = unassigned; NULL = anyone */
-    const char *kind;      /* record_entity | entity_entity | NULL */
-    int64_t entity_id;     /* items touching this entity on either side; 0 = any */
+    const char *status;     /* comma-separated statuses; NULL or "" = "open,claimed" */
+    const char *assignee;   /* exact; "-" = unassigned; NULL = anyone */
+    const char *kind;       /* record_entity | entity_entity | NULL */
+    int64_t entity_id;      /* items touching this entity on either side; 0 = any */
     double min_probability; /* inclusive; ignored unless has_min */
     double max_probability; /* inclusive; ignored unless has_max */
     int has_min, has_max;
@@ -80,8 +80,8 @@ typedef struct mdm_queue_filter {
  * name of each side); *next_cursor (may be NULL) a new string for the next page or NULL
  * on the last page (free it). MDM_EINVAL naming the bad filter field ("/status",
  * "/sort", "/cursor", ...). */
-mdm_status mdm_queue_list(mdm_db *db, const mdm_queue_filter *f, json_t **items,
-                          char **next_cursor, mdm_err *err) __attribute__((warn_unused_result));
+mdm_status mdm_queue_list(mdm_db *db, const mdm_queue_filter *f, json_t **items, char **next_cursor,
+                          mdm_err *err) __attribute__((warn_unused_result));
 
 /* One item with both sides in full: the summary fields plus "explanation" (as stored:
  * [{field, level, weight}]) and "a", "b": for a record, {type: "record", record_id,
@@ -130,10 +130,9 @@ mdm_status mdm_queue_decide(mdm_db *db, const mdm_ingest_ctx *ctx, const mdm_que
  * *results receives an array of n objects: the result of mdm_queue_decide, or {id,
  * error: {status, code, title, detail}}. Returns MDM_OK when every item was decided,
  * else the first failure's status (err describes it). n must be 1..500. */
-mdm_status mdm_queue_decide_bulk(mdm_db *db, const mdm_ingest_ctx *ctx,
-                                 const mdm_queue_decision *d, size_t n,
-                                 const mdm_queue_actor *who, json_t **results, mdm_err *err)
-    __attribute__((warn_unused_result));
+mdm_status mdm_queue_decide_bulk(mdm_db *db, const mdm_ingest_ctx *ctx, const mdm_queue_decision *d,
+                                 size_t n, const mdm_queue_actor *who, json_t **results,
+                                 mdm_err *err) __attribute__((warn_unused_result));
 
 /* Re-scores up to 200 open, claimed or deferred items whose evidence changed since they
  * were scored (a side's golden record changed, or the record was updated at its source):
@@ -142,8 +141,8 @@ mdm_status mdm_queue_decide_bulk(mdm_db *db, const mdm_ingest_ctx *ctx,
  * and the version bumped (a steward holding the old view gets 409). One audit row per
  * item (actor "system"). Items being decided right now are skipped (SKIP LOCKED). Own
  * transaction; *rescored (may be NULL) receives the number of items re-scored. */
-mdm_status mdm_queue_rescore(mdm_db *db, const mdm_ingest_ctx *ctx, long *rescored,
-                             mdm_err *err) __attribute__((warn_unused_result));
+mdm_status mdm_queue_rescore(mdm_db *db, const mdm_ingest_ctx *ctx, long *rescored, mdm_err *err)
+    __attribute__((warn_unused_result));
 
 /* Labels */
 

@@ -126,8 +126,8 @@ int main(int argc, char **argv)
     PQclear(res);
     if (have != events && (have != 0 || generate(db, events) != 0)) {
         if (have)
-            fprintf(stderr, "bench_consent_audit: the database holds %lld events, not %lld\n",
-                    have, events);
+            fprintf(stderr, "bench_consent_audit: the database holds %lld events, not %lld\n", have,
+                    events);
         goto out;
     }
     mdm_consent_audit *a = NULL;

@@ -96,7 +96,8 @@ static void test_append_and_verify(void)
 {
     mdm_db *db = connect_or_die();
     mdm_err err;
-    append_ctx a = {"alice", "review.decide", "review_item:1", "same person, same loyalty card", 3, 0};
+    append_ctx a = {"alice", "review.decide", "review_item:1", "same person, same loyalty card", 3,
+                    0};
     append_ctx b = {"bob", "entity.merge", "entity:7", NULL, 2, 0};
     append_ctx bad = {"mallory", "entity.merge", "entity:8", "x", 2, 1};
     CHECK_INT(mdm_db_run_tx(db, "t", append_fn, &a, &err), MDM_OK);
@@ -105,8 +106,8 @@ static void test_append_and_verify(void)
     CHECK_INT(scalar(db, "SELECT count(*) FROM audit_log"), 5);
     CHECK_INT(scalar(db, "SELECT count(*) FROM audit_log WHERE actor = 'mallory'"), 0);
     /* the rolled-back appends burned ids: gaps are fine, the chain links by hash */
-    CHECK_INT(scalar(db, "SELECT count(*) FROM audit_log a JOIN audit_log b ON b.prev_hash = a.hash"),
-              4);
+    CHECK_INT(
+        scalar(db, "SELECT count(*) FROM audit_log a JOIN audit_log b ON b.prev_hash = a.hash"), 4);
     mdm_audit_check chk = verify(db);
     CHECK(chk.intact);
     CHECK_INT(chk.rows, 5);
@@ -126,8 +127,11 @@ static void test_append_and_verify(void)
 static void test_row_hash_format(void)
 {
     mdm_db *db = connect_or_die();
-    const char *fields[10] = {"12", "2026-11-27T05:00:00.000001Z", "alice", "steward",
-                              "entity.pin", "entity:1", NULL, "{\"a\": 1}", "ü", "00"};
+    const char *fields[10] = {"12",         "2026-11-27T05:00:00.000001Z",
+                              "alice",      "steward",
+                              "entity.pin", "entity:1",
+                              NULL,         "{\"a\": 1}",
+                              "ü",          "00"};
     char got[65];
     mdm_audit_row_hash(fields, got);
     const char *text = "mdm-audit-v1\n2:12\n27:2026-11-27T05:00:00.000001Z\n5:alice\n7:steward\n"
@@ -248,7 +252,7 @@ static void test_append_only_trigger(void)
     mdm_db_close(db);
 }
 
-#define THREADS 4
+#define THREADS    4
 #define PER_THREAD 15
 
 static void *appender(void *arg)
@@ -309,9 +313,10 @@ static void test_tamper_detection(void)
     CHECK_INT(json_array_size(problems), 1);
     CHECK_INT(json_integer_value(json_object_get(json_array_get(problems, 0), "id")), mid);
     json_decref(problems);
-    snprintf(sql, sizeof sql,
-             "UPDATE audit_log a SET reason = s.reason FROM saved s WHERE a.id = s.id AND a.id = %lld",
-             mid);
+    snprintf(
+        sql, sizeof sql,
+        "UPDATE audit_log a SET reason = s.reason FROM saved s WHERE a.id = s.id AND a.id = %lld",
+        mid);
     CHECK(run(db, sql) == MDM_OK);
     CHECK(verify(db).intact);
 
@@ -323,9 +328,10 @@ static void test_tamper_detection(void)
     chk = verify(db);
     CHECK(!chk.intact);
     CHECK_INT(chk.first_bad, mid);
-    snprintf(sql, sizeof sql,
-             "UPDATE audit_log a SET after = s.after FROM saved s WHERE a.id = s.id AND a.id = %lld",
-             mid);
+    snprintf(
+        sql, sizeof sql,
+        "UPDATE audit_log a SET after = s.after FROM saved s WHERE a.id = s.id AND a.id = %lld",
+        mid);
     CHECK(run(db, sql) == MDM_OK);
     CHECK(verify(db).intact);
 
@@ -360,7 +366,8 @@ static void test_tamper_detection(void)
     chk = verify(db);
     CHECK(!chk.intact);
     CHECK(strstr(chk.first, "does not start the chain") != NULL);
-    CHECK(run(db, "INSERT INTO audit_log SELECT * FROM saved WHERE id = (SELECT min(id) FROM saved)") ==
+    CHECK(run(db,
+              "INSERT INTO audit_log SELECT * FROM saved WHERE id = (SELECT min(id) FROM saved)") ==
           MDM_OK);
     CHECK(verify(db).intact);
 

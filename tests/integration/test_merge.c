@@ -26,8 +26,8 @@ static long long person(const char *key, const char *first, const char *last, co
 static long long record_of(const char *key)
 {
     char sql[160];
-    snprintf(sql, sizeof sql, "SELECT id FROM source_record WHERE source = 'web' AND source_key = '%s'",
-             key);
+    snprintf(sql, sizeof sql,
+             "SELECT id FROM source_record WHERE source = 'web' AND source_key = '%s'", key);
     return fx_scalar(db, sql);
 }
 
@@ -63,8 +63,7 @@ static void test_manual_merge_and_exact_unmerge(void)
     CHECK(e_ann > 0 && e_bea > 0 && e_ann != e_bea);
     /* a pin on the younger entity, which the survivor inherits */
     json_t *v = json_string("Beatrice");
-    CHECK_INT(mdm_merge_pin(db, fx_ctx, e_bea, version(e_bea), "first_name", v, &alice, NULL,
-                            &err),
+    CHECK_INT(mdm_merge_pin(db, fx_ctx, e_bea, version(e_bea), "first_name", v, &alice, NULL, &err),
               MDM_OK);
     json_decref(v);
     CHECK_STR(fx_golden(db, e_bea, "first_name"), "Beatrice");
@@ -80,21 +79,22 @@ static void test_manual_merge_and_exact_unmerge(void)
     CHECK_INT(json_integer_value(json_object_get(res, "survivor")), e_ann); /* older id lives */
     CHECK_INT(json_integer_value(json_object_get(res, "retired")), e_bea);
     json_decref(res);
-    CHECK_INT(fx_count1(db, "SELECT count(*) FROM membership WHERE entity_id = $1 AND active",
-                        e_ann),
-              2);
-    CHECK_INT(fx_count1(db, "SELECT count(*) FROM entity WHERE id = $1 AND status = 'retired'",
-                        e_bea),
-              1);
+    CHECK_INT(
+        fx_count1(db, "SELECT count(*) FROM membership WHERE entity_id = $1 AND active", e_ann), 2);
+    CHECK_INT(
+        fx_count1(db, "SELECT count(*) FROM entity WHERE id = $1 AND status = 'retired'", e_bea),
+        1);
     CHECK_STR(fx_golden(db, e_ann, "first_name"), "Beatrice"); /* the inherited pin wins */
     CHECK_INT(fx_count1(db, "SELECT count(*) FROM merge_snapshot WHERE survivor_id = $1", e_ann),
               1);
-    CHECK_INT(fx_count1(db, "SELECT count(*) FROM steward_label WHERE origin = 'merge'"
-                            " AND label = 'match' AND record_a = $1",
+    CHECK_INT(fx_count1(db,
+                        "SELECT count(*) FROM steward_label WHERE origin = 'merge'"
+                        " AND label = 'match' AND record_a = $1",
                         record_of("W1") < record_of("W2") ? record_of("W1") : record_of("W2")),
               1);
-    CHECK_INT(fx_count1(db, "SELECT count(*) FROM audit_log WHERE action = 'entity.merge'"
-                            " AND target = 'entity:' || $1 AND reason = 'same loyalty card'",
+    CHECK_INT(fx_count1(db,
+                        "SELECT count(*) FROM audit_log WHERE action = 'entity.merge'"
+                        " AND target = 'entity:' || $1 AND reason = 'same loyalty card'",
                         e_ann),
               1);
     CHECK_INT(fx_count1(db, "SELECT count(*) FROM outbox WHERE entity_id = $1 AND type = 'merged'",
@@ -110,22 +110,24 @@ static void test_manual_merge_and_exact_unmerge(void)
     char *ann_after = state(e_ann), *bea_after = state(e_bea);
     CHECK_STR(ann_after, ann_before);
     CHECK_STR(bea_after, bea_before);
-    CHECK_INT(fx_count1(db, "SELECT count(*) FROM entity WHERE id = $1 AND status = 'active'"
-                            " AND survivor_id IS NULL",
+    CHECK_INT(fx_count1(db,
+                        "SELECT count(*) FROM entity WHERE id = $1 AND status = 'active'"
+                        " AND survivor_id IS NULL",
                         e_bea),
               1);
-    CHECK_INT(fx_count1(db, "SELECT count(*) FROM membership WHERE entity_id = $1 AND active",
-                        e_bea),
-              1);
+    CHECK_INT(
+        fx_count1(db, "SELECT count(*) FROM membership WHERE entity_id = $1 AND active", e_bea), 1);
     CHECK(version(e_ann) > ann_v); /* versions only move forward */
     CHECK_INT(mdm_merge_unmerge(db, fx_ctx, e_ann, 0, &alice, NULL, &err), MDM_ECONFLICT);
     CHECK(strstr(err.msg, "already undone") != NULL);
-    CHECK_INT(fx_count1(db, "SELECT count(*) FROM audit_log WHERE action = 'entity.unmerge'"
-                            " AND target = 'entity:' || $1",
+    CHECK_INT(fx_count1(db,
+                        "SELECT count(*) FROM audit_log WHERE action = 'entity.unmerge'"
+                        " AND target = 'entity:' || $1",
                         e_bea),
               1);
-    CHECK_INT(fx_count1(db, "SELECT count(*) FROM link_event WHERE action = 'unmerge'"
-                            " AND entity_id = $1",
+    CHECK_INT(fx_count1(db,
+                        "SELECT count(*) FROM link_event WHERE action = 'unmerge'"
+                        " AND entity_id = $1",
                         e_ann),
               1);
     free(ann_before);
@@ -142,9 +144,8 @@ static void test_assertions(void)
     CHECK_INT(mdm_merge_assert(db, "never_link", w3, w1, &alice, &err), MDM_OK);
     CHECK_INT(mdm_merge_manual(db, fx_ctx, e_ann, 0, e_cy, &alice, NULL, &err), MDM_ECONFLICT);
     CHECK(strstr(err.msg, "never_link") != NULL);
-    CHECK_INT(fx_count1(db, "SELECT count(*) FROM entity WHERE id = $1 AND status = 'active'",
-                        e_cy),
-              1);
+    CHECK_INT(
+        fx_count1(db, "SELECT count(*) FROM entity WHERE id = $1 AND status = 'active'", e_cy), 1);
     CHECK_INT(mdm_merge_assert(db, "maybe", w3, w1, &alice, &err), MDM_EINVAL);
     CHECK_INT(mdm_merge_assert(db, "never_link", w3, w3, &alice, &err), MDM_EINVAL);
     CHECK_INT(mdm_merge_assert(db, "never_link", w3, 999999, &alice, &err), MDM_ENOTFOUND);
@@ -153,8 +154,9 @@ static void test_assertions(void)
     CHECK_INT(fx_count1(db, "SELECT count(*) FROM steward_assertion WHERE record_a = $1",
                         w1 < w3 ? w1 : w3),
               1);
-    CHECK_INT(fx_count1(db, "SELECT count(*) FROM steward_label WHERE origin = 'assertion'"
-                            " AND record_a = $1",
+    CHECK_INT(fx_count1(db,
+                        "SELECT count(*) FROM steward_label WHERE origin = 'assertion'"
+                        " AND record_a = $1",
                         w1 < w3 ? w1 : w3),
               2);
     CHECK_INT(fx_scalar(db, "SELECT count(*) FROM audit_log WHERE action LIKE 'assertion.%'"), 2);
@@ -168,25 +170,24 @@ static void test_split(void)
     e_fay = person("W6", "Fay", "Ford", "fay@ford.example", "1985-06-06");
     CHECK_INT(mdm_merge_manual(db, fx_ctx, e_dan, 0, e_eli, &alice, NULL, &err), MDM_OK);
     CHECK_INT(mdm_merge_manual(db, fx_ctx, e_dan, 0, e_fay, &alice, NULL, &err), MDM_OK);
-    CHECK_INT(fx_count1(db, "SELECT count(*) FROM membership WHERE entity_id = $1 AND active",
-                        e_dan),
-              3);
+    CHECK_INT(
+        fx_count1(db, "SELECT count(*) FROM membership WHERE entity_id = $1 AND active", e_dan), 3);
     long long w4 = record_of("W4"), w5 = record_of("W5"), w6 = record_of("W6");
     int64_t eli_only[] = {w5};
     int64_t everyone[] = {w4, w5, w6};
     int64_t stranger[] = {record_of("W1")};
     json_t *res = NULL;
-    CHECK_INT(mdm_merge_split(db, fx_ctx, e_dan, version(e_dan) - 1, eli_only, 1, 0, &alice, &res,
-                              &err),
-              MDM_ECONFLICT);
+    CHECK_INT(
+        mdm_merge_split(db, fx_ctx, e_dan, version(e_dan) - 1, eli_only, 1, 0, &alice, &res, &err),
+        MDM_ECONFLICT);
     CHECK_INT(mdm_merge_split(db, fx_ctx, e_dan, 0, everyone, 3, 0, &alice, &res, &err),
               MDM_EINVAL);
     CHECK_INT(mdm_merge_split(db, fx_ctx, e_dan, 0, stranger, 1, 0, &alice, &res, &err),
               MDM_EINVAL);
     CHECK_STR(err.field, "/records");
-    CHECK_INT(mdm_merge_split(db, fx_ctx, e_dan, version(e_dan), eli_only, 1, 0, &alice, &res,
-                              &err),
-              MDM_OK);
+    CHECK_INT(
+        mdm_merge_split(db, fx_ctx, e_dan, version(e_dan), eli_only, 1, 0, &alice, &res, &err),
+        MDM_OK);
     long long eli_now = json_integer_value(json_object_get(res, "moved_to"));
     json_decref(res);
     CHECK(eli_now > 0 && eli_now != e_dan);
@@ -194,31 +195,33 @@ static void test_split(void)
               eli_now);
     CHECK_STR(fx_golden(db, eli_now, "first_name"), "Eli");
     /* the split says "not the same person": never_link to both others, labelled */
-    CHECK_INT(fx_count1(db, "SELECT count(*) FROM steward_assertion WHERE kind = 'never_link'"
-                            " AND (record_a = $1 OR record_b = $1)",
+    CHECK_INT(fx_count1(db,
+                        "SELECT count(*) FROM steward_assertion WHERE kind = 'never_link'"
+                        " AND (record_a = $1 OR record_b = $1)",
                         w5),
               2);
-    CHECK_INT(fx_count1(db, "SELECT count(*) FROM steward_label WHERE origin = 'split'"
-                            " AND label = 'no_match' AND auto_linked AND (record_a = $1 OR record_b = $1)",
-                        w5),
-              2);
-    CHECK_INT(fx_count1(db, "SELECT count(*) FROM audit_log WHERE action = 'entity.split'"
-                            " AND target = 'entity:' || $1",
+    CHECK_INT(
+        fx_count1(db,
+                  "SELECT count(*) FROM steward_label WHERE origin = 'split'"
+                  " AND label = 'no_match' AND auto_linked AND (record_a = $1 OR record_b = $1)",
+                  w5),
+        2);
+    CHECK_INT(fx_count1(db,
+                        "SELECT count(*) FROM audit_log WHERE action = 'entity.split'"
+                        " AND target = 'entity:' || $1",
                         e_dan),
               1);
     /* and therefore merging them back is refused */
     CHECK_INT(mdm_merge_manual(db, fx_ctx, e_dan, 0, eli_now, &alice, NULL, &err), MDM_ECONFLICT);
     /* split into another, existing entity: Fay joins Cy */
     int64_t fay_only[] = {w6};
-    CHECK_INT(mdm_merge_split(db, fx_ctx, e_dan, 0, fay_only, 1, e_cy, &alice, &res, &err),
-              MDM_OK);
+    CHECK_INT(mdm_merge_split(db, fx_ctx, e_dan, 0, fay_only, 1, e_cy, &alice, &res, &err), MDM_OK);
     CHECK_INT(json_integer_value(json_object_get(res, "moved_to")), e_cy);
     json_decref(res);
     CHECK_INT(fx_count1(db, "SELECT entity_id FROM membership WHERE record_id = $1 AND active", w6),
               e_cy);
-    CHECK_INT(fx_count1(db, "SELECT count(*) FROM membership WHERE entity_id = $1 AND active",
-                        e_dan),
-              1);
+    CHECK_INT(
+        fx_count1(db, "SELECT count(*) FROM membership WHERE entity_id = $1 AND active", e_dan), 1);
 }
 
 static void test_pins(void)
@@ -226,13 +229,12 @@ static void test_pins(void)
     mdm_err err;
     json_t *res = NULL;
     json_t *v = json_string("Daniel");
-    CHECK_INT(mdm_merge_pin(db, fx_ctx, e_dan, version(e_dan) + 1, "first_name", v, &alice, &res,
-                            &err),
-              MDM_ECONFLICT);
+    CHECK_INT(
+        mdm_merge_pin(db, fx_ctx, e_dan, version(e_dan) + 1, "first_name", v, &alice, &res, &err),
+        MDM_ECONFLICT);
     CHECK_INT(mdm_merge_pin(db, fx_ctx, e_dan, 0, "shoe_size", v, &alice, &res, &err), MDM_EINVAL);
     CHECK_STR(err.field, "/attr");
-    CHECK_INT(mdm_merge_pin(db, fx_ctx, e_dan, version(e_dan), "first_name", v, &alice, &res,
-                            &err),
+    CHECK_INT(mdm_merge_pin(db, fx_ctx, e_dan, version(e_dan), "first_name", v, &alice, &res, &err),
               MDM_OK);
     CHECK_STR(json_string_value(json_object_get(json_object_get(res, "golden"), "first_name")),
               "Daniel");
@@ -244,8 +246,9 @@ static void test_pins(void)
     json_t *lin = json_object_get(json_object_get(ent, "lineage"), "first_name");
     CHECK(json_is_true(json_object_get(lin, "pinned")));
     json_decref(ent);
-    CHECK_INT(fx_count1(db, "SELECT count(*) FROM audit_log WHERE action = 'entity.pin'"
-                            " AND target = 'entity:' || $1 AND after->>'pin' = 'Daniel'",
+    CHECK_INT(fx_count1(db,
+                        "SELECT count(*) FROM audit_log WHERE action = 'entity.pin'"
+                        " AND target = 'entity:' || $1 AND after->>'pin' = 'Daniel'",
                         e_dan),
               1);
     CHECK_INT(mdm_merge_pin(db, fx_ctx, e_dan, 0, "first_name", NULL, &alice, NULL, &err), MDM_OK);
@@ -256,7 +259,8 @@ static void test_pins(void)
     CHECK_INT(mdm_merge_pin(db, fx_ctx, e_dan, 0, "emails", list, &alice, NULL, &err), MDM_OK);
     json_decref(list);
     json_t *nul = json_null();
-    CHECK_INT(mdm_merge_pin(db, fx_ctx, e_dan, 0, "last_name", nul, &alice, NULL, &err), MDM_EINVAL);
+    CHECK_INT(mdm_merge_pin(db, fx_ctx, e_dan, 0, "last_name", nul, &alice, NULL, &err),
+              MDM_EINVAL);
     json_decref(nul);
 }
 
@@ -293,8 +297,9 @@ static void test_queue_match_decisions(void)
                         record_of("W8")),
               e_gus);
     CHECK_INT(fx_count1(db, "SELECT count(*) FROM merge_snapshot WHERE retired_id = $1", e_hal), 1);
-    CHECK_INT(fx_count1(db, "SELECT count(*) FROM steward_label WHERE review_id = $1"
-                            " AND label = 'match'",
+    CHECK_INT(fx_count1(db,
+                        "SELECT count(*) FROM steward_label WHERE review_id = $1"
+                        " AND label = 'match'",
                         i1),
               1);
     long long e_ivy = person("W9", "Ivy", "Ives", "ivy@ives.example", "1988-09-09");
@@ -305,9 +310,9 @@ static void test_queue_match_decisions(void)
     long long joined = json_integer_value(json_object_get(res, "entity_id"));
     json_decref(res);
     CHECK_INT(joined, e_gus < e_ivy ? e_gus : e_ivy);
-    CHECK_INT(fx_count1(db, "SELECT count(*) FROM membership WHERE entity_id = $1 AND active",
-                        joined),
-              3);
+    CHECK_INT(
+        fx_count1(db, "SELECT count(*) FROM membership WHERE entity_id = $1 AND active", joined),
+        3);
     /* a move of one record out of a three-record entity into another */
     long long e_jo = person("W10", "Jo", "Jay", "jo@jay.example", "1989-10-10");
     long long i4 = review("record_entity", record_of("W9"), e_jo, 0);
@@ -318,11 +323,12 @@ static void test_queue_match_decisions(void)
     CHECK_INT(fx_count1(db, "SELECT entity_id FROM membership WHERE record_id = $1 AND active",
                         record_of("W9")),
               e_jo);
-    CHECK_INT(fx_count1(db, "SELECT count(*) FROM membership WHERE entity_id = $1 AND active",
-                        joined),
-              2);
-    CHECK_INT(fx_count1(db, "SELECT count(*) FROM audit_log WHERE action = 'record.move'"
-                            " AND target = 'entity:' || $1",
+    CHECK_INT(
+        fx_count1(db, "SELECT count(*) FROM membership WHERE entity_id = $1 AND active", joined),
+        2);
+    CHECK_INT(fx_count1(db,
+                        "SELECT count(*) FROM audit_log WHERE action = 'record.move'"
+                        " AND target = 'entity:' || $1",
                         e_jo),
               1);
     /* a match that a never_link assertion forbids is refused and changes nothing */
@@ -333,9 +339,8 @@ static void test_queue_match_decisions(void)
     mdm_queue_decision d5 = {i5, 1, "match", NULL};
     CHECK_INT(mdm_queue_decide(db, fx_ctx, &d5, &q_alice, NULL, &err), MDM_ECONFLICT);
     CHECK_INT(fx_count1(db, "SELECT version FROM review_item WHERE id = $1", i5), 1);
-    CHECK_INT(fx_count1(db, "SELECT count(*) FROM entity WHERE id = $1 AND status = 'active'",
-                        e_kim),
-              1);
+    CHECK_INT(
+        fx_count1(db, "SELECT count(*) FROM entity WHERE id = $1 AND status = 'active'", e_kim), 1);
 }
 
 static void tables(char *out, size_t cap)
@@ -395,12 +400,14 @@ static void test_rescore(void)
     CHECK_INT(mdm_queue_rescore(db, fx_ctx, &n, &err), MDM_OK);
     CHECK_INT(n, 1);
     CHECK_INT(fx_count1(db, "SELECT version FROM review_item WHERE id = $1", item), 2);
-    CHECK_INT(fx_count1(db, "SELECT count(*) FROM review_item WHERE id = $1 AND probability <> 0.5"
-                            " AND jsonb_array_length(explanation) > 0 AND score <> 0",
+    CHECK_INT(fx_count1(db,
+                        "SELECT count(*) FROM review_item WHERE id = $1 AND probability <> 0.5"
+                        " AND jsonb_array_length(explanation) > 0 AND score <> 0",
                         item),
               1);
-    CHECK_INT(fx_count1(db, "SELECT count(*) FROM audit_log WHERE action = 'review.rescore'"
-                            " AND target = 'review_item:' || $1",
+    CHECK_INT(fx_count1(db,
+                        "SELECT count(*) FROM audit_log WHERE action = 'review.rescore'"
+                        " AND target = 'review_item:' || $1",
                         item),
               1);
     CHECK_INT(mdm_queue_rescore(db, fx_ctx, &n, &err), MDM_OK);

@@ -28,8 +28,8 @@ static long long q1(const char *sql, const char *a, const char *b)
         fprintf(stderr, "%s: %s\n", sql, err.msg);
         exit(1);
     }
-    long long v = PQntuples(res) && !PQgetisnull(res, 0, 0) ? strtoll(PQgetvalue(res, 0, 0), NULL, 10)
-                                                            : -1;
+    long long v =
+        PQntuples(res) && !PQgetisnull(res, 0, 0) ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) : -1;
     PQclear(res);
     return v;
 }
@@ -37,9 +37,10 @@ static long long q1(const char *sql, const char *a, const char *b)
 static long long record(const char *key, const char *first, const char *last)
 {
     char *norm = mdm_xasprintf("{\"first_name\": \"%s\", \"last_name\": \"%s\"}", first, last);
-    long long id = q1("INSERT INTO source_record (source, source_key, raw, normalized, content_hash)"
-                      " VALUES ('crm', $1, $2::jsonb, $2::jsonb, md5($2::text)) RETURNING id",
-                      key, norm);
+    long long id =
+        q1("INSERT INTO source_record (source, source_key, raw, normalized, content_hash)"
+           " VALUES ('crm', $1, $2::jsonb, $2::jsonb, md5($2::text)) RETURNING id",
+           key, norm);
     free(norm);
     return id;
 }
@@ -70,11 +71,12 @@ static long long item_re(long long rec, long long ent, double p)
     snprintf(r, sizeof r, "%lld", rec);
     snprintf(e, sizeof e, "%lld", ent);
     snprintf(ps, sizeof ps, "%g", p);
-    char *sql = mdm_xasprintf("INSERT INTO review_item (kind, record_id, entity_id, score,"
-                              " probability, explanation) VALUES ('record_entity', $1, $2, 3.5, %s,"
-                              " '[{\"field\": \"last_name\", \"level\": \"exact\", \"weight\": 4.2}]')"
-                              " RETURNING id",
-                              ps);
+    char *sql =
+        mdm_xasprintf("INSERT INTO review_item (kind, record_id, entity_id, score,"
+                      " probability, explanation) VALUES ('record_entity', $1, $2, 3.5, %s,"
+                      " '[{\"field\": \"last_name\", \"level\": \"exact\", \"weight\": 4.2}]')"
+                      " RETURNING id",
+                      ps);
     long long id = q1(sql, r, e);
     free(sql);
     return id;
@@ -86,9 +88,10 @@ static long long item_ee(long long a, long long b, double p)
     snprintf(x, sizeof x, "%lld", a);
     snprintf(y, sizeof y, "%lld", b);
     snprintf(ps, sizeof ps, "%g", p);
-    char *sql = mdm_xasprintf("INSERT INTO review_item (kind, entity_id, other_entity_id, score,"
-                              " probability) VALUES ('entity_entity', $1, $2, 2.0, %s) RETURNING id",
-                              ps);
+    char *sql =
+        mdm_xasprintf("INSERT INTO review_item (kind, entity_id, other_entity_id, score,"
+                      " probability) VALUES ('entity_entity', $1, $2, 2.0, %s) RETURNING id",
+                      ps);
     long long id = q1(sql, x, y);
     free(sql);
     return id;
@@ -232,8 +235,11 @@ static void test_list_and_priority_order(void)
     CHECK_INT(ids[0], i_eve);
     json_decref(items);
 
-    mdm_queue_filter pr = {.min_probability = 0.6, .has_min = 1, .max_probability = 0.8,
-                           .has_max = 1, .sort = "probability"};
+    mdm_queue_filter pr = {.min_probability = 0.6,
+                           .has_min = 1,
+                           .max_probability = 0.8,
+                           .has_max = 1,
+                           .sort = "probability"};
     CHECK_INT(mdm_queue_list(db, &pr, &items, NULL, &err), MDM_OK);
     CHECK_INT(ids_of(items, ids, 16), 3);
     CHECK_INT(ids[0], i_eve);
@@ -389,11 +395,12 @@ static void test_no_match_record_entity(void)
                         " AND label = 'no_match' AND NOT auto_linked",
                         i_cy),
               2);
-    CHECK_INT(count_sql("SELECT count(*) FROM audit_log WHERE target = 'review_item:' || $1"
-                        " AND action = 'review.decide' AND reason = 'different birth dates on the cards'"
-                        " AND after->>'decision' = 'no_match'",
-                        i_cy),
-              1);
+    CHECK_INT(
+        count_sql("SELECT count(*) FROM audit_log WHERE target = 'review_item:' || $1"
+                  " AND action = 'review.decide' AND reason = 'different birth dates on the cards'"
+                  " AND after->>'decision' = 'no_match'",
+                  i_cy),
+        1);
     CHECK_STR(status_of(i_cy), "decided");
     /* final: nothing more, and the entities are untouched */
     d.version = 5;
@@ -446,13 +453,17 @@ static void test_superseded(void)
     /* Anne's entity is merged away behind the queue's back; Fay's record joins its
      * proposed entity directly */
     char sql[200];
-    snprintf(sql, sizeof sql, "UPDATE entity SET status = 'retired', survivor_id = %lld"
-                              " WHERE id = $1 RETURNING id", e_ann);
+    snprintf(sql, sizeof sql,
+             "UPDATE entity SET status = 'retired', survivor_id = %lld"
+             " WHERE id = $1 RETURNING id",
+             e_ann);
     char eid[24];
     snprintf(eid, sizeof eid, "%lld", e_anne);
     q1(sql, eid, NULL);
-    snprintf(sql, sizeof sql, "UPDATE membership SET entity_id = %lld WHERE record_id = $1"
-                              " AND active RETURNING id", e_fay2);
+    snprintf(sql, sizeof sql,
+             "UPDATE membership SET entity_id = %lld WHERE record_id = $1"
+             " AND active RETURNING id",
+             e_fay2);
     char rid[24];
     snprintf(rid, sizeof rid, "%lld", r_fay1);
     q1(sql, rid, NULL);
@@ -573,10 +584,12 @@ static void test_two_stewards_race(void)
 static void test_label_report(void)
 {
     mdm_err err;
-    long long pairs = q1("SELECT count(DISTINCT (record_a, record_b)) FROM steward_label", NULL, NULL);
+    long long pairs =
+        q1("SELECT count(DISTINCT (record_a, record_b)) FROM steward_label", NULL, NULL);
     long long decided = q1("SELECT count(*) FROM review_item WHERE status = 'decided'", NULL, NULL);
     long long sure = q1("SELECT count(*) FROM review_item WHERE status = 'decided'"
-                        " AND probability >= 0.7", NULL, NULL);
+                        " AND probability >= 0.7",
+                        NULL, NULL);
     CHECK(pairs >= 10);
     json_t *r = NULL;
     CHECK_INT(mdm_queue_label_report(db, &r, &err), MDM_OK);
