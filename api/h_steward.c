@@ -76,8 +76,8 @@ const char mdm_h_entity_merge_doc[] =
     " \"description\": \"Body {other, version?, reason?}. The older id survives; both golden"
     " records are kept in a snapshot so POST .../unmerge restores them exactly. 409 on a stale"
     " version, an already merged pair or a never_link assertion.\","
-    " \"responses\": {\"200\": {\"description\": \"{survivor, retired, version}\", \"content\": "
-    OBJ "}}}";
+    " \"responses\": {\"200\": {\"description\": \"{survivor, retired, version}\", "
+    "\"content\": " OBJ "}}}";
 
 const char mdm_h_entity_split_doc[] =
     "{\"summary\": \"Split source records off a golden record\", \"tags\": [\"stewardship\"],"
@@ -371,8 +371,8 @@ void mdm_h_review_decide(mdm_http_req *req)
     mdm_queue_actor who = {mdm_http_actor(req), role_of(req)};
     json_t *out = NULL;
     mdm_err err = {0};
-    mdm_status st = mdm_queue_decide(mdm_http_db(req), mdm_http_ingest_ctx(req), &d, &who, &out,
-                                     &err);
+    mdm_status st =
+        mdm_queue_decide(mdm_http_db(req), mdm_http_ingest_ctx(req), &d, &who, &out, &err);
     if (st == MDM_EINVAL)
         err.code = MDM_EUNPROCESSABLE;
     reply_status(req, st, &err, out);
@@ -405,8 +405,8 @@ void mdm_h_review_bulk(mdm_http_req *req)
         }
         dec = json_string_value(jd);
         reason = json_is_string(jr) ? json_string_value(jr) : NULL;
-        ds[i] = (mdm_queue_decision){json_integer_value(id), (int)json_integer_value(v), dec,
-                                     reason};
+        ds[i] =
+            (mdm_queue_decision){json_integer_value(id), (int)json_integer_value(v), dec, reason};
     }
     mdm_queue_actor who = {mdm_http_actor(req), role_of(req)};
     json_t *results = NULL;
@@ -451,8 +451,8 @@ void mdm_h_entity_merge(mdm_http_req *req)
         return;
     json_t *out = NULL;
     mdm_err err = {0};
-    mdm_status st = mdm_merge_manual(mdm_http_db(req), mdm_http_ingest_ctx(req), id, version,
-                                     other, &who, &out, &err);
+    mdm_status st = mdm_merge_manual(mdm_http_db(req), mdm_http_ingest_ctx(req), id, version, other,
+                                     &who, &out, &err);
     if (st == MDM_EINVAL)
         err.code = MDM_EUNPROCESSABLE;
     reply_status(req, st, &err, out);
@@ -472,7 +472,8 @@ void mdm_h_entity_split(mdm_http_req *req)
     json_t *recs = json_object_get(b, "records");
     size_t n = json_array_size(recs);
     if (!json_is_array(recs) || n == 0 || n > 10000) {
-        fail(req, MDM_EUNPROCESSABLE, "/records", "records must be a non-empty array of record ids");
+        fail(req, MDM_EUNPROCESSABLE, "/records",
+             "records must be a non-empty array of record ids");
         return;
     }
     int64_t *ids = mdm_arena_alloc(mdm_http_arena(req), n * sizeof *ids);
@@ -488,8 +489,8 @@ void mdm_h_entity_split(mdm_http_req *req)
     }
     json_t *out = NULL;
     mdm_err err = {0};
-    mdm_status st = mdm_merge_split(mdm_http_db(req), mdm_http_ingest_ctx(req), id, version, ids,
-                                    n, into, &who, &out, &err);
+    mdm_status st = mdm_merge_split(mdm_http_db(req), mdm_http_ingest_ctx(req), id, version, ids, n,
+                                    into, &who, &out, &err);
     if (st == MDM_EINVAL)
         err.code = MDM_EUNPROCESSABLE;
     reply_status(req, st, &err, out);
@@ -508,8 +509,8 @@ void mdm_h_entity_unmerge(mdm_http_req *req)
         return;
     json_t *out = NULL;
     mdm_err err = {0};
-    mdm_status st = mdm_merge_unmerge(mdm_http_db(req), mdm_http_ingest_ctx(req), id, snap, &who,
-                                      &out, &err);
+    mdm_status st =
+        mdm_merge_unmerge(mdm_http_db(req), mdm_http_ingest_ctx(req), id, snap, &who, &out, &err);
     reply_status(req, st, &err, out);
 }
 
@@ -624,10 +625,10 @@ void mdm_h_explain(mdm_http_req *req)
                                  json_object_get(b, "normalized"), &p, &expl, &strong);
     json_t *ea = json_object_get(a, "entity_id"), *eb = json_object_get(b, "entity_id");
     bool same = json_is_integer(ea) && json_equal(ea, eb);
-    json_t *out = json_pack("{s:o,s:o,s:f,s:f,s:o,s:b,s:b}", "a", side_summary(a), "b",
-                            side_summary(b), "score", w, "probability", p, "explanation",
-                            expl ? expl : json_array(), "strong_conflict", strong, "same_entity",
-                            same);
+    json_t *out =
+        json_pack("{s:o,s:o,s:f,s:f,s:o,s:b,s:b}", "a", side_summary(a), "b", side_summary(b),
+                  "score", w, "probability", p, "explanation", expl ? expl : json_array(),
+                  "strong_conflict", strong, "same_entity", same);
     json_decref(a);
     json_decref(b);
     mdm_http_reply_json(req, MHD_HTTP_OK, out);
@@ -646,10 +647,14 @@ void mdm_h_audit(mdm_http_req *req)
         fail(req, MDM_EINVAL, "/query/verify", "verify must be true or false");
         return;
     }
-    mdm_audit_filter f = {mdm_http_query(req, "actor"), mdm_http_query(req, "role"),
-                          mdm_http_query(req, "action"), mdm_http_query(req, "target"),
-                          mdm_http_query(req, "from"), mdm_http_query(req, "to"),
-                          (int64_t)cursor, (int)limit};
+    mdm_audit_filter f = {mdm_http_query(req, "actor"),
+                          mdm_http_query(req, "role"),
+                          mdm_http_query(req, "action"),
+                          mdm_http_query(req, "target"),
+                          mdm_http_query(req, "from"),
+                          mdm_http_query(req, "to"),
+                          (int64_t)cursor,
+                          (int)limit};
     json_t *rows = NULL;
     int64_t next = 0;
     mdm_err err = {0};
@@ -664,8 +669,8 @@ void mdm_h_audit(mdm_http_req *req)
         mdm_http_reply_problem(req, &err);
         return;
     }
-    json_t *out = json_pack("{s:o,s:o}", "items", rows, "next",
-                            next ? json_integer(next) : json_null());
+    json_t *out =
+        json_pack("{s:o,s:o}", "items", rows, "next", next ? json_integer(next) : json_null());
     if (verify && !strcmp(verify, "true")) {
         mdm_audit_check chk;
         json_t *problems = NULL;
