@@ -1113,7 +1113,6 @@ bool mdm_consent_format_parse(const char *s, mdm_consent_format *out)
     return true;
 }
 
-
 /* The golden id comes through the record's active membership: by record_id when the
  * event knew its record, else by (source, source_key) for events that came first. */
 static const char audit_sql[] =
@@ -1121,13 +1120,13 @@ static const char audit_sql[] =
     "SELECT e.id, m.entity_id, e.source, e.source_key, e.purpose, e.channel, e.contact_point, "
     "e.status, e.captured_at, e.expires_at, e.received_at, e.lawful_basis, e.evidence, "
     "e.state_before, e.state_after "
-                         "FROM consent_event e "
-                         "LEFT JOIN membership m ON m.active AND m.record_id = "
-                         "coalesce(e.record_id, (SELECT r.id FROM source_record r WHERE "
-                         "r.source = e.source AND r.source_key = e.source_key)) "
-                         "WHERE e.received_at >= $1::timestamptz AND e.received_at < "
-                         "$2::timestamptz "
-                         "ORDER BY e.received_at, e.id";
+    "FROM consent_event e "
+    "LEFT JOIN membership m ON m.active AND m.record_id = "
+    "coalesce(e.record_id, (SELECT r.id FROM source_record r WHERE "
+    "r.source = e.source AND r.source_key = e.source_key)) "
+    "WHERE e.received_at >= $1::timestamptz AND e.received_at < "
+    "$2::timestamptz "
+    "ORDER BY e.received_at, e.id";
 
 mdm_status mdm_consent_audit_open(mdm_db *db, const char *from, const char *to,
                                   mdm_consent_format format, mdm_consent_audit **out, mdm_err *err)

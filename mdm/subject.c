@@ -24,6 +24,8 @@ static const mdm_db_stmt stmt_live = {
     "SELECT id, status FROM up WHERE survivor_id IS NULL",
     1};
 
+/* The statements built from these macros read as SQL only when left unwrapped. */
+/* clang-format off */
 #define SUBJECT_SET                                                                                \
     "WITH RECURSIVE s(id) AS (SELECT $1::bigint UNION SELECT e.id FROM entity e JOIN s ON "        \
     "e.survivor_id = s.id), "                                                                      \
@@ -97,6 +99,8 @@ static const mdm_db_stmt
                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                "FROM delivery d JOIN subscription sub ON sub.id = d.subscription_id "
                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                "WHERE d.entity_id IN (SELECT id FROM s)") ")::text AS doc",
             1};
+
+/* clang-format on */
 
 static const mdm_db_stmt stmt_tombstone = {
     "subject_tombstone",
