@@ -1,5 +1,6 @@
 /* Shared CLI helpers and the command table. */
 #include "api/cli.h"
+#include "common/log.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -240,6 +241,26 @@ int mdm_cli_usage_error(const char *command, const char *fmt, ...)
     va_end(ap);
     fprintf(stderr, "\nTry 'mdm %s --help'.\n", command);
     return mdm_status_exit(MDM_EINVAL);
+}
+
+int mdm_cli_open(const char *command, const char *config_path, mdm_config **cfg_out, mdm_db **db)
+{
+    mdm_err err = {0};
+    *db = NULL;
+    mdm_config *cfg = mdm_config_load(config_path, &err);
+    if (!cfg)
+        return mdm_cli_fail(command, &err);
+    mdm_log_threshold = (mdm_log_level)cfg->log_level;
+    *db = mdm_db_connect(cfg->database_url, &err);
+    if (!*db) {
+        mdm_config_free(cfg);
+        return mdm_cli_fail(command, &err);
+    }
+    if (cfg_out)
+        *cfg_out = cfg;
+    else
+        mdm_config_free(cfg);
+    return 0;
 }
 
 int mdm_cli_wants_help(int argc, char **argv)

@@ -6,6 +6,8 @@
 #define MDM_API_CLI_H
 
 #include "common/err.h"
+#include "mdm/config.h"
+#include "mdm/db.h"
 
 typedef int (*mdm_cli_fn)(int argc, char **argv);
 
@@ -26,6 +28,12 @@ int mdm_cli_fail(const char *command, const mdm_err *err);
 /* Prints a usage error for command on stderr and returns exit code 2. */
 int mdm_cli_usage_error(const char *command, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* Loads the configuration (config_path, else MDM_CONFIG or ./mdm.json), applies its log
+ * level and connects to its database. Returns 0 with *db set, and *cfg set when cfg is not
+ * NULL (the caller frees both), or, after printing the error, its exit code with nothing
+ * left to free. */
+int mdm_cli_open(const char *command, const char *config_path, mdm_config **cfg, mdm_db **db);
 
 /* True when argv holds -h or --help before any "--". */
 int mdm_cli_wants_help(int argc, char **argv);

@@ -80,17 +80,12 @@ int mdm_cli_migrate(int argc, char **argv)
         return mdm_status_exit(MDM_EINVAL);
     if (rest < argc)
         return mdm_cli_usage_error("migrate", "unexpected argument \"%s\"", argv[rest]);
+    mdm_config *cfg = NULL;
+    mdm_db *db = NULL;
+    int rc = mdm_cli_open("migrate", config_path, &cfg, &db);
+    if (rc != 0)
+        return rc;
     mdm_err err = {0};
-    mdm_config *cfg = mdm_config_load(config_path, &err);
-    if (!cfg)
-        return mdm_cli_fail("migrate", &err);
-    mdm_log_threshold = (mdm_log_level)cfg->log_level;
-    int rc = 0;
-    mdm_db *db = mdm_db_connect(cfg->database_url, &err);
-    if (!db) {
-        rc = mdm_cli_fail("migrate", &err);
-        goto out_free_cfg;
-    }
     int applied = 0;
     if (mdm_migrate_run(db, cfg->sql_dir, status_only, stdout, &applied, &err) != MDM_OK)
         rc = mdm_cli_fail("migrate", &err);
@@ -107,7 +102,6 @@ int mdm_cli_migrate(int argc, char **argv)
         mdm_sources_free(sources);
     }
     mdm_db_close(db);
-out_free_cfg:
     mdm_config_free(cfg);
     return rc;
 }

@@ -20,17 +20,17 @@
  * the failure already reported and *rc set. */
 static mdm_db *open_db(const char *command, const char *config_path, int *rc)
 {
-    mdm_err err = {0};
-    mdm_config *cfg = mdm_config_load(config_path, &err);
-    if (!cfg) {
-        *rc = mdm_cli_fail(command, &err);
-        return NULL;
-    }
-    mdm_log_threshold = (mdm_log_level)cfg->log_level;
+    mdm_config *cfg = NULL;
     mdm_db *db = NULL;
-    if (mdm_consent_configure(mdm_config_section(cfg, "consent"), &err) != MDM_OK ||
-        !(db = mdm_db_connect(cfg->database_url, &err)))
+    *rc = mdm_cli_open(command, config_path, &cfg, &db);
+    if (*rc != 0)
+        return NULL;
+    mdm_err err = {0};
+    if (mdm_consent_configure(mdm_config_section(cfg, "consent"), &err) != MDM_OK) {
         *rc = mdm_cli_fail(command, &err);
+        mdm_db_close(db);
+        db = NULL;
+    }
     mdm_config_free(cfg);
     return db;
 }

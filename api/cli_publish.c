@@ -34,21 +34,15 @@ static bool parse_ll(const char *cmd, const char *opt, const char *v, long long 
 /* Loads the configuration and connects; prints the error and returns NULL on failure. */
 static mdm_db *open_db(const char *cmd, const char *config_path, mdm_config **cfg_out, int *rc)
 {
-    mdm_err err = {0};
-    mdm_config *cfg = mdm_config_load(config_path, &err);
-    if (!cfg) {
-        *rc = mdm_cli_fail(cmd, &err);
+    mdm_config *cfg = NULL;
+    mdm_db *db = NULL;
+    *rc = mdm_cli_open(cmd, config_path, &cfg, &db);
+    if (*rc != 0)
         return NULL;
-    }
-    mdm_log_threshold = (mdm_log_level)cfg->log_level;
+    mdm_err err = {0};
     if (mdm_publish_validate_config(cfg, &err) != MDM_OK) {
         *rc = mdm_cli_fail(cmd, &err);
-        mdm_config_free(cfg);
-        return NULL;
-    }
-    mdm_db *db = mdm_db_connect(cfg->database_url, &err);
-    if (!db) {
-        *rc = mdm_cli_fail(cmd, &err);
+        mdm_db_close(db);
         mdm_config_free(cfg);
         return NULL;
     }

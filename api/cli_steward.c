@@ -15,17 +15,8 @@
 /* Loads the configuration and connects; returns NULL after reporting the error. */
 static mdm_db *open_db(const char *command, const char *config_path, int *rc)
 {
-    mdm_err err = {0};
-    mdm_config *cfg = mdm_config_load(config_path, &err);
-    if (!cfg) {
-        *rc = mdm_cli_fail(command, &err);
-        return NULL;
-    }
-    mdm_log_threshold = (mdm_log_level)cfg->log_level;
-    mdm_db *db = mdm_db_connect(cfg->database_url, &err);
-    mdm_config_free(cfg);
-    if (!db)
-        *rc = mdm_cli_fail(command, &err);
+    mdm_db *db = NULL;
+    *rc = mdm_cli_open(command, config_path, NULL, &db);
     return db;
 }
 
