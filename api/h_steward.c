@@ -239,6 +239,14 @@ static void reply_status(mdm_http_req *req, mdm_status st, mdm_err *err, json_t 
     mdm_http_reply_json(req, MHD_HTTP_OK, out);
 }
 
+/* reply_status for actions on a JSON body: invalid input there is a field error, 422. */
+static void reply_body_status(mdm_http_req *req, mdm_status st, mdm_err *err, json_t *out)
+{
+    if (st == MDM_EINVAL)
+        err->code = MDM_EUNPROCESSABLE;
+    reply_status(req, st, err, out);
+}
+
 /* ---- review queue ----------------------------------------------------------------- */
 
 static bool query_prob(mdm_http_req *req, const char *name, double *out, int *has)
@@ -373,9 +381,7 @@ void mdm_h_review_decide(mdm_http_req *req)
     mdm_err err = {0};
     mdm_status st =
         mdm_queue_decide(mdm_http_db(req), mdm_http_ingest_ctx(req), &d, &who, &out, &err);
-    if (st == MDM_EINVAL)
-        err.code = MDM_EUNPROCESSABLE;
-    reply_status(req, st, &err, out);
+    reply_body_status(req, st, &err, out);
 }
 
 void mdm_h_review_bulk(mdm_http_req *req)
@@ -453,9 +459,7 @@ void mdm_h_entity_merge(mdm_http_req *req)
     mdm_err err = {0};
     mdm_status st = mdm_merge_manual(mdm_http_db(req), mdm_http_ingest_ctx(req), id, version, other,
                                      &who, &out, &err);
-    if (st == MDM_EINVAL)
-        err.code = MDM_EUNPROCESSABLE;
-    reply_status(req, st, &err, out);
+    reply_body_status(req, st, &err, out);
 }
 
 void mdm_h_entity_split(mdm_http_req *req)
@@ -491,9 +495,7 @@ void mdm_h_entity_split(mdm_http_req *req)
     mdm_err err = {0};
     mdm_status st = mdm_merge_split(mdm_http_db(req), mdm_http_ingest_ctx(req), id, version, ids, n,
                                     into, &who, &out, &err);
-    if (st == MDM_EINVAL)
-        err.code = MDM_EUNPROCESSABLE;
-    reply_status(req, st, &err, out);
+    reply_body_status(req, st, &err, out);
 }
 
 void mdm_h_entity_unmerge(mdm_http_req *req)
@@ -531,9 +533,7 @@ void mdm_h_entity_pin(mdm_http_req *req)
     mdm_err err = {0};
     mdm_status st = mdm_merge_pin(mdm_http_db(req), mdm_http_ingest_ctx(req), id, version,
                                   mdm_http_param(req, "attr"), value, &who, &out, &err);
-    if (st == MDM_EINVAL)
-        err.code = MDM_EUNPROCESSABLE;
-    reply_status(req, st, &err, out);
+    reply_body_status(req, st, &err, out);
 }
 
 void mdm_h_entity_unpin(mdm_http_req *req)
@@ -564,13 +564,11 @@ void mdm_h_assertion(mdm_http_req *req)
     mdm_merge_actor who = {mdm_http_actor(req), role_of(req), reason};
     mdm_err err = {0};
     mdm_status st = mdm_merge_assert(mdm_http_db(req), kind, a, c, &who, &err);
-    if (st == MDM_EINVAL)
-        err.code = MDM_EUNPROCESSABLE;
-    reply_status(req, st, &err,
-                 st == MDM_OK ? json_pack("{s:s,s:I,s:I}", "kind", kind, "record_a",
-                                          (json_int_t)(a < c ? a : c), "record_b",
-                                          (json_int_t)(a < c ? c : a))
-                              : NULL);
+    reply_body_status(req, st, &err,
+                      st == MDM_OK ? json_pack("{s:s,s:I,s:I}", "kind", kind, "record_a",
+                                               (json_int_t)(a < c ? a : c), "record_b",
+                                               (json_int_t)(a < c ? c : a))
+                                   : NULL);
 }
 
 /* ---- explain ---------------------------------------------------------------------- */
