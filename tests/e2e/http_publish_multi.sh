@@ -156,8 +156,11 @@ expect_eq "SIGTERM mid-round exits 0" "$server_rc" "0"
 ms=$(((t1 - t0) / 1000000))
 if [ "$ms" -lt 4000 ]; then e2e_ok "shutdown waits for one request only (${ms} ms)"; else e2e_fail "shutdown waits for one request only" "${ms} ms"; fi
 sub=$(sql "SELECT id FROM subscription WHERE url LIKE '%/slow'")
+# (how many events were fanned out before the stop depends on timing: on a quiet machine
+# the worker may start its first round with only a few; what must hold is that nothing
+# was left half-attempted)
 expect_eq "the rest of the round is pending, no attempt counted" \
-    "$(sql "SELECT count(*) FILTER (WHERE state = 'pending' AND attempts = 0) >= 5 AND count(*) FILTER (WHERE state = 'acknowledged') >= 1 FROM delivery WHERE subscription_id = $sub")" "t"
+    "$(sql "SELECT count(*) FILTER (WHERE state NOT IN ('pending', 'acknowledged') OR (state = 'pending' AND attempts > 0)) = 0 AND count(*) FILTER (WHERE state = 'acknowledged') >= 1 FROM delivery WHERE subscription_id = $sub")" "t"
 kill -TERM "$receiver_pid"
 wait "$receiver_pid" 2>/dev/null
 receiver_pid=""
