@@ -109,6 +109,26 @@ static const mdm_db_stmt stmt_retire = {
     "updated_at = now() WHERE id = $1 RETURNING version, golden",
     2};
 
+/* The two golden records just before a merge ($1 survivor, $2 retired), as merge_snapshot
+ * keeps them for an exact unmerge: per entity {id, version, status, golden, values (every
+ * golden_value row with lineage and chosen_at), pins, members}, keyed by id. */
+static const mdm_db_stmt stmt_snapshot = {
+    "golden_snapshot",
+    "INSERT INTO merge_snapshot (survivor_id, retired_id, before, actor, reason)"
+    " SELECT $1, $2, jsonb_object_agg(e.id::text, json_build_object('id', e.id,"
+    " 'version', e.version, 'status', e.status, 'golden', e.golden,"
+    " 'values', (SELECT coalesce(json_agg(json_build_object('attr', g.attr, 'value', g.value,"
+    "    'source_record_id', g.source_record_id, 'rule', g.rule, 'chosen_at', g.chosen_at)"
+    "    ORDER BY g.attr), '[]'::json) FROM golden_value g WHERE g.entity_id = e.id),"
+    " 'pins', (SELECT coalesce(json_agg(json_build_object('attr', p.attr, 'value', p.value,"
+    "    'actor', p.actor, 'reason', p.reason, 'created_at', p.created_at) ORDER BY p.attr),"
+    "    '[]'::json) FROM golden_pin p WHERE p.entity_id = e.id),"
+    " 'members', (SELECT coalesce(json_agg(m.record_id ORDER BY m.record_id), '[]'::json)"
+    "    FROM membership m WHERE m.entity_id = e.id AND m.active))), $3, $4"
+    " FROM entity e WHERE e.id IN ($1, $2) HAVING count(*) = 2"
+    " RETURNING id",
+    4};
+
 static const mdm_db_stmt stmt_version = {
     "golden_version",
     "INSERT INTO entity_version (entity_id, version, golden, reason) VALUES ($1, $2, $3::jsonb, "
@@ -483,6 +503,11 @@ mdm_status mdm_golden_merge(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t into,
     ID(gs, gone);
     const char *p2[2] = {ks, gs};
     PGresult *res = NULL;
+    /* both golden records as they are now, so that the merge can be undone exactly */
+    const char *ps[4] = {ks, gs, actor, reason && *reason ? reason : NULL};
+    if ((st = mdm_db_exec(db, &stmt_snapshot, ps, &res, err)) != MDM_OK)
+        return st;
+    PQclear(res);
     if ((st = mdm_db_exec(db, &stmt_move_members, p2, &res, err)) != MDM_OK)
         return st;
     int moved = PQntuples(res);

@@ -55,7 +55,10 @@ mdm_status mdm_golden_unlink(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t reco
 
 /* Merges entity `from` into `into`... except that the OLDER id always survives: the two
  * are swapped when from < into. Both are followed to their survivors first (same entity:
- * MDM_ECONFLICT "already merged"). Members move, pins of the retired entity are kept
+ * MDM_ECONFLICT "already merged"). First a merge_snapshot row keeps both golden records
+ * as they were (version, status, golden, golden_value rows with lineage, pins, members;
+ * actor and reason), so every merge, automatic or manual, can be undone exactly
+ * (stewardship/merge.h: mdm_merge_unmerge). Members move, pins of the retired entity are kept
  * where the survivor has none, the survivor is recomputed, 'merged' is emitted for the
  * survivor (payload {"survivor", "retired", "golden"}) and the retired entity's version
  * is bumped. method is "auto" or "manual"; reason may be NULL. *survivor (may be NULL)

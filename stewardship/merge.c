@@ -4,8 +4,8 @@
  * Invariants: every action locks the entities it touches through mdm_golden_lock
  * (ascending ids), checks the caller's version, refuses what a never_link assertion
  * forbids, and writes labels, consent recomputation and one audit row in the same
- * transaction as the change. A manual merge always stores a snapshot of both golden
- * records first, so the merge can be undone exactly. */
+ * transaction as the change. Every merge, manual or automatic, stores a snapshot of both
+ * golden records first (mdm_golden_merge), so it can be undone exactly. */
 #include "stewardship/merge.h"
 
 #include "common/log.h"
@@ -21,26 +21,13 @@
 
 #define ID(buf, v) snprintf((buf), sizeof(buf), "%lld", (long long)(v))
 
-static const mdm_db_stmt stmt_snapshot_of = {
-    "merge_snapshot_of",
-    "SELECT json_build_object('id', e.id, 'version', e.version, 'status', e.status,"
-    " 'golden', e.golden,"
-    " 'values', (SELECT coalesce(json_agg(json_build_object('attr', g.attr, 'value', g.value,"
-    "    'source_record_id', g.source_record_id, 'rule', g.rule, 'chosen_at', g.chosen_at)"
-    "    ORDER BY g.attr), '[]'::json) FROM golden_value g WHERE g.entity_id = e.id),"
-    " 'pins', (SELECT coalesce(json_agg(json_build_object('attr', p.attr, 'value', p.value,"
-    "    'actor', p.actor, 'reason', p.reason, 'created_at', p.created_at) ORDER BY p.attr),"
-    "    '[]'::json) FROM golden_pin p WHERE p.entity_id = e.id),"
-    " 'members', (SELECT coalesce(json_agg(m.record_id ORDER BY m.record_id), '[]'::json)"
-    "    FROM membership m WHERE m.entity_id = e.id AND m.active))::text AS j"
-    " FROM entity e WHERE e.id = $1",
-    1};
-
-static const mdm_db_stmt stmt_snapshot_put = {
-    "merge_snapshot_put",
-    "INSERT INTO merge_snapshot (survivor_id, retired_id, before, actor, reason)"
-    " VALUES ($1, $2, $3::jsonb, $4, $5) RETURNING id",
-    5};
+/* the snapshot mdm_golden_merge just wrote for this pair (the rows are locked) */
+static const mdm_db_stmt stmt_snapshot_last = {
+    "merge_snapshot_last",
+    "SELECT id, (before -> $1::text ->> 'version')::int AS sv,"
+    " (before -> $2::text ->> 'version')::int AS rv FROM merge_snapshot"
+    " WHERE survivor_id = $1::bigint AND retired_id = $2::bigint ORDER BY id DESC LIMIT 1",
+    2};
 
 static const mdm_db_stmt stmt_snapshot_find = {
     "merge_snapshot_find",
@@ -244,22 +231,6 @@ static mdm_status forbidden(mdm_db *db, int64_t record, int64_t entity_a, int64_
     return st;
 }
 
-static json_t *snapshot_of(mdm_db *db, int64_t id, mdm_status *st, mdm_err *err)
-{
-    char ids[32];
-    ID(ids, id);
-    const char *p[] = {ids};
-    PGresult *res = NULL;
-    *st = mdm_db_exec(db, &stmt_snapshot_of, p, &res, err);
-    if (*st != MDM_OK)
-        return NULL;
-    json_t *j = PQntuples(res) ? json_loads(mdm_db_get(res, 0, "j", "null"), 0, NULL) : NULL;
-    PQclear(res);
-    if (!j)
-        *st = mdm_err_set(err, MDM_ENOTFOUND, "no entity %lld", (long long)id);
-    return j;
-}
-
 static mdm_status label_sets(mdm_db *db, const char *a, const char *b, const char *label,
                              bool auto_linked, const char *origin, const char *actor, mdm_err *err)
 {
@@ -296,52 +267,42 @@ mdm_status mdm_merge_entities_locked(mdm_db *db, const mdm_ingest_ctx *ctx, int6
                            (long long)a, (long long)b);
     if ((st = forbidden(db, 0, x, y, err)) != MDM_OK)
         return st;
-    json_t *sx = snapshot_of(db, x, &st, err);
-    json_t *sy = st == MDM_OK ? snapshot_of(db, y, &st, err) : NULL;
-    if (st != MDM_OK) {
-        json_decref(sx);
-        return st;
-    }
     int64_t keep = 0;
     st = mdm_golden_merge(db, ctx, x, y, "manual", who->name, reason_of(who), probability, &keep,
                           err);
     if (st != MDM_OK)
-        goto out;
+        return st;
     int64_t gone = keep == x ? y : x;
     char ks[32], gs[32];
     ID(ks, keep);
     ID(gs, gone);
-    json_t *before = json_object();
-    json_object_set(before, ks, keep == x ? sx : sy);
-    json_object_set(before, gs, keep == x ? sy : sx);
-    char *before_s = json_dumps(before, JSON_COMPACT);
-    const char *ps[] = {ks, gs, before_s, who->name, reason_of(who)};
+    const char *ps[] = {ks, gs};
     PGresult *res = NULL;
-    st = mdm_db_exec(db, &stmt_snapshot_put, ps, &res, err);
-    free(before_s);
-    json_decref(before);
-    if (st != MDM_OK)
-        goto out;
+    if ((st = mdm_db_exec(db, &stmt_snapshot_last, ps, &res, err)) != MDM_OK)
+        return st;
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        return mdm_err_set(err, MDM_EINTERNAL, "the merge of %lld into %lld left no snapshot",
+                           (long long)gone, (long long)keep);
+    }
     long long snap = mdm_db_get_ll(res, 0, "id", 0);
+    int keep_v = (int)mdm_db_get_ll(res, 0, "sv", 0), gone_v = (int)mdm_db_get_ll(res, 0, "rv", 0);
     PQclear(res);
     if ((st = mdm_consent_recompute(db, keep, err)) != MDM_OK)
-        goto out;
+        return st;
     int version = 0;
     if ((st = lock_at(db, keep, 0, &version, err)) != MDM_OK)
-        goto out;
-    st = audit_entity(
-        db, who, "entity.merge", keep,
-        json_pack("{s:{s:I,s:O},s:{s:I,s:O}}", "survivor", "id", (json_int_t)keep, "version",
-                  json_object_get(keep == x ? sx : sy, "version"), "retired", "id",
-                  (json_int_t)gone, "version", json_object_get(keep == x ? sy : sx, "version")),
-        json_pack("{s:I,s:I,s:i,s:I}", "survivor", (json_int_t)keep, "retired", (json_int_t)gone,
-                  "version", version, "snapshot_id", (json_int_t)snap),
-        err);
+        return st;
+    st = audit_entity(db, who, "entity.merge", keep,
+                      json_pack("{s:{s:I,s:i},s:{s:I,s:i}}", "survivor", "id", (json_int_t)keep,
+                                "version", keep_v, "retired", "id", (json_int_t)gone, "version",
+                                gone_v),
+                      json_pack("{s:I,s:I,s:i,s:I}", "survivor", (json_int_t)keep, "retired",
+                                (json_int_t)gone, "version", version, "snapshot_id",
+                                (json_int_t)snap),
+                      err);
     if (st == MDM_OK && survivor)
         *survivor = keep;
-out:
-    json_decref(sx);
-    json_decref(sy);
     return st;
 }
 
@@ -629,7 +590,7 @@ static mdm_status unmerge_fn(mdm_db *db, void *arg, mdm_err *err)
         return c->snapshot_id
                    ? mdm_err_set(err, MDM_ENOTFOUND, "no merge snapshot %lld",
                                  (long long)c->snapshot_id)
-                   : mdm_err_set(err, MDM_ENOTFOUND, "entity %lld has no manual merge to undo",
+                   : mdm_err_set(err, MDM_ENOTFOUND, "entity %lld has no merge to undo",
                                  (long long)c->id);
     }
     long long snap = mdm_db_get_ll(res, 0, "id", 0);

@@ -136,6 +136,102 @@ static void test_manual_merge_and_exact_unmerge(void)
     free(bea_after);
 }
 
+/* Members of an entity as one text ("12,15"). */
+static char *members(long long id)
+{
+    char ids[32];
+    snprintf(ids, sizeof ids, "%lld", id);
+    const char *p[1] = {ids};
+    return mdm_xstrdup(fx_text_p(db,
+                                 "SELECT coalesce(string_agg(record_id::text, ',' ORDER BY"
+                                 " record_id), '') FROM membership WHERE entity_id = $1::bigint"
+                                 " AND active",
+                                 1, p));
+}
+
+/* A record bridging two entities merges them automatically; the merge keeps a snapshot,
+ * and unmerge brings back both golden records exactly as they were at the merge: the
+ * retired one as it was before the bridging record arrived, the survivor as it was with
+ * the bridging record linked. */
+static void test_automatic_merge_exact_unmerge(void)
+{
+    mdm_err err;
+    mdm_ingest_result a = fx_ingest(db, "web",
+                                    "{\"source_key\": \"AM1\", \"first_name\": \"Nina\","
+                                    " \"last_name\": \"Vasquez\", \"birth_date\": \"1973-07-08\","
+                                    " \"emails\": [\"nina@vasquez.example\"]}");
+    mdm_ingest_result b = fx_ingest(db, "web",
+                                    "{\"source_key\": \"AM2\", \"first_name\": \"Nina\","
+                                    " \"last_name\": \"Vasquez\", \"birth_date\": \"1973-07-08\","
+                                    " \"phones\": [\"+1 212 555 0199\"]}");
+    CHECK(a.entity_id > 0 && b.entity_id > 0 && a.entity_id != b.entity_id);
+    char *b_before = state(b.entity_id), *b_members = members(b.entity_id);
+    char *a_members = members(a.entity_id);
+    int b_version = version(b.entity_id);
+    long long snaps = fx_scalar(db, "SELECT count(*) FROM merge_snapshot");
+
+    mdm_ingest_result c = fx_ingest(db, "web",
+                                    "{\"source_key\": \"AM3\", \"first_name\": \"Nina\","
+                                    " \"last_name\": \"Vasquez\", \"birth_date\": \"1973-07-08\","
+                                    " \"emails\": [\"nina@vasquez.example\"],"
+                                    " \"phones\": [\"+1 212 555 0199\"]}");
+    CHECK_INT(c.decision, MDM_DECISION_MERGED);
+    CHECK_INT(c.entity_id, a.entity_id); /* the older id survives */
+    CHECK_INT(fx_scalar(db, "SELECT count(*) FROM merge_snapshot"), snaps + 1);
+    CHECK_INT(fx_count1(db,
+                        "SELECT count(*) FROM merge_snapshot WHERE retired_id = $1"
+                        " AND actor = 'test' AND reason LIKE 'bridged by record %'",
+                        b.entity_id),
+              1);
+    /* the survivor as the snapshot saw it: A's record and the bridging one */
+    char *a_with_c = mdm_xasprintf("%s,%lld", a_members, (long long)c.record_id);
+    char ids[32];
+    snprintf(ids, sizeof ids, "%lld", (long long)a.entity_id);
+    const char *pa[1] = {ids};
+    char *a_snap_golden = mdm_xstrdup(fx_text_p(db,
+                                                "SELECT (before -> $1::text -> 'golden')::text FROM"
+                                                " merge_snapshot WHERE survivor_id = $1::bigint"
+                                                " ORDER BY id DESC LIMIT 1",
+                                                1, pa));
+    CHECK_INT(fx_count1(db, "SELECT count(*) FROM membership WHERE entity_id = $1 AND active",
+                        a.entity_id),
+              3);
+
+    json_t *res = NULL;
+    CHECK_INT(mdm_merge_unmerge(db, fx_ctx, b.entity_id, 0, &alice, &res, &err), MDM_OK);
+    CHECK_INT(json_integer_value(json_object_get(res, "restored")), b.entity_id);
+    CHECK_INT(json_integer_value(json_object_get(res, "survivor")), a.entity_id);
+    json_decref(res);
+    char *b_after = state(b.entity_id), *b_members_after = members(b.entity_id);
+    char *a_members_after = members(a.entity_id);
+    CHECK_STR(b_after, b_before); /* golden JSON, every value with lineage and time, pins */
+    CHECK_STR(b_members_after, b_members);
+    CHECK_STR(a_members_after, a_with_c);
+    CHECK_STR(fx_text_p(db, "SELECT golden::text FROM entity WHERE id = $1::bigint", 1, pa),
+              a_snap_golden);
+    CHECK_INT(fx_count1(db,
+                        "SELECT count(*) FROM entity WHERE id = $1 AND status = 'active'"
+                        " AND survivor_id IS NULL",
+                        b.entity_id),
+              1);
+    CHECK(version(b.entity_id) > b_version); /* versions only move forward */
+    CHECK_INT(fx_count1(db,
+                        "SELECT count(*) FROM audit_log WHERE action = 'entity.unmerge'"
+                        " AND target = 'entity:' || $1 AND actor = 'alice'",
+                        b.entity_id),
+              1);
+    /* undone once only */
+    CHECK_INT(mdm_merge_unmerge(db, fx_ctx, b.entity_id, 0, &alice, NULL, &err), MDM_ECONFLICT);
+    free(b_before);
+    free(b_members);
+    free(a_members);
+    free(a_with_c);
+    free(a_snap_golden);
+    free(b_after);
+    free(b_members_after);
+    free(a_members_after);
+}
+
 static void test_assertions(void)
 {
     mdm_err err;
@@ -429,6 +525,7 @@ int main(void)
     fx_setup(NULL);
     db = fx_connect();
     RUN(test_manual_merge_and_exact_unmerge);
+    RUN(test_automatic_merge_exact_unmerge);
     RUN(test_assertions);
     RUN(test_split);
     RUN(test_pins);
