@@ -5,6 +5,7 @@
 
 #include "common/log.h"
 #include "common/mem.h"
+#include "mdm/audit.h"
 
 #include <math.h>
 #include <openssl/crypto.h>
@@ -57,7 +58,8 @@ static const mdm_db_stmt stmt_list = {
 static const mdm_db_stmt stmt_revoke = {
     "auth_revoke",
     "UPDATE api_key SET revoked_at = now() "
-    "WHERE (prefix = $1 OR id::text = $1) AND revoked_at IS NULL RETURNING id",
+    "WHERE (prefix = $1 OR id::text = $1) AND revoked_at IS NULL RETURNING id, prefix, role, "
+    "source",
     1};
 static const mdm_db_stmt stmt_lookup = {
     "auth_lookup",
@@ -113,10 +115,49 @@ static bool key_hash(const unsigned char *salt, const char *key, unsigned char *
     return ok;
 }
 
+typedef struct create_tx {
+    const char *const *params; /* prefix, salt, hash, role, source, name, rate */
+    double rate;
+    const mdm_audit_actor *who;
+    int64_t id;
+} create_tx;
+
+static mdm_status create_fn(mdm_db *db, void *arg, mdm_err *err)
+{
+    create_tx *c = arg;
+    PGresult *res = NULL;
+    mdm_status st = mdm_db_exec(db, &stmt_insert, c->params, &res, err);
+    if (st != MDM_OK)
+        return st;
+    c->id = mdm_db_get_ll(res, 0, "id", 0);
+    PQclear(res);
+    char target[48];
+    snprintf(target, sizeof target, "api_key:%lld", (long long)c->id);
+    json_t *after =
+        json_pack("{s:s,s:s,s:s?,s:s?,s:f}", "prefix", c->params[0], "role", c->params[3], "source",
+                  c->params[4], "name", c->params[5], "rate_per_sec", c->rate);
+    st = mdm_audit_append(db, c->who->name, c->who->role, "apikey.create", target, NULL, NULL,
+                          after, err);
+    json_decref(after);
+    return st;
+}
+
+static mdm_status check_actor(const mdm_audit_actor *who, mdm_err *err)
+{
+    if (!who || !who->name || !*who->name || !who->role || !*who->role)
+        return mdm_err_set_field(err, MDM_EINVAL, "/actor",
+                                 "key management needs the acting user and role for the audit log");
+    return MDM_OK;
+}
+
 mdm_status mdm_auth_key_create(mdm_db *db, mdm_role role, const char *source, double rate,
-                               const char *name, char **key_out, int64_t *id_out, mdm_err *err)
+                               const char *name, const mdm_audit_actor *who, char **key_out,
+                               int64_t *id_out, mdm_err *err)
 {
     *key_out = NULL;
+    mdm_status st = check_actor(who, err);
+    if (st != MDM_OK)
+        return st;
     const char *rname = mdm_auth_role_name(role);
     if (!rname)
         return mdm_err_set_field(err, MDM_EINVAL, "/role",
@@ -133,7 +174,7 @@ mdm_status mdm_auth_key_create(mdm_db *db, mdm_role role, const char *source, do
     if (role == MDM_ROLE_SOURCE) {
         const char *p[] = {source};
         PGresult *res = NULL;
-        mdm_status st = mdm_db_exec(db, &stmt_source_exists, p, &res, err);
+        st = mdm_db_exec(db, &stmt_source_exists, p, &res, err);
         if (st != MDM_OK)
             return st;
         int found = PQntuples(res);
@@ -159,15 +200,14 @@ mdm_status mdm_auth_key_create(mdm_db *db, mdm_role role, const char *source, do
     snprintf(rate_s, sizeof rate_s, "%.17g", rate);
     const char *params[] = {
         prefix, salt_hex, hash_hex, rname, role == MDM_ROLE_SOURCE ? source : NULL, name, rate_s};
-    PGresult *res = NULL;
-    mdm_status st = mdm_db_exec(db, &stmt_insert, params, &res, err);
+    create_tx c = {params, rate, who, 0};
+    st = mdm_db_run_tx(db, "apikey_create", create_fn, &c, err);
     if (st != MDM_OK) {
         free(key);
         return st;
     }
     if (id_out)
-        *id_out = mdm_db_get_ll(res, 0, "id", 0);
-    PQclear(res);
+        *id_out = c.id;
     *key_out = key;
     return MDM_OK;
 }
@@ -199,18 +239,45 @@ mdm_status mdm_auth_key_list(mdm_db *db, json_t **out, mdm_err *err)
     return MDM_OK;
 }
 
-mdm_status mdm_auth_key_revoke(mdm_db *db, const char *which, mdm_err *err)
+typedef struct revoke_tx {
+    const char *which;
+    const mdm_audit_actor *who;
+} revoke_tx;
+
+static mdm_status revoke_fn(mdm_db *db, void *arg, mdm_err *err)
 {
-    const char *p[] = {which};
+    revoke_tx *c = arg;
+    const char *p[] = {c->which};
     PGresult *res = NULL;
     mdm_status st = mdm_db_exec(db, &stmt_revoke, p, &res, err);
     if (st != MDM_OK)
         return st;
-    int n = PQntuples(res);
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return mdm_err_set(err, MDM_ENOTFOUND, "no active key with id or prefix \"%s\"", c->which);
+    }
+    char target[48];
+    snprintf(target, sizeof target, "api_key:%s", mdm_db_get(res, 0, "id", "?"));
+    json_t *before = json_pack("{s:s,s:s,s:s?,s:b}", "prefix", mdm_db_get(res, 0, "prefix", ""),
+                               "role", mdm_db_get(res, 0, "role", ""), "source",
+                               mdm_db_get(res, 0, "source", NULL), "revoked", 0);
+    json_t *after = json_pack("{s:b}", "revoked", 1);
     PQclear(res);
-    if (n == 0)
-        return mdm_err_set(err, MDM_ENOTFOUND, "no active key with id or prefix \"%s\"", which);
-    return MDM_OK;
+    st = mdm_audit_append(db, c->who->name, c->who->role, "apikey.revoke", target, NULL, before,
+                          after, err);
+    json_decref(before);
+    json_decref(after);
+    return st;
+}
+
+mdm_status mdm_auth_key_revoke(mdm_db *db, const char *which, const mdm_audit_actor *who,
+                               mdm_err *err)
+{
+    mdm_status st = check_actor(who, err);
+    if (st != MDM_OK)
+        return st;
+    revoke_tx c = {which, who};
+    return mdm_db_run_tx(db, "apikey_revoke", revoke_fn, &c, err);
 }
 
 /* In-process cache and buckets */

@@ -18,6 +18,7 @@
 #define MDM_API_AUTH_H
 
 #include "common/err.h"
+#include "mdm/audit.h"
 #include "mdm/db.h"
 
 #include <jansson.h>
@@ -51,21 +52,23 @@ mdm_role mdm_auth_role_parse(const char *name);
 
 /* Creates a key. source is required for role source and refused otherwise; it must be a
  * registered source system (MDM_EINVAL otherwise). rate > 0 requests per second. name
- * may be NULL. *key_out receives the key text (the only time it exists; caller frees),
+ * may be NULL. who (required) is recorded with an "apikey.create" audit row (target
+ * "api_key:ID"; prefix, role, source, name and rate, never the secret) in the same
+ * transaction. *key_out receives the key text (the only time it exists; caller frees),
  * *id_out (when not NULL) the row id. */
 mdm_status mdm_auth_key_create(mdm_db *db, mdm_role role, const char *source, double rate,
-                               const char *name, char **key_out, int64_t *id_out, mdm_err *err)
-    __attribute__((warn_unused_result));
+                               const char *name, const mdm_audit_actor *who, char **key_out,
+                               int64_t *id_out, mdm_err *err) __attribute__((warn_unused_result));
 
 /* Lists every key (revoked ones too) as a new JSON array of {id, prefix, role, source,
  * name, rate_per_sec, created_at, revoked_at}; never the hash. */
 mdm_status mdm_auth_key_list(mdm_db *db, json_t **out, mdm_err *err)
     __attribute__((warn_unused_result));
 
-/* Revokes the key whose id or prefix is `which`. MDM_ENOTFOUND when no active key
- * matches. */
-mdm_status mdm_auth_key_revoke(mdm_db *db, const char *which, mdm_err *err)
-    __attribute__((warn_unused_result));
+/* Revokes the key whose id or prefix is `which`, with an "apikey.revoke" audit row by
+ * who in the same transaction. MDM_ENOTFOUND when no active key matches. */
+mdm_status mdm_auth_key_revoke(mdm_db *db, const char *which, const mdm_audit_actor *who,
+                               mdm_err *err) __attribute__((warn_unused_result));
 
 /* Request-time verification and rate limiting */
 

@@ -2,9 +2,12 @@
 #include "api/cli.h"
 #include "common/log.h"
 
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 const mdm_cli_command mdm_cli_commands[] = {
     {"version", mdm_cli_version, "print the version and library versions",
@@ -261,6 +264,18 @@ int mdm_cli_open(const char *command, const char *config_path, mdm_config **cfg_
     else
         mdm_config_free(cfg);
     return 0;
+}
+
+const char *mdm_cli_actor(void)
+{
+    static char actor[128];
+    const char *user = getenv("USER");
+    if (!user || !*user) {
+        const struct passwd *pw = getpwuid(geteuid());
+        user = pw && pw->pw_name && *pw->pw_name ? pw->pw_name : "unknown";
+    }
+    snprintf(actor, sizeof actor, "cli:%s", user);
+    return actor;
 }
 
 int mdm_cli_wants_help(int argc, char **argv)

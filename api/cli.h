@@ -8,6 +8,7 @@
 #include "common/err.h"
 #include "mdm/config.h"
 #include "mdm/db.h"
+#include "mdm/ingest.h"
 
 typedef int (*mdm_cli_fn)(int argc, char **argv);
 
@@ -34,6 +35,30 @@ int mdm_cli_usage_error(const char *command, const char *fmt, ...)
  * NULL (the caller frees both), or, after printing the error, its exit code with nothing
  * left to free. */
 int mdm_cli_open(const char *command, const char *config_path, mdm_config **cfg, mdm_db **db);
+
+/* The actor of the audit rows this command writes: "cli:" and the login name ($USER, else
+ * the effective user's name, else "unknown"). Commands run with direct database access,
+ * so they act in role "admin" unless a command says otherwise. The text is static. */
+const char *mdm_cli_actor(void);
+
+/* Audit summaries of the bulk commands (api/cli_steward.c). Bulk work commits in many
+ * transactions, so it is audited once it is over, by one row in a transaction of its own,
+ * by mdm_cli_actor() in role admin; the per-record trail stays in link_event and
+ * source_record_history. failure (may be NULL) is the error that stopped the work: the
+ * row then says complete false and names its status (never its message, which may quote
+ * input). Each returns 0 or, after printing the error, its exit code. */
+
+/* "records.load", target "source:CODE": the file's name (not its folder), SHA-256 of its
+ * bytes, and the load statistics. */
+int mdm_cli_audit_load(mdm_db *db, const char *source, const char *path, const mdm_load_stats *s,
+                       const mdm_err *failure);
+
+/* The id of the last link_event row now (0 when none), taken before a resolve run. */
+long long mdm_cli_audit_mark(mdm_db *db);
+
+/* "records.resolve", target "records:pending": records resolved and the range of
+ * link_event ids written since mark (other writers may have added some in between). */
+int mdm_cli_audit_resolve(mdm_db *db, long long mark, long resolved, const mdm_err *failure);
 
 /* True when argv holds -h or --help before any "--". */
 int mdm_cli_wants_help(int argc, char **argv);

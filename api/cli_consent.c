@@ -4,11 +4,11 @@
 #include "api/cli.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "mdm/audit.h"
 #include "mdm/config.h"
 #include "mdm/consent.h"
 #include "mdm/db.h"
 #include "mdm/subject.h"
-#include "stewardship/audit.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -126,9 +126,7 @@ static int export_consent(int argc, char **argv)
     mdm_consent_audit_close(a);
     if (rc == 0) {
         /* the export is itself audited: /metrics reports the age of the last one */
-        const char *user = getenv("USER");
-        char actor[128];
-        snprintf(actor, sizeof actor, "cli:%s", user && *user ? user : "unknown");
+        const char *actor = mdm_cli_actor();
         json_t *after =
             json_pack("{s:s?, s:s?, s:I}", "from", from, "to", to, "rows", (json_int_t)rows);
         if (mdm_audit_record(db, actor, "compliance", "consent.export", "consent_audit", NULL, NULL,
@@ -221,7 +219,8 @@ int mdm_cli_subject(int argc, char **argv)
         return rc;
     mdm_err err = {0};
     json_t *doc = NULL;
-    mdm_status st = erase ? mdm_subject_erase(db, id, requester, reason, &doc, &err)
+    const mdm_audit_actor who = {mdm_cli_actor(), "compliance"};
+    mdm_status st = erase ? mdm_subject_erase(db, id, requester, reason, &who, &doc, &err)
                           : mdm_subject_export(db, id, &doc, &err);
     if (st != MDM_OK) {
         rc = mdm_cli_fail("subject", &err);

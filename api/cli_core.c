@@ -121,10 +121,12 @@ int mdm_cli_load(int argc, char **argv)
     mdm_err err = {0};
     FILE *progress = quiet ? NULL : stderr;
     for (int i = optind; i < argc; i++) {
-        mdm_load_stats s;
-        if (mdm_ingest_load(e.db, e.ctx, source, argv[i], format, chunk, progress, &s, &err) !=
-            MDM_OK) {
-            rc = mdm_cli_fail("load", &err);
+        mdm_load_stats s = {0};
+        mdm_status st =
+            mdm_ingest_load(e.db, e.ctx, source, argv[i], format, chunk, progress, &s, &err);
+        int arc = mdm_cli_audit_load(e.db, source, argv[i], &s, st == MDM_OK ? NULL : &err);
+        if (st != MDM_OK || arc) {
+            rc = st != MDM_OK ? mdm_cli_fail("load", &err) : arc;
             goto out;
         }
         printf("loaded %s: %ld rows, %ld new, %ld changed, %ld unchanged, %ld stale, %ld deleted, "
@@ -133,9 +135,12 @@ int mdm_cli_load(int argc, char **argv)
     }
     if (!no_resolve) {
         long n = 0;
-        if (mdm_resolve_pending(e.cfg->database_url, e.ctx, 200, threads, progress, &n, &err) !=
-            MDM_OK) {
-            rc = mdm_cli_fail("load", &err);
+        long long mark = mdm_cli_audit_mark(e.db);
+        mdm_status st =
+            mdm_resolve_pending(e.cfg->database_url, e.ctx, 200, threads, progress, &n, &err);
+        int arc = mdm_cli_audit_resolve(e.db, mark, n, st == MDM_OK ? NULL : &err);
+        if (st != MDM_OK || arc) {
+            rc = st != MDM_OK ? mdm_cli_fail("load", &err) : arc;
             goto out;
         }
         printf("resolved %ld records\n", n);
@@ -187,9 +192,14 @@ int mdm_cli_resolve(int argc, char **argv)
         return rc;
     mdm_err err = {0};
     long n = 0;
-    if (mdm_resolve_pending(e.cfg->database_url, e.ctx, batch, threads, quiet ? NULL : stderr, &n,
-                            &err) != MDM_OK)
+    long long mark = mdm_cli_audit_mark(e.db);
+    mdm_status st = mdm_resolve_pending(e.cfg->database_url, e.ctx, batch, threads,
+                                        quiet ? NULL : stderr, &n, &err);
+    int arc = mdm_cli_audit_resolve(e.db, mark, n, st == MDM_OK ? NULL : &err);
+    if (st != MDM_OK)
         rc = mdm_cli_fail("resolve", &err);
+    else if (arc)
+        rc = arc;
     else
         printf("resolved %ld records\n", n);
     env_close(&e);

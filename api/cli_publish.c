@@ -254,14 +254,15 @@ int mdm_cli_subscriptions(int argc, char **argv)
     mdm_err err = {0};
     json_t *out = NULL;
     mdm_status st;
+    const mdm_audit_actor who = {mdm_cli_actor(), "admin"};
     if (strcmp(sub, "list") == 0)
         st = mdm_publish_sub_list(db, &out, &err);
     else if (strcmp(sub, "add") == 0)
-        st = mdm_publish_sub_create(db, body, &out, &err);
+        st = mdm_publish_sub_create(db, body, &who, &out, &err);
     else if (strcmp(sub, "update") == 0)
-        st = mdm_publish_sub_update(db, id, body, &out, &err);
+        st = mdm_publish_sub_update(db, id, body, &who, &out, &err);
     else
-        st = mdm_publish_sub_delete(db, id, &err);
+        st = mdm_publish_sub_delete(db, id, &who, &err);
     if (st != MDM_OK) {
         rc = mdm_cli_fail(cmd, &err);
     } else if (json_is_array(out)) {

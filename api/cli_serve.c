@@ -187,7 +187,8 @@ static int apikey_create(int argc, char **argv, mdm_db *db)
     mdm_err err = {0};
     char *key = NULL;
     int64_t id = 0;
-    if (mdm_auth_key_create(db, r, source, rate, name, &key, &id, &err) != MDM_OK)
+    const mdm_audit_actor who = {mdm_cli_actor(), "admin"};
+    if (mdm_auth_key_create(db, r, source, rate, name, &who, &key, &id, &err) != MDM_OK)
         return mdm_cli_fail("apikey", &err);
     puts(key);
     fprintf(stderr,
@@ -240,7 +241,8 @@ static int apikey_revoke(int argc, char **argv, mdm_db *db)
     if (argc != 2)
         return mdm_cli_usage_error("apikey", "revoke needs exactly one key id or prefix");
     mdm_err err = {0};
-    if (mdm_auth_key_revoke(db, argv[1], &err) != MDM_OK)
+    const mdm_audit_actor who = {mdm_cli_actor(), "admin"};
+    if (mdm_auth_key_revoke(db, argv[1], &who, &err) != MDM_OK)
         return mdm_cli_fail("apikey", &err);
     fprintf(stderr, "mdm apikey: revoked %s\n", argv[1]);
     return 0;

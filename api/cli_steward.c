@@ -1,13 +1,18 @@
-/* Stewardship commands: `mdm audit verify|list`. */
+/* Stewardship commands: `mdm audit verify|list`, and the audit summaries of the bulk
+ * commands (load, resolve). */
 #include "api/cli.h"
 #include "common/log.h"
+#include "common/mem.h"
+#include "mdm/audit.h"
 #include "mdm/config.h"
 #include "mdm/db.h"
-#include "stewardship/audit.h"
 #include "stewardship/queue.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <libgen.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -256,4 +261,88 @@ int mdm_cli_eval_labels(int argc, char **argv)
 out_close:
     mdm_db_close(db);
     return rc;
+}
+
+/* ---- audit summaries of bulk commands ----------------------------------------------- */
+
+static const mdm_db_stmt stmt_link_mark = {"cli_audit_link_mark",
+                                           "SELECT coalesce(max(id), 0) AS id FROM link_event", 0};
+
+/* SHA-256 of a file's bytes as hex; false (and errno) when it cannot be read. */
+static bool file_sha256(const char *path, char out[65])
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return false;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    bool ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1;
+    unsigned char buf[65536];
+    size_t n;
+    while (ok && (n = fread(buf, 1, sizeof buf, f)) > 0)
+        ok = EVP_DigestUpdate(ctx, buf, n) == 1;
+    ok = ok && !ferror(f);
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    ok = ok && EVP_DigestFinal_ex(ctx, md, &len) == 1 && len == 32;
+    EVP_MD_CTX_free(ctx);
+    fclose(f);
+    if (ok)
+        for (unsigned i = 0; i < 32; i++)
+            snprintf(out + 2 * i, 3, "%02x", md[i]);
+    return ok;
+}
+
+static int record_summary(mdm_db *db, const char *command, const char *action, const char *target,
+                          json_t *after, const mdm_err *failure)
+{
+    json_object_set_new(after, "complete", json_boolean(!failure));
+    if (failure)
+        json_object_set_new(after, "failed_with", json_string(mdm_status_name(failure->code)));
+    mdm_err err = {0};
+    int rc = 0;
+    if (mdm_audit_record(db, mdm_cli_actor(), "admin", action, target, NULL, NULL, after, &err) !=
+        MDM_OK)
+        rc = mdm_cli_fail(command, &err);
+    json_decref(after);
+    return rc;
+}
+
+int mdm_cli_audit_load(mdm_db *db, const char *source, const char *path, const mdm_load_stats *s,
+                       const mdm_err *failure)
+{
+    char hash[65] = "", target[160];
+    if (!file_sha256(path, hash) && !failure) {
+        mdm_err err;
+        mdm_err_set(&err, MDM_EIO, "cannot read %s for its audit hash: %s", path, strerror(errno));
+        return mdm_cli_fail("load", &err);
+    }
+    char *copy = mdm_xstrdup(path);
+    json_t *after =
+        json_pack("{s:s,s:s?,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I}}", "file", basename(copy),
+                  "file_sha256", hash[0] ? hash : NULL, "stats", "rows", (json_int_t)s->rows,
+                  "inserted", (json_int_t)s->inserted, "updated", (json_int_t)s->updated,
+                  "unchanged", (json_int_t)s->unchanged, "stale", (json_int_t)s->stale, "deleted",
+                  (json_int_t)s->deleted, "rejected", (json_int_t)s->rejected);
+    free(copy);
+    snprintf(target, sizeof target, "source:%.100s", source);
+    return record_summary(db, "load", "records.load", target, after, failure);
+}
+
+long long mdm_cli_audit_mark(mdm_db *db)
+{
+    PGresult *res = NULL;
+    mdm_err err;
+    if (mdm_db_exec(db, &stmt_link_mark, NULL, &res, &err) != MDM_OK)
+        return 0;
+    long long id = mdm_db_get_ll(res, 0, "id", 0);
+    PQclear(res);
+    return id;
+}
+
+int mdm_cli_audit_resolve(mdm_db *db, long long mark, long resolved, const mdm_err *failure)
+{
+    long long last = mdm_cli_audit_mark(db);
+    json_t *after = json_pack("{s:I,s:[I,I]}", "resolved", (json_int_t)resolved, "link_event_ids",
+                              (json_int_t)(mark + 1), (json_int_t)last);
+    return record_summary(db, "resolve", "records.resolve", "records:pending", after, failure);
 }

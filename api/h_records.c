@@ -4,7 +4,10 @@
  * in one transaction, so a reply is sent only after the write committed. Results are
  * counted in mdm_ingest_results_total{result=...}. */
 #include "api/handlers.h"
+#include "common/log.h"
+#include "mdm/audit.h"
 #include "mdm/golden.h"
+#include "mdm/ingest.h"
 
 #include <microhttpd.h>
 #include <stdio.h>
@@ -163,6 +166,35 @@ void mdm_h_record_upsert(mdm_http_req *req)
     mdm_ingest_result_clear(&r);
 }
 
+/* One "records.batch" audit row per batch, after its lines (each line is its own
+ * transaction; the per-record trail is link_event and source_record_history): who, which
+ * source, how many lines ended how, and the SHA-256 of the result lines (ids, decisions,
+ * versions: what was written, without the records' contents, which are personal data).
+ * A batch whose audit row cannot be written still answers its lines: they are committed;
+ * the failure is logged. */
+static void audit_batch(mdm_http_req *req, const char *source, long lines,
+                        const long by_decision[MDM_DECISION_PENDING + 1], long failed,
+                        const mdm_buf *results)
+{
+    char hash[65], target[160];
+    mdm_audit_sha256_hex(results->data ? results->data : "", results->len, hash);
+    snprintf(target, sizeof target, "source:%.100s", source ? source : "?");
+    json_t *after = json_pack("{s:I,s:I,s:s}", "lines", (json_int_t)lines, "failed",
+                              (json_int_t)failed, "results_sha256", hash);
+    json_t *counts = json_object();
+    for (int d = 0; d <= MDM_DECISION_PENDING; d++)
+        if (by_decision[d])
+            json_object_set_new(counts, mdm_decision_name((mdm_decision)d),
+                                json_integer(by_decision[d]));
+    json_object_set_new(after, "decisions", counts);
+    mdm_err err = {0};
+    if (mdm_audit_record(mdm_http_db(req), mdm_http_actor(req), mdm_http_role(req), "records.batch",
+                         target, NULL, NULL, after, &err) != MDM_OK)
+        mdm_log(MDM_LOG_ERROR, "event=audit_failed action=records.batch request_id=%s error=\"%s\"",
+                mdm_http_request_id(req), err.msg);
+    json_decref(after);
+}
+
 void mdm_h_record_batch(mdm_http_req *req)
 {
     size_t len = 0;
@@ -190,6 +222,7 @@ void mdm_h_record_batch(mdm_http_req *req)
     }
     const char *source = mdm_http_param(req, "source");
     const char *actor = mdm_http_actor(req);
+    long by_decision[MDM_DECISION_PENDING + 1] = {0};
     mdm_buf out = {0};
     const char *p = body, *end = body + len;
     long lineno = 0;
@@ -219,6 +252,8 @@ void mdm_h_record_batch(mdm_http_req *req)
             mdm_err err = {0};
             mdm_status st = mdm_ingest(mdm_http_db(req), mdm_http_ingest_ctx(req), source, record,
                                        actor, &r, &err);
+            if (st == MDM_OK && r.decision >= 0 && r.decision <= MDM_DECISION_PENDING)
+                by_decision[r.decision]++;
             if (st != MDM_OK) {
                 res = json_pack("{s:I, s:i, s:s, s:s}", "line", (json_int_t)lineno, "status",
                                 mdm_status_http(st), "code", mdm_status_name(st), "error", err.msg);
@@ -250,6 +285,10 @@ void mdm_h_record_batch(mdm_http_req *req)
         p = nl + 1;
     }
     size_t outlen = out.len;
+    long failed = lineno; /* lines that did not end in a decision: malformed, or refused */
+    for (int d = 0; d <= MDM_DECISION_PENDING; d++)
+        failed -= by_decision[d];
+    audit_batch(req, source, lineno, by_decision, failed, &out);
     mdm_http_reply_raw(req, MHD_HTTP_OK, "application/x-ndjson", mdm_buf_steal(&out), outlen);
 }
 

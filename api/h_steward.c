@@ -2,9 +2,9 @@
  * decisions), manual merge / split / unmerge, pins, assertions, explain, and the audit
  * log with hash-chain verification. Thin: parse and validate, call stewardship/, reply. */
 #include "api/handlers.h"
+#include "mdm/audit.h"
 #include "mdm/golden.h"
 #include "mdm/resolve.h"
-#include "stewardship/audit.h"
 #include "stewardship/merge.h"
 #include "stewardship/queue.h"
 
@@ -223,12 +223,6 @@ static bool version_of(mdm_http_req *req, json_t *b, int *version)
     return true;
 }
 
-static const char *role_of(mdm_http_req *req)
-{
-    const mdm_auth_key *k = mdm_http_key(req);
-    return k ? mdm_auth_role_name(k->role) : "system";
-}
-
 static void reply_status(mdm_http_req *req, mdm_status st, mdm_err *err, json_t *out)
 {
     if (st != MDM_OK) {
@@ -336,7 +330,7 @@ void mdm_h_review_claim(mdm_http_req *req)
         fail(req, MDM_EUNPROCESSABLE, "/version", "the item's version is required");
         return;
     }
-    mdm_queue_actor who = {mdm_http_actor(req), role_of(req)};
+    mdm_queue_actor who = {mdm_http_actor(req), mdm_http_role(req)};
     json_t *item = NULL;
     mdm_err err = {0};
     mdm_status st;
@@ -376,7 +370,7 @@ void mdm_h_review_decide(mdm_http_req *req)
         fail(req, MDM_EUNPROCESSABLE, "/version", "the item's version is required");
         return;
     }
-    mdm_queue_actor who = {mdm_http_actor(req), role_of(req)};
+    mdm_queue_actor who = {mdm_http_actor(req), mdm_http_role(req)};
     json_t *out = NULL;
     mdm_err err = {0};
     mdm_status st =
@@ -414,7 +408,7 @@ void mdm_h_review_bulk(mdm_http_req *req)
         ds[i] =
             (mdm_queue_decision){json_integer_value(id), (int)json_integer_value(v), dec, reason};
     }
-    mdm_queue_actor who = {mdm_http_actor(req), role_of(req)};
+    mdm_queue_actor who = {mdm_http_actor(req), mdm_http_role(req)};
     json_t *results = NULL;
     mdm_err err = {0};
     mdm_status st = mdm_queue_decide_bulk(mdm_http_db(req), mdm_http_ingest_ctx(req), ds, n, &who,
@@ -440,7 +434,7 @@ static bool entity_action_start(mdm_http_req *req, int64_t *id, json_t **b, int 
     const char *reason = NULL;
     if (!member_str(req, *b, "reason", &reason))
         return false;
-    *who = (mdm_merge_actor){mdm_http_actor(req), role_of(req), reason};
+    *who = (mdm_merge_actor){mdm_http_actor(req), mdm_http_role(req), reason};
     return true;
 }
 
@@ -543,7 +537,7 @@ void mdm_h_entity_unpin(mdm_http_req *req)
     if (!mdm_http_param_id(req, "id", "entity", &id) ||
         !mdm_http_query_int(req, "version", 0, 0, INT32_MAX, &version))
         return;
-    mdm_merge_actor who = {mdm_http_actor(req), role_of(req), mdm_http_query(req, "reason")};
+    mdm_merge_actor who = {mdm_http_actor(req), mdm_http_role(req), mdm_http_query(req, "reason")};
     json_t *out = NULL;
     mdm_err err = {0};
     mdm_status st = mdm_merge_pin(mdm_http_db(req), mdm_http_ingest_ctx(req), id, (int)version,
@@ -561,7 +555,7 @@ void mdm_h_assertion(mdm_http_req *req)
     if (!member_str(req, b, "kind", &kind) || !member_str(req, b, "reason", &reason) ||
         !member_int(req, b, "record_a", &a) || !member_int(req, b, "record_b", &c))
         return;
-    mdm_merge_actor who = {mdm_http_actor(req), role_of(req), reason};
+    mdm_merge_actor who = {mdm_http_actor(req), mdm_http_role(req), reason};
     mdm_err err = {0};
     mdm_status st = mdm_merge_assert(mdm_http_db(req), kind, a, c, &who, &err);
     reply_body_status(req, st, &err,

@@ -99,7 +99,8 @@ void mdm_h_subject_erase(mdm_http_req *req)
     snprintf(requester, sizeof requester, "key:%s%s%s", key ? key->prefix : "?",
              key && key->name[0] ? " " : "", key ? key->name : "");
     json_t *result = NULL;
-    if (mdm_subject_erase(mdm_http_db(req), id, requester, reason, &result, &err) != MDM_OK) {
+    const mdm_audit_actor who = {mdm_http_actor(req), mdm_http_role(req)};
+    if (mdm_subject_erase(mdm_http_db(req), id, requester, reason, &who, &result, &err) != MDM_OK) {
         mdm_http_reply_problem(req, &err);
         return;
     }

@@ -73,7 +73,8 @@ void mdm_h_sub_create(mdm_http_req *req)
 {
     json_t *out = NULL;
     mdm_err err = {0};
-    if (mdm_publish_sub_create(mdm_http_db(req), mdm_http_json(req), &out, &err) != MDM_OK) {
+    const mdm_audit_actor who = {mdm_http_actor(req), mdm_http_role(req)};
+    if (mdm_publish_sub_create(mdm_http_db(req), mdm_http_json(req), &who, &out, &err) != MDM_OK) {
         mdm_http_reply_problem(req, &err);
         return;
     }
@@ -105,7 +106,9 @@ void mdm_h_sub_update(mdm_http_req *req)
         return;
     json_t *out = NULL;
     mdm_err err = {0};
-    if (mdm_publish_sub_update(mdm_http_db(req), id, mdm_http_json(req), &out, &err) != MDM_OK) {
+    const mdm_audit_actor who = {mdm_http_actor(req), mdm_http_role(req)};
+    if (mdm_publish_sub_update(mdm_http_db(req), id, mdm_http_json(req), &who, &out, &err) !=
+        MDM_OK) {
         mdm_http_reply_problem(req, &err);
         return;
     }
@@ -118,7 +121,8 @@ void mdm_h_sub_delete(mdm_http_req *req)
     if (!mdm_http_param_id(req, "id", "subscription", &id))
         return;
     mdm_err err = {0};
-    if (mdm_publish_sub_delete(mdm_http_db(req), id, &err) != MDM_OK) {
+    const mdm_audit_actor who = {mdm_http_actor(req), mdm_http_role(req)};
+    if (mdm_publish_sub_delete(mdm_http_db(req), id, &who, &err) != MDM_OK) {
         mdm_http_reply_problem(req, &err);
         return;
     }

@@ -545,6 +545,12 @@ const char *mdm_http_actor(mdm_http_req *req)
     return a;
 }
 
+const char *mdm_http_role(mdm_http_req *req)
+{
+    const char *r = req->has_key ? mdm_auth_role_name(req->key.role) : NULL;
+    return r ? r : "system";
+}
+
 bool mdm_http_param_id(mdm_http_req *req, const char *name, const char *what, int64_t *out)
 {
     const char *v = mdm_http_param(req, name);

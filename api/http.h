@@ -130,6 +130,8 @@ const mdm_http_limits *mdm_http_limits_of(mdm_http_req *req);
 const mdm_ingest_ctx *mdm_http_ingest_ctx(mdm_http_req *req);
 /* Who acts, for link events and audit rows: "api:<key name>" or "api:<key prefix>". */
 const char *mdm_http_actor(mdm_http_req *req);
+/* The role name of the request's key ("steward", "admin", ...); "system" without a key. */
+const char *mdm_http_role(mdm_http_req *req);
 const char *mdm_http_method(mdm_http_req *req);
 const mdm_http_route *mdm_http_route_of(mdm_http_req *req);
 const char *mdm_http_request_id(mdm_http_req *req);

@@ -4,6 +4,7 @@
 #include "mdm/publish.h"
 
 #include "common/log.h"
+#include "mdm/audit.h"
 #include "mdm/outbox.h"
 
 #include <curl/curl.h>
@@ -1774,7 +1775,7 @@ static void sub_params_free(sub_params *sp)
     free(sp->mapping);
 }
 
-mdm_status mdm_publish_sub_create(mdm_db *db, const json_t *body, json_t **out, mdm_err *err)
+static mdm_status sub_create(mdm_db *db, const json_t *body, json_t **out, mdm_err *err)
 {
     *out = NULL;
     mdm_status st = check_subscription(body, "", "subscription", false, true, err);
@@ -1796,8 +1797,7 @@ mdm_status mdm_publish_sub_create(mdm_db *db, const json_t *body, json_t **out, 
     return mdm_publish_sub_get(db, id, out, err);
 }
 
-mdm_status mdm_publish_sub_update(mdm_db *db, int64_t id, const json_t *body, json_t **out,
-                                  mdm_err *err)
+static mdm_status sub_update(mdm_db *db, int64_t id, const json_t *body, json_t **out, mdm_err *err)
 {
     *out = NULL;
     mdm_status st = check_subscription(body, "", "subscription", false, false, err);
@@ -1826,7 +1826,7 @@ mdm_status mdm_publish_sub_update(mdm_db *db, int64_t id, const json_t *body, js
     return mdm_publish_sub_get(db, id, out, err);
 }
 
-mdm_status mdm_publish_sub_delete(mdm_db *db, int64_t id, mdm_err *err)
+static mdm_status sub_delete(mdm_db *db, int64_t id, mdm_err *err)
 {
     char s[24];
     snprintf(s, sizeof s, "%lld", (long long)id);
@@ -1840,6 +1840,84 @@ mdm_status mdm_publish_sub_delete(mdm_db *db, int64_t id, mdm_err *err)
     if (n == 0)
         return mdm_err_set(err, MDM_ENOTFOUND, "no subscription %lld", (long long)id);
     return MDM_OK;
+}
+
+/* Subscription writes with their audit row, in one transaction: the row holds the
+ * subscription as mdm_publish_sub_get shows it (never the secret, only secret_set). */
+typedef struct sub_tx {
+    char op; /* 'c'reate, 'u'pdate, 'd'elete */
+    int64_t id;
+    const json_t *body;
+    const mdm_audit_actor *who;
+    json_t *out;
+} sub_tx;
+
+static mdm_status sub_tx_fn(mdm_db *db, void *arg, mdm_err *err)
+{
+    sub_tx *c = arg;
+    json_decref(c->out);
+    c->out = NULL;
+    json_t *before = NULL, *after = NULL;
+    mdm_status st = MDM_OK;
+    if (c->op != 'c' && (st = mdm_publish_sub_get(db, c->id, &before, err)) != MDM_OK)
+        return st;
+    const char *action = "subscription.create";
+    if (c->op == 'c') {
+        st = sub_create(db, c->body, &c->out, err);
+        if (st == MDM_OK)
+            c->id = json_integer_value(json_object_get(c->out, "id"));
+    } else if (c->op == 'u') {
+        action = "subscription.update";
+        st = sub_update(db, c->id, c->body, &c->out, err);
+    } else {
+        action = "subscription.delete";
+        st = sub_delete(db, c->id, err);
+    }
+    if (st == MDM_OK && c->op == 'd')
+        st = mdm_publish_sub_get(db, c->id, &after, err);
+    if (st == MDM_OK) {
+        char target[48];
+        snprintf(target, sizeof target, "subscription:%lld", (long long)c->id);
+        st = mdm_audit_append(db, c->who->name, c->who->role, action, target, NULL, before,
+                              c->op == 'd' ? after : c->out, err);
+    }
+    json_decref(before);
+    json_decref(after);
+    return st;
+}
+
+static mdm_status sub_write(mdm_db *db, char op, int64_t id, const json_t *body,
+                            const mdm_audit_actor *who, json_t **out, mdm_err *err)
+{
+    if (out)
+        *out = NULL;
+    if (!who || !who->name || !*who->name || !who->role || !*who->role)
+        return mdm_err_set_field(err, MDM_EINVAL, "/actor",
+                                 "a subscription change needs the acting user and role");
+    sub_tx c = {op, id, body, who, NULL};
+    mdm_status st = mdm_db_run_tx(db, "subscription_write", sub_tx_fn, &c, err);
+    if (st == MDM_OK && out)
+        *out = c.out;
+    else
+        json_decref(c.out);
+    return st;
+}
+
+mdm_status mdm_publish_sub_create(mdm_db *db, const json_t *body, const mdm_audit_actor *who,
+                                  json_t **out, mdm_err *err)
+{
+    return sub_write(db, 'c', 0, body, who, out, err);
+}
+
+mdm_status mdm_publish_sub_update(mdm_db *db, int64_t id, const json_t *body,
+                                  const mdm_audit_actor *who, json_t **out, mdm_err *err)
+{
+    return sub_write(db, 'u', id, body, who, out, err);
+}
+
+mdm_status mdm_publish_sub_delete(mdm_db *db, int64_t id, const mdm_audit_actor *who, mdm_err *err)
+{
+    return sub_write(db, 'd', id, NULL, who, NULL, err);
 }
 
 /* Metrics */

@@ -40,6 +40,7 @@
 
 #include "common/err.h"
 #include "common/mem.h"
+#include "mdm/audit.h"
 #include "mdm/config.h"
 #include "mdm/db.h"
 
@@ -153,14 +154,18 @@ mdm_status mdm_publish_sub_get(mdm_db *db, int64_t id, json_t **out, mdm_err *er
     __attribute__((warn_unused_result));
 /* Creates from a JSON body {source, url, secret, event_types?, mapping?, active?,
  * max_attempts?}; MDM_EINVAL names the field, MDM_ECONFLICT for a duplicate (source,
- * url) or an unknown source. *out gets the created subscription. */
-mdm_status mdm_publish_sub_create(mdm_db *db, const json_t *body, json_t **out, mdm_err *err)
-    __attribute__((warn_unused_result));
+ * url) or an unknown source. *out gets the created subscription. Each of these three
+ * writes a "subscription.create" / ".update" / ".delete" audit row by who (target
+ * "subscription:ID", before/after as mdm_publish_sub_get shows it: never the secret) in
+ * the same transaction. */
+mdm_status mdm_publish_sub_create(mdm_db *db, const json_t *body, const mdm_audit_actor *who,
+                                  json_t **out, mdm_err *err) __attribute__((warn_unused_result));
 /* Updates the given fields (same names; source cannot change). */
-mdm_status mdm_publish_sub_update(mdm_db *db, int64_t id, const json_t *body, json_t **out,
-                                  mdm_err *err) __attribute__((warn_unused_result));
+mdm_status mdm_publish_sub_update(mdm_db *db, int64_t id, const json_t *body,
+                                  const mdm_audit_actor *who, json_t **out, mdm_err *err)
+    __attribute__((warn_unused_result));
 /* Deactivates it (rows are kept: deliveries refer to it). */
-mdm_status mdm_publish_sub_delete(mdm_db *db, int64_t id, mdm_err *err)
+mdm_status mdm_publish_sub_delete(mdm_db *db, int64_t id, const mdm_audit_actor *who, mdm_err *err)
     __attribute__((warn_unused_result));
 
 /* Metrics */

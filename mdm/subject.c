@@ -6,6 +6,7 @@
 
 #include "common/log.h"
 #include "common/mem.h"
+#include "mdm/audit.h"
 #include "mdm/consent.h"
 #include "mdm/outbox.h"
 
@@ -334,6 +335,7 @@ static const mdm_db_stmt stmt_link_erase = {
 typedef struct erase_ctx {
     int64_t subject;
     const char *requester, *reason;
+    const mdm_audit_actor *who;
     json_t *result;
 } erase_ctx;
 
@@ -439,6 +441,20 @@ static mdm_status erase_fn(mdm_db *db, void *arg, mdm_err *err)
                   "tombstone_id", (json_int_t)tomb, "erased_ids", erased_ids, "records", tell);
     st = mdm_outbox_emit(db, "deleted", live, version, payload, NULL, err);
     if (st == MDM_OK) {
+        /* ids and counts only: the requester and the reason stay in the tombstone, which
+         * can be corrected; the audit row never can */
+        char target[48];
+        snprintf(target, sizeof target, "entity:%lld", (long long)live);
+        json_t *before = json_pack("{s:s,s:i}", "status", status, "version", version - 1);
+        json_t *after = json_pack("{s:s,s:i,s:I,s:O,s:I}", "status", "erased", "version", version,
+                                  "tombstone_id", (json_int_t)tomb, "erased_ids", erased_ids,
+                                  "records", (json_int_t)json_array_size(tell));
+        st = mdm_audit_append(db, c->who->name, c->who->role, "subject.erase", target, NULL, before,
+                              after, err);
+        json_decref(before);
+        json_decref(after);
+    }
+    if (st == MDM_OK) {
         c->result = json_pack("{s:I,s:I,s:o,s:O,s:b}", "entity_id", (json_int_t)live,
                               "tombstone_id", (json_int_t)tomb, "records", records, "erased_ids",
                               erased_ids, "already_erased", 0);
@@ -459,14 +475,18 @@ out_free:
 }
 
 mdm_status mdm_subject_erase(mdm_db *db, int64_t subject_id, const char *requester,
-                             const char *reason, json_t **result, mdm_err *err)
+                             const char *reason, const mdm_audit_actor *who, json_t **result,
+                             mdm_err *err)
 {
     if (result)
         *result = NULL;
     if (!requester || !*requester)
         return mdm_err_set_field(err, MDM_EINVAL, "/requester",
                                  "an erasure needs a requester (who asked for it)");
-    erase_ctx c = {subject_id, requester, reason && *reason ? reason : NULL, NULL};
+    if (!who || !who->name || !*who->name || !who->role || !*who->role)
+        return mdm_err_set_field(err, MDM_EINVAL, "/actor",
+                                 "an erasure needs the acting user and role for the audit log");
+    erase_ctx c = {subject_id, requester, reason && *reason ? reason : NULL, who, NULL};
     mdm_status st = mdm_db_run_tx(db, "subject_erase", erase_fn, &c, err);
     if (st != MDM_OK || !result)
         json_decref(c.result);

@@ -27,6 +27,7 @@
 #define MDM_MDM_SUBJECT_H
 
 #include "common/err.h"
+#include "mdm/audit.h"
 #include "mdm/db.h"
 
 #include <jansson.h>
@@ -44,14 +45,17 @@ mdm_status mdm_subject_export(mdm_db *db, int64_t subject_id, json_t **out, mdm_
     __attribute__((warn_unused_result));
 
 /* Erases the subject (see the file comment) in one transaction of its own. requester
- * (required) and reason (optional) go to the tombstone and the link history. *result
+ * (required) and reason (optional) go to the tombstone and the link history; who (required)
+ * is who performs it, recorded with one "subject.erase" audit row in the same transaction
+ * (target "entity:ID", before/after: status, version, tombstone id, erased ids and the
+ * number of records; neither requester nor reason, which may name the person). *result
  * (when not NULL) receives a new object {entity_id, tombstone_id, records, erased_ids,
  * already_erased}; erasing an erased subject again changes nothing and answers its
  * tombstone with already_erased true. MDM_ENOTFOUND for an unknown id, MDM_EINVAL for
  * a missing requester. */
 mdm_status mdm_subject_erase(mdm_db *db, int64_t subject_id, const char *requester,
-                             const char *reason, json_t **result, mdm_err *err)
-    __attribute__((warn_unused_result));
+                             const char *reason, const mdm_audit_actor *who, json_t **result,
+                             mdm_err *err) __attribute__((warn_unused_result));
 
 /* Called by ingest (inside its transaction) before storing a record: when (source,
  * source_key) belongs to an erased subject, writes a record_reject row (reason

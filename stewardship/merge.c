@@ -10,10 +10,10 @@
 
 #include "common/log.h"
 #include "common/mem.h"
+#include "mdm/audit.h"
 #include "mdm/consent.h"
 #include "mdm/golden.h"
 #include "mdm/survive.h"
-#include "stewardship/audit.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -293,14 +293,13 @@ mdm_status mdm_merge_entities_locked(mdm_db *db, const mdm_ingest_ctx *ctx, int6
     int version = 0;
     if ((st = lock_at(db, keep, 0, &version, err)) != MDM_OK)
         return st;
-    st = audit_entity(db, who, "entity.merge", keep,
-                      json_pack("{s:{s:I,s:i},s:{s:I,s:i}}", "survivor", "id", (json_int_t)keep,
-                                "version", keep_v, "retired", "id", (json_int_t)gone, "version",
-                                gone_v),
-                      json_pack("{s:I,s:I,s:i,s:I}", "survivor", (json_int_t)keep, "retired",
-                                (json_int_t)gone, "version", version, "snapshot_id",
-                                (json_int_t)snap),
-                      err);
+    st = audit_entity(
+        db, who, "entity.merge", keep,
+        json_pack("{s:{s:I,s:i},s:{s:I,s:i}}", "survivor", "id", (json_int_t)keep, "version",
+                  keep_v, "retired", "id", (json_int_t)gone, "version", gone_v),
+        json_pack("{s:I,s:I,s:i,s:I}", "survivor", (json_int_t)keep, "retired", (json_int_t)gone,
+                  "version", version, "snapshot_id", (json_int_t)snap),
+        err);
     if (st == MDM_OK && survivor)
         *survivor = keep;
     return st;
@@ -587,11 +586,10 @@ static mdm_status unmerge_fn(mdm_db *db, void *arg, mdm_err *err)
         return st;
     if (PQntuples(res) == 0) {
         PQclear(res);
-        return c->snapshot_id
-                   ? mdm_err_set(err, MDM_ENOTFOUND, "no merge snapshot %lld",
-                                 (long long)c->snapshot_id)
-                   : mdm_err_set(err, MDM_ENOTFOUND, "entity %lld has no merge to undo",
-                                 (long long)c->id);
+        return c->snapshot_id ? mdm_err_set(err, MDM_ENOTFOUND, "no merge snapshot %lld",
+                                            (long long)c->snapshot_id)
+                              : mdm_err_set(err, MDM_ENOTFOUND, "entity %lld has no merge to undo",
+                                            (long long)c->id);
     }
     long long snap = mdm_db_get_ll(res, 0, "id", 0);
     int64_t s = mdm_db_get_ll(res, 0, "survivor_id", 0), r = mdm_db_get_ll(res, 0, "retired_id", 0);

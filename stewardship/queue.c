@@ -7,8 +7,8 @@
 
 #include "common/log.h"
 #include "common/mem.h"
+#include "mdm/audit.h"
 #include "mdm/resolve.h"
-#include "stewardship/audit.h"
 #include "stewardship/merge.h"
 
 #include <math.h>

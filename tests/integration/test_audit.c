@@ -3,9 +3,9 @@
  * append-only trigger, concurrent appenders, and verification catching an edited row, a
  * deleted row and rows cut from the end (each undone again to prove the check is exact). */
 #include "common/mem.h"
+#include "mdm/audit.h"
 #include "mdm/db.h"
 #include "mdm/migrate.h"
-#include "stewardship/audit.h"
 #include "tests/test.h"
 
 #include <pthread.h>

@@ -8,6 +8,8 @@
 #include "mdm/consent.h"
 #include "mdm/subject.h"
 
+static const mdm_audit_actor dpo_actor = {"cli:dpo", "compliance"};
+
 static long long changes(mdm_db *db, long long entity)
 {
     return fx_count1(db,
@@ -161,7 +163,8 @@ static void test_erase_then_stale_copy(void)
     CHECK_INT(r.decision, MDM_DECISION_CREATED);
     json_t *res = NULL;
     mdm_err err = {0};
-    CHECK_INT(mdm_subject_erase(db, r.entity_id, "dpo", "request 1", &res, &err), MDM_OK);
+    CHECK_INT(mdm_subject_erase(db, r.entity_id, "dpo", "request 1", &dpo_actor, &res, &err),
+              MDM_OK);
     json_decref(res);
     const char *find = "SELECT (SELECT count(*) FROM source_record x WHERE x::text ILIKE "
                        "'%kiesler%') + (SELECT count(*) FROM entity x WHERE x::text ILIKE "

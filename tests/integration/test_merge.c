@@ -3,7 +3,7 @@
  * unmerge restoring both golden records exactly (values, lineage, times, pins), labels
  * and audit rows written, and a merge that fails at any statement leaving nothing. */
 #include "common/mem.h"
-#include "stewardship/audit.h"
+#include "mdm/audit.h"
 #include "stewardship/merge.h"
 #include "stewardship/queue.h"
 #include "tests/integration/core_fixture.h"

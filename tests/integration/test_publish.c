@@ -27,6 +27,7 @@
 static const char *url;
 static char receiver_bin[512], mdm_bin[512], tmpdir[400];
 static mdm_publish_opts opts;
+static const mdm_audit_actor tester = {"cli:tester", "admin"};
 
 /* ------------------------------------------------------------------------------------ */
 /* Fixture helpers                                                                       */
@@ -163,7 +164,7 @@ static long long subscribe(mdm_db *db, const char *source, int port, const char 
     }
     json_t *out = NULL;
     mdm_err err;
-    mdm_status st = mdm_publish_sub_create(db, body, &out, &err);
+    mdm_status st = mdm_publish_sub_create(db, body, &tester, &out, &err);
     if (st != MDM_OK) {
         body_s = json_dumps(body, 0);
         fprintf(stderr, "subscribe %s: %s\n", body_s, err.msg);
@@ -730,7 +731,7 @@ static void test_signature(void)
     CHECK_STR(delivery_field(db, sub, s, "last_status"), "401");
     json_t *fix = json_pack("{s:s}", "secret", SECRET), *out = NULL;
     mdm_err err;
-    CHECK_INT(mdm_publish_sub_update(db, sub, fix, &out, &err), MDM_OK);
+    CHECK_INT(mdm_publish_sub_update(db, sub, fix, &tester, &out, &err), MDM_OK);
     CHECK(json_object_get(out, "secret") == NULL);
     CHECK(json_is_true(json_object_get(out, "secret_set")));
     json_decref(out);
@@ -973,34 +974,34 @@ static void test_subscription_api(void)
     json_t *out = NULL;
     json_t *bad =
         json_pack("{s:s, s:s, s:s}", "source", "crm", "url", "mailto:x", "secret", SECRET);
-    CHECK_INT(mdm_publish_sub_create(db, bad, &out, &err), MDM_EINVAL);
+    CHECK_INT(mdm_publish_sub_create(db, bad, &tester, &out, &err), MDM_EINVAL);
     CHECK_STR(err.field, "/url");
     json_decref(bad);
     json_t *unknown =
         json_pack("{s:s, s:s, s:s}", "source", "erp", "url", "http://x.example/", "secret", SECRET);
-    CHECK_INT(mdm_publish_sub_create(db, unknown, &out, &err), MDM_ECONFLICT);
+    CHECK_INT(mdm_publish_sub_create(db, unknown, &tester, &out, &err), MDM_ECONFLICT);
     json_decref(unknown);
     json_t *ok = json_pack("{s:s, s:s, s:s, s:[s], s:{s:s}}", "source", "crm", "url",
                            "https://crm.example/hook", "secret", SECRET, "event_types", "merged",
                            "mapping", "Id", "$source_key");
-    CHECK_INT(mdm_publish_sub_create(db, ok, &out, &err), MDM_OK);
+    CHECK_INT(mdm_publish_sub_create(db, ok, &tester, &out, &err), MDM_OK);
     long long id = json_integer_value(json_object_get(out, "id"));
     CHECK(id > 0);
     CHECK(json_object_get(out, "secret") == NULL);
     CHECK_STR(json_string_value(json_array_get(json_object_get(out, "event_types"), 0)), "merged");
     CHECK_STR(json_string_value(json_object_get(out, "origin")), "api");
     json_decref(out);
-    CHECK_INT(mdm_publish_sub_create(db, ok, &out, &err), MDM_ECONFLICT);
+    CHECK_INT(mdm_publish_sub_create(db, ok, &tester, &out, &err), MDM_ECONFLICT);
     json_decref(ok);
     json_t *upd = json_pack("{s:s}", "source", "shop");
-    CHECK_INT(mdm_publish_sub_update(db, id, upd, &out, &err), MDM_EINVAL);
+    CHECK_INT(mdm_publish_sub_update(db, id, upd, &tester, &out, &err), MDM_EINVAL);
     json_decref(upd);
-    CHECK_INT(mdm_publish_sub_delete(db, id, &err), MDM_OK);
+    CHECK_INT(mdm_publish_sub_delete(db, id, &tester, &err), MDM_OK);
     CHECK_INT(mdm_publish_sub_get(db, id, &out, &err), MDM_OK);
     CHECK(json_is_false(json_object_get(out, "active")));
     json_decref(out);
     CHECK_INT(mdm_publish_sub_get(db, 987654, &out, &err), MDM_ENOTFOUND);
-    CHECK_INT(mdm_publish_sub_delete(db, 987654, &err), MDM_ENOTFOUND);
+    CHECK_INT(mdm_publish_sub_delete(db, 987654, &tester, &err), MDM_ENOTFOUND);
     CHECK_INT(mdm_publish_list(db, "gone", 0, 0, 10, &out, &err), MDM_EINVAL);
     mdm_db_close(db);
 }

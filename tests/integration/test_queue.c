@@ -3,9 +3,9 @@
  * labels, audit rows); superseded items; bulk decisions; two stewards racing for one
  * item. Fixtures are written with plain SQL so the queue is tested on its own. */
 #include "common/mem.h"
+#include "mdm/audit.h"
 #include "mdm/db.h"
 #include "mdm/migrate.h"
-#include "stewardship/audit.h"
 #include "stewardship/queue.h"
 #include "tests/test.h"
 

@@ -24,6 +24,8 @@
 
 /* md5 of every row of every table of the public schema, one line per table. Identifiers
  * come from the catalogue (format %I), never from data. */
+static const mdm_audit_actor fault_actor = {"cli:fault", "admin"};
+
 static const char snapshot_sql[] =
     "SELECT string_agg(t.table_name || '=' || (xpath('/row/h/text()', query_to_xml(format("
     "  'SELECT md5(coalesce(string_agg(x::text, ''|'' ORDER BY x::text), '''')) AS h FROM %I x',"
@@ -402,7 +404,7 @@ static mdm_status run_erase(mdm_db *db, void *state, mdm_err *err)
 {
     st *s = state;
     json_t *res = NULL;
-    mdm_status rc = mdm_subject_erase(db, s->a, "dpo:fault", "sweep", &res, err);
+    mdm_status rc = mdm_subject_erase(db, s->a, "dpo:fault", "sweep", &fault_actor, &res, err);
     json_decref(res);
     return rc;
 }
@@ -454,7 +456,7 @@ static void publish_setup(void)
                             "secret", "fault-sweep-secret-0123456789");
     json_t *out = NULL;
     mdm_err err;
-    if (mdm_publish_sub_create(db, sub, &out, &err) != MDM_OK) {
+    if (mdm_publish_sub_create(db, sub, &fault_actor, &out, &err) != MDM_OK) {
         fprintf(stderr, "subscription: %s\n", err.msg);
         exit(1);
     }

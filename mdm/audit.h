@@ -1,8 +1,16 @@
 /* The audit log: an append-only, hash-chained record of every write made by a person or
  * a system (table audit_log).
  *
- * Every layer above mdm/ calls mdm_audit_append() inside the same transaction as the
- * write it records, so the write and its audit row commit or roll back together.
+ * It lives in the lowest layer with a database because every layer writes: the core
+ * (erasure, subscriptions, consent events), stewardship (decisions, merge, split, pins)
+ * and api/ (API keys; one summary row per ingest batch, load file and resolve run). A
+ * writer calls mdm_audit_append() inside the same transaction as the write it records,
+ * so the write and its audit row commit or roll back together; summaries of work done
+ * in many transactions use mdm_audit_record() afterwards.
+ *
+ * Personal data. Rows can never be edited or removed, so erasure cannot scrub them:
+ * before/after hold ids, versions, counts, statuses and content hashes, never a
+ * customer's values, and the target names an id ("entity:42"), never a name or e-mail.
  *
  * Chain. Each row stores prev_hash (the hash of the row before it; 64 zeros for the
  * first row) and hash = lower-case hex SHA-256 of the canonical text
@@ -23,8 +31,8 @@
  * alone: keep the head hash printed by `mdm audit verify` somewhere else and compare.
  *
  * Thread safety: functions use the caller's connection; one connection per thread. */
-#ifndef MDM_STEWARDSHIP_AUDIT_H
-#define MDM_STEWARDSHIP_AUDIT_H
+#ifndef MDM_MDM_AUDIT_H
+#define MDM_MDM_AUDIT_H
 
 #include "common/err.h"
 #include "mdm/db.h"
@@ -32,6 +40,13 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
+
+/* Who makes a write, for its audit row: name ("api:KEY NAME", "cli:USER", "system") and
+ * the role it acted in (steward, compliance, admin, source, system). */
+typedef struct mdm_audit_actor {
+    const char *name;
+    const char *role;
+} mdm_audit_actor;
 
 /* Limits on the text fields (bytes). */
 #define MDM_AUDIT_MAX_NAME   200  /* actor, role, action */
@@ -58,6 +73,10 @@ mdm_status mdm_audit_append(mdm_db *db, const char *actor, const char *role, con
 mdm_status mdm_audit_record(mdm_db *db, const char *actor, const char *role, const char *action,
                             const char *target, const char *reason, const json_t *before,
                             const json_t *after, mdm_err *err) __attribute__((warn_unused_result));
+
+/* Lower-case hex SHA-256 of data[0..len) into out (64 digits and a NUL): the content
+ * hash summary rows carry (for example of an ingest batch's results). */
+void mdm_audit_sha256_hex(const void *data, size_t len, char out[65]);
 
 /* Reading */
 

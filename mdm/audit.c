@@ -4,7 +4,7 @@
  * prev_hash equal to the hash of the row before it and audit_head naming the last row.
  * The hash is computed by the INSERT itself (SQL below) and recomputed here in C by
  * mdm_audit_verify(); the two must follow the same canonical text. */
-#include "stewardship/audit.h"
+#include "mdm/audit.h"
 
 #include "common/log.h"
 #include "common/mem.h"
@@ -189,6 +189,19 @@ mdm_status mdm_audit_list(mdm_db *db, const mdm_audit_filter *f, json_t **rows, 
     PQclear(res);
     *rows = arr;
     return MDM_OK;
+}
+
+void mdm_audit_sha256_hex(const void *data, size_t len, char out[65])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32) {
+        memset(out, 'x', 64);
+        out[64] = '\0';
+        return;
+    }
+    for (unsigned i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
 void mdm_audit_row_hash(const char *const fields[10], char out[65])
