@@ -649,6 +649,11 @@ static mdm_status unmerge_fn(mdm_db *db, void *arg, mdm_err *err)
         (st = label_sets(db, back.data, rest.data, "no_match", false, "unmerge", c->who->name,
                          err)) != MDM_OK)
         goto out;
+    /* an undone merge means "not the same person", as a split does: never_link between
+     * the parts, so that resolution (a bridging record sent again) cannot redo it */
+    const char *pa[] = {back.data, rest.data, c->who->name, reason_of(c->who)};
+    if ((st = mdm_db_exec(db, &stmt_assert_sets, pa, NULL, err)) != MDM_OK)
+        goto out;
     if ((st = mdm_consent_recompute(db, s, err)) != MDM_OK ||
         (st = mdm_consent_recompute(db, r, err)) != MDM_OK)
         goto out;

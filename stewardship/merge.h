@@ -67,10 +67,12 @@ mdm_status mdm_merge_split(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t id, in
     __attribute__((warn_unused_result));
 
 /* Undoes the merge recorded in snapshot snapshot_id (0 = the latest merge that retired
- * or kept entity id): the retired entity comes back with its pre-merge golden values,
- * lineage, pins and members; the survivor gets back its own. Records that joined the
- * survivor after the merge stay with it. MDM_ECONFLICT when already undone or when a
- * side changed so much that it cannot be undone (a member was erased). */
+ * or kept entity id), manual or automatic (mdm_golden_merge snapshots every merge): the
+ * retired entity comes back with its pre-merge golden values, lineage, pins and members;
+ * the survivor gets back its own. Records that joined the survivor after the merge stay
+ * with it. never_link assertions are written between the two parts (like a split), so
+ * resolution cannot merge them again. MDM_ECONFLICT when already undone or when a side
+ * changed so much that it cannot be undone (a member was erased). */
 mdm_status mdm_merge_unmerge(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t id, int64_t snapshot_id,
                              const mdm_merge_actor *who, json_t **result, mdm_err *err)
     __attribute__((warn_unused_result));

@@ -5,7 +5,7 @@ import { say } from './dom.js';
 import { renderQueue, queueKey } from './queue.js';
 import { renderEntity } from './entity.js';
 import { renderSearch } from './search.js';
-import { renderAudit } from './audit.js';
+import { renderAudit, canReadAudit } from './audit.js';
 
 const $ = (id) => document.getElementById(id);
 let current = null; // {name, onKey}
@@ -19,6 +19,8 @@ function showSignIn(message) {
   $('api-key').focus();
 }
 
+let auditProbe = null; // {key, promise}: whether this key may read the audit log
+
 function showApp() {
   $('signin').hidden = true;
   $('view').hidden = false;
@@ -26,6 +28,13 @@ function showApp() {
   $('who').hidden = false;
   const k = apiKey() || '';
   $('who-name').textContent = `key ${k.slice(0, 8)}…`;
+  // the Audit tab only for keys that may read it (compliance, admin); asked once per key
+  if (!auditProbe || auditProbe.key !== k) {
+    const tab = document.querySelector('[data-nav=audit]');
+    tab.hidden = true;
+    auditProbe = { key: k, promise: canReadAudit().catch(() => true) };
+    auditProbe.promise.then((ok) => { if (auditProbe && auditProbe.key === k) tab.hidden = !ok; });
+  }
 }
 
 async function route() {

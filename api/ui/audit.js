@@ -1,6 +1,26 @@
-// Audit view: the newest audit rows with filters, and the hash-chain check.
-import { api } from './api.js';
+// Audit view: the newest audit rows with filters, and the hash-chain check. The audit
+// log is for compliance and admin keys: a steward key gets a plain explanation instead
+// (and app.js hides the tab for it).
+import { api, ApiError } from './api.js';
 import { h, fmtTime } from './dom.js';
+
+// Whether the signed-in key may read the audit log: a one-row probe (403: no).
+export async function canReadAudit() {
+  try {
+    await api.audit({ limit: 1 });
+    return true;
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 403) return false;
+    throw e;
+  }
+}
+
+function notAllowed(view) {
+  view.append(h('h2', {}, 'Audit log'),
+    h('p', { class: 'notice', role: 'status', id: 'audit-forbidden' },
+      'Your role cannot see the audit log. It is open to compliance and admin keys; ask one of them ' +
+      'for the rows you need, or sign in with such a key.'));
+}
 
 export async function renderAudit(view, params) {
   const form = h('form', { class: 'filters', 'aria-label': 'Audit filters' },
@@ -16,9 +36,18 @@ export async function renderAudit(view, params) {
     for (const k of ['actor', 'action', 'target']) if (form[k].value.trim()) p.set(k, form[k].value.trim());
     location.hash = `#/audit?${p}`;
   });
-  const res = await api.audit({
-    actor: params.get('actor'), action: params.get('action'), target: params.get('target'), verify: 'true', limit: 100,
-  });
+  let res;
+  try {
+    res = await api.audit({
+      actor: params.get('actor'), action: params.get('action'), target: params.get('target'), verify: 'true', limit: 100,
+    });
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 403) {
+      notAllowed(view);
+      return;
+    }
+    throw e;
+  }
   const chain = res.chain || null;
   view.append(h('h2', {}, 'Audit log'), form,
     chain ? h('p', { class: chain.intact ? 'ok' : 'error', role: 'status' },

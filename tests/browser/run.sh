@@ -48,7 +48,7 @@ passed=0 failed=0
 for t in "$here"/*.mjs; do
     [ -f "$t" ] || continue
     name=$(basename "$t" .mjs)
-    MDM_BASE="http://127.0.0.1:$port" MDM_KEY=$key MDM_SHOTS=$out \
+    MDM_BASE="http://127.0.0.1:$port" MDM_KEY=$key MDM_SHOTS=$out MDM_BIN=$mdm \
         timeout 180 node "$t" >"$tmp/$name.log" 2>&1
     rc=$?
     cat "$tmp/$name.log"

@@ -1,6 +1,7 @@
 // Steward UI end to end: sign in, open the queue, accept a pair (then check through the
 // API that the entities merged), reject one (then check the never_link assertion), open
-// the entity view and see lineage, search, and the layout at 1280x800 and 390x844.
+// the entity view and see lineage, search, the layout at 1280x800 and 390x844, and the
+// Audit tab by role (hidden for a steward key, whose audit view explains; shown for admin).
 // Environment from run.sh: MDM_BASE, MDM_KEY, MDM_SHOTS, MDM_DATABASE_URL.
 import { chromium } from 'playwright-core';
 import { execFileSync } from 'node:child_process';
@@ -160,6 +161,29 @@ await test('narrow_screen', async () => {
     .filter((el) => !el.labels?.length && !el.getAttribute('aria-label') && !el.textContent.trim()).length);
   check(unlabeled === 0, `every control has a label (${unlabeled} without)`);
   await page.setViewportSize({ width: 1280, height: 800 });
+});
+
+await test('audit_hidden_for_steward', async () => {
+  // a steward key: no Audit tab, and the view explains instead of failing
+  await page.goto(`${base}/ui/#/audit`);
+  await page.locator('#audit-forbidden', { hasText: 'Your role cannot see the audit log' }).waitFor();
+  await page.locator('nav [data-nav=audit]').waitFor({ state: 'hidden' });
+  check(await page.locator('#status[data-kind=error]').count() === 0 || !(await page.locator('#status').textContent()),
+    'no error message');
+});
+
+await test('audit_for_admin', async () => {
+  // an admin key: the tab is there and the log lists rows with the chain check
+  const admin = execFileSync(process.env.MDM_BIN, ['apikey', 'create', '--role', 'admin', '--name', 'ui-admin'],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.getByLabel('API key').fill(admin);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { name: 'Review queue' }).waitFor();
+  await page.locator('nav [data-nav=audit]').waitFor({ state: 'visible' });
+  await page.locator('nav [data-nav=audit]').click();
+  await page.locator('p[role=status]', { hasText: 'Hash chain intact' }).waitFor();
+  check(await page.locator('table.audit tbody tr').count() > 0, 'audit rows listed');
 });
 
 await test('no_script_errors', async () => {

@@ -120,6 +120,12 @@ static void test_manual_merge_and_exact_unmerge(void)
     CHECK(version(e_ann) > ann_v); /* versions only move forward */
     CHECK_INT(mdm_merge_unmerge(db, fx_ctx, e_ann, 0, &alice, NULL, &err), MDM_ECONFLICT);
     CHECK(strstr(err.msg, "already undone") != NULL);
+    /* an undone merge is "not the same person": never_link between the parts */
+    CHECK_INT(fx_count1(db,
+                        "SELECT count(*) FROM steward_assertion WHERE kind = 'never_link'"
+                        " AND record_a = $1",
+                        record_of("W1") < record_of("W2") ? record_of("W1") : record_of("W2")),
+              1);
     CHECK_INT(fx_count1(db,
                         "SELECT count(*) FROM audit_log WHERE action = 'entity.unmerge'"
                         " AND target = 'entity:' || $1",
@@ -222,6 +228,22 @@ static void test_automatic_merge_exact_unmerge(void)
               1);
     /* undone once only */
     CHECK_INT(mdm_merge_unmerge(db, fx_ctx, b.entity_id, 0, &alice, NULL, &err), MDM_ECONFLICT);
+    /* and for good: the bridging record sent again (changed) does not merge them again */
+    CHECK_INT(fx_count1(db,
+                        "SELECT count(*) FROM steward_assertion WHERE kind = 'never_link'"
+                        " AND $1 IN (record_a, record_b)",
+                        b.record_id),
+              2);
+    mdm_ingest_result c2 = fx_ingest(db, "web",
+                                     "{\"source_key\": \"AM3\", \"first_name\": \"Nina\","
+                                     " \"last_name\": \"Vasquez\", \"birth_date\": \"1973-07-08\","
+                                     " \"emails\": [\"nina@vasquez.example\"],"
+                                     " \"phones\": [\"+1 212 555 0199\", \"+1 212 555 0100\"]}");
+    CHECK_INT(c2.decision, MDM_DECISION_UPDATED);
+    CHECK_INT(c2.entity_id, a.entity_id);
+    CHECK_INT(fx_count1(db, "SELECT count(*) FROM entity WHERE id = $1 AND status = 'active'",
+                        b.entity_id),
+              1);
     free(b_before);
     free(b_members);
     free(a_members);
@@ -247,9 +269,16 @@ static void test_assertions(void)
     CHECK_INT(mdm_merge_assert(db, "never_link", w3, 999999, &alice, &err), MDM_ENOTFOUND);
     /* the stewards change their mind: always_link replaces the pair's assertion */
     CHECK_INT(mdm_merge_assert(db, "always_link", w1, w3, &alice, &err), MDM_OK);
-    CHECK_INT(fx_count1(db, "SELECT count(*) FROM steward_assertion WHERE record_a = $1",
+    CHECK_INT(fx_count1(db,
+                        "SELECT count(*) FROM steward_assertion WHERE record_a = $1"
+                        " AND kind = 'always_link'",
                         w1 < w3 ? w1 : w3),
               1);
+    CHECK_INT(fx_count1(db,
+                        "SELECT count(*) FROM steward_assertion WHERE kind = 'never_link'"
+                        " AND $1 IN (record_a, record_b)",
+                        w3),
+              0); /* replaced, not added */
     CHECK_INT(fx_count1(db,
                         "SELECT count(*) FROM steward_label WHERE origin = 'assertion'"
                         " AND record_a = $1",
