@@ -399,14 +399,35 @@ static const mdm_db_stmt st_sync_upsert = {
     "$5::jsonb, $6::boolean, $7::int, 'config') "
     "ON CONFLICT (source, url) DO UPDATE SET secret = EXCLUDED.secret, "
     "event_types = EXCLUDED.event_types, mapping = EXCLUDED.mapping, active = EXCLUDED.active, "
-    "max_attempts = EXCLUDED.max_attempts, origin = 'config', updated_at = now()",
+    "max_attempts = EXCLUDED.max_attempts, origin = 'config', updated_at = now() "
+    "WHERE (subscription.secret, subscription.event_types, subscription.mapping, "
+    "subscription.active, subscription.max_attempts, subscription.origin) IS DISTINCT FROM "
+    "(EXCLUDED.secret, EXCLUDED.event_types, EXCLUDED.mapping, EXCLUDED.active, "
+    "EXCLUDED.max_attempts, 'config') "
+    "RETURNING id, (xmax = 0) AS created",
     7};
 static const mdm_db_stmt st_sync_retire = {
     "publish_sync_retire",
     "UPDATE subscription SET active = false, updated_at = now() WHERE origin = 'config' AND "
     "active AND (source, url) NOT IN (SELECT x.source, x.url FROM "
-    "jsonb_to_recordset($1::jsonb) AS x(source text, url text))",
+    "jsonb_to_recordset($1::jsonb) AS x(source text, url text)) RETURNING id",
     1};
+
+/* One audit row for a subscription the configuration created, changed or retired
+ * (actor "config"): the subscription as mdm_publish_sub_get shows it (no secret). */
+static mdm_status audit_config_sub(mdm_db *db, int64_t id, const char *action, mdm_err *err)
+{
+    json_t *after = NULL;
+    mdm_status st = mdm_publish_sub_get(db, id, &after, err);
+    if (st != MDM_OK)
+        return st;
+    char target[48];
+    snprintf(target, sizeof target, "subscription:%lld", (long long)id);
+    st = mdm_audit_append(db, "config", "system", action, target, "configuration applied", NULL,
+                          after, err);
+    json_decref(after);
+    return st;
+}
 
 typedef struct sync_ctx {
     const mdm_config *cfg;
@@ -446,9 +467,17 @@ static mdm_status sync_tx(mdm_db *db, void *arg, mdm_err *err)
             mapping_s ? mapping_s : "{}",
             active && json_is_false(active) ? "false" : "true",
             ma_s};
-        st = mdm_db_exec(db, &st_sync_upsert, params, NULL, err);
+        PGresult *res = NULL;
+        st = mdm_db_exec(db, &st_sync_upsert, params, &res, err);
         free(types_s);
         free(mapping_s);
+        if (st == MDM_OK && PQntuples(res) == 1)
+            st = audit_config_sub(db, mdm_db_get_ll(res, 0, "id", 0),
+                                  strcmp(mdm_db_get(res, 0, "created", "f"), "t")
+                                      ? "subscription.update"
+                                      : "subscription.create",
+                                  err);
+        PQclear(res);
         if (st != MDM_OK) {
             if (st == MDM_ECONFLICT)
                 mdm_err_set_field(err, MDM_ECONFLICT, "/subscriptions",
@@ -463,8 +492,12 @@ static mdm_status sync_tx(mdm_db *db, void *arg, mdm_err *err)
     }
     char *keys_s = json_dumps(keys, JSON_COMPACT);
     const char *p2[] = {keys_s};
-    st = mdm_db_exec(db, &st_sync_retire, p2, NULL, err);
+    PGresult *gone = NULL;
+    st = mdm_db_exec(db, &st_sync_retire, p2, &gone, err);
     free(keys_s);
+    for (int r = 0; st == MDM_OK && r < PQntuples(gone); r++)
+        st = audit_config_sub(db, mdm_db_get_ll(gone, r, "id", 0), "subscription.delete", err);
+    PQclear(gone);
 out_free:
     json_decref(keys);
     return st;

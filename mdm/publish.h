@@ -78,8 +78,11 @@ mdm_status mdm_publish_validate_config(const mdm_config *cfg, mdm_err *err)
 void mdm_publish_mask_secrets(json_t *config_json);
 
 /* Upserts the configured subscriptions (origin 'config', keyed by source and url) and
- * deactivates origin-'config' rows no longer configured. *count gets the number
- * configured. MDM_ECONFLICT when a subscription names an unknown source system. */
+ * deactivates origin-'config' rows no longer configured; each row created, changed or
+ * deactivated gets a "subscription.create" / ".update" / ".delete" audit row by actor
+ * "config" (role system) in the same transaction, an unchanged one nothing. *count gets
+ * the number configured. MDM_ECONFLICT when a subscription names an unknown source
+ * system. */
 mdm_status mdm_publish_sync_config(mdm_db *db, const mdm_config *cfg, int *count, mdm_err *err)
     __attribute__((warn_unused_result));
 

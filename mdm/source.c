@@ -2,6 +2,7 @@
 #include "mdm/source.h"
 
 #include "common/mem.h"
+#include "mdm/audit.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -283,7 +284,8 @@ static const mdm_db_stmt stmt_sync = {
     "default_country = EXCLUDED.default_country, updated_at = now() "
     "WHERE (source_system.name, source_system.kind, source_system.trust, source_system.mapping, "
     "source_system.default_country) IS DISTINCT FROM "
-    "(EXCLUDED.name, EXCLUDED.kind, EXCLUDED.trust, EXCLUDED.mapping, EXCLUDED.default_country)",
+    "(EXCLUDED.name, EXCLUDED.kind, EXCLUDED.trust, EXCLUDED.mapping, EXCLUDED.default_country) "
+    "RETURNING (xmax = 0) AS created",
     6};
 
 static mdm_status sync_tx(mdm_db *db, void *arg, mdm_err *err)
@@ -300,9 +302,25 @@ static mdm_status sync_tx(mdm_db *db, void *arg, mdm_err *err)
             json_object_set_new(mapping, "$op", json_string(src->op_column));
         char *trust = json_dumps(src->trust, JSON_COMPACT | JSON_SORT_KEYS);
         char *map = json_dumps(mapping, JSON_COMPACT | JSON_SORT_KEYS);
-        json_decref(mapping);
         const char *p[6] = {src->code, src->name, src->kind, trust, map, src->default_country};
-        mdm_status st = mdm_db_exec(db, &stmt_sync, p, NULL, err);
+        PGresult *res = NULL;
+        mdm_status st = mdm_db_exec(db, &stmt_sync, p, &res, err);
+        if (st == MDM_OK && PQntuples(res) == 1) {
+            /* the configuration changed this source system: an audit row (configuration,
+             * not customer data: names, trust levels, column mapping) */
+            bool created = !strcmp(mdm_db_get(res, 0, "created", "f"), "t");
+            char target[128];
+            snprintf(target, sizeof target, "source_system:%.100s", src->code);
+            json_t *after = json_pack("{s:s,s:s?,s:s?,s:O?,s:O,s:s?}", "code", src->code, "name",
+                                      src->name, "kind", src->kind, "trust", src->trust, "mapping",
+                                      mapping, "default_country", src->default_country);
+            st = mdm_audit_append(db, "config", "system",
+                                  created ? "source.create" : "source.update", target,
+                                  "configuration applied", NULL, after, err);
+            json_decref(after);
+        }
+        PQclear(res);
+        json_decref(mapping);
         free(trust);
         free(map);
         if (st != MDM_OK)

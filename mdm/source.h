@@ -73,7 +73,9 @@ int mdm_source_trust(const mdm_source *src, const char *attr);
 
 /* Upserts every source into source_system (code, name, kind, trust, mapping,
  * default_country) in one transaction; sources that are no longer configured are kept
- * (their records still exist). *nsynced (may be NULL) receives the count. */
+ * (their records still exist). Each source created or changed gets a "source.create" /
+ * "source.update" audit row by actor "config" (role system) in that transaction; an
+ * unchanged configuration writes nothing. *nsynced (may be NULL) receives the count. */
 mdm_status mdm_sources_sync(mdm_db *db, const mdm_sources *s, int *nsynced, mdm_err *err)
     __attribute__((warn_unused_result));
 

@@ -1,5 +1,6 @@
 # Audit coverage: every kind of write by a person or a system leaves an audit row with
-# the right actor, role, action and target and without personal data — API keys
+# the right actor, role, action and target and without personal data — source systems
+# from the configuration (only when it changed them), API keys
 # (`mdm apikey`), a bulk load and a resolve run (`mdm load`, `mdm resolve`: one summary
 # row each), an NDJSON record batch, subscriptions, consent events posted on their own,
 # erasure over HTTP and from the CLI — and `mdm audit verify` passes after all of them
@@ -16,6 +17,15 @@ who_did() { sql "SELECT string_agg(actor || '|' || role, ',' ORDER BY id) FROM a
 
 expect_exit 0 "migrate" "$mdm" migrate
 "$mdm" synth --people 40 --seed 7 --out "$http_tmp/data" >/dev/null 2>&1
+
+# --- configuration: source systems as the configuration file defines them ---------------
+expect_eq "source.create audited per configured source" "$(who_did source.create source_system:crm)" "config|system"
+expect_eq "five sources created" "$(sql "SELECT count(*) FROM audit_log WHERE action = 'source.create'")" "5"
+expect_exit 0 "migrate again, same configuration" "$mdm" migrate
+expect_eq "an unchanged configuration writes no row" "$(sql "SELECT count(*) FROM audit_log WHERE action LIKE 'source.%'")" "5"
+jq '(.sources[] | select(.code == "crm") | .trust["*"]) = 65' "$http_tmp/mdm.json" > "$http_tmp/mdm2.json" && mv "$http_tmp/mdm2.json" "$http_tmp/mdm.json"
+expect_exit 0 "migrate with crm trust changed" "$mdm" migrate
+expect_eq "source.update audited with the new trust" "$(sql "SELECT actor || ' ' || (after->'trust'->>'*') FROM audit_log WHERE action = 'source.update' AND target = 'source_system:crm'")" "config 65"
 
 # --- API keys -----------------------------------------------------------------------
 admin=$(new_key admin --name ops)
@@ -106,7 +116,7 @@ leaks=$(sql "SELECT count(*) FROM audit_log WHERE concat_ws(' ', target, reason,
 expect_eq "no e-mail, name, contact point, evidence or requester in any audit row" "$leaks" "0"
 expect_eq "every kind of write is in the log" \
     "$(sql "SELECT string_agg(DISTINCT action, ',' ORDER BY action) FROM audit_log")" \
-    "apikey.create,apikey.revoke,consent.record,records.batch,records.load,records.resolve,subject.erase,subscription.create,subscription.delete,subscription.update"
+    "apikey.create,apikey.revoke,consent.record,records.batch,records.load,records.resolve,source.create,source.update,subject.erase,subscription.create,subscription.delete,subscription.update"
 n=$(sql "SELECT count(*) FROM audit_log")
 expect_exit 0 "audit verify passes" "$mdm" audit verify
 expect_contains "every row checked" "audit log intact: $n rows" "$out"

@@ -1052,9 +1052,21 @@ static void test_config_sync(void)
     if (!cfg)
         return;
     int n = 0;
+    const char *audited = "SELECT count(*) FROM audit_log a JOIN subscription s ON a.target ="
+                          " 'subscription:' || s.id WHERE s.url = 'https://shop.example/h'"
+                          " AND a.actor = 'config' AND a.role = 'system' AND a.action = $1"
+                          " AND a.after::text NOT LIKE '%' || $2 || '%'";
+    const char *created[] = {"subscription.create", SECRET};
     CHECK_INT(mdm_publish_sync_config(db, cfg, &n, &err), MDM_OK);
     CHECK_INT(n, 1);
+    CHECK_INT(sql(db, audited, 2, created), 1); /* audited, without its secret */
     CHECK_INT(mdm_publish_sync_config(db, cfg, &n, &err), MDM_OK);
+    CHECK_INT(sql(db, audited, 2, created), 1); /* unchanged: no second row */
+    CHECK_INT(sql(db,
+                  "SELECT count(*) FROM audit_log WHERE action = 'subscription.update'"
+                  " AND actor = 'config'",
+                  0, NULL),
+              0);
     CHECK_INT(sql(db,
                   "SELECT count(*) FROM subscription WHERE origin = 'config' AND active AND "
                   "max_attempts = 5 AND mapping = '{\"Id\": \"$source_key\"}'",
@@ -1071,6 +1083,8 @@ static void test_config_sync(void)
     CHECK_INT(
         sql(db, "SELECT count(*) FROM subscription WHERE origin = 'config' AND active", 0, NULL),
         0);
+    const char *deleted[] = {"subscription.delete", SECRET};
+    CHECK_INT(sql(db, audited, 2, deleted), 1);
     mdm_config_free(cfg);
     mdm_db_close(db);
 }
