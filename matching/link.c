@@ -501,6 +501,34 @@ static void term_frequencies(linkdata *ld)
     free(a);
 }
 
+/* After the features: interning, shared values, term frequencies. */
+static void finish_features(linkdata *ld)
+{
+    const mdm_model *m = ld->m;
+    /* intern every feature string: equal values then share one pointer (comparisons test
+     * pointers), and repeated values are stored once */
+    ld->names = mdm_intern_new();
+    ld->values = mdm_intern_new();
+    mdm_parallel_for(ld->threads > 1 ? 2 : 1, 2, intern_worker, ld);
+    for (int t = 0; ld->arenas && t < ld->threads; t++) {
+        mdm_arena_free(ld->arenas[t]);
+        ld->arenas[t] = NULL;
+    }
+    /* shared values: contact points and identifiers */
+    static const mdm_field shared_fields[] = {MDM_FIELD_EMAIL,      MDM_FIELD_PHONE,
+                                              MDM_FIELD_LOYALTY_ID, MDM_FIELD_CUSTOMER_NUMBER,
+                                              MDM_FIELD_TAX_ID,     MDM_FIELD_NATIONAL_ID};
+    for (size_t f = 0; f < sizeof shared_fields / sizeof shared_fields[0]; f++) {
+        bool off = false;
+        for (int k = 0; k < m->ncmp; k++)
+            if (m->cmp[k].field == shared_fields[f] && !m->cmp[k].shared_null)
+                off = true;
+        if (!off)
+            ld->shared_values += drop_shared(ld, shared_fields[f]);
+    }
+    term_frequencies(ld);
+}
+
 static mdm_status load_all(linkdata *ld, const mdm_model *m, const mdm_link_opts *o, mdm_err *err)
 {
     memset(ld, 0, sizeof *ld);
@@ -533,28 +561,7 @@ static mdm_status load_all(linkdata *ld, const mdm_model *m, const mdm_link_opts
     ld->blob_off = NULL;
     mdm_intern_free(ld->phone_keys);
     ld->phone_keys = NULL;
-    /* intern every feature string: equal values then share one pointer (comparisons test
-     * pointers), and repeated values are stored once */
-    ld->names = mdm_intern_new();
-    ld->values = mdm_intern_new();
-    mdm_parallel_for(ld->threads > 1 ? 2 : 1, 2, intern_worker, ld);
-    for (int t = 0; t < ld->threads; t++) {
-        mdm_arena_free(ld->arenas[t]);
-        ld->arenas[t] = NULL;
-    }
-    /* shared values: contact points and identifiers */
-    static const mdm_field shared_fields[] = {MDM_FIELD_EMAIL,      MDM_FIELD_PHONE,
-                                              MDM_FIELD_LOYALTY_ID, MDM_FIELD_CUSTOMER_NUMBER,
-                                              MDM_FIELD_TAX_ID,     MDM_FIELD_NATIONAL_ID};
-    for (size_t f = 0; f < sizeof shared_fields / sizeof shared_fields[0]; f++) {
-        bool off = false;
-        for (int k = 0; k < m->ncmp; k++)
-            if (m->cmp[k].field == shared_fields[f] && !m->cmp[k].shared_null)
-                off = true;
-        if (!off)
-            ld->shared_values += drop_shared(ld, shared_fields[f]);
-    }
-    term_frequencies(ld);
+    finish_features(ld);
     return MDM_OK;
 }
 
@@ -744,6 +751,72 @@ static double pair_prob(void *p, uint32_t a, uint32_t b, double *evidence)
     return mdm_model_probability(w);
 }
 
+/* Scores pairs[0..n) (comparison patterns in codes) into one array of edges at or above
+ * review; *nlinks counts those at or above link. */
+static mdm_edge *score_codes(linkdata *ld, const uint64_t *pairs, uint64_t *codes, size_t n,
+                             double review, double link, size_t *nedges, size_t *nlinks)
+{
+    cmp_ctx c = {.ld = ld, .pairs = pairs, .codes = codes, .review = review, .link = link};
+    weights_init(&c.w, ld->m);
+    int th = ld->threads;
+    c.edges = mdm_xcalloc((size_t)th, sizeof(mdm_edge *));
+    c.nedges = mdm_xcalloc((size_t)th, sizeof *c.nedges);
+    c.caps = mdm_xcalloc((size_t)th, sizeof *c.caps);
+    c.nlinks = mdm_xcalloc((size_t)th, sizeof *c.nlinks);
+    mdm_parallel_for(th, n, score_worker, &c);
+    size_t ne = 0;
+    *nlinks = 0;
+    for (int k = 0; k < th; k++) {
+        ne += c.nedges[k];
+        *nlinks += c.nlinks[k];
+    }
+    mdm_edge *all = mdm_xmalloc((ne ? ne : 1) * sizeof *all);
+    ne = 0;
+    for (int k = 0; k < th; k++) {
+        if (c.nedges[k])
+            memcpy(all + ne, c.edges[k], c.nedges[k] * sizeof *all);
+        ne += c.nedges[k];
+        free(c.edges[k]);
+    }
+    free(c.edges);
+    free(c.nedges);
+    free(c.caps);
+    free(c.nlinks);
+    *nedges = ne;
+    return all;
+}
+
+/* Guarded clustering of the records with the model's guards (cluster.h); edges below
+ * link are ignored. */
+static void cluster_edges(linkdata *ld, mdm_edge *edges, size_t ne, double link, uint32_t *cl,
+                          mdm_cluster_stats *st)
+{
+    const mdm_model *m = ld->m;
+    size_t n = ld->n ? ld->n : 1;
+    const char **strong = mdm_xcalloc(n * (size_t)(m->nstrong ? m->nstrong : 1), sizeof *strong);
+    for (size_t i = 0; i < ld->n; i++)
+        for (int s = 0; s < m->nstrong; s++)
+            strong[i * (size_t)m->nstrong + (size_t)s] = ld->feats[i].v[m->strong_ids[s]];
+    uint32_t *src = mdm_xmalloc(n * sizeof *src);
+    for (size_t i = 0; i < ld->n; i++)
+        src[i] = ld->feats[i].source;
+    prob_ctx pc = {.ld = ld};
+    weights_init(&pc.w, m);
+    mdm_cluster_opts co = {.max_cluster_size = m->max_cluster_size,
+                           .min_cohesion = m->min_cohesion,
+                           .min_pair_evidence = m->min_pair_evidence,
+                           .link_threshold = link,
+                           .nstrong = m->nstrong,
+                           .strong = strong,
+                           .source = src,
+                           .dedup_sources = ld->dedup_mask,
+                           .prob = pair_prob,
+                           .prob_ctx = &pc};
+    mdm_cluster_run(ld->n, edges, ne, &co, cl, st);
+    free(src);
+    free(strong);
+}
+
 /* ---- training ---- */
 
 /* prior = expected matches among candidates / all allowed pairs; stored in m */
@@ -927,10 +1000,9 @@ mdm_status mdm_link_run(mdm_model *m, const mdm_link_opts *o, mdm_link_stats *st
     double t0 = now_s(), t;
     linkdata ld;
     uint64_t *pairs = NULL, *codes = NULL;
-    mdm_edge **edges = NULL, *all = NULL;
-    size_t *nedges = NULL, *caps = NULL, *nlinks = NULL;
+    mdm_edge *all = NULL;
+    size_t ne = 0;
     uint32_t *cl = NULL;
-    const char **strong = NULL;
     hist *hists = NULL, merged = {0};
     mdm_status rc = load_all(&ld, m, o, err);
     if (rc != MDM_OK)
@@ -988,27 +1060,8 @@ mdm_status mdm_link_run(mdm_model *m, const mdm_link_opts *o, mdm_link_stats *st
     }
 
     /* score */
-    c.hists = NULL;
-    weights_init(&c.w, m);
-    c.review = m->review_threshold;
-    c.link = m->link_threshold;
-    edges = c.edges = mdm_xcalloc((size_t)ld.threads, sizeof(mdm_edge *));
-    nedges = c.nedges = mdm_xcalloc((size_t)ld.threads, sizeof *nedges);
-    caps = c.caps = mdm_xcalloc((size_t)ld.threads, sizeof *caps);
-    nlinks = c.nlinks = mdm_xcalloc((size_t)ld.threads, sizeof *nlinks);
-    mdm_parallel_for(ld.threads, npairs, score_worker, &c);
-    size_t ne = 0;
-    for (int k = 0; k < ld.threads; k++) {
-        ne += nedges[k];
-        st->links += nlinks[k];
-    }
-    all = mdm_xmalloc((ne ? ne : 1) * sizeof *all);
-    ne = 0;
-    for (int k = 0; k < ld.threads; k++) {
-        if (nedges[k])
-            memcpy(all + ne, edges[k], nedges[k] * sizeof *all);
-        ne += nedges[k];
-    }
+    all = score_codes(&ld, pairs, codes, npairs, m->review_threshold, m->link_threshold, &ne,
+                      &st->links);
     st->review = ne - st->links;
     free(pairs);
     pairs = NULL;
@@ -1019,27 +1072,7 @@ mdm_status mdm_link_run(mdm_model *m, const mdm_link_opts *o, mdm_link_stats *st
 
     /* cluster */
     cl = mdm_xmalloc((ld.n ? ld.n : 1) * sizeof *cl);
-    strong = mdm_xcalloc((ld.n ? ld.n : 1) * (size_t)(m->nstrong ? m->nstrong : 1), sizeof *strong);
-    for (size_t i = 0; i < ld.n; i++)
-        for (int s = 0; s < m->nstrong; s++)
-            strong[i * (size_t)m->nstrong + (size_t)s] = ld.feats[i].v[m->strong_ids[s]];
-    uint32_t *src = mdm_xmalloc((ld.n ? ld.n : 1) * sizeof *src);
-    for (size_t i = 0; i < ld.n; i++)
-        src[i] = ld.feats[i].source;
-    prob_ctx pc = {.ld = &ld};
-    weights_init(&pc.w, m);
-    mdm_cluster_opts co = {.max_cluster_size = m->max_cluster_size,
-                           .min_cohesion = m->min_cohesion,
-                           .min_pair_evidence = m->min_pair_evidence,
-                           .link_threshold = m->link_threshold,
-                           .nstrong = m->nstrong,
-                           .strong = strong,
-                           .source = src,
-                           .dedup_sources = ld.dedup_mask,
-                           .prob = pair_prob,
-                           .prob_ctx = &pc};
-    mdm_cluster_run(ld.n, all, ne, &co, cl, &st->cluster);
-    free(src);
+    cluster_edges(&ld, all, ne, m->link_threshold, cl, &st->cluster);
     st->t_cluster = now_s() - t4;
     if (ld.progress)
         fprintf(stderr,
@@ -1064,16 +1097,8 @@ out:
     }
     free(merged.keys);
     free(merged.counts);
-    if (edges)
-        for (int k = 0; k < ld.threads; k++)
-            free(edges[k]);
-    free(edges);
-    free(nedges);
-    free(caps);
-    free(nlinks);
     free(all);
     free(cl);
-    free(strong);
     free(pairs);
     free(codes);
     ld_free(&ld);
@@ -1119,6 +1144,100 @@ mdm_status mdm_link_explain(const mdm_model *m, const mdm_link_opts *o, const ch
         *doc, "b",
         json_pack("{s:s,s:s}", "source", ld.src_name[ld.feats[b].source], "record_id", ld.ids[b]));
 out:
+    ld_free(&ld);
+    return rc;
+}
+
+/* ---- caller-built features (mdm resolve's bulk path) ---- */
+
+mdm_status mdm_link_feats(const mdm_model *m, mdm_feat *feats, size_t n, const uint32_t *group,
+                          uint32_t dedup_mask, double link, double review, int threads,
+                          uint32_t *cluster_of, mdm_edge **edges, size_t *nedges,
+                          mdm_link_stats *st, mdm_err *err)
+{
+    memset(st, 0, sizeof *st);
+    *edges = NULL;
+    *nedges = 0;
+    if (!m->trained)
+        return mdm_err_set(err, MDM_EINVAL, "the model is not trained");
+    if (n >= UINT32_MAX - 1)
+        return mdm_err_set(err, MDM_EINVAL, "too many records");
+    double t0 = now_s();
+    linkdata ld;
+    memset(&ld, 0, sizeof ld);
+    ld.m = m;
+    ld.threads = mdm_link_threads(threads);
+    ld.feats = feats;
+    ld.n = n;
+    ld.dedup_mask = dedup_mask;
+    finish_features(&ld);
+    st->records = n;
+    st->shared_values = ld.shared_values;
+    double t1 = now_s();
+    st->t_load = t1 - t0;
+
+    uint64_t *pairs = NULL;
+    size_t npairs = 0;
+    mdm_status rc = mdm_block_candidates(m, feats, n, pair_allowed, &ld, ld.threads, &pairs,
+                                         &npairs, &st->block, err);
+    if (rc != MDM_OK)
+        goto out;
+    if (group) { /* two records already together (or both settled) need no comparison */
+        size_t k = 0;
+        for (size_t i = 0; i < npairs; i++) {
+            uint32_t a = (uint32_t)(pairs[i] >> 32), b = (uint32_t)pairs[i];
+            if (!group[a] || !group[b])
+                pairs[k++] = pairs[i];
+        }
+        npairs = k;
+    }
+    double t2 = now_s();
+    st->t_block = t2 - t1;
+    uint64_t *codes = mdm_xmalloc((npairs ? npairs : 1) * sizeof *codes);
+    cmp_ctx c = {.ld = &ld, .pairs = pairs, .codes = codes};
+    mdm_parallel_for(ld.threads, npairs, compare_worker, &c);
+    size_t ne = 0;
+    mdm_edge *all = score_codes(&ld, pairs, codes, npairs, review, link, &ne, &st->links);
+    st->review = ne - st->links;
+    free(codes);
+    free(pairs);
+    pairs = NULL;
+    double t3 = now_s();
+    st->t_score = t3 - t2;
+
+    /* records of one group are joined first (consecutive members, above any weight); the
+     * clustering sorts its edges, so it gets a copy and the caller the scored pairs */
+    mdm_edge *cl_edges = mdm_xmalloc((ne + n + 1) * sizeof *cl_edges);
+    if (ne)
+        memcpy(cl_edges, all, ne * sizeof *all);
+    size_t cne = ne;
+    if (group) {
+        uint32_t ng = 0;
+        for (size_t i = 0; i < n; i++)
+            if (group[i] > ng)
+                ng = group[i];
+        uint32_t *last = mdm_xmalloc(((size_t)ng + 1) * sizeof *last);
+        for (size_t g = 0; g <= ng; g++)
+            last[g] = UINT32_MAX;
+        for (size_t i = 0; i < n; i++) {
+            uint32_t g = group[i];
+            if (!g)
+                continue;
+            if (last[g] != UINT32_MAX)
+                cl_edges[cne++] = (mdm_edge){last[g], (uint32_t)i, 1e30f, 1.0f};
+            last[g] = (uint32_t)i;
+        }
+        free(last);
+    }
+    cluster_edges(&ld, cl_edges, cne, link, cluster_of, &st->cluster);
+    free(cl_edges);
+    st->t_cluster = now_s() - t3;
+    st->t_total = now_s() - t0;
+    *edges = all;
+    *nedges = ne;
+out:
+    free(pairs);
+    ld.feats = NULL; /* the caller's */
     ld_free(&ld);
     return rc;
 }

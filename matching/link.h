@@ -63,6 +63,22 @@ mdm_status mdm_link_explain(const mdm_model *m, const mdm_link_opts *opts, const
                             const char *id_a, const char *source_b, const char *id_b, json_t **doc,
                             mdm_err *err);
 
+/* The pipeline of mdm_link_run after reading, on features the caller built (mdm
+ * resolve's bulk path, mdm/bulk.h): interning, shared values, term frequencies, blocking,
+ * scoring with the trained model m and guarded clustering; no training (MDM_EINVAL when m
+ * is not trained). feats[i].source is the source index (bit s of dedup_mask: source s
+ * holds no duplicates). The features are rewritten (interned, shared values removed)
+ * and must not be used after the call (their strings may be the call's).
+ * group (may be NULL): per record 0, or g > 0 for records already together (an existing
+ * golden record): pairs inside one group or between two grouped records are not
+ * compared, and a group's records are joined before any scored link (guards apply).
+ * cluster_of[0..n) receives the clusters; *edges (malloc'd, *nedges of them) every
+ * scored pair at or above review, in no particular order. */
+mdm_status mdm_link_feats(const mdm_model *m, mdm_feat *feats, size_t n, const uint32_t *group,
+                          uint32_t dedup_mask, double link, double review, int threads,
+                          uint32_t *cluster_of, mdm_edge **edges, size_t *nedges,
+                          mdm_link_stats *st, mdm_err *err);
+
 /* Number of worker threads for a request (<= 0: MDM_THREADS, else online CPUs). */
 int mdm_link_threads(int requested);
 

@@ -223,3 +223,58 @@ long long mdm_db_get_ll(const PGresult *res, int row, const char *col, long long
     const char *v = mdm_db_get(res, row, col, NULL);
     return v ? strtoll(v, NULL, 10) : def;
 }
+
+mdm_status mdm_db_copy_in(mdm_db *db, const char *copy_sql, const char *data, size_t len,
+                          mdm_err *err)
+{
+    PGconn *conn = mdm_db_conn(db);
+    PGresult *cr = PQexec(conn, copy_sql);
+    if (!cr || PQresultStatus(cr) != PGRES_COPY_IN) {
+        mdm_status st = mdm_db_error(db, cr, "copy", err);
+        PQclear(cr);
+        return st;
+    }
+    PQclear(cr);
+    /* in pieces: PQputCopyData takes an int length */
+    int ok = 1;
+    for (size_t off = 0; ok == 1 && off < len; off += 1u << 30) {
+        size_t n = len - off < (1u << 30) ? len - off : (1u << 30);
+        ok = PQputCopyData(conn, data + off, (int)n);
+    }
+    if (ok != 1 || PQputCopyEnd(conn, NULL) != 1)
+        return mdm_db_error(db, NULL, "copy", err);
+    mdm_status st = MDM_OK;
+    PGresult *res;
+    while ((res = PQgetResult(conn)) != NULL) {
+        if (PQresultStatus(res) != PGRES_COMMAND_OK && st == MDM_OK)
+            st = mdm_db_error(db, res, "copy", err);
+        PQclear(res);
+    }
+    return st;
+}
+
+void mdm_db_copy_field(mdm_buf *b, const char *s)
+{
+    if (!s) {
+        mdm_buf_puts(b, "\\N");
+        return;
+    }
+    for (; *s; s++) {
+        switch (*s) {
+        case '\\':
+            mdm_buf_puts(b, "\\\\");
+            break;
+        case '\t':
+            mdm_buf_puts(b, "\\t");
+            break;
+        case '\n':
+            mdm_buf_puts(b, "\\n");
+            break;
+        case '\r':
+            mdm_buf_puts(b, "\\r");
+            break;
+        default:
+            mdm_buf_putc(b, *s);
+        }
+    }
+}

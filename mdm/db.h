@@ -58,6 +58,16 @@ mdm_status mdm_db_command(mdm_db *db, const char *sql, mdm_err *err)
  * Returns the status. */
 mdm_status mdm_db_error(mdm_db *db, const PGresult *res, const char *what, mdm_err *err);
 
+/* COPY ... FROM STDIN of data[0..len) (text format, built with mdm_db_copy_field) inside
+ * the caller's transaction. */
+mdm_status mdm_db_copy_in(mdm_db *db, const char *copy_sql, const char *data, size_t len,
+                          mdm_err *err) __attribute__((warn_unused_result));
+
+/* Appends one field in COPY text format (escaped; NULL as \N) to b, a common/mem.h
+ * mdm_buf. */
+struct mdm_buf;
+void mdm_db_copy_field(struct mdm_buf *b, const char *s);
+
 /* Transactions */
 
 typedef mdm_status (*mdm_db_tx_fn)(mdm_db *db, void *ctx, mdm_err *err);

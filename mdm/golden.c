@@ -100,6 +100,15 @@ static const mdm_db_stmt stmt_link = {
     "details) VALUES ('link', $3, $2, $1, $4, $5, $6, $7::jsonb)",
     7};
 
+/* Several new members and their link events. */
+static const mdm_db_stmt stmt_link_many = {
+    "golden_link_many",
+    "WITH r AS (SELECT * FROM unnest($1::bigint[], $2::float8[]) AS t(record_id, probability)), "
+    "m AS (INSERT INTO membership (record_id, entity_id) SELECT record_id, $3 FROM r) "
+    "INSERT INTO link_event (action, method, entity_id, record_id, probability, rule, actor) "
+    "SELECT 'link', 'auto', $3, record_id, probability, $4, $5 FROM r ORDER BY record_id",
+    5};
+
 static const mdm_db_stmt stmt_del_values = {"golden_del_values",
                                             "DELETE FROM golden_value WHERE entity_id = $1", 1};
 
@@ -435,6 +444,39 @@ mdm_status mdm_golden_link(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t record
         return st;
     char reason[64];
     snprintf(reason, sizeof reason, "record %lld linked", (long long)record_id);
+    if ((st = recompute(db, ctx, *entity_id, "updated", reason, true, NULL, NULL, err)) != MDM_OK)
+        return st;
+    return mdm_consent_recompute(db, *entity_id, err);
+}
+
+mdm_status mdm_golden_link_many(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t *entity_id,
+                                const int64_t *records, const double *probability, size_t n,
+                                const char *rule, const char *actor, mdm_err *err)
+{
+    if (n == 0)
+        return MDM_OK;
+    mdm_status st = mdm_golden_lock(db, entity_id, err);
+    if (st != MDM_OK)
+        return st;
+    mdm_buf ids = {0}, probs = {0};
+    mdm_buf_putc(&ids, '{');
+    mdm_buf_putc(&probs, '{');
+    for (size_t i = 0; i < n; i++) {
+        mdm_buf_printf(&ids, "%s%lld", i ? "," : "", (long long)records[i]);
+        mdm_buf_printf(&probs, "%s%.6f", i ? "," : "", probability[i]);
+    }
+    mdm_buf_putc(&ids, '}');
+    mdm_buf_putc(&probs, '}');
+    char eid[32];
+    ID(eid, *entity_id);
+    const char *p[5] = {ids.data, probs.data, eid, rule, actor ? actor : "system"};
+    st = mdm_db_exec(db, &stmt_link_many, p, NULL, err);
+    mdm_buf_free(&ids);
+    mdm_buf_free(&probs);
+    if (st != MDM_OK)
+        return st;
+    char reason[64];
+    snprintf(reason, sizeof reason, "%zu records linked", n);
     if ((st = recompute(db, ctx, *entity_id, "updated", reason, true, NULL, NULL, err)) != MDM_OK)
         return st;
     return mdm_consent_recompute(db, *entity_id, err);

@@ -46,6 +46,14 @@ mdm_status mdm_golden_link(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t record
                            double probability, const char *rule, json_t *details, mdm_err *err)
     __attribute__((warn_unused_result));
 
+/* Adds records[0..n) (no active membership) to entity_id (locked and followed to its
+ * survivor; *entity_id is updated) with one link event each (probability[i], rule), then
+ * recomputes the entity once (bulk resolution, mdm/bulk.h). */
+mdm_status mdm_golden_link_many(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t *entity_id,
+                                const int64_t *records, const double *probability, size_t n,
+                                const char *rule, const char *actor, mdm_err *err)
+    __attribute__((warn_unused_result));
+
 /* Removes record_id's active membership (if any) and recomputes the entity it left
  * (retiring it when empty). *left_entity (may be NULL) receives that entity, 0 if none. */
 mdm_status mdm_golden_unlink(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t record_id,

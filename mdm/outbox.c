@@ -43,12 +43,17 @@ static bool valid_type(const char *type)
     return false;
 }
 
+mdm_status mdm_outbox_lock_writer(mdm_db *db, mdm_err *err)
+{
+    return mdm_db_exec(db, &stmt_lock_shared, NULL, NULL, err);
+}
+
 mdm_status mdm_outbox_emit(mdm_db *db, const char *type, int64_t entity_id, int entity_version,
                            const json_t *payload, int64_t *seq_out, mdm_err *err)
 {
     if (!valid_type(type))
         return mdm_err_set(err, MDM_EINTERNAL, "unknown outbox event type \"%s\"", type);
-    mdm_status st = mdm_db_exec(db, &stmt_lock_shared, NULL, NULL, err);
+    mdm_status st = mdm_outbox_lock_writer(db, err);
     if (st != MDM_OK)
         return st;
     char id[24], ver[16];

@@ -25,6 +25,10 @@ mdm_status mdm_outbox_emit(mdm_db *db, const char *type, int64_t entity_id, int 
                            const json_t *payload, int64_t *seq_out, mdm_err *err)
     __attribute__((warn_unused_result));
 
+/* Takes the writers' shared lock (as mdm_outbox_emit does) for a caller that inserts
+ * outbox rows set-based in this transaction (mdm/bulk.c). */
+mdm_status mdm_outbox_lock_writer(mdm_db *db, mdm_err *err) __attribute__((warn_unused_result));
+
 /* Reads up to limit events with seq > after, in seq order, as a new JSON array of
  * {seq, event_id, type, entity_id, entity_version, payload, created_at}; *next receives
  * the cursor to pass next time (the last seq returned, or after when none). */

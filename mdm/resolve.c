@@ -10,6 +10,7 @@
 #include "matching/model.h"
 #include "matching/normalize.h"
 #include "matching/record.h"
+#include "mdm/bulk.h"
 #include "mdm/consent.h"
 #include "mdm/golden.h"
 #include "mdm/ingest.h"
@@ -35,6 +36,7 @@ mdm_status mdm_resolve_settings_parse(const json_t *section, mdm_resolve_setting
     out->review = 0.60;
     out->key_cap = 1000;
     out->max_candidates = 50;
+    out->bulk_min = 1000;
     out->thresholds_set = false;
     if (!section)
         return MDM_OK;
@@ -56,6 +58,12 @@ mdm_status mdm_resolve_settings_parse(const json_t *section, mdm_resolve_setting
             else
                 out->review = d;
             out->thresholds_set = true;
+        } else if (!strcmp(k, "bulk_min")) {
+            if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+                json_integer_value(v) > 1000000000)
+                return mdm_err_set_field(err, MDM_EINVAL, ptr,
+                                         "resolve.bulk_min must be an integer 0..1000000000");
+            out->bulk_min = (long)json_integer_value(v);
         } else if (!strcmp(k, "key_cap") || !strcmp(k, "max_candidates")) {
             if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 1000000)
                 return mdm_err_set_field(err, MDM_EINVAL, ptr,
@@ -367,7 +375,6 @@ static double builtin_score(const mdm_ingest_ctx *ctx, const json_t *a, const js
 /* A canonical record with its engine features, built once and compared many times. */
 typedef struct prepared {
     const json_t *canon;
-    mdm_record rec;
     mdm_feat feat;
     bool has_feat;
 } prepared;
@@ -416,25 +423,33 @@ static void canon_to_record(const json_t *c, mdm_record *r)
     }
 }
 
+bool mdm_resolve_features(const mdm_ingest_ctx *ctx, mdm_norm *norm, mdm_arena *a,
+                          const json_t *canonical, mdm_phone_key_fn phone_fn, void *phone_ctx,
+                          mdm_feat *f)
+{
+    const mdm_model *m = mdm_ingest_engine(ctx);
+    if (!m || !norm)
+        return false;
+    mdm_record rec;
+    canon_to_record(canonical, &rec);
+    const json_t *addr = json_array_get(json_object_get(canonical, "addresses"), 0);
+    const char *country = json_string_value(json_object_get(addr, "country"));
+    mdm_feat_build_with(norm, &rec, country ? country : m->default_country, a, f, phone_fn,
+                        phone_ctx);
+    mdm_record_clear(&rec);
+    return true;
+}
+
 static void prepare(const mdm_ingest_ctx *ctx, mdm_norm *norm, mdm_arena *a, const json_t *canon,
                     prepared *p)
 {
     memset(p, 0, sizeof *p);
     p->canon = canon;
-    const mdm_model *m = mdm_ingest_engine(ctx);
-    if (!m || !norm)
-        return;
-    canon_to_record(canon, &p->rec);
-    const json_t *addr = json_array_get(json_object_get(canon, "addresses"), 0);
-    const char *country = json_string_value(json_object_get(addr, "country"));
-    mdm_feat_build(norm, &p->rec, country ? country : m->default_country, a, &p->feat);
-    p->has_feat = true;
+    p->has_feat = mdm_resolve_features(ctx, norm, a, canon, NULL, NULL, &p->feat);
 }
 
 static void unprepare(prepared *p)
 {
-    if (p->has_feat)
-        mdm_record_clear(&p->rec);
     p->has_feat = false;
 }
 
@@ -614,6 +629,11 @@ static const mdm_db_stmt stmt_record = {
     " WHERE a.record_a = sr.id OR a.record_b = sr.id) AS assertions "
     "FROM source_record sr WHERE sr.id = $1",
     1};
+
+/* Waits for a bulk resolution in progress (mdm/bulk.h) and keeps the next from starting
+ * until this transaction ends. */
+static const mdm_db_stmt stmt_gate = {"resolve_gate",
+                                      "SELECT pg_advisory_xact_lock_shared(" MDM_BULK_LOCK ")", 0};
 
 static const mdm_db_stmt stmt_old_keys = {"resolve_old_keys",
                                           "SELECT key FROM blocking_key WHERE record_id = $1", 1};
@@ -1020,7 +1040,9 @@ mdm_status mdm_resolve_record(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t rec
     json_t *canon = NULL, *keys = NULL, *lockset = NULL;
     cand_set cs = {0};
     out->record_id = record_id;
-    mdm_status st = mdm_db_exec(db, &stmt_record, p1, &res, err);
+    mdm_status st = mdm_db_exec(db, &stmt_gate, NULL, NULL, err);
+    if (st == MDM_OK)
+        st = mdm_db_exec(db, &stmt_record, p1, &res, err);
     if (st != MDM_OK)
         return st;
     if (PQntuples(res) != 1) {
@@ -1240,7 +1262,9 @@ static mdm_status batch_tx(mdm_db *db, void *arg, mdm_err *err)
     snprintf(lim, sizeof lim, "%d", b->size);
     const char *p[1] = {lim};
     PGresult *res = NULL;
-    mdm_status st = mdm_db_exec(db, &stmt_pending, p, &res, err);
+    mdm_status st = mdm_db_exec(db, &stmt_gate, NULL, NULL, err);
+    if (st == MDM_OK)
+        st = mdm_db_exec(db, &stmt_pending, p, &res, err);
     if (st != MDM_OK)
         return st;
     int n = PQntuples(res);
@@ -1321,6 +1345,36 @@ out_fail:
     return NULL;
 }
 
+static const mdm_db_stmt stmt_pending_count = {
+    "resolve_pending_count",
+    "SELECT count(*) AS n FROM source_record WHERE resolved_at IS NULL AND NOT deleted", 0};
+
+/* The bulk path first when enough records wait (and a trained model is in use). */
+static mdm_status bulk_first(const char *url, const mdm_ingest_ctx *ctx, int threads,
+                             FILE *progress, long *done, mdm_err *err)
+{
+    const mdm_resolve_settings *rs = mdm_ingest_resolve_settings(ctx);
+    *done = 0;
+    if (rs->bulk_min <= 0 || !mdm_ingest_engine(ctx))
+        return MDM_OK;
+    mdm_db *db = mdm_db_connect(url, err);
+    if (!db)
+        return err ? err->code : MDM_EDB;
+    PGresult *res = NULL;
+    mdm_status st = mdm_db_exec(db, &stmt_pending_count, NULL, &res, err);
+    if (st == MDM_OK) {
+        long n = (long)mdm_db_get_ll(res, 0, "n", 0);
+        PQclear(res);
+        if (n >= rs->bulk_min) {
+            mdm_bulk_stats bs;
+            st = mdm_bulk_resolve(db, ctx, threads, 0, progress, &bs, err);
+            *done = bs.created + bs.linked;
+        }
+    }
+    mdm_db_close(db);
+    return st;
+}
+
 mdm_status mdm_resolve_pending(const char *url, const mdm_ingest_ctx *ctx, int batch, int threads,
                                FILE *progress, long *resolved, mdm_err *err)
 {
@@ -1335,6 +1389,13 @@ mdm_status mdm_resolve_pending(const char *url, const mdm_ingest_ctx *ctx, int b
         threads = 1;
     if (threads > 32)
         threads = 32;
+    long bulk_done = 0;
+    mdm_status bst = bulk_first(url, ctx, threads, progress, &bulk_done, err);
+    if (bst != MDM_OK) {
+        pthread_mutex_destroy(&job.mu);
+        return bst;
+    }
+    atomic_store(&job.done, bulk_done);
     pthread_t t[32];
     int started = 0;
     if (threads == 1) {

@@ -19,13 +19,15 @@
  *      record_entity review item; below -> new entity. Every decision is a link_event.
  *
  * Settings ("resolve" configuration section): auto_link (0.95), review (0.60), key_cap
- * (1000), max_candidates (50). Unknown keys or values out of range are MDM_EINVAL.
+ * (1000), max_candidates (50), bulk_min (1000). Unknown keys or values out of range are MDM_EINVAL.
  *
  * All functions that write run inside the caller's transaction. */
 #ifndef MDM_MDM_RESOLVE_H
 #define MDM_MDM_RESOLVE_H
 
 #include "common/err.h"
+#include "common/mem.h"
+#include "matching/model.h"
 #include "mdm/db.h"
 
 #include <jansson.h>
@@ -41,6 +43,8 @@ typedef struct mdm_resolve_settings {
     double review;
     int key_cap;
     int max_candidates;
+    long bulk_min;       /* pending new records from which mdm_resolve_pending resolves in bulk
+                          * (mdm/bulk.h); 0: never */
     bool thresholds_set; /* given in configuration; else a trained model's own apply */
 } mdm_resolve_settings;
 
@@ -88,6 +92,14 @@ mdm_status mdm_resolve_settings_parse(const json_t *section, mdm_resolve_setting
  * the trained model's blocking rules (matching/block.h mdm_block_keys) when there is
  * one, else the built-in rules. */
 json_t *mdm_resolve_keys(const mdm_ingest_ctx *ctx, const json_t *canonical);
+
+/* The trained model's features of a canonical record, as resolution builds them
+ * (strings in a; norm is the calling thread's normalizer, mdm_ingest_norm_acquire).
+ * phone_fn (may be NULL: matching/model.h mdm_feat_phone_key) gives phone keys. False
+ * (f untouched) when no trained model is in use. */
+bool mdm_resolve_features(const mdm_ingest_ctx *ctx, struct mdm_norm *norm, mdm_arena *a,
+                          const json_t *canonical, mdm_phone_key_fn phone_fn, void *phone_ctx,
+                          mdm_feat *f);
 
 /* Scores two canonical records with the trained model (matching/model.h
  * mdm_model_score) or the built-in weights: returns the match weight (log2 Bayes

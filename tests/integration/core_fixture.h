@@ -83,7 +83,8 @@ static __attribute__((unused)) void fx_teardown(void)
 }
 
 /* Ingests a JSON text; the result is returned (errors freed unless keep). */
-static mdm_ingest_result fx_ingest(mdm_db *db, const char *source, const char *json)
+static __attribute__((unused)) mdm_ingest_result fx_ingest(mdm_db *db, const char *source,
+                                                           const char *json)
 {
     mdm_ingest_result r = {0};
     json_error_t je;

@@ -1,0 +1,918 @@
+/* Bulk resolution of pending records: read, match in memory with the batch engine, write
+ * set-based in chunks. See bulk.h for the protocol. */
+#include "mdm/bulk.h"
+
+#include "common/log.h"
+#include "common/mem.h"
+#include "matching/block.h"
+#include "matching/link.h"
+#include "matching/model.h"
+#include "matching/normalize.h"
+#include "mdm/consent.h"
+#include "mdm/golden.h"
+#include "mdm/ingest.h"
+#include "mdm/outbox.h"
+#include "mdm/resolve.h"
+#include "mdm/survive.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define READ_PAGE  20000 /* records per read round trip */
+#define MAX_KEYS   128
+#define BULK_ACTOR "resolve"
+#define CHANGE_TIME                                                                                \
+    "to_char(COALESCE(sr.source_updated_at, sr.received_at) AT TIME ZONE 'UTC', "                  \
+    "'YYYY-MM-DD\"T\"HH24:MI:SS.US')"
+
+/* clang-format off */
+static const mdm_db_stmt stmt_gate = {
+    "bulk_gate", "SELECT pg_advisory_lock(" MDM_BULK_LOCK ")", 0};
+static const mdm_db_stmt stmt_ungate = {
+    "bulk_ungate", "SELECT pg_advisory_unlock(" MDM_BULK_LOCK ")", 0};
+static const mdm_db_stmt stmt_sources = {
+    "bulk_sources", "SELECT code, trust::text AS trust FROM source_system ORDER BY code", 0};
+static const mdm_db_stmt stmt_pending = {
+    "bulk_pending",
+    "SELECT sr.id, sr.source, sr.source_key, sr.normalized::text AS normalized, "
+    CHANGE_TIME " AS upd FROM source_record sr "
+    "WHERE sr.resolved_at IS NULL AND sr.id > $1 AND NOT sr.deleted "
+    "AND NOT EXISTS (SELECT 1 FROM membership m WHERE m.record_id = sr.id AND m.active) "
+    "AND NOT EXISTS (SELECT 1 FROM steward_assertion a WHERE a.record_a = sr.id "
+    "  OR a.record_b = sr.id) "
+    "ORDER BY sr.id LIMIT $2",
+    2};
+static const mdm_db_stmt stmt_any_keys = {
+    "bulk_any_keys", "SELECT EXISTS (SELECT 1 FROM blocking_key) AS any", 0};
+static const mdm_db_stmt stmt_settled = {
+    "bulk_settled",
+    "SELECT sr.id, m.entity_id, sr.source, sr.source_key, sr.normalized::text AS normalized, "
+    CHANGE_TIME " AS upd FROM "
+    "(SELECT DISTINCT bk.record_id FROM bulk_keys t JOIN blocking_key bk ON bk.key = t.key "
+    "  WHERE NOT EXISTS (SELECT 1 FROM key_frequency f WHERE f.key = t.key AND f.records > $1)) c "
+    "JOIN membership m ON m.record_id = c.record_id AND m.active "
+    "JOIN source_record sr ON sr.id = c.record_id "
+    "ORDER BY m.entity_id, sr.id",
+    1};
+static const mdm_db_stmt stmt_new_ids = {
+    "bulk_new_ids",
+    "SELECT nextval(pg_get_serial_sequence('entity', 'id')) AS id "
+    "FROM generate_series(1, $1) ORDER BY 1",
+    1};
+
+/* the chunk, applied from the temporary tables */
+static const mdm_db_stmt stmt_apply[] = {
+    {"bulk_entities",
+     "INSERT INTO entity (id, version, golden) SELECT id, 1, golden::jsonb FROM bulk_entity", 0},
+    {"bulk_versions",
+     "INSERT INTO entity_version (entity_id, version, golden, reason) "
+     "SELECT id, 1, golden::jsonb, 'created' FROM bulk_entity", 0},
+    {"bulk_members",
+     "INSERT INTO membership (record_id, entity_id) SELECT record_id, entity_id FROM bulk_member",
+     0},
+    {"bulk_link_events",
+     "INSERT INTO link_event (action, method, entity_id, record_id, probability, rule, actor) "
+     "SELECT action, 'auto', entity_id, record_id, probability, rule, '" BULK_ACTOR "' "
+     "FROM bulk_member ORDER BY record_id", 0},
+    {"bulk_values",
+     "INSERT INTO golden_value (entity_id, attr, value, source_record_id, rule, sources) "
+     "SELECT entity_id, attr, value::jsonb, source_record_id, rule, sources::jsonb "
+     "FROM bulk_value", 0},
+    {"bulk_outbox",
+     "INSERT INTO outbox (type, entity_id, entity_version, payload) "
+     "SELECT 'created', id, 1, jsonb_build_object('id', id, 'version', 1, 'golden', "
+     "golden::jsonb) FROM bulk_entity ORDER BY id", 0},
+    {"bulk_consent_state",
+     "INSERT INTO consent_state (entity_id, state) SELECT id, '{}' FROM bulk_entity "
+     "ON CONFLICT DO NOTHING", 0},
+    {"bulk_old_keys",
+     "WITH del AS (DELETE FROM blocking_key bk USING bulk_done d "
+     "  WHERE bk.record_id = d.record_id RETURNING bk.key) "
+     "UPDATE key_frequency f SET records = f.records - d.n "
+     "FROM (SELECT key, count(*) AS n FROM del GROUP BY key) d WHERE f.key = d.key", 0},
+    {"bulk_keys",
+     "INSERT INTO blocking_key (key, record_id) SELECT key, record_id FROM bulk_key "
+     "ON CONFLICT DO NOTHING", 0},
+    {"bulk_key_frequency",
+     "INSERT INTO key_frequency (key, records) SELECT key, count(*) FROM bulk_key GROUP BY key "
+     "ON CONFLICT (key) DO UPDATE SET records = key_frequency.records + EXCLUDED.records", 0},
+    {"bulk_resolved",
+     "UPDATE source_record sr SET resolved_at = now() FROM bulk_done d "
+     "WHERE sr.id = d.record_id", 0},
+    {"bulk_review",
+     "INSERT INTO review_item (kind, record_id, entity_id, score, probability, explanation, "
+     "priority) SELECT 'record_entity', record_id, entity_id, score, probability, "
+     "explanation::jsonb, probability FROM bulk_review ORDER BY record_id", 0},
+};
+/* clang-format on */
+
+static const char *const temp_tables =
+    "CREATE TEMP TABLE IF NOT EXISTS bulk_keys (key text) ON COMMIT DELETE ROWS;"
+    "CREATE TEMP TABLE IF NOT EXISTS bulk_entity (id bigint, golden text) ON COMMIT DELETE ROWS;"
+    "CREATE TEMP TABLE IF NOT EXISTS bulk_member (record_id bigint, entity_id bigint, "
+    " action text, probability float8, rule text) ON COMMIT DELETE ROWS;"
+    "CREATE TEMP TABLE IF NOT EXISTS bulk_value (entity_id bigint, attr text, value text, "
+    " source_record_id bigint, rule text, sources text) ON COMMIT DELETE ROWS;"
+    "CREATE TEMP TABLE IF NOT EXISTS bulk_key (record_id bigint, key text) ON COMMIT DELETE ROWS;"
+    "CREATE TEMP TABLE IF NOT EXISTS bulk_done (record_id bigint) ON COMMIT DELETE ROWS;"
+    "CREATE TEMP TABLE IF NOT EXISTS bulk_review (record_id bigint, entity_id bigint, "
+    " score float8, probability float8, explanation text) ON COMMIT DELETE ROWS;";
+
+/* ---- records ---------------------------------------------------------------------- */
+
+typedef struct brec {
+    int64_t id;
+    int64_t entity;    /* settled: its golden record; pending: 0 */
+    uint32_t src;      /* index in bulk.src */
+    size_t off;        /* in bulk.blob: source_key \0 normalized \0 change time \0 */
+    const char **keys; /* pending: blocking keys, NULL-terminated (thread arena) */
+    float best;        /* pending: best probability to a member of its cluster */
+    bool skipped;      /* its settled golden record went away: left to incremental */
+} brec;
+
+typedef struct bsrc {
+    char *code;
+    json_t *trust;
+} bsrc;
+
+typedef struct review_pair {
+    uint32_t ca, cb; /* clusters, ca < cb */
+    uint32_t rec;    /* the pending record the item is about */
+    uint32_t other;  /* a record of the other side */
+    float w, p;
+} review_pair;
+
+typedef struct bulk {
+    mdm_db *db;
+    const mdm_ingest_ctx *ctx;
+    const mdm_model *m;
+    const mdm_resolve_settings *rs;
+    int threads;
+    size_t chunk; /* records per write transaction */
+    FILE *progress;
+    bsrc *src;
+    size_t nsrc;
+    brec *r;
+    size_t n, cap, npending;
+    mdm_buf blob;
+    mdm_feat *feats;
+    mdm_arena **arenas; /* per thread: feature and key strings */
+    size_t feat_from;   /* build_features: first record */
+    int failed;         /* a thread could not get a normalizer */
+    /* plan */
+    uint32_t *cl; /* cluster per record */
+    size_t ncl;
+    int64_t *cl_entity; /* settled golden record of the cluster, 0 none, -1 several */
+    int64_t *cl_new;    /* new golden record id of the cluster */
+    int *cl_chunk;      /* write chunk of the cluster, -1 none */
+    uint32_t *order;    /* pending records of written clusters, by cluster then id */
+    size_t norder;
+    review_pair *rv;
+    size_t nrv;
+    long planned_deferred; /* records of clusters holding several golden records */
+    mdm_bulk_stats *st;
+} bulk;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static const char *field(const bulk *b, const brec *r, int k)
+{
+    const char *p = b->blob.data + r->off;
+    for (int i = 0; i < k; i++)
+        p += strlen(p) + 1;
+    return p;
+}
+#define SOURCE_KEY(b, r) field((b), (r), 0)
+#define NORMALIZED(b, r) field((b), (r), 1)
+#define CHANGED_AT(b, r) field((b), (r), 2)
+
+static uint32_t source_index(bulk *b, const char *code)
+{
+    for (size_t i = 0; i < b->nsrc; i++)
+        if (!strcmp(b->src[i].code, code))
+            return (uint32_t)i;
+    /* a source gone from source_system still has records: no trust */
+    b->src = mdm_xrealloc(b->src, (b->nsrc + 1) * sizeof *b->src);
+    b->src[b->nsrc] = (bsrc){mdm_xstrdup(code), NULL};
+    return (uint32_t)b->nsrc++;
+}
+
+/* Appends the rows of res (id, [entity_id], source, source_key, normalized, upd). */
+static void add_rows(bulk *b, const PGresult *res)
+{
+    int n = PQntuples(res);
+    for (int i = 0; i < n; i++) {
+        if (b->n == b->cap) {
+            b->cap = b->cap ? 2 * b->cap : 65536;
+            b->r = mdm_xrealloc(b->r, b->cap * sizeof *b->r);
+        }
+        brec *r = &b->r[b->n++];
+        memset(r, 0, sizeof *r);
+        r->id = mdm_db_get_ll(res, i, "id", 0);
+        r->entity = mdm_db_get_ll(res, i, "entity_id", 0);
+        r->src = source_index(b, mdm_db_get(res, i, "source", ""));
+        r->off = b->blob.len;
+        mdm_buf_append(&b->blob, mdm_db_get(res, i, "source_key", ""),
+                       strlen(mdm_db_get(res, i, "source_key", "")) + 1);
+        const char *norm = mdm_db_get(res, i, "normalized", "{}");
+        mdm_buf_append(&b->blob, norm, strlen(norm) + 1);
+        const char *upd = mdm_db_get(res, i, "upd", "");
+        mdm_buf_append(&b->blob, upd, strlen(upd) + 1);
+    }
+}
+
+static mdm_status read_sources(bulk *b, mdm_err *err)
+{
+    PGresult *res = NULL;
+    mdm_status st = mdm_db_exec(b->db, &stmt_sources, NULL, &res, err);
+    if (st != MDM_OK)
+        return st;
+    for (int i = 0; i < PQntuples(res); i++) {
+        uint32_t s = source_index(b, mdm_db_get(res, i, "code", ""));
+        b->src[s].trust = json_loads(mdm_db_get(res, i, "trust", "null"), 0, NULL);
+    }
+    PQclear(res);
+    return MDM_OK;
+}
+
+static mdm_status read_pending(bulk *b, mdm_err *err)
+{
+    long long after = 0;
+    char lim[16];
+    snprintf(lim, sizeof lim, "%d", READ_PAGE);
+    for (;;) {
+        char a[32];
+        snprintf(a, sizeof a, "%lld", after);
+        const char *p[2] = {a, lim};
+        PGresult *res = NULL;
+        mdm_status st = mdm_db_exec(b->db, &stmt_pending, p, &res, err);
+        if (st != MDM_OK)
+            return st;
+        int n = PQntuples(res);
+        add_rows(b, res);
+        if (n)
+            after = mdm_db_get_ll(res, n - 1, "id", after);
+        PQclear(res);
+        if (n < READ_PAGE)
+            break;
+    }
+    b->npending = b->n;
+    return MDM_OK;
+}
+
+/* ---- features --------------------------------------------------------------------- */
+
+/* Canonical phones are E.164 already (ingest normalized them with libphonenumber, the
+ * slowest normalizer by far): such a value is its own key. Anything else (numbers kept
+ * as sent because they were not valid) goes through the normal path. */
+static const char *phone_key(void *ctx, mdm_norm *norm, const char *raw, const char *country,
+                             mdm_arena *a)
+{
+    (void)ctx;
+    size_t len = strlen(raw);
+    bool e164 = raw[0] == '+' && len >= 8 && len <= 16;
+    for (size_t i = 1; e164 && i < len; i++)
+        e164 = raw[i] >= '0' && raw[i] <= '9';
+    return e164 ? mdm_arena_strdup(a, raw) : mdm_feat_phone_key(norm, raw, country, a);
+}
+
+static void feat_worker(void *arg, int t, size_t lo, size_t hi)
+{
+    bulk *b = arg;
+    mdm_err err = {0};
+    mdm_norm *norm = mdm_ingest_norm_acquire(&err);
+    if (!norm) {
+        b->failed = 1;
+        return;
+    }
+    mdm_arena *a = b->arenas[t];
+    for (size_t i = lo + b->feat_from; i < hi + b->feat_from; i++) {
+        brec *r = &b->r[i];
+        json_t *canon = json_loads(NORMALIZED(b, r), 0, NULL);
+        memset(&b->feats[i], 0, sizeof b->feats[i]);
+        if (canon)
+            (void)mdm_resolve_features(b->ctx, norm, a, canon, phone_key, NULL, &b->feats[i]);
+        json_decref(canon);
+        b->feats[i].source = 0; /* sources are not deduplicated here, as incrementally */
+        if (i >= b->npending)
+            continue;
+        const char *keys[MAX_KEYS];
+        size_t nk = mdm_block_keys(b->m, &b->feats[i], a, keys, MAX_KEYS);
+        if (nk > MAX_KEYS)
+            nk = MAX_KEYS;
+        const char **list = mdm_arena_alloc(a, (nk + 1) * sizeof *list);
+        size_t k = 0;
+        for (size_t j = 0; j < nk; j++) {
+            bool dup = false;
+            for (size_t q = 0; q < k && !dup; q++)
+                dup = !strcmp(list[q], keys[j]);
+            if (!dup)
+                list[k++] = keys[j];
+        }
+        list[k] = NULL;
+        r->keys = list;
+    }
+    mdm_ingest_norm_release(norm);
+}
+
+/* Features (and, for pending records, blocking keys) of records from.. */
+static mdm_status build_features(bulk *b, size_t from, mdm_err *err)
+{
+    b->feats = mdm_xrealloc(b->feats, (b->n ? b->n : 1) * sizeof *b->feats);
+    b->feat_from = from;
+    mdm_parallel_for(b->threads, b->n - from, feat_worker, b);
+    if (b->failed)
+        return mdm_err_set(err, MDM_EINTERNAL, "cannot initialise the normalizer (ICU)");
+    return MDM_OK;
+}
+
+static int cmp_cstr(const void *x, const void *y)
+{
+    return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+/* Settled records sharing a blocking key with the pending ones, with their golden record. */
+static mdm_status read_settled(bulk *b, mdm_err *err)
+{
+    PGresult *res = NULL;
+    mdm_status st = mdm_db_exec(b->db, &stmt_any_keys, NULL, &res, err);
+    if (st != MDM_OK)
+        return st;
+    bool any = !strcmp(mdm_db_get(res, 0, "any", "f"), "t");
+    PQclear(res);
+    if (!any || b->npending == 0)
+        return MDM_OK;
+    size_t nk = 0, cap = 0;
+    const char **all = NULL;
+    for (size_t i = 0; i < b->npending; i++)
+        for (const char **k = b->r[i].keys; k && *k; k++) {
+            if (nk == cap) {
+                cap = cap ? 2 * cap : 65536;
+                all = mdm_xrealloc(all, cap * sizeof *all);
+            }
+            all[nk++] = *k;
+        }
+    if (nk)
+        qsort(all, nk, sizeof *all, cmp_cstr);
+    mdm_buf copy = {0};
+    for (size_t i = 0; i < nk; i++)
+        if (i == 0 || strcmp(all[i], all[i - 1]) != 0) {
+            mdm_db_copy_field(&copy, all[i]);
+            mdm_buf_putc(&copy, '\n');
+        }
+    free(all);
+    char cap_s[16];
+    snprintf(cap_s, sizeof cap_s, "%d", b->rs->key_cap);
+    const char *p[1] = {cap_s};
+    if ((st = mdm_db_command(b->db, "BEGIN", err)) != MDM_OK)
+        goto out;
+    st = mdm_db_copy_in(b->db, "COPY bulk_keys (key) FROM STDIN", copy.data, copy.len, err);
+    if (st == MDM_OK)
+        st = mdm_db_exec(b->db, &stmt_settled, p, &res, err);
+    if (st != MDM_OK) {
+        mdm_err ignore;
+        if (mdm_db_command(b->db, "ROLLBACK", &ignore) != MDM_OK)
+            mdm_log(MDM_LOG_WARN, "bulk resolve: rollback failed: %s", ignore.msg);
+        goto out;
+    }
+    size_t from = b->n;
+    add_rows(b, res);
+    PQclear(res);
+    if ((st = mdm_db_command(b->db, "COMMIT", err)) != MDM_OK)
+        goto out;
+    b->st->settled = (long)(b->n - from);
+    st = build_features(b, from, err);
+out:
+    mdm_buf_free(&copy);
+    return st;
+}
+
+/* ---- plan ------------------------------------------------------------------------- */
+
+static int cmp_review(const void *x, const void *y)
+{
+    const review_pair *a = x, *b = y;
+    if (a->ca != b->ca)
+        return a->ca < b->ca ? -1 : 1;
+    if (a->cb != b->cb)
+        return a->cb < b->cb ? -1 : 1;
+    if (a->p != b->p)
+        return a->p > b->p ? -1 : 1;
+    return a->rec < b->rec ? -1 : a->rec > b->rec;
+}
+
+/* The golden record a record ends in: settled, new, or 0 (deferred). */
+static int64_t entity_of(const bulk *b, uint32_t i)
+{
+    if (b->r[i].entity)
+        return b->r[i].entity;
+    uint32_t c = b->cl[i];
+    if (b->cl_entity[c] > 0)
+        return b->cl_entity[c];
+    return b->cl_entity[c] == 0 ? b->cl_new[c] : 0;
+}
+
+static mdm_status plan(bulk *b, const mdm_edge *edges, size_t ne, mdm_err *err)
+{
+    size_t ncl = 0;
+    for (size_t i = 0; i < b->n; i++)
+        if (b->cl[i] + 1 > ncl)
+            ncl = b->cl[i] + 1;
+    b->ncl = ncl;
+    b->cl_entity = mdm_xcalloc(ncl ? ncl : 1, sizeof *b->cl_entity);
+    b->cl_new = mdm_xcalloc(ncl ? ncl : 1, sizeof *b->cl_new);
+    b->cl_chunk = mdm_xmalloc((ncl ? ncl : 1) * sizeof *b->cl_chunk);
+    size_t *pending_in = mdm_xcalloc(ncl ? ncl : 1, sizeof *pending_in);
+    for (size_t c = 0; c < ncl; c++)
+        b->cl_chunk[c] = -1;
+    for (size_t i = b->npending; i < b->n; i++) {
+        int64_t *ce = &b->cl_entity[b->cl[i]];
+        if (*ce == 0)
+            *ce = b->r[i].entity;
+        else if (*ce != b->r[i].entity)
+            *ce = -1;
+    }
+    for (size_t i = 0; i < b->npending; i++)
+        pending_in[b->cl[i]]++;
+
+    /* best probability inside the cluster, per pending record */
+    for (size_t e = 0; e < ne; e++) {
+        const mdm_edge *ed = &edges[e];
+        if (b->cl[ed->a] != b->cl[ed->b])
+            continue;
+        if (ed->a < b->npending && ed->prob > b->r[ed->a].best)
+            b->r[ed->a].best = ed->prob;
+        if (ed->b < b->npending && ed->prob > b->r[ed->b].best)
+            b->r[ed->b].best = ed->prob;
+    }
+
+    /* new golden record ids, oldest records first (clusters are numbered in order of
+     * their first record, and pending records come first, by id) */
+    size_t nnew = 0;
+    for (size_t c = 0; c < ncl; c++)
+        if (pending_in[c] && b->cl_entity[c] == 0)
+            nnew++;
+    if (nnew) {
+        char n_s[24];
+        snprintf(n_s, sizeof n_s, "%zu", nnew);
+        const char *p[1] = {n_s};
+        PGresult *res = NULL;
+        mdm_status st = mdm_db_exec(b->db, &stmt_new_ids, p, &res, err);
+        if (st != MDM_OK) {
+            free(pending_in);
+            return st;
+        }
+        size_t k = 0;
+        for (size_t c = 0; c < ncl; c++)
+            if (pending_in[c] && b->cl_entity[c] == 0)
+                b->cl_new[c] = mdm_db_get_ll(res, (int)k++, "id", 0);
+        PQclear(res);
+    }
+
+    /* chunks of whole clusters; records in cluster order */
+    size_t *start = mdm_xcalloc(ncl + 1, sizeof *start);
+    for (size_t c = 0; c < ncl; c++)
+        start[c + 1] = start[c] + (b->cl_entity[c] >= 0 ? pending_in[c] : 0);
+    b->norder = start[ncl];
+    b->order = mdm_xmalloc((b->norder ? b->norder : 1) * sizeof *b->order);
+    size_t *fill = mdm_xmalloc((ncl ? ncl : 1) * sizeof *fill);
+    memcpy(fill, start, (ncl ? ncl : 1) * sizeof *fill);
+    for (size_t i = 0; i < b->npending; i++) {
+        uint32_t c = b->cl[i];
+        if (b->cl_entity[c] >= 0)
+            b->order[fill[c]++] = (uint32_t)i;
+        else
+            b->planned_deferred++;
+    }
+    int chunk = 0;
+    size_t in_chunk = 0;
+    for (size_t c = 0; c < ncl; c++) {
+        size_t k = start[c + 1] - start[c];
+        if (!k)
+            continue;
+        if (in_chunk && in_chunk + k > b->chunk) {
+            chunk++;
+            in_chunk = 0;
+        }
+        b->cl_chunk[c] = chunk;
+        in_chunk += k;
+    }
+    free(fill);
+    free(start);
+
+    /* review: scored pairs between clusters (below the link threshold, or links the
+     * guards refused), one item per pair of clusters, about a pending record */
+    for (size_t e = 0; e < ne; e++) {
+        const mdm_edge *ed = &edges[e];
+        uint32_t x = ed->a, y = ed->b;
+        if (b->cl[x] == b->cl[y])
+            continue;
+        if (y < b->npending && (x >= b->npending || b->r[y].id > b->r[x].id)) {
+            uint32_t t = x;
+            x = y;
+            y = t;
+        }
+        if (x >= b->npending) /* two settled records */
+            continue;
+        int64_t ex = entity_of(b, x), ey = entity_of(b, y);
+        if (!ex || !ey || ex == ey)
+            continue;
+        if (!b->nrv || (b->nrv & (b->nrv - 1)) == 0)
+            b->rv = mdm_xrealloc(b->rv, (b->nrv ? 2 * b->nrv : 1) * sizeof *b->rv);
+        uint32_t ca = b->cl[x], cb = b->cl[y];
+        b->rv[b->nrv++] =
+            (review_pair){ca < cb ? ca : cb, ca < cb ? cb : ca, x, y, ed->weight, ed->prob};
+    }
+    if (b->nrv) {
+        qsort(b->rv, b->nrv, sizeof *b->rv, cmp_review);
+        size_t k = 0;
+        for (size_t i = 0; i < b->nrv; i++)
+            if (i == 0 || b->rv[i].ca != b->rv[k - 1].ca || b->rv[i].cb != b->rv[k - 1].cb)
+                b->rv[k++] = b->rv[i];
+        b->nrv = k;
+    }
+    free(pending_in);
+    return MDM_OK;
+}
+
+/* ---- write ------------------------------------------------------------------------ */
+
+typedef struct chunk_job {
+    bulk *b;
+    int chunk;
+    size_t lo, hi; /* range of b->order */
+    long entities, created, linked, deferred, review;
+} chunk_job;
+
+static void copy_id(mdm_buf *c, int64_t v)
+{
+    mdm_buf_printf(c, "%lld", (long long)v);
+}
+
+static void copy_json(mdm_buf *c, const json_t *j)
+{
+    if (!j || json_is_null(j)) {
+        mdm_buf_puts(c, "\\N");
+        return;
+    }
+    char *s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+    mdm_db_copy_field(c, s);
+    free(s);
+}
+
+/* Golden record of a new cluster (members in id order, as a recompute reads them). */
+static void new_entity(bulk *b, const uint32_t *recs, size_t k, json_t **canon, mdm_buf *ent,
+                       mdm_buf *val)
+{
+    mdm_survive_member *mem = mdm_xcalloc(k, sizeof *mem);
+    for (size_t i = 0; i < k; i++) {
+        const brec *r = &b->r[recs[i]];
+        mem[i].record_id = r->id;
+        mem[i].source = b->src[r->src].code;
+        mem[i].source_key = SOURCE_KEY(b, r);
+        mem[i].canonical = canon[i];
+        mem[i].trust = b->src[r->src].trust;
+        mem[i].trust_default = 50;
+        mem[i].updated_at = CHANGED_AT(b, r);
+    }
+    json_t *golden = NULL, *lineage = NULL;
+    mdm_survive_compute(mdm_ingest_survive(b->ctx), mem, k, NULL, &golden, &lineage);
+    int64_t eid = b->cl_new[b->cl[recs[0]]];
+    char *g = json_dumps(golden, JSON_COMPACT | JSON_SORT_KEYS);
+    copy_id(ent, eid);
+    mdm_buf_putc(ent, '\t');
+    mdm_db_copy_field(ent, g);
+    mdm_buf_putc(ent, '\n');
+    free(g);
+    const char *attr;
+    json_t *l;
+    json_object_foreach(lineage, attr, l)
+    {
+        copy_id(val, eid);
+        mdm_buf_putc(val, '\t');
+        mdm_db_copy_field(val, attr);
+        mdm_buf_putc(val, '\t');
+        const json_t *v = json_object_get(l, "value");
+        copy_json(val, v ? v : json_null());
+        mdm_buf_putc(val, '\t');
+        const json_t *sr = json_object_get(l, "source_record_id");
+        if (json_is_integer(sr))
+            copy_id(val, (int64_t)json_integer_value(sr));
+        else
+            mdm_buf_puts(val, "\\N");
+        mdm_buf_putc(val, '\t');
+        mdm_db_copy_field(val, json_string_value(json_object_get(l, "rule")));
+        mdm_buf_putc(val, '\t');
+        copy_json(val, json_object_get(l, "sources"));
+        mdm_buf_putc(val, '\n');
+    }
+    json_decref(golden);
+    json_decref(lineage);
+    free(mem);
+}
+
+static mdm_status review_items(chunk_job *j, mdm_buf *out)
+{
+    bulk *b = j->b;
+    for (size_t i = 0; i < b->nrv; i++) {
+        const review_pair *rv = &b->rv[i];
+        int ca = b->cl_chunk[rv->ca], cb = b->cl_chunk[rv->cb];
+        if ((ca > cb ? ca : cb) != j->chunk) /* written with the later of the two sides */
+            continue;
+        json_t *x = json_loads(NORMALIZED(b, &b->r[rv->rec]), 0, NULL);
+        json_t *y = json_loads(NORMALIZED(b, &b->r[rv->other]), 0, NULL);
+        json_t *ex = NULL;
+        if (x && y) {
+            double p;
+            mdm_resolve_score(b->ctx, x, y, &p, &ex, NULL);
+        }
+        json_decref(x);
+        json_decref(y);
+        copy_id(out, b->r[rv->rec].id);
+        mdm_buf_printf(out, "\t%lld\t%.6f\t%.6f\t", (long long)entity_of(b, rv->other),
+                       (double)rv->w, (double)rv->p);
+        copy_json(out, ex ? ex : json_array());
+        mdm_buf_putc(out, '\n');
+        json_decref(ex);
+        j->review++;
+    }
+    return MDM_OK;
+}
+
+static mdm_status chunk_tx(mdm_db *db, chunk_job *j, mdm_err *err)
+{
+    bulk *b = j->b;
+    j->entities = j->created = j->linked = j->deferred = j->review = 0;
+    mdm_buf ent = {0}, mem = {0}, val = {0}, key = {0}, done = {0}, rev = {0};
+    json_t **canon = NULL;
+    int64_t *ids = NULL;
+    double *probs = NULL;
+    for (size_t i = j->lo; i < j->hi; i++)
+        b->r[b->order[i]].skipped = false;
+    mdm_status st = mdm_outbox_lock_writer(db, err);
+    for (size_t i = j->lo; i < j->hi && st == MDM_OK;) {
+        uint32_t c = b->cl[b->order[i]];
+        size_t e = i;
+        while (e < j->hi && b->cl[b->order[e]] == c)
+            e++;
+        size_t k = e - i;
+        const uint32_t *recs = b->order + i;
+        int64_t eid = b->cl_entity[c];
+        if (eid > 0) {
+            /* joining a settled golden record */
+            ids = mdm_xrealloc(ids, k * sizeof *ids);
+            probs = mdm_xrealloc(probs, k * sizeof *probs);
+            for (size_t q = 0; q < k; q++) {
+                ids[q] = b->r[recs[q]].id;
+                probs[q] = b->r[recs[q]].best;
+            }
+            char rule[48];
+            snprintf(rule, sizeof rule, "bulk p>=%.2f", b->rs->auto_link);
+            st = mdm_golden_link_many(db, b->ctx, &eid, ids, probs, k, rule, BULK_ACTOR, err);
+            if (st == MDM_ENOTFOUND) { /* gone meanwhile: the incremental path decides */
+                mdm_err_clear(err);
+                st = MDM_OK;
+                j->deferred += (long)k;
+                for (size_t q = 0; q < k; q++)
+                    b->r[recs[q]].skipped = true;
+                i = e;
+                continue;
+            }
+            j->linked += (long)k;
+        } else {
+            canon = mdm_xrealloc(canon, k * sizeof(json_t *));
+            for (size_t q = 0; q < k; q++) {
+                canon[q] = json_loads(NORMALIZED(b, &b->r[recs[q]]), 0, NULL);
+                if (!canon[q])
+                    canon[q] = json_object();
+            }
+            new_entity(b, recs, k, canon, &ent, &val);
+            for (size_t q = 0; q < k; q++) {
+                const brec *r = &b->r[recs[q]];
+                copy_id(&mem, r->id);
+                mdm_buf_printf(&mem, "\t%lld\t%s\t", (long long)b->cl_new[c],
+                               q == 0 ? "create" : "link");
+                if (q == 0)
+                    mdm_buf_printf(&mem, "\\N\tbulk\n");
+                else
+                    mdm_buf_printf(&mem, "%.6f\tbulk p>=%.2f\n", (double)r->best, b->rs->auto_link);
+                json_decref(canon[q]);
+            }
+            j->entities++;
+            j->created += (long)k;
+        }
+        for (size_t q = 0; q < k; q++) {
+            const brec *r = &b->r[recs[q]];
+            copy_id(&done, r->id);
+            mdm_buf_putc(&done, '\n');
+            for (const char **kk = r->keys; kk && *kk; kk++) {
+                copy_id(&key, r->id);
+                mdm_buf_putc(&key, '\t');
+                mdm_db_copy_field(&key, *kk);
+                mdm_buf_putc(&key, '\n');
+            }
+        }
+        i = e;
+    }
+    if (st == MDM_OK)
+        st = review_items(j, &rev);
+    struct {
+        const char *sql;
+        const mdm_buf *data;
+    } copies[] = {
+        {"COPY bulk_entity (id, golden) FROM STDIN", &ent},
+        {"COPY bulk_member (record_id, entity_id, action, probability, rule) FROM STDIN", &mem},
+        {"COPY bulk_value (entity_id, attr, value, source_record_id, rule, sources) FROM STDIN",
+         &val},
+        {"COPY bulk_key (record_id, key) FROM STDIN", &key},
+        {"COPY bulk_done (record_id) FROM STDIN", &done},
+        {"COPY bulk_review (record_id, entity_id, score, probability, explanation) FROM STDIN",
+         &rev},
+    };
+    for (size_t q = 0; q < sizeof copies / sizeof copies[0] && st == MDM_OK; q++)
+        if (copies[q].data->len)
+            st = mdm_db_copy_in(db, copies[q].sql, copies[q].data->data, copies[q].data->len, err);
+    for (size_t q = 0; q < sizeof stmt_apply / sizeof stmt_apply[0] && st == MDM_OK; q++)
+        st = mdm_db_exec(db, &stmt_apply[q], NULL, NULL, err);
+
+    /* consent events arrive with their records, once the membership is settled (the
+     * golden record's consent state is recomputed with each) */
+    for (size_t i = j->lo; i < j->hi && st == MDM_OK; i++) {
+        const brec *r = &b->r[b->order[i]];
+        const char *norm = NORMALIZED(b, r);
+        if (r->skipped || (!strstr(norm, "\"consents\": [{") && !strstr(norm, "\"consents\":[{")))
+            continue;
+        json_t *cj = json_loads(norm, 0, NULL);
+        const json_t *consents = json_object_get(cj, "consents");
+        int64_t eid = entity_of(b, b->order[i]);
+        if (json_array_size(consents) && eid) {
+            st =
+                mdm_consent_ingest(db, r->id, b->src[r->src].code, SOURCE_KEY(b, r), consents, err);
+        }
+        json_decref(cj);
+    }
+    mdm_buf_free(&ent);
+    mdm_buf_free(&mem);
+    mdm_buf_free(&val);
+    mdm_buf_free(&key);
+    mdm_buf_free(&done);
+    mdm_buf_free(&rev);
+    free(canon);
+    free(ids);
+    free(probs);
+    return st;
+}
+
+static const char *const truncate_chunk =
+    "TRUNCATE bulk_entity, bulk_member, bulk_value, bulk_key, bulk_done, bulk_review";
+
+/* Every chunk in one transaction: a run that stops anywhere leaves nothing behind, and
+ * the next run plans from the same records, so it ends as an uninterrupted run would. */
+static mdm_status write_tx(mdm_db *db, void *arg, mdm_err *err)
+{
+    bulk *b = arg;
+    mdm_bulk_stats *s = b->st;
+    s->entities = s->created = s->linked = s->review = 0;
+    s->deferred = b->planned_deferred;
+    mdm_status st = MDM_OK;
+    size_t lo = 0;
+    while (st == MDM_OK && lo < b->norder) {
+        int chunk = b->cl_chunk[b->cl[b->order[lo]]];
+        size_t hi = lo;
+        while (hi < b->norder && b->cl_chunk[b->cl[b->order[hi]]] == chunk)
+            hi++;
+        chunk_job j = {.b = b, .chunk = chunk, .lo = lo, .hi = hi};
+        if ((st = chunk_tx(db, &j, err)) != MDM_OK ||
+            (st = mdm_db_command(db, truncate_chunk, err)) != MDM_OK)
+            break;
+        s->entities += j.entities;
+        s->created += j.created;
+        s->linked += j.linked;
+        s->deferred += j.deferred;
+        s->review += j.review;
+        if (b->progress) {
+            fprintf(b->progress, "resolve: bulk %zu/%zu records written\n", hi, b->norder);
+            fflush(b->progress);
+        }
+        lo = hi;
+    }
+    return st;
+}
+
+/* ---- the run ---------------------------------------------------------------------- */
+
+static void bulk_free(bulk *b)
+{
+    for (size_t i = 0; i < b->nsrc; i++) {
+        free(b->src[i].code);
+        json_decref(b->src[i].trust);
+    }
+    free(b->src);
+    free(b->r);
+    mdm_buf_free(&b->blob);
+    free(b->feats);
+    for (int t = 0; b->arenas && t < b->threads; t++)
+        mdm_arena_free(b->arenas[t]);
+    free(b->arenas);
+    free(b->cl);
+    free(b->cl_entity);
+    free(b->cl_new);
+    free(b->cl_chunk);
+    free(b->order);
+    free(b->rv);
+}
+
+mdm_status mdm_bulk_resolve(mdm_db *db, const mdm_ingest_ctx *ctx, int threads, int chunk,
+                            FILE *progress, mdm_bulk_stats *stats, mdm_err *err)
+{
+    memset(stats, 0, sizeof *stats);
+    const mdm_model *m = mdm_ingest_engine(ctx);
+    if (!m || !m->trained)
+        return MDM_OK;
+    bulk b = {.db = db,
+              .ctx = ctx,
+              .m = m,
+              .rs = mdm_ingest_resolve_settings(ctx),
+              .threads = mdm_link_threads(threads),
+              .chunk = chunk > 0 ? (size_t)chunk : 10000,
+              .progress = progress,
+              .st = stats};
+    b.arenas = mdm_xcalloc((size_t)b.threads, sizeof(mdm_arena *));
+    for (int t = 0; t < b.threads; t++)
+        b.arenas[t] = mdm_arena_new(1 << 20);
+    mdm_edge *edges = NULL;
+    size_t ne = 0;
+    double t0 = now_s();
+    mdm_status st = mdm_db_exec(db, &stmt_gate, NULL, NULL, err);
+    if (st != MDM_OK)
+        goto out_free;
+    if ((st = mdm_db_command(db, temp_tables, err)) != MDM_OK)
+        goto out;
+    if ((st = read_sources(&b, err)) != MDM_OK || (st = read_pending(&b, err)) != MDM_OK)
+        goto out;
+    stats->records = (long)b.npending;
+    if (b.npending == 0)
+        goto out;
+    if ((st = build_features(&b, 0, err)) != MDM_OK || (st = read_settled(&b, err)) != MDM_OK)
+        goto out;
+    double t1 = now_s();
+    stats->t_read = t1 - t0;
+    if (progress) {
+        fprintf(progress, "resolve: bulk read %ld pending and %ld settled records in %.1fs\n",
+                stats->records, stats->settled, stats->t_read);
+        fflush(progress);
+    }
+
+    uint32_t *group = NULL;
+    if (b.n > b.npending) { /* settled records arrive ordered by golden record */
+        group = mdm_xcalloc(b.n, sizeof *group);
+        uint32_t g = 0;
+        for (size_t i = b.npending; i < b.n; i++) {
+            if (i == b.npending || b.r[i].entity != b.r[i - 1].entity)
+                g++;
+            group[i] = g;
+        }
+    }
+    b.cl = mdm_xmalloc((b.n ? b.n : 1) * sizeof *b.cl);
+    mdm_link_stats ls;
+    st = mdm_link_feats(m, b.feats, b.n, group, 0, b.rs->auto_link, b.rs->review, b.threads, b.cl,
+                        &edges, &ne, &ls, err);
+    free(group);
+    free(b.feats); /* rewritten by the engine, not used again */
+    b.feats = NULL;
+    if (st != MDM_OK)
+        goto out;
+    if ((st = plan(&b, edges, ne, err)) != MDM_OK)
+        goto out;
+    double t2 = now_s();
+    stats->t_match = t2 - t1;
+    if (progress) {
+        fprintf(progress,
+                "resolve: bulk matched in %.1fs: %zu candidate pairs, %zu links, %zu clusters, "
+                "%ld records left to incremental resolution\n",
+                stats->t_match, ls.block.pairs, ls.links, b.ncl, b.planned_deferred);
+        fflush(progress);
+    }
+    st = mdm_db_run_tx(db, "bulk_resolve", write_tx, &b, err);
+    stats->t_write = now_s() - t2;
+    if (st == MDM_OK)
+        mdm_log(MDM_LOG_INFO,
+                "event=bulk_resolve records=%ld settled=%ld entities=%ld linked=%ld deferred=%ld "
+                "review=%ld read_s=%.1f match_s=%.1f write_s=%.1f",
+                stats->records, stats->settled, stats->entities, stats->linked, stats->deferred,
+                stats->review, stats->t_read, stats->t_match, stats->t_write);
+out:;
+    mdm_err ignore;
+    if (mdm_db_exec(db, &stmt_ungate, NULL, NULL, &ignore) != MDM_OK)
+        mdm_log(MDM_LOG_WARN, "bulk resolve: cannot release the gate: %s", ignore.msg);
+out_free:
+    free(edges);
+    bulk_free(&b);
+    return st;
+}
