@@ -87,7 +87,7 @@ void mdm_h_entity_get(mdm_http_req *req)
     if (status && strcmp(status, "active") == 0) {
         json_t *consent = NULL;
         json_int_t live = json_integer_value(json_object_get(e, "id"));
-        if (mdm_consent_state(db, live, NULL, &consent, &err) == MDM_OK)
+        if (mdm_consent_state_active(db, live, &consent, &err) == MDM_OK)
             json_object_set_new(e, "consent", consent);
     }
     char etag[32];

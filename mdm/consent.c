@@ -621,6 +621,34 @@ static mdm_status live_entity(mdm_db *db, int64_t id, int64_t *live, char status
                        (long long)id);
 }
 
+/* The state of live (an active entity) at `at`, as the object mdm_consent_state answers;
+ * canon is `at` formatted. */
+static mdm_status state_of(mdm_db *db, int64_t live, int64_t at, const char *canon, json_t **out,
+                           mdm_err *err)
+{
+    PGresult *res = NULL;
+    cevs l = {0};
+    mdm_status st = load_entity_events(db, live, &res, &l, err);
+    if (st == MDM_OK) {
+        json_t *list;
+        derive(&l, at, &list, NULL);
+        *out = json_pack("{s:I,s:s,s:o}", "entity_id", (json_int_t)live, "as_of", canon, "consents",
+                         list);
+    }
+    PQclear(res);
+    free(l.v);
+    return st;
+}
+
+mdm_status mdm_consent_state_active(mdm_db *db, int64_t entity_id, json_t **out, mdm_err *err)
+{
+    *out = NULL;
+    int64_t at = now_usec();
+    char canon[32];
+    format_time(at, canon);
+    return state_of(db, entity_id, at, canon, out, err);
+}
+
 mdm_status mdm_consent_state(mdm_db *db, int64_t entity_id, const char *as_of, json_t **out,
                              mdm_err *err)
 {
@@ -640,19 +668,9 @@ mdm_status mdm_consent_state(mdm_db *db, int64_t entity_id, const char *as_of, j
     if (strcmp(status, "erased") == 0)
         return mdm_err_set(err, MDM_ENOTFOUND, "golden record %lld was erased",
                            (long long)entity_id);
-    PGresult *res = NULL;
-    cevs l = {0};
-    st = load_entity_events(db, live, &res, &l, err);
-    if (st == MDM_OK) {
-        json_t *list;
-        derive(&l, at, &list, NULL);
-        *out = json_pack("{s:I,s:s,s:o}", "entity_id", (json_int_t)live, "as_of", canon, "consents",
-                         list);
-        if (live != entity_id)
-            json_object_set_new(*out, "requested_id", json_integer(entity_id));
-    }
-    PQclear(res);
-    free(l.v);
+    st = state_of(db, live, at, canon, out, err);
+    if (st == MDM_OK && live != entity_id)
+        json_object_set_new(*out, "requested_id", json_integer(entity_id));
     return st;
 }
 

@@ -96,6 +96,11 @@ mdm_status mdm_consent_recompute(mdm_db *db, int64_t entity_id, mdm_err *err)
 mdm_status mdm_consent_state(mdm_db *db, int64_t entity_id, const char *as_of, json_t **out,
                              mdm_err *err) __attribute__((warn_unused_result));
 
+/* The same state now, for an entity the caller has just read as active (GET
+ * /v1/entities/{id}): one statement instead of following survivor pointers first. */
+mdm_status mdm_consent_state_active(mdm_db *db, int64_t entity_id, json_t **out, mdm_err *err)
+    __attribute__((warn_unused_result));
+
 /* Audit export (streamed) */
 
 typedef enum mdm_consent_format { MDM_CONSENT_CSV, MDM_CONSENT_NDJSON } mdm_consent_format;

@@ -818,26 +818,29 @@ mdm_status mdm_golden_unmerge(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t sur
 
 /* ---- reads ----------------------------------------------------------------------- */
 
+/* One round trip: the entity row, and for an active one its lineage and members built
+ * as JSON by the server (timestamps cast to text, as the session would print them). A
+ * GET /v1/entities/{id} used to cost three statements here; the round trips, not the
+ * rows, were the price (tests/bench/bench_http.sh). */
+#define LINEAGE_KEYS                                                                               \
+    "'rule', gv.rule, 'chosen_at', gv.chosen_at::text, 'pinned', gp.entity_id IS NOT NULL, "       \
+    "'source_record_id', gv.source_record_id, 'source', sr.source, 'source_key', sr.source_key"
 static const mdm_db_stmt stmt_get = {
     "golden_get",
-    "SELECT id, status, survivor_id, version, golden, created_at, updated_at FROM entity "
-    "WHERE id = $1",
-    1};
-
-static const mdm_db_stmt stmt_get_lineage = {
-    "golden_get_lineage",
-    "SELECT gv.attr, gv.rule, gv.source_record_id, gv.chosen_at, gv.sources, sr.source, "
-    "sr.source_key, (gp.entity_id IS NOT NULL) AS pinned FROM golden_value gv "
-    "LEFT JOIN source_record sr ON sr.id = gv.source_record_id "
+    "SELECT e.status, e.survivor_id, e.version, e.golden, e.created_at, e.updated_at, "
+    "CASE WHEN e.status = 'active' THEN (SELECT coalesce(json_object_agg(gv.attr, "
+    "CASE WHEN gv.sources IS NULL THEN json_build_object(" LINEAGE_KEYS ") "
+    "ELSE json_build_object(" LINEAGE_KEYS ", 'sources', gv.sources) END ORDER BY gv.attr), "
+    "'{}'::json) "
+    "FROM golden_value gv LEFT JOIN source_record sr ON sr.id = gv.source_record_id "
     "LEFT JOIN golden_pin gp ON gp.entity_id = gv.entity_id AND gp.attr = gv.attr "
-    "WHERE gv.entity_id = $1 ORDER BY gv.attr",
-    1};
-
-static const mdm_db_stmt stmt_get_members = {
-    "golden_get_members",
-    "SELECT sr.id AS record_id, sr.source, sr.source_key, m.linked_at, sr.source_updated_at "
-    "FROM membership m JOIN source_record sr ON sr.id = m.record_id "
-    "WHERE m.entity_id = $1 AND m.active ORDER BY sr.id",
+    "WHERE gv.entity_id = e.id) END AS lineage, "
+    "CASE WHEN e.status = 'active' THEN (SELECT coalesce(json_agg(json_build_object("
+    "'record_id', sr.id, 'source', sr.source, 'source_key', sr.source_key, "
+    "'linked_at', m.linked_at::text, 'source_updated_at', sr.source_updated_at::text) "
+    "ORDER BY sr.id), '[]'::json) FROM membership m JOIN source_record sr ON sr.id = m.record_id "
+    "WHERE m.entity_id = e.id AND m.active) END AS members "
+    "FROM entity e WHERE e.id = $1",
     1};
 
 static json_t *json_or_null(const char *s)
@@ -879,50 +882,14 @@ mdm_status mdm_golden_get(mdm_db *db, int64_t id, json_t **out, int64_t *survivo
         json_object_set_new(e, "survivor_id", surv ? json_integer(surv) : json_null());
         if (survivor_id)
             *survivor_id = surv;
-        PQclear(res);
-        *out = e;
-        return MDM_OK;
-    }
-    json_object_set_new(e, "golden", json_or_null(mdm_db_get(res, 0, "golden", "{}")));
-    PQclear(res);
-    if ((st = mdm_db_exec(db, &stmt_get_lineage, p, &res, err)) != MDM_OK)
-        goto out_fail;
-    json_t *lin = json_object();
-    for (int i = 0; i < PQntuples(res); i++) {
-        const char *sid = mdm_db_get(res, i, "source_record_id", NULL);
-        json_t *l = json_pack("{s:s, s:s, s:b}", "rule", mdm_db_get(res, i, "rule", ""),
-                              "chosen_at", mdm_db_get(res, i, "chosen_at", ""), "pinned",
-                              !strcmp(mdm_db_get(res, i, "pinned", "f"), "t"));
-        json_object_set_new(l, "source_record_id",
-                            sid ? json_integer(strtoll(sid, NULL, 10)) : json_null());
-        json_object_set_new(l, "source", str_or_null(mdm_db_get(res, i, "source", NULL)));
-        json_object_set_new(l, "source_key", str_or_null(mdm_db_get(res, i, "source_key", NULL)));
-        const char *srcs = mdm_db_get(res, i, "sources", NULL);
-        if (srcs)
-            json_object_set_new(l, "sources", json_or_null(srcs));
-        json_object_set_new(lin, mdm_db_get(res, i, "attr", ""), l);
+    } else {
+        json_object_set_new(e, "golden", json_or_null(mdm_db_get(res, 0, "golden", "{}")));
+        json_object_set_new(e, "lineage", json_or_null(mdm_db_get(res, 0, "lineage", "{}")));
+        json_object_set_new(e, "members", json_or_null(mdm_db_get(res, 0, "members", "[]")));
     }
     PQclear(res);
-    json_object_set_new(e, "lineage", lin);
-    if ((st = mdm_db_exec(db, &stmt_get_members, p, &res, err)) != MDM_OK)
-        goto out_fail;
-    json_t *members = json_array();
-    for (int i = 0; i < PQntuples(res); i++) {
-        json_t *m = json_pack(
-            "{s:I, s:s, s:s, s:s}", "record_id", (json_int_t)mdm_db_get_ll(res, i, "record_id", 0),
-            "source", mdm_db_get(res, i, "source", ""), "source_key",
-            mdm_db_get(res, i, "source_key", ""), "linked_at", mdm_db_get(res, i, "linked_at", ""));
-        json_object_set_new(m, "source_updated_at",
-                            str_or_null(mdm_db_get(res, i, "source_updated_at", NULL)));
-        json_array_append_new(members, m);
-    }
-    PQclear(res);
-    json_object_set_new(e, "members", members);
     *out = e;
     return MDM_OK;
-out_fail:
-    json_decref(e);
-    return st;
 }
 
 static const mdm_db_stmt stmt_of_record = {

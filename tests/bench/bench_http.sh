@@ -9,7 +9,8 @@
 # keys: the upsert phase creates real records through the full pipeline first, and the
 # match phase queries people drawn from the same name lists, so matches score real
 # candidates. MDM_BENCH_HTTP_SECONDS per phase (default 15), MDM_BENCH_HTTP_THREADS
-# server threads (default: cores).
+# server threads (default: cores), MDM_BENCH_HTTP_PHASES which phases run (default
+# "get upsert match"; "get" alone while tuning reads, leaving the kept store as it is).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -153,9 +154,12 @@ run() {
 }
 echo "load_before=$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' ,)"
 curl -s -H "Authorization: Bearer $MDM_BENCH_READER" "$base/v1/entities/1" >/dev/null
-run get_entity 32 "$tmp/get.lua"
-run upsert 16 "$tmp/upsert.lua"
-echo "upsert_created=$(psql -X -At "$url" -c "SELECT count(*) FROM source_record WHERE source = 'web'")"
-run match 8 "$tmp/match.lua"
+phases=" ${MDM_BENCH_HTTP_PHASES:-get upsert match} "
+[[ $phases == *" get "* ]] && run get_entity 32 "$tmp/get.lua"
+if [[ $phases == *" upsert "* ]]; then
+    run upsert 16 "$tmp/upsert.lua"
+    echo "upsert_created=$(psql -X -At "$url" -c "SELECT count(*) FROM source_record WHERE source = 'web'")"
+fi
+[[ $phases == *" match "* ]] && run match 8 "$tmp/match.lua"
 echo "load_after=$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' ,)"
 echo "server_threads=$( [ "$threads" = 0 ] && echo $((2 * $(nproc))) || echo "$threads" ) cores=$(nproc)"
