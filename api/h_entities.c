@@ -7,6 +7,7 @@
 
 #include <microhttpd.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 const char mdm_h_entity_get_doc[] =
@@ -58,43 +59,64 @@ const char mdm_h_entity_history_doc[] =
     " {\"type\": \"integer\"}, \"versions\": {\"type\": \"array\", \"items\": {\"type\":"
     " \"object\"}}, \"events\": {\"type\": \"array\", \"items\": {\"type\": \"object\"}}}}}}}}}";
 
+/* The golden record and its consent events in one round trip; a retired id costs a
+ * second one for its survivor. The stored documents are copied into the reply as text
+ * (mdm_golden_get_text), not parsed and re-serialized. */
 void mdm_h_entity_get(mdm_http_req *req)
 {
     int64_t id;
     if (!mdm_http_param_id(req, "id", "entity", &id))
         return;
     mdm_db *db = mdm_http_db(req);
-    json_t *e = NULL;
-    int64_t survivor = 0;
+    mdm_buf body = {0};
+    mdm_golden_head head;
     mdm_err err = {0};
-    mdm_status st = mdm_golden_get(db, id, &e, &survivor, &err);
-    if (st == MDM_OK && survivor) {
-        json_decref(e);
-        e = NULL;
-        st = mdm_golden_get(db, survivor, &e, NULL, &err);
-        if (st == MDM_OK) {
-            char loc[64];
-            snprintf(loc, sizeof loc, "/v1/entities/%lld", (long long)survivor);
-            mdm_http_set_header(req, "Content-Location", loc);
-            json_object_set_new(e, "requested_id", json_integer(id));
+    int64_t live = id;
+    mdm_status st;
+    for (int hop = 0;; hop++) {
+        mdm_db_call calls[2];
+        mdm_golden_get_call(live, &calls[0]);
+        mdm_consent_state_call(live, &calls[1]);
+        st = mdm_db_exec_pipeline(db, calls, 2, &err);
+        if (st != MDM_OK)
+            break;
+        mdm_buf_reset(&body);
+        st = mdm_golden_get_text(calls[0].res, live, &body, &head, &err);
+        if (st == MDM_OK && head.active) {
+            json_t *consent = mdm_consent_state_result(calls[1].res, live);
+            char *text = json_dumps(consent, JSON_COMPACT);
+            json_decref(consent);
+            if (text) {
+                mdm_buf_puts(&body, ",\"consent\":");
+                mdm_buf_puts(&body, text);
+                free(text);
+            }
+        } else {
+            PQclear(calls[1].res);
         }
+        /* a retired id answers with its survivor (one hop: merges keep the survivor of
+         * a survivor up to date) */
+        if (st != MDM_OK || !head.survivor_id || hop == 1)
+            break;
+        live = head.survivor_id;
     }
     if (st != MDM_OK) {
+        mdm_buf_free(&body);
         mdm_http_reply_problem(req, &err);
         return;
     }
-    const char *status = json_string_value(json_object_get(e, "status"));
-    if (status && strcmp(status, "active") == 0) {
-        json_t *consent = NULL;
-        json_int_t live = json_integer_value(json_object_get(e, "id"));
-        if (mdm_consent_state_active(db, live, &consent, &err) == MDM_OK)
-            json_object_set_new(e, "consent", consent);
+    if (live != id) {
+        char loc[64];
+        snprintf(loc, sizeof loc, "/v1/entities/%lld", (long long)live);
+        mdm_http_set_header(req, "Content-Location", loc);
+        mdm_buf_printf(&body, ",\"requested_id\":%lld", (long long)id);
     }
+    mdm_buf_putc(&body, '}');
     char etag[32];
-    snprintf(etag, sizeof etag, "\"%lld\"",
-             (long long)json_integer_value(json_object_get(e, "version")));
+    snprintf(etag, sizeof etag, "\"%d\"", head.version);
     mdm_http_set_header(req, "ETag", etag);
-    mdm_http_reply_json(req, MHD_HTTP_OK, e);
+    size_t len = body.len;
+    mdm_http_reply_raw(req, MHD_HTTP_OK, "application/json", mdm_buf_steal(&body), len);
 }
 
 void mdm_h_entity_search(mdm_http_req *req)

@@ -478,7 +478,7 @@ static mdm_status load_entity_events(mdm_db *db, int64_t entity_id, PGresult **r
     snprintf(id, sizeof id, "%lld", (long long)entity_id);
     const char *params[] = {id};
     mdm_status st = mdm_db_exec(db, &stmt_entity_events, params, res, err);
-    if (st == MDM_OK)
+    if (st == MDM_OK && l)
         load_rows(*res, l);
     return st;
 }
@@ -621,32 +621,32 @@ static mdm_status live_entity(mdm_db *db, int64_t id, int64_t *live, char status
                        (long long)id);
 }
 
-/* The state of live (an active entity) at `at`, as the object mdm_consent_state answers;
- * canon is `at` formatted. */
-static mdm_status state_of(mdm_db *db, int64_t live, int64_t at, const char *canon, json_t **out,
-                           mdm_err *err)
+/* The state at `at` (canon: `at` formatted) from the events of live in res (kept by
+ * the caller). */
+static json_t *state_from(const PGresult *res, int64_t live, int64_t at, const char *canon)
 {
-    PGresult *res = NULL;
     cevs l = {0};
-    mdm_status st = load_entity_events(db, live, &res, &l, err);
-    if (st == MDM_OK) {
-        json_t *list;
-        derive(&l, at, &list, NULL);
-        *out = json_pack("{s:I,s:s,s:o}", "entity_id", (json_int_t)live, "as_of", canon, "consents",
-                         list);
-    }
-    PQclear(res);
+    load_rows(res, &l);
+    json_t *list;
+    derive(&l, at, &list, NULL);
     free(l.v);
-    return st;
+    return json_pack("{s:I,s:s,s:o}", "entity_id", (json_int_t)live, "as_of", canon, "consents",
+                     list);
 }
 
-mdm_status mdm_consent_state_active(mdm_db *db, int64_t entity_id, json_t **out, mdm_err *err)
+void mdm_consent_state_call(int64_t entity_id, mdm_db_call *call)
 {
-    *out = NULL;
+    mdm_db_call_id(call, &stmt_entity_events, entity_id);
+}
+
+json_t *mdm_consent_state_result(PGresult *res, int64_t entity_id)
+{
     int64_t at = now_usec();
     char canon[32];
     format_time(at, canon);
-    return state_of(db, entity_id, at, canon, out, err);
+    json_t *out = state_from(res, entity_id, at, canon);
+    PQclear(res);
+    return out;
 }
 
 mdm_status mdm_consent_state(mdm_db *db, int64_t entity_id, const char *as_of, json_t **out,
@@ -668,10 +668,15 @@ mdm_status mdm_consent_state(mdm_db *db, int64_t entity_id, const char *as_of, j
     if (strcmp(status, "erased") == 0)
         return mdm_err_set(err, MDM_ENOTFOUND, "golden record %lld was erased",
                            (long long)entity_id);
-    st = state_of(db, live, at, canon, out, err);
-    if (st == MDM_OK && live != entity_id)
+    PGresult *res = NULL;
+    st = load_entity_events(db, live, &res, NULL, err);
+    if (st != MDM_OK)
+        return st;
+    *out = state_from(res, live, at, canon);
+    PQclear(res);
+    if (live != entity_id)
         json_object_set_new(*out, "requested_id", json_integer(entity_id));
-    return st;
+    return MDM_OK;
 }
 
 static const mdm_db_stmt stmt_state_init = {

@@ -96,10 +96,13 @@ mdm_status mdm_consent_recompute(mdm_db *db, int64_t entity_id, mdm_err *err)
 mdm_status mdm_consent_state(mdm_db *db, int64_t entity_id, const char *as_of, json_t **out,
                              mdm_err *err) __attribute__((warn_unused_result));
 
-/* The same state now, for an entity the caller has just read as active (GET
- * /v1/entities/{id}): one statement instead of following survivor pointers first. */
-mdm_status mdm_consent_state_active(mdm_db *db, int64_t entity_id, json_t **out, mdm_err *err)
-    __attribute__((warn_unused_result));
+/* The same state now for an entity the caller reads as active, in two halves so the
+ * read can share a round trip with others (mdm_db_exec_pipeline; GET /v1/entities/{id}):
+ * mdm_consent_state_call sets call up, mdm_consent_state_result turns its result
+ * (consumed) into mdm_consent_state's object. No survivor walk: entity_id is taken as
+ * live. */
+void mdm_consent_state_call(int64_t entity_id, mdm_db_call *call);
+json_t *mdm_consent_state_result(PGresult *res, int64_t entity_id);
 
 /* Audit export (streamed) */
 

@@ -6,6 +6,7 @@
 #include "common/mem.h"
 
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -142,6 +143,15 @@ static mdm_status check_result(mdm_db *db, PGresult *res, const char *what, PGre
     return MDM_OK;
 }
 
+static void remember_prepared(mdm_db *db, const char *name)
+{
+    if (db->nprepared == db->capprepared) {
+        db->capprepared = db->capprepared ? db->capprepared * 2 : 32;
+        db->prepared = mdm_xrealloc(db->prepared, db->capprepared * sizeof *db->prepared);
+    }
+    db->prepared[db->nprepared++] = mdm_xstrdup(name);
+}
+
 mdm_status mdm_db_exec(mdm_db *db, const mdm_db_stmt *stmt, const char *const *params,
                        PGresult **out, mdm_err *err)
 {
@@ -154,14 +164,101 @@ mdm_status mdm_db_exec(mdm_db *db, const mdm_db_stmt *stmt, const char *const *p
         mdm_status st = check_result(db, res, stmt->name, NULL, err);
         if (st != MDM_OK)
             return st;
-        if (db->nprepared == db->capprepared) {
-            db->capprepared = db->capprepared ? db->capprepared * 2 : 32;
-            db->prepared = mdm_xrealloc(db->prepared, db->capprepared * sizeof *db->prepared);
-        }
-        db->prepared[db->nprepared++] = mdm_xstrdup(stmt->name);
+        remember_prepared(db, stmt->name);
     }
     PGresult *res = PQexecPrepared(db->conn, stmt->name, stmt->nparams, params, NULL, NULL, 0);
     return check_result(db, res, stmt->name, out, err);
+}
+
+/* Reads the results of one pipelined command up to its terminating NULL; returns the
+ * last non-NULL one (the caller clears it). */
+static PGresult *pipeline_result(PGconn *conn)
+{
+    PGresult *last = NULL, *r;
+    while ((r = PQgetResult(conn)) != NULL) {
+        PQclear(last);
+        last = r;
+    }
+    return last;
+}
+
+void mdm_db_call_id(mdm_db_call *call, const mdm_db_stmt *stmt, long long id)
+{
+    snprintf(call->id_text, sizeof call->id_text, "%lld", id);
+    call->id_params[0] = call->id_text;
+    call->stmt = stmt;
+    call->params = call->id_params;
+    call->res = NULL;
+}
+
+mdm_status mdm_db_exec_pipeline(mdm_db *db, mdm_db_call *calls, size_t n, mdm_err *err)
+{
+    for (size_t i = 0; i < n; i++)
+        calls[i].res = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (injected_failure(err))
+            return MDM_EDB;
+    PGconn *c = db->conn;
+    if (PQstatus(c) != CONNECTION_OK || !PQenterPipelineMode(c))
+        return mdm_db_error(db, NULL, "pipeline", err);
+    /* A statement new to this connection is prepared in the same round trip; a name
+     * twice in calls is prepared once. */
+    bool *prep = mdm_xcalloc(n ? n : 1, sizeof *prep);
+    bool sent = true;
+    for (size_t i = 0; i < n && sent; i++) {
+        const mdm_db_stmt *s = calls[i].stmt;
+        bool earlier = false;
+        for (size_t j = 0; j < i; j++)
+            earlier = earlier || (prep[j] && strcmp(calls[j].stmt->name, s->name) == 0);
+        prep[i] = !earlier && !is_prepared(db, s->name);
+        if (prep[i])
+            sent = PQsendPrepare(c, s->name, s->sql, s->nparams, NULL) == 1;
+        sent = sent && PQsendQueryPrepared(c, s->name, s->nparams, calls[i].params, NULL, NULL,
+                                           0) == 1;
+    }
+    sent = sent && PQpipelineSync(c) == 1;
+    mdm_status st = MDM_OK;
+    if (!sent)
+        st = mdm_db_error(db, NULL, "pipeline", err);
+    for (size_t i = 0; i < n && sent; i++) {
+        const char *name = calls[i].stmt->name;
+        if (prep[i]) {
+            PGresult *r = pipeline_result(c);
+            if (PQresultStatus(r) == PGRES_COMMAND_OK)
+                remember_prepared(db, name);
+            else if (st == MDM_OK)
+                st = mdm_db_error(db, r, name, err);
+            PQclear(r);
+        }
+        PGresult *r = pipeline_result(c);
+        ExecStatusType rs = PQresultStatus(r);
+        if (st == MDM_OK && (rs == PGRES_TUPLES_OK || rs == PGRES_COMMAND_OK)) {
+            calls[i].res = r;
+            continue;
+        }
+        if (st == MDM_OK)
+            st = mdm_db_error(db, r, name, err);
+        PQclear(r);
+    }
+    /* the sync's own result, then back to normal mode */
+    if (sent) {
+        PGresult *r;
+        while ((r = PQgetResult(c)) != NULL) {
+            ExecStatusType rs = PQresultStatus(r);
+            PQclear(r);
+            if (rs == PGRES_PIPELINE_SYNC || rs == PGRES_FATAL_ERROR)
+                break;
+        }
+    }
+    if (!PQexitPipelineMode(c) && st == MDM_OK)
+        st = mdm_db_error(db, NULL, "pipeline", err);
+    free(prep);
+    if (st != MDM_OK)
+        for (size_t i = 0; i < n; i++) {
+            PQclear(calls[i].res);
+            calls[i].res = NULL;
+        }
+    return st;
 }
 
 mdm_status mdm_db_exec_params(mdm_db *db, const char *sql, int nparams, const char *const *params,

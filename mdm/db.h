@@ -44,6 +44,29 @@ bool mdm_db_ok(mdm_db *db);
 mdm_status mdm_db_exec(mdm_db *db, const mdm_db_stmt *stmt, const char *const *params,
                        PGresult **out, mdm_err *err) __attribute__((warn_unused_result));
 
+/* One statement of a pipelined batch: stmt and params (as for mdm_db_exec) are set by
+ * the caller, or by mdm_db_call_id; res receives the result. */
+typedef struct mdm_db_call {
+    const mdm_db_stmt *stmt;
+    const char *const *params;
+    PGresult *res;
+    char id_text[24]; /* storage of mdm_db_call_id's parameter */
+    const char *id_params[1];
+} mdm_db_call;
+
+/* Sets call to run stmt with the integer id as its one parameter (kept inside call, so
+ * call must stay where it is until it has run). */
+void mdm_db_call_id(mdm_db_call *call, const mdm_db_stmt *stmt, long long id);
+
+/* Runs n statements in one round trip (libpq pipeline mode: every statement is sent,
+ * then every result read), in order, each in its own implicit transaction as with
+ * mdm_db_exec. For independent reads that would otherwise each wait for the server.
+ * On success every calls[i].res is set (the caller PQclears each); on the first error
+ * none is (all cleared), and err is filled as mdm_db_exec would. Not inside
+ * mdm_db_run_tx. */
+mdm_status mdm_db_exec_pipeline(mdm_db *db, mdm_db_call *calls, size_t n, mdm_err *err)
+    __attribute__((warn_unused_result));
+
 /* Runs a parameterized statement without preparing it (for one-off statements). */
 mdm_status mdm_db_exec_params(mdm_db *db, const char *sql, int nparams, const char *const *params,
                               PGresult **out, mdm_err *err) __attribute__((warn_unused_result));

@@ -856,18 +856,17 @@ static json_t *str_or_null(const char *s)
     return s ? json_string(s) : json_null();
 }
 
-mdm_status mdm_golden_get(mdm_db *db, int64_t id, json_t **out, int64_t *survivor_id, mdm_err *err)
+void mdm_golden_get_call(int64_t id, mdm_db_call *call)
+{
+    mdm_db_call_id(call, &stmt_get, id);
+}
+
+mdm_status mdm_golden_get_result(PGresult *res, int64_t id, json_t **out, int64_t *survivor_id,
+                                 mdm_err *err)
 {
     *out = NULL;
     if (survivor_id)
         *survivor_id = 0;
-    char eid[32];
-    ID(eid, id);
-    const char *p[1] = {eid};
-    PGresult *res = NULL;
-    mdm_status st = mdm_db_exec(db, &stmt_get, p, &res, err);
-    if (st != MDM_OK)
-        return st;
     if (PQntuples(res) != 1) {
         PQclear(res);
         return mdm_err_set(err, MDM_ENOTFOUND, "no entity %lld", (long long)id);
@@ -890,6 +889,64 @@ mdm_status mdm_golden_get(mdm_db *db, int64_t id, json_t **out, int64_t *survivo
     PQclear(res);
     *out = e;
     return MDM_OK;
+}
+
+mdm_status mdm_golden_get_text(PGresult *res, int64_t id, mdm_buf *out, mdm_golden_head *head,
+                               mdm_err *err)
+{
+    *head = (mdm_golden_head){0};
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        return mdm_err_set(err, MDM_ENOTFOUND, "no entity %lld", (long long)id);
+    }
+    const char *status = mdm_db_get(res, 0, "status", "");
+    head->active = strcmp(status, "active") == 0;
+    head->version = (int)mdm_db_get_ll(res, 0, "version", 0);
+    head->survivor_id = head->active ? 0 : mdm_db_get_ll(res, 0, "survivor_id", 0);
+    /* the scalar members through jansson (escaping), the documents as the server
+     * printed them: valid JSON, never parsed here */
+    json_t *e = json_pack("{s:I, s:s, s:i, s:s, s:s}", "id", (json_int_t)id, "status", status,
+                          "version", head->version, "created_at",
+                          mdm_db_get(res, 0, "created_at", ""), "updated_at",
+                          mdm_db_get(res, 0, "updated_at", ""));
+    if (!head->active)
+        json_object_set_new(e, "survivor_id",
+                            head->survivor_id ? json_integer(head->survivor_id) : json_null());
+    char *text = json_dumps(e, JSON_COMPACT);
+    json_decref(e);
+    size_t len = text ? strlen(text) : 0;
+    if (len < 2) {
+        free(text);
+        PQclear(res);
+        return mdm_err_set(err, MDM_EINTERNAL, "cannot serialize entity %lld", (long long)id);
+    }
+    mdm_buf_append(out, text, len - 1); /* without the closing brace */
+    free(text);
+    if (head->active) {
+        static const char *const docs[][2] = {
+            {"golden", "{}"}, {"lineage", "{}"}, {"members", "[]"}};
+        for (size_t i = 0; i < 3; i++) {
+            mdm_buf_printf(out, ",\"%s\":", docs[i][0]);
+            mdm_buf_puts(out, mdm_db_get(res, 0, docs[i][0], docs[i][1]));
+        }
+    }
+    PQclear(res);
+    return MDM_OK;
+}
+
+mdm_status mdm_golden_get(mdm_db *db, int64_t id, json_t **out, int64_t *survivor_id, mdm_err *err)
+{
+    *out = NULL;
+    if (survivor_id)
+        *survivor_id = 0;
+    char eid[32];
+    ID(eid, id);
+    const char *p[1] = {eid};
+    PGresult *res = NULL;
+    mdm_status st = mdm_db_exec(db, &stmt_get, p, &res, err);
+    if (st != MDM_OK)
+        return st;
+    return mdm_golden_get_result(res, id, out, survivor_id, err);
 }
 
 static const mdm_db_stmt stmt_of_record = {

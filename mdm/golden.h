@@ -22,9 +22,11 @@
 #define MDM_MDM_GOLDEN_H
 
 #include "common/err.h"
+#include "common/mem.h"
 #include "mdm/db.h"
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -127,6 +129,28 @@ mdm_status mdm_golden_lock(mdm_db *db, int64_t *id, mdm_err *err)
  * MDM_ENOTFOUND when the id does not exist. */
 mdm_status mdm_golden_get(mdm_db *db, int64_t id, json_t **out, int64_t *survivor_id, mdm_err *err)
     __attribute__((warn_unused_result));
+
+/* The same read in two halves, for callers that batch it with other reads in one round
+ * trip (mdm_db_exec_pipeline): mdm_golden_get_call sets call up; mdm_golden_get_result
+ * turns its result (consumed) into mdm_golden_get's document. */
+void mdm_golden_get_call(int64_t id, mdm_db_call *call);
+mdm_status mdm_golden_get_result(PGresult *res, int64_t id, json_t **out, int64_t *survivor_id,
+                                 mdm_err *err) __attribute__((warn_unused_result));
+
+/* What mdm_golden_get_text tells besides the text. */
+typedef struct mdm_golden_head {
+    bool active;
+    int version;
+    int64_t survivor_id; /* retired: the survivor (0 when none); active: 0 */
+} mdm_golden_head;
+
+/* The result of mdm_golden_get_call (consumed) as JSON text for the HTTP read path: the
+ * same document as mdm_golden_get, appended to out WITHOUT its closing brace (the
+ * caller adds members such as ",\"consent\":{...}" and then '}'). The stored golden
+ * record, lineage and members are copied as PostgreSQL printed them, never parsed.
+ * MDM_ENOTFOUND when the id does not exist (out untouched). */
+mdm_status mdm_golden_get_text(PGresult *res, int64_t id, mdm_buf *out, mdm_golden_head *head,
+                               mdm_err *err) __attribute__((warn_unused_result));
 
 /* The entity of a source record (active membership), 0 when none. */
 mdm_status mdm_golden_of_record(mdm_db *db, const char *source, const char *source_key,
