@@ -83,14 +83,8 @@ void mdm_h_entity_get(mdm_http_req *req)
         mdm_buf_reset(&body);
         st = mdm_golden_get_text(calls[0].res, live, &body, &head, &err);
         if (st == MDM_OK && head.active) {
-            json_t *consent = mdm_consent_state_result(calls[1].res, live);
-            char *text = json_dumps(consent, JSON_COMPACT);
-            json_decref(consent);
-            if (text) {
-                mdm_buf_puts(&body, ",\"consent\":");
-                mdm_buf_puts(&body, text);
-                free(text);
-            }
+            mdm_buf_puts(&body, ",\"consent\":");
+            mdm_consent_state_text(calls[1].res, live, &body);
         } else {
             PQclear(calls[1].res);
         }

@@ -98,11 +98,11 @@ mdm_status mdm_consent_state(mdm_db *db, int64_t entity_id, const char *as_of, j
 
 /* The same state now for an entity the caller reads as active, in two halves so the
  * read can share a round trip with others (mdm_db_exec_pipeline; GET /v1/entities/{id}):
- * mdm_consent_state_call sets call up, mdm_consent_state_result turns its result
- * (consumed) into mdm_consent_state's object. No survivor walk: entity_id is taken as
- * live. */
+ * mdm_consent_state_call sets call up, mdm_consent_state_text appends its result
+ * (consumed) to out as JSON text: the object mdm_consent_state answers, member for
+ * member, written without building it. No survivor walk: entity_id is taken as live. */
 void mdm_consent_state_call(int64_t entity_id, mdm_db_call *call);
-json_t *mdm_consent_state_result(PGresult *res, int64_t entity_id);
+void mdm_consent_state_text(PGresult *res, int64_t entity_id, mdm_buf *out);
 
 /* Audit export (streamed) */
 

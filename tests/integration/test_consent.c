@@ -1026,6 +1026,78 @@ static void test_subject_export_and_erase(void)
     CHECK_STR(err.field, "/source_key");
 }
 
+/* The text state of the HTTP entity read (mdm_consent_state_call + _text, pipelined)
+ * is the JSON state of mdm_consent_state, member for member, for every entity the
+ * suite made (contact points, expiries, ties, merges) and for strings that need
+ * escaping. */
+static void test_state_text(void)
+{
+    mdm_err err = {0};
+    long long e = new_entity();
+    const char *odd = "Q\"uote\\back/slash \xc3\xa9\xe2\x82\xac\t";
+    long long a = member(e, "crm", odd);
+    CHECK_INT(give(a, "crm", odd,
+                   "{\"purpose\":\"marketing\",\"channel\":\"post\",\"status\":\"granted\","
+                   "\"captured_at\":\"2026-01-01\",\"expires_at\":\"2099-01-01\","
+                   "\"lawful_basis\":\"contract \\\"B\\\" \\u00fc\"}",
+                   &err),
+              MDM_OK);
+    PGresult *ids = q("SELECT DISTINCT m.entity_id FROM membership m JOIN entity x ON "
+                      "x.id = m.entity_id AND x.status = 'active' WHERE m.active ORDER BY 1",
+                      0);
+    int compared = 0, same = 0, with_events = 0;
+    for (int i = 0; i < PQntuples(ids); i++) {
+        long long id = strtoll(PQgetvalue(ids, i, 0), NULL, 10);
+        json_t *want = NULL;
+        if (mdm_consent_state(db, id, NULL, &want, &err) != MDM_OK)
+            continue; /* erased subjects */
+        mdm_db_call call;
+        mdm_consent_state_call(id, &call);
+        CHECK_INT(mdm_db_exec_pipeline(db, &call, 1, &err), MDM_OK);
+        mdm_buf text = {0};
+        mdm_consent_state_text(call.res, id, &text);
+        json_t *got = json_loads(text.data, 0, NULL);
+        CHECK(got != NULL);
+        const char *as_of = json_string_value(json_object_get(got, "as_of"));
+        CHECK(as_of && strlen(as_of) == 27 && as_of[10] == 'T' && as_of[26] == 'Z');
+        json_object_del(got, "as_of");
+        json_object_del(want, "as_of");
+        compared++;
+        same += json_equal(got, want);
+        size_t k;
+        json_t *c;
+        json_array_foreach(json_object_get(want, "consents"), k, c)
+        {
+            if (!json_is_null(json_object_get(c, "event_id"))) {
+                with_events++;
+                break;
+            }
+        }
+        if (!json_equal(got, want))
+            fprintf(stderr, "entity %lld: text %s\n", id, text.data);
+        json_decref(got);
+        json_decref(want);
+        mdm_buf_free(&text);
+    }
+    PQclear(ids);
+    CHECK_INT(same, compared);
+    CHECK(compared >= 5);
+    CHECK(with_events >= 5);
+    /* the odd strings survive the escaping */
+    mdm_db_call call;
+    mdm_consent_state_call(e, &call);
+    CHECK_INT(mdm_db_exec_pipeline(db, &call, 1, &err), MDM_OK);
+    mdm_buf text = {0};
+    mdm_consent_state_text(call.res, e, &text);
+    json_t *got = json_loads(text.data, 0, NULL);
+    json_t *en = entry(got, "marketing", "post", NULL);
+    CHECK_STR(json_string_value(json_object_get(en, "source_key")), odd);
+    CHECK_STR(json_string_value(json_object_get(en, "lawful_basis")), "contract \"B\" \xc3\xbc");
+    CHECK_STR(json_string_value(json_object_get(en, "status")), "granted");
+    json_decref(got);
+    mdm_buf_free(&text);
+}
+
 int main(void)
 {
     const char *url = getenv("MDM_DATABASE_URL");
@@ -1058,6 +1130,7 @@ int main(void)
     RUN(test_merge_split);
     RUN(test_audit_export);
     RUN(test_subject_export_and_erase);
+    RUN(test_state_text);
     mdm_db_close(db);
     TEST_END();
 }
