@@ -2,6 +2,7 @@
 #include "api/cli.h"
 #include "common/log.h"
 #include "mdm/config.h"
+#include "mdm/consent.h"
 #include "mdm/db.h"
 #include "mdm/migrate.h"
 #include "mdm/publish.h"
@@ -118,8 +119,10 @@ int mdm_cli_config(int argc, char **argv)
     mdm_config *cfg = mdm_config_load(config_path, &err);
     if (!cfg)
         return mdm_cli_fail("config", &err);
-    /* sections validated without a database: publish and subscriptions (mdm/publish.h) */
-    if (mdm_publish_validate_config(cfg, &err) != MDM_OK) {
+    /* sections validated without a database: publish and subscriptions (mdm/publish.h),
+     * the consent vocabulary (the same check serve and the consent commands run) */
+    if (mdm_publish_validate_config(cfg, &err) != MDM_OK ||
+        mdm_consent_configure(mdm_config_section(cfg, "consent"), &err) != MDM_OK) {
         mdm_config_free(cfg);
         return mdm_cli_fail("config", &err);
     }

@@ -130,8 +130,9 @@ int mdm_cli_load(int argc, char **argv)
             goto out;
         }
         printf("loaded %s: %ld rows, %ld new, %ld changed, %ld unchanged, %ld stale, %ld deleted, "
-               "%ld rejected\n",
-               argv[i], s.rows, s.inserted, s.updated, s.unchanged, s.stale, s.deleted, s.rejected);
+               "%ld rejected, %ld flagged (key of an erased subject)\n",
+               argv[i], s.rows, s.inserted, s.updated, s.unchanged, s.stale, s.deleted, s.rejected,
+               s.erased);
     }
     if (!no_resolve) {
         long n = 0;

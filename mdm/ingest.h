@@ -155,14 +155,19 @@ typedef struct mdm_load_stats {
     long stale;     /* older than stored */
     long deleted;   /* delete rows applied */
     long rejected;  /* invalid rows (in record_reject) */
+    long erased;    /* rows refused: the key belongs to an erased subject (flagged in
+                       record_reject, like mdm_ingest does; see mdm/subject.h) */
 } mdm_load_stats;
 
 /* Loads a CSV (header row) or NDJSON file (format "csv", "ndjson", or NULL to guess from
  * the extension) of source `source` into source_record, unresolved (resolved_at NULL).
  * Chunks of chunk_rows rows (<= 0: 5000) are each COPYed into a staging table and
  * applied in one transaction, so a killed load can simply be run again. Bad rows go to
- * record_reject with the file line in the payload. progress (may be NULL) gets one line
- * per chunk. */
+ * record_reject with the file line in the payload. A row (other than a delete) whose key
+ * belongs to an erased subject is refused and flagged in record_reject (reason
+ * "erased_subject", tombstone id, file and line; the payload is withheld), the same rule
+ * as mdm_subject_check_reingest, checked for the whole chunk by one statement. progress
+ * (may be NULL) gets one line per chunk. */
 mdm_status mdm_ingest_load(mdm_db *db, const mdm_ingest_ctx *ctx, const char *source,
                            const char *path, const char *format, int chunk_rows, FILE *progress,
                            mdm_load_stats *stats, mdm_err *err) __attribute__((warn_unused_result));

@@ -495,10 +495,13 @@ mdm_status mdm_subject_erase(mdm_db *db, int64_t subject_id, const char *request
     return st;
 }
 
+/* The newest tombstone holding the key's hash, through the GIN index on key_hashes.
+ * "ORDER BY id + 0": with the bare id the planner walks the primary key backwards and
+ * filters every tombstone (353 ms per ingest at 200,000 tombstones, 0.1 ms this way). */
 static const mdm_db_stmt stmt_erased_key = {
     "subject_erased_key",
     "SELECT id FROM erasure_tombstone WHERE key_hashes @> ARRAY[encode(sha256(convert_to($1 || "
-    "chr(31) || $2, 'UTF8')), 'hex')] ORDER BY id DESC LIMIT 1",
+    "chr(31) || $2, 'UTF8')), 'hex')] ORDER BY id + 0 DESC LIMIT 1",
     2};
 static const mdm_db_stmt stmt_flag = {
     "subject_flag_reingest",

@@ -6,6 +6,25 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 psql_q() { psql -X -q -tA -v ON_ERROR_STOP=1 "$MDM_DATABASE_URL" "$@"; }
 
+# mdm config checks the consent vocabulary through the same function as serve and the
+# consent commands: a bad name, an unknown key, a default for an unknown purpose
+echo '{"consent": {"purposes": ["marketing", "Profiling!"]}}' > "$tmp/badp.json"
+expect_exit 2 "config: bad purpose name" "$mdm" config --config "$tmp/badp.json"
+expect_contains "config: bad purpose named" "consent.purposes[1]" "$out"
+expect_contains "config: bad purpose pointer" "/consent/purposes/1" "$out"
+echo '{"consent": {"channels": ["email", "sms", "email"]}}' > "$tmp/badc.json"
+expect_exit 2 "config: repeated channel" "$mdm" config --config "$tmp/badc.json"
+expect_contains "config: repeated channel named" 'consent.channels lists "email" twice' "$out"
+echo '{"consent": {"chanels": ["email"]}}' > "$tmp/badk.json"
+expect_exit 2 "config: unknown consent key" "$mdm" config --config "$tmp/badk.json"
+expect_contains "config: unknown consent key named" "consent.chanels" "$out"
+echo '{"consent": {"purposes": ["marketing"], "defaults": {"profiling": "granted"}}}' > "$tmp/badd.json"
+expect_exit 2 "config: default for an unknown purpose" "$mdm" config --config "$tmp/badd.json"
+expect_contains "config: default named" "/consent/defaults/profiling" "$out"
+echo '{"consent": {"purposes": ["marketing", "loyalty_news"], "channels": ["email", "app_push"]}}' > "$tmp/okc.json"
+expect_exit 0 "config: good consent section" "$mdm" config --config "$tmp/okc.json"
+expect_contains "config: good consent section printed" "app_push" "$out"
+
 expect_exit 0 "migrate" "$mdm" migrate
 psql_q <<'SQL'
 INSERT INTO source_system (code, name, kind) VALUES ('crm', 'CRM', 'crm'), ('shop', 'Shop', 'commerce');

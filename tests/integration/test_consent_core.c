@@ -2,11 +2,14 @@
  * mdm_golden_split) rather than hand-made rows: consents[] of ingested records, state
  * across sources, merge unions and split gives back each part's events with
  * consent_changed only on change, a vocabulary refusal rejects the record, and a record
- * re-sent under an erased key is flagged instead of re-creating the person. */
+ * re-sent under an erased key is flagged instead of re-creating the person, by the
+ * single-record ingest and by the bulk COPY load alike. */
 #include "tests/integration/core_fixture.h"
 
 #include "mdm/consent.h"
 #include "mdm/subject.h"
+
+#include <unistd.h>
 
 static const mdm_audit_actor dpo_actor = {"cli:dpo", "compliance"};
 
@@ -197,11 +200,102 @@ static void test_erase_then_stale_copy(void)
     mdm_db_close(db);
 }
 
+/* count of rows of the tables that hold personal data whose text contains `needle` */
+static long long personal_hits(mdm_db *db, const char *needle)
+{
+    static const char *const tables[] = {
+        "source_record", "source_record_history", "entity", "entity_version", "golden_value",
+        "blocking_key",  "key_frequency",         "consent_event", "outbox",  "record_reject"};
+    long long n = 0;
+    for (size_t i = 0; i < sizeof tables / sizeof *tables; i++) {
+        char sql[160];
+        snprintf(sql, sizeof sql, "SELECT count(*) FROM %s x WHERE x::text ILIKE '%%' || $1 || '%%'",
+                 tables[i]);
+        const char *p[1] = {needle};
+        const char *t = fx_text_p(db, sql, 1, p);
+        n += t ? strtoll(t, NULL, 10) : 1000000;
+    }
+    return n;
+}
+
+/* `mdm load` path: a file holding the erased subject's old key (twice, across two chunks)
+ * and one new person; the stale copies are flagged in record_reject like the single
+ * ingest does, the new person is loaded, nothing personal of the erased subject comes back. */
+static void test_erase_then_bulk_load(void)
+{
+    mdm_db *db = fx_connect();
+    mdm_ingest_result r =
+        fx_ingest(db, "crm",
+                  "{\"Id\": \"C7\", \"First\": \"Hypatia\", \"Last\": \"Alexandrou-Theon\","
+                  " \"Mail\": \"hypatia@museion.example\", \"Born\": \"1965-12-10\","
+                  " \"Modified\": \"2026-01-01T00:00:00Z\"}");
+    CHECK_INT(r.decision, MDM_DECISION_CREATED);
+    json_t *res = NULL;
+    mdm_err err = {0};
+    CHECK_INT(mdm_subject_erase(db, r.entity_id, "dpo", "request 2", &dpo_actor, &res, &err),
+              MDM_OK);
+    long long tomb = (long long)json_integer_value(json_object_get(res, "tombstone_id"));
+    CHECK(tomb > 0);
+    json_decref(res);
+    CHECK_INT(personal_hits(db, "alexandrou"), 0);
+    CHECK_INT(personal_hits(db, "museion.example"), 0);
+
+    char path[] = "/tmp/mdm_erased_load_XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    fputs("Id,First,Last,Mail,Born,Modified\n"
+          "C7,Hypatia,Alexandrou-Theon,hypatia@museion.example,1965-12-10,2026-02-01T00:00:00Z\n"
+          "C8,Rosalind,Franklin-Wilkins,rosalind@helix.example,1966-12-09,2026-02-01T00:00:00Z\n"
+          "C7,Hypatia T,Alexandrou-Theon,hypatia@museion.example,1965-12-10,2026-03-01T00:00:00Z\n",
+          f);
+    fclose(f);
+    long long records = fx_scalar(db, "SELECT count(*) FROM source_record");
+    mdm_load_stats ls;
+    CHECK_INT(mdm_ingest_load(db, fx_ctx, "crm", path, "csv", 2, NULL, &ls, &err), MDM_OK);
+    CHECK_INT(ls.rows, 3);
+    CHECK_INT(ls.erased, 2);
+    CHECK_INT(ls.inserted, 1);
+    CHECK_INT(ls.updated, 0);
+    CHECK_INT(ls.rejected, 0);
+    /* flagged: one row per stale copy, with the tombstone, file and line, no payload */
+    const char *tp[1] = {NULL};
+    char tombs[24];
+    snprintf(tombs, sizeof tombs, "%lld", tomb);
+    tp[0] = tombs;
+    char want[256];
+    snprintf(want, sizeof want,
+             "(withheld: the key belongs to an erased subject) %s:2|"
+             "(withheld: the key belongs to an erased subject) %s:4",
+             path, path);
+    CHECK_STR(fx_text_p(db,
+                        "SELECT string_agg(payload, '|' ORDER BY id) FROM record_reject WHERE "
+                        "source = 'crm' AND source_key = 'C7' AND reasons @> "
+                        "jsonb_build_array(jsonb_build_object('reason', 'erased_subject', "
+                        "'tombstone_id', $1::bigint))",
+                        1, tp),
+              want);
+    /* only the new person became a source record; the erased one stays erased */
+    CHECK_INT(fx_scalar(db, "SELECT count(*) FROM source_record"), records + 1);
+    CHECK_INT(fx_scalar(db, "SELECT count(*) FROM source_record WHERE source = 'crm' AND "
+                            "source_key = 'C7' AND (NOT deleted OR resolved_at IS NULL)"),
+              0);
+    CHECK_INT(fx_scalar(db, "SELECT count(*) FROM source_record WHERE source = 'crm' AND "
+                            "source_key = 'C8' AND NOT deleted AND resolved_at IS NULL"),
+              1);
+    CHECK_INT(personal_hits(db, "alexandrou"), 0);
+    CHECK_INT(personal_hits(db, "museion.example"), 0);
+    CHECK(personal_hits(db, "franklin-wilkins") > 0);
+    unlink(path);
+    mdm_db_close(db);
+}
+
 int main(void)
 {
     fx_setup(NULL);
     RUN(test_ingest_merge_split);
     RUN(test_erase_then_stale_copy);
+    RUN(test_erase_then_bulk_load);
     fx_teardown();
     TEST_END();
 }
