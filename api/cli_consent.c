@@ -220,7 +220,7 @@ int mdm_cli_subject(int argc, char **argv)
     mdm_err err = {0};
     json_t *doc = NULL;
     const mdm_audit_actor who = {mdm_cli_actor(), "compliance"};
-    mdm_status st = erase ? mdm_subject_erase(db, id, requester, reason, &who, &doc, &err)
+    mdm_status st = erase ? mdm_subject_erase(db, id, 0, requester, reason, &who, &doc, &err)
                           : mdm_subject_export(db, id, &doc, &err);
     if (st != MDM_OK) {
         rc = mdm_cli_fail("subject", &err);

@@ -36,12 +36,19 @@ static const char base_doc[] =
     "   \"status\", \"code\"], \"properties\": {\"type\": {\"type\": \"string\", \"format\":"
     "   \"uri\"}, \"title\": {\"type\": \"string\"}, \"status\": {\"type\": \"integer\"},"
     "   \"detail\": {\"type\": \"string\"}, \"code\": {\"type\": \"string\", \"enum\": [\"einval\","
-    "   \"eauth\", \"eforbidden\", \"enotfound\", \"emethod\", \"econflict\", \"etoobig\","
-    "   \"emedia\", \"eunprocessable\", \"erate\", \"eretry\", \"edb\", \"eio\", \"einternal\"]},"
+    "   \"eauth\", \"eforbidden\", \"enotfound\", \"emethod\", \"econflict\", \"estale\","
+    "   \"etoobig\", \"emedia\", \"eunprocessable\", \"erate\", \"eretry\", \"edb\", \"eio\","
+    "   \"einternal\"]},"
     "   \"request_id\": {\"type\": \"string\"}, \"errors\": {\"type\": \"array\", \"items\":"
     "   {\"type\": \"object\", \"properties\": {\"pointer\": {\"type\": \"string\","
     "   \"description\": \"JSON pointer (RFC 6901) of the field\"}, \"detail\": {\"type\":"
     "   \"string\"}}}}}}},"
+    "  \"parameters\": {\"IfMatch\": {\"name\": \"If-Match\", \"in\": \"header\", \"required\":"
+    "   false, \"schema\": {\"type\": \"string\"}, \"description\": \"Optimistic concurrency:"
+    "   the entity's ETag from GET /v1/entities/{id} (its version, such as \\\"3\\\"; W/\\\"3\\\""
+    "   and * accepted). When it is not the current version the write is refused with 409"
+    "   (code estale) and changes nothing; a version member of the body must agree with"
+    "   it.\"}},"
     "  \"responses\": {}}}";
 
 typedef struct std_error {
@@ -55,7 +62,8 @@ static const std_error std_errors[] = {
     {"403", "the key's role may not use this route, or a source key used another source"},
     {"404", "no such resource"},
     {"405", "method not allowed (see the Allow header)"},
-    {"409", "conflict: stale version (If-Match) or a concurrent change"},
+    {"409", "conflict: a stale version (code estale: If-Match or version is not the current"
+            " one; reload and retry) or a state that forbids the change (code econflict)"},
     {"413", "body larger than the configured limit"},
     {"415", "wrong Content-Type"},
     {"422", "invalid fields; errors[] holds a JSON pointer per field"},
@@ -126,6 +134,9 @@ static void decorate(json_t *op, const mdm_http_route *rt)
                                   "in", "path", "required", 1, "schema", "type", "string");
         json_array_append_new(params, param);
     }
+    if (rt->flags & MDM_HTTP_IF_MATCH)
+        json_array_append_new(params,
+                              json_pack("{s:s}", "$ref", "#/components/parameters/IfMatch"));
     if (body && !json_object_get(op, "requestBody")) {
         const char *ct =
             (rt->flags & MDM_HTTP_NDJSON) ? "application/x-ndjson" : "application/json";

@@ -89,10 +89,11 @@ const char mdm_h_entity_split_doc[] =
 
 const char mdm_h_entity_unmerge_doc[] =
     "{\"summary\": \"Undo a manual merge exactly\", \"tags\": [\"stewardship\"],"
-    " \"description\": \"Body {snapshot_id?, reason?}: undoes that merge, or the latest one"
-    " involving this golden record. The retired record comes back with its pre-merge golden"
-    " values, lineage and pins. 409 when already undone.\","
-    " \"responses\": {\"200\": {\"description\": \"{survivor, restored, snapshot_id}\","
+    " \"description\": \"Body {snapshot_id?, version?, reason?}: undoes that merge, or the"
+    " latest one involving this golden record. The retired record comes back with its"
+    " pre-merge golden values, lineage and pins. version / If-Match: the survivor's (what GET"
+    " answers for either id). 409 when already undone (econflict) or stale (estale).\","
+    " \"responses\": {\"200\": {\"description\": \"{survivor, restored, snapshot_id, version}\","
     " \"content\": " OBJ "}}}";
 
 const char mdm_h_entity_pin_doc[] =
@@ -201,26 +202,39 @@ static bool member_str(mdm_http_req *req, json_t *b, const char *name, const cha
     return true;
 }
 
-/* The version to check: body member "version", else If-Match, else 0 (none). */
+/* The version to check: `given` (the body's or query's "version", 0 = absent) and/or
+ * If-Match (the ETag of GET, "*" = any). When both are given they must agree: one of them
+ * is stale otherwise (409 estale). *version = 0: no check. False after replying. */
+static bool version_pick(mdm_http_req *req, long long given, int *version)
+{
+    bool bad = false;
+    int m = 0;
+    bool has_m = mdm_http_if_match(req, &m, &bad);
+    if (bad)
+        return false;
+    if (given > INT32_MAX) {
+        fail(req, MDM_EUNPROCESSABLE, "/version", "version is out of range");
+        return false;
+    }
+    if (given > 0 && has_m && m > 0 && m != given) {
+        mdm_err e;
+        mdm_err_set_field(&e, MDM_ESTALE, "/version",
+                          "version %lld and If-Match \"%d\" disagree: one of them is stale", given,
+                          m);
+        mdm_http_reply_problem(req, &e);
+        return false;
+    }
+    *version = given > 0 ? (int)given : m;
+    return true;
+}
+
+/* The version to check from body member "version" and If-Match (version_pick). */
 static bool version_of(mdm_http_req *req, json_t *b, int *version)
 {
     long long v = 0;
     if (b && !member_int(req, b, "version", &v))
         return false;
-    if (v > 0) {
-        *version = (int)v;
-        return true;
-    }
-    bool bad = false;
-    int m = 0;
-    if (mdm_http_if_match(req, &m, &bad)) {
-        *version = m;
-        return true;
-    }
-    if (bad)
-        return false;
-    *version = 0;
-    return true;
+    return version_pick(req, v, version);
 }
 
 static void reply_status(mdm_http_req *req, mdm_status st, mdm_err *err, json_t *out)
@@ -239,6 +253,22 @@ static void reply_body_status(mdm_http_req *req, mdm_status st, mdm_err *err, js
     if (st == MDM_EINVAL)
         err->code = MDM_EUNPROCESSABLE;
     reply_status(req, st, err, out);
+}
+
+/* Replies to an entity write: on success the result's "version" (the version GET
+ * /v1/entities/{id} now answers) becomes the ETag, for the client's next If-Match. */
+static void reply_entity(mdm_http_req *req, mdm_status st, mdm_err *err, json_t *out, bool body)
+{
+    json_t *v = st == MDM_OK ? json_object_get(out, "version") : NULL;
+    if (json_is_integer(v)) {
+        char etag[32];
+        snprintf(etag, sizeof etag, "\"%lld\"", (long long)json_integer_value(v));
+        mdm_http_set_header(req, "ETag", etag);
+    }
+    if (body)
+        reply_body_status(req, st, err, out);
+    else
+        reply_status(req, st, err, out);
 }
 
 /* ---- review queue ----------------------------------------------------------------- */
@@ -453,7 +483,7 @@ void mdm_h_entity_merge(mdm_http_req *req)
     mdm_err err = {0};
     mdm_status st = mdm_merge_manual(mdm_http_db(req), mdm_http_ingest_ctx(req), id, version, other,
                                      &who, &out, &err);
-    reply_body_status(req, st, &err, out);
+    reply_entity(req, st, &err, out, true);
 }
 
 void mdm_h_entity_split(mdm_http_req *req)
@@ -489,7 +519,7 @@ void mdm_h_entity_split(mdm_http_req *req)
     mdm_err err = {0};
     mdm_status st = mdm_merge_split(mdm_http_db(req), mdm_http_ingest_ctx(req), id, version, ids, n,
                                     into, &who, &out, &err);
-    reply_body_status(req, st, &err, out);
+    reply_entity(req, st, &err, out, true);
 }
 
 void mdm_h_entity_unmerge(mdm_http_req *req)
@@ -505,9 +535,9 @@ void mdm_h_entity_unmerge(mdm_http_req *req)
         return;
     json_t *out = NULL;
     mdm_err err = {0};
-    mdm_status st =
-        mdm_merge_unmerge(mdm_http_db(req), mdm_http_ingest_ctx(req), id, snap, &who, &out, &err);
-    reply_status(req, st, &err, out);
+    mdm_status st = mdm_merge_unmerge(mdm_http_db(req), mdm_http_ingest_ctx(req), id, snap, version,
+                                      &who, &out, &err);
+    reply_entity(req, st, &err, out, false);
 }
 
 void mdm_h_entity_pin(mdm_http_req *req)
@@ -527,22 +557,24 @@ void mdm_h_entity_pin(mdm_http_req *req)
     mdm_err err = {0};
     mdm_status st = mdm_merge_pin(mdm_http_db(req), mdm_http_ingest_ctx(req), id, version,
                                   mdm_http_param(req, "attr"), value, &who, &out, &err);
-    reply_body_status(req, st, &err, out);
+    reply_entity(req, st, &err, out, true);
 }
 
 void mdm_h_entity_unpin(mdm_http_req *req)
 {
     int64_t id;
-    long long version;
+    long long given;
+    int version;
     if (!mdm_http_param_id(req, "id", "entity", &id) ||
-        !mdm_http_query_int(req, "version", 0, 0, INT32_MAX, &version))
+        !mdm_http_query_int(req, "version", 0, 0, INT32_MAX, &given) ||
+        !version_pick(req, given, &version))
         return;
     mdm_merge_actor who = {mdm_http_actor(req), mdm_http_role(req), mdm_http_query(req, "reason")};
     json_t *out = NULL;
     mdm_err err = {0};
-    mdm_status st = mdm_merge_pin(mdm_http_db(req), mdm_http_ingest_ctx(req), id, (int)version,
+    mdm_status st = mdm_merge_pin(mdm_http_db(req), mdm_http_ingest_ctx(req), id, version,
                                   mdm_http_param(req, "attr"), NULL, &who, &out, &err);
-    reply_status(req, st, &err, out);
+    reply_entity(req, st, &err, out, false);
 }
 
 void mdm_h_assertion(mdm_http_req *req)

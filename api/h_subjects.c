@@ -28,7 +28,9 @@ const char mdm_h_subject_erase_doc[] =
     " tombstone (ids, source keys and their hashes, requester, reason, time), marks the"
     " golden record erased, flags any later re-ingest of the same source keys, and emits a"
     " deleted event naming every source record so that every source system is told. Body:"
-    " {reason} (optional); the requester is the API key. Erasing twice changes nothing.\","
+    " {reason} (optional); the requester is the API key. Erasing twice changes nothing."
+    " If-Match (optional): the entity's ETag from GET /v1/entities/{id}; a stale one is"
+    " 409 (code estale) and erases nothing.\","
     " \"requestBody\": {\"required\": false, \"content\": {\"application/json\": {\"schema\":"
     " {\"type\": \"object\", \"properties\": {\"reason\": {\"type\": \"string\"}}}}}},"
     " \"responses\": {\"200\": {\"description\": \"erased: entity_id, tombstone_id, records,"
@@ -98,13 +100,25 @@ void mdm_h_subject_erase(mdm_http_req *req)
     char requester[200];
     snprintf(requester, sizeof requester, "key:%s%s%s", key ? key->prefix : "?",
              key && key->name[0] ? " " : "", key ? key->name : "");
+    /* If-Match: the entity's ETag (GET /v1/entities/{id}); stale is 409 estale */
+    int version = 0;
+    bool bad = false;
+    if (!mdm_http_if_match(req, &version, &bad) && bad)
+        return;
     json_t *result = NULL;
     const mdm_audit_actor who = {mdm_http_actor(req), mdm_http_role(req)};
-    if (mdm_subject_erase(mdm_http_db(req), id, requester, reason, &who, &result, &err) != MDM_OK) {
+    if (mdm_subject_erase(mdm_http_db(req), id, version, requester, reason, &who, &result, &err) !=
+        MDM_OK) {
         mdm_http_reply_problem(req, &err);
         return;
     }
     if (json_is_false(json_object_get(result, "already_erased")))
         mdm_http_counter_add("mdm_subject_erasures_total", "", 1);
+    json_t *v = json_object_get(result, "version");
+    if (json_is_integer(v)) {
+        char etag[32];
+        snprintf(etag, sizeof etag, "\"%lld\"", (long long)json_integer_value(v));
+        mdm_http_set_header(req, "ETag", etag);
+    }
     mdm_http_reply_json(req, MHD_HTTP_OK, result);
 }

@@ -67,7 +67,7 @@ const mdm_http_route mdm_http_routes[] = {
     ROUTE("GET", "/v1/consent/audit", MDM_ROLES_COMPLIANCE, mdm_h_consent_audit, 0, 0),
     ROUTE("GET", "/v1/subjects/{id}/export", MDM_ROLES_COMPLIANCE, mdm_h_subject_export, 0, 0),
     ROUTE("POST", "/v1/subjects/{id}/erase", MDM_ROLES_COMPLIANCE, mdm_h_subject_erase,
-          MDM_HTTP_BODY_JSON, 0),
+          MDM_HTTP_BODY_JSON, MDM_HTTP_IF_MATCH),
     /* stewardship (api/h_steward.c) */
     ROUTE("GET", "/v1/review", MDM_ROLE_STEWARD, mdm_h_review_list, 0, 0),
     ROUTE("POST", "/v1/review/decisions", MDM_ROLE_STEWARD, mdm_h_review_bulk, MDM_HTTP_BODY_JSON,
@@ -78,14 +78,15 @@ const mdm_http_route mdm_http_routes[] = {
     ROUTE("POST", "/v1/review/{id}/decision", MDM_ROLE_STEWARD, mdm_h_review_decide,
           MDM_HTTP_BODY_JSON, 0),
     ROUTE("POST", "/v1/entities/{id}/merge", MDM_ROLE_STEWARD, mdm_h_entity_merge,
-          MDM_HTTP_BODY_JSON, 0),
+          MDM_HTTP_BODY_JSON, MDM_HTTP_IF_MATCH),
     ROUTE("POST", "/v1/entities/{id}/split", MDM_ROLE_STEWARD, mdm_h_entity_split,
-          MDM_HTTP_BODY_JSON, 0),
+          MDM_HTTP_BODY_JSON, MDM_HTTP_IF_MATCH),
     ROUTE("POST", "/v1/entities/{id}/unmerge", MDM_ROLE_STEWARD, mdm_h_entity_unmerge,
-          MDM_HTTP_BODY_JSON, 0),
+          MDM_HTTP_BODY_JSON, MDM_HTTP_IF_MATCH),
     ROUTE("PUT", "/v1/entities/{id}/pins/{attr}", MDM_ROLE_STEWARD, mdm_h_entity_pin,
-          MDM_HTTP_BODY_JSON, 0),
-    ROUTE("DELETE", "/v1/entities/{id}/pins/{attr}", MDM_ROLE_STEWARD, mdm_h_entity_unpin, 0, 0),
+          MDM_HTTP_BODY_JSON, MDM_HTTP_IF_MATCH),
+    ROUTE("DELETE", "/v1/entities/{id}/pins/{attr}", MDM_ROLE_STEWARD, mdm_h_entity_unpin, 0,
+          MDM_HTTP_IF_MATCH),
     ROUTE("POST", "/v1/assertions", MDM_ROLE_STEWARD, mdm_h_assertion, MDM_HTTP_BODY_JSON, 0),
     ROUTE("GET", "/v1/explain", MDM_ROLE_STEWARD, mdm_h_explain, 0, 0),
     ROUTE("GET", "/v1/audit", MDM_ROLES_COMPLIANCE, mdm_h_audit, 0, 0),
@@ -790,6 +791,10 @@ bool mdm_http_if_match(mdm_http_req *req, int *version, bool *bad)
     if (!h)
         return false;
     const char *p = h;
+    if (strcmp(p, "*") == 0) {
+        *version = 0;
+        return true;
+    }
     if (strncmp(p, "W/", 2) == 0)
         p += 2;
     bool quoted = *p == '"';
@@ -801,7 +806,7 @@ bool mdm_http_if_match(mdm_http_req *req, int *version, bool *bad)
     if (end == p || errno || v < 1 || v > 2147483647L || (quoted && *end++ != '"') || *end) {
         mdm_err e;
         mdm_err_set_field(&e, MDM_EINVAL, "/headers/If-Match",
-                          "If-Match must be the entity version as an ETag, such as \"3\"");
+                          "If-Match must be the entity version as an ETag, such as \"3\", or *");
         mdm_http_reply_problem(req, &e);
         *bad = true;
         return false;

@@ -63,6 +63,7 @@ typedef void (*mdm_http_handler)(mdm_http_req *req);
 #define MDM_HTTP_NDJSON     1u /* body is application/x-ndjson (raw), not JSON */
 #define MDM_HTTP_OWN_SOURCE 2u /* a source key may only use its own {source} path param */
 #define MDM_HTTP_NO_DB      4u /* the handler needs no database connection */
+#define MDM_HTTP_IF_MATCH   8u /* writes the entity {id}: takes If-Match (its ETag), stale = 409 */
 
 typedef struct mdm_http_route {
     const char *method;  /* GET, POST, PUT, DELETE */
@@ -155,8 +156,9 @@ bool mdm_http_query_int(mdm_http_req *req, const char *name, long long def, long
 /* Path parameter `name` as a positive 64-bit id; otherwise replies 404 naming `what`
  * and returns false. */
 bool mdm_http_param_id(mdm_http_req *req, const char *name, const char *what, int64_t *out);
-/* Parses the version of an If-Match header ("3", "\"3\"" or W/"3"); false when absent.
- * A malformed header replies 400 and sets *bad. */
+/* Parses the version of an If-Match header ("3", "\"3\"" or W/"3"; "*" matches any
+ * version: true with *version 0); false when absent. A malformed header replies 400
+ * and sets *bad. */
 bool mdm_http_if_match(mdm_http_req *req, int *version, bool *bad);
 
 /* Replies (each ends the handler's work) */

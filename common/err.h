@@ -19,6 +19,7 @@
     X(MDM_ENOTFOUND, 404, 4, "not found")                                                          \
     X(MDM_EMETHOD, 405, 2, "method not allowed")                                                   \
     X(MDM_ECONFLICT, 409, 5, "conflict")                                                           \
+    X(MDM_ESTALE, 409, 5, "stale version")                                                         \
     X(MDM_ETOOBIG, 413, 2, "content too large")                                                    \
     X(MDM_EMEDIA, 415, 2, "unsupported media type")                                                \
     X(MDM_EUNPROCESSABLE, 422, 2, "unprocessable content")                                         \

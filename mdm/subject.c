@@ -334,6 +334,7 @@ static const mdm_db_stmt stmt_link_erase = {
 
 typedef struct erase_ctx {
     int64_t subject;
+    int version; /* the caller's view of the live entity's version, 0 = no check */
     const char *requester, *reason;
     const mdm_audit_actor *who;
     json_t *result;
@@ -367,7 +368,15 @@ static mdm_status erase_fn(mdm_db *db, void *arg, mdm_err *err)
     if ((st = mdm_db_exec(db, &stmt_lock, one, &res, err)) != MDM_OK)
         return st;
     bool erased = !strcmp(mdm_db_get(res, 0, "status", ""), "erased");
+    int current = (int)mdm_db_get_ll(res, 0, "version", 0);
     PQclear(res);
+    /* optimistic concurrency (If-Match): erasing an erased subject stays a no-op answer */
+    if (!erased && c->version > 0 && c->version != current) {
+        mdm_err_set(err, MDM_ESTALE, "entity %lld is at version %d, not %d", (long long)live,
+                    current, c->version);
+        mdm_err_detail(err, "reload the entity and try again");
+        return MDM_ESTALE;
+    }
     if (erased) {
         json_t *doc = NULL;
         if ((st = tombstone_doc(db, c->subject, live, &doc, err)) != MDM_OK)
@@ -455,9 +464,9 @@ static mdm_status erase_fn(mdm_db *db, void *arg, mdm_err *err)
         json_decref(after);
     }
     if (st == MDM_OK) {
-        c->result = json_pack("{s:I,s:I,s:o,s:O,s:b}", "entity_id", (json_int_t)live,
+        c->result = json_pack("{s:I,s:I,s:o,s:O,s:b,s:i}", "entity_id", (json_int_t)live,
                               "tombstone_id", (json_int_t)tomb, "records", records, "erased_ids",
-                              erased_ids, "already_erased", 0);
+                              erased_ids, "already_erased", 0, "version", version);
         records = NULL;
         mdm_log(MDM_LOG_INFO, "event=subject_erased entity=%lld tombstone=%lld records=%zu",
                 (long long)live, tomb, json_array_size(tell));
@@ -474,7 +483,7 @@ out_free:
     return st;
 }
 
-mdm_status mdm_subject_erase(mdm_db *db, int64_t subject_id, const char *requester,
+mdm_status mdm_subject_erase(mdm_db *db, int64_t subject_id, int version, const char *requester,
                              const char *reason, const mdm_audit_actor *who, json_t **result,
                              mdm_err *err)
 {
@@ -486,7 +495,7 @@ mdm_status mdm_subject_erase(mdm_db *db, int64_t subject_id, const char *request
     if (!who || !who->name || !*who->name || !who->role || !*who->role)
         return mdm_err_set_field(err, MDM_EINVAL, "/actor",
                                  "an erasure needs the acting user and role for the audit log");
-    erase_ctx c = {subject_id, requester, reason && *reason ? reason : NULL, who, NULL};
+    erase_ctx c = {subject_id, version, requester, reason && *reason ? reason : NULL, who, NULL};
     mdm_status st = mdm_db_run_tx(db, "subject_erase", erase_fn, &c, err);
     if (st != MDM_OK || !result)
         json_decref(c.result);

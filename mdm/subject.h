@@ -50,10 +50,12 @@ mdm_status mdm_subject_export(mdm_db *db, int64_t subject_id, json_t **out, mdm_
  * (target "entity:ID", before/after: status, version, tombstone id, erased ids and the
  * number of records; neither requester nor reason, which may name the person). *result
  * (when not NULL) receives a new object {entity_id, tombstone_id, records, erased_ids,
- * already_erased}; erasing an erased subject again changes nothing and answers its
- * tombstone with already_erased true. MDM_ENOTFOUND for an unknown id, MDM_EINVAL for
+ * already_erased, version}; erasing an erased subject again changes nothing and answers
+ * its tombstone with already_erased true. version, when > 0, must be the live entity's
+ * current version (the ETag of GET /v1/entities/{id}), else MDM_ESTALE and nothing
+ * changes. MDM_ENOTFOUND for an unknown id, MDM_EINVAL for
  * a missing requester. */
-mdm_status mdm_subject_erase(mdm_db *db, int64_t subject_id, const char *requester,
+mdm_status mdm_subject_erase(mdm_db *db, int64_t subject_id, int version, const char *requester,
                              const char *reason, const mdm_audit_actor *who, json_t **result,
                              mdm_err *err) __attribute__((warn_unused_result));
 

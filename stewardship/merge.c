@@ -177,10 +177,10 @@ static mdm_status lock_at(mdm_db *db, int64_t id, int version, int *cur_version,
     if (cur_version)
         *cur_version = v;
     if (version > 0 && version != v) {
-        mdm_err_set(err, MDM_ECONFLICT, "entity %lld is at version %d, not %d", (long long)id, v,
+        mdm_err_set(err, MDM_ESTALE, "entity %lld is at version %d, not %d", (long long)id, v,
                     version);
         mdm_err_detail(err, "reload the entity and try again");
-        return MDM_ECONFLICT;
+        return MDM_ESTALE;
     }
     return MDM_OK;
 }
@@ -567,6 +567,7 @@ mdm_status mdm_merge_split(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t id, in
 typedef struct unmerge_ctx {
     const mdm_ingest_ctx *ictx;
     int64_t id, snapshot_id;
+    int version;
     const mdm_merge_actor *who;
     json_t *result;
 } unmerge_ctx;
@@ -608,6 +609,9 @@ static mdm_status unmerge_fn(mdm_db *db, void *arg, mdm_err *err)
         st = mdm_err_set(err, MDM_ECONFLICT, "merge %lld was already undone", snap);
         goto out;
     }
+    /* the caller's version is the survivor's: GET of either id answers the survivor */
+    if (c->version > 0 && (st = lock_at(db, s, c->version, NULL, err)) != MDM_OK)
+        goto out;
     if (!json_is_object(rb) || !json_is_array(json_object_get(rb, "members"))) {
         st = mdm_err_set(err, MDM_ECONFLICT,
                          "merge %lld cannot be undone: its snapshot was "
@@ -662,9 +666,12 @@ static mdm_status unmerge_fn(mdm_db *db, void *arg, mdm_err *err)
                       json_pack("{s:I,s:I,s:I}", "survivor", (json_int_t)s, "restored",
                                 (json_int_t)r, "snapshot_id", (json_int_t)snap),
                       err);
+    int version = 0;
     if (st == MDM_OK)
-        c->result = json_pack("{s:I,s:I,s:I}", "survivor", (json_int_t)s, "restored", (json_int_t)r,
-                              "snapshot_id", (json_int_t)snap);
+        st = lock_at(db, s, 0, &version, err);
+    if (st == MDM_OK)
+        c->result = json_pack("{s:I,s:I,s:I,s:i}", "survivor", (json_int_t)s, "restored",
+                              (json_int_t)r, "snapshot_id", (json_int_t)snap, "version", version);
 out:
     mdm_buf_free(&rest);
     mdm_buf_free(&back);
@@ -677,14 +684,14 @@ out:
 }
 
 mdm_status mdm_merge_unmerge(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t id, int64_t snapshot_id,
-                             const mdm_merge_actor *who, json_t **result, mdm_err *err)
+                             int version, const mdm_merge_actor *who, json_t **result, mdm_err *err)
 {
     if (result)
         *result = NULL;
     mdm_status st = check_who(who, err);
     if (st != MDM_OK)
         return st;
-    unmerge_ctx c = {ctx, id, snapshot_id, who, NULL};
+    unmerge_ctx c = {ctx, id, snapshot_id, version, who, NULL};
     st = mdm_db_run_tx(db, "merge_unmerge", unmerge_fn, &c, err);
     if (st == MDM_OK && result)
         *result = c.result;

@@ -11,8 +11,9 @@
  *
  * Functions named *_locked run inside the caller's transaction (the queue uses them);
  * the others run their own. All return MDM_OK, MDM_EINVAL (naming the field),
- * MDM_ENOTFOUND, MDM_ECONFLICT (stale version, an assertion forbids it, already
- * merged), MDM_ERETRY or MDM_EDB; on error nothing has changed. */
+ * MDM_ENOTFOUND, MDM_ESTALE (the caller's entity version is not the current one),
+ * MDM_ECONFLICT (an assertion forbids it, already merged or undone), MDM_ERETRY or
+ * MDM_EDB; on error nothing has changed. */
 #ifndef MDM_STEWARDSHIP_MERGE_H
 #define MDM_STEWARDSHIP_MERGE_H
 
@@ -71,10 +72,13 @@ mdm_status mdm_merge_split(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t id, in
  * retired entity comes back with its pre-merge golden values, lineage, pins and members;
  * the survivor gets back its own. Records that joined the survivor after the merge stay
  * with it. never_link assertions are written between the two parts (like a split), so
- * resolution cannot merge them again. MDM_ECONFLICT when already undone or when a side
- * changed so much that it cannot be undone (a member was erased). */
+ * resolution cannot merge them again. version, when > 0, must be the survivor's current
+ * version (what GET /v1/entities/{id} answers for either id), else MDM_ESTALE. *result:
+ * {"survivor", "restored", "snapshot_id", "version"} (the survivor's version afterwards).
+ * MDM_ECONFLICT when already undone or when a side changed so much that it cannot be
+ * undone (a member was erased). */
 mdm_status mdm_merge_unmerge(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t id, int64_t snapshot_id,
-                             const mdm_merge_actor *who, json_t **result, mdm_err *err)
+                             int version, const mdm_merge_actor *who, json_t **result, mdm_err *err)
     __attribute__((warn_unused_result));
 
 /* Pins attribute attr of entity id to value (a JSON value, borrowed), or removes the pin

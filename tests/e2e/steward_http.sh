@@ -88,7 +88,7 @@ expect_eq "second not found" "$(printf '%s' "$body" | jq -r '.results[1].error.s
 
 # --- entities ------------------------------------------------------------------------
 v1=$(sql "SELECT version FROM entity WHERE id = $e1")
-expect_problem "split at a stale version" 409 econflict POST "/v1/entities/$e1/split" -H "$(auth steward)" "${J[@]}" -d "{\"records\": [$r2], \"version\": 999}"
+expect_problem "split at a stale version" 409 estale POST "/v1/entities/$e1/split" -H "$(auth steward)" "${J[@]}" -d "{\"records\": [$r2], \"version\": 999}"
 expect_problem "split of a stranger" 422 eunprocessable POST "/v1/entities/$e1/split" -H "$(auth steward)" "${J[@]}" -d "{\"records\": [$r4]}"
 expect_status "split Bea off again" 200 POST "/v1/entities/$e1/split" -H "$(auth steward)" "${J[@]}" -d "{\"records\": [$r2], \"version\": $v1, \"reason\": \"twins\"}"
 bea=$(printf '%s' "$body" | jq .moved_to)

@@ -932,8 +932,8 @@ static void test_subject_export_and_erase(void)
     /* erasure */
     long long events_before = q_ll("SELECT count(*) FROM consent_event", 0);
     json_t *res = NULL;
-    CHECK_INT(mdm_subject_erase(db, e, "", NULL, &dpo_actor, &res, &err), MDM_EINVAL);
-    CHECK_INT(mdm_subject_erase(db, e0, "dpo@company.example", "GDPR art. 17 request 4711",
+    CHECK_INT(mdm_subject_erase(db, e, 0, "", NULL, &dpo_actor, &res, &err), MDM_EINVAL);
+    CHECK_INT(mdm_subject_erase(db, e0, 0, "dpo@company.example", "GDPR art. 17 request 4711",
                                 &dpo_actor, &res, &err),
               MDM_OK);
     CHECK_INT(json_integer_value(json_object_get(res, "entity_id")), e);
@@ -999,7 +999,7 @@ static void test_subject_export_and_erase(void)
     CHECK_INT(mdm_consent_state(db, e, NULL, &doc, &err), MDM_ENOTFOUND);
     /* erasing again changes nothing */
     long long outbox_n = q_ll("SELECT count(*) FROM outbox", 0);
-    CHECK_INT(mdm_subject_erase(db, e, "dpo@company.example", NULL, &dpo_actor, &res, &err),
+    CHECK_INT(mdm_subject_erase(db, e, 0, "dpo@company.example", NULL, &dpo_actor, &res, &err),
               MDM_OK);
     CHECK(json_is_true(json_object_get(res, "already_erased")));
     CHECK_INT(json_integer_value(json_object_get(res, "tombstone_id")), tomb);

@@ -166,7 +166,7 @@ static void test_erase_then_stale_copy(void)
     CHECK_INT(r.decision, MDM_DECISION_CREATED);
     json_t *res = NULL;
     mdm_err err = {0};
-    CHECK_INT(mdm_subject_erase(db, r.entity_id, "dpo", "request 1", &dpo_actor, &res, &err),
+    CHECK_INT(mdm_subject_erase(db, r.entity_id, 0, "dpo", "request 1", &dpo_actor, &res, &err),
               MDM_OK);
     json_decref(res);
     const char *find = "SELECT (SELECT count(*) FROM source_record x WHERE x::text ILIKE "
@@ -203,14 +203,15 @@ static void test_erase_then_stale_copy(void)
 /* count of rows of the tables that hold personal data whose text contains `needle` */
 static long long personal_hits(mdm_db *db, const char *needle)
 {
-    static const char *const tables[] = {
-        "source_record", "source_record_history", "entity", "entity_version", "golden_value",
-        "blocking_key",  "key_frequency",         "consent_event", "outbox",  "record_reject"};
+    static const char *const tables[] = {"source_record",  "source_record_history", "entity",
+                                         "entity_version", "golden_value",          "blocking_key",
+                                         "key_frequency",  "consent_event",         "outbox",
+                                         "record_reject"};
     long long n = 0;
     for (size_t i = 0; i < sizeof tables / sizeof *tables; i++) {
         char sql[160];
-        snprintf(sql, sizeof sql, "SELECT count(*) FROM %s x WHERE x::text ILIKE '%%' || $1 || '%%'",
-                 tables[i]);
+        snprintf(sql, sizeof sql,
+                 "SELECT count(*) FROM %s x WHERE x::text ILIKE '%%' || $1 || '%%'", tables[i]);
         const char *p[1] = {needle};
         const char *t = fx_text_p(db, sql, 1, p);
         n += t ? strtoll(t, NULL, 10) : 1000000;
@@ -232,8 +233,20 @@ static void test_erase_then_bulk_load(void)
     CHECK_INT(r.decision, MDM_DECISION_CREATED);
     json_t *res = NULL;
     mdm_err err = {0};
-    CHECK_INT(mdm_subject_erase(db, r.entity_id, "dpo", "request 2", &dpo_actor, &res, &err),
+    /* at a stale version (If-Match): refused, nothing erased */
+    CHECK_INT(mdm_subject_erase(db, r.entity_id, r.entity_version + 1, "dpo", "request 2",
+                                &dpo_actor, &res, &err),
+              MDM_ESTALE);
+    CHECK(res == NULL);
+    CHECK_INT(fx_scalar(db, "SELECT count(*) FROM erasure_tombstone WHERE requester = 'dpo' AND "
+                            "reason = 'request 2'"),
+              0);
+    CHECK(personal_hits(db, "alexandrou") > 0);
+    CHECK_INT(mdm_subject_erase(db, r.entity_id, r.entity_version, "dpo", "request 2", &dpo_actor,
+                                &res, &err),
               MDM_OK);
+    CHECK_INT(json_integer_value(json_object_get(res, "version")),
+              fx_count1(db, "SELECT version FROM entity WHERE id = $1", r.entity_id));
     long long tomb = (long long)json_integer_value(json_object_get(res, "tombstone_id"));
     CHECK(tomb > 0);
     json_decref(res);

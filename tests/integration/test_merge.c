@@ -72,7 +72,7 @@ static void test_manual_merge_and_exact_unmerge(void)
 
     json_t *res = NULL;
     CHECK_INT(mdm_merge_manual(db, fx_ctx, e_ann, ann_v + 5, e_bea, &alice, &res, &err),
-              MDM_ECONFLICT);
+              MDM_ESTALE);
     CHECK(strstr(err.msg, "version") != NULL);
     CHECK_INT(mdm_merge_manual(db, fx_ctx, e_ann, ann_v, e_ann, &alice, &res, &err), MDM_EINVAL);
     CHECK_INT(mdm_merge_manual(db, fx_ctx, e_bea, 0, e_ann, &alice, &res, &err), MDM_OK);
@@ -103,9 +103,19 @@ static void test_manual_merge_and_exact_unmerge(void)
     /* merging again is a conflict */
     CHECK_INT(mdm_merge_manual(db, fx_ctx, e_ann, 0, e_bea, &alice, NULL, &err), MDM_ECONFLICT);
 
+    /* undo at a stale survivor version (either id names the survivor): refused, nothing
+     * changes; at the current one it runs */
+    int merged_v = version(e_ann);
+    CHECK_INT(mdm_merge_unmerge(db, fx_ctx, e_bea, 0, merged_v - 1, &alice, &res, &err),
+              MDM_ESTALE);
+    CHECK_INT(version(e_ann), merged_v);
+    CHECK_INT(
+        fx_count1(db, "SELECT count(*) FROM entity WHERE id = $1 AND status = 'retired'", e_bea),
+        1);
     /* undo: both golden records exactly as before (values, lineage, times, pins) */
-    CHECK_INT(mdm_merge_unmerge(db, fx_ctx, e_ann, 0, &alice, &res, &err), MDM_OK);
+    CHECK_INT(mdm_merge_unmerge(db, fx_ctx, e_bea, 0, merged_v, &alice, &res, &err), MDM_OK);
     CHECK_INT(json_integer_value(json_object_get(res, "restored")), e_bea);
+    CHECK_INT(json_integer_value(json_object_get(res, "version")), version(e_ann));
     json_decref(res);
     char *ann_after = state(e_ann), *bea_after = state(e_bea);
     CHECK_STR(ann_after, ann_before);
@@ -118,7 +128,7 @@ static void test_manual_merge_and_exact_unmerge(void)
     CHECK_INT(
         fx_count1(db, "SELECT count(*) FROM membership WHERE entity_id = $1 AND active", e_bea), 1);
     CHECK(version(e_ann) > ann_v); /* versions only move forward */
-    CHECK_INT(mdm_merge_unmerge(db, fx_ctx, e_ann, 0, &alice, NULL, &err), MDM_ECONFLICT);
+    CHECK_INT(mdm_merge_unmerge(db, fx_ctx, e_ann, 0, 0, &alice, NULL, &err), MDM_ECONFLICT);
     CHECK(strstr(err.msg, "already undone") != NULL);
     /* an undone merge is "not the same person": never_link between the parts */
     CHECK_INT(fx_count1(db,
@@ -204,7 +214,7 @@ static void test_automatic_merge_exact_unmerge(void)
               3);
 
     json_t *res = NULL;
-    CHECK_INT(mdm_merge_unmerge(db, fx_ctx, b.entity_id, 0, &alice, &res, &err), MDM_OK);
+    CHECK_INT(mdm_merge_unmerge(db, fx_ctx, b.entity_id, 0, 0, &alice, &res, &err), MDM_OK);
     CHECK_INT(json_integer_value(json_object_get(res, "restored")), b.entity_id);
     CHECK_INT(json_integer_value(json_object_get(res, "survivor")), a.entity_id);
     json_decref(res);
@@ -227,7 +237,7 @@ static void test_automatic_merge_exact_unmerge(void)
                         b.entity_id),
               1);
     /* undone once only */
-    CHECK_INT(mdm_merge_unmerge(db, fx_ctx, b.entity_id, 0, &alice, NULL, &err), MDM_ECONFLICT);
+    CHECK_INT(mdm_merge_unmerge(db, fx_ctx, b.entity_id, 0, 0, &alice, NULL, &err), MDM_ECONFLICT);
     /* and for good: the bridging record sent again (changed) does not merge them again */
     CHECK_INT(fx_count1(db,
                         "SELECT count(*) FROM steward_assertion WHERE kind = 'never_link'"
@@ -304,7 +314,7 @@ static void test_split(void)
     json_t *res = NULL;
     CHECK_INT(
         mdm_merge_split(db, fx_ctx, e_dan, version(e_dan) - 1, eli_only, 1, 0, &alice, &res, &err),
-        MDM_ECONFLICT);
+        MDM_ESTALE);
     CHECK_INT(mdm_merge_split(db, fx_ctx, e_dan, 0, everyone, 3, 0, &alice, &res, &err),
               MDM_EINVAL);
     CHECK_INT(mdm_merge_split(db, fx_ctx, e_dan, 0, stranger, 1, 0, &alice, &res, &err),
@@ -356,7 +366,7 @@ static void test_pins(void)
     json_t *v = json_string("Daniel");
     CHECK_INT(
         mdm_merge_pin(db, fx_ctx, e_dan, version(e_dan) + 1, "first_name", v, &alice, &res, &err),
-        MDM_ECONFLICT);
+        MDM_ESTALE);
     CHECK_INT(mdm_merge_pin(db, fx_ctx, e_dan, 0, "shoe_size", v, &alice, &res, &err), MDM_EINVAL);
     CHECK_STR(err.field, "/attr");
     CHECK_INT(mdm_merge_pin(db, fx_ctx, e_dan, version(e_dan), "first_name", v, &alice, &res, &err),

@@ -404,7 +404,7 @@ static mdm_status run_erase(mdm_db *db, void *state, mdm_err *err)
 {
     st *s = state;
     json_t *res = NULL;
-    mdm_status rc = mdm_subject_erase(db, s->a, "dpo:fault", "sweep", &fault_actor, &res, err);
+    mdm_status rc = mdm_subject_erase(db, s->a, 0, "dpo:fault", "sweep", &fault_actor, &res, err);
     json_decref(res);
     return rc;
 }

@@ -170,6 +170,38 @@ static void test_openapi_covers_every_route(void)
             mdm_test_case(found, what);
         }
     }
+    /* every route that writes an entity (a non-GET route under /v1/entities/{id}/, and
+     * erasure) honours If-Match and documents it */
+    for (size_t i = 0; i < mdm_http_nroutes; i++) {
+        const mdm_http_route *rt = &mdm_http_routes[i];
+        bool writes_entity = strcmp(rt->method, "GET") != 0 &&
+                             (strncmp(rt->pattern, "/v1/entities/{id}/", 18) == 0 ||
+                              strcmp(rt->pattern, "/v1/subjects/{id}/erase") == 0);
+        char what[200];
+        snprintf(what, sizeof what, "%s %s: If-Match flag %s", rt->method, rt->pattern,
+                 writes_entity ? "set" : "not set");
+        mdm_test_case(writes_entity == ((rt->flags & MDM_HTTP_IF_MATCH) != 0), what);
+        if (!(rt->flags & MDM_HTTP_IF_MATCH))
+            continue;
+        char method[16];
+        size_t k = 0;
+        for (; rt->method[k]; k++)
+            method[k] = (char)(rt->method[k] | 0x20);
+        method[k] = '\0';
+        json_t *op = json_object_get(json_object_get(paths, rt->pattern), method);
+        bool has = false;
+        size_t j;
+        json_t *param;
+        json_array_foreach(json_object_get(op, "parameters"), j, param)
+        {
+            const char *ref = json_string_value(json_object_get(param, "$ref"));
+            if (ref && strcmp(ref, "#/components/parameters/IfMatch") == 0)
+                has = true;
+        }
+        snprintf(what, sizeof what, "openapi %s %s documents If-Match and 409", rt->method,
+                 rt->pattern);
+        mdm_test_case(has && json_object_get(json_object_get(op, "responses"), "409"), what);
+    }
     /* every $ref resolves */
     char *text = json_dumps(doc, JSON_COMPACT);
     const char *p = text;
