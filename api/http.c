@@ -236,16 +236,20 @@ const mdm_http_route *mdm_http_match(const char *method, char *path_copy, const 
     if (path_copy[0] != '/')
         return NULL;
     char *s = path_copy + 1;
-    /* "/" has no segments; "/a/b" has two; a trailing slash is an empty segment. */
+    /* "/" has no segments; "/a/b" has two; a trailing slash is an empty segment. The
+     * path is split on its literal slashes first, then each segment is unescaped, so
+     * that %2F is a slash inside a segment (a source key "a/b"), not a separator. */
     if (path_copy[1]) {
         for (;;) {
             if (nsegs == 32)
                 return NULL;
             segs[nsegs++] = s;
             char *slash = strchr(s, '/');
+            if (slash)
+                *slash = '\0';
+            MHD_http_unescape(s);
             if (!slash)
                 break;
-            *slash = '\0';
             s = slash + 1;
         }
     }
@@ -428,7 +432,9 @@ struct mdm_http_req {
     char rid[72];
     double t0;
     const char *method;
-    const char *url;
+    const char *url;      /* as libmicrohttpd unescaped it (DEBUG log only) */
+    const char *raw_path; /* the request target's path as sent, still %-escaped */
+    bool begun;           /* the access handler has seen the request */
     int nparams;
     const char *pnames[8], *pvalues[8];
     mdm_auth_key key;
@@ -967,14 +973,16 @@ static bool content_type_ok(const char *ct, bool ndjson)
     return n == 16 && strncasecmp(ct, "application/json", n) == 0;
 }
 
-/* Everything before the body: route, key, role, rate, size and type. Replies on failure. */
+/* Everything before the body: route, key, role, rate, size and type. Replies on failure.
+ * url is the raw (still %-escaped) path: segments are unescaped one by one when matched. */
 static void begin(mdm_http_req *req, const char *url)
 {
     mdm_http_server *srv = req->srv;
     size_t urllen = strlen(url);
-    if (!mdm_http_utf8_valid(url, urllen)) {
+    char *decoded = mdm_arena_strndup(req->arena, url, urllen);
+    if (!mdm_http_utf8_valid(decoded, MHD_http_unescape(decoded))) {
         req->route_index = MAX_ROUTES - 1;
-        fail(req, MDM_EINVAL, "the request path is not valid UTF-8");
+        fail(req, MDM_EINVAL, "the request path is not valid UTF-8 (or holds %%00)");
         return;
     }
     char *path = mdm_arena_strndup(req->arena, url, urllen);
@@ -1116,7 +1124,7 @@ static enum MHD_Result queue(mdm_http_req *req)
     return r;
 }
 
-static mdm_http_req *req_new(mdm_http_server *srv, struct MHD_Connection *conn, const char *method)
+static mdm_http_req *req_alloc(mdm_http_server *srv, struct MHD_Connection *conn)
 {
     mdm_http_req *req = mdm_xcalloc(1, sizeof *req);
     req->srv = srv;
@@ -1124,6 +1132,25 @@ static mdm_http_req *req_new(mdm_http_server *srv, struct MHD_Connection *conn, 
     req->arena = mdm_arena_new(8192);
     req->t0 = mdm_http_now();
     req->route_index = MAX_ROUTES - 1;
+    return req;
+}
+
+/* MHD_OPTION_URI_LOG_CALLBACK: runs once the request line is parsed, before the headers
+ * and before libmicrohttpd unescapes the target (it would turn %2F into a separator).
+ * The request context starts here with the raw path; on_request completes it. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    mdm_http_req *req = req_alloc(cls, conn);
+    req->raw_path = mdm_arena_strndup(req->arena, uri, strcspn(uri, "?#"));
+    return req;
+}
+
+/* Completes the request context once the headers are there (method, request id). */
+static void req_begin(mdm_http_req *req, const char *method)
+{
+    mdm_http_server *srv = req->srv;
+    struct MHD_Connection *conn = req->conn;
+    req->begun = true;
     req->method = mdm_arena_strdup(req->arena, method);
     const char *given = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
     if (given && valid_request_id(given))
@@ -1132,7 +1159,6 @@ static mdm_http_req *req_new(mdm_http_server *srv, struct MHD_Connection *conn, 
         snprintf(req->rid, sizeof req->rid, "%08x%08x", srv->rid_base,
                  atomic_fetch_add(&srv->rid_counter, 1));
     atomic_fetch_add(&srv->inflight, 1);
-    return req;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -1142,11 +1168,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     (void)version;
     mdm_http_server *srv = cls;
     mdm_http_req *req = *con_cls;
-    if (!req) {
-        req = req_new(srv, conn, method);
+    if (!req || !req->begun) {
+        if (!req) /* no URI callback ran: route on what libmicrohttpd unescaped */
+            req = req_alloc(srv, conn);
+        req_begin(req, method);
         req->url = mdm_arena_strdup(req->arena, url);
         *con_cls = req;
-        begin(req, url);
+        begin(req, req->raw_path ? req->raw_path : url);
         /* libmicrohttpd 0.9.75 closes the connection after a response queued on this
          * first call, so replies wait for the next call (keep-alive), except an early
          * error on a request that carries a body we do not want to read. */
@@ -1189,6 +1217,11 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (!req)
         return;
     *con_cls = NULL;
+    if (!req->begun) { /* libmicrohttpd answered it itself (bad request line, headers) */
+        mdm_arena_free(req->arena);
+        free(req);
+        return;
+    }
     double secs = mdm_http_now() - req->t0;
     int status = req->status ? req->status : 499;
     if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && req->status)
@@ -1463,7 +1496,8 @@ mdm_http_server *mdm_http_start(const mdm_config *cfg, const char *listen, mdm_e
     /* the external logger goes first, or libmicrohttpd warns that it may log elsewhere */
     srv->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv,
+        MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!srv->daemon) {
         if (srv->tls_cert_pem)

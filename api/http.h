@@ -1,6 +1,10 @@
 /* The HTTP server of `mdm serve`: a libmicrohttpd daemon, the one route table, the
  * request context and the reply helpers every handler uses.
  *
+ * Routing uses the raw request target (MHD_OPTION_URI_LOG_CALLBACK): the path is split
+ * on '/' first and each segment percent-decoded afterwards, so %2F is a '/' inside a
+ * path parameter (a source key "a/b"), never a separator.
+ *
  * Request pipeline (api/http.c), in this order, before any handler runs:
  *   route match (404; 405 with Allow) -> API key (401) -> role and own-source check (403)
  *   -> per-key rate limit (429 with Retry-After) -> body size (413) and content type (415)
@@ -215,8 +219,9 @@ void mdm_http_metrics_write(mdm_http_req *req, mdm_buf *out);
 
 /* Tests and tools */
 
-/* Matches method and path against the table: the route (and its path parameters in
- * names/values, up to 8, pointing into path_copy which the function modifies), or NULL;
+/* Matches method and the raw (still %-escaped) path against the table: the route (and
+ * its path parameters in names/values, up to 8, pointing into path_copy, which the
+ * function splits on '/' and percent-decodes segment by segment in place), or NULL;
  * *path_known says whether some other method matches the path (405). */
 const mdm_http_route *mdm_http_match(const char *method, char *path_copy, const char **names,
                                      const char **values, int *nparams, bool *path_known);
