@@ -317,12 +317,12 @@ int mdm_cli_audit_load(mdm_db *db, const char *source, const char *path, const m
         return mdm_cli_fail("load", &err);
     }
     char *copy = mdm_xstrdup(path);
-    json_t *after =
-        json_pack("{s:s,s:s?,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I}}", "file", basename(copy),
-                  "file_sha256", hash[0] ? hash : NULL, "stats", "rows", (json_int_t)s->rows,
-                  "inserted", (json_int_t)s->inserted, "updated", (json_int_t)s->updated,
-                  "unchanged", (json_int_t)s->unchanged, "stale", (json_int_t)s->stale, "deleted",
-                  (json_int_t)s->deleted, "rejected", (json_int_t)s->rejected);
+    json_t *after = json_pack(
+        "{s:s,s:s?,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}}", "file", basename(copy), "file_sha256",
+        hash[0] ? hash : NULL, "stats", "rows", (json_int_t)s->rows, "inserted",
+        (json_int_t)s->inserted, "updated", (json_int_t)s->updated, "unchanged",
+        (json_int_t)s->unchanged, "stale", (json_int_t)s->stale, "deleted", (json_int_t)s->deleted,
+        "rejected", (json_int_t)s->rejected, "erased_keys", (json_int_t)s->erased);
     free(copy);
     snprintf(target, sizeof target, "source:%.100s", source);
     return record_summary(db, "load", "records.load", target, after, failure);

@@ -81,4 +81,16 @@ expect_eq "no table row holds the name" \
     "$(psql_q -c "SELECT count(*) FROM source_record x WHERE x::text LIKE '%Vandersloot%'") $(psql_q -c "SELECT count(*) FROM entity x WHERE x::text LIKE '%Vandersloot%'")" "0 0"
 expect_exit 0 "the audit keeps every event after erasure" "$mdm" export consent --format ndjson --output "$tmp/after.ndjson"
 expect_eq "audit row count unchanged" "$(wc -l < "$tmp/after.ndjson")" 2000
+
+# a stale copy of the erased subject comes back in a bulk file: flagged, not loaded
+echo '{"sources": [{"code": "crm", "kind": "crm"}, {"code": "shop", "kind": "commerce"}]}' > "$tmp/load.json"
+printf '%s\n' '{"source_key": "K-1", "first_name": "Vera", "last_name": "Vandersloot"}' \
+    '{"source_key": "K-2", "first_name": "Wim", "last_name": "Wouters"}' > "$tmp/stale.ndjson"
+expect_exit 0 "mdm load of a file holding the erased key" "$mdm" load --config "$tmp/load.json" --source crm --no-resolve --quiet "$tmp/stale.ndjson"
+expect_contains "one new, one flagged" "2 rows, 1 new, 0 changed, 0 unchanged, 0 stale, 0 deleted, 0 rejected, 1 flagged" "$out"
+expect_eq "flagged in record_reject, payload withheld" \
+    "$(psql_q -c "SELECT count(*) FROM record_reject WHERE source = 'crm' AND source_key = 'K-1' AND reasons @> '[{\"reason\": \"erased_subject\"}]' AND payload LIKE '(withheld%stale.ndjson:1'")" 1
+expect_eq "the name is nowhere again" "$(psql_q -c "SELECT (SELECT count(*) FROM source_record x WHERE x::text LIKE '%Vandersloot%') + (SELECT count(*) FROM record_reject x WHERE x::text LIKE '%Vandersloot%')")" 0
+expect_eq "the erased record stays erased" "$(psql_q -c "SELECT erased AND deleted FROM source_record WHERE source = 'crm' AND source_key = 'K-1'")" t
+expect_eq "the load's audit row counts it" "$(psql_q -c "SELECT after->'stats'->>'erased_keys' FROM audit_log WHERE action = 'records.load' ORDER BY id DESC LIMIT 1")" 1
 e2e_end
