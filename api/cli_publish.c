@@ -184,8 +184,9 @@ int mdm_cli_deliveries(int argc, char **argv)
         }
     } else {
         long count = 0;
-        mdm_status st = dead ? mdm_publish_replay_dead(db, sub_id, &count, &err)
-                             : mdm_publish_replay_from(db, sub_id, from_seq, &count, &err);
+        const mdm_audit_actor who = {mdm_cli_actor(), "admin"};
+        mdm_status st = dead ? mdm_publish_replay_dead(db, sub_id, &who, &count, &err)
+                             : mdm_publish_replay_from(db, sub_id, from_seq, &who, &count, &err);
         if (st == MDM_OK)
             printf("{\"replayed\":%ld}\n", count);
         else

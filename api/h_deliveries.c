@@ -106,9 +106,11 @@ void mdm_h_deliveries_replay(mdm_http_req *req)
     }
     long count = 0;
     int64_t sub_id = sub ? (int64_t)json_integer_value(sub) : 0;
-    mdm_status st = from ? mdm_publish_replay_from(mdm_http_db(req), sub_id,
-                                                   (int64_t)json_integer_value(from), &count, &err)
-                         : mdm_publish_replay_dead(mdm_http_db(req), sub_id, &count, &err);
+    const mdm_audit_actor who = {mdm_http_actor(req), mdm_http_role(req)};
+    mdm_status st =
+        from ? mdm_publish_replay_from(mdm_http_db(req), sub_id, (int64_t)json_integer_value(from),
+                                       &who, &count, &err)
+             : mdm_publish_replay_dead(mdm_http_db(req), sub_id, &who, &count, &err);
     if (st != MDM_OK) {
         mdm_http_reply_problem(req, &err);
         return;

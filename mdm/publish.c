@@ -1614,7 +1614,36 @@ static const mdm_db_stmt st_replay_from = {
 typedef struct replay_ctx {
     int64_t sub, from;
     long count;
+    const mdm_audit_actor *who;
 } replay_ctx;
+
+/* The audit row of a replay that requeued something (a replay of nothing writes no row). */
+static mdm_status audit_replay(mdm_db *db, const replay_ctx *c, bool dead, mdm_err *err)
+{
+    if (c->count == 0)
+        return MDM_OK;
+    char target[48];
+    if (c->sub)
+        snprintf(target, sizeof target, "subscription:%lld", (long long)c->sub);
+    else
+        snprintf(target, sizeof target, "subscription:all");
+    json_t *after =
+        dead ? json_pack("{s:s,s:I}", "replay", "dead", "deliveries", (json_int_t)c->count)
+             : json_pack("{s:s,s:I,s:I}", "replay", "from_seq", "from_seq", (json_int_t)c->from,
+                         "deliveries", (json_int_t)c->count);
+    mdm_status st = mdm_audit_append(db, c->who->name, c->who->role, "deliveries.replay", target,
+                                     NULL, NULL, after, err);
+    json_decref(after);
+    return st;
+}
+
+static mdm_status check_who(const mdm_audit_actor *who, mdm_err *err)
+{
+    if (!who || !who->name || !*who->name || !who->role || !*who->role)
+        return mdm_err_set_field(err, MDM_EINVAL, "/actor",
+                                 "this change needs the acting user and role for the audit log");
+    return MDM_OK;
+}
 
 static mdm_status replay_dead_tx(mdm_db *db, void *arg, mdm_err *err)
 {
@@ -1628,12 +1657,18 @@ static mdm_status replay_dead_tx(mdm_db *db, void *arg, mdm_err *err)
         return st;
     c->count = atol(PQcmdTuples(res));
     PQclear(res);
-    return MDM_OK;
+    return audit_replay(db, c, true, err);
 }
 
-mdm_status mdm_publish_replay_dead(mdm_db *db, int64_t subscription_id, long *count, mdm_err *err)
+mdm_status mdm_publish_replay_dead(mdm_db *db, int64_t subscription_id, const mdm_audit_actor *who,
+                                   long *count, mdm_err *err)
 {
-    replay_ctx c = {subscription_id, 0, 0};
+    if (count)
+        *count = 0;
+    mdm_status st0 = check_who(who, err);
+    if (st0 != MDM_OK)
+        return st0;
+    replay_ctx c = {subscription_id, 0, 0, who};
     mdm_status st = mdm_db_run_tx(db, "publish_replay_dead", replay_dead_tx, &c, err);
     if (count)
         *count = st == MDM_OK ? c.count : 0;
@@ -1664,18 +1699,23 @@ static mdm_status replay_from_tx(mdm_db *db, void *arg, mdm_err *err)
         return st;
     c->count = atol(PQcmdTuples(res));
     PQclear(res);
-    return MDM_OK;
+    return audit_replay(db, c, false, err);
 }
 
 mdm_status mdm_publish_replay_from(mdm_db *db, int64_t subscription_id, int64_t from_seq,
-                                   long *count, mdm_err *err)
+                                   const mdm_audit_actor *who, long *count, mdm_err *err)
 {
+    if (count)
+        *count = 0;
+    mdm_status st0 = check_who(who, err);
+    if (st0 != MDM_OK)
+        return st0;
     if (subscription_id <= 0)
         return mdm_err_set_field(err, MDM_EINVAL, "subscription_id",
                                  "a subscription id is required to replay from a seq");
     if (from_seq < 0)
         return mdm_err_set_field(err, MDM_EINVAL, "from_seq", "from_seq must not be negative");
-    replay_ctx c = {subscription_id, from_seq, 0};
+    replay_ctx c = {subscription_id, from_seq, 0, who};
     mdm_status st = mdm_db_run_tx(db, "publish_replay_from", replay_from_tx, &c, err);
     if (count)
         *count = st == MDM_OK ? c.count : 0;
@@ -1924,9 +1964,9 @@ static mdm_status sub_write(mdm_db *db, char op, int64_t id, const json_t *body,
 {
     if (out)
         *out = NULL;
-    if (!who || !who->name || !*who->name || !who->role || !*who->role)
-        return mdm_err_set_field(err, MDM_EINVAL, "/actor",
-                                 "a subscription change needs the acting user and role");
+    mdm_status st0 = check_who(who, err);
+    if (st0 != MDM_OK)
+        return st0;
     sub_tx c = {op, id, body, who, NULL};
     mdm_status st = mdm_db_run_tx(db, "subscription_write", sub_tx_fn, &c, err);
     if (st == MDM_OK && out)

@@ -138,15 +138,19 @@ mdm_status mdm_publish_list(mdm_db *db, const char *state, int64_t subscription_
     __attribute__((warn_unused_result));
 
 /* Sets dead and rejected deliveries (of one subscription, or all when 0) back to pending
- * with zero attempts. *count gets the number replayed. */
-mdm_status mdm_publish_replay_dead(mdm_db *db, int64_t subscription_id, long *count, mdm_err *err)
-    __attribute__((warn_unused_result));
+ * with zero attempts. *count gets the number replayed. A replay that requeued anything
+ * writes a "deliveries.replay" audit row by who (target "subscription:ID" or
+ * "subscription:all"; mode, from_seq and count) in the same transaction; so does the
+ * replay below. */
+mdm_status mdm_publish_replay_dead(mdm_db *db, int64_t subscription_id, const mdm_audit_actor *who,
+                                   long *count, mdm_err *err) __attribute__((warn_unused_result));
 
 /* Replays a subscription from an outbox seq: every fanned-out event with seq >= from_seq
  * and a type the subscription takes is (re)queued as pending with zero attempts,
  * including ones already acknowledged. MDM_ENOTFOUND for an unknown subscription. */
 mdm_status mdm_publish_replay_from(mdm_db *db, int64_t subscription_id, int64_t from_seq,
-                                   long *count, mdm_err *err) __attribute__((warn_unused_result));
+                                   const mdm_audit_actor *who, long *count, mdm_err *err)
+    __attribute__((warn_unused_result));
 
 /* Subscriptions as JSON objects {id, source, url, event_types, mapping, active,
  * max_attempts, origin, created_at, updated_at, secret_set}; the secret is never

@@ -1,5 +1,6 @@
-// Steward UI, entity view actions end to end: merge another golden record in, pin a
-// golden value (with the keyboard only), and split a source record off — each driven in
+// Steward UI, entity view actions end to end: merge another golden record in, undo that
+// merge from the history (both golden records exactly as before), pin a golden value
+// (with the keyboard only), and split a source record off — each driven in
 // the browser, each checked afterwards through the API (and the database for the split's
 // never_link assertions), each leaving a screenshot in build/browser/. Works on records
 // of its own (source keys E-*), so the queue fixtures of steward.mjs stay untouched.
@@ -97,10 +98,23 @@ await test('entity_sign_in', async () => {
   await page.getByRole('heading', { name: 'Review queue' }).waitFor();
 });
 
+let premerge = null; // both golden records before the merge, for the undo
+
+// The SQL fixture's golden records are the records' own values, not what survivorship
+// computes; a pin and its removal make survivorship compute each one for real, so the
+// undo below can be compared with a golden record the service itself produced.
+for (const rid of [carla1, carla2, dario, dara]) {
+  const id = entityOf(rid);
+  const pin = await api('PUT', `/v1/entities/${id}/pins/segment`, { value: 'x' });
+  const unpin = await api('DELETE', `/v1/entities/${id}/pins/segment`);
+  if (pin.status !== 200 || unpin.status !== 200) throw new Error(`fixture pin/unpin: ${pin.status} ${unpin.status}`);
+}
+
 await test('entity_merge', async () => {
   const a = entityOf(carla1);
   const b = entityOf(carla2);
   check(a !== b, 'two golden records before');
+  premerge = { [a]: (await api('GET', `/v1/entities/${a}`)).body, [b]: (await api('GET', `/v1/entities/${b}`)).body };
   await page.goto(`${base}/ui/#/entity/${b}`);
   await page.getByRole('heading', { name: 'Golden record' }).waitFor();
   await page.getByLabel('Entity id').fill(String(a));
@@ -121,10 +135,38 @@ await test('entity_merge', async () => {
   check(audit === 1, 'merge audited with its reason');
 });
 
+await test('entity_undo_merge', async () => {
+  const survivor = entityOf(carla1);
+  const retired = Number(Object.keys(premerge).find((k) => Number(k) !== survivor));
+  await page.goto(`${base}/ui/#/entity/${survivor}`);
+  await page.getByRole('heading', { name: 'History' }).waitFor();
+  await page.getByRole('button', { name: 'Undo this merge' }).click();
+  await page.locator('#status', { hasText: 'Merge undone' }).waitFor();
+  for (const id of [survivor, retired]) {
+    const now = (await api('GET', `/v1/entities/${id}`)).body;
+    const was = premerge[id];
+    check(now.status === 'active', `entity ${id} active`);
+    check(JSON.stringify(now.golden) === JSON.stringify(was.golden), `entity ${id}: golden record as before the merge`);
+    check(JSON.stringify(now.lineage) === JSON.stringify(was.lineage), `entity ${id}: lineage as before the merge`);
+    check(JSON.stringify(now.members.map((m) => m.record_id)) === JSON.stringify(was.members.map((m) => m.record_id)),
+      `entity ${id}: members as before the merge`);
+    check(now.version > was.version, `entity ${id}: version moved on`);
+  }
+  // merged again by the steward for the pin test below (the undo left never_link
+  // between them, which a manual merge also obeys: so remove it first, as a steward would)
+  const ra = Math.min(carla1, carla2);
+  const rb = Math.max(carla1, carla2);
+  const al = await api('POST', '/v1/assertions', { kind: 'always_link', record_a: ra, record_b: rb, reason: 'same after all' });
+  check(al.status === 200, `always_link replaces the never_link (${al.status})`);
+  const again = await api('POST', `/v1/entities/${survivor}/merge`, { other: retired });
+  check(again.status === 200, `merged again (${again.status})`);
+});
+
 await test('entity_pin_keyboard', async () => {
   const id = entityOf(carla1);
   await page.goto(`${base}/ui/#/entity/${id}`);
-  await page.getByRole('heading', { name: 'Golden record' }).waitFor();
+  await page.reload(); // the same address as before the API merge above: load it afresh
+  await page.locator('table.members tbody tr').nth(1).waitFor();
   const before = (await api('GET', `/v1/entities/${id}`)).body.version;
   await page.getByRole('button', { name: 'Pin first_name' }).focus();
   await page.keyboard.press('Enter');

@@ -694,8 +694,17 @@ static void test_rejected_and_answers(void)
     CHECK_STR(delivery_field(db, sub, s2, "state"), "rejected");
     long count = 0;
     mdm_err err;
-    CHECK_INT(mdm_publish_replay_dead(db, sub, &count, &err), MDM_OK);
+    CHECK_INT(mdm_publish_replay_dead(db, sub, &tester, &count, &err), MDM_OK);
     CHECK_INT(count, 2);
+    char subs[24];
+    snprintf(subs, sizeof subs, "%lld", (long long)sub);
+    const char *ps[] = {subs};
+    CHECK_INT(sql(db,
+                  "SELECT count(*) FROM audit_log WHERE action = 'deliveries.replay' AND target ="
+                  " 'subscription:' || $1 AND actor = 'cli:tester' AND after->>'replay' = 'dead'"
+                  " AND (after->>'deliveries')::int = 2",
+                  1, ps),
+              1);
     /* 503 with Retry-After: 1 once per event, then fine: the retry waits >= 1 s */
     const char *args2[] = {"--fail-first", "1", "--fail-status", "503", "--retry-after", "1", NULL};
     receiver_start(&r, r.port, "retry_after", args2);
@@ -737,7 +746,7 @@ static void test_signature(void)
     json_decref(out);
     json_decref(fix);
     long count = 0;
-    CHECK_INT(mdm_publish_replay_dead(db, sub, &count, &err), MDM_OK);
+    CHECK_INT(mdm_publish_replay_dead(db, sub, &tester, &count, &err), MDM_OK);
     CHECK_INT(count, 1);
     CHECK_INT(drain(20000), MDM_OK);
     receiver_stop(&r);
@@ -950,9 +959,20 @@ static void test_replay_from_seq(void)
     CHECK_INT(drain(20000), MDM_OK);
     long count = 0;
     mdm_err err;
-    CHECK_INT(mdm_publish_replay_from(db, sub, s3, &count, &err), MDM_OK);
+    CHECK_INT(mdm_publish_replay_from(db, sub, s3, &tester, &count, &err), MDM_OK);
     CHECK_INT(count, 2);
-    CHECK_INT(mdm_publish_replay_from(db, 999999, s3, &count, &err), MDM_ENOTFOUND);
+    char subs[24], froms[24];
+    snprintf(subs, sizeof subs, "%lld", (long long)sub);
+    snprintf(froms, sizeof froms, "%lld", (long long)s3);
+    const char *ps[] = {subs, froms};
+    CHECK_INT(sql(db,
+                  "SELECT count(*) FROM audit_log WHERE action = 'deliveries.replay' AND target ="
+                  " 'subscription:' || $1 AND after->>'from_seq' = $2"
+                  " AND (after->>'deliveries')::int = 2",
+                  2, ps),
+              1);
+    CHECK_INT(mdm_publish_replay_from(db, 999999, s3, &tester, &count, &err), MDM_ENOTFOUND);
+    CHECK_INT(mdm_publish_replay_from(db, sub, s3, NULL, &count, &err), MDM_EINVAL);
     CHECK_INT(drain(20000), MDM_OK);
     receiver_stop(&r);
     json_t *log = receiver_log(&r);
