@@ -1168,9 +1168,9 @@ static const mdm_db_stmt stmt_insert = {
     "source_updated_at) VALUES ($1, $2, $3::jsonb, $4::jsonb, $5, $6::timestamptz) "
     "RETURNING id, version, raw, normalized, content_hash, source_updated_at) "
     "INSERT INTO source_record_history (record_id, version, change, raw, normalized, "
-    "content_hash, source_updated_at) SELECT id, version, 'insert', raw, normalized, "
-    "content_hash, source_updated_at FROM r RETURNING record_id",
-    6};
+    "content_hash, source_updated_at, actor) SELECT id, version, 'insert', raw, normalized, "
+    "content_hash, source_updated_at, $7 FROM r RETURNING record_id",
+    7};
 
 static const mdm_db_stmt stmt_update = {
     "ingest_update",
@@ -1179,9 +1179,9 @@ static const mdm_db_stmt stmt_update = {
     "version = version + 1, deleted = false, resolved_at = NULL, received_at = now() "
     "WHERE id = $1 RETURNING id, version, raw, normalized, content_hash, source_updated_at) "
     "INSERT INTO source_record_history (record_id, version, change, raw, normalized, "
-    "content_hash, source_updated_at) SELECT id, version, 'update', raw, normalized, "
-    "content_hash, source_updated_at FROM r RETURNING record_id",
-    5};
+    "content_hash, source_updated_at, actor) SELECT id, version, 'update', raw, normalized, "
+    "content_hash, source_updated_at, $6 FROM r RETURNING record_id",
+    6};
 
 static const mdm_db_stmt stmt_touch = {
     "ingest_touch",
@@ -1192,18 +1192,18 @@ static const mdm_db_stmt stmt_touch = {
 static const mdm_db_stmt stmt_stale = {
     "ingest_stale",
     "INSERT INTO source_record_history (record_id, version, change, raw, normalized, "
-    "content_hash, source_updated_at) SELECT id, version, 'stale', $2::jsonb, $3::jsonb, $4, "
-    "$5::timestamptz FROM source_record WHERE id = $1",
-    5};
+    "content_hash, source_updated_at, actor) SELECT id, version, 'stale', $2::jsonb, $3::jsonb, "
+    "$4, $5::timestamptz, $6 FROM source_record WHERE id = $1",
+    6};
 
 static const mdm_db_stmt stmt_delete = {
     "ingest_delete",
     "WITH r AS (UPDATE source_record SET deleted = true, version = version + 1, "
     "source_updated_at = COALESCE($2::timestamptz, source_updated_at), resolved_at = now(), "
     "received_at = now() WHERE id = $1 RETURNING id, version, source_updated_at) "
-    "INSERT INTO source_record_history (record_id, version, change, source_updated_at) "
-    "SELECT id, version, 'delete', source_updated_at FROM r RETURNING record_id",
-    2};
+    "INSERT INTO source_record_history (record_id, version, change, source_updated_at, actor) "
+    "SELECT id, version, 'delete', source_updated_at, $3 FROM r RETURNING record_id",
+    3};
 
 static const mdm_db_stmt stmt_member = {
     "ingest_member",
@@ -1308,7 +1308,7 @@ static mdm_status ingest_tx(mdm_db *db, void *arg, mdm_err *err)
             goto out_free;
         }
         if (older) {
-            const char *sp[5] = {rid, raw, norm, hash[0] ? hash : NULL, upd};
+            const char *sp[6] = {rid, raw, norm, hash[0] ? hash : NULL, upd, j->actor};
             st = mdm_db_exec(db, &stmt_stale, sp, NULL, err);
             out->decision = MDM_DECISION_STALE;
             if (st == MDM_OK)
@@ -1319,7 +1319,7 @@ static mdm_status ingest_tx(mdm_db *db, void *arg, mdm_err *err)
             out->decision = MDM_DECISION_UNCHANGED;
             goto out_free;
         }
-        const char *dp[2] = {rid, upd};
+        const char *dp[3] = {rid, upd, j->actor};
         if ((st = mdm_db_exec(db, &stmt_delete, dp, NULL, err)) != MDM_OK)
             goto out_free;
         if ((st = mdm_resolve_forget(db, out->record_id, err)) != MDM_OK)
@@ -1333,7 +1333,7 @@ static mdm_status ingest_tx(mdm_db *db, void *arg, mdm_err *err)
     }
 
     if (exists && older) {
-        const char *sp[5] = {rid, raw, norm, hash, upd};
+        const char *sp[6] = {rid, raw, norm, hash, upd, j->actor};
         st = mdm_db_exec(db, &stmt_stale, sp, NULL, err);
         out->decision = MDM_DECISION_STALE;
         if (st == MDM_OK)
@@ -1351,11 +1351,11 @@ static mdm_status ingest_tx(mdm_db *db, void *arg, mdm_err *err)
         goto out_free;
     }
     if (exists) {
-        const char *up[5] = {rid, raw, norm, hash, upd};
+        const char *up[6] = {rid, raw, norm, hash, upd, j->actor};
         if ((st = mdm_db_exec(db, &stmt_update, up, NULL, err)) != MDM_OK)
             goto out_free;
     } else {
-        const char *ip[6] = {j->source, j->key, raw, norm, hash, upd};
+        const char *ip[7] = {j->source, j->key, raw, norm, hash, upd, j->actor};
         if ((st = mdm_db_exec(db, &stmt_insert, ip, &res, err)) != MDM_OK)
             goto out_free;
         out->record_id = mdm_db_get_ll(res, 0, "record_id", 0);

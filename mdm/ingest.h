@@ -114,7 +114,9 @@ void mdm_ingest_norm_release(struct mdm_norm *n); /* NULL is a no-op */
 
 /* Ingests one record of source `source` (a configured code). record is the record in
  * the source's own layout, or already canonical (has "source_key"); borrowed. actor
- * names who sent it (API key name, "cli"); used in link events.
+ * names who sent it (API key name, "cli"); used in link events and stored with the
+ * version in source_record_history (the per-record trail: single-record writes get no
+ * audit_log row of their own).
  * Returns MDM_OK with *out filled (also for rejected/stale/unchanged records),
  * MDM_ENOTFOUND for an unknown source, MDM_ERETRY when the database stayed busy after
  * retries, MDM_EDB; on error nothing was written. */

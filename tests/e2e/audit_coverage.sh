@@ -2,7 +2,8 @@
 # the right actor, role, action and target and without personal data — source systems
 # from the configuration (only when it changed them), API keys
 # (`mdm apikey`), a bulk load and a resolve run (`mdm load`, `mdm resolve`: one summary
-# row each), an NDJSON record batch, subscriptions, consent events posted on their own,
+# row each), an NDJSON record batch (one row; single-record writes get none, their
+# history names the key), subscriptions, consent events posted on their own,
 # erasure over HTTP and from the CLI — and `mdm audit verify` passes after all of them
 # and fails once one of the new rows is edited in SQL.
 . "$(dirname "$0")/lib.bash"
@@ -73,6 +74,17 @@ expect_eq "batch row: lines, failed, decisions, hash of the results" \
     "$(sql "SELECT concat_ws(' ', after->>'lines', after->>'failed', after->'decisions'->>'created', after->>'results_sha256') FROM audit_log WHERE action = 'records.batch'")" \
     "3 1 2 $(printf '%s\n' "$body" | sha256sum | cut -d' ' -f1)"
 
+# --- single-record writes: no chain append each, the record's history names the key -------
+expect_status "single upsert" 201 POST /v1/sources/crm/records -H "Authorization: Bearer $crm" "${J[@]}" \
+    -d '{"customer_id": "S-1", "first_name": "Ilse", "last_name": "Brandvold", "email": "ilse.b@example.org"}'
+expect_status "single update" 200 POST /v1/sources/crm/records -H "Authorization: Bearer $crm" "${J[@]}" \
+    -d '{"customer_id": "S-1", "first_name": "Ilse", "last_name": "Brandvold", "email": "ilse.brandvold@example.org"}'
+expect_status "single delete" 200 DELETE /v1/sources/crm/records/S-1 -H "Authorization: Bearer $crm"
+expect_eq "each version of the record names the key that sent it" \
+    "$(sql "SELECT string_agg(h.change || ':' || h.actor, ',' ORDER BY h.id) FROM source_record_history h JOIN source_record r ON r.id = h.record_id WHERE r.source_key = 'S-1'")" \
+    "insert:api:crm-feed,update:api:crm-feed,delete:api:crm-feed"
+expect_eq "single writes append nothing to the chain" "$(sql "SELECT count(*) FROM audit_log WHERE action LIKE 'records.%' AND actor = 'api:crm-feed'")" "1"
+
 # --- subscriptions ---------------------------------------------------------------------
 expect_status "create a subscription" 201 POST /v1/subscriptions -H "Authorization: Bearer $admin" "${J[@]}" \
     -d '{"source": "crm", "url": "http://127.0.0.1:1/hook", "secret": "s3cret-0123456789abcdef"}'
@@ -112,7 +124,7 @@ expect_exit 0 "erase from the CLI" "$mdm" subject erase "$e2" --requester "Rosal
 expect_eq "CLI erasure audited" "$(who_did subject.erase "entity:$e2")" "$me|compliance"
 
 # --- nothing personal in the log; the chain holds; tampering is caught --------------------
-leaks=$(sql "SELECT count(*) FROM audit_log WHERE concat_ws(' ', target, reason, before, after) ~* ('(' || '$mail1' || '|' || '$last1' || '|oduya|quentin|only\.in\.consent|signed form|by phone)')")
+leaks=$(sql "SELECT count(*) FROM audit_log WHERE concat_ws(' ', target, reason, before, after) ~* ('(' || '$mail1' || '|' || '$last1' || '|oduya|quentin|brandvold|only\.in\.consent|signed form|by phone)')")
 expect_eq "no e-mail, name, contact point, evidence or requester in any audit row" "$leaks" "0"
 expect_eq "every kind of write is in the log" \
     "$(sql "SELECT string_agg(DISTINCT action, ',' ORDER BY action) FROM audit_log")" \
