@@ -1,6 +1,7 @@
 /* Administrative commands: version, migrate, config. */
 #include "api/cli.h"
 #include "common/log.h"
+#include "mdm/audit.h"
 #include "mdm/config.h"
 #include "mdm/consent.h"
 #include "mdm/db.h"
@@ -72,6 +73,29 @@ bad:
     return -1;
 }
 
+/* One "schema.migrate" audit row for a run that applied migrations (the audit log
+ * exists from migration 002 on, so the row comes after the run): how many were applied
+ * and the schema version reached. */
+static int audit_migrations(mdm_db *db, int applied)
+{
+    PGresult *res = NULL;
+    mdm_err err = {0};
+    mdm_status st = mdm_db_exec_params(db,
+                                       "SELECT version, name FROM schema_migrations"
+                                       " ORDER BY version DESC LIMIT 1",
+                                       0, NULL, &res, &err);
+    if (st != MDM_OK)
+        return mdm_cli_fail("migrate", &err);
+    json_t *after = json_pack("{s:i,s:I,s:s}", "applied", applied, "version",
+                              (json_int_t)mdm_db_get_ll(res, 0, "version", 0), "name",
+                              mdm_db_get(res, 0, "name", ""));
+    PQclear(res);
+    st = mdm_audit_record(db, mdm_cli_actor(), "admin", "schema.migrate", "schema", NULL, NULL,
+                          after, &err);
+    json_decref(after);
+    return st == MDM_OK ? 0 : mdm_cli_fail("migrate", &err);
+}
+
 int mdm_cli_migrate(int argc, char **argv)
 {
     const char *config_path = NULL;
@@ -92,6 +116,8 @@ int mdm_cli_migrate(int argc, char **argv)
         rc = mdm_cli_fail("migrate", &err);
     else if (!status_only && applied == 0)
         printf("up to date\n");
+    else if (!status_only)
+        rc = audit_migrations(db, applied);
     if (rc == 0 && !status_only) {
         /* source systems from the configuration (mdm/source.h) */
         mdm_sources *sources = mdm_sources_load(cfg, &err);

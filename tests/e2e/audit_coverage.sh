@@ -128,7 +128,7 @@ leaks=$(sql "SELECT count(*) FROM audit_log WHERE concat_ws(' ', target, reason,
 expect_eq "no e-mail, name, contact point, evidence or requester in any audit row" "$leaks" "0"
 expect_eq "every kind of write is in the log" \
     "$(sql "SELECT string_agg(DISTINCT action, ',' ORDER BY action) FROM audit_log")" \
-    "apikey.create,apikey.revoke,consent.record,records.batch,records.load,records.resolve,source.create,source.update,subject.erase,subscription.create,subscription.delete,subscription.update"
+    "apikey.create,apikey.revoke,consent.record,records.batch,records.load,records.resolve,schema.migrate,source.create,source.update,subject.erase,subscription.create,subscription.delete,subscription.update"
 n=$(sql "SELECT count(*) FROM audit_log")
 expect_exit 0 "audit verify passes" "$mdm" audit verify
 expect_contains "every row checked" "audit log intact: $n rows" "$out"

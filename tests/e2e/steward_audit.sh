@@ -1,20 +1,28 @@
-# `mdm audit verify|list` on a fresh database: exit codes, the head hash, a forged row and
-# a wrong expected head are reported, usage errors exit 2.
+# `mdm audit verify|list` on a fresh database: the migration run is audited (once, not
+# when nothing was applied), exit codes, the head hash, a forged row and a wrong expected
+# head are reported, usage errors exit 2.
 . "$(dirname "$0")/lib.bash"
 mdm=$MDM_BIN
 psql_q() { psql -X -q -tA -v ON_ERROR_STOP=1 "$MDM_DATABASE_URL" "$@"; }
 zeros=0000000000000000000000000000000000000000000000000000000000000000
 
+# the migration run itself is the first row (the log exists once migration 002 ran; an
+# empty log is verified in tests/integration/test_audit.c)
 expect_exit 0 "migrate" "$mdm" migrate
-expect_exit 0 "verify an empty log" "$mdm" audit verify
-expect_contains "empty log is intact" "audit log intact: 0 rows, head $zeros" "$out"
+expect_exit 0 "verify" "$mdm" audit verify
+expect_contains "a one-row log is intact" "audit log intact: 1 rows, head" "$out"
+expect_eq "schema.migrate audited" "$(psql_q -c "SELECT actor || ' ' || role || ' ' || target || ' ' || (after->>'applied' = (SELECT count(*)::text FROM schema_migrations)) FROM audit_log")" "cli:${USER:-$(id -un)} admin schema true"
+expect_exit 0 "migrate again" "$mdm" migrate
+expect_contains "nothing to apply" "up to date" "$out"
+expect_eq "a run that applies nothing writes no row" "$(psql_q -c "SELECT count(*) FROM audit_log")" "1"
 expect_exit 0 "verify --json" "$mdm" audit verify --json
 expect_contains "json says intact" '"intact": true' "$out"
-expect_exit 0 "expected head matches" "$mdm" audit verify --expect-head "$zeros"
-expect_exit 1 "another expected head fails" "$mdm" audit verify --expect-head "${zeros//0/a}"
+head=$(psql_q -c "SELECT last_hash FROM audit_head")
+expect_exit 0 "expected head matches" "$mdm" audit verify --expect-head "$head"
+expect_exit 1 "another expected head fails" "$mdm" audit verify --expect-head "$zeros"
 expect_contains "names the expected head" "not the expected" "$out"
-expect_exit 0 "list an empty log" "$mdm" audit list
-expect_eq "empty list prints nothing" "$out" ""
+expect_exit 0 "list the log" "$mdm" audit list
+expect_contains "list prints the migration row" '"action":"schema.migrate"' "$out"
 
 expect_exit 2 "no subcommand" "$mdm" audit
 expect_exit 2 "unknown subcommand" "$mdm" audit frobnicate
