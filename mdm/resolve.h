@@ -126,10 +126,11 @@ mdm_status mdm_resolve_candidates(mdm_db *db, const mdm_ingest_ctx *ctx, const j
                                   int64_t self_record_id, int limit, json_t **out, mdm_err *err)
     __attribute__((warn_unused_result));
 
-/* Resolves every record with resolved_at NULL (oldest first), batch records per
- * transaction (<= 0: 200), with `threads` connections in parallel (<= 1: one). Killed at
- * any point, a rerun finishes the work. *resolved (may be NULL) receives the count.
- * progress (may be NULL) gets a line now and then. */
+/* Resolves every record with resolved_at NULL: first set-based (mdm/bulk.h) when at least
+ * bulk_min new records wait and a trained model is in use, then what is left (oldest
+ * first), batch records per transaction (<= 0: 200), with `threads` connections in
+ * parallel (<= 1: one). Killed at any point, a rerun finishes the work. *resolved (may be
+ * NULL) receives the count. progress (may be NULL) gets a line now and then. */
 mdm_status mdm_resolve_pending(const char *url, const mdm_ingest_ctx *ctx, int batch, int threads,
                                FILE *progress, long *resolved, mdm_err *err)
     __attribute__((warn_unused_result));
