@@ -769,6 +769,10 @@ static mdm_status chunk_tx(mdm_db *db, chunk_job *j, mdm_err *err)
     return st;
 }
 
+static const char *const analyze_after =
+    "ANALYZE source_record, entity, membership, blocking_key, key_frequency, golden_value, "
+    "link_event, review_item";
+
 static const char *const truncate_chunk =
     "TRUNCATE bulk_entity, bulk_member, bulk_value, bulk_key, bulk_done, bulk_review";
 
@@ -900,6 +904,10 @@ mdm_status mdm_bulk_resolve(mdm_db *db, const mdm_ingest_ctx *ctx, int threads, 
         fflush(progress);
     }
     st = mdm_db_run_tx(db, "bulk_resolve", write_tx, &b, err);
+    /* fresh planner statistics: the tables may have grown from nothing in one transaction,
+     * and the incremental path's prepared statements must not plan on stale counts */
+    if (st == MDM_OK)
+        st = mdm_db_command(db, analyze_after, err);
     stats->t_write = now_s() - t2;
     if (st == MDM_OK)
         mdm_log(MDM_LOG_INFO,
