@@ -10,6 +10,8 @@
 
 #include "common/log.h"
 #include "common/mem.h"
+#include "matching/block.h"
+#include "matching/link.h"
 #include "matching/model.h"
 #include "matching/normalize.h"
 #include "matching/phonetic.h"
@@ -1908,6 +1910,49 @@ static void chunk_reject(load_chunk *c, const char *key, const char *payload, js
     r->reasons = reasons;
 }
 
+/* One input row of a load chunk and what canonicalization made of it. */
+typedef struct load_row {
+    json_t *row; /* the row in the source's layout; NULL when refused by the reader */
+    long line;
+    bool refused;
+    char why[256];  /* the reader's reason when refused */
+    json_t *errors; /* validation errors (owned; handed to chunk_reject) */
+    json_t *canon;
+    char *raw, *norm; /* compact, sorted-key JSON of row and canon */
+    char hash[65];
+} load_row;
+
+typedef struct canon_job {
+    const mdm_ingest_ctx *ctx;
+    const mdm_source *src;
+    load_row *rows;
+} canon_job;
+
+/* Canonicalizes rows [lo, hi) (matching/block.h mdm_parallel_for). */
+static void canon_worker(void *arg, int t, size_t lo, size_t hi)
+{
+    (void)t;
+    canon_job *job = arg;
+    for (size_t i = lo; i < hi; i++) {
+        load_row *r = &job->rows[i];
+        if (r->refused)
+            continue;
+        mdm_err cerr = {0};
+        if (mdm_ingest_canonicalize(job->ctx, job->src, r->row, &r->canon, &r->errors, &cerr) !=
+            MDM_OK)
+            r->errors =
+                json_pack("[{s:s, s:s, s:s}]", "pointer", "", "field", "row", "reason", cerr.msg);
+        if (r->errors) {
+            json_decref(r->canon);
+            r->canon = NULL;
+            continue;
+        }
+        mdm_ingest_content_hash(r->canon, r->hash);
+        r->raw = json_dumps(r->row, JSON_COMPACT | JSON_SORT_KEYS);
+        r->norm = json_dumps(r->canon, JSON_COMPACT | JSON_SORT_KEYS);
+    }
+}
+
 mdm_status mdm_ingest_load(mdm_db *db, const mdm_ingest_ctx *ctx, const char *source,
                            const char *path, const char *format, int chunk_rows, FILE *progress,
                            mdm_load_stats *stats, mdm_err *err)
@@ -1928,67 +1973,70 @@ mdm_status mdm_ingest_load(mdm_db *db, const mdm_ingest_ctx *ctx, const char *so
     c.source = source;
     c.path = path;
     bool eof = false;
+    load_row *rows = mdm_xcalloc((size_t)chunk_rows, sizeof *rows);
+    canon_job job = {.ctx = ctx, .src = src, .rows = rows};
+    int threads = mdm_link_threads(0);
     while (!eof && st == MDM_OK) {
         chunk_reset(&c);
-        while (c.rows < chunk_rows) {
-            json_t *row = NULL;
-            char why[256];
-            int got = reader_next(&rd, &row, why, sizeof why);
+        /* read the chunk, canonicalize it on all threads, then assemble it in file order */
+        size_t n = 0;
+        while (n < (size_t)chunk_rows) {
+            load_row *r = &rows[n];
+            memset(r, 0, sizeof *r);
+            int got = reader_next(&rd, &r->row, r->why, sizeof r->why);
             if (got == 0) {
                 eof = true;
                 break;
             }
+            r->line = rd.line;
+            r->refused = got < 0;
+            n++;
+        }
+        mdm_parallel_for(threads, n, canon_worker, &job);
+        for (size_t i = 0; i < n; i++) {
+            load_row *r = &rows[i];
             c.rows++;
             stats->rows++;
-            if (got < 0) {
-                char *payload = mdm_xasprintf("%s:%ld", path, rd.line);
+            if (r->refused) {
+                char *payload = mdm_xasprintf("%s:%ld", path, r->line);
                 json_t *reasons =
-                    json_pack("[{s:s, s:s, s:s}]", "pointer", "", "field", "row", "reason", why);
+                    json_pack("[{s:s, s:s, s:s}]", "pointer", "", "field", "row", "reason", r->why);
                 chunk_reject(&c, NULL, payload, reasons);
                 free(payload);
                 continue;
             }
-            json_t *canon = NULL, *errors = NULL;
-            mdm_err cerr = {0};
-            if (mdm_ingest_canonicalize(ctx, src, row, &canon, &errors, &cerr) != MDM_OK)
-                errors = json_pack("[{s:s, s:s, s:s}]", "pointer", "", "field", "row", "reason",
-                                   cerr.msg);
-            if (errors) {
+            if (r->errors) {
                 /* the payload names the file line, so an operator finds the row */
                 json_t *wrapped = json_pack("{s:s, s:I, s:O}", "file", path, "line",
-                                            (json_int_t)rd.line, "record", row);
+                                            (json_int_t)r->line, "record", r->row);
                 char *payload = json_dumps(wrapped, JSON_COMPACT | JSON_SORT_KEYS);
-                const json_t *k = lookup(row, src->key_column ? src->key_column : "source_key");
+                const json_t *k = lookup(r->row, src->key_column ? src->key_column : "source_key");
                 bool bad;
                 char *key = scalar_text(k, &bad);
-                chunk_reject(&c, key, payload, errors);
+                chunk_reject(&c, key, payload, r->errors);
                 free(key);
                 free(payload);
                 json_decref(wrapped);
-                json_decref(row);
+                json_decref(r->row);
                 continue;
             }
-            char hash[65];
-            mdm_ingest_content_hash(canon, hash);
-            char *raw = json_dumps(row, JSON_COMPACT | JSON_SORT_KEYS);
-            char *norm = json_dumps(canon, JSON_COMPACT | JSON_SORT_KEYS);
-            mdm_buf_printf(&c.copy, "%ld\t", rd.line);
-            copy_field(&c.copy, json_string_value(json_object_get(canon, "source_key")));
+            mdm_buf_printf(&c.copy, "%ld\t", r->line);
+            copy_field(&c.copy, json_string_value(json_object_get(r->canon, "source_key")));
             mdm_buf_putc(&c.copy, '\t');
-            copy_field(&c.copy, raw);
+            copy_field(&c.copy, r->raw);
             mdm_buf_putc(&c.copy, '\t');
-            copy_field(&c.copy, norm);
+            copy_field(&c.copy, r->norm);
             mdm_buf_putc(&c.copy, '\t');
-            copy_field(&c.copy, hash);
+            copy_field(&c.copy, r->hash);
             mdm_buf_putc(&c.copy, '\t');
-            copy_field(&c.copy, json_string_value(json_object_get(canon, "source_updated_at")));
+            copy_field(&c.copy, json_string_value(json_object_get(r->canon, "source_updated_at")));
             mdm_buf_putc(&c.copy, '\t');
-            copy_field(&c.copy, json_string_value(json_object_get(canon, "op")));
+            copy_field(&c.copy, json_string_value(json_object_get(r->canon, "op")));
             mdm_buf_putc(&c.copy, '\n');
-            free(raw);
-            free(norm);
-            json_decref(canon);
-            json_decref(row);
+            free(r->raw);
+            free(r->norm);
+            json_decref(r->canon);
+            json_decref(r->row);
         }
         if (c.rows == 0)
             break;
@@ -2010,6 +2058,7 @@ mdm_status mdm_ingest_load(mdm_db *db, const mdm_ingest_ctx *ctx, const char *so
     }
     chunk_reset(&c);
     free(c.rejects);
+    free(rows);
     mdm_buf_free(&c.copy);
     reader_close(&rd);
     return st;
