@@ -213,8 +213,8 @@ mdm_status mdm_db_exec_pipeline(mdm_db *db, mdm_db_call *calls, size_t n, mdm_er
         prep[i] = !earlier && !is_prepared(db, s->name);
         if (prep[i])
             sent = PQsendPrepare(c, s->name, s->sql, s->nparams, NULL) == 1;
-        sent = sent && PQsendQueryPrepared(c, s->name, s->nparams, calls[i].params, NULL, NULL,
-                                           0) == 1;
+        sent = sent &&
+               PQsendQueryPrepared(c, s->name, s->nparams, calls[i].params, NULL, NULL, 0) == 1;
     }
     sent = sent && PQpipelineSync(c) == 1;
     mdm_status st = MDM_OK;
@@ -356,22 +356,14 @@ void mdm_db_copy_field(mdm_buf *b, const char *s)
         mdm_buf_puts(b, "\\N");
         return;
     }
-    for (; *s; s++) {
-        switch (*s) {
-        case '\\':
-            mdm_buf_puts(b, "\\\\");
+    while (*s) {
+        size_t n = strcspn(s, "\\\t\n\r");
+        mdm_buf_append(b, s, n);
+        s += n;
+        if (!*s)
             break;
-        case '\t':
-            mdm_buf_puts(b, "\\t");
-            break;
-        case '\n':
-            mdm_buf_puts(b, "\\n");
-            break;
-        case '\r':
-            mdm_buf_puts(b, "\\r");
-            break;
-        default:
-            mdm_buf_putc(b, *s);
-        }
+        mdm_buf_putc(b, '\\');
+        mdm_buf_putc(b, *s == '\t' ? 't' : *s == '\n' ? 'n' : *s == '\r' ? 'r' : '\\');
+        s++;
     }
 }

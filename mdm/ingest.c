@@ -1684,33 +1684,6 @@ static void reader_close(row_reader *r)
         free_fields(r->header, (long)r->ncols);
 }
 
-/* COPY text format escaping of one field. */
-static void copy_field(mdm_buf *b, const char *s)
-{
-    if (!s) {
-        mdm_buf_puts(b, "\\N");
-        return;
-    }
-    for (; *s; s++) {
-        switch (*s) {
-        case '\\':
-            mdm_buf_puts(b, "\\\\");
-            break;
-        case '\t':
-            mdm_buf_puts(b, "\\t");
-            break;
-        case '\n':
-            mdm_buf_puts(b, "\\n");
-            break;
-        case '\r':
-            mdm_buf_puts(b, "\\r");
-            break;
-        default:
-            mdm_buf_putc(b, *s);
-        }
-    }
-}
-
 typedef struct reject_row {
     char *key, *payload;
     json_t *reasons;
@@ -1817,25 +1790,10 @@ static mdm_status load_tx(mdm_db *db, void *arg, mdm_err *err)
     if (st != MDM_OK)
         return st;
     if (c->copy.len) {
-        PGconn *conn = mdm_db_conn(db);
-        PGresult *cr = PQexec(conn, "COPY load_stage (line, source_key, raw, normalized, "
-                                    "content_hash, source_updated_at, op) FROM STDIN");
-        if (!cr || PQresultStatus(cr) != PGRES_COPY_IN) {
-            st = mdm_db_error(db, cr, "copy", err);
-            PQclear(cr);
-            return st;
-        }
-        PQclear(cr);
-        if (PQputCopyData(conn, c->copy.data, (int)c->copy.len) != 1 ||
-            PQputCopyEnd(conn, NULL) != 1)
-            return mdm_db_error(db, NULL, "copy", err);
-        PGresult *res;
-        st = MDM_OK;
-        while ((res = PQgetResult(conn)) != NULL) {
-            if (PQresultStatus(res) != PGRES_COMMAND_OK && st == MDM_OK)
-                st = mdm_db_error(db, res, "copy", err);
-            PQclear(res);
-        }
+        st = mdm_db_copy_in(db,
+                            "COPY load_stage (line, source_key, raw, normalized, content_hash, "
+                            "source_updated_at, op) FROM STDIN",
+                            c->copy.data, c->copy.len, err);
         if (st != MDM_OK)
             return st;
         const char *ep[2] = {c->source, c->path};
@@ -2021,17 +1979,18 @@ mdm_status mdm_ingest_load(mdm_db *db, const mdm_ingest_ctx *ctx, const char *so
                 continue;
             }
             mdm_buf_printf(&c.copy, "%ld\t", r->line);
-            copy_field(&c.copy, json_string_value(json_object_get(r->canon, "source_key")));
+            mdm_db_copy_field(&c.copy, json_string_value(json_object_get(r->canon, "source_key")));
             mdm_buf_putc(&c.copy, '\t');
-            copy_field(&c.copy, r->raw);
+            mdm_db_copy_field(&c.copy, r->raw);
             mdm_buf_putc(&c.copy, '\t');
-            copy_field(&c.copy, r->norm);
+            mdm_db_copy_field(&c.copy, r->norm);
             mdm_buf_putc(&c.copy, '\t');
-            copy_field(&c.copy, r->hash);
+            mdm_db_copy_field(&c.copy, r->hash);
             mdm_buf_putc(&c.copy, '\t');
-            copy_field(&c.copy, json_string_value(json_object_get(r->canon, "source_updated_at")));
+            mdm_db_copy_field(&c.copy,
+                              json_string_value(json_object_get(r->canon, "source_updated_at")));
             mdm_buf_putc(&c.copy, '\t');
-            copy_field(&c.copy, json_string_value(json_object_get(r->canon, "op")));
+            mdm_db_copy_field(&c.copy, json_string_value(json_object_get(r->canon, "op")));
             mdm_buf_putc(&c.copy, '\n');
             free(r->raw);
             free(r->norm);
