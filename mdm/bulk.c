@@ -61,7 +61,9 @@ static const mdm_db_stmt stmt_new_ids = {
     "FROM generate_series(1, $1) ORDER BY 1",
     1};
 
-/* the chunk, applied from the temporary tables */
+/* the chunk, applied from the temporary tables; $1 (where used) is the array of the
+ * chunk's resolved record ids: an index lookup each, where a join with a temporary table
+ * (no statistics) was planned as a scan of the whole table per chunk */
 static const mdm_db_stmt stmt_apply[] = {
     {"bulk_entities",
      "INSERT INTO entity (id, version, golden) SELECT id, 1, golden::jsonb FROM bulk_entity", 0},
@@ -87,10 +89,9 @@ static const mdm_db_stmt stmt_apply[] = {
      "INSERT INTO consent_state (entity_id, state) SELECT id, '{}' FROM bulk_entity "
      "ON CONFLICT DO NOTHING", 0},
     {"bulk_old_keys",
-     "WITH del AS (DELETE FROM blocking_key bk USING bulk_done d "
-     "  WHERE bk.record_id = d.record_id RETURNING bk.key) "
+     "WITH del AS (DELETE FROM blocking_key WHERE record_id = ANY($1::bigint[]) RETURNING key) "
      "UPDATE key_frequency f SET records = f.records - d.n "
-     "FROM (SELECT key, count(*) AS n FROM del GROUP BY key) d WHERE f.key = d.key", 0},
+     "FROM (SELECT key, count(*) AS n FROM del GROUP BY key) d WHERE f.key = d.key", 1},
     {"bulk_keys",
      "INSERT INTO blocking_key (key, record_id) SELECT key, record_id FROM bulk_key "
      "ON CONFLICT DO NOTHING", 0},
@@ -98,8 +99,7 @@ static const mdm_db_stmt stmt_apply[] = {
      "INSERT INTO key_frequency (key, records) SELECT key, count(*) FROM bulk_key GROUP BY key "
      "ON CONFLICT (key) DO UPDATE SET records = key_frequency.records + EXCLUDED.records", 0},
     {"bulk_resolved",
-     "UPDATE source_record sr SET resolved_at = now() FROM bulk_done d "
-     "WHERE sr.id = d.record_id", 0},
+     "UPDATE source_record SET resolved_at = now() WHERE id = ANY($1::bigint[])", 1},
     {"bulk_review",
      "INSERT INTO review_item (kind, record_id, entity_id, score, probability, explanation, "
      "priority) SELECT 'record_entity', record_id, entity_id, score, probability, "
@@ -115,7 +115,6 @@ static const char *const temp_tables =
     "CREATE TEMP TABLE IF NOT EXISTS bulk_value (entity_id bigint, attr text, value text, "
     " source_record_id bigint, rule text, sources text) ON COMMIT DELETE ROWS;"
     "CREATE TEMP TABLE IF NOT EXISTS bulk_key (record_id bigint, key text) ON COMMIT DELETE ROWS;"
-    "CREATE TEMP TABLE IF NOT EXISTS bulk_done (record_id bigint) ON COMMIT DELETE ROWS;"
     "CREATE TEMP TABLE IF NOT EXISTS bulk_review (record_id bigint, entity_id bigint, "
     " score float8, probability float8, explanation text) ON COMMIT DELETE ROWS;";
 
@@ -709,8 +708,8 @@ static mdm_status chunk_tx(mdm_db *db, chunk_job *j, mdm_err *err)
         }
         for (size_t q = 0; q < k; q++) {
             const brec *r = &b->r[recs[q]];
+            mdm_buf_putc(&done, done.len ? ',' : '{');
             copy_id(&done, r->id);
-            mdm_buf_putc(&done, '\n');
             for (const char **kk = r->keys; kk && *kk; kk++) {
                 copy_id(&key, r->id);
                 mdm_buf_putc(&key, '\t');
@@ -731,15 +730,16 @@ static mdm_status chunk_tx(mdm_db *db, chunk_job *j, mdm_err *err)
         {"COPY bulk_value (entity_id, attr, value, source_record_id, rule, sources) FROM STDIN",
          &val},
         {"COPY bulk_key (record_id, key) FROM STDIN", &key},
-        {"COPY bulk_done (record_id) FROM STDIN", &done},
         {"COPY bulk_review (record_id, entity_id, score, probability, explanation) FROM STDIN",
          &rev},
     };
     for (size_t q = 0; q < sizeof copies / sizeof copies[0] && st == MDM_OK; q++)
         if (copies[q].data->len)
             st = mdm_db_copy_in(db, copies[q].sql, copies[q].data->data, copies[q].data->len, err);
+    mdm_buf_puts(&done, done.len ? "}" : "{}");
+    const char *done_ids[1] = {done.data};
     for (size_t q = 0; q < sizeof stmt_apply / sizeof stmt_apply[0] && st == MDM_OK; q++)
-        st = mdm_db_exec(db, &stmt_apply[q], NULL, NULL, err);
+        st = mdm_db_exec(db, &stmt_apply[q], done_ids, NULL, err);
 
     /* consent events arrive with their records, once the membership is settled (the
      * golden record's consent state is recomputed with each) */
@@ -774,7 +774,7 @@ static const char *const analyze_after =
     "link_event, review_item";
 
 static const char *const truncate_chunk =
-    "TRUNCATE bulk_entity, bulk_member, bulk_value, bulk_key, bulk_done, bulk_review";
+    "TRUNCATE bulk_entity, bulk_member, bulk_value, bulk_key, bulk_review";
 
 /* Every chunk in one transaction: a run that stops anywhere leaves nothing behind, and
  * the next run plans from the same records, so it ends as an uninterrupted run would. */
