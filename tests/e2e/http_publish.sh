@@ -110,7 +110,9 @@ expect_eq "crm got its own key" "$(jq -rs '[.[] | select(.body.source == "crm")]
 expect_eq "crm mapping: Id is its key" "$(jq -rs '[.[] | select(.body.source == "crm")][0].body.record.Id' "$log")" "C1"
 expect_eq "crm mapping: Golden is the entity" "$(jq -rs '[.[] | select(.body.source == "crm")][0].body.record.Golden' "$log")" "$eid"
 expect_eq "crm holds its own last name: withheld" "$(jq -rs '[.[] | select(.body.source == "crm")][0].body.withheld | index("last_name") != null' "$log")" "true"
-expect_eq "web learns the last name (nested mapping)" "$(jq -rs '[.[] | select(.body.source == "web" and .body.type == "created")][0].body.record.Name.Last' "$log")" "Smith"
+# (the delivery is built when it is sent: if W9 had already joined by then, web holds the
+# last name itself and it is withheld instead)
+expect_eq "web learns the last name (nested mapping) or holds it" "$(jq -rs '[.[] | select(.body.source == "web" and .body.type == "created")][0].body | if .record.Name.Last == "Smith" or (.withheld | index("last_name") != null) then "ok" else "\(.record.Name.Last) \(.withheld)" end' "$log")" "ok"
 expect_eq "per system, seqs arrive in order" \
     "$(jq -s '[group_by(.body.source)[] | map(.seq) | . == sort] | all' "$log")" "true"
 
