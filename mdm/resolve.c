@@ -1350,8 +1350,8 @@ static const mdm_db_stmt stmt_pending_count = {
     "SELECT count(*) AS n FROM source_record WHERE resolved_at IS NULL AND NOT deleted", 0};
 
 /* The bulk path first when enough records wait (and a trained model is in use). */
-static mdm_status bulk_first(const char *url, const mdm_ingest_ctx *ctx, int threads,
-                             FILE *progress, long *done, mdm_err *err)
+static mdm_status bulk_first(const char *url, const mdm_ingest_ctx *ctx, FILE *progress, long *done,
+                             mdm_err *err)
 {
     const mdm_resolve_settings *rs = mdm_ingest_resolve_settings(ctx);
     *done = 0;
@@ -1367,7 +1367,8 @@ static mdm_status bulk_first(const char *url, const mdm_ingest_ctx *ctx, int thr
         PQclear(res);
         if (n >= rs->bulk_min) {
             mdm_bulk_stats bs;
-            st = mdm_bulk_resolve(db, ctx, threads, 0, progress, &bs, err);
+            /* on all CPUs (MDM_THREADS): threads counts connections, and bulk uses one */
+            st = mdm_bulk_resolve(db, ctx, 0, 0, progress, &bs, err);
             *done = bs.created + bs.linked;
         }
     }
@@ -1390,7 +1391,7 @@ mdm_status mdm_resolve_pending(const char *url, const mdm_ingest_ctx *ctx, int b
     if (threads > 32)
         threads = 32;
     long bulk_done = 0;
-    mdm_status bst = bulk_first(url, ctx, threads, progress, &bulk_done, err);
+    mdm_status bst = bulk_first(url, ctx, progress, &bulk_done, err);
     if (bst != MDM_OK) {
         pthread_mutex_destroy(&job.mu);
         return bst;
