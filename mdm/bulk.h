@@ -5,8 +5,9 @@
  * through the incremental path.
  *
  *   1. gate: the session advisory lock MDM_BULK_LOCK, taken exclusively; every
- *      incremental resolution takes it shared for its transaction, so nothing else
- *      resolves while the bulk run reads and writes (single ingests wait meanwhile);
+ *      transaction that writes source records or resolves takes it shared first
+ *      (mdm_resolve_gate), so nothing changes or resolves under the bulk run (single
+ *      ingests and load chunks wait meanwhile);
  *   2. read: the pending records that are new (no active membership, not deleted, named
  *      by no steward assertion), with source, change time and canonical form;
  *   3. features and blocking keys with the trained model, on all threads; settled

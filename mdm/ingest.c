@@ -1256,9 +1256,12 @@ static mdm_status ingest_tx(mdm_db *db, void *arg, mdm_err *err)
     const char *op = c ? json_string_value(json_object_get(c, "op")) : "delete";
     bool del = j->delete_only || (op && !strcmp(op, "delete"));
 
+    mdm_status st = mdm_resolve_gate(db, err); /* first: before any row lock */
+    if (st != MDM_OK)
+        return st;
     char *lockkey = mdm_xasprintf("%s\x1f%s", j->source, j->key);
     const char *lp[1] = {lockkey};
-    mdm_status st = mdm_db_exec(db, &stmt_lock_key, lp, NULL, err);
+    st = mdm_db_exec(db, &stmt_lock_key, lp, NULL, err);
     free(lockkey);
     if (st != MDM_OK)
         return st;
@@ -1781,7 +1784,10 @@ static mdm_status load_tx(mdm_db *db, void *arg, mdm_err *err)
 {
     load_chunk *c = arg;
     memset(&c->got, 0, sizeof c->got);
-    mdm_status st = mdm_db_command(
+    mdm_status st = mdm_resolve_gate(db, err); /* a bulk run never sees a record change */
+    if (st != MDM_OK)
+        return st;
+    st = mdm_db_command(
         db,
         "CREATE TEMP TABLE IF NOT EXISTS load_stage (line bigint, source_key text, raw jsonb, "
         "normalized jsonb, content_hash text, source_updated_at timestamptz, op text) "

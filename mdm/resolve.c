@@ -774,6 +774,11 @@ static mdm_status lock_keys(mdm_db *db, const json_t *keys, mdm_err *err)
     return st;
 }
 
+mdm_status mdm_resolve_gate(mdm_db *db, mdm_err *err)
+{
+    return mdm_db_exec(db, &stmt_gate, NULL, NULL, err);
+}
+
 mdm_status mdm_resolve_forget(mdm_db *db, int64_t record_id, mdm_err *err)
 {
     char rid[32];
@@ -1040,9 +1045,7 @@ mdm_status mdm_resolve_record(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t rec
     json_t *canon = NULL, *keys = NULL, *lockset = NULL;
     cand_set cs = {0};
     out->record_id = record_id;
-    mdm_status st = mdm_db_exec(db, &stmt_gate, NULL, NULL, err);
-    if (st == MDM_OK)
-        st = mdm_db_exec(db, &stmt_record, p1, &res, err);
+    mdm_status st = mdm_db_exec(db, &stmt_record, p1, &res, err);
     if (st != MDM_OK)
         return st;
     if (PQntuples(res) != 1) {
@@ -1262,7 +1265,7 @@ static mdm_status batch_tx(mdm_db *db, void *arg, mdm_err *err)
     snprintf(lim, sizeof lim, "%d", b->size);
     const char *p[1] = {lim};
     PGresult *res = NULL;
-    mdm_status st = mdm_db_exec(db, &stmt_gate, NULL, NULL, err);
+    mdm_status st = mdm_resolve_gate(db, err);
     if (st == MDM_OK)
         st = mdm_db_exec(db, &stmt_pending, p, &res, err);
     if (st != MDM_OK)

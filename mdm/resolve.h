@@ -109,12 +109,19 @@ bool mdm_resolve_features(const mdm_ingest_ctx *ctx, struct mdm_norm *norm, mdm_
 double mdm_resolve_score(const mdm_ingest_ctx *ctx, const json_t *a, const json_t *b,
                          double *probability, json_t **explanation, int *strong_conflict);
 
-/* Resolves record_id (upserted, not deleted) inside the caller's transaction; fills
+/* Resolves record_id (upserted, not deleted) inside the caller's transaction, which has
+ * taken mdm_resolve_gate before anything else; fills
  * out->decision (CREATED, LINKED, MERGED, REVIEW or UPDATED for a record that already
  * had an entity), entity_id, probability, review_id, and sets resolved_at. */
 mdm_status mdm_resolve_record(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t record_id,
                               const char *actor, mdm_ingest_result *out, mdm_err *err)
     __attribute__((warn_unused_result));
+
+/* Waits for a bulk resolution in progress (mdm/bulk.h) and keeps the next one from
+ * starting until the caller's transaction ends (a shared advisory lock). Every transaction
+ * that writes source records or resolves takes it first, so a bulk run never sees a
+ * record change under it and never waits for a lock such a transaction holds. */
+mdm_status mdm_resolve_gate(mdm_db *db, mdm_err *err) __attribute__((warn_unused_result));
 
 /* Removes a (deleted) record's blocking keys and their frequency counts. */
 mdm_status mdm_resolve_forget(mdm_db *db, int64_t record_id, mdm_err *err)

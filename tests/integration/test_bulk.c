@@ -10,6 +10,8 @@
 #include "mdm/bulk.h"
 #include "mdm/resolve.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -334,6 +336,44 @@ static void test_resume_after_failure(void)
     mdm_db_close(db);
 }
 
+static atomic_int ingest_done;
+
+static void *ingest_one(void *arg)
+{
+    (void)arg;
+    mdm_db *db = fx_connect();
+    mdm_ingest_result r = fx_ingest(
+        db, "crm",
+        "{\"customer_id\": \"GATE-1\", \"first_name\": \"Ada\", \"last_name\": \"Gatewood\", "
+        "\"email\": \"ada.gatewood@example.com\", \"birth_date\": \"1970-01-02\"}");
+    atomic_store(&ingest_done, r.decision == MDM_DECISION_CREATED ? 1 : -1);
+    mdm_ingest_result_clear(&r);
+    mdm_db_close(db);
+    return NULL;
+}
+
+/* While a bulk run holds the gate, a single ingest waits (it never writes a record the
+ * run has read), and goes through once the run ends. */
+static void test_ingest_waits_for_a_bulk_run(void)
+{
+    mdm_db *bulk_db = fx_connect();
+    mdm_err err = {0};
+    CHECK_INT(mdm_db_command(bulk_db, "SELECT pg_advisory_lock(" MDM_BULK_LOCK ")", &err), MDM_OK);
+    pthread_t t;
+    atomic_store(&ingest_done, 0);
+    CHECK_INT(pthread_create(&t, NULL, ingest_one, NULL), 0);
+    usleep(500000);
+    CHECK_INT(atomic_load(&ingest_done), 0); /* still waiting */
+    CHECK_INT(mdm_db_command(bulk_db, "SELECT pg_advisory_unlock(" MDM_BULK_LOCK ")", &err),
+              MDM_OK);
+    pthread_join(t, NULL);
+    CHECK_INT(atomic_load(&ingest_done), 1);
+    CHECK_INT(fx_scalar(bulk_db, "SELECT count(*) FROM source_record WHERE source_key = 'GATE-1' "
+                                 "AND resolved_at IS NOT NULL"),
+              1);
+    mdm_db_close(bulk_db);
+}
+
 int main(void)
 {
     char *cfg = demo_config();
@@ -356,6 +396,7 @@ int main(void)
     RUN(test_quality_against_truth);
     RUN(test_new_records_join_settled_ones);
     RUN(test_resume_after_failure);
+    RUN(test_ingest_waits_for_a_bulk_run);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0)
