@@ -109,9 +109,10 @@ lint:
 fuzz:
 	@scripts/fuzz.sh
 
-# The reliability suites in their long form (MDM_SOAK=1: longer load, more rounds).
+# The reliability suites in their long form (MDM_SOAK=1: longer load, more rounds;
+# MDM_LOAD_SECONDS bounds each load phase). multi.sh needs the webhook receiver.
 soak: deps
-	@$(MAKE) --no-print-directory $(RTEST) build/san/mdm build/rel/mdm
+	@$(MAKE) --no-print-directory $(RTEST) build/san/mdm build/rel/mdm build/san/mdm-test-receiver
 	@MDM_SOAK=1 tests/run.sh --reliability
 
 clean:
