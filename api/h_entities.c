@@ -59,9 +59,10 @@ const char mdm_h_entity_history_doc[] =
     " {\"type\": \"integer\"}, \"versions\": {\"type\": \"array\", \"items\": {\"type\":"
     " \"object\"}}, \"events\": {\"type\": \"array\", \"items\": {\"type\": \"object\"}}}}}}}}}";
 
-/* The golden record and its consent events in one round trip; a retired id costs a
- * second one for its survivor. The stored documents are copied into the reply as text
- * (mdm_golden_get_text), not parsed and re-serialized. */
+/* The golden record (entity, lineage, members) and its consent events in one round
+ * trip; a retired id costs a second one for its survivor. The reply is written as text
+ * (mdm_golden_get_text, mdm_consent_state_text): the stored golden record is copied,
+ * nothing is parsed and re-serialized. */
 void mdm_h_entity_get(mdm_http_req *req)
 {
     int64_t id;
@@ -74,19 +75,23 @@ void mdm_h_entity_get(mdm_http_req *req)
     int64_t live = id;
     mdm_status st;
     for (int hop = 0;; hop++) {
-        mdm_db_call calls[2];
-        mdm_golden_get_call(live, &calls[0]);
-        mdm_consent_state_call(live, &calls[1]);
-        st = mdm_db_exec_pipeline(db, calls, 2, &err);
+        enum { NG = MDM_GOLDEN_GET_CALLS };
+        mdm_db_call calls[NG + 1];
+        mdm_golden_get_call(live, calls);
+        mdm_consent_state_call(live, &calls[NG]);
+        st = mdm_db_exec_pipeline(db, calls, NG + 1, &err);
         if (st != MDM_OK)
             break;
+        PGresult *golden[NG];
+        for (int i = 0; i < NG; i++)
+            golden[i] = calls[i].res;
         mdm_buf_reset(&body);
-        st = mdm_golden_get_text(calls[0].res, live, &body, &head, &err);
+        st = mdm_golden_get_text(golden, live, &body, &head, &err);
         if (st == MDM_OK && head.active) {
             mdm_buf_puts(&body, ",\"consent\":");
-            mdm_consent_state_text(calls[1].res, live, &body);
+            mdm_consent_state_text(calls[NG].res, live, &body);
         } else {
-            PQclear(calls[1].res);
+            PQclear(calls[NG].res);
         }
         /* a retired id answers with its survivor (one hop: merges keep the survivor of
          * a survivor up to date) */

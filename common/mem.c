@@ -90,6 +90,43 @@ void mdm_buf_putc(mdm_buf *b, char c)
     mdm_buf_append(b, &c, 1);
 }
 
+void mdm_buf_json_str(mdm_buf *b, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    mdm_buf_putc(b, '"');
+    const char *run = s; /* bytes copied as they are, in runs */
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        mdm_buf_append(b, run, (size_t)(s - run));
+        run = s + 1;
+        char esc[6] = {'\\', 0, 0, 0, 0, 0};
+        size_t n = 2;
+        char named = c == '"'    ? '"'
+                     : c == '\\' ? '\\'
+                     : c == '\b' ? 'b'
+                     : c == '\f' ? 'f'
+                     : c == '\n' ? 'n'
+                     : c == '\r' ? 'r'
+                     : c == '\t' ? 't'
+                                 : 0;
+        if (named) {
+            esc[1] = named;
+        } else {
+            esc[1] = 'u';
+            esc[2] = '0';
+            esc[3] = '0';
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            n = 6;
+        }
+        mdm_buf_append(b, esc, n);
+    }
+    mdm_buf_append(b, run, (size_t)(s - run));
+    mdm_buf_putc(b, '"');
+}
+
 void mdm_buf_vprintf(mdm_buf *b, const char *fmt, va_list ap)
 {
     va_list ap2;

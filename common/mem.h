@@ -33,6 +33,10 @@ void mdm_buf_putc(mdm_buf *b, char c);
 void mdm_buf_printf(mdm_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void mdm_buf_vprintf(mdm_buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 void mdm_buf_reset(mdm_buf *b); /* length 0, keeps the memory */
+/* Appends s (valid UTF-8) as a JSON string literal: quoted, with '"', '\\' and control
+ * characters escaped (\n, \t, ... or \u00xx), everything else as is (jansson's
+ * escaping). For replies written as text without building a JSON tree. */
+void mdm_buf_json_str(mdm_buf *b, const char *s);
 /* Hands the string to the caller (never NULL) and empties b. */
 char *mdm_buf_steal(mdm_buf *b);
 void mdm_buf_free(mdm_buf *b);

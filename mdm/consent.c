@@ -584,18 +584,13 @@ static void derive(const cevs *l, int64_t as_of, json_t **list, json_t **compact
     free(keys);
 }
 
-/* Appends s as a JSON string (escaped by jansson), or null. */
+/* Appends s as a JSON string, or null. */
 static void put_json_str(mdm_buf *out, const char *s)
 {
-    if (!s) {
+    if (s)
+        mdm_buf_json_str(out, s);
+    else
         mdm_buf_puts(out, "null");
-        return;
-    }
-    json_t *j = json_string(s);
-    char *t = j ? json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
-    json_decref(j);
-    mdm_buf_puts(out, t ? t : "null");
-    free(t);
 }
 
 /* derive()'s list, written as JSON text (the same members in the same order) without
@@ -612,8 +607,8 @@ static void derive_text(const cevs *l, int64_t as_of, mdm_buf *out)
         const cev *w = winner(l, p, c, keys[i].cp, as_of);
         const char *status = derived_status(w, as_of);
         bool granted = w ? strcmp(status, "granted") == 0 : vocabulary.granted_default[keys[i].p];
-        mdm_buf_printf(out, "%s{\"purpose\":\"%s\",\"channel\":\"%s\",\"contact_point\":",
-                       i ? "," : "", p, c);
+        mdm_buf_printf(
+            out, "%s{\"purpose\":\"%s\",\"channel\":\"%s\",\"contact_point\":", i ? "," : "", p, c);
         put_json_str(out, keys[i].cp);
         mdm_buf_printf(out, ",\"status\":\"%s\",\"granted\":%s,\"captured_at\":", status,
                        granted ? "true" : "false");
@@ -697,8 +692,8 @@ void mdm_consent_state_text(PGresult *res, int64_t entity_id, mdm_buf *out)
     format_time(at, canon);
     cevs l = {0};
     load_rows(res, &l);
-    mdm_buf_printf(out, "{\"entity_id\":%lld,\"as_of\":\"%s\",\"consents\":",
-                   (long long)entity_id, canon);
+    mdm_buf_printf(out, "{\"entity_id\":%lld,\"as_of\":\"%s\",\"consents\":", (long long)entity_id,
+                   canon);
     derive_text(&l, at, out);
     mdm_buf_putc(out, '}');
     free(l.v);

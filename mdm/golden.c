@@ -818,29 +818,26 @@ mdm_status mdm_golden_unmerge(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t sur
 
 /* ---- reads ----------------------------------------------------------------------- */
 
-/* One round trip: the entity row, and for an active one its lineage and members built
- * as JSON by the server (timestamps cast to text, as the session would print them). A
- * GET /v1/entities/{id} used to cost three statements here; the round trips, not the
- * rows, were the price (tests/bench/bench_http.sh). */
-#define LINEAGE_KEYS                                                                               \
-    "'rule', gv.rule, 'chosen_at', gv.chosen_at::text, 'pinned', gp.entity_id IS NOT NULL, "       \
-    "'source_record_id', gv.source_record_id, 'source', sr.source, 'source_key', sr.source_key"
 static const mdm_db_stmt stmt_get = {
     "golden_get",
-    "SELECT e.status, e.survivor_id, e.version, e.golden, e.created_at, e.updated_at, "
-    "CASE WHEN e.status = 'active' THEN (SELECT coalesce(json_object_agg(gv.attr, "
-    "CASE WHEN gv.sources IS NULL THEN json_build_object(" LINEAGE_KEYS ") "
-    "ELSE json_build_object(" LINEAGE_KEYS ", 'sources', gv.sources) END ORDER BY gv.attr), "
-    "'{}'::json) "
-    "FROM golden_value gv LEFT JOIN source_record sr ON sr.id = gv.source_record_id "
+    "SELECT id, status, survivor_id, version, golden, created_at, updated_at FROM entity "
+    "WHERE id = $1",
+    1};
+
+static const mdm_db_stmt stmt_get_lineage = {
+    "golden_get_lineage",
+    "SELECT gv.attr, gv.rule, gv.source_record_id, gv.chosen_at, gv.sources, sr.source, "
+    "sr.source_key, (gp.entity_id IS NOT NULL) AS pinned FROM golden_value gv "
+    "LEFT JOIN source_record sr ON sr.id = gv.source_record_id "
     "LEFT JOIN golden_pin gp ON gp.entity_id = gv.entity_id AND gp.attr = gv.attr "
-    "WHERE gv.entity_id = e.id) END AS lineage, "
-    "CASE WHEN e.status = 'active' THEN (SELECT coalesce(json_agg(json_build_object("
-    "'record_id', sr.id, 'source', sr.source, 'source_key', sr.source_key, "
-    "'linked_at', m.linked_at::text, 'source_updated_at', sr.source_updated_at::text) "
-    "ORDER BY sr.id), '[]'::json) FROM membership m JOIN source_record sr ON sr.id = m.record_id "
-    "WHERE m.entity_id = e.id AND m.active) END AS members "
-    "FROM entity e WHERE e.id = $1",
+    "WHERE gv.entity_id = $1 ORDER BY gv.attr",
+    1};
+
+static const mdm_db_stmt stmt_get_members = {
+    "golden_get_members",
+    "SELECT sr.id AS record_id, sr.source, sr.source_key, m.linked_at, sr.source_updated_at "
+    "FROM membership m JOIN source_record sr ON sr.id = m.record_id "
+    "WHERE m.entity_id = $1 AND m.active ORDER BY sr.id",
     1};
 
 static json_t *json_or_null(const char *s)
@@ -856,17 +853,18 @@ static json_t *str_or_null(const char *s)
     return s ? json_string(s) : json_null();
 }
 
-void mdm_golden_get_call(int64_t id, mdm_db_call *call)
-{
-    mdm_db_call_id(call, &stmt_get, id);
-}
-
-mdm_status mdm_golden_get_result(PGresult *res, int64_t id, json_t **out, int64_t *survivor_id,
-                                 mdm_err *err)
+mdm_status mdm_golden_get(mdm_db *db, int64_t id, json_t **out, int64_t *survivor_id, mdm_err *err)
 {
     *out = NULL;
     if (survivor_id)
         *survivor_id = 0;
+    char eid[32];
+    ID(eid, id);
+    const char *p[1] = {eid};
+    PGresult *res = NULL;
+    mdm_status st = mdm_db_exec(db, &stmt_get, p, &res, err);
+    if (st != MDM_OK)
+        return st;
     if (PQntuples(res) != 1) {
         PQclear(res);
         return mdm_err_set(err, MDM_ENOTFOUND, "no entity %lld", (long long)id);
@@ -881,72 +879,162 @@ mdm_status mdm_golden_get_result(PGresult *res, int64_t id, json_t **out, int64_
         json_object_set_new(e, "survivor_id", surv ? json_integer(surv) : json_null());
         if (survivor_id)
             *survivor_id = surv;
-    } else {
-        json_object_set_new(e, "golden", json_or_null(mdm_db_get(res, 0, "golden", "{}")));
-        json_object_set_new(e, "lineage", json_or_null(mdm_db_get(res, 0, "lineage", "{}")));
-        json_object_set_new(e, "members", json_or_null(mdm_db_get(res, 0, "members", "[]")));
+        PQclear(res);
+        *out = e;
+        return MDM_OK;
+    }
+    json_object_set_new(e, "golden", json_or_null(mdm_db_get(res, 0, "golden", "{}")));
+    PQclear(res);
+    if ((st = mdm_db_exec(db, &stmt_get_lineage, p, &res, err)) != MDM_OK)
+        goto out_fail;
+    json_t *lin = json_object();
+    for (int i = 0; i < PQntuples(res); i++) {
+        const char *sid = mdm_db_get(res, i, "source_record_id", NULL);
+        json_t *l = json_pack("{s:s, s:s, s:b}", "rule", mdm_db_get(res, i, "rule", ""),
+                              "chosen_at", mdm_db_get(res, i, "chosen_at", ""), "pinned",
+                              !strcmp(mdm_db_get(res, i, "pinned", "f"), "t"));
+        json_object_set_new(l, "source_record_id",
+                            sid ? json_integer(strtoll(sid, NULL, 10)) : json_null());
+        json_object_set_new(l, "source", str_or_null(mdm_db_get(res, i, "source", NULL)));
+        json_object_set_new(l, "source_key", str_or_null(mdm_db_get(res, i, "source_key", NULL)));
+        const char *srcs = mdm_db_get(res, i, "sources", NULL);
+        if (srcs)
+            json_object_set_new(l, "sources", json_or_null(srcs));
+        json_object_set_new(lin, mdm_db_get(res, i, "attr", ""), l);
     }
     PQclear(res);
+    json_object_set_new(e, "lineage", lin);
+    if ((st = mdm_db_exec(db, &stmt_get_members, p, &res, err)) != MDM_OK)
+        goto out_fail;
+    json_t *members = json_array();
+    for (int i = 0; i < PQntuples(res); i++) {
+        json_t *m = json_pack(
+            "{s:I, s:s, s:s, s:s}", "record_id", (json_int_t)mdm_db_get_ll(res, i, "record_id", 0),
+            "source", mdm_db_get(res, i, "source", ""), "source_key",
+            mdm_db_get(res, i, "source_key", ""), "linked_at", mdm_db_get(res, i, "linked_at", ""));
+        json_object_set_new(m, "source_updated_at",
+                            str_or_null(mdm_db_get(res, i, "source_updated_at", NULL)));
+        json_array_append_new(members, m);
+    }
+    PQclear(res);
+    json_object_set_new(e, "members", members);
     *out = e;
     return MDM_OK;
+out_fail:
+    json_decref(e);
+    return st;
 }
 
-mdm_status mdm_golden_get_text(PGresult *res, int64_t id, mdm_buf *out, mdm_golden_head *head,
-                               mdm_err *err)
+/* The read of the HTTP path: the same three statements, sent in one round trip by the
+ * caller, and their rows written as JSON text. Building the lineage and members as JSON
+ * inside PostgreSQL (json_build_object, aggregates with ORDER BY) cost the server more
+ * than the rows themselves, and PostgreSQL is the tier that does not scale out. */
+void mdm_golden_get_call(int64_t id, mdm_db_call calls[MDM_GOLDEN_GET_CALLS])
+{
+    mdm_db_call_id(&calls[0], &stmt_get, id);
+    mdm_db_call_id(&calls[1], &stmt_get_lineage, id);
+    mdm_db_call_id(&calls[2], &stmt_get_members, id);
+}
+
+/* ,"name":"value" or ,"name":null for a column that may be NULL */
+static void put_member_str(mdm_buf *out, const char *name, const char *value)
+{
+    mdm_buf_printf(out, ",\"%s\":", name);
+    if (value)
+        mdm_buf_json_str(out, value);
+    else
+        mdm_buf_puts(out, "null");
+}
+
+static void put_lineage(mdm_buf *out, const PGresult *res)
+{
+    int c_attr = PQfnumber(res, "attr"), c_rule = PQfnumber(res, "rule"),
+        c_sid = PQfnumber(res, "source_record_id"), c_at = PQfnumber(res, "chosen_at"),
+        c_srcs = PQfnumber(res, "sources"), c_src = PQfnumber(res, "source"),
+        c_key = PQfnumber(res, "source_key"), c_pin = PQfnumber(res, "pinned");
+    mdm_buf_putc(out, '{');
+    for (int i = 0; i < PQntuples(res); i++) {
+        if (i)
+            mdm_buf_putc(out, ',');
+        mdm_buf_json_str(out, PQgetvalue(res, i, c_attr));
+        mdm_buf_puts(out, ":{\"rule\":");
+        mdm_buf_json_str(out, PQgetvalue(res, i, c_rule));
+        mdm_buf_puts(out, ",\"chosen_at\":");
+        mdm_buf_json_str(out, PQgetvalue(res, i, c_at));
+        mdm_buf_printf(out, ",\"pinned\":%s,\"source_record_id\":",
+                       strcmp(PQgetvalue(res, i, c_pin), "t") == 0 ? "true" : "false");
+        if (PQgetisnull(res, i, c_sid))
+            mdm_buf_puts(out, "null");
+        else
+            mdm_buf_printf(out, "%lld", strtoll(PQgetvalue(res, i, c_sid), NULL, 10));
+        put_member_str(out, "source",
+                       PQgetisnull(res, i, c_src) ? NULL : PQgetvalue(res, i, c_src));
+        put_member_str(out, "source_key",
+                       PQgetisnull(res, i, c_key) ? NULL : PQgetvalue(res, i, c_key));
+        if (!PQgetisnull(res, i, c_srcs)) { /* jsonb as the server printed it */
+            mdm_buf_puts(out, ",\"sources\":");
+            mdm_buf_puts(out, PQgetvalue(res, i, c_srcs));
+        }
+        mdm_buf_putc(out, '}');
+    }
+    mdm_buf_putc(out, '}');
+}
+
+static void put_members(mdm_buf *out, const PGresult *res)
+{
+    int c_id = PQfnumber(res, "record_id"), c_src = PQfnumber(res, "source"),
+        c_key = PQfnumber(res, "source_key"), c_at = PQfnumber(res, "linked_at"),
+        c_upd = PQfnumber(res, "source_updated_at");
+    mdm_buf_putc(out, '[');
+    for (int i = 0; i < PQntuples(res); i++) {
+        mdm_buf_printf(out, "%s{\"record_id\":%lld", i ? "," : "",
+                       strtoll(PQgetvalue(res, i, c_id), NULL, 10));
+        put_member_str(out, "source", PQgetvalue(res, i, c_src));
+        put_member_str(out, "source_key", PQgetvalue(res, i, c_key));
+        put_member_str(out, "linked_at", PQgetvalue(res, i, c_at));
+        put_member_str(out, "source_updated_at",
+                       PQgetisnull(res, i, c_upd) ? NULL : PQgetvalue(res, i, c_upd));
+        mdm_buf_putc(out, '}');
+    }
+    mdm_buf_putc(out, ']');
+}
+
+mdm_status mdm_golden_get_text(PGresult *res[MDM_GOLDEN_GET_CALLS], int64_t id, mdm_buf *out,
+                               mdm_golden_head *head, mdm_err *err)
 {
     *head = (mdm_golden_head){0};
-    if (PQntuples(res) != 1) {
-        PQclear(res);
-        return mdm_err_set(err, MDM_ENOTFOUND, "no entity %lld", (long long)id);
+    mdm_status st = MDM_OK;
+    PGresult *e = res[0];
+    if (PQntuples(e) != 1) {
+        st = mdm_err_set(err, MDM_ENOTFOUND, "no entity %lld", (long long)id);
+        goto out_clear;
     }
-    const char *status = mdm_db_get(res, 0, "status", "");
+    const char *status = mdm_db_get(e, 0, "status", "");
     head->active = strcmp(status, "active") == 0;
-    head->version = (int)mdm_db_get_ll(res, 0, "version", 0);
-    head->survivor_id = head->active ? 0 : mdm_db_get_ll(res, 0, "survivor_id", 0);
-    /* the scalar members through jansson (escaping), the documents as the server
-     * printed them: valid JSON, never parsed here */
-    json_t *e = json_pack("{s:I, s:s, s:i, s:s, s:s}", "id", (json_int_t)id, "status", status,
-                          "version", head->version, "created_at",
-                          mdm_db_get(res, 0, "created_at", ""), "updated_at",
-                          mdm_db_get(res, 0, "updated_at", ""));
-    if (!head->active)
-        json_object_set_new(e, "survivor_id",
-                            head->survivor_id ? json_integer(head->survivor_id) : json_null());
-    char *text = json_dumps(e, JSON_COMPACT);
-    json_decref(e);
-    size_t len = text ? strlen(text) : 0;
-    if (len < 2) {
-        free(text);
-        PQclear(res);
-        return mdm_err_set(err, MDM_EINTERNAL, "cannot serialize entity %lld", (long long)id);
+    head->version = (int)mdm_db_get_ll(e, 0, "version", 0);
+    head->survivor_id = head->active ? 0 : mdm_db_get_ll(e, 0, "survivor_id", 0);
+    mdm_buf_printf(out, "{\"id\":%lld,\"status\":", (long long)id);
+    mdm_buf_json_str(out, status);
+    mdm_buf_printf(out, ",\"version\":%d", head->version);
+    put_member_str(out, "created_at", mdm_db_get(e, 0, "created_at", ""));
+    put_member_str(out, "updated_at", mdm_db_get(e, 0, "updated_at", ""));
+    if (!head->active) {
+        if (head->survivor_id)
+            mdm_buf_printf(out, ",\"survivor_id\":%lld", (long long)head->survivor_id);
+        else
+            mdm_buf_puts(out, ",\"survivor_id\":null");
+        goto out_clear;
     }
-    mdm_buf_append(out, text, len - 1); /* without the closing brace */
-    free(text);
-    if (head->active) {
-        static const char *const docs[][2] = {
-            {"golden", "{}"}, {"lineage", "{}"}, {"members", "[]"}};
-        for (size_t i = 0; i < 3; i++) {
-            mdm_buf_printf(out, ",\"%s\":", docs[i][0]);
-            mdm_buf_puts(out, mdm_db_get(res, 0, docs[i][0], docs[i][1]));
-        }
-    }
-    PQclear(res);
-    return MDM_OK;
-}
-
-mdm_status mdm_golden_get(mdm_db *db, int64_t id, json_t **out, int64_t *survivor_id, mdm_err *err)
-{
-    *out = NULL;
-    if (survivor_id)
-        *survivor_id = 0;
-    char eid[32];
-    ID(eid, id);
-    const char *p[1] = {eid};
-    PGresult *res = NULL;
-    mdm_status st = mdm_db_exec(db, &stmt_get, p, &res, err);
-    if (st != MDM_OK)
-        return st;
-    return mdm_golden_get_result(res, id, out, survivor_id, err);
+    mdm_buf_puts(out, ",\"golden\":"); /* jsonb as the server printed it */
+    mdm_buf_puts(out, mdm_db_get(e, 0, "golden", "{}"));
+    mdm_buf_puts(out, ",\"lineage\":");
+    put_lineage(out, res[1]);
+    mdm_buf_puts(out, ",\"members\":");
+    put_members(out, res[2]);
+out_clear:
+    for (int i = 0; i < MDM_GOLDEN_GET_CALLS; i++)
+        PQclear(res[i]);
+    return st;
 }
 
 static const mdm_db_stmt stmt_of_record = {

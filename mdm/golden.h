@@ -130,12 +130,14 @@ mdm_status mdm_golden_lock(mdm_db *db, int64_t *id, mdm_err *err)
 mdm_status mdm_golden_get(mdm_db *db, int64_t id, json_t **out, int64_t *survivor_id, mdm_err *err)
     __attribute__((warn_unused_result));
 
-/* The same read in two halves, for callers that batch it with other reads in one round
- * trip (mdm_db_exec_pipeline): mdm_golden_get_call sets call up; mdm_golden_get_result
- * turns its result (consumed) into mdm_golden_get's document. */
-void mdm_golden_get_call(int64_t id, mdm_db_call *call);
-mdm_status mdm_golden_get_result(PGresult *res, int64_t id, json_t **out, int64_t *survivor_id,
-                                 mdm_err *err) __attribute__((warn_unused_result));
+/* The same read for the HTTP path, in two halves so it shares one round trip with
+ * other reads (mdm_db_exec_pipeline): mdm_golden_get_call sets up its
+ * MDM_GOLDEN_GET_CALLS statements; mdm_golden_get_text consumes their results (in
+ * order) and appends the document of mdm_golden_get to out as JSON text WITHOUT its
+ * closing brace (the caller adds members such as ",\"consent\":{...}" and then '}').
+ * The stored golden record is copied as PostgreSQL printed it, never parsed; lineage
+ * and members are written from their rows. MDM_ENOTFOUND when the id does not exist. */
+#define MDM_GOLDEN_GET_CALLS 3
 
 /* What mdm_golden_get_text tells besides the text. */
 typedef struct mdm_golden_head {
@@ -144,13 +146,10 @@ typedef struct mdm_golden_head {
     int64_t survivor_id; /* retired: the survivor (0 when none); active: 0 */
 } mdm_golden_head;
 
-/* The result of mdm_golden_get_call (consumed) as JSON text for the HTTP read path: the
- * same document as mdm_golden_get, appended to out WITHOUT its closing brace (the
- * caller adds members such as ",\"consent\":{...}" and then '}'). The stored golden
- * record, lineage and members are copied as PostgreSQL printed them, never parsed.
- * MDM_ENOTFOUND when the id does not exist (out untouched). */
-mdm_status mdm_golden_get_text(PGresult *res, int64_t id, mdm_buf *out, mdm_golden_head *head,
-                               mdm_err *err) __attribute__((warn_unused_result));
+void mdm_golden_get_call(int64_t id, mdm_db_call calls[MDM_GOLDEN_GET_CALLS]);
+mdm_status mdm_golden_get_text(PGresult *res[MDM_GOLDEN_GET_CALLS], int64_t id, mdm_buf *out,
+                               mdm_golden_head *head, mdm_err *err)
+    __attribute__((warn_unused_result));
 
 /* The entity of a source record (active membership), 0 when none. */
 mdm_status mdm_golden_of_record(mdm_db *db, const char *source, const char *source_key,

@@ -2,8 +2,10 @@
 #include "common/mem.h"
 #include "tests/test.h"
 
+#include <jansson.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 static void test_buf(void)
 {
@@ -50,10 +52,35 @@ static void test_xasprintf(void)
     free(s);
 }
 
+/* mdm_buf_json_str: exact output for the escapes, and every byte from 1 to 127 plus
+ * multi-byte UTF-8 read back unchanged by jansson. */
+static void test_json_str(void)
+{
+    mdm_buf b = {0};
+    mdm_buf_json_str(&b, "a\"b\\c/d\n\t\x01\x1f\xc3\xa9\xe2\x82\xac");
+    CHECK_STR(b.data, "\"a\\\"b\\\\c/d\\n\\t\\u0001\\u001f\xc3\xa9\xe2\x82\xac\"");
+    mdm_buf_reset(&b);
+    mdm_buf_json_str(&b, "");
+    CHECK_STR(b.data, "\"\"");
+    char all[160];
+    size_t n = 0;
+    for (int c = 1; c < 128; c++)
+        all[n++] = (char)c;
+    memcpy(all + n, "\xf0\x9f\x98\x80\xc3\xbc", 7); /* with the NUL */
+    mdm_buf_reset(&b);
+    mdm_buf_json_str(&b, all);
+    json_t *j = json_loads(b.data, JSON_DECODE_ANY, NULL);
+    CHECK(json_is_string(j));
+    CHECK_STR(json_string_value(j), all);
+    json_decref(j);
+    mdm_buf_free(&b);
+}
+
 int main(void)
 {
     RUN(test_buf);
     RUN(test_arena);
     RUN(test_xasprintf);
+    RUN(test_json_str);
     TEST_END();
 }
