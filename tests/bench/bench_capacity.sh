@@ -14,7 +14,9 @@ cd "$root" || exit 1
 scripts/pg.sh start >/dev/null || exit 1
 db=mdm_capacity_$$
 scripts/pg.sh createdb "$db" >/dev/null || exit 1
-trap 'scripts/pg.sh dropdb "$db" >/dev/null 2>&1; rm -rf "$tmp"' EXIT
+# the database is dropped where it was created (the script points MDM_DATABASE_URL at it)
+admin_url=${MDM_DATABASE_URL:-}
+trap 'MDM_DATABASE_URL=$admin_url scripts/pg.sh dropdb "$db" >/dev/null 2>&1; rm -rf "$tmp"' EXIT
 tmp=$(mktemp -d)
 export MDM_DATABASE_URL=$(scripts/pg.sh url-for "$db") MDM_CONFIG=$root/demo/mdm.json MDM_SQL_DIR=$root/sql
 q() { psql -X -q -At "$MDM_DATABASE_URL" -c "$1"; }

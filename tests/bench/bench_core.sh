@@ -13,7 +13,9 @@ people=${MDM_BENCH_CORE_PEOPLE:-10000}
 scripts/pg.sh start >/dev/null
 db=mdm_bench_core_$$
 scripts/pg.sh createdb "$db" >/dev/null
-trap 'scripts/pg.sh dropdb "$db" >/dev/null 2>&1; rm -rf "$tmp"' EXIT
+# the database is dropped where it was created (the script points MDM_DATABASE_URL at it)
+admin_url=${MDM_DATABASE_URL:-}
+trap 'MDM_DATABASE_URL=$admin_url scripts/pg.sh dropdb "$db" >/dev/null 2>&1; rm -rf "$tmp"' EXIT
 export MDM_DATABASE_URL=$(scripts/pg.sh url-for "$db")
 export MDM_SQL_DIR=$PWD/sql MDM_CONFIG=$PWD/demo/mdm.json MDM_LOG_LEVEL=warn
 tmp=$(mktemp -d)
