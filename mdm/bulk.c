@@ -22,9 +22,6 @@
 #define READ_PAGE  20000 /* records per read round trip */
 #define MAX_KEYS   128
 #define BULK_ACTOR "resolve"
-#define CHANGE_TIME                                                                                \
-    "to_char(COALESCE(sr.source_updated_at, sr.received_at) AT TIME ZONE 'UTC', "                  \
-    "'YYYY-MM-DD\"T\"HH24:MI:SS.US')"
 
 /* clang-format off */
 static const mdm_db_stmt stmt_gate = {
@@ -36,7 +33,7 @@ static const mdm_db_stmt stmt_sources = {
 static const mdm_db_stmt stmt_pending = {
     "bulk_pending",
     "SELECT sr.id, sr.source, sr.source_key, sr.normalized::text AS normalized, "
-    CHANGE_TIME " AS upd FROM source_record sr "
+    MDM_GOLDEN_CHANGE_TIME " AS upd FROM source_record sr "
     "WHERE sr.resolved_at IS NULL AND sr.id > $1 AND NOT sr.deleted "
     "AND NOT EXISTS (SELECT 1 FROM membership m WHERE m.record_id = sr.id AND m.active) "
     "AND NOT EXISTS (SELECT 1 FROM steward_assertion a WHERE a.record_a = sr.id "
@@ -48,7 +45,7 @@ static const mdm_db_stmt stmt_any_keys = {
 static const mdm_db_stmt stmt_settled = {
     "bulk_settled",
     "SELECT sr.id, m.entity_id, sr.source, sr.source_key, sr.normalized::text AS normalized, "
-    CHANGE_TIME " AS upd FROM "
+    MDM_GOLDEN_CHANGE_TIME " AS upd FROM "
     "(SELECT DISTINCT bk.record_id FROM bulk_keys t JOIN blocking_key bk ON bk.key = t.key "
     "  WHERE NOT EXISTS (SELECT 1 FROM key_frequency f WHERE f.key = t.key AND f.records > $1)) c "
     "JOIN membership m ON m.record_id = c.record_id AND m.active "
@@ -128,6 +125,7 @@ typedef struct brec {
     const char **keys; /* pending: blocking keys, NULL-terminated (thread arena) */
     float best;        /* pending: best probability to a member of its cluster */
     bool skipped;      /* its settled golden record went away: left to incremental */
+    bool consents;     /* pending: its canonical record carries consent events */
 } brec;
 
 typedef struct bsrc {
@@ -297,6 +295,7 @@ static void feat_worker(void *arg, int t, size_t lo, size_t hi)
         memset(&b->feats[i], 0, sizeof b->feats[i]);
         if (canon)
             (void)mdm_resolve_features(b->ctx, norm, a, canon, phone_key, NULL, &b->feats[i]);
+        r->consents = json_array_size(json_object_get(canon, "consents")) > 0;
         json_decref(canon);
         b->feats[i].source = 0; /* sources are not deduplicated here, as incrementally */
         if (i >= b->npending)
@@ -616,7 +615,7 @@ static void new_entity(bulk *b, const uint32_t *recs, size_t k, json_t **canon, 
     free(mem);
 }
 
-static mdm_status review_items(chunk_job *j, mdm_buf *out)
+static void review_items(chunk_job *j, mdm_buf *out)
 {
     bulk *b = j->b;
     for (size_t i = 0; i < b->nrv; i++) {
@@ -641,7 +640,6 @@ static mdm_status review_items(chunk_job *j, mdm_buf *out)
         json_decref(ex);
         j->review++;
     }
-    return MDM_OK;
 }
 
 static mdm_status chunk_tx(mdm_db *db, chunk_job *j, mdm_err *err)
@@ -720,7 +718,7 @@ static mdm_status chunk_tx(mdm_db *db, chunk_job *j, mdm_err *err)
         i = e;
     }
     if (st == MDM_OK)
-        st = review_items(j, &rev);
+        review_items(j, &rev);
     struct {
         const char *sql;
         const mdm_buf *data;
@@ -745,16 +743,11 @@ static mdm_status chunk_tx(mdm_db *db, chunk_job *j, mdm_err *err)
      * golden record's consent state is recomputed with each) */
     for (size_t i = j->lo; i < j->hi && st == MDM_OK; i++) {
         const brec *r = &b->r[b->order[i]];
-        const char *norm = NORMALIZED(b, r);
-        if (r->skipped || (!strstr(norm, "\"consents\": [{") && !strstr(norm, "\"consents\":[{")))
+        if (r->skipped || !r->consents)
             continue;
-        json_t *cj = json_loads(norm, 0, NULL);
-        const json_t *consents = json_object_get(cj, "consents");
-        int64_t eid = entity_of(b, b->order[i]);
-        if (json_array_size(consents) && eid) {
-            st =
-                mdm_consent_ingest(db, r->id, b->src[r->src].code, SOURCE_KEY(b, r), consents, err);
-        }
+        json_t *cj = json_loads(NORMALIZED(b, r), 0, NULL);
+        st = mdm_consent_ingest(db, r->id, b->src[r->src].code, SOURCE_KEY(b, r),
+                                json_object_get(cj, "consents"), err);
         json_decref(cj);
     }
     mdm_buf_free(&ent);

@@ -42,9 +42,8 @@ static const mdm_db_stmt stmt_recompute_read = {
     "golden_recompute_read",
     "SELECT e.golden, e.version, e.status, "
     "(SELECT coalesce(json_agg(json_build_object('id', sr.id, 'source', sr.source, "
-    " 'source_key', sr.source_key, 'normalized', sr.normalized, 'trust', ss.trust, 'upd', "
-    " to_char(COALESCE(sr.source_updated_at, sr.received_at) AT TIME ZONE 'UTC', "
-    " 'YYYY-MM-DD\"T\"HH24:MI:SS.US')) ORDER BY sr.id), '[]') "
+    " 'source_key', sr.source_key, 'normalized', sr.normalized, 'trust', ss.trust, "
+    "'upd', " MDM_GOLDEN_CHANGE_TIME ") ORDER BY sr.id), '[]') "
     " FROM membership m JOIN source_record sr ON sr.id = m.record_id "
     " JOIN source_system ss ON ss.code = sr.source WHERE m.entity_id = e.id AND m.active) "
     " AS members, "

@@ -32,6 +32,12 @@
 
 typedef struct mdm_ingest_ctx mdm_ingest_ctx;
 
+/* A member's change time as survivorship compares it (UTC text), over source_record sr;
+ * the bulk path must read exactly what a recompute reads. */
+#define MDM_GOLDEN_CHANGE_TIME                                                                     \
+    "to_char(COALESCE(sr.source_updated_at, sr.received_at) AT TIME ZONE 'UTC', "                  \
+    "'YYYY-MM-DD\"T\"HH24:MI:SS.US')"
+
 /* ---- Writes (inside the caller's transaction) ------------------------------------ */
 
 /* Creates an entity holding record_id (which must have no active membership), computes

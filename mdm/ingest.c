@@ -15,6 +15,7 @@
 #include "matching/model.h"
 #include "matching/normalize.h"
 #include "matching/phonetic.h"
+#include "mdm/bulk.h"
 #include "mdm/golden.h"
 #include "mdm/resolve.h"
 #include "mdm/subject.h"
@@ -559,25 +560,6 @@ static void set_target(canon_build *b, const char *target, const char *text, con
     }
 }
 
-static const char *const canonical_scalars[] = {"source_key",
-                                                "source_updated_at",
-                                                "op",
-                                                "first_name",
-                                                "middle_name",
-                                                "last_name",
-                                                "full_name",
-                                                "prefix",
-                                                "suffix",
-                                                "birth_date",
-                                                "gender",
-                                                "loyalty_id",
-                                                "customer_number",
-                                                "tax_id",
-                                                "national_id",
-                                                "account_status",
-                                                "segment",
-                                                NULL};
-
 /* Copies a record that is already canonical into b->rec. */
 static void from_canonical(canon_build *b, const json_t *in)
 {
@@ -588,8 +570,8 @@ static void from_canonical(canon_build *b, const json_t *in)
         char ptr[160];
         pointer_of(k, ptr, sizeof ptr);
         bool known = false;
-        for (size_t i = 0; canonical_scalars[i]; i++)
-            if (!strcmp(k, canonical_scalars[i]))
+        for (size_t i = 0; mdm_source_scalars[i]; i++)
+            if (!strcmp(k, mdm_source_scalars[i]))
                 known = true;
         if (known) {
             bool bad;
@@ -1153,8 +1135,12 @@ void mdm_ingest_content_hash(const json_t *canonical, char out[65])
 
 /* ---- one-record transaction ------------------------------------------------------ */
 
-static const mdm_db_stmt stmt_lock_key = {
-    "ingest_lock_key", "SELECT pg_advisory_xact_lock(hashtextextended($1, 7))", 1};
+/* The bulk gate (mdm_resolve_gate: shared, before any row lock) and the record key's lock,
+ * in one round trip. */
+static const mdm_db_stmt stmt_lock_key = {"ingest_lock_key",
+                                          "SELECT pg_advisory_xact_lock_shared(" MDM_BULK_LOCK "), "
+                                          "pg_advisory_xact_lock(hashtextextended($1, 7))",
+                                          1};
 
 static const mdm_db_stmt stmt_current = {
     "ingest_current",
@@ -1256,12 +1242,9 @@ static mdm_status ingest_tx(mdm_db *db, void *arg, mdm_err *err)
     const char *op = c ? json_string_value(json_object_get(c, "op")) : "delete";
     bool del = j->delete_only || (op && !strcmp(op, "delete"));
 
-    mdm_status st = mdm_resolve_gate(db, err); /* first: before any row lock */
-    if (st != MDM_OK)
-        return st;
     char *lockkey = mdm_xasprintf("%s\x1f%s", j->source, j->key);
     const char *lp[1] = {lockkey};
-    st = mdm_db_exec(db, &stmt_lock_key, lp, NULL, err);
+    mdm_status st = mdm_db_exec(db, &stmt_lock_key, lp, NULL, err);
     free(lockkey);
     if (st != MDM_OK)
         return st;

@@ -10,24 +10,24 @@
 
 static const char *const kinds[] = {"crm", "loyalty", "commerce", "erp", "pos", "other", NULL};
 
-static const char *const scalar_targets[] = {"source_key",
-                                             "source_updated_at",
-                                             "op",
-                                             "first_name",
-                                             "middle_name",
-                                             "last_name",
-                                             "full_name",
-                                             "prefix",
-                                             "suffix",
-                                             "birth_date",
-                                             "gender",
-                                             "loyalty_id",
-                                             "customer_number",
-                                             "tax_id",
-                                             "national_id",
-                                             "account_status",
-                                             "segment",
-                                             NULL};
+const char *const mdm_source_scalars[] = {"source_key",
+                                          "source_updated_at",
+                                          "op",
+                                          "first_name",
+                                          "middle_name",
+                                          "last_name",
+                                          "full_name",
+                                          "prefix",
+                                          "suffix",
+                                          "birth_date",
+                                          "gender",
+                                          "loyalty_id",
+                                          "customer_number",
+                                          "tax_id",
+                                          "national_id",
+                                          "account_status",
+                                          "segment",
+                                          NULL};
 
 static const char *const address_fields[] = {"line1",       "line2",   "city", "region",
                                              "postal_code", "country", "type", NULL};
@@ -43,7 +43,7 @@ static bool in_list(const char *const *list, const char *s, size_t len)
 /* True when target is a canonical field path (see source.h). */
 static bool target_valid(const char *t)
 {
-    if (in_list(scalar_targets, t, strlen(t)))
+    if (in_list(mdm_source_scalars, t, strlen(t)))
         return true;
     if (!strcmp(t, "email") || !strcmp(t, "phone"))
         return true;

@@ -138,6 +138,19 @@ static const mdm_db_stmt stmt_same_entity = {
 
 /* ---- helpers ---------------------------------------------------------------------- */
 
+/* Runs fn in a transaction; the reply fn left in *slot goes to *out on success (when out is
+ * not NULL), else it is freed. */
+static mdm_status run_tx_result(mdm_db *db, const char *name, mdm_db_tx_fn fn, void *c,
+                                json_t **slot, json_t **out, mdm_err *err)
+{
+    mdm_status st = mdm_db_run_tx(db, name, fn, c, err);
+    if (st == MDM_OK && out)
+        *out = *slot;
+    else
+        json_decref(*slot);
+    return st;
+}
+
 static mdm_status check_who(const mdm_merge_actor *who, mdm_err *err)
 {
     if (!who || !who->name || !*who->name)
@@ -410,11 +423,7 @@ mdm_status mdm_merge_manual(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t id, i
     if (other == id)
         return mdm_err_set_field(err, MDM_EINVAL, "/other", "an entity cannot merge with itself");
     manual_ctx c = {ctx, id, other, version, who, NULL};
-    st = mdm_db_run_tx(db, "merge_manual", manual_fn, &c, err);
-    if (st == MDM_OK && result)
-        *result = c.result;
-    else
-        json_decref(c.result);
+    st = run_tx_result(db, "merge_manual", manual_fn, &c, &c.result, result, err);
     return st;
 }
 
@@ -554,11 +563,7 @@ mdm_status mdm_merge_split(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t id, in
     if (into < 0)
         return mdm_err_set_field(err, MDM_EINVAL, "/into", "into must be an entity id");
     split_ctx c = {ctx, id, into, version, record_ids, n, who, NULL};
-    st = mdm_db_run_tx(db, "merge_split", split_fn, &c, err);
-    if (st == MDM_OK && result)
-        *result = c.result;
-    else
-        json_decref(c.result);
+    st = run_tx_result(db, "merge_split", split_fn, &c, &c.result, result, err);
     return st;
 }
 
@@ -692,11 +697,7 @@ mdm_status mdm_merge_unmerge(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t id, 
     if (st != MDM_OK)
         return st;
     unmerge_ctx c = {ctx, id, snapshot_id, version, who, NULL};
-    st = mdm_db_run_tx(db, "merge_unmerge", unmerge_fn, &c, err);
-    if (st == MDM_OK && result)
-        *result = c.result;
-    else
-        json_decref(c.result);
+    st = run_tx_result(db, "merge_unmerge", unmerge_fn, &c, &c.result, result, err);
     return st;
 }
 
@@ -801,12 +802,8 @@ mdm_status mdm_merge_pin(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t id, int 
         return mdm_err_set_field(err, MDM_EINVAL, "/value", "the pinned value is too large");
     }
     pin_ctx c = {ctx, id, version, attr, v, who, NULL};
-    st = mdm_db_run_tx(db, "merge_pin", pin_fn, &c, err);
+    st = run_tx_result(db, "merge_pin", pin_fn, &c, &c.result, result, err);
     free(v);
-    if (st == MDM_OK && result)
-        *result = c.result;
-    else
-        json_decref(c.result);
     return st;
 }
 
