@@ -744,13 +744,29 @@ static const mdm_db_stmt stmt_state_set = {
 static const mdm_db_stmt stmt_state_forget = {"consent_state_forget",
                                               "DELETE FROM consent_state WHERE entity_id = $1", 1};
 
+/* The entity, its state row made sure of (as stmt_state_init), whether that state is
+ * still empty and whether any member has a consent event, in one round trip: most golden
+ * records have no consent events and an empty state, which a recompute leaves as it is. */
+static const mdm_db_stmt stmt_state_quick = {
+    "consent_state_quick",
+    "WITH i AS (INSERT INTO consent_state (entity_id, state) SELECT id, '{}' FROM entity "
+    "WHERE id = $1 AND status = 'active' ON CONFLICT DO NOTHING RETURNING entity_id) "
+    "SELECT e.status, e.version, "
+    "EXISTS (SELECT 1 FROM i) OR EXISTS (SELECT 1 FROM consent_state s "
+    " WHERE s.entity_id = e.id AND s.state = '{}') AS empty_state, "
+    "EXISTS (SELECT 1 FROM membership m JOIN source_record r ON r.id = m.record_id "
+    " JOIN consent_event ce ON ce.source = r.source AND ce.source_key = r.source_key "
+    " WHERE m.entity_id = e.id AND m.active) AS has_events "
+    "FROM entity e WHERE e.id = $1",
+    1};
+
 mdm_status mdm_consent_recompute(mdm_db *db, int64_t entity_id, mdm_err *err)
 {
     char ids[24];
     snprintf(ids, sizeof ids, "%lld", (long long)entity_id);
     const char *params[] = {ids, NULL};
     PGresult *res = NULL;
-    mdm_status st = mdm_db_exec(db, &stmt_entity, params, &res, err);
+    mdm_status st = mdm_db_exec(db, &stmt_state_quick, params, &res, err);
     if (st != MDM_OK)
         return st;
     if (PQntuples(res) == 0) {
@@ -759,9 +775,13 @@ mdm_status mdm_consent_recompute(mdm_db *db, int64_t entity_id, mdm_err *err)
     }
     bool active = strcmp(mdm_db_get(res, 0, "status", ""), "active") == 0;
     int version = (int)mdm_db_get_ll(res, 0, "version", 1);
+    bool unchanged = !strcmp(mdm_db_get(res, 0, "empty_state", "f"), "t") &&
+                     !strcmp(mdm_db_get(res, 0, "has_events", "t"), "f");
     PQclear(res);
     if (!active)
         return mdm_db_exec(db, &stmt_state_forget, params, NULL, err);
+    if (unchanged) /* no event, empty state: derive() of nothing is the empty state */
+        return MDM_OK;
 
     if ((st = mdm_db_exec(db, &stmt_state_init, params, NULL, err)) != MDM_OK)
         return st;

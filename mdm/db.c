@@ -12,6 +12,9 @@
 
 struct mdm_db {
     PGconn *conn;
+    /* mdm_db_run_tx's BEGIN, not sent yet: it goes out with the transaction's first
+     * statement, in the same round trip */
+    bool begin_pending;
     char **prepared; /* names prepared on this connection */
     size_t nprepared, capprepared;
 };
@@ -79,8 +82,15 @@ void mdm_db_close(mdm_db *db)
     free(db);
 }
 
+/* Sends a deferred BEGIN on its own (before a statement that cannot carry it). */
+static mdm_status flush_begin(mdm_db *db, mdm_err *err);
+
 PGconn *mdm_db_conn(mdm_db *db)
 {
+    if (db->begin_pending) {
+        mdm_err ignored = {0};
+        (void)flush_begin(db, &ignored); /* a failure shows in the caller's next statement */
+    }
     return db->conn;
 }
 
@@ -157,6 +167,16 @@ mdm_status mdm_db_exec(mdm_db *db, const mdm_db_stmt *stmt, const char *const *p
 {
     if (out)
         *out = NULL;
+    if (db->begin_pending) {
+        /* the transaction's first statement: BEGIN goes with it, in one round trip */
+        mdm_db_call call = {.stmt = stmt, .params = params};
+        mdm_status st = mdm_db_exec_pipeline(db, &call, 1, err);
+        if (st == MDM_OK && out)
+            *out = call.res;
+        else
+            PQclear(call.res);
+        return st;
+    }
     if (injected_failure(err))
         return MDM_EDB;
     if (!is_prepared(db, stmt->name)) {
@@ -168,6 +188,12 @@ mdm_status mdm_db_exec(mdm_db *db, const mdm_db_stmt *stmt, const char *const *p
     }
     PGresult *res = PQexecPrepared(db->conn, stmt->name, stmt->nparams, params, NULL, NULL, 0);
     return check_result(db, res, stmt->name, out, err);
+}
+
+static mdm_status flush_begin(mdm_db *db, mdm_err *err)
+{
+    db->begin_pending = false;
+    return check_result(db, PQexec(db->conn, "BEGIN"), "begin", NULL, err);
 }
 
 /* Reads the results of one pipelined command up to its terminating NULL; returns the
@@ -201,10 +227,12 @@ mdm_status mdm_db_exec_pipeline(mdm_db *db, mdm_db_call *calls, size_t n, mdm_er
     PGconn *c = db->conn;
     if (PQstatus(c) != CONNECTION_OK || !PQenterPipelineMode(c))
         return mdm_db_error(db, NULL, "pipeline", err);
-    /* A statement new to this connection is prepared in the same round trip; a name
-     * twice in calls is prepared once. */
+    /* A deferred BEGIN goes first; a statement new to this connection is prepared in the
+     * same round trip; a name twice in calls is prepared once. */
+    bool begin = db->begin_pending;
+    db->begin_pending = false;
     bool *prep = mdm_xcalloc(n ? n : 1, sizeof *prep);
-    bool sent = true;
+    bool sent = !begin || PQsendQueryParams(c, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) == 1;
     for (size_t i = 0; i < n && sent; i++) {
         const mdm_db_stmt *s = calls[i].stmt;
         bool earlier = false;
@@ -220,6 +248,12 @@ mdm_status mdm_db_exec_pipeline(mdm_db *db, mdm_db_call *calls, size_t n, mdm_er
     mdm_status st = MDM_OK;
     if (!sent)
         st = mdm_db_error(db, NULL, "pipeline", err);
+    if (begin && sent) {
+        PGresult *r = pipeline_result(c);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK)
+            st = mdm_db_error(db, r, "begin", err);
+        PQclear(r);
+    }
     for (size_t i = 0; i < n && sent; i++) {
         const char *name = calls[i].stmt->name;
         if (prep[i]) {
@@ -268,6 +302,11 @@ mdm_status mdm_db_exec_params(mdm_db *db, const char *sql, int nparams, const ch
         *out = NULL;
     if (injected_failure(err))
         return MDM_EDB;
+    if (db->begin_pending) {
+        mdm_status st = flush_begin(db, err);
+        if (st != MDM_OK)
+            return st;
+    }
     PGresult *res = PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
     return check_result(db, res, "query", out, err);
 }
@@ -276,11 +315,20 @@ mdm_status mdm_db_command(mdm_db *db, const char *sql, mdm_err *err)
 {
     if (injected_failure(err))
         return MDM_EDB;
+    if (db->begin_pending) {
+        mdm_status st = flush_begin(db, err);
+        if (st != MDM_OK)
+            return st;
+    }
     return check_result(db, PQexec(db->conn, sql), "command", NULL, err);
 }
 
 static void rollback(mdm_db *db)
 {
+    if (db->begin_pending) { /* nothing was sent */
+        db->begin_pending = false;
+        return;
+    }
     PGresult *r = PQexec(db->conn, "ROLLBACK");
     PQclear(r);
 }
@@ -291,10 +339,18 @@ mdm_status mdm_db_run_tx(mdm_db *db, const char *name, mdm_db_tx_fn fn, void *ct
     for (int attempt = 1; attempt <= 3; attempt++) {
         if (PQstatus(db->conn) != CONNECTION_OK && !mdm_db_ok(db))
             return mdm_err_set(err, MDM_ERETRY, "the database is unreachable");
-        st = mdm_db_command(db, "BEGIN", err);
+        /* BEGIN waits for the first statement (mdm_db_exec, mdm_db_exec_pipeline) and
+         * goes out with it; a transaction that ran nothing sends neither it nor COMMIT */
+        st = injected_failure(err) ? MDM_EDB : MDM_OK;
+        db->begin_pending = st == MDM_OK;
         if (st == MDM_OK)
             st = fn(db, ctx, err);
-        if (st == MDM_OK) {
+        if (st == MDM_OK && db->begin_pending) {
+            db->begin_pending = false;
+            if (!injected_failure(err))
+                return MDM_OK;
+            st = MDM_EDB;
+        } else if (st == MDM_OK) {
             st = mdm_db_command(db, "COMMIT", err);
             if (st == MDM_OK)
                 return MDM_OK;

@@ -59,11 +59,13 @@ typedef struct mdm_db_call {
 void mdm_db_call_id(mdm_db_call *call, const mdm_db_stmt *stmt, long long id);
 
 /* Runs n statements in one round trip (libpq pipeline mode: every statement is sent,
- * then every result read), in order, each in its own implicit transaction as with
- * mdm_db_exec. For independent reads that would otherwise each wait for the server.
- * On success every calls[i].res is set (the caller PQclears each); on the first error
- * none is (all cleared), and err is filled as mdm_db_exec would. Not inside
- * mdm_db_run_tx. */
+ * then every result read), in order: outside a transaction each in its own implicit
+ * transaction as with mdm_db_exec; inside mdm_db_run_tx in that transaction, each
+ * seeing the effects of the ones before it (a statement after a failed one is not run).
+ * For statements whose parameters do not depend on each other's results, that would
+ * otherwise each wait for the server. On success every calls[i].res is set (the caller
+ * PQclears each); on the first error none is (all cleared), and err is filled as
+ * mdm_db_exec would. */
 mdm_status mdm_db_exec_pipeline(mdm_db *db, mdm_db_call *calls, size_t n, mdm_err *err)
     __attribute__((warn_unused_result));
 
@@ -97,7 +99,8 @@ typedef mdm_status (*mdm_db_tx_fn)(mdm_db *db, void *ctx, mdm_err *err);
 
 /* BEGIN; fn; COMMIT. On MDM_ERETRY (from fn or COMMIT) rolls back and tries again, 3
  * tries in all; any other error rolls back and is returned. fn never commits. name is
- * used in logs. */
+ * used in logs. BEGIN is sent with fn's first statement (one round trip less); code
+ * that uses the PGconn directly gets it through mdm_db_conn, which sends BEGIN first. */
 mdm_status mdm_db_run_tx(mdm_db *db, const char *name, mdm_db_tx_fn fn, void *ctx, mdm_err *err)
     __attribute__((warn_unused_result));
 

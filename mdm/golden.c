@@ -355,22 +355,30 @@ static mdm_status recompute(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t id, c
     mdm_survive_compute(mdm_ingest_survive(ctx), mem, n, pins, &golden, &lineage);
 
     bool same_golden = active && old_version > 0 && old_golden && json_equal(golden, old_golden);
-    if (!json_equal(lineage, old_lineage)) {
-        lin_s = json_dumps(lineage, JSON_COMPACT);
-        const char *pl[2] = {eid, lin_s};
-        if ((st = mdm_db_exec(db, &stmt_replace_values, pl, NULL, err)) != MDM_OK)
-            goto out_free;
-    }
-    if (same_golden && !force)
-        goto out_free;
-    gold_s = json_dumps(golden, JSON_COMPACT | JSON_SORT_KEYS);
+    /* the lineage rows replaced (when they changed) and the new version (when the golden
+     * record changed or force): one round trip */
+    mdm_db_call calls[2];
+    size_t nc = 0;
     const char *ev = event ? event : (old_version == 0 ? "created" : "updated");
-    const char *pb[3] = {eid, gold_s, reason ? reason : ev};
-    PGresult *rb = NULL;
-    if ((st = mdm_db_exec(db, &stmt_bump_version, pb, &rb, err)) != MDM_OK)
+    const char *pl[2] = {eid, NULL}, *pb[3] = {eid, NULL, reason ? reason : ev};
+    if (!json_equal(lineage, old_lineage)) {
+        pl[1] = lin_s = json_dumps(lineage, JSON_COMPACT);
+        calls[nc++] = (mdm_db_call){.stmt = &stmt_replace_values, .params = pl};
+    }
+    bool bump = !same_golden || force;
+    if (bump) {
+        pb[1] = gold_s = json_dumps(golden, JSON_COMPACT | JSON_SORT_KEYS);
+        calls[nc++] = (mdm_db_call){.stmt = &stmt_bump_version, .params = pb};
+    }
+    if (nc == 0)
         goto out_free;
-    int v = (int)mdm_db_get_ll(rb, 0, "version", 0);
-    PQclear(rb);
+    if ((st = mdm_db_exec_pipeline(db, calls, nc, err)) != MDM_OK)
+        goto out_free;
+    int v = bump ? (int)mdm_db_get_ll(calls[nc - 1].res, 0, "version", 0) : 0;
+    for (size_t i = 0; i < nc; i++)
+        PQclear(calls[i].res);
+    if (!bump)
+        goto out_free;
     json_t *payload =
         json_pack("{s:I, s:i, s:O}", "id", (json_int_t)id, "version", v, "golden", golden);
     if (extra)

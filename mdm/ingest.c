@@ -1142,12 +1142,17 @@ static const mdm_db_stmt stmt_lock_key = {"ingest_lock_key",
                                           "pg_advisory_xact_lock(hashtextextended($1, 7))",
                                           1};
 
+/* The stored record under its row lock, with its entity and that entity's version (for
+ * the answers that change nothing: unchanged, stale). */
 static const mdm_db_stmt stmt_current = {
     "ingest_current",
-    "SELECT id, content_hash, deleted, version, "
-    "($2::timestamptz IS NOT NULL AND source_updated_at IS NOT NULL "
-    " AND $2::timestamptz < source_updated_at) AS older "
-    "FROM source_record WHERE source = $1 AND source_key = $3 FOR UPDATE",
+    "SELECT sr.id, sr.content_hash, sr.deleted, sr.version, "
+    "($2::timestamptz IS NOT NULL AND sr.source_updated_at IS NOT NULL "
+    " AND $2::timestamptz < sr.source_updated_at) AS older, "
+    "m.entity_id, e.version AS entity_version "
+    "FROM source_record sr LEFT JOIN membership m ON m.record_id = sr.id AND m.active "
+    "LEFT JOIN entity e ON e.id = m.entity_id "
+    "WHERE sr.source = $1 AND sr.source_key = $3 FOR UPDATE OF sr",
     3};
 
 static const mdm_db_stmt stmt_insert = {
@@ -1193,12 +1198,6 @@ static const mdm_db_stmt stmt_delete = {
     "SELECT id, version, 'delete', source_updated_at, $3 FROM r RETURNING record_id",
     3};
 
-static const mdm_db_stmt stmt_member = {
-    "ingest_member",
-    "SELECT m.entity_id, e.version FROM membership m JOIN entity e ON e.id = m.entity_id "
-    "WHERE m.record_id = $1 AND m.active",
-    1};
-
 static const mdm_db_stmt stmt_reject = {
     "ingest_reject",
     "INSERT INTO record_reject (source, source_key, payload, reasons, payload_hash) "
@@ -1217,19 +1216,6 @@ typedef struct ingest_job {
     mdm_ingest_result *out;
 } ingest_job;
 
-static mdm_status current_entity(mdm_db *db, const char *rid, mdm_ingest_result *out, mdm_err *err)
-{
-    PGresult *res = NULL;
-    const char *p[1] = {rid};
-    mdm_status st = mdm_db_exec(db, &stmt_member, p, &res, err);
-    if (st != MDM_OK)
-        return st;
-    out->entity_id = mdm_db_get_ll(res, 0, "entity_id", 0);
-    out->entity_version = (int)mdm_db_get_ll(res, 0, "version", 0);
-    PQclear(res);
-    return MDM_OK;
-}
-
 static mdm_status ingest_tx(mdm_db *db, void *arg, mdm_err *err)
 {
     ingest_job *j = arg;
@@ -1242,44 +1228,60 @@ static mdm_status ingest_tx(mdm_db *db, void *arg, mdm_err *err)
     const char *op = c ? json_string_value(json_object_get(c, "op")) : "delete";
     bool del = j->delete_only || (op && !strcmp(op, "delete"));
 
+    /* One round trip: the key's lock (and the bulk gate), the erased-subject check of a
+     * write, then the stored record under its row lock; the server runs them in this
+     * order, so both reads happen under the key's lock. */
     char *lockkey = mdm_xasprintf("%s\x1f%s", j->source, j->key);
     const char *lp[1] = {lockkey};
-    mdm_status st = mdm_db_exec(db, &stmt_lock_key, lp, NULL, err);
+    const char *ep[2] = {j->source, j->key};
+    const char *cp[3] = {j->source, upd, j->key};
+    mdm_db_call calls[3] = {{.stmt = &stmt_lock_key, .params = lp}};
+    size_t ncalls = 1;
+    if (!del)
+        mdm_subject_reingest_call(ep, &calls[ncalls++]);
+    calls[ncalls++] = (mdm_db_call){.stmt = &stmt_current, .params = cp};
+    mdm_status st = mdm_db_exec_pipeline(db, calls, ncalls, err);
     free(lockkey);
     if (st != MDM_OK)
         return st;
+    PGresult *res = calls[ncalls - 1].res;
 
     /* a key of an erased subject: flagged in record_reject and refused, so that a stale
      * copy never silently re-creates the person (mdm/subject.h) */
     if (!del) {
         bool erased_key = false;
-        if ((st = mdm_subject_check_reingest(db, j->source, j->key, &erased_key, NULL, err)) !=
-            MDM_OK)
+        st = mdm_subject_reingest_finish(db, calls[1].res, j->source, j->key, &erased_key, NULL,
+                                         err);
+        PQclear(calls[1].res);
+        if (st != MDM_OK || erased_key) {
+            PQclear(res);
+            PQclear(calls[0].res);
+            if (st == MDM_OK) {
+                out->decision = MDM_DECISION_REJECTED;
+                if (!out->errors)
+                    out->errors = json_pack("[{s:s, s:s, s:s}]", "pointer", "/source_key",
+                                            "field", "source_key", "reason",
+                                            "the key belongs to an erased subject");
+            }
             return st;
-        if (erased_key) {
-            out->decision = MDM_DECISION_REJECTED;
-            if (!out->errors)
-                out->errors =
-                    json_pack("[{s:s, s:s, s:s}]", "pointer", "/source_key", "field", "source_key",
-                              "reason", "the key belongs to an erased subject");
-            return MDM_OK;
         }
     }
+    PQclear(calls[0].res);
 
-    PGresult *res = NULL;
-    const char *cp[3] = {j->source, upd, j->key};
-    if ((st = mdm_db_exec(db, &stmt_current, cp, &res, err)) != MDM_OK)
-        return st;
     bool exists = PQntuples(res) == 1;
     char rid[32] = "";
     char old_hash[65] = "";
     bool was_deleted = false, older = false;
+    int64_t member_of = 0;
+    int member_version = 0;
     if (exists) {
         snprintf(rid, sizeof rid, "%s", mdm_db_get(res, 0, "id", "0"));
         snprintf(old_hash, sizeof old_hash, "%s", mdm_db_get(res, 0, "content_hash", ""));
         was_deleted = !strcmp(mdm_db_get(res, 0, "deleted", "f"), "t");
         older = !strcmp(mdm_db_get(res, 0, "older", "f"), "t");
         out->record_id = strtoll(rid, NULL, 10);
+        member_of = mdm_db_get_ll(res, 0, "entity_id", 0);
+        member_version = (int)mdm_db_get_ll(res, 0, "entity_version", 0);
     }
     PQclear(res);
 
@@ -1299,8 +1301,8 @@ static mdm_status ingest_tx(mdm_db *db, void *arg, mdm_err *err)
             const char *sp[6] = {rid, raw, norm, hash[0] ? hash : NULL, upd, j->actor};
             st = mdm_db_exec(db, &stmt_stale, sp, NULL, err);
             out->decision = MDM_DECISION_STALE;
-            if (st == MDM_OK)
-                st = current_entity(db, rid, out, err);
+            out->entity_id = member_of;
+            out->entity_version = member_version;
             goto out_free;
         }
         if (was_deleted) {
@@ -1324,8 +1326,8 @@ static mdm_status ingest_tx(mdm_db *db, void *arg, mdm_err *err)
         const char *sp[6] = {rid, raw, norm, hash, upd, j->actor};
         st = mdm_db_exec(db, &stmt_stale, sp, NULL, err);
         out->decision = MDM_DECISION_STALE;
-        if (st == MDM_OK)
-            st = current_entity(db, rid, out, err);
+        out->entity_id = member_of;
+        out->entity_version = member_version;
         goto out_free;
     }
     if (exists && !was_deleted && !strcmp(old_hash, hash)) {
@@ -1335,22 +1337,30 @@ static mdm_status ingest_tx(mdm_db *db, void *arg, mdm_err *err)
             if ((st = mdm_db_exec(db, &stmt_touch, tp, NULL, err)) != MDM_OK)
                 goto out_free;
         }
-        st = current_entity(db, rid, out, err);
+        out->entity_id = member_of;
+        out->entity_version = member_version;
         goto out_free;
     }
+    /* resolution also stores the record's consent events (mdm/resolve.h) */
     if (exists) {
+        /* the update and resolution's read of the record in one round trip */
         const char *up[6] = {rid, raw, norm, hash, upd, j->actor};
-        if ((st = mdm_db_exec(db, &stmt_update, up, NULL, err)) != MDM_OK)
+        mdm_db_call uc[2] = {{.stmt = &stmt_update, .params = up}};
+        mdm_resolve_record_call(out->record_id, &uc[1]);
+        if ((st = mdm_db_exec_pipeline(db, uc, 2, err)) != MDM_OK)
             goto out_free;
+        PQclear(uc[0].res);
+        st = mdm_resolve_record_read(db, j->ctx, out->record_id, uc[1].res, j->actor, out, err);
+        PQclear(uc[1].res);
     } else {
         const char *ip[7] = {j->source, j->key, raw, norm, hash, upd, j->actor};
         if ((st = mdm_db_exec(db, &stmt_insert, ip, &res, err)) != MDM_OK)
             goto out_free;
         out->record_id = mdm_db_get_ll(res, 0, "record_id", 0);
         PQclear(res);
+        st = mdm_resolve_new_record(db, j->ctx, out->record_id, c, j->source, j->key, j->actor,
+                                    out, err);
     }
-    /* resolution also stores the record's consent events (mdm/resolve.h) */
-    st = mdm_resolve_record(db, j->ctx, out->record_id, j->actor, out, err);
 out_free:
     free(raw);
     free(norm);

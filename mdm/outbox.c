@@ -53,9 +53,6 @@ mdm_status mdm_outbox_emit(mdm_db *db, const char *type, int64_t entity_id, int 
 {
     if (!valid_type(type))
         return mdm_err_set(err, MDM_EINTERNAL, "unknown outbox event type \"%s\"", type);
-    mdm_status st = mdm_outbox_lock_writer(db, err);
-    if (st != MDM_OK)
-        return st;
     char id[24], ver[16];
     snprintf(id, sizeof id, "%lld", (long long)entity_id);
     snprintf(ver, sizeof ver, "%d", entity_version);
@@ -63,14 +60,16 @@ mdm_status mdm_outbox_emit(mdm_db *db, const char *type, int64_t entity_id, int 
     if (!body)
         return mdm_err_set(err, MDM_EINTERNAL, "cannot serialize outbox payload");
     const char *params[] = {type, id, ver, body};
-    PGresult *res = NULL;
-    st = mdm_db_exec(db, &stmt_emit, params, &res, err);
+    /* the shared lock, then the insert that takes a seq: one round trip, in this order */
+    mdm_db_call calls[2] = {{.stmt = &stmt_lock_shared}, {.stmt = &stmt_emit, .params = params}};
+    mdm_status st = mdm_db_exec_pipeline(db, calls, 2, err);
     free(body);
     if (st != MDM_OK)
         return st;
     if (seq_out)
-        *seq_out = mdm_db_get_ll(res, 0, "seq", 0);
-    PQclear(res);
+        *seq_out = mdm_db_get_ll(calls[1].res, 0, "seq", 0);
+    PQclear(calls[0].res);
+    PQclear(calls[1].res);
     return MDM_OK;
 }
 

@@ -749,12 +749,13 @@ static char *pg_text_array(const json_t *arr)
     return mdm_buf_steal(&b);
 }
 
-/* Takes the advisory locks of keys (sorted by hash). */
-static mdm_status lock_keys(mdm_db *db, const json_t *keys, mdm_err *err)
+/* The lock parameter of keys: a bigint[] literal of their hashes, sorted, without
+ * duplicates; NULL when there are none. The caller frees. */
+static char *lock_array(const json_t *keys)
 {
     size_t n = json_array_size(keys);
     if (n == 0)
-        return MDM_OK;
+        return NULL;
     long long *h = mdm_xcalloc(n, sizeof *h);
     for (size_t i = 0; i < n; i++)
         h[i] = key_hash(json_string_value(json_array_get(keys, i)));
@@ -767,10 +768,19 @@ static mdm_status lock_keys(mdm_db *db, const json_t *keys, mdm_err *err)
         mdm_buf_printf(&b, "%s%lld", b.len > 1 ? "," : "", h[i]);
     }
     mdm_buf_putc(&b, '}');
-    const char *p[1] = {b.data};
-    mdm_status st = mdm_db_exec(db, &stmt_lock, p, NULL, err);
-    mdm_buf_free(&b);
     free(h);
+    return mdm_buf_steal(&b);
+}
+
+/* Takes the advisory locks of keys (sorted by hash). */
+static mdm_status lock_keys(mdm_db *db, const json_t *keys, mdm_err *err)
+{
+    char *arr = lock_array(keys);
+    if (!arr)
+        return MDM_OK;
+    const char *p[1] = {arr};
+    mdm_status st = mdm_db_exec(db, &stmt_lock, p, NULL, err);
+    free(arr);
     return st;
 }
 
@@ -850,28 +860,38 @@ static int cand_cmp(const void *a, const void *b)
     return (x->entity_id > y->entity_id) - (x->entity_id < y->entity_id);
 }
 
-/* Scores the candidates of canon (keys given) into s. */
-static mdm_status gather(mdm_db *db, const mdm_ingest_ctx *ctx, const json_t *canon,
-                         const json_t *keys, int64_t self, cand_set *s, mdm_err *err)
+/* The candidate query of canon's keys as a pipelined call; its parameter texts live in
+ * q, which must stay where it is until the call has run. */
+typedef struct cand_query {
+    char *karr;
+    char rid[32], cap[16], lim[16];
+    const char *p[4];
+} cand_query;
+
+static void cand_query_set(cand_query *q, const mdm_ingest_ctx *ctx, const json_t *keys,
+                           int64_t self, mdm_db_call *call)
 {
     const mdm_resolve_settings *rs = mdm_ingest_resolve_settings(ctx);
-    char *karr = pg_text_array(keys);
-    char rid[32], cap[16], lim[16];
-    snprintf(rid, sizeof rid, "%lld", (long long)self);
-    snprintf(cap, sizeof cap, "%d", rs->key_cap);
-    snprintf(lim, sizeof lim, "%d", rs->max_candidates);
-    const char *p[4] = {rid, karr, cap, lim};
-    PGresult *res = NULL;
-    mdm_status st = mdm_db_exec(db, &stmt_candidates, p, &res, err);
-    free(karr);
-    if (st != MDM_OK)
-        return st;
+    q->karr = pg_text_array(keys);
+    snprintf(q->rid, sizeof q->rid, "%lld", (long long)self);
+    snprintf(q->cap, sizeof q->cap, "%d", rs->key_cap);
+    snprintf(q->lim, sizeof q->lim, "%d", rs->max_candidates);
+    q->p[0] = q->rid;
+    q->p[1] = q->karr;
+    q->p[2] = q->cap;
+    q->p[3] = q->lim;
+    *call = (mdm_db_call){.stmt = &stmt_candidates, .params = q->p};
+}
+
+/* Scores the candidate rows of res (stmt_candidates for canon) into s. */
+static void score_candidates(const mdm_ingest_ctx *ctx, const json_t *canon, const PGresult *res,
+                             cand_set *s)
+{
     int n = PQntuples(res);
-    if (n == 0) {
-        PQclear(res);
-        return MDM_OK;
-    }
-    mdm_norm *norm = mdm_ingest_engine(ctx) ? mdm_ingest_norm_acquire(err) : NULL;
+    if (n == 0)
+        return;
+    mdm_err err = {0};
+    mdm_norm *norm = mdm_ingest_engine(ctx) ? mdm_ingest_norm_acquire(&err) : NULL;
     mdm_arena *ar = mdm_arena_new(16384);
     prepared self_p;
     prepare(ctx, norm, ar, canon, &self_p);
@@ -909,6 +929,21 @@ static mdm_status gather(mdm_db *db, const mdm_ingest_ctx *ctx, const json_t *ca
     unprepare(&self_p);
     mdm_arena_free(ar);
     mdm_ingest_norm_release(norm);
+}
+
+/* Scores the candidates of canon (keys given) into s. */
+static mdm_status gather(mdm_db *db, const mdm_ingest_ctx *ctx, const json_t *canon,
+                         const json_t *keys, int64_t self, cand_set *s, mdm_err *err)
+{
+    cand_query q;
+    mdm_db_call call;
+    cand_query_set(&q, ctx, keys, self, &call);
+    PGresult *res = NULL;
+    mdm_status st = mdm_db_exec(db, call.stmt, call.params, &res, err);
+    free(q.karr);
+    if (st != MDM_OK)
+        return st;
+    score_candidates(ctx, canon, res, s);
     PQclear(res);
     return MDM_OK;
 }
@@ -1034,49 +1069,115 @@ static mdm_status bridge(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t *target,
     return add_review(db, "entity_entity", 0, *target, other->entity_id, &ec, &out->review_id, err);
 }
 
+/* What resolution reads about the record before it decides (stmt_record, or known to
+ * the caller that has just inserted it); owned. */
+typedef struct record_facts {
+    json_t *canon;
+    char *source, *source_key;
+    json_t *old_keys, *assertions;
+    int64_t current;
+} record_facts;
+
+static mdm_status resolve_facts(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t record_id,
+                                record_facts *f, const char *actor, mdm_ingest_result *out,
+                                mdm_err *err);
+
+void mdm_resolve_record_call(int64_t record_id, mdm_db_call *call)
+{
+    mdm_db_call_id(call, &stmt_record, record_id);
+}
+
+mdm_status mdm_resolve_record_read(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t record_id,
+                                   const PGresult *res, const char *actor, mdm_ingest_result *out,
+                                   mdm_err *err)
+{
+    out->record_id = record_id;
+    if (PQntuples(res) != 1)
+        return mdm_err_set(err, MDM_ENOTFOUND, "no source record %lld", (long long)record_id);
+    record_facts f = {
+        json_loads(mdm_db_get(res, 0, "normalized", "{}"), 0, NULL),
+        mdm_xstrdup(mdm_db_get(res, 0, "source", "")),
+        mdm_xstrdup(mdm_db_get(res, 0, "source_key", "")),
+        json_loads(mdm_db_get(res, 0, "old_keys", "[]"), 0, NULL),
+        json_loads(mdm_db_get(res, 0, "assertions", "[]"), 0, NULL),
+        mdm_db_get_ll(res, 0, "current", 0),
+    };
+    return resolve_facts(db, ctx, record_id, &f, actor, out, err);
+}
+
 mdm_status mdm_resolve_record(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t record_id,
                               const char *actor, mdm_ingest_result *out, mdm_err *err)
+{
+    mdm_db_call call;
+    mdm_resolve_record_call(record_id, &call);
+    out->record_id = record_id;
+    mdm_status st = mdm_db_exec(db, call.stmt, call.params, &call.res, err);
+    if (st != MDM_OK)
+        return st;
+    st = mdm_resolve_record_read(db, ctx, record_id, call.res, actor, out, err);
+    PQclear(call.res);
+    return st;
+}
+
+mdm_status mdm_resolve_new_record(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t record_id,
+                                  const json_t *canonical, const char *source,
+                                  const char *source_key, const char *actor,
+                                  mdm_ingest_result *out, mdm_err *err)
+{
+    out->record_id = record_id;
+    record_facts f = {json_incref((json_t *)canonical),
+                      mdm_xstrdup(source),
+                      mdm_xstrdup(source_key),
+                      json_array(),
+                      json_array(),
+                      0};
+    return resolve_facts(db, ctx, record_id, &f, actor, out, err);
+}
+
+/* Resolves the record of f (consumed). */
+static mdm_status resolve_facts(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t record_id,
+                                record_facts *f, const char *actor, mdm_ingest_result *out,
+                                mdm_err *err)
 {
     const mdm_resolve_settings *rs = mdm_ingest_resolve_settings(ctx);
     char rid[32];
     snprintf(rid, sizeof rid, "%lld", (long long)record_id);
     const char *p1[1] = {rid};
-    PGresult *res = NULL;
-    json_t *canon = NULL, *keys = NULL, *lockset = NULL;
+    json_t *canon = f->canon, *keys = NULL, *lockset = NULL;
+    char *source = f->source, *source_key = f->source_key;
+    json_t *old_keys = f->old_keys, *assertions = f->assertions;
+    int64_t current = f->current;
     cand_set cs = {0};
-    out->record_id = record_id;
-    mdm_status st = mdm_db_exec(db, &stmt_record, p1, &res, err);
-    if (st != MDM_OK)
-        return st;
-    if (PQntuples(res) != 1) {
-        PQclear(res);
-        return mdm_err_set(err, MDM_ENOTFOUND, "no source record %lld", (long long)record_id);
-    }
-    canon = json_loads(mdm_db_get(res, 0, "normalized", "{}"), 0, NULL);
-    char *source = mdm_xstrdup(mdm_db_get(res, 0, "source", "")),
-         *source_key = mdm_xstrdup(mdm_db_get(res, 0, "source_key", ""));
-    json_t *old_keys = json_loads(mdm_db_get(res, 0, "old_keys", "[]"), 0, NULL);
-    json_t *assertions = json_loads(mdm_db_get(res, 0, "assertions", "[]"), 0, NULL);
-    int64_t current = mdm_db_get_ll(res, 0, "current", 0);
-    PQclear(res);
+    mdm_status st = MDM_OK;
     if (!canon) {
         st = mdm_err_set(err, MDM_EINTERNAL, "source record %lld: bad normalized JSON",
                          (long long)record_id);
         goto out_free_ctx;
     }
+    /* One round trip: the keys' locks (new and old keys, sorted), the record's keys
+     * replaced, the candidates sharing them; the server runs them in this order. */
     keys = mdm_resolve_keys(ctx, canon);
     lockset = json_copy(keys);
     json_array_extend(lockset, old_keys);
-    if ((st = lock_keys(db, lockset, err)) != MDM_OK)
-        goto out_free_ctx;
+    char *larr = lock_array(lockset);
     char *karr = pg_text_array(keys);
-    const char *pk[2] = {rid, karr};
-    st = mdm_db_exec(db, &stmt_set_keys, pk, NULL, err);
+    const char *pl[1] = {larr}, *pk[2] = {rid, karr};
+    mdm_db_call calls[3];
+    size_t nc = 0;
+    if (larr)
+        calls[nc++] = (mdm_db_call){.stmt = &stmt_lock, .params = pl};
+    calls[nc++] = (mdm_db_call){.stmt = &stmt_set_keys, .params = pk};
+    cand_query q;
+    cand_query_set(&q, ctx, keys, record_id, &calls[nc++]);
+    st = mdm_db_exec_pipeline(db, calls, nc, err);
+    free(larr);
     free(karr);
+    free(q.karr);
     if (st != MDM_OK)
         goto out_free_ctx;
-    if ((st = gather(db, ctx, canon, keys, record_id, &cs, err)) != MDM_OK)
-        goto out_free_ctx;
+    score_candidates(ctx, canon, calls[nc - 1].res, &cs);
+    for (size_t i = 0; i < nc; i++)
+        PQclear(calls[i].res);
 
     /* steward assertions */
     size_t ai;

@@ -117,6 +117,22 @@ mdm_status mdm_resolve_record(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t rec
                               const char *actor, mdm_ingest_result *out, mdm_err *err)
     __attribute__((warn_unused_result));
 
+/* mdm_resolve_record in parts, for a caller that saves round trips: the read of the
+ * record (mdm_resolve_record_call sets call, to run in a pipeline after the statement
+ * that wrote the record; mdm_resolve_record_read resolves with its result, which the
+ * caller then PQclears), or no read at all for a record the caller has just inserted in
+ * this transaction (mdm_resolve_new_record: canonical is what it stored as normalized;
+ * a new record has no keys, entity or assertions yet). */
+void mdm_resolve_record_call(int64_t record_id, mdm_db_call *call);
+mdm_status mdm_resolve_record_read(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t record_id,
+                                   const PGresult *res, const char *actor, mdm_ingest_result *out,
+                                   mdm_err *err) __attribute__((warn_unused_result));
+mdm_status mdm_resolve_new_record(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t record_id,
+                                  const json_t *canonical, const char *source,
+                                  const char *source_key, const char *actor,
+                                  mdm_ingest_result *out, mdm_err *err)
+    __attribute__((warn_unused_result));
+
 /* Waits for a bulk resolution in progress (mdm/bulk.h) and keeps the next one from
  * starting until the caller's transaction ends (a shared advisory lock). Every transaction
  * that writes source records or resolves takes it first, so a bulk run never sees a

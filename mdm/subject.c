@@ -519,29 +519,48 @@ static const mdm_db_stmt stmt_flag = {
     "'field', '/source_key', 'reason', 'erased_subject', 'tombstone_id', $3::bigint)))",
     3};
 
-mdm_status mdm_subject_check_reingest(mdm_db *db, const char *source, const char *source_key,
-                                      bool *flagged, int64_t *tombstone_id, mdm_err *err)
+void mdm_subject_reingest_call(const char *params[2], mdm_db_call *call)
+{
+    memset(call, 0, sizeof *call);
+    call->stmt = &stmt_erased_key;
+    call->params = params;
+}
+
+mdm_status mdm_subject_reingest_finish(mdm_db *db, const PGresult *res, const char *source,
+                                       const char *source_key, bool *flagged,
+                                       int64_t *tombstone_id, mdm_err *err)
 {
     *flagged = false;
     if (tombstone_id)
         *tombstone_id = 0;
-    const char *params[] = {source, source_key, NULL};
-    PGresult *res = NULL;
-    mdm_status st = mdm_db_exec(db, &stmt_erased_key, params, &res, err);
-    if (st != MDM_OK)
-        return st;
     long long tomb = mdm_db_get_ll(res, 0, "id", 0);
-    PQclear(res);
     if (!tomb)
         return MDM_OK;
     char tombs[24];
     snprintf(tombs, sizeof tombs, "%lld", tomb);
-    params[2] = tombs;
-    if ((st = mdm_db_exec(db, &stmt_flag, params, NULL, err)) != MDM_OK)
+    const char *params[] = {source, source_key, tombs};
+    mdm_status st = mdm_db_exec(db, &stmt_flag, params, NULL, err);
+    if (st != MDM_OK)
         return st;
     *flagged = true;
     if (tombstone_id)
         *tombstone_id = tomb;
     mdm_log(MDM_LOG_WARN, "event=erased_key_reingest source=%s tombstone=%lld", source, tomb);
     return MDM_OK;
+}
+
+mdm_status mdm_subject_check_reingest(mdm_db *db, const char *source, const char *source_key,
+                                      bool *flagged, int64_t *tombstone_id, mdm_err *err)
+{
+    *flagged = false;
+    if (tombstone_id)
+        *tombstone_id = 0;
+    const char *params[] = {source, source_key};
+    PGresult *res = NULL;
+    mdm_status st = mdm_db_exec(db, &stmt_erased_key, params, &res, err);
+    if (st != MDM_OK)
+        return st;
+    st = mdm_subject_reingest_finish(db, res, source, source_key, flagged, tombstone_id, err);
+    PQclear(res);
+    return st;
 }

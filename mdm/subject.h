@@ -69,4 +69,14 @@ mdm_status mdm_subject_check_reingest(mdm_db *db, const char *source, const char
                                       bool *flagged, int64_t *tombstone_id, mdm_err *err)
     __attribute__((warn_unused_result));
 
+/* The same check in two steps, so that its read can share a round trip with other
+ * statements (mdm_db_exec_pipeline): mdm_subject_reingest_call sets call to look up
+ * params = {source, source_key} (the array must outlive the call); with the call's
+ * result, mdm_subject_reingest_finish does the rest of mdm_subject_check_reingest. */
+void mdm_subject_reingest_call(const char *params[2], mdm_db_call *call);
+mdm_status mdm_subject_reingest_finish(mdm_db *db, const PGresult *res, const char *source,
+                                       const char *source_key, bool *flagged,
+                                       int64_t *tombstone_id, mdm_err *err)
+    __attribute__((warn_unused_result));
+
 #endif
