@@ -173,7 +173,7 @@ const mdm_cli_command mdm_cli_commands[] = {
     {"resolve", mdm_cli_resolve, "resolve every loaded record that is not resolved yet",
      "usage: mdm resolve [--threads N] [--batch N] [--quiet] [--config FILE]\n\n"
      "Runs incremental resolution (blocking keys, scoring, link/review/new entity, golden\n"
-     "records) for every source record with resolved_at NULL, oldest first, BATCH records\n"
+     "records) for every source record waiting in record_pending, oldest first, BATCH records\n"
      "per transaction (default 200). Safe to interrupt and run again.\n"},
     {"serve", mdm_cli_serve, "run the HTTP API server until SIGTERM/SIGINT",
      "usage: mdm serve [--listen ADDR:PORT] [--config FILE] [--routes]\n\n"

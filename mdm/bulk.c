@@ -33,12 +33,12 @@ static const mdm_db_stmt stmt_sources = {
 static const mdm_db_stmt stmt_pending = {
     "bulk_pending",
     "SELECT sr.id, sr.source, sr.source_key, sr.normalized::text AS normalized, "
-    MDM_GOLDEN_CHANGE_TIME " AS upd FROM source_record sr "
-    "WHERE sr.resolved_at IS NULL AND sr.id > $1 AND NOT sr.deleted "
+    MDM_GOLDEN_CHANGE_TIME " AS upd FROM record_pending p JOIN source_record sr ON sr.id = p.record_id "
+    "WHERE p.record_id > $1 AND NOT sr.deleted "
     "AND NOT EXISTS (SELECT 1 FROM membership m WHERE m.record_id = sr.id AND m.active) "
     "AND NOT EXISTS (SELECT 1 FROM steward_assertion a WHERE a.record_a = sr.id "
     "  OR a.record_b = sr.id) "
-    "ORDER BY sr.id LIMIT $2",
+    "ORDER BY p.record_id LIMIT $2",
     2};
 static const mdm_db_stmt stmt_any_keys = {
     "bulk_any_keys", "SELECT EXISTS (SELECT 1 FROM blocking_key) AS any", 0};
@@ -46,8 +46,10 @@ static const mdm_db_stmt stmt_settled = {
     "bulk_settled",
     "SELECT sr.id, m.entity_id, sr.source, sr.source_key, sr.normalized::text AS normalized, "
     MDM_GOLDEN_CHANGE_TIME " AS upd FROM "
-    "(SELECT DISTINCT bk.record_id FROM bulk_keys t JOIN blocking_key bk ON bk.key = t.key "
-    "  WHERE NOT EXISTS (SELECT 1 FROM key_frequency f WHERE f.key = t.key AND f.records > $1)) c "
+    "(SELECT DISTINCT r AS record_id FROM "
+    "  (SELECT array(SELECT bk.record_id FROM blocking_key bk WHERE bk.key = t.key "
+    "   LIMIT $1 + 1) AS ids FROM bulk_keys t) h, unnest(h.ids) r "
+    "  WHERE cardinality(h.ids) <= $1) c "
     "JOIN membership m ON m.record_id = c.record_id AND m.active "
     "JOIN source_record sr ON sr.id = c.record_id "
     "ORDER BY m.entity_id, sr.id",
@@ -85,18 +87,12 @@ static const mdm_db_stmt stmt_apply[] = {
     {"bulk_consent_state",
      "INSERT INTO consent_state (entity_id, state) SELECT id, '{}' FROM bulk_entity "
      "ON CONFLICT DO NOTHING", 0},
-    {"bulk_old_keys",
-     "WITH del AS (DELETE FROM blocking_key WHERE record_id = ANY($1::bigint[]) RETURNING key) "
-     "UPDATE key_frequency f SET records = f.records - d.n "
-     "FROM (SELECT key, count(*) AS n FROM del GROUP BY key) d WHERE f.key = d.key", 1},
-    {"bulk_keys",
-     "INSERT INTO blocking_key (key, record_id) SELECT key, record_id FROM bulk_key "
-     "ON CONFLICT DO NOTHING", 0},
-    {"bulk_key_frequency",
-     "INSERT INTO key_frequency (key, records) SELECT key, count(*) FROM bulk_key GROUP BY key "
-     "ON CONFLICT (key) DO UPDATE SET records = key_frequency.records + EXCLUDED.records", 0},
-    {"bulk_resolved",
-     "UPDATE source_record SET resolved_at = now() WHERE id = ANY($1::bigint[])", 1},
+    {"bulk_old_keys", "DELETE FROM blocking_key WHERE record_id = ANY($1::bigint[])", 1},
+    /* the chunk's records hold no keys now (above), and their ids are unique per record:
+     * a plain insert, without the speculative insertion of ON CONFLICT */
+    {"bulk_keys", "INSERT INTO blocking_key (key, record_id) SELECT key, record_id FROM bulk_key",
+     0},
+    {"bulk_resolved", "DELETE FROM record_pending WHERE record_id = ANY($1::bigint[])", 1},
     {"bulk_review",
      "INSERT INTO review_item (kind, record_id, entity_id, score, probability, explanation, "
      "priority) SELECT 'record_entity', record_id, entity_id, score, probability, "
@@ -105,13 +101,13 @@ static const mdm_db_stmt stmt_apply[] = {
 /* clang-format on */
 
 static const char *const temp_tables =
-    "CREATE TEMP TABLE IF NOT EXISTS bulk_keys (key text) ON COMMIT DELETE ROWS;"
+    "CREATE TEMP TABLE IF NOT EXISTS bulk_keys (key bigint) ON COMMIT DELETE ROWS;"
     "CREATE TEMP TABLE IF NOT EXISTS bulk_entity (id bigint, golden text) ON COMMIT DELETE ROWS;"
     "CREATE TEMP TABLE IF NOT EXISTS bulk_member (record_id bigint, entity_id bigint, "
     " action text, probability float8, rule text) ON COMMIT DELETE ROWS;"
     "CREATE TEMP TABLE IF NOT EXISTS bulk_value (entity_id bigint, attr text, value text, "
     " source_record_id bigint, rule text, sources text) ON COMMIT DELETE ROWS;"
-    "CREATE TEMP TABLE IF NOT EXISTS bulk_key (record_id bigint, key text) ON COMMIT DELETE ROWS;"
+    "CREATE TEMP TABLE IF NOT EXISTS bulk_key (record_id bigint, key bigint) ON COMMIT DELETE ROWS;"
     "CREATE TEMP TABLE IF NOT EXISTS bulk_review (record_id bigint, entity_id bigint, "
     " score float8, probability float8, explanation text) ON COMMIT DELETE ROWS;";
 
@@ -122,7 +118,8 @@ typedef struct brec {
     int64_t entity;    /* settled: its golden record; pending: 0 */
     uint32_t src;      /* index in bulk.src */
     size_t off;        /* in bulk.blob: source_key \0 normalized \0 change time \0 */
-    const char **keys; /* pending: blocking keys, NULL-terminated (thread arena) */
+    int64_t *keys;     /* pending: blocking key ids, unique (thread arena) */
+    uint32_t nkeys;
     float best;        /* pending: best probability to a member of its cluster */
     bool skipped;      /* its settled golden record went away: left to incremental */
     bool consents;     /* pending: its canonical record carries consent events */
@@ -304,17 +301,18 @@ static void feat_worker(void *arg, int t, size_t lo, size_t hi)
         size_t nk = mdm_block_keys(b->m, &b->feats[i], a, keys, MAX_KEYS);
         if (nk > MAX_KEYS)
             nk = MAX_KEYS;
-        const char **list = mdm_arena_alloc(a, (nk + 1) * sizeof *list);
+        int64_t *ids = mdm_arena_alloc(a, (nk ? nk : 1) * sizeof *ids);
         size_t k = 0;
         for (size_t j = 0; j < nk; j++) {
+            int64_t id = mdm_resolve_key_id(keys[j]);
             bool dup = false;
             for (size_t q = 0; q < k && !dup; q++)
-                dup = !strcmp(list[q], keys[j]);
+                dup = ids[q] == id;
             if (!dup)
-                list[k++] = keys[j];
+                ids[k++] = id;
         }
-        list[k] = NULL;
-        r->keys = list;
+        r->keys = ids;
+        r->nkeys = (uint32_t)k;
     }
     mdm_ingest_norm_release(norm);
 }
@@ -330,9 +328,10 @@ static mdm_status build_features(bulk *b, size_t from, mdm_err *err)
     return MDM_OK;
 }
 
-static int cmp_cstr(const void *x, const void *y)
+static int cmp_id(const void *x, const void *y)
 {
-    return strcmp(*(const char *const *)x, *(const char *const *)y);
+    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+    return (a > b) - (a < b);
 }
 
 /* Settled records sharing a blocking key with the pending ones, with their golden record. */
@@ -346,24 +345,20 @@ static mdm_status read_settled(bulk *b, mdm_err *err)
     PQclear(res);
     if (!any || b->npending == 0)
         return MDM_OK;
-    size_t nk = 0, cap = 0;
-    const char **all = NULL;
+    size_t nk = 0;
     for (size_t i = 0; i < b->npending; i++)
-        for (const char **k = b->r[i].keys; k && *k; k++) {
-            if (nk == cap) {
-                cap = cap ? 2 * cap : 65536;
-                all = mdm_xrealloc(all, cap * sizeof *all);
-            }
-            all[nk++] = *k;
-        }
+        nk += b->r[i].nkeys;
+    int64_t *all = mdm_xmalloc((nk ? nk : 1) * sizeof *all);
+    nk = 0;
+    for (size_t i = 0; i < b->npending; i++)
+        for (uint32_t k = 0; k < b->r[i].nkeys; k++)
+            all[nk++] = b->r[i].keys[k];
     if (nk)
-        qsort(all, nk, sizeof *all, cmp_cstr);
+        qsort(all, nk, sizeof *all, cmp_id);
     mdm_buf copy = {0};
     for (size_t i = 0; i < nk; i++)
-        if (i == 0 || strcmp(all[i], all[i - 1]) != 0) {
-            mdm_db_copy_field(&copy, all[i]);
-            mdm_buf_putc(&copy, '\n');
-        }
+        if (i == 0 || all[i] != all[i - 1])
+            mdm_buf_printf(&copy, "%lld\n", (long long)all[i]);
     free(all);
     char cap_s[16];
     snprintf(cap_s, sizeof cap_s, "%d", b->rs->key_cap);
@@ -708,12 +703,8 @@ static mdm_status chunk_tx(mdm_db *db, chunk_job *j, mdm_err *err)
             const brec *r = &b->r[recs[q]];
             mdm_buf_putc(&done, done.len ? ',' : '{');
             copy_id(&done, r->id);
-            for (const char **kk = r->keys; kk && *kk; kk++) {
-                copy_id(&key, r->id);
-                mdm_buf_putc(&key, '\t');
-                mdm_db_copy_field(&key, *kk);
-                mdm_buf_putc(&key, '\n');
-            }
+            for (uint32_t kk = 0; kk < r->nkeys; kk++)
+                mdm_buf_printf(&key, "%lld\t%lld\n", (long long)r->id, (long long)r->keys[kk]);
         }
         i = e;
     }
@@ -763,7 +754,7 @@ static mdm_status chunk_tx(mdm_db *db, chunk_job *j, mdm_err *err)
 }
 
 static const char *const analyze_after =
-    "ANALYZE source_record, entity, membership, blocking_key, key_frequency, golden_value, "
+    "ANALYZE source_record, record_pending, entity, membership, blocking_key, golden_value, "
     "link_event, review_item";
 
 static const char *const truncate_chunk =

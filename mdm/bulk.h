@@ -8,8 +8,9 @@
  *      transaction that writes source records or resolves takes it shared first
  *      (mdm_resolve_gate), so nothing changes or resolves under the bulk run (single
  *      ingests and load chunks wait meanwhile);
- *   2. read: the pending records that are new (no active membership, not deleted, named
- *      by no steward assertion), with source, change time and canonical form;
+ *   2. read: the pending records (record_pending) that are new (no active membership, not
+ *      deleted, named by no steward assertion), with source, change time and canonical
+ *      form;
  *   3. features and blocking keys with the trained model, on all threads; settled
  *      records sharing a key with them (keys held by at most key_cap records) are read as
  *      candidates, with their golden record;
@@ -23,7 +24,7 @@
  *   6. write: clusters in chunks, all in one transaction — entities, their first
  *      version, memberships, link events, golden values (survivorship in C, mdm/survive.h,
  *      exactly as a recompute computes them), outbox 'created' events, consent state,
- *      blocking keys and frequencies, review items, resolved_at — COPYed into temporary
+ *      blocking key ids, review items, the records off record_pending — COPYed into temporary
  *      tables and applied with set-based SQL. Records joining a settled golden record go
  *      through mdm_golden_link_many (one recompute per golden record); records with
  *      consent events through mdm_consent_ingest.

@@ -16,6 +16,7 @@
 #include "mdm/ingest.h"
 
 #include <math.h>
+#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -645,36 +646,35 @@ static const mdm_db_stmt stmt_lock = {
 
 static const mdm_db_stmt stmt_set_keys = {
     "resolve_set_keys",
-    "WITH del AS (DELETE FROM blocking_key WHERE record_id = $1 AND NOT (key = ANY($2::text[])) "
-    "RETURNING key), "
-    "ins AS (INSERT INTO blocking_key (key, record_id) SELECT k, $1 FROM unnest($2::text[]) k "
-    "ON CONFLICT DO NOTHING RETURNING key), "
-    "dec AS (UPDATE key_frequency f SET records = f.records - 1 FROM del WHERE f.key = del.key "
-    "RETURNING f.key) "
-    "INSERT INTO key_frequency (key, records) SELECT key, 1 FROM ins "
-    "ON CONFLICT (key) DO UPDATE SET records = key_frequency.records + 1",
+    "WITH del AS (DELETE FROM blocking_key WHERE record_id = $1 AND NOT (key = ANY($2::bigint[]))) "
+    "INSERT INTO blocking_key (key, record_id) SELECT k, $1 FROM unnest($2::bigint[]) k "
+    "ON CONFLICT DO NOTHING",
     2};
 
+/* A key held by more than $3 records is no evidence: at most $3 + 1 entries of its index
+ * range are read to tell. */
 static const mdm_db_stmt stmt_candidates = {
     "resolve_candidates",
     "SELECT m.entity_id, c.record_id, sr.normalized FROM "
-    "(SELECT bk.record_id, count(*) AS shared FROM blocking_key bk "
-    "  WHERE bk.key = ANY($2::text[]) AND bk.record_id <> $1 "
-    "  AND NOT EXISTS (SELECT 1 FROM key_frequency f WHERE f.key = bk.key AND f.records > $3) "
-    "  GROUP BY bk.record_id ORDER BY count(*) DESC, bk.record_id LIMIT $4) c "
+    "(SELECT r AS record_id, count(*) AS shared FROM "
+    "  (SELECT array(SELECT bk.record_id FROM blocking_key bk WHERE bk.key = k "
+    "   LIMIT $3 + 1) AS ids FROM unnest($2::bigint[]) k) h, unnest(h.ids) r "
+    "  WHERE cardinality(h.ids) <= $3 AND r <> $1 "
+    "  GROUP BY r ORDER BY count(*) DESC, r LIMIT $4) c "
     "JOIN membership m ON m.record_id = c.record_id AND m.active "
     "JOIN source_record sr ON sr.id = c.record_id "
     "ORDER BY m.entity_id, c.record_id",
     4};
 
+/* the record is resolved: off the pending list if a bulk load put it there */
 static const mdm_db_stmt stmt_resolved = {
     "resolve_done",
-    "UPDATE source_record SET resolved_at = now() WHERE id = $1 "
-    "RETURNING (SELECT version FROM entity WHERE id = $2::bigint) AS version",
+    "WITH done AS (DELETE FROM record_pending WHERE record_id = $1) "
+    "SELECT version FROM entity WHERE id = $2::bigint",
     2};
 
 static const mdm_db_stmt stmt_forgotten = {
-    "resolve_forgotten", "UPDATE source_record SET resolved_at = now() WHERE id = $1", 1};
+    "resolve_forgotten", "DELETE FROM record_pending WHERE record_id = $1", 1};
 
 static const mdm_db_stmt stmt_review = {
     "resolve_review",
@@ -689,10 +689,7 @@ static const mdm_db_stmt stmt_supersede = {
     1};
 
 static const mdm_db_stmt stmt_forget = {
-    "resolve_forget",
-    "WITH del AS (DELETE FROM blocking_key WHERE record_id = $1 RETURNING key) "
-    "UPDATE key_frequency f SET records = f.records - 1 FROM del WHERE f.key = del.key",
-    1};
+    "resolve_forget", "DELETE FROM blocking_key WHERE record_id = $1", 1};
 
 static const mdm_db_stmt stmt_members = {
     "resolve_members",
@@ -709,75 +706,75 @@ static const mdm_db_stmt stmt_never_between = {
     "(ma.entity_id = $2 AND mb.entity_id = $1)) LIMIT 1",
     2};
 
-/* 64-bit FNV-1a: the advisory lock id of a blocking key (same in every process). */
-static long long key_hash(const char *s)
+/* MD5, fetched once: the implicit fetch of EVP_md5() doubles the cost per key. */
+static EVP_MD *md5_md;
+static pthread_once_t md5_once = PTHREAD_ONCE_INIT;
+
+static void md5_fetch(void)
 {
-    unsigned long long h = 1469598103934665603ULL;
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ULL;
-    }
-    return (long long)h;
+    md5_md = EVP_MD_fetch(NULL, "MD5", NULL);
+}
+
+int64_t mdm_resolve_key_id(const char *key)
+{
+    pthread_once(&md5_once, md5_fetch);
+    unsigned char d[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    if (!md5_md || !EVP_Digest(key, strlen(key), d, &len, md5_md, NULL) || len < 8)
+        abort(); /* MD5 is in every OpenSSL build: a broken library, as out of memory */
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | d[i];
+    return (int64_t)v;
 }
 
 static int cmp_ll(const void *a, const void *b)
 {
-    long long x = *(const long long *)a, y = *(const long long *)b;
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
     return (x > y) - (x < y);
 }
 
-/* PostgreSQL array literal of strings: {"a","b"} with quotes and backslashes escaped. */
-static char *pg_text_array(const json_t *arr)
+/* Sorts and removes duplicates; the new count. */
+static size_t sort_unique(int64_t *v, size_t n)
 {
-    mdm_buf b = {0};
-    mdm_buf_putc(&b, '{');
-    size_t i;
-    json_t *v;
-    json_array_foreach(arr, i, v)
-    {
-        if (i)
-            mdm_buf_putc(&b, ',');
-        mdm_buf_putc(&b, '"');
-        for (const char *p = json_string_value(v); *p; p++) {
-            if (*p == '"' || *p == '\\')
-                mdm_buf_putc(&b, '\\');
-            mdm_buf_putc(&b, *p);
-        }
-        mdm_buf_putc(&b, '"');
-    }
-    mdm_buf_putc(&b, '}');
-    return mdm_buf_steal(&b);
-}
-
-/* The lock parameter of keys: a bigint[] literal of their hashes, sorted, without
- * duplicates; NULL when there are none. The caller frees. */
-static char *lock_array(const json_t *keys)
-{
-    size_t n = json_array_size(keys);
     if (n == 0)
-        return NULL;
-    long long *h = mdm_xcalloc(n, sizeof *h);
-    for (size_t i = 0; i < n; i++)
-        h[i] = key_hash(json_string_value(json_array_get(keys, i)));
-    qsort(h, n, sizeof *h, cmp_ll);
+        return 0;
+    qsort(v, n, sizeof *v, cmp_ll);
+    size_t k = 1;
+    for (size_t i = 1; i < n; i++)
+        if (v[i] != v[k - 1])
+            v[k++] = v[i];
+    return k;
+}
+
+int64_t *mdm_resolve_key_ids(const json_t *keys, size_t *n)
+{
+    size_t k = json_array_size(keys);
+    int64_t *ids = mdm_xcalloc(k ? k : 1, sizeof *ids);
+    for (size_t i = 0; i < k; i++)
+        ids[i] = mdm_resolve_key_id(json_string_value(json_array_get(keys, i)));
+    *n = sort_unique(ids, k);
+    return ids;
+}
+
+/* PostgreSQL array literal of ids: {1,-2,3}. */
+static char *pg_id_array(const int64_t *v, size_t n)
+{
     mdm_buf b = {0};
     mdm_buf_putc(&b, '{');
-    for (size_t i = 0; i < n; i++) {
-        if (i && h[i] == h[i - 1])
-            continue;
-        mdm_buf_printf(&b, "%s%lld", b.len > 1 ? "," : "", h[i]);
-    }
+    for (size_t i = 0; i < n; i++)
+        mdm_buf_printf(&b, "%s%lld", i ? "," : "", (long long)v[i]);
     mdm_buf_putc(&b, '}');
-    free(h);
     return mdm_buf_steal(&b);
 }
 
-/* Takes the advisory locks of keys (sorted by hash). */
-static mdm_status lock_keys(mdm_db *db, const json_t *keys, mdm_err *err)
+/* Takes the advisory locks of key ids (sorted, unique: every process locks in the same
+ * order). */
+static mdm_status lock_keys(mdm_db *db, const int64_t *ids, size_t n, mdm_err *err)
 {
-    char *arr = lock_array(keys);
-    if (!arr)
+    if (n == 0)
         return MDM_OK;
+    char *arr = pg_id_array(ids, n);
     const char *p[1] = {arr};
     mdm_status st = mdm_db_exec(db, &stmt_lock, p, NULL, err);
     free(arr);
@@ -798,12 +795,13 @@ mdm_status mdm_resolve_forget(mdm_db *db, int64_t record_id, mdm_err *err)
     mdm_status st = mdm_db_exec(db, &stmt_old_keys, p, &res, err);
     if (st != MDM_OK)
         return st;
-    json_t *keys = json_array();
-    for (int i = 0; i < PQntuples(res); i++)
-        json_array_append_new(keys, json_string(PQgetvalue(res, i, 0)));
+    size_t n = (size_t)PQntuples(res);
+    int64_t *ids = mdm_xcalloc(n ? n : 1, sizeof *ids);
+    for (size_t i = 0; i < n; i++)
+        ids[i] = mdm_db_get_ll(res, (int)i, "key", 0);
     PQclear(res);
-    st = lock_keys(db, keys, err);
-    json_decref(keys);
+    st = lock_keys(db, ids, sort_unique(ids, n), err);
+    free(ids);
     if (st == MDM_OK)
         st = mdm_db_exec(db, &stmt_forget, p, NULL, err);
     if (st == MDM_OK)
@@ -868,11 +866,11 @@ typedef struct cand_query {
     const char *p[4];
 } cand_query;
 
-static void cand_query_set(cand_query *q, const mdm_ingest_ctx *ctx, const json_t *keys,
-                           int64_t self, mdm_db_call *call)
+static void cand_query_set(cand_query *q, const mdm_ingest_ctx *ctx, const int64_t *kids,
+                           size_t nk, int64_t self, mdm_db_call *call)
 {
     const mdm_resolve_settings *rs = mdm_ingest_resolve_settings(ctx);
-    q->karr = pg_text_array(keys);
+    q->karr = pg_id_array(kids, nk);
     snprintf(q->rid, sizeof q->rid, "%lld", (long long)self);
     snprintf(q->cap, sizeof q->cap, "%d", rs->key_cap);
     snprintf(q->lim, sizeof q->lim, "%d", rs->max_candidates);
@@ -931,13 +929,13 @@ static void score_candidates(const mdm_ingest_ctx *ctx, const json_t *canon, con
     mdm_ingest_norm_release(norm);
 }
 
-/* Scores the candidates of canon (keys given) into s. */
+/* Scores the candidates of canon (key ids given) into s. */
 static mdm_status gather(mdm_db *db, const mdm_ingest_ctx *ctx, const json_t *canon,
-                         const json_t *keys, int64_t self, cand_set *s, mdm_err *err)
+                         const int64_t *kids, size_t nk, int64_t self, cand_set *s, mdm_err *err)
 {
     cand_query q;
     mdm_db_call call;
-    cand_query_set(&q, ctx, keys, self, &call);
+    cand_query_set(&q, ctx, kids, nk, self, &call);
     PGresult *res = NULL;
     mdm_status st = mdm_db_exec(db, call.stmt, call.params, &res, err);
     free(q.karr);
@@ -1143,7 +1141,9 @@ static mdm_status resolve_facts(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t r
     char rid[32];
     snprintf(rid, sizeof rid, "%lld", (long long)record_id);
     const char *p1[1] = {rid};
-    json_t *canon = f->canon, *keys = NULL, *lockset = NULL;
+    json_t *canon = f->canon;
+    int64_t *kids = NULL, *lockset = NULL;
+    size_t nk = 0;
     char *source = f->source, *source_key = f->source_key;
     json_t *old_keys = f->old_keys, *assertions = f->assertions;
     int64_t current = f->current;
@@ -1156,11 +1156,17 @@ static mdm_status resolve_facts(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t r
     }
     /* One round trip: the keys' locks (new and old keys, sorted), the record's keys
      * replaced, the candidates sharing them; the server runs them in this order. */
-    keys = mdm_resolve_keys(ctx, canon);
-    lockset = json_copy(keys);
-    json_array_extend(lockset, old_keys);
-    char *larr = lock_array(lockset);
-    char *karr = pg_text_array(keys);
+    json_t *keys = mdm_resolve_keys(ctx, canon);
+    kids = mdm_resolve_key_ids(keys, &nk);
+    json_decref(keys);
+    size_t nold = json_array_size(old_keys), nlock = nk;
+    lockset = mdm_xcalloc(nk + nold + 1, sizeof *lockset);
+    memcpy(lockset, kids, nk * sizeof *kids);
+    for (size_t i = 0; i < nold; i++)
+        lockset[nlock++] = (int64_t)json_integer_value(json_array_get(old_keys, i));
+    nlock = sort_unique(lockset, nlock);
+    char *larr = nlock ? pg_id_array(lockset, nlock) : NULL;
+    char *karr = pg_id_array(kids, nk);
     const char *pl[1] = {larr}, *pk[2] = {rid, karr};
     mdm_db_call calls[3];
     size_t nc = 0;
@@ -1168,7 +1174,7 @@ static mdm_status resolve_facts(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t r
         calls[nc++] = (mdm_db_call){.stmt = &stmt_lock, .params = pl};
     calls[nc++] = (mdm_db_call){.stmt = &stmt_set_keys, .params = pk};
     cand_query q;
-    cand_query_set(&q, ctx, keys, record_id, &calls[nc++]);
+    cand_query_set(&q, ctx, kids, nk, record_id, &calls[nc++]);
     st = mdm_db_exec_pipeline(db, calls, nc, err);
     free(larr);
     free(karr);
@@ -1301,8 +1307,8 @@ out_free:
     free(source_key);
     cand_free(&cs);
     json_decref(canon);
-    json_decref(keys);
-    json_decref(lockset);
+    free(kids);
+    free(lockset);
     return st;
 }
 
@@ -1311,9 +1317,12 @@ mdm_status mdm_resolve_candidates(mdm_db *db, const mdm_ingest_ctx *ctx, const j
 {
     *out = NULL;
     json_t *keys = mdm_resolve_keys(ctx, canonical);
-    cand_set cs = {0};
-    mdm_status st = gather(db, ctx, canonical, keys, self_record_id, &cs, err);
+    size_t nk = 0;
+    int64_t *kids = mdm_resolve_key_ids(keys, &nk);
     json_decref(keys);
+    cand_set cs = {0};
+    mdm_status st = gather(db, ctx, canonical, kids, nk, self_record_id, &cs, err);
+    free(kids);
     if (st != MDM_OK) {
         cand_free(&cs);
         return st;
@@ -1337,8 +1346,9 @@ mdm_status mdm_resolve_candidates(mdm_db *db, const mdm_ingest_ctx *ctx, const j
 
 static const mdm_db_stmt stmt_pending = {
     "resolve_pending",
-    "SELECT id, deleted FROM source_record WHERE resolved_at IS NULL ORDER BY id LIMIT $1 "
-    "FOR UPDATE SKIP LOCKED",
+    "SELECT p.record_id AS id, sr.deleted FROM record_pending p "
+    "JOIN source_record sr ON sr.id = p.record_id ORDER BY p.record_id LIMIT $1 "
+    "FOR UPDATE OF p SKIP LOCKED",
     1};
 
 typedef struct pending_job {
@@ -1451,7 +1461,9 @@ out_fail:
 
 static const mdm_db_stmt stmt_pending_count = {
     "resolve_pending_count",
-    "SELECT count(*) AS n FROM source_record WHERE resolved_at IS NULL AND NOT deleted", 0};
+    "SELECT count(*) AS n FROM record_pending p JOIN source_record sr ON sr.id = p.record_id "
+    "WHERE NOT sr.deleted",
+    0};
 
 /* The bulk path first when enough records wait (and a trained model is in use). */
 static mdm_status bulk_first(const char *url, const mdm_ingest_ctx *ctx, FILE *progress, long *done,

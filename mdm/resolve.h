@@ -2,13 +2,14 @@
  *
  * For one source record (already upserted, canonical form in source_record.normalized):
  *   1. blocking keys (rule-prefixed strings: "em:", "ph:", "ly:", "tx:", "ni:", "nm:",
- *      "db:", "pc:") replace the record's rows in blocking_key and key_frequency;
- *   2. transaction-scoped advisory locks are taken on the keys, in ascending order of
- *      their 64-bit hashes, so two records that could match each other are resolved one
- *      after the other and cannot both create an entity;
+ *      "db:", "pc:"), stored as 64-bit ids (mdm_resolve_key_id), replace the record's
+ *      rows in blocking_key;
+ *   2. transaction-scoped advisory locks are taken on the key ids (the old ones and the
+ *      new ones) in ascending order, so two records that could match each other are
+ *      resolved one after the other and cannot both create an entity;
  *   3. candidates: the active members of entities sharing a key (keys held by more than
- *      `key_cap` records are skipped as evidence and counted), at most
- *      `max_candidates`;
+ *      `key_cap` records are skipped as evidence: at most key_cap + 1 index entries of a
+ *      key are read to tell), at most `max_candidates`;
  *   4. scoring: Fellegi-Sunter match weight per candidate record, entity score = best
  *      member score; steward assertions win (never_link excludes an entity, always_link
  *      forces it); conflicting strong identifiers (loyalty_id, tax_id, national_id)
@@ -93,6 +94,16 @@ mdm_status mdm_resolve_settings_parse(const json_t *section, mdm_resolve_setting
  * one, else the built-in rules. */
 json_t *mdm_resolve_keys(const mdm_ingest_ctx *ctx, const json_t *canonical);
 
+/* The stored id of a blocking key: the first 8 bytes of its MD5 read as a big-endian
+ * signed integer, the same as SQL's ('x' || left(md5(key), 16))::bit(64)::bigint
+ * (migration 017 converted stored keys with it). blocking_key holds ids, not text, and
+ * the advisory lock of a key is its id. Two keys sharing an id only add a candidate,
+ * which the model scores like any other. */
+int64_t mdm_resolve_key_id(const char *key);
+
+/* The ids of a JSON array of keys, sorted and unique, in a new array (*n of them). */
+int64_t *mdm_resolve_key_ids(const json_t *keys, size_t *n);
+
 /* The trained model's features of a canonical record, as resolution builds them
  * (strings in a; norm is the calling thread's normalizer, mdm_ingest_norm_acquire).
  * phone_fn (may be NULL: matching/model.h mdm_feat_phone_key) gives phone keys. False
@@ -112,7 +123,8 @@ double mdm_resolve_score(const mdm_ingest_ctx *ctx, const json_t *a, const json_
 /* Resolves record_id (upserted, not deleted) inside the caller's transaction, which has
  * taken mdm_resolve_gate before anything else; fills
  * out->decision (CREATED, LINKED, MERGED, REVIEW or UPDATED for a record that already
- * had an entity), entity_id, probability, review_id, and sets resolved_at. */
+ * had an entity), entity_id, probability, review_id, and takes the record off
+ * record_pending. */
 mdm_status mdm_resolve_record(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t record_id,
                               const char *actor, mdm_ingest_result *out, mdm_err *err)
     __attribute__((warn_unused_result));
@@ -139,7 +151,7 @@ mdm_status mdm_resolve_new_record(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t
  * record change under it and never waits for a lock such a transaction holds. */
 mdm_status mdm_resolve_gate(mdm_db *db, mdm_err *err) __attribute__((warn_unused_result));
 
-/* Removes a (deleted) record's blocking keys and their frequency counts. */
+/* Removes a (deleted) record's blocking keys (under their advisory locks). */
 mdm_status mdm_resolve_forget(mdm_db *db, int64_t record_id, mdm_err *err)
     __attribute__((warn_unused_result));
 
@@ -149,7 +161,7 @@ mdm_status mdm_resolve_candidates(mdm_db *db, const mdm_ingest_ctx *ctx, const j
                                   int64_t self_record_id, int limit, json_t **out, mdm_err *err)
     __attribute__((warn_unused_result));
 
-/* Resolves every record with resolved_at NULL: first set-based (mdm/bulk.h) when at least
+/* Resolves every record of record_pending: first set-based (mdm/bulk.h) when at least
  * bulk_min new records wait and a trained model is in use, then what is left (oldest
  * first), batch records per transaction (<= 0: 200), with `threads` connections in
  * parallel (<= 1: one). Killed at any point, a rerun finishes the work. *resolved (may be

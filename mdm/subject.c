@@ -249,20 +249,13 @@ static const mdm_db_stmt scrub_records[] = {
      1},
     {"subject_erase_records",
      "UPDATE source_record SET raw = '{}', normalized = '{}', content_hash = 'erased', "
-     "erased = true, deleted = true, version = version + 1, "
-     "resolved_at = coalesce(resolved_at, now()) WHERE id = ANY($1::bigint[])",
+     "erased = true, deleted = true, version = version + 1 WHERE id = ANY($1::bigint[])",
+     1},
+    {"subject_erase_pending", "DELETE FROM record_pending WHERE record_id = ANY($1::bigint[])",
      1},
     {"subject_erase_rejects",
      "DELETE FROM record_reject x USING source_record r WHERE r.id = ANY($1::bigint[]) "
      "AND x.source = r.source AND x.source_key = r.source_key",
-     1},
-    {"subject_erase_key_counts",
-     "UPDATE key_frequency k SET records = k.records - c.n FROM (SELECT key, count(*)::int AS n "
-     "FROM blocking_key WHERE record_id = ANY($1::bigint[]) GROUP BY key) c WHERE k.key = c.key",
-     1},
-    {"subject_erase_key_rows",
-     "DELETE FROM key_frequency WHERE records <= 0 AND key IN (SELECT key FROM blocking_key "
-     "WHERE record_id = ANY($1::bigint[]))",
      1},
     {"subject_erase_blocking", "DELETE FROM blocking_key WHERE record_id = ANY($1::bigint[])", 1},
     {"subject_erase_consent",

@@ -66,18 +66,29 @@ start() {
     if [ ! -f "$data/PG_VERSION" ]; then
         "${as_pg[@]}" "$pgbin/initdb" -D "$data" -U mdm -A trust -E UTF8 --locale=C.UTF-8 >/dev/null
         cat >> "$data/postgresql.conf" <<CONF
-# mdm private cluster: socket only, tuned for a development machine
+# mdm private cluster: socket only; tuning in mdm.conf (rewritten by scripts/pg.sh start)
 listen_addresses = ''
 unix_socket_directories = '$sock'
 port = $port
+include_if_exists = 'mdm.conf'
+CONF
+    fi
+    # Tuning for one machine that also runs mdm, written at every start so that clusters
+    # made by an older checkout get it too. Bulk resolution writes several GB in one
+    # transaction at a million records: checkpoints are spaced by time rather than forced
+    # by WAL volume, and full-page images are compressed.
+    grep -q "include_if_exists = 'mdm.conf'" "$data/postgresql.conf" ||
+        echo "include_if_exists = 'mdm.conf'" >>"$data/postgresql.conf"
+    "${as_pg[@]}" tee "$data/mdm.conf" >/dev/null <<CONF
 max_connections = 200
-shared_buffers = 256MB
+shared_buffers = 1GB
 work_mem = 32MB
 maintenance_work_mem = 256MB
 synchronous_commit = off
-max_wal_size = 4GB
+max_wal_size = 8GB
+checkpoint_timeout = 15min
+wal_compression = lz4
 CONF
-    fi
     if ! running; then
         "${as_pg[@]}" "$pgbin/pg_ctl" -D "$data" -l "$log" -w -t 60 -o "-p $port -k $sock" start >/dev/null
     fi

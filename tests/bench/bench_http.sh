@@ -47,14 +47,14 @@ SELECT g AS id, 'First' || (g % 997) AS first, 'Last' || (g % 49999) AS last,
        make_date(1940 + g % 60, 1 + g % 12, 1 + g % 28)::text AS born,
        'p' || g || '@example.com' AS email
 FROM generate_series(1, $n) g;
-INSERT INTO source_record (id, source, source_key, raw, normalized, content_hash, resolved_at)
+INSERT INTO source_record (id, source, source_key, raw, normalized, content_hash)
 SELECT id, 'bulk', 'k' || id,
        jsonb_build_object('source_key', 'k' || id, 'first_name', first, 'last_name', last,
                           'birth_date', born, 'emails', jsonb_build_array(email)),
        jsonb_build_object('source', 'bulk', 'source_key', 'k' || id, 'first_name', first,
                           'last_name', last, 'birth_date', born,
                           'emails', jsonb_build_array(jsonb_build_object('value', email))),
-       md5(id::text), now()
+       md5(id::text)
 FROM p;
 INSERT INTO entity (id, version, golden)
 SELECT id, 1, jsonb_build_object('first_name', first, 'last_name', last, 'birth_date', born,

@@ -42,8 +42,8 @@ sql(`WITH r(source, key, doc) AS (VALUES
   ('loyalty', 'E-2', '{"source": "loyalty", "source_key": "E-2", "first_name": "Carla", "last_name": "Mendes", "birth_date": "1988-04-12", "loyalty_id": "LY77"}'),
   ('crm', 'E-3', '{"source": "crm", "source_key": "E-3", "first_name": "Dario", "last_name": "Fox", "birth_date": "1990-09-09"}'),
   ('loyalty', 'E-4', '{"source": "loyalty", "source_key": "E-4", "first_name": "Dara", "last_name": "Fox", "birth_date": "1993-01-20"}'))
-INSERT INTO source_record (source, source_key, raw, normalized, content_hash, source_updated_at, resolved_at)
-SELECT source, key, doc::jsonb, doc::jsonb, md5(doc), now() - interval '1 day', now() FROM r`);
+INSERT INTO source_record (source, source_key, raw, normalized, content_hash, source_updated_at)
+SELECT source, key, doc::jsonb, doc::jsonb, md5(doc), now() - interval '1 day' FROM r`);
 sql(`WITH n AS (SELECT id AS rid, normalized FROM source_record WHERE source_key LIKE 'E-%'),
   e AS (INSERT INTO entity (golden) SELECT normalized - 'source' - 'source_key' FROM n ORDER BY rid RETURNING id),
   pairs AS (SELECT rid, eid FROM (SELECT rid, row_number() OVER (ORDER BY rid) k FROM n) a

@@ -9,8 +9,8 @@ WITH r(source, key, doc) AS (VALUES
   ('crm', 'C-2', '{"source": "crm", "source_key": "C-2", "first_name": "Bob", "last_name": "Ray", "birth_date": "1975-06-30", "phones": [{"value": "+15550100", "type": "mobile"}]}'),
   ('loyalty', 'L-2', '{"source": "loyalty", "source_key": "L-2", "first_name": "Robert", "last_name": "Roy", "birth_date": "1957-06-03", "phones": [{"value": "+15550199", "type": "mobile"}]}')
 )
-INSERT INTO source_record (source, source_key, raw, normalized, content_hash, source_updated_at, resolved_at)
-SELECT source, key, doc::jsonb, doc::jsonb, md5(doc), now() - interval '1 day', now() FROM r;
+INSERT INTO source_record (source, source_key, raw, normalized, content_hash, source_updated_at)
+SELECT source, key, doc::jsonb, doc::jsonb, md5(doc), now() - interval '1 day' FROM r;
 
 -- one entity per record, golden = the record's own values, lineage from that record
 INSERT INTO entity (golden)

@@ -35,7 +35,7 @@ state() {
            FROM membership m JOIN source_record sr ON sr.id = m.record_id
            WHERE m.entity_id = e.id AND m.active) || ' ' || e.golden::text AS x
          FROM entity e WHERE e.status = 'active') t"
-    sql "SELECT count(*) || ' records, ' || count(*) FILTER (WHERE resolved_at IS NULL) ||
+    sql "SELECT count(*) || ' records, ' || (SELECT count(*) FROM record_pending) ||
          ' unresolved' FROM source_record"
     sql "SELECT change || ' ' || count(*) FROM source_record_history GROUP BY change ORDER BY change"
     sql "SELECT 'rejects ' || count(*) FROM record_reject"
@@ -49,7 +49,7 @@ state() {
 
 wipe() {
     sql "TRUNCATE source_record, source_record_history, record_reject, entity, entity_version,
-         membership, link_event, blocking_key, key_frequency, golden_value, golden_pin,
+         membership, link_event, blocking_key, record_pending, golden_value, golden_pin,
          review_item, outbox, consent_event, consent_state CASCADE" >/dev/null
 }
 
@@ -62,7 +62,7 @@ state > "$tmp/clean.state"
 records=$(sql "SELECT count(*) FROM source_record")
 rows=$(($(cat "$tmp"/data/{crm,loyalty,commerce,erp,pos}.csv | wc -l) - 5))
 expect_eq "every row became a record" "$records" "$rows"
-expect_eq "all resolved" "$(sql "SELECT count(*) FROM source_record WHERE resolved_at IS NULL")" "0"
+expect_eq "all resolved" "$(sql "SELECT count(*) FROM record_pending")" "0"
 expect_eq "each record in one golden record" \
     "$(sql "SELECT count(*) FROM source_record r WHERE (SELECT count(*) FROM membership m WHERE m.record_id = r.id AND m.active) <> 1")" "0"
 entities=$(sql "SELECT count(*) FROM entity WHERE status = 'active'")
@@ -89,7 +89,7 @@ for pct in 3 10 25 40 55 70 85; do
         kill -9 "$pid" 2>/dev/null                      # the sequence ...
         kill -9 "$(cat "$tmp/cur.pid")" 2>/dev/null     # ... and the mdm load it runs
         kills=$((kills + 1))
-        points+="$(sql "SELECT count(*) || '/' || count(resolved_at) FROM source_record") "
+        points+="$(sql "SELECT count(*) || '/' || (count(*) - (SELECT count(*) FROM record_pending)) FROM source_record") "
     fi
     wait "$pid" 2>/dev/null
 done

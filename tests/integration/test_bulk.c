@@ -58,7 +58,7 @@ static void wipe(mdm_db *db)
     mdm_err err;
     if (mdm_db_command(db,
                        "TRUNCATE source_record, source_record_history, record_reject, entity, "
-                       "entity_version, membership, link_event, blocking_key, key_frequency, "
+                       "entity_version, membership, link_event, blocking_key, record_pending, "
                        "golden_value, golden_pin, review_item, outbox, consent_event, "
                        "consent_state CASCADE",
                        &err) != MDM_OK) {
@@ -75,7 +75,7 @@ static char *state(mdm_db *db)
     mdm_err err;
     const char *sql =
         "SELECT coalesce(string_agg(x, E'\\n' ORDER BY x), '') || E'\\n' || "
-        "(SELECT count(*) FROM source_record WHERE resolved_at IS NULL) || ' unresolved' FROM "
+        "(SELECT count(*) FROM record_pending) || ' unresolved' FROM "
         "(SELECT (SELECT string_agg(sr.source || ':' || sr.source_key, '|' ORDER BY sr.source, "
         " sr.source_key) FROM membership m JOIN source_record sr ON sr.id = m.record_id "
         " WHERE m.entity_id = e.id AND m.active) || ' ' || e.golden::text AS x "
@@ -134,7 +134,7 @@ static void test_resolves_everything_like_a_recompute(void)
     CHECK_INT(bs.linked, 0);
     CHECK_INT(bs.deferred, 0);
     CHECK(bs.entities > total_records / 4 && bs.entities < total_records);
-    CHECK_INT(fx_scalar(db, "SELECT count(*) FROM source_record WHERE resolved_at IS NULL"), 0);
+    CHECK_INT(fx_scalar(db, "SELECT count(*) FROM record_pending"), 0);
     CHECK_INT(fx_scalar(db, "SELECT count(*) FROM membership WHERE active"), total_records);
     CHECK_INT(fx_scalar(db, "SELECT count(*) FROM entity WHERE status = 'active'"), bs.entities);
     CHECK_INT(fx_scalar(db, "SELECT count(*) FROM entity e WHERE status = 'active' AND NOT EXISTS "
@@ -174,16 +174,30 @@ static void test_resolves_everything_like_a_recompute(void)
         json_t *canon = json_loads(PQgetvalue(res, i, 0), 0, NULL);
         json_t *stored = json_loads(PQgetvalue(res, i, 1), 0, NULL);
         json_t *keys = mdm_resolve_keys(fx_ctx, canon);
-        same += json_equal(keys, stored) && json_array_size(keys) > 0;
+        size_t n = 0;
+        int64_t *ids = mdm_resolve_key_ids(keys, &n);
+        bool eq = n > 0 && n == json_array_size(stored);
+        for (size_t k = 0; eq && k < n; k++)
+            eq = ids[k] == (int64_t)json_integer_value(json_array_get(stored, k));
+        same += eq;
+        free(ids);
         json_decref(canon);
         json_decref(stored);
         json_decref(keys);
     }
     CHECK_INT(same, 60);
     PQclear(res);
-    CHECK_INT(fx_scalar(db, "SELECT (SELECT sum(records) FROM key_frequency) - "
-                            "(SELECT count(*) FROM blocking_key)"),
-              0);
+    /* C computes a key's id as SQL does (migration 017 converted stored keys in SQL) */
+    const char *samples[] = {"em:ann.lee@example.org", "nm:L000|a", "pc:DE10115|k", "", "\xc3\xa9"};
+    for (size_t i = 0; i < sizeof samples / sizeof *samples; i++) {
+        const char *p[1] = {samples[i]};
+        CHECK_INT(mdm_db_exec_params(db, "SELECT ('x' || left(md5($1), 16))::bit(64)::bigint", 1,
+                                     p, &res, &err),
+                  MDM_OK);
+        CHECK_INT(res ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) : 0,
+                  mdm_resolve_key_id(samples[i]));
+        PQclear(res);
+    }
     mdm_db_close(db);
 }
 
@@ -296,7 +310,7 @@ static void test_new_records_join_settled_ones(void)
     long resolved = -1;
     CHECK_INT(mdm_resolve_pending(fx_url, fx_ctx, 0, 1, NULL, &resolved, &err), MDM_OK);
     CHECK_INT(resolved, bs.deferred);
-    CHECK_INT(fx_scalar(db, "SELECT count(*) FROM source_record WHERE resolved_at IS NULL"), 0);
+    CHECK_INT(fx_scalar(db, "SELECT count(*) FROM record_pending"), 0);
     CHECK_INT(bulk(db, 0, &bs), MDM_OK);
     CHECK_INT(bs.records, 0);
     mdm_db_close(db);
@@ -369,7 +383,10 @@ static void test_ingest_waits_for_a_bulk_run(void)
     pthread_join(t, NULL);
     CHECK_INT(atomic_load(&ingest_done), 1);
     CHECK_INT(fx_scalar(bulk_db, "SELECT count(*) FROM source_record WHERE source_key = 'GATE-1' "
-                                 "AND resolved_at IS NOT NULL"),
+                                 "AND EXISTS (SELECT 1 FROM membership m WHERE "
+                                 "m.record_id = source_record.id AND m.active) AND NOT EXISTS "
+                                 "(SELECT 1 FROM record_pending p WHERE p.record_id = "
+                                 "source_record.id)"),
               1);
     mdm_db_close(bulk_db);
 }

@@ -221,7 +221,7 @@ static void snapshot(mdm_db *db, char *out, size_t cap)
                 " (SELECT count(*) FROM source_record_history),"
                 " (SELECT count(*) FROM entity), (SELECT count(*) FROM entity_version),"
                 " (SELECT count(*) FROM membership), (SELECT count(*) FROM link_event),"
-                " (SELECT count(*) FROM blocking_key), (SELECT sum(records) FROM key_frequency),"
+                " (SELECT count(*) FROM blocking_key), (SELECT count(*) FROM record_pending),"
                 " (SELECT count(*) FROM golden_value), (SELECT count(*) FROM outbox),"
                 " (SELECT count(*) FROM review_item),"
                 " (SELECT string_agg(id || ':' || version || ':' || status, ';' ORDER BY id) FROM "
