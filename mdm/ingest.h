@@ -162,7 +162,7 @@ typedef struct mdm_load_stats {
 } mdm_load_stats;
 
 /* Loads a CSV (header row) or NDJSON file (format "csv", "ndjson", or NULL to guess from
- * the extension) of source `source` into source_record, unresolved (resolved_at NULL).
+ * the extension) of source `source` into source_record, unresolved (listed in record_pending).
  * Chunks of chunk_rows rows (<= 0: 5000) are each COPYed into a staging table and
  * applied in one transaction, so a killed load can simply be run again. Bad rows go to
  * record_reject with the file line in the payload. A row (other than a delete) whose key
