@@ -15,6 +15,7 @@
 #include "mdm/resolve.h"
 #include "mdm/survive.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -536,11 +537,17 @@ static mdm_status plan(bulk *b, const mdm_edge *edges, size_t ne, mdm_err *err)
 
 /* ---- write ------------------------------------------------------------------------ */
 
+/* One write chunk: built in memory (chunk_build, no database), then applied (chunk_apply).
+ * The next chunk is built on a thread of its own while this one is applied, so the
+ * client's survivorship and scoring overlap the server's writes. */
 typedef struct chunk_job {
     bulk *b;
     int chunk;
     size_t lo, hi; /* range of b->order */
     long entities, created, linked, deferred, review;
+    mdm_buf ent, mem, val, key, done, rev; /* COPY data; done: the resolved ids so far */
+    pthread_t th;
+    bool building;
 } chunk_job;
 
 static void copy_id(mdm_buf *c, int64_t v)
@@ -637,16 +644,102 @@ static void review_items(chunk_job *j, mdm_buf *out)
     }
 }
 
-static mdm_status chunk_tx(mdm_db *db, chunk_job *j, mdm_err *err)
+/* The blocking key rows and resolved id of records recs[0..k). */
+static void add_done(chunk_job *j, const uint32_t *recs, size_t k)
+{
+    bulk *b = j->b;
+    for (size_t q = 0; q < k; q++) {
+        const brec *r = &b->r[recs[q]];
+        mdm_buf_putc(&j->done, j->done.len ? ',' : '{');
+        copy_id(&j->done, r->id);
+        for (uint32_t kk = 0; kk < r->nkeys; kk++)
+            mdm_buf_printf(&j->key, "%lld\t%lld\n", (long long)r->id, (long long)r->keys[kk]);
+    }
+}
+
+/* Everything of the chunk that needs no database: new golden records with their values,
+ * memberships, keys, review items. Clusters joining a settled golden record are left to
+ * chunk_apply. Thread-safe against other chunks (disjoint records). */
+static void chunk_build(chunk_job *j)
 {
     bulk *b = j->b;
     j->entities = j->created = j->linked = j->deferred = j->review = 0;
-    mdm_buf ent = {0}, mem = {0}, val = {0}, key = {0}, done = {0}, rev = {0};
     json_t **canon = NULL;
-    int64_t *ids = NULL;
-    double *probs = NULL;
     for (size_t i = j->lo; i < j->hi; i++)
         b->r[b->order[i]].skipped = false;
+    for (size_t i = j->lo; i < j->hi;) {
+        uint32_t c = b->cl[b->order[i]];
+        size_t e = i;
+        while (e < j->hi && b->cl[b->order[e]] == c)
+            e++;
+        size_t k = e - i;
+        const uint32_t *recs = b->order + i;
+        i = e;
+        if (b->cl_entity[c] > 0)
+            continue;
+        canon = mdm_xrealloc(canon, k * sizeof(json_t *));
+        for (size_t q = 0; q < k; q++) {
+            canon[q] = json_loads(NORMALIZED(b, &b->r[recs[q]]), 0, NULL);
+            if (!canon[q])
+                canon[q] = json_object();
+        }
+        new_entity(b, recs, k, canon, &j->ent, &j->val);
+        for (size_t q = 0; q < k; q++) {
+            const brec *r = &b->r[recs[q]];
+            copy_id(&j->mem, r->id);
+            mdm_buf_printf(&j->mem, "\t%lld\t%s\t", (long long)b->cl_new[c],
+                           q == 0 ? "create" : "link");
+            if (q == 0)
+                mdm_buf_printf(&j->mem, "\\N\tbulk\n");
+            else
+                mdm_buf_printf(&j->mem, "%.6f\tbulk p>=%.2f\n", (double)r->best, b->rs->auto_link);
+            json_decref(canon[q]);
+        }
+        add_done(j, recs, k);
+        j->entities++;
+        j->created += (long)k;
+    }
+    free(canon);
+    review_items(j, &j->rev);
+}
+
+static void *chunk_build_main(void *arg)
+{
+    chunk_build(arg);
+    return NULL;
+}
+
+static void chunk_build_start(chunk_job *j)
+{
+    j->building = pthread_create(&j->th, NULL, chunk_build_main, j) == 0;
+    if (!j->building)
+        chunk_build(j); /* no thread to be had: build it here */
+}
+
+static void chunk_build_wait(chunk_job *j)
+{
+    if (j->building)
+        pthread_join(j->th, NULL);
+    j->building = false;
+}
+
+static void chunk_free(chunk_job *j)
+{
+    mdm_buf_free(&j->ent);
+    mdm_buf_free(&j->mem);
+    mdm_buf_free(&j->val);
+    mdm_buf_free(&j->key);
+    mdm_buf_free(&j->done);
+    mdm_buf_free(&j->rev);
+}
+
+/* Writes a built chunk: records joining settled golden records (mdm_golden_link_many),
+ * then the COPY data and the set-based statements, then consent events. */
+static mdm_status chunk_apply(mdm_db *db, chunk_job *j, mdm_err *err)
+{
+    bulk *b = j->b;
+    int64_t *ids = NULL;
+    double *probs = NULL;
     mdm_status st = mdm_outbox_lock_writer(db, err);
     for (size_t i = j->lo; i < j->hi && st == MDM_OK;) {
         uint32_t c = b->cl[b->order[i]];
@@ -655,78 +748,51 @@ static mdm_status chunk_tx(mdm_db *db, chunk_job *j, mdm_err *err)
             e++;
         size_t k = e - i;
         const uint32_t *recs = b->order + i;
-        int64_t eid = b->cl_entity[c];
-        if (eid > 0) {
-            /* joining a settled golden record */
-            ids = mdm_xrealloc(ids, k * sizeof *ids);
-            probs = mdm_xrealloc(probs, k * sizeof *probs);
-            for (size_t q = 0; q < k; q++) {
-                ids[q] = b->r[recs[q]].id;
-                probs[q] = b->r[recs[q]].best;
-            }
-            char rule[48];
-            snprintf(rule, sizeof rule, "bulk p>=%.2f", b->rs->auto_link);
-            st = mdm_golden_link_many(db, b->ctx, &eid, ids, probs, k, rule, BULK_ACTOR, err);
-            if (st == MDM_ENOTFOUND) { /* gone meanwhile: the incremental path decides */
-                mdm_err_clear(err);
-                st = MDM_OK;
-                j->deferred += (long)k;
-                for (size_t q = 0; q < k; q++)
-                    b->r[recs[q]].skipped = true;
-                i = e;
-                continue;
-            }
-            j->linked += (long)k;
-        } else {
-            canon = mdm_xrealloc(canon, k * sizeof(json_t *));
-            for (size_t q = 0; q < k; q++) {
-                canon[q] = json_loads(NORMALIZED(b, &b->r[recs[q]]), 0, NULL);
-                if (!canon[q])
-                    canon[q] = json_object();
-            }
-            new_entity(b, recs, k, canon, &ent, &val);
-            for (size_t q = 0; q < k; q++) {
-                const brec *r = &b->r[recs[q]];
-                copy_id(&mem, r->id);
-                mdm_buf_printf(&mem, "\t%lld\t%s\t", (long long)b->cl_new[c],
-                               q == 0 ? "create" : "link");
-                if (q == 0)
-                    mdm_buf_printf(&mem, "\\N\tbulk\n");
-                else
-                    mdm_buf_printf(&mem, "%.6f\tbulk p>=%.2f\n", (double)r->best, b->rs->auto_link);
-                json_decref(canon[q]);
-            }
-            j->entities++;
-            j->created += (long)k;
-        }
-        for (size_t q = 0; q < k; q++) {
-            const brec *r = &b->r[recs[q]];
-            mdm_buf_putc(&done, done.len ? ',' : '{');
-            copy_id(&done, r->id);
-            for (uint32_t kk = 0; kk < r->nkeys; kk++)
-                mdm_buf_printf(&key, "%lld\t%lld\n", (long long)r->id, (long long)r->keys[kk]);
-        }
         i = e;
+        int64_t eid = b->cl_entity[c];
+        if (eid <= 0)
+            continue;
+        ids = mdm_xrealloc(ids, k * sizeof *ids);
+        probs = mdm_xrealloc(probs, k * sizeof *probs);
+        for (size_t q = 0; q < k; q++) {
+            ids[q] = b->r[recs[q]].id;
+            probs[q] = b->r[recs[q]].best;
+        }
+        char rule[48];
+        snprintf(rule, sizeof rule, "bulk p>=%.2f", b->rs->auto_link);
+        st = mdm_golden_link_many(db, b->ctx, &eid, ids, probs, k, rule, BULK_ACTOR, err);
+        if (st == MDM_ENOTFOUND) { /* gone meanwhile: the incremental path decides */
+            mdm_err_clear(err);
+            st = MDM_OK;
+            j->deferred += (long)k;
+            for (size_t q = 0; q < k; q++)
+                b->r[recs[q]].skipped = true;
+            continue;
+        }
+        if (st == MDM_OK) {
+            add_done(j, recs, k);
+            j->linked += (long)k;
+        }
     }
-    if (st == MDM_OK)
-        review_items(j, &rev);
+    free(ids);
+    free(probs);
     struct {
         const char *sql;
         const mdm_buf *data;
     } copies[] = {
-        {"COPY bulk_entity (id, golden) FROM STDIN", &ent},
-        {"COPY bulk_member (record_id, entity_id, action, probability, rule) FROM STDIN", &mem},
+        {"COPY bulk_entity (id, golden) FROM STDIN", &j->ent},
+        {"COPY bulk_member (record_id, entity_id, action, probability, rule) FROM STDIN", &j->mem},
         {"COPY bulk_value (entity_id, attr, value, source_record_id, rule, sources) FROM STDIN",
-         &val},
-        {"COPY bulk_key (record_id, key) FROM STDIN", &key},
+         &j->val},
+        {"COPY bulk_key (record_id, key) FROM STDIN", &j->key},
         {"COPY bulk_review (record_id, entity_id, score, probability, explanation) FROM STDIN",
-         &rev},
+         &j->rev},
     };
     for (size_t q = 0; q < sizeof copies / sizeof copies[0] && st == MDM_OK; q++)
         if (copies[q].data->len)
             st = mdm_db_copy_in(db, copies[q].sql, copies[q].data->data, copies[q].data->len, err);
-    mdm_buf_puts(&done, done.len ? "}" : "{}");
-    const char *done_ids[1] = {done.data};
+    mdm_buf_puts(&j->done, j->done.len ? "}" : "{}");
+    const char *done_ids[1] = {j->done.data};
     for (size_t q = 0; q < sizeof stmt_apply / sizeof stmt_apply[0] && st == MDM_OK; q++)
         st = mdm_db_exec(db, &stmt_apply[q], done_ids, NULL, err);
 
@@ -741,15 +807,6 @@ static mdm_status chunk_tx(mdm_db *db, chunk_job *j, mdm_err *err)
                                 json_object_get(cj, "consents"), err);
         json_decref(cj);
     }
-    mdm_buf_free(&ent);
-    mdm_buf_free(&mem);
-    mdm_buf_free(&val);
-    mdm_buf_free(&key);
-    mdm_buf_free(&done);
-    mdm_buf_free(&rev);
-    free(canon);
-    free(ids);
-    free(probs);
     return st;
 }
 
@@ -760,6 +817,16 @@ static const char *const analyze_after =
 static const char *const truncate_chunk =
     "TRUNCATE bulk_entity, bulk_member, bulk_value, bulk_key, bulk_review";
 
+/* The range [lo, hi) of b->order that is the write chunk starting at lo. */
+static size_t chunk_end(const bulk *b, size_t lo)
+{
+    int chunk = b->cl_chunk[b->cl[b->order[lo]]];
+    size_t hi = lo;
+    while (hi < b->norder && b->cl_chunk[b->cl[b->order[hi]]] == chunk)
+        hi++;
+    return hi;
+}
+
 /* Every chunk in one transaction: a run that stops anywhere leaves nothing behind, and
  * the next run plans from the same records, so it ends as an uninterrupted run would. */
 static mdm_status write_tx(mdm_db *db, void *arg, mdm_err *err)
@@ -768,28 +835,45 @@ static mdm_status write_tx(mdm_db *db, void *arg, mdm_err *err)
     mdm_bulk_stats *s = b->st;
     s->entities = s->created = s->linked = s->review = 0;
     s->deferred = b->planned_deferred;
+    if (b->norder == 0)
+        return MDM_OK;
     mdm_status st = MDM_OK;
-    size_t lo = 0;
-    while (st == MDM_OK && lo < b->norder) {
-        int chunk = b->cl_chunk[b->cl[b->order[lo]]];
-        size_t hi = lo;
-        while (hi < b->norder && b->cl_chunk[b->cl[b->order[hi]]] == chunk)
-            hi++;
-        chunk_job j = {.b = b, .chunk = chunk, .lo = lo, .hi = hi};
-        if ((st = chunk_tx(db, &j, err)) != MDM_OK ||
-            (st = mdm_db_command(db, truncate_chunk, err)) != MDM_OK)
+    chunk_job jobs[2] = {{0}};
+    int cur = 0;
+    jobs[0] = (chunk_job){.b = b, .lo = 0, .hi = chunk_end(b, 0)};
+    jobs[0].chunk = b->cl_chunk[b->cl[b->order[0]]];
+    chunk_build(&jobs[0]);
+    for (;;) {
+        chunk_job *j = &jobs[cur], *next = &jobs[cur ^ 1];
+        bool more = j->hi < b->norder;
+        if (more) {
+            chunk_free(next);
+            *next = (chunk_job){.b = b, .lo = j->hi, .hi = chunk_end(b, j->hi)};
+            next->chunk = b->cl_chunk[b->cl[b->order[j->hi]]];
+            chunk_build_start(next);
+        }
+        st = chunk_apply(db, j, err);
+        if (st == MDM_OK)
+            st = mdm_db_command(db, truncate_chunk, err);
+        if (more)
+            chunk_build_wait(next);
+        if (st != MDM_OK)
             break;
-        s->entities += j.entities;
-        s->created += j.created;
-        s->linked += j.linked;
-        s->deferred += j.deferred;
-        s->review += j.review;
+        s->entities += j->entities;
+        s->created += j->created;
+        s->linked += j->linked;
+        s->deferred += j->deferred;
+        s->review += j->review;
         if (b->progress) {
-            fprintf(b->progress, "resolve: bulk %zu/%zu records written\n", hi, b->norder);
+            fprintf(b->progress, "resolve: bulk %zu/%zu records written\n", j->hi, b->norder);
             fflush(b->progress);
         }
-        lo = hi;
+        if (!more)
+            break;
+        cur ^= 1;
     }
+    chunk_free(&jobs[0]);
+    chunk_free(&jobs[1]);
     return st;
 }
 
