@@ -441,12 +441,24 @@ bool mdm_resolve_features(const mdm_ingest_ctx *ctx, mdm_norm *norm, mdm_arena *
     return true;
 }
 
+const char *mdm_resolve_phone_key(void *ctx, mdm_norm *norm, const char *raw, const char *country,
+                                  mdm_arena *a)
+{
+    (void)ctx;
+    size_t len = strlen(raw);
+    bool e164 = raw[0] == '+' && len >= 8 && len <= 16;
+    for (size_t i = 1; e164 && i < len; i++)
+        e164 = raw[i] >= '0' && raw[i] <= '9';
+    return e164 ? mdm_arena_strdup(a, raw) : mdm_feat_phone_key(norm, raw, country, a);
+}
+
 static void prepare(const mdm_ingest_ctx *ctx, mdm_norm *norm, mdm_arena *a, const json_t *canon,
                     prepared *p)
 {
     memset(p, 0, sizeof *p);
     p->canon = canon;
-    p->has_feat = mdm_resolve_features(ctx, norm, a, canon, NULL, NULL, &p->feat);
+    p->has_feat =
+        mdm_resolve_features(ctx, norm, a, canon, mdm_resolve_phone_key, NULL, &p->feat);
 }
 
 static void unprepare(prepared *p)
@@ -901,27 +913,39 @@ static void score_candidates(const mdm_ingest_ctx *ctx, const json_t *canon, con
             prepare(ctx, norm, ar, others[i], &ops[i]);
     }
     drop_shared_values(ctx, &self_p, ops, (size_t)n);
+    /* every row scored; the explanation (the costly part) only of each entity's best row */
+    int *best_row = mdm_xcalloc(s->n + (size_t)n, sizeof *best_row); /* per candidate */
     for (int i = 0; i < n; i++) {
         if (!others[i])
             continue;
         int64_t eid = mdm_db_get_ll(res, i, "entity_id", 0);
         double prob;
-        json_t *ex = NULL;
         int conflict;
-        double w = score_prepared(ctx, &self_p, &ops[i], &prob, &ex, &conflict);
-        unprepare(&ops[i]);
-        json_decref(others[i]);
+        double w = score_prepared(ctx, &self_p, &ops[i], &prob, NULL, &conflict);
         cand *c = cand_get(s, eid);
         c->conflict |= conflict;
         if (w > c->w) {
             c->w = w;
             c->p = prob;
             json_decref(c->expl);
-            c->expl = ex;
-        } else {
-            json_decref(ex);
+            c->expl = NULL;
+            best_row[c - s->v] = i + 1;
         }
     }
+    for (size_t k = 0; k < s->n; k++) {
+        int i = best_row[k] - 1;
+        if (i >= 0) {
+            double prob;
+            int conflict;
+            score_prepared(ctx, &self_p, &ops[i], &prob, &s->v[k].expl, &conflict);
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        if (others[i])
+            unprepare(&ops[i]);
+        json_decref(others[i]);
+    }
+    free(best_row);
     free(others);
     free(ops);
     unprepare(&self_p);

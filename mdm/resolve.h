@@ -104,6 +104,14 @@ int64_t mdm_resolve_key_id(const char *key);
 /* The ids of a JSON array of keys, sorted and unique, in a new array (*n of them). */
 int64_t *mdm_resolve_key_ids(const json_t *keys, size_t *n);
 
+/* The phone key resolution uses (an mdm_phone_key_fn; ctx unused): canonical phones are
+ * E.164 already (ingest normalized them with libphonenumber, the slowest normalizer by
+ * far), so such a value is its own key; anything else (a number kept as sent because it
+ * was not valid) goes through matching/model.h mdm_feat_phone_key. Incremental and bulk
+ * resolution (mdm/bulk.h) build features and blocking keys with it. */
+const char *mdm_resolve_phone_key(void *ctx, struct mdm_norm *norm, const char *raw,
+                                  const char *country, mdm_arena *a);
+
 /* The trained model's features of a canonical record, as resolution builds them
  * (strings in a; norm is the calling thread's normalizer, mdm_ingest_norm_acquire).
  * phone_fn (may be NULL: matching/model.h mdm_feat_phone_key) gives phone keys. False
