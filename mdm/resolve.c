@@ -823,17 +823,58 @@ mdm_status mdm_resolve_forget(mdm_db *db, int64_t record_id, mdm_err *err)
 
 /* ---- candidates ------------------------------------------------------------------ */
 
+/* The scored candidate rows, kept so that the explanation of a candidate (costly: JSON
+ * field by field) is built only when a decision uses it (cand_expl). */
+typedef struct cand_rows {
+    mdm_arena *ar;
+    prepared self;
+    json_t **others;
+    prepared *ops;
+    int n;
+} cand_rows;
+
 typedef struct cand {
     int64_t entity_id;
     double p, w;
     json_t *expl;
     int conflict, never, always;
+    const cand_rows *rows; /* with row: where expl comes from while it is NULL */
+    int row;
 } cand;
 
 typedef struct cand_set {
     cand *v;
     size_t n, cap;
+    cand_rows *rows;
 } cand_set;
+
+static void cand_rows_free(cand_rows *r)
+{
+    if (!r)
+        return;
+    for (int i = 0; i < r->n; i++) {
+        if (r->others[i])
+            unprepare(&r->ops[i]);
+        json_decref(r->others[i]);
+    }
+    unprepare(&r->self);
+    free(r->others);
+    free(r->ops);
+    mdm_arena_free(r->ar);
+    free(r);
+}
+
+/* c's explanation (of its best row), built on first use; NULL when it has none. */
+static const json_t *cand_expl(const mdm_ingest_ctx *ctx, cand *c)
+{
+    if (!c->expl && c->rows) {
+        double prob;
+        int conflict;
+        score_prepared(ctx, &c->rows->self, &c->rows->ops[c->row], &prob, &c->expl, &conflict);
+        c->rows = NULL;
+    }
+    return c->expl;
+}
 
 static cand *cand_get(cand_set *s, int64_t entity_id)
 {
@@ -857,6 +898,7 @@ static void cand_free(cand_set *s)
     for (size_t i = 0; i < s->n; i++)
         json_decref(s->v[i].expl);
     free(s->v);
+    cand_rows_free(s->rows);
 }
 
 /* Best first: forced, then probability, then the older entity. */
@@ -900,28 +942,34 @@ static void score_candidates(const mdm_ingest_ctx *ctx, const json_t *canon, con
     int n = PQntuples(res);
     if (n == 0)
         return;
+    if (s->rows) { /* rows of an earlier call: their explanations now */
+        for (size_t k = 0; k < s->n; k++)
+            cand_expl(ctx, &s->v[k]);
+        cand_rows_free(s->rows);
+    }
     mdm_err err = {0};
     mdm_norm *norm = mdm_ingest_engine(ctx) ? mdm_ingest_norm_acquire(&err) : NULL;
-    mdm_arena *ar = mdm_arena_new(16384);
-    prepared self_p;
-    prepare(ctx, norm, ar, canon, &self_p);
-    json_t **others = mdm_xcalloc((size_t)n, sizeof(json_t *));
-    prepared *ops = mdm_xcalloc((size_t)n, sizeof *ops);
+    cand_rows *r = mdm_xcalloc(1, sizeof *r);
+    s->rows = r;
+    r->ar = mdm_arena_new(16384);
+    r->n = n;
+    prepare(ctx, norm, r->ar, canon, &r->self);
+    r->others = mdm_xcalloc((size_t)n, sizeof(json_t *));
+    r->ops = mdm_xcalloc((size_t)n, sizeof *r->ops);
     for (int i = 0; i < n; i++) {
-        others[i] = json_loads(mdm_db_get(res, i, "normalized", "{}"), 0, NULL);
-        if (others[i])
-            prepare(ctx, norm, ar, others[i], &ops[i]);
+        r->others[i] = json_loads(mdm_db_get(res, i, "normalized", "{}"), 0, NULL);
+        if (r->others[i])
+            prepare(ctx, norm, r->ar, r->others[i], &r->ops[i]);
     }
-    drop_shared_values(ctx, &self_p, ops, (size_t)n);
-    /* every row scored; the explanation (the costly part) only of each entity's best row */
-    int *best_row = mdm_xcalloc(s->n + (size_t)n, sizeof *best_row); /* per candidate */
+    mdm_ingest_norm_release(norm);
+    drop_shared_values(ctx, &r->self, r->ops, (size_t)n);
     for (int i = 0; i < n; i++) {
-        if (!others[i])
+        if (!r->others[i])
             continue;
         int64_t eid = mdm_db_get_ll(res, i, "entity_id", 0);
         double prob;
         int conflict;
-        double w = score_prepared(ctx, &self_p, &ops[i], &prob, NULL, &conflict);
+        double w = score_prepared(ctx, &r->self, &r->ops[i], &prob, NULL, &conflict);
         cand *c = cand_get(s, eid);
         c->conflict |= conflict;
         if (w > c->w) {
@@ -929,28 +977,10 @@ static void score_candidates(const mdm_ingest_ctx *ctx, const json_t *canon, con
             c->p = prob;
             json_decref(c->expl);
             c->expl = NULL;
-            best_row[c - s->v] = i + 1;
+            c->rows = r;
+            c->row = i;
         }
     }
-    for (size_t k = 0; k < s->n; k++) {
-        int i = best_row[k] - 1;
-        if (i >= 0) {
-            double prob;
-            int conflict;
-            score_prepared(ctx, &self_p, &ops[i], &prob, &s->v[k].expl, &conflict);
-        }
-    }
-    for (int i = 0; i < n; i++) {
-        if (others[i])
-            unprepare(&ops[i]);
-        json_decref(others[i]);
-    }
-    free(best_row);
-    free(others);
-    free(ops);
-    unprepare(&self_p);
-    mdm_arena_free(ar);
-    mdm_ingest_norm_release(norm);
 }
 
 /* Scores the candidates of canon (key ids given) into s. */
@@ -1086,6 +1116,7 @@ static mdm_status bridge(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t *target,
         out->decision = MDM_DECISION_MERGED;
         return MDM_OK;
     }
+    cand_expl(ctx, other);
     cand ec = *other;
     ec.p = ep;
     return add_review(db, "entity_entity", 0, *target, other->entity_id, &ec, &out->review_id, err);
@@ -1286,6 +1317,7 @@ out_free_ctx:
             out->entity_id = eid;
             out->decision = MDM_DECISION_CREATED;
             if (rv) {
+                cand_expl(ctx, rv);
                 if ((st = add_review(db, "record_entity", record_id, rv->entity_id, 0, rv,
                                      &out->review_id, err)) != MDM_OK)
                     goto out_free;
@@ -1296,7 +1328,8 @@ out_free_ctx:
             char rule[64];
             snprintf(rule, sizeof rule, best->always ? "always_link" : "auto_link p>=%.2f",
                      rs->auto_link);
-            json_t *details = best->expl ? json_pack("{s:O}", "explanation", best->expl) : NULL;
+            const json_t *ex = cand_expl(ctx, best);
+            json_t *details = ex ? json_pack("{s:O}", "explanation", ex) : NULL;
             st = mdm_golden_link(db, ctx, record_id, &target, "auto", actor_s, best->p, rule,
                                  details, err);
             json_decref(details);
@@ -1356,9 +1389,10 @@ mdm_status mdm_resolve_candidates(mdm_db *db, const mdm_ingest_ctx *ctx, const j
     json_t *arr = json_array();
     for (size_t i = 0; i < cs.n && (int)i < (limit > 0 ? limit : 10); i++) {
         cand *c = &cs.v[i];
+        const json_t *ex = cand_expl(ctx, c);
         json_array_append_new(arr, json_pack("{s:I, s:f, s:f, s:O, s:b}", "entity_id",
                                              (json_int_t)c->entity_id, "probability", c->p, "score",
-                                             c->w, "explanation", c->expl ? c->expl : json_null(),
+                                             c->w, "explanation", ex ? ex : json_null(),
                                              "strong_conflict", c->conflict));
     }
     cand_free(&cs);
