@@ -760,15 +760,28 @@ static const mdm_db_stmt stmt_state_quick = {
     "FROM entity e WHERE e.id = $1",
     1};
 
+void mdm_consent_recompute_call(int64_t entity_id, mdm_db_call *call)
+{
+    mdm_db_call_id(call, &stmt_state_quick, entity_id);
+}
+
 mdm_status mdm_consent_recompute(mdm_db *db, int64_t entity_id, mdm_err *err)
+{
+    mdm_db_call call;
+    mdm_consent_recompute_call(entity_id, &call);
+    mdm_status st = mdm_db_exec(db, call.stmt, call.params, &call.res, err);
+    if (st != MDM_OK)
+        return st;
+    return mdm_consent_recompute_finish(db, entity_id, call.res, err);
+}
+
+mdm_status mdm_consent_recompute_finish(mdm_db *db, int64_t entity_id, PGresult *res,
+                                        mdm_err *err)
 {
     char ids[24];
     snprintf(ids, sizeof ids, "%lld", (long long)entity_id);
     const char *params[] = {ids, NULL};
-    PGresult *res = NULL;
-    mdm_status st = mdm_db_exec(db, &stmt_state_quick, params, &res, err);
-    if (st != MDM_OK)
-        return st;
+    mdm_status st = MDM_OK;
     if (PQntuples(res) == 0) {
         PQclear(res);
         return mdm_err_set(err, MDM_ENOTFOUND, "no golden record %lld", (long long)entity_id);

@@ -85,6 +85,15 @@ mdm_status mdm_consent_record(mdm_db *db, const char *source, const char *source
 mdm_status mdm_consent_recompute(mdm_db *db, int64_t entity_id, mdm_err *err)
     __attribute__((warn_unused_result));
 
+/* mdm_consent_recompute in two steps, so that its first read can share a round trip with
+ * the caller's statements (mdm_db_exec_pipeline, after the ones that change the entity):
+ * mdm_consent_recompute_call sets call; mdm_consent_recompute_finish does the rest with
+ * the call's result, which it clears. Most golden records have no consent events and an
+ * empty state: then the first read is all there is. */
+void mdm_consent_recompute_call(int64_t entity_id, mdm_db_call *call);
+mdm_status mdm_consent_recompute_finish(mdm_db *db, int64_t entity_id, PGresult *res,
+                                        mdm_err *err) __attribute__((warn_unused_result));
+
 /* Derived state as JSON, as of a time (NULL = now; ISO 8601, see mdm_consent_parse_time):
  * a new object {"entity_id", "as_of", "consents": [{purpose, channel, contact_point,
  * status (granted|denied|withdrawn|expired|none), granted (bool), captured_at,

@@ -36,24 +36,32 @@ static const mdm_db_stmt stmt_event = {
     "rule, actor, reason, details) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb)",
     10};
 
-/* Everything a recompute reads, in one round trip: the entity row, its active members
- * with their source trust and change time, its pins and its stored lineage. */
-static const mdm_db_stmt stmt_recompute_read = {
-    "golden_recompute_read",
-    "SELECT e.golden, e.version, e.status, "
-    "(SELECT coalesce(json_agg(json_build_object('id', sr.id, 'source', sr.source, "
-    " 'source_key', sr.source_key, 'normalized', sr.normalized, 'trust', ss.trust, "
-    "'upd', " MDM_GOLDEN_CHANGE_TIME ") ORDER BY sr.id), '[]') "
-    " FROM membership m JOIN source_record sr ON sr.id = m.record_id "
-    " JOIN source_system ss ON ss.code = sr.source WHERE m.entity_id = e.id AND m.active) "
-    " AS members, "
-    "(SELECT coalesce(json_object_agg(attr, value), '{}') FROM golden_pin "
-    " WHERE entity_id = e.id) AS pins, "
-    "(SELECT coalesce(json_agg(json_build_object('attr', attr, 'value', value, "
-    " 'source_record_id', source_record_id, 'rule', rule, 'sources', sources)), '[]') "
-    " FROM golden_value WHERE entity_id = e.id) AS lineage "
-    "FROM entity e WHERE e.id = $1",
-    1};
+/* Everything a recompute reads, in one round trip: the entity row (locked, so that the
+ * version the recompute writes is known before it writes it), its active members with
+ * their source trust and change time, its pins and its stored lineage. $1 is the entity,
+ * or (RECOMPUTE_READ_OF_RECORD) the record whose entity it is. */
+#define RECOMPUTE_READ(entity)                                                                     \
+    "SELECT e.id, e.golden, e.version, e.status, "                                                 \
+    "(SELECT coalesce(json_agg(json_build_object('id', sr.id, 'source', sr.source, "               \
+    " 'source_key', sr.source_key, 'normalized', sr.normalized, 'trust', ss.trust, "               \
+    "'upd', " MDM_GOLDEN_CHANGE_TIME ") ORDER BY sr.id), '[]') "                                   \
+    " FROM membership m JOIN source_record sr ON sr.id = m.record_id "                             \
+    " JOIN source_system ss ON ss.code = sr.source WHERE m.entity_id = e.id AND m.active) "        \
+    " AS members, "                                                                                \
+    "(SELECT coalesce(json_object_agg(attr, value), '{}') FROM golden_pin "                        \
+    " WHERE entity_id = e.id) AS pins, "                                                           \
+    "(SELECT coalesce(json_agg(json_build_object('attr', attr, 'value', value, "                   \
+    " 'source_record_id', source_record_id, 'rule', rule, 'sources', sources)), '[]') "            \
+    " FROM golden_value WHERE entity_id = e.id) AS lineage "                                       \
+    "FROM entity e WHERE e.id = " entity " FOR UPDATE OF e"
+
+static const mdm_db_stmt stmt_recompute_read = {"golden_recompute_read", RECOMPUTE_READ("$1"), 1};
+
+/* The same read of the entity record $1 is an active member of: pipelined right after the
+ * statement that made it one (mdm_golden_create). */
+static const mdm_db_stmt stmt_recompute_read_of_record = {
+    "golden_recompute_read_of_record",
+    RECOMPUTE_READ("(SELECT entity_id FROM membership WHERE record_id = $1 AND active)"), 1};
 
 /* Replaces the lineage rows: attributes gone are deleted, the others upserted; chosen_at
  * moves only for an attribute whose value or lineage changed. */
@@ -282,26 +290,28 @@ static mdm_status write_version(mdm_db *db, const char *eid, int version, const 
 }
 
 /* Recompute with options: force emits an event (and bumps the version) even when the
- * golden values did not change (membership changes); extra is merged into the payload. */
-static mdm_status recompute(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t id, const char *event,
-                            const char *reason, bool force, const json_t *extra, int *changed,
-                            mdm_err *err)
+ * golden values did not change (membership changes); extra is merged into the payload;
+ * consent also recomputes the entity's consent state (mdm_consent_recompute), in the same
+ * round trip as the writes when there are some. re is the result of the read
+ * (stmt_recompute_read), consumed. */
+static mdm_status recompute_from(mdm_db *db, const mdm_ingest_ctx *ctx, PGresult *re,
+                                 const char *event, const char *reason, bool force,
+                                 const json_t *extra, bool consent, int *changed, mdm_err *err)
 {
     char eid[32];
+    int64_t id = mdm_db_get_ll(re, 0, "id", 0);
     ID(eid, id);
     const char *p1[1] = {eid};
-    PGresult *re = NULL;
+    mdm_outbox_call oc = {0};
     mdm_survive_member *mem = NULL;
     json_t *members = NULL, *pins = NULL, *golden = NULL, *lineage = NULL, *old_lineage = NULL,
            *old_golden = NULL;
     char *lin_s = NULL, *gold_s = NULL;
     if (changed)
         *changed = 0;
-    mdm_status st = mdm_db_exec(db, &stmt_recompute_read, p1, &re, err);
-    if (st != MDM_OK)
-        return st;
+    mdm_status st = MDM_OK;
     if (PQntuples(re) != 1) {
-        st = mdm_err_set(err, MDM_ENOTFOUND, "no entity %lld", (long long)id);
+        st = mdm_err_set(err, MDM_ENOTFOUND, "no entity");
         goto out_free;
     }
     old_golden = json_loads(mdm_db_get(re, 0, "golden", "{}"), 0, NULL);
@@ -355,10 +365,12 @@ static mdm_status recompute(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t id, c
     mdm_survive_compute(mdm_ingest_survive(ctx), mem, n, pins, &golden, &lineage);
 
     bool same_golden = active && old_version > 0 && old_golden && json_equal(golden, old_golden);
-    /* the lineage rows replaced (when they changed) and the new version (when the golden
-     * record changed or force): one round trip */
-    mdm_db_call calls[2];
-    size_t nc = 0;
+    /* One round trip: the lineage rows replaced (when they changed), the new version
+     * (when the golden record changed, or force) with its outbox event, and the consent
+     * state's first read. The entity row is locked (stmt_recompute_read): the new version
+     * is the next one. */
+    mdm_db_call calls[6];
+    size_t nc = 0, bump_at = 0, consent_at = 0;
     const char *ev = event ? event : (old_version == 0 ? "created" : "updated");
     const char *pl[2] = {eid, NULL}, *pb[3] = {eid, NULL, reason ? reason : ev};
     if (!json_equal(lineage, old_lineage)) {
@@ -366,28 +378,48 @@ static mdm_status recompute(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t id, c
         calls[nc++] = (mdm_db_call){.stmt = &stmt_replace_values, .params = pl};
     }
     bool bump = !same_golden || force;
+    int v = old_version + 1;
     if (bump) {
         pb[1] = gold_s = json_dumps(golden, JSON_COMPACT | JSON_SORT_KEYS);
+        bump_at = nc;
         calls[nc++] = (mdm_db_call){.stmt = &stmt_bump_version, .params = pb};
+        json_t *payload =
+            json_pack("{s:I, s:i, s:O}", "id", (json_int_t)id, "version", v, "golden", golden);
+        if (extra)
+            json_object_update(payload, (json_t *)extra);
+        st = mdm_outbox_emit_calls(&oc, ev, id, v, payload, &calls[nc], err);
+        json_decref(payload);
+        if (st != MDM_OK)
+            goto out_free;
+        nc += 2;
+    }
+    if (consent && nc > 0) {
+        consent_at = nc;
+        mdm_consent_recompute_call(id, &calls[nc++]);
     }
     if (nc == 0)
         goto out_free;
     if ((st = mdm_db_exec_pipeline(db, calls, nc, err)) != MDM_OK)
         goto out_free;
-    int v = bump ? (int)mdm_db_get_ll(calls[nc - 1].res, 0, "version", 0) : 0;
+    if (bump && mdm_db_get_ll(calls[bump_at].res, 0, "version", 0) != v)
+        st = mdm_err_set(err, MDM_EINTERNAL, "entity %lld: version %lld written, %d expected",
+                         (long long)id, mdm_db_get_ll(calls[bump_at].res, 0, "version", 0), v);
     for (size_t i = 0; i < nc; i++)
-        PQclear(calls[i].res);
-    if (!bump)
-        goto out_free;
-    json_t *payload =
-        json_pack("{s:I, s:i, s:O}", "id", (json_int_t)id, "version", v, "golden", golden);
-    if (extra)
-        json_object_update(payload, (json_t *)extra);
-    st = mdm_outbox_emit(db, ev, id, v, payload, NULL, err);
-    json_decref(payload);
-    if (changed)
+        if (!consent_at || i != consent_at)
+            PQclear(calls[i].res);
+    if (consent_at) {
+        consent = false; /* done here */
+        if (st == MDM_OK)
+            st = mdm_consent_recompute_finish(db, id, calls[consent_at].res, err);
+        else
+            PQclear(calls[consent_at].res);
+    }
+    if (bump && changed)
         *changed = 1;
 out_free:
+    if (st == MDM_OK && consent)
+        st = mdm_consent_recompute(db, id, err);
+    mdm_outbox_call_free(&oc);
     free(mem);
     free(lin_s);
     free(gold_s);
@@ -401,10 +433,30 @@ out_free:
     return st;
 }
 
+static mdm_status recompute(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t id, const char *event,
+                            const char *reason, bool force, const json_t *extra, bool consent,
+                            int *changed, mdm_err *err)
+{
+    char eid[32];
+    ID(eid, id);
+    const char *p1[1] = {eid};
+    PGresult *re = NULL;
+    if (changed)
+        *changed = 0;
+    mdm_status st = mdm_db_exec(db, &stmt_recompute_read, p1, &re, err);
+    if (st != MDM_OK)
+        return st;
+    if (PQntuples(re) != 1) {
+        PQclear(re);
+        return mdm_err_set(err, MDM_ENOTFOUND, "no entity %lld", (long long)id);
+    }
+    return recompute_from(db, ctx, re, event, reason, force, extra, consent, changed, err);
+}
+
 mdm_status mdm_golden_recompute(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t entity_id,
                                 const char *event, const char *reason, int *changed, mdm_err *err)
 {
-    return recompute(db, ctx, entity_id, event, reason, false, NULL, changed, err);
+    return recompute(db, ctx, entity_id, event, reason, false, NULL, false, changed, err);
 }
 
 /* ---- membership writes ----------------------------------------------------------- */
@@ -417,15 +469,16 @@ mdm_status mdm_golden_create(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t reco
     ID(rid, record_id);
     snprintf(prob, sizeof prob, "%.6f", probability);
     const char *p[5] = {rid, method, probability > 0 ? prob : NULL, rule, actor ? actor : "system"};
-    PGresult *res = NULL;
-    mdm_status st = mdm_db_exec(db, &stmt_create, p, &res, err);
+    /* the entity, its member and event, then the recompute's read: one round trip */
+    mdm_db_call calls[2] = {{.stmt = &stmt_create, .params = p}};
+    mdm_db_call_id(&calls[1], &stmt_recompute_read_of_record, record_id);
+    mdm_status st = mdm_db_exec_pipeline(db, calls, 2, err);
     if (st != MDM_OK)
         return st;
-    int64_t id = mdm_db_get_ll(res, 0, "id", 0);
-    PQclear(res);
-    if ((st = recompute(db, ctx, id, "created", "created", true, NULL, NULL, err)) != MDM_OK)
-        return st;
-    if ((st = mdm_consent_recompute(db, id, err)) != MDM_OK)
+    int64_t id = mdm_db_get_ll(calls[0].res, 0, "id", 0);
+    PQclear(calls[0].res);
+    if ((st = recompute_from(db, ctx, calls[1].res, "created", "created", true, NULL, true, NULL,
+                             err)) != MDM_OK)
         return st;
     *entity_id = id;
     return MDM_OK;
@@ -445,15 +498,17 @@ mdm_status mdm_golden_link(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t record
     char *d = details ? json_dumps(details, JSON_COMPACT) : NULL;
     const char *p[7] = {
         rid, eid, method, probability > 0 ? prob : NULL, rule, actor ? actor : "system", d};
-    st = mdm_db_exec(db, &stmt_link, p, NULL, err);
+    /* the member and its event, then the recompute's read: one round trip */
+    mdm_db_call calls[2] = {{.stmt = &stmt_link, .params = p}};
+    mdm_db_call_id(&calls[1], &stmt_recompute_read, *entity_id);
+    st = mdm_db_exec_pipeline(db, calls, 2, err);
     free(d);
     if (st != MDM_OK)
         return st;
+    PQclear(calls[0].res);
     char reason[64];
     snprintf(reason, sizeof reason, "record %lld linked", (long long)record_id);
-    if ((st = recompute(db, ctx, *entity_id, "updated", reason, true, NULL, NULL, err)) != MDM_OK)
-        return st;
-    return mdm_consent_recompute(db, *entity_id, err);
+    return recompute_from(db, ctx, calls[1].res, "updated", reason, true, NULL, true, NULL, err);
 }
 
 mdm_status mdm_golden_link_many(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t *entity_id,
@@ -484,9 +539,7 @@ mdm_status mdm_golden_link_many(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t *
         return st;
     char reason[64];
     snprintf(reason, sizeof reason, "%zu records linked", n);
-    if ((st = recompute(db, ctx, *entity_id, "updated", reason, true, NULL, NULL, err)) != MDM_OK)
-        return st;
-    return mdm_consent_recompute(db, *entity_id, err);
+    return recompute(db, ctx, *entity_id, "updated", reason, true, NULL, true, NULL, err);
 }
 
 mdm_status mdm_golden_unlink(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t record_id,
@@ -523,9 +576,7 @@ mdm_status mdm_golden_unlink(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t reco
         return st;
     char why[64];
     snprintf(why, sizeof why, "record %lld unlinked", (long long)record_id);
-    if ((st = recompute(db, ctx, eid, "updated", why, true, NULL, NULL, err)) != MDM_OK)
-        return st;
-    if ((st = mdm_consent_recompute(db, eid, err)) != MDM_OK)
+    if ((st = recompute(db, ctx, eid, "updated", why, true, NULL, true, NULL, err)) != MDM_OK)
         return st;
     if (left_entity)
         *left_entity = eid;
@@ -592,12 +643,11 @@ mdm_status mdm_golden_merge(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t into,
     json_t *extra =
         json_pack("{s:I, s:I}", "survivor", (json_int_t)keep, "retired", (json_int_t)gone);
     snprintf(why, sizeof why, "merged with %lld", (long long)gone);
-    st = recompute(db, ctx, keep, "merged", why, true, extra, NULL, err);
+    st = recompute(db, ctx, keep, "merged", why, true, extra, true, NULL, err);
     json_decref(extra);
     if (st != MDM_OK)
         return st;
-    if ((st = mdm_consent_recompute(db, keep, err)) != MDM_OK ||
-        (st = mdm_consent_recompute(db, gone, err)) != MDM_OK)
+    if ((st = mdm_consent_recompute(db, gone, err)) != MDM_OK)
         return st;
     if (survivor)
         *survivor = keep;
@@ -691,9 +741,9 @@ mdm_status mdm_golden_split(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t entit
         goto out_free;
     json_t *extra =
         json_pack("{s:I, s:I}", "split_from", (json_int_t)id, "split_into", (json_int_t)nid);
-    st = recompute(db, ctx, id, "split", reason ? reason : "split", true, extra, NULL, err);
+    st = recompute(db, ctx, id, "split", reason ? reason : "split", true, extra, false, NULL, err);
     if (st == MDM_OK)
-        st = recompute(db, ctx, nid, "split", reason ? reason : "split", true, extra, NULL, err);
+        st = recompute(db, ctx, nid, "split", reason ? reason : "split", true, extra, false, NULL, err);
     json_decref(extra);
     if (st == MDM_OK)
         st = mdm_consent_recompute(db, id, err);
@@ -802,10 +852,10 @@ mdm_status mdm_golden_unmerge(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t sur
         return st;
     json_t *extra = json_pack("{s:I, s:I, s:b}", "split_from", (json_int_t)survivor, "split_into",
                               (json_int_t)retired, "unmerge", 1);
-    st = recompute(db, ctx, retired, "split", reason ? reason : "unmerge", true, extra, NULL, err);
+    st = recompute(db, ctx, retired, "split", reason ? reason : "unmerge", true, extra, false, NULL, err);
     if (st == MDM_OK)
-        st = recompute(db, ctx, survivor, "split", reason ? reason : "unmerge", true, extra, NULL,
-                       err);
+        st = recompute(db, ctx, survivor, "split", reason ? reason : "unmerge", true, extra, false,
+                       NULL, err);
     json_decref(extra);
     for (int side = 0; st == MDM_OK && before && side < 2; side++) {
         const char *key = side ? ss : rs;

@@ -48,22 +48,43 @@ mdm_status mdm_outbox_lock_writer(mdm_db *db, mdm_err *err)
     return mdm_db_exec(db, &stmt_lock_shared, NULL, NULL, err);
 }
 
+mdm_status mdm_outbox_emit_calls(mdm_outbox_call *o, const char *type, int64_t entity_id,
+                                 int entity_version, const json_t *payload, mdm_db_call calls[2],
+                                 mdm_err *err)
+{
+    memset(o, 0, sizeof *o);
+    if (!valid_type(type))
+        return mdm_err_set(err, MDM_EINTERNAL, "unknown outbox event type \"%s\"", type);
+    snprintf(o->id, sizeof o->id, "%lld", (long long)entity_id);
+    snprintf(o->ver, sizeof o->ver, "%d", entity_version);
+    o->body = json_dumps(payload, JSON_COMPACT);
+    if (!o->body)
+        return mdm_err_set(err, MDM_EINTERNAL, "cannot serialize outbox payload");
+    o->params[0] = type;
+    o->params[1] = o->id;
+    o->params[2] = o->ver;
+    o->params[3] = o->body;
+    /* the shared lock, then the insert that takes a seq: in this order */
+    calls[0] = (mdm_db_call){.stmt = &stmt_lock_shared};
+    calls[1] = (mdm_db_call){.stmt = &stmt_emit, .params = o->params};
+    return MDM_OK;
+}
+
+void mdm_outbox_call_free(mdm_outbox_call *o)
+{
+    free(o->body);
+    o->body = NULL;
+}
+
 mdm_status mdm_outbox_emit(mdm_db *db, const char *type, int64_t entity_id, int entity_version,
                            const json_t *payload, int64_t *seq_out, mdm_err *err)
 {
-    if (!valid_type(type))
-        return mdm_err_set(err, MDM_EINTERNAL, "unknown outbox event type \"%s\"", type);
-    char id[24], ver[16];
-    snprintf(id, sizeof id, "%lld", (long long)entity_id);
-    snprintf(ver, sizeof ver, "%d", entity_version);
-    char *body = json_dumps(payload, JSON_COMPACT);
-    if (!body)
-        return mdm_err_set(err, MDM_EINTERNAL, "cannot serialize outbox payload");
-    const char *params[] = {type, id, ver, body};
-    /* the shared lock, then the insert that takes a seq: one round trip, in this order */
-    mdm_db_call calls[2] = {{.stmt = &stmt_lock_shared}, {.stmt = &stmt_emit, .params = params}};
-    mdm_status st = mdm_db_exec_pipeline(db, calls, 2, err);
-    free(body);
+    mdm_outbox_call o;
+    mdm_db_call calls[2];
+    mdm_status st = mdm_outbox_emit_calls(&o, type, entity_id, entity_version, payload, calls, err);
+    if (st == MDM_OK)
+        st = mdm_db_exec_pipeline(db, calls, 2, err);
+    mdm_outbox_call_free(&o);
     if (st != MDM_OK)
         return st;
     if (seq_out)

@@ -25,6 +25,20 @@ mdm_status mdm_outbox_emit(mdm_db *db, const char *type, int64_t entity_id, int 
                            const json_t *payload, int64_t *seq_out, mdm_err *err)
     __attribute__((warn_unused_result));
 
+/* mdm_outbox_emit as two statements for a pipeline (mdm_db_exec_pipeline) the caller
+ * runs in its transaction: calls[0] takes the writers' shared lock, calls[1] inserts (its
+ * result holds seq). o keeps the parameters: it must stay in place until the calls have
+ * run, then mdm_outbox_call_free releases it. MDM_EINTERNAL for an unknown type. */
+typedef struct mdm_outbox_call {
+    char id[24], ver[16];
+    char *body;
+    const char *params[4];
+} mdm_outbox_call;
+mdm_status mdm_outbox_emit_calls(mdm_outbox_call *o, const char *type, int64_t entity_id,
+                                 int entity_version, const json_t *payload, mdm_db_call calls[2],
+                                 mdm_err *err) __attribute__((warn_unused_result));
+void mdm_outbox_call_free(mdm_outbox_call *o);
+
 /* Takes the writers' shared lock (as mdm_outbox_emit does) for a caller that inserts
  * outbox rows set-based in this transaction (mdm/bulk.c). */
 mdm_status mdm_outbox_lock_writer(mdm_db *db, mdm_err *err) __attribute__((warn_unused_result));
