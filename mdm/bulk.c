@@ -644,6 +644,21 @@ static void review_items(chunk_job *j, mdm_buf *out)
     }
 }
 
+/* The cluster at position *i of the chunk's records: its id (*c) and records (*recs, the
+ * count returned); *i moves past it. */
+static size_t next_cluster(const chunk_job *j, size_t *i, uint32_t *c, const uint32_t **recs)
+{
+    const bulk *b = j->b;
+    size_t e = *i;
+    *c = b->cl[b->order[e]];
+    while (e < j->hi && b->cl[b->order[e]] == *c)
+        e++;
+    *recs = b->order + *i;
+    size_t k = e - *i;
+    *i = e;
+    return k;
+}
+
 /* The blocking key rows and resolved id of records recs[0..k). */
 static void add_done(chunk_job *j, const uint32_t *recs, size_t k)
 {
@@ -668,13 +683,9 @@ static void chunk_build(chunk_job *j)
     for (size_t i = j->lo; i < j->hi; i++)
         b->r[b->order[i]].skipped = false;
     for (size_t i = j->lo; i < j->hi;) {
-        uint32_t c = b->cl[b->order[i]];
-        size_t e = i;
-        while (e < j->hi && b->cl[b->order[e]] == c)
-            e++;
-        size_t k = e - i;
-        const uint32_t *recs = b->order + i;
-        i = e;
+        uint32_t c;
+        const uint32_t *recs;
+        size_t k = next_cluster(j, &i, &c, &recs);
         if (b->cl_entity[c] > 0)
             continue;
         canon = mdm_xrealloc(canon, k * sizeof(json_t *));
@@ -742,13 +753,9 @@ static mdm_status chunk_apply(mdm_db *db, chunk_job *j, mdm_err *err)
     double *probs = NULL;
     mdm_status st = mdm_outbox_lock_writer(db, err);
     for (size_t i = j->lo; i < j->hi && st == MDM_OK;) {
-        uint32_t c = b->cl[b->order[i]];
-        size_t e = i;
-        while (e < j->hi && b->cl[b->order[e]] == c)
-            e++;
-        size_t k = e - i;
-        const uint32_t *recs = b->order + i;
-        i = e;
+        uint32_t c;
+        const uint32_t *recs;
+        size_t k = next_cluster(j, &i, &c, &recs);
         int64_t eid = b->cl_entity[c];
         if (eid <= 0)
             continue;

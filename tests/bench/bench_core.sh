@@ -5,6 +5,7 @@
 #                           the issue's target is a million records: 385000 people)
 #   MDM_BENCH_INGEST        records per writer of the incremental phase (default 2000)
 #   MDM_BENCH_THREADS       resolve threads (default 2)
+#   MDM_BENCH_KEEP          1: keep the database (its URL is printed last)
 # Runs in a fresh database of the private cluster (or of MDM_DATABASE_URL's server).
 set -euo pipefail
 cd "${MDM_ROOT:-$(dirname "$0")/../..}"
@@ -15,7 +16,12 @@ db=mdm_bench_core_$$
 scripts/pg.sh createdb "$db" >/dev/null
 # the database is dropped where it was created (the script points MDM_DATABASE_URL at it)
 admin_url=${MDM_DATABASE_URL:-}
-trap 'MDM_DATABASE_URL=$admin_url scripts/pg.sh dropdb "$db" >/dev/null 2>&1; rm -rf "$tmp"' EXIT
+# (MDM_BENCH_KEEP=1 keeps it, to rerun build/rel/bench_ingest against it)
+if [ "${MDM_BENCH_KEEP:-0}" = 1 ]; then
+    trap 'rm -rf "$tmp"; echo "kept_database=$MDM_DATABASE_URL"' EXIT
+else
+    trap 'MDM_DATABASE_URL=$admin_url scripts/pg.sh dropdb "$db" >/dev/null 2>&1; rm -rf "$tmp"' EXIT
+fi
 export MDM_DATABASE_URL=$(scripts/pg.sh url-for "$db")
 export MDM_SQL_DIR=$PWD/sql MDM_CONFIG=$PWD/demo/mdm.json MDM_LOG_LEVEL=warn
 tmp=$(mktemp -d)
