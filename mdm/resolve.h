@@ -108,7 +108,8 @@ int64_t *mdm_resolve_key_ids(const json_t *keys, size_t *n);
  * E.164 already (ingest normalized them with libphonenumber, the slowest normalizer by
  * far), so such a value is its own key; anything else (a number kept as sent because it
  * was not valid) goes through matching/model.h mdm_feat_phone_key. Incremental and bulk
- * resolution (mdm/bulk.h) build features and blocking keys with it. */
+ * resolution build features and blocking keys with it (mdm/bulk.c keeps the same rule in
+ * its own phone_key). */
 const char *mdm_resolve_phone_key(void *ctx, struct mdm_norm *norm, const char *raw,
                                   const char *country, mdm_arena *a);
 
