@@ -109,16 +109,24 @@ expect_contains "the log names the key prefix only" "key=${admin:4:12}" "$(cat "
 # connections first: 4 idle connections are the most one address may hold
 echo '{"http": {"max_connections_per_ip": 4, "request_timeout": 120}}' > "$http_tmp/perip.json"
 http_start --config "$http_tmp/perip.json" || { e2e_fail "server starts" "see above"; e2e_end; exit 1; }
-for i in 4 5 6 7; do exec {fd}<>"/dev/tcp/127.0.0.1/${base##*:}"; eval "fd$i=$fd"; done
-# the connect returns once the kernel queued it: until the server has accepted all four a
-# fifth may still get in (on a loaded machine), so try a few times
+# Four idle connections. A connect returns once the kernel queued it, so on a loaded
+# machine a probe can reach the server before one of the four, which the server then
+# refuses as the fifth (it closes it): each try first replaces the idle connections the
+# server closed (a read on one ends at once instead of timing out), then probes.
+idle=()
 for try in 1 2 3 4 5; do
+    live=()
+    for fd in "${idle[@]}"; do
+        if read -r -t 0.2 -u "$fd" _; [ $? -gt 128 ]; then live+=("$fd"); else exec {fd}>&-; fi
+    done
+    idle=("${live[@]}")
+    while [ ${#idle[@]} -lt 4 ]; do exec {fd}<>"/dev/tcp/127.0.0.1/${base##*:}"; idle+=("$fd"); done
     sleep 1
     code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 3 "$base/healthz")
     [ "$code" = 000 ] && break
 done
 expect_eq "fifth connection from one address refused" "$code" "000"
-for i in 4 5 6 7; do eval "exec {fd$i}>&-"; done
+for fd in "${idle[@]}"; do exec {fd}>&-; done
 sleep 0.3
 expect_status "served again once the connections closed" 200 GET /healthz
 http_stop
