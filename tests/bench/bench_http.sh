@@ -162,4 +162,4 @@ if [[ $phases == *" upsert "* ]]; then
 fi
 [[ $phases == *" match "* ]] && run match 8 "$tmp/match.lua"
 echo "load_after=$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' ,)"
-echo "server_threads=$( [ "$threads" = 0 ] && echo $((2 * $(nproc))) || echo "$threads" ) cores=$(nproc)"
+echo "server_threads=$( [ "$threads" = 0 ] && echo "default" || echo "$threads" ) cores=$(nproc)"
