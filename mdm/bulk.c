@@ -116,14 +116,14 @@ static const char *const temp_tables =
 
 typedef struct brec {
     int64_t id;
-    int64_t entity;    /* settled: its golden record; pending: 0 */
-    uint32_t src;      /* index in bulk.src */
-    size_t off;        /* in bulk.blob: source_key \0 normalized \0 change time \0 */
-    int64_t *keys;     /* pending: blocking key ids, unique (thread arena) */
-    uint32_t nkeys;
-    float best;        /* pending: best probability to a member of its cluster */
-    bool skipped;      /* its settled golden record went away: left to incremental */
-    bool consents;     /* pending: its canonical record carries consent events */
+    int64_t entity; /* settled: its golden record; pending: 0 */
+    uint32_t src;   /* index in bulk.src */
+    size_t off;     /* in bulk.blob: source_key \0 normalized \0 change time \0 */
+    int64_t *keys;  /* pending: blocking key ids, unique (thread arena) */
+    uint32_t nkeys; /* how many */
+    float best;     /* pending: best probability to a member of its cluster */
+    bool skipped;   /* its settled golden record went away: left to incremental */
+    bool consents;  /* pending: its canonical record carries consent events */
 } brec;
 
 typedef struct bsrc {

@@ -191,8 +191,8 @@ static void test_resolves_everything_like_a_recompute(void)
     const char *samples[] = {"em:ann.lee@example.org", "nm:L000|a", "pc:DE10115|k", "", "\xc3\xa9"};
     for (size_t i = 0; i < sizeof samples / sizeof *samples; i++) {
         const char *p[1] = {samples[i]};
-        CHECK_INT(mdm_db_exec_params(db, "SELECT ('x' || left(md5($1), 16))::bit(64)::bigint", 1,
-                                     p, &res, &err),
+        CHECK_INT(mdm_db_exec_params(db, "SELECT ('x' || left(md5($1), 16))::bit(64)::bigint", 1, p,
+                                     &res, &err),
                   MDM_OK);
         CHECK_INT(res ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) : 0,
                   mdm_resolve_key_id(samples[i]));

@@ -202,10 +202,9 @@ static void test_erase_then_stale_copy(void)
 /* count of rows of the tables that hold personal data whose text contains `needle` */
 static long long personal_hits(mdm_db *db, const char *needle)
 {
-    static const char *const tables[] = {"source_record",  "source_record_history", "entity",
-                                         "entity_version", "golden_value",          "blocking_key",
-                                         "consent_event",  "outbox",
-                                         "record_reject"};
+    static const char *const tables[] = {
+        "source_record", "source_record_history", "entity", "entity_version", "golden_value",
+        "blocking_key",  "consent_event",         "outbox", "record_reject"};
     long long n = 0;
     for (size_t i = 0; i < sizeof tables / sizeof *tables; i++) {
         char sql[160];
