@@ -263,20 +263,6 @@ static mdm_status read_pending(bulk *b, mdm_err *err)
 
 /* ---- features --------------------------------------------------------------------- */
 
-/* Canonical phones are E.164 already (ingest normalized them with libphonenumber, the
- * slowest normalizer by far): such a value is its own key. Anything else (numbers kept
- * as sent because they were not valid) goes through the normal path. */
-static const char *phone_key(void *ctx, mdm_norm *norm, const char *raw, const char *country,
-                             mdm_arena *a)
-{
-    (void)ctx;
-    size_t len = strlen(raw);
-    bool e164 = raw[0] == '+' && len >= 8 && len <= 16;
-    for (size_t i = 1; e164 && i < len; i++)
-        e164 = raw[i] >= '0' && raw[i] <= '9';
-    return e164 ? mdm_arena_strdup(a, raw) : mdm_feat_phone_key(norm, raw, country, a);
-}
-
 static void feat_worker(void *arg, int t, size_t lo, size_t hi)
 {
     bulk *b = arg;
@@ -292,7 +278,8 @@ static void feat_worker(void *arg, int t, size_t lo, size_t hi)
         json_t *canon = json_loads(NORMALIZED(b, r), 0, NULL);
         memset(&b->feats[i], 0, sizeof b->feats[i]);
         if (canon)
-            (void)mdm_resolve_features(b->ctx, norm, a, canon, phone_key, NULL, &b->feats[i]);
+            (void)mdm_resolve_features(b->ctx, norm, a, canon, mdm_resolve_phone_key, NULL,
+                                       &b->feats[i]);
         r->consents = json_array_size(json_object_get(canon, "consents")) > 0;
         json_decref(canon);
         b->feats[i].source = 0; /* sources are not deduplicated here, as incrementally */

@@ -775,8 +775,7 @@ mdm_status mdm_consent_recompute(mdm_db *db, int64_t entity_id, mdm_err *err)
     return mdm_consent_recompute_finish(db, entity_id, call.res, err);
 }
 
-mdm_status mdm_consent_recompute_finish(mdm_db *db, int64_t entity_id, PGresult *res,
-                                        mdm_err *err)
+mdm_status mdm_consent_recompute_finish(mdm_db *db, int64_t entity_id, PGresult *res, mdm_err *err)
 {
     char ids[24];
     snprintf(ids, sizeof ids, "%lld", (long long)entity_id);

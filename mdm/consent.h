@@ -91,8 +91,8 @@ mdm_status mdm_consent_recompute(mdm_db *db, int64_t entity_id, mdm_err *err)
  * the call's result, which it clears. Most golden records have no consent events and an
  * empty state: then the first read is all there is. */
 void mdm_consent_recompute_call(int64_t entity_id, mdm_db_call *call);
-mdm_status mdm_consent_recompute_finish(mdm_db *db, int64_t entity_id, PGresult *res,
-                                        mdm_err *err) __attribute__((warn_unused_result));
+mdm_status mdm_consent_recompute_finish(mdm_db *db, int64_t entity_id, PGresult *res, mdm_err *err)
+    __attribute__((warn_unused_result));
 
 /* Derived state as JSON, as of a time (NULL = now; ISO 8601, see mdm_consent_parse_time):
  * a new object {"entity_id", "as_of", "consents": [{purpose, channel, contact_point,

@@ -743,7 +743,8 @@ mdm_status mdm_golden_split(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t entit
         json_pack("{s:I, s:I}", "split_from", (json_int_t)id, "split_into", (json_int_t)nid);
     st = recompute(db, ctx, id, "split", reason ? reason : "split", true, extra, false, NULL, err);
     if (st == MDM_OK)
-        st = recompute(db, ctx, nid, "split", reason ? reason : "split", true, extra, false, NULL, err);
+        st = recompute(db, ctx, nid, "split", reason ? reason : "split", true, extra, false, NULL,
+                       err);
     json_decref(extra);
     if (st == MDM_OK)
         st = mdm_consent_recompute(db, id, err);
@@ -852,7 +853,8 @@ mdm_status mdm_golden_unmerge(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t sur
         return st;
     json_t *extra = json_pack("{s:I, s:I, s:b}", "split_from", (json_int_t)survivor, "split_into",
                               (json_int_t)retired, "unmerge", 1);
-    st = recompute(db, ctx, retired, "split", reason ? reason : "unmerge", true, extra, false, NULL, err);
+    st = recompute(db, ctx, retired, "split", reason ? reason : "unmerge", true, extra, false, NULL,
+                   err);
     if (st == MDM_OK)
         st = recompute(db, ctx, survivor, "split", reason ? reason : "unmerge", true, extra, false,
                        NULL, err);

@@ -1260,9 +1260,9 @@ static mdm_status ingest_tx(mdm_db *db, void *arg, mdm_err *err)
             if (st == MDM_OK) {
                 out->decision = MDM_DECISION_REJECTED;
                 if (!out->errors)
-                    out->errors = json_pack("[{s:s, s:s, s:s}]", "pointer", "/source_key",
-                                            "field", "source_key", "reason",
-                                            "the key belongs to an erased subject");
+                    out->errors =
+                        json_pack("[{s:s, s:s, s:s}]", "pointer", "/source_key", "field",
+                                  "source_key", "reason", "the key belongs to an erased subject");
             }
             return st;
         }
@@ -1359,8 +1359,8 @@ static mdm_status ingest_tx(mdm_db *db, void *arg, mdm_err *err)
             goto out_free;
         out->record_id = mdm_db_get_ll(res, 0, "record_id", 0);
         PQclear(res);
-        st = mdm_resolve_new_record(db, j->ctx, out->record_id, c, j->source, j->key, j->actor,
-                                    out, err);
+        st = mdm_resolve_new_record(db, j->ctx, out->record_id, c, j->source, j->key, j->actor, out,
+                                    err);
     }
 out_free:
     free(raw);

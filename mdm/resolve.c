@@ -457,8 +457,7 @@ static void prepare(const mdm_ingest_ctx *ctx, mdm_norm *norm, mdm_arena *a, con
 {
     memset(p, 0, sizeof *p);
     p->canon = canon;
-    p->has_feat =
-        mdm_resolve_features(ctx, norm, a, canon, mdm_resolve_phone_key, NULL, &p->feat);
+    p->has_feat = mdm_resolve_features(ctx, norm, a, canon, mdm_resolve_phone_key, NULL, &p->feat);
 }
 
 static void unprepare(prepared *p)
@@ -685,8 +684,8 @@ static const mdm_db_stmt stmt_resolved = {
     "SELECT version FROM entity WHERE id = $2::bigint",
     2};
 
-static const mdm_db_stmt stmt_forgotten = {
-    "resolve_forgotten", "DELETE FROM record_pending WHERE record_id = $1", 1};
+static const mdm_db_stmt stmt_forgotten = {"resolve_forgotten",
+                                           "DELETE FROM record_pending WHERE record_id = $1", 1};
 
 static const mdm_db_stmt stmt_review = {
     "resolve_review",
@@ -700,8 +699,8 @@ static const mdm_db_stmt stmt_supersede = {
     "WHERE record_id = $1 AND status IN ('open', 'deferred')",
     1};
 
-static const mdm_db_stmt stmt_forget = {
-    "resolve_forget", "DELETE FROM blocking_key WHERE record_id = $1", 1};
+static const mdm_db_stmt stmt_forget = {"resolve_forget",
+                                        "DELETE FROM blocking_key WHERE record_id = $1", 1};
 
 static const mdm_db_stmt stmt_members = {
     "resolve_members",
@@ -920,8 +919,8 @@ typedef struct cand_query {
     const char *p[4];
 } cand_query;
 
-static void cand_query_set(cand_query *q, const mdm_ingest_ctx *ctx, const int64_t *kids,
-                           size_t nk, int64_t self, mdm_db_call *call)
+static void cand_query_set(cand_query *q, const mdm_ingest_ctx *ctx, const int64_t *kids, size_t nk,
+                           int64_t self, mdm_db_call *call)
 {
     const mdm_resolve_settings *rs = mdm_ingest_resolve_settings(ctx);
     q->karr = pg_id_array(kids, nk);
@@ -1174,8 +1173,8 @@ mdm_status mdm_resolve_record(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t rec
 
 mdm_status mdm_resolve_new_record(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t record_id,
                                   const json_t *canonical, const char *source,
-                                  const char *source_key, const char *actor,
-                                  mdm_ingest_result *out, mdm_err *err)
+                                  const char *source_key, const char *actor, mdm_ingest_result *out,
+                                  mdm_err *err)
 {
     out->record_id = record_id;
     record_facts f = {json_incref((json_t *)canonical),

@@ -108,8 +108,7 @@ int64_t *mdm_resolve_key_ids(const json_t *keys, size_t *n);
  * E.164 already (ingest normalized them with libphonenumber, the slowest normalizer by
  * far), so such a value is its own key; anything else (a number kept as sent because it
  * was not valid) goes through matching/model.h mdm_feat_phone_key. Incremental and bulk
- * resolution build features and blocking keys with it (mdm/bulk.c keeps the same rule in
- * its own phone_key). */
+ * resolution build features and blocking keys with it. */
 const char *mdm_resolve_phone_key(void *ctx, struct mdm_norm *norm, const char *raw,
                                   const char *country, mdm_arena *a);
 
@@ -150,9 +149,8 @@ mdm_status mdm_resolve_record_read(mdm_db *db, const mdm_ingest_ctx *ctx, int64_
                                    mdm_err *err) __attribute__((warn_unused_result));
 mdm_status mdm_resolve_new_record(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t record_id,
                                   const json_t *canonical, const char *source,
-                                  const char *source_key, const char *actor,
-                                  mdm_ingest_result *out, mdm_err *err)
-    __attribute__((warn_unused_result));
+                                  const char *source_key, const char *actor, mdm_ingest_result *out,
+                                  mdm_err *err) __attribute__((warn_unused_result));
 
 /* Waits for a bulk resolution in progress (mdm/bulk.h) and keeps the next one from
  * starting until the caller's transaction ends (a shared advisory lock). Every transaction

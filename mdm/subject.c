@@ -251,8 +251,7 @@ static const mdm_db_stmt scrub_records[] = {
      "UPDATE source_record SET raw = '{}', normalized = '{}', content_hash = 'erased', "
      "erased = true, deleted = true, version = version + 1 WHERE id = ANY($1::bigint[])",
      1},
-    {"subject_erase_pending", "DELETE FROM record_pending WHERE record_id = ANY($1::bigint[])",
-     1},
+    {"subject_erase_pending", "DELETE FROM record_pending WHERE record_id = ANY($1::bigint[])", 1},
     {"subject_erase_rejects",
      "DELETE FROM record_reject x USING source_record r WHERE r.id = ANY($1::bigint[]) "
      "AND x.source = r.source AND x.source_key = r.source_key",
@@ -520,8 +519,8 @@ void mdm_subject_reingest_call(const char *params[2], mdm_db_call *call)
 }
 
 mdm_status mdm_subject_reingest_finish(mdm_db *db, const PGresult *res, const char *source,
-                                       const char *source_key, bool *flagged,
-                                       int64_t *tombstone_id, mdm_err *err)
+                                       const char *source_key, bool *flagged, int64_t *tombstone_id,
+                                       mdm_err *err)
 {
     *flagged = false;
     if (tombstone_id)

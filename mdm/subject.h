@@ -75,8 +75,7 @@ mdm_status mdm_subject_check_reingest(mdm_db *db, const char *source, const char
  * result, mdm_subject_reingest_finish does the rest of mdm_subject_check_reingest. */
 void mdm_subject_reingest_call(const char *params[2], mdm_db_call *call);
 mdm_status mdm_subject_reingest_finish(mdm_db *db, const PGresult *res, const char *source,
-                                       const char *source_key, bool *flagged,
-                                       int64_t *tombstone_id, mdm_err *err)
-    __attribute__((warn_unused_result));
+                                       const char *source_key, bool *flagged, int64_t *tombstone_id,
+                                       mdm_err *err) __attribute__((warn_unused_result));
 
 #endif
