@@ -43,7 +43,10 @@ orig_entity=$(sql "SELECT id FROM entity WHERE status = 'active' ORDER BY id LIM
 # the drill
 restored=${MDM_TEST_DB:-mdm_restore}_restored
 "$rel_root/scripts/pg.sh" dropdb "$restored" >/dev/null 2>&1
-trap '"$rel_root/scripts/pg.sh" dropdb "$restored" >/dev/null 2>&1; http_cleanup' EXIT
+# dropped through the original database: the drill points MDM_DATABASE_URL at the restored
+# one below, and a database cannot drop itself
+admin_url=$MDM_DATABASE_URL
+trap 'MDM_DATABASE_URL=$admin_url "$rel_root/scripts/pg.sh" dropdb "$restored" >/dev/null 2>&1; http_cleanup' EXIT
 t0=$(date +%s.%N)
 expect_exit 0 "pg_dump -Fc" pg_dump -Fc -f "$http_tmp/mdm.dump" "$MDM_DATABASE_URL"
 expect_exit 0 "createdb for the restore" "$rel_root/scripts/pg.sh" createdb "$restored"
