@@ -677,12 +677,17 @@ static const mdm_db_stmt stmt_candidates = {
     "ORDER BY m.entity_id, c.record_id",
     4};
 
-/* the record is resolved: off the pending list if a bulk load put it there */
+/* the record is resolved: off the pending list if a bulk load put it there; the version
+ * of its golden record */
 static const mdm_db_stmt stmt_resolved = {
     "resolve_done",
     "WITH done AS (DELETE FROM record_pending WHERE record_id = $1) "
     "SELECT version FROM entity WHERE id = $2::bigint",
     2};
+
+/* the same for a record inserted by this transaction, which no load can have listed */
+static const mdm_db_stmt stmt_entity_version = {
+    "resolve_entity_version", "SELECT version FROM entity WHERE id = $1::bigint", 1};
 
 static const mdm_db_stmt stmt_forgotten = {"resolve_forgotten",
                                            "DELETE FROM record_pending WHERE record_id = $1", 1};
@@ -911,24 +916,23 @@ static int cand_cmp(const void *a, const void *b)
     return (x->entity_id > y->entity_id) - (x->entity_id < y->entity_id);
 }
 
-/* The candidate query of canon's keys as a pipelined call; its parameter texts live in
- * q, which must stay where it is until the call has run. */
+/* The candidate query of the key ids karr (an array literal, borrowed) as a pipelined
+ * call; its parameter texts live in q, which must stay where it is until the call has
+ * run. */
 typedef struct cand_query {
-    char *karr;
     char rid[32], cap[16], lim[16];
     const char *p[4];
 } cand_query;
 
-static void cand_query_set(cand_query *q, const mdm_ingest_ctx *ctx, const int64_t *kids, size_t nk,
-                           int64_t self, mdm_db_call *call)
+static void cand_query_set(cand_query *q, const mdm_ingest_ctx *ctx, const char *karr, int64_t self,
+                           mdm_db_call *call)
 {
     const mdm_resolve_settings *rs = mdm_ingest_resolve_settings(ctx);
-    q->karr = pg_id_array(kids, nk);
     snprintf(q->rid, sizeof q->rid, "%lld", (long long)self);
     snprintf(q->cap, sizeof q->cap, "%d", rs->key_cap);
     snprintf(q->lim, sizeof q->lim, "%d", rs->max_candidates);
     q->p[0] = q->rid;
-    q->p[1] = q->karr;
+    q->p[1] = karr;
     q->p[2] = q->cap;
     q->p[3] = q->lim;
     *call = (mdm_db_call){.stmt = &stmt_candidates, .params = q->p};
@@ -986,12 +990,13 @@ static void score_candidates(const mdm_ingest_ctx *ctx, const json_t *canon, con
 static mdm_status gather(mdm_db *db, const mdm_ingest_ctx *ctx, const json_t *canon,
                          const int64_t *kids, size_t nk, int64_t self, cand_set *s, mdm_err *err)
 {
+    char *karr = pg_id_array(kids, nk);
     cand_query q;
     mdm_db_call call;
-    cand_query_set(&q, ctx, kids, nk, self, &call);
+    cand_query_set(&q, ctx, karr, self, &call);
     PGresult *res = NULL;
     mdm_status st = mdm_db_exec(db, call.stmt, call.params, &res, err);
-    free(q.karr);
+    free(karr);
     if (st != MDM_OK)
         return st;
     score_candidates(ctx, canon, res, s);
@@ -1128,6 +1133,7 @@ typedef struct record_facts {
     char *source, *source_key;
     json_t *old_keys, *assertions;
     int64_t current;
+    bool inserted; /* by this transaction: not on record_pending */
 } record_facts;
 
 static mdm_status resolve_facts(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t record_id,
@@ -1153,6 +1159,7 @@ mdm_status mdm_resolve_record_read(mdm_db *db, const mdm_ingest_ctx *ctx, int64_
         json_loads(mdm_db_get(res, 0, "old_keys", "[]"), 0, NULL),
         json_loads(mdm_db_get(res, 0, "assertions", "[]"), 0, NULL),
         mdm_db_get_ll(res, 0, "current", 0),
+        false,
     };
     return resolve_facts(db, ctx, record_id, &f, actor, out, err);
 }
@@ -1182,7 +1189,8 @@ mdm_status mdm_resolve_new_record(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t
                       mdm_xstrdup(source_key),
                       json_array(),
                       json_array(),
-                      0};
+                      0,
+                      true};
     return resolve_facts(db, ctx, record_id, &f, actor, out, err);
 }
 
@@ -1201,6 +1209,7 @@ static mdm_status resolve_facts(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t r
     char *source = f->source, *source_key = f->source_key;
     json_t *old_keys = f->old_keys, *assertions = f->assertions;
     int64_t current = f->current;
+    bool inserted = f->inserted;
     cand_set cs = {0};
     mdm_status st = MDM_OK;
     if (!canon) {
@@ -1228,11 +1237,10 @@ static mdm_status resolve_facts(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t r
         calls[nc++] = (mdm_db_call){.stmt = &stmt_lock, .params = pl};
     calls[nc++] = (mdm_db_call){.stmt = &stmt_set_keys, .params = pk};
     cand_query q;
-    cand_query_set(&q, ctx, kids, nk, record_id, &calls[nc++]);
+    cand_query_set(&q, ctx, karr, record_id, &calls[nc++]);
     st = mdm_db_exec_pipeline(db, calls, nc, err);
     free(larr);
     free(karr);
-    free(q.karr);
     if (st != MDM_OK)
         goto out_free_ctx;
     score_candidates(ctx, canon, calls[nc - 1].res, &cs);
@@ -1349,7 +1357,8 @@ out_free_ctx:
     snprintf(eid, sizeof eid, "%lld", (long long)out->entity_id);
     const char *pe[2] = {rid, eid};
     PGresult *vr = NULL;
-    st = mdm_db_exec(db, &stmt_resolved, pe, &vr, err);
+    st = inserted ? mdm_db_exec(db, &stmt_entity_version, pe + 1, &vr, err)
+                  : mdm_db_exec(db, &stmt_resolved, pe, &vr, err);
     if (st == MDM_OK) {
         out->entity_version = (int)mdm_db_get_ll(vr, 0, "version", 0);
         PQclear(vr);
