@@ -61,13 +61,20 @@ build/san/mdm-test-receiver: build/san/obj/tests/receiver/receiver.o
 build/rel/mdm-test-receiver: build/rel/obj/tests/receiver/receiver.o
 	$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
+# The man page and bash completion, generated from the binary's own --help.
+build/rel/mdm.1: build/rel/mdm scripts/cli-docs.sh
+	@scripts/cli-docs.sh man build/rel/mdm $@
+build/rel/mdm.bash-completion: build/rel/mdm scripts/cli-docs.sh
+	@scripts/cli-docs.sh completion build/rel/mdm $@
+CLIDOCS := build/rel/mdm.1 build/rel/mdm.bash-completion
+
 deps:
 	@scripts/deps.sh
 
 # test and run re-enter make after deps so pkg-config is read with the packages present.
 test check: deps
 	@$(MAKE) --no-print-directory test-all
-test-all: $(UNIT) $(ITEST) $(RTEST) build/san/mdm build/rel/mdm build/san/mdm-test-receiver
+test-all: $(UNIT) $(ITEST) $(RTEST) build/san/mdm build/rel/mdm build/san/mdm-test-receiver $(CLIDOCS)
 	@tests/run.sh
 unit: $(UNIT)
 	@tests/run.sh --unit
@@ -85,13 +92,20 @@ bench: $(BENCH) build/rel/mdm build/rel/mdm-test-receiver
 bench-quality: build/rel/mdm
 	@scripts/bench.sh --quality
 
-install: build/rel/mdm
+# mdm finds share/mdm/sql and share/mdm/ui beside its bin/ folder (mdm/config.h), so
+# an installed tree works wherever it is copied (DESTDIR included).
+install: build/rel/mdm $(CLIDOCS)
 	install -D -m 0755 build/rel/mdm $(DESTDIR)$(PREFIX)/bin/mdm
 	install -d $(DESTDIR)$(PREFIX)/share/mdm/sql $(DESTDIR)$(PREFIX)/share/mdm/ui
 	install -m 0644 sql/*.sql $(DESTDIR)$(PREFIX)/share/mdm/sql/
 	cp -R api/ui/. $(DESTDIR)$(PREFIX)/share/mdm/ui/
+	install -D -m 0644 build/rel/mdm.1 $(DESTDIR)$(PREFIX)/share/man/man1/mdm.1
+	install -D -m 0644 build/rel/mdm.bash-completion \
+	    $(DESTDIR)$(PREFIX)/share/bash-completion/completions/mdm
 uninstall:
-	rm -rf $(DESTDIR)$(PREFIX)/bin/mdm $(DESTDIR)$(PREFIX)/share/mdm
+	rm -rf $(DESTDIR)$(PREFIX)/bin/mdm $(DESTDIR)$(PREFIX)/share/mdm \
+	    $(DESTDIR)$(PREFIX)/share/man/man1/mdm.1 \
+	    $(DESTDIR)$(PREFIX)/share/bash-completion/completions/mdm
 
 # cppcheck does not read jansson's header: scripts/cppcheck-jansson.cfg describes its macros.
 # ctuuninitvar is off: its cross-file pass takes output parameters (filled by the callee,

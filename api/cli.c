@@ -253,7 +253,7 @@ int mdm_cli_open(const char *command, const char *config_path, mdm_config **cfg_
     mdm_config *cfg = mdm_config_load(config_path, &err);
     if (!cfg)
         return mdm_cli_fail(command, &err);
-    mdm_log_threshold = (mdm_log_level)cfg->log_level;
+    mdm_cli_log_level(command, cfg);
     *db = mdm_db_connect(cfg->database_url, &err);
     if (!*db) {
         mdm_config_free(cfg);
@@ -264,6 +264,13 @@ int mdm_cli_open(const char *command, const char *config_path, mdm_config **cfg_
     else
         mdm_config_free(cfg);
     return 0;
+}
+
+void mdm_cli_log_level(const char *command, const mdm_config *cfg)
+{
+    bool service = strcmp(command, "serve") == 0 || strcmp(command, "publish") == 0;
+    mdm_log_threshold =
+        cfg->log_level_set || service ? (mdm_log_level)cfg->log_level : MDM_LOG_WARN;
 }
 
 const char *mdm_cli_actor(void)
@@ -278,13 +285,24 @@ const char *mdm_cli_actor(void)
     return actor;
 }
 
-int mdm_cli_wants_help(int argc, char **argv)
+/* True when one of the two options appears in argv before any "--". */
+static int has_option(int argc, char **argv, const char *a, const char *b)
 {
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--") == 0)
             return 0;
-        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+        if (strcmp(argv[i], a) == 0 || (b && strcmp(argv[i], b) == 0))
             return 1;
     }
     return 0;
+}
+
+int mdm_cli_wants_help(int argc, char **argv)
+{
+    return has_option(argc, argv, "-h", "--help");
+}
+
+int mdm_cli_wants_version(int argc, char **argv)
+{
+    return has_option(argc, argv, "--version", NULL);
 }

@@ -36,6 +36,12 @@ int mdm_cli_usage_error(const char *command, const char *fmt, ...)
  * left to free. */
 int mdm_cli_open(const char *command, const char *config_path, mdm_config **cfg, mdm_db **db);
 
+/* Sets the log threshold for `command`. Log lines always go to stderr; so that they do
+ * not interleave with what a command prints for a person, every command logs at warn
+ * unless log_level (or MDM_LOG_LEVEL) is set explicitly, except the services `serve`
+ * and `publish`, whose log is their output (info by default). */
+void mdm_cli_log_level(const char *command, const mdm_config *cfg);
+
 /* The actor of the audit rows this command writes: "cli:" and the login name ($USER, else
  * the effective user's name, else "unknown"). Commands run with direct database access,
  * so they act in role "admin" unless a command says otherwise. The text is static. */
@@ -62,6 +68,11 @@ int mdm_cli_audit_resolve(mdm_db *db, long long mark, long resolved, const mdm_e
 
 /* True when argv holds -h or --help before any "--". */
 int mdm_cli_wants_help(int argc, char **argv);
+
+/* True when argv holds --version before any "--": every command answers it like
+ * `mdm version` (options are read before positional arguments, so `apikey revoke
+ * --version` never takes it for a key prefix). */
+int mdm_cli_wants_version(int argc, char **argv);
 
 /* Commands (api/cli_*.c) */
 int mdm_cli_version(int argc, char **argv);

@@ -2,6 +2,7 @@
  * export|erase` (subject access and erasure). Other export kinds (golden records) join
  * the export_kinds table below. */
 #include "api/cli.h"
+#include "common/io.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "mdm/audit.h"
@@ -91,7 +92,7 @@ static int export_consent(int argc, char **argv)
         return rc;
     mdm_err err = {0};
     FILE *out = stdout;
-    if (output && !(out = fopen(output, "w"))) {
+    if (output && !(out = mdm_io_open(output, "w"))) {
         mdm_err_set(&err, MDM_EIO, "cannot write %s: %s", output, strerror(errno));
         rc = mdm_cli_fail("export consent", &err);
         goto out_close_db;
@@ -135,7 +136,7 @@ static int export_consent(int argc, char **argv)
         json_decref(after);
     }
 out_close_file:
-    if (out != stdout && fclose(out) != 0 && rc == 0) {
+    if (mdm_io_close(out) != 0 && rc == 0) {
         mdm_err_set(&err, MDM_EIO, "cannot write %s: %s", output, strerror(errno));
         rc = mdm_cli_fail("export consent", &err);
     }

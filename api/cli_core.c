@@ -1,6 +1,7 @@
 /* Service-core commands: load (bulk CSV/NDJSON), resolve (pending records), export
  * (golden records). */
 #include "api/cli.h"
+#include "common/io.h"
 #include "common/log.h"
 #include "mdm/config.h"
 #include "mdm/db.h"
@@ -36,7 +37,7 @@ static int env_open(const char *cmd, const char *config_path, core_env *e)
     e->cfg = mdm_config_load(config_path, &err);
     if (!e->cfg)
         return mdm_cli_fail(cmd, &err);
-    mdm_log_threshold = (mdm_log_level)e->cfg->log_level;
+    mdm_cli_log_level(cmd, e->cfg);
     e->ctx = mdm_ingest_ctx_new(e->cfg, &err);
     if (!e->ctx)
         goto out_fail;
@@ -114,6 +115,9 @@ int mdm_cli_load(int argc, char **argv)
         return mdm_cli_usage_error("load", "--source CODE is required");
     if (optind >= argc)
         return mdm_cli_usage_error("load", "no input file");
+    for (int i = optind, seen = 0; i < argc; i++)
+        if (mdm_io_is_std(argv[i]) && seen++)
+            return mdm_cli_usage_error("load", "standard input (-) can be read only once");
     core_env e;
     int rc = env_open("load", config_path, &e);
     if (rc)
@@ -243,7 +247,7 @@ int mdm_cli_export_golden(int argc, char **argv)
     mdm_config *cfg = mdm_config_load(config_path, &err);
     if (!cfg)
         return mdm_cli_fail("export", &err);
-    mdm_log_threshold = (mdm_log_level)cfg->log_level;
+    mdm_cli_log_level("export", cfg);
     int rc = 0;
     FILE *f = stdout;
     mdm_db *db = mdm_db_connect(cfg->database_url, &err);
@@ -251,7 +255,7 @@ int mdm_cli_export_golden(int argc, char **argv)
         rc = mdm_cli_fail("export", &err);
         goto out_free_cfg;
     }
-    if (output && !(f = fopen(output, "w"))) {
+    if (output && !(f = mdm_io_open(output, "w"))) {
         mdm_err_set(&err, MDM_EIO, "cannot write %s", output);
         rc = mdm_cli_fail("export", &err);
         goto out_close;
@@ -262,7 +266,7 @@ int mdm_cli_export_golden(int argc, char **argv)
         mdm_golden_export(db, format, f, &n, &err) != MDM_OK ||
         mdm_db_command(db, "COMMIT", &err) != MDM_OK)
         rc = mdm_cli_fail("export", &err);
-    if (f != stdout && fclose(f) != 0 && rc == 0) {
+    if (mdm_io_close(f) != 0 && rc == 0) {
         mdm_err_set(&err, MDM_EIO, "cannot write %s", output);
         rc = mdm_cli_fail("export", &err);
     }

@@ -2,6 +2,7 @@
  * `mdm synth`. No database is involved in any of them. */
 #include "api/cli.h"
 
+#include "common/io.h"
 #include "common/mem.h"
 #include "matching/eval.h"
 #include "matching/link.h"
@@ -209,6 +210,13 @@ static int parse_link_args(const char *cmd, int argc, char **argv, link_args *la
         return mdm_cli_usage_error(cmd, "--config FILE (or --model FILE) is required");
     if (la->ninputs == 0)
         return mdm_cli_usage_error(cmd, "at least one input CSV file is required");
+    int stdin_inputs = 0;
+    for (int i = 0; i < la->ninputs; i++)
+        stdin_inputs += mdm_io_is_std(la->inputs[i]);
+    if (stdin_inputs > 1)
+        return mdm_cli_usage_error(cmd, "standard input (-) can be read only once");
+    if (mdm_io_is_std(la->out) && mdm_io_is_std(la->pairs))
+        return mdm_cli_usage_error(cmd, "--out and --pairs cannot both be standard output (-)");
     return -1;
 }
 

@@ -74,7 +74,7 @@ int mdm_cli_serve(int argc, char **argv)
     mdm_config *cfg = mdm_config_load(config_path, &err);
     if (!cfg)
         return mdm_cli_fail("serve", &err);
-    mdm_log_threshold = (mdm_log_level)cfg->log_level;
+    mdm_cli_log_level("serve", cfg);
     if (mdm_consent_configure(mdm_config_section(cfg, "consent"), &err) != MDM_OK) {
         mdm_config_free(cfg);
         return mdm_cli_fail("serve", &err);
@@ -267,7 +267,7 @@ int mdm_cli_apikey(int argc, char **argv)
     mdm_config *cfg = mdm_config_load(NULL, &err);
     if (!cfg)
         return mdm_cli_fail("apikey", &err);
-    mdm_log_threshold = (mdm_log_level)cfg->log_level;
+    mdm_cli_log_level("apikey", cfg);
     mdm_db *db = mdm_db_connect(cfg->database_url, &err);
     int rc;
     if (!db)

@@ -8,11 +8,9 @@
 #include "mdm/db.h"
 #include "stewardship/queue.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <libgen.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -268,30 +266,6 @@ out_close:
 static const mdm_db_stmt stmt_link_mark = {"cli_audit_link_mark",
                                            "SELECT coalesce(max(id), 0) AS id FROM link_event", 0};
 
-/* SHA-256 of a file's bytes as hex; false (and errno) when it cannot be read. */
-static bool file_sha256(const char *path, char out[65])
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return false;
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    bool ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1;
-    unsigned char buf[65536];
-    size_t n;
-    while (ok && (n = fread(buf, 1, sizeof buf, f)) > 0)
-        ok = EVP_DigestUpdate(ctx, buf, n) == 1;
-    ok = ok && !ferror(f);
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    ok = ok && EVP_DigestFinal_ex(ctx, md, &len) == 1 && len == 32;
-    EVP_MD_CTX_free(ctx);
-    fclose(f);
-    if (ok)
-        for (unsigned i = 0; i < 32; i++)
-            snprintf(out + 2 * i, 3, "%02x", md[i]);
-    return ok;
-}
-
 static int record_summary(mdm_db *db, const char *command, const char *action, const char *target,
                           json_t *after, const mdm_err *failure)
 {
@@ -310,12 +284,8 @@ static int record_summary(mdm_db *db, const char *command, const char *action, c
 int mdm_cli_audit_load(mdm_db *db, const char *source, const char *path, const mdm_load_stats *s,
                        const mdm_err *failure)
 {
-    char hash[65] = "", target[160];
-    if (!file_sha256(path, hash) && !failure) {
-        mdm_err err;
-        mdm_err_set(&err, MDM_EIO, "cannot read %s for its audit hash: %s", path, strerror(errno));
-        return mdm_cli_fail("load", &err);
-    }
+    char target[160];
+    const char *hash = s->file_sha256;
     char *copy = mdm_xstrdup(path);
     json_t *after = json_pack(
         "{s:s,s:s?,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}}", "file", basename(copy), "file_sha256",

@@ -5,9 +5,11 @@
  *   4 not found, 5 conflict, 6 retry later, 7 database error, 8 i/o error. */
 #include "api/cli.h"
 #include "common/err.h"
+#include "common/log.h"
 
 #include <curl/curl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void print_help(FILE *out)
@@ -31,6 +33,10 @@ int main(int argc, char **argv)
         fputs("mdm: cannot initialise libcurl\n", stderr);
         return mdm_status_exit(MDM_EINTERNAL);
     }
+    /* commands that read no configuration: warn, unless MDM_LOG_LEVEL says otherwise
+     * (mdm_cli_log_level sets the level of those that do) */
+    int level = mdm_log_level_parse(getenv("MDM_LOG_LEVEL"));
+    mdm_log_threshold = level >= 0 ? (mdm_log_level)level : MDM_LOG_WARN;
     if (argc < 2) {
         print_help(stderr);
         return mdm_status_exit(MDM_EINVAL);
@@ -49,6 +55,8 @@ int main(int argc, char **argv)
             fputs(c->usage, stdout);
             return 0;
         }
+        if (mdm_cli_wants_version(argc - 1, argv + 1))
+            return mdm_cli_version(1, argv + 1);
         return c->fn(argc - 1, argv + 1);
     }
     fprintf(stderr, "mdm: unknown command \"%s\"\n\n", name);

@@ -1,6 +1,7 @@
 /* Batch linkage pipeline (see link.h). */
 #include "matching/link.h"
 
+#include "common/io.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "matching/normalize.h"
@@ -104,7 +105,7 @@ static char *file_stem(const char *path)
 /* Reads one input: ids and mapped values into the blob. */
 static mdm_status load_file(linkdata *ld, const char *path, mdm_err *err)
 {
-    if (access(path, R_OK) != 0)
+    if (!mdm_io_is_std(path) && access(path, R_OK) != 0)
         return mdm_err_set(err, MDM_EIO, "cannot open %s: %s", path, strerror(errno));
     const mdm_source_map *sm = mdm_model_source_for(ld->m, path);
     if (!sm)
@@ -947,7 +948,7 @@ static void train(linkdata *ld, mdm_model *m, const uint64_t *pairs, size_t npai
 static mdm_status write_clusters(const linkdata *ld, const uint32_t *cl, const char *path,
                                  mdm_err *err)
 {
-    FILE *f = fopen(path, "w");
+    FILE *f = mdm_io_open(path, "w"); /* "-": standard output */
     if (!f)
         return mdm_err_set(err, MDM_EIO, "cannot write %s", path);
     mdm_buf b = {0};
@@ -961,7 +962,7 @@ static mdm_status write_clusters(const linkdata *ld, const uint32_t *cl, const c
         fwrite(b.data, 1, b.len, f);
     }
     mdm_buf_free(&b);
-    if (fclose(f) != 0)
+    if (mdm_io_close(f) != 0)
         return mdm_err_set(err, MDM_EIO, "cannot write %s", path);
     return MDM_OK;
 }
@@ -969,7 +970,7 @@ static mdm_status write_clusters(const linkdata *ld, const uint32_t *cl, const c
 static mdm_status write_pairs(const linkdata *ld, const mdm_edge *e, size_t n, const char *path,
                               mdm_err *err)
 {
-    FILE *f = fopen(path, "w");
+    FILE *f = mdm_io_open(path, "w"); /* "-": standard output */
     if (!f)
         return mdm_err_set(err, MDM_EIO, "cannot write %s", path);
     mdm_buf b = {0};
@@ -987,7 +988,7 @@ static mdm_status write_pairs(const linkdata *ld, const mdm_edge *e, size_t n, c
         fwrite(b.data, 1, b.len, f);
     }
     mdm_buf_free(&b);
-    if (fclose(f) != 0)
+    if (mdm_io_close(f) != 0)
         return mdm_err_set(err, MDM_EIO, "cannot write %s", path);
     return MDM_OK;
 }

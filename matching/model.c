@@ -2,6 +2,7 @@
  * explanations and EM (see model.h). */
 #include "matching/model.h"
 
+#include "common/io.h"
 #include "matching/compare.h"
 #include "matching/normalize.h"
 #include "matching/phonetic.h"
@@ -878,8 +879,11 @@ json_t *mdm_model_json(const mdm_model *m)
 mdm_status mdm_model_save(const mdm_model *m, const char *path, mdm_err *err)
 {
     json_t *doc = mdm_model_json(m);
+    FILE *f = mdm_io_open(path, "w"); /* "-": standard output */
     int rc =
-        json_dump_file(doc, path, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+        f ? json_dumpf(doc, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10)) : -1;
+    if (f && (fputc('\n', f) == EOF || mdm_io_close(f) != 0))
+        rc = -1;
     json_decref(doc);
     if (rc != 0)
         return mdm_err_set(err, MDM_EIO, "cannot write %s", path);

@@ -1,6 +1,7 @@
 /* Canonical records, the CSV reader and source column mappings (see record.h). */
 #include "matching/record.h"
 
+#include "common/io.h"
 #include "common/mem.h"
 
 #include <errno.h>
@@ -403,7 +404,7 @@ static bool csv_injected(void)
 
 mdm_csv *mdm_csv_open(const char *path, mdm_err *err)
 {
-    FILE *f = fopen(path, "rb");
+    FILE *f = mdm_io_open(path, "rb"); /* "-": standard input */
     if (!f) {
         mdm_err_set(err, MDM_EIO, "cannot open %s: %s", path, strerror(errno));
         return NULL;
@@ -439,13 +440,13 @@ mdm_csv *mdm_csv_open(const char *path, mdm_err *err)
         memcpy(data + len, tmp, n);
         len += n;
     }
-    fclose(f);
+    mdm_io_close(f);
     if (!data)
         data = mdm_xmalloc(1);
     data[len] = 0;
     return csv_start(data, len, path, err);
 fail:
-    fclose(f);
+    mdm_io_close(f);
     free(data);
     return NULL;
 }

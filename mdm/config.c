@@ -101,6 +101,7 @@ static mdm_status apply_value(mdm_config *cfg, const char *key, const char *val,
                                      "got \"%s\"",
                                      origin, val);
         cfg->log_level = lvl;
+        cfg->log_level_set = true;
         return MDM_OK;
     } else if (strcmp(key, "default_country") == 0) {
         if (strlen(val) != 2 || !isupper((unsigned char)val[0]) || !isupper((unsigned char)val[1]))
@@ -146,7 +147,12 @@ static mdm_status apply_file(mdm_config *cfg, mdm_err *err)
             return mdm_err_set_field(err, MDM_EINVAL, pointer, "%s: \"%s\" must be %s", cfg->path,
                                      key, type_name(k->type));
         if (k->type == KEY_STRING) {
-            mdm_status st = apply_value(cfg, key, json_string_value(val), cfg->path, err);
+            const char *s = json_string_value(val);
+            char *resolved = NULL;
+            if (strcmp(key, "sql_dir") == 0 || strcmp(key, "ui_dir") == 0)
+                s = resolved = mdm_config_resolve_path(cfg->path, s);
+            mdm_status st = apply_value(cfg, key, s, cfg->path, err);
+            free(resolved);
             if (st != MDM_OK)
                 return st;
         } else if (k->type == KEY_INT) {
@@ -158,6 +164,49 @@ static mdm_status apply_file(mdm_config *cfg, mdm_err *err)
         }
     }
     return MDM_OK;
+}
+
+char *mdm_config_resolve_path(const char *file, const char *value)
+{
+    const char *slash = file ? strrchr(file, '/') : NULL;
+    if (!slash || value[0] == '/' || !value[0])
+        return mdm_xstrdup(value);
+    return mdm_xasprintf("%.*s/%s", (int)(slash - file), file, value);
+}
+
+/* Section paths that name files: rewritten relative to the configuration file. */
+static void resolve_section_paths(mdm_config *cfg)
+{
+    static const char *const paths[][2] = {
+        {"model", "path"}, {"http", "tls_cert"}, {"http", "tls_key"}};
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+        json_t *sec = json_object_get(cfg->root, paths[i][0]);
+        const char *v = json_string_value(json_object_get(sec, paths[i][1]));
+        if (!v)
+            continue; /* absent, or not a string: its module reports that */
+        char *p = mdm_config_resolve_path(cfg->path, v);
+        json_object_set_new(sec, paths[i][1], json_string(p));
+        free(p);
+    }
+}
+
+/* The default of sql_dir or ui_dir: the source tree's folder when it exists here, else
+ * the installed copy under PREFIX/share/mdm/ beside the executable's PREFIX/bin/. */
+static char *default_dir(const char *tree, const char *installed)
+{
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (access(tree, F_OK) == 0 || n <= 0)
+        return mdm_xstrdup(tree);
+    exe[n] = 0;
+    char *slash = strrchr(exe, '/');
+    if (slash)
+        *slash = 0;
+    char *dir = mdm_xasprintf("%s/../share/mdm/%s", exe, installed);
+    if (access(dir, F_OK) == 0)
+        return dir;
+    free(dir);
+    return mdm_xstrdup(tree);
 }
 
 static mdm_status apply_env(mdm_config *cfg, mdm_err *err)
@@ -180,8 +229,8 @@ mdm_config *mdm_config_load(const char *path, mdm_err *err)
     cfg->database_url = mdm_xstrdup("");
     cfg->listen = mdm_xstrdup("127.0.0.1:8080");
     cfg->default_country = mdm_xstrdup("US");
-    cfg->sql_dir = mdm_xstrdup("sql");
-    cfg->ui_dir = mdm_xstrdup("api/ui");
+    cfg->sql_dir = default_dir("sql", "sql");
+    cfg->ui_dir = default_dir("api/ui", "ui");
     cfg->log_level = 1;
     bool explicit_path = true;
     if (!path || !*path)
@@ -210,6 +259,7 @@ mdm_config *mdm_config_load(const char *path, mdm_err *err)
         }
         if (apply_file(cfg, err) != MDM_OK)
             goto out_free;
+        resolve_section_paths(cfg);
     } else {
         cfg->root = json_object();
     }

@@ -8,6 +8,7 @@
  * these functions once they are on main: see the NORMALIZE markers. */
 #include "mdm/ingest.h"
 
+#include "common/io.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "matching/block.h"
@@ -15,6 +16,7 @@
 #include "matching/model.h"
 #include "matching/normalize.h"
 #include "matching/phonetic.h"
+#include "mdm/audit.h"
 #include "mdm/bulk.h"
 #include "mdm/golden.h"
 #include "mdm/resolve.h"
@@ -1620,7 +1622,7 @@ static mdm_status reader_open(row_reader *r, const char *path, const char *forma
 {
     memset(r, 0, sizeof *r);
     r->path = path;
-    FILE *f = fopen(path, "rb");
+    FILE *f = mdm_io_open(path, "rb"); /* "-": standard input */
     if (!f)
         return mdm_err_set(err, MDM_EIO, "cannot open %s: %s", path, strerror(errno));
     mdm_buf b = {0};
@@ -1629,7 +1631,7 @@ static mdm_status reader_open(row_reader *r, const char *path, const char *forma
     while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
         mdm_buf_append(&b, chunk, n);
     bool bad = ferror(f);
-    fclose(f);
+    mdm_io_close(f);
     if (bad) {
         mdm_buf_free(&b);
         return mdm_err_set(err, MDM_EIO, "cannot read %s", path);
@@ -1995,6 +1997,7 @@ mdm_status mdm_ingest_load(mdm_db *db, const mdm_ingest_ctx *ctx, const char *so
         reader_close(&rd);
         return st;
     }
+    mdm_audit_sha256_hex(rd.data, rd.len, stats->file_sha256);
     load_chunk chunks[2] = {{.source = source, .path = path}, {.source = source, .path = path}};
     load_writer w = {.db = db};
     int cur = 0;

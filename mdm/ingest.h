@@ -150,15 +150,17 @@ void mdm_ingest_content_hash(const json_t *canonical, char out[65]);
 
 /* Bulk load statistics. */
 typedef struct mdm_load_stats {
-    long rows;      /* input rows read */
-    long inserted;  /* new source records */
-    long updated;   /* changed source records */
-    long unchanged; /* same content as stored */
-    long stale;     /* older than stored */
-    long deleted;   /* delete rows applied */
-    long rejected;  /* invalid rows (in record_reject) */
-    long erased;    /* rows refused: the key belongs to an erased subject (flagged in
-                       record_reject, like mdm_ingest does; see mdm/subject.h) */
+    long rows;            /* input rows read */
+    long inserted;        /* new source records */
+    long updated;         /* changed source records */
+    long unchanged;       /* same content as stored */
+    long stale;           /* older than stored */
+    long deleted;         /* delete rows applied */
+    long rejected;        /* invalid rows (in record_reject) */
+    long erased;          /* rows refused: the key belongs to an erased subject (flagged in
+                             record_reject, like mdm_ingest does; see mdm/subject.h) */
+    char file_sha256[65]; /* hex SHA-256 of the bytes read ("" when the file was unreadable);
+                             the audit row names the input by it (stdin has no other name) */
 } mdm_load_stats;
 
 /* Loads a CSV (header row) or NDJSON file (format "csv", "ndjson", or NULL to guess from

@@ -13,6 +13,9 @@ pkgs=(
     libphonenumber-dev                        # E.164 phone parsing
     curl jq                                   # e2e tests talk HTTP with curl and read JSON with jq
     wrk openssl                               # reliability load test; self-signed certificates (TLS test)
+    help2man                                  # the man page, generated from `mdm --help`
+    systemd                                   # systemd-analyze verify checks the shipped units
+    prometheus                                # promtool checks /metrics and the alert rules
 )
 # browser tests (tests/browser): Debian's chromium, and node/npm unless a node is installed
 # already (a nodesource nodejs bundles npm and conflicts with Debian's npm package)

@@ -10,7 +10,7 @@
 . "$(dirname "$0")/http_lib.bash"
 mdm=$MDM_BIN
 root=${MDM_ROOT:-$PWD}
-sed "s#\"demo/model.json\"#\"$root/demo/model.json\"#" "$root/demo/mdm.json" > "$http_tmp/mdm.json"
+sed "s#\"model.json\"#\"$root/demo/model.json\"#" "$root/demo/mdm.json" > "$http_tmp/mdm.json"
 export MDM_CONFIG=$http_tmp/mdm.json
 me="cli:${USER:-$(id -un)}"
 # the audit row of ACTION on TARGET as "actor|role"

@@ -10,7 +10,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 sql() { PGOPTIONS="-c client_min_messages=warning" psql -qAt "$MDM_DATABASE_URL" -c "$1"; }
 
-sed "s#\"demo/model.json\"#\"$root/demo/model.json\"#" "$root/demo/mdm.json" > "$tmp/mdm.json"
+sed "s#\"model.json\"#\"$root/demo/model.json\"#" "$root/demo/mdm.json" > "$tmp/mdm.json"
 export MDM_CONFIG=$tmp/mdm.json
 expect_exit 0 "migrate" "$mdm" migrate
 for s in crm loyalty erp pos; do

@@ -10,7 +10,7 @@ trap 'rm -rf "$tmp"' EXIT
 db=$MDM_DATABASE_URL
 sql() { PGOPTIONS="-c client_min_messages=warning" psql -qAt "$db" -c "$1"; }
 
-sed "s#\"demo/model.json\"#\"$root/demo/model.json\"#" "$root/demo/mdm.json" > "$tmp/mdm.json"
+sed "s#\"model.json\"#\"$root/demo/model.json\"#" "$root/demo/mdm.json" > "$tmp/mdm.json"
 export MDM_CONFIG=$tmp/mdm.json
 "$mdm" synth --people 250 --seed 11 --out "$tmp/data" >/dev/null 2>&1
 expect_exit 0 "migrate syncs the demo sources" "$mdm" migrate

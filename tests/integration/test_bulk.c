@@ -8,6 +8,7 @@
 #include "core_fixture.h"
 #include "matching/synth.h"
 #include "mdm/bulk.h"
+#include "mdm/config.h"
 #include "mdm/resolve.h"
 
 #include <pthread.h>
@@ -19,18 +20,19 @@
 static char dir[256];
 static long total_records;
 
-/* demo/mdm.json with resolve.bulk_min 1 */
+/* demo/mdm.json (loaded as mdm does: its model.path names demo/model.json) with
+ * resolve.bulk_min 1 */
 static char *demo_config(void)
 {
-    json_error_t je;
-    json_t *cfg = json_load_file("demo/mdm.json", 0, &je);
+    mdm_err err = {0};
+    mdm_config *cfg = mdm_config_load("demo/mdm.json", &err);
     if (!cfg) {
-        fprintf(stderr, "demo/mdm.json: %s\n", je.text);
+        fprintf(stderr, "demo/mdm.json: %s\n", err.msg);
         exit(1);
     }
-    json_object_set_new(json_object_get(cfg, "resolve"), "bulk_min", json_integer(1));
-    char *s = json_dumps(cfg, JSON_COMPACT);
-    json_decref(cfg);
+    json_object_set_new(json_object_get(cfg->root, "resolve"), "bulk_min", json_integer(1));
+    char *s = json_dumps(cfg->root, JSON_COMPACT);
+    mdm_config_free(cfg);
     return s;
 }
 
