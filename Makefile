@@ -11,6 +11,8 @@ CPPFLAGS := -I. -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(PKGCFLAGS)
 LDLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lphonenumber -lstdc++ -lpthread -lm
 SAN      := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 PREFIX   ?= /usr/local
+SYSCONFDIR ?= /etc
+UNITDIR  ?= $(PREFIX)/lib/systemd/system
 
 SRC      := $(wildcard common/*.c matching/*.c mdm/*.c stewardship/*.c api/*.c)
 CXXSRC   := $(wildcard matching/*.cc)
@@ -102,10 +104,16 @@ install: build/rel/mdm $(CLIDOCS)
 	install -D -m 0644 build/rel/mdm.1 $(DESTDIR)$(PREFIX)/share/man/man1/mdm.1
 	install -D -m 0644 build/rel/mdm.bash-completion \
 	    $(DESTDIR)$(PREFIX)/share/bash-completion/completions/mdm
+	install -d $(DESTDIR)$(UNITDIR)
+	for u in dist/systemd/*.service; do \
+	    sed -e 's|@BINDIR@|$(PREFIX)/bin|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' $$u \
+	        >$(DESTDIR)$(UNITDIR)/$${u##*/} && chmod 0644 $(DESTDIR)$(UNITDIR)/$${u##*/}; \
+	done
 uninstall:
 	rm -rf $(DESTDIR)$(PREFIX)/bin/mdm $(DESTDIR)$(PREFIX)/share/mdm \
 	    $(DESTDIR)$(PREFIX)/share/man/man1/mdm.1 \
-	    $(DESTDIR)$(PREFIX)/share/bash-completion/completions/mdm
+	    $(DESTDIR)$(PREFIX)/share/bash-completion/completions/mdm \
+	    $(DESTDIR)$(UNITDIR)/mdm.service $(DESTDIR)$(UNITDIR)/mdm-publish.service
 
 # cppcheck does not read jansson's header: scripts/cppcheck-jansson.cfg describes its macros.
 # ctuuninitvar is off: its cross-file pass takes output parameters (filled by the callee,
