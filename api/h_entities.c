@@ -2,6 +2,7 @@
  * id answers with its survivor), search by e-mail / phone / loyalty id / name + birth
  * date with cursor paging, and history (versions and link events). Reads only. */
 #include "api/handlers.h"
+#include "api/mask.h"
 #include "mdm/consent.h"
 #include "mdm/golden.h"
 
@@ -9,6 +10,50 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The schemas of the golden-record replies (tests/browser checks the steward UI's replies
+ * against them). */
+#define ENTITY_SCHEMAS                                                                             \
+    "{\"Entity\": {\"type\": \"object\", \"properties\": {\"id\": {\"type\": \"integer\"},"        \
+    " \"status\": {\"enum\": [\"active\", \"retired\", \"erased\"]}, \"version\": {\"type\":"      \
+    " \"integer\"}, \"created_at\": {\"type\": \"string\"}, \"updated_at\": {\"type\":"            \
+    " \"string\"}, \"golden\": {\"type\": \"object\"}, \"lineage\": {\"type\": \"object\","        \
+    " \"additionalProperties\": {\"type\": \"object\", \"properties\": {\"rule\": {\"type\":"      \
+    " \"string\"}, \"chosen_at\": {\"type\": [\"string\", \"null\"]}, \"pinned\": {\"type\":"      \
+    " \"boolean\"}, \"source_record_id\": {\"type\": [\"integer\", \"null\"]}, \"source\":"        \
+    " {\"type\": [\"string\", \"null\"]}, \"source_key\": {\"type\": [\"string\", \"null\"]},"     \
+    " \"sources\": {\"type\": \"array\"}, \"value\": {}}, \"required\": [\"rule\","                \
+    " \"pinned\"], \"additionalProperties\": false}}, \"members\": {\"type\": \"array\","          \
+    " \"items\": {\"type\": \"object\", \"properties\": {\"record_id\": {\"type\":"                \
+    " \"integer\"}, \"source\": {\"type\": \"string\"}, \"source_key\": {\"type\":"                \
+    " \"string\"}, \"linked_at\": {\"type\": \"string\"}, \"source_updated_at\": {\"type\":"       \
+    " [\"string\", \"null\"]}}, \"required\": [\"record_id\", \"source\", \"source_key\"]}},"      \
+    " \"records\": {\"type\": \"array\", \"items\": {\"$ref\":"                                    \
+    " \"#/components/schemas/MemberRecord\"}}, \"consent\": {\"type\": \"object\"},"               \
+    " \"requested_id\": {\"type\": \"integer\"}, \"survivor_id\": {\"type\": [\"integer\","        \
+    " \"null\"]}}, \"required\": [\"id\", \"status\", \"version\", \"golden\", \"lineage\","       \
+    " \"members\"], \"additionalProperties\": false}, \"EntityPage\": {\"type\": \"object\","      \
+    " \"properties\": {\"items\": {\"type\": \"array\", \"items\": {\"type\": \"object\","         \
+    " \"properties\": {\"id\": {\"type\": \"integer\"}, \"version\": {\"type\": \"integer\"},"     \
+    " \"golden\": {\"type\": \"object\"}}, \"required\": [\"id\", \"version\", \"golden\"],"       \
+    " \"additionalProperties\": false}}, \"next\": {\"type\": [\"integer\", \"null\"]},"           \
+    " \"total\": {\"type\": \"integer\"}}, \"required\": [\"items\", \"next\"],"                   \
+    " \"additionalProperties\": false}, \"History\": {\"type\": \"object\", \"properties\":"       \
+    " {\"id\": {\"type\": \"integer\"}, \"versions\": {\"type\": \"array\", \"items\":"            \
+    " {\"type\": \"object\", \"properties\": {\"version\": {\"type\": \"integer\"},"               \
+    " \"golden\": {\"type\": \"object\"}, \"reason\": {\"type\": \"string\"}, \"created_at\":"     \
+    " {\"type\": \"string\"}}, \"required\": [\"version\", \"golden\", \"reason\","                \
+    " \"created_at\"], \"additionalProperties\": false}}, \"events\": {\"type\": \"array\","       \
+    " \"items\": {\"type\": \"object\", \"properties\": {\"id\": {\"type\": \"integer\"},"         \
+    " \"action\": {\"type\": \"string\"}, \"method\": {\"type\": \"string\"}, \"entity_id\":"      \
+    " {\"type\": \"integer\"}, \"actor\": {\"type\": \"string\"}, \"created_at\": {\"type\":"      \
+    " \"string\"}, \"record_id\": {\"type\": [\"integer\", \"null\"]}, \"other_entity_id\":"       \
+    " {\"type\": [\"integer\", \"null\"]}, \"probability\": {\"type\": [\"number\","               \
+    " \"null\"]}, \"rule\": {\"type\": [\"string\", \"null\"]}, \"reason\": {\"type\":"            \
+    " [\"string\", \"null\"]}, \"snapshot_id\": {\"type\": \"integer\"}, \"undone_at\":"           \
+    " {\"type\": [\"string\", \"null\"]}}, \"required\": [\"id\", \"action\", \"method\","         \
+    " \"entity_id\", \"actor\", \"created_at\"], \"additionalProperties\": false}}},"              \
+    " \"required\": [\"id\", \"versions\", \"events\"], \"additionalProperties\": false}}"
 
 const char mdm_h_entity_get_doc[] =
     "{\"summary\": \"One golden record\", \"tags\": [\"entities\"], \"description\":"
@@ -20,23 +65,21 @@ const char mdm_h_entity_get_doc[] =
     " {\"schema\": {\"type\": \"string\"}, \"description\": \"the version, quoted\"}},"
     " \"content\": {\"application/json\": {\"schema\": {\"$ref\":"
     " \"#/components/schemas/Entity\"}}}}},"
-    " \"x-components\": {\"schemas\": {\"Entity\": {\"type\": \"object\", \"properties\": {"
-    " \"id\": {\"type\": \"integer\"}, \"status\": {\"enum\": [\"active\", \"retired\","
-    " \"erased\"]}, \"version\": {\"type\": \"integer\"}, \"golden\": {\"type\": \"object\"},"
-    " \"lineage\": {\"type\": \"object\"}, \"members\": {\"type\": \"array\", \"items\":"
-    " {\"type\": \"object\"}}, \"consent\": {\"type\": \"object\"}, \"requested_id\": {\"type\":"
-    " \"integer\"}, \"survivor_id\": {\"type\": [\"integer\", \"null\"]}}},"
-    " \"EntityPage\": {\"type\": \"object\", \"properties\": {\"items\": {\"type\": \"array\","
-    " \"items\": {\"type\": \"object\", \"properties\": {\"id\": {\"type\": \"integer\"},"
-    " \"version\": {\"type\": \"integer\"}, \"golden\": {\"type\": \"object\"}}}}, \"next\":"
-    " {\"type\": [\"integer\", \"null\"]}}}}}}";
+    " \"x-components\": {\"schemas\": " ENTITY_SCHEMAS "}}";
 
 const char mdm_h_entity_search_doc[] =
     "{\"summary\": \"Search golden records\", \"tags\": [\"entities\"], \"description\":"
     " \"Active golden records matching every given criterion (at least one), compared in"
     " normalized form (e-mail canonical key, phone E.164, names in key form), ordered by"
-    " id. Page with after=<next of the previous page>.\","
+    " id. Page with after=<next of the previous page>. With q: the steward's free-text search,"
+    " ranked (a name in any order, with nicknames, initials or its start; an e-mail, phone,"
+    " loyalty id, postal code or street line), paged with offset=<next>; the reply has"
+    " total.\","
     " \"parameters\": ["
+    " {\"name\": \"q\", \"in\": \"query\", \"schema\": {\"type\": \"string\", \"maxLength\":"
+    " 200}},"
+    " {\"name\": \"offset\", \"in\": \"query\", \"schema\": {\"type\": \"integer\", \"minimum\":"
+    " 0}},"
     " {\"name\": \"email\", \"in\": \"query\", \"schema\": {\"type\": \"string\"}},"
     " {\"name\": \"phone\", \"in\": \"query\", \"schema\": {\"type\": \"string\"}},"
     " {\"name\": \"loyalty_id\", \"in\": \"query\", \"schema\": {\"type\": \"string\"}},"
@@ -55,9 +98,7 @@ const char mdm_h_entity_history_doc[] =
     " \"Every version with the reason it changed, and every link event (create, link,"
     " unlink, merge, split, ...) with method, probability, rule and actor; newest first.\","
     " \"responses\": {\"200\": {\"description\": \"versions and link events\", \"content\":"
-    " {\"application/json\": {\"schema\": {\"type\": \"object\", \"properties\": {\"id\":"
-    " {\"type\": \"integer\"}, \"versions\": {\"type\": \"array\", \"items\": {\"type\":"
-    " \"object\"}}, \"events\": {\"type\": \"array\", \"items\": {\"type\": \"object\"}}}}}}}}}";
+    " {\"application/json\": {\"schema\": {\"$ref\": \"#/components/schemas/History\"}}}}}}";
 
 /* The golden record (entity, lineage, members) and its consent events in one round
  * trip; a retired id costs a second one for its survivor. The reply is written as text
@@ -114,12 +155,59 @@ void mdm_h_entity_get(mdm_http_req *req)
     char etag[32];
     snprintf(etag, sizeof etag, "\"%d\"", head.version);
     mdm_http_set_header(req, "ETag", etag);
+    const char *records = mdm_http_query(req, "records");
+    bool with_records = records && !strcmp(records, "true");
+    bool mask =
+        !mdm_mask_role_sees_ids(mdm_http_role(req)) && mdm_mask_text_may_hold_ids(body.data);
+    if (with_records || mask) {
+        /* the steward's view (member records in full) or a golden record holding a tax or
+         * national id: parsed, completed and masked */
+        json_t *j = json_loads(body.data, 0, NULL), *recs = NULL;
+        mdm_buf_free(&body);
+        if (!j) {
+            mdm_err_set(&err, MDM_EINTERNAL, "the golden record could not be read back");
+            mdm_http_reply_problem(req, &err);
+            return;
+        }
+        if (with_records && mdm_golden_member_records(db, live, &recs, &err) != MDM_OK) {
+            json_decref(j);
+            mdm_http_reply_problem(req, &err);
+            return;
+        }
+        if (recs)
+            json_object_set_new(j, "records", recs);
+        mdm_mask_for_role(mdm_http_role(req), j);
+        mdm_http_reply_json(req, MHD_HTTP_OK, j);
+        return;
+    }
     size_t len = body.len;
     mdm_http_reply_raw(req, MHD_HTTP_OK, "application/json", mdm_buf_steal(&body), len);
 }
 
+/* GET /v1/entities?q=: the ranked free-text search (mdm_golden_find). */
+static void entity_find(mdm_http_req *req, const char *q)
+{
+    long long offset, limit;
+    if (!mdm_http_query_int(req, "offset", 0, 0, 100000, &offset) ||
+        !mdm_http_query_int(req, "limit", 50, 1, 1000, &limit))
+        return;
+    json_t *out = NULL;
+    mdm_err err = {0};
+    if (mdm_golden_find(mdm_http_db(req), q, NULL, (int)offset, (int)limit, &out, &err) != MDM_OK) {
+        mdm_http_reply_problem(req, &err);
+        return;
+    }
+    mdm_mask_for_role(mdm_http_role(req), out);
+    mdm_http_reply_json(req, MHD_HTTP_OK, out);
+}
+
 void mdm_h_entity_search(mdm_http_req *req)
 {
+    const char *text = mdm_http_query(req, "q");
+    if (text) {
+        entity_find(req, text);
+        return;
+    }
     long long after, limit;
     if (!mdm_http_query_int(req, "after", 0, 0, INT64_MAX, &after) ||
         !mdm_http_query_int(req, "limit", 50, 1,
@@ -143,6 +231,7 @@ void mdm_h_entity_search(mdm_http_req *req)
         mdm_http_reply_problem(req, &err);
         return;
     }
+    mdm_mask_for_role(mdm_http_role(req), out);
     mdm_http_reply_json(req, MHD_HTTP_OK, out);
 }
 
@@ -157,5 +246,6 @@ void mdm_h_entity_history(mdm_http_req *req)
         mdm_http_reply_problem(req, &err);
         return;
     }
+    mdm_mask_for_role(mdm_http_role(req), out);
     mdm_http_reply_json(req, MHD_HTTP_OK, out);
 }

@@ -2,8 +2,10 @@
  * decisions), manual merge / split / unmerge, pins, assertions, explain, and the audit
  * log with hash-chain verification. Thin: parse and validate, call stewardship/, reply. */
 #include "api/handlers.h"
+#include "api/mask.h"
 #include "mdm/audit.h"
 #include "mdm/golden.h"
+#include "mdm/ingest.h"
 #include "mdm/resolve.h"
 #include "stewardship/merge.h"
 #include "stewardship/queue.h"
@@ -16,6 +18,151 @@
 /* ---- documentation ---------------------------------------------------------------- */
 
 #define OBJ "{\"application/json\": {\"schema\": {\"type\": \"object\"}}}"
+/* A reply body by schema name (components.schemas, from STEWARD_SCHEMAS below). */
+#define REF(name)                                                                                  \
+    "{\"application/json\": {\"schema\": {\"$ref\": \"#/components/schemas/" name "\"}}}"
+
+/* The schemas of the replies the steward UI reads (tests/browser checks every reply the
+ * UI receives against them, so a change of shape on either side fails a test). */
+#define STEWARD_SCHEMAS                                                                            \
+    "{\"ReviewSummary\": {\"type\": \"object\", \"properties\": {\"id\": {\"type\":"               \
+    " \"integer\"}, \"kind\": {\"enum\": [\"record_entity\", \"entity_entity\"]},"                 \
+    " \"record_id\": {\"type\": [\"integer\", \"null\"]}, \"entity_id\": {\"type\":"               \
+    " \"integer\"}, \"other_entity_id\": {\"type\": [\"integer\", \"null\"]}, \"score\":"          \
+    " {\"type\": \"number\"}, \"probability\": {\"type\": \"number\", \"minimum\": 0,"             \
+    " \"maximum\": 1}, \"priority\": {\"type\": \"number\"}, \"status\": {\"enum\":"               \
+    " [\"open\", \"claimed\", \"deferred\", \"decided\", \"superseded\"]}, \"assignee\":"          \
+    " {\"type\": [\"string\", \"null\"]}, \"decision\": {\"enum\": [\"match\", \"no_match\","      \
+    " \"defer\", null]}, \"reason\": {\"type\": [\"string\", \"null\"]}, \"decided_by\":"          \
+    " {\"type\": [\"string\", \"null\"]}, \"decided_at\": {\"type\": [\"string\", \"null\"]},"     \
+    " \"version\": {\"type\": \"integer\"}, \"created_at\": {\"type\": \"string\"},"               \
+    " \"updated_at\": {\"type\": \"string\"}, \"scored_at\": {\"type\": \"string\"},"              \
+    " \"a_label\": {\"type\": [\"string\", \"null\"]}, \"b_label\": {\"type\": [\"string\","       \
+    " \"null\"]}}, \"required\": [\"id\", \"kind\", \"record_id\", \"entity_id\","                 \
+    " \"other_entity_id\", \"score\", \"probability\", \"priority\", \"status\","                  \
+    " \"assignee\", \"decision\", \"reason\", \"decided_by\", \"decided_at\", \"version\","        \
+    " \"created_at\", \"updated_at\", \"scored_at\", \"a_label\", \"b_label\"],"                   \
+    " \"additionalProperties\": false}, \"ReviewCounts\": {\"type\": \"object\","                  \
+    " \"properties\": {\"total\": {\"type\": \"integer\"}, \"mine\": {\"type\": \"integer\"},"     \
+    " \"unclaimed\": {\"type\": \"integer\"}, \"by_status\": {\"type\": \"object\","               \
+    " \"properties\": {\"open\": {\"type\": \"integer\"}, \"claimed\": {\"type\":"                 \
+    " \"integer\"}, \"deferred\": {\"type\": \"integer\"}, \"decided\": {\"type\":"                \
+    " \"integer\"}, \"superseded\": {\"type\": \"integer\"}}, \"required\": [\"open\","            \
+    " \"claimed\", \"deferred\", \"decided\", \"superseded\"], \"additionalProperties\":"          \
+    " false}, \"sources\": {\"type\": \"array\", \"items\": {\"type\": \"object\","                \
+    " \"properties\": {\"code\": {\"type\": \"string\"}, \"name\": {\"type\": \"string\"}},"       \
+    " \"required\": [\"code\", \"name\"], \"additionalProperties\": false}}}, \"required\":"       \
+    " [\"total\", \"mine\", \"unclaimed\", \"by_status\", \"sources\"],"                           \
+    " \"additionalProperties\": false}, \"ReviewPage\": {\"type\": \"object\","                    \
+    " \"properties\": {\"items\": {\"type\": \"array\", \"items\": {\"$ref\":"                     \
+    " \"#/components/schemas/ReviewSummary\"}}, \"next\": {\"type\": [\"string\", \"null\"]},"     \
+    " \"counts\": {\"$ref\": \"#/components/schemas/ReviewCounts\"}}, \"required\":"               \
+    " [\"items\", \"counts\"], \"additionalProperties\": false}, \"Comparison\": {\"type\":"       \
+    " \"object\", \"properties\": {\"comparison\": {\"type\": \"string\"}, \"level\":"             \
+    " {\"type\": \"string\"}, \"weight\": {\"type\": \"number\"}, \"value_a\": {\"type\":"         \
+    " [\"string\", \"null\"]}, \"value_b\": {\"type\": [\"string\", \"null\"]},"                   \
+    " \"level_index\": {\"type\": \"integer\"}, \"tf_adjustment\": {\"type\": \"number\"}},"       \
+    " \"required\": [\"comparison\", \"level\", \"weight\", \"value_a\", \"value_b\"],"            \
+    " \"additionalProperties\": false}, \"Explanation\": {\"type\": \"object\","                   \
+    " \"properties\": {\"vetoed\": {\"type\": \"boolean\"}, \"probability\": {\"type\":"           \
+    " \"number\"}, \"match_weight\": {\"type\": \"number\"}, \"comparisons\": {\"type\":"          \
+    " \"array\", \"items\": {\"$ref\": \"#/components/schemas/Comparison\"}}}, \"required\":"      \
+    " [\"comparisons\", \"match_weight\"]}, \"MemberRecord\": {\"type\": \"object\","              \
+    " \"properties\": {\"record_id\": {\"type\": \"integer\"}, \"source\": {\"type\":"             \
+    " \"string\"}, \"source_name\": {\"type\": [\"string\", \"null\"]}, \"source_key\":"           \
+    " {\"type\": \"string\"}, \"source_updated_at\": {\"type\": [\"string\", \"null\"]},"          \
+    " \"received_at\": {\"type\": \"string\"}, \"linked_at\": {\"type\": \"string\"},"             \
+    " \"fields\": {\"type\": \"object\"}}, \"required\": [\"record_id\", \"source\","              \
+    " \"source_name\", \"source_key\", \"source_updated_at\", \"received_at\", \"linked_at\","     \
+    " \"fields\"], \"additionalProperties\": false}, \"EntitySide\": {\"type\": \"object\","       \
+    " \"properties\": {\"type\": {\"const\": \"entity\"}, \"entity_id\": {\"type\":"               \
+    " \"integer\"}, \"version\": {\"type\": \"integer\"}, \"status\": {\"type\": \"string\"},"     \
+    " \"survivor_id\": {\"type\": [\"integer\", \"null\"]}, \"updated_at\": {\"type\":"            \
+    " \"string\"}, \"fields\": {\"type\": \"object\"}, \"members\": {\"type\": \"array\","         \
+    " \"items\": {\"$ref\": \"#/components/schemas/MemberRecord\"}}}, \"required\":"               \
+    " [\"type\", \"entity_id\", \"version\", \"status\", \"survivor_id\", \"updated_at\","         \
+    " \"fields\", \"members\"], \"additionalProperties\": false}, \"RecordSide\": {\"type\":"      \
+    " \"object\", \"properties\": {\"type\": {\"const\": \"record\"}, \"record_id\":"              \
+    " {\"type\": \"integer\"}, \"source\": {\"type\": \"string\"}, \"source_name\":"               \
+    " {\"type\": [\"string\", \"null\"]}, \"source_key\": {\"type\": \"string\"},"                 \
+    " \"entity_id\": {\"type\": [\"integer\", \"null\"]}, \"deleted\": {\"type\":"                 \
+    " \"boolean\"}, \"source_updated_at\": {\"type\": [\"string\", \"null\"]},"                    \
+    " \"received_at\": {\"type\": \"string\"}, \"fields\": {\"type\": \"object\"},"                \
+    " \"entity\": {\"oneOf\": [{\"$ref\": \"#/components/schemas/EntitySide\"}, {\"type\":"        \
+    " \"null\"}]}}, \"required\": [\"type\", \"record_id\", \"source\", \"source_name\","          \
+    " \"source_key\", \"entity_id\", \"deleted\", \"source_updated_at\", \"received_at\","         \
+    " \"fields\", \"entity\"], \"additionalProperties\": false}, \"Competing\": {\"type\":"        \
+    " \"object\", \"properties\": {\"id\": {\"type\": \"integer\"}, \"kind\": {\"type\":"          \
+    " \"string\"}, \"status\": {\"enum\": [\"open\", \"claimed\", \"deferred\", \"decided\","      \
+    " \"superseded\"]}, \"probability\": {\"type\": \"number\"}, \"entity_id\": {\"type\":"        \
+    " \"integer\"}, \"other_entity_id\": {\"type\": [\"integer\", \"null\"]}, \"version\":"        \
+    " {\"type\": \"integer\"}}, \"required\": [\"id\", \"kind\", \"status\", \"probability\","     \
+    " \"entity_id\", \"other_entity_id\", \"version\"], \"additionalProperties\": false},"         \
+    " \"ReviewItem\": {\"type\": \"object\", \"properties\": {\"id\": {\"type\":"                  \
+    " \"integer\"}, \"kind\": {\"enum\": [\"record_entity\", \"entity_entity\"]},"                 \
+    " \"record_id\": {\"type\": [\"integer\", \"null\"]}, \"entity_id\": {\"type\":"               \
+    " \"integer\"}, \"other_entity_id\": {\"type\": [\"integer\", \"null\"]}, \"score\":"          \
+    " {\"type\": \"number\"}, \"probability\": {\"type\": \"number\", \"minimum\": 0,"             \
+    " \"maximum\": 1}, \"priority\": {\"type\": \"number\"}, \"status\": {\"enum\":"               \
+    " [\"open\", \"claimed\", \"deferred\", \"decided\", \"superseded\"]}, \"assignee\":"          \
+    " {\"type\": [\"string\", \"null\"]}, \"decision\": {\"enum\": [\"match\", \"no_match\","      \
+    " \"defer\", null]}, \"reason\": {\"type\": [\"string\", \"null\"]}, \"decided_by\":"          \
+    " {\"type\": [\"string\", \"null\"]}, \"decided_at\": {\"type\": [\"string\", \"null\"]},"     \
+    " \"version\": {\"type\": \"integer\"}, \"created_at\": {\"type\": \"string\"},"               \
+    " \"updated_at\": {\"type\": \"string\"}, \"scored_at\": {\"type\": \"string\"},"              \
+    " \"a_label\": {\"type\": [\"string\", \"null\"]}, \"b_label\": {\"type\": [\"string\","       \
+    " \"null\"]}, \"explanation\": {\"$ref\": \"#/components/schemas/Explanation\"}, \"a\":"       \
+    " {\"oneOf\": [{\"$ref\": \"#/components/schemas/RecordSide\"}, {\"$ref\":"                    \
+    " \"#/components/schemas/EntitySide\"}]}, \"b\": {\"$ref\":"                                   \
+    " \"#/components/schemas/EntitySide\"}, \"competing\": {\"type\": \"array\", \"items\":"       \
+    " {\"$ref\": \"#/components/schemas/Competing\"}}}, \"required\": [\"id\", \"kind\","          \
+    " \"record_id\", \"entity_id\", \"other_entity_id\", \"score\", \"probability\","              \
+    " \"priority\", \"status\", \"assignee\", \"decision\", \"reason\", \"decided_by\","           \
+    " \"decided_at\", \"version\", \"created_at\", \"updated_at\", \"scored_at\","                 \
+    " \"a_label\", \"b_label\", \"explanation\", \"a\", \"b\", \"competing\"],"                    \
+    " \"additionalProperties\": false}, \"DecisionResult\": {\"type\": \"object\","                \
+    " \"properties\": {\"id\": {\"type\": \"integer\"}, \"version\": {\"type\": \"integer\"},"     \
+    " \"status\": {\"enum\": [\"open\", \"claimed\", \"deferred\", \"decided\","                   \
+    " \"superseded\"]}, \"decision\": {\"type\": \"string\"}, \"entity_id\": {\"type\":"           \
+    " \"integer\"}, \"assertions\": {\"type\": \"integer\"}}, \"required\": [\"id\","              \
+    " \"version\", \"status\", \"decision\"], \"additionalProperties\": false},"                   \
+    " \"BulkResult\": {\"type\": \"object\", \"properties\": {\"results\": {\"type\":"             \
+    " \"array\", \"items\": {\"oneOf\": [{\"$ref\": \"#/components/schemas/DecisionResult\"},"     \
+    " {\"type\": \"object\", \"properties\": {\"id\": {\"type\": \"integer\"}, \"error\":"         \
+    " {\"type\": \"object\", \"properties\": {\"status\": {\"type\": \"integer\"}, \"code\":"      \
+    " {\"type\": \"string\"}, \"title\": {\"type\": \"string\"}, \"detail\": {\"type\":"           \
+    " \"string\"}}, \"required\": [\"status\", \"title\"]}}, \"required\": [\"id\","               \
+    " \"error\"], \"additionalProperties\": false}]}}}, \"required\": [\"results\"],"              \
+    " \"additionalProperties\": false}, \"MergeResult\": {\"type\": \"object\","                   \
+    " \"properties\": {\"survivor\": {\"type\": \"integer\"}, \"retired\": {\"type\":"             \
+    " \"integer\"}, \"snapshot_id\": {\"type\": \"integer\"}, \"version\": {\"type\":"             \
+    " \"integer\"}}, \"required\": [\"survivor\", \"retired\", \"version\"],"                      \
+    " \"additionalProperties\": false}, \"UnmergeResult\": {\"type\": \"object\","                 \
+    " \"properties\": {\"survivor\": {\"type\": \"integer\"}, \"restored\": {\"type\":"            \
+    " \"integer\"}, \"snapshot_id\": {\"type\": \"integer\"}, \"version\": {\"type\":"             \
+    " \"integer\"}}, \"required\": [\"survivor\", \"restored\", \"snapshot_id\","                  \
+    " \"version\"], \"additionalProperties\": false}, \"SplitResult\": {\"type\": \"object\","     \
+    " \"properties\": {\"entity_id\": {\"type\": \"integer\"}, \"moved_to\": {\"type\":"           \
+    " \"integer\"}, \"version\": {\"type\": \"integer\"}}, \"required\": [\"entity_id\","          \
+    " \"moved_to\", \"version\"]}, \"PinResult\": {\"type\": \"object\", \"properties\":"          \
+    " {\"entity_id\": {\"type\": \"integer\"}, \"attr\": {\"type\": \"string\"}, \"version\":"     \
+    " {\"type\": \"integer\"}, \"golden\": {\"type\": \"object\"}}, \"required\":"                 \
+    " [\"entity_id\", \"attr\", \"version\", \"golden\"], \"additionalProperties\": false},"       \
+    " \"AuditRow\": {\"type\": \"object\", \"properties\": {\"id\": {\"type\": \"integer\"},"      \
+    " \"at\": {\"type\": \"string\"}, \"actor\": {\"type\": \"string\"}, \"role\": {\"type\":"     \
+    " \"string\"}, \"action\": {\"type\": \"string\"}, \"target\": {\"type\": \"string\"},"        \
+    " \"reason\": {\"type\": [\"string\", \"null\"]}, \"before\": {}, \"after\": {},"              \
+    " \"prev_hash\": {\"type\": \"string\"}, \"hash\": {\"type\": \"string\"}}, \"required\":"     \
+    " [\"id\", \"at\", \"actor\", \"role\", \"action\", \"target\", \"reason\", \"before\","       \
+    " \"after\", \"prev_hash\", \"hash\"], \"additionalProperties\": false}, \"AuditPage\":"       \
+    " {\"type\": \"object\", \"properties\": {\"items\": {\"type\": \"array\", \"items\":"         \
+    " {\"$ref\": \"#/components/schemas/AuditRow\"}}, \"next\": {\"type\": [\"integer\","          \
+    " \"null\"]}, \"chain\": {\"type\": \"object\", \"properties\": {\"intact\": {\"type\":"       \
+    " \"boolean\"}, \"rows\": {\"type\": \"integer\"}, \"problems\": {\"type\": \"integer\"},"     \
+    " \"first\": {\"type\": \"string\"}, \"head\": {\"type\": \"string\"}, \"details\":"           \
+    " {\"type\": \"array\"}}, \"required\": [\"intact\", \"rows\", \"problems\", \"first\","       \
+    " \"head\", \"details\"], \"additionalProperties\": false}}, \"required\": [\"items\","        \
+    " \"next\"], \"additionalProperties\": false}}"
 
 const char mdm_h_review_list_doc[] =
     "{\"summary\": \"The review queue\", \"tags\": [\"stewardship\"], \"description\":"
@@ -38,20 +185,23 @@ const char mdm_h_review_list_doc[] =
     " {\"name\": \"cursor\", \"in\": \"query\", \"schema\": {\"type\": \"string\"}},"
     " {\"name\": \"limit\", \"in\": \"query\", \"schema\": {\"type\": \"integer\", \"minimum\": 1,"
     " \"maximum\": 500, \"default\": 50}}],"
-    " \"responses\": {\"200\": {\"description\": \"{items, next}\", \"content\": " OBJ "}}}";
+    " \"responses\": {\"200\": {\"description\": \"{items, next}\", \"content\": " REF(
+        "ReviewPage") "}}, \"x-components\": {\"schemas\": " STEWARD_SCHEMAS "}}";
 
 const char mdm_h_review_get_doc[] =
     "{\"summary\": \"One review item with both sides\", \"tags\": [\"stewardship\"],"
     " \"description\": \"The item, its explanation (field, level, weight) and both sides in"
     " full: a record (source, key, canonical fields) or an entity (golden fields, members).\","
-    " \"responses\": {\"200\": {\"description\": \"the item\", \"content\": " OBJ "}}}";
+    " \"responses\": {\"200\": {\"description\": \"the item\", \"content\": " REF(
+        "ReviewItem") "}}}";
 
 const char mdm_h_review_claim_doc[] =
     "{\"summary\": \"Claim or assign a review item\", \"tags\": [\"stewardship\"],"
     " \"description\": \"Body {version, assignee?}: without assignee the caller claims the item;"
     " with one, the item is assigned to that steward; assignee null releases it. A stale"
     " version or an item claimed by someone else is 409.\","
-    " \"responses\": {\"200\": {\"description\": \"the item\", \"content\": " OBJ "}}}";
+    " \"responses\": {\"200\": {\"description\": \"the item\", \"content\": " REF(
+        "ReviewSummary") "}}}";
 
 const char mdm_h_review_decide_doc[] =
     "{\"summary\": \"Decide a review item\", \"tags\": [\"stewardship\"], \"description\":"
@@ -61,15 +211,26 @@ const char mdm_h_review_decide_doc[] =
     " decision is audited and becomes labelled record pairs. 409 on a stale version, a final"
     " or superseded item, or a match that a never_link assertion forbids.\","
     " \"responses\": {\"200\": {\"description\": \"{id, status, decision, version, entity_id?,"
-    " assertions?}\", \"content\": " OBJ "}}}";
+    " assertions?}\", \"content\": " REF("DecisionResult") "}}}";
+
+const char mdm_h_review_reopen_doc[] =
+    "{\"summary\": \"Reopen a decided review item\", \"tags\": [\"stewardship\"],"
+    " \"description\": \"Body {version, reason?}. The item is open again, unassigned, with"
+    " one audit row (review.reopen) holding the decision it undoes; reopening a no_match"
+    " removes the never_link assertions it wrote. An accepted item (match) cannot be reopened:"
+    " undo the merge or split instead (409), as for a stale version or an undecided item.\","
+    " \"responses\": {\"200\": {\"description\": \"the item\", \"content\": " REF(
+        "ReviewSummary") "}}}";
 
 const char mdm_h_review_bulk_doc[] =
     "{\"summary\": \"Decide several review items\", \"tags\": [\"stewardship\"],"
     " \"description\": \"Body {decisions: [{id, version, decision, reason?}]} (1..500), each"
     " decided in its own transaction; the reply lists each result or its error. 200 when all"
     " succeeded, 207 otherwise.\","
-    " \"responses\": {\"200\": {\"description\": \"{results}\", \"content\": " OBJ "},"
-    " \"207\": {\"description\": \"{results}, some with error\", \"content\": " OBJ "}}}";
+    " \"responses\": {\"200\": {\"description\": \"{results}\", \"content\": " REF(
+        "BulkResult") "},"
+                      " \"207\": {\"description\": \"{results}, some with error\", "
+                      "\"content\": " REF("BulkResult") "}}}";
 
 const char mdm_h_entity_merge_doc[] =
     "{\"summary\": \"Merge another golden record into this one\", \"tags\": [\"stewardship\"],"
@@ -77,7 +238,7 @@ const char mdm_h_entity_merge_doc[] =
     " records are kept in a snapshot so POST .../unmerge restores them exactly. 409 on a stale"
     " version, an already merged pair or a never_link assertion.\","
     " \"responses\": {\"200\": {\"description\": \"{survivor, retired, version}\", "
-    "\"content\": " OBJ "}}}";
+    "\"content\": " REF("MergeResult") "}}}";
 
 const char mdm_h_entity_split_doc[] =
     "{\"summary\": \"Split source records off a golden record\", \"tags\": [\"stewardship\"],"
@@ -85,7 +246,7 @@ const char mdm_h_entity_split_doc[] =
     " the records move to a new golden record (or to `into`); never_link assertions are"
     " stored between the moved and the remaining records.\","
     " \"responses\": {\"200\": {\"description\": \"{entity_id, moved_to, version}\","
-    " \"content\": " OBJ "}}}";
+    " \"content\": " REF("SplitResult") "}}}";
 
 const char mdm_h_entity_unmerge_doc[] =
     "{\"summary\": \"Undo a manual merge exactly\", \"tags\": [\"stewardship\"],"
@@ -94,21 +255,21 @@ const char mdm_h_entity_unmerge_doc[] =
     " pre-merge golden values, lineage and pins. version / If-Match: the survivor's (what GET"
     " answers for either id). 409 when already undone (econflict) or stale (estale).\","
     " \"responses\": {\"200\": {\"description\": \"{survivor, restored, snapshot_id, version}\","
-    " \"content\": " OBJ "}}}";
+    " \"content\": " REF("UnmergeResult") "}}}";
 
 const char mdm_h_entity_pin_doc[] =
     "{\"summary\": \"Pin a golden value\", \"tags\": [\"stewardship\"], \"description\":"
     " \"Body {value, version?, reason?}: the value wins over every survivorship rule until the"
     " pin is removed (DELETE).\","
     " \"responses\": {\"200\": {\"description\": \"{entity_id, attr, version, golden}\","
-    " \"content\": " OBJ "}}}";
+    " \"content\": " REF("PinResult") "}}}";
 
 const char mdm_h_entity_unpin_doc[] =
     "{\"summary\": \"Remove a pin\", \"tags\": [\"stewardship\"],"
     " \"parameters\": [{\"name\": \"version\", \"in\": \"query\", \"schema\": {\"type\":"
     " \"integer\"}}],"
     " \"responses\": {\"200\": {\"description\": \"{entity_id, attr, version, golden}\","
-    " \"content\": " OBJ "}}}";
+    " \"content\": " REF("PinResult") "}}}";
 
 const char mdm_h_assertion_doc[] =
     "{\"summary\": \"Assert that two records are (never) the same person\", \"tags\":"
@@ -144,8 +305,8 @@ const char mdm_h_audit_doc[] =
     " {\"name\": \"limit\", \"in\": \"query\", \"schema\": {\"type\": \"integer\", \"minimum\": 1,"
     " \"maximum\": 1000, \"default\": 100}},"
     " {\"name\": \"verify\", \"in\": \"query\", \"schema\": {\"type\": \"boolean\"}}],"
-    " \"responses\": {\"200\": {\"description\": \"{items, next, chain?}\", \"content\": " OBJ
-    "}}}";
+    " \"responses\": {\"200\": {\"description\": \"{items, next, chain?}\", \"content\": " REF(
+        "AuditPage") "}}}";
 
 /* ---- helpers ---------------------------------------------------------------------- */
 
@@ -292,6 +453,26 @@ static bool query_prob(mdm_http_req *req, const char *name, double *out, int *ha
     return true;
 }
 
+/* Optional non-negative number of days (query argument name); false after replying. */
+static bool query_days(mdm_http_req *req, const char *name, double *out, int *has)
+{
+    const char *v = mdm_http_query(req, name);
+    *has = 0;
+    if (!v || !*v)
+        return true;
+    char *end;
+    double d = strtod(v, &end);
+    if (*end || !(d >= 0 && d <= 36500)) {
+        char field[64];
+        snprintf(field, sizeof field, "/query/%s", name);
+        fail(req, MDM_EINVAL, field, "must be a number of days between 0 and 36500");
+        return false;
+    }
+    *out = d;
+    *has = 1;
+    return true;
+}
+
 void mdm_h_review_list(mdm_http_req *req)
 {
     long long limit, entity;
@@ -299,10 +480,15 @@ void mdm_h_review_list(mdm_http_req *req)
     if (!mdm_http_query_int(req, "limit", 50, 1, 500, &limit) ||
         !mdm_http_query_int(req, "entity_id", 0, 0, INT64_MAX, &entity) ||
         !query_prob(req, "min_probability", &f.min_probability, &f.has_min) ||
-        !query_prob(req, "max_probability", &f.max_probability, &f.has_max))
+        !query_prob(req, "max_probability", &f.max_probability, &f.has_max) ||
+        !query_days(req, "min_age_days", &f.min_age_days, &f.has_min_age) ||
+        !query_days(req, "max_age_days", &f.max_age_days, &f.has_max_age))
         return;
     f.status = mdm_http_query(req, "status");
     f.assignee = mdm_http_query(req, "assignee");
+    if (f.assignee && !strcmp(f.assignee, "me")) /* the caller's own items */
+        f.assignee = mdm_http_actor(req);
+    f.source = mdm_http_query(req, "source");
     f.kind = mdm_http_query(req, "kind");
     f.sort = mdm_http_query(req, "sort");
     f.cursor = mdm_http_query(req, "cursor");
@@ -316,6 +502,10 @@ void mdm_h_review_list(mdm_http_req *req)
     mdm_status st = mdm_queue_rescore(mdm_http_db(req), mdm_http_ingest_ctx(req), NULL, &err);
     if (st == MDM_OK)
         st = mdm_queue_list(mdm_http_db(req), &f, &items, &next, &err);
+    json_t *counts = NULL;
+    if (st == MDM_OK &&
+        (st = mdm_queue_counts(mdm_http_db(req), &f, mdm_http_actor(req), &counts, &err)) != MDM_OK)
+        json_decref(items);
     if (st != MDM_OK) {
         if (err.field[0] == '/' && strncmp(err.field, "/query/", 7) != 0) {
             char q[sizeof err.field + 8];
@@ -325,7 +515,8 @@ void mdm_h_review_list(mdm_http_req *req)
         mdm_http_reply_problem(req, &err);
         return;
     }
-    json_t *out = json_pack("{s:o,s:s?}", "items", items, "next", next);
+    json_t *out = json_pack("{s:o,s:s?,s:o}", "items", items, "next", next, "counts",
+                            counts ? counts : json_object());
     free(next);
     mdm_http_reply_json(req, MHD_HTTP_OK, out);
 }
@@ -343,6 +534,7 @@ void mdm_h_review_get(mdm_http_req *req)
         snprintf(etag, sizeof etag, "\"%lld\"",
                  (long long)json_integer_value(json_object_get(item, "version")));
         mdm_http_set_header(req, "ETag", etag);
+        mdm_mask_for_role(mdm_http_role(req), item);
     }
     reply_status(req, st, &err, item);
 }
@@ -373,6 +565,27 @@ void mdm_h_review_claim(mdm_http_req *req)
         st = mdm_queue_claim(mdm_http_db(req), id, version, &who, &item, &err);
     }
     reply_status(req, st, &err, item);
+}
+
+void mdm_h_review_reopen(mdm_http_req *req)
+{
+    int64_t id;
+    if (!mdm_http_param_id(req, "id", "review item", &id))
+        return;
+    json_t *b = body_object(req);
+    int version = 0;
+    const char *reason = NULL;
+    if (!b || !version_of(req, b, &version) || !member_str(req, b, "reason", &reason))
+        return;
+    if (version <= 0) {
+        fail(req, MDM_EUNPROCESSABLE, "/version", "the item's version is required");
+        return;
+    }
+    mdm_queue_actor who = {mdm_http_actor(req), mdm_http_role(req)};
+    json_t *item = NULL;
+    mdm_err err = {0};
+    mdm_status st = mdm_queue_reopen(mdm_http_db(req), id, version, reason, &who, &item, &err);
+    reply_body_status(req, st, &err, item);
 }
 
 /* Reads one decision object; false after replying. */
@@ -540,6 +753,54 @@ void mdm_h_entity_unmerge(mdm_http_req *req)
     reply_entity(req, st, &err, out, false);
 }
 
+/* A typed pin value goes through the same normalizers and checks as a source record's
+ * value (a birth date must be a real date, a phone a phone number, ...): *out receives
+ * the canonical form to pin (new reference). Custom attributes (attributes.NAME) are
+ * taken as they are. False after replying 422 with the check's reason. */
+static bool pin_value(mdm_http_req *req, const char *attr, json_t *value, json_t **out)
+{
+    *out = NULL;
+    if (!attr || !strncmp(attr, "attributes.", 11)) {
+        *out = json_incref(value);
+        return true;
+    }
+    /* a record needs an identifier to be valid at all: one that is not the pinned one */
+    const char *id_attr = strcmp(attr, "customer_number") ? "customer_number" : "loyalty_id";
+    json_t *rec = json_pack("{s:s,s:s,s:O}", "source_key", "pin", id_attr, "pin", attr, value);
+    json_t *canon = NULL, *errors = NULL;
+    mdm_err err = {0};
+    mdm_status st =
+        mdm_ingest_canonicalize(mdm_http_ingest_ctx(req), NULL, rec, &canon, &errors, &err);
+    json_decref(rec);
+    if (st != MDM_OK) {
+        mdm_http_reply_problem(req, &err);
+        return false;
+    }
+    size_t i;
+    json_t *e;
+    json_array_foreach(errors, i, e)
+    {
+        const char *why = json_string_value(json_object_get(e, "reason"));
+        char msg[200];
+        snprintf(msg, sizeof msg, "%.60s %.120s", attr, why ? why : "is not valid");
+        json_decref(errors);
+        fail(req, MDM_EUNPROCESSABLE, "/value", msg);
+        return false;
+    }
+    json_decref(errors);
+    json_t *v = canon ? json_object_get(canon, attr) : NULL;
+    if (!v || json_is_null(v) || (json_is_array(v) && json_array_size(v) == 0)) {
+        json_decref(canon);
+        char msg[120];
+        snprintf(msg, sizeof msg, "the value is not a valid %.60s", attr);
+        fail(req, MDM_EUNPROCESSABLE, "/value", msg);
+        return false;
+    }
+    *out = json_incref(v);
+    json_decref(canon);
+    return true;
+}
+
 void mdm_h_entity_pin(mdm_http_req *req)
 {
     int64_t id;
@@ -548,15 +809,19 @@ void mdm_h_entity_pin(mdm_http_req *req)
     mdm_merge_actor who;
     if (!entity_action_start(req, &id, &b, &version, &who))
         return;
-    json_t *value = json_object_get(b, "value");
-    if (!value) {
+    json_t *given = json_object_get(b, "value"), *value = NULL;
+    if (!given || json_is_null(given)) {
         fail(req, MDM_EUNPROCESSABLE, "/value", "value is required");
         return;
     }
+    const char *attr = mdm_http_param(req, "attr");
+    if (!pin_value(req, attr, given, &value))
+        return;
     json_t *out = NULL;
     mdm_err err = {0};
-    mdm_status st = mdm_merge_pin(mdm_http_db(req), mdm_http_ingest_ctx(req), id, version,
-                                  mdm_http_param(req, "attr"), value, &who, &out, &err);
+    mdm_status st = mdm_merge_pin(mdm_http_db(req), mdm_http_ingest_ctx(req), id, version, attr,
+                                  value, &who, &out, &err);
+    json_decref(value);
     reply_entity(req, st, &err, out, true);
 }
 
@@ -655,6 +920,7 @@ void mdm_h_explain(mdm_http_req *req)
                   "strong_conflict", strong, "same_entity", same);
     json_decref(a);
     json_decref(b);
+    mdm_mask_for_role(mdm_http_role(req), out);
     mdm_http_reply_json(req, MHD_HTTP_OK, out);
 }
 

@@ -77,6 +77,8 @@ const mdm_http_route mdm_http_routes[] = {
           0),
     ROUTE("POST", "/v1/review/{id}/decision", MDM_ROLE_STEWARD, mdm_h_review_decide,
           MDM_HTTP_BODY_JSON, 0),
+    ROUTE("POST", "/v1/review/{id}/reopen", MDM_ROLE_STEWARD, mdm_h_review_reopen,
+          MDM_HTTP_BODY_JSON, 0),
     ROUTE("POST", "/v1/entities/{id}/merge", MDM_ROLE_STEWARD, mdm_h_entity_merge,
           MDM_HTTP_BODY_JSON, MDM_HTTP_IF_MATCH),
     ROUTE("POST", "/v1/entities/{id}/split", MDM_ROLE_STEWARD, mdm_h_entity_split,

@@ -4,6 +4,7 @@
 
 #include "common/log.h"
 #include "common/mem.h"
+#include "matching/normalize.h"
 #include "mdm/consent.h"
 #include "mdm/ingest.h"
 #include "mdm/outbox.h"
@@ -1261,6 +1262,239 @@ out_free:
     return st;
 }
 
+/* Free-text search (mdm_golden_find). $1 name tokens and $2 their nickname classes (in
+ * the comparison form ingest stores in normalized.keys), $3 initials, $4 exact key probes
+ * (containment documents for normalized.keys: e-mail, phone, loyalty id, postal code,
+ * street line), $5 how many name tokens must match, $6 offset, $7 limit + 1. A name token
+ * matches a record's last name (4), first name (3), nickname class (2), middle name (1)
+ * or, from three letters, the start of a first or last name (1); an entity ranks by the
+ * tokens it matches, then initials, key probes and those weights. Every probe is an index
+ * lookup: the GIN index of migration 015 and the prefix indexes of migration 020. */
+static const mdm_db_stmt stmt_find = {
+    "golden_find",
+    "WITH tok AS (SELECT t, c, i FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS x(t, c, "
+    "i)),"
+    " name_hits AS (SELECT m.entity_id, tok.i, max(CASE WHEN r.k->>'last' = tok.t THEN 4"
+    "     WHEN r.k->>'first' = tok.t THEN 3 WHEN r.k->>'first_canon' = tok.c THEN 2"
+    "     WHEN r.k->>'middle' = tok.t THEN 1 ELSE 1 END) AS s"
+    "   FROM tok CROSS JOIN LATERAL (SELECT s.id, s.normalized->'keys' AS k FROM source_record s"
+    "     WHERE s.normalized->'keys' @> jsonb_build_object('last', tok.t)"
+    "        OR s.normalized->'keys' @> jsonb_build_object('first', tok.t)"
+    "        OR s.normalized->'keys' @> jsonb_build_object('first_canon', tok.c)"
+    "        OR s.normalized->'keys' @> jsonb_build_object('middle', tok.t)"
+    "        OR (length(tok.t) >= 3 AND (s.normalized->'keys'->>'last') ~>=~ tok.t"
+    "            AND (s.normalized->'keys'->>'last') ~<~ (tok.t || chr(1114111)))"
+    "        OR (length(tok.t) >= 3 AND (s.normalized->'keys'->>'first') ~>=~ tok.t"
+    "            AND (s.normalized->'keys'->>'first') ~<~ (tok.t || chr(1114111)))) r"
+    "   JOIN membership m ON m.record_id = r.id AND m.active"
+    "   GROUP BY m.entity_id, tok.i),"
+    " names AS (SELECT entity_id, count(*) AS n, sum(s) AS s FROM name_hits GROUP BY entity_id"
+    "   HAVING count(*) >= $5),"
+    " key_hits AS (SELECT m.entity_id, count(DISTINCT d.i) AS n FROM unnest($4::jsonb[])"
+    "     WITH ORDINALITY AS d(doc, i)"
+    "   JOIN source_record s ON s.normalized->'keys' @> d.doc"
+    "   JOIN membership m ON m.record_id = s.id AND m.active GROUP BY m.entity_id),"
+    " hits AS (SELECT coalesce(n.entity_id, k.entity_id) AS entity_id, coalesce(n.n, 0) AS nn,"
+    "   coalesce(n.s, 0) AS ns, coalesce(k.n, 0) AS nk"
+    "   FROM names n FULL JOIN key_hits k ON k.entity_id = n.entity_id"
+    "   WHERE cardinality($1::text[]) = 0 OR n.entity_id IS NOT NULL),"
+    " ranked AS (SELECT h.*, (SELECT count(*) FROM unnest($3::text[]) ini WHERE EXISTS ("
+    "     SELECT 1 FROM membership m JOIN source_record s ON s.id = m.record_id"
+    "     WHERE m.entity_id = h.entity_id AND m.active"
+    "       AND left(s.normalized->'keys'->>'first', 1) = ini)) AS ni FROM hits h)"
+    " SELECT e.id, e.version, e.golden, r.nn + r.nk AS matched, count(*) OVER () AS total"
+    " FROM ranked r JOIN entity e ON e.id = r.entity_id AND e.status = 'active'"
+    " ORDER BY r.nk + r.nn DESC, r.ni DESC, r.ns DESC, e.id OFFSET $6 LIMIT $7",
+    7};
+
+/* The containment document {"addresses": [{name: value}]} (JSON text). */
+static char *address_probe(const char *name, const char *value)
+{
+    json_t *o = json_pack("{s:[{s:s}]}", "addresses", name, value);
+    char *s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return s;
+}
+
+/* Appends v to the text-array literal a ({"x","y"}), quoted. */
+static void array_add(mdm_buf *a, const char *v)
+{
+    mdm_buf_putc(a, a->len ? ',' : '{');
+    mdm_buf_putc(a, '"');
+    for (const char *p = v; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            mdm_buf_putc(a, '\\');
+        mdm_buf_putc(a, *p);
+    }
+    mdm_buf_putc(a, '"');
+}
+
+static const char *array_end(mdm_buf *a)
+{
+    if (a->len == 0)
+        mdm_buf_puts(a, "{}");
+    else
+        mdm_buf_putc(a, '}');
+    return a->data;
+}
+
+static bool has_digit(const char *s)
+{
+    for (; *s; s++)
+        if (*s >= '0' && *s <= '9')
+            return true;
+    return false;
+}
+
+mdm_status mdm_golden_find(mdm_db *db, const char *q, const char *default_country, int offset,
+                           int limit, json_t **out, mdm_err *err)
+{
+    *out = NULL;
+    if (!q || !*q)
+        return mdm_err_set_field(err, MDM_EINVAL, "/q", "q is empty");
+    if (strlen(q) > 200)
+        return mdm_err_set_field(err, MDM_EINVAL, "/q", "q is longer than 200 characters");
+    if (!mdm_norm_utf8_valid(q, strlen(q)))
+        return mdm_err_set_field(err, MDM_EINVAL, "/q", "q is not valid UTF-8");
+    if (limit < 1 || limit > 1000 || offset < 0 || offset > 100000)
+        return mdm_err_set_field(err, MDM_EINVAL, "/limit",
+                                 "limit must be 1..1000, offset 0..100000");
+    mdm_buf toks = {0}, canons = {0}, inits = {0}, probes = {0};
+    char *probe_text[4] = {0};
+    size_t np = 0;
+    int ntok = 0; /* name tokens of two letters or more */
+    mdm_status st = MDM_OK;
+    const char *country = default_country ? default_country : "US";
+    if (strchr(q, '@')) { /* an e-mail address */
+        char *em = mdm_ingest_email_key(q);
+        if (em)
+            probe_text[np++] = contains("emails", em, true);
+        free(em);
+    } else if (has_digit(q)) { /* phone, loyalty id, postal code or street address */
+        char ph[24];
+        if (mdm_ingest_phone_key(q, country, ph))
+            probe_text[np++] = contains("phones", ph, true);
+        char *ly = mdm_ingest_text_key(q);
+        size_t o = 0;
+        for (size_t i = 0; ly[i]; i++)
+            if (ly[i] != ' ')
+                ly[o++] = ly[i];
+        ly[o] = '\0';
+        if (*ly)
+            probe_text[np++] = contains("loyalty_id", ly, false);
+        free(ly);
+        mdm_buf pc = {0};
+        mdm_err ignored;
+        if (strlen(q) <= 12 && mdm_norm_postal_code(q, NULL, &pc, &ignored) == MDM_OK && pc.data) {
+            if (strlen(pc.data) == 10 && pc.data[5] == '-')
+                pc.data[5] = '\0'; /* ZIP+4: the stored key is the ZIP */
+            probe_text[np++] = address_probe("postal", pc.data);
+        }
+        mdm_buf_free(&pc);
+        mdm_norm *n = mdm_ingest_norm_acquire(err);
+        if (!n) {
+            st = err ? err->code : MDM_EINTERNAL;
+            goto out;
+        }
+        mdm_arena *a = mdm_arena_new(1024);
+        mdm_address_norm an;
+        if (mdm_norm_address(n, q, NULL, NULL, NULL, NULL, NULL, country, a, &an, &ignored) ==
+                MDM_OK &&
+            *an.line)
+            probe_text[np++] = address_probe("line1", an.line);
+        mdm_arena_free(a);
+        mdm_ingest_norm_release(n);
+    } else { /* a name, in any order, "Last, First", with initials or parts */
+        char *key = mdm_ingest_text_key(q);
+        char *save = NULL;
+        for (char *t = strtok_r(key, " ,", &save); t && ntok < 8; t = strtok_r(NULL, " ,", &save)) {
+            if (!t[1]) {
+                array_add(&inits, t);
+                continue;
+            }
+            array_add(&toks, t);
+            array_add(&canons, mdm_norm_nickname_canon(NULL, t));
+            ntok++;
+        }
+        free(key);
+        if (!ntok) {
+            st = mdm_err_set_field(err, MDM_EINVAL, "/q",
+                                   "give a name of two letters or more (initials alone find "
+                                   "too much)");
+            goto out;
+        }
+    }
+    for (size_t i = 0; i < np; i++)
+        array_add(&probes, probe_text[i]);
+    {
+        char need[16], off[16], lim[16];
+        snprintf(need, sizeof need, "%d", ntok >= 3 ? ntok - 1 : ntok);
+        snprintf(off, sizeof off, "%d", offset);
+        snprintf(lim, sizeof lim, "%d", limit + 1);
+        const char *p[7] = {array_end(&toks),
+                            array_end(&canons),
+                            array_end(&inits),
+                            array_end(&probes),
+                            need,
+                            off,
+                            lim};
+        PGresult *res = NULL;
+        if ((st = mdm_db_exec(db, &stmt_find, p, &res, err)) != MDM_OK)
+            goto out;
+        json_t *items = json_array();
+        int n = PQntuples(res);
+        for (int i = 0; i < n && i < limit; i++)
+            json_array_append_new(items,
+                                  json_pack("{s:I, s:i, s:o}", "id",
+                                            (json_int_t)mdm_db_get_ll(res, i, "id", 0), "version",
+                                            (int)mdm_db_get_ll(res, i, "version", 0), "golden",
+                                            json_or_null(mdm_db_get(res, i, "golden", NULL))));
+        long long total = n ? mdm_db_get_ll(res, 0, "total", 0) : 0;
+        PQclear(res);
+        *out = json_pack("{s:o, s:o, s:I}", "items", items, "next",
+                         n > limit ? json_integer(offset + limit) : json_null(), "total",
+                         (json_int_t)(n ? total : offset));
+    }
+out:
+    for (size_t i = 0; i < np; i++)
+        free(probe_text[i]);
+    mdm_buf_free(&toks);
+    mdm_buf_free(&canons);
+    mdm_buf_free(&inits);
+    mdm_buf_free(&probes);
+    return st;
+}
+
+static const mdm_db_stmt stmt_member_records = {
+    "golden_member_records",
+    "SELECT coalesce(json_agg(json_build_object('record_id', s.id, 'source', s.source,"
+    " 'source_name', ss.name, 'source_key', s.source_key,"
+    " 'source_updated_at', s.source_updated_at, 'received_at', s.received_at,"
+    " 'linked_at', m.linked_at,"
+    " 'fields', s.normalized - 'keys' - 'source' - 'source_key' - 'issues') ORDER BY s.id),"
+    " '[]'::json)::text AS j"
+    " FROM membership m JOIN source_record s ON s.id = m.record_id"
+    " LEFT JOIN source_system ss ON ss.code = s.source"
+    " WHERE m.entity_id = $1 AND m.active",
+    1};
+
+mdm_status mdm_golden_member_records(mdm_db *db, int64_t id, json_t **out, mdm_err *err)
+{
+    *out = NULL;
+    char eid[32];
+    ID(eid, id);
+    const char *p[1] = {eid};
+    PGresult *res = NULL;
+    mdm_status st = mdm_db_exec(db, &stmt_member_records, p, &res, err);
+    if (st != MDM_OK)
+        return st;
+    *out = json_loads(mdm_db_get(res, 0, "j", "[]"), 0, NULL);
+    PQclear(res);
+    if (!*out)
+        *out = json_array();
+    return MDM_OK;
+}
+
 static const mdm_db_stmt stmt_hist_versions = {
     "golden_hist_versions",
     "SELECT version, golden, reason, created_at FROM entity_version WHERE entity_id = $1 "
@@ -1269,9 +1503,13 @@ static const mdm_db_stmt stmt_hist_versions = {
 
 static const mdm_db_stmt stmt_hist_events = {
     "golden_hist_events",
-    "SELECT id, action, method, entity_id, record_id, other_entity_id, probability, rule, actor, "
-    "reason, created_at FROM link_event WHERE entity_id = $1 OR other_entity_id = $1 "
-    "ORDER BY id DESC LIMIT 500",
+    "SELECT l.id, l.action, l.method, l.entity_id, l.record_id, l.other_entity_id, l.probability,"
+    " l.rule, l.actor, l.reason, l.created_at, s.id AS snapshot_id, s.undone_at"
+    " FROM link_event l LEFT JOIN LATERAL (SELECT s.id, s.undone_at FROM merge_snapshot s"
+    "   WHERE l.action = 'merge' AND s.survivor_id = l.entity_id"
+    "     AND s.retired_id = l.other_entity_id AND s.created_at <= l.created_at"
+    "   ORDER BY s.id DESC LIMIT 1) s ON true"
+    " WHERE l.entity_id = $1 OR l.other_entity_id = $1 ORDER BY l.id DESC LIMIT 500",
     1};
 
 mdm_status mdm_golden_history(mdm_db *db, int64_t id, json_t **out, mdm_err *err)
@@ -1312,6 +1550,11 @@ mdm_status mdm_golden_history(mdm_db *db, int64_t id, json_t **out, mdm_err *err
         json_object_set_new(e, "probability", pr ? json_real(strtod(pr, NULL)) : json_null());
         json_object_set_new(e, "rule", str_or_null(mdm_db_get(res, i, "rule", NULL)));
         json_object_set_new(e, "reason", str_or_null(mdm_db_get(res, i, "reason", NULL)));
+        long long snap = mdm_db_get_ll(res, i, "snapshot_id", 0);
+        if (snap) { /* a merge: the snapshot that undoes it, and whether it was undone */
+            json_object_set_new(e, "snapshot_id", json_integer(snap));
+            json_object_set_new(e, "undone_at", str_or_null(mdm_db_get(res, i, "undone_at", NULL)));
+        }
         json_array_append_new(events, e);
     }
     PQclear(res);

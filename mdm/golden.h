@@ -184,9 +184,30 @@ typedef struct mdm_golden_query {
 mdm_status mdm_golden_search(mdm_db *db, const mdm_golden_query *q, json_t **out, mdm_err *err)
     __attribute__((warn_unused_result));
 
+/* The active member records of entity id as the steward sees them: a new array of
+ * {"record_id", "source", "source_name", "source_key", "source_updated_at", "received_at",
+ * "linked_at", "fields" (the canonical record without comparison keys)}, by record id. */
+mdm_status mdm_golden_member_records(mdm_db *db, int64_t id, json_t **out, mdm_err *err)
+    __attribute__((warn_unused_result));
+
+/* Free-text search of active golden records, ranked, as a steward types it: a name in any
+ * order ("Robert James Whitaker", "Whitaker, Robert", "R Whitaker", "Bob Whitaker",
+ * "MÜLLER", "whit"), compared in the form ingest stores (case, accents, transliteration,
+ * nickname classes of matching/normalize.h); or an e-mail address, phone number, loyalty
+ * id, postal code or street line (q with digits), normalized as on ingest
+ * (default_country for national layouts; NULL = "US"). With three name tokens or more
+ * one may miss. *out receives {"items": [{"id", "version", "golden"}], "next": offset of
+ * the next page or null, "total"}. MDM_EINVAL for an empty or over-long q, initials
+ * alone, a bad offset or limit (1..1000). */
+mdm_status mdm_golden_find(mdm_db *db, const char *q, const char *default_country, int offset,
+                           int limit, json_t **out, mdm_err *err)
+    __attribute__((warn_unused_result));
+
 /* History: {"id", "versions": [{"version", "golden", "reason", "created_at"}],
  * "events": [link events {"id", "action", "method", "record_id", "other_entity_id",
- * "probability", "rule", "actor", "reason", "created_at"}]}, newest first. */
+ * "probability", "rule", "actor", "reason", "created_at", and for a merge "snapshot_id"
+ * (what undoes exactly this merge) and "undone_at" (null while it stands)}]}, newest
+ * first. */
 mdm_status mdm_golden_history(mdm_db *db, int64_t id, json_t **out, mdm_err *err)
     __attribute__((warn_unused_result));
 

@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "mdm/audit.h"
+#include "mdm/golden.h"
 #include "mdm/resolve.h"
 #include "stewardship/merge.h"
 
@@ -44,14 +45,28 @@
                                                                         "r.other_entity_id) END"   \
                                                                         ")::text AS j"
 
-#define LIST_WHERE                                                                                 \
-    " FROM review_item r"                                                                          \
-    " WHERE r.status = ANY ($1::text[])"                                                           \
+/* The filters of a listing; src, older, newer: the parameter numbers of the source filter
+ * and of the age bounds in days (they differ between the list and the count). */
+#define FILTERS(src, older, newer)                                                                 \
     "   AND ($2::text IS NULL OR ($2 = '-' AND r.assignee IS NULL) OR r.assignee = $2)"            \
     "   AND ($3::text IS NULL OR r.kind = $3)"                                                     \
     "   AND ($4::bigint = 0 OR r.entity_id = $4 OR r.other_entity_id = $4)"                        \
     "   AND ($5::float8 IS NULL OR r.probability >= $5)"                                           \
-    "   AND ($6::float8 IS NULL OR r.probability <= $6)"
+    "   AND ($6::float8 IS NULL OR r.probability <= $6)"                                           \
+    "   AND (" src "::text IS NULL"                                                                \
+    "     OR EXISTS (SELECT 1 FROM source_record s WHERE s.id = r.record_id AND s.source = " src   \
+    ")"                                                                                            \
+    "     OR EXISTS (SELECT 1 FROM membership m JOIN source_record s ON s.id = m.record_id"        \
+    "       WHERE m.active AND m.entity_id IN (r.entity_id, r.other_entity_id)"                    \
+    "         AND s.source = " src "))"                                                            \
+    "   AND (" older "::float8 IS NULL"                                                            \
+    "     OR r.created_at <= now() - " older "::float8 * interval '1 day')"                        \
+    "   AND (" newer "::float8 IS NULL OR r.created_at > now() - " newer                           \
+    "::float8 * interval '1 day')"
+
+#define LIST_WHERE                                                                                 \
+    " FROM review_item r"                                                                          \
+    " WHERE r.status = ANY ($1::text[])" FILTERS("$10", "$11", "$12")
 
 typedef struct sort_variant {
     const char *name;
@@ -67,32 +82,51 @@ static const sort_variant sorts[] = {
       "   AND ($7::text IS NULL OR r.priority < $7::float8"
       "        OR (r.priority = $7::float8 AND r.id > $8::bigint))"
       " ORDER BY r.priority DESC, r.id LIMIT $9",
-      9}},
+      12}},
     {"created",
      {"queue_list_created",
       "SELECT r.id, r.created_at::text AS k, " SUMMARY LIST_WHERE
       "   AND ($7::text IS NULL OR (r.created_at, r.id) > ($7::timestamptz, $8::bigint))"
       " ORDER BY r.created_at, r.id LIMIT $9",
-      9}},
+      12}},
     {"-created",
      {"queue_list_created_desc",
       "SELECT r.id, r.created_at::text AS k, " SUMMARY LIST_WHERE
       "   AND ($7::text IS NULL OR (r.created_at, r.id) < ($7::timestamptz, $8::bigint))"
       " ORDER BY r.created_at DESC, r.id DESC LIMIT $9",
-      9}},
+      12}},
     {"probability",
      {"queue_list_probability",
       "SELECT r.id, r.probability::text AS k, " SUMMARY LIST_WHERE
       "   AND ($7::text IS NULL OR (r.probability, r.id) > ($7::float8, $8::bigint))"
       " ORDER BY r.probability, r.id LIMIT $9",
-      9}},
+      12}},
     {"-probability",
      {"queue_list_probability_desc",
       "SELECT r.id, r.probability::text AS k, " SUMMARY LIST_WHERE
       "   AND ($7::text IS NULL OR (r.probability, r.id) < ($7::float8, $8::bigint))"
       " ORDER BY r.probability DESC, r.id DESC LIMIT $9",
-      9}},
+      12}},
 };
+
+/* Counts for the queue's header: per status under every other filter, and (under the
+ * status filter too) the total, the items of $10 (the caller) and the unclaimed ones. */
+static const mdm_db_stmt stmt_counts = {
+    "queue_counts",
+    "SELECT json_build_object('total', count(*) FILTER (WHERE r.status = ANY ($1::text[])),"
+    " 'mine', count(*) FILTER (WHERE r.status = ANY ($1::text[]) AND r.assignee = $10),"
+    " 'unclaimed', count(*) FILTER (WHERE r.status = ANY ($1::text[]) AND r.assignee IS NULL"
+    "   AND r.status IN ('open', 'deferred')),"
+    " 'by_status', json_build_object("
+    "   'open', count(*) FILTER (WHERE r.status = 'open'),"
+    "   'claimed', count(*) FILTER (WHERE r.status = 'claimed'),"
+    "   'deferred', count(*) FILTER (WHERE r.status = 'deferred'),"
+    "   'decided', count(*) FILTER (WHERE r.status = 'decided'),"
+    "   'superseded', count(*) FILTER (WHERE r.status = 'superseded')),"
+    " 'sources', (SELECT coalesce(json_agg(json_build_object('code', code, 'name', name)"
+    "   ORDER BY code), '[]'::json) FROM source_system))::text AS j"
+    " FROM review_item r WHERE true" FILTERS("$7", "$8", "$9"),
+    10};
 
 static const mdm_db_stmt stmt_summary = {
     "queue_summary", "SELECT " SUMMARY " FROM review_item r WHERE r.id = $1", 1};
@@ -103,24 +137,45 @@ static const mdm_db_stmt stmt_detail = {
     " FROM review_item r WHERE r.id = $1",
     1};
 
+/* An entity side: the golden record (members are added by side_members). */
+#define ENTITY_SIDE(id)                                                                            \
+    "(SELECT json_build_object('type', 'entity', 'entity_id', e.id, 'version', e.version,"         \
+    " 'status', e.status, 'survivor_id', e.survivor_id, 'updated_at', e.updated_at,"               \
+    " 'fields', e.golden)"                                                                         \
+    " FROM entity e WHERE e.id = " id ")"
+
 static const mdm_db_stmt stmt_record_side = {
     "queue_record_side",
     "SELECT json_build_object('type', 'record', 'record_id', s.id, 'source', s.source,"
-    " 'source_key', s.source_key, 'entity_id', m.entity_id, 'deleted', s.deleted,"
-    " 'fields', s.normalized - 'keys')::text AS j"
-    " FROM source_record s LEFT JOIN membership m ON m.record_id = s.id AND m.active"
-    " WHERE s.id = $1",
+    " 'source_name', ss.name, 'source_key', s.source_key, 'entity_id', m.entity_id,"
+    " 'deleted', s.deleted, 'source_updated_at', s.source_updated_at,"
+    " 'received_at', s.received_at,"
+    " 'fields', s.normalized - 'keys' - 'source' - 'source_key' - 'issues',"
+    " 'entity', " ENTITY_SIDE("m.entity_id") ")::text AS j"
+                                             " FROM source_record s LEFT JOIN membership m ON "
+                                             "m.record_id = s.id AND m.active"
+                                             " LEFT JOIN source_system ss ON ss.code = s.source"
+                                             " WHERE s.id = $1",
     1};
 
-static const mdm_db_stmt stmt_entity_side = {
-    "queue_entity_side",
-    "SELECT json_build_object('type', 'entity', 'entity_id', e.id, 'version', e.version,"
-    " 'status', e.status, 'survivor_id', e.survivor_id, 'fields', e.golden,"
-    " 'members', (SELECT coalesce(json_agg(json_build_object('record_id', s.id,"
-    "   'source', s.source, 'source_key', s.source_key) ORDER BY s.id), '[]'::json)"
-    "   FROM membership m JOIN source_record s ON s.id = m.record_id"
-    "   WHERE m.entity_id = e.id AND m.active))::text AS j"
-    " FROM entity e WHERE e.id = $1",
+static const mdm_db_stmt stmt_entity_side = {"queue_entity_side",
+                                             "SELECT " ENTITY_SIDE("$1::bigint") "::text AS j", 1};
+
+/* Other undecided items about the same record (or the same pair of entities): candidates
+ * competing for one record, shown together so one decision is made knowing the others. */
+static const mdm_db_stmt stmt_competing = {
+    "queue_competing",
+    "SELECT coalesce(json_agg(json_build_object('id', o.id, 'kind', o.kind, 'status', o.status,"
+    " 'probability', o.probability, 'entity_id', o.entity_id, 'other_entity_id',"
+    " o.other_entity_id, 'version', o.version) ORDER BY o.probability DESC, o.id), "
+    "'[]'::json)::text"
+    " AS j FROM review_item r JOIN review_item o ON o.id <> r.id"
+    "  AND o.status IN ('open', 'claimed', 'deferred')"
+    "  AND ((r.record_id IS NOT NULL AND o.record_id = r.record_id)"
+    "    OR (r.kind = 'entity_entity' AND o.kind = 'entity_entity'"
+    "        AND (o.entity_id IN (r.entity_id, r.other_entity_id)"
+    "          OR o.other_entity_id IN (r.entity_id, r.other_entity_id))))"
+    " WHERE r.id = $1",
     1};
 
 static const mdm_db_stmt stmt_lock = {
@@ -431,6 +486,48 @@ bad:
                              "cursor is not one this list gave out (with sort \"%s\")", sort);
 }
 
+/* The numeric filters as parameter texts. */
+static void filter_texts(const mdm_queue_filter *f, char ent[24], char minp[32], char maxp[32],
+                         char mina[32], char maxa[32])
+{
+    snprintf(ent, 24, "%lld", (long long)f->entity_id);
+    snprintf(minp, 32, "%.17g", f->min_probability);
+    snprintf(maxp, 32, "%.17g", f->max_probability);
+    snprintf(mina, 32, "%.17g", f->min_age_days);
+    snprintf(maxa, 32, "%.17g", f->max_age_days);
+}
+
+mdm_status mdm_queue_counts(mdm_db *db, const mdm_queue_filter *f, const char *me, json_t **out,
+                            mdm_err *err)
+{
+    *out = NULL;
+    mdm_buf st_arr = {0};
+    mdm_status st = status_array(f->status, &st_arr, err);
+    if (st != MDM_OK) {
+        mdm_buf_free(&st_arr);
+        return st;
+    }
+    char ent[24], minp[32], maxp[32], mina[32], maxa[32];
+    filter_texts(f, ent, minp, maxp, mina, maxa);
+    const char *params[] = {st_arr.data,
+                            f->assignee && *f->assignee ? f->assignee : NULL,
+                            f->kind && *f->kind ? f->kind : NULL,
+                            ent,
+                            f->has_min ? minp : NULL,
+                            f->has_max ? maxp : NULL,
+                            f->source && *f->source ? f->source : NULL,
+                            f->has_min_age ? mina : NULL,
+                            f->has_max_age ? maxa : NULL,
+                            me ? me : ""};
+    PGresult *res = NULL;
+    st = mdm_db_exec(db, &stmt_counts, params, &res, err);
+    if (st == MDM_OK)
+        *out = json_loads(mdm_db_get(res, 0, "j", "{}"), 0, NULL);
+    PQclear(res);
+    mdm_buf_free(&st_arr);
+    return st;
+}
+
 mdm_status mdm_queue_list(mdm_db *db, const mdm_queue_filter *f, json_t **items, char **next_cursor,
                           mdm_err *err)
 {
@@ -458,6 +555,10 @@ mdm_status mdm_queue_list(mdm_db *db, const mdm_queue_filter *f, json_t **items,
         return mdm_err_set_field(err, MDM_EINVAL,
                                  f->has_min ? "/min_probability" : "/max_probability",
                                  "probability bounds must be in [0, 1]");
+    if ((f->has_min_age && !(f->min_age_days >= 0)) || (f->has_max_age && !(f->max_age_days >= 0)))
+        return mdm_err_set_field(err, MDM_EINVAL,
+                                 f->has_min_age ? "/min_age_days" : "/max_age_days",
+                                 "ages are days, zero or more");
     mdm_buf st_arr = {0};
     char *ckey = NULL, *cid = NULL;
     PGresult *res = NULL;
@@ -469,10 +570,8 @@ mdm_status mdm_queue_list(mdm_db *db, const mdm_queue_filter *f, json_t **items,
     st = mdm_queue_refresh(db, NULL, err);
     if (st != MDM_OK)
         goto out;
-    char ent[24], minp[32], maxp[32], lim[16];
-    snprintf(ent, sizeof ent, "%lld", (long long)f->entity_id);
-    snprintf(minp, sizeof minp, "%.17g", f->min_probability);
-    snprintf(maxp, sizeof maxp, "%.17g", f->max_probability);
+    char ent[24], minp[32], maxp[32], mina[32], maxa[32], lim[16];
+    filter_texts(f, ent, minp, maxp, mina, maxa);
     snprintf(lim, sizeof lim, "%d", limit + 1);
     const char *params[] = {st_arr.data,
                             f->assignee && *f->assignee ? f->assignee : NULL,
@@ -482,7 +581,10 @@ mdm_status mdm_queue_list(mdm_db *db, const mdm_queue_filter *f, json_t **items,
                             f->has_max ? maxp : NULL,
                             ckey,
                             cid ? cid : "0",
-                            lim};
+                            lim,
+                            f->source && *f->source ? f->source : NULL,
+                            f->has_min_age ? mina : NULL,
+                            f->has_max_age ? maxa : NULL};
     st = mdm_db_exec(db, &v->stmt, params, &res, err);
     if (st != MDM_OK)
         goto out;
@@ -527,6 +629,22 @@ static json_t *summary(mdm_db *db, int64_t id, mdm_status *st, mdm_err *err)
     return json_row(db, &stmt_summary, ids, st, err);
 }
 
+/* Adds "members" (every member record in full) to an entity side, or to the entity of a
+ * record side. */
+static mdm_status side_members(mdm_db *db, json_t *side, mdm_err *err)
+{
+    json_t *e =
+        json_is_object(json_object_get(side, "entity")) ? json_object_get(side, "entity") : side;
+    json_t *id = json_object_get(e, "entity_id");
+    if (!json_is_integer(id) || strcmp(json_string_value(json_object_get(e, "type")), "entity"))
+        return MDM_OK;
+    json_t *members = NULL;
+    mdm_status st = mdm_golden_member_records(db, json_integer_value(id), &members, err);
+    if (st == MDM_OK)
+        json_object_set_new(e, "members", members);
+    return st;
+}
+
 mdm_status mdm_queue_get(mdm_db *db, int64_t id, json_t **item, mdm_err *err)
 {
     *item = NULL;
@@ -560,8 +678,27 @@ mdm_status mdm_queue_get(mdm_db *db, int64_t id, json_t **item, mdm_err *err)
         json_decref(j);
         return st;
     }
+    json_t *comp = st == MDM_OK ? json_row(db, &stmt_competing, ids, &st, err) : NULL;
+    if (st != MDM_OK) {
+        json_decref(a);
+        json_decref(b);
+        json_decref(j);
+        return st;
+    }
+    if (st == MDM_OK)
+        st = side_members(db, a, err);
+    if (st == MDM_OK)
+        st = side_members(db, b, err);
+    if (st != MDM_OK) {
+        json_decref(comp);
+        json_decref(a);
+        json_decref(b);
+        json_decref(j);
+        return st;
+    }
     json_object_set_new(j, "a", a ? a : json_null());
     json_object_set_new(j, "b", b ? b : json_null());
+    json_object_set_new(j, "competing", comp ? comp : json_array());
     *item = j;
     return MDM_OK;
 }
@@ -693,6 +830,108 @@ mdm_status mdm_queue_assign(mdm_db *db, int64_t id, int version, const char *ass
     claim_ctx c = {id,  version, assignee && *assignee ? assignee : NULL, "review.assign",
                    who, NULL};
     return claim_or_assign(db, &c, item, err);
+}
+
+/* ---- Reopen ----------------------------------------------------------------------- */
+
+static const mdm_db_stmt stmt_reopen_lock = {
+    "queue_reopen_lock",
+    "SELECT status, decision, decided_by, decided_at::text AS decided_at, version"
+    " FROM review_item WHERE id = $1 FOR UPDATE",
+    1};
+
+/* the never_link assertions a no_match decision wrote (its labelled pairs) */
+static const mdm_db_stmt stmt_reopen_unassert = {
+    "queue_reopen_unassert",
+    "DELETE FROM steward_assertion a USING steward_label l"
+    " WHERE l.review_id = $1 AND l.label = 'no_match' AND a.kind = 'never_link'"
+    "   AND a.record_a = l.record_a AND a.record_b = l.record_b",
+    1};
+
+static const mdm_db_stmt stmt_reopen_set = {
+    "queue_reopen_set",
+    "UPDATE review_item SET status = 'open', decision = NULL, decided_by = NULL,"
+    " decided_at = NULL, assignee = NULL, version = version + 1, updated_at = now()"
+    " WHERE id = $1",
+    1};
+
+typedef struct reopen_ctx {
+    int64_t id;
+    int version;
+    const char *reason;
+    const mdm_queue_actor *who;
+    json_t *item;
+} reopen_ctx;
+
+static mdm_status reopen_fn(mdm_db *db, void *arg, mdm_err *err)
+{
+    reopen_ctx *c = arg;
+    char ids[24];
+    snprintf(ids, sizeof ids, "%lld", (long long)c->id);
+    const char *p[] = {ids};
+    PGresult *res = NULL;
+    mdm_status st = mdm_db_exec(db, &stmt_reopen_lock, p, &res, err);
+    if (st != MDM_OK)
+        return st;
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return mdm_err_set(err, MDM_ENOTFOUND, "review item %lld does not exist", (long long)c->id);
+    }
+    char status[16], decision[16];
+    snprintf(status, sizeof status, "%s", mdm_db_get(res, 0, "status", ""));
+    snprintf(decision, sizeof decision, "%s", mdm_db_get(res, 0, "decision", ""));
+    int version = (int)mdm_db_get_ll(res, 0, "version", 0);
+    json_t *before = json_pack("{s:s,s:s,s:s?,s:s?,s:i}", "status", status, "decision", decision,
+                               "decided_by", mdm_db_get(res, 0, "decided_by", NULL), "decided_at",
+                               mdm_db_get(res, 0, "decided_at", NULL), "version", version);
+    PQclear(res);
+    if (strcmp(status, "decided") != 0)
+        st = mdm_err_set(err, MDM_ECONFLICT, "review item %lld is %s, not decided",
+                         (long long)c->id, status);
+    else if (version != c->version)
+        st = mdm_err_set(err, MDM_ECONFLICT, "review item %lld is at version %d, not %d",
+                         (long long)c->id, version, c->version);
+    else if (!strcmp(decision, "match")) {
+        st = mdm_err_set(err, MDM_ECONFLICT,
+                         "review item %lld was accepted: its sides are one entity now",
+                         (long long)c->id);
+        mdm_err_detail(err, "undo the merge from the entity's history, or split the record off");
+    }
+    if (st == MDM_OK && !strcmp(decision, "no_match"))
+        st = mdm_db_exec(db, &stmt_reopen_unassert, p, NULL, err);
+    if (st == MDM_OK)
+        st = mdm_db_exec(db, &stmt_reopen_set, p, NULL, err);
+    if (st == MDM_OK) {
+        char target[48];
+        snprintf(target, sizeof target, "review_item:%s", ids);
+        json_t *after = json_pack("{s:s,s:i}", "status", "open", "version", version + 1);
+        st = mdm_audit_append(db, c->who->name, c->who->role, "review.reopen", target, c->reason,
+                              before, after, err);
+        json_decref(after);
+    }
+    json_decref(before);
+    if (st == MDM_OK) {
+        json_decref(c->item);
+        c->item = summary(db, c->id, &st, err);
+    }
+    return st;
+}
+
+mdm_status mdm_queue_reopen(mdm_db *db, int64_t id, int version, const char *reason,
+                            const mdm_queue_actor *who, json_t **item, mdm_err *err)
+{
+    if (item)
+        *item = NULL;
+    mdm_status st = check_actor(who, err);
+    if (st != MDM_OK)
+        return st;
+    reopen_ctx c = {id, version, reason, who, NULL};
+    st = mdm_db_run_tx(db, "review_reopen", reopen_fn, &c, err);
+    if (st == MDM_OK && item)
+        *item = c.item;
+    else
+        json_decref(c.item);
+    return st;
 }
 
 /* ---- Decisions -------------------------------------------------------------------- */

@@ -67,6 +67,10 @@ typedef struct mdm_queue_filter {
     double min_probability; /* inclusive; ignored unless has_min */
     double max_probability; /* inclusive; ignored unless has_max */
     int has_min, has_max;
+    const char *source;  /* either side holds a record of this source system; NULL = any */
+    double min_age_days; /* created at least this many days ago; ignored unless has_min_age */
+    double max_age_days; /* created less than this many days ago; ignored unless has_max_age */
+    int has_min_age, has_max_age;
     const char *sort;   /* priority (default: highest first), created (oldest first),
                          * -created, probability (lowest first), -probability */
     const char *cursor; /* from the previous page, or NULL; valid only with the same sort */
@@ -83,11 +87,24 @@ typedef struct mdm_queue_filter {
 mdm_status mdm_queue_list(mdm_db *db, const mdm_queue_filter *f, json_t **items, char **next_cursor,
                           mdm_err *err) __attribute__((warn_unused_result));
 
-/* One item with both sides in full: the summary fields plus "explanation" (as stored:
- * [{field, level, weight}]) and "a", "b": for a record, {type: "record", record_id,
- * source, source_key, entity_id, fields}; for an entity, {type: "entity", entity_id,
- * version, status, fields, members: [{record_id, source, source_key}]}; fields is the
- * canonical record or golden record (flat attribute -> value). MDM_ENOTFOUND. */
+/* Counts for the queue's header under filter f (its cursor, sort and limit are ignored):
+ * *out receives {total (items passing every filter), mine (of those, assigned to me),
+ * unclaimed (open or deferred, nobody's), by_status: {open, claimed, deferred, decided,
+ * superseded} (every filter but the status one), sources: [{code, name}] (the values of
+ * the source filter)}. MDM_EINVAL for a bad status list. */
+mdm_status mdm_queue_counts(mdm_db *db, const mdm_queue_filter *f, const char *me, json_t **out,
+                            mdm_err *err) __attribute__((warn_unused_result));
+
+/* One item with both sides in full: the summary fields plus "explanation" (as stored by
+ * resolution: {vetoed, probability, match_weight, comparisons: [{comparison, level, weight,
+ * value_a, value_b, ...}], ...}), "competing" (other undecided items about the same record,
+ * or the same entities: [{id, kind, status, probability, entity_id, other_entity_id,
+ * version}]) and "a", "b". An entity side is {type: "entity", entity_id, version, status,
+ * survivor_id, updated_at, fields (the golden record), members: [{record_id, source,
+ * source_name, source_key, source_updated_at, received_at, linked_at, fields (the
+ * canonical record)}]}; a record side is {type: "record", record_id, source, source_name,
+ * source_key, entity_id, deleted, source_updated_at, received_at, fields, entity (the
+ * entity side of the golden record now holding it, or null)}. MDM_ENOTFOUND. */
 mdm_status mdm_queue_get(mdm_db *db, int64_t id, json_t **item, mdm_err *err)
     __attribute__((warn_unused_result));
 
@@ -102,6 +119,16 @@ mdm_status mdm_queue_claim(mdm_db *db, int64_t id, int version, const mdm_queue_
 
 /* Assigns item id to assignee (NULL or "" releases it back to open). Same errors. */
 mdm_status mdm_queue_assign(mdm_db *db, int64_t id, int version, const char *assignee,
+                            const mdm_queue_actor *who, json_t **item, mdm_err *err)
+    __attribute__((warn_unused_result));
+
+/* Reopens a decided item at version: it is open again (no decision, unassigned, version
+ * bumped) with one audit row "review.reopen" holding the decision it undoes. Reopening a
+ * no_match removes the never_link assertions that decision wrote. A match cannot be
+ * reopened (its sides are one entity: undo the merge or split instead): MDM_ECONFLICT, as
+ * for a stale version or an item that is not decided. *item (may be NULL) receives the
+ * summary. MDM_ENOTFOUND. */
+mdm_status mdm_queue_reopen(mdm_db *db, int64_t id, int version, const char *reason,
                             const mdm_queue_actor *who, json_t **item, mdm_err *err)
     __attribute__((warn_unused_result));
 

@@ -55,9 +55,12 @@ export const api = {
   queue: (params) => call('GET', `/v1/review${q(params)}`),
   item: (id) => call('GET', `/v1/review/${id}`),
   claim: (id, version) => call('POST', `/v1/review/${id}/claim`, { version }),
+  release: (id, version) => call('POST', `/v1/review/${id}/claim`, { version, assignee: null }),
+  reopen: (id, version, reason) => call('POST', `/v1/review/${id}/reopen`, { version, reason: reason || undefined }),
+  bulk: (decisions) => call('POST', '/v1/review/decisions', { decisions }),
   decide: (id, version, decision, reason) =>
     call('POST', `/v1/review/${id}/decision`, { decision, version, reason: reason || undefined }),
-  entity: (id) => call('GET', `/v1/entities/${id}`),
+  entity: (id) => call('GET', `/v1/entities/${id}?records=true`),
   history: (id) => call('GET', `/v1/entities/${id}/history`),
   consent: (id) => call('GET', `/v1/entities/${id}/consent`),
   search: (params) => call('GET', `/v1/entities${q(params)}`),
@@ -65,7 +68,8 @@ export const api = {
     call('POST', `/v1/entities/${id}/merge`, { other, version, reason: reason || undefined }),
   split: (id, version, records, reason) =>
     call('POST', `/v1/entities/${id}/split`, { records, version, reason: reason || undefined }),
-  unmerge: (id, reason) => call('POST', `/v1/entities/${id}/unmerge`, { reason: reason || undefined }),
+  unmerge: (id, snapshotId, reason) =>
+    call('POST', `/v1/entities/${id}/unmerge`, { snapshot_id: snapshotId, reason: reason || undefined }),
   pin: (id, version, attr, value, reason) =>
     call('PUT', `/v1/entities/${id}/pins/${encodeURIComponent(attr)}`, { value, version, reason: reason || undefined }),
   unpin: (id, version, attr) =>

@@ -1,8 +1,8 @@
 // Steward UI entry: sign-in, hash routing (#/queue, #/review/ID, #/entity/ID,
 // #/search, #/audit) and global keyboard shortcuts. Views live in their own modules.
 import { api, apiKey, setApiKey, ApiError } from './api.js';
-import { say } from './dom.js';
-import { renderQueue, queueKey } from './queue.js';
+import { say, clearError } from './dom.js';
+import { renderQueue, queueKey, queueShowItem } from './queue.js';
 import { renderEntity } from './entity.js';
 import { renderSearch } from './search.js';
 import { renderAudit, canReadAudit } from './audit.js';
@@ -48,6 +48,16 @@ async function route() {
   const parts = path.split('/');
   const params = new URLSearchParams(query || '');
   const view = $('view');
+  clearError();
+  // another item of the list on screen: only that item is loaded (one request)
+  if (current && current.name === 'queue' && (parts[0] === 'review' || parts[0] === 'queue')) {
+    try {
+      if (await queueShowItem(parts[0] === 'review' ? Number(parts[1]) : null, params)) return;
+    } catch (e) {
+      say(e.message || String(e), 'error');
+      return;
+    }
+  }
   view.replaceChildren();
   for (const a of document.querySelectorAll('[data-nav]')) {
     const active = a.dataset.nav === parts[0] || (parts[0] === 'review' && a.dataset.nav === 'queue') ||
@@ -102,6 +112,8 @@ $('signin-form').addEventListener('submit', async (ev) => {
 
 $('sign-out').addEventListener('click', () => {
   setApiKey(null);
+  current = null;
+  $('view').replaceChildren();
   location.hash = '#/queue';
   showSignIn('Signed out.');
 });

@@ -1,8 +1,9 @@
-// Audit view: the newest audit rows with filters, and the hash-chain check. The audit
-// log is for compliance and admin keys: a steward key gets a plain explanation instead
-// (and app.js hides the tab for it).
+// Audit view: audit rows newest first with what changed (before -> after, per member),
+// filters (actor, action, target, date range), paging, and the hash-chain check. The
+// audit log is for compliance and admin keys: a steward key gets a plain explanation
+// instead (and app.js hides the tab for it).
 import { api, ApiError } from './api.js';
-import { h, fmtTime } from './dom.js';
+import { h, fmtTime, show } from './dom.js';
 
 // Whether the signed-in key may read the audit log: a one-row probe (403: no).
 export async function canReadAudit() {
@@ -22,24 +23,42 @@ function notAllowed(view) {
       'for the rows you need, or sign in with such a key.'));
 }
 
+// before -> after, one line per member that differs.
+function change(before, after) {
+  const b = before && typeof before === 'object' ? before : {};
+  const a = after && typeof after === 'object' ? after : {};
+  const keys = [...new Set([...Object.keys(b), ...Object.keys(a)])]
+    .filter((k) => JSON.stringify(b[k]) !== JSON.stringify(a[k]));
+  if (!keys.length) return h('td', { class: 'change' }, '');
+  return h('td', { class: 'change' }, h('ul', { class: 'diff' }, ...keys.map((k) => h('li', {},
+    h('span', { class: 'k' }, `${k}: `), h('del', {}, show(b[k]) || '—'), ' → ', h('ins', {}, show(a[k]) || '—')))));
+}
+
+const FIELDS = ['actor', 'action', 'target', 'from', 'to'];
+
 export async function renderAudit(view, params) {
+  const input = (name, text, attrs = {}) => [h('label', { for: `a-${name}` }, text),
+    h('input', { id: `a-${name}`, name, value: params.get(name) || '', ...attrs })];
   const form = h('form', { class: 'filters', 'aria-label': 'Audit filters' },
-    h('label', { for: 'a-actor' }, 'Actor'), h('input', { id: 'a-actor', name: 'actor', value: params.get('actor') || '' }),
-    h('label', { for: 'a-action' }, 'Action'), h('input', { id: 'a-action', name: 'action', value: params.get('action') || '',
-      placeholder: 'entity. or review.decide' }),
-    h('label', { for: 'a-target' }, 'Target'), h('input', { id: 'a-target', name: 'target', value: params.get('target') || '',
-      placeholder: 'entity:42' }),
+    ...input('actor', 'Actor'),
+    ...input('action', 'Action', { placeholder: 'entity. or review.decide' }),
+    ...input('target', 'Target', { placeholder: 'entity:42' }),
+    ...input('from', 'From', { type: 'date' }),
+    ...input('to', 'Before', { type: 'date' }),
     h('button', { type: 'submit', class: 'primary' }, 'Filter'));
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
     const p = new URLSearchParams();
-    for (const k of ['actor', 'action', 'target']) if (form[k].value.trim()) p.set(k, form[k].value.trim());
+    for (const k of FIELDS) if (form[k].value.trim()) p.set(k, form[k].value.trim());
     location.hash = `#/audit?${p}`;
   });
+  const limit = Math.min(1000, Math.max(1, Number(params.get('limit')) || 50));
   let res;
   try {
     res = await api.audit({
-      actor: params.get('actor'), action: params.get('action'), target: params.get('target'), verify: 'true', limit: 100,
+      actor: params.get('actor'), action: params.get('action'), target: params.get('target'),
+      from: params.get('from'), to: params.get('to'), cursor: params.get('cursor'),
+      verify: params.get('cursor') ? undefined : 'true', limit,
     });
   } catch (e) {
     if (e instanceof ApiError && e.status === 403) {
@@ -49,13 +68,26 @@ export async function renderAudit(view, params) {
     throw e;
   }
   const chain = res.chain || null;
+  const rows = res.items || [];
+  const page = (cursor) => {
+    const p = new URLSearchParams();
+    for (const k of FIELDS) if (params.get(k)) p.set(k, params.get(k));
+    if (params.get('limit')) p.set('limit', params.get('limit'));
+    if (cursor) p.set('cursor', String(cursor));
+    return `#/audit?${p}`;
+  };
   view.append(h('h2', {}, 'Audit log'), form,
     chain ? h('p', { class: chain.intact ? 'ok' : 'error', role: 'status' },
       chain.intact ? `Hash chain intact: ${chain.rows} rows, head ${String(chain.head).slice(0, 16)}…`
         : `Hash chain BROKEN: ${chain.problems} problem(s), first: ${chain.first}`) : null,
-    h('table', { class: 'audit' },
-      h('thead', {}, h('tr', {}, ...['#', 'When', 'Actor', 'Role', 'Action', 'Target', 'Reason'].map((t) => h('th', { scope: 'col' }, t)))),
-      h('tbody', {}, ...(res.items || []).map((r) => h('tr', {},
-        h('td', {}, String(r.id)), h('td', {}, fmtTime(r.at)), h('td', {}, r.actor), h('td', {}, r.role),
-        h('td', {}, r.action), h('td', {}, r.target), h('td', {}, r.reason || ''))))));
+    rows.length ? h('div', { class: 'scroll' }, h('table', { class: 'audit' },
+      h('thead', {}, h('tr', {}, ...['#', 'When', 'Actor', 'Action', 'Target', 'Change (before → after)', 'Reason']
+        .map((t) => h('th', { scope: 'col' }, t)))),
+      h('tbody', {}, ...rows.map((r) => h('tr', {},
+        h('td', {}, String(r.id)), h('td', {}, fmtTime(r.at)), h('td', {}, `${r.actor} (${r.role})`),
+        h('td', {}, r.action), h('td', {}, r.target), change(r.before, r.after), h('td', {}, r.reason || ''))))))
+      : h('p', { id: 'audit-empty', class: 'muted' }, 'No audit row matches.'),
+    h('nav', { class: 'pager', 'aria-label': 'Audit pages' },
+      params.get('cursor') ? h('a', { href: page(null), id: 'audit-first' }, '← Newest') : null,
+      res.next ? h('a', { href: page(res.next), id: 'audit-next' }, 'Older →') : null));
 }

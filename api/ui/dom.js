@@ -19,7 +19,8 @@ export function h(tag, attrs = {}, ...children) {
 }
 
 let statusTimer;
-// Announces a message in the live region (errors stay until the next message).
+// Announces a message in the status bar (always in view; errors stay until the next
+// message or the next screen).
 export function say(message, kind = 'info') {
   const el = document.getElementById('status');
   el.textContent = message;
@@ -28,31 +29,48 @@ export function say(message, kind = 'info') {
   if (kind !== 'error') statusTimer = setTimeout(() => { el.textContent = ''; }, 6000);
 }
 
+// A new screen starts without the previous screen's error.
+export function clearError() {
+  const el = document.getElementById('status');
+  if (el.dataset.kind === 'error') {
+    el.textContent = '';
+    el.dataset.kind = 'info';
+  }
+}
+
 export function fail(e) {
   const status = e && e.status ? ` (${e.status})` : '';
   say(`${e && e.message ? e.message : e}${status}`, 'error');
 }
 
-// Display text of a canonical or golden value: strings as they are, lists of
-// {value}/{line1,...} objects joined, other objects as compact JSON.
+// Display text of a canonical or golden value: strings as they are, lists joined, an
+// address (whole or partial) as one line, other objects as "name: value" pairs.
+const ADDRESS = ['line1', 'line2', 'city', 'region', 'postal_code', 'country'];
 export function show(v) {
   if (v === undefined || v === null || v === '') return '';
   if (Array.isArray(v)) return v.map(show).filter(Boolean).join('; ');
   if (typeof v === 'object') {
-    if ('value' in v) return show(v.value);
-    if ('line1' in v || 'city' in v) {
-      return [v.line1, v.line2, v.city, v.region, v.postal_code, v.country].filter(Boolean).join(', ');
-    }
+    if ('value' in v) return show(v.value) + (v.type ? ` (${v.type})` : '');
+    if (ADDRESS.some((k) => k in v)) return ADDRESS.map((k) => v[k]).filter(Boolean).join(', ');
     if ('purpose' in v) return `${v.purpose}/${v.channel}: ${v.status}`;
-    return JSON.stringify(v);
+    return Object.entries(v).map(([k, x]) => `${k}: ${show(x)}`).join(', ');
   }
   return String(v);
 }
 
-// Comparison form: case and spacing do not make values different.
-export function same(a, b) {
-  const n = (s) => show(s).normalize('NFKC').toLowerCase().replace(/\s+/g, ' ').trim();
-  return n(a) === n(b);
+// Attribute label: "birth_date" -> "birth date".
+export const label = (n) => String(n).replace(/^attributes\./, '').replace(/_/g, ' ');
+
+// Runs fn once at a time for a button: it is disabled while the request runs, so a
+// double click sends one request.
+export async function once(button, fn) {
+  if (button.disabled) return undefined;
+  button.disabled = true;
+  try {
+    return await fn();
+  } finally {
+    if (button.isConnected) button.disabled = false;
+  }
 }
 
 export function fmtTime(t) {

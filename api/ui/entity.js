@@ -1,8 +1,11 @@
 // Entity view: golden values with lineage (which source won, by which rule, pinned or
-// not), members (select some to split them off), consent state, history (with undo of a
-// merge), and the merge / split / pin actions.
+// not), every member source record side by side (select some to split them off),
+// consent state, history (undo of exactly the merge clicked), and the merge (find the
+// other golden record by search), split and pin (choose a source's value or type one)
+// actions. A merged-away id says so and shows its survivor; every action then acts on
+// the survivor.
 import { api, ApiError } from './api.js';
-import { h, say, fail, show, fmtTime } from './dom.js';
+import { h, say, fail, show, fmtTime, label, once } from './dom.js';
 
 function lineageCell(l) {
   if (!l) return h('td', {}, '');
@@ -14,31 +17,38 @@ function lineageCell(l) {
     l.chosen_at ? h('span', { class: 'when' }, ` · ${fmtTime(l.chosen_at)}`) : null);
 }
 
+const HIDDEN = new Set(['keys', 'consents', 'source', 'source_key', 'source_updated_at', 'op', 'issues']);
+
 function goldenTable(e, onPin) {
   const golden = e.golden || {};
   const lineage = e.lineage || {};
-  const names = Object.keys(golden).filter((k) => k !== 'keys' && k !== 'consents');
+  const names = Object.keys(golden).filter((k) => !HIDDEN.has(k));
   return h('table', { class: 'golden', 'aria-labelledby': 'golden-title' },
     h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Attribute'), h('th', { scope: 'col' }, 'Golden value'),
       h('th', { scope: 'col' }, 'Lineage (rule, winning source)'), h('th', { scope: 'col' }, h('span', { class: 'sr' }, 'Actions')))),
     h('tbody', {}, ...names.map((n) => h('tr', { dataset: { attr: n } },
-      h('th', { scope: 'row' }, n.replace(/_/g, ' ')),
+      h('th', { scope: 'row' }, label(n)),
       h('td', {}, show(golden[n])),
       lineageCell(lineage[n]),
-      h('td', {}, h('button', { type: 'button', class: 'link', onclick: () => onPin(n, golden[n], lineage[n]),
+      h('td', {}, h('button', { type: 'button', class: 'link', onclick: () => onPin(n),
         'aria-label': `Pin ${n}` }, lineage[n] && lineage[n].pinned ? 'Change pin' : 'Pin'))))));
 }
 
-function membersTable(e) {
-  return h('table', { class: 'members', 'aria-labelledby': 'members-title' },
-    h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, h('span', { class: 'sr' }, 'Select')),
-      h('th', { scope: 'col' }, 'Source record'), h('th', { scope: 'col' }, 'Linked'), h('th', { scope: 'col' }, 'Updated at source'))),
-    h('tbody', {}, ...(e.members || []).map((m) => h('tr', {},
-      h('td', {}, h('input', { type: 'checkbox', name: 'split', value: String(m.record_id), id: `m-${m.record_id}`,
-        'aria-label': `Select ${m.source}:${m.source_key} to split off` })),
-      h('td', {}, h('label', { for: `m-${m.record_id}` }, `${m.source}:${m.source_key}`), h('span', { class: 'muted' }, ` (#${m.record_id})`)),
-      h('td', {}, fmtTime(m.linked_at)),
-      h('td', {}, fmtTime(m.source_updated_at))))));
+// Every member source record: one column per record, one row per attribute.
+function recordsTable(e) {
+  const recs = e.records || [];
+  const names = [];
+  for (const r of recs) for (const k of Object.keys(r.fields || {})) if (!HIDDEN.has(k) && !names.includes(k)) names.push(k);
+  return h('div', { class: 'scroll' }, h('table', { class: 'sources', id: 'source-records' },
+    h('caption', { class: 'sr' }, 'Values of every member source record'),
+    h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Attribute'), ...recs.map((r) => h('th', { scope: 'col' },
+      h('input', { type: 'checkbox', name: 'split', value: String(r.record_id), id: `m-${r.record_id}`,
+        'aria-label': `Select ${r.source}:${r.source_key} to split off` }), ' ',
+      h('label', { for: `m-${r.record_id}`, class: 'src-name' }, r.source_name || r.source), h('br'),
+      `${r.source}:${r.source_key}`, h('br'),
+      h('span', { class: 'muted' }, `updated ${fmtTime(r.source_updated_at || r.received_at)}`))))),
+    h('tbody', {}, ...names.map((n) => h('tr', {}, h('th', { scope: 'row' }, label(n)),
+      ...recs.map((r) => h('td', {}, show((r.fields || {})[n]))))))));
 }
 
 function consentList(c) {
@@ -55,7 +65,7 @@ function consentList(c) {
 function historyList(hist, onUnmerge) {
   const events = (hist && hist.events) || [];
   if (!events.length) return h('p', { class: 'muted' }, 'No link events.');
-  return h('ol', { class: 'history' }, ...events.map((ev) => h('li', {},
+  return h('ol', { class: 'history' }, ...events.map((ev) => h('li', { dataset: { event: ev.id } },
     h('span', { class: `badge ${ev.action}` }, ev.action), ' ',
     h('span', {}, `${ev.method || ''} by ${ev.actor || '?'}`),
     ev.record_id ? h('span', {}, ` · record ${ev.record_id}`) : null,
@@ -64,16 +74,32 @@ function historyList(hist, onUnmerge) {
     ev.rule ? h('span', {}, ` · ${ev.rule}`) : null,
     ev.reason ? h('span', { class: 'muted' }, ` · “${ev.reason}”`) : null,
     h('span', { class: 'when' }, ` · ${fmtTime(ev.created_at)}`),
-    ev.action === 'merge' ? h('button', { type: 'button', class: 'link', onclick: () => onUnmerge(ev) }, 'Undo this merge') : null)));
+    ev.action === 'merge' && ev.snapshot_id && !ev.undone_at
+      ? h('button', { type: 'button', class: 'link', onclick: (e2) => onUnmerge(ev, e2.currentTarget),
+        'aria-label': `Undo the merge of entity ${ev.other_entity_id}` }, 'Undo this merge')
+      : null,
+    ev.undone_at ? h('span', { class: 'muted' }, ` · undone ${fmtTime(ev.undone_at)}`) : null)));
 }
 
-export async function renderEntity(view, id) {
-  const e = await api.entity(id);
-  if (e.status === 'retired' && e.survivor_id) {
-    say(`Entity ${id} was merged into ${e.survivor_id}.`);
-    location.hash = `#/entity/${e.survivor_id}`;
-    return;
+// The distinct values the member records hold for attr (what a pin can choose from).
+function sourceValues(e, attr) {
+  const out = [];
+  for (const r of e.records || []) {
+    const v = (r.fields || {})[attr];
+    if (v === undefined || v === null || v === '') continue;
+    const text = show(v);
+    const had = out.find((o) => o.text === text);
+    if (had) had.from.push(`${r.source}:${r.source_key}`);
+    else out.push({ value: v, text, from: [`${r.source}:${r.source_key}`] });
   }
+  return out;
+}
+
+const LISTS = new Set(['emails', 'phones']);
+
+export async function renderEntity(view, requested) {
+  const e = await api.entity(requested);
+  const id = e.id; // the survivor when the requested id was merged away
   const [hist, consent] = await Promise.all([
     api.history(id).catch(() => null),
     api.consent(id).catch(() => null),
@@ -83,114 +109,184 @@ export async function renderEntity(view, id) {
     renderEntity(view, id).catch(fail);
   };
 
-  const onPin = async (attr, current) => {
-    const dlg = document.getElementById('pin-dialog');
-    dlg.querySelector('#pin-attr').textContent = attr.replace(/_/g, ' ');
-    const input = dlg.querySelector('#pin-value');
-    input.value = typeof current === 'string' ? current : JSON.stringify(current ?? '');
-    dlg.querySelector('#pin-reason').value = '';
-    dlg.dataset.attr = attr;
-    dlg.showModal();
-    input.focus();
+  const pinDialog = h('dialog', { id: 'pin-dialog', 'aria-labelledby': 'pin-title' });
+  const onPin = (attr) => {
+    const current = (e.golden || {})[attr];
+    const choices = sourceValues(e, attr);
+    const typed = h('input', { id: 'pin-value', type: 'text', value: typeof current === 'string' ? current : '' });
+    const err = h('p', { id: 'pin-error', class: 'error', role: 'alert' });
+    const radios = choices.map((c, i) => h('div', { class: 'choice' },
+      h('input', { type: 'radio', name: 'pin-choice', id: `pin-c${i}`, value: String(i), checked: c.text === show(current) }),
+      h('label', { for: `pin-c${i}` }, c.text, h('span', { class: 'muted' }, ` (${c.from.join(', ')})`))));
+    const other = h('div', { class: 'choice' },
+      h('input', { type: 'radio', name: 'pin-choice', id: 'pin-typed', value: 'typed', checked: !radios.length }),
+      h('label', { for: 'pin-typed' }, 'Another value (checked like a source record\'s)'));
+    typed.addEventListener('focus', () => { other.querySelector('input').checked = true; });
+    const reason = h('input', { id: 'pin-reason', type: 'text', maxlength: '2000' });
+    const pinBtn = h('button', { type: 'submit', class: 'primary' }, 'Pin');
+    const form = h('form', {},
+      h('h2', { id: 'pin-title' }, `Pin ${label(attr)}`),
+      h('p', { class: 'muted' }, 'A pinned value wins over every survivorship rule until it is removed.'),
+      h('fieldset', {}, h('legend', {}, 'Value'), ...radios, other, h('label', { for: 'pin-value', class: 'sr' }, 'Value'), typed),
+      h('label', { for: 'pin-reason' }, 'Reason'), reason, err,
+      h('div', { class: 'buttons' }, pinBtn,
+        e.lineage && e.lineage[attr] && e.lineage[attr].pinned
+          ? h('button', { type: 'button', id: 'unpin', onclick: (ev) => once(ev.currentTarget, async () => {
+            try {
+              await api.unpin(id, e.version, attr);
+              pinDialog.close();
+              say(`Pin of ${attr} removed.`);
+              reload();
+            } catch (x) { err.textContent = x.message; }
+          }) }, 'Remove pin') : null,
+        h('button', { type: 'button', onclick: () => pinDialog.close() }, 'Cancel')));
+    form.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      once(pinBtn, async () => {
+        const picked = form.querySelector('input[name=pin-choice]:checked');
+        let value;
+        if (picked && picked.value !== 'typed') value = choices[Number(picked.value)].value;
+        else {
+          value = typed.value.trim();
+          if (!value) { err.textContent = 'Type a value or choose one of the sources\' values.'; return; }
+          if (LISTS.has(attr)) value = [{ value }];
+        }
+        try {
+          await api.pin(id, e.version, attr, value, reason.value.trim());
+          pinDialog.close();
+          say(`${attr} pinned.`);
+          reload();
+        } catch (x) {
+          err.textContent = x instanceof ApiError ? `Not pinned: ${x.message}` : String(x);
+        }
+      });
+    });
+    pinDialog.replaceChildren(form);
+    pinDialog.showModal();
+    (radios.length ? form.querySelector('input[name=pin-choice]:checked') || typed : typed).focus();
+    if (!radios.length) typed.focus();
   };
-  const onUnmerge = async () => {
+
+  const onUnmerge = (ev, button) => once(button, async () => {
     try {
-      const r = await api.unmerge(id, 'undo from the entity view');
-      say(`Merge undone: entity ${r.restored || r.retired || ''} is back.`);
+      const r = await api.unmerge(id, ev.snapshot_id, 'undo from the entity view');
+      say(`Merge undone: entity ${r.restored} is back.`);
       reload();
     } catch (err) {
       fail(err);
     }
-  };
+  });
 
+  // merge: find the other golden record by search, see both, then confirm
+  const mergeBtn = h('button', { type: 'submit', class: 'primary', id: 'merge-confirm', disabled: true }, 'Merge');
+  const found = h('ul', { class: 'results', id: 'merge-results', 'aria-live': 'polite' });
+  const preview = h('div', { id: 'merge-preview' });
   const mergeForm = h('form', { class: 'inline', 'aria-labelledby': 'merge-title' },
-    h('h3', { id: 'merge-title' }, 'Merge another entity into this one'),
+    h('h3', { id: 'merge-title' }, 'Merge another golden record into this one'),
+    h('label', { for: 'merge-find' }, 'Find it (name, e-mail, phone, loyalty id, postal code, address)'),
+    h('div', { class: 'find' }, h('input', { id: 'merge-find', type: 'search', autocomplete: 'off' }),
+      h('button', { type: 'button', id: 'merge-search', onclick: () => findOther().catch(fail) }, 'Search')),
+    found,
     h('label', { for: 'merge-other' }, 'Entity id'),
     h('input', { id: 'merge-other', name: 'other', type: 'number', min: '1', required: true }),
+    preview,
     h('label', { for: 'merge-reason' }, 'Reason'),
     h('input', { id: 'merge-reason', name: 'reason', type: 'text', maxlength: '2000' }),
-    h('button', { type: 'submit', class: 'primary' }, 'Merge'));
-  mergeForm.addEventListener('submit', async (ev) => {
+    mergeBtn);
+  const showPreview = async () => {
+    const other = Number(mergeForm.other.value);
+    mergeBtn.disabled = true;
+    preview.replaceChildren();
+    if (!other || other === id) return;
+    try {
+      const o = await api.entity(other);
+      const g1 = e.golden || {};
+      const g2 = o.golden || {};
+      const names = [...new Set([...Object.keys(g1), ...Object.keys(g2)])].filter((k) => !HIDDEN.has(k));
+      preview.replaceChildren(h('table', { class: 'golden-pair', id: 'merge-compare' },
+        h('caption', {}, `This record (${id}) and entity ${o.id} before the merge; the older id survives`),
+        h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Attribute'), h('th', { scope: 'col' }, `Entity ${id}`),
+          h('th', { scope: 'col' }, `Entity ${o.id} (${(o.members || []).length} records)`))),
+        h('tbody', {}, ...names.map((n) => h('tr', {}, h('th', { scope: 'row' }, label(n)), h('td', {}, show(g1[n])),
+          h('td', {}, show(g2[n])))))));
+      mergeBtn.disabled = o.id === id;
+    } catch (x) {
+      fail(x);
+    }
+  };
+  const findOther = async () => {
+    const q = mergeForm.querySelector('#merge-find').value.trim();
+    if (!q) return;
+    const res = await api.search({ q, limit: 10 });
+    found.replaceChildren(...(res.items || []).filter((x) => x.id !== id).map((x) => {
+      const g = x.golden || {};
+      return h('li', {}, h('button', { type: 'button', class: 'link', onclick: () => { mergeForm.other.value = String(x.id); showPreview(); } },
+        `${g.full_name || [g.first_name, g.last_name].filter(Boolean).join(' ') || 'Entity'} · #${x.id}`),
+      h('span', { class: 'muted' }, ` ${show(g.emails)} ${g.birth_date || ''}`));
+    }));
+    if (!found.children.length) found.append(h('li', { class: 'muted' }, 'No other golden record found.'));
+  };
+  mergeForm.querySelector('#merge-find').addEventListener('keydown', (ev) => {
+    if (ev.key === 'Enter') { ev.preventDefault(); findOther().catch(fail); }
+  });
+  mergeForm.other.addEventListener('change', showPreview);
+  mergeForm.addEventListener('submit', (ev) => {
     ev.preventDefault();
     const other = Number(mergeForm.other.value);
     if (!other) return;
-    try {
-      const r = await api.merge(id, e.version, other, mergeForm.reason.value.trim());
-      say(`Merged: entity ${r.survivor} now holds both.`);
-      if (r.survivor && r.survivor !== id) location.hash = `#/entity/${r.survivor}`;
-      else reload();
-    } catch (err) {
-      if (err instanceof ApiError && err.status === 409) say(`Conflict: ${err.message}`, 'error');
-      else fail(err);
-    }
+    once(mergeBtn, async () => {
+      try {
+        const r = await api.merge(id, e.version, other, mergeForm.reason.value.trim());
+        say(`Merged: entity ${r.survivor} now holds both.`);
+        if (r.survivor && r.survivor !== id) location.hash = `#/entity/${r.survivor}`;
+        else reload();
+      } catch (err) {
+        if (err instanceof ApiError && err.status === 409) say(`Conflict: ${err.message}`, 'error');
+        else fail(err);
+      }
+    });
   });
 
+  const splitBtn = h('button', { type: 'submit' }, 'Split selected records');
   const splitForm = h('form', { class: 'inline', 'aria-labelledby': 'split-title' },
     h('h3', { id: 'split-title' }, 'Split'),
-    h('p', { class: 'muted' }, 'Select the source records that are a different person, then split them off into a new entity.'),
+    h('p', { class: 'muted' }, 'Tick the source records above that are a different person, then split them off into a new entity.'),
     h('label', { for: 'split-reason' }, 'Reason'),
     h('input', { id: 'split-reason', name: 'reason', type: 'text', maxlength: '2000' }),
-    h('button', { type: 'submit' }, 'Split selected records'));
-  splitForm.addEventListener('submit', async (ev) => {
+    splitBtn);
+  splitForm.addEventListener('submit', (ev) => {
     ev.preventDefault();
     const records = [...view.querySelectorAll('input[name=split]:checked')].map((c) => Number(c.value));
     if (!records.length) {
       say('Select the records to split off first.', 'error');
       return;
     }
-    try {
-      const r = await api.split(id, e.version, records, splitForm.reason.value.trim());
-      say(`Split: the selected records are now entity ${r.moved_to}.`);
-      reload();
-    } catch (err) {
-      fail(err);
-    }
-  });
-
-  const pinDialog = h('dialog', { id: 'pin-dialog', 'aria-labelledby': 'pin-title' },
-    h('form', { method: 'dialog' },
-      h('h2', { id: 'pin-title' }, 'Pin ', h('span', { id: 'pin-attr' })),
-      h('p', { class: 'muted' }, 'A pinned value wins over every survivorship rule until it is removed.'),
-      h('label', { for: 'pin-value' }, 'Value'),
-      h('input', { id: 'pin-value', type: 'text' }),
-      h('label', { for: 'pin-reason' }, 'Reason'),
-      h('input', { id: 'pin-reason', type: 'text', maxlength: '2000' }),
-      h('div', { class: 'buttons' },
-        h('button', { value: 'pin', class: 'primary' }, 'Pin'),
-        h('button', { value: 'unpin' }, 'Remove pin'),
-        h('button', { value: 'cancel' }, 'Cancel'))));
-  pinDialog.addEventListener('close', async () => {
-    const attr = pinDialog.dataset.attr;
-    const action = pinDialog.returnValue;
-    if (!attr || action === 'cancel' || !action) return;
-    try {
-      if (action === 'unpin') {
-        await api.unpin(id, e.version, attr);
-        say(`Pin of ${attr} removed.`);
-      } else {
-        let value = pinDialog.querySelector('#pin-value').value;
-        try {
-          if (/^[[{"]/.test(value)) value = JSON.parse(value);
-        } catch { /* plain text */ }
-        await api.pin(id, e.version, attr, value, pinDialog.querySelector('#pin-reason').value.trim());
-        say(`${attr} pinned.`);
+    once(splitBtn, async () => {
+      try {
+        const r = await api.split(id, e.version, records, splitForm.reason.value.trim());
+        say(`Split: the selected records are now entity ${r.moved_to}.`);
+        reload();
+      } catch (err) {
+        fail(err);
       }
-      reload();
-    } catch (err) {
-      fail(err);
-    }
+    });
   });
 
+  const merged = e.requested_id && e.requested_id !== e.id;
   view.append(
     h('article', { class: 'entity', 'aria-labelledby': 'entity-title' },
+      merged ? h('p', { class: 'notice', id: 'merged-away', role: 'status' },
+        `Entity ${e.requested_id} was merged into entity ${e.id}; this is entity ${e.id}, which holds its records now. `,
+        'Every action here acts on entity ', h('strong', {}, String(e.id)), '.') : null,
       h('h2', { id: 'entity-title' }, `Entity ${e.id}`,
         h('span', { class: 'muted' }, ` · version ${e.version} · ${e.status} · updated ${fmtTime(e.updated_at)}`)),
       h('div', { class: 'entity-grid' },
         h('section', { 'aria-labelledby': 'golden-title' }, h('h3', { id: 'golden-title' }, 'Golden record'), goldenTable(e, onPin)),
-        h('section', { 'aria-labelledby': 'members-title' }, h('h3', { id: 'members-title' }, `Members (${(e.members || []).length})`),
-          membersTable(e), splitForm),
-        h('section', { 'aria-labelledby': 'consent-title' }, h('h3', { id: 'consent-title' }, 'Consent'), consentList(consent)),
         h('section', { 'aria-labelledby': 'history-title' }, h('h3', { id: 'history-title' }, 'History'), historyList(hist, onUnmerge)),
+        h('section', { class: 'wide', 'aria-labelledby': 'members-title' },
+          h('h3', { id: 'members-title' }, `Source records (${(e.records || e.members || []).length})`),
+          recordsTable(e), splitForm),
+        h('section', { 'aria-labelledby': 'consent-title' }, h('h3', { id: 'consent-title' }, 'Consent'), consentList(consent)),
         h('section', {}, mergeForm))),
     pinDialog);
 }

@@ -1,13 +1,17 @@
-// Queue view: the list of review items (filters, sort, paging) and, beside it, the
-// selected item compared side by side with accept / reject / defer.
+// Queue view: the list of review items (counts, filters, paging, competing candidates
+// grouped, bulk decisions) and, beside it, the selected item: the decision bar first
+// (visible without scrolling), what the decision will do, each comparison with both
+// values and its weight, both golden records and every member source record.
 import { api, ApiError } from './api.js';
-import { h, say, fail, show, same, pct, fmtTime } from './dom.js';
+import { h, say, fail, show, pct, fmtTime, label } from './dom.js';
 
 const state = {
   items: [],
-  selected: null, // full item (with a, b, explanation)
+  counts: null,
+  selected: null, // full item (a, b, explanation, competing)
   next: null,
-  params: null,
+  params: '', // the list's filters, as in the address
+  checked: new Set(), // ids selected for a bulk decision
   busy: false,
 };
 
@@ -17,30 +21,56 @@ const DECISIONS = {
   defer: { label: 'Defer', key: 'd', done: 'Deferred.' },
 };
 
+const BANDS = [['', 'Any probability'], ['0.9-1', '90% and more'], ['0.7-0.9', '70–90%'], ['0.5-0.7', '50–70%'],
+  ['0-0.5', 'below 50%']];
+const AGES = [['', 'Any age'], ['-1', 'less than a day'], ['1-7', '1 to 7 days'], ['7-', 'over 7 days']];
+const FILTER_KEYS = ['status', 'sort', 'band', 'source', 'age', 'who'];
+
+// The API query of the list filters in the address.
+function listQuery(p) {
+  const q = { status: p.get('status') || 'open,claimed', sort: p.get('sort') || 'priority' };
+  const band = p.get('band');
+  if (band) [q.min_probability, q.max_probability] = band.split('-');
+  const age = p.get('age');
+  if (age) [q.min_age_days, q.max_age_days] = age.split('-');
+  if (p.get('source')) q.source = p.get('source');
+  if (p.get('who') === 'mine') q.assignee = 'me';
+  if (p.get('who') === 'unclaimed') q.assignee = '-';
+  return q;
+}
+
 function filters(params) {
+  const c = state.counts || {};
+  const by = c.by_status || {};
   const status = params.get('status') || 'open,claimed';
-  const sort = params.get('sort') || 'priority';
-  const form = h('form', { class: 'filters', 'aria-label': 'Queue filters' },
-    h('label', { for: 'f-status' }, 'Status'),
-    h('select', { id: 'f-status', name: 'status' },
-      ...[['open,claimed', 'To do'], ['open', 'Open'], ['claimed', 'Claimed'], ['deferred', 'Deferred'],
-        ['decided', 'Decided'], ['superseded', 'Superseded']]
-        .map(([v, t]) => h('option', { value: v, selected: v === status }, t))),
-    h('label', { for: 'f-sort' }, 'Sort'),
-    h('select', { id: 'f-sort', name: 'sort' },
-      ...[['priority', 'Priority'], ['created', 'Oldest'], ['-created', 'Newest'],
-        ['probability', 'Least likely'], ['-probability', 'Most likely']]
-        .map(([v, t]) => h('option', { value: v, selected: v === sort }, t))));
+  const n = (k) => (k.split(',').reduce((s, x) => s + (by[x] || 0), 0));
+  const sel = (id, name, options, value, text) => [h('div', { class: 'f' }, h('label', { for: id }, text),
+    h('select', { id, name }, ...options.map(([v, t]) => h('option', { value: v, selected: v === value }, t))))];
+  const form = h('form', { class: 'filters grid', 'aria-label': 'Queue filters' },
+    ...sel('f-status', 'status', [['open,claimed', 'To do'], ['open', 'Open'], ['claimed', 'Claimed'],
+      ['deferred', 'Deferred'], ['decided', 'Decided'], ['superseded', 'Superseded']]
+      .map(([v, t]) => [v, `${t} (${n(v)})`]), status, 'Status'),
+    ...sel('f-band', 'band', BANDS, params.get('band') || '', 'Probability'),
+    ...sel('f-source', 'source', [['', 'Any source']].concat((c.sources || []).map((s) => [s.code, s.name])),
+      params.get('source') || '', 'Source'),
+    ...sel('f-age', 'age', AGES, params.get('age') || '', 'Age'),
+    ...sel('f-who', 'who', [['', 'Anyone'], ['mine', `Mine (${c.mine ?? 0})`], ['unclaimed', `Unclaimed (${c.unclaimed ?? 0})`]],
+      params.get('who') || '', 'Claimed by'),
+    ...sel('f-sort', 'sort', [['priority', 'Priority'], ['created', 'Oldest'], ['-created', 'Newest'],
+      ['probability', 'Least likely'], ['-probability', 'Most likely']], params.get('sort') || 'priority', 'Sort'));
   form.addEventListener('change', () => {
-    const p = new URLSearchParams({ status: form.status.value, sort: form.sort.value });
+    const p = new URLSearchParams();
+    for (const k of FILTER_KEYS) if (form[k] && form[k].value) p.set(k, form[k].value);
     location.hash = `#/queue?${p}`;
   });
   return form;
 }
 
-function itemButton(it) {
+function itemRow(it) {
   const active = state.selected && state.selected.id === it.id;
-  return h('li', {},
+  return h('li', { class: 'row' },
+    h('input', { type: 'checkbox', class: 'pick', 'aria-label': `Select item ${it.id}`, checked: state.checked.has(it.id),
+      onchange: (ev) => { if (ev.target.checked) state.checked.add(it.id); else state.checked.delete(it.id); renderBulk(); } }),
     h('a', {
       href: `#/review/${it.id}?${state.params}`,
       class: `item${active ? ' active' : ''}`,
@@ -50,160 +80,284 @@ function itemButton(it) {
     h('span', { class: 'pair' }, `${it.a_label || '?'} ↔ ${it.b_label || '?'}`),
     h('span', { class: 'meta' },
       h('span', { class: 'prob', title: 'match probability' }, pct(it.probability)),
-      h('span', { class: `badge ${it.status}` }, it.status),
+      h('span', { class: `badge ${it.status}` }, it.decision ? `${it.status}: ${it.decision.replace('_', ' ')}` : it.status),
       it.assignee ? h('span', { class: 'assignee' }, it.assignee) : null,
-      h('span', { class: 'prio', title: 'priority' }, `P${Math.round(it.priority)}`))));
+      h('span', { class: 'when', title: 'created' }, fmtTime(it.created_at)))));
 }
 
-function renderList(listEl) {
-  listEl.replaceChildren(
-    ...(state.items.length ? state.items.map(itemButton) : [h('li', { class: 'empty' }, 'Nothing to review.')]));
-}
-
-// Rows of the comparison: every attribute either side has (canonical record or golden).
-function compareRows(a, b, explanation) {
-  const skip = new Set(['source', 'source_key', 'source_updated_at', 'keys', 'consents', 'op']);
-  const names = [];
-  for (const side of [a, b]) {
-    for (const k of Object.keys((side && side.fields) || {})) if (!skip.has(k) && !names.includes(k)) names.push(k);
+// Items proposing the same record (or entity pair) sit together under one heading.
+function groups(items) {
+  const key = (it) => (it.record_id ? `r${it.record_id}` : `e${Math.min(it.entity_id, it.other_entity_id)}`);
+  const order = [];
+  const by = new Map();
+  for (const it of items) {
+    const k = key(it);
+    if (!by.has(k)) { by.set(k, []); order.push(k); }
+    by.get(k).push(it);
   }
-  const weights = new Map();
-  let max = 0;
-  for (const e of explanation || []) {
-    const w = Number(e.weight) || 0;
-    max = Math.max(max, Math.abs(w));
-    weights.set(e.field, e);
-  }
-  return { names, weights, max: max || 1 };
+  return order.map((k) => by.get(k));
 }
 
-function bar(e, max) {
-  if (!e) return h('span', { class: 'nobar' }, '');
-  const w = Number(e.weight) || 0;
+function renderList() {
+  const listEl = document.getElementById('queue-list');
+  if (!listEl) return;
+  const rows = [];
+  for (const g of groups(state.items)) {
+    if (g.length > 1) {
+      rows.push(h('li', { class: 'group' }, h('span', {}, `${g.length} candidates for ${g[0].a_label || 'one record'}`),
+        h('ul', { class: 'grouped' }, ...g.map(itemRow))));
+    } else rows.push(itemRow(g[0]));
+  }
+  listEl.replaceChildren(...(rows.length ? rows : [h('li', { class: 'empty' }, 'Nothing to review.')]));
+  const c = state.counts;
+  const shown = document.getElementById('queue-count');
+  if (shown && c) shown.textContent = `${state.items.length} of ${c.total} shown · ${c.mine} mine · ${c.unclaimed} unclaimed`;
+  const more = document.getElementById('more');
+  if (more) more.hidden = !state.next;
+  renderBulk();
+}
+
+function renderBulk() {
+  const bar = document.getElementById('bulk');
+  if (!bar) return;
+  const n = state.checked.size;
+  bar.hidden = n === 0;
+  bar.querySelector('.n').textContent = `${n} selected`;
+}
+
+async function bulkDecide(decision, button) {
+  const picked = state.items.filter((it) => state.checked.has(it.id));
+  if (!picked.length) return;
+  const res = await api.bulk(picked.map((it) => ({ id: it.id, version: it.version, decision })));
+  const errors = (res.results || []).filter((r) => r.error);
+  state.checked.clear();
+  await reloadList();
+  if (errors.length) say(`${picked.length - errors.length} decided; ${errors.length} failed: ${errors[0].error.detail || errors[0].error.title}`, 'error');
+  else say(`${picked.length} items decided (${decision.replace('_', ' ')}).`);
+  button.focus();
+}
+
+// ---- the selected item ------------------------------------------------------------
+
+const LEVEL_TEXT = { exact: 'same', close: 'close', far: 'far', different: 'different', null: 'missing on one side' };
+
+function bar(c, max) {
+  const w = Number(c.weight) || 0;
   const width = Math.round((Math.abs(w) / max) * 100);
   const b = h('span', {
-      class: `bar ${w >= 0 ? 'pos' : 'neg'}`,
-      role: 'meter',
-      'aria-valuemin': String(-max.toFixed(2)),
-      'aria-valuemax': String(max.toFixed(2)),
-      'aria-valuenow': w.toFixed(2),
-      'aria-label': `${e.field} weight`,
-    });
+    class: `bar ${w >= 0 ? 'pos' : 'neg'}`,
+    role: 'meter',
+    'aria-valuemin': String(-max.toFixed(2)),
+    'aria-valuemax': String(max.toFixed(2)),
+    'aria-valuenow': w.toFixed(2),
+    'aria-label': `${label(c.comparison)} weight`,
+  });
   b.style.width = `${width}%`; // CSSOM, allowed by the page's Content-Security-Policy
-  return h('span', { class: 'bar-wrap', title: `${e.level}: weight ${w.toFixed(2)}` },
+  return h('span', { class: 'bar-wrap', title: `${c.level}: weight ${w.toFixed(2)}` },
     b, h('span', { class: 'bar-num' }, `${w >= 0 ? '+' : ''}${w.toFixed(1)}`));
 }
 
-function sideTitle(s) {
-  if (!s) return 'missing';
-  if (s.type === 'record') return `Record ${s.source}:${s.source_key}`;
-  return `Entity ${s.entity_id} (${(s.members || []).length} records)`;
+// A comparison's agreement: values compared by the matcher (normalized), not as text.
+function agreement(c) {
+  if (c.level === 'null' || c.value_a === null || c.value_b === null) return 'missing';
+  if (c.level === 'exact') return 'agree';
+  if (c.level === 'close' || c.level === 'nickname' || c.level === 'initial') return 'close';
+  return 'differ';
 }
 
-function sideLink(s) {
-  if (!s) return null;
-  const id = s.type === 'record' ? s.entity_id : s.entity_id;
-  return id ? h('a', { href: `#/entity/${id}` }, `open entity ${id}`) : null;
+function comparisonTable(it) {
+  const ex = it.explanation || {};
+  const comps = ex.comparisons || [];
+  const max = Math.max(1, ...comps.map((c) => Math.abs(Number(c.weight) || 0)));
+  const side = (s) => (s && s.type === 'record' ? `${s.source_name || s.source}:${s.source_key}` : `entity ${s && s.entity_id}`);
+  return h('div', { class: 'scroll' }, h('table', { class: 'compare', id: 'comparisons', 'aria-labelledby': 'cmp-title' },
+    h('caption', { class: 'sr' }, 'Each comparison the matcher made, both values as it compared them, and its weight'),
+    h('thead', {}, h('tr', {},
+      h('th', { scope: 'col' }, 'Comparison'), h('th', { scope: 'col' }, side(it.a)), h('th', { scope: 'col' }, side(it.b)),
+      h('th', { scope: 'col' }, 'Result'), h('th', { scope: 'col' }, 'Weight'))),
+    h('tbody', {}, ...comps.map((c) => {
+      const a = agreement(c);
+      return h('tr', { class: a, dataset: { comparison: c.comparison } },
+        h('th', { scope: 'row' }, label(c.comparison)),
+        h('td', {}, c.value_a ?? h('span', { class: 'muted' }, '—')),
+        h('td', {}, c.value_b ?? h('span', { class: 'muted' }, '—')),
+        h('td', { class: 'level' }, LEVEL_TEXT[c.level] || c.level),
+        h('td', { class: 'w' }, bar(c, max)));
+    })),
+    h('tfoot', {}, h('tr', {}, h('th', { scope: 'row', colspan: '4' },
+      ex.vetoed ? 'Vetoed: a strong identifier conflicts' : 'Total match weight'),
+    h('td', {}, typeof ex.match_weight === 'number' ? ex.match_weight.toFixed(1) : '')))));
 }
 
-function renderCompare(detailEl) {
+// The entity behind a side: the entity itself, or the golden record holding the record.
+const entityOf = (s) => (s && s.type === 'record' ? s.entity : s);
+
+// Attribute rows of golden records / source records side by side.
+const SKIP = new Set(['source', 'source_key', 'source_updated_at', 'keys', 'consents', 'op', 'attributes', 'issues']);
+function attrNames(objs) {
+  const names = [];
+  for (const o of objs) for (const k of Object.keys(o || {})) if (!SKIP.has(k) && !names.includes(k)) names.push(k);
+  return names;
+}
+
+function goldenPair(it) {
+  const ea = entityOf(it.a);
+  const eb = entityOf(it.b);
+  const ga = (ea && ea.fields) || {};
+  const gb = (eb && eb.fields) || {};
+  const head = (e) => (e ? h('span', {}, h('a', { href: `#/entity/${e.entity_id}` }, `Entity ${e.entity_id}`),
+    h('span', { class: 'muted' }, ` · ${(e.members || []).length} records · updated ${fmtTime(e.updated_at)}`)) : 'none');
+  return h('div', { class: 'scroll' }, h('table', { class: 'golden-pair', id: 'goldens' },
+    h('caption', {}, 'Golden records'),
+    h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Attribute'), h('th', { scope: 'col' }, head(ea)),
+      h('th', { scope: 'col' }, head(eb)))),
+    h('tbody', {}, ...attrNames([ga, gb]).map((n) => h('tr', {},
+      h('th', { scope: 'row' }, label(n)), h('td', {}, show(ga[n])), h('td', {}, show(gb[n])))))));
+}
+
+// Every member source record of one entity: one column per record.
+function membersTable(title, e, highlight) {
+  const ms = (e && e.members) || [];
+  if (!ms.length) return null;
+  const names = attrNames(ms.map((m) => m.fields));
+  return h('div', { class: 'scroll' }, h('table', { class: 'sources' },
+    h('caption', {}, title),
+    h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Attribute'), ...ms.map((m) => h('th', {
+      scope: 'col', class: m.record_id === highlight ? 'proposed' : null,
+    }, h('span', { class: 'src-name' }, m.source_name || m.source), h('br'), `${m.source}:${m.source_key}`, h('br'),
+    h('span', { class: 'muted' }, `updated ${fmtTime(m.source_updated_at || m.received_at)}`))))),
+    h('tbody', {}, ...names.map((n) => h('tr', {}, h('th', { scope: 'row' }, label(n)),
+      ...ms.map((m) => h('td', { class: m.record_id === highlight ? 'proposed' : null }, show((m.fields || {})[n]))))))));
+}
+
+// What each decision would do, in the steward's words.
+function effects(it) {
+  const ea = entityOf(it.a);
+  const eb = it.b;
+  const nb = (eb && eb.members || []).length;
+  if (it.kind === 'record_entity') {
+    const rec = it.a ? `${it.a.source}:${it.a.source_key}` : 'the record';
+    const alone = ea && (ea.members || []).length <= 1;
+    return {
+      match: alone
+        ? `Accept: entity ${ea.entity_id} (only ${rec}) merges into entity ${eb.entity_id}, which then holds ${nb + 1} records.`
+        : `Accept: ${rec} moves from entity ${ea ? ea.entity_id : '?'} to entity ${eb.entity_id}; the ${(ea.members || []).length - 1} other records stay.`,
+      no_match: `Reject: ${rec} is never linked to the ${nb} records of entity ${eb.entity_id}; nothing moves.`,
+    };
+  }
+  const na = (ea && ea.members || []).length;
+  const keep = Math.min(ea.entity_id, eb.entity_id);
+  return {
+    match: `Accept: entities ${ea.entity_id} and ${eb.entity_id} merge into entity ${keep} (${na + nb} records); the merge can be undone from its history.`,
+    no_match: `Reject: the ${na} records of entity ${ea.entity_id} are never linked to the ${nb} of entity ${eb.entity_id}.`,
+  };
+}
+
+function decisionBar(it) {
+  const final = it.status === 'decided' || it.status === 'superseded';
+  if (final) {
+    const outcome = it.status === 'superseded' ? 'Superseded: its evidence changed before a decision'
+      : `Decided: ${it.decision === 'match' ? 'match' : it.decision === 'no_match' ? 'no match' : it.decision}`;
+    return h('div', { class: 'decision-bar decided', id: 'outcome', role: 'group', 'aria-label': 'Outcome' },
+      h('p', {}, h('strong', {}, outcome),
+        it.decided_by ? ` by ${it.decided_by}` : '', it.decided_at ? ` on ${fmtTime(it.decided_at)}` : '',
+        it.reason ? ` · “${it.reason}”` : ''),
+      it.status === 'decided' ? h('button', { type: 'button', id: 'reopen', onclick: (ev) => reopen(ev.currentTarget) },
+        'Reopen decision') : null);
+  }
+  const fx = effects(it);
+  const reason = h('input', { id: 'reason', name: 'reason', type: 'text', maxlength: '2000', placeholder: 'optional' });
+  const buttons = Object.entries(DECISIONS).map(([d, info]) => h('button', {
+    type: 'button', class: `decide ${d}`, 'aria-keyshortcuts': info.key, dataset: { decision: d },
+    onclick: () => decide(d),
+  }, info.label, ' ', h('kbd', {}, info.key)));
+  return h('form', { class: 'decision-bar', 'aria-label': 'Decision', onsubmit: (e) => e.preventDefault() },
+    h('div', { class: 'buttons' }, ...buttons,
+      it.assignee
+        ? h('button', { type: 'button', class: 'claim', onclick: (ev) => release(ev.currentTarget) }, 'Release claim')
+        : h('button', { type: 'button', class: 'claim', 'aria-keyshortcuts': 'c', onclick: claim }, 'Claim ', h('kbd', {}, 'c'))),
+    h('div', { class: 'reason-row' }, h('label', { for: 'reason' }, 'Reason'), reason),
+    h('ul', { class: 'effects', id: 'effects' }, h('li', {}, fx.match), h('li', {}, fx.no_match),
+      h('li', {}, 'Defer: the item stays in the queue as deferred.')),
+  );
+}
+
+function competing(it) {
+  const others = it.competing || [];
+  if (!others.length) return null;
+  return h('p', { class: 'competing', id: 'competing' },
+    `${others.length} other candidate${others.length > 1 ? 's' : ''} for the same ${it.kind === 'record_entity' ? 'record' : 'entities'}: `,
+    ...others.map((o, i) => [i ? ', ' : '', h('a', { href: `#/review/${o.id}?${state.params}` },
+      `item ${o.id} (entity ${o.entity_id}, ${pct(o.probability)}, ${o.status})`)]));
+}
+
+function renderItem() {
+  const detailEl = document.getElementById('detail');
+  if (!detailEl) return;
   const it = state.selected;
   if (!it) {
     detailEl.replaceChildren(h('p', { class: 'hint' }, 'Select an item, or press j to start.'));
     return;
   }
-  const { names, weights, max } = compareRows(it.a, it.b, it.explanation);
-  const final = it.status === 'decided' || it.status === 'superseded';
-  const rows = names.map((n) => {
-    const va = it.a && it.a.fields ? it.a.fields[n] : undefined;
-    const vb = it.b && it.b.fields ? it.b.fields[n] : undefined;
-    const differ = !same(va, vb);
-    return h('tr', { class: differ ? 'differ' : 'agree' },
-      h('th', { scope: 'row' }, n.replace(/_/g, ' ')),
-      h('td', {}, show(va)),
-      h('td', {}, show(vb)),
-      h('td', { class: 'w' }, bar(weights.get(n), max)),
-      h('td', { class: 'flag' }, differ ? h('span', { class: 'sr' }, 'differs') : ''));
-  });
-  const evidence = (it.explanation || []).map((e) =>
-    h('tr', {}, h('th', { scope: 'row' }, e.field), h('td', {}, e.level || ''), h('td', { class: 'w' }, bar(e, max))));
-
-  const reason = h('input', { id: 'reason', name: 'reason', type: 'text', maxlength: '2000', placeholder: 'optional' });
-  const buttons = Object.entries(DECISIONS).map(([d, info]) =>
-    h('button', {
-      type: 'button',
-      class: `decide ${d}`,
-      disabled: final,
-      'aria-keyshortcuts': info.key,
-      dataset: { decision: d },
-      onclick: () => decide(d),
-    }, info.label, ' ', h('kbd', {}, info.key)));
-
-  detailEl.replaceChildren(
+  const question = it.kind === 'record_entity'
+    ? `Does record ${it.a ? `${it.a.source}:${it.a.source_key}` : it.record_id} belong to entity ${it.entity_id}?`
+    : `Are entities ${it.entity_id} and ${it.other_entity_id} one person?`;
+  detailEl.replaceChildren(...[
     h('h2', { id: 'cmp-title' }, `Review item ${it.id}`),
-    h('p', { class: 'summary' },
-      `${it.kind === 'record_entity' ? 'Does this record belong to this entity?' : 'Are these two entities one person?'} `,
-      h('strong', {}, `Probability ${pct(it.probability)}`), `, score ${Number(it.score).toFixed(2)}, `,
-      h('span', { class: `badge ${it.status}` }, it.status),
-      it.assignee ? ` claimed by ${it.assignee}` : '',
-      ` · version ${it.version} · created ${fmtTime(it.created_at)}`),
-    h('table', { class: 'compare', 'aria-labelledby': 'cmp-title' },
-      h('caption', { class: 'sr' }, 'Side-by-side comparison; differing fields are highlighted'),
-      h('thead', {}, h('tr', {},
-        h('th', { scope: 'col' }, 'Field'),
-        h('th', { scope: 'col' }, sideTitle(it.a), ' ', sideLink(it.a)),
-        h('th', { scope: 'col' }, sideTitle(it.b), ' ', sideLink(it.b)),
-        h('th', { scope: 'col' }, 'Weight'),
-        h('th', { scope: 'col' }, h('span', { class: 'sr' }, 'Differs')))),
-      h('tbody', {}, ...rows)),
-    evidence.length ? h('details', { class: 'evidence', open: true },
-      h('summary', {}, 'Evidence: each comparison and its match weight'),
-      h('table', { class: 'compare' },
-        h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Comparison'), h('th', { scope: 'col' }, 'Level'),
-          h('th', { scope: 'col' }, 'Weight'))),
-        h('tbody', {}, ...evidence))) : null,
-    final ? h('p', { class: 'hint' }, `This item is ${it.status}${it.reason ? `: ${it.reason}` : ''}.`)
-      : h('form', { class: 'decide-form', 'aria-label': 'Decision', onsubmit: (e) => e.preventDefault() },
-        h('label', { for: 'reason' }, 'Reason'), reason,
-        h('div', { class: 'buttons' }, ...buttons,
-          h('button', { type: 'button', class: 'claim', 'aria-keyshortcuts': 'c', onclick: claim,
-            disabled: !!it.assignee }, 'Claim ', h('kbd', {}, 'c')))));
+    h('p', { class: 'summary' }, question, ' ', h('strong', {}, `Probability ${pct(it.probability)}`), ' · ',
+      h('span', { class: `badge ${it.status}` }, it.status), it.assignee ? ` claimed by ${it.assignee}` : '',
+      h('span', { class: 'muted' }, ` · version ${it.version} · created ${fmtTime(it.created_at)}`)),
+    decisionBar(it),
+    competing(it),
+    comparisonTable(it),
+    goldenPair(it),
+    membersTable(`Source records of entity ${entityOf(it.a) ? entityOf(it.a).entity_id : '?'}`, entityOf(it.a),
+      it.kind === 'record_entity' ? it.record_id : null),
+    membersTable(`Source records of entity ${it.b ? it.b.entity_id : '?'}`, it.b, null)].filter(Boolean));
+  detailEl.closest('.queue-layout').classList.add('has-item');
+  state.rendered = it.id;
 }
 
 async function loadItem(id) {
   state.selected = await api.item(id);
-  renderCompare(document.getElementById('detail'));
-  renderList(document.getElementById('queue-list'));
+  const i = state.items.findIndex((x) => x.id === id);
+  if (i >= 0) state.items[i] = { ...state.items[i], status: state.selected.status, version: state.selected.version, assignee: state.selected.assignee };
+  renderItem();
+  renderList();
 }
 
 async function reloadList() {
   const p = new URLSearchParams(state.params);
-  const res = await api.queue({ status: p.get('status'), sort: p.get('sort'), limit: 50 });
+  const res = await api.queue({ ...listQuery(p), limit: 50 });
   state.items = res.items || [];
+  state.counts = res.counts || null;
   state.next = res.next || null;
-  renderList(document.getElementById('queue-list'));
-  const more = document.getElementById('more');
-  if (more) more.hidden = !state.next;
+  for (const id of [...state.checked]) if (!state.items.some((x) => x.id === id)) state.checked.delete(id);
+  const form = document.querySelector('form.filters[aria-label="Queue filters"]');
+  if (form) form.replaceWith(filters(p));
+  renderList();
 }
 
 async function loadMore() {
   const p = new URLSearchParams(state.params);
-  const res = await api.queue({ status: p.get('status'), sort: p.get('sort'), limit: 50, cursor: state.next });
+  const res = await api.queue({ ...listQuery(p), limit: 50, cursor: state.next });
   state.items = state.items.concat(res.items || []);
   state.next = res.next || null;
-  renderList(document.getElementById('queue-list'));
-  document.getElementById('more').hidden = !state.next;
+  renderList();
 }
 
 async function claim() {
   const it = state.selected;
-  if (!it || state.busy) return;
+  if (!it || state.busy || state.rendered !== it.id) return;
+  if (it.assignee) { // already held: nothing to send, nothing to audit
+    say(`Item ${it.id} is already claimed by ${it.assignee}.`);
+    return;
+  }
   state.busy = true;
   try {
     await api.claim(it.id, it.version);
     say(`Claimed item ${it.id}.`);
     await loadItem(it.id);
-    await reloadList();
   } catch (e) {
     fail(e);
   } finally {
@@ -211,11 +365,47 @@ async function claim() {
   }
 }
 
-async function decide(decision) {
+async function release(button) {
   const it = state.selected;
   if (!it || state.busy) return;
-  const final = it.status === 'decided' || it.status === 'superseded';
-  if (final) return;
+  state.busy = true;
+  try {
+    await api.release(it.id, it.version);
+    say(`Released item ${it.id}.`);
+    await loadItem(it.id);
+  } catch (e) {
+    fail(e);
+  } finally {
+    state.busy = false;
+    if (button.isConnected) button.focus();
+  }
+}
+
+async function reopen(button) {
+  const it = state.selected;
+  if (!it || state.busy) return;
+  state.busy = true;
+  button.disabled = true;
+  try {
+    await api.reopen(it.id, it.version, 'reopened from the review screen');
+    say(`Item ${it.id} reopened.`);
+    await loadItem(it.id);
+  } catch (e) {
+    fail(e);
+  } finally {
+    state.busy = false;
+    if (button.isConnected) button.disabled = false;
+  }
+}
+
+async function decide(decision) {
+  const it = state.selected;
+  // only the item on screen is ever decided
+  if (!it || state.busy || state.rendered !== it.id) return;
+  if (it.status === 'decided' || it.status === 'superseded') {
+    say(`Item ${it.id} is already ${it.status}; reopen it first.`, 'error');
+    return;
+  }
   state.busy = true;
   const reasonEl = document.getElementById('reason');
   const reason = reasonEl ? reasonEl.value.trim() : '';
@@ -228,14 +418,13 @@ async function decide(decision) {
     if (next) location.hash = `#/review/${next.id}?${state.params}`;
     else {
       state.selected = null;
-      renderCompare(document.getElementById('detail'));
+      renderItem();
     }
   } catch (e) {
     if (e instanceof ApiError && e.status === 409) {
       say(`Conflict: ${e.message}. The item was reloaded; check it and decide again.`, 'error');
       try {
         await loadItem(it.id);
-        await reloadList();
       } catch (e2) {
         fail(e2);
       }
@@ -265,24 +454,42 @@ export function queueKey(key) {
   return false;
 }
 
-export async function renderQueue(view, itemId, params) {
+function filterString(params) {
   const p = new URLSearchParams();
-  if (params.get('status')) p.set('status', params.get('status'));
-  if (params.get('sort')) p.set('sort', params.get('sort'));
-  state.params = p.toString();
+  for (const k of FILTER_KEYS) if (params.get(k)) p.set(k, params.get(k));
+  return p.toString();
+}
+
+// Moving to another item of the list on screen (j, k, a click) loads only that item:
+// true when the queue view already shows the list of these filters.
+export async function queueShowItem(itemId, params) {
+  if (!document.getElementById('queue-list') || filterString(params) !== state.params) return false;
+  if (itemId) await loadItem(itemId);
+  return true;
+}
+
+export async function renderQueue(view, itemId, params) {
+  state.params = filterString(params);
+  state.checked.clear();
+  const bulk = h('div', { id: 'bulk', class: 'bulk', hidden: true, role: 'group', 'aria-label': 'Bulk decision' },
+    h('span', { class: 'n' }, ''),
+    ...Object.entries(DECISIONS).map(([d, info]) => h('button', {
+      type: 'button', class: `decide ${d}`,
+      onclick: (ev) => { const b = ev.currentTarget; b.disabled = true; bulkDecide(d, b).catch(fail).finally(() => { b.disabled = false; }); },
+    }, `${info.label.split(' ')[0]} selected`)));
   view.append(
     h('div', { class: 'queue-layout' },
       h('section', { class: 'queue-pane', 'aria-labelledby': 'queue-title' },
         h('h2', { id: 'queue-title' }, 'Review queue'),
-        filters(params),
+        h('p', { id: 'queue-count', class: 'muted', role: 'status' }),
+        h('form', { class: 'filters', 'aria-label': 'Queue filters' }),
+        bulk,
         h('ol', { id: 'queue-list', class: 'queue-list', 'aria-label': 'Review items' }),
         h('button', { type: 'button', id: 'more', class: 'link', hidden: true, onclick: () => loadMore().catch(fail) },
           'Load more')),
       h('section', { id: 'detail', class: 'detail-pane', 'aria-live': 'polite', 'aria-label': 'Selected item' })));
-  await reloadList();
-  if (itemId) await loadItem(itemId);
-  else {
-    state.selected = null;
-    renderCompare(document.getElementById('detail'));
-  }
+  const [, item] = await Promise.all([reloadList(), itemId ? api.item(itemId) : null]);
+  state.selected = item;
+  renderItem();
+  renderList();
 }

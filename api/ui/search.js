@@ -1,37 +1,44 @@
-// Search view: find golden records by name, email or phone.
+// Search view: one box for a name (any order, nicknames, initials, the start of a name),
+// an e-mail address, phone number, loyalty id, postal code or street line; the API
+// normalizes it as matching does and ranks the golden records; 25 a page.
 import { api } from './api.js';
 import { h, show } from './dom.js';
 
 export async function renderSearch(view, params) {
-  const field = params.get('by') || 'name';
   const value = params.get('q') || '';
+  const offset = Math.max(0, Number(params.get('offset')) || 0);
+  const PAGE = Math.min(100, Math.max(1, Number(params.get('limit')) || 25));
   const form = h('form', { class: 'filters search', role: 'search', 'aria-label': 'Search entities' },
-    h('label', { for: 's-by' }, 'Search by'),
-    h('select', { id: 's-by', name: 'by' },
-      ...[['name', 'Name'], ['email', 'Email'], ['phone', 'Phone'], ['loyalty_id', 'Loyalty id']]
-        .map(([v, t]) => h('option', { value: v, selected: v === field }, t))),
-    h('label', { for: 's-q' }, 'Value'),
-    h('input', { id: 's-q', name: 'q', type: 'search', value, required: true, autocomplete: 'off' }),
+    h('label', { for: 's-q' }, 'Find a customer'),
+    h('input', { id: 's-q', name: 'q', type: 'search', value, required: true, autocomplete: 'off', maxlength: '200',
+      placeholder: 'name, e-mail, phone, loyalty id, postal code or street' }),
     h('button', { type: 'submit', class: 'primary' }, 'Search'));
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
-    const p = new URLSearchParams({ by: form.by.value, q: form.q.value.trim() });
-    location.hash = `#/search?${p}`;
+    location.hash = `#/search?${new URLSearchParams({ q: form.q.value.trim() })}`;
   });
-  const results = h('section', { 'aria-live': 'polite', 'aria-label': 'Results' });
+  const results = h('section', { 'aria-live': 'polite', 'aria-label': 'Results', id: 'results' });
   view.append(h('h2', {}, 'Search'), form, results);
   if (!value) {
     form.q.focus();
     return;
   }
-  const res = await api.search({ [field]: value, limit: 50 });
+  const res = await api.search({ q: value, limit: PAGE, offset: offset || undefined });
   const items = res.items || [];
+  const page = (o) => `#/search?${new URLSearchParams({ q: value, offset: String(o), ...(params.get('limit') ? { limit: String(PAGE) } : {}) })}`;
   results.append(
-    h('p', {}, `${items.length}${res.next ? '+' : ''} result${items.length === 1 ? '' : 's'}`),
-    h('ul', { class: 'results' }, ...items.map((e) => {
+    h('p', { id: 'result-count' }, items.length
+      ? `${offset + 1}–${offset + items.length} of ${res.total} golden records, best match first`
+      : 'No golden record matches.'),
+    h('ol', { class: 'results', start: String(offset + 1) }, ...items.map((e) => {
       const g = e.golden || {};
       const name = g.full_name || [g.first_name, g.last_name].filter(Boolean).join(' ') || `Entity ${e.id}`;
+      const addr = (g.addresses || [])[0];
       return h('li', {}, h('a', { href: `#/entity/${e.id}` }, name),
-        h('span', { class: 'muted' }, ` · #${e.id} · ${show(g.emails)} ${show(g.phones)} ${g.birth_date || ''}`));
-    })));
+        h('span', { class: 'muted' }, ` · #${e.id} · ${[show(g.emails), show(g.phones), g.birth_date, addr ? show(addr) : '']
+          .filter(Boolean).join(' · ')}`));
+    })),
+    h('nav', { class: 'pager', 'aria-label': 'Result pages' },
+      offset > 0 ? h('a', { href: page(Math.max(0, offset - PAGE)), id: 'prev-page' }, '← Previous') : null,
+      res.next !== null && res.next !== undefined ? h('a', { href: page(res.next), id: 'next-page' }, 'Next →') : null));
 }

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Steward UI browser tests: playwright-core (from npm, pinned in package-lock.json) driving
-# Debian's chromium against a real `mdm serve` on a fresh database (MDM_DATABASE_URL, set
-# by tests/run.sh). Seeds a few records, entities and review items with SQL, creates a
-# steward API key, runs every tests/browser/*.mjs and prints "N passed, N failed" last.
-# Screenshots land in build/browser/.
+# Steward UI browser tests: playwright-core and ajv (from npm, pinned in package-lock.json)
+# driving Debian's chromium against a real `mdm serve` on a fresh database (MDM_DATABASE_URL,
+# set by tests/run.sh). The data is made by the real pipeline, never written by hand:
+# `mdm synth` (a few hundred people over the five demo systems), `mdm load`, `mdm resolve`
+# with the demo configuration; the tests add what they need over HTTP. Creates a steward
+# API key, runs every tests/browser/*.mjs and prints "N passed, N failed" last.
+# Screenshots (every screen at 1280x800 and 390 px wide) land in build/browser/.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -21,12 +23,16 @@ if [ ! -f "$here/node_modules/playwright-core/package.json" ] ||
     (cd "$here" && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci failed"
 fi
 
+export MDM_CONFIG=$root/demo/mdm.json
+tmp=$(mktemp -d)
 "$mdm" migrate >/dev/null || die "migrate failed"
-psql -X -q -v ON_ERROR_STOP=1 "$MDM_DATABASE_URL" -f "$here/seed.sql" >/dev/null || die "seeding failed"
+"$mdm" synth --people "${MDM_BROWSER_PEOPLE:-400}" --seed 11 --out "$tmp/synth" >/dev/null || die "synth failed"
+for s in crm loyalty commerce erp pos; do
+    "$mdm" load --quiet --no-resolve --source "$s" "$tmp/synth/$s.csv" >/dev/null || die "load of $s failed"
+done
+"$mdm" resolve --quiet --threads 2 >/dev/null 2>&1 || die "resolve failed"
 key=$("$mdm" apikey create --role steward --name ui-tester 2>/dev/null | tail -n 1)
 [ -n "$key" ] || die "cannot create an API key"
-
-tmp=$(mktemp -d)
 server_pid=""
 cleanup() {
     [ -n "$server_pid" ] && kill -TERM "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
@@ -47,6 +53,7 @@ done
 passed=0 failed=0
 for t in "$here"/*.mjs; do
     [ -f "$t" ] || continue
+    [ "$(basename "$t")" = lib.mjs ] && continue
     name=$(basename "$t" .mjs)
     MDM_BASE="http://127.0.0.1:$port" MDM_KEY=$key MDM_SHOTS=$out MDM_BIN=$mdm \
         timeout 180 node "$t" >"$tmp/$name.log" 2>&1
