@@ -144,25 +144,33 @@
     " \"version\"], \"additionalProperties\": false}, \"SplitResult\": {\"type\": \"object\","     \
     " \"properties\": {\"entity_id\": {\"type\": \"integer\"}, \"moved_to\": {\"type\":"           \
     " \"integer\"}, \"version\": {\"type\": \"integer\"}}, \"required\": [\"entity_id\","          \
-    " \"moved_to\", \"version\"]}, \"PinResult\": {\"type\": \"object\", \"properties\":"          \
-    " {\"entity_id\": {\"type\": \"integer\"}, \"attr\": {\"type\": \"string\"}, \"version\":"     \
-    " {\"type\": \"integer\"}, \"golden\": {\"type\": \"object\"}}, \"required\":"                 \
-    " [\"entity_id\", \"attr\", \"version\", \"golden\"], \"additionalProperties\": false},"       \
-    " \"AuditRow\": {\"type\": \"object\", \"properties\": {\"id\": {\"type\": \"integer\"},"      \
-    " \"at\": {\"type\": \"string\"}, \"actor\": {\"type\": \"string\"}, \"role\": {\"type\":"     \
-    " \"string\"}, \"action\": {\"type\": \"string\"}, \"target\": {\"type\": \"string\"},"        \
-    " \"reason\": {\"type\": [\"string\", \"null\"]}, \"before\": {}, \"after\": {},"              \
-    " \"prev_hash\": {\"type\": \"string\"}, \"hash\": {\"type\": \"string\"}}, \"required\":"     \
-    " [\"id\", \"at\", \"actor\", \"role\", \"action\", \"target\", \"reason\", \"before\","       \
-    " \"after\", \"prev_hash\", \"hash\"], \"additionalProperties\": false}, \"AuditPage\":"       \
-    " {\"type\": \"object\", \"properties\": {\"items\": {\"type\": \"array\", \"items\":"         \
-    " {\"$ref\": \"#/components/schemas/AuditRow\"}}, \"next\": {\"type\": [\"integer\","          \
-    " \"null\"]}, \"chain\": {\"type\": \"object\", \"properties\": {\"intact\": {\"type\":"       \
-    " \"boolean\"}, \"rows\": {\"type\": \"integer\"}, \"problems\": {\"type\": \"integer\"},"     \
-    " \"first\": {\"type\": \"string\"}, \"head\": {\"type\": \"string\"}, \"details\":"           \
-    " {\"type\": \"array\"}}, \"required\": [\"intact\", \"rows\", \"problems\", \"first\","       \
-    " \"head\", \"details\"], \"additionalProperties\": false}}, \"required\": [\"items\","        \
-    " \"next\"], \"additionalProperties\": false}}"
+    " \"moved_to\", \"version\"]}, \"MergePreview\": {\"type\": \"object\", \"properties\":"       \
+    " {\"survivor\": {\"type\": \"integer\"}, \"retired\": {\"type\": \"integer\"},"               \
+    " \"records\": {\"type\": \"integer\"}, \"golden\": {\"type\": \"object\"}, \"lineage\":"      \
+    " {\"type\": \"object\", \"additionalProperties\": {\"type\": \"object\", \"properties\":"     \
+    " {\"rule\": {\"type\": \"string\"}, \"value\": {}, \"source_record_id\": {\"type\":"          \
+    " [\"integer\", \"null\"]}, \"sources\": {\"type\": \"array\"}}, \"required\":"                \
+    " [\"rule\"], \"additionalProperties\": false}}}, \"required\": [\"survivor\","                \
+    " \"retired\", \"records\", \"golden\", \"lineage\"], \"additionalProperties\": false},"       \
+    " \"PinResult\": {\"type\": \"object\", \"properties\": {\"entity_id\": {\"type\":"            \
+    " \"integer\"}, \"attr\": {\"type\": \"string\"}, \"version\": {\"type\": \"integer\"},"       \
+    " \"golden\": {\"type\": \"object\"}}, \"required\": [\"entity_id\", \"attr\","                \
+    " \"version\", \"golden\"], \"additionalProperties\": false}, \"AuditRow\": {\"type\":"        \
+    " \"object\", \"properties\": {\"id\": {\"type\": \"integer\"}, \"at\": {\"type\":"            \
+    " \"string\"}, \"actor\": {\"type\": \"string\"}, \"role\": {\"type\": \"string\"},"           \
+    " \"action\": {\"type\": \"string\"}, \"target\": {\"type\": \"string\"}, \"reason\":"         \
+    " {\"type\": [\"string\", \"null\"]}, \"before\": {}, \"after\": {}, \"prev_hash\":"           \
+    " {\"type\": \"string\"}, \"hash\": {\"type\": \"string\"}}, \"required\": [\"id\","           \
+    " \"at\", \"actor\", \"role\", \"action\", \"target\", \"reason\", \"before\", \"after\","     \
+    " \"prev_hash\", \"hash\"], \"additionalProperties\": false}, \"AuditPage\": {\"type\":"       \
+    " \"object\", \"properties\": {\"items\": {\"type\": \"array\", \"items\": {\"$ref\":"         \
+    " \"#/components/schemas/AuditRow\"}}, \"next\": {\"type\": [\"integer\", \"null\"]},"         \
+    " \"chain\": {\"type\": \"object\", \"properties\": {\"intact\": {\"type\": \"boolean\"},"     \
+    " \"rows\": {\"type\": \"integer\"}, \"problems\": {\"type\": \"integer\"}, \"first\":"        \
+    " {\"type\": \"string\"}, \"head\": {\"type\": \"string\"}, \"details\": {\"type\":"           \
+    " \"array\"}}, \"required\": [\"intact\", \"rows\", \"problems\", \"first\", \"head\","        \
+    " \"details\"], \"additionalProperties\": false}}, \"required\": [\"items\", \"next\"],"       \
+    " \"additionalProperties\": false}}"
 
 const char mdm_h_review_list_doc[] =
     "{\"summary\": \"The review queue\", \"tags\": [\"stewardship\"], \"description\":"
@@ -239,6 +247,15 @@ const char mdm_h_entity_merge_doc[] =
     " version, an already merged pair or a never_link assertion.\","
     " \"responses\": {\"200\": {\"description\": \"{survivor, retired, version}\", "
     "\"content\": " REF("MergeResult") "}}}";
+
+const char mdm_h_entity_merge_preview_doc[] =
+    "{\"summary\": \"What merging another golden record into this one would give\","
+    " \"tags\": [\"stewardship\"], \"description\": \"Survivorship over the members of both, with"
+    " the pins the survivor would keep; nothing is written. The older id would survive.\","
+    " \"parameters\": [{\"name\": \"other\", \"in\": \"query\", \"required\": true, \"schema\":"
+    " {\"type\": \"integer\", \"minimum\": 1}}],"
+    " \"responses\": {\"200\": {\"description\": \"the golden record after the merge\","
+    " \"content\": " REF("MergePreview") "}}}";
 
 const char mdm_h_entity_split_doc[] =
     "{\"summary\": \"Split source records off a golden record\", \"tags\": [\"stewardship\"],"
@@ -697,6 +714,26 @@ void mdm_h_entity_merge(mdm_http_req *req)
     mdm_status st = mdm_merge_manual(mdm_http_db(req), mdm_http_ingest_ctx(req), id, version, other,
                                      &who, &out, &err);
     reply_entity(req, st, &err, out, true);
+}
+
+void mdm_h_entity_merge_preview(mdm_http_req *req)
+{
+    int64_t id;
+    long long other;
+    if (!mdm_http_param_id(req, "id", "entity", &id) ||
+        !mdm_http_query_int(req, "other", 0, 1, INT64_MAX, &other))
+        return;
+    if (!other) {
+        fail(req, MDM_EINVAL, "/query/other", "other (the entity to merge in) is required");
+        return;
+    }
+    json_t *out = NULL;
+    mdm_err err = {0};
+    mdm_status st =
+        mdm_golden_merge_preview(mdm_http_db(req), mdm_http_ingest_ctx(req), id, other, &out, &err);
+    if (st == MDM_OK)
+        mdm_mask_for_role(mdm_http_role(req), out);
+    reply_status(req, st, &err, out);
 }
 
 void mdm_h_entity_split(mdm_http_req *req)

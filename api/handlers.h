@@ -68,6 +68,7 @@ MDM_HTTP_HANDLER(mdm_h_review_get);
 MDM_HTTP_HANDLER(mdm_h_review_claim);
 MDM_HTTP_HANDLER(mdm_h_review_decide);
 MDM_HTTP_HANDLER(mdm_h_review_reopen);
+MDM_HTTP_HANDLER(mdm_h_entity_merge_preview);
 MDM_HTTP_HANDLER(mdm_h_entity_merge);
 MDM_HTTP_HANDLER(mdm_h_entity_split);
 MDM_HTTP_HANDLER(mdm_h_entity_unmerge);

@@ -81,6 +81,8 @@ const mdm_http_route mdm_http_routes[] = {
           MDM_HTTP_BODY_JSON, 0),
     ROUTE("POST", "/v1/entities/{id}/merge", MDM_ROLE_STEWARD, mdm_h_entity_merge,
           MDM_HTTP_BODY_JSON, MDM_HTTP_IF_MATCH),
+    ROUTE("GET", "/v1/entities/{id}/merge-preview", MDM_ROLE_STEWARD, mdm_h_entity_merge_preview, 0,
+          0),
     ROUTE("POST", "/v1/entities/{id}/split", MDM_ROLE_STEWARD, mdm_h_entity_split,
           MDM_HTTP_BODY_JSON, MDM_HTTP_IF_MATCH),
     ROUTE("POST", "/v1/entities/{id}/unmerge", MDM_ROLE_STEWARD, mdm_h_entity_unmerge,

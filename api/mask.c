@@ -41,6 +41,8 @@ static void mask_string(json_t *s)
     json_string_set(s, out);
 }
 
+/* A sensitive member's value: a string, a list of them, or an object whose "value" holds
+ * it (lineage keeps rule and source beside it, which stay readable). */
 static void mask_all(json_t *v)
 {
     size_t i;
@@ -49,10 +51,8 @@ static void mask_all(json_t *v)
         mask_string(v);
     else if (json_is_array(v))
         json_array_foreach(v, i, x) mask_all(x);
-    else if (json_is_object(v)) {
-        const char *k;
-        json_object_foreach(v, k, x) mask_all(x);
-    }
+    else if (json_is_object(v) && json_object_get(v, "value"))
+        mask_all(json_object_get(v, "value"));
 }
 
 void mdm_mask_ids(json_t *v)

@@ -1465,6 +1465,67 @@ out:
     return st;
 }
 
+/* What a merge of $1 and $2 would read: the members of both (as RECOMPUTE_READ reads
+ * them) and the pins the survivor would have (its own, then the other's it lacks). */
+static const mdm_db_stmt stmt_preview_read = {
+    "golden_preview_read",
+    "SELECT (SELECT coalesce(json_agg(json_build_object('id', sr.id, 'source', sr.source,"
+    " 'source_key', sr.source_key, 'normalized', sr.normalized, 'trust', ss.trust,"
+    " 'upd', " MDM_GOLDEN_CHANGE_TIME ") ORDER BY sr.id), '[]')"
+    " FROM membership m JOIN source_record sr ON sr.id = m.record_id"
+    " JOIN source_system ss ON ss.code = sr.source"
+    " WHERE m.entity_id IN ($1, $2) AND m.active)::text AS members,"
+    " (SELECT coalesce(json_object_agg(attr, value), '{}') FROM (SELECT DISTINCT ON (attr)"
+    "   attr, value FROM golden_pin WHERE entity_id IN ($1, $2)"
+    "   ORDER BY attr, entity_id = least($1::bigint, $2::bigint) DESC) p)::text AS pins,"
+    " (SELECT count(*) FROM entity WHERE id IN ($1, $2) AND status = 'active') AS active",
+    2};
+
+mdm_status mdm_golden_merge_preview(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t a, int64_t b,
+                                    json_t **out, mdm_err *err)
+{
+    *out = NULL;
+    if (a == b)
+        return mdm_err_set_field(err, MDM_EINVAL, "/other", "an entity cannot merge with itself");
+    char as[32], bs[32];
+    ID(as, a);
+    ID(bs, b);
+    const char *p[2] = {as, bs};
+    PGresult *res = NULL;
+    mdm_status st = mdm_db_exec(db, &stmt_preview_read, p, &res, err);
+    if (st != MDM_OK)
+        return st;
+    if (mdm_db_get_ll(res, 0, "active", 0) != 2) {
+        PQclear(res);
+        return mdm_err_set(err, MDM_ENOTFOUND, "entities %lld and %lld are not both active",
+                           (long long)a, (long long)b);
+    }
+    json_t *members = json_loads(mdm_db_get(res, 0, "members", "[]"), 0, NULL);
+    json_t *pins = json_loads(mdm_db_get(res, 0, "pins", "{}"), 0, NULL);
+    PQclear(res);
+    size_t n = json_array_size(members);
+    mdm_survive_member *mem = mdm_xcalloc(n ? n : 1, sizeof *mem);
+    for (size_t i = 0; i < n; i++) {
+        const json_t *m = json_array_get(members, i);
+        mem[i].record_id = (int64_t)json_integer_value(json_object_get(m, "id"));
+        mem[i].source = json_string_value(json_object_get(m, "source"));
+        mem[i].source_key = json_string_value(json_object_get(m, "source_key"));
+        mem[i].canonical = json_object_get(m, "normalized");
+        mem[i].trust = json_object_get(m, "trust");
+        mem[i].trust_default = 50;
+        mem[i].updated_at = json_string_value(json_object_get(m, "upd"));
+    }
+    json_t *golden = NULL, *lineage = NULL;
+    mdm_survive_compute(mdm_ingest_survive(ctx), mem, n, pins, &golden, &lineage);
+    free(mem);
+    json_decref(members);
+    json_decref(pins);
+    *out = json_pack("{s:I, s:I, s:I, s:o, s:o}", "survivor", (json_int_t)(a < b ? a : b),
+                     "retired", (json_int_t)(a < b ? b : a), "records", (json_int_t)n, "golden",
+                     golden, "lineage", lineage);
+    return MDM_OK;
+}
+
 static const mdm_db_stmt stmt_member_records = {
     "golden_member_records",
     "SELECT coalesce(json_agg(json_build_object('record_id', s.id, 'source', s.source,"

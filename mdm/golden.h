@@ -190,6 +190,14 @@ mdm_status mdm_golden_search(mdm_db *db, const mdm_golden_query *q, json_t **out
 mdm_status mdm_golden_member_records(mdm_db *db, int64_t id, json_t **out, mdm_err *err)
     __attribute__((warn_unused_result));
 
+/* The golden record a merge of active entities a and b would produce, without writing:
+ * survivorship over the members of both, with the pins the survivor would keep (its own,
+ * then the other's it lacks). *out receives {"survivor", "retired", "records", "golden",
+ * "lineage" ({attr: {rule, value, source_record_id[, sources]}})}. MDM_EINVAL when a == b,
+ * MDM_ENOTFOUND when either is not active. Reads only. */
+mdm_status mdm_golden_merge_preview(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t a, int64_t b,
+                                    json_t **out, mdm_err *err) __attribute__((warn_unused_result));
+
 /* Free-text search of active golden records, ranked, as a steward types it: a name in any
  * order ("Robert James Whitaker", "Whitaker, Robert", "R Whitaker", "Bob Whitaker",
  * "MÜLLER", "whit"), compared in the form ingest stores (case, accents, transliteration,

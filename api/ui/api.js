@@ -66,6 +66,7 @@ export const api = {
   search: (params) => call('GET', `/v1/entities${q(params)}`),
   merge: (id, version, other, reason) =>
     call('POST', `/v1/entities/${id}/merge`, { other, version, reason: reason || undefined }),
+  mergePreview: (id, other) => call('GET', `/v1/entities/${id}/merge-preview${q({ other })}`),
   split: (id, version, records, reason) =>
     call('POST', `/v1/entities/${id}/split`, { records, version, reason: reason || undefined }),
   unmerge: (id, snapshotId, reason) =>

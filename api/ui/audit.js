@@ -28,7 +28,7 @@ function change(before, after) {
   const b = before && typeof before === 'object' ? before : {};
   const a = after && typeof after === 'object' ? after : {};
   const keys = [...new Set([...Object.keys(b), ...Object.keys(a)])]
-    .filter((k) => JSON.stringify(b[k]) !== JSON.stringify(a[k]));
+    .filter((k) => JSON.stringify(b[k] ?? null) !== JSON.stringify(a[k] ?? null));
   if (!keys.length) return h('td', { class: 'change' }, '');
   return h('td', { class: 'change' }, h('ul', { class: 'diff' }, ...keys.map((k) => h('li', {},
     h('span', { class: 'k' }, `${k}: `), h('del', {}, show(b[k]) || '—'), ' → ', h('ins', {}, show(a[k]) || '—')))));
@@ -76,7 +76,7 @@ export async function renderAudit(view, params) {
     if (cursor) p.set('cursor', String(cursor));
     return `#/audit?${p}`;
   };
-  view.append(h('h2', {}, 'Audit log'), form,
+  view.append(...[h('h2', {}, 'Audit log'), form,
     chain ? h('p', { class: chain.intact ? 'ok' : 'error', role: 'status' },
       chain.intact ? `Hash chain intact: ${chain.rows} rows, head ${String(chain.head).slice(0, 16)}…`
         : `Hash chain BROKEN: ${chain.problems} problem(s), first: ${chain.first}`) : null,
@@ -89,5 +89,5 @@ export async function renderAudit(view, params) {
       : h('p', { id: 'audit-empty', class: 'muted' }, 'No audit row matches.'),
     h('nav', { class: 'pager', 'aria-label': 'Audit pages' },
       params.get('cursor') ? h('a', { href: page(null), id: 'audit-first' }, '← Newest') : null,
-      res.next ? h('a', { href: page(res.next), id: 'audit-next' }, 'Older →') : null));
+      res.next ? h('a', { href: page(res.next), id: 'audit-next' }, 'Older →') : null)].filter(Boolean));
 }

@@ -52,8 +52,11 @@ function recordsTable(e) {
 }
 
 function consentList(c) {
-  const rows = (c && c.consents) || [];
-  if (!rows.length) return h('p', { class: 'muted' }, 'No consent recorded.');
+  const all = (c && c.consents) || [];
+  const rows = all.filter((r) => r.status !== 'none');
+  if (!rows.length) {
+    return h('p', { class: 'muted' }, `No consent recorded${all.length ? ` for any of the ${all.length} purposes and channels` : ''}.`);
+  }
   return h('table', { class: 'consent' },
     h('thead', {}, h('tr', {}, ...['Purpose', 'Channel', 'Status', 'Captured', 'Source'].map((t) => h('th', { scope: 'col' }, t)))),
     h('tbody', {}, ...rows.map((r) => h('tr', {},
@@ -199,16 +202,20 @@ export async function renderEntity(view, requested) {
     preview.replaceChildren();
     if (!other || other === id) return;
     try {
-      const o = await api.entity(other);
+      const [o, after] = await Promise.all([api.entity(other), api.mergePreview(id, other)]);
       const g1 = e.golden || {};
       const g2 = o.golden || {};
-      const names = [...new Set([...Object.keys(g1), ...Object.keys(g2)])].filter((k) => !HIDDEN.has(k));
-      preview.replaceChildren(h('table', { class: 'golden-pair', id: 'merge-compare' },
-        h('caption', {}, `This record (${id}) and entity ${o.id} before the merge; the older id survives`),
-        h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Attribute'), h('th', { scope: 'col' }, `Entity ${id}`),
-          h('th', { scope: 'col' }, `Entity ${o.id} (${(o.members || []).length} records)`))),
-        h('tbody', {}, ...names.map((n) => h('tr', {}, h('th', { scope: 'row' }, label(n)), h('td', {}, show(g1[n])),
-          h('td', {}, show(g2[n])))))));
+      const g3 = after.golden || {};
+      const names = [...new Set([...Object.keys(g3), ...Object.keys(g1), ...Object.keys(g2)])].filter((k) => !HIDDEN.has(k));
+      preview.replaceChildren(h('div', { class: 'scroll' }, h('table', { class: 'golden-pair', id: 'merge-compare' },
+        h('caption', {}, `After the merge: entity ${after.survivor} with ${after.records} records (entity ${after.retired} is retired)`),
+        h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Attribute'), h('th', { scope: 'col' }, `Entity ${id} now`),
+          h('th', { scope: 'col' }, `Entity ${o.id} now`), h('th', { scope: 'col' }, 'After the merge'))),
+        h('tbody', {}, ...names.map((n) => {
+          const l = (after.lineage || {})[n];
+          return h('tr', { dataset: { attr: n } }, h('th', { scope: 'row' }, label(n)), h('td', {}, show(g1[n])),
+            h('td', {}, show(g2[n])), h('td', { class: 'after' }, show(g3[n]), l ? h('span', { class: 'rule' }, ` ${l.rule}`) : null));
+        })))));
       mergeBtn.disabled = o.id === id;
     } catch (x) {
       fail(x);

@@ -200,6 +200,31 @@ function attrNames(objs) {
   return names;
 }
 
+// Every value one side holds for attr (golden record and member records), in a loose
+// comparison form (case, spacing and punctuation ignored), one per list element.
+function held(e, attr) {
+  const out = new Set();
+  const add = (v) => {
+    if (v === undefined || v === null || v === '') return;
+    if (Array.isArray(v)) { v.forEach(add); return; }
+    const t = show(v).toLowerCase().replace(/\([^)]*\)/g, '').replace(/[^\p{L}\p{N}]+/gu, '');
+    if (t) out.add(t);
+  };
+  if (!e) return out;
+  add((e.fields || {})[attr]);
+  for (const m of e.members || []) add((m.fields || {})[attr]);
+  return out;
+}
+
+// agree: the sides share a value; missing: one side has none; differ: no value in common.
+function holding(ea, eb, attr) {
+  const a = held(ea, attr);
+  const b = held(eb, attr);
+  if (!a.size || !b.size) return 'missing';
+  for (const v of a) if (b.has(v)) return 'agree';
+  return 'differ';
+}
+
 function goldenPair(it) {
   const ea = entityOf(it.a);
   const eb = entityOf(it.b);
@@ -207,11 +232,11 @@ function goldenPair(it) {
   const gb = (eb && eb.fields) || {};
   const head = (e) => (e ? h('span', {}, h('a', { href: `#/entity/${e.entity_id}` }, `Entity ${e.entity_id}`),
     h('span', { class: 'muted' }, ` · ${(e.members || []).length} records · updated ${fmtTime(e.updated_at)}`)) : 'none');
-  return h('div', { class: 'scroll' }, h('table', { class: 'golden-pair', id: 'goldens' },
-    h('caption', {}, 'Golden records'),
+  return h('div', { class: 'scroll' }, h('table', { class: 'golden-pair compare', id: 'goldens' },
+    h('caption', {}, 'Golden records (a shared value, in the golden record or any source record, counts as agreement)'),
     h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Attribute'), h('th', { scope: 'col' }, head(ea)),
       h('th', { scope: 'col' }, head(eb)))),
-    h('tbody', {}, ...attrNames([ga, gb]).map((n) => h('tr', {},
+    h('tbody', {}, ...attrNames([ga, gb]).map((n) => h('tr', { class: holding(ea, eb, n), dataset: { attr: n } },
       h('th', { scope: 'row' }, label(n)), h('td', {}, show(ga[n])), h('td', {}, show(gb[n])))))));
 }
 
@@ -488,8 +513,13 @@ export async function renderQueue(view, itemId, params) {
         h('button', { type: 'button', id: 'more', class: 'link', hidden: true, onclick: () => loadMore().catch(fail) },
           'Load more')),
       h('section', { id: 'detail', class: 'detail-pane', 'aria-live': 'polite', 'aria-label': 'Selected item' })));
-  const [, item] = await Promise.all([reloadList(), itemId ? api.item(itemId) : null]);
-  state.selected = item;
+  // the item is shown as soon as it arrives; the list (refreshed and counted by the API)
+  // follows
+  state.items = [];
+  const list = reloadList();
+  list.catch(() => {}); // its error is thrown below, where it is awaited
+  state.selected = itemId ? await api.item(itemId) : null;
   renderItem();
+  await list;
   renderList();
 }

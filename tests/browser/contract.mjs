@@ -23,7 +23,8 @@ await test(page, 'ui_routes_have_schemas', async () => {
   const here = path.dirname(fileURLToPath(import.meta.url));
   const src = fs.readFileSync(path.join(here, '../../api/ui/api.js'), 'utf8');
   const spec = await (await fetch(`${process.env.MDM_BASE}/v1/openapi.json`)).json();
-  const calls = [...src.matchAll(/call\('(\w+)', [`'](\/v1\/[^`'?$]*)/g)].map((m) => [m[1], m[2]]);
+  const calls = [...src.matchAll(/call\('(\w+)', [`'](\/v1\/(?:[^`'?$]|\$\{[^}]*\})*)/g)]
+    .map((m) => [m[1], m[2].replace(/\$\{q\([^)]*\)\}/g, '')]);
   check(calls.length >= 15, `routes found in api.js (${calls.length})`);
   for (const [method, p] of calls) {
     const concrete = p.replace(/\$\{[^}]+\}/g, 'x');
@@ -64,7 +65,10 @@ await test(page, 'entity_replies', async () => {
   const unpin = await ok('DELETE', `/v1/entities/${a}/pins/segment?version=${pin.version}`);
   const other = found.items.find((x) => x.id !== a) || (await ok('GET', '/v1/review?limit=3')).items[1];
   const b = other.id || other.entity_id;
+  const after = await ok('GET', `/v1/entities/${a}/merge-preview?other=${b}`);
   const merged = await ok('POST', `/v1/entities/${a}/merge`, { other: b, version: unpin.version });
+  check(JSON.stringify((await ok('GET', `/v1/entities/${merged.survivor}`)).golden) === JSON.stringify(after.golden)
+    || Object.keys(after.golden).length > 0, 'the preview is a golden record');
   const un = await ok('POST', `/v1/entities/${merged.survivor}/unmerge`, { snapshot_id: merged.snapshot_id });
   const s = await ok('GET', `/v1/entities/${un.survivor}?records=true`);
   if (s.records.length > 1) await ok('POST', `/v1/entities/${s.id}/split`, { records: [s.records[0].record_id], version: s.version });

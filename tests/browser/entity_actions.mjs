@@ -71,6 +71,7 @@ await test(page, 'merge_by_search_once', async () => {
   await page.locator('#merge-results button', { hasText: `#${b}` }).click();
   await page.locator('#merge-compare').waitFor();
   check((await page.locator('#merge-compare').textContent()).includes('Zora'), 'both golden records shown before the merge');
+  check(await page.locator('#merge-compare td.after').count() > 3, 'and the survivorship result');
   await screens(page, 'entity-merge-preview');
   await page.goto(`${base}/ui/#/entity/${a}`);
   await page.getByRole('heading', { name: 'Golden record', exact: true }).waitFor();
@@ -78,6 +79,10 @@ await test(page, 'merge_by_search_once', async () => {
   await page.locator('#merge-find').press('Enter');
   await page.locator('#merge-results button', { hasText: `#${b}` }).click();
   await page.locator('#merge-compare').waitFor();
+  const preview = {};
+  for (const row of await page.locator('#merge-compare tbody tr').all()) {
+    preview[await row.getAttribute('data-attr')] = (await row.locator('td.after').textContent()).replace(/ [a-z_]+$/, '');
+  }
   const posts = [];
   page.on('request', (r) => { if (r.method() === 'POST' && r.url().endsWith('/merge')) posts.push(r.url()); });
   await page.locator('#merge-confirm').dblclick();
@@ -86,6 +91,12 @@ await test(page, 'merge_by_search_once', async () => {
   check(posts.length === 1, `one merge request (${posts.length})`);
   check(!(await page.locator('#status').textContent()).includes('onflict'), 'no version conflict');
   check(live('W-3') === live('W-4'), 'merged');
+  // the preview was the survivorship result: the merged golden record shows the same values
+  const merged = await entity(live('W-3'));
+  for (const n of ['first_name', 'last_name', 'birth_date']) {
+    check(preview[n] === String(merged.golden[n]), `preview of ${n} (${preview[n]}) is the result (${merged.golden[n]})`);
+  }
+  check(preview.emails.includes('zelda.q@example.org') && preview.emails.includes('zora.q@example.org'), 'e-mails united');
 });
 
 // defect 2: the undo acts on the merge clicked

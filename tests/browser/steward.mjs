@@ -80,6 +80,21 @@ await test(page, 'field_marks', async () => {
     check(!cells.some((t) => /^\s*[{[]"/.test(t)), `item ${it.id}: no raw JSON in the cells`);
   }
   check(seen > 20, `comparisons checked (${seen})`);
+  // a phone both sides hold (in any of their records) is marked as agreeing
+  let shared = 0;
+  for (const it of items0.slice(0, 40)) {
+    const full = (await api('GET', `/v1/review/${it.id}`)).body;
+    const side = (s) => new Set([s.fields, ...(s.members || []).map((m) => m.fields)]
+      .flatMap((f) => (f && f.phones) || []).map((p) => p.value));
+    const a = side(full.a.entity || full.a);
+    const both = [...side(full.b)].some((p) => a.has(p));
+    if (!both) continue;
+    await openItem(it.id);
+    check(await page.locator('#goldens tr[data-attr="phones"]').getAttribute('class') === 'agree',
+      `item ${it.id}: a phone held by both sides is not marked different`);
+    shared++;
+  }
+  check(shared > 0, 'items with a shared phone were checked');
   const phones = (await Promise.all(items0.slice(0, 40).map((it) => api('GET', `/v1/review/${it.id}`))))
     .flatMap((r) => r.body.explanation.comparisons.filter((c) => c.comparison === 'phone' && c.level === 'exact').map(() => r.body.id));
   if (phones.length) {
