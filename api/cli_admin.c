@@ -1,10 +1,12 @@
 /* Administrative commands: version, migrate, config. */
 #include "api/cli.h"
+#include "api/http.h"
 #include "common/log.h"
 #include "mdm/audit.h"
 #include "mdm/config.h"
 #include "mdm/consent.h"
 #include "mdm/db.h"
+#include "mdm/ingest.h"
 #include "mdm/migrate.h"
 #include "mdm/publish.h"
 #include "mdm/source.h"
@@ -145,13 +147,20 @@ int mdm_cli_config(int argc, char **argv)
     mdm_config *cfg = mdm_config_load(config_path, &err);
     if (!cfg)
         return mdm_cli_fail("config", &err);
-    /* sections validated without a database: publish and subscriptions (mdm/publish.h),
-     * the consent vocabulary (the same check serve and the consent commands run) */
-    if (mdm_publish_validate_config(cfg, &err) != MDM_OK ||
+    /* every section is validated by the same code serve and load run, without a
+     * database: http limits, sources, resolve, survivorship, model and field limits (the
+     * ingest context), publish and subscriptions, the consent vocabulary */
+    mdm_http_limits lim;
+    mdm_ingest_ctx *ictx = NULL;
+    if (mdm_http_limits_load(cfg, &lim, &err) != MDM_OK ||
+        !(ictx = mdm_ingest_ctx_new(cfg, &err)) ||
+        mdm_publish_validate_config(cfg, &err) != MDM_OK ||
         mdm_consent_configure(mdm_config_section(cfg, "consent"), &err) != MDM_OK) {
+        mdm_ingest_ctx_free(ictx);
         mdm_config_free(cfg);
         return mdm_cli_fail("config", &err);
     }
+    mdm_ingest_ctx_free(ictx);
     json_t *j = mdm_config_to_json(cfg);
     mdm_publish_mask_secrets(j);
     char *s = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);

@@ -234,8 +234,16 @@ void mdm_h_record_batch(mdm_http_req *req)
         if (n && p[n - 1] == '\r')
             n--;
         json_error_t jerr;
-        json_t *record = n ? json_loadb(p, n, JSON_REJECT_DUPLICATES, &jerr) : NULL;
-        if (!n) {
+        /* a line is one record: held to the single-record body limit */
+        bool too_long = n > lim->max_body_bytes;
+        json_t *record = n && !too_long ? json_loadb(p, n, JSON_REJECT_DUPLICATES, &jerr) : NULL;
+        if (too_long) {
+            char msg[128];
+            snprintf(msg, sizeof msg, "the line is longer than http.max_body_bytes (%zu bytes)",
+                     lim->max_body_bytes);
+            res = json_pack("{s:I, s:i, s:s, s:s}", "line", (json_int_t)lineno, "status", 413,
+                            "code", mdm_status_name(MDM_ETOOBIG), "error", msg);
+        } else if (!n) {
             res = json_pack("{s:I, s:i, s:s, s:s}", "line", (json_int_t)lineno, "status", 400,
                             "code", "einval", "error", "empty line");
         } else if (!record) {

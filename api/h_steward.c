@@ -4,6 +4,7 @@
 #include "api/handlers.h"
 #include "api/mask.h"
 #include "mdm/audit.h"
+#include "mdm/consent.h"
 #include "mdm/golden.h"
 #include "mdm/ingest.h"
 #include "mdm/resolve.h"
@@ -973,6 +974,19 @@ void mdm_h_audit(mdm_http_req *req)
     if (verify && strcmp(verify, "true") && strcmp(verify, "false")) {
         fail(req, MDM_EINVAL, "/query/verify", "verify must be true or false");
         return;
+    }
+    /* parameters are checked here, never by the database */
+    static const char *const times[] = {"from", "to"};
+    for (size_t i = 0; i < 2; i++) {
+        const char *t = mdm_http_query(req, times[i]);
+        int64_t us;
+        if (t && !mdm_consent_parse_time(t, &us, NULL)) {
+            char ptr[16];
+            snprintf(ptr, sizeof ptr, "/query/%s", times[i]);
+            fail(req, MDM_EINVAL, ptr,
+                 "must be an ISO 8601 time such as 2026-01-01 or 2026-01-01T00:00:00Z");
+            return;
+        }
     }
     mdm_audit_filter f = {mdm_http_query(req, "actor"),
                           mdm_http_query(req, "role"),

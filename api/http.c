@@ -736,8 +736,21 @@ void mdm_http_reply_problem_fields(mdm_http_req *req, const mdm_err *err, json_t
     json_object_set_new(p, "type", json_string(type));
     json_object_set_new(p, "title", json_string(mdm_status_title(code)));
     json_object_set_new(p, "status", json_integer(status));
-    char *detail =
-        err && err->detail[0] ? mdm_xasprintf("%s: %s", msg, err->detail) : mdm_xstrdup(msg);
+    char *detail;
+    if (err && err->sqlstate[0]) {
+        /* PostgreSQL's text names tables and quotes input: it goes to the log, the client
+         * gets the request id to quote */
+        mdm_log(MDM_LOG_ERROR, "event=http_db_error rid=%s status=%d sqlstate=%s", req->rid, status,
+                err->sqlstate);
+        mdm_log(MDM_LOG_DEBUG, "event=http_db_error rid=%s msg=\"%s\" detail=\"%s\"", req->rid,
+                err->msg, err->detail);
+        detail = mdm_xasprintf("the database refused the request; quote request id %s to the "
+                               "operator",
+                               req->rid);
+    } else {
+        detail =
+            err && err->detail[0] ? mdm_xasprintf("%s: %s", msg, err->detail) : mdm_xstrdup(msg);
+    }
     /* messages may quote input: keep the document valid JSON whatever the bytes */
     json_t *d = json_string(detail);
     if (!d)
@@ -745,7 +758,7 @@ void mdm_http_reply_problem_fields(mdm_http_req *req, const mdm_err *err, json_t
     json_object_set_new(p, "detail", d);
     json_object_set_new(p, "code", json_string(mdm_status_name(code)));
     json_object_set_new(p, "request_id", json_string(req->rid));
-    if (!errors && err && err->field[0]) {
+    if (!errors && err && err->field[0] && !err->sqlstate[0]) {
         errors = json_array();
         json_t *m = json_string(msg);
         json_array_append_new(errors, json_pack("{s:s, s:o}", "pointer", err->field, "detail",
@@ -753,7 +766,7 @@ void mdm_http_reply_problem_fields(mdm_http_req *req, const mdm_err *err, json_t
     }
     if (errors)
         json_object_set_new(p, "errors", errors);
-    if (status >= 500)
+    if (status >= 500 && !(err && err->sqlstate[0]))
         mdm_log(MDM_LOG_ERROR, "event=http_error rid=%s status=%d code=%s msg=\"%s\"", req->rid,
                 status, mdm_status_name(code), detail);
     free(detail);

@@ -441,6 +441,13 @@ static bool parse_comparison(mdm_model *mdl, mdm_comparison *c, json_t *o, const
         }
         c->t0 = json_number_value(json_array_get(th, 0));
         c->t1 = json_number_value(json_array_get(th, 1));
+        if (!(c->t1 >= 0 && c->t0 <= 1 && c->t1 <= c->t0)) {
+            mdm_err_set(err, MDM_EINVAL,
+                        "%s.thresholds: expected [close, far] similarities with 0 <= far <= "
+                        "close <= 1",
+                        where);
+            return false;
+        }
     }
     json_t *lv = json_object_get(o, "levels");
     if (c->type == MDM_CT_CUSTOM) {

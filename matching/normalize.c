@@ -907,6 +907,11 @@ mdm_status mdm_norm_phone(mdm_norm *n, const char *in, const char *default_count
     size_t len = strlen(in);
     if (check_utf8(in, len, "phone", err) != MDM_OK)
         return MDM_EINVAL;
+    /* libphonenumber's parse time grows with the square of the length: longer input is
+     * no phone number and never reaches it (a stored value is parsed again for each
+     * comparison, so the bound holds here, not only at the service's entry) */
+    if (len > MDM_NORM_PHONE_MAX)
+        return MDM_OK;
     const char *region = "US";
     if (default_country && *default_country) {
         region = mdm_norm_country(default_country);

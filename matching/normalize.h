@@ -127,6 +127,10 @@ typedef struct mdm_phone_norm {
                        * numbers; truncated to fit */
 } mdm_phone_norm;
 
+/* Longest input mdm_norm_phone parses; longer input is an invalid number (parsing costs
+ * time quadratic in the length, and no phone number is this long). */
+#define MDM_NORM_PHONE_MAX 256
+
 /* Parses a phone number with libphonenumber. default_country is an ISO 3166 alpha-2
  * code (or a name mdm_norm_country knows; NULL or "" means "US") used for national
  * layouts. "00" international prefixes are accepted for any default country. Invalid

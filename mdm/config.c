@@ -35,6 +35,7 @@ static const config_key config_keys[] = {
     {"http", KEY_SECTION, NULL},
     {"consent", KEY_SECTION, NULL},
     {"publish", KEY_SECTION, NULL},
+    {"limits", KEY_SECTION, NULL},
     {"subscriptions", KEY_ARRAY, NULL},
 };
 

@@ -19,6 +19,7 @@
 #include "mdm/audit.h"
 #include "mdm/bulk.h"
 #include "mdm/golden.h"
+#include "mdm/limits.h"
 #include "mdm/resolve.h"
 #include "mdm/subject.h"
 #include "mdm/survive.h"
@@ -40,6 +41,7 @@ struct mdm_ingest_ctx {
     int engine_version;      /* match_model.version it came from, 0 = configuration */
     mdm_survive_config *sv;
     char default_country[3];
+    mdm_limits limits; /* field length caps of the canonical contract */
 };
 
 static const char *const decision_names[] = {"created",  "linked",    "merged", "review",
@@ -134,6 +136,7 @@ mdm_ingest_ctx *mdm_ingest_ctx_new_json(const json_t *sources, const json_t *res
                                         const char *default_country, mdm_err *err)
 {
     mdm_ingest_ctx *c = mdm_xcalloc(1, sizeof *c);
+    mdm_limits_default(&c->limits);
     snprintf(c->default_country, sizeof c->default_country, "%s",
              default_country && strlen(default_country) == 2 ? default_country : "US");
     c->sources = mdm_sources_parse(sources, err);
@@ -156,10 +159,21 @@ out_free:
 
 mdm_ingest_ctx *mdm_ingest_ctx_new(const mdm_config *cfg, mdm_err *err)
 {
-    return mdm_ingest_ctx_new_json(mdm_config_section(cfg, "sources"),
-                                   mdm_config_section(cfg, "resolve"),
-                                   mdm_config_section(cfg, "survivorship"),
-                                   mdm_config_section(cfg, "model"), cfg->default_country, err);
+    mdm_limits lim;
+    if (mdm_limits_load(mdm_config_section(cfg, "limits"), &lim, err) != MDM_OK)
+        return NULL;
+    mdm_ingest_ctx *c = mdm_ingest_ctx_new_json(
+        mdm_config_section(cfg, "sources"), mdm_config_section(cfg, "resolve"),
+        mdm_config_section(cfg, "survivorship"), mdm_config_section(cfg, "model"),
+        cfg->default_country, err);
+    if (c)
+        c->limits = lim;
+    return c;
+}
+
+void mdm_ingest_ctx_set_limits(mdm_ingest_ctx *ctx, const mdm_limits *limits)
+{
+    ctx->limits = *limits;
 }
 
 void mdm_ingest_ctx_free(mdm_ingest_ctx *ctx)
@@ -417,6 +431,7 @@ typedef struct canon_build {
     json_t *ptrs; /* canonical scalar field -> JSON pointer of the input column */
     mdm_norm *n;
     mdm_arena *a;
+    const mdm_limits *lim;
 } canon_build;
 
 /* Pointer of the input column that filled canonical field f, else "/f". */
@@ -514,10 +529,45 @@ static json_t *address_slot(json_t *rec, int idx)
     return json_array_get(list, (size_t)idx);
 }
 
+/* Limit name of a canonical target ("email:home" -> "email", "address2.city" ->
+ * "address.city", "attributes.x" -> "attribute"). */
+static const char *limit_name(const char *target, char *buf, size_t cap)
+{
+    if (!strncmp(target, "email", 5) && (!target[5] || target[5] == ':'))
+        return "email";
+    if (!strncmp(target, "phone", 5) && (!target[5] || target[5] == ':'))
+        return "phone";
+    if (!strncmp(target, "attributes.", 11))
+        return "attribute";
+    if (!strncmp(target, "address", 7)) {
+        const char *dot = strchr(target, '.');
+        snprintf(buf, cap, "address%s", dot ? dot : "");
+        return buf;
+    }
+    return target;
+}
+
+/* True (and an error added) when text, or what it makes joined to the value already
+ * there, is longer than the field's limit. */
+static bool over_limit(canon_build *b, const char *target, size_t len, const char *pointer)
+{
+    char buf[64];
+    const char *name = limit_name(target, buf, sizeof buf);
+    size_t cap = mdm_limits_of(b->lim, name);
+    if (len <= cap)
+        return false;
+    char reason[64];
+    snprintf(reason, sizeof reason, "is longer than %zu bytes", cap);
+    add_error(b, pointer, !strcmp(name, "attribute") ? target : name, reason);
+    return true;
+}
+
 /* Sets canonical target from text (owned by the caller). */
 static void set_target(canon_build *b, const char *target, const char *text, const char *pointer)
 {
     json_t *rec = b->rec;
+    if (over_limit(b, target, strlen(text), pointer))
+        return;
     if (!strcmp(target, "email") || !strncmp(target, "email:", 6) || !strcmp(target, "phone") ||
         !strncmp(target, "phone:", 6)) {
         bool email = target[0] == 'e';
@@ -541,6 +591,8 @@ static void set_target(canon_build *b, const char *target, const char *text, con
         json_t *a = address_slot(rec, idx);
         const char *field = p + 1;
         const json_t *old = json_object_get(a, field);
+        if (old && over_limit(b, target, json_string_length(old) + 1 + strlen(text), pointer))
+            return;
         if (old) {
             char *joined = mdm_xasprintf("%s %s", json_string_value(old), text);
             json_object_set_new(a, field, json_string(joined));
@@ -553,6 +605,9 @@ static void set_target(canon_build *b, const char *target, const char *text, con
     if (!json_object_get(b->ptrs, target))
         json_object_set_new(b->ptrs, target, json_string(pointer));
     const json_t *old = json_object_get(rec, target);
+    if (old && json_is_string(old) &&
+        over_limit(b, target, json_string_length(old) + 1 + strlen(text), pointer))
+        return;
     if (old && json_is_string(old)) {
         char *joined = mdm_xasprintf("%s %s", json_string_value(old), text);
         json_object_set_new(rec, target, json_string(joined));
@@ -560,6 +615,20 @@ static void set_target(canon_build *b, const char *target, const char *text, con
     } else {
         json_object_set_new(rec, target, json_string(text));
     }
+}
+
+/* True (and an error added) when the array or object v has more items than limit. */
+static bool too_many(canon_build *b, const json_t *v, const char *limit, const char *ptr,
+                     const char *field)
+{
+    size_t n = json_is_array(v) ? json_array_size(v) : json_object_size(v);
+    size_t cap = mdm_limits_of(b->lim, limit);
+    if (n <= cap)
+        return false;
+    char reason[64];
+    snprintf(reason, sizeof reason, "has more than %zu items", cap);
+    add_error(b, ptr, field, reason);
+    return true;
 }
 
 /* Copies a record that is already canonical into b->rec. */
@@ -588,6 +657,8 @@ static void from_canonical(canon_build *b, const json_t *in)
                 add_error(b, ptr, k, "must be an array");
                 continue;
             }
+            if (too_many(b, v, "emails_phones_count", ptr, k))
+                continue;
             size_t i;
             json_t *item;
             json_array_foreach(v, i, item)
@@ -665,23 +736,33 @@ static void from_canonical(canon_build *b, const json_t *in)
                 add_error(b, ptr, k, "must be an object");
                 continue;
             }
+            if (too_many(b, v, "attributes_count", ptr, k))
+                continue;
             const char *ak;
             json_t *av;
             json_object_foreach(v, ak, av)
             {
+                char ap[352];
+                snprintf(ap, sizeof ap, "%s/%.160s", ptr, ak);
+                if (strlen(ak) > mdm_limits_of(b->lim, "attribute_name")) {
+                    add_error(b, ap, "attribute_name", "is longer than the limit");
+                    continue;
+                }
                 bool bad;
                 char *t = scalar_text(av, &bad);
+                if (bad)
+                    add_error(b, ap, "attribute", "must be a string or number in UTF-8");
                 if (t) {
-                    char target[160];
-                    snprintf(target, sizeof target, "attributes.%s", ak);
-                    set_target(b, target, t, ptr);
+                    char *target = mdm_xasprintf("attributes.%s", ak);
+                    set_target(b, target, t, ap);
+                    free(target);
                 }
                 free(t);
             }
         } else if (!strcmp(k, "consents")) {
             if (!json_is_array(v))
                 add_error(b, ptr, k, "must be an array");
-            else
+            else if (!too_many(b, v, "consents_count", ptr, k))
                 json_object_set(b->rec, "consents", v);
         } else if (!strcmp(k, "source") || !strcmp(k, "keys")) {
             /* the source comes from the call; keys are derived */
@@ -726,7 +807,7 @@ static void from_mapping(canon_build *b, const mdm_source *src, const json_t *in
     }
     /* consents are passed through in canonical form when present */
     const json_t *c = json_object_get(in, "consents");
-    if (json_is_array(c))
+    if (json_is_array(c) && !too_many(b, c, "consents_count", "/consents", "consents"))
         json_object_set(b->rec, "consents", (json_t *)c);
 }
 
@@ -1013,8 +1094,6 @@ static void normalize(canon_build *b)
     const char *sk = sget(rec, "source_key");
     if (!sk)
         add_error(b, ptr_for(b, "source_key"), "source_key", "is required");
-    else if (strlen(sk) > 256)
-        add_error(b, ptr_for(b, "source_key"), "source_key", "is longer than 256 bytes");
     const char *upd = sget(rec, "source_updated_at");
     if (upd && !timestamp_ok(upd))
         add_error(b, ptr_for(b, "source_updated_at"), "source_updated_at",
@@ -1092,6 +1171,7 @@ mdm_status mdm_ingest_canonicalize(const mdm_ingest_ctx *ctx, const mdm_source *
     b.issues = json_array();
     b.ptrs = json_object();
     b.country = src && src->default_country ? src->default_country : ctx->default_country;
+    b.lim = &ctx->limits;
     bool canonical_input = !src || src->nfields == 0 ||
                            (json_object_get(record, "source_key") &&
                             !lookup(record, src->key_column ? src->key_column : "source_key"));
@@ -1485,6 +1565,7 @@ typedef struct row_reader {
     char **header;
     size_t ncols;
     const char *path;
+    long nul_field; /* first field of the current CSV record holding a NUL byte, or -1 */
 } row_reader;
 
 /* Reads one CSV record into fields; returns the count, -1 at end, -2 on an open quote. */
@@ -1497,9 +1578,12 @@ static long csv_record(row_reader *r, char ***fields_out)
     mdm_buf f = {0};
     bool quoted = false, in_quotes = false, any = false;
     r->line = r->next_line;
+    r->nul_field = -1;
     while (r->pos < r->len) {
         char c = r->data[r->pos++];
         any = true;
+        if (c == '\0' && r->nul_field < 0)
+            r->nul_field = (long)n; /* a C string would end here: refused, not truncated */
         if (in_quotes) {
             if (c == '"') {
                 if (r->pos < r->len && r->data[r->pos] == '"') {
@@ -1608,10 +1692,26 @@ static int reader_next(row_reader *r, json_t **row, char *why, size_t whycap)
             free_fields(fields, n);
             return -1;
         }
+        /* the same validation as JSON input: no NUL byte, UTF-8 only (json_string would
+         * return NULL for invalid UTF-8 and the field would vanish) */
+        if (r->nul_field >= 0) {
+            snprintf(why, whycap, "column \"%.64s\" contains a NUL byte", r->header[r->nul_field]);
+            free_fields(fields, n);
+            return -1;
+        }
         json_t *o = json_object();
-        for (long i = 0; i < n; i++)
-            if (fields[i][0])
-                json_object_set_new(o, r->header[i], json_string(fields[i]));
+        for (long i = 0; i < n; i++) {
+            if (!fields[i][0])
+                continue;
+            json_t *v = json_string(fields[i]);
+            if (!v) {
+                snprintf(why, whycap, "column \"%.64s\" is not valid UTF-8", r->header[i]);
+                json_decref(o);
+                free_fields(fields, n);
+                return -1;
+            }
+            json_object_set_new(o, r->header[i], v);
+        }
         free_fields(fields, n);
         *row = o;
         return 1;

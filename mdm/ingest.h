@@ -88,6 +88,11 @@ mdm_ingest_ctx *mdm_ingest_ctx_new_json(const json_t *sources, const json_t *res
                                         const json_t *survivorship, const json_t *model,
                                         const char *default_country, mdm_err *err);
 void mdm_ingest_ctx_free(mdm_ingest_ctx *ctx); /* NULL is a no-op */
+/* Replaces the field length limits (mdm/limits.h; mdm_ingest_ctx_new reads them from the
+ * "limits" section, mdm_ingest_ctx_new_json starts with the defaults). Call before
+ * sharing ctx between threads. */
+struct mdm_limits;
+void mdm_ingest_ctx_set_limits(mdm_ingest_ctx *ctx, const struct mdm_limits *limits);
 
 /* The matching model. The "model" configuration section is {"path": FILE} (a model
  * trained by `mdm train`, e.g. demo/model.json), an inline trained model document, or

@@ -8,6 +8,8 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdlib.h>
+#include <time.h>
 
 static mdm_norm *N;
 
@@ -484,6 +486,40 @@ static void test_long_input(void)
     mdm_buf_free(&k);
 }
 
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* Phone parsing costs time quadratic in the length (20,000 digits took seconds):
+ * input over MDM_NORM_PHONE_MAX is an invalid number at once, also when a stored value
+ * is compared again and again. */
+static void test_long_phone(void)
+{
+    size_t n = 20000;
+    char *in = malloc(n + 1);
+    memset(in, '7', n);
+    in[n] = '\0';
+    mdm_phone_norm p;
+    double t0 = now_ms();
+    for (int i = 0; i < 3; i++)
+        CHECK(mdm_norm_phone(N, in, "US", &p, NULL) == MDM_OK);
+    double ms = now_ms() - t0;
+    CHECK(!p.valid);
+    if (ms > 50)
+        fprintf(stderr, "three 20,000-digit phones took %.1f ms\n", ms);
+    CHECK(ms < 50);
+    /* at the bound, still parsed */
+    memset(in, ' ', MDM_NORM_PHONE_MAX);
+    memcpy(in, "+1 415 555 0132", 15);
+    in[MDM_NORM_PHONE_MAX] = '\0';
+    CHECK(mdm_norm_phone(N, in, "US", &p, NULL) == MDM_OK);
+    CHECK(p.valid);
+    free(in);
+}
+
 /* Threads racing the lazy process-wide tables (Latin tables, countries, nicknames,
  * postcodes), each with its own handle; runs first so nothing is built yet. */
 typedef struct thread_res {
@@ -556,6 +592,7 @@ int main(void)
     RUN(test_invalid_utf8_everywhere);
     RUN(test_two_handles);
     RUN(test_long_input);
+    RUN(test_long_phone);
     mdm_norm_free(N);
     TEST_END();
 }
