@@ -155,6 +155,9 @@ static const first_entry male_first[] = {
     {"François", ""},
     {"Björn", ""},
     {"Jürgen", ""},
+    {"Jörg", ""},
+    {"Günter", ""},
+    {"Ömer", ""},
     {"Søren", ""},
     {"Łukasz", ""},
     {"Zoltán", ""},
@@ -224,6 +227,9 @@ static const first_entry female_first[] = {
     {"Lauren", ""},
     {"Christina", "Tina"},
     {"Zoë", ""},
+    {"Jördis", ""},
+    {"Ása", ""},
+    {"Käthe", ""},
     {"Renée", ""},
     {"Inés", ""},
     {"Chloé", ""},
@@ -257,7 +263,8 @@ static const char *const last_common[] = {
     "Müller",      "García",     "Núñez",     "Søndergaard", "Dvořák",       "Björk",
     "Peña",        "Gómez",      "Hernández", "Schröder",    "Łukaszewski",  "Nowak",
     "Kowalski",    "Zhang",      "Wang",      "Tanaka",      "Van der Berg", "De la Cruz",
-    "Smith-Jones",
+    "Smith-Jones", "Schäfer",    "Köhler",    "Jäger",       "Möller",       "Groß",
+    "Krüger",      "Hoß",        "Åberg",     "Løvgren",     "Özdemir",      "Bäcker",
 };
 #define N_LAST (sizeof last_common / sizeof last_common[0])
 
@@ -342,11 +349,20 @@ typedef struct person {
     int by, bm, bd;
     addr home, old;                  /* old.number == 0: never moved */
     char home_phone[16], mobile[16]; /* 10 digits */
+    char old_phone[16];              /* home phone before the move, "" if none */
+    char partner_mobile[16];         /* a partner's mobile this person sometimes gives */
     char email[128], email_old[128];
+    char family_email[128]; /* the household's shared address, "" if none */
     char loyalty[16], tax[16];
+    int gen; /* generational suffix, index into gen_suffix (0: none) */
     bool in[S_COUNT];
     bool female;
 } person;
+
+/* Generational suffixes: a son named after his father is "Jr" (or "II", "III"); the
+ * father is sometimes written "Sr". */
+static const char *const gen_suffix[] = {"", "Sr", "Jr", "II", "III"};
+enum { GEN_NONE, GEN_SR, GEN_JR, GEN_II, GEN_III };
 
 typedef struct src_out {
     mdm_buf text; /* rows without their id, each ending in '\n' */
@@ -433,6 +449,7 @@ static void fold_ascii(const char *in, char *out, size_t cap, bool german)
         {"ó", "o", "o"},  {"ú", "u", "u"},  {"ñ", "n", "n"},  {"ç", "c", "c"},  {"ü", "u", "ue"},
         {"ö", "o", "oe"}, {"ä", "a", "ae"}, {"ø", "o", "oe"}, {"Ø", "O", "Oe"}, {"Ł", "L", "L"},
         {"ł", "l", "l"},  {"ř", "r", "r"},  {"á", "a", "a"},  {"Ú", "U", "U"},  {"ß", "ss", "ss"},
+        {"å", "a", "aa"}, {"Å", "A", "Aa"}, {"Ö", "O", "Oe"}, {"Ü", "U", "Ue"}, {"Ä", "A", "Ae"},
     };
     size_t o = 0;
     for (const char *p = in; *p && o + 3 < cap;) {
@@ -588,6 +605,34 @@ static void unique_email(gen *g, person *p, char *out, size_t cap)
     claim(g, out);
 }
 
+/* A household's shared e-mail address, unique to it. */
+static void family_mail(gen *g, const char *last, char *out, size_t cap)
+{
+    char l[40];
+    fold_ascii(last, l, sizeof l, false);
+    lower(l);
+    for (char *q = l; *q; q++)
+        if (!isalnum((unsigned char)*q))
+            memmove(q, q + 1, strlen(q));
+    for (int i = 0; i < 50; i++) {
+        const char *d = domains[rint_(&g->r, N_DOMAINS)];
+        switch (rint_(&g->r, 3)) {
+        case 0:
+            snprintf(out, cap, "the%ss@%s", l, d);
+            break;
+        case 1:
+            snprintf(out, cap, "%sfamily%d@%s", l, (int)rint_(&g->r, 100), d);
+            break;
+        default:
+            snprintf(out, cap, "%s.home%d@%s", l, (int)rint_(&g->r, 1000), d);
+            break;
+        }
+        if (claim(g, out))
+            return;
+    }
+    out[0] = 0; /* no free name: the household goes without */
+}
+
 static void unique_phone(gen *g, char *out, int area)
 {
     do
@@ -604,6 +649,7 @@ typedef struct view {
     bool has_addr;
     char phone[16]; /* digits or "" */
     char email[128];
+    char suffix[8]; /* generational suffix shown in this record, "" if none */
     bool female;
 } view;
 
@@ -696,53 +742,80 @@ static void emit(gen *g, int s, long who, mdm_buf *row)
     mdm_buf_putc(&o->text, '\n');
 }
 
-/* Draws one record's view of person p through the error model. */
+/* Probability of at least one of er independent chances of base: base itself at error
+ * rate 1, about base * er while that is small, and never 1, so a rate of 3 corrupts a
+ * field more often without erasing it from every record. */
+static double errp(double er, double base)
+{
+    return 1.0 - pow(1.0 - base, er);
+}
+
+/* Draws one record's view of person p through the error model. A few records are
+ * sloppy (typed in a hurry at a till, migrated badly): every error is three times as
+ * likely in them, so several errors meet in one record. */
 static void make_view(gen *g, const person *p, int s, view *v)
 {
-    double er = g->er;
     rng *r = &g->r;
+    double er = g->er;
+    if (chance(r, errp(er, 0.05)))
+        er *= 3;
     memset(v, 0, sizeof *v);
     v->female = p->female;
-    /* first name: nickname, accents, typo */
-    if (p->first->nick[0] && chance(r, 0.15 * er))
+    /* first name: nickname, accents, typo (sometimes two) */
+    if (p->first->nick[0] && chance(r, errp(er, 0.15)))
         pick_nick(g, p->first, v->first, sizeof v->first);
     else
         snprintf(v->first, sizeof v->first, "%s", p->first->name);
     if (!is_ascii(v->first) && chance(r, 0.5)) {
         char t[48];
-        fold_ascii(v->first, t, sizeof t, chance(r, 0.3));
+        fold_ascii(v->first, t, sizeof t, chance(r, 0.5));
         snprintf(v->first, sizeof v->first, "%s", t);
     }
-    if (chance(r, 0.08 * er))
+    if (chance(r, errp(er, 0.08)))
+        typo(g, v->first);
+    if (chance(r, errp(er, 0.01)))
         typo(g, v->first);
     if (p->middle && chance(r, 0.6))
         snprintf(v->middle, sizeof v->middle, "%s", p->middle->name);
-    /* last name: maiden/married, accents, typo */
-    snprintf(v->last, sizeof v->last, "%s", p->maiden[0] && chance(r, 0.4) ? p->maiden : p->last);
+    /* last name: maiden/married (or both, hyphenated), accents, typo */
+    if (p->maiden[0] && chance(r, 0.4)) {
+        snprintf(v->last, sizeof v->last, "%s", p->maiden);
+    } else if (p->maiden[0] && chance(r, 0.1)) {
+        snprintf(v->last, sizeof v->last, "%.23s-%.23s", p->maiden, p->last);
+    } else {
+        snprintf(v->last, sizeof v->last, "%s", p->last);
+    }
     if (!is_ascii(v->last) && chance(r, 0.5)) {
         char t[48];
-        fold_ascii(v->last, t, sizeof t, chance(r, 0.4));
+        fold_ascii(v->last, t, sizeof t, chance(r, 0.5));
         snprintf(v->last, sizeof v->last, "%s", t);
     }
-    if (chance(r, 0.08 * er))
+    if (chance(r, errp(er, 0.08)))
         typo(g, v->last);
-    if (chance(r, 0.015 * er)) {
+    if (chance(r, errp(er, 0.01)))
+        typo(g, v->last);
+    if (chance(r, errp(er, 0.015))) {
         char t[48];
         memcpy(t, v->first, sizeof t);
         memcpy(v->first, v->last, sizeof t);
         memcpy(v->last, t, sizeof t);
     }
-    if (chance(r, 0.03 * er) && v->first[0]) { /* initial only, or no first name */
+    if (chance(r, errp(er, 0.03)) && v->first[0]) { /* initial only, or no first name */
         if (chance(r, 0.5))
             initial_only(v->first);
         else
             v->first[0] = 0;
     }
+    if (chance(r, errp(er, 0.005)))
+        v->last[0] = 0;
+    /* generational suffix: a Jr usually says so, a Sr seldom */
+    if (p->gen && chance(r, p->gen == GEN_SR ? 0.3 : 0.65))
+        snprintf(v->suffix, sizeof v->suffix, "%s", gen_suffix[p->gen]);
     /* birth date */
     v->by = p->by;
     v->bm = p->bm;
     v->bd = p->bd;
-    if (chance(r, 0.03 * er)) {
+    if (chance(r, errp(er, 0.03))) {
         switch (rint_(r, 3)) {
         case 0:
             if (v->bd <= 12) {
@@ -761,27 +834,35 @@ static void make_view(gen *g, const person *p, int s, view *v)
             break;
         }
     }
-    if (chance(r, (s == S_POS || s == S_ERP ? 0.5 : 0.1) * er))
+    if (chance(r, errp(er, s == S_POS || s == S_ERP ? 0.5 : 0.1)))
         v->by = 0;
-    /* address: old one after a move, missing */
-    v->has_addr = !chance(r, 0.06 * er);
-    v->a = (p->old.number && chance(r, 0.35)) ? p->old : p->home;
-    if (chance(r, 0.04 * er))
+    /* address: old one after a move, missing, wrong house number */
+    v->has_addr = !chance(r, errp(er, 0.06));
+    bool old = p->old.number && chance(r, 0.35);
+    v->a = old ? p->old : p->home;
+    if (chance(r, errp(er, 0.04)))
         v->a.number += (int)rint_(r, 3) + 1;
-    /* phone: mobile or home, store phone, typo, missing */
+    /* phone: mobile, home (the old one with the old address), a partner's mobile, store
+     * phone, typo, missing */
     const char *ph = chance(r, 0.55) ? p->mobile : p->home_phone;
+    if (ph == p->home_phone && old && p->old_phone[0])
+        ph = p->old_phone;
+    if (p->partner_mobile[0] && chance(r, 0.05))
+        ph = p->partner_mobile;
     snprintf(v->phone, sizeof v->phone, "%s", ph);
-    if (chance(r, 0.02 * er)) {
+    if (chance(r, errp(er, 0.02))) {
         size_t i = 3 + rint_(r, 7);
         v->phone[i] = (char)('0' + rint_(r, 10));
     }
     if (s == S_POS && chance(r, 0.03))
         snprintf(v->phone, sizeof v->phone, "%s", g->store_phones[rint_(r, 20)]);
-    if (chance(r, 0.1 * er))
+    if (chance(r, errp(er, 0.1)))
         v->phone[0] = 0;
-    /* email: old one, variants, placeholder, missing */
+    /* email: old one, the household's, variants, placeholder, missing */
     snprintf(v->email, sizeof v->email, "%s",
              p->email_old[0] && chance(r, 0.3) ? p->email_old : p->email);
+    if (p->family_email[0] && chance(r, 0.35))
+        snprintf(v->email, sizeof v->email, "%s", p->family_email);
     if (strstr(v->email, "@gmail.com") && chance(r, 0.1)) {
         char *at = strchr(v->email, '@');
         size_t tail = strlen(at);
@@ -793,21 +874,65 @@ static void make_view(gen *g, const person *p, int s, view *v)
     }
     if (chance(r, 0.1))
         upper(v->email);
-    if (chance(r, 0.02 * er))
+    if (chance(r, errp(er, 0.02)))
         typo(g, v->email);
     if (s == S_COMMERCE && chance(r, 0.02))
         snprintf(v->email, sizeof v->email, "%s",
                  chance(r, 0.5) ? "noemail@example.com" : "none@none.com");
-    if (chance(r, (s == S_POS ? 0.5 : 0.12) * er))
+    if (chance(r, errp(er, s == S_POS ? 0.5 : 0.12)))
         v->email[0] = 0;
+}
+
+/* out = base plus the record's generational suffix the way people type it ("Jr",
+ * "Jr.", "JR"), or base alone. */
+static void with_suffix(gen *g, const view *v, const char *base, char *out, size_t cap)
+{
+    if (!v->suffix[0] || !base[0]) {
+        snprintf(out, cap, "%s", base);
+        return;
+    }
+    switch (rint_(&g->r, 3)) {
+    case 0:
+        snprintf(out, cap, "%s %s", base, v->suffix);
+        break;
+    case 1:
+        snprintf(out, cap, "%s %s%s", base, v->suffix, v->suffix[0] == 'I' ? "" : ".");
+        break;
+    default: {
+        char u[8];
+        snprintf(u, sizeof u, "%s", v->suffix);
+        upper(u);
+        snprintf(out, cap, "%s %s", base, u);
+        break;
+    }
+    }
+}
+
+/* ASCII-only systems (ERP, tills) store umlauts and accents the way their users type
+ * them: German style (Mueller) or bare (Muller). */
+static void ascii_only(gen *g, char *s, size_t cap)
+{
+    if (is_ascii(s))
+        return;
+    char t[64];
+    fold_ascii(s, t, sizeof t, chance(&g->r, 0.6));
+    size_t n = strlen(t);
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(s, t, n);
+    s[n] = 0;
 }
 
 static void render(gen *g, const person *p, int s, mdm_buf *row)
 {
     view v;
     make_view(g, p, s, &v);
+    if (s == S_ERP || s == S_POS) {
+        ascii_only(g, v.first, sizeof v.first);
+        ascii_only(g, v.last, sizeof v.last);
+    }
     mdm_buf_reset(row);
-    char t[160], t2[64];
+    char t[160], t2[160];
     const city *c = &cities[v.a.city];
     char zip[8];
     snprintf(zip, sizeof zip, "%05d", v.a.zip);
@@ -815,16 +940,18 @@ static void render(gen *g, const person *p, int s, mdm_buf *row)
     case S_CRM:
         field(row, v.first);
         field(row, v.middle);
-        field(row, v.last);
+        with_suffix(g, &v, v.last, t, sizeof t);
+        field(row, t);
         field(row, v.email);
         fmt_phone(g, v.phone, t, sizeof t, 0);
         field(row, t);
         if (v.has_addr) {
             fmt_street(g, &v.a, t, sizeof t, false);
-            fmt_unit(g, &v.a, t2, sizeof t2);
-            if (t2[0]) {
+            char unit[32];
+            fmt_unit(g, &v.a, unit, sizeof unit);
+            if (unit[0]) {
                 size_t l = strlen(t);
-                snprintf(t + l, sizeof t - l, " %s", t2);
+                snprintf(t + l, sizeof t - l, " %s", unit);
             }
             field(row, t);
             field(row, c->name);
@@ -848,15 +975,16 @@ static void render(gen *g, const person *p, int s, mdm_buf *row)
             char l[48];
             snprintf(l, sizeof l, "%s", v.last);
             upper(l);
-            snprintf(t, sizeof t, "%s, %s", l, v.first);
+            snprintf(t2, sizeof t2, "%s, %s", l, v.first);
         } else if (v.middle[0] && chance(&g->r, 0.5)) {
             char mi[48];
             snprintf(mi, sizeof mi, "%s", v.middle);
             initial_only(mi);
-            snprintf(t, sizeof t, "%s %s. %s", v.first, mi, v.last);
+            snprintf(t2, sizeof t2, "%s %s. %s", v.first, mi, v.last);
         } else {
-            snprintf(t, sizeof t, "%s %s", v.first, v.last);
+            snprintf(t2, sizeof t2, "%s %s", v.first, v.last);
         }
+        with_suffix(g, &v, t2, t, sizeof t);
         field(row, t);
         field(row, v.email);
         fmt_phone(g, v.phone, t, sizeof t, chance(&g->r, 0.5) ? 2 : 1);
@@ -874,7 +1002,7 @@ static void render(gen *g, const person *p, int s, mdm_buf *row)
         if (chance(&g->r, 0.3))
             lower(t);
         field(row, t);
-        snprintf(t, sizeof t, "%s", v.last);
+        with_suffix(g, &v, v.last, t, sizeof t);
         if (chance(&g->r, 0.3))
             lower(t);
         field(row, t);
@@ -902,10 +1030,14 @@ static void render(gen *g, const person *p, int s, mdm_buf *row)
         field(row, t);
         break;
     case S_ERP: {
-        char l[48];
-        snprintf(l, sizeof l, "%s", v.last);
-        upper(l);
-        snprintf(t, sizeof t, "%s, %s", l, v.first);
+        /* one upper-case name field, family name first: "MUELLER, HANS" or, as SAP-style
+         * NAME1 fields hold it, "MUELLER HANS" without a comma */
+        if (chance(&g->r, 0.5))
+            snprintf(t2, sizeof t2, "%s, %s", v.last, v.first);
+        else
+            snprintf(t2, sizeof t2, "%s %s", v.last, v.first);
+        with_suffix(g, &v, t2, t, sizeof t);
+        upper(t);
         field(row, t);
         if (v.has_addr) {
             fmt_street(g, &v.a, t, sizeof t, true);
@@ -933,7 +1065,8 @@ static void render(gen *g, const person *p, int s, mdm_buf *row)
         if (chance(&g->r, 0.2))
             initial_only(t);
         field(row, t);
-        field(row, v.last);
+        with_suffix(g, &v, v.last, t, sizeof t);
+        field(row, t);
         fmt_phone(g, v.phone, t, sizeof t, 4);
         field(row, t);
         field(row, v.has_addr ? zip : "");
@@ -953,7 +1086,11 @@ static const char *const headers[S_COUNT] = {
 };
 static const char id_prefix[S_COUNT] = {'C', 'M', 'A', 'E', 'P'};
 
-static void make_person(gen *g, person *p, long id, const person *head, bool spouse, bool twin_of)
+/* A new person; head is the household's first member (NULL for the first), spouse and
+ * twin_of say how this one relates to it. namesake: a son named after his father
+ * (head), who carries the generational suffix gen. */
+static void make_person(gen *g, person *p, long id, const person *head, bool spouse, bool twin_of,
+                        int gen_sfx)
 {
     rng *r = &g->r;
     memset(p, 0, sizeof *p);
@@ -962,6 +1099,13 @@ static void make_person(gen *g, person *p, long id, const person *head, bool spo
     p->first = p->female ? &female_first[rzipf(r, N_FEMALE)] : &male_first[rzipf(r, N_MALE)];
     if (chance(r, 0.4))
         p->middle = p->female ? &female_first[rint_(r, N_FEMALE)] : &male_first[rint_(r, N_MALE)];
+    if (gen_sfx && head) {
+        p->female = false;
+        p->first = head->first;
+        if (chance(r, 0.7))
+            p->middle = head->middle;
+        p->gen = gen_sfx;
+    }
     if (head && (!spouse || chance(r, 0.8))) {
         snprintf(p->last, sizeof p->last, "%s", head->last);
         if (spouse && p->female && chance(r, 0.5))
@@ -1024,19 +1168,47 @@ mdm_status mdm_synth_write(const mdm_synth_opts *o, mdm_synth_stats *stats, mdm_
         bool moved = chance(&g->r, 0.3);
         if (moved)
             make_addr(g, &old);
-        char home_phone[16];
+        char home_phone[16], old_phone[16] = "";
         unique_phone(g, home_phone, cities[home.city].area);
+        if (moved && chance(&g->r, 0.6))
+            unique_phone(g, old_phone, cities[old.city].area);
+        /* a shared family address ("thesmiths@...") some members give instead of their own */
+        char family_email[128] = "";
+        int junior = GEN_NONE; /* the first child is named after his father */
+        bool family = size >= 2 && chance(&g->r, 0.2);
+        if (size >= 3 && chance(&g->r, 0.12)) {
+            double j = runif(&g->r);
+            junior = j < 0.7 ? GEN_JR : j < 0.9 ? GEN_II : GEN_III;
+        }
         st.households++;
         for (int m = 0; m < size; m++) {
             person *p = &members[m];
             bool twin = m >= 3 && chance(&g->r, 0.15);
-            make_person(g, p, id++, twin ? &members[2] : m ? &members[0] : NULL, m == 1, twin);
+            make_person(g, p, id++,
+                        twin ? &members[2]
+                        : m  ? &members[0]
+                             : NULL,
+                        m == 1, twin, m == 2 ? junior : GEN_NONE);
+            if (m == 0 && family)
+                family_mail(g, p->last, family_email, sizeof family_email);
+            if (m == 0 && junior) {
+                if (p->female)
+                    junior = GEN_NONE;
+                else
+                    p->gen = junior == GEN_JR ? GEN_SR : junior == GEN_III ? GEN_JR : GEN_NONE;
+            }
             p->home = home;
             p->old = old;
             snprintf(p->home_phone, sizeof p->home_phone, "%s", home_phone);
+            snprintf(p->old_phone, sizeof p->old_phone, "%s", old_phone);
+            snprintf(p->family_email, sizeof p->family_email, "%s", family_email);
             make_phone(
                 g, p->mobile,
                 cities[chance(&g->r, 0.8) ? (uint32_t)home.city : rint_(&g->r, N_CITIES)].area);
+            if (m > 0) { /* a partner's or parent's mobile, given now and then */
+                const person *rel = &members[m == 1 ? 0 : rint_(&g->r, 2)];
+                memcpy(p->partner_mobile, rel->mobile, sizeof p->partner_mobile);
+            }
             bool any = false;
             for (int s = 0; s < S_COUNT; s++) {
                 p->in[s] = chance(&g->r, presence[s]);

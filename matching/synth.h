@@ -10,12 +10,21 @@
  *                 ship_line2 ship_city ship_region ship_postal ship_country birthday(YYYYMMDD)
  *   erp.csv       cust_no name("LAST, First") address city state zip phone tax_id
  *   pos.csv       ref first last phone zip email
- * plus truth.csv (source,record_id,person_id). Records carry realistic errors: typos,
- * nicknames, accents dropped or transliterated, first/last swapped, married names, old
- * addresses after a move, missing fields, phone and email formatting variants, twins,
- * values shared by unrelated people (a store phone typed at the till, "noemail@..."),
- * and several duplicates of one person inside a source. Rows are shuffled and record
- * ids carry no information about the person.
+ * plus truth.csv (source,record_id,person_id). Records carry realistic errors: typos
+ * (sometimes two in a field, and "sloppy" records where every error is three times as
+ * likely, so several meet in one record), nicknames, accents dropped or transliterated
+ * (Müller as Mueller or Muller; the ERP and the tills are ASCII-only), first/last
+ * swapped, the ERP's one name field family name first with or without a comma
+ * ("MUELLER, HANS", "MUELLER HANS"), married, maiden and hyphenated names, old
+ * addresses and home phones after a move, missing fields (a few records without a last
+ * name), phone and email formatting variants, twins (same birth date, address and
+ * phone), sons named after their fathers (Jr/II/III, the father sometimes Sr; the
+ * suffix typed into the last-name or full-name field, or left out), a household's shared
+ * home phone and family e-mail, a relative's mobile given instead of one's own, values
+ * shared by unrelated people (a store phone typed at the till, "noemail@..."), and
+ * several duplicates of one person inside a source. An error rate r turns a base
+ * probability p into 1 - (1 - p)^r (r independent chances), so rates up to 5 stay
+ * meaningful. Rows are shuffled and record ids carry no information about the person.
  *
  * The same (people, seed) always gives byte-identical files. Single-threaded; about a
  * million people in a few seconds. */

@@ -99,7 +99,8 @@ expect_eq "subscription.delete audited" "$(sql "SELECT concat_ws(' ', actor, bef
 expect_eq "no subscription secret in the audit log" "$(sql "SELECT count(*) FROM audit_log WHERE concat(before, after) LIKE '%s3cret%'")" "0"
 
 # --- consent events on their own -------------------------------------------------------
-key1=$(sql "SELECT source_key FROM source_record WHERE source = 'crm' ORDER BY id LIMIT 1")
+# a record with an e-mail and a last name, so the leak check below looks for both
+key1=$(sql "SELECT source_key FROM source_record WHERE source = 'crm' AND coalesce(raw->>'email', '') <> '' AND coalesce(raw->>'last_name', '') <> '' ORDER BY id LIMIT 1")
 rec1=$(sql "SELECT id FROM source_record WHERE source = 'crm' AND source_key = '$key1'")
 ev='{"purpose": "marketing", "channel": "email", "status": "granted", "captured_at": "2026-01-10T09:00:00Z", "contact_point": "only.in.consent@example.org", "evidence": "signed form 77"}'
 expect_status "consent event stored" 201 POST /v1/consent-events -H "Authorization: Bearer $crm" "${J[@]}" -d "{\"source_key\": \"$key1\", \"consents\": [$ev]}"

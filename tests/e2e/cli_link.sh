@@ -33,7 +33,8 @@ expect_eq "clusters.csv header" "$(head -1 "$tmp/cl.csv")" "source,record_id,clu
 expect_eq "pairs.csv header" "$(head -1 "$tmp/pairs.csv")" "source_a,record_id_a,source_b,record_id_b,match_weight,probability"
 expect_exit 0 "eval against truth" "$mdm" eval "$tmp/cl.csv" --truth "$tmp/s/truth.csv" --truth-column person_id --all-pairs --json
 f1=$(echo "$out" | sed 's/.*"f1":\([0-9.]*\).*/\1/')
-awk -v f="$f1" 'BEGIN { exit !(f >= 0.85) }' && e2e_ok "synth F1 >= 0.85 ($f1)" || e2e_fail "synth F1" "$f1"
+# floor for the harder generator of issue 15 (namesakes, family-first ERP names, twins)
+awk -v f="$f1" 'BEGIN { exit !(f >= 0.80) }' && e2e_ok "synth F1 >= 0.80 ($f1)" || e2e_fail "synth F1" "$f1"
 pair=$(sed -n 2p "$tmp/pairs.csv")
 IFS=, read -r sa ia sb ib _ <<<"$pair"
 expect_exit 0 "explain a pair" "$mdm" explain --model "$tmp/model.json" "${inputs[@]}" --a "$sa:$ia" --b "$sb:$ib"

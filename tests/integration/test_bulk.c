@@ -252,8 +252,10 @@ static void test_quality_against_truth(void)
     int precision = 0, recall = 0;
     CHECK_INT(sscanf(fx_text(db, q), "%d %d", &precision, &recall), 2);
     printf("# bulk: pairwise precision %.3f, recall %.3f\n", precision / 1000.0, recall / 1000.0);
-    CHECK(precision >= 950);
-    CHECK(recall >= 750);
+    /* floors for the harder generator (namesakes, twins, family e-mails, several errors in
+     * one record); issue 15 raises them as the engine learns those cases */
+    CHECK(precision >= 930);
+    CHECK(recall >= 700);
     CHECK_INT(mdm_db_command(db, "DROP TABLE truth", &err), MDM_OK);
     mdm_db_close(db);
 }

@@ -108,7 +108,9 @@ static void test_synth_small(void)
     CHECK_INT(mdm_eval_run(path("cl.csv"), &eo, &r, &err), MDM_OK);
     printf("synth 1500 people: precision=%.4f recall=%.4f f1=%.4f largest=%ld\n", r.precision,
            r.recall, r.f1, r.largest_cluster);
-    CHECK(r.precision >= 0.95);
+    /* floors for the harder generator (namesakes, twins, family e-mails, several errors
+     * in one record): issue 15 raises them as the engine learns those cases */
+    CHECK(r.precision >= 0.93);
     CHECK(r.f1 >= 0.85);
     CHECK(r.largest_cluster <= 20); /* no giant clusters */
     CHECK_INT(r.records, ss.records);
