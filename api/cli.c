@@ -28,7 +28,8 @@ const mdm_cli_command mdm_cli_commands[] = {
     {"link", mdm_cli_link, "batch record linkage of CSV files (no database)",
      "usage: mdm link --config CFG.json [--model MODEL.json] INPUT.csv [INPUT2.csv ...]\n"
      "                --out clusters.csv [--pairs pairs.csv] [--threads N] [--progress]\n"
-     "                [--save-model MODEL.json] [--retrain]\n\n"
+     "                [--save-model MODEL.json] [--retrain]\n"
+     "                [--misses FILE (--truth FILE --truth-column COL | --febrl-ids)]\n\n"
      "Reads the inputs (each bound to a source of the configuration by its \"match\" glob\n"
      "or name), normalizes, blocks, scores every candidate pair with the Fellegi-Sunter\n"
      "model and clusters with guards against over-merging. One input deduplicates;\n"
@@ -40,7 +41,14 @@ const mdm_cli_command mdm_cli_commands[] = {
      "                     source_b,record_id_b,match_weight,probability\n"
      "  --threads N        worker threads (default MDM_THREADS or all CPUs)\n"
      "  --progress         phase lines on stderr (default when stderr is a terminal)\n"
-     "  --save-model FILE  write the (trained) model used\n\n"
+     "  --save-model FILE  write the (trained) model used\n"
+     "  --misses FILE      every true pair left apart, with its cause: not_allowed,\n"
+     "                     never_compared, block_windowed, vetoed, below_review,\n"
+     "                     review_band, refused_GUARD (class,source_a,record_id_a,\n"
+     "                     source_b,record_id_b,probability,match_weight,levels);\n"
+     "                     counts per class and examples on stderr. The truth comes\n"
+     "                     from --truth FILE (record_id, optional source, and the\n"
+     "                     --truth-column) or --febrl-ids, and is used for the report only\n\n"
      "exit: 0 ok, 2 bad input (message names file, line or JSON key), 8 i/o error\n"},
     {"train", mdm_cli_train, "train a linkage model by EM (no labels) and write it as JSON",
      "usage: mdm train --config CFG.json INPUT.csv [INPUT2.csv ...] --out MODEL.json\n"

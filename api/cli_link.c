@@ -156,10 +156,11 @@ int mdm_cli_eval(int argc, char **argv)
 typedef struct link_args {
     const char *config, *model, *out, *pairs, *save_model;
     const char *a, *b;
+    const char *misses, *truth, *truth_column; /* link --misses */
     const char **inputs;
     int ninputs;
     long threads;
-    bool progress, retrain;
+    bool progress, retrain, febrl_ids;
 } link_args;
 
 static int parse_link_args(const char *cmd, int argc, char **argv, link_args *la)
@@ -185,6 +186,12 @@ static int parse_link_args(const char *cmd, int argc, char **argv, link_args *la
             slot = &la->a;
         else if (strcmp(a, "--b") == 0)
             slot = &la->b;
+        else if (strcmp(a, "--misses") == 0 && strcmp(cmd, "link") == 0)
+            slot = &la->misses;
+        else if (strcmp(a, "--truth") == 0 && strcmp(cmd, "link") == 0)
+            slot = &la->truth;
+        else if (strcmp(a, "--truth-column") == 0 && strcmp(cmd, "link") == 0)
+            slot = &la->truth_column;
         if (slot) {
             if (!v)
                 return mdm_cli_usage_error(cmd, "%s needs a value", a);
@@ -200,6 +207,8 @@ static int parse_link_args(const char *cmd, int argc, char **argv, link_args *la
             la->progress = false;
         } else if (strcmp(a, "--retrain") == 0) {
             la->retrain = true;
+        } else if (strcmp(a, "--febrl-ids") == 0 && strcmp(cmd, "link") == 0) {
+            la->febrl_ids = true;
         } else if (a[0] == '-' && a[1]) {
             return mdm_cli_usage_error(cmd, "unexpected argument \"%s\"", a);
         } else {
@@ -217,6 +226,12 @@ static int parse_link_args(const char *cmd, int argc, char **argv, link_args *la
         return mdm_cli_usage_error(cmd, "standard input (-) can be read only once");
     if (mdm_io_is_std(la->out) && mdm_io_is_std(la->pairs))
         return mdm_cli_usage_error(cmd, "--out and --pairs cannot both be standard output (-)");
+    if (la->misses && !la->febrl_ids && !la->truth_column)
+        return mdm_cli_usage_error(cmd, "--misses needs --febrl-ids or --truth FILE "
+                                        "--truth-column COL");
+    if (mdm_io_is_std(la->misses) && (mdm_io_is_std(la->out) || mdm_io_is_std(la->pairs)))
+        return mdm_cli_usage_error(cmd, "only one of --out, --pairs, --misses can be standard "
+                                        "output (-)");
     return -1;
 }
 
@@ -229,10 +244,11 @@ static mdm_model *load_model(const link_args *la, mdm_err *err)
 static void summary(const char *cmd, const mdm_link_stats *st)
 {
     fprintf(stderr,
-            "%s: records=%zu sources=%zu candidate_pairs=%zu links=%zu review=%zu clusters=%zu "
+            "%s: records=%zu sources=%zu candidate_pairs=%zu links=%zu review=%zu "
+            "review_items=%zu clusters=%zu "
             "largest_cluster=%zu shared_values=%zu seconds=%.2f (load %.2f, block %.2f, "
             "compare+score %.2f, train %.2f, cluster %.2f)\n",
-            cmd, st->records, st->sources, st->block.pairs, st->links, st->review,
+            cmd, st->records, st->sources, st->block.pairs, st->links, st->review, st->review_items,
             st->cluster.clusters, st->cluster.largest, st->shared_values, st->t_total, st->t_load,
             st->t_block, st->t_score, st->t_train, st->t_cluster);
 }
@@ -253,21 +269,52 @@ int mdm_cli_link(int argc, char **argv)
         rc = mdm_cli_fail("link", &err);
         goto out;
     }
+    mdm_eval_truth *truth = NULL;
+    if (la.misses) {
+        mdm_eval_opts eo = {
+            .febrl_ids = la.febrl_ids, .truth_path = la.truth, .truth_column = la.truth_column};
+        truth = mdm_eval_truth_load(&eo, NULL, &err);
+        if (!truth) {
+            rc = mdm_cli_fail("link", &err);
+            mdm_model_free(m);
+            goto out;
+        }
+    }
+    mdm_misses_result mr = {0};
+    mdm_buf examples = {0};
     mdm_link_opts o = {.inputs = la.inputs,
                        .ninputs = la.ninputs,
                        .clusters_out = la.out,
                        .pairs_out = la.pairs,
                        .threads = (int)la.threads,
                        .progress = la.progress,
-                       .retrain = la.retrain};
+                       .retrain = la.retrain,
+                       .misses_out = la.misses,
+                       .truth = truth,
+                       .misses = &mr,
+                       .miss_examples = &examples};
     mdm_link_stats st;
     if (mdm_link_run(m, &o, &st, &err) != MDM_OK ||
         (la.save_model && mdm_model_save(m, la.save_model, &err) != MDM_OK)) {
         rc = mdm_cli_fail("link", &err);
     } else {
         summary("link", &st);
+        if (la.misses) {
+            /* one line of counts per class, then a few example pairs of each */
+            fprintf(stderr, "misses: true_pairs=%.0f missed=%.0f recall=%.4f", mr.true_pairs,
+                    mr.missed,
+                    mr.true_pairs > 0 ? (mr.true_pairs - mr.missed) / mr.true_pairs : 1.0);
+            for (int c = 0; c < MDM_MISS_CLASSES; c++)
+                if (mr.count[c] > 0)
+                    fprintf(stderr, " %s=%.0f", mdm_misses_class_name(c), mr.count[c]);
+            fprintf(stderr, " unknown_records=%ld\n", mr.unknown);
+            if (examples.len)
+                fprintf(stderr, "misses: examples\n%s", examples.data);
+        }
         rc = 0;
     }
+    mdm_buf_free(&examples);
+    mdm_eval_truth_free(truth);
     mdm_model_free(m);
 out:
     free(la.inputs);

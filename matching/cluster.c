@@ -81,6 +81,13 @@ static double cohesion(const mdm_cluster_opts *o, const uf *u, uint32_t ra, uint
     return n ? sum / (double)n : 0;
 }
 
+const char *mdm_guard_name(mdm_guard g)
+{
+    static const char *const names[MDM_GUARD_COUNT] = {"none",      "size",     "source",
+                                                       "strong_id", "cohesion", "conflict"};
+    return (unsigned)g < MDM_GUARD_COUNT ? names[g] : "unknown";
+}
+
 void mdm_cluster_run(size_t n, mdm_edge *edges, size_t nedges, const mdm_cluster_opts *o,
                      uint32_t *cluster_of, mdm_cluster_stats *st)
 {
@@ -96,6 +103,9 @@ void mdm_cluster_run(size_t n, mdm_edge *edges, size_t nedges, const mdm_cluster
         u.size[i] = 1;
         u.mask[i] = o->source ? 1u << (o->source[i] & 31) : 0;
     }
+    if (o->refused && nedges)
+        memset(o->refused, MDM_GUARD_NONE, nedges);
+#define REFUSE(g) (o->refused ? (void)(o->refused[e] = (uint8_t)(g)) : (void)0)
     for (size_t e = 0; e < nedges; e++) {
         const mdm_edge *ed = &edges[e];
         if (ed->prob < o->link_threshold)
@@ -106,24 +116,29 @@ void mdm_cluster_run(size_t n, mdm_edge *edges, size_t nedges, const mdm_cluster
             continue;
         if ((long)u.size[ra] + (long)u.size[rb] > o->max_cluster_size) {
             st->refused_size++;
+            REFUSE(MDM_GUARD_SIZE);
             continue;
         }
         if (u.mask[ra] & u.mask[rb] & o->dedup_sources) {
             st->refused_source++;
+            REFUSE(MDM_GUARD_SOURCE);
             continue;
         }
         if (strong_conflict(o, &u, ra, rb)) {
             st->refused_strong++;
+            REFUSE(MDM_GUARD_STRONG);
             continue;
         }
         if (o->prob && (u.size[ra] > 1 || u.size[rb] > 1)) {
             double min_ev;
             if (cohesion(o, &u, ra, rb, &min_ev) < o->min_cohesion) {
                 st->refused_cohesion++;
+                REFUSE(MDM_GUARD_COHESION);
                 continue;
             }
             if (min_ev < o->min_pair_evidence) {
                 st->refused_conflict++;
+                REFUSE(MDM_GUARD_CONFLICT);
                 continue;
             }
         }
@@ -141,6 +156,7 @@ void mdm_cluster_run(size_t n, mdm_edge *edges, size_t nedges, const mdm_cluster
         u.next[rb] = t;
         st->merges++;
     }
+#undef REFUSE
     /* dense numbering in order of first record */
     uint32_t *num = mdm_xmalloc((n ? n : 1) * sizeof *num);
     for (size_t i = 0; i < n; i++)

@@ -28,6 +28,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Why a link did not merge its two clusters (mdm_cluster_opts.refused). */
+typedef enum mdm_guard {
+    MDM_GUARD_NONE = 0, /* merged, or its records were already together */
+    MDM_GUARD_SIZE,
+    MDM_GUARD_SOURCE,
+    MDM_GUARD_STRONG,
+    MDM_GUARD_COHESION,
+    MDM_GUARD_CONFLICT,
+    MDM_GUARD_COUNT
+} mdm_guard;
+
+/* Lower-case name of a guard ("size", "source", "strong_id", "cohesion", "conflict"). */
+const char *mdm_guard_name(mdm_guard g);
+
 typedef struct mdm_edge {
     uint32_t a, b;
     float weight;
@@ -49,6 +63,8 @@ typedef struct mdm_cluster_opts {
     uint32_t dedup_sources;    /* bit s: source s holds no duplicates */
     mdm_pair_prob_fn prob;     /* may be NULL: cohesion guard off */
     void *prob_ctx;
+    uint8_t *refused; /* may be NULL; else [nedges]: per edge after the sort, the mdm_guard
+                         that refused it (MDM_GUARD_NONE when it was not refused) */
 } mdm_cluster_opts;
 
 typedef struct mdm_cluster_stats {

@@ -5,6 +5,7 @@
 #include "matching/record.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,63 +78,112 @@ static double count_pairs(const row *r, size_t n, bool cross, int level, long *g
     return total;
 }
 
+struct mdm_eval_truth {
+    bool febrl_ids;
+    mdm_intern *entities, *keys; /* keys: "source\0record_id" ("\0record_id" without a source) */
+    uint32_t *entity_of_key;
+    size_t nkeys;
+    mdm_buf k;
+};
+
+void mdm_eval_truth_free(mdm_eval_truth *t)
+{
+    if (!t)
+        return;
+    mdm_intern_free(t->entities);
+    mdm_intern_free(t->keys);
+    free(t->entity_of_key);
+    mdm_buf_free(&t->k);
+    free(t);
+}
+
+mdm_eval_truth *mdm_eval_truth_load(const mdm_eval_opts *o, const char *fallback_path, mdm_err *err)
+{
+    mdm_eval_truth *t = mdm_xcalloc(1, sizeof *t);
+    t->febrl_ids = o->febrl_ids;
+    t->entities = mdm_intern_new();
+    t->keys = mdm_intern_new();
+    if (o->febrl_ids)
+        return t;
+    /* without a truth file, the truth column is read from the clusters file itself */
+    const char *truth_path = o->truth_path ? o->truth_path : fallback_path;
+    if (!o->truth_column || !truth_path) {
+        mdm_err_set(err, MDM_EINVAL, "give --febrl-ids or --truth FILE --truth-column COL");
+        goto out_free;
+    }
+    mdm_csv *c = mdm_csv_open(truth_path, err);
+    if (!c)
+        goto out_free;
+    int ci = mdm_csv_col(c, o->truth_column), ri = mdm_csv_col(c, "record_id"),
+        si = mdm_csv_col(c, "source");
+    if (ci < 0 || ri < 0) {
+        mdm_err_set(err, MDM_EINVAL, "%s: needs columns record_id and %s", truth_path,
+                    ci < 0 ? o->truth_column : "record_id");
+        goto out_close;
+    }
+    int rc;
+    while ((rc = mdm_csv_next(c, err)) != 0) {
+        if (rc < 0)
+            goto out_close;
+        mdm_buf_reset(&t->k);
+        if (si >= 0)
+            mdm_buf_puts(&t->k, mdm_csv_field(c, (size_t)si));
+        mdm_buf_putc(&t->k, 0);
+        mdm_buf_puts(&t->k, mdm_csv_field(c, (size_t)ri));
+        uint32_t kid = mdm_intern_id(t->keys, t->k.data, t->k.len);
+        if (kid >= t->nkeys) {
+            t->entity_of_key = mdm_xrealloc(t->entity_of_key, (kid + 1) * sizeof(uint32_t));
+            t->nkeys = kid + 1;
+        }
+        const char *e = mdm_csv_field(c, (size_t)ci);
+        t->entity_of_key[kid] = e[0] ? mdm_intern_id(t->entities, e, strlen(e)) : UINT32_MAX;
+    }
+    mdm_csv_close(c);
+    return t;
+out_close:
+    mdm_csv_close(c);
+out_free:
+    mdm_eval_truth_free(t);
+    return NULL;
+}
+
+uint32_t mdm_eval_truth_entity(mdm_eval_truth *t, const char *source, const char *id)
+{
+    if (t->febrl_ids) {
+        long e = mdm_eval_febrl_entity(id);
+        if (e < 0)
+            return UINT32_MAX;
+        char num[32];
+        int len = snprintf(num, sizeof num, "%ld", e);
+        return mdm_intern_id(t->entities, num, (size_t)len);
+    }
+    mdm_buf_reset(&t->k);
+    mdm_buf_puts(&t->k, source);
+    mdm_buf_putc(&t->k, 0);
+    mdm_buf_puts(&t->k, id);
+    uint32_t kid = mdm_intern_find(t->keys, t->k.data, t->k.len);
+    if (kid == UINT32_MAX) { /* truth without a source column */
+        mdm_buf_reset(&t->k);
+        mdm_buf_putc(&t->k, 0);
+        mdm_buf_puts(&t->k, id);
+        kid = mdm_intern_find(t->keys, t->k.data, t->k.len);
+    }
+    return kid != UINT32_MAX && kid < t->nkeys ? t->entity_of_key[kid] : UINT32_MAX;
+}
+
 mdm_status mdm_eval_run(const char *clusters_path, const mdm_eval_opts *o, mdm_eval_result *res,
                         mdm_err *err)
 {
     memset(res, 0, sizeof *res);
     mdm_status st = MDM_OK;
-    mdm_intern *sources = mdm_intern_new(), *clusters = mdm_intern_new(),
-               *entities = mdm_intern_new(), *keys = mdm_intern_new();
-    uint32_t *truth_of_key = NULL;
-    size_t ntruth = 0;
+    mdm_intern *sources = mdm_intern_new(), *clusters = mdm_intern_new();
     row *rows = NULL;
     size_t n = 0, cap = 0;
     mdm_csv *c = NULL;
-
-    if (!o->febrl_ids) {
-        /* without a truth file, the truth column is read from the clusters file itself */
-        const char *truth_path = o->truth_path ? o->truth_path : clusters_path;
-        if (!o->truth_column) {
-            st =
-                mdm_err_set(err, MDM_EINVAL, "give --febrl-ids or --truth FILE --truth-column COL");
-            goto out;
-        }
-        c = mdm_csv_open(truth_path, err);
-        if (!c) {
-            st = err ? err->code : MDM_EIO;
-            goto out;
-        }
-        int ci = mdm_csv_col(c, o->truth_column), ri = mdm_csv_col(c, "record_id"),
-            si = mdm_csv_col(c, "source");
-        if (ci < 0 || ri < 0) {
-            st = mdm_err_set(err, MDM_EINVAL, "%s: needs columns record_id and %s", truth_path,
-                             ci < 0 ? o->truth_column : "record_id");
-            goto out;
-        }
-        int rc;
-        mdm_buf k = {0};
-        while ((rc = mdm_csv_next(c, err)) != 0) {
-            if (rc < 0) {
-                st = MDM_EINVAL;
-                mdm_buf_free(&k);
-                goto out;
-            }
-            mdm_buf_reset(&k);
-            if (si >= 0)
-                mdm_buf_puts(&k, mdm_csv_field(c, (size_t)si));
-            mdm_buf_putc(&k, 0);
-            mdm_buf_puts(&k, mdm_csv_field(c, (size_t)ri));
-            uint32_t kid = mdm_intern_id(keys, k.data, k.len);
-            if (kid >= ntruth) {
-                truth_of_key = mdm_xrealloc(truth_of_key, (kid + 1) * sizeof *truth_of_key);
-                ntruth = kid + 1;
-            }
-            const char *e = mdm_csv_field(c, (size_t)ci);
-            truth_of_key[kid] = e[0] ? mdm_intern_id(entities, e, strlen(e)) : UINT32_MAX;
-        }
-        mdm_buf_free(&k);
-        mdm_csv_close(c);
-        c = NULL;
+    mdm_eval_truth *truth = mdm_eval_truth_load(o, clusters_path, err);
+    if (!truth) {
+        st = err && err->code ? err->code : MDM_EINVAL;
+        goto out;
     }
 
     c = mdm_csv_open(clusters_path, err);
@@ -149,12 +199,10 @@ mdm_status mdm_eval_run(const char *clusters_path, const mdm_eval_opts *o, mdm_e
         goto out;
     }
     int rc;
-    mdm_buf k = {0};
     uint32_t next_single = 0;
     while ((rc = mdm_csv_next(c, err)) != 0) {
         if (rc < 0) {
             st = MDM_EINVAL;
-            mdm_buf_free(&k);
             goto out;
         }
         if (n == cap) {
@@ -166,36 +214,13 @@ mdm_status mdm_eval_run(const char *clusters_path, const mdm_eval_opts *o, mdm_e
         row *r = &rows[n++];
         r->source = mdm_intern_id(sources, src, strlen(src));
         r->cluster = mdm_intern_id(clusters, cl, strlen(cl));
-        uint32_t ent = UINT32_MAX;
-        if (o->febrl_ids) {
-            long e = mdm_eval_febrl_entity(id);
-            if (e >= 0) {
-                char num[32];
-                int len = snprintf(num, sizeof num, "%ld", e);
-                ent = mdm_intern_id(entities, num, (size_t)len);
-            }
-        } else {
-            mdm_buf_reset(&k);
-            mdm_buf_puts(&k, src);
-            mdm_buf_putc(&k, 0);
-            mdm_buf_puts(&k, id);
-            uint32_t kid = mdm_intern_find(keys, k.data, k.len);
-            if (kid == UINT32_MAX) { /* truth without a source column */
-                mdm_buf_reset(&k);
-                mdm_buf_putc(&k, 0);
-                mdm_buf_puts(&k, id);
-                kid = mdm_intern_find(keys, k.data, k.len);
-            }
-            if (kid != UINT32_MAX && kid < ntruth)
-                ent = truth_of_key[kid];
-        }
+        uint32_t ent = mdm_eval_truth_entity(truth, src, id);
         if (ent == UINT32_MAX) {
             res->unmatched++;
             ent = 0x80000000u + next_single++; /* a singleton entity of its own */
         }
         r->entity = ent;
     }
-    mdm_buf_free(&k);
 
     res->records = (long)n;
     res->cross_source = mdm_intern_count(sources) > 1 && !o->all_pairs;
@@ -224,10 +249,8 @@ mdm_status mdm_eval_run(const char *clusters_path, const mdm_eval_opts *o, mdm_e
 out:
     mdm_csv_close(c);
     free(rows);
-    free(truth_of_key);
+    mdm_eval_truth_free(truth);
     mdm_intern_free(sources);
     mdm_intern_free(clusters);
-    mdm_intern_free(entities);
-    mdm_intern_free(keys);
     return st;
 }

@@ -14,6 +14,7 @@
 #include "common/err.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 
 typedef struct mdm_eval_opts {
     bool febrl_ids;           /* truth from FEBRL record ids */
@@ -33,6 +34,20 @@ typedef struct mdm_eval_result {
 /* Evaluates clusters_path. MDM_EIO / MDM_EINVAL name the file and line at fault. */
 mdm_status mdm_eval_run(const char *clusters_path, const mdm_eval_opts *o, mdm_eval_result *res,
                         mdm_err *err);
+
+/* The truth alone, for callers that evaluate records they hold (mdm link --misses). */
+typedef struct mdm_eval_truth mdm_eval_truth;
+
+/* Loads the truth of o (o->febrl_ids: nothing to read; else o->truth_path, or
+ * fallback_path when it is NULL, with o->truth_column). NULL with err set on failure. */
+mdm_eval_truth *mdm_eval_truth_load(const mdm_eval_opts *o, const char *fallback_path,
+                                    mdm_err *err);
+
+/* Entity number of a record (dense, from 0), or UINT32_MAX when the truth does not know
+ * it. Not thread-safe (FEBRL ids are numbered on first sight). */
+uint32_t mdm_eval_truth_entity(mdm_eval_truth *t, const char *source, const char *id);
+
+void mdm_eval_truth_free(mdm_eval_truth *t);
 
 /* Entity number of a FEBRL record id ("rec-12-dup-3" -> 12), or -1. */
 long mdm_eval_febrl_entity(const char *rec_id);

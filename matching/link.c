@@ -790,7 +790,7 @@ static mdm_edge *score_codes(linkdata *ld, const uint64_t *pairs, uint64_t *code
 /* Guarded clustering of the records with the model's guards (cluster.h); edges below
  * link are ignored. */
 static void cluster_edges(linkdata *ld, mdm_edge *edges, size_t ne, double link, uint32_t *cl,
-                          mdm_cluster_stats *st)
+                          uint8_t *refused, mdm_cluster_stats *st)
 {
     const mdm_model *m = ld->m;
     size_t n = ld->n ? ld->n : 1;
@@ -812,10 +812,69 @@ static void cluster_edges(linkdata *ld, mdm_edge *edges, size_t ne, double link,
                            .source = src,
                            .dedup_sources = ld->dedup_mask,
                            .prob = pair_prob,
-                           .prob_ctx = &pc};
+                           .prob_ctx = &pc,
+                           .refused = refused};
     mdm_cluster_run(ld->n, edges, ne, &co, cl, st);
     free(src);
     free(strong);
+}
+
+/* Distinct pairs of clusters joined by an edge (at or above review) across them. */
+static size_t count_review_items(const mdm_edge *e, size_t ne, const uint32_t *cl)
+{
+    uint64_t *cp = mdm_xmalloc((ne ? ne : 1) * sizeof *cp);
+    size_t n = 0;
+    for (size_t i = 0; i < ne; i++) {
+        uint32_t x = cl[e[i].a], y = cl[e[i].b];
+        if (x != y)
+            cp[n++] = x < y ? (uint64_t)x << 32 | y : (uint64_t)y << 32 | x;
+    }
+    mdm_block_sort_u64(cp, n);
+    size_t items = 0;
+    for (size_t i = 0; i < n; i++)
+        items += i == 0 || cp[i] != cp[i - 1];
+    free(cp);
+    return items;
+}
+
+static double miss_score(void *p, uint32_t a, uint32_t b, int8_t *lv, double *weight, bool *vetoed)
+{
+    const prob_ctx *pc = p;
+    const mdm_model *m = pc->ld->m;
+    mdm_model_levels(m, &pc->ld->feats[a], &pc->ld->feats[b], lv);
+    *weight = weight_of(m, &pc->w, lv, pc->ld->freq + (size_t)a * (size_t)m->ncmp);
+    *vetoed = mdm_model_vetoed(m, lv);
+    return *vetoed ? 0 : mdm_model_probability(*weight);
+}
+
+static mdm_status write_misses(linkdata *ld, const mdm_link_opts *o, const uint32_t *cl,
+                               const uint64_t *pairs, size_t npairs, const mdm_edge *edges,
+                               const uint8_t *refused, size_t ne, mdm_err *err)
+{
+    prob_ctx pc = {.ld = ld};
+    weights_init(&pc.w, ld->m);
+    mdm_misses_in in = {.m = ld->m,
+                        .n = ld->n,
+                        .feats = ld->feats,
+                        .ids = (const char *const *)ld->ids,
+                        .src_names = (const char *const *)ld->src_name,
+                        .cluster_of = cl,
+                        .pairs = pairs,
+                        .npairs = npairs,
+                        .edges = edges,
+                        .refused = refused,
+                        .nedges = ne,
+                        .allowed = pair_allowed,
+                        .allowed_ctx = ld,
+                        .score = miss_score,
+                        .score_ctx = &pc,
+                        .link = ld->m->link_threshold,
+                        .review = ld->m->review_threshold};
+    mdm_misses_result r;
+    mdm_status rc = mdm_misses_write(&in, o->truth, o->misses_out, &r, o->miss_examples, err);
+    if (o->misses)
+        *o->misses = r;
+    return rc;
 }
 
 /* ---- training ---- */
@@ -1004,6 +1063,7 @@ mdm_status mdm_link_run(mdm_model *m, const mdm_link_opts *o, mdm_link_stats *st
     mdm_edge *all = NULL;
     size_t ne = 0;
     uint32_t *cl = NULL;
+    uint8_t *refused = NULL;
     hist *hists = NULL, merged = {0};
     mdm_status rc = load_all(&ld, m, o, err);
     if (rc != MDM_OK)
@@ -1064,8 +1124,10 @@ mdm_status mdm_link_run(mdm_model *m, const mdm_link_opts *o, mdm_link_stats *st
     all = score_codes(&ld, pairs, codes, npairs, m->review_threshold, m->link_threshold, &ne,
                       &st->links);
     st->review = ne - st->links;
-    free(pairs);
-    pairs = NULL;
+    if (!o->misses_out) { /* the misses report looks the candidates up */
+        free(pairs);
+        pairs = NULL;
+    }
     free(codes);
     codes = NULL;
     double t4 = now_s();
@@ -1073,7 +1135,10 @@ mdm_status mdm_link_run(mdm_model *m, const mdm_link_opts *o, mdm_link_stats *st
 
     /* cluster */
     cl = mdm_xmalloc((ld.n ? ld.n : 1) * sizeof *cl);
-    cluster_edges(&ld, all, ne, m->link_threshold, cl, &st->cluster);
+    if (o->misses_out)
+        refused = mdm_xmalloc(ne ? ne : 1);
+    cluster_edges(&ld, all, ne, m->link_threshold, cl, refused, &st->cluster);
+    st->review_items = count_review_items(all, ne, cl);
     st->t_cluster = now_s() - t4;
     if (ld.progress)
         fprintf(stderr,
@@ -1085,6 +1150,9 @@ mdm_status mdm_link_run(mdm_model *m, const mdm_link_opts *o, mdm_link_stats *st
     if (o->clusters_out && (rc = write_clusters(&ld, cl, o->clusters_out, err)) != MDM_OK)
         goto out;
     if (o->pairs_out && (rc = write_pairs(&ld, all, ne, o->pairs_out, err)) != MDM_OK)
+        goto out;
+    if (o->misses_out && o->truth &&
+        (rc = write_misses(&ld, o, cl, pairs, npairs, all, refused, ne, err)) != MDM_OK)
         goto out;
 out_done:
     st->t_total = now_s() - t0;
@@ -1100,6 +1168,7 @@ out:
     free(merged.counts);
     free(all);
     free(cl);
+    free(refused);
     free(pairs);
     free(codes);
     ld_free(&ld);
@@ -1230,7 +1299,7 @@ mdm_status mdm_link_feats(const mdm_model *m, mdm_feat *feats, size_t n, const u
         }
         free(last);
     }
-    cluster_edges(&ld, cl_edges, cne, link, cluster_of, &st->cluster);
+    cluster_edges(&ld, cl_edges, cne, link, cluster_of, NULL, &st->cluster);
     free(cl_edges);
     st->t_cluster = now_s() - t3;
     st->t_total = now_s() - t0;

@@ -21,6 +21,7 @@
 #include "common/err.h"
 #include "matching/block.h"
 #include "matching/cluster.h"
+#include "matching/misses.h"
 #include "matching/model.h"
 
 #include <stdbool.h>
@@ -35,12 +36,22 @@ typedef struct mdm_link_opts {
     bool progress;            /* phase lines on stderr */
     bool train_only;          /* stop after training (mdm train) */
     bool retrain;             /* train even when the model is already trained */
+    /* --misses: every true pair left apart, classified (misses.h) into misses_out; the
+     * truth (borrowed) is read there only. misses and miss_examples receive the counts
+     * and a few example lines (either may be NULL). */
+    const char *misses_out;
+    mdm_eval_truth *truth;
+    mdm_misses_result *misses;
+    mdm_buf *miss_examples;
 } mdm_link_opts;
 
 typedef struct mdm_link_stats {
     size_t records, sources, shared_values;
     mdm_block_stats block;
     size_t links, review;
+    size_t review_items; /* distinct pairs of clusters joined by a scored pair at or above
+                            review that clustering left apart: what a steward would be
+                            asked (mdm_link_run only) */
     mdm_cluster_stats cluster;
     int em_iterations;
     double lambda;

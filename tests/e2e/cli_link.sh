@@ -35,6 +35,17 @@ expect_exit 0 "eval against truth" "$mdm" eval "$tmp/cl.csv" --truth "$tmp/s/tru
 f1=$(echo "$out" | sed 's/.*"f1":\([0-9.]*\).*/\1/')
 # floor for the harder generator of issue 15 (namesakes, family-first ERP names, twins)
 awk -v f="$f1" 'BEGIN { exit !(f >= 0.80) }' && e2e_ok "synth F1 >= 0.80 ($f1)" || e2e_fail "synth F1" "$f1"
+# --misses: every true pair left apart, with its cause, adds up to the recall of eval
+expect_exit 0 "link --misses" "$mdm" link --model "$tmp/model.json" "${inputs[@]}" --out "$tmp/cl.csv" --misses "$tmp/misses.csv" --truth "$tmp/s/truth.csv" --truth-column person_id --quiet
+expect_contains "misses summary" "misses: true_pairs=" "$out"
+expect_eq "misses.csv header" "$(head -1 "$tmp/misses.csv")" "class,source_a,record_id_a,source_b,record_id_b,probability,match_weight,levels"
+missed=$(echo "$out" | sed -n 's/.*misses: true_pairs=[0-9]* missed=\([0-9]*\).*/\1/p')
+expect_eq "one line per missed pair" "$(($(wc -l <"$tmp/misses.csv") - 1))" "$missed"
+recall=$(echo "$out" | sed -n 's/.*misses: .* recall=\([0-9.]*\).*/\1/p')
+"$mdm" eval "$tmp/cl.csv" --truth "$tmp/s/truth.csv" --truth-column person_id --all-pairs --json >"$tmp/ev.json"
+expect_eq "the same recall as eval" "$recall" "$(sed 's/.*"recall":\([0-9.]*\).*/\1/' "$tmp/ev.json" | awk '{ printf "%.4f", $1 }')"
+expect_eq "known classes only" "$(tail -n +2 "$tmp/misses.csv" | cut -d, -f1 | grep -cvE '^(not_allowed|never_compared|block_windowed|vetoed|below_review|review_band|refused_[a-z_]+)$')" "0"
+expect_exit 2 "--misses without truth" "$mdm" link --model "$tmp/model.json" "${inputs[@]}" --out "$tmp/cl.csv" --misses "$tmp/m.csv"
 pair=$(sed -n 2p "$tmp/pairs.csv")
 IFS=, read -r sa ia sb ib _ <<<"$pair"
 expect_exit 0 "explain a pair" "$mdm" explain --model "$tmp/model.json" "${inputs[@]}" --a "$sa:$ia" --b "$sb:$ib"
