@@ -3,6 +3,7 @@
  * log with hash-chain verification. Thin: parse and validate, call stewardship/, reply. */
 #include "api/handlers.h"
 #include "api/mask.h"
+#include "matching/model.h"
 #include "mdm/audit.h"
 #include "mdm/consent.h"
 #include "mdm/golden.h"
@@ -62,11 +63,13 @@
     " \"object\", \"properties\": {\"comparison\": {\"type\": \"string\"}, \"level\":"             \
     " {\"type\": \"string\"}, \"weight\": {\"type\": \"number\"}, \"value_a\": {\"type\":"         \
     " [\"string\", \"null\"]}, \"value_b\": {\"type\": [\"string\", \"null\"]},"                   \
-    " \"level_index\": {\"type\": \"integer\"}, \"tf_adjustment\": {\"type\": \"number\"}},"       \
-    " \"required\": [\"comparison\", \"level\", \"weight\", \"value_a\", \"value_b\"],"            \
-    " \"additionalProperties\": false}, \"Explanation\": {\"type\": \"object\","                   \
-    " \"properties\": {\"vetoed\": {\"type\": \"boolean\"}, \"probability\": {\"type\":"           \
-    " \"number\"}, \"match_weight\": {\"type\": \"number\"}, \"comparisons\": {\"type\":"          \
+    " \"level_index\": {\"type\": \"integer\"}, \"tf_adjustment\": {\"type\": \"number\"},"        \
+    " \"group\": {\"type\": [\"string\", \"null\"]}}, \"required\": [\"comparison\", \"level\","        \
+    " \"weight\", \"value_a\", \"value_b\"], \"additionalProperties\": false}, \"Explanation\":"      \
+    " {\"type\": \"object\", \"properties\": {\"vetoed\": {\"type\": \"boolean\"},"                 \
+    " \"probability\": {\"type\": \"number\"}, \"prior_weight\": {\"type\": \"number\"},"          \
+    " \"group_cap_adjustment\": {\"type\": \"number\"}, \"group_cap\": {\"type\": \"number\"},"     \
+    " \"match_weight\": {\"type\": \"number\"}, \"comparisons\": {\"type\":"                      \
     " \"array\", \"items\": {\"$ref\": \"#/components/schemas/Comparison\"}}}, \"required\":"      \
     " [\"comparisons\", \"match_weight\"]}, \"MemberRecord\": {\"type\": \"object\","              \
     " \"properties\": {\"record_id\": {\"type\": \"integer\"}, \"source\": {\"type\":"             \
@@ -539,6 +542,34 @@ void mdm_h_review_list(mdm_http_req *req)
     mdm_http_reply_json(req, MHD_HTTP_OK, out);
 }
 
+/* Names each comparison's evidence group ("group": "household" or null) and the cap of a
+ * group's summed weight ("group_cap": -prior_weight + group_margin) in a review item's
+ * explanation, from the server's model, so the steward sees how the match weight arises
+ * (a capped group explains a total below the sum of the weights). Nothing is added
+ * without a trained model (built-in weights have no groups) or for another shape. */
+static void explain_groups(const mdm_model *m, json_t *item)
+{
+    json_t *ex = json_object_get(item, "explanation");
+    json_t *cmps = json_object_get(ex, "comparisons");
+    if (!m || !json_is_array(cmps))
+        return;
+    size_t i;
+    json_t *c;
+    json_array_foreach (cmps, i, c) {
+        const char *name = json_string_value(json_object_get(c, "comparison"));
+        const char *group = NULL;
+        for (int k = 0; name && k < m->ncmp; k++)
+            if (m->cmp[k].name && strcmp(m->cmp[k].name, name) == 0 && m->cmp[k].group >= 0 &&
+                m->cmp[k].group < m->ngroups)
+                group = m->groups[m->cmp[k].group];
+        json_object_set_new(c, "group", group ? json_string(group) : json_null());
+    }
+    json_t *prior = json_object_get(ex, "prior_weight");
+    if (m->ngroups > 0 && json_is_number(prior))
+        json_object_set_new(ex, "group_cap",
+                            json_real(-json_number_value(prior) + m->group_margin));
+}
+
 void mdm_h_review_get(mdm_http_req *req)
 {
     int64_t id;
@@ -552,6 +583,7 @@ void mdm_h_review_get(mdm_http_req *req)
         snprintf(etag, sizeof etag, "\"%lld\"",
                  (long long)json_integer_value(json_object_get(item, "version")));
         mdm_http_set_header(req, "ETag", etag);
+        explain_groups(mdm_ingest_engine(mdm_http_ingest_ctx(req)), item);
         mdm_mask_for_role(mdm_http_role(req), item);
     }
     reply_status(req, st, &err, item);

@@ -1,7 +1,7 @@
 // Steward UI entry: sign-in, hash routing (#/queue, #/review/ID, #/entity/ID,
 // #/search, #/audit) and global keyboard shortcuts. Views live in their own modules.
 import { api, apiKey, setApiKey, ApiError } from './api.js';
-import { say, clearError } from './dom.js';
+import { say, enterScreen } from './dom.js';
 import { renderQueue, queueKey, queueShowItem } from './queue.js';
 import { renderEntity } from './entity.js';
 import { renderSearch } from './search.js';
@@ -48,7 +48,7 @@ async function route() {
   const parts = path.split('/');
   const params = new URLSearchParams(query || '');
   const view = $('view');
-  clearError();
+  enterScreen(parts[0] === 'review' ? 'queue' : parts[0]);
   // another item of the list on screen: only that item is loaded (one request)
   if (current && current.name === 'queue' && (parts[0] === 'review' || parts[0] === 'queue')) {
     try {
@@ -99,7 +99,6 @@ $('signin-form').addEventListener('submit', async (ev) => {
   try {
     await api.queue({ limit: 1 });
     $('api-key').value = '';
-    say('Signed in.');
     route();
   } catch (e) {
     setApiKey(null);

@@ -19,23 +19,32 @@ export function h(tag, attrs = {}, ...children) {
 }
 
 let statusTimer;
-// Announces a message in the status bar (always in view; errors stay until the next
-// message or the next screen).
+let screen = ''; // the screen on display (app.js names it), whose message the status bar shows
+
+// Announces a message in the status bar (always in view). A message belongs to the screen
+// it was said on: errors stay until the next message or the next screen, other messages
+// for 6 s or until another screen opens.
 export function say(message, kind = 'info') {
   const el = document.getElementById('status');
   el.textContent = message;
   el.dataset.kind = kind;
+  el.dataset.screen = screen;
   clearTimeout(statusTimer);
   if (kind !== 'error') statusTimer = setTimeout(() => { el.textContent = ''; }, 6000);
 }
 
-// A new screen starts without the previous screen's error.
-export function clearError() {
+// A new screen starts without the previous screen's messages; moving within a screen
+// (the next review item after a decision, the survivor after a merge) keeps a message
+// but not an error.
+export function enterScreen(name) {
   const el = document.getElementById('status');
-  if (el.dataset.kind === 'error') {
+  if (el.dataset.kind === 'error' || el.dataset.screen !== name) {
     el.textContent = '';
     el.dataset.kind = 'info';
+    clearTimeout(statusTimer);
   }
+  screen = name;
+  el.dataset.screen = name;
 }
 
 export function fail(e) {

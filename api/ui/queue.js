@@ -169,8 +169,9 @@ function comparisonTable(it) {
   const ex = it.explanation || {};
   const comps = ex.comparisons || [];
   const max = Math.max(1, ...comps.map((c) => Math.abs(Number(c.weight) || 0)));
-  const side = (s) => (s && s.type === 'record' ? `${s.source_name || s.source}:${s.source_key}` : `entity ${s && s.entity_id}`);
-  return h('div', { class: 'scroll' }, h('table', { class: 'compare', id: 'comparisons', 'aria-labelledby': 'cmp-title' },
+  const side = (s) => (s && s.type === 'record' ? [s.source_name || s.source, h('br'), `${s.source}:${s.source_key}`]
+    : `entity ${s && s.entity_id}`);
+  return h('div', {}, h('div', { class: 'scroll' }, h('table', { class: 'compare', id: 'comparisons', 'aria-labelledby': 'cmp-title' },
     h('caption', { class: 'sr' }, 'Each comparison the matcher made, both values as it compared them, and its weight'),
     h('thead', {}, h('tr', {},
       h('th', { scope: 'col' }, 'Comparison'), h('th', { scope: 'col' }, side(it.a)), h('th', { scope: 'col' }, side(it.b)),
@@ -178,16 +179,62 @@ function comparisonTable(it) {
     h('tbody', {}, ...comps.map((c) => {
       const a = agreement(c);
       return h('tr', { class: a, dataset: { comparison: c.comparison } },
-        h('th', { scope: 'row' }, label(c.comparison)),
-        h('td', {}, c.value_a ?? h('span', { class: 'muted' }, '—')),
-        h('td', {}, c.value_b ?? h('span', { class: 'muted' }, '—')),
+        h('th', { scope: 'row' }, label(c.comparison), c.group ? h('span', { class: 'group-tag', title: `counted with the other ${c.group} fields (see the cap below)` }, ` ${c.group}`) : null),
+        h('td', {}, c.value_a === null || c.value_a === undefined ? h('span', { class: 'muted' }, '—') : breakable(c.value_a)),
+        h('td', {}, c.value_b === null || c.value_b === undefined ? h('span', { class: 'muted' }, '—') : breakable(c.value_b)),
         h('td', { class: 'level' }, LEVEL_TEXT[c.level] || c.level),
         h('td', { class: 'w' }, bar(c, max)));
-    })),
-    h('tfoot', {}, h('tr', {}, h('th', { scope: 'row', colspan: '4' },
-      ex.vetoed ? 'Vetoed: a strong identifier conflicts' : 'Total match weight'),
-    h('td', {}, typeof ex.match_weight === 'number' ? ex.match_weight.toFixed(1) : '')))));
+    })))), weightParts(ex, comps));
 }
+
+// Text that may break after "@", "." and "," (an e-mail address wraps at its parts, not
+// inside a word, on a narrow screen).
+function breakable(text) {
+  const out = [];
+  for (const part of String(text).split(/(?<=[@.,])/)) out.push(part, h('wbr'));
+  out.pop();
+  return out;
+}
+
+const signed = (w) => `${w >= 0 ? '+' : '−'}${Math.abs(w).toFixed(1)}`;
+
+// How the match weight arises from the comparisons: their sum, the evidence-group caps
+// (fields a household shares count together at most up to even odds), the prior, and the
+// probability. Each part carries its exact value in data-w.
+function weightParts(ex, comps) {
+  const sum = comps.reduce((s, c) => s + (Number(c.weight) || 0), 0);
+  const part = (id, text, w, cls) => h('tr', { class: cls || null, dataset: { part: id, w: String(w) } },
+    h('th', { scope: 'row' }, text), h('td', { class: 'num' }, signed(w)));
+  const rows = [part('sum', 'Sum of the weights above', sum)];
+  const adj = Number(ex.group_cap_adjustment) || 0;
+  if (adj !== 0) {
+    const groups = [...new Set(comps.filter((c) => c.group).map((c) => c.group))];
+    const members = comps.filter((c) => c.group);
+    const gsum = members.reduce((s, c) => s + (Number(c.weight) || 0), 0);
+    const names = members.map((c) => label(c.comparison)).join(', ');
+    const g = groups.join(' and ') || 'evidence group';
+    const text = adj < 0
+      ? `${g} cap: ${names || 'the fields a household shares'} add up to ${signed(gsum)}, but count at most ` +
+        `${typeof ex.group_cap === 'number' ? signed(ex.group_cap) : 'up to even odds'}: relatives share a surname, ` +
+        'address and phone, so only person evidence (first name, birth date, e-mail, ids) can take a pair past even odds'
+      : `${g} floor: ${names || 'the fields a household shares'} disagree together (a move changes them all), ` +
+        'so they count as their strongest single disagreement';
+    rows.push(part('cap', text.charAt(0).toUpperCase() + text.slice(1), adj, 'cap'));
+  }
+  if (typeof ex.prior_weight === 'number') {
+    rows.push(part('prior', 'Prior: before any evidence, two candidate records are rarely the same person', ex.prior_weight));
+  }
+  const total = typeof ex.match_weight === 'number' ? ex.match_weight : null;
+  rows.push(h('tr', { class: 'total', dataset: { part: 'total', w: String(total) } },
+    h('th', { scope: 'row' }, ex.vetoed
+      ? 'Match weight — vetoed: a strong identifier conflicts, so the pair is not linked whatever the weight'
+      : `Match weight${typeof ex.probability === 'number' ? ` (probability ${pct(ex.probability)})` : ''}`),
+    h('td', { class: 'num' }, total === null ? '' : signed(total))));
+  return h('table', { class: 'weight-parts', id: 'weight-parts' },
+    h('caption', { class: 'sr' }, 'How the match weight arises'), h('tbody', {}, ...rows));
+}
+
+const plural = (n, what) => `${n} ${what}${n === 1 ? '' : 's'}`;
 
 // The entity behind a side: the entity itself, or the golden record holding the record.
 const entityOf = (s) => (s && s.type === 'record' ? s.entity : s);
@@ -231,13 +278,14 @@ function goldenPair(it) {
   const ga = (ea && ea.fields) || {};
   const gb = (eb && eb.fields) || {};
   const head = (e) => (e ? h('span', {}, h('a', { href: `#/entity/${e.entity_id}` }, `Entity ${e.entity_id}`),
-    h('span', { class: 'muted' }, ` · ${(e.members || []).length} records · updated ${fmtTime(e.updated_at)}`)) : 'none');
-  return h('div', { class: 'scroll' }, h('table', { class: 'golden-pair compare', id: 'goldens' },
-    h('caption', {}, 'Golden records (a shared value, in the golden record or any source record, counts as agreement)'),
+    h('span', { class: 'muted' }, ` · ${plural((e.members || []).length, 'record')} · updated ${fmtTime(e.updated_at)}`)) : 'none');
+  return h('div', {}, h('h3', { class: 'sub' }, 'Golden records'),
+    h('p', { class: 'muted note' }, 'A value both sides hold, in the golden record or in any source record, counts as agreement.'),
+    h('div', { class: 'scroll' }, h('table', { class: 'golden-pair compare', id: 'goldens', 'aria-label': 'Golden records' },
     h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Attribute'), h('th', { scope: 'col' }, head(ea)),
       h('th', { scope: 'col' }, head(eb)))),
     h('tbody', {}, ...attrNames([ga, gb]).map((n) => h('tr', { class: holding(ea, eb, n), dataset: { attr: n } },
-      h('th', { scope: 'row' }, label(n)), h('td', {}, show(ga[n])), h('td', {}, show(gb[n])))))));
+      h('th', { scope: 'row' }, label(n)), h('td', {}, breakable(show(ga[n]))), h('td', {}, breakable(show(gb[n])))))))));
 }
 
 // Every member source record of one entity: one column per record.
@@ -516,10 +564,12 @@ export async function renderQueue(view, itemId, params) {
   // the item is shown as soon as it arrives; the list (refreshed and counted by the API)
   // follows
   state.items = [];
-  const list = reloadList();
+  state.selected = null;
+  let listDone = false;
+  const list = reloadList().then(() => { listDone = true; });
   list.catch(() => {}); // its error is thrown below, where it is awaited
   state.selected = itemId ? await api.item(itemId) : null;
   renderItem();
+  if (listDone) renderList(); // drawn before the item arrived: mark the item in it
   await list;
-  renderList();
 }
