@@ -64,12 +64,12 @@
     " {\"type\": \"string\"}, \"weight\": {\"type\": \"number\"}, \"value_a\": {\"type\":"         \
     " [\"string\", \"null\"]}, \"value_b\": {\"type\": [\"string\", \"null\"]},"                   \
     " \"level_index\": {\"type\": \"integer\"}, \"tf_adjustment\": {\"type\": \"number\"},"        \
-    " \"group\": {\"type\": [\"string\", \"null\"]}}, \"required\": [\"comparison\", \"level\","        \
-    " \"weight\", \"value_a\", \"value_b\"], \"additionalProperties\": false}, \"Explanation\":"      \
-    " {\"type\": \"object\", \"properties\": {\"vetoed\": {\"type\": \"boolean\"},"                 \
+    " \"group\": {\"type\": [\"string\", \"null\"]}}, \"required\": [\"comparison\", \"level\","   \
+    " \"weight\", \"value_a\", \"value_b\"], \"additionalProperties\": false}, \"Explanation\":"   \
+    " {\"type\": \"object\", \"properties\": {\"vetoed\": {\"type\": \"boolean\"},"                \
     " \"probability\": {\"type\": \"number\"}, \"prior_weight\": {\"type\": \"number\"},"          \
-    " \"group_cap_adjustment\": {\"type\": \"number\"}, \"group_cap\": {\"type\": \"number\"},"     \
-    " \"match_weight\": {\"type\": \"number\"}, \"comparisons\": {\"type\":"                      \
+    " \"group_cap_adjustment\": {\"type\": \"number\"}, \"group_cap\": {\"type\": \"number\"},"    \
+    " \"match_weight\": {\"type\": \"number\"}, \"comparisons\": {\"type\":"                       \
     " \"array\", \"items\": {\"$ref\": \"#/components/schemas/Comparison\"}}}, \"required\":"      \
     " [\"comparisons\", \"match_weight\"]}, \"MemberRecord\": {\"type\": \"object\","              \
     " \"properties\": {\"record_id\": {\"type\": \"integer\"}, \"source\": {\"type\":"             \
@@ -555,7 +555,8 @@ static void explain_groups(const mdm_model *m, json_t *item)
         return;
     size_t i;
     json_t *c;
-    json_array_foreach (cmps, i, c) {
+    json_array_foreach(cmps, i, c)
+    {
         const char *name = json_string_value(json_object_get(c, "comparison"));
         const char *group = NULL;
         for (int k = 0; name && k < m->ncmp; k++)
