@@ -113,10 +113,7 @@ static void levels_text(const mdm_model *m, const int8_t *lv, mdm_buf *b)
     for (int k = 0; k < m->ncmp; k++) {
         if (k)
             mdm_buf_putc(b, ' ');
-        if (lv[k] < 0)
-            mdm_buf_printf(b, "%s=-", m->cmp[k].name);
-        else
-            mdm_buf_printf(b, "%s=%d", m->cmp[k].name, (int)lv[k]);
+        mdm_buf_printf(b, "%s=%s", m->cmp[k].name, mdm_model_level_name(&m->cmp[k], lv[k]));
     }
 }
 

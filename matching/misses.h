@@ -14,8 +14,8 @@
  *   apart            at or above link and not refused, yet in different clusters (never
  *                    expected; counted so that nothing is hidden).
  * The file has one line per missed pair: class, the two records, probability, match
- * weight and the comparison levels ("first_name=0 last_name=2 birth_date=- ...": 0 is
- * exact, the last level far, "-" null). Truth is read here only; the engine never sees it.
+ * weight and the comparison levels by name ("first_name=exact last_name=close
+ * birth_date=null ..."). Truth is read here only; the engine never sees it.
  * Per pair the work is one comparison and, for pairs never paired, the blocking keys of
  * both records. */
 #ifndef MDM_MATCHING_MISSES_H

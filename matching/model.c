@@ -1204,7 +1204,17 @@ double mdm_model_combine(const mdm_model *m, const double *wk, double *group_adj
             w += wk[k];
         }
     }
-    double cap = -mdm_model_prior_weight(m) + m->group_margin, adj = 0;
+    /* Without person evidence (the comparisons outside groups sum to 0 or less) the
+     * cap sits MDM_GROUP_CAP_BELOW bits lower, so a group alone (a household's shared
+     * surname, address and phone) stays under even odds, the review threshold, when the
+     * margin is 0: relatives are not a reason to ask a steward. The step fades out
+     * linearly as person evidence grows to that many bits, so the weight stays
+     * continuous and monotonic in every comparison. */
+    double person = w - mdm_model_prior_weight(m);
+    double below = person <= 0                     ? MDM_GROUP_CAP_BELOW
+                   : person >= MDM_GROUP_CAP_BELOW ? 0
+                                                   : MDM_GROUP_CAP_BELOW - person;
+    double cap = -mdm_model_prior_weight(m) + m->group_margin - below, adj = 0;
     for (int g = 0; g < m->ngroups; g++) {
         double v = gsum[g] > cap ? cap : gsum[g] < gmin[g] ? gmin[g] : gsum[g];
         adj += v - gsum[g];

@@ -142,6 +142,7 @@ typedef enum mdm_cmp_type {
 #define MDM_MAX_BLOCK_RULES 16
 #define MDM_MAX_KEY_PARTS   4
 #define MDM_MAX_SOURCES     32
+#define MDM_GROUP_CAP_BELOW 1.0 /* bits under even odds + margin where a group's sum stops */
 #define MDM_MAX_STRONG_IDS  4
 
 typedef struct mdm_comparison {
@@ -203,9 +204,11 @@ typedef struct mdm_model {
      * households in the data: a large margin, the cap rarely bites).
      * The summed weight of a group is capped at -prior_weight + group_margin, so that
      * group alone never takes a pair past even odds: person evidence (first name,
-     * birth date, e-mail, ids) must decide. Symmetrically, a move changes every address
-     * field at once, so a group's disagreement counts as its strongest single one (the
-     * sum is floored at the most negative member weight). EM uses the same rule. */
+     * birth date, e-mail, ids) must decide. When the person evidence is 0 bits or less
+     * the cap is MDM_GROUP_CAP_BELOW bits lower (fading out linearly as it grows to
+     * that), so household evidence alone stays under the review threshold too. Symmetrically, a
+     * move changes every address field at once, so a group's disagreement counts as its strongest
+     * single one (the sum is floored at the most negative member weight). EM uses the same rule. */
     char *groups[MDM_MAX_COMPARISONS];
     int ngroups;
     double group_margin;

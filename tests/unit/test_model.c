@@ -201,6 +201,28 @@ static void test_default_groups(void)
     double wn[MDM_MAX_COMPARISONS] = {5, 0, 0, 0, -3, -2};
     w = mdm_model_combine(m, wn, &adj);
     CHECK_NEAR(w, mdm_model_prior_weight(m) + 5 - 3, 1e-9);
+    /* household evidence alone (no person evidence: first name missing, or nothing
+     * outside the group agreeing) is no reason to ask a steward: with margin 0 it stays
+     * under the review threshold of 0.5, which it reached exactly before */
+    m->group_margin = 0;
+    double wh[MDM_MAX_COMPARISONS] = {0, 0, 0, 0, 20, 15};
+    w = mdm_model_combine(m, wh, &adj);
+    CHECK(mdm_model_probability(w) < 0.5);
+    CHECK_NEAR(w, -MDM_GROUP_CAP_BELOW, 1e-9);
+    double wd[MDM_MAX_COMPARISONS] = {-4, 0, 0, 0, 20, 15}; /* different first names */
+    CHECK(mdm_model_probability(mdm_model_combine(m, wd, NULL)) < 0.1);
+    /* person evidence of MDM_GROUP_CAP_BELOW bits or more gets the whole cap, and the
+     * weight grows with it without a jump */
+    double wp[MDM_MAX_COMPARISONS] = {MDM_GROUP_CAP_BELOW, 0, 0, 0, 20, 15};
+    CHECK_NEAR(mdm_model_combine(m, wp, NULL), MDM_GROUP_CAP_BELOW, 1e-9);
+    double w0[MDM_MAX_COMPARISONS] = {-2, 0, 0, 0, 20, 15};
+    double prev = mdm_model_combine(m, w0, NULL);
+    for (int i = 1; i <= 20; i++) {
+        double we[MDM_MAX_COMPARISONS] = {-2 + 0.25 * i, 0, 0, 0, 20, 15};
+        double v = mdm_model_combine(m, we, NULL);
+        CHECK(v > prev && v - prev < 0.6);
+        prev = v;
+    }
     mdm_model_free(m);
 }
 
