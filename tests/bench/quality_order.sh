@@ -18,7 +18,8 @@ people=${MDM_ORDER_PEOPLE:-2000}
 tmp=$(mktemp -d)
 own_db=
 cleanup() {
-    [ -n "$own_db" ] && "$root/scripts/pg.sh" dropdb "$own_db" >/dev/null 2>&1
+    # without MDM_DATABASE_URL, which names the database itself (it cannot drop itself)
+    [ -n "$own_db" ] && env -u MDM_DATABASE_URL "$root/scripts/pg.sh" dropdb "$own_db" >/dev/null 2>&1
     rm -rf "$tmp"
 }
 trap cleanup EXIT
