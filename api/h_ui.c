@@ -52,8 +52,22 @@ static bool safe_name(const char *s)
     return true;
 }
 
+/* Sent with every /ui reply, errors and the redirect included: the UI runs only its
+ * own scripts, is never framed (clickjacking), never sniffed, and leaks no referrer. */
+static void security_headers(mdm_http_req *req)
+{
+    mdm_http_set_header(req, "X-Content-Type-Options", "nosniff");
+    mdm_http_set_header(req, "X-Frame-Options", "DENY");
+    mdm_http_set_header(req, "Referrer-Policy", "no-referrer");
+    mdm_http_set_header(req, "Content-Security-Policy",
+                        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' "
+                        "data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+                        "form-action 'self'; object-src 'none'");
+}
+
 void mdm_h_ui(mdm_http_req *req)
 {
+    security_headers(req);
     const char *file = mdm_http_param(req, "file");
     if (!file) {
         const char *path = mdm_http_route_of(req)->pattern;
@@ -93,11 +107,5 @@ void mdm_h_ui(mdm_http_req *req)
         return;
     }
     mdm_http_set_header(req, "Cache-Control", "no-cache");
-    mdm_http_set_header(req, "X-Content-Type-Options", "nosniff");
-    mdm_http_set_header(req, "Referrer-Policy", "no-referrer");
-    mdm_http_set_header(req, "Content-Security-Policy",
-                        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' "
-                        "data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
-                        "form-action 'self'");
     mdm_http_reply_raw(req, MHD_HTTP_OK, type, buf, n);
 }

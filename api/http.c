@@ -149,12 +149,10 @@ mdm_status mdm_http_limits_load(const mdm_config *cfg, mdm_http_limits *out, mdm
         .max_page_size = 1000,
         .shutdown_timeout = 30,
         .request_timeout = 60,
-        .max_connections_per_ip = 0,
+        .max_connections_per_ip = -1, /* unset: derived from max_connections below */
         .max_header_bytes = 32768,
     };
     json_t *sec = mdm_config_section(cfg, "http");
-    if (!sec)
-        return MDM_OK;
     const char *k;
     json_t *v;
     json_object_foreach(sec, k, v)
@@ -188,6 +186,19 @@ mdm_status mdm_http_limits_load(const mdm_config *cfg, mdm_http_limits *out, mdm
             *(int *)(void *)slot = (int)d;
         else
             *(double *)(void *)slot = d;
+    }
+    /* One address may hold at most a part of the connections, so one client holding
+     * idle connections leaves room for the others (health checks, other systems):
+     * 64 by default, and never more than half of max_connections. */
+    if (out->max_connections_per_ip < 0) {
+        out->max_connections_per_ip = out->max_connections / 2 < 64 ? out->max_connections / 2 : 64;
+        if (out->max_connections_per_ip < 1)
+            out->max_connections_per_ip = 1;
+    } else if (out->max_connections_per_ip >= out->max_connections) {
+        return mdm_err_set_field(err, MDM_EINVAL, "/http/max_connections_per_ip",
+                                 "http.max_connections_per_ip (%d) must be below "
+                                 "http.max_connections (%d), or 0 for no per-address limit",
+                                 out->max_connections_per_ip, out->max_connections);
     }
     if (!out->tls_cert != !out->tls_key)
         return mdm_err_set_field(err, MDM_EINVAL,
@@ -979,15 +990,61 @@ static enum MHD_Result check_arg(void *cls, enum MHD_ValueKind kind, const char 
     return MHD_YES;
 }
 
+/* True when the parameters of a media type (after its ';') name no charset but UTF-8:
+ * JSON is UTF-8 (RFC 8259), and a body declared latin1 would be read as something else. */
+static bool charset_ok(const char *params)
+{
+    for (const char *p = params; (p = strchr(p, ';')) != NULL;) {
+        p++;
+        p += strspn(p, " \t");
+        if (strncasecmp(p, "charset", 7) != 0)
+            continue;
+        const char *v = p + 7 + strspn(p + 7, " \t");
+        if (*v != '=')
+            continue;
+        v++;
+        v += strspn(v, " \t");
+        bool quoted = *v == '"';
+        v += quoted;
+        size_t n = strcspn(v, "\"; \t");
+        if (!((n == 5 && strncasecmp(v, "utf-8", 5) == 0) ||
+              (n == 4 && strncasecmp(v, "utf8", 4) == 0)))
+            return false;
+    }
+    return true;
+}
+
 static bool content_type_ok(const char *ct, bool ndjson)
 {
     if (!ct)
         return false;
     size_t n = strcspn(ct, "; \t");
+    if (!charset_ok(ct + n))
+        return false;
     if (ndjson)
         return (n == 20 && strncasecmp(ct, "application/x-ndjson", n) == 0) ||
                (n == 18 && strncasecmp(ct, "application/ndjson", n) == 0);
     return n == 16 && strncasecmp(ct, "application/json", n) == 0;
+}
+
+typedef struct length_check {
+    const char *first;
+    int n;
+    bool differ;
+} length_check;
+
+static enum MHD_Result check_length(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value)
+{
+    (void)kind;
+    length_check *lc = cls;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) != 0)
+        return MHD_YES;
+    if (lc->n++ == 0)
+        lc->first = value ? value : "";
+    else if (strcmp(lc->first, value ? value : "") != 0)
+        lc->differ = true;
+    return MHD_YES;
 }
 
 /* Everything before the body: route, key, role, rate, size and type. Replies on failure.
@@ -1032,6 +1089,14 @@ static void begin(mdm_http_req *req, const char *url)
     }
     req->route = rt;
     req->route_index = (size_t)(rt - mdm_http_routes);
+    /* two different lengths: the body's end is ambiguous (request smuggling behind a
+     * proxy that reads the other one), so the request is refused whatever the route */
+    length_check lc = {0};
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, check_length, &lc);
+    if (lc.differ) {
+        fail(req, MDM_EINVAL, "the request has several different Content-Length headers");
+        return;
+    }
     arg_check ac = {NULL};
     MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, check_arg, &ac);
     if (ac.bad) {
@@ -1083,7 +1148,7 @@ static void begin(mdm_http_req *req, const char *url)
         }
         bool ndjson = (rt->flags & MDM_HTTP_NDJSON) != 0;
         if (!content_type_ok(mdm_http_header(req, MHD_HTTP_HEADER_CONTENT_TYPE), ndjson)) {
-            fail(req, MDM_EMEDIA, "the body must be %s",
+            fail(req, MDM_EMEDIA, "the body must be %s (UTF-8)",
                  ndjson ? "application/x-ndjson" : "application/json");
             return;
         }
@@ -1360,13 +1425,44 @@ void mdm_http_metrics_write(mdm_http_req *req, mdm_buf *out)
 
 static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
+void mdm_http_redact_log(const char *in, char *out, size_t cap)
+{
+    size_t len = strlen(in), start = len;
+    for (size_t i = 0; i < len; i++)
+        if (in[i] == '/' && (i == 0 || strchr(" `'\"(", in[i - 1]))) {
+            start = i;
+            break;
+        }
+    if (start == len) {
+        snprintf(out, cap, "%s", in);
+        return;
+    }
+    /* the path runs to the closing quote of "`PATH'" (the last one: a path may hold
+     * quotes), else to a final period ("request for PATH."), else to the end */
+    size_t end = len;
+    if (start > 0 && in[start - 1] == '`') {
+        const char *q = strrchr(in + start, '\'');
+        if (q)
+            end = (size_t)(q - in);
+    } else if (in[len - 1] == '.') {
+        end = len - 1;
+    }
+    snprintf(out, cap, "%.*s<path redacted>%s", (int)start, in, in + end);
+}
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
     char line[512];
     vsnprintf(line, sizeof line, fmt, ap);
     line[strcspn(line, "\n")] = '\0';
-    mdm_log(MDM_LOG_WARN, "event=mhd msg=\"%s\"", line);
+    /* libmicrohttpd's messages quote the request path, and paths hold record keys such
+     * as e-mail addresses: customer data, which is logged only at DEBUG (STYLE C12) */
+    char safe[600];
+    mdm_http_redact_log(line, safe, sizeof safe);
+    mdm_log(MDM_LOG_WARN, "event=mhd msg=\"%s\"", safe);
+    if (strcmp(safe, line) != 0)
+        mdm_log(MDM_LOG_DEBUG, "event=mhd_full msg=\"%s\"", line);
 }
 
 /* Registers the configured sources in source_system and loads the active match model.

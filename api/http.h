@@ -96,7 +96,7 @@ typedef struct mdm_http_limits {
     int max_page_size;          /* largest limit= of a list or feed, 1000 */
     int shutdown_timeout;       /* seconds to finish in-flight requests on SIGTERM, 30 */
     int request_timeout;        /* seconds for a request to arrive whole (slow clients), 60 */
-    int max_connections_per_ip; /* concurrent connections from one address, 0 = no limit */
+    int max_connections_per_ip; /* from one address, 0 = no limit; 64 (at most half) */
     size_t max_header_bytes;    /* request line + headers (431 above), 32 KiB */
     const char *tls_cert;       /* PEM certificate (chain) file: serve HTTPS; NULL = HTTP */
     const char *tls_key;        /* PEM private key file, required with tls_cert */
@@ -227,6 +227,10 @@ const mdm_http_route *mdm_http_match(const char *method, char *path_copy, const 
                                      const char **values, int *nparams, bool *path_known);
 /* True when s[0..len) is valid UTF-8 (no overlongs, no surrogates, no NUL). */
 bool mdm_http_utf8_valid(const char *s, size_t len);
+/* Copies a libmicrohttpd log message to out (cap bytes, truncated) with the request
+ * path it quotes replaced by "<path redacted>": paths hold record keys such as e-mail
+ * addresses. */
+void mdm_http_redact_log(const char *in, char *out, size_t cap);
 
 /* Connection guard (api/http_guard.c, used by api/http.c): a request must arrive whole
  * (line, headers and body) within request_timeout seconds of the connection opening or

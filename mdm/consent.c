@@ -7,7 +7,7 @@
  * service believed when the event arrived). The audit export is a plain index-ordered
  * scan through a server-side cursor, so it needs no per-row derivation. */
 #include "mdm/consent.h"
-
+#include "common/csvout.h"
 #include "common/log.h"
 #include "mdm/outbox.h"
 
@@ -1267,19 +1267,7 @@ mdm_status mdm_consent_audit_open(mdm_db *db, const char *from, const char *to,
 
 void mdm_consent_csv_field(mdm_buf *buf, const char *s)
 {
-    if (!s)
-        return;
-    if (!s[strcspn(s, ",\"\r\n")]) {
-        mdm_buf_puts(buf, s);
-        return;
-    }
-    mdm_buf_putc(buf, '"');
-    for (const char *p = s; *p; p++) {
-        if (*p == '"')
-            mdm_buf_putc(buf, '"');
-        mdm_buf_putc(buf, *p);
-    }
-    mdm_buf_putc(buf, '"');
+    mdm_csvout_field(buf, s); /* formula cells neutralized: evidence is free text */
 }
 
 static void json_string_to(mdm_buf *buf, const char *s)

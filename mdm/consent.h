@@ -153,8 +153,8 @@ void mdm_consent_audit_close(mdm_consent_audit *a);
  * form "YYYY-MM-DDTHH:MM:SS.ffffffZ". False on anything else. */
 bool mdm_consent_parse_time(const char *s, int64_t *usec, char canon[32]);
 
-/* Appends s to buf as one RFC 4180 CSV field (quoted when it holds a comma, quote, CR
- * or LF; quotes doubled). NULL appends nothing (an empty field). */
+/* Appends s to buf as one RFC 4180 CSV field with spreadsheet formulas neutralized
+ * (common/csvout.h: mdm_csvout_field). NULL appends nothing (an empty field). */
 void mdm_consent_csv_field(mdm_buf *buf, const char *s);
 
 #endif

@@ -2,6 +2,7 @@
  * versions, history and outbox events; reads and export. See golden.h. */
 #include "mdm/golden.h"
 
+#include "common/csvout.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "matching/normalize.h"
@@ -1694,21 +1695,10 @@ static const mdm_db_stmt stmt_export = {
     "FROM entity e WHERE e.status = 'active' AND e.id > $1 ORDER BY e.id LIMIT 1000",
     1};
 
+/* Golden values are customer data: formula cells neutralized (common/csvout.h). */
 static void csv_field(FILE *f, const char *s)
 {
-    if (!s)
-        s = "";
-    if (strpbrk(s, ",\"\r\n") || (s[0] == ' ') || (*s && s[strlen(s) - 1] == ' ')) {
-        fputc('"', f);
-        for (; *s; s++) {
-            if (*s == '"')
-                fputc('"', f);
-            fputc(*s, f);
-        }
-        fputc('"', f);
-    } else {
-        fputs(s, f);
-    }
+    mdm_csvout_fput(f, s);
 }
 
 static const char *first_of(const json_t *golden, const char *list, const char *field)

@@ -246,6 +246,17 @@ static void test_limits(void)
     CHECK_INT(lim.max_body_bytes, 2048);
     CHECK_INT(lim.max_batch_bytes, 16 << 20);
     CHECK_NEAR(lim.burst_seconds, 2.5, 1e-9);
+    /* a per-address limit by default, leaving room for other clients */
+    CHECK_INT(lim.max_connections, 1024);
+    CHECK_INT(lim.max_connections_per_ip, 64);
+    mdm_config_free(cfg);
+    cfg = config_with("{\"http\": {\"max_connections\": 10}}", &err);
+    CHECK_INT(mdm_http_limits_load(cfg, &lim, &err), MDM_OK);
+    CHECK_INT(lim.max_connections_per_ip, 5);
+    mdm_config_free(cfg);
+    cfg = config_with("{\"http\": {\"max_connections_per_ip\": 0}}", &err);
+    CHECK_INT(mdm_http_limits_load(cfg, &lim, &err), MDM_OK);
+    CHECK_INT(lim.max_connections_per_ip, 0);
     mdm_config_free(cfg);
 
     static const struct {
@@ -256,6 +267,8 @@ static void test_limits(void)
         {"{\"http\": {\"max_body_bytes\": \"1M\"}}", "/http/max_body_bytes", "must be an integer"},
         {"{\"http\": {\"max_wait_seconds\": 1.5}}", "/http/max_wait_seconds", "must be an integer"},
         {"{\"http\": {\"burst_seconds\": -1}}", "/http/burst_seconds", "must be from"},
+        {"{\"http\": {\"max_connections\": 100, \"max_connections_per_ip\": 100}}",
+         "/http/max_connections_per_ip", "must be below"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         cfg = config_with(bad[i].json, &err);
@@ -270,6 +283,35 @@ static void test_limits(void)
                           strcmp(e.field, bad[i].field) == 0 && strstr(e.msg, bad[i].msg),
                       what);
         mdm_config_free(cfg);
+    }
+}
+
+/* libmicrohttpd's warnings quote the request path, which holds record keys (issue 17
+ * item 4): the path never reaches the log above DEBUG. */
+static void test_redact_log(void)
+{
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"Failed to send the response headers for the request for "
+         "`/v1/sources/crm/records/jane.doe@example.com'. Error: Broken pipe",
+         "Failed to send the response headers for the request for `<path redacted>'. Error: "
+         "Broken pipe"},
+        {"Failed to send data in request for /v1/sources/crm/records/jane.doe@example.com.",
+         "Failed to send data in request for <path redacted>."},
+        {"Failed to send the response body for the request for `/v1/x/it's'. Error: x",
+         "Failed to send the response body for the request for `<path redacted>'. Error: x"},
+        {"Error during poll: `Interrupted system call'",
+         "Error during poll: `Interrupted system call'"},
+        {"Server reached connection limit. Closing inbound connection.",
+         "Server reached connection limit. Closing inbound connection."},
+        {"/v1/entities?email=a@b.example", "<path redacted>"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char out[600];
+        mdm_http_redact_log(cases[i].in, out, sizeof out);
+        CHECK_STR(out, cases[i].out);
+        CHECK(!strstr(out, "@example.com"));
     }
 }
 
@@ -331,6 +373,7 @@ int main(void)
     RUN(test_utf8_cases);
     RUN(test_openapi_covers_every_route);
     RUN(test_limits);
+    RUN(test_redact_log);
     RUN(test_roles);
     RUN(test_token_bucket);
     RUN(test_verify_rejects_without_database);
