@@ -29,22 +29,22 @@ function change(before, after) {
   const a = after && typeof after === 'object' ? after : {};
   const keys = [...new Set([...Object.keys(b), ...Object.keys(a)])]
     .filter((k) => JSON.stringify(b[k] ?? null) !== JSON.stringify(a[k] ?? null));
-  if (!keys.length) return h('td', { class: 'change' }, '');
-  return h('td', { class: 'change' }, h('ul', { class: 'diff' }, ...keys.map((k) => h('li', {},
+  if (!keys.length) return h('td', { class: 'change empty', dataset: { label: 'Change' } }, '');
+  return h('td', { class: 'change', dataset: { label: 'Change' } }, h('ul', { class: 'diff' }, ...keys.map((k) => h('li', {},
     h('span', { class: 'k' }, `${k}: `), h('del', {}, show(b[k]) || '—'), ' → ', h('ins', {}, show(a[k]) || '—')))));
 }
 
 const FIELDS = ['actor', 'action', 'target', 'from', 'to'];
 
 export async function renderAudit(view, params) {
-  const input = (name, text, attrs = {}) => [h('label', { for: `a-${name}` }, text),
-    h('input', { id: `a-${name}`, name, value: params.get(name) || '', ...attrs })];
-  const form = h('form', { class: 'filters', 'aria-label': 'Audit filters' },
-    ...input('actor', 'Actor'),
-    ...input('action', 'Action', { placeholder: 'entity. or review.decide' }),
-    ...input('target', 'Target', { placeholder: 'entity:42' }),
-    ...input('from', 'From', { type: 'date' }),
-    ...input('to', 'Before', { type: 'date' }),
+  const input = (name, text, attrs = {}) => h('div', { class: 'f' }, h('label', { for: `a-${name}` }, text),
+    h('input', { id: `a-${name}`, name, value: params.get(name) || '', ...attrs }));
+  const form = h('form', { class: 'filters grid audit-filters', 'aria-label': 'Audit filters' },
+    input('actor', 'Actor'),
+    input('action', 'Action', { placeholder: 'entity. or review.decide' }),
+    input('target', 'Target', { placeholder: 'entity:42' }),
+    input('from', 'From (date)', { type: 'date' }),
+    input('to', 'Before (date)', { type: 'date' }),
     h('button', { type: 'submit', class: 'primary' }, 'Filter'));
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
@@ -89,8 +89,10 @@ export async function renderAudit(view, params) {
       h('thead', {}, h('tr', {}, ...['#', 'When', 'Actor', 'Action', 'Target', 'Change (before → after)', 'Reason']
         .map((t) => h('th', { scope: 'col' }, t)))),
       h('tbody', {}, ...rows.map((r) => h('tr', {},
-        h('td', {}, String(r.id)), h('td', {}, fmtTime(r.at)), h('td', {}, `${r.actor} (${r.role})`),
-        h('td', {}, r.action), h('td', {}, r.target), change(r.before, r.after), h('td', {}, r.reason || ''))))))
+        h('td', { dataset: { label: '#' } }, String(r.id)), h('td', { dataset: { label: 'When' } }, fmtTime(r.at)),
+        h('td', { dataset: { label: 'Actor' } }, `${r.actor} (${r.role})`),
+        h('td', { dataset: { label: 'Action' } }, r.action), h('td', { dataset: { label: 'Target' } }, r.target),
+        change(r.before, r.after), h('td', { dataset: { label: 'Reason' }, class: r.reason ? null : 'empty' }, r.reason || ''))))))
       : h('p', { id: 'audit-empty', class: 'muted' }, 'No audit row matches.'),
     h('nav', { class: 'pager', 'aria-label': 'Audit pages' },
       params.get('cursor') ? h('a', { href: page(null), id: 'audit-first' }, '← Newest') : null,

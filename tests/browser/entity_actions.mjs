@@ -12,7 +12,8 @@ const loyalty = newKey('source', ['--source', 'loyalty']);
 const admin = newKey('admin');
 const people = [
   [crm, 'crm', { source_key: 'W-1', first_name: 'Robert', middle_name: 'James', last_name: 'Whitaker', birth_date: '1979-08-14', emails: [{ value: 'rjw@example.org' }] }],
-  [loyalty, 'loyalty', { source_key: 'W-2', full_name: 'Jürgen Müller', birth_date: '1966-02-03', loyalty_id: 'LM-5521' }],
+  [loyalty, 'loyalty', { source_key: 'W-2', full_name: 'Jürgen Müller', birth_date: '1966-02-03', loyalty_id: 'LM-5521',
+    phones: [{ value: '(907) 555-0147' }], addresses: [{ line1: '13 Vista Lane', city: 'Nome', postal_code: '99762', country: 'US' }] }],
   [crm, 'crm', { source_key: 'W-3', first_name: 'Zelda', last_name: 'Quarrington', birth_date: '1990-01-01', emails: [{ value: 'zelda.q@example.org' }] }],
   [crm, 'crm', { source_key: 'W-4', first_name: 'Zora', last_name: 'Quarrington', birth_date: '1991-05-05', emails: [{ value: 'zora.q@example.org' }] }],
   [crm, 'crm', { source_key: 'W-5', first_name: 'Zane', last_name: 'Quarrington', birth_date: '1992-06-06', emails: [{ value: 'zane.q@example.org' }] }],
@@ -39,7 +40,8 @@ await test(page, 'entity_sign_in', async () => {
 await test(page, 'search_names', async () => {
   const cases = [['Whitaker, Robert', 'W-1'], ['R Whitaker', 'W-1'], ['Robert James Whitaker', 'W-1'], ['Bob Whitaker', 'W-1'],
     ['whit', 'W-1'], ['MÜLLER', 'W-2'], ['Muller', 'W-2'], ['Jürgen', 'W-2'], ['jurgen muller', 'W-2'],
-    ['rjw@example.org', 'W-1'], ['LM 5521', 'W-2']];
+    ['rjw@example.org', 'W-1'], ['LM 5521', 'W-2'], ['907-555-0147', 'W-2'], ['+1 907 555 0147', 'W-2'],
+    ['99762', 'W-2'], ['99762-1234', 'W-2'], ['13 Vista Ln', 'W-2'], ['13 vista lane', 'W-2'], ['Jürgen', 'W-2']];
   for (const [q, sk] of cases) {
     await page.goto(`${base}/ui/#/search?q=${encodeURIComponent(q)}`);
     await page.locator('#result-count').waitFor();

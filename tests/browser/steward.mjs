@@ -59,6 +59,14 @@ await test(page, 'review_item_layout', async () => {
   check(/Accept: .*entity \d+/.test(fx) && /Reject: .*never linked/.test(fx), `what the decision will do (${fx})`);
   const overflow = await screens(page, 'review-item');
   check(overflow <= 1, `no horizontal scrolling at 390 px (${overflow}px)`);
+  // at 390 px a value of one short word is not broken inside the word ("brads|tein")
+  await page.setViewportSize({ width: 390, height: 844 });
+  const broken = await page.locator('#comparisons tbody td, #goldens tbody td').evaluateAll((tds) => tds
+    .filter((td) => /^[\p{L}\p{N}+-]{2,12}$/u.test(td.textContent.trim()))
+    .filter((td) => { const r = document.createRange(); r.selectNodeContents(td); return r.getClientRects().length > 1; })
+    .map((td) => td.textContent.trim()));
+  await page.setViewportSize({ width: 1280, height: 800 });
+  check(broken.length === 0, `words broken at 390 px: ${broken.join(', ')}`);
   timings.review_item = await timeToUsable(page, `${base}/ui/#/review/${it.id}`, '#comparisons');
 });
 
@@ -294,6 +302,20 @@ await test(page, 'queue_counts_filters_groups', async () => {
   timings.queue = await timeToUsable(page, `${base}/ui/#/queue`, '.queue-list .item');
 });
 
+await test(page, 'queue_paging', async () => {
+  const all = (await api('GET', '/v1/review?sort=created&limit=500')).body;
+  check(all.items.length > 50, `more than a page of items (${all.items.length})`);
+  await page.goto(`${base}/ui/#/queue?sort=created`);
+  await page.locator('.queue-list .item').first().waitFor();
+  check(await page.locator('.queue-list .item').count() === 50, 'a page of 50');
+  await page.locator('#more').click();
+  await page.waitForFunction((n) => document.querySelectorAll('.queue-list .item').length === n, Math.min(100, all.items.length));
+  const ids = await page.locator('.queue-list .item').evaluateAll((as) => as.map((a) => Number(a.dataset.id)));
+  check(new Set(ids).size === ids.length, 'no item twice');
+  check(all.items.slice(0, ids.length).every((it) => ids.includes(it.id)), 'the second page follows the first');
+  check((await page.locator('#queue-count').textContent()).startsWith(`${ids.length} of ${all.counts.total}`), 'the count follows');
+});
+
 await test(page, 'bulk_decisions', async () => {
   await page.goto(`${base}/ui/#/queue?sort=-probability`);
   await page.locator('.queue-list .item').first().waitFor();
@@ -363,6 +385,19 @@ await test(page, 'audit_view', async () => {
   await page.waitForFunction((f) => document.querySelector('table.audit tbody tr td')?.textContent !== f, first);
   const overflow = await screens(page, 'audit');
   check(overflow <= 1, `no horizontal scrolling at 390 px (${overflow}px)`);
+  // at 1280 and 390 px (rows read as cards) no id, time, action or target is broken
+  // inside a word ("review.cl|aim")
+  for (const width of [1280, 390]) {
+    await page.setViewportSize({ width, height: 844 });
+    await page.goto(`${base}/ui/#/audit`);
+    await page.locator('table.audit tbody tr').first().waitFor();
+    const broken = await page.locator('table.audit tbody td:nth-child(-n+5)').evaluateAll((els) => els
+      .filter((el) => { const r = document.createRange(); r.selectNodeContents(el); return r.getClientRects().length > 1
+        && el.textContent.trim().split(/\s+/).length < 3; })
+      .map((el) => el.textContent.trim()));
+    check(broken.length === 0, `audit values broken at ${width} px: ${broken.slice(0, 5).join(' | ')}`);
+  }
+  await page.setViewportSize({ width: 1280, height: 800 });
   timings.audit = await timeToUsable(page, `${base}/ui/#/audit`, 'table.audit tbody tr');
   await page.getByRole('button', { name: 'Sign out' }).click();
   await signIn(page);
