@@ -5,6 +5,7 @@
 
 #include "common/log.h"
 #include "mdm/audit.h"
+#include "mdm/egress.h"
 #include "mdm/outbox.h"
 
 #include <curl/curl.h>
@@ -17,12 +18,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 /* Session advisory lock held by the one process that fans out at a given moment. */
-#define FANOUT_LOCK         "7311420091"
-#define RESPONSE_KEEP       1000 /* bytes of the receiver's answer kept in last_response */
+#define FANOUT_LOCK "7311420091"
+#define RESPONSE_KEEP                                                                              \
+    200                          /* bytes of the receiver's answer kept in last_response: an       \
+                                  * excerpt, since the receiver may be anything */
 #define FANOUT_MIN_INTERVAL 50   /* ms between two fan-outs by one process */
 #define FANOUT_LIMIT        1000 /* outbox events read per fan-out */
 
@@ -168,6 +172,12 @@ mdm_status mdm_publish_opts_load(const mdm_config *cfg, mdm_publish_opts *o, mdm
             o->enabled = json_is_true(v);
             continue;
         }
+        if (strcmp(key, "allowed_networks") == 0) {
+            mdm_status st = mdm_egress_load(v, ptr, &o->egress, err);
+            if (st != MDM_OK)
+                return st;
+            continue;
+        }
         const int_key *k = NULL;
         for (size_t i = 0; i < N_INT_KEYS; i++)
             if (strcmp(publish_int_keys[i].name, key) == 0)
@@ -198,11 +208,6 @@ static bool valid_source_code(const char *s)
         if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
             return false;
     return true;
-}
-
-static bool valid_url(const char *u)
-{
-    return (strncmp(u, "http://", 7) == 0 && u[7]) || (strncmp(u, "https://", 8) == 0 && u[8]);
 }
 
 /* Checks one mapping object; ptr is the JSON pointer of the mapping itself. */
@@ -296,9 +301,12 @@ static mdm_status check_subscription(const json_t *o, const char *ptr, const cha
         return mdm_err_set_field(err, MDM_EINVAL, p, "%s: source is required", where);
     const json_t *url = json_object_get(o, "url");
     snprintf(p, sizeof p, "%.100s/url", ptr);
-    if (url && (!json_is_string(url) || !valid_url(json_string_value(url))))
+    char why[160];
+    if (url && !json_is_string(url))
         return mdm_err_set_field(err, MDM_EINVAL, p, "%s: url must be an http:// or https:// URL",
                                  where);
+    if (url && !mdm_egress_url_ok(json_string_value(url), why, sizeof why))
+        return mdm_err_set_field(err, MDM_EINVAL, p, "%s: %s", where, why);
     if (create && !url)
         return mdm_err_set_field(err, MDM_EINVAL, p, "%s: url is required", where);
     const json_t *secret = json_object_get(o, "secret");
@@ -741,7 +749,19 @@ struct mdm_publisher {
     long retry_after_ms;
     long long last_fanout_ms;
     const atomic_bool *stop; /* set: leave the rest of a round pending (mdm serve shutdown) */
+    char refused[192];       /* why the socket callback refused an address, "" = none */
 };
+
+/* CURLOPT_OPENSOCKETFUNCTION: every address libcurl connects to (the pinned one, or a
+ * proxy's) is checked against the egress policy again. */
+static curl_socket_t open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    (void)purpose;
+    mdm_publisher *p = clientp;
+    if (!mdm_egress_allowed(&p->o.egress, &a->addr, p->refused, sizeof p->refused))
+        return CURL_SOCKET_BAD;
+    return socket(a->family, a->socktype, a->protocol);
+}
 
 static long long now_ms(void)
 {
@@ -906,8 +926,9 @@ out_free:
     return body;
 }
 
-/* A copy of s[0..n) that PostgreSQL and JSON accept: valid UTF-8 kept, any other byte
- * (and NUL) replaced by '?'. Receivers answer whatever they like. */
+/* A copy of s[0..n) that PostgreSQL, JSON and a terminal accept: valid UTF-8 kept, any
+ * other byte (and NUL) replaced by '?', control characters by a space. Receivers answer
+ * whatever they like. */
 static char *clean_text(const char *s, size_t n)
 {
     char *out = mdm_xmalloc(n + 1);
@@ -933,6 +954,11 @@ static char *clean_text(const char *s, size_t n)
             ok = false;
         if (!ok) {
             out[o++] = '?';
+            i++;
+            continue;
+        }
+        if (len == 1 && (u[i] < 0x20 || u[i] == 0x7f)) {
+            out[o++] = ' '; /* control characters (escape sequences) never reach a terminal */
             i++;
             continue;
         }
@@ -974,7 +1000,42 @@ static void send_one(mdm_publisher *p, const PGresult *res, int r, const char *b
     CURL *c = p->curl;
     mdm_buf_reset(&p->response);
     p->retry_after_ms = 0;
-    curl_easy_setopt(c, CURLOPT_URL, mdm_db_get(res, r, "url", ""));
+    const char *url = mdm_db_get(res, r, "url", "");
+    /* SSRF guard (mdm/egress.h): resolved once here, checked, and the connection pinned
+     * to the checked address */
+    char pin[400], why[256];
+    if (!mdm_egress_pin(&p->o.egress, url, pin, sizeof pin, why, sizeof why)) {
+        curl_slist_free_all(hdr);
+        free(h_key);
+        free(h_type);
+        free(h_seq);
+        free(h_del);
+        free(h_att);
+        free(h_ts);
+        free(h_sig);
+        out->attempted = true;
+        atomic_fetch_add(&n_attempts, 1);
+        out->state = "pending";
+        out->status = 0;
+        out->response = mdm_xasprintf("refused: %s", why);
+        out->unreachable = true;
+        return;
+    }
+    struct curl_slist *resolve = NULL;
+    if (pin[0]) {
+        /* drop what an earlier delivery pinned for this host:port, then pin this one */
+        char *drop = mdm_xasprintf("-%.*s", (int)(strrchr(pin, ':') - pin), pin);
+        if (pin[strlen(pin) - 1] == ']') /* IPv6: the address holds colons */
+            drop[strcspn(drop, "[") - 1] = '\0';
+        resolve = curl_slist_append(resolve, drop);
+        resolve = curl_slist_append(resolve, pin);
+        free(drop);
+    }
+    p->refused[0] = '\0';
+    curl_easy_setopt(c, CURLOPT_RESOLVE, resolve);
+    curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+    curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, p);
+    curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_POST, 1L);
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
@@ -992,6 +1053,8 @@ static void send_one(mdm_publisher *p, const PGresult *res, int r, const char *b
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 #endif
     CURLcode rc = curl_easy_perform(c);
+    curl_easy_setopt(c, CURLOPT_RESOLVE, NULL);
+    curl_slist_free_all(resolve);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
     curl_slist_free_all(hdr);
@@ -1007,8 +1070,9 @@ static void send_one(mdm_publisher *p, const PGresult *res, int r, const char *b
     if (rc != CURLE_OK) {
         out->state = "pending";
         out->status = 0;
-        out->response =
-            mdm_xasprintf("transport error: %s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
+        out->response = p->refused[0] ? mdm_xasprintf("refused: %s", p->refused)
+                                      : mdm_xasprintf("transport error: %s",
+                                                      errbuf[0] ? errbuf : curl_easy_strerror(rc));
         out->unreachable = true;
         return;
     }
@@ -1765,7 +1829,18 @@ static json_t *sub_row(const PGresult *res, int r)
     json_t *o = json_object();
     set_int_or_null(o, "id", res, r);
     set_str_or_null(o, "source", res, r);
-    set_str_or_null(o, "url", res, r);
+    /* a URL stored before userinfo was refused shows its credentials masked */
+    const char *u = mdm_db_get(res, r, "url", "");
+    const char *auth = strstr(u, "://");
+    size_t alen = auth ? strcspn(auth + 3, "/?#") : 0;
+    const char *at = auth ? memchr(auth + 3, '@', alen) : NULL;
+    if (at) {
+        char *masked = mdm_xasprintf("%.*s***%s", (int)(auth + 3 - u), u, at);
+        json_object_set_new(o, "url", json_string(masked));
+        free(masked);
+    } else {
+        set_str_or_null(o, "url", res, r);
+    }
     json_t *types = json_loads(mdm_db_get(res, r, "types_json", "[]"), 0, NULL);
     json_object_set_new(o, "event_types", types ? types : json_array());
     json_t *mapping = json_loads(mdm_db_get(res, r, "mapping", "{}"), 0, NULL);

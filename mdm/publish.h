@@ -43,6 +43,7 @@
 #include "mdm/audit.h"
 #include "mdm/config.h"
 #include "mdm/db.h"
+#include "mdm/egress.h"
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -59,6 +60,7 @@ typedef struct mdm_publish_opts {
     int backoff_base_ms;    /* first retry delay; default 1000 */
     int backoff_max_ms;     /* retry delay cap; default 3600000 (1 h) */
     int max_attempts;       /* default for subscriptions that set none; default 8 */
+    mdm_egress egress;      /* allowed_networks: private addresses deliveries may reach */
 } mdm_publish_opts;
 
 /* Fills o with the defaults, then the "publish" section of cfg (cfg may be NULL).

@@ -214,6 +214,11 @@ int main(int argc, char **argv)
         0, NULL);
     if (mdm_publish_opts_load(NULL, &opts, &err) != MDM_OK)
         return 1;
+    /* the receiver listens on loopback, which deliveries refuse by default */
+    json_t *nets = json_pack("[s]", "127.0.0.1/32");
+    if (mdm_egress_load(nets, "/publish/allowed_networks", &opts.egress, &err) != MDM_OK)
+        exit(1);
+    json_decref(nets);
     opts.batch = 64;
     opts.poll_ms = 20;
     opts.timeout_ms = 5000;

@@ -27,7 +27,8 @@ cat > "$http_tmp/mdm.json" <<JSON
    "mapping": {"First": "first_name", "Last": "last_name", "Mail": "email", "Born": "birth_date"}},
   {"code": "web", "kind": "commerce"}],
  "http": {"auth_cache_seconds": 0},
- "publish": {"workers": 2, "poll_ms": 50, "backoff_base_ms": 50, "backoff_max_ms": 500},
+ "publish": {"workers": 2, "poll_ms": 50, "backoff_base_ms": 50, "backoff_max_ms": 500,
+             "allowed_networks": ["127.0.0.1/32"]},
  "subscriptions": [
   {"source": "crm", "url": "http://127.0.0.1:$port/crm", "secret_env": "E2E_CRM_SECRET",
    "mapping": {"Id": "\$source_key", "Surname": "last_name", "Golden": "\$entity_id"}}]}

@@ -763,7 +763,8 @@ static void write_config(const char *path)
     if (!f)
         return;
     fprintf(f, "{\"publish\": {\"batch\": 16, \"poll_ms\": 20, \"timeout_ms\": 10000, "
-               "\"backoff_base_ms\": 40, \"backoff_max_ms\": 400}}");
+               "\"backoff_base_ms\": 40, \"backoff_max_ms\": 400, "
+               "\"allowed_networks\": [\"127.0.0.1/32\"]}}");
     fclose(f);
 }
 
@@ -1143,6 +1144,11 @@ int main(void)
     mdm_err e2;
     if (mdm_publish_opts_load(NULL, &opts, &e2) != MDM_OK)
         return 1;
+    /* the receiver listens on loopback, which deliveries refuse by default */
+    json_t *nets = json_pack("[s]", "127.0.0.1/32");
+    if (mdm_egress_load(nets, "/publish/allowed_networks", &opts.egress, &e2) != MDM_OK)
+        exit(1);
+    json_decref(nets);
     opts.batch = 16;
     opts.poll_ms = 20;
     opts.timeout_ms = 5000;

@@ -18,7 +18,7 @@ secret=multi-process-secret-0123456789
 cat > "$http_tmp/mdm.json" <<'JSON'
 {"sources": [{"code": "web", "kind": "commerce"}, {"code": "pos", "kind": "pos"},
              {"code": "app", "kind": "commerce"}],
- "publish": {"poll_ms": 50, "backoff_base_ms": 100},
+ "publish": {"poll_ms": 50, "backoff_base_ms": 100, "allowed_networks": ["127.0.0.1/32"]},
  "http": {"auth_cache_seconds": 60}}
 JSON
 export MDM_CONFIG=$http_tmp/mdm.json

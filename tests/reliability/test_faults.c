@@ -465,6 +465,11 @@ static void publish_setup(void)
     mdm_publish_opts o;
     if (mdm_publish_opts_load(NULL, &o, &err) != MDM_OK)
         exit(1);
+    /* the receiver listens on loopback, which deliveries refuse by default */
+    json_t *nets = json_pack("[s]", "127.0.0.1/32");
+    if (mdm_egress_load(nets, "/publish/allowed_networks", &o.egress, &err) != MDM_OK)
+        exit(1);
+    json_decref(nets);
     o.connect_timeout_ms = 500;
     o.timeout_ms = 1000;
     o.backoff_base_ms = 1;
