@@ -38,7 +38,7 @@ const mdm_cli_command mdm_cli_commands[] = {
      "it trains first: u from random pairs, m and the prior by EM, no labels.\n\n"
      "  --out FILE         clusters: source,record_id,cluster_id (every record once)\n"
      "  --pairs FILE       pairs at or above the review threshold: source_a,record_id_a,\n"
-     "                     source_b,record_id_b,match_weight,probability\n"
+     "                     source_b,record_id_b,match_weight,probability,guard\n"
      "  --threads N        worker threads (default MDM_THREADS or all CPUs)\n"
      "  --progress         phase lines on stderr (default when stderr is a terminal)\n"
      "  --save-model FILE  write the (trained) model used\n"

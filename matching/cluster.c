@@ -83,8 +83,9 @@ static double cohesion(const mdm_cluster_opts *o, const uf *u, uint32_t ra, uint
 
 const char *mdm_guard_name(mdm_guard g)
 {
-    static const char *const names[MDM_GUARD_COUNT] = {"none",      "size",     "source",
-                                                       "strong_id", "cohesion", "conflict"};
+    static const char *const names[MDM_GUARD_COUNT] = {
+        "none",     "size",  "source",     "strong_id",   "cohesion",
+        "conflict", "twins", "generation", "birth_years", "household"};
     return (unsigned)g < MDM_GUARD_COUNT ? names[g] : "unknown";
 }
 
@@ -114,6 +115,11 @@ void mdm_cluster_run(size_t n, mdm_edge *edges, size_t nedges, const mdm_cluster
         uint32_t ra = find(&u, ed->a), rb = find(&u, ed->b);
         if (ra == rb)
             continue;
+        if (ed->guard) {
+            st->refused_hard++;
+            REFUSE(ed->guard);
+            continue;
+        }
         if ((long)u.size[ra] + (long)u.size[rb] > o->max_cluster_size) {
             st->refused_size++;
             REFUSE(MDM_GUARD_SIZE);

@@ -36,16 +36,24 @@ typedef enum mdm_guard {
     MDM_GUARD_STRONG,
     MDM_GUARD_COHESION,
     MDM_GUARD_CONFLICT,
+    /* hard negatives of the pair itself (matching/model.h mdm_model_guard), set on the
+     * edge by the scorer: such a link never merges */
+    MDM_GUARD_TWINS,
+    MDM_GUARD_GENERATION,
+    MDM_GUARD_BIRTH_YEARS,
+    MDM_GUARD_HOUSEHOLD,
     MDM_GUARD_COUNT
 } mdm_guard;
 
-/* Lower-case name of a guard ("size", "source", "strong_id", "cohesion", "conflict"). */
+/* Lower-case name of a guard ("size", "source", "strong_id", "cohesion", "conflict",
+ * "twins", "generation", "birth_years", "household"). */
 const char *mdm_guard_name(mdm_guard g);
 
 typedef struct mdm_edge {
     uint32_t a, b;
     float weight;
     float prob;
+    uint8_t guard; /* MDM_GUARD_NONE, or the hard negative that forbids this link */
 } mdm_edge;
 
 /* Probability that records a and b match (vetoes applied), for cohesion; *evidence
@@ -70,6 +78,7 @@ typedef struct mdm_cluster_opts {
 typedef struct mdm_cluster_stats {
     size_t links, merges;
     size_t refused_size, refused_strong, refused_source, refused_cohesion, refused_conflict;
+    size_t refused_hard; /* links that were hard negatives (twins, generation, birth_years) */
     size_t clusters, largest, singletons;
 } mdm_cluster_stats;
 

@@ -708,6 +708,23 @@ static void u_worker(void *p, int t, size_t lo, size_t hi)
     }
 }
 
+/* The clustering guard of a pair's hard negative (model.h), MDM_GUARD_NONE when none. */
+static uint8_t guard_of(const mdm_model *m, const mdm_feat *a, const mdm_feat *b, const int8_t *lv)
+{
+    switch (mdm_model_guard(m, a, b, lv)) {
+    case MDM_PG_TWINS:
+        return MDM_GUARD_TWINS;
+    case MDM_PG_GENERATION:
+        return MDM_GUARD_GENERATION;
+    case MDM_PG_BIRTH_YEARS:
+        return MDM_GUARD_BIRTH_YEARS;
+    case MDM_PG_HOUSEHOLD:
+        return MDM_GUARD_HOUSEHOLD;
+    default:
+        return MDM_GUARD_NONE;
+    }
+}
+
 static void score_worker(void *p, int t, size_t lo, size_t hi)
 {
     cmp_ctx *c = p;
@@ -726,7 +743,9 @@ static void score_worker(void *p, int t, size_t lo, size_t hi)
             c->caps[t] = c->caps[t] ? 2 * c->caps[t] : 4096;
             c->edges[t] = mdm_xrealloc(c->edges[t], c->caps[t] * sizeof **c->edges);
         }
-        c->edges[t][c->nedges[t]++] = (mdm_edge){a, b, (float)w, (float)pr};
+        /* hard negatives are checked on links only (few pairs): refused, kept for review */
+        uint8_t g = pr >= c->link ? guard_of(m, &c->ld->feats[a], &c->ld->feats[b], lv) : 0;
+        c->edges[t][c->nedges[t]++] = (mdm_edge){a, b, (float)w, (float)pr, g};
         if (pr >= c->link)
             c->nlinks[t]++;
     }
@@ -743,7 +762,10 @@ static double pair_prob(void *p, uint32_t a, uint32_t b, double *evidence)
     const mdm_model *m = pc->ld->m;
     int8_t lv[MDM_MAX_COMPARISONS];
     mdm_model_levels(m, &pc->ld->feats[a], &pc->ld->feats[b], lv);
-    if (mdm_model_vetoed(m, lv)) {
+    uint8_t g = guard_of(m, &pc->ld->feats[a], &pc->ld->feats[b], lv);
+    /* a hard negative between two records keeps their clusters apart; "household" is
+     * about a link's own evidence only (a cluster may hold relatives' shared values) */
+    if (mdm_model_vetoed(m, lv) || (g && g != MDM_GUARD_HOUSEHOLD)) {
         *evidence = -1e300;
         return 0;
     }
@@ -1033,7 +1055,7 @@ static mdm_status write_pairs(const linkdata *ld, const mdm_edge *e, size_t n, c
     if (!f)
         return mdm_err_set(err, MDM_EIO, "cannot write %s", path);
     mdm_buf b = {0};
-    fputs("source_a,record_id_a,source_b,record_id_b,match_weight,probability\n", f);
+    fputs("source_a,record_id_a,source_b,record_id_b,match_weight,probability,guard\n", f);
     for (size_t i = 0; i < n; i++) {
         mdm_buf_reset(&b);
         mdm_csv_quote(&b, ld->src_name[ld->feats[e[i].a].source]);
@@ -1043,7 +1065,8 @@ static mdm_status write_pairs(const linkdata *ld, const mdm_edge *e, size_t n, c
         mdm_csv_quote(&b, ld->src_name[ld->feats[e[i].b].source]);
         mdm_buf_putc(&b, ',');
         mdm_csv_quote(&b, ld->ids[e[i].b]);
-        mdm_buf_printf(&b, ",%.4f,%.6f\n", e[i].weight, e[i].prob);
+        mdm_buf_printf(&b, ",%.4f,%.6f,%s\n", e[i].weight, e[i].prob,
+                       e[i].guard ? mdm_guard_name((mdm_guard)e[i].guard) : "");
         fwrite(b.data, 1, b.len, f);
     }
     mdm_buf_free(&b);
@@ -1143,10 +1166,12 @@ mdm_status mdm_link_run(mdm_model *m, const mdm_link_opts *o, mdm_link_stats *st
     if (ld.progress)
         fprintf(stderr,
                 "link: %zu links, %zu review pairs; %zu clusters (largest %zu); refused merges: "
-                "%zu size, %zu strong id, %zu source, %zu cohesion, %zu conflict\n",
+                "%zu size, %zu strong id, %zu source, %zu cohesion, %zu conflict, %zu hard "
+                "negative\n",
                 st->links, st->review, st->cluster.clusters, st->cluster.largest,
                 st->cluster.refused_size, st->cluster.refused_strong, st->cluster.refused_source,
-                st->cluster.refused_cohesion, st->cluster.refused_conflict);
+                st->cluster.refused_cohesion, st->cluster.refused_conflict,
+                st->cluster.refused_hard);
     if (o->clusters_out && (rc = write_clusters(&ld, cl, o->clusters_out, err)) != MDM_OK)
         goto out;
     if (o->pairs_out && (rc = write_pairs(&ld, all, ne, o->pairs_out, err)) != MDM_OK)
@@ -1294,7 +1319,7 @@ mdm_status mdm_link_feats(const mdm_model *m, mdm_feat *feats, size_t n, const u
             if (!g)
                 continue;
             if (last[g] != UINT32_MAX)
-                cl_edges[cne++] = (mdm_edge){last[g], (uint32_t)i, 1e30f, 1.0f};
+                cl_edges[cne++] = (mdm_edge){last[g], (uint32_t)i, 1e30f, 1.0f, 0};
             last[g] = (uint32_t)i;
         }
         free(last);

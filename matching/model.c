@@ -86,6 +86,42 @@ const char *mdm_feat_phone_key(struct mdm_norm *norm, const char *raw, const cha
     return d && strlen(d) >= 7 ? d : NULL;
 }
 
+/* Drops leading prefixes ("mr john") and trailing suffixes ("crumwell jr") of a name
+ * key, keeping at least one token; a generational suffix sets *gen. A key made only of
+ * affixes is kept whole (a suffix alone: *gen still set). */
+static const char *strip_affixes(mdm_arena *a, const char *s, int *gen)
+{
+    if (!s)
+        return NULL;
+    const char *tok[16] = {0};
+    size_t len[16] = {0}, n = 0;
+    for (const char *p = s; *p && n < 16;) {
+        tok[n] = p;
+        len[n] = strcspn(p, " ");
+        p += len[n];
+        p += *p == ' ';
+        n++;
+    }
+    size_t from = 0, to = n;
+    char w[16];
+#define TOKEN(i) (len[i] < sizeof w ? (memcpy(w, tok[i], len[i]), w[len[i]] = 0, w) : "")
+    while (to > from && (mdm_norm_name_affix(TOKEN(to - 1)) & MDM_AFFIX_SUFFIX)) {
+        int g = mdm_norm_generation(w);
+        if (g)
+            *gen = g;
+        to--;
+    }
+    while (from < to && (mdm_norm_name_affix(TOKEN(from)) & MDM_AFFIX_PREFIX))
+        from++;
+#undef TOKEN
+    if (from >= to) /* nothing but affixes: keep as given */
+        return s;
+    if (from == 0 && to == n)
+        return s;
+    size_t start = (size_t)(tok[from] - s), end = (size_t)(tok[to - 1] - s) + len[to - 1];
+    return mdm_arena_strndup(a, s + start, end - start);
+}
+
 void mdm_feat_build(struct mdm_norm *norm, const mdm_record *r, const char *default_country,
                     mdm_arena *a, mdm_feat *f)
 {
@@ -103,9 +139,12 @@ void mdm_feat_build_with(struct mdm_norm *norm, const mdm_record *r, const char 
     const char *first = norm_key(norm, r->first_name, a, &tmp);
     const char *middle = norm_key(norm, r->middle_name, a, &tmp);
     const char *last = norm_key(norm, r->last_name, a, &tmp);
+    const char *last_suffix = NULL; /* parsed from the full name */
     if ((!first || !last) && r->full_name) {
         mdm_name_parts np;
         if (mdm_norm_name(norm, r->full_name, a, &np, NULL) == MDM_OK) {
+            if (np.suffix[0] && !r->suffix)
+                last_suffix = np.suffix;
             if (!first && np.first[0])
                 first = np.first;
             if (!middle && np.middle[0])
@@ -114,6 +153,29 @@ void mdm_feat_build_with(struct mdm_norm *norm, const mdm_record *r, const char 
                 last = np.last;
         }
     }
+    /* prefixes and suffixes in any name field ("Mr John", "Crumwell Jr"); a suffix
+     * naming a generation (Sr, Jr, III) tells a father from his son */
+    int gen = 0;
+    (void)strip_affixes(a, last_suffix, &gen);
+    first = strip_affixes(a, first, &gen);
+    middle = strip_affixes(a, middle, &gen);
+    last = strip_affixes(a, last, &gen);
+    if (r->suffix) {
+        const char *sk = norm_key(norm, r->suffix, a, &tmp);
+        for (const char *p = sk; p && *p;) {
+            size_t len = strcspn(p, " ");
+            char tok[8];
+            if (len < sizeof tok) {
+                memcpy(tok, p, len);
+                tok[len] = 0;
+                if (mdm_norm_generation(tok))
+                    gen = mdm_norm_generation(tok);
+            }
+            p += len;
+            p += *p == ' ';
+        }
+    }
+    f->gen = (int8_t)gen;
     if (first) { /* "robert james" in a first-name column: first token only */
         const char *sp = strchr(first, ' ');
         if (sp) {
@@ -585,6 +647,7 @@ mdm_model *mdm_model_from_json(json_t *doc, mdm_err *err)
     m->min_pair_evidence = 0;
     m->group_margin_auto = true;
     m->shared_min_people = 4;
+    m->hard_negatives = true;
     m->u_samples = 1000000;
     m->seed = 42;
     m->em_iterations = 100;
@@ -680,11 +743,17 @@ mdm_model *mdm_model_from_json(json_t *doc, mdm_err *err)
 
     json_t *cl = json_object_get(doc, "clustering");
     if (cl) {
-        static const char *const cl_keys[] = {"max_cluster_size",  "min_cohesion",
-                                              "strong_ids",        "shared_min_people",
-                                              "conflicts",         "one_to_one",
-                                              "group_margin",      "min_pair_evidence",
-                                              "group_margin_auto", NULL};
+        static const char *const cl_keys[] = {"max_cluster_size",
+                                              "min_cohesion",
+                                              "strong_ids",
+                                              "shared_min_people",
+                                              "conflicts",
+                                              "one_to_one",
+                                              "group_margin",
+                                              "min_pair_evidence",
+                                              "group_margin_auto",
+                                              "hard_negatives",
+                                              NULL};
         if (!json_is_object(cl) || !check_keys(cl, "clustering", cl_keys, err))
             goto out_fail;
         d = (double)m->max_cluster_size;
@@ -693,6 +762,7 @@ mdm_model *mdm_model_from_json(json_t *doc, mdm_err *err)
             !get_num(cl, "min_cohesion", &m->min_cohesion, 0, 1, "clustering", err) ||
             !get_num(cl, "shared_min_people", &smp, 2, 1e6, "clustering", err) ||
             !get_bool(cl, "one_to_one", &m->one_to_one, "clustering", err) ||
+            !get_bool(cl, "hard_negatives", &m->hard_negatives, "clustering", err) ||
             !parse_margin(cl, m, err) ||
             !get_num(cl, "min_pair_evidence", &m->min_pair_evidence, -1000, 1000, "clustering",
                      err))
@@ -872,6 +942,8 @@ json_t *mdm_model_json(const mdm_model *m)
                             m->trained ? json_real(m->group_margin) : json_string("auto"));
     json_object_set_new(json_object_get(doc, "clustering"), "group_margin_auto",
                         json_boolean(m->group_margin_auto));
+    json_object_set_new(json_object_get(doc, "clustering"), "hard_negatives",
+                        json_boolean(m->hard_negatives));
     json_object_set_new(doc, "training",
                         json_pack("{s:I,s:I,s:i,s:f}", "u_samples", (json_int_t)m->u_samples,
                                   "seed", (json_int_t)m->seed, "em_iterations", m->em_iterations,
@@ -1166,6 +1238,175 @@ bool mdm_model_vetoed(const mdm_model *m, const int8_t *levels)
     return true;
 }
 
+/* ---- hard negatives ---- */
+
+/* token is one of the space-separated tokens of list */
+static bool has_token(const char *list, const char *token)
+{
+    size_t n = strlen(token);
+    for (const char *p = list; p && *p;) {
+        size_t len = strcspn(p, " ");
+        if (len == n && strncmp(p, token, n) == 0)
+            return true;
+        p += len;
+        p += *p == ' ';
+    }
+    return false;
+}
+
+/* Two first names that cannot be one person's: not equal, not nicknames of each other,
+ * no typo (Jaro-Winkler 0.8, same phonetic key), no initial, not the other's middle name
+ * or surname (swapped parts). */
+static bool first_names_differ(const mdm_feat *a, const mdm_feat *b)
+{
+    const char *x = a->v[MDM_FIELD_FIRST_NAME], *y = b->v[MDM_FIELD_FIRST_NAME];
+    if (!x || !y || eq(x, y) || !x[1] || !y[1])
+        return false;
+    if (a->first_canon && b->first_canon && eq(a->first_canon, b->first_canon))
+        return false;
+    if (a->first_phon && b->first_phon && eq(a->first_phon, b->first_phon))
+        return false;
+    const char *lx = a->v[MDM_FIELD_LAST_NAME], *ly = b->v[MDM_FIELD_LAST_NAME];
+    if ((ly && eq(x, ly)) || (lx && eq(y, lx)) || has_token(b->v[MDM_FIELD_MIDDLE_NAME], x) ||
+        has_token(a->v[MDM_FIELD_MIDDLE_NAME], y))
+        return false;
+    if (mdm_cmp_jaro_winkler(x, y) >= 0.8)
+        return false;
+    return !mdm_norm_nickname_equiv(NULL, x, y);
+}
+
+/* One household: the same surname (or its phonetic key), address line or a phone. */
+static bool same_household(const mdm_feat *a, const mdm_feat *b)
+{
+    const char *lx = a->v[MDM_FIELD_LAST_NAME], *ly = b->v[MDM_FIELD_LAST_NAME];
+    if ((lx && ly && eq(lx, ly)) ||
+        (a->last_phon && b->last_phon && eq(a->last_phon, b->last_phon)))
+        return true;
+    const char *ax = a->v[MDM_FIELD_ADDRESS], *ay = b->v[MDM_FIELD_ADDRESS];
+    if (ax && ay && eq(ax, ay))
+        return true;
+    for (int i = 0; i < a->n_phones; i++)
+        for (int j = 0; j < b->n_phones; j++)
+            if (eq(a->phones[i], b->phones[j]))
+                return true;
+    return false;
+}
+
+/* A phone in common: twins live in one home (a birth date and a surname alone are
+ * shared by a record whose first name was replaced by mistake, as in FEBRL). */
+static bool same_phone(const mdm_feat *a, const mdm_feat *b)
+{
+    for (int i = 0; i < a->n_phones; i++)
+        for (int j = 0; j < b->n_phones; j++)
+            if (eq(a->phones[i], b->phones[j]))
+                return true;
+    return false;
+}
+
+/* An e-mail address or identifier in common (loyalty card, customer number, tax or
+ * national id): twins share a home and a phone, not an account. */
+static bool same_identifier(const mdm_feat *a, const mdm_feat *b)
+{
+    for (int i = 0; i < a->n_emails; i++)
+        for (int j = 0; j < b->n_emails; j++)
+            if (eq(a->emails[i], b->emails[j]))
+                return true;
+    static const mdm_field ids[] = {MDM_FIELD_LOYALTY_ID, MDM_FIELD_CUSTOMER_NUMBER,
+                                    MDM_FIELD_TAX_ID, MDM_FIELD_NATIONAL_ID};
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++)
+        if (a->v[ids[i]] && b->v[ids[i]] && eq(a->v[ids[i]], b->v[ids[i]]))
+            return true;
+    return false;
+}
+
+/* Only household evidence speaks for the pair: no comparison outside the evidence
+ * groups and the name parts agrees with positive weight (birth date, e-mail, identifiers,
+ * gender), and the first names are not one name (the first-name comparison says "far"
+ * or "different": no nickname, no close typo, not swapped): Wilma and William at one
+ * address. */
+static bool household_only(const mdm_model *m, const mdm_feat *a, const mdm_feat *b,
+                           const int8_t *lv)
+{
+    /* more than a typo apart: two edits at least, and more than one per four letters
+     * (wilma/william 3 of 7; eliuabeth/eilzabeth, 2 of 9, is a typo), no initial */
+    const char *x = a->v[MDM_FIELD_FIRST_NAME], *y = b->v[MDM_FIELD_FIRST_NAME];
+    if (!x || !y || !x[1] || !y[1])
+        return false;
+    size_t lx = strlen(x), ly = strlen(y);
+    /* a short form of the other (pat/patrica, kate/kathleen) */
+    if ((lx <= 4 || ly <= 4) && strncmp(x, y, 3) == 0)
+        return false;
+    int dl = mdm_cmp_damerau_levenshtein(x, y);
+    if (dl < 2 || (size_t)dl * 4 <= (lx > ly ? lx : ly))
+        return false;
+    bool names_apart = false;
+    for (int k = 0; k < m->ncmp; k++) {
+        const mdm_comparison *c = &m->cmp[k];
+        if (c->field == MDM_FIELD_FIRST_NAME && c->type == MDM_CT_NAME) {
+            names_apart |= lv[k] >= 3;
+            continue;
+        }
+        if (c->group >= 0 || c->field == MDM_FIELD_MIDDLE_NAME || c->field == MDM_FIELD_LAST_NAME ||
+            lv[k] < 0 || lv[k] == c->nlevels - 1)
+            continue;
+        if (mdm_model_level_weight(m, k, lv[k]) > 0)
+            return false;
+    }
+    return names_apart;
+}
+
+mdm_pair_guard mdm_model_guard(const mdm_model *m, const mdm_feat *a, const mdm_feat *b,
+                               const int8_t *levels)
+{
+    if (!m->hard_negatives)
+        return MDM_PG_NONE;
+    int8_t own[MDM_MAX_COMPARISONS];
+    if (!levels) {
+        mdm_model_levels(m, a, b, own);
+        levels = own;
+    }
+    both_interned = a->interned && b->interned;
+    if (a->gen && b->gen && a->gen != b->gen)
+        return MDM_PG_GENERATION;
+    /* an identifier that agrees (exactly or but for a typo) outweighs the others: a
+     * birth date or first name replaced by mistake, not another person */
+    for (int k = 0; k < m->ncmp; k++) {
+        mdm_field f = m->cmp[k].field;
+        if ((f == MDM_FIELD_LOYALTY_ID || f == MDM_FIELD_CUSTOMER_NUMBER || f == MDM_FIELD_TAX_ID ||
+             f == MDM_FIELD_NATIONAL_ID) &&
+            levels[k] >= 0 && levels[k] < m->cmp[k].nlevels - 1 &&
+            mdm_model_level_weight(m, k, levels[k]) > 0)
+            return MDM_PG_NONE;
+    }
+    if (a->by && b->by && abs(a->by - b->by) >= MDM_GUARD_YEAR_GAP) {
+        mdm_date_level dl = mdm_cmp_date(a->by, a->bm, a->bd, b->by, b->bm, b->bd);
+        if ((dl == MDM_DATE_DIFFERENT || dl == MDM_DATE_YEARS_APART) && same_phone(a, b))
+            return MDM_PG_BIRTH_YEARS;
+    }
+    if (a->by && a->bm && a->bd && a->by == b->by && a->bm == b->bm && a->bd == b->bd &&
+        first_names_differ(a, b) && same_phone(a, b) && !same_identifier(a, b))
+        return MDM_PG_TWINS;
+    if (household_only(m, a, b, levels) && same_household(a, b))
+        return MDM_PG_HOUSEHOLD;
+    return MDM_PG_NONE;
+}
+
+const char *mdm_model_guard_name(mdm_pair_guard g)
+{
+    switch (g) {
+    case MDM_PG_TWINS:
+        return "twins";
+    case MDM_PG_GENERATION:
+        return "generation";
+    case MDM_PG_BIRTH_YEARS:
+        return "birth_years";
+    case MDM_PG_HOUSEHOLD:
+        return "household";
+    default:
+        return "none";
+    }
+}
+
 /* ---- scoring ---- */
 
 double mdm_model_level_weight(const mdm_model *m, int k, int l)
@@ -1264,6 +1505,7 @@ double mdm_model_score(const mdm_model *m, const mdm_feat *a, const mdm_feat *b,
         ex->group_adjust = gadj;
         ex->weight = w;
         ex->vetoed = mdm_model_vetoed(m, lv);
+        ex->guard = mdm_model_guard(m, a, b, lv);
         ex->probability = ex->vetoed ? 0 : mdm_model_probability(w);
     }
     return w;
@@ -1281,9 +1523,13 @@ json_t *mdm_explain_json(const mdm_explain *ex)
         json_object_set_new(o, "value_b", it->value_b ? json_string(it->value_b) : json_null());
         json_array_append_new(items, o);
     }
-    return json_pack("{s:f,s:o,s:f,s:f,s:f,s:b}", "prior_weight", ex->prior_weight, "comparisons",
-                     items, "group_cap_adjustment", ex->group_adjust, "match_weight", ex->weight,
-                     "probability", ex->probability, "vetoed", ex->vetoed);
+    json_t *doc =
+        json_pack("{s:f,s:o,s:f,s:f,s:f,s:b}", "prior_weight", ex->prior_weight, "comparisons",
+                  items, "group_cap_adjustment", ex->group_adjust, "match_weight", ex->weight,
+                  "probability", ex->probability, "vetoed", ex->vetoed);
+    if (ex->guard) /* a hard negative: never linked automatically, a steward decides */
+        json_object_set_new(doc, "guard", json_string(mdm_model_guard_name(ex->guard)));
+    return doc;
 }
 
 /* ---- training ---- */

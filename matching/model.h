@@ -96,9 +96,11 @@ typedef struct mdm_feat {
     const char *first_canon;            /* nickname class of the first name (bob -> robert) */
     const char *first_phon, *last_phon; /* double metaphone primary keys */
     int16_t by;                         /* birth year, 0 unknown */
-    int8_t bm, bd;                      /* birth month and day, 0 unknown */
-    uint32_t source;                    /* index of the record's source */
-    bool interned; /* every string is interned: equal values share one pointer */
+    int8_t gen;      /* generation named by a suffix (mdm_norm_generation: 1 sr, 2 jr/ii, 3 iii
+                      * ...), 0 none; from the suffix field or a suffix token of any name field */
+    int8_t bm, bd;   /* birth month and day, 0 unknown */
+    uint32_t source; /* index of the record's source */
+    bool interned;   /* every string is interned: equal values share one pointer */
 } mdm_feat;
 
 /* Builds the features of r. Strings are allocated in a (which must outlive f).
@@ -224,7 +226,8 @@ typedef struct mdm_model {
     int shared_min_people; /* a value held by this many distinct surnames is shared */
     int conflict_cmp[MDM_MAX_COMPARISONS]; /* pair vetoed when all these are "different" */
     int nconflict;
-    bool one_to_one; /* every source deduplicated: at most one record each */
+    bool one_to_one;     /* every source deduplicated: at most one record each */
+    bool hard_negatives; /* the pair guards (mdm_model_guard); default true */
     /* training */
     long u_samples;
     uint64_t seed;
@@ -291,12 +294,49 @@ typedef struct mdm_explain_item {
     const char *value_a, *value_b; /* borrowed from the features, may be NULL */
 } mdm_explain_item;
 
+/* ---- hard negatives ---- */
+
+/* Pairs that must never link automatically whatever their score (issue 15): they become
+ * review items naming the guard, and a cluster never holds both records of such a pair.
+ *   twins        different first names (not a nickname, typo, initial, middle name or
+ *                swap) with the same full birth date and a phone in common (one home),
+ *                and no e-mail or identifier in common;
+ *   generation   generational suffixes that differ (Sr vs Jr, II vs III);
+ *   birth_years  birth years MDM_GUARD_YEAR_GAP or more apart that no typo explains
+ *                (not one digit off or two digits swapped with day and month equal),
+ *                with a phone in common (a father and his son at one home; without a
+ *                shared contact a replaced birth date is weighed by the model);
+ *   household    one household (surname, address or phone) is all that speaks for the
+ *                pair (no other comparison agrees with positive weight: birth date,
+ *                e-mail, identifiers) and the first-name comparison says "far" or
+ *                "different": Wilma and William at one address (household is not identity).
+ * Only generation holds when an identifier comparison (loyalty_id, customer_number,
+ * tax_id, national_id) agrees exactly or but for a typo: then a birth date or first name
+ * was replaced by mistake. Checked on features and levels only (no allocation); off when
+ * clustering.hard_negatives is false. */
+typedef enum mdm_pair_guard {
+    MDM_PG_NONE = 0,
+    MDM_PG_TWINS,
+    MDM_PG_GENERATION,
+    MDM_PG_BIRTH_YEARS,
+    MDM_PG_HOUSEHOLD,
+} mdm_pair_guard;
+
+#define MDM_GUARD_YEAR_GAP 15
+
+/* levels: the pair's comparison levels (mdm_model_levels), or NULL to compute them. */
+mdm_pair_guard mdm_model_guard(const mdm_model *m, const mdm_feat *a, const mdm_feat *b,
+                               const int8_t *levels);
+/* "twins", "generation", "birth_years", "household" ("none" for MDM_PG_NONE). */
+const char *mdm_model_guard_name(mdm_pair_guard g);
+
 typedef struct mdm_explain {
     double prior_weight;
     double group_adjust; /* change made by the evidence-group caps (<= 0) */
     double weight;       /* total */
     double probability;
-    bool vetoed; /* a configured conflict (e.g. first name and birth date differ) */
+    bool vetoed;          /* a configured conflict (e.g. first name and birth date differ) */
+    mdm_pair_guard guard; /* a hard negative: never an automatic link */
     int n;
     mdm_explain_item items[MDM_MAX_COMPARISONS];
 } mdm_explain;

@@ -595,12 +595,34 @@ static const char *const name_prefixes[] = {
                                                       a suffix */
     NULL};
 static const char *const name_suffixes[] = {
-    "jr", "jnr", "sr",  "snr", "ii",  "iii", "iv",  "phd", "md", "dds",   "esq", "mba", "cpa",
-    "rn", "jd",  "dvm", "ret", "obe", "mbe", "cbe", "kc",  "qc", "dphil", "msc", "bsc", NULL};
+    "jr",  "jnr", "sr",    "snr", "ii",  "iii", "iv",  "phd", "md",  "dds",
+    "esq", "mba", "cpa",   "rn",  "jd",  "dvm", "ret", "obe", "mbe", "cbe",
+    "kc",  "qc",  "dphil", "msc", "bsc", "2nd", "3rd", "4th", "5th", NULL};
 static const char *const name_particles[] = {
     "van", "von",   "der", "den", "de",  "del", "della", "da", "di",  "du",  "la",  "le",  "dos",
     "das", "do",    "ten", "ter", "bin", "ibn", "al",    "el", "des", "zu",  "vom", "zum", "zur",
     "dei", "degli", "af",  "av",  "ap",  "o",   "ui",    "ni", "nic", "mac", "mc",  NULL};
+
+int mdm_norm_name_affix(const char *token)
+{
+    if (!token || !*token)
+        return MDM_AFFIX_NONE;
+    return (in_list(token, name_prefixes) ? MDM_AFFIX_PREFIX : 0) |
+           (in_list(token, name_suffixes) ? MDM_AFFIX_SUFFIX : 0);
+}
+
+int mdm_norm_generation(const char *token)
+{
+    static const struct {
+        const char *s;
+        int g;
+    } gens[] = {{"sr", 1},  {"snr", 1}, {"i", 1},  {"jr", 2},  {"jnr", 2}, {"ii", 2}, {"2nd", 2},
+                {"iii", 3}, {"3rd", 3}, {"iv", 4}, {"4th", 4}, {"v", 5},   {"5th", 5}};
+    for (size_t i = 0; token && i < sizeof gens / sizeof gens[0]; i++)
+        if (strcmp(token, gens[i].s) == 0)
+            return gens[i].g;
+    return 0;
+}
 
 typedef struct tok_list {
     char **v;

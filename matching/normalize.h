@@ -76,6 +76,16 @@ typedef struct mdm_name_parts {
 mdm_status mdm_norm_name(mdm_norm *n, const char *full, mdm_arena *a, mdm_name_parts *out,
                          mdm_err *err) __attribute__((warn_unused_result));
 
+/* One name token in comparison form: whether it is a prefix ("dr", "mr", "mrs" ...), a
+ * suffix ("jr", "sr", "iii", "phd" ...), both ("sr": Spanish "Señor" before a name,
+ * "Senior" after it) or neither. Thread-safe. */
+enum { MDM_AFFIX_NONE = 0, MDM_AFFIX_PREFIX = 1, MDM_AFFIX_SUFFIX = 2 };
+int mdm_norm_name_affix(const char *token);
+/* The generation a suffix token names, for telling a father from his son: 1 "sr" "snr"
+ * "i", 2 "jr" "jnr" "ii" "2nd", 3 "iii" "3rd", 4 "iv" "4th", 5 "v" "5th"; 0 for anything
+ * else. Thread-safe. */
+int mdm_norm_generation(const char *token);
+
 /* Nicknames, from the table shipped in data/nicknames/names.csv (embedded in the binary).
  * key is one given-name token in comparison form.
  * mdm_norm_nickname_canon: the canonical name of key's nickname class (bob -> robert,

@@ -28,6 +28,7 @@
 #include <errno.h>
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -811,12 +812,98 @@ static void from_mapping(canon_build *b, const mdm_source *src, const json_t *in
         json_object_set(b->rec, "consents", (json_t *)c);
 }
 
-/* Splits a full name into first / middle / last when the parts are absent. */
+/* A name token's affix class (matching/normalize.h mdm_norm_name_affix): its letters
+ * and digits, lower-cased ("Jr." -> "jr"). */
+static int token_affix(const char *tok, size_t len)
+{
+    char w[16];
+    size_t n = 0;
+    for (size_t i = 0; i < len && n + 1 < sizeof w; i++)
+        if (isalnum((unsigned char)tok[i]))
+            w[n++] = (char)tolower((unsigned char)tok[i]);
+    w[n] = '\0';
+    return n && n + 1 < sizeof w ? mdm_norm_name_affix(w) : MDM_AFFIX_NONE;
+}
+
+/* Moves leading prefixes ("Dr.", "Mrs") of rec's full_name to "prefix" and trailing
+ * suffixes ("Jr.", "III", "PhD", also before a comma: "Crumwell Jr., Thaddeus") to
+ * "suffix", unless those are given; returns the rest (allocated), keeping at least
+ * one token. */
+static char *strip_full_affixes(json_t *rec, const char *full)
+{
+    /* tokens: [start, end) byte ranges of full, and where the comma is */
+    size_t st[64] = {0}, en[64] = {0}, n = 0, comma_at = SIZE_MAX;
+    for (size_t i = 0; full[i] && n < 64;) {
+        if (full[i] == ' ' || full[i] == ',') {
+            if (full[i] == ',' && comma_at == SIZE_MAX)
+                comma_at = n;
+            i++;
+            continue;
+        }
+        st[n] = i;
+        while (full[i] && full[i] != ' ' && full[i] != ',')
+            i++;
+        en[n++] = i;
+    }
+    bool drop[64] = {false};
+    mdm_buf pre = {0}, suf = {0};
+    /* the family part ends at the comma (or is the whole name): trailing suffixes */
+    size_t fam_end = comma_at == SIZE_MAX ? n : comma_at;
+    size_t k = fam_end;
+    while (k > 1 && (token_affix(full + st[k - 1], en[k - 1] - st[k - 1]) & MDM_AFFIX_SUFFIX))
+        k--;
+    size_t given0 = comma_at == SIZE_MAX ? 0 : comma_at, g = n;
+    if (comma_at != SIZE_MAX) /* "Smith, John, Jr.": suffixes after the given names too */
+        while (g > given0 + 1 &&
+               (token_affix(full + st[g - 1], en[g - 1] - st[g - 1]) & MDM_AFFIX_SUFFIX))
+            g--;
+    for (size_t i = k; i < fam_end; i++)
+        drop[i] = true;
+    for (size_t i = g; i < n; i++)
+        drop[i] = true;
+    size_t p0 = comma_at == SIZE_MAX ? 0 : comma_at; /* leading prefixes of the given names */
+    size_t last_kept = comma_at == SIZE_MAX ? k : g;
+    while (p0 + 1 < last_kept && (token_affix(full + st[p0], en[p0] - st[p0]) & MDM_AFFIX_PREFIX)) {
+        drop[p0] = true;
+        mdm_buf_printf(&pre, "%s%.*s", pre.len ? " " : "", (int)(en[p0] - st[p0]), full + st[p0]);
+        p0++;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (drop[i] && !(i < p0 && i >= (comma_at == SIZE_MAX ? 0 : comma_at)))
+            mdm_buf_printf(&suf, "%s%.*s", suf.len ? " " : "", (int)(en[i] - st[i]), full + st[i]);
+    mdm_buf out = {0};
+    for (size_t i = 0; i < n; i++) {
+        if (drop[i])
+            continue;
+        if (i == comma_at && out.len)
+            mdm_buf_putc(&out, ',');
+        mdm_buf_printf(&out, "%s%.*s", out.len ? " " : "", (int)(en[i] - st[i]), full + st[i]);
+    }
+    if (suf.len && !json_object_get(rec, "suffix"))
+        json_object_set_new(rec, "suffix", json_string(suf.data));
+    if (pre.len && !json_object_get(rec, "prefix"))
+        json_object_set_new(rec, "prefix", json_string(pre.data));
+    char *res = mdm_xstrdup(out.len ? out.data : full);
+    mdm_buf_free(&pre);
+    mdm_buf_free(&suf);
+    mdm_buf_free(&out);
+    return res;
+}
+
+static void split_parts(json_t *rec, const char *full);
+
 static void split_full_name(json_t *rec)
 {
-    const char *full = json_string_value(json_object_get(rec, "full_name"));
-    if (!full || json_object_get(rec, "last_name") || json_object_get(rec, "first_name"))
+    const char *full0 = json_string_value(json_object_get(rec, "full_name"));
+    if (!full0 || json_object_get(rec, "last_name") || json_object_get(rec, "first_name"))
         return;
+    char *full = strip_full_affixes(rec, full0);
+    split_parts(rec, full);
+    free(full);
+}
+
+static void split_parts(json_t *rec, const char *full)
+{
     const char *comma = strchr(full, ',');
     if (comma) {
         char *tmp = mdm_xstrndup(full, (size_t)(comma - full));

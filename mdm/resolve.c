@@ -479,7 +479,9 @@ static double score_prepared(const mdm_ingest_ctx *ctx, const prepared *a, const
     if (explanation)
         *explanation = mdm_explain_json(&ex);
     if (conflict) {
-        int c = ex.vetoed ? 1 : 0;
+        /* a hard negative (twins, generation, birth years) never links automatically: the
+         * candidate goes to review with the guard named in its explanation */
+        int c = ex.vetoed || ex.guard ? 1 : 0;
         for (int k = 0; k < m->nstrong; k++) {
             const char *va = a->feat.v[m->strong_ids[k]], *vb = b->feat.v[m->strong_ids[k]];
             if (va && vb && strcmp(va, vb) != 0)
@@ -1330,7 +1332,48 @@ out_free_ctx:
                     goto out_free;
                 out->decision = MDM_DECISION_REVIEW;
             }
-        } else {
+        }
+        /* A record that matches two golden records the guards keep apart (a hard negative
+         * or a strong id between their members, a never-link assertion) cannot tell
+         * them apart: it would join one at random. It becomes a golden record of its
+         * own, and review items about both name the guard "bridge". */
+        cand *apart = NULL;
+        for (size_t i = bi + 1; best && !best->always && i < cs.n; i++) {
+            cand *c = &cs.v[i];
+            if (c->never || c->always || c->conflict || c->p < rs->auto_link)
+                continue;
+            double ep = 0;
+            int blocked = 0;
+            if ((st = entity_evidence(db, ctx, best->entity_id, c->entity_id, &ep, &blocked,
+                                      err)) != MDM_OK)
+                goto out_free;
+            if (blocked) {
+                apart = c;
+                break;
+            }
+        }
+        if (apart) {
+            int64_t eid = 0;
+            if ((st = mdm_golden_create(db, ctx, record_id, "auto", actor_s, best->p, "review",
+                                        &eid, err)) != MDM_OK)
+                goto out_free;
+            out->entity_id = eid;
+            out->decision = MDM_DECISION_REVIEW;
+            cand *both[2] = {best, apart};
+            for (int k = 0; k < 2; k++) {
+                cand_expl(ctx, both[k]);
+                if (!both[k]->expl)
+                    both[k]->expl = json_object();
+                if (json_is_object(both[k]->expl))
+                    json_object_set_new(both[k]->expl, "guard", json_string("bridge"));
+                int64_t item = 0;
+                if ((st = add_review(db, "record_entity", record_id, both[k]->entity_id, 0, both[k],
+                                     &item, err)) != MDM_OK)
+                    goto out_free;
+                if (!out->review_id)
+                    out->review_id = item;
+            }
+        } else if (best) {
             int64_t target = best->entity_id;
             char rule[64];
             snprintf(rule, sizeof rule, best->always ? "always_link" : "auto_link p>=%.2f",

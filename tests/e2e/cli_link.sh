@@ -30,7 +30,7 @@ expect_contains "link summary" "clusters=" "$out"
 records=$(($(cat "${inputs[@]}" | wc -l) - 5))
 expect_eq "every record once in clusters.csv" "$(($(wc -l <"$tmp/cl.csv") - 1))" "$records"
 expect_eq "clusters.csv header" "$(head -1 "$tmp/cl.csv")" "source,record_id,cluster_id"
-expect_eq "pairs.csv header" "$(head -1 "$tmp/pairs.csv")" "source_a,record_id_a,source_b,record_id_b,match_weight,probability"
+expect_eq "pairs.csv header" "$(head -1 "$tmp/pairs.csv")" "source_a,record_id_a,source_b,record_id_b,match_weight,probability,guard"
 expect_exit 0 "eval against truth" "$mdm" eval "$tmp/cl.csv" --truth "$tmp/s/truth.csv" --truth-column person_id --all-pairs --json
 f1=$(echo "$out" | sed 's/.*"f1":\([0-9.]*\).*/\1/')
 # floor for the harder generator of issue 15 (namesakes, family-first ERP names, twins)

@@ -100,20 +100,23 @@ static void test_strong_conflict_and_blocked_bridge(void)
     CHECK(b.decision == MDM_DECISION_CREATED || b.decision == MDM_DECISION_REVIEW);
     CHECK(b.entity_id != a.entity_id);
     CHECK(b.probability < 0.95); /* the different card outweighs name, birth date, e-mail */
-    /* a bridge between two entities whose members hold different cards is refused:
-     * linked to one side, the other pair queued for review */
+    /* a bridge between two entities whose members hold different cards, without a card
+     * of its own, cannot tell them apart (issue 15): it joins neither, becomes a golden
+     * record of its own, with a review item about each (a model's explanation names the
+     * guard "bridge": tests/e2e/hard_negatives.sh; this fixture's is a list) */
     mdm_ingest_result c = fx_ingest(db, "pos",
                                     "{\"source_key\": \"L3\", \"first_name\": \"Omar\","
                                     " \"last_name\": \"Haddad\", \"birth_date\": \"1984-11-02\","
                                     " \"emails\": [\"omar@haddad.example\"]}");
-    CHECK_INT(c.decision, MDM_DECISION_LINKED);
-    CHECK(c.entity_id == a.entity_id || c.entity_id == b.entity_id);
+    CHECK_INT(c.decision, MDM_DECISION_REVIEW);
+    CHECK(c.entity_id != a.entity_id && c.entity_id != b.entity_id);
     CHECK(c.review_id > 0);
     CHECK_INT(count_p(db,
-                      "SELECT count(*) FROM review_item WHERE id = $1 AND kind = "
-                      "'entity_entity'",
+                      "SELECT count(*) FROM review_item WHERE kind = 'record_entity' AND "
+                      "record_id = (SELECT record_id FROM review_item WHERE id = $1) AND "
+                      "entity_id IN (SELECT id FROM entity WHERE status = 'active')",
                       c.review_id),
-              1);
+              2);
     CHECK_INT(
         count_p(db, "SELECT count(*) FROM entity WHERE id = $1 AND status = 'active'", a.entity_id),
         1);
@@ -264,21 +267,20 @@ static void test_match_search_history(void)
     CHECK_INT(mdm_golden_search(db, &sq, &out, &err), MDM_OK);
     CHECK_INT(json_array_size(json_object_get(out, "items")), 1);
     json_decref(out);
-    /* name + birth date, paged one by one (two Omar Haddad entities) */
+    /* name + birth date, paged one by one (three Omar Haddad entities: two cards and the
+     * bridge record without one) */
     memset(&sq, 0, sizeof sq);
     sq.name = "Omar Haddad";
     sq.birth_date = "1984-11-02";
     sq.limit = 1;
-    CHECK_INT(mdm_golden_search(db, &sq, &out, &err), MDM_OK);
-    CHECK_INT(json_array_size(json_object_get(out, "items")), 1);
-    json_t *next = json_object_get(out, "next");
-    CHECK(json_is_integer(next));
-    sq.after = json_integer_value(next);
-    json_decref(out);
-    CHECK_INT(mdm_golden_search(db, &sq, &out, &err), MDM_OK);
-    CHECK_INT(json_array_size(json_object_get(out, "items")), 1);
-    CHECK(json_is_null(json_object_get(out, "next")));
-    json_decref(out);
+    for (int page = 0; page < 3; page++) {
+        CHECK_INT(mdm_golden_search(db, &sq, &out, &err), MDM_OK);
+        CHECK_INT(json_array_size(json_object_get(out, "items")), 1);
+        json_t *next = json_object_get(out, "next");
+        CHECK(page < 2 ? json_is_integer(next) : json_is_null(next));
+        sq.after = json_is_integer(next) ? json_integer_value(next) : 0;
+        json_decref(out);
+    }
     memset(&sq, 0, sizeof sq);
     CHECK_INT(mdm_golden_search(db, &sq, &out, &err), MDM_EINVAL);
     sq.email = "nope";
