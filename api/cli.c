@@ -183,6 +183,26 @@ const mdm_cli_command mdm_cli_commands[] = {
      "Runs incremental resolution (blocking keys, scoring, link/review/new entity, golden\n"
      "records) for every source record waiting in record_pending, oldest first, BATCH records\n"
      "per transaction (default 200). Safe to interrupt and run again.\n"},
+    {"rejects", mdm_cli_rejects, "list refused records, or retry them after a configuration fix",
+     "usage: mdm rejects list [--source CODE] [--key KEY] [--field FIELD]\n"
+     "                        [--status open|retried|all] [--from TIME] [--to TIME]\n"
+     "                        [--after ID] [--limit N] [--config FILE]\n"
+     "       mdm rejects retry [--source CODE] [--key KEY] [--field FIELD] [--from TIME]\n"
+     "                         [--to TIME] [--limit N] [--config FILE]\n\n"
+     "A record is refused only when it has no key, nothing to match on (no name, e-mail,\n"
+     "phone or identifier), or is malformed; an invalid optional value (a birth date in\n"
+     "2030) is left out and flagged in the record's issues instead.\n\n"
+     "list prints one JSON object per refused record, in id order: source, source_key,\n"
+     "status, reasons [{pointer, field, reason}], payload (the record as sent), file and\n"
+     "line (mdm load), received_at, first_received_at, retries, record_id. --status is\n"
+     "open (default), retried or all; --field keeps rejects with a reason on that field;\n"
+     "--from/--to bound received_at (ISO 8601); at most --limit (default 100) after --after.\n\n"
+     "retry ingests every open reject matching the filters again with the current\n"
+     "configuration, one transaction each: accepted ones become retried (record_id names\n"
+     "the source record), refused ones stay open with the new reasons. A record without a\n"
+     "source time of its own keeps the time it was first refused, so a newer version sent\n"
+     "since is not overwritten. Prints {\"tried\", \"accepted\", \"refused\", \"skipped\"}\n"
+     "(skipped: payload withheld for an erased subject, or source no longer configured).\n"},
     {"serve", mdm_cli_serve, "run the HTTP API server until SIGTERM/SIGINT",
      "usage: mdm serve [--listen ADDR:PORT] [--config FILE] [--routes]\n\n"
      "Serves the HTTP API (/v1/..., /healthz, /readyz, /metrics, /v1/openapi.json) on\n"

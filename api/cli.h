@@ -93,6 +93,7 @@ int mdm_cli_subject(int argc, char **argv);
 int mdm_cli_load(int argc, char **argv);          /* api/cli_core.c */
 int mdm_cli_resolve(int argc, char **argv);       /* api/cli_core.c */
 int mdm_cli_export_golden(int argc, char **argv); /* api/cli_core.c: `export golden` */
+int mdm_cli_rejects(int argc, char **argv);       /* api/cli_core.c */
 int mdm_cli_serve(int argc, char **argv);
 int mdm_cli_apikey(int argc, char **argv);
 int mdm_cli_publish(int argc, char **argv);       /* api/cli_publish.c */

@@ -1,12 +1,15 @@
 /* Service-core commands: load (bulk CSV/NDJSON), resolve (pending records), export
- * (golden records). */
+ * (golden records), rejects (list, retry). */
 #include "api/cli.h"
 #include "common/io.h"
 #include "common/log.h"
+#include "mdm/audit.h"
 #include "mdm/config.h"
+#include "mdm/consent.h"
 #include "mdm/db.h"
 #include "mdm/golden.h"
 #include "mdm/ingest.h"
+#include "mdm/reject.h"
 #include "mdm/resolve.h"
 #include "mdm/source.h"
 
@@ -276,5 +279,97 @@ out_close:
     mdm_db_close(db);
 out_free_cfg:
     mdm_config_free(cfg);
+    return rc;
+}
+
+/* `mdm rejects list|retry`: refused records (mdm/reject.h). */
+int mdm_cli_rejects(int argc, char **argv)
+{
+    const char *cmd = "rejects";
+    if (argc < 2 || argv[1][0] == '-')
+        return mdm_cli_usage_error(cmd, "missing subcommand: list or retry");
+    const char *sub = argv[1], *config_path = NULL;
+    bool list = strcmp(sub, "list") == 0, retry = strcmp(sub, "retry") == 0;
+    if (!list && !retry)
+        return mdm_cli_usage_error(cmd, "unknown subcommand \"%s\": use list or retry", sub);
+    mdm_reject_filter f = {0};
+    int limit = 0;
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        const char **target = !strcmp(a, "--config")           ? &config_path
+                              : !strcmp(a, "--source")         ? &f.source
+                              : !strcmp(a, "--key")            ? &f.source_key
+                              : !strcmp(a, "--field")          ? &f.field
+                              : !strcmp(a, "--from")           ? &f.from
+                              : !strcmp(a, "--to")             ? &f.to
+                              : !strcmp(a, "--status") && list ? &f.status
+                                                               : NULL;
+        if (target && v) {
+            *target = v;
+            i++;
+        } else if (!strcmp(a, "--limit") && v) {
+            if (parse_int(cmd, a, v, 1, list ? 1000 : 100000000, &limit))
+                return 2;
+            i++;
+        } else if (!strcmp(a, "--after") && v && list) {
+            int after = 0;
+            if (parse_int(cmd, a, v, 0, 2147483647, &after))
+                return 2;
+            f.after = after;
+            i++;
+        } else {
+            return mdm_cli_usage_error(cmd, "unknown or incomplete option \"%s\"", a);
+        }
+    }
+    f.limit = limit;
+    int64_t us;
+    if ((f.from && !mdm_consent_parse_time(f.from, &us, NULL)) ||
+        (f.to && !mdm_consent_parse_time(f.to, &us, NULL)))
+        return mdm_cli_usage_error(cmd, "--from and --to take an ISO 8601 time (2026-01-01)");
+    core_env e;
+    int rc = env_open(cmd, config_path, &e);
+    if (rc)
+        return rc;
+    mdm_err err = {0};
+    if (list) {
+        json_t *rows = NULL;
+        if (mdm_reject_list(e.db, &f, &rows, NULL, &err) != MDM_OK) {
+            rc = mdm_cli_fail(cmd, &err);
+        } else {
+            size_t i;
+            json_t *row;
+            json_array_foreach(rows, i, row)
+            {
+                char *s = json_dumps(row, JSON_COMPACT);
+                if (s)
+                    puts(s);
+                free(s);
+            }
+            json_decref(rows);
+        }
+    } else {
+        mdm_reject_retry_stats s;
+        mdm_status st = mdm_reject_retry(e.db, e.ctx, &f, mdm_cli_actor(), &s, &err);
+        /* one audit row for the run, counts only (mdm/audit.h: no personal values) */
+        json_t *after =
+            json_pack("{s:I, s:I, s:I, s:I, s:b}", "tried", (json_int_t)s.tried, "accepted",
+                      (json_int_t)s.accepted, "refused", (json_int_t)s.refused, "skipped",
+                      (json_int_t)s.skipped, "complete", st == MDM_OK);
+        mdm_err aerr = {0};
+        char target[160];
+        snprintf(target, sizeof target, "rejects:%.100s", f.source ? f.source : "*");
+        mdm_status ast = mdm_audit_record(e.db, mdm_cli_actor(), "admin", "rejects.retry", target,
+                                          NULL, NULL, after, &aerr);
+        json_decref(after);
+        if (st != MDM_OK)
+            rc = mdm_cli_fail(cmd, &err);
+        else if (ast != MDM_OK)
+            rc = mdm_cli_fail(cmd, &aerr);
+        else
+            printf("{\"tried\":%ld,\"accepted\":%ld,\"refused\":%ld,\"skipped\":%ld}\n", s.tried,
+                   s.accepted, s.refused, s.skipped);
+    }
+    env_close(&e);
     return rc;
 }

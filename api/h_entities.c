@@ -5,6 +5,7 @@
 #include "api/mask.h"
 #include "mdm/consent.h"
 #include "mdm/golden.h"
+#include "mdm/quality.h"
 
 #include <microhttpd.h>
 #include <stdio.h>
@@ -30,6 +31,12 @@
     " [\"string\", \"null\"]}}, \"required\": [\"record_id\", \"source\", \"source_key\"]}},"      \
     " \"records\": {\"type\": \"array\", \"items\": {\"$ref\":"                                    \
     " \"#/components/schemas/MemberRecord\"}}, \"consent\": {\"type\": \"object\"},"               \
+    " \"data_quality\": {\"type\": \"object\", \"properties\": {\"issues\": {\"type\":"            \
+    " \"array\", \"items\": {\"type\": \"object\", \"properties\": {\"record_id\": {\"type\":"     \
+    " \"integer\"}, \"source\": {\"type\": \"string\"}, \"source_key\": {\"type\":"                \
+    " \"string\"}, \"pointer\": {\"type\": \"string\"}, \"field\": {\"type\": \"string\"},"        \
+    " \"reason\": {\"type\": \"string\"}, \"value\": {\"type\": \"string\"}, \"dropped\":"         \
+    " {\"type\": \"boolean\"}}}}}},"                                                               \
     " \"requested_id\": {\"type\": \"integer\"}, \"survivor_id\": {\"type\": [\"integer\","        \
     " \"null\"]}}, \"required\": [\"id\", \"status\", \"version\", \"golden\", \"lineage\","       \
     " \"members\"], \"additionalProperties\": false}, \"EntityPage\": {\"type\": \"object\","      \
@@ -58,7 +65,8 @@
 const char mdm_h_entity_get_doc[] =
     "{\"summary\": \"One golden record\", \"tags\": [\"entities\"], \"description\":"
     " \"Golden values, lineage per attribute (winning source record and rule), members"
-    " (cross-references to source records), consent summary and version (also the ETag)."
+    " (cross-references to source records), consent summary, data quality (the issues flagged"
+    " on member records: invalid values left out of matching) and version (also the ETag)."
     " A retired (merged) id answers with its survivor: the body is the survivor's, with"
     " requested_id and Content-Location naming the survivor.\","
     " \"responses\": {\"200\": {\"description\": \"the golden record\", \"headers\": {\"ETag\":"
@@ -117,10 +125,11 @@ void mdm_h_entity_get(mdm_http_req *req)
     mdm_status st;
     for (int hop = 0;; hop++) {
         enum { NG = MDM_GOLDEN_GET_CALLS };
-        mdm_db_call calls[NG + 1];
+        mdm_db_call calls[NG + 2];
         mdm_golden_get_call(live, calls);
         mdm_consent_state_call(live, &calls[NG]);
-        st = mdm_db_exec_pipeline(db, calls, NG + 1, &err);
+        mdm_quality_call(live, &calls[NG + 1]);
+        st = mdm_db_exec_pipeline(db, calls, NG + 2, &err);
         if (st != MDM_OK)
             break;
         PGresult *golden[NG];
@@ -131,8 +140,11 @@ void mdm_h_entity_get(mdm_http_req *req)
         if (st == MDM_OK && head.active) {
             mdm_buf_puts(&body, ",\"consent\":");
             mdm_consent_state_text(calls[NG].res, live, &body);
+            mdm_buf_puts(&body, ",\"data_quality\":");
+            mdm_quality_text(calls[NG + 1].res, &body);
         } else {
             PQclear(calls[NG].res);
+            PQclear(calls[NG + 1].res);
         }
         /* a retired id answers with its survivor (one hop: merges keep the survivor of
          * a survivor up to date) */

@@ -53,7 +53,10 @@ const char mdm_h_record_get_doc[] =
     " \"properties\": {\"id\": {\"type\": \"integer\"}, \"source\": {\"type\": \"string\"},"
     " \"source_key\": {\"type\": \"string\"}, \"raw\": {\"type\": \"object\"}, \"normalized\":"
     " {\"type\": \"object\"}, \"version\": {\"type\": \"integer\"}, \"deleted\": {\"type\":"
-    " \"boolean\"}, \"entity_id\": {\"type\": [\"integer\", \"null\"]}, \"entity\": {\"$ref\":"
+    " \"boolean\"}, \"entity_id\": {\"type\": [\"integer\", \"null\"]}, \"data_quality\":"
+    " {\"type\": \"object\", \"description\": \"issues: the record's invalid values (left out"
+    " of matching when dropped) and badly shaped contacts (kept, not matched)\"}, \"entity\": "
+    "{\"$ref\":"
     " \"#/components/schemas/Entity\"}}}}}}}}";
 
 const char mdm_h_record_delete_doc[] =
@@ -311,6 +314,11 @@ void mdm_h_record_get(mdm_http_req *req)
         mdm_http_reply_problem(req, &err);
         return;
     }
+    /* the values left out of matching or flagged, as ingest found them */
+    json_t *issues = json_object_get(json_object_get(rec, "normalized"), "issues");
+    json_object_set_new(
+        rec, "data_quality",
+        json_pack("{s:o}", "issues", json_is_array(issues) ? json_incref(issues) : json_array()));
     json_int_t eid = json_integer_value(json_object_get(rec, "entity_id"));
     if (eid > 0) {
         json_t *entity = NULL;

@@ -57,6 +57,9 @@ MDM_HTTP_HANDLER(mdm_h_sub_get);
 MDM_HTTP_HANDLER(mdm_h_sub_update);
 MDM_HTTP_HANDLER(mdm_h_sub_delete);
 
+/* h_rejects.c: refused records (steward) */
+MDM_HTTP_HANDLER(mdm_h_rejects);
+
 /* h_deliveries.c: push delivery state and replay (admin) */
 MDM_HTTP_HANDLER(mdm_h_deliveries);
 MDM_HTTP_HANDLER(mdm_h_deliveries_replay);

@@ -94,6 +94,7 @@ const mdm_http_route mdm_http_routes[] = {
     ROUTE("POST", "/v1/assertions", MDM_ROLE_STEWARD, mdm_h_assertion, MDM_HTTP_BODY_JSON, 0),
     ROUTE("GET", "/v1/explain", MDM_ROLE_STEWARD, mdm_h_explain, 0, 0),
     ROUTE("GET", "/v1/audit", MDM_ROLES_COMPLIANCE, mdm_h_audit, 0, 0),
+    ROUTE("GET", "/v1/rejects", MDM_ROLE_STEWARD, mdm_h_rejects, 0, 0),
     /* steward UI files (api/h_ui.c) */
     ROUTE("GET", "/ui", MDM_ROLES_PUBLIC, mdm_h_ui, 0, MDM_HTTP_NO_DB),
     ROUTE("GET", "/ui/", MDM_ROLES_PUBLIC, mdm_h_ui, 0, MDM_HTTP_NO_DB),

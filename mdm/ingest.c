@@ -458,6 +458,17 @@ static void add_issue(canon_build *b, const char *pointer, const char *field, co
                                                field, "reason", reason));
 }
 
+/* An optional value that is invalid is not a reason to refuse its record: the value is
+ * left out of the record and of matching, and kept (with what was sent) as a flagged
+ * issue, so the record's e-mail, phone and consent still count. */
+static void add_dropped(canon_build *b, const char *pointer, const char *field, const char *reason,
+                        const char *value)
+{
+    json_array_append_new(b->issues,
+                          json_pack("{s:s, s:s, s:s, s:s, s:b}", "pointer", pointer, "field", field,
+                                    "reason", reason, "value", value ? value : "", "dropped", 1));
+}
+
 /* JSON pointer of a (dotted) column. */
 static void pointer_of(const char *column, char *out, size_t cap)
 {
@@ -1016,7 +1027,8 @@ static void normalize_dates(canon_build *b, json_t *keys)
     mdm_date d;
     mdm_err err;
     if (mdm_norm_date(dob, 0, &d, &err) != MDM_OK) {
-        add_error(b, ptr_for(b, "birth_date"), "birth_date", "is not a valid date");
+        add_dropped(b, ptr_for(b, "birth_date"), "birth_date", "is not a valid date", dob);
+        json_object_del(rec, "birth_date");
         return;
     }
     /* an ambiguous day/month reads month first in the United States */
@@ -1033,7 +1045,8 @@ static void normalize_dates(canon_build *b, json_t *keys)
     char today[32];
     strftime(today, sizeof today, "%Y-%m-%d", &tm);
     if (strcmp(iso, today) > 0 || strcmp(iso, "1900-01-01") < 0) {
-        add_error(b, ptr_for(b, "birth_date"), "birth_date", "is outside 1900-01-01..today");
+        add_dropped(b, ptr_for(b, "birth_date"), "birth_date", "is outside 1900-01-01..today", dob);
+        json_object_del(rec, "birth_date");
         return;
     }
     json_object_set_new(rec, "birth_date", json_string(iso));
@@ -1132,7 +1145,11 @@ static void normalize_addresses(canon_build *b, json_t *keys)
         const char *c = sget(item, "country");
         const char *code = c ? mdm_norm_country(c) : NULL;
         if (c && !code) {
-            add_error(b, ptr, "address.country", "is not a known country");
+            /* left out of the record and of matching (a postcode means nothing without
+             * its country); the issue keeps the whole address for the steward */
+            add_dropped(b, ptr, "address.country", "is not a known country (address left out)", c);
+            json_object_set(json_array_get(b->issues, json_array_size(b->issues) - 1), "address",
+                            item);
             continue;
         }
         mdm_address_norm an;
@@ -1372,7 +1389,7 @@ static const mdm_db_stmt stmt_reject = {
     "ingest_reject",
     "INSERT INTO record_reject (source, source_key, payload, reasons, payload_hash) "
     "VALUES ($1, $2, $3, $4::jsonb, $5) ON CONFLICT (source, payload_hash) DO UPDATE "
-    "SET received_at = now(), reasons = EXCLUDED.reasons RETURNING id",
+    "SET received_at = now(), reasons = EXCLUDED.reasons, status = 'open' RETURNING id",
     5};
 
 typedef struct ingest_job {
@@ -1559,8 +1576,11 @@ static mdm_status store_reject(mdm_db *db, const char *source, const char *key, 
     return st;
 }
 
-mdm_status mdm_ingest(mdm_db *db, const mdm_ingest_ctx *ctx, const char *source,
-                      const json_t *record, const char *actor, mdm_ingest_result *out, mdm_err *err)
+/* mdm_ingest and mdm_ingest_retry: a retry gives records without a source time of their
+ * own default_time, and leaves a renewed refusal to its caller (store_rejects false). */
+static mdm_status ingest_one(mdm_db *db, const mdm_ingest_ctx *ctx, const char *source,
+                             const json_t *record, const char *default_time, bool store_rejects,
+                             const char *actor, mdm_ingest_result *out, mdm_err *err)
 {
     memset(out, 0, sizeof *out);
     const mdm_source *src = mdm_sources_find(ctx->sources, source);
@@ -1583,8 +1603,9 @@ mdm_status mdm_ingest(mdm_db *db, const mdm_ingest_ctx *ctx, const char *source,
             k = json_object_get(record, "source_key");
         bool bad;
         char *key = scalar_text(k, &bad);
-        st =
-            store_reject(db, source, key, payload ? payload : "null", errors, &out->reject_id, err);
+        st = store_rejects ? store_reject(db, source, key, payload ? payload : "null", errors,
+                                          &out->reject_id, err)
+                           : MDM_OK;
         free(key);
         free(payload);
         out->decision = MDM_DECISION_REJECTED;
@@ -1594,6 +1615,8 @@ mdm_status mdm_ingest(mdm_db *db, const mdm_ingest_ctx *ctx, const char *source,
                     (long long)out->reject_id);
         return st;
     }
+    if (default_time && !json_object_get(canon, "source_updated_at"))
+        json_object_set_new(canon, "source_updated_at", json_string(default_time));
     ingest_job j = {ctx,
                     source,
                     record,
@@ -1609,8 +1632,9 @@ mdm_status mdm_ingest(mdm_db *db, const mdm_ingest_ctx *ctx, const char *source,
         json_t *reasons = json_pack("[{s:s, s:s, s:s}]", "pointer", err->field, "field", "consents",
                                     "reason", err->msg);
         char *payload = json_dumps(record, JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS);
-        st = store_reject(db, source, j.key, payload ? payload : "null", reasons, &out->reject_id,
-                          err);
+        st = store_rejects ? store_reject(db, source, j.key, payload ? payload : "null", reasons,
+                                          &out->reject_id, err)
+                           : MDM_OK;
         free(payload);
         json_decref(canon); /* j.key points into it */
         out->decision = MDM_DECISION_REJECTED;
@@ -1621,6 +1645,19 @@ mdm_status mdm_ingest(mdm_db *db, const mdm_ingest_ctx *ctx, const char *source,
     if (st != MDM_OK)
         memset(out, 0, sizeof *out);
     return st;
+}
+
+mdm_status mdm_ingest(mdm_db *db, const mdm_ingest_ctx *ctx, const char *source,
+                      const json_t *record, const char *actor, mdm_ingest_result *out, mdm_err *err)
+{
+    return ingest_one(db, ctx, source, record, NULL, true, actor, out, err);
+}
+
+mdm_status mdm_ingest_retry(mdm_db *db, const mdm_ingest_ctx *ctx, const char *source,
+                            const json_t *record, const char *default_time, const char *actor,
+                            mdm_ingest_result *out, mdm_err *err)
+{
+    return ingest_one(db, ctx, source, record, default_time, false, actor, out, err);
 }
 
 mdm_status mdm_ingest_delete(mdm_db *db, const mdm_ingest_ctx *ctx, const char *source,

@@ -9,9 +9,15 @@
  *     recorded in source_record_history as 'stale' and not applied ("stale");
  *   - delete (op "delete"): the record is retired, its entity recomputed; an entity left
  *     without members is retired ("deleted");
- *   - invalid input is refused with field-level reasons (JSON pointers into the input),
- *     stored only in record_reject ("rejected"; the function still returns MDM_OK so a
- *     batch goes on; the reasons are in the result).
+ *   - a record without a key or with nothing to match on, or malformed (wrong JSON types,
+ *     invalid UTF-8, over the length limits, unknown op, unreadable source time), is
+ *     refused with field-level reasons (JSON pointers into the input), stored only in
+ *     record_reject ("rejected"; the function still returns MDM_OK so a batch goes on;
+ *     the reasons are in the result);
+ *   - an invalid optional value (a birth date in 2030, an unknown country) does not refuse
+ *     its record: the value is left out and kept in the record's "issues" as
+ *     {pointer, field, reason, value, dropped: true}; a badly shaped e-mail or phone is
+ *     kept with "valid": false and an issue, never matched on.
  *
  * The canonical record (also what source_record.normalized holds) is a JSON object:
  *   source, source_key, source_updated_at, first_name, middle_name, last_name, full_name,
@@ -127,6 +133,14 @@ void mdm_ingest_norm_release(struct mdm_norm *n); /* NULL is a no-op */
  * retries, MDM_EDB; on error nothing was written. */
 mdm_status mdm_ingest(mdm_db *db, const mdm_ingest_ctx *ctx, const char *source,
                       const json_t *record, const char *actor, mdm_ingest_result *out, mdm_err *err)
+    __attribute__((warn_unused_result));
+
+/* Retries a refused record (mdm/reject.h): as mdm_ingest, except that a record without
+ * a source time of its own takes default_time (ISO 8601; NULL: none), and a renewed
+ * refusal is not stored (out->errors holds its reasons; the caller updates its reject). */
+mdm_status mdm_ingest_retry(mdm_db *db, const mdm_ingest_ctx *ctx, const char *source,
+                            const json_t *record, const char *default_time, const char *actor,
+                            mdm_ingest_result *out, mdm_err *err)
     __attribute__((warn_unused_result));
 
 /* Deletes (retires) record source/source_key; same as ingesting {"op": "delete"}.

@@ -67,7 +67,8 @@ expect_problem "array body" 422 eunprocessable POST /v1/sources/crm/records -H "
 expect_problem "missing source key" 422 eunprocessable POST /v1/sources/crm/records -H "$(auth crm)" "${J[@]}" -d '{"First": "Ann"}'
 expect_eq "422 points at the missing key" "$(printf '%s' "$body" | jq -r '.errors[0].pointer')" "/source_key"
 expect_problem "invalid fields" 422 eunprocessable POST /v1/sources/crm/records -H "$(auth crm)" "${J[@]}" -d '{"Id": "C2", "First": "X", "Born": "notadate", "Card": {"a": 1}}'
-expect_eq "one pointer per field, in the source layout" "$(printf '%s' "$body" | jq -r '[.errors[].pointer] | sort | join(",")')" "/Born,/Card"
+# (the impossible birth date alone would not refuse the record: it is left out and flagged)
+expect_eq "one pointer per field, in the source layout" "$(printf '%s' "$body" | jq -r '[.errors[].pointer] | sort | join(",")')" "/Card"
 expect_eq "rejects are kept" "$(sql "SELECT count(*) FROM record_reject")" "2"
 inj="Robert'); DROP TABLE entity; --"
 expect_status "SQL-shaped value is stored" 201 POST /v1/sources/crm/records -H "$(auth crm)" "${J[@]}" \
@@ -171,7 +172,7 @@ expect_eq "explanation per field" "$(printf '%s' "$body" | jq -r '[.candidates[0
 expect_status "match in a source layout" 200 POST "/v1/match?source=crm&limit=1" -H "$(auth reader)" "${J[@]}" -d '{"First": "Robert", "Last": "Smith", "Born": "03/04/1980"}'
 expect_eq "source layout finds it" "$(printf '%s' "$body" | jq -r '.candidates[0].entity_id')" "$eid"
 expect_eq "match wrote nothing" "$(sql "SELECT count(*) FROM source_record"),$(sql "SELECT count(*) FROM outbox")" "$records_before,$events_before"
-expect_problem "match with an invalid field" 422 eunprocessable POST /v1/match -H "$(auth reader)" "${J[@]}" -d '{"birth_date": "bad"}'
+expect_problem "match with an invalid field" 422 eunprocessable POST /v1/match -H "$(auth reader)" "${J[@]}" -d '{"first_name": "Ann", "birth_date": {"year": 1980}}'
 expect_eq "match 422 points at the field" "$(printf '%s' "$body" | jq -r '.errors[0].pointer')" "/birth_date"
 expect_problem "match with nothing to match on" 422 eunprocessable POST /v1/match -H "$(auth reader)" "${J[@]}" -d '{}'
 expect_problem "match with malformed JSON" 400 einval POST /v1/match -H "$(auth reader)" "${J[@]}" -d '{"a":'

@@ -1,0 +1,260 @@
+/* Rejects: listing with filters and retry (see reject.h). */
+#include "mdm/reject.h"
+
+#include "common/log.h"
+#include "mdm/consent.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+
+/* $1 source, $2 key, $3 field, $4 status ('all' = any), $5 from, $6 to, $7 after, $8 limit */
+static const mdm_db_stmt stmt_list = {"reject_list",
+                                      "SELECT id, source, source_key, status, reasons::text AS "
+                                      "reasons, payload, " TS("received_at") " AS received_at, " TS(
+                                          "first_received_at") " AS first_received_at, "
+                                                               "retries, " TS(
+                                                                   "retried_at") " AS retried_at, "
+                                                                                 "record_id FROM "
+                                                                                 "record_reject "
+                                                                                 "WHERE ($1::text "
+                                                                                 "IS NULL OR "
+                                                                                 "source = $1) AND "
+                                                                                 "($2::text IS "
+                                                                                 "NULL OR "
+                                                                                 "source_key = $2) "
+                                                                                 "AND ($3::text IS "
+                                                                                 "NULL OR reasons "
+                                                                                 "@> "
+                                                                                 "jsonb_build_"
+                                                                                 "array(jsonb_"
+                                                                                 "build_object('"
+                                                                                 "field', "
+                                                                                 "$3::text))) "
+                                                                                 "AND ($4::text = "
+                                                                                 "'all' OR status "
+                                                                                 "= $4) "
+                                                                                 "AND "
+                                                                                 "($5::timestamptz "
+                                                                                 "IS NULL OR "
+                                                                                 "received_at >= "
+                                                                                 "$5::timestamptz) "
+                                                                                 "AND "
+                                                                                 "($6::timestamptz "
+                                                                                 "IS NULL OR "
+                                                                                 "received_at < "
+                                                                                 "$6::timestamptz) "
+                                                                                 "AND id > "
+                                                                                 "$7::bigint ORDER "
+                                                                                 "BY id LIMIT "
+                                                                                 "$8::int",
+                                      8};
+
+static const mdm_db_stmt stmt_accepted = {
+    "reject_accepted",
+    "UPDATE record_reject SET status = 'retried', retried_at = now(), retries = retries + 1, "
+    "record_id = $2::bigint WHERE id = $1::bigint",
+    2};
+
+static const mdm_db_stmt stmt_refused = {
+    "reject_refused",
+    "UPDATE record_reject SET reasons = $2::jsonb, retried_at = now(), retries = retries + 1 "
+    "WHERE id = $1::bigint",
+    2};
+
+/* The record of a payload: the load's {"file", "line", "record"} wrapper is opened (file
+ * and line returned when asked), anything else is the record itself. NULL when the
+ * payload is not JSON (withheld). New reference. */
+static json_t *payload_record(const char *payload, json_t **file, json_t **line)
+{
+    json_t *p = json_loads(payload, JSON_DECODE_ANY, NULL);
+    if (!p)
+        return NULL;
+    json_t *rec = json_object_get(p, "record");
+    if (json_object_size(p) == 3 && rec && json_is_string(json_object_get(p, "file")) &&
+        json_is_integer(json_object_get(p, "line"))) {
+        if (file)
+            *file = json_incref(json_object_get(p, "file"));
+        if (line)
+            *line = json_incref(json_object_get(p, "line"));
+        json_incref(rec);
+        json_decref(p);
+        return rec;
+    }
+    return p;
+}
+
+/* Parameters of stmt_list from f; bufs hold the converted values. */
+typedef struct list_params {
+    char from[32], to[32], after[24], limit[16];
+    const char *v[8];
+} list_params;
+
+static mdm_status make_params(const mdm_reject_filter *f, int limit, list_params *p, mdm_err *err)
+{
+    const char *status = f->status && *f->status ? f->status : "open";
+    if (strcmp(status, "open") != 0 && strcmp(status, "retried") != 0 && strcmp(status, "all") != 0)
+        return mdm_err_set_field(err, MDM_EINVAL, "/status", "status must be open, retried or all");
+    if (limit < 1 || limit > 1000)
+        return mdm_err_set_field(err, MDM_EINVAL, "/limit", "limit must be between 1 and 1000");
+    if (f->after < 0)
+        return mdm_err_set_field(err, MDM_EINVAL, "/after", "after must not be negative");
+    int64_t us;
+    if (f->from && *f->from && !mdm_consent_parse_time(f->from, &us, p->from))
+        return mdm_err_set_field(err, MDM_EINVAL, "/from", "from must be an ISO 8601 time");
+    if (f->to && *f->to && !mdm_consent_parse_time(f->to, &us, p->to))
+        return mdm_err_set_field(err, MDM_EINVAL, "/to", "to must be an ISO 8601 time");
+    snprintf(p->after, sizeof p->after, "%lld", (long long)f->after);
+    snprintf(p->limit, sizeof p->limit, "%d", limit);
+#define OPT(s) ((s) && *(s) ? (s) : NULL)
+    p->v[0] = OPT(f->source);
+    p->v[1] = OPT(f->source_key);
+    p->v[2] = OPT(f->field);
+    p->v[3] = status;
+    p->v[4] = f->from && *f->from ? p->from : NULL;
+    p->v[5] = f->to && *f->to ? p->to : NULL;
+#undef OPT
+    p->v[6] = p->after;
+    p->v[7] = p->limit;
+    return MDM_OK;
+}
+
+static json_t *text_or_null(const PGresult *res, int i, const char *col)
+{
+    const char *v = mdm_db_get(res, i, col, NULL);
+    return v ? json_string(v) : json_null();
+}
+
+static json_t *row_json(const PGresult *res, int i)
+{
+    const char *payload = mdm_db_get(res, i, "payload", "");
+    json_t *file = NULL, *line = NULL;
+    json_t *rec = payload_record(payload, &file, &line);
+    json_t *reasons = json_loads(mdm_db_get(res, i, "reasons", "[]"), 0, NULL);
+    long long rid = mdm_db_get_ll(res, i, "record_id", 0);
+    json_t *o = json_pack(
+        "{s:I, s:s, s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:o, s:o}", "id",
+        (json_int_t)mdm_db_get_ll(res, i, "id", 0), "source", mdm_db_get(res, i, "source", ""),
+        "source_key", text_or_null(res, i, "source_key"), "status",
+        mdm_db_get(res, i, "status", ""), "reasons", reasons ? reasons : json_array(), "payload",
+        rec ? rec : json_string(payload), "file", file ? file : json_null(), "line",
+        line ? line : json_null(), "received_at", text_or_null(res, i, "received_at"),
+        "first_received_at", text_or_null(res, i, "first_received_at"), "retries",
+        (json_int_t)mdm_db_get_ll(res, i, "retries", 0), "retried_at",
+        text_or_null(res, i, "retried_at"), "record_id",
+        rid ? json_integer((json_int_t)rid) : json_null());
+    return o;
+}
+
+mdm_status mdm_reject_list(mdm_db *db, const mdm_reject_filter *f, json_t **rows, int64_t *next,
+                           mdm_err *err)
+{
+    *rows = NULL;
+    if (next)
+        *next = 0;
+    int limit = f->limit ? f->limit : 100;
+    list_params p;
+    /* one row more than asked tells whether there is a next page */
+    mdm_status st = make_params(f, limit, &p, err);
+    if (st != MDM_OK)
+        return st;
+    snprintf(p.limit, sizeof p.limit, "%d", limit + 1);
+    PGresult *res = NULL;
+    if ((st = mdm_db_exec(db, &stmt_list, p.v, &res, err)) != MDM_OK)
+        return st;
+    int n = PQntuples(res);
+    json_t *arr = json_array();
+    for (int i = 0; i < n && i < limit; i++)
+        json_array_append_new(arr, row_json(res, i));
+    if (n > limit && next)
+        *next = mdm_db_get_ll(res, limit - 1, "id", 0);
+    PQclear(res);
+    *rows = arr;
+    return MDM_OK;
+}
+
+/* Retries one reject (row i of res). */
+static mdm_status retry_one(mdm_db *db, const mdm_ingest_ctx *ctx, const PGresult *res, int i,
+                            const char *actor, mdm_reject_retry_stats *stats, mdm_err *err)
+{
+    const char *id = mdm_db_get(res, i, "id", "0");
+    const char *source = mdm_db_get(res, i, "source", "");
+    json_t *rec = payload_record(mdm_db_get(res, i, "payload", ""), NULL, NULL);
+    if (!rec || !json_is_object(rec)) {
+        json_decref(rec);
+        stats->skipped++;
+        return MDM_OK;
+    }
+    mdm_ingest_result r = {0};
+    mdm_err ierr = {0};
+    mdm_status st = mdm_ingest_retry(
+        db, ctx, source, rec, mdm_db_get(res, i, "first_received_at", NULL), actor, &r, &ierr);
+    json_decref(rec);
+    if (st == MDM_ENOTFOUND) {
+        /* the source is no longer configured */
+        stats->skipped++;
+        mdm_ingest_result_clear(&r);
+        return MDM_OK;
+    }
+    if (st != MDM_OK) {
+        if (err)
+            *err = ierr;
+        mdm_ingest_result_clear(&r);
+        return st;
+    }
+    if (r.decision == MDM_DECISION_REJECTED) {
+        char *reasons = json_dumps(r.errors ? r.errors : json_array(), JSON_COMPACT);
+        const char *p[2] = {id, reasons};
+        st = mdm_db_exec(db, &stmt_refused, p, NULL, err);
+        free(reasons);
+        stats->refused++;
+    } else {
+        char rid[24];
+        snprintf(rid, sizeof rid, "%lld", (long long)r.record_id);
+        const char *p[2] = {id, rid};
+        st = mdm_db_exec(db, &stmt_accepted, p, NULL, err);
+        stats->accepted++;
+        mdm_log(MDM_LOG_INFO, "event=reject_retried reject_id=%s record_id=%s decision=%s", id, rid,
+                mdm_decision_name(r.decision));
+    }
+    mdm_ingest_result_clear(&r);
+    return st;
+}
+
+mdm_status mdm_reject_retry(mdm_db *db, const mdm_ingest_ctx *ctx, const mdm_reject_filter *f,
+                            const char *actor, mdm_reject_retry_stats *stats, mdm_err *err)
+{
+    memset(stats, 0, sizeof *stats);
+    mdm_reject_filter page = *f;
+    page.status = "open";
+    page.after = 0;
+    long max = f->limit > 0 ? f->limit : -1;
+    for (;;) {
+        int want = 200;
+        if (max >= 0 && max - stats->tried < want)
+            want = (int)(max - stats->tried);
+        if (want <= 0)
+            break;
+        list_params p;
+        mdm_status st = make_params(&page, want, &p, err);
+        if (st != MDM_OK)
+            return st;
+        PGresult *res = NULL;
+        if ((st = mdm_db_exec(db, &stmt_list, p.v, &res, err)) != MDM_OK)
+            return st;
+        int n = PQntuples(res);
+        for (int i = 0; i < n && st == MDM_OK; i++) {
+            stats->tried++;
+            page.after = mdm_db_get_ll(res, i, "id", 0);
+            st = retry_one(db, ctx, res, i, actor, stats, err);
+        }
+        PQclear(res);
+        if (st != MDM_OK)
+            return st;
+        if (n < want)
+            break;
+    }
+    return MDM_OK;
+}
