@@ -859,6 +859,21 @@ static bool pin_value(mdm_http_req *req, const char *attr, json_t *value, json_t
         return false;
     }
     json_decref(errors);
+    /* an invalid optional value does not refuse a record, it is left out and flagged
+     * (mdm/ingest.h): for a pin, that is the reason to refuse it */
+    json_array_foreach(json_object_get(canon, "issues"), i, e)
+    {
+        const char *field = json_string_value(json_object_get(e, "field"));
+        if (json_is_true(json_object_get(e, "dropped")) && field &&
+            !strncmp(field, attr, strlen(field))) {
+            char msg[200];
+            snprintf(msg, sizeof msg, "%.60s %.120s", attr,
+                     json_string_value(json_object_get(e, "reason")));
+            json_decref(canon);
+            fail(req, MDM_EUNPROCESSABLE, "/value", msg);
+            return false;
+        }
+    }
     json_t *v = canon ? json_object_get(canon, attr) : NULL;
     if (!v || json_is_null(v) || (json_is_array(v) && json_array_size(v) == 0)) {
         json_decref(canon);
