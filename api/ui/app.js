@@ -2,7 +2,7 @@
 // #/search, #/audit) and global keyboard shortcuts. Views live in their own modules.
 import { api, apiKey, setApiKey, ApiError } from './api.js';
 import { say, enterScreen } from './dom.js';
-import { renderQueue, queueKey, queueShowItem } from './queue.js';
+import { renderQueue, queueKey, queueShowItem, queueLinks } from './queue.js';
 import { renderEntity } from './entity.js';
 import { renderSearch } from './search.js';
 import { renderAudit, canReadAudit } from './audit.js';
@@ -48,7 +48,8 @@ async function route() {
   const parts = path.split('/');
   const params = new URLSearchParams(query || '');
   const view = $('view');
-  enterScreen(parts[0] === 'review' ? 'queue' : parts[0]);
+  // every review item is the queue's screen; each golden record is a screen of its own
+  enterScreen(parts[0] === 'review' ? 'queue' : parts[0] === 'entity' ? `entity/${parts[1]}` : parts[0]);
   // another item of the list on screen: only that item is loaded (one request)
   if (current && current.name === 'queue' && (parts[0] === 'review' || parts[0] === 'queue')) {
     try {
@@ -111,6 +112,8 @@ $('signin-form').addEventListener('submit', async (ev) => {
 
 $('sign-out').addEventListener('click', () => {
   setApiKey(null);
+  sessionStorage.removeItem('mdm.steward.queue');
+  queueLinks();
   current = null;
   $('view').replaceChildren();
   location.hash = '#/queue';
@@ -136,4 +139,5 @@ document.addEventListener('keydown', (ev) => {
 });
 
 window.addEventListener('hashchange', route);
+queueLinks();
 route();

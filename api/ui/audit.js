@@ -36,6 +36,12 @@ function change(before, after) {
 
 const FIELDS = ['actor', 'action', 'target', 'from', 'to'];
 
+// A golden record's row links to it (every role that reads the audit log reads entities).
+function target(t) {
+  const m = /^entity:(\d+)$/.exec(t || '');
+  return m ? h('a', { href: `#/entity/${m[1]}` }, t) : t;
+}
+
 export async function renderAudit(view, params) {
   const input = (name, text, attrs = {}) => h('div', { class: 'f' }, h('label', { for: `a-${name}` }, text),
     h('input', { id: `a-${name}`, name, value: params.get(name) || '', ...attrs }));
@@ -91,7 +97,7 @@ export async function renderAudit(view, params) {
       h('tbody', {}, ...rows.map((r) => h('tr', {},
         h('td', { dataset: { label: '#' } }, String(r.id)), h('td', { dataset: { label: 'When' } }, fmtTime(r.at)),
         h('td', { dataset: { label: 'Actor' } }, `${r.actor} (${r.role})`),
-        h('td', { dataset: { label: 'Action' } }, r.action), h('td', { dataset: { label: 'Target' } }, r.target),
+        h('td', { dataset: { label: 'Action' } }, r.action), h('td', { dataset: { label: 'Target' } }, target(r.target)),
         change(r.before, r.after), h('td', { dataset: { label: 'Reason' }, class: r.reason ? null : 'empty' }, r.reason || ''))))))
       : h('p', { id: 'audit-empty', class: 'muted' }, 'No audit row matches.'),
     h('nav', { class: 'pager', 'aria-label': 'Audit pages' },

@@ -22,13 +22,14 @@ let statusTimer;
 let screen = ''; // the screen on display (app.js names it), whose message the status bar shows
 
 // Announces a message in the status bar (always in view). A message belongs to the screen
-// it was said on: errors stay until the next message or the next screen, other messages
-// for 6 s or until another screen opens.
-export function say(message, kind = 'info') {
+// it was said on (or to the one named, where the action leads: the survivor of a merge):
+// errors stay until the next message or the next screen, other messages for 6 s or until
+// another screen opens.
+export function say(message, kind = 'info', on = screen) {
   const el = document.getElementById('status');
   el.textContent = message;
   el.dataset.kind = kind;
-  el.dataset.screen = screen;
+  el.dataset.screen = on;
   clearTimeout(statusTimer);
   if (kind !== 'error') statusTimer = setTimeout(() => { el.textContent = ''; }, 6000);
 }

@@ -244,7 +244,7 @@ export async function renderEntity(view, requested) {
     once(mergeBtn, async () => {
       try {
         const r = await api.merge(id, e.version, other, mergeForm.reason.value.trim());
-        say(`Merged: entity ${r.survivor} now holds both.`);
+        say(`Merged: entity ${r.survivor} now holds both.`, 'info', `entity/${r.survivor}`);
         if (r.survivor && r.survivor !== id) location.hash = `#/entity/${r.survivor}`;
         else reload();
       } catch (err) {

@@ -123,18 +123,36 @@ function renderBulk() {
   const n = state.checked.size;
   bar.hidden = n === 0;
   bar.querySelector('.n').textContent = `${n} selected`;
+  const all = document.getElementById('pick-all');
+  if (all) {
+    all.checked = n > 0 && n === state.items.length;
+    all.indeterminate = n > 0 && n < state.items.length;
+    all.disabled = state.items.length === 0;
+  }
 }
 
+// One request for every ticked item; the items that failed (a stale version, claimed by
+// someone else) stay ticked, with their current versions, so they can be looked at and
+// decided again.
 async function bulkDecide(decision, button) {
   const picked = state.items.filter((it) => state.checked.has(it.id));
   if (!picked.length) return;
   const res = await api.bulk(picked.map((it) => ({ id: it.id, version: it.version, decision })));
   const errors = (res.results || []).filter((r) => r.error);
-  state.checked.clear();
+  state.checked = new Set(errors.map((r) => r.id));
   await reloadList();
-  if (errors.length) say(`${picked.length - errors.length} decided; ${errors.length} failed: ${errors[0].error.detail || errors[0].error.title}`, 'error');
-  else say(`${picked.length} items decided (${decision.replace('_', ' ')}).`);
-  button.focus();
+  if (errors.length) {
+    const why = errors.map((r) => `item ${r.id}: ${r.error.detail || r.error.title}`).join('; ');
+    say(`${picked.length - errors.length} of ${picked.length} decided (${decision.replace('_', ' ')}); ` +
+      `${errors.length} failed and stay selected: ${why}`, 'error');
+  } else say(`${picked.length} items decided (${decision.replace('_', ' ')}).`);
+  if (button.isConnected) button.focus();
+}
+
+// Ticks (or unticks) every item shown.
+function pickAll(on) {
+  state.checked = on ? new Set(state.items.map((it) => it.id)) : new Set();
+  renderList();
 }
 
 // ---- the selected item ------------------------------------------------------------
@@ -527,6 +545,20 @@ export function queueKey(key) {
   return false;
 }
 
+// The queue's filters are kept for the browser tab: the Queue link of every screen
+// leads back to the list as the steward left it.
+const SAVED = 'mdm.steward.queue';
+export function queueLinks() {
+  const saved = sessionStorage.getItem(SAVED) || '';
+  for (const a of document.querySelectorAll('a[data-queue-link]')) a.setAttribute('href', `#/queue${saved ? `?${saved}` : ''}`);
+}
+
+function remember(params) {
+  if (params) sessionStorage.setItem(SAVED, params);
+  else sessionStorage.removeItem(SAVED);
+  queueLinks();
+}
+
 function filterString(params) {
   const p = new URLSearchParams();
   for (const k of FILTER_KEYS) if (params.get(k)) p.set(k, params.get(k));
@@ -543,19 +575,22 @@ export async function queueShowItem(itemId, params) {
 
 export async function renderQueue(view, itemId, params) {
   state.params = filterString(params);
+  remember(state.params);
   state.checked.clear();
   const bulk = h('div', { id: 'bulk', class: 'bulk', hidden: true, role: 'group', 'aria-label': 'Bulk decision' },
     h('span', { class: 'n' }, ''),
     ...Object.entries(DECISIONS).map(([d, info]) => h('button', {
-      type: 'button', class: `decide ${d}`,
+      type: 'button', class: `decide ${d}`, 'aria-label': `${info.label.split(' ')[0]} selected`,
       onclick: (ev) => { const b = ev.currentTarget; b.disabled = true; bulkDecide(d, b).catch(fail).finally(() => { b.disabled = false; }); },
-    }, `${info.label.split(' ')[0]} selected`)));
+    }, info.label.split(' ')[0])));
   view.append(
     h('div', { class: 'queue-layout' },
       h('section', { class: 'queue-pane', 'aria-labelledby': 'queue-title' },
         h('h2', { id: 'queue-title' }, 'Review queue'),
         h('p', { id: 'queue-count', class: 'muted', role: 'status' }),
         h('form', { class: 'filters', 'aria-label': 'Queue filters' }),
+        h('label', { class: 'pick-all' }, h('input', { type: 'checkbox', id: 'pick-all',
+          onchange: (ev) => pickAll(ev.target.checked) }), ' Select all shown'),
         bulk,
         h('ol', { id: 'queue-list', class: 'queue-list', 'aria-label': 'Review items' }),
         h('button', { type: 'button', id: 'more', class: 'link', hidden: true, onclick: () => loadMore().catch(fail) },

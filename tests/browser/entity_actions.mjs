@@ -18,6 +18,15 @@ const people = [
   [crm, 'crm', { source_key: 'W-4', first_name: 'Zora', last_name: 'Quarrington', birth_date: '1991-05-05', emails: [{ value: 'zora.q@example.org' }] }],
   [crm, 'crm', { source_key: 'W-5', first_name: 'Zane', last_name: 'Quarrington', birth_date: '1992-06-06', emails: [{ value: 'zane.q@example.org' }] }],
 ];
+// sixty people of one rare last name (each a golden record of their own): more than two
+// pages of search results
+const FIRST = ['Abel', 'Bianca', 'Cyrus', 'Delia', 'Emil', 'Flora', 'Gideon', 'Hazel', 'Ivor', 'Juno', 'Kasimir', 'Lorna',
+  'Magnus', 'Nerys', 'Osric', 'Petra', 'Quentin', 'Rosalind', 'Silas', 'Tamsin', 'Ulric', 'Verity', 'Wendell', 'Xenia',
+  'Yorick', 'Zinnia'];
+for (let i = 0; i < 60; i++) {
+  people.push([crm, 'crm', { source_key: `PW-${i}`, first_name: `${FIRST[i % 26]}${i >= 26 ? ['ina', 'ette', 'o'][Math.floor(i / 26) - 1] : ''}`,
+    last_name: 'Pagewood', birth_date: `${1940 + i}-0${1 + (i % 9)}-1${i % 10}`, emails: [{ value: `pagewood.${i}@example.org` }] }]);
+}
 const ent = {};
 for (const [k, src, rec] of people) {
   const r = await api('POST', `/v1/sources/${src}/records`, rec, k);
@@ -51,6 +60,46 @@ await test(page, 'search_names', async () => {
   // a first name alone: every Robert, the Whitaker one among them, on some page
   const roberts = (await api('GET', '/v1/entities?q=Robert&limit=1000')).body;
   check(roberts.items.some((x) => x.id === live('W-1')) && roberts.total >= roberts.items.length, 'a first name alone');
+  // a first name alone, in the UI: the count is the API's, and paging on finds Robert
+  // Whitaker among every Robert (Bob, Rob)
+  await page.goto(`${base}/ui/#/search?q=Robert`);
+  await page.locator('#result-count', { hasText: `of ${roberts.total} ` }).waitFor();
+  let found = false;
+  for (let i = 0; i < 20 && !found; i++) {
+    const hrefs = await page.locator('.results a').evaluateAll((as) => as.map((a) => a.getAttribute('href')));
+    found = hrefs.includes(`#/entity/${live('W-1')}`);
+    if (!found) {
+      const before = await page.locator('#result-count').textContent();
+      await page.locator('#next-page').click();
+      await page.waitForFunction((b) => document.querySelector('#result-count')?.textContent !== b, before);
+    }
+  }
+  check(found, '"Robert" alone finds Robert Whitaker in the UI');
+  // no result: says so
+  await page.goto(`${base}/ui/#/search?q=${encodeURIComponent('Xqzzyv Wrrpq')}`);
+  await page.locator('#result-count', { hasText: 'No golden record matches' }).waitFor();
+  await screens(page, 'search-none');
+  // defect 8, "no page after the first 50 results": 60 Pagewoods, 25 a page, three pages,
+  // the third holding results 51-60 of the ranked list
+  const pw = (await api('GET', '/v1/entities?q=Pagewood&limit=100')).body;
+  check(pw.total === 60 && pw.items.length === 60, `60 Pagewoods (${pw.total})`);
+  await page.goto(`${base}/ui/#/search?q=Pagewood`);
+  await page.locator('#result-count', { hasText: '1–25 of 60' }).waitFor();
+  const seen = [];
+  for (const [from, to] of [[1, 25], [26, 50], [51, 60]]) {
+    await page.locator('#result-count', { hasText: `${from}–${to} of 60` }).waitFor();
+    const hrefs = await page.locator('.results a').evaluateAll((as) => as.map((a) => a.getAttribute('href')));
+    check(hrefs.length === to - from + 1, `page ${from}-${to} holds ${hrefs.length}`);
+    check(hrefs.every((x, i) => x === `#/entity/${pw.items[from - 1 + i].id}`), `page ${from}-${to} is the ranked list's`);
+    seen.push(...hrefs);
+    if (to < 60) await page.locator('#next-page').click();
+  }
+  check(new Set(seen).size === 60, 'every Pagewood once');
+  check(await page.locator('#next-page').count() === 0, 'no page after the last');
+  const overflow = await screens(page, 'search-page-3');
+  check(overflow <= 1, `no horizontal scrolling at 390 px (${overflow}px)`);
+  await page.locator('#prev-page').click();
+  await page.locator('#result-count', { hasText: '26–50 of 60' }).waitFor();
   // paging past the first page
   const pre = sql(`SELECT left(lower(golden->>'last_name'), 3) FROM entity WHERE status = 'active' AND golden ? 'last_name'
     GROUP BY 1 ORDER BY count(*) DESC LIMIT 1`);
@@ -134,12 +183,16 @@ await test(page, 'merged_away_and_pins', async () => {
   const survivor = Math.min(a, c);
   await page.goto(`${base}/ui/#/entity/${retired}`);
   const note = await page.locator('#merged-away').textContent();
+  // the undo's message belonged to the entity it was said on, not to this one
+  check((await page.locator('#status').textContent()).trim() === '', `no message of another entity (${await page.locator('#status').textContent()})`);
   check(note.includes(`Entity ${retired} was merged into entity ${survivor}`), `says so (${note})`);
+  await screens(page, 'entity-merged-away');
   const before = await entity(survivor);
   await page.getByRole('button', { name: 'Pin birth_date' }).click();
   await page.locator('#pin-value').fill('yesterday');
   await page.locator('#pin-dialog button[type=submit]').click();
   await page.locator('#pin-error', { hasText: 'not a valid date' }).waitFor();
+  await screens(page, 'entity-pin', { fullPage: false });
   check((await entity(survivor)).golden.birth_date === before.golden.birth_date, 'golden birth date unchanged');
   await page.getByRole('button', { name: 'Cancel' }).click();
   await page.getByRole('button', { name: 'Pin first_name' }).click();

@@ -79,12 +79,14 @@ export async function test(page, name, fn) {
 // The screen as it is, at 1280x800 and at 390x844 (the layout follows the width: no
 // reload, so the screen keeps its state), full length. Returns the horizontal overflow
 // at 390 px in pixels (0: no sideways scrolling).
-export async function screens(page, name) {
-  await page.screenshot({ path: path.join(shots, `${name}-1280.png`), fullPage: true });
+// A modal dialog is taken as the window shows it (fullPage: false): its backdrop covers
+// the window, not the whole page.
+export async function screens(page, name, { fullPage = true } = {}) {
+  await page.screenshot({ path: path.join(shots, `${name}-1280.png`), fullPage });
   await page.setViewportSize({ width: 390, height: 844 });
   await page.waitForTimeout(100);
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-  await page.screenshot({ path: path.join(shots, `${name}-390.png`), fullPage: true });
+  await page.screenshot({ path: path.join(shots, `${name}-390.png`), fullPage });
   await page.setViewportSize({ width: 1280, height: 800 });
   return overflow;
 }

@@ -12,6 +12,7 @@ root=$(cd "$here/../.." && pwd)
 mdm=${MDM_BIN:-$root/build/san/mdm}
 out=$root/build/browser
 mkdir -p "$out"
+rm -f "$out"/FAIL-*.png # a failure's picture belongs to its run
 
 die() { echo "browser: $*"; echo "0 passed, 1 failed"; exit 1; }
 [ -n "${MDM_DATABASE_URL:-}" ] || die "MDM_DATABASE_URL is not set (run through tests/run.sh)"

@@ -24,7 +24,13 @@ await test(page, 'sign_in', async () => {
   await page.getByLabel('API key').fill('not-a-key');
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.locator('#signin-error').filter({ hasText: 'not valid' }).waitFor();
+  const overflow = await screens(page, 'sign-in');
+  check(overflow <= 1, `no horizontal scrolling at 390 px (${overflow}px)`);
   await signIn(page);
+  await page.keyboard.press('?');
+  await page.locator('#help[open]').waitFor();
+  await screens(page, 'help', { fullPage: false });
+  await page.getByRole('button', { name: 'Close' }).click();
   check(await page.evaluate(() => sessionStorage.getItem('mdm.steward.key')) === key, 'key kept in sessionStorage');
   check(await page.evaluate(() => localStorage.length) === 0, 'nothing in localStorage');
 });
@@ -272,6 +278,9 @@ await test(page, 'queue_counts_filters_groups', async () => {
   await page.waitForFunction((n) => document.querySelectorAll('.queue-list .item').length === Math.min(n, 50) || (n === 0 && document.querySelector('.queue-list .empty')), band.items.length);
   const probs = band.items.map((x) => x.probability);
   check(probs.every((p) => p >= 0.7 && p <= 0.9), 'the band filters');
+  const shown = await page.locator('.queue-list .item .prob').allTextContents();
+  check(shown.length > 0 && shown.every((t) => parseFloat(t) >= 70 && parseFloat(t) <= 90), `only items of the band listed (${shown.slice(0, 5)})`);
+  check((await page.locator('#queue-count').textContent()).includes(`of ${band.counts.total}`), 'the count is the band\'s');
   await page.selectOption('#f-band', '');
   await page.selectOption('#f-source', 'erp');
   await page.waitForURL(/source=erp/);
@@ -282,7 +291,9 @@ await test(page, 'queue_counts_filters_groups', async () => {
   await page.waitForURL(/who=unclaimed/);
   await page.selectOption('#f-age', '-1');
   await page.waitForURL(/age=-1/);
-  await page.locator('#queue-count', { hasText: 'of' }).waitFor();
+  const some = (await api('GET', '/v1/review?source=erp&assignee=-&max_age_days=1&limit=1')).body.counts.total;
+  await page.locator('#queue-count', { hasText: `of ${some} shown` }).waitFor();
+  check(await page.locator('.queue-list .assignee').count() === 0, 'no claimed item among the unclaimed');
   // competing candidates of one record are grouped
   const all = await open();
   const byRecord = new Map();
@@ -330,6 +341,59 @@ await test(page, 'bulk_decisions', async () => {
   }
 });
 
+// the queue as the steward left it: its filters stay when another screen was opened in
+// between (the Queue link leads back to them), also after a reload of the page
+await test(page, 'queue_filters_kept', async () => {
+  await page.goto(`${base}/ui/#/queue`);
+  await page.locator('#queue-count', { hasText: 'of' }).waitFor();
+  await page.selectOption('#f-band', '0.5-0.7');
+  await page.waitForURL(/band=0\.5-0\.7/);
+  await page.selectOption('#f-status', 'deferred');
+  await page.waitForURL(/status=deferred/);
+  await page.locator('#queue-count', { hasText: 'of' }).waitFor();
+  await page.locator('nav [data-nav=search]').click();
+  await page.locator('#s-q').waitFor();
+  await page.reload();
+  await page.locator('#s-q').waitFor();
+  await page.locator('nav [data-nav=queue]').click();
+  await page.waitForURL(/#\/queue\?.*band=0\.5-0\.7/);
+  await page.locator('#queue-count', { hasText: 'of' }).waitFor();
+  check(await page.locator('#f-band').inputValue() === '0.5-0.7', 'the band is kept');
+  check(await page.locator('#f-status').inputValue() === 'deferred', 'the status is kept');
+  await page.selectOption('#f-status', 'open,claimed');
+  await page.waitForURL((u) => !/status=deferred/.test(String(u)));
+  await page.selectOption('#f-band', '');
+  await page.waitForURL((u) => !/band=/.test(String(u)));
+  check(!(await page.locator('nav [data-nav=queue]').getAttribute('href')).includes('band'), 'the link follows the filters');
+});
+
+// a bulk decision reports each item that failed and leaves it ticked; the others are decided
+await test(page, 'bulk_decisions_report_failures', async () => {
+  await page.goto(`${base}/ui/#/queue?sort=-probability`);
+  await page.locator('.queue-list .item').first().waitFor();
+  await page.locator('#pick-all').check();
+  const shown = await page.locator('.queue-list .item').count();
+  await page.locator('#bulk .n', { hasText: `${shown} selected` }).waitFor();
+  await page.locator('#pick-all').uncheck();
+  await page.locator('#bulk').waitFor({ state: 'hidden' });
+  const ids = (await api('GET', '/v1/review?sort=-probability&limit=2')).body.items.map((x) => x.id);
+  for (const id of ids) await page.getByLabel(`Select item ${id}`, { exact: true }).check();
+  // meanwhile another steward claims the second one: its version moves on
+  const other = newKey('steward');
+  const v = (await api('GET', `/v1/review/${ids[1]}`)).body.version;
+  check((await api('POST', `/v1/review/${ids[1]}/claim`, { version: v }, other)).status === 200, 'claimed by another steward');
+  await page.getByRole('button', { name: 'Reject selected' }).click();
+  await page.locator('#status[data-kind=error]', { hasText: '1 of 2 decided' }).waitFor();
+  check((await page.locator('#status').textContent()).includes(`item ${ids[1]}`), 'the failed item is named');
+  check(await page.getByLabel(`Select item ${ids[1]}`, { exact: true }).isChecked(), 'the failed item stays selected');
+  await page.locator('#bulk .n', { hasText: '1 selected' }).waitFor();
+  check((await api('GET', `/v1/review/${ids[0]}`)).body.decision === 'no_match', 'the other one is decided');
+  check((await api('GET', `/v1/review/${ids[1]}`)).body.status === 'claimed', 'the failed one is untouched');
+  await screens(page, 'queue-bulk');
+  const now = (await api('GET', `/v1/review/${ids[1]}`)).body.version;
+  check((await api('POST', `/v1/review/${ids[1]}/claim`, { version: now, assignee: null }, other)).status === 200, 'released again');
+});
+
 // defect 9
 await test(page, 'errors_cleared_and_status_bar_in_view', async () => {
   await page.goto(`${base}/ui/#/entity/987654321`);
@@ -360,6 +424,7 @@ await test(page, 'audit_hidden_for_steward', async () => {
   await page.goto(`${base}/ui/#/audit`);
   await page.locator('#audit-forbidden', { hasText: 'Your role cannot see the audit log' }).waitFor();
   await page.locator('nav [data-nav=audit]').waitFor({ state: 'hidden' });
+  await screens(page, 'audit-forbidden');
 });
 
 await test(page, 'audit_view', async () => {
@@ -374,9 +439,23 @@ await test(page, 'audit_view', async () => {
   await page.locator('table.audit tbody tr').first().waitFor();
   const change = await page.locator('table.audit tbody tr').first().locator('td.change').textContent();
   check(/status.*open.*claimed/s.test(change), `before and after values (${change})`);
-  // date filter: nothing before 2000
+  // a golden record's row links to it
+  await page.goto(`${base}/ui/#/audit?action=entity.merge`);
+  const link = page.locator('table.audit tbody tr td a[href^="#/entity/"]').first();
+  await link.waitFor();
+  const target = await link.textContent();
+  await link.click();
+  await page.waitForURL(new RegExp(`#/entity/${target.split(':')[1]}$`));
+  await page.locator('#entity-title').waitFor();
+  // date filter: nothing before 2000, every row of today from today on
   await page.goto(`${base}/ui/#/audit?to=2000-01-01`);
   await page.locator('#audit-empty').waitFor();
+  const today = new Date().toISOString().slice(0, 10);
+  await page.goto(`${base}/ui/#/audit?from=${today}&limit=1000`);
+  await page.locator('table.audit tbody tr').first().waitFor();
+  const all = (await api('GET', `/v1/audit?from=${today}&limit=1000`, undefined, admin)).body.items.length;
+  check(await page.locator('table.audit tbody tr').count() === all && all > 10, `rows from today (${all})`);
+  check(await page.locator('#a-from').inputValue() === today, 'the filter shows its date');
   // paging
   await page.goto(`${base}/ui/#/audit?limit=2`);
   await page.locator('table.audit tbody tr').nth(1).waitFor();
@@ -392,7 +471,10 @@ await test(page, 'audit_view', async () => {
     await page.goto(`${base}/ui/#/audit`);
     await page.locator('table.audit tbody tr').first().waitFor();
     const broken = await page.locator('table.audit tbody td:nth-child(-n+5)').evaluateAll((els) => els
-      .filter((el) => { const r = document.createRange(); r.selectNodeContents(el); return r.getClientRects().length > 1
+      // lines, not boxes: a link in the cell is a box of its own on the same line
+      .filter((el) => { const r = document.createRange(); r.selectNodeContents(el);
+        const b = [...r.getClientRects()].map((x) => x.bottom);
+        return Math.max(...b) - Math.min(...b) > 8
         && el.textContent.trim().split(/\s+/).length < 3; })
       .map((el) => el.textContent.trim()));
     check(broken.length === 0, `audit values broken at ${width} px: ${broken.slice(0, 5).join(' | ')}`);
