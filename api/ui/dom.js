@@ -68,6 +68,15 @@ export function show(v) {
   return String(v);
 }
 
+// Text that may break after "@", ".", "," and ";" (an e-mail address wraps at its parts,
+// not inside a word, on a narrow screen).
+export function breakable(text) {
+  const out = [];
+  for (const part of String(text).split(/(?<=[@.,;])/)) out.push(part, h('wbr'));
+  out.pop();
+  return out;
+}
+
 // Attribute label: "birth_date" -> "birth date".
 export const label = (n) => String(n).replace(/^attributes\./, '').replace(/_/g, ' ');
 

@@ -5,7 +5,7 @@
 // actions. A merged-away id says so and shows its survivor; every action then acts on
 // the survivor.
 import { api, ApiError } from './api.js';
-import { h, say, fail, show, fmtTime, label, once } from './dom.js';
+import { h, say, fail, show, fmtTime, label, once, breakable } from './dom.js';
 
 function lineageCell(l) {
   if (!l) return h('td', {}, '');
@@ -23,15 +23,15 @@ function goldenTable(e, onPin) {
   const golden = e.golden || {};
   const lineage = e.lineage || {};
   const names = Object.keys(golden).filter((k) => !HIDDEN.has(k));
-  return h('table', { class: 'golden', 'aria-labelledby': 'golden-title' },
+  return h('div', { class: 'scroll' }, h('table', { class: 'golden', 'aria-labelledby': 'golden-title' },
     h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Attribute'), h('th', { scope: 'col' }, 'Golden value'),
       h('th', { scope: 'col' }, 'Lineage (rule, winning source)'), h('th', { scope: 'col' }, h('span', { class: 'sr' }, 'Actions')))),
     h('tbody', {}, ...names.map((n) => h('tr', { dataset: { attr: n } },
       h('th', { scope: 'row' }, label(n)),
-      h('td', {}, show(golden[n])),
+      h('td', {}, breakable(show(golden[n]))),
       lineageCell(lineage[n]),
       h('td', {}, h('button', { type: 'button', class: 'link', onclick: () => onPin(n),
-        'aria-label': `Pin ${n}` }, lineage[n] && lineage[n].pinned ? 'Change pin' : 'Pin'))))));
+        'aria-label': `Pin ${n}` }, lineage[n] && lineage[n].pinned ? 'Change pin' : 'Pin')))))));
 }
 
 // Every member source record: one column per record, one row per attribute.
@@ -48,7 +48,7 @@ function recordsTable(e) {
       `${r.source}:${r.source_key}`, h('br'),
       h('span', { class: 'muted' }, `updated ${fmtTime(r.source_updated_at || r.received_at)}`))))),
     h('tbody', {}, ...names.map((n) => h('tr', {}, h('th', { scope: 'row' }, label(n)),
-      ...recs.map((r) => h('td', {}, show((r.fields || {})[n]))))))));
+      ...recs.map((r) => h('td', {}, breakable(show((r.fields || {})[n])))))))));
 }
 
 function consentList(c) {

@@ -3,7 +3,7 @@
 // (visible without scrolling), what the decision will do, each comparison with both
 // values and its weight, both golden records and every member source record.
 import { api, ApiError } from './api.js';
-import { h, say, fail, show, pct, fmtTime, label } from './dom.js';
+import { h, say, fail, show, pct, fmtTime, label, breakable } from './dom.js';
 
 const state = {
   items: [],
@@ -205,15 +205,6 @@ function comparisonTable(it) {
     })))), weightParts(ex, comps));
 }
 
-// Text that may break after "@", "." and "," (an e-mail address wraps at its parts, not
-// inside a word, on a narrow screen).
-function breakable(text) {
-  const out = [];
-  for (const part of String(text).split(/(?<=[@.,])/)) out.push(part, h('wbr'));
-  out.pop();
-  return out;
-}
-
 const signed = (w) => `${w >= 0 ? '+' : '−'}${Math.abs(w).toFixed(1)}`;
 
 // How the match weight arises from the comparisons: their sum, the evidence-group caps
@@ -396,7 +387,8 @@ function renderItem() {
   detailEl.replaceChildren(...[
     h('h2', { id: 'cmp-title' }, `Review item ${it.id}`),
     h('p', { class: 'summary' }, question, ' ', h('strong', {}, `Probability ${pct(it.probability)}`), ' · ',
-      h('span', { class: `badge ${it.status}` }, it.status), it.assignee ? ` claimed by ${it.assignee}` : '',
+      h('span', { class: `badge ${it.status}` }, it.status),
+      it.assignee && it.status !== 'decided' && it.status !== 'superseded' ? ` claimed by ${it.assignee}` : '',
       h('span', { class: 'muted' }, ` · version ${it.version} · created ${fmtTime(it.created_at)}`)),
     decisionBar(it),
     competing(it),

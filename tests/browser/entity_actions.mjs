@@ -209,6 +209,15 @@ await test(page, 'merged_away_and_pins', async () => {
   check((await entity(survivor)).golden.birth_date === '1990-01-01', 'a valid typed date is pinned');
   const overflow = await screens(page, 'entity');
   check(overflow <= 1, `no horizontal scrolling at 390 px (${overflow}px)`);
+  // at 390 px a value of one word is not broken inside the word ("Quarringt|on")
+  await page.setViewportSize({ width: 390, height: 844 });
+  const broken = await page.locator('table.golden tbody td, #source-records tbody td').evaluateAll((tds) => tds
+    .filter((td) => /^[\p{L}\p{N}+-]{2,14}$/u.test(td.textContent.trim()))
+    .filter((td) => { const r = document.createRange(); r.selectNodeContents(td); const b = [...r.getClientRects()].map((x) => x.bottom);
+      return Math.max(...b) - Math.min(...b) > 8; })
+    .map((td) => td.textContent.trim()));
+  await page.setViewportSize({ width: 1280, height: 800 });
+  check(broken.length === 0, `words broken at 390 px: ${broken.join(', ')}`);
   timings.entity = await timeToUsable(page, `${base}/ui/#/entity/${survivor}`, '#source-records');
 });
 
