@@ -11,6 +11,15 @@
  * Personal data. Rows can never be edited or removed, so erasure cannot scrub them:
  * before/after hold ids, versions, counts, statuses and content hashes, never a
  * customer's values, and the target names an id ("entity:42"), never a name or e-mail.
+ * A value that must be recorded although it may be personal (a pinned value) is wrapped
+ * with mdm_audit_personal(), and a reason given by anyone but the system (role
+ * "system") is free text that may name the customer: both are stored in the erasable
+ * table audit_personal, linked to the entities and records the target names, and the
+ * chained row holds a reference with the salted SHA-256 of the value instead
+ * ({"$personal": ID, "sha256": HEX}; reason "[personal ID sha256:HEX]"). Erasure deletes
+ * them (mdm/subject.c); the chain still verifies, and mdm_audit_verify() also checks
+ * that every stored personal value still hashes to what its chained row holds.
+ * mdm_audit_list() shows the values in place of the references, "[erased]" once erased.
  *
  * Chain. Each row stores prev_hash (the hash of the row before it; 64 zeros for the
  * first row) and hash = lower-case hex SHA-256 of the canonical text
@@ -67,6 +76,10 @@ typedef struct mdm_audit_actor {
 mdm_status mdm_audit_append(mdm_db *db, const char *actor, const char *role, const char *action,
                             const char *target, const char *reason, const json_t *before,
                             const json_t *after, mdm_err *err) __attribute__((warn_unused_result));
+
+/* Marks value (stolen; NULL gives NULL) as personal for before/after: the chained row
+ * will hold a reference instead (see "Personal data" above). */
+json_t *mdm_audit_personal(json_t *value);
 
 /* Like mdm_audit_append, in a transaction of its own (for events that write nothing
  * else, such as an export: "consent.export"). db must not be inside a transaction. */

@@ -271,6 +271,11 @@ static const mdm_db_stmt scrub_records[] = {
 
 /* Scrubbing statements on the entities ($1 bigint[]) and records ($2 bigint[]). */
 static const mdm_db_stmt scrub_both[] = {
+    /* the personal values of audit rows (reasons, pinned values): the chained rows keep
+     * only a reference and a salted hash, which still verify (mdm/audit.h) */
+    {"subject_erase_audit_personal",
+     "DELETE FROM audit_personal WHERE entity_ids && $1::bigint[] OR record_ids && $2::bigint[]",
+     2},
     {"subject_erase_links",
      "UPDATE link_event SET details = NULL, reason = NULL WHERE entity_id = ANY($1::bigint[]) "
      "OR other_entity_id = ANY($1::bigint[]) OR record_id = ANY($2::bigint[])",

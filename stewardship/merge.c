@@ -768,9 +768,9 @@ static mdm_status pin_fn(mdm_db *db, void *arg, mdm_err *err)
     }
     json_t *nv = c->value ? json_loads(c->value, JSON_DECODE_ANY, NULL) : NULL;
     st = audit_entity(db, c->who, c->value ? "entity.pin" : "entity.unpin", c->id,
-                      json_pack("{s:s,s:o*}", "attr", c->attr, "pin", old),
-                      json_pack("{s:s,s:o*,s:O}", "attr", c->attr, "pin", nv, "version",
-                                json_object_get(entity, "version")),
+                      json_pack("{s:s,s:o*}", "attr", c->attr, "pin", mdm_audit_personal(old)),
+                      json_pack("{s:s,s:o*,s:O}", "attr", c->attr, "pin", mdm_audit_personal(nv),
+                                "version", json_object_get(entity, "version")),
                       err);
     if (st == MDM_OK)
         c->result = json_pack("{s:I,s:s,s:O,s:O}", "entity_id", (json_int_t)c->id, "attr", c->attr,

@@ -396,10 +396,12 @@ static void test_no_match_record_entity(void)
                         i_cy),
               2);
     CHECK_INT(
-        count_sql("SELECT count(*) FROM audit_log WHERE target = 'review_item:' || $1"
-                  " AND action = 'review.decide' AND reason = 'different birth dates on the cards'"
-                  " AND after->>'decision' = 'no_match'",
-                  i_cy),
+        count_sql(
+            "SELECT count(*) FROM audit_log JOIN audit_personal p ON p.audit_id = audit_log.id"
+            " WHERE target = 'review_item:' || $1 AND action = 'review.decide'"
+            " AND p.value = 'different birth dates on the cards'"
+            " AND after->>'decision' = 'no_match'",
+            i_cy),
         1);
     CHECK_STR(status_of(i_cy), "decided");
     /* final: nothing more, and the entities are untouched */
