@@ -49,12 +49,22 @@ static const mdm_db_stmt st_cursor_get = {"publish_cursor_get",
                                           "SELECT last_seq FROM publish_cursor WHERE id = 1", 0};
 static const mdm_db_stmt st_cursor_lock = {
     "publish_cursor_lock", "SELECT last_seq FROM publish_cursor WHERE id = 1 FOR UPDATE", 0};
+/* Scope (issue 17 item 11, data minimization): scope 'source' sends an event only when
+ * its entity has an active member record from the subscription's source, or, when it
+ * has no active member left (retired, erased), had one. o = outbox, s = subscription. */
+#define IN_SCOPE                                                                                   \
+    "(s.scope = 'all' OR EXISTS (SELECT 1 FROM membership m JOIN source_record r "                 \
+    "ON r.id = m.record_id WHERE m.entity_id = o.entity_id AND m.active AND r.source = s.source) " \
+    "OR (NOT EXISTS (SELECT 1 FROM membership a WHERE a.entity_id = o.entity_id AND a.active) "    \
+    "AND EXISTS (SELECT 1 FROM membership m JOIN source_record r ON r.id = m.record_id "           \
+    "WHERE m.entity_id = o.entity_id AND r.source = s.source)))"
+
 static const mdm_db_stmt st_fan_insert = {
     "publish_fan_insert",
     "INSERT INTO delivery (subscription_id, seq, entity_id) "
     "SELECT s.id, o.seq, o.entity_id FROM outbox o "
     "JOIN subscription s ON s.active AND o.type = ANY (s.event_types) "
-    "WHERE o.seq > $1 AND o.seq <= $2 ORDER BY o.seq, s.id "
+    "WHERE o.seq > $1 AND o.seq <= $2 AND " IN_SCOPE " ORDER BY o.seq, s.id "
     "ON CONFLICT (subscription_id, seq) DO NOTHING",
     2};
 static const mdm_db_stmt st_cursor_set = {
@@ -271,8 +281,9 @@ static mdm_status check_event_types(const json_t *a, const char *ptr, const char
 static mdm_status check_subscription(const json_t *o, const char *ptr, const char *where,
                                      bool from_config, bool create, mdm_err *err)
 {
-    static const char *const keys[] = {"source",      "url",     "secret", "secret_env",
-                                       "event_types", "mapping", "active", "max_attempts"};
+    static const char *const keys[] = {"source",     "url",          "secret",
+                                       "secret_env", "event_types",  "mapping",
+                                       "active",     "max_attempts", "scope"};
     char p[256];
     if (!json_is_object(o))
         return mdm_err_set_field(err, MDM_EINVAL, ptr, "%s: a subscription must be an object",
@@ -354,6 +365,14 @@ static mdm_status check_subscription(const json_t *o, const char *ptr, const cha
     if (ma && (!json_is_integer(ma) || json_integer_value(ma) < 1 || json_integer_value(ma) > 100))
         return mdm_err_set_field(err, MDM_EINVAL, p,
                                  "%s: max_attempts must be an integer from 1 to 100", where);
+    const json_t *scope = json_object_get(o, "scope");
+    snprintf(p, sizeof p, "%.100s/scope", ptr);
+    if (scope && (!json_is_string(scope) || (strcmp(json_string_value(scope), "source") != 0 &&
+                                             strcmp(json_string_value(scope), "all") != 0)))
+        return mdm_err_set_field(err, MDM_EINVAL, p,
+                                 "%s: scope must be \"source\" (customers with a record from the "
+                                 "subscription's source) or \"all\"",
+                                 where);
     return MDM_OK;
 }
 
@@ -403,17 +422,18 @@ void mdm_publish_mask_secrets(json_t *config_json)
 static const mdm_db_stmt st_sync_upsert = {
     "publish_sync_upsert",
     "INSERT INTO subscription (source, url, secret, event_types, mapping, active, max_attempts, "
-    "origin) VALUES ($1, $2, $3, ARRAY(SELECT jsonb_array_elements_text($4::jsonb)), "
-    "$5::jsonb, $6::boolean, $7::int, 'config') "
+    "scope, origin) VALUES ($1, $2, $3, ARRAY(SELECT jsonb_array_elements_text($4::jsonb)), "
+    "$5::jsonb, $6::boolean, $7::int, $8, 'config') "
     "ON CONFLICT (source, url) DO UPDATE SET secret = EXCLUDED.secret, "
     "event_types = EXCLUDED.event_types, mapping = EXCLUDED.mapping, active = EXCLUDED.active, "
-    "max_attempts = EXCLUDED.max_attempts, origin = 'config', updated_at = now() "
+    "max_attempts = EXCLUDED.max_attempts, scope = EXCLUDED.scope, origin = 'config', "
+    "updated_at = now() "
     "WHERE (subscription.secret, subscription.event_types, subscription.mapping, "
-    "subscription.active, subscription.max_attempts, subscription.origin) IS DISTINCT FROM "
-    "(EXCLUDED.secret, EXCLUDED.event_types, EXCLUDED.mapping, EXCLUDED.active, "
-    "EXCLUDED.max_attempts, 'config') "
+    "subscription.active, subscription.max_attempts, subscription.scope, subscription.origin) "
+    "IS DISTINCT FROM (EXCLUDED.secret, EXCLUDED.event_types, EXCLUDED.mapping, "
+    "EXCLUDED.active, EXCLUDED.max_attempts, EXCLUDED.scope, 'config') "
     "RETURNING id, (xmax = 0) AS created",
-    7};
+    8};
 static const mdm_db_stmt st_sync_retire = {
     "publish_sync_retire",
     "UPDATE subscription SET active = false, updated_at = now() WHERE origin = 'config' AND "
@@ -474,7 +494,9 @@ static mdm_status sync_tx(mdm_db *db, void *arg, mdm_err *err)
                       "\"deleted\"]",
             mapping_s ? mapping_s : "{}",
             active && json_is_false(active) ? "false" : "true",
-            ma_s};
+            ma_s,
+            json_object_get(s, "scope") ? json_string_value(json_object_get(s, "scope"))
+                                        : "source"};
         PGresult *res = NULL;
         st = mdm_db_exec(db, &st_sync_upsert, params, &res, err);
         free(types_s);
@@ -1669,7 +1691,7 @@ static const mdm_db_stmt st_replay_from = {
     "publish_replay_from",
     "INSERT INTO delivery (subscription_id, seq, entity_id) "
     "SELECT s.id, o.seq, o.entity_id FROM outbox o JOIN subscription s ON s.id = $1 "
-    "AND o.type = ANY (s.event_types) WHERE o.seq >= $2 "
+    "AND o.type = ANY (s.event_types) WHERE o.seq >= $2 AND " IN_SCOPE " "
     "AND o.seq <= (SELECT last_seq FROM publish_cursor) ORDER BY o.seq "
     "ON CONFLICT (subscription_id, seq) DO UPDATE SET state = 'pending', attempts = 0, "
     "next_attempt_at = now(), done_at = NULL, updated_at = now()",
@@ -1795,7 +1817,7 @@ mdm_status mdm_publish_replay_from(mdm_db *db, int64_t subscription_id, int64_t 
 /* clang-format off */
 #define SUB_COLS                                                                                   \
     "id, source, url, event_types::text[] AS event_types, mapping::text AS mapping, active, "     \
-    "max_attempts, origin, " TS("created_at") " AS created_at, " TS("updated_at")                  \
+    "max_attempts, scope, origin, " TS("created_at") " AS created_at, " TS("updated_at")           \
     " AS updated_at, secret <> '' AS secret_set, array_to_json(event_types)::text AS types_json"
 
 static const mdm_db_stmt st_sub_list = {
@@ -1806,20 +1828,21 @@ static const mdm_db_stmt st_sub_get = {
 static const mdm_db_stmt st_sub_insert = {
     "publish_sub_insert",
     "INSERT INTO subscription (source, url, secret, event_types, mapping, active, max_attempts, "
-    "origin) VALUES ($1, $2, $3, CASE WHEN $4::jsonb IS NULL THEN "
+    "scope, origin) VALUES ($1, $2, $3, CASE WHEN $4::jsonb IS NULL THEN "
     "'{created,updated,merged,split,consent_changed,deleted}'::text[] "
     "ELSE ARRAY(SELECT jsonb_array_elements_text($4::jsonb)) END, coalesce($5::jsonb, '{}'), "
-    "coalesce($6::boolean, true), coalesce($7::int, 8), 'api') RETURNING id",
-    7};
+    "coalesce($6::boolean, true), coalesce($7::int, 8), coalesce($8, 'source'), 'api') "
+    "RETURNING id",
+    8};
 static const mdm_db_stmt st_sub_update = {
     "publish_sub_update",
     "UPDATE subscription SET url = coalesce($2, url), secret = coalesce($3, secret), "
     "event_types = CASE WHEN $4::jsonb IS NULL THEN event_types "
     "ELSE ARRAY(SELECT jsonb_array_elements_text($4::jsonb)) END, "
     "mapping = coalesce($5::jsonb, mapping), active = coalesce($6::boolean, active), "
-    "max_attempts = coalesce($7::int, max_attempts), updated_at = now() WHERE id = $1 "
-    "RETURNING id",
-    7};
+    "max_attempts = coalesce($7::int, max_attempts), scope = coalesce($8, scope), "
+    "updated_at = now() WHERE id = $1 RETURNING id",
+    8};
 static const mdm_db_stmt st_sub_deactivate = {
     "publish_sub_deactivate",
     "UPDATE subscription SET active = false, updated_at = now() WHERE id = $1 RETURNING id", 1};
@@ -1848,6 +1871,7 @@ static json_t *sub_row(const PGresult *res, int r)
     json_object_set_new(o, "active",
                         json_boolean(strcmp(mdm_db_get(res, r, "active", "f"), "t") == 0));
     set_int_or_null(o, "max_attempts", res, r);
+    set_str_or_null(o, "scope", res, r);
     set_str_or_null(o, "origin", res, r);
     set_str_or_null(o, "created_at", res, r);
     set_str_or_null(o, "updated_at", res, r);
@@ -1894,7 +1918,7 @@ mdm_status mdm_publish_sub_get(mdm_db *db, int64_t id, json_t **out, mdm_err *er
 typedef struct sub_params {
     char *types, *mapping;
     char max_attempts[16];
-    const char *v[7];
+    const char *v[8];
 } sub_params;
 
 static void sub_params_fill(sub_params *sp, const json_t *body)
@@ -1915,6 +1939,7 @@ static void sub_params_fill(sub_params *sp, const json_t *body)
     sp->v[4] = sp->mapping;
     sp->v[5] = a ? (json_is_true(a) ? "true" : "false") : NULL;
     sp->v[6] = ma ? sp->max_attempts : NULL;
+    sp->v[7] = json_string_value(json_object_get(body, "scope"));
 }
 
 static void sub_params_free(sub_params *sp)

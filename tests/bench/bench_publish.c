@@ -130,7 +130,8 @@ static void subscribe(mdm_db *db, int port)
     const char *p[] = {u, SECRET};
     sql(db, "UPDATE subscription SET active = false", 0, NULL);
     sql(db,
-        "INSERT INTO subscription (source, url, secret, mapping) VALUES ('crm', $1, $2, "
+        "INSERT INTO subscription (source, url, secret, scope, mapping) VALUES ('crm', $1, $2, "
+        "'all', "
         "'{\"Id\": \"$source_key\", \"First\": \"first_name\", \"Last\": \"last_name\", "
         "\"Mail\": \"emails.0\", \"Zip\": \"addresses.0.postal_code\"}')",
         2, p);

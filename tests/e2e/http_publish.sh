@@ -31,7 +31,7 @@ cat > "$http_tmp/mdm.json" <<JSON
              "allowed_networks": ["127.0.0.1/32"]},
  "subscriptions": [
   {"source": "crm", "url": "http://127.0.0.1:$port/crm", "secret_env": "E2E_CRM_SECRET",
-   "mapping": {"Id": "\$source_key", "Surname": "last_name", "Golden": "\$entity_id"}}]}
+   "scope": "all", "mapping": {"Id": "\$source_key", "Surname": "last_name", "Golden": "\$entity_id"}}]}
 JSON
 export MDM_CONFIG=$http_tmp/mdm.json E2E_CRM_SECRET=$secret
 expect_exit 0 "migrate" "$mdm" migrate
@@ -73,7 +73,7 @@ expect_problem "short secret" 400 einval POST /v1/subscriptions -H "$(auth admin
 expect_problem "unknown source" 409 econflict POST /v1/subscriptions -H "$(auth admin)" "${J[@]}" \
     -d '{"source": "erp", "url": "http://127.0.0.1:1/x", "secret": "0123456789abcdef"}'
 expect_status "create a web subscription" 201 POST /v1/subscriptions -H "$(auth admin)" "${J[@]}" \
-    -d "{\"source\": \"web\", \"url\": \"http://127.0.0.1:$port/web\", \"secret\": \"$secret\", \"event_types\": [\"created\", \"updated\"], \"mapping\": {\"Keys\": \"\$source_keys\", \"Name.Last\": \"last_name\"}}"
+    -d "{\"source\": \"web\", \"url\": \"http://127.0.0.1:$port/web\", \"secret\": \"$secret\", \"scope\": \"all\", \"event_types\": [\"created\", \"updated\"], \"mapping\": {\"Keys\": \"\$source_keys\", \"Name.Last\": \"last_name\"}}"
 web_sub=$(printf '%s' "$body" | jq -r .id)
 expect_contains "Location of the subscription" "Location: /v1/subscriptions/$web_sub" "$hdrs"
 expect_problem "duplicate source and url" 409 econflict POST /v1/subscriptions -H "$(auth admin)" "${J[@]}" \

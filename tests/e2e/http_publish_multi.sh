@@ -32,7 +32,7 @@ cat > "$http_tmp/mdm.json" <<JSON
  "http": {"auth_cache_seconds": 0},
  "publish": {"workers": 2, "poll_ms": 50, "backoff_base_ms": 50, "backoff_max_ms": 500,
              "timeout_ms": 10000, "allowed_networks": ["127.0.0.1/32"]},
- "subscriptions": [{"source": "crm", "url": "http://127.0.0.1:$port/crm", "secret": "$secret"}]}
+ "subscriptions": [{"source": "crm", "url": "http://127.0.0.1:$port/crm", "secret": "$secret", "scope": "all"}]}
 JSON
 export MDM_CONFIG=$http_tmp/mdm.json
 expect_exit 0 "migrate" "$mdm" migrate

@@ -64,7 +64,7 @@ expect_contains "the bad network is named" "/publish/allowed_networks/0" "$out"
 for url in "http://127.0.0.1:$iport/hook" "http://localhost:$iport/hook" "http://169.254.169.254/latest/meta-data/" \
     "http://10.1.2.3/hook" "http://[::1]:$iport/hook" "http://[::ffff:127.0.0.1]:$iport/hook"; do
     expect_status "subscription $url created" 201 POST /v1/subscriptions "${A[@]}" \
-        -d "{\"source\": \"crm\", \"url\": \"$url\", \"secret\": \"0123456789abcdef\"}"
+        -d "{\"source\": \"crm\", \"url\": \"$url\", \"secret\": \"0123456789abcdef\", \"scope\": \"all\"}"
 done
 expect_status "a record to publish" 201 POST /v1/sources/web/records -H "Authorization: Bearer $web" \
     -H "Content-Type: application/json" -d '{"source_key": "W1", "first_name": "Ann", "last_name": "Lee", "emails": ["ann@example.com"]}'
@@ -89,7 +89,7 @@ http_stop
 sql "UPDATE subscription SET active = false" >/dev/null
 start_server '["127.0.0.1/32"]' || { e2e_fail "server starts" "see above"; e2e_end; exit 1; }
 expect_status "subscription to the allowed internal service" 201 POST /v1/subscriptions "${A[@]}" \
-    -d "{\"source\": \"crm\", \"url\": \"http://127.0.0.1:$iport/allowed\", \"secret\": \"0123456789abcdef\"}"
+    -d "{\"source\": \"crm\", \"url\": \"http://127.0.0.1:$iport/allowed\", \"secret\": \"0123456789abcdef\", \"scope\": \"all\"}"
 sub=$(jq -r '.id' <<<"$body")
 expect_status "another record" 201 POST /v1/sources/web/records -H "Authorization: Bearer $web" \
     -H "Content-Type: application/json" -d '{"source_key": "W2", "first_name": "Bo", "last_name": "Ray", "emails": ["bo@example.com"]}'

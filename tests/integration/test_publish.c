@@ -153,7 +153,9 @@ static long long subscribe(mdm_db *db, const char *source, int port, const char 
 {
     sql(db, "UPDATE subscription SET active = false", 0, NULL);
     char *body_s = NULL;
-    json_t *body = json_pack("{s:s, s:s, s:s}", "source", source, "url", "", "secret", SECRET);
+    /* the events of these tests are written for entities without members: scope all */
+    json_t *body = json_pack("{s:s, s:s, s:s, s:s}", "source", source, "url", "", "secret", SECRET,
+                             "scope", "all");
     char u[64];
     snprintf(u, sizeof u, "http://127.0.0.1:%d/hook", port);
     json_object_set_new(body, "url", json_string(u));

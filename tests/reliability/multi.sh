@@ -35,7 +35,7 @@ if [ -x "$receiver" ]; then
     if [ -n "$rport" ]; then
         have_receiver=1
         expect_exit 0 "subscription to the receiver" "$mdm" subscriptions add \
-            "{\"source\": \"pos\", \"url\": \"http://127.0.0.1:$rport/hook\", \"secret\": \"$secret\"}"
+            "{\"source\": \"pos\", \"url\": \"http://127.0.0.1:$rport/hook\", \"secret\": \"$secret\", \"scope\": \"all\"}"
     fi
 fi
 

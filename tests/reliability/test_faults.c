@@ -452,8 +452,9 @@ static mdm_status run_deliver(mdm_db *db, void *state, mdm_err *err)
 static void publish_setup(void)
 {
     mdm_db *db = fx_connect();
-    json_t *sub = json_pack("{s:s, s:s, s:s}", "source", "pos", "url", "http://127.0.0.1:9/hook",
-                            "secret", "fault-sweep-secret-0123456789");
+    json_t *sub =
+        json_pack("{s:s, s:s, s:s, s:s}", "source", "pos", "url", "http://127.0.0.1:9/hook",
+                  "secret", "fault-sweep-secret-0123456789", "scope", "all");
     json_t *out = NULL;
     mdm_err err;
     if (mdm_publish_sub_create(db, sub, &fault_actor, &out, &err) != MDM_OK) {
