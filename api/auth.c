@@ -1,6 +1,13 @@
 /* API keys: creation, listing, revocation, verification with a small cache, and token
  * buckets. The cache and the buckets are arrays searched linearly under one mutex: a
- * deployment has tens of keys, not thousands. */
+ * deployment has tens of keys, not thousands.
+ *
+ * Unknown prefixes (issue 17 item 10): a prefix the database does not know is
+ * remembered for NEG_SECONDS in a fixed table of NEG_SLOTS (a slot chosen by a keyed
+ * hash, a newer prefix overwrites an older one), so guessing costs no database query
+ * per request, and an unknown prefix goes through the same SHA-256 and constant-time
+ * comparison as a known one with a wrong secret: the answer time does not tell whether
+ * a prefix exists. */
 #include "api/auth.h"
 
 #include "common/log.h"
@@ -18,10 +25,12 @@
 #include <strings.h>
 #include <time.h>
 
-#define PREFIX_HEX 12
-#define SECRET_HEX 64
-#define SALT_LEN   16
-#define HASH_LEN   32
+#define PREFIX_HEX  12
+#define SECRET_HEX  64
+#define SALT_LEN    16
+#define HASH_LEN    32
+#define NEG_SLOTS   4096 /* a power of two */
+#define NEG_SECONDS 60.0
 
 static const char *const role_names[] = {"source", "reader", "steward", "compliance", "admin"};
 
@@ -295,6 +304,11 @@ typedef struct bucket {
     double at;
 } bucket;
 
+typedef struct neg_entry {
+    char prefix[PREFIX_HEX + 1]; /* "" = free */
+    double at;
+} neg_entry;
+
 struct mdm_auth {
     pthread_mutex_t lock;
     double cache_seconds, burst_seconds;
@@ -302,6 +316,9 @@ struct mdm_auth {
     size_t ncache, capcache;
     bucket *buckets;
     size_t nbuckets, capbuckets;
+    neg_entry *neg;     /* NEG_SLOTS prefixes the database does not know */
+    uint64_t neg_seed;  /* keys the slot hash: a client cannot aim at one slot */
+    cached_key unknown; /* random salt and hash compared for an unknown prefix */
 };
 
 static double now_mono(void)
@@ -317,6 +334,11 @@ mdm_auth *mdm_auth_new(double cache_seconds, double burst_seconds)
     pthread_mutex_init(&a->lock, NULL);
     a->cache_seconds = cache_seconds;
     a->burst_seconds = burst_seconds > 0 ? burst_seconds : 1;
+    a->neg = mdm_xcalloc(NEG_SLOTS, sizeof *a->neg);
+    if (RAND_bytes((unsigned char *)&a->neg_seed, sizeof a->neg_seed) != 1)
+        a->neg_seed = (uint64_t)time(NULL) * 0x9E3779B97F4A7C15u;
+    if (RAND_bytes(a->unknown.salt, SALT_LEN) != 1 || RAND_bytes(a->unknown.hash, HASH_LEN) != 1)
+        memset(a->unknown.hash, 0xa5, HASH_LEN); /* a SHA-256 never equals it in practice */
     return a;
 }
 
@@ -327,6 +349,7 @@ void mdm_auth_free(mdm_auth *auth)
     pthread_mutex_destroy(&auth->lock);
     free(auth->cache);
     free(auth->buckets);
+    free(auth->neg);
     free(auth);
 }
 
@@ -348,17 +371,44 @@ static bool cache_get(mdm_auth *a, const char *prefix, double now, cached_key *o
 {
     bool hit = false;
     pthread_mutex_lock(&a->lock);
+    /* every entry is compared in constant time: the time does not tell which matched */
     for (size_t i = 0; i < a->ncache; i++) {
-        if (strcmp(a->cache[i].key.prefix, prefix) == 0) {
-            if (now - a->cache[i].fetched_at < a->cache_seconds) {
-                *out = a->cache[i];
-                hit = true;
-            }
-            break;
+        if (CRYPTO_memcmp(a->cache[i].key.prefix, prefix, PREFIX_HEX) == 0 &&
+            now - a->cache[i].fetched_at < a->cache_seconds) {
+            *out = a->cache[i];
+            hit = true;
         }
     }
     pthread_mutex_unlock(&a->lock);
     return hit;
+}
+
+static size_t neg_slot(const mdm_auth *a, const char *prefix)
+{
+    uint64_t h = a->neg_seed ^ 0xcbf29ce484222325u; /* FNV-1a, keyed */
+    for (size_t i = 0; i < PREFIX_HEX; i++)
+        h = (h ^ (unsigned char)prefix[i]) * 0x100000001b3u;
+    h ^= h >> 29;
+    return (size_t)(h & (NEG_SLOTS - 1));
+}
+
+/* True when prefix is known not to exist (looked up less than NEG_SECONDS ago). */
+static bool neg_get(mdm_auth *a, const char *prefix, double now)
+{
+    pthread_mutex_lock(&a->lock);
+    const neg_entry *e = &a->neg[neg_slot(a, prefix)];
+    bool hit = CRYPTO_memcmp(e->prefix, prefix, PREFIX_HEX) == 0 && now - e->at < NEG_SECONDS;
+    pthread_mutex_unlock(&a->lock);
+    return hit;
+}
+
+static void neg_put(mdm_auth *a, const char *prefix, double now)
+{
+    pthread_mutex_lock(&a->lock);
+    neg_entry *e = &a->neg[neg_slot(a, prefix)];
+    memcpy(e->prefix, prefix, PREFIX_HEX + 1);
+    e->at = now;
+    pthread_mutex_unlock(&a->lock);
 }
 
 static void cache_put(mdm_auth *a, const cached_key *ck)
@@ -424,12 +474,21 @@ mdm_status mdm_auth_verify(mdm_auth *auth, mdm_db *db, const char *authorization
     double now = now_mono();
     cached_key ck;
     if (!cache_get(auth, prefix, now, &ck)) {
-        if (!db)
-            return mdm_err_set(err, MDM_ERETRY, "the database is unreachable");
-        mdm_status st = fetch_key(db, prefix, now, &ck, err);
-        if (st != MDM_OK)
-            return st;
-        cache_put(auth, &ck);
+        if (neg_get(auth, prefix, now)) {
+            ck = auth->unknown; /* the same work as a wrong secret: hash and compare */
+        } else {
+            if (!db)
+                return mdm_err_set(err, MDM_ERETRY, "the database is unreachable");
+            mdm_status st = fetch_key(db, prefix, now, &ck, err);
+            if (st == MDM_EAUTH) {
+                neg_put(auth, prefix, now);
+                ck = auth->unknown;
+            } else if (st != MDM_OK) {
+                return st;
+            } else {
+                cache_put(auth, &ck);
+            }
+        }
     }
     unsigned char hash[HASH_LEN];
     if (!key_hash(ck.salt, token, hash))
