@@ -15,6 +15,7 @@ if [ ! -f tests/browser/node_modules/playwright-core/package.json ]; then
 fi
 scripts/pg.sh start >/dev/null || exit 1
 db=mdm_bench_ui_$$
+admin_url=${MDM_DATABASE_URL:-}
 scripts/pg.sh createdb "$db" >/dev/null || exit 1
 export MDM_DATABASE_URL
 MDM_DATABASE_URL=$(scripts/pg.sh url-for "$db")
@@ -23,7 +24,9 @@ tmp=$(mktemp -d)
 server=""
 cleanup() {
     [ -n "$server" ] && kill -TERM "$server" 2>/dev/null && wait "$server" 2>/dev/null
-    scripts/pg.sh dropdb "$db" >/dev/null 2>&1
+    # through the server's own URL (or the private cluster): connected to the database
+    # itself, DROP DATABASE fails
+    MDM_DATABASE_URL=$admin_url scripts/pg.sh dropdb "$db" >/dev/null 2>&1
     rm -rf "$tmp"
 }
 trap cleanup EXIT
