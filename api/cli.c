@@ -50,12 +50,19 @@ const mdm_cli_command mdm_cli_commands[] = {
      "                     from --truth FILE (record_id, optional source, and the\n"
      "                     --truth-column) or --febrl-ids, and is used for the report only\n\n"
      "exit: 0 ok, 2 bad input (message names file, line or JSON key), 8 i/o error\n"},
-    {"train", mdm_cli_train, "train a linkage model by EM (no labels) and write it as JSON",
+    {"train", mdm_cli_train, "train a linkage model by EM (no labels), from CSV files or the store",
      "usage: mdm train --config CFG.json INPUT.csv [INPUT2.csv ...] --out MODEL.json\n"
-     "                 [--threads N] [--progress]\n\n"
+     "                 [--threads N] [--progress]\n"
+     "       mdm train --from-store [--note TEXT] [--activate] [--threads N] [--config FILE]\n\n"
      "Estimates u from random record pairs (training.u_samples, seeded) and m and the\n"
      "prior by expectation-maximisation over the blocked candidate pairs, then writes the\n"
-     "configuration with the trained parameters; `mdm link --model` reuses it.\n"},
+     "configuration with the trained parameters; `mdm link --model` reuses it.\n\n"
+     "--from-store trains on every record already loaded (no export): the comparisons,\n"
+     "blocking and thresholds of the model in use (the active stored version, else\n"
+     "model.path) with new parameters, stored as a new version of match_model (inactive\n"
+     "unless --activate; see mdm model). Steward decisions are not used for training;\n"
+     "mdm eval --labels measures a model against them. Prints {version, records,\n"
+     "candidate_pairs, em_iterations, lambda, prior, seconds}.\n"},
     {"explain", mdm_cli_explain, "field-by-field match weights of one record pair",
      "usage: mdm explain (--model MODEL.json | --config CFG.json) INPUT.csv [...]\n"
      "                   --a [SOURCE:]ID --b [SOURCE:]ID\n\n"
@@ -81,7 +88,10 @@ const mdm_cli_command mdm_cli_commands[] = {
      "With --labels, measures automatic linking against steward decisions in the database:\n"
      "precision of automatic links that stewards confirmed or split apart, links they had to\n"
      "make by hand (missed), and the precision automation would have had at thresholds\n"
-     "0.5..0.95 on the decided review items.\n\n"
+     "0.5..0.95 on the decided review items. It also scores every decided review item (its\n"
+     "best labelled record pair) with the active model (mdm model) and gives that model's\n"
+     "precision and recall on them at its link and review thresholds (model_version,\n"
+     "at_link, at_review).\n\n"
      "Compares CLUSTERS.csv (source,record_id,cluster_id, as written by mdm link) with the\n"
      "truth and prints records, clusters, true entities, the largest cluster and pairwise\n"
      "precision, recall and F1. With several sources only cross-source pairs count\n"
@@ -179,10 +189,19 @@ const mdm_cli_command mdm_cli_commands[] = {
      "Exit codes: 0 done, 2 bad usage or configuration, 4 unknown source, 7 database error,\n"
      "8 unreadable file.\n"},
     {"resolve", mdm_cli_resolve, "resolve every loaded record that is not resolved yet",
-     "usage: mdm resolve [--threads N] [--batch N] [--quiet] [--config FILE]\n\n"
+     "usage: mdm resolve [--threads N] [--batch N] [--quiet] [--config FILE]\n"
+     "       mdm resolve --all [--dry-run] [--threads N] [--config FILE]\n\n"
      "Runs incremental resolution (blocking keys, scoring, link/review/new entity, golden\n"
      "records) for every source record waiting in record_pending, oldest first, BATCH records\n"
-     "per transaction (default 200). Safe to interrupt and run again.\n"},
+     "per transaction (default 200). Safe to interrupt and run again.\n\n"
+     "--all re-evaluates every golden record under the active model: all resolved records\n"
+     "are matched again by the batch engine and golden records are split and merged to the\n"
+     "clusters found. Ids stay stable (a golden record keeps its id for its largest part;\n"
+     "merges keep the oldest id); golden records holding a record a steward decided on are\n"
+     "held together and never merged with one another, never_link assertions are kept;\n"
+     "changes are ordinary split and merged events. --dry-run reports the same plan and\n"
+     "writes nothing. Prints {records, entities, clusters, held, splits, merges,\n"
+     "records_moved, kept_apart, entities_after, changes: [first 20 operations]}.\n"},
     {"rejects", mdm_cli_rejects, "list refused records, or retry them after a configuration fix",
      "usage: mdm rejects list [--source CODE] [--key KEY] [--field FIELD]\n"
      "                        [--status open|retried|all] [--from TIME] [--to TIME]\n"
@@ -203,6 +222,20 @@ const mdm_cli_command mdm_cli_commands[] = {
      "source time of its own keeps the time it was first refused, so a newer version sent\n"
      "since is not overwritten. Prints {\"tried\", \"accepted\", \"refused\", \"skipped\"}\n"
      "(skipped: payload withheld for an erased subject, or source no longer configured).\n"},
+    {"model", mdm_cli_model, "list, show, activate or compare the matching models in the store",
+     "usage: mdm model list [--config FILE]\n"
+     "       mdm model show VERSION\n"
+     "       mdm model activate VERSION\n"
+     "       mdm model diff VERSION_A VERSION_B\n\n"
+     "Versions come from mdm train --from-store (or are inserted by an operator). list\n"
+     "prints one JSON object per version, newest first (trained_at, active, note,\n"
+     "trained_on, thresholds, prior); show prints one with its model document.\n"
+     "activate makes VERSION the active model (one at a time; audited) and re-scores every\n"
+     "open review item under it; running servers read the active model at start-up, so\n"
+     "restart them. Prints {\"active\", \"review_items\", \"rescored\"}.\n"
+     "diff prints, per comparison level, the match weight (bits) in both versions and the\n"
+     "change, the prior and thresholds of both, and the largest change.\n"
+     "Exit 4 for an unknown version, 2 for one that is not a trained model.\n"},
     {"serve", mdm_cli_serve, "run the HTTP API server until SIGTERM/SIGINT",
      "usage: mdm serve [--listen ADDR:PORT] [--config FILE] [--routes]\n\n"
      "Serves the HTTP API (/v1/..., /healthz, /readyz, /metrics, /v1/openapi.json) on\n"

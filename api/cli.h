@@ -94,6 +94,12 @@ int mdm_cli_load(int argc, char **argv);          /* api/cli_core.c */
 int mdm_cli_resolve(int argc, char **argv);       /* api/cli_core.c */
 int mdm_cli_export_golden(int argc, char **argv); /* api/cli_core.c: `export golden` */
 int mdm_cli_rejects(int argc, char **argv);       /* api/cli_core.c */
+int mdm_cli_model(int argc, char **argv);         /* api/cli_model.c */
+/* `mdm train --from-store` (api/cli_model.c; mdm_cli_train hands over to it). */
+int mdm_cli_train_store(int argc, char **argv);
+/* The active model measured on the decided review items (mdm/models.h
+ * mdm_models_label_eval), for `mdm eval --labels`; NULL with err on failure. */
+json_t *mdm_cli_model_label_eval(const char *config_path, mdm_err *err);
 int mdm_cli_serve(int argc, char **argv);
 int mdm_cli_apikey(int argc, char **argv);
 int mdm_cli_publish(int argc, char **argv);       /* api/cli_publish.c */

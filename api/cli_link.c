@@ -323,6 +323,9 @@ out:
 
 int mdm_cli_train(int argc, char **argv)
 {
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--from-store") == 0)
+            return mdm_cli_train_store(argc, argv); /* from the database: api/cli_model.c */
     link_args la;
     int rc = parse_link_args("train", argc, argv, &la);
     if (rc >= 0)

@@ -221,6 +221,14 @@ int mdm_cli_eval_labels(int argc, char **argv)
         rc = mdm_cli_fail("eval", &err);
         goto out_close;
     }
+    /* the active model on the decided review items (mdm/models.h) */
+    json_t *model = mdm_cli_model_label_eval(config_path, &err);
+    if (!model) {
+        rc = mdm_cli_fail("eval", &err);
+        json_decref(r);
+        goto out_close;
+    }
+    json_object_set_new(r, "model", model);
     if (as_json) {
         char *s = json_dumps(r, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         if (s)
@@ -252,6 +260,21 @@ int mdm_cli_eval_labels(int argc, char **argv)
                    (long long)json_integer_value(json_object_get(t, "linked")),
                    (long long)json_integer_value(json_object_get(t, "correct")));
             print_ratio("precision", json_object_get(t, "precision"));
+            putchar('\n');
+        }
+        static const char *const at[] = {"at_link", "at_review"};
+        for (size_t k = 0; k < 2; k++) {
+            json_t *c = json_object_get(model, at[k]);
+            printf("model_version=%d %s=%.2f items=%lld tp=%lld fp=%lld fn=%lld tn=%lld",
+                   (int)json_integer_value(json_object_get(model, "model_version")), at[k],
+                   json_number_value(json_object_get(c, "threshold")),
+                   (long long)json_integer_value(json_object_get(model, "items")),
+                   (long long)json_integer_value(json_object_get(c, "tp")),
+                   (long long)json_integer_value(json_object_get(c, "fp")),
+                   (long long)json_integer_value(json_object_get(c, "fn")),
+                   (long long)json_integer_value(json_object_get(c, "tn")));
+            print_ratio("precision", json_object_get(c, "precision"));
+            print_ratio("recall", json_object_get(c, "recall"));
             putchar('\n');
         }
     }

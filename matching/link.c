@@ -1336,3 +1336,73 @@ out:
     ld_free(&ld);
     return rc;
 }
+
+/* ---- training on caller-built features (mdm train --from-store) ---- */
+
+mdm_status mdm_link_train_feats(mdm_model *m, mdm_feat *feats, size_t n, int threads,
+                                mdm_link_stats *st, mdm_err *err)
+{
+    memset(st, 0, sizeof *st);
+    if (n < 2)
+        return mdm_err_set(err, MDM_EINVAL, "training needs at least two records (%zu)", n);
+    if (n >= UINT32_MAX - 1)
+        return mdm_err_set(err, MDM_EINVAL, "too many records");
+    double t0 = now_s();
+    linkdata ld;
+    memset(&ld, 0, sizeof ld);
+    ld.m = m;
+    ld.threads = mdm_link_threads(threads);
+    ld.feats = feats;
+    ld.n = n;
+    /* one population, every pair allowed: the service compares records across and within
+     * sources alike (mdm/bulk.c does the same) */
+    for (size_t i = 0; i < n; i++)
+        feats[i].source = 0;
+    ld.nsrc = 1;
+    ld.src_count[0] = n;
+    finish_features(&ld);
+    st->records = n;
+    st->sources = 1;
+    st->shared_values = ld.shared_values;
+    double t1 = now_s();
+    st->t_load = t1 - t0;
+
+    uint64_t *pairs = NULL, *codes = NULL;
+    size_t npairs = 0;
+    hist *hists = NULL, merged = {0};
+    mdm_status rc = mdm_block_candidates(m, feats, n, pair_allowed, &ld, ld.threads, &pairs,
+                                         &npairs, &st->block, err);
+    if (rc != MDM_OK)
+        goto out;
+    double t2 = now_s();
+    st->t_block = t2 - t1;
+    codes = mdm_xmalloc((npairs ? npairs : 1) * sizeof *codes);
+    cmp_ctx c = {.ld = &ld, .pairs = pairs, .codes = codes};
+    hists = c.hists = mdm_xcalloc((size_t)ld.threads, sizeof *hists);
+    mdm_parallel_for(ld.threads, npairs, compare_worker, &c);
+    for (int k = 0; k < ld.threads; k++)
+        for (size_t i = 0; i < hists[k].cap; i++)
+            if (hists[k].keys[i])
+                hist_add(&merged, hists[k].keys[i] - 1, hists[k].counts[i]);
+    double t3 = now_s();
+    st->t_score = t3 - t2;
+    train(&ld, m, pairs, npairs, &merged, st);
+    st->t_train = now_s() - t3;
+    st->t_total = now_s() - t0;
+out:
+    if (hists) {
+        for (int k = 0; k < ld.threads; k++) {
+            free(hists[k].keys);
+            free(hists[k].counts);
+        }
+        free(hists);
+    }
+    free(merged.keys);
+    free(merged.counts);
+    free(pairs);
+    free(codes);
+    ld.nsrc = 0;     /* no source names were allocated */
+    ld.feats = NULL; /* the caller's */
+    ld_free(&ld);
+    return rc;
+}

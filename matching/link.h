@@ -90,6 +90,14 @@ mdm_status mdm_link_feats(const mdm_model *m, mdm_feat *feats, size_t n, const u
                           uint32_t *cluster_of, mdm_edge **edges, size_t *nedges,
                           mdm_link_stats *st, mdm_err *err);
 
+/* Trains m (u from random pairs, m and the prior by EM over the blocked candidate pairs,
+ * as mdm_link_run does) on features the caller built from stored records (`mdm train
+ * --from-store`, mdm/models.h). Every pair of records is allowed (one population, as the
+ * service compares them). The features are rewritten as for mdm_link_feats. m is
+ * trained afterwards; st gets records, blocking, EM iterations and lambda. */
+mdm_status mdm_link_train_feats(mdm_model *m, mdm_feat *feats, size_t n, int threads,
+                                mdm_link_stats *st, mdm_err *err);
+
 /* Number of worker threads for a request (<= 0: MDM_THREADS, else online CPUs). */
 int mdm_link_threads(int requested);
 

@@ -203,6 +203,11 @@ const mdm_survive_config *mdm_ingest_survive(const mdm_ingest_ctx *ctx)
 {
     return ctx->sv;
 }
+int mdm_ingest_engine_version(const mdm_ingest_ctx *ctx)
+{
+    return ctx->engine_version;
+}
+
 const mdm_model *mdm_ingest_engine(const mdm_ingest_ctx *ctx)
 {
     return ctx->engine;

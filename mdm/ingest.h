@@ -117,6 +117,8 @@ const struct mdm_resolve_model *mdm_ingest_model(const mdm_ingest_ctx *ctx);
 const struct mdm_survive_config *mdm_ingest_survive(const mdm_ingest_ctx *ctx);
 /* The trained engine model (matching/model.h) or NULL when the built-in weights apply. */
 const struct mdm_model *mdm_ingest_engine(const mdm_ingest_ctx *ctx);
+/* The match_model version the model came from (0: configuration or built-in). */
+int mdm_ingest_engine_version(const mdm_ingest_ctx *ctx);
 
 /* Normalizer handles (matching/normalize.h) from a process-wide pool: one per thread at
  * a time, given back after use. NULL with err when ICU cannot be initialised. */
