@@ -144,6 +144,28 @@ static int rule_values(const mdm_block_rule *r, const mdm_feat *f, int *multi_pa
     return 1;
 }
 
+/* Order-insensitive names: a rule with a first-name and a last-name part under the same
+ * function (first_name:phonetic+last_name:phonetic) puts the smaller of the two values
+ * first, so a record with first and last name swapped has the same key. Sets *pf and
+ * *pl to the parts to exchange, or returns false. */
+static bool name_parts_swapped(const mdm_block_rule *r, const mdm_feat *f, int *pf, int *pl)
+{
+    *pf = *pl = -1;
+    for (int i = 0; i < r->nparts; i++) {
+        if (r->parts[i].field == MDM_FIELD_FIRST_NAME && *pf < 0)
+            *pf = i;
+        else if (r->parts[i].field == MDM_FIELD_LAST_NAME && *pl < 0)
+            *pl = i;
+    }
+    if (*pf < 0 || *pl < 0 || r->parts[*pf].fn != r->parts[*pl].fn ||
+        r->parts[*pf].fn == MDM_KEY_CANON)
+        return false;
+    char x[96], y[96];
+    size_t lx = 0, ly = 0;
+    return part_value(&r->parts[*pf], f, 0, x, &lx, sizeof x) &&
+           part_value(&r->parts[*pl], f, 0, y, &ly, sizeof y) && strcmp(x, y) > 0;
+}
+
 /* Key of rule r, value vi, into out (prefix "r<rule>:" included); length or 0. */
 static size_t rule_key(const mdm_model *m, int ri, const mdm_feat *f, int vi, int multi_part,
                        char *out, size_t cap)
@@ -152,10 +174,30 @@ static size_t rule_key(const mdm_model *m, int ri, const mdm_feat *f, int vi, in
     int pre = snprintf(out, cap, "r%d:", ri);
     size_t len = 0;
     char *body = out + pre;
-    for (int i = 0; i < r->nparts; i++)
-        if (!part_value(&r->parts[i], f, i == multi_part ? vi : 0, body, &len, cap - (size_t)pre))
+    int pf, pl;
+    bool swap = name_parts_swapped(r, f, &pf, &pl);
+    for (int i = 0; i < r->nparts; i++) {
+        int p = swap && i == pf ? pl : swap && i == pl ? pf : i;
+        if (!part_value(&r->parts[p], f, i == multi_part ? vi : 0, body, &len, cap - (size_t)pre))
             return 0;
+    }
     return (size_t)pre + len;
+}
+
+/* The record as its second spelling of the names would key it (Mueller for Müller), in
+ * *alt; false when it has none. */
+static bool alt_view(const mdm_feat *f, mdm_feat *alt)
+{
+    if (!f->first_alt && !f->last_alt)
+        return false;
+    *alt = *f;
+    if (f->first_alt) {
+        alt->v[MDM_FIELD_FIRST_NAME] = f->first_alt;
+        alt->first_canon = f->first_alt;
+    }
+    if (f->last_alt)
+        alt->v[MDM_FIELD_LAST_NAME] = f->last_alt;
+    return true;
 }
 
 size_t mdm_block_keys(const mdm_model *m, const mdm_feat *f, mdm_arena *a, const char **keys,
@@ -163,10 +205,12 @@ size_t mdm_block_keys(const mdm_model *m, const mdm_feat *f, mdm_arena *a, const
 {
     size_t n = 0;
     char buf[256];
+    mdm_feat alt;
+    int views = alt_view(f, &alt) ? 2 : 1;
     for (int ri = 0; ri < m->nrules; ri++) {
         int mp, nv = rule_values(&m->rules[ri], f, &mp);
-        for (int vi = 0; vi < nv; vi++) {
-            size_t len = rule_key(m, ri, f, vi, mp, buf, sizeof buf);
+        for (int vi = 0; vi < nv * views; vi++) {
+            size_t len = rule_key(m, ri, vi < nv ? f : &alt, vi % nv, mp, buf, sizeof buf);
             if (!len)
                 continue;
             bool dup = false;
@@ -315,18 +359,25 @@ static void keys_worker(void *p, int t, size_t lo, size_t hi)
     for (size_t i = lo; i < hi; i++) {
         const mdm_feat *f = &c->feats[i];
         uint32_t sk = sort_key(f);
+        mdm_feat alt;
+        int views = alt_view(f, &alt) ? 2 : 1;
         for (int ri = 0; ri < c->m->nrules; ri++) {
             int mp, nv = rule_values(&c->m->rules[ri], f, &mp);
-            uint64_t prev = 0;
-            for (int vi = 0; vi < nv; vi++) {
-                size_t len = rule_key(c->m, ri, f, vi, mp, buf, sizeof buf);
+            uint64_t seen[2 * MDM_FEAT_MULTI];
+            int nseen = 0;
+            for (int vi = 0; vi < nv * views; vi++) {
+                size_t len = rule_key(c->m, ri, vi < nv ? f : &alt, vi % nv, mp, buf, sizeof buf);
                 if (!len)
                     continue;
                 /* the rule index rides in the top 4 bits, for the per-rule statistics */
                 uint64_t h = (mdm_hash64(buf, len, 0x5eed) >> 4) | (uint64_t)ri << 60;
-                if (vi && h == prev)
+                bool dup = false;
+                for (int k = 0; k < nseen; k++)
+                    dup |= seen[k] == h;
+                if (dup)
                     continue;
-                prev = h;
+                if (nseen < 2 * MDM_FEAT_MULTI)
+                    seen[nseen++] = h;
                 if (v->n == v->cap) {
                     v->cap = v->cap ? 2 * v->cap : 4096;
                     v->a = mdm_xrealloc(v->a, v->cap * sizeof *v->a);

@@ -298,6 +298,14 @@ static void feat_worker(void *p, int t, size_t lo, size_t hi)
             mdm_record_set(&r, sm->cols[k].field, b, NULL);
             b += strlen(b) + 1;
         }
+        if (sm->family_first && r.full_name && !r.first_name && !r.last_name) {
+            /* "MUELLER HANS" read as "MUELLER, HANS" (as the service does) */
+            char *ff = mdm_norm_family_first(r.full_name);
+            if (ff) {
+                free(r.full_name);
+                r.full_name = ff;
+            }
+        }
         if (sm->month_first && r.birth_date) {
             /* US layout: read an ambiguous date month first */
             mdm_date d;
@@ -310,6 +318,7 @@ static void feat_worker(void *p, int t, size_t lo, size_t hi)
         }
         mdm_feat_build_with(norm, &r, ld->m->default_country, ld->arenas[t], &ld->feats[i],
                             phone_lookup, ld);
+        mdm_feat_build_attrs(ld->m, norm, &r, ld->arenas[t], &ld->feats[i]);
         ld->feats[i].source = (uint32_t)si;
     }
     mdm_record_clear(&r);
@@ -340,6 +349,8 @@ static void intern_worker(void *p, int t, size_t lo, size_t hi)
                     if (is_name_field(k))
                         f->v[k] = intern_str(ld->names, f->v[k]);
                 f->first_canon = intern_str(ld->names, f->first_canon);
+                f->first_alt = intern_str(ld->names, f->first_alt);
+                f->last_alt = intern_str(ld->names, f->last_alt);
                 f->first_phon = intern_str(ld->names, f->first_phon);
                 f->last_phon = intern_str(ld->names, f->last_phon);
             } else {

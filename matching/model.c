@@ -24,12 +24,14 @@ static const char *const field_names[] = {
 
 const char *mdm_field_name(mdm_field f)
 {
-    return (unsigned)f < MDM_FIELD_COUNT ? field_names[f] : "?";
+    return (unsigned)f < MDM_FIELD_ATTR0   ? field_names[f]
+           : (unsigned)f < MDM_FIELD_COUNT ? "attribute"
+                                           : "?";
 }
 
 int mdm_field_parse(const char *name)
 {
-    for (int i = 0; i < MDM_FIELD_COUNT; i++)
+    for (int i = 0; i < MDM_FIELD_ATTR0; i++)
         if (strcmp(field_names[i], name) == 0)
             return i;
     return -1;
@@ -122,27 +124,25 @@ static const char *strip_affixes(mdm_arena *a, const char *s, int *gen)
     return mdm_arena_strndup(a, s + start, end - start);
 }
 
-void mdm_feat_build(struct mdm_norm *norm, const mdm_record *r, const char *default_country,
-                    mdm_arena *a, mdm_feat *f)
-{
-    mdm_feat_build_with(norm, r, default_country, a, f, NULL, NULL);
-}
+typedef struct name_keys {
+    const char *first, *middle, *last;
+    int gen;
+} name_keys;
 
-void mdm_feat_build_with(struct mdm_norm *norm, const mdm_record *r, const char *default_country,
-                         mdm_arena *a, mdm_feat *f, mdm_phone_key_fn phone_fn, void *phone_ctx)
+/* The name keys of a record from its name fields (the full name parsed when first or
+ * last is absent), prefixes and suffixes left out of every part, the generation a suffix
+ * names in out->gen. */
+static void build_names(struct mdm_norm *norm, const mdm_record *r, const char *first_name,
+                        const char *middle_name, const char *last_name, const char *full_name,
+                        mdm_arena *a, mdm_buf *tmp, name_keys *out)
 {
-    memset(f, 0, sizeof *f);
-    mdm_buf tmp = {0};
-    const char *cc = default_country && *default_country ? default_country : "US";
-
-    /* names */
-    const char *first = norm_key(norm, r->first_name, a, &tmp);
-    const char *middle = norm_key(norm, r->middle_name, a, &tmp);
-    const char *last = norm_key(norm, r->last_name, a, &tmp);
+    const char *first = norm_key(norm, first_name, a, tmp);
+    const char *middle = norm_key(norm, middle_name, a, tmp);
+    const char *last = norm_key(norm, last_name, a, tmp);
     const char *last_suffix = NULL; /* parsed from the full name */
-    if ((!first || !last) && r->full_name) {
+    if ((!first || !last) && full_name) {
         mdm_name_parts np;
-        if (mdm_norm_name(norm, r->full_name, a, &np, NULL) == MDM_OK) {
+        if (mdm_norm_name(norm, full_name, a, &np, NULL) == MDM_OK) {
             if (np.suffix[0] && !r->suffix)
                 last_suffix = np.suffix;
             if (!first && np.first[0])
@@ -161,7 +161,7 @@ void mdm_feat_build_with(struct mdm_norm *norm, const mdm_record *r, const char 
     middle = strip_affixes(a, middle, &gen);
     last = strip_affixes(a, last, &gen);
     if (r->suffix) {
-        const char *sk = norm_key(norm, r->suffix, a, &tmp);
+        const char *sk = norm_key(norm, r->suffix, a, tmp);
         for (const char *p = sk; p && *p;) {
             size_t len = strcspn(p, " ");
             char tok[8];
@@ -175,7 +175,7 @@ void mdm_feat_build_with(struct mdm_norm *norm, const mdm_record *r, const char 
             p += *p == ' ';
         }
     }
-    f->gen = (int8_t)gen;
+    out->gen = gen;
     if (first) { /* "robert james" in a first-name column: first token only */
         const char *sp = strchr(first, ' ');
         if (sp) {
@@ -183,6 +183,51 @@ void mdm_feat_build_with(struct mdm_norm *norm, const mdm_record *r, const char 
                 middle = sp + 1;
             first = mdm_arena_strndup(a, first, (size_t)(sp - first));
         }
+    }
+    out->first = first;
+    out->middle = middle;
+    out->last = last;
+}
+
+/* The second spelling of a name key with the digraphs of mdm_norm_translit_digraphs
+ * (mueller for Müller), NULL when it has none or it equals key. */
+static const char *alt_key(const char *key, const char *alt)
+{
+    return key && alt && strcmp(key, alt) != 0 ? alt : NULL;
+}
+
+void mdm_feat_build(struct mdm_norm *norm, const mdm_record *r, const char *default_country,
+                    mdm_arena *a, mdm_feat *f)
+{
+    mdm_feat_build_with(norm, r, default_country, a, f, NULL, NULL);
+}
+
+void mdm_feat_build_with(struct mdm_norm *norm, const mdm_record *r, const char *default_country,
+                         mdm_arena *a, mdm_feat *f, mdm_phone_key_fn phone_fn, void *phone_ctx)
+{
+    memset(f, 0, sizeof *f);
+    mdm_buf tmp = {0};
+    const char *cc = default_country && *default_country ? default_country : "US";
+
+    /* names, and their second spelling with transliteration digraphs (Müller: muller
+     * and mueller) */
+    name_keys nk;
+    build_names(norm, r, r->first_name, r->middle_name, r->last_name, r->full_name, a, &tmp, &nk);
+    const char *first = nk.first, *middle = nk.middle, *last = nk.last;
+    f->gen = (int8_t)nk.gen;
+    {
+        char *d[4] = {
+            mdm_norm_translit_digraphs(r->first_name), mdm_norm_translit_digraphs(r->middle_name),
+            mdm_norm_translit_digraphs(r->last_name), mdm_norm_translit_digraphs(r->full_name)};
+        if (d[0] || d[1] || d[2] || d[3]) {
+            name_keys ak;
+            build_names(norm, r, d[0] ? d[0] : r->first_name, d[1] ? d[1] : r->middle_name,
+                        d[2] ? d[2] : r->last_name, d[3] ? d[3] : r->full_name, a, &tmp, &ak);
+            f->first_alt = alt_key(first, ak.first);
+            f->last_alt = alt_key(last, ak.last);
+        }
+        for (int i = 0; i < 4; i++)
+            free(d[i]);
     }
     f->v[MDM_FIELD_FIRST_NAME] = first;
     f->v[MDM_FIELD_MIDDLE_NAME] = middle;
@@ -264,6 +309,30 @@ void mdm_feat_build_with(struct mdm_norm *norm, const mdm_record *r, const char 
     f->v[MDM_FIELD_CUSTOMER_NUMBER] = id_key(r->customer_number, a);
     f->v[MDM_FIELD_TAX_ID] = id_key(r->tax_id, a);
     f->v[MDM_FIELD_NATIONAL_ID] = id_key(r->national_id, a);
+    mdm_buf_free(&tmp);
+}
+
+const char *mdm_model_field_name(const mdm_model *m, mdm_field f)
+{
+    if (f >= MDM_FIELD_ATTR0 && f < MDM_FIELD_COUNT) {
+        const char *p = m->attr_paths[f - MDM_FIELD_ATTR0];
+        return p ? p : "attribute";
+    }
+    return mdm_field_name(f);
+}
+
+void mdm_feat_build_attrs(const mdm_model *m, struct mdm_norm *norm, const mdm_record *r,
+                          mdm_arena *a, mdm_feat *f)
+{
+    if (!m->nattrs)
+        return;
+    mdm_buf tmp = {0};
+    for (int i = 0; i < m->nattrs; i++)
+        for (size_t k = 0; k < r->n_attributes; k++)
+            if (strcmp(r->attributes[k].key, m->attr_names[i]) == 0) {
+                f->v[MDM_FIELD_ATTR0 + i] = norm_key(norm, r->attributes[k].value, a, &tmp);
+                break;
+            }
     mdm_buf_free(&tmp);
 }
 
@@ -391,19 +460,36 @@ static bool parse_margin(json_t *cl, mdm_model *m, mdm_err *err)
     return true;
 }
 
-static bool parse_field(json_t *v, mdm_field *out, const char *where, mdm_err *err)
+/* A field path: a built-in field, or "attributes.KEY" (a slot of m, taken on first use). */
+static int model_field(mdm_model *m, const char *name)
 {
-    int f = json_is_string(v) ? mdm_field_parse(json_string_value(v)) : -1;
+    int f = mdm_field_parse(name);
+    if (f >= 0 || strncmp(name, "attributes.", 11) != 0 || !name[11])
+        return f;
+    for (int i = 0; i < m->nattrs; i++)
+        if (strcmp(m->attr_names[i], name + 11) == 0)
+            return MDM_FIELD_ATTR0 + i;
+    if (m->nattrs == MDM_MAX_ATTR_FIELDS)
+        return -1;
+    m->attr_paths[m->nattrs] = mdm_xstrdup(name);
+    m->attr_names[m->nattrs] = m->attr_paths[m->nattrs] + 11;
+    return MDM_FIELD_ATTR0 + m->nattrs++;
+}
+
+static bool parse_field(mdm_model *m, json_t *v, mdm_field *out, const char *where, mdm_err *err)
+{
+    int f = json_is_string(v) ? model_field(m, json_string_value(v)) : -1;
     if (f < 0) {
-        mdm_err_set(err, MDM_EINVAL, "%s: unknown field \"%s\"", where,
-                    json_is_string(v) ? json_string_value(v) : "?");
+        mdm_err_set(err, MDM_EINVAL, "%s: unknown field \"%s\" (at most %d attributes)", where,
+                    json_is_string(v) ? json_string_value(v) : "?", MDM_MAX_ATTR_FIELDS);
         return false;
     }
     *out = (mdm_field)f;
     return true;
 }
 
-static bool parse_rule(mdm_block_rule *r, const char *text, const char *where, mdm_err *err)
+static bool parse_rule(mdm_model *m, mdm_block_rule *r, const char *text, const char *where,
+                       mdm_err *err)
 {
     r->text = mdm_xstrdup(text);
     r->nparts = 0;
@@ -421,7 +507,7 @@ static bool parse_rule(mdm_block_rule *r, const char *text, const char *where, m
             *colon = 0;
             fn = colon + 1;
         }
-        int f = mdm_field_parse(tok);
+        int f = model_field(m, tok);
         if (f < 0) {
             mdm_err_set(err, MDM_EINVAL, "%s: unknown field \"%s\" in rule \"%s\"", where, tok,
                         text);
@@ -472,11 +558,11 @@ static bool parse_comparison(mdm_model *mdl, mdm_comparison *c, json_t *o, const
         return false;
     char w[160];
     snprintf(w, sizeof w, "%.120s.field", where);
-    if (!parse_field(json_object_get(o, "field"), &c->field, w, err))
+    if (!parse_field(mdl, json_object_get(o, "field"), &c->field, w, err))
         return false;
     json_t *name = json_object_get(o, "name");
-    c->name =
-        mdm_xstrdup(json_is_string(name) ? json_string_value(name) : mdm_field_name(c->field));
+    c->name = mdm_xstrdup(json_is_string(name) ? json_string_value(name)
+                                               : json_string_value(json_object_get(o, "field")));
     json_t *t = json_object_get(o, "type");
     int ti = -1;
     for (size_t i = 0; t && json_is_string(t) && i < N_CMP_TYPES; i++)
@@ -625,6 +711,8 @@ void mdm_model_free(mdm_model *m)
         free(m->rules[i].text);
     for (int i = 0; i < m->ngroups; i++)
         free(m->groups[i]);
+    for (int i = 0; i < m->nattrs; i++)
+        free(m->attr_paths[i]);
     free(m->default_country);
     free(m);
 }
@@ -720,7 +808,7 @@ mdm_model *mdm_model_from_json(json_t *doc, mdm_err *err)
             goto out_fail;
         }
         m->nrules++;
-        if (!parse_rule(&m->rules[i], json_string_value(r), w, err))
+        if (!parse_rule(m, &m->rules[i], json_string_value(r), w, err))
             goto out_fail;
     }
     double d = (double)m->max_block_size;
@@ -778,7 +866,7 @@ mdm_model *mdm_model_from_json(json_t *doc, mdm_err *err)
             }
             for (size_t i = 0; i < json_array_size(ids); i++) {
                 snprintf(w, sizeof w, "clustering.strong_ids[%zu]", i);
-                if (!parse_field(json_array_get(ids, i), &m->strong_ids[i], w, err))
+                if (!parse_field(m, json_array_get(ids, i), &m->strong_ids[i], w, err))
                     goto out_fail;
                 m->nstrong++;
             }
@@ -894,7 +982,7 @@ json_t *mdm_model_json(const mdm_model *m)
         const mdm_comparison *c = &m->cmp[k];
         json_t *o = json_object();
         json_object_set_new(o, "name", json_string(c->name));
-        json_object_set_new(o, "field", json_string(mdm_field_name(c->field)));
+        json_object_set_new(o, "field", json_string(mdm_model_field_name(m, c->field)));
         json_object_set_new(o, "type", json_string(type_name(c->type)));
         if (c->type == MDM_CT_CUSTOM) {
             json_t *lvs = json_array();
@@ -927,7 +1015,7 @@ json_t *mdm_model_json(const mdm_model *m)
         json_pack("{s:f,s:f}", "link", m->link_threshold, "review", m->review_threshold));
     json_t *ids = json_array();
     for (int i = 0; i < m->nstrong; i++)
-        json_array_append_new(ids, json_string(mdm_field_name(m->strong_ids[i])));
+        json_array_append_new(ids, json_string(mdm_model_field_name(m, m->strong_ids[i])));
     json_t *cf = json_array();
     for (int i = 0; i < m->nconflict; i++)
         json_array_append_new(cf, json_string(m->cmp[m->conflict_cmp[i]].name));
@@ -1005,6 +1093,16 @@ static int name_level(const mdm_comparison *c, const mdm_feat *a, const mdm_feat
     if (!x || !y)
         return -1;
     if (eq(x, y))
+        return 0;
+    /* one written with transliteration digraphs (Mueller), the other with the letter
+     * (Müller) */
+    const char *xa = c->field == MDM_FIELD_FIRST_NAME  ? a->first_alt
+                     : c->field == MDM_FIELD_LAST_NAME ? a->last_alt
+                                                       : NULL;
+    const char *ya = c->field == MDM_FIELD_FIRST_NAME  ? b->first_alt
+                     : c->field == MDM_FIELD_LAST_NAME ? b->last_alt
+                                                       : NULL;
+    if ((xa && eq(xa, y)) || (ya && eq(x, ya)))
         return 0;
     if (c->field == MDM_FIELD_FIRST_NAME && a->first_canon && b->first_canon &&
         (eq(a->first_canon, b->first_canon) ||

@@ -74,14 +74,22 @@
     X(TAX_ID, "tax_id")                                                                            \
     X(NATIONAL_ID, "national_id")
 
+/* Mapped attributes a model compares or blocks on ("attributes.occupation"): each takes
+ * one of these slots after the built-in fields, in the order the configuration names
+ * them (mdm_model.attr_names). */
+#define MDM_MAX_ATTR_FIELDS 4
+
 typedef enum mdm_field {
 #define MDM_X_FIELD(id, name) MDM_FIELD_##id,
     MDM_FIELD_LIST(MDM_X_FIELD)
 #undef MDM_X_FIELD
-        MDM_FIELD_COUNT
+        MDM_FIELD_ATTR0,
+    MDM_FIELD_COUNT = MDM_FIELD_ATTR0 + MDM_MAX_ATTR_FIELDS
 } mdm_field;
 
-/* Name of a field ("first_name"); the field of a name, or -1. */
+/* Name of a built-in field ("first_name"), "attribute" for an attribute slot; the
+ * built-in field of a name, or -1 (attributes: mdm_model_field_name and the model's
+ * configuration). */
 const char *mdm_field_name(mdm_field f);
 int mdm_field_parse(const char *name);
 
@@ -93,7 +101,12 @@ typedef struct mdm_feat {
     const char *emails[MDM_FEAT_MULTI];
     const char *phones[MDM_FEAT_MULTI];
     uint8_t n_emails, n_phones;
-    const char *first_canon;            /* nickname class of the first name (bob -> robert) */
+    const char *first_canon; /* nickname class of the first name (bob -> robert) */
+    /* second spelling of the first and last name with transliteration digraphs
+     * (mdm_norm_translit_digraphs: mueller for Müller, whose key is muller); NULL when the
+     * name has no such letter. Equal to the other record's name or second spelling:
+     * "exact"; blocking keys are made from both spellings. */
+    const char *first_alt, *last_alt;
     const char *first_phon, *last_phon; /* double metaphone primary keys */
     int16_t by;                         /* birth year, 0 unknown */
     int8_t gen;      /* generation named by a suffix (mdm_norm_generation: 1 sr, 2 jr/ii, 3 iii
@@ -123,6 +136,16 @@ typedef const char *(*mdm_phone_key_fn)(void *ctx, struct mdm_norm *norm, const 
                                         const char *country, mdm_arena *a);
 void mdm_feat_build_with(struct mdm_norm *norm, const mdm_record *r, const char *default_country,
                          mdm_arena *a, mdm_feat *f, mdm_phone_key_fn phone_fn, void *phone_ctx);
+
+/* The field path of f in m's configuration: "first_name", "attributes.occupation". */
+struct mdm_model;
+const char *mdm_model_field_name(const struct mdm_model *m, mdm_field f);
+
+/* Fills the attribute slots of f (MDM_FIELD_ATTR0...) from r's attributes that m compares
+ * or blocks on, in comparison form (lower case, accents folded, blanks collapsed).
+ * After mdm_feat_build*: both paths (mdm link, the service) call it. */
+void mdm_feat_build_attrs(const struct mdm_model *m, struct mdm_norm *norm, const mdm_record *r,
+                          mdm_arena *a, mdm_feat *f);
 
 /* ---- configuration and model ---- */
 
@@ -194,6 +217,11 @@ typedef struct mdm_model {
     char *default_country;
     mdm_comparison cmp[MDM_MAX_COMPARISONS];
     int ncmp;
+    /* attribute slots MDM_FIELD_ATTR0 + i: the path ("attributes.occupation") and the
+     * attribute key inside it ("occupation") */
+    char *attr_paths[MDM_MAX_ATTR_FIELDS];
+    const char *attr_names[MDM_MAX_ATTR_FIELDS];
+    int nattrs;
     mdm_block_rule rules[MDM_MAX_BLOCK_RULES];
     int nrules;
     long max_block_size; /* larger blocks are windowed (sorted neighbourhood), reported */

@@ -624,6 +624,111 @@ int mdm_norm_generation(const char *token)
     return 0;
 }
 
+char *mdm_norm_translit_digraphs(const char *s)
+{
+    if (!s)
+        return NULL;
+    bool any = false;
+    for (const unsigned char *p = (const unsigned char *)s; *p && !any; p++)
+        any = *p == 0xC3 || *p == 0xCC;
+    if (!any)
+        return NULL;
+    mdm_buf b = {0};
+    bool changed = false;
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        const char *rep = NULL;
+        size_t used = 0;
+        if (p[0] == 0xC3 && p[1]) {
+            static const struct {
+                unsigned char c;
+                const char *r;
+            } tab[] = {{0xA4, "ae"}, {0x84, "Ae"}, {0xB6, "oe"}, {0x96, "Oe"}, {0xBC, "ue"},
+                       {0x9C, "Ue"}, {0xB8, "oe"}, {0x98, "Oe"}, {0xA5, "aa"}, {0x85, "Aa"}};
+            for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++)
+                if (p[1] == tab[i].c)
+                    rep = tab[i].r, used = 2;
+        } else if (p[1] == 0xCC && (p[2] == 0x88 || p[2] == 0x8A)) {
+            /* a o u followed by a combining diaeresis (U+0308), a followed by a ring (U+030A) */
+            char c = (char)(p[0] | 0x20);
+            if (p[2] == 0x88 && (c == 'a' || c == 'o' || c == 'u')) {
+                mdm_buf_putc(&b, (char)p[0]);
+                mdm_buf_putc(&b, p[0] >= 'a' ? 'e' : 'E');
+                p += 3;
+                changed = true;
+                continue;
+            }
+            if (p[2] == 0x8A && c == 'a') {
+                mdm_buf_putc(&b, (char)p[0]);
+                mdm_buf_putc(&b, p[0] >= 'a' ? 'a' : 'A');
+                p += 3;
+                changed = true;
+                continue;
+            }
+        }
+        if (rep) {
+            mdm_buf_puts(&b, rep);
+            p += used;
+            changed = true;
+        } else {
+            mdm_buf_putc(&b, (char)*p++);
+        }
+    }
+    char *out = changed ? mdm_xstrdup(b.data) : NULL;
+    mdm_buf_free(&b);
+    return out;
+}
+
+/* Lower-cased letters of one token ("Van" -> "van", "Dr." -> "dr"), "" when too long. */
+static void token_word(const char *t, size_t len, char *w, size_t cap)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (n + 1 >= cap) {
+            n = 0;
+            break;
+        }
+        if (isalnum((unsigned char)t[i]))
+            w[n++] = (char)tolower((unsigned char)t[i]);
+    }
+    w[n] = '\0';
+}
+
+char *mdm_norm_family_first(const char *full)
+{
+    if (!full || strchr(full, ','))
+        return NULL;
+    const char *tok[32];
+    size_t len[32], n = 0;
+    for (const char *p = full; *p && n < 32;) {
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (!*p)
+            break;
+        tok[n] = p;
+        len[n] = strcspn(p, " \t");
+        p += len[n];
+        n++;
+    }
+    char w[24];
+    size_t i = 0;
+    while (i + 2 < n) { /* prefixes (Dr, Mrs), keeping a family and a given name */
+        token_word(tok[i], len[i], w, sizeof w);
+        if (!(mdm_norm_name_affix(w) & MDM_AFFIX_PREFIX))
+            break;
+        i++;
+    }
+    while (i + 2 < n) { /* particles of the family name (van der Berg) */
+        token_word(tok[i], len[i], w, sizeof w);
+        if (!in_list(w, name_particles))
+            break;
+        i++;
+    }
+    if (i + 1 >= n) /* a single token: nothing to reorder */
+        return NULL;
+    size_t cut = (size_t)(tok[i] - full) + len[i];
+    return mdm_xasprintf("%.*s,%s", (int)cut, full, full + cut);
+}
+
 typedef struct tok_list {
     char **v;
     size_t n, cap;

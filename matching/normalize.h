@@ -86,6 +86,20 @@ int mdm_norm_name_affix(const char *token);
  * else. Thread-safe. */
 int mdm_norm_generation(const char *token);
 
+/* Transliteration equivalence (issue 15): ASCII-only systems write Müller as Mueller,
+ * Jørgen as Joergen, Håkon as Haakon, while the comparison key (Latin-ASCII) drops the
+ * marks (muller). Returns s with ä ö ü ø å (either case, precomposed or with a combining
+ * diaeresis or ring) written ae oe ue oe aa (malloc'd), or NULL when s has none of them;
+ * its key is the record's second spelling. ß and æ are already ss and ae in the key. */
+char *mdm_norm_translit_digraphs(const char *s);
+
+/* A full name kept family name first in one field ("MUELLER HANS", "VAN DER BERG ANNA
+ * MARIA", "DR MUELLER HANS JR"): the same name with a comma after the family name
+ * ("MUELLER, HANS"), which every name parser reads as family name first; the family name
+ * is the first token after any prefixes, with the particles before it. NULL (nothing to
+ * do) when full holds a comma or a single token. malloc'd. */
+char *mdm_norm_family_first(const char *full);
+
 /* Nicknames, from the table shipped in data/nicknames/names.csv (embedded in the binary).
  * key is one given-name token in comparison form.
  * mdm_norm_nickname_canon: the canonical name of key's nickname class (bob -> robert,

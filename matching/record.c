@@ -589,8 +589,8 @@ mdm_status mdm_source_map_parse(mdm_source_map *m, json_t *obj, const char *wher
     json_t *v;
     json_object_foreach(obj, key, v)
     {
-        static const char *const known[] = {"name",    "match",   "record_id", "deduplicated",
-                                            "columns", "comment", "date_order"};
+        static const char *const known[] = {"name",    "match",   "record_id",  "deduplicated",
+                                            "columns", "comment", "date_order", "name_order"};
         bool ok = false;
         for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
             ok |= strcmp(key, known[i]) == 0;
@@ -615,6 +615,14 @@ mdm_status mdm_source_map_parse(mdm_source_map *m, json_t *obj, const char *wher
         goto out_clear;
     }
     m->month_first = v && strcmp(json_string_value(v), "mdy") == 0;
+    v = json_object_get(obj, "name_order");
+    if (v && (!json_is_string(v) || (strcmp(json_string_value(v), "family_first") != 0 &&
+                                     strcmp(json_string_value(v), "given_first") != 0))) {
+        st = mdm_err_set(err, MDM_EINVAL,
+                         "%s.name_order: expected \"given_first\" or \"family_first\"", where);
+        goto out_clear;
+    }
+    m->family_first = v && strcmp(json_string_value(v), "family_first") == 0;
     if (!m->record_id) {
         st = mdm_err_set(err, MDM_EINVAL, "%s.record_id: missing (the record id column)", where);
         goto out_clear;
@@ -657,6 +665,8 @@ json_t *mdm_source_map_json(const mdm_source_map *m)
     json_object_set_new(o, "deduplicated", json_boolean(m->deduplicated));
     if (m->month_first)
         json_object_set_new(o, "date_order", json_string("mdy"));
+    if (m->family_first)
+        json_object_set_new(o, "name_order", json_string("family_first"));
     json_t *cols = json_object();
     for (size_t i = 0; i < m->ncols; i++)
         json_object_set_new(cols, m->cols[i].column, json_string(m->cols[i].field));

@@ -138,12 +138,14 @@ typedef struct mdm_source_map {
     char *record_id;   /* column holding the record id (never used for matching) */
     bool deduplicated; /* no duplicates inside this source: skip within-source pairs */
     bool month_first;  /* "date_order": "mdy": ambiguous dates read month first (US) */
+    bool family_first; /* "name_order": "family_first": a full name without a comma is
+                        * family name first (ERP "MUELLER HANS") */
     mdm_colmap *cols;
     size_t ncols;
 } mdm_source_map;
 
-/* Parses one source object: {"name", "match", "record_id", "deduplicated",
- * "columns": {"csv column": "field path", ...}}. where names the JSON location for
+/* Parses one source object: {"name", "match", "record_id", "deduplicated", "date_order",
+ * "name_order", "columns": {"csv column": "field path", ...}}. where names the JSON location for
  * messages ("sources[0]"). */
 mdm_status mdm_source_map_parse(mdm_source_map *m, json_t *obj, const char *where, mdm_err *err);
 void mdm_source_map_clear(mdm_source_map *m);

@@ -438,6 +438,7 @@ typedef struct canon_build {
     mdm_norm *n;
     mdm_arena *a;
     const mdm_limits *lim;
+    bool family_first; /* the source's full names are family name first */
 } canon_build;
 
 /* Pointer of the input column that filled canonical field f, else "/f". */
@@ -908,9 +909,8 @@ static char *strip_full_affixes(json_t *rec, const char *full)
 
 static void split_parts(json_t *rec, const char *full);
 
-static void split_full_name(json_t *rec)
+static void split_full_name(json_t *rec, const char *full0)
 {
-    const char *full0 = json_string_value(json_object_get(rec, "full_name"));
     if (!full0 || json_object_get(rec, "last_name") || json_object_get(rec, "first_name"))
         return;
     char *full = strip_full_affixes(rec, full0);
@@ -968,12 +968,17 @@ static void normalize_names(canon_build *b, json_t *keys)
     mdm_err err;
     const char *full = sget(rec, "full_name");
     if (full && !sget(rec, "first_name") && !sget(rec, "last_name")) {
+        /* a source whose full names are family name first: read as "FAMILY, GIVEN" */
+        char *ff = b->family_first ? mdm_norm_family_first(full) : NULL;
+        if (ff)
+            full = mdm_arena_strdup(b->a, ff);
+        free(ff);
         mdm_name_parts np;
         if (mdm_norm_name(b->n, full, b->a, &np, &err) != MDM_OK) {
             add_error(b, "/full_name", "full_name", "is not valid UTF-8");
             return;
         }
-        split_full_name(rec);
+        split_full_name(rec, full);
         if (*np.first)
             json_object_set_new(keys, "first", json_string(np.first));
         if (*np.middle)
@@ -1281,6 +1286,7 @@ mdm_status mdm_ingest_canonicalize(const mdm_ingest_ctx *ctx, const mdm_source *
     b.ptrs = json_object();
     b.country = src && src->default_country ? src->default_country : ctx->default_country;
     b.lim = &ctx->limits;
+    b.family_first = src && src->family_first;
     bool canonical_input = !src || src->nfields == 0 ||
                            (json_object_get(record, "source_key") &&
                             !lookup(record, src->key_column ? src->key_column : "source_key"));

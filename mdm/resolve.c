@@ -407,6 +407,15 @@ static void canon_to_record(const json_t *c, mdm_record *r)
     {
         set_field(r, "phone", json_object_get(it, "value"));
     }
+    const char *ak;
+    json_t *av;
+    json_object_foreach((json_t *)json_object_get(c, "attributes"), ak, av)
+    {
+        char path[160];
+        if (json_is_string(av) &&
+            snprintf(path, sizeof path, "attributes.%s", ak) < (int)sizeof path)
+            set_field(r, path, av);
+    }
     json_array_foreach(json_object_get(c, "addresses"), i, it)
     {
         if (i >= MDM_RECORD_MAX_ADDRESSES)
@@ -437,6 +446,7 @@ bool mdm_resolve_features(const mdm_ingest_ctx *ctx, mdm_norm *norm, mdm_arena *
     const char *country = json_string_value(json_object_get(addr, "country"));
     mdm_feat_build_with(norm, &rec, country ? country : m->default_country, a, f, phone_fn,
                         phone_ctx);
+    mdm_feat_build_attrs(m, norm, &rec, a, f);
     mdm_record_clear(&rec);
     return true;
 }

@@ -122,9 +122,9 @@ static mdm_status opt_string(const json_t *obj, const char *key, size_t i, char 
 static mdm_status parse_one(const json_t *obj, size_t i, mdm_source *s, mdm_err *err)
 {
     char ptr[160];
-    static const char *const known[] = {"code",  "name",    "kind", "default_country",
-                                        "trust", "mapping", "key",  "updated_at",
-                                        "op",    NULL};
+    static const char *const known[] = {"code",  "name",       "kind", "default_country",
+                                        "trust", "mapping",    "key",  "updated_at",
+                                        "op",    "name_order", NULL};
     if (!json_is_object(obj)) {
         snprintf(ptr, sizeof ptr, "/sources/%zu", i);
         return mdm_err_set_field(err, MDM_EINVAL, ptr, "sources[%zu] must be an object", i);
@@ -172,6 +172,16 @@ static mdm_status parse_one(const json_t *obj, size_t i, mdm_source *s, mdm_err 
                                  "sources[%zu].default_country must be an ISO 3166-1 alpha-2 code",
                                  i);
     }
+    const json_t *order = json_object_get(obj, "name_order");
+    if (order && (!json_is_string(order) || (strcmp(json_string_value(order), "family_first") &&
+                                             strcmp(json_string_value(order), "given_first")))) {
+        snprintf(ptr, sizeof ptr, "/sources/%zu/name_order", i);
+        return mdm_err_set_field(err, MDM_EINVAL, ptr,
+                                 "sources[%zu].name_order must be \"given_first\" or "
+                                 "\"family_first\"",
+                                 i);
+    }
+    s->family_first = order && !strcmp(json_string_value(order), "family_first");
     if ((st = opt_string(obj, "key", i, &s->key_column, err)) != MDM_OK ||
         (st = opt_string(obj, "updated_at", i, &s->updated_column, err)) != MDM_OK ||
         (st = opt_string(obj, "op", i, &s->op_column, err)) != MDM_OK)

@@ -30,6 +30,7 @@
 #include "mdm/db.h"
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef struct mdm_source_field {
@@ -50,6 +51,8 @@ typedef struct mdm_source {
     char *op_column;       /* column holding upsert|delete; NULL: "op" */
     json_t *trust;         /* object attr -> integer (owned) */
     json_t *mapping;       /* the mapping object as configured (owned) */
+    bool family_first;     /* "name_order": "family_first": a full name without a comma is
+                            * family name first (ERP "MUELLER HANS") */
     mdm_source_field *fields;
     size_t nfields;
 } mdm_source;

@@ -1,6 +1,7 @@
 /* Unit tests: model configuration, features, comparison levels, scoring with term
  * frequencies, explanations, JSON round trip, and EM on simulated data. */
 #include "common/mem.h"
+#include "matching/block.h"
 #include "matching/model.h"
 #include "matching/normalize.h"
 #include "tests/test.h"
@@ -78,6 +79,117 @@ static void test_config_errors(void)
             fprintf(stderr, "  got: %s\n", err.msg);
         mdm_model_free(m);
     }
+}
+
+/* Transliteration equivalence (issue 15): Müller = Mueller = Muller, Jürgen = Juergen,
+ * Jørgen = Joergen, Håkon = Haakon (as ASCII-only systems write them); Mueller and Muller
+ * (neither with the letter) compare as before. */
+static void test_translit_levels(void)
+{
+    mdm_err err = {0};
+    mdm_model *m = load_cfg(cfg_text, &err);
+    mdm_norm *n = mdm_norm_new(&err);
+    CHECK(m != NULL && n != NULL);
+    if (!m || !n)
+        return;
+    mdm_arena *a = mdm_arena_new(4096);
+    mdm_feat x, y;
+    int8_t lv[MDM_MAX_COMPARISONS];
+    static const struct {
+        const char *f1, *l1, *f2, *l2;
+        int first, last;
+    } cases[] = {
+        {"Jürgen", "Müller", "JUERGEN", "MUELLER", 0, 0},
+        {"Jürgen", "Müller", "Jurgen", "Muller", 0, 0},
+        {"Jørgen", "Sørensen", "Joergen", "Soerensen", 0, 0},
+        {"Håkon", "Ås", "Haakon", "Aas", 0, 0},
+        {"Ännchen", "Schäfer", "Aennchen", "Schaefer", 0, 0},
+        {"Ju\xcc\x88rgen", "Mu\xcc\x88ller", "Juergen", "Mueller", 0, 0}, /* combining */
+        /* neither written with the letter: Jaro-Winkler 0.918, "far" as before */
+        {"Hans", "Mueller", "Hans", "Muller", 0, 3},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        feat_of(n, a, &x, cases[i].f1, cases[i].l1, "", "", "");
+        feat_of(n, a, &y, cases[i].f2, cases[i].l2, "", "", "");
+        mdm_model_levels(m, &x, &y, lv);
+        if (!mdm_test_case(lv[0] == cases[i].first && lv[1] == cases[i].last, cases[i].l1))
+            fprintf(stderr, "  %s %s ~ %s %s: levels %d %d\n", cases[i].f1, cases[i].l1,
+                    cases[i].f2, cases[i].l2, lv[0], lv[1]);
+        mdm_model_levels(m, &y, &x, lv); /* symmetric */
+        CHECK(lv[0] == cases[i].first && lv[1] == cases[i].last);
+    }
+    mdm_arena_free(a);
+    mdm_norm_free(n);
+    mdm_model_free(m);
+}
+
+/* Comparisons and blocking on a mapped attribute (issue 15, item 5), any comparator
+ * type; the model's JSON names the attribute path. */
+static void test_attribute_comparison(void)
+{
+    static const char *text =
+        "{\"sources\":[{\"record_id\":\"id\",\"columns\":{\"job\":\"attributes.occupation\","
+        "\"club\":\"attributes.club\"}}],\"comparisons\":["
+        "{\"field\":\"attributes.occupation\",\"type\":\"string\",\"thresholds\":[0.9,0.7]},"
+        "{\"name\":\"club\",\"field\":\"attributes.club\",\"type\":\"id\"}],"
+        "\"blocking\":{\"rules\":[\"attributes.occupation\"]}}";
+    mdm_err err = {0};
+    mdm_model *m = load_cfg(text, &err);
+    mdm_norm *n = mdm_norm_new(&err);
+    CHECK(m != NULL && n != NULL);
+    if (!m || !n) {
+        fprintf(stderr, "  %s\n", err.msg);
+        mdm_model_free(m);
+        mdm_norm_free(n);
+        return;
+    }
+    CHECK_INT(m->nattrs, 2);
+    CHECK_STR(m->cmp[0].name, "attributes.occupation");
+    mdm_arena *a = mdm_arena_new(4096);
+    mdm_feat f[3];
+    const char *vals[3][2] = {
+        {"Software Engineer", "AB-1234"}, {"software  engineer", "ab1234"}, {"Plumber", "AB1235"}};
+    for (int i = 0; i < 3; i++) {
+        mdm_record r;
+        mdm_record_init(&r);
+        mdm_record_set(&r, "attributes.occupation", vals[i][0], NULL);
+        mdm_record_set(&r, "attributes.club", vals[i][1], NULL);
+        mdm_feat_build(n, &r, "US", a, &f[i]);
+        mdm_feat_build_attrs(m, n, &r, a, &f[i]);
+        mdm_record_clear(&r);
+    }
+    int8_t lv[MDM_MAX_COMPARISONS];
+    mdm_model_levels(m, &f[0], &f[1], lv);
+    CHECK_INT(lv[0], 0); /* folded: equal */
+    mdm_model_levels(m, &f[0], &f[2], lv);
+    CHECK_INT(lv[0], 3); /* different */
+    const char *keys[4];
+    CHECK_INT(mdm_block_keys(m, &f[0], a, keys, 4), 1);
+    const char *keys2[4];
+    CHECK_INT(mdm_block_keys(m, &f[1], a, keys2, 4), 1);
+    CHECK_STR(keys[0], keys2[0]);
+    json_t *doc = mdm_model_json(m);
+    json_t *c0 = json_array_get(json_object_get(doc, "comparisons"), 1);
+    CHECK_STR(json_string_value(json_object_get(c0, "field")), "attributes.club");
+    mdm_model *back = mdm_model_from_json(doc, &err);
+    CHECK(back != NULL);
+    if (back)
+        CHECK_INT(back->cmp[1].field, MDM_FIELD_ATTR0 + 1);
+    mdm_model_free(back);
+    json_decref(doc);
+    /* more attributes than slots: refused, naming the limit */
+    mdm_model *over = load_cfg(
+        "{\"sources\":[{\"record_id\":\"id\",\"columns\":{}}],\"comparisons\":["
+        "{\"field\":\"attributes.a\",\"type\":\"exact\"},{\"field\":\"attributes.b\",\"type\":"
+        "\"exact\"},{\"field\":\"attributes.c\",\"type\":\"exact\"},{\"field\":\"attributes.d\","
+        "\"type\":\"exact\"},{\"field\":\"attributes.e\",\"type\":\"exact\"}]}",
+        &err);
+    CHECK(over == NULL);
+    CHECK(strstr(err.msg, "attributes.e") != NULL);
+    mdm_model_free(over);
+    mdm_arena_free(a);
+    mdm_norm_free(n);
+    mdm_model_free(m);
 }
 
 static void test_levels(void)
@@ -376,6 +488,8 @@ int main(void)
 {
     RUN(test_config_errors);
     RUN(test_levels);
+    RUN(test_translit_levels);
+    RUN(test_attribute_comparison);
     RUN(test_tf_and_explain);
     RUN(test_default_groups);
     RUN(test_custom_levels);

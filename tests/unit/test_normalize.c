@@ -46,6 +46,59 @@ static void test_text_table(void)
 }
 
 /* name: input, prefix, first, middle, last, suffix */
+/* Transliteration digraphs and family-first full names (issue 15, item 4). */
+static void test_digraphs_and_family_first(void)
+{
+    static const struct {
+        const char *in, *want; /* want NULL: nothing to change */
+    } dg[] = {
+        {"Müller", "Mueller"},
+        {"JÜRGEN", "JUeRGEN"},
+        {"Jørgen Sørensen", "Joergen Soerensen"},
+        {"Håkon Ås", "Haakon Aas"},
+        {"Schäfer", "Schaefer"},
+        {"Ju\xcc\x88rgen", "Juergen"},
+        {"Mueller", NULL},
+        {"José", NULL},
+        {NULL, NULL},
+    };
+    for (size_t i = 0; i < sizeof dg / sizeof dg[0]; i++) {
+        char *got = mdm_norm_translit_digraphs(dg[i].in);
+        bool ok = dg[i].want ? got && strcmp(got, dg[i].want) == 0 : got == NULL;
+        if (!mdm_test_case(ok, dg[i].in ? dg[i].in : "(null)"))
+            fprintf(stderr, "  %s -> %s\n", dg[i].in ? dg[i].in : "(null)", got ? got : "(null)");
+        free(got);
+    }
+    static const struct {
+        const char *in, *want;
+    } ff[] = {
+        {"MUELLER HANS", "MUELLER, HANS"},
+        {"MUELLER HANS PETER", "MUELLER, HANS PETER"},
+        {"VAN DER BERG ANNA", "VAN DER BERG, ANNA"},
+        {"DR MUELLER HANS", "DR MUELLER, HANS"},
+        {"CRUMWELL THADDEUS JR", "CRUMWELL, THADDEUS JR"},
+        {"MUELLER, HANS", NULL},
+        {"MUELLER", NULL},
+        {"  ", NULL},
+    };
+    for (size_t i = 0; i < sizeof ff / sizeof ff[0]; i++) {
+        char *got = mdm_norm_family_first(ff[i].in);
+        bool ok = ff[i].want ? got && strcmp(got, ff[i].want) == 0 : got == NULL;
+        if (!mdm_test_case(ok, ff[i].in))
+            fprintf(stderr, "  %s -> %s\n", ff[i].in, got ? got : "(null)");
+        free(got);
+    }
+    /* the name parser reads the result family name first */
+    mdm_arena *a = mdm_arena_new(1024);
+    char *re = mdm_norm_family_first("MUELLER HANS");
+    mdm_name_parts p;
+    CHECK(mdm_norm_name(N, re, a, &p, NULL) == MDM_OK);
+    CHECK_STR(p.first, "hans");
+    CHECK_STR(p.last, "mueller");
+    free(re);
+    mdm_arena_free(a);
+}
+
 static void test_name_table(void)
 {
     tsv t;
@@ -635,6 +688,7 @@ int main(void)
     RUN(test_threads);
     RUN(test_text_table);
     RUN(test_name_table);
+    RUN(test_digraphs_and_family_first);
     RUN(test_nickname_table);
     RUN(test_nickname_embedded_matches_csv);
     RUN(test_nickname_removed);
