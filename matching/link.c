@@ -603,7 +603,8 @@ static void weights_init(weights *w, const mdm_model *m)
     w->floor = m->u_floor;
 }
 
-static double weight_of(const mdm_model *m, const weights *w, const int8_t *lv, const float *freq)
+static double weight_of(const mdm_model *m, const weights *w, const int8_t *lv, bool apart,
+                        const float *freq)
 {
     double wk[MDM_MAX_COMPARISONS];
     for (int k = 0; k < m->ncmp; k++) {
@@ -623,24 +624,28 @@ static double weight_of(const mdm_model *m, const weights *w, const int8_t *lv, 
             s += wk[k];
         return s;
     }
-    return mdm_model_combine(m, wk, NULL);
+    return mdm_model_combine(m, wk, apart, NULL);
 }
 
-static uint64_t encode(const mdm_model *m, const int8_t *lv)
+/* A pattern: the levels and, lowest bit, whether the first names are apart (mdm_groups). */
+static uint64_t encode(const mdm_model *m, const int8_t *lv, bool apart)
 {
     uint64_t code = 0;
     for (int k = m->ncmp - 1; k >= 0; k--)
         code = code * (uint64_t)(m->cmp[k].nlevels + 1) + (uint64_t)(lv[k] + 1);
-    return code;
+    return code << 1 | (apart ? 1 : 0);
 }
 
-static void decode(const mdm_model *m, uint64_t code, int8_t *lv)
+static bool decode(const mdm_model *m, uint64_t code, int8_t *lv)
 {
+    bool apart = code & 1;
+    code >>= 1;
     for (int k = 0; k < m->ncmp; k++) {
         uint64_t base = (uint64_t)m->cmp[k].nlevels + 1;
         lv[k] = (int8_t)((int)(code % base) - 1);
         code /= base;
     }
+    return apart;
 }
 
 /* per-thread pattern histogram: open addressing code -> count */
@@ -698,7 +703,8 @@ static void compare_worker(void *p, int t, size_t lo, size_t hi)
     for (size_t i = lo; i < hi; i++) {
         uint32_t a = (uint32_t)(c->pairs[i] >> 32), b = (uint32_t)c->pairs[i];
         mdm_model_levels(m, &c->ld->feats[a], &c->ld->feats[b], lv);
-        uint64_t code = encode(m, lv);
+        uint64_t code =
+            encode(m, lv, mdm_model_names_apart(m, &c->ld->feats[a], &c->ld->feats[b], lv));
         c->codes[i] = code;
         if (c->hists)
             hist_add(&c->hists[t], code, 1);
@@ -743,10 +749,10 @@ static void score_worker(void *p, int t, size_t lo, size_t hi)
     int8_t lv[MDM_MAX_COMPARISONS];
     for (size_t i = lo; i < hi; i++) {
         uint32_t a = (uint32_t)(c->pairs[i] >> 32), b = (uint32_t)c->pairs[i];
-        decode(m, c->codes[i], lv);
+        bool apart = decode(m, c->codes[i], lv);
         if (mdm_model_vetoed(m, lv))
             continue;
-        double w = weight_of(m, &c->w, lv, c->ld->freq + (size_t)a * (size_t)m->ncmp);
+        double w = weight_of(m, &c->w, lv, apart, c->ld->freq + (size_t)a * (size_t)m->ncmp);
         double pr = mdm_model_probability(w);
         if (pr < c->review)
             continue;
@@ -780,7 +786,8 @@ static double pair_prob(void *p, uint32_t a, uint32_t b, double *evidence)
         *evidence = -1e300;
         return 0;
     }
-    double w = weight_of(m, &pc->w, lv, pc->ld->freq + (size_t)a * (size_t)m->ncmp);
+    bool apart = mdm_model_names_apart(m, &pc->ld->feats[a], &pc->ld->feats[b], lv);
+    double w = weight_of(m, &pc->w, lv, apart, pc->ld->freq + (size_t)a * (size_t)m->ncmp);
     *evidence = w - pc->w.prior;
     return mdm_model_probability(w);
 }
@@ -875,7 +882,8 @@ static double miss_score(void *p, uint32_t a, uint32_t b, int8_t *lv, double *we
     const prob_ctx *pc = p;
     const mdm_model *m = pc->ld->m;
     mdm_model_levels(m, &pc->ld->feats[a], &pc->ld->feats[b], lv);
-    *weight = weight_of(m, &pc->w, lv, pc->ld->freq + (size_t)a * (size_t)m->ncmp);
+    bool apart = mdm_model_names_apart(m, &pc->ld->feats[a], &pc->ld->feats[b], lv);
+    *weight = weight_of(m, &pc->w, lv, apart, pc->ld->freq + (size_t)a * (size_t)m->ncmp);
     *vetoed = mdm_model_vetoed(m, lv);
     return *vetoed ? 0 : mdm_model_probability(*weight);
 }
@@ -964,15 +972,14 @@ static void train(linkdata *ld, mdm_model *m, const uint64_t *pairs, size_t npai
     size_t np = 0;
     for (size_t i = 0; i < merged->cap; i++)
         if (merged->keys[i]) {
-            decode(m, merged->keys[i] - 1, pats[np].levels);
+            pats[np].names_apart = decode(m, merged->keys[i] - 1, pats[np].levels);
             pats[np].count = merged->counts[i];
             np++;
         }
-    int nlev[MDM_MAX_COMPARISONS] = {0}, group[MDM_MAX_COMPARISONS] = {0};
+    int nlev[MDM_MAX_COMPARISONS] = {0};
     double m0[MDM_MAX_COMPARISONS][MDM_MAX_LEVELS], u0[MDM_MAX_COMPARISONS][MDM_MAX_LEVELS];
     for (int k = 0; k < m->ncmp; k++) {
         nlev[k] = m->cmp[k].nlevels;
-        group[k] = m->cmp[k].group;
         for (int l = 0; l < nlev[k]; l++) {
             m0[k][l] = l == 0 ? 0.85 : l == nlev[k] - 1 ? 0.03 : 0.12 / (nlev[k] - 2);
             u0[k][l] = m->cmp[k].u[l];
@@ -982,7 +989,7 @@ static void train(linkdata *ld, mdm_model *m, const uint64_t *pairs, size_t npai
     if (m->group_margin_auto)
         m->group_margin = 0;
     mdm_em_run(pats, np, m->ncmp, nlev, (const double(*)[MDM_MAX_LEVELS])m0,
-               (const double(*)[MDM_MAX_LEVELS])u0, 0.1, m->em_iterations, false, group,
+               (const double(*)[MDM_MAX_LEVELS])u0, 0.1, m->em_iterations, false, &m->grp,
                m->group_margin, &r);
     if (m->group_margin_auto && m->ngroups) {
         /* h: among candidate patterns whose groups alone reach even odds, the share whose
@@ -997,7 +1004,7 @@ static void train(linkdata *ld, mdm_model *m, const uint64_t *pairs, size_t npai
                 if (l < 0)
                     continue;
                 double w = log2(r.m[k][l] / m->cmp[k].u[l]);
-                if (group[k] >= 0) {
+                if (mdm_group_of(&m->grp, k, pats[p].names_apart) >= 0) {
                     gsum += w;
                     any = true;
                 } else {
@@ -1016,7 +1023,7 @@ static void train(linkdata *ld, mdm_model *m, const uint64_t *pairs, size_t npai
         m->group_margin = margin < 0 ? 0 : margin > 12 ? 12 : margin; /* even odds at least */
         st->household_share = h;
         mdm_em_run(pats, np, m->ncmp, nlev, (const double(*)[MDM_MAX_LEVELS])m0,
-                   (const double(*)[MDM_MAX_LEVELS])u0, 0.1, m->em_iterations, false, group,
+                   (const double(*)[MDM_MAX_LEVELS])u0, 0.1, m->em_iterations, false, &m->grp,
                    m->group_margin, &r);
     }
     free(pats);

@@ -536,6 +536,40 @@ static bool parse_rule(mdm_model *m, mdm_block_rule *r, const char *text, const 
     return ok;
 }
 
+/* The groups of mdm_groups: a contact point (e-mail, phone, address) outside every group
+ * counts in "household" when the first names are apart (models without that group keep
+ * their fixed groups). */
+static void set_groups(mdm_model *m)
+{
+    mdm_groups *g = &m->grp;
+    int household = -1;
+    for (int i = 0; i < m->ngroups; i++)
+        if (strcmp(m->groups[i], "household") == 0)
+            household = i;
+    m->names_k = -1;
+    for (int k = 0; k < m->ncmp; k++) {
+        const mdm_comparison *c = &m->cmp[k];
+        g->of[k] = c->group;
+        g->apart[k] = -1;
+        if (c->field == MDM_FIELD_FIRST_NAME && c->type == MDM_CT_NAME && m->names_k < 0 &&
+            household >= 0)
+            m->names_k = k;
+        switch (c->field) {
+        case MDM_FIELD_EMAIL:
+        case MDM_FIELD_PHONE:
+        case MDM_FIELD_ADDRESS:
+        case MDM_FIELD_HOUSE_NUMBER:
+        case MDM_FIELD_STREET:
+        case MDM_FIELD_CITY:
+        case MDM_FIELD_POSTAL_CODE:
+            g->apart[k] = household;
+            break;
+        default:
+            break;
+        }
+    }
+}
+
 static void default_levels(mdm_comparison *c)
 {
     /* start values for EM: strong agreement likely for matches, rare for non-matches */
@@ -785,6 +819,7 @@ mdm_model *mdm_model_from_json(json_t *doc, mdm_err *err)
                 goto out_fail;
             }
     }
+    set_groups(m);
 
     json_t *blk = json_object_get(doc, "blocking");
     static const char *const blk_keys[] = {"rules", "max_block_size", NULL};
@@ -1373,6 +1408,76 @@ static bool first_names_differ(const mdm_feat *a, const mdm_feat *b)
     return !mdm_norm_nickname_equiv(NULL, x, y);
 }
 
+/* x and y can name one person: equal, an initial of the other, a typo (Jaro-Winkler
+ * t1 of the first-name comparison) or nicknames. */
+static bool name_compatible(const mdm_comparison *c, const char *x, const char *y)
+{
+    if (eq(x, y))
+        return true;
+    if (!x[1] || !y[1])
+        return x[0] == y[0];
+    if (mdm_cmp_jaro_winkler(x, y) >= c->t1)
+        return true;
+    return mdm_norm_nickname_equiv(NULL, x, y);
+}
+
+/* The local part of e (before '@') holds name (3 letters or more). */
+static bool mail_names(const char *e, const char *name)
+{
+    size_t n = name ? strlen(name) : 0;
+    if (n < 3)
+        return false;
+    const char *at = strchr(e, '@');
+    size_t len = at ? (size_t)(at - e) : strlen(e);
+    for (size_t i = 0; i + n <= len; i++)
+        if (memcmp(e + i, name, n) == 0)
+            return true;
+    return false;
+}
+
+/* An e-mail address both records hold whose local part names one of them (first name or
+ * its nickname class: robert.cruz@, verski_michael67@): a person's own address, so a
+ * first name that disagrees is garbled, not another person's (a household's address,
+ * thelopezes@ or lopezhome958@, names nobody). */
+static bool personal_mail_shared(const mdm_feat *a, const mdm_feat *b)
+{
+    const char *names[] = {a->v[MDM_FIELD_FIRST_NAME], b->v[MDM_FIELD_FIRST_NAME], a->first_canon,
+                           b->first_canon};
+    for (int i = 0; i < a->n_emails; i++)
+        for (int j = 0; j < b->n_emails; j++) {
+            if (!eq(a->emails[i], b->emails[j]))
+                continue;
+            for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
+                if (mail_names(a->emails[i], names[k]))
+                    return true;
+        }
+    return false;
+}
+
+bool mdm_model_names_apart(const mdm_model *m, const mdm_feat *a, const mdm_feat *b,
+                           const int8_t *levels)
+{
+    int k = m->names_k;
+    if (k < 0 || levels[k] != m->cmp[k].nlevels - 1)
+        return false;
+    const char *x = a->v[MDM_FIELD_FIRST_NAME], *y = b->v[MDM_FIELD_FIRST_NAME];
+    if (!x || !y || !x[1] || !y[1])
+        return false;
+    size_t lx = strlen(x), ly = strlen(y);
+    /* a short form of the other (pat/patricia, kate/kathleen), the middle name used */
+    if ((lx <= 4 || ly <= 4) && strncmp(x, y, 3) == 0)
+        return false;
+    if (has_token(b->v[MDM_FIELD_MIDDLE_NAME], x) || has_token(a->v[MDM_FIELD_MIDDLE_NAME], y))
+        return false;
+    /* first and last name swapped in one record (family-first systems): both parts known
+     * pair up, and one at least is known */
+    const char *xl = a->v[MDM_FIELD_LAST_NAME], *yl = b->v[MDM_FIELD_LAST_NAME];
+    if ((xl || yl) && (!yl || name_compatible(&m->cmp[k], x, yl)) &&
+        (!xl || name_compatible(&m->cmp[k], xl, y)))
+        return false;
+    return !personal_mail_shared(a, b);
+}
+
 /* One household: the same surname (or its phonetic key), address line or a phone. */
 static bool same_household(const mdm_feat *a, const mdm_feat *b)
 {
@@ -1437,14 +1542,15 @@ static bool household_only(const mdm_model *m, const mdm_feat *a, const mdm_feat
     int dl = mdm_cmp_damerau_levenshtein(x, y);
     if (dl < 2 || (size_t)dl * 4 <= (lx > ly ? lx : ly))
         return false;
-    bool names_apart = false;
+    bool names_apart = false, apart = mdm_model_names_apart(m, a, b, lv);
     for (int k = 0; k < m->ncmp; k++) {
         const mdm_comparison *c = &m->cmp[k];
         if (c->field == MDM_FIELD_FIRST_NAME && c->type == MDM_CT_NAME) {
             names_apart |= lv[k] >= 3;
             continue;
         }
-        if (c->group >= 0 || c->field == MDM_FIELD_MIDDLE_NAME || c->field == MDM_FIELD_LAST_NAME ||
+        if (mdm_group_of(&m->grp, k, apart) >= 0 || c->field == MDM_FIELD_MIDDLE_NAME ||
+            c->field == MDM_FIELD_LAST_NAME ||
             lv[k] < 0 || lv[k] == c->nlevels - 1)
             continue;
         if (mdm_model_level_weight(m, k, lv[k]) > 0)
@@ -1529,12 +1635,13 @@ double mdm_model_probability(double w)
     return o / (1 + o);
 }
 
-double mdm_model_combine(const mdm_model *m, const double *wk, double *group_adjust)
+double mdm_model_combine(const mdm_model *m, const double *wk, bool names_apart,
+                         double *group_adjust)
 {
     double w = mdm_model_prior_weight(m);
     double gsum[MDM_MAX_COMPARISONS] = {0}, gmin[MDM_MAX_COMPARISONS] = {0};
     for (int k = 0; k < m->ncmp; k++) {
-        int g = m->cmp[k].group;
+        int g = mdm_group_of(&m->grp, k, names_apart);
         if (g >= 0) {
             gsum[g] += wk[k];
             if (wk[k] < gmin[g])
@@ -1597,7 +1704,7 @@ double mdm_model_score(const mdm_model *m, const mdm_feat *a, const mdm_feat *b,
         }
     }
     double gadj;
-    double w = mdm_model_combine(m, wks, &gadj);
+    double w = mdm_model_combine(m, wks, mdm_model_names_apart(m, a, b, lv), &gadj);
     if (ex) {
         ex->prior_weight = mdm_model_prior_weight(m);
         ex->group_adjust = gadj;
@@ -1646,8 +1753,8 @@ void mdm_model_set_u(mdm_model *m, const double counts[][MDM_MAX_LEVELS])
 
 void mdm_em_run(const mdm_pattern *pats, size_t npats, int ncmp, const int *nlevels,
                 const double m0[][MDM_MAX_LEVELS], const double u0[][MDM_MAX_LEVELS],
-                double lambda0, int max_iter, bool fix_u, const int *group, double margin,
-                mdm_em_result *out)
+                double lambda0, int max_iter, bool fix_u, const mdm_groups *groups,
+                double margin, mdm_em_result *out)
 {
     memset(out, 0, sizeof *out);
     double lambda = lambda0 > 0 && lambda0 < 1 ? lambda0 : 0.1;
@@ -1680,10 +1787,11 @@ void mdm_em_run(const mdm_pattern *pats, size_t npats, int ncmp, const int *nlev
                 if (l < 0)
                     continue;
                 double bf = lm_[k][l] - lu_[k][l];
-                if (group && group[k] >= 0) {
-                    gs[group[k]] += bf;
-                    if (bf < gm[group[k]])
-                        gm[group[k]] = bf;
+                int gk = groups ? mdm_group_of(groups, k, pats[p].names_apart) : -1;
+                if (gk >= 0) {
+                    gs[gk] += bf;
+                    if (bf < gm[gk])
+                        gm[gk] = bf;
                     any_group = true;
                 } else {
                     d -= bf;

@@ -170,6 +170,22 @@ typedef enum mdm_cmp_type {
 #define MDM_GROUP_CAP_BELOW 1.0 /* bits under even odds + margin where a group's sum stops */
 #define MDM_MAX_STRONG_IDS  4
 
+/* Evidence groups of one pair (see mdm_model.groups). A contact point a household
+ * shares (e-mail, phone, address) is evidence of one person only while the first names
+ * can be one person's: when they are apart (mdm_model_names_apart) a contact comparison
+ * outside every group counts in the "household" group instead, capped with the rest of
+ * what a household shares. */
+typedef struct mdm_groups {
+    int of[MDM_MAX_COMPARISONS];    /* evidence group of comparison k, -1 none */
+    int apart[MDM_MAX_COMPARISONS]; /* its group when the first names are apart, -1 none */
+} mdm_groups;
+
+/* Group of comparison k in a pair whose first names are apart or not. */
+static inline int mdm_group_of(const mdm_groups *g, int k, bool apart)
+{
+    return g->of[k] >= 0 || !apart ? g->of[k] : g->apart[k];
+}
+
 typedef struct mdm_comparison {
     char *name;
     mdm_field field;
@@ -241,6 +257,8 @@ typedef struct mdm_model {
      * single one (the sum is floored at the most negative member weight). EM uses the same rule. */
     char *groups[MDM_MAX_COMPARISONS];
     int ngroups;
+    mdm_groups grp; /* per comparison, with the contact-point rule (mdm_groups) */
+    int names_k;    /* the first-name comparison of that rule, -1 none (no household) */
     double group_margin;
     bool group_margin_auto;  /* learn group_margin in training (see link.c) */
     double link_threshold;   /* probability at or above: link */
@@ -305,9 +323,20 @@ typedef struct mdm_value_stats {
  * frequency adjustment. */
 double mdm_model_level_weight(const mdm_model *m, int k, int l);
 /* Total match weight from the per-comparison weights wk[0..ncmp) (tf included, 0 for
- * null): prior weight + sum, with each group's sum capped (see groups). *group_adjust
- * (may be NULL) receives the (non-positive) change made by the caps. */
-double mdm_model_combine(const mdm_model *m, const double *wk, double *group_adjust);
+ * null): prior weight + sum, with each group's sum capped (see groups). names_apart
+ * (mdm_model_names_apart) moves the contact points into the household group (mdm_groups).
+ * *group_adjust (may be NULL) receives the (non-positive) change made by the caps. */
+double mdm_model_combine(const mdm_model *m, const double *wk, bool names_apart,
+                         double *group_adjust);
+
+/* The first names of a and b cannot be one person's, so what they share is a
+ * household's: the first-name comparison (levels) says "different", both are names
+ * (not initials), neither is the other's middle name, a short form (pat, patricia) or,
+ * read with first and last name swapped in one record, compatible with the other's, and
+ * no e-mail address both hold names either of them (a person's own address: the first
+ * name that disagrees is garbled). */
+bool mdm_model_names_apart(const mdm_model *m, const mdm_feat *a, const mdm_feat *b,
+                           const int8_t *levels);
 
 /* Prior weight log2(prior / (1 - prior)). */
 double mdm_model_prior_weight(const mdm_model *m);
@@ -386,6 +415,7 @@ json_t *mdm_explain_json(const mdm_explain *ex);
  * them. mdm_em_run estimates m, u and lambda (share of matches) from it. */
 typedef struct mdm_pattern {
     int8_t levels[MDM_MAX_COMPARISONS];
+    bool names_apart; /* mdm_model_names_apart of its pairs (mdm_groups) */
     double count;
 } mdm_pattern;
 
@@ -401,13 +431,13 @@ typedef struct mdm_em_result {
  * comparisons with nlevels[k] levels; null levels (-1) are skipped. Starts from m0/u0/
  * lambda0 (u0 may be the random-pair estimate); stops after max_iter or when no
  * parameter moves by more than 1e-6. Adds a small pseudo-count so no probability is 0.
- * If fix_u, u stays at u0. group (may be NULL) gives each comparison's evidence group
- * (-1 none): in the E-step a group's log Bayes factor is capped at -logit(lambda) +
- * margin bits, as in scoring. */
+ * If fix_u, u stays at u0. groups (may be NULL) gives each comparison's evidence group
+ * in each pattern (mdm_groups): in the E-step a group's log Bayes factor is capped at
+ * -logit(lambda) + margin bits, as in scoring. */
 void mdm_em_run(const mdm_pattern *pats, size_t npats, int ncmp, const int *nlevels,
                 const double m0[][MDM_MAX_LEVELS], const double u0[][MDM_MAX_LEVELS],
-                double lambda0, int max_iter, bool fix_u, const int *group, double margin,
-                mdm_em_result *out);
+                double lambda0, int max_iter, bool fix_u, const mdm_groups *groups,
+                double margin, mdm_em_result *out);
 
 /* u probabilities from level counts over random pairs: u[k][l] = (count + 0.5) /
  * (total + 0.5 * nlevels). counts is [ncmp][MDM_MAX_LEVELS]. */

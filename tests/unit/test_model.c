@@ -8,6 +8,7 @@
 
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 static const char *cfg_text =
     "{\"sources\":[{\"record_id\":\"id\",\"columns\":{\"fn\":\"first_name\",\"ln\":\"last_name\","
@@ -305,36 +306,109 @@ static void test_default_groups(void)
     m->group_margin = 2;
     double wk[MDM_MAX_COMPARISONS] = {5, 0, 0, 0, 20, 15};
     double adj;
-    double w = mdm_model_combine(m, wk, &adj);
+    double w = mdm_model_combine(m, wk, false, &adj);
     double cap = -mdm_model_prior_weight(m) + 2;
     CHECK_NEAR(w, mdm_model_prior_weight(m) + 5 + cap, 1e-9);
     CHECK_NEAR(adj, cap - 35, 1e-9);
     /* and a disagreement on several group fields counts once (the strongest) */
     double wn[MDM_MAX_COMPARISONS] = {5, 0, 0, 0, -3, -2};
-    w = mdm_model_combine(m, wn, &adj);
+    w = mdm_model_combine(m, wn, false, &adj);
     CHECK_NEAR(w, mdm_model_prior_weight(m) + 5 - 3, 1e-9);
     /* household evidence alone (no person evidence: first name missing, or nothing
      * outside the group agreeing) is no reason to ask a steward: with margin 0 it stays
      * under the review threshold of 0.5, which it reached exactly before */
     m->group_margin = 0;
     double wh[MDM_MAX_COMPARISONS] = {0, 0, 0, 0, 20, 15};
-    w = mdm_model_combine(m, wh, &adj);
+    w = mdm_model_combine(m, wh, false, &adj);
     CHECK(mdm_model_probability(w) < 0.5);
     CHECK_NEAR(w, -MDM_GROUP_CAP_BELOW, 1e-9);
     double wd[MDM_MAX_COMPARISONS] = {-4, 0, 0, 0, 20, 15}; /* different first names */
-    CHECK(mdm_model_probability(mdm_model_combine(m, wd, NULL)) < 0.1);
+    CHECK(mdm_model_probability(mdm_model_combine(m, wd, false, NULL)) < 0.1);
     /* person evidence of MDM_GROUP_CAP_BELOW bits or more gets the whole cap, and the
      * weight grows with it without a jump */
     double wp[MDM_MAX_COMPARISONS] = {MDM_GROUP_CAP_BELOW, 0, 0, 0, 20, 15};
-    CHECK_NEAR(mdm_model_combine(m, wp, NULL), MDM_GROUP_CAP_BELOW, 1e-9);
+    CHECK_NEAR(mdm_model_combine(m, wp, false, NULL), MDM_GROUP_CAP_BELOW, 1e-9);
     double w0[MDM_MAX_COMPARISONS] = {-2, 0, 0, 0, 20, 15};
-    double prev = mdm_model_combine(m, w0, NULL);
+    double prev = mdm_model_combine(m, w0, false, NULL);
     for (int i = 1; i <= 20; i++) {
         double we[MDM_MAX_COMPARISONS] = {-2 + 0.25 * i, 0, 0, 0, 20, 15};
-        double v = mdm_model_combine(m, we, NULL);
+        double v = mdm_model_combine(m, we, false, NULL);
         CHECK(v > prev && v - prev < 0.6);
         prev = v;
     }
+    mdm_model_free(m);
+}
+
+/* A contact point shared by people whose first names cannot be one person's (a family
+ * e-mail, a home phone) is household evidence: it joins the capped household group
+ * instead of counting as person evidence. Records from the real normalizer. */
+static void test_contact_points(void)
+{
+    mdm_err err = {0};
+    /* the shipped default: the surname in the household group too */
+    char text[2048];
+    const char *cut = strstr(cfg_text, ",\"group\":null");
+    CHECK(cut != NULL && strlen(cfg_text) < sizeof text);
+    if (!cut)
+        return;
+    snprintf(text, sizeof text, "%.*s%s", (int)(cut - cfg_text), cfg_text,
+             cut + strlen(",\"group\":null"));
+    mdm_model *m = load_cfg(text, &err);
+    CHECK(m != NULL);
+    mdm_norm *n = mdm_norm_new(&err);
+    CHECK(n != NULL);
+    if (!m || !n)
+        return;
+    m->prior = 0.01;
+    m->group_margin = 0;
+    mdm_arena *a = mdm_arena_new(4096);
+    mdm_feat x, y;
+    int8_t lv[MDM_MAX_COMPARISONS];
+    mdm_explain ex;
+    feat_of(n, a, &x, "Frank", "Lopez", "", "LopezHome958@gmail.com", "(619) 581-7081");
+    feat_of(n, a, &y, "Peter", "Lopez", "", "lopezhome958@gmail.com", "+1 619 581 7081");
+    mdm_model_levels(m, &x, &y, lv);
+    CHECK(mdm_model_names_apart(m, &x, &y, lv));
+    mdm_model_score(m, &x, &y, NULL, &ex);
+    CHECK_STR(ex.items[3].level_name, "exact");
+    CHECK(ex.probability < 0.5); /* about 0.8 when the e-mail counted as person evidence */
+    CHECK(ex.group_adjust < 0);
+    /* the same e-mail under one first name is the same person */
+    feat_of(n, a, &y, "frank", "LOPEZ", "", "lopezhome958@gmail.com", "");
+    mdm_model_levels(m, &x, &y, lv);
+    CHECK(!mdm_model_names_apart(m, &x, &y, lv));
+    mdm_model_score(m, &x, &y, NULL, &ex);
+    CHECK(ex.probability > 0.9);
+    /* names that can be one person's are not apart: swapped into the other field with a
+     * typo, an initial, a short form, the other's middle name */
+    feat_of(n, a, &x, "Wei", "Rodriguez", "", "wei.rodriguez@proton.me", "");
+    feat_of(n, a, &y, "Rodriugez", "Wei", "", "wei.rodriguez@proton.me", "");
+    mdm_model_levels(m, &x, &y, lv);
+    CHECK_INT(lv[0], m->cmp[0].nlevels - 1);
+    CHECK(!mdm_model_names_apart(m, &x, &y, lv));
+    feat_of(n, a, &x, "K", "Martinez", "", "", "");
+    feat_of(n, a, &y, "Catherine", "Martinez", "", "", "");
+    mdm_model_levels(m, &x, &y, lv);
+    CHECK(!mdm_model_names_apart(m, &x, &y, lv));
+    feat_of(n, a, &x, "Barbara", "Clark", "", "", "");
+    feat_of(n, a, &y, "Linda", "Walow", "", "", "");
+    mdm_model_levels(m, &x, &y, lv);
+    CHECK(mdm_model_names_apart(m, &x, &y, lv));
+    /* an address naming one of them is a person's own: a garbled first name */
+    feat_of(n, a, &x, "Robert", "Radby", "", "RobertRadby@outlook.com", "");
+    feat_of(n, a, &y, "Bgb", "Radby", "", "robertradby@outlook.com", "");
+    mdm_model_levels(m, &x, &y, lv);
+    CHECK_INT(lv[0], m->cmp[0].nlevels - 1);
+    CHECK(!mdm_model_names_apart(m, &x, &y, lv));
+    feat_of(n, a, &y, "Bgb", "Radby", "", "theradbys@outlook.com", "");
+    feat_of(n, a, &x, "Robert", "Radby", "", "theradbys@outlook.com", "");
+    mdm_model_levels(m, &x, &y, lv);
+    CHECK(mdm_model_names_apart(m, &x, &y, lv));
+    /* a model without a household group keeps the e-mail as person evidence */
+    m->names_k = -1;
+    CHECK(!mdm_model_names_apart(m, &x, &y, lv));
+    mdm_arena_free(a);
+    mdm_norm_free(n);
     mdm_model_free(m);
 }
 
@@ -492,6 +566,7 @@ int main(void)
     RUN(test_attribute_comparison);
     RUN(test_tf_and_explain);
     RUN(test_default_groups);
+    RUN(test_contact_points);
     RUN(test_custom_levels);
     RUN(test_json_roundtrip);
     RUN(test_em_recovers);
