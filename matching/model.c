@@ -1550,8 +1550,7 @@ static bool household_only(const mdm_model *m, const mdm_feat *a, const mdm_feat
             continue;
         }
         if (mdm_group_of(&m->grp, k, apart) >= 0 || c->field == MDM_FIELD_MIDDLE_NAME ||
-            c->field == MDM_FIELD_LAST_NAME ||
-            lv[k] < 0 || lv[k] == c->nlevels - 1)
+            c->field == MDM_FIELD_LAST_NAME || lv[k] < 0 || lv[k] == c->nlevels - 1)
             continue;
         if (mdm_model_level_weight(m, k, lv[k]) > 0)
             return false;
@@ -1753,8 +1752,8 @@ void mdm_model_set_u(mdm_model *m, const double counts[][MDM_MAX_LEVELS])
 
 void mdm_em_run(const mdm_pattern *pats, size_t npats, int ncmp, const int *nlevels,
                 const double m0[][MDM_MAX_LEVELS], const double u0[][MDM_MAX_LEVELS],
-                double lambda0, int max_iter, bool fix_u, const mdm_groups *groups,
-                double margin, mdm_em_result *out)
+                double lambda0, int max_iter, bool fix_u, const mdm_groups *groups, double margin,
+                mdm_em_result *out)
 {
     memset(out, 0, sizeof *out);
     double lambda = lambda0 > 0 && lambda0 < 1 ? lambda0 : 0.1;

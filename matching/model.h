@@ -436,8 +436,8 @@ typedef struct mdm_em_result {
  * -logit(lambda) + margin bits, as in scoring. */
 void mdm_em_run(const mdm_pattern *pats, size_t npats, int ncmp, const int *nlevels,
                 const double m0[][MDM_MAX_LEVELS], const double u0[][MDM_MAX_LEVELS],
-                double lambda0, int max_iter, bool fix_u, const mdm_groups *groups,
-                double margin, mdm_em_result *out);
+                double lambda0, int max_iter, bool fix_u, const mdm_groups *groups, double margin,
+                mdm_em_result *out);
 
 /* u probabilities from level counts over random pairs: u[k][l] = (count + 0.5) /
  * (total + 0.5 * nlevels). counts is [ncmp][MDM_MAX_LEVELS]. */
