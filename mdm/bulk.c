@@ -236,29 +236,18 @@ static mdm_status read_sources(bulk *b, mdm_err *err)
     return MDM_OK;
 }
 
+static mdm_status add_page(void *arg, PGresult *page, mdm_err *err)
+{
+    (void)err;
+    add_rows(arg, page);
+    return MDM_OK;
+}
+
 static mdm_status read_pending(bulk *b, mdm_err *err)
 {
-    long long after = 0;
-    char lim[16];
-    snprintf(lim, sizeof lim, "%d", READ_PAGE);
-    for (;;) {
-        char a[32];
-        snprintf(a, sizeof a, "%lld", after);
-        const char *p[2] = {a, lim};
-        PGresult *res = NULL;
-        mdm_status st = mdm_db_exec(b->db, &stmt_pending, p, &res, err);
-        if (st != MDM_OK)
-            return st;
-        int n = PQntuples(res);
-        add_rows(b, res);
-        if (n)
-            after = mdm_db_get_ll(res, n - 1, "id", after);
-        PQclear(res);
-        if (n < READ_PAGE)
-            break;
-    }
+    mdm_status st = mdm_db_exec_paged(b->db, &stmt_pending, READ_PAGE, add_page, b, err);
     b->npending = b->n;
-    return MDM_OK;
+    return st;
 }
 
 /* ---- features --------------------------------------------------------------------- */

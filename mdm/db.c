@@ -83,6 +83,30 @@ void mdm_db_close(mdm_db *db)
 }
 
 /* Sends a deferred BEGIN on its own (before a statement that cannot carry it). */
+mdm_status mdm_db_exec_paged(mdm_db *db, const mdm_db_stmt *stmt, int page_rows,
+                             mdm_db_page_fn on_page, void *arg, mdm_err *err)
+{
+    long long after = 0;
+    char lim[16];
+    snprintf(lim, sizeof lim, "%d", page_rows);
+    for (;;) {
+        char a[32];
+        snprintf(a, sizeof a, "%lld", after);
+        const char *params[2] = {a, lim};
+        PGresult *res = NULL;
+        mdm_status st = mdm_db_exec(db, stmt, params, &res, err);
+        if (st != MDM_OK)
+            return st;
+        int rows = PQntuples(res);
+        st = on_page(arg, res, err);
+        if (rows)
+            after = mdm_db_get_ll(res, rows - 1, "id", after);
+        PQclear(res);
+        if (st != MDM_OK || rows < page_rows)
+            return st;
+    }
+}
+
 static mdm_status flush_begin(mdm_db *db, mdm_err *err);
 
 PGconn *mdm_db_conn(mdm_db *db)

@@ -58,6 +58,14 @@ typedef struct mdm_db_call {
  * call must stay where it is until it has run). */
 void mdm_db_call_id(mdm_db_call *call, const mdm_db_stmt *stmt, long long id);
 
+/* Reads a keyset-paged statement page by page: $1 is the last "id" read (0 first), $2 the
+ * page size, rows in "id" order. Each page goes to on_page (which must not clear it) until
+ * a page comes back short or on_page fails. */
+typedef mdm_status (*mdm_db_page_fn)(void *arg, PGresult *page, mdm_err *err);
+mdm_status mdm_db_exec_paged(mdm_db *db, const mdm_db_stmt *stmt, int page_rows,
+                             mdm_db_page_fn on_page, void *arg, mdm_err *err)
+    __attribute__((warn_unused_result));
+
 /* Runs n statements in one round trip (libpq pipeline mode: every statement is sent,
  * then every result read), in order: outside a transaction each in its own implicit
  * transaction as with mdm_db_exec; inside mdm_db_run_tx in that transaction, each

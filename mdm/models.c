@@ -96,38 +96,33 @@ static void feat_worker(void *arg, int t, size_t lo, size_t hi)
     mdm_ingest_norm_release(norm);
 }
 
+typedef struct record_list {
+    char **json;
+    size_t n, cap;
+} record_list;
+
+static mdm_status add_records(void *arg, PGresult *page, mdm_err *err)
+{
+    (void)err;
+    record_list *l = arg;
+    for (int i = 0; i < PQntuples(page); i++) {
+        if (l->n == l->cap) {
+            l->cap = l->cap ? 2 * l->cap : 1024;
+            l->json = mdm_xrealloc(l->json, l->cap * sizeof *l->json);
+        }
+        l->json[l->n++] = mdm_xstrdup(mdm_db_get(page, i, "n", "{}"));
+    }
+    return MDM_OK;
+}
+
 /* Every live record's normalized form, in id order. */
 static mdm_status read_records(mdm_db *db, char ***out, size_t *n, mdm_err *err)
 {
-    size_t cap = 0;
-    *out = NULL;
-    *n = 0;
-    long long after = 0;
-    char lim[16];
-    snprintf(lim, sizeof lim, "%d", READ_PAGE);
-    for (;;) {
-        char a[32];
-        snprintf(a, sizeof a, "%lld", after);
-        const char *p[2] = {a, lim};
-        PGresult *res = NULL;
-        mdm_status st = mdm_db_exec(db, &stmt_records, p, &res, err);
-        if (st != MDM_OK)
-            return st;
-        int rows = PQntuples(res);
-        for (int i = 0; i < rows; i++) {
-            if (*n == cap) {
-                cap = cap ? 2 * cap : 1024;
-                *out = mdm_xrealloc(*out, cap * sizeof **out);
-            }
-            (*out)[(*n)++] = mdm_xstrdup(mdm_db_get(res, i, "n", "{}"));
-        }
-        if (rows)
-            after = mdm_db_get_ll(res, rows - 1, "id", after);
-        PQclear(res);
-        if (rows < READ_PAGE)
-            break;
-    }
-    return MDM_OK;
+    record_list l = {0};
+    mdm_status st = mdm_db_exec_paged(db, &stmt_records, READ_PAGE, add_records, &l, err);
+    *out = l.json;
+    *n = l.n;
+    return st;
 }
 
 mdm_status mdm_models_train(mdm_db *db, const mdm_ingest_ctx *ctx, const mdm_models_train_opts *o,

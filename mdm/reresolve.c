@@ -69,7 +69,7 @@ typedef struct unit {
 
 typedef struct plan {
     rrec *r;
-    size_t n;
+    size_t n, cap;
     size_t *order; /* records by (entity, cluster, id) */
     unit *u;
     size_t nu;
@@ -125,38 +125,27 @@ static bool never_linked(const plan *p, int64_t a, int64_t b)
 
 /* ---- reading ------------------------------------------------------------------------ */
 
+static mdm_status add_records(void *arg, PGresult *page, mdm_err *err)
+{
+    (void)err;
+    plan *p = arg;
+    for (int i = 0; i < PQntuples(page); i++) {
+        if (p->n == p->cap) {
+            p->cap = p->cap ? 2 * p->cap : 1024;
+            p->r = mdm_xrealloc(p->r, p->cap * sizeof *p->r);
+        }
+        rrec *r = &p->r[p->n++];
+        r->id = mdm_db_get_ll(page, i, "id", 0);
+        r->entity = mdm_db_get_ll(page, i, "entity_id", 0);
+        r->cluster = 0;
+        r->json = mdm_xstrdup(mdm_db_get(page, i, "n", "{}"));
+    }
+    return MDM_OK;
+}
+
 static mdm_status read_records(mdm_db *db, plan *p, mdm_err *err)
 {
-    size_t cap = 0;
-    long long after = 0;
-    char lim[16];
-    snprintf(lim, sizeof lim, "%d", READ_PAGE);
-    for (;;) {
-        char a[32];
-        snprintf(a, sizeof a, "%lld", after);
-        const char *prm[2] = {a, lim};
-        PGresult *res = NULL;
-        mdm_status st = mdm_db_exec(db, &stmt_records, prm, &res, err);
-        if (st != MDM_OK)
-            return st;
-        int rows = PQntuples(res);
-        for (int i = 0; i < rows; i++) {
-            if (p->n == cap) {
-                cap = cap ? 2 * cap : 1024;
-                p->r = mdm_xrealloc(p->r, cap * sizeof *p->r);
-            }
-            rrec *r = &p->r[p->n++];
-            r->id = mdm_db_get_ll(res, i, "id", 0);
-            r->entity = mdm_db_get_ll(res, i, "entity_id", 0);
-            r->cluster = 0;
-            r->json = mdm_xstrdup(mdm_db_get(res, i, "n", "{}"));
-        }
-        if (rows)
-            after = mdm_db_get_ll(res, rows - 1, "id", after);
-        PQclear(res);
-        if (rows < READ_PAGE)
-            return MDM_OK;
-    }
+    return mdm_db_exec_paged(db, &stmt_records, READ_PAGE, add_records, p, err);
 }
 
 typedef struct feat_job {
