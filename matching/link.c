@@ -655,6 +655,18 @@ typedef struct hist {
     size_t cap, n;
 } hist;
 
+/* Frees the per-thread histograms (hists may be NULL). */
+static void hists_free(hist *hists, int threads)
+{
+    if (!hists)
+        return;
+    for (int k = 0; k < threads; k++) {
+        free(hists[k].keys);
+        free(hists[k].counts);
+    }
+    free(hists);
+}
+
 static void hist_add(hist *h, uint64_t code, double c)
 {
     if (2 * (h->n + 1) > h->cap) {
@@ -1200,13 +1212,7 @@ mdm_status mdm_link_run(mdm_model *m, const mdm_link_opts *o, mdm_link_stats *st
 out_done:
     st->t_total = now_s() - t0;
 out:
-    if (hists) {
-        for (int k = 0; k < ld.threads; k++) {
-            free(hists[k].keys);
-            free(hists[k].counts);
-        }
-        free(hists);
-    }
+    hists_free(hists, ld.threads);
     free(merged.keys);
     free(merged.counts);
     free(all);
@@ -1408,13 +1414,7 @@ mdm_status mdm_link_train_feats(mdm_model *m, mdm_feat *feats, size_t n, int thr
     st->t_train = now_s() - t3;
     st->t_total = now_s() - t0;
 out:
-    if (hists) {
-        for (int k = 0; k < ld.threads; k++) {
-            free(hists[k].keys);
-            free(hists[k].counts);
-        }
-        free(hists);
-    }
+    hists_free(hists, ld.threads);
     free(merged.keys);
     free(merged.counts);
     free(pairs);

@@ -1478,23 +1478,6 @@ bool mdm_model_names_apart(const mdm_model *m, const mdm_feat *a, const mdm_feat
     return !personal_mail_shared(a, b);
 }
 
-/* One household: the same surname (or its phonetic key), address line or a phone. */
-static bool same_household(const mdm_feat *a, const mdm_feat *b)
-{
-    const char *lx = a->v[MDM_FIELD_LAST_NAME], *ly = b->v[MDM_FIELD_LAST_NAME];
-    if ((lx && ly && eq(lx, ly)) ||
-        (a->last_phon && b->last_phon && eq(a->last_phon, b->last_phon)))
-        return true;
-    const char *ax = a->v[MDM_FIELD_ADDRESS], *ay = b->v[MDM_FIELD_ADDRESS];
-    if (ax && ay && eq(ax, ay))
-        return true;
-    for (int i = 0; i < a->n_phones; i++)
-        for (int j = 0; j < b->n_phones; j++)
-            if (eq(a->phones[i], b->phones[j]))
-                return true;
-    return false;
-}
-
 /* A phone in common: twins live in one home (a birth date and a surname alone are
  * shared by a record whose first name was replaced by mistake, as in FEBRL). */
 static bool same_phone(const mdm_feat *a, const mdm_feat *b)
@@ -1504,6 +1487,17 @@ static bool same_phone(const mdm_feat *a, const mdm_feat *b)
             if (eq(a->phones[i], b->phones[j]))
                 return true;
     return false;
+}
+
+/* One household: the same surname (or its phonetic key), address line or a phone. */
+static bool same_household(const mdm_feat *a, const mdm_feat *b)
+{
+    const char *lx = a->v[MDM_FIELD_LAST_NAME], *ly = b->v[MDM_FIELD_LAST_NAME];
+    if ((lx && ly && eq(lx, ly)) ||
+        (a->last_phon && b->last_phon && eq(a->last_phon, b->last_phon)))
+        return true;
+    const char *ax = a->v[MDM_FIELD_ADDRESS], *ay = b->v[MDM_FIELD_ADDRESS];
+    return (ax && ay && eq(ax, ay)) || same_phone(a, b);
 }
 
 /* An e-mail address or identifier in common (loyalty card, customer number, tax or
