@@ -1,6 +1,7 @@
 /* Shared CLI helpers and the command table. */
 #include "api/cli.h"
 #include "common/log.h"
+#include "mdm/source.h"
 
 #include <pwd.h>
 #include <stdarg.h>
@@ -366,4 +367,34 @@ int mdm_cli_wants_help(int argc, char **argv)
 int mdm_cli_wants_version(int argc, char **argv)
 {
     return has_option(argc, argv, "--version", NULL);
+}
+
+void mdm_cli_env_close(mdm_cli_env *e)
+{
+    mdm_db_close(e->db);
+    mdm_ingest_ctx_free(e->ctx);
+    mdm_config_free(e->cfg);
+    memset(e, 0, sizeof *e);
+}
+
+int mdm_cli_env_open(const char *command, const char *config_path, bool sync_sources,
+                     mdm_cli_env *e)
+{
+    memset(e, 0, sizeof *e);
+    mdm_err err = {0};
+    e->cfg = mdm_config_load(config_path, &err);
+    if (!e->cfg)
+        return mdm_cli_fail(command, &err);
+    mdm_cli_log_level(command, e->cfg);
+    e->ctx = mdm_ingest_ctx_new(e->cfg, &err);
+    if (e->ctx)
+        e->db = mdm_db_connect(e->cfg->database_url, &err);
+    if (e->db &&
+        (!sync_sources ||
+         mdm_sources_sync(e->db, mdm_ingest_sources(e->ctx), NULL, &err) == MDM_OK) &&
+        mdm_ingest_ctx_use_db_model(e->ctx, e->db, NULL, &err) == MDM_OK)
+        return 0;
+    int rc = mdm_cli_fail(command, &err);
+    mdm_cli_env_close(e);
+    return rc;
 }

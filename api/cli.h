@@ -10,6 +10,8 @@
 #include "mdm/db.h"
 #include "mdm/ingest.h"
 
+#include <stdbool.h>
+
 typedef int (*mdm_cli_fn)(int argc, char **argv);
 
 typedef struct mdm_cli_command {
@@ -35,6 +37,21 @@ int mdm_cli_usage_error(const char *command, const char *fmt, ...)
  * NULL (the caller frees both), or, after printing the error, its exit code with nothing
  * left to free. */
 int mdm_cli_open(const char *command, const char *config_path, mdm_config **cfg, mdm_db **db);
+
+/* What the commands that resolve need: configuration, connection and the ingest context
+ * using the active stored model. */
+typedef struct mdm_cli_env {
+    mdm_config *cfg;
+    mdm_db *db;
+    mdm_ingest_ctx *ctx;
+} mdm_cli_env;
+
+/* Opens e (sync_sources: also writes the configured sources to the store, as load and
+ * resolve do). Returns 0, or, after printing the error, its exit code with nothing left
+ * to close. */
+int mdm_cli_env_open(const char *command, const char *config_path, bool sync_sources,
+                     mdm_cli_env *e);
+void mdm_cli_env_close(mdm_cli_env *e);
 
 /* Sets the log threshold for `command`. Log lines always go to stderr; so that they do
  * not interleave with what a command prints for a person, every command logs at warn

@@ -20,45 +20,6 @@
 #include <string.h>
 #include <unistd.h>
 
-typedef struct core_env {
-    mdm_config *cfg;
-    mdm_db *db;
-    mdm_ingest_ctx *ctx;
-} core_env;
-
-static void env_close(core_env *e)
-{
-    mdm_db_close(e->db);
-    mdm_ingest_ctx_free(e->ctx);
-    mdm_config_free(e->cfg);
-}
-
-/* Loads the configuration, connects, synchronizes the sources and builds the context. */
-static int env_open(const char *cmd, const char *config_path, core_env *e)
-{
-    memset(e, 0, sizeof *e);
-    mdm_err err = {0};
-    e->cfg = mdm_config_load(config_path, &err);
-    if (!e->cfg)
-        return mdm_cli_fail(cmd, &err);
-    mdm_cli_log_level(cmd, e->cfg);
-    e->ctx = mdm_ingest_ctx_new(e->cfg, &err);
-    if (!e->ctx)
-        goto out_fail;
-    e->db = mdm_db_connect(e->cfg->database_url, &err);
-    if (!e->db)
-        goto out_fail;
-    if (mdm_sources_sync(e->db, mdm_ingest_sources(e->ctx), NULL, &err) != MDM_OK)
-        goto out_fail;
-    if (mdm_ingest_ctx_use_db_model(e->ctx, e->db, NULL, &err) != MDM_OK)
-        goto out_fail;
-    return 0;
-out_fail:;
-    int rc = mdm_cli_fail(cmd, &err);
-    env_close(e);
-    return rc;
-}
-
 static int parse_int(const char *cmd, const char *opt, const char *s, int lo, int hi, int *out)
 {
     char *end;
@@ -122,8 +83,8 @@ int mdm_cli_load(int argc, char **argv)
     for (int i = optind, seen = 0; i < argc; i++)
         if (mdm_io_is_std(argv[i]) && seen++)
             return mdm_cli_usage_error("load", "standard input (-) can be read only once");
-    core_env e;
-    int rc = env_open("load", config_path, &e);
+    mdm_cli_env e;
+    int rc = mdm_cli_env_open("load", config_path, true, &e);
     if (rc)
         return rc;
     mdm_err err = {0};
@@ -155,13 +116,13 @@ int mdm_cli_load(int argc, char **argv)
         printf("resolved %ld records\n", n);
     }
 out:
-    env_close(&e);
+    mdm_cli_env_close(&e);
     return rc;
 }
 
 /* `mdm resolve --all [--dry-run]`: every golden record under the active model
  * (mdm/reresolve.h); closes e. */
-static int resolve_all(core_env *e, int dry_run, int threads)
+static int resolve_all(mdm_cli_env *e, int dry_run, int threads)
 {
     mdm_err err = {0};
     mdm_reresolve_stats s;
@@ -196,7 +157,7 @@ static int resolve_all(core_env *e, int dry_run, int threads)
         json_decref(o);
     }
     json_decref(changes);
-    env_close(e);
+    mdm_cli_env_close(e);
     return rc;
 }
 
@@ -246,8 +207,8 @@ int mdm_cli_resolve(int argc, char **argv)
         return mdm_cli_usage_error("resolve", "unexpected argument \"%s\"", argv[optind]);
     if (dry_run && !all)
         return mdm_cli_usage_error("resolve", "--dry-run goes with --all");
-    core_env e;
-    int rc = env_open("resolve", config_path, &e);
+    mdm_cli_env e;
+    int rc = mdm_cli_env_open("resolve", config_path, true, &e);
     if (rc)
         return rc;
     mdm_err err = {0};
@@ -264,7 +225,7 @@ int mdm_cli_resolve(int argc, char **argv)
         rc = arc;
     else
         printf("resolved %ld records\n", n);
-    env_close(&e);
+    mdm_cli_env_close(&e);
     return rc;
 }
 
@@ -381,8 +342,8 @@ int mdm_cli_rejects(int argc, char **argv)
     if ((f.from && !mdm_consent_parse_time(f.from, &us, NULL)) ||
         (f.to && !mdm_consent_parse_time(f.to, &us, NULL)))
         return mdm_cli_usage_error(cmd, "--from and --to take an ISO 8601 time (2026-01-01)");
-    core_env e;
-    int rc = env_open(cmd, config_path, &e);
+    mdm_cli_env e;
+    int rc = mdm_cli_env_open(cmd, config_path, true, &e);
     if (rc)
         return rc;
     mdm_err err = {0};
@@ -424,6 +385,6 @@ int mdm_cli_rejects(int argc, char **argv)
             printf("{\"tried\":%ld,\"accepted\":%ld,\"refused\":%ld,\"skipped\":%ld}\n", s.tried,
                    s.accepted, s.refused, s.skipped);
     }
-    env_close(&e);
+    mdm_cli_env_close(&e);
     return rc;
 }

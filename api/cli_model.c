@@ -13,38 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct model_env {
-    mdm_config *cfg;
-    mdm_db *db;
-    mdm_ingest_ctx *ctx;
-} model_env;
-
-static void env_close(model_env *e)
-{
-    mdm_db_close(e->db);
-    mdm_ingest_ctx_free(e->ctx);
-    mdm_config_free(e->cfg);
-}
-
-/* Configuration, connection and the ingest context with the active stored model. */
-static int env_open(const char *cmd, const char *config_path, model_env *e)
-{
-    memset(e, 0, sizeof *e);
-    mdm_err err = {0};
-    e->cfg = mdm_config_load(config_path, &err);
-    if (!e->cfg)
-        return mdm_cli_fail(cmd, &err);
-    mdm_cli_log_level(cmd, e->cfg);
-    e->ctx = mdm_ingest_ctx_new(e->cfg, &err);
-    if (e->ctx)
-        e->db = mdm_db_connect(e->cfg->database_url, &err);
-    if (e->db && mdm_ingest_ctx_use_db_model(e->ctx, e->db, NULL, &err) == MDM_OK)
-        return 0;
-    int rc = mdm_cli_fail(cmd, &err);
-    env_close(e);
-    return rc;
-}
-
 static void print_json(const json_t *j, bool pretty)
 {
     char *s = json_dumps(j, pretty ? JSON_INDENT(2) | JSON_PRESERVE_ORDER : JSON_COMPACT);
@@ -109,8 +77,8 @@ int mdm_cli_model(int argc, char **argv)
     if ((want >= 1 && !parse_version(cmd, pos[0], &va)) ||
         (want == 2 && !parse_version(cmd, pos[1], &vb)))
         return mdm_status_exit(MDM_EINVAL);
-    model_env e;
-    int rc = env_open(cmd, config_path, &e);
+    mdm_cli_env e;
+    int rc = mdm_cli_env_open(cmd, config_path, false, &e);
     if (rc)
         return rc;
     mdm_err err = {0};
@@ -146,7 +114,7 @@ int mdm_cli_model(int argc, char **argv)
     if (st != MDM_OK)
         rc = mdm_cli_fail(cmd, &err);
     json_decref(out);
-    env_close(&e);
+    mdm_cli_env_close(&e);
     return rc;
 }
 
@@ -179,8 +147,8 @@ int mdm_cli_train_store(int argc, char **argv)
             return mdm_cli_usage_error(cmd, "unexpected argument \"%s\" with --from-store", a);
         }
     }
-    model_env e;
-    int rc = env_open(cmd, config_path, &e);
+    mdm_cli_env e;
+    int rc = mdm_cli_env_open(cmd, config_path, false, &e);
     if (rc)
         return rc;
     o.actor = mdm_cli_actor();
@@ -205,13 +173,13 @@ int mdm_cli_train_store(int argc, char **argv)
     else
         rc = mdm_cli_fail(cmd, &err);
     json_decref(summary);
-    env_close(&e);
+    mdm_cli_env_close(&e);
     return rc;
 }
 
 json_t *mdm_cli_model_label_eval(const char *config_path, mdm_err *err)
 {
-    model_env e;
+    mdm_cli_env e;
     memset(&e, 0, sizeof e);
     e.cfg = mdm_config_load(config_path, err);
     if (!e.cfg)
@@ -225,6 +193,6 @@ json_t *mdm_cli_model_label_eval(const char *config_path, mdm_err *err)
         json_decref(out);
         out = NULL;
     }
-    env_close(&e);
+    mdm_cli_env_close(&e);
     return out;
 }
