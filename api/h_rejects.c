@@ -50,20 +50,8 @@ void mdm_h_rejects(mdm_http_req *req)
         return;
     mdm_err err = {0};
     /* parameters are checked here, never by the database */
-    static const char *const times[] = {"from", "to"};
-    for (size_t i = 0; i < 2; i++) {
-        const char *t = mdm_http_query(req, times[i]);
-        int64_t us;
-        if (t && !mdm_consent_parse_time(t, &us, NULL)) {
-            char ptr[16];
-            snprintf(ptr, sizeof ptr, "/query/%s", times[i]);
-            mdm_err_set_field(
-                &err, MDM_EINVAL, ptr,
-                "must be an ISO 8601 time such as 2026-01-01 or 2026-01-01T00:00:00Z");
-            mdm_http_reply_problem(req, &err);
-            return;
-        }
-    }
+    if (!mdm_http_query_time(req, "from") || !mdm_http_query_time(req, "to"))
+        return;
     mdm_reject_filter f = {mdm_http_query(req, "source"),
                            mdm_http_query(req, "source_key"),
                            mdm_http_query(req, "field"),

@@ -1024,18 +1024,8 @@ void mdm_h_audit(mdm_http_req *req)
         return;
     }
     /* parameters are checked here, never by the database */
-    static const char *const times[] = {"from", "to"};
-    for (size_t i = 0; i < 2; i++) {
-        const char *t = mdm_http_query(req, times[i]);
-        int64_t us;
-        if (t && !mdm_consent_parse_time(t, &us, NULL)) {
-            char ptr[16];
-            snprintf(ptr, sizeof ptr, "/query/%s", times[i]);
-            fail(req, MDM_EINVAL, ptr,
-                 "must be an ISO 8601 time such as 2026-01-01 or 2026-01-01T00:00:00Z");
-            return;
-        }
-    }
+    if (!mdm_http_query_time(req, "from") || !mdm_http_query_time(req, "to"))
+        return;
     mdm_audit_filter f = {mdm_http_query(req, "actor"),
                           mdm_http_query(req, "role"),
                           mdm_http_query(req, "action"),

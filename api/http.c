@@ -819,6 +819,21 @@ bool mdm_http_query_int(mdm_http_req *req, const char *name, long long def, long
     return true;
 }
 
+bool mdm_http_query_time(mdm_http_req *req, const char *name)
+{
+    const char *v = mdm_http_query(req, name);
+    int64_t us;
+    if (!v || mdm_consent_parse_time(v, &us, NULL))
+        return true;
+    mdm_err e;
+    char ptr[96];
+    snprintf(ptr, sizeof ptr, "/query/%s", name);
+    mdm_err_set_field(&e, MDM_EINVAL, ptr,
+                      "must be an ISO 8601 time such as 2026-01-01 or 2026-01-01T00:00:00Z");
+    mdm_http_reply_problem(req, &e);
+    return false;
+}
+
 bool mdm_http_if_match(mdm_http_req *req, int *version, bool *bad)
 {
     *bad = false;

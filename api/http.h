@@ -157,6 +157,8 @@ const char *mdm_http_body(mdm_http_req *req, size_t *len);
  * "/query/NAME") and return false; an absent argument gives def. */
 bool mdm_http_query_int(mdm_http_req *req, const char *name, long long def, long long min,
                         long long max, long long *out);
+/* Argument `name`, when present, must be an ISO 8601 time (as consent events take). */
+bool mdm_http_query_time(mdm_http_req *req, const char *name);
 /* Path parameter `name` as a positive 64-bit id; otherwise replies 404 naming `what`
  * and returns false. */
 bool mdm_http_param_id(mdm_http_req *req, const char *name, const char *what, int64_t *out);
