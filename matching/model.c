@@ -1387,6 +1387,15 @@ static bool has_token(const char *list, const char *token)
     return false;
 }
 
+/* A word of the space-separated list starts with c. */
+static bool has_initial(const char *list, char c)
+{
+    for (const char *p = list; p && *p; p++)
+        if (*p == c && (p == list || p[-1] == ' '))
+            return true;
+    return false;
+}
+
 /* Two first names that cannot be one person's: not equal, not nicknames of each other,
  * no typo (Jaro-Winkler 0.8, same phonetic key), no initial, not the other's middle name
  * or surname (swapped parts). */
@@ -1461,14 +1470,25 @@ bool mdm_model_names_apart(const mdm_model *m, const mdm_feat *a, const mdm_feat
     if (k < 0 || levels[k] != m->cmp[k].nlevels - 1)
         return false;
     const char *x = a->v[MDM_FIELD_FIRST_NAME], *y = b->v[MDM_FIELD_FIRST_NAME];
-    if (!x || !y || !x[1] || !y[1])
+    if (!x || !y)
         return false;
-    size_t lx = strlen(x), ly = strlen(y);
-    /* a short form of the other (pat/patricia, kate/kathleen), the middle name used */
-    if ((lx <= 4 || ly <= 4) && strncmp(x, y, 3) == 0)
-        return false;
-    if (has_token(b->v[MDM_FIELD_MIDDLE_NAME], x) || has_token(a->v[MDM_FIELD_MIDDLE_NAME], y))
-        return false;
+    if (!x[1] || !y[1]) {
+        /* an initial of another letter (the comparison said "different", so the letters
+         * differ): another name, unless it is the sound the other begins with (K and
+         * Catherine) or the initial of the other's middle name */
+        char c = x[1] ? y[0] : x[0];
+        const char *phon = x[1] ? a->first_phon : b->first_phon;
+        if ((phon && tolower((unsigned char)phon[0]) == c) ||
+            has_initial(x[1] ? a->v[MDM_FIELD_MIDDLE_NAME] : b->v[MDM_FIELD_MIDDLE_NAME], c))
+            return false;
+    } else {
+        size_t lx = strlen(x), ly = strlen(y);
+        /* a short form of the other (pat/patricia, kate/kathleen), the middle name used */
+        if ((lx <= 4 || ly <= 4) && strncmp(x, y, 3) == 0)
+            return false;
+        if (has_token(b->v[MDM_FIELD_MIDDLE_NAME], x) || has_token(a->v[MDM_FIELD_MIDDLE_NAME], y))
+            return false;
+    }
     /* first and last name swapped in one record (family-first systems): both parts known
      * pair up, and one at least is known */
     const char *xl = a->v[MDM_FIELD_LAST_NAME], *yl = b->v[MDM_FIELD_LAST_NAME];
@@ -1487,6 +1507,27 @@ static bool same_phone(const mdm_feat *a, const mdm_feat *b)
             if (eq(a->phones[i], b->phones[j]))
                 return true;
     return false;
+}
+
+/* The same street address: house number and street equal (and the postal code, when both
+ * have one). Apartment and line 2 are left out: one home written two ways. */
+static bool same_address(const mdm_feat *a, const mdm_feat *b)
+{
+    const char *na = a->v[MDM_FIELD_HOUSE_NUMBER], *nb = b->v[MDM_FIELD_HOUSE_NUMBER];
+    const char *sa = a->v[MDM_FIELD_STREET], *sb = b->v[MDM_FIELD_STREET];
+    const char *pa = a->v[MDM_FIELD_POSTAL_CODE], *pb = b->v[MDM_FIELD_POSTAL_CODE];
+    return na && nb && sa && sb && eq(na, nb) && eq(sa, sb) && (!pa || !pb || eq(pa, pb));
+}
+
+/* One address and something else that tells two people apart: genders that differ, or
+ * phones on both sides with none in common (twins have a phone each). A record whose first
+ * name was replaced by mistake (FEBRL) keeps the rest and has nothing of the kind. */
+static bool twins_at_address(const mdm_feat *a, const mdm_feat *b)
+{
+    if (!same_address(a, b))
+        return false;
+    const char *ga = a->v[MDM_FIELD_GENDER], *gb = b->v[MDM_FIELD_GENDER];
+    return (ga && gb && !eq(ga, gb)) || (a->n_phones && b->n_phones && !same_phone(a, b));
 }
 
 /* One household: the same surname (or its phonetic key), address line or a phone. */
@@ -1581,7 +1622,8 @@ mdm_pair_guard mdm_model_guard(const mdm_model *m, const mdm_feat *a, const mdm_
             return MDM_PG_BIRTH_YEARS;
     }
     if (a->by && a->bm && a->bd && a->by == b->by && a->bm == b->bm && a->bd == b->bd &&
-        first_names_differ(a, b) && same_phone(a, b) && !same_identifier(a, b))
+        first_names_differ(a, b) && (same_phone(a, b) || twins_at_address(a, b)) &&
+        !same_identifier(a, b))
         return MDM_PG_TWINS;
     if (household_only(m, a, b, levels) && same_household(a, b))
         return MDM_PG_HOUSEHOLD;

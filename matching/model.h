@@ -330,8 +330,9 @@ double mdm_model_combine(const mdm_model *m, const double *wk, bool names_apart,
                          double *group_adjust);
 
 /* The first names of a and b cannot be one person's, so what they share is a
- * household's: the first-name comparison (levels) says "different", both are names
- * (not initials), neither is the other's middle name, a short form (pat, patricia) or,
+ * household's: the first-name comparison (levels) says "different" (an initial then has
+ * another letter; it must not be the initial of the other's middle name), neither is the
+ * other's middle name, a short form (pat, patricia) or,
  * read with first and last name swapped in one record, compatible with the other's, and
  * no e-mail address both hold names either of them (a person's own address: the first
  * name that disagrees is garbled). */
@@ -356,8 +357,9 @@ typedef struct mdm_explain_item {
 /* Pairs that must never link automatically whatever their score (issue 15): they become
  * review items naming the guard, and a cluster never holds both records of such a pair.
  *   twins        different first names (not a nickname, typo, initial, middle name or
- *                swap) with the same full birth date and a phone in common (one home),
- *                and no e-mail or identifier in common;
+ *                swap) with the same full birth date and one home (a phone in common, or
+ *                the same street address with genders that differ or a phone each and
+ *                none in common), and no e-mail or identifier in common;
  *   generation   generational suffixes that differ (Sr vs Jr, II vs III);
  *   birth_years  birth years MDM_GUARD_YEAR_GAP or more apart that no typo explains
  *                (not one digit off or two digits swapped with day and month equal),

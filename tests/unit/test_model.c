@@ -390,6 +390,26 @@ static void test_contact_points(void)
     feat_of(n, a, &y, "Catherine", "Martinez", "", "", "");
     mdm_model_levels(m, &x, &y, lv);
     CHECK(!mdm_model_names_apart(m, &x, &y, lv));
+    /* an initial of another letter and sound is another name (E and Brian) */
+    feat_of(n, a, &x, "E", "Dvorak", "", "dvorak.home169@comcast.net", "");
+    feat_of(n, a, &y, "Brian", "Dvořák", "", "dvorak.home169@comcast.net", "");
+    mdm_model_levels(m, &x, &y, lv);
+    CHECK_INT(lv[0], m->cmp[0].nlevels - 1);
+    CHECK(mdm_model_names_apart(m, &x, &y, lv));
+    feat_of(n, a, &x, "F", "Dvorak", "", "", "");
+    feat_of(n, a, &y, "Phillip", "Dvorak", "", "", "");
+    mdm_model_levels(m, &x, &y, lv);
+    CHECK(!mdm_model_names_apart(m, &x, &y, lv));
+    mdm_record r; /* the initial of the other's middle name */
+    mdm_record_init(&r);
+    mdm_record_set(&r, "first_name", "Brian", NULL);
+    mdm_record_set(&r, "middle_name", "Edward", NULL);
+    mdm_record_set(&r, "last_name", "Dvorak", NULL);
+    mdm_feat_build(n, &r, "US", a, &x);
+    mdm_record_clear(&r);
+    feat_of(n, a, &y, "E", "Dvorak", "", "", "");
+    mdm_model_levels(m, &x, &y, lv);
+    CHECK(!mdm_model_names_apart(m, &x, &y, lv));
     feat_of(n, a, &x, "Barbara", "Clark", "", "", "");
     feat_of(n, a, &y, "Linda", "Walow", "", "", "");
     mdm_model_levels(m, &x, &y, lv);
