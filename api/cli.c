@@ -1,6 +1,7 @@
 /* Shared CLI helpers and the command table. */
 #include "api/cli.h"
 #include "common/log.h"
+#include "mdm/household.h"
 #include "mdm/source.h"
 
 #include <pwd.h>
@@ -73,7 +74,8 @@ const mdm_cli_command mdm_cli_commands[] = {
     {"synth", mdm_cli_synth, "write deterministic synthetic customers over five sources",
      "usage: mdm synth --people N --out DIR [--seed S] [--error-rate X] [--dup-rate P]\n\n"
      "Writes DIR/crm.csv, loyalty.csv, commerce.csv, erp.csv, pos.csv (each with its own\n"
-     "column layout and formatting habits) and DIR/truth.csv (source,record_id,person_id).\n"
+     "column layout and formatting habits), DIR/truth.csv (source,record_id,person_id) and\n"
+     "DIR/households.csv (person_id,household_id).\n"
      "People live in households sharing address and home phone; records carry typos,\n"
      "nicknames, dropped accents, swapped names, married names, old addresses, missing\n"
      "fields, phone/e-mail variants, shared placeholder values and in-source duplicates.\n"
@@ -386,6 +388,11 @@ int mdm_cli_env_open(const char *command, const char *config_path, bool sync_sou
     if (!e->cfg)
         return mdm_cli_fail(command, &err);
     mdm_cli_log_level(command, e->cfg);
+    if (mdm_household_configure(mdm_config_section(e->cfg, "households"), &err) != MDM_OK) {
+        int rc = mdm_cli_fail(command, &err);
+        mdm_cli_env_close(e);
+        return rc;
+    }
     e->ctx = mdm_ingest_ctx_new(e->cfg, &err);
     if (e->ctx)
         e->db = mdm_db_connect(e->cfg->database_url, &err);

@@ -8,6 +8,7 @@
 #include "mdm/consent.h"
 #include "mdm/db.h"
 #include "mdm/golden.h"
+#include "mdm/household.h"
 #include "mdm/ingest.h"
 #include "mdm/reject.h"
 #include "mdm/reresolve.h"
@@ -29,6 +30,20 @@ static int parse_int(const char *cmd, const char *opt, const char *s, int lo, in
         return -1;
     }
     *out = (int)v;
+    return 0;
+}
+
+/* Brings the households up to date with the golden records (mdm/household.h) and prints
+ * what changed. */
+static int households_refresh(mdm_cli_env *e, const char *cmd, bool print)
+{
+    mdm_household_stats hs;
+    mdm_err err = {0};
+    if (mdm_household_refresh(e->db, &hs, &err) != MDM_OK)
+        return mdm_cli_fail(cmd, &err);
+    if (print)
+        printf("households: %ld created, %ld changed, %ld retired\n", hs.created, hs.changed,
+               hs.retired);
     return 0;
 }
 
@@ -114,6 +129,7 @@ int mdm_cli_load(int argc, char **argv)
             goto out;
         }
         printf("resolved %ld records\n", n);
+        rc = households_refresh(&e, "load", true);
     }
 out:
     mdm_cli_env_close(&e);
@@ -157,6 +173,8 @@ static int resolve_all(mdm_cli_env *e, int dry_run, int threads)
         json_decref(o);
     }
     json_decref(changes);
+    if (rc == 0 && !dry_run)
+        rc = households_refresh(e, "resolve", false); /* the JSON above is the whole output */
     mdm_cli_env_close(e);
     return rc;
 }
@@ -223,8 +241,10 @@ int mdm_cli_resolve(int argc, char **argv)
         rc = mdm_cli_fail("resolve", &err);
     else if (arc)
         rc = arc;
-    else
+    else {
         printf("resolved %ld records\n", n);
+        rc = households_refresh(&e, "resolve", true);
+    }
     mdm_cli_env_close(&e);
     return rc;
 }

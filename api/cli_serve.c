@@ -6,6 +6,7 @@
 #include "mdm/config.h"
 #include "mdm/consent.h"
 #include "mdm/db.h"
+#include "mdm/household.h"
 #include "mdm/publish.h"
 
 #include <getopt.h>
@@ -75,7 +76,8 @@ int mdm_cli_serve(int argc, char **argv)
     if (!cfg)
         return mdm_cli_fail("serve", &err);
     mdm_cli_log_level("serve", cfg);
-    if (mdm_consent_configure(mdm_config_section(cfg, "consent"), &err) != MDM_OK) {
+    if (mdm_consent_configure(mdm_config_section(cfg, "consent"), &err) != MDM_OK ||
+        mdm_household_configure(mdm_config_section(cfg, "households"), &err) != MDM_OK) {
         mdm_config_free(cfg);
         return mdm_cli_fail("serve", &err);
     }
@@ -103,6 +105,13 @@ int mdm_cli_serve(int argc, char **argv)
         mdm_config_free(cfg);
         return mdm_cli_fail("serve", &err);
     }
+    /* households follow the golden records (mdm/household.h) */
+    if (mdm_household_start(cfg->database_url, 1000, &err) != MDM_OK) {
+        mdm_publish_stop();
+        mdm_http_stop(srv);
+        mdm_config_free(cfg);
+        return mdm_cli_fail("serve", &err);
+    }
     const char *l = listen ? listen : cfg->listen;
     const char *colon = strrchr(l, ':');
     printf("mdm serve: listening on %s://%.*s:%d/ (OpenAPI at /v1/openapi.json)\n",
@@ -121,6 +130,7 @@ int mdm_cli_serve(int argc, char **argv)
     int sig = 0;
     sigwait(&set, &sig);
     mdm_log(MDM_LOG_INFO, "event=signal sig=%s", sig == SIGTERM ? "TERM" : "INT");
+    mdm_household_stop();
     mdm_publish_stop(); /* in-flight deliveries finish first */
     mdm_http_stop(srv);
     mdm_config_free(cfg);

@@ -38,6 +38,11 @@ MDM_HTTP_HANDLER(mdm_h_entity_get);
 MDM_HTTP_HANDLER(mdm_h_entity_search);
 MDM_HTTP_HANDLER(mdm_h_entity_history);
 
+/* h_households.c: households (get, of a golden record, at an address) */
+MDM_HTTP_HANDLER(mdm_h_household_get);
+MDM_HTTP_HANDLER(mdm_h_entity_household);
+MDM_HTTP_HANDLER(mdm_h_household_search);
+
 /* h_match.c: read-only match */
 MDM_HTTP_HANDLER(mdm_h_match);
 

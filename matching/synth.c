@@ -1156,6 +1156,7 @@ mdm_status mdm_synth_write(const mdm_synth_opts *o, mdm_synth_stats *stats, mdm_
     static const double presence[S_COUNT] = {0.55, 0.45, 0.5, 0.15, 0.35};
     long id = 0;
     person members[6];
+    long *household_of = mdm_xmalloc((size_t)o->people * sizeof *household_of);
     while (id < o->people) {
         /* household */
         double u = runif(&g->r);
@@ -1183,6 +1184,7 @@ mdm_status mdm_synth_write(const mdm_synth_opts *o, mdm_synth_stats *stats, mdm_
         st.households++;
         for (int m = 0; m < size; m++) {
             person *p = &members[m];
+            household_of[id] = st.households - 1;
             bool twin = m >= 3 && chance(&g->r, 0.15);
             make_person(g, p, id++,
                         twin ? &members[2]
@@ -1284,7 +1286,24 @@ mdm_status mdm_synth_write(const mdm_synth_opts *o, mdm_synth_stats *stats, mdm_
     if (fclose(tf) != 0 && rc == MDM_OK)
         rc = mdm_err_set(err, MDM_EIO, "cannot write %s: %s", path, strerror(errno));
     free(path);
+    /* households.csv: who lived together when the records were made (mdm/household.h
+     * derives households from the records; tests compare) */
+    if (rc == MDM_OK) {
+        path = mdm_xasprintf("%s/households.csv", o->out_dir);
+        FILE *hf = fopen(path, "w");
+        if (!hf) {
+            rc = mdm_err_set(err, MDM_EIO, "cannot write %s: %s", path, strerror(errno));
+        } else {
+            fputs("person_id,household_id\n", hf);
+            for (long i = 0; i < id; i++)
+                fprintf(hf, "P%ld,H%ld\n", i, household_of[i]);
+            if (fclose(hf) != 0)
+                rc = mdm_err_set(err, MDM_EIO, "cannot write %s: %s", path, strerror(errno));
+        }
+        free(path);
+    }
 out_free:
+    free(household_of);
     for (int s = 0; s < S_COUNT; s++) {
         mdm_buf_free(&g->out[s].text);
         free(g->out[s].off);

@@ -10,7 +10,8 @@
  *                 ship_line2 ship_city ship_region ship_postal ship_country birthday(YYYYMMDD)
  *   erp.csv       cust_no name("LAST, First") address city state zip phone tax_id
  *   pos.csv       ref first last phone zip email
- * plus truth.csv (source,record_id,person_id). Records carry realistic errors: typos
+ * plus truth.csv (source,record_id,person_id) and households.csv (person_id,household_id:
+ * who lived together). Records carry realistic errors: typos
  * (sometimes two in a field, and "sloppy" records where every error is three times as
  * likely, so several meet in one record), nicknames, accents dropped or transliterated
  * (Müller as Mueller or Muller; the ERP and the tills are ASCII-only), first/last
@@ -54,7 +55,7 @@ extern const char *const mdm_synth_sources[5];
 /* Sets the defaults (error_rate 1, dup_rate 0.2, seed 1). */
 void mdm_synth_defaults(mdm_synth_opts *o);
 
-/* Writes the five source files and truth.csv into o->out_dir. MDM_EINVAL for bad
+/* Writes the five source files, truth.csv and households.csv into o->out_dir. MDM_EINVAL for bad
  * options, MDM_EIO (naming the file) when a file cannot be written. */
 mdm_status mdm_synth_write(const mdm_synth_opts *o, mdm_synth_stats *stats, mdm_err *err);
 

@@ -37,6 +37,7 @@ static const config_key config_keys[] = {
     {"publish", KEY_SECTION, NULL},
     {"limits", KEY_SECTION, NULL},
     {"subscriptions", KEY_ARRAY, NULL},
+    {"households", KEY_SECTION, NULL},
 };
 
 static const config_key *find_key(const char *name)

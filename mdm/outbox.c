@@ -24,21 +24,31 @@ static const mdm_db_stmt stmt_emit = {
     "INSERT INTO outbox (type, entity_id, entity_version, payload) "
     "VALUES ($1, $2, $3, $4::jsonb) RETURNING seq",
     4};
+static const mdm_db_stmt stmt_emit_household = {
+    "outbox_emit_household",
+    "INSERT INTO outbox (type, household_id, entity_version, payload) "
+    "VALUES ($1, $2, $3, $4::jsonb) RETURNING seq",
+    4};
 static const mdm_db_stmt stmt_read = {
     "outbox_read",
-    "SELECT seq, event_id, type, entity_id, entity_version, payload::text AS payload, "
+    "SELECT seq, event_id, type, entity_id, household_id, entity_version, "
+    "payload::text AS payload, "
     "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS created_at "
     "FROM outbox WHERE seq > $1 AND seq <= $3 ORDER BY seq LIMIT $2",
     3};
 static const mdm_db_stmt stmt_high_water = {"outbox_high_water",
                                             "SELECT coalesce(max(seq), 0) AS seq FROM outbox", 0};
 
-static bool valid_type(const char *type)
+static bool valid_type(const char *type, bool household)
 {
     static const char *const types[] = {"created", "updated",         "merged",
                                         "split",   "consent_changed", "deleted"};
-    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
-        if (strcmp(type, types[i]) == 0)
+    static const char *const htypes[] = {"household.created", "household.changed",
+                                         "household.retired"};
+    const char *const *t = household ? htypes : types;
+    size_t n = household ? sizeof htypes / sizeof htypes[0] : sizeof types / sizeof types[0];
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(type, t[i]) == 0)
             return true;
     return false;
 }
@@ -53,7 +63,7 @@ mdm_status mdm_outbox_emit_calls(mdm_outbox_call *o, const char *type, int64_t e
                                  mdm_err *err)
 {
     memset(o, 0, sizeof *o);
-    if (!valid_type(type))
+    if (!valid_type(type, false))
         return mdm_err_set(err, MDM_EINTERNAL, "unknown outbox event type \"%s\"", type);
     snprintf(o->id, sizeof o->id, "%lld", (long long)entity_id);
     snprintf(o->ver, sizeof o->ver, "%d", entity_version);
@@ -94,6 +104,32 @@ mdm_status mdm_outbox_emit(mdm_db *db, const char *type, int64_t entity_id, int 
     return MDM_OK;
 }
 
+mdm_status mdm_outbox_emit_household(mdm_db *db, const char *type, int64_t household_id,
+                                     int version, const json_t *payload, int64_t *seq_out,
+                                     mdm_err *err)
+{
+    if (!valid_type(type, true))
+        return mdm_err_set(err, MDM_EINTERNAL, "unknown household event type \"%s\"", type);
+    char id[24], ver[16];
+    snprintf(id, sizeof id, "%lld", (long long)household_id);
+    snprintf(ver, sizeof ver, "%d", version);
+    char *body = json_dumps(payload, JSON_COMPACT);
+    if (!body)
+        return mdm_err_set(err, MDM_EINTERNAL, "cannot serialize outbox payload");
+    const char *params[] = {type, id, ver, body};
+    PGresult *res = NULL;
+    mdm_status st = mdm_db_exec(db, &stmt_lock_shared, NULL, NULL, err);
+    if (st == MDM_OK)
+        st = mdm_db_exec(db, &stmt_emit_household, params, &res, err);
+    free(body);
+    if (st != MDM_OK)
+        return st;
+    if (seq_out)
+        *seq_out = mdm_db_get_ll(res, 0, "seq", 0);
+    PQclear(res);
+    return MDM_OK;
+}
+
 static mdm_status wait_for_writers(mdm_db *db, void *ctx, mdm_err *err)
 {
     mdm_status st = mdm_db_command(db, "SELECT pg_advisory_xact_lock(" OUTBOX_LOCK ")", err);
@@ -106,6 +142,14 @@ static mdm_status wait_for_writers(mdm_db *db, void *ctx, mdm_err *err)
     *(long long *)ctx = mdm_db_get_ll(res, 0, "seq", 0);
     PQclear(res);
     return MDM_OK;
+}
+
+mdm_status mdm_outbox_high_water(mdm_db *db, int64_t *seq, mdm_err *err)
+{
+    long long high_water = 0;
+    mdm_status st = mdm_db_run_tx(db, "outbox_barrier", wait_for_writers, &high_water, err);
+    *seq = st == MDM_OK ? (int64_t)high_water : 0;
+    return st;
 }
 
 mdm_status mdm_outbox_read(mdm_db *db, int64_t after, int limit, json_t **events, int64_t *next,
@@ -130,14 +174,19 @@ mdm_status mdm_outbox_read(mdm_db *db, int64_t after, int limit, json_t **events
     for (int r = 0; r < PQntuples(res); r++) {
         json_t *payload = json_loads(mdm_db_get(res, r, "payload", "null"), JSON_DECODE_ANY, NULL);
         long long seq = mdm_db_get_ll(res, r, "seq", 0);
-        json_array_append_new(
-            arr,
-            json_pack("{s:I, s:s, s:s, s:I, s:i, s:o, s:s}", "seq", (json_int_t)seq, "event_id",
-                      mdm_db_get(res, r, "event_id", ""), "type", mdm_db_get(res, r, "type", ""),
-                      "entity_id", (json_int_t)mdm_db_get_ll(res, r, "entity_id", 0),
-                      "entity_version", (int)mdm_db_get_ll(res, r, "entity_version", 0), "payload",
-                      payload ? payload : json_null(), "created_at",
-                      mdm_db_get(res, r, "created_at", "")));
+        json_t *ev = json_pack(
+            "{s:I, s:s, s:s, s:i, s:o, s:s}", "seq", (json_int_t)seq, "event_id",
+            mdm_db_get(res, r, "event_id", ""), "type", mdm_db_get(res, r, "type", ""),
+            "entity_version", (int)mdm_db_get_ll(res, r, "entity_version", 0), "payload",
+            payload ? payload : json_null(), "created_at", mdm_db_get(res, r, "created_at", ""));
+        /* an entity event names its entity, a household event its household */
+        if (mdm_db_get(res, r, "household_id", NULL))
+            json_object_set_new(ev, "household_id",
+                                json_integer(mdm_db_get_ll(res, r, "household_id", 0)));
+        else
+            json_object_set_new(ev, "entity_id",
+                                json_integer(mdm_db_get_ll(res, r, "entity_id", 0)));
+        json_array_append_new(arr, ev);
         *next = seq;
     }
     PQclear(res);

@@ -2,8 +2,10 @@
  *
  * Events carry a global, gap-tolerant sequence number (seq, from a bigserial), the entity
  * id and version, a type (created, updated, merged, split, consent_changed, deleted) and
- * a JSON payload (the golden record or the delta). The change feed reads them in seq
- * order; push delivery (mdm/publish) fans them out to subscriptions.
+ * a JSON payload (the golden record or the delta). Household events (household.created,
+ * household.changed, household.retired; mdm/household.h) name a household instead of an
+ * entity (entity_id NULL, household_id set) and share the same seq order. The change feed reads
+ * them in seq order; push delivery (mdm/publish) fans them out to subscriptions.
  *
  * Because seq values are assigned before commit, a reader could see seq 11 committed
  * while seq 10 is still in flight. mdm_outbox_read therefore only returns events older
@@ -39,12 +41,25 @@ mdm_status mdm_outbox_emit_calls(mdm_outbox_call *o, const char *type, int64_t e
                                  mdm_err *err) __attribute__((warn_unused_result));
 void mdm_outbox_call_free(mdm_outbox_call *o);
 
+/* Writes one household event (type household.created|changed|retired) inside the
+ * caller's open transaction, like mdm_outbox_emit; version is the household's. */
+mdm_status mdm_outbox_emit_household(mdm_db *db, const char *type, int64_t household_id,
+                                     int version, const json_t *payload, int64_t *seq_out,
+                                     mdm_err *err) __attribute__((warn_unused_result));
+
+/* The highest seq below which every event is final (committed or never to be), taken
+ * behind the writers' barrier in a transaction of its own (see outbox.c). A follower of
+ * the outbox (mdm/household.c) reads up to it and never skips an event. */
+mdm_status mdm_outbox_high_water(mdm_db *db, int64_t *seq, mdm_err *err)
+    __attribute__((warn_unused_result));
+
 /* Takes the writers' shared lock (as mdm_outbox_emit does) for a caller that inserts
  * outbox rows set-based in this transaction (mdm/bulk.c). */
 mdm_status mdm_outbox_lock_writer(mdm_db *db, mdm_err *err) __attribute__((warn_unused_result));
 
 /* Reads up to limit events with seq > after, in seq order, as a new JSON array of
- * {seq, event_id, type, entity_id, entity_version, payload, created_at}; *next receives
+ * {seq, event_id, type, entity_id (household_id for a household event), entity_version,
+ * payload, created_at}; *next receives
  * the cursor to pass next time (the last seq returned, or after when none). */
 mdm_status mdm_outbox_read(mdm_db *db, int64_t after, int limit, json_t **events, int64_t *next,
                            mdm_err *err) __attribute__((warn_unused_result));

@@ -1,0 +1,100 @@
+/* Households: golden records (persons) that live together, as entities of their own.
+ *
+ * A household is derived, never merged into a person: golden records at one normalized
+ * address (the street line, postal code and country keys of the record that gives the
+ * golden address; without a street line no household) form one household when they are
+ * linked by shared evidence of the kinds the "households" section allows (same surname
+ * key, a shared phone, a shared e-mail; transitively). People at one address without
+ * shared evidence (roommates with different surnames and their own phones) are separate
+ * households. Household is not identity: nothing here is read by matching.
+ *
+ * Invariants kept here (the only module that writes household, household_member,
+ * household_cursor):
+ *   - an active golden record with an address belongs to exactly one active household,
+ *     any other golden record to none;
+ *   - ids are stable: when the groups at an address change, each new group keeps the id
+ *     of the old household it shares most members with (the older id on a tie); a group
+ *     left without an id gets a new one, a household left without members is retired
+ *     (its address hash cleared) and its id never reused;
+ *   - roles: head is the oldest member by golden birth date (members without one after
+ *     those with one), then the smallest golden id; every other member is "member";
+ *   - every creation, membership or role change and retirement bumps the household's
+ *     version and writes one outbox event (household.created, household.changed,
+ *     household.retired) in the same transaction, with ids and roles only (no personal
+ *     data): {"household_id", "version", "members": [{"entity_id", "role"}], "joined",
+ *     "left"}.
+ *
+ * Households follow the golden records through the outbox: mdm_household_refresh reads
+ * the entity events after household_cursor (up to the writers' barrier, so none is
+ * skipped), re-derives the households at every address a changed golden record is at or
+ * was at, and advances the cursor, all in one transaction per window of events. Merges,
+ * splits, moves (a new golden address), deletions and erasures all reach it as entity
+ * events. Readers call it first, so a read is never behind the golden records. */
+#ifndef MDM_MDM_HOUSEHOLD_H
+#define MDM_MDM_HOUSEHOLD_H
+
+#include "common/err.h"
+#include "mdm/db.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* ---- Configuration (the "households" section of mdm.json) ------------------------ */
+
+/* {"enabled": true, "evidence": ["last_name", "phone", "email"]}: enabled false keeps
+ * no households (refresh only advances the cursor and retires what there is); evidence
+ * lists the kinds of shared values that put two people at one address in one household
+ * (at least one kind). Installs the rules process-wide (section may be NULL: defaults).
+ * MDM_EINVAL names the offending member (err->field "/households/evidence/1"). Call once
+ * at start-up, before any refresh. */
+mdm_status mdm_household_configure(const json_t *section, mdm_err *err)
+    __attribute__((warn_unused_result));
+
+/* ---- Derivation ------------------------------------------------------------------- */
+
+typedef struct mdm_household_stats {
+    long events;   /* entity events read */
+    long entities; /* golden records re-examined (changed ones and their neighbours) */
+    long created, changed, retired;
+} mdm_household_stats;
+
+/* Brings the households up to date with every entity event committed so far (see the top
+ * of this file), in transactions of its own. stats (may be NULL) receives the counts.
+ * Safe to call from several processes at once (the cursor row serializes them). */
+mdm_status mdm_household_refresh(mdm_db *db, mdm_household_stats *stats, mdm_err *err)
+    __attribute__((warn_unused_result));
+
+/* Background follower for mdm serve: one thread with its own connection to url that
+ * calls mdm_household_refresh every interval_ms (so household events reach the change
+ * feed and subscribers without a read), until mdm_household_stop. Errors are logged and
+ * retried. MDM_ECONFLICT if already started. */
+mdm_status mdm_household_start(const char *url, int interval_ms, mdm_err *err)
+    __attribute__((warn_unused_result));
+void mdm_household_stop(void); /* joins the thread; idempotent */
+
+/* ---- Reads (call mdm_household_refresh first for an answer that is not behind) ---- */
+
+/* One household as a new JSON object:
+ *   {"id", "status", "version", "created_at", "updated_at", "retired_at",
+ *    "address": the head's golden address (null when retired),
+ *    "members": [{"entity_id", "role", "joined_at", "name", "birth_date"}] (head first)}
+ * MDM_ENOTFOUND when the id does not exist. */
+mdm_status mdm_household_get(mdm_db *db, int64_t id, json_t **out, mdm_err *err)
+    __attribute__((warn_unused_result));
+
+/* The household of golden record entity_id (a retired id is followed to its survivor),
+ * as mdm_household_get. MDM_ENOTFOUND when the golden record does not exist or belongs
+ * to no household (no street address). */
+mdm_status mdm_household_of_entity(mdm_db *db, int64_t entity_id, json_t **out, mdm_err *err)
+    __attribute__((warn_unused_result));
+
+/* Active households at an address: line1 (required) and postal_code (required) are
+ * normalized as ingest normalizes a record's address (country: ISO code or name, NULL =
+ * default_country, NULL = "US"). *out receives {"items": [households as above]}, by id.
+ * MDM_EINVAL when line1 or postal_code is missing or not an address. */
+mdm_status mdm_household_search(mdm_db *db, const char *line1, const char *postal_code,
+                                const char *country, const char *default_country, json_t **out,
+                                mdm_err *err) __attribute__((warn_unused_result));
+
+#endif
