@@ -8,6 +8,7 @@
 #include "matching/link.h"
 #include "matching/model.h"
 #include "matching/synth.h"
+#include "mdm/config.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -235,10 +236,45 @@ static int parse_link_args(const char *cmd, int argc, char **argv, link_args *la
     return -1;
 }
 
-/* Loads the model (trained) or else the configuration. */
+/* The model of a service configuration (mdm.json): its "model" section, a trained model
+ * file (model.path, already resolved against the file's folder) or an inline model
+ * document, run on the configuration's sources and default country. */
+static mdm_model *model_of_config(const char *path, mdm_err *err)
+{
+    mdm_config *cfg = mdm_config_load(path, err);
+    if (!cfg)
+        return NULL;
+    mdm_model *m = NULL;
+    json_t *sec = mdm_config_section(cfg, "model");
+    json_t *file = json_object_get(sec, "path");
+    if (json_is_string(file))
+        m = mdm_model_load(json_string_value(file), err);
+    else if (json_object_get(sec, "comparisons"))
+        m = mdm_model_from_json(sec, err);
+    else
+        mdm_err_set_field(err, MDM_EINVAL, "/model",
+                          "%s: the model section names no model (model.path, or a model "
+                          "document with comparisons)",
+                          path);
+    if (m && mdm_model_use_sources(m, mdm_config_section(cfg, "sources"), cfg->default_country,
+                                   err) != MDM_OK) {
+        mdm_model_free(m);
+        m = NULL;
+    }
+    mdm_config_free(cfg);
+    return m;
+}
+
+/* Loads --model (trained), else --config: a model document (it has "comparisons"; its
+ * sources are the inputs') or the service's configuration file (mdm.json). */
 static mdm_model *load_model(const link_args *la, mdm_err *err)
 {
-    return mdm_model_load(la->model ? la->model : la->config, err);
+    if (la->model)
+        return mdm_model_load(la->model, err);
+    json_t *doc = json_load_file(la->config, 0, NULL);
+    bool service = json_is_object(doc) && !json_object_get(doc, "comparisons");
+    json_decref(doc);
+    return service ? model_of_config(la->config, err) : mdm_model_load(la->config, err);
 }
 
 static void summary(const char *cmd, const mdm_link_stats *st)

@@ -111,7 +111,7 @@ static mdm_status load_file(linkdata *ld, const char *path, mdm_err *err)
     if (!sm)
         return mdm_err_set(err, MDM_EINVAL, "%s: no source of the configuration matches this file",
                            path);
-    char *name = sm->name ? mdm_xstrdup(sm->name) : file_stem(path);
+    char *name = sm->code ? mdm_xstrdup(sm->code) : file_stem(path);
     int si = -1;
     for (int s = 0; s < ld->nsrc; s++)
         if (strcmp(ld->src_name[s], name) == 0)
@@ -162,7 +162,8 @@ static mdm_status load_file(linkdata *ld, const char *path, mdm_err *err)
         /* source index, then each mapped value, NUL-terminated */
         mdm_buf_putc(&ld->blob, (char)(si + 1));
         for (size_t k = 0; k < sm->ncols; k++) {
-            mdm_buf_puts(&ld->blob, mdm_csv_field(c, (size_t)colidx[k]));
+            if (colidx[k] >= 0)
+                mdm_buf_puts(&ld->blob, mdm_csv_field(c, (size_t)colidx[k]));
             mdm_buf_putc(&ld->blob, 0);
         }
         ld->src_count[si]++;
@@ -212,7 +213,7 @@ static void collect_phones(linkdata *ld)
         const mdm_source_map *sm = ld->src_map[(unsigned char)b[0] - 1];
         b++;
         const char *vals[256];
-        const char *cc = defcc;
+        const char *cc = sm->default_country ? sm->default_country : defcc;
         for (size_t k = 0; k < sm->ncols; k++) {
             vals[k] = b;
             if (strcmp(sm->cols[k].field, "address.country") == 0 && *b) {
@@ -306,8 +307,9 @@ static void feat_worker(void *p, int t, size_t lo, size_t hi)
                 r.full_name = ff;
             }
         }
-        if (sm->month_first && r.birth_date) {
-            /* US layout: read an ambiguous date month first */
+        const char *cc = sm->default_country ? sm->default_country : ld->m->default_country;
+        if (r.birth_date && mdm_source_month_first(sm, cc && *cc ? cc : "US")) {
+            /* read an ambiguous date month first (US layout) */
             mdm_date d;
             if (mdm_norm_date(r.birth_date, 0, &d, NULL) == MDM_OK && d.ambiguous) {
                 char iso[16];
@@ -316,8 +318,7 @@ static void feat_worker(void *p, int t, size_t lo, size_t hi)
                 r.birth_date = mdm_xstrdup(iso);
             }
         }
-        mdm_feat_build_with(norm, &r, ld->m->default_country, ld->arenas[t], &ld->feats[i],
-                            phone_lookup, ld);
+        mdm_feat_build_with(norm, &r, cc, ld->arenas[t], &ld->feats[i], phone_lookup, ld);
         mdm_feat_build_attrs(ld->m, norm, &r, ld->arenas[t], &ld->feats[i]);
         ld->feats[i].source = (uint32_t)si;
     }

@@ -788,18 +788,8 @@ mdm_model *mdm_model_from_json(json_t *doc, mdm_err *err)
         m->default_country = mdm_xstrdup(json_string_value(v));
     }
     json_t *srcs = json_object_get(doc, "sources");
-    if (!json_is_array(srcs) || json_array_size(srcs) == 0 ||
-        json_array_size(srcs) > MDM_MAX_SOURCES) {
-        mdm_err_set(err, MDM_EINVAL, "sources: expected an array of 1 to %d sources",
-                    MDM_MAX_SOURCES);
+    if (srcs && mdm_model_use_sources(m, srcs, NULL, err) != MDM_OK)
         goto out_fail;
-    }
-    for (size_t i = 0; i < json_array_size(srcs); i++) {
-        snprintf(w, sizeof w, "sources[%zu]", i);
-        if (mdm_source_map_parse(&m->sources[i], json_array_get(srcs, i), w, err) != MDM_OK)
-            goto out_fail;
-        m->nsources++;
-    }
 
     json_t *cmps = json_object_get(doc, "comparisons");
     if (!json_is_array(cmps) || json_array_size(cmps) == 0 ||
@@ -1092,6 +1082,34 @@ mdm_status mdm_model_save(const mdm_model *m, const char *path, mdm_err *err)
     return MDM_OK;
 }
 
+mdm_status mdm_model_use_sources(mdm_model *m, json_t *sources, const char *default_country,
+                                 mdm_err *err)
+{
+    if (!json_is_array(sources) || json_array_size(sources) > MDM_MAX_SOURCES)
+        return mdm_err_set_field(err, MDM_EINVAL, "/sources",
+                                 "sources: expected an array of up to %d sources", MDM_MAX_SOURCES);
+    mdm_source_map parsed[MDM_MAX_SOURCES];
+    size_t n = json_array_size(sources);
+    for (size_t i = 0; i < n; i++) {
+        mdm_status st =
+            mdm_source_map_parse(&parsed[i], json_array_get(sources, i), i, MDM_SOURCE_LINK, err);
+        if (st != MDM_OK) {
+            while (i > 0)
+                mdm_source_map_clear(&parsed[--i]);
+            return st;
+        }
+    }
+    for (int i = 0; i < m->nsources; i++)
+        mdm_source_map_clear(&m->sources[i]);
+    memcpy(m->sources, parsed, n * sizeof parsed[0]);
+    m->nsources = (int)n;
+    if (default_country) {
+        free(m->default_country);
+        m->default_country = mdm_xstrdup(default_country);
+    }
+    return MDM_OK;
+}
+
 const mdm_source_map *mdm_model_source_for(const mdm_model *m, const char *path)
 {
     const char *base = strrchr(path, '/');
@@ -1101,9 +1119,9 @@ const mdm_source_map *mdm_model_source_for(const mdm_model *m, const char *path)
         if (s->match) {
             if (fnmatch(s->match, base, 0) == 0)
                 return s;
-        } else if (s->name) {
-            size_t n = strlen(s->name);
-            if (strncmp(base, s->name, n) == 0 && (base[n] == '.' || base[n] == 0))
+        } else if (s->code) {
+            size_t n = strlen(s->code);
+            if (strncmp(base, s->code, n) == 0 && (base[n] == '.' || base[n] == 0))
                 return s;
         } else {
             return s;

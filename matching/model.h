@@ -297,9 +297,16 @@ void mdm_model_free(mdm_model *m); /* NULL is a no-op */
 json_t *mdm_model_json(const mdm_model *m);
 mdm_status mdm_model_save(const mdm_model *m, const char *path, mdm_err *err);
 
+/* Replaces the sources of m with the "sources" array (borrowed; the one schema of
+ * matching/record.h) of a configuration file, and sets m's default country to
+ * default_country when not NULL: `mdm link --config mdm.json` runs the service's
+ * configuration. MDM_EINVAL naming the source key on a bad source; m is unchanged then. */
+mdm_status mdm_model_use_sources(mdm_model *m, json_t *sources, const char *default_country,
+                                 mdm_err *err);
+
 /* Source configuration for an input file: the first whose "match" glob accepts the base
- * name (a source without "match" accepts "NAME.csv" when it has a name, else any file).
- * NULL when none. */
+ * name (a source without "match" accepts CODE.csv, any extension, when it has a code,
+ * else any file). NULL when none. */
 const mdm_source_map *mdm_model_source_for(const mdm_model *m, const char *path);
 
 /* Name of level l of comparison c ("exact", "nickname", "close", "far", "different"). */

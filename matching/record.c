@@ -5,7 +5,9 @@
 #include "common/mem.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -553,13 +555,19 @@ void mdm_csv_quote(mdm_buf *b, const char *v)
     mdm_buf_putc(b, '"');
 }
 
-/* ---- source mappings ---- */
+/* ---- source definitions ---- */
 
 void mdm_source_map_clear(mdm_source_map *m)
 {
+    free(m->code);
     free(m->name);
+    free(m->kind);
+    free(m->default_country);
+    free(m->key);
+    free(m->updated_at);
+    free(m->op);
     free(m->match);
-    free(m->record_id);
+    json_decref(m->trust);
     for (size_t i = 0; i < m->ncols; i++) {
         free(m->cols[i].column);
         free(m->cols[i].field);
@@ -568,126 +576,227 @@ void mdm_source_map_clear(mdm_source_map *m)
     memset(m, 0, sizeof *m);
 }
 
-static mdm_status opt_string(json_t *obj, const char *key, char **out, const char *where,
-                             mdm_err *err)
+/* An error about sources[i].key: message "sources[I].KEY: why", pointer /sources/I/KEY. */
+__attribute__((format(printf, 4, 5))) static mdm_status
+src_err(mdm_err *err, size_t i, const char *key, const char *fmt, ...)
+{
+    char why[256], ptr[160];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    snprintf(ptr, sizeof ptr, "/sources/%zu%s%s", i, *key ? "/" : "", key);
+    return mdm_err_set_field(err, MDM_EINVAL, ptr, "sources[%zu]%s%s: %s", i, *key ? "." : "", key,
+                             why);
+}
+
+/* Optional non-empty string member. */
+static mdm_status opt_string(json_t *obj, const char *key, size_t i, char **out, mdm_err *err)
 {
     json_t *v = json_object_get(obj, key);
     if (!v || json_is_null(v))
         return MDM_OK;
-    if (!json_is_string(v))
-        return mdm_err_set(err, MDM_EINVAL, "%s.%s: expected a string", where, key);
+    if (!json_is_string(v) || json_string_length(v) == 0)
+        return src_err(err, i, key, "expected a non-empty string");
     *out = mdm_xstrdup(json_string_value(v));
     return MDM_OK;
 }
 
-mdm_status mdm_source_map_parse(mdm_source_map *m, json_t *obj, const char *where, mdm_err *err)
+static bool code_valid(const char *c)
 {
-    memset(m, 0, sizeof *m);
+    size_t n = strlen(c);
+    if (n == 0 || n > 32 || !(c[0] >= 'a' && c[0] <= 'z'))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((c[i] >= 'a' && c[i] <= 'z') || (c[i] >= '0' && c[i] <= '9') || c[i] == '_'))
+            return false;
+    return true;
+}
+
+bool mdm_source_target_valid(const char *t)
+{
+    if (!t || !strcmp(t, "source") || !mdm_record_field_valid(t))
+        return false;
+    if (!strncmp(t, "email:", 6) || !strncmp(t, "phone:", 6))
+        return t[6] != '\0' && strlen(t + 6) <= 32;
+    if (!strncmp(t, "attributes.", 11))
+        return strlen(t + 11) <= 64;
+    return true;
+}
+
+/* One of two words, or absent (*out untouched). */
+static mdm_status opt_choice(json_t *obj, const char *key, const char *a, const char *b, size_t i,
+                             const char **out, mdm_err *err)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v)
+        return MDM_OK;
+    if (!json_is_string(v) || (strcmp(json_string_value(v), a) && strcmp(json_string_value(v), b)))
+        return src_err(err, i, key, "expected \"%s\" or \"%s\"", a, b);
+    *out = json_string_value(v);
+    return MDM_OK;
+}
+
+static mdm_status parse_source(mdm_source_map *m, json_t *obj, size_t i, mdm_source_use use,
+                               mdm_err *err)
+{
+    static const char *const known[] = {"code",         "name",       "kind",  "default_country",
+                                        "date_order",   "name_order", "key",   "updated_at",
+                                        "op",           "mapping",    "trust", "match",
+                                        "deduplicated", "comment"};
+    /* the former link dialect: each key and the key that replaced it */
+    static const char *const renamed[][2] = {{"record_id", "key"}, {"columns", "mapping"}};
     if (!json_is_object(obj))
-        return mdm_err_set(err, MDM_EINVAL, "%s: expected an object", where);
+        return src_err(err, i, "", "expected an object");
     const char *key;
     json_t *v;
     json_object_foreach(obj, key, v)
     {
-        static const char *const known[] = {"name",    "match",   "record_id",  "deduplicated",
-                                            "columns", "comment", "date_order", "name_order"};
+        for (size_t r = 0; r < sizeof renamed / sizeof renamed[0]; r++)
+            if (!strcmp(key, renamed[r][0]))
+                return src_err(err, i, key, "renamed to %s", renamed[r][1]);
         bool ok = false;
-        for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
-            ok |= strcmp(key, known[i]) == 0;
+        for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
+            ok |= strcmp(key, known[k]) == 0;
         if (!ok)
-            return mdm_err_set(err, MDM_EINVAL, "%s: unknown key \"%s\"", where, key);
+            return src_err(err, i, key, "unknown key");
     }
+    if (json_object_get(obj, "name") && !json_object_get(obj, "code"))
+        return src_err(err, i, "name", "renamed to code (name is the display name beside a code)");
     mdm_status st;
-    if ((st = opt_string(obj, "name", &m->name, where, err)) ||
-        (st = opt_string(obj, "match", &m->match, where, err)) ||
-        (st = opt_string(obj, "record_id", &m->record_id, where, err)))
-        goto out_clear;
+    if ((st = opt_string(obj, "code", i, &m->code, err)) ||
+        (st = opt_string(obj, "name", i, &m->name, err)) ||
+        (st = opt_string(obj, "kind", i, &m->kind, err)) ||
+        (st = opt_string(obj, "default_country", i, &m->default_country, err)) ||
+        (st = opt_string(obj, "key", i, &m->key, err)) ||
+        (st = opt_string(obj, "updated_at", i, &m->updated_at, err)) ||
+        (st = opt_string(obj, "op", i, &m->op, err)) ||
+        (st = opt_string(obj, "match", i, &m->match, err)))
+        return st;
+    if (m->code ? !code_valid(m->code) : use == MDM_SOURCE_SERVICE)
+        return src_err(err, i, "code", "must match ^[a-z][a-z0-9_]{0,31}$");
+    static const char *const kinds[] = {"crm", "loyalty", "commerce", "erp", "pos", "other"};
+    bool kind_ok = !m->kind;
+    for (size_t k = 0; m->kind && k < sizeof kinds / sizeof kinds[0]; k++)
+        kind_ok |= strcmp(m->kind, kinds[k]) == 0;
+    if (!kind_ok)
+        return src_err(err, i, "kind", "must be crm, loyalty, commerce, erp, pos or other");
+    const char *dc = m->default_country;
+    if (dc &&
+        (strlen(dc) != 2 || !(dc[0] >= 'A' && dc[0] <= 'Z') || !(dc[1] >= 'A' && dc[1] <= 'Z')))
+        return src_err(err, i, "default_country", "must be an ISO 3166-1 alpha-2 code");
+    const char *order = NULL;
+    if ((st = opt_choice(obj, "date_order", "mdy", "dmy", i, &order, err)))
+        return st;
+    m->date_order = order ? order[0] : 0;
+    order = NULL;
+    if ((st = opt_choice(obj, "name_order", "given_first", "family_first", i, &order, err)))
+        return st;
+    m->family_first = order && !strcmp(order, "family_first");
     v = json_object_get(obj, "deduplicated");
-    if (v && !json_is_boolean(v)) {
-        st = mdm_err_set(err, MDM_EINVAL, "%s.deduplicated: expected true or false", where);
-        goto out_clear;
-    }
+    if (v && !json_is_boolean(v))
+        return src_err(err, i, "deduplicated", "expected true or false");
     m->deduplicated = v && json_is_true(v);
-    v = json_object_get(obj, "date_order");
-    if (v && (!json_is_string(v) || (strcmp(json_string_value(v), "mdy") != 0 &&
-                                     strcmp(json_string_value(v), "dmy") != 0))) {
-        st = mdm_err_set(err, MDM_EINVAL, "%s.date_order: expected \"mdy\" or \"dmy\"", where);
-        goto out_clear;
+    v = json_object_get(obj, "trust");
+    if (v && !json_is_object(v))
+        return src_err(err, i, "trust", "must be an object");
+    json_object_foreach(v, key, v)
+    {
+        if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 100)
+            return src_err(err, i, "trust", "%s must be an integer 0..100", key);
     }
-    m->month_first = v && strcmp(json_string_value(v), "mdy") == 0;
-    v = json_object_get(obj, "name_order");
-    if (v && (!json_is_string(v) || (strcmp(json_string_value(v), "family_first") != 0 &&
-                                     strcmp(json_string_value(v), "given_first") != 0))) {
-        st = mdm_err_set(err, MDM_EINVAL,
-                         "%s.name_order: expected \"given_first\" or \"family_first\"", where);
-        goto out_clear;
-    }
-    m->family_first = v && strcmp(json_string_value(v), "family_first") == 0;
-    if (!m->record_id) {
-        st = mdm_err_set(err, MDM_EINVAL, "%s.record_id: missing (the record id column)", where);
-        goto out_clear;
-    }
-    json_t *cols = json_object_get(obj, "columns");
-    if (!json_is_object(cols)) {
-        st = mdm_err_set(err, MDM_EINVAL, "%s.columns: expected an object {column: field}", where);
-        goto out_clear;
-    }
+    v = json_object_get(obj, "trust");
+    m->trust = v ? json_deep_copy(v) : NULL;
+    if (use == MDM_SOURCE_LINK && !m->key)
+        return src_err(err, i, "key", "missing (the column of the record key)");
+    json_t *cols = json_object_get(obj, "mapping");
+    if (cols ? !json_is_object(cols) : use == MDM_SOURCE_LINK)
+        return src_err(err, i, "mapping", "expected an object {column: field}");
     m->cols = mdm_xcalloc(json_object_size(cols) + 1, sizeof *m->cols);
     json_object_foreach(cols, key, v)
     {
-        if (!json_is_string(v)) {
-            st = mdm_err_set(err, MDM_EINVAL, "%s.columns.%s: expected a field name", where, key);
-            goto out_clear;
-        }
-        if (!mdm_record_field_valid(json_string_value(v))) {
-            st = mdm_err_set(err, MDM_EINVAL, "%s.columns.%s: unknown record field \"%s\"", where,
-                             key, json_string_value(v));
-            goto out_clear;
+        if (!*key)
+            return src_err(err, i, "mapping", "has an empty column name");
+        if (!json_is_string(v) || !mdm_source_target_valid(json_string_value(v))) {
+            char ptr[160];
+            snprintf(ptr, sizeof ptr, "/sources/%zu/mapping/%.100s", i, key);
+            return mdm_err_set_field(err, MDM_EINVAL, ptr,
+                                     "sources[%zu].mapping.%.100s: not a canonical field path", i,
+                                     key);
         }
         m->cols[m->ncols].column = mdm_xstrdup(key);
         m->cols[m->ncols].field = mdm_xstrdup(json_string_value(v));
         m->ncols++;
     }
     return MDM_OK;
-out_clear:
-    mdm_source_map_clear(m);
+}
+
+mdm_status mdm_source_map_parse(mdm_source_map *m, json_t *obj, size_t index, mdm_source_use use,
+                                mdm_err *err)
+{
+    memset(m, 0, sizeof *m);
+    mdm_status st = parse_source(m, obj, index, use, err);
+    if (st != MDM_OK)
+        mdm_source_map_clear(m);
     return st;
 }
 
 json_t *mdm_source_map_json(const mdm_source_map *m)
 {
     json_t *o = json_object();
-    if (m->name)
-        json_object_set_new(o, "name", json_string(m->name));
-    if (m->match)
-        json_object_set_new(o, "match", json_string(m->match));
-    json_object_set_new(o, "record_id", json_string(m->record_id));
+    static const struct {
+        const char *key;
+        size_t off;
+    } strs[] = {
+#define S(k, f) {k, offsetof(mdm_source_map, f)}
+        S("code", code),
+        S("name", name),
+        S("kind", kind),
+        S("default_country", default_country),
+        S("match", match),
+        S("key", key),
+        S("updated_at", updated_at),
+        S("op", op),
+#undef S
+    };
+    for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
+        const char *v = *(char *const *)((const char *)m + strs[i].off);
+        if (v)
+            json_object_set_new(o, strs[i].key, json_string(v));
+    }
     json_object_set_new(o, "deduplicated", json_boolean(m->deduplicated));
-    if (m->month_first)
-        json_object_set_new(o, "date_order", json_string("mdy"));
+    if (m->date_order)
+        json_object_set_new(o, "date_order", json_string(m->date_order == 'm' ? "mdy" : "dmy"));
     if (m->family_first)
         json_object_set_new(o, "name_order", json_string("family_first"));
+    if (m->trust)
+        json_object_set_new(o, "trust", json_deep_copy(m->trust));
     json_t *cols = json_object();
     for (size_t i = 0; i < m->ncols; i++)
         json_object_set_new(cols, m->cols[i].column, json_string(m->cols[i].field));
-    json_object_set_new(o, "columns", cols);
+    json_object_set_new(o, "mapping", cols);
     return o;
+}
+
+bool mdm_source_month_first(const mdm_source_map *m, const char *country)
+{
+    if (m && m->date_order)
+        return m->date_order == 'm';
+    const char *cc = m && m->default_country ? m->default_country : country;
+    return cc && !strcmp(cc, "US");
 }
 
 mdm_status mdm_source_map_bind(const mdm_source_map *m, const mdm_csv *c, int *colidx, int *id_col,
                                mdm_err *err)
 {
-    *id_col = mdm_csv_col(c, m->record_id);
+    *id_col = mdm_csv_col(c, m->key);
     if (*id_col < 0)
-        return mdm_err_set(err, MDM_EINVAL, "%s: no record id column \"%s\" in the header",
-                           mdm_csv_name(c), m->record_id);
-    for (size_t i = 0; i < m->ncols; i++) {
+        return mdm_err_set(err, MDM_EINVAL, "%s: no key column \"%s\" in the header",
+                           mdm_csv_name(c), m->key);
+    /* a mapped column the file does not have reads as empty, as a JSON record without
+     * that member does in mdm load */
+    for (size_t i = 0; i < m->ncols; i++)
         colidx[i] = mdm_csv_col(c, m->cols[i].column);
-        if (colidx[i] < 0)
-            return mdm_err_set(err, MDM_EINVAL,
-                               "%s: the config maps column \"%s\" absent from the header",
-                               mdm_csv_name(c), m->cols[i].column);
-    }
     return MDM_OK;
 }
 
@@ -698,7 +807,8 @@ void mdm_record_from_row(mdm_record *r, const mdm_source_map *m, const int *coli
     r->source = mdm_xstrdup(source_name);
     r->source_key = mdm_xstrdup(mdm_csv_field(c, (size_t)id_col));
     for (size_t i = 0; i < m->ncols; i++)
-        mdm_record_set(r, m->cols[i].field, mdm_csv_field(c, (size_t)colidx[i]), NULL);
+        if (colidx[i] >= 0)
+            mdm_record_set(r, m->cols[i].field, mdm_csv_field(c, (size_t)colidx[i]), NULL);
 }
 
 /* ---- string interning ---- */

@@ -11,10 +11,9 @@
  * row is the header. A row whose field count differs from the header's, or a quote
  * left open at end of file, is an error naming file and line.
  *
- * mdm_source_map says how one source's columns fill a record: a list of
- * (column, target) rows, where target is a canonical field path (see
- * mdm_record_set). Several columns mapped to the same scalar are joined with one
- * space in mapping order (street_number + address_1 -> address.line1). */
+ * mdm_source_map is one source's definition (the one schema of the configuration
+ * file's "sources"): its code, its columns mapped onto canonical field paths, and how
+ * its dates and full names are read. */
 #ifndef MDM_MATCHING_RECORD_H
 #define MDM_MATCHING_RECORD_H
 
@@ -125,35 +124,83 @@ const char *mdm_csv_name(const mdm_csv *c);
 struct mdm_buf;
 void mdm_csv_quote(struct mdm_buf *b, const char *value);
 
-/* ---- source mappings ---- */
+/* ---- source definitions ---- */
+
+/* One source-definition schema for every path (mdm link, train and explain, mdm load,
+ * mdm serve): the "sources" array of the configuration file. Keys:
+ *   code             the source's code, ^[a-z][a-z0-9_]{0,31}$ (the `source` of its
+ *                    records); mdm link also matches input files by it (crm.csv)
+ *   name             display name (default: the code)
+ *   kind             crm, loyalty, commerce, erp, pos or other (default other)
+ *   default_country  ISO 3166-1 alpha-2 for phones and addresses without a country
+ *                    (default: the configuration's default_country)
+ *   date_order       "mdy" or "dmy": how an ambiguous date (03/04/1980) is read
+ *                    (default: "mdy" when the source's country is US, else "dmy")
+ *   name_order       "given_first" (default) or "family_first": a full name without a
+ *                    comma is family name first (ERP "MUELLER HANS")
+ *   key              column of the source key (never matched on); default "source_key"
+ *   updated_at, op   columns of the source's change time and of upsert|delete
+ *   mapping          {"column": "canonical field path", ...} (see mdm_record_set); a
+ *                    column is a CSV header or a top-level key of a JSON record, or a
+ *                    dotted path into nested objects ("contact.email"). Several columns
+ *                    mapped to the same scalar are joined with one space in mapping order
+ *                    (street_number + address_1 -> address.line1)
+ *   trust            {"*": 0..100, "attr": 0..100}: source-trust survivorship
+ *   match            glob on an input file's base name (mdm link; default: by code)
+ *   deduplicated     true: no duplicates inside this source (mdm link skips pairs
+ *                    within it)
+ *   comment          free text
+ * Keys of the former link dialect are refused naming their new key: record_id (key),
+ * columns (mapping), and name without code (code). */
+
+/* Where a source definition is read: MDM_SOURCE_SERVICE requires a code (mdm load, mdm
+ * serve); MDM_SOURCE_LINK requires a key column and a mapping, and a source without a
+ * code takes each input file's name (mdm link, train, explain). */
+typedef enum mdm_source_use { MDM_SOURCE_SERVICE, MDM_SOURCE_LINK } mdm_source_use;
 
 typedef struct mdm_colmap {
-    char *column; /* CSV header name */
+    char *column; /* column name (CSV header, or dotted path into a JSON record) */
     char *field;  /* canonical field path */
 } mdm_colmap;
 
 typedef struct mdm_source_map {
-    char *name;        /* source name; NULL: the file name without extension */
-    char *match;       /* glob on the input file's base name; NULL: any file */
-    char *record_id;   /* column holding the record id (never used for matching) */
-    bool deduplicated; /* no duplicates inside this source: skip within-source pairs */
-    bool month_first;  /* "date_order": "mdy": ambiguous dates read month first (US) */
-    bool family_first; /* "name_order": "family_first": a full name without a comma is
-                        * family name first (ERP "MUELLER HANS") */
-    mdm_colmap *cols;
+    char *code;            /* NULL (link only): the file name without extension */
+    char *name;            /* display name; NULL: the code */
+    char *kind;            /* NULL: "other" */
+    char *default_country; /* NULL: the configuration's */
+    char *key;             /* column holding the source key; NULL: "source_key" */
+    char *updated_at;      /* column holding the change time; NULL: "source_updated_at" */
+    char *op;              /* column holding upsert|delete; NULL: "op" */
+    char *match;           /* glob on the input file's base name; NULL: by code */
+    char date_order;       /* 'm' ("mdy"), 'd' ("dmy") or 0 (by country) */
+    bool deduplicated;     /* no duplicates inside this source: skip within-source pairs */
+    bool family_first;     /* "name_order": "family_first" */
+    json_t *trust;         /* the trust object as configured (owned) or NULL */
+    mdm_colmap *cols;      /* the mapping, in configuration order */
     size_t ncols;
 } mdm_source_map;
 
-/* Parses one source object: {"name", "match", "record_id", "deduplicated", "date_order",
- * "name_order", "columns": {"csv column": "field path", ...}}. where names the JSON location for
- * messages ("sources[0]"). */
-mdm_status mdm_source_map_parse(mdm_source_map *m, json_t *obj, const char *where, mdm_err *err);
+/* Parses sources[index] (obj, borrowed) for use. Errors are MDM_EINVAL with a message
+ * "sources[I].KEY: ..." and err->field the JSON pointer "/sources/I/KEY". */
+mdm_status mdm_source_map_parse(mdm_source_map *m, json_t *obj, size_t index, mdm_source_use use,
+                                mdm_err *err);
 void mdm_source_map_clear(mdm_source_map *m);
 /* Serializes m as the JSON object mdm_source_map_parse reads (new reference). */
 json_t *mdm_source_map_json(const mdm_source_map *m);
 
-/* Binds m to a CSV header: fills colidx[0..m->ncols) with header indexes and *id_col
- * with the record id column. An unknown column is MDM_EINVAL naming it and the file. */
+/* True when ambiguous dates of source m are read month first: its date_order, else
+ * whether its country (its default_country, else country) is US. */
+bool mdm_source_month_first(const mdm_source_map *m, const char *country);
+
+/* True when target is a canonical field path a mapping may name: a path of
+ * mdm_record_set other than "source", with list types up to 32 bytes and attribute
+ * names up to 64. */
+bool mdm_source_target_valid(const char *target);
+
+/* Binds m to a CSV header: fills colidx[0..m->ncols) with header indexes (-1 for a mapped
+ * column the header does not have: its values are empty, as a JSON record without the
+ * member) and *id_col with the key column, whose absence is MDM_EINVAL naming it and
+ * the file. */
 mdm_status mdm_source_map_bind(const mdm_source_map *m, const mdm_csv *c, int *colidx, int *id_col,
                                mdm_err *err);
 

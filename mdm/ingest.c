@@ -140,7 +140,7 @@ mdm_ingest_ctx *mdm_ingest_ctx_new_json(const json_t *sources, const json_t *res
     mdm_limits_default(&c->limits);
     snprintf(c->default_country, sizeof c->default_country, "%s",
              default_country && strlen(default_country) == 2 ? default_country : "US");
-    c->sources = mdm_sources_parse(sources, err);
+    c->sources = mdm_sources_parse(sources, c->default_country, err);
     if (!c->sources)
         goto out_free;
     if (mdm_resolve_settings_parse(resolve, &c->rs, err) != MDM_OK)
@@ -439,6 +439,7 @@ typedef struct canon_build {
     mdm_arena *a;
     const mdm_limits *lim;
     bool family_first; /* the source's full names are family name first */
+    bool month_first;  /* the source's ambiguous dates are month first */
 } canon_build;
 
 /* Pointer of the input column that filled canonical field f, else "/f". */
@@ -1041,9 +1042,10 @@ static void normalize_dates(canon_build *b, json_t *keys)
         json_object_del(rec, "birth_date");
         return;
     }
-    /* an ambiguous day/month reads month first in the United States */
+    /* an ambiguous day/month reads month first when the source says so (its date_order,
+     * by default in the United States) */
     int m = d.m, day = d.d;
-    if (d.ambiguous && !strcmp(b->country, "US")) {
+    if (d.ambiguous && b->month_first) {
         m = d.alt_m;
         day = d.alt_d;
     }
@@ -1287,6 +1289,7 @@ mdm_status mdm_ingest_canonicalize(const mdm_ingest_ctx *ctx, const mdm_source *
     b.country = src && src->default_country ? src->default_country : ctx->default_country;
     b.lim = &ctx->limits;
     b.family_first = src && src->family_first;
+    b.month_first = src ? src->month_first : !strcmp(b.country, "US");
     bool canonical_input = !src || src->nfields == 0 ||
                            (json_object_get(record, "source_key") &&
                             !lookup(record, src->key_column ? src->key_column : "source_key"));

@@ -1,22 +1,20 @@
 /* Source systems: the systems of record (CRM, loyalty, web shop, POS, ERP) that send
  * customer records, from the "sources" section of the configuration.
  *
- * Each source has a code (the `source` of its records, ^[a-z][a-z0-9_]{0,31}$), a kind
- * (crm, loyalty, commerce, erp, pos, other), a display name, a default country for
- * phones and addresses, per-attribute trust (0..100, "*" is the default; the source-trust
- * survivorship rule prefers the higher) and a field mapping from its own layout onto the
- * canonical record:
+ * The section has the one source-definition schema of every path (matching/record.h,
+ * mdm_source_map_parse: mdm link reads the same file): a code (the `source` of its
+ * records), a kind, a display name, a default country for phones and addresses, how
+ * ambiguous dates and full names are read, per-attribute trust (0..100, "*" is the
+ * default; the source-trust survivorship rule prefers the higher) and a mapping from its
+ * own layout onto the canonical record:
  *
  *   {"code": "crm", "kind": "crm", "name": "Salesforce CRM", "default_country": "US",
- *    "trust": {"*": 60, "email": 80},
+ *    "date_order": "mdy", "trust": {"*": 60, "email": 80},
  *    "key": "ContactId", "updated_at": "LastModified", "op": "Action",
  *    "mapping": {"FirstName": "first_name", "Email": "email", "Mobile": "phone:mobile",
  *                "Street": "address.line1", "Zip": "address.postal_code",
  *                "Tier": "attributes.tier"}}
  *
- * Mapping targets are canonical field paths (the syntax of matching/record.h
- * mdm_record_set): scalars (first_name ... segment), list entries email, email:TYPE,
- * phone, phone:TYPE, address fields address.FIELD / address2.FIELD ..., attributes.KEY.
  * A source column is a top-level key of the input object, or a dotted path into nested
  * objects ("contact.email"). A source without a mapping receives canonical records.
  *
@@ -53,6 +51,8 @@ typedef struct mdm_source {
     json_t *mapping;       /* the mapping object as configured (owned) */
     bool family_first;     /* "name_order": "family_first": a full name without a comma is
                             * family name first (ERP "MUELLER HANS") */
+    bool month_first;      /* ambiguous dates read month first ("date_order", by default
+                            * when the country is US) */
     mdm_source_field *fields;
     size_t nfields;
 } mdm_source;
@@ -62,12 +62,14 @@ typedef struct mdm_sources {
     size_t n;
 } mdm_sources;
 
-/* Parses and validates the "sources" section of cfg (absent: an empty set). Returns
- * NULL with err set to MDM_EINVAL naming the key (err->field is its JSON pointer). */
+/* Parses and validates the "sources" section of cfg (absent: an empty set); a source
+ * without a default_country takes cfg's. Returns NULL with err set to MDM_EINVAL naming
+ * the key (err->field is its JSON pointer). */
 mdm_sources *mdm_sources_load(const mdm_config *cfg, mdm_err *err);
 
-/* Same from a JSON array (borrowed); used by tests and mdm_sources_load. */
-mdm_sources *mdm_sources_parse(const json_t *array, mdm_err *err);
+/* Same from a JSON array (borrowed) and the configuration's default country (NULL:
+ * "US"); used by mdm_sources_load and the ingest context. */
+mdm_sources *mdm_sources_parse(const json_t *array, const char *default_country, mdm_err *err);
 
 void mdm_sources_free(mdm_sources *s); /* NULL is a no-op */
 

@@ -43,8 +43,8 @@ awk -F, 'NR == 1 { print $0 ",occupation"; next }
 python3 - "$root/demo/synth.json" "$tmp/link.json" <<'PY'
 import json, sys
 cfg = json.load(open(sys.argv[1]))
-crm = [s for s in cfg["sources"] if s["name"] == "crm"][0]
-crm["columns"]["occupation"] = "attributes.occupation"
+crm = [s for s in cfg["sources"] if s["code"] == "crm"][0]
+crm["mapping"]["occupation"] = "attributes.occupation"
 cfg["comparisons"].append({"name": "occupation", "field": "attributes.occupation",
                            "type": "string", "thresholds": [0.92, 0.8]})
 json.dump(cfg, open(sys.argv[2], "w"), indent=2)

@@ -21,13 +21,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size > 1 << 20)
         return 0;
     if (!have_map) {
-        json_t *m =
-            json_loads("{\"record_id\": \"rec_id\", \"columns\": {\"given_name\": \"first_name\","
-                       " \"surname\": \"last_name\", \"postcode\": \"address.postal_code\","
-                       " \"phone\": \"phone\", \"dob\": \"birth_date\"}}",
-                       0, NULL);
+        json_t *m = json_loads("{\"key\": \"rec_id\", \"mapping\": {\"given_name\": \"first_name\","
+                               " \"surname\": \"last_name\", \"postcode\": \"address.postal_code\","
+                               " \"phone\": \"phone\", \"dob\": \"birth_date\"}}",
+                               0, NULL);
         mdm_err err;
-        if (mdm_source_map_parse(&map, m, "fuzz", &err) != MDM_OK)
+        if (mdm_source_map_parse(&map, m, 0, MDM_SOURCE_LINK, &err) != MDM_OK)
             abort();
         json_decref(m);
         have_map = 1;

@@ -10,7 +10,7 @@ static mdm_model *model(const char *rules, long max_block)
 {
     char buf[1024];
     snprintf(buf, sizeof buf,
-             "{\"sources\":[{\"record_id\":\"id\",\"columns\":{}}],\"comparisons\":[{\"field\":"
+             "{\"sources\":[{\"key\":\"id\",\"mapping\":{}}],\"comparisons\":[{\"field\":"
              "\"first_name\",\"type\":\"name\"}],\"blocking\":{\"rules\":[%s],\"max_block_size\":"
              "%ld}}",
              rules, max_block);

@@ -231,7 +231,7 @@ static void test_shared_values(void)
                                  "7,Gil,Zed,gil.zed@mail.org,(415) 555-0199,1977-12-13\n"
                                  "8,Gill,Zed,gil.zed@mail.org,415 555 0199,1977-12-13\n");
     const char *cfg =
-        "{\"sources\":[{\"record_id\":\"id\",\"columns\":{\"first\":\"first_name\",\"last\":"
+        "{\"sources\":[{\"key\":\"id\",\"mapping\":{\"first\":\"first_name\",\"last\":"
         "\"last_name\",\"email\":\"email\",\"phone\":\"phone\",\"dob\":\"birth_date\"}}],"
         "\"comparisons\":[{\"field\":\"first_name\",\"type\":\"name\"},{\"field\":\"last_name\","
         "\"type\":\"name\",\"group\":null},{\"field\":\"email\",\"type\":\"email\"},"

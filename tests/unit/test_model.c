@@ -11,7 +11,7 @@
 #include <string.h>
 
 static const char *cfg_text =
-    "{\"sources\":[{\"record_id\":\"id\",\"columns\":{\"fn\":\"first_name\",\"ln\":\"last_name\","
+    "{\"sources\":[{\"key\":\"id\",\"mapping\":{\"fn\":\"first_name\",\"ln\":\"last_name\","
     "\"dob\":\"birth_date\",\"mail\":\"email\",\"tel\":\"phone\",\"zip\":\"address.postal_code\"}}]"
     ","
     "\"comparisons\":["
@@ -59,17 +59,19 @@ static void test_config_errors(void)
         const char *json, *want;
     } bad[] = {
         {"[]", "expected a JSON object"},
-        {"{\"sources\":[]}", "sources"},
-        {"{\"sources\":[{\"record_id\":\"id\",\"columns\":{}}],\"comparisons\":[{\"field\":"
+        {"{\"sources\":{}}", "sources: expected an array"},
+        {"{\"sources\":[{\"record_id\":\"id\",\"mapping\":{}}]}",
+         "sources[0].record_id: renamed to key"},
+        {"{\"sources\":[{\"key\":\"id\",\"mapping\":{}}],\"comparisons\":[{\"field\":"
          "\"shoe\",\"type\":\"name\"}]}",
          "comparisons[0].field: unknown field \"shoe\""},
-        {"{\"sources\":[{\"record_id\":\"id\",\"columns\":{}}],\"comparisons\":[{\"field\":"
+        {"{\"sources\":[{\"key\":\"id\",\"mapping\":{}}],\"comparisons\":[{\"field\":"
          "\"first_name\",\"type\":\"fuzzy\"}]}",
          "comparisons[0].type"},
-        {"{\"sources\":[{\"record_id\":\"id\",\"columns\":{}}],\"comparisons\":[{\"field\":"
+        {"{\"sources\":[{\"key\":\"id\",\"mapping\":{}}],\"comparisons\":[{\"field\":"
          "\"first_name\",\"type\":\"name\"}],\"blocking\":{\"rules\":[\"first_name:sparkle\"]}}",
          "unknown key function \"sparkle\""},
-        {"{\"sources\":[{\"record_id\":\"id\",\"columns\":{}}],\"comparisons\":[{\"field\":"
+        {"{\"sources\":[{\"key\":\"id\",\"mapping\":{}}],\"comparisons\":[{\"field\":"
          "\"first_name\",\"type\":\"name\"}],\"blocking\":{\"rules\":[\"x\"]},\"colour\":1}",
          "unknown key \"colour\""},
     };
@@ -129,7 +131,7 @@ static void test_translit_levels(void)
 static void test_attribute_comparison(void)
 {
     static const char *text =
-        "{\"sources\":[{\"record_id\":\"id\",\"columns\":{\"job\":\"attributes.occupation\","
+        "{\"sources\":[{\"key\":\"id\",\"mapping\":{\"job\":\"attributes.occupation\","
         "\"club\":\"attributes.club\"}}],\"comparisons\":["
         "{\"field\":\"attributes.occupation\",\"type\":\"string\",\"thresholds\":[0.9,0.7]},"
         "{\"name\":\"club\",\"field\":\"attributes.club\",\"type\":\"id\"}],"
@@ -180,7 +182,7 @@ static void test_attribute_comparison(void)
     json_decref(doc);
     /* more attributes than slots: refused, naming the limit */
     mdm_model *over = load_cfg(
-        "{\"sources\":[{\"record_id\":\"id\",\"columns\":{}}],\"comparisons\":["
+        "{\"sources\":[{\"key\":\"id\",\"mapping\":{}}],\"comparisons\":["
         "{\"field\":\"attributes.a\",\"type\":\"exact\"},{\"field\":\"attributes.b\",\"type\":"
         "\"exact\"},{\"field\":\"attributes.c\",\"type\":\"exact\"},{\"field\":\"attributes.d\","
         "\"type\":\"exact\"},{\"field\":\"attributes.e\",\"type\":\"exact\"}]}",
@@ -436,7 +438,7 @@ static void test_custom_levels(void)
 {
     mdm_err err = {0};
     mdm_model *m = load_cfg(
-        "{\"sources\":[{\"record_id\":\"id\",\"columns\":{}}],\"comparisons\":[{\"name\":"
+        "{\"sources\":[{\"key\":\"id\",\"mapping\":{}}],\"comparisons\":[{\"name\":"
         "\"surname\",\"field\":\"last_name\",\"type\":\"custom\",\"levels\":[{\"comparator\":"
         "\"jaro_winkler\",\"min\":0.95},{\"comparator\":\"levenshtein\",\"min\":0.5}]}],"
         "\"blocking\":{\"rules\":[\"last_name\"]}}",
@@ -469,7 +471,7 @@ static void test_custom_levels(void)
     CHECK(m2 && m2->cmp[0].ncustom == 2 && m2->cmp[0].sim_min[1] == 0.5);
     mdm_model_free(m2);
     mdm_model_free(m);
-    m = load_cfg("{\"sources\":[{\"record_id\":\"id\",\"columns\":{}}],\"comparisons\":[{"
+    m = load_cfg("{\"sources\":[{\"key\":\"id\",\"mapping\":{}}],\"comparisons\":[{"
                  "\"field\":\"last_name\",\"type\":\"custom\",\"levels\":[{\"comparator\":"
                  "\"soundish\",\"min\":1}]}],\"blocking\":{\"rules\":[\"last_name\"]}}",
                  &err);

@@ -133,13 +133,13 @@ static void test_record_set(void)
 static void test_source_map(void)
 {
     json_error_t je;
-    json_t *j = json_loads("{\"name\":\"febrl\",\"record_id\":\"rec_id\",\"columns\":"
+    json_t *j = json_loads("{\"code\":\"febrl\",\"key\":\"rec_id\",\"mapping\":"
                            "{\"given_name\":\"first_name\",\"street_number\":\"address.line1\","
                            "\"address_1\":\"address.line1\"}}",
                            0, &je);
     mdm_source_map m;
     mdm_err err = {0};
-    CHECK_INT(mdm_source_map_parse(&m, j, "sources[0]", &err), MDM_OK);
+    CHECK_INT(mdm_source_map_parse(&m, j, 0, MDM_SOURCE_LINK, &err), MDM_OK);
     mdm_csv *c = open_str("rec_id, given_name, street_number, address_1\n"
                           "rec-1-org, ann, 6, tullaroop street\n");
     int colidx[8], id_col;
@@ -154,17 +154,102 @@ static void test_source_map(void)
     mdm_record_clear(&r);
     mdm_csv_close(c);
 
-    /* a column absent from the header is an error naming it */
+    /* a mapped column absent from the header reads as empty; an absent key column is an
+     * error naming it */
     c = open_str("rec_id, given_name\nrec-1-org, ann\n");
+    CHECK_INT(mdm_source_map_bind(&m, c, colidx, &id_col, &err), MDM_OK);
+    CHECK_INT(colidx[1], -1);
+    CHECK_INT(mdm_csv_next(c, &err), 1);
+    mdm_record_from_row(&r, &m, colidx, id_col, "febrl", c);
+    CHECK_STR(r.first_name, "ann");
+    CHECK_INT(r.n_addresses, 0);
+    mdm_record_clear(&r);
+    mdm_csv_close(c);
+    c = open_str("id, given_name\nrec-1-org, ann\n");
     CHECK_INT(mdm_source_map_bind(&m, c, colidx, &id_col, &err), MDM_EINVAL);
-    CHECK(strstr(err.msg, "street_number") != NULL);
+    CHECK(strstr(err.msg, "rec_id") != NULL);
     mdm_csv_close(c);
     mdm_source_map_clear(&m);
     json_decref(j);
 
-    j = json_loads("{\"record_id\":\"id\",\"columns\":{\"x\":\"nickname\"}}", 0, &je);
-    CHECK_INT(mdm_source_map_parse(&m, j, "sources[1]", &err), MDM_EINVAL);
-    CHECK(strstr(err.msg, "sources[1].columns.x") != NULL);
+    j = json_loads("{\"key\":\"id\",\"mapping\":{\"x\":\"nickname\"}}", 0, &je);
+    CHECK_INT(mdm_source_map_parse(&m, j, 1, MDM_SOURCE_LINK, &err), MDM_EINVAL);
+    CHECK(strstr(err.msg, "sources[1].mapping.x") != NULL);
+    json_decref(j);
+}
+
+/* One source-definition schema: the keys of the former link dialect are refused with
+ * the key that replaced them; a service source needs a code, a link source a key. */
+static void test_source_schema(void)
+{
+    static const struct {
+        const char *json;
+        mdm_source_use use;
+        const char *msg, *pointer;
+    } bad[] = {
+        {"{\"name\":\"crm\",\"key\":\"id\",\"mapping\":{}}", MDM_SOURCE_LINK,
+         "sources[2].name: renamed to code", "/sources/2/name"},
+        {"{\"code\":\"crm\",\"record_id\":\"id\",\"mapping\":{}}", MDM_SOURCE_LINK,
+         "sources[2].record_id: renamed to key", "/sources/2/record_id"},
+        {"{\"code\":\"crm\",\"key\":\"id\",\"columns\":{}}", MDM_SOURCE_SERVICE,
+         "sources[2].columns: renamed to mapping", "/sources/2/columns"},
+        {"{\"code\":\"crm\",\"colour\":1}", MDM_SOURCE_SERVICE, "sources[2].colour: unknown key",
+         "/sources/2/colour"},
+        {"{\"key\":\"id\",\"mapping\":{}}", MDM_SOURCE_SERVICE, "sources[2].code: must match",
+         "/sources/2/code"},
+        {"{\"code\":\"crm\",\"mapping\":{}}", MDM_SOURCE_LINK, "sources[2].key: missing",
+         "/sources/2/key"},
+        {"{\"code\":\"crm\",\"date_order\":\"ymd\"}", MDM_SOURCE_SERVICE,
+         "sources[2].date_order: expected \"mdy\" or \"dmy\"", "/sources/2/date_order"},
+        {"{\"code\":\"crm\",\"default_country\":\"usa\"}", MDM_SOURCE_SERVICE,
+         "sources[2].default_country: must be", "/sources/2/default_country"},
+        {"{\"code\":\"crm\",\"mapping\":{\"src\":\"source\"}}", MDM_SOURCE_SERVICE,
+         "sources[2].mapping.src: not a canonical field path", "/sources/2/mapping/src"},
+        {"{\"code\":\"crm\",\"trust\":{\"*\":101}}", MDM_SOURCE_SERVICE,
+         "sources[2].trust: * must be an integer 0..100", "/sources/2/trust"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        json_t *j = json_loads(bad[i].json, 0, NULL);
+        mdm_source_map m;
+        mdm_err err = {0};
+        CHECK_INT(mdm_source_map_parse(&m, j, 2, bad[i].use, &err), MDM_EINVAL);
+        if (!strstr(err.msg, bad[i].msg) || strcmp(err.field, bad[i].pointer) != 0)
+            fprintf(stderr, "  case %zu: %s (%s)\n", i, err.msg, err.field);
+        CHECK(strstr(err.msg, bad[i].msg) != NULL);
+        CHECK_STR(err.field, bad[i].pointer);
+        json_decref(j);
+    }
+    /* every key of the one schema, read back as written */
+    const char *all = "{\"code\":\"erp\",\"name\":\"ERP\",\"kind\":\"erp\",\"default_country\":"
+                      "\"DE\",\"key\":\"cust_no\",\"updated_at\":\"changed\",\"op\":\"action\","
+                      "\"match\":\"erp*\",\"deduplicated\":true,\"date_order\":\"mdy\","
+                      "\"name_order\":\"family_first\",\"trust\":{\"*\":40},"
+                      "\"mapping\":{\"NAME1\":\"full_name\",\"Tel\":\"phone:work\"},"
+                      "\"comment\":\"SAP\"}";
+    json_t *j = json_loads(all, 0, NULL);
+    mdm_source_map m;
+    mdm_err err = {0};
+    CHECK_INT(mdm_source_map_parse(&m, j, 0, MDM_SOURCE_SERVICE, &err), MDM_OK);
+    CHECK_STR(m.code, "erp");
+    CHECK_STR(m.key, "cust_no");
+    CHECK(m.family_first && m.deduplicated && m.date_order == 'm');
+    CHECK(mdm_source_month_first(&m, "DE"));
+    CHECK_INT(m.ncols, 2);
+    json_t *back = mdm_source_map_json(&m);
+    mdm_source_map m2;
+    CHECK_INT(mdm_source_map_parse(&m2, back, 0, MDM_SOURCE_SERVICE, &err), MDM_OK);
+    CHECK_STR(m2.default_country, "DE");
+    CHECK_STR(m2.cols[1].field, "phone:work");
+    mdm_source_map_clear(&m2);
+    json_decref(back);
+    mdm_source_map_clear(&m);
+    json_decref(j);
+    /* without date_order, ambiguous dates are month first in the United States only */
+    j = json_loads("{\"code\":\"pos\"}", 0, NULL);
+    CHECK_INT(mdm_source_map_parse(&m, j, 0, MDM_SOURCE_SERVICE, &err), MDM_OK);
+    CHECK(mdm_source_month_first(&m, "US"));
+    CHECK(!mdm_source_month_first(&m, "GB"));
+    mdm_source_map_clear(&m);
     json_decref(j);
 }
 
@@ -288,6 +373,7 @@ int main(void)
     RUN(test_csv_quote);
     RUN(test_record_set);
     RUN(test_source_map);
+    RUN(test_source_schema);
     RUN(test_intern);
     RUN(test_eval);
     RUN(test_synth_deterministic);
