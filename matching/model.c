@@ -1088,7 +1088,7 @@ mdm_status mdm_model_use_sources(mdm_model *m, json_t *sources, const char *defa
     if (!json_is_array(sources) || json_array_size(sources) > MDM_MAX_SOURCES)
         return mdm_err_set_field(err, MDM_EINVAL, "/sources",
                                  "sources: expected an array of up to %d sources", MDM_MAX_SOURCES);
-    mdm_source_map parsed[MDM_MAX_SOURCES];
+    mdm_source_map parsed[MDM_MAX_SOURCES] = {0};
     size_t n = json_array_size(sources);
     for (size_t i = 0; i < n; i++) {
         mdm_status st =
