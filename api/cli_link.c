@@ -155,7 +155,7 @@ int mdm_cli_eval(int argc, char **argv)
 
 /* Options shared by link, train and explain. */
 typedef struct link_args {
-    const char *config, *model, *out, *pairs, *save_model;
+    const char *config, *model, *out, *pairs, *save_model, *canonical;
     const char *a, *b;
     const char *misses, *truth, *truth_column; /* link --misses */
     const char **inputs;
@@ -181,6 +181,8 @@ static int parse_link_args(const char *cmd, int argc, char **argv, link_args *la
             slot = &la->out;
         else if (strcmp(a, "--pairs") == 0)
             slot = &la->pairs;
+        else if (strcmp(a, "--canonical") == 0 && strcmp(cmd, "link") == 0)
+            slot = &la->canonical;
         else if (strcmp(a, "--save-model") == 0)
             slot = &la->save_model;
         else if (strcmp(a, "--a") == 0)
@@ -322,6 +324,7 @@ int mdm_cli_link(int argc, char **argv)
                        .ninputs = la.ninputs,
                        .clusters_out = la.out,
                        .pairs_out = la.pairs,
+                       .canonical_out = la.canonical,
                        .threads = (int)la.threads,
                        .progress = la.progress,
                        .retrain = la.retrain,
@@ -335,6 +338,11 @@ int mdm_cli_link(int argc, char **argv)
         rc = mdm_cli_fail("link", &err);
     } else {
         summary("link", &st);
+        if (st.rejected)
+            fprintf(stderr,
+                    "link: %zu records refused by the canonicalization (no key or nothing to "
+                    "match on), each left alone\n",
+                    st.rejected);
         if (la.misses) {
             /* one line of counts per class, then a few example pairs of each */
             fprintf(stderr, "misses: true_pairs=%.0f missed=%.0f recall=%.4f", mr.true_pairs,

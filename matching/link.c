@@ -4,10 +4,12 @@
 #include "common/io.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "matching/canonical.h"
 #include "matching/normalize.h"
 
 #include <errno.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,9 +65,8 @@ typedef struct linkdata {
     mdm_buf blob;
     size_t *blob_off;
     mdm_arena **arenas; /* per thread, feature strings (freed once interned) */
-    /* distinct phone numbers, parsed once: key "CC\x01digits" -> raw text, result */
-    mdm_intern *phone_keys;
-    const char **phone_raw, **phone_cc, **phone_res;
+    char **canon_txt;   /* --canonical: each record's canonical form (NDJSON line), or NULL */
+    size_t rejected;    /* records the canonicalization refused */
     /* interned feature strings: names (compared across first/last), everything else */
     mdm_intern *names, *values;
     float *freq; /* [n * ncmp]: relative frequency of the record's value, -1 unknown */
@@ -85,10 +86,6 @@ static void ld_free(linkdata *ld)
         mdm_arena_free(ld->arenas[t]);
     free(ld->arenas);
     free(ld->freq);
-    mdm_intern_free(ld->phone_keys);
-    free(ld->phone_raw);
-    free(ld->phone_cc);
-    free(ld->phone_res);
     mdm_intern_free(ld->names);
     mdm_intern_free(ld->values);
 }
@@ -173,109 +170,16 @@ static mdm_status load_file(linkdata *ld, const char *path, mdm_err *err)
     return MDM_OK;
 }
 
-/* Memo key of a phone number: country, then digits, '+' and letters (extensions). */
-static size_t phone_memo_key(const char *raw, const char *cc, char *out, size_t cap)
-{
-    size_t n = (size_t)snprintf(out, cap, "%s\x01", cc);
-    for (const char *p = raw; *p && n + 1 < cap; p++) {
-        unsigned char ch = (unsigned char)*p;
-        if ((ch >= '0' && ch <= '9') || ch == '+')
-            out[n++] = (char)ch;
-        else if ((ch | 0x20) >= 'a' && (ch | 0x20) <= 'z')
-            out[n++] = (char)(ch | 0x20);
-    }
-    out[n] = 0;
-    return n;
-}
-
-static const char *phone_lookup(void *ctx, struct mdm_norm *norm, const char *raw, const char *cc,
-                                mdm_arena *a)
-{
-    linkdata *ld = ctx;
-    char key[128];
-    size_t n = phone_memo_key(raw, cc, key, sizeof key);
-    uint32_t id = ld->phone_keys ? mdm_intern_find(ld->phone_keys, key, n) : UINT32_MAX;
-    if (id != UINT32_MAX)
-        return ld->phone_res[id];
-    return mdm_feat_phone_key(norm, raw, cc, a); /* another country than foreseen */
-}
-
-/* Collects the distinct phone numbers of all records (sequential, cheap). */
-static void collect_phones(linkdata *ld)
-{
-    ld->phone_keys = mdm_intern_new();
-    size_t cap = 0;
-    char key[128];
-    const char *defcc =
-        ld->m->default_country && *ld->m->default_country ? ld->m->default_country : "US";
-    for (size_t i = 0; i < ld->n; i++) {
-        const char *b = ld->blob.data + ld->blob_off[i];
-        const mdm_source_map *sm = ld->src_map[(unsigned char)b[0] - 1];
-        b++;
-        const char *vals[256];
-        const char *cc = sm->default_country ? sm->default_country : defcc;
-        for (size_t k = 0; k < sm->ncols; k++) {
-            vals[k] = b;
-            if (strcmp(sm->cols[k].field, "address.country") == 0 && *b) {
-                const char *c = mdm_norm_country(b);
-                if (c)
-                    cc = c;
-            }
-            b += strlen(b) + 1;
-        }
-        for (size_t k = 0; k < sm->ncols; k++) {
-            const char *f = sm->cols[k].field;
-            if (strncmp(f, "phone", 5) != 0 || (f[5] && f[5] != ':') || !*vals[k])
-                continue;
-            size_t n = phone_memo_key(vals[k], cc, key, sizeof key);
-            uint32_t id = mdm_intern_id(ld->phone_keys, key, n);
-            if (id >= cap) {
-                cap = cap ? 2 * cap : 4096;
-                ld->phone_raw = mdm_xrealloc(ld->phone_raw, cap * sizeof *ld->phone_raw);
-                ld->phone_cc = mdm_xrealloc(ld->phone_cc, cap * sizeof *ld->phone_cc);
-            }
-            if (id + 1 == mdm_intern_count(ld->phone_keys)) {
-                ld->phone_raw[id] = vals[k];
-                ld->phone_cc[id] = mdm_intern_str(ld->phone_keys, id); /* "CC\x01..." */
-            }
-        }
-    }
-    size_t np = mdm_intern_count(ld->phone_keys);
-    ld->phone_res = mdm_xcalloc(np ? np : 1, sizeof *ld->phone_res);
-}
-
-typedef struct phone_ctx {
-    linkdata *ld;
-    int failed;
-} phone_ctx;
-
-static void phone_worker(void *p, int t, size_t lo, size_t hi)
-{
-    phone_ctx *pc = p;
-    linkdata *ld = pc->ld;
-    mdm_norm *norm = mdm_norm_new(NULL);
-    if (!norm) {
-        pc->failed = 1;
-        return;
-    }
-    for (size_t i = lo; i < hi; i++) {
-        char cc[8];
-        const char *k = ld->phone_cc[i];
-        size_t n = strcspn(k, "\x01");
-        if (n >= sizeof cc)
-            n = sizeof cc - 1;
-        memcpy(cc, k, n);
-        cc[n] = 0;
-        ld->phone_res[i] = mdm_feat_phone_key(norm, ld->phone_raw[i], cc, ld->arenas[t]);
-    }
-    mdm_norm_free(norm);
-}
-
 typedef struct feat_ctx {
     linkdata *ld;
     int failed;
+    _Atomic size_t rejected;
 } feat_ctx;
 
+/* Each record goes through the one canonicalization (matching/canonical.h), as mdm load
+ * and the HTTP upserts do, and its features are those resolution builds from the
+ * canonical record. A record canonicalization refuses (no key, nothing to match on)
+ * keeps empty features: it stays alone, as the service never resolves it. */
 static void feat_worker(void *p, int t, size_t lo, size_t hi)
 {
     feat_ctx *fc = p;
@@ -287,42 +191,39 @@ static void feat_worker(void *p, int t, size_t lo, size_t hi)
             memset(&ld->feats[i], 0, sizeof ld->feats[i]);
         return;
     }
-    mdm_record r;
-    mdm_record_init(&r);
+    mdm_limits lim;
+    mdm_limits_default(&lim);
+    const char *defcc =
+        ld->m->default_country && *ld->m->default_country ? ld->m->default_country : "US";
     for (size_t i = lo; i < hi; i++) {
         const char *b = ld->blob.data + ld->blob_off[i];
         int si = (unsigned char)b[0] - 1;
         b++;
         const mdm_source_map *sm = ld->src_map[si];
-        mdm_record_clear(&r);
+        json_t *row = json_object();
+        json_object_set_new(row, sm->key, json_string(ld->ids[i]));
         for (size_t k = 0; k < sm->ncols; k++) {
-            mdm_record_set(&r, sm->cols[k].field, b, NULL);
+            if (*b)
+                json_object_set_new(row, sm->cols[k].column, json_string(b));
             b += strlen(b) + 1;
         }
-        if (sm->family_first && r.full_name && !r.first_name && !r.last_name) {
-            /* "MUELLER HANS" read as "MUELLER, HANS" (as the service does) */
-            char *ff = mdm_norm_family_first(r.full_name);
-            if (ff) {
-                free(r.full_name);
-                r.full_name = ff;
-            }
+        json_t *canon = NULL, *errors = NULL;
+        if (mdm_canonicalize(norm, sm, defcc, &lim, row, &canon, &errors, NULL) == MDM_OK &&
+            canon) {
+            mdm_canon_features(ld->m, norm, ld->arenas[t], canon, NULL, NULL, &ld->feats[i]);
+        } else {
+            memset(&ld->feats[i], 0, sizeof ld->feats[i]);
+            fc->rejected++;
+            canon = json_pack("{s:s, s:s, s:O?}", "source", ld->src_name[si], "source_key",
+                              ld->ids[i], "rejected", errors);
         }
-        const char *cc = sm->default_country ? sm->default_country : ld->m->default_country;
-        if (r.birth_date && mdm_source_month_first(sm, cc && *cc ? cc : "US")) {
-            /* read an ambiguous date month first (US layout) */
-            mdm_date d;
-            if (mdm_norm_date(r.birth_date, 0, &d, NULL) == MDM_OK && d.ambiguous) {
-                char iso[16];
-                snprintf(iso, sizeof iso, "%04d-%02d-%02d", d.y, d.alt_m, d.alt_d);
-                free(r.birth_date);
-                r.birth_date = mdm_xstrdup(iso);
-            }
-        }
-        mdm_feat_build_with(norm, &r, cc, ld->arenas[t], &ld->feats[i], phone_lookup, ld);
-        mdm_feat_build_attrs(ld->m, norm, &r, ld->arenas[t], &ld->feats[i]);
+        if (ld->canon_txt)
+            ld->canon_txt[i] = json_dumps(canon, JSON_COMPACT | JSON_SORT_KEYS);
         ld->feats[i].source = (uint32_t)si;
+        json_decref(canon);
+        json_decref(errors);
+        json_decref(row);
     }
-    mdm_record_clear(&r);
     mdm_norm_free(norm);
 }
 
@@ -542,6 +443,20 @@ static void finish_features(linkdata *ld)
     term_frequencies(ld);
 }
 
+/* The canonical records, one JSON line each in input order (--canonical). */
+static mdm_status write_canonical(const linkdata *ld, const char *path, mdm_err *err)
+{
+    FILE *f = mdm_io_open(path, "w"); /* "-": standard output */
+    if (!f)
+        return mdm_err_set(err, MDM_EIO, "cannot write %s", path);
+    for (size_t i = 0; i < ld->n; i++)
+        if (ld->canon_txt[i])
+            fprintf(f, "%s\n", ld->canon_txt[i]);
+    if (mdm_io_close(f) != 0)
+        return mdm_err_set(err, MDM_EIO, "cannot write %s", path);
+    return MDM_OK;
+}
+
 static mdm_status load_all(linkdata *ld, const mdm_model *m, const mdm_link_opts *o, mdm_err *err)
 {
     memset(ld, 0, sizeof *ld);
@@ -562,18 +477,25 @@ static mdm_status load_all(linkdata *ld, const mdm_model *m, const mdm_link_opts
     for (int t = 0; t < ld->threads; t++)
         ld->arenas[t] = mdm_arena_new(1 << 20);
     ld->feats = mdm_xcalloc(ld->n ? ld->n : 1, sizeof *ld->feats);
-    collect_phones(ld);
-    phone_ctx pc = {ld, 0};
-    mdm_parallel_for(ld->threads, mdm_intern_count(ld->phone_keys), phone_worker, &pc);
-    feat_ctx fc = {ld, 0};
+    if (o->canonical_out)
+        ld->canon_txt = mdm_xcalloc(ld->n ? ld->n : 1, sizeof *ld->canon_txt);
+    feat_ctx fc = {ld, 0, 0};
     mdm_parallel_for(ld->threads, ld->n, feat_worker, &fc);
-    if (fc.failed || pc.failed)
+    ld->rejected = fc.rejected;
+    if (ld->canon_txt) {
+        mdm_status st = write_canonical(ld, o->canonical_out, err);
+        for (size_t i = 0; i < ld->n; i++)
+            free(ld->canon_txt[i]);
+        free(ld->canon_txt);
+        ld->canon_txt = NULL;
+        if (st != MDM_OK)
+            return st;
+    }
+    if (fc.failed)
         return mdm_err_set(err, MDM_EINTERNAL, "cannot initialise the normalizer (ICU)");
     mdm_buf_free(&ld->blob);
     free(ld->blob_off);
     ld->blob_off = NULL;
-    mdm_intern_free(ld->phone_keys);
-    ld->phone_keys = NULL;
     finish_features(ld);
     return MDM_OK;
 }
@@ -1123,6 +1045,7 @@ mdm_status mdm_link_run(mdm_model *m, const mdm_link_opts *o, mdm_link_stats *st
     if (rc != MDM_OK)
         goto out;
     st->records = ld.n;
+    st->rejected = ld.rejected;
     st->sources = (size_t)ld.nsrc;
     st->shared_values = ld.shared_values;
     st->t_load = (t = now_s()) - t0;

@@ -32,10 +32,13 @@ typedef struct mdm_link_opts {
     int ninputs;
     const char *clusters_out; /* NULL: no clusters file */
     const char *pairs_out;    /* NULL: no pairs file */
-    int threads;              /* <= 0: MDM_THREADS or the number of online CPUs */
-    bool progress;            /* phase lines on stderr */
-    bool train_only;          /* stop after training (mdm train) */
-    bool retrain;             /* train even when the model is already trained */
+    /* NULL, or where each record's canonical form goes (one JSON line per record, input
+     * order; a refused record as {source, source_key, rejected: [reasons]}) */
+    const char *canonical_out;
+    int threads;     /* <= 0: MDM_THREADS or the number of online CPUs */
+    bool progress;   /* phase lines on stderr */
+    bool train_only; /* stop after training (mdm train) */
+    bool retrain;    /* train even when the model is already trained */
     /* --misses: every true pair left apart, classified (misses.h) into misses_out; the
      * truth (borrowed) is read there only. misses and miss_examples receive the counts
      * and a few example lines (either may be NULL). */
@@ -47,6 +50,8 @@ typedef struct mdm_link_opts {
 
 typedef struct mdm_link_stats {
     size_t records, sources, shared_values;
+    size_t rejected; /* records the canonicalization refused (no key, nothing to match on):
+                      * kept alone, as the service never resolves them */
     mdm_block_stats block;
     size_t links, review;
     size_t review_items; /* distinct pairs of clusters joined by a scored pair at or above

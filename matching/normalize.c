@@ -611,6 +611,11 @@ int mdm_norm_name_affix(const char *token)
            (in_list(token, name_suffixes) ? MDM_AFFIX_SUFFIX : 0);
 }
 
+bool mdm_norm_name_particle(const char *token)
+{
+    return token && *token && in_list(token, name_particles);
+}
+
 int mdm_norm_generation(const char *token)
 {
     static const struct {

@@ -81,6 +81,9 @@ mdm_status mdm_norm_name(mdm_norm *n, const char *full, mdm_arena *a, mdm_name_p
  * "Senior" after it) or neither. Thread-safe. */
 enum { MDM_AFFIX_NONE = 0, MDM_AFFIX_PREFIX = 1, MDM_AFFIX_SUFFIX = 2 };
 int mdm_norm_name_affix(const char *token);
+/* True when a name token in comparison form is a particle of a family name ("van",
+ * "der", "de", "bin" ...), which mdm_norm_name keeps with the family name. Thread-safe. */
+bool mdm_norm_name_particle(const char *token);
 /* The generation a suffix token names, for telling a father from his son: 1 "sr" "snr"
  * "i", 2 "jr" "jnr" "ii" "2nd", 3 "iii" "3rd", 4 "iv" "4th", 5 "v" "5th"; 0 for anything
  * else. Thread-safe. */

@@ -9,23 +9,14 @@
  *     recorded in source_record_history as 'stale' and not applied ("stale");
  *   - delete (op "delete"): the record is retired, its entity recomputed; an entity left
  *     without members is retired ("deleted");
- *   - a record without a key or with nothing to match on, or malformed (wrong JSON types,
- *     invalid UTF-8, over the length limits, unknown op, unreadable source time), is
- *     refused with field-level reasons (JSON pointers into the input), stored only in
- *     record_reject ("rejected"; the function still returns MDM_OK so a batch goes on;
- *     the reasons are in the result);
- *   - an invalid optional value (a birth date in 2030, an unknown country) does not refuse
- *     its record: the value is left out and kept in the record's "issues" as
- *     {pointer, field, reason, value, dropped: true}; a badly shaped e-mail or phone is
- *     kept with "valid": false and an issue, never matched on.
+ *   - a record without a key or with nothing to match on, or malformed, is refused with
+ *     field-level reasons, stored only in record_reject ("rejected"; the function still
+ *     returns MDM_OK so a batch goes on; the reasons are in the result); an invalid
+ *     optional value does not refuse its record (matching/canonical.h says what
+ *     canonicalization accepts, drops and flags).
  *
- * The canonical record (also what source_record.normalized holds) is a JSON object:
- *   source, source_key, source_updated_at, first_name, middle_name, last_name, full_name,
- *   prefix, suffix, birth_date (ISO), gender, emails [{value, type}], phones [{value (E.164
- *   when recognised), type}], addresses [{line1, line2, city, region, postal_code,
- *   country, type}], loyalty_id, customer_number, tax_id, national_id, account_status,
- *   segment, attributes {}, consents [] — plus "keys" (comparison forms used by
- *   resolution; see mdm/resolve.h).
+ * The canonical record (what source_record.normalized holds) is that of
+ * matching/canonical.h, the same for every path (mdm link included).
  *
  * Bulk loading (mdm load) goes through mdm_ingest_load: rows are mapped and validated in
  * C, streamed with COPY into a staging table and applied with set-based SQL in chunks
@@ -94,7 +85,7 @@ mdm_ingest_ctx *mdm_ingest_ctx_new_json(const json_t *sources, const json_t *res
                                         const json_t *survivorship, const json_t *model,
                                         const char *default_country, mdm_err *err);
 void mdm_ingest_ctx_free(mdm_ingest_ctx *ctx); /* NULL is a no-op */
-/* Replaces the field length limits (mdm/limits.h; mdm_ingest_ctx_new reads them from the
+/* Replaces the field length limits (matching/limits.h; mdm_ingest_ctx_new reads them from the
  * "limits" section, mdm_ingest_ctx_new_json starts with the defaults). Call before
  * sharing ctx between threads. */
 struct mdm_limits;
@@ -151,9 +142,11 @@ mdm_status mdm_ingest_delete(mdm_db *db, const mdm_ingest_ctx *ctx, const char *
                              const char *source_key, const char *actor, mdm_ingest_result *out,
                              mdm_err *err) __attribute__((warn_unused_result));
 
-/* Maps and validates without writing: *canonical receives the canonical record (new
- * reference) or NULL with *errors (new reference, as in mdm_ingest_result.errors). Used by
- * mdm_ingest, the bulk loader and the read-only match endpoint. */
+/* Maps and validates without writing (matching/canonical.h mdm_canonicalize with the
+ * source's definition, the context's default country and limits, a pooled normalizer):
+ * *canonical receives the canonical record (new reference) or NULL with *errors (new
+ * reference, as in mdm_ingest_result.errors). Used by mdm_ingest, the bulk loader and the
+ * read-only match endpoint. */
 mdm_status mdm_ingest_canonicalize(const mdm_ingest_ctx *ctx, const mdm_source *src,
                                    const json_t *record, json_t **canonical, json_t **errors,
                                    mdm_err *err) __attribute__((warn_unused_result));

@@ -6,6 +6,7 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "matching/block.h"
+#include "matching/canonical.h"
 #include "matching/compare.h"
 #include "matching/model.h"
 #include "matching/normalize.h"
@@ -380,59 +381,6 @@ typedef struct prepared {
     bool has_feat;
 } prepared;
 
-static void set_field(mdm_record *r, const char *path, const json_t *v)
-{
-    if (json_is_string(v) && json_string_length(v))
-        (void)mdm_record_set(r, path, json_string_value(v), NULL);
-}
-
-/* The engine's record struct from a canonical JSON record (mdm/ingest.h layout). */
-static void canon_to_record(const json_t *c, mdm_record *r)
-{
-    static const char *const scalars[] = {
-        "first_name", "middle_name", "last_name", "full_name",  "prefix",
-        "suffix",     "birth_date",  "gender",    "loyalty_id", "customer_number",
-        "tax_id",     "national_id", NULL};
-    mdm_record_init(r);
-    for (size_t i = 0; scalars[i]; i++)
-        set_field(r, scalars[i], json_object_get(c, scalars[i]));
-    size_t i;
-    json_t *it;
-    json_array_foreach(json_object_get(c, "emails"), i, it)
-    {
-        if (!json_is_false(json_object_get(it, "valid")))
-            set_field(r, "email", json_object_get(it, "value"));
-    }
-    json_array_foreach(json_object_get(c, "phones"), i, it)
-    {
-        set_field(r, "phone", json_object_get(it, "value"));
-    }
-    const char *ak;
-    json_t *av;
-    json_object_foreach((json_t *)json_object_get(c, "attributes"), ak, av)
-    {
-        char path[160];
-        if (json_is_string(av) &&
-            snprintf(path, sizeof path, "attributes.%s", ak) < (int)sizeof path)
-            set_field(r, path, av);
-    }
-    json_array_foreach(json_object_get(c, "addresses"), i, it)
-    {
-        if (i >= MDM_RECORD_MAX_ADDRESSES)
-            break;
-        static const char *const af[] = {"line1",       "line2",   "city", "region",
-                                         "postal_code", "country", NULL};
-        for (size_t k = 0; af[k]; k++) {
-            char path[32];
-            if (i == 0)
-                snprintf(path, sizeof path, "address.%s", af[k]);
-            else
-                snprintf(path, sizeof path, "address%zu.%s", i + 1, af[k]);
-            set_field(r, path, json_object_get(it, af[k]));
-        }
-    }
-}
-
 bool mdm_resolve_features(const mdm_ingest_ctx *ctx, mdm_norm *norm, mdm_arena *a,
                           const json_t *canonical, mdm_phone_key_fn phone_fn, void *phone_ctx,
                           mdm_feat *f)
@@ -440,26 +388,14 @@ bool mdm_resolve_features(const mdm_ingest_ctx *ctx, mdm_norm *norm, mdm_arena *
     const mdm_model *m = mdm_ingest_engine(ctx);
     if (!m || !norm)
         return false;
-    mdm_record rec;
-    canon_to_record(canonical, &rec);
-    const json_t *addr = json_array_get(json_object_get(canonical, "addresses"), 0);
-    const char *country = json_string_value(json_object_get(addr, "country"));
-    mdm_feat_build_with(norm, &rec, country ? country : m->default_country, a, f, phone_fn,
-                        phone_ctx);
-    mdm_feat_build_attrs(m, norm, &rec, a, f);
-    mdm_record_clear(&rec);
+    mdm_canon_features(m, norm, a, canonical, phone_fn, phone_ctx, f);
     return true;
 }
 
 const char *mdm_resolve_phone_key(void *ctx, mdm_norm *norm, const char *raw, const char *country,
                                   mdm_arena *a)
 {
-    (void)ctx;
-    size_t len = strlen(raw);
-    bool e164 = raw[0] == '+' && len >= 8 && len <= 16;
-    for (size_t i = 1; e164 && i < len; i++)
-        e164 = raw[i] >= '0' && raw[i] <= '9';
-    return e164 ? mdm_arena_strdup(a, raw) : mdm_feat_phone_key(norm, raw, country, a);
+    return mdm_canon_phone_key(ctx, norm, raw, country, a);
 }
 
 static void prepare(const mdm_ingest_ctx *ctx, mdm_norm *norm, mdm_arena *a, const json_t *canon,

@@ -43,6 +43,7 @@ static void source_clear(mdm_source *s)
         free(s->fields[i].target);
     }
     free(s->fields);
+    mdm_source_map_clear(&s->def);
 }
 
 void mdm_sources_free(mdm_sources *s)
@@ -64,26 +65,27 @@ static mdm_status parse_one(const json_t *obj, size_t i, const char *country, md
     mdm_status st = mdm_source_map_parse(&m, (json_t *)obj, i, MDM_SOURCE_SERVICE, err);
     if (st != MDM_OK)
         return st;
-    s->code = m.code;
-    s->name = m.name ? m.name : mdm_xstrdup(m.code);
-    s->kind = m.kind ? m.kind : mdm_xstrdup("other");
-    s->default_country = m.default_country ? m.default_country : mdm_xstrdup(country);
-    s->key_column = m.key;
-    s->updated_column = m.updated_at;
-    s->op_column = m.op;
-    s->trust = m.trust ? m.trust : json_object();
+    if (!m.default_country)
+        m.default_country = mdm_xstrdup(country);
+    s->def = m;
+    s->code = mdm_xstrdup(m.code);
+    s->name = mdm_xstrdup(m.name ? m.name : m.code);
+    s->kind = mdm_xstrdup(m.kind ? m.kind : "other");
+    s->default_country = mdm_xstrdup(m.default_country);
+    s->key_column = m.key ? mdm_xstrdup(m.key) : NULL;
+    s->updated_column = m.updated_at ? mdm_xstrdup(m.updated_at) : NULL;
+    s->op_column = m.op ? mdm_xstrdup(m.op) : NULL;
+    s->trust = m.trust ? json_deep_copy(m.trust) : json_object();
     s->family_first = m.family_first;
     s->month_first = mdm_source_month_first(&m, s->default_country);
     s->mapping = json_object();
     s->fields = mdm_xcalloc(m.ncols ? m.ncols : 1, sizeof *s->fields);
     for (size_t k = 0; k < m.ncols; k++) {
         json_object_set_new(s->mapping, m.cols[k].column, json_string(m.cols[k].field));
-        s->fields[k].column = m.cols[k].column;
-        s->fields[k].target = m.cols[k].field;
+        s->fields[k].column = mdm_xstrdup(m.cols[k].column);
+        s->fields[k].target = mdm_xstrdup(m.cols[k].field);
     }
     s->nfields = m.ncols;
-    free(m.cols);
-    free(m.match);
     return MDM_OK;
 }
 

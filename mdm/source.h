@@ -24,6 +24,7 @@
 #define MDM_MDM_SOURCE_H
 
 #include "common/err.h"
+#include "matching/record.h"
 #include "mdm/config.h"
 #include "mdm/db.h"
 
@@ -55,6 +56,8 @@ typedef struct mdm_source {
                             * when the country is US) */
     mdm_source_field *fields;
     size_t nfields;
+    mdm_source_map def; /* the definition as parsed (matching/canonical.h reads it), with
+                         * default_country filled in */
 } mdm_source;
 
 typedef struct mdm_sources {

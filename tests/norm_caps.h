@@ -1,5 +1,5 @@
 /* Worst-case inputs for the normalizers (issue 17 item 1): every normalizer, fed
- * adversarial patterns filled up to the length limit of its field (mdm/limits.h
+ * adversarial patterns filled up to the length limit of its field (matching/limits.h
  * defaults), and the phone parser also far beyond it (it bounds itself). Shared by
  * tests/bench/bench_normalize_caps.c (release timing, the 1 ms target) and
  * tests/unit/test_normalize_caps.c (sanitizer build, a looser bound that still catches a

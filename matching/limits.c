@@ -1,5 +1,5 @@
-/* Field limits of the canonical contract; see mdm/limits.h. */
-#include "mdm/limits.h"
+/* Field limits of the canonical contract; see matching/limits.h. */
+#include "matching/limits.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -9,8 +9,8 @@
  * the reasons for them are in docs/SECURITY.md.
  *
  * An mdm_limits is plain data: copy it, share it read-only between threads. */
-#ifndef MDM_MDM_LIMITS_H
-#define MDM_MDM_LIMITS_H
+#ifndef MDM_MATCHING_LIMITS_H
+#define MDM_MATCHING_LIMITS_H
 
 #include "common/err.h"
 
