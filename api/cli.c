@@ -210,6 +210,12 @@ const mdm_cli_command mdm_cli_commands[] = {
      "changes are ordinary split and merged events. --dry-run reports the same plan and\n"
      "writes nothing. Prints {records, entities, clusters, held, splits, merges,\n"
      "records_moved, kept_apart, entities_after, changes: [first 20 operations]}.\n"},
+    {"quality", mdm_cli_quality, "per-source data-quality report (CSV or NDJSON)",
+     "usage: mdm quality report [--format csv|ndjson] [--output FILE] [--config FILE]\n\n"
+     "One row per source system: records, average completeness, validity and freshness\n"
+     "(0..1, see docs/QUALITY.md), invalid e-mails and phones, values dropped as invalid,\n"
+     "stale records (no update for a year) and records whose birth date or last name\n"
+     "disagrees with their golden record. CSV (the default) has a header line.\n"},
     {"rejects", mdm_cli_rejects, "list refused records, or retry them after a configuration fix",
      "usage: mdm rejects list [--source CODE] [--key KEY] [--field FIELD]\n"
      "                        [--status open|retried|all] [--from TIME] [--to TIME]\n"

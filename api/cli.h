@@ -111,6 +111,7 @@ int mdm_cli_load(int argc, char **argv);          /* api/cli_core.c */
 int mdm_cli_resolve(int argc, char **argv);       /* api/cli_core.c */
 int mdm_cli_export_golden(int argc, char **argv); /* api/cli_core.c: `export golden` */
 int mdm_cli_rejects(int argc, char **argv);       /* api/cli_core.c */
+int mdm_cli_quality(int argc, char **argv);       /* api/cli_core.c */
 int mdm_cli_model(int argc, char **argv);         /* api/cli_model.c */
 /* `mdm train --from-store` (api/cli_model.c; mdm_cli_train hands over to it). */
 int mdm_cli_train_store(int argc, char **argv);

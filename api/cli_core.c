@@ -10,6 +10,7 @@
 #include "mdm/golden.h"
 #include "mdm/household.h"
 #include "mdm/ingest.h"
+#include "mdm/quality.h"
 #include "mdm/reject.h"
 #include "mdm/reresolve.h"
 #include "mdm/resolve.h"
@@ -405,6 +406,53 @@ int mdm_cli_rejects(int argc, char **argv)
             printf("{\"tried\":%ld,\"accepted\":%ld,\"refused\":%ld,\"skipped\":%ld}\n", s.tried,
                    s.accepted, s.refused, s.skipped);
     }
+    mdm_cli_env_close(&e);
+    return rc;
+}
+
+/* `mdm quality report [--format csv|ndjson] [--output FILE] [--config FILE]`: what each
+ * source system sends badly (mdm/quality.h). */
+int mdm_cli_quality(int argc, char **argv)
+{
+    const char *cmd = "quality";
+    if (argc < 2 || strcmp(argv[1], "report") != 0)
+        return mdm_cli_usage_error(cmd, "missing subcommand: report");
+    const char *config_path = NULL, *format = "csv", *output = NULL;
+    for (int i = 2; i < argc; i++) {
+        const char **target = !strcmp(argv[i], "--config")   ? &config_path
+                              : !strcmp(argv[i], "--format") ? &format
+                              : !strcmp(argv[i], "--output") ? &output
+                                                             : NULL;
+        if (!target || i + 1 >= argc)
+            return mdm_cli_usage_error(cmd, "unknown or incomplete option \"%s\"", argv[i]);
+        *target = argv[++i];
+    }
+    if (strcmp(format, "csv") != 0 && strcmp(format, "ndjson") != 0)
+        return mdm_cli_usage_error(cmd, "--format must be csv or ndjson");
+    mdm_cli_env e;
+    int rc = mdm_cli_env_open(cmd, config_path, false, &e);
+    if (rc)
+        return rc;
+    mdm_err err = {0};
+    json_t *report = NULL;
+    FILE *f = stdout;
+    if (mdm_quality_report(e.db, &report, &err) != MDM_OK) {
+        rc = mdm_cli_fail(cmd, &err);
+        goto out;
+    }
+    if (output && !(f = fopen(output, "w"))) {
+        mdm_err_set(&err, MDM_EIO, "cannot write %s", output);
+        rc = mdm_cli_fail(cmd, &err);
+        goto out;
+    }
+    if (mdm_quality_report_write(report, format, f, &err) != MDM_OK)
+        rc = mdm_cli_fail(cmd, &err);
+    if (f != stdout && fclose(f) != 0 && !rc) {
+        mdm_err_set(&err, MDM_EIO, "cannot write %s", output);
+        rc = mdm_cli_fail(cmd, &err);
+    }
+out:
+    json_decref(report);
     mdm_cli_env_close(&e);
     return rc;
 }

@@ -36,7 +36,11 @@
     " \"integer\"}, \"source\": {\"type\": \"string\"}, \"source_key\": {\"type\":"                \
     " \"string\"}, \"pointer\": {\"type\": \"string\"}, \"field\": {\"type\": \"string\"},"        \
     " \"reason\": {\"type\": \"string\"}, \"value\": {\"type\": \"string\"}, \"dropped\":"         \
-    " {\"type\": \"boolean\"}}}}}},"                                                               \
+    " {\"type\": \"boolean\"}}}}, \"scores\": {\"type\": \"object\", \"properties\":"              \
+    " {\"completeness\": {\"type\": [\"number\", \"null\"]}, \"validity\": {\"type\":"             \
+    " [\"number\", \"null\"]}, \"consistency\": {\"type\": [\"number\", \"null\"]},"               \
+    " \"freshness\": {\"type\": [\"number\", \"null\"]}, \"freshness_days\": {\"type\":"           \
+    " [\"integer\", \"null\"]}}}, \"records\": {\"type\": \"array\"}}},"                           \
     " \"requested_id\": {\"type\": \"integer\"}, \"survivor_id\": {\"type\": [\"integer\","        \
     " \"null\"]}}, \"required\": [\"id\", \"status\", \"version\", \"golden\", \"lineage\","       \
     " \"members\"], \"additionalProperties\": false}, \"EntityPage\": {\"type\": \"object\","      \
@@ -66,7 +70,9 @@ const char mdm_h_entity_get_doc[] =
     "{\"summary\": \"One golden record\", \"tags\": [\"entities\"], \"description\":"
     " \"Golden values, lineage per attribute (winning source record and rule), members"
     " (cross-references to source records), consent summary, data quality (the issues flagged"
-    " on member records: invalid values left out of matching) and version (also the ETag)."
+    " on member records: invalid values left out of matching; scores: completeness, validity,"
+    " consistency, freshness, per golden record and per member record) and version (also the"
+    " ETag)."
     " A retired (merged) id answers with its survivor: the body is the survivor's, with"
     " requested_id and Content-Location naming the survivor.\","
     " \"responses\": {\"200\": {\"description\": \"the golden record\", \"headers\": {\"ETag\":"

@@ -1,11 +1,15 @@
-/* Households (mdm/household.h): one household, the household of a golden record, and the
- * households at an address. Reads only; each first brings the households up to date
- * with the golden records, so a read is never behind a merge, split or erasure. */
+/* Households (mdm/household.h) and relationships between golden records
+ * (mdm/relation.h): one household, the household of a golden record, the households at
+ * an address, a golden record's relationships, and a steward's related assertions. Every
+ * read first brings the households up to date with the golden records, so it is never
+ * behind a merge, split or erasure. */
 #include "api/handlers.h"
 #include "mdm/household.h"
+#include "mdm/relation.h"
 
 #include <microhttpd.h>
 #include <stdio.h>
+#include <string.h>
 
 /* The schemas of the household replies. */
 #define HOUSEHOLD_SCHEMAS                                                                          \
@@ -56,6 +60,51 @@ const char mdm_h_household_search_doc[] =
     " \"description\": \"ISO code or name; default: the configured default_country\"}],"
     " \"responses\": {\"200\": {\"description\": \"the households at the address\", \"content\":"
     " {\"application/json\": {\"schema\": {\"$ref\": \"#/components/schemas/HouseholdPage\"}}}}}}";
+
+#define RELATED_SCHEMAS                                                                            \
+    "{\"Related\": {\"type\": \"object\", \"properties\": {\"id\": {\"type\": \"integer\"},"       \
+    " \"items\": {\"type\": \"array\", \"items\": {\"type\": \"object\", \"properties\":"          \
+    " {\"entity_id\": {\"type\": \"integer\"}, \"type\": {\"enum\": [\"same_household\","          \
+    " \"same_address\", \"related\"]}, \"status\": {\"type\": \"string\"}, \"name\": {\"type\":"   \
+    " [\"string\", \"null\"]}, \"birth_date\": {\"type\": [\"string\", \"null\"]},"                \
+    " \"household_id\": {\"type\": [\"integer\", \"null\"]}, \"reason\": {\"type\": [\"string\","  \
+    " \"null\"]}, \"asserted_by\": {\"type\": [\"string\", \"null\"]}, \"asserted_at\": "          \
+    "{\"type\":"                                                                                   \
+    " [\"string\", \"null\"]}}, \"required\": [\"entity_id\", \"type\"],"                          \
+    " \"additionalProperties\": false}}}, \"required\": [\"id\", \"items\"],"                      \
+    " \"additionalProperties\": false}}"
+
+const char mdm_h_entity_related_doc[] =
+    "{\"summary\": \"Relationships of a golden record\", \"tags\": [\"households\"],"
+    " \"description\": \"The golden records related to this one: same_household (members of its"
+    " household), same_address (members of the other households at its address) and related"
+    " (asserted by a steward, with the reason). A merged id is followed to its survivor."
+    " Relationships are never evidence that two records are one person.\","
+    " \"responses\": {\"200\": {\"description\": \"the relationships\", \"content\":"
+    " {\"application/json\": {\"schema\": {\"$ref\": \"#/components/schemas/Related\"}}}}},"
+    " \"x-components\": {\"schemas\": " RELATED_SCHEMAS "}}";
+
+#define RELATIONSHIP_REPLY                                                                         \
+    "{\"description\": \"the relationship\", \"content\": {\"application/json\": {\"schema\":"     \
+    " {\"$ref\": \"#/components/schemas/Relationship\"}}}}"
+
+const char mdm_h_entity_relate_doc[] =
+    "{\"summary\": \"Assert that two golden records are related\", \"tags\": [\"households\"],"
+    " \"description\": \"Body {entity_a, entity_b, reason}. Records a steward's related"
+    " assertion (audited as relation.assert); asserting it again replaces the reason (200"
+    " instead of 201). Never used as match evidence.\","
+    " \"responses\": {\"201\": " RELATIONSHIP_REPLY ", \"200\": " RELATIONSHIP_REPLY "},"
+    " \"x-components\": {\"schemas\": {\"Relationship\": {\"type\": \"object\", \"properties\":"
+    " {\"entity_a\": {\"type\": \"integer\"}, \"entity_b\": {\"type\": \"integer\"}, \"type\":"
+    " {\"const\": \"related\"}, \"reason\": {\"type\": \"string\"}, \"removed\": {\"type\":"
+    " \"boolean\"}}, \"required\": [\"entity_a\", \"entity_b\", \"type\"],"
+    " \"additionalProperties\": false}}}}";
+
+const char mdm_h_entity_unrelate_doc[] =
+    "{\"summary\": \"Remove a related assertion\", \"tags\": [\"households\"], \"description\":"
+    " \"Removes the steward's related assertion between the two golden records (audited as"
+    " relation.remove); replies {entity_a, entity_b, type, removed: true}.\","
+    " \"responses\": {\"200\": " RELATIONSHIP_REPLY "}}";
 
 /* Brings the households up to date; false after replying with the error. */
 static bool refresh(mdm_http_req *req)
@@ -109,4 +158,69 @@ void mdm_h_household_search(mdm_http_req *req)
         return;
     }
     mdm_http_reply_json(req, MHD_HTTP_OK, out);
+}
+
+void mdm_h_entity_related(mdm_http_req *req)
+{
+    int64_t id;
+    if (!mdm_http_param_id(req, "id", "entity", &id) || !refresh(req))
+        return;
+    json_t *out = NULL;
+    mdm_err err = {0};
+    if (mdm_relation_list(mdm_http_db(req), id, &out, &err) != MDM_OK) {
+        mdm_http_reply_problem(req, &err);
+        return;
+    }
+    mdm_http_reply_json(req, MHD_HTTP_OK, out);
+}
+
+void mdm_h_entity_relate(mdm_http_req *req)
+{
+    json_t *b = mdm_http_json(req);
+    json_t *ea = json_object_get(b, "entity_a"), *eb = json_object_get(b, "entity_b"),
+           *reason = json_object_get(b, "reason");
+    mdm_err err = {0};
+    if (!json_is_object(b) || !json_is_integer(ea) || json_integer_value(ea) <= 0 ||
+        !json_is_integer(eb) || json_integer_value(eb) <= 0) {
+        mdm_err_set_field(&err, MDM_EUNPROCESSABLE,
+                          json_is_integer(ea) && json_integer_value(ea) > 0 ? "/entity_b"
+                                                                            : "/entity_a",
+                          "the body must be {\"entity_a\": golden id, \"entity_b\": golden id, "
+                          "\"reason\": text}");
+        mdm_http_reply_problem(req, &err);
+        return;
+    }
+    if (!json_is_string(reason)) {
+        mdm_err_set_field(&err, MDM_EUNPROCESSABLE, "/reason", "reason must be a string");
+        mdm_http_reply_problem(req, &err);
+        return;
+    }
+    bool created = false;
+    int64_t a = json_integer_value(ea), o = json_integer_value(eb);
+    if (mdm_relation_assert(mdm_http_db(req), a, o, json_string_value(reason), mdm_http_actor(req),
+                            mdm_http_role(req), &created, &err) != MDM_OK) {
+        mdm_http_reply_problem(req, &err);
+        return;
+    }
+    mdm_http_reply_json(req, created ? MHD_HTTP_CREATED : MHD_HTTP_OK,
+                        json_pack("{s:I, s:I, s:s, s:s}", "entity_a", (json_int_t)a, "entity_b",
+                                  (json_int_t)o, "type", "related", "reason",
+                                  json_string_value(reason)));
+}
+
+void mdm_h_entity_unrelate(mdm_http_req *req)
+{
+    int64_t id, other;
+    if (!mdm_http_param_id(req, "id", "entity", &id) ||
+        !mdm_http_param_id(req, "other", "entity", &other))
+        return;
+    mdm_err err = {0};
+    if (mdm_relation_remove(mdm_http_db(req), id, other, mdm_http_actor(req), mdm_http_role(req),
+                            &err) != MDM_OK) {
+        mdm_http_reply_problem(req, &err);
+        return;
+    }
+    mdm_http_reply_json(req, MHD_HTTP_OK,
+                        json_pack("{s:I, s:I, s:s, s:b}", "entity_a", (json_int_t)id, "entity_b",
+                                  (json_int_t)other, "type", "related", "removed", 1));
 }

@@ -8,6 +8,7 @@
 #include "mdm/audit.h"
 #include "mdm/golden.h"
 #include "mdm/ingest.h"
+#include "mdm/quality.h"
 
 #include <microhttpd.h>
 #include <stdio.h>
@@ -55,7 +56,9 @@ const char mdm_h_record_get_doc[] =
     " {\"type\": \"object\"}, \"version\": {\"type\": \"integer\"}, \"deleted\": {\"type\":"
     " \"boolean\"}, \"entity_id\": {\"type\": [\"integer\", \"null\"]}, \"data_quality\":"
     " {\"type\": \"object\", \"description\": \"issues: the record's invalid values (left out"
-    " of matching when dropped) and badly shaped contacts (kept, not matched)\"}, \"entity\": "
+    " of matching when dropped) and badly shaped contacts (kept, not matched); scores:"
+    " completeness, validity, freshness (0..1), freshness_days, agrees_with_golden\"},"
+    " \"entity\": "
     "{\"$ref\":"
     " \"#/components/schemas/Entity\"}}}}}}}}";
 
@@ -316,9 +319,17 @@ void mdm_h_record_get(mdm_http_req *req)
     }
     /* the values left out of matching or flagged, as ingest found them */
     json_t *issues = json_object_get(json_object_get(rec, "normalized"), "issues");
-    json_object_set_new(
-        rec, "data_quality",
-        json_pack("{s:o}", "issues", json_is_array(issues) ? json_incref(issues) : json_array()));
+    json_t *scores = NULL;
+    if (mdm_quality_record(db, json_integer_value(json_object_get(rec, "id")), &scores, &err) !=
+        MDM_OK) {
+        json_decref(rec);
+        mdm_http_reply_problem(req, &err);
+        return;
+    }
+    json_object_set_new(rec, "data_quality",
+                        json_pack("{s:o, s:o}", "issues",
+                                  json_is_array(issues) ? json_incref(issues) : json_array(),
+                                  "scores", scores));
     json_int_t eid = json_integer_value(json_object_get(rec, "entity_id"));
     if (eid > 0) {
         json_t *entity = NULL;

@@ -83,7 +83,8 @@
     " \"integer\"}, \"version\": {\"type\": \"integer\"}, \"status\": {\"type\": \"string\"},"     \
     " \"survivor_id\": {\"type\": [\"integer\", \"null\"]}, \"updated_at\": {\"type\":"            \
     " \"string\"}, \"fields\": {\"type\": \"object\"}, \"members\": {\"type\": \"array\","         \
-    " \"items\": {\"$ref\": \"#/components/schemas/MemberRecord\"}}}, \"required\":"               \
+    " \"items\": {\"$ref\": \"#/components/schemas/MemberRecord\"}}, \"related\": {\"type\":"      \
+    " \"array\", \"items\": {\"type\": \"object\"}}}, \"required\":"                               \
     " [\"type\", \"entity_id\", \"version\", \"status\", \"survivor_id\", \"updated_at\","         \
     " \"fields\", \"members\"], \"additionalProperties\": false}, \"RecordSide\": {\"type\":"      \
     " \"object\", \"properties\": {\"type\": {\"const\": \"record\"}, \"record_id\":"              \

@@ -38,10 +38,16 @@ MDM_HTTP_HANDLER(mdm_h_entity_get);
 MDM_HTTP_HANDLER(mdm_h_entity_search);
 MDM_HTTP_HANDLER(mdm_h_entity_history);
 
-/* h_households.c: households (get, of a golden record, at an address) */
+/* h_households.c: households (get, of a golden record, at an address), relationships */
 MDM_HTTP_HANDLER(mdm_h_household_get);
 MDM_HTTP_HANDLER(mdm_h_entity_household);
 MDM_HTTP_HANDLER(mdm_h_household_search);
+MDM_HTTP_HANDLER(mdm_h_entity_related);
+MDM_HTTP_HANDLER(mdm_h_entity_relate);
+MDM_HTTP_HANDLER(mdm_h_entity_unrelate);
+
+/* h_quality.c: the per-source data-quality report */
+MDM_HTTP_HANDLER(mdm_h_quality);
 
 /* h_match.c: read-only match */
 MDM_HTTP_HANDLER(mdm_h_match);

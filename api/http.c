@@ -58,10 +58,16 @@ const mdm_http_route mdm_http_routes[] = {
     ROUTE("GET", "/v1/entities/{id}", MDM_ROLES_READ, mdm_h_entity_get, 0, 0),
     ROUTE("GET", "/v1/entities/{id}/history", MDM_ROLES_READ, mdm_h_entity_history, 0, 0),
     ROUTE("POST", "/v1/match", MDM_ROLES_READ, mdm_h_match, MDM_HTTP_BODY_JSON, 0),
+    ROUTE("GET", "/v1/quality", MDM_ROLES_READ, mdm_h_quality, 0, 0),
     /* households (api/h_households.c) */
     ROUTE("GET", "/v1/households", MDM_ROLES_READ, mdm_h_household_search, 0, 0),
     ROUTE("GET", "/v1/households/{id}", MDM_ROLES_READ, mdm_h_household_get, 0, 0),
     ROUTE("GET", "/v1/entities/{id}/household", MDM_ROLES_READ, mdm_h_entity_household, 0, 0),
+    ROUTE("GET", "/v1/entities/{id}/related", MDM_ROLES_READ, mdm_h_entity_related, 0, 0),
+    ROUTE("POST", "/v1/relationships", MDM_ROLE_STEWARD, mdm_h_entity_relate, MDM_HTTP_BODY_JSON,
+          0),
+    ROUTE("DELETE", "/v1/relationships/{id}/{other}", MDM_ROLE_STEWARD, mdm_h_entity_unrelate, 0,
+          0),
     /* change feed */
     ROUTE("GET", "/v1/changes", MDM_ROLES_READ, mdm_h_changes, 0, 0),
     /* consent and compliance (api/h_consent.c, api/h_subjects.c) */

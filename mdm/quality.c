@@ -1,25 +1,200 @@
-/* Data quality of a golden record (see quality.h). */
+/* Data quality of golden records and source records (see quality.h). */
 #include "mdm/quality.h"
 
-static const mdm_db_stmt stmt_issues = {
-    "quality_issues",
-    "SELECT coalesce(jsonb_agg(jsonb_build_object('record_id', sr.id, 'source', sr.source, "
-    "'source_key', sr.source_key) || i.v ORDER BY sr.id, i.n), '[]'::jsonb)::text AS issues "
-    "FROM membership m JOIN source_record sr ON sr.id = m.record_id AND NOT sr.deleted "
-    "CROSS JOIN LATERAL jsonb_array_elements(CASE WHEN jsonb_typeof(sr.normalized -> 'issues') "
-    "= 'array' THEN sr.normalized -> 'issues' ELSE '[]'::jsonb END) WITH ORDINALITY AS i(v, n) "
-    "WHERE m.entity_id = $1::bigint AND m.active AND jsonb_typeof(i.v) = 'object'",
+#include "common/csvout.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+
+#include <stdio.h>
+#include <string.h>
+
+/* The measures of one canonical record (column n, a source_record.normalized or a golden
+ * record) changed at t, as the columns of a LATERAL subquery m: vals (values sent, a
+ * dropped value counted back), bad (values flagged), complete (six-attribute
+ * completeness), fresh and days. */
+#define MEASURES                                                                                   \
+    "CROSS JOIN LATERAL (SELECT "                                                                  \
+    "(coalesce(n->>'first_name', '') <> '')::int + (coalesce(n->>'last_name', '') <> '')::int "    \
+    "+ (coalesce(n->>'birth_date', '') <> '')::int "                                               \
+    "+ CASE WHEN jsonb_typeof(n->'emails') = 'array' THEN jsonb_array_length(n->'emails') ELSE 0 " \
+    "END + CASE WHEN jsonb_typeof(n->'phones') = 'array' THEN jsonb_array_length(n->'phones') "    \
+    "ELSE 0 END + CASE WHEN jsonb_typeof(n->'addresses') = 'array' THEN "                          \
+    "jsonb_array_length(n->'addresses') ELSE 0 END + (SELECT count(*) FROM "                       \
+    "jsonb_array_elements(CASE WHEN jsonb_typeof(n->'issues') = 'array' THEN n->'issues' ELSE "    \
+    "'[]' END) i WHERE i->>'dropped' = 'true') AS vals, "                                          \
+    "CASE WHEN jsonb_typeof(n->'issues') = 'array' THEN jsonb_array_length(n->'issues') ELSE 0 "   \
+    "END AS bad, "                                                                                 \
+    "round(((coalesce(n->>'first_name', '') <> '')::int + (coalesce(n->>'last_name', '') <> '')"   \
+    "::int + (coalesce(n->>'birth_date', '') <> '')::int + (CASE WHEN jsonb_typeof(n->'emails') "  \
+    "= 'array' THEN jsonb_array_length(n->'emails') ELSE 0 END > 0)::int + (CASE WHEN "            \
+    "jsonb_typeof(n->'phones') = 'array' THEN jsonb_array_length(n->'phones') ELSE 0 END > 0)"     \
+    "::int + (coalesce(n->'addresses'->0->>'line1', '') <> '')::int) / 6.0, 3) AS complete, "      \
+    "round(greatest(0, 1 - extract(epoch FROM now() - t) / 86400 / 1095)::numeric, 3) AS fresh, "  \
+    "floor(extract(epoch FROM now() - t) / 86400)::int AS days) m "
+
+/* A record n agrees with its golden record gd: birth date, and last name ignoring case. */
+#define AGREES                                                                                     \
+    "(coalesce(n->>'birth_date' = gd->>'birth_date', true) AND "                                   \
+    "coalesce(lower(n->>'last_name') = lower(gd->>'last_name'), true))"
+
+static const mdm_db_stmt stmt_quality = {
+    "quality_entity",
+    "WITH mem AS (SELECT sr.id, sr.source, sr.source_key, sr.normalized AS n, "
+    "COALESCE(sr.source_updated_at, sr.received_at) AS t FROM membership mb "
+    "JOIN source_record sr ON sr.id = mb.record_id AND NOT sr.deleted "
+    "WHERE mb.entity_id = $1::bigint AND mb.active), "
+    "g AS (SELECT golden AS gd FROM entity WHERE id = $1::bigint) "
+    "SELECT (SELECT coalesce(jsonb_agg(jsonb_build_object('record_id', mem.id, 'source', "
+    "mem.source, 'source_key', mem.source_key) || i.v ORDER BY mem.id, i.k), '[]'::jsonb) "
+    "FROM mem CROSS JOIN LATERAL jsonb_array_elements(CASE WHEN jsonb_typeof(n->'issues') = "
+    "'array' THEN n->'issues' ELSE '[]'::jsonb END) WITH ORDINALITY AS i(v, k) "
+    "WHERE jsonb_typeof(i.v) = 'object')::text AS issues, "
+    "json_build_object("
+    "'completeness', (SELECT m.complete FROM (SELECT gd AS n, now() AS t FROM g) x " MEASURES "), "
+    "'validity', (SELECT round(greatest(0, 1 - sum(m.bad)::numeric / greatest(sum(m.vals), 1)), "
+    "3) FROM mem " MEASURES "), "
+    "'consistency', (SELECT round(CASE WHEN k.have = 0 THEN 1 ELSE k.agree::numeric / k.have "
+    "END, 3) FROM (SELECT (count(DISTINCT n->'keys'->>'dob') > 0)::int + "
+    "(count(DISTINCT n->'keys'->>'last') > 0)::int + (count(DISTINCT n->'keys'->>'first') > 0)"
+    "::int AS have, (count(DISTINCT n->'keys'->>'dob') = 1)::int + "
+    "(count(DISTINCT n->'keys'->>'last') = 1)::int + (count(DISTINCT n->'keys'->>'first') = 1)"
+    "::int AS agree FROM mem) k), "
+    "'freshness', (SELECT m.fresh FROM (SELECT NULL::jsonb AS n, max(t) AS t FROM mem) x " MEASURES
+    " WHERE x.t IS NOT NULL), "
+    "'freshness_days', (SELECT m.days FROM (SELECT NULL::jsonb AS n, max(t) AS t FROM mem) "
+    "x " MEASURES " WHERE x.t IS NOT NULL))::text AS scores, "
+    "(SELECT coalesce(json_agg(json_build_object('record_id', mem.id, 'source', mem.source, "
+    "'source_key', mem.source_key, 'completeness', m.complete, 'validity', "
+    "round(greatest(0, 1 - m.bad::numeric / greatest(m.vals, 1)), 3), 'freshness', m.fresh, "
+    "'freshness_days', m.days, 'agrees_with_golden', " AGREES ") ORDER BY mem.id), '[]'::json) "
+    "FROM mem CROSS JOIN g " MEASURES ")::text AS records",
     1};
+
+static const mdm_db_stmt stmt_record = {
+    "quality_record",
+    "SELECT json_build_object('completeness', m.complete, 'validity', "
+    "round(greatest(0, 1 - m.bad::numeric / greatest(m.vals, 1)), 3), 'freshness', m.fresh, "
+    "'freshness_days', m.days, 'agrees_with_golden', (SELECT " AGREES
+    " FROM membership mb JOIN entity e ON e.id = mb.entity_id "
+    "CROSS JOIN LATERAL (SELECT e.golden AS gd) g WHERE mb.record_id = x.id AND mb.active))"
+    "::text AS scores FROM (SELECT sr.id, sr.normalized AS n, "
+    "COALESCE(sr.source_updated_at, sr.received_at) AS t FROM source_record sr "
+    "WHERE sr.id = $1::bigint) x " MEASURES,
+    1};
+
+/* One scan of the live records with their golden record. */
+static const mdm_db_stmt stmt_report = {
+    "quality_report",
+    "SELECT coalesce(json_agg(r ORDER BY r.source), '[]')::text AS report FROM ("
+    "SELECT x.source, count(*) AS records, round(avg(m.complete), 3) AS completeness, "
+    "round(avg(greatest(0, 1 - m.bad::numeric / greatest(m.vals, 1))), 3) AS validity, "
+    "round(avg(m.fresh), 3) AS freshness, "
+    "sum((SELECT count(*) FROM jsonb_array_elements(CASE WHEN jsonb_typeof(n->'issues') = "
+    "'array' THEN n->'issues' ELSE '[]' END) i WHERE i->>'field' LIKE 'email%')) "
+    "AS invalid_emails, "
+    "sum((SELECT count(*) FROM jsonb_array_elements(CASE WHEN jsonb_typeof(n->'issues') = "
+    "'array' THEN n->'issues' ELSE '[]' END) i WHERE i->>'field' LIKE 'phone%')) "
+    "AS invalid_phones, "
+    "sum((SELECT count(*) FROM jsonb_array_elements(CASE WHEN jsonb_typeof(n->'issues') = "
+    "'array' THEN n->'issues' ELSE '[]' END) i WHERE i->>'dropped' = 'true')) "
+    "AS dropped_values, "
+    "count(*) FILTER (WHERE m.days > 365) AS stale_records, "
+    "count(*) FILTER (WHERE gd IS NOT NULL AND NOT " AGREES ") AS disagreeing_records "
+    "FROM (SELECT sr.source, sr.normalized AS n, COALESCE(sr.source_updated_at, sr.received_at) "
+    "AS t, e.golden AS gd FROM source_record sr "
+    "LEFT JOIN membership mb ON mb.record_id = sr.id AND mb.active "
+    "LEFT JOIN entity e ON e.id = mb.entity_id WHERE NOT sr.deleted AND NOT sr.erased) x " MEASURES
+    "GROUP BY x.source) r",
+    0};
 
 void mdm_quality_call(int64_t entity_id, mdm_db_call *call)
 {
-    mdm_db_call_id(call, &stmt_issues, entity_id);
+    mdm_db_call_id(call, &stmt_quality, entity_id);
 }
 
 void mdm_quality_text(PGresult *res, mdm_buf *out)
 {
+    bool ok = res && PQntuples(res) == 1;
     mdm_buf_puts(out, "{\"issues\":");
-    mdm_buf_puts(out, res && PQntuples(res) == 1 ? mdm_db_get(res, 0, "issues", "[]") : "[]");
+    mdm_buf_puts(out, ok ? mdm_db_get(res, 0, "issues", "[]") : "[]");
+    mdm_buf_puts(out, ",\"scores\":");
+    mdm_buf_puts(out, ok ? mdm_db_get(res, 0, "scores", "{}") : "{}");
+    mdm_buf_puts(out, ",\"records\":");
+    mdm_buf_puts(out, ok ? mdm_db_get(res, 0, "records", "[]") : "[]");
     mdm_buf_putc(out, '}');
     PQclear(res);
+}
+
+mdm_status mdm_quality_record(mdm_db *db, int64_t record_id, json_t **out, mdm_err *err)
+{
+    *out = NULL;
+    char id[24];
+    snprintf(id, sizeof id, "%lld", (long long)record_id);
+    const char *params[] = {id};
+    PGresult *res = NULL;
+    mdm_status st = mdm_db_exec(db, &stmt_record, params, &res, err);
+    if (st != MDM_OK)
+        return st;
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return mdm_err_set(err, MDM_ENOTFOUND, "no such source record");
+    }
+    *out = json_loads(mdm_db_get(res, 0, "scores", "{}"), 0, NULL);
+    PQclear(res);
+    return *out ? MDM_OK : mdm_err_set(err, MDM_EINTERNAL, "quality scores unreadable");
+}
+
+mdm_status mdm_quality_report(mdm_db *db, json_t **out, mdm_err *err)
+{
+    *out = NULL;
+    PGresult *res = NULL;
+    mdm_status st = mdm_db_exec(db, &stmt_report, NULL, &res, err);
+    if (st != MDM_OK)
+        return st;
+    *out = json_loads(mdm_db_get(res, 0, "report", "[]"), 0, NULL);
+    PQclear(res);
+    return *out ? MDM_OK : mdm_err_set(err, MDM_EINTERNAL, "quality report unreadable");
+}
+
+static const char *const report_columns[] = {
+    "source",         "records",        "completeness",   "validity",      "freshness",
+    "invalid_emails", "invalid_phones", "dropped_values", "stale_records", "disagreeing_records"};
+
+mdm_status mdm_quality_report_write(const json_t *report, const char *format, FILE *f, mdm_err *err)
+{
+    bool csv = format && !strcmp(format, "csv");
+    if (!csv && !(format && !strcmp(format, "ndjson")))
+        return mdm_err_set_field(err, MDM_EINVAL, "/format", "format must be csv or ndjson");
+    size_t ncol = sizeof report_columns / sizeof report_columns[0];
+    if (csv) {
+        for (size_t c = 0; c < ncol; c++)
+            fprintf(f, "%s%s", c ? "," : "", report_columns[c]);
+        fputc('\n', f);
+    }
+    size_t i;
+    const json_t *row;
+    json_array_foreach(report, i, row)
+    {
+        if (!csv) {
+            char *line = json_dumps(row, JSON_COMPACT | JSON_PRESERVE_ORDER);
+            if (line)
+                fprintf(f, "%s\n", line);
+            free(line);
+            continue;
+        }
+        for (size_t c = 0; c < ncol; c++) {
+            const json_t *v = json_object_get(row, report_columns[c]);
+            if (c)
+                fputc(',', f);
+            if (json_is_string(v))
+                mdm_csvout_fput(f, json_string_value(v));
+            else if (json_is_integer(v))
+                fprintf(f, "%lld", (long long)json_integer_value(v));
+            else if (json_is_real(v))
+                fprintf(f, "%.3f", json_real_value(v));
+        }
+        fputc('\n', f);
+    }
+    return ferror(f) ? mdm_err_set(err, MDM_EIO, "cannot write the report") : MDM_OK;
 }

@@ -1,24 +1,56 @@
-/* Data quality of a golden record: the issues flagged on its member records.
+/* Data quality of golden records and source records: the issues flagged on records, and
+ * scores between 0 and 1.
  *
  * Ingest keeps a record whose optional values are invalid and flags each one in the
- * record's "issues" ({pointer, field, reason[, value, dropped]}; mdm/ingest.h). A golden
- * record's data quality lists the issues of its active member records, each with the
- * record it belongs to, so a steward sees why a value is missing or not matched on.
+ * record's "issues" ({pointer, field, reason[, value, dropped]}; mdm/ingest.h). Scores:
+ *   completeness  share of six attributes present: first name, last name, birth date, an
+ *                 e-mail, a phone, an address with a street line (the golden record's
+ *                 values for a golden record, the record's own for a source record);
+ *   validity      1 - flagged values / values sent (a dropped value counts as sent; a
+ *                 golden record: over all its active member records);
+ *   consistency   (golden records) share of first name, last name and birth date on which
+ *                 the member records that hold one agree (comparison keys); 1 when no
+ *                 member holds any;
+ *   freshness     1 - days since the newest source update / 1095, floored at 0 (a record
+ *                 three years old scores 0), with freshness_days beside it.
+ * A source record also says whether it agrees with its golden record (birth date, and last
+ * name ignoring case): "agrees_with_golden".
  *
  * Reads are split in two (mdm/db.h pipelining): mdm_quality_call fills the call,
- * mdm_quality_text consumes its result. */
+ * mdm_quality_text consumes its result. Reads only; nothing is stored. */
 #ifndef MDM_MDM_QUALITY_H
 #define MDM_MDM_QUALITY_H
 
+#include "common/err.h"
 #include "common/mem.h"
 #include "mdm/db.h"
 
+#include <jansson.h>
 #include <stdint.h>
+#include <stdio.h>
 
 void mdm_quality_call(int64_t entity_id, mdm_db_call *call);
 
-/* Appends {"issues": [{record_id, source, source_key, pointer, field, reason, ...}]} to out
- * and clears res. */
+/* Appends {"issues": [{record_id, source, source_key, pointer, field, reason, ...}],
+ * "scores": {completeness, validity, consistency, freshness, freshness_days},
+ * "records": [{record_id, source, source_key, completeness, validity, freshness,
+ * freshness_days, agrees_with_golden}]} to out and clears res. */
 void mdm_quality_text(PGresult *res, mdm_buf *out);
+
+/* The scores of source record record_id: a new {completeness, validity, freshness,
+ * freshness_days, agrees_with_golden (null without a golden record)}. MDM_ENOTFOUND. */
+mdm_status mdm_quality_record(mdm_db *db, int64_t record_id, json_t **out, mdm_err *err)
+    __attribute__((warn_unused_result));
+
+/* The per-source report: what each source system sends badly. One row per source with
+ * records: {source, records, completeness, validity, freshness (averages),
+ * invalid_emails, invalid_phones, dropped_values (values left out as invalid),
+ * stale_records (no update for a year), disagreeing_records (birth date or last name
+ * unlike the golden record's)}, by source. As a new JSON array (*out), or written to f
+ * as "csv" (a header line) or "ndjson". MDM_EINVAL for another format. */
+mdm_status mdm_quality_report(mdm_db *db, json_t **out, mdm_err *err)
+    __attribute__((warn_unused_result));
+mdm_status mdm_quality_report_write(const json_t *report, const char *format, FILE *f, mdm_err *err)
+    __attribute__((warn_unused_result));
 
 #endif

@@ -9,6 +9,7 @@
 #include "mdm/audit.h"
 #include "mdm/consent.h"
 #include "mdm/outbox.h"
+#include "mdm/relation.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -401,6 +402,8 @@ static mdm_status erase_fn(mdm_db *db, void *arg, mdm_err *err)
     if (st == MDM_OK)
         st = run_all(db, scrub_entities, sizeof scrub_entities / sizeof *scrub_entities, p_ents,
                      err);
+    if (st == MDM_OK) /* steward reasons about the subject's relationships */
+        st = mdm_relation_erase(db, ents, err);
     if (st == MDM_OK)
         st = mdm_db_exec(db, &stmt_mark, one, &res, err);
     if (st != MDM_OK)

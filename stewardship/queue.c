@@ -9,6 +9,7 @@
 #include "common/mem.h"
 #include "mdm/audit.h"
 #include "mdm/golden.h"
+#include "mdm/relation.h"
 #include "mdm/resolve.h"
 #include "stewardship/merge.h"
 
@@ -629,8 +630,9 @@ static json_t *summary(mdm_db *db, int64_t id, mdm_status *st, mdm_err *err)
     return json_row(db, &stmt_summary, ids, st, err);
 }
 
-/* Adds "members" (every member record in full) to an entity side, or to the entity of a
- * record side. */
+/* Adds "members" (every member record in full) and "related" (its household members,
+ * people at the same address, steward-asserted relations) to an entity side, or to the
+ * entity of a record side. */
 static mdm_status side_members(mdm_db *db, json_t *side, mdm_err *err)
 {
     json_t *e =
@@ -638,10 +640,18 @@ static mdm_status side_members(mdm_db *db, json_t *side, mdm_err *err)
     json_t *id = json_object_get(e, "entity_id");
     if (!json_is_integer(id) || strcmp(json_string_value(json_object_get(e, "type")), "entity"))
         return MDM_OK;
-    json_t *members = NULL;
+    json_t *members = NULL, *related = NULL;
     mdm_status st = mdm_golden_member_records(db, json_integer_value(id), &members, err);
     if (st == MDM_OK)
         json_object_set_new(e, "members", members);
+    /* its household and related golden records (mdm/relation.h), shown beside the
+     * evidence but never part of it */
+    if (st == MDM_OK)
+        st = mdm_relation_list(db, json_integer_value(id), &related, err);
+    if (st == MDM_OK) {
+        json_object_set(e, "related", json_object_get(related, "items"));
+        json_decref(related);
+    }
     return st;
 }
 

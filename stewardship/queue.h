@@ -102,8 +102,9 @@ mdm_status mdm_queue_counts(mdm_db *db, const mdm_queue_filter *f, const char *m
  * version}]) and "a", "b". An entity side is {type: "entity", entity_id, version, status,
  * survivor_id, updated_at, fields (the golden record), members: [{record_id, source,
  * source_name, source_key, source_updated_at, received_at, linked_at, fields (the
- * canonical record)}]}; a record side is {type: "record", record_id, source, source_name,
- * source_key, entity_id, deleted, source_updated_at, received_at, fields, entity (the
+ * canonical record)}], related: the items of mdm_relation_list (its household, the
+ * same address, steward-asserted relations)}; a record side is {type: "record", record_id, source,
+ * source_name, source_key, entity_id, deleted, source_updated_at, received_at, fields, entity (the
  * entity side of the golden record now holding it, or null)}. MDM_ENOTFOUND. */
 mdm_status mdm_queue_get(mdm_db *db, int64_t id, json_t **item, mdm_err *err)
     __attribute__((warn_unused_result));

@@ -63,6 +63,10 @@ export const api = {
   entity: (id) => call('GET', `/v1/entities/${id}?records=true`),
   history: (id) => call('GET', `/v1/entities/${id}/history`),
   consent: (id) => call('GET', `/v1/entities/${id}/consent`),
+  household: (id) => call('GET', `/v1/entities/${id}/household`),
+  related: (id) => call('GET', `/v1/entities/${id}/related`),
+  relate: (id, other, reason) => call('POST', '/v1/relationships', { entity_a: id, entity_b: other, reason }),
+  unrelate: (id, other) => call('DELETE', `/v1/relationships/${id}/${other}`),
   search: (params) => call('GET', `/v1/entities${q(params)}`),
   merge: (id, version, other, reason) =>
     call('POST', `/v1/entities/${id}/merge`, { other, version, reason: reason || undefined }),

@@ -101,3 +101,19 @@ export function fmtTime(t) {
 export function pct(p) {
   return typeof p === 'number' ? `${(p * 100).toFixed(1)}%` : '';
 }
+
+// The related golden records of an entity (GET /v1/entities/{id}/related items, or a review
+// side's "related"): type badge, link, name and birth date, a steward's reason. onRemove
+// (optional) adds a Remove button to steward-asserted relations.
+const RELATION = { same_household: 'household', same_address: 'same address', related: 'related' };
+export function relatedList(items, onRemove) {
+  if (!items || !items.length) return h('p', { class: 'muted' }, 'No related golden records.');
+  return h('ul', { class: 'related' }, ...items.map((r) => h('li', { dataset: { entity: r.entity_id, type: r.type } },
+    h('span', { class: `badge rel-${r.type}` }, RELATION[r.type] || r.type), ' ',
+    h('a', { href: `#/entity/${r.entity_id}` }, r.name || `Entity ${r.entity_id}`),
+    h('span', { class: 'muted' }, ` #${r.entity_id}${r.birth_date ? ` · born ${r.birth_date}` : ''}`),
+    r.reason ? h('span', { class: 'muted' }, ` · “${r.reason}”${r.asserted_by ? ` (${r.asserted_by})` : ''}`) : null,
+    onRemove && r.type === 'related'
+      ? h('button', { type: 'button', class: 'link', onclick: (ev) => onRemove(r, ev.currentTarget),
+        'aria-label': `Remove the relation to entity ${r.entity_id}` }, 'Remove') : null)));
+}

@@ -1,11 +1,12 @@
 // Entity view: golden values with lineage (which source won, by which rule, pinned or
-// not), every member source record side by side (select some to split them off),
-// consent state, history (undo of exactly the merge clicked), and the merge (find the
+// not), every member source record side by side (select some to split them off), its
+// household and related golden records (a steward may assert a relation), consent state,
+// history (undo of exactly the merge clicked), and the merge (find the
 // other golden record by search), split and pin (choose a source's value or type one)
 // actions. A merged-away id says so and shows its survivor; every action then acts on
 // the survivor.
 import { api, ApiError } from './api.js';
-import { h, say, fail, show, fmtTime, label, once, breakable } from './dom.js';
+import { h, say, fail, show, fmtTime, label, once, breakable, relatedList } from './dom.js';
 
 function lineageCell(l) {
   if (!l) return h('td', {}, '');
@@ -100,12 +101,27 @@ function sourceValues(e, attr) {
 
 const LISTS = new Set(['emails', 'phones']);
 
+// The household: members with their roles (this golden record marked), the address.
+function householdBlock(hh, id) {
+  if (!hh) return h('p', { class: 'muted', id: 'no-household' }, 'No household: no source record gives a street address.');
+  return h('div', { id: 'household', dataset: { household: hh.id } },
+    h('p', {}, h('strong', {}, `Household ${hh.id}`),
+      h('span', { class: 'muted' }, ` · ${hh.members.length} member${hh.members.length === 1 ? '' : 's'} · ${show(hh.address)}`)),
+    h('ul', { class: 'related' }, ...hh.members.map((m) => h('li', { dataset: { entity: m.entity_id } },
+      h('span', { class: `badge ${m.role}` }, m.role), ' ',
+      m.entity_id === id ? h('strong', {}, `${m.name || `Entity ${m.entity_id}`} (this record)`)
+        : h('a', { href: `#/entity/${m.entity_id}` }, m.name || `Entity ${m.entity_id}`),
+      h('span', { class: 'muted' }, ` #${m.entity_id}${m.birth_date ? ` · born ${m.birth_date}` : ''}`)))));
+}
+
 export async function renderEntity(view, requested) {
   const e = await api.entity(requested);
   const id = e.id; // the survivor when the requested id was merged away
-  const [hist, consent] = await Promise.all([
+  const [hist, consent, household, related] = await Promise.all([
     api.history(id).catch(() => null),
     api.consent(id).catch(() => null),
+    api.household(id).catch(() => null),
+    api.related(id).catch(() => null),
   ]);
   const reload = () => {
     view.replaceChildren();
@@ -279,6 +295,39 @@ export async function renderEntity(view, requested) {
     });
   });
 
+  // relations: the household members are listed with the household; the rest here
+  const onRemove = (r, button) => once(button, async () => {
+    try {
+      await api.unrelate(id, r.entity_id);
+      say(`Relation to entity ${r.entity_id} removed.`);
+      reload();
+    } catch (err) {
+      fail(err);
+    }
+  });
+  const relBtn = h('button', { type: 'submit' }, 'Mark as related');
+  const relForm = h('form', { class: 'inline', id: 'relate-form', 'aria-labelledby': 'relate-title' },
+    h('h4', { id: 'relate-title' }, 'Mark another golden record as related'),
+    h('p', { class: 'muted' }, 'A relation is shown beside the record; it is never evidence that two records are one person.'),
+    h('label', { for: 'relate-other' }, 'Entity id'),
+    h('input', { id: 'relate-other', name: 'other', type: 'number', min: '1', required: true }),
+    h('label', { for: 'relate-reason' }, 'Reason'),
+    h('input', { id: 'relate-reason', name: 'reason', type: 'text', maxlength: '500', required: true }),
+    relBtn);
+  relForm.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    once(relBtn, async () => {
+      try {
+        await api.relate(id, Number(relForm.other.value), relForm.reason.value.trim());
+        say(`Entity ${relForm.other.value} marked as related.`);
+        reload();
+      } catch (err) {
+        fail(err);
+      }
+    });
+  });
+  const others = ((related && related.items) || []).filter((r) => r.type !== 'same_household');
+
   const merged = e.requested_id && e.requested_id !== e.id;
   view.append(
     h('article', { class: 'entity', 'aria-labelledby': 'entity-title' },
@@ -293,6 +342,10 @@ export async function renderEntity(view, requested) {
         h('section', { class: 'wide', 'aria-labelledby': 'members-title' },
           h('h3', { id: 'members-title' }, `Source records (${(e.records || e.members || []).length})`),
           recordsTable(e), splitForm),
+        h('section', { 'aria-labelledby': 'household-title', id: 'household-section' },
+          h('h3', { id: 'household-title' }, 'Household and related records'),
+          householdBlock(household, id),
+          h('h4', {}, 'Related golden records'), relatedList(others, onRemove), relForm),
         h('section', { 'aria-labelledby': 'consent-title' }, h('h3', { id: 'consent-title' }, 'Consent'), consentList(consent)),
         h('section', {}, mergeForm))),
     pinDialog);

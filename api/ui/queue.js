@@ -3,7 +3,7 @@
 // (visible without scrolling), what the decision will do, each comparison with both
 // values and its weight, both golden records and every member source record.
 import { api, ApiError } from './api.js';
-import { h, say, fail, show, pct, fmtTime, label, breakable } from './dom.js';
+import { h, say, fail, show, pct, fmtTime, label, breakable, relatedList } from './dom.js';
 
 const state = {
   items: [],
@@ -373,6 +373,24 @@ function competing(it) {
       `item ${o.id} (entity ${o.entity_id}, ${pct(o.probability)}, ${o.status})`)]));
 }
 
+// The related golden records of both sides (household, same address, steward-asserted):
+// context for the decision, never part of the evidence. Two sides in one household are
+// said first: relatives share surname, address and phone without being one person.
+function relatedSides(it) {
+  const ea = entityOf(it.a);
+  const eb = it.b;
+  if (!ea && !eb) return null;
+  const together = ea && eb && (ea.related || []).find((r) => r.entity_id === eb.entity_id);
+  const block = (e) => (e ? h('div', { class: 'related-side' },
+    h('h4', {}, `Entity ${e.entity_id}`), relatedList(e.related || [])) : null);
+  return h('section', { class: 'related-pair', id: 'related', 'aria-labelledby': 'related-title' },
+    h('h3', { id: 'related-title' }, 'Related records'),
+    together ? h('p', { class: 'notice', id: 'related-together' },
+      `Entities ${ea.entity_id} and ${eb.entity_id} are related (${together.type.replace('_', ' ')}): `,
+      'relatives share a surname, an address and a phone without being one person.') : null,
+    h('div', { class: 'related-grid' }, block(ea), block(eb)));
+}
+
 function renderItem() {
   const detailEl = document.getElementById('detail');
   if (!detailEl) return;
@@ -396,7 +414,8 @@ function renderItem() {
     goldenPair(it),
     membersTable(`Source records of entity ${entityOf(it.a) ? entityOf(it.a).entity_id : '?'}`, entityOf(it.a),
       it.kind === 'record_entity' ? it.record_id : null),
-    membersTable(`Source records of entity ${it.b ? it.b.entity_id : '?'}`, it.b, null)].filter(Boolean));
+    membersTable(`Source records of entity ${it.b ? it.b.entity_id : '?'}`, it.b, null),
+    relatedSides(it)].filter(Boolean));
   detailEl.closest('.queue-layout').classList.add('has-item');
   state.rendered = it.id;
 }

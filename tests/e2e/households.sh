@@ -1,6 +1,7 @@
 # Households (issue 21; docs/HOUSEHOLDS.md): derived from the golden records of the real
 # pipeline (mdm synth -> mdm load -> mdm resolve, then records over HTTP), kept correct
-# through merges, unmerges, moves and erasure, with household.* events in the change feed.
+# through merges, unmerges, moves and erasure, with household.* events in the change feed;
+# relationships (same household, same address, asserted by a steward with a reason).
 #   - the synth population: every derived household holds people of one synth household
 #     (pair precision), and most people sharing a synth household and a street address in
 #     the golden records are found together (pair recall);
@@ -131,6 +132,31 @@ call GET "/v1/households/$hh_v" -H "$(A reader)"
 expect_eq "the household's address follows the move" "$(jq -r .address.line1 <<<"$body" | cut -c1-10)" "150 Harbor"
 expect_eq "two members after the move" "$(jq '.members | length' <<<"$body")" "2"
 
+# ---- relationships: derived (household, address) and asserted by a steward
+call GET "/v1/entities/$tomas/related" -H "$(A reader)"
+expect_eq "the roommate is related by address" "$(jq -r --argjson y "$yuki" '.items[] | select(.entity_id == $y) | .type' <<<"$body")" "same_address"
+call GET "/v1/entities/$ada/related" -H "$(A reader)"
+expect_eq "a twin is related by household" "$(jq -r --argjson e "$eva" '.items[] | select(.entity_id == $e) | .type' <<<"$body")" "same_household"
+expect_status "a steward asserts a relation" 201 POST /v1/relationships -H "$(A steward)" "${J[@]}" \
+    -d "{\"entity_a\": $tomas, \"entity_b\": $yuki, \"reason\": \"emergency contact\"}"
+expect_status "asserting it again replaces the reason" 200 POST /v1/relationships -H "$(A steward)" "${J[@]}" \
+    -d "{\"entity_a\": $yuki, \"entity_b\": $tomas, \"reason\": \"landlord\"}"
+expect_status "a reader may not assert" 403 POST /v1/relationships -H "$(A reader)" "${J[@]}" \
+    -d "{\"entity_a\": $tomas, \"entity_b\": $yuki, \"reason\": \"x\"}"
+expect_problem "not related to itself" 400 einval POST /v1/relationships -H "$(A steward)" "${J[@]}" \
+    -d "{\"entity_a\": $tomas, \"entity_b\": $tomas, \"reason\": \"x\"}"
+expect_problem "a reason is required" 400 einval POST /v1/relationships -H "$(A steward)" "${J[@]}" \
+    -d "{\"entity_a\": $tomas, \"entity_b\": $yuki, \"reason\": \"\"}"
+expect_problem "an unknown golden record" 404 enotfound POST /v1/relationships -H "$(A steward)" "${J[@]}" \
+    -d "{\"entity_a\": $tomas, \"entity_b\": 99999999, \"reason\": \"x\"}"
+call GET "/v1/entities/$yuki/related" -H "$(A reader)"
+expect_eq "the other side sees the assertion with its reason" \
+    "$(jq -r '.items[] | select(.type == "related") | "\(.entity_id) \(.reason) \(.asserted_by)"' <<<"$body")" "$tomas landlord api:stella"
+expect_eq "both assertions audited" "$(sql "SELECT count(*) FROM audit_log WHERE action = 'relation.assert'")" "2"
+expect_eq "an assertion is not identity: two golden records still" "$(sql "SELECT count(DISTINCT coalesce(survivor_id, id)) FROM entity WHERE id IN ($tomas, $yuki)")" "2"
+expect_status "Ines is related to Eva" 201 POST /v1/relationships -H "$(A steward)" "${J[@]}" \
+    -d "{\"entity_a\": $ines, \"entity_b\": $eva, \"reason\": \"godmother\"}"
+
 # ---- merge and unmerge: Eva merged into Ada by a steward, then undone
 call GET "/v1/changes?after=0&limit=1" -H "$(A reader)"
 mark=$(sql "SELECT max(seq) FROM outbox")
@@ -145,9 +171,17 @@ expect_eq "household.changed follows the merged event in the feed" \
     "$(jq -c --argjson h "$hh_twins" '[.events[] | select(.type == "merged" or (.type == "household.changed" and .household_id == $h)) | .type]' <<<"$body")" \
     '["merged","household.changed"]'
 expect_eq "the event names who left" "$(jq -c --argjson h "$hh_twins" '[.events[] | select(.household_id == $h) | .payload.left] | last' <<<"$body")" "[$gone]"
+call GET "/v1/entities/$ines/related" -H "$(A reader)"
+expect_eq "a relation to a merged-away id follows its survivor" "$(jq -r '.items[] | select(.type == "related") | .entity_id' <<<"$body")" "$survivor"
+call GET "/v1/changes?after=$mark&limit=100" -H "$(A reader)"
 expect_eq "household events carry no entity id" "$(jq '[.events[] | select(.household_id) | has("entity_id")] | any' <<<"$body")" "false"
 expect_status "unmerge" 200 POST "/v1/entities/$gone/unmerge" -H "$(A steward)" "${J[@]}" -d '{"reason": "twins"}'
 expect_eq "after the unmerge both twins are back in the household" "$(household_of "$ada") $(household_of "$eva")" "$hh_twins $hh_twins"
+call GET "/v1/entities/$ines/related" -H "$(A reader)"
+expect_eq "after the unmerge the relation names Eva again" "$(jq -r '.items[] | select(.type == "related") | .entity_id' <<<"$body")" "$eva"
+expect_status "a steward removes it" 200 DELETE "/v1/relationships/$eva/$ines" -H "$(A steward)"
+expect_problem "removing it twice" 404 enotfound DELETE "/v1/relationships/$ines/$eva" -H "$(A steward)"
+expect_eq "removal audited" "$(sql "SELECT count(*) FROM audit_log WHERE action = 'relation.remove'")" "1"
 
 # ---- erasure: Yuki, who lives alone, is erased; her household is retired
 v=$(sql "SELECT version FROM entity WHERE id = $yuki")
@@ -155,6 +189,9 @@ expect_status "erase Yuki" 200 POST "/v1/subjects/$yuki/erase" -H "$(A dpo)" "${
 call GET "/v1/households/$hh_y" -H "$(A reader)"
 expect_eq "the erased person's household is retired, without members or address" \
     "$(jq -c '[.status, (.members | length), .address]' <<<"$body")" '["retired",0,null]'
+expect_eq "the erased person's relations are gone" "$(sql "SELECT count(*) FROM entity_relation WHERE $yuki IN (entity_a, entity_b)")" "0"
+call GET "/v1/entities/$tomas/related" -H "$(A reader)"
+expect_eq "Tomas is related to nobody now" "$(jq '.items | length' <<<"$body")" "0"
 expect_eq "its address hash is gone" "$(sql "SELECT count(*) FROM household WHERE id = $hh_y AND addr_hash IS NULL")" "1"
 call GET "/v1/households?line1=40%20Orchard%20Road&postal_code=62702" -H "$(A reader)"
 expect_eq "the address search finds only Tomas now" "$(jq -c '[.items[].id]' <<<"$body")" "[$hh_t]"
