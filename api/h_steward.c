@@ -3,7 +3,6 @@
  * log with hash-chain verification. Thin: parse and validate, call stewardship/, reply. */
 #include "api/handlers.h"
 #include "api/mask.h"
-#include "matching/model.h"
 #include "mdm/audit.h"
 #include "mdm/consent.h"
 #include "mdm/golden.h"
@@ -40,10 +39,12 @@
     " \"version\": {\"type\": \"integer\"}, \"created_at\": {\"type\": \"string\"},"               \
     " \"updated_at\": {\"type\": \"string\"}, \"scored_at\": {\"type\": \"string\"},"              \
     " \"a_label\": {\"type\": [\"string\", \"null\"]}, \"b_label\": {\"type\": [\"string\","       \
-    " \"null\"]}}, \"required\": [\"id\", \"kind\", \"record_id\", \"entity_id\","                 \
+    " \"null\"]}, \"guard\": {\"enum\": [\"twins\", \"generation\", \"birth_years\","              \
+    " \"household\", \"bridge\", null]}}, \"required\": [\"id\", \"kind\", \"record_id\","         \
+    " \"entity_id\","                                                                              \
     " \"other_entity_id\", \"score\", \"probability\", \"priority\", \"status\","                  \
     " \"assignee\", \"decision\", \"reason\", \"decided_by\", \"decided_at\", \"version\","        \
-    " \"created_at\", \"updated_at\", \"scored_at\", \"a_label\", \"b_label\"],"                   \
+    " \"created_at\", \"updated_at\", \"scored_at\", \"a_label\", \"b_label\", \"guard\"],"        \
     " \"additionalProperties\": false}, \"ReviewCounts\": {\"type\": \"object\","                  \
     " \"properties\": {\"total\": {\"type\": \"integer\"}, \"mine\": {\"type\": \"integer\"},"     \
     " \"unclaimed\": {\"type\": \"integer\"}, \"by_status\": {\"type\": \"object\","               \
@@ -116,7 +117,9 @@
     " \"version\": {\"type\": \"integer\"}, \"created_at\": {\"type\": \"string\"},"               \
     " \"updated_at\": {\"type\": \"string\"}, \"scored_at\": {\"type\": \"string\"},"              \
     " \"a_label\": {\"type\": [\"string\", \"null\"]}, \"b_label\": {\"type\": [\"string\","       \
-    " \"null\"]}, \"explanation\": {\"$ref\": \"#/components/schemas/Explanation\"}, \"a\":"       \
+    " \"null\"]}, \"guard\": {\"enum\": [\"twins\", \"generation\", \"birth_years\","              \
+    " \"household\", \"bridge\", null]}, \"explanation\": {\"$ref\":"                              \
+    " \"#/components/schemas/Explanation\"}, \"a\":"                                               \
     " {\"oneOf\": [{\"$ref\": \"#/components/schemas/RecordSide\"}, {\"$ref\":"                    \
     " \"#/components/schemas/EntitySide\"}]}, \"b\": {\"$ref\":"                                   \
     " \"#/components/schemas/EntitySide\"}, \"competing\": {\"type\": \"array\", \"items\":"       \
@@ -124,7 +127,7 @@
     " \"record_id\", \"entity_id\", \"other_entity_id\", \"score\", \"probability\","              \
     " \"priority\", \"status\", \"assignee\", \"decision\", \"reason\", \"decided_by\","           \
     " \"decided_at\", \"version\", \"created_at\", \"updated_at\", \"scored_at\","                 \
-    " \"a_label\", \"b_label\", \"explanation\", \"a\", \"b\", \"competing\"],"                    \
+    " \"a_label\", \"b_label\", \"guard\", \"explanation\", \"a\", \"b\", \"competing\"],"         \
     " \"additionalProperties\": false}, \"DecisionResult\": {\"type\": \"object\","                \
     " \"properties\": {\"id\": {\"type\": \"integer\"}, \"version\": {\"type\": \"integer\"},"     \
     " \"status\": {\"enum\": [\"open\", \"claimed\", \"deferred\", \"decided\","                   \
@@ -543,35 +546,6 @@ void mdm_h_review_list(mdm_http_req *req)
     mdm_http_reply_json(req, MHD_HTTP_OK, out);
 }
 
-/* Names each comparison's evidence group ("group": "household" or null) and the cap of a
- * group's summed weight ("group_cap": -prior_weight + group_margin) in a review item's
- * explanation, from the server's model, so the steward sees how the match weight arises
- * (a capped group explains a total below the sum of the weights). Nothing is added
- * without a trained model (built-in weights have no groups) or for another shape. */
-static void explain_groups(const mdm_model *m, json_t *item)
-{
-    json_t *ex = json_object_get(item, "explanation");
-    json_t *cmps = json_object_get(ex, "comparisons");
-    if (!m || !json_is_array(cmps))
-        return;
-    size_t i;
-    json_t *c;
-    json_array_foreach(cmps, i, c)
-    {
-        const char *name = json_string_value(json_object_get(c, "comparison"));
-        const char *group = NULL;
-        for (int k = 0; name && k < m->ncmp; k++)
-            if (m->cmp[k].name && strcmp(m->cmp[k].name, name) == 0 && m->cmp[k].group >= 0 &&
-                m->cmp[k].group < m->ngroups)
-                group = m->groups[m->cmp[k].group];
-        json_object_set_new(c, "group", group ? json_string(group) : json_null());
-    }
-    json_t *prior = json_object_get(ex, "prior_weight");
-    if (m->ngroups > 0 && json_is_number(prior))
-        json_object_set_new(ex, "group_cap",
-                            json_real(-json_number_value(prior) + m->group_margin));
-}
-
 void mdm_h_review_get(mdm_http_req *req)
 {
     int64_t id;
@@ -585,7 +559,6 @@ void mdm_h_review_get(mdm_http_req *req)
         snprintf(etag, sizeof etag, "\"%lld\"",
                  (long long)json_integer_value(json_object_get(item, "version")));
         mdm_http_set_header(req, "ETag", etag);
-        explain_groups(mdm_ingest_engine(mdm_http_ingest_ctx(req)), item);
         mdm_mask_for_role(mdm_http_role(req), item);
     }
     reply_status(req, st, &err, item);

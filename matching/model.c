@@ -1688,8 +1688,9 @@ double mdm_model_probability(double w)
     return o / (1 + o);
 }
 
-double mdm_model_combine(const mdm_model *m, const double *wk, bool names_apart,
-                         double *group_adjust)
+/* mdm_model_combine, also giving the cap that applied to each group's summed weight. */
+static double combine(const mdm_model *m, const double *wk, bool names_apart,
+                      double *group_adjust, double *group_cap)
 {
     double w = mdm_model_prior_weight(m);
     double gsum[MDM_MAX_COMPARISONS] = {0}, gmin[MDM_MAX_COMPARISONS] = {0};
@@ -1721,7 +1722,15 @@ double mdm_model_combine(const mdm_model *m, const double *wk, bool names_apart,
     }
     if (group_adjust)
         *group_adjust = adj;
+    if (group_cap)
+        *group_cap = cap;
     return w;
+}
+
+double mdm_model_combine(const mdm_model *m, const double *wk, bool names_apart,
+                         double *group_adjust)
+{
+    return combine(m, wk, names_apart, group_adjust, NULL);
 }
 
 double mdm_model_score(const mdm_model *m, const mdm_feat *a, const mdm_feat *b,
@@ -1756,11 +1765,17 @@ double mdm_model_score(const mdm_model *m, const mdm_feat *a, const mdm_feat *b,
             it->value_b = b->v[c->field];
         }
     }
-    double gadj;
-    double w = mdm_model_combine(m, wks, mdm_model_names_apart(m, a, b, lv), &gadj);
+    double gadj, gcap;
+    bool apart = mdm_model_names_apart(m, a, b, lv);
+    double w = combine(m, wks, apart, &gadj, &gcap);
     if (ex) {
+        for (int k = 0; k < m->ncmp; k++) {
+            int g = mdm_group_of(&m->grp, k, apart);
+            ex->items[k].group = g >= 0 ? m->groups[g] : NULL;
+        }
         ex->prior_weight = mdm_model_prior_weight(m);
         ex->group_adjust = gadj;
+        ex->group_cap = m->ngroups > 0 ? gcap : NAN;
         ex->weight = w;
         ex->vetoed = mdm_model_vetoed(m, lv);
         ex->guard = mdm_model_guard(m, a, b, lv);
@@ -1779,12 +1794,15 @@ json_t *mdm_explain_json(const mdm_explain *ex)
                               "tf_adjustment", it->tf_adjust);
         json_object_set_new(o, "value_a", it->value_a ? json_string(it->value_a) : json_null());
         json_object_set_new(o, "value_b", it->value_b ? json_string(it->value_b) : json_null());
+        json_object_set_new(o, "group", it->group ? json_string(it->group) : json_null());
         json_array_append_new(items, o);
     }
     json_t *doc =
         json_pack("{s:f,s:o,s:f,s:f,s:f,s:b}", "prior_weight", ex->prior_weight, "comparisons",
                   items, "group_cap_adjustment", ex->group_adjust, "match_weight", ex->weight,
                   "probability", ex->probability, "vetoed", ex->vetoed);
+    if (!isnan(ex->group_cap)) /* the model has evidence groups */
+        json_object_set_new(doc, "group_cap", json_real(ex->group_cap));
     if (ex->guard) /* a hard negative: never linked automatically, a steward decides */
         json_object_set_new(doc, "guard", json_string(mdm_model_guard_name(ex->guard)));
     return doc;

@@ -357,6 +357,7 @@ typedef struct mdm_explain_item {
     double weight;    /* log2 Bayes factor of this comparison, including tf adjustment */
     double tf_adjust; /* the part of weight due to term frequency */
     const char *value_a, *value_b; /* borrowed from the features, may be NULL */
+    const char *group; /* evidence group the weight counted in for this pair, or NULL */
 } mdm_explain_item;
 
 /* ---- hard negatives ---- */
@@ -399,6 +400,7 @@ const char *mdm_model_guard_name(mdm_pair_guard g);
 typedef struct mdm_explain {
     double prior_weight;
     double group_adjust; /* change made by the evidence-group caps (<= 0) */
+    double group_cap;    /* most a group's summed weight counted for this pair (NAN: no groups) */
     double weight;       /* total */
     double probability;
     bool vetoed;          /* a configured conflict (e.g. first name and birth date differ) */

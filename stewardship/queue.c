@@ -31,6 +31,7 @@
     " 'probability', r.probability, 'priority', r.priority, 'status', r.status,"                   \
     " 'assignee', r.assignee, 'decision', r.decision, 'reason', r.reason,"                         \
     " 'decided_by', r.decided_by, 'decided_at', r.decided_at, 'version', r.version,"               \
+    " 'guard', CASE WHEN jsonb_typeof(r.explanation) = 'object' THEN r.explanation->>'guard' END," \
     " 'created_at', r.created_at, 'updated_at', r.updated_at, 'scored_at', r.scored_at,"           \
     " 'a_label', CASE WHEN r.kind = 'record_entity' THEN"                                          \
     "   (SELECT " LABEL_OF(                                                                        \

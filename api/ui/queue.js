@@ -81,6 +81,7 @@ function itemRow(it) {
     h('span', { class: 'meta' },
       h('span', { class: 'prob', title: 'match probability' }, pct(it.probability)),
       h('span', { class: `badge ${it.status}` }, it.decision ? `${it.status}: ${it.decision.replace('_', ' ')}` : it.status),
+      guardBadge(it.guard),
       it.assignee ? h('span', { class: 'assignee' }, it.assignee) : null,
       h('span', { class: 'when', title: 'created' }, fmtTime(it.created_at)))));
 }
@@ -156,6 +157,18 @@ function pickAll(on) {
 }
 
 // ---- the selected item ------------------------------------------------------------
+
+// Why a pair the score alone would link sits in review: a hard negative (issue 15) the
+// matcher never links on its own, named by the scorer in the explanation's "guard".
+const GUARD_TEXT = {
+  twins: ['possible twins', 'Same birth date and household, different first names: twins are never linked automatically'],
+  generation: ['Sr/Jr', 'Generational suffixes differ (Sr/Jr, II/III): never linked automatically'],
+  birth_years: ['birth years apart', 'Birth years decades apart: never linked automatically'],
+  household: ['household only', 'Only what a household shares (surname, address, phone) agrees: relatives are not one person'],
+  bridge: ['bridge', 'The record matches two golden records and lacks what tells them apart (such as a birth date)'],
+};
+const guardBadge = (g) => (g && GUARD_TEXT[g]
+  ? h('span', { class: 'badge guard', title: GUARD_TEXT[g][1], dataset: { guard: g } }, `held: ${GUARD_TEXT[g][0]}`) : null);
 
 const LEVEL_TEXT = { exact: 'same', close: 'close', far: 'far', different: 'different', null: 'missing on one side' };
 
@@ -406,6 +419,7 @@ function renderItem() {
     h('h2', { id: 'cmp-title' }, `Review item ${it.id}`),
     h('p', { class: 'summary' }, question, ' ', h('strong', {}, `Probability ${pct(it.probability)}`), ' · ',
       h('span', { class: `badge ${it.status}` }, it.status),
+      GUARD_TEXT[it.guard] ? [' · ', guardBadge(it.guard), ' ', h('span', { class: 'guard-why' }, GUARD_TEXT[it.guard][1])] : null,
       it.assignee && it.status !== 'decided' && it.status !== 'superseded' ? ` claimed by ${it.assignee}` : '',
       h('span', { class: 'muted' }, ` · version ${it.version} · created ${fmtTime(it.created_at)}`)),
     decisionBar(it),

@@ -159,6 +159,25 @@ await test(page, 'match_weight_explained', async () => {
   await screens(page, 'review-item-weights');
 });
 
+// A pair at 99-100% sits in review because the scorer held it (a hard negative): the queue
+// and the item say why, from the guard the scorer named in the explanation
+await test(page, 'held_items_say_why', async () => {
+  const held = items0.filter((it) => it.guard).sort((x, y) => y.probability - x.probability);
+  check(held.length > 0, `the pipeline held some pairs as hard negatives (${held.length} of ${items0.length})`);
+  if (!held.length) return;
+  const it = held[0];
+  const full = (await api('GET', `/v1/review/${it.id}`)).body;
+  check(full.explanation.guard === it.guard, `the summary's guard is the explanation's (${it.guard})`);
+  await openItem(it.id, 'sort=-probability'); // held pairs score high: first in the list
+  const row = page.locator(`.queue-list a.item[data-id="${it.id}"] .badge.guard`);
+  await row.waitFor({ timeout: 5000 }).catch(() => {});
+  check(await row.count() === 1, `item ${it.id}: the queue row says it was held`);
+  check((await row.getAttribute('data-guard')) === it.guard, 'the row names the guard');
+  const why = await page.locator('#detail .guard-why, .guard-why').first().textContent();
+  check(why && why.length > 20, `the item says why it was held (${why})`);
+  await screens(page, 'review-item-held');
+});
+
 // QA: "Claimed item 65." stayed on screen in the search view: a message belongs to the
 // screen it was said on; the status bar stays in view at 390 px too
 await test(page, 'messages_belong_to_their_screen', async () => {

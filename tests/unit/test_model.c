@@ -375,12 +375,22 @@ static void test_contact_points(void)
     CHECK_STR(ex.items[3].level_name, "exact");
     CHECK(ex.probability < 0.5); /* about 0.8 when the e-mail counted as person evidence */
     CHECK(ex.group_adjust < 0);
+    /* the explanation names the group each weight counted in for this pair, and the cap */
+    CHECK_STR(ex.items[3].group, "household");
+    CHECK(ex.items[0].group == NULL);
+    CHECK(ex.group_cap < -mdm_model_prior_weight(m)); /* below even odds: no person evidence */
+    json_t *doc = mdm_explain_json(&ex);
+    json_t *email = json_array_get(json_object_get(doc, "comparisons"), 3);
+    CHECK_STR(json_string_value(json_object_get(email, "group")), "household");
+    CHECK_NEAR(json_real_value(json_object_get(doc, "group_cap")), ex.group_cap, 1e-12);
+    json_decref(doc);
     /* the same e-mail under one first name is the same person */
     feat_of(n, a, &y, "frank", "LOPEZ", "", "lopezhome958@gmail.com", "");
     mdm_model_levels(m, &x, &y, lv);
     CHECK(!mdm_model_names_apart(m, &x, &y, lv));
     mdm_model_score(m, &x, &y, NULL, &ex);
     CHECK(ex.probability > 0.9);
+    CHECK(ex.items[3].group == NULL); /* the same person's e-mail: person evidence */
     /* names that can be one person's are not apart: swapped into the other field with a
      * typo, an initial, a short form, the other's middle name */
     feat_of(n, a, &x, "Wei", "Rodriguez", "", "wei.rodriguez@proton.me", "");
