@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <microhttpd.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +17,10 @@ const char mdm_h_ui_doc[] =
     "{\"summary\": \"Steward UI files\", \"tags\": [\"ui\"], \"description\": \"Static files of"
     " the steward web UI (index.html, app.js, ...).\", \"responses\": {\"200\": {\"description\":"
     " \"the file\", \"content\": {\"text/html\": {}, \"text/javascript\": {}, \"text/css\":"
-    " {}}}, \"302\": {\"description\": \"/ui to /ui/\"}}}";
+    " {}}, \"headers\": {\"ETag\": {\"description\": \"content hash; send it back in"
+    " If-None-Match to get 304\", \"schema\": {\"type\": \"string\"}}}}, \"304\":"
+    " {\"description\": \"unchanged since the ETag in If-None-Match\"}, \"302\":"
+    " {\"description\": \"/ui to /ui/\"}}}";
 
 static const struct {
     const char *ext, *type;
@@ -65,6 +69,40 @@ static void security_headers(mdm_http_req *req)
                         "form-action 'self'; object-src 'none'");
 }
 
+/* A strong validator from the content (the first 128 bits of its SHA-256), so a browser
+ * revalidating under "no-cache" gets 304 without the body until the file changes. */
+static void etag_of(const char *buf, size_t n, char out[36])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    out[0] = 0;
+    if (!EVP_Digest(buf, n, md, &len, EVP_sha256(), NULL) || len < 16)
+        return;
+    out[0] = '"';
+    for (int i = 0; i < 16; i++)
+        snprintf(out + 1 + 2 * i, 3, "%02x", md[i]);
+    out[33] = '"';
+    out[34] = 0;
+}
+
+/* If-None-Match names etag: "*", the tag itself, or a list holding it (weak or strong:
+ * RFC 9110 compares weakly for If-None-Match). */
+static bool not_modified(mdm_http_req *req, const char *etag)
+{
+    const char *inm = mdm_http_header(req, "If-None-Match");
+    if (!inm || !*etag)
+        return false;
+    if (strcmp(inm, "*") == 0)
+        return true;
+    for (const char *p = strstr(inm, etag); p; p = strstr(p + 1, etag)) {
+        const char *end = p + strlen(etag);
+        bool starts = p == inm || p[-1] == ' ' || p[-1] == ',' || (p - inm >= 2 && p[-1] == '/');
+        if (starts && (*end == 0 || *end == ',' || *end == ' '))
+            return true;
+    }
+    return false;
+}
+
 void mdm_h_ui(mdm_http_req *req)
 {
     security_headers(req);
@@ -106,6 +144,15 @@ void mdm_h_ui(mdm_http_req *req)
         mdm_http_reply_problem(req, &err);
         return;
     }
+    char etag[36];
+    etag_of(buf, n, etag);
     mdm_http_set_header(req, "Cache-Control", "no-cache");
+    if (*etag)
+        mdm_http_set_header(req, "ETag", etag);
+    if (not_modified(req, etag)) {
+        free(buf);
+        mdm_http_reply_raw(req, MHD_HTTP_NOT_MODIFIED, NULL, NULL, 0);
+        return;
+    }
     mdm_http_reply_raw(req, MHD_HTTP_OK, type, buf, n);
 }

@@ -141,6 +141,13 @@ expect_contains "html" "<title>mdm steward</title>" "$body"
 expect_contains "CSP" "Content-Security-Policy: default-src 'self'" "$hdrs"
 expect_status "modules" 200 GET /ui/app.js
 expect_contains "javascript type" "Content-Type: text/javascript" "$hdrs"
+# revalidation: the ETag is the content's hash; sent back, it answers 304 without a body
+etag=$(printf '%s\n' "$hdrs" | sed -n 's/^[Ee][Tt]ag: //p')
+expect_eq "app.js has a strong content ETag" "$(printf '%s' "$etag" | grep -cE '^"[0-9a-f]{32}"$')" "1"
+expect_status "unchanged app.js is 304" 304 GET /ui/app.js -H "If-None-Match: $etag"
+expect_eq "304 has no body" "${#body}" "0"
+expect_status "weak form and lists match too" 304 GET /ui/app.js -H "If-None-Match: \"x\", W/$etag"
+expect_status "another file's tag is no match" 200 GET /ui/queue.js -H "If-None-Match: $etag"
 expect_status "no traversal" 404 GET "/ui/..%2fMakefile"
 expect_status "no dot files" 404 GET /ui/.gitignore
 expect_status "unknown file" 404 GET /ui/nope.js
