@@ -68,6 +68,14 @@ expect_eq "its reason is shown" "$(jq -r '.items | .[0].reason' <<<"$body")" "pr
 expect_eq "the chain holds no personal value" \
     "$(sql "SELECT count(*) FROM audit_log WHERE concat_ws(' ', target, reason, before, after) ~* '(hook|webbzarn|quorrigan|zelda)'")" "0"
 
+# subject access shows the personal values the audit log keeps about the subject
+expect_status "subject export" 200 GET "/v1/subjects/$subject/export" -H "$(A dpo)"
+expect_eq "the export holds the pinned value and both reasons from the audit log" \
+    "$(jq -r '[.audit_values[].value] | map(select(test("Hookster|same person Hooky|prefers Hookster"))) | length' <<<"$body")" "3"
+n=$(jq '.audit_values | length' <<<"$body")
+expect_eq "each names its audit row" "$(jq '[.audit_values[] | select(.audit_id > 0 and (.action | length) > 0)] | length' <<<"$body")" "$n"
+expect_eq "not the other person's" "$(jq -r '[.audit_values[].value | select(test("Otherly|married"))] | length' <<<"$body")" "0"
+
 values=("Hooky" "Webbzarn" "hooky.webbzarn@example.com" "hooky.w.new@example.com" "4155550199"
         "1979-11-23" "Quillfeather" "Marrowvale" "LOYQX-88231" "Hookerson" "Quorrigan"
         "hq.quorrigan@example.org" "2125550143" "TXQ-4471-889" "Hookster" "prefers Hookster"
