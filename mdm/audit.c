@@ -8,6 +8,7 @@
 
 #include "common/log.h"
 #include "common/mem.h"
+#include "mdm/locks.h"
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -15,11 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Key of the transaction-level advisory lock serializing appends (two-int4 key space,
- * which never collides with the single-bigint keys of the resolver). */
-#define AUDIT_LOCK_CLASS "1835299169" /* 'mdma' */
-#define AUDIT_LOCK_OBJ   "1"
 
 #define GENESIS "0000000000000000000000000000000000000000000000000000000000000000"
 
@@ -30,7 +26,7 @@
 #define AT_UTC(x) "to_char(" x " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 
 static const mdm_db_stmt stmt_lock = {
-    "audit_lock", "SELECT pg_advisory_xact_lock(" AUDIT_LOCK_CLASS ", " AUDIT_LOCK_OBJ ")", 0};
+    "audit_lock", "SELECT pg_advisory_xact_lock(" MDM_LOCK_AUDIT ")", 0};
 
 static const mdm_db_stmt stmt_head = {
     "audit_head", "SELECT last_id, last_hash, rows FROM audit_head FOR UPDATE", 0};

@@ -11,6 +11,7 @@
 #include "mdm/consent.h"
 #include "mdm/golden.h"
 #include "mdm/ingest.h"
+#include "mdm/locks.h"
 #include "mdm/outbox.h"
 #include "mdm/resolve.h"
 #include "mdm/survive.h"
@@ -26,9 +27,9 @@
 
 /* clang-format off */
 static const mdm_db_stmt stmt_gate = {
-    "bulk_gate", "SELECT pg_advisory_lock(" MDM_BULK_LOCK ")", 0};
+    "bulk_gate", "SELECT pg_advisory_lock(" MDM_LOCK_BULK ")", 0};
 static const mdm_db_stmt stmt_ungate = {
-    "bulk_ungate", "SELECT pg_advisory_unlock(" MDM_BULK_LOCK ")", 0};
+    "bulk_ungate", "SELECT pg_advisory_unlock(" MDM_LOCK_BULK ")", 0};
 static const mdm_db_stmt stmt_sources = {
     "bulk_sources", "SELECT code, trust::text AS trust FROM source_system ORDER BY code", 0};
 static const mdm_db_stmt stmt_pending = {

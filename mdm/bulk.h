@@ -4,7 +4,7 @@
  * records wait and a trained model is in use; what it leaves goes record by record
  * through the incremental path.
  *
- *   1. gate: the session advisory lock MDM_BULK_LOCK, taken exclusively; every
+ *   1. gate: the session advisory lock MDM_LOCK_BULK, taken exclusively; every
  *      transaction that writes source records or resolves takes it shared first
  *      (mdm_resolve_gate), so nothing changes or resolves under the bulk run (single
  *      ingests and load chunks wait meanwhile);
@@ -40,9 +40,6 @@
 #include <stdio.h>
 
 typedef struct mdm_ingest_ctx mdm_ingest_ctx;
-
-/* The advisory lock id of the gate (shared by incremental resolution, exclusive here). */
-#define MDM_BULK_LOCK "7311420073"
 
 typedef struct mdm_bulk_stats {
     long records;  /* pending new records read */

@@ -16,6 +16,7 @@
 #include "mdm/audit.h"
 #include "mdm/bulk.h"
 #include "mdm/golden.h"
+#include "mdm/locks.h"
 #include "mdm/resolve.h"
 #include "mdm/subject.h"
 #include "mdm/survive.h"
@@ -363,8 +364,8 @@ void mdm_ingest_content_hash(const json_t *canonical, char out[65])
 /* The bulk gate (mdm_resolve_gate: shared, before any row lock) and the record key's lock,
  * in one round trip. */
 static const mdm_db_stmt stmt_lock_key = {"ingest_lock_key",
-                                          "SELECT pg_advisory_xact_lock_shared(" MDM_BULK_LOCK "), "
-                                          "pg_advisory_xact_lock(hashtextextended($1, 7))",
+                                          "SELECT pg_advisory_xact_lock_shared(" MDM_LOCK_BULK "), "
+                                          "pg_advisory_xact_lock(" MDM_LOCK_RECORD_KEY("$1") ")",
                                           1};
 
 /* The stored record under its row lock, with its entity and that entity's version (for

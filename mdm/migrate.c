@@ -3,6 +3,7 @@
 
 #include "common/log.h"
 #include "common/mem.h"
+#include "mdm/locks.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -10,8 +11,6 @@
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define MIGRATE_LOCK_KEY "7311420071"
 
 typedef struct migration {
     int version;
@@ -222,11 +221,11 @@ mdm_status mdm_migrate_run(mdm_db *db, const char *dir, bool status_only, FILE *
     mdm_status st = load_dir(dir, &m, &n, err);
     if (st != MDM_OK)
         return st;
-    st = mdm_db_command(db, "SELECT pg_advisory_lock(" MIGRATE_LOCK_KEY ")", err);
+    st = mdm_db_command(db, "SELECT pg_advisory_lock(" MDM_LOCK_MIGRATE ")", err);
     if (st == MDM_OK) {
         st = run_locked(db, m, n, status_only, report, napplied, err);
         mdm_err unlock_err;
-        if (mdm_db_command(db, "SELECT pg_advisory_unlock(" MIGRATE_LOCK_KEY ")", &unlock_err) !=
+        if (mdm_db_command(db, "SELECT pg_advisory_unlock(" MDM_LOCK_MIGRATE ")", &unlock_err) !=
             MDM_OK)
             mdm_log(MDM_LOG_WARN, "event=migrate_unlock_failed");
     }

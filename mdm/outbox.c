@@ -1,7 +1,7 @@
 /* Outbox writes and the change-feed read.
  *
  * Visibility: every writer takes a shared transaction-level advisory lock on
- * OUTBOX_LOCK before inserting (mdm_outbox_emit); the reader briefly takes the same lock
+ * MDM_LOCK_OUTBOX before inserting (mdm_outbox_emit); the reader briefly takes the same lock
  * in exclusive mode (pg_advisory_xact_lock in its own short transaction) and, holding it,
  * notes the highest committed seq. Acquiring the lock waits for every writer transaction
  * that already holds a seq to commit or abort, so every seq up to that high-water mark is
@@ -10,15 +10,14 @@
 #include "mdm/outbox.h"
 
 #include "common/mem.h"
+#include "mdm/locks.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define OUTBOX_LOCK "7311420072"
-
 static const mdm_db_stmt stmt_lock_shared = {
-    "outbox_lock_shared", "SELECT pg_advisory_xact_lock_shared(" OUTBOX_LOCK ")", 0};
+    "outbox_lock_shared", "SELECT pg_advisory_xact_lock_shared(" MDM_LOCK_OUTBOX ")", 0};
 static const mdm_db_stmt stmt_emit = {
     "outbox_emit",
     "INSERT INTO outbox (type, entity_id, entity_version, payload) "
@@ -132,7 +131,7 @@ mdm_status mdm_outbox_emit_household(mdm_db *db, const char *type, int64_t house
 
 static mdm_status wait_for_writers(mdm_db *db, void *ctx, mdm_err *err)
 {
-    mdm_status st = mdm_db_command(db, "SELECT pg_advisory_xact_lock(" OUTBOX_LOCK ")", err);
+    mdm_status st = mdm_db_command(db, "SELECT pg_advisory_xact_lock(" MDM_LOCK_OUTBOX ")", err);
     if (st != MDM_OK)
         return st;
     PGresult *res = NULL;

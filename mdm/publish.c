@@ -6,6 +6,7 @@
 #include "common/log.h"
 #include "mdm/audit.h"
 #include "mdm/egress.h"
+#include "mdm/locks.h"
 #include "mdm/outbox.h"
 
 #include <curl/curl.h>
@@ -22,8 +23,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Session advisory lock held by the one process that fans out at a given moment. */
-#define FANOUT_LOCK "7311420091"
 #define RESPONSE_KEEP                                                                              \
     200                          /* bytes of the receiver's answer kept in last_response: an       \
                                   * excerpt, since the receiver may be anything */
@@ -41,10 +40,10 @@ static atomic_long n_attempts, n_failures, n_acknowledged, n_rejected, n_dead, n
 /* ---------------------------------------------------------------------------------- */
 /* Statements                                                                          */
 
-static const mdm_db_stmt st_fan_trylock = {"publish_fan_trylock",
-                                           "SELECT pg_try_advisory_lock(" FANOUT_LOCK ") AS ok", 0};
+static const mdm_db_stmt st_fan_trylock = {
+    "publish_fan_trylock", "SELECT pg_try_advisory_lock(" MDM_LOCK_FANOUT ") AS ok", 0};
 static const mdm_db_stmt st_fan_unlock = {"publish_fan_unlock",
-                                          "SELECT pg_advisory_unlock(" FANOUT_LOCK ")", 0};
+                                          "SELECT pg_advisory_unlock(" MDM_LOCK_FANOUT ")", 0};
 static const mdm_db_stmt st_cursor_get = {"publish_cursor_get",
                                           "SELECT last_seq FROM publish_cursor WHERE id = 1", 0};
 static const mdm_db_stmt st_cursor_lock = {

@@ -9,6 +9,7 @@
 #include "matching/normalize.h"
 #include "mdm/bulk.h"
 #include "mdm/golden.h"
+#include "mdm/locks.h"
 #include "mdm/resolve.h"
 
 #include <stdio.h>
@@ -19,9 +20,9 @@
 #define MAX_EXAMPLES 20
 
 static const mdm_db_stmt stmt_gate = {"reresolve_gate",
-                                      "SELECT pg_advisory_lock(" MDM_BULK_LOCK ")", 0};
+                                      "SELECT pg_advisory_lock(" MDM_LOCK_BULK ")", 0};
 static const mdm_db_stmt stmt_ungate = {"reresolve_ungate",
-                                        "SELECT pg_advisory_unlock(" MDM_BULK_LOCK ")", 0};
+                                        "SELECT pg_advisory_unlock(" MDM_LOCK_BULK ")", 0};
 static const mdm_db_stmt stmt_pending = {"reresolve_pending",
                                          "SELECT count(*) AS n FROM record_pending", 0};
 

@@ -18,7 +18,7 @@
  * 'merged' outbox events for subscribers. A dry run computes the same plan and writes
  * nothing.
  *
- * The run holds the bulk gate (MDM_BULK_LOCK, exclusively) so no ingest changes records
+ * The run holds the bulk gate (MDM_LOCK_BULK, exclusively) so no ingest changes records
  * under the plan; each split and each merge is its own transaction. Records still
  * waiting for resolution (record_pending) refuse the run: resolve them first. */
 #ifndef MDM_MDM_RERESOLVE_H

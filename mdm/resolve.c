@@ -15,6 +15,7 @@
 #include "mdm/consent.h"
 #include "mdm/golden.h"
 #include "mdm/ingest.h"
+#include "mdm/locks.h"
 
 #include <math.h>
 #include <openssl/evp.h>
@@ -593,7 +594,7 @@ static const mdm_db_stmt stmt_record = {
 /* Waits for a bulk resolution in progress (mdm/bulk.h) and keeps the next from starting
  * until this transaction ends. */
 static const mdm_db_stmt stmt_gate = {"resolve_gate",
-                                      "SELECT pg_advisory_xact_lock_shared(" MDM_BULK_LOCK ")", 0};
+                                      "SELECT pg_advisory_xact_lock_shared(" MDM_LOCK_BULK ")", 0};
 
 static const mdm_db_stmt stmt_old_keys = {"resolve_old_keys",
                                           "SELECT key FROM blocking_key WHERE record_id = $1", 1};

@@ -9,6 +9,7 @@
 #include "common/mem.h"
 #include "mdm/audit.h"
 #include "mdm/golden.h"
+#include "mdm/locks.h"
 #include "mdm/relation.h"
 #include "mdm/resolve.h"
 #include "stewardship/merge.h"
@@ -18,8 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Lock keys (two-int4 space, class 'mdma' as in audit.c). */
-#define REFRESH_LOCK "SELECT pg_try_advisory_xact_lock(1835299169, 2) AS got"
+#define REFRESH_LOCK "SELECT pg_try_advisory_xact_lock(" MDM_LOCK_QUEUE_REFRESH ") AS got"
 
 /* The summary columns of an item as one JSON text column "j". */
 #define LABEL_OF(golden)                                                                           \

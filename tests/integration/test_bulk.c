@@ -9,6 +9,7 @@
 #include "matching/synth.h"
 #include "mdm/bulk.h"
 #include "mdm/config.h"
+#include "mdm/locks.h"
 #include "mdm/resolve.h"
 
 #include <pthread.h>
@@ -376,13 +377,13 @@ static void test_ingest_waits_for_a_bulk_run(void)
 {
     mdm_db *bulk_db = fx_connect();
     mdm_err err = {0};
-    CHECK_INT(mdm_db_command(bulk_db, "SELECT pg_advisory_lock(" MDM_BULK_LOCK ")", &err), MDM_OK);
+    CHECK_INT(mdm_db_command(bulk_db, "SELECT pg_advisory_lock(" MDM_LOCK_BULK ")", &err), MDM_OK);
     pthread_t t;
     atomic_store(&ingest_done, 0);
     CHECK_INT(pthread_create(&t, NULL, ingest_one, NULL), 0);
     usleep(500000);
     CHECK_INT(atomic_load(&ingest_done), 0); /* still waiting */
-    CHECK_INT(mdm_db_command(bulk_db, "SELECT pg_advisory_unlock(" MDM_BULK_LOCK ")", &err),
+    CHECK_INT(mdm_db_command(bulk_db, "SELECT pg_advisory_unlock(" MDM_LOCK_BULK ")", &err),
               MDM_OK);
     pthread_join(t, NULL);
     CHECK_INT(atomic_load(&ingest_done), 1);
