@@ -85,24 +85,6 @@ static void etag_of(const char *buf, size_t n, char out[36])
     out[34] = 0;
 }
 
-/* If-None-Match names etag: "*", the tag itself, or a list holding it (weak or strong:
- * RFC 9110 compares weakly for If-None-Match). */
-static bool not_modified(mdm_http_req *req, const char *etag)
-{
-    const char *inm = mdm_http_header(req, "If-None-Match");
-    if (!inm || !*etag)
-        return false;
-    if (strcmp(inm, "*") == 0)
-        return true;
-    for (const char *p = strstr(inm, etag); p; p = strstr(p + 1, etag)) {
-        const char *end = p + strlen(etag);
-        bool starts = p == inm || p[-1] == ' ' || p[-1] == ',' || (p - inm >= 2 && p[-1] == '/');
-        if (starts && (*end == 0 || *end == ',' || *end == ' '))
-            return true;
-    }
-    return false;
-}
-
 void mdm_h_ui(mdm_http_req *req)
 {
     security_headers(req);
@@ -148,11 +130,6 @@ void mdm_h_ui(mdm_http_req *req)
     etag_of(buf, n, etag);
     mdm_http_set_header(req, "Cache-Control", "no-cache");
     if (*etag)
-        mdm_http_set_header(req, "ETag", etag);
-    if (not_modified(req, etag)) {
-        free(buf);
-        mdm_http_reply_raw(req, MHD_HTTP_NOT_MODIFIED, NULL, NULL, 0);
-        return;
-    }
+        mdm_http_set_header(req, "ETag", etag); /* If-None-Match: 304 (mdm_http_reply_raw) */
     mdm_http_reply_raw(req, MHD_HTTP_OK, type, buf, n);
 }

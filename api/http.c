@@ -279,6 +279,9 @@ const mdm_http_route *mdm_http_match(const char *method, char *path_copy, const 
             s = slash + 1;
         }
     }
+    /* HEAD is GET without the body (libmicrohttpd leaves the body out) */
+    if (strcmp(method, "HEAD") == 0)
+        method = "GET";
     const mdm_http_route *found = NULL;
     for (size_t r = 0; r < mdm_http_nroutes; r++) {
         const mdm_http_route *rt = &mdm_http_routes[r];
@@ -677,12 +680,53 @@ void mdm_http_set_header(mdm_http_req *req, const char *name, const char *value)
     req->headers = h;
 }
 
+/* The reply's ETag (set by the handler), or NULL. */
+static const char *reply_etag(const mdm_http_req *req)
+{
+    for (const extra_header *h = req->headers; h; h = h->next)
+        if (strcasecmp(h->name, "ETag") == 0)
+            return h->value;
+    return NULL;
+}
+
+/* If-None-Match names etag: "*", or a list holding it, weak or strong (RFC 9110 13.1.2
+ * compares weakly: W/"3" matches "3"). */
+static bool none_match(const char *inm, const char *etag)
+{
+    const char *tag = strncmp(etag, "W/", 2) == 0 ? etag + 2 : etag;
+    size_t n = strlen(tag);
+    for (const char *p = inm; *p;) {
+        while (*p == ' ' || *p == '\t' || *p == ',')
+            p++;
+        if (*p == '*')
+            return true;
+        if (strncmp(p, "W/", 2) == 0)
+            p += 2;
+        if (strncmp(p, tag, n) == 0 && (p[n] == 0 || p[n] == ',' || p[n] == ' ' || p[n] == '\t'))
+            return true;
+        while (*p && *p != ',')
+            p++;
+    }
+    return false;
+}
+
 void mdm_http_reply_raw(mdm_http_req *req, int status, const char *content_type, char *body,
                         size_t len)
 {
     if (req->replied) {
         free(body);
         return;
+    }
+    /* conditional GET: a client holding the current representation gets 304, no body */
+    const char *etag = reply_etag(req), *inm = mdm_http_header(req, "If-None-Match");
+    if (status == MHD_HTTP_OK && etag && inm &&
+        (strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0) &&
+        none_match(inm, etag)) {
+        free(body);
+        body = NULL;
+        len = 0;
+        status = MHD_HTTP_NOT_MODIFIED;
+        content_type = NULL;
     }
     struct MHD_Response *resp = MHD_create_response_from_buffer(
         len, body ? body : (char *)"", body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
@@ -1109,6 +1153,8 @@ static void begin(mdm_http_req *req, const char *url)
                 strncat(allow, mdm_http_routes[r].method, sizeof allow - strlen(allow) - 1);
             }
         }
+        if (strstr(allow, "GET"))
+            strncat(allow, ", HEAD", sizeof allow - strlen(allow) - 1);
         mdm_http_set_header(req, "Allow", allow);
         fail(req, MDM_EMETHOD, "method %s is not allowed here; allowed: %s", req->method, allow);
         return;

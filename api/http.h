@@ -173,7 +173,9 @@ bool mdm_http_if_match(mdm_http_req *req, int *version, bool *bad);
 void mdm_http_set_header(mdm_http_req *req, const char *name, const char *value);
 /* Replies with status and body as application/json; consumes body (may be NULL: empty). */
 void mdm_http_reply_json(mdm_http_req *req, int status, json_t *body);
-/* Replies with a body the caller allocated with malloc; consumes body. */
+/* Replies with a body the caller allocated with malloc; consumes body. A 200 to GET or
+ * HEAD whose ETag (set before) the request's If-None-Match names becomes 304 without the
+ * body, for every route. */
 void mdm_http_reply_raw(mdm_http_req *req, int status, const char *content_type, char *body,
                         size_t len);
 /* Streams a reply of unknown length (HTTP/1.1 chunked). read is libmicrohttpd's content

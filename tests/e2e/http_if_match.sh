@@ -51,6 +51,13 @@ t2=$(etag)
 expect_eq "the reply carries the new ETag" "$t2" "\"$(sql "SELECT version FROM entity WHERE id = $e1")\""
 expect_status "GET agrees" 200 GET "/v1/entities/$e1" -H "$(auth steward)"
 expect_eq "GET ETag after the pin" "$(etag)" "$t2"
+# conditional GET: the current tag is 304 without a body, the old one is the full entity
+expect_status "If-None-Match with the current ETag is 304" 304 GET "/v1/entities/$e1" -H "$(auth steward)" -H "If-None-Match: $t2"
+expect_eq "304 has no body" "${#body}" "0"
+expect_eq "304 names the tag" "$(etag)" "$t2"
+expect_status "a weak tag in a list matches too" 304 GET "/v1/entities/$e1" -H "$(auth steward)" -H "If-None-Match: \"999\", W/$t2"
+expect_status "If-None-Match with the old ETag is 200" 200 GET "/v1/entities/$e1" -H "$(auth steward)" -H "If-None-Match: $t1"
+expect_eq "with the entity" "$(printf '%s' "$body" | jq .version)" "${t2//\"/}"
 before=$(state "$e1")
 expect_problem "unpin with the old ETag" 409 estale DELETE "/v1/entities/$e1/pins/first_name" \
     -H "$(auth steward)" -H "If-Match: $t1"

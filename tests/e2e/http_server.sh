@@ -73,7 +73,16 @@ expect_eq "problem has title" "$(printf '%s' "$body" | jq -r .title)" "not found
 expect_eq "problem has type" "$(printf '%s' "$body" | jq -r .type)" "urn:mdm:problem:enotfound"
 expect_eq "problem has status" "$(printf '%s' "$body" | jq -r .status)" "404"
 expect_problem "wrong method is 405" 405 emethod POST /healthz
-expect_contains "405 has Allow" "Allow: GET" "$hdrs"
+expect_contains "405 has Allow" "Allow: GET, HEAD" "$hdrs"
+# HEAD on a GET route: the GET's status and headers, no body
+call HEAD /healthz -I
+expect_eq "HEAD /healthz is 200" "$status" "200"
+expect_eq "HEAD has no body (curl -I prints only the headers)" "$(printf '%s' "$body" | grep -c '"status"')" "0"
+expect_contains "HEAD says the GET's type" "Content-Type: application/json" "$hdrs"
+call HEAD /v1/changes -I -H "Authorization: Bearer $reader"
+expect_eq "HEAD on an API route is 200" "$status" "200"
+call HEAD /v1/changes -I
+expect_eq "HEAD is authenticated like GET" "$status" "401"
 expect_problem "DELETE on the feed is 405" 405 emethod DELETE /v1/changes -H "Authorization: Bearer $reader"
 expect_problem "trailing slash is 404" 404 enotfound GET /v1/changes/
 expect_problem "invalid UTF-8 in the path" 400 einval GET "/v1/%ff%fe"
