@@ -17,6 +17,7 @@
 #include "mdm/source.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
@@ -374,8 +375,33 @@ static pthread_mutex_t counters_lock = PTHREAD_MUTEX_INITIALIZER;
 static counter *counters;
 static size_t ncounters, capcounters;
 
+/* Every counter the handlers add to, with its help text and every label set it takes:
+ * /metrics shows them all from the start (at 0), each with HELP and TYPE, so a scraper
+ * and `promtool check metrics` see the same names before and after the first event. */
+static const struct known_counter {
+    const char *name, *help;
+    const char *labels[12];
+} known_counters[] = {
+    {"mdm_ingest_results_total",
+     "Source records received over HTTP (upserts, deletes, batches), by outcome.",
+     {"result=\"created\"", "result=\"linked\"", "result=\"merged\"", "result=\"review\"",
+      "result=\"updated\"", "result=\"unchanged\"", "result=\"stale\"", "result=\"deleted\"",
+      "result=\"rejected\"", "result=\"other\"", NULL}},
+    {"mdm_consent_events_total",
+     "Consent events received over HTTP: stored, or duplicates of stored ones.",
+     {"result=\"stored\"", "result=\"duplicate\"", NULL}},
+    {"mdm_subject_erasures_total", "Subjects erased over HTTP.", {"", NULL}},
+};
+
 void mdm_http_counter_add(const char *name, const char *labels, long long n)
 {
+    bool known = false; /* an unknown series would never be shown: a programming error */
+    for (size_t k = 0; k < sizeof known_counters / sizeof known_counters[0] && !known; k++)
+        for (const char *const *l = known_counters[k].labels; *l && !known; l++)
+            known = strcmp(known_counters[k].name, name) == 0 && strcmp(*l, labels) == 0;
+    assert(known);
+    if (!known)
+        return;
     pthread_mutex_lock(&counters_lock);
     size_t i = 0;
     while (i < ncounters &&
@@ -1473,21 +1499,18 @@ void mdm_http_metrics_write(mdm_http_req *req, mdm_buf *out)
                    "mdm_http_slow_clients_cut_total %lld\n",
                    ndbs, atomic_load(&srv->db_connects), atomic_load(&srv->db_connect_failures),
                    mdm_http_guard_cut(srv->guard));
-    /* one TYPE line per metric name, its series together, whatever the registration order */
+    /* every known counter with each of its series, 0 until counted */
     pthread_mutex_lock(&counters_lock);
-    for (size_t i = 0; i < ncounters; i++) {
-        bool seen = false;
-        for (size_t j = 0; j < i && !seen; j++)
-            seen = strcmp(counters[j].name, counters[i].name) == 0;
-        if (seen)
-            continue;
-        mdm_buf_printf(out, "# TYPE %s counter\n", counters[i].name);
-        for (size_t j = i; j < ncounters; j++) {
-            if (strcmp(counters[j].name, counters[i].name) != 0)
-                continue;
-            mdm_buf_printf(out, "%s%s%s%s %lld\n", counters[j].name,
-                           counters[j].labels[0] ? "{" : "", counters[j].labels,
-                           counters[j].labels[0] ? "}" : "", atomic_load(&counters[j].value));
+    for (size_t k = 0; k < sizeof known_counters / sizeof known_counters[0]; k++) {
+        const struct known_counter *kc = &known_counters[k];
+        mdm_buf_printf(out, "# HELP %s %s\n# TYPE %s counter\n", kc->name, kc->help, kc->name);
+        for (const char *const *l = kc->labels; *l; l++) {
+            long long v = 0;
+            for (size_t j = 0; j < ncounters; j++)
+                if (strcmp(counters[j].name, kc->name) == 0 && strcmp(counters[j].labels, *l) == 0)
+                    v = atomic_load(&counters[j].value);
+            mdm_buf_printf(out, "%s%s%s%s %lld\n", kc->name, **l ? "{" : "", *l, **l ? "}" : "",
+                           v);
         }
     }
     pthread_mutex_unlock(&counters_lock);

@@ -214,7 +214,8 @@ bool mdm_http_shutting_down(mdm_http_req *req);
 /* Metrics (see api/h_metrics.c) */
 
 /* Adds n to the counter name{labels} (labels is Prometheus label text such as
- * result="linked", or ""). Thread-safe; the first call registers the series. */
+ * result="linked", or ""). Thread-safe. Every name and label set must be in http.c's
+ * known_counters (with its HELP text), which /metrics shows from the start at 0. */
 void mdm_http_counter_add(const char *name, const char *labels, long long n);
 
 /* Writes the server's own series (requests by route and status, latency histograms,

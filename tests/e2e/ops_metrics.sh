@@ -15,6 +15,17 @@ http_start || { e2e_fail "server starts" "see above"; e2e_end; exit 1; }
 admin=$(new_key admin)
 A=(-H "Authorization: Bearer $admin")
 gauge() { call GET /metrics; printf '%s\n' "$body" | awk -v m="$1" '$1 == m {print $2}'; }
+# promtool (Debian's prometheus package, scripts/deps.sh) lints the exposition and the
+# shipped alert rules; every counter is there from the start, with HELP and TYPE
+promcheck() { call GET /metrics; printf '%s\n' "$body" | promtool check metrics 2>&1; }
+command -v promtool >/dev/null || e2e_fail "promtool is installed" "scripts/deps.sh installs prometheus"
+expect_eq "promtool check metrics on a fresh server" "$(promcheck)" ""
+call GET /metrics
+for c in mdm_ingest_results_total mdm_consent_events_total mdm_subject_erasures_total; do
+    expect_contains "$c has HELP before its first event" "# HELP $c " "$body"
+done
+expect_eq "ingest counter at 0 before the first record" "$(gauge 'mdm_ingest_results_total{result="created"}')" "0"
+expect_exit 0 "promtool check rules on the shipped alert rules" promtool check rules "$MDM_ROOT/dist/prometheus/mdm-alerts.yml"
 expect_eq "no export yet: 0" "$(gauge mdm_consent_export_last_timestamp_seconds)" "0"
 expect_eq "web never sent: 0" "$(gauge 'mdm_source_last_received_timestamp_seconds{source="web"}')" "0"
 call POST /v1/sources/web/records "${A[@]}" -H "Content-Type: application/json" \
@@ -23,6 +34,8 @@ expect_eq "record stored" "$status" "201"
 now=$(date +%s)
 web=$(gauge 'mdm_source_last_received_timestamp_seconds{source="web"}')
 if [ "${web%.*}" -ge $((now - 120)) ] && [ "${web%.*}" -le $((now + 5)) ]; then e2e_ok "web's last record is now ($web)"; else e2e_fail "web's last record is now" "$web vs $now"; fi
+expect_eq "the record is counted" "$(gauge 'mdm_ingest_results_total{result="created"}')" "1"
+expect_eq "promtool check metrics after the first events" "$(promcheck)" ""
 expect_eq "pos still never sent" "$(gauge 'mdm_source_last_received_timestamp_seconds{source="pos"}')" "0"
 
 expect_exit 2 "a bad export range fails" "$mdm" export consent --from yesterday-ish --output "$http_tmp/bad.csv"
