@@ -86,6 +86,7 @@ static const mdm_db_stmt st_claim = {
 static const mdm_db_stmt st_details = {
     "publish_details",
     "SELECT d.id, d.seq, d.entity_id, d.attempts, s.id AS sub_id, s.source, s.url, s.secret, "
+    "CASE WHEN s.previous_secret_until > now() THEN s.previous_secret END AS previous_secret, "
     "s.mapping::text AS mapping, s.max_attempts, o.event_id, o.type, o.entity_version, "
     "o.payload::text AS payload, "
     "to_char(o.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS occurred_at, "
@@ -551,30 +552,66 @@ mdm_status mdm_publish_sync_config(mdm_db *db, const mdm_config *cfg, int *count
 /* ---------------------------------------------------------------------------------- */
 /* Helpers: signature, backoff, mapping                                               */
 
-void mdm_publish_sign(const char *secret, long long timestamp, const char *body, size_t len,
-                      char out[68])
+/* HMAC-SHA256(key, the n parts one after the other) into md; false on a library error. */
+static bool hmac_sha256(const unsigned char *key, size_t keylen, const char *const *parts,
+                        const size_t *lens, int n, unsigned char md[32])
 {
-    char ts[24];
-    int tslen = snprintf(ts, sizeof ts, "%lld.", timestamp);
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    /* HMAC over timestamp "." body without copying the body */
     EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
     EVP_MAC_CTX *ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
     OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0),
                            OSSL_PARAM_construct_end()};
     size_t outl = 0;
-    if (ctx && EVP_MAC_init(ctx, (const unsigned char *)secret, strlen(secret), params) &&
-        EVP_MAC_update(ctx, (const unsigned char *)ts, (size_t)tslen) &&
-        EVP_MAC_update(ctx, (const unsigned char *)body, len) &&
-        EVP_MAC_final(ctx, md, &outl, sizeof md))
-        mdlen = (unsigned int)outl;
+    bool ok = ctx && EVP_MAC_init(ctx, key, keylen, params);
+    for (int i = 0; ok && i < n; i++)
+        ok = EVP_MAC_update(ctx, (const unsigned char *)parts[i], lens[i]);
+    ok = ok && EVP_MAC_final(ctx, md, &outl, 32) && outl == 32;
     EVP_MAC_CTX_free(ctx);
     EVP_MAC_free(mac);
+    if (!ok)
+        memset(md, 0, 32);
+    return ok;
+}
+
+void mdm_publish_sign(const char *secret, long long timestamp, const char *body, size_t len,
+                      char out[68])
+{
+    char ts[24];
+    int tslen = snprintf(ts, sizeof ts, "%lld.", timestamp);
+    unsigned char md[32];
+    const char *parts[] = {ts, body};
+    const size_t lens[] = {(size_t)tslen, len};
+    hmac_sha256((const unsigned char *)secret, strlen(secret), parts, lens, 2, md);
     memcpy(out, "v1=", 3);
     for (unsigned int i = 0; i < 32; i++)
-        snprintf(out + 3 + (size_t)2 * i, 3, "%02x", i < mdlen ? md[i] : 0);
+        snprintf(out + 3 + (size_t)2 * i, 3, "%02x", md[i]);
     out[67] = '\0';
+}
+
+void mdm_publish_sign_standard(const char *secret, const char *msg_id, long long timestamp,
+                               const char *body, size_t len, char out[48])
+{
+    /* the key: the bytes a "whsec_" secret's base64 tail encodes, else the secret's own */
+    unsigned char key[256];
+    size_t keylen = 0;
+    const char *b64 = strncmp(secret, "whsec_", 6) == 0 ? secret + 6 : NULL;
+    size_t b64len = b64 ? strlen(b64) : 0;
+    if (b64 && b64len > 0 && b64len % 4 == 0 && b64len / 4 * 3 <= sizeof key) {
+        int n = EVP_DecodeBlock(key, (const unsigned char *)b64, (int)b64len);
+        if (n > 0) /* EVP_DecodeBlock counts the bytes of the padding too */
+            keylen = (size_t)n - (b64[b64len - 1] == '=') - (b64[b64len - 2] == '=');
+    }
+    const unsigned char *k = keylen ? key : (const unsigned char *)secret;
+    if (!keylen)
+        keylen = strlen(secret);
+    char ts[24];
+    int tslen = snprintf(ts, sizeof ts, ".%lld.", timestamp);
+    unsigned char md[32];
+    const char *parts[] = {msg_id, ts, body};
+    const size_t lens[] = {strlen(msg_id), (size_t)tslen, len};
+    hmac_sha256(k, keylen, parts, lens, 3, md);
+    memcpy(out, "v1,", 3);
+    EVP_EncodeBlock((unsigned char *)out + 3, md, 32); /* 44 characters and a NUL */
+    OPENSSL_cleanse(key, sizeof key);
 }
 
 long mdm_publish_backoff_ms(const mdm_publish_opts *o, int attempts, double r)
@@ -998,25 +1035,35 @@ static void send_one(mdm_publisher *p, const PGresult *res, int r, const char *b
     long long ts = (long long)time(NULL);
     char sig[68];
     mdm_publish_sign(secret, ts, body, strlen(body), sig);
-    char *h_key = mdm_xasprintf("Idempotency-Key: %s", mdm_db_get(res, r, "event_id", ""));
-    char *h_type = mdm_xasprintf("X-MDM-Event: %s", mdm_db_get(res, r, "type", ""));
-    char *h_seq = mdm_xasprintf("X-MDM-Seq: %s", mdm_db_get(res, r, "seq", ""));
-    char *h_del = mdm_xasprintf("X-MDM-Delivery: %s", mdm_db_get(res, r, "id", ""));
-    char *h_att = mdm_xasprintf("X-MDM-Attempt: %lld", mdm_db_get_ll(res, r, "attempts", 0) + 1);
-    char *h_ts = mdm_xasprintf("X-MDM-Timestamp: %lld", ts);
-    char *h_sig = mdm_xasprintf("X-MDM-Signature: %s", sig);
+    /* Standard Webhooks: the event id, the time, and one signature per valid secret (two
+     * while a rotated secret's window lasts) */
+    const char *event_id = mdm_db_get(res, r, "event_id", "");
+    const char *previous = mdm_db_get(res, r, "previous_secret", NULL);
+    char std_sig[48], std_prev[48] = "";
+    mdm_publish_sign_standard(secret, event_id, ts, body, strlen(body), std_sig);
+    if (previous && *previous)
+        mdm_publish_sign_standard(previous, event_id, ts, body, strlen(body), std_prev);
+    char *own[] = {
+        mdm_xasprintf("Idempotency-Key: %s", event_id),
+        mdm_xasprintf("X-MDM-Event: %s", mdm_db_get(res, r, "type", "")),
+        mdm_xasprintf("X-MDM-Seq: %s", mdm_db_get(res, r, "seq", "")),
+        mdm_xasprintf("X-MDM-Delivery: %s", mdm_db_get(res, r, "id", "")),
+        mdm_xasprintf("X-MDM-Attempt: %lld", mdm_db_get_ll(res, r, "attempts", 0) + 1),
+        mdm_xasprintf("X-MDM-Timestamp: %lld", ts),
+        mdm_xasprintf("X-MDM-Signature: %s", sig),
+        mdm_xasprintf("webhook-id: %s", event_id),
+        mdm_xasprintf("webhook-timestamp: %lld", ts),
+        mdm_xasprintf("webhook-signature: %s%s%s", std_sig, *std_prev ? " " : "", std_prev),
+    };
     const char *fixed[] = {"Content-Type: application/json",
                            "Expect:", "User-Agent: mdm-publish/1"};
     struct curl_slist *hdr = NULL;
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
         hdr = curl_slist_append(hdr, fixed[i]);
-    hdr = curl_slist_append(hdr, h_key);
-    hdr = curl_slist_append(hdr, h_type);
-    hdr = curl_slist_append(hdr, h_seq);
-    hdr = curl_slist_append(hdr, h_del);
-    hdr = curl_slist_append(hdr, h_att);
-    hdr = curl_slist_append(hdr, h_ts);
-    hdr = curl_slist_append(hdr, h_sig);
+    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++) { /* curl keeps its own copies */
+        hdr = curl_slist_append(hdr, own[i]);
+        free(own[i]);
+    }
     char errbuf[CURL_ERROR_SIZE] = "";
     CURL *c = p->curl;
     mdm_buf_reset(&p->response);
@@ -1027,13 +1074,6 @@ static void send_one(mdm_publisher *p, const PGresult *res, int r, const char *b
     char pin[400], why[256];
     if (!mdm_egress_pin(&p->o.egress, url, pin, sizeof pin, why, sizeof why)) {
         curl_slist_free_all(hdr);
-        free(h_key);
-        free(h_type);
-        free(h_seq);
-        free(h_del);
-        free(h_att);
-        free(h_ts);
-        free(h_sig);
         out->attempted = true;
         atomic_fetch_add(&n_attempts, 1);
         out->state = "pending";
@@ -1079,13 +1119,6 @@ static void send_one(mdm_publisher *p, const PGresult *res, int r, const char *b
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
     curl_slist_free_all(hdr);
-    free(h_key);
-    free(h_type);
-    free(h_seq);
-    free(h_del);
-    free(h_att);
-    free(h_ts);
-    free(h_sig);
     out->attempted = true;
     atomic_fetch_add(&n_attempts, 1);
     if (rc != CURLE_OK) {

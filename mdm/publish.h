@@ -196,6 +196,13 @@ mdm_status mdm_publish_metrics_text(mdm_db *db, mdm_buf *out, mdm_err *err)
 void mdm_publish_sign(const char *secret, long long timestamp, const char *body, size_t len,
                       char out[68]);
 
+/* Standard Webhooks (www.standardwebhooks.com): writes "v1," + base64
+ * HMAC-SHA256(key, msg_id "." timestamp "." body) into out (48 bytes). The key is the
+ * bytes a "whsec_<base64>" secret encodes, else the secret's own bytes (a receiver
+ * passes such a secret to its library as raw). */
+void mdm_publish_sign_standard(const char *secret, const char *msg_id, long long timestamp,
+                               const char *body, size_t len, char out[48]);
+
 /* Retry delay in ms before attempt attempts+1, after attempts failed ones (>= 1): equal
  * jitter around min(max, base * 2^(attempts-1)); r in [0,1) is the random draw. */
 long mdm_publish_backoff_ms(const mdm_publish_opts *o, int attempts, double r);

@@ -100,6 +100,16 @@ static void test_signature(void)
     CHECK_STR(sig, "v1=6e873f59dc6002f6de5f578e9bf3f90a7906473a2924651d6f4cc33d61aff598");
     mdm_publish_sign("test-secret-0123456789", 1700000001LL, body, strlen(body), sig);
     CHECK(strcmp(sig, "v1=6e873f59dc6002f6de5f578e9bf3f90a7906473a2924651d6f4cc33d61aff598") != 0);
+    /* Standard Webhooks: the specification's example (a whsec_ secret), and a raw secret
+     * as the npm standardwebhooks library signs it with {format: "raw"} */
+    char std[48];
+    const char *ex = "{\"test\": 2432232314}";
+    mdm_publish_sign_standard("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+                              "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330LL, ex, strlen(ex), std);
+    CHECK_STR(std, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+    mdm_publish_sign_standard("a raw secret of 24 chars", "evt_1", 1700000000LL, body, strlen(body),
+                              std);
+    CHECK_STR(std, "v1,ZvF997a2qHJFtUKYaKZk7MsfH3SyHjV5nhm64Phaa8k=");
 }
 
 static void test_backoff(void)
