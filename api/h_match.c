@@ -23,7 +23,9 @@ const char mdm_h_match_doc[] =
     " {\"type\": \"array\", \"items\": {\"type\": \"object\", \"properties\": {\"entity_id\":"
     " {\"type\": \"integer\"}, \"probability\": {\"type\": \"number\"}, \"score\": {\"type\":"
     " \"number\"}, \"decision\": {\"enum\": [\"match\", \"review\", \"no_match\"]},"
-    " \"explanation\": {\"type\": \"array\", \"items\": {\"type\": \"object\"}}}}}}}}}}}}";
+    " \"explanation\": {\"oneOf\": [{\"$ref\": \"#/components/schemas/Explanation\"},"
+    " {\"type\": \"array\", \"description\": \"without a trained model: the built-in"
+    " weights per field\", \"items\": {\"type\": \"object\"}}]}}}}}}}}}}}";
 
 void mdm_h_match(mdm_http_req *req)
 {

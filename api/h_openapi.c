@@ -29,6 +29,8 @@ static const char base_doc[] =
     " (RFC 9457) with a stable code. Authenticate with Authorization: Bearer KEY (mdm apikey"
     " create). Roles: source (bound to one source system), reader, steward, compliance, admin"
     " (admin may call every route).\"},"
+    " \"servers\": [{\"url\": \"/\", \"description\": \"the server that serves this"
+    " document\"}],"
     " \"paths\": {},"
     " \"components\": {"
     "  \"securitySchemes\": {\"bearerAuth\": {\"type\": \"http\", \"scheme\": \"bearer\"}},"
@@ -147,6 +149,39 @@ static void decorate(json_t *op, const mdm_http_route *rt)
     }
 }
 
+/* A method name a generated client can use: the method in lower case, then each word of
+ * the path in camel case, a parameter as "By" + its name, the version prefix left out:
+ * GET /v1/entities/{id}/history -> getEntitiesByIdHistory,
+ * POST /v1/sources/{source}/records:batch -> postSourcesBySourceRecordsBatch, and
+ * GET /ui/ -> getUiIndex. Unique over the route table (tests/e2e/http_server.sh). */
+static void operation_id(const char *method, const char *pattern, char *out, size_t cap)
+{
+    size_t n = 0;
+    for (const char *m = method; *m && n + 1 < cap; m++)
+        out[n++] = (char)(*m | 0x20);
+    bool upper = true;
+    const char *p = strncmp(pattern, "/v1/", 4) == 0 ? pattern + 3 : pattern;
+    for (; *p && n + 3 < cap; p++) {
+        char c = *p;
+        if (c == '{') {
+            out[n++] = 'B';
+            out[n++] = 'y';
+            upper = true;
+        } else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) {
+            out[n++] = upper && c >= 'a' && c <= 'z' ? (char)(c - 32) : c;
+            upper = false;
+        } else {
+            upper = true; /* '/', '}', '_', '-', ':', '.' separate words */
+        }
+    }
+    size_t plen = strlen(pattern);
+    if (plen > 1 && pattern[plen - 1] == '/' && n + 6 < cap) { /* "/ui/" is not "/ui" */
+        memcpy(out + n, "Index", 5);
+        n += 5;
+    }
+    out[n] = '\0';
+}
+
 /* Converts "/v1/x/{id}" (already OpenAPI syntax) and merges x-components. */
 json_t *mdm_http_openapi(mdm_err *err)
 {
@@ -187,12 +222,11 @@ json_t *mdm_http_openapi(mdm_err *err)
             json_object_del(op, "x-components");
         }
         decorate(op, rt);
-        char opid[160];
-        snprintf(opid, sizeof opid, "%s%s", rt->method, rt->pattern);
-        for (char *c = opid; *c; c++)
-            if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9')))
-                *c = '_';
-        json_object_set_new(op, "operationId", json_string(opid));
+        if (!json_object_get(op, "operationId")) { /* a route's doc may name it itself */
+            char opid[160];
+            operation_id(rt->method, rt->pattern, opid, sizeof opid);
+            json_object_set_new(op, "operationId", json_string(opid));
+        }
         json_t *item = json_object_get(paths, rt->pattern);
         if (!item) {
             item = json_object();

@@ -98,6 +98,12 @@ while read -r method path _; do
     printf '%s' "$openapi" | jq -e --arg p "$path" --arg m "$m" '.paths[$p][$m].responses' >/dev/null || missing="$missing $method $path"
 done <<< "$routes"
 expect_eq "openapi documents every route" "$missing" ""
+expect_eq "operationIds are unique camelCase method names" \
+    "$(printf '%s' "$openapi" | jq -r '[.paths[][] | .operationId] | (length == (unique | length)) and all(test("^[a-z]+[A-Za-z0-9]*$"))')" "true"
+expect_eq "the entity read is getEntitiesById" "$(printf '%s' "$openapi" | jq -r '.paths["/v1/entities/{id}"].get.operationId')" "getEntitiesById"
+expect_eq "servers names this server" "$(printf '%s' "$openapi" | jq -r '.servers[0].url')" "/"
+# every $ref resolves inside the document
+expect_eq "every \$ref resolves" "$(printf '%s' "$openapi" | jq -r '. as $d | [.. | objects | .["$ref"]? | strings | ltrimstr("#/") | split("/") as $p | select(($d | getpath($p)) == null)] | unique | join(" ")')" ""
 
 # authentication and roles on the change feed
 expect_problem "no key is 401" 401 eauth GET /v1/changes
