@@ -499,7 +499,7 @@ mdm_status mdm_auth_verify(mdm_auth *auth, mdm_db *db, const char *authorization
     return MDM_OK;
 }
 
-bool mdm_auth_rate_take(mdm_auth *auth, const mdm_auth_key *key, double now, int *retry_after)
+bool mdm_auth_rate_take(mdm_auth *auth, const mdm_auth_key *key, double now, mdm_rate_state *st)
 {
     double cap = key->rate * auth->burst_seconds;
     if (cap < 1)
@@ -522,15 +522,18 @@ bool mdm_auth_rate_take(mdm_auth *auth, const mdm_auth_key *key, double now, int
     if (b->tokens > cap)
         b->tokens = cap;
     b->at = now;
+    st->limit = (int)cap;
+    st->retry_after = 0;
     if (b->tokens >= 1) {
         b->tokens -= 1;
         ok = true;
     } else {
         double wait = (1 - b->tokens) / key->rate;
         int secs = (int)ceil(wait);
-        *retry_after = secs < 1 ? 1 : secs;
+        st->retry_after = secs < 1 ? 1 : secs;
         ok = false;
     }
+    st->remaining = (int)floor(b->tokens);
     pthread_mutex_unlock(&auth->lock);
     return ok;
 }

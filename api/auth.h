@@ -85,9 +85,15 @@ void mdm_auth_free(mdm_auth *auth); /* NULL is a no-op */
 mdm_status mdm_auth_verify(mdm_auth *auth, mdm_db *db, const char *authorization, mdm_auth_key *key,
                            mdm_err *err) __attribute__((warn_unused_result));
 
+/* A key's bucket after a request, for the RateLimit-* and Retry-After headers. */
+typedef struct mdm_rate_state {
+    int limit;       /* the bucket's capacity: requests a burst may hold */
+    int remaining;   /* whole tokens left after this request */
+    int retry_after; /* refused: whole seconds (at least 1) until a token is available */
+} mdm_rate_state;
+
 /* Takes one token from key's bucket at time now (seconds, monotonic). Returns true when
- * the request may proceed; otherwise false and *retry_after receives the whole seconds
- * (at least 1) until a token is available. */
-bool mdm_auth_rate_take(mdm_auth *auth, const mdm_auth_key *key, double now, int *retry_after);
+ * the request may proceed, false when refused; *st describes the bucket either way. */
+bool mdm_auth_rate_take(mdm_auth *auth, const mdm_auth_key *key, double now, mdm_rate_state *st);
 
 #endif

@@ -1226,11 +1226,17 @@ static void begin(mdm_http_req *req, const char *url)
                 return;
             }
         }
-        int retry = 1;
-        if (!mdm_auth_rate_take(srv->auth, &req->key, mdm_http_now(), &retry)) {
-            char ra[16];
-            snprintf(ra, sizeof ra, "%d", retry);
-            mdm_http_set_header(req, "Retry-After", ra);
+        /* every keyed reply says where the key's bucket stands (IETF RateLimit fields) */
+        mdm_rate_state rate;
+        bool allowed = mdm_auth_rate_take(srv->auth, &req->key, mdm_http_now(), &rate);
+        char num[16];
+        snprintf(num, sizeof num, "%d", rate.limit);
+        mdm_http_set_header(req, "RateLimit-Limit", num);
+        snprintf(num, sizeof num, "%d", rate.remaining);
+        mdm_http_set_header(req, "RateLimit-Remaining", num);
+        if (!allowed) {
+            snprintf(num, sizeof num, "%d", rate.retry_after);
+            mdm_http_set_header(req, "Retry-After", num);
             fail(req, MDM_ERATE, "rate limit of %g requests per second exceeded", req->key.rate);
             return;
         }

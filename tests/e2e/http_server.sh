@@ -179,8 +179,12 @@ done
 expect_contains "rate limit answers 429" "429" "$codes"
 expect_eq "429 is a problem" "$limited_code $limited_type" "erate application/problem+json"
 expect_contains "429 has Retry-After" "Retry-After: " "$hdrs"
+expect_contains "429 says none remain" "RateLimit-Remaining: 0" "$hdrs"
+expect_contains "429 says the limit (rate x burst)" "RateLimit-Limit: 2" "$hdrs"
 sleep 1.1
 expect_status "bucket refills" 200 GET /v1/changes -H "Authorization: Bearer $slow"
+expect_contains "a keyed reply says the limit" "RateLimit-Limit: 2" "$hdrs"
+expect_contains "and what remains" "RateLimit-Remaining: " "$hdrs"
 
 # metrics
 expect_status "metrics" 200 GET /metrics

@@ -328,17 +328,23 @@ static void test_token_bucket(void)
 {
     mdm_auth *a = mdm_auth_new(0, 1);
     mdm_auth_key k = {.id = 7, .role = MDM_ROLE_READER, .rate = 5};
-    int retry = 0, ok = 0;
-    for (int i = 0; i < 10; i++)
-        ok += mdm_auth_rate_take(a, &k, 100.0, &retry);
-    CHECK_INT(ok, 5); /* capacity: rate x burst_seconds */
-    CHECK_INT(retry, 1);
-    CHECK(mdm_auth_rate_take(a, &k, 100.25, &retry)); /* 0.25 s x 5/s = 1.25 tokens */
-    CHECK(!mdm_auth_rate_take(a, &k, 100.25, &retry));
+    mdm_rate_state st;
+    int ok = 0;
+    CHECK(mdm_auth_rate_take(a, &k, 100.0, &st));
+    CHECK_INT(st.limit, 5); /* capacity: rate x burst_seconds */
+    CHECK_INT(st.remaining, 4);
+    ok = 1;
+    for (int i = 1; i < 10; i++)
+        ok += mdm_auth_rate_take(a, &k, 100.0, &st);
+    CHECK_INT(ok, 5);
+    CHECK_INT(st.retry_after, 1);
+    CHECK_INT(st.remaining, 0);
+    CHECK(mdm_auth_rate_take(a, &k, 100.25, &st)); /* 0.25 s x 5/s = 1.25 tokens */
+    CHECK(!mdm_auth_rate_take(a, &k, 100.25, &st));
     mdm_auth_key slow = {.id = 8, .role = MDM_ROLE_READER, .rate = 0.1};
-    CHECK(mdm_auth_rate_take(a, &slow, 0, &retry));
-    CHECK(!mdm_auth_rate_take(a, &slow, 1, &retry));
-    CHECK_INT(retry, 9); /* 0.9 token missing at 0.1/s */
+    CHECK(mdm_auth_rate_take(a, &slow, 0, &st));
+    CHECK(!mdm_auth_rate_take(a, &slow, 1, &st));
+    CHECK_INT(st.retry_after, 9); /* 0.9 token missing at 0.1/s */
     mdm_auth_free(a);
 }
 
