@@ -478,7 +478,7 @@ static mdm_status ingest_tx(mdm_db *db, void *arg, mdm_err *err)
     if (!del) {
         bool erased_key = false;
         st = mdm_subject_reingest_finish(db, calls[1].res, j->source, j->key, &erased_key, NULL,
-                                         err);
+                                         &out->reject_id, err);
         PQclear(calls[1].res);
         if (st != MDM_OK || erased_key) {
             PQclear(res);

@@ -511,7 +511,8 @@ static const mdm_db_stmt stmt_flag = {
     "subject_flag_reingest",
     "INSERT INTO record_reject (source, source_key, payload, reasons) VALUES ($1, $2, "
     "'(withheld: the key belongs to an erased subject)', jsonb_build_array(jsonb_build_object("
-    "'field', '/source_key', 'reason', 'erased_subject', 'tombstone_id', $3::bigint)))",
+    "'field', '/source_key', 'reason', 'erased_subject', 'tombstone_id', $3::bigint))) "
+    "RETURNING id",
     3};
 
 void mdm_subject_reingest_call(const char *params[2], mdm_db_call *call)
@@ -523,20 +524,26 @@ void mdm_subject_reingest_call(const char *params[2], mdm_db_call *call)
 
 mdm_status mdm_subject_reingest_finish(mdm_db *db, const PGresult *res, const char *source,
                                        const char *source_key, bool *flagged, int64_t *tombstone_id,
-                                       mdm_err *err)
+                                       int64_t *reject_id, mdm_err *err)
 {
     *flagged = false;
     if (tombstone_id)
         *tombstone_id = 0;
+    if (reject_id)
+        *reject_id = 0;
     long long tomb = mdm_db_get_ll(res, 0, "id", 0);
     if (!tomb)
         return MDM_OK;
     char tombs[24];
     snprintf(tombs, sizeof tombs, "%lld", tomb);
     const char *params[] = {source, source_key, tombs};
-    mdm_status st = mdm_db_exec(db, &stmt_flag, params, NULL, err);
+    PGresult *flag = NULL;
+    mdm_status st = mdm_db_exec(db, &stmt_flag, params, &flag, err);
     if (st != MDM_OK)
         return st;
+    if (reject_id)
+        *reject_id = mdm_db_get_ll(flag, 0, "id", 0);
+    PQclear(flag);
     *flagged = true;
     if (tombstone_id)
         *tombstone_id = tomb;
@@ -555,7 +562,7 @@ mdm_status mdm_subject_check_reingest(mdm_db *db, const char *source, const char
     mdm_status st = mdm_db_exec(db, &stmt_erased_key, params, &res, err);
     if (st != MDM_OK)
         return st;
-    st = mdm_subject_reingest_finish(db, res, source, source_key, flagged, tombstone_id, err);
+    st = mdm_subject_reingest_finish(db, res, source, source_key, flagged, tombstone_id, NULL, err);
     PQclear(res);
     return st;
 }

@@ -74,8 +74,10 @@ mdm_status mdm_subject_check_reingest(mdm_db *db, const char *source, const char
  * params = {source, source_key} (the array must outlive the call); with the call's
  * result, mdm_subject_reingest_finish does the rest of mdm_subject_check_reingest. */
 void mdm_subject_reingest_call(const char *params[2], mdm_db_call *call);
+/* *reject_id (when not NULL) receives the id of the record_reject row written, or 0. */
 mdm_status mdm_subject_reingest_finish(mdm_db *db, const PGresult *res, const char *source,
                                        const char *source_key, bool *flagged, int64_t *tombstone_id,
-                                       mdm_err *err) __attribute__((warn_unused_result));
+                                       int64_t *reject_id, mdm_err *err)
+    __attribute__((warn_unused_result));
 
 #endif

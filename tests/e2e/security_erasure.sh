@@ -101,6 +101,11 @@ expect_contains "the other person stays" "Zelda" "$(cat "$http_tmp/after.sql")"
 expect_contains "the other person's pin stays" "Otherly-Smythe" "$(cat "$http_tmp/after.sql")"
 
 expect_exit 0 "the audit chain still verifies" "$mdm" audit verify
+# a stale copy of an erased key: refused, kept as a reject the reply names
+expect_problem "a stale copy of an erased key is refused" 422 eunprocessable POST /v1/sources/web/records -H "$(A web)" "${J[@]}" \
+    -d '{"source_key": "W-1", "first_name": "Hooky", "last_name": "Webbzarn"}'
+expect_contains "the reply names the stored reject" \
+    "kept as reject $(sql "SELECT max(id) FROM record_reject WHERE source = 'web' AND source_key = 'W-1' AND reasons @> '[{\"reason\": \"erased_subject\"}]'")" "$body"
 expect_status "audit of the merge after the erasure" 200 GET "/v1/audit?action=entity.merge" -H "$(A admin)"
 expect_eq "the merge reason reads [erased]" "$(jq -r '.items | .[0].reason' <<<"$body")" "[erased]"
 expect_status "audit of the pin after the erasure" 200 GET "/v1/audit?action=entity.pin&target=entity:$subject" -H "$(A admin)"
