@@ -24,11 +24,13 @@ const char mdm_h_openapi_doc[] =
 
 static const char base_doc[] =
     "{\"openapi\": \"3.1.0\","
-    " \"info\": {\"title\": \"mdm HTTP API\", \"version\": \"1\", \"description\":"
+    " \"info\": {\"title\": \"mdm HTTP API\", \"version\": \"1.1.0\", \"description\":"
     " \"Customer master data and identity resolution. Every error is application/problem+json"
     " (RFC 9457) with a stable code. Authenticate with Authorization: Bearer KEY (mdm apikey"
     " create). Roles: source (bound to one source system), reader, steward, compliance, admin"
-    " (admin may call every route).\"},"
+    " (admin may call every route). Versioning: /v1 only grows (new routes, new optional"
+    " members, new headers); a route or member to be removed is first marked deprecated here"
+    " and answers with Deprecation and Sunset headers; changes are listed in docs/API.md.\"},"
     " \"servers\": [{\"url\": \"/\", \"description\": \"the server that serves this"
     " document\"}],"
     " \"paths\": {},"
