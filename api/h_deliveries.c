@@ -3,6 +3,7 @@
  * POST /v1/deliveries/replay requeues dead and rejected deliveries ({"dead": true}) or a
  * subscription from an outbox seq ({"subscription_id": N, "from_seq": S}). */
 #include "api/handlers.h"
+#include "mdm/propagation.h"
 #include "mdm/publish.h"
 
 #include <microhttpd.h>
@@ -116,4 +117,39 @@ void mdm_h_deliveries_replay(mdm_http_req *req)
         return;
     }
     mdm_http_reply_json(req, MHD_HTTP_OK, json_pack("{s:I}", "replayed", (json_int_t)count));
+}
+
+/* GET /v1/entities/{id}/propagation ------------------------------------------------------ */
+
+const char mdm_h_entity_propagation_doc[] =
+    "{\"summary\": \"Where each subscribed system stands for one golden record\", \"tags\":"
+    " [\"publishing\"], \"description\": \"For every subscription with a delivery for the"
+    " entity: the newest entity version it acknowledged and when, the deliveries still open"
+    " (pending or dead) with their age, and whether the oldest is past the subscription's"
+    " max_delay_seconds (its propagation SLA). state is current (nothing open), pending or"
+    " dead.\", \"responses\": {\"200\": {\"description\": \"the propagation status\","
+    " \"content\": {\"application/json\": {\"schema\": {\"type\": \"object\", \"required\":"
+    " [\"entity_id\", \"version\", \"systems\"], \"properties\": {\"entity_id\": {\"type\":"
+    " \"integer\"}, \"version\": {\"type\": \"integer\"}, \"systems\": {\"type\": \"array\","
+    " \"items\": {\"type\": \"object\", \"properties\": {\"subscription_id\": {\"type\":"
+    " \"integer\"}, \"source\": {\"type\": \"string\"}, \"active\": {\"type\": \"boolean\"},"
+    " \"max_delay_seconds\": {\"type\": [\"integer\", \"null\"]}, \"state\": {\"enum\":"
+    " [\"current\", \"pending\", \"dead\"]}, \"acknowledged_version\": {\"type\":"
+    " [\"integer\", \"null\"]}, \"acknowledged_at\": {\"type\": [\"string\", \"null\"]},"
+    " \"oldest_open_age_seconds\": {\"type\": [\"number\", \"null\"]}, \"over_sla\":"
+    " {\"type\": \"boolean\"}, \"open\": {\"type\": \"array\", \"items\": {\"type\":"
+    " \"object\"}}}}}}}}}}}}";
+
+void mdm_h_entity_propagation(mdm_http_req *req)
+{
+    int64_t id;
+    if (!mdm_http_param_id(req, "id", "entity", &id))
+        return;
+    json_t *out = NULL;
+    mdm_err err = {0};
+    if (mdm_propagation_entity(mdm_http_db(req), id, &out, &err) != MDM_OK) {
+        mdm_http_reply_problem(req, &err);
+        return;
+    }
+    mdm_http_reply_json(req, MHD_HTTP_OK, out);
 }

@@ -4,6 +4,7 @@
  * deliveries) are read from the database at scrape time with one read-only statement. */
 #include "api/handlers.h"
 #include "common/log.h"
+#include "mdm/propagation.h"
 #include "mdm/publish.h"
 
 #include <microhttpd.h>
@@ -87,6 +88,8 @@ void mdm_h_metrics(mdm_http_req *req)
         /* push delivery: per-subscription gauges and this process's counters */
         if (mdm_publish_metrics_text(db, &out, &err) != MDM_OK)
             mdm_log(MDM_LOG_WARN, "event=publish_metrics_failed msg=\"%s\"", err.msg);
+        if (mdm_propagation_metrics_text(db, &out, &err) != MDM_OK)
+            mdm_log(MDM_LOG_WARN, "event=propagation_metrics_failed msg=\"%s\"", err.msg);
     }
     size_t len = out.len;
     mdm_http_reply_raw(req, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8",

@@ -55,6 +55,7 @@ MDM_HTTP_HANDLER(mdm_h_match);
 /* h_consent.c: consent events, derived state, the streamed audit export */
 MDM_HTTP_HANDLER(mdm_h_consent_events);
 MDM_HTTP_HANDLER(mdm_h_entity_consent);
+MDM_HTTP_HANDLER(mdm_h_entity_propagation);
 MDM_HTTP_HANDLER(mdm_h_consent_audit);
 
 /* h_subjects.c: subject access export and erasure */

@@ -75,6 +75,7 @@ const mdm_http_route mdm_http_routes[] = {
     ROUTE("POST", "/v1/consent-events", MDM_ROLES_SOURCE_WRITE, mdm_h_consent_events,
           MDM_HTTP_BODY_JSON, 0),
     ROUTE("GET", "/v1/entities/{id}/consent", MDM_ROLES_READ, mdm_h_entity_consent, 0, 0),
+    ROUTE("GET", "/v1/entities/{id}/propagation", MDM_ROLES_READ, mdm_h_entity_propagation, 0, 0),
     ROUTE("GET", "/v1/consent/audit", MDM_ROLES_COMPLIANCE, mdm_h_consent_audit, 0, 0),
     ROUTE("GET", "/v1/subjects/{id}/export", MDM_ROLES_COMPLIANCE, mdm_h_subject_export, 0, 0),
     ROUTE("POST", "/v1/subjects/{id}/erase", MDM_ROLES_COMPLIANCE, mdm_h_subject_erase,
@@ -1515,8 +1516,7 @@ void mdm_http_metrics_write(mdm_http_req *req, mdm_buf *out)
             for (size_t j = 0; j < ncounters; j++)
                 if (strcmp(counters[j].name, kc->name) == 0 && strcmp(counters[j].labels, *l) == 0)
                     v = atomic_load(&counters[j].value);
-            mdm_buf_printf(out, "%s%s%s%s %lld\n", kc->name, **l ? "{" : "", *l, **l ? "}" : "",
-                           v);
+            mdm_buf_printf(out, "%s%s%s%s %lld\n", kc->name, **l ? "{" : "", *l, **l ? "}" : "", v);
         }
     }
     pthread_mutex_unlock(&counters_lock);

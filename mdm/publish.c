@@ -281,9 +281,9 @@ static mdm_status check_event_types(const json_t *a, const char *ptr, const char
 static mdm_status check_subscription(const json_t *o, const char *ptr, const char *where,
                                      bool from_config, bool create, mdm_err *err)
 {
-    static const char *const keys[] = {"source",     "url",          "secret",
-                                       "secret_env", "event_types",  "mapping",
-                                       "active",     "max_attempts", "scope"};
+    static const char *const keys[] = {
+        "source",  "url",    "secret",       "secret_env", "event_types",
+        "mapping", "active", "max_attempts", "scope",      "max_delay_seconds"};
     char p[256];
     if (!json_is_object(o))
         return mdm_err_set_field(err, MDM_EINVAL, ptr, "%s: a subscription must be an object",
@@ -365,6 +365,14 @@ static mdm_status check_subscription(const json_t *o, const char *ptr, const cha
     if (ma && (!json_is_integer(ma) || json_integer_value(ma) < 1 || json_integer_value(ma) > 100))
         return mdm_err_set_field(err, MDM_EINVAL, p,
                                  "%s: max_attempts must be an integer from 1 to 100", where);
+    const json_t *md = json_object_get(o, "max_delay_seconds");
+    snprintf(p, sizeof p, "%.100s/max_delay_seconds", ptr);
+    if (md && !json_is_null(md) &&
+        (!json_is_integer(md) || json_integer_value(md) < 1 || json_integer_value(md) > 2592000))
+        return mdm_err_set_field(err, MDM_EINVAL, p,
+                                 "%s: max_delay_seconds must be an integer from 1 to 2592000 "
+                                 "(30 days), or null for no limit",
+                                 where);
     const json_t *scope = json_object_get(o, "scope");
     snprintf(p, sizeof p, "%.100s/scope", ptr);
     if (scope && (!json_is_string(scope) || (strcmp(json_string_value(scope), "source") != 0 &&
@@ -422,18 +430,21 @@ void mdm_publish_mask_secrets(json_t *config_json)
 static const mdm_db_stmt st_sync_upsert = {
     "publish_sync_upsert",
     "INSERT INTO subscription (source, url, secret, event_types, mapping, active, max_attempts, "
-    "scope, origin) VALUES ($1, $2, $3, ARRAY(SELECT jsonb_array_elements_text($4::jsonb)), "
-    "$5::jsonb, $6::boolean, $7::int, $8, 'config') "
+    "scope, max_delay_seconds, origin) VALUES ($1, $2, $3, "
+    "ARRAY(SELECT jsonb_array_elements_text($4::jsonb)), $5::jsonb, $6::boolean, $7::int, $8, "
+    "$9::int, 'config') "
     "ON CONFLICT (source, url) DO UPDATE SET secret = EXCLUDED.secret, "
     "event_types = EXCLUDED.event_types, mapping = EXCLUDED.mapping, active = EXCLUDED.active, "
-    "max_attempts = EXCLUDED.max_attempts, scope = EXCLUDED.scope, origin = 'config', "
-    "updated_at = now() "
+    "max_attempts = EXCLUDED.max_attempts, scope = EXCLUDED.scope, "
+    "max_delay_seconds = EXCLUDED.max_delay_seconds, origin = 'config', updated_at = now() "
     "WHERE (subscription.secret, subscription.event_types, subscription.mapping, "
-    "subscription.active, subscription.max_attempts, subscription.scope, subscription.origin) "
+    "subscription.active, subscription.max_attempts, subscription.scope, "
+    "subscription.max_delay_seconds, subscription.origin) "
     "IS DISTINCT FROM (EXCLUDED.secret, EXCLUDED.event_types, EXCLUDED.mapping, "
-    "EXCLUDED.active, EXCLUDED.max_attempts, EXCLUDED.scope, 'config') "
+    "EXCLUDED.active, EXCLUDED.max_attempts, EXCLUDED.scope, EXCLUDED.max_delay_seconds, "
+    "'config') "
     "RETURNING id, (xmax = 0) AS created",
-    8};
+    9};
 static const mdm_db_stmt st_sync_retire = {
     "publish_sync_retire",
     "UPDATE subscription SET active = false, updated_at = now() WHERE origin = 'config' AND "
@@ -485,6 +496,10 @@ static mdm_status sync_tx(mdm_db *db, void *arg, mdm_err *err)
         char ma_s[16];
         snprintf(ma_s, sizeof ma_s, "%d", ma ? (int)json_integer_value(ma) : c->max_attempts);
         json_t *active = json_object_get(s, "active");
+        json_t *md = json_object_get(s, "max_delay_seconds");
+        char md_s[16] = "";
+        if (json_is_integer(md))
+            snprintf(md_s, sizeof md_s, "%d", (int)json_integer_value(md));
         const char *params[] = {
             json_string_value(json_object_get(s, "source")),
             json_string_value(json_object_get(s, "url")),
@@ -495,8 +510,8 @@ static mdm_status sync_tx(mdm_db *db, void *arg, mdm_err *err)
             mapping_s ? mapping_s : "{}",
             active && json_is_false(active) ? "false" : "true",
             ma_s,
-            json_object_get(s, "scope") ? json_string_value(json_object_get(s, "scope"))
-                                        : "source"};
+            json_object_get(s, "scope") ? json_string_value(json_object_get(s, "scope")) : "source",
+            md_s[0] ? md_s : NULL};
         PGresult *res = NULL;
         st = mdm_db_exec(db, &st_sync_upsert, params, &res, err);
         free(types_s);
@@ -1632,17 +1647,15 @@ void mdm_publish_stop(void)
 /* ---------------------------------------------------------------------------------- */
 /* Management                                                                          */
 
-#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
-
 /* clang-format off */
 static const mdm_db_stmt st_list = {
     "publish_list",
     "SELECT id, subscription_id, seq, entity_id, state, attempts, "
-    TS("next_attempt_at") " AS next_attempt_at, "
-    TS("last_attempt_at") " AS last_attempt_at, "
+    MDM_DB_TS("next_attempt_at") " AS next_attempt_at, "
+    MDM_DB_TS("last_attempt_at") " AS last_attempt_at, "
     "last_status, last_response, "
-    TS("created_at") " AS created_at, "
-    TS("done_at") " AS done_at "
+    MDM_DB_TS("created_at") " AS created_at, "
+    MDM_DB_TS("done_at") " AS done_at "
     "FROM delivery WHERE id > $1 AND ($2::text IS NULL OR state = $2) "
     "AND ($3::bigint = 0 OR subscription_id = $3) ORDER BY id LIMIT $4",
     4};
@@ -1849,7 +1862,8 @@ mdm_status mdm_publish_replay_from(mdm_db *db, int64_t subscription_id, int64_t 
 /* clang-format off */
 #define SUB_COLS                                                                                   \
     "id, source, url, event_types::text[] AS event_types, mapping::text AS mapping, active, "     \
-    "max_attempts, scope, origin, " TS("created_at") " AS created_at, " TS("updated_at")           \
+    "max_attempts, scope, max_delay_seconds, origin, " MDM_DB_TS("created_at") " AS created_at, "        \
+    MDM_DB_TS("updated_at")                                                                               \
     " AS updated_at, secret <> '' AS secret_set, array_to_json(event_types)::text AS types_json"
 
 static const mdm_db_stmt st_sub_list = {
@@ -1860,12 +1874,12 @@ static const mdm_db_stmt st_sub_get = {
 static const mdm_db_stmt st_sub_insert = {
     "publish_sub_insert",
     "INSERT INTO subscription (source, url, secret, event_types, mapping, active, max_attempts, "
-    "scope, origin) VALUES ($1, $2, $3, CASE WHEN $4::jsonb IS NULL THEN "
+    "scope, max_delay_seconds, origin) VALUES ($1, $2, $3, CASE WHEN $4::jsonb IS NULL THEN "
     "'{created,updated,merged,split,consent_changed,deleted}'::text[] "
     "ELSE ARRAY(SELECT jsonb_array_elements_text($4::jsonb)) END, coalesce($5::jsonb, '{}'), "
-    "coalesce($6::boolean, true), coalesce($7::int, 8), coalesce($8, 'source'), 'api') "
-    "RETURNING id",
-    8};
+    "coalesce($6::boolean, true), coalesce($7::int, 8), coalesce($8, 'source'), "
+    "nullif($9::text, '')::int, 'api') RETURNING id",
+    9};
 static const mdm_db_stmt st_sub_update = {
     "publish_sub_update",
     "UPDATE subscription SET url = coalesce($2, url), secret = coalesce($3, secret), "
@@ -1873,8 +1887,10 @@ static const mdm_db_stmt st_sub_update = {
     "ELSE ARRAY(SELECT jsonb_array_elements_text($4::jsonb)) END, "
     "mapping = coalesce($5::jsonb, mapping), active = coalesce($6::boolean, active), "
     "max_attempts = coalesce($7::int, max_attempts), scope = coalesce($8, scope), "
+    "max_delay_seconds = CASE WHEN $9::text IS NULL THEN max_delay_seconds "
+    "ELSE nullif($9::text, '')::int END, "
     "updated_at = now() WHERE id = $1 RETURNING id",
-    8};
+    9};
 static const mdm_db_stmt st_sub_deactivate = {
     "publish_sub_deactivate",
     "UPDATE subscription SET active = false, updated_at = now() WHERE id = $1 RETURNING id", 1};
@@ -1904,6 +1920,7 @@ static json_t *sub_row(const PGresult *res, int r)
                         json_boolean(strcmp(mdm_db_get(res, r, "active", "f"), "t") == 0));
     set_int_or_null(o, "max_attempts", res, r);
     set_str_or_null(o, "scope", res, r);
+    set_int_or_null(o, "max_delay_seconds", res, r);
     set_str_or_null(o, "origin", res, r);
     set_str_or_null(o, "created_at", res, r);
     set_str_or_null(o, "updated_at", res, r);
@@ -1949,8 +1966,8 @@ mdm_status mdm_publish_sub_get(mdm_db *db, int64_t id, json_t **out, mdm_err *er
 /* Text parameters of a create/update body; dumped JSON is owned by the struct. */
 typedef struct sub_params {
     char *types, *mapping;
-    char max_attempts[16];
-    const char *v[8];
+    char max_attempts[16], max_delay[16];
+    const char *v[9];
 } sub_params;
 
 static void sub_params_fill(sub_params *sp, const json_t *body)
@@ -1972,6 +1989,11 @@ static void sub_params_fill(sub_params *sp, const json_t *body)
     sp->v[5] = a ? (json_is_true(a) ? "true" : "false") : NULL;
     sp->v[6] = ma ? sp->max_attempts : NULL;
     sp->v[7] = json_string_value(json_object_get(body, "scope"));
+    /* max_delay_seconds: absent keeps it, null clears it ("" below), a number sets it */
+    const json_t *md = json_object_get(body, "max_delay_seconds");
+    if (json_is_integer(md))
+        snprintf(sp->max_delay, sizeof sp->max_delay, "%d", (int)json_integer_value(md));
+    sp->v[8] = md ? sp->max_delay : NULL;
 }
 
 static void sub_params_free(sub_params *sp)
