@@ -67,6 +67,7 @@ export const api = {
   related: (id) => call('GET', `/v1/entities/${id}/related`),
   relate: (id, other, reason) => call('POST', '/v1/relationships', { entity_a: id, entity_b: other, reason }),
   unrelate: (id, other) => call('DELETE', `/v1/relationships/${id}/${other}`),
+  propagation: (id) => call('GET', `/v1/entities/${id}/propagation`),
   search: (params) => call('GET', `/v1/entities${q(params)}`),
   merge: (id, version, other, reason) =>
     call('POST', `/v1/entities/${id}/merge`, { other, version, reason: reason || undefined }),

@@ -66,6 +66,26 @@ function consentList(c) {
       h('td', {}, fmtTime(r.captured_at)), h('td', {}, r.source ? `${r.source}:${r.source_key}` : '')))));
 }
 
+// Where each subscribed system stands: current, or what is still on its way (and for
+// how long, against the subscription's propagation SLA).
+const age = (s) => (s < 120 ? `${Math.round(s)} s` : s < 7200 ? `${Math.round(s / 60)} min` : `${Math.round(s / 3600)} h`);
+function propagationList(p) {
+  const systems = (p && p.systems) || [];
+  if (!systems.length) return h('p', { class: 'muted' }, 'No subscribed system has received this golden record.');
+  return h('table', { class: 'propagation', id: 'propagation' },
+    h('thead', {}, h('tr', {}, ...['System', 'State', 'Has version', 'Waiting'].map((t) => h('th', { scope: 'col' }, t)))),
+    h('tbody', {}, ...systems.map((s) => h('tr', { dataset: { source: s.source, state: s.state } },
+      h('td', {}, s.source),
+      h('td', {}, h('span', { class: `badge ${s.state === 'current' ? 'granted' : s.state === 'dead' ? 'denied' : 'claimed'}` },
+        s.state === 'current' ? 'up to date' : s.state), s.over_sla ? h('span', { class: 'badge denied' }, ' late') : null),
+      h('td', {}, s.acknowledged_version === null ? '—' : `${s.acknowledged_version}${s.acknowledged_version === p.version ? ' (current)' : ` of ${p.version}`}`),
+      h('td', {}, s.open.length
+        ? `${s.open.length} change${s.open.length === 1 ? '' : 's'}, oldest ${age(s.oldest_open_age_seconds)}` +
+          `${s.max_delay_seconds ? ` (SLA ${age(s.max_delay_seconds)})` : ''}, ${s.open[0].attempts} attempt${s.open[0].attempts === 1 ? '' : 's'}` +
+          `${s.open[0].last_status ? `, last answer ${s.open[0].last_status}` : ''}`
+        : h('span', { class: 'muted' }, 'nothing'))))));
+}
+
 function historyList(hist, onUnmerge) {
   const events = (hist && hist.events) || [];
   if (!events.length) return h('p', { class: 'muted' }, 'No link events.');
@@ -117,11 +137,12 @@ function householdBlock(hh, id) {
 export async function renderEntity(view, requested) {
   const e = await api.entity(requested);
   const id = e.id; // the survivor when the requested id was merged away
-  const [hist, consent, household, related] = await Promise.all([
+  const [hist, consent, household, related, propagation] = await Promise.all([
     api.history(id).catch(() => null),
     api.consent(id).catch(() => null),
     api.household(id).catch(() => null),
     api.related(id).catch(() => null),
+    api.propagation(id).catch(() => null),
   ]);
   const reload = () => {
     view.replaceChildren();
@@ -347,6 +368,8 @@ export async function renderEntity(view, requested) {
           householdBlock(household, id),
           h('h4', {}, 'Related golden records'), relatedList(others, onRemove), relForm),
         h('section', { 'aria-labelledby': 'consent-title' }, h('h3', { id: 'consent-title' }, 'Consent'), consentList(consent)),
+        h('section', { 'aria-labelledby': 'propagation-title' },
+          h('h3', { id: 'propagation-title' }, 'Subscribed systems'), propagationList(propagation)),
         h('section', {}, mergeForm))),
     pinDialog);
 }

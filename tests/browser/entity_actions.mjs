@@ -27,6 +27,11 @@ for (let i = 0; i < 60; i++) {
   people.push([crm, 'crm', { source_key: `PW-${i}`, first_name: `${FIRST[i % 26]}${i >= 26 ? ['ina', 'ette', 'o'][Math.floor(i / 26) - 1] : ''}`,
     last_name: 'Pagewood', birth_date: `${1940 + i}-0${1 + (i % 9)}-1${i % 10}`, emails: [{ value: `pagewood.${i}@example.org` }] }]);
 }
+// the CRM subscribes to its customers' golden records; its URL is one the egress guard
+// refuses, so its deliveries stay pending, as for a system that is down
+const sub = await api('POST', '/v1/subscriptions', { source: 'crm', url: 'http://127.0.0.1:9/hook',
+  secret: 'browser-test-secret-0123456789', max_delay_seconds: 60 }, admin);
+if (sub.status !== 201) throw new Error(`subscription: ${sub.status} ${JSON.stringify(sub.body)}`);
 const ent = {};
 for (const [k, src, rec] of people) {
   const r = await api('POST', `/v1/sources/${src}/records`, rec, k);
@@ -243,6 +248,26 @@ await test(page, 'ids_masked_by_role', async () => {
   check(cell === masked && !cell.includes(full), `the screen shows the mask (${cell})`);
   const recs = await page.locator('#source-records').textContent();
   check(!recs.includes(full), 'no source record shows it either');
+});
+
+// issue 22: the entity screen says where each subscribed system stands
+await test(page, 'entity_propagation', async () => {
+  const id = live('W-3');
+  let p = null;
+  for (let i = 0; i < 100; i++) { // the fan-out runs in the server's own thread
+    p = (await api('GET', `/v1/entities/${id}/propagation`)).body;
+    if (p.systems && p.systems.length) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  check(p.systems.length === 1 && p.systems[0].source === 'crm', `the CRM is subscribed (${JSON.stringify(p.systems)})`);
+  await page.goto(`${base}/ui/#/entity/${id}`);
+  const row = page.locator('#propagation tr[data-source="crm"]');
+  await row.waitFor();
+  check(await row.getAttribute('data-state') === p.systems[0].state, `the row shows the API's state (${p.systems[0].state})`);
+  const text = await row.textContent();
+  check(p.systems[0].state !== 'current' && /\d+ changes?, oldest/.test(text) && /SLA 60 s/.test(text),
+    `a system that is down shows what waits and its SLA (${text})`);
+  await screens(page, 'entity-propagation');
 });
 
 await test(page, 'entity_no_script_errors', async () => {
