@@ -302,6 +302,31 @@ const char mdm_h_assertion_doc[] =
     " record_b, reason?}. Resolution always obeys assertions.\","
     " \"responses\": {\"200\": {\"description\": \"the assertion\", \"content\": " OBJ "}}}";
 
+const char mdm_h_assertion_list_doc[] =
+    "{\"summary\": \"List steward assertions\", \"tags\": [\"stewardship\"], \"description\":"
+    " \"never_link and always_link assertions in id order, those an unmerge or split wrote"
+    " included, optionally of one record.\", \"parameters\": [{\"name\": \"record_id\", \"in\":"
+    " \"query\", \"schema\": {\"type\": \"integer\"}}, {\"name\": \"after\", \"in\": \"query\","
+    " \"schema\": {\"type\": \"integer\", \"default\": 0}, \"description\": \"cursor: the next"
+    " value of the previous page\"}, {\"name\": \"limit\", \"in\": \"query\", \"schema\":"
+    " {\"type\": \"integer\", \"minimum\": 1, \"maximum\": 1000, \"default\": 100}}],"
+    " \"responses\": {\"200\": {\"description\": \"a page of assertions\", \"content\":"
+    " {\"application/json\": {\"schema\": {\"type\": \"object\", \"properties\": {\"items\":"
+    " {\"type\": \"array\", \"items\": {\"type\": \"object\", \"properties\": {\"id\": {\"type\":"
+    " \"integer\"}, \"kind\": {\"enum\": [\"never_link\", \"always_link\"]}, \"record_a\":"
+    " {\"type\": \"integer\"}, \"record_b\": {\"type\": \"integer\"}, \"actor\": {\"type\":"
+    " \"string\"}, \"reason\": {\"type\": [\"string\", \"null\"]}, \"created_at\": {\"type\":"
+    " \"string\"}}}}, \"next\": {\"type\": [\"integer\", \"null\"]}}}}}}}}";
+
+const char mdm_h_assertion_delete_doc[] =
+    "{\"summary\": \"Remove a steward assertion\", \"tags\": [\"stewardship\"],"
+    " \"description\": \"The pair is free for automatic matching again from the next"
+    " resolution on (a never_link an unmerge or split wrote, once the steward knows better)."
+    " Audited as assertion.remove. Query reason= is kept with the audit row.\","
+    " \"parameters\": [{\"name\": \"reason\", \"in\": \"query\", \"schema\": {\"type\":"
+    " \"string\"}}], \"responses\": {\"200\": {\"description\": \"the assertion as it was\","
+    " \"content\": " OBJ "}}}";
+
 const char mdm_h_explain_doc[] =
     "{\"summary\": \"Field-by-field match weights of two source records\", \"tags\":"
     " [\"stewardship\"], \"parameters\": ["
@@ -920,6 +945,37 @@ void mdm_h_assertion(mdm_http_req *req)
                                                (json_int_t)(a < c ? a : c), "record_b",
                                                (json_int_t)(a < c ? c : a))
                                    : NULL);
+}
+
+void mdm_h_assertion_list(mdm_http_req *req)
+{
+    long long record_id, after, limit;
+    if (!mdm_http_query_int(req, "record_id", 0, 0, INT64_MAX, &record_id) ||
+        !mdm_http_query_int(req, "after", 0, 0, INT64_MAX, &after) ||
+        !mdm_http_query_int(req, "limit", 100, 1, 1000, &limit))
+        return;
+    json_t *out = NULL;
+    mdm_err err = {0};
+    mdm_status st =
+        mdm_merge_assertions(mdm_http_db(req), record_id, after, (int)limit, &out, &err);
+    reply_body_status(req, st, &err, out);
+}
+
+void mdm_h_assertion_delete(mdm_http_req *req)
+{
+    int64_t id;
+    if (!mdm_http_param_id(req, "id", "assertion", &id))
+        return;
+    const char *reason = mdm_http_query(req, "reason");
+    if (reason && strlen(reason) > MDM_AUDIT_MAX_REASON) {
+        fail(req, MDM_EINVAL, "/query/reason", "reason is too long");
+        return;
+    }
+    mdm_merge_actor who = {mdm_http_actor(req), mdm_http_role(req), reason};
+    json_t *removed = NULL;
+    mdm_err err = {0};
+    mdm_status st = mdm_merge_unassert(mdm_http_db(req), id, &who, &removed, &err);
+    reply_body_status(req, st, &err, removed);
 }
 
 /* ---- explain ---------------------------------------------------------------------- */

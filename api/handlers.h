@@ -90,6 +90,8 @@ MDM_HTTP_HANDLER(mdm_h_entity_unmerge);
 MDM_HTTP_HANDLER(mdm_h_entity_pin);
 MDM_HTTP_HANDLER(mdm_h_entity_unpin);
 MDM_HTTP_HANDLER(mdm_h_assertion);
+MDM_HTTP_HANDLER(mdm_h_assertion_list);
+MDM_HTTP_HANDLER(mdm_h_assertion_delete);
 MDM_HTTP_HANDLER(mdm_h_explain);
 MDM_HTTP_HANDLER(mdm_h_audit);
 

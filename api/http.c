@@ -104,6 +104,8 @@ const mdm_http_route mdm_http_routes[] = {
     ROUTE("DELETE", "/v1/entities/{id}/pins/{attr}", MDM_ROLE_STEWARD, mdm_h_entity_unpin, 0,
           MDM_HTTP_IF_MATCH),
     ROUTE("POST", "/v1/assertions", MDM_ROLE_STEWARD, mdm_h_assertion, MDM_HTTP_BODY_JSON, 0),
+    ROUTE("GET", "/v1/assertions", MDM_ROLE_STEWARD, mdm_h_assertion_list, 0, 0),
+    ROUTE("DELETE", "/v1/assertions/{id}", MDM_ROLE_STEWARD, mdm_h_assertion_delete, 0, 0),
     ROUTE("GET", "/v1/explain", MDM_ROLE_STEWARD, mdm_h_explain, 0, 0),
     ROUTE("GET", "/v1/audit", MDM_ROLES_COMPLIANCE, mdm_h_audit, 0, 0),
     ROUTE("GET", "/v1/rejects", MDM_ROLE_STEWARD, mdm_h_rejects, 0, 0),

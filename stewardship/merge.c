@@ -130,6 +130,20 @@ static const mdm_db_stmt stmt_assert_put = {
     " actor = EXCLUDED.actor, reason = EXCLUDED.reason, created_at = now()",
     5};
 
+#define ASSERTION_JSON                                                                             \
+    "json_build_object('id', a.id, 'kind', a.kind, 'record_a', a.record_a, 'record_b',"            \
+    " a.record_b, 'actor', a.actor, 'reason', a.reason, 'created_at', " MDM_DB_TS(                 \
+        "a.created_at") ")"
+static const mdm_db_stmt stmt_assert_list = {
+    "merge_assert_list",
+    "SELECT coalesce(json_agg(" ASSERTION_JSON " ORDER BY a.id), '[]')::text AS items,"
+    " max(a.id) AS last, count(*) AS n FROM (SELECT * FROM steward_assertion a WHERE a.id > $1"
+    " AND ($2::bigint = 0 OR $2 IN (a.record_a, a.record_b)) ORDER BY a.id LIMIT $3) a",
+    3};
+static const mdm_db_stmt stmt_assert_delete = {
+    "merge_assert_delete",
+    "DELETE FROM steward_assertion a WHERE a.id = $1 RETURNING " ASSERTION_JSON "::text AS j", 1};
+
 static const mdm_db_stmt stmt_same_entity = {
     "merge_same_entity",
     "SELECT count(*) AS n FROM membership a JOIN membership b ON a.entity_id = b.entity_id"
@@ -871,4 +885,80 @@ mdm_status mdm_merge_assert(mdm_db *db, const char *kind, int64_t record_a, int6
     assert_ctx c = {kind, record_a < record_b ? record_a : record_b,
                     record_a < record_b ? record_b : record_a, who};
     return mdm_db_run_tx(db, "merge_assert", assert_fn, &c, err);
+}
+
+mdm_status mdm_merge_assertions(mdm_db *db, int64_t record_id, int64_t after, int limit,
+                                json_t **out, mdm_err *err)
+{
+    *out = NULL;
+    char afters[32], recs[32], lims[16];
+    ID(afters, after);
+    ID(recs, record_id);
+    snprintf(lims, sizeof lims, "%d", limit);
+    const char *p[] = {afters, recs, lims};
+    PGresult *res = NULL;
+    mdm_status st = mdm_db_exec(db, &stmt_assert_list, p, &res, err);
+    if (st != MDM_OK)
+        return st;
+    json_t *items = json_loads(mdm_db_get(res, 0, "items", "[]"), 0, NULL);
+    long long n = mdm_db_get_ll(res, 0, "n", 0);
+    long long last = mdm_db_get_ll(res, 0, "last", 0);
+    PQclear(res);
+    if (!items)
+        return mdm_err_set(err, MDM_EINTERNAL, "cannot read the assertions");
+    *out = json_pack("{s:o,s:o}", "items", items, "next",
+                     n == limit && last ? json_integer(last) : json_null());
+    return MDM_OK;
+}
+
+typedef struct unassert_ctx {
+    int64_t id;
+    const mdm_merge_actor *who;
+    json_t *removed;
+} unassert_ctx;
+
+static mdm_status unassert_fn(mdm_db *db, void *arg, mdm_err *err)
+{
+    unassert_ctx *c = arg;
+    json_decref(c->removed); /* a retried transaction starts over */
+    c->removed = NULL;
+    char ids[32];
+    ID(ids, c->id);
+    const char *p[] = {ids};
+    PGresult *res = NULL;
+    mdm_status st = mdm_db_exec(db, &stmt_assert_delete, p, &res, err);
+    if (st != MDM_OK)
+        return st;
+    c->removed = PQntuples(res) == 1 ? json_loads(mdm_db_get(res, 0, "j", ""), 0, NULL) : NULL;
+    PQclear(res);
+    if (!c->removed)
+        return mdm_err_set(err, MDM_ENOTFOUND, "no assertion %lld", (long long)c->id);
+    char target[80];
+    snprintf(target, sizeof target, "records:%lld,%lld",
+             (long long)json_integer_value(json_object_get(c->removed, "record_a")),
+             (long long)json_integer_value(json_object_get(c->removed, "record_b")));
+    json_t *before = json_pack("{s:O,s:O,s:O}", "id", json_object_get(c->removed, "id"), "kind",
+                               json_object_get(c->removed, "kind"), "actor",
+                               json_object_get(c->removed, "actor"));
+    st = mdm_audit_append(db, c->who->name, c->who->role, "assertion.remove", target,
+                          reason_of(c->who), before, NULL, err);
+    json_decref(before);
+    return st;
+}
+
+mdm_status mdm_merge_unassert(mdm_db *db, int64_t id, const mdm_merge_actor *who, json_t **removed,
+                              mdm_err *err)
+{
+    if (removed)
+        *removed = NULL;
+    mdm_status st = check_who(who, err);
+    if (st != MDM_OK)
+        return st;
+    unassert_ctx c = {id, who, NULL};
+    st = mdm_db_run_tx(db, "merge_unassert", unassert_fn, &c, err);
+    if (st == MDM_OK && removed)
+        *removed = c.removed;
+    else
+        json_decref(c.removed);
+    return st;
 }

@@ -95,4 +95,18 @@ mdm_status mdm_merge_assert(mdm_db *db, const char *kind, int64_t record_a, int6
                             const mdm_merge_actor *who, mdm_err *err)
     __attribute__((warn_unused_result));
 
+/* Assertions in id order after `after` (a keyset cursor), of one record when record_id >
+ * 0, at most limit: *out = {"items": [{id, kind, record_a, record_b, actor, reason,
+ * created_at}], "next": last id or null}. Those an unmerge or split wrote are there too
+ * (actor and reason say so). */
+mdm_status mdm_merge_assertions(mdm_db *db, int64_t record_id, int64_t after, int limit,
+                                json_t **out, mdm_err *err) __attribute__((warn_unused_result));
+
+/* Removes assertion id (audited as assertion.remove with the assertion as it was): the
+ * pair is free again for automatic matching from the next resolution on. The steward
+ * labels the assertion gave stay, as the record of a past decision. MDM_ENOTFOUND for
+ * an unknown id. *removed (may be NULL) receives the assertion as it was. */
+mdm_status mdm_merge_unassert(mdm_db *db, int64_t id, const mdm_merge_actor *who, json_t **removed,
+                              mdm_err *err) __attribute__((warn_unused_result));
+
 #endif

@@ -95,6 +95,23 @@ bea=$(printf '%s' "$body" | jq .moved_to)
 expect_eq "Bea has her own entity" "$(sql "SELECT entity_id FROM membership WHERE record_id = $r2 AND active")" "$bea"
 expect_problem "merge is forbidden after the split" 409 econflict POST "/v1/entities/$e1/merge" -H "$(auth steward)" "${J[@]}" -d "{\"other\": $bea}"
 expect_problem "the rejected pair cannot be merged by hand either" 409 econflict POST "/v1/entities/$e3/merge" -H "$(auth steward)" "${J[@]}" -d "{\"other\": $e4}"
+# the split's never_link can be listed and removed (audited); then the pair may merge
+expect_status "assertions of Bea's record" 200 GET "/v1/assertions?record_id=$r2" -H "$(auth steward)"
+nl=$(jq -r '[.items[] | select(.kind == "never_link") | .id] | join(" ")' <<<"$body")
+expect_eq "the split wrote a never_link" "$([ -n "$nl" ] && echo yes)" "yes"
+expect_problem "a reader may not list them" 403 eforbidden GET /v1/assertions -H "$(auth reader)"
+a0=$(sql "SELECT count(*) FROM audit_log WHERE action = 'assertion.remove'")
+for a in $nl; do
+    expect_status "remove never_link $a" 200 DELETE "/v1/assertions/$a?reason=split%20by%20mistake" -H "$(auth steward)"
+done
+expect_eq "each removal audited" \
+    "$(sql "SELECT count(*) FROM audit_log WHERE action = 'assertion.remove'")" "$((a0 + $(wc -w <<<"$nl")))"
+expect_status "the audit view shows the removal and its reason" 200 GET "/v1/audit?action=assertion.remove" -H "$(auth admin)"
+expect_eq "reason shown" "$(jq -r '.items[0].reason' <<<"$body")" "split by mistake"
+expect_problem "removing one twice" 404 enotfound DELETE "/v1/assertions/${nl%% *}" -H "$(auth steward)"
+expect_status "without the assertion the split pair merges" 200 POST "/v1/entities/$e1/merge" -H "$(auth steward)" "${J[@]}" -d "{\"other\": $bea, \"reason\": \"one person after all\"}"
+expect_status "and unmerges (a never_link again)" 200 POST "/v1/entities/$e1/unmerge" -H "$(auth steward)" "${J[@]}" -d '{"reason": "back as it was"}'
+expect_problem "merge is forbidden again" 409 econflict POST "/v1/entities/$e1/merge" -H "$(auth steward)" "${J[@]}" -d "{\"other\": $bea}"
 e5=$(ingest W5 Eve Eton eve@eton.example 1984-05-05)
 expect_status "manual merge" 200 POST "/v1/entities/$e5/merge" -H "$(auth steward)" "${J[@]}" -d "{\"other\": $e4, \"reason\": \"same person\"}"
 expect_eq "older survives" "$(printf '%s' "$body" | jq .survivor)" "$e4"
