@@ -1689,8 +1689,8 @@ double mdm_model_probability(double w)
 }
 
 /* mdm_model_combine, also giving the cap that applied to each group's summed weight. */
-static double combine(const mdm_model *m, const double *wk, bool names_apart,
-                      double *group_adjust, double *group_cap)
+static double combine(const mdm_model *m, const double *wk, bool names_apart, double *group_adjust,
+                      double *group_cap)
 {
     double w = mdm_model_prior_weight(m);
     double gsum[MDM_MAX_COMPARISONS] = {0}, gmin[MDM_MAX_COMPARISONS] = {0};
