@@ -357,7 +357,7 @@ typedef struct mdm_explain_item {
     double weight;    /* log2 Bayes factor of this comparison, including tf adjustment */
     double tf_adjust; /* the part of weight due to term frequency */
     const char *value_a, *value_b; /* borrowed from the features, may be NULL */
-    const char *group; /* evidence group the weight counted in for this pair, or NULL */
+    const char *group;             /* evidence group the weight counted in for this pair, or NULL */
 } mdm_explain_item;
 
 /* ---- hard negatives ---- */
