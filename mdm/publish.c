@@ -624,7 +624,7 @@ void mdm_publish_sign_standard(const char *secret, const char *msg_id, long long
     const char *parts[] = {msg_id, ts, body};
     const size_t lens[] = {strlen(msg_id), (size_t)tslen, len};
     hmac_sha256(k, keylen, parts, lens, 3, md);
-    memcpy(out, "v1,", 3);
+    snprintf(out, 4, "v1,");
     EVP_EncodeBlock((unsigned char *)out + 3, md, 32); /* 44 characters and a NUL */
     OPENSSL_cleanse(key, sizeof key);
 }
