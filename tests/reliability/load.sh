@@ -54,7 +54,8 @@ if [ "$rss2" -le "$limit" ]; then e2e_ok "memory flat (${rss1} -> ${rss2} kB)"; 
 call GET /metrics
 missing=""
 for m in $(grep -o 'mdm_[a-z_]*' "$rel_root/docs/grafana-mdm.json" | sort -u); do
-    grep -q "^$m[{ ]" <<<"$body" || missing="$missing $m"
+    # a series, or a declared family without series yet (per-subscription SLA metrics)
+    grep -qE "^($m[{ ]|# TYPE $m )" <<<"$body" || missing="$missing $m"
 done
 expect_eq "every metric of docs/grafana-mdm.json is served" "$missing" ""
 expect_contains "metrics count the upserts" 'mdm_http_requests_total{method="POST",route="/v1/sources/{source}/records",status="20' "$body"
