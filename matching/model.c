@@ -1140,6 +1140,60 @@ static bool eq(const char *a, const char *b)
     return a == b || (!both_interned && strcmp(a, b) == 0);
 }
 
+/* Whether the Jaro-Winkler similarity of x and y can reach t (a necessary condition,
+ * cheap: the swap checks run on most pairs of different names). Jaro is at most
+ * (m/|x| + m/|y| + 1) / 3 with m the matching characters, at most the letters the two
+ * have in common; the Winkler boost (0.1 per common prefix letter, up to 4, above
+ * Jaro 0.7) needs Jaro (t - 0.4) / 0.6. Not ASCII: no bound, true. */
+static bool jw_may_reach(const char *x, const char *y, double t)
+{
+    unsigned short cnt[32] = {0};
+    size_t lx = 0, ly = 0, common = 0;
+    for (const unsigned char *p = (const unsigned char *)x; *p; p++, lx++) {
+        if (*p >= 0x80)
+            return true;
+        cnt[*p & 31]++;
+    }
+    for (const unsigned char *p = (const unsigned char *)y; *p; p++, ly++) {
+        if (*p >= 0x80)
+            return true;
+        if (cnt[*p & 31]) {
+            cnt[*p & 31]--;
+            common++;
+        }
+    }
+    if (!lx || !ly)
+        return false;
+    double jmin = t > 0.7 ? fmax(0.7, (t - 0.4) / 0.6) : t;
+    return (double)common / (double)lx + (double)common / (double)ly + 1 >= 3 * jmin - 1e-9;
+}
+
+/* Two name parts that can be one name written another way: equal, a typo (Jaro-Winkler
+ * at the far threshold) or nicknames; initials never (too weak to pair a swap). */
+static bool swap_compatible(const mdm_comparison *c, const char *x, const char *y)
+{
+    if (!x[1] || !y[1])
+        return false;
+    return eq(x, y) || (jw_may_reach(x, y, c->t1) && mdm_cmp_jaro_winkler(x, y) >= c->t1) ||
+           mdm_norm_nickname_equiv(NULL, x, y);
+}
+
+/* x y (one record's name parts) and xo yo (the other parts of both records): the parts
+ * swapped in one record with one part written another way (a typo, a nickname), or both
+ * with a typo. Cheap first: most pairs fail the first Jaro-Winkler. */
+static bool swapped_names(const mdm_comparison *c, const char *x, const char *y, const char *xo,
+                          const char *yo)
+{
+    if (!x[1] || !y[1] || !xo[1] || !yo[1])
+        return false;
+    if (eq(x, yo))
+        return swap_compatible(c, y, xo);
+    if (eq(y, xo))
+        return swap_compatible(c, x, yo);
+    return jw_may_reach(x, yo, c->t1) && jw_may_reach(y, xo, c->t1) &&
+           mdm_cmp_jaro_winkler(x, yo) >= c->t1 && mdm_cmp_jaro_winkler(y, xo) >= c->t1;
+}
+
 static int name_level(const mdm_comparison *c, const mdm_feat *a, const mdm_feat *b)
 {
     const char *x = a->v[c->field], *y = b->v[c->field];
@@ -1183,6 +1237,11 @@ static int name_level(const mdm_comparison *c, const mdm_feat *a, const mdm_feat
                      : c->field == MDM_FIELD_LAST_NAME ? b->last_phon
                                                        : NULL;
     if (px && py && eq(px, py))
+        return 3;
+    /* first and last swapped with a typo or a nickname in one of them ("Corham Jon" and
+     * "Jon Crham", "Kirkano Sue" and "Susie Kirkano"), or a typo in both */
+    if (other != c->field && a->v[other] && b->v[other] &&
+        swapped_names(c, x, y, a->v[other], b->v[other]))
         return 3;
     return 4;
 }
@@ -1537,15 +1596,28 @@ static bool same_address(const mdm_feat *a, const mdm_feat *b)
     return na && nb && sa && sb && eq(na, nb) && eq(sa, sb) && (!pa || !pb || eq(pa, pb));
 }
 
-/* One address and something else that tells two people apart: genders that differ, or
- * phones on both sides with none in common (twins have a phone each). A record whose first
- * name was replaced by mistake (FEBRL) keeps the rest and has nothing of the kind. */
-static bool twins_at_address(const mdm_feat *a, const mdm_feat *b)
+/* One home (the same street address, or the same postcode and surname) and something
+ * else that tells two people apart: genders that differ, or phones (e-mails) on both
+ * sides with none in common (twins have a phone and an address each). A record whose
+ * first name was replaced by mistake (FEBRL) keeps the rest and has nothing of the kind. */
+static bool twins_at_home(const mdm_feat *a, const mdm_feat *b)
 {
-    if (!same_address(a, b))
+    const char *pa = a->v[MDM_FIELD_POSTAL_CODE], *pb = b->v[MDM_FIELD_POSTAL_CODE];
+    const char *la = a->v[MDM_FIELD_LAST_NAME], *lb = b->v[MDM_FIELD_LAST_NAME];
+    if (!same_address(a, b) && !(pa && pb && la && lb && eq(pa, pb) && eq(la, lb)))
         return false;
     const char *ga = a->v[MDM_FIELD_GENDER], *gb = b->v[MDM_FIELD_GENDER];
-    return (ga && gb && !eq(ga, gb)) || (a->n_phones && b->n_phones && !same_phone(a, b));
+    if (ga && gb && !eq(ga, gb))
+        return true;
+    if (a->n_phones && b->n_phones && !same_phone(a, b))
+        return true;
+    if (!a->n_emails || !b->n_emails)
+        return false;
+    for (int i = 0; i < a->n_emails; i++)
+        for (int j = 0; j < b->n_emails; j++)
+            if (eq(a->emails[i], b->emails[j]))
+                return false;
+    return true;
 }
 
 /* One household: the same surname (or its phonetic key), address line or a phone. */
@@ -1595,6 +1667,10 @@ static bool household_only(const mdm_model *m, const mdm_feat *a, const mdm_feat
     int dl = mdm_cmp_damerau_levenshtein(x, y);
     if (dl < 2 || (size_t)dl * 4 <= (lx > ly ? lx : ly))
         return false;
+    /* first and last name swapped in one record, perhaps with a typo: one name */
+    const char *xl = a->v[MDM_FIELD_LAST_NAME], *yl = b->v[MDM_FIELD_LAST_NAME];
+    if (m->names_k >= 0 && xl && yl && swapped_names(&m->cmp[m->names_k], x, y, xl, yl))
+        return false;
     bool names_apart = false, apart = mdm_model_names_apart(m, a, b, lv);
     for (int k = 0; k < m->ncmp; k++) {
         const mdm_comparison *c = &m->cmp[k];
@@ -1640,7 +1716,7 @@ mdm_pair_guard mdm_model_guard(const mdm_model *m, const mdm_feat *a, const mdm_
             return MDM_PG_BIRTH_YEARS;
     }
     if (a->by && a->bm && a->bd && a->by == b->by && a->bm == b->bm && a->bd == b->bd &&
-        first_names_differ(a, b) && (same_phone(a, b) || twins_at_address(a, b)) &&
+        first_names_differ(a, b) && (same_phone(a, b) || twins_at_home(a, b)) &&
         !same_identifier(a, b))
         return MDM_PG_TWINS;
     if (household_only(m, a, b, levels) && same_household(a, b))

@@ -366,8 +366,9 @@ typedef struct mdm_explain_item {
  * review items naming the guard, and a cluster never holds both records of such a pair.
  *   twins        different first names (not a nickname, typo, initial, middle name or
  *                swap) with the same full birth date and one home (a phone in common, or
- *                the same street address with genders that differ or a phone each and
- *                none in common), and no e-mail or identifier in common;
+ *                the same street address, or postcode and surname, with genders that
+ *                differ or a phone or e-mail each and none in common), and no e-mail or
+ *                identifier in common;
  *   generation   generational suffixes that differ (Sr vs Jr, II vs III);
  *   birth_years  birth years MDM_GUARD_YEAR_GAP or more apart that no typo explains
  *                (not one digit off or two digits swapped with day and month equal),

@@ -21,6 +21,11 @@ H0000006,Wilma,,Quenfeld,,(619) 555-0303,77 Osprey Drive,San Diego,CA,92107,,
 H0000007,William,,Quenfeld,,(619) 555-0303,77 Osprey Drive,San Diego,CA,92107,,
 H0000009,Dorian,,Plaskettow,dplask@example.com,(619) 555-0611,9 Wren Street Apt 2,San Diego,CA,92108,1996-11-13,M
 H0000010,Cyril,,Plaskettow,,(619) 555-0622,9 Wren St,San Diego,CA,92108,1996-11-13,M
+H0000013,Ottilie,,Vanterpool,,(619) 555-0911,,,,92114,1988-02-02,F
+CSV
+# loyalty: member_no,full_name,email,mobile,dob,postcode,loyalty_id
+cat >>"$tmp/s/loyalty.csv" <<CSV
+L9000013,Magnus Vanterpool,,+1 619 555 0922,02/02/1988,92114,
 CSV
 # commerce: account_id,given_name,family_name,email_address,phone_number,ship_line1,
 # ship_line2,ship_city,ship_region,ship_postal,ship_country,birthday
@@ -51,6 +56,8 @@ apart crm H0000006 crm H0000007 "Wilma and William at one address apart"
 "$mdm" explain --model "$tmp/model.json" "${inputs[@]}" --a crm:H0000006 --b crm:H0000007 >"$tmp/ex.json" 2>&1
 apart crm H0000009 crm H0000010 "twins at one address with a phone each (no phone in common) apart"
 expect_eq "twins at one address refused by the twins guard" "$(pair_guard H0000009 H0000010)" "twins"
+apart crm H0000013 loyalty L9000013 "twins with one postcode and surname, a phone each, apart"
+expect_eq "twins with one postcode refused by the twins guard" "$(pair_guard H0000013 L9000013)" "twins"
 apart pos P9000012 commerce H0000011 "an initial of another letter (E, Brian) sharing a family e-mail apart"
 first_level=$(python3 -c "import json,sys; d=json.load(open('$tmp/ex.json')); print([c['level'] for c in d['comparisons'] if c['comparison']=='first_name'][0])")
 [ "$first_level" != nickname ] && e2e_ok "wilma is no nickname of william ($first_level)" || e2e_fail "wilma~william" "$first_level"
@@ -97,6 +104,7 @@ s_apart crm H0000003 pos P9000005 "a Jr without birth date stays away from Sr (i
 expect_eq "service: Jr without birth date joins Jr (incremental)" "$(entity pos P9000005)" "$(entity crm H0000004)"
 s_apart crm H0000006 crm H0000007 "Wilma and William apart (incremental)"
 s_apart crm H0000009 crm H0000010 "twins at one address without a phone in common apart (bulk)"
+s_apart crm H0000013 loyalty L9000013 "twins with one postcode and surname apart (bulk)"
 s_apart pos P9000012 commerce H0000011 "an initial of another letter sharing a family e-mail apart (incremental)"
 # a Thaddeus Crumwell without suffix or birth date matches Sr and Jr and cannot tell
 # them apart: a golden record of its own, review items about both naming "bridge"

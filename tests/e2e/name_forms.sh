@@ -7,7 +7,8 @@
 #   - name order: the ERP's "OBERMAIER HANS" is family name first (`name_order`), so
 #     first name hans, last name obermaier, in both paths;
 #   - swapped first and last name ("Brinkhorst" in the first-name column) share a
-#     blocking key and link;
+#     blocking key and link, also with a typo in one of them ("Kirkanow Susan" is Susan
+#     Kirkanov: main compared both names as "different");
 #   - a comparison on a mapped attribute (attributes.occupation) with a comparator type
 #     of the built-in fields, in the model, in explain and in the service's explanation.
 . "$(dirname "$0")/lib.bash"
@@ -22,6 +23,7 @@ cat >>"$tmp/s/crm.csv" <<CSV
 N0000001,Jürgen,,Müller,,,,,,92110,1971-05-09,M
 N0000002,Hans,,Obermaier,,,,,,92111,,M
 N0000003,Anneliese,,Brinkhorst,,,,,,92112,1966-11-23,F
+N0000004,Susan,,Kirkanov,,(619) 555-0811,,,,92113,1967-03-21,F
 CSV
 # loyalty: member_no,full_name,email,mobile,dob,postcode,loyalty_id
 cat >>"$tmp/s/loyalty.csv" <<CSV
@@ -34,6 +36,7 @@ CSV
 # pos: ref,first,last,phone,zip,email
 cat >>"$tmp/s/pos.csv" <<CSV
 P9000003,Brinkhorst,Anneliese,,92112,
+P9000004,Kirkanow,Susan,6195550811,92113,
 CSV
 # an occupation column on the crm file (every row; a person's duplicates inside the crm
 # share it, the cases above have none)
@@ -67,6 +70,8 @@ expect_eq "OBERMAIER HANS read family first: first name" "$(level crm:N0000002 e
 expect_eq "OBERMAIER HANS read family first: last name" "$(level crm:N0000002 erp:E9000002 last_name)" "exact"
 together crm N0000002 erp E9000002 "Hans Obermaier and OBERMAIER HANS linked"
 together crm N0000003 pos P9000003 "swapped first and last name linked"
+together crm N0000004 pos P9000004 "swapped first and last name with a typo linked"
+expect_eq "swapped with a typo: first names far, not different" "$(level crm:N0000004 pos:P9000004 first_name)" "far"
 expect_eq "the model names the attribute" \
     "$(python3 -c "import json; m=json.load(open('$tmp/model.json')); print([c['field'] for c in m['comparisons'] if c['name']=='occupation'][0])")" \
     "attributes.occupation"
@@ -94,7 +99,7 @@ late() { # SOURCE PATTERN: rows matching go to a late file, the rest stay
     grep -E "$2" "$tmp/s/$1.csv" >>"$tmp/late_$1.csv"
     grep -vE "$2" "$tmp/s/$1.csv" >"$tmp/early_$1.csv"
 }
-late pos "^P9000003,"
+late pos "^P900000[34],"
 late loyalty "^L9000001,"
 for s in crm commerce erp; do cp "$tmp/s/$s.csv" "$tmp/early_$s.csv"; done
 for s in crm loyalty commerce erp pos; do
@@ -117,6 +122,7 @@ expect_eq "service: OBERMAIER HANS stored with first name HANS" \
 s_together crm N0000002 erp E9000002 "Hans Obermaier and OBERMAIER HANS (bulk)"
 s_together crm N0000001 loyalty L9000001 "Jürgen Müller and JUERGEN MUELLER (incremental)"
 s_together crm N0000003 pos P9000003 "swapped first and last name (incremental)"
+s_together crm N0000004 pos P9000004 "swapped first and last name with a typo (incremental)"
 expect_eq "service: the crm record keeps its occupation" \
     "$(sql "SELECT count(*) > 0 FROM source_record WHERE source = 'crm' AND normalized->'attributes' ? 'occupation'")" "t"
 # the service's explanation of two crm records with an occupation compares it
