@@ -8,25 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const mdm_source_scalars[] = {"source_key",
-                                          "source_updated_at",
-                                          "op",
-                                          "first_name",
-                                          "middle_name",
-                                          "last_name",
-                                          "full_name",
-                                          "prefix",
-                                          "suffix",
-                                          "birth_date",
-                                          "gender",
-                                          "loyalty_id",
-                                          "customer_number",
-                                          "tax_id",
-                                          "national_id",
-                                          "account_status",
-                                          "segment",
-                                          NULL};
-
 static void source_clear(mdm_source *s)
 {
     free(s->code);

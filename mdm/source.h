@@ -37,9 +37,6 @@ typedef struct mdm_source_field {
     char *target; /* canonical field path */
 } mdm_source_field;
 
-/* The scalar fields of the canonical record (source_key ... segment), NULL-terminated. */
-extern const char *const mdm_source_scalars[];
-
 typedef struct mdm_source {
     char *code;
     char *name;
