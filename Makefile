@@ -122,7 +122,10 @@ CPPCHECK_DEFS = --library=scripts/cppcheck-jansson.cfg --suppress=ctuuninitvar
 FORMAT_FILES = $(shell find common matching mdm stewardship api tests -name '*.[ch]' -o -name '*.cc')
 format:
 	clang-format -i $(FORMAT_FILES)
-lint:
+# deps-check reads the release objects: dependencies point down the layers, and the files
+# of common/, mdm/ and stewardship/ never depend on each other in a circle.
+lint: $(LIBOBJ_REL) build/rel/obj/api/main.o
+	scripts/deps-check.sh --acyclic "common mdm stewardship" build/rel/obj
 	clang-format --dry-run -Werror $(FORMAT_FILES)
 	clang-tidy --quiet $(SRC) -- -std=c11 $(CPPFLAGS)
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \

@@ -385,7 +385,7 @@ int mdm_cli_wants_version(int argc, char **argv)
 void mdm_cli_env_close(mdm_cli_env *e)
 {
     mdm_db_close(e->db);
-    mdm_ingest_ctx_free(e->ctx);
+    mdm_engine_free(e->ctx);
     mdm_config_free(e->cfg);
     memset(e, 0, sizeof *e);
 }
@@ -404,13 +404,13 @@ int mdm_cli_env_open(const char *command, const char *config_path, bool sync_sou
         mdm_cli_env_close(e);
         return rc;
     }
-    e->ctx = mdm_ingest_ctx_new(e->cfg, &err);
+    e->ctx = mdm_engine_new(e->cfg, &err);
     if (e->ctx)
         e->db = mdm_db_connect(e->cfg->database_url, &err);
     if (e->db &&
         (!sync_sources ||
-         mdm_sources_sync(e->db, mdm_ingest_sources(e->ctx), NULL, &err) == MDM_OK) &&
-        mdm_ingest_ctx_use_db_model(e->ctx, e->db, NULL, &err) == MDM_OK)
+         mdm_sources_sync(e->db, mdm_engine_sources(e->ctx), NULL, &err) == MDM_OK) &&
+        mdm_engine_use_db_model(e->ctx, e->db, NULL, &err) == MDM_OK)
         return 0;
     int rc = mdm_cli_fail(command, &err);
     mdm_cli_env_close(e);

@@ -43,7 +43,7 @@ int mdm_cli_open(const char *command, const char *config_path, mdm_config **cfg,
 typedef struct mdm_cli_env {
     mdm_config *cfg;
     mdm_db *db;
-    mdm_ingest_ctx *ctx;
+    mdm_engine *ctx;
 } mdm_cli_env;
 
 /* Opens e (sync_sources: also writes the configured sources to the store, as load and

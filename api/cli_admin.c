@@ -151,16 +151,15 @@ int mdm_cli_config(int argc, char **argv)
      * database: http limits, sources, resolve, survivorship, model and field limits (the
      * ingest context), publish and subscriptions, the consent vocabulary */
     mdm_http_limits lim;
-    mdm_ingest_ctx *ictx = NULL;
-    if (mdm_http_limits_load(cfg, &lim, &err) != MDM_OK ||
-        !(ictx = mdm_ingest_ctx_new(cfg, &err)) ||
+    mdm_engine *ictx = NULL;
+    if (mdm_http_limits_load(cfg, &lim, &err) != MDM_OK || !(ictx = mdm_engine_new(cfg, &err)) ||
         mdm_publish_validate_config(cfg, &err) != MDM_OK ||
         mdm_consent_configure(mdm_config_section(cfg, "consent"), &err) != MDM_OK) {
-        mdm_ingest_ctx_free(ictx);
+        mdm_engine_free(ictx);
         mdm_config_free(cfg);
         return mdm_cli_fail("config", &err);
     }
-    mdm_ingest_ctx_free(ictx);
+    mdm_engine_free(ictx);
     json_t *j = mdm_config_to_json(cfg);
     mdm_publish_mask_secrets(j);
     char *s = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);

@@ -10,7 +10,9 @@
 #include "mdm/golden.h"
 #include "mdm/household.h"
 #include "mdm/ingest.h"
+#include "mdm/pending.h"
 #include "mdm/quality.h"
+#include "mdm/query.h"
 #include "mdm/reject.h"
 #include "mdm/reresolve.h"
 #include "mdm/resolve.h"
@@ -123,7 +125,7 @@ int mdm_cli_load(int argc, char **argv)
         long n = 0;
         long long mark = mdm_cli_audit_mark(e.db);
         mdm_status st =
-            mdm_resolve_pending(e.cfg->database_url, e.ctx, 200, threads, progress, &n, &err);
+            mdm_pending_resolve(e.cfg->database_url, e.ctx, 200, threads, progress, &n, &err);
         int arc = mdm_cli_audit_resolve(e.db, mark, n, st == MDM_OK ? NULL : &err);
         if (st != MDM_OK || arc) {
             rc = st != MDM_OK ? mdm_cli_fail("load", &err) : arc;
@@ -150,7 +152,7 @@ static int resolve_all(mdm_cli_env *e, int dry_run, int threads)
     if (st == MDM_OK && !dry_run) {
         /* one audit row for the run (the per-record trail is in link_event) */
         json_t *after = json_pack(
-            "{s:i, s:I, s:I, s:I, s:I}", "model_version", mdm_ingest_engine_version(e->ctx),
+            "{s:i, s:I, s:I, s:I, s:I}", "model_version", mdm_engine_model_version(e->ctx),
             "records", (json_int_t)s.records, "splits", (json_int_t)s.splits, "merges",
             (json_int_t)s.merges, "records_moved", (json_int_t)s.records_moved);
         st = mdm_audit_record(e->db, mdm_cli_actor(), "admin", "records.reresolve", "entities:all",
@@ -162,7 +164,7 @@ static int resolve_all(mdm_cli_env *e, int dry_run, int threads)
     } else {
         json_t *o = json_pack(
             "{s:b, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:O}", "dry_run", dry_run,
-            "model_version", mdm_ingest_engine_version(e->ctx), "records", (json_int_t)s.records,
+            "model_version", mdm_engine_model_version(e->ctx), "records", (json_int_t)s.records,
             "entities", (json_int_t)s.entities, "clusters", (json_int_t)s.clusters, "held",
             (json_int_t)s.held, "splits", (json_int_t)s.splits, "merges", (json_int_t)s.merges,
             "records_moved", (json_int_t)s.records_moved, "kept_apart", (json_int_t)s.kept_apart,
@@ -235,7 +237,7 @@ int mdm_cli_resolve(int argc, char **argv)
         return resolve_all(&e, dry_run, threads);
     long n = 0;
     long long mark = mdm_cli_audit_mark(e.db);
-    mdm_status st = mdm_resolve_pending(e.cfg->database_url, e.ctx, batch, threads,
+    mdm_status st = mdm_pending_resolve(e.cfg->database_url, e.ctx, batch, threads,
                                         quiet ? NULL : stderr, &n, &err);
     int arc = mdm_cli_audit_resolve(e.db, mark, n, st == MDM_OK ? NULL : &err);
     if (st != MDM_OK)
@@ -302,7 +304,7 @@ int mdm_cli_export_golden(int argc, char **argv)
     long n = 0;
     /* one snapshot for the whole export */
     if (mdm_db_command(db, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", &err) != MDM_OK ||
-        mdm_golden_export(db, format, f, &n, &err) != MDM_OK ||
+        mdm_query_export(db, format, f, &n, &err) != MDM_OK ||
         mdm_db_command(db, "COMMIT", &err) != MDM_OK)
         rc = mdm_cli_fail("export", &err);
     if (mdm_io_close(f) != 0 && rc == 0) {

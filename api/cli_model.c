@@ -35,7 +35,7 @@ static bool parse_version(const char *cmd, const char *s, int *out)
 }
 
 /* Re-scores every review item activation marked, under the context's model. */
-static mdm_status rescore_all(mdm_db *db, const mdm_ingest_ctx *ctx, long *total, mdm_err *err)
+static mdm_status rescore_all(mdm_db *db, const mdm_engine *ctx, long *total, mdm_err *err)
 {
     *total = 0;
     for (;;) {
@@ -100,7 +100,7 @@ int mdm_cli_model(int argc, char **argv)
         st = mdm_models_activate(e.db, va, mdm_cli_actor(), &marked, &err);
         /* the open review items are scored again under the model just activated */
         if (st == MDM_OK)
-            st = mdm_ingest_ctx_use_db_model(e.ctx, e.db, NULL, &err);
+            st = mdm_engine_use_db_model(e.ctx, e.db, NULL, &err);
         if (st == MDM_OK)
             st = rescore_all(e.db, e.ctx, &rescored, &err);
         if (st == MDM_OK) {
@@ -160,7 +160,7 @@ int mdm_cli_train_store(int argc, char **argv)
     if (st == MDM_OK && activate) {
         st = mdm_models_activate(e.db, version, o.actor, &marked, &err);
         if (st == MDM_OK)
-            st = mdm_ingest_ctx_use_db_model(e.ctx, e.db, NULL, &err);
+            st = mdm_engine_use_db_model(e.ctx, e.db, NULL, &err);
         if (st == MDM_OK)
             st = rescore_all(e.db, e.ctx, &rescored, &err);
         if (st == MDM_OK) {
@@ -185,10 +185,10 @@ json_t *mdm_cli_model_label_eval(const char *config_path, mdm_err *err)
     if (!e.cfg)
         return NULL;
     json_t *out = NULL;
-    e.ctx = mdm_ingest_ctx_new(e.cfg, err);
+    e.ctx = mdm_engine_new(e.cfg, err);
     if (e.ctx)
         e.db = mdm_db_connect(e.cfg->database_url, err);
-    if (e.db && mdm_ingest_ctx_use_db_model(e.ctx, e.db, NULL, err) == MDM_OK &&
+    if (e.db && mdm_engine_use_db_model(e.ctx, e.db, NULL, err) == MDM_OK &&
         mdm_models_label_eval(e.db, e.ctx, &out, err) != MDM_OK) {
         json_decref(out);
         out = NULL;

@@ -6,6 +6,7 @@
 #include "mdm/consent.h"
 #include "mdm/golden.h"
 #include "mdm/quality.h"
+#include "mdm/query.h"
 
 #include <microhttpd.h>
 #include <stdio.h>
@@ -116,7 +117,7 @@ const char mdm_h_entity_history_doc[] =
 
 /* The golden record (entity, lineage, members) and its consent events in one round
  * trip; a retired id costs a second one for its survivor. The reply is written as text
- * (mdm_golden_get_text, mdm_consent_state_text): the stored golden record is copied,
+ * (mdm_query_get_text, mdm_consent_state_text): the stored golden record is copied,
  * nothing is parsed and re-serialized. */
 void mdm_h_entity_get(mdm_http_req *req)
 {
@@ -125,14 +126,14 @@ void mdm_h_entity_get(mdm_http_req *req)
         return;
     mdm_db *db = mdm_http_db(req);
     mdm_buf body = {0};
-    mdm_golden_head head;
+    mdm_query_head head;
     mdm_err err = {0};
     int64_t live = id;
     mdm_status st;
     for (int hop = 0;; hop++) {
-        enum { NG = MDM_GOLDEN_GET_CALLS };
+        enum { NG = MDM_QUERY_GET_CALLS };
         mdm_db_call calls[NG + 2];
-        mdm_golden_get_call(live, calls);
+        mdm_query_get_call(live, calls);
         mdm_consent_state_call(live, &calls[NG]);
         mdm_quality_call(live, &calls[NG + 1]);
         st = mdm_db_exec_pipeline(db, calls, NG + 2, &err);
@@ -142,7 +143,7 @@ void mdm_h_entity_get(mdm_http_req *req)
         for (int i = 0; i < NG; i++)
             golden[i] = calls[i].res;
         mdm_buf_reset(&body);
-        st = mdm_golden_get_text(golden, live, &body, &head, &err);
+        st = mdm_query_get_text(golden, live, &body, &head, &err);
         if (st == MDM_OK && head.active) {
             mdm_buf_puts(&body, ",\"consent\":");
             mdm_consent_state_text(calls[NG].res, live, &body);
@@ -187,7 +188,7 @@ void mdm_h_entity_get(mdm_http_req *req)
             mdm_http_reply_problem(req, &err);
             return;
         }
-        if (with_records && mdm_golden_member_records(db, live, &recs, &err) != MDM_OK) {
+        if (with_records && mdm_query_member_records(db, live, &recs, &err) != MDM_OK) {
             json_decref(j);
             mdm_http_reply_problem(req, &err);
             return;
@@ -202,7 +203,7 @@ void mdm_h_entity_get(mdm_http_req *req)
     mdm_http_reply_raw(req, MHD_HTTP_OK, "application/json", mdm_buf_steal(&body), len);
 }
 
-/* GET /v1/entities?q=: the ranked free-text search (mdm_golden_find). */
+/* GET /v1/entities?q=: the ranked free-text search (mdm_query_find). */
 static void entity_find(mdm_http_req *req, const char *q)
 {
     long long offset, limit;
@@ -211,7 +212,7 @@ static void entity_find(mdm_http_req *req, const char *q)
         return;
     json_t *out = NULL;
     mdm_err err = {0};
-    if (mdm_golden_find(mdm_http_db(req), q, NULL, (int)offset, (int)limit, &out, &err) != MDM_OK) {
+    if (mdm_query_find(mdm_http_db(req), q, NULL, (int)offset, (int)limit, &out, &err) != MDM_OK) {
         mdm_http_reply_problem(req, &err);
         return;
     }
@@ -234,7 +235,7 @@ void mdm_h_entity_search(mdm_http_req *req)
                                 : 1000,
                             &limit))
         return;
-    mdm_golden_query q = {
+    mdm_query_filter q = {
         .email = mdm_http_query(req, "email"),
         .phone = mdm_http_query(req, "phone"),
         .loyalty_id = mdm_http_query(req, "loyalty_id"),
@@ -245,7 +246,7 @@ void mdm_h_entity_search(mdm_http_req *req)
     };
     json_t *out = NULL;
     mdm_err err = {0};
-    if (mdm_golden_search(mdm_http_db(req), &q, &out, &err) != MDM_OK) {
+    if (mdm_query_search(mdm_http_db(req), &q, &out, &err) != MDM_OK) {
         mdm_http_reply_problem(req, &err);
         return;
     }
@@ -260,7 +261,7 @@ void mdm_h_entity_history(mdm_http_req *req)
         return;
     json_t *out = NULL;
     mdm_err err = {0};
-    if (mdm_golden_history(mdm_http_db(req), id, &out, &err) != MDM_OK) {
+    if (mdm_query_history(mdm_http_db(req), id, &out, &err) != MDM_OK) {
         mdm_http_reply_problem(req, &err);
         return;
     }

@@ -1,7 +1,8 @@
 /* POST /v1/match: a partial record in, ranked golden records with probability and a
- * field-by-field explanation out. Writes nothing (mdm_golden_match). */
+ * field-by-field explanation out. Writes nothing (mdm_query_match). */
 #include "api/handlers.h"
 #include "mdm/golden.h"
+#include "mdm/query.h"
 
 #include <microhttpd.h>
 
@@ -41,8 +42,8 @@ void mdm_h_match(mdm_http_req *req)
     }
     json_t *out = NULL;
     mdm_err err = {0};
-    mdm_status st = mdm_golden_match(mdm_http_db(req), mdm_http_ingest_ctx(req),
-                                     mdm_http_query(req, "source"), record, (int)limit, &out, &err);
+    mdm_status st = mdm_query_match(mdm_http_db(req), mdm_http_ingest_ctx(req),
+                                    mdm_http_query(req, "source"), record, (int)limit, &out, &err);
     if (st != MDM_OK) {
         /* the body parsed, so what is wrong is its content: 422, not 400 */
         if (st == MDM_EINVAL)

@@ -9,6 +9,7 @@
 #include "mdm/golden.h"
 #include "mdm/ingest.h"
 #include "mdm/quality.h"
+#include "mdm/query.h"
 
 #include <microhttpd.h>
 #include <stdio.h>
@@ -311,8 +312,8 @@ void mdm_h_record_get(mdm_http_req *req)
     mdm_db *db = mdm_http_db(req);
     json_t *rec = NULL;
     mdm_err err = {0};
-    mdm_status st = mdm_golden_record_get(db, mdm_http_param(req, "source"),
-                                          mdm_http_param(req, "key"), &rec, &err);
+    mdm_status st =
+        mdm_query_record(db, mdm_http_param(req, "source"), mdm_http_param(req, "key"), &rec, &err);
     if (st != MDM_OK) {
         mdm_http_reply_problem(req, &err);
         return;
@@ -333,7 +334,7 @@ void mdm_h_record_get(mdm_http_req *req)
     json_int_t eid = json_integer_value(json_object_get(rec, "entity_id"));
     if (eid > 0) {
         json_t *entity = NULL;
-        if (mdm_golden_get(db, eid, &entity, NULL, &err) == MDM_OK)
+        if (mdm_query_get(db, eid, &entity, NULL, &err) == MDM_OK)
             json_object_set_new(rec, "entity", entity);
     }
     mdm_http_reply_json(req, MHD_HTTP_OK, rec);

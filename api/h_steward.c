@@ -7,7 +7,9 @@
 #include "mdm/consent.h"
 #include "mdm/golden.h"
 #include "mdm/ingest.h"
+#include "mdm/query.h"
 #include "mdm/resolve.h"
+#include "mdm/score.h"
 #include "stewardship/merge.h"
 #include "stewardship/queue.h"
 
@@ -763,7 +765,7 @@ void mdm_h_entity_merge_preview(mdm_http_req *req)
     json_t *out = NULL;
     mdm_err err = {0};
     mdm_status st =
-        mdm_golden_merge_preview(mdm_http_db(req), mdm_http_ingest_ctx(req), id, other, &out, &err);
+        mdm_query_merge_preview(mdm_http_db(req), mdm_http_ingest_ctx(req), id, other, &out, &err);
     if (st == MDM_OK)
         mdm_mask_for_role(mdm_http_role(req), out);
     reply_status(req, st, &err, out);
@@ -840,7 +842,7 @@ static bool pin_value(mdm_http_req *req, const char *attr, json_t *value, json_t
     json_t *canon = NULL, *errors = NULL;
     mdm_err err = {0};
     mdm_status st =
-        mdm_ingest_canonicalize(mdm_http_ingest_ctx(req), NULL, rec, &canon, &errors, &err);
+        mdm_engine_canonicalize(mdm_http_ingest_ctx(req), NULL, rec, &canon, &errors, &err);
     json_decref(rec);
     if (st != MDM_OK) {
         mdm_http_reply_problem(req, &err);
@@ -994,7 +996,7 @@ static bool load_side(mdm_http_req *req, const char *name, json_t **rec)
     char source[64];
     snprintf(source, sizeof source, "%.*s", (int)(colon - v), v);
     mdm_err err = {0};
-    if (mdm_golden_record_get(mdm_http_db(req), source, colon + 1, rec, &err) != MDM_OK) {
+    if (mdm_query_record(mdm_http_db(req), source, colon + 1, rec, &err) != MDM_OK) {
         mdm_http_reply_problem(req, &err);
         return false;
     }
@@ -1026,8 +1028,8 @@ void mdm_h_explain(mdm_http_req *req)
     double p = 0;
     json_t *expl = NULL;
     int strong = 0;
-    double w = mdm_resolve_score(mdm_http_ingest_ctx(req), json_object_get(a, "normalized"),
-                                 json_object_get(b, "normalized"), &p, &expl, &strong);
+    double w = mdm_score_pair(mdm_http_ingest_ctx(req), json_object_get(a, "normalized"),
+                              json_object_get(b, "normalized"), &p, &expl, &strong);
     json_t *ea = json_object_get(a, "entity_id"), *eb = json_object_get(b, "entity_id");
     bool same = json_is_integer(ea) && json_equal(ea, eb);
     json_t *out =

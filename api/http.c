@@ -452,7 +452,7 @@ struct mdm_http_server {
     const mdm_config *cfg;
     mdm_http_limits limits;
     mdm_auth *auth;
-    mdm_ingest_ctx *ingest;
+    mdm_engine *ingest;
     int port;
     atomic_bool shutting_down;
     atomic_int inflight;
@@ -594,7 +594,7 @@ const mdm_http_limits *mdm_http_limits_of(mdm_http_req *req)
     return &req->srv->limits;
 }
 
-const mdm_ingest_ctx *mdm_http_ingest_ctx(mdm_http_req *req)
+const mdm_engine *mdm_http_ingest_ctx(mdm_http_req *req)
 {
     return req->srv->ingest;
 }
@@ -1580,9 +1580,9 @@ static void prepare_database(mdm_http_server *srv)
         return;
     }
     int nsynced = 0, model = 0;
-    if (mdm_sources_sync(db, mdm_ingest_sources(srv->ingest), &nsynced, &err) != MDM_OK)
+    if (mdm_sources_sync(db, mdm_engine_sources(srv->ingest), &nsynced, &err) != MDM_OK)
         mdm_log(MDM_LOG_WARN, "event=sources_sync_failed msg=\"%s\"", err.msg);
-    else if (mdm_ingest_ctx_use_db_model(srv->ingest, db, &model, &err) != MDM_OK)
+    else if (mdm_engine_use_db_model(srv->ingest, db, &model, &err) != MDM_OK)
         mdm_log(MDM_LOG_WARN, "event=model_load_failed msg=\"%s\"", err.msg);
     else
         mdm_log(MDM_LOG_INFO, "event=http_ready sources=%d model_version=%d", nsynced, model);
@@ -1694,7 +1694,7 @@ mdm_http_server *mdm_http_start(const mdm_config *cfg, const char *listen, mdm_e
         freeaddrinfo(ai);
         goto out_free;
     }
-    srv->ingest = mdm_ingest_ctx_new(cfg, err);
+    srv->ingest = mdm_engine_new(cfg, err);
     if (!srv->ingest) {
         freeaddrinfo(ai);
         goto out_free;
@@ -1776,13 +1776,13 @@ out_free_sync:
     free(srv->tls_cert_pem);
     free(srv->tls_key_pem);
     mdm_auth_free(srv->auth);
-    mdm_ingest_ctx_free(srv->ingest);
+    mdm_engine_free(srv->ingest);
     srv->ingest = NULL; /* out_free frees it too */
     pthread_mutex_destroy(&srv->dbs_lock);
     pthread_mutex_destroy(&srv->wait_lock);
     pthread_cond_destroy(&srv->wait_cond);
 out_free:
-    mdm_ingest_ctx_free(srv->ingest);
+    mdm_engine_free(srv->ingest);
     free(srv);
     return NULL;
 }
@@ -1832,7 +1832,7 @@ void mdm_http_stop(mdm_http_server *srv)
         mdm_db_close(srv->dbs[i]);
     free(srv->dbs);
     mdm_auth_free(srv->auth);
-    mdm_ingest_ctx_free(srv->ingest);
+    mdm_engine_free(srv->ingest);
     pthread_mutex_destroy(&srv->dbs_lock);
     pthread_mutex_destroy(&srv->wait_lock);
     pthread_cond_destroy(&srv->wait_cond);

@@ -132,7 +132,7 @@ const mdm_config *mdm_http_config(mdm_http_req *req);
 const mdm_http_limits *mdm_http_limits_of(mdm_http_req *req);
 /* The server's ingest context (sources, thresholds, survivorship, model), built at start;
  * shared read-only by all threads. */
-const mdm_ingest_ctx *mdm_http_ingest_ctx(mdm_http_req *req);
+const mdm_engine *mdm_http_ingest_ctx(mdm_http_req *req);
 /* Who acts, for link events and audit rows: "api:<key name>" or "api:<key prefix>". */
 const char *mdm_http_actor(mdm_http_req *req);
 /* The role name of the request's key ("steward", "admin", ...); "system" without a key. */

@@ -14,6 +14,7 @@
 #include "mdm/locks.h"
 #include "mdm/outbox.h"
 #include "mdm/resolve.h"
+#include "mdm/score.h"
 #include "mdm/survive.h"
 
 #include <pthread.h>
@@ -141,7 +142,7 @@ typedef struct review_pair {
 
 typedef struct bulk {
     mdm_db *db;
-    const mdm_ingest_ctx *ctx;
+    const mdm_engine *ctx;
     const mdm_model *m;
     const mdm_resolve_settings *rs;
     int threads;
@@ -257,7 +258,7 @@ static void feat_worker(void *arg, int t, size_t lo, size_t hi)
 {
     bulk *b = arg;
     mdm_err err = {0};
-    mdm_norm *norm = mdm_ingest_norm_acquire(&err);
+    mdm_norm *norm = mdm_engine_norm_acquire(&err);
     if (!norm) {
         b->failed = 1;
         return;
@@ -268,8 +269,8 @@ static void feat_worker(void *arg, int t, size_t lo, size_t hi)
         json_t *canon = json_loads(NORMALIZED(b, r), 0, NULL);
         memset(&b->feats[i], 0, sizeof b->feats[i]);
         if (canon)
-            (void)mdm_resolve_features(b->ctx, norm, a, canon, mdm_resolve_phone_key, NULL,
-                                       &b->feats[i]);
+            (void)mdm_score_features(b->ctx, norm, a, canon, mdm_score_phone_key, NULL,
+                                     &b->feats[i]);
         r->consents = json_array_size(json_object_get(canon, "consents")) > 0;
         json_decref(canon);
         b->feats[i].source = 0; /* sources are not deduplicated here, as incrementally */
@@ -282,7 +283,7 @@ static void feat_worker(void *arg, int t, size_t lo, size_t hi)
         int64_t *ids = mdm_arena_alloc(a, (nk ? nk : 1) * sizeof *ids);
         size_t k = 0;
         for (size_t j = 0; j < nk; j++) {
-            int64_t id = mdm_resolve_key_id(keys[j]);
+            int64_t id = mdm_score_key_id(keys[j]);
             bool dup = false;
             for (size_t q = 0; q < k && !dup; q++)
                 dup = ids[q] == id;
@@ -292,7 +293,7 @@ static void feat_worker(void *arg, int t, size_t lo, size_t hi)
         r->keys = ids;
         r->nkeys = (uint32_t)k;
     }
-    mdm_ingest_norm_release(norm);
+    mdm_engine_norm_release(norm);
 }
 
 /* Features (and, for pending records, blocking keys) of records from.. */
@@ -559,7 +560,7 @@ static void new_entity(bulk *b, const uint32_t *recs, size_t k, json_t **canon, 
         mem[i].updated_at = CHANGED_AT(b, r);
     }
     json_t *golden = NULL, *lineage = NULL;
-    mdm_survive_compute(mdm_ingest_survive(b->ctx), mem, k, NULL, &golden, &lineage);
+    mdm_survive_compute(mdm_engine_survive(b->ctx), mem, k, NULL, &golden, &lineage);
     int64_t eid = b->cl_new[b->cl[recs[0]]];
     char *g = json_dumps(golden, JSON_COMPACT | JSON_SORT_KEYS);
     copy_id(ent, eid);
@@ -607,7 +608,7 @@ static void review_items(chunk_job *j, mdm_buf *out)
         json_t *ex = NULL;
         if (x && y) {
             double p;
-            mdm_resolve_score(b->ctx, x, y, &p, &ex, NULL);
+            mdm_score_pair(b->ctx, x, y, &p, &ex, NULL);
         }
         json_decref(x);
         json_decref(y);
@@ -884,17 +885,17 @@ static void bulk_free(bulk *b)
     free(b->rv);
 }
 
-mdm_status mdm_bulk_resolve(mdm_db *db, const mdm_ingest_ctx *ctx, int threads, int chunk,
+mdm_status mdm_bulk_resolve(mdm_db *db, const mdm_engine *ctx, int threads, int chunk,
                             FILE *progress, mdm_bulk_stats *stats, mdm_err *err)
 {
     memset(stats, 0, sizeof *stats);
-    const mdm_model *m = mdm_ingest_engine(ctx);
+    const mdm_model *m = mdm_engine_model(ctx);
     if (!m || !m->trained)
         return MDM_OK;
     bulk b = {.db = db,
               .ctx = ctx,
               .m = m,
-              .rs = mdm_ingest_resolve_settings(ctx),
+              .rs = mdm_engine_settings(ctx),
               .threads = mdm_link_threads(threads),
               .chunk = chunk > 0 ? (size_t)chunk : 10000,
               .progress = progress,

@@ -1,6 +1,6 @@
 /* Bulk resolution: every pending new record at once, set-based (`mdm resolve`, `mdm load`).
  *
- * mdm_resolve_pending (mdm/resolve.h) runs it first when at least resolve.bulk_min new
+ * mdm_pending_resolve (mdm/pending.h) runs it first when at least resolve.bulk_min new
  * records wait and a trained model is in use; what it leaves goes record by record
  * through the incremental path.
  *
@@ -36,10 +36,9 @@
 
 #include "common/err.h"
 #include "mdm/db.h"
+#include "mdm/engine.h"
 
 #include <stdio.h>
-
-typedef struct mdm_ingest_ctx mdm_ingest_ctx;
 
 typedef struct mdm_bulk_stats {
     long records;  /* pending new records read */
@@ -56,7 +55,7 @@ typedef struct mdm_bulk_stats {
  * until the end). Does nothing (MDM_OK, all counts 0) without a trained model. chunk:
  * records per write transaction (whole clusters; <= 0: 10000). progress (may be NULL)
  * gets a line per phase. threads <= 0: the online CPUs. */
-mdm_status mdm_bulk_resolve(mdm_db *db, const mdm_ingest_ctx *ctx, int threads, int chunk,
+mdm_status mdm_bulk_resolve(mdm_db *db, const mdm_engine *ctx, int threads, int chunk,
                             FILE *progress, mdm_bulk_stats *stats, mdm_err *err)
     __attribute__((warn_unused_result));
 

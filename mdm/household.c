@@ -1181,7 +1181,7 @@ mdm_status mdm_household_search(mdm_db *db, const char *line1, const char *posta
             return mdm_err_set_field(err, MDM_EINVAL, "/query/country", "unknown country");
     }
     const char *dc = default_country ? default_country : "US";
-    mdm_norm *n = mdm_ingest_norm_acquire(err);
+    mdm_norm *n = mdm_engine_norm_acquire(err);
     if (!n)
         return err ? err->code : MDM_EINTERNAL;
     mdm_arena *a = mdm_arena_new(1024);
@@ -1214,6 +1214,6 @@ mdm_status mdm_household_search(mdm_db *db, const char *line1, const char *posta
     *out = json_pack("{s:o}", "items", items);
 out_free:
     mdm_arena_free(a);
-    mdm_ingest_norm_release(n);
+    mdm_engine_norm_release(n);
     return st;
 }

@@ -31,17 +31,6 @@
 #include <time.h>
 #include <unistd.h>
 
-struct mdm_ingest_ctx {
-    mdm_sources *sources;
-    mdm_resolve_settings rs;
-    mdm_resolve_model model; /* built-in weights, used when engine is NULL */
-    mdm_model *engine;       /* the trained Fellegi-Sunter model of matching/model.h */
-    int engine_version;      /* match_model.version it came from, 0 = configuration */
-    mdm_survive_config *sv;
-    char default_country[3];
-    mdm_limits limits; /* field length caps of the canonical contract */
-};
-
 static const char *const decision_names[] = {"created",  "linked",    "merged", "review",
                                              "updated",  "unchanged", "stale",  "deleted",
                                              "rejected", "pending"};
@@ -57,306 +46,6 @@ void mdm_ingest_result_clear(mdm_ingest_result *r)
         return;
     json_decref(r->errors);
     r->errors = NULL;
-}
-
-/* ---- context ------------------------------------------------------------------- */
-
-/* Without thresholds in the "resolve" section, a trained model's own apply. */
-static void use_engine_thresholds(mdm_ingest_ctx *c)
-{
-    if (c->engine && !c->rs.thresholds_set && c->engine->link_threshold > 0 &&
-        c->engine->review_threshold > 0 &&
-        c->engine->review_threshold < c->engine->link_threshold) {
-        c->rs.auto_link = c->engine->link_threshold;
-        c->rs.review = c->engine->review_threshold;
-    }
-}
-
-/* Reads a trained engine model from a file; a relative path that does not exist from
- * the current folder is tried under $MDM_ROOT. */
-static mdm_model *engine_from_file(const char *path, mdm_err *err)
-{
-    char alt[4096];
-    const char *root = getenv("MDM_ROOT");
-    if (path[0] != '/' && access(path, R_OK) != 0 && root) {
-        snprintf(alt, sizeof alt, "%s/%s", root, path);
-        path = alt;
-    }
-    return mdm_model_load(path, err);
-}
-
-static mdm_status check_trained(mdm_model *m, const char *where, mdm_err *err)
-{
-    if (m->trained)
-        return MDM_OK;
-    mdm_model_free(m);
-    return mdm_err_set_field(err, MDM_EINVAL, where, "%s: the model is not trained (run mdm train)",
-                             where);
-}
-
-/* "model": {"path": FILE} (a trained model of `mdm train`), an inline trained model
- * document (has "comparisons"), or built-in weight overrides {"prior", "weights"}. */
-static mdm_status load_model_section(mdm_ingest_ctx *c, const json_t *model, mdm_err *err)
-{
-    if (!json_is_object(model))
-        return mdm_err_set_field(err, MDM_EINVAL, "/model", "model must be an object");
-    const json_t *path = json_object_get(model, "path");
-    if (path) {
-        if (!json_is_string(path) || json_object_size(model) != 1)
-            return mdm_err_set_field(err, MDM_EINVAL, "/model/path",
-                                     "model.path must be the only key, a file name");
-        mdm_err lerr = {0};
-        c->engine = engine_from_file(json_string_value(path), &lerr);
-        if (!c->engine)
-            return mdm_err_set_field(err, lerr.code, "/model/path", "model.path: %s", lerr.msg);
-        mdm_status st = check_trained(c->engine, "/model/path", err);
-        if (st != MDM_OK)
-            c->engine = NULL;
-        return st;
-    }
-    if (json_object_get(model, "comparisons")) {
-        mdm_err lerr = {0};
-        json_t *copy = json_deep_copy(model);
-        c->engine = mdm_model_from_json(copy, &lerr);
-        json_decref(copy);
-        if (!c->engine)
-            return mdm_err_set_field(err, MDM_EINVAL, "/model", "model: %s", lerr.msg);
-        mdm_status st = check_trained(c->engine, "/model", err);
-        if (st != MDM_OK)
-            c->engine = NULL;
-        return st;
-    }
-    return mdm_resolve_model_parse(model, "/model", &c->model, err);
-}
-
-mdm_ingest_ctx *mdm_ingest_ctx_new_json(const json_t *sources, const json_t *resolve,
-                                        const json_t *survivorship, const json_t *model,
-                                        const char *default_country, mdm_err *err)
-{
-    mdm_ingest_ctx *c = mdm_xcalloc(1, sizeof *c);
-    mdm_limits_default(&c->limits);
-    snprintf(c->default_country, sizeof c->default_country, "%s",
-             default_country && strlen(default_country) == 2 ? default_country : "US");
-    c->sources = mdm_sources_parse(sources, c->default_country, err);
-    if (!c->sources)
-        goto out_free;
-    if (mdm_resolve_settings_parse(resolve, &c->rs, err) != MDM_OK)
-        goto out_free;
-    mdm_resolve_model_default(&c->model);
-    if (model && load_model_section(c, model, err) != MDM_OK)
-        goto out_free;
-    c->sv = mdm_survive_config_parse(survivorship, err);
-    if (!c->sv)
-        goto out_free;
-    use_engine_thresholds(c);
-    return c;
-out_free:
-    mdm_ingest_ctx_free(c);
-    return NULL;
-}
-
-mdm_ingest_ctx *mdm_ingest_ctx_new(const mdm_config *cfg, mdm_err *err)
-{
-    mdm_limits lim;
-    if (mdm_limits_load(mdm_config_section(cfg, "limits"), &lim, err) != MDM_OK)
-        return NULL;
-    mdm_ingest_ctx *c = mdm_ingest_ctx_new_json(
-        mdm_config_section(cfg, "sources"), mdm_config_section(cfg, "resolve"),
-        mdm_config_section(cfg, "survivorship"), mdm_config_section(cfg, "model"),
-        cfg->default_country, err);
-    if (c)
-        c->limits = lim;
-    return c;
-}
-
-void mdm_ingest_ctx_set_limits(mdm_ingest_ctx *ctx, const mdm_limits *limits)
-{
-    ctx->limits = *limits;
-}
-
-void mdm_ingest_ctx_free(mdm_ingest_ctx *ctx)
-{
-    if (!ctx)
-        return;
-    mdm_sources_free(ctx->sources);
-    mdm_survive_config_free(ctx->sv);
-    mdm_model_free(ctx->engine);
-    free(ctx);
-}
-
-const mdm_sources *mdm_ingest_sources(const mdm_ingest_ctx *ctx)
-{
-    return ctx->sources;
-}
-const mdm_resolve_settings *mdm_ingest_resolve_settings(const mdm_ingest_ctx *ctx)
-{
-    return &ctx->rs;
-}
-const mdm_resolve_model *mdm_ingest_model(const mdm_ingest_ctx *ctx)
-{
-    return &ctx->model;
-}
-const mdm_survive_config *mdm_ingest_survive(const mdm_ingest_ctx *ctx)
-{
-    return ctx->sv;
-}
-int mdm_ingest_engine_version(const mdm_ingest_ctx *ctx)
-{
-    return ctx->engine_version;
-}
-
-const mdm_model *mdm_ingest_engine(const mdm_ingest_ctx *ctx)
-{
-    return ctx->engine;
-}
-
-static const mdm_db_stmt stmt_model = {"ingest_model",
-                                       "SELECT version, model FROM match_model WHERE active", 0};
-
-mdm_status mdm_ingest_ctx_use_db_model(mdm_ingest_ctx *ctx, mdm_db *db, int *version, mdm_err *err)
-{
-    PGresult *res = NULL;
-    if (version)
-        *version = ctx->engine_version;
-    mdm_status st = mdm_db_exec(db, &stmt_model, NULL, &res, err);
-    if (st != MDM_OK)
-        return st;
-    if (PQntuples(res) == 1) {
-        json_t *j = json_loads(mdm_db_get(res, 0, "model", "{}"), 0, NULL);
-        int v = (int)mdm_db_get_ll(res, 0, "version", 0);
-        mdm_err lerr = {0};
-        if (j && json_object_get(j, "comparisons")) {
-            mdm_model *m = mdm_model_from_json(j, &lerr);
-            if (m && m->trained) {
-                mdm_model_free(ctx->engine);
-                ctx->engine = m;
-                ctx->engine_version = v;
-                use_engine_thresholds(ctx);
-            } else {
-                mdm_model_free(m);
-                mdm_log(MDM_LOG_WARN, "event=model_skipped version=%d reason=untrained_or_bad", v);
-            }
-        } else if (j && json_object_get(j, "weights")) {
-            mdm_resolve_model m = ctx->model;
-            if (mdm_resolve_model_parse(j, "/match_model", &m, &lerr) == MDM_OK) {
-                ctx->model = m;
-                mdm_model_free(ctx->engine);
-                ctx->engine = NULL;
-                ctx->engine_version = v;
-            }
-        } else {
-            mdm_log(MDM_LOG_WARN, "event=model_skipped version=%d reason=layout", v);
-        }
-        json_decref(j);
-    }
-    PQclear(res);
-    if (version)
-        *version = ctx->engine_version;
-    return MDM_OK;
-}
-
-/* ---- normalizer handles ----------------------------------------------------------- */
-
-/* matching/normalize.h handles are per thread; ingest runs on many threads (HTTP
- * workers, resolve workers), so handles come from a process-wide pool: taken for one
- * record, given back after. The pool only grows to the number of concurrent users. */
-static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
-static mdm_norm **pool;
-static size_t npool, cappool;
-
-mdm_norm *mdm_ingest_norm_acquire(mdm_err *err)
-{
-    mdm_norm *n = NULL;
-    pthread_mutex_lock(&pool_mu);
-    if (npool)
-        n = pool[--npool];
-    pthread_mutex_unlock(&pool_mu);
-    return n ? n : mdm_norm_new(err);
-}
-
-void mdm_ingest_norm_release(mdm_norm *n)
-{
-    if (!n)
-        return;
-    pthread_mutex_lock(&pool_mu);
-    if (npool == cappool) {
-        cappool = cappool ? 2 * cappool : 8;
-        pool = mdm_xrealloc(pool, cappool * sizeof(mdm_norm *));
-    }
-    pool[npool++] = n;
-    pthread_mutex_unlock(&pool_mu);
-}
-
-char *mdm_ingest_email_key(const char *email)
-{
-    mdm_err err;
-    mdm_norm *n = mdm_ingest_norm_acquire(&err);
-    if (!n || !email)
-        return mdm_ingest_norm_release(n), NULL;
-    mdm_arena *a = mdm_arena_new(1024);
-    mdm_email_norm e;
-    char *k = NULL;
-    if (mdm_norm_email(n, email, a, &e, &err) == MDM_OK && e.valid)
-        k = mdm_xstrdup(e.key);
-    mdm_arena_free(a);
-    mdm_ingest_norm_release(n);
-    return k;
-}
-
-bool mdm_ingest_phone_key(const char *phone, const char *country, char out[24])
-{
-    mdm_err err;
-    mdm_norm *n = mdm_ingest_norm_acquire(&err);
-    if (!n || !phone)
-        return mdm_ingest_norm_release(n), false;
-    mdm_phone_norm p;
-    bool ok = mdm_norm_phone(n, phone, country ? country : "US", &p, &err) == MDM_OK && p.valid &&
-              strlen(p.e164) < 24;
-    if (ok)
-        memcpy(out, p.e164, strlen(p.e164) + 1);
-    mdm_ingest_norm_release(n);
-    return ok;
-}
-
-char *mdm_ingest_text_key(const char *s)
-{
-    mdm_err err;
-    mdm_norm *n = mdm_ingest_norm_acquire(&err);
-    char *k = n ? mdm_canon_text_key(n, s ? s : "") : NULL;
-    mdm_ingest_norm_release(n);
-    return k ? k : mdm_xstrdup("");
-}
-
-mdm_status mdm_ingest_canonicalize(const mdm_ingest_ctx *ctx, const mdm_source *src,
-                                   const json_t *record, json_t **canonical, json_t **errors,
-                                   mdm_err *err)
-{
-    *canonical = NULL;
-    *errors = NULL;
-    mdm_norm *n = mdm_ingest_norm_acquire(err);
-    if (!n)
-        return err ? err->code : MDM_EINTERNAL;
-    mdm_status st = mdm_canonicalize(n, src ? &src->def : NULL, ctx->default_country, &ctx->limits,
-                                     record, canonical, errors, err);
-    mdm_ingest_norm_release(n);
-    return st;
-}
-
-void mdm_ingest_content_hash(const json_t *canonical, char out[65])
-{
-    json_t *c = json_copy((json_t *)canonical);
-    json_object_del(c, "source_updated_at");
-    json_object_del(c, "op");
-    json_object_del(c, "keys");
-    char *s = json_dumps(c, JSON_COMPACT | JSON_SORT_KEYS);
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int n = 0;
-    EVP_Digest(s, strlen(s), md, &n, EVP_sha256(), NULL);
-    for (unsigned i = 0; i < n && i < 32; i++)
-        snprintf(out + 2 * (size_t)i, 3, "%02x", md[i]);
-    out[64] = '\0';
-    free(s);
-    json_decref(c);
 }
 
 /* ---- one-record transaction ------------------------------------------------------ */
@@ -433,7 +122,7 @@ static const mdm_db_stmt stmt_reject = {
     5};
 
 typedef struct ingest_job {
-    const mdm_ingest_ctx *ctx;
+    const mdm_engine *ctx;
     const char *source;
     const json_t *raw;
     json_t *canon;
@@ -517,7 +206,7 @@ static mdm_status ingest_tx(mdm_db *db, void *arg, mdm_err *err)
     char *norm = c ? json_dumps(c, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     char hash[65] = "";
     if (c)
-        mdm_ingest_content_hash(c, hash);
+        mdm_engine_content_hash(c, hash);
 
     if (del) {
         if (!exists) {
@@ -618,16 +307,16 @@ static mdm_status store_reject(mdm_db *db, const char *source, const char *key, 
 
 /* mdm_ingest and mdm_ingest_retry: a retry gives records without a source time of their
  * own default_time, and leaves a renewed refusal to its caller (store_rejects false). */
-static mdm_status ingest_one(mdm_db *db, const mdm_ingest_ctx *ctx, const char *source,
+static mdm_status ingest_one(mdm_db *db, const mdm_engine *ctx, const char *source,
                              const json_t *record, const char *default_time, bool store_rejects,
                              const char *actor, mdm_ingest_result *out, mdm_err *err)
 {
     memset(out, 0, sizeof *out);
-    const mdm_source *src = mdm_sources_find(ctx->sources, source);
+    const mdm_source *src = mdm_sources_find(mdm_engine_sources(ctx), source);
     if (!src)
         return mdm_err_set(err, MDM_ENOTFOUND, "unknown source \"%s\"", source ? source : "");
     json_t *canon = NULL, *errors = NULL;
-    mdm_status st = mdm_ingest_canonicalize(ctx, src, record, &canon, &errors, err);
+    mdm_status st = mdm_engine_canonicalize(ctx, src, record, &canon, &errors, err);
     if (st != MDM_OK) {
         /* not an object: reject with the reason */
         errors = json_pack("[{s:s, s:s, s:s}]", "pointer", "", "field", "record", "reason",
@@ -688,25 +377,25 @@ static mdm_status ingest_one(mdm_db *db, const mdm_ingest_ctx *ctx, const char *
     return st;
 }
 
-mdm_status mdm_ingest(mdm_db *db, const mdm_ingest_ctx *ctx, const char *source,
-                      const json_t *record, const char *actor, mdm_ingest_result *out, mdm_err *err)
+mdm_status mdm_ingest(mdm_db *db, const mdm_engine *ctx, const char *source, const json_t *record,
+                      const char *actor, mdm_ingest_result *out, mdm_err *err)
 {
     return ingest_one(db, ctx, source, record, NULL, true, actor, out, err);
 }
 
-mdm_status mdm_ingest_retry(mdm_db *db, const mdm_ingest_ctx *ctx, const char *source,
+mdm_status mdm_ingest_retry(mdm_db *db, const mdm_engine *ctx, const char *source,
                             const json_t *record, const char *default_time, const char *actor,
                             mdm_ingest_result *out, mdm_err *err)
 {
     return ingest_one(db, ctx, source, record, default_time, false, actor, out, err);
 }
 
-mdm_status mdm_ingest_delete(mdm_db *db, const mdm_ingest_ctx *ctx, const char *source,
+mdm_status mdm_ingest_delete(mdm_db *db, const mdm_engine *ctx, const char *source,
                              const char *source_key, const char *actor, mdm_ingest_result *out,
                              mdm_err *err)
 {
     memset(out, 0, sizeof *out);
-    if (!mdm_sources_find(ctx->sources, source))
+    if (!mdm_sources_find(mdm_engine_sources(ctx), source))
         return mdm_err_set(err, MDM_ENOTFOUND, "unknown source \"%s\"", source ? source : "");
     if (!source_key || !*source_key)
         return mdm_err_set_field(err, MDM_EINVAL, "/source_key", "source_key is required");
@@ -1156,7 +845,7 @@ typedef struct load_row {
 } load_row;
 
 typedef struct canon_job {
-    const mdm_ingest_ctx *ctx;
+    const mdm_engine *ctx;
     const mdm_source *src;
     load_row *rows;
 } canon_job;
@@ -1171,7 +860,7 @@ static void canon_worker(void *arg, int t, size_t lo, size_t hi)
         if (r->refused)
             continue;
         mdm_err cerr = {0};
-        if (mdm_ingest_canonicalize(job->ctx, job->src, r->row, &r->canon, &r->errors, &cerr) !=
+        if (mdm_engine_canonicalize(job->ctx, job->src, r->row, &r->canon, &r->errors, &cerr) !=
             MDM_OK)
             r->errors =
                 json_pack("[{s:s, s:s, s:s}]", "pointer", "", "field", "row", "reason", cerr.msg);
@@ -1180,7 +869,7 @@ static void canon_worker(void *arg, int t, size_t lo, size_t hi)
             r->canon = NULL;
             continue;
         }
-        mdm_ingest_content_hash(r->canon, r->hash);
+        mdm_engine_content_hash(r->canon, r->hash);
         r->raw = json_dumps(r->row, JSON_COMPACT | JSON_SORT_KEYS);
         r->norm = json_dumps(r->canon, JSON_COMPACT | JSON_SORT_KEYS);
     }
@@ -1246,12 +935,12 @@ static mdm_status load_write_wait(load_writer *w, const char *source, FILE *prog
     return MDM_OK;
 }
 
-mdm_status mdm_ingest_load(mdm_db *db, const mdm_ingest_ctx *ctx, const char *source,
-                           const char *path, const char *format, int chunk_rows, FILE *progress,
+mdm_status mdm_ingest_load(mdm_db *db, const mdm_engine *ctx, const char *source, const char *path,
+                           const char *format, int chunk_rows, FILE *progress,
                            mdm_load_stats *stats, mdm_err *err)
 {
     memset(stats, 0, sizeof *stats);
-    const mdm_source *src = mdm_sources_find(ctx->sources, source);
+    const mdm_source *src = mdm_sources_find(mdm_engine_sources(ctx), source);
     if (!src)
         return mdm_err_set(err, MDM_ENOTFOUND, "unknown source \"%s\"", source ? source : "");
     if (chunk_rows <= 0)

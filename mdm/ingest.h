@@ -21,9 +21,9 @@
  * Bulk loading (mdm load) goes through mdm_ingest_load: rows are mapped and validated in
  * C, streamed with COPY into a staging table and applied with set-based SQL in chunks
  * that each commit atomically (resumable after kill -9: a rerun skips what is already
- * there by content hash), then resolved by mdm_resolve_pending (mdm/resolve.h).
+ * there by content hash), then resolved by mdm_pending_resolve (mdm/pending.h).
  *
- * Thread safety: an mdm_ingest_ctx may be shared by threads (it is read-only); each
+ * Thread safety: an mdm_engine may be shared by threads (it is read-only); each
  * thread uses its own mdm_db. */
 #ifndef MDM_MDM_INGEST_H
 #define MDM_MDM_INGEST_H
@@ -31,6 +31,7 @@
 #include "common/err.h"
 #include "mdm/config.h"
 #include "mdm/db.h"
+#include "mdm/engine.h"
 #include "mdm/source.h"
 
 #include <jansson.h>
@@ -71,51 +72,6 @@ typedef struct mdm_ingest_result {
 
 void mdm_ingest_result_clear(mdm_ingest_result *r); /* frees errors */
 
-/* Shared, read-only settings for ingest and resolution. */
-typedef struct mdm_ingest_ctx mdm_ingest_ctx;
-
-/* Builds the context from cfg: sources, resolve thresholds, survivorship rules. Returns
- * NULL with err (MDM_EINVAL naming the configuration key) on bad configuration. The
- * model (match weights) is read from the active match_model row on first use by each
- * connection, or the built-in default when there is none. */
-mdm_ingest_ctx *mdm_ingest_ctx_new(const mdm_config *cfg, mdm_err *err);
-/* Same from parts (tests): sources array, "resolve", "survivorship" and "model"
- * sections (each may be NULL), default country (NULL: "US"). */
-mdm_ingest_ctx *mdm_ingest_ctx_new_json(const json_t *sources, const json_t *resolve,
-                                        const json_t *survivorship, const json_t *model,
-                                        const char *default_country, mdm_err *err);
-void mdm_ingest_ctx_free(mdm_ingest_ctx *ctx); /* NULL is a no-op */
-/* Replaces the field length limits (matching/limits.h; mdm_ingest_ctx_new reads them from the
- * "limits" section, mdm_ingest_ctx_new_json starts with the defaults). Call before
- * sharing ctx between threads. */
-struct mdm_limits;
-void mdm_ingest_ctx_set_limits(mdm_ingest_ctx *ctx, const struct mdm_limits *limits);
-
-/* The matching model. The "model" configuration section is {"path": FILE} (a model
- * trained by `mdm train`, e.g. demo/model.json), an inline trained model document, or
- * overrides of the built-in weights ({"prior", "weights"}, mdm/resolve.h). The active row
- * of match_model (a trained model document, or the weights layout) replaces it: call
- * mdm_ingest_ctx_use_db_model.
- * Call once at start-up, before sharing ctx between threads. *version receives the
- * match_model version used (0 = configuration or built-in). */
-mdm_status mdm_ingest_ctx_use_db_model(mdm_ingest_ctx *ctx, mdm_db *db, int *version, mdm_err *err)
-    __attribute__((warn_unused_result));
-
-/* Parts of the context, for mdm/resolve.c and mdm/golden.c. */
-const mdm_sources *mdm_ingest_sources(const mdm_ingest_ctx *ctx);
-const struct mdm_resolve_settings *mdm_ingest_resolve_settings(const mdm_ingest_ctx *ctx);
-const struct mdm_resolve_model *mdm_ingest_model(const mdm_ingest_ctx *ctx);
-const struct mdm_survive_config *mdm_ingest_survive(const mdm_ingest_ctx *ctx);
-/* The trained engine model (matching/model.h) or NULL when the built-in weights apply. */
-const struct mdm_model *mdm_ingest_engine(const mdm_ingest_ctx *ctx);
-/* The match_model version the model came from (0: configuration or built-in). */
-int mdm_ingest_engine_version(const mdm_ingest_ctx *ctx);
-
-/* Normalizer handles (matching/normalize.h) from a process-wide pool: one per thread at
- * a time, given back after use. NULL with err when ICU cannot be initialised. */
-struct mdm_norm *mdm_ingest_norm_acquire(mdm_err *err);
-void mdm_ingest_norm_release(struct mdm_norm *n); /* NULL is a no-op */
-
 /* Ingests one record of source `source` (a configured code). record is the record in
  * the source's own layout, or already canonical (has "source_key"); borrowed. actor
  * names who sent it (API key name, "cli"); used in link events and stored with the
@@ -124,43 +80,23 @@ void mdm_ingest_norm_release(struct mdm_norm *n); /* NULL is a no-op */
  * Returns MDM_OK with *out filled (also for rejected/stale/unchanged records),
  * MDM_ENOTFOUND for an unknown source, MDM_ERETRY when the database stayed busy after
  * retries, MDM_EDB; on error nothing was written. */
-mdm_status mdm_ingest(mdm_db *db, const mdm_ingest_ctx *ctx, const char *source,
-                      const json_t *record, const char *actor, mdm_ingest_result *out, mdm_err *err)
+mdm_status mdm_ingest(mdm_db *db, const mdm_engine *ctx, const char *source, const json_t *record,
+                      const char *actor, mdm_ingest_result *out, mdm_err *err)
     __attribute__((warn_unused_result));
 
 /* Retries a refused record (mdm/reject.h): as mdm_ingest, except that a record without
  * a source time of its own takes default_time (ISO 8601; NULL: none), and a renewed
  * refusal is not stored (out->errors holds its reasons; the caller updates its reject). */
-mdm_status mdm_ingest_retry(mdm_db *db, const mdm_ingest_ctx *ctx, const char *source,
+mdm_status mdm_ingest_retry(mdm_db *db, const mdm_engine *ctx, const char *source,
                             const json_t *record, const char *default_time, const char *actor,
                             mdm_ingest_result *out, mdm_err *err)
     __attribute__((warn_unused_result));
 
 /* Deletes (retires) record source/source_key; same as ingesting {"op": "delete"}.
  * MDM_ENOTFOUND when the record was never received. */
-mdm_status mdm_ingest_delete(mdm_db *db, const mdm_ingest_ctx *ctx, const char *source,
+mdm_status mdm_ingest_delete(mdm_db *db, const mdm_engine *ctx, const char *source,
                              const char *source_key, const char *actor, mdm_ingest_result *out,
                              mdm_err *err) __attribute__((warn_unused_result));
-
-/* Maps and validates without writing (matching/canonical.h mdm_canonicalize with the
- * source's definition, the context's default country and limits, a pooled normalizer):
- * *canonical receives the canonical record (new reference) or NULL with *errors (new
- * reference, as in mdm_ingest_result.errors). Used by mdm_ingest, the bulk loader and the
- * read-only match endpoint. */
-mdm_status mdm_ingest_canonicalize(const mdm_ingest_ctx *ctx, const mdm_source *src,
-                                   const json_t *record, json_t **canonical, json_t **errors,
-                                   mdm_err *err) __attribute__((warn_unused_result));
-
-/* Comparison forms used by search: the canonical key of an e-mail address (new string,
- * or NULL when it is not one) and the E.164 form of a phone number (false when it is not
- * one; country is the default for national layouts, NULL = "US"). */
-char *mdm_ingest_email_key(const char *email);
-bool mdm_ingest_phone_key(const char *phone, const char *country, char out[24]);
-/* Comparison form of a name or identifier: lower case ASCII, punctuation as one space. */
-char *mdm_ingest_text_key(const char *s);
-
-/* SHA-256 (hex) of the canonical content (without source_updated_at and op). */
-void mdm_ingest_content_hash(const json_t *canonical, char out[65]);
 
 /* Bulk load statistics. */
 typedef struct mdm_load_stats {
@@ -186,8 +122,8 @@ typedef struct mdm_load_stats {
  * "erased_subject", tombstone id, file and line; the payload is withheld), the same rule
  * as mdm_subject_check_reingest, checked for the whole chunk by one statement. progress
  * (may be NULL) gets one line per chunk. */
-mdm_status mdm_ingest_load(mdm_db *db, const mdm_ingest_ctx *ctx, const char *source,
-                           const char *path, const char *format, int chunk_rows, FILE *progress,
+mdm_status mdm_ingest_load(mdm_db *db, const mdm_engine *ctx, const char *source, const char *path,
+                           const char *format, int chunk_rows, FILE *progress,
                            mdm_load_stats *stats, mdm_err *err) __attribute__((warn_unused_result));
 
 #endif

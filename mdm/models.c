@@ -9,6 +9,7 @@
 #include "matching/normalize.h"
 #include "mdm/audit.h"
 #include "mdm/resolve.h"
+#include "mdm/score.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -69,7 +70,7 @@ static const mdm_db_stmt stmt_mark_review = {"models_mark_review",
 /* ---- training ---------------------------------------------------------------------- */
 
 typedef struct feat_job {
-    const mdm_ingest_ctx *ctx;
+    const mdm_engine *ctx;
     char **json; /* normalized records */
     mdm_feat *feats;
     mdm_arena **arenas;
@@ -80,7 +81,7 @@ static void feat_worker(void *arg, int t, size_t lo, size_t hi)
 {
     feat_job *j = arg;
     mdm_err err = {0};
-    mdm_norm *norm = mdm_ingest_norm_acquire(&err);
+    mdm_norm *norm = mdm_engine_norm_acquire(&err);
     if (!norm) {
         j->failed = 1;
         return;
@@ -89,11 +90,11 @@ static void feat_worker(void *arg, int t, size_t lo, size_t hi)
         json_t *canon = json_loads(j->json[i], 0, NULL);
         memset(&j->feats[i], 0, sizeof j->feats[i]);
         if (canon)
-            (void)mdm_resolve_features(j->ctx, norm, j->arenas[t], canon, mdm_resolve_phone_key,
-                                       NULL, &j->feats[i]);
+            (void)mdm_score_features(j->ctx, norm, j->arenas[t], canon, mdm_score_phone_key, NULL,
+                                     &j->feats[i]);
         json_decref(canon);
     }
-    mdm_ingest_norm_release(norm);
+    mdm_engine_norm_release(norm);
 }
 
 typedef struct record_list {
@@ -125,13 +126,13 @@ static mdm_status read_records(mdm_db *db, char ***out, size_t *n, mdm_err *err)
     return st;
 }
 
-mdm_status mdm_models_train(mdm_db *db, const mdm_ingest_ctx *ctx, const mdm_models_train_opts *o,
+mdm_status mdm_models_train(mdm_db *db, const mdm_engine *ctx, const mdm_models_train_opts *o,
                             int *version, json_t **summary, mdm_err *err)
 {
     *version = 0;
     if (summary)
         *summary = NULL;
-    const mdm_model *base = mdm_ingest_engine(ctx);
+    const mdm_model *base = mdm_engine_model(ctx);
     if (!base)
         return mdm_err_set(err, MDM_EINVAL,
                            "no matching model to train: configure model.path (a model document "
@@ -176,7 +177,7 @@ mdm_status mdm_models_train(mdm_db *db, const mdm_ingest_ctx *ctx, const mdm_mod
     json_t *on = json_pack("{s:s, s:I, s:I, s:i, s:f, s:i}", "from", "store", "records",
                            (json_int_t)ls.records, "candidate_pairs", (json_int_t)ls.block.pairs,
                            "em_iterations", ls.em_iterations, "lambda", ls.lambda, "base_version",
-                           mdm_ingest_engine_version(ctx));
+                           mdm_engine_model_version(ctx));
     char *model_s = json_dumps(trained, JSON_COMPACT);
     char *on_s = json_dumps(on, JSON_COMPACT);
     const char *p[4] = {model_s, o->note, on_s, o->actor ? o->actor : "system"};
@@ -444,14 +445,14 @@ static void count(confusion *c, bool predicted, bool match)
         c->tn++;
 }
 
-mdm_status mdm_models_label_eval(mdm_db *db, const mdm_ingest_ctx *ctx, json_t **out, mdm_err *err)
+mdm_status mdm_models_label_eval(mdm_db *db, const mdm_engine *ctx, json_t **out, mdm_err *err)
 {
     *out = NULL;
     PGresult *res = NULL;
     mdm_status st = mdm_db_exec(db, &stmt_labels, NULL, &res, err);
     if (st != MDM_OK)
         return st;
-    const mdm_resolve_settings *rs = mdm_ingest_resolve_settings(ctx);
+    const mdm_resolve_settings *rs = mdm_engine_settings(ctx);
     confusion at_link = {0}, at_review = {0};
     long items = 0, match = 0;
     int n = PQntuples(res);
@@ -465,7 +466,7 @@ mdm_status mdm_models_label_eval(mdm_db *db, const mdm_ingest_ctx *ctx, json_t *
             json_t *b = json_loads(mdm_db_get(res, i, "nb", "{}"), 0, NULL);
             double p = 0;
             if (a && b)
-                (void)mdm_resolve_score(ctx, a, b, &p, NULL, NULL);
+                (void)mdm_score_pair(ctx, a, b, &p, NULL, NULL);
             json_decref(a);
             json_decref(b);
             if (p > best)
@@ -478,7 +479,7 @@ mdm_status mdm_models_label_eval(mdm_db *db, const mdm_ingest_ctx *ctx, json_t *
     }
     PQclear(res);
     *out =
-        json_pack("{s:i, s:I, s:I, s:I, s:o, s:o}", "model_version", mdm_ingest_engine_version(ctx),
+        json_pack("{s:i, s:I, s:I, s:I, s:o, s:o}", "model_version", mdm_engine_model_version(ctx),
                   "items", (json_int_t)items, "match", (json_int_t)match, "no_match",
                   (json_int_t)(items - match), "at_link", confusion_json(&at_link, rs->auto_link),
                   "at_review", confusion_json(&at_review, rs->review));

@@ -2,7 +2,7 @@
  * listing, showing, activating and comparing versions.
  *
  * mdm_models_train reads every live source record (normalized form), builds the matching
- * engine's features exactly as resolution does (mdm_resolve_features), and trains a copy
+ * engine's features exactly as resolution does (mdm_score_features), and trains a copy
  * of the context's engine model (same comparisons, blocking rules and thresholds; new u,
  * m and prior) with matching/link.h mdm_link_train_feats: u from random record pairs, m
  * and the prior by EM over the blocked candidate pairs. No labels: steward decisions are
@@ -35,7 +35,7 @@ typedef struct mdm_models_train_opts {
  * NULL) a new object {version, records, candidate_pairs, em_iterations, lambda, prior,
  * seconds}. MDM_EINVAL when the context has no engine model to start from (configure
  * model.path) or fewer than two records are stored. */
-mdm_status mdm_models_train(mdm_db *db, const mdm_ingest_ctx *ctx, const mdm_models_train_opts *o,
+mdm_status mdm_models_train(mdm_db *db, const mdm_engine *ctx, const mdm_models_train_opts *o,
                             int *version, json_t **summary, mdm_err *err)
     __attribute__((warn_unused_result));
 
@@ -60,13 +60,13 @@ mdm_status mdm_models_activate(mdm_db *db, int version, const char *actor, long 
 mdm_status mdm_models_diff(mdm_db *db, int a, int b, json_t **out, mdm_err *err)
     __attribute__((warn_unused_result));
 
-/* The context's model (the active one, see mdm_ingest_ctx_use_db_model) measured on the
+/* The context's model (the active one, see mdm_engine_use_db_model) measured on the
  * steward's decided review items: each item (decision match or no_match) scored by its
  * best labelled record pair, as the queue scores items; predicted a match at or above
  * the link threshold (at_link) or the review threshold (at_review). *out receives
  * {model_version, items, match, no_match, at_link: {threshold, tp, fp, fn, tn, precision,
  * recall}, at_review: {...}}; precision and recall are null when undefined. */
-mdm_status mdm_models_label_eval(mdm_db *db, const mdm_ingest_ctx *ctx, json_t **out, mdm_err *err)
+mdm_status mdm_models_label_eval(mdm_db *db, const mdm_engine *ctx, json_t **out, mdm_err *err)
     __attribute__((warn_unused_result));
 
 #endif

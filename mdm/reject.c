@@ -151,7 +151,7 @@ mdm_status mdm_reject_list(mdm_db *db, const mdm_reject_filter *f, json_t **rows
 }
 
 /* Retries one reject (row i of res). */
-static mdm_status retry_one(mdm_db *db, const mdm_ingest_ctx *ctx, const PGresult *res, int i,
+static mdm_status retry_one(mdm_db *db, const mdm_engine *ctx, const PGresult *res, int i,
                             const char *actor, mdm_reject_retry_stats *stats, mdm_err *err)
 {
     const char *id = mdm_db_get(res, i, "id", "0");
@@ -198,7 +198,7 @@ static mdm_status retry_one(mdm_db *db, const mdm_ingest_ctx *ctx, const PGresul
     return st;
 }
 
-mdm_status mdm_reject_retry(mdm_db *db, const mdm_ingest_ctx *ctx, const mdm_reject_filter *f,
+mdm_status mdm_reject_retry(mdm_db *db, const mdm_engine *ctx, const mdm_reject_filter *f,
                             const char *actor, mdm_reject_retry_stats *stats, mdm_err *err)
 {
     memset(stats, 0, sizeof *stats);

@@ -48,7 +48,7 @@ typedef struct mdm_reject_retry_stats {
 
 /* Retries every open reject matching f (status and after are ignored; limit 0 = all), in
  * id order, one transaction per record (mdm_ingest_retry). */
-mdm_status mdm_reject_retry(mdm_db *db, const mdm_ingest_ctx *ctx, const mdm_reject_filter *f,
+mdm_status mdm_reject_retry(mdm_db *db, const mdm_engine *ctx, const mdm_reject_filter *f,
                             const char *actor, mdm_reject_retry_stats *stats, mdm_err *err)
     __attribute__((warn_unused_result));
 

@@ -11,6 +11,7 @@
 #include "mdm/golden.h"
 #include "mdm/locks.h"
 #include "mdm/resolve.h"
+#include "mdm/score.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -150,7 +151,7 @@ static mdm_status read_records(mdm_db *db, plan *p, mdm_err *err)
 }
 
 typedef struct feat_job {
-    const mdm_ingest_ctx *ctx;
+    const mdm_engine *ctx;
     rrec *r;
     mdm_feat *feats;
     mdm_arena **arenas;
@@ -161,7 +162,7 @@ static void feat_worker(void *arg, int t, size_t lo, size_t hi)
 {
     feat_job *j = arg;
     mdm_err err = {0};
-    mdm_norm *norm = mdm_ingest_norm_acquire(&err);
+    mdm_norm *norm = mdm_engine_norm_acquire(&err);
     if (!norm) {
         j->failed = 1;
         return;
@@ -170,17 +171,17 @@ static void feat_worker(void *arg, int t, size_t lo, size_t hi)
         json_t *canon = json_loads(j->r[i].json, 0, NULL);
         memset(&j->feats[i], 0, sizeof j->feats[i]);
         if (canon)
-            (void)mdm_resolve_features(j->ctx, norm, j->arenas[t], canon, mdm_resolve_phone_key,
-                                       NULL, &j->feats[i]);
+            (void)mdm_score_features(j->ctx, norm, j->arenas[t], canon, mdm_score_phone_key, NULL,
+                                     &j->feats[i]);
         json_decref(canon);
         j->feats[i].source = 0; /* every pair may match, as the service compares */
     }
-    mdm_ingest_norm_release(norm);
+    mdm_engine_norm_release(norm);
 }
 
 /* Clusters of every record (r[i].cluster) by the batch engine, golden records a steward
  * decided on held together. */
-static mdm_status cluster_all(mdm_db *db, const mdm_ingest_ctx *ctx, plan *p, int threads,
+static mdm_status cluster_all(mdm_db *db, const mdm_engine *ctx, plan *p, int threads,
                               mdm_reresolve_stats *s, mdm_err *err)
 {
     PGresult *res = NULL;
@@ -220,10 +221,10 @@ static mdm_status cluster_all(mdm_db *db, const mdm_ingest_ctx *ctx, plan *p, in
     mdm_edge *edges = NULL;
     size_t nedges = 0;
     mdm_link_stats ls;
-    const mdm_resolve_settings *rs = mdm_ingest_resolve_settings(ctx);
+    const mdm_resolve_settings *rs = mdm_engine_settings(ctx);
     if (st == MDM_OK)
-        st = mdm_link_feats(mdm_ingest_engine(ctx), feats, p->n, group, 0, rs->auto_link,
-                            rs->review, threads, cl, &edges, &nedges, &ls, err);
+        st = mdm_link_feats(mdm_engine_model(ctx), feats, p->n, group, 0, rs->auto_link, rs->review,
+                            threads, cl, &edges, &nedges, &ls, err);
     if (st == MDM_OK) {
         /* a held golden record stays whole even where a clustering guard refused to join
          * its records (a steward's match outranks a hard negative): all of them go to the
@@ -324,7 +325,7 @@ static bool units_never_linked(const plan *p, const unit *a, const unit *b)
 /* ---- applying ----------------------------------------------------------------------- */
 
 typedef struct op_job {
-    const mdm_ingest_ctx *ctx;
+    const mdm_engine *ctx;
     const char *actor;
     const char *reason;
     int64_t entity, other; /* split: entity; merge: into, from */
@@ -354,7 +355,7 @@ static void example(json_t *changes, json_t *op)
     json_decref(op);
 }
 
-static mdm_status run(mdm_db *db, const mdm_ingest_ctx *ctx, bool dry_run, int threads,
+static mdm_status run(mdm_db *db, const mdm_engine *ctx, bool dry_run, int threads,
                       const char *actor, plan *p, mdm_reresolve_stats *s, json_t *changes,
                       mdm_err *err)
 {
@@ -378,7 +379,7 @@ static mdm_status run(mdm_db *db, const mdm_ingest_ctx *ctx, bool dry_run, int t
     make_units(p);
     char reason[96];
     snprintf(reason, sizeof reason, "re-resolution under model version %d",
-             mdm_ingest_engine_version(ctx));
+             mdm_engine_model_version(ctx));
 
     /* splits first: afterwards every golden record lies in one cluster */
     for (size_t x = 0; x < p->nu && st == MDM_OK; x++) {
@@ -454,14 +455,14 @@ static mdm_status run(mdm_db *db, const mdm_ingest_ctx *ctx, bool dry_run, int t
     return st;
 }
 
-mdm_status mdm_reresolve_all(mdm_db *db, const mdm_ingest_ctx *ctx, bool dry_run, int threads,
+mdm_status mdm_reresolve_all(mdm_db *db, const mdm_engine *ctx, bool dry_run, int threads,
                              const char *actor, mdm_reresolve_stats *stats, json_t **changes,
                              mdm_err *err)
 {
     memset(stats, 0, sizeof *stats);
     if (changes)
         *changes = NULL;
-    if (!mdm_ingest_engine(ctx))
+    if (!mdm_engine_model(ctx))
         return mdm_err_set(err, MDM_EINVAL,
                            "re-resolution needs a trained model (model.path or mdm model "
                            "activate)");

@@ -48,7 +48,7 @@ typedef struct mdm_reresolve_stats {
  * "records": [ids]} or {"op": "merge", "into", "from", "records": n} (entity ids of
  * split-off parts are null in a dry run). threads <= 0: online CPUs. MDM_ECONFLICT when
  * records are pending, MDM_EINVAL without a trained model. */
-mdm_status mdm_reresolve_all(mdm_db *db, const mdm_ingest_ctx *ctx, bool dry_run, int threads,
+mdm_status mdm_reresolve_all(mdm_db *db, const mdm_engine *ctx, bool dry_run, int threads,
                              const char *actor, mdm_reresolve_stats *stats, json_t **changes,
                              mdm_err *err) __attribute__((warn_unused_result));
 

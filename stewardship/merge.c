@@ -13,6 +13,7 @@
 #include "mdm/audit.h"
 #include "mdm/consent.h"
 #include "mdm/golden.h"
+#include "mdm/query.h"
 #include "mdm/survive.h"
 
 #include <stdio.h>
@@ -279,7 +280,7 @@ static mdm_status audit_entity(mdm_db *db, const mdm_merge_actor *who, const cha
 
 /* ---- merge ------------------------------------------------------------------------ */
 
-mdm_status mdm_merge_entities_locked(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t a, int64_t b,
+mdm_status mdm_merge_entities_locked(mdm_db *db, const mdm_engine *ctx, int64_t a, int64_t b,
                                      const mdm_merge_actor *who, double probability,
                                      int64_t *survivor, mdm_err *err)
 {
@@ -332,7 +333,7 @@ mdm_status mdm_merge_entities_locked(mdm_db *db, const mdm_ingest_ctx *ctx, int6
     return st;
 }
 
-mdm_status mdm_merge_attach_record_locked(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t record_id,
+mdm_status mdm_merge_attach_record_locked(mdm_db *db, const mdm_engine *ctx, int64_t record_id,
                                           int64_t entity_id, const mdm_merge_actor *who,
                                           double probability, int64_t *entity, mdm_err *err)
 {
@@ -384,7 +385,7 @@ mdm_status mdm_merge_attach_record_locked(mdm_db *db, const mdm_ingest_ctx *ctx,
 }
 
 typedef struct manual_ctx {
-    const mdm_ingest_ctx *ictx;
+    const mdm_engine *ictx;
     int64_t id, other;
     int version;
     const mdm_merge_actor *who;
@@ -423,7 +424,7 @@ out:
     return st;
 }
 
-mdm_status mdm_merge_manual(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t id, int version,
+mdm_status mdm_merge_manual(mdm_db *db, const mdm_engine *ctx, int64_t id, int version,
                             int64_t other, const mdm_merge_actor *who, json_t **result,
                             mdm_err *err)
 {
@@ -444,7 +445,7 @@ mdm_status mdm_merge_manual(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t id, i
 /* ---- split ------------------------------------------------------------------------ */
 
 typedef struct split_ctx {
-    const mdm_ingest_ctx *ictx;
+    const mdm_engine *ictx;
     int64_t id, into;
     int version;
     const int64_t *records;
@@ -562,7 +563,7 @@ out:
     return st;
 }
 
-mdm_status mdm_merge_split(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t id, int version,
+mdm_status mdm_merge_split(mdm_db *db, const mdm_engine *ctx, int64_t id, int version,
                            const int64_t *record_ids, size_t n, int64_t into,
                            const mdm_merge_actor *who, json_t **result, mdm_err *err)
 {
@@ -584,7 +585,7 @@ mdm_status mdm_merge_split(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t id, in
 /* ---- unmerge ---------------------------------------------------------------------- */
 
 typedef struct unmerge_ctx {
-    const mdm_ingest_ctx *ictx;
+    const mdm_engine *ictx;
     int64_t id, snapshot_id;
     int version;
     const mdm_merge_actor *who;
@@ -702,7 +703,7 @@ out:
     return st;
 }
 
-mdm_status mdm_merge_unmerge(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t id, int64_t snapshot_id,
+mdm_status mdm_merge_unmerge(mdm_db *db, const mdm_engine *ctx, int64_t id, int64_t snapshot_id,
                              int version, const mdm_merge_actor *who, json_t **result, mdm_err *err)
 {
     if (result)
@@ -729,7 +730,7 @@ static bool known_attr(const char *a)
 }
 
 typedef struct pin_ctx {
-    const mdm_ingest_ctx *ictx;
+    const mdm_engine *ictx;
     int64_t id;
     int version;
     const char *attr;
@@ -776,7 +777,7 @@ static mdm_status pin_fn(mdm_db *db, void *arg, mdm_err *err)
         return st;
     }
     json_t *entity = NULL;
-    if ((st = mdm_golden_get(db, c->id, &entity, NULL, err)) != MDM_OK) {
+    if ((st = mdm_query_get(db, c->id, &entity, NULL, err)) != MDM_OK) {
         json_decref(old);
         return st;
     }
@@ -794,7 +795,7 @@ static mdm_status pin_fn(mdm_db *db, void *arg, mdm_err *err)
     return st;
 }
 
-mdm_status mdm_merge_pin(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t id, int version,
+mdm_status mdm_merge_pin(mdm_db *db, const mdm_engine *ctx, int64_t id, int version,
                          const char *attr, const json_t *value, const mdm_merge_actor *who,
                          json_t **result, mdm_err *err)
 {

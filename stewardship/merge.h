@@ -24,7 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct mdm_ingest_ctx mdm_ingest_ctx;
+typedef struct mdm_engine mdm_engine;
 
 typedef struct mdm_merge_actor {
     const char *name;   /* required */
@@ -37,7 +37,7 @@ typedef struct mdm_merge_actor {
 /* Merges entities a and b (the older id survives, as in mdm_golden_merge) after a
  * snapshot of both; refuses (MDM_ECONFLICT) when a never_link assertion joins a member
  * of one to a member of the other. *survivor receives the surviving id. */
-mdm_status mdm_merge_entities_locked(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t a, int64_t b,
+mdm_status mdm_merge_entities_locked(mdm_db *db, const mdm_engine *ctx, int64_t a, int64_t b,
                                      const mdm_merge_actor *who, double probability,
                                      int64_t *survivor, mdm_err *err)
     __attribute__((warn_unused_result));
@@ -45,7 +45,7 @@ mdm_status mdm_merge_entities_locked(mdm_db *db, const mdm_ingest_ctx *ctx, int6
 /* Puts record_id into entity_id: when the record's current entity holds only it, the
  * two entities are merged (snapshot, undoable); otherwise the record alone moves. The
  * same never_link check. *entity receives the entity now holding the record. */
-mdm_status mdm_merge_attach_record_locked(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t record_id,
+mdm_status mdm_merge_attach_record_locked(mdm_db *db, const mdm_engine *ctx, int64_t record_id,
                                           int64_t entity_id, const mdm_merge_actor *who,
                                           double probability, int64_t *entity, mdm_err *err)
     __attribute__((warn_unused_result));
@@ -55,14 +55,14 @@ mdm_status mdm_merge_attach_record_locked(mdm_db *db, const mdm_ingest_ctx *ctx,
 /* Manual merge of `other` into `id` (POST /v1/entities/{id}/merge). version, when > 0,
  * must be id's current version. *result: {"survivor", "retired", "snapshot_id",
  * "version"} (the survivor's version after the merge). */
-mdm_status mdm_merge_manual(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t id, int version,
+mdm_status mdm_merge_manual(mdm_db *db, const mdm_engine *ctx, int64_t id, int version,
                             int64_t other, const mdm_merge_actor *who, json_t **result,
                             mdm_err *err) __attribute__((warn_unused_result));
 
 /* Moves record_ids[0..n) of entity id to entity `into` (0 = a new entity). version as
  * above. never_link assertions are written between the moved and the remaining records
  * (a split means "not the same person"). *result: {"entity_id", "moved_to", "version"}. */
-mdm_status mdm_merge_split(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t id, int version,
+mdm_status mdm_merge_split(mdm_db *db, const mdm_engine *ctx, int64_t id, int version,
                            const int64_t *record_ids, size_t n, int64_t into,
                            const mdm_merge_actor *who, json_t **result, mdm_err *err)
     __attribute__((warn_unused_result));
@@ -77,14 +77,14 @@ mdm_status mdm_merge_split(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t id, in
  * {"survivor", "restored", "snapshot_id", "version"} (the survivor's version afterwards).
  * MDM_ECONFLICT when already undone or when a side changed so much that it cannot be
  * undone (a member was erased). */
-mdm_status mdm_merge_unmerge(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t id, int64_t snapshot_id,
+mdm_status mdm_merge_unmerge(mdm_db *db, const mdm_engine *ctx, int64_t id, int64_t snapshot_id,
                              int version, const mdm_merge_actor *who, json_t **result, mdm_err *err)
     __attribute__((warn_unused_result));
 
 /* Pins attribute attr of entity id to value (a JSON value, borrowed), or removes the pin
  * when value is NULL; survivorship reruns. *result: {"entity_id", "attr", "version",
  * "golden"}. */
-mdm_status mdm_merge_pin(mdm_db *db, const mdm_ingest_ctx *ctx, int64_t id, int version,
+mdm_status mdm_merge_pin(mdm_db *db, const mdm_engine *ctx, int64_t id, int version,
                          const char *attr, const json_t *value, const mdm_merge_actor *who,
                          json_t **result, mdm_err *err) __attribute__((warn_unused_result));
 

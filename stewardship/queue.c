@@ -10,8 +10,10 @@
 #include "mdm/audit.h"
 #include "mdm/golden.h"
 #include "mdm/locks.h"
+#include "mdm/query.h"
 #include "mdm/relation.h"
 #include "mdm/resolve.h"
+#include "mdm/score.h"
 #include "stewardship/merge.h"
 
 #include <math.h>
@@ -642,7 +644,7 @@ static mdm_status side_members(mdm_db *db, json_t *side, mdm_err *err)
     if (!json_is_integer(id) || strcmp(json_string_value(json_object_get(e, "type")), "entity"))
         return MDM_OK;
     json_t *members = NULL, *related = NULL;
-    mdm_status st = mdm_golden_member_records(db, json_integer_value(id), &members, err);
+    mdm_status st = mdm_query_member_records(db, json_integer_value(id), &members, err);
     if (st == MDM_OK)
         json_object_set_new(e, "members", members);
     /* its household and related golden records (mdm/relation.h), shown beside the
@@ -948,7 +950,7 @@ mdm_status mdm_queue_reopen(mdm_db *db, int64_t id, int version, const char *rea
 /* ---- Decisions -------------------------------------------------------------------- */
 
 /* Joins the two sides of a match decision (stewardship/merge.h). */
-static mdm_status join_sides(mdm_db *db, const mdm_ingest_ctx *ictx, const locked_item *it,
+static mdm_status join_sides(mdm_db *db, const mdm_engine *ictx, const locked_item *it,
                              const mdm_queue_actor *who, const char *reason, int64_t *joined,
                              mdm_err *err)
 {
@@ -961,7 +963,7 @@ static mdm_status join_sides(mdm_db *db, const mdm_ingest_ctx *ictx, const locke
 }
 
 typedef struct decide_ctx {
-    const mdm_ingest_ctx *ictx;
+    const mdm_engine *ictx;
     const mdm_queue_decision *d;
     const mdm_queue_actor *who;
     json_t *result;
@@ -1034,7 +1036,7 @@ static mdm_status supersede_one_fn(mdm_db *db, void *arg, mdm_err *err)
     return supersede(db, *(const int64_t *)arg, NULL, err);
 }
 
-mdm_status mdm_queue_decide(mdm_db *db, const mdm_ingest_ctx *ctx, const mdm_queue_decision *d,
+mdm_status mdm_queue_decide(mdm_db *db, const mdm_engine *ctx, const mdm_queue_decision *d,
                             const mdm_queue_actor *who, json_t **result, mdm_err *err)
 {
     if (result)
@@ -1072,7 +1074,7 @@ mdm_status mdm_queue_decide(mdm_db *db, const mdm_ingest_ctx *ctx, const mdm_que
     return st;
 }
 
-mdm_status mdm_queue_decide_bulk(mdm_db *db, const mdm_ingest_ctx *ctx, const mdm_queue_decision *d,
+mdm_status mdm_queue_decide_bulk(mdm_db *db, const mdm_engine *ctx, const mdm_queue_decision *d,
                                  size_t n, const mdm_queue_actor *who, json_t **results,
                                  mdm_err *err)
 {
@@ -1225,7 +1227,7 @@ static mdm_status side_records(mdm_db *db, const mdm_db_stmt *stmt, int64_t id, 
 }
 
 typedef struct rescore_ctx {
-    const mdm_ingest_ctx *ictx;
+    const mdm_engine *ictx;
     long n;
 } rescore_ctx;
 
@@ -1258,7 +1260,7 @@ static mdm_status rescore_fn(mdm_db *db, void *arg, mdm_err *err)
             {
                 double p = 0;
                 json_t *expl = NULL;
-                double w = mdm_resolve_score(c->ictx, ra, rb, &p, &expl, NULL);
+                double w = mdm_score_pair(c->ictx, ra, rb, &p, &expl, NULL);
                 if (w > best) {
                     best = w;
                     best_p = p;
@@ -1301,7 +1303,7 @@ static mdm_status rescore_fn(mdm_db *db, void *arg, mdm_err *err)
     return st;
 }
 
-mdm_status mdm_queue_rescore(mdm_db *db, const mdm_ingest_ctx *ctx, long *rescored, mdm_err *err)
+mdm_status mdm_queue_rescore(mdm_db *db, const mdm_engine *ctx, long *rescored, mdm_err *err)
 {
     rescore_ctx c = {ctx, 0};
     if (rescored)

@@ -44,7 +44,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct mdm_ingest_ctx mdm_ingest_ctx;
+typedef struct mdm_engine mdm_engine;
 
 /* Who acts: recorded in the audit log and on the item. */
 typedef struct mdm_queue_actor {
@@ -150,7 +150,7 @@ typedef struct mdm_queue_decision {
  * a stale version, a final (decided or superseded) item, an item claimed by someone
  * else, or a match that a never_link assertion forbids; a superseded item is closed
  * before the conflict is returned. */
-mdm_status mdm_queue_decide(mdm_db *db, const mdm_ingest_ctx *ctx, const mdm_queue_decision *d,
+mdm_status mdm_queue_decide(mdm_db *db, const mdm_engine *ctx, const mdm_queue_decision *d,
                             const mdm_queue_actor *who, json_t **result, mdm_err *err)
     __attribute__((warn_unused_result));
 
@@ -158,18 +158,18 @@ mdm_status mdm_queue_decide(mdm_db *db, const mdm_ingest_ctx *ctx, const mdm_que
  * *results receives an array of n objects: the result of mdm_queue_decide, or {id,
  * error: {status, code, title, detail}}. Returns MDM_OK when every item was decided,
  * else the first failure's status (err describes it). n must be 1..500. */
-mdm_status mdm_queue_decide_bulk(mdm_db *db, const mdm_ingest_ctx *ctx, const mdm_queue_decision *d,
+mdm_status mdm_queue_decide_bulk(mdm_db *db, const mdm_engine *ctx, const mdm_queue_decision *d,
                                  size_t n, const mdm_queue_actor *who, json_t **results,
                                  mdm_err *err) __attribute__((warn_unused_result));
 
 /* Re-scores up to 200 open, claimed or deferred items whose evidence changed since they
  * were scored (a side's golden record changed, or the record was updated at its source):
  * score, probability and explanation become those of the best-matching record pair
- * across the two sides under the current model (mdm_resolve_score), scored_at is reset
+ * across the two sides under the current model (mdm_score_pair), scored_at is reset
  * and the version bumped (a steward holding the old view gets 409). One audit row per
  * item (actor "system"). Items being decided right now are skipped (SKIP LOCKED). Own
  * transaction; *rescored (may be NULL) receives the number of items re-scored. */
-mdm_status mdm_queue_rescore(mdm_db *db, const mdm_ingest_ctx *ctx, long *rescored, mdm_err *err)
+mdm_status mdm_queue_rescore(mdm_db *db, const mdm_engine *ctx, long *rescored, mdm_err *err)
     __attribute__((warn_unused_result));
 
 /* Labels */

@@ -29,7 +29,7 @@ static const char *const lasts[] = {
     "Taylor",    "Moore",    "Jackson",   "Martin",  "Lee",      "Perez",  "Thompson", "White",
     "Harris",    "Sanchez",  "Clark",     "Ramirez", "Lewis"};
 
-static mdm_ingest_ctx *ctx;
+static mdm_engine *ctx;
 static const char *url;
 static int per_writer = 2000;
 static double *lat_ms;
@@ -136,7 +136,7 @@ int main(int argc, char **argv)
     json_t *sources = json_pack("[{s:s, s:s}]", "code", "bench", "kind", "other");
     json_t *msec = json_pack("{s:s}", "path", mp ? mp : model);
     mdm_err err = {0};
-    ctx = mdm_ingest_ctx_new_json(sources, NULL, NULL, msec, "US", &err);
+    ctx = mdm_engine_new_json(sources, NULL, NULL, msec, "US", &err);
     json_decref(sources);
     json_decref(msec);
     if (!ctx) {
@@ -146,7 +146,7 @@ int main(int argc, char **argv)
     mdm_db *db = mdm_db_connect(url, &err);
     const char *sql_dir = getenv("MDM_SQL_DIR");
     if (!db || (sql_dir && mdm_migrate_run(db, sql_dir, false, NULL, NULL, &err) != MDM_OK) ||
-        mdm_sources_sync(db, mdm_ingest_sources(ctx), NULL, &err) != MDM_OK) {
+        mdm_sources_sync(db, mdm_engine_sources(ctx), NULL, &err) != MDM_OK) {
         fprintf(stderr, "bench_ingest: %s\n", err.msg);
         return 1;
     }
@@ -181,6 +181,6 @@ int main(int argc, char **argv)
                    atomic_load(&decisions[d]));
     printf("failures=%d\n", atomic_load(&failures));
     free(lat_ms);
-    mdm_ingest_ctx_free(ctx);
+    mdm_engine_free(ctx);
     return atomic_load(&failures) ? 1 : 0;
 }

@@ -1,6 +1,6 @@
 /* libFuzzer target for HTTP record bodies: the JSON text of POST
  * /v1/sources/{source}/records parsed as the server does (jansson, duplicate keys
- * refused), then mapped, validated and normalized by mdm_ingest_canonicalize, the path
+ * refused), then mapped, validated and normalized by mdm_engine_canonicalize, the path
  * every write takes before touching the database. The first byte picks the source:
  * "crm" (its own layout through a column mapping, with key/updated_at/op columns) or
  * "web" (canonical). Invariants besides "no crash, no leak, no UB": exactly one of
@@ -28,13 +28,13 @@ static const char config[] =
     "   \"Tier\": \"attributes.tier\"}},"
     " {\"code\": \"web\", \"kind\": \"commerce\", \"trust\": {\"*\": 50, \"email\": 90}}]}";
 
-static mdm_ingest_ctx *ctx;
+static mdm_engine *ctx;
 
 static void setup(void)
 {
     json_t *cfg = json_loads(config, 0, NULL);
     mdm_err err;
-    ctx = mdm_ingest_ctx_new_json(json_object_get(cfg, "sources"), NULL, NULL, NULL, "US", &err);
+    ctx = mdm_engine_new_json(json_object_get(cfg, "sources"), NULL, NULL, NULL, "US", &err);
     json_decref(cfg);
     if (!ctx || mdm_consent_configure(NULL, &err) != MDM_OK)
         abort();
@@ -46,7 +46,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     if (!ctx)
         setup();
-    const mdm_source *src = mdm_sources_find(mdm_ingest_sources(ctx), data[0] & 1 ? "crm" : "web");
+    const mdm_source *src = mdm_sources_find(mdm_engine_sources(ctx), data[0] & 1 ? "crm" : "web");
     if (!src)
         abort();
     json_error_t je;
@@ -57,7 +57,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     json_t *canonical = NULL, *errors = NULL;
     mdm_err err = {0};
-    mdm_status st = mdm_ingest_canonicalize(ctx, src, rec, &canonical, &errors, &err);
+    mdm_status st = mdm_engine_canonicalize(ctx, src, rec, &canonical, &errors, &err);
     if (st == MDM_OK) {
         if (!canonical == !errors)
             abort();

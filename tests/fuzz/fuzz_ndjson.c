@@ -15,7 +15,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static mdm_ingest_ctx *ctx;
+static mdm_engine *ctx;
 static const mdm_source *web;
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -25,11 +25,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!ctx) {
         json_t *s = json_loads("[{\"code\": \"web\", \"kind\": \"commerce\"}]", 0, NULL);
         mdm_err err;
-        ctx = mdm_ingest_ctx_new_json(s, NULL, NULL, NULL, "GB", &err);
+        ctx = mdm_engine_new_json(s, NULL, NULL, NULL, "GB", &err);
         json_decref(s);
         if (!ctx || mdm_consent_configure(NULL, &err) != MDM_OK)
             abort();
-        web = mdm_sources_find(mdm_ingest_sources(ctx), "web");
+        web = mdm_sources_find(mdm_engine_sources(ctx), "web");
     }
     const char *p = (const char *)data, *end = p + size;
     size_t lines = 0, lfs = 0;
@@ -46,7 +46,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (json_is_object(rec)) {
             json_t *canonical = NULL, *errors = NULL;
             mdm_err err = {0};
-            if (mdm_ingest_canonicalize(ctx, web, rec, &canonical, &errors, &err) == MDM_OK &&
+            if (mdm_engine_canonicalize(ctx, web, rec, &canonical, &errors, &err) == MDM_OK &&
                 !canonical == !errors)
                 abort();
             json_decref(canonical);

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 
 static __attribute__((unused)) const char *fx_url;
-static mdm_ingest_ctx *fx_ctx;
+static mdm_engine *fx_ctx;
 
 /* Sources: crm in its own layout, web canonical; trust favours web for emails and crm
  * for names. */
@@ -60,9 +60,9 @@ static __attribute__((unused)) void fx_setup(const char *config)
         fprintf(stderr, "fixture config: %s\n", je.text);
         exit(1);
     }
-    fx_ctx = mdm_ingest_ctx_new_json(
-        json_object_get(cfg, "sources"), json_object_get(cfg, "resolve"),
-        json_object_get(cfg, "survivorship"), json_object_get(cfg, "model"), "US", &err);
+    fx_ctx = mdm_engine_new_json(json_object_get(cfg, "sources"), json_object_get(cfg, "resolve"),
+                                 json_object_get(cfg, "survivorship"),
+                                 json_object_get(cfg, "model"), "US", &err);
     json_decref(cfg);
     if (!fx_ctx) {
         fprintf(stderr, "context: %s (%s)\n", err.msg, err.field);
@@ -70,7 +70,7 @@ static __attribute__((unused)) void fx_setup(const char *config)
     }
     mdm_db *db = fx_connect();
     if (mdm_migrate_run(db, sql_dir, false, NULL, NULL, &err) != MDM_OK ||
-        mdm_sources_sync(db, mdm_ingest_sources(fx_ctx), NULL, &err) != MDM_OK) {
+        mdm_sources_sync(db, mdm_engine_sources(fx_ctx), NULL, &err) != MDM_OK) {
         fprintf(stderr, "setup: %s\n", err.msg);
         exit(1);
     }
@@ -79,7 +79,7 @@ static __attribute__((unused)) void fx_setup(const char *config)
 
 static __attribute__((unused)) void fx_teardown(void)
 {
-    mdm_ingest_ctx_free(fx_ctx);
+    mdm_engine_free(fx_ctx);
 }
 
 /* Ingests a JSON text; the result is returned (errors freed unless keep). */

@@ -10,7 +10,9 @@
 #include "mdm/bulk.h"
 #include "mdm/config.h"
 #include "mdm/locks.h"
+#include "mdm/pending.h"
 #include "mdm/resolve.h"
+#include "mdm/score.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -176,9 +178,9 @@ static void test_resolves_everything_like_a_recompute(void)
     for (int i = 0; res && i < PQntuples(res); i++) {
         json_t *canon = json_loads(PQgetvalue(res, i, 0), 0, NULL);
         json_t *stored = json_loads(PQgetvalue(res, i, 1), 0, NULL);
-        json_t *keys = mdm_resolve_keys(fx_ctx, canon);
+        json_t *keys = mdm_score_keys(fx_ctx, canon);
         size_t n = 0;
-        int64_t *ids = mdm_resolve_key_ids(keys, &n);
+        int64_t *ids = mdm_score_key_ids(keys, &n);
         bool eq = n > 0 && n == json_array_size(stored);
         for (size_t k = 0; eq && k < n; k++)
             eq = ids[k] == (int64_t)json_integer_value(json_array_get(stored, k));
@@ -197,8 +199,7 @@ static void test_resolves_everything_like_a_recompute(void)
         CHECK_INT(mdm_db_exec_params(db, "SELECT ('x' || left(md5($1), 16))::bit(64)::bigint", 1, p,
                                      &res, &err),
                   MDM_OK);
-        CHECK_INT(res ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) : 0,
-                  mdm_resolve_key_id(samples[i]));
+        CHECK_INT(res ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) : 0, mdm_score_key_id(samples[i]));
         PQclear(res);
     }
     mdm_db_close(db);
@@ -313,7 +314,7 @@ static void test_new_records_join_settled_ones(void)
     CHECK_INT(ra.changed, 0);
     /* what bulk left (a copy bridging golden records) goes through the incremental path */
     long resolved = -1;
-    CHECK_INT(mdm_resolve_pending(fx_url, fx_ctx, 0, 1, NULL, &resolved, &err), MDM_OK);
+    CHECK_INT(mdm_pending_resolve(fx_url, fx_ctx, 0, 1, NULL, &resolved, &err), MDM_OK);
     CHECK_INT(resolved, bs.deferred);
     CHECK_INT(fx_scalar(db, "SELECT count(*) FROM record_pending"), 0);
     CHECK_INT(bulk(db, 0, &bs), MDM_OK);

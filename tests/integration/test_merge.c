@@ -4,6 +4,7 @@
  * and audit rows written, and a merge that fails at any statement leaving nothing. */
 #include "common/mem.h"
 #include "mdm/audit.h"
+#include "mdm/query.h"
 #include "stewardship/merge.h"
 #include "stewardship/queue.h"
 #include "tests/integration/core_fixture.h"
@@ -379,7 +380,7 @@ static void test_pins(void)
     json_decref(v);
     CHECK_STR(fx_golden(db, e_dan, "first_name"), "Daniel");
     json_t *ent = NULL;
-    CHECK_INT(mdm_golden_get(db, e_dan, &ent, NULL, &err), MDM_OK);
+    CHECK_INT(mdm_query_get(db, e_dan, &ent, NULL, &err), MDM_OK);
     json_t *lin = json_object_get(json_object_get(ent, "lineage"), "first_name");
     CHECK(json_is_true(json_object_get(lin, "pinned")));
     json_decref(ent);

@@ -1,6 +1,7 @@
 /* Incremental resolution on a real PostgreSQL: review band, strong-identifier conflicts,
  * bridges that merge (older id survives, retired id points to it) or go to review,
  * steward assertions, split, the read-only match, search with cursors, history. */
+#include "mdm/query.h"
 #include "tests/integration/core_fixture.h"
 
 #include "mdm/resolve.h"
@@ -68,18 +69,18 @@ static void test_review_band(void)
     json_t *e = NULL;
     int64_t surv = 0;
     mdm_err err;
-    CHECK_INT(mdm_golden_get(db, b.entity_id, &e, &surv, &err), MDM_OK);
+    CHECK_INT(mdm_query_get(db, b.entity_id, &e, &surv, &err), MDM_OK);
     CHECK_INT(surv, a.entity_id);
     CHECK_STR(json_string_value(json_object_get(e, "status")), "retired");
     json_decref(e);
-    CHECK_INT(mdm_golden_get(db, a.entity_id, &e, &surv, &err), MDM_OK);
+    CHECK_INT(mdm_query_get(db, a.entity_id, &e, &surv, &err), MDM_OK);
     CHECK_INT(surv, 0);
     CHECK_INT(json_array_size(json_object_get(e, "members")), 3);
     CHECK_STR(json_string_value(json_object_get(
                   json_object_get(json_object_get(e, "lineage"), "first_name"), "rule")),
               "source_trust");
     json_decref(e);
-    CHECK_INT(mdm_golden_get(db, 999999, &e, &surv, &err), MDM_ENOTFOUND);
+    CHECK_INT(mdm_query_get(db, 999999, &e, &surv, &err), MDM_ENOTFOUND);
     mdm_db_close(db);
 }
 
@@ -232,7 +233,7 @@ static void test_match_search_history(void)
                           "NORA@vance.example");
     json_t *out = NULL;
     mdm_err err;
-    CHECK_INT(mdm_golden_match(db, fx_ctx, NULL, q, 5, &out, &err), MDM_OK);
+    CHECK_INT(mdm_query_match(db, fx_ctx, NULL, q, 5, &out, &err), MDM_OK);
     json_t *cands = json_object_get(out, "candidates");
     CHECK(json_array_size(cands) >= 1);
     json_t *top = json_array_get(cands, 0);
@@ -245,14 +246,14 @@ static void test_match_search_history(void)
     /* the crm layout works too; malformed input names the field (an impossible date
      * alone would only be left out: mdm/ingest.h) */
     q = json_pack("{s:s, s:{s:i}}", "Last", "Vance", "Born", "year", 1971);
-    CHECK_INT(mdm_golden_match(db, fx_ctx, "crm", q, 5, &out, &err), MDM_EINVAL);
+    CHECK_INT(mdm_query_match(db, fx_ctx, "crm", q, 5, &out, &err), MDM_EINVAL);
     CHECK_STR(err.field, "/Born");
     json_decref(q);
     CHECK_INT(table_total(db), before); /* no writes */
 
-    mdm_golden_query sq = {0};
+    mdm_query_filter sq = {0};
     sq.email = "Nora@Vance.example";
-    CHECK_INT(mdm_golden_search(db, &sq, &out, &err), MDM_OK);
+    CHECK_INT(mdm_query_search(db, &sq, &out, &err), MDM_OK);
     CHECK_INT(json_array_size(json_object_get(out, "items")), 1);
     CHECK_INT(
         json_integer_value(json_object_get(json_array_get(json_object_get(out, "items"), 0), "id")),
@@ -260,12 +261,12 @@ static void test_match_search_history(void)
     json_decref(out);
     memset(&sq, 0, sizeof sq);
     sq.phone = "(212) 555-0147";
-    CHECK_INT(mdm_golden_search(db, &sq, &out, &err), MDM_OK);
+    CHECK_INT(mdm_query_search(db, &sq, &out, &err), MDM_OK);
     CHECK_INT(json_array_size(json_object_get(out, "items")), 1);
     json_decref(out);
     memset(&sq, 0, sizeof sq);
     sq.loyalty_id = "ly-1001";
-    CHECK_INT(mdm_golden_search(db, &sq, &out, &err), MDM_OK);
+    CHECK_INT(mdm_query_search(db, &sq, &out, &err), MDM_OK);
     CHECK_INT(json_array_size(json_object_get(out, "items")), 1);
     json_decref(out);
     /* name + birth date, paged one by one (three Omar Haddad entities: two cards and the
@@ -275,7 +276,7 @@ static void test_match_search_history(void)
     sq.birth_date = "1984-11-02";
     sq.limit = 1;
     for (int page = 0; page < 3; page++) {
-        CHECK_INT(mdm_golden_search(db, &sq, &out, &err), MDM_OK);
+        CHECK_INT(mdm_query_search(db, &sq, &out, &err), MDM_OK);
         CHECK_INT(json_array_size(json_object_get(out, "items")), 1);
         json_t *next = json_object_get(out, "next");
         CHECK(page < 2 ? json_is_integer(next) : json_is_null(next));
@@ -283,12 +284,12 @@ static void test_match_search_history(void)
         json_decref(out);
     }
     memset(&sq, 0, sizeof sq);
-    CHECK_INT(mdm_golden_search(db, &sq, &out, &err), MDM_EINVAL);
+    CHECK_INT(mdm_query_search(db, &sq, &out, &err), MDM_EINVAL);
     sq.email = "nope";
-    CHECK_INT(mdm_golden_search(db, &sq, &out, &err), MDM_EINVAL);
+    CHECK_INT(mdm_query_search(db, &sq, &out, &err), MDM_EINVAL);
     CHECK_STR(err.field, "/email");
 
-    CHECK_INT(mdm_golden_history(db, nora, &out, &err), MDM_OK);
+    CHECK_INT(mdm_query_history(db, nora, &out, &err), MDM_OK);
     json_t *versions = json_object_get(out, "versions");
     CHECK(json_array_size(versions) >= 3);
     CHECK_INT(json_integer_value(json_object_get(json_array_get(versions, 0), "version")),

@@ -2,6 +2,7 @@
  * rule, applied incrementally): a store phone typed at the till for customers of many
  * surnames gives no weight, while the same phone held by one household still does.
  * Scored with the trained model of demo/model.json. */
+#include "mdm/query.h"
 #include "tests/integration/core_fixture.h"
 
 #include "mdm/resolve.h"
@@ -16,7 +17,7 @@ static double best(mdm_db *db, const char *json, double *phone_weight)
     mdm_err err;
     double p = -1;
     *phone_weight = -99;
-    if (mdm_golden_match(db, fx_ctx, NULL, q, 3, &out, &err) == MDM_OK) {
+    if (mdm_query_match(db, fx_ctx, NULL, q, 3, &out, &err) == MDM_OK) {
         json_t *top = json_array_get(json_object_get(out, "candidates"), 0);
         p = json_real_value(json_object_get(top, "probability"));
         json_t *ex = json_object_get(json_object_get(top, "explanation"), "comparisons");
@@ -68,15 +69,15 @@ static void test_store_phone(void)
     CHECK(p_shared < p_alone);
     CHECK_INT(fx_scalar(db, "SELECT count(*) FROM entity WHERE status = 'active'"), 5);
     /* search finds every holder of the number, whatever the model's blocking rules */
-    mdm_golden_query q = {0};
+    mdm_query_filter q = {0};
     q.phone = "(608) 555-0199";
     json_t *out = NULL;
     mdm_err err;
-    CHECK_INT(mdm_golden_search(db, &q, &out, &err), MDM_OK);
+    CHECK_INT(mdm_query_search(db, &q, &out, &err), MDM_OK);
     CHECK_INT(json_array_size(json_object_get(out, "items")), 5);
     json_decref(out);
     q.name = "ann zelinski";
-    CHECK_INT(mdm_golden_search(db, &q, &out, &err), MDM_OK);
+    CHECK_INT(mdm_query_search(db, &q, &out, &err), MDM_OK);
     CHECK_INT(json_array_size(json_object_get(out, "items")), 1);
     json_decref(out);
     mdm_db_close(db);

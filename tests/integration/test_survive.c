@@ -3,6 +3,7 @@
  * (winning source record, rule, time), steward pins, version history, and recompute being
  * a no-op when nothing changed. The rules themselves are table-tested in
  * tests/unit/test_survive.c. */
+#include "mdm/query.h"
 #include "tests/integration/core_fixture.h"
 
 static long long rec_id(mdm_db *db, const char *source, const char *key)
@@ -145,7 +146,7 @@ static void test_rules_and_lineage(void)
     CHECK_STR(lineage(db, eid, "first_name"), "pin:-");
     CHECK_INT(fx_count1(db, "SELECT version FROM entity WHERE id = $1", eid), 4);
     json_t *e = NULL;
-    CHECK_INT(mdm_golden_get(db, eid, &e, NULL, &err), MDM_OK);
+    CHECK_INT(mdm_query_get(db, eid, &e, NULL, &err), MDM_OK);
     json_t *l = json_object_get(json_object_get(e, "lineage"), "first_name");
     CHECK(json_is_true(json_object_get(l, "pinned")));
     l = json_object_get(json_object_get(e, "lineage"), "last_name");
