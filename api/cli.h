@@ -98,6 +98,7 @@ int mdm_cli_config(int argc, char **argv);
 int mdm_cli_synth(int argc, char **argv); /* api/cli_link.c */
 int mdm_cli_eval(int argc, char **argv);
 int mdm_cli_link(int argc, char **argv);
+int mdm_cli_blocking(int argc, char **argv);
 int mdm_cli_train(int argc, char **argv);
 int mdm_cli_explain(int argc, char **argv);
 int mdm_cli_audit(int argc, char **argv);       /* api/cli_steward.c */

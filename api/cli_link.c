@@ -161,7 +161,8 @@ typedef struct link_args {
     const char **inputs;
     int ninputs;
     long threads;
-    bool progress, retrain, febrl_ids;
+    long top, sample; /* blocking */
+    bool progress, retrain, febrl_ids, json;
 } link_args;
 
 static int parse_link_args(const char *cmd, int argc, char **argv, link_args *la)
@@ -169,6 +170,9 @@ static int parse_link_args(const char *cmd, int argc, char **argv, link_args *la
     memset(la, 0, sizeof *la);
     la->inputs = mdm_xcalloc((size_t)argc + 1, sizeof *la->inputs);
     la->progress = isatty(2);
+    la->top = 10;
+    la->sample = 20000;
+    bool blocking = strcmp(cmd, "blocking") == 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -195,6 +199,8 @@ static int parse_link_args(const char *cmd, int argc, char **argv, link_args *la
             slot = &la->truth;
         else if (strcmp(a, "--truth-column") == 0 && strcmp(cmd, "link") == 0)
             slot = &la->truth_column;
+        if (slot && blocking && slot != &la->config && slot != &la->model)
+            return mdm_cli_usage_error(cmd, "unexpected argument \"%s\" (nothing is scored)", a);
         if (slot) {
             if (!v)
                 return mdm_cli_usage_error(cmd, "%s needs a value", a);
@@ -204,6 +210,15 @@ static int parse_link_args(const char *cmd, int argc, char **argv, link_args *la
             if (!parse_long(v, &la->threads) || la->threads < 1 || la->threads > 256)
                 return mdm_cli_usage_error(cmd, "--threads needs a number from 1 to 256");
             i++;
+        } else if (blocking && (strcmp(a, "--top") == 0 || strcmp(a, "--sample") == 0)) {
+            long *dst = strcmp(a, "--top") == 0 ? &la->top : &la->sample;
+            if (!parse_long(v, dst) || *dst < 0 || *dst > 100000000)
+                return mdm_cli_usage_error(cmd, "%s needs a number from 0 to 100000000", a);
+            if (dst == &la->top && *dst > 1000)
+                return mdm_cli_usage_error(cmd, "--top needs a number from 0 to 1000");
+            i++;
+        } else if (blocking && strcmp(a, "--json") == 0) {
+            la->json = true;
         } else if (strcmp(a, "--progress") == 0) {
             la->progress = true;
         } else if (strcmp(a, "--quiet") == 0) {
@@ -359,6 +374,105 @@ int mdm_cli_link(int argc, char **argv)
     }
     mdm_buf_free(&examples);
     mdm_eval_truth_free(truth);
+    mdm_model_free(m);
+out:
+    free(la.inputs);
+    return rc;
+}
+
+static json_t *blocking_json(const mdm_model *m, const mdm_link_blocking *r)
+{
+    json_t *rules = json_array(), *top = json_array();
+    for (int k = 0; k < m->nrules; k++) {
+        const mdm_block_rule_stats *s = &r->an.rule[k];
+        json_array_append_new(
+            rules,
+            json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "rule", m->rules[k].text,
+                      "keys", (json_int_t)s->keys, "blocks", (json_int_t)s->blocks, "largest_block",
+                      (json_int_t)s->largest, "oversized_blocks", (json_int_t)s->oversized,
+                      "oversized_records", (json_int_t)s->oversized_records, "pairs",
+                      (json_int_t)s->pairs, "new_pairs", (json_int_t)s->fresh, "cumulative_pairs",
+                      (json_int_t)s->cumulative));
+    }
+    for (size_t k = 0; k < r->an.ntop; k++) {
+        const mdm_block_big *b = &r->an.top[k];
+        json_array_append_new(top, json_pack("{s:s, s:s, s:I, s:b}", "rule", m->rules[b->rule].text,
+                                             "key", b->key, "size", (json_int_t)b->size, "windowed",
+                                             b->windowed));
+    }
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:i, s:o, s:I, s:o, s:{s:I, s:f, s:f, s:f}, "
+                     "s:{s:f, s:f}}",
+                     "records", (json_int_t)r->records, "rejected", (json_int_t)r->rejected,
+                     "shared_values", (json_int_t)r->shared_values, "keys", (json_int_t)r->an.keys,
+                     "max_block_size", (json_int_t)m->max_block_size, "threads", r->threads,
+                     "rules", rules, "candidate_pairs", (json_int_t)r->an.pairs, "largest_blocks",
+                     top, "estimate", "sample_pairs", (json_int_t)r->sample, "ns_per_pair",
+                     r->ns_per_pair, "compare_seconds", r->est_compare_s, "u_sample_seconds",
+                     r->est_u_s, "seconds", "load", r->t_load, "blocking", r->t_block);
+}
+
+static void blocking_text(const mdm_model *m, const mdm_link_blocking *r)
+{
+    printf("records %zu (%zu refused by the canonicalization, %zu shared values dropped), "
+           "%zu keys, max_block_size %ld\n\n",
+           r->records, r->rejected, r->shared_values, r->an.keys, m->max_block_size);
+    printf("%-44s %9s %8s %9s %13s %13s %13s\n", "rule", "blocks", "largest", "oversized", "pairs",
+           "new pairs", "cumulative");
+    for (int k = 0; k < m->nrules; k++) {
+        const mdm_block_rule_stats *s = &r->an.rule[k];
+        printf("%-44s %9zu %8zu %9zu %13zu %13zu %13zu\n", m->rules[k].text, s->blocks, s->largest,
+               s->oversized, s->pairs, s->fresh, s->cumulative);
+    }
+    printf("\ncandidate pairs %zu (the pairs mdm link compares)\n", r->an.pairs);
+    if (r->an.ntop) {
+        printf("\nlargest blocks:\n%9s  %-44s %s\n", "records", "rule", "key");
+        for (size_t k = 0; k < r->an.ntop; k++) {
+            const mdm_block_big *b = &r->an.top[k];
+            printf("%9zu  %-44s %s%s\n", b->size, m->rules[b->rule].text, b->key,
+                   b->windowed ? "  (windowed)" : "");
+        }
+    }
+    printf("\nestimate: compare+score %.2f s (%zu pairs x %.0f ns / %d threads; cost measured "
+           "on %zu candidate pairs, CPU time of one thread)",
+           r->est_compare_s, r->an.pairs, r->ns_per_pair, r->threads, r->sample);
+    if (r->est_u_s > 0)
+        printf("; training adds %.1f s for u (%ld random pairs) and EM", r->est_u_s, m->u_samples);
+    printf("\nmeasured: load %.2f s, blocking %.2f s\n", r->t_load, r->t_block);
+}
+
+int mdm_cli_blocking(int argc, char **argv)
+{
+    link_args la;
+    int rc = parse_link_args("blocking", argc, argv, &la);
+    if (rc >= 0)
+        goto out;
+    mdm_err err = {0};
+    mdm_model *m = load_model(&la, &err);
+    if (!m) {
+        rc = mdm_cli_fail("blocking", &err);
+        goto out;
+    }
+    mdm_link_opts o = {.inputs = la.inputs,
+                       .ninputs = la.ninputs,
+                       .threads = (int)la.threads,
+                       .progress = la.progress,
+                       .retrain = la.retrain};
+    mdm_link_blocking r = {0};
+    r.an.ntop = (size_t)la.top;
+    r.an.top = mdm_xcalloc(r.an.ntop ? r.an.ntop : 1, sizeof *r.an.top);
+    if (mdm_link_analyze_blocking(m, &o, (size_t)la.sample, &r, &err) != MDM_OK) {
+        rc = mdm_cli_fail("blocking", &err);
+    } else if (la.json) {
+        json_t *doc = blocking_json(m, &r);
+        json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        fputc('\n', stdout);
+        json_decref(doc);
+        rc = 0;
+    } else {
+        blocking_text(m, &r);
+        rc = 0;
+    }
+    free(r.an.top);
     mdm_model_free(m);
 out:
     free(la.inputs);

@@ -447,6 +447,112 @@ static void pairs_worker(void *p, int t, size_t lo_t, size_t hi_t)
     }
 }
 
+/* Thread ranges of all[lo..hi) on block boundaries, balanced by the pairs each block
+ * yields, into c->bounds[0..threads]. */
+static void split_blocks(cand_ctx *c, size_t lo, size_t hi, int threads)
+{
+    size_t maxb = (size_t)c->m->max_block_size;
+    double work = 0;
+    for (size_t i = lo; i < hi;) {
+        size_t j = i + 1;
+        while (j < hi && c->all[j].h == c->all[i].h)
+            j++;
+        double s = (double)(j - i);
+        work += s <= (double)maxb ? s * s : s * MDM_BLOCK_WINDOW;
+        i = j;
+    }
+    double per = work / threads, acc = 0;
+    int t = 1;
+    c->bounds[0] = lo;
+    for (size_t i = lo; i < hi && t < threads;) {
+        size_t j = i + 1;
+        while (j < hi && c->all[j].h == c->all[i].h)
+            j++;
+        double s = (double)(j - i);
+        acc += s <= (double)maxb ? s * s : s * MDM_BLOCK_WINDOW;
+        if (acc >= per * t)
+            c->bounds[t++] = j;
+        i = j;
+    }
+    for (; t <= threads; t++)
+        c->bounds[t] = hi;
+}
+
+/* Sorts a[0..*n) and drops the repeated values. */
+static void sort_unique(uint64_t *a, size_t *n)
+{
+    mdm_block_sort_u64(a, *n);
+    size_t u = 0;
+    for (size_t i = 0; i < *n; i++)
+        if (u == 0 || a[i] != a[u - 1])
+            a[u++] = a[i];
+    *n = u;
+}
+
+/* Runs pairs_worker on the ranges of c->bounds and returns the pairs, in no order and
+ * with repeats (malloc'd, *np of them); the per-thread statistics accumulate. */
+static uint64_t *collect_pairs(cand_ctx *c, int threads, size_t *np)
+{
+    c->out = mdm_xcalloc((size_t)threads, sizeof *c->out);
+    mdm_parallel_for(threads, (size_t)threads, pairs_worker, c);
+    size_t n = 0;
+    for (int k = 0; k < threads; k++)
+        n += c->out[k].n;
+    uint64_t *all = mdm_xmalloc((n ? n : 1) * sizeof *all);
+    size_t off = 0;
+    for (int k = 0; k < threads; k++) {
+        if (c->out[k].n)
+            memcpy(all + off, c->out[k].a, c->out[k].n * sizeof *all);
+        off += c->out[k].n;
+        free(c->out[k].a);
+    }
+    free(c->out);
+    c->out = NULL;
+    *np = n;
+    return all;
+}
+
+/* Keys of every record, sorted by hash (so by rule: the rule rides in the top bits). */
+static void build_entries(cand_ctx *c, size_t n, int threads)
+{
+    c->ev = mdm_xcalloc((size_t)threads, sizeof *c->ev);
+    mdm_parallel_for(threads, n, keys_worker, c);
+    size_t total = 0;
+    for (int t = 0; t < threads; t++)
+        total += c->ev[t].n;
+    c->all = mdm_xmalloc((total ? total : 1) * sizeof *c->all);
+    c->nall = 0;
+    for (int t = 0; t < threads; t++) {
+        if (c->ev[t].n)
+            memcpy(c->all + c->nall, c->ev[t].a, c->ev[t].n * sizeof *c->all);
+        c->nall += c->ev[t].n;
+        free(c->ev[t].a);
+    }
+    free(c->ev);
+    c->ev = NULL;
+    sort_entries(c->all, c->nall);
+}
+
+static void thread_stats_new(cand_ctx *c, int threads)
+{
+    c->bounds = mdm_xcalloc((size_t)threads + 1, sizeof *c->bounds);
+    c->oversized = mdm_xcalloc((size_t)threads, sizeof(size_t));
+    c->oversized_recs = mdm_xcalloc((size_t)threads, sizeof(size_t));
+    c->blocks = mdm_xcalloc((size_t)threads, sizeof(size_t));
+    c->largest = mdm_xcalloc((size_t)threads, sizeof(size_t));
+    c->rule_pairs = mdm_xcalloc((size_t)threads, sizeof *c->rule_pairs);
+}
+
+static void thread_stats_free(cand_ctx *c)
+{
+    free(c->bounds);
+    free(c->oversized);
+    free(c->oversized_recs);
+    free(c->blocks);
+    free(c->largest);
+    free(c->rule_pairs);
+}
+
 mdm_status mdm_block_candidates(const mdm_model *m, const mdm_feat *feats, size_t n,
                                 mdm_pair_filter filter, void *filter_ctx, int threads,
                                 uint64_t **pairs, size_t *npairs, mdm_block_stats *stats,
@@ -457,60 +563,14 @@ mdm_status mdm_block_candidates(const mdm_model *m, const mdm_feat *feats, size_
         threads = 1;
     memset(stats, 0, sizeof *stats);
     cand_ctx c = {.m = m, .feats = feats, .filter = filter, .filter_ctx = filter_ctx};
-    c.ev = mdm_xcalloc((size_t)threads, sizeof *c.ev);
-    mdm_parallel_for(threads, n, keys_worker, &c);
-    size_t total = 0;
-    for (int t = 0; t < threads; t++)
-        total += c.ev[t].n;
-    c.all = mdm_xmalloc((total ? total : 1) * sizeof *c.all);
-    for (int t = 0; t < threads; t++) {
-        if (c.ev[t].n)
-            memcpy(c.all + c.nall, c.ev[t].a, c.ev[t].n * sizeof *c.all);
-        c.nall += c.ev[t].n;
-        free(c.ev[t].a);
-    }
-    free(c.ev);
-    sort_entries(c.all, c.nall);
+    build_entries(&c, n, threads);
     stats->keys = c.nall;
-
-    /* thread ranges on block boundaries, balanced by the pairs each block yields */
-    c.bounds = mdm_xcalloc((size_t)threads + 1, sizeof *c.bounds);
-    double work = 0;
-    for (size_t i = 0; i < c.nall;) {
-        size_t j = i + 1;
-        while (j < c.nall && c.all[j].h == c.all[i].h)
-            j++;
-        double s = (double)(j - i);
-        work += s <= (double)m->max_block_size ? s * s : s * MDM_BLOCK_WINDOW;
-        i = j;
-    }
-    double per = work / threads, acc = 0;
-    int t = 1;
-    for (size_t i = 0; i < c.nall && t < threads;) {
-        size_t j = i + 1;
-        while (j < c.nall && c.all[j].h == c.all[i].h)
-            j++;
-        double s = (double)(j - i);
-        acc += s <= (double)m->max_block_size ? s * s : s * MDM_BLOCK_WINDOW;
-        if (acc >= per * t)
-            c.bounds[t++] = j;
-        i = j;
-    }
-    for (; t <= threads; t++)
-        c.bounds[t] = c.nall;
-    c.out = mdm_xcalloc((size_t)threads, sizeof *c.out);
-    c.oversized = mdm_xcalloc((size_t)threads, sizeof(size_t));
-    c.oversized_recs = mdm_xcalloc((size_t)threads, sizeof(size_t));
-    c.blocks = mdm_xcalloc((size_t)threads, sizeof(size_t));
-    c.largest = mdm_xcalloc((size_t)threads, sizeof(size_t));
-    c.rule_pairs = mdm_xcalloc((size_t)threads, sizeof *c.rule_pairs);
-    mdm_parallel_for(threads, (size_t)threads, pairs_worker, &c);
-    free(c.all);
-    free(c.bounds);
-
-    size_t np = 0;
+    thread_stats_new(&c, threads);
+    split_blocks(&c, 0, c.nall, threads);
+    size_t u = 0;
+    uint64_t *all = collect_pairs(&c, threads, &u);
+    free(c.all); /* before the sort, which needs as much again */
     for (int k = 0; k < threads; k++) {
-        np += c.out[k].n;
         stats->oversized_blocks += c.oversized[k];
         stats->oversized_records += c.oversized_recs[k];
         stats->blocks += c.blocks[k];
@@ -519,27 +579,150 @@ mdm_status mdm_block_candidates(const mdm_model *m, const mdm_feat *feats, size_
         for (int r = 0; r < MDM_MAX_BLOCK_RULES; r++)
             stats->rule_pairs[r] += c.rule_pairs[k][r];
     }
-    uint64_t *all = mdm_xmalloc((np ? np : 1) * sizeof *all);
-    size_t off = 0;
-    for (int k = 0; k < threads; k++) {
-        if (c.out[k].n)
-            memcpy(all + off, c.out[k].a, c.out[k].n * sizeof *all);
-        off += c.out[k].n;
-        free(c.out[k].a);
-    }
-    free(c.out);
-    free(c.oversized);
-    free(c.oversized_recs);
-    free(c.blocks);
-    free(c.largest);
-    free(c.rule_pairs);
-    mdm_block_sort_u64(all, np);
-    size_t u = 0;
-    for (size_t i = 0; i < np; i++)
-        if (u == 0 || all[i] != all[u - 1])
-            all[u++] = all[i];
+    thread_stats_free(&c);
+    sort_unique(all, &u);
     *pairs = all;
     *npairs = u;
     stats->pairs = u;
+    return MDM_OK;
+}
+
+/* ---- analysis (mdm blocking) ---- */
+
+/* The key string of rule ri of record f whose hash is h (as keys_worker hashes it). */
+static void key_text(const mdm_model *m, int ri, const mdm_feat *f, uint64_t h, char *out,
+                     size_t cap)
+{
+    char buf[256];
+    mdm_feat alt;
+    int views = alt_view(f, &alt) ? 2 : 1;
+    int mp, nv = rule_values(&m->rules[ri], f, &mp);
+    out[0] = 0;
+    for (int vi = 0; vi < nv * views; vi++) {
+        size_t len = rule_key(m, ri, vi < nv ? f : &alt, vi % nv, mp, buf, sizeof buf);
+        if (len && ((mdm_hash64(buf, len, 0x5eed) >> 4) | (uint64_t)ri << 60) == h) {
+            const char *body = strchr(buf, ':'); /* without the "r<rule>:" prefix */
+            body = body ? body + 1 : buf;
+            size_t bl = strlen(body) < cap - 1 ? strlen(body) : cap - 1;
+            memcpy(out, body, bl);
+            out[bl] = 0;
+            return;
+        }
+    }
+}
+
+/* Pairs of sorted distinct a[0..na) absent from sorted distinct u[0..nu). */
+static size_t count_new(const uint64_t *a, size_t na, const uint64_t *u, size_t nu)
+{
+    size_t i = 0, j = 0, fresh = 0;
+    while (i < na) {
+        while (j < nu && u[j] < a[i])
+            j++;
+        fresh += j == nu || u[j] != a[i];
+        i++;
+    }
+    return fresh;
+}
+
+/* *u (sorted, distinct, *nu of them) becomes its union with a[0..na), sorted and distinct
+ * (fresh: how many of a are not in *u). Merges from the end, in place. */
+static void merge_into(uint64_t **u, size_t *nu, const uint64_t *a, size_t na, size_t fresh)
+{
+    if (!fresh)
+        return;
+    size_t n = *nu + fresh;
+    uint64_t *x = mdm_xrealloc(*u, n * sizeof *x);
+    size_t i = *nu, j = na, k = n;
+    while (j > 0) {
+        if (i > 0 && x[i - 1] > a[j - 1])
+            x[--k] = x[--i];
+        else if (i > 0 && x[i - 1] == a[j - 1])
+            j--; /* already there: the one of *u stays */
+        else
+            x[--k] = a[--j];
+    }
+    *u = x;
+    *nu = n;
+}
+
+mdm_status mdm_block_analyze(const mdm_model *m, const mdm_feat *feats, size_t n,
+                             mdm_pair_filter filter, void *filter_ctx, int threads,
+                             mdm_block_analysis *an, uint64_t **pairs, mdm_err *err)
+{
+    (void)err;
+    if (threads < 1)
+        threads = 1;
+    size_t ntop = an->ntop;
+    mdm_block_big *top = an->top;
+    memset(an, 0, sizeof *an);
+    an->top = top;
+    cand_ctx c = {.m = m, .feats = feats, .filter = filter, .filter_ctx = filter_ctx};
+    build_entries(&c, n, threads);
+    an->keys = c.nall;
+
+    /* blocks per rule and the largest overall (before any pair is made: the oversized
+     * blocks are reordered by pairs_worker) */
+    size_t maxb = (size_t)m->max_block_size;
+    for (size_t i = 0; i < c.nall;) {
+        size_t j = i + 1;
+        while (j < c.nall && c.all[j].h == c.all[i].h)
+            j++;
+        size_t s = j - i;
+        int r = (int)(c.all[i].h >> 60);
+        an->rule[r].keys += s;
+        if (s >= 2) {
+            an->rule[r].blocks++;
+            if (s > an->rule[r].largest)
+                an->rule[r].largest = s;
+            if (s > maxb) {
+                an->rule[r].oversized++;
+                an->rule[r].oversized_records += s;
+            }
+            /* keep the ntop largest, largest first */
+            size_t k = an->ntop < ntop ? an->ntop++ : ntop;
+            while (k > 0 && top[k - 1].size < s) {
+                if (k < ntop)
+                    top[k] = top[k - 1];
+                k--;
+            }
+            if (k < ntop)
+                top[k] = (mdm_block_big){.rule = r,
+                                         .record = c.all[i].idx,
+                                         .size = s,
+                                         .windowed = s > maxb,
+                                         .hash = c.all[i].h};
+        }
+        i = j;
+    }
+    for (size_t k = 0; k < an->ntop; k++)
+        key_text(m, top[k].rule, &feats[top[k].record], top[k].hash, top[k].key, sizeof top[k].key);
+
+    /* pairs rule by rule (each rule's entries are one range), then the union */
+    thread_stats_new(&c, threads);
+    uint64_t *u = mdm_xmalloc(sizeof *u);
+    size_t nu = 0, lo = 0;
+    for (int r = 0; r < m->nrules; r++) {
+        size_t hi = lo;
+        while (hi < c.nall && (int)(c.all[hi].h >> 60) == r)
+            hi++;
+        split_blocks(&c, lo, hi, threads);
+        size_t np = 0;
+        uint64_t *p = collect_pairs(&c, threads, &np);
+        sort_unique(p, &np);
+        size_t fresh = count_new(p, np, u, nu);
+        merge_into(&u, &nu, p, np, fresh);
+        free(p);
+        an->rule[r].pairs = np;
+        an->rule[r].fresh = fresh;
+        an->rule[r].cumulative = nu;
+        lo = hi;
+    }
+    thread_stats_free(&c);
+    free(c.all);
+    an->pairs = nu;
+    if (pairs)
+        *pairs = u;
+    else
+        free(u);
     return MDM_OK;
 }

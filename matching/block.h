@@ -51,6 +51,49 @@ mdm_status mdm_block_candidates(const mdm_model *m, const mdm_feat *feats, size_
                                 uint64_t **pairs, size_t *npairs, mdm_block_stats *stats,
                                 mdm_err *err);
 
+/* ---- analysis before scoring (mdm blocking) ---- */
+
+/* One of the largest blocks: its rule, a member record (whose key names the block), its
+ * size and key text (without the "r<rule>:" prefix; cut at 127 bytes). */
+typedef struct mdm_block_big {
+    int rule;
+    uint32_t record;
+    size_t size;
+    bool windowed; /* larger than max_block_size: compared by sorted neighbourhood */
+    uint64_t hash;
+    char key[128];
+} mdm_block_big;
+
+typedef struct mdm_block_rule_stats {
+    size_t keys;              /* (record, key) entries */
+    size_t blocks;            /* keys shared by at least two records */
+    size_t largest;           /* records in the largest block */
+    size_t oversized;         /* blocks larger than max_block_size (windowed) */
+    size_t oversized_records; /* records in them */
+    size_t pairs;             /* distinct allowed pairs the rule proposes */
+    size_t fresh;             /* of them, those no earlier rule proposed */
+    size_t cumulative;        /* distinct pairs of this rule and the earlier ones */
+} mdm_block_rule_stats;
+
+typedef struct mdm_block_analysis {
+    /* in: top[0..ntop) to fill (ntop may be 0); out: ntop = how many were filled */
+    mdm_block_big *top;
+    size_t ntop;
+    size_t keys;
+    size_t pairs; /* the candidate set: mdm_block_candidates' pairs */
+    mdm_block_rule_stats rule[MDM_MAX_BLOCK_RULES];
+} mdm_block_analysis;
+
+/* What mdm_block_candidates would give, rule by rule, without comparing anything: per
+ * rule its blocks, the distinct pairs it proposes and how many of them no earlier rule
+ * proposed (the sum of those is an->pairs, the candidate set), and the an->ntop largest
+ * blocks of all rules. *pairs (may be NULL) receives the candidate set as
+ * mdm_block_candidates gives it (malloc'd, an->pairs of them). Needs the memory of the
+ * candidate set plus that of the largest rule's pairs. */
+mdm_status mdm_block_analyze(const mdm_model *m, const mdm_feat *feats, size_t n,
+                             mdm_pair_filter filter, void *filter_ctx, int threads,
+                             mdm_block_analysis *an, uint64_t **pairs, mdm_err *err);
+
 /* Runs fn(ctx, t, lo, hi) on threads t = 0..threads-1 over an even split of [0, n);
  * thread 0 is the caller. Returns when all are done. */
 void mdm_parallel_for(int threads, size_t n, void (*fn)(void *ctx, int t, size_t lo, size_t hi),

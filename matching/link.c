@@ -1348,3 +1348,70 @@ out:
     ld_free(&ld);
     return rc;
 }
+
+/* ---- blocking analysis (mdm blocking) ---- */
+
+static double thread_cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+mdm_status mdm_link_analyze_blocking(const mdm_model *m, const mdm_link_opts *o, size_t sample,
+                                     mdm_link_blocking *r, mdm_err *err)
+{
+    mdm_block_big *top = r->an.top;
+    size_t ntop = r->an.ntop;
+    memset(r, 0, sizeof *r);
+    r->an.top = top;
+    r->an.ntop = ntop;
+    double t0 = now_s();
+    linkdata ld;
+    uint64_t *pairs = NULL, *sp = NULL, *codes = NULL;
+    mdm_status rc = load_all(&ld, m, o, err);
+    if (rc != MDM_OK)
+        goto out;
+    r->records = ld.n;
+    r->rejected = ld.rejected;
+    r->shared_values = ld.shared_values;
+    r->threads = ld.threads;
+    double t1 = now_s();
+    r->t_load = t1 - t0;
+    rc = mdm_block_analyze(m, ld.feats, ld.n, pair_allowed, &ld, ld.threads, &r->an, &pairs, err);
+    if (rc != MDM_OK)
+        goto out;
+    r->t_block = now_s() - t1;
+
+    /* cost per pair: an even sample of the candidate pairs compared (and scored, when the
+     * model is trained) on this thread alone, in its CPU time (the load of other jobs
+     * changes wall time, not this) */
+    size_t k = sample < r->an.pairs ? sample : r->an.pairs;
+    if (k) {
+        sp = mdm_xmalloc(k * sizeof *sp);
+        for (size_t i = 0; i < k; i++)
+            sp[i] = pairs[(size_t)((double)i * (double)r->an.pairs / (double)k)];
+        codes = mdm_xmalloc(k * sizeof *codes);
+        int threads = ld.threads;
+        ld.threads = 1;
+        double c0 = thread_cpu_s();
+        cmp_ctx c = {.ld = &ld, .pairs = sp, .codes = codes};
+        compare_worker(&c, 0, 0, k);
+        if (m->trained) {
+            size_t ne = 0, nl = 0;
+            free(score_codes(&ld, sp, codes, k, m->review_threshold, m->link_threshold, &ne, &nl));
+        }
+        r->ns_per_pair = (thread_cpu_s() - c0) * 1e9 / (double)k;
+        ld.threads = threads;
+        r->sample = k;
+        r->est_compare_s = r->ns_per_pair * 1e-9 * (double)r->an.pairs / ld.threads;
+        if (!m->trained || o->retrain)
+            r->est_u_s = r->ns_per_pair * 1e-9 * (double)m->u_samples / ld.threads;
+    }
+out:
+    free(codes);
+    free(sp);
+    free(pairs);
+    ld_free(&ld);
+    return rc;
+}

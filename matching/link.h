@@ -103,6 +103,27 @@ mdm_status mdm_link_feats(const mdm_model *m, mdm_feat *feats, size_t n, const u
 mdm_status mdm_link_train_feats(mdm_model *m, mdm_feat *feats, size_t n, int threads,
                                 mdm_link_stats *st, mdm_err *err);
 
+/* What `mdm blocking` reports: the blocking of the inputs as mdm_link_run would block
+ * them (read, canonicalized, features, shared values dropped), rule by rule, and an
+ * estimate of the comparison time. an.top/an.ntop are set by the caller (block.h). */
+typedef struct mdm_link_blocking {
+    mdm_block_analysis an;
+    size_t records, rejected, shared_values;
+    int threads;
+    double t_load, t_block; /* seconds, measured */
+    size_t sample;          /* candidate pairs compared to measure the cost */
+    double ns_per_pair;     /* CPU time of one thread per pair: compare (and score when
+                             * the model is trained) */
+    double est_compare_s;   /* an.pairs x ns_per_pair / threads */
+    double est_u_s;         /* training only: u_samples random pairs at that cost */
+} mdm_link_blocking;
+
+/* Loads the inputs as mdm_link_run does and analyses their blocking (mdm_block_analyze)
+ * without scoring; the cost per pair is measured on an even sample of at most 'sample'
+ * candidate pairs. */
+mdm_status mdm_link_analyze_blocking(const mdm_model *m, const mdm_link_opts *opts, size_t sample,
+                                     mdm_link_blocking *r, mdm_err *err);
+
 /* Number of worker threads for a request (<= 0: MDM_THREADS, else online CPUs). */
 int mdm_link_threads(int requested);
 
