@@ -37,10 +37,13 @@ const char mdm_h_deliveries_replay_doc[] =
     " \"{\\\"dead\\\": true} requeues dead and rejected deliveries (of subscription_id when"
     " given, else all); {\\\"subscription_id\\\": N, \\\"from_seq\\\": S} requeues every event"
     " from seq S on for that subscription, acknowledged ones included. Requeued deliveries"
-    " start again with zero attempts.\","
-    " \"responses\": {\"200\": {\"description\": \"how many were requeued\", \"content\":"
-    " {\"application/json\": {\"schema\": {\"type\": \"object\", \"properties\": {\"replayed\":"
-    " {\"type\": \"integer\"}}}}}}}}";
+    " start again with zero attempts.\", \"requestBody\": {\"required\": true, \"content\":"
+    " {\"application/json\": {\"schema\": {\"type\": \"object\", \"properties\": {\"dead\":"
+    " {\"type\": \"boolean\"}, \"subscription_id\": {\"type\": \"integer\"}, \"from_seq\":"
+    " {\"type\": \"integer\"}}, \"additionalProperties\": false}}}}, \"responses\": {\"200\":"
+    " {\"description\": \"how many were requeued\", \"content\": {\"application/json\":"
+    " {\"schema\": {\"type\": \"object\", \"properties\": {\"replayed\": {\"type\":"
+    " \"integer\"}}}}}}}}";
 
 void mdm_h_deliveries(mdm_http_req *req)
 {
@@ -138,7 +141,12 @@ const char mdm_h_entity_propagation_doc[] =
     " [\"integer\", \"null\"]}, \"acknowledged_at\": {\"type\": [\"string\", \"null\"]},"
     " \"oldest_open_age_seconds\": {\"type\": [\"number\", \"null\"]}, \"over_sla\":"
     " {\"type\": \"boolean\"}, \"open\": {\"type\": \"array\", \"items\": {\"type\":"
-    " \"object\"}}}}}}}}}}}}";
+    " \"object\", \"properties\": {\"delivery_id\": {\"type\": \"integer\"}, \"seq\":"
+    " {\"type\": \"integer\"}, \"type\": {\"type\": \"string\"}, \"entity_version\":"
+    " {\"type\": [\"integer\", \"null\"]}, \"state\": {\"enum\": [\"pending\", \"dead\"]},"
+    " \"attempts\": {\"type\": \"integer\"}, \"age_seconds\": {\"type\": \"number\"},"
+    " \"last_status\": {\"type\": [\"integer\", \"null\"]}}, \"additionalProperties\":"
+    " false}}}}}}}}}}}}";
 
 void mdm_h_entity_propagation(mdm_http_req *req)
 {

@@ -19,7 +19,8 @@
     "{\"Entity\": {\"type\": \"object\", \"properties\": {\"id\": {\"type\": \"integer\"},"        \
     " \"status\": {\"enum\": [\"active\", \"retired\", \"erased\"]}, \"version\": {\"type\":"      \
     " \"integer\"}, \"created_at\": {\"type\": \"string\"}, \"updated_at\": {\"type\":"            \
-    " \"string\"}, \"golden\": {\"type\": \"object\"}, \"lineage\": {\"type\": \"object\","        \
+    " \"string\"}, \"golden\": {\"$ref\": \"#/components/schemas/GoldenRecord\"}, \"lineage\": "   \
+    "{\"type\": \"object\","                                                                       \
     " \"additionalProperties\": {\"type\": \"object\", \"properties\": {\"rule\": {\"type\":"      \
     " \"string\"}, \"chosen_at\": {\"type\": [\"string\", \"null\"]}, \"pinned\": {\"type\":"      \
     " \"boolean\"}, \"source_record_id\": {\"type\": [\"integer\", \"null\"]}, \"source\":"        \
@@ -31,7 +32,8 @@
     " \"string\"}, \"linked_at\": {\"type\": \"string\"}, \"source_updated_at\": {\"type\":"       \
     " [\"string\", \"null\"]}}, \"required\": [\"record_id\", \"source\", \"source_key\"]}},"      \
     " \"records\": {\"type\": \"array\", \"items\": {\"$ref\":"                                    \
-    " \"#/components/schemas/MemberRecord\"}}, \"consent\": {\"type\": \"object\"},"               \
+    " \"#/components/schemas/MemberRecord\"}}, \"consent\": {\"$ref\": "                           \
+    "\"#/components/schemas/ConsentState\"},"                                                      \
     " \"data_quality\": {\"type\": \"object\", \"properties\": {\"issues\": {\"type\":"            \
     " \"array\", \"items\": {\"type\": \"object\", \"properties\": {\"record_id\": {\"type\":"     \
     " \"integer\"}, \"source\": {\"type\": \"string\"}, \"source_key\": {\"type\":"                \
@@ -43,17 +45,20 @@
     " \"freshness\": {\"type\": [\"number\", \"null\"]}, \"freshness_days\": {\"type\":"           \
     " [\"integer\", \"null\"]}}}, \"records\": {\"type\": \"array\"}}},"                           \
     " \"requested_id\": {\"type\": \"integer\"}, \"survivor_id\": {\"type\": [\"integer\","        \
-    " \"null\"]}}, \"required\": [\"id\", \"status\", \"version\", \"golden\", \"lineage\","       \
-    " \"members\"], \"additionalProperties\": false}, \"EntityPage\": {\"type\": \"object\","      \
+    " \"null\"]}}, \"required\": [\"id\", \"status\", \"version\"], \"description\": \"golden,"    \
+    " lineage and members are there unless the status is erased\", \"additionalProperties\":"      \
+    " false}, \"EntityPage\": {\"type\": \"object\","                                              \
     " \"properties\": {\"items\": {\"type\": \"array\", \"items\": {\"type\": \"object\","         \
     " \"properties\": {\"id\": {\"type\": \"integer\"}, \"version\": {\"type\": \"integer\"},"     \
-    " \"golden\": {\"type\": \"object\"}}, \"required\": [\"id\", \"version\", \"golden\"],"       \
+    " \"golden\": {\"$ref\": \"#/components/schemas/GoldenRecord\"}}, \"required\": [\"id\", "     \
+    "\"version\", \"golden\"],"                                                                    \
     " \"additionalProperties\": false}}, \"next\": {\"type\": [\"integer\", \"null\"]},"           \
     " \"total\": {\"type\": \"integer\"}}, \"required\": [\"items\", \"next\"],"                   \
     " \"additionalProperties\": false}, \"History\": {\"type\": \"object\", \"properties\":"       \
     " {\"id\": {\"type\": \"integer\"}, \"versions\": {\"type\": \"array\", \"items\":"            \
     " {\"type\": \"object\", \"properties\": {\"version\": {\"type\": \"integer\"},"               \
-    " \"golden\": {\"type\": \"object\"}, \"reason\": {\"type\": \"string\"}, \"created_at\":"     \
+    " \"golden\": {\"$ref\": \"#/components/schemas/GoldenRecord\"}, \"reason\": {\"type\": "      \
+    "\"string\"}, \"created_at\":"                                                                 \
     " {\"type\": \"string\"}}, \"required\": [\"version\", \"golden\", \"reason\","                \
     " \"created_at\"], \"additionalProperties\": false}}, \"events\": {\"type\": \"array\","       \
     " \"items\": {\"type\": \"object\", \"properties\": {\"id\": {\"type\": \"integer\"},"         \

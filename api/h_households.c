@@ -17,7 +17,8 @@
     " \"status\": {\"enum\": [\"active\", \"retired\"]}, \"version\": {\"type\": \"integer\"},"    \
     " \"created_at\": {\"type\": \"string\"}, \"updated_at\": {\"type\": \"string\"},"             \
     " \"retired_at\": {\"type\": [\"string\", \"null\"]}, \"address\": {\"type\": [\"object\","    \
-    " \"null\"]}, \"members\": {\"type\": \"array\", \"items\": {\"type\": \"object\","            \
+    " \"null\"], \"additionalProperties\": {\"type\": [\"string\", \"null\"]}}, \"members\": "     \
+    "{\"type\": \"array\", \"items\": {\"type\": \"object\","                                      \
     " \"properties\": {\"entity_id\": {\"type\": \"integer\"}, \"role\": {\"enum\": [\"head\","    \
     " \"member\"]}, \"joined_at\": {\"type\": \"string\"}, \"name\": {\"type\": [\"string\","      \
     " \"null\"]}, \"birth_date\": {\"type\": [\"string\", \"null\"]}}, \"required\":"              \
@@ -63,7 +64,10 @@ const char mdm_h_household_search_doc[] =
 
 #define RELATED_SCHEMAS                                                                            \
     "{\"Related\": {\"type\": \"object\", \"properties\": {\"id\": {\"type\": \"integer\"},"       \
-    " \"items\": {\"type\": \"array\", \"items\": {\"type\": \"object\", \"properties\":"          \
+    " \"items\": {\"type\": \"array\", \"items\": {\"$ref\": "                                     \
+    "\"#/components/schemas/RelatedItem\"}}},"                                                     \
+    " \"required\": [\"id\", \"items\"], \"additionalProperties\": false},"                        \
+    " \"RelatedItem\": {\"type\": \"object\", \"properties\":"                                     \
     " {\"entity_id\": {\"type\": \"integer\"}, \"type\": {\"enum\": [\"same_household\","          \
     " \"same_address\", \"related\"]}, \"status\": {\"type\": \"string\"}, \"name\": {\"type\":"   \
     " [\"string\", \"null\"]}, \"birth_date\": {\"type\": [\"string\", \"null\"]},"                \
@@ -71,7 +75,6 @@ const char mdm_h_household_search_doc[] =
     " \"null\"]}, \"asserted_by\": {\"type\": [\"string\", \"null\"]}, \"asserted_at\": "          \
     "{\"type\":"                                                                                   \
     " [\"string\", \"null\"]}}, \"required\": [\"entity_id\", \"type\"],"                          \
-    " \"additionalProperties\": false}}}, \"required\": [\"id\", \"items\"],"                      \
     " \"additionalProperties\": false}}"
 
 const char mdm_h_entity_related_doc[] =
@@ -92,13 +95,17 @@ const char mdm_h_entity_relate_doc[] =
     "{\"summary\": \"Assert that two golden records are related\", \"tags\": [\"households\"],"
     " \"description\": \"Body {entity_a, entity_b, reason}. Records a steward's related"
     " assertion (audited as relation.assert); asserting it again replaces the reason (200"
-    " instead of 201). Never used as match evidence.\","
-    " \"responses\": {\"201\": " RELATIONSHIP_REPLY ", \"200\": " RELATIONSHIP_REPLY "},"
-    " \"x-components\": {\"schemas\": {\"Relationship\": {\"type\": \"object\", \"properties\":"
-    " {\"entity_a\": {\"type\": \"integer\"}, \"entity_b\": {\"type\": \"integer\"}, \"type\":"
-    " {\"const\": \"related\"}, \"reason\": {\"type\": \"string\"}, \"removed\": {\"type\":"
-    " \"boolean\"}}, \"required\": [\"entity_a\", \"entity_b\", \"type\"],"
-    " \"additionalProperties\": false}}}}";
+    " instead of 201). Never used as match evidence.\", \"requestBody\": {\"required\": true,"
+    " \"content\": {\"application/json\": {\"schema\": {\"type\": \"object\", \"required\":"
+    " [\"entity_a\", \"entity_b\", \"reason\"], \"properties\": {\"entity_a\": {\"type\":"
+    " \"integer\", \"minimum\": 1}, \"entity_b\": {\"type\": \"integer\", \"minimum\": 1},"
+    " \"reason\": {\"type\": \"string\"}}}}}}, \"responses\": {\"201\": " RELATIONSHIP_REPLY
+    ", \"200\": " RELATIONSHIP_REPLY
+    "}, \"x-components\": {\"schemas\": {\"Relationship\": {\"type\": \"object\","
+    " \"properties\": {\"entity_a\": {\"type\": \"integer\"}, \"entity_b\": {\"type\":"
+    " \"integer\"}, \"type\": {\"const\": \"related\"}, \"reason\": {\"type\": \"string\"},"
+    " \"removed\": {\"type\": \"boolean\"}}, \"required\": [\"entity_a\", \"entity_b\","
+    " \"type\"], \"additionalProperties\": false}}}}";
 
 const char mdm_h_entity_unrelate_doc[] =
     "{\"summary\": \"Remove a related assertion\", \"tags\": [\"households\"], \"description\":"

@@ -3,13 +3,16 @@
  * Each route row carries its Operation Object as JSON text (the handler file's *_doc);
  * this file adds what the row already says, so the document cannot drift from the
  * table: the path parameters, the security requirement and the roles (x-roles), the
- * request body for routes that take one, and the error responses the pipeline can
+ * NDJSON request body of batch routes (a JSON body must be described by the doc: the
+ * document refuses to build otherwise), the canonical record schema (from the
+ * canonicalizer's field list), and the error responses the pipeline can
  * produce (400, 401, 403, 404, 405, 409, 413, 415, 422, 429, 500, 503) as
  * application/problem+json. A doc may carry "x-components" (schemas it references),
  * merged into components. The document is built once and cached. */
 #include "api/handlers.h"
 
 #include "common/mem.h"
+#include "matching/canonical.h"
 
 #include <microhttpd.h>
 #include <pthread.h>
@@ -20,11 +23,15 @@
 const char mdm_h_openapi_doc[] =
     "{\"summary\": \"This OpenAPI document\", \"tags\": [\"operations\"], \"responses\":"
     " {\"200\": {\"description\": \"OpenAPI 3.1\", \"content\": {\"application/json\": {\"schema\":"
-    " {\"type\": \"object\"}}}}}}";
+    " {\"type\": \"object\", \"required\": [\"openapi\", \"info\", \"paths\"], \"properties\":"
+    " {\"openapi\": {\"type\": \"string\"}, \"info\": {\"type\": \"object\","
+    " \"additionalProperties\": true}, \"servers\": {\"type\": \"array\"}, \"paths\":"
+    " {\"type\": \"object\", \"additionalProperties\": true}, \"components\": {\"type\":"
+    " \"object\", \"additionalProperties\": true}}}}}}}}";
 
 static const char base_doc[] =
     "{\"openapi\": \"3.1.0\","
-    " \"info\": {\"title\": \"mdm HTTP API\", \"version\": \"1.1.0\", \"description\":"
+    " \"info\": {\"title\": \"mdm HTTP API\", \"version\": \"1.2.0\", \"description\":"
     " \"Customer master data and identity resolution. Every error is application/problem+json"
     " (RFC 9457) with a stable code. Authenticate with Authorization: Bearer KEY (mdm apikey"
     " create). Roles: source (bound to one source system), reader, steward, compliance, admin"
@@ -83,8 +90,9 @@ static json_t *problem_ref(const char *code)
     return json_pack("{s:s}", "$ref", ref);
 }
 
-/* Adds the responses and parameters the route row implies to op. */
-static void decorate(json_t *op, const mdm_http_route *rt)
+/* Adds the responses and parameters the route row implies to op; false when the route
+ * takes a JSON body that its doc does not describe. */
+static bool decorate(json_t *op, const mdm_http_route *rt)
 {
     json_t *responses = json_object_get(op, "responses");
     bool auth = rt->roles != MDM_ROLES_PUBLIC;
@@ -142,13 +150,13 @@ static void decorate(json_t *op, const mdm_http_route *rt)
         json_array_append_new(params,
                               json_pack("{s:s}", "$ref", "#/components/parameters/IfMatch"));
     if (body && !json_object_get(op, "requestBody")) {
-        const char *ct =
-            (rt->flags & MDM_HTTP_NDJSON) ? "application/x-ndjson" : "application/json";
+        if (!(rt->flags & MDM_HTTP_NDJSON))
+            return false; /* a JSON body must be described by its route's doc */
         json_object_set_new(op, "requestBody",
-                            json_pack("{s:b, s:{s:{s:{s:s}}}}", "required", 1, "content", ct,
-                                      "schema", "type",
-                                      (rt->flags & MDM_HTTP_NDJSON) ? "string" : "object"));
+                            json_pack("{s:b, s:{s:{s:{s:s}}}}", "required", 1, "content",
+                                      "application/x-ndjson", "schema", "type", "string"));
     }
+    return true;
 }
 
 /* A method name a generated client can use: the method in lower case, then each word of
@@ -184,6 +192,76 @@ static void operation_id(const char *method, const char *pattern, char *out, siz
     out[n] = '\0';
 }
 
+/* The canonical record as a request body (POST /v1/match, and the canonical layout of a
+ * record upsert), built from the canonicalizer's own field list so the two cannot drift.
+ * Scalars are strings (numbers are accepted and read as text); the longest value of each
+ * field is the "limits" configuration (docs/SECURITY.md), not stated here because a
+ * deployment may change it. */
+static json_t *canonical_record_schema(void)
+{
+    json_t *props = json_object();
+    for (size_t i = 0; mdm_canon_scalars[i]; i++)
+        json_object_set_new(props, mdm_canon_scalars[i],
+                            json_pack("{s:[s,s,s]}", "type", "string", "number", "null"));
+    json_t *contact =
+        json_pack("{s:[{s:s}, {s:s, s:[s], s:{s:{s:[s,s]}, s:{s:s}}}]}", "oneOf", "type", "string",
+                  "type", "object", "required", "value", "properties", "value", "type", "string",
+                  "number", "type", "type", "string");
+    json_object_set_new(props, "emails",
+                        json_pack("{s:s, s:O}", "type", "array", "items", contact));
+    json_object_set_new(props, "phones",
+                        json_pack("{s:s, s:o}", "type", "array", "items", contact));
+    json_t *addr = json_object();
+    static const char *const address_fields[] = {"line1",       "line2",   "city", "region",
+                                                 "postal_code", "country", "type", NULL};
+    for (size_t i = 0; address_fields[i]; i++)
+        json_object_set_new(addr, address_fields[i],
+                            json_pack("{s:[s,s,s]}", "type", "string", "number", "null"));
+    json_object_set_new(props, "addresses",
+                        json_pack("{s:s, s:i, s:{s:s, s:o, s:b}}", "type", "array", "maxItems", 4,
+                                  "items", "type", "object", "properties", addr,
+                                  "additionalProperties", 0));
+    json_object_set_new(props, "attributes",
+                        json_pack("{s:s, s:{s:[s,s,s]}, s:s}", "type", "object",
+                                  "additionalProperties", "type", "string", "number", "null",
+                                  "description", "mapped attributes (attributes.X of a source)"));
+    json_object_set_new(props, "consents",
+                        json_pack("{s:s, s:{s:s}}", "type", "array", "items", "$ref",
+                                  "#/components/schemas/ConsentInput"));
+    return json_pack("{s:s, s:s, s:o, s:b}", "type", "object", "description",
+                     "a customer record in canonical field names; each value is held to the"
+                     " field's length limit (the limits configuration section)",
+                     "properties", props, "additionalProperties", 0);
+}
+
+/* A golden record's values (Entity.golden): the canonical scalars a person can have, and
+ * the survived lists, from the same field list as the canonical record. */
+static json_t *golden_record_schema(void)
+{
+    json_t *props = json_object();
+    for (size_t i = 0; mdm_canon_scalars[i]; i++) {
+        const char *f = mdm_canon_scalars[i];
+        if (strcmp(f, "source_key") && strcmp(f, "source_updated_at") && strcmp(f, "op"))
+            json_object_set_new(props, f, json_pack("{s:s}", "type", "string"));
+    }
+    json_t *contact = json_pack("{s:s, s:[s], s:{s:{s:s}, s:{s:s}}, s:b}", "type", "object",
+                                "required", "value", "properties", "value", "type", "string",
+                                "type", "type", "string", "additionalProperties", 0);
+    json_object_set_new(props, "emails",
+                        json_pack("{s:s, s:O}", "type", "array", "items", contact));
+    json_object_set_new(props, "phones",
+                        json_pack("{s:s, s:o}", "type", "array", "items", contact));
+    json_object_set_new(props, "addresses",
+                        json_pack("{s:s, s:{s:s, s:{s:s}}}", "type", "array", "items", "type",
+                                  "object", "additionalProperties", "type", "string"));
+    json_object_set_new(
+        props, "attributes",
+        json_pack("{s:s, s:{s:s}}", "type", "object", "additionalProperties", "type", "string"));
+    return json_pack("{s:s, s:s, s:o, s:b}", "type", "object", "description",
+                     "the surviving value of each attribute (survivorship, pins)", "properties",
+                     props, "additionalProperties", 0);
+}
+
 /* Converts "/v1/x/{id}" (already OpenAPI syntax) and merges x-components. */
 json_t *mdm_http_openapi(mdm_err *err)
 {
@@ -197,6 +275,8 @@ json_t *mdm_http_openapi(mdm_err *err)
     json_t *components = json_object_get(doc, "components");
     json_t *schemas = json_object_get(components, "schemas");
     json_t *responses = json_object_get(components, "responses");
+    json_object_set_new(schemas, "CanonicalRecord", canonical_record_schema());
+    json_object_set_new(schemas, "GoldenRecord", golden_record_schema());
     for (size_t i = 0; i < sizeof std_errors / sizeof std_errors[0]; i++) {
         char name[16];
         snprintf(name, sizeof name, "E%s", std_errors[i].code);
@@ -223,7 +303,15 @@ json_t *mdm_http_openapi(mdm_err *err)
             json_object_update_missing(schemas, json_object_get(xc, "schemas"));
             json_object_del(op, "x-components");
         }
-        decorate(op, rt);
+        if (!decorate(op, rt)) {
+            mdm_err_set(err, MDM_EINTERNAL,
+                        "route %s %s takes a JSON body: its doc needs a"
+                        " requestBody with a schema",
+                        rt->method, rt->pattern);
+            json_decref(op);
+            json_decref(doc);
+            return NULL;
+        }
         if (!json_object_get(op, "operationId")) { /* a route's doc may name it itself */
             char opid[160];
             operation_id(rt->method, rt->pattern, opid, sizeof opid);

@@ -21,6 +21,10 @@
 /* ---- documentation ---------------------------------------------------------------- */
 
 #define OBJ "{\"application/json\": {\"schema\": {\"type\": \"object\"}}}"
+/* A source record's canonical fields after normalization, as the review screens show them. */
+#define CANONICAL_FIELDS                                                                           \
+    "{\"type\": \"object\", \"additionalProperties\": true, \"description\": \"the record's"       \
+    " canonical fields after normalization\"}"
 /* A reply body by schema name (components.schemas, from STEWARD_SCHEMAS below). */
 #define REF(name)                                                                                  \
     "{\"application/json\": {\"schema\": {\"$ref\": \"#/components/schemas/" name "\"}}}"
@@ -43,11 +47,10 @@
     " \"a_label\": {\"type\": [\"string\", \"null\"]}, \"b_label\": {\"type\": [\"string\","       \
     " \"null\"]}, \"guard\": {\"enum\": [\"twins\", \"generation\", \"birth_years\","              \
     " \"household\", \"bridge\", null]}}, \"required\": [\"id\", \"kind\", \"record_id\","         \
-    " \"entity_id\","                                                                              \
-    " \"other_entity_id\", \"score\", \"probability\", \"priority\", \"status\","                  \
-    " \"assignee\", \"decision\", \"reason\", \"decided_by\", \"decided_at\", \"version\","        \
-    " \"created_at\", \"updated_at\", \"scored_at\", \"a_label\", \"b_label\", \"guard\"],"        \
-    " \"additionalProperties\": false}, \"ReviewCounts\": {\"type\": \"object\","                  \
+    " \"entity_id\", \"other_entity_id\", \"score\", \"probability\", \"priority\","               \
+    " \"status\", \"assignee\", \"decision\", \"reason\", \"decided_by\", \"decided_at\","         \
+    " \"version\", \"created_at\", \"updated_at\", \"scored_at\", \"a_label\", \"b_label\","       \
+    " \"guard\"], \"additionalProperties\": false}, \"ReviewCounts\": {\"type\": \"object\","      \
     " \"properties\": {\"total\": {\"type\": \"integer\"}, \"mine\": {\"type\": \"integer\"},"     \
     " \"unclaimed\": {\"type\": \"integer\"}, \"by_status\": {\"type\": \"object\","               \
     " \"properties\": {\"open\": {\"type\": \"integer\"}, \"claimed\": {\"type\":"                 \
@@ -67,36 +70,38 @@
     " {\"type\": \"string\"}, \"weight\": {\"type\": \"number\"}, \"value_a\": {\"type\":"         \
     " [\"string\", \"null\"]}, \"value_b\": {\"type\": [\"string\", \"null\"]},"                   \
     " \"level_index\": {\"type\": \"integer\"}, \"tf_adjustment\": {\"type\": \"number\"},"        \
-    " \"group\": {\"type\": [\"string\", \"null\"]}}, \"required\": [\"comparison\", \"level\","   \
-    " \"weight\", \"value_a\", \"value_b\"], \"additionalProperties\": false}, \"Explanation\":"   \
-    " {\"type\": \"object\", \"properties\": {\"vetoed\": {\"type\": \"boolean\"},"                \
-    " \"probability\": {\"type\": \"number\"}, \"prior_weight\": {\"type\": \"number\"},"          \
-    " \"group_cap_adjustment\": {\"type\": \"number\"}, \"group_cap\": {\"type\": \"number\"},"    \
-    " \"match_weight\": {\"type\": \"number\"}, \"comparisons\": {\"type\":"                       \
-    " \"array\", \"items\": {\"$ref\": \"#/components/schemas/Comparison\"}}}, \"required\":"      \
-    " [\"comparisons\", \"match_weight\"]}, \"MemberRecord\": {\"type\": \"object\","              \
-    " \"properties\": {\"record_id\": {\"type\": \"integer\"}, \"source\": {\"type\":"             \
-    " \"string\"}, \"source_name\": {\"type\": [\"string\", \"null\"]}, \"source_key\":"           \
-    " {\"type\": \"string\"}, \"source_updated_at\": {\"type\": [\"string\", \"null\"]},"          \
-    " \"received_at\": {\"type\": \"string\"}, \"linked_at\": {\"type\": \"string\"},"             \
-    " \"fields\": {\"type\": \"object\"}}, \"required\": [\"record_id\", \"source\","              \
-    " \"source_name\", \"source_key\", \"source_updated_at\", \"received_at\", \"linked_at\","     \
-    " \"fields\"], \"additionalProperties\": false}, \"EntitySide\": {\"type\": \"object\","       \
+    " \"group\": {\"type\": [\"string\", \"null\"]}}, \"required\": [\"comparison\","              \
+    " \"level\", \"weight\", \"value_a\", \"value_b\"], \"additionalProperties\": false},"         \
+    " \"Explanation\": {\"type\": \"object\", \"properties\": {\"vetoed\": {\"type\":"             \
+    " \"boolean\"}, \"probability\": {\"type\": \"number\"}, \"prior_weight\": {\"type\":"         \
+    " \"number\"}, \"group_cap_adjustment\": {\"type\": \"number\"}, \"group_cap\":"               \
+    " {\"type\": \"number\"}, \"match_weight\": {\"type\": \"number\"}, \"comparisons\":"          \
+    " {\"type\": \"array\", \"items\": {\"$ref\": \"#/components/schemas/Comparison\"}}},"         \
+    " \"required\": [\"comparisons\", \"match_weight\"]}, \"MemberRecord\": {\"type\":"            \
+    " \"object\", \"properties\": {\"record_id\": {\"type\": \"integer\"}, \"source\":"            \
+    " {\"type\": \"string\"}, \"source_name\": {\"type\": [\"string\", \"null\"]},"                \
+    " \"source_key\": {\"type\": \"string\"}, \"source_updated_at\": {\"type\": [\"string\","      \
+    " \"null\"]}, \"received_at\": {\"type\": \"string\"}, \"linked_at\": {\"type\":"              \
+    " \"string\"}, \"fields\": " CANONICAL_FIELDS                                                  \
+    "}, \"required\": [\"record_id\", \"source\", \"source_name\", \"source_key\","                \
+    " \"source_updated_at\", \"received_at\", \"linked_at\", \"fields\"],"                         \
+    " \"additionalProperties\": false}, \"EntitySide\": {\"type\": \"object\","                    \
     " \"properties\": {\"type\": {\"const\": \"entity\"}, \"entity_id\": {\"type\":"               \
     " \"integer\"}, \"version\": {\"type\": \"integer\"}, \"status\": {\"type\": \"string\"},"     \
     " \"survivor_id\": {\"type\": [\"integer\", \"null\"]}, \"updated_at\": {\"type\":"            \
-    " \"string\"}, \"fields\": {\"type\": \"object\"}, \"members\": {\"type\": \"array\","         \
-    " \"items\": {\"$ref\": \"#/components/schemas/MemberRecord\"}}, \"related\": {\"type\":"      \
-    " \"array\", \"items\": {\"type\": \"object\"}}}, \"required\":"                               \
-    " [\"type\", \"entity_id\", \"version\", \"status\", \"survivor_id\", \"updated_at\","         \
-    " \"fields\", \"members\"], \"additionalProperties\": false}, \"RecordSide\": {\"type\":"      \
-    " \"object\", \"properties\": {\"type\": {\"const\": \"record\"}, \"record_id\":"              \
-    " {\"type\": \"integer\"}, \"source\": {\"type\": \"string\"}, \"source_name\":"               \
-    " {\"type\": [\"string\", \"null\"]}, \"source_key\": {\"type\": \"string\"},"                 \
-    " \"entity_id\": {\"type\": [\"integer\", \"null\"]}, \"deleted\": {\"type\":"                 \
-    " \"boolean\"}, \"source_updated_at\": {\"type\": [\"string\", \"null\"]},"                    \
-    " \"received_at\": {\"type\": \"string\"}, \"fields\": {\"type\": \"object\"},"                \
-    " \"entity\": {\"oneOf\": [{\"$ref\": \"#/components/schemas/EntitySide\"}, {\"type\":"        \
+    " \"string\"}, \"fields\": {\"$ref\": \"#/components/schemas/GoldenRecord\"},"                 \
+    " \"members\": {\"type\": \"array\", \"items\": {\"$ref\":"                                    \
+    " \"#/components/schemas/MemberRecord\"}}, \"related\": {\"type\": \"array\", \"items\":"      \
+    " {\"$ref\": \"#/components/schemas/RelatedItem\"}}}, \"required\": [\"type\","                \
+    " \"entity_id\", \"version\", \"status\", \"survivor_id\", \"updated_at\", \"fields\","        \
+    " \"members\"], \"additionalProperties\": false}, \"RecordSide\": {\"type\": \"object\","      \
+    " \"properties\": {\"type\": {\"const\": \"record\"}, \"record_id\": {\"type\":"               \
+    " \"integer\"}, \"source\": {\"type\": \"string\"}, \"source_name\": {\"type\":"               \
+    " [\"string\", \"null\"]}, \"source_key\": {\"type\": \"string\"}, \"entity_id\":"             \
+    " {\"type\": [\"integer\", \"null\"]}, \"deleted\": {\"type\": \"boolean\"},"                  \
+    " \"source_updated_at\": {\"type\": [\"string\", \"null\"]}, \"received_at\": {\"type\":"      \
+    " \"string\"}, \"fields\": " CANONICAL_FIELDS                                                  \
+    ", \"entity\": {\"oneOf\": [{\"$ref\": \"#/components/schemas/EntitySide\"}, {\"type\":"       \
     " \"null\"}]}}, \"required\": [\"type\", \"record_id\", \"source\", \"source_name\","          \
     " \"source_key\", \"entity_id\", \"deleted\", \"source_updated_at\", \"received_at\","         \
     " \"fields\", \"entity\"], \"additionalProperties\": false}, \"Competing\": {\"type\":"        \
@@ -121,8 +126,8 @@
     " \"a_label\": {\"type\": [\"string\", \"null\"]}, \"b_label\": {\"type\": [\"string\","       \
     " \"null\"]}, \"guard\": {\"enum\": [\"twins\", \"generation\", \"birth_years\","              \
     " \"household\", \"bridge\", null]}, \"explanation\": {\"$ref\":"                              \
-    " \"#/components/schemas/Explanation\"}, \"a\":"                                               \
-    " {\"oneOf\": [{\"$ref\": \"#/components/schemas/RecordSide\"}, {\"$ref\":"                    \
+    " \"#/components/schemas/Explanation\"}, \"a\": {\"oneOf\": [{\"$ref\":"                       \
+    " \"#/components/schemas/RecordSide\"}, {\"$ref\":"                                            \
     " \"#/components/schemas/EntitySide\"}]}, \"b\": {\"$ref\":"                                   \
     " \"#/components/schemas/EntitySide\"}, \"competing\": {\"type\": \"array\", \"items\":"       \
     " {\"$ref\": \"#/components/schemas/Competing\"}}}, \"required\": [\"id\", \"kind\","          \
@@ -156,31 +161,84 @@
     " \"integer\"}, \"version\": {\"type\": \"integer\"}}, \"required\": [\"entity_id\","          \
     " \"moved_to\", \"version\"]}, \"MergePreview\": {\"type\": \"object\", \"properties\":"       \
     " {\"survivor\": {\"type\": \"integer\"}, \"retired\": {\"type\": \"integer\"},"               \
-    " \"records\": {\"type\": \"integer\"}, \"golden\": {\"type\": \"object\"}, \"lineage\":"      \
-    " {\"type\": \"object\", \"additionalProperties\": {\"type\": \"object\", \"properties\":"     \
-    " {\"rule\": {\"type\": \"string\"}, \"value\": {}, \"source_record_id\": {\"type\":"          \
-    " [\"integer\", \"null\"]}, \"sources\": {\"type\": \"array\"}}, \"required\":"                \
-    " [\"rule\"], \"additionalProperties\": false}}}, \"required\": [\"survivor\","                \
-    " \"retired\", \"records\", \"golden\", \"lineage\"], \"additionalProperties\": false},"       \
-    " \"PinResult\": {\"type\": \"object\", \"properties\": {\"entity_id\": {\"type\":"            \
-    " \"integer\"}, \"attr\": {\"type\": \"string\"}, \"version\": {\"type\": \"integer\"},"       \
-    " \"golden\": {\"type\": \"object\"}}, \"required\": [\"entity_id\", \"attr\","                \
-    " \"version\", \"golden\"], \"additionalProperties\": false}, \"AuditRow\": {\"type\":"        \
-    " \"object\", \"properties\": {\"id\": {\"type\": \"integer\"}, \"at\": {\"type\":"            \
-    " \"string\"}, \"actor\": {\"type\": \"string\"}, \"role\": {\"type\": \"string\"},"           \
-    " \"action\": {\"type\": \"string\"}, \"target\": {\"type\": \"string\"}, \"reason\":"         \
-    " {\"type\": [\"string\", \"null\"]}, \"before\": {}, \"after\": {}, \"prev_hash\":"           \
-    " {\"type\": \"string\"}, \"hash\": {\"type\": \"string\"}}, \"required\": [\"id\","           \
-    " \"at\", \"actor\", \"role\", \"action\", \"target\", \"reason\", \"before\", \"after\","     \
-    " \"prev_hash\", \"hash\"], \"additionalProperties\": false}, \"AuditPage\": {\"type\":"       \
-    " \"object\", \"properties\": {\"items\": {\"type\": \"array\", \"items\": {\"$ref\":"         \
-    " \"#/components/schemas/AuditRow\"}}, \"next\": {\"type\": [\"integer\", \"null\"]},"         \
-    " \"chain\": {\"type\": \"object\", \"properties\": {\"intact\": {\"type\": \"boolean\"},"     \
-    " \"rows\": {\"type\": \"integer\"}, \"problems\": {\"type\": \"integer\"}, \"first\":"        \
-    " {\"type\": \"string\"}, \"head\": {\"type\": \"string\"}, \"details\": {\"type\":"           \
-    " \"array\"}}, \"required\": [\"intact\", \"rows\", \"problems\", \"first\", \"head\","        \
-    " \"details\"], \"additionalProperties\": false}}, \"required\": [\"items\", \"next\"],"       \
-    " \"additionalProperties\": false}}"
+    " \"records\": {\"type\": \"integer\"}, \"golden\": {\"$ref\":"                                \
+    " \"#/components/schemas/GoldenRecord\"}, \"lineage\": {\"type\": \"object\","                 \
+    " \"additionalProperties\": {\"type\": \"object\", \"properties\": {\"rule\": {\"type\":"      \
+    " \"string\"}, \"value\": {}, \"source_record_id\": {\"type\": [\"integer\", \"null\"]},"      \
+    " \"sources\": {\"type\": \"array\"}}, \"required\": [\"rule\"],"                              \
+    " \"additionalProperties\": false}}}, \"required\": [\"survivor\", \"retired\","               \
+    " \"records\", \"golden\", \"lineage\"], \"additionalProperties\": false}, \"PinResult\":"     \
+    " {\"type\": \"object\", \"properties\": {\"entity_id\": {\"type\": \"integer\"},"             \
+    " \"attr\": {\"type\": \"string\"}, \"version\": {\"type\": \"integer\"}, \"golden\":"         \
+    " {\"$ref\": \"#/components/schemas/GoldenRecord\"}}, \"required\": [\"entity_id\","           \
+    " \"attr\", \"version\", \"golden\"], \"additionalProperties\": false}, \"AuditRow\":"         \
+    " {\"type\": \"object\", \"properties\": {\"id\": {\"type\": \"integer\"}, \"at\":"            \
+    " {\"type\": \"string\"}, \"actor\": {\"type\": \"string\"}, \"role\": {\"type\":"             \
+    " \"string\"}, \"action\": {\"type\": \"string\"}, \"target\": {\"type\": \"string\"},"        \
+    " \"reason\": {\"type\": [\"string\", \"null\"]}, \"before\": {}, \"after\": {},"              \
+    " \"prev_hash\": {\"type\": \"string\"}, \"hash\": {\"type\": \"string\"}}, \"required\":"     \
+    " [\"id\", \"at\", \"actor\", \"role\", \"action\", \"target\", \"reason\", \"before\","       \
+    " \"after\", \"prev_hash\", \"hash\"], \"additionalProperties\": false}, \"AuditPage\":"       \
+    " {\"type\": \"object\", \"properties\": {\"items\": {\"type\": \"array\", \"items\":"         \
+    " {\"$ref\": \"#/components/schemas/AuditRow\"}}, \"next\": {\"type\": [\"integer\","          \
+    " \"null\"]}, \"chain\": {\"type\": \"object\", \"properties\": {\"intact\": {\"type\":"       \
+    " \"boolean\"}, \"rows\": {\"type\": \"integer\"}, \"problems\": {\"type\": \"integer\"},"     \
+    " \"first\": {\"type\": \"string\"}, \"head\": {\"type\": \"string\"}, \"details\":"           \
+    " {\"type\": \"array\"}}, \"required\": [\"intact\", \"rows\", \"problems\", \"first\","       \
+    " \"head\", \"details\"], \"additionalProperties\": false}}, \"required\": [\"items\","        \
+    " \"next\"], \"additionalProperties\": false}}"
+
+/* The request bodies of the steward routes (components.schemas). */
+#define STEWARD_INPUTS                                                                             \
+    "{\"ClaimInput\": {\"type\": \"object\", \"properties\": {\"version\": {\"type\":"             \
+    " \"integer\", \"minimum\": 1, \"description\": \"the version the change applies to (or"       \
+    " If-Match)\"}, \"assignee\": {\"type\": [\"string\", \"null\"], \"description\": \"a steward" \
+    " to assign; null releases the item; absent: the caller claims it\"}}}, \"DecisionInput\":"    \
+    " {\"type\": \"object\", \"required\": [\"decision\"], \"properties\": {\"decision\":"         \
+    " {\"enum\": [\"match\", \"no_match\", \"defer\"]}, \"version\": {\"type\": \"integer\","      \
+    " \"minimum\": 1, \"description\": \"the version the change applies to (or If-Match)\"},"      \
+    " \"reason\": {\"type\": [\"string\", \"null\"], \"description\": \"kept with the audit"       \
+    " row\"}}}, \"ReopenInput\": {\"type\": \"object\", \"properties\": {\"version\": {\"type\":"  \
+    " \"integer\", \"minimum\": 1, \"description\": \"the version the change applies to (or"       \
+    " If-Match)\"}, \"reason\": {\"type\": [\"string\", \"null\"], \"description\": \"kept with"   \
+    " the audit row\"}}}, \"BulkDecisionInput\": {\"type\": \"object\", \"required\":"             \
+    " [\"decisions\"], \"properties\": {\"decisions\": {\"type\": \"array\", \"minItems\": 1,"     \
+    " \"maxItems\": 500, \"items\": {\"type\": \"object\", \"required\": [\"id\", \"version\","    \
+    " \"decision\"], \"properties\": {\"id\": {\"type\": \"integer\"}, \"version\": {\"type\":"    \
+    " \"integer\"}, \"decision\": {\"enum\": [\"match\", \"no_match\", \"defer\"]}, \"reason\":"   \
+    " {\"type\": [\"string\", \"null\"], \"description\": \"kept with the audit row\"}}}}}},"      \
+    " \"MergeInput\": {\"type\": \"object\", \"required\": [\"other\"], \"properties\":"           \
+    " {\"other\": {\"type\": \"integer\", \"minimum\": 1, \"description\": \"the golden record to" \
+    " merge into this one\"}, \"version\": {\"type\": \"integer\", \"minimum\": 1,"                \
+    " \"description\": \"the version the change applies to (or If-Match)\"}, \"reason\":"          \
+    " {\"type\": [\"string\", \"null\"], \"description\": \"kept with the audit row\"}}},"         \
+    " \"SplitInput\": {\"type\": \"object\", \"required\": [\"records\"], \"properties\":"         \
+    " {\"records\": {\"type\": \"array\", \"minItems\": 1, \"items\": {\"type\": \"integer\"},"    \
+    " \"description\": \"source record ids\"}, \"into\": {\"type\": [\"integer\", \"null\"],"      \
+    " \"description\": \"an existing golden record to move them to\"}, \"version\": {\"type\":"    \
+    " \"integer\", \"minimum\": 1, \"description\": \"the version the change applies to (or"       \
+    " If-Match)\"}, \"reason\": {\"type\": [\"string\", \"null\"], \"description\": \"kept with"   \
+    " the audit row\"}}}, \"UnmergeInput\": {\"type\": \"object\", \"properties\":"                \
+    " {\"snapshot_id\": {\"type\": [\"integer\", \"null\"], \"description\": \"the merge to undo;" \
+    " absent: the latest involving this golden record\"}, \"version\": {\"type\": \"integer\","    \
+    " \"minimum\": 1, \"description\": \"the version the change applies to (or If-Match)\"},"      \
+    " \"reason\": {\"type\": [\"string\", \"null\"], \"description\": \"kept with the audit"       \
+    " row\"}}}, \"PinInput\": {\"type\": \"object\", \"required\": [\"value\"], \"properties\":"   \
+    " {\"value\": {\"type\": [\"string\", \"number\", \"object\", \"array\"], "                    \
+    "\"additionalProperties\": true, \"description\":"                                             \
+    " \"the value to pin: a scalar for a scalar attribute, the list or object for emails, phones"  \
+    " and addresses\"}, \"version\": {\"type\": \"integer\", \"minimum\": 1, \"description\":"     \
+    " \"the version the change applies to (or If-Match)\"}, \"reason\": {\"type\": [\"string\","   \
+    " \"null\"], \"description\": \"kept with the audit row\"}}}, \"AssertionInput\": {\"type\":"  \
+    " \"object\", \"required\": [\"kind\", \"record_a\", \"record_b\"], \"properties\":"           \
+    " {\"kind\": {\"enum\": [\"never_link\", \"always_link\"]}, \"record_a\": {\"type\":"          \
+    " \"integer\"}, \"record_b\": {\"type\": \"integer\"}, \"reason\": {\"type\": [\"string\","    \
+    " \"null\"], \"description\": \"kept with the audit row\"}}}, \"Assertion\": {\"type\":"       \
+    " \"object\", \"required\": [\"id\", \"kind\", \"record_a\", \"record_b\"], \"properties\":"   \
+    " {\"id\": {\"type\": \"integer\"}, \"kind\": {\"enum\": [\"never_link\", \"always_link\"]},"  \
+    " \"record_a\": {\"type\": \"integer\"}, \"record_b\": {\"type\": \"integer\"}, \"actor\":"    \
+    " {\"type\": \"string\"}, \"reason\": {\"type\": [\"string\", \"null\"]}, \"created_at\":"     \
+    " {\"type\": \"string\"}}}}"
 
 const char mdm_h_review_list_doc[] =
     "{\"summary\": \"The review queue\", \"tags\": [\"stewardship\"], \"description\":"
@@ -215,48 +273,54 @@ const char mdm_h_review_get_doc[] =
 
 const char mdm_h_review_claim_doc[] =
     "{\"summary\": \"Claim or assign a review item\", \"tags\": [\"stewardship\"],"
-    " \"description\": \"Body {version, assignee?}: without assignee the caller claims the item;"
-    " with one, the item is assigned to that steward; assignee null releases it. A stale"
-    " version or an item claimed by someone else is 409.\","
-    " \"responses\": {\"200\": {\"description\": \"the item\", \"content\": " REF(
-        "ReviewSummary") "}}}";
+    " \"description\": \"Body {version, assignee?}: without assignee the caller claims the"
+    " item; with one, the item is assigned to that steward; assignee null releases it. A stale"
+    " version or an item claimed by someone else is 409.\", \"requestBody\": {\"required\":"
+    " true, \"content\": {\"application/json\": {\"schema\": {\"$ref\":"
+    " \"#/components/schemas/ClaimInput\"}}}}, \"responses\": {\"200\": {\"description\": \"the"
+    " item\", \"content\": " REF("ReviewSummary") "}}}";
 
 const char mdm_h_review_decide_doc[] =
     "{\"summary\": \"Decide a review item\", \"tags\": [\"stewardship\"], \"description\":"
     " \"Body {decision: match|no_match|defer, version, reason?} (the version may also come as"
-    " If-Match). match joins the sides (merge, or moves the record); no_match stores"
-    " never_link assertions that automation never undoes; defer puts the item aside. Every"
-    " decision is audited and becomes labelled record pairs. 409 on a stale version, a final"
-    " or superseded item, or a match that a never_link assertion forbids.\","
-    " \"responses\": {\"200\": {\"description\": \"{id, status, decision, version, entity_id?,"
-    " assertions?}\", \"content\": " REF("DecisionResult") "}}}";
+    " If-Match). match joins the sides (merge, or moves the record); no_match stores never_link"
+    " assertions that automation never undoes; defer puts the item aside. Every decision is"
+    " audited and becomes labelled record pairs. 409 on a stale version, a final or superseded"
+    " item, or a match that a never_link assertion forbids.\", \"requestBody\": {\"required\":"
+    " true, \"content\": {\"application/json\": {\"schema\": {\"$ref\":"
+    " \"#/components/schemas/DecisionInput\"}}}}, \"responses\": {\"200\": {\"description\":"
+    " \"{id, status, decision, version, entity_id?, assertions?}\", \"content\": " REF(
+        "DecisionResult") "}}, \"x-components\": {\"schemas\": " STEWARD_INPUTS "}}";
 
 const char mdm_h_review_reopen_doc[] =
     "{\"summary\": \"Reopen a decided review item\", \"tags\": [\"stewardship\"],"
-    " \"description\": \"Body {version, reason?}. The item is open again, unassigned, with"
-    " one audit row (review.reopen) holding the decision it undoes; reopening a no_match"
-    " removes the never_link assertions it wrote. An accepted item (match) cannot be reopened:"
-    " undo the merge or split instead (409), as for a stale version or an undecided item.\","
-    " \"responses\": {\"200\": {\"description\": \"the item\", \"content\": " REF(
-        "ReviewSummary") "}}}";
+    " \"description\": \"Body {version, reason?}. The item is open again, unassigned, with one"
+    " audit row (review.reopen) holding the decision it undoes; reopening a no_match removes"
+    " the never_link assertions it wrote. An accepted item (match) cannot be reopened: undo the"
+    " merge or split instead (409), as for a stale version or an undecided item.\","
+    " \"requestBody\": {\"required\": true, \"content\": {\"application/json\": {\"schema\":"
+    " {\"$ref\": \"#/components/schemas/ReopenInput\"}}}}, \"responses\": {\"200\":"
+    " {\"description\": \"the item\", \"content\": " REF("ReviewSummary") "}}}";
 
 const char mdm_h_review_bulk_doc[] =
     "{\"summary\": \"Decide several review items\", \"tags\": [\"stewardship\"],"
     " \"description\": \"Body {decisions: [{id, version, decision, reason?}]} (1..500), each"
     " decided in its own transaction; the reply lists each result or its error. 200 when all"
-    " succeeded, 207 otherwise.\","
-    " \"responses\": {\"200\": {\"description\": \"{results}\", \"content\": " REF(
-        "BulkResult") "},"
-                      " \"207\": {\"description\": \"{results}, some with error\", "
+    " succeeded, 207 otherwise.\", \"requestBody\": {\"required\": true, \"content\":"
+    " {\"application/json\": {\"schema\": {\"$ref\":"
+    " \"#/components/schemas/BulkDecisionInput\"}}}}, \"responses\": {\"200\":"
+    " {\"description\": \"{results}\", \"content\": " REF(
+        "BulkResult") "}, \"207\": {\"description\": \"{results}, some with error\", "
                       "\"content\": " REF("BulkResult") "}}}";
 
 const char mdm_h_entity_merge_doc[] =
     "{\"summary\": \"Merge another golden record into this one\", \"tags\": [\"stewardship\"],"
     " \"description\": \"Body {other, version?, reason?}. The older id survives; both golden"
     " records are kept in a snapshot so POST .../unmerge restores them exactly. 409 on a stale"
-    " version, an already merged pair or a never_link assertion.\","
-    " \"responses\": {\"200\": {\"description\": \"{survivor, retired, version}\", "
-    "\"content\": " REF("MergeResult") "}}}";
+    " version, an already merged pair or a never_link assertion.\", \"requestBody\":"
+    " {\"required\": true, \"content\": {\"application/json\": {\"schema\": {\"$ref\":"
+    " \"#/components/schemas/MergeInput\"}}}}, \"responses\": {\"200\": {\"description\":"
+    " \"{survivor, retired, version}\", \"content\": " REF("MergeResult") "}}}";
 
 const char mdm_h_entity_merge_preview_doc[] =
     "{\"summary\": \"What merging another golden record into this one would give\","
@@ -269,25 +333,28 @@ const char mdm_h_entity_merge_preview_doc[] =
 
 const char mdm_h_entity_split_doc[] =
     "{\"summary\": \"Split source records off a golden record\", \"tags\": [\"stewardship\"],"
-    " \"description\": \"Body {records: [record ids], into?: entity id, version?, reason?}:"
-    " the records move to a new golden record (or to `into`); never_link assertions are"
-    " stored between the moved and the remaining records.\","
-    " \"responses\": {\"200\": {\"description\": \"{entity_id, moved_to, version}\","
-    " \"content\": " REF("SplitResult") "}}}";
+    " \"description\": \"Body {records: [record ids], into?: entity id, version?, reason?}: the"
+    " records move to a new golden record (or to `into`); never_link assertions are stored"
+    " between the moved and the remaining records.\", \"requestBody\": {\"required\": true,"
+    " \"content\": {\"application/json\": {\"schema\": {\"$ref\":"
+    " \"#/components/schemas/SplitInput\"}}}}, \"responses\": {\"200\": {\"description\":"
+    " \"{entity_id, moved_to, version}\", \"content\": " REF("SplitResult") "}}}";
 
 const char mdm_h_entity_unmerge_doc[] =
     "{\"summary\": \"Undo a manual merge exactly\", \"tags\": [\"stewardship\"],"
     " \"description\": \"Body {snapshot_id?, version?, reason?}: undoes that merge, or the"
-    " latest one involving this golden record. The retired record comes back with its"
-    " pre-merge golden values, lineage and pins. version / If-Match: the survivor's (what GET"
-    " answers for either id). 409 when already undone (econflict) or stale (estale).\","
-    " \"responses\": {\"200\": {\"description\": \"{survivor, restored, snapshot_id, version}\","
-    " \"content\": " REF("UnmergeResult") "}}}";
+    " latest one involving this golden record. The retired record comes back with its pre-merge"
+    " golden values, lineage and pins. version / If-Match: the survivor's (what GET answers for"
+    " either id). 409 when already undone (econflict) or stale (estale).\", \"requestBody\":"
+    " {\"required\": true, \"content\": {\"application/json\": {\"schema\": {\"$ref\":"
+    " \"#/components/schemas/UnmergeInput\"}}}}, \"responses\": {\"200\": {\"description\":"
+    " \"{survivor, restored, snapshot_id, version}\", \"content\": " REF("UnmergeResult") "}}}";
 
 const char mdm_h_entity_pin_doc[] =
-    "{\"summary\": \"Pin a golden value\", \"tags\": [\"stewardship\"], \"description\":"
-    " \"Body {value, version?, reason?}: the value wins over every survivorship rule until the"
-    " pin is removed (DELETE).\","
+    "{\"summary\": \"Pin a golden value\", \"tags\": [\"stewardship\"], \"description\": \"Body"
+    " {value, version?, reason?}: the value wins over every survivorship rule until the pin is"
+    " removed (DELETE).\", \"requestBody\": {\"required\": true, \"content\":"
+    " {\"application/json\": {\"schema\": {\"$ref\": \"#/components/schemas/PinInput\"}}}},"
     " \"responses\": {\"200\": {\"description\": \"{entity_id, attr, version, golden}\","
     " \"content\": " REF("PinResult") "}}}";
 
@@ -301,8 +368,10 @@ const char mdm_h_entity_unpin_doc[] =
 const char mdm_h_assertion_doc[] =
     "{\"summary\": \"Assert that two records are (never) the same person\", \"tags\":"
     " [\"stewardship\"], \"description\": \"Body {kind: never_link|always_link, record_a,"
-    " record_b, reason?}. Resolution always obeys assertions.\","
-    " \"responses\": {\"200\": {\"description\": \"the assertion\", \"content\": " OBJ "}}}";
+    " record_b, reason?}. Resolution always obeys assertions.\", \"requestBody\":"
+    " {\"required\": true, \"content\": {\"application/json\": {\"schema\": {\"$ref\":"
+    " \"#/components/schemas/AssertionInput\"}}}}, \"responses\": {\"200\": {\"description\":"
+    " \"the assertion\", \"content\": " REF("Assertion") "}}}";
 
 const char mdm_h_assertion_list_doc[] =
     "{\"summary\": \"List steward assertions\", \"tags\": [\"stewardship\"], \"description\":"
@@ -314,11 +383,8 @@ const char mdm_h_assertion_list_doc[] =
     " {\"type\": \"integer\", \"minimum\": 1, \"maximum\": 1000, \"default\": 100}}],"
     " \"responses\": {\"200\": {\"description\": \"a page of assertions\", \"content\":"
     " {\"application/json\": {\"schema\": {\"type\": \"object\", \"properties\": {\"items\":"
-    " {\"type\": \"array\", \"items\": {\"type\": \"object\", \"properties\": {\"id\": {\"type\":"
-    " \"integer\"}, \"kind\": {\"enum\": [\"never_link\", \"always_link\"]}, \"record_a\":"
-    " {\"type\": \"integer\"}, \"record_b\": {\"type\": \"integer\"}, \"actor\": {\"type\":"
-    " \"string\"}, \"reason\": {\"type\": [\"string\", \"null\"]}, \"created_at\": {\"type\":"
-    " \"string\"}}}}, \"next\": {\"type\": [\"integer\", \"null\"]}}}}}}}}";
+    " {\"type\": \"array\", \"items\": {\"$ref\": \"#/components/schemas/Assertion\"}},"
+    " \"next\": {\"type\": [\"integer\", \"null\"]}}}}}}}}";
 
 const char mdm_h_assertion_delete_doc[] =
     "{\"summary\": \"Remove a steward assertion\", \"tags\": [\"stewardship\"],"
@@ -327,17 +393,45 @@ const char mdm_h_assertion_delete_doc[] =
     " Audited as assertion.remove. Query reason= is kept with the audit row.\","
     " \"parameters\": [{\"name\": \"reason\", \"in\": \"query\", \"schema\": {\"type\":"
     " \"string\"}}], \"responses\": {\"200\": {\"description\": \"the assertion as it was\","
-    " \"content\": " OBJ "}}}";
+    " \"content\": " REF("Assertion") "}}}";
 
 const char mdm_h_explain_doc[] =
     "{\"summary\": \"Field-by-field match weights of two source records\", \"tags\":"
-    " [\"stewardship\"], \"parameters\": ["
-    " {\"name\": \"a\", \"in\": \"query\", \"required\": true, \"schema\": {\"type\": \"string\"},"
-    " \"description\": \"SOURCE:KEY\"},"
-    " {\"name\": \"b\", \"in\": \"query\", \"required\": true, \"schema\": {\"type\": \"string\"},"
-    " \"description\": \"SOURCE:KEY\"}],"
-    " \"responses\": {\"200\": {\"description\": \"{a, b, score, probability, explanation,"
-    " strong_conflict, same_entity}\", \"content\": " OBJ "}}}";
+    " [\"stewardship\"], \"parameters\": [ {\"name\": \"a\", \"in\": \"query\", \"required\":"
+    " true, \"schema\": {\"type\": \"string\"}, \"description\": \"SOURCE:KEY\"}, {\"name\":"
+    " \"b\", \"in\": \"query\", \"required\": true, \"schema\": {\"type\": \"string\"},"
+    " \"description\": \"SOURCE:KEY\"}], \"responses\": {\"200\": {\"description\": \"{a, b,"
+    " score, probability, explanation, strong_conflict, same_entity}\", \"content\": " REF(
+        "ExplainResult") "}}, \"x-components\": {\"schemas\": {\"ExplainResult\": {\"type\": "
+                         "\"object\","
+                         " \"required\": [\"a\", \"b\", \"score\", \"probability\", "
+                         "\"explanation\","
+                         " \"strong_conflict\", \"same_entity\"], \"properties\": {\"a\": "
+                         "{\"type\": \"object\","
+                         " \"properties\": {\"record_id\": {\"type\": \"integer\"}, \"source\": "
+                         "{\"type\":"
+                         " \"string\"}, \"source_key\": {\"type\": \"string\"}, \"entity_id\": "
+                         "{\"type\":"
+                         " [\"integer\", \"null\"]}, \"fields\": {\"type\": \"object\", "
+                         "\"additionalProperties\":"
+                         " true, \"description\": \"the record's canonical (normalized) "
+                         "fields\"}}}, \"b\":"
+                         " {\"type\": \"object\", \"properties\": {\"record_id\": {\"type\": "
+                         "\"integer\"},"
+                         " \"source\": {\"type\": \"string\"}, \"source_key\": {\"type\": "
+                         "\"string\"},"
+                         " \"entity_id\": {\"type\": [\"integer\", \"null\"]}, \"fields\": "
+                         "{\"type\": \"object\","
+                         " \"additionalProperties\": true, \"description\": \"the record's "
+                         "canonical (normalized)"
+                         " fields\"}}}, \"score\": {\"type\": \"number\"}, \"probability\": "
+                         "{\"type\": \"number\"},"
+                         " \"explanation\": {\"oneOf\": [{\"$ref\": "
+                         "\"#/components/schemas/Explanation\"},"
+                         " {\"type\": \"array\", \"items\": {\"$ref\":"
+                         " \"#/components/schemas/BuiltinComparison\"}}]}, \"strong_conflict\": "
+                         "{\"type\":"
+                         " \"boolean\"}, \"same_entity\": {\"type\": \"boolean\"}}}}}}";
 
 const char mdm_h_audit_doc[] =
     "{\"summary\": \"The audit log\", \"tags\": [\"stewardship\"], \"description\":"
@@ -941,12 +1035,9 @@ void mdm_h_assertion(mdm_http_req *req)
         return;
     mdm_merge_actor who = {mdm_http_actor(req), mdm_http_role(req), reason};
     mdm_err err = {0};
-    mdm_status st = mdm_merge_assert(mdm_http_db(req), kind, a, c, &who, &err);
-    reply_body_status(req, st, &err,
-                      st == MDM_OK ? json_pack("{s:s,s:I,s:I}", "kind", kind, "record_a",
-                                               (json_int_t)(a < c ? a : c), "record_b",
-                                               (json_int_t)(a < c ? c : a))
-                                   : NULL);
+    json_t *stored = NULL;
+    mdm_status st = mdm_merge_assert(mdm_http_db(req), kind, a, c, &who, &stored, &err);
+    reply_body_status(req, st, &err, stored);
 }
 
 void mdm_h_assertion_list(mdm_http_req *req)

@@ -28,8 +28,16 @@ const char mdm_h_sub_list_doc[] =
     " \"string\"}, \"url\": {\"type\": \"string\"}, \"secret\": {\"type\": \"string\", "
     "\"minLength\":"
     " 16, \"writeOnly\": true}, \"event_types\": {\"type\": \"array\", \"items\": {\"type\":"
-    " \"string\"}}, \"mapping\": {\"type\": \"object\"}, \"active\": {\"type\": \"boolean\"},"
-    " \"max_attempts\": {\"type\": \"integer\", \"minimum\": 1, \"maximum\": 100}}}}}}";
+    " \"string\"}}, \"mapping\": {\"type\": \"object\", \"additionalProperties\": {\"type\": "
+    "\"string\"}}, \"active\": {\"type\": \"boolean\"},"
+    " \"max_attempts\": {\"type\": \"integer\", \"minimum\": 1, \"maximum\": 100}},"
+    " \"required\": [\"source\", \"url\", \"secret\"]},"
+    " \"SubscriptionPatch\": {\"type\": \"object\", \"properties\": {\"url\": {\"type\":"
+    " \"string\"}, \"secret\": {\"type\": \"string\", \"minLength\": 16, \"writeOnly\": true},"
+    " \"event_types\": {\"type\": \"array\", \"items\": {\"type\": \"string\"}}, \"mapping\":"
+    " {\"type\": \"object\", \"additionalProperties\": {\"type\": \"string\"}}, \"active\":"
+    " {\"type\": \"boolean\"}, \"max_attempts\": {\"type\": \"integer\", \"minimum\": 1,"
+    " \"maximum\": 100}, \"max_delay_seconds\": {\"type\": [\"integer\", \"null\"]}}}}}}";
 
 const char mdm_h_sub_create_doc[] =
     "{\"summary\": \"Create a push subscription\", \"tags\": [\"publishing\"], \"description\":"
@@ -48,10 +56,12 @@ const char mdm_h_sub_get_doc[] =
 
 const char mdm_h_sub_update_doc[] =
     "{\"summary\": \"Change a push subscription\", \"tags\": [\"publishing\"], \"description\":"
-    " \"Changes the fields given (url, secret, event_types, mapping, active, max_attempts);"
-    " the others keep their value. The source cannot change.\","
-    " \"responses\": {\"200\": {\"description\": \"the changed subscription\", \"content\":"
-    " {\"application/json\": {\"schema\": " SUB_SCHEMA_REF "}}}}}";
+    " \"Changes the fields given (url, secret, event_types, mapping, active, max_attempts); the"
+    " others keep their value. The source cannot change.\", \"requestBody\": {\"required\":"
+    " true, \"content\": {\"application/json\": {\"schema\": {\"$ref\":"
+    " \"#/components/schemas/SubscriptionPatch\"}}}}, \"responses\": {\"200\":"
+    " {\"description\": \"the changed subscription\", \"content\": {\"application/json\":"
+    " {\"schema\": " SUB_SCHEMA_REF "}}}}}";
 
 const char mdm_h_sub_delete_doc[] =
     "{\"summary\": \"Deactivate a push subscription\", \"tags\": [\"publishing\"],"

@@ -20,7 +20,8 @@ const char mdm_h_ui_doc[] =
     " {}}, \"headers\": {\"ETag\": {\"description\": \"content hash; send it back in"
     " If-None-Match to get 304\", \"schema\": {\"type\": \"string\"}}}}, \"304\":"
     " {\"description\": \"unchanged since the ETag in If-None-Match\"}, \"302\":"
-    " {\"description\": \"/ui to /ui/\"}}}";
+    " {\"description\": \"/ui to /ui/\", \"headers\": {\"Location\": {\"schema\": {\"type\":"
+    " \"string\"}}}, \"content\": {\"text/plain\": {\"schema\": {\"type\": \"string\"}}}}}}";
 
 static const struct {
     const char *ext, *type;

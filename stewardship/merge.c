@@ -124,17 +124,17 @@ static const mdm_db_stmt stmt_pins_drop_inherited = {
 static const mdm_db_stmt stmt_record_exists = {
     "merge_record_exists", "SELECT count(*) AS n FROM source_record WHERE id IN ($1, $2)", 2};
 
-static const mdm_db_stmt stmt_assert_put = {
-    "merge_assert_put",
-    "INSERT INTO steward_assertion (kind, record_a, record_b, actor, reason) VALUES ($1, $2, $3,"
-    " $4, $5) ON CONFLICT (record_a, record_b) DO UPDATE SET kind = EXCLUDED.kind,"
-    " actor = EXCLUDED.actor, reason = EXCLUDED.reason, created_at = now()",
-    5};
-
 #define ASSERTION_JSON                                                                             \
     "json_build_object('id', a.id, 'kind', a.kind, 'record_a', a.record_a, 'record_b',"            \
     " a.record_b, 'actor', a.actor, 'reason', a.reason, 'created_at', " MDM_DB_TS(                 \
         "a.created_at") ")"
+static const mdm_db_stmt stmt_assert_put = {
+    "merge_assert_put",
+    "INSERT INTO steward_assertion AS a (kind, record_a, record_b, actor, reason) VALUES ($1, $2,"
+    " $3, $4, $5) ON CONFLICT (record_a, record_b) DO UPDATE SET kind = EXCLUDED.kind,"
+    " actor = EXCLUDED.actor, reason = EXCLUDED.reason, created_at = now()"
+    " RETURNING " ASSERTION_JSON "::text AS j",
+    5};
 static const mdm_db_stmt stmt_assert_list = {
     "merge_assert_list",
     "SELECT coalesce(json_agg(" ASSERTION_JSON " ORDER BY a.id), '[]')::text AS items,"
@@ -828,6 +828,7 @@ typedef struct assert_ctx {
     const char *kind;
     int64_t a, b;
     const mdm_merge_actor *who;
+    json_t *result; /* the stored assertion */
 } assert_ctx;
 
 static mdm_status assert_fn(mdm_db *db, void *arg, mdm_err *err)
@@ -847,8 +848,11 @@ static mdm_status assert_fn(mdm_db *db, void *arg, mdm_err *err)
         return mdm_err_set(err, MDM_ENOTFOUND, "records %lld and %lld do not both exist",
                            (long long)c->a, (long long)c->b);
     const char *pa[] = {c->kind, as, bs, c->who->name, reason_of(c->who)};
-    if ((st = mdm_db_exec(db, &stmt_assert_put, pa, NULL, err)) != MDM_OK)
+    if ((st = mdm_db_exec(db, &stmt_assert_put, pa, &res, err)) != MDM_OK)
         return st;
+    json_decref(c->result); /* a retried transaction stores it again */
+    c->result = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+    PQclear(res);
     if ((st = mdm_db_exec(db, &stmt_same_entity, p2, &res, err)) != MDM_OK)
         return st;
     bool same = mdm_db_get_ll(res, 0, "n", 0) > 0;
@@ -872,7 +876,7 @@ static mdm_status assert_fn(mdm_db *db, void *arg, mdm_err *err)
 }
 
 mdm_status mdm_merge_assert(mdm_db *db, const char *kind, int64_t record_a, int64_t record_b,
-                            const mdm_merge_actor *who, mdm_err *err)
+                            const mdm_merge_actor *who, json_t **result, mdm_err *err)
 {
     mdm_status st = check_who(who, err);
     if (st != MDM_OK)
@@ -884,8 +888,8 @@ mdm_status mdm_merge_assert(mdm_db *db, const char *kind, int64_t record_a, int6
         return mdm_err_set_field(err, MDM_EINVAL, "/records",
                                  "two different record ids are needed");
     assert_ctx c = {kind, record_a < record_b ? record_a : record_b,
-                    record_a < record_b ? record_b : record_a, who};
-    return mdm_db_run_tx(db, "merge_assert", assert_fn, &c, err);
+                    record_a < record_b ? record_b : record_a, who, NULL};
+    return run_tx_result(db, "merge_assert", assert_fn, &c, &c.result, result, err);
 }
 
 mdm_status mdm_merge_assertions(mdm_db *db, int64_t record_id, int64_t after, int limit,

@@ -90,9 +90,10 @@ mdm_status mdm_merge_pin(mdm_db *db, const mdm_engine *ctx, int64_t id, int vers
 
 /* Records that records a and b are (always_link) or are not (never_link) the same
  * person; replaces an earlier assertion of the pair. kind is "always_link" or
- * "never_link". */
+ * "never_link". *result (when result is not NULL): the stored assertion {id, kind,
+ * record_a, record_b, actor, reason, created_at}, as GET /v1/assertions lists it. */
 mdm_status mdm_merge_assert(mdm_db *db, const char *kind, int64_t record_a, int64_t record_b,
-                            const mdm_merge_actor *who, mdm_err *err)
+                            const mdm_merge_actor *who, json_t **result, mdm_err *err)
     __attribute__((warn_unused_result));
 
 /* Assertions in id order after `after` (a keyset cursor), of one record when record_id >

@@ -22,13 +22,20 @@ export MDM_SQL_DIR=$root/sql
 export MDM_BIN=${MDM_BIN:-$root/build/san/mdm}
 export MDM_ROOT=$root
 
-passed=0 failed=0
+# Suites run MDM_TEST_JOBS at a time (default: the number of cores). Each writes its counts
+# to a result file; the totals are summed at the end. Suites that stop or restart the shared
+# cluster, or measure timing, run alone afterwards (the reliability group).
+jobs=${MDM_TEST_JOBS:-$(nproc 2>/dev/null || echo 2)}
+results=$(mktemp -d)
+trap 'rm -rf "$results"' EXIT
+seq_no=0
 
-# run_suite NAME COMMAND...: runs one suite, adds its counts to the totals.
+# run_suite NAME COMMAND...: runs one suite, writes "passed failed" to its result file.
 run_suite() {
     local name=$1; shift
     local log="$logs/$name.log"
     mkdir -p "$(dirname "$log")"
+    local t0=$SECONDS
     "$@" >"$log" 2>&1
     local rc=$?
     local line
@@ -39,55 +46,85 @@ run_suite() {
         f=${line#*, }; f=${f%% failed}
     fi
     if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
-    passed=$((passed + p)); failed=$((failed + f))
+    echo "$p $f" >"$results/$(printf '%05d' "$MDM_SUITE_NO")"
+    local took=$((SECONDS - t0))
     if [ "$f" -ne 0 ]; then
-        printf '%-32s %4d passed, %d FAILED (rc=%d, log %s)\n' "$name" "$p" "$f" "$rc" "$log"
-        tail -n 30 "$log" | sed 's/^/    | /'
+        { printf '%-32s %4d passed, %d FAILED (rc=%d, %ds, log %s)\n' "$name" "$p" "$f" "$rc" "$took" "$log"
+          tail -n 30 "$log" | sed "s/^/    | /"; }
     else
-        printf '%-32s %4d passed\n' "$name" "$p"
+        printf '%-32s %4d passed  (%ds)\n' "$name" "$p" "$took"
     fi
+}
+
+# spawn NAME COMMAND...: runs a suite in the background once fewer than $jobs are running.
+spawn() {
+    seq_no=$((seq_no + 1))
+    while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n; done
+    MDM_SUITE_NO=$seq_no run_suite "$@" &
+}
+
+# with_db NAME COMMAND...: runs a suite against a fresh database (dropped afterwards).
+with_db() {
+    local name=$1; shift
+    local dbname="mdm_test_$$_$MDM_SUITE_NO"
+    scripts/pg.sh createdb "$dbname" >/dev/null
+    MDM_DATABASE_URL=$(scripts/pg.sh url-for "$dbname") MDM_TEST_DB=$dbname run_suite "$name" "$@"
+    scripts/pg.sh dropdb "$dbname" >/dev/null 2>&1
+}
+spawn_db() {
+    seq_no=$((seq_no + 1))
+    while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n; done
+    MDM_SUITE_NO=$seq_no with_db "$@" &
 }
 
 if [ "$mode" != --reliability ]; then
     for t in build/san/tests/test_*; do
-        [ -x "$t" ] && run_suite "unit/$(basename "$t")" "$t"
+        [ -x "$t" ] && spawn "unit/$(basename "$t")" "$t"
     done
 fi
 
 if [ "$mode" != --unit ]; then
-    scripts/pg.sh start || { echo "tests: cannot start PostgreSQL"; echo "$passed passed, $((failed + 1)) failed"; exit 1; }
-    n=0
-    # with_db NAME COMMAND...: runs a suite against a fresh database.
-    with_db() {
-        local name=$1; shift
-        n=$((n + 1))
-        local dbname="mdm_test_$$_$n"
-        scripts/pg.sh createdb "$dbname" >/dev/null
-        MDM_DATABASE_URL=$(scripts/pg.sh url-for "$dbname") MDM_TEST_DB=$dbname run_suite "$name" "$@"
-        scripts/pg.sh dropdb "$dbname" >/dev/null 2>&1
-    }
+    if ! scripts/pg.sh start; then
+        wait
+        echo "tests: cannot start PostgreSQL"
+        echo "0 passed, 1 failed"; exit 1
+    fi
     if [ "$mode" != --reliability ]; then
+        # the longest suites first, so the pool ends evenly
+        [ -x tests/browser/run.sh ] && spawn_db "browser" tests/browser/run.sh
         for t in build/san/itests/test_*; do
-            [ -x "$t" ] && with_db "integration/$(basename "$t")" "$t"
+            [ -x "$t" ] && spawn_db "integration/$(basename "$t")" "$t"
         done
         for t in tests/sql/*.sql; do
-            [ -f "$t" ] && with_db "sql/$(basename "$t" .sql)" tests/sql/run_one.sh "$t"
+            [ -f "$t" ] && spawn_db "sql/$(basename "$t" .sql)" tests/sql/run_one.sh "$t"
         done
         for t in tests/e2e/*.sh; do
-            [ -f "$t" ] && with_db "e2e/$(basename "$t" .sh)" bash "$t"
+            [ -f "$t" ] && spawn_db "e2e/$(basename "$t" .sh)" bash "$t"
         done
-        if [ -x tests/browser/run.sh ]; then
-            with_db "browser" tests/browser/run.sh
-        fi
     fi
-    # reliability: fault sweeps (C), restarts, kill -9, several servers, load, restore
+    wait
+    # reliability: fault sweeps (C), restarts, kill -9, several servers, load, restore;
+    # one at a time, since they restart the cluster or measure
     for t in build/san/rtests/test_*; do
-        [ -x "$t" ] && with_db "reliability/$(basename "$t")" "$t"
+        [ -x "$t" ] && { seq_no=$((seq_no + 1)); MDM_SUITE_NO=$seq_no with_db "reliability/$(basename "$t")" "$t"; }
     done
     for t in tests/reliability/*.sh; do
-        [ -f "$t" ] && with_db "reliability/$(basename "$t" .sh)" bash "$t"
+        [ -f "$t" ] && { seq_no=$((seq_no + 1)); MDM_SUITE_NO=$seq_no with_db "reliability/$(basename "$t" .sh)" bash "$t"; }
     done
 fi
+wait
 
+passed=0 failed=0
+for r in "$results"/*; do
+    [ -f "$r" ] || continue
+    read -r p f <"$r"
+    passed=$((passed + p)); failed=$((failed + f))
+done
+expected=$seq_no
+got=$(find "$results" -type f | wc -l)
+if [ "$got" -ne "$expected" ]; then
+    echo "tests: $((expected - got)) suite(s) left no result"
+    failed=$((failed + expected - got))
+fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

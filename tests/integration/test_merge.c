@@ -272,16 +272,22 @@ static void test_assertions(void)
     mdm_err err;
     e_cy = person("W3", "Cy", "Cole", "cy@cole.example", "1982-03-03");
     long long w1 = record_of("W1"), w3 = record_of("W3");
-    CHECK_INT(mdm_merge_assert(db, "never_link", w3, w1, &alice, &err), MDM_OK);
+    json_t *stored = NULL;
+    CHECK_INT(mdm_merge_assert(db, "never_link", w3, w1, &alice, &stored, &err), MDM_OK);
+    /* the reply is the stored row: its id is what DELETE /v1/assertions/{id} takes */
+    CHECK(json_integer_value(json_object_get(stored, "id")) > 0);
+    CHECK_INT(json_integer_value(json_object_get(stored, "record_a")), w1 < w3 ? w1 : w3);
+    CHECK_STR(json_string_value(json_object_get(stored, "actor")), "alice");
+    json_decref(stored);
     CHECK_INT(mdm_merge_manual(db, fx_ctx, e_ann, 0, e_cy, &alice, NULL, &err), MDM_ECONFLICT);
     CHECK(strstr(err.msg, "never_link") != NULL);
     CHECK_INT(
         fx_count1(db, "SELECT count(*) FROM entity WHERE id = $1 AND status = 'active'", e_cy), 1);
-    CHECK_INT(mdm_merge_assert(db, "maybe", w3, w1, &alice, &err), MDM_EINVAL);
-    CHECK_INT(mdm_merge_assert(db, "never_link", w3, w3, &alice, &err), MDM_EINVAL);
-    CHECK_INT(mdm_merge_assert(db, "never_link", w3, 999999, &alice, &err), MDM_ENOTFOUND);
+    CHECK_INT(mdm_merge_assert(db, "maybe", w3, w1, &alice, NULL, &err), MDM_EINVAL);
+    CHECK_INT(mdm_merge_assert(db, "never_link", w3, w3, &alice, NULL, &err), MDM_EINVAL);
+    CHECK_INT(mdm_merge_assert(db, "never_link", w3, 999999, &alice, NULL, &err), MDM_ENOTFOUND);
     /* the stewards change their mind: always_link replaces the pair's assertion */
-    CHECK_INT(mdm_merge_assert(db, "always_link", w1, w3, &alice, &err), MDM_OK);
+    CHECK_INT(mdm_merge_assert(db, "always_link", w1, w3, &alice, NULL, &err), MDM_OK);
     CHECK_INT(fx_count1(db,
                         "SELECT count(*) FROM steward_assertion WHERE record_a = $1"
                         " AND kind = 'always_link'",
@@ -473,8 +479,9 @@ static void test_queue_match_decisions(void)
               1);
     /* a match that a never_link assertion forbids is refused and changes nothing */
     long long e_kim = person("W11", "Kim", "Kerr", "kim@kerr.example", "1990-11-11");
-    CHECK_INT(mdm_merge_assert(db, "never_link", record_of("W11"), record_of("W10"), &alice, &err),
-              MDM_OK);
+    CHECK_INT(
+        mdm_merge_assert(db, "never_link", record_of("W11"), record_of("W10"), &alice, NULL, &err),
+        MDM_OK);
     long long i5 = review("entity_entity", 0, e_kim, e_jo);
     mdm_queue_decision d5 = {i5, 1, "match", NULL};
     CHECK_INT(mdm_queue_decide(db, fx_ctx, &d5, &q_alice, NULL, &err), MDM_ECONFLICT);
