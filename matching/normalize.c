@@ -7,6 +7,8 @@
  * input never touches ICU and gives byte-for-byte the same key as the ICU path would;
  * nothing here allocates per call except the results (scratch buffers live in mdm_norm). */
 #include "matching/normalize.h"
+
+#include "matching/han.h"
 #include "matching/phone.h"
 
 #include <ctype.h>
@@ -43,6 +45,18 @@ typedef struct key_slot {
     char key[64];
 } key_slot;
 
+/* Words ICU transliterated (Greek, Arabic, kana ...) are remembered per handle: an
+ * address is keyed several times over (each line, the whole, with and without its house
+ * number) and repeats its words. Direct-mapped, by the word's UTF-16 units. */
+#define WORD_CACHE_SLOTS 256
+#define WORD_MAX_UNITS 72 /* a piece: up to 32 code points and its trailing spaces */
+typedef struct word_slot {
+    UChar in[WORD_MAX_UNITS];
+    int32_t in_len; /* 0 when empty */
+    uint16_t out_len;
+    char out[190];
+} word_slot;
+
 struct mdm_norm {
     UTransliterator *to_ascii; /* "Any-Latin; Latin-ASCII" */
     UChar *u1, *u2;            /* scratch UTF-16 buffers of ucap units each */
@@ -51,6 +65,7 @@ struct mdm_norm {
     pcre2_match_data *md;
     phone_slot *phone_cache;
     key_slot *key_cache;
+    word_slot *word_cache;
 };
 
 /* ---- UTF-8 ----------------------------------------------------------------------- */
@@ -240,38 +255,115 @@ static bool display_icu(mdm_norm *n, const char *s, size_t len, mdm_buf *out)
     return icu_to_utf8(n->u2, o, out);
 }
 
-/* Transliteration: NFKC_Casefold, then "Any-Latin; Latin-ASCII"; the UTF-8 result
- * (before key_fold) replaces out. */
-static bool translit_icu(mdm_norm *n, const char *s, size_t len, mdm_buf *out)
+/* Han ideographs -> their readings from the table of matching/han.c, in n->u1 (length
+ * *ulen), before ICU sees the text: ICU's rule engine takes 10-40 us per ideograph. */
+static void romanize_han(mdm_norm *n, int32_t *ulen)
+{
+    ensure_ucap(n, *ulen * 8 + 64); /* a reading is at most 6 units, plus a space */
+    bool changed = false;
+    int32_t r = mdm_han_romanize(n->u1, *ulen, n->u2, n->ucap, &changed);
+    if (r > 0 && changed) {
+        memcpy(n->u1, n->u2, (size_t)r * sizeof(UChar));
+        *ulen = r;
+    }
+}
+
+/* Text goes to ICU a word at a time (the word and the spaces after it), and a run of
+ * more than TRANSLIT_RUN_MAX code points without a space is cut into pieces that long:
+ * some of ICU's rules look ahead over the rest of a word, so a word costs time that grows
+ * with the square of its length (Greek-Latin: 128 times ω took 7 ms, 512 times 78 ms).
+ * Names and address words are far shorter, so only such runs get a different result;
+ * tests/unit/test_normalize.c and test_han.c compare the keys with ICU on whole strings. */
+#define TRANSLIT_RUN_MAX 32
+
+/* Transliterates n->u1[off .. off+len) with "Any-Latin; Latin-ASCII" in n->u2 and appends
+ * the UTF-8 result to out; ASCII is copied, and with cache a word ICU transliterated
+ * before is answered from the word cache. */
+static bool translit_piece(mdm_norm *n, int32_t off, int32_t len, bool cache, mdm_buf *out)
+{
+    const UChar *u = n->u1 + off;
+    bool ascii = true;
+    uint32_t h = 2166136261u;
+    for (int32_t i = 0; i < len; i++) {
+        ascii = ascii && u[i] < 0x80;
+        h = (h ^ u[i]) * 16777619u;
+    }
+    if (ascii) {
+        mdm_buf_reserve(out, (size_t)len + 1);
+        for (int32_t i = 0; i < len; i++)
+            out->data[out->len++] = (char)u[i];
+        out->data[out->len] = '\0';
+        return true;
+    }
+    word_slot *slot = NULL;
+    if (cache && len <= WORD_MAX_UNITS) {
+        if (!n->word_cache)
+            n->word_cache = mdm_xcalloc(WORD_CACHE_SLOTS, sizeof *n->word_cache);
+        slot = &n->word_cache[h % WORD_CACHE_SLOTS];
+        if (slot->in_len == len && !memcmp(slot->in, u, (size_t)len * sizeof *u)) {
+            mdm_buf_append(out, slot->out, slot->out_len);
+            return true;
+        }
+    }
+    ensure_ucap(n, len * 4 + 64); /* room for the usual expansion (王 -> wang) */
+    for (;;) {
+        memcpy(n->u2, n->u1 + off, (size_t)len * sizeof(UChar));
+        int32_t tlen = len, limit = len;
+        UErrorCode st = U_ZERO_ERROR;
+        utrans_transUChars(n->to_ascii, n->u2, &tlen, n->ucap, 0, &limit, &st);
+        if (st == U_BUFFER_OVERFLOW_ERROR) {
+            ensure_ucap(n, n->ucap * 2);
+            continue;
+        }
+        size_t before = out->len;
+        if (U_FAILURE(st) || !icu_to_utf8(n->u2, tlen, out))
+            return false;
+        if (slot && out->len - before <= sizeof slot->out) {
+            memcpy(slot->in, n->u1 + off, (size_t)len * sizeof(UChar));
+            slot->in_len = len;
+            slot->out_len = (uint16_t)(out->len - before);
+            memcpy(slot->out, out->data + before, slot->out_len);
+        }
+        return true;
+    }
+}
+
+/* Transliteration: NFKC_Casefold, then "Any-Latin; Latin-ASCII"; the UTF-8 result (before
+ * key_fold) replaces out. With fast (every key): Han by table first, then ICU a word at a
+ * time (TRANSLIT_RUN_MAX) through the word cache; without: ICU alone on the whole text
+ * (the tests' reference, and the Latin table's source). */
+static bool translit_icu(mdm_norm *n, const char *s, size_t len, bool fast, mdm_buf *out)
 {
     UErrorCode st = U_ZERO_ERROR;
     int32_t ulen = icu_normalize(n, s, len, unorm2_getNFKCCasefoldInstance(&st));
     if (U_FAILURE(st) || ulen < 0)
         return false;
-    ensure_ucap(n, ulen * 4 + 64); /* room for the usual expansion (王 -> wang) */
-    for (;;) {
-        int32_t tlen = ulen, limit = ulen;
-        st = U_ZERO_ERROR;
-        utrans_transUChars(n->to_ascii, n->u1, &tlen, n->ucap, 0, &limit, &st);
-        if (st == U_BUFFER_OVERFLOW_ERROR) {
-            /* u1 was consumed: redo from the source with twice the room */
-            ensure_ucap(n, n->ucap * 2);
-            st = U_ZERO_ERROR;
-            ulen = icu_normalize(n, s, len, unorm2_getNFKCCasefoldInstance(&st));
-            if (U_FAILURE(st) || ulen < 0)
+    mdm_buf_reset(out);
+    if (!fast)
+        return translit_piece(n, 0, ulen, false, out);
+    romanize_han(n, &ulen);
+    int32_t start = 0, run = 0;
+    bool space = false;
+    for (int32_t i = 0; i < ulen;) {
+        int32_t at = i;
+        UChar32 c;
+        U16_NEXT(n->u1, i, ulen, c);
+        bool ws = u_isUWhiteSpace(c);
+        if ((space && !ws) || run == TRANSLIT_RUN_MAX) { /* a word starts, or is too long */
+            if (!translit_piece(n, start, at - start, true, out))
                 return false;
-            continue;
+            start = at;
+            run = 0;
         }
-        if (U_FAILURE(st))
-            return false;
-        mdm_buf_reset(out);
-        return icu_to_utf8(n->u1, tlen, out);
+        space = ws;
+        run = ws ? 0 : run + 1;
     }
+    return translit_piece(n, start, ulen - start, true, out);
 }
 
-static bool key_icu(mdm_norm *n, const char *s, size_t len, mdm_buf *key)
+static bool key_icu(mdm_norm *n, const char *s, size_t len, bool fast, mdm_buf *key)
 {
-    if (!translit_icu(n, s, len, &n->tmp3))
+    if (!translit_icu(n, s, len, fast, &n->tmp3))
         return false;
     key_fold(n->tmp3.data, n->tmp3.len, key);
     return true;
@@ -312,7 +404,7 @@ static void fast_init(void)
         char u8[8];
         int32_t o = 0;
         U8_APPEND_UNSAFE((uint8_t *)u8, o, c);
-        if (!translit_icu(&tmp, u8, (size_t)o, &out))
+        if (!translit_icu(&tmp, u8, (size_t)o, false, &out))
             continue;
         if (out.len > 8 || !is_ascii(out.data, out.len))
             continue;
@@ -394,7 +486,7 @@ static bool key_any(mdm_norm *n, const char *s, size_t len, mdm_buf *key)
         }
     }
     size_t before = key->len;
-    if (!key_icu(n, s, len, key))
+    if (!key_icu(n, s, len, true, key))
         return false;
     if (slot && key->len - before < sizeof slot->key) {
         memcpy(slot->in, s, len);
@@ -437,7 +529,7 @@ bool mdm_norm_key_icu_internal(mdm_norm *n, const char *s, size_t len, mdm_buf *
     mdm_buf_reset(key);
     if (!mdm_norm_utf8_valid(s, len))
         return false;
-    return key_icu(n, s, len, key);
+    return key_icu(n, s, len, false, key);
 }
 
 static mdm_status check_utf8(const char *in, size_t len, const char *what, mdm_err *err)
@@ -568,6 +660,7 @@ void mdm_norm_free(mdm_norm *n)
     pcre2_match_data_free(n->md);
     free(n->phone_cache);
     free(n->key_cache);
+    free(n->word_cache);
     free(n->u1);
     free(n->u2);
     mdm_buf_free(&n->tmp);

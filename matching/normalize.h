@@ -237,7 +237,8 @@ mdm_status mdm_norm_date_ex(const char *in, int pivot_year, mdm_date_order order
 /* Key / display of len bytes into out (reset first); false on invalid UTF-8 or ICU error. */
 bool mdm_norm_key_internal(mdm_norm *n, const char *s, size_t len, mdm_buf *out);
 bool mdm_norm_display_internal(mdm_norm *n, const char *s, size_t len, mdm_buf *out);
-/* The key through ICU only, bypassing the fast tables (tests compare the two paths). */
+/* The key through ICU only, bypassing the fast tables and the Han table (tests compare
+ * the two paths). */
 bool mdm_norm_key_icu_internal(mdm_norm *n, const char *s, size_t len, mdm_buf *out);
 bool mdm_norm_display_icu_internal(mdm_norm *n, const char *s, size_t len, mdm_buf *out);
 /* Appends the key fold of ASCII bytes (no ICU; non-ASCII bytes become separators). */

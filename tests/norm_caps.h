@@ -55,9 +55,54 @@ static const char *const caps_patterns[] = {
     "ab.", "@",  "a@",     "é",      "e\xcc\x81", "王",       "\xf0\x9f\x98\x80",
     "ß",   ".",  "St ",    "Apt 4 ", "bob ",      "van der ", "x",
     "Mc",  "0/", "3 Feb ", "ext ",   "#",         "\t",       "ÅÄÖ",
-    "Ω",   "ﬁ",  "İ",      "'",
+    "Ω",   "ﬁ",  "İ",      "'",         "王A",      "A(王",    "王、", "々", "ー王",
 };
 #define CAPS_NPATTERNS (sizeof caps_patterns / sizeof caps_patterns[0])
+
+/* Scripts ICU transliterates by rules, as random words (1-40 letters, one space apart):
+ * new text on every run, so no cache of words helps (an attacker sends new words). */
+static const struct {
+    const char *name;
+    unsigned lo, hi; /* code point block */
+} caps_scripts[] = {
+    {"~greek", 0x3B1, 0x3C9},      {"~han", 0x4E00, 0x9FFF},    {"~hebrew", 0x5B0, 0x5EA},
+    {"~arabic", 0x621, 0x652},     {"~thai", 0xE01, 0xE4E},      {"~hiragana", 0x3041, 0x3096},
+    {"~katakana", 0x30A1, 0x30FC}, {"~hangul", 0xAC00, 0xD7A3},  {"~devanagari", 0x901, 0x963},
+    {"~armenian", 0x531, 0x586},   {"~georgian", 0x10D0, 0x10FA}, {"~ethiopic", 0x1200, 0x1248},
+};
+#define CAPS_NSCRIPTS (sizeof caps_scripts / sizeof caps_scripts[0])
+
+/* A new string of random words of script s up to cap bytes. */
+static char *caps_words(size_t s, size_t cap, unsigned *seed)
+{
+    char *out = mdm_xmalloc(cap + 1);
+    size_t n = 0;
+    unsigned word = 0;
+    for (;;) {
+        *seed = *seed * 1103515245u + 12345u;
+        if (word == 0)
+            word = 1 + (*seed >> 16) % 40;
+        unsigned c = caps_scripts[s].lo + (*seed >> 8) % (caps_scripts[s].hi - caps_scripts[s].lo + 1);
+        char u8[5];
+        size_t l = c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
+        if (l == 2) {
+            u8[0] = (char)(0xC0 | c >> 6);
+            u8[1] = (char)(0x80 | (c & 0x3F));
+        } else {
+            u8[0] = (char)(0xE0 | c >> 12);
+            u8[1] = (char)(0x80 | (c >> 6 & 0x3F));
+            u8[2] = (char)(0x80 | (c & 0x3F));
+        }
+        if (--word == 0)
+            u8[l++] = ' ';
+        if (n + l > cap)
+            break;
+        memcpy(out + n, u8, l);
+        n += l;
+    }
+    out[n] = '\0';
+    return out;
+}
 
 /* A new string: pattern repeated up to cap bytes (never a partial pattern). */
 static char *caps_fill(const char *pattern, size_t cap)
@@ -151,7 +196,7 @@ static int caps_cmp(const void *a, const void *b)
 }
 
 /* For normalizer fn: the slowest pattern's median time over reps runs (seconds), and
- * that pattern in *worst. */
+ * that pattern in *worst (a pattern repeated to the cap, or random words of a script). */
 __attribute__((unused)) static double caps_worst(mdm_norm *n, caps_fn fn, int reps,
                                                  const char **worst)
 {
@@ -167,6 +212,19 @@ __attribute__((unused)) static double caps_worst(mdm_norm *n, caps_fn fn, int re
             *worst = caps_patterns[p];
         }
         free(in);
+    }
+    unsigned seed = 17;
+    for (size_t s = 0; s < CAPS_NSCRIPTS; s++) {
+        for (int r = 0; r < reps; r++) {
+            char *in = caps_words(s, caps_fns[fn].cap, &seed);
+            t[r] = caps_run(n, fn, in);
+            free(in);
+        }
+        qsort(t, (size_t)reps, sizeof *t, caps_cmp);
+        if (t[reps / 2] > max) {
+            max = t[reps / 2];
+            *worst = caps_scripts[s].name;
+        }
     }
     free(t);
     return max;
