@@ -244,9 +244,11 @@ static json_t *golden_record_schema(void)
         if (strcmp(f, "source_key") && strcmp(f, "source_updated_at") && strcmp(f, "op"))
             json_object_set_new(props, f, json_pack("{s:s}", "type", "string"));
     }
-    json_t *contact = json_pack("{s:s, s:[s], s:{s:{s:s}, s:{s:s}}, s:b}", "type", "object",
-                                "required", "value", "properties", "value", "type", "string",
-                                "type", "type", "string", "additionalProperties", 0);
+    json_t *contact =
+        json_pack("{s:s, s:[s], s:{s:{s:s}, s:{s:s}, s:{s:s, s:s}}, s:b}", "type", "object",
+                  "required", "value", "properties", "value", "type", "string", "type", "type",
+                  "string", "valid", "type", "boolean", "description",
+                  "false: kept as the source sent it, not matched", "additionalProperties", 0);
     json_object_set_new(props, "emails",
                         json_pack("{s:s, s:O}", "type", "array", "items", contact));
     json_object_set_new(props, "phones",

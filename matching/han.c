@@ -120,8 +120,8 @@ static bool parse_word_line(const UChar *line, int32_t len)
         return false;
     i += 3;
     tab.w = mdm_xrealloc(tab.w, (tab.nw + 1) * sizeof *tab.w);
-    tab.w[tab.nw++] = (han_word){head, tail, pool_add(line + i, len - 1 - i),
-                                 (uint16_t)(len - 1 - i)};
+    tab.w[tab.nw++] =
+        (han_word){head, tail, pool_add(line + i, len - 1 - i), (uint16_t)(len - 1 - i)};
     return true;
 }
 
@@ -207,10 +207,10 @@ static bool is_letter(UChar32 c)
 /* Han-Spacedhan puts a space between these and a letter that follows. */
 static bool spaced_before_letter(UChar32 c)
 {
-    static const UChar32 punct[] = {'.',    ',',    ':',    ';',    '?',    '!',
-                                    0xFF0E, 0xFF0C, 0xFF1A, 0xFF1F, 0xFF01, 0xFF61,
-                                    0x3001, 0xFF1B, 0};
-    if (U_GET_GC_MASK(c) & (U_GC_PE_MASK | U_GC_PF_MASK) || u_hasBinaryProperty(c, UCHAR_IDEOGRAPHIC))
+    static const UChar32 punct[] = {'.',    ',',    ':',    ';',    '?',    '!',    0xFF0E, 0xFF0C,
+                                    0xFF1A, 0xFF1F, 0xFF01, 0xFF61, 0x3001, 0xFF1B, 0};
+    if (U_GET_GC_MASK(c) & (U_GC_PE_MASK | U_GC_PF_MASK) ||
+        u_hasBinaryProperty(c, UCHAR_IDEOGRAPHIC))
         return true;
     for (const UChar32 *p = punct; *p; p++)
         if (*p == c)
@@ -242,8 +242,7 @@ static bool is_han_script(UChar32 c)
 }
 
 /* The reading of the ideograph at in[i] (with the one after it, for a word). */
-static const UChar *reading_at(const UChar *in, int32_t i, int32_t len, UChar32 c,
-                               uint16_t *rlen)
+static const UChar *reading_at(const UChar *in, int32_t i, int32_t len, UChar32 c, uint16_t *rlen)
 {
     for (size_t k = 0; k < tab.nw; k++) {
         if (tab.w[k].head != c)

@@ -49,7 +49,7 @@ typedef struct key_slot {
  * address is keyed several times over (each line, the whole, with and without its house
  * number) and repeats its words. Direct-mapped, by the word's UTF-16 units. */
 #define WORD_CACHE_SLOTS 256
-#define WORD_MAX_UNITS 72 /* a piece: up to 32 code points and its trailing spaces */
+#define WORD_MAX_UNITS   72 /* a piece: up to 32 code points and its trailing spaces */
 typedef struct word_slot {
     UChar in[WORD_MAX_UNITS];
     int32_t in_len; /* 0 when empty */

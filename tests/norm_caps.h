@@ -51,11 +51,12 @@ static const struct {
 
 /* Patterns repeated to fill the cap (whole UTF-8 characters only). */
 static const char *const caps_patterns[] = {
-    "9",   "1 ", "+",      "(",      "-",         "a",        "a ",
-    "ab.", "@",  "a@",     "é",      "e\xcc\x81", "王",       "\xf0\x9f\x98\x80",
-    "ß",   ".",  "St ",    "Apt 4 ", "bob ",      "van der ", "x",
-    "Mc",  "0/", "3 Feb ", "ext ",   "#",         "\t",       "ÅÄÖ",
-    "Ω",   "ﬁ",  "İ",      "'",         "王A",      "A(王",    "王、", "々", "ー王",
+    "9",   "1 ",   "+",      "(",      "-",         "a",        "a ",
+    "ab.", "@",    "a@",     "é",      "e\xcc\x81", "王",       "\xf0\x9f\x98\x80",
+    "ß",   ".",    "St ",    "Apt 4 ", "bob ",      "van der ", "x",
+    "Mc",  "0/",   "3 Feb ", "ext ",   "#",         "\t",       "ÅÄÖ",
+    "Ω",   "ﬁ",    "İ",      "'",      "王A",       "A(王",     "王、",
+    "々",  "ー王",
 };
 #define CAPS_NPATTERNS (sizeof caps_patterns / sizeof caps_patterns[0])
 
@@ -65,9 +66,9 @@ static const struct {
     const char *name;
     unsigned lo, hi; /* code point block */
 } caps_scripts[] = {
-    {"~greek", 0x3B1, 0x3C9},      {"~han", 0x4E00, 0x9FFF},    {"~hebrew", 0x5B0, 0x5EA},
-    {"~arabic", 0x621, 0x652},     {"~thai", 0xE01, 0xE4E},      {"~hiragana", 0x3041, 0x3096},
-    {"~katakana", 0x30A1, 0x30FC}, {"~hangul", 0xAC00, 0xD7A3},  {"~devanagari", 0x901, 0x963},
+    {"~greek", 0x3B1, 0x3C9},      {"~han", 0x4E00, 0x9FFF},      {"~hebrew", 0x5B0, 0x5EA},
+    {"~arabic", 0x621, 0x652},     {"~thai", 0xE01, 0xE4E},       {"~hiragana", 0x3041, 0x3096},
+    {"~katakana", 0x30A1, 0x30FC}, {"~hangul", 0xAC00, 0xD7A3},   {"~devanagari", 0x901, 0x963},
     {"~armenian", 0x531, 0x586},   {"~georgian", 0x10D0, 0x10FA}, {"~ethiopic", 0x1200, 0x1248},
 };
 #define CAPS_NSCRIPTS (sizeof caps_scripts / sizeof caps_scripts[0])
@@ -82,7 +83,8 @@ static char *caps_words(size_t s, size_t cap, unsigned *seed)
         *seed = *seed * 1103515245u + 12345u;
         if (word == 0)
             word = 1 + (*seed >> 16) % 40;
-        unsigned c = caps_scripts[s].lo + (*seed >> 8) % (caps_scripts[s].hi - caps_scripts[s].lo + 1);
+        unsigned c =
+            caps_scripts[s].lo + (*seed >> 8) % (caps_scripts[s].hi - caps_scripts[s].lo + 1);
         char u8[5];
         size_t l = c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
         if (l == 2) {

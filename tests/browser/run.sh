@@ -57,7 +57,7 @@ for t in "$here"/*.mjs; do
     [ "$(basename "$t")" = lib.mjs ] && continue
     name=$(basename "$t" .mjs)
     MDM_BASE="http://127.0.0.1:$port" MDM_KEY=$key MDM_SHOTS=$out MDM_BIN=$mdm \
-        timeout 180 node "$t" >"$tmp/$name.log" 2>&1
+        timeout 360 node "$t" >"$tmp/$name.log" 2>&1
     rc=$?
     cat "$tmp/$name.log"
     line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$tmp/$name.log" | tail -n 1)

@@ -137,7 +137,7 @@ await call('GET', '/ui/app.js', { expect: 200 });
 const rec = {
   source_key: 'contract-1', first_name: 'Gwendolyn', last_name: 'Abernathy-Quill', birth_date: '1979-03-14',
   gender: 'F', emails: ['gwen.aq@example.org', { value: 'g.abernathy@example.net', type: 'work' }],
-  phones: ['+44 20 7946 0958'], addresses: [{ line1: '12 Larkspur Row', city: 'Bristol', postal_code: 'BS1 4DJ', country: 'GB' }],
+  phones: ['+44 20 7946 0958', '555-01'], addresses: [{ line1: '12 Larkspur Row', city: 'Bristol', postal_code: 'BS1 4DJ', country: 'GB' }],
   attributes: { occupation: 'pilot' },
 };
 const created = await call('POST', `/v1/sources/${srcA}/records`, { body: rec, expect: 201 });

@@ -127,7 +127,10 @@ log=$http_tmp/received.ndjson
 expect_eq "each event received (unique keys)" "$(printf '%s' "$summary" | jq .unique)" "$events"
 expect_eq "one repeat only: the killed server's request" "$(printf '%s' "$summary" | jq .duplicates)" "1"
 expect_eq "and it was the first event" "$(jq -s '[.[] | select(.n == 2)][0].seq' "$log")" "$(sql "SELECT min(seq) FROM outbox")"
-expect_eq "no other concurrent repeat" "$(printf '%s' "$summary" | jq .concurrent_duplicates)" "1"
+# the killed server's request may still be held by the receiver when B repeats it (then
+# it counts as concurrent), or not, depending on timing; no other repeat may overlap
+conc=$(printf '%s' "$summary" | jq .concurrent_duplicates)
+if [ "$conc" -le 1 ]; then e2e_ok "no other concurrent repeat"; else e2e_fail "no other concurrent repeat" "got $conc concurrent duplicates"; fi
 expect_eq "all signatures verified" "$(printf '%s' "$summary" | jq .bad_signatures)" "0"
 expect_eq "per entity, seqs arrive in order" \
     "$(jq -s '[group_by(.entity_id)[] | map(.seq) | . as $s | ($s == ($s | sort))] | all' "$log")" "true"

@@ -60,10 +60,11 @@ static void test_every_ideograph_alone(void)
 static void test_words_and_spacing(void)
 {
     static const char *const cases[] = {
-        "重庆", "重 庆", "重", "藏文", "沈阳", "秘鲁",  "北京市朝阳区建国路88号", "王A",
-        "A王",  "王 A", "1王", "王1",  "王(小)", "A(王", "王,小",                   "王、小",
-        "王。小", "王「小」", "「王」", "王.小", "王-小", "王'小", "!王", "王ー小",
-        "王々", "々王", "é王", "王é", "王とう", "서울王", "王〇", "Zhang 王 Wei",
+        "重庆",   "重 庆",  "重",     "藏文",         "沈阳",   "秘鲁",   "北京市朝阳区建国路88号",
+        "王A",    "A王",    "王 A",   "1王",          "王1",    "王(小)", "A(王",
+        "王,小",  "王、小", "王。小", "王「小」",     "「王」", "王.小",  "王-小",
+        "王'小",  "!王",    "王ー小", "王々",         "々王",   "é王",    "王é",
+        "王とう", "서울王", "王〇",   "Zhang 王 Wei",
     };
     mdm_buf k1 = {0}, k2 = {0};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -79,9 +80,11 @@ static void test_words_and_spacing(void)
 static void test_random_mixed_text(void)
 {
     static const char *const other[] = {
-        " ", "a", "Q", "7", ",", ".", "-", "'", "(", ")", "「", "」", "、", "。", "，", "！",
-        "ー", "か", "カ", "한", "é", "e\xcc\x81", "々", "〆", "“", "”", "重", "庆", "文", "阳",
-        "鲁", "藏", "沈", "秘", "\xe3\x80\x80" /* ideographic space */,
+        " ",         "a",  "Q",  "7",  ",",  ".",  "-",
+        "'",         "(",  ")",  "「", "」", "、", "。",
+        "，",        "！", "ー", "か", "カ", "한", "é",
+        "e\xcc\x81", "々", "〆", "“",  "”",  "重", "庆",
+        "文",        "阳", "鲁", "藏", "沈", "秘", "\xe3\x80\x80" /* ideographic space */,
     };
     size_t nother = sizeof other / sizeof other[0];
     mdm_buf in = {0}, k1 = {0}, k2 = {0};
