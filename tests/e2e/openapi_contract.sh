@@ -1,7 +1,8 @@
 # The API contract, checked as an integrator would (issue 23): on data the real pipeline
 # made (mdm synth -> mdm load -> mdm resolve), tests/contract/contract.mjs calls every
 # route of `mdm serve` and checks each reply (status, Content-Type, body) and each request
-# body it sends against /v1/openapi.json with ajv; then openapi-typescript generates a
+# body it sends against /v1/openapi.json with ajv; redocly's recommended rules find
+# nothing in the document (tests/contract/lint.mjs); then openapi-typescript generates a
 # typed client from the document and tsc --strict compiles tests/contract/sample.ts
 # against it (openapi-fetch), so a schema that loses its members fails here.
 . "$(dirname "$0")/lib.bash"
@@ -34,6 +35,8 @@ if [[ $line =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
 else
     e2e_fail "contract.mjs" "no summary line (rc $rc): $line"
 fi
+
+expect_exit 0 "redocly lint (recommended rules) finds nothing" node "$here/lint.mjs" "$http_tmp/openapi.json"
 
 # the typed client: generated from the served document, the sample must compile
 mkdir -p "$here/build"
