@@ -3,7 +3,6 @@
 
 #include "common/log.h"
 #include "common/mem.h"
-#include "matching/block.h"
 #include "matching/link.h"
 #include "matching/model.h"
 #include "matching/normalize.h"
@@ -69,32 +68,10 @@ static const mdm_db_stmt stmt_mark_review = {"models_mark_review",
 
 /* ---- training ---------------------------------------------------------------------- */
 
-typedef struct feat_job {
-    const mdm_engine *ctx;
-    char **json; /* normalized records */
-    mdm_feat *feats;
-    mdm_arena **arenas;
-    int failed;
-} feat_job;
-
-static void feat_worker(void *arg, int t, size_t lo, size_t hi)
+/* The stored text of record i (mdm_score_features_all). */
+static const char *json_at(void *arg, size_t i)
 {
-    feat_job *j = arg;
-    mdm_err err = {0};
-    mdm_norm *norm = mdm_engine_norm_acquire(&err);
-    if (!norm) {
-        j->failed = 1;
-        return;
-    }
-    for (size_t i = lo; i < hi; i++) {
-        json_t *canon = json_loads(j->json[i], 0, NULL);
-        memset(&j->feats[i], 0, sizeof j->feats[i]);
-        if (canon)
-            (void)mdm_score_features(j->ctx, norm, j->arenas[t], canon, mdm_score_phone_key, NULL,
-                                     &j->feats[i]);
-        json_decref(canon);
-    }
-    mdm_engine_norm_release(norm);
+    return ((char **)arg)[i];
 }
 
 typedef struct record_list {
@@ -147,28 +124,16 @@ mdm_status mdm_models_train(mdm_db *db, const mdm_engine *ctx, const mdm_models_
     size_t n = 0;
     mdm_status st = read_records(db, &json, &n, err);
     int threads = mdm_link_threads(o->threads);
-    mdm_feat *feats = NULL;
-    feat_job job = {ctx, json, NULL, NULL, 0};
-    if (st == MDM_OK) {
-        feats = mdm_xcalloc(n ? n : 1, sizeof *feats);
-        job.feats = feats;
-        job.arenas = mdm_xcalloc((size_t)threads, sizeof(mdm_arena *));
-        for (int t = 0; t < threads; t++)
-            job.arenas[t] = mdm_arena_new(1 << 16);
-        mdm_parallel_for(threads, n, feat_worker, &job);
-        if (job.failed)
-            st = mdm_err_set(err, MDM_EINTERNAL, "the normalizer could not be initialised");
-    }
+    mdm_score_feats feats = {0};
+    if (st == MDM_OK)
+        st = mdm_score_features_all(ctx, n, json_at, json, threads, &feats, err);
     for (size_t i = 0; i < n; i++)
         free(json[i]);
     free(json);
     mdm_link_stats ls;
     if (st == MDM_OK)
-        st = mdm_link_train_feats(m, feats, n, threads, &ls, err);
-    free(feats);
-    for (int t = 0; job.arenas && t < threads; t++)
-        mdm_arena_free(job.arenas[t]);
-    free(job.arenas);
+        st = mdm_link_train_feats(m, feats.v, n, threads, &ls, err);
+    mdm_score_feats_free(&feats);
     if (st != MDM_OK) {
         mdm_model_free(m);
         return st;

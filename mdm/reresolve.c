@@ -3,7 +3,6 @@
 
 #include "common/log.h"
 #include "common/mem.h"
-#include "matching/block.h"
 #include "matching/link.h"
 #include "matching/model.h"
 #include "matching/normalize.h"
@@ -150,33 +149,10 @@ static mdm_status read_records(mdm_db *db, plan *p, mdm_err *err)
     return mdm_db_exec_paged(db, &stmt_records, READ_PAGE, add_records, p, err);
 }
 
-typedef struct feat_job {
-    const mdm_engine *ctx;
-    rrec *r;
-    mdm_feat *feats;
-    mdm_arena **arenas;
-    int failed;
-} feat_job;
-
-static void feat_worker(void *arg, int t, size_t lo, size_t hi)
+/* The stored text of record i (mdm_score_features_all). */
+static const char *json_at(void *arg, size_t i)
 {
-    feat_job *j = arg;
-    mdm_err err = {0};
-    mdm_norm *norm = mdm_engine_norm_acquire(&err);
-    if (!norm) {
-        j->failed = 1;
-        return;
-    }
-    for (size_t i = lo; i < hi; i++) {
-        json_t *canon = json_loads(j->r[i].json, 0, NULL);
-        memset(&j->feats[i], 0, sizeof j->feats[i]);
-        if (canon)
-            (void)mdm_score_features(j->ctx, norm, j->arenas[t], canon, mdm_score_phone_key, NULL,
-                                     &j->feats[i]);
-        json_decref(canon);
-        j->feats[i].source = 0; /* every pair may match, as the service compares */
-    }
-    mdm_engine_norm_release(norm);
+    return ((const rrec *)arg)[i].json;
 }
 
 /* Clusters of every record (r[i].cluster) by the batch engine, golden records a steward
@@ -210,13 +186,11 @@ static mdm_status cluster_all(mdm_db *db, const mdm_engine *ctx, plan *p, int th
     free(held);
 
     threads = mdm_link_threads(threads);
-    mdm_feat *feats = mdm_xcalloc(p->n ? p->n : 1, sizeof *feats);
-    feat_job job = {ctx, p->r, feats, mdm_xcalloc((size_t)threads, sizeof(mdm_arena *)), 0};
-    for (int t = 0; t < threads; t++)
-        job.arenas[t] = mdm_arena_new(1 << 16);
-    mdm_parallel_for(threads, p->n, feat_worker, &job);
-    if (job.failed)
-        st = mdm_err_set(err, MDM_EINTERNAL, "the normalizer could not be initialised");
+    mdm_score_feats fs = {0};
+    st = mdm_score_features_all(ctx, p->n, json_at, p->r, threads, &fs, err);
+    mdm_feat *feats = fs.v;
+    for (size_t i = 0; i < p->n; i++)
+        feats[i].source = 0; /* every pair may match, as the service compares */
     uint32_t *cl = mdm_xmalloc((p->n ? p->n : 1) * sizeof *cl);
     mdm_edge *edges = NULL;
     size_t nedges = 0;
@@ -243,10 +217,7 @@ static mdm_status cluster_all(mdm_db *db, const mdm_engine *ctx, plan *p, int th
     }
     free(edges);
     free(cl);
-    free(feats);
-    for (int t = 0; t < threads; t++)
-        mdm_arena_free(job.arenas[t]);
-    free(job.arenas);
+    mdm_score_feats_free(&fs);
     free(group);
     return st;
 }

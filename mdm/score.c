@@ -16,6 +16,7 @@
 #include <math.h>
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -273,7 +274,65 @@ void mdm_score_unprepare(mdm_score_rec *p)
     p->has_feat = false;
 }
 
-/* Scores mdm_score_rec records: the engine when both have features, else built-in. */
+typedef struct feat_job {
+    const mdm_engine *ctx;
+    const char *(*text)(void *arg, size_t i);
+    void *arg;
+    mdm_score_feats *out;
+    atomic_int failed;
+} feat_job;
+
+static void feat_worker(void *arg, int t, size_t lo, size_t hi)
+{
+    feat_job *j = arg;
+    mdm_err err = {0};
+    mdm_norm *norm = mdm_engine_norm_acquire(&err);
+    if (!norm) {
+        atomic_store(&j->failed, 1);
+        return;
+    }
+    for (size_t i = lo; i < hi; i++) {
+        json_t *canon = json_loads(j->text(j->arg, i), 0, NULL);
+        memset(&j->out->v[i], 0, sizeof j->out->v[i]);
+        if (canon)
+            (void)mdm_score_features(j->ctx, norm, j->out->arenas[t], canon, mdm_score_phone_key,
+                                     NULL, &j->out->v[i]);
+        json_decref(canon);
+    }
+    mdm_engine_norm_release(norm);
+}
+
+mdm_status mdm_score_features_all(const mdm_engine *ctx, size_t n,
+                                  const char *(*text)(void *arg, size_t i), void *arg, int threads,
+                                  mdm_score_feats *feats, mdm_err *err)
+{
+    if (threads < 1)
+        threads = 1;
+    feats->v = mdm_xcalloc(n ? n : 1, sizeof *feats->v);
+    feats->n = n;
+    feats->threads = threads;
+    feats->arenas = mdm_xcalloc((size_t)threads, sizeof(mdm_arena *));
+    for (int t = 0; t < threads; t++)
+        feats->arenas[t] = mdm_arena_new(1 << 16);
+    feat_job job = {ctx, text, arg, feats, 0};
+    mdm_parallel_for(threads, n, feat_worker, &job);
+    if (atomic_load(&job.failed))
+        return mdm_err_set(err, MDM_EINTERNAL, "the normalizer could not be initialised");
+    return MDM_OK;
+}
+
+void mdm_score_feats_free(mdm_score_feats *feats)
+{
+    if (!feats)
+        return;
+    for (int t = 0; feats->arenas && t < feats->threads; t++)
+        mdm_arena_free(feats->arenas[t]);
+    free(feats->arenas);
+    free(feats->v);
+    memset(feats, 0, sizeof *feats);
+}
+
+/* Scores prepared records: the engine when both have features, else built-in. */
 double mdm_score_prepared(const mdm_engine *ctx, const mdm_score_rec *a, const mdm_score_rec *b,
                           double *probability, json_t **explanation, int *conflict)
 {

@@ -49,6 +49,27 @@ bool mdm_score_features(const mdm_engine *ctx, struct mdm_norm *norm, mdm_arena 
                         const json_t *canonical, mdm_phone_key_fn phone_fn, void *phone_ctx,
                         mdm_feat *f);
 
+/* The trained model's features of n stored canonical records at once, on `threads`
+ * threads (matching/block.h mdm_parallel_for), each thread with its own normalizer and
+ * arena: text(arg, i) gives record i's canonical JSON text (read-only, called from any
+ * thread); feats->v[i] receives its features (zeroed for text that does not parse; the
+ * features of mdm_score_features, phone keys by mdm_score_phone_key). feats->v and the
+ * arenas holding its strings belong to the caller: mdm_score_feats_free. MDM_EINTERNAL
+ * when a normalizer cannot be initialised (feats is still to be freed). Used by
+ * `mdm train --from-store` and re-resolution (mdm/models.c, mdm/reresolve.c). */
+typedef struct mdm_score_feats {
+    mdm_feat *v;
+    size_t n;
+    mdm_arena **arenas; /* one per thread */
+    int threads;
+} mdm_score_feats;
+
+mdm_status mdm_score_features_all(const mdm_engine *ctx, size_t n,
+                                  const char *(*text)(void *arg, size_t i), void *arg, int threads,
+                                  mdm_score_feats *feats, mdm_err *err)
+    __attribute__((warn_unused_result));
+void mdm_score_feats_free(mdm_score_feats *feats); /* NULL and an empty set are no-ops */
+
 /* Scores two canonical records with the trained model (matching/model.h
  * mdm_model_score) or the built-in weights: returns the match weight (log2 Bayes
  * factor, prior included) and sets *probability; *explanation (may be NULL) receives a
