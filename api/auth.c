@@ -12,7 +12,9 @@
 
 #include "common/log.h"
 #include "common/mem.h"
+#include "mdm/apikey.h"
 #include "mdm/audit.h"
+#include "mdm/source.h"
 
 #include <math.h>
 #include <openssl/crypto.h>
@@ -49,32 +51,6 @@ mdm_role mdm_auth_role_parse(const char *name)
             return (mdm_role)(1 << i);
     return (mdm_role)0;
 }
-
-static const mdm_db_stmt stmt_source_exists = {"auth_source_exists",
-                                               "SELECT 1 FROM source_system WHERE code = $1", 1};
-static const mdm_db_stmt stmt_insert = {
-    "auth_insert",
-    "INSERT INTO api_key (prefix, salt, hash, role, source, name, rate_per_sec) "
-    "VALUES ($1, decode($2, 'hex'), decode($3, 'hex'), $4, $5, $6, $7) RETURNING id",
-    7};
-static const mdm_db_stmt stmt_list = {
-    "auth_list",
-    "SELECT id, prefix, role, source, name, rate_per_sec, "
-    "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS created_at, "
-    "to_char(revoked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS revoked_at "
-    "FROM api_key ORDER BY id",
-    0};
-static const mdm_db_stmt stmt_revoke = {
-    "auth_revoke",
-    "UPDATE api_key SET revoked_at = now() "
-    "WHERE (prefix = $1 OR id::text = $1) AND revoked_at IS NULL RETURNING id, prefix, role, "
-    "source",
-    1};
-static const mdm_db_stmt stmt_lookup = {
-    "auth_lookup",
-    "SELECT id, encode(salt, 'hex') AS salt, encode(hash, 'hex') AS hash, role, source, name, "
-    "rate_per_sec FROM api_key WHERE prefix = $1 AND revoked_at IS NULL",
-    1};
 
 static void to_hex(const unsigned char *in, size_t n, char *out)
 {
@@ -124,33 +100,6 @@ static bool key_hash(const unsigned char *salt, const char *key, unsigned char *
     return ok;
 }
 
-typedef struct create_tx {
-    const char *const *params; /* prefix, salt, hash, role, source, name, rate */
-    double rate;
-    const mdm_audit_actor *who;
-    int64_t id;
-} create_tx;
-
-static mdm_status create_fn(mdm_db *db, void *arg, mdm_err *err)
-{
-    create_tx *c = arg;
-    PGresult *res = NULL;
-    mdm_status st = mdm_db_exec(db, &stmt_insert, c->params, &res, err);
-    if (st != MDM_OK)
-        return st;
-    c->id = mdm_db_get_ll(res, 0, "id", 0);
-    PQclear(res);
-    char target[48];
-    snprintf(target, sizeof target, "api_key:%lld", (long long)c->id);
-    json_t *after =
-        json_pack("{s:s,s:s,s:s?,s:s?,s:f}", "prefix", c->params[0], "role", c->params[3], "source",
-                  c->params[4], "name", c->params[5], "rate_per_sec", c->rate);
-    st = mdm_audit_append(db, c->who->name, c->who->role, "apikey.create", target, NULL, NULL,
-                          after, err);
-    json_decref(after);
-    return st;
-}
-
 static mdm_status check_actor(const mdm_audit_actor *who, mdm_err *err)
 {
     if (!who || !who->name || !*who->name || !who->role || !*who->role)
@@ -181,13 +130,10 @@ mdm_status mdm_auth_key_create(mdm_db *db, mdm_role role, const char *source, do
         return mdm_err_set_field(err, MDM_EINVAL, "/rate",
                                  "rate must be a number of requests per second above 0");
     if (role == MDM_ROLE_SOURCE) {
-        const char *p[] = {source};
-        PGresult *res = NULL;
-        st = mdm_db_exec(db, &stmt_source_exists, p, &res, err);
+        bool found = false;
+        st = mdm_source_registered(db, source, &found, err);
         if (st != MDM_OK)
             return st;
-        int found = PQntuples(res);
-        PQclear(res);
         if (!found)
             return mdm_err_set_field(err, MDM_EINVAL, "/source", "unknown source system \"%s\"",
                                      source);
@@ -203,80 +149,26 @@ mdm_status mdm_auth_key_create(mdm_db *db, mdm_role role, const char *source, do
         free(key);
         return mdm_err_set(err, MDM_EINTERNAL, "cannot compute SHA-256");
     }
-    char salt_hex[2 * SALT_LEN + 1], hash_hex[2 * HASH_LEN + 1], rate_s[32];
+    char salt_hex[2 * SALT_LEN + 1], hash_hex[2 * HASH_LEN + 1];
     to_hex(salt, SALT_LEN, salt_hex);
     to_hex(hash, HASH_LEN, hash_hex);
-    snprintf(rate_s, sizeof rate_s, "%.17g", rate);
-    const char *params[] = {
-        prefix, salt_hex, hash_hex, rname, role == MDM_ROLE_SOURCE ? source : NULL, name, rate_s};
-    create_tx c = {params, rate, who, 0};
-    st = mdm_db_run_tx(db, "apikey_create", create_fn, &c, err);
+    mdm_apikey_new k = {prefix, salt_hex, hash_hex, rname, role == MDM_ROLE_SOURCE ? source : NULL,
+                        name,   rate};
+    int64_t id = 0;
+    st = mdm_apikey_insert(db, &k, who, &id, err);
     if (st != MDM_OK) {
         free(key);
         return st;
     }
     if (id_out)
-        *id_out = c.id;
+        *id_out = id;
     *key_out = key;
     return MDM_OK;
 }
 
 mdm_status mdm_auth_key_list(mdm_db *db, json_t **out, mdm_err *err)
 {
-    *out = NULL;
-    PGresult *res = NULL;
-    mdm_status st = mdm_db_exec(db, &stmt_list, NULL, &res, err);
-    if (st != MDM_OK)
-        return st;
-    json_t *arr = json_array();
-    for (int r = 0; r < PQntuples(res); r++) {
-        const char *src = mdm_db_get(res, r, "source", NULL);
-        const char *name = mdm_db_get(res, r, "name", NULL);
-        const char *revoked = mdm_db_get(res, r, "revoked_at", NULL);
-        json_array_append_new(
-            arr, json_pack("{s:I, s:s, s:s, s:o, s:o, s:f, s:s, s:o}", "id",
-                           (json_int_t)mdm_db_get_ll(res, r, "id", 0), "prefix",
-                           mdm_db_get(res, r, "prefix", ""), "role", mdm_db_get(res, r, "role", ""),
-                           "source", src ? json_string(src) : json_null(), "name",
-                           name ? json_string(name) : json_null(), "rate_per_sec",
-                           strtod(mdm_db_get(res, r, "rate_per_sec", "0"), NULL), "created_at",
-                           mdm_db_get(res, r, "created_at", ""), "revoked_at",
-                           revoked ? json_string(revoked) : json_null()));
-    }
-    PQclear(res);
-    *out = arr;
-    return MDM_OK;
-}
-
-typedef struct revoke_tx {
-    const char *which;
-    const mdm_audit_actor *who;
-} revoke_tx;
-
-static mdm_status revoke_fn(mdm_db *db, void *arg, mdm_err *err)
-{
-    revoke_tx *c = arg;
-    const char *p[] = {c->which};
-    PGresult *res = NULL;
-    mdm_status st = mdm_db_exec(db, &stmt_revoke, p, &res, err);
-    if (st != MDM_OK)
-        return st;
-    if (PQntuples(res) == 0) {
-        PQclear(res);
-        return mdm_err_set(err, MDM_ENOTFOUND, "no active key with id or prefix \"%s\"", c->which);
-    }
-    char target[48];
-    snprintf(target, sizeof target, "api_key:%s", mdm_db_get(res, 0, "id", "?"));
-    json_t *before = json_pack("{s:s,s:s,s:s?,s:b}", "prefix", mdm_db_get(res, 0, "prefix", ""),
-                               "role", mdm_db_get(res, 0, "role", ""), "source",
-                               mdm_db_get(res, 0, "source", NULL), "revoked", 0);
-    json_t *after = json_pack("{s:b}", "revoked", 1);
-    PQclear(res);
-    st = mdm_audit_append(db, c->who->name, c->who->role, "apikey.revoke", target, NULL, before,
-                          after, err);
-    json_decref(before);
-    json_decref(after);
-    return st;
+    return mdm_apikey_list(db, out, err);
 }
 
 mdm_status mdm_auth_key_revoke(mdm_db *db, const char *which, const mdm_audit_actor *who,
@@ -285,8 +177,7 @@ mdm_status mdm_auth_key_revoke(mdm_db *db, const char *which, const mdm_audit_ac
     mdm_status st = check_actor(who, err);
     if (st != MDM_OK)
         return st;
-    revoke_tx c = {which, who};
-    return mdm_db_run_tx(db, "apikey_revoke", revoke_fn, &c, err);
+    return mdm_apikey_revoke(db, which, who, err);
 }
 
 /* In-process cache and buckets */
@@ -433,25 +324,22 @@ static void cache_put(mdm_auth *a, const cached_key *ck)
 static mdm_status fetch_key(mdm_db *db, const char *prefix, double now, cached_key *ck,
                             mdm_err *err)
 {
-    const char *p[] = {prefix};
-    PGresult *res = NULL;
-    mdm_status st = mdm_db_exec(db, &stmt_lookup, p, &res, err);
+    mdm_apikey_row row;
+    bool found = false;
+    mdm_status st = mdm_apikey_lookup(db, prefix, &row, &found, err);
     if (st != MDM_OK)
         return st;
-    if (PQntuples(res) != 1) {
-        PQclear(res);
+    if (!found)
         return mdm_err_set(err, MDM_EAUTH, "unknown or revoked API key");
-    }
     memset(ck, 0, sizeof *ck);
-    ck->key.id = mdm_db_get_ll(res, 0, "id", 0);
-    ck->key.role = mdm_auth_role_parse(mdm_db_get(res, 0, "role", ""));
+    ck->key.id = row.id;
+    ck->key.role = mdm_auth_role_parse(row.role);
     snprintf(ck->key.prefix, sizeof ck->key.prefix, "%s", prefix);
-    snprintf(ck->key.source, sizeof ck->key.source, "%s", mdm_db_get(res, 0, "source", ""));
-    snprintf(ck->key.name, sizeof ck->key.name, "%s", mdm_db_get(res, 0, "name", ""));
-    ck->key.rate = strtod(mdm_db_get(res, 0, "rate_per_sec", "1"), NULL);
-    bool ok = from_hex(mdm_db_get(res, 0, "salt", ""), ck->salt, SALT_LEN) &&
-              from_hex(mdm_db_get(res, 0, "hash", ""), ck->hash, HASH_LEN);
-    PQclear(res);
+    snprintf(ck->key.source, sizeof ck->key.source, "%s", row.source);
+    snprintf(ck->key.name, sizeof ck->key.name, "%s", row.name);
+    ck->key.rate = row.rate;
+    bool ok =
+        from_hex(row.salt_hex, ck->salt, SALT_LEN) && from_hex(row.hash_hex, ck->hash, HASH_LEN);
     if (!ok || !ck->key.role)
         return mdm_err_set(err, MDM_EINTERNAL, "api_key row %s is malformed", prefix);
     ck->fetched_at = now;

@@ -80,18 +80,14 @@ bad:
  * and the schema version reached. */
 static int audit_migrations(mdm_db *db, int applied)
 {
-    PGresult *res = NULL;
     mdm_err err = {0};
-    mdm_status st = mdm_db_exec_params(db,
-                                       "SELECT version, name FROM schema_migrations"
-                                       " ORDER BY version DESC LIMIT 1",
-                                       0, NULL, &res, &err);
+    long long version = 0;
+    char name[256];
+    mdm_status st = mdm_migrate_head(db, &version, name, sizeof name, &err);
     if (st != MDM_OK)
         return mdm_cli_fail("migrate", &err);
-    json_t *after = json_pack("{s:i,s:I,s:s}", "applied", applied, "version",
-                              (json_int_t)mdm_db_get_ll(res, 0, "version", 0), "name",
-                              mdm_db_get(res, 0, "name", ""));
-    PQclear(res);
+    json_t *after = json_pack("{s:i,s:I,s:s}", "applied", applied, "version", (json_int_t)version,
+                              "name", name);
     st = mdm_audit_record(db, mdm_cli_actor(), "admin", "schema.migrate", "schema", NULL, NULL,
                           after, &err);
     json_decref(after);

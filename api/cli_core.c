@@ -302,10 +302,7 @@ int mdm_cli_export_golden(int argc, char **argv)
         goto out_close;
     }
     long n = 0;
-    /* one snapshot for the whole export */
-    if (mdm_db_command(db, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", &err) != MDM_OK ||
-        mdm_query_export(db, format, f, &n, &err) != MDM_OK ||
-        mdm_db_command(db, "COMMIT", &err) != MDM_OK)
+    if (mdm_query_export(db, format, f, &n, &err) != MDM_OK)
         rc = mdm_cli_fail("export", &err);
     if (mdm_io_close(f) != 0 && rc == 0) {
         mdm_err_set(&err, MDM_EIO, "cannot write %s", output);

@@ -6,6 +6,7 @@
 #include "mdm/audit.h"
 #include "mdm/config.h"
 #include "mdm/db.h"
+#include "mdm/golden.h"
 #include "stewardship/queue.h"
 
 #include <getopt.h>
@@ -286,9 +287,6 @@ out_close:
 
 /* ---- audit summaries of bulk commands ----------------------------------------------- */
 
-static const mdm_db_stmt stmt_link_mark = {"cli_audit_link_mark",
-                                           "SELECT coalesce(max(id), 0) AS id FROM link_event", 0};
-
 static int record_summary(mdm_db *db, const char *command, const char *action, const char *target,
                           json_t *after, const mdm_err *failure)
 {
@@ -323,12 +321,10 @@ int mdm_cli_audit_load(mdm_db *db, const char *source, const char *path, const m
 
 long long mdm_cli_audit_mark(mdm_db *db)
 {
-    PGresult *res = NULL;
     mdm_err err;
-    if (mdm_db_exec(db, &stmt_link_mark, NULL, &res, &err) != MDM_OK)
+    long long id = 0;
+    if (mdm_golden_last_event(db, &id, &err) != MDM_OK)
         return 0;
-    long long id = mdm_db_get_ll(res, 0, "id", 0);
-    PQclear(res);
     return id;
 }
 

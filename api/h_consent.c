@@ -45,47 +45,6 @@ const char mdm_h_consent_events_doc[] =
     " \"string\"}, \"state_after\": {\"type\": \"string\"}}}}}, \"additionalProperties\":"
     " false}}}}";
 
-typedef struct record_ctx {
-    const char *source, *source_key;
-    json_t *consents, *result;
-    mdm_audit_actor who;
-} record_ctx;
-
-/* Stores the events and, when any was new, one "consent.record" audit row in the same
- * transaction: the ids of the stored events and of their record and golden record, never
- * the events' contents (contact points and evidence are personal data). */
-static mdm_status record_fn(mdm_db *db, void *arg, mdm_err *err)
-{
-    record_ctx *c = arg;
-    json_decref(c->result);
-    c->result = NULL;
-    mdm_status st = mdm_consent_record(db, c->source, c->source_key, c->consents, &c->result, err);
-    if (st != MDM_OK || json_integer_value(json_object_get(c->result, "stored")) == 0)
-        return st;
-    json_t *ids = json_array(), *ev;
-    size_t i;
-    json_array_foreach(json_object_get(c->result, "events"), i, ev)
-    {
-        if (json_is_integer(json_object_get(ev, "id")))
-            json_array_append(ids, json_object_get(ev, "id"));
-    }
-    json_int_t rec = json_integer_value(json_object_get(c->result, "record_id"));
-    char target[160];
-    if (rec)
-        snprintf(target, sizeof target, "source_record:%lld", (long long)rec);
-    else
-        snprintf(target, sizeof target, "source:%.100s", c->source);
-    json_t *after = json_pack("{s:s,s:O,s:O,s:O,s:O,s:o}", "source", c->source, "record_id",
-                              json_object_get(c->result, "record_id"), "entity_id",
-                              json_object_get(c->result, "entity_id"), "stored",
-                              json_object_get(c->result, "stored"), "duplicates",
-                              json_object_get(c->result, "duplicates"), "event_ids", ids);
-    st = mdm_audit_append(db, c->who.name, c->who.role, "consent.record", target, NULL, NULL, after,
-                          err);
-    json_decref(after);
-    return st;
-}
-
 void mdm_h_consent_events(mdm_http_req *req)
 {
     json_t *body = mdm_http_json(req);
@@ -135,22 +94,20 @@ void mdm_h_consent_events(mdm_http_req *req)
             return;
         }
     }
-    record_ctx c = {source,
-                    json_string_value(sk),
-                    json_object_get(body, "consents"),
-                    NULL,
-                    {mdm_http_actor(req), mdm_http_role(req)}};
-    mdm_status st = mdm_db_run_tx(mdm_http_db(req), "consent_events", record_fn, &c, &err);
+    mdm_audit_actor who = {mdm_http_actor(req), mdm_http_role(req)};
+    json_t *result = NULL;
+    mdm_status st =
+        mdm_consent_record_audited(mdm_http_db(req), source, json_string_value(sk),
+                                   json_object_get(body, "consents"), &who, &result, &err);
     if (st != MDM_OK) {
-        json_decref(c.result);
         mdm_http_reply_problem(req, &err);
         return;
     }
-    long long stored = json_integer_value(json_object_get(c.result, "stored"));
+    long long stored = json_integer_value(json_object_get(result, "stored"));
     mdm_http_counter_add("mdm_consent_events_total", "result=\"stored\"", stored);
     mdm_http_counter_add("mdm_consent_events_total", "result=\"duplicate\"",
-                         json_integer_value(json_object_get(c.result, "duplicates")));
-    mdm_http_reply_json(req, stored ? MHD_HTTP_CREATED : MHD_HTTP_OK, c.result);
+                         json_integer_value(json_object_get(result, "duplicates")));
+    mdm_http_reply_json(req, stored ? MHD_HTTP_CREATED : MHD_HTTP_OK, result);
 }
 
 /* GET /v1/entities/{id}/consent -------------------------------------------------------- */

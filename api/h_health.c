@@ -1,5 +1,6 @@
 /* /healthz (the process answers) and /readyz (the database answers and is migrated). */
 #include "api/handlers.h"
+#include "mdm/migrate.h"
 
 #include <microhttpd.h>
 #include <string.h>
@@ -20,9 +21,6 @@ const char mdm_h_readyz_doc[] =
     " {\"application/json\": {\"schema\": {\"type\": \"object\", \"properties\": {\"status\":"
     " {\"const\": \"ready\"}, \"migrations\": {\"type\": \"integer\"}}}}}}}}";
 
-static const mdm_db_stmt stmt_ready = {"http_ready",
-                                       "SELECT count(*) AS migrations FROM schema_migrations", 0};
-
 void mdm_h_readyz(mdm_http_req *req)
 {
     mdm_err err = {0};
@@ -32,12 +30,12 @@ void mdm_h_readyz(mdm_http_req *req)
         mdm_http_reply_problem(req, &err);
         return;
     }
-    PGresult *res = NULL;
-    mdm_status st = mdm_db_exec(db, &stmt_ready, NULL, &res, &err);
+    long long n = 0;
+    mdm_status st = mdm_migrate_count(db, &n, &err);
     if (st != MDM_OK && !mdm_db_ok(db))
         st = mdm_err_set(&err, MDM_ERETRY, "the database is unreachable");
     else if (st != MDM_OK)
-        st = mdm_db_exec(db, &stmt_ready, NULL, &res, &err); /* after a reconnect */
+        st = mdm_migrate_count(db, &n, &err); /* after a reconnect */
     if (st != MDM_OK) {
         if (err.sqlstate[0] && strcmp(err.sqlstate, "42P01") == 0)
             mdm_err_set(&err, MDM_ERETRY, "the database is not migrated (run mdm migrate)");
@@ -46,8 +44,6 @@ void mdm_h_readyz(mdm_http_req *req)
         mdm_http_reply_problem(req, &err);
         return;
     }
-    long long n = mdm_db_get_ll(res, 0, "migrations", 0);
-    PQclear(res);
     mdm_http_reply_json(req, MHD_HTTP_OK,
                         json_pack("{s:s, s:I}", "status", "ready", "migrations", (json_int_t)n));
 }

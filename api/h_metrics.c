@@ -4,6 +4,7 @@
  * deliveries) are read from the database at scrape time with one read-only statement. */
 #include "api/handlers.h"
 #include "common/log.h"
+#include "mdm/gauges.h"
 #include "mdm/propagation.h"
 #include "mdm/publish.h"
 
@@ -17,35 +18,20 @@ const char mdm_h_metrics_doc[] =
     " \"responses\": {\"200\": {\"description\": \"metrics\", \"content\": {\"text/plain\":"
     " {\"schema\": {\"type\": \"string\"}}}}}}";
 
-static const mdm_db_stmt stmt_gauges = {
-    "http_metrics_gauges",
-    "SELECT (SELECT count(*) FROM review_item WHERE status IN ('open', 'claimed', 'deferred'))"
-    "         AS review_open,"
-    "       (SELECT coalesce(max(seq), 0) FROM outbox) AS outbox_head,"
-    "       (SELECT count(*) FROM delivery WHERE state = 'pending') AS deliveries_pending,"
-    "       (SELECT coalesce(extract(epoch FROM now() - min(o.created_at)), 0)"
-    "          FROM delivery d JOIN outbox o ON o.seq = d.seq WHERE d.state = 'pending')"
-    "         AS outbox_lag_seconds,"
-    "       (SELECT count(*) FROM delivery WHERE state = 'dead') AS deliveries_dead,"
-    "       (SELECT coalesce(extract(epoch FROM max(at)), 0) FROM audit_log"
-    "          WHERE action = 'consent.export') AS consent_export_ts",
-    0};
-
-/* Newest record of every registered source (index source_record_received). */
-static const mdm_db_stmt stmt_sources = {
-    "http_metrics_sources",
-    "SELECT s.code, coalesce(extract(epoch FROM (SELECT max(r.received_at) FROM source_record r"
-    "        WHERE r.source = s.code)), 0) AS ts FROM source_system s ORDER BY s.code",
-    0};
+/* One line of mdm_source_last_received_timestamp_seconds. */
+static void put_source(void *arg, const char *code, const char *ts)
+{
+    mdm_buf_printf(arg, "mdm_source_last_received_timestamp_seconds{source=\"%s\"} %s\n", code, ts);
+}
 
 void mdm_h_metrics(mdm_http_req *req)
 {
     mdm_buf out = {0};
     mdm_http_metrics_write(req, &out);
     mdm_db *db = mdm_http_db(req);
-    PGresult *res = NULL;
+    mdm_gauges g;
     mdm_err err;
-    bool up = db && mdm_db_exec(db, &stmt_gauges, NULL, &res, &err) == MDM_OK;
+    bool up = db && mdm_gauges_read(db, &g, &err) == MDM_OK;
     mdm_buf_printf(&out,
                    "# HELP mdm_db_up Whether the database answered this scrape.\n"
                    "# TYPE mdm_db_up gauge\nmdm_db_up %d\n",
@@ -62,29 +48,23 @@ void mdm_h_metrics(mdm_http_req *req)
                        "# TYPE mdm_outbox_lag_seconds gauge\nmdm_outbox_lag_seconds %s\n"
                        "# HELP mdm_deliveries_dead Deliveries in the dead-letter state.\n"
                        "# TYPE mdm_deliveries_dead gauge\nmdm_deliveries_dead %lld\n",
-                       mdm_db_get_ll(res, 0, "review_open", 0),
-                       mdm_db_get_ll(res, 0, "outbox_head", 0),
-                       mdm_db_get_ll(res, 0, "deliveries_pending", 0),
-                       mdm_db_get(res, 0, "outbox_lag_seconds", "0"),
-                       mdm_db_get_ll(res, 0, "deliveries_dead", 0));
+                       g.review_open, g.outbox_head, g.deliveries_pending, g.outbox_lag_seconds,
+                       g.deliveries_dead);
         mdm_buf_printf(&out,
                        "# HELP mdm_consent_export_last_timestamp_seconds When the consent audit"
                        " was last exported completely (0: never).\n"
                        "# TYPE mdm_consent_export_last_timestamp_seconds gauge\n"
                        "mdm_consent_export_last_timestamp_seconds %s\n",
-                       mdm_db_get(res, 0, "consent_export_ts", "0"));
-        PQclear(res);
-        res = NULL;
-        if (mdm_db_exec(db, &stmt_sources, NULL, &res, &err) == MDM_OK) {
+                       g.consent_export_ts);
+        mdm_buf rows = {0};
+        if (mdm_gauges_sources(db, put_source, &rows, &err) == MDM_OK) {
             mdm_buf_puts(&out, "# HELP mdm_source_last_received_timestamp_seconds When each source"
                                " system last sent a record (0: never).\n"
                                "# TYPE mdm_source_last_received_timestamp_seconds gauge\n");
-            for (int i = 0; i < PQntuples(res); i++)
-                mdm_buf_printf(&out,
-                               "mdm_source_last_received_timestamp_seconds{source=\"%s\"} %s\n",
-                               mdm_db_get(res, i, "code", ""), mdm_db_get(res, i, "ts", "0"));
-            PQclear(res);
+            if (rows.len)
+                mdm_buf_puts(&out, rows.data);
         }
+        mdm_buf_free(&rows);
         /* push delivery: per-subscription gauges and this process's counters */
         if (mdm_publish_metrics_text(db, &out, &err) != MDM_OK)
             mdm_log(MDM_LOG_WARN, "event=publish_metrics_failed msg=\"%s\"", err.msg);

@@ -14,6 +14,7 @@
 #include "api/handlers.h"
 #include "common/log.h"
 #include "mdm/consent.h"
+#include "mdm/outbox.h"
 #include "mdm/source.h"
 
 #include <arpa/inet.h>
@@ -529,12 +530,7 @@ static mdm_db *thread_db(mdm_http_server *srv)
 {
     double now = mdm_http_now();
     if (tl_db && tl_db_srv == srv) {
-        PGconn *c = mdm_db_conn(tl_db);
-        /* Reading pending input notices a connection the server has closed (restart,
-         * terminate) before a statement fails on it. */
-        if (PQstatus(c) == CONNECTION_OK)
-            PQconsumeInput(c);
-        if (PQstatus(c) == CONNECTION_OK)
+        if (mdm_db_alive(tl_db))
             return tl_db;
         if (now - tl_db_failed_at < 1.0)
             return NULL;
@@ -950,9 +946,6 @@ bool mdm_http_if_match(mdm_http_req *req, int *version, bool *bad)
 
 /* Long polls ---------------------------------------------------------------------------- */
 
-static const mdm_db_stmt stmt_outbox_max = {"http_outbox_max",
-                                            "SELECT coalesce(max(seq), 0) AS seq FROM outbox", 0};
-
 void mdm_http_wait_outbox(mdm_http_req *req, int64_t after, double deadline)
 {
     mdm_http_server *srv = req->srv;
@@ -995,11 +988,10 @@ static void *wait_main(void *arg)
                 db_failed_at = now;
         }
         if (db) {
-            PGresult *res = NULL;
             mdm_err err;
-            if (mdm_db_exec(db, &stmt_outbox_max, NULL, &res, &err) == MDM_OK) {
-                max_seq = mdm_db_get_ll(res, 0, "seq", 0);
-                PQclear(res);
+            int64_t head = 0;
+            if (mdm_outbox_head(db, &head, &err) == MDM_OK) {
+                max_seq = head;
             } else if (!mdm_db_ok(db)) {
                 mdm_db_close(db);
                 db = NULL;
@@ -1589,35 +1581,6 @@ static void prepare_database(mdm_http_server *srv)
     mdm_db_close(db);
 }
 
-/* True when url names a PostgreSQL server on this machine: a Unix socket (no host, a
- * host that is a directory path, or PGHOST as one), localhost or a loopback address. */
-static bool database_is_local(const char *url)
-{
-    if (!url || !*url)
-        return false;
-    PQconninfoOption *opts = PQconninfoParse(url, NULL);
-    if (!opts)
-        return false;
-    const char *host = NULL, *hostaddr = NULL;
-    for (PQconninfoOption *o = opts; o->keyword; o++) {
-        if (o->val && *o->val && strcmp(o->keyword, "host") == 0)
-            host = o->val;
-        else if (o->val && *o->val && strcmp(o->keyword, "hostaddr") == 0)
-            hostaddr = o->val;
-    }
-    if (!host && !hostaddr)
-        host = getenv("PGHOST");
-    bool local;
-    if (hostaddr)
-        local = strcmp(hostaddr, "127.0.0.1") == 0 || strcmp(hostaddr, "::1") == 0;
-    else
-        local = !host || !*host || host[0] == '/' || host[0] == '@' ||
-                strcmp(host, "localhost") == 0 || strcmp(host, "127.0.0.1") == 0 ||
-                strcmp(host, "::1") == 0;
-    PQconninfoFree(opts);
-    return local;
-}
-
 static int default_threads(const mdm_config *cfg)
 {
     if (cfg->threads > 0)
@@ -1630,7 +1593,7 @@ static int default_threads(const mdm_config *cfg)
      * with two per core: wrk p99 of reads 9-15 ms against 11-1,790 ms, of upserts 70-165
      * ms against 120-840 ms, the same throughput). A remote database leaves the cores idle
      * while a handler waits for it: two workers per core. */
-    return (int)n * (database_is_local(cfg->database_url) ? 1 : 2);
+    return (int)n * (mdm_db_url_is_local(cfg->database_url) ? 1 : 2);
 }
 
 /* Reads a PEM file whole (NUL-terminated, for MHD_OPTION_HTTPS_MEM_*); NULL with err

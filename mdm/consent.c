@@ -1426,3 +1426,62 @@ void mdm_consent_audit_close(mdm_consent_audit *a)
         PQclear(PQexec(mdm_db_conn(a->db), "ROLLBACK")); /* read-only: nothing to keep */
     free(a);
 }
+
+/* ---- events posted on their own, audited ------------------------------------------ */
+
+typedef struct record_ctx {
+    const char *source, *source_key;
+    const json_t *consents;
+    json_t *result;
+    const mdm_audit_actor *who;
+} record_ctx;
+
+/* Stores the events and, when any was new, one "consent.record" audit row in the same
+ * transaction: the ids of the stored events and of their record and golden record, never
+ * the events' contents (contact points and evidence are personal data). */
+static mdm_status record_fn(mdm_db *db, void *arg, mdm_err *err)
+{
+    record_ctx *c = arg;
+    json_decref(c->result);
+    c->result = NULL;
+    mdm_status st = mdm_consent_record(db, c->source, c->source_key, c->consents, &c->result, err);
+    if (st != MDM_OK || json_integer_value(json_object_get(c->result, "stored")) == 0)
+        return st;
+    json_t *ids = json_array(), *ev;
+    size_t i;
+    json_array_foreach(json_object_get(c->result, "events"), i, ev)
+    {
+        if (json_is_integer(json_object_get(ev, "id")))
+            json_array_append(ids, json_object_get(ev, "id"));
+    }
+    json_int_t rec = json_integer_value(json_object_get(c->result, "record_id"));
+    char target[160];
+    if (rec)
+        snprintf(target, sizeof target, "source_record:%lld", (long long)rec);
+    else
+        snprintf(target, sizeof target, "source:%.100s", c->source);
+    json_t *after = json_pack("{s:s,s:O,s:O,s:O,s:O,s:o}", "source", c->source, "record_id",
+                              json_object_get(c->result, "record_id"), "entity_id",
+                              json_object_get(c->result, "entity_id"), "stored",
+                              json_object_get(c->result, "stored"), "duplicates",
+                              json_object_get(c->result, "duplicates"), "event_ids", ids);
+    st = mdm_audit_append(db, c->who->name, c->who->role, "consent.record", target, NULL, NULL,
+                          after, err);
+    json_decref(after);
+    return st;
+}
+
+mdm_status mdm_consent_record_audited(mdm_db *db, const char *source, const char *source_key,
+                                      const json_t *consents, const mdm_audit_actor *who,
+                                      json_t **result, mdm_err *err)
+{
+    record_ctx c = {source, source_key, consents, NULL, who};
+    *result = NULL;
+    mdm_status st = mdm_db_run_tx(db, "consent_events", record_fn, &c, err);
+    if (st != MDM_OK) {
+        json_decref(c.result);
+        return st;
+    }
+    *result = c.result;
+    return MDM_OK;
+}

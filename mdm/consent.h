@@ -35,6 +35,7 @@
 
 #include "common/err.h"
 #include "common/mem.h"
+#include "mdm/audit.h"
 #include "mdm/db.h"
 
 #include <jansson.h>
@@ -74,6 +75,15 @@ mdm_status mdm_consent_ingest(mdm_db *db, int64_t record_id, const char *source,
  * "state_after"}]}. Runs inside the caller's transaction. */
 mdm_status mdm_consent_record(mdm_db *db, const char *source, const char *source_key,
                               const json_t *consents, json_t **result, mdm_err *err)
+    __attribute__((warn_unused_result));
+
+/* mdm_consent_record in a transaction of its own (POST /v1/consent-events) that also
+ * appends, when any event was new, one "consent.record" audit row by who: the ids of the
+ * stored events, their record and golden record, never the events' contents. *result
+ * receives the object of mdm_consent_record (new reference) on success. */
+mdm_status mdm_consent_record_audited(mdm_db *db, const char *source, const char *source_key,
+                                      const json_t *consents, const mdm_audit_actor *who,
+                                      json_t **result, mdm_err *err)
     __attribute__((warn_unused_result));
 
 /* Recomputes the derived state of an entity (now) after its events or membership

@@ -127,6 +127,40 @@ bool mdm_db_ok(mdm_db *db)
     return PQstatus(db->conn) == CONNECTION_OK;
 }
 
+bool mdm_db_alive(mdm_db *db)
+{
+    if (PQstatus(db->conn) == CONNECTION_OK)
+        PQconsumeInput(db->conn);
+    return PQstatus(db->conn) == CONNECTION_OK;
+}
+
+bool mdm_db_url_is_local(const char *url)
+{
+    if (!url || !*url)
+        return false;
+    PQconninfoOption *opts = PQconninfoParse(url, NULL);
+    if (!opts)
+        return false;
+    const char *host = NULL, *hostaddr = NULL;
+    for (PQconninfoOption *o = opts; o->keyword; o++) {
+        if (o->val && *o->val && strcmp(o->keyword, "host") == 0)
+            host = o->val;
+        else if (o->val && *o->val && strcmp(o->keyword, "hostaddr") == 0)
+            hostaddr = o->val;
+    }
+    if (!host && !hostaddr)
+        host = getenv("PGHOST");
+    bool local;
+    if (hostaddr)
+        local = strcmp(hostaddr, "127.0.0.1") == 0 || strcmp(hostaddr, "::1") == 0;
+    else
+        local = !host || !*host || host[0] == '/' || host[0] == '@' ||
+                strcmp(host, "localhost") == 0 || strcmp(host, "127.0.0.1") == 0 ||
+                strcmp(host, "::1") == 0;
+    PQconninfoFree(opts);
+    return local;
+}
+
 mdm_status mdm_db_error(mdm_db *db, const PGresult *res, const char *what, mdm_err *err)
 {
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;

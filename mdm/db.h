@@ -38,6 +38,13 @@ void mdm_db_close(mdm_db *db); /* NULL is a no-op */
 PGconn *mdm_db_conn(mdm_db *db);
 /* True when the connection is usable; tries one reset when it is not. */
 bool mdm_db_ok(mdm_db *db);
+/* True while the connection is up, without reconnecting: pending input is read first, so
+ * a connection the server has closed (restart, terminate) is noticed before a statement
+ * fails on it. */
+bool mdm_db_alive(mdm_db *db);
+/* True when url names a PostgreSQL server on this machine: a Unix socket (no host, a
+ * host that is a directory path, or PGHOST as one), localhost or a loopback address. */
+bool mdm_db_url_is_local(const char *url);
 
 /* Statements */
 

@@ -873,3 +873,18 @@ mdm_status mdm_golden_unmerge(mdm_db *db, const mdm_engine *ctx, int64_t survivo
                 (long long)survivor, (long long)retired, moved);
     return st;
 }
+
+static const mdm_db_stmt stmt_last_event = {"golden_last_event",
+                                            "SELECT coalesce(max(id), 0) AS id FROM link_event", 0};
+
+mdm_status mdm_golden_last_event(mdm_db *db, long long *id, mdm_err *err)
+{
+    PGresult *res = NULL;
+    *id = 0;
+    mdm_status st = mdm_db_exec(db, &stmt_last_event, NULL, &res, err);
+    if (st != MDM_OK)
+        return st;
+    *id = mdm_db_get_ll(res, 0, "id", 0);
+    PQclear(res);
+    return MDM_OK;
+}

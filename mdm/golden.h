@@ -122,4 +122,9 @@ mdm_status mdm_golden_recompute(mdm_db *db, const mdm_engine *ctx, int64_t entit
 mdm_status mdm_golden_lock(mdm_db *db, int64_t *id, mdm_err *err)
     __attribute__((warn_unused_result));
 
+/* The id of the newest link event (0: none), so a bulk command can name the events it
+ * wrote in its audit summary. */
+mdm_status mdm_golden_last_event(mdm_db *db, long long *id, mdm_err *err)
+    __attribute__((warn_unused_result));
+
 #endif

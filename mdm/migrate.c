@@ -232,3 +232,33 @@ mdm_status mdm_migrate_run(mdm_db *db, const char *dir, bool status_only, FILE *
     free_migrations(m, n);
     return st;
 }
+
+static const mdm_db_stmt stmt_count = {"http_ready",
+                                       "SELECT count(*) AS migrations FROM schema_migrations", 0};
+
+mdm_status mdm_migrate_count(mdm_db *db, long long *n, mdm_err *err)
+{
+    PGresult *res = NULL;
+    *n = 0;
+    mdm_status st = mdm_db_exec(db, &stmt_count, NULL, &res, err);
+    if (st != MDM_OK)
+        return st;
+    *n = mdm_db_get_ll(res, 0, "migrations", 0);
+    PQclear(res);
+    return MDM_OK;
+}
+
+static const mdm_db_stmt stmt_head = {
+    "migrate_head", "SELECT version, name FROM schema_migrations ORDER BY version DESC LIMIT 1", 0};
+
+mdm_status mdm_migrate_head(mdm_db *db, long long *version, char *name, size_t cap, mdm_err *err)
+{
+    PGresult *res = NULL;
+    mdm_status st = mdm_db_exec(db, &stmt_head, NULL, &res, err);
+    if (st != MDM_OK)
+        return st;
+    *version = mdm_db_get_ll(res, 0, "version", 0);
+    snprintf(name, cap, "%s", mdm_db_get(res, 0, "name", ""));
+    PQclear(res);
+    return MDM_OK;
+}

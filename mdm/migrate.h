@@ -12,6 +12,7 @@
 #include "common/err.h"
 #include "mdm/db.h"
 
+#include <stddef.h>
 #include <stdio.h>
 
 /* Applies the pending migrations of dir. Writes one line per migration to report
@@ -21,6 +22,15 @@
  * MDM_ECONFLICT (changed or missing applied file) or a database error. */
 mdm_status mdm_migrate_run(mdm_db *db, const char *dir, bool status_only, FILE *report,
                            int *napplied, mdm_err *err) __attribute__((warn_unused_result));
+
+/* The number of applied migrations into *n (the readiness probe's answer). A database
+ * never migrated fails as mdm_db_exec does, with SQLSTATE 42P01 in err. */
+mdm_status mdm_migrate_count(mdm_db *db, long long *n, mdm_err *err)
+    __attribute__((warn_unused_result));
+
+/* The latest applied migration: *version and its name (into name, cap bytes). */
+mdm_status mdm_migrate_head(mdm_db *db, long long *version, char *name, size_t cap, mdm_err *err)
+    __attribute__((warn_unused_result));
 
 /* Lower-case hex SHA-256 of data into out (65 bytes). */
 void mdm_migrate_sha256_hex(const void *data, size_t len, char out[65]);

@@ -192,3 +192,17 @@ mdm_status mdm_outbox_read(mdm_db *db, int64_t after, int limit, json_t **events
     *events = arr;
     return MDM_OK;
 }
+
+static const mdm_db_stmt stmt_head = {"outbox_head",
+                                      "SELECT coalesce(max(seq), 0) AS seq FROM outbox", 0};
+
+mdm_status mdm_outbox_head(mdm_db *db, int64_t *seq, mdm_err *err)
+{
+    PGresult *res = NULL;
+    mdm_status st = mdm_db_exec(db, &stmt_head, NULL, &res, err);
+    if (st != MDM_OK)
+        return st;
+    *seq = mdm_db_get_ll(res, 0, "seq", 0);
+    PQclear(res);
+    return MDM_OK;
+}

@@ -64,4 +64,9 @@ mdm_status mdm_outbox_lock_writer(mdm_db *db, mdm_err *err) __attribute__((warn_
 mdm_status mdm_outbox_read(mdm_db *db, int64_t after, int limit, json_t **events, int64_t *next,
                            mdm_err *err) __attribute__((warn_unused_result));
 
+/* The highest committed outbox seq (0: none), a cheap index probe for long polls,
+ * which only need to know that something beyond their cursor may have arrived. */
+mdm_status mdm_outbox_head(mdm_db *db, int64_t *seq, mdm_err *err)
+    __attribute__((warn_unused_result));
+
 #endif

@@ -888,7 +888,7 @@ static const char *first_of(const json_t *golden, const char *list, const char *
     return json_string_value(json_object_get(item, field));
 }
 
-mdm_status mdm_query_export(mdm_db *db, const char *format, FILE *f, long *count, mdm_err *err)
+static mdm_status export_rows(mdm_db *db, const char *format, FILE *f, long *count, mdm_err *err)
 {
     bool csv;
     if (format && !strcmp(format, "csv"))
@@ -972,4 +972,18 @@ mdm_status mdm_query_export(mdm_db *db, const char *format, FILE *f, long *count
     if (ferror(f))
         return mdm_err_set(err, MDM_EIO, "cannot write the export");
     return MDM_OK;
+}
+
+mdm_status mdm_query_export(mdm_db *db, const char *format, FILE *f, long *count, mdm_err *err)
+{
+    /* one snapshot for the whole export */
+    mdm_status st = mdm_db_command(db, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err);
+    if (st == MDM_OK)
+        st = export_rows(db, format, f, count, err);
+    if (st == MDM_OK)
+        return mdm_db_command(db, "COMMIT", err);
+    mdm_err ignored;
+    if (mdm_db_command(db, "ROLLBACK", &ignored) != MDM_OK)
+        mdm_log(MDM_LOG_DEBUG, "event=export_rollback_failed msg=\"%s\"", ignored.msg);
+    return st;
 }

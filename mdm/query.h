@@ -123,7 +123,9 @@ mdm_status mdm_query_match(mdm_db *db, const mdm_engine *ctx, const char *source
  * {"id", "version", "golden", "xrefs": [{"source", "source_key"}]} per line) or CSV
  * (flat columns: id, version, first_name, last_name, birth_date, email, phone, line1,
  * city, postal_code, country, loyalty_id, xrefs "src:key|src:key"). format is "ndjson"
- * or "csv" (else MDM_EINVAL). *count (may be NULL) receives the number written. */
+ * or "csv" (else MDM_EINVAL). *count (may be NULL) receives the number written. Runs in a
+ * REPEATABLE READ READ ONLY transaction of its own (one snapshot for the whole export), so
+ * never inside the caller's. */
 mdm_status mdm_query_export(mdm_db *db, const char *format, FILE *f, long *count, mdm_err *err)
     __attribute__((warn_unused_result));
 

@@ -192,3 +192,19 @@ mdm_status mdm_sources_sync(mdm_db *db, const mdm_sources *s, int *nsynced, mdm_
         *nsynced = (int)s->n;
     return st;
 }
+
+static const mdm_db_stmt stmt_registered = {"source_registered",
+                                            "SELECT 1 FROM source_system WHERE code = $1", 1};
+
+mdm_status mdm_source_registered(mdm_db *db, const char *code, bool *exists, mdm_err *err)
+{
+    const char *p[] = {code};
+    PGresult *res = NULL;
+    *exists = false;
+    mdm_status st = mdm_db_exec(db, &stmt_registered, p, &res, err);
+    if (st != MDM_OK)
+        return st;
+    *exists = PQntuples(res) > 0;
+    PQclear(res);
+    return MDM_OK;
+}

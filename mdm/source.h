@@ -87,4 +87,9 @@ int mdm_source_trust(const mdm_source *src, const char *attr);
 mdm_status mdm_sources_sync(mdm_db *db, const mdm_sources *s, int *nsynced, mdm_err *err)
     __attribute__((warn_unused_result));
 
+/* Whether source system code is registered in the database (source_system), which is
+ * what keys and records are checked against; *exists receives the answer. */
+mdm_status mdm_source_registered(mdm_db *db, const char *code, bool *exists, mdm_err *err)
+    __attribute__((warn_unused_result));
+
 #endif
