@@ -124,10 +124,11 @@ format:
 	clang-format -i $(FORMAT_FILES)
 # deps-check reads the release objects: dependencies point down the layers, and the files
 # of common/, mdm/ and stewardship/ never depend on each other in a circle; sql-check: api/
-# runs no SQL.
+# runs no SQL; owner-check: tables are written by their owners (docs/ARCHITECTURE.md).
 lint: $(LIBOBJ_REL) build/rel/obj/api/main.o
 	scripts/deps-check.sh --acyclic "common mdm stewardship" build/rel/obj
 	scripts/sql-check.sh
+	scripts/owner-check.sh
 	clang-format --dry-run -Werror $(FORMAT_FILES)
 	clang-tidy --quiet $(SRC) -- -std=c11 $(CPPFLAGS)
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \

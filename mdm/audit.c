@@ -712,3 +712,15 @@ mdm_status mdm_audit_record(mdm_db *db, const char *actor, const char *role, con
     record_ctx c = {actor, role, action, target, reason, before, after};
     return mdm_db_run_tx(db, "audit_record", record_tx, &c, err);
 }
+
+/* ---- erasure (mdm/subject.c) ------------------------------------------------------- */
+
+static const mdm_db_stmt stmt_audit_erase = {
+    "subject_erase_audit_personal",
+    "DELETE FROM audit_personal WHERE entity_ids && $1::bigint[] OR record_ids && $2::bigint[]", 2};
+
+mdm_status mdm_audit_erase(mdm_db *db, const char *entities, const char *records, mdm_err *err)
+{
+    const char *params[] = {entities, records};
+    return mdm_db_exec(db, &stmt_audit_erase, params, NULL, err);
+}

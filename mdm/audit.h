@@ -134,4 +134,10 @@ mdm_status mdm_audit_verify(mdm_db *db, mdm_audit_check *out, json_t **problems,
  * canonical text above; out receives 64 hex digits and a NUL. Exposed for tests. */
 void mdm_audit_row_hash(const char *const fields[10], char out[65]);
 
+/* Erasure (mdm/subject.h), inside its transaction: deletes the personal values
+ * (audit_personal) linked to the entities or the records (PostgreSQL bigint[] literals);
+ * the chained rows keep their reference and salted hash, and still verify. */
+mdm_status mdm_audit_erase(mdm_db *db, const char *entities, const char *records, mdm_err *err)
+    __attribute__((warn_unused_result));
+
 #endif

@@ -1485,3 +1485,31 @@ mdm_status mdm_consent_record_audited(mdm_db *db, const char *source, const char
     *result = c.result;
     return MDM_OK;
 }
+
+/* ---- erasure (mdm/subject.c) ------------------------------------------------------- */
+
+static const mdm_db_stmt stmt_consent_erase_records = {
+    "subject_erase_consent",
+    "UPDATE consent_event c SET contact_point = CASE WHEN c.contact_point IS NULL THEN NULL "
+    "ELSE '[erased]' END, evidence = CASE WHEN c.evidence IS NULL THEN NULL ELSE '[erased]' END "
+    "FROM source_record r WHERE r.id = ANY($1::bigint[]) AND c.source = r.source "
+    "AND c.source_key = r.source_key",
+    1};
+
+mdm_status mdm_consent_erase_records(mdm_db *db, const char *records, mdm_err *err)
+{
+    const char *params[] = {records};
+    return mdm_db_exec(db, &stmt_consent_erase_records, params, NULL, err);
+}
+
+/* ---- erasure (mdm/subject.c) ------------------------------------------------------- */
+
+static const mdm_db_stmt stmt_consent_erase_entities = {
+    "subject_erase_consent_state", "DELETE FROM consent_state WHERE entity_id = ANY($1::bigint[])",
+    1};
+
+mdm_status mdm_consent_erase_entities(mdm_db *db, const char *entities, mdm_err *err)
+{
+    const char *params[] = {entities};
+    return mdm_db_exec(db, &stmt_consent_erase_entities, params, NULL, err);
+}

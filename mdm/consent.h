@@ -167,4 +167,14 @@ bool mdm_consent_parse_time(const char *s, int64_t *usec, char canon[32]);
  * (common/csvout.h: mdm_csvout_field). NULL appends nothing (an empty field). */
 void mdm_consent_csv_field(mdm_buf *buf, const char *s);
 
+/* Erasure (mdm/subject.h), inside its transaction: the contact points and evidence of
+ * the consent events of the records (a PostgreSQL bigint[] literal) become "[erased]". */
+mdm_status mdm_consent_erase_records(mdm_db *db, const char *records, mdm_err *err)
+    __attribute__((warn_unused_result));
+
+/* Erasure (mdm/subject.h), inside its transaction: deletes the last emitted consent state
+ * of the entities (a PostgreSQL bigint[] literal). */
+mdm_status mdm_consent_erase_entities(mdm_db *db, const char *entities, mdm_err *err)
+    __attribute__((warn_unused_result));
+
 #endif

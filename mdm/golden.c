@@ -888,3 +888,172 @@ mdm_status mdm_golden_last_event(mdm_db *db, long long *id, mdm_err *err)
     PQclear(res);
     return MDM_OK;
 }
+
+/* ---- erasure (mdm/subject.c) ------------------------------------------------------- */
+
+static const mdm_db_stmt stmt_golden_erase_events = {
+    "subject_erase_links",
+    "UPDATE link_event SET details = NULL, reason = NULL WHERE entity_id = ANY($1::bigint[]) "
+    "OR other_entity_id = ANY($1::bigint[]) OR record_id = ANY($2::bigint[])",
+    2};
+
+mdm_status mdm_golden_erase_events(mdm_db *db, const char *entities, const char *records,
+                                   mdm_err *err)
+{
+    const char *params[] = {entities, records};
+    return mdm_db_exec(db, &stmt_golden_erase_events, params, NULL, err);
+}
+
+static const mdm_db_stmt golden_erase_values_stmts[] = {
+    {"subject_erase_values", "DELETE FROM golden_value WHERE entity_id = ANY($1::bigint[])", 1},
+    {"subject_erase_pins", "DELETE FROM golden_pin WHERE entity_id = ANY($1::bigint[])", 1},
+    {"subject_erase_versions",
+     "UPDATE entity_version SET golden = '{}' WHERE entity_id = ANY($1::bigint[])", 1},
+    {"subject_erase_golden",
+     "UPDATE entity SET golden = '{}', updated_at = now() WHERE id = ANY($1::bigint[])", 1},
+};
+
+mdm_status mdm_golden_erase_values(mdm_db *db, const char *entities, mdm_err *err)
+{
+    const char *params[] = {entities};
+    for (size_t i = 0; i < sizeof golden_erase_values_stmts / sizeof *golden_erase_values_stmts;
+         i++) {
+        mdm_status st = mdm_db_exec(db, &golden_erase_values_stmts[i], params, NULL, err);
+        if (st != MDM_OK)
+            return st;
+    }
+    return MDM_OK;
+}
+
+static const mdm_db_stmt stmt_golden_erase_snapshots = {
+    "subject_erase_snapshots",
+    "UPDATE merge_snapshot SET before = '{\"erased\": true}', reason = NULL "
+    "WHERE survivor_id = ANY($1::bigint[]) OR retired_id = ANY($1::bigint[])",
+    1};
+
+mdm_status mdm_golden_erase_snapshots(mdm_db *db, const char *entities, mdm_err *err)
+{
+    const char *params[] = {entities};
+    return mdm_db_exec(db, &stmt_golden_erase_snapshots, params, NULL, err);
+}
+
+static const mdm_db_stmt stmt_erase_mark = {
+    "subject_mark",
+    "UPDATE entity SET status = 'erased', version = version + 1, updated_at = now() "
+    "WHERE id = $1::bigint RETURNING version",
+    1};
+static const mdm_db_stmt stmt_erase_version = {
+    "subject_version",
+    "INSERT INTO entity_version (entity_id, version, golden, reason) "
+    "VALUES ($1::bigint, $2::int, '{}', 'erase')",
+    2};
+static const mdm_db_stmt stmt_erase_link = {
+    "subject_link_erase",
+    "INSERT INTO link_event (action, method, entity_id, actor, details) "
+    "VALUES ('erase', 'manual', $1::bigint, $2, jsonb_build_object('tombstone_id', $3::bigint))",
+    3};
+
+mdm_status mdm_golden_mark_erased(mdm_db *db, int64_t id, int *version, mdm_err *err)
+{
+    char ids[24], ver[16];
+    ID(ids, id);
+    const char *one[] = {ids};
+    PGresult *res = NULL;
+    mdm_status st = mdm_db_exec(db, &stmt_erase_mark, one, &res, err);
+    if (st != MDM_OK)
+        return st;
+    *version = (int)mdm_db_get_ll(res, 0, "version", 1);
+    PQclear(res);
+    snprintf(ver, sizeof ver, "%d", *version);
+    const char *p_ver[] = {ids, ver};
+    return mdm_db_exec(db, &stmt_erase_version, p_ver, NULL, err);
+}
+
+mdm_status mdm_golden_erase_event(mdm_db *db, int64_t id, const char *actor, int64_t tombstone_id,
+                                  mdm_err *err)
+{
+    char ids[24], tombs[24];
+    ID(ids, id);
+    ID(tombs, tombstone_id);
+    const char *p_link[] = {ids, actor, tombs};
+    return mdm_db_exec(db, &stmt_erase_link, p_link, NULL, err);
+}
+
+/* ---- pins and merge snapshots (stewardship/merge.c) ---------------------------------- */
+
+static const mdm_db_stmt stmt_pin_put = {
+    "merge_pin_put",
+    "INSERT INTO golden_pin (entity_id, attr, value, actor, reason) VALUES ($1, $2, $3::jsonb, $4,"
+    " $5) ON CONFLICT (entity_id, attr) DO UPDATE SET value = EXCLUDED.value,"
+    " actor = EXCLUDED.actor, reason = EXCLUDED.reason, created_at = now()",
+    5};
+
+static const mdm_db_stmt stmt_pin_del = {
+    "merge_pin_del", "DELETE FROM golden_pin WHERE entity_id = $1 AND attr = $2", 2};
+
+static const mdm_db_stmt stmt_pins_restore = {
+    "merge_pins_restore",
+    "INSERT INTO golden_pin (entity_id, attr, value, actor, reason, created_at)"
+    " SELECT $1, p.attr, p.value, p.actor, p.reason, p.created_at"
+    " FROM jsonb_to_recordset($2::jsonb) AS p(attr text, value jsonb, actor text, reason text,"
+    "   created_at timestamptz)"
+    " ON CONFLICT (entity_id, attr) DO UPDATE SET value = EXCLUDED.value, actor = EXCLUDED.actor,"
+    "   reason = EXCLUDED.reason, created_at = EXCLUDED.created_at",
+    2};
+
+/* pins the survivor inherited from the retired entity at the merge: the retired
+ * entity's pre-merge pins ($2) the survivor did not have itself ($3) */
+static const mdm_db_stmt stmt_pins_drop_inherited = {
+    "merge_pins_drop_inherited",
+    "DELETE FROM golden_pin g USING jsonb_to_recordset($2::jsonb) AS r(attr text, value jsonb,"
+    "   created_at timestamptz)"
+    " WHERE g.entity_id = $1 AND g.attr = r.attr AND g.value = r.value"
+    "   AND g.created_at = r.created_at"
+    "   AND NOT EXISTS (SELECT 1 FROM jsonb_to_recordset($3::jsonb) AS s(attr text) WHERE"
+    "     s.attr = r.attr)",
+    3};
+
+static const mdm_db_stmt stmt_snapshot_done = {
+    "merge_snapshot_done",
+    "UPDATE merge_snapshot SET undone_at = now(), undone_by = $2 WHERE id = $1", 2};
+
+mdm_status mdm_golden_pin_put(mdm_db *db, int64_t entity_id, const char *attr, const char *value,
+                              const char *actor, const char *reason, mdm_err *err)
+{
+    char ids[32];
+    ID(ids, entity_id);
+    const char *pp[] = {ids, attr, value, actor, reason};
+    return mdm_db_exec(db, &stmt_pin_put, pp, NULL, err);
+}
+
+mdm_status mdm_golden_pin_del(mdm_db *db, int64_t entity_id, const char *attr, mdm_err *err)
+{
+    char ids[32];
+    ID(ids, entity_id);
+    const char *pg[] = {ids, attr};
+    return mdm_db_exec(db, &stmt_pin_del, pg, NULL, err);
+}
+
+mdm_status mdm_golden_pins_restore(mdm_db *db, const char *entity_id, const char *pins,
+                                   mdm_err *err)
+{
+    const char *pp[] = {entity_id, pins};
+    return mdm_db_exec(db, &stmt_pins_restore, pp, NULL, err);
+}
+
+mdm_status mdm_golden_pins_drop_inherited(mdm_db *db, const char *entity_id,
+                                          const char *retired_pins, const char *own_pins,
+                                          mdm_err *err)
+{
+    const char *pd[] = {entity_id, retired_pins, own_pins};
+    return mdm_db_exec(db, &stmt_pins_drop_inherited, pd, NULL, err);
+}
+
+mdm_status mdm_golden_snapshot_undone(mdm_db *db, int64_t snapshot_id, const char *actor,
+                                      mdm_err *err)
+{
+    char snaps[32];
+    ID(snaps, snapshot_id);
+    const char *pu[] = {snaps, actor};
+    return mdm_db_exec(db, &stmt_snapshot_done, pu, NULL, err);
+}

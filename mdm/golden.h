@@ -127,4 +127,51 @@ mdm_status mdm_golden_lock(mdm_db *db, int64_t *id, mdm_err *err)
 mdm_status mdm_golden_last_event(mdm_db *db, long long *id, mdm_err *err)
     __attribute__((warn_unused_result));
 
+/* Erasure (mdm/subject.h), inside its transaction: details and reasons of the link events
+ * naming the entities or the records (PostgreSQL bigint[] literals) are removed. */
+mdm_status mdm_golden_erase_events(mdm_db *db, const char *entities, const char *records,
+                                   mdm_err *err) __attribute__((warn_unused_result));
+
+/* Erasure (mdm/subject.h), inside its transaction: the golden values and pins of the
+ * entities (a PostgreSQL bigint[] literal) are deleted, their golden records and versions
+ * emptied. */
+mdm_status mdm_golden_erase_values(mdm_db *db, const char *entities, mdm_err *err)
+    __attribute__((warn_unused_result));
+
+/* Erasure (mdm/subject.h), inside its transaction: the merge snapshots of the entities (a
+ * PostgreSQL bigint[] literal) lose their contents and reasons. */
+mdm_status mdm_golden_erase_snapshots(mdm_db *db, const char *entities, mdm_err *err)
+    __attribute__((warn_unused_result));
+
+/* Erasure (mdm/subject.h), inside its transaction: marks entity id erased (its version
+ * goes up by one, *version receives it) and writes that version, empty. */
+mdm_status mdm_golden_mark_erased(mdm_db *db, int64_t id, int *version, mdm_err *err)
+    __attribute__((warn_unused_result));
+
+/* Erasure: the "erase" link event of entity id by actor, naming the tombstone. */
+mdm_status mdm_golden_erase_event(mdm_db *db, int64_t id, const char *actor, int64_t tombstone_id,
+                                  mdm_err *err) __attribute__((warn_unused_result));
+
+/* Steward pins (golden_pin), inside the caller's transaction, which holds the entity's
+ * lock (stewardship/merge.c): value is the pinned value as JSON text; reason may be NULL. */
+mdm_status mdm_golden_pin_put(mdm_db *db, int64_t entity_id, const char *attr, const char *value,
+                              const char *actor, const char *reason, mdm_err *err)
+    __attribute__((warn_unused_result));
+mdm_status mdm_golden_pin_del(mdm_db *db, int64_t entity_id, const char *attr, mdm_err *err)
+    __attribute__((warn_unused_result));
+
+/* Unmerge (stewardship/merge.c): gives entity_id (text) back the pins of a merge snapshot
+ * (pins: a JSON array of {attr, value, actor, reason, created_at}), and drops from it the
+ * retired entity's pre-merge pins (retired_pins) it inherited at the merge, those it did
+ * not hold itself (own_pins, the same layout). */
+mdm_status mdm_golden_pins_restore(mdm_db *db, const char *entity_id, const char *pins,
+                                   mdm_err *err) __attribute__((warn_unused_result));
+mdm_status mdm_golden_pins_drop_inherited(mdm_db *db, const char *entity_id,
+                                          const char *retired_pins, const char *own_pins,
+                                          mdm_err *err) __attribute__((warn_unused_result));
+
+/* Marks merge snapshot snapshot_id undone by actor (an unmerge restored it). */
+mdm_status mdm_golden_snapshot_undone(mdm_db *db, int64_t snapshot_id, const char *actor,
+                                      mdm_err *err) __attribute__((warn_unused_result));
+
 #endif

@@ -17,9 +17,10 @@
 #include "mdm/bulk.h"
 #include "mdm/golden.h"
 #include "mdm/locks.h"
+#include "mdm/reject.h"
 #include "mdm/resolve.h"
-#include "mdm/subject.h"
 #include "mdm/survive.h"
+#include "mdm/tombstone.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -114,13 +115,6 @@ static const mdm_db_stmt stmt_delete = {
     "SELECT id, version, 'delete', source_updated_at, $3 FROM r RETURNING record_id",
     3};
 
-static const mdm_db_stmt stmt_reject = {
-    "ingest_reject",
-    "INSERT INTO record_reject (source, source_key, payload, reasons, payload_hash) "
-    "VALUES ($1, $2, $3, $4::jsonb, $5) ON CONFLICT (source, payload_hash) DO UPDATE "
-    "SET received_at = now(), reasons = EXCLUDED.reasons, status = 'open' RETURNING id",
-    5};
-
 typedef struct ingest_job {
     const mdm_engine *ctx;
     const char *source;
@@ -154,7 +148,7 @@ static mdm_status ingest_tx(mdm_db *db, void *arg, mdm_err *err)
     mdm_db_call calls[3] = {{.stmt = &stmt_lock_key, .params = lp}};
     size_t ncalls = 1;
     if (!del)
-        mdm_subject_reingest_call(ep, &calls[ncalls++]);
+        mdm_tombstone_reingest_call(ep, &calls[ncalls++]);
     calls[ncalls++] = (mdm_db_call){.stmt = &stmt_current, .params = cp};
     mdm_status st = mdm_db_exec_pipeline(db, calls, ncalls, err);
     free(lockkey);
@@ -163,11 +157,11 @@ static mdm_status ingest_tx(mdm_db *db, void *arg, mdm_err *err)
     PGresult *res = calls[ncalls - 1].res;
 
     /* a key of an erased subject: flagged in record_reject and refused, so that a stale
-     * copy never silently re-creates the person (mdm/subject.h) */
+     * copy never silently re-creates the person (mdm/tombstone.h) */
     if (!del) {
         bool erased_key = false;
-        st = mdm_subject_reingest_finish(db, calls[1].res, j->source, j->key, &erased_key, NULL,
-                                         &out->reject_id, err);
+        st = mdm_tombstone_reingest_finish(db, calls[1].res, j->source, j->key, &erased_key, NULL,
+                                           &out->reject_id, err);
         PQclear(calls[1].res);
         if (st != MDM_OK || erased_key) {
             PQclear(res);
@@ -283,28 +277,6 @@ out_free:
     return st;
 }
 
-static mdm_status store_reject(mdm_db *db, const char *source, const char *key, const char *payload,
-                               const json_t *reasons, int64_t *id, mdm_err *err)
-{
-    char hash[65];
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int n = 0;
-    EVP_Digest(payload, strlen(payload), md, &n, EVP_sha256(), NULL);
-    for (unsigned i = 0; i < 32; i++)
-        snprintf(hash + 2 * (size_t)i, 3, "%02x", md[i]);
-    char *r = json_dumps(reasons, JSON_COMPACT);
-    const char *p[5] = {source, key, payload, r, hash};
-    PGresult *res = NULL;
-    mdm_status st = mdm_db_exec(db, &stmt_reject, p, &res, err);
-    free(r);
-    if (st == MDM_OK) {
-        if (id)
-            *id = mdm_db_get_ll(res, 0, "id", 0);
-        PQclear(res);
-    }
-    return st;
-}
-
 /* mdm_ingest and mdm_ingest_retry: a retry gives records without a source time of their
  * own default_time, and leaves a renewed refusal to its caller (store_rejects false). */
 static mdm_status ingest_one(mdm_db *db, const mdm_engine *ctx, const char *source,
@@ -333,8 +305,8 @@ static mdm_status ingest_one(mdm_db *db, const mdm_engine *ctx, const char *sour
             k = json_object_get(record, "source_key");
         bool bad;
         char *key = mdm_canon_scalar_text(k, &bad);
-        st = store_rejects ? store_reject(db, source, key, payload ? payload : "null", errors,
-                                          &out->reject_id, err)
+        st = store_rejects ? mdm_reject_store(db, source, key, payload ? payload : "null", errors,
+                                              &out->reject_id, err)
                            : MDM_OK;
         free(key);
         free(payload);
@@ -362,8 +334,8 @@ static mdm_status ingest_one(mdm_db *db, const mdm_engine *ctx, const char *sour
         json_t *reasons = json_pack("[{s:s, s:s, s:s}]", "pointer", err->field, "field", "consents",
                                     "reason", err->msg);
         char *payload = json_dumps(record, JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS);
-        st = store_rejects ? store_reject(db, source, j.key, payload ? payload : "null", reasons,
-                                          &out->reject_id, err)
+        st = store_rejects ? mdm_reject_store(db, source, j.key, payload ? payload : "null",
+                                              reasons, &out->reject_id, err)
                            : MDM_OK;
         free(payload);
         json_decref(canon); /* j.key points into it */
@@ -657,7 +629,7 @@ typedef struct load_chunk {
 
 /* Rows (other than deletes) whose key belongs to an erased subject leave the staging
  * table before anything is applied and are flagged in record_reject, the same rule and
- * row as mdm_subject_check_reingest (newest tombstone; the payload, personal data, is
+ * row as mdm_tombstone_check_reingest (newest tombstone; the payload, personal data, is
  * withheld; file and line say where the copy came from). One statement per chunk; the
  * tombstone lookup per staged key goes through the GIN index on key_hashes ("id + 0":
  * ordering by the bare id lets the planner walk the primary key backwards through every
@@ -800,7 +772,7 @@ static mdm_status load_tx(mdm_db *db, void *arg, mdm_err *err)
     }
     for (size_t i = 0; i < c->nrejects; i++) {
         reject_row *rj = &c->rejects[i];
-        if ((st = store_reject(db, c->source, rj->key, rj->payload, rj->reasons, NULL, err)) !=
+        if ((st = mdm_reject_store(db, c->source, rj->key, rj->payload, rj->reasons, NULL, err)) !=
             MDM_OK)
             return st;
     }
@@ -1045,4 +1017,33 @@ mdm_status mdm_ingest_load(mdm_db *db, const mdm_engine *ctx, const char *source
     free(rows);
     reader_close(&rd);
     return st;
+}
+
+/* ---- erasure (mdm/subject.c) ------------------------------------------------------- */
+
+static const mdm_db_stmt ingest_erase_stmts[] = {
+    {"subject_erase_history_row",
+     "INSERT INTO source_record_history (record_id, version, change) "
+     "SELECT id, version + 1, 'erase' FROM source_record WHERE id = ANY($1::bigint[])",
+     1},
+    {"subject_erase_history",
+     "UPDATE source_record_history SET raw = NULL, normalized = NULL, content_hash = NULL "
+     "WHERE record_id = ANY($1::bigint[])",
+     1},
+    {"subject_erase_records",
+     "UPDATE source_record SET raw = '{}', normalized = '{}', content_hash = 'erased', "
+     "erased = true, deleted = true, version = version + 1 WHERE id = ANY($1::bigint[])",
+     1},
+    {"subject_erase_pending", "DELETE FROM record_pending WHERE record_id = ANY($1::bigint[])", 1},
+};
+
+mdm_status mdm_ingest_erase(mdm_db *db, const char *records, mdm_err *err)
+{
+    const char *params[] = {records};
+    for (size_t i = 0; i < sizeof ingest_erase_stmts / sizeof *ingest_erase_stmts; i++) {
+        mdm_status st = mdm_db_exec(db, &ingest_erase_stmts[i], params, NULL, err);
+        if (st != MDM_OK)
+            return st;
+    }
+    return MDM_OK;
 }

@@ -120,10 +120,16 @@ typedef struct mdm_load_stats {
  * record_reject with the file line in the payload. A row (other than a delete) whose key
  * belongs to an erased subject is refused and flagged in record_reject (reason
  * "erased_subject", tombstone id, file and line; the payload is withheld), the same rule
- * as mdm_subject_check_reingest, checked for the whole chunk by one statement. progress
+ * as mdm_tombstone_check_reingest, checked for the whole chunk by one statement. progress
  * (may be NULL) gets one line per chunk. */
 mdm_status mdm_ingest_load(mdm_db *db, const mdm_engine *ctx, const char *source, const char *path,
                            const char *format, int chunk_rows, FILE *progress,
                            mdm_load_stats *stats, mdm_err *err) __attribute__((warn_unused_result));
+
+/* Erasure (mdm/subject.h), inside its transaction: the records (a PostgreSQL bigint[]
+ * literal) get an "erase" history row, their raw and normalized copies are scrubbed from
+ * source_record and its history (marked erased and deleted), and they leave record_pending. */
+mdm_status mdm_ingest_erase(mdm_db *db, const char *records, mdm_err *err)
+    __attribute__((warn_unused_result));
 
 #endif

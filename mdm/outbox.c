@@ -206,3 +206,15 @@ mdm_status mdm_outbox_head(mdm_db *db, int64_t *seq, mdm_err *err)
     PQclear(res);
     return MDM_OK;
 }
+
+/* ---- erasure (mdm/subject.c) ------------------------------------------------------- */
+
+static const mdm_db_stmt stmt_outbox_erase = {
+    "subject_erase_outbox",
+    "UPDATE outbox SET payload = '{\"erased\": true}' WHERE entity_id = ANY($1::bigint[])", 1};
+
+mdm_status mdm_outbox_erase(mdm_db *db, const char *entities, mdm_err *err)
+{
+    const char *params[] = {entities};
+    return mdm_db_exec(db, &stmt_outbox_erase, params, NULL, err);
+}

@@ -69,4 +69,9 @@ mdm_status mdm_outbox_read(mdm_db *db, int64_t after, int limit, json_t **events
 mdm_status mdm_outbox_head(mdm_db *db, int64_t *seq, mdm_err *err)
     __attribute__((warn_unused_result));
 
+/* Erasure (mdm/subject.h), inside its transaction: the payloads of the events of the
+ * entities (a PostgreSQL bigint[] literal) become {"erased": true}. */
+mdm_status mdm_outbox_erase(mdm_db *db, const char *entities, mdm_err *err)
+    __attribute__((warn_unused_result));
+
 #endif

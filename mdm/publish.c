@@ -2257,3 +2257,15 @@ mdm_status mdm_publish_metrics_text(mdm_db *db, mdm_buf *out, mdm_err *err)
     json_decref(m);
     return MDM_OK;
 }
+
+/* ---- erasure (mdm/subject.c) ------------------------------------------------------- */
+
+static const mdm_db_stmt stmt_publish_erase = {
+    "subject_erase_deliveries",
+    "UPDATE delivery SET last_response = NULL WHERE entity_id = ANY($1::bigint[])", 1};
+
+mdm_status mdm_publish_erase(mdm_db *db, const char *entities, mdm_err *err)
+{
+    const char *params[] = {entities};
+    return mdm_db_exec(db, &stmt_publish_erase, params, NULL, err);
+}

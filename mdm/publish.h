@@ -213,4 +213,9 @@ long mdm_publish_backoff_ms(const mdm_publish_opts *o, int attempts, double r);
 json_t *mdm_publish_map(const json_t *mapping, const json_t *record, const json_t *source_keys,
                         int64_t entity_id);
 
+/* Erasure (mdm/subject.h), inside its transaction: the receivers' last answers about the
+ * entities (a PostgreSQL bigint[] literal) are removed from their deliveries. */
+mdm_status mdm_publish_erase(mdm_db *db, const char *entities, mdm_err *err)
+    __attribute__((warn_unused_result));
+
 #endif

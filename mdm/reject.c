@@ -1,9 +1,12 @@
-/* Rejects: listing with filters and retry (see reject.h). */
+/* Rejects: the record_reject table (refusals stored, listed, marked after a retry, flagged
+ * for an erased subject's key, erased); the retry itself is reject_retry.c (see reject.h). */
 #include "mdm/reject.h"
+#include "mdm/reject_int.h"
 
 #include "common/log.h"
 #include "mdm/consent.h"
 
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,10 +42,7 @@ static const mdm_db_stmt stmt_refused = {
     "WHERE id = $1::bigint",
     2};
 
-/* The record of a payload: the load's {"file", "line", "record"} wrapper is opened (file
- * and line returned when asked), anything else is the record itself. NULL when the
- * payload is not JSON (withheld). New reference. */
-static json_t *payload_record(const char *payload, json_t **file, json_t **line)
+json_t *mdm_reject_payload_record(const char *payload, json_t **file, json_t **line)
 {
     json_t *p = json_loads(payload, JSON_DECODE_ANY, NULL);
     if (!p)
@@ -106,7 +106,7 @@ static json_t *row_json(const PGresult *res, int i)
 {
     const char *payload = mdm_db_get(res, i, "payload", "");
     json_t *file = NULL, *line = NULL;
-    json_t *rec = payload_record(payload, &file, &line);
+    json_t *rec = mdm_reject_payload_record(payload, &file, &line);
     json_t *reasons = json_loads(mdm_db_get(res, i, "reasons", "[]"), 0, NULL);
     long long rid = mdm_db_get_ll(res, i, "record_id", 0);
     json_t *o = json_pack(
@@ -150,86 +150,98 @@ mdm_status mdm_reject_list(mdm_db *db, const mdm_reject_filter *f, json_t **rows
     return MDM_OK;
 }
 
-/* Retries one reject (row i of res). */
-static mdm_status retry_one(mdm_db *db, const mdm_engine *ctx, const PGresult *res, int i,
-                            const char *actor, mdm_reject_retry_stats *stats, mdm_err *err)
+mdm_status mdm_reject_page(mdm_db *db, const mdm_reject_filter *f, int want, PGresult **res,
+                           mdm_err *err)
 {
-    const char *id = mdm_db_get(res, i, "id", "0");
-    const char *source = mdm_db_get(res, i, "source", "");
-    json_t *rec = payload_record(mdm_db_get(res, i, "payload", ""), NULL, NULL);
-    if (!rec || !json_is_object(rec)) {
-        json_decref(rec);
-        stats->skipped++;
-        return MDM_OK;
-    }
-    mdm_ingest_result r = {0};
-    mdm_err ierr = {0};
-    mdm_status st = mdm_ingest_retry(
-        db, ctx, source, rec, mdm_db_get(res, i, "first_received_at", NULL), actor, &r, &ierr);
-    json_decref(rec);
-    if (st == MDM_ENOTFOUND) {
-        /* the source is no longer configured */
-        stats->skipped++;
-        mdm_ingest_result_clear(&r);
-        return MDM_OK;
-    }
-    if (st != MDM_OK) {
-        if (err)
-            *err = ierr;
-        mdm_ingest_result_clear(&r);
+    list_params p;
+    mdm_status st = make_params(f, want, &p, err);
+    if (st != MDM_OK)
         return st;
-    }
-    if (r.decision == MDM_DECISION_REJECTED) {
-        char *reasons = json_dumps(r.errors ? r.errors : json_array(), JSON_COMPACT);
-        const char *p[2] = {id, reasons};
-        st = mdm_db_exec(db, &stmt_refused, p, NULL, err);
-        free(reasons);
-        stats->refused++;
-    } else {
-        char rid[24];
-        snprintf(rid, sizeof rid, "%lld", (long long)r.record_id);
-        const char *p[2] = {id, rid};
-        st = mdm_db_exec(db, &stmt_accepted, p, NULL, err);
-        stats->accepted++;
-        mdm_log(MDM_LOG_INFO, "event=reject_retried reject_id=%s record_id=%s decision=%s", id, rid,
-                mdm_decision_name(r.decision));
-    }
-    mdm_ingest_result_clear(&r);
+    return mdm_db_exec(db, &stmt_list, p.v, res, err);
+}
+
+mdm_status mdm_reject_mark_accepted(mdm_db *db, const char *id, int64_t record_id, mdm_err *err)
+{
+    char rid[24];
+    snprintf(rid, sizeof rid, "%lld", (long long)record_id);
+    const char *p[2] = {id, rid};
+    return mdm_db_exec(db, &stmt_accepted, p, NULL, err);
+}
+
+mdm_status mdm_reject_mark_refused(mdm_db *db, const char *id, const json_t *reasons, mdm_err *err)
+{
+    char *r = json_dumps(reasons, JSON_COMPACT);
+    const char *p[2] = {id, r};
+    mdm_status st = mdm_db_exec(db, &stmt_refused, p, NULL, err);
+    free(r);
     return st;
 }
 
-mdm_status mdm_reject_retry(mdm_db *db, const mdm_engine *ctx, const mdm_reject_filter *f,
-                            const char *actor, mdm_reject_retry_stats *stats, mdm_err *err)
+/* ---- refusals ------------------------------------------------------------------------ */
+
+static const mdm_db_stmt stmt_store = {
+    "ingest_reject",
+    "INSERT INTO record_reject (source, source_key, payload, reasons, payload_hash) "
+    "VALUES ($1, $2, $3, $4::jsonb, $5) ON CONFLICT (source, payload_hash) DO UPDATE "
+    "SET received_at = now(), reasons = EXCLUDED.reasons, status = 'open' RETURNING id",
+    5};
+
+mdm_status mdm_reject_store(mdm_db *db, const char *source, const char *key, const char *payload,
+                            const json_t *reasons, int64_t *id, mdm_err *err)
 {
-    memset(stats, 0, sizeof *stats);
-    mdm_reject_filter page = *f;
-    page.status = "open";
-    page.after = 0;
-    long max = f->limit > 0 ? f->limit : -1;
-    for (;;) {
-        int want = 200;
-        if (max >= 0 && max - stats->tried < want)
-            want = (int)(max - stats->tried);
-        if (want <= 0)
-            break;
-        list_params p;
-        mdm_status st = make_params(&page, want, &p, err);
-        if (st != MDM_OK)
-            return st;
-        PGresult *res = NULL;
-        if ((st = mdm_db_exec(db, &stmt_list, p.v, &res, err)) != MDM_OK)
-            return st;
-        int n = PQntuples(res);
-        for (int i = 0; i < n && st == MDM_OK; i++) {
-            stats->tried++;
-            page.after = mdm_db_get_ll(res, i, "id", 0);
-            st = retry_one(db, ctx, res, i, actor, stats, err);
-        }
+    char hash[65];
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    EVP_Digest(payload, strlen(payload), md, &n, EVP_sha256(), NULL);
+    for (unsigned i = 0; i < 32; i++)
+        snprintf(hash + 2 * (size_t)i, 3, "%02x", md[i]);
+    char *r = json_dumps(reasons, JSON_COMPACT);
+    const char *p[5] = {source, key, payload, r, hash};
+    PGresult *res = NULL;
+    mdm_status st = mdm_db_exec(db, &stmt_store, p, &res, err);
+    free(r);
+    if (st == MDM_OK) {
+        if (id)
+            *id = mdm_db_get_ll(res, 0, "id", 0);
         PQclear(res);
-        if (st != MDM_OK)
-            return st;
-        if (n < want)
-            break;
     }
+    return st;
+}
+
+static const mdm_db_stmt stmt_flag = {
+    "subject_flag_reingest",
+    "INSERT INTO record_reject (source, source_key, payload, reasons) VALUES ($1, $2, "
+    "'(withheld: the key belongs to an erased subject)', jsonb_build_array(jsonb_build_object("
+    "'field', '/source_key', 'reason', 'erased_subject', 'tombstone_id', $3::bigint))) "
+    "RETURNING id",
+    3};
+
+mdm_status mdm_reject_flag_erased(mdm_db *db, const char *source, const char *source_key,
+                                  int64_t tombstone_id, int64_t *id, mdm_err *err)
+{
+    char tombs[24];
+    snprintf(tombs, sizeof tombs, "%lld", (long long)tombstone_id);
+    const char *params[] = {source, source_key, tombs};
+    PGresult *flag = NULL;
+    mdm_status st = mdm_db_exec(db, &stmt_flag, params, &flag, err);
+    if (st != MDM_OK)
+        return st;
+    if (id)
+        *id = mdm_db_get_ll(flag, 0, "id", 0);
+    PQclear(flag);
     return MDM_OK;
+}
+
+/* ---- erasure (mdm/subject.c) ------------------------------------------------------- */
+
+static const mdm_db_stmt stmt_reject_erase = {
+    "subject_erase_rejects",
+    "DELETE FROM record_reject x USING source_record r WHERE r.id = ANY($1::bigint[]) "
+    "AND x.source = r.source AND x.source_key = r.source_key",
+    1};
+
+mdm_status mdm_reject_erase(mdm_db *db, const char *records, mdm_err *err)
+{
+    const char *params[] = {records};
+    return mdm_db_exec(db, &stmt_reject_erase, params, NULL, err);
 }

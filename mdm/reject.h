@@ -16,7 +16,7 @@
 
 #include "common/err.h"
 #include "mdm/db.h"
-#include "mdm/ingest.h"
+#include "mdm/engine.h"
 
 #include <jansson.h>
 #include <stdint.h>
@@ -50,6 +50,26 @@ typedef struct mdm_reject_retry_stats {
  * id order, one transaction per record (mdm_ingest_retry). */
 mdm_status mdm_reject_retry(mdm_db *db, const mdm_engine *ctx, const mdm_reject_filter *f,
                             const char *actor, mdm_reject_retry_stats *stats, mdm_err *err)
+    __attribute__((warn_unused_result));
+
+/* Erasure (mdm/subject.h), inside its transaction: deletes the refused versions of the
+ * records (a PostgreSQL bigint[] literal), matched by source and key. */
+mdm_status mdm_reject_erase(mdm_db *db, const char *records, mdm_err *err)
+    __attribute__((warn_unused_result));
+
+/* Stores a refused record of source (key may be NULL): payload as sent, reasons (a JSON
+ * array of field-level reasons). The same payload refused again is one row, reopened with
+ * the new reasons. *id (may be NULL) receives the row's id. Inside the caller's
+ * transaction. */
+mdm_status mdm_reject_store(mdm_db *db, const char *source, const char *key, const char *payload,
+                            const json_t *reasons, int64_t *id, mdm_err *err)
+    __attribute__((warn_unused_result));
+
+/* Flags a record sent under the key of an erased subject (mdm/subject.h): a reject with
+ * the payload withheld, reason erased_subject and the tombstone id. *id (may be NULL)
+ * receives the row's id. Inside the caller's transaction. */
+mdm_status mdm_reject_flag_erased(mdm_db *db, const char *source, const char *source_key,
+                                  int64_t tombstone_id, int64_t *id, mdm_err *err)
     __attribute__((warn_unused_result));
 
 #endif

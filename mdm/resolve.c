@@ -791,3 +791,14 @@ mdm_status mdm_resolve_candidates(mdm_db *db, const mdm_engine *ctx, const json_
     *out = arr;
     return MDM_OK;
 }
+
+/* ---- erasure (mdm/subject.c) ------------------------------------------------------- */
+
+static const mdm_db_stmt stmt_resolve_erase = {
+    "subject_erase_blocking", "DELETE FROM blocking_key WHERE record_id = ANY($1::bigint[])", 1};
+
+mdm_status mdm_resolve_erase(mdm_db *db, const char *records, mdm_err *err)
+{
+    const char *params[] = {records};
+    return mdm_db_exec(db, &stmt_resolve_erase, params, NULL, err);
+}

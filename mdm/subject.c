@@ -8,8 +8,14 @@
 #include "common/mem.h"
 #include "mdm/audit.h"
 #include "mdm/consent.h"
+#include "mdm/golden.h"
+#include "mdm/ingest.h"
 #include "mdm/outbox.h"
+#include "mdm/publish.h"
+#include "mdm/reject.h"
 #include "mdm/relation.h"
+#include "mdm/resolve.h"
+#include "mdm/tombstone.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -233,97 +239,21 @@ static const mdm_db_stmt stmt_sets = {
     "source_key, 'UTF8')), 'hex')) ORDER BY id), '[]') FROM keys)::text AS keys",
     1};
 
-/* Scrubbing statements on the member records ($1 bigint[]), in order. */
-static const mdm_db_stmt scrub_records[] = {
-    {"subject_erase_history_row",
-     "INSERT INTO source_record_history (record_id, version, change) "
-     "SELECT id, version + 1, 'erase' FROM source_record WHERE id = ANY($1::bigint[])",
-     1},
-    {"subject_erase_history",
-     "UPDATE source_record_history SET raw = NULL, normalized = NULL, content_hash = NULL "
-     "WHERE record_id = ANY($1::bigint[])",
-     1},
-    {"subject_erase_records",
-     "UPDATE source_record SET raw = '{}', normalized = '{}', content_hash = 'erased', "
-     "erased = true, deleted = true, version = version + 1 WHERE id = ANY($1::bigint[])",
-     1},
-    {"subject_erase_pending", "DELETE FROM record_pending WHERE record_id = ANY($1::bigint[])", 1},
-    {"subject_erase_rejects",
-     "DELETE FROM record_reject x USING source_record r WHERE r.id = ANY($1::bigint[]) "
-     "AND x.source = r.source AND x.source_key = r.source_key",
-     1},
-    {"subject_erase_blocking", "DELETE FROM blocking_key WHERE record_id = ANY($1::bigint[])", 1},
-    {"subject_erase_consent",
-     "UPDATE consent_event c SET contact_point = CASE WHEN c.contact_point IS NULL THEN NULL "
-     "ELSE '[erased]' END, evidence = CASE WHEN c.evidence IS NULL THEN NULL ELSE '[erased]' END "
-     "FROM source_record r WHERE r.id = ANY($1::bigint[]) AND c.source = r.source "
-     "AND c.source_key = r.source_key",
-     1},
-    {"subject_erase_assertions",
-     "UPDATE steward_assertion SET reason = NULL WHERE record_a = ANY($1::bigint[]) "
-     "OR record_b = ANY($1::bigint[])",
-     1},
-};
-
-/* Scrubbing statements on the entities ($1 bigint[]) and records ($2 bigint[]). */
-static const mdm_db_stmt scrub_both[] = {
-    /* the personal values of audit rows (reasons, pinned values): the chained rows keep
-     * only a reference and a salted hash, which still verify (mdm/audit.h) */
-    {"subject_erase_audit_personal",
-     "DELETE FROM audit_personal WHERE entity_ids && $1::bigint[] OR record_ids && $2::bigint[]",
-     2},
-    {"subject_erase_links",
-     "UPDATE link_event SET details = NULL, reason = NULL WHERE entity_id = ANY($1::bigint[]) "
-     "OR other_entity_id = ANY($1::bigint[]) OR record_id = ANY($2::bigint[])",
-     2},
-    {"subject_erase_review",
-     "UPDATE review_item SET explanation = '[]', reason = NULL, updated_at = now(), "
-     "version = version + 1, status = CASE WHEN status IN ('open', 'claimed', 'deferred') "
-     "THEN 'superseded' ELSE status END WHERE entity_id = ANY($1::bigint[]) "
-     "OR other_entity_id = ANY($1::bigint[]) OR record_id = ANY($2::bigint[])",
-     2},
-};
-
-/* Scrubbing statements on the entities ($1 bigint[]). */
-static const mdm_db_stmt scrub_entities[] = {
-    {"subject_erase_values", "DELETE FROM golden_value WHERE entity_id = ANY($1::bigint[])", 1},
-    {"subject_erase_pins", "DELETE FROM golden_pin WHERE entity_id = ANY($1::bigint[])", 1},
-    {"subject_erase_versions",
-     "UPDATE entity_version SET golden = '{}' WHERE entity_id = ANY($1::bigint[])", 1},
-    {"subject_erase_golden",
-     "UPDATE entity SET golden = '{}', updated_at = now() WHERE id = ANY($1::bigint[])", 1},
-    {"subject_erase_outbox",
-     "UPDATE outbox SET payload = '{\"erased\": true}' WHERE entity_id = ANY($1::bigint[])", 1},
-    {"subject_erase_deliveries",
-     "UPDATE delivery SET last_response = NULL WHERE entity_id = ANY($1::bigint[])", 1},
-    {"subject_erase_snapshots",
-     "UPDATE merge_snapshot SET before = '{\"erased\": true}', reason = NULL "
-     "WHERE survivor_id = ANY($1::bigint[]) OR retired_id = ANY($1::bigint[])",
-     1},
-    {"subject_erase_consent_state", "DELETE FROM consent_state WHERE entity_id = ANY($1::bigint[])",
-     1},
-};
-
-static const mdm_db_stmt stmt_mark = {
-    "subject_mark",
-    "UPDATE entity SET status = 'erased', version = version + 1, updated_at = now() "
-    "WHERE id = $1::bigint RETURNING version",
+/* Scrubbing statements of tables whose owner is above mdm/ (stewardship/): the steward's
+ * reasons of assertions naming the records ($1 bigint[]) and the review items of the
+ * entities ($1) and records ($2). The other tables are erased by their owners. */
+static const mdm_db_stmt stmt_erase_assertions = {
+    "subject_erase_assertions",
+    "UPDATE steward_assertion SET reason = NULL WHERE record_a = ANY($1::bigint[]) "
+    "OR record_b = ANY($1::bigint[])",
     1};
-static const mdm_db_stmt stmt_version = {
-    "subject_version",
-    "INSERT INTO entity_version (entity_id, version, golden, reason) "
-    "VALUES ($1::bigint, $2::int, '{}', 'erase')",
+static const mdm_db_stmt stmt_erase_review = {
+    "subject_erase_review",
+    "UPDATE review_item SET explanation = '[]', reason = NULL, updated_at = now(), "
+    "version = version + 1, status = CASE WHEN status IN ('open', 'claimed', 'deferred') "
+    "THEN 'superseded' ELSE status END WHERE entity_id = ANY($1::bigint[]) "
+    "OR other_entity_id = ANY($1::bigint[]) OR record_id = ANY($2::bigint[])",
     2};
-static const mdm_db_stmt stmt_insert_tombstone = {
-    "subject_insert_tombstone",
-    "INSERT INTO erasure_tombstone (entity_id, source_keys, key_hashes, requester, reason) "
-    "VALUES ($1::bigint, $2::jsonb, $3::text[], $4, $5) RETURNING id",
-    5};
-static const mdm_db_stmt stmt_link_erase = {
-    "subject_link_erase",
-    "INSERT INTO link_event (action, method, entity_id, actor, details) "
-    "VALUES ('erase', 'manual', $1::bigint, $2, jsonb_build_object('tombstone_id', $3::bigint))",
-    3};
 
 typedef struct erase_ctx {
     int64_t subject;
@@ -332,17 +262,6 @@ typedef struct erase_ctx {
     const mdm_audit_actor *who;
     json_t *result;
 } erase_ctx;
-
-static mdm_status run_all(mdm_db *db, const mdm_db_stmt *stmts, size_t n, const char *const *params,
-                          mdm_err *err)
-{
-    for (size_t i = 0; i < n; i++) {
-        mdm_status st = mdm_db_exec(db, &stmts[i], params, NULL, err);
-        if (st != MDM_OK)
-            return st;
-    }
-    return MDM_OK;
-}
 
 static mdm_status erase_fn(mdm_db *db, void *arg, mdm_err *err)
 {
@@ -390,37 +309,46 @@ static mdm_status erase_fn(mdm_db *db, void *arg, mdm_err *err)
     PQclear(res);
     res = NULL;
     json_t *payload = NULL;
-    const char *p_recs[] = {recs}, *p_ents[] = {ents}, *p_both[] = {ents, recs};
-    st = run_all(db, scrub_records, sizeof scrub_records / sizeof *scrub_records, p_recs, err);
+    const char *p_recs[] = {recs}, *p_both[] = {ents, recs};
+    /* each owner erases its own rows (docs/ARCHITECTURE.md, table owners), in this order:
+     * the member records, then what names entities or records, then the entities */
+    st = mdm_ingest_erase(db, recs, err);
     if (st == MDM_OK)
-        st = run_all(db, scrub_both, sizeof scrub_both / sizeof *scrub_both, p_both, err);
+        st = mdm_reject_erase(db, recs, err);
     if (st == MDM_OK)
-        st = run_all(db, scrub_entities, sizeof scrub_entities / sizeof *scrub_entities, p_ents,
-                     err);
+        st = mdm_resolve_erase(db, recs, err);
+    if (st == MDM_OK)
+        st = mdm_consent_erase_records(db, recs, err);
+    if (st == MDM_OK)
+        st = mdm_db_exec(db, &stmt_erase_assertions, p_recs, NULL, err);
+    if (st == MDM_OK)
+        st = mdm_audit_erase(db, ents, recs, err);
+    if (st == MDM_OK)
+        st = mdm_golden_erase_events(db, ents, recs, err);
+    if (st == MDM_OK)
+        st = mdm_db_exec(db, &stmt_erase_review, p_both, NULL, err);
+    if (st == MDM_OK)
+        st = mdm_golden_erase_values(db, ents, err);
+    if (st == MDM_OK)
+        st = mdm_outbox_erase(db, ents, err);
+    if (st == MDM_OK)
+        st = mdm_publish_erase(db, ents, err);
+    if (st == MDM_OK)
+        st = mdm_golden_erase_snapshots(db, ents, err);
+    if (st == MDM_OK)
+        st = mdm_consent_erase_entities(db, ents, err);
     if (st == MDM_OK) /* steward reasons about the subject's relationships */
         st = mdm_relation_erase(db, ents, err);
+    int version = 0;
     if (st == MDM_OK)
-        st = mdm_db_exec(db, &stmt_mark, one, &res, err);
+        st = mdm_golden_mark_erased(db, live, &version, err);
     if (st != MDM_OK)
         goto out_free;
-    int version = (int)mdm_db_get_ll(res, 0, "version", 1);
-    PQclear(res);
-    res = NULL;
-    char ver[16];
-    snprintf(ver, sizeof ver, "%d", version);
-    const char *p_ver[] = {ids, ver};
-    if ((st = mdm_db_exec(db, &stmt_version, p_ver, NULL, err)) != MDM_OK)
+    int64_t tomb = 0;
+    if ((st = mdm_tombstone_insert(db, live, keys, hashes, c->requester, c->reason, &tomb, err)) !=
+        MDM_OK)
         goto out_free;
-    const char *p_tomb[] = {ids, keys, hashes, c->requester, c->reason};
-    if ((st = mdm_db_exec(db, &stmt_insert_tombstone, p_tomb, &res, err)) != MDM_OK)
-        goto out_free;
-    long long tomb = mdm_db_get_ll(res, 0, "id", 0);
-    PQclear(res);
-    res = NULL;
-    char tombs[24];
-    snprintf(tombs, sizeof tombs, "%lld", tomb);
-    const char *p_link[] = {ids, c->requester, tombs};
-    if ((st = mdm_db_exec(db, &stmt_link_erase, p_link, NULL, err)) != MDM_OK)
+    if ((st = mdm_golden_erase_event(db, live, c->requester, tomb, err)) != MDM_OK)
         goto out_free;
     /* every source system is told which of its records to delete */
     json_t *records = json_loads(keys, 0, NULL), *tell = json_array();
@@ -464,7 +392,7 @@ static mdm_status erase_fn(mdm_db *db, void *arg, mdm_err *err)
                               erased_ids, "already_erased", 0, "version", version);
         records = NULL;
         mdm_log(MDM_LOG_INFO, "event=subject_erased entity=%lld tombstone=%lld records=%zu",
-                (long long)live, tomb, json_array_size(tell));
+                (long long)live, (long long)tomb, json_array_size(tell));
     }
     json_decref(erased_ids);
     json_decref(records);
@@ -496,73 +424,5 @@ mdm_status mdm_subject_erase(mdm_db *db, int64_t subject_id, int version, const 
         json_decref(c.result);
     else
         *result = c.result;
-    return st;
-}
-
-/* The newest tombstone holding the key's hash, through the GIN index on key_hashes.
- * "ORDER BY id + 0": with the bare id the planner walks the primary key backwards and
- * filters every tombstone (353 ms per ingest at 200,000 tombstones, 0.1 ms this way). */
-static const mdm_db_stmt stmt_erased_key = {
-    "subject_erased_key",
-    "SELECT id FROM erasure_tombstone WHERE key_hashes @> ARRAY[encode(sha256(convert_to($1 || "
-    "chr(31) || $2, 'UTF8')), 'hex')] ORDER BY id + 0 DESC LIMIT 1",
-    2};
-static const mdm_db_stmt stmt_flag = {
-    "subject_flag_reingest",
-    "INSERT INTO record_reject (source, source_key, payload, reasons) VALUES ($1, $2, "
-    "'(withheld: the key belongs to an erased subject)', jsonb_build_array(jsonb_build_object("
-    "'field', '/source_key', 'reason', 'erased_subject', 'tombstone_id', $3::bigint))) "
-    "RETURNING id",
-    3};
-
-void mdm_subject_reingest_call(const char *params[2], mdm_db_call *call)
-{
-    memset(call, 0, sizeof *call);
-    call->stmt = &stmt_erased_key;
-    call->params = params;
-}
-
-mdm_status mdm_subject_reingest_finish(mdm_db *db, const PGresult *res, const char *source,
-                                       const char *source_key, bool *flagged, int64_t *tombstone_id,
-                                       int64_t *reject_id, mdm_err *err)
-{
-    *flagged = false;
-    if (tombstone_id)
-        *tombstone_id = 0;
-    if (reject_id)
-        *reject_id = 0;
-    long long tomb = mdm_db_get_ll(res, 0, "id", 0);
-    if (!tomb)
-        return MDM_OK;
-    char tombs[24];
-    snprintf(tombs, sizeof tombs, "%lld", tomb);
-    const char *params[] = {source, source_key, tombs};
-    PGresult *flag = NULL;
-    mdm_status st = mdm_db_exec(db, &stmt_flag, params, &flag, err);
-    if (st != MDM_OK)
-        return st;
-    if (reject_id)
-        *reject_id = mdm_db_get_ll(flag, 0, "id", 0);
-    PQclear(flag);
-    *flagged = true;
-    if (tombstone_id)
-        *tombstone_id = tomb;
-    mdm_log(MDM_LOG_WARN, "event=erased_key_reingest source=%s tombstone=%lld", source, tomb);
-    return MDM_OK;
-}
-
-mdm_status mdm_subject_check_reingest(mdm_db *db, const char *source, const char *source_key,
-                                      bool *flagged, int64_t *tombstone_id, mdm_err *err)
-{
-    *flagged = false;
-    if (tombstone_id)
-        *tombstone_id = 0;
-    const char *params[] = {source, source_key};
-    PGresult *res = NULL;
-    mdm_status st = mdm_db_exec(db, &stmt_erased_key, params, &res, err);
-    if (st != MDM_OK)
-        return st;
-    st = mdm_subject_reingest_finish(db, res, source, source_key, flagged, tombstone_id, NULL, err);
-    PQclear(res);
     return st;
 }

@@ -22,7 +22,8 @@
  *
  * Re-ingest: a record whose (source, source_key) belongs to an erased subject must not
  * silently re-create the person from a stale copy; ingest calls
- * mdm_subject_check_reingest first and refuses (409) when it flags the record. */
+ * mdm_tombstone_check_reingest (mdm/tombstone.h) first and refuses (409) when it flags the record.
+ */
 #ifndef MDM_MDM_SUBJECT_H
 #define MDM_MDM_SUBJECT_H
 
@@ -58,26 +59,5 @@ mdm_status mdm_subject_export(mdm_db *db, int64_t subject_id, json_t **out, mdm_
 mdm_status mdm_subject_erase(mdm_db *db, int64_t subject_id, int version, const char *requester,
                              const char *reason, const mdm_audit_actor *who, json_t **result,
                              mdm_err *err) __attribute__((warn_unused_result));
-
-/* Called by ingest (inside its transaction) before storing a record: when (source,
- * source_key) belongs to an erased subject, writes a record_reject row (reason
- * "erased_subject" with the tombstone id; the payload itself is withheld, it is
- * personal data) and sets *flagged; the caller then refuses the record (MDM_ECONFLICT,
- * 409) and still commits, so that the flag stays. *tombstone_id (when not NULL)
- * receives the tombstone id or 0. */
-mdm_status mdm_subject_check_reingest(mdm_db *db, const char *source, const char *source_key,
-                                      bool *flagged, int64_t *tombstone_id, mdm_err *err)
-    __attribute__((warn_unused_result));
-
-/* The same check in two steps, so that its read can share a round trip with other
- * statements (mdm_db_exec_pipeline): mdm_subject_reingest_call sets call to look up
- * params = {source, source_key} (the array must outlive the call); with the call's
- * result, mdm_subject_reingest_finish does the rest of mdm_subject_check_reingest. */
-void mdm_subject_reingest_call(const char *params[2], mdm_db_call *call);
-/* *reject_id (when not NULL) receives the id of the record_reject row written, or 0. */
-mdm_status mdm_subject_reingest_finish(mdm_db *db, const PGresult *res, const char *source,
-                                       const char *source_key, bool *flagged, int64_t *tombstone_id,
-                                       int64_t *reject_id, mdm_err *err)
-    __attribute__((warn_unused_result));
 
 #endif

@@ -38,10 +38,6 @@ static const mdm_db_stmt stmt_snapshot_find = {
     " ORDER BY id DESC LIMIT 1 FOR UPDATE",
     2};
 
-static const mdm_db_stmt stmt_snapshot_done = {
-    "merge_snapshot_done",
-    "UPDATE merge_snapshot SET undone_at = now(), undone_by = $2 WHERE id = $1", 2};
-
 static const mdm_db_stmt stmt_entity_version = {
     "merge_entity_version", "SELECT version, status FROM entity WHERE id = $1", 1};
 
@@ -85,41 +81,9 @@ static const mdm_db_stmt stmt_members = {
     "merge_members",
     "SELECT record_id FROM membership WHERE entity_id = $1 AND active ORDER BY record_id", 1};
 
-static const mdm_db_stmt stmt_pin_put = {
-    "merge_pin_put",
-    "INSERT INTO golden_pin (entity_id, attr, value, actor, reason) VALUES ($1, $2, $3::jsonb, $4,"
-    " $5) ON CONFLICT (entity_id, attr) DO UPDATE SET value = EXCLUDED.value,"
-    " actor = EXCLUDED.actor, reason = EXCLUDED.reason, created_at = now()",
-    5};
-
 static const mdm_db_stmt stmt_pin_get = {
     "merge_pin_get",
     "SELECT value::text AS value FROM golden_pin WHERE entity_id = $1 AND attr = $2", 2};
-
-static const mdm_db_stmt stmt_pin_del = {
-    "merge_pin_del", "DELETE FROM golden_pin WHERE entity_id = $1 AND attr = $2", 2};
-
-static const mdm_db_stmt stmt_pins_restore = {
-    "merge_pins_restore",
-    "INSERT INTO golden_pin (entity_id, attr, value, actor, reason, created_at)"
-    " SELECT $1, p.attr, p.value, p.actor, p.reason, p.created_at"
-    " FROM jsonb_to_recordset($2::jsonb) AS p(attr text, value jsonb, actor text, reason text,"
-    "   created_at timestamptz)"
-    " ON CONFLICT (entity_id, attr) DO UPDATE SET value = EXCLUDED.value, actor = EXCLUDED.actor,"
-    "   reason = EXCLUDED.reason, created_at = EXCLUDED.created_at",
-    2};
-
-/* pins the survivor inherited from the retired entity at the merge: the retired
- * entity's pre-merge pins ($2) the survivor did not have itself ($3) */
-static const mdm_db_stmt stmt_pins_drop_inherited = {
-    "merge_pins_drop_inherited",
-    "DELETE FROM golden_pin g USING jsonb_to_recordset($2::jsonb) AS r(attr text, value jsonb,"
-    "   created_at timestamptz)"
-    " WHERE g.entity_id = $1 AND g.attr = r.attr AND g.value = r.value"
-    "   AND g.created_at = r.created_at"
-    "   AND NOT EXISTS (SELECT 1 FROM jsonb_to_recordset($3::jsonb) AS s(attr text) WHERE"
-    "     s.attr = r.attr)",
-    3};
 
 static const mdm_db_stmt stmt_record_exists = {
     "merge_record_exists", "SELECT count(*) AS n FROM source_record WHERE id IN ($1, $2)", 2};
@@ -649,12 +613,11 @@ static mdm_status unmerge_fn(mdm_db *db, void *arg, mdm_err *err)
     pins_s = json_dumps(json_object_get(rb, "pins"), JSON_COMPACT);
     spins_s = json_dumps(json_is_object(sb) ? json_object_get(sb, "pins") : NULL,
                          JSON_COMPACT | JSON_ENCODE_ANY);
-    const char *pd[] = {ss, pins_s ? pins_s : "[]",
-                        spins_s && strcmp(spins_s, "null") ? spins_s : "[]"};
-    if ((st = mdm_db_exec(db, &stmt_pins_drop_inherited, pd, NULL, err)) != MDM_OK)
+    if ((st = mdm_golden_pins_drop_inherited(db, ss, pins_s ? pins_s : "[]",
+                                             spins_s && strcmp(spins_s, "null") ? spins_s : "[]",
+                                             err)) != MDM_OK)
         goto out;
-    const char *pp[] = {rs, pins_s ? pins_s : "[]"};
-    if ((st = mdm_db_exec(db, &stmt_pins_restore, pp, NULL, err)) != MDM_OK)
+    if ((st = mdm_golden_pins_restore(db, rs, pins_s ? pins_s : "[]", err)) != MDM_OK)
         goto out;
     values = json_object();
     json_object_set(values, rs, json_object_get(rb, "values"));
@@ -663,10 +626,7 @@ static mdm_status unmerge_fn(mdm_db *db, void *arg, mdm_err *err)
     if ((st = mdm_golden_unmerge(db, c->ictx, s, r, records, n, values, c->who->name,
                                  reason_of(c->who), err)) != MDM_OK)
         goto out;
-    char snaps[32];
-    ID(snaps, snap);
-    const char *pu[] = {snaps, c->who->name};
-    if ((st = mdm_db_exec(db, &stmt_snapshot_done, pu, NULL, err)) != MDM_OK)
+    if ((st = mdm_golden_snapshot_undone(db, snap, c->who->name, err)) != MDM_OK)
         goto out;
     if ((st = members_of(db, s, &rest, NULL, err)) != MDM_OK ||
         (st = members_of(db, r, &back, NULL, err)) != MDM_OK ||
@@ -758,13 +718,12 @@ static mdm_status pin_fn(mdm_db *db, void *arg, mdm_err *err)
                       : NULL;
     PQclear(res);
     if (c->value) {
-        const char *pp[] = {ids, c->attr, c->value, c->who->name, reason_of(c->who)};
-        st = mdm_db_exec(db, &stmt_pin_put, pp, NULL, err);
+        st = mdm_golden_pin_put(db, c->id, c->attr, c->value, c->who->name, reason_of(c->who), err);
     } else if (!old) {
         st = mdm_err_set(err, MDM_ENOTFOUND, "attribute %s of entity %lld is not pinned", c->attr,
                          (long long)c->id);
     } else {
-        st = mdm_db_exec(db, &stmt_pin_del, pg, NULL, err);
+        st = mdm_golden_pin_del(db, c->id, c->attr, err);
     }
     if (st != MDM_OK) {
         json_decref(old);

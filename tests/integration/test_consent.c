@@ -10,6 +10,7 @@
 #include "mdm/db.h"
 #include "mdm/migrate.h"
 #include "mdm/subject.h"
+#include "mdm/tombstone.h"
 #include "tests/test.h"
 
 #include <stdarg.h>
@@ -1010,17 +1011,17 @@ static void test_subject_export_and_erase(void)
     /* a stale copy sent again is flagged, not silently re-created */
     bool flagged = false;
     int64_t tid = 0;
-    CHECK_INT(mdm_subject_check_reingest(db, "crm", "ZQ-1", &flagged, &tid, &err), MDM_OK);
+    CHECK_INT(mdm_tombstone_check_reingest(db, "crm", "ZQ-1", &flagged, &tid, &err), MDM_OK);
     CHECK(flagged);
     CHECK_INT(tid, tomb);
     CHECK_INT(q_ll("SELECT count(*) FROM record_reject WHERE source = 'crm' AND source_key = "
                    "'ZQ-1' AND reasons @> '[{\"reason\":\"erased_subject\"}]'",
                    0),
               1);
-    CHECK_INT(mdm_subject_check_reingest(db, "crm", "OT-1", &flagged, &tid, &err), MDM_OK);
+    CHECK_INT(mdm_tombstone_check_reingest(db, "crm", "OT-1", &flagged, &tid, &err), MDM_OK);
     CHECK(!flagged);
     CHECK_INT(tid, 0);
-    CHECK_INT(mdm_subject_check_reingest(db, "shop", "ZQ-1", &flagged, &tid, &err), MDM_OK);
+    CHECK_INT(mdm_tombstone_check_reingest(db, "shop", "ZQ-1", &flagged, &tid, &err), MDM_OK);
     CHECK(!flagged); /* the key is per source */
     CHECK_INT(give(0, "shop", "ZQ-2", GRANT("marketing", "email", "2026-02-01"), &err),
               MDM_ECONFLICT);
