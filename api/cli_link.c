@@ -2,6 +2,7 @@
  * `mdm synth`. No database is involved in any of them. */
 #include "api/cli.h"
 
+#include "common/clock.h"
 #include "common/io.h"
 #include "common/mem.h"
 #include "matching/eval.h"
@@ -15,13 +16,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* Parses a non-negative integer option value; false on junk. */
 static bool parse_long(const char *s, long *out)
@@ -86,14 +80,14 @@ int mdm_cli_synth(int argc, char **argv)
         return mdm_cli_usage_error("synth", "--out DIR is required");
     mdm_err err = {0};
     mdm_synth_stats st;
-    double t0 = now_s();
+    double t0 = mdm_clock_s();
     if (mdm_synth_write(&o, &st, &err) != MDM_OK)
         return mdm_cli_fail("synth", &err);
     fprintf(stderr,
             "synth: people=%ld households=%ld records=%ld (crm=%ld loyalty=%ld commerce=%ld "
             "erp=%ld pos=%ld) seconds=%.2f\n",
             st.people, st.households, st.records, st.per_source[0], st.per_source[1],
-            st.per_source[2], st.per_source[3], st.per_source[4], now_s() - t0);
+            st.per_source[2], st.per_source[3], st.per_source[4], mdm_clock_s() - t0);
     return 0;
 }
 

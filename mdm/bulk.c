@@ -2,6 +2,7 @@
  * set-based in chunks. See bulk.h for the protocol. */
 #include "mdm/bulk.h"
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "matching/block.h"
@@ -170,13 +171,6 @@ typedef struct bulk {
     long planned_deferred; /* records of clusters holding several golden records */
     mdm_bulk_stats *st;
 } bulk;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static const char *field(const bulk *b, const brec *r, int k)
 {
@@ -905,7 +899,7 @@ mdm_status mdm_bulk_resolve(mdm_db *db, const mdm_engine *ctx, int threads, int 
         b.arenas[t] = mdm_arena_new(1 << 20);
     mdm_edge *edges = NULL;
     size_t ne = 0;
-    double t0 = now_s();
+    double t0 = mdm_clock_s();
     mdm_status st = mdm_db_exec(db, &stmt_gate, NULL, NULL, err);
     if (st != MDM_OK)
         goto out_free;
@@ -918,7 +912,7 @@ mdm_status mdm_bulk_resolve(mdm_db *db, const mdm_engine *ctx, int threads, int 
         goto out;
     if ((st = build_features(&b, 0, err)) != MDM_OK || (st = read_settled(&b, err)) != MDM_OK)
         goto out;
-    double t1 = now_s();
+    double t1 = mdm_clock_s();
     stats->t_read = t1 - t0;
     if (progress) {
         fprintf(progress, "resolve: bulk read %ld pending and %ld settled records in %.1fs\n",
@@ -947,7 +941,7 @@ mdm_status mdm_bulk_resolve(mdm_db *db, const mdm_engine *ctx, int threads, int 
         goto out;
     if ((st = plan(&b, edges, ne, err)) != MDM_OK)
         goto out;
-    double t2 = now_s();
+    double t2 = mdm_clock_s();
     stats->t_match = t2 - t1;
     if (progress) {
         fprintf(progress,
@@ -961,7 +955,7 @@ mdm_status mdm_bulk_resolve(mdm_db *db, const mdm_engine *ctx, int threads, int 
      * and the incremental path's prepared statements must not plan on stale counts */
     if (st == MDM_OK)
         st = mdm_db_command(db, analyze_after, err);
-    stats->t_write = now_s() - t2;
+    stats->t_write = mdm_clock_s() - t2;
     if (st == MDM_OK)
         mdm_log(MDM_LOG_INFO,
                 "event=bulk_resolve records=%ld settled=%ld entities=%ld linked=%ld deferred=%ld "

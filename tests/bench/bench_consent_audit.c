@@ -8,6 +8,7 @@
  * sampling the process's resident memory as it goes. Prints key=value lines: rows,
  * seconds, rows_per_s, bytes, rss_kib at 10% and at the end (flat memory means the two
  * are about equal). */
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "mdm/consent.h"
@@ -19,13 +20,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static long rss_kib(void)
 {
@@ -55,7 +49,7 @@ static int generate(mdm_db *db, long long events)
     snprintf(ev, sizeof ev, "%lld", events);
     snprintf(recs, sizeof recs, "%lld", events / 10 > 0 ? events / 10 : 1);
     const char *p_recs[] = {recs}, *p_ev[] = {ev, recs};
-    double t0 = now_s();
+    double t0 = mdm_clock_s();
     if (run(db,
             "INSERT INTO source_system (code, name, kind) VALUES ('crm', 'CRM', 'crm'), "
             "('shop', 'Shop', 'commerce') ON CONFLICT DO NOTHING",
@@ -93,7 +87,7 @@ static int generate(mdm_db *db, long long events)
             2, p_ev) ||
         run(db, "ANALYZE", 0, NULL))
         return -1;
-    printf("generated_events=%lld generate_seconds=%.1f\n", events, now_s() - t0);
+    printf("generated_events=%lld generate_seconds=%.1f\n", events, mdm_clock_s() - t0);
     return 0;
 }
 
@@ -131,7 +125,7 @@ int main(int argc, char **argv)
         goto out;
     }
     mdm_consent_audit *a = NULL;
-    double t0 = now_s();
+    double t0 = mdm_clock_s();
     if (mdm_consent_audit_open(db, NULL, NULL, MDM_CONSENT_CSV, &a, &err) != MDM_OK) {
         fprintf(stderr, "bench_consent_audit: %s\n", err.msg);
         goto out;
@@ -153,7 +147,7 @@ int main(int argc, char **argv)
         if (!rss_10 && mdm_consent_audit_rows(a) >= events / 10)
             rss_10 = rss;
     }
-    double secs = now_s() - t0;
+    double secs = mdm_clock_s() - t0;
     long long rows = mdm_consent_audit_rows(a);
     mdm_consent_audit_close(a);
     mdm_buf_free(&buf);

@@ -7,6 +7,7 @@
  * decision counts.
  *
  *   bench_ingest [N [W]]     model: MDM_BENCH_MODEL (default $MDM_ROOT/demo/model.json) */
+#include "common/clock.h"
 #include "mdm/db.h"
 #include "mdm/ingest.h"
 #include "mdm/migrate.h"
@@ -35,13 +36,6 @@ static int per_writer = 2000;
 static double *lat_ms;
 static atomic_long decisions[16];
 static atomic_int failures;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* Customer c's record (variant v changes the first name to a nickname-ish form and
  * drops the phone). */
@@ -91,9 +85,9 @@ static void *run_writer(void *arg)
         snprintf(key, sizeof key, "w%d-%d-%ld", w->id, i, base);
         json_t *rec = customer(c, variant, key);
         mdm_ingest_result r;
-        double t0 = now_s();
+        double t0 = mdm_clock_s();
         mdm_status st = mdm_ingest(db, ctx, "bench", rec, "bench", &r, &err);
-        lat_ms[w->id * per_writer + i] = (now_s() - t0) * 1000.0;
+        lat_ms[w->id * per_writer + i] = (mdm_clock_s() - t0) * 1000.0;
         if (st != MDM_OK) {
             fprintf(stderr, "ingest: %s\n", err.msg);
             atomic_fetch_add(&failures, 1);
@@ -162,14 +156,14 @@ int main(int argc, char **argv)
     lat_ms = calloc(n, sizeof *lat_ms);
     pthread_t t[64];
     writer w[64];
-    double t0 = now_s();
+    double t0 = mdm_clock_s();
     for (int i = 0; i < writers; i++) {
         w[i].id = i;
         pthread_create(&t[i], NULL, run_writer, &w[i]);
     }
     for (int i = 0; i < writers; i++)
         pthread_join(t[i], NULL);
-    double secs = now_s() - t0;
+    double secs = mdm_clock_s() - t0;
     qsort(lat_ms, n, sizeof *lat_ms, cmp_d);
     printf("entities_before=%ld\nrecords=%zu\nwriters=%d\nseconds=%.2f\nrecords_per_s=%.0f\n",
            entities, n, writers, secs, (double)n / secs);

@@ -9,6 +9,7 @@
  *
  * usage: bench_publish [SECONDS] [EVENTS]   (MDM_DATABASE_URL: an empty database;
  *        MDM_SQL_DIR, MDM_ROOT from scripts/bench.sh). Prints key=value lines. */
+#include "common/clock.h"
 #include "mdm/db.h"
 #include "mdm/migrate.h"
 #include "mdm/outbox.h"
@@ -29,13 +30,6 @@
 
 static const char *url;
 static char receiver_bin[512];
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static mdm_db *connect_or_die(void)
 {
@@ -239,10 +233,10 @@ int main(int argc, char **argv)
         "1) g",
         2, p1);
     sql(db, "ANALYZE", 0, NULL); /* as a database in service would have statistics */
-    double t0 = now_s();
+    double t0 = mdm_clock_s();
     long processed = 0;
     mdm_status st = mdm_publish_run(url, &opts, threads, true, 300000, &processed, &err);
-    double t1 = now_s();
+    double t1 = mdm_clock_s();
     const char *sum = receiver_stop(&r);
     if (st != MDM_OK) {
         fprintf(stderr, "bench_publish: %s\n", err.msg);
@@ -265,10 +259,10 @@ int main(int argc, char **argv)
     for (int i = 0; i < nw; i++)
         pthread_create(&w[i], NULL, worker, NULL);
     long n = (long)(seconds * 500);
-    double start = now_s();
+    double start = mdm_clock_s();
     for (long i = 0; i < n; i++) {
         double due = start + (double)i / 500.0;
-        double wait = due - now_s();
+        double wait = due - mdm_clock_s();
         if (wait > 0)
             usleep((useconds_t)(wait * 1e6));
         emit_ctx c = {1 + i % 2000};
@@ -277,7 +271,7 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    double wrote = now_s() - start;
+    double wrote = mdm_clock_s() - start;
     /* wait until everything arrived */
     for (int i = 0; i < 600; i++) {
         PGresult *res = NULL;
@@ -288,7 +282,7 @@ int main(int argc, char **argv)
             break;
         long pending = atol(PQgetvalue(res, 0, 0));
         PQclear(res);
-        if (pending == 0 && now_s() - start > wrote + 0.5)
+        if (pending == 0 && mdm_clock_s() - start > wrote + 0.5)
             break;
         usleep(100000);
     }
