@@ -13,24 +13,9 @@
 #include <string.h>
 #include <time.h>
 
-const char *const mdm_canon_scalars[] = {"source_key",
-                                         "source_updated_at",
-                                         "op",
-                                         "first_name",
-                                         "middle_name",
-                                         "last_name",
-                                         "full_name",
-                                         "prefix",
-                                         "suffix",
-                                         "birth_date",
-                                         "gender",
-                                         "loyalty_id",
-                                         "customer_number",
-                                         "tax_id",
-                                         "national_id",
-                                         "account_status",
-                                         "segment",
-                                         NULL};
+#define NAME(f) #f,
+const char *const mdm_canon_scalars[] = {MDM_CANON_SCALAR_LIST(NAME) NULL};
+#undef NAME
 
 char *mdm_canon_clean(const char *s)
 {

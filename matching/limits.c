@@ -6,25 +6,9 @@
 
 #define LIMIT_MAX 1048576
 
+#define NAME(f) #f,
 const char *const mdm_limits_fields[MDM_LIMITS_NFIELDS] = {
-    "source_key",
-    "source_updated_at",
-    "op",
-    "first_name",
-    "middle_name",
-    "last_name",
-    "full_name",
-    "prefix",
-    "suffix",
-    "birth_date",
-    "gender",
-    "loyalty_id",
-    "customer_number",
-    "tax_id",
-    "national_id",
-    "account_status",
-    "segment",
-    "email",
+    MDM_CANON_SCALAR_LIST(NAME) "email",
     "phone",
     "type",
     "address.line1",
@@ -40,6 +24,7 @@ const char *const mdm_limits_fields[MDM_LIMITS_NFIELDS] = {
     "consents_count",
     "emails_phones_count",
 };
+#undef NAME
 
 /* In table order. Names: 256 bytes holds the longest real names with room; e-mail:
  * RFC 5321's 254; phone: E.164 has at most 15 digits, 64 leaves room for formatting and

@@ -17,6 +17,27 @@
 #include <jansson.h>
 #include <stddef.h>
 
+/* The scalar fields of the canonical record, in order: X(name) for each. One list for
+ * matching/canonical.h mdm_canon_scalars and the first entries of mdm_limits_fields. */
+#define MDM_CANON_SCALAR_LIST(X)                                                                   \
+    X(source_key)                                                                                  \
+    X(source_updated_at)                                                                           \
+    X(op)                                                                                          \
+    X(first_name)                                                                                  \
+    X(middle_name)                                                                                 \
+    X(last_name)                                                                                   \
+    X(full_name)                                                                                   \
+    X(prefix)                                                                                      \
+    X(suffix)                                                                                      \
+    X(birth_date)                                                                                  \
+    X(gender)                                                                                      \
+    X(loyalty_id)                                                                                  \
+    X(customer_number)                                                                             \
+    X(tax_id)                                                                                      \
+    X(national_id)                                                                                 \
+    X(account_status)                                                                              \
+    X(segment)
+
 /* Number of named fields (mdm_limits_fields). */
 #define MDM_LIMITS_NFIELDS 32
 
