@@ -6,6 +6,7 @@
 #include "mdm/audit.h"
 #include "mdm/db.h"
 #include "mdm/migrate.h"
+#include "tests/integration/core_fixture.h"
 #include "tests/test.h"
 
 #include <pthread.h>
@@ -13,17 +14,6 @@
 #include <unistd.h>
 
 static const char *url;
-
-static mdm_db *connect_or_die(void)
-{
-    mdm_err err;
-    mdm_db *db = mdm_db_connect(url, &err);
-    if (!db) {
-        fprintf(stderr, "%s\n", err.msg);
-        exit(1);
-    }
-    return db;
-}
 
 static long long scalar(mdm_db *db, const char *sql)
 {
@@ -84,7 +74,7 @@ static mdm_audit_check verify(mdm_db *db)
 
 static void test_empty_chain(void)
 {
-    mdm_db *db = connect_or_die();
+    mdm_db *db = fx_connect();
     mdm_audit_check chk = verify(db);
     CHECK(chk.intact);
     CHECK_INT(chk.rows, 0);
@@ -94,7 +84,7 @@ static void test_empty_chain(void)
 
 static void test_append_and_verify(void)
 {
-    mdm_db *db = connect_or_die();
+    mdm_db *db = fx_connect();
     mdm_err err;
     append_ctx a = {"alice", "review.decide", "review_item:1", "same person, same loyalty card", 3,
                     0};
@@ -126,7 +116,7 @@ static void test_append_and_verify(void)
 /* The C canonical text equals an independent SHA-256 of the documented text. */
 static void test_row_hash_format(void)
 {
-    mdm_db *db = connect_or_die();
+    mdm_db *db = fx_connect();
     const char *fields[10] = {"12",         "2026-11-27T05:00:00.000001Z",
                               "alice",      "steward",
                               "entity.pin", "entity:1",
@@ -151,7 +141,7 @@ static void test_row_hash_format(void)
 
 static void test_validation(void)
 {
-    mdm_db *db = connect_or_die();
+    mdm_db *db = fx_connect();
     mdm_err err;
     append_ctx no_actor = {"", "entity.merge", "entity:1", NULL, 1, 0};
     CHECK_INT(mdm_db_run_tx(db, "t", append_fn, &no_actor, &err), MDM_EINVAL);
@@ -171,7 +161,7 @@ static void test_validation(void)
 
 static void test_list_filters_and_paging(void)
 {
-    mdm_db *db = connect_or_die();
+    mdm_db *db = fx_connect();
     mdm_err err;
     json_t *rows = NULL;
     int64_t next = -1;
@@ -241,7 +231,7 @@ static void test_list_filters_and_paging(void)
 
 static void test_append_only_trigger(void)
 {
-    mdm_db *db = connect_or_die();
+    mdm_db *db = fx_connect();
     mdm_err err;
     CHECK(mdm_db_exec_params(db, "UPDATE audit_log SET reason = 'x'", 0, NULL, NULL, &err) !=
           MDM_OK);
@@ -259,7 +249,7 @@ static void *appender(void *arg)
 {
     char actor[16];
     snprintf(actor, sizeof actor, "worker%d", (int)(long)arg);
-    mdm_db *db = connect_or_die();
+    mdm_db *db = fx_connect();
     mdm_err err;
     append_ctx c = {actor, "record.upsert", "record:crm:1", NULL, 1, 0};
     for (int i = 0; i < PER_THREAD; i++) {
@@ -278,7 +268,7 @@ static void test_concurrent_appends(void)
         pthread_create(&t[i], NULL, appender, (void *)i);
     for (int i = 0; i < THREADS; i++)
         pthread_join(t[i], NULL);
-    mdm_db *db = connect_or_die();
+    mdm_db *db = fx_connect();
     CHECK_INT(scalar(db, "SELECT count(*) FROM audit_log WHERE action = 'record.upsert'"),
               THREADS * PER_THREAD);
     mdm_audit_check chk = verify(db);
@@ -291,7 +281,7 @@ static void test_concurrent_appends(void)
  * catches what was done, names the row, and passes again once it is undone. */
 static void test_tamper_detection(void)
 {
-    mdm_db *db = connect_or_die();
+    mdm_db *db = fx_connect();
     mdm_err err;
     long long total = scalar(db, "SELECT count(*) FROM audit_log");
     long long mid = scalar(db, "SELECT id FROM audit_log ORDER BY id OFFSET 10 LIMIT 1");
@@ -391,10 +381,11 @@ static void test_tamper_detection(void)
 int main(void)
 {
     url = getenv("MDM_DATABASE_URL");
+    fx_url = url;
     const char *sql_dir = getenv("MDM_SQL_DIR");
     if (!url || !sql_dir)
         return 1;
-    mdm_db *db = connect_or_die();
+    mdm_db *db = fx_connect();
     mdm_err err;
     if (mdm_migrate_run(db, sql_dir, false, NULL, NULL, &err) != MDM_OK) {
         fprintf(stderr, "migrate: %s\n", err.msg);

@@ -6,6 +6,7 @@
 #include "common/mem.h"
 #include "mdm/db.h"
 #include "mdm/migrate.h"
+#include "tests/integration/core_fixture.h"
 #include "tests/test.h"
 
 #include <stdlib.h>
@@ -14,17 +15,6 @@
 
 static const char *url;
 static const mdm_audit_actor tester = {"cli:test", "admin"};
-
-static mdm_db *connect_or_die(void)
-{
-    mdm_err err;
-    mdm_db *db = mdm_db_connect(url, &err);
-    if (!db) {
-        fprintf(stderr, "%s\n", err.msg);
-        exit(1);
-    }
-    return db;
-}
 
 static char *new_key(mdm_db *db)
 {
@@ -52,7 +42,7 @@ static char *bearer(const char *key, int flip_at)
 
 static void test_unknown_prefix_is_remembered(void)
 {
-    mdm_db *db = connect_or_die();
+    mdm_db *db = fx_connect();
     char *key = new_key(db);
     mdm_auth *auth = mdm_auth_new(0, 1); /* no positive cache: every known key is read */
     mdm_auth_key k;
@@ -111,7 +101,7 @@ static double median_us(mdm_auth *auth, const char *authz, int n)
 
 static void test_same_time_known_or_not(void)
 {
-    mdm_db *db = connect_or_die();
+    mdm_db *db = fx_connect();
     char *key = new_key(db);
     mdm_auth *auth = mdm_auth_new(60, 1);
     mdm_auth_key k;
@@ -138,10 +128,11 @@ static void test_same_time_known_or_not(void)
 int main(void)
 {
     url = getenv("MDM_DATABASE_URL");
+    fx_url = url;
     const char *sql_dir = getenv("MDM_SQL_DIR");
     if (!url || !sql_dir)
         return 1;
-    mdm_db *db = connect_or_die();
+    mdm_db *db = fx_connect();
     mdm_err err;
     if (mdm_migrate_run(db, sql_dir, false, NULL, NULL, &err) != MDM_OK) {
         fprintf(stderr, "migrate: %s\n", err.msg);

@@ -4,6 +4,7 @@
 #include "mdm/db.h"
 #include "mdm/migrate.h"
 #include "mdm/outbox.h"
+#include "tests/integration/core_fixture.h"
 #include "tests/test.h"
 
 #include <pthread.h>
@@ -33,20 +34,9 @@ static mdm_status emit_fn(mdm_db *db, void *arg, mdm_err *err)
     return st;
 }
 
-static mdm_db *connect_or_die(void)
-{
-    mdm_err err;
-    mdm_db *db = mdm_db_connect(url, &err);
-    if (!db) {
-        fprintf(stderr, "%s\n", err.msg);
-        exit(1);
-    }
-    return db;
-}
-
 static void test_emit_and_read(void)
 {
-    mdm_db *db = connect_or_die();
+    mdm_db *db = fx_connect();
     mdm_err err;
     emit_ctx ok = {"created", 0, 0}, bad = {"updated", 0, 1}, unknown = {"exploded", 0, 0};
     CHECK_INT(mdm_db_run_tx(db, "t", emit_fn, &ok, &err), MDM_OK);
@@ -75,7 +65,7 @@ static atomic_int writers_done;
 static void *writer(void *arg)
 {
     int w = (int)(long)arg;
-    mdm_db *db = connect_or_die();
+    mdm_db *db = fx_connect();
     for (int i = 0; i < PER_WRITER; i++) {
         /* varied transaction lengths make later seqs commit before earlier ones */
         emit_ctx c = {"updated", ((i * 7 + w * 13) % 5) * 2000, (i % 10) == 9};
@@ -90,7 +80,7 @@ static void *writer(void *arg)
 
 static void test_reader_never_skips(void)
 {
-    mdm_db *db = connect_or_die();
+    mdm_db *db = fx_connect();
     mdm_err err;
     json_t *events = NULL;
     int64_t cursor = 0;
@@ -127,10 +117,11 @@ static void test_reader_never_skips(void)
 int main(void)
 {
     url = getenv("MDM_DATABASE_URL");
+    fx_url = url;
     const char *sql_dir = getenv("MDM_SQL_DIR");
     if (!url || !sql_dir)
         return 1;
-    mdm_db *db = connect_or_die();
+    mdm_db *db = fx_connect();
     mdm_err err;
     if (mdm_migrate_run(db, sql_dir, false, NULL, NULL, &err) != MDM_OK) {
         fprintf(stderr, "migrate: %s\n", err.msg);

@@ -9,6 +9,7 @@
 #include "mdm/migrate.h"
 #include "mdm/outbox.h"
 #include "mdm/publish.h"
+#include "tests/integration/core_fixture.h"
 #include "tests/test.h"
 
 #include <curl/curl.h>
@@ -31,17 +32,6 @@ static const mdm_audit_actor tester = {"cli:tester", "admin"};
 
 /* ------------------------------------------------------------------------------------ */
 /* Fixture helpers                                                                       */
-
-static mdm_db *connect_or_die(void)
-{
-    mdm_err err;
-    mdm_db *db = mdm_db_connect(url, &err);
-    if (!db) {
-        fprintf(stderr, "%s\n", err.msg);
-        exit(1);
-    }
-    return db;
-}
 
 /* Runs SQL with text parameters; returns the first column of the first row as a number. */
 static long long sql(mdm_db *db, const char *q, int n, const char *const *params)
@@ -401,7 +391,7 @@ static int free_port(void)
  * update with nothing left to send is skipped. */
 static void test_message_content(void)
 {
-    mdm_db *db = connect_or_die();
+    mdm_db *db = fx_connect();
     receiver r;
     receiver_start(&r, 0, "content", NULL);
     long long sub = subscribe(db, "crm", r.port,
@@ -463,7 +453,7 @@ static void test_message_content(void)
 /* Receiver down, then up: everything delivered once in effect, in order per entity. */
 static void test_down_then_up(void)
 {
-    mdm_db *db = connect_or_die();
+    mdm_db *db = fx_connect();
     int port = free_port();
     long long sub = subscribe(db, "shop", port, NULL);
     long long ents[5];
@@ -504,7 +494,7 @@ static void test_down_then_up(void)
 /* 500 three times: retried with growing delays, then acknowledged. */
 static void test_retry_500(void)
 {
-    mdm_db *db = connect_or_die();
+    mdm_db *db = fx_connect();
     receiver r;
     const char *args[] = {"--fail-first", "3", NULL};
     receiver_start(&r, 0, "retry500", args);
@@ -581,7 +571,7 @@ static int run_mdm(const char *const *args, char *out, size_t outlen)
 /* Always 400: dead after max_attempts; replayed through the CLI after the fix. */
 static void test_dead_then_replay(void)
 {
-    mdm_db *db = connect_or_die();
+    mdm_db *db = fx_connect();
     receiver r;
     const char *args[] = {"--always", "400", NULL};
     receiver_start(&r, 0, "dead", args);
@@ -650,7 +640,7 @@ static void test_dead_then_replay(void)
 /* A receiver slower than the timeout: the attempt fails and is retried. */
 static void test_timeout(void)
 {
-    mdm_db *db = connect_or_die();
+    mdm_db *db = fx_connect();
     receiver r;
     const char *args[] = {"--delay-ms", "1500", "--delay-count", "1", NULL};
     receiver_start(&r, 0, "timeout", args);
@@ -677,7 +667,7 @@ static void test_timeout(void)
  * requeues rejected ones too. Retry-After lengthens the backoff. */
 static void test_rejected_and_answers(void)
 {
-    mdm_db *db = connect_or_die();
+    mdm_db *db = fx_connect();
     receiver r;
     /* "no\xff\x00ok" */
     const char *args[] = {"--always", "422", "--answer-hex", "6e6fff006f6b", NULL};
@@ -730,7 +720,7 @@ static void test_rejected_and_answers(void)
 /* A wrong secret: the receiver refuses (401) until the subscription is corrected. */
 static void test_signature(void)
 {
-    mdm_db *db = connect_or_die();
+    mdm_db *db = fx_connect();
     receiver r;
     receiver_start(&r, 0, "signature", NULL);
     long long sub = subscribe(db, "crm", r.port,
@@ -791,7 +781,7 @@ static pid_t spawn_mdm(const char *const *args)
 /* `mdm publish` killed (SIGKILL) while a request is in flight: nothing is lost. */
 static void test_killed_mid_delivery(void)
 {
-    mdm_db *db = connect_or_die();
+    mdm_db *db = fx_connect();
     receiver r;
     const char *args[] = {"--delay-ms", "4000", "--delay-count", "1", NULL};
     receiver_start(&r, 0, "killed", args);
@@ -844,7 +834,7 @@ static void test_killed_mid_delivery(void)
  * (nor twice at all, since nothing failed), per-entity order kept. */
 static void test_two_processes(void)
 {
-    mdm_db *db = connect_or_die();
+    mdm_db *db = fx_connect();
     receiver r;
     receiver_start(&r, 0, "two", NULL);
     long long sub = subscribe(db, "shop", r.port, NULL);
@@ -889,7 +879,7 @@ static atomic_int committed;
 static void *writer(void *arg)
 {
     int w = (int)(long)arg;
-    mdm_db *db = connect_or_die();
+    mdm_db *db = fx_connect();
     for (int i = 0; i < PER_WRITER; i++) {
         emit_ctx c = {feed_entity[w],
                       i + 1,
@@ -909,7 +899,7 @@ static void *writer(void *arg)
 
 static void test_feed_interleaved(void)
 {
-    mdm_db *db = connect_or_die();
+    mdm_db *db = fx_connect();
     receiver r;
     receiver_start(&r, 0, "feed", NULL);
     long long sub = subscribe(db, "crm", r.port, NULL);
@@ -950,7 +940,7 @@ static void test_feed_interleaved(void)
 /* Replay a subscription from a seq: acknowledged events are sent again, in order. */
 static void test_replay_from_seq(void)
 {
-    mdm_db *db = connect_or_die();
+    mdm_db *db = fx_connect();
     receiver r;
     receiver_start(&r, 0, "replay_from", NULL);
     long long sub = subscribe(db, "crm", r.port, "{\"event_types\": [\"updated\"]}");
@@ -992,7 +982,7 @@ static void test_replay_from_seq(void)
 /* The subscription API: validation, conflicts, secrets never returned, deactivation. */
 static void test_subscription_api(void)
 {
-    mdm_db *db = connect_or_die();
+    mdm_db *db = fx_connect();
     mdm_err err;
     json_t *out = NULL;
     json_t *bad =
@@ -1032,7 +1022,7 @@ static void test_subscription_api(void)
 /* An event scrubbed by an erasure before it went out is skipped; the deleted event goes. */
 static void test_erased_event(void)
 {
-    mdm_db *db = connect_or_die();
+    mdm_db *db = fx_connect();
     receiver r;
     receiver_start(&r, 0, "erased", NULL);
     long long sub = subscribe(db, "crm", r.port, NULL);
@@ -1058,7 +1048,7 @@ static void test_erased_event(void)
 /* Subscriptions from mdm.json are synced (and retired when removed from it). */
 static void test_config_sync(void)
 {
-    mdm_db *db = connect_or_die();
+    mdm_db *db = fx_connect();
     char path[512];
     snprintf(path, sizeof path, "%s/sync.json", tmpdir);
     FILE *f = fopen(path, "w");
@@ -1115,6 +1105,7 @@ static void test_config_sync(void)
 int main(void)
 {
     url = getenv("MDM_DATABASE_URL");
+    fx_url = url;
     const char *sql_dir = getenv("MDM_SQL_DIR");
     const char *root = getenv("MDM_ROOT");
     if (!url || !sql_dir || !root)
@@ -1132,7 +1123,7 @@ int main(void)
     signal(SIGPIPE, SIG_IGN);
     atexit(kill_live_receivers);
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    mdm_db *db = connect_or_die();
+    mdm_db *db = fx_connect();
     mdm_err err;
     if (mdm_migrate_run(db, sql_dir, false, NULL, NULL, &err) != MDM_OK) {
         fprintf(stderr, "migrate: %s\n", err.msg);
