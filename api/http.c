@@ -12,6 +12,7 @@
 #include "api/http.h"
 
 #include "api/handlers.h"
+#include "common/io.h"
 #include "common/log.h"
 #include "mdm/consent.h"
 #include "mdm/outbox.h"
@@ -1605,20 +1606,15 @@ static char *read_pem(const char *path, const char *field, mdm_err *err)
         mdm_err_set_field(err, MDM_EINVAL, field, "cannot open %s: %s", path, strerror(errno));
         return NULL;
     }
-    mdm_buf b = {0};
-    char tmp[4096];
-    size_t n;
-    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0 && b.len < (1u << 20))
-        mdm_buf_append(&b, tmp, n);
-    bool bad = ferror(f) || b.len == 0;
+    size_t len = 0;
+    char *data = mdm_io_read_all(f, 1u << 20, &len);
     fclose(f);
-    mdm_buf_putc(&b, 0);
-    if (bad || !strstr(b.data, "-----BEGIN ")) {
-        mdm_buf_free(&b);
+    if (!data || len == 0 || !strstr(data, "-----BEGIN ")) {
+        free(data);
         mdm_err_set_field(err, MDM_EINVAL, field, "%s is not a PEM file", path);
         return NULL;
     }
-    return mdm_buf_steal(&b);
+    return data;
 }
 
 mdm_http_server *mdm_http_start(const mdm_config *cfg, const char *listen, mdm_err *err)

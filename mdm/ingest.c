@@ -551,19 +551,10 @@ static mdm_status reader_open(row_reader *r, const char *path, const char *forma
     FILE *f = mdm_io_open(path, "rb"); /* "-": standard input */
     if (!f)
         return mdm_err_set(err, MDM_EIO, "cannot open %s: %s", path, strerror(errno));
-    mdm_buf b = {0};
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        mdm_buf_append(&b, chunk, n);
-    bool bad = ferror(f);
+    r->data = mdm_io_read_all(f, 0, &r->len);
     mdm_io_close(f);
-    if (bad) {
-        mdm_buf_free(&b);
+    if (!r->data)
         return mdm_err_set(err, MDM_EIO, "cannot read %s", path);
-    }
-    r->len = b.len;
-    r->data = b.data ? mdm_buf_steal(&b) : mdm_xstrdup("");
     if (r->len >= 3 && !memcmp(r->data, "\xEF\xBB\xBF", 3))
         r->pos = 3;
     r->next_line = 1;

@@ -1,6 +1,7 @@
 /* Migration runner. The advisory lock key is a constant shared by every mdm process. */
 #include "mdm/migrate.h"
 
+#include "common/io.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "mdm/locks.h"
@@ -43,19 +44,9 @@ static char *read_file(const char *path, size_t *len)
     FILE *f = fopen(path, "rb");
     if (!f)
         return NULL;
-    mdm_buf b = {0};
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        mdm_buf_append(&b, chunk, n);
-    bool bad = ferror(f);
+    char *data = mdm_io_read_all(f, 0, len);
     fclose(f);
-    if (bad) {
-        mdm_buf_free(&b);
-        return NULL;
-    }
-    *len = b.len;
-    return mdm_buf_steal(&b);
+    return data;
 }
 
 static void free_migrations(migration *m, size_t n)
