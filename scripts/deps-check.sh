@@ -69,23 +69,27 @@ if [ -n "$up" ]; then
     fail=1
 fi
 
-# 2. Cycles: two files are in one cycle when each reaches the other (transitive closure of
-# the edges between files of the --acyclic folders); the edges inside such a group are shown.
+# 2. Cycles: an edge lies on a cycle when its target reaches its source (depth-first search
+# over the edges between files of the --acyclic folders); those edges are shown.
 left=$(awk -v dirs="$acyclic" 'BEGIN { n = split(dirs, d, " "); for (i = 1; i <= n; i++) keep[d[i]] = 1 }
      { split($1, a, "/"); split($2, b, "/"); if ((a[1] in keep) && (b[1] in keep)) print }' \
     <<<"$edges" |
     awk '{ from[NR] = $1; to[NR] = $2; sym[NR] = $3; n = NR
-           if (!($1 in id)) { id[$1] = ++m; name[m] = $1 }
-           if (!($2 in id)) { id[$2] = ++m; name[m] = $2 }
-           r[id[$1], id[$2]] = 1 }
+           if (!(($1, $2) in adj)) { adj[$1, $2] = 1; succ[$1] = succ[$1] " " $2 }
+           node[$1] = 1; node[$2] = 1 }
          END {
-             for (k = 1; k <= m; k++)
-                 for (i = 1; i <= m; i++)
-                     if ((i, k) in r)
-                         for (j = 1; j <= m; j++)
-                             if ((k, j) in r) r[i, j] = 1
+             # reach[s, t]: t is reachable from s (depth-first from every file)
+             for (s in node) {
+                 top = 0; stack[++top] = s
+                 while (top > 0) {
+                     v = stack[top--]
+                     k = split(succ[v], w, " ")
+                     for (i = 1; i <= k; i++)
+                         if (!((s, w[i]) in reach)) { reach[s, w[i]] = 1; stack[++top] = w[i] }
+                 }
+             }
              for (e = 1; e <= n; e++)
-                 if ((id[to[e]], id[from[e]]) in r) print "  " from[e] " -> " to[e] " (" sym[e] ")"
+                 if ((to[e], from[e]) in reach) print "  " from[e] " -> " to[e] " (" sym[e] ")"
          }' | sort)
 if [ -n "$left" ]; then
     echo "deps-check: files that depend on each other in a circle (break each cycle along a seam):"
