@@ -1212,9 +1212,9 @@ static int name_level(const mdm_comparison *c, const mdm_feat *a, const mdm_feat
     if ((xa && eq(xa, y)) || (ya && eq(x, ya)))
         return 0;
     if (c->field == MDM_FIELD_FIRST_NAME && a->first_canon && b->first_canon &&
-        (eq(a->first_canon, b->first_canon) ||
-         /* names of several classes (chris: christopher, christina) are short */
-         ((strlen(x) <= 5 || strlen(y) <= 5) && mdm_norm_nickname_equiv(NULL, x, y))))
+        /* names of several classes (chris: christopher, christina) are short */
+        (eq(a->first_canon, b->first_canon) || strlen(x) <= 5 || strlen(y) <= 5) &&
+        mdm_norm_nickname_equiv(NULL, x, y))
         return 1;
     /* first and last swapped */
     mdm_field other = c->field == MDM_FIELD_FIRST_NAME  ? MDM_FIELD_LAST_NAME

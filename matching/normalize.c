@@ -1654,17 +1654,7 @@ bool mdm_norm_nickname_equiv(const mdm_norm *n, const char *a, const char *b)
     int x = nick_find(a), y = nick_find(b);
     if (x < 0 || y < 0)
         return false;
-    const nick_name *ex = &nick_names[x], *ey = &nick_names[y];
-    if (sorted_has(ex->nb, ex->nnb, y))
-        return true;
-    /* a common parent: sorted-list intersection */
-    for (int i = 0, j = 0; i < ex->npar && j < ey->npar;) {
-        if (ex->par[i] == ey->par[j])
-            return true;
-        if (ex->par[i] < ey->par[j])
-            i++;
-        else
-            j++;
-    }
-    return false;
+    /* an edge of the table only: a shared parent joins names that are not one person's
+     * (john and nathan are both listed under jonathan) */
+    return sorted_has(nick_names[x].nb, nick_names[x].nnb, y);
 }

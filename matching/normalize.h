@@ -110,16 +110,17 @@ char *mdm_norm_family_first(const char *full);
  * a nickname belongs to several names (chris: christopher, christina ...) the name with
  * the most nicknames wins, ties alphabetical, so the answer is stable. The pointer is
  * static or key itself.
- * mdm_norm_nickname_equiv: true when a == b, when one is a nickname of the other (in
- * either direction of the table), or when both are nicknames of one name (bob ~ rob, both
- * robert). Symmetric; not transitive (chris ~ christopher, chris ~ christina, but not
- * christopher ~ christina). n may be NULL: the table is process-wide. */
+ * mdm_norm_nickname_equiv: true when a == b or when one is a nickname of the other (a row
+ * of the table, in either direction). Symmetric, direct only: two nicknames of one name
+ * are not equivalent through it (john and nathan, both under jonathan; christopher and
+ * christina through chris). n may be NULL: the table is process-wide. */
 const char *mdm_norm_nickname_canon(const mdm_norm *n, const char *key);
 bool mdm_norm_nickname_equiv(const mdm_norm *n, const char *a, const char *b);
 /* Blocking keys for a given name: the name itself, then every name it is a nickname of
  * (bob -> bob, bert, bobby, robert; chris -> chris, christopher, christina, ...). Two
- * names are mdm_norm_nickname_equiv exactly when their lists share an entry, so blocking
- * on every entry finds every nickname pair, which the single canonical name cannot
+ * mdm_norm_nickname_equiv names always share an entry (the lists also meet for two
+ * nicknames of one name), so blocking on every entry finds every nickname pair, which the
+ * single canonical name cannot
  * (a nickname of several names can only have one canonical). Writes up to max entries
  * (static strings, or key itself) to out and returns how many there are (at least 1;
  * more than max means the list was cut). */

@@ -231,6 +231,14 @@ static void test_levels(void)
     mdm_model_levels(m, &x, &y, lv);
     CHECK_INT(lv[0], 2);
     CHECK_INT(lv[1], 2);
+    /* nicknames are direct: John and Nathan are both listed under Jonathan, not one name */
+    feat_of(n, a, &x, "John", "Smith", "", "", "");
+    feat_of(n, a, &y, "Nathan", "Smith", "", "", "");
+    mdm_model_levels(m, &x, &y, lv);
+    CHECK_INT(lv[0], 4);
+    feat_of(n, a, &y, "Jonathan", "Smith", "", "", "");
+    mdm_model_levels(m, &x, &y, lv);
+    CHECK_INT(lv[0], 1);
     mdm_arena_free(a);
     mdm_norm_free(n);
     mdm_model_free(m);

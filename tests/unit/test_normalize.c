@@ -265,8 +265,8 @@ static bool classes_meet(const char *a, const char *b)
     return false;
 }
 
-/* Class lists share an entry exactly when the names are equivalent: every table row,
- * and every pair among a sample of the table's names. */
+/* Class lists share an entry whenever the names are equivalent (blocking finds every
+ * nickname pair): every table row, and every pair among a sample of the table's names. */
 static void test_nickname_classes(void)
 {
     const char *c[4];
@@ -289,8 +289,8 @@ static void test_nickname_classes(void)
             const char *a = mdm_norm_nickname_rows[i][1], *b = mdm_norm_nickname_rows[j][0];
             if (strchr(a, '.'))
                 continue;
-            if (classes_meet(a, b) != mdm_norm_nickname_equiv(N, a, b) && bad++ < 10)
-                fprintf(stderr, "%s / %s: classes and equiv disagree\n", a, b);
+            if (mdm_norm_nickname_equiv(N, a, b) && !classes_meet(a, b) && bad++ < 10)
+                fprintf(stderr, "%s / %s: equivalent, classes apart\n", a, b);
         }
     CHECK_INT(bad, 0);
 }
