@@ -970,6 +970,7 @@ static void train(linkdata *ld, mdm_model *m, const uint64_t *pairs, size_t npai
         for (int l = 0; l < nlev[k]; l++)
             m->cmp[k].m[l] = (r.m[k][l] < 1e-3 ? 1e-3 : r.m[k][l]) / z;
     }
+    mdm_model_monotonic(m);
     set_prior(ld, m, &r, npairs);
     m->trained = true;
     st->em_iterations = r.iterations;

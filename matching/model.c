@@ -1280,6 +1280,24 @@ static bool one_edit(const char *x, const char *y)
     return false;
 }
 
+/* x and y (one_edit) differ only in digits: every position where they differ, or the
+ * character inserted, is a digit. */
+static bool digits_edit(const char *x, const char *y)
+{
+    size_t n = strlen(x), m = strlen(y);
+    if (n != m) {
+        const char *l = n > m ? x : y, *s = n > m ? y : x;
+        size_t i = 0;
+        while (s[i] && s[i] == l[i])
+            i++;
+        return isdigit((unsigned char)l[i]);
+    }
+    for (size_t i = 0; i < n; i++)
+        if (x[i] != y[i] && !(isdigit((unsigned char)x[i]) && isdigit((unsigned char)y[i])))
+            return false;
+    return true;
+}
+
 static int email_level(const mdm_feat *a, const mdm_feat *b)
 {
     if (!a->n_emails || !b->n_emails)
@@ -1291,8 +1309,9 @@ static int email_level(const mdm_feat *a, const mdm_feat *b)
             if (eq(x, y))
                 return 0;
             /* a typo only: the same local part at another domain is often another person
-             * of the same name (john.smith@...), and it would count the name twice */
-            if (one_edit(x, y))
+             * of the same name (john.smith@...), and it would count the name twice; and a
+             * typo in letters: richard7574@ and richard7754@ are two numbered handles */
+            if (one_edit(x, y) && !digits_edit(x, y))
                 best = 1;
         }
     return best;
@@ -1895,6 +1914,28 @@ void mdm_model_set_u(mdm_model *m, const double counts[][MDM_MAX_LEVELS])
             total += counts[k][l];
         for (int l = 0; l < c->nlevels; l++)
             c->u[l] = (counts[k][l] + 0.5) / (total + 0.5 * c->nlevels);
+    }
+}
+
+void mdm_model_monotonic(mdm_model *m)
+{
+    for (int k = 0; k < m->ncmp; k++) {
+        mdm_comparison *c = &m->cmp[k];
+        bool changed = false;
+        for (int l = 1; l < c->nlevels - 1; l++) {
+            double cap = c->u[l] * c->m[0] / c->u[0];
+            if (c->m[l] > cap) {
+                c->m[l] = cap;
+                changed = true;
+            }
+        }
+        if (!changed)
+            continue;
+        double z = 0;
+        for (int l = 0; l < c->nlevels; l++)
+            z += c->m[l];
+        for (int l = 0; l < c->nlevels; l++)
+            c->m[l] /= z;
     }
 }
 

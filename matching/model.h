@@ -455,4 +455,11 @@ void mdm_em_run(const mdm_pattern *pats, size_t npats, int ncmp, const int *nlev
  * (total + 0.5 * nlevels). counts is [ncmp][MDM_MAX_LEVELS]. */
 void mdm_model_set_u(mdm_model *m, const double counts[][MDM_MAX_LEVELS]);
 
+/* Caps the trained weights of every comparison at its exact level: a partial agreement
+ * (a typo, a nickname, the same first three characters) weighs no more than agreeing
+ * exactly (EM can give a level with little support an absurd weight: a typo in an e-mail
+ * above the e-mail itself), by lowering its m (the others are renormalized). The last
+ * level ("different") is left as it is. */
+void mdm_model_monotonic(mdm_model *m);
+
 #endif
