@@ -660,6 +660,45 @@ static void u_worker(void *p, int t, size_t lo, size_t hi)
     }
 }
 
+/* The comparison patterns EM trains on when the model names training rules
+ * (training.blocking): those of the candidate pairs of these rules, taken from the
+ * candidates' codes (pairs and codes, sorted by pair) when blocking found them too, else
+ * compared here. *ntrain receives how many pairs they are. */
+static mdm_status training_hist(linkdata *ld, const mdm_model *m, const uint64_t *pairs,
+                                const uint64_t *codes, size_t npairs, hist *out, size_t *ntrain,
+                                mdm_err *err)
+{
+    mdm_model *tm = mdm_xmalloc(sizeof *tm);
+    *tm = *m; /* a view with the training rules as its blocking rules; owns nothing */
+    memcpy(tm->rules, m->train_rules, sizeof tm->rules);
+    tm->nrules = m->ntrain_rules;
+    uint64_t *tp = NULL;
+    size_t nt = 0;
+    mdm_block_stats bs;
+    mdm_status rc = mdm_block_candidates(tm, ld->feats, ld->n, pair_allowed, ld, ld->threads, &tp,
+                                         &nt, &bs, err);
+    free(tm);
+    if (rc != MDM_OK)
+        return rc;
+    int8_t lv[MDM_MAX_COMPARISONS];
+    for (size_t i = 0, j = 0; i < nt; i++) {
+        while (j < npairs && pairs[j] < tp[i])
+            j++;
+        uint64_t code;
+        if (j < npairs && pairs[j] == tp[i]) {
+            code = codes[j];
+        } else {
+            const mdm_feat *a = &ld->feats[tp[i] >> 32], *b = &ld->feats[(uint32_t)tp[i]];
+            mdm_model_levels(m, a, b, lv);
+            code = encode(m, lv, mdm_model_names_apart(m, a, b, lv));
+        }
+        hist_add(out, code, 1);
+    }
+    free(tp);
+    *ntrain = nt;
+    return MDM_OK;
+}
+
 /* The clustering guard of a pair's hard negative (model.h), MDM_GUARD_NONE when none. */
 static uint8_t guard_of(const mdm_model *m, const mdm_feat *a, const mdm_feat *b, const int8_t *lv)
 {
@@ -876,8 +915,8 @@ static double set_prior(const linkdata *ld, mdm_model *m, const mdm_em_result *r
     return m->prior;
 }
 
-static void train(linkdata *ld, mdm_model *m, const uint64_t *pairs, size_t npairs,
-                  const hist *merged, mdm_link_stats *st)
+/* npairs: the candidate pairs the patterns of merged come from */
+static void train(linkdata *ld, mdm_model *m, size_t npairs, const hist *merged, mdm_link_stats *st)
 {
     /* u from random pairs */
     uint64_t seed = m->seed;
@@ -975,7 +1014,6 @@ static void train(linkdata *ld, mdm_model *m, const uint64_t *pairs, size_t npai
     m->trained = true;
     st->em_iterations = r.iterations;
     st->lambda = r.lambda;
-    (void)pairs;
 }
 
 /* ---- outputs ---- */
@@ -1075,16 +1113,22 @@ mdm_status mdm_link_run(mdm_model *m, const mdm_link_opts *o, mdm_link_stats *st
     bool train_now = !m->trained || o->retrain;
     codes = mdm_xmalloc((npairs ? npairs : 1) * sizeof *codes);
     cmp_ctx c = {.ld = &ld, .pairs = pairs, .codes = codes};
-    if (train_now)
+    if (train_now && !m->ntrain_rules)
         hists = c.hists = mdm_xcalloc((size_t)ld.threads, sizeof *hists);
     mdm_parallel_for(ld.threads, npairs, compare_worker, &c);
     double t2 = now_s();
     if (train_now) {
-        for (int k = 0; k < ld.threads; k++)
+        size_t ntrain = npairs;
+        if (m->ntrain_rules) {
+            rc = training_hist(&ld, m, pairs, codes, npairs, &merged, &ntrain, err);
+            if (rc != MDM_OK)
+                goto out;
+        }
+        for (int k = 0; hists && k < ld.threads; k++)
             for (size_t i = 0; i < hists[k].cap; i++)
                 if (hists[k].keys[i])
                     hist_add(&merged, hists[k].keys[i] - 1, hists[k].counts[i]);
-        train(&ld, m, pairs, npairs, &merged, st);
+        train(&ld, m, ntrain, &merged, st);
         if (ld.progress)
             fprintf(stderr,
                     "link: trained (EM %d iterations, %.4f of candidates match, prior %.3g, "
@@ -1327,15 +1371,22 @@ mdm_status mdm_link_train_feats(mdm_model *m, mdm_feat *feats, size_t n, int thr
     st->t_block = t2 - t1;
     codes = mdm_xmalloc((npairs ? npairs : 1) * sizeof *codes);
     cmp_ctx c = {.ld = &ld, .pairs = pairs, .codes = codes};
-    hists = c.hists = mdm_xcalloc((size_t)ld.threads, sizeof *hists);
+    if (!m->ntrain_rules)
+        hists = c.hists = mdm_xcalloc((size_t)ld.threads, sizeof *hists);
     mdm_parallel_for(ld.threads, npairs, compare_worker, &c);
-    for (int k = 0; k < ld.threads; k++)
+    size_t ntrain = npairs;
+    if (m->ntrain_rules) {
+        rc = training_hist(&ld, m, pairs, codes, npairs, &merged, &ntrain, err);
+        if (rc != MDM_OK)
+            goto out;
+    }
+    for (int k = 0; hists && k < ld.threads; k++)
         for (size_t i = 0; i < hists[k].cap; i++)
             if (hists[k].keys[i])
                 hist_add(&merged, hists[k].keys[i] - 1, hists[k].counts[i]);
     double t3 = now_s();
     st->t_score = t3 - t2;
-    train(&ld, m, pairs, npairs, &merged, st);
+    train(&ld, m, ntrain, &merged, st);
     st->t_train = now_s() - t3;
     st->t_total = now_s() - t0;
 out:

@@ -743,6 +743,8 @@ void mdm_model_free(mdm_model *m)
     }
     for (int i = 0; i < m->nrules; i++)
         free(m->rules[i].text);
+    for (int i = 0; i < m->ntrain_rules; i++)
+        free(m->train_rules[i].text);
     for (int i = 0; i < m->ngroups; i++)
         free(m->groups[i]);
     for (int i = 0; i < m->nattrs; i++)
@@ -920,8 +922,8 @@ mdm_model *mdm_model_from_json(json_t *doc, mdm_err *err)
 
     json_t *tr = json_object_get(doc, "training");
     if (tr) {
-        static const char *const tr_keys[] = {"u_samples", "seed", "em_iterations", "u_floor",
-                                              NULL};
+        static const char *const tr_keys[] = {"u_samples", "seed",     "em_iterations",
+                                              "u_floor",   "blocking", NULL};
         double us = (double)m->u_samples, seed = (double)m->seed, it = m->em_iterations;
         if (!json_is_object(tr) || !check_keys(tr, "training", tr_keys, err) ||
             !get_num(tr, "u_samples", &us, 1000, 1e9, "training", err) ||
@@ -932,6 +934,24 @@ mdm_model *mdm_model_from_json(json_t *doc, mdm_err *err)
         m->u_samples = (long)us;
         m->seed = (uint64_t)seed;
         m->em_iterations = (int)it;
+        json_t *tb = json_object_get(tr, "blocking");
+        if (tb && (!json_is_array(tb) || json_array_size(tb) == 0 ||
+                   json_array_size(tb) > MDM_MAX_BLOCK_RULES)) {
+            mdm_err_set(err, MDM_EINVAL, "training.blocking: expected an array of 1 to %d rules",
+                        MDM_MAX_BLOCK_RULES);
+            goto out_fail;
+        }
+        for (size_t i = 0; tb && i < json_array_size(tb); i++) {
+            snprintf(w, sizeof w, "training.blocking[%zu]", i);
+            json_t *r = json_array_get(tb, i);
+            if (!json_is_string(r)) {
+                mdm_err_set(err, MDM_EINVAL, "%s: expected a string", w);
+                goto out_fail;
+            }
+            m->ntrain_rules++;
+            if (!parse_rule(m, &m->train_rules[i], json_string_value(r), w, err))
+                goto out_fail;
+        }
     }
 
     json_t *tp = json_object_get(doc, "trained");
@@ -1061,6 +1081,12 @@ json_t *mdm_model_json(const mdm_model *m)
                         json_pack("{s:I,s:I,s:i,s:f}", "u_samples", (json_int_t)m->u_samples,
                                   "seed", (json_int_t)m->seed, "em_iterations", m->em_iterations,
                                   "u_floor", m->u_floor));
+    if (m->ntrain_rules) {
+        json_t *tb = json_array();
+        for (int r = 0; r < m->ntrain_rules; r++)
+            json_array_append_new(tb, json_string(m->train_rules[r].text));
+        json_object_set_new(json_object_get(doc, "training"), "blocking", tb);
+    }
     if (m->trained)
         json_object_set_new(
             doc, "trained",

@@ -274,7 +274,12 @@ typedef struct mdm_model {
     int nconflict;
     bool one_to_one;     /* every source deduplicated: at most one record each */
     bool hard_negatives; /* the pair guards (mdm_model_guard); default true */
-    /* training */
+    /* training: EM estimates m on the candidate pairs of these rules (training.blocking),
+     * or of the blocking rules when there are none. A fixed training set lets blocking
+     * rules be added for recall without moving the estimates: pairs found only by a recall
+     * rule are mostly non-matches, and EM fitted on them shifts m towards them. */
+    mdm_block_rule train_rules[MDM_MAX_BLOCK_RULES];
+    int ntrain_rules;
     long u_samples;
     uint64_t seed;
     int em_iterations;
