@@ -212,10 +212,8 @@ static json_t *canonical_record_schema(void)
     json_object_set_new(props, "phones",
                         json_pack("{s:s, s:o}", "type", "array", "items", contact));
     json_t *addr = json_object();
-    static const char *const address_fields[] = {"line1",       "line2",   "city", "region",
-                                                 "postal_code", "country", "type", NULL};
-    for (size_t i = 0; address_fields[i]; i++)
-        json_object_set_new(addr, address_fields[i],
+    for (size_t i = 0; mdm_canon_address_fields[i]; i++)
+        json_object_set_new(addr, mdm_canon_address_fields[i],
                             json_pack("{s:[s,s,s]}", "type", "string", "number", "null"));
     json_object_set_new(props, "addresses",
                         json_pack("{s:s, s:i, s:{s:s, s:o, s:b}}", "type", "array", "maxItems", 4,

@@ -17,6 +17,9 @@
 const char *const mdm_canon_scalars[] = {MDM_CANON_SCALAR_LIST(NAME) NULL};
 #undef NAME
 
+const char *const mdm_canon_address_fields[] = {"line1",       "line2",   "city", "region",
+                                                "postal_code", "country", "type", NULL};
+
 char *mdm_canon_clean(const char *s)
 {
     size_t n = strlen(s);
@@ -406,11 +409,9 @@ static void from_canonical(canon_build *b, const json_t *in)
                 json_t *fv;
                 json_object_foreach(item, f, fv)
                 {
-                    static const char *const af[] = {"line1",       "line2",   "city", "region",
-                                                     "postal_code", "country", "type", NULL};
                     bool ok = false;
-                    for (size_t x = 0; af[x]; x++)
-                        if (!strcmp(af[x], f))
+                    for (size_t x = 0; mdm_canon_address_fields[x]; x++)
+                        if (!strcmp(mdm_canon_address_fields[x], f))
                             ok = true;
                     char fp[224];
                     snprintf(fp, sizeof fp, "%s/%s", ip, f);

@@ -40,6 +40,9 @@ struct mdm_norm;
 /* The scalar fields of the canonical record (source_key ... segment), NULL-terminated. */
 extern const char *const mdm_canon_scalars[];
 
+/* The fields of one canonical address (line1 ... type), NULL-terminated. */
+extern const char *const mdm_canon_address_fields[];
+
 /* Canonicalizes record (borrowed) of source src (NULL: a canonical record of no
  * configured source) with normalizer n. default_country applies when src has none (NULL:
  * "US"); lim caps the field lengths. *canonical receives the canonical record (new

@@ -56,11 +56,12 @@ run_suite() {
     fi
 }
 
-# spawn NAME COMMAND...: runs a suite in the background once fewer than $jobs are running.
+# spawn RUNNER NAME COMMAND...: RUNNER (run_suite or with_db) in the background once fewer
+# than $jobs suites are running.
 spawn() {
     seq_no=$((seq_no + 1))
     while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n; done
-    MDM_SUITE_NO=$seq_no run_suite "$@" &
+    MDM_SUITE_NO=$seq_no "$@" &
 }
 
 # with_db NAME COMMAND...: runs a suite against a fresh database (dropped afterwards).
@@ -71,15 +72,10 @@ with_db() {
     MDM_DATABASE_URL=$(scripts/pg.sh url-for "$dbname") MDM_TEST_DB=$dbname run_suite "$name" "$@"
     scripts/pg.sh dropdb "$dbname" >/dev/null 2>&1
 }
-spawn_db() {
-    seq_no=$((seq_no + 1))
-    while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n; done
-    MDM_SUITE_NO=$seq_no with_db "$@" &
-}
 
 if [ "$mode" != --reliability ]; then
     for t in build/san/tests/test_*; do
-        [ -x "$t" ] && spawn "unit/$(basename "$t")" "$t"
+        [ -x "$t" ] && spawn run_suite "unit/$(basename "$t")" "$t"
     done
 fi
 
@@ -91,15 +87,15 @@ if [ "$mode" != --unit ]; then
     fi
     if [ "$mode" != --reliability ]; then
         # the longest suites first, so the pool ends evenly
-        [ -x tests/browser/run.sh ] && spawn_db "browser" tests/browser/run.sh
+        [ -x tests/browser/run.sh ] && spawn with_db "browser" tests/browser/run.sh
         for t in build/san/itests/test_*; do
-            [ -x "$t" ] && spawn_db "integration/$(basename "$t")" "$t"
+            [ -x "$t" ] && spawn with_db "integration/$(basename "$t")" "$t"
         done
         for t in tests/sql/*.sql; do
-            [ -f "$t" ] && spawn_db "sql/$(basename "$t" .sql)" tests/sql/run_one.sh "$t"
+            [ -f "$t" ] && spawn with_db "sql/$(basename "$t" .sql)" tests/sql/run_one.sh "$t"
         done
         for t in tests/e2e/*.sh; do
-            [ -f "$t" ] && spawn_db "e2e/$(basename "$t" .sh)" bash "$t"
+            [ -f "$t" ] && spawn with_db "e2e/$(basename "$t" .sh)" bash "$t"
         done
     fi
     wait
