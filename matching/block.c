@@ -498,9 +498,12 @@ static uint64_t *collect_pairs(cand_ctx *c, int threads, size_t *np)
     size_t n = 0;
     for (int k = 0; k < threads; k++)
         n += c->out[k].n;
-    uint64_t *all = mdm_xmalloc((n ? n : 1) * sizeof *all);
-    size_t off = 0;
-    for (int k = 0; k < threads; k++) {
+    /* the first thread's array grows to hold them all, and each other one is freed as
+     * soon as it is copied: at most the pairs plus one thread's share at a time (a fresh
+     * array for all of them needed the pairs twice, with the growth slack on top) */
+    uint64_t *all = mdm_xrealloc(c->out[0].a, (n ? n : 1) * sizeof *all);
+    size_t off = c->out[0].n;
+    for (int k = 1; k < threads; k++) {
         if (c->out[k].n)
             memcpy(all + off, c->out[k].a, c->out[k].n * sizeof *all);
         off += c->out[k].n;

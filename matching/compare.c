@@ -7,6 +7,7 @@
  * arguments first, so every similarity is exactly symmetric. */
 #include "matching/compare.h"
 #include "common/mem.h"
+#include "matching/strsim.h"
 
 #include <math.h>
 #include <stdbool.h>
@@ -266,10 +267,13 @@ double mdm_cmp_jaro(const char *a, const char *b)
 
 double mdm_cmp_jaro_winkler(const char *a, const char *b)
 {
+    double r;
+    if (mdm_strsim_jaro_winkler(a, b, &r)) /* short ASCII: same result, bit-parallel */
+        return r;
     cpstr x, y;
     cp_load(&x, a);
     cp_load(&y, b);
-    double r = jaro_winkler_cp(x.v, x.n, y.v, y.n);
+    r = jaro_winkler_cp(x.v, x.n, y.v, y.n);
     cp_free(&x);
     cp_free(&y);
     return r;
@@ -474,6 +478,9 @@ static int clamp_int(size_t d)
 
 int mdm_cmp_levenshtein(const char *a, const char *b)
 {
+    int d;
+    if (mdm_strsim_levenshtein(a, b, &d)) /* short ASCII: same result, bit-parallel */
+        return d;
     return clamp_int(dist_str(levenshtein_cp, a, b, NULL));
 }
 

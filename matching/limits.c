@@ -42,8 +42,9 @@ void mdm_limits_default(mdm_limits *out)
 
 static int field_index(const char *field)
 {
+    /* the first byte before the call: every canonicalized value looks its field up */
     for (int i = 0; i < MDM_LIMITS_NFIELDS; i++)
-        if (strcmp(mdm_limits_fields[i], field) == 0)
+        if (mdm_limits_fields[i][0] == field[0] && strcmp(mdm_limits_fields[i], field) == 0)
             return i;
     return -1;
 }

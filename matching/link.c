@@ -25,6 +25,15 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* CPU seconds of the whole process (every thread): a measure the load of other jobs on
+ * the machine changes much less than wall time. */
+static double cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 int mdm_link_threads(int requested)
 {
     if (requested > 0)
@@ -614,10 +623,48 @@ static void hist_add(hist *h, uint64_t code, double c)
     h->counts[i] += c;
 }
 
+/* The comparison pattern of every candidate pair: 32 bits each when every pattern code of
+ * the model fits (FEBRL's nine comparisons need 21 bits), 64 otherwise. At 40 million
+ * pairs that is 160 MB less at the peak. */
+typedef struct pattern_codes {
+    void *p;   /* n codes of 4 or 8 bytes */
+    bool wide; /* 8 */
+} pattern_codes;
+
+static pattern_codes codes_new(const mdm_model *m, size_t n)
+{
+    uint64_t max = 1;
+    bool wide = false;
+    for (int k = 0; k < m->ncmp && !wide; k++) {
+        max *= (uint64_t)m->cmp[k].nlevels + 1;
+        wide = max > UINT32_MAX / 2; /* the code is the levels' number, times 2 */
+    }
+    return (pattern_codes){mdm_xmalloc((n ? n : 1) * (wide ? 8 : 4)), wide};
+}
+
+static void codes_free(pattern_codes *c)
+{
+    free(c->p);
+    c->p = NULL;
+}
+
+static inline uint64_t code_at(const pattern_codes *c, size_t i)
+{
+    return c->wide ? ((const uint64_t *)c->p)[i] : ((const uint32_t *)c->p)[i];
+}
+
+static inline void code_set(pattern_codes *c, size_t i, uint64_t v)
+{
+    if (c->wide)
+        ((uint64_t *)c->p)[i] = v;
+    else
+        ((uint32_t *)c->p)[i] = (uint32_t)v;
+}
+
 typedef struct cmp_ctx {
     linkdata *ld;
     const uint64_t *pairs;
-    uint64_t *codes;
+    pattern_codes codes;
     hist *hists;
     /* u sampling */
     double (*ucounts)[MDM_MAX_COMPARISONS][MDM_MAX_LEVELS];
@@ -640,7 +687,7 @@ static void compare_worker(void *p, int t, size_t lo, size_t hi)
         mdm_model_levels(m, &c->ld->feats[a], &c->ld->feats[b], lv);
         uint64_t code =
             encode(m, lv, mdm_model_names_apart(m, &c->ld->feats[a], &c->ld->feats[b], lv));
-        c->codes[i] = code;
+        code_set(&c->codes, i, code);
         if (c->hists)
             hist_add(&c->hists[t], code, 1);
     }
@@ -665,8 +712,8 @@ static void u_worker(void *p, int t, size_t lo, size_t hi)
  * candidates' codes (pairs and codes, sorted by pair) when blocking found them too, else
  * compared here. *ntrain receives how many pairs they are. */
 static mdm_status training_hist(linkdata *ld, const mdm_model *m, const uint64_t *pairs,
-                                const uint64_t *codes, size_t npairs, hist *out, size_t *ntrain,
-                                mdm_err *err)
+                                const pattern_codes *codes, size_t npairs, hist *out,
+                                size_t *ntrain, mdm_err *err)
 {
     mdm_model *tm = mdm_xmalloc(sizeof *tm);
     *tm = *m; /* a view with the training rules as its blocking rules; owns nothing */
@@ -686,7 +733,7 @@ static mdm_status training_hist(linkdata *ld, const mdm_model *m, const uint64_t
             j++;
         uint64_t code;
         if (j < npairs && pairs[j] == tp[i]) {
-            code = codes[j];
+            code = code_at(codes, j);
         } else {
             const mdm_feat *a = &ld->feats[tp[i] >> 32], *b = &ld->feats[(uint32_t)tp[i]];
             mdm_model_levels(m, a, b, lv);
@@ -723,7 +770,7 @@ static void score_worker(void *p, int t, size_t lo, size_t hi)
     int8_t lv[MDM_MAX_COMPARISONS];
     for (size_t i = lo; i < hi; i++) {
         uint32_t a = (uint32_t)(c->pairs[i] >> 32), b = (uint32_t)c->pairs[i];
-        bool apart = decode(m, c->codes[i], lv);
+        bool apart = decode(m, code_at(&c->codes, i), lv);
         if (mdm_model_vetoed(m, lv))
             continue;
         double w = weight_of(m, &c->w, lv, apart, c->ld->freq + (size_t)a * (size_t)m->ncmp);
@@ -768,7 +815,7 @@ static double pair_prob(void *p, uint32_t a, uint32_t b, double *evidence)
 
 /* Scores pairs[0..n) (comparison patterns in codes) into one array of edges at or above
  * review; *nlinks counts those at or above link. */
-static mdm_edge *score_codes(linkdata *ld, const uint64_t *pairs, uint64_t *codes, size_t n,
+static mdm_edge *score_codes(linkdata *ld, const uint64_t *pairs, pattern_codes codes, size_t n,
                              double review, double link, size_t *nedges, size_t *nlinks)
 {
     cmp_ctx c = {.ld = ld, .pairs = pairs, .codes = codes, .review = review, .link = link};
@@ -1072,9 +1119,10 @@ static mdm_status write_pairs(const linkdata *ld, const mdm_edge *e, size_t n, c
 mdm_status mdm_link_run(mdm_model *m, const mdm_link_opts *o, mdm_link_stats *st, mdm_err *err)
 {
     memset(st, 0, sizeof *st);
-    double t0 = now_s(), t;
+    double t0 = now_s(), t, c0 = cpu_s(), cl_;
     linkdata ld;
-    uint64_t *pairs = NULL, *codes = NULL;
+    uint64_t *pairs = NULL;
+    pattern_codes codes = {0};
     mdm_edge *all = NULL;
     size_t ne = 0;
     uint32_t *cl = NULL;
@@ -1088,6 +1136,7 @@ mdm_status mdm_link_run(mdm_model *m, const mdm_link_opts *o, mdm_link_stats *st
     st->sources = (size_t)ld.nsrc;
     st->shared_values = ld.shared_values;
     st->t_load = (t = now_s()) - t0;
+    st->c_load = (cl_ = cpu_s()) - c0;
     if (ld.progress)
         fprintf(stderr, "link: features built in %.2fs (%zu shared values dropped)\n", st->t_load,
                 ld.shared_values);
@@ -1097,8 +1146,9 @@ mdm_status mdm_link_run(mdm_model *m, const mdm_link_opts *o, mdm_link_stats *st
                               &st->block, err);
     if (rc != MDM_OK)
         goto out;
-    double t1 = now_s();
+    double t1 = now_s(), c1 = cpu_s();
     st->t_block = t1 - t;
+    st->c_block = c1 - cl_;
     if (ld.progress)
         fprintf(stderr,
                 "link: %zu candidate pairs from %zu blocks (largest %zu, %zu oversized blocks "
@@ -1111,16 +1161,16 @@ mdm_status mdm_link_run(mdm_model *m, const mdm_link_opts *o, mdm_link_stats *st
             fprintf(stderr, "link:   rule %-40s %zu pairs\n", m->rules[r].text,
                     st->block.rule_pairs[r]);
     bool train_now = !m->trained || o->retrain;
-    codes = mdm_xmalloc((npairs ? npairs : 1) * sizeof *codes);
+    codes = codes_new(m, npairs);
     cmp_ctx c = {.ld = &ld, .pairs = pairs, .codes = codes};
     if (train_now && !m->ntrain_rules)
         hists = c.hists = mdm_xcalloc((size_t)ld.threads, sizeof *hists);
     mdm_parallel_for(ld.threads, npairs, compare_worker, &c);
-    double t2 = now_s();
+    double t2 = now_s(), c2 = cpu_s();
     if (train_now) {
         size_t ntrain = npairs;
         if (m->ntrain_rules) {
-            rc = training_hist(&ld, m, pairs, codes, npairs, &merged, &ntrain, err);
+            rc = training_hist(&ld, m, pairs, &codes, npairs, &merged, &ntrain, err);
             if (rc != MDM_OK)
                 goto out;
         }
@@ -1135,10 +1185,12 @@ mdm_status mdm_link_run(mdm_model *m, const mdm_link_opts *o, mdm_link_stats *st
                     "household share %.3f, group margin %.2f bits)\n",
                     st->em_iterations, st->lambda, m->prior, st->household_share, m->group_margin);
     }
-    double t3 = now_s();
+    double t3 = now_s(), c3 = cpu_s();
     st->t_train = t3 - t2;
+    st->c_train = c3 - c2;
     if (o->train_only) {
         st->t_score = t2 - t1;
+        st->c_score = c2 - c1;
         goto out_done;
     }
 
@@ -1150,10 +1202,10 @@ mdm_status mdm_link_run(mdm_model *m, const mdm_link_opts *o, mdm_link_stats *st
         free(pairs);
         pairs = NULL;
     }
-    free(codes);
-    codes = NULL;
-    double t4 = now_s();
+    codes_free(&codes);
+    double t4 = now_s(), c4 = cpu_s();
     st->t_score = (t2 - t1) + (t4 - t3);
+    st->c_score = (c2 - c1) + (c4 - c3);
 
     /* cluster */
     cl = mdm_xmalloc((ld.n ? ld.n : 1) * sizeof *cl);
@@ -1162,6 +1214,7 @@ mdm_status mdm_link_run(mdm_model *m, const mdm_link_opts *o, mdm_link_stats *st
     cluster_edges(&ld, all, ne, m->link_threshold, cl, refused, &st->cluster);
     st->review_items = count_review_items(all, ne, cl);
     st->t_cluster = now_s() - t4;
+    st->c_cluster = cpu_s() - c4;
     if (ld.progress)
         fprintf(stderr,
                 "link: %zu links, %zu review pairs; %zu clusters (largest %zu); refused merges: "
@@ -1180,6 +1233,7 @@ mdm_status mdm_link_run(mdm_model *m, const mdm_link_opts *o, mdm_link_stats *st
         goto out;
 out_done:
     st->t_total = now_s() - t0;
+    st->c_total = cpu_s() - c0;
 out:
     hists_free(hists, ld.threads);
     free(merged.keys);
@@ -1188,7 +1242,7 @@ out:
     free(cl);
     free(refused);
     free(pairs);
-    free(codes);
+    codes_free(&codes);
     ld_free(&ld);
     return rc;
 }
@@ -1281,13 +1335,13 @@ mdm_status mdm_link_feats(const mdm_model *m, mdm_feat *feats, size_t n, const u
     }
     double t2 = now_s();
     st->t_block = t2 - t1;
-    uint64_t *codes = mdm_xmalloc((npairs ? npairs : 1) * sizeof *codes);
+    pattern_codes codes = codes_new(m, npairs);
     cmp_ctx c = {.ld = &ld, .pairs = pairs, .codes = codes};
     mdm_parallel_for(ld.threads, npairs, compare_worker, &c);
     size_t ne = 0;
     mdm_edge *all = score_codes(&ld, pairs, codes, npairs, review, link, &ne, &st->links);
     st->review = ne - st->links;
-    free(codes);
+    codes_free(&codes);
     free(pairs);
     pairs = NULL;
     double t3 = now_s();
@@ -1360,7 +1414,8 @@ mdm_status mdm_link_train_feats(mdm_model *m, mdm_feat *feats, size_t n, int thr
     double t1 = now_s();
     st->t_load = t1 - t0;
 
-    uint64_t *pairs = NULL, *codes = NULL;
+    uint64_t *pairs = NULL;
+    pattern_codes codes = {0};
     size_t npairs = 0;
     hist *hists = NULL, merged = {0};
     mdm_status rc = mdm_block_candidates(m, feats, n, pair_allowed, &ld, ld.threads, &pairs,
@@ -1369,14 +1424,14 @@ mdm_status mdm_link_train_feats(mdm_model *m, mdm_feat *feats, size_t n, int thr
         goto out;
     double t2 = now_s();
     st->t_block = t2 - t1;
-    codes = mdm_xmalloc((npairs ? npairs : 1) * sizeof *codes);
+    codes = codes_new(m, npairs);
     cmp_ctx c = {.ld = &ld, .pairs = pairs, .codes = codes};
     if (!m->ntrain_rules)
         hists = c.hists = mdm_xcalloc((size_t)ld.threads, sizeof *hists);
     mdm_parallel_for(ld.threads, npairs, compare_worker, &c);
     size_t ntrain = npairs;
     if (m->ntrain_rules) {
-        rc = training_hist(&ld, m, pairs, codes, npairs, &merged, &ntrain, err);
+        rc = training_hist(&ld, m, pairs, &codes, npairs, &merged, &ntrain, err);
         if (rc != MDM_OK)
             goto out;
     }
@@ -1394,7 +1449,7 @@ out:
     free(merged.keys);
     free(merged.counts);
     free(pairs);
-    free(codes);
+    codes_free(&codes);
     ld.nsrc = 0;     /* no source names were allocated */
     ld.feats = NULL; /* the caller's */
     ld_free(&ld);
@@ -1420,7 +1475,8 @@ mdm_status mdm_link_analyze_blocking(const mdm_model *m, const mdm_link_opts *o,
     r->an.ntop = ntop;
     double t0 = now_s();
     linkdata ld;
-    uint64_t *pairs = NULL, *sp = NULL, *codes = NULL;
+    uint64_t *pairs = NULL, *sp = NULL;
+    pattern_codes codes = {0};
     mdm_status rc = load_all(&ld, m, o, err);
     if (rc != MDM_OK)
         goto out;
@@ -1443,7 +1499,7 @@ mdm_status mdm_link_analyze_blocking(const mdm_model *m, const mdm_link_opts *o,
         sp = mdm_xmalloc(k * sizeof *sp);
         for (size_t i = 0; i < k; i++)
             sp[i] = pairs[(size_t)((double)i * (double)r->an.pairs / (double)k)];
-        codes = mdm_xmalloc(k * sizeof *codes);
+        codes = codes_new(m, k);
         int threads = ld.threads;
         ld.threads = 1;
         double c0 = thread_cpu_s();
@@ -1461,7 +1517,7 @@ mdm_status mdm_link_analyze_blocking(const mdm_model *m, const mdm_link_opts *o,
             r->est_u_s = r->ns_per_pair * 1e-9 * (double)m->u_samples / ld.threads;
     }
 out:
-    free(codes);
+    codes_free(&codes);
     free(sp);
     free(pairs);
     ld_free(&ld);

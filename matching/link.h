@@ -62,6 +62,8 @@ typedef struct mdm_link_stats {
     double lambda;
     double household_share; /* h of the learnt group margin (model.h), 0 when not learnt */
     double t_load, t_block, t_train, t_score, t_cluster, t_total; /* seconds */
+    /* CPU seconds of all threads in each phase (mdm_link_run only) */
+    double c_load, c_block, c_train, c_score, c_cluster, c_total;
 } mdm_link_stats;
 
 /* Runs the pipeline. Trains m first when it is not trained (or opts->retrain); m then
