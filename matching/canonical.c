@@ -1092,6 +1092,15 @@ const char *mdm_canon_phone_key(void *ctx, mdm_norm *norm, const char *raw, cons
     return e164 ? mdm_arena_strdup(a, raw) : mdm_feat_phone_key(norm, raw, country, a);
 }
 
+void mdm_canon_record_features(const mdm_model *m, mdm_norm *norm, mdm_arena *a,
+                               const mdm_record *rec, const char *country,
+                               mdm_phone_key_fn phone_fn, void *phone_ctx, mdm_feat *f)
+{
+    mdm_feat_build_with(norm, rec, country ? country : m->default_country, a, f,
+                        phone_fn ? phone_fn : mdm_canon_phone_key, phone_ctx);
+    mdm_feat_build_attrs(m, norm, rec, a, f);
+}
+
 void mdm_canon_features(const mdm_model *m, mdm_norm *norm, mdm_arena *a, const json_t *canonical,
                         mdm_phone_key_fn phone_fn, void *phone_ctx, mdm_feat *f)
 {
@@ -1099,8 +1108,6 @@ void mdm_canon_features(const mdm_model *m, mdm_norm *norm, mdm_arena *a, const 
     mdm_canon_to_record(canonical, &rec);
     const json_t *addr = json_array_get(json_object_get(canonical, "addresses"), 0);
     const char *country = json_string_value(json_object_get(addr, "country"));
-    mdm_feat_build_with(norm, &rec, country ? country : m->default_country, a, f,
-                        phone_fn ? phone_fn : mdm_canon_phone_key, phone_ctx);
-    mdm_feat_build_attrs(m, norm, &rec, a, f);
+    mdm_canon_record_features(m, norm, a, &rec, country, phone_fn, phone_ctx, f);
     mdm_record_clear(&rec);
 }

@@ -65,6 +65,12 @@ void mdm_canon_features(const struct mdm_model *m, struct mdm_norm *norm, mdm_ar
                         const json_t *canonical, mdm_phone_key_fn phone_fn, void *phone_ctx,
                         mdm_feat *f);
 
+/* The features mdm_canon_features builds, from the record mdm_canon_to_record made of a
+ * canonical record whose first address's country is country (NULL: none, m's). */
+void mdm_canon_record_features(const struct mdm_model *m, struct mdm_norm *norm, mdm_arena *a,
+                               const mdm_record *rec, const char *country,
+                               mdm_phone_key_fn phone_fn, void *phone_ctx, mdm_feat *f);
+
 /* Phone key of a canonical phone value (mdm_phone_key_fn): an E.164 value as it is,
  * anything else through mdm_feat_phone_key. */
 const char *mdm_canon_phone_key(void *ctx, struct mdm_norm *norm, const char *raw,

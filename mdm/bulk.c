@@ -260,13 +260,11 @@ static void feat_worker(void *arg, int t, size_t lo, size_t hi)
     mdm_arena *a = b->arenas[t];
     for (size_t i = lo + b->feat_from; i < hi + b->feat_from; i++) {
         brec *r = &b->r[i];
-        json_t *canon = json_loads(NORMALIZED(b, r), 0, NULL);
         memset(&b->feats[i], 0, sizeof b->feats[i]);
-        if (canon)
-            (void)mdm_score_features(b->ctx, norm, a, canon, mdm_score_phone_key, NULL,
-                                     &b->feats[i]);
-        r->consents = json_array_size(json_object_get(canon, "consents")) > 0;
-        json_decref(canon);
+        bool consents = false;
+        (void)mdm_score_features_text(b->ctx, norm, a, NORMALIZED(b, r), mdm_score_phone_key, NULL,
+                                      &b->feats[i], &consents);
+        r->consents = consents;
         b->feats[i].source = 0; /* sources are not deduplicated here, as incrementally */
         if (i >= b->npending)
             continue;

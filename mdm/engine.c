@@ -437,6 +437,83 @@ mdm_status mdm_engine_canonicalize(const mdm_engine *ctx, const mdm_source *src,
     return st;
 }
 
+static void hex_digest(const char *s, size_t n, char out[65])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_Digest(s, n, md, &len, EVP_sha256(), NULL);
+    for (unsigned i = 0; i < len && i < 32; i++)
+        snprintf(out + 2 * (size_t)i, 3, "%02x", md[i]);
+    out[64] = '\0';
+}
+
+static int cmp_key(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The compact, sorted dump of an object is "{" + "\"key\":value" joined by "," + "}", the
+ * members in strcmp order of their keys (bytewise, as jansson sorts them): the hashed
+ * text is the same members less three, so each member is dumped once and both texts are
+ * joined from the pieces. A key that would need escaping (never one of the canonical
+ * record's) takes the two whole dumps. */
+char *mdm_engine_canonical_text(const json_t *canonical, char hash[65])
+{
+    size_t n = json_object_size(canonical);
+    const char **keys = mdm_xmalloc((n ? n : 1) * sizeof *keys);
+    size_t k = 0;
+    const char *key;
+    json_t *v;
+    bool plain = json_is_object(canonical);
+    json_object_foreach((json_t *)canonical, key, v)
+    {
+        for (const char *p = key; *p && plain; p++)
+            plain = *p >= 0x20 && *p < 0x7f && *p != '"' && *p != '\\';
+        keys[k++] = key;
+    }
+    if (!plain || k != n) {
+        free(keys);
+        mdm_engine_content_hash(canonical, hash);
+        return json_dumps(canonical, JSON_COMPACT | JSON_SORT_KEYS);
+    }
+    qsort(keys, k, sizeof *keys, cmp_key);
+    mdm_buf all = {0}, hashed = {0};
+    mdm_buf_putc(&all, '{');
+    mdm_buf_putc(&hashed, '{');
+    for (size_t i = 0; i < k && plain; i++) {
+        char *d = json_dumps(json_object_get(canonical, keys[i]),
+                             JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+        plain = d != NULL;
+        bool h = strcmp(keys[i], "source_updated_at") != 0 && strcmp(keys[i], "op") != 0 &&
+                 strcmp(keys[i], "keys") != 0;
+        for (int t = 0; t < 2 && d; t++) {
+            mdm_buf *b = t ? &hashed : &all;
+            if (t && !h)
+                continue;
+            if (b->len > 1)
+                mdm_buf_putc(b, ',');
+            mdm_buf_putc(b, '"');
+            mdm_buf_puts(b, keys[i]);
+            mdm_buf_puts(b, "\":");
+            mdm_buf_puts(b, d);
+        }
+        free(d);
+    }
+    if (!plain) { /* a value jansson cannot write: what the whole dumps do */
+        mdm_buf_free(&all);
+        mdm_buf_free(&hashed);
+        free(keys);
+        mdm_engine_content_hash(canonical, hash);
+        return json_dumps(canonical, JSON_COMPACT | JSON_SORT_KEYS);
+    }
+    mdm_buf_putc(&all, '}');
+    mdm_buf_putc(&hashed, '}');
+    hex_digest(hashed.data, hashed.len, hash);
+    mdm_buf_free(&hashed);
+    free(keys);
+    return mdm_buf_steal(&all);
+}
+
 void mdm_engine_content_hash(const json_t *canonical, char out[65])
 {
     json_t *c = json_copy((json_t *)canonical);

@@ -153,4 +153,9 @@ char *mdm_engine_text_key(const char *s);
 
 /* SHA-256 (hex) of the canonical content (without source_updated_at and op). */
 void mdm_engine_content_hash(const json_t *canonical, char out[65]);
+
+/* The stored text of a canonical record, json_dumps(canonical, JSON_COMPACT |
+ * JSON_SORT_KEYS) (new string), and its content hash (mdm_engine_content_hash) in hash,
+ * from one serialization of its members instead of two of the whole record. */
+char *mdm_engine_canonical_text(const json_t *canonical, char hash[65]);
 #endif

@@ -197,10 +197,8 @@ static mdm_status ingest_tx(mdm_db *db, void *arg, mdm_err *err)
 
     char *raw =
         json_dumps(j->raw ? j->raw : json_null(), JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS);
-    char *norm = c ? json_dumps(c, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     char hash[65] = "";
-    if (c)
-        mdm_engine_content_hash(c, hash);
+    char *norm = c ? mdm_engine_canonical_text(c, hash) : NULL;
 
     if (del) {
         if (!exists) {
@@ -832,9 +830,8 @@ static void canon_worker(void *arg, int t, size_t lo, size_t hi)
             r->canon = NULL;
             continue;
         }
-        mdm_engine_content_hash(r->canon, r->hash);
         r->raw = json_dumps(r->row, JSON_COMPACT | JSON_SORT_KEYS);
-        r->norm = json_dumps(r->canon, JSON_COMPACT | JSON_SORT_KEYS);
+        r->norm = mdm_engine_canonical_text(r->canon, r->hash);
     }
 }
 

@@ -7,6 +7,7 @@
 
 #include "common/mem.h"
 #include "matching/block.h"
+#include "matching/canon_text.h"
 #include "matching/canonical.h"
 #include "matching/compare.h"
 #include "matching/model.h"
@@ -255,6 +256,14 @@ bool mdm_score_features(const mdm_engine *ctx, mdm_norm *norm, mdm_arena *a,
     return true;
 }
 
+bool mdm_score_features_text(const mdm_engine *ctx, mdm_norm *norm, mdm_arena *a, const char *text,
+                             mdm_phone_key_fn phone_fn, void *phone_ctx, mdm_feat *f,
+                             bool *consents)
+{
+    const mdm_model *m = norm ? mdm_engine_model(ctx) : NULL;
+    return mdm_canon_text_features(m, norm, a, text, phone_fn, phone_ctx, f, consents);
+}
+
 const char *mdm_score_phone_key(void *ctx, mdm_norm *norm, const char *raw, const char *country,
                                 mdm_arena *a)
 {
@@ -292,12 +301,9 @@ static void feat_worker(void *arg, int t, size_t lo, size_t hi)
         return;
     }
     for (size_t i = lo; i < hi; i++) {
-        json_t *canon = json_loads(j->text(j->arg, i), 0, NULL);
         memset(&j->out->v[i], 0, sizeof j->out->v[i]);
-        if (canon)
-            (void)mdm_score_features(j->ctx, norm, j->out->arenas[t], canon, mdm_score_phone_key,
-                                     NULL, &j->out->v[i]);
-        json_decref(canon);
+        (void)mdm_score_features_text(j->ctx, norm, j->out->arenas[t], j->text(j->arg, i),
+                                      mdm_score_phone_key, NULL, &j->out->v[i], NULL);
     }
     mdm_engine_norm_release(norm);
 }

@@ -49,6 +49,14 @@ bool mdm_score_features(const mdm_engine *ctx, struct mdm_norm *norm, mdm_arena 
                         const json_t *canonical, mdm_phone_key_fn phone_fn, void *phone_ctx,
                         mdm_feat *f);
 
+/* The same features from a stored canonical record's JSON text (source_record.normalized),
+ * read without building a document (matching/canon_text.h). False (f untouched) when the
+ * text does not parse; with no trained model in use f is untouched and only *consents
+ * (may be NULL: whether the record carries consent events) is filled. */
+bool mdm_score_features_text(const mdm_engine *ctx, struct mdm_norm *norm, mdm_arena *a,
+                             const char *text, mdm_phone_key_fn phone_fn, void *phone_ctx,
+                             mdm_feat *f, bool *consents);
+
 /* The trained model's features of n stored canonical records at once, on `threads`
  * threads (matching/block.h mdm_parallel_for), each thread with its own normalizer and
  * arena: text(arg, i) gives record i's canonical JSON text (read-only, called from any
