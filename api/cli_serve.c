@@ -224,7 +224,7 @@ static int apikey_list(int argc, char **argv, mdm_db *db)
             puts(s);
         free(s);
     } else {
-        printf("%-6s %-14s %-11s %-12s %-8s %-21s %-21s %s\n", "id", "prefix", "role", "source",
+        printf("%-6s %-14s %-11s %-12s %-8s %-27s %-27s %s\n", "id", "prefix", "role", "source",
                "rate/s", "created", "revoked", "name");
         size_t i;
         json_t *k;
@@ -233,7 +233,7 @@ static int apikey_list(int argc, char **argv, mdm_db *db)
             const char *src = json_string_value(json_object_get(k, "source"));
             const char *rev = json_string_value(json_object_get(k, "revoked_at"));
             const char *nm = json_string_value(json_object_get(k, "name"));
-            printf("%-6lld %-14s %-11s %-12s %-8g %-21s %-21s %s\n",
+            printf("%-6lld %-14s %-11s %-12s %-8g %-27s %-27s %s\n",
                    (long long)json_integer_value(json_object_get(k, "id")),
                    json_string_value(json_object_get(k, "prefix")),
                    json_string_value(json_object_get(k, "role")), src ? src : "-",

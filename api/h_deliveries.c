@@ -30,7 +30,7 @@ const char mdm_h_deliveries_doc[] =
     " {\"type\": [\"string\", \"null\"]}, \"last_status\": {\"type\": [\"integer\", \"null\"]},"
     " \"last_response\": {\"type\": [\"string\", \"null\"]}, \"created_at\": {\"type\":"
     " \"string\"}, \"done_at\": {\"type\": [\"string\", \"null\"]}}}}, \"next\": {\"type\":"
-    " \"integer\"}}}}}}}}";
+    " [\"integer\", \"null\"]}}}}}}}}";
 
 const char mdm_h_deliveries_replay_doc[] =
     "{\"summary\": \"Replay push deliveries\", \"tags\": [\"publishing\"], \"description\":"
@@ -56,7 +56,8 @@ void mdm_h_deliveries(mdm_http_req *req)
         return;
     json_t *rows = NULL;
     mdm_err err = {0};
-    if (mdm_publish_list(mdm_http_db(req), mdm_http_query(req, "state"), sub, after, (int)limit,
+    /* one row more than the page tells whether another page follows */
+    if (mdm_publish_list(mdm_http_db(req), mdm_http_query(req, "state"), sub, after, (int)limit + 1,
                          &rows, &err) != MDM_OK) {
         if (err.field[0] && !strchr(err.field, '/'))
             snprintf(err.field, sizeof err.field, "/query/%s",
@@ -64,11 +65,16 @@ void mdm_h_deliveries(mdm_http_req *req)
         mdm_http_reply_problem(req, &err);
         return;
     }
-    size_t n = json_array_size(rows);
-    json_int_t next = n ? json_integer_value(json_object_get(json_array_get(rows, n - 1), "id"))
-                        : (json_int_t)after;
+    /* the list convention of every paged route: next is the cursor of the next page, null
+     * on the last one (docs/API.md) */
+    json_t *next = json_null();
+    if (json_array_size(rows) > (size_t)limit) {
+        json_array_remove(rows, (size_t)limit);
+        next = json_integer(
+            json_integer_value(json_object_get(json_array_get(rows, (size_t)limit - 1), "id")));
+    }
     mdm_http_reply_json(req, MHD_HTTP_OK,
-                        json_pack("{s:o, s:I}", "deliveries", rows, "next", next));
+                        json_pack("{s:o, s:o}", "deliveries", rows, "next", next));
 }
 
 void mdm_h_deliveries_replay(mdm_http_req *req)

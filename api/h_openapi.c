@@ -13,6 +13,7 @@
 
 #include "common/mem.h"
 #include "matching/canonical.h"
+#include "mdm/survive.h"
 
 #include <microhttpd.h>
 #include <pthread.h>
@@ -31,7 +32,7 @@ const char mdm_h_openapi_doc[] =
 
 static const char base_doc[] =
     "{\"openapi\": \"3.1.0\","
-    " \"info\": {\"title\": \"mdm HTTP API\", \"version\": \"1.2.0\", \"description\":"
+    " \"info\": {\"title\": \"mdm HTTP API\", \"version\": \"1.3.0\", \"description\":"
     " \"Customer master data and identity resolution. Every error is application/problem+json"
     " (RFC 9457) with a stable code. Authenticate with Authorization: Bearer KEY (mdm apikey"
     " create). Roles: source (bound to one source system), reader, steward, compliance, admin"
@@ -237,11 +238,8 @@ static json_t *canonical_record_schema(void)
 static json_t *golden_record_schema(void)
 {
     json_t *props = json_object();
-    for (size_t i = 0; mdm_canon_scalars[i]; i++) {
-        const char *f = mdm_canon_scalars[i];
-        if (strcmp(f, "source_key") && strcmp(f, "source_updated_at") && strcmp(f, "op"))
-            json_object_set_new(props, f, json_pack("{s:s}", "type", "string"));
-    }
+    for (size_t i = 0; mdm_survive_scalars[i]; i++)
+        json_object_set_new(props, mdm_survive_scalars[i], json_pack("{s:s}", "type", "string"));
     json_t *contact =
         json_pack("{s:s, s:[s], s:{s:{s:s}, s:{s:s}, s:{s:s, s:s}}, s:b}", "type", "object",
                   "required", "value", "properties", "value", "type", "string", "type", "type",
@@ -263,6 +261,52 @@ static json_t *golden_record_schema(void)
 }
 
 /* Converts "/v1/x/{id}" (already OpenAPI syntax) and merges x-components. */
+/* A timestamp member: named at, since or *_at (the API's naming rule, docs/API.md). */
+static bool timestamp_name(const char *name)
+{
+    size_t n = strlen(name);
+    return !strcmp(name, "at") || !strcmp(name, "since") || (n > 3 && !strcmp(name + n - 3, "_at"));
+}
+
+static bool string_typed(const json_t *schema)
+{
+    const json_t *type = json_object_get(schema, "type");
+    if (json_is_string(type))
+        return !strcmp(json_string_value(type), "string");
+    size_t i;
+    const json_t *t;
+    json_array_foreach(type, i, t)
+    {
+        if (json_is_string(t) && !strcmp(json_string_value(t), "string"))
+            return true;
+    }
+    return false;
+}
+
+/* Every timestamp member of every schema says format date-time, so the document tells
+ * typed clients what the server writes in all of them (RFC 3339 UTC: mdm_ts, sql/036_rfc3339.sql),
+ * without each route's doc repeating it. */
+static void mark_timestamps(json_t *node)
+{
+    if (json_is_array(node)) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(node, i, v) mark_timestamps(v);
+        return;
+    }
+    if (!json_is_object(node))
+        return;
+    json_t *props = json_object_get(node, "properties");
+    const char *name;
+    json_t *v;
+    json_object_foreach(props, name, v)
+    {
+        if (timestamp_name(name) && string_typed(v) && !json_object_get(v, "format"))
+            json_object_set_new(v, "format", json_string("date-time"));
+    }
+    json_object_foreach(node, name, v) mark_timestamps(v);
+}
+
 json_t *mdm_http_openapi(mdm_err *err)
 {
     json_error_t jerr;
@@ -329,6 +373,7 @@ json_t *mdm_http_openapi(mdm_err *err)
         method[k] = '\0';
         json_object_set_new(item, method, op);
     }
+    mark_timestamps(doc);
     return doc;
 }
 

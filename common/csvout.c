@@ -3,10 +3,16 @@
 
 #include <string.h>
 
+static bool formula_start(char c)
+{
+    return c == '=' || c == '+' || c == '-' || c == '@' || c == '\t' || c == '\r';
+}
+
 bool mdm_csvout_risky(const char *s)
 {
-    return s && (s[0] == '=' || s[0] == '+' || s[0] == '-' || s[0] == '@' || s[0] == '\t' ||
-                 s[0] == '\r');
+    /* a value that itself starts with the quote a reader would strip gets one too, so
+     * the neutralization stays reversible */
+    return s && (formula_start(s[0]) || (s[0] == '\'' && (formula_start(s[1]) || s[1] == '\'')));
 }
 
 void mdm_csvout_field(mdm_buf *buf, const char *s)

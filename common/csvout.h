@@ -3,9 +3,12 @@
  *
  * A cell whose first character is '=', '+', '-', '@', a tab or a carriage return is
  * written with a single quote in front and inside double quotes ("'=1+2"), so Excel,
- * LibreOffice and Google Sheets show it as text. The quote is the only change: a reader
- * that wants the original value strips one leading "'" from such cells. Every export that
- * writes customer data as CSV (the consent audit, golden records) goes through here. */
+ * LibreOffice and Google Sheets show it as text. So is a value that itself starts with a
+ * single quote followed by one of those characters or another quote ("'+1" -> "''+1").
+ * The quote is the only change and it is reversible: a reader that wants the original
+ * value strips the first character of every cell that starts with "'" followed by '=',
+ * '+', '-', '@', a tab, a carriage return or "'". Every export that writes customer data
+ * as CSV (the consent audit, golden records) goes through here. */
 #ifndef MDM_COMMON_CSVOUT_H
 #define MDM_COMMON_CSVOUT_H
 

@@ -11,13 +11,12 @@ static const mdm_db_stmt stmt_insert = {
     "INSERT INTO api_key (prefix, salt, hash, role, source, name, rate_per_sec) "
     "VALUES ($1, decode($2, 'hex'), decode($3, 'hex'), $4, $5, $6, $7) RETURNING id",
     7};
-static const mdm_db_stmt stmt_list = {
-    "auth_list",
-    "SELECT id, prefix, role, source, name, rate_per_sec, "
-    "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS created_at, "
-    "to_char(revoked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS revoked_at "
-    "FROM api_key ORDER BY id",
-    0};
+static const mdm_db_stmt stmt_list = {"auth_list",
+                                      "SELECT id, prefix, role, source, name, rate_per_sec, "
+                                      "mdm_ts(created_at) AS created_at, "
+                                      "mdm_ts(revoked_at) AS revoked_at "
+                                      "FROM api_key ORDER BY id",
+                                      0};
 static const mdm_db_stmt stmt_revoke = {
     "auth_revoke",
     "UPDATE api_key SET revoked_at = now() "

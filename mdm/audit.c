@@ -23,7 +23,6 @@
 /* clang-format off */
 /* SQL text of one canonical field: "<octet length>:<text>" or "-" for NULL. */
 #define F(x) "coalesce(octet_length(" x ")::text || ':' || " x ", '-')"
-#define AT_UTC(x) "to_char(" x " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 
 static const mdm_db_stmt stmt_lock = {
     "audit_lock", "SELECT pg_advisory_xact_lock(" MDM_LOCK_AUDIT ")", 0};
@@ -39,7 +38,7 @@ static const mdm_db_stmt stmt_insert = {
     "                        prev_hash, hash)"
     " SELECT id, at, $1::text, $2::text, $3::text, $4::text, $5::text, b, a, $8::text,"
     "   encode(sha256(convert_to(concat_ws(E'\\n', 'mdm-audit-v1', " F("id::text") ", "
-    F(AT_UTC("at")) ", " F("$1::text") ", " F("$2::text") ", " F("$3::text") ", " F(
+    F("mdm_ts(at)") ", " F("$1::text") ", " F("$2::text") ", " F("$3::text") ", " F(
         "$4::text") ", " F("$5::text") ", " F("b::text") ", " F("a::text") ", " F("$8::text")
     "), 'UTF8')), 'hex')"
     " FROM v RETURNING id, hash",
@@ -96,7 +95,7 @@ static const mdm_db_stmt stmt_advance = {
 
 static const mdm_db_stmt stmt_list = {
     "audit_list",
-    "SELECT id, json_build_object('id', id, 'at', at, 'actor', actor, 'role', role,"
+    "SELECT id, json_build_object('id', id, 'at', mdm_ts(at), 'actor', actor, 'role', role,"
     "  'action', action, 'target', target, 'reason', reason, 'before', before,"
     "  'after', after, 'prev_hash', prev_hash, 'hash', hash)::text AS j"
     " FROM audit_log"
@@ -113,7 +112,7 @@ static const mdm_db_stmt stmt_snapshot = {
 
 static const mdm_db_stmt stmt_rows = {
     "audit_rows",
-    "SELECT id::text AS id, " AT_UTC("at") " AS at, actor, role, action, target, reason,"
+    "SELECT id::text AS id, mdm_ts(at) AS at, actor, role, action, target, reason,"
     " before::text AS before, after::text AS after, prev_hash, hash"
     " FROM audit_log WHERE audit_log.id > $1 ORDER BY audit_log.id LIMIT $2",
     2};

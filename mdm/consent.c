@@ -425,8 +425,8 @@ static const mdm_db_stmt stmt_entity_events = {
     "SELECT e.id, e.purpose, e.channel, e.contact_point, e.status, "
     "(extract(epoch FROM e.captured_at) * 1000000)::bigint AS cap_us, "
     "(extract(epoch FROM e.expires_at) * 1000000)::bigint AS exp_us, "
-    "to_char(e.captured_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS captured, "
-    "to_char(e.expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS expires, "
+    "mdm_ts(e.captured_at) AS captured, "
+    "mdm_ts(e.expires_at) AS expires, "
     "e.source, e.source_key, e.lawful_basis "
     "FROM membership m JOIN source_record r ON r.id = m.record_id "
     "JOIN consent_event e ON e.source = r.source AND e.source_key = r.source_key "
@@ -437,8 +437,8 @@ static const mdm_db_stmt stmt_key_events = {
     "SELECT e.id, e.purpose, e.channel, e.contact_point, e.status, "
     "(extract(epoch FROM e.captured_at) * 1000000)::bigint AS cap_us, "
     "(extract(epoch FROM e.expires_at) * 1000000)::bigint AS exp_us, "
-    "to_char(e.captured_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS captured, "
-    "to_char(e.expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS expires, "
+    "mdm_ts(e.captured_at) AS captured, "
+    "mdm_ts(e.expires_at) AS expires, "
     "e.source, e.source_key, e.lawful_basis "
     "FROM consent_event e WHERE e.source = $1 AND e.source_key = $2 ORDER BY e.id",
     2};

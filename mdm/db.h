@@ -19,10 +19,6 @@
 
 typedef struct mdm_db mdm_db;
 
-/* SQL text of a timestamptz column as RFC 3339 UTC with milliseconds
- * ("2026-12-06T05:23:42.550Z"), whatever the session's TimeZone and DateStyle. */
-#define MDM_DB_TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
-
 typedef struct mdm_db_stmt {
     const char *name; /* unique across the program, e.g. "ingest_upsert" */
     const char *sql;

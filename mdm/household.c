@@ -25,8 +25,6 @@
 /* Seqs per refresh transaction. */
 #define WINDOW 5000
 
-#define TS(x) "to_char(" x " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
-
 /* The household address of a key object {line1, postal, country} (ingest's
  * normalized.keys.addresses[i]); the search computes it from the same three keys. */
 #define ADDR_HASH(a)                                                                               \
@@ -1067,33 +1065,20 @@ void mdm_household_stop(void)
 
 /* Reads ---------------------------------------------------------------------------------- */
 
+/* clang-format off */
 #define HOUSEHOLD_DOC(h)                                                                           \
     "json_build_object('id', " h ".id, 'status', " h ".status, 'version', " h ".version, "         \
-    "'created_at', " TS(h ".created_at") ", 'updated_at', " TS(                                    \
-        h                                                                                          \
-        ".updated_at") ", "                                                                        \
-                       "'retired_at', " TS(                                                        \
-                           h                                                                       \
-                           ".retired_at") ", "                                                     \
-                                          "'address', (SELECT e.golden->'addresses'->0 FROM "      \
-                                          "household_member hm "                                   \
-                                          "JOIN entity e ON e.id = hm.entity_id WHERE "            \
-                                          "hm.household_id = " h ".id AND hm.role = 'head'), "     \
-                                          "'members', coalesce((SELECT "                           \
-                                          "json_agg(json_build_object('entity_id', hm.entity_id, " \
-                                          "'role', hm.role, 'joined_at', " TS(                     \
-                                              "hm.joined_at") ", 'name', "                         \
-                                                              "nullif(concat_ws(' ', "             \
-                                                              "e.golden->>'first_name', "          \
-                                                              "e.golden->>'last_name'), ''), "     \
-                                                              "'birth_date', "                     \
-                                                              "e.golden->>'birth_date') ORDER BY " \
-                                                              "hm.role = 'head' DESC, "            \
-                                                              "hm.entity_id) "                     \
-                                                              "FROM household_member hm JOIN "     \
-                                                              "entity e ON e.id = hm.entity_id "   \
-                                                              "WHERE hm.household_id = " h         \
-                                                              ".id), '[]'::json))::text"
+    "'created_at', mdm_ts(" h ".created_at), 'updated_at', mdm_ts(" h ".updated_at), "             \
+    "'retired_at', mdm_ts(" h ".retired_at), "                                                     \
+    "'address', (SELECT e.golden->'addresses'->0 FROM household_member hm "                        \
+    "JOIN entity e ON e.id = hm.entity_id WHERE hm.household_id = " h ".id AND hm.role = 'head'), "\
+    "'members', coalesce((SELECT json_agg(json_build_object('entity_id', hm.entity_id, "           \
+    "'role', hm.role, 'joined_at', mdm_ts(hm.joined_at), 'name', "                                 \
+    "nullif(concat_ws(' ', e.golden->>'first_name', e.golden->>'last_name'), ''), "                \
+    "'birth_date', e.golden->>'birth_date') ORDER BY hm.role = 'head' DESC, hm.entity_id) "        \
+    "FROM household_member hm JOIN entity e ON e.id = hm.entity_id "                               \
+    "WHERE hm.household_id = " h ".id), '[]'::json))::text"
+/* clang-format on */
 
 static const mdm_db_stmt st_get = {"household_get",
                                    "SELECT " HOUSEHOLD_DOC("h") " AS doc FROM household h "

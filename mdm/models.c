@@ -30,23 +30,20 @@ static const mdm_db_stmt stmt_insert = {
     "VALUES ($1::jsonb, $2, $3::jsonb, $4) RETURNING version",
     4};
 
-/* times in canonical UTC form, whatever the session's time zone */
-#define UTC_FORMAT "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'"
-
 static const mdm_db_stmt stmt_list = {
     "models_list",
-    "SELECT version, to_char(trained_at AT TIME ZONE 'UTC', " UTC_FORMAT ") AS trained_at, "
+    "SELECT version, mdm_ts(trained_at) AS trained_at, "
     "active, note, trained_on::text AS trained_on, trained_by, "
-    "to_char(activated_at AT TIME ZONE 'UTC', " UTC_FORMAT ") AS activated_at, activated_by, "
+    "mdm_ts(activated_at) AS activated_at, activated_by, "
     "model->'thresholds'->'link' AS link, model->'thresholds'->'review' AS review, "
     "model->'trained'->'prior' AS prior FROM match_model ORDER BY version DESC",
     0};
 
 static const mdm_db_stmt stmt_get = {
     "models_get",
-    "SELECT version, to_char(trained_at AT TIME ZONE 'UTC', " UTC_FORMAT ") AS trained_at, "
+    "SELECT version, mdm_ts(trained_at) AS trained_at, "
     "active, note, trained_on::text AS trained_on, trained_by, "
-    "to_char(activated_at AT TIME ZONE 'UTC', " UTC_FORMAT ") AS activated_at, activated_by, "
+    "mdm_ts(activated_at) AS activated_at, activated_by, "
     "model::text AS model FROM match_model WHERE version = $1::int",
     1};
 

@@ -32,7 +32,7 @@ static const mdm_db_stmt stmt_read = {
     "outbox_read",
     "SELECT seq, event_id, type, entity_id, household_id, entity_version, "
     "payload::text AS payload, "
-    "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS created_at "
+    "mdm_ts(created_at) AS created_at "
     "FROM outbox WHERE seq > $1 AND seq <= $3 ORDER BY seq LIMIT $2",
     3};
 static const mdm_db_stmt stmt_high_water = {"outbox_high_water",

@@ -14,7 +14,7 @@ static const mdm_db_stmt stmt_entity = {
     " 'systems', coalesce((SELECT json_agg(x ORDER BY x.subscription_id) FROM ("
     "  SELECT s.id AS subscription_id, s.source, s.active, s.max_delay_seconds,"
     "   CASE WHEN o.dead > 0 THEN 'dead' WHEN o.n > 0 THEN 'pending' ELSE 'current' END AS state,"
-    "   a.version AS acknowledged_version, " MDM_DB_TS("a.at") " AS acknowledged_at,"
+    "   a.version AS acknowledged_version, mdm_ts(a.at) AS acknowledged_at,"
     "   coalesce(o.open, '[]') AS open, o.oldest AS oldest_open_age_seconds,"
     "   coalesce(s.max_delay_seconds < o.oldest, false) AS over_sla"
     "  FROM subscription s"

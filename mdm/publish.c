@@ -89,7 +89,7 @@ static const mdm_db_stmt st_details = {
     "CASE WHEN s.previous_secret_until > now() THEN s.previous_secret END AS previous_secret, "
     "s.mapping::text AS mapping, s.max_attempts, o.event_id, o.type, o.entity_version, "
     "o.payload::text AS payload, "
-    "to_char(o.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS occurred_at, "
+    "mdm_ts(o.created_at) AS occurred_at, "
     "coalesce((SELECT json_agg(DISTINCT r.source_key)::text FROM membership m "
     " JOIN source_record r ON r.id = m.record_id "
     " WHERE m.entity_id = d.entity_id AND m.active AND r.source = s.source), "
@@ -1651,11 +1651,11 @@ void mdm_publish_stop(void)
 static const mdm_db_stmt st_list = {
     "publish_list",
     "SELECT id, subscription_id, seq, entity_id, state, attempts, "
-    MDM_DB_TS("next_attempt_at") " AS next_attempt_at, "
-    MDM_DB_TS("last_attempt_at") " AS last_attempt_at, "
+    "mdm_ts(next_attempt_at) AS next_attempt_at, "
+    "mdm_ts(last_attempt_at) AS last_attempt_at, "
     "last_status, last_response, "
-    MDM_DB_TS("created_at") " AS created_at, "
-    MDM_DB_TS("done_at") " AS done_at "
+    "mdm_ts(created_at) AS created_at, "
+    "mdm_ts(done_at) AS done_at "
     "FROM delivery WHERE id > $1 AND ($2::text IS NULL OR state = $2) "
     "AND ($3::bigint = 0 OR subscription_id = $3) ORDER BY id LIMIT $4",
     4};
@@ -1690,8 +1690,8 @@ mdm_status mdm_publish_list(mdm_db *db, const char *state, int64_t subscription_
                                  "unknown delivery state \"%s\"; use pending, acknowledged, "
                                  "rejected, dead or skipped",
                                  state);
-    if (limit < 1 || limit > 1000)
-        return mdm_err_set_field(err, MDM_EINVAL, "limit", "limit must be from 1 to 1000");
+    if (limit < 1 || limit > 1001)
+        return mdm_err_set_field(err, MDM_EINVAL, "limit", "limit must be from 1 to 1001");
     char a[24], s[24], l[16];
     snprintf(a, sizeof a, "%lld", (long long)after_id);
     snprintf(s, sizeof s, "%lld", (long long)subscription_id);
@@ -1862,9 +1862,9 @@ mdm_status mdm_publish_replay_from(mdm_db *db, int64_t subscription_id, int64_t 
 /* clang-format off */
 #define SUB_COLS                                                                                   \
     "id, source, url, event_types::text[] AS event_types, mapping::text AS mapping, active, "     \
-    "max_attempts, scope, max_delay_seconds, origin, " MDM_DB_TS("created_at") " AS created_at, "        \
-    MDM_DB_TS("updated_at")                                                                               \
-    " AS updated_at, secret <> '' AS secret_set, array_to_json(event_types)::text AS types_json"
+    "max_attempts, scope, max_delay_seconds, origin, mdm_ts(created_at) AS created_at, "          \
+    "mdm_ts(updated_at) AS updated_at, secret <> '' AS secret_set, "                               \
+    "array_to_json(event_types)::text AS types_json"
 
 static const mdm_db_stmt st_sub_list = {
     "publish_sub_list", "SELECT " SUB_COLS " FROM subscription ORDER BY id", 0};

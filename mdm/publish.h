@@ -130,7 +130,8 @@ void mdm_publish_stop(void);
 
 /* Management (CLI and HTTP) */
 
-/* Deliveries in id order after after_id, at most limit (1..1000), optionally filtered by
+/* Deliveries in id order after after_id, at most limit (1..1001: a page of up to 1000
+ * and one row more, which tells whether another page follows), optionally filtered by
  * state (NULL = any; else pending|acknowledged|rejected|dead|skipped) and subscription
  * (0 = any). *out: a new array of {id, subscription_id, seq, entity_id, state,
  * attempts, next_attempt_at, last_attempt_at, last_status, last_response, created_at}.

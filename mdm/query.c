@@ -22,14 +22,14 @@
 
 static const mdm_db_stmt stmt_get = {
     "golden_get",
-    "SELECT id, status, survivor_id, version, golden, created_at, updated_at FROM entity "
-    "WHERE id = $1",
+    "SELECT id, status, survivor_id, version, golden, mdm_ts(created_at) AS created_at, "
+    "mdm_ts(updated_at) AS updated_at FROM entity WHERE id = $1",
     1};
 
 static const mdm_db_stmt stmt_get_lineage = {
     "golden_get_lineage",
-    "SELECT gv.attr, gv.rule, gv.source_record_id, gv.chosen_at, gv.sources, sr.source, "
-    "sr.source_key, (gp.entity_id IS NOT NULL) AS pinned FROM golden_value gv "
+    "SELECT gv.attr, gv.rule, gv.source_record_id, mdm_ts(gv.chosen_at) AS chosen_at, gv.sources, "
+    "sr.source, sr.source_key, (gp.entity_id IS NOT NULL) AS pinned FROM golden_value gv "
     "LEFT JOIN source_record sr ON sr.id = gv.source_record_id "
     "LEFT JOIN golden_pin gp ON gp.entity_id = gv.entity_id AND gp.attr = gv.attr "
     "WHERE gv.entity_id = $1 ORDER BY gv.attr",
@@ -37,7 +37,8 @@ static const mdm_db_stmt stmt_get_lineage = {
 
 static const mdm_db_stmt stmt_get_members = {
     "golden_get_members",
-    "SELECT sr.id AS record_id, sr.source, sr.source_key, m.linked_at, sr.source_updated_at "
+    "SELECT sr.id AS record_id, sr.source, sr.source_key, mdm_ts(m.linked_at) AS linked_at, "
+    "mdm_ts(sr.source_updated_at) AS source_updated_at "
     "FROM membership m JOIN source_record sr ON sr.id = m.record_id "
     "WHERE m.entity_id = $1 AND m.active ORDER BY sr.id",
     1};
@@ -267,8 +268,9 @@ mdm_status mdm_query_of_record(mdm_db *db, const char *source, const char *sourc
 
 static const mdm_db_stmt stmt_record_get = {
     "golden_record_get",
-    "SELECT sr.id, sr.raw, sr.normalized, sr.version, sr.deleted, sr.source_updated_at, "
-    "sr.received_at, m.entity_id FROM source_record sr LEFT JOIN membership m "
+    "SELECT sr.id, sr.raw, sr.normalized, sr.version, sr.deleted, "
+    "mdm_ts(sr.source_updated_at) AS source_updated_at, mdm_ts(sr.received_at) AS received_at, "
+    "m.entity_id FROM source_record sr LEFT JOIN membership m "
     "ON m.record_id = sr.id AND m.active WHERE sr.source = $1 AND sr.source_key = $2",
     2};
 
@@ -712,8 +714,8 @@ static const mdm_db_stmt stmt_member_records = {
     "golden_member_records",
     "SELECT coalesce(json_agg(json_build_object('record_id', s.id, 'source', s.source,"
     " 'source_name', ss.name, 'source_key', s.source_key,"
-    " 'source_updated_at', s.source_updated_at, 'received_at', s.received_at,"
-    " 'linked_at', m.linked_at,"
+    " 'source_updated_at', mdm_ts(s.source_updated_at), 'received_at', mdm_ts(s.received_at),"
+    " 'linked_at', mdm_ts(m.linked_at),"
     " 'fields', s.normalized - 'keys' - 'source' - 'source_key' - 'issues') ORDER BY s.id),"
     " '[]'::json)::text AS j"
     " FROM membership m JOIN source_record s ON s.id = m.record_id"
@@ -740,14 +742,16 @@ mdm_status mdm_query_member_records(mdm_db *db, int64_t id, json_t **out, mdm_er
 
 static const mdm_db_stmt stmt_hist_versions = {
     "golden_hist_versions",
-    "SELECT version, golden, reason, created_at FROM entity_version WHERE entity_id = $1 "
+    "SELECT version, golden, reason, mdm_ts(created_at) AS created_at FROM entity_version "
+    "WHERE entity_id = $1 "
     "ORDER BY version DESC LIMIT 500",
     1};
 
 static const mdm_db_stmt stmt_hist_events = {
     "golden_hist_events",
     "SELECT l.id, l.action, l.method, l.entity_id, l.record_id, l.other_entity_id, l.probability,"
-    " l.rule, l.actor, l.reason, l.created_at, s.id AS snapshot_id, s.undone_at"
+    " l.rule, l.actor, l.reason, mdm_ts(l.created_at) AS created_at, s.id AS snapshot_id,"
+    " mdm_ts(s.undone_at) AS undone_at"
     " FROM link_event l LEFT JOIN LATERAL (SELECT s.id, s.undone_at FROM merge_snapshot s"
     "   WHERE l.action = 'merge' AND s.survivor_id = l.entity_id"
     "     AND s.retired_id = l.other_entity_id AND s.created_at <= l.created_at"
@@ -876,16 +880,46 @@ static const mdm_db_stmt stmt_export = {
     "FROM entity e WHERE e.status = 'active' AND e.id > $1 ORDER BY e.id LIMIT 1000",
     1};
 
-/* Golden values are customer data: formula cells neutralized (common/csvout.h). */
-static void csv_field(FILE *f, const char *s)
+/* The golden CSV holds what the NDJSON holds (docs/CLI.md, Golden export): id, version,
+ * one column per golden scalar (mdm_survive_scalars), then the lists (emails, phones, addresses),
+ * attributes and xrefs as JSON text, one record per CRLF-ended line (RFC 4180, like the consent
+ * audit). Scalars are customer data: formula cells neutralized, reversibly (common/csvout.h). */
+static const char *const golden_json_columns[] = {"emails", "phones", "addresses", "attributes",
+                                                  "xrefs"};
+
+static void csv_header(FILE *f)
 {
-    mdm_csvout_fput(f, s);
+    fputs("id,version", f);
+    for (size_t k = 0; mdm_survive_scalars[k]; k++)
+        fprintf(f, ",%s", mdm_survive_scalars[k]);
+    for (size_t k = 0; k < sizeof golden_json_columns / sizeof *golden_json_columns; k++)
+        fprintf(f, ",%s", golden_json_columns[k]);
+    fputs("\r\n", f);
 }
 
-static const char *first_of(const json_t *golden, const char *list, const char *field)
+/* A JSON cell: compact, keys sorted as in the NDJSON; empty when absent. It starts with
+ * '[' or '{', so it is never a formula. */
+static void csv_json(FILE *f, const json_t *v)
 {
-    const json_t *item = json_array_get(json_object_get(golden, list), 0);
-    return json_string_value(json_object_get(item, field));
+    char *s = v ? json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    mdm_csvout_fput(f, s);
+    free(s);
+}
+
+static void csv_row(FILE *f, int64_t id, int version, const json_t *golden, const json_t *xrefs)
+{
+    fprintf(f, "%lld,%d", (long long)id, version);
+    for (size_t k = 0; mdm_survive_scalars[k]; k++) {
+        fputc(',', f);
+        mdm_csvout_fput(f, json_string_value(json_object_get(golden, mdm_survive_scalars[k])));
+    }
+    for (size_t k = 0; k + 1 < sizeof golden_json_columns / sizeof *golden_json_columns; k++) {
+        fputc(',', f);
+        csv_json(f, json_object_get(golden, golden_json_columns[k]));
+    }
+    fputc(',', f);
+    csv_json(f, xrefs);
+    fputs("\r\n", f);
 }
 
 static mdm_status export_rows(mdm_db *db, const char *format, FILE *f, long *count, mdm_err *err)
@@ -898,9 +932,7 @@ static mdm_status export_rows(mdm_db *db, const char *format, FILE *f, long *cou
     else
         return mdm_err_set_field(err, MDM_EINVAL, "/format", "format must be ndjson or csv");
     if (csv)
-        fputs("id,version,first_name,last_name,birth_date,email,phone,line1,city,postal_code,"
-              "country,loyalty_id,xrefs\n",
-              f);
+        csv_header(f);
     long n = 0;
     int64_t after = 0;
     for (;;) {
@@ -918,38 +950,7 @@ static mdm_status export_rows(mdm_db *db, const char *format, FILE *f, long *cou
             json_t *xrefs = json_or_null(mdm_db_get(res, i, "xrefs", NULL));
             int version = (int)mdm_db_get_ll(res, i, "version", 0);
             if (csv) {
-                fprintf(f, "%lld,%d,", (long long)after, version);
-                static const char *const scal[] = {"first_name", "last_name", "birth_date"};
-                for (size_t k = 0; k < 3; k++) {
-                    csv_field(f, json_string_value(json_object_get(golden, scal[k])));
-                    fputc(',', f);
-                }
-                csv_field(f, first_of(golden, "emails", "value"));
-                fputc(',', f);
-                csv_field(f, first_of(golden, "phones", "value"));
-                fputc(',', f);
-                csv_field(f, first_of(golden, "addresses", "line1"));
-                fputc(',', f);
-                csv_field(f, first_of(golden, "addresses", "city"));
-                fputc(',', f);
-                csv_field(f, first_of(golden, "addresses", "postal_code"));
-                fputc(',', f);
-                csv_field(f, first_of(golden, "addresses", "country"));
-                fputc(',', f);
-                csv_field(f, json_string_value(json_object_get(golden, "loyalty_id")));
-                fputc(',', f);
-                mdm_buf b = {0};
-                size_t k;
-                json_t *x;
-                json_array_foreach(xrefs, k, x)
-                {
-                    mdm_buf_printf(&b, "%s%s:%s", k ? "|" : "",
-                                   json_string_value(json_object_get(x, "source")),
-                                   json_string_value(json_object_get(x, "source_key")));
-                }
-                csv_field(f, b.data ? b.data : "");
-                mdm_buf_free(&b);
-                fputc('\n', f);
+                csv_row(f, after, version, golden, xrefs);
             } else {
                 json_t *line = json_pack("{s:I, s:i, s:O, s:O}", "id", (json_int_t)after, "version",
                                          version, "golden", golden, "xrefs", xrefs);

@@ -11,16 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* times in canonical UTC form, whatever the session's time zone */
-#define UTC_FORMAT "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'"
-
 /* $1 source, $2 key, $3 field, $4 status ('all' = any), $5 from, $6 to, $7 after, $8 limit */
 static const mdm_db_stmt stmt_list = {
     "reject_list",
     "SELECT id, source, source_key, status, reasons::text AS reasons, payload, "
-    "to_char(received_at AT TIME ZONE 'UTC', " UTC_FORMAT ") AS received_at, "
-    "to_char(first_received_at AT TIME ZONE 'UTC', " UTC_FORMAT ") AS first_received_at, "
-    "retries, to_char(retried_at AT TIME ZONE 'UTC', " UTC_FORMAT ") AS retried_at, "
+    "mdm_ts(received_at) AS received_at, "
+    "mdm_ts(first_received_at) AS first_received_at, "
+    "retries, mdm_ts(retried_at) AS retried_at, "
     "record_id FROM record_reject "
     "WHERE ($1::text IS NULL OR source = $1) AND ($2::text IS NULL OR source_key = $2) "
     "AND ($3::text IS NULL OR reasons @> jsonb_build_array(jsonb_build_object('field', $3::text))) "

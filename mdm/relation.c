@@ -53,7 +53,7 @@ static const mdm_db_stmt st_list = {
     "nullif(concat_ws(' ', e.golden->>'first_name', e.golden->>'last_name'), ''), "
     "'birth_date', e.golden->>'birth_date', 'household_id', rel.household_id, "
     "'reason', rel.reason, 'asserted_by', rel.actor, 'asserted_at', "
-    "to_char(rel.at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')) "
+    "mdm_ts(rel.at)) "
     "ORDER BY rel.type DESC, rel.other), '[]'::json) FROM rel JOIN entity e ON e.id = rel.other)"
     "::text AS items",
     1};

@@ -49,55 +49,56 @@ static const mdm_db_stmt stmt_export = {
     "subject_export",
     SUBJECT_SET
     "SELECT jsonb_build_object("
-    "'golden', (SELECT to_jsonb(e) FROM entity e WHERE e.id = $1::bigint), "
+    "'generated_at', mdm_ts(clock_timestamp()), "
+    "'golden', (SELECT mdm_row_json(e) FROM entity e WHERE e.id = $1::bigint), "
     "'retired_ids', " AGG("id", "id", "FROM s WHERE id <> $1::bigint") ", "
-    "'golden_values', " AGG("to_jsonb(g)", "g.attr",
+    "'golden_values', " AGG("mdm_row_json(g)", "g.attr",
                             "FROM golden_value g WHERE g.entity_id = $1::bigint") ", "
-    "'pins', " AGG("to_jsonb(p)", "p.attr", "FROM golden_pin p WHERE p.entity_id = $1::bigint") ", "
-    "'versions', " AGG("to_jsonb(v)", "v.entity_id, v.version",
+    "'pins', " AGG("mdm_row_json(p)", "p.attr", "FROM golden_pin p WHERE p.entity_id = $1::bigint") ", "
+    "'versions', " AGG("mdm_row_json(v)", "v.entity_id, v.version",
                        "FROM entity_version v WHERE v.entity_id IN (SELECT id FROM s)") ", "
-    "'records', " AGG("to_jsonb(r) || jsonb_build_object('history', "
-                          AGG("to_jsonb(h)", "h.id",
+    "'records', " AGG("mdm_row_json(r) || jsonb_build_object('history', "
+                          AGG("mdm_row_json(h)", "h.id",
                               "FROM source_record_history h WHERE h.record_id = r.id") ")",
                       "r.id", "FROM source_record r WHERE r.id IN (SELECT id FROM recs)") ", "
-    "'memberships', " AGG("to_jsonb(m)", "m.id",
+    "'memberships', " AGG("mdm_row_json(m)", "m.id",
                           "FROM membership m WHERE m.entity_id IN (SELECT id FROM s)"
                           " OR m.record_id IN (SELECT id FROM recs)") ", "
-    "'consent_events', " AGG("to_jsonb(c)", "c.id",
+    "'consent_events', " AGG("mdm_row_json(c)", "c.id",
                              "FROM consent_event c JOIN keys k"
                              " ON c.source = k.source AND c.source_key = k.source_key") ", "
-    "'link_history', " AGG("to_jsonb(l)", "l.id",
+    "'link_history', " AGG("mdm_row_json(l)", "l.id",
                            "FROM link_event l WHERE l.entity_id IN (SELECT id FROM s)"
                            " OR l.other_entity_id IN (SELECT id FROM s)"
                            " OR l.record_id IN (SELECT id FROM recs)") ", "
-    "'review_items', " AGG("to_jsonb(i)", "i.id",
+    "'review_items', " AGG("mdm_row_json(i)", "i.id",
                            "FROM review_item i WHERE i.entity_id IN (SELECT id FROM s)"
                            " OR i.other_entity_id IN (SELECT id FROM s)"
                            " OR i.record_id IN (SELECT id FROM recs)") ", "
-    "'assertions', " AGG("to_jsonb(a)", "a.id",
+    "'assertions', " AGG("mdm_row_json(a)", "a.id",
                          "FROM steward_assertion a WHERE a.record_a IN (SELECT id FROM recs)"
                          " OR a.record_b IN (SELECT id FROM recs)") ", "
-    "'rejects', " AGG("to_jsonb(x)", "x.id",
+    "'rejects', " AGG("mdm_row_json(x)", "x.id",
                       "FROM record_reject x JOIN keys k"
                       " ON x.source = k.source AND x.source_key = k.source_key") ", "
     /* the personal values the audit log keeps about the subject (steward reasons, pinned
      * values: 022_audit_personal.sql), with the audit row each belongs to; the same rows
      * an erasure deletes */
-    "'audit_values', " AGG("jsonb_build_object('audit_id', a.id, 'at', a.at, 'action', a.action,"
+    "'audit_values', " AGG("jsonb_build_object('audit_id', a.id, 'at', mdm_ts(a.at), 'action', a.action,"
                            " 'actor', a.actor, 'target', a.target, 'value', p.value)",
                            "p.id",
                            "FROM audit_personal p JOIN audit_log a ON a.id = p.audit_id"
                            " WHERE p.entity_ids && ARRAY(SELECT id FROM s)"
                            " OR p.record_ids && ARRAY(SELECT id FROM recs)") ", "
-    "'merge_snapshots', " AGG("to_jsonb(ms)", "ms.id",
+    "'merge_snapshots', " AGG("mdm_row_json(ms)", "ms.id",
                               "FROM merge_snapshot ms WHERE ms.survivor_id IN (SELECT id FROM s)"
                               " OR ms.retired_id IN (SELECT id FROM s)") ", "
-    "'outbox', " AGG("to_jsonb(o)", "o.seq",
+    "'outbox', " AGG("mdm_row_json(o)", "o.seq",
                      "FROM outbox o WHERE o.entity_id IN (SELECT id FROM s)") ", "
     "'deliveries', " AGG("jsonb_build_object('id', d.id, 'subscription_id', d.subscription_id,"
                          " 'source', sub.source, 'url', sub.url, 'seq', d.seq, 'state', d.state,"
                          " 'attempts', d.attempts, 'last_status', d.last_status,"
-                         " 'updated_at', d.updated_at)",
+                         " 'updated_at', mdm_ts(d.updated_at))",
                          "d.id",
                          "FROM delivery d JOIN subscription sub ON sub.id = d.subscription_id"
                          " WHERE d.entity_id IN (SELECT id FROM s)") ")::text AS doc",
@@ -107,8 +108,8 @@ static const mdm_db_stmt stmt_export = {
 
 static const mdm_db_stmt stmt_tombstone = {
     "subject_tombstone",
-    "SELECT to_jsonb(t)::text AS t FROM erasure_tombstone t WHERE t.entity_id = $1::bigint "
-    "ORDER BY t.id DESC LIMIT 1",
+    "SELECT (SELECT mdm_row_json(t)::text FROM erasure_tombstone t WHERE t.entity_id = $1::bigint"
+    " ORDER BY t.id DESC LIMIT 1) AS t, mdm_ts(clock_timestamp()) AS generated_at",
     1};
 
 static mdm_status find_live(mdm_db *db, int64_t id, int64_t *live, char status[16], mdm_err *err)
@@ -148,9 +149,10 @@ static mdm_status tombstone_doc(mdm_db *db, int64_t subject, int64_t live, json_
     if (st != MDM_OK)
         return st;
     json_t *t = cell_json(res, "t");
+    *out = json_pack("{s:I,s:I,s:s,s:o,s:s}", "subject_id", (json_int_t)subject, "entity_id",
+                     (json_int_t)live, "status", "erased", "tombstone", t ? t : json_null(),
+                     "generated_at", mdm_db_get(res, 0, "generated_at", ""));
     PQclear(res);
-    *out = json_pack("{s:I,s:I,s:s,s:o}", "subject_id", (json_int_t)subject, "entity_id",
-                     (json_int_t)live, "status", "erased", "tombstone", t ? t : json_null());
     return MDM_OK;
 }
 
@@ -213,12 +215,6 @@ mdm_status mdm_subject_export(mdm_db *db, int64_t subject_id, json_t **out, mdm_
         json_decref(c.doc);
         return st;
     }
-    char now[32];
-    time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    json_object_set_new(c.doc, "generated_at", json_string(now));
     *out = c.doc;
     return MDM_OK;
 }

@@ -90,8 +90,7 @@ static const mdm_db_stmt stmt_record_exists = {
 
 #define ASSERTION_JSON                                                                             \
     "json_build_object('id', a.id, 'kind', a.kind, 'record_a', a.record_a, 'record_b',"            \
-    " a.record_b, 'actor', a.actor, 'reason', a.reason, 'created_at', " MDM_DB_TS(                 \
-        "a.created_at") ")"
+    " a.record_b, 'actor', a.actor, 'reason', a.reason, 'created_at', mdm_ts(a.created_at))"
 static const mdm_db_stmt stmt_assert_put = {
     "merge_assert_put",
     "INSERT INTO steward_assertion AS a (kind, record_a, record_b, actor, reason) VALUES ($1, $2,"

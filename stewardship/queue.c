@@ -32,9 +32,10 @@
     " 'entity_id', r.entity_id, 'other_entity_id', r.other_entity_id, 'score', r.score,"           \
     " 'probability', r.probability, 'priority', r.priority, 'status', r.status,"                   \
     " 'assignee', r.assignee, 'decision', r.decision, 'reason', r.reason,"                         \
-    " 'decided_by', r.decided_by, 'decided_at', r.decided_at, 'version', r.version,"               \
+    " 'decided_by', r.decided_by, 'decided_at', mdm_ts(r.decided_at), 'version', r.version,"       \
     " 'guard', CASE WHEN jsonb_typeof(r.explanation) = 'object' THEN r.explanation->>'guard' END," \
-    " 'created_at', r.created_at, 'updated_at', r.updated_at, 'scored_at', r.scored_at,"           \
+    " 'created_at', mdm_ts(r.created_at), 'updated_at', mdm_ts(r.updated_at),"                     \
+    " 'scored_at', mdm_ts(r.scored_at),"                                                           \
     " 'a_label', CASE WHEN r.kind = 'record_entity' THEN"                                          \
     "   (SELECT " LABEL_OF(                                                                        \
         "s.normalized") " FROM source_record s WHERE s.id = r.record_id)"                          \
@@ -144,7 +145,7 @@ static const mdm_db_stmt stmt_detail = {
 /* An entity side: the golden record (members are added by side_members). */
 #define ENTITY_SIDE(id)                                                                            \
     "(SELECT json_build_object('type', 'entity', 'entity_id', e.id, 'version', e.version,"         \
-    " 'status', e.status, 'survivor_id', e.survivor_id, 'updated_at', e.updated_at,"               \
+    " 'status', e.status, 'survivor_id', e.survivor_id, 'updated_at', mdm_ts(e.updated_at),"       \
     " 'fields', e.golden)"                                                                         \
     " FROM entity e WHERE e.id = " id ")"
 
@@ -152,8 +153,8 @@ static const mdm_db_stmt stmt_record_side = {
     "queue_record_side",
     "SELECT json_build_object('type', 'record', 'record_id', s.id, 'source', s.source,"
     " 'source_name', ss.name, 'source_key', s.source_key, 'entity_id', m.entity_id,"
-    " 'deleted', s.deleted, 'source_updated_at', s.source_updated_at,"
-    " 'received_at', s.received_at,"
+    " 'deleted', s.deleted, 'source_updated_at', mdm_ts(s.source_updated_at),"
+    " 'received_at', mdm_ts(s.received_at),"
     " 'fields', s.normalized - 'keys' - 'source' - 'source_key' - 'issues',"
     " 'entity', " ENTITY_SIDE("m.entity_id") ")::text AS j"
                                              " FROM source_record s LEFT JOIN membership m ON "
@@ -849,7 +850,7 @@ mdm_status mdm_queue_assign(mdm_db *db, int64_t id, int version, const char *ass
 
 static const mdm_db_stmt stmt_reopen_lock = {
     "queue_reopen_lock",
-    "SELECT status, decision, decided_by, decided_at::text AS decided_at, version"
+    "SELECT status, decision, decided_by, mdm_ts(decided_at) AS decided_at, version"
     " FROM review_item WHERE id = $1 FOR UPDATE",
     1};
 

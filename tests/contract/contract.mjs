@@ -75,6 +75,25 @@ function response(r) {
   return r;
 }
 
+// One timestamp form in every reply (RFC 3339, UTC, 'Z', microseconds): a member named
+// *_at, at or since that holds a string must have it.
+const RFC3339_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
+function badTimestamps(node, path = '') {
+  if (Array.isArray(node)) {
+    for (let i = 0; i < node.length; i++) { const p = badTimestamps(node[i], `${path}/${i}`); if (p) return p; }
+    return null;
+  }
+  if (!node || typeof node !== 'object') return null;
+  for (const [k, v] of Object.entries(node)) {
+    if (typeof v === 'string' && /(^|_)(at|since)$/.test(k) && !RFC3339_UTC.test(v)) {
+      return `timestamp ${path}/${k} is ${JSON.stringify(v)}, not RFC 3339 UTC with microseconds`;
+    }
+    const p = badTimestamps(v, `${path}/${k}`);
+    if (p) return p;
+  }
+  return null;
+}
+
 // call(method, path, {body, ndjson, headers}) -> {status, body, text, headers}; checks the
 // request body against the route's schema and the reply against the document.
 async function call(method, path, opts = {}) {
@@ -118,6 +137,7 @@ async function call(method, path, opts = {}) {
       if (!v(json)) problem = `reply ${res.status} does not match: ${ajv.errorsText(v.errors).slice(0, 400)}`;
     }
   }
+  if (!problem && json !== undefined) problem = badTimestamps(json);
   if (opts.expect && res.status !== opts.expect) problem = `status ${res.status}, want ${opts.expect}: ${text.slice(0, 200)}`;
   check(name, problem);
   if (res.status >= 200 && res.status < 400) route.hit = true; // /ui answers with a redirect

@@ -121,9 +121,13 @@ expect_eq "per system, seqs arrive in order" \
 expect_status "list acknowledged" 200 GET "/v1/deliveries?state=acknowledged&limit=50" -H "$(auth admin)"
 expect_eq "acknowledged count" "$(printf '%s' "$body" | jq '.deliveries | length')" "$want"
 expect_eq "response recorded" "$(printf '%s' "$body" | jq -r '.deliveries[0] | "\(.last_status) \(.last_response)"')" '200 {"ok":true}'
+expect_eq "the only page: next is null" "$(printf '%s' "$body" | jq -c .next)" "null"
+expect_status "a page of one" 200 GET "/v1/deliveries?state=acknowledged&limit=1" -H "$(auth admin)"
 next=$(printf '%s' "$body" | jq -r .next)
-expect_status "cursor paging" 200 GET "/v1/deliveries?state=acknowledged&after=$next" -H "$(auth admin)"
-expect_eq "nothing after the last" "$(printf '%s' "$body" | jq '.deliveries | length')" "0"
+expect_eq "next is the last id of the page" "$next" "$(printf '%s' "$body" | jq '.deliveries[0].id')"
+expect_status "cursor paging" 200 GET "/v1/deliveries?state=acknowledged&after=$next&limit=50" -H "$(auth admin)"
+expect_eq "the rest after the cursor" "$(printf '%s' "$body" | jq '.deliveries | length')" "$((want - 1))"
+expect_eq "the rest is the last page" "$(printf '%s' "$body" | jq -c .next)" "null"
 expect_problem "bad state" 400 einval GET "/v1/deliveries?state=lost" -H "$(auth admin)"
 expect_eq "bad state pointer" "$(printf '%s' "$body" | jq -r '.errors[0].pointer')" "/query/state"
 expect_problem "bad limit" 400 einval GET "/v1/deliveries?limit=0" -H "$(auth admin)"

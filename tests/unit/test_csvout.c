@@ -3,6 +3,7 @@
 #include "tests/test.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 static void test_fields(void)
 {
@@ -25,6 +26,11 @@ static void test_fields(void)
         {"\t=1+2", "\"'\t=1+2\""},
         {"\r=1+2", "\"'\r=1+2\""},
         {"a=1", "a=1"},
+        /* a value starting with the quote a reader strips gets one more */
+        {"'+1", "\"''+1\""},
+        {"''", "\"'''\""},
+        {"'a", "'a"},
+        {"'", "'"},
         {"x@example.com", "x@example.com"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
@@ -39,6 +45,45 @@ static void test_fields(void)
     mdm_csvout_field(&b, NULL);
     CHECK_STR(b.data, "x");
     mdm_buf_free(&b);
+}
+
+/* One field as a reader gets it back: RFC 4180 unquoting, then the documented rule (strip
+ * the first character of a cell that starts with "'" and one of = + - @ tab CR '). */
+static char *read_back(const char *cell)
+{
+    size_t n = strlen(cell);
+    char *out = malloc(n + 1), *o = out;
+    if (n >= 2 && cell[0] == '"') {
+        for (size_t i = 1; i + 1 < n; i++) {
+            if (cell[i] == '"')
+                i++; /* a doubled quote */
+            *o++ = cell[i];
+        }
+    } else {
+        memcpy(o, cell, n);
+        o += n;
+    }
+    *o = '\0';
+    if (out[0] == '\'' && out[1] && strchr("=+-@\t\r'", out[1]))
+        memmove(out, out + 1, strlen(out));
+    return out;
+}
+
+static void test_reversible(void)
+{
+    static const char *const values[] = {
+        "plain", "",   "=1+2",   "'=1+2",   "''=1",     "'", "''",
+        "'''",   "'a", "+44 20", "'+44 20", "-",        "@", "a \"quoted\", b",
+        " x ",   "\t", "'\t",    "O'Brien", "'t Hooft", "x'"};
+    for (size_t i = 0; i < sizeof values / sizeof *values; i++) {
+        mdm_buf b = {0};
+        mdm_buf_puts(&b, "");
+        mdm_csvout_field(&b, values[i]);
+        char *back = read_back(b.data);
+        CHECK_STR(back, values[i]);
+        free(back);
+        mdm_buf_free(&b);
+    }
 }
 
 static void test_file(void)
@@ -60,6 +105,7 @@ static void test_file(void)
 int main(void)
 {
     RUN(test_fields);
+    RUN(test_reversible);
     RUN(test_file);
     TEST_END();
 }
