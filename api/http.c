@@ -14,6 +14,7 @@
 #include "api/handlers.h"
 #include "common/io.h"
 #include "common/log.h"
+#include "common/trace.h"
 #include "mdm/consent.h"
 #include "mdm/outbox.h"
 #include "mdm/source.h"
@@ -490,6 +491,7 @@ struct mdm_http_req {
     size_t route_index;
     mdm_arena *arena;
     char rid[72];
+    mdm_trace trace; /* this request's span: the caller's traceparent continued, or a new trace */
     double t0;
     const char *method;
     const char *url;      /* as libmicrohttpd unescaped it (DEBUG log only) */
@@ -1256,7 +1258,7 @@ static void begin(mdm_http_req *req, const char *url)
 }
 
 /* Runs the handler once the body is complete. */
-static void run(mdm_http_req *req)
+static void run_handler(mdm_http_req *req)
 {
     const mdm_http_route *rt = req->route;
     if (req->resumed) {
@@ -1291,6 +1293,15 @@ static void run(mdm_http_req *req)
 out_check:
     if (!req->replied && !req->suspended)
         fail(req, MDM_EINTERNAL, "the handler did not reply");
+}
+
+/* The handler runs with the request's span as the thread's current one, so the outbox
+ * events it writes carry it to their deliveries (common/trace.h). */
+static void run(mdm_http_req *req)
+{
+    mdm_trace_set_current(&req->trace);
+    run_handler(req);
+    mdm_trace_set_current(NULL);
 }
 
 static enum MHD_Result queue(mdm_http_req *req)
@@ -1340,6 +1351,11 @@ static void req_begin(mdm_http_req *req, const char *method)
     else
         snprintf(req->rid, sizeof req->rid, "%08x%08x", srv->rid_base,
                  atomic_fetch_add(&srv->rid_counter, 1));
+    mdm_trace caller;
+    if (mdm_trace_parse(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "traceparent"), &caller))
+        mdm_trace_child(&caller, &req->trace);
+    else /* none, or not valid: the specification says to start a new trace */
+        mdm_trace_start(&req->trace);
     atomic_fetch_add(&srv->inflight, 1);
 }
 
@@ -1410,9 +1426,11 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         mdm_log(MDM_LOG_INFO, "event=http_aborted rid=%s toe=%d", req->rid, (int)toe);
     record_stats(req->route_index, status, secs);
     mdm_log(MDM_LOG_INFO,
-            "event=http_request rid=%s method=%s route=%s status=%d ms=%.3f bytes=%zu key=%s",
+            "event=http_request rid=%s method=%s route=%s status=%d ms=%.3f bytes=%zu key=%s "
+            "trace_id=%s span_id=%s",
             req->rid, req->method, req->route ? req->route->pattern : "-", status, secs * 1e3,
-            req->resp_len, req->has_key ? req->key.prefix : "-");
+            req->resp_len, req->has_key ? req->key.prefix : "-", req->trace.trace_id,
+            req->trace.span_id);
     mdm_log(MDM_LOG_DEBUG, "event=http_request_url rid=%s url=%s", req->rid,
             req->url ? req->url : "");
     if (req->resp)

@@ -10,6 +10,7 @@
 #include "mdm/outbox.h"
 
 #include "common/mem.h"
+#include "common/trace.h"
 #include "mdm/locks.h"
 
 #include <stdio.h>
@@ -20,14 +21,14 @@ static const mdm_db_stmt stmt_lock_shared = {
     "outbox_lock_shared", "SELECT pg_advisory_xact_lock_shared(" MDM_LOCK_OUTBOX ")", 0};
 static const mdm_db_stmt stmt_emit = {
     "outbox_emit",
-    "INSERT INTO outbox (type, entity_id, entity_version, payload) "
-    "VALUES ($1, $2, $3, $4::jsonb) RETURNING seq",
-    4};
+    "INSERT INTO outbox (type, entity_id, entity_version, payload, traceparent) "
+    "VALUES ($1, $2, $3, $4::jsonb, $5) RETURNING seq",
+    5};
 static const mdm_db_stmt stmt_emit_household = {
     "outbox_emit_household",
-    "INSERT INTO outbox (type, household_id, entity_version, payload) "
-    "VALUES ($1, $2, $3, $4::jsonb) RETURNING seq",
-    4};
+    "INSERT INTO outbox (type, household_id, entity_version, payload, traceparent) "
+    "VALUES ($1, $2, $3, $4::jsonb, $5) RETURNING seq",
+    5};
 static const mdm_db_stmt stmt_read = {
     "outbox_read",
     "SELECT seq, event_id, type, entity_id, household_id, entity_version, "
@@ -57,6 +58,17 @@ mdm_status mdm_outbox_lock_writer(mdm_db *db, mdm_err *err)
     return mdm_db_exec(db, &stmt_lock_shared, NULL, NULL, err);
 }
 
+/* The span of the request that causes the event (common/trace.h), or NULL outside one
+ * (loads and resolves from the command line): its deliveries continue that trace. */
+static const char *current_traceparent(char buf[MDM_TRACEPARENT_LEN + 1])
+{
+    const mdm_trace *t = mdm_trace_current();
+    if (!t)
+        return NULL;
+    mdm_trace_format(t, buf);
+    return buf;
+}
+
 mdm_status mdm_outbox_emit_calls(mdm_outbox_call *o, const char *type, int64_t entity_id,
                                  int entity_version, const json_t *payload, mdm_db_call calls[2],
                                  mdm_err *err)
@@ -73,6 +85,7 @@ mdm_status mdm_outbox_emit_calls(mdm_outbox_call *o, const char *type, int64_t e
     o->params[1] = o->id;
     o->params[2] = o->ver;
     o->params[3] = o->body;
+    o->params[4] = current_traceparent(o->trace);
     /* the shared lock, then the insert that takes a seq: in this order */
     calls[0] = (mdm_db_call){.stmt = &stmt_lock_shared};
     calls[1] = (mdm_db_call){.stmt = &stmt_emit, .params = o->params};
@@ -115,7 +128,8 @@ mdm_status mdm_outbox_emit_household(mdm_db *db, const char *type, int64_t house
     char *body = json_dumps(payload, JSON_COMPACT);
     if (!body)
         return mdm_err_set(err, MDM_EINTERNAL, "cannot serialize outbox payload");
-    const char *params[] = {type, id, ver, body};
+    char trace[MDM_TRACEPARENT_LEN + 1];
+    const char *params[] = {type, id, ver, body, current_traceparent(trace)};
     PGresult *res = NULL;
     mdm_status st = mdm_db_exec(db, &stmt_lock_shared, NULL, NULL, err);
     if (st == MDM_OK)

@@ -33,8 +33,9 @@ mdm_status mdm_outbox_emit(mdm_db *db, const char *type, int64_t entity_id, int 
  * run, then mdm_outbox_call_free releases it. MDM_EINTERNAL for an unknown type. */
 typedef struct mdm_outbox_call {
     char id[24], ver[16];
+    char trace[56]; /* the current span's traceparent (MDM_TRACEPARENT_LEN + 1) */
     char *body;
-    const char *params[4];
+    const char *params[5];
 } mdm_outbox_call;
 mdm_status mdm_outbox_emit_calls(mdm_outbox_call *o, const char *type, int64_t entity_id,
                                  int entity_version, const json_t *payload, mdm_db_call calls[2],

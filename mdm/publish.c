@@ -4,6 +4,7 @@
 #include "mdm/publish.h"
 
 #include "common/log.h"
+#include "common/trace.h"
 #include "mdm/audit.h"
 #include "mdm/egress.h"
 #include "mdm/locks.h"
@@ -88,6 +89,7 @@ static const mdm_db_stmt st_details = {
     "SELECT d.id, d.seq, d.entity_id, d.attempts, s.id AS sub_id, s.source, s.url, s.secret, "
     "CASE WHEN s.previous_secret_until > now() THEN s.previous_secret END AS previous_secret, "
     "s.mapping::text AS mapping, s.max_attempts, o.event_id, o.type, o.entity_version, "
+    "o.traceparent, "
     "o.payload::text AS payload, "
     "mdm_ts(o.created_at) AS occurred_at, "
     "coalesce((SELECT json_agg(DISTINCT r.source_key)::text FROM membership m "
@@ -915,6 +917,7 @@ typedef struct outcome {
     long delay_ms;     /* next attempt, for pending */
     bool attempted;    /* counts as an attempt */
     bool unreachable;  /* transport failure: defer the subscription's other rows */
+    char trace_id[33]; /* the trace the attempt belongs to (its traceparent header) */
 } outcome;
 
 /* The canonical record in an outbox payload: payload.golden, payload.record or the
@@ -1058,7 +1061,18 @@ static void send_one(mdm_publisher *p, const PGresult *res, int r, const char *b
     mdm_publish_sign_standard(secret, event_id, ts, body, strlen(body), std_sig);
     if (previous && *previous)
         mdm_publish_sign_standard(previous, event_id, ts, body, strlen(body), std_prev);
+    /* the attempt is a span of the trace of the request that caused the event, or starts
+     * a trace when no request did (common/trace.h) */
+    mdm_trace cause, span;
+    if (mdm_trace_parse(mdm_db_get(res, r, "traceparent", NULL), &cause))
+        mdm_trace_child(&cause, &span);
+    else
+        mdm_trace_start(&span);
+    char traceparent[MDM_TRACEPARENT_LEN + 1];
+    mdm_trace_format(&span, traceparent);
+    snprintf(out->trace_id, sizeof out->trace_id, "%s", span.trace_id);
     char *own[] = {
+        mdm_xasprintf("traceparent: %s", traceparent),
         mdm_xasprintf("Idempotency-Key: %s", event_id),
         mdm_xasprintf("X-MDM-Event: %s", mdm_db_get(res, r, "type", "")),
         mdm_xasprintf("X-MDM-Seq: %s", mdm_db_get(res, r, "seq", "")),
@@ -1257,6 +1271,9 @@ static mdm_status step_tx(mdm_db *db, void *arg, mdm_err *err)
         } else {
             send_one(p, res, r, body, &o);
             free(body);
+            mdm_log(MDM_LOG_DEBUG,
+                    "event=delivery_sent id=%s subscription=%lld seq=%s status=%ld trace_id=%s", id,
+                    sub, mdm_db_get(res, r, "seq", "?"), o.status, o.trace_id);
         }
         if (err)
             mdm_err_clear(err);
@@ -1268,17 +1285,18 @@ static mdm_status step_tx(mdm_db *db, void *arg, mdm_err *err)
                 atomic_fetch_add(&n_dead, 1);
                 mdm_log(MDM_LOG_WARN,
                         "event=delivery_dead id=%s subscription=%lld seq=%s "
-                        "attempts=%d status=%ld",
-                        id, sub, mdm_db_get(res, r, "seq", "?"), new_attempts, o.status);
+                        "attempts=%d status=%ld trace_id=%s",
+                        id, sub, mdm_db_get(res, r, "seq", "?"), new_attempts, o.status,
+                        o.trace_id[0] ? o.trace_id : "-");
             } else {
                 o.delay_ms = mdm_publish_backoff_ms(&p->o, new_attempts, rng_next(p));
                 if (p->retry_after_ms > o.delay_ms)
                     o.delay_ms = p->retry_after_ms;
                 mdm_log(MDM_LOG_INFO,
                         "event=delivery_retry id=%s subscription=%lld seq=%s "
-                        "attempt=%d status=%ld delay_ms=%ld",
-                        id, sub, mdm_db_get(res, r, "seq", "?"), new_attempts, o.status,
-                        o.delay_ms);
+                        "attempt=%d status=%ld delay_ms=%ld trace_id=%s",
+                        id, sub, mdm_db_get(res, r, "seq", "?"), new_attempts, o.status, o.delay_ms,
+                        o.trace_id[0] ? o.trace_id : "-");
                 if (o.unreachable && ndown < 64) {
                     down_sub[ndown] = sub;
                     down_delay[ndown++] = o.delay_ms;
@@ -1288,8 +1306,10 @@ static mdm_status step_tx(mdm_db *db, void *arg, mdm_err *err)
             atomic_fetch_add(&n_acknowledged, 1);
         } else if (strcmp(o.state, "rejected") == 0) {
             atomic_fetch_add(&n_rejected, 1);
-            mdm_log(MDM_LOG_WARN, "event=delivery_rejected id=%s subscription=%lld seq=%s", id, sub,
-                    mdm_db_get(res, r, "seq", "?"));
+            mdm_log(MDM_LOG_WARN,
+                    "event=delivery_rejected id=%s subscription=%lld seq=%s status=%ld "
+                    "trace_id=%s",
+                    id, sub, mdm_db_get(res, r, "seq", "?"), o.status, o.trace_id);
         } else {
             atomic_fetch_add(&n_skipped, 1);
         }

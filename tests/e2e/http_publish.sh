@@ -88,7 +88,11 @@ expect_eq "max_attempts changed" "$(printf '%s' "$body" | jq -r .max_attempts)" 
 # --- records flow out to both systems ----------------------------------------------------
 c1='{"Id": "C1", "First": "Robert", "Last": "Smith", "Mail": "Bob.Smith@Example.com", "Born": "03/04/1980"}'
 w9='{"source_key": "W9", "first_name": "Robert", "last_name": "Smith", "emails": ["bob.smith@example.com"], "birth_date": "1980-03-04"}'
-expect_status "crm record" 201 POST /v1/sources/crm/records -H "$(auth crm)" "${J[@]}" -d "$c1"
+# the caller's W3C trace continues through the change to the webhook it causes
+caller_trace=4bf92f3577b34da6a3ce929d0e0e4736
+caller_span=00f067aa0ba902b7
+expect_status "crm record" 201 POST /v1/sources/crm/records -H "$(auth crm)" "${J[@]}" \
+    -H "traceparent: 00-$caller_trace-$caller_span-01" -d "$c1"
 eid=$(printf '%s' "$body" | jq -r .entity_id)
 expect_status "web record" 201 POST /v1/sources/web/records -H "$(auth web)" "${J[@]}" -d "$w9"
 expect_eq "same person" "$(printf '%s' "$body" | jq -r .entity_id)" "$eid"
@@ -116,6 +120,19 @@ expect_eq "crm holds its own last name: withheld" "$(jq -rs '[.[] | select(.body
 expect_eq "web learns the last name (nested mapping) or holds it" "$(jq -rs '[.[] | select(.body.source == "web" and .body.type == "created")][0].body | if .record.Name.Last == "Smith" or (.withheld | index("last_name") != null) then "ok" else "\(.record.Name.Last) \(.withheld)" end' "$log")" "ok"
 expect_eq "per system, seqs arrive in order" \
     "$(jq -s '[group_by(.body.source)[] | map(.seq) | . == sort] | all' "$log")" "true"
+
+# --- trace context ---------------------------------------------------------------------
+crm_tp=$(jq -rs '[.[] | select(.body.source == "crm" and .body.type == "created")][0].traceparent' "$log")
+expect_eq "the webhook continues the caller's trace, sampled flag kept" \
+    "$(printf '%s' "$crm_tp" | sed -E 's/^00-([0-9a-f]{32})-[0-9a-f]{16}-([0-9a-f]{2})$/\1 \2/')" "$caller_trace 01"
+expect_eq "in a span of its own" "$([[ $crm_tp == *"-$caller_span-"* ]] && echo reused || echo own)" "own"
+server_span=$(grep -o "route=/v1/sources/{source}/records status=201 .* trace_id=$caller_trace span_id=[0-9a-f]*" "$server_log" | head -1 | sed 's/.*span_id=//')
+expect_eq "the access line names the trace and the server's span" "${#server_span}" "16"
+expect_eq "the stored event's parent is the server's span" \
+    "$(sql "SELECT traceparent FROM outbox WHERE entity_id = $eid ORDER BY seq LIMIT 1")" "00-$caller_trace-$server_span-01"
+web_tp=$(jq -rs '[.[] | select(.body.type == "updated")][0].traceparent' "$log")
+expect_eq "a request without traceparent starts a trace: valid and not the caller's" \
+    "$(printf '%s' "$web_tp" | grep -cE '^00-[0-9a-f]{32}-[0-9a-f]{16}-00$')$([[ $web_tp == *$caller_trace* ]] && echo same)" "1"
 
 # --- deliveries --------------------------------------------------------------------------
 expect_status "list acknowledged" 200 GET "/v1/deliveries?state=acknowledged&limit=50" -H "$(auth admin)"

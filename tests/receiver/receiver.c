@@ -214,6 +214,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     const char *ts = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-MDM-Timestamp");
     const char *sig = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-MDM-Signature");
     const char *attempt = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-MDM-Attempt");
+    const char *traceparent = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "traceparent");
     int sig_ok = verify(ts, sig, body, rq->len);
     json_t *msg = json_loadb(body, rq->len, 0, NULL);
     double lag = lag_ms(json_string_value(json_object_get(msg, "occurred_at")));
@@ -266,13 +267,13 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     }
     if (log_file) {
         json_t *line = json_pack(
-            "{s:I, s:s, s:O?, s:O?, s:O?, s:O?, s:s?, s:b, s:i, s:i, s:b, "
+            "{s:I, s:s, s:O?, s:O?, s:O?, s:O?, s:s?, s:s?, s:b, s:i, s:i, s:b, "
             "s:f, s:O?}",
             "t_ms", (json_int_t)wall_ms(), "key", key ? key : "", "seq",
             json_object_get(msg, "seq"), "entity_id", json_object_get(msg, "entity_id"), "type",
             json_object_get(msg, "type"), "entity_version", json_object_get(msg, "entity_version"),
-            "attempt", attempt, "sig_ok", sig_ok, "status", status, "n", count, "concurrent",
-            concurrent, "lag_ms", lag, "body", msg);
+            "attempt", attempt, "traceparent", traceparent, "sig_ok", sig_ok, "status", status, "n",
+            count, "concurrent", concurrent, "lag_ms", lag, "body", msg);
         char *text = line ? json_dumps(line, JSON_COMPACT) : NULL;
         if (text) {
             fputs(text, log_file);
