@@ -32,7 +32,10 @@ const char mdm_h_openapi_doc[] =
 
 static const char base_doc[] =
     "{\"openapi\": \"3.1.0\","
-    " \"info\": {\"title\": \"mdm HTTP API\", \"version\": \"1.3.0\", \"description\":"
+    " \"info\": {\"title\": \"mdm HTTP API\", \"version\": \"1.3.0\","
+    " \"license\": {\"name\": \"Proprietary: all rights reserved (no license is granted yet)\","
+    " \"identifier\": \"LicenseRef-Proprietary\"},"
+    " \"description\":"
     " \"Customer master data and identity resolution. Every error is application/problem+json"
     " (RFC 9457) with a stable code. Authenticate with Authorization: Bearer KEY (mdm apikey"
     " create). Roles: source (bound to one source system), reader, steward, compliance, admin"

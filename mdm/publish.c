@@ -89,7 +89,11 @@ static const mdm_db_stmt st_details = {
     "SELECT d.id, d.seq, d.entity_id, d.attempts, s.id AS sub_id, s.source, s.url, s.secret, "
     "CASE WHEN s.previous_secret_until > now() THEN s.previous_secret END AS previous_secret, "
     "s.mapping::text AS mapping, s.max_attempts, o.event_id, o.type, o.entity_version, "
-    "o.traceparent, "
+    "o.traceparent, d.replayed, "
+    /* what the previous delivery of the golden record left with the receiver */
+    "(SELECT CASE WHEN p.state IN ('acknowledged', 'skipped') THEN p.content_hash END "
+    " FROM delivery p WHERE p.entity_id = d.entity_id AND p.subscription_id = d.subscription_id "
+    " AND p.seq < d.seq ORDER BY p.seq DESC LIMIT 1) AS sent_hash, "
     "o.payload::text AS payload, "
     "mdm_ts(o.created_at) AS occurred_at, "
     "coalesce((SELECT json_agg(DISTINCT r.source_key)::text FROM membership m "
@@ -115,10 +119,12 @@ static const mdm_db_stmt st_record = {
     "UPDATE delivery d SET state = u.state, attempts = u.attempts, "
     "next_attempt_at = clock_timestamp() + make_interval(secs => u.delay_ms / 1000), "
     "last_status = u.status, last_response = u.response, "
+    "content_hash = coalesce(u.content_hash, d.content_hash), "
     "last_attempt_at = CASE WHEN u.attempted THEN now() ELSE d.last_attempt_at END, "
     "done_at = CASE WHEN u.state = 'pending' THEN NULL ELSE now() END, updated_at = now() "
     "FROM jsonb_to_recordset($1::jsonb) AS u(id bigint, state text, attempts int, "
-    "delay_ms double precision, status int, response text, attempted boolean) "
+    "delay_ms double precision, status int, response text, attempted boolean, "
+    "content_hash text) "
     "WHERE d.id = u.id",
     1};
 
@@ -911,13 +917,14 @@ void mdm_publisher_free(mdm_publisher *p)
 }
 
 typedef struct outcome {
-    const char *state; /* acknowledged, rejected, skipped, pending (retry), dead */
-    long status;       /* HTTP status, 0 = none */
-    char *response;    /* owned */
-    long delay_ms;     /* next attempt, for pending */
-    bool attempted;    /* counts as an attempt */
-    bool unreachable;  /* transport failure: defer the subscription's other rows */
-    char trace_id[33]; /* the trace the attempt belongs to (its traceparent header) */
+    const char *state;     /* acknowledged, rejected, skipped, pending (retry), dead */
+    long status;           /* HTTP status, 0 = none */
+    char *response;        /* owned */
+    long delay_ms;         /* next attempt, for pending */
+    bool attempted;        /* counts as an attempt */
+    bool unreachable;      /* transport failure: defer the subscription's other rows */
+    char trace_id[33];     /* the trace the attempt belongs to (its traceparent header) */
+    char content_hash[65]; /* of what the receiver was sent or already has; "" = none */
 } outcome;
 
 /* The canonical record in an outbox payload: payload.golden, payload.record or the
@@ -935,8 +942,32 @@ static const json_t *payload_record(const json_t *payload)
 
 /* Builds the message body of one claimed row; NULL when there is nothing to send
  * (an update whose every attribute the receiver owns or holds). */
-static char *build_body(const PGresult *res, int r, mdm_err *err)
+/* SHA-256 (hex) of what a subscriber learns about the golden record: the record as its
+ * mapping sends it and its own keys. Not the envelope's ids, seq or times, and not the
+ * withheld names: an attribute its mapping sends that it comes to hold leaves the mapped
+ * record, and one it does not map does not concern it. */
+static void content_hash(const json_t *mapped, const json_t *keys, char out[65])
 {
+    json_t *c = json_pack("{s:O, s:O}", "record", mapped, "source_keys", keys);
+    char *text = c ? json_dumps(c, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(c);
+    unsigned char md[32];
+    unsigned int n = 0;
+    out[0] = '\0';
+    if (text && EVP_Digest(text, strlen(text), md, &n, EVP_sha256(), NULL) && n == 32)
+        for (int i = 0; i < 32; i++)
+            snprintf(out + 2 * i, 3, "%02x", md[i]);
+    free(text);
+}
+
+/* The message for one claimed delivery, or NULL: skipped (nothing to send; *unchanged
+ * when an "updated" event would tell the receiver what it already has) or, with err set,
+ * unreadable stored data. hash receives the content's hash when a message was built or
+ * found unchanged. */
+static char *build_body(const PGresult *res, int r, char hash[65], bool *unchanged, mdm_err *err)
+{
+    hash[0] = '\0';
+    *unchanged = false;
     json_t *payload = json_loads(mdm_db_get(res, r, "payload", "{}"), JSON_DECODE_ANY, NULL);
     json_t *keys = json_loads(mdm_db_get(res, r, "source_keys", "[]"), 0, NULL);
     json_t *held = json_loads(mdm_db_get(res, r, "held", "[]"), 0, NULL);
@@ -975,6 +1006,15 @@ static char *build_body(const PGresult *res, int r, mdm_err *err)
     }
     json_t *mapped = mdm_publish_map(mapping, record, keys, entity_id);
     json_decref(record);
+    content_hash(mapped, keys, hash);
+    const char *sent = mdm_db_get(res, r, "sent_hash", NULL);
+    if (strcmp(type, "updated") == 0 && hash[0] && sent && strcmp(sent, hash) == 0 &&
+        strcmp(mdm_db_get(res, r, "replayed", "f"), "t") != 0) {
+        json_decref(mapped);
+        json_decref(withheld);
+        *unchanged = true;
+        goto out_free; /* NULL: skipped */
+    }
     json_t *msg = json_pack(
         "{s:s, s:I, s:s, s:I, s:i, s:s, s:s, s:O, s:o, s:o}", "event_id",
         mdm_db_get(res, r, "event_id", ""), "seq", (json_int_t)mdm_db_get_ll(res, r, "seq", 0),
@@ -1175,11 +1215,12 @@ static void send_one(mdm_publisher *p, const PGresult *res, int r, const char *b
 static void outcome_add(json_t *rows, const char *id, int attempts, const outcome *o)
 {
     char *resp = clean_text(o->response ? o->response : "", strlen(o->response ? o->response : ""));
-    json_t *row =
-        json_pack("{s:I, s:s, s:i, s:I, s:o, s:s, s:b}", "id", (json_int_t)strtoll(id, NULL, 10),
-                  "state", o->state, "attempts", attempts, "delay_ms", (json_int_t)o->delay_ms,
-                  "status", o->status ? json_integer(o->status) : json_null(), "response", resp,
-                  "attempted", o->attempted);
+    json_t *row = json_pack("{s:I, s:s, s:i, s:I, s:o, s:s, s:b, s:o}", "id",
+                            (json_int_t)strtoll(id, NULL, 10), "state", o->state, "attempts",
+                            attempts, "delay_ms", (json_int_t)o->delay_ms, "status",
+                            o->status ? json_integer(o->status) : json_null(), "response", resp,
+                            "attempted", o->attempted, "content_hash",
+                            o->content_hash[0] ? json_string(o->content_hash) : json_null());
     free(resp);
     if (row)
         json_array_append_new(rows, row);
@@ -1258,8 +1299,13 @@ static mdm_status step_tx(mdm_db *db, void *arg, mdm_err *err)
             c->processed++;
             continue;
         }
-        char *body = build_body(res, r, err);
-        if (!body && err && err->code != MDM_OK && err->msg[0]) {
+        bool unchanged;
+        char *body = build_body(res, r, o.content_hash, &unchanged, err);
+        if (!body && unchanged) {
+            o.state = "skipped";
+            o.response = mdm_xstrdup("unchanged for this system: what its mapping sends is "
+                                     "what it was last sent");
+        } else if (!body && err && err->code != MDM_OK && err->msg[0]) {
             /* unreadable stored data: keep it pending with backoff, never lose it */
             o.state = "pending";
             o.response = mdm_xstrdup(err->msg);
@@ -1746,7 +1792,7 @@ mdm_status mdm_publish_list(mdm_db *db, const char *state, int64_t subscription_
 static const mdm_db_stmt st_replay_dead = {
     "publish_replay_dead",
     "UPDATE delivery SET state = 'pending', attempts = 0, next_attempt_at = now(), "
-    "done_at = NULL, updated_at = now() WHERE state IN ('dead', 'rejected') "
+    "done_at = NULL, replayed = true, updated_at = now() WHERE state IN ('dead', 'rejected') "
     "AND ($1::bigint = 0 OR subscription_id = $1)",
     1};
 static const mdm_db_stmt st_sub_exists = {"publish_sub_exists",
@@ -1754,12 +1800,12 @@ static const mdm_db_stmt st_sub_exists = {"publish_sub_exists",
 /* Only up to the fan-out cursor: later events are fanned out in order by the workers. */
 static const mdm_db_stmt st_replay_from = {
     "publish_replay_from",
-    "INSERT INTO delivery (subscription_id, seq, entity_id) "
-    "SELECT s.id, o.seq, o.entity_id FROM outbox o JOIN subscription s ON s.id = $1 "
+    "INSERT INTO delivery (subscription_id, seq, entity_id, replayed) "
+    "SELECT s.id, o.seq, o.entity_id, true FROM outbox o JOIN subscription s ON s.id = $1 "
     "AND o.type = ANY (s.event_types) WHERE o.seq >= $2 AND " IN_SCOPE " "
     "AND o.seq <= (SELECT last_seq FROM publish_cursor) ORDER BY o.seq "
     "ON CONFLICT (subscription_id, seq) DO UPDATE SET state = 'pending', attempts = 0, "
-    "next_attempt_at = now(), done_at = NULL, updated_at = now()",
+    "next_attempt_at = now(), done_at = NULL, replayed = true, updated_at = now()",
     2};
 
 typedef struct replay_ctx {

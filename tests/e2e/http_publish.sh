@@ -105,8 +105,10 @@ done
 expect_eq "every event reached a final state for both systems" "$done_n" "$((events * 2))"
 want=$(sql "SELECT count(*) FROM delivery WHERE state = 'acknowledged'")
 skipped=$(sql "SELECT count(*) FROM delivery WHERE state = 'skipped'")
-expect_eq "skipped ones are updates with nothing left to send" \
-    "$(sql "SELECT count(*) FROM delivery d JOIN outbox o USING (seq) WHERE d.state = 'skipped' AND (o.type <> 'updated' OR d.attempts <> 0 OR d.last_response NOT LIKE 'nothing to send%')")" "0"
+expect_eq "skipped ones are updates with nothing left to send, or nothing new" \
+    "$(sql "SELECT count(*) FROM delivery d JOIN outbox o USING (seq) WHERE d.state = 'skipped' AND (o.type <> 'updated' OR d.attempts <> 0 OR (d.last_response NOT LIKE 'nothing to send%' AND d.last_response NOT LIKE 'unchanged for this system%'))")" "0"
+expect_eq "the web record joining changes nothing the crm maps: not sent to it" \
+    "$(sql "SELECT d.state FROM delivery d JOIN subscription s ON s.id = d.subscription_id JOIN outbox o USING (seq) WHERE s.source = 'crm' AND o.entity_id = $eid AND o.type = 'updated' ORDER BY o.seq LIMIT 1")" "skipped"
 got=$(grep -c '"status":200' "$http_tmp/received.ndjson" 2>/dev/null || true)
 expect_eq "the receiver got every acknowledged one" "$got" "$want"
 log=$http_tmp/received.ndjson
@@ -171,6 +173,37 @@ expect_eq "same idempotency key the second time" \
 expect_status "metrics" 200 GET /metrics
 expect_contains "publish counters" "mdm_publish_acknowledged_total $got" "$body"
 expect_contains "per-subscription lag" "mdm_publish_lag_seconds{subscription=\"$web_sub\",source=\"web\"}" "$body"
+
+# --- no deliveries that change nothing: two mappings of one system ----------------------
+expect_status "a second crm subscription sends the e-mails only" 201 POST /v1/subscriptions -H "$(auth admin)" "${J[@]}" \
+    -d "{\"source\": \"crm\", \"url\": \"http://127.0.0.1:$port/crm-mail\", \"secret\": \"$secret\", \"scope\": \"all\", \"mapping\": {\"Mails\": \"emails\"}}"
+mail_sub=$(printf '%s' "$body" | jq -r .id)
+crm_sub=$(sql "SELECT id FROM subscription WHERE source = 'crm' AND url LIKE '%/crm'")
+settle() {
+    for _ in $(seq 1 200); do
+        [ "$(sql "SELECT count(*) FROM delivery WHERE state = 'pending'") $(sql "SELECT (SELECT coalesce(max(seq), 0) FROM outbox) - last_seq FROM publish_cursor")" = "0 0" ] && break
+        sleep 0.05
+    done
+}
+state_of() { # subscription, outbox seq -> "state: response"
+    sql "SELECT state || coalesce(': ' || last_response, '') FROM delivery WHERE subscription_id = $1 AND seq = $2"
+}
+before=$(sql "SELECT coalesce(max(seq), 0) FROM outbox WHERE entity_id = $eid")
+expect_status "crm changes the e-mail only" 200 POST /v1/sources/crm/records -H "$(auth crm)" "${J[@]}" \
+    -d '{"Id": "C1", "First": "Robert", "Last": "Smith", "Mail": "robert.smith@work.example", "Born": "03/04/1980"}'
+settle
+seq_mail=$(sql "SELECT max(seq) FROM outbox WHERE entity_id = $eid AND type = 'updated'")
+expect_eq "an updated event" "$([ "$seq_mail" -gt "$before" ] && echo yes)" "yes"
+expect_eq "the e-mail mapping gets it" "$(state_of "$mail_sub" "$seq_mail" | cut -d: -f1)" "acknowledged"
+expect_contains "with the new address" "robert.smith@work.example" "$(jq -sc "[.[] | select(.seq == $seq_mail) | .body.record.Mails]" "$log")"
+expect_eq "the surname mapping is not sent what it has" "$(state_of "$crm_sub" "$seq_mail")" \
+    "skipped: unchanged for this system: what its mapping sends is what it was last sent"
+expect_eq "nor is the web shop" "$(state_of "$web_sub" "$seq_mail" | cut -d: -f1)" "skipped"
+expect_eq "the receiver saw that event once" "$(jq -s "[.[] | select(.seq == $seq_mail)] | length" "$log")" "1"
+expect_status "replay crm from that event" 200 POST /v1/deliveries/replay -H "$(auth admin)" "${J[@]}" -d "{\"subscription_id\": $crm_sub, \"from_seq\": $seq_mail}"
+settle
+expect_eq "a replay sends even what is unchanged" "$(state_of "$crm_sub" "$seq_mail" | cut -d: -f1)" "acknowledged"
+
 expect_status "deactivate web" 204 DELETE "/v1/subscriptions/$web_sub" -H "$(auth admin)"
 expect_eq "inactive" "$(sql "SELECT active FROM subscription WHERE id = $web_sub")" "f"
 http_stop

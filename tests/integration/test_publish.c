@@ -465,9 +465,11 @@ static void test_down_then_up(void)
     }
     int64_t seqs[20];
     for (int v = 0; v < 4; v++)
-        for (int i = 0; i < 5; i++)
-            seqs[v * 5 + i] = emit(db, ents[i], v + 1, v ? "updated" : "created",
-                                   "{\"golden\": {\"segment\": \"gold\"}}");
+        for (int i = 0; i < 5; i++) { /* each version changes something: none is a no-op */
+            char golden[64];
+            snprintf(golden, sizeof golden, "{\"golden\": {\"segment\": \"gold %d\"}}", v);
+            seqs[v * 5 + i] = emit(db, ents[i], v + 1, v ? "updated" : "created", golden);
+        }
     mdm_err err;
     long n = 0;
     CHECK_INT(mdm_publish_run(url, &opts, 1, false, 0, &n, &err), MDM_OK);
@@ -843,8 +845,11 @@ static void test_two_processes(void)
     for (int i = 0; i < ENTITIES; i++)
         ents[i] = new_entity(db);
     for (int v = 0; v < VERSIONS; v++)
-        for (int i = 0; i < ENTITIES; i++)
-            emit(db, ents[i], v + 1, v ? "updated" : "created", "{\"golden\": {\"x\": 1}}");
+        for (int i = 0; i < ENTITIES; i++) { /* each version changes x: none is a no-op */
+            char golden[48];
+            snprintf(golden, sizeof golden, "{\"golden\": {\"x\": %d}}", v);
+            emit(db, ents[i], v + 1, v ? "updated" : "created", golden);
+        }
     char cfg[512];
     snprintf(cfg, sizeof cfg, "%s/two.json", tmpdir);
     write_config(cfg);
@@ -881,12 +886,9 @@ static void *writer(void *arg)
     int w = (int)(long)arg;
     mdm_db *db = fx_connect();
     for (int i = 0; i < PER_WRITER; i++) {
-        emit_ctx c = {feed_entity[w],
-                      i + 1,
-                      "updated",
-                      "{\"golden\": {\"n\": 1}}",
-                      0,
-                      ((i * 7 + w * 13) % 5) * 3000,
+        char golden[48]; /* each version changes n: none is a no-op */
+        snprintf(golden, sizeof golden, "{\"golden\": {\"n\": %d}}", i + 1);
+        emit_ctx c = {feed_entity[w], i + 1, "updated", golden, 0, ((i * 7 + w * 13) % 5) * 3000,
                       (i % 10) == 9};
         mdm_err err;
         if (mdm_db_run_tx(db, "t", emit_fn, &c, &err) == MDM_OK)
