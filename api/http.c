@@ -14,10 +14,10 @@
 #include "api/handlers.h"
 #include "common/io.h"
 #include "common/log.h"
-#include "common/trace.h"
 #include "mdm/consent.h"
 #include "mdm/outbox.h"
 #include "mdm/source.h"
+#include "mdm/trace.h"
 
 #include <arpa/inet.h>
 #include <assert.h>
@@ -1296,7 +1296,7 @@ out_check:
 }
 
 /* The handler runs with the request's span as the thread's current one, so the outbox
- * events it writes carry it to their deliveries (common/trace.h). */
+ * events it writes carry it to their deliveries (mdm/trace.h). */
 static void run(mdm_http_req *req)
 {
     mdm_trace_set_current(&req->trace);

@@ -10,8 +10,8 @@
 #include "mdm/outbox.h"
 
 #include "common/mem.h"
-#include "common/trace.h"
 #include "mdm/locks.h"
+#include "mdm/trace.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,7 +58,7 @@ mdm_status mdm_outbox_lock_writer(mdm_db *db, mdm_err *err)
     return mdm_db_exec(db, &stmt_lock_shared, NULL, NULL, err);
 }
 
-/* The span of the request that causes the event (common/trace.h), or NULL outside one
+/* The span of the request that causes the event (mdm/trace.h), or NULL outside one
  * (loads and resolves from the command line): its deliveries continue that trace. */
 static const char *current_traceparent(char buf[MDM_TRACEPARENT_LEN + 1])
 {

@@ -4,11 +4,11 @@
 #include "mdm/publish.h"
 
 #include "common/log.h"
-#include "common/trace.h"
 #include "mdm/audit.h"
 #include "mdm/egress.h"
 #include "mdm/locks.h"
 #include "mdm/outbox.h"
+#include "mdm/trace.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -1102,7 +1102,7 @@ static void send_one(mdm_publisher *p, const PGresult *res, int r, const char *b
     if (previous && *previous)
         mdm_publish_sign_standard(previous, event_id, ts, body, strlen(body), std_prev);
     /* the attempt is a span of the trace of the request that caused the event, or starts
-     * a trace when no request did (common/trace.h) */
+     * a trace when no request did (mdm/trace.h) */
     mdm_trace cause, span;
     if (mdm_trace_parse(mdm_db_get(res, r, "traceparent", NULL), &cause))
         mdm_trace_child(&cause, &span);

@@ -1,6 +1,6 @@
 -- 037_outbox_trace: the W3C trace context of the request that caused each event (issue 23
 -- item 5). The HTTP server writes its request span's traceparent with every outbox event
--- (common/trace.h); each delivery attempt of the event continues that trace with a span
+-- (mdm/trace.h); each delivery attempt of the event continues that trace with a span
 -- of its own and sends it as the webhook's traceparent header. NULL for events written
 -- outside a request (mdm load, mdm resolve): their deliveries start a trace.
 ALTER TABLE outbox ADD COLUMN traceparent text

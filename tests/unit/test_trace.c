@@ -1,5 +1,5 @@
-/* W3C Trace Context: traceparent parsing, new traces and child spans (common/trace.h). */
-#include "common/trace.h"
+/* W3C Trace Context: traceparent parsing, new traces and child spans (mdm/trace.h). */
+#include "mdm/trace.h"
 #include "tests/test.h"
 
 #include <string.h>

@@ -9,8 +9,8 @@
  * names trace_id and span_id in its access line. The outbox stores the current span with
  * each event, and the delivery of that event continues the trace with a span per attempt
  * (docs/OPERATIONS.md, Tracing). */
-#ifndef MDM_COMMON_TRACE_H
-#define MDM_COMMON_TRACE_H
+#ifndef MDM_TRACE_H
+#define MDM_TRACE_H
 
 #include <stdbool.h>
 

@@ -1,5 +1,5 @@
-/* W3C Trace Context; see common/trace.h. */
-#include "common/trace.h"
+/* W3C Trace Context; see mdm/trace.h. */
+#include "mdm/trace.h"
 
 #include <openssl/rand.h>
 #include <stdio.h>
