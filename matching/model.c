@@ -1569,17 +1569,21 @@ static bool mail_names(const char *e, const char *name)
 /* An e-mail address both records hold whose local part names one of them (first name or
  * its nickname class: robert.cruz@, verski_michael67@): a person's own address, so a
  * first name that disagrees is garbled, not another person's (a household's address,
- * thelopezes@ or lopezhome958@, names nobody). */
+ * thelopezes@ or lopezhome958@, names nobody). A first name that is either record's
+ * surname (the parts swapped: "Yarmore Michelle") names the family, not a person
+ * (yarmorefamily32@). */
 static bool personal_mail_shared(const mdm_feat *a, const mdm_feat *b)
 {
     const char *names[] = {a->v[MDM_FIELD_FIRST_NAME], b->v[MDM_FIELD_FIRST_NAME], a->first_canon,
                            b->first_canon};
+    const char *la = a->v[MDM_FIELD_LAST_NAME], *lb = b->v[MDM_FIELD_LAST_NAME];
     for (int i = 0; i < a->n_emails; i++)
         for (int j = 0; j < b->n_emails; j++) {
             if (!eq(a->emails[i], b->emails[j]))
                 continue;
             for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
-                if (mail_names(a->emails[i], names[k]))
+                if (names[k] && !(la && eq(names[k], la)) && !(lb && eq(names[k], lb)) &&
+                    mail_names(a->emails[i], names[k]))
                     return true;
         }
     return false;
