@@ -587,6 +587,8 @@ static char *strip_full_affixes(json_t *rec, const char *full, bool *had_prefix)
             mdm_buf_putc(&out, ',');
         mdm_buf_printf(&out, "%s%.*s", out.len ? " " : "", (int)(en[i] - st[i]), full + st[i]);
     }
+    if (comma_at == n && out.len) /* "SMITH,": the family name alone, as mdm_norm_name reads it */
+        mdm_buf_putc(&out, ',');
     if (suf.len && !json_object_get(rec, "suffix"))
         json_object_set_new(rec, "suffix", json_string(suf.data));
     *had_prefix = pre.len > 0;

@@ -822,8 +822,8 @@ char *mdm_norm_family_first(const char *full)
             break;
         i++;
     }
-    if (i + 1 >= n) /* a single token: nothing to reorder */
-        return NULL;
+    if (i + 1 >= n) /* a single token (after prefixes) is the family name: "MUELLER," */
+        return n ? mdm_xasprintf("%s,", full) : NULL;
     size_t cut = (size_t)(tok[i] - full) + len[i];
     return mdm_xasprintf("%.*s,%s", (int)cut, full, full + cut);
 }
@@ -966,7 +966,8 @@ mdm_status mdm_norm_name(mdm_norm *n, const char *full, mdm_arena *a, mdm_name_p
             rc = mdm_err_set(err, MDM_EINTERNAL, "transliteration failed");
             goto out_free;
         }
-        bool only_suffix = true;
+        /* nothing after the comma ("SMITH,") still marks the family name */
+        bool only_suffix = after.n > 0;
         for (size_t i = 0; i < after.n; i++)
             if (!in_list(after.v[i], name_suffixes))
                 only_suffix = false;

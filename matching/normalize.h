@@ -99,8 +99,9 @@ char *mdm_norm_translit_digraphs(const char *s);
 /* A full name kept family name first in one field ("MUELLER HANS", "VAN DER BERG ANNA
  * MARIA", "DR MUELLER HANS JR"): the same name with a comma after the family name
  * ("MUELLER, HANS"), which every name parser reads as family name first; the family name
- * is the first token after any prefixes, with the particles before it. NULL (nothing to
- * do) when full holds a comma or a single token. malloc'd. */
+ * is the first token after any prefixes, with the particles before it; a single token is
+ * the family name ("MUELLER" -> "MUELLER,"). NULL (nothing to do) when full holds a
+ * comma or nothing. malloc'd. */
 char *mdm_norm_family_first(const char *full);
 
 /* Nicknames, from the table shipped in data/nicknames/names.csv (embedded in the binary).

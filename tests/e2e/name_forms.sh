@@ -24,6 +24,8 @@ N0000001,Jürgen,,Müller,,,,,,92110,1971-05-09,M
 N0000002,Hans,,Obermaier,,,,,,92111,,M
 N0000003,Anneliese,,Brinkhorst,,,,,,92112,1966-11-23,F
 N0000004,Susan,,Kirkanov,,(619) 555-0811,,,,92113,1967-03-21,F
+N0000005,Greta,,Weisskopf,,,,,,92114,1958-02-14,F
+N0000006,Ida,,Zanderling,,,,,,92115,1949-08-30,F
 CSV
 # loyalty: member_no,full_name,email,mobile,dob,postcode,loyalty_id
 cat >>"$tmp/s/loyalty.csv" <<CSV
@@ -32,6 +34,8 @@ CSV
 # erp: cust_no,name,address,city,state,zip,phone,tax_id
 cat >>"$tmp/s/erp.csv" <<CSV
 E9000002,OBERMAIER HANS,,,,92111,,999-00-1234
+E9000005,"WEISSKOPF,",,,,92114,,
+E9000006,ZANDERLING,,,,92115,,
 CSV
 # pos: ref,first,last,phone,zip,email
 cat >>"$tmp/s/pos.csv" <<CSV
@@ -69,6 +73,11 @@ expect_eq "Jürgen ~ JUERGEN exact" "$(level crm:N0000001 loyalty:L9000001 first
 expect_eq "OBERMAIER HANS read family first: first name" "$(level crm:N0000002 erp:E9000002 first_name)" "exact"
 expect_eq "OBERMAIER HANS read family first: last name" "$(level crm:N0000002 erp:E9000002 last_name)" "exact"
 together crm N0000002 erp E9000002 "Hans Obermaier and OBERMAIER HANS linked"
+# a family name alone: before the comma ("WEISSKOPF,"), or the one token of a family-first
+# column ("ZANDERLING"); main read both as a first name
+expect_eq "WEISSKOPF, is a last name" "$(level crm:N0000005 erp:E9000005 last_name)" "exact"
+expect_eq "WEISSKOPF, has no first name" "$(level crm:N0000005 erp:E9000005 first_name)" "null"
+expect_eq "ZANDERLING (family first) is a last name" "$(level crm:N0000006 erp:E9000006 last_name)" "exact"
 together crm N0000003 pos P9000003 "swapped first and last name linked"
 together crm N0000004 pos P9000004 "swapped first and last name with a typo linked"
 expect_eq "swapped with a typo: first names far, not different" "$(level crm:N0000004 pos:P9000004 first_name)" "far"

@@ -78,7 +78,7 @@ static void test_digraphs_and_family_first(void)
         {"DR MUELLER HANS", "DR MUELLER, HANS"},
         {"CRUMWELL THADDEUS JR", "CRUMWELL, THADDEUS JR"},
         {"MUELLER, HANS", NULL},
-        {"MUELLER", NULL},
+        {"MUELLER", "MUELLER,"},
         {"  ", NULL},
     };
     for (size_t i = 0; i < sizeof ff / sizeof ff[0]; i++) {
