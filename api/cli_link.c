@@ -363,6 +363,8 @@ int mdm_cli_link(int argc, char **argv)
                 if (mr.count[c] > 0)
                     fprintf(stderr, " %s=%.0f", mdm_misses_class_name(c), mr.count[c]);
             fprintf(stderr, " unknown_records=%ld\n", mr.unknown);
+            fprintf(stderr, "misses: wrong_pairs=%.0f wrong_link=%.0f wrong_cluster=%.0f\n",
+                    mr.wrong_pairs, mr.wrong_link, mr.wrong_pairs - mr.wrong_link);
             if (examples.len)
                 fprintf(stderr, "misses: examples\n%s", examples.data);
         }

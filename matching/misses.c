@@ -198,6 +198,56 @@ mdm_status mdm_misses_write(const mdm_misses_in *in, mdm_eval_truth *t, const ch
             }
         i = j;
     }
+    /* wrong merges: pairs of one cluster that the truth keeps apart */
+    rec_ent *rc = mdm_xmalloc((nk ? nk : 1) * sizeof *rc);
+    uint32_t *ent = mdm_xmalloc((in->n ? in->n : 1) * sizeof *ent);
+    for (size_t i = 0; i < nk; i++) {
+        ent[re[i].rec] = re[i].entity;
+        rc[i] = (rec_ent){in->cluster_of[re[i].rec], re[i].rec};
+    }
+    qsort(rc, nk, sizeof *rc, cmp_rec_ent);
+    int wshown[2] = {0};
+    for (size_t i = 0; i < nk;) {
+        size_t j = i;
+        while (j < nk && rc[j].entity == rc[i].entity)
+            j++;
+        for (size_t x = i; x < j; x++)
+            for (size_t y = x + 1; y < j; y++) {
+                uint32_t a = rc[x].rec, b = rc[y].rec;
+                if (ent[a] == ent[b])
+                    continue;
+                double prob, weight;
+                bool vetoed = false;
+                prob = in->score(in->score_ctx, a, b, lv, &weight, &vetoed);
+                long e = edge_map_find(&em, a, b);
+                /* linked directly (at or above link, no guard), or through other records */
+                bool direct = e >= 0 && in->edges[e].prob >= in->link && !in->edges[e].guard &&
+                              !(in->refused && in->refused[e] != MDM_GUARD_NONE);
+                res->wrong_pairs++;
+                res->wrong_link += direct;
+                mdm_buf_reset(&line);
+                mdm_buf_puts(&line, direct ? "wrong_link" : "wrong_cluster");
+                mdm_buf_putc(&line, ',');
+                mdm_csv_quote(&line, in->src_names[in->feats[a].source]);
+                mdm_buf_putc(&line, ',');
+                mdm_csv_quote(&line, in->ids[a]);
+                mdm_buf_putc(&line, ',');
+                mdm_csv_quote(&line, in->src_names[in->feats[b].source]);
+                mdm_buf_putc(&line, ',');
+                mdm_csv_quote(&line, in->ids[b]);
+                mdm_buf_printf(&line, ",%.6f,%.4f,", prob, weight);
+                levels_text(in->m, lv, &line);
+                mdm_buf_putc(&line, '\n');
+                fwrite(line.data, 1, line.len, f);
+                if (examples && wshown[direct] < 3) {
+                    wshown[direct]++;
+                    mdm_buf_append(examples, line.data, line.len);
+                }
+            }
+        i = j;
+    }
+    free(ent);
+    free(rc);
     mdm_buf_free(&line);
     free(em.keys);
     free(em.idx);

@@ -13,7 +13,10 @@
  *                    two clusters (cluster.h: size, source, strong_id, cohesion, conflict);
  *   apart            at or above link and not refused, yet in different clusters (never
  *                    expected; counted so that nothing is hidden).
- * The file has one line per missed pair: class, the two records, probability, match
+ * The wrong merges follow: every pair of records one cluster holds that the truth keeps
+ * apart, as wrong_link (the pair itself is a link: at or above link, no guard refused
+ * it) or wrong_cluster (joined through other records).
+ * The file has one line per pair: class, the two records, probability, match
  * weight and the comparison levels by name ("first_name=exact last_name=close
  * birth_date=null ..."). Truth is read here only; the engine never sees it.
  * Per pair the work is one comparison and, for pairs never paired, the blocking keys of
@@ -69,14 +72,17 @@ typedef struct mdm_misses_in {
 typedef struct mdm_misses_result {
     double true_pairs, missed;
     double count[MDM_MISS_CLASSES];
+    /* pairs clustered together that the truth keeps apart; those linked directly */
+    double wrong_pairs, wrong_link;
     long unknown; /* records the truth does not know */
 } mdm_misses_result;
 
 /* Name of a class ("never_compared", "refused_cohesion", ...). */
 const char *mdm_misses_class_name(int c);
 
-/* Classifies every missed true pair of in (truth t) into path ("-": standard output) and
- * res; when examples is not NULL, up to 3 example lines per class are appended to it.
+/* Classifies every missed true pair and every wrong merge of in (truth t) into path ("-":
+ * standard output) and res; when examples is not NULL, up to 3 example lines per class
+ * are appended to it.
  * MDM_EIO when the file cannot be written. */
 mdm_status mdm_misses_write(const mdm_misses_in *in, mdm_eval_truth *t, const char *path,
                             mdm_misses_result *res, mdm_buf *examples, mdm_err *err);

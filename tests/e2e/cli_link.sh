@@ -40,11 +40,22 @@ expect_exit 0 "link --misses" "$mdm" link --model "$tmp/model.json" "${inputs[@]
 expect_contains "misses summary" "misses: true_pairs=" "$out"
 expect_eq "misses.csv header" "$(head -1 "$tmp/misses.csv")" "class,source_a,record_id_a,source_b,record_id_b,probability,match_weight,levels"
 missed=$(echo "$out" | sed -n 's/.*misses: true_pairs=[0-9]* missed=\([0-9]*\).*/\1/p')
-expect_eq "one line per missed pair" "$(($(wc -l <"$tmp/misses.csv") - 1))" "$missed"
+expect_eq "one line per missed pair" "$(tail -n +2 "$tmp/misses.csv" | grep -cv '^wrong_')" "$missed"
 recall=$(echo "$out" | sed -n 's/.*misses: .* recall=\([0-9.]*\).*/\1/p')
 "$mdm" eval "$tmp/cl.csv" --truth "$tmp/s/truth.csv" --truth-column person_id --all-pairs --json >"$tmp/ev.json"
 expect_eq "the same recall as eval" "$recall" "$(sed 's/.*"recall":\([0-9.]*\).*/\1/' "$tmp/ev.json" | awk '{ printf "%.4f", $1 }')"
-expect_eq "known classes only" "$(tail -n +2 "$tmp/misses.csv" | cut -d, -f1 | grep -cvE '^(not_allowed|never_compared|block_windowed|vetoed|below_review|review_band|refused_[a-z_]+)$')" "0"
+expect_eq "known classes only" "$(tail -n +2 "$tmp/misses.csv" | cut -d, -f1 | grep -cvE '^(not_allowed|never_compared|block_windowed|vetoed|below_review|review_band|refused_[a-z_]+|wrong_link|wrong_cluster)$')" "0"
+# wrong merges: one line per pair placed together that the truth keeps apart (eval's
+# false positives), each pair in one cluster and of two people
+wrong=$(echo "$out" | sed -n 's/.*misses: wrong_pairs=\([0-9]*\) .*/\1/p')
+tp=$(sed 's/.*"tp":\([0-9]*\).*/\1/' "$tmp/ev.json")
+predicted=$(sed 's/.*"predicted_pairs":\([0-9]*\).*/\1/' "$tmp/ev.json")
+expect_eq "wrong pairs are eval's false positives" "$wrong" "$((predicted - tp))"
+expect_eq "one line per wrong pair" "$(grep -c '^wrong_' "$tmp/misses.csv")" "$wrong"
+expect_eq "wrong pairs: one cluster, two people" "$(awk -F, 'FILENAME ~ /truth/ { p[$1 "," $2] = $3; next }
+    FILENAME ~ /cl.csv/ { c[$1 "," $2] = $3; next }
+    /^wrong_/ { a = $2 "," $3; b = $4 "," $5; if (c[a] != c[b] || p[a] == p[b]) bad++ }
+    END { print bad + 0 }' "$tmp/s/truth.csv" "$tmp/cl.csv" "$tmp/misses.csv")" "0"
 expect_exit 2 "--misses without truth" "$mdm" link --model "$tmp/model.json" "${inputs[@]}" --out "$tmp/cl.csv" --misses "$tmp/m.csv"
 pair=$(sed -n 2p "$tmp/pairs.csv")
 IFS=, read -r sa ia sb ib _ <<<"$pair"

@@ -7,6 +7,7 @@
 #include "tests/test.h"
 
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -143,14 +144,22 @@ static void test_synth_small(void)
         CHECK(sum == mr.missed);
         CHECK(mr.count[MDM_MISS_APART] == 0);
         CHECK(mr.count[MDM_MISS_NEVER_COMPARED] > 0 && mr.count[MDM_MISS_BELOW_REVIEW] > 0);
-        long lines = -1; /* header */
+        /* then every wrong merge once: eval's false positives */
+        CHECK(mr.wrong_pairs == r.predicted - r.tp);
+        CHECK(mr.wrong_link > 0 && mr.wrong_link <= mr.wrong_pairs);
+        long lines = -1, wrong = 0; /* header */
         FILE *mf = fopen(path("misses.csv"), "r");
         char buf[1024];
-        while (mf && fgets(buf, sizeof buf, mf))
-            lines++;
+        while (mf && fgets(buf, sizeof buf, mf)) {
+            if (strncmp(buf, "wrong_", 6) == 0)
+                wrong++;
+            else
+                lines++;
+        }
         if (mf)
             fclose(mf);
         CHECK(lines == (long)mr.missed);
+        CHECK(wrong == (long)mr.wrong_pairs);
         printf("misses: %.0f of %.0f true pairs, %.0f never compared, %.0f below review\n",
                mr.missed, mr.true_pairs, mr.count[MDM_MISS_NEVER_COMPARED],
                mr.count[MDM_MISS_BELOW_REVIEW]);
