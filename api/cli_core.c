@@ -109,8 +109,8 @@ int mdm_cli_load(int argc, char **argv)
     FILE *progress = quiet ? NULL : stderr;
     for (int i = optind; i < argc; i++) {
         mdm_load_stats s = {0};
-        mdm_status st =
-            mdm_ingest_load(e.db, e.ctx, source, argv[i], format, chunk, progress, &s, &err);
+        mdm_status st = mdm_ingest_load(e.db, e.ctx, source, argv[i], format, chunk, progress,
+                                        mdm_cli_actor(), "admin", &s, &err);
         int arc = mdm_cli_audit_load(e.db, source, argv[i], &s, st == MDM_OK ? NULL : &err);
         if (st != MDM_OK || arc) {
             rc = st != MDM_OK ? mdm_cli_fail("load", &err) : arc;

@@ -160,8 +160,8 @@ void mdm_h_record_upsert(mdm_http_req *req)
     mdm_ingest_result r = {0};
     mdm_err err = {0};
     mdm_status st =
-        mdm_ingest(mdm_http_db(req), mdm_http_ingest_ctx(req), mdm_http_param(req, "source"),
-                   record, mdm_http_actor(req), &r, &err);
+        mdm_ingest_as(mdm_http_db(req), mdm_http_ingest_ctx(req), mdm_http_param(req, "source"),
+                      record, mdm_http_actor(req), mdm_http_role(req), &r, &err);
     if (st != MDM_OK) {
         mdm_http_reply_problem(req, &err);
         return;
@@ -274,8 +274,8 @@ void mdm_h_record_batch(mdm_http_req *req)
         } else {
             mdm_ingest_result r = {0};
             mdm_err err = {0};
-            mdm_status st = mdm_ingest(mdm_http_db(req), mdm_http_ingest_ctx(req), source, record,
-                                       actor, &r, &err);
+            mdm_status st = mdm_ingest_as(mdm_http_db(req), mdm_http_ingest_ctx(req), source,
+                                          record, actor, mdm_http_role(req), &r, &err);
             if (st == MDM_OK && r.decision >= 0 && r.decision <= MDM_DECISION_PENDING)
                 by_decision[r.decision]++;
             if (st != MDM_OK) {

@@ -981,9 +981,10 @@ static const mdm_db_stmt stmt_insert = {
     "consent_insert",
     "INSERT INTO consent_event (record_id, source, source_key, purpose, channel, contact_point, "
     "status, captured_at, expires_at, lawful_basis, evidence, state_before, state_after, "
-    "event_hash) VALUES ($1::bigint, $2, $3, $4, $5, $6, $7, $8::timestamptz, $9::timestamptz, "
-    "$10, $11, $12, $13, $14) ON CONFLICT (event_hash) DO NOTHING RETURNING id",
-    14};
+    "event_hash, captured_by, captured_role) VALUES ($1::bigint, $2, $3, $4, $5, $6, $7, "
+    "$8::timestamptz, $9::timestamptz, $10, $11, $12, $13, $14, $15, $16) "
+    "ON CONFLICT (event_hash) DO NOTHING RETURNING id",
+    16};
 
 /* SHA-256 (hex) of the canonical JSON array of the event's identifying content. */
 static void event_hash(const char *source, const char *source_key, const incoming *in, char out[65])
@@ -1002,10 +1003,12 @@ static void event_hash(const char *source, const char *source_key, const incomin
 }
 
 /* Validates and stores consents for (source, source_key); record_id 0 = no record yet,
- * entity_id 0 = no golden record (the record's own events then make the state). */
+ * entity_id 0 = no golden record (the record's own events then make the state). by and
+ * role (either may be NULL) name who captured them. */
 static mdm_status store_events(mdm_db *db, int64_t record_id, int64_t entity_id, const char *source,
-                               const char *source_key, const json_t *consents, json_t *report,
-                               int *stored, int *dups, mdm_err *err)
+                               const char *source_key, const json_t *consents, const char *by,
+                               const char *role, json_t *report, int *stored, int *dups,
+                               mdm_err *err)
 {
     *stored = *dups = 0;
     if (!consents || json_is_null(consents))
@@ -1071,7 +1074,9 @@ static mdm_status store_events(mdm_db *db, int64_t record_id, int64_t entity_id,
                                 e->evidence,
                                 before,
                                 after,
-                                hash};
+                                hash,
+                                by,
+                                role};
         PGresult *ins = NULL;
         st = mdm_db_exec(db, &stmt_insert, params, &ins, err);
         if (st != MDM_OK)
@@ -1102,8 +1107,15 @@ out_free:
     return st;
 }
 
+/* The record's golden record, and who sent the version of the record that carries the
+ * events (its latest received version; the history names the API key or command). */
 static const mdm_db_stmt stmt_membership = {
-    "consent_membership", "SELECT entity_id FROM membership WHERE record_id = $1 AND active", 1};
+    "consent_membership",
+    "SELECT (SELECT entity_id FROM membership WHERE record_id = $1 AND active) AS entity_id, "
+    "h.actor, h.actor_role FROM (SELECT 1) one LEFT JOIN LATERAL (SELECT actor, actor_role "
+    "FROM source_record_history WHERE record_id = $1 AND change IN ('insert', 'update') "
+    "ORDER BY id DESC LIMIT 1) h ON true",
+    1};
 
 mdm_status mdm_consent_ingest(mdm_db *db, int64_t record_id, const char *source,
                               const char *source_key, const json_t *consents, mdm_err *err)
@@ -1118,10 +1130,13 @@ mdm_status mdm_consent_ingest(mdm_db *db, int64_t record_id, const char *source,
     if (st != MDM_OK)
         return st;
     int64_t entity_id = mdm_db_get_ll(res, 0, "entity_id", 0);
-    PQclear(res);
+    int c_by = PQfnumber(res, "actor"), c_role = PQfnumber(res, "actor_role");
+    const char *by = PQgetisnull(res, 0, c_by) ? NULL : PQgetvalue(res, 0, c_by);
+    const char *role = PQgetisnull(res, 0, c_role) ? NULL : PQgetvalue(res, 0, c_role);
     int stored, dups;
-    st = store_events(db, record_id, entity_id, source, source_key, consents, NULL, &stored, &dups,
-                      err);
+    st = store_events(db, record_id, entity_id, source, source_key, consents, by, role, NULL,
+                      &stored, &dups, err);
+    PQclear(res);
     if (st == MDM_OK && entity_id && stored)
         st = mdm_consent_recompute(db, entity_id, err);
     return st;
@@ -1137,7 +1152,8 @@ static const mdm_db_stmt stmt_record_by_key = {
     2};
 
 mdm_status mdm_consent_record(mdm_db *db, const char *source, const char *source_key,
-                              const json_t *consents, json_t **result, mdm_err *err)
+                              const json_t *consents, const mdm_audit_actor *who, json_t **result,
+                              mdm_err *err)
 {
     if (result)
         *result = NULL;
@@ -1170,8 +1186,8 @@ mdm_status mdm_consent_record(mdm_db *db, const char *source, const char *source
                                  "are no longer accepted");
     json_t *events = json_array();
     int stored, dups;
-    st = store_events(db, record_id, entity_id, source, source_key, consents, events, &stored,
-                      &dups, err);
+    st = store_events(db, record_id, entity_id, source, source_key, consents,
+                      who ? who->name : NULL, who ? who->role : NULL, events, &stored, &dups, err);
     if (st == MDM_OK && entity_id && stored)
         st = mdm_consent_recompute(db, entity_id, err);
     if (st == MDM_OK && result) {
@@ -1190,9 +1206,9 @@ mdm_status mdm_consent_record(mdm_db *db, const char *source, const char *source
 #define AUDIT_BATCH "2000"
 
 static const char *const audit_columns[] = {
-    "event_id",    "golden_id",     "source",   "source_key",   "purpose",
-    "channel",     "contact_point", "status",   "captured_at",  "expires_at",
-    "received_at", "lawful_basis",  "evidence", "state_before", "state_after"};
+    "event_id",      "golden_id",    "source",      "source_key",  "purpose",      "channel",
+    "contact_point", "status",       "captured_at", "expires_at",  "received_at",  "lawful_basis",
+    "evidence",      "state_before", "state_after", "captured_by", "captured_role"};
 #define AUDIT_NCOLS (sizeof audit_columns / sizeof *audit_columns)
 /* Rows are fetched in binary: columns 0-1 are int8, 8-10 timestamptz (int8 microseconds
  * since 2000-01-01 UTC), the others text (NUL-terminated by libpq). Binary avoids
@@ -1225,7 +1241,7 @@ static const char audit_sql[] =
     "DECLARE mdm_consent_audit NO SCROLL CURSOR FOR "
     "SELECT e.id, m.entity_id, e.source, e.source_key, e.purpose, e.channel, e.contact_point, "
     "e.status, e.captured_at, e.expires_at, e.received_at, e.lawful_basis, e.evidence, "
-    "e.state_before, e.state_after "
+    "e.state_before, e.state_after, e.captured_by, e.captured_role "
     "FROM consent_event e "
     "LEFT JOIN membership m ON m.active AND m.record_id = "
     "coalesce(e.record_id, (SELECT r.id FROM source_record r WHERE "
@@ -1444,7 +1460,8 @@ static mdm_status record_fn(mdm_db *db, void *arg, mdm_err *err)
     record_ctx *c = arg;
     json_decref(c->result);
     c->result = NULL;
-    mdm_status st = mdm_consent_record(db, c->source, c->source_key, c->consents, &c->result, err);
+    mdm_status st =
+        mdm_consent_record(db, c->source, c->source_key, c->consents, c->who, &c->result, err);
     if (st != MDM_OK || json_integer_value(json_object_get(c->result, "stored")) == 0)
         return st;
     json_t *ids = json_array(), *ev;

@@ -57,25 +57,27 @@ json_t *mdm_consent_vocabulary(void);
 
 /* Stores the consents[] of one canonical record (called by ingest inside its
  * transaction, after the record's membership is settled). record_id is the stored
- * source record. consents may be NULL or JSON null (nothing to do). An unknown purpose
- * or channel, a bad status or timestamp is MDM_EUNPROCESSABLE with err->field a JSON
- * pointer ("/consents/1/purpose") and the allowed values in the message; nothing is
- * stored then (the caller's transaction rolls back). Identical events are stored once.
- * When the record belongs to a golden record, its state is recomputed
- * (mdm_consent_recompute). */
+ * source record; each new event names who captured it: the sender of the record's latest
+ * received version (source_record_history.actor and actor_role: an API key, a command). consents
+ * may be NULL or JSON null (nothing to do). An unknown purpose or channel, a bad status or
+ * timestamp is MDM_EUNPROCESSABLE with err->field a JSON pointer ("/consents/1/purpose") and the
+ * allowed values in the message; nothing is stored then (the caller's transaction rolls back).
+ * Identical events are stored once. When the record belongs to a golden record, its state is
+ * recomputed (mdm_consent_recompute). */
 mdm_status mdm_consent_ingest(mdm_db *db, int64_t record_id, const char *source,
                               const char *source_key, const json_t *consents, mdm_err *err)
     __attribute__((warn_unused_result));
 
 /* Like mdm_consent_ingest for events posted on their own (POST /v1/consent-events):
  * the record is looked up by (source, source_key) and need not exist yet. A record of
- * an erased subject is MDM_ECONFLICT. *result (when not NULL) receives a new object
+ * an erased subject is MDM_ECONFLICT. who (may be NULL) captured the events: stored with
+ * each (captured_by, captured_role). *result (when not NULL) receives a new object
  * {"source", "source_key", "record_id" (or null), "entity_id" (or null), "stored": n,
  * "duplicates": n, "events": [{"id" | "duplicate": true, "state_before",
  * "state_after"}]}. Runs inside the caller's transaction. */
 mdm_status mdm_consent_record(mdm_db *db, const char *source, const char *source_key,
-                              const json_t *consents, json_t **result, mdm_err *err)
-    __attribute__((warn_unused_result));
+                              const json_t *consents, const mdm_audit_actor *who, json_t **result,
+                              mdm_err *err) __attribute__((warn_unused_result));
 
 /* mdm_consent_record in a transaction of its own (POST /v1/consent-events) that also
  * appends, when any event was new, one "consent.record" audit row by who: the ids of the
@@ -135,7 +137,8 @@ typedef struct mdm_consent_audit mdm_consent_audit;
 /* Opens a streamed export of every consent event received in [from, to) (NULL = open
  * end), in stable order (received_at, id). Each row: event_id, golden_id (current),
  * source, source_key, purpose, channel, contact_point, status, captured_at, expires_at,
- * received_at, lawful_basis, evidence, state_before, state_after. CSV is RFC 4180 with a
+ * received_at, lawful_basis, evidence, state_before, state_after, captured_by,
+ * captured_role. CSV is RFC 4180 with a
  * header line and CRLF line ends; NDJSON is one object per line. Memory is constant: the
  * rows come through a server-side cursor in a read-only snapshot transaction, so db is
  * busy (and must not be used otherwise) until mdm_consent_audit_close. MDM_EINVAL

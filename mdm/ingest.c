@@ -77,9 +77,9 @@ static const mdm_db_stmt stmt_insert = {
     "source_updated_at) VALUES ($1, $2, $3::jsonb, $4::jsonb, $5, $6::timestamptz) "
     "RETURNING id, version, raw, normalized, content_hash, source_updated_at) "
     "INSERT INTO source_record_history (record_id, version, change, raw, normalized, "
-    "content_hash, source_updated_at, actor) SELECT id, version, 'insert', raw, normalized, "
-    "content_hash, source_updated_at, $7 FROM r RETURNING record_id",
-    7};
+    "content_hash, source_updated_at, actor, actor_role) SELECT id, version, 'insert', raw, "
+    "normalized, content_hash, source_updated_at, $7, $8 FROM r RETURNING record_id",
+    8};
 
 static const mdm_db_stmt stmt_update = {
     "ingest_update",
@@ -88,9 +88,9 @@ static const mdm_db_stmt stmt_update = {
     "version = version + 1, deleted = false, received_at = now() "
     "WHERE id = $1 RETURNING id, version, raw, normalized, content_hash, source_updated_at) "
     "INSERT INTO source_record_history (record_id, version, change, raw, normalized, "
-    "content_hash, source_updated_at, actor) SELECT id, version, 'update', raw, normalized, "
-    "content_hash, source_updated_at, $6 FROM r RETURNING record_id",
-    6};
+    "content_hash, source_updated_at, actor, actor_role) SELECT id, version, 'update', raw, "
+    "normalized, content_hash, source_updated_at, $6, $7 FROM r RETURNING record_id",
+    7};
 
 static const mdm_db_stmt stmt_touch = {
     "ingest_touch",
@@ -101,9 +101,9 @@ static const mdm_db_stmt stmt_touch = {
 static const mdm_db_stmt stmt_stale = {
     "ingest_stale",
     "INSERT INTO source_record_history (record_id, version, change, raw, normalized, "
-    "content_hash, source_updated_at, actor) SELECT id, version, 'stale', $2::jsonb, $3::jsonb, "
-    "$4, $5::timestamptz, $6 FROM source_record WHERE id = $1",
-    6};
+    "content_hash, source_updated_at, actor, actor_role) SELECT id, version, 'stale', "
+    "$2::jsonb, $3::jsonb, $4, $5::timestamptz, $6, $7 FROM source_record WHERE id = $1",
+    7};
 
 static const mdm_db_stmt stmt_delete = {
     "ingest_delete",
@@ -111,18 +111,19 @@ static const mdm_db_stmt stmt_delete = {
     "source_updated_at = COALESCE($2::timestamptz, source_updated_at), "
     "received_at = now() WHERE id = $1 RETURNING id, version, source_updated_at), "
     "p AS (DELETE FROM record_pending WHERE record_id = $1) "
-    "INSERT INTO source_record_history (record_id, version, change, source_updated_at, actor) "
-    "SELECT id, version, 'delete', source_updated_at, $3 FROM r RETURNING record_id",
-    3};
+    "INSERT INTO source_record_history (record_id, version, change, source_updated_at, actor, "
+    "actor_role) SELECT id, version, 'delete', source_updated_at, $3, $4 FROM r "
+    "RETURNING record_id",
+    4};
 
 typedef struct ingest_job {
     const mdm_engine *ctx;
     const char *source;
     const json_t *raw;
     json_t *canon;
-    const char *actor;
-    bool delete_only; /* mdm_ingest_delete */
-    const char *key;  /* source key */
+    const char *actor, *role; /* role may be NULL (unknown) */
+    bool delete_only;         /* mdm_ingest_delete */
+    const char *key;          /* source key */
     mdm_ingest_result *out;
 } ingest_job;
 
@@ -206,7 +207,7 @@ static mdm_status ingest_tx(mdm_db *db, void *arg, mdm_err *err)
             goto out_free;
         }
         if (older) {
-            const char *sp[6] = {rid, raw, norm, hash[0] ? hash : NULL, upd, j->actor};
+            const char *sp[7] = {rid, raw, norm, hash[0] ? hash : NULL, upd, j->actor, j->role};
             st = mdm_db_exec(db, &stmt_stale, sp, NULL, err);
             out->decision = MDM_DECISION_STALE;
             out->entity_id = member_of;
@@ -217,7 +218,7 @@ static mdm_status ingest_tx(mdm_db *db, void *arg, mdm_err *err)
             out->decision = MDM_DECISION_UNCHANGED;
             goto out_free;
         }
-        const char *dp[3] = {rid, upd, j->actor};
+        const char *dp[4] = {rid, upd, j->actor, j->role};
         if ((st = mdm_db_exec(db, &stmt_delete, dp, NULL, err)) != MDM_OK)
             goto out_free;
         if ((st = mdm_resolve_forget(db, out->record_id, err)) != MDM_OK)
@@ -231,7 +232,7 @@ static mdm_status ingest_tx(mdm_db *db, void *arg, mdm_err *err)
     }
 
     if (exists && older) {
-        const char *sp[6] = {rid, raw, norm, hash, upd, j->actor};
+        const char *sp[7] = {rid, raw, norm, hash, upd, j->actor, j->role};
         st = mdm_db_exec(db, &stmt_stale, sp, NULL, err);
         out->decision = MDM_DECISION_STALE;
         out->entity_id = member_of;
@@ -252,7 +253,7 @@ static mdm_status ingest_tx(mdm_db *db, void *arg, mdm_err *err)
     /* resolution also stores the record's consent events (mdm/resolve.h) */
     if (exists) {
         /* the update and resolution's read of the record in one round trip */
-        const char *up[6] = {rid, raw, norm, hash, upd, j->actor};
+        const char *up[7] = {rid, raw, norm, hash, upd, j->actor, j->role};
         mdm_db_call uc[2] = {{.stmt = &stmt_update, .params = up}};
         mdm_resolve_record_call(out->record_id, &uc[1]);
         if ((st = mdm_db_exec_pipeline(db, uc, 2, err)) != MDM_OK)
@@ -261,7 +262,7 @@ static mdm_status ingest_tx(mdm_db *db, void *arg, mdm_err *err)
         st = mdm_resolve_record_read(db, j->ctx, out->record_id, uc[1].res, j->actor, out, err);
         PQclear(uc[1].res);
     } else {
-        const char *ip[7] = {j->source, j->key, raw, norm, hash, upd, j->actor};
+        const char *ip[8] = {j->source, j->key, raw, norm, hash, upd, j->actor, j->role};
         if ((st = mdm_db_exec(db, &stmt_insert, ip, &res, err)) != MDM_OK)
             goto out_free;
         out->record_id = mdm_db_get_ll(res, 0, "record_id", 0);
@@ -279,7 +280,8 @@ out_free:
  * own default_time, and leaves a renewed refusal to its caller (store_rejects false). */
 static mdm_status ingest_one(mdm_db *db, const mdm_engine *ctx, const char *source,
                              const json_t *record, const char *default_time, bool store_rejects,
-                             const char *actor, mdm_ingest_result *out, mdm_err *err)
+                             const char *actor, const char *role, mdm_ingest_result *out,
+                             mdm_err *err)
 {
     memset(out, 0, sizeof *out);
     const mdm_source *src = mdm_sources_find(mdm_engine_sources(ctx), source);
@@ -322,6 +324,7 @@ static mdm_status ingest_one(mdm_db *db, const mdm_engine *ctx, const char *sour
                     record,
                     canon,
                     actor ? actor : "system",
+                    role,
                     false,
                     json_string_value(json_object_get(canon, "source_key")),
                     out};
@@ -350,14 +353,21 @@ static mdm_status ingest_one(mdm_db *db, const mdm_engine *ctx, const char *sour
 mdm_status mdm_ingest(mdm_db *db, const mdm_engine *ctx, const char *source, const json_t *record,
                       const char *actor, mdm_ingest_result *out, mdm_err *err)
 {
-    return ingest_one(db, ctx, source, record, NULL, true, actor, out, err);
+    return ingest_one(db, ctx, source, record, NULL, true, actor, NULL, out, err);
+}
+
+mdm_status mdm_ingest_as(mdm_db *db, const mdm_engine *ctx, const char *source,
+                         const json_t *record, const char *actor, const char *role,
+                         mdm_ingest_result *out, mdm_err *err)
+{
+    return ingest_one(db, ctx, source, record, NULL, true, actor, role, out, err);
 }
 
 mdm_status mdm_ingest_retry(mdm_db *db, const mdm_engine *ctx, const char *source,
                             const json_t *record, const char *default_time, const char *actor,
                             mdm_ingest_result *out, mdm_err *err)
 {
-    return ingest_one(db, ctx, source, record, default_time, false, actor, out, err);
+    return ingest_one(db, ctx, source, record, default_time, false, actor, NULL, out, err);
 }
 
 mdm_status mdm_ingest_delete(mdm_db *db, const mdm_engine *ctx, const char *source,
@@ -369,7 +379,7 @@ mdm_status mdm_ingest_delete(mdm_db *db, const mdm_engine *ctx, const char *sour
         return mdm_err_set(err, MDM_ENOTFOUND, "unknown source \"%s\"", source ? source : "");
     if (!source_key || !*source_key)
         return mdm_err_set_field(err, MDM_EINVAL, "/source_key", "source_key is required");
-    ingest_job j = {ctx, source, NULL, NULL, actor ? actor : "system", true, source_key, out};
+    ingest_job j = {ctx, source, NULL, NULL, actor ? actor : "system", NULL, true, source_key, out};
     mdm_status st = mdm_db_run_tx(db, "ingest_delete", ingest_tx, &j, err);
     if (st != MDM_OK)
         memset(out, 0, sizeof *out);
@@ -605,6 +615,7 @@ typedef struct reject_row {
 
 typedef struct load_chunk {
     const char *source, *path;
+    const char *actor, *role; /* who loads: written with each history row (may be NULL) */
     mdm_buf copy;
     reject_row *rejects;
     size_t nrejects, caprejects;
@@ -640,13 +651,14 @@ static const mdm_db_stmt stmt_stage_stale = {
     "load_stale",
     STAGE_DISTINCT
     "INSERT INTO source_record_history (record_id, version, change, raw, normalized, "
-    "content_hash, source_updated_at) SELECT r.id, r.version, 'stale', s.raw, s.normalized, "
-    "s.content_hash, s.source_updated_at FROM s JOIN source_record r ON r.source = $1 "
+    "content_hash, source_updated_at, actor, actor_role) SELECT r.id, r.version, 'stale', "
+    "s.raw, s.normalized, s.content_hash, s.source_updated_at, $2, $3 FROM s "
+    "JOIN source_record r ON r.source = $1 "
     "AND r.source_key = s.source_key WHERE s.source_updated_at < r.source_updated_at "
     "AND NOT EXISTS (SELECT 1 FROM source_record_history h WHERE h.record_id = r.id "
     "AND h.change = 'stale' AND h.content_hash IS NOT DISTINCT FROM s.content_hash "
     "AND h.source_updated_at IS NOT DISTINCT FROM s.source_updated_at) RETURNING 1",
-    1};
+    3};
 
 static const mdm_db_stmt stmt_stage_stale_count = {
     "load_stale_count",
@@ -665,9 +677,9 @@ static const mdm_db_stmt stmt_stage_delete = {
     "AND COALESCE(s.source_updated_at >= r.source_updated_at, true) "
     "RETURNING r.id, r.version, r.source_updated_at), "
     "p AS (INSERT INTO record_pending (record_id) SELECT id FROM d ON CONFLICT DO NOTHING) "
-    "INSERT INTO source_record_history (record_id, version, change, source_updated_at) "
-    "SELECT id, version, 'delete', source_updated_at FROM d RETURNING 1",
-    1};
+    "INSERT INTO source_record_history (record_id, version, change, source_updated_at, actor, "
+    "actor_role) SELECT id, version, 'delete', source_updated_at, $2, $3 FROM d RETURNING 1",
+    3};
 
 static const mdm_db_stmt stmt_stage_upsert = {
     "load_upsert",
@@ -685,10 +697,10 @@ static const mdm_db_stmt stmt_stage_upsert = {
     "RETURNING id, version, raw, normalized, content_hash, source_updated_at), "
     "p AS (INSERT INTO record_pending (record_id) SELECT id FROM u ON CONFLICT DO NOTHING) "
     "INSERT INTO source_record_history (record_id, version, change, raw, normalized, "
-    "content_hash, source_updated_at) SELECT id, version, "
+    "content_hash, source_updated_at, actor, actor_role) SELECT id, version, "
     "CASE WHEN version = 1 THEN 'insert' ELSE 'update' END, raw, normalized, content_hash, "
-    "source_updated_at FROM u RETURNING change",
-    1};
+    "source_updated_at, $2, $3 FROM u RETURNING change",
+    3};
 
 static const mdm_db_stmt stmt_stage_distinct = {
     "load_distinct", "SELECT count(DISTINCT source_key) AS n FROM load_stage", 0};
@@ -730,7 +742,7 @@ static mdm_status load_tx(mdm_db *db, void *arg, mdm_err *err)
         if (c->got.erased)
             mdm_log(MDM_LOG_WARN, "event=erased_key_reingest source=%s rows=%ld via=load",
                     c->source, c->got.erased);
-        const char *p[1] = {c->source};
+        const char *p[3] = {c->source, c->actor, c->role};
         if ((st = mdm_db_exec(db, &stmt_stage_stale_count, p, &r, err)) != MDM_OK)
             return st;
         c->got.stale = mdm_db_get_ll(r, 0, "n", 0);
@@ -896,8 +908,8 @@ static mdm_status load_write_wait(load_writer *w, const char *source, FILE *prog
 }
 
 mdm_status mdm_ingest_load(mdm_db *db, const mdm_engine *ctx, const char *source, const char *path,
-                           const char *format, int chunk_rows, FILE *progress,
-                           mdm_load_stats *stats, mdm_err *err)
+                           const char *format, int chunk_rows, FILE *progress, const char *actor,
+                           const char *role, mdm_load_stats *stats, mdm_err *err)
 {
     memset(stats, 0, sizeof *stats);
     const mdm_source *src = mdm_sources_find(mdm_engine_sources(ctx), source);
@@ -912,7 +924,8 @@ mdm_status mdm_ingest_load(mdm_db *db, const mdm_engine *ctx, const char *source
         return st;
     }
     mdm_audit_sha256_hex(rd.data, rd.len, stats->file_sha256);
-    load_chunk chunks[2] = {{.source = source, .path = path}, {.source = source, .path = path}};
+    load_chunk chunks[2] = {{.source = source, .path = path, .actor = actor, .role = role},
+                            {.source = source, .path = path, .actor = actor, .role = role}};
     load_writer w = {.db = db};
     int cur = 0;
     bool eof = false;

@@ -84,6 +84,13 @@ mdm_status mdm_ingest(mdm_db *db, const mdm_engine *ctx, const char *source, con
                       const char *actor, mdm_ingest_result *out, mdm_err *err)
     __attribute__((warn_unused_result));
 
+/* mdm_ingest with the role of actor (an API key's role: source, admin, ...; NULL =
+ * unknown), stored with the version in source_record_history beside the actor: consent
+ * events the record carries name both (mdm/consent.h). */
+mdm_status mdm_ingest_as(mdm_db *db, const mdm_engine *ctx, const char *source,
+                         const json_t *record, const char *actor, const char *role,
+                         mdm_ingest_result *out, mdm_err *err) __attribute__((warn_unused_result));
+
 /* Retries a refused record (mdm/reject.h): as mdm_ingest, except that a record without
  * a source time of its own takes default_time (ISO 8601; NULL: none), and a renewed
  * refusal is not stored (out->errors holds its reasons; the caller updates its reject). */
@@ -121,10 +128,13 @@ typedef struct mdm_load_stats {
  * belongs to an erased subject is refused and flagged in record_reject (reason
  * "erased_subject", tombstone id, file and line; the payload is withheld), the same rule
  * as mdm_tombstone_check_reingest, checked for the whole chunk by one statement. progress
- * (may be NULL) gets one line per chunk. */
+ * (may be NULL) gets one line per chunk. actor and role (either may be NULL) name who
+ * loads ("cli:USER", "admin"): stored with every history row the load writes, and so
+ * with the consent events the loaded records carry. */
 mdm_status mdm_ingest_load(mdm_db *db, const mdm_engine *ctx, const char *source, const char *path,
-                           const char *format, int chunk_rows, FILE *progress,
-                           mdm_load_stats *stats, mdm_err *err) __attribute__((warn_unused_result));
+                           const char *format, int chunk_rows, FILE *progress, const char *actor,
+                           const char *role, mdm_load_stats *stats, mdm_err *err)
+    __attribute__((warn_unused_result));
 
 /* Erasure (mdm/subject.h), inside its transaction: the records (a PostgreSQL bigint[]
  * literal) get an "erase" history row, their raw and normalized copies are scrubbed from

@@ -42,12 +42,12 @@ FROM generate_series(1, 2000) g, LATERAL (SELECT timestamptz '2025-01-01' + g * 
 SQL
 
 expect_exit 0 "export all as CSV" "$mdm" export consent --output "$tmp/all.csv"
-rows=$(psql_q -c "CREATE TEMP TABLE back (event_id bigint, golden_id bigint, source text, source_key text, purpose text, channel text, contact_point text, status text, captured_at timestamptz, expires_at timestamptz, received_at timestamptz, lawful_basis text, evidence text, state_before text, state_after text)" \
+rows=$(psql_q -c "CREATE TEMP TABLE back (event_id bigint, golden_id bigint, source text, source_key text, purpose text, channel text, contact_point text, status text, captured_at timestamptz, expires_at timestamptz, received_at timestamptz, lawful_basis text, evidence text, state_before text, state_after text, captured_by text, captured_role text)" \
     -c "\\copy back FROM '$tmp/all.csv' WITH (FORMAT csv, HEADER true)" \
     -c "SELECT count(*) || ' ' || count(*) FILTER (WHERE evidence LIKE E'form \"A\", page %\\r\\nsigned') || ' ' || count(DISTINCT golden_id) FROM back")
 expect_eq "CSV parses back: all rows, quoted evidence intact, golden id" "$rows" "2000 500 1"
 expect_eq "CSV header" "$(head -n 1 "$tmp/all.csv" | tr -d '\r')" \
-    "event_id,golden_id,source,source_key,purpose,channel,contact_point,status,captured_at,expires_at,received_at,lawful_basis,evidence,state_before,state_after"
+    "event_id,golden_id,source,source_key,purpose,channel,contact_point,status,captured_at,expires_at,received_at,lawful_basis,evidence,state_before,state_after,captured_by,captured_role"
 expect_eq "CSV lines end in CRLF" "$(head -n 1 "$tmp/all.csv" | od -An -c | tr -d ' \n' | tail -c 4)" '\r\n'
 
 want=$(psql_q -c "SELECT count(*) FROM consent_event WHERE received_at >= '2025-03-01' AND received_at < '2025-04-01T12:00:00+02:00'")

@@ -43,7 +43,8 @@ static void load_file(mdm_db *db, const char *source, const char *path)
 {
     mdm_err err = {0};
     mdm_load_stats ls;
-    if (mdm_ingest_load(db, fx_ctx, source, path, "csv", 0, NULL, &ls, &err) != MDM_OK) {
+    if (mdm_ingest_load(db, fx_ctx, source, path, "csv", 0, NULL, "cli:test", "admin", &ls, &err) !=
+        MDM_OK) {
         fprintf(stderr, "load %s: %s\n", path, err.msg);
         exit(1);
     }

@@ -114,7 +114,8 @@ static mdm_status ingest_fn(mdm_db *d, void *arg, mdm_err *err)
     mdm_status st = MDM_OK;
     if (c->consents)
         st = c->record ? mdm_consent_ingest(d, c->record, c->source, c->key, c->consents, err)
-                       : mdm_consent_record(d, c->source, c->key, c->consents, &c->result, err);
+                       : mdm_consent_record(d, c->source, c->key, c->consents, &dpo_actor,
+                                            &c->result, err);
     for (int i = 0; i < 4 && st == MDM_OK && c->recompute[i]; i++)
         st = mdm_consent_recompute(d, c->recompute[i], err);
     return st;

@@ -263,7 +263,9 @@ static void test_erase_then_bulk_load(void)
     fclose(f);
     long long records = fx_scalar(db, "SELECT count(*) FROM source_record");
     mdm_load_stats ls;
-    CHECK_INT(mdm_ingest_load(db, fx_ctx, "crm", path, "csv", 2, NULL, &ls, &err), MDM_OK);
+    CHECK_INT(
+        mdm_ingest_load(db, fx_ctx, "crm", path, "csv", 2, NULL, "cli:test", "admin", &ls, &err),
+        MDM_OK);
     CHECK_INT(ls.rows, 3);
     CHECK_INT(ls.erased, 2);
     CHECK_INT(ls.inserted, 1);

@@ -381,7 +381,7 @@ static mdm_status consent_tx(mdm_db *db, void *ctx, mdm_err *err)
 {
     st *s = ctx;
     json_t *res = NULL;
-    mdm_status rc = mdm_consent_record(db, "web", s->key, s->consents, &res, err);
+    mdm_status rc = mdm_consent_record(db, "web", s->key, s->consents, &fault_actor, &res, err);
     json_decref(res);
     return rc;
 }
