@@ -64,7 +64,7 @@ ahdrs=$(tr -d '\r' < "$http_tmp/ah")
 expect_contains "audit answers 200" "HTTP/1.1 200" "$ahdrs"
 expect_contains "audit is CSV" "Content-Type: text/csv" "$ahdrs"
 expect_contains "audit is streamed (chunked)" "Transfer-Encoding: chunked" "$ahdrs"
-sql "CREATE TABLE audit_back (event_id bigint, golden_id bigint, source text, source_key text, purpose text, channel text, contact_point text, status text, captured_at timestamptz, expires_at timestamptz, received_at timestamptz, lawful_basis text, evidence text, state_before text, state_after text)" >/dev/null
+sql "CREATE TABLE audit_back (event_id bigint, golden_id bigint, source text, source_key text, purpose text, channel text, contact_point text, status text, captured_at timestamptz, expires_at timestamptz, received_at timestamptz, lawful_basis text, evidence text, state_before text, state_after text, captured_by text, captured_role text)" >/dev/null
 psql -X -q -v ON_ERROR_STOP=1 "$MDM_DATABASE_URL" -c "\\copy audit_back FROM '$http_tmp/audit.csv' WITH (FORMAT csv, HEADER true)" >/dev/null
 expect_eq "CSV parses back with every event" "$(sql "SELECT count(*) FROM audit_back")" "$total"
 expect_eq "CSV quoting round-trips" "$(sql "SELECT count(*) FROM audit_back WHERE evidence = E'a,\"b\"\nc'")" 6666

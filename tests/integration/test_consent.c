@@ -727,21 +727,23 @@ static void test_audit_export(void)
     CHECK_INT(st, MDM_OK);
     CHECK_INT(rows, want);
     json_t *header = NULL;
-    CHECK_INT(csv_parse(csv, 15, 0, &header), want + 1);
+    CHECK_INT(csv_parse(csv, 17, 0, &header), want + 1);
     CHECK_STR(json_string_value(json_array_get(header, 0)), "event_id");
     CHECK_STR(json_string_value(json_array_get(header, 14)), "state_after");
+    CHECK_STR(json_string_value(json_array_get(header, 15)), "captured_by");
+    CHECK_STR(json_string_value(json_array_get(header, 16)), "captured_role");
     json_decref(header);
     free(csv);
     /* the whole log: the quoted evidence parses back intact; order is received_at, id */
     long long total = q_ll("SELECT count(*) FROM consent_event", 0);
     csv = export_all(NULL, NULL, MDM_CONSENT_CSV, &rows, &st);
     CHECK_INT(rows, total);
-    CHECK_INT(csv_parse(csv, 15, -1, NULL), total + 1);
+    CHECK_INT(csv_parse(csv, 17, -1, NULL), total + 1);
     long long au1 = q_ll("SELECT count(*) FROM consent_event WHERE received_at < "
                          "(SELECT received_at FROM consent_event WHERE source_key = 'AU-1')",
                          0);
     json_t *row = NULL;
-    csv_parse(csv, 15, au1 + 1, &row);
+    csv_parse(csv, 17, au1 + 1, &row);
     CHECK_STR(json_string_value(json_array_get(row, 3)), "AU-1");
     CHECK_STR(json_string_value(json_array_get(row, 1)), num(e));
     CHECK_STR(json_string_value(json_array_get(row, 12)), "form \"signup\", page 2\r\nline two");
