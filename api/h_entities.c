@@ -67,7 +67,8 @@
     " \"string\"}, \"record_id\": {\"type\": [\"integer\", \"null\"]}, \"other_entity_id\":"       \
     " {\"type\": [\"integer\", \"null\"]}, \"probability\": {\"type\": [\"number\","               \
     " \"null\"]}, \"rule\": {\"type\": [\"string\", \"null\"]}, \"reason\": {\"type\":"            \
-    " [\"string\", \"null\"]}, \"snapshot_id\": {\"type\": \"integer\"}, \"undone_at\":"           \
+    " [\"string\", \"null\"]}, \"snapshot_id\": {\"type\": \"integer\"}, \"split_id\":"            \
+    " {\"type\": \"integer\"}, \"undone_at\":"                                                     \
     " {\"type\": [\"string\", \"null\"]}}, \"required\": [\"id\", \"action\", \"method\","         \
     " \"entity_id\", \"actor\", \"created_at\"], \"additionalProperties\": false}}},"              \
     " \"required\": [\"id\", \"versions\", \"events\"], \"additionalProperties\": false}}"

@@ -158,8 +158,16 @@
     " \"integer\"}}, \"required\": [\"survivor\", \"restored\", \"snapshot_id\","                  \
     " \"version\"], \"additionalProperties\": false}, \"SplitResult\": {\"type\": \"object\","     \
     " \"properties\": {\"entity_id\": {\"type\": \"integer\"}, \"moved_to\": {\"type\":"           \
-    " \"integer\"}, \"version\": {\"type\": \"integer\"}}, \"required\": [\"entity_id\","          \
-    " \"moved_to\", \"version\"]}, \"MergePreview\": {\"type\": \"object\", \"properties\":"       \
+    " \"integer\"}, \"version\": {\"type\": \"integer\"}, \"split_id\": {\"type\":"                \
+    " \"integer\", \"description\": \"what POST .../unsplit undoes\"}}, \"required\":"             \
+    " [\"entity_id\", \"moved_to\", \"version\", \"split_id\"]}, \"UnsplitResult\":"               \
+    " {\"type\": \"object\", \"properties\": {\"entity_id\": {\"type\": \"integer\"},"             \
+    " \"other_id\": {\"type\": \"integer\"}, \"split_id\": {\"type\": \"integer\"},"               \
+    " \"moved_back\": {\"type\": \"array\", \"items\": {\"type\": \"integer\"}},"                  \
+    " \"other_retired\": {\"type\": \"boolean\"}, \"version\": {\"type\": \"integer\"}},"          \
+    " \"required\": [\"entity_id\", \"other_id\", \"split_id\", \"moved_back\","                   \
+    " \"other_retired\", \"version\"], \"additionalProperties\": false}, \"MergePreview\": "       \
+    "{\"type\": \"object\", \"properties\":"                                                       \
     " {\"survivor\": {\"type\": \"integer\"}, \"retired\": {\"type\": \"integer\"},"               \
     " \"records\": {\"type\": \"integer\"}, \"golden\": {\"$ref\":"                                \
     " \"#/components/schemas/GoldenRecord\"}, \"lineage\": {\"type\": \"object\","                 \
@@ -218,7 +226,13 @@
     " \"description\": \"an existing golden record to move them to\"}, \"version\": {\"type\":"    \
     " \"integer\", \"minimum\": 1, \"description\": \"the version the change applies to (or"       \
     " If-Match)\"}, \"reason\": {\"type\": [\"string\", \"null\"], \"description\": \"kept with"   \
-    " the audit row\"}}}, \"UnmergeInput\": {\"type\": \"object\", \"properties\":"                \
+    " the audit row\"}}}, \"UnsplitInput\": {\"type\": \"object\", \"properties\":"                \
+    " {\"split_id\": {\"type\": [\"integer\", \"null\"], \"description\": \"the split to"          \
+    " undo (a split's reply names it); absent: the latest involving this golden record\"},"        \
+    " \"version\": {\"type\": \"integer\", \"minimum\": 1, \"description\": \"the version"         \
+    " the change applies to (or If-Match)\"}, \"reason\": {\"type\": [\"string\", \"null\"],"      \
+    " \"description\": \"kept with the audit row\"}}}, \"UnmergeInput\": {\"type\":"               \
+    " \"object\", \"properties\":"                                                                 \
     " {\"snapshot_id\": {\"type\": [\"integer\", \"null\"], \"description\": \"the merge to undo;" \
     " absent: the latest involving this golden record\"}, \"version\": {\"type\": \"integer\","    \
     " \"minimum\": 1, \"description\": \"the version the change applies to (or If-Match)\"},"      \
@@ -335,10 +349,26 @@ const char mdm_h_entity_split_doc[] =
     "{\"summary\": \"Split source records off a golden record\", \"tags\": [\"stewardship\"],"
     " \"description\": \"Body {records: [record ids], into?: entity id, version?, reason?}: the"
     " records move to a new golden record (or to `into`); never_link assertions are stored"
-    " between the moved and the remaining records.\", \"requestBody\": {\"required\": true,"
+    " between the moved and the remaining records. The golden record(s) before the split are"
+    " kept, so POST .../unsplit with the reply's split_id undoes it exactly.\","
+    " \"requestBody\": {\"required\": true,"
     " \"content\": {\"application/json\": {\"schema\": {\"$ref\":"
     " \"#/components/schemas/SplitInput\"}}}}, \"responses\": {\"200\": {\"description\":"
-    " \"{entity_id, moved_to, version}\", \"content\": " REF("SplitResult") "}}}";
+    " \"{entity_id, moved_to, version, split_id}\", \"content\": " REF("SplitResult") "}}}";
+
+const char mdm_h_entity_unsplit_doc[] =
+    "{\"summary\": \"Undo a split exactly\", \"tags\": [\"stewardship\"],"
+    " \"description\": \"Body {split_id?, version?, reason?}: undoes that split (its reply"
+    " named split_id), or the latest one involving this golden record. The records it moved"
+    " come back with the pre-split golden values, lineage and pins; a golden record the split"
+    " made and that holds just those records is merged back (retired into the split one). The"
+    " never_link assertions the split wrote go, those it replaced come back. version /"
+    " If-Match: this golden record's. 409 when already undone, when a side was merged away or"
+    " none of the records is still there (econflict), or stale (estale).\", \"requestBody\":"
+    " {\"required\": true, \"content\": {\"application/json\": {\"schema\": {\"$ref\":"
+    " \"#/components/schemas/UnsplitInput\"}}}}, \"responses\": {\"200\": {\"description\":"
+    " \"{entity_id, other_id, split_id, moved_back, other_retired, version}\", \"content\": " REF(
+        "UnsplitResult") "}}}";
 
 const char mdm_h_entity_unmerge_doc[] =
     "{\"summary\": \"Undo a manual merge exactly\", \"tags\": [\"stewardship\"],"
@@ -898,6 +928,24 @@ void mdm_h_entity_split(mdm_http_req *req)
     mdm_err err = {0};
     mdm_status st = mdm_merge_split(mdm_http_db(req), mdm_http_ingest_ctx(req), id, version, ids, n,
                                     into, &who, &out, &err);
+    reply_entity(req, st, &err, out, true);
+}
+
+void mdm_h_entity_unsplit(mdm_http_req *req)
+{
+    int64_t id;
+    json_t *b;
+    int version;
+    mdm_merge_actor who;
+    if (!entity_action_start(req, &id, &b, &version, &who))
+        return;
+    long long split = 0;
+    if (!member_int(req, b, "split_id", &split))
+        return;
+    json_t *out = NULL;
+    mdm_err err = {0};
+    mdm_status st = mdm_merge_unsplit(mdm_http_db(req), mdm_http_ingest_ctx(req), id, split,
+                                      version, &who, &out, &err);
     reply_entity(req, st, &err, out, true);
 }
 

@@ -87,6 +87,7 @@ MDM_HTTP_HANDLER(mdm_h_entity_merge_preview);
 MDM_HTTP_HANDLER(mdm_h_entity_merge);
 MDM_HTTP_HANDLER(mdm_h_entity_split);
 MDM_HTTP_HANDLER(mdm_h_entity_unmerge);
+MDM_HTTP_HANDLER(mdm_h_entity_unsplit);
 MDM_HTTP_HANDLER(mdm_h_entity_pin);
 MDM_HTTP_HANDLER(mdm_h_entity_unpin);
 MDM_HTTP_HANDLER(mdm_h_assertion);

@@ -102,6 +102,8 @@ const mdm_http_route mdm_http_routes[] = {
           MDM_HTTP_BODY_JSON, MDM_HTTP_IF_MATCH),
     ROUTE("POST", "/v1/entities/{id}/unmerge", MDM_ROLE_STEWARD, mdm_h_entity_unmerge,
           MDM_HTTP_BODY_JSON, MDM_HTTP_IF_MATCH),
+    ROUTE("POST", "/v1/entities/{id}/unsplit", MDM_ROLE_STEWARD, mdm_h_entity_unsplit,
+          MDM_HTTP_BODY_JSON, MDM_HTTP_IF_MATCH),
     ROUTE("PUT", "/v1/entities/{id}/pins/{attr}", MDM_ROLE_STEWARD, mdm_h_entity_pin,
           MDM_HTTP_BODY_JSON, MDM_HTTP_IF_MATCH),
     ROUTE("DELETE", "/v1/entities/{id}/pins/{attr}", MDM_ROLE_STEWARD, mdm_h_entity_unpin, 0,

@@ -128,21 +128,23 @@ static const mdm_db_stmt stmt_retire = {
 /* The two golden records just before a merge ($1 survivor, $2 retired), as merge_snapshot
  * keeps them for an exact unmerge: per entity {id, version, status, golden, values (every
  * golden_value row with lineage and chosen_at), pins, members}, keyed by id. */
+#define SNAPSHOT_ENTITY                                                                            \
+    "json_build_object('id', e.id,"                                                                \
+    " 'version', e.version, 'status', e.status, 'golden', e.golden,"                               \
+    " 'values', (SELECT coalesce(json_agg(json_build_object('attr', g.attr, 'value', g.value,"     \
+    "    'source_record_id', g.source_record_id, 'rule', g.rule,"                                  \
+    "    'chosen_at', mdm_ts(g.chosen_at))"                                                        \
+    "    ORDER BY g.attr), '[]'::json) FROM golden_value g WHERE g.entity_id = e.id),"             \
+    " 'pins', (SELECT coalesce(json_agg(json_build_object('attr', p.attr, 'value', p.value,"       \
+    "    'actor', p.actor, 'reason', p.reason,"                                                    \
+    "    'created_at', mdm_ts(p.created_at)) ORDER BY p.attr),"                                    \
+    "    '[]'::json) FROM golden_pin p WHERE p.entity_id = e.id),"                                 \
+    " 'members', (SELECT coalesce(json_agg(m.record_id ORDER BY m.record_id), '[]'::json)"         \
+    "    FROM membership m WHERE m.entity_id = e.id AND m.active))"
 static const mdm_db_stmt stmt_snapshot = {
     "golden_snapshot",
     "INSERT INTO merge_snapshot (survivor_id, retired_id, before, actor, reason)"
-    " SELECT $1, $2, jsonb_object_agg(e.id::text, json_build_object('id', e.id,"
-    " 'version', e.version, 'status', e.status, 'golden', e.golden,"
-    " 'values', (SELECT coalesce(json_agg(json_build_object('attr', g.attr, 'value', g.value,"
-    "    'source_record_id', g.source_record_id, 'rule', g.rule,"
-    "    'chosen_at', mdm_ts(g.chosen_at))"
-    "    ORDER BY g.attr), '[]'::json) FROM golden_value g WHERE g.entity_id = e.id),"
-    " 'pins', (SELECT coalesce(json_agg(json_build_object('attr', p.attr, 'value', p.value,"
-    "    'actor', p.actor, 'reason', p.reason,"
-    "    'created_at', mdm_ts(p.created_at)) ORDER BY p.attr),"
-    "    '[]'::json) FROM golden_pin p WHERE p.entity_id = e.id),"
-    " 'members', (SELECT coalesce(json_agg(m.record_id ORDER BY m.record_id), '[]'::json)"
-    "    FROM membership m WHERE m.entity_id = e.id AND m.active))), $3, $4"
+    " SELECT $1, $2, jsonb_object_agg(e.id::text, " SNAPSHOT_ENTITY "), $3, $4"
     " FROM entity e WHERE e.id IN ($1, $2) HAVING count(*) = 2"
     " RETURNING id",
     4};
@@ -932,11 +934,19 @@ static const mdm_db_stmt stmt_golden_erase_snapshots = {
     "UPDATE merge_snapshot SET before = '{\"erased\": true}', reason = NULL "
     "WHERE survivor_id = ANY($1::bigint[]) OR retired_id = ANY($1::bigint[])",
     1};
+static const mdm_db_stmt stmt_golden_erase_splits = {
+    "subject_erase_splits",
+    "UPDATE split_snapshot SET before = '{\"erased\": true}', assertions = '[]', reason = NULL "
+    "WHERE entity_id = ANY($1::bigint[]) OR other_id = ANY($1::bigint[])",
+    1};
 
 mdm_status mdm_golden_erase_snapshots(mdm_db *db, const char *entities, mdm_err *err)
 {
     const char *params[] = {entities};
-    return mdm_db_exec(db, &stmt_golden_erase_snapshots, params, NULL, err);
+    mdm_status st = mdm_db_exec(db, &stmt_golden_erase_snapshots, params, NULL, err);
+    if (st == MDM_OK)
+        st = mdm_db_exec(db, &stmt_golden_erase_splits, params, NULL, err);
+    return st;
 }
 
 static const mdm_db_stmt stmt_erase_mark = {
@@ -1058,4 +1068,83 @@ mdm_status mdm_golden_snapshot_undone(mdm_db *db, int64_t snapshot_id, const cha
     ID(snaps, snapshot_id);
     const char *pu[] = {snaps, actor};
     return mdm_db_exec(db, &stmt_snapshot_done, pu, NULL, err);
+}
+
+/* ---- split snapshots (stewardship/merge.c) ------------------------------------------ */
+
+/* The golden records $1 and $2 (0: none) as a merge snapshot keeps them, keyed by id. */
+static const mdm_db_stmt stmt_split_before = {"golden_split_before",
+                                              "SELECT jsonb_object_agg(e.id::text, " SNAPSHOT_ENTITY
+                                              ")::text AS before"
+                                              " FROM entity e WHERE e.id IN ($1, $2)",
+                                              2};
+
+static const mdm_db_stmt stmt_split_insert = {
+    "golden_split_insert",
+    "INSERT INTO split_snapshot (entity_id, other_id, created, moved, before, assertions, actor,"
+    " reason) VALUES ($1, $2, $3::boolean, $4::bigint[], $5::jsonb, $6::jsonb, $7, $8)"
+    " RETURNING id",
+    8};
+
+static const mdm_db_stmt stmt_split_done = {
+    "golden_split_done",
+    "UPDATE split_snapshot SET undone_at = now(), undone_by = $2 WHERE id = $1", 2};
+
+mdm_status mdm_golden_split_before(mdm_db *db, int64_t entity_id, int64_t other_id, char **before,
+                                   mdm_err *err)
+{
+    *before = NULL;
+    char es[32], os[32];
+    ID(es, entity_id);
+    ID(os, other_id);
+    const char *p[] = {es, os};
+    PGresult *res = NULL;
+    mdm_status st = mdm_db_exec(db, &stmt_split_before, p, &res, err);
+    if (st != MDM_OK)
+        return st;
+    *before = mdm_xstrdup(mdm_db_get(res, 0, "before", "{}"));
+    PQclear(res);
+    return MDM_OK;
+}
+
+mdm_status mdm_golden_split_record(mdm_db *db, int64_t entity_id, int64_t other_id, bool created,
+                                   const char *moved, const char *before, const char *assertions,
+                                   const char *actor, const char *reason, int64_t *split_id,
+                                   mdm_err *err)
+{
+    char es[32], os[32];
+    ID(es, entity_id);
+    ID(os, other_id);
+    const char *p[] = {es,         os,    created ? "true" : "false",       moved, before,
+                       assertions, actor, reason && *reason ? reason : NULL};
+    PGresult *res = NULL;
+    mdm_status st = mdm_db_exec(db, &stmt_split_insert, p, &res, err);
+    if (st != MDM_OK)
+        return st;
+    if (split_id)
+        *split_id = mdm_db_get_ll(res, 0, "id", 0);
+    PQclear(res);
+    return MDM_OK;
+}
+
+mdm_status mdm_golden_split_undone(mdm_db *db, int64_t split_id, const char *actor, mdm_err *err)
+{
+    char ids[32];
+    ID(ids, split_id);
+    const char *p[] = {ids, actor};
+    return mdm_db_exec(db, &stmt_split_done, p, NULL, err);
+}
+
+mdm_status mdm_golden_restore_lineage(mdm_db *db, int64_t entity_id, const json_t *values,
+                                      mdm_err *err)
+{
+    if (!json_is_array(values) || json_array_size(values) == 0)
+        return MDM_OK;
+    char es[32];
+    ID(es, entity_id);
+    char *rows = json_dumps(values, JSON_COMPACT);
+    const char *p[] = {es, rows};
+    mdm_status st = mdm_db_exec(db, &stmt_unmerge_chosen_at, p, NULL, err);
+    free(rows);
+    return st;
 }

@@ -138,8 +138,8 @@ mdm_status mdm_golden_erase_events(mdm_db *db, const char *entities, const char 
 mdm_status mdm_golden_erase_values(mdm_db *db, const char *entities, mdm_err *err)
     __attribute__((warn_unused_result));
 
-/* Erasure (mdm/subject.h), inside its transaction: the merge snapshots of the entities (a
- * PostgreSQL bigint[] literal) lose their contents and reasons. */
+/* Erasure (mdm/subject.h), inside its transaction: the merge and split snapshots of the
+ * entities (a PostgreSQL bigint[] literal) lose their contents and reasons. */
 mdm_status mdm_golden_erase_snapshots(mdm_db *db, const char *entities, mdm_err *err)
     __attribute__((warn_unused_result));
 
@@ -169,6 +169,27 @@ mdm_status mdm_golden_pins_restore(mdm_db *db, const char *entity_id, const char
 mdm_status mdm_golden_pins_drop_inherited(mdm_db *db, const char *entity_id,
                                           const char *retired_pins, const char *own_pins,
                                           mdm_err *err) __attribute__((warn_unused_result));
+
+/* Split snapshots (stewardship/merge.c: mdm_merge_split, mdm_merge_unsplit), inside the
+ * caller's transaction, which holds the entities' locks. mdm_golden_split_before gives
+ * (*before, the caller frees) the golden records entity_id and other_id (0: none) as a
+ * merge snapshot keeps them, as JSON text keyed by id; mdm_golden_split_record stores the
+ * split (moved: a PostgreSQL bigint[] literal of the records that went to other_id;
+ * assertions: a JSON array of the steward assertions between the parts the split
+ * replaced; reason may be NULL) and gives its id; mdm_golden_split_undone marks it undone.
+ * mdm_golden_restore_lineage gives the values of entity_id that equal a row of values
+ * (a snapshot's [{attr, value, source_record_id, rule, chosen_at}]) that row's chosen_at
+ * back, as an unmerge does. */
+mdm_status mdm_golden_split_before(mdm_db *db, int64_t entity_id, int64_t other_id, char **before,
+                                   mdm_err *err) __attribute__((warn_unused_result));
+mdm_status mdm_golden_split_record(mdm_db *db, int64_t entity_id, int64_t other_id, bool created,
+                                   const char *moved, const char *before, const char *assertions,
+                                   const char *actor, const char *reason, int64_t *split_id,
+                                   mdm_err *err) __attribute__((warn_unused_result));
+mdm_status mdm_golden_split_undone(mdm_db *db, int64_t split_id, const char *actor, mdm_err *err)
+    __attribute__((warn_unused_result));
+mdm_status mdm_golden_restore_lineage(mdm_db *db, int64_t entity_id, const json_t *values,
+                                      mdm_err *err) __attribute__((warn_unused_result));
 
 /* Marks merge snapshot snapshot_id undone by actor (an unmerge restored it). */
 mdm_status mdm_golden_snapshot_undone(mdm_db *db, int64_t snapshot_id, const char *actor,

@@ -751,11 +751,15 @@ static const mdm_db_stmt stmt_hist_events = {
     "golden_hist_events",
     "SELECT l.id, l.action, l.method, l.entity_id, l.record_id, l.other_entity_id, l.probability,"
     " l.rule, l.actor, l.reason, mdm_ts(l.created_at) AS created_at, s.id AS snapshot_id,"
-    " mdm_ts(s.undone_at) AS undone_at"
+    " t.id AS split_id, mdm_ts(coalesce(s.undone_at, t.undone_at)) AS undone_at"
     " FROM link_event l LEFT JOIN LATERAL (SELECT s.id, s.undone_at FROM merge_snapshot s"
     "   WHERE l.action = 'merge' AND s.survivor_id = l.entity_id"
     "     AND s.retired_id = l.other_entity_id AND s.created_at <= l.created_at"
     "   ORDER BY s.id DESC LIMIT 1) s ON true"
+    " LEFT JOIN LATERAL (SELECT t.id, t.undone_at FROM split_snapshot t"
+    "   WHERE l.action = 'split' AND t.entity_id = l.entity_id"
+    "     AND t.other_id = l.other_entity_id AND t.created_at <= l.created_at"
+    "   ORDER BY t.id DESC LIMIT 1) t ON true"
     " WHERE l.entity_id = $1 OR l.other_entity_id = $1 ORDER BY l.id DESC LIMIT 500",
     1};
 
@@ -800,6 +804,11 @@ mdm_status mdm_query_history(mdm_db *db, int64_t id, json_t **out, mdm_err *err)
         long long snap = mdm_db_get_ll(res, i, "snapshot_id", 0);
         if (snap) { /* a merge: the snapshot that undoes it, and whether it was undone */
             json_object_set_new(e, "snapshot_id", json_integer(snap));
+            json_object_set_new(e, "undone_at", str_or_null(mdm_db_get(res, i, "undone_at", NULL)));
+        }
+        long long split = mdm_db_get_ll(res, i, "split_id", 0);
+        if (split) { /* a steward's split: the snapshot that undoes it, and whether it was */
+            json_object_set_new(e, "split_id", json_integer(split));
             json_object_set_new(e, "undone_at", str_or_null(mdm_db_get(res, i, "undone_at", NULL)));
         }
         json_array_append_new(events, e);

@@ -93,6 +93,9 @@ static const mdm_db_stmt stmt_export = {
     "'merge_snapshots', " AGG("mdm_row_json(ms)", "ms.id",
                               "FROM merge_snapshot ms WHERE ms.survivor_id IN (SELECT id FROM s)"
                               " OR ms.retired_id IN (SELECT id FROM s)") ", "
+    "'split_snapshots', " AGG("mdm_row_json(ss)", "ss.id",
+                              "FROM split_snapshot ss WHERE ss.entity_id IN (SELECT id FROM s)"
+                              " OR ss.other_id IN (SELECT id FROM s)") ", "
     "'outbox', " AGG("mdm_row_json(o)", "o.seq",
                      "FROM outbox o WHERE o.entity_id IN (SELECT id FROM s)") ", "
     "'deliveries', " AGG("jsonb_build_object('id', d.id, 'subscription_id', d.subscription_id,"

@@ -108,6 +108,51 @@ static const mdm_db_stmt stmt_assert_delete = {
     "merge_assert_delete",
     "DELETE FROM steward_assertion a WHERE a.id = $1 RETURNING " ASSERTION_JSON "::text AS j", 1};
 
+/* the steward assertions between two sets of records ($1, $2: bigint arrays), as JSON */
+static const mdm_db_stmt stmt_assert_between = {
+    "merge_assert_between",
+    "SELECT coalesce(jsonb_agg(DISTINCT jsonb_build_object('kind', s.kind, 'record_a',"
+    " s.record_a, 'record_b', s.record_b, 'actor', s.actor, 'reason', s.reason, 'created_at',"
+    " s.created_at)), '[]')::text AS j FROM unnest($1::bigint[]) a, unnest($2::bigint[]) b"
+    " JOIN steward_assertion s ON true WHERE a <> b AND s.record_a = least(a, b)"
+    " AND s.record_b = greatest(a, b)",
+    2};
+
+/* an undone split: the never_link assertions between its parts go, and the assertions the
+ * split replaced ($3: the JSON it kept) come back */
+static const mdm_db_stmt stmt_unassert_sets = {
+    "merge_unassert_sets",
+    "DELETE FROM steward_assertion s USING unnest($1::bigint[]) a, unnest($2::bigint[]) b"
+    " WHERE a <> b AND s.record_a = least(a, b) AND s.record_b = greatest(a, b)"
+    " AND s.kind = 'never_link' RETURNING s.id",
+    2};
+static const mdm_db_stmt stmt_assert_restore = {
+    "merge_assert_restore",
+    "INSERT INTO steward_assertion (kind, record_a, record_b, actor, reason, created_at)"
+    " SELECT r.kind, r.record_a, r.record_b, r.actor, r.reason, r.created_at"
+    " FROM jsonb_to_recordset($1::jsonb) AS r(kind text, record_a bigint, record_b bigint,"
+    "   actor text, reason text, created_at timestamptz)"
+    " ON CONFLICT (record_a, record_b) DO UPDATE SET kind = EXCLUDED.kind,"
+    "   actor = EXCLUDED.actor, reason = EXCLUDED.reason, created_at = EXCLUDED.created_at",
+    1};
+
+static const mdm_db_stmt stmt_split_find = {
+    "merge_split_find",
+    "SELECT id, entity_id, other_id, created, moved::text AS moved, before::text AS before,"
+    " assertions::text AS assertions, undone_at FROM split_snapshot"
+    " WHERE ($1::bigint > 0 AND id = $1)"
+    "    OR ($1::bigint = 0 AND (entity_id = $2 OR other_id = $2))"
+    " ORDER BY id DESC LIMIT 1 FOR UPDATE",
+    2};
+
+/* which of the records ($2: bigint array) are active members of entity $1 */
+static const mdm_db_stmt stmt_members_among = {
+    "merge_members_among",
+    "SELECT record_id, (SELECT count(*) FROM membership x WHERE x.entity_id = $1 AND x.active)"
+    " AS size FROM membership WHERE entity_id = $1 AND active AND record_id = ANY($2::bigint[])"
+    " ORDER BY record_id",
+    2};
+
 static const mdm_db_stmt stmt_same_entity = {
     "merge_same_entity",
     "SELECT count(*) AS n FROM membership a JOIN membership b ON a.entity_id = b.entity_id"
@@ -425,8 +470,10 @@ static mdm_status split_fn(mdm_db *db, void *arg, mdm_err *err)
     mdm_status st = lock_at(db, c->id, c->version, NULL, err);
     if (st != MDM_OK)
         return st;
-    mdm_buf all = {0}, moved = {0}, rest = {0};
+    mdm_buf all = {0}, moved = {0}, rest = {0}, went = {0};
     json_t *members = NULL;
+    char *before = NULL, *assertions = NULL;
+    int64_t created = 0, split_id = 0;
     if ((st = members_of(db, c->id, &all, &members, err)) != MDM_OK)
         goto out;
     /* moved and remaining sets; every chosen record must be a member */
@@ -461,6 +508,16 @@ static mdm_status split_fn(mdm_db *db, void *arg, mdm_err *err)
                                (long long)c->id);
         goto out;
     }
+    /* what an undo needs (mdm_merge_unsplit): the golden records before anything moves,
+     * and the assertions between the parts that the split's never_link replaces */
+    if ((st = mdm_golden_split_before(db, c->id, c->into, &before, err)) != MDM_OK)
+        goto out;
+    const char *pb[] = {moved.data, rest.data};
+    PGresult *ares = NULL;
+    if ((st = mdm_db_exec(db, &stmt_assert_between, pb, &ares, err)) != MDM_OK)
+        goto out;
+    assertions = mdm_xstrdup(mdm_db_get(ares, 0, "j", "[]"));
+    PQclear(ares);
     /* a split says: these records are not the same person as the others */
     const char *pa[] = {moved.data, rest.data, c->who->name, reason_of(c->who)};
     if ((st = mdm_db_exec(db, &stmt_assert_sets, pa, NULL, err)) != MDM_OK ||
@@ -481,6 +538,7 @@ static mdm_status split_fn(mdm_db *db, void *arg, mdm_err *err)
             goto out;
         dest = mdm_db_get_ll(res, 0, "entity_id", nid);
         PQclear(res);
+        created = nid;
         if ((st = mdm_consent_recompute(db, nid, err)) != MDM_OK)
             goto out;
     } else {
@@ -505,6 +563,14 @@ static mdm_status split_fn(mdm_db *db, void *arg, mdm_err *err)
     if ((st = mdm_consent_recompute(db, c->id, err)) != MDM_OK ||
         (st = mdm_consent_recompute(db, dest, err)) != MDM_OK)
         goto out;
+    /* the records that left c->id: to the new golden record (which holds the smaller part,
+     * the chosen records or the others), or the chosen ones to `into` */
+    if (created && (st = members_of(db, created, &went, NULL, err)) != MDM_OK)
+        goto out;
+    if ((st = mdm_golden_split_record(db, c->id, created ? created : dest, created != 0,
+                                      created ? went.data : moved.data, before, assertions,
+                                      c->who->name, reason_of(c->who), &split_id, err)) != MDM_OK)
+        goto out;
     int version = 0;
     if ((st = lock_at(db, c->id, 0, &version, err)) != MDM_OK)
         goto out;
@@ -512,13 +578,18 @@ static mdm_status split_fn(mdm_db *db, void *arg, mdm_err *err)
     for (size_t k = 0; k < c->n; k++)
         json_array_append_new(moved_list, json_integer(c->records[k]));
     st = audit_entity(db, c->who, "entity.split", c->id, json_pack("{s:O}", "members", members),
-                      json_pack("{s:o,s:I,s:i}", "moved", moved_list, "moved_to", (json_int_t)dest,
-                                "version", version),
+                      json_pack("{s:o,s:I,s:i,s:I}", "moved", moved_list, "moved_to",
+                                (json_int_t)dest, "version", version, "split_id",
+                                (json_int_t)split_id),
                       err);
     if (st == MDM_OK)
-        c->result = json_pack("{s:I,s:I,s:i}", "entity_id", (json_int_t)c->id, "moved_to",
-                              (json_int_t)dest, "version", version);
+        c->result =
+            json_pack("{s:I,s:I,s:i,s:I}", "entity_id", (json_int_t)c->id, "moved_to",
+                      (json_int_t)dest, "version", version, "split_id", (json_int_t)split_id);
 out:
+    free(before);
+    free(assertions);
+    mdm_buf_free(&went);
     json_decref(members);
     mdm_buf_free(&all);
     mdm_buf_free(&moved);
@@ -543,6 +614,211 @@ mdm_status mdm_merge_split(mdm_db *db, const mdm_engine *ctx, int64_t id, int ve
     split_ctx c = {ctx, id, into, version, record_ids, n, who, NULL};
     st = run_tx_result(db, "merge_split", split_fn, &c, &c.result, result, err);
     return st;
+}
+
+/* ---- unsplit ---------------------------------------------------------------------- */
+
+typedef struct unsplit_ctx {
+    const mdm_engine *ictx;
+    int64_t id, split_id;
+    int version;
+    const mdm_merge_actor *who;
+    json_t *result;
+} unsplit_ctx;
+
+/* Parses a PostgreSQL bigint[] text ("{1,2,3}") into a JSON array of integers. */
+static json_t *pg_ids(const char *s)
+{
+    json_t *out = json_array();
+    for (const char *p = s; p && *p;) {
+        while (*p && (*p < '0' || *p > '9'))
+            p++;
+        if (!*p)
+            break;
+        char *end;
+        long long v = strtoll(p, &end, 10);
+        json_array_append_new(out, json_integer(v));
+        p = end;
+    }
+    return out;
+}
+
+static void ids_to(mdm_buf *b, const json_t *ids)
+{
+    size_t i;
+    json_t *v;
+    mdm_buf_putc(b, '{');
+    json_array_foreach(ids, i, v)
+        mdm_buf_printf(b, "%s%lld", i ? "," : "", (long long)json_integer_value(v));
+    mdm_buf_putc(b, '}');
+}
+
+static mdm_status unsplit_fn(mdm_db *db, void *arg, mdm_err *err)
+{
+    unsplit_ctx *c = arg;
+    json_decref(c->result);
+    c->result = NULL;
+    char sid[32], eid[32];
+    ID(sid, c->split_id);
+    ID(eid, c->id);
+    const char *p[] = {sid, eid};
+    PGresult *res = NULL;
+    mdm_status st = mdm_db_exec(db, &stmt_split_find, p, &res, err);
+    if (st != MDM_OK)
+        return st;
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return c->split_id
+                   ? mdm_err_set(err, MDM_ENOTFOUND, "no split %lld", (long long)c->split_id)
+                   : mdm_err_set(err, MDM_ENOTFOUND, "entity %lld has no split to undo",
+                                 (long long)c->id);
+    }
+    long long split = mdm_db_get_ll(res, 0, "id", 0);
+    int64_t e = mdm_db_get_ll(res, 0, "entity_id", 0), o = mdm_db_get_ll(res, 0, "other_id", 0);
+    bool created = !strcmp(mdm_db_get(res, 0, "created", "f"), "t");
+    bool undone = mdm_db_get(res, 0, "undone_at", NULL) != NULL;
+    json_t *moved = pg_ids(mdm_db_get(res, 0, "moved", "{}"));
+    json_t *before = json_loads(mdm_db_get(res, 0, "before", "{}"), 0, NULL);
+    char *assertions = mdm_xstrdup(mdm_db_get(res, 0, "assertions", "[]"));
+    PQclear(res);
+    char es[32], os[32];
+    ID(es, e);
+    ID(os, o);
+    json_t *eb = json_object_get(before, es), *ob = json_object_get(before, os);
+    json_t *still = json_array(), *rest = json_array();
+    mdm_buf movedb = {0}, restb = {0}, stillb = {0};
+    char *pins = NULL;
+    int64_t *back = NULL;
+    size_t nback = 0, i;
+    json_t *v;
+    if (undone) {
+        st = mdm_err_set(err, MDM_ECONFLICT, "split %lld was already undone", split);
+        goto out;
+    }
+    if (!json_is_object(eb) || !json_is_array(json_object_get(eb, "members"))) {
+        st = mdm_err_set(err, MDM_ECONFLICT, "split %lld cannot be undone: its snapshot was erased",
+                         split);
+        goto out;
+    }
+    /* both golden records, in ascending id order; the caller's version is the one of the
+     * golden record it named */
+    int64_t lo = e < o ? e : o, hi = e < o ? o : e;
+    if ((st = lock_at(db, lo, lo == c->id ? c->version : 0, NULL, err)) != MDM_OK ||
+        (st = lock_at(db, hi, hi == c->id ? c->version : 0, NULL, err)) != MDM_OK)
+        goto out;
+    /* the parts: the records that moved, and the others the golden record had */
+    json_array_foreach(json_object_get(eb, "members"), i, v)
+    {
+        bool went = false;
+        size_t k;
+        json_t *m;
+        json_array_foreach(moved, k, m) went |= json_integer_value(m) == json_integer_value(v);
+        if (!went)
+            json_array_append(rest, v);
+    }
+    ids_to(&movedb, moved);
+    ids_to(&restb, rest);
+    /* the moved records still in the other golden record come back; those that left it
+     * since stay where they are */
+    const char *pm[] = {os, movedb.data};
+    if ((st = mdm_db_exec(db, &stmt_members_among, pm, &res, err)) != MDM_OK)
+        goto out;
+    nback = (size_t)PQntuples(res);
+    long long size = nback ? mdm_db_get_ll(res, 0, "size", 0) : 0;
+    back = mdm_xcalloc(nback + 1, sizeof *back);
+    for (size_t k = 0; k < nback; k++) {
+        back[k] = strtoll(PQgetvalue(res, (int)k, 0), NULL, 10);
+        json_array_append_new(still, json_integer(back[k]));
+    }
+    PQclear(res);
+    if (nback == 0) {
+        st = mdm_err_set(err, MDM_ECONFLICT,
+                         "none of the records split off entity %lld is in entity %lld any more",
+                         (long long)e, (long long)o);
+        goto out;
+    }
+    ids_to(&stillb, still);
+    /* the assertions the split wrote go, those it replaced come back: the parts may join */
+    const char *pu[] = {movedb.data, restb.data};
+    if ((st = mdm_db_exec(db, &stmt_unassert_sets, pu, NULL, err)) != MDM_OK)
+        goto out;
+    const char *pr[] = {assertions};
+    if ((st = mdm_db_exec(db, &stmt_assert_restore, pr, NULL, err)) != MDM_OK)
+        goto out;
+    /* pins first, so survivorship sees them: the golden record's own come back */
+    pins = json_dumps(json_object_get(eb, "pins"), JSON_COMPACT);
+    if ((st = mdm_golden_pins_restore(db, es, pins ? pins : "[]", err)) != MDM_OK)
+        goto out;
+    bool whole = created && (size_t)size == nback;
+    if (whole) {
+        /* the golden record the split made holds just the moved records: it is merged back
+         * (the older id, the split one, survives; the merge itself can be undone) */
+        int64_t keep = 0;
+        if ((st = mdm_golden_merge(db, c->ictx, e, o, "manual", c->who->name, reason_of(c->who),
+                                   1.0, &keep, err)) != MDM_OK)
+            goto out;
+    } else {
+        for (size_t k = 0; k < nback; k++) {
+            int64_t to = e;
+            if ((st = mdm_golden_unlink(db, c->ictx, back[k], "manual", c->who->name,
+                                        reason_of(c->who), NULL, err)) != MDM_OK ||
+                (st = mdm_golden_link(db, c->ictx, back[k], &to, "manual", c->who->name, 1.0,
+                                      "steward", NULL, err)) != MDM_OK)
+                goto out;
+        }
+    }
+    /* recomputed values equal to their pre-split ones get back their pre-split time */
+    if ((st = mdm_golden_restore_lineage(db, e, json_object_get(eb, "values"), err)) != MDM_OK)
+        goto out;
+    if (!created && json_is_object(ob) &&
+        (st = mdm_golden_restore_lineage(db, o, json_object_get(ob, "values"), err)) != MDM_OK)
+        goto out;
+    if ((st = mdm_golden_split_undone(db, split, c->who->name, err)) != MDM_OK ||
+        (st = label_sets(db, stillb.data, restb.data, "match", false, "unsplit", c->who->name,
+                         err)) != MDM_OK)
+        goto out;
+    if ((st = mdm_consent_recompute(db, e, err)) != MDM_OK ||
+        (st = mdm_consent_recompute(db, o, err)) != MDM_OK)
+        goto out;
+    int version = 0;
+    if ((st = lock_at(db, e, 0, &version, err)) != MDM_OK)
+        goto out;
+    st = audit_entity(db, c->who, "entity.unsplit", e,
+                      json_pack("{s:I,s:I,s:I}", "split_id", (json_int_t)split, "entity_id",
+                                (json_int_t)e, "other_id", (json_int_t)o),
+                      json_pack("{s:I,s:O,s:b,s:i}", "entity_id", (json_int_t)e, "moved_back",
+                                still, "other_retired", whole, "version", version),
+                      err);
+    if (st == MDM_OK)
+        c->result = json_pack("{s:I,s:I,s:I,s:O,s:b,s:i}", "entity_id", (json_int_t)e, "other_id",
+                              (json_int_t)o, "split_id", (json_int_t)split, "moved_back", still,
+                              "other_retired", whole, "version", version);
+out:
+    free(back);
+    free(pins);
+    free(assertions);
+    mdm_buf_free(&movedb);
+    mdm_buf_free(&restb);
+    mdm_buf_free(&stillb);
+    json_decref(still);
+    json_decref(rest);
+    json_decref(moved);
+    json_decref(before);
+    return st;
+}
+
+mdm_status mdm_merge_unsplit(mdm_db *db, const mdm_engine *ctx, int64_t id, int64_t split_id,
+                             int version, const mdm_merge_actor *who, json_t **result, mdm_err *err)
+{
+    if (result)
+        *result = NULL;
+    mdm_status st = check_who(who, err);
+    if (st != MDM_OK)
+        return st;
+    if (split_id < 0)
+        return mdm_err_set_field(err, MDM_EINVAL, "/split_id", "split_id must be a split's id");
+    unsplit_ctx c = {ctx, id, split_id, version, who, NULL};
+    return run_tx_result(db, "merge_unsplit", unsplit_fn, &c, &c.result, result, err);
 }
 
 /* ---- unmerge ---------------------------------------------------------------------- */

@@ -61,10 +61,29 @@ mdm_status mdm_merge_manual(mdm_db *db, const mdm_engine *ctx, int64_t id, int v
 
 /* Moves record_ids[0..n) of entity id to entity `into` (0 = a new entity). version as
  * above. never_link assertions are written between the moved and the remaining records
- * (a split means "not the same person"). *result: {"entity_id", "moved_to", "version"}. */
+ * (a split means "not the same person"). A snapshot of the golden record(s) before the
+ * split is kept, so mdm_merge_unsplit can undo it. *result: {"entity_id", "moved_to",
+ * "version", "split_id"}. */
 mdm_status mdm_merge_split(mdm_db *db, const mdm_engine *ctx, int64_t id, int version,
                            const int64_t *record_ids, size_t n, int64_t into,
                            const mdm_merge_actor *who, json_t **result, mdm_err *err)
+    __attribute__((warn_unused_result));
+
+/* Undoes the split split_id (0 = the latest split that split or fed entity id): the
+ * records the split moved and that are still where it put them come back to the golden
+ * record they left, with its pre-split golden values, lineage (chosen_at) and pins;
+ * when the split had made a golden record that holds just those records, it is merged
+ * back (retired into the split one, which as the older id survives). The never_link
+ * assertions between the parts go and the assertions the split replaced come back; the
+ * pairs across the parts are labelled match (origin unsplit). version, when > 0, must be
+ * entity id's current version. *result: {"entity_id", "other_id", "split_id",
+ * "moved_back", "other_retired", "version"} (the golden record's version afterwards).
+ * MDM_ENOTFOUND without such a split; MDM_ECONFLICT when already undone, when either
+ * golden record was merged away since, when none of the moved records is still there, or
+ * when the snapshot was erased. Every steward split stores its snapshot (split_snapshot),
+ * and mdm_merge_split answers its "split_id". */
+mdm_status mdm_merge_unsplit(mdm_db *db, const mdm_engine *ctx, int64_t id, int64_t split_id,
+                             int version, const mdm_merge_actor *who, json_t **result, mdm_err *err)
     __attribute__((warn_unused_result));
 
 /* Undoes the merge recorded in snapshot snapshot_id (0 = the latest merge that retired

@@ -76,6 +76,8 @@ export const api = {
     call('POST', `/v1/entities/${id}/split`, { records, version, reason: reason || undefined }),
   unmerge: (id, snapshotId, reason) =>
     call('POST', `/v1/entities/${id}/unmerge`, { snapshot_id: snapshotId, reason: reason || undefined }),
+  unsplit: (id, splitId, reason) =>
+    call('POST', `/v1/entities/${id}/unsplit`, { split_id: splitId, reason: reason || undefined }),
   pin: (id, version, attr, value, reason) =>
     call('PUT', `/v1/entities/${id}/pins/${encodeURIComponent(attr)}`, { value, version, reason: reason || undefined }),
   unpin: (id, version, attr) =>

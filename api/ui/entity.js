@@ -86,7 +86,7 @@ function propagationList(p) {
         : h('span', { class: 'muted' }, 'nothing'))))));
 }
 
-function historyList(hist, onUnmerge) {
+function historyList(hist, onUnmerge, onUnsplit) {
   const events = (hist && hist.events) || [];
   if (!events.length) return h('p', { class: 'muted' }, 'No link events.');
   return h('ol', { class: 'history' }, ...events.map((ev) => h('li', { dataset: { event: ev.id } },
@@ -101,6 +101,10 @@ function historyList(hist, onUnmerge) {
     ev.action === 'merge' && ev.snapshot_id && !ev.undone_at
       ? h('button', { type: 'button', class: 'link', onclick: (e2) => onUnmerge(ev, e2.currentTarget),
         'aria-label': `Undo the merge of entity ${ev.other_entity_id}` }, 'Undo this merge')
+      : null,
+    ev.action === 'split' && ev.split_id && !ev.undone_at
+      ? h('button', { type: 'button', class: 'link', onclick: (e2) => onUnsplit(ev, e2.currentTarget),
+        'aria-label': `Undo the split into entity ${ev.other_entity_id}` }, 'Undo this split')
       : null,
     ev.undone_at ? h('span', { class: 'muted' }, ` · undone ${fmtTime(ev.undone_at)}`) : null)));
 }
@@ -206,6 +210,17 @@ export async function renderEntity(view, requested) {
     (radios.length ? form.querySelector('input[name=pin-choice]:checked') || typed : typed).focus();
     if (!radios.length) typed.focus();
   };
+
+  const onUnsplit = (ev, button) => once(button, async () => {
+    try {
+      const r = await api.unsplit(id, ev.split_id, 'undo from the entity view');
+      say(`Split undone: ${r.moved_back.length} record${r.moved_back.length === 1 ? '' : 's'} back in entity ${r.entity_id}.`);
+      if (r.entity_id !== id) location.hash = `#/entity/${r.entity_id}`;
+      else reload();
+    } catch (err) {
+      fail(err);
+    }
+  });
 
   const onUnmerge = (ev, button) => once(button, async () => {
     try {
@@ -359,7 +374,7 @@ export async function renderEntity(view, requested) {
         h('span', { class: 'muted' }, ` · version ${e.version} · ${e.status} · updated ${fmtTime(e.updated_at)}`)),
       h('div', { class: 'entity-grid' },
         h('section', { 'aria-labelledby': 'golden-title' }, h('h3', { id: 'golden-title' }, 'Golden record'), goldenTable(e, onPin)),
-        h('section', { 'aria-labelledby': 'history-title' }, h('h3', { id: 'history-title' }, 'History'), historyList(hist, onUnmerge)),
+        h('section', { 'aria-labelledby': 'history-title' }, h('h3', { id: 'history-title' }, 'History'), historyList(hist, onUnmerge, onUnsplit)),
         h('section', { class: 'wide', 'aria-labelledby': 'members-title' },
           h('h3', { id: 'members-title' }, `Source records (${(e.records || e.members || []).length})`),
           recordsTable(e), splitForm),

@@ -71,7 +71,10 @@ await test(page, 'entity_replies', async () => {
     || Object.keys(after.golden).length > 0, 'the preview is a golden record');
   const un = await ok('POST', `/v1/entities/${merged.survivor}/unmerge`, { snapshot_id: merged.snapshot_id });
   const s = await ok('GET', `/v1/entities/${un.survivor}?records=true`);
-  if (s.records.length > 1) await ok('POST', `/v1/entities/${s.id}/split`, { records: [s.records[0].record_id], version: s.version });
+  if (s.records.length > 1) {
+    const sp = await ok('POST', `/v1/entities/${s.id}/split`, { records: [s.records[0].record_id], version: s.version });
+    await ok('POST', `/v1/entities/${s.id}/unsplit`, { split_id: sp.split_id, version: sp.version });
+  }
   await ok('GET', '/v1/audit?limit=5&verify=true', undefined, admin);
 });
 

@@ -236,6 +236,15 @@ await test(page, 'split', async () => {
   check(live('W-5') !== live('W-3'), 'W-5 has a golden record of its own');
 });
 
+// issue 22 item 5: the history's "Undo this split" puts the record back
+await test(page, 'split_undo', async () => {
+  const id = live('W-3');
+  await page.goto(`${base}/ui/#/entity/${id}`);
+  await page.getByRole('button', { name: /Undo the split into entity/ }).first().click();
+  await page.locator('#status', { hasText: 'Split undone' }).waitFor();
+  check(live('W-5') === live('W-3'), 'W-5 is back with W-3');
+});
+
 // tax and national ids: masked for a steward, whole for admin
 await test(page, 'ids_masked_by_role', async () => {
   const id = Number(sql(`SELECT id FROM entity WHERE status = 'active' AND golden ? 'tax_id' ORDER BY id LIMIT 1`));

@@ -229,6 +229,8 @@ const batchRec = await call('GET', `/v1/sources/${srcA}/records/contract-3`, { e
 const recA = await call('GET', `/v1/sources/${srcA}/records/contract-1`, { expect: 200 });
 const ent = await call('GET', `/v1/entities/${recA.body.entity_id}`, { expect: 200 });
 if (batchRec.body && batchRec.body.entity_id === recA.body.entity_id) {
+  const sp = await call('POST', `/v1/entities/${recA.body.entity_id}/split`, { body: { records: [batchRec.body.id], reason: 'contract' }, expect: 200 });
+  await call('POST', `/v1/entities/${recA.body.entity_id}/unsplit`, { body: { split_id: sp.body && sp.body.split_id, reason: 'contract' }, expect: 200 });
   await call('POST', `/v1/entities/${recA.body.entity_id}/split`, { body: { records: [batchRec.body.id], reason: 'contract' }, expect: 200 });
 } else {
   fail('split', 'contract-3 did not join contract-1, nothing to split');
