@@ -1,9 +1,12 @@
 /* /metrics: Prometheus text format. The server's own series (requests, latency, database
  * connections, counters that handlers add, such as ingest results) come from api/http.c;
- * the work-queue gauges (review-queue depth, outbox head and delivery lag, dead
- * deliveries) are read from the database at scrape time with one read-only statement. */
+ * the work-queue gauges (review-queue depth and backlog by age, outbox head and delivery
+ * lag, dead deliveries) are read from the database at scrape time with one read-only
+ * statement, and so are the deployment's record counters (mdm_records_total, summed by
+ * every process and command into the database: the same on every process). */
 #include "api/handlers.h"
 #include "common/log.h"
+#include "mdm/counters.h"
 #include "mdm/gauges.h"
 #include "mdm/propagation.h"
 #include "mdm/publish.h"
@@ -56,6 +59,22 @@ void mdm_h_metrics(mdm_http_req *req)
                        "# TYPE mdm_consent_export_last_timestamp_seconds gauge\n"
                        "mdm_consent_export_last_timestamp_seconds %s\n",
                        g.consent_export_ts);
+        static const char *const ages[] = {"under_1d", "1d_to_7d", "7d_to_30d", "over_30d"};
+        mdm_buf_puts(&out, "# HELP mdm_review_backlog Open, claimed and deferred review items"
+                           " by age (since the item was created).\n"
+                           "# TYPE mdm_review_backlog gauge\n");
+        for (size_t i = 0; i < sizeof ages / sizeof *ages; i++)
+            mdm_buf_printf(&out, "mdm_review_backlog{age=\"%s\"} %lld\n", ages[i],
+                           g.review_by_age[i]);
+        mdm_buf_printf(&out,
+                       "# HELP mdm_review_oldest_open_age_seconds Age of the oldest open, claimed"
+                       " or deferred review item (0: none).\n"
+                       "# TYPE mdm_review_oldest_open_age_seconds gauge\n"
+                       "mdm_review_oldest_open_age_seconds %s\n",
+                       g.review_oldest_seconds);
+        /* records received and resolved by every process and command (mdm/counters.h) */
+        if (mdm_counters_text(db, &out, &err) != MDM_OK)
+            mdm_log(MDM_LOG_WARN, "event=counters_read_failed msg=\"%s\"", err.msg);
         mdm_buf rows = {0};
         if (mdm_gauges_sources(db, put_source, &rows, &err) == MDM_OK) {
             mdm_buf_puts(&out, "# HELP mdm_source_last_received_timestamp_seconds When each source"

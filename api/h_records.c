@@ -6,6 +6,7 @@
 #include "api/handlers.h"
 #include "common/log.h"
 #include "mdm/audit.h"
+#include "mdm/counters.h"
 #include "mdm/golden.h"
 #include "mdm/ingest.h"
 #include "mdm/quality.h"
@@ -139,6 +140,32 @@ static json_t *reject_errors(const json_t *errors)
     return out;
 }
 
+/* Adds what became of records ingested over HTTP to the deployment's counters
+ * (mdm/counters.h): received, and each decision. After the records' own transactions: a
+ * failure is logged, the records stay committed. */
+static void count_records(mdm_http_req *req, const char *via, long received,
+                          const long by_decision[MDM_DECISION_PENDING + 1])
+{
+    mdm_count c[MDM_DECISION_PENDING + 2];
+    size_t n = 0;
+    c[n++] = (mdm_count){"received", received};
+    for (int d = 0; d <= MDM_DECISION_PENDING; d++)
+        c[n++] = (mdm_count){mdm_decision_name((mdm_decision)d), by_decision[d]};
+    mdm_err err = {0};
+    if (mdm_counters_add(mdm_http_db(req), via, c, n, &err) != MDM_OK)
+        mdm_log(MDM_LOG_WARN, "event=counters_failed via=%s request_id=%s error=\"%s\"", via,
+                mdm_http_request_id(req), err.msg);
+}
+
+/* count_records for one record */
+static void count_one(mdm_http_req *req, mdm_decision d)
+{
+    long by[MDM_DECISION_PENDING + 1] = {0};
+    if (d >= 0 && d <= MDM_DECISION_PENDING)
+        by[d] = 1;
+    count_records(req, "http", 1, by);
+}
+
 static void reply_rejected(mdm_http_req *req, const mdm_ingest_result *r)
 {
     mdm_err e;
@@ -166,6 +193,7 @@ void mdm_h_record_upsert(mdm_http_req *req)
         mdm_http_reply_problem(req, &err);
         return;
     }
+    count_one(req, r.decision);
     if (r.decision == MDM_DECISION_REJECTED) {
         mdm_http_counter_add("mdm_ingest_results_total", "result=\"rejected\"", 1);
         reply_rejected(req, &r);
@@ -312,6 +340,7 @@ void mdm_h_record_batch(mdm_http_req *req)
     long failed = lineno; /* lines that did not end in a decision: malformed, or refused */
     for (int d = 0; d <= MDM_DECISION_PENDING; d++)
         failed -= by_decision[d];
+    count_records(req, "batch", lineno, by_decision);
     audit_batch(req, source, lineno, by_decision, failed, &out);
     mdm_http_reply_raw(req, MHD_HTTP_OK, "application/x-ndjson", mdm_buf_steal(&out), outlen);
 }
@@ -360,6 +389,7 @@ void mdm_h_record_delete(mdm_http_req *req)
         mdm_http_reply_problem(req, &err);
         return;
     }
+    count_one(req, r.decision);
     int status = MHD_HTTP_OK;
     json_t *o = result_json(&r, &status);
     mdm_http_reply_json(req, MHD_HTTP_OK, o);

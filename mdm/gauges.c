@@ -15,7 +15,17 @@ static const mdm_db_stmt stmt_gauges = {
     "         AS outbox_lag_seconds,"
     "       (SELECT count(*) FROM delivery WHERE state = 'dead') AS deliveries_dead,"
     "       (SELECT coalesce(extract(epoch FROM max(at)), 0) FROM audit_log"
-    "          WHERE action = 'consent.export') AS consent_export_ts",
+    "          WHERE action = 'consent.export') AS consent_export_ts,"
+    "       r.under_1d, r.days_1_7, r.days_7_30, r.over_30d, r.oldest"
+    "  FROM (SELECT count(*) FILTER (WHERE age < interval '1 day') AS under_1d,"
+    "          count(*) FILTER (WHERE age >= interval '1 day' AND age < interval '7 days')"
+    "            AS days_1_7,"
+    "          count(*) FILTER (WHERE age >= interval '7 days' AND age < interval '30 days')"
+    "            AS days_7_30,"
+    "          count(*) FILTER (WHERE age >= interval '30 days') AS over_30d,"
+    "          coalesce(extract(epoch FROM max(age)), 0) AS oldest"
+    "        FROM (SELECT now() - created_at AS age FROM review_item"
+    "              WHERE status IN ('open', 'claimed', 'deferred')) a) r",
     0};
 
 /* Newest record of every registered source (index source_record_received). */
@@ -40,6 +50,12 @@ mdm_status mdm_gauges_read(mdm_db *db, mdm_gauges *g, mdm_err *err)
     g->deliveries_dead = mdm_db_get_ll(res, 0, "deliveries_dead", 0);
     snprintf(g->consent_export_ts, sizeof g->consent_export_ts, "%s",
              mdm_db_get(res, 0, "consent_export_ts", "0"));
+    g->review_by_age[0] = mdm_db_get_ll(res, 0, "under_1d", 0);
+    g->review_by_age[1] = mdm_db_get_ll(res, 0, "days_1_7", 0);
+    g->review_by_age[2] = mdm_db_get_ll(res, 0, "days_7_30", 0);
+    g->review_by_age[3] = mdm_db_get_ll(res, 0, "over_30d", 0);
+    snprintf(g->review_oldest_seconds, sizeof g->review_oldest_seconds, "%s",
+             mdm_db_get(res, 0, "oldest", "0"));
     PQclear(res);
     return MDM_OK;
 }

@@ -15,6 +15,7 @@
 #include "matching/normalize.h"
 #include "mdm/audit.h"
 #include "mdm/bulk.h"
+#include "mdm/counters.h"
 #include "mdm/golden.h"
 #include "mdm/locks.h"
 #include "mdm/reject.h"
@@ -778,7 +779,13 @@ static mdm_status load_tx(mdm_db *db, void *arg, mdm_err *err)
             return st;
     }
     c->got.rejected = (long)c->nrejects;
-    return MDM_OK;
+    /* the deployment's counters, with the chunk they count (mdm/counters.h): the new and
+     * changed records wait for resolution, which counts what becomes of them */
+    const mdm_count counts[] = {
+        {"received", c->rows},           {"rejected", c->got.rejected + c->got.erased},
+        {"unchanged", c->got.unchanged}, {"stale", c->got.stale},
+        {"deleted", c->got.deleted},     {"pending", c->got.inserted + c->got.updated}};
+    return mdm_counters_add(db, "load", counts, sizeof counts / sizeof *counts, err);
 }
 
 static void chunk_reset(load_chunk *c)

@@ -5,6 +5,7 @@
 
 #include "common/log.h"
 #include "mdm/bulk.h"
+#include "mdm/counters.h"
 #include "mdm/golden.h"
 #include "mdm/ingest.h"
 #include "mdm/resolve.h"
@@ -58,6 +59,7 @@ static mdm_status batch_tx(mdm_db *db, void *arg, mdm_err *err)
     if (st != MDM_OK)
         return st;
     int n = PQntuples(res);
+    long by[MDM_DECISION_PENDING + 1] = {0};
     for (int i = 0; i < n && st == MDM_OK; i++) {
         int64_t id = mdm_db_get_ll(res, i, "id", 0);
         bool deleted = !strcmp(mdm_db_get(res, i, "deleted", "f"), "t");
@@ -73,12 +75,21 @@ static mdm_status batch_tx(mdm_db *db, void *arg, mdm_err *err)
                 const char *pr[1] = {rid};
                 st = mdm_db_exec(db, &stmt_forgotten, pr, NULL, err);
             }
+            by[MDM_DECISION_DELETED]++;
         } else {
             st = mdm_resolve_record(db, b->job->ctx, id, "resolve", &r, err);
+            if (st == MDM_OK && r.decision >= 0 && r.decision <= MDM_DECISION_PENDING)
+                by[r.decision]++;
         }
         mdm_ingest_result_clear(&r);
     }
     PQclear(res);
+    if (st == MDM_OK) { /* counted with the batch they count (mdm/counters.h) */
+        mdm_count c[MDM_DECISION_PENDING + 1];
+        for (int d = 0; d <= MDM_DECISION_PENDING; d++)
+            c[d] = (mdm_count){mdm_decision_name((mdm_decision)d), by[d]};
+        st = mdm_counters_add(db, "resolve", c, MDM_DECISION_PENDING + 1, err);
+    }
     if (st == MDM_OK)
         b->n = n;
     return st;
@@ -162,6 +173,11 @@ static mdm_status bulk_first(const char *url, const mdm_engine *ctx, FILE *progr
             /* on all CPUs (MDM_THREADS): threads counts connections, and bulk uses one */
             st = mdm_bulk_resolve(db, ctx, 0, 0, progress, &bs, err);
             *done = bs.created + bs.linked;
+            /* records in new golden records, records that joined one, review items */
+            const mdm_count c[] = {
+                {"created", bs.created}, {"linked", bs.linked}, {"review", bs.review}};
+            if (st == MDM_OK)
+                st = mdm_counters_add(db, "resolve", c, sizeof c / sizeof *c, err);
         }
     }
     mdm_db_close(db);
