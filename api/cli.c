@@ -1,6 +1,7 @@
 /* Shared CLI helpers and the command table. */
 #include "api/cli.h"
 #include "common/log.h"
+#include "mdm/consent.h"
 #include "mdm/household.h"
 #include "mdm/source.h"
 
@@ -417,7 +418,10 @@ int mdm_cli_env_open(const char *command, const char *config_path, bool sync_sou
     if (!e->cfg)
         return mdm_cli_fail(command, &err);
     mdm_cli_log_level(command, e->cfg);
-    if (mdm_household_configure(mdm_config_section(e->cfg, "households"), &err) != MDM_OK) {
+    /* the consent vocabulary of the configuration, not the built-in one: a load refuses
+     * and resolution stores consents by it, as `mdm serve` does */
+    if (mdm_household_configure(mdm_config_section(e->cfg, "households"), &err) != MDM_OK ||
+        mdm_consent_configure(mdm_config_section(e->cfg, "consent"), &err) != MDM_OK) {
         int rc = mdm_cli_fail(command, &err);
         mdm_cli_env_close(e);
         return rc;

@@ -977,6 +977,23 @@ static mdm_status validate_one(const json_t *c, size_t i, int64_t now, incoming 
     return MDM_OK;
 }
 
+mdm_status mdm_consent_validate(const json_t *consents, mdm_err *err)
+{
+    if (!consents || json_is_null(consents))
+        return MDM_OK;
+    if (!json_is_array(consents))
+        return mdm_err_set_field(err, MDM_EUNPROCESSABLE, "/consents", "consents must be an array");
+    int64_t now = now_usec();
+    mdm_status st = MDM_OK;
+    for (size_t i = 0; i < json_array_size(consents) && st == MDM_OK; i++) {
+        incoming in;
+        memset(&in, 0, sizeof in);
+        st = validate_one(json_array_get(consents, i), i, now, &in, err);
+        free(in.contact_point);
+    }
+    return st;
+}
+
 static const mdm_db_stmt stmt_insert = {
     "consent_insert",
     "INSERT INTO consent_event (record_id, source, source_key, purpose, channel, contact_point, "

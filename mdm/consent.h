@@ -55,6 +55,14 @@ json_t *mdm_consent_vocabulary(void);
 
 /* Events and state */
 
+/* Checks the consents[] of a canonical record against the vocabulary and the rules of
+ * mdm_consent_ingest, without a database: the COPY loader refuses a record whose consents
+ * resolution would refuse (its record_reject row names the field). consents may be NULL
+ * or JSON null. MDM_EUNPROCESSABLE with err->field the JSON pointer
+ * ("/consents/0/channel") and the allowed values in the message. Thread-safe. */
+mdm_status mdm_consent_validate(const json_t *consents, mdm_err *err)
+    __attribute__((warn_unused_result));
+
 /* Stores the consents[] of one canonical record (called by ingest inside its
  * transaction, after the record's membership is settled). record_id is the stored
  * source record; each new event names who captured it: the sender of the record's latest

@@ -15,6 +15,7 @@
 #include "matching/normalize.h"
 #include "mdm/audit.h"
 #include "mdm/bulk.h"
+#include "mdm/consent.h"
 #include "mdm/counters.h"
 #include "mdm/golden.h"
 #include "mdm/locks.h"
@@ -844,6 +845,12 @@ static void canon_worker(void *arg, int t, size_t lo, size_t hi)
             MDM_OK)
             r->errors =
                 json_pack("[{s:s, s:s, s:s}]", "pointer", "", "field", "row", "reason", cerr.msg);
+        /* consents the vocabulary refuses: the record is refused here, as HTTP ingest
+         * refuses it, instead of failing the resolution that would store them */
+        if (!r->errors &&
+            mdm_consent_validate(json_object_get(r->canon, "consents"), &cerr) != MDM_OK)
+            r->errors = json_pack("[{s:s, s:s, s:s}]", "pointer", cerr.field, "field", "consents",
+                                  "reason", cerr.msg);
         if (r->errors) {
             json_decref(r->canon);
             r->canon = NULL;
