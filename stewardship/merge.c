@@ -510,6 +510,8 @@ static mdm_status split_fn(mdm_db *db, void *arg, mdm_err *err)
     }
     /* what an undo needs (mdm_merge_unsplit): the golden records before anything moves,
      * and the assertions between the parts that the split's never_link replaces */
+    if (c->into > 0 && c->into != c->id && (st = lock_at(db, c->into, 0, NULL, err)) != MDM_OK)
+        goto out;
     if ((st = mdm_golden_split_before(db, c->id, c->into, &before, err)) != MDM_OK)
         goto out;
     const char *pb[] = {moved.data, rest.data};
