@@ -292,14 +292,14 @@ static void summary(const char *cmd, const mdm_link_stats *st)
 {
     fprintf(stderr,
             "%s: records=%zu sources=%zu candidate_pairs=%zu links=%zu review=%zu "
-            "review_items=%zu clusters=%zu "
+            "review_items=%zu entity_merges=%zu clusters=%zu "
             "largest_cluster=%zu shared_values=%zu seconds=%.2f (load %.2f, block %.2f, "
             "compare+score %.2f, train %.2f, cluster %.2f) cpu_seconds=%.2f (load %.2f, block "
             "%.2f, compare+score %.2f, train %.2f, cluster %.2f)\n",
             cmd, st->records, st->sources, st->block.pairs, st->links, st->review, st->review_items,
-            st->cluster.clusters, st->cluster.largest, st->shared_values, st->t_total, st->t_load,
-            st->t_block, st->t_score, st->t_train, st->t_cluster, st->c_total, st->c_load,
-            st->c_block, st->c_score, st->c_train, st->c_cluster);
+            st->entity_merges, st->cluster.clusters, st->cluster.largest, st->shared_values,
+            st->t_total, st->t_load, st->t_block, st->t_score, st->t_train, st->t_cluster,
+            st->c_total, st->c_load, st->c_block, st->c_score, st->c_train, st->c_cluster);
 }
 
 int mdm_cli_link(int argc, char **argv)

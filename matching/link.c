@@ -535,10 +535,10 @@ static void weights_init(weights *w, const mdm_model *m)
     w->floor = m->u_floor;
 }
 
-static double weight_of(const mdm_model *m, const weights *w, const int8_t *lv, bool apart,
-                        const float *freq)
+/* The pair's per-comparison weights (tf included, 0 for null) into wk. */
+static void weights_of(const mdm_model *m, const weights *w, const int8_t *lv, const float *freq,
+                       double *wk)
 {
-    double wk[MDM_MAX_COMPARISONS];
     for (int k = 0; k < m->ncmp; k++) {
         int l = (int)lv[k];
         wk[k] = 0;
@@ -550,6 +550,13 @@ static double weight_of(const mdm_model *m, const weights *w, const int8_t *lv, 
             wk[k] += log2(w->u0[k] / f);
         }
     }
+}
+
+static double weight_of(const mdm_model *m, const weights *w, const int8_t *lv, bool apart,
+                        const float *freq)
+{
+    double wk[MDM_MAX_COMPARISONS];
+    weights_of(m, w, lv, freq, wk);
     if (!m->ngroups) {
         double s = w->prior;
         for (int k = 0; k < m->ncmp; k++)
@@ -808,7 +815,17 @@ static double pair_prob(void *p, uint32_t a, uint32_t b, double *evidence)
         return 0;
     }
     bool apart = mdm_model_names_apart(m, &pc->ld->feats[a], &pc->ld->feats[b], lv);
-    double w = weight_of(m, &pc->w, lv, apart, pc->ld->freq + (size_t)a * (size_t)m->ncmp);
+    double wk[MDM_MAX_COMPARISONS];
+    weights_of(m, &pc->w, lv, pc->ld->freq + (size_t)a * (size_t)m->ncmp, wk);
+    /* two people of one household (model.h, min_person_probability) */
+    if (mdm_model_person_conflict(m, wk, apart)) {
+        *evidence = -1e300;
+        return 0;
+    }
+    double w = m->ngroups ? mdm_model_combine(m, wk, apart, NULL) : pc->w.prior;
+    if (!m->ngroups)
+        for (int k = 0; k < m->ncmp; k++)
+            w += wk[k];
     *evidence = w - pc->w.prior;
     return mdm_model_probability(w);
 }
@@ -878,6 +895,209 @@ static void cluster_edges(linkdata *ld, mdm_edge *edges, size_t ne, double link,
     mdm_cluster_run(ld->n, edges, ne, &co, cl, st);
     free(src);
     free(strong);
+}
+
+/* ---- collective evidence: entity-level merges ---- */
+
+typedef struct cluster_pair {
+    uint32_t x, y;
+    float w;
+} cluster_pair;
+
+static int cmp_cluster_pair(const void *p, const void *q)
+{
+    const cluster_pair *a = p, *b = q;
+    if (a->w != b->w)
+        return a->w > b->w ? -1 : 1;
+    if (a->x != b->x)
+        return a->x < b->x ? -1 : 1;
+    return a->y < b->y ? -1 : a->y > b->y;
+}
+
+static uint32_t root_of(uint32_t *par, uint32_t x)
+{
+    while (par[x] != x) {
+        par[x] = par[par[x]];
+        x = par[x];
+    }
+    return x;
+}
+
+/* Most cross pairs an entity comparison examines (the two clusters are left apart
+ * beyond it). */
+#define ENTITY_MAX_CROSS 400
+
+/* Entity-level comparison. Pairwise scoring sees one record of each side at a time:
+ * {name, e-mail} against {name, phone} and {name, address} against {name, phone} are two
+ * weak pairs, but the two clusters together agree on name, phone and address. For two
+ * clusters left apart but joined by a scored pair (at or above review, what a steward would
+ * be asked), every comparison takes its best level over all cross pairs (exact agreement
+ * with the most frequent value of the pairs that agree, for term frequency), and the
+ * clusters merge when that pattern reaches link, after two corrections:
+ *   - the best of N = |A| x |B| cross pairs agrees by chance about N times as often as one
+ *     pair: log2(N) bits are taken off (N random tries);
+ *   - the pattern must weigh more than the best single cross pair: a link the clustering
+ *     refused (cohesion) is not made here; only evidence that no one pair holds.
+ * Nothing a cluster guard forbids is merged: no cross pair may be vetoed, a hard negative
+ * (but "household", as in the cohesion check), below min_pair_evidence or have first names that
+ * cannot be one person's (mdm_model_names_apart: a household's shared values do not combine into
+ * one person), no strong id may differ, no deduplicated source appear twice, and the size stays
+ * within max_cluster_size. Cluster pairs are taken by decreasing best edge weight. Returns the
+ * merges; cl is renumbered only by merging (ids of the surviving clusters). */
+static size_t merge_entities(const linkdata *ld, const mdm_edge *e, size_t ne, uint32_t *cl)
+{
+    const mdm_model *m = ld->m;
+    size_t n = ld->n;
+    if (!n || !ne)
+        return 0;
+    uint32_t nc = 0;
+    for (size_t i = 0; i < n; i++)
+        if (cl[i] + 1 > nc)
+            nc = cl[i] + 1;
+    /* members of each cluster as linked lists; union-find over clusters */
+    uint32_t *head = mdm_xmalloc(nc * sizeof *head), *tail = mdm_xmalloc(nc * sizeof *tail);
+    uint32_t *next = mdm_xmalloc(n * sizeof *next), *par = mdm_xmalloc(nc * sizeof *par);
+    uint32_t *size = mdm_xcalloc(nc, sizeof *size);
+    for (uint32_t c = 0; c < nc; c++) {
+        head[c] = tail[c] = UINT32_MAX;
+        par[c] = c;
+    }
+    for (size_t i = n; i-- > 0;) {
+        next[i] = head[cl[i]];
+        if (head[cl[i]] == UINT32_MAX)
+            tail[cl[i]] = (uint32_t)i;
+        head[cl[i]] = (uint32_t)i;
+        size[cl[i]]++;
+    }
+    cluster_pair *cp = mdm_xmalloc(ne * sizeof *cp);
+    size_t ncp = 0;
+    for (size_t i = 0; i < ne; i++) {
+        uint32_t x = cl[e[i].a], y = cl[e[i].b];
+        if (x != y)
+            cp[ncp++] = (cluster_pair){x < y ? x : y, x < y ? y : x, e[i].weight};
+    }
+    qsort(cp, ncp, sizeof *cp, cmp_cluster_pair);
+    weights w;
+    weights_init(&w, m);
+    size_t merges = 0;
+    int8_t lv[MDM_MAX_COMPARISONS], best[MDM_MAX_COMPARISONS];
+    float freq[MDM_MAX_COMPARISONS];
+    for (size_t i = 0; i < ncp; i++) {
+        uint32_t x = root_of(par, cp[i].x), y = root_of(par, cp[i].y);
+        if (x == y || (long)size[x] + (long)size[y] > m->max_cluster_size ||
+            (size_t)size[x] * size[y] > ENTITY_MAX_CROSS)
+            continue;
+        for (int k = 0; k < m->ncmp; k++) {
+            best[k] = -1;
+            freq[k] = -1;
+        }
+        bool ok = true;
+        double best_pair = -INFINITY;
+        for (uint32_t a = head[x]; ok && a != UINT32_MAX; a = next[a])
+            for (uint32_t b = head[y]; ok && b != UINT32_MAX; b = next[b]) {
+                const mdm_feat *fa = &ld->feats[a], *fb = &ld->feats[b];
+                if (fa->source == fb->source && (ld->dedup_mask >> fa->source & 1u)) {
+                    ok = false;
+                    break;
+                }
+                for (int s = 0; s < m->nstrong; s++) {
+                    const char *p = fa->v[m->strong_ids[s]], *q = fb->v[m->strong_ids[s]];
+                    if (p && q && strcmp(p, q) != 0)
+                        ok = false;
+                }
+                mdm_model_levels(m, fa, fb, lv);
+                bool apart = mdm_model_names_apart(m, fa, fb, lv);
+                uint8_t g = guard_of(m, fa, fb, lv);
+                if (!ok || apart || mdm_model_vetoed(m, lv) || (g && g != MDM_GUARD_HOUSEHOLD)) {
+                    ok = false;
+                    break;
+                }
+                const float *fr = ld->freq + (size_t)a * (size_t)m->ncmp;
+                double wk[MDM_MAX_COMPARISONS];
+                weights_of(m, &w, lv, fr, wk);
+                double pw = m->ngroups ? mdm_model_combine(m, wk, false, NULL) : w.prior;
+                if (!m->ngroups)
+                    for (int k = 0; k < m->ncmp; k++)
+                        pw += wk[k];
+                if (pw - w.prior < m->min_pair_evidence ||
+                    mdm_model_person_conflict(m, wk, false)) {
+                    ok = false;
+                    break;
+                }
+                if (pw > best_pair)
+                    best_pair = pw;
+                for (int k = 0; k < m->ncmp; k++) {
+                    if (lv[k] < 0 || (best[k] >= 0 && lv[k] > best[k]))
+                        continue;
+                    if (best[k] < 0 || lv[k] < best[k] || fr[k] > freq[k]) {
+                        best[k] = lv[k];
+                        freq[k] = fr[k];
+                    }
+                }
+            }
+        if (!ok)
+            continue;
+        double ew = weight_of(m, &w, best, false, freq) - log2((double)size[x] * size[y]);
+        if (ew <= best_pair || mdm_model_probability(ew) < m->link_threshold)
+            continue;
+        par[y] = x;
+        size[x] += size[y];
+        next[tail[x]] = head[y];
+        tail[x] = tail[y];
+        head[y] = tail[y] = UINT32_MAX;
+        merges++;
+    }
+    for (size_t i = 0; i < n; i++)
+        cl[i] = root_of(par, cl[i]);
+    free(cp);
+    free(head);
+    free(tail);
+    free(next);
+    free(par);
+    free(size);
+    return merges;
+}
+
+/* Dense cluster numbers in order of first record (as mdm_cluster_run numbers them). */
+static void renumber(uint32_t *cl, size_t n)
+{
+    uint32_t *num = mdm_xmalloc((n ? n : 1) * sizeof *num);
+    for (size_t i = 0; i < n; i++)
+        num[i] = UINT32_MAX;
+    uint32_t next = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (num[cl[i]] == UINT32_MAX)
+            num[cl[i]] = next++;
+        cl[i] = num[cl[i]];
+    }
+    free(num);
+}
+
+/* The guarded clustering, then the entity-level merges (model.h, entity_merge), after
+ * which the cluster counts are taken again. edges: the scored pairs; cl_edges: the
+ * clustering's copy (sorted by it), with the group edges of mdm_link_feats. */
+static void cluster_collective(linkdata *ld, const mdm_edge *edges, size_t ne, mdm_edge *cl_edges,
+                               size_t cne, double link, uint32_t *cl, uint8_t *refused,
+                               mdm_link_stats *st)
+{
+    const mdm_model *m = ld->m;
+    cluster_edges(ld, cl_edges, cne, link, cl, refused, &st->cluster);
+    if (!m->entity_merge)
+        return;
+    st->entity_merges = merge_entities(ld, edges, ne, cl);
+    if (!st->entity_merges)
+        return;
+    renumber(cl, ld->n);
+    size_t *count = mdm_xcalloc(ld->n ? ld->n : 1, sizeof *count);
+    st->cluster.clusters = st->cluster.largest = st->cluster.singletons = 0;
+    for (size_t i = 0; i < ld->n; i++)
+        if (++count[cl[i]] > st->cluster.largest)
+            st->cluster.largest = count[cl[i]];
+    for (size_t c = 0; c < ld->n && count[c]; c++) {
+        st->cluster.clusters++;
+        st->cluster.singletons += count[c] == 1;
+    }
+    free(count);
 }
 
 /* Distinct pairs of clusters joined by an edge (at or above review) across them. */
@@ -1211,7 +1431,7 @@ mdm_status mdm_link_run(mdm_model *m, const mdm_link_opts *o, mdm_link_stats *st
     cl = mdm_xmalloc((ld.n ? ld.n : 1) * sizeof *cl);
     if (o->misses_out)
         refused = mdm_xmalloc(ne ? ne : 1);
-    cluster_edges(&ld, all, ne, m->link_threshold, cl, refused, &st->cluster);
+    cluster_collective(&ld, all, ne, all, ne, m->link_threshold, cl, refused, st);
     st->review_items = count_review_items(all, ne, cl);
     st->t_cluster = now_s() - t4;
     st->c_cluster = cpu_s() - c4;
@@ -1371,7 +1591,7 @@ mdm_status mdm_link_feats(const mdm_model *m, mdm_feat *feats, size_t n, const u
         }
         free(last);
     }
-    cluster_edges(&ld, cl_edges, cne, link, cluster_of, NULL, &st->cluster);
+    cluster_collective(&ld, all, ne, cl_edges, cne, link, cluster_of, NULL, st);
     free(cl_edges);
     st->t_cluster = now_s() - t3;
     st->t_total = now_s() - t0;

@@ -58,6 +58,7 @@ typedef struct mdm_link_stats {
                             review that clustering left apart: what a steward would be
                             asked (mdm_link_run only) */
     mdm_cluster_stats cluster;
+    size_t entity_merges; /* clusters merged on entity-level evidence (model.h, entity_merge) */
     int em_iterations;
     double lambda;
     double household_share; /* h of the learnt group margin (model.h), 0 when not learnt */

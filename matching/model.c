@@ -772,6 +772,8 @@ mdm_model *mdm_model_from_json(json_t *doc, mdm_err *err)
     m->group_margin_auto = true;
     m->shared_min_people = 4;
     m->hard_negatives = true;
+    m->entity_merge = true;
+    m->min_person_probability = 0.01;
     m->u_samples = 1000000;
     m->seed = 42;
     m->em_iterations = 100;
@@ -868,6 +870,8 @@ mdm_model *mdm_model_from_json(json_t *doc, mdm_err *err)
                                               "min_pair_evidence",
                                               "group_margin_auto",
                                               "hard_negatives",
+                                              "entity_merge",
+                                              "min_person_probability",
                                               NULL};
         if (!json_is_object(cl) || !check_keys(cl, "clustering", cl_keys, err))
             goto out_fail;
@@ -878,6 +882,9 @@ mdm_model *mdm_model_from_json(json_t *doc, mdm_err *err)
             !get_num(cl, "shared_min_people", &smp, 2, 1e6, "clustering", err) ||
             !get_bool(cl, "one_to_one", &m->one_to_one, "clustering", err) ||
             !get_bool(cl, "hard_negatives", &m->hard_negatives, "clustering", err) ||
+            !get_bool(cl, "entity_merge", &m->entity_merge, "clustering", err) ||
+            !get_num(cl, "min_person_probability", &m->min_person_probability, 0, 0.5, "clustering",
+                     err) ||
             !parse_margin(cl, m, err) ||
             !get_num(cl, "min_pair_evidence", &m->min_pair_evidence, -1000, 1000, "clustering",
                      err))
@@ -1077,6 +1084,10 @@ json_t *mdm_model_json(const mdm_model *m)
                         json_boolean(m->group_margin_auto));
     json_object_set_new(json_object_get(doc, "clustering"), "hard_negatives",
                         json_boolean(m->hard_negatives));
+    json_object_set_new(json_object_get(doc, "clustering"), "entity_merge",
+                        json_boolean(m->entity_merge));
+    json_object_set_new(json_object_get(doc, "clustering"), "min_person_probability",
+                        json_real(m->min_person_probability));
     json_object_set_new(doc, "training",
                         json_pack("{s:I,s:I,s:i,s:f}", "u_samples", (json_int_t)m->u_samples,
                                   "seed", (json_int_t)m->seed, "em_iterations", m->em_iterations,
@@ -1858,6 +1869,21 @@ double mdm_model_combine(const mdm_model *m, const double *wk, bool names_apart,
     return combine(m, wk, names_apart, group_adjust, NULL);
 }
 
+bool mdm_model_person_conflict(const mdm_model *m, const double *wk, bool names_apart)
+{
+    if (!m->ngroups || m->min_person_probability <= 0)
+        return false;
+    double pe = 0;
+    bool any = false;
+    for (int k = 0; k < m->ncmp; k++)
+        if (mdm_group_of(&m->grp, k, names_apart) < 0 && wk[k] != 0) {
+            pe += wk[k];
+            any = true;
+        }
+    double p = m->min_person_probability;
+    return any && m->group_margin + pe < log2(p / (1 - p));
+}
+
 double mdm_model_score(const mdm_model *m, const mdm_feat *a, const mdm_feat *b,
                        const mdm_value_stats *stats, mdm_explain *ex)
 {
@@ -1904,6 +1930,7 @@ double mdm_model_score(const mdm_model *m, const mdm_feat *a, const mdm_feat *b,
         ex->weight = w;
         ex->vetoed = mdm_model_vetoed(m, lv);
         ex->guard = mdm_model_guard(m, a, b, lv);
+        ex->person_conflict = mdm_model_person_conflict(m, wks, apart);
         ex->probability = ex->vetoed ? 0 : mdm_model_probability(w);
     }
     return w;

@@ -274,6 +274,19 @@ typedef struct mdm_model {
     int nconflict;
     bool one_to_one;     /* every source deduplicated: at most one record each */
     bool hard_negatives; /* the pair guards (mdm_model_guard); default true */
+    /* Entity-level merges after the clustering (matching/link.c merge_entities;
+     * docs/MATCHING.md, "Collective evidence"), default true: two clusters left apart
+     * merge when the best level of each comparison over their cross pairs, less
+     * log2(cross pairs) bits, reaches link and weighs more than any single cross pair,
+     * and no cross pair is one a guard forbids. */
+    bool entity_merge;
+    /* Two people of one household. Surname, address and phone say "one household", not
+     * "one person"; what tells the members apart is the rest (first name, birth date,
+     * e-mail, gender, identifiers). A pair whose evidence outside the evidence groups
+     * leaves it, at the household's odds (2^group_margin), less than this probability of
+     * being one person cannot share a cluster (as a vetoed pair; mdm_model_person_conflict).
+     * Default 0.01; 0 turns it off. */
+    double min_person_probability;
     /* training: EM estimates m on the candidate pairs of these rules (training.blocking),
      * or of the blocking rules when there are none. A fixed training set lets blocking
      * rules be added for recall without moving the estimates: pairs found only by a recall
@@ -340,6 +353,13 @@ double mdm_model_level_weight(const mdm_model *m, int k, int l);
  * *group_adjust (may be NULL) receives the (non-positive) change made by the caps. */
 double mdm_model_combine(const mdm_model *m, const double *wk, bool names_apart,
                          double *group_adjust);
+
+/* True when a pair's person evidence (the per-comparison weights wk outside every evidence
+ * group, as mdm_groups places them for names_apart) leaves it, at the household odds
+ * 2^group_margin, under min_person_probability of being one person: two members of one
+ * household, whatever their shared surname, address and phone add. False without groups
+ * or when no comparison outside them has a weight. */
+bool mdm_model_person_conflict(const mdm_model *m, const double *wk, bool names_apart);
 
 /* The first names of a and b cannot be one person's, so what they share is a
  * household's: the first-name comparison (levels) says "different" (an initial then has
@@ -411,6 +431,8 @@ typedef struct mdm_explain {
     double probability;
     bool vetoed;          /* a configured conflict (e.g. first name and birth date differ) */
     mdm_pair_guard guard; /* a hard negative: never an automatic link */
+    bool person_conflict; /* two people of one household (mdm_model_person_conflict): the
+                           * two records never share a golden record or cluster */
     int n;
     mdm_explain_item items[MDM_MAX_COMPARISONS];
 } mdm_explain;

@@ -349,6 +349,73 @@ static void test_default_groups(void)
     mdm_model_free(m);
 }
 
+/* Two people of one household: the evidence outside the household group decides whether
+ * two records can be one person (clustering.min_person_probability, at the household odds
+ * 2^group_margin), whatever the group adds; the setting round-trips through JSON. */
+static void test_person_conflict(void)
+{
+    mdm_err err = {0};
+    mdm_model *m = load_cfg(cfg_text, &err);
+    if (!m) {
+        CHECK(0);
+        return;
+    }
+    CHECK_NEAR(m->min_person_probability, 0.01, 1e-12); /* the default */
+    m->prior = 1e-5;
+    m->group_margin = 0;
+    /* first_name, last_name (no group here), dob, email, phone and zip (household) */
+    double far_dob_mail[MDM_MAX_COMPARISONS] = {3.4, 0, -10, -3.2, 20, 15};
+    CHECK(mdm_model_person_conflict(m, far_dob_mail, false));
+    /* with the household fields the pair has evidence for a match all the same: the
+     * conflict is what keeps the two apart */
+    CHECK(mdm_model_combine(m, far_dob_mail, false, NULL) - mdm_model_prior_weight(m) > 0);
+    double far_dob[MDM_MAX_COMPARISONS] = {3.4, 0, -9.9, 0, 20, 15}; /* 1.1% one person */
+    CHECK(!mdm_model_person_conflict(m, far_dob, false));
+    double dob_only[MDM_MAX_COMPARISONS] = {0, 0, -10, 0, 20, 15};
+    CHECK(mdm_model_person_conflict(m, dob_only, false));
+    /* surname outside the group counts as person evidence */
+    double surname[MDM_MAX_COMPARISONS] = {0, 8, -10, 0, 20, 15};
+    CHECK(!mdm_model_person_conflict(m, surname, false));
+    /* names apart: the e-mail is the household's (mdm_groups), not person evidence */
+    double apart[MDM_MAX_COMPARISONS] = {-5.7, 0, 0, -3.2, 20, 15};
+    CHECK(!mdm_model_person_conflict(m, apart, true));
+    CHECK(mdm_model_person_conflict(m, apart, false));
+    /* nothing outside the group: no evidence either way */
+    double none[MDM_MAX_COMPARISONS] = {0, 0, 0, 0, -20, -15};
+    CHECK(!mdm_model_person_conflict(m, none, false));
+    /* a household margin learnt from data without households lets more through */
+    m->group_margin = 4;
+    CHECK(!mdm_model_person_conflict(m, far_dob_mail, false));
+    m->group_margin = 0;
+    m->min_person_probability = 0;
+    CHECK(!mdm_model_person_conflict(m, dob_only, false));
+    mdm_model_free(m);
+
+    const char *off = "{\"comparisons\":[{\"name\":\"first_name\",\"field\":\"first_name\","
+                      "\"type\":\"name\"}],\"blocking\":{\"rules\":[\"first_name\"]},"
+                      "\"clustering\":{\"min_person_probability\":0.05,"
+                      "\"entity_merge\":false}}";
+    m = load_cfg(off, &err);
+    CHECK(m != NULL);
+    if (!m) {
+        fprintf(stderr, "%s\n", err.msg);
+        return;
+    }
+    CHECK_NEAR(m->min_person_probability, 0.05, 1e-12);
+    CHECK(!m->entity_merge);
+    json_t *j = mdm_model_json(m);
+    json_t *cl = json_object_get(j, "clustering");
+    CHECK_NEAR(json_real_value(json_object_get(cl, "min_person_probability")), 0.05, 1e-12);
+    CHECK(json_is_false(json_object_get(cl, "entity_merge")));
+    json_decref(j);
+    mdm_model_free(m);
+    const char *bad = "{\"comparisons\":[{\"name\":\"first_name\",\"field\":\"first_name\","
+                      "\"type\":\"name\"}],\"blocking\":{\"rules\":[\"first_name\"]},"
+                      "\"clustering\":{\"min_person_probability\":0.7}}";
+    CHECK(load_cfg(bad, &err) == NULL);
+    CHECK_INT(err.code, MDM_EINVAL);
+}
+
 /* A contact point shared by people whose first names cannot be one person's (a family
  * e-mail, a home phone) is household evidence: it joins the capped household group
  * instead of counting as person evidence. Records from the real normalizer. */
@@ -612,6 +679,7 @@ int main(void)
     RUN(test_attribute_comparison);
     RUN(test_tf_and_explain);
     RUN(test_default_groups);
+    RUN(test_person_conflict);
     RUN(test_contact_points);
     RUN(test_custom_levels);
     RUN(test_json_roundtrip);
