@@ -16,6 +16,7 @@
 
 #include "common/err.h"
 #include "mdm/db.h"
+#include "mdm/trace.h"
 
 #include <jansson.h>
 #include <stdint.h>
@@ -33,7 +34,7 @@ mdm_status mdm_outbox_emit(mdm_db *db, const char *type, int64_t entity_id, int 
  * run, then mdm_outbox_call_free releases it. MDM_EINTERNAL for an unknown type. */
 typedef struct mdm_outbox_call {
     char id[24], ver[16];
-    char trace[56]; /* the current span's traceparent (MDM_TRACEPARENT_LEN + 1) */
+    char trace[MDM_TRACEPARENT_LEN + 1]; /* the current span's traceparent */
     char *body;
     const char *params[5];
 } mdm_outbox_call;

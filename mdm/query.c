@@ -413,60 +413,81 @@ out_free:
  * matches a record's last name (4), first name (3), nickname class (2), middle name (1)
  * or, from three letters, the start of a longer first or last name (1); an entity ranks by
  * the tokens it matches, then initials, key probes and those weights.
- * Each kind of name match is its own branch of a UNION ALL, so that every probe is an
- * index lookup per token (the GIN index of migration 015, the prefix indexes of migration
- * 020); written as one OR, PostgreSQL scanned every source record (2.7 s for "Gary
- * Yarford" among 263,000 records). The prefix branches take only longer names ("mary" ->
- * "maryann"; the exact branches have the equal ones, fetched once). A record's entity is a
- * scalar subquery (one probe of membership_one_active per record found): as a join, the
- * generic plan's guesses made PostgreSQL hash all of membership. Only the page's rows
- * read their golden record. */
+ * The statement runs under a generic plan, so its shape must leave PostgreSQL no choice
+ * but index lookups whatever it guesses about the parameters:
+ * - every probe is a LATERAL subquery of its token or document, each kind of name match
+ *   its own UNION ALL branch (the GIN index of migration 015, the prefix indexes of
+ *   migration 020): written as joins, the prefix branches scanned every source record as
+ *   the outer side even for a phone search with no token (0.9 s of 1.1 s at 154,000
+ *   records), and one OR of the name probes scanned them for every name;
+ * - a record's entity is a scalar subquery (one probe of membership_one_active, then the
+ *   entity's primary key for its status): as joins, the planner hashed all of membership
+ *   or every entity;
+ * - only the page's rows read their golden record, each by its primary key. */
+/* The active golden record holding source record X (NULL when none). */
+#define ENTITY_OF(x)                                                                               \
+    "(SELECT m.entity_id FROM membership m JOIN entity e ON e.id = m.entity_id"                    \
+    " AND e.status = 'active' WHERE m.record_id = " x " AND m.active)"
 static const mdm_db_stmt stmt_find = {
     "golden_find",
     "WITH tok AS (SELECT t, c, i FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS x(t, c, "
     "i)),"
-    " name_recs AS ("
-    "   SELECT tok.i, s.id, 4 AS s FROM tok JOIN source_record s"
-    "     ON s.normalized->'keys' @> jsonb_build_object('last', tok.t)"
-    "   UNION ALL SELECT tok.i, s.id, 3 FROM tok JOIN source_record s"
-    "     ON s.normalized->'keys' @> jsonb_build_object('first', tok.t)"
-    "   UNION ALL SELECT tok.i, s.id, 2 FROM tok JOIN source_record s"
-    "     ON s.normalized->'keys' @> jsonb_build_object('first_canon', tok.c)"
-    "   UNION ALL SELECT tok.i, s.id, 1 FROM tok JOIN source_record s"
-    "     ON s.normalized->'keys' @> jsonb_build_object('middle', tok.t)"
-    "   UNION ALL SELECT tok.i, s.id, 1 FROM tok JOIN source_record s"
-    "     ON length(tok.t) >= 3 AND (s.normalized->'keys'->>'last') ~>~ tok.t"
-    "        AND (s.normalized->'keys'->>'last') ~<~ (tok.t || chr(1114111))"
-    "   UNION ALL SELECT tok.i, s.id, 1 FROM tok JOIN source_record s"
-    "     ON length(tok.t) >= 3 AND (s.normalized->'keys'->>'first') ~>~ tok.t"
-    "        AND (s.normalized->'keys'->>'first') ~<~ (tok.t || chr(1114111))),"
-    " name_ents AS (SELECT (SELECT m.entity_id FROM membership m WHERE m.record_id = r.id"
-    "   AND m.active) AS entity_id, r.i, r.s FROM name_recs r),"
-    " name_hits AS (SELECT entity_id, i, max(s) AS s FROM name_ents WHERE entity_id IS NOT NULL"
-    "   GROUP BY entity_id, i),"
-    " names AS (SELECT entity_id, count(*) AS n, sum(s) AS s FROM name_hits GROUP BY entity_id"
-    "   HAVING count(*) >= $5),"
-    " key_recs AS (SELECT d.i, (SELECT m.entity_id FROM membership m WHERE m.record_id = s.id"
-    "   AND m.active) AS entity_id FROM unnest($4::jsonb[]) WITH ORDINALITY AS d(doc, i)"
-    "   JOIN source_record s ON s.normalized->'keys' @> d.doc),"
-    " key_hits AS (SELECT entity_id, count(DISTINCT i) AS n FROM key_recs"
-    "   WHERE entity_id IS NOT NULL GROUP BY entity_id),"
-    " hits AS (SELECT coalesce(n.entity_id, k.entity_id) AS entity_id, coalesce(n.n, 0) AS nn,"
-    "   coalesce(n.s, 0) AS ns, coalesce(k.n, 0) AS nk"
-    "   FROM names n FULL JOIN key_hits k ON k.entity_id = n.entity_id"
-    "   WHERE cardinality($1::text[]) = 0 OR n.entity_id IS NOT NULL),"
-    " ranked AS (SELECT h.*, CASE WHEN cardinality($3::text[]) = 0 THEN 0 ELSE"
-    "   (SELECT count(*) FROM unnest($3::text[]) ini WHERE EXISTS ("
-    "     SELECT 1 FROM membership m JOIN source_record s ON s.id = m.record_id"
-    "     WHERE m.entity_id = h.entity_id AND m.active"
-    "       AND left(s.normalized->'keys'->>'first', 1) = ini)) END AS ni FROM hits h),"
-    " page AS (SELECT r.entity_id, r.nn + r.nk AS matched, r.ni, r.ns, count(*) OVER () AS total"
-    "   FROM ranked r JOIN entity e ON e.id = r.entity_id AND e.status = 'active'"
-    "   ORDER BY r.nk + r.nn DESC, r.ni DESC, r.ns DESC, r.entity_id OFFSET $6 LIMIT $7)"
-    " SELECT e.id, e.version, e.golden, p.matched, p.total FROM page p"
-    " JOIN entity e ON e.id = p.entity_id"
-    " ORDER BY p.matched DESC, p.ni DESC, p.ns DESC, p.entity_id",
+    " name_recs AS (SELECT tok.i, r.id, r.s FROM tok CROSS JOIN LATERAL ("
+    "   SELECT s.id, 4 AS s FROM source_record s"
+    "     WHERE s.normalized->'keys' @> jsonb_build_object('last', tok.t)"
+    "   UNION ALL SELECT s.id, 3 FROM source_record s"
+    "     WHERE s.normalized->'keys' @> jsonb_build_object('first', tok.t)"
+    "   UNION ALL SELECT s.id, 2 FROM source_record s"
+    "     WHERE s.normalized->'keys' @> jsonb_build_object('first_canon', tok.c)"
+    "   UNION ALL SELECT s.id, 1 FROM source_record s"
+    "     WHERE s.normalized->'keys' @> jsonb_build_object('middle', tok.t)"
+    "   UNION ALL SELECT s.id, 1 FROM source_record s"
+    "     WHERE length(tok.t) >= 3 AND (s.normalized->'keys'->>'last') ~>~ tok.t"
+    "       AND (s.normalized->'keys'->>'last') ~<~ (tok.t || chr(1114111))"
+    "   UNION ALL SELECT s.id, 1 FROM source_record s"
+    "     WHERE length(tok.t) >= 3 AND (s.normalized->'keys'->>'first') ~>~ tok.t"
+    "       AND (s.normalized->'keys'->>'first') ~<~ (tok.t || chr(1114111))) r),"
+    " name_ents AS (SELECT " ENTITY_OF(
+        "r.id") " AS entity_id, r.i, r.s FROM name_recs r),"
+                " name_hits AS (SELECT entity_id, i, max(s) AS s FROM name_ents WHERE entity_id IS "
+                "NOT NULL"
+                "   GROUP BY entity_id, i),"
+                " names AS (SELECT entity_id, count(*) AS n, sum(s) AS s FROM name_hits GROUP BY "
+                "entity_id"
+                "   HAVING count(*) >= $5),"
+                " key_recs AS (SELECT d.i, " ENTITY_OF(
+                    "s.id") " AS entity_id"
+                            "   FROM unnest($4::jsonb[]) WITH ORDINALITY AS d(doc, i) CROSS JOIN "
+                            "LATERAL ("
+                            "     SELECT s.id FROM source_record s WHERE s.normalized->'keys' @> "
+                            "d.doc OFFSET 0) s),"
+                            " key_hits AS (SELECT entity_id, count(DISTINCT i) AS n FROM key_recs"
+                            "   WHERE entity_id IS NOT NULL GROUP BY entity_id),"
+                            " hits AS (SELECT coalesce(n.entity_id, k.entity_id) AS entity_id, "
+                            "coalesce(n.n, 0) AS nn,"
+                            "   coalesce(n.s, 0) AS ns, coalesce(k.n, 0) AS nk"
+                            "   FROM names n FULL JOIN key_hits k ON k.entity_id = n.entity_id"
+                            "   WHERE cardinality($1::text[]) = 0 OR n.entity_id IS NOT NULL),"
+                            " ranked AS (SELECT h.*, CASE WHEN cardinality($3::text[]) = 0 THEN 0 "
+                            "ELSE"
+                            "   (SELECT count(*) FROM unnest($3::text[]) ini WHERE EXISTS ("
+                            "     SELECT 1 FROM membership m JOIN source_record s ON s.id = "
+                            "m.record_id"
+                            "     WHERE m.entity_id = h.entity_id AND m.active"
+                            "       AND left(s.normalized->'keys'->>'first', 1) = ini)) END AS ni "
+                            "FROM hits h),"
+                            " page AS (SELECT r.entity_id, r.nn + r.nk AS matched, r.ni, r.ns, "
+                            "count(*) OVER () AS total"
+                            "   FROM ranked r"
+                            "   ORDER BY r.nk + r.nn DESC, r.ni DESC, r.ns DESC, r.entity_id "
+                            "OFFSET $6 LIMIT $7)"
+                            " SELECT e.id, e.version, e.golden, p.matched, p.total FROM page p "
+                            "CROSS JOIN LATERAL ("
+                            "   SELECT e.id, e.version, e.golden FROM entity e WHERE e.id = "
+                            "p.entity_id OFFSET 0) e"
+                            " ORDER BY p.matched DESC, p.ni DESC, p.ns DESC, p.entity_id",
     7};
+#undef ENTITY_OF
 
 /* One search in its own transaction with JIT compilation off: the generic plan's cost
  * estimate (every probe guessed at 1% of the records) is far above jit_above_cost, and

@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 /* The entity that lives on for id, with its status. */
 static const mdm_db_stmt stmt_live = {

@@ -521,13 +521,13 @@ static void test_retry_500(void)
         snprintf(want, sizeof want, "%zu", i + 1);
         CHECK_STR(json_string_value(json_object_get(q, "attempt")), want);
     }
-    /* delays: [50,100], [100,200], [200,400] ms plus polling */
+    /* delays: [50,100], [100,200], [200,400] ms plus polling. Only the lower bounds are
+     * checked: a retry never comes before its backoff, but a loaded machine can stretch
+     * any gap, so comparing gaps with each other failed now and then. */
     long long g1 = t[1] - t[0], g2 = t[2] - t[1], g3 = t[3] - t[2];
     CHECK(g1 >= 45);
     CHECK(g2 >= 95);
     CHECK(g3 >= 195);
-    CHECK(g3 > g1);
-    CHECK(g3 + g2 > 2 * g1);
     CHECK_STR(delivery_field(db, sub, s, "attempts"), "4");
     CHECK_STR(delivery_field(db, sub, s, "state"), "acknowledged");
     json_decref(reqs);
