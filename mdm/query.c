@@ -421,13 +421,15 @@ out_free:
  *   the outer side even for a phone search with no token (0.9 s of 1.1 s at 154,000
  *   records), and one OR of the name probes scanned them for every name;
  * - a record's entity is a scalar subquery (one probe of membership_one_active, then the
- *   entity's primary key for its status): as joins, the planner hashed all of membership
- *   or every entity;
+ *   entity's primary key for its status), computed once per record in a MATERIALIZED CTE:
+ *   as joins, the planner hashed all of membership or every entity, and inlined, the
+ *   subquery ran three times per record (as a filter, a group key and a join key);
  * - only the page's rows read their golden record, each by its primary key. */
 /* The active golden record holding source record X (NULL when none). */
 #define ENTITY_OF(x)                                                                               \
     "(SELECT m.entity_id FROM membership m JOIN entity e ON e.id = m.entity_id"                    \
     " AND e.status = 'active' WHERE m.record_id = " x " AND m.active)"
+/* clang-format off */
 static const mdm_db_stmt stmt_find = {
     "golden_find",
     "WITH tok AS (SELECT t, c, i FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS x(t, c, "
@@ -447,46 +449,34 @@ static const mdm_db_stmt stmt_find = {
     "   UNION ALL SELECT s.id, 1 FROM source_record s"
     "     WHERE length(tok.t) >= 3 AND (s.normalized->'keys'->>'first') ~>~ tok.t"
     "       AND (s.normalized->'keys'->>'first') ~<~ (tok.t || chr(1114111))) r),"
-    " name_ents AS (SELECT " ENTITY_OF(
-        "r.id") " AS entity_id, r.i, r.s FROM name_recs r),"
-                " name_hits AS (SELECT entity_id, i, max(s) AS s FROM name_ents WHERE entity_id IS "
-                "NOT NULL"
-                "   GROUP BY entity_id, i),"
-                " names AS (SELECT entity_id, count(*) AS n, sum(s) AS s FROM name_hits GROUP BY "
-                "entity_id"
-                "   HAVING count(*) >= $5),"
-                " key_recs AS (SELECT d.i, " ENTITY_OF(
-                    "s.id") " AS entity_id"
-                            "   FROM unnest($4::jsonb[]) WITH ORDINALITY AS d(doc, i) CROSS JOIN "
-                            "LATERAL ("
-                            "     SELECT s.id FROM source_record s WHERE s.normalized->'keys' @> "
-                            "d.doc OFFSET 0) s),"
-                            " key_hits AS (SELECT entity_id, count(DISTINCT i) AS n FROM key_recs"
-                            "   WHERE entity_id IS NOT NULL GROUP BY entity_id),"
-                            " hits AS (SELECT coalesce(n.entity_id, k.entity_id) AS entity_id, "
-                            "coalesce(n.n, 0) AS nn,"
-                            "   coalesce(n.s, 0) AS ns, coalesce(k.n, 0) AS nk"
-                            "   FROM names n FULL JOIN key_hits k ON k.entity_id = n.entity_id"
-                            "   WHERE cardinality($1::text[]) = 0 OR n.entity_id IS NOT NULL),"
-                            " ranked AS (SELECT h.*, CASE WHEN cardinality($3::text[]) = 0 THEN 0 "
-                            "ELSE"
-                            "   (SELECT count(*) FROM unnest($3::text[]) ini WHERE EXISTS ("
-                            "     SELECT 1 FROM membership m JOIN source_record s ON s.id = "
-                            "m.record_id"
-                            "     WHERE m.entity_id = h.entity_id AND m.active"
-                            "       AND left(s.normalized->'keys'->>'first', 1) = ini)) END AS ni "
-                            "FROM hits h),"
-                            " page AS (SELECT r.entity_id, r.nn + r.nk AS matched, r.ni, r.ns, "
-                            "count(*) OVER () AS total"
-                            "   FROM ranked r"
-                            "   ORDER BY r.nk + r.nn DESC, r.ni DESC, r.ns DESC, r.entity_id "
-                            "OFFSET $6 LIMIT $7)"
-                            " SELECT e.id, e.version, e.golden, p.matched, p.total FROM page p "
-                            "CROSS JOIN LATERAL ("
-                            "   SELECT e.id, e.version, e.golden FROM entity e WHERE e.id = "
-                            "p.entity_id OFFSET 0) e"
-                            " ORDER BY p.matched DESC, p.ni DESC, p.ns DESC, p.entity_id",
+    " name_ents AS MATERIALIZED (SELECT " ENTITY_OF("r.id") " AS entity_id, r.i, r.s"
+    "   FROM name_recs r),"
+    " name_hits AS (SELECT entity_id, i, max(s) AS s FROM name_ents WHERE entity_id IS NOT NULL"
+    "   GROUP BY entity_id, i),"
+    " names AS (SELECT entity_id, count(*) AS n, sum(s) AS s FROM name_hits GROUP BY entity_id"
+    "   HAVING count(*) >= $5),"
+    " key_recs AS MATERIALIZED (SELECT d.i, " ENTITY_OF("s.id") " AS entity_id"
+    "   FROM unnest($4::jsonb[]) WITH ORDINALITY AS d(doc, i) CROSS JOIN LATERAL ("
+    "     SELECT s.id FROM source_record s WHERE s.normalized->'keys' @> d.doc OFFSET 0) s),"
+    " key_hits AS (SELECT entity_id, count(DISTINCT i) AS n FROM key_recs"
+    "   WHERE entity_id IS NOT NULL GROUP BY entity_id),"
+    " hits AS (SELECT coalesce(n.entity_id, k.entity_id) AS entity_id, coalesce(n.n, 0) AS nn,"
+    "   coalesce(n.s, 0) AS ns, coalesce(k.n, 0) AS nk"
+    "   FROM names n FULL JOIN key_hits k ON k.entity_id = n.entity_id"
+    "   WHERE cardinality($1::text[]) = 0 OR n.entity_id IS NOT NULL),"
+    " ranked AS (SELECT h.*, CASE WHEN cardinality($3::text[]) = 0 THEN 0 ELSE"
+    "   (SELECT count(*) FROM unnest($3::text[]) ini WHERE EXISTS ("
+    "     SELECT 1 FROM membership m JOIN source_record s ON s.id = m.record_id"
+    "     WHERE m.entity_id = h.entity_id AND m.active"
+    "       AND left(s.normalized->'keys'->>'first', 1) = ini)) END AS ni FROM hits h),"
+    " page AS (SELECT r.entity_id, r.nn + r.nk AS matched, r.ni, r.ns, count(*) OVER () AS total"
+    "   FROM ranked r"
+    "   ORDER BY r.nk + r.nn DESC, r.ni DESC, r.ns DESC, r.entity_id OFFSET $6 LIMIT $7)"
+    " SELECT e.id, e.version, e.golden, p.matched, p.total FROM page p CROSS JOIN LATERAL ("
+    "   SELECT e.id, e.version, e.golden FROM entity e WHERE e.id = p.entity_id OFFSET 0) e"
+    " ORDER BY p.matched DESC, p.ni DESC, p.ns DESC, p.entity_id",
     7};
+/* clang-format on */
 #undef ENTITY_OF
 
 /* One search in its own transaction with JIT compilation off: the generic plan's cost
