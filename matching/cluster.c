@@ -18,6 +18,44 @@ static int cmp_edge(const void *x, const void *y)
     return a->b < b->b ? -1 : a->b > b->b;
 }
 
+/* the tie keys of the run that sorts (qsort has no context argument) */
+static _Thread_local const uint64_t *sort_keys;
+
+static int cmp_edge_keyed(const void *x, const void *y)
+{
+    const mdm_edge *a = x, *b = y;
+    if (a->weight != b->weight)
+        return a->weight > b->weight ? -1 : 1;
+    uint64_t ka = sort_keys[a->a], kb = sort_keys[b->a];
+    if (ka != kb)
+        return ka < kb ? -1 : 1;
+    ka = sort_keys[a->b], kb = sort_keys[b->b];
+    if (ka != kb)
+        return ka < kb ? -1 : 1;
+    return cmp_edge(x, y);
+}
+
+/* Sorts edges by decreasing weight, ties by the records' tie keys (each edge oriented so
+ * that a holds the smaller key), else by index. */
+static void sort_edges(mdm_edge *edges, size_t nedges, const uint64_t *tiekey)
+{
+    if (!tiekey) {
+        qsort(edges, nedges, sizeof *edges, cmp_edge);
+        return;
+    }
+    for (size_t e = 0; e < nedges; e++) {
+        mdm_edge *ed = &edges[e];
+        if (tiekey[ed->b] < tiekey[ed->a]) {
+            uint32_t t = ed->a;
+            ed->a = ed->b;
+            ed->b = t;
+        }
+    }
+    sort_keys = tiekey;
+    qsort(edges, nedges, sizeof *edges, cmp_edge_keyed);
+    sort_keys = NULL;
+}
+
 typedef struct uf {
     uint32_t *parent, *size, *next; /* next: circular member list */
     uint32_t *mask;                 /* sources present */
@@ -93,7 +131,7 @@ void mdm_cluster_run(size_t n, mdm_edge *edges, size_t nedges, const mdm_cluster
                      uint32_t *cluster_of, mdm_cluster_stats *st)
 {
     memset(st, 0, sizeof *st);
-    qsort(edges, nedges, sizeof *edges, cmp_edge);
+    sort_edges(edges, nedges, o->tiekey);
     uf u;
     u.parent = mdm_xmalloc((n ? n : 1) * sizeof *u.parent);
     u.size = mdm_xmalloc((n ? n : 1) * sizeof *u.size);

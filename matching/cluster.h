@@ -18,7 +18,12 @@
  * Values shared by many people are removed from the features before scoring (link.c),
  * so they never act as evidence here either.
  *
- * Refused links are counted per guard. The result is deterministic for a given edge list. */
+ * Refused links are counted per guard. The result is deterministic for a given edge list;
+ * with tie keys (mdm_cluster_opts.tiekey: a stable key per record, such as a hash of its
+ * source and source key) it is also independent of the order of the records and of the
+ * edges: links of equal weight are taken in the order of their records' keys, and each
+ * link is oriented by them, so the same records give the same clusters whatever indices
+ * they arrive with (bulk, incremental and re-resolution, mdm/recluster.h). */
 #ifndef MDM_MATCHING_CLUSTER_H
 #define MDM_MATCHING_CLUSTER_H
 
@@ -73,6 +78,9 @@ typedef struct mdm_cluster_opts {
     void *prob_ctx;
     uint8_t *refused; /* may be NULL; else [nedges]: per edge after the sort, the mdm_guard
                          that refused it (MDM_GUARD_NONE when it was not refused) */
+    const uint64_t *tiekey; /* may be NULL (ties by index); else [n]: a stable key per record
+                               that breaks ties between links of equal weight and orients
+                               each link (edges are rewritten: a holds the smaller key) */
 } mdm_cluster_opts;
 
 typedef struct mdm_cluster_stats {

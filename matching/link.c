@@ -79,7 +79,9 @@ typedef struct linkdata {
     /* interned feature strings: names (compared across first/last), everything else */
     mdm_intern *names, *values;
     float *freq; /* [n * ncmp]: relative frequency of the record's value, -1 unknown */
+    bool no_tf;  /* no term frequencies: every freq is -1 (the service's paths) */
     size_t shared_values;
+    const uint64_t *tiekey; /* clustering tie keys (cluster.h), may be NULL */
 } linkdata;
 
 static void ld_free(linkdata *ld)
@@ -400,7 +402,7 @@ static void term_frequencies(linkdata *ld)
     for (size_t i = 0; i < ld->n * (size_t)m->ncmp; i++)
         ld->freq[i] = -1;
     vh *a = mdm_xmalloc((ld->n ? ld->n : 1) * sizeof *a);
-    for (int k = 0; k < m->ncmp; k++) {
+    for (int k = 0; k < m->ncmp && !ld->no_tf; k++) {
         if (!m->cmp[k].tf)
             continue;
         mdm_field field = m->cmp[k].field;
@@ -891,7 +893,8 @@ static void cluster_edges(linkdata *ld, mdm_edge *edges, size_t ne, double link,
                            .dedup_sources = ld->dedup_mask,
                            .prob = pair_prob,
                            .prob_ctx = &pc,
-                           .refused = refused};
+                           .refused = refused,
+                           .tiekey = ld->tiekey};
     mdm_cluster_run(ld->n, edges, ne, &co, cl, st);
     free(src);
     free(strong);
@@ -1517,6 +1520,20 @@ mdm_status mdm_link_feats(const mdm_model *m, mdm_feat *feats, size_t n, const u
                           uint32_t *cluster_of, mdm_edge **edges, size_t *nedges,
                           mdm_link_stats *st, mdm_err *err)
 {
+    mdm_link_feats_opts o = {.group = group,
+                             .dedup_mask = dedup_mask,
+                             .link = link,
+                             .review = review,
+                             .threads = threads};
+    return mdm_link_feats_ex(m, feats, n, &o, cluster_of, edges, nedges, st, err);
+}
+
+mdm_status mdm_link_feats_ex(const mdm_model *m, mdm_feat *feats, size_t n,
+                             const mdm_link_feats_opts *o, uint32_t *cluster_of, mdm_edge **edges,
+                             size_t *nedges, mdm_link_stats *st, mdm_err *err)
+{
+    const uint32_t *group = o->group;
+    double link = o->link, review = o->review;
     memset(st, 0, sizeof *st);
     *edges = NULL;
     *nedges = 0;
@@ -1528,11 +1545,15 @@ mdm_status mdm_link_feats(const mdm_model *m, mdm_feat *feats, size_t n, const u
     linkdata ld;
     memset(&ld, 0, sizeof ld);
     ld.m = m;
-    ld.threads = mdm_link_threads(threads);
+    ld.threads = mdm_link_threads(o->threads);
     ld.feats = feats;
-    ld.n = n;
-    ld.dedup_mask = dedup_mask;
+    ld.dedup_mask = o->dedup_mask;
+    ld.no_tf = o->no_tf;
+    ld.tiekey = o->tiekey;
+    /* the statistics records count in the shared values, then leave */
+    ld.n = n + o->nstats;
     finish_features(&ld);
+    ld.n = n;
     st->records = n;
     st->shared_values = ld.shared_values;
     double t1 = now_s();

@@ -98,6 +98,29 @@ mdm_status mdm_link_feats(const mdm_model *m, mdm_feat *feats, size_t n, const u
                           uint32_t *cluster_of, mdm_edge **edges, size_t *nedges,
                           mdm_link_stats *st, mdm_err *err);
 
+/* mdm_link_feats with options (what mdm_link_feats leaves at 0): */
+typedef struct mdm_link_feats_opts {
+    const uint32_t *group; /* as for mdm_link_feats, may be NULL */
+    uint32_t dedup_mask;
+    double link, review;
+    int threads;
+    /* no term-frequency adjustment: the service's paths (bulk, incremental, re-resolution)
+     * score without it, since a frequency counted over one batch (or over the store at the
+     * time a record arrives) would make the answer depend on the batch and the order */
+    bool no_tf;
+    /* may be NULL; else [n]: a stable key per record that breaks ties in clustering
+     * (cluster.h), so the clusters do not depend on the order of feats */
+    const uint64_t *tiekey;
+    /* feats[n .. n + nstats) are records that only count in the shared-value statistics
+     * (the other holders of the batch's contact points, read from the store): they are
+     * neither blocked, scored nor clustered; cluster_of has n entries */
+    size_t nstats;
+} mdm_link_feats_opts;
+
+mdm_status mdm_link_feats_ex(const mdm_model *m, mdm_feat *feats, size_t n,
+                             const mdm_link_feats_opts *o, uint32_t *cluster_of, mdm_edge **edges,
+                             size_t *nedges, mdm_link_stats *st, mdm_err *err);
+
 /* Trains m (u from random pairs, m and the prior by EM over the blocked candidate pairs,
  * as mdm_link_run does) on features the caller built from stored records (`mdm train
  * --from-store`, mdm/models.h). Every pair of records is allowed (one population, as the

@@ -14,6 +14,7 @@
 #include "mdm/ingest.h"
 #include "mdm/locks.h"
 #include "mdm/outbox.h"
+#include "mdm/recluster.h"
 #include "mdm/resolve.h"
 #include "mdm/score.h"
 #include "mdm/survive.h"
@@ -929,9 +930,27 @@ mdm_status mdm_bulk_resolve(mdm_db *db, const mdm_engine *ctx, int threads, int 
         }
     }
     b.cl = mdm_xmalloc((b.n ? b.n : 1) * sizeof *b.cl);
+    /* the one clustering of the service (mdm/recluster.h): no term frequencies, ties
+     * broken by the records' source keys, not by the order they were loaded in */
+    uint64_t *tiekey = mdm_xmalloc((b.n ? b.n : 1) * sizeof *tiekey);
+    const char **tsrc = mdm_xmalloc((b.n ? b.n : 1) * sizeof *tsrc);
+    const char **tkey = mdm_xmalloc((b.n ? b.n : 1) * sizeof *tkey);
+    for (size_t i = 0; i < b.n; i++) {
+        tsrc[i] = b.src[b.r[i].src].code;
+        tkey[i] = SOURCE_KEY(&b, &b.r[i]);
+    }
+    mdm_recluster_ranks(m, b.n, b.feats, tsrc, tkey, tiekey);
+    free(tsrc);
+    free(tkey);
     mdm_link_stats ls;
-    st = mdm_link_feats(m, b.feats, b.n, group, 0, b.rs->auto_link, b.rs->review, b.threads, b.cl,
-                        &edges, &ne, &ls, err);
+    mdm_link_feats_opts lo = {.group = group,
+                              .link = b.rs->auto_link,
+                              .review = b.rs->review,
+                              .threads = b.threads,
+                              .no_tf = true,
+                              .tiekey = tiekey};
+    st = mdm_link_feats_ex(m, b.feats, b.n, &lo, b.cl, &edges, &ne, &ls, err);
+    free(tiekey);
     free(group);
     free(b.feats); /* rewritten by the engine, not used again */
     b.feats = NULL;

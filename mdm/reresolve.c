@@ -9,6 +9,7 @@
 #include "mdm/bulk.h"
 #include "mdm/golden.h"
 #include "mdm/locks.h"
+#include "mdm/recluster.h"
 #include "mdm/resolve.h"
 #include "mdm/score.h"
 
@@ -28,7 +29,8 @@ static const mdm_db_stmt stmt_pending = {"reresolve_pending",
 
 static const mdm_db_stmt stmt_records = {
     "reresolve_records",
-    "SELECT sr.id, m.entity_id, sr.normalized::text AS n FROM source_record sr "
+    "SELECT sr.id, m.entity_id, sr.source, sr.source_key, sr.normalized::text AS n "
+    "FROM source_record sr "
     "JOIN membership m ON m.record_id = sr.id AND m.active "
     "JOIN entity e ON e.id = m.entity_id AND e.status = 'active' "
     "WHERE NOT sr.deleted AND sr.id > $1::bigint ORDER BY sr.id LIMIT $2::int",
@@ -54,6 +56,7 @@ static const mdm_db_stmt stmt_count_active = {
 
 typedef struct rrec {
     int64_t id, entity;
+    char *source, *source_key;
     uint32_t cluster;
     char *json;
 } rrec;
@@ -138,6 +141,8 @@ static mdm_status add_records(void *arg, PGresult *page, mdm_err *err)
         rrec *r = &p->r[p->n++];
         r->id = mdm_db_get_ll(page, i, "id", 0);
         r->entity = mdm_db_get_ll(page, i, "entity_id", 0);
+        r->source = mdm_xstrdup(mdm_db_get(page, i, "source", ""));
+        r->source_key = mdm_xstrdup(mdm_db_get(page, i, "source_key", ""));
         r->cluster = 0;
         r->json = mdm_xstrdup(mdm_db_get(page, i, "n", "{}"));
     }
@@ -196,9 +201,28 @@ static mdm_status cluster_all(mdm_db *db, const mdm_engine *ctx, plan *p, int th
     size_t nedges = 0;
     mdm_link_stats ls;
     const mdm_resolve_settings *rs = mdm_engine_settings(ctx);
+    uint64_t *tiekey = mdm_xmalloc((p->n ? p->n : 1) * sizeof *tiekey);
+    const char **tsrc = mdm_xmalloc((p->n ? p->n : 1) * sizeof *tsrc);
+    const char **tkey = mdm_xmalloc((p->n ? p->n : 1) * sizeof *tkey);
+    for (size_t i = 0; i < p->n; i++) {
+        tsrc[i] = p->r[i].source;
+        tkey[i] = p->r[i].source_key;
+    }
     if (st == MDM_OK)
-        st = mdm_link_feats(mdm_engine_model(ctx), feats, p->n, group, 0, rs->auto_link, rs->review,
-                            threads, cl, &edges, &nedges, &ls, err);
+        mdm_recluster_ranks(mdm_engine_model(ctx), p->n, feats, tsrc, tkey, tiekey);
+    free(tsrc);
+    free(tkey);
+    /* the one clustering of the service (mdm/recluster.h) */
+    mdm_link_feats_opts lo = {.group = group,
+                              .link = rs->auto_link,
+                              .review = rs->review,
+                              .threads = threads,
+                              .no_tf = true,
+                              .tiekey = tiekey};
+    if (st == MDM_OK)
+        st = mdm_link_feats_ex(mdm_engine_model(ctx), feats, p->n, &lo, cl, &edges, &nedges, &ls,
+                               err);
+    free(tiekey);
     if (st == MDM_OK) {
         /* a held golden record stays whole even where a clustering guard refused to join
          * its records (a steward's match outranks a hard negative): all of them go to the
@@ -448,8 +472,11 @@ mdm_status mdm_reresolve_all(mdm_db *db, const mdm_engine *ctx, bool dry_run, in
         if (mdm_db_exec(db, &stmt_ungate, NULL, NULL, &uerr) != MDM_OK)
             mdm_log(MDM_LOG_WARN, "event=reresolve_ungate_failed error=\"%s\"", uerr.msg);
     }
-    for (size_t i = 0; i < p.n; i++)
+    for (size_t i = 0; i < p.n; i++) {
         free(p.r[i].json);
+        free(p.r[i].source);
+        free(p.r[i].source_key);
+    }
     free(p.r);
     free(p.order);
     free(p.u);

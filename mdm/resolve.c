@@ -12,6 +12,7 @@
 #include "mdm/golden.h"
 #include "mdm/ingest.h"
 #include "mdm/locks.h"
+#include "mdm/recluster.h"
 #include "mdm/score.h"
 
 #include <math.h>
@@ -469,6 +470,65 @@ static mdm_status bridge(mdm_db *db, const mdm_engine *ctx, int64_t *target, can
     return add_review(db, "entity_entity", 0, *target, other->entity_id, &ec, &out->review_id, err);
 }
 
+/* Resolves the record by reclustering its neighbourhood (mdm/recluster.h): the golden
+ * records of its candidates at or above review and its current one. *done false: not
+ * reclustered, nothing written (no neighbourhood: a new golden record is the answer the
+ * record-by-record decision gives too). */
+static mdm_status recluster(mdm_db *db, const mdm_engine *ctx, int64_t record_id,
+                            const json_t *canon, const char *source, const char *source_key,
+                            int64_t current, cand_set *cs, const char *actor,
+                            mdm_ingest_result *out, bool *done, mdm_err *err)
+{
+    const mdm_resolve_settings *rs = mdm_engine_settings(ctx);
+    *done = false;
+    int64_t *ents = mdm_xmalloc((cs->n + 1) * sizeof *ents);
+    size_t ne = 0;
+    for (size_t i = 0; i < cs->n; i++)
+        if (cs->v[i].entity_id != current && cs->v[i].p >= rs->review)
+            ents[ne++] = cs->v[i].entity_id;
+    if (!ne && !current) {
+        free(ents);
+        return MDM_OK;
+    }
+    char rid[32];
+    snprintf(rid, sizeof rid, "%lld", (long long)record_id);
+    const char *p1[1] = {rid};
+    mdm_status st = MDM_OK;
+    if (current && (st = mdm_db_exec(db, &stmt_supersede, p1, NULL, err)) != MDM_OK) {
+        free(ents);
+        return st;
+    }
+    mdm_recluster_result rr;
+    st = mdm_recluster_record(db, ctx, record_id, canon, source, source_key, current, ents, ne,
+                              actor, &rr, err);
+    free(ents);
+    if (st == MDM_OK && rr.done) {
+        *done = true;
+        out->entity_id = rr.entity_id;
+        if (current)
+            out->decision = rr.merges ? MDM_DECISION_MERGED : MDM_DECISION_UPDATED;
+        else if (rr.merges)
+            out->decision = MDM_DECISION_MERGED;
+        else if (rr.linked)
+            out->decision = MDM_DECISION_LINKED;
+        else
+            out->decision = MDM_DECISION_CREATED;
+        if (!current && rr.created && rr.review_entity) {
+            /* a new golden record with a possible match: a review item about it */
+            cand rc = {.entity_id = rr.review_entity,
+                       .p = rr.review_p,
+                       .w = rr.review_w,
+                       .expl = rr.review_expl};
+            st = add_review(db, "record_entity", record_id, rr.review_entity, 0, &rc,
+                            &out->review_id, err);
+            out->decision = MDM_DECISION_REVIEW;
+        }
+    }
+    json_decref(rr.review_expl);
+    json_decref(rr.link_expl);
+    return st;
+}
+
 /* What resolution reads about the record before it decides (stmt_record, or known to
  * the caller that has just inserted it); owned. */
 typedef struct record_facts {
@@ -607,7 +667,8 @@ static mdm_status resolve_facts(mdm_db *db, const mdm_engine *ctx, int64_t recor
                 c->p = 1, c->w = 0;
         }
     }
-out_free_ctx:
+out_free_ctx:;
+    bool asserted = json_array_size(assertions) > 0;
     json_decref(old_keys);
     json_decref(assertions);
     if (st != MDM_OK)
@@ -620,7 +681,18 @@ out_free_ctx:
             out->probability = cs.v[i].p;
     const char *actor_s = actor ? actor : "system";
 
-    if (current) {
+    /* The one clustering (mdm/recluster.h): the record's neighbourhood clustered as the
+     * bulk path clusters. A record a steward has judged, and a neighbourhood too large or
+     * holding such records, are decided below, record by record. */
+    bool reclustered = false;
+    if (!asserted && mdm_engine_model(ctx)) {
+        if ((st = recluster(db, ctx, record_id, canon, source, source_key, current, &cs, actor_s,
+                            out, &reclustered, err)) != MDM_OK)
+            goto out_free;
+    }
+    if (reclustered) {
+        /* decided */
+    } else if (current) {
         /* an update of a linked record: it stays; it may now bridge to other entities */
         if ((st = mdm_db_exec(db, &stmt_supersede, p1, NULL, err)) != MDM_OK)
             goto out_free;

@@ -15,6 +15,8 @@ set -uo pipefail
 root=${MDM_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 bin=${MDM_BIN:-$root/build/rel/mdm}
 people=${MDM_ORDER_PEOPLE:-2000}
+model=${MDM_ORDER_MODEL:-$root/demo/model.json} # the model both paths score with
+runs=${MDM_ORDER_RUNS:-3}                        # incremental runs (random orders)
 tmp=$(mktemp -d)
 own_db=
 cleanup() {
@@ -35,7 +37,7 @@ sql() { PGOPTIONS="-c client_min_messages=warning" psql -qAt "$db" -c "$1"; }
 
 # bulk_min 1: the bulk path whatever the size; 0: incremental only
 for b in 1 0; do
-    python3 - "$root/demo/mdm.json" "$root/demo/model.json" "$b" >"$tmp/mdm$b.json" <<'PY'
+    python3 - "$root/demo/mdm.json" "$model" "$b" >"$tmp/mdm$b.json" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
 d.setdefault("model", {})["path"] = sys.argv[2]
@@ -95,7 +97,7 @@ review() { # open review items per 1,000 records
 }
 echo "order people=$people records=$records run=bulk $(score "$tmp/bulk.txt") review_per_1000=$(review)"
 fail=0
-for k in 1 2 3; do
+for k in $(seq 1 "$runs"); do
     wipe
     order=$(printf '%s\n' "${sources[@]}" | shuf --random-source=<(yes "$k"))
     for s in $order; do
