@@ -36,6 +36,23 @@ static const mdm_db_stmt stmt_members = {
     "WHERE m.entity_id = ANY($1::bigint[]) AND m.active ORDER BY sr.id LIMIT $2::int",
     2};
 
+/* The candidates of the neighbourhood's records $1 (records sharing a blocking key held
+ * by at most $2 records), best $3 by shared keys, outside the neighbourhood. */
+static const mdm_db_stmt stmt_around = {
+    "recluster_around",
+    "SELECT m.entity_id, c.record_id, sr.normalized::text AS n FROM "
+    "(SELECT r AS record_id, count(*) AS shared FROM "
+    "  (SELECT array(SELECT bk.record_id FROM blocking_key bk WHERE bk.key = ks.k "
+    "   LIMIT $2::int + 1) AS ids FROM "
+    "   (SELECT DISTINCT key AS k FROM blocking_key WHERE record_id = ANY($1::bigint[])) ks) h, "
+    "  unnest(h.ids) r "
+    "  WHERE cardinality(h.ids) <= $2::int AND NOT (r = ANY($1::bigint[])) "
+    "  GROUP BY r ORDER BY count(*) DESC, r LIMIT $3::int) c "
+    "JOIN membership m ON m.record_id = c.record_id AND m.active "
+    "JOIN source_record sr ON sr.id = c.record_id "
+    "ORDER BY c.record_id",
+    3};
+
 /* The records holding each key (at most $2 + 1 of them are read). */
 static const mdm_db_stmt stmt_holders = {
     "recluster_holders",
@@ -457,6 +474,92 @@ static mdm_status cluster_hood(const mdm_engine *ctx, hood *h, mdm_err *err)
     return st;
 }
 
+/* The golden records around the neighbourhood: those holding a candidate of one of its
+ * records scored at or above review against one of them (*extra, sorted, *nextra of
+ * them). Clustering them too makes the neighbourhood the records the bulk path would
+ * weigh together: a record refused by a guard when its cluster was smaller is weighed
+ * again when the cluster grows. */
+static mdm_status expand(mdm_db *db, const mdm_engine *ctx, const hood *h, int64_t **extra,
+                         size_t *nextra, mdm_err *err)
+{
+    const mdm_resolve_settings *rs = mdm_engine_settings(ctx);
+    *extra = NULL;
+    *nextra = 0;
+    int64_t *ids = mdm_xmalloc((h->n + 1) * sizeof *ids);
+    for (size_t i = 0; i < h->n; i++)
+        ids[i] = h->r[i].id;
+    char *arr = id_array(ids, h->n);
+    free(ids);
+    char kcap[16], lim[16];
+    snprintf(kcap, sizeof kcap, "%d", rs->key_cap);
+    snprintf(lim, sizeof lim, "%d", MDM_RECLUSTER_MAX);
+    const char *p[3] = {arr, kcap, lim};
+    PGresult *res = NULL;
+    mdm_status st = mdm_db_exec(db, &stmt_around, p, &res, err);
+    free(arr);
+    if (st != MDM_OK)
+        return st;
+    int nc = PQntuples(res);
+    if (nc == 0) {
+        PQclear(res);
+        return MDM_OK;
+    }
+    size_t n = h->n + (size_t)nc;
+    mdm_feat *feats = mdm_xmalloc(n * sizeof *feats);
+    int64_t *ent = mdm_xcalloc(n, sizeof *ent);
+    for (size_t i = 0; i < h->n; i++) {
+        feats[i] = h->r[i].rec.feat;
+        feats[i].source = 0;
+    }
+    mdm_norm *norm = mdm_engine_norm_acquire(err);
+    if (!norm) {
+        PQclear(res);
+        free(feats);
+        free(ent);
+        return MDM_EINTERNAL;
+    }
+    mdm_arena *ar = mdm_arena_new(16384);
+    size_t k = h->n;
+    for (int row = 0; row < nc; row++) {
+        memset(&feats[k], 0, sizeof feats[k]);
+        if (mdm_score_features_text(ctx, norm, ar, mdm_db_get(res, row, "n", "{}"),
+                                    mdm_score_phone_key, NULL, &feats[k], NULL)) {
+            feats[k].source = 0;
+            ent[k] = mdm_db_get_ll(res, row, "entity_id", 0);
+            k++;
+        }
+    }
+    mdm_engine_norm_release(norm);
+    PQclear(res);
+    uint32_t *cl = mdm_xmalloc(k * sizeof *cl);
+    mdm_edge *edges = NULL;
+    size_t ne = 0;
+    mdm_link_feats_opts lo = {.link = rs->auto_link,
+                              .review = rs->review,
+                              .threads = 1,
+                              .no_tf = true};
+    mdm_link_stats ls;
+    st = mdm_link_feats_ex(mdm_engine_model(ctx), feats, k, &lo, cl, &edges, &ne, &ls, err);
+    if (st == MDM_OK) {
+        int64_t *x = mdm_xmalloc((ne + 1) * sizeof *x);
+        size_t nx = 0;
+        for (size_t e = 0; e < ne; e++) {
+            uint32_t a = edges[e].a, b = edges[e].b;
+            if ((a < h->n) == (b < h->n))
+                continue; /* both inside, or both outside */
+            x[nx++] = ent[a < h->n ? b : a];
+        }
+        *nextra = mdm_score_sort_ids(x, nx);
+        *extra = x;
+    }
+    free(edges);
+    free(cl);
+    mdm_arena_free(ar);
+    free(ent);
+    free(feats);
+    return st;
+}
+
 /* ---- applying ------------------------------------------------------------------------- */
 
 /* Reads where each record of the neighbourhood is now (after a split). */
@@ -682,6 +785,22 @@ mdm_status mdm_recluster_record(mdm_db *db, const mdm_engine *ctx, int64_t recor
     bool ok = false;
     mdm_status st = read_hood(db, ctx, record_id, canon, source, source_key, current, entities,
                               n, &h, &ok, err);
+    int64_t *extra = NULL;
+    size_t nextra = 0;
+    if (st == MDM_OK && ok)
+        st = expand(db, ctx, &h, &extra, &nextra, err);
+    if (st == MDM_OK && ok && nextra) {
+        int64_t *all = mdm_xmalloc((n + nextra + 1) * sizeof *all);
+        memcpy(all, extra, nextra * sizeof *all);
+        if (n)
+            memcpy(all + nextra, entities, n * sizeof *all);
+        hood_free(&h);
+        memset(&h, 0, sizeof h);
+        st = read_hood(db, ctx, record_id, canon, source, source_key, current, all, n + nextra, &h,
+                       &ok, err);
+        free(all);
+    }
+    free(extra);
     if (st == MDM_OK && ok)
         st = shared_stats(db, ctx, &h, err);
     if (st == MDM_OK && ok)
