@@ -329,8 +329,36 @@ static void drop_value(mdm_feat *f, mdm_field field, const char *v)
     }
 }
 
+/* The surname of a record as the shared-value rule tells people apart (0: none). */
+static uint32_t surname_hash(const mdm_feat *f)
+{
+    const char *ln = f->last_phon ? f->last_phon : f->v[MDM_FIELD_LAST_NAME];
+    return ln ? (uint32_t)mdm_hash64(ln, strlen(ln), 3) | 1u : 0;
+}
+
+bool mdm_link_shared(const mdm_model *m, const mdm_feat *const *holders, size_t n)
+{
+    int kmin = m->shared_min_people;
+    if (kmin < 2 || n < (size_t)kmin)
+        return false;
+    uint32_t *who = mdm_xmalloc(n * sizeof *who);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t h = surname_hash(holders[i]);
+        if (h)
+            who[k++] = h;
+    }
+    qsort(who, k, sizeof *who, cmp_u32);
+    int distinct = 0;
+    for (size_t i = 0; i < k; i++)
+        distinct += i == 0 || who[i] != who[i - 1];
+    free(who);
+    return distinct >= kmin && 2 * (size_t)distinct >= n;
+}
+
 /* Values of field held by records of at least shared_min_people different surnames are
- * removed from the features. Returns how many distinct values were removed. */
+ * removed from the features (mdm_link_shared). Returns how many distinct values were
+ * removed. */
 static size_t drop_shared(linkdata *ld, mdm_field field)
 {
     vh *a = NULL;
@@ -345,9 +373,7 @@ static size_t drop_shared(linkdata *ld, mdm_field field)
                 cap = cap ? 2 * cap : 4096;
                 a = mdm_xrealloc(a, cap * sizeof *a);
             }
-            const char *ln = f->last_phon ? f->last_phon : f->v[MDM_FIELD_LAST_NAME];
-            a[n++] = (vh){mdm_hash64(v, strlen(v), 11), (uint32_t)i,
-                          ln ? (uint32_t)mdm_hash64(ln, strlen(ln), 3) | 1u : 0};
+            a[n++] = (vh){mdm_hash64(v, strlen(v), 11), (uint32_t)i, surname_hash(f)};
         }
     }
     if (n)

@@ -121,6 +121,12 @@ mdm_status mdm_link_feats_ex(const mdm_model *m, mdm_feat *feats, size_t n,
                              const mdm_link_feats_opts *o, uint32_t *cluster_of, mdm_edge **edges,
                              size_t *nedges, mdm_link_stats *st, mdm_err *err);
 
+/* Whether a value held by the n records holders (one entry per holding) is shared by
+ * many different people, the rule by which the pipeline drops it from the features:
+ * at least shared_min_people distinct surnames among its holders, and at least one per
+ * two holders (a person's misspelt duplicates do not make their own e-mail shared). */
+bool mdm_link_shared(const mdm_model *m, const mdm_feat *const *holders, size_t n);
+
 /* Trains m (u from random pairs, m and the prior by EM over the blocked candidate pairs,
  * as mdm_link_run does) on features the caller built from stored records (`mdm train
  * --from-store`, mdm/models.h). Every pair of records is allowed (one population, as the

@@ -67,6 +67,14 @@ static const mdm_db_stmt stmt_texts = {
     "ORDER BY id",
     1};
 
+/* The same with each record's golden record. */
+static const mdm_db_stmt stmt_holder_texts = {
+    "recluster_holder_texts",
+    "SELECT sr.id, sr.normalized::text AS n, m.entity_id FROM source_record sr "
+    "JOIN membership m ON m.record_id = sr.id AND m.active "
+    "WHERE sr.id = ANY($1::bigint[]) ORDER BY sr.id",
+    1};
+
 /* Where the neighbourhood's records are now. */
 static const mdm_db_stmt stmt_where = {
     "recluster_where",
@@ -346,6 +354,137 @@ static mdm_status shared_stats(mdm_db *db, const mdm_engine *ctx, hood *h, mdm_e
     return MDM_OK;
 }
 
+/* The golden records holding a value of the record whose sharing the record changes:
+ * with it, the value's holders become (or stop being) many different people, so the
+ * value stops (or starts) counting as evidence between them, and their golden records
+ * are weighed again (*ents, sorted, *nents of them). */
+static mdm_status crossings(mdm_db *db, const mdm_engine *ctx, int64_t record_id,
+                            const json_t *canon, int64_t **ents, size_t *nents, mdm_err *err)
+{
+    const mdm_model *m = mdm_engine_model(ctx);
+    const mdm_resolve_settings *rs = mdm_engine_settings(ctx);
+    *ents = NULL;
+    *nents = 0;
+    if (m->shared_min_people < 2)
+        return MDM_OK;
+    mdm_norm *norm = mdm_engine_norm_acquire(err);
+    if (!norm)
+        return MDM_EINTERNAL;
+    mdm_arena *ar = mdm_arena_new(8192);
+    mdm_score_rec self;
+    mdm_score_prepare(ctx, norm, ar, canon, &self);
+    int64_t keys[MAX_KEYS];
+    size_t nk = 0;
+    for (size_t fi = 0; fi < sizeof shared_fields / sizeof shared_fields[0]; fi++) {
+        mdm_field field = shared_fields[fi];
+        int rule = value_rule(m, field);
+        if (rule < 0 || !shared_applies(m, field) || !self.has_feat)
+            continue;
+        for (int q = 0; q < MDM_FEAT_MULTI && nk < MAX_KEYS; q++) {
+            const char *v = value_at(&self.feat, field, q);
+            if (!v)
+                break;
+            char *k = mdm_xasprintf("r%d:%s", rule, v);
+            keys[nk++] = mdm_score_key_id(k);
+            free(k);
+        }
+    }
+    mdm_status st = MDM_OK;
+    PGresult *res = NULL, *tr = NULL;
+    char **lists = NULL;
+    size_t nl = 0;
+    int64_t *hold = NULL;
+    size_t nh = 0;
+    nk = mdm_score_sort_ids(keys, nk);
+    if (!nk)
+        goto out;
+    char *karr = id_array(keys, nk);
+    char kcap[16];
+    snprintf(kcap, sizeof kcap, "%d", rs->key_cap);
+    const char *p[2] = {karr, kcap};
+    st = mdm_db_exec(db, &stmt_holders, p, &res, err);
+    free(karr);
+    if (st != MDM_OK)
+        goto out;
+    /* the holder lists of values held by enough records to be shared */
+    lists = mdm_xcalloc((size_t)PQntuples(res) + 1, sizeof *lists);
+    for (int row = 0; row < PQntuples(res); row++) {
+        const char *ids = mdm_db_get(res, row, "ids", "");
+        size_t cnt = *ids != 0;
+        for (const char *c = ids; *c; c++)
+            cnt += *c == ',';
+        if (cnt < (size_t)m->shared_min_people || cnt > (size_t)rs->key_cap)
+            continue;
+        lists[nl++] = mdm_xstrdup(ids);
+        for (const char *c = ids; *c;) {
+            char *end;
+            int64_t id = strtoll(c, &end, 10);
+            c = *end == ',' ? end + 1 : end;
+            if (id == record_id)
+                continue;
+            hold = mdm_xrealloc(hold, (nh + 1) * sizeof *hold);
+            hold[nh++] = id;
+        }
+    }
+    if (!nh)
+        goto out;
+    nh = mdm_score_sort_ids(hold, nh);
+    char *harr = id_array(hold, nh);
+    const char *ph[1] = {harr};
+    st = mdm_db_exec(db, &stmt_holder_texts, ph, &tr, err);
+    free(harr);
+    if (st != MDM_OK)
+        goto out;
+    int nt = PQntuples(tr);
+    mdm_feat *hf = mdm_xcalloc((size_t)nt + 1, sizeof *hf);
+    int64_t *hid = mdm_xcalloc((size_t)nt + 1, sizeof *hid), *hent = mdm_xcalloc((size_t)nt + 1,
+                                                                                 sizeof *hent);
+    for (int row = 0; row < nt; row++) {
+        hid[row] = mdm_db_get_ll(tr, row, "id", 0);
+        hent[row] = mdm_db_get_ll(tr, row, "entity_id", 0);
+        (void)mdm_score_features_text(ctx, norm, ar, mdm_db_get(tr, row, "n", "{}"),
+                                      mdm_score_phone_key, NULL, &hf[row], NULL);
+    }
+    const mdm_feat **list = mdm_xmalloc(((size_t)nt + 2) * sizeof *list);
+    int64_t *out = mdm_xmalloc(((size_t)nt * nl + 1) * sizeof *out);
+    size_t no = 0;
+    for (size_t l = 0; l < nl; l++) {
+        size_t n = 0;
+        size_t first = no;
+        for (const char *c = lists[l]; *c;) {
+            char *end;
+            int64_t id = strtoll(c, &end, 10);
+            c = *end == ',' ? end + 1 : end;
+            for (int row = 0; row < nt; row++)
+                if (hid[row] == id) {
+                    list[n++] = &hf[row];
+                    out[no++] = hent[row];
+                }
+        }
+        bool without = mdm_link_shared(m, list, n);
+        list[n++] = &self.feat;
+        if (mdm_link_shared(m, list, n) == without)
+            no = first; /* no change: these golden records stay as they are */
+    }
+    *nents = mdm_score_sort_ids(out, no);
+    *ents = out;
+    free(list);
+    free(hf);
+    free(hid);
+    free(hent);
+out:
+    for (size_t l = 0; l < nl; l++)
+        free(lists[l]);
+    free(lists);
+    free(hold);
+    PQclear(tr);
+    PQclear(res);
+    mdm_score_unprepare(&self);
+    mdm_engine_norm_release(norm);
+    mdm_arena_free(ar);
+    return st;
+}
+
 /* ---- reading and clustering ----------------------------------------------------------- */
 
 /* Reads the neighbourhood; *ok false when it is not to be reclustered. */
@@ -507,10 +646,8 @@ static mdm_status expand(mdm_db *db, const mdm_engine *ctx, const hood *h, int64
     size_t n = h->n + (size_t)nc;
     mdm_feat *feats = mdm_xmalloc(n * sizeof *feats);
     int64_t *ent = mdm_xcalloc(n, sizeof *ent);
-    for (size_t i = 0; i < h->n; i++) {
-        feats[i] = h->r[i].rec.feat;
-        feats[i].source = 0;
-    }
+    for (size_t i = 0; i < h->n; i++)
+        feats[i] = h->feats[i]; /* shared values already dropped (shared_stats) */
     mdm_norm *norm = mdm_engine_norm_acquire(err);
     if (!norm) {
         PQclear(res);
@@ -783,26 +920,42 @@ mdm_status mdm_recluster_record(mdm_db *db, const mdm_engine *ctx, int64_t recor
         return MDM_OK;
     hood h = {0};
     bool ok = false;
-    mdm_status st = read_hood(db, ctx, record_id, canon, source, source_key, current, entities,
-                              n, &h, &ok, err);
-    int64_t *extra = NULL;
-    size_t nextra = 0;
+    int64_t *cross = NULL, *extra = NULL, *all = NULL;
+    size_t ncross = 0, nextra = 0, nall = 0;
+    mdm_status st = crossings(db, ctx, record_id, canon, &cross, &ncross, err);
+    if (st == MDM_OK) {
+        all = mdm_xmalloc((n + ncross + 1) * sizeof *all);
+        if (n)
+            memcpy(all, entities, n * sizeof *all);
+        if (ncross)
+            memcpy(all + n, cross, ncross * sizeof *all);
+        nall = n + ncross;
+        if (!nall && !current) { /* nothing around it after all */
+            free(all);
+            free(cross);
+            return MDM_OK;
+        }
+        st = read_hood(db, ctx, record_id, canon, source, source_key, current, all, nall, &h, &ok,
+                       err);
+    }
+    if (st == MDM_OK && ok)
+        st = shared_stats(db, ctx, &h, err);
     if (st == MDM_OK && ok)
         st = expand(db, ctx, &h, &extra, &nextra, err);
     if (st == MDM_OK && ok && nextra) {
-        int64_t *all = mdm_xmalloc((n + nextra + 1) * sizeof *all);
-        memcpy(all, extra, nextra * sizeof *all);
-        if (n)
-            memcpy(all + nextra, entities, n * sizeof *all);
+        all = mdm_xrealloc(all, (nall + nextra + 1) * sizeof *all);
+        memcpy(all + nall, extra, nextra * sizeof *all);
+        nall += nextra;
         hood_free(&h);
         memset(&h, 0, sizeof h);
-        st = read_hood(db, ctx, record_id, canon, source, source_key, current, all, n + nextra, &h,
-                       &ok, err);
-        free(all);
+        st = read_hood(db, ctx, record_id, canon, source, source_key, current, all, nall, &h, &ok,
+                       err);
+        if (st == MDM_OK && ok)
+            st = shared_stats(db, ctx, &h, err);
     }
+    free(all);
+    free(cross);
     free(extra);
-    if (st == MDM_OK && ok)
-        st = shared_stats(db, ctx, &h, err);
     if (st == MDM_OK && ok)
         st = cluster_hood(ctx, &h, err);
     if (st == MDM_OK && ok) {

@@ -472,8 +472,8 @@ static mdm_status bridge(mdm_db *db, const mdm_engine *ctx, int64_t *target, can
 
 /* Resolves the record by reclustering its neighbourhood (mdm/recluster.h): the golden
  * records of its candidates at or above review and its current one. *done false: not
- * reclustered, nothing written (no neighbourhood: a new golden record is the answer the
- * record-by-record decision gives too). */
+ * reclustered, nothing written (nothing around the record: a new golden record is the
+ * answer the record-by-record decision gives too). */
 static mdm_status recluster(mdm_db *db, const mdm_engine *ctx, int64_t record_id,
                             const json_t *canon, const char *source, const char *source_key,
                             int64_t current, cand_set *cs, const char *actor,
@@ -486,10 +486,6 @@ static mdm_status recluster(mdm_db *db, const mdm_engine *ctx, int64_t record_id
     for (size_t i = 0; i < cs->n; i++)
         if (cs->v[i].entity_id != current && cs->v[i].p >= rs->review)
             ents[ne++] = cs->v[i].entity_id;
-    if (!ne && !current) {
-        free(ents);
-        return MDM_OK;
-    }
     char rid[32];
     snprintf(rid, sizeof rid, "%lld", (long long)record_id);
     const char *p1[1] = {rid};
