@@ -15,6 +15,11 @@
  *     birth dates). A record linked to one member of a cluster but contradicting
  *     another stays out (A~B, B~C, A!~C keeps C apart from {A, B}); a member with
  *     little information (no evidence either way) may still join.
+ *   - bridges: a record joined to one cluster whose link to another was refused only
+ *     because a hard conflict (strong id, veto, hard negative) separates other records
+ *     of the two (a "Thaddeus Crumwell" without suffix or birth date between Sr and Jr)
+ *     cannot tell them apart: it joins neither (the clustering runs again without its
+ *     links), and callers may ask a steward (mdm_cluster_opts.bridge).
  * Values shared by many people are removed from the features before scoring (link.c),
  * so they never act as evidence here either.
  *
@@ -47,11 +52,14 @@ typedef enum mdm_guard {
     MDM_GUARD_GENERATION,
     MDM_GUARD_BIRTH_YEARS,
     MDM_GUARD_HOUSEHOLD,
+    /* a record whose links reach two clusters that a hard conflict between other records
+     * keeps apart (Sr and Jr): it cannot tell them apart and joins neither */
+    MDM_GUARD_BRIDGE,
     MDM_GUARD_COUNT
 } mdm_guard;
 
 /* Lower-case name of a guard ("size", "source", "strong_id", "cohesion", "conflict",
- * "twins", "generation", "birth_years", "household"). */
+ * "twins", "generation", "birth_years", "household", "bridge"). */
 const char *mdm_guard_name(mdm_guard g);
 
 typedef struct mdm_edge {
@@ -76,8 +84,9 @@ typedef struct mdm_cluster_opts {
     uint32_t dedup_sources;    /* bit s: source s holds no duplicates */
     mdm_pair_prob_fn prob;     /* may be NULL: cohesion guard off */
     void *prob_ctx;
-    uint8_t *refused; /* may be NULL; else [nedges]: per edge after the sort, the mdm_guard
-                         that refused it (MDM_GUARD_NONE when it was not refused) */
+    uint8_t *refused;       /* may be NULL; else [nedges]: per edge after the sort, the mdm_guard
+                               that refused it (MDM_GUARD_NONE when it was not refused) */
+    uint8_t *bridge;        /* may be NULL; else [n]: 1 for a record kept alone as a bridge */
     const uint64_t *tiekey; /* may be NULL (ties by index); else [n]: a stable key per record
                                that breaks ties between links of equal weight and orients
                                each link (edges are rewritten: a holds the smaller key) */
@@ -87,6 +96,7 @@ typedef struct mdm_cluster_stats {
     size_t links, merges;
     size_t refused_size, refused_strong, refused_source, refused_cohesion, refused_conflict;
     size_t refused_hard; /* links that were hard negatives (twins, generation, birth_years) */
+    size_t refused_bridge, bridges; /* links of bridge records; bridge records */
     size_t clusters, largest, singletons;
 } mdm_cluster_stats;
 

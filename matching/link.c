@@ -82,6 +82,7 @@ typedef struct linkdata {
     bool no_tf;  /* no term frequencies: every freq is -1 (the service's paths) */
     size_t shared_values;
     const uint64_t *tiekey; /* clustering tie keys (cluster.h), may be NULL */
+    uint8_t *bridge;        /* clustering: bridge records out (cluster.h), may be NULL */
 } linkdata;
 
 static void ld_free(linkdata *ld)
@@ -920,6 +921,7 @@ static void cluster_edges(linkdata *ld, mdm_edge *edges, size_t ne, double link,
                            .prob = pair_prob,
                            .prob_ctx = &pc,
                            .refused = refused,
+                           .bridge = ld->bridge,
                            .tiekey = ld->tiekey};
     mdm_cluster_run(ld->n, edges, ne, &co, cl, st);
     free(src);
@@ -1576,6 +1578,7 @@ mdm_status mdm_link_feats_ex(const mdm_model *m, mdm_feat *feats, size_t n,
     ld.dedup_mask = o->dedup_mask;
     ld.no_tf = o->no_tf;
     ld.tiekey = o->tiekey;
+    ld.bridge = o->bridge;
     /* the statistics records count in the shared values, then leave */
     ld.n = n + o->nstats;
     finish_features(&ld);

@@ -115,6 +115,7 @@ typedef struct mdm_link_feats_opts {
      * (the other holders of the batch's contact points, read from the store): they are
      * neither blocked, scored nor clustered; cluster_of has n entries */
     size_t nstats;
+    uint8_t *bridge; /* may be NULL; else [n]: 1 for a record kept alone as a bridge */
 } mdm_link_feats_opts;
 
 mdm_status mdm_link_feats_ex(const mdm_model *m, mdm_feat *feats, size_t n,

@@ -126,7 +126,7 @@ void mdm_recluster_ranks(const mdm_model *m, size_t n, const mdm_feat *feats,
 
 typedef struct nrec {
     int64_t id, entity; /* entity: its golden record now (0: the record, not yet linked) */
-    uint64_t tiekey; /* rank (mdm_recluster_ranks) */
+    uint64_t tiekey;    /* rank (mdm_recluster_ranks) */
     char *source, *source_key;
     json_t *canon;
     mdm_score_rec rec;
@@ -142,6 +142,7 @@ typedef struct hood {
     size_t nstats;
     mdm_edge *edges;
     size_t nedges;
+    uint8_t *bridge; /* [n] */
 } hood;
 
 static char *id_array(const int64_t *v, size_t n)
@@ -171,6 +172,7 @@ static void hood_free(hood *h)
     free(h->r);
     free(h->feats);
     free(h->edges);
+    free(h->bridge);
     mdm_arena_free(h->ar);
 }
 
@@ -437,8 +439,8 @@ static mdm_status crossings(mdm_db *db, const mdm_engine *ctx, int64_t record_id
         goto out;
     int nt = PQntuples(tr);
     mdm_feat *hf = mdm_xcalloc((size_t)nt + 1, sizeof *hf);
-    int64_t *hid = mdm_xcalloc((size_t)nt + 1, sizeof *hid), *hent = mdm_xcalloc((size_t)nt + 1,
-                                                                                 sizeof *hent);
+    int64_t *hid = mdm_xcalloc((size_t)nt + 1, sizeof *hid),
+            *hent = mdm_xcalloc((size_t)nt + 1, sizeof *hent);
     for (int row = 0; row < nt; row++) {
         hid[row] = mdm_db_get_ll(tr, row, "id", 0);
         hent[row] = mdm_db_get_ll(tr, row, "entity_id", 0);
@@ -490,8 +492,8 @@ out:
 /* Reads the neighbourhood; *ok false when it is not to be reclustered. */
 static mdm_status read_hood(mdm_db *db, const mdm_engine *ctx, int64_t record_id,
                             const json_t *canon, const char *source, const char *source_key,
-                            int64_t current, const int64_t *entities, size_t ne, hood *h,
-                            bool *ok, mdm_err *err)
+                            int64_t current, const int64_t *entities, size_t ne, hood *h, bool *ok,
+                            mdm_err *err)
 {
     *ok = false;
     int64_t *ids = mdm_xmalloc((ne + 1) * sizeof *ids);
@@ -602,7 +604,8 @@ static mdm_status cluster_hood(const mdm_engine *ctx, hood *h, mdm_err *err)
                               .threads = 1,
                               .no_tf = true,
                               .tiekey = tiekey,
-                              .nstats = h->nstats};
+                              .nstats = h->nstats,
+                              .bridge = h->bridge = mdm_xcalloc(h->n + 1, 1)};
     mdm_link_stats ls;
     mdm_status st = mdm_link_feats_ex(mdm_engine_model(ctx), h->feats, h->n, &lo, cl, &h->edges,
                                       &h->nedges, &ls, err);
@@ -671,10 +674,8 @@ static mdm_status expand(mdm_db *db, const mdm_engine *ctx, const hood *h, int64
     uint32_t *cl = mdm_xmalloc(k * sizeof *cl);
     mdm_edge *edges = NULL;
     size_t ne = 0;
-    mdm_link_feats_opts lo = {.link = rs->auto_link,
-                              .review = rs->review,
-                              .threads = 1,
-                              .no_tf = true};
+    mdm_link_feats_opts lo = {
+        .link = rs->auto_link, .review = rs->review, .threads = 1, .no_tf = true};
     mdm_link_stats ls;
     st = mdm_link_feats_ex(mdm_engine_model(ctx), feats, k, &lo, cl, &edges, &ne, &ls, err);
     if (st == MDM_OK) {
@@ -897,6 +898,36 @@ static mdm_status apply(mdm_db *db, const mdm_engine *ctx, hood *h, const char *
                 h->r[i].entity = target;
     }
     out->entity_id = self->entity;
+    if (h->bridge[h->self]) {
+        /* the golden records it links to, best first */
+        for (int k = 0; k < 2; k++) {
+            const mdm_edge *best = NULL;
+            size_t bo = 0;
+            for (size_t e = 0; e < h->nedges; e++) {
+                const mdm_edge *ed = &h->edges[e];
+                if ((ed->a != h->self && ed->b != h->self) || ed->prob < rs->auto_link)
+                    continue;
+                size_t o2 = ed->a == h->self ? ed->b : ed->a;
+                int64_t oe = h->r[o2].entity;
+                if (!oe || oe == self->entity || (k == 1 && oe == out->bridge_entity[0]))
+                    continue;
+                if (!best || ed->weight > best->weight ||
+                    (ed->weight == best->weight && h->r[o2].tiekey < h->r[bo].tiekey)) {
+                    best = ed;
+                    bo = o2;
+                }
+            }
+            if (!best)
+                break;
+            out->bridge_entity[k] = h->r[bo].entity;
+            out->bridge_p[k] = best->prob;
+            out->bridge_w[k] = best->weight;
+            double p;
+            mdm_score_prepared(ctx, &self->rec, &h->r[bo].rec, &p, &out->bridge_expl[k], NULL);
+            out->nbridge = k + 1;
+        }
+        return MDM_OK;
+    }
     size_t ro = 0;
     const mdm_edge *rv = best_edge(h, false, &ro);
     if (rv && h->r[ro].entity && h->r[ro].entity != self->entity) {

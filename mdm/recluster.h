@@ -55,13 +55,20 @@ typedef struct mdm_recluster_result {
     bool created;      /* a new golden record was created for the record */
     bool linked;       /* the record joined an existing golden record */
     int splits, merges;
-    double link_p; /* best probability to a record of its cluster (0 when alone) */
+    double link_p;     /* best probability to a record of its cluster (0 when alone) */
     json_t *link_expl; /* explanation of that pair, or NULL; owned by the caller */
     /* the best scored pair (at or above review) between the record and a record left in
      * another golden record: the caller's review item (entity 0: none) */
     int64_t review_entity;
     double review_p, review_w;
     json_t *review_expl; /* owned by the caller */
+    /* the record is a bridge (matching/cluster.h): it matches golden records a hard
+     * conflict keeps apart and joined none; the two best of them, for review items
+     * naming the guard "bridge" (explanations owned by the caller) */
+    int nbridge;
+    int64_t bridge_entity[2];
+    double bridge_p[2], bridge_w[2];
+    json_t *bridge_expl[2];
 } mdm_recluster_result;
 
 /* Reclusters the neighbourhood of record_id (canonical form canon, borrowed; current:

@@ -498,6 +498,14 @@ static mdm_status recluster(mdm_db *db, const mdm_engine *ctx, int64_t record_id
     st = mdm_recluster_record(db, ctx, record_id, canon, source, source_key, current, ents, ne,
                               actor, &rr, err);
     free(ents);
+    if (st == MDM_OK && rr.done && current) {
+        /* the changed record's values: its golden record recomputed, as below */
+        int64_t target = rr.entity_id;
+        int changed = 0;
+        if ((st = mdm_golden_lock(db, &target, err)) == MDM_OK)
+            st = mdm_golden_recompute(db, ctx, target, NULL, "source update", &changed, err);
+        rr.entity_id = target;
+    }
     if (st == MDM_OK && rr.done) {
         *done = true;
         out->entity_id = rr.entity_id;
@@ -509,7 +517,24 @@ static mdm_status recluster(mdm_db *db, const mdm_engine *ctx, int64_t record_id
             out->decision = MDM_DECISION_LINKED;
         else
             out->decision = MDM_DECISION_CREATED;
-        if (!current && rr.created && rr.review_entity) {
+        if (rr.nbridge) {
+            /* it cannot tell apart the golden records it matches: review items about
+             * both name the guard "bridge" */
+            for (int k = 0; k < rr.nbridge && st == MDM_OK; k++) {
+                cand bc = {.entity_id = rr.bridge_entity[k],
+                           .p = rr.bridge_p[k],
+                           .w = rr.bridge_w[k],
+                           .expl = rr.bridge_expl[k] ? rr.bridge_expl[k] : json_object()};
+                rr.bridge_expl[k] = bc.expl;
+                if (json_is_object(bc.expl))
+                    json_object_set_new(bc.expl, "guard", json_string("bridge"));
+                int64_t item = 0;
+                st = add_review(db, "record_entity", record_id, bc.entity_id, 0, &bc, &item, err);
+                if (!out->review_id)
+                    out->review_id = item;
+            }
+            out->decision = MDM_DECISION_REVIEW;
+        } else if (!current && rr.created && rr.review_entity) {
             /* a new golden record with a possible match: a review item about it */
             cand rc = {.entity_id = rr.review_entity,
                        .p = rr.review_p,
@@ -522,6 +547,8 @@ static mdm_status recluster(mdm_db *db, const mdm_engine *ctx, int64_t record_id
     }
     json_decref(rr.review_expl);
     json_decref(rr.link_expl);
+    for (int k = 0; k < 2; k++)
+        json_decref(rr.bridge_expl[k]);
     return st;
 }
 

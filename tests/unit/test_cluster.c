@@ -133,10 +133,38 @@ static void test_strong_id_conflict(void)
     mdm_cluster_opts o = opts();
     o.nstrong = 1;
     o.strong = strong;
+    uint8_t bridge[3];
+    o.bridge = bridge;
+    mdm_cluster_run(3, e, 3, &o, cl, &st);
+    /* 1 joins 0 first; its link to 2 is refused for the tax ids of 0 and 2, not its own:
+     * it cannot tell them apart, so it joins neither (a bridge) */
+    CHECK(cl[0] != cl[1]);
+    CHECK(cl[2] != cl[0]);
+    CHECK(cl[1] != cl[2]);
+    CHECK_INT(st.bridges, 1);
+    CHECK_INT(bridge[1], 1);
+    CHECK_INT(bridge[0] + bridge[2], 0);
+    CHECK_INT(st.refused_strong, 1);
+}
+
+/* A record with the distinguishing value of one side is no bridge: it stays there. */
+static void test_strong_id_no_bridge(void)
+{
+    memset(probs, 0, sizeof probs);
+    set(0, 1, 0.99);
+    set(1, 2, 0.99);
+    set(0, 2, 0.99);
+    const char *strong[3] = {"111", "111", "222"};
+    mdm_edge e[] = {{0, 1, 20, 0.99f, 0}, {1, 2, 19, 0.99f, 0}, {0, 2, 18, 0.99f, 0}};
+    uint32_t cl[3];
+    mdm_cluster_stats st;
+    mdm_cluster_opts o = opts();
+    o.nstrong = 1;
+    o.strong = strong;
     mdm_cluster_run(3, e, 3, &o, cl, &st);
     CHECK(cl[0] == cl[1]);
     CHECK(cl[2] != cl[0]);
-    CHECK_INT(st.refused_strong, 2);
+    CHECK_INT(st.bridges, 0);
 }
 
 static void test_max_size(void)
@@ -192,6 +220,39 @@ static void test_below_threshold_ignored(void)
     CHECK_INT(cl[1], 1);
 }
 
+/* Tie keys: links of equal weight are taken in the order of their records' keys, so the
+ * same records listed in another order (another arrival) give the same clusters. 0 and 2
+ * contradict each other and both link to 1 with one weight: without keys the record
+ * listed first wins 1; with keys, the one with the smaller key, wherever it is listed. */
+static void test_tie_keys(void)
+{
+    uint32_t perm[3] = {2, 0, 1}; /* record r is listed at perm[r] */
+    uint32_t sides[2];
+    for (int run = 0; run < 2; run++) {
+        memset(probs, 0, sizeof probs);
+        memset(evid, 0, sizeof evid);
+        uint32_t x[3];
+        for (uint32_t r = 0; r < 3; r++)
+            x[r] = run ? perm[r] : r;
+        set(x[0], x[1], 0.99);
+        set(x[1], x[2], 0.99);
+        set_ev(x[0], x[2], 0.01, -6);
+        uint64_t key[3];
+        for (uint32_t r = 0; r < 3; r++)
+            key[x[r]] = 100 + r; /* record 0 has the smallest key */
+        mdm_edge e[] = {{x[1], x[2], 15, 0.99f, 0}, {x[0], x[1], 15, 0.99f, 0}};
+        uint32_t cl[3];
+        mdm_cluster_stats st;
+        mdm_cluster_opts o = opts();
+        o.tiekey = key;
+        mdm_cluster_run(3, e, 2, &o, cl, &st);
+        CHECK(cl[x[0]] == cl[x[1]]);
+        CHECK(cl[x[2]] != cl[x[1]]);
+        sides[run] = cl[x[0]] == cl[x[1]];
+    }
+    CHECK_INT(sides[0], sides[1]);
+}
+
 int main(void)
 {
     RUN(test_chain_stays_split);
@@ -199,6 +260,8 @@ int main(void)
     RUN(test_hard_negative_edge);
     RUN(test_cohesive_cluster_merges);
     RUN(test_strong_id_conflict);
+    RUN(test_strong_id_no_bridge);
+    RUN(test_tie_keys);
     RUN(test_max_size);
     RUN(test_one_per_dedup_source);
     RUN(test_below_threshold_ignored);
