@@ -7,7 +7,8 @@
 # rows of each source shuffled. Prints, per incremental order, the share of records
 # whose cluster (the set of records in its golden record) differs from the bulk
 # partition, pairwise precision/recall of every run against the truth, and open review
-# items per 1,000 records. A report
+# items per 1,000 records, with the time of the bulk `mdm resolve` (resolve_s) and of the
+# record-by-record loads (load_s). A report
 # (exit 0) unless MDM_ORDER_MAX_SHARE is set: then it fails when a share exceeds it.
 # Database: MDM_DATABASE_URL when set (it is wiped), else one of the private cluster
 # (scripts/pg.sh), dropped afterwards.
@@ -86,7 +87,9 @@ for s in "${sources[@]}"; do
     MDM_CONFIG=$tmp/mdm1.json "$bin" load --quiet --no-resolve --source "$s" "$tmp/data/$s.csv" \
         >/dev/null || exit 1
 done
+t0=$(date +%s.%N)
 MDM_CONFIG=$tmp/mdm1.json "$bin" resolve >/dev/null 2>&1 || exit 1
+t_bulk=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
 partition "$tmp/bulk.txt"
 records=$(wc -l <"$tmp/bulk.txt")
 rows=$(($(cat "$tmp"/data/{crm,loyalty,commerce,erp,pos}.csv | wc -l) - 5))
@@ -95,21 +98,24 @@ review() { # open review items per 1,000 records
     sql "SELECT round(1000.0 * (SELECT count(*) FROM review_item WHERE status = 'open') /
          greatest(1, (SELECT count(*) FROM source_record)), 1)"
 }
-echo "order people=$people records=$records run=bulk $(score "$tmp/bulk.txt") review_per_1000=$(review)"
+echo "order people=$people records=$records run=bulk $(score "$tmp/bulk.txt") review_per_1000=$(review) resolve_s=$t_bulk"
 fail=0
 for k in $(seq 1 "$runs"); do
     wipe
     order=$(printf '%s\n' "${sources[@]}" | shuf --random-source=<(yes "$k"))
+    t_load=0
     for s in $order; do
         { head -1 "$tmp/data/$s.csv"; tail -n +2 "$tmp/data/$s.csv" |
             shuf --random-source=<(yes "$k$s"); } >"$tmp/$s.$k.csv"
+        t0=$(date +%s.%N)
         MDM_CONFIG=$tmp/mdm0.json "$bin" load --quiet --threads 1 --source "$s" "$tmp/$s.$k.csv" \
             >/dev/null || exit 1
+        t_load=$(awk -v s="$t_load" -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", s + b - a }')
     done
     partition "$tmp/inc$k.txt"
     differ=$(join -t $'\t' "$tmp/bulk.txt" "$tmp/inc$k.txt" | awk -F'\t' '$2 != $3' | wc -l)
     share=$(awk -v d="$differ" -v n="$records" 'BEGIN { printf "%.4f", n ? d / n : 0 }')
-    echo "order people=$people records=$(wc -l <"$tmp/inc$k.txt") run=incremental$k sources=$(echo $order | tr ' ' ,) differ=$differ share=$share $(score "$tmp/inc$k.txt") review_per_1000=$(review)"
+    echo "order people=$people records=$(wc -l <"$tmp/inc$k.txt") run=incremental$k sources=$(echo $order | tr ' ' ,) differ=$differ share=$share $(score "$tmp/inc$k.txt") review_per_1000=$(review) load_s=$t_load"
     if [ -n "${MDM_ORDER_MAX_SHARE:-}" ] &&
         awk -v s="$share" -v m="$MDM_ORDER_MAX_SHARE" 'BEGIN { exit !(s > m) }'; then
         fail=1
