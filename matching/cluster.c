@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define COHESION_SAMPLE 8      /* members per side examined when both sides are large */
-#define HARD_EVIDENCE   -1e299 /* evidence of a vetoed pair or a hard negative (-inf) */
+#define COHESION_SAMPLE 8        /* members per side examined when both sides are large */
+#define HARD_EVIDENCE   (-1e299) /* evidence of a vetoed pair or a hard negative (-inf) */
 
 static int cmp_edge(const void *x, const void *y)
 {

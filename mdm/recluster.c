@@ -447,7 +447,7 @@ static mdm_status crossings(mdm_db *db, const mdm_engine *ctx, int64_t record_id
         (void)mdm_score_features_text(ctx, norm, ar, mdm_db_get(tr, row, "n", "{}"),
                                       mdm_score_phone_key, NULL, &hf[row], NULL);
     }
-    const mdm_feat **list = mdm_xmalloc(((size_t)nt + 2) * sizeof *list);
+    const mdm_feat **list = mdm_xmalloc(((size_t)nt + 2) * sizeof(const mdm_feat *));
     int64_t *out = mdm_xmalloc(((size_t)nt * nl + 1) * sizeof *out);
     size_t no = 0;
     for (size_t l = 0; l < nl; l++) {
