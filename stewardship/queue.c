@@ -1032,6 +1032,13 @@ static mdm_status decide_fn(mdm_db *db, void *arg, mdm_err *err)
     return MDM_OK;
 }
 
+typedef struct rescore_ctx {
+    const mdm_engine *ictx;
+    const char *only_id; /* NULL: every due item */
+    long n;
+} rescore_ctx;
+static mdm_status rescore_fn(mdm_db *db, void *arg, mdm_err *err);
+
 static mdm_status supersede_one_fn(mdm_db *db, void *arg, mdm_err *err)
 {
     return supersede(db, *(const int64_t *)arg, NULL, err);
@@ -1061,6 +1068,17 @@ mdm_status mdm_queue_decide(mdm_db *db, const mdm_engine *ctx, const mdm_queue_d
     st = mdm_db_run_tx(db, "review_supersede", supersede_one_fn, &id, err);
     if (st != MDM_OK)
         return st;
+    /* and re-score it if an earlier decision or an update changed its sides since it was
+     * scored: a steward holding the old view then gets 409 instead of deciding on, and
+     * labelling with, a probability that no longer holds */
+    if (ctx) {
+        char ids[24];
+        snprintf(ids, sizeof ids, "%lld", (long long)id);
+        rescore_ctx rc = {ctx, ids, 0};
+        st = mdm_db_run_tx(db, "queue_rescore", rescore_fn, &rc, err);
+        if (st != MDM_OK)
+            return st;
+    }
     st = mdm_db_run_tx(db, "review_decide", decide_fn, &c, err);
     if (st == MDM_OK) {
         mdm_log(MDM_LOG_INFO, "event=review_decided id=%lld decision=%s actor=%s", (long long)d->id,
@@ -1187,8 +1205,9 @@ static const mdm_db_stmt stmt_rescore_due = {
     "   AND (o.id IS NULL OR o.status = 'active')"
     "   AND (e.updated_at > r.scored_at OR o.updated_at > r.scored_at"
     "        OR s.received_at > r.scored_at)"
+    "   AND ($1::bigint IS NULL OR r.id = $1)"
     " ORDER BY r.id LIMIT 200 FOR UPDATE OF r SKIP LOCKED",
-    0};
+    1};
 
 static const mdm_db_stmt stmt_rescore_record = {
     "queue_rescore_record",
@@ -1227,17 +1246,13 @@ static mdm_status side_records(mdm_db *db, const mdm_db_stmt *stmt, int64_t id, 
     return MDM_OK;
 }
 
-typedef struct rescore_ctx {
-    const mdm_engine *ictx;
-    long n;
-} rescore_ctx;
-
 static mdm_status rescore_fn(mdm_db *db, void *arg, mdm_err *err)
 {
     rescore_ctx *c = arg;
     c->n = 0;
     PGresult *due = NULL;
-    mdm_status st = mdm_db_exec(db, &stmt_rescore_due, NULL, &due, err);
+    const char *dp[] = {c->only_id};
+    mdm_status st = mdm_db_exec(db, &stmt_rescore_due, dp, &due, err);
     if (st != MDM_OK)
         return st;
     for (int i = 0; i < PQntuples(due) && st == MDM_OK; i++) {
@@ -1306,7 +1321,7 @@ static mdm_status rescore_fn(mdm_db *db, void *arg, mdm_err *err)
 
 mdm_status mdm_queue_rescore(mdm_db *db, const mdm_engine *ctx, long *rescored, mdm_err *err)
 {
-    rescore_ctx c = {ctx, 0};
+    rescore_ctx c = {ctx, NULL, 0};
     if (rescored)
         *rescored = 0;
     if (!ctx)

@@ -149,7 +149,8 @@ typedef struct mdm_queue_decision {
  * MDM_EINVAL for an unknown decision; MDM_ENOTFOUND; MDM_ECONFLICT for
  * a stale version, a final (decided or superseded) item, an item claimed by someone
  * else, or a match that a never_link assertion forbids; a superseded item is closed
- * before the conflict is returned. */
+ * before the conflict is returned, and (with ctx) an item whose sides changed since it
+ * was scored is re-scored first, so the version the steward holds no longer matches. */
 mdm_status mdm_queue_decide(mdm_db *db, const mdm_engine *ctx, const mdm_queue_decision *d,
                             const mdm_queue_actor *who, json_t **result, mdm_err *err)
     __attribute__((warn_unused_result));
