@@ -3,6 +3,7 @@
 
 #include "common/mem.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -253,6 +254,23 @@ void mdm_cluster_run(size_t n, mdm_edge *edges, size_t nedges, const mdm_cluster
      * its links. */
     uint8_t *skip = NULL;
     size_t nbridges = 0;
+    /* per record, its heaviest link into its own cluster (a record that agrees far better
+     * with its own cluster than with the other tells the two apart) */
+    float *best_in = NULL;
+    if (hard && o->bridge_margin > 0) {
+        best_in = mdm_xmalloc((n ? n : 1) * sizeof *best_in);
+        for (size_t i = 0; i < n; i++)
+            best_in[i] = -INFINITY;
+        for (size_t e = 0; e < nedges; e++) {
+            const mdm_edge *ed = &edges[e];
+            if (ed->prob < o->link_threshold || find(&u, ed->a) != find(&u, ed->b))
+                continue;
+            if (ed->weight > best_in[ed->a])
+                best_in[ed->a] = ed->weight;
+            if (ed->weight > best_in[ed->b])
+                best_in[ed->b] = ed->weight;
+        }
+    }
     for (size_t e = 0; hard && e < nedges; e++) {
         if (!hard[e])
             continue;
@@ -260,7 +278,9 @@ void mdm_cluster_run(size_t n, mdm_edge *edges, size_t nedges, const mdm_cluster
         for (int k = 0; k < 2; k++) {
             uint32_t x = ends[k], w = ends[1 - k];
             uint32_t rx = find(&u, x), rw = find(&u, w);
-            if (rx == rw || u.size[rx] < 2 || (skip && skip[x]) || hard_with(o, &u, x, rw))
+            if (rx == rw || u.size[rx] < 2 || (skip && skip[x]) ||
+                (best_in && (double)edges[e].weight + o->bridge_margin < (double)best_in[x]) ||
+                hard_with(o, &u, x, rw))
                 continue;
             if (!skip)
                 skip = mdm_xcalloc(n ? n : 1, 1);
@@ -275,6 +295,7 @@ void mdm_cluster_run(size_t n, mdm_edge *edges, size_t nedges, const mdm_cluster
         for (size_t i = 0; i < n; i++)
             o->bridge[i] = skip ? skip[i] : 0;
     free(skip);
+    free(best_in);
     free(hard);
     /* dense numbering in order of first record */
     uint32_t *num = mdm_xmalloc((n ? n : 1) * sizeof *num);

@@ -18,8 +18,9 @@
  *   - bridges: a record joined to one cluster whose link to another was refused only
  *     because a hard conflict (strong id, veto, hard negative) separates other records
  *     of the two (a "Thaddeus Crumwell" without suffix or birth date between Sr and Jr)
- *     cannot tell them apart: it joins neither (the clustering runs again without its
- *     links), and callers may ask a steward (mdm_cluster_opts.bridge).
+ *     and whose links to both weigh about the same (bridge_margin) cannot tell them
+ *     apart: it joins neither (the clustering runs again without its links), and callers
+ *     may ask a steward (mdm_cluster_opts.bridge).
  * Values shared by many people are removed from the features before scoring (link.c),
  * so they never act as evidence here either.
  *
@@ -67,6 +68,8 @@ typedef struct mdm_edge {
     float weight;
     float prob;
     uint8_t guard; /* MDM_GUARD_NONE, or the hard negative that forbids this link */
+    uint8_t apart; /* set by the linker (link.h) after clustering: the edge joins two
+                      clusters its rules keep apart, so no steward is asked about it */
 } mdm_edge;
 
 /* Probability that records a and b match (vetoes applied), for cohesion; *evidence
@@ -87,6 +90,9 @@ typedef struct mdm_cluster_opts {
     uint8_t *refused;       /* may be NULL; else [nedges]: per edge after the sort, the mdm_guard
                                that refused it (MDM_GUARD_NONE when it was not refused) */
     uint8_t *bridge;        /* may be NULL; else [n]: 1 for a record kept alone as a bridge */
+    double bridge_margin;   /* bits; > 0: a record is a bridge only when its refused link
+                               weighs at least its best link into its own cluster less this
+                               (it cannot tell the two apart); 0: every such record is */
     const uint64_t *tiekey; /* may be NULL (ties by index); else [n]: a stable key per record
                                that breaks ties between links of equal weight and orients
                                each link (edges are rewritten: a holds the smaller key) */

@@ -817,9 +817,11 @@ static void score_worker(void *p, int t, size_t lo, size_t hi)
             c->caps[t] = c->caps[t] ? 2 * c->caps[t] : 4096;
             c->edges[t] = mdm_xrealloc(c->edges[t], c->caps[t] * sizeof **c->edges);
         }
-        /* hard negatives are checked on links only (few pairs): refused, kept for review */
+        /* hard negatives are checked on links only (few pairs): refused here, and kept out
+         * of review with every pair across the clusters they separate (mark_apart) */
         uint8_t g = pr >= c->link ? guard_of(m, &c->ld->feats[a], &c->ld->feats[b], lv) : 0;
-        c->edges[t][c->nedges[t]++] = (mdm_edge){a, b, (float)w, (float)pr, g};
+        c->edges[t][c->nedges[t]++] =
+            (mdm_edge){.a = a, .b = b, .weight = (float)w, .prob = (float)pr, .guard = g};
         if (pr >= c->link)
             c->nlinks[t]++;
     }
@@ -922,6 +924,7 @@ static void cluster_edges(linkdata *ld, mdm_edge *edges, size_t ne, double link,
                            .prob_ctx = &pc,
                            .refused = refused,
                            .bridge = ld->bridge,
+                           .bridge_margin = m->bridge_margin,
                            .tiekey = ld->tiekey};
     mdm_cluster_run(ld->n, edges, ne, &co, cl, st);
     free(src);
@@ -957,6 +960,41 @@ static uint32_t root_of(uint32_t *par, uint32_t x)
 /* Most cross pairs an entity comparison examines (the two clusters are left apart
  * beyond it). */
 #define ENTITY_MAX_CROSS 400
+
+/* Whether records a and b cannot be one person by the engine's own rules: a deduplicated
+ * source twice, a strong id that differs, first names that cannot be one person's
+ * (mdm_model_names_apart), a veto, a hard negative (the household one only when
+ * with_household: entity merges weigh households as the cohesion check does), evidence
+ * below min_pair_evidence or a person conflict. lv receives the pair's levels and *pw
+ * its match weight (set only when the pair is not apart). */
+static bool pair_apart(const linkdata *ld, const weights *w, uint32_t a, uint32_t b,
+                       bool with_household, int8_t *lv, double *pw)
+{
+    const mdm_model *m = ld->m;
+    const mdm_feat *fa = &ld->feats[a], *fb = &ld->feats[b];
+    if (fa->source == fb->source && (ld->dedup_mask >> fa->source & 1u))
+        return true;
+    for (int s = 0; s < m->nstrong; s++) {
+        const char *p = fa->v[m->strong_ids[s]], *q = fb->v[m->strong_ids[s]];
+        if (p && q && strcmp(p, q) != 0)
+            return true;
+    }
+    mdm_model_levels(m, fa, fb, lv);
+    uint8_t g = guard_of(m, fa, fb, lv);
+    if (mdm_model_names_apart(m, fa, fb, lv) || mdm_model_vetoed(m, lv) ||
+        (g && (with_household || g != MDM_GUARD_HOUSEHOLD)))
+        return true;
+    double wk[MDM_MAX_COMPARISONS];
+    weights_of(m, w, lv, ld->freq + (size_t)a * (size_t)m->ncmp, wk);
+    double sum = m->ngroups ? mdm_model_combine(m, wk, false, NULL) : w->prior;
+    if (!m->ngroups)
+        for (int k = 0; k < m->ncmp; k++)
+            sum += wk[k];
+    if (sum - w->prior < m->min_pair_evidence || mdm_model_person_conflict(m, wk, false))
+        return true;
+    *pw = sum;
+    return false;
+}
 
 /* Entity-level comparison. Pairwise scoring sees one record of each side at a time:
  * {name, e-mail} against {name, phone} and {name, address} against {name, phone} are two
@@ -1026,35 +1064,12 @@ static size_t merge_entities(const linkdata *ld, const mdm_edge *e, size_t ne, u
         double best_pair = -INFINITY;
         for (uint32_t a = head[x]; ok && a != UINT32_MAX; a = next[a])
             for (uint32_t b = head[y]; ok && b != UINT32_MAX; b = next[b]) {
-                const mdm_feat *fa = &ld->feats[a], *fb = &ld->feats[b];
-                if (fa->source == fb->source && (ld->dedup_mask >> fa->source & 1u)) {
-                    ok = false;
-                    break;
-                }
-                for (int s = 0; s < m->nstrong; s++) {
-                    const char *p = fa->v[m->strong_ids[s]], *q = fb->v[m->strong_ids[s]];
-                    if (p && q && strcmp(p, q) != 0)
-                        ok = false;
-                }
-                mdm_model_levels(m, fa, fb, lv);
-                bool apart = mdm_model_names_apart(m, fa, fb, lv);
-                uint8_t g = guard_of(m, fa, fb, lv);
-                if (!ok || apart || mdm_model_vetoed(m, lv) || (g && g != MDM_GUARD_HOUSEHOLD)) {
+                double pw;
+                if (pair_apart(ld, &w, a, b, false, lv, &pw)) {
                     ok = false;
                     break;
                 }
                 const float *fr = ld->freq + (size_t)a * (size_t)m->ncmp;
-                double wk[MDM_MAX_COMPARISONS];
-                weights_of(m, &w, lv, fr, wk);
-                double pw = m->ngroups ? mdm_model_combine(m, wk, false, NULL) : w.prior;
-                if (!m->ngroups)
-                    for (int k = 0; k < m->ncmp; k++)
-                        pw += wk[k];
-                if (pw - w.prior < m->min_pair_evidence ||
-                    mdm_model_person_conflict(m, wk, false)) {
-                    ok = false;
-                    break;
-                }
                 if (pw > best_pair)
                     best_pair = pw;
                 for (int k = 0; k < m->ncmp; k++) {
@@ -1104,18 +1119,21 @@ static void renumber(uint32_t *cl, size_t n)
     free(num);
 }
 
+static void mark_apart(const linkdata *ld, mdm_edge *e, size_t ne, const uint32_t *cl);
+
 /* The guarded clustering, then the entity-level merges (model.h, entity_merge), after
- * which the cluster counts are taken again. edges: the scored pairs; cl_edges: the
- * clustering's copy (sorted by it), with the group edges of mdm_link_feats. */
-static void cluster_collective(linkdata *ld, const mdm_edge *edges, size_t ne, mdm_edge *cl_edges,
+ * which the cluster counts are taken again; the scored pairs the rules keep apart are
+ * marked (mark_apart). edges: the scored pairs; cl_edges: the clustering's copy (sorted
+ * by it), with the group edges of mdm_link_feats. */
+static void cluster_collective(linkdata *ld, mdm_edge *edges, size_t ne, mdm_edge *cl_edges,
                                size_t cne, double link, uint32_t *cl, uint8_t *refused,
                                mdm_link_stats *st)
 {
     const mdm_model *m = ld->m;
     cluster_edges(ld, cl_edges, cne, link, cl, refused, &st->cluster);
-    if (!m->entity_merge)
-        return;
-    st->entity_merges = merge_entities(ld, edges, ne, cl);
+    if (m->entity_merge)
+        st->entity_merges = merge_entities(ld, edges, ne, cl);
+    mark_apart(ld, edges, ne, cl);
     if (!st->entity_merges)
         return;
     renumber(cl, ld->n);
@@ -1131,14 +1149,86 @@ static void cluster_collective(linkdata *ld, const mdm_edge *edges, size_t ne, m
     free(count);
 }
 
-/* Distinct pairs of clusters joined by an edge (at or above review) across them. */
+typedef struct keyed_edge {
+    uint64_t key; /* the two clusters it joins, smaller first */
+    size_t i;
+} keyed_edge;
+
+static int cmp_keyed_edge(const void *p, const void *q)
+{
+    const keyed_edge *a = p, *b = q;
+    if (a->key != b->key)
+        return a->key < b->key ? -1 : 1;
+    return a->i < b->i ? -1 : a->i > b->i;
+}
+
+/* Sets `apart` on every scored pair across two clusters that the engine's own rules keep
+ * apart: some cross pair of their records is apart by pair_apart, the household negative
+ * included (only the first ENTITY_MAX_CROSS cross pairs are examined). Such a pair of
+ * clusters is not a question for a steward: asking would show them two people the rules
+ * already tell apart (a mother and her son at one address, twins, Sr and Jr). */
+static void mark_apart(const linkdata *ld, mdm_edge *e, size_t ne, const uint32_t *cl)
+{
+    size_t n = ld->n;
+    keyed_edge *ke = mdm_xmalloc((ne ? ne : 1) * sizeof *ke);
+    size_t nk = 0;
+    for (size_t i = 0; i < ne; i++) {
+        e[i].apart = 0;
+        uint32_t x = cl[e[i].a], y = cl[e[i].b];
+        if (x != y)
+            ke[nk++] = (keyed_edge){x < y ? (uint64_t)x << 32 | y : (uint64_t)y << 32 | x, i};
+    }
+    if (!nk) {
+        free(ke);
+        return;
+    }
+    qsort(ke, nk, sizeof *ke, cmp_keyed_edge);
+    uint32_t nc = 0;
+    for (size_t i = 0; i < n; i++)
+        if (cl[i] + 1 > nc)
+            nc = cl[i] + 1;
+    uint32_t *head = mdm_xmalloc(nc * sizeof *head), *next = mdm_xmalloc(n * sizeof *next);
+    for (uint32_t c = 0; c < nc; c++)
+        head[c] = UINT32_MAX;
+    for (size_t i = n; i-- > 0;) {
+        next[i] = head[cl[i]];
+        head[cl[i]] = (uint32_t)i;
+    }
+    weights w;
+    weights_init(&w, ld->m);
+    int8_t lv[MDM_MAX_COMPARISONS];
+    for (size_t g = 0; g < nk;) {
+        size_t end = g;
+        while (end < nk && ke[end].key == ke[g].key)
+            end++;
+        uint32_t x = (uint32_t)(ke[g].key >> 32), y = (uint32_t)ke[g].key;
+        bool apart = false;
+        size_t cross = 0;
+        for (uint32_t a = head[x]; !apart && a != UINT32_MAX && cross < ENTITY_MAX_CROSS;
+             a = next[a])
+            for (uint32_t b = head[y]; b != UINT32_MAX && cross < ENTITY_MAX_CROSS; b = next[b]) {
+                double pw;
+                cross++;
+                if ((apart = pair_apart(ld, &w, a, b, true, lv, &pw)))
+                    break;
+            }
+        for (; g < end; g++)
+            e[ke[g].i].apart = apart;
+    }
+    free(head);
+    free(next);
+    free(ke);
+}
+
+/* Distinct pairs of clusters joined by an edge (at or above review) across them, but
+ * those the rules keep apart (mark_apart). */
 static size_t count_review_items(const mdm_edge *e, size_t ne, const uint32_t *cl)
 {
     uint64_t *cp = mdm_xmalloc((ne ? ne : 1) * sizeof *cp);
     size_t n = 0;
     for (size_t i = 0; i < ne; i++) {
         uint32_t x = cl[e[i].a], y = cl[e[i].b];
-        if (x != y)
+        if (x != y && !e[i].apart)
             cp[n++] = x < y ? (uint64_t)x << 32 | y : (uint64_t)y << 32 | x;
     }
     mdm_block_sort_u64(cp, n);
@@ -1636,7 +1726,8 @@ mdm_status mdm_link_feats_ex(const mdm_model *m, mdm_feat *feats, size_t n,
             if (!g)
                 continue;
             if (last[g] != UINT32_MAX)
-                cl_edges[cne++] = (mdm_edge){last[g], (uint32_t)i, 1e30f, 1.0f, 0};
+                cl_edges[cne++] =
+                    (mdm_edge){.a = last[g], .b = (uint32_t)i, .weight = 1e30f, .prob = 1.0f};
             last[g] = (uint32_t)i;
         }
         free(last);

@@ -774,6 +774,7 @@ mdm_model *mdm_model_from_json(json_t *doc, mdm_err *err)
     m->hard_negatives = true;
     m->entity_merge = true;
     m->min_person_probability = 0.01;
+    m->bridge_margin = 10;
     m->u_samples = 1000000;
     m->seed = 42;
     m->em_iterations = 100;
@@ -872,6 +873,7 @@ mdm_model *mdm_model_from_json(json_t *doc, mdm_err *err)
                                               "hard_negatives",
                                               "entity_merge",
                                               "min_person_probability",
+                                              "bridge_margin",
                                               NULL};
         if (!json_is_object(cl) || !check_keys(cl, "clustering", cl_keys, err))
             goto out_fail;
@@ -885,6 +887,7 @@ mdm_model *mdm_model_from_json(json_t *doc, mdm_err *err)
             !get_bool(cl, "entity_merge", &m->entity_merge, "clustering", err) ||
             !get_num(cl, "min_person_probability", &m->min_person_probability, 0, 0.5, "clustering",
                      err) ||
+            !get_num(cl, "bridge_margin", &m->bridge_margin, 0, 1000, "clustering", err) ||
             !parse_margin(cl, m, err) ||
             !get_num(cl, "min_pair_evidence", &m->min_pair_evidence, -1000, 1000, "clustering",
                      err))
@@ -1088,6 +1091,8 @@ json_t *mdm_model_json(const mdm_model *m)
                         json_boolean(m->entity_merge));
     json_object_set_new(json_object_get(doc, "clustering"), "min_person_probability",
                         json_real(m->min_person_probability));
+    json_object_set_new(json_object_get(doc, "clustering"), "bridge_margin",
+                        json_real(m->bridge_margin));
     json_object_set_new(doc, "training",
                         json_pack("{s:I,s:I,s:i,s:f}", "u_samples", (json_int_t)m->u_samples,
                                   "seed", (json_int_t)m->seed, "em_iterations", m->em_iterations,

@@ -287,6 +287,13 @@ typedef struct mdm_model {
      * being one person cannot share a cluster (as a vetoed pair; mdm_model_person_conflict).
      * Default 0.01; 0 turns it off. */
     double min_person_probability;
+    /* Bridges (matching/cluster.h): a record whose link to another cluster was refused by a
+     * hard conflict between other records is kept apart from both only when that link
+     * weighs at least its best link into its own cluster less this many bits; a record
+     * that agrees far better with one side (a birth date the other side lacks) tells them
+     * apart and stays. Default 10 (a thousandfold likelihood); 0 turns the test off
+     * (every such record is a bridge). */
+    double bridge_margin;
     /* training: EM estimates m on the candidate pairs of these rules (training.blocking),
      * or of the blocking rules when there are none. A fixed training set lets blocking
      * rules be added for recall without moving the estimates: pairs found only by a recall

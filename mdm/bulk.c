@@ -472,11 +472,12 @@ static mdm_status plan(bulk *b, const mdm_edge *edges, size_t ne, mdm_err *err)
     free(start);
 
     /* review: scored pairs between clusters (below the link threshold, or links the
-     * guards refused), one item per pair of clusters, about a pending record */
+     * guards refused), one item per pair of clusters, about a pending record; not about
+     * clusters the engine's rules keep apart (mdm_edge.apart) */
     for (size_t e = 0; e < ne; e++) {
         const mdm_edge *ed = &edges[e];
         uint32_t x = ed->a, y = ed->b;
-        if (b->cl[x] == b->cl[y])
+        if (b->cl[x] == b->cl[y] || ed->apart)
             continue;
         if (y < b->npending && (x >= b->npending || b->r[y].id > b->r[x].id)) {
             uint32_t t = x;

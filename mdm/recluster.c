@@ -824,7 +824,8 @@ static mdm_status apply_merges(mdm_db *db, const mdm_engine *ctx, hood *h, const
 }
 
 /* The best edge (probability, then the other record's tie key) of the record being
- * resolved, with the other end inside (same_cluster) or outside its cluster. */
+ * resolved, with the other end inside (same_cluster) or outside its cluster (and then
+ * not in a cluster the rules keep apart from its own, mdm_edge.apart). */
 static const mdm_edge *best_edge(const hood *h, bool same_cluster, size_t *other)
 {
     const mdm_edge *best = NULL;
@@ -838,7 +839,7 @@ static const mdm_edge *best_edge(const hood *h, bool same_cluster, size_t *other
             o = ed->a;
         else
             continue;
-        if ((h->r[o].cluster == h->r[s].cluster) != same_cluster)
+        if ((h->r[o].cluster == h->r[s].cluster) != same_cluster || ed->apart)
             continue;
         if (!best || ed->weight > best->weight ||
             (ed->weight == best->weight && h->r[o].tiekey < h->r[*other].tiekey)) {

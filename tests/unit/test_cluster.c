@@ -43,7 +43,7 @@ static void test_chain_stays_split(void)
     set(0, 1, 0.99);
     set(1, 2, 0.97);
     set_ev(0, 2, 0.01, -6);
-    mdm_edge e[] = {{1, 2, 12, 0.97f, 0}, {0, 1, 15, 0.99f, 0}};
+    mdm_edge e[] = {{1, 2, 12, 0.97f, 0, 0}, {0, 1, 15, 0.99f, 0, 0}};
     uint32_t cl[3];
     mdm_cluster_stats st;
     mdm_cluster_opts o = opts();
@@ -55,14 +55,14 @@ static void test_chain_stays_split(void)
     /* a weak chain without contradiction is still refused when it is not cohesive */
     set_ev(0, 2, 0.01, 1);
     set(1, 2, 0.5);
-    mdm_edge e3[] = {{1, 2, 12, 0.95f, 0}, {0, 1, 15, 0.99f, 0}};
+    mdm_edge e3[] = {{1, 2, 12, 0.95f, 0, 0}, {0, 1, 15, 0.99f, 0, 0}};
     o.min_cohesion = 0.6;
     mdm_cluster_run(3, e3, 2, &o, cl, &st);
     CHECK(cl[2] != cl[0]);
     CHECK_INT(st.refused_cohesion, 1);
     /* without the guard the chain would merge all three */
     o.prob = NULL;
-    mdm_edge e2[] = {{1, 2, 12, 0.97f, 0}, {0, 1, 15, 0.99f, 0}};
+    mdm_edge e2[] = {{1, 2, 12, 0.97f, 0, 0}, {0, 1, 15, 0.99f, 0, 0}};
     mdm_cluster_run(3, e2, 2, &o, cl, &st);
     CHECK(cl[0] == cl[2]);
 }
@@ -70,7 +70,7 @@ static void test_chain_stays_split(void)
 /* A link the scorer marked as a hard negative (Sr vs Jr) never merges, and is named. */
 static void test_hard_negative_edge(void)
 {
-    mdm_edge e[] = {{0, 1, 15, 0.99f, MDM_GUARD_GENERATION}, {1, 2, 12, 0.97f, 0}};
+    mdm_edge e[] = {{0, 1, 15, 0.99f, MDM_GUARD_GENERATION, 0}, {1, 2, 12, 0.97f, 0, 0}};
     uint32_t cl[3];
     uint8_t refused[2];
     mdm_cluster_stats st;
@@ -93,7 +93,7 @@ static void test_sparse_member_joins(void)
     set(0, 1, 0.99);
     set(1, 2, 0.95);
     set_ev(0, 2, 0.2, 3);
-    mdm_edge e[] = {{0, 1, 15, 0.99f, 0}, {1, 2, 12, 0.95f, 0}};
+    mdm_edge e[] = {{0, 1, 15, 0.99f, 0, 0}, {1, 2, 12, 0.95f, 0, 0}};
     uint32_t cl[3];
     mdm_cluster_stats st;
     mdm_cluster_opts o = opts();
@@ -109,7 +109,7 @@ static void test_cohesive_cluster_merges(void)
         for (uint32_t b = a + 1; b < 4; b++)
             set(a, b, 0.95);
     set(0, 3, 0.5); /* one weaker pair does not break a cohesive cluster */
-    mdm_edge e[] = {{0, 1, 10, 0.95f, 0}, {2, 3, 10, 0.95f, 0}, {1, 2, 9, 0.95f, 0}};
+    mdm_edge e[] = {{0, 1, 10, 0.95f, 0, 0}, {2, 3, 10, 0.95f, 0, 0}, {1, 2, 9, 0.95f, 0, 0}};
     uint32_t cl[4];
     mdm_cluster_stats st;
     mdm_cluster_opts o = opts();
@@ -127,7 +127,7 @@ static void test_strong_id_conflict(void)
     set(0, 2, 0.99);
     /* records 0 and 2 carry different tax ids; 1 has none */
     const char *strong[3] = {"111", NULL, "222"};
-    mdm_edge e[] = {{0, 1, 20, 0.99f, 0}, {1, 2, 19, 0.99f, 0}, {0, 2, 18, 0.99f, 0}};
+    mdm_edge e[] = {{0, 1, 20, 0.99f, 0, 0}, {1, 2, 19, 0.99f, 0, 0}, {0, 2, 18, 0.99f, 0, 0}};
     uint32_t cl[3];
     mdm_cluster_stats st;
     mdm_cluster_opts o = opts();
@@ -155,7 +155,7 @@ static void test_strong_id_no_bridge(void)
     set(1, 2, 0.99);
     set(0, 2, 0.99);
     const char *strong[3] = {"111", "111", "222"};
-    mdm_edge e[] = {{0, 1, 20, 0.99f, 0}, {1, 2, 19, 0.99f, 0}, {0, 2, 18, 0.99f, 0}};
+    mdm_edge e[] = {{0, 1, 20, 0.99f, 0, 0}, {1, 2, 19, 0.99f, 0, 0}, {0, 2, 18, 0.99f, 0, 0}};
     uint32_t cl[3];
     mdm_cluster_stats st;
     mdm_cluster_opts o = opts();
@@ -167,6 +167,31 @@ static void test_strong_id_no_bridge(void)
     CHECK_INT(st.bridges, 0);
 }
 
+/* A record that agrees far better with its own cluster than with the other (weights 20
+ * and 5 bits: a birth date the other side lacks) tells the two apart: with a margin of
+ * 10 bits it stays; without the margin it is a bridge. */
+static void test_bridge_margin(void)
+{
+    for (int with_margin = 0; with_margin < 2; with_margin++) {
+        memset(probs, 0, sizeof probs);
+        set(0, 1, 0.99);
+        set(1, 2, 0.95);
+        set(0, 2, 0.99);
+        const char *strong[3] = {"111", NULL, "222"};
+        mdm_edge e[] = {{0, 1, 20, 0.99f, 0, 0}, {0, 2, 18, 0.99f, 0, 0}, {1, 2, 5, 0.95f, 0, 0}};
+        uint32_t cl[3];
+        mdm_cluster_stats st;
+        mdm_cluster_opts o = opts();
+        o.nstrong = 1;
+        o.strong = strong;
+        o.bridge_margin = with_margin ? 10 : 0;
+        mdm_cluster_run(3, e, 3, &o, cl, &st);
+        CHECK_INT(st.bridges, with_margin ? 0 : 1);
+        CHECK_INT(cl[0] == cl[1], with_margin);
+        CHECK(cl[2] != cl[0]);
+    }
+}
+
 static void test_max_size(void)
 {
     memset(probs, 0, sizeof probs);
@@ -175,7 +200,7 @@ static void test_max_size(void)
             set(a, b, 0.99);
     mdm_edge e[N - 1];
     for (uint32_t i = 0; i + 1 < N; i++)
-        e[i] = (mdm_edge){i, i + 1, (float)(20 - i), 0.99f, 0};
+        e[i] = (mdm_edge){.a = i, .b = i + 1, .weight = (float)(20 - i), .prob = 0.99f};
     uint32_t cl[N];
     mdm_cluster_stats st;
     mdm_cluster_opts o = opts();
@@ -194,7 +219,7 @@ static void test_one_per_dedup_source(void)
     set(1, 2, 0.98);
     /* 0 in source A; 1 and 2 in source B, which holds no duplicates: one-to-one */
     uint32_t src[3] = {0, 1, 1};
-    mdm_edge e[] = {{0, 2, 10, 0.98f, 0}, {0, 1, 12, 0.99f, 0}, {1, 2, 9, 0.98f, 0}};
+    mdm_edge e[] = {{0, 2, 10, 0.98f, 0, 0}, {0, 1, 12, 0.99f, 0, 0}, {1, 2, 9, 0.98f, 0, 0}};
     uint32_t cl[3];
     mdm_cluster_stats st;
     mdm_cluster_opts o = opts();
@@ -209,7 +234,7 @@ static void test_one_per_dedup_source(void)
 static void test_below_threshold_ignored(void)
 {
     memset(probs, 0, sizeof probs);
-    mdm_edge e[] = {{0, 1, 1, 0.6f, 0}};
+    mdm_edge e[] = {{0, 1, 1, 0.6f, 0, 0}};
     uint32_t cl[2];
     mdm_cluster_stats st;
     mdm_cluster_opts o = opts();
@@ -240,7 +265,7 @@ static void test_tie_keys(void)
         uint64_t key[3];
         for (uint32_t r = 0; r < 3; r++)
             key[x[r]] = 100 + r; /* record 0 has the smallest key */
-        mdm_edge e[] = {{x[1], x[2], 15, 0.99f, 0}, {x[0], x[1], 15, 0.99f, 0}};
+        mdm_edge e[] = {{x[1], x[2], 15, 0.99f, 0, 0}, {x[0], x[1], 15, 0.99f, 0, 0}};
         uint32_t cl[3];
         mdm_cluster_stats st;
         mdm_cluster_opts o = opts();
@@ -261,6 +286,7 @@ int main(void)
     RUN(test_cohesive_cluster_merges);
     RUN(test_strong_id_conflict);
     RUN(test_strong_id_no_bridge);
+    RUN(test_bridge_margin);
     RUN(test_tie_keys);
     RUN(test_max_size);
     RUN(test_one_per_dedup_source);
