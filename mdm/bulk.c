@@ -372,6 +372,11 @@ static int cmp_review(const void *x, const void *y)
     return a->rec < b->rec ? -1 : a->rec > b->rec;
 }
 
+static uint32_t other_end(const mdm_edge *ed, uint32_t x)
+{
+    return ed->a == x ? ed->b : ed->a;
+}
+
 /* The golden record a record ends in: settled, new, or 0 (deferred). */
 static int64_t entity_of(const bulk *b, uint32_t i)
 {
@@ -471,30 +476,44 @@ static mdm_status plan(bulk *b, const mdm_edge *edges, size_t ne, mdm_err *err)
     free(fill);
     free(start);
 
-    /* review: scored pairs between clusters (below the link threshold, or links the
-     * guards refused), one item per pair of clusters, about a pending record; not about
-     * clusters the engine's rules keep apart (mdm_edge.apart) */
+    /* review: as record-by-record resolution asks about a record, each pending record's
+     * best scored pair into another cluster (below the link threshold, or a link the
+     * guards refused), not into a cluster the engine's rules keep apart from its own
+     * (mdm_edge.apart); then one item per pair of clusters */
+    size_t *best = mdm_xmalloc((b->npending ? b->npending : 1) * sizeof *best);
+    for (size_t i = 0; i < b->npending; i++)
+        best[i] = SIZE_MAX;
     for (size_t e = 0; e < ne; e++) {
         const mdm_edge *ed = &edges[e];
-        uint32_t x = ed->a, y = ed->b;
-        if (b->cl[x] == b->cl[y] || ed->apart)
+        if (b->cl[ed->a] == b->cl[ed->b] || ed->apart)
             continue;
-        if (y < b->npending && (x >= b->npending || b->r[y].id > b->r[x].id)) {
-            uint32_t t = x;
-            x = y;
-            y = t;
+        int64_t ea = entity_of(b, ed->a), eb = entity_of(b, ed->b);
+        if (!ea || !eb || ea == eb)
+            continue;
+        uint32_t ends[2] = {ed->a, ed->b};
+        for (int k = 0; k < 2; k++) {
+            uint32_t x = ends[k];
+            if (x >= b->npending)
+                continue;
+            const mdm_edge *cur = best[x] == SIZE_MAX ? NULL : &edges[best[x]];
+            if (!cur || ed->weight > cur->weight ||
+                (ed->weight == cur->weight && /* ties: the older other record */
+                 b->r[ends[1 - k]].id < b->r[other_end(cur, x)].id))
+                best[x] = e;
         }
-        if (x >= b->npending) /* two settled records */
+    }
+    for (uint32_t x = 0; x < b->npending; x++) {
+        if (best[x] == SIZE_MAX)
             continue;
-        int64_t ex = entity_of(b, x), ey = entity_of(b, y);
-        if (!ex || !ey || ex == ey)
-            continue;
+        const mdm_edge *ed = &edges[best[x]];
+        uint32_t y = other_end(ed, x);
         if (!b->nrv || (b->nrv & (b->nrv - 1)) == 0)
             b->rv = mdm_xrealloc(b->rv, (b->nrv ? 2 * b->nrv : 1) * sizeof *b->rv);
         uint32_t ca = b->cl[x], cb = b->cl[y];
         b->rv[b->nrv++] =
             (review_pair){ca < cb ? ca : cb, ca < cb ? cb : ca, x, y, ed->weight, ed->prob};
     }
+    free(best);
     if (b->nrv) {
         qsort(b->rv, b->nrv, sizeof *b->rv, cmp_review);
         size_t k = 0;
