@@ -27,11 +27,20 @@ fi
 export MDM_CONFIG=$root/demo/mdm.json
 tmp=$(mktemp -d)
 "$mdm" migrate >/dev/null || die "migrate failed"
-"$mdm" synth --people "${MDM_BROWSER_PEOPLE:-400}" --seed 11 --out "$tmp/synth" >/dev/null || die "synth failed"
+"$mdm" synth --people "${MDM_BROWSER_PEOPLE:-500}" --seed 11 --out "$tmp/synth" >/dev/null || die "synth failed"
+# a father and son the rules hold apart (Sr and Jr), then, resolved on its own, a record
+# that cannot tell them apart (no suffix, no birth date): the pipeline holds it and its
+# review items say why (guard "bridge"); the columns are the demo CRM's and POS's
+cat >>"$tmp/synth/crm.csv" <<CSV
+H0000003,Thaddeus,,Crumwell Sr,tcrumwell@example.com,(619) 555-0202,40 Larch Court,San Diego,CA,92106,1955-03-14,M
+H0000004,Thaddeus,,Crumwell Jr,tcrumwell@example.com,(619) 555-0202,40 Larch Court,San Diego,CA,92106,1985-07-22,M
+CSV
 for s in crm loyalty commerce erp pos; do
     "$mdm" load --quiet --no-resolve --source "$s" "$tmp/synth/$s.csv" >/dev/null || die "load of $s failed"
 done
 "$mdm" resolve --quiet --threads 2 >/dev/null 2>&1 || die "resolve failed"
+{ head -n 1 "$tmp/synth/pos.csv"; echo "P9000008,Thaddeus,Crumwell,6195550202,92106,"; } >"$tmp/late_pos.csv"
+"$mdm" load --quiet --source pos "$tmp/late_pos.csv" >/dev/null 2>&1 || die "load of the late pos record failed"
 key=$("$mdm" apikey create --role steward --name ui-tester 2>/dev/null | tail -n 1)
 [ -n "$key" ] || die "cannot create an API key"
 server_pid=""

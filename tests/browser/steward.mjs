@@ -163,7 +163,7 @@ await test(page, 'match_weight_explained', async () => {
 // and the item say why, from the guard the scorer named in the explanation
 await test(page, 'held_items_say_why', async () => {
   const held = items0.filter((it) => it.guard).sort((x, y) => y.probability - x.probability);
-  check(held.length > 0, `the pipeline held some pairs as hard negatives (${held.length} of ${items0.length})`);
+  check(held.length > 0, `the pipeline held some records (${held.length} of ${items0.length} items name a guard)`);
   if (!held.length) return;
   const it = held[0];
   const full = (await api('GET', `/v1/review/${it.id}`)).body;
