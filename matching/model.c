@@ -861,20 +861,13 @@ mdm_model *mdm_model_from_json(json_t *doc, mdm_err *err)
 
     json_t *cl = json_object_get(doc, "clustering");
     if (cl) {
-        static const char *const cl_keys[] = {"max_cluster_size",
-                                              "min_cohesion",
-                                              "strong_ids",
-                                              "shared_min_people",
-                                              "conflicts",
-                                              "one_to_one",
-                                              "group_margin",
-                                              "min_pair_evidence",
-                                              "group_margin_auto",
-                                              "hard_negatives",
-                                              "entity_merge",
-                                              "min_person_probability",
-                                              "bridge_margin",
-                                              NULL};
+        static const char *const cl_keys[] = {"max_cluster_size",  "min_cohesion",
+                                              "strong_ids",        "shared_min_people",
+                                              "conflicts",         "one_to_one",
+                                              "group_margin",      "min_pair_evidence",
+                                              "group_margin_auto", "hard_negatives",
+                                              "entity_merge",      "min_person_probability",
+                                              "bridge_margin",     NULL};
         if (!json_is_object(cl) || !check_keys(cl, "clustering", cl_keys, err))
             goto out_fail;
         d = (double)m->max_cluster_size;
