@@ -52,6 +52,12 @@ char *mdm_canon_text_key(mdm_norm *n, const char *s)
     return key.data ? mdm_buf_steal(&key) : mdm_xstrdup("");
 }
 
+const char *mdm_canon_first_class(mdm_norm *n, const char *first, char buf[64])
+{
+    snprintf(buf, 64, "%.*s", (int)strcspn(first, " "), first);
+    return mdm_norm_nickname_canon(n, buf);
+}
+
 /* Identifier key: the text key without spaces ("AB-12 34" -> "ab1234"). */
 static char *id_key(mdm_norm *n, const char *s)
 {
@@ -722,8 +728,8 @@ static void normalize_names(canon_build *b, json_t *keys)
     const char *first = sget(keys, "first");
     if (first) {
         char tok[64];
-        snprintf(tok, sizeof tok, "%.*s", (int)strcspn(first, " "), first);
-        json_object_set_new(keys, "first_canon", json_string(mdm_norm_nickname_canon(b->n, tok)));
+        json_object_set_new(keys, "first_canon",
+                            json_string(mdm_canon_first_class(b->n, first, tok)));
     }
     const char *last = sget(keys, "last");
     if (last) {

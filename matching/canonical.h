@@ -80,6 +80,11 @@ const char *mdm_canon_phone_key(void *ctx, struct mdm_norm *norm, const char *ra
  * invalid UTF-8. */
 char *mdm_canon_text_key(struct mdm_norm *n, const char *s);
 
+/* The nickname class of a first-name comparison key, as keys.first_canon holds it: that of
+ * its first word (bob -> robert; "mary ann" -> that of mary). Static string of the
+ * nickname table, or first's first word itself in buf (size at least 64). */
+const char *mdm_canon_first_class(struct mdm_norm *n, const char *first, char buf[64]);
+
 /* Trimmed copy of s (new string) with inner whitespace collapsed to one space. */
 char *mdm_canon_clean(const char *s);
 

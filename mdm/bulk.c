@@ -77,6 +77,12 @@ static const mdm_db_stmt stmt_apply[] = {
     {"bulk_members",
      "INSERT INTO membership (record_id, entity_id) SELECT record_id, entity_id FROM bulk_member",
      0},
+    /* the name keys search reads (entity_name), as golden.c's stmt_names_sync derives
+     * them: the golden records are new, so a plain insert */
+    {"bulk_names",
+     "INSERT INTO entity_name (entity_id, kind, key) SELECT DISTINCT b.entity_id, k.kind, k.key "
+     "FROM bulk_member b JOIN source_record s ON s.id = b.record_id "
+     "CROSS JOIN LATERAL mdm_name_keys(s.normalized->'keys') k", 0},
     {"bulk_link_events",
      "INSERT INTO link_event (action, method, entity_id, record_id, probability, rule, actor) "
      "SELECT action, 'auto', entity_id, record_id, probability, rule, '" BULK_ACTOR "' "
@@ -810,7 +816,7 @@ static mdm_status chunk_apply(mdm_db *db, chunk_job *j, mdm_err *err)
 
 static const char *const analyze_after =
     "ANALYZE source_record, record_pending, entity, membership, blocking_key, golden_value, "
-    "link_event, review_item";
+    "entity_name, link_event, review_item";
 
 static const char *const truncate_chunk =
     "TRUNCATE bulk_entity, bulk_member, bulk_value, bulk_key, bulk_review";

@@ -4,6 +4,7 @@
 
 #include "common/log.h"
 #include "common/mem.h"
+#include "matching/canonical.h"
 #include "matching/normalize.h"
 #include "mdm/consent.h"
 #include "mdm/engine.h"
@@ -116,8 +117,32 @@ static const mdm_db_stmt stmt_link_many = {
     "SELECT 'link', 'auto', $3, record_id, probability, $4, $5 FROM r ORDER BY record_id",
     5};
 
-static const mdm_db_stmt stmt_del_values = {"golden_del_values",
-                                            "DELETE FROM golden_value WHERE entity_id = $1", 1};
+/* A golden record leaving the active ones (retired, merged away): its values and its
+ * name keys go. */
+static const mdm_db_stmt stmt_del_values = {
+    "golden_del_values",
+    "WITH n AS (DELETE FROM entity_name WHERE entity_id = $1) "
+    "DELETE FROM golden_value WHERE entity_id = $1",
+    1};
+
+/* The name keys of active golden record $1 (entity_name, read by search) made equal to
+ * those of its active members (mdm_name_keys of each member's normalized->'keys', the
+ * keys ingest derived) and of its pinned names ($2 kinds, $3 keys): rows no longer
+ * wanted are deleted, missing ones inserted, the others left alone, so a recompute that
+ * changes no name writes nothing. */
+static const mdm_db_stmt stmt_names_sync = {
+    "golden_names_sync",
+    "WITH want AS (SELECT k.kind, k.key FROM membership m"
+    "   JOIN source_record s ON s.id = m.record_id"
+    "   CROSS JOIN LATERAL mdm_name_keys(s.normalized->'keys') k"
+    "   WHERE m.entity_id = $1 AND m.active"
+    " UNION SELECT * FROM unnest($2::smallint[], $3::text[])),"
+    " gone AS (DELETE FROM entity_name n WHERE n.entity_id = $1"
+    "   AND NOT EXISTS (SELECT 1 FROM want w WHERE w.kind = n.kind AND w.key = n.key))"
+    " INSERT INTO entity_name (entity_id, kind, key) SELECT $1, w.kind, w.key FROM want w"
+    " WHERE NOT EXISTS (SELECT 1 FROM entity_name n"
+    "   WHERE n.entity_id = $1 AND n.kind = w.kind AND n.key = w.key)",
+    3};
 
 static const mdm_db_stmt stmt_retire = {
     "golden_retire",
@@ -293,6 +318,52 @@ static mdm_status write_version(mdm_db *db, const char *eid, int version, const 
     return st;
 }
 
+/* Appends v to the SQL array literal a ({"x","y"}), quoted. */
+static void array_add(mdm_buf *a, const char *v)
+{
+    mdm_buf_putc(a, a->len ? ',' : '{');
+    mdm_buf_putc(a, '"');
+    for (const char *p = v; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            mdm_buf_putc(a, '\\');
+        mdm_buf_putc(a, *p);
+    }
+    mdm_buf_putc(a, '"');
+}
+
+/* The name keys of a golden record's pinned names, as ingest derives a record's
+ * (matching/canonical.c: the comparison key of first_name, middle_name and last_name, and
+ * the first name's nickname class), for stmt_names_sync: kinds and keys as SQL arrays. */
+static void pinned_names(const json_t *pins, mdm_buf *kinds, mdm_buf *keys)
+{
+    static const struct {
+        const char *attr, *kind;
+    } names[] = {{"last_name", "4"}, {"first_name", "3"}, {"middle_name", "1"}};
+    mdm_norm *n = NULL;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const char *v = json_string_value(json_object_get(pins, names[i].attr));
+        if (!v)
+            continue;
+        mdm_err ignored;
+        if (!n && !(n = mdm_engine_norm_acquire(&ignored)))
+            break;
+        char *k = mdm_canon_text_key(n, v);
+        if (k && *k) {
+            array_add(kinds, names[i].kind);
+            array_add(keys, k);
+            if (!strcmp(names[i].kind, "3")) {
+                char buf[64];
+                array_add(kinds, "2");
+                array_add(keys, mdm_canon_first_class(n, k, buf));
+            }
+        }
+        free(k);
+    }
+    mdm_engine_norm_release(n);
+    mdm_buf_puts(kinds, kinds->len ? "}" : "{}");
+    mdm_buf_puts(keys, keys->len ? "}" : "{}");
+}
+
 /* Recompute with options: force emits an event (and bumps the version) even when the
  * golden values did not change (membership changes); extra is merged into the payload;
  * consent also recomputes the entity's consent state (mdm_consent_recompute), in the same
@@ -308,6 +379,7 @@ static mdm_status recompute_from(mdm_db *db, const mdm_engine *ctx, PGresult *re
     const char *p1[1] = {eid};
     mdm_outbox_call oc = {0};
     mdm_survive_member *mem = NULL;
+    mdm_buf pin_kinds = {0}, pin_keys = {0};
     json_t *members = NULL, *pins = NULL, *golden = NULL, *lineage = NULL, *old_lineage = NULL,
            *old_golden = NULL;
     char *lin_s = NULL, *gold_s = NULL;
@@ -373,7 +445,7 @@ static mdm_status recompute_from(mdm_db *db, const mdm_engine *ctx, PGresult *re
      * (when the golden record changed, or force) with its outbox event, and the consent
      * state's first read. The entity row is locked (stmt_recompute_read): the new version
      * is the next one. */
-    mdm_db_call calls[6];
+    mdm_db_call calls[7];
     size_t nc = 0, bump_at = 0, consent_at = 0;
     const char *ev = event ? event : (old_version == 0 ? "created" : "updated");
     const char *pl[2] = {eid, NULL}, *pb[3] = {eid, NULL, reason ? reason : ev};
@@ -397,6 +469,11 @@ static mdm_status recompute_from(mdm_db *db, const mdm_engine *ctx, PGresult *re
             goto out_free;
         nc += 2;
     }
+    /* the name keys search reads: a member's name may change without the golden record
+     * changing, so they are compared on every recompute */
+    pinned_names(pins, &pin_kinds, &pin_keys);
+    const char *pn[3] = {eid, pin_kinds.data, pin_keys.data};
+    calls[nc++] = (mdm_db_call){.stmt = &stmt_names_sync, .params = pn};
     if (consent && nc > 0) {
         consent_at = nc;
         mdm_consent_recompute_call(id, &calls[nc++]);
@@ -424,6 +501,8 @@ out_free:
     if (st == MDM_OK && consent)
         st = mdm_consent_recompute(db, id, err);
     mdm_outbox_call_free(&oc);
+    mdm_buf_free(&pin_kinds);
+    mdm_buf_free(&pin_keys);
     free(mem);
     free(lin_s);
     free(gold_s);
@@ -911,6 +990,7 @@ mdm_status mdm_golden_erase_events(mdm_db *db, const char *entities, const char 
 static const mdm_db_stmt golden_erase_values_stmts[] = {
     {"subject_erase_values", "DELETE FROM golden_value WHERE entity_id = ANY($1::bigint[])", 1},
     {"subject_erase_pins", "DELETE FROM golden_pin WHERE entity_id = ANY($1::bigint[])", 1},
+    {"subject_erase_names", "DELETE FROM entity_name WHERE entity_id = ANY($1::bigint[])", 1},
     {"subject_erase_versions",
      "UPDATE entity_version SET golden = '{}' WHERE entity_id = ANY($1::bigint[])", 1},
     {"subject_erase_golden",

@@ -410,20 +410,23 @@ out_free:
  * the comparison form ingest stores in normalized.keys), $3 initials, $4 exact key probes
  * (containment documents for normalized.keys: e-mail, phone, loyalty id, postal code,
  * street line), $5 how many name tokens must match, $6 offset, $7 limit + 1. A name token
- * matches a record's last name (4), first name (3), nickname class (2), middle name (1)
- * or, from three letters, the start of a longer first or last name (1); an entity ranks by
- * the tokens it matches, then initials, key probes and those weights.
+ * matches a golden record's last name (4), first name (3), nickname class (2), middle
+ * name (1) or, from three letters, the start of a longer first or last name (1); a golden
+ * record ranks by the tokens it matches, then initials, key probes and those weights.
+ * Names are read from entity_name (migration 046, kept by mdm/golden.c): one row per
+ * active golden record and name key of its members and pinned names, so a token is an
+ * index-only range of entity_name_key whatever the number of source records behind it
+ * (per source record, a first name alone took 11 s on 950,000 golden records), and the
+ * initials are ranked from its primary key.
  * The statement runs under a generic plan, so its shape must leave PostgreSQL no choice
  * but index lookups whatever it guesses about the parameters:
  * - every probe is a LATERAL subquery of its token or document, each kind of name match
- *   its own UNION ALL branch (the GIN index of migration 015, the prefix indexes of
- *   migration 020): written as joins, the prefix branches scanned every source record as
- *   the outer side even for a phone search with no token (0.9 s of 1.1 s at 154,000
- *   records), and one OR of the name probes scanned them for every name;
- * - a record's entity is a scalar subquery (one probe of membership_one_active, then the
- *   entity's primary key for its status), computed once per record in a MATERIALIZED CTE:
- *   as joins, the planner hashed all of membership or every entity, and inlined, the
- *   subquery ran three times per record (as a filter, a group key and a join key);
+ *   its own UNION ALL branch: written as joins, PostgreSQL drove them from a scan of the
+ *   whole table even for a phone search with no token;
+ * - a key probe's record's golden record is a scalar subquery (one probe of
+ *   membership_one_active, then the entity's primary key for its status), computed once
+ *   per record in a MATERIALIZED CTE: as joins, the planner hashed all of membership or
+ *   every entity, and inlined, the subquery ran three times per record;
  * - only the page's rows read their golden record, each by its primary key. */
 /* The active golden record holding source record X (NULL when none). */
 #define ENTITY_OF(x)                                                                               \
@@ -434,25 +437,15 @@ static const mdm_db_stmt stmt_find = {
     "golden_find",
     "WITH tok AS (SELECT t, c, i FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS x(t, c, "
     "i)),"
-    " name_recs AS (SELECT tok.i, r.id, r.s FROM tok CROSS JOIN LATERAL ("
-    "   SELECT s.id, 4 AS s FROM source_record s"
-    "     WHERE s.normalized->'keys' @> jsonb_build_object('last', tok.t)"
-    "   UNION ALL SELECT s.id, 3 FROM source_record s"
-    "     WHERE s.normalized->'keys' @> jsonb_build_object('first', tok.t)"
-    "   UNION ALL SELECT s.id, 2 FROM source_record s"
-    "     WHERE s.normalized->'keys' @> jsonb_build_object('first_canon', tok.c)"
-    "   UNION ALL SELECT s.id, 1 FROM source_record s"
-    "     WHERE s.normalized->'keys' @> jsonb_build_object('middle', tok.t)"
-    "   UNION ALL SELECT s.id, 1 FROM source_record s"
-    "     WHERE length(tok.t) >= 3 AND (s.normalized->'keys'->>'last') ~>~ tok.t"
-    "       AND (s.normalized->'keys'->>'last') ~<~ (tok.t || chr(1114111))"
-    "   UNION ALL SELECT s.id, 1 FROM source_record s"
-    "     WHERE length(tok.t) >= 3 AND (s.normalized->'keys'->>'first') ~>~ tok.t"
-    "       AND (s.normalized->'keys'->>'first') ~<~ (tok.t || chr(1114111))) r),"
-    " name_ents AS MATERIALIZED (SELECT " ENTITY_OF("r.id") " AS entity_id, r.i, r.s"
-    "   FROM name_recs r),"
-    " name_hits AS (SELECT entity_id, i, max(s) AS s FROM name_ents WHERE entity_id IS NOT NULL"
-    "   GROUP BY entity_id, i),"
+    " name_hits AS (SELECT r.entity_id, tok.i, max(r.s) AS s FROM tok CROSS JOIN LATERAL ("
+    "   SELECT n.entity_id, n.kind AS s FROM entity_name n"
+    "     WHERE n.key = tok.t AND n.kind IN (4, 3, 1)"
+    "   UNION ALL SELECT n.entity_id, 2 FROM entity_name n"
+    "     WHERE n.key = tok.c AND n.kind = 2"
+    "   UNION ALL SELECT n.entity_id, 1 FROM entity_name n"
+    "     WHERE length(tok.t) >= 3 AND n.key >= tok.t AND n.key < (tok.t || chr(1114111))"
+    "       AND n.kind IN (4, 3)) r"
+    "   GROUP BY r.entity_id, tok.i),"
     " names AS (SELECT entity_id, count(*) AS n, sum(s) AS s FROM name_hits GROUP BY entity_id"
     "   HAVING count(*) >= $5),"
     " key_recs AS MATERIALIZED (SELECT d.i, " ENTITY_OF("s.id") " AS entity_id"
@@ -466,9 +459,8 @@ static const mdm_db_stmt stmt_find = {
     "   WHERE cardinality($1::text[]) = 0 OR n.entity_id IS NOT NULL),"
     " ranked AS (SELECT h.*, CASE WHEN cardinality($3::text[]) = 0 THEN 0 ELSE"
     "   (SELECT count(*) FROM unnest($3::text[]) ini WHERE EXISTS ("
-    "     SELECT 1 FROM membership m JOIN source_record s ON s.id = m.record_id"
-    "     WHERE m.entity_id = h.entity_id AND m.active"
-    "       AND left(s.normalized->'keys'->>'first', 1) = ini)) END AS ni FROM hits h),"
+    "     SELECT 1 FROM entity_name n WHERE n.entity_id = h.entity_id AND n.kind = 3"
+    "       AND n.key >= ini AND n.key < (ini || chr(1114111)))) END AS ni FROM hits h),"
     " page AS (SELECT r.entity_id, r.nn + r.nk AS matched, r.ni, r.ns, count(*) OVER () AS total"
     "   FROM ranked r"
     "   ORDER BY r.nk + r.nn DESC, r.ni DESC, r.ns DESC, r.entity_id OFFSET $6 LIMIT $7)"
