@@ -6,7 +6,8 @@
 # GET /v1/entities?q= for the names involved finds exactly the golden records that hold
 # the name in one of their active source records (read from the source records
 # themselves, as search read them before the index), and the index holds exactly the
-# name keys of every active golden record's active members.
+# name keys of every active golden record's active members (also after `mdm resolve
+# --all`, which splits and merges).
 . "$(dirname "$0")/lib.bash"
 . "$(dirname "$0")/http_lib.bash"
 mdm=$MDM_BIN
@@ -189,4 +190,8 @@ check "erasure" "$le"
 
 http_stop
 expect_eq "server exits cleanly" "$server_rc" "0"
+
+# ---- re-resolution (mdm resolve --all: splits and merges under the model) ---------------
+expect_exit 0 "re-resolve everything" "$mdm" resolve --all
+expect_eq "after re-resolution the index holds exactly the members' name keys" "$(index_diff)" "0 missing, 0 extra"
 e2e_end
