@@ -367,7 +367,8 @@ static void pinned_names(const json_t *pins, mdm_buf *kinds, mdm_buf *keys)
 /* Recompute with options: force emits an event (and bumps the version) even when the
  * golden values did not change (membership changes); extra is merged into the payload;
  * consent also recomputes the entity's consent state (mdm_consent_recompute), in the same
- * round trip as the writes when there are some. re is the result of the read
+ * round trip as the writes. The search's name index (entity_name) of an active golden
+ * record is synchronized in that round trip too. re is the result of the read
  * (stmt_recompute_read), consumed. */
 static mdm_status recompute_from(mdm_db *db, const mdm_engine *ctx, PGresult *re, const char *event,
                                  const char *reason, bool force, const json_t *extra, bool consent,
@@ -474,12 +475,10 @@ static mdm_status recompute_from(mdm_db *db, const mdm_engine *ctx, PGresult *re
     pinned_names(pins, &pin_kinds, &pin_keys);
     const char *pn[3] = {eid, pin_kinds.data, pin_keys.data};
     calls[nc++] = (mdm_db_call){.stmt = &stmt_names_sync, .params = pn};
-    if (consent && nc > 0) {
+    if (consent) {
         consent_at = nc;
         mdm_consent_recompute_call(id, &calls[nc++]);
     }
-    if (nc == 0)
-        goto out_free;
     if ((st = mdm_db_exec_pipeline(db, calls, nc, err)) != MDM_OK)
         goto out_free;
     if (bump && mdm_db_get_ll(calls[bump_at].res, 0, "version", 0) != v)

@@ -2,7 +2,7 @@
  * split, recomputation through survivorship, reads for the API, and export.
  *
  * Invariants kept here (the only module that writes entity, membership, golden_value,
- * entity_version):
+ * entity_version, entity_name):
  *   - a source record has at most one active membership;
  *   - an active entity has at least one active member; when its last member leaves it is
  *     retired (status 'retired', survivor_id NULL) and a 'deleted' event is emitted;
@@ -12,7 +12,10 @@
  *   - every change of golden values bumps entity.version, writes entity_version and one
  *     outbox event (created, updated, merged, split, deleted) in the same transaction;
  *     recomputing with unchanged inputs changes nothing;
- *   - every membership change is a link_event (action, method, actor, score, rule).
+ *   - every membership change is a link_event (action, method, actor, score, rule);
+ *   - entity_name, the search's name index, holds exactly the name keys of each active
+ *     golden record's active members and pinned names (every recompute synchronizes
+ *     it), and nothing of a golden record that is not active.
  * Writers lock the entity rows they change (SELECT ... FOR UPDATE, ascending id) and
  * follow survivor pointers after locking, so concurrent merges never lose a member.
  *
@@ -132,9 +135,9 @@ mdm_status mdm_golden_last_event(mdm_db *db, long long *id, mdm_err *err)
 mdm_status mdm_golden_erase_events(mdm_db *db, const char *entities, const char *records,
                                    mdm_err *err) __attribute__((warn_unused_result));
 
-/* Erasure (mdm/subject.h), inside its transaction: the golden values and pins of the
- * entities (a PostgreSQL bigint[] literal) are deleted, their golden records and versions
- * emptied. */
+/* Erasure (mdm/subject.h), inside its transaction: the golden values, pins and name keys
+ * (entity_name) of the entities (a PostgreSQL bigint[] literal) are deleted, their golden
+ * records and versions emptied. */
 mdm_status mdm_golden_erase_values(mdm_db *db, const char *entities, mdm_err *err)
     __attribute__((warn_unused_result));
 
