@@ -481,3 +481,15 @@ void mdm_db_copy_field(mdm_buf *b, const char *s)
         s++;
     }
 }
+
+void mdm_db_array_add(mdm_buf *b, const char *v)
+{
+    mdm_buf_putc(b, b->len ? ',' : '{');
+    mdm_buf_putc(b, '"');
+    for (const char *p = v; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            mdm_buf_putc(b, '\\');
+        mdm_buf_putc(b, *p);
+    }
+    mdm_buf_putc(b, '"');
+}

@@ -107,6 +107,9 @@ mdm_status mdm_db_copy_in(mdm_db *db, const char *copy_sql, const char *data, si
  * mdm_buf. */
 struct mdm_buf;
 void mdm_db_copy_field(struct mdm_buf *b, const char *s);
+/* Appends v to the text-array literal in b ({"x","y"}; the buffer empty at first),
+ * quoted, for a text[] parameter. */
+void mdm_db_array_add(struct mdm_buf *b, const char *v);
 
 /* Transactions */
 

@@ -318,19 +318,6 @@ static mdm_status write_version(mdm_db *db, const char *eid, int version, const 
     return st;
 }
 
-/* Appends v to the SQL array literal a ({"x","y"}), quoted. */
-static void array_add(mdm_buf *a, const char *v)
-{
-    mdm_buf_putc(a, a->len ? ',' : '{');
-    mdm_buf_putc(a, '"');
-    for (const char *p = v; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            mdm_buf_putc(a, '\\');
-        mdm_buf_putc(a, *p);
-    }
-    mdm_buf_putc(a, '"');
-}
-
 /* The name keys of a golden record's pinned names, as ingest derives a record's
  * (matching/canonical.c: the comparison key of first_name, middle_name and last_name, and
  * the first name's nickname class), for stmt_names_sync: kinds and keys as SQL arrays. */
@@ -349,12 +336,12 @@ static void pinned_names(const json_t *pins, mdm_buf *kinds, mdm_buf *keys)
             break;
         char *k = mdm_canon_text_key(n, v);
         if (k && *k) {
-            array_add(kinds, names[i].kind);
-            array_add(keys, k);
+            mdm_db_array_add(kinds, names[i].kind);
+            mdm_db_array_add(keys, k);
             if (!strcmp(names[i].kind, "3")) {
                 char buf[64];
-                array_add(kinds, "2");
-                array_add(keys, mdm_canon_first_class(n, k, buf));
+                mdm_db_array_add(kinds, "2");
+                mdm_db_array_add(keys, mdm_canon_first_class(n, k, buf));
             }
         }
         free(k);

@@ -500,19 +500,6 @@ static char *address_probe(const char *name, const char *value)
     return s;
 }
 
-/* Appends v to the text-array literal a ({"x","y"}), quoted. */
-static void array_add(mdm_buf *a, const char *v)
-{
-    mdm_buf_putc(a, a->len ? ',' : '{');
-    mdm_buf_putc(a, '"');
-    for (const char *p = v; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            mdm_buf_putc(a, '\\');
-        mdm_buf_putc(a, *p);
-    }
-    mdm_buf_putc(a, '"');
-}
-
 static const char *array_end(mdm_buf *a)
 {
     if (a->len == 0)
@@ -593,11 +580,11 @@ mdm_status mdm_query_find(mdm_db *db, const char *q, const char *default_country
         char *save = NULL;
         for (char *t = strtok_r(key, " ,", &save); t && ntok < 8; t = strtok_r(NULL, " ,", &save)) {
             if (!t[1]) {
-                array_add(&inits, t);
+                mdm_db_array_add(&inits, t);
                 continue;
             }
-            array_add(&toks, t);
-            array_add(&canons, mdm_norm_nickname_canon(NULL, t));
+            mdm_db_array_add(&toks, t);
+            mdm_db_array_add(&canons, mdm_norm_nickname_canon(NULL, t));
             ntok++;
         }
         free(key);
@@ -609,7 +596,7 @@ mdm_status mdm_query_find(mdm_db *db, const char *q, const char *default_country
         }
     }
     for (size_t i = 0; i < np; i++)
-        array_add(&probes, probe_text[i]);
+        mdm_db_array_add(&probes, probe_text[i]);
     {
         char need[16], off[16], lim[16];
         snprintf(need, sizeof need, "%d", ntok >= 3 ? ntok - 1 : ntok);
