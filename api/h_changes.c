@@ -4,6 +4,7 @@
  * server shuts down. The reply's `next` is the cursor for the following call; a consumer
  * that keeps it never skips an event (mdm_outbox_read's writer barrier). */
 #include "api/handlers.h"
+#include "api/http_wait.h"
 #include "mdm/outbox.h"
 
 #include <microhttpd.h>

@@ -8,6 +8,7 @@
  * cannot hold the export's snapshot transaction. Memory stays constant: one FETCH batch
  * and one chunk buffer per export. */
 #include "api/handlers.h"
+#include "api/http_metrics.h"
 #include "common/log.h"
 #include "mdm/audit.h"
 #include "mdm/consent.h"

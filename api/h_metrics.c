@@ -5,6 +5,7 @@
  * statement, and so are the deployment's record counters (mdm_records_total, summed by
  * every process and command into the database: the same on every process). */
 #include "api/handlers.h"
+#include "api/http_metrics.h"
 #include "common/log.h"
 #include "mdm/counters.h"
 #include "mdm/gauges.h"

@@ -4,6 +4,7 @@
  * in one transaction, so a reply is sent only after the write committed. Results are
  * counted in mdm_ingest_results_total{result=...}. */
 #include "api/handlers.h"
+#include "api/http_metrics.h"
 #include "common/log.h"
 #include "mdm/audit.h"
 #include "mdm/counters.h"

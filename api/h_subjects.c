@@ -3,6 +3,7 @@
  *   POST /v1/subjects/{id}/erase    erasure with tombstone and `deleted` propagation
  * See mdm/subject.h for what is exported, erased and kept. */
 #include "api/handlers.h"
+#include "api/http_metrics.h"
 #include "mdm/subject.h"
 
 #include <microhttpd.h>

@@ -1,5 +1,7 @@
-/* The HTTP server: route table, request pipeline, replies, per-thread database
- * connections, long-poll suspension, metrics registry and graceful shutdown.
+/* The HTTP server: route table, routing, request pipeline, accessors, replies,
+ * per-thread database connections and the server's lifecycle (graceful shutdown). Its
+ * metrics are api/http_metrics.c, long polls api/http_wait.c (structs shared through
+ * api/http_int.h).
  *
  * Invariants:
  * - every request gets exactly one reply, queued by on_request() from req->resp; the
@@ -12,10 +14,10 @@
 #include "api/http.h"
 
 #include "api/handlers.h"
+#include "api/http_int.h"
 #include "common/io.h"
 #include "common/log.h"
 #include "mdm/consent.h"
-#include "mdm/outbox.h"
 #include "mdm/source.h"
 #include "mdm/trace.h"
 
@@ -355,169 +357,6 @@ bool mdm_http_utf8_valid(const char *str, size_t len)
     return true;
 }
 
-/* Metrics registry ---------------------------------------------------------------------- */
-
-static const int status_codes[] = {200, 201, 202, 204, 304, 400, 401, 403, 404,
-                                   405, 409, 413, 415, 422, 429, 500, 503, 0 /* other */};
-#define NSTATUS (sizeof status_codes / sizeof status_codes[0])
-static const double latency_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-                                        0.05,   0.1,   0.25,   0.5,   1,    2.5};
-#define NBOUNDS    (sizeof latency_bounds / sizeof latency_bounds[0])
-#define MAX_ROUTES 128
-
-typedef struct route_stats {
-    atomic_ullong by_status[NSTATUS];
-    atomic_ullong buckets[NBOUNDS + 1];
-    atomic_ullong micros_sum;
-} route_stats;
-
-/* Index MAX_ROUTES - 1 holds requests that matched no route. */
-static route_stats stats[MAX_ROUTES];
-
-typedef struct counter {
-    char *name, *labels;
-    atomic_llong value;
-} counter;
-
-static pthread_mutex_t counters_lock = PTHREAD_MUTEX_INITIALIZER;
-static counter *counters;
-static size_t ncounters, capcounters;
-
-/* Every counter the handlers add to, with its help text and every label set it takes:
- * /metrics shows them all from the start (at 0), each with HELP and TYPE, so a scraper
- * and `promtool check metrics` see the same names before and after the first event. */
-static const struct known_counter {
-    const char *name, *help;
-    const char *labels[12];
-} known_counters[] = {
-    {"mdm_ingest_results_total",
-     "Source records received over HTTP (upserts, deletes, batches), by outcome.",
-     {"result=\"created\"", "result=\"linked\"", "result=\"merged\"", "result=\"review\"",
-      "result=\"updated\"", "result=\"unchanged\"", "result=\"stale\"", "result=\"deleted\"",
-      "result=\"rejected\"", "result=\"other\"", NULL}},
-    {"mdm_consent_events_total",
-     "Consent events received over HTTP: stored, or duplicates of stored ones.",
-     {"result=\"stored\"", "result=\"duplicate\"", NULL}},
-    {"mdm_subject_erasures_total", "Subjects erased over HTTP.", {"", NULL}},
-};
-
-void mdm_http_counter_add(const char *name, const char *labels, long long n)
-{
-    bool known = false; /* an unknown series would never be shown: a programming error */
-    for (size_t k = 0; k < sizeof known_counters / sizeof known_counters[0] && !known; k++)
-        for (const char *const *l = known_counters[k].labels; *l && !known; l++)
-            known = strcmp(known_counters[k].name, name) == 0 && strcmp(*l, labels) == 0;
-    assert(known);
-    if (!known)
-        return;
-    pthread_mutex_lock(&counters_lock);
-    size_t i = 0;
-    while (i < ncounters &&
-           (strcmp(counters[i].name, name) != 0 || strcmp(counters[i].labels, labels) != 0))
-        i++;
-    if (i == ncounters) {
-        if (ncounters == capcounters) {
-            capcounters = capcounters ? capcounters * 2 : 16;
-            counters = mdm_xrealloc(counters, capcounters * sizeof *counters);
-        }
-        counters[i].name = mdm_xstrdup(name);
-        counters[i].labels = mdm_xstrdup(labels);
-        atomic_init(&counters[i].value, 0);
-        ncounters++;
-    }
-    atomic_fetch_add(&counters[i].value, n);
-    pthread_mutex_unlock(&counters_lock);
-}
-
-static void record_stats(size_t route, int status, double seconds)
-{
-    route_stats *rs = &stats[route < MAX_ROUTES - 1 ? route : MAX_ROUTES - 1];
-    size_t s = 0;
-    while (status_codes[s] && status_codes[s] != status)
-        s++;
-    atomic_fetch_add(&rs->by_status[s], 1);
-    size_t b = 0;
-    while (b < NBOUNDS && seconds > latency_bounds[b])
-        b++;
-    atomic_fetch_add(&rs->buckets[b], 1);
-    atomic_fetch_add(&rs->micros_sum, (unsigned long long)(seconds * 1e6));
-}
-
-/* Server and request state --------------------------------------------------------------- */
-
-typedef struct waiter {
-    mdm_http_req *req;
-    int64_t after;
-    double deadline;
-    struct waiter *next;
-} waiter;
-
-struct mdm_http_server {
-    struct MHD_Daemon *daemon;
-    const mdm_config *cfg;
-    mdm_http_limits limits;
-    mdm_auth *auth;
-    mdm_engine *ingest;
-    int port;
-    atomic_bool shutting_down;
-    atomic_int inflight;
-    atomic_uint rid_counter;
-    unsigned rid_base;
-    /* every database connection opened by a worker thread */
-    pthread_mutex_t dbs_lock;
-    mdm_db **dbs;
-    size_t ndbs, capdbs;
-    atomic_llong db_connects, db_connect_failures;
-    /* long polls */
-    pthread_mutex_t wait_lock;
-    pthread_cond_t wait_cond;
-    waiter *waiters;
-    int nwaiters;
-    bool wait_stop;
-    pthread_t wait_thread;
-    bool wait_thread_started;
-    /* slow-client guard and HTTPS material (PEM text, kept for the daemon's life) */
-    mdm_http_guard *guard;
-    char *tls_cert_pem, *tls_key_pem;
-};
-
-typedef struct extra_header {
-    const char *name, *value;
-    struct extra_header *next;
-} extra_header;
-
-struct mdm_http_req {
-    mdm_http_server *srv;
-    struct MHD_Connection *conn;
-    const mdm_http_route *route;
-    size_t route_index;
-    mdm_arena *arena;
-    char rid[72];
-    mdm_trace trace; /* this request's span: the caller's traceparent continued, or a new trace */
-    double t0;
-    const char *method;
-    const char *url;      /* as libmicrohttpd unescaped it (DEBUG log only) */
-    const char *raw_path; /* the request target's path as sent, still %-escaped */
-    bool begun;           /* the access handler has seen the request */
-    int nparams;
-    const char *pnames[8], *pvalues[8];
-    mdm_auth_key key;
-    bool has_key;
-    size_t max_body;
-    mdm_buf body;
-    bool body_too_big;
-    json_t *json;
-    mdm_db *db;
-    /* reply */
-    bool replied;
-    int status;
-    struct MHD_Response *resp;
-    size_t resp_len;
-    extra_header *headers;
-    /* long poll */
-    bool suspended, resumed;
-};
-
 static _Thread_local mdm_db *tl_db;
 static _Thread_local mdm_http_server *tl_db_srv;
 static _Thread_local double tl_db_failed_at = -10;
@@ -694,16 +533,11 @@ double mdm_http_started(mdm_http_req *req)
     return req->t0;
 }
 
-bool mdm_http_resumed(mdm_http_req *req)
-{
-    return req->resumed;
-}
-
 /* Replies ------------------------------------------------------------------------------- */
 
 void mdm_http_set_header(mdm_http_req *req, const char *name, const char *value)
 {
-    extra_header *h = mdm_arena_alloc(req->arena, sizeof *h);
+    mdm_http_header_line *h = mdm_arena_alloc(req->arena, sizeof *h);
     h->name = mdm_arena_strdup(req->arena, name);
     h->value = mdm_arena_strdup(req->arena, value);
     h->next = req->headers;
@@ -713,7 +547,7 @@ void mdm_http_set_header(mdm_http_req *req, const char *name, const char *value)
 /* The reply's ETag (set by the handler), or NULL. */
 static const char *reply_etag(const mdm_http_req *req)
 {
-    for (const extra_header *h = req->headers; h; h = h->next)
+    for (const mdm_http_header_line *h = req->headers; h; h = h->next)
         if (strcasecmp(h->name, "ETag") == 0)
             return h->value;
     return NULL;
@@ -767,7 +601,7 @@ void mdm_http_reply_raw(mdm_http_req *req, int status, const char *content_type,
     }
     if (content_type)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
-    for (extra_header *h = req->headers; h; h = h->next)
+    for (mdm_http_header_line *h = req->headers; h; h = h->next)
         MHD_add_response_header(resp, h->name, h->value);
     req->resp = resp;
     req->resp_len = len;
@@ -793,7 +627,7 @@ void mdm_http_reply_stream(mdm_http_req *req, int status, const char *content_ty
     }
     if (content_type)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
-    for (extra_header *h = req->headers; h; h = h->next)
+    for (mdm_http_header_line *h = req->headers; h; h = h->next)
         MHD_add_response_header(resp, h->name, h->value);
     req->resp = resp;
     req->resp_len = 0;
@@ -949,98 +783,6 @@ bool mdm_http_if_match(mdm_http_req *req, int *version, bool *bad)
     return true;
 }
 
-/* Long polls ---------------------------------------------------------------------------- */
-
-void mdm_http_wait_outbox(mdm_http_req *req, int64_t after, double deadline)
-{
-    mdm_http_server *srv = req->srv;
-    if (atomic_load(&srv->shutting_down) || req->replied)
-        return; /* the handler's caller sees no reply and answers 500; handlers check first */
-    waiter *w = mdm_xcalloc(1, sizeof *w);
-    w->req = req;
-    w->after = after;
-    w->deadline = deadline;
-    req->suspended = true;
-    MHD_suspend_connection(req->conn);
-    pthread_mutex_lock(&srv->wait_lock);
-    w->next = srv->waiters;
-    srv->waiters = w;
-    srv->nwaiters++;
-    pthread_cond_signal(&srv->wait_cond);
-    pthread_mutex_unlock(&srv->wait_lock);
-}
-
-/* Wakes waiters whose condition holds: an outbox seq beyond their cursor, the deadline,
- * or shutdown. One own connection polls max(seq) (an index lookup) every 100 ms while
- * anyone waits. */
-static void *wait_main(void *arg)
-{
-    mdm_http_server *srv = arg;
-    mdm_db *db = NULL;
-    double db_failed_at = -10;
-    pthread_mutex_lock(&srv->wait_lock);
-    while (!srv->wait_stop || srv->waiters) {
-        if (!srv->waiters) {
-            pthread_cond_wait(&srv->wait_cond, &srv->wait_lock);
-            continue;
-        }
-        pthread_mutex_unlock(&srv->wait_lock);
-        long long max_seq = -1;
-        double now = mdm_http_now();
-        if (!db && now - db_failed_at > 1) {
-            db = mdm_db_connect(srv->cfg->database_url, NULL);
-            if (!db)
-                db_failed_at = now;
-        }
-        if (db) {
-            mdm_err err;
-            int64_t head = 0;
-            if (mdm_outbox_head(db, &head, &err) == MDM_OK) {
-                max_seq = head;
-            } else if (!mdm_db_ok(db)) {
-                mdm_db_close(db);
-                db = NULL;
-                db_failed_at = now;
-            }
-        }
-        bool stopping = atomic_load(&srv->shutting_down);
-        pthread_mutex_lock(&srv->wait_lock);
-        waiter *ready = NULL;
-        for (waiter **pw = &srv->waiters; *pw;) {
-            waiter *w = *pw;
-            if (stopping || srv->wait_stop || max_seq > w->after || now >= w->deadline) {
-                *pw = w->next;
-                srv->nwaiters--;
-                w->next = ready;
-                ready = w;
-            } else {
-                pw = &w->next;
-            }
-        }
-        pthread_mutex_unlock(&srv->wait_lock);
-        while (ready) {
-            waiter *w = ready;
-            ready = w->next;
-            MHD_resume_connection(w->req->conn);
-            free(w);
-        }
-        pthread_mutex_lock(&srv->wait_lock);
-        if (srv->waiters && !srv->wait_stop) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += 100L * 1000 * 1000;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
-            pthread_cond_timedwait(&srv->wait_cond, &srv->wait_lock, &ts);
-        }
-    }
-    pthread_mutex_unlock(&srv->wait_lock);
-    mdm_db_close(db);
-    return NULL;
-}
-
 /* The request pipeline ------------------------------------------------------------------ */
 
 static void fail(mdm_http_req *req, mdm_status code, const char *fmt, ...)
@@ -1151,7 +893,7 @@ static void begin(mdm_http_req *req, const char *url)
     size_t urllen = strlen(url);
     char *decoded = mdm_arena_strndup(req->arena, url, urllen);
     if (!mdm_http_utf8_valid(decoded, MHD_http_unescape(decoded))) {
-        req->route_index = MAX_ROUTES - 1;
+        req->route_index = MDM_HTTP_MAX_ROUTES - 1;
         fail(req, MDM_EINVAL, "the request path is not valid UTF-8 (or holds %%00)");
         return;
     }
@@ -1160,7 +902,7 @@ static void begin(mdm_http_req *req, const char *url)
     const mdm_http_route *rt =
         mdm_http_match(req->method, path, req->pnames, req->pvalues, &req->nparams, &known);
     if (!rt) {
-        req->route_index = MAX_ROUTES - 1;
+        req->route_index = MDM_HTTP_MAX_ROUTES - 1;
         if (!known) {
             fail(req, MDM_ENOTFOUND, "no such resource");
             return;
@@ -1326,7 +1068,7 @@ static mdm_http_req *req_alloc(mdm_http_server *srv, struct MHD_Connection *conn
     req->conn = conn;
     req->arena = mdm_arena_new(8192);
     req->t0 = mdm_http_now();
-    req->route_index = MAX_ROUTES - 1;
+    req->route_index = MDM_HTTP_MAX_ROUTES - 1;
     return req;
 }
 
@@ -1426,7 +1168,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     int status = req->status ? req->status : 499;
     if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && req->status)
         mdm_log(MDM_LOG_INFO, "event=http_aborted rid=%s toe=%d", req->rid, (int)toe);
-    record_stats(req->route_index, status, secs);
+    mdm_http_stats_record(req->route_index, status, secs);
     mdm_log(MDM_LOG_INFO,
             "event=http_request rid=%s method=%s route=%s status=%d ms=%.3f bytes=%zu key=%s "
             "trace_id=%s span_id=%s",
@@ -1442,99 +1184,6 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     mdm_arena_free(req->arena);
     free(req);
     atomic_fetch_sub(&srv->inflight, 1);
-}
-
-/* Metrics output ----------------------------------------------------------------------- */
-
-void mdm_http_metrics_write(mdm_http_req *req, mdm_buf *out)
-{
-    mdm_http_server *srv = req->srv;
-    pthread_mutex_lock(&srv->wait_lock);
-    int nwaiters = srv->nwaiters;
-    pthread_mutex_unlock(&srv->wait_lock);
-    mdm_buf_puts(out, "# HELP mdm_http_requests_total HTTP requests by route and status.\n"
-                      "# TYPE mdm_http_requests_total counter\n");
-    for (size_t r = 0; r <= mdm_http_nroutes; r++) {
-        size_t idx = r < mdm_http_nroutes ? r : MAX_ROUTES - 1;
-        const char *m = r < mdm_http_nroutes ? mdm_http_routes[r].method : "";
-        const char *p = r < mdm_http_nroutes ? mdm_http_routes[r].pattern : "unmatched";
-        for (size_t s = 0; s < NSTATUS; s++) {
-            unsigned long long n = atomic_load(&stats[idx].by_status[s]);
-            if (!n)
-                continue;
-            char code[8];
-            snprintf(code, sizeof code, "%d", status_codes[s]);
-            mdm_buf_printf(
-                out, "mdm_http_requests_total{method=\"%s\",route=\"%s\",status=\"%s\"} %llu\n", m,
-                p, status_codes[s] ? code : "other", n);
-        }
-    }
-    mdm_buf_puts(out, "# HELP mdm_http_request_duration_seconds Request latency by route.\n"
-                      "# TYPE mdm_http_request_duration_seconds histogram\n");
-    for (size_t r = 0; r <= mdm_http_nroutes; r++) {
-        size_t idx = r < mdm_http_nroutes ? r : MAX_ROUTES - 1;
-        const char *m = r < mdm_http_nroutes ? mdm_http_routes[r].method : "";
-        const char *p = r < mdm_http_nroutes ? mdm_http_routes[r].pattern : "unmatched";
-        unsigned long long cum = 0;
-        for (size_t b = 0; b <= NBOUNDS; b++) {
-            cum += atomic_load(&stats[idx].buckets[b]);
-            if (b < NBOUNDS)
-                mdm_buf_printf(
-                    out,
-                    "mdm_http_request_duration_seconds_bucket{method=\"%s\",route=\"%s\","
-                    "le=\"%g\"} %llu\n",
-                    m, p, latency_bounds[b], cum);
-            else
-                mdm_buf_printf(
-                    out,
-                    "mdm_http_request_duration_seconds_bucket{method=\"%s\",route=\"%s\","
-                    "le=\"+Inf\"} %llu\n",
-                    m, p, cum);
-        }
-        mdm_buf_printf(out,
-                       "mdm_http_request_duration_seconds_sum{method=\"%s\",route=\"%s\"} %.6f\n",
-                       m, p, (double)atomic_load(&stats[idx].micros_sum) / 1e6);
-        mdm_buf_printf(out,
-                       "mdm_http_request_duration_seconds_count{method=\"%s\",route=\"%s\"} %llu\n",
-                       m, p, cum);
-    }
-    mdm_buf_printf(out,
-                   "# HELP mdm_http_requests_in_flight Requests being served.\n"
-                   "# TYPE mdm_http_requests_in_flight gauge\nmdm_http_requests_in_flight %d\n"
-                   "# HELP mdm_http_long_polls Change-feed requests waiting for events.\n"
-                   "# TYPE mdm_http_long_polls gauge\nmdm_http_long_polls %d\n",
-                   atomic_load(&srv->inflight), nwaiters);
-    pthread_mutex_lock(&srv->dbs_lock);
-    size_t ndbs = srv->ndbs;
-    pthread_mutex_unlock(&srv->dbs_lock);
-    mdm_buf_printf(out,
-                   "# HELP mdm_db_pool_connections Database connections of the worker threads.\n"
-                   "# TYPE mdm_db_pool_connections gauge\nmdm_db_pool_connections %zu\n"
-                   "# HELP mdm_db_connects_total Successful database (re)connections.\n"
-                   "# TYPE mdm_db_connects_total counter\nmdm_db_connects_total %lld\n"
-                   "# HELP mdm_db_connect_failures_total Failed database connection attempts.\n"
-                   "# TYPE mdm_db_connect_failures_total counter\n"
-                   "mdm_db_connect_failures_total %lld\n"
-                   "# HELP mdm_http_slow_clients_cut_total Connections shut down because a request"
-                   " did not arrive within http.request_timeout.\n"
-                   "# TYPE mdm_http_slow_clients_cut_total counter\n"
-                   "mdm_http_slow_clients_cut_total %lld\n",
-                   ndbs, atomic_load(&srv->db_connects), atomic_load(&srv->db_connect_failures),
-                   mdm_http_guard_cut(srv->guard));
-    /* every known counter with each of its series, 0 until counted */
-    pthread_mutex_lock(&counters_lock);
-    for (size_t k = 0; k < sizeof known_counters / sizeof known_counters[0]; k++) {
-        const struct known_counter *kc = &known_counters[k];
-        mdm_buf_printf(out, "# HELP %s %s\n# TYPE %s counter\n", kc->name, kc->help, kc->name);
-        for (const char *const *l = kc->labels; *l; l++) {
-            long long v = 0;
-            for (size_t j = 0; j < ncounters; j++)
-                if (strcmp(counters[j].name, kc->name) == 0 && strcmp(counters[j].labels, *l) == 0)
-                    v = atomic_load(&counters[j].value);
-            mdm_buf_printf(out, "%s%s%s%s %lld\n", kc->name, **l ? "{" : "", *l, **l ? "}" : "", v);
-        }
-    }
-    pthread_mutex_unlock(&counters_lock);
 }
 
 /* Lifecycle ----------------------------------------------------------------------------- */
@@ -1643,7 +1292,7 @@ mdm_http_server *mdm_http_start(const mdm_config *cfg, const char *listen, mdm_e
     srv->cfg = cfg;
     if (mdm_http_limits_load(cfg, &srv->limits, err) != MDM_OK)
         goto out_free;
-    if (mdm_http_nroutes >= MAX_ROUTES) {
+    if (mdm_http_nroutes >= MDM_HTTP_MAX_ROUTES) {
         mdm_err_set(err, MDM_EINTERNAL, "too many routes (%zu)", mdm_http_nroutes);
         goto out_free;
     }
@@ -1681,8 +1330,7 @@ mdm_http_server *mdm_http_start(const mdm_config *cfg, const char *listen, mdm_e
     prepare_database(srv);
     srv->auth = mdm_auth_new(srv->limits.auth_cache_seconds, srv->limits.burst_seconds);
     pthread_mutex_init(&srv->dbs_lock, NULL);
-    pthread_mutex_init(&srv->wait_lock, NULL);
-    pthread_cond_init(&srv->wait_cond, NULL);
+    mdm_http_wait_init(srv);
     srv->rid_base = (unsigned)time(NULL) ^ ((unsigned)getpid() << 16);
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG;
@@ -1741,12 +1389,11 @@ mdm_http_server *mdm_http_start(const mdm_config *cfg, const char *listen, mdm_e
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
     srv->port = info ? info->port : 0;
-    if (pthread_create(&srv->wait_thread, NULL, wait_main, srv) != 0) {
+    if (!mdm_http_wait_start(srv)) {
         mdm_err_set(err, MDM_EINTERNAL, "cannot start the long-poll thread");
         MHD_stop_daemon(srv->daemon);
         goto out_free_sync;
     }
-    srv->wait_thread_started = true;
     mdm_log(MDM_LOG_INFO, "event=http_listening listen=%s port=%d threads=%d", listen, srv->port,
             default_threads(cfg));
     return srv;
@@ -1758,8 +1405,7 @@ out_free_sync:
     mdm_engine_free(srv->ingest);
     srv->ingest = NULL; /* out_free frees it too */
     pthread_mutex_destroy(&srv->dbs_lock);
-    pthread_mutex_destroy(&srv->wait_lock);
-    pthread_cond_destroy(&srv->wait_cond);
+    mdm_http_wait_stop(srv);
 out_free:
     mdm_engine_free(srv->ingest);
     free(srv);
@@ -1785,9 +1431,7 @@ void mdm_http_stop(mdm_http_server *srv)
     int inflight = atomic_load(&srv->inflight);
     mdm_log(MDM_LOG_INFO, "event=http_stopping in_flight=%d", inflight);
     /* wake the long polls, which answer with what they have */
-    pthread_mutex_lock(&srv->wait_lock);
-    pthread_cond_signal(&srv->wait_cond);
-    pthread_mutex_unlock(&srv->wait_lock);
+    mdm_http_wait_wake(srv);
     double until = mdm_http_now() + srv->limits.shutdown_timeout;
     while (atomic_load(&srv->inflight) > 0 && mdm_http_now() < until) {
         struct timespec ts = {0, 10L * 1000 * 1000};
@@ -1795,12 +1439,7 @@ void mdm_http_stop(mdm_http_server *srv)
     }
     if (atomic_load(&srv->inflight) > 0)
         mdm_log(MDM_LOG_WARN, "event=http_stop_timeout in_flight=%d", atomic_load(&srv->inflight));
-    pthread_mutex_lock(&srv->wait_lock);
-    srv->wait_stop = true;
-    pthread_cond_signal(&srv->wait_cond);
-    pthread_mutex_unlock(&srv->wait_lock);
-    if (srv->wait_thread_started)
-        pthread_join(srv->wait_thread, NULL);
+    mdm_http_wait_stop(srv);
     MHD_stop_daemon(srv->daemon);
     mdm_http_guard_free(srv->guard);
     free(srv->tls_cert_pem);
@@ -1813,8 +1452,6 @@ void mdm_http_stop(mdm_http_server *srv)
     mdm_auth_free(srv->auth);
     mdm_engine_free(srv->ingest);
     pthread_mutex_destroy(&srv->dbs_lock);
-    pthread_mutex_destroy(&srv->wait_lock);
-    pthread_cond_destroy(&srv->wait_cond);
     mdm_log(MDM_LOG_INFO, "event=http_stopped");
     free(srv);
 }

@@ -19,7 +19,13 @@
  * Threads: a pool sized from the cores (config `threads`, 0 = cores); each worker thread
  * owns one PostgreSQL connection, opened lazily and reopened after the database
  * restarts. A handler runs on one worker thread and must not block it for long
- * (long polls suspend the connection instead: mdm_http_wait_outbox).
+ * (long polls suspend the connection instead: api/http_wait.h).
+ *
+ * The server is split along its seams: this file's functions live in api/http.c
+ * (routing, pipeline, accessors, replies, lifecycle); the server's own metrics in
+ * api/http_metrics.c (api/http_metrics.h), long polls in api/http_wait.c
+ * (api/http_wait.h), the slow-client guard in api/http_guard.c (api/http_guard.h); the
+ * parts share the server and request structs through api/http_int.h.
  *
  * Adding a route: one row in the table in api/http.c
  *     ROUTE("GET", "/v1/things/{id}", MDM_ROLES_READ, mdm_h_thing_get, 0, 0),
@@ -47,8 +53,8 @@ typedef struct mdm_http_req mdm_http_req;
 typedef struct mdm_http_server mdm_http_server;
 
 /* A handler reads the request through the accessors below and ends with exactly one
- * reply (mdm_http_reply_*), or with mdm_http_wait_outbox. Replying twice keeps the first
- * reply; not replying at all answers 500. */
+ * reply (mdm_http_reply_*), or with mdm_http_wait_outbox (api/http_wait.h). Replying twice keeps
+ * the first reply; not replying at all answers 500. */
 typedef void (*mdm_http_handler)(mdm_http_req *req);
 
 /* Role sets for the route table. Admin passes every role check. 0 = public (no key). */
@@ -198,29 +204,12 @@ void mdm_http_reply_problem(mdm_http_req *req, const mdm_err *err);
  * {pointer, detail} objects (consumed). */
 void mdm_http_reply_problem_fields(mdm_http_req *req, const mdm_err *err, json_t *errors);
 
-/* Long poll: suspends the connection (the worker thread moves on) until the outbox holds
- * an event with seq > after, the monotonic deadline (seconds) passes or the server shuts
- * down; then the route's handler runs again for the same request, and
- * mdm_http_resumed(req) is true. */
-void mdm_http_wait_outbox(mdm_http_req *req, int64_t after, double deadline);
-bool mdm_http_resumed(mdm_http_req *req);
 /* When the request arrived (monotonic seconds). */
 double mdm_http_started(mdm_http_req *req);
 /* Monotonic clock in seconds (deadlines). */
 double mdm_http_now(void);
 /* True once a shutdown has begun. */
 bool mdm_http_shutting_down(mdm_http_req *req);
-
-/* Metrics (see api/h_metrics.c) */
-
-/* Adds n to the counter name{labels} (labels is Prometheus label text such as
- * result="linked", or ""). Thread-safe. Every name and label set must be in http.c's
- * known_counters (with its HELP text), which /metrics shows from the start at 0. */
-void mdm_http_counter_add(const char *name, const char *labels, long long n);
-
-/* Writes the server's own series (requests by route and status, latency histograms,
- * counters, database connections) in Prometheus text format. */
-void mdm_http_metrics_write(mdm_http_req *req, mdm_buf *out);
 
 /* Tests and tools */
 
@@ -236,20 +225,5 @@ bool mdm_http_utf8_valid(const char *s, size_t len);
  * path it quotes replaced by "<path redacted>": paths hold record keys such as e-mail
  * addresses. */
 void mdm_http_redact_log(const char *in, char *out, size_t cap);
-
-/* Connection guard (api/http_guard.c, used by api/http.c): a request must arrive whole
- * (line, headers and body) within request_timeout seconds of the connection opening or
- * of its previous request completing, else its socket is shut down (a client trickling
- * a byte a second never trips the inactivity timeout). Counted in /metrics as
- * mdm_http_slow_clients_cut_total. */
-typedef struct mdm_http_guard mdm_http_guard;
-mdm_http_guard *mdm_http_guard_new(double request_timeout); /* NULL if no thread */
-void mdm_http_guard_free(mdm_http_guard *g);                /* after the daemon stopped */
-/* MHD_OPTION_NOTIFY_CONNECTION callback (cls = the guard). */
-void mdm_http_guard_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
-                           enum MHD_ConnectionNotificationCode code);
-void mdm_http_guard_received(mdm_http_guard *g, struct MHD_Connection *conn);
-void mdm_http_guard_completed(mdm_http_guard *g, struct MHD_Connection *conn);
-long long mdm_http_guard_cut(const mdm_http_guard *g);
 
 #endif

@@ -10,7 +10,7 @@
  * (started / closed) under the guard's mutex, and the reaper calls shutdown(2) under
  * the same mutex, so it never touches a descriptor that was already closed (and maybe
  * reused): libmicrohttpd reports a connection closed before it closes its socket. */
-#include "api/http.h"
+#include "api/http_guard.h"
 
 #include "common/log.h"
 #include "common/mem.h"
@@ -18,6 +18,8 @@
 #include <microhttpd.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 #include <time.h>
 
