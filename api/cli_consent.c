@@ -8,6 +8,7 @@
 #include "mdm/audit.h"
 #include "mdm/config.h"
 #include "mdm/consent.h"
+#include "mdm/consent_audit.h"
 #include "mdm/db.h"
 #include "mdm/subject.h"
 

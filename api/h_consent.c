@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "mdm/audit.h"
 #include "mdm/consent.h"
+#include "mdm/consent_audit.h"
 
 #include <microhttpd.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 /* Consent: append-only consent events -> derived state per (purpose, channel[, contact
- * point]) of each golden record, the consent_changed outbox event, and the streamed
- * compliance audit export.
+ * point]) of each golden record and the consent_changed outbox event. The streamed
+ * compliance audit export of the events is mdm/consent_audit.h.
  *
  * Events. A consent event (from the consents[] of a canonical record, or posted on its
  * own) has a purpose and a channel from the configured vocabulary, a status (granted |
@@ -133,39 +133,6 @@ mdm_status mdm_consent_state(mdm_db *db, int64_t entity_id, const char *as_of, j
 void mdm_consent_state_call(int64_t entity_id, mdm_db_call *call);
 void mdm_consent_state_text(PGresult *res, int64_t entity_id, mdm_buf *out);
 
-/* Audit export (streamed) */
-
-typedef enum mdm_consent_format { MDM_CONSENT_CSV, MDM_CONSENT_NDJSON } mdm_consent_format;
-
-/* Parses "csv" or "ndjson"; false for anything else. */
-bool mdm_consent_format_parse(const char *s, mdm_consent_format *out);
-
-typedef struct mdm_consent_audit mdm_consent_audit;
-
-/* Opens a streamed export of every consent event received in [from, to) (NULL = open
- * end), in stable order (received_at, id). Each row: event_id, golden_id (current),
- * source, source_key, purpose, channel, contact_point, status, captured_at, expires_at,
- * received_at, lawful_basis, evidence, state_before, state_after, captured_by,
- * captured_role. CSV is RFC 4180 with a
- * header line and CRLF line ends; NDJSON is one object per line. Memory is constant: the
- * rows come through a server-side cursor in a read-only snapshot transaction, so db is
- * busy (and must not be used otherwise) until mdm_consent_audit_close. MDM_EINVAL
- * (field "/from" or "/to") for a bad time. */
-mdm_status mdm_consent_audit_open(mdm_db *db, const char *from, const char *to,
-                                  mdm_consent_format format, mdm_consent_audit **out, mdm_err *err)
-    __attribute__((warn_unused_result));
-
-/* Appends the next chunk (the CSV header first, then a batch of rows) to buf; *done
- * becomes true (with nothing appended) once every row was produced. */
-mdm_status mdm_consent_audit_next(mdm_consent_audit *a, mdm_buf *buf, bool *done, mdm_err *err)
-    __attribute__((warn_unused_result));
-
-/* Rows produced so far. */
-long long mdm_consent_audit_rows(const mdm_consent_audit *a);
-
-/* Ends the snapshot transaction and frees a; NULL is a no-op. */
-void mdm_consent_audit_close(mdm_consent_audit *a);
-
 /* Helpers (exposed for tests and other modules) */
 
 /* Parses an ISO 8601 instant: YYYY-MM-DD, or YYYY-MM-DD[T| ]HH:MM[:SS[.fraction]] with an
@@ -173,10 +140,6 @@ void mdm_consent_audit_close(mdm_consent_audit *a);
  * microseconds since 1970-01-01T00:00:00Z and canon (when not NULL) the canonical UTC
  * form "YYYY-MM-DDTHH:MM:SS.ffffffZ". False on anything else. */
 bool mdm_consent_parse_time(const char *s, int64_t *usec, char canon[32]);
-
-/* Appends s to buf as one RFC 4180 CSV field with spreadsheet formulas neutralized
- * (common/csvout.h: mdm_csvout_field). NULL appends nothing (an empty field). */
-void mdm_consent_csv_field(mdm_buf *buf, const char *s);
 
 /* Erasure (mdm/subject.h), inside its transaction: the contact points and evidence of
  * the consent events of the records (a PostgreSQL bigint[] literal) become "[erased]". */

@@ -11,7 +11,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/mem.h"
-#include "mdm/consent.h"
+#include "mdm/consent_audit.h"
 #include "mdm/db.h"
 #include "mdm/migrate.h"
 

@@ -7,6 +7,7 @@
  * service core would make them. */
 #include "common/mem.h"
 #include "mdm/consent.h"
+#include "mdm/consent_audit.h"
 #include "mdm/db.h"
 #include "mdm/migrate.h"
 #include "mdm/subject.h"

@@ -1,5 +1,5 @@
-/* Consent helpers without a database: ISO 8601 parsing (tests/data/consent_time.tsv),
- * RFC 4180 field quoting, and validation of the "consent" configuration section. */
+/* Consent helpers without a database: ISO 8601 parsing (tests/data/consent_time.tsv)
+ * and validation of the "consent" configuration section. */
 #include "common/mem.h"
 #include "mdm/consent.h"
 #include "tests/test.h"
@@ -58,33 +58,6 @@ static void test_epoch_values(void)
     CHECK_INT(us, INT64_C(1000000000000001));
     CHECK(mdm_consent_parse_time("1969-12-31T23:59:59Z", &us, NULL));
     CHECK_INT(us, -1000000);
-}
-
-static void test_csv_field(void)
-{
-    static const struct {
-        const char *in, *out;
-    } cases[] = {
-        {"plain", "plain"},
-        {"", ""},
-        {"a,b", "\"a,b\""},
-        {"say \"hi\"", "\"say \"\"hi\"\"\""},
-        {"two\nlines", "\"two\nlines\""},
-        {"cr\rhere", "\"cr\rhere\""},
-        {"ünïcödé ok", "ünïcödé ok"},
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        mdm_buf b = {0};
-        mdm_buf_puts(&b, "");
-        mdm_consent_csv_field(&b, cases[i].in);
-        CHECK_STR(b.data, cases[i].out);
-        mdm_buf_free(&b);
-    }
-    mdm_buf b = {0};
-    mdm_buf_puts(&b, "x");
-    mdm_consent_csv_field(&b, NULL);
-    CHECK_STR(b.data, "x");
-    mdm_buf_free(&b);
 }
 
 /* config JSON <TAB> expected field of the error ("" = accepted) */
@@ -146,21 +119,10 @@ static void test_configure(void)
     json_decref(v);
 }
 
-static void test_format_parse(void)
-{
-    mdm_consent_format f;
-    CHECK(mdm_consent_format_parse("csv", &f) && f == MDM_CONSENT_CSV);
-    CHECK(mdm_consent_format_parse("ndjson", &f) && f == MDM_CONSENT_NDJSON);
-    CHECK(!mdm_consent_format_parse("xml", &f));
-    CHECK(!mdm_consent_format_parse(NULL, &f));
-}
-
 int main(void)
 {
     RUN(test_time_table);
     RUN(test_epoch_values);
-    RUN(test_csv_field);
     RUN(test_configure);
-    RUN(test_format_parse);
     TEST_END();
 }
