@@ -53,8 +53,7 @@ y=$(cluster crm Q0000005)
 # own (incremental) after Marta and Mark Nettlebury
 db=$MDM_DATABASE_URL
 sql() { PGOPTIONS="-c client_min_messages=warning" psql -qAt "$db" -c "$1"; }
-sed "s#\"model.json\"#\"$tmp/model.json\"#" "$root/demo/mdm.json" >"$tmp/mdm.json"
-export MDM_CONFIG=$tmp/mdm.json
+e2e_config "$tmp" "$tmp/model.json"
 expect_exit 0 "migrate" "$mdm" migrate
 head -1 "$tmp/s/pos.csv" >"$tmp/late_pos.csv"
 grep -E "^Q9000006," "$tmp/s/pos.csv" >>"$tmp/late_pos.csv"

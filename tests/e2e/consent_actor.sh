@@ -8,19 +8,11 @@
 . "$(dirname "$0")/lib.bash"
 . "$(dirname "$0")/http_lib.bash"
 mdm=$MDM_BIN
-root=${MDM_ROOT:-$PWD}
 tmp=$http_tmp
-sed "s#\"model.json\"#\"$root/demo/model.json\"#" "$root/demo/mdm.json" > "$tmp/mdm.json"
-export MDM_CONFIG=$tmp/mdm.json
 me=$(id -un)
 export USER=$me
 
-expect_exit 0 "migrate" "$mdm" migrate
-expect_exit 0 "synth" "$mdm" synth --people 60 --seed 7 --out "$tmp/data"
-for s in crm loyalty erp; do
-    expect_exit 0 "load $s" "$mdm" load --quiet --source "$s" "$tmp/data/$s.csv"
-done
-expect_exit 0 "resolve" "$mdm" resolve
+e2e_pipeline "$tmp" 60 7 crm loyalty erp
 
 # a loyalty member, sent by the web shop with a marketing grant (the load) ...
 row=$(awk -F, 'NR > 1 && $3 ~ /@/ && $2 ~ / / { print; exit }' "$tmp/data/loyalty.csv")

@@ -26,6 +26,32 @@ expect_eq() {
     if [ "$2" = "$3" ]; then e2e_ok "$1"; else e2e_fail "$1" "got \"$2\", want \"$3\""; fi
 }
 
+# e2e_config DIR [MODEL]: writes DIR/mdm.json, the demo configuration (demo/mdm.json) with
+# its model path pointing at MODEL (default: the shipped demo/model.json), and exports
+# MDM_CONFIG naming it.
+e2e_config() {
+    local root=${MDM_ROOT:-$PWD}
+    sed "s#\"model.json\"#\"${2:-$root/demo/model.json}\"#" "$root/demo/mdm.json" >"$1/mdm.json"
+    export MDM_CONFIG=$1/mdm.json
+}
+
+# e2e_pipeline DIR PEOPLE SEED [SOURCE...]: data from the real pipeline under the demo
+# configuration (e2e_config DIR): mdm migrate, mdm synth of PEOPLE people (seed SEED) into
+# DIR/data, then, when sources are named, mdm load --quiet of each one's file and
+# mdm resolve. Each step is a check.
+e2e_pipeline() {
+    local dir=$1 people=$2 seed=$3 s
+    shift 3
+    e2e_config "$dir"
+    expect_exit 0 "migrate" "$MDM_BIN" migrate
+    expect_exit 0 "synth" "$MDM_BIN" synth --people "$people" --seed "$seed" --out "$dir/data"
+    [ $# -gt 0 ] || return 0
+    for s in "$@"; do
+        expect_exit 0 "load $s" "$MDM_BIN" load --quiet --source "$s" "$dir/data/$s.csv"
+    done
+    expect_exit 0 "resolve" "$MDM_BIN" resolve
+}
+
 e2e_end() {
     echo "$e2e_passed passed, $e2e_failed failed"
     [ "$e2e_failed" -eq 0 ]

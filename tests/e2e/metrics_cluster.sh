@@ -8,13 +8,9 @@
 . "$(dirname "$0")/lib.bash"
 . "$(dirname "$0")/http_lib.bash"
 mdm=$MDM_BIN
-root=${MDM_ROOT:-$PWD}
 tmp=$http_tmp
-sed "s#\"model.json\"#\"$root/demo/model.json\"#" "$root/demo/mdm.json" > "$tmp/mdm.json"
-export MDM_CONFIG=$tmp/mdm.json
 
-expect_exit 0 "migrate" "$mdm" migrate
-expect_exit 0 "synth" "$mdm" synth --people 80 --seed 9 --out "$tmp/data"
+e2e_pipeline "$tmp" 80 9
 expect_exit 0 "load crm (and resolve)" "$mdm" load --source crm "$tmp/data/crm.csv"
 load1=$out
 admin=$(new_key admin --name counters)

@@ -8,17 +8,9 @@
 . "$(dirname "$0")/lib.bash"
 . "$(dirname "$0")/http_lib.bash"
 mdm=$MDM_BIN
-root=${MDM_ROOT:-$PWD}
 tmp=$http_tmp
-sed "s#\"model.json\"#\"$root/demo/model.json\"#" "$root/demo/mdm.json" > "$tmp/mdm.json"
-export MDM_CONFIG=$tmp/mdm.json
 
-expect_exit 0 "migrate" "$mdm" migrate
-expect_exit 0 "synth" "$mdm" synth --people 80 --seed 3 --out "$tmp/data"
-for s in crm loyalty commerce erp pos; do
-    expect_exit 0 "load $s" "$mdm" load --quiet --source "$s" "$tmp/data/$s.csv"
-done
-expect_exit 0 "resolve" "$mdm" resolve
+e2e_pipeline "$tmp" 80 3 crm loyalty commerce erp pos
 steward=$(new_key steward --name split-desk)
 admin=$(new_key admin --name auditor)
 http_start || { e2e_end; exit 1; }
