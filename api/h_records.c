@@ -2,7 +2,9 @@
  * line), read one with its golden record, delete (retire) one. Every write goes through
  * mdm_ingest (mdm/ingest.h): map, validate, normalize, upsert, resolve and golden update
  * in one transaction, so a reply is sent only after the write committed. Results are
- * counted in mdm_ingest_results_total{result=...}. */
+ * counted in mdm_ingest_results_total{result=...} (this process) and in the deployment's
+ * record counters (mdm_records_total, via "http" or "batch"), which ingest adds in each
+ * record's own transaction. */
 #include "api/handlers.h"
 #include "api/http_metrics.h"
 #include "common/log.h"
@@ -141,30 +143,17 @@ static json_t *reject_errors(const json_t *errors)
     return out;
 }
 
-/* Adds what became of records ingested over HTTP to the deployment's counters
- * (mdm/counters.h): received, and each decision. After the records' own transactions: a
- * failure is logged, the records stay committed. */
-static void count_records(mdm_http_req *req, const char *via, long received,
-                          const long by_decision[MDM_DECISION_PENDING + 1])
+/* Counts, as received by path via in the deployment's counters (mdm/counters.h), lines
+ * of a batch that never became a record transaction (malformed, refused before
+ * ingest): a record that did was counted in its transaction (mdm_ingest_as). After the
+ * batch: a failure is logged, the records stay committed. */
+static void count_unread(mdm_http_req *req, const char *via, long lines)
 {
-    mdm_count c[MDM_DECISION_PENDING + 2];
-    size_t n = 0;
-    c[n++] = (mdm_count){"received", received};
-    for (int d = 0; d <= MDM_DECISION_PENDING; d++)
-        c[n++] = (mdm_count){mdm_decision_name((mdm_decision)d), by_decision[d]};
+    mdm_count c = {"received", lines};
     mdm_err err = {0};
-    if (mdm_counters_add(mdm_http_db(req), via, c, n, &err) != MDM_OK)
+    if (lines > 0 && mdm_counters_add(mdm_http_db(req), via, &c, 1, &err) != MDM_OK)
         mdm_log(MDM_LOG_WARN, "event=counters_failed via=%s request_id=%s error=\"%s\"", via,
                 mdm_http_request_id(req), err.msg);
-}
-
-/* count_records for one record */
-static void count_one(mdm_http_req *req, mdm_decision d)
-{
-    long by[MDM_DECISION_PENDING + 1] = {0};
-    if (d >= 0 && d <= MDM_DECISION_PENDING)
-        by[d] = 1;
-    count_records(req, "http", 1, by);
 }
 
 static void reply_rejected(mdm_http_req *req, const mdm_ingest_result *r)
@@ -189,12 +178,11 @@ void mdm_h_record_upsert(mdm_http_req *req)
     mdm_err err = {0};
     mdm_status st =
         mdm_ingest_as(mdm_http_db(req), mdm_http_ingest_ctx(req), mdm_http_param(req, "source"),
-                      record, mdm_http_actor(req), mdm_http_role(req), &r, &err);
+                      record, mdm_http_actor(req), mdm_http_role(req), "http", &r, &err);
     if (st != MDM_OK) {
         mdm_http_reply_problem(req, &err);
         return;
     }
-    count_one(req, r.decision);
     if (r.decision == MDM_DECISION_REJECTED) {
         mdm_http_counter_add("mdm_ingest_results_total", "result=\"rejected\"", 1);
         reply_rejected(req, &r);
@@ -304,7 +292,7 @@ void mdm_h_record_batch(mdm_http_req *req)
             mdm_ingest_result r = {0};
             mdm_err err = {0};
             mdm_status st = mdm_ingest_as(mdm_http_db(req), mdm_http_ingest_ctx(req), source,
-                                          record, actor, mdm_http_role(req), &r, &err);
+                                          record, actor, mdm_http_role(req), "batch", &r, &err);
             if (st == MDM_OK && r.decision >= 0 && r.decision <= MDM_DECISION_PENDING)
                 by_decision[r.decision]++;
             if (st != MDM_OK) {
@@ -341,7 +329,7 @@ void mdm_h_record_batch(mdm_http_req *req)
     long failed = lineno; /* lines that did not end in a decision: malformed, or refused */
     for (int d = 0; d <= MDM_DECISION_PENDING; d++)
         failed -= by_decision[d];
-    count_records(req, "batch", lineno, by_decision);
+    count_unread(req, "batch", failed);
     audit_batch(req, source, lineno, by_decision, failed, &out);
     mdm_http_reply_raw(req, MHD_HTTP_OK, "application/x-ndjson", mdm_buf_steal(&out), outlen);
 }
@@ -385,12 +373,11 @@ void mdm_h_record_delete(mdm_http_req *req)
     mdm_err err = {0};
     mdm_status st =
         mdm_ingest_delete(mdm_http_db(req), mdm_http_ingest_ctx(req), mdm_http_param(req, "source"),
-                          mdm_http_param(req, "key"), mdm_http_actor(req), &r, &err);
+                          mdm_http_param(req, "key"), mdm_http_actor(req), "http", &r, &err);
     if (st != MDM_OK) {
         mdm_http_reply_problem(req, &err);
         return;
     }
-    count_one(req, r.decision);
     int status = MHD_HTTP_OK;
     json_t *o = result_json(&r, &status);
     mdm_http_reply_json(req, MHD_HTTP_OK, o);

@@ -34,33 +34,52 @@ static int index_of(const char *const *names, size_t n, const char *s)
     return -1;
 }
 
-mdm_status mdm_counters_add(mdm_db *db, const char *via, const mdm_count *counts, size_t n,
-                            mdm_err *err)
+/* The statement's parameters for counts[0..n): result names and values as array
+ * literals; false when nothing is to be counted. */
+static bool counts_params(const mdm_count *counts, size_t n, mdm_buf *names, mdm_buf *values)
 {
-    assert(index_of(vias, NVIAS, via) >= 0);
-    mdm_buf names = {0}, values = {0};
     size_t used = 0;
-    mdm_buf_putc(&names, '{');
-    mdm_buf_putc(&values, '{');
+    mdm_buf_putc(names, '{');
+    mdm_buf_putc(values, '{');
     for (size_t i = 0; i < n; i++) {
         bool known = index_of(results, NRESULTS, counts[i].result) >= 0;
         assert(known);
         if (!known || counts[i].n <= 0)
             continue;
-        mdm_buf_printf(&names, "%s%s", used ? "," : "", counts[i].result);
-        mdm_buf_printf(&values, "%s%lld", used ? "," : "", counts[i].n);
+        mdm_buf_printf(names, "%s%s", used ? "," : "", counts[i].result);
+        mdm_buf_printf(values, "%s%lld", used ? "," : "", counts[i].n);
         used++;
     }
-    mdm_buf_putc(&names, '}');
-    mdm_buf_putc(&values, '}');
+    mdm_buf_putc(names, '}');
+    mdm_buf_putc(values, '}');
+    return used > 0;
+}
+
+mdm_status mdm_counters_add(mdm_db *db, const char *via, const mdm_count *counts, size_t n,
+                            mdm_err *err)
+{
+    assert(index_of(vias, NVIAS, via) >= 0);
+    mdm_buf names = {0}, values = {0};
     mdm_status st = MDM_OK;
-    if (used) {
+    if (counts_params(counts, n, &names, &values)) {
         const char *p[] = {via, names.data, values.data};
         st = mdm_db_exec(db, &stmt_add, p, NULL, err);
     }
     mdm_buf_free(&names);
     mdm_buf_free(&values);
     return st;
+}
+
+void mdm_counters_at_commit(mdm_db *db, const char *via, const mdm_count *counts, size_t n)
+{
+    assert(index_of(vias, NVIAS, via) >= 0);
+    mdm_buf names = {0}, values = {0};
+    if (counts_params(counts, n, &names, &values)) {
+        const char *p[] = {via, names.data, values.data};
+        mdm_db_at_commit(db, &stmt_add, p);
+    }
+    mdm_buf_free(&names);
+    mdm_buf_free(&values);
 }
 
 mdm_status mdm_counters_text(mdm_db *db, mdm_buf *out, mdm_err *err)

@@ -5,6 +5,7 @@
 #include "common/log.h"
 #include "common/mem.h"
 
+#include <assert.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,10 @@ struct mdm_db {
     /* mdm_db_run_tx's BEGIN, not sent yet: it goes out with the transaction's first
      * statement, in the same round trip */
     bool begin_pending;
+    bool in_tx; /* inside mdm_db_run_tx's fn */
+    /* mdm_db_at_commit's statement and its copied parameters, sent with the COMMIT */
+    const mdm_db_stmt *commit_stmt;
+    char *commit_params[MDM_DB_AT_COMMIT_PARAMS];
     char **prepared; /* names prepared on this connection */
     size_t nprepared, capprepared;
 };
@@ -72,10 +77,13 @@ static void forget_prepared(mdm_db *db)
     db->nprepared = 0;
 }
 
+static void clear_at_commit(mdm_db *db);
+
 void mdm_db_close(mdm_db *db)
 {
     if (!db)
         return;
+    clear_at_commit(db);
     forget_prepared(db);
     free(db->prepared);
     PQfinish(db->conn);
@@ -275,11 +283,13 @@ void mdm_db_call_id(mdm_db_call *call, const mdm_db_stmt *stmt, long long id)
     call->res = NULL;
 }
 
-mdm_status mdm_db_exec_pipeline(mdm_db *db, mdm_db_call *calls, size_t n, mdm_err *err)
+/* mdm_db_exec_pipeline; with commit, the transaction's COMMIT follows the calls in the
+ * same round trip (and counts as one more statement for the fault hook). */
+static mdm_status pipeline(mdm_db *db, mdm_db_call *calls, size_t n, bool commit, mdm_err *err)
 {
     for (size_t i = 0; i < n; i++)
         calls[i].res = NULL;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n + (commit ? 1 : 0); i++)
         if (injected_failure(err))
             return MDM_EDB;
     PGconn *c = db->conn;
@@ -302,6 +312,8 @@ mdm_status mdm_db_exec_pipeline(mdm_db *db, mdm_db_call *calls, size_t n, mdm_er
         sent = sent &&
                PQsendQueryPrepared(c, s->name, s->nparams, calls[i].params, NULL, NULL, 0) == 1;
     }
+    if (commit)
+        sent = sent && PQsendQueryParams(c, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) == 1;
     sent = sent && PQpipelineSync(c) == 1;
     mdm_status st = MDM_OK;
     if (!sent)
@@ -332,6 +344,12 @@ mdm_status mdm_db_exec_pipeline(mdm_db *db, mdm_db_call *calls, size_t n, mdm_er
             st = mdm_db_error(db, r, name, err);
         PQclear(r);
     }
+    if (commit && sent) { /* after a failed call: PGRES_PIPELINE_ABORTED, st is set */
+        PGresult *r = pipeline_result(c);
+        if (st == MDM_OK && PQresultStatus(r) != PGRES_COMMAND_OK)
+            st = mdm_db_error(db, r, "commit", err);
+        PQclear(r);
+    }
     /* the sync's own result, then back to normal mode */
     if (sent) {
         PGresult *r;
@@ -350,6 +368,42 @@ mdm_status mdm_db_exec_pipeline(mdm_db *db, mdm_db_call *calls, size_t n, mdm_er
             PQclear(calls[i].res);
             calls[i].res = NULL;
         }
+    return st;
+}
+
+mdm_status mdm_db_exec_pipeline(mdm_db *db, mdm_db_call *calls, size_t n, mdm_err *err)
+{
+    return pipeline(db, calls, n, false, err);
+}
+
+static void clear_at_commit(mdm_db *db)
+{
+    for (size_t i = 0; i < MDM_DB_AT_COMMIT_PARAMS; i++) {
+        free(db->commit_params[i]);
+        db->commit_params[i] = NULL;
+    }
+    db->commit_stmt = NULL;
+}
+
+void mdm_db_at_commit(mdm_db *db, const mdm_db_stmt *stmt, const char *const *params)
+{
+    assert(db->in_tx && stmt->nparams <= MDM_DB_AT_COMMIT_PARAMS);
+    clear_at_commit(db);
+    for (int i = 0; i < stmt->nparams && i < MDM_DB_AT_COMMIT_PARAMS; i++)
+        db->commit_params[i] = params[i] ? mdm_xstrdup(params[i]) : NULL;
+    db->commit_stmt = stmt;
+}
+
+/* COMMIT of mdm_db_run_tx: with an mdm_db_at_commit statement, both in one round trip
+ * (and the deferred BEGIN too when fn ran nothing else). */
+static mdm_status commit(mdm_db *db, mdm_err *err)
+{
+    if (!db->commit_stmt)
+        return mdm_db_command(db, "COMMIT", err);
+    mdm_db_call call = {.stmt = db->commit_stmt, .params = (const char *const *)db->commit_params};
+    mdm_status st = pipeline(db, &call, 1, true, err);
+    PQclear(call.res);
+    clear_at_commit(db);
     return st;
 }
 
@@ -401,18 +455,21 @@ mdm_status mdm_db_run_tx(mdm_db *db, const char *name, mdm_db_tx_fn fn, void *ct
          * goes out with it; a transaction that ran nothing sends neither it nor COMMIT */
         st = injected_failure(err) ? MDM_EDB : MDM_OK;
         db->begin_pending = st == MDM_OK;
+        db->in_tx = true;
         if (st == MDM_OK)
             st = fn(db, ctx, err);
-        if (st == MDM_OK && db->begin_pending) {
+        db->in_tx = false;
+        if (st == MDM_OK && db->begin_pending && !db->commit_stmt) {
             db->begin_pending = false;
             if (!injected_failure(err))
                 return MDM_OK;
             st = MDM_EDB;
         } else if (st == MDM_OK) {
-            st = mdm_db_command(db, "COMMIT", err);
+            st = commit(db, err);
             if (st == MDM_OK)
                 return MDM_OK;
         }
+        clear_at_commit(db);
         rollback(db);
         if (st != MDM_ERETRY)
             break;

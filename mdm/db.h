@@ -122,6 +122,15 @@ typedef mdm_status (*mdm_db_tx_fn)(mdm_db *db, void *ctx, mdm_err *err);
 mdm_status mdm_db_run_tx(mdm_db *db, const char *name, mdm_db_tx_fn fn, void *ctx, mdm_err *err)
     __attribute__((warn_unused_result));
 
+/* Inside mdm_db_run_tx's fn only: stmt runs at the end of the transaction, sent with its
+ * COMMIT in one round trip, so a write whose values are known only when fn ends (the
+ * counts of what fn did: mdm/counters.h) costs no round trip of its own. params (at most
+ * MDM_DB_AT_COMMIT_PARAMS; NULL entries are SQL NULL) are copied. An error of stmt fails
+ * the transaction as one of fn's statements would (retried on MDM_ERETRY, when fn runs
+ * again and calls this again). One per transaction: a second call replaces the first. */
+#define MDM_DB_AT_COMMIT_PARAMS 8
+void mdm_db_at_commit(mdm_db *db, const mdm_db_stmt *stmt, const char *const *params);
+
 /* Result helpers: column by name; NULL or missing gives def. */
 const char *mdm_db_get(const PGresult *res, int row, const char *col, const char *def);
 long long mdm_db_get_ll(const PGresult *res, int row, const char *col, long long def);

@@ -127,11 +127,31 @@ typedef struct ingest_job {
     bool delete_only;         /* mdm_ingest_delete */
     const char *key;          /* source key */
     mdm_ingest_result *out;
+    const char *via; /* the record counters' path (mdm/counters.h); NULL: not counted */
 } ingest_job;
+
+/* Counts one record received by path via, and its decision, with the COMMIT of the
+ * transaction that decided it (no round trip of its own). */
+static void count_record(mdm_db *db, const char *via, mdm_decision d)
+{
+    mdm_count c[2] = {{"received", 1}, {mdm_decision_name(d), 1}};
+    mdm_counters_at_commit(db, via, c, 2);
+}
+
+static mdm_status ingest_record(mdm_db *db, ingest_job *j, mdm_err *err);
 
 static mdm_status ingest_tx(mdm_db *db, void *arg, mdm_err *err)
 {
     ingest_job *j = arg;
+    mdm_status st = ingest_record(db, j, err);
+    if (st == MDM_OK && j->via)
+        count_record(db, j->via, j->out->decision);
+    return st;
+}
+
+/* The record's transaction: lock, read, write, resolve; out says what became of it. */
+static mdm_status ingest_record(mdm_db *db, ingest_job *j, mdm_err *err)
+{
     mdm_ingest_result *out = j->out;
     json_t *errors_keep = out->errors;
     memset(out, 0, sizeof *out);
@@ -278,12 +298,41 @@ out_free:
     return st;
 }
 
-/* mdm_ingest and mdm_ingest_retry: a retry gives records without a source time of their
- * own default_time, and leaves a renewed refusal to its caller (store_rejects false). */
+typedef struct reject_job {
+    const char *source, *key, *payload;
+    const json_t *reasons;
+    const char *via;
+    int64_t *id;
+} reject_job;
+
+static mdm_status reject_tx(mdm_db *db, void *arg, mdm_err *err)
+{
+    reject_job *r = arg;
+    mdm_status st = mdm_reject_store(db, r->source, r->key, r->payload, r->reasons, r->id, err);
+    if (st == MDM_OK)
+        count_record(db, r->via, MDM_DECISION_REJECTED);
+    return st;
+}
+
+/* A refused record: kept in record_reject (mdm/reject.h) and, when via is set, counted
+ * in the same transaction. */
+static mdm_status store_reject(mdm_db *db, const char *via, const char *source, const char *key,
+                               const char *payload, const json_t *reasons, int64_t *id,
+                               mdm_err *err)
+{
+    if (!via)
+        return mdm_reject_store(db, source, key, payload, reasons, id, err);
+    reject_job r = {source, key, payload, reasons, via, id};
+    return mdm_db_run_tx(db, "ingest_reject", reject_tx, &r, err);
+}
+
+/* mdm_ingest, mdm_ingest_as and mdm_ingest_retry: a retry gives records without a source
+ * time of their own default_time, and leaves a renewed refusal to its caller
+ * (store_rejects false). via: see ingest_job. */
 static mdm_status ingest_one(mdm_db *db, const mdm_engine *ctx, const char *source,
                              const json_t *record, const char *default_time, bool store_rejects,
-                             const char *actor, const char *role, mdm_ingest_result *out,
-                             mdm_err *err)
+                             const char *actor, const char *role, const char *via,
+                             mdm_ingest_result *out, mdm_err *err)
 {
     memset(out, 0, sizeof *out);
     const mdm_source *src = mdm_sources_find(mdm_engine_sources(ctx), source);
@@ -307,8 +356,8 @@ static mdm_status ingest_one(mdm_db *db, const mdm_engine *ctx, const char *sour
             k = json_object_get(record, "source_key");
         bool bad;
         char *key = mdm_canon_scalar_text(k, &bad);
-        st = store_rejects ? mdm_reject_store(db, source, key, payload ? payload : "null", errors,
-                                              &out->reject_id, err)
+        st = store_rejects ? store_reject(db, via, source, key, payload ? payload : "null", errors,
+                                          &out->reject_id, err)
                            : MDM_OK;
         free(key);
         free(payload);
@@ -329,7 +378,8 @@ static mdm_status ingest_one(mdm_db *db, const mdm_engine *ctx, const char *sour
                     role,
                     false,
                     json_string_value(json_object_get(canon, "source_key")),
-                    out};
+                    out,
+                    via};
     st = mdm_db_run_tx(db, "ingest", ingest_tx, &j, err);
     if (st == MDM_EUNPROCESSABLE && err) {
         /* a consent the vocabulary refuses: the whole record is rejected with the reason */
@@ -337,8 +387,8 @@ static mdm_status ingest_one(mdm_db *db, const mdm_engine *ctx, const char *sour
         json_t *reasons = json_pack("[{s:s, s:s, s:s}]", "pointer", err->field, "field", "consents",
                                     "reason", err->msg);
         char *payload = json_dumps(record, JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS);
-        st = store_rejects ? mdm_reject_store(db, source, j.key, payload ? payload : "null",
-                                              reasons, &out->reject_id, err)
+        st = store_rejects ? store_reject(db, via, source, j.key, payload ? payload : "null",
+                                          reasons, &out->reject_id, err)
                            : MDM_OK;
         free(payload);
         json_decref(canon); /* j.key points into it */
@@ -355,33 +405,34 @@ static mdm_status ingest_one(mdm_db *db, const mdm_engine *ctx, const char *sour
 mdm_status mdm_ingest(mdm_db *db, const mdm_engine *ctx, const char *source, const json_t *record,
                       const char *actor, mdm_ingest_result *out, mdm_err *err)
 {
-    return ingest_one(db, ctx, source, record, NULL, true, actor, NULL, out, err);
+    return ingest_one(db, ctx, source, record, NULL, true, actor, NULL, NULL, out, err);
 }
 
 mdm_status mdm_ingest_as(mdm_db *db, const mdm_engine *ctx, const char *source,
-                         const json_t *record, const char *actor, const char *role,
+                         const json_t *record, const char *actor, const char *role, const char *via,
                          mdm_ingest_result *out, mdm_err *err)
 {
-    return ingest_one(db, ctx, source, record, NULL, true, actor, role, out, err);
+    return ingest_one(db, ctx, source, record, NULL, true, actor, role, via, out, err);
 }
 
 mdm_status mdm_ingest_retry(mdm_db *db, const mdm_engine *ctx, const char *source,
                             const json_t *record, const char *default_time, const char *actor,
                             mdm_ingest_result *out, mdm_err *err)
 {
-    return ingest_one(db, ctx, source, record, default_time, false, actor, NULL, out, err);
+    return ingest_one(db, ctx, source, record, default_time, false, actor, NULL, NULL, out, err);
 }
 
 mdm_status mdm_ingest_delete(mdm_db *db, const mdm_engine *ctx, const char *source,
-                             const char *source_key, const char *actor, mdm_ingest_result *out,
-                             mdm_err *err)
+                             const char *source_key, const char *actor, const char *via,
+                             mdm_ingest_result *out, mdm_err *err)
 {
     memset(out, 0, sizeof *out);
     if (!mdm_sources_find(mdm_engine_sources(ctx), source))
         return mdm_err_set(err, MDM_ENOTFOUND, "unknown source \"%s\"", source ? source : "");
     if (!source_key || !*source_key)
         return mdm_err_set_field(err, MDM_EINVAL, "/source_key", "source_key is required");
-    ingest_job j = {ctx, source, NULL, NULL, actor ? actor : "system", NULL, true, source_key, out};
+    ingest_job j = {ctx,  source, NULL,       NULL, actor ? actor : "system",
+                    NULL, true,   source_key, out,  via};
     mdm_status st = mdm_db_run_tx(db, "ingest_delete", ingest_tx, &j, err);
     if (st != MDM_OK)
         memset(out, 0, sizeof *out);

@@ -86,9 +86,12 @@ mdm_status mdm_ingest(mdm_db *db, const mdm_engine *ctx, const char *source, con
 
 /* mdm_ingest with the role of actor (an API key's role: source, admin, ...; NULL =
  * unknown), stored with the version in source_record_history beside the actor: consent
- * events the record carries name both (mdm/consent.h). */
+ * events the record carries name both (mdm/consent.h). via (NULL: not counted) names the
+ * path the record came by in the deployment's record counters (mdm/counters.h: "http",
+ * "batch"): the record (received) and its decision are counted in the record's own
+ * transaction, sent with its COMMIT; a refused record with its record_reject row. */
 mdm_status mdm_ingest_as(mdm_db *db, const mdm_engine *ctx, const char *source,
-                         const json_t *record, const char *actor, const char *role,
+                         const json_t *record, const char *actor, const char *role, const char *via,
                          mdm_ingest_result *out, mdm_err *err) __attribute__((warn_unused_result));
 
 /* Retries a refused record (mdm/reject.h): as mdm_ingest, except that a record without
@@ -100,10 +103,11 @@ mdm_status mdm_ingest_retry(mdm_db *db, const mdm_engine *ctx, const char *sourc
     __attribute__((warn_unused_result));
 
 /* Deletes (retires) record source/source_key; same as ingesting {"op": "delete"}.
- * MDM_ENOTFOUND when the record was never received. */
+ * MDM_ENOTFOUND when the record was never received. via: as for mdm_ingest_as. */
 mdm_status mdm_ingest_delete(mdm_db *db, const mdm_engine *ctx, const char *source,
-                             const char *source_key, const char *actor, mdm_ingest_result *out,
-                             mdm_err *err) __attribute__((warn_unused_result));
+                             const char *source_key, const char *actor, const char *via,
+                             mdm_ingest_result *out, mdm_err *err)
+    __attribute__((warn_unused_result));
 
 /* Bulk load statistics. */
 typedef struct mdm_load_stats {

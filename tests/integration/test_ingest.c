@@ -1,6 +1,7 @@
 /* Ingest on a real PostgreSQL: mapping and canonical input, idempotent re-ingest, stale
- * updates, deletes, rejects with field-level reasons, and complete rollback when any
- * statement of the transaction fails. */
+ * updates, deletes, rejects with field-level reasons, complete rollback when any
+ * statement of the transaction fails, and the record counters written by the record's
+ * own transaction. */
 #include "tests/integration/core_fixture.h"
 
 #include "mdm/outbox.h"
@@ -181,7 +182,7 @@ static void test_delete(void)
     CHECK_INT(a.decision, MDM_DECISION_CREATED);
     mdm_ingest_result d;
     mdm_err err;
-    CHECK_INT(mdm_ingest_delete(db, fx_ctx, "pos", "P1", "test", &d, &err), MDM_OK);
+    CHECK_INT(mdm_ingest_delete(db, fx_ctx, "pos", "P1", "test", NULL, &d, &err), MDM_OK);
     CHECK_INT(d.decision, MDM_DECISION_DELETED);
     CHECK_INT(fx_count1(db, "SELECT count(*) FROM entity WHERE id = $1 AND status = 'retired'",
                         a.entity_id),
@@ -194,9 +195,9 @@ static void test_delete(void)
     CHECK_STR(fx_text(db, "SELECT deleted::text FROM source_record WHERE source_key = 'P1'"),
               "true");
     /* deleting again changes nothing; an unknown key is not found */
-    CHECK_INT(mdm_ingest_delete(db, fx_ctx, "pos", "P1", "test", &d, &err), MDM_OK);
+    CHECK_INT(mdm_ingest_delete(db, fx_ctx, "pos", "P1", "test", NULL, &d, &err), MDM_OK);
     CHECK_INT(d.decision, MDM_DECISION_UNCHANGED);
-    CHECK_INT(mdm_ingest_delete(db, fx_ctx, "pos", "nope", "test", &d, &err), MDM_ENOTFOUND);
+    CHECK_INT(mdm_ingest_delete(db, fx_ctx, "pos", "nope", "test", NULL, &d, &err), MDM_ENOTFOUND);
     /* a delete through the source's own op column; the entity keeps its other member */
     mdm_ingest_result x = fx_ingest(db, "crm",
                                     "{\"Id\": \"C20\", \"First\": \"Ivy\", \"Last\": \"Long\","
@@ -280,6 +281,81 @@ static void test_rollback_at_every_statement(void)
     mdm_db_close(db);
 }
 
+/* The deployment's record counters (mdm/counters.h) for a record sent over HTTP are
+ * written by the record's own transaction, with its COMMIT: a transaction that fails at
+ * any statement counts nothing, and the counter rows of a committed one carry its
+ * transaction id (xmin), as the record's row does. */
+static long long http_count(mdm_db *db, const char *via, const char *result)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT coalesce(sum(n), 0) FROM record_counter WHERE via = '%s' AND result = '%s'",
+             via, result);
+    return fx_scalar(db, sql);
+}
+
+static void test_counted_in_transaction(void)
+{
+    mdm_db *db = fx_connect();
+    const char *rec = "{\"source_key\": \"W40\", \"first_name\": \"Robert\", \"last_name\":"
+                      " \"Smith\", \"emails\": [\"bob.smith@example.com\"],"
+                      " \"birth_date\": \"1980-03-04\"}";
+    long long received = http_count(db, "http", "received");
+    long long total = fx_scalar(db, "SELECT coalesce(sum(n), 0) FROM record_counter");
+    int failures = 0;
+    mdm_status st = MDM_EDB;
+    mdm_ingest_result r = {0};
+    for (int n = 1; n < 200 && st != MDM_OK; n++) {
+        json_t *j = json_loads(rec, 0, NULL);
+        mdm_err err;
+        mdm_ingest_result_clear(&r);
+        mdm_db_fail_after(n);
+        st = mdm_ingest_as(db, fx_ctx, "web", j, "api:test", "source", "http", &r, &err);
+        mdm_db_fail_after(0);
+        json_decref(j);
+        if (st != MDM_OK) {
+            failures++;
+            CHECK_INT(http_count(db, "http", "received"), received);
+        }
+    }
+    CHECK_INT(st, MDM_OK);
+    CHECK(failures >= 5);
+    /* the last statement before the COMMIT carries the counts: failing the COMMIT left
+     * nothing either (checked above), and now they are there once */
+    CHECK_INT(http_count(db, "http", "received"), received + 1);
+    CHECK_INT(http_count(db, "http", mdm_decision_name(r.decision)), 1);
+    CHECK_INT(fx_scalar(db, "SELECT count(*) FROM record_counter c WHERE c.via = 'http' AND"
+                            " c.xmin = (SELECT xmin FROM source_record WHERE source_key = 'W40')"),
+              2);
+    mdm_ingest_result_clear(&r);
+
+    /* a refused record: counted with its record_reject row */
+    json_t *bad = json_loads("{\"source_key\": \"W41\", \"birth_date\": \"1980-02-30\","
+                             " \"source_updated_at\": \"yesterday\"}",
+                             0, NULL);
+    mdm_err err;
+    CHECK_INT(mdm_ingest_as(db, fx_ctx, "web", bad, "api:test", "source", "batch", &r, &err),
+              MDM_OK);
+    json_decref(bad);
+    CHECK_INT(r.decision, MDM_DECISION_REJECTED);
+    CHECK_INT(http_count(db, "batch", "received"), 1);
+    CHECK_INT(http_count(db, "batch", "rejected"), 1);
+    CHECK_INT(fx_scalar(db, "SELECT count(*) FROM record_counter c WHERE c.via = 'batch' AND"
+                            " c.xmin = (SELECT xmin FROM record_reject WHERE source_key = 'W41')"),
+              2);
+    mdm_ingest_result_clear(&r);
+
+    /* a delete, and the same record through mdm_ingest, which counts nothing */
+    CHECK_INT(mdm_ingest_delete(db, fx_ctx, "web", "W40", "api:test", "http", &r, &err), MDM_OK);
+    CHECK_INT(http_count(db, "http", "deleted"), 1);
+    CHECK_INT(http_count(db, "http", "received"), received + 2);
+    mdm_ingest_result again = fx_ingest(db, "web", rec);
+    CHECK(again.decision != (mdm_decision)-1);
+    CHECK_INT(fx_scalar(db, "SELECT coalesce(sum(n), 0) FROM record_counter"), total + 6);
+    mdm_ingest_result_clear(&again);
+    mdm_db_close(db);
+}
+
 int main(void)
 {
     fx_setup(NULL);
@@ -288,6 +364,7 @@ int main(void)
     RUN(test_reject);
     RUN(test_delete);
     RUN(test_rollback_at_every_statement);
+    RUN(test_counted_in_transaction);
     fx_teardown();
     TEST_END();
 }

@@ -156,7 +156,7 @@ static void test_rules_and_lineage(void)
 
     /* the crm record leaves (delete): names now come from web, lineage follows */
     mdm_ingest_result d;
-    CHECK_INT(mdm_ingest_delete(db, fx_ctx, "crm", "K1", "test", &d, &err), MDM_OK);
+    CHECK_INT(mdm_ingest_delete(db, fx_ctx, "crm", "K1", "test", NULL, &d, &err), MDM_OK);
     CHECK_STR(fx_golden(db, eid, "first_name"), "Bobby"); /* still pinned */
     snprintf(want, sizeof want, "source_trust:%lld", kb);
     CHECK_STR(lineage(db, eid, "last_name"), want);

@@ -395,7 +395,7 @@ static mdm_status run_delete(mdm_db *db, void *state, mdm_err *err)
 {
     st *s = state;
     mdm_ingest_result r = {0};
-    mdm_status rc = mdm_ingest_delete(db, fx_ctx, "web", s->key, "fault", &r, err);
+    mdm_status rc = mdm_ingest_delete(db, fx_ctx, "web", s->key, "fault", NULL, &r, err);
     mdm_ingest_result_clear(&r);
     return rc;
 }
