@@ -476,8 +476,8 @@ mdm_status mdm_audit_list(mdm_db *db, const mdm_audit_filter *f, json_t **rows, 
         prefix = exact;
         exact = NULL;
     }
-    char before[24], lim[16];
-    snprintf(before, sizeof before, "%lld", (long long)f->before_id);
+    char before[MDM_DB_ID_LEN], lim[16];
+    mdm_db_id(before, f->before_id);
     snprintf(lim, sizeof lim, "%d", limit + 1);
 #define OPT(s) ((s) && *(s) ? (s) : NULL)
     const char *params[] = {OPT(f->actor), OPT(f->role), OPT(exact), OPT(prefix), OPT(f->target),
@@ -609,10 +609,10 @@ static mdm_status verify_fn(mdm_db *db, void *arg, mdm_err *err)
 
     char prev[65] = GENESIS;
     long long last_id = 0;
-    char after[24], lim[16];
+    char after[MDM_DB_ID_LEN], lim[16];
     snprintf(lim, sizeof lim, "%d", VERIFY_BATCH);
     for (;;) {
-        snprintf(after, sizeof after, "%lld", last_id);
+        mdm_db_id(after, last_id);
         const char *params[] = {after, lim};
         st = mdm_db_exec(db, &stmt_rows, params, &res, err);
         if (st != MDM_OK)

@@ -474,8 +474,8 @@ static void load_rows(const PGresult *res, cevs *l)
 static mdm_status load_entity_events(mdm_db *db, int64_t entity_id, PGresult **res, cevs *l,
                                      mdm_err *err)
 {
-    char id[24];
-    snprintf(id, sizeof id, "%lld", (long long)entity_id);
+    char id[MDM_DB_ID_LEN];
+    mdm_db_id(id, entity_id);
     const char *params[] = {id};
     mdm_status st = mdm_db_exec(db, &stmt_entity_events, params, res, err);
     if (st == MDM_OK && l)
@@ -641,8 +641,8 @@ static mdm_status live_entity(mdm_db *db, int64_t id, int64_t *live, char status
                               mdm_err *err)
 {
     for (int hop = 0; hop < 64; hop++) {
-        char ids[24];
-        snprintf(ids, sizeof ids, "%lld", (long long)id);
+        char ids[MDM_DB_ID_LEN];
+        mdm_db_id(ids, id);
         const char *params[] = {ids};
         PGresult *res = NULL;
         mdm_status st = mdm_db_exec(db, &stmt_entity, params, &res, err);
@@ -777,8 +777,8 @@ mdm_status mdm_consent_recompute(mdm_db *db, int64_t entity_id, mdm_err *err)
 
 mdm_status mdm_consent_recompute_finish(mdm_db *db, int64_t entity_id, PGresult *res, mdm_err *err)
 {
-    char ids[24];
-    snprintf(ids, sizeof ids, "%lld", (long long)entity_id);
+    char ids[MDM_DB_ID_LEN];
+    mdm_db_id(ids, entity_id);
     const char *params[] = {ids, NULL};
     mdm_status st = MDM_OK;
     if (PQntuples(res) == 0) {
@@ -1054,8 +1054,8 @@ static mdm_status store_events(mdm_db *db, int64_t record_id, int64_t entity_id,
     }
     if (st != MDM_OK)
         goto out_free;
-    char rid[24];
-    snprintf(rid, sizeof rid, "%lld", (long long)record_id);
+    char rid[MDM_DB_ID_LEN];
+    mdm_db_id(rid, record_id);
     for (size_t i = 0; i < n; i++) {
         const incoming *e = &in[i];
         const char *before =
@@ -1139,8 +1139,8 @@ mdm_status mdm_consent_ingest(mdm_db *db, int64_t record_id, const char *source,
 {
     if (!consents || json_is_null(consents))
         return MDM_OK;
-    char rid[24];
-    snprintf(rid, sizeof rid, "%lld", (long long)record_id);
+    char rid[MDM_DB_ID_LEN];
+    mdm_db_id(rid, record_id);
     const char *params[] = {rid};
     PGresult *res = NULL;
     mdm_status st = mdm_db_exec(db, &stmt_membership, params, &res, err);

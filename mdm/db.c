@@ -98,9 +98,8 @@ mdm_status mdm_db_exec_paged(mdm_db *db, const mdm_db_stmt *stmt, int page_rows,
     char lim[16];
     snprintf(lim, sizeof lim, "%d", page_rows);
     for (;;) {
-        char a[32];
-        snprintf(a, sizeof a, "%lld", after);
-        const char *params[2] = {a, lim};
+        char a[MDM_DB_ID_LEN];
+        const char *params[2] = {mdm_db_id(a, after), lim};
         PGresult *res = NULL;
         mdm_status st = mdm_db_exec(db, stmt, params, &res, err);
         if (st != MDM_OK)
@@ -274,10 +273,15 @@ static PGresult *pipeline_result(PGconn *conn)
     return last;
 }
 
+const char *mdm_db_id(char buf[MDM_DB_ID_LEN], int64_t id)
+{
+    snprintf(buf, MDM_DB_ID_LEN, "%lld", (long long)id);
+    return buf;
+}
+
 void mdm_db_call_id(mdm_db_call *call, const mdm_db_stmt *stmt, long long id)
 {
-    snprintf(call->id_text, sizeof call->id_text, "%lld", id);
-    call->id_params[0] = call->id_text;
+    call->id_params[0] = mdm_db_id(call->id_text, id);
     call->stmt = stmt;
     call->params = call->id_params;
     call->res = NULL;

@@ -16,6 +16,7 @@
 
 #include <libpq-fe.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 typedef struct mdm_db mdm_db;
 
@@ -51,13 +52,21 @@ bool mdm_db_url_is_local(const char *url);
 mdm_status mdm_db_exec(mdm_db *db, const mdm_db_stmt *stmt, const char *const *params,
                        PGresult **out, mdm_err *err) __attribute__((warn_unused_result));
 
+/* Writes id in decimal into buf (MDM_DB_ID_LEN bytes hold any int64_t) and returns buf:
+ * the text of an id for a statement's parameter list, as in
+ *     char rid[MDM_DB_ID_LEN];
+ *     const char *params[] = {mdm_db_id(rid, record_id), source};
+ * Thread-safe. */
+#define MDM_DB_ID_LEN 24
+const char *mdm_db_id(char buf[MDM_DB_ID_LEN], int64_t id);
+
 /* One statement of a pipelined batch: stmt and params (as for mdm_db_exec) are set by
  * the caller, or by mdm_db_call_id; res receives the result. */
 typedef struct mdm_db_call {
     const mdm_db_stmt *stmt;
     const char *const *params;
     PGresult *res;
-    char id_text[24]; /* storage of mdm_db_call_id's parameter */
+    char id_text[MDM_DB_ID_LEN]; /* storage of mdm_db_call_id's parameter */
     const char *id_params[1];
 } mdm_db_call;
 

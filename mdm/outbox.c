@@ -76,7 +76,7 @@ mdm_status mdm_outbox_emit_calls(mdm_outbox_call *o, const char *type, int64_t e
     memset(o, 0, sizeof *o);
     if (!valid_type(type, false))
         return mdm_err_set(err, MDM_EINTERNAL, "unknown outbox event type \"%s\"", type);
-    snprintf(o->id, sizeof o->id, "%lld", (long long)entity_id);
+    mdm_db_id(o->id, entity_id);
     snprintf(o->ver, sizeof o->ver, "%d", entity_version);
     o->body = json_dumps(payload, JSON_COMPACT);
     if (!o->body)
@@ -122,8 +122,8 @@ mdm_status mdm_outbox_emit_household(mdm_db *db, const char *type, int64_t house
 {
     if (!valid_type(type, true))
         return mdm_err_set(err, MDM_EINTERNAL, "unknown household event type \"%s\"", type);
-    char id[24], ver[16];
-    snprintf(id, sizeof id, "%lld", (long long)household_id);
+    char id[MDM_DB_ID_LEN], ver[16];
+    mdm_db_id(id, household_id);
     snprintf(ver, sizeof ver, "%d", version);
     char *body = json_dumps(payload, JSON_COMPACT);
     if (!body)
@@ -174,10 +174,10 @@ mdm_status mdm_outbox_read(mdm_db *db, int64_t after, int limit, json_t **events
     mdm_status st = mdm_db_run_tx(db, "outbox_barrier", wait_for_writers, &high_water, err);
     if (st != MDM_OK)
         return st;
-    char a[24], l[16], hw[24];
-    snprintf(a, sizeof a, "%lld", (long long)after);
+    char a[MDM_DB_ID_LEN], l[16], hw[MDM_DB_ID_LEN];
+    mdm_db_id(a, after);
     snprintf(l, sizeof l, "%d", limit);
-    snprintf(hw, sizeof hw, "%lld", high_water);
+    mdm_db_id(hw, high_water);
     const char *params[] = {a, l, hw};
     PGresult *res = NULL;
     st = mdm_db_exec(db, &stmt_read, params, &res, err);

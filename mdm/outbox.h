@@ -33,7 +33,7 @@ mdm_status mdm_outbox_emit(mdm_db *db, const char *type, int64_t entity_id, int 
  * result holds seq). o keeps the parameters: it must stay in place until the calls have
  * run, then mdm_outbox_call_free releases it. MDM_EINTERNAL for an unknown type. */
 typedef struct mdm_outbox_call {
-    char id[24], ver[16];
+    char id[MDM_DB_ID_LEN], ver[16];
     char trace[MDM_TRACEPARENT_LEN + 1]; /* the current span's traceparent */
     char *body;
     const char *params[5];

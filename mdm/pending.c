@@ -70,8 +70,8 @@ static mdm_status batch_tx(mdm_db *db, void *arg, mdm_err *err)
                 st = mdm_golden_unlink(db, b->job->ctx, id, "system", "resolve", "source delete",
                                        NULL, err);
             if (st == MDM_OK) {
-                char rid[32];
-                snprintf(rid, sizeof rid, "%lld", (long long)id);
+                char rid[MDM_DB_ID_LEN];
+                mdm_db_id(rid, id);
                 const char *pr[1] = {rid};
                 st = mdm_db_exec(db, &stmt_forgotten, pr, NULL, err);
             }

@@ -56,8 +56,8 @@ static const mdm_db_stmt stmt_metrics = {
 mdm_status mdm_propagation_entity(mdm_db *db, int64_t entity_id, json_t **out, mdm_err *err)
 {
     *out = NULL;
-    char id[24];
-    snprintf(id, sizeof id, "%lld", (long long)entity_id);
+    char id[MDM_DB_ID_LEN];
+    mdm_db_id(id, entity_id);
     const char *params[] = {id};
     PGresult *res = NULL;
     mdm_status st = mdm_db_exec(db, &stmt_entity, params, &res, err);

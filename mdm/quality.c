@@ -129,8 +129,8 @@ void mdm_quality_text(PGresult *res, mdm_buf *out)
 mdm_status mdm_quality_record(mdm_db *db, int64_t record_id, json_t **out, mdm_err *err)
 {
     *out = NULL;
-    char id[24];
-    snprintf(id, sizeof id, "%lld", (long long)record_id);
+    char id[MDM_DB_ID_LEN];
+    mdm_db_id(id, record_id);
     const char *params[] = {id};
     PGresult *res = NULL;
     mdm_status st = mdm_db_exec(db, &stmt_record, params, &res, err);

@@ -60,7 +60,7 @@ json_t *mdm_reject_payload_record(const char *payload, json_t **file, json_t **l
 
 /* Parameters of stmt_list from f; bufs hold the converted values. */
 typedef struct list_params {
-    char from[32], to[32], after[24], limit[16];
+    char from[32], to[32], after[MDM_DB_ID_LEN], limit[16];
     const char *v[8];
 } list_params;
 
@@ -78,7 +78,7 @@ static mdm_status make_params(const mdm_reject_filter *f, int limit, list_params
         return mdm_err_set_field(err, MDM_EINVAL, "/from", "from must be an ISO 8601 time");
     if (f->to && *f->to && !mdm_consent_parse_time(f->to, &us, p->to))
         return mdm_err_set_field(err, MDM_EINVAL, "/to", "to must be an ISO 8601 time");
-    snprintf(p->after, sizeof p->after, "%lld", (long long)f->after);
+    mdm_db_id(p->after, f->after);
     snprintf(p->limit, sizeof p->limit, "%d", limit);
 #define OPT(s) ((s) && *(s) ? (s) : NULL)
     p->v[0] = OPT(f->source);
@@ -159,8 +159,8 @@ mdm_status mdm_reject_page(mdm_db *db, const mdm_reject_filter *f, int want, PGr
 
 mdm_status mdm_reject_mark_accepted(mdm_db *db, const char *id, int64_t record_id, mdm_err *err)
 {
-    char rid[24];
-    snprintf(rid, sizeof rid, "%lld", (long long)record_id);
+    char rid[MDM_DB_ID_LEN];
+    mdm_db_id(rid, record_id);
     const char *p[2] = {id, rid};
     return mdm_db_exec(db, &stmt_accepted, p, NULL, err);
 }
@@ -216,8 +216,8 @@ static const mdm_db_stmt stmt_flag = {
 mdm_status mdm_reject_flag_erased(mdm_db *db, const char *source, const char *source_key,
                                   int64_t tombstone_id, int64_t *id, mdm_err *err)
 {
-    char tombs[24];
-    snprintf(tombs, sizeof tombs, "%lld", (long long)tombstone_id);
+    char tombs[MDM_DB_ID_LEN];
+    mdm_db_id(tombs, tombstone_id);
     const char *params[] = {source, source_key, tombs};
     PGresult *flag = NULL;
     mdm_status st = mdm_db_exec(db, &stmt_flag, params, &flag, err);

@@ -79,9 +79,9 @@ static mdm_status relation_tx(mdm_db *db, void *arg, mdm_err *err)
         return mdm_err_set_field(err, MDM_EINVAL, "/other",
                                  "a golden record is not related to itself (the two ids are "
                                  "one golden record)");
-    char pa[24], pb[24];
-    snprintf(pa, sizeof pa, "%lld", (long long)(a < b ? a : b));
-    snprintf(pb, sizeof pb, "%lld", (long long)(a < b ? b : a));
+    char pa[MDM_DB_ID_LEN], pb[MDM_DB_ID_LEN];
+    mdm_db_id(pa, a < b ? a : b);
+    mdm_db_id(pb, a < b ? b : a);
     PGresult *res = NULL;
     if (c->remove) {
         const char *params[] = {pa, pb};
@@ -134,8 +134,8 @@ mdm_status mdm_relation_remove(mdm_db *db, int64_t a, int64_t b, const char *act
 mdm_status mdm_relation_list(mdm_db *db, int64_t id, json_t **out, mdm_err *err)
 {
     *out = NULL;
-    char s[24];
-    snprintf(s, sizeof s, "%lld", (long long)id);
+    char s[MDM_DB_ID_LEN];
+    mdm_db_id(s, id);
     const char *params[] = {s};
     PGresult *res = NULL;
     mdm_status st = mdm_db_exec(db, &st_list, params, &res, err);

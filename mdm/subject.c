@@ -116,8 +116,8 @@ static const mdm_db_stmt stmt_tombstone = {
 
 static mdm_status find_live(mdm_db *db, int64_t id, int64_t *live, char status[16], mdm_err *err)
 {
-    char ids[24];
-    snprintf(ids, sizeof ids, "%lld", (long long)id);
+    char ids[MDM_DB_ID_LEN];
+    mdm_db_id(ids, id);
     const char *params[] = {ids};
     PGresult *res = NULL;
     mdm_status st = mdm_db_exec(db, &stmt_live, params, &res, err);
@@ -143,8 +143,8 @@ static json_t *cell_json(const PGresult *res, const char *col)
 static mdm_status tombstone_doc(mdm_db *db, int64_t subject, int64_t live, json_t **out,
                                 mdm_err *err)
 {
-    char ids[24];
-    snprintf(ids, sizeof ids, "%lld", (long long)live);
+    char ids[MDM_DB_ID_LEN];
+    mdm_db_id(ids, live);
     const char *params[] = {ids};
     PGresult *res = NULL;
     mdm_status st = mdm_db_exec(db, &stmt_tombstone, params, &res, err);
@@ -180,8 +180,8 @@ static mdm_status export_fn(mdm_db *db, void *arg, mdm_err *err)
         return st;
     if (!strcmp(status, "erased"))
         return tombstone_doc(db, c->subject, live, &c->doc, err);
-    char ids[24];
-    snprintf(ids, sizeof ids, "%lld", (long long)live);
+    char ids[MDM_DB_ID_LEN];
+    mdm_db_id(ids, live);
     const char *params[] = {ids};
     PGresult *res = NULL;
     if ((st = mdm_db_exec(db, &stmt_export, params, &res, err)) != MDM_OK)
@@ -271,8 +271,8 @@ static mdm_status erase_fn(mdm_db *db, void *arg, mdm_err *err)
     mdm_status st = find_live(db, c->subject, &live, status, err);
     if (st != MDM_OK)
         return st;
-    char ids[24];
-    snprintf(ids, sizeof ids, "%lld", (long long)live);
+    char ids[MDM_DB_ID_LEN];
+    mdm_db_id(ids, live);
     const char *one[] = {ids, NULL, NULL, NULL, NULL};
     PGresult *res = NULL;
     if ((st = mdm_db_exec(db, &stmt_lock, one, &res, err)) != MDM_OK)

@@ -18,8 +18,8 @@ mdm_status mdm_tombstone_insert(mdm_db *db, int64_t entity_id, const char *sourc
                                 const char *key_hashes, const char *requester, const char *reason,
                                 int64_t *id, mdm_err *err)
 {
-    char ids[24];
-    snprintf(ids, sizeof ids, "%lld", (long long)entity_id);
+    char ids[MDM_DB_ID_LEN];
+    mdm_db_id(ids, entity_id);
     const char *p_tomb[] = {ids, source_keys, key_hashes, requester, reason};
     PGresult *res = NULL;
     mdm_status st = mdm_db_exec(db, &stmt_insert_tombstone, p_tomb, &res, err);

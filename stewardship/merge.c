@@ -20,8 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ID(buf, v) snprintf((buf), sizeof(buf), "%lld", (long long)(v))
-
 /* the snapshot mdm_golden_merge just wrote for this pair (the rows are locked) */
 static const mdm_db_stmt stmt_snapshot_last = {
     "merge_snapshot_last",
@@ -202,8 +200,8 @@ static mdm_status lock_at(mdm_db *db, int64_t id, int version, int *cur_version,
     if (live != id)
         return mdm_err_set(err, MDM_ECONFLICT, "entity %lld was merged into %lld", (long long)id,
                            (long long)live);
-    char ids[32];
-    ID(ids, id);
+    char ids[MDM_DB_ID_LEN];
+    mdm_db_id(ids, id);
     const char *p[] = {ids};
     PGresult *res = NULL;
     if ((st = mdm_db_exec(db, &stmt_entity_version, p, &res, err)) != MDM_OK)
@@ -224,8 +222,8 @@ static mdm_status lock_at(mdm_db *db, int64_t id, int version, int *cur_version,
 /* Members of entity id as a PostgreSQL array literal and a JSON array. */
 static mdm_status members_of(mdm_db *db, int64_t id, mdm_buf *arr, json_t **list, mdm_err *err)
 {
-    char ids[32];
-    ID(ids, id);
+    char ids[MDM_DB_ID_LEN];
+    mdm_db_id(ids, id);
     const char *p[] = {ids};
     PGresult *res = NULL;
     mdm_status st = mdm_db_exec(db, &stmt_members, p, &res, err);
@@ -247,10 +245,10 @@ static mdm_status members_of(mdm_db *db, int64_t id, mdm_buf *arr, json_t **list
 static mdm_status forbidden(mdm_db *db, int64_t record, int64_t entity_a, int64_t entity_b,
                             mdm_err *err)
 {
-    char r[32], a[32], b[32];
-    ID(r, record);
-    ID(a, entity_a);
-    ID(b, entity_b);
+    char r[MDM_DB_ID_LEN], a[MDM_DB_ID_LEN], b[MDM_DB_ID_LEN];
+    mdm_db_id(r, record);
+    mdm_db_id(a, entity_a);
+    mdm_db_id(b, entity_b);
     const char *p[] = {r, a, b};
     PGresult *res = NULL;
     mdm_status st = mdm_db_exec(db, &stmt_forbidden, p, &res, err);
@@ -309,9 +307,9 @@ mdm_status mdm_merge_entities_locked(mdm_db *db, const mdm_engine *ctx, int64_t 
     if (st != MDM_OK)
         return st;
     int64_t gone = keep == x ? y : x;
-    char ks[32], gs[32];
-    ID(ks, keep);
-    ID(gs, gone);
+    char ks[MDM_DB_ID_LEN], gs[MDM_DB_ID_LEN];
+    mdm_db_id(ks, keep);
+    mdm_db_id(gs, gone);
     const char *ps[] = {ks, gs};
     PGresult *res = NULL;
     if ((st = mdm_db_exec(db, &stmt_snapshot_last, ps, &res, err)) != MDM_OK)
@@ -348,8 +346,8 @@ mdm_status mdm_merge_attach_record_locked(mdm_db *db, const mdm_engine *ctx, int
     mdm_status st = check_who(who, err);
     if (st != MDM_OK)
         return st;
-    char rs[32];
-    ID(rs, record_id);
+    char rs[MDM_DB_ID_LEN];
+    mdm_db_id(rs, record_id);
     const char *p[] = {rs};
     PGresult *res = NULL;
     if ((st = mdm_db_exec(db, &stmt_record_entity, p, &res, err)) != MDM_OK)
@@ -532,8 +530,8 @@ static mdm_status split_fn(mdm_db *db, void *arg, mdm_err *err)
                                    reason_of(c->who), &nid, err)) != MDM_OK)
             goto out;
         /* the id stays with the larger part: find where the chosen records went */
-        char rs[32];
-        ID(rs, c->records[0]);
+        char rs[MDM_DB_ID_LEN];
+        mdm_db_id(rs, c->records[0]);
         const char *pr[] = {rs};
         PGresult *res = NULL;
         if ((st = mdm_db_exec(db, &stmt_record_entity, pr, &res, err)) != MDM_OK)
@@ -660,9 +658,9 @@ static mdm_status unsplit_fn(mdm_db *db, void *arg, mdm_err *err)
     unsplit_ctx *c = arg;
     json_decref(c->result);
     c->result = NULL;
-    char sid[32], eid[32];
-    ID(sid, c->split_id);
-    ID(eid, c->id);
+    char sid[MDM_DB_ID_LEN], eid[MDM_DB_ID_LEN];
+    mdm_db_id(sid, c->split_id);
+    mdm_db_id(eid, c->id);
     const char *p[] = {sid, eid};
     PGresult *res = NULL;
     mdm_status st = mdm_db_exec(db, &stmt_split_find, p, &res, err);
@@ -683,9 +681,9 @@ static mdm_status unsplit_fn(mdm_db *db, void *arg, mdm_err *err)
     json_t *before = json_loads(mdm_db_get(res, 0, "before", "{}"), 0, NULL);
     char *assertions = mdm_xstrdup(mdm_db_get(res, 0, "assertions", "[]"));
     PQclear(res);
-    char es[32], os[32];
-    ID(es, e);
-    ID(os, o);
+    char es[MDM_DB_ID_LEN], os[MDM_DB_ID_LEN];
+    mdm_db_id(es, e);
+    mdm_db_id(os, o);
     json_t *eb = json_object_get(before, es), *ob = json_object_get(before, os);
     json_t *still = json_array(), *rest = json_array();
     mdm_buf movedb = {0}, restb = {0}, stillb = {0};
@@ -838,9 +836,9 @@ static mdm_status unmerge_fn(mdm_db *db, void *arg, mdm_err *err)
     unmerge_ctx *c = arg;
     json_decref(c->result);
     c->result = NULL;
-    char sid[32], eid[32];
-    ID(sid, c->snapshot_id);
-    ID(eid, c->id);
+    char sid[MDM_DB_ID_LEN], eid[MDM_DB_ID_LEN];
+    mdm_db_id(sid, c->snapshot_id);
+    mdm_db_id(eid, c->id);
     const char *p[] = {sid, eid};
     PGresult *res = NULL;
     mdm_status st = mdm_db_exec(db, &stmt_snapshot_find, p, &res, err);
@@ -858,9 +856,9 @@ static mdm_status unmerge_fn(mdm_db *db, void *arg, mdm_err *err)
     bool undone = mdm_db_get(res, 0, "undone_at", NULL) != NULL;
     json_t *before = json_loads(mdm_db_get(res, 0, "before", "{}"), 0, NULL);
     PQclear(res);
-    char ss[32], rs[32];
-    ID(ss, s);
-    ID(rs, r);
+    char ss[MDM_DB_ID_LEN], rs[MDM_DB_ID_LEN];
+    mdm_db_id(ss, s);
+    mdm_db_id(rs, r);
     json_t *sb = json_object_get(before, ss), *rb = json_object_get(before, rs);
     int64_t *records = NULL;
     json_t *values = NULL;
@@ -984,8 +982,8 @@ static mdm_status pin_fn(mdm_db *db, void *arg, mdm_err *err)
     mdm_status st = lock_at(db, c->id, c->version, NULL, err);
     if (st != MDM_OK)
         return st;
-    char ids[32];
-    ID(ids, c->id);
+    char ids[MDM_DB_ID_LEN];
+    mdm_db_id(ids, c->id);
     const char *pg[] = {ids, c->attr};
     PGresult *res = NULL;
     if ((st = mdm_db_exec(db, &stmt_pin_get, pg, &res, err)) != MDM_OK)
@@ -1070,9 +1068,9 @@ typedef struct assert_ctx {
 static mdm_status assert_fn(mdm_db *db, void *arg, mdm_err *err)
 {
     assert_ctx *c = arg;
-    char as[32], bs[32];
-    ID(as, c->a);
-    ID(bs, c->b);
+    char as[MDM_DB_ID_LEN], bs[MDM_DB_ID_LEN];
+    mdm_db_id(as, c->a);
+    mdm_db_id(bs, c->b);
     const char *p2[] = {as, bs};
     PGresult *res = NULL;
     mdm_status st = mdm_db_exec(db, &stmt_record_exists, p2, &res, err);
@@ -1132,9 +1130,9 @@ mdm_status mdm_merge_assertions(mdm_db *db, int64_t record_id, int64_t after, in
                                 json_t **out, mdm_err *err)
 {
     *out = NULL;
-    char afters[32], recs[32], lims[16];
-    ID(afters, after);
-    ID(recs, record_id);
+    char afters[MDM_DB_ID_LEN], recs[MDM_DB_ID_LEN], lims[16];
+    mdm_db_id(afters, after);
+    mdm_db_id(recs, record_id);
     snprintf(lims, sizeof lims, "%d", limit);
     const char *p[] = {afters, recs, lims};
     PGresult *res = NULL;
@@ -1163,8 +1161,8 @@ static mdm_status unassert_fn(mdm_db *db, void *arg, mdm_err *err)
     unassert_ctx *c = arg;
     json_decref(c->removed); /* a retried transaction starts over */
     c->removed = NULL;
-    char ids[32];
-    ID(ids, c->id);
+    char ids[MDM_DB_ID_LEN];
+    mdm_db_id(ids, c->id);
     const char *p[] = {ids};
     PGresult *res = NULL;
     mdm_status st = mdm_db_exec(db, &stmt_assert_delete, p, &res, err);

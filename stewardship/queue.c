@@ -308,8 +308,8 @@ static mdm_status check_actor(const mdm_queue_actor *who, mdm_err *err)
 /* Closes stale items (only item `only` when non-zero) with one audit row each. */
 static mdm_status supersede(mdm_db *db, int64_t only, long *closed, mdm_err *err)
 {
-    char id[24];
-    snprintf(id, sizeof id, "%lld", (long long)only);
+    char id[MDM_DB_ID_LEN];
+    mdm_db_id(id, only);
     const char *params[] = {id};
     PGresult *res = NULL;
     mdm_status st = mdm_db_exec(db, &stmt_supersede, params, &res, err);
@@ -492,10 +492,10 @@ bad:
 }
 
 /* The numeric filters as parameter texts. */
-static void filter_texts(const mdm_queue_filter *f, char ent[24], char minp[32], char maxp[32],
-                         char mina[32], char maxa[32])
+static void filter_texts(const mdm_queue_filter *f, char ent[MDM_DB_ID_LEN], char minp[32],
+                         char maxp[32], char mina[32], char maxa[32])
 {
-    snprintf(ent, 24, "%lld", (long long)f->entity_id);
+    mdm_db_id(ent, f->entity_id);
     snprintf(minp, 32, "%.17g", f->min_probability);
     snprintf(maxp, 32, "%.17g", f->max_probability);
     snprintf(mina, 32, "%.17g", f->min_age_days);
@@ -512,7 +512,7 @@ mdm_status mdm_queue_counts(mdm_db *db, const mdm_queue_filter *f, const char *m
         mdm_buf_free(&st_arr);
         return st;
     }
-    char ent[24], minp[32], maxp[32], mina[32], maxa[32];
+    char ent[MDM_DB_ID_LEN], minp[32], maxp[32], mina[32], maxa[32];
     filter_texts(f, ent, minp, maxp, mina, maxa);
     const char *params[] = {st_arr.data,
                             f->assignee && *f->assignee ? f->assignee : NULL,
@@ -575,7 +575,7 @@ mdm_status mdm_queue_list(mdm_db *db, const mdm_queue_filter *f, json_t **items,
     st = mdm_queue_refresh(db, NULL, err);
     if (st != MDM_OK)
         goto out;
-    char ent[24], minp[32], maxp[32], mina[32], maxa[32], lim[16];
+    char ent[MDM_DB_ID_LEN], minp[32], maxp[32], mina[32], maxa[32], lim[16];
     filter_texts(f, ent, minp, maxp, mina, maxa);
     snprintf(lim, sizeof lim, "%d", limit + 1);
     const char *params[] = {st_arr.data,
@@ -629,8 +629,8 @@ static json_t *json_row(mdm_db *db, const mdm_db_stmt *stmt, const char *id, mdm
 
 static json_t *summary(mdm_db *db, int64_t id, mdm_status *st, mdm_err *err)
 {
-    char ids[24];
-    snprintf(ids, sizeof ids, "%lld", (long long)id);
+    char ids[MDM_DB_ID_LEN];
+    mdm_db_id(ids, id);
     return json_row(db, &stmt_summary, ids, st, err);
 }
 
@@ -668,8 +668,8 @@ mdm_status mdm_queue_get(mdm_db *db, int64_t id, json_t **item, mdm_err *err)
         return st;
     if (!j)
         return mdm_err_set(err, MDM_ENOTFOUND, "review item %lld does not exist", (long long)id);
-    char ids[24];
-    snprintf(ids, sizeof ids, "%lld", (long long)id);
+    char ids[MDM_DB_ID_LEN];
+    mdm_db_id(ids, id);
     const char *params[] = {ids};
     PGresult *res = NULL;
     st = mdm_db_exec(db, &stmt_detail, params, &res, err);
@@ -720,7 +720,7 @@ mdm_status mdm_queue_get(mdm_db *db, int64_t id, json_t **item, mdm_err *err)
 /* ---- Claim, assign ---------------------------------------------------------------- */
 
 typedef struct locked_item {
-    char id[24];
+    char id[MDM_DB_ID_LEN];
     char kind[16];
     int64_t record_id, entity_id, other_entity_id;
     double probability;
@@ -733,7 +733,7 @@ typedef struct locked_item {
 static mdm_status lock_item(mdm_db *db, int64_t id, int version, const mdm_queue_actor *who,
                             locked_item *it, mdm_err *err)
 {
-    snprintf(it->id, sizeof it->id, "%lld", (long long)id);
+    mdm_db_id(it->id, id);
     const char *params[] = {it->id};
     PGresult *res = NULL;
     mdm_status st = mdm_db_exec(db, &stmt_lock, params, &res, err);
@@ -880,8 +880,8 @@ typedef struct reopen_ctx {
 static mdm_status reopen_fn(mdm_db *db, void *arg, mdm_err *err)
 {
     reopen_ctx *c = arg;
-    char ids[24];
-    snprintf(ids, sizeof ids, "%lld", (long long)c->id);
+    char ids[MDM_DB_ID_LEN];
+    mdm_db_id(ids, c->id);
     const char *p[] = {ids};
     PGresult *res = NULL;
     mdm_status st = mdm_db_exec(db, &stmt_reopen_lock, p, &res, err);
@@ -1230,8 +1230,8 @@ static const mdm_db_stmt stmt_rescore_set = {
 static mdm_status side_records(mdm_db *db, const mdm_db_stmt *stmt, int64_t id, json_t *arr,
                                mdm_err *err)
 {
-    char ids[24];
-    snprintf(ids, sizeof ids, "%lld", (long long)id);
+    char ids[MDM_DB_ID_LEN];
+    mdm_db_id(ids, id);
     const char *p[] = {ids};
     PGresult *res = NULL;
     mdm_status st = mdm_db_exec(db, stmt, p, &res, err);
