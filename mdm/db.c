@@ -464,11 +464,10 @@ mdm_status mdm_db_run_tx(mdm_db *db, const char *name, mdm_db_tx_fn fn, void *ct
             st = fn(db, ctx, err);
         db->in_tx = false;
         if (st == MDM_OK && db->begin_pending && !db->commit_stmt) {
-            db->begin_pending = false;
-            if (!injected_failure(err))
-                return MDM_OK;
-            st = MDM_EDB;
-        } else if (st == MDM_OK) {
+            db->begin_pending = false; /* nothing was sent: nothing to commit or roll back */
+            return injected_failure(err) ? MDM_EDB : MDM_OK;
+        }
+        if (st == MDM_OK) {
             st = commit(db, err);
             if (st == MDM_OK)
                 return MDM_OK;
