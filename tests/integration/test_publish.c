@@ -880,12 +880,17 @@ static void test_two_processes(void)
 static atomic_int writers_done;
 static long long feed_entity[WRITERS];
 static atomic_int committed;
+static atomic_int feed_rounds; /* publisher rounds done while the writers write */
 
 static void *writer(void *arg)
 {
     int w = (int)(long)arg;
     mdm_db *db = fx_connect();
     for (int i = 0; i < PER_WRITER; i++) {
+        /* paced by the publisher, so its rounds interleave with the writes however slow
+         * the machine: the last writes wait for its fourth round */
+        while (atomic_load(&feed_rounds) < i / 7)
+            usleep(1000);
         char golden[48]; /* each version changes n: none is a no-op */
         snprintf(golden, sizeof golden, "{\"golden\": {\"n\": %d}}", i + 1);
         emit_ctx c = {feed_entity[w], i + 1, "updated", golden, 0, ((i * 7 + w * 13) % 5) * 3000,
@@ -920,6 +925,7 @@ static void test_feed_interleaved(void)
         int n = 0;
         CHECK_INT(mdm_publisher_step(p, &n, &err), MDM_OK);
         rounds++;
+        atomic_store(&feed_rounds, rounds);
         usleep(2000);
     }
     for (int w = 0; w < WRITERS; w++)
