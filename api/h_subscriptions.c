@@ -19,7 +19,8 @@ const char mdm_h_sub_list_doc[] =
     " \"id\": {\"type\": \"integer\"}, \"source\": {\"type\": \"string\"}, \"url\": {\"type\":"
     " \"string\", \"format\": \"uri\"}, \"event_types\": {\"type\": \"array\", \"items\": "
     "{\"enum\":"
-    " [\"created\", \"updated\", \"merged\", \"split\", \"consent_changed\", \"deleted\"]}},"
+    " [\"created\", \"updated\", \"merged\", \"split\", \"consent_changed\", \"deleted\","
+    " \"household.created\", \"household.changed\", \"household.retired\"]}},"
     " \"mapping\": {\"type\": \"object\", \"additionalProperties\": {\"type\": \"string\"}},"
     " \"active\": {\"type\": \"boolean\"}, \"max_attempts\": {\"type\": \"integer\"}, \"origin\":"
     " {\"enum\": [\"config\", \"api\"]}, \"secret_set\": {\"type\": \"boolean\"}, \"created_at\":"
@@ -41,7 +42,8 @@ const char mdm_h_sub_list_doc[] =
 
 const char mdm_h_sub_create_doc[] =
     "{\"summary\": \"Create a push subscription\", \"tags\": [\"publishing\"], \"description\":"
-    " \"source, url and secret are required; event_types defaults to all six, mapping to the"
+    " \"source, url and secret are required; event_types defaults to the six golden-record types (household.created, household.changed"
+    " and household.retired only when listed), mapping to the"
     " canonical record as is. 409 when the source already has a subscription to this url or"
     " the source system is unknown.\", \"requestBody\": {\"required\": true, \"content\":"
     " {\"application/json\": {\"schema\": {\"$ref\": "

@@ -30,8 +30,9 @@
 #define FANOUT_MIN_INTERVAL 50   /* ms between two fan-outs by one process */
 #define FANOUT_LIMIT        1000 /* outbox events read per fan-out */
 
-static const char *const event_types[] = {"created", "updated",         "merged",
-                                          "split",   "consent_changed", "deleted"};
+static const char *const event_types[] = {
+    "created", "updated",           "merged",           "split",           "consent_changed",
+    "deleted", "household.created", "household.changed", "household.retired"};
 static const char *const delivery_states[] = {"pending", "acknowledged", "rejected", "dead",
                                               "skipped"};
 
@@ -58,35 +59,62 @@ static const mdm_db_stmt st_cursor_lock = {
     "OR (NOT EXISTS (SELECT 1 FROM membership a WHERE a.entity_id = o.entity_id AND a.active) "    \
     "AND EXISTS (SELECT 1 FROM membership m JOIN source_record r ON r.id = m.record_id "           \
     "WHERE m.entity_id = o.entity_id AND r.source = s.source)))"
+/* A household event (o.household_id set, o.entity_id NULL) is in scope 'source' when a
+ * golden record its payload names (members, or those who left) has or had a record from
+ * the subscription's source. */
+#define HOUSEHOLD_IN_SCOPE                                                                         \
+    "(s.scope = 'all' OR EXISTS (SELECT 1 FROM membership m JOIN source_record r "                 \
+    "ON r.id = m.record_id WHERE r.source = s.source AND m.entity_id IN ("                         \
+    "SELECT (x->>'entity_id')::bigint FROM jsonb_array_elements(o.payload->'members') x "          \
+    "UNION ALL SELECT l::bigint FROM jsonb_array_elements_text(o.payload->'left') l)))"
+#define EVENT_IN_SCOPE                                                                             \
+    "((o.household_id IS NULL AND " IN_SCOPE ") OR (o.household_id IS NOT NULL AND "               \
+    HOUSEHOLD_IN_SCOPE "))"
 
 static const mdm_db_stmt st_fan_insert = {
     "publish_fan_insert",
-    "INSERT INTO delivery (subscription_id, seq, entity_id) "
-    "SELECT s.id, o.seq, o.entity_id FROM outbox o "
+    "INSERT INTO delivery (subscription_id, seq, entity_id, household_id) "
+    "SELECT s.id, o.seq, o.entity_id, o.household_id FROM outbox o "
     "JOIN subscription s ON s.active AND o.type = ANY (s.event_types) "
-    "WHERE o.seq > $1 AND o.seq <= $2 AND " IN_SCOPE " ORDER BY o.seq, s.id "
+    "WHERE o.seq > $1 AND o.seq <= $2 AND " EVENT_IN_SCOPE " ORDER BY o.seq, s.id "
     "ON CONFLICT (subscription_id, seq) DO NOTHING",
     2};
 static const mdm_db_stmt st_cursor_set = {
     "publish_cursor_set",
     "UPDATE publish_cursor SET last_seq = $1, updated_at = now() WHERE id = 1", 1};
 
-/* Only the head of each (subscription, entity) chain is claimable: per-entity order. */
+/* Only the head of each (subscription, entity) and (subscription, household) chain is
+ * claimable: per-entity and per-household order (a NULL id matches no other row). */
 static const mdm_db_stmt st_claim = {
     "publish_claim",
     "SELECT d.id FROM delivery d JOIN subscription s ON s.id = d.subscription_id AND s.active "
     "WHERE d.state = 'pending' AND d.next_attempt_at <= now() "
     "AND NOT EXISTS (SELECT 1 FROM delivery p WHERE p.subscription_id = d.subscription_id "
     "AND p.entity_id = d.entity_id AND p.state = 'pending' AND p.seq < d.seq) "
+    "AND NOT EXISTS (SELECT 1 FROM delivery p WHERE p.subscription_id = d.subscription_id "
+    "AND p.household_id = d.household_id AND p.state = 'pending' AND p.seq < d.seq "
+    "AND p.household_id IS NOT NULL) "
     "ORDER BY d.next_attempt_at, d.id LIMIT $1 FOR UPDATE OF d SKIP LOCKED",
     1};
 
+/* The receiving system's own keys for golden record X (active memberships, or the last
+ * ones when it has none left): a JSON array, NULL when it holds none. */
+#define OWN_KEYS(X)                                                                                \
+    "coalesce((SELECT json_agg(DISTINCT r.source_key) FROM membership m "                          \
+    "JOIN source_record r ON r.id = m.record_id "                                                  \
+    "WHERE m.entity_id = " X " AND m.active AND r.source = s.source), "                            \
+    "(SELECT json_agg(DISTINCT r.source_key) FROM membership m "                                   \
+    "JOIN source_record r ON r.id = m.record_id WHERE m.entity_id = " X " "                        \
+    "AND r.source = s.source AND NOT EXISTS (SELECT 1 FROM membership a "                          \
+    "WHERE a.entity_id = " X " AND a.active)))"
+
 /* What a claimed delivery needs: the event, the subscription, the receiving system's
- * own keys for the entity (active memberships, or the last ones when it has none left)
- * and the attributes it owns or already holds. */
+ * own keys for the entity (OWN_KEYS), or for a household event those of every golden
+ * record its payload names ({"ID": [keys]}), and the attributes it owns or already
+ * holds. */
 static const mdm_db_stmt st_details = {
     "publish_details",
-    "SELECT d.id, d.seq, d.entity_id, d.attempts, s.id AS sub_id, s.source, s.url, s.secret, "
+    "SELECT d.id, d.seq, d.entity_id, d.household_id, d.attempts, s.id AS sub_id, s.source, s.url, s.secret, "
     "CASE WHEN s.previous_secret_until > now() THEN s.previous_secret END AS previous_secret, "
     "s.mapping::text AS mapping, s.max_attempts, o.event_id, o.type, o.entity_version, "
     "o.traceparent, d.replayed, "
@@ -96,13 +124,13 @@ static const mdm_db_stmt st_details = {
     " AND p.seq < d.seq ORDER BY p.seq DESC LIMIT 1) AS sent_hash, "
     "o.payload::text AS payload, "
     "mdm_ts(o.created_at) AS occurred_at, "
-    "coalesce((SELECT json_agg(DISTINCT r.source_key)::text FROM membership m "
-    " JOIN source_record r ON r.id = m.record_id "
-    " WHERE m.entity_id = d.entity_id AND m.active AND r.source = s.source), "
-    " (SELECT json_agg(DISTINCT r.source_key)::text FROM membership m "
-    " JOIN source_record r ON r.id = m.record_id WHERE m.entity_id = d.entity_id "
-    " AND r.source = s.source AND NOT EXISTS (SELECT 1 FROM membership a "
-    " WHERE a.entity_id = d.entity_id AND a.active)), '[]') AS source_keys, "
+    "coalesce(" OWN_KEYS("d.entity_id") "::text, '[]') AS source_keys, "
+    "CASE WHEN d.household_id IS NOT NULL THEN (SELECT coalesce(json_object_agg(x.id, "
+    " coalesce(" OWN_KEYS("x.id") ", '[]'::json)), '{}'::json)::text FROM (SELECT DISTINCT id "
+    " FROM (SELECT (v->>'entity_id')::bigint AS id FROM jsonb_array_elements(o.payload->'members') v "
+    " UNION ALL SELECT j::bigint FROM jsonb_array_elements_text(o.payload->'joined') j "
+    " UNION ALL SELECT l::bigint FROM jsonb_array_elements_text(o.payload->'left') l) u) x) "
+    "END AS member_keys, "
     "(SELECT coalesce(json_agg(g.attr ORDER BY g.attr), '[]')::text FROM golden_value g "
     " WHERE g.entity_id = d.entity_id AND EXISTS (SELECT 1 FROM membership m "
     " JOIN source_record r ON r.id = m.record_id WHERE m.entity_id = d.entity_id AND m.active "
@@ -277,7 +305,8 @@ static mdm_status check_event_types(const json_t *a, const char *ptr, const char
             snprintf(p, sizeof p, "%.100s/%zu", ptr, i);
             return mdm_err_set_field(err, MDM_EINVAL, p,
                                      "%s: unknown event type; use created, updated, merged, "
-                                     "split, consent_changed or deleted",
+                                     "split, consent_changed, deleted, household.created, "
+                                     "household.changed or household.retired",
                                      where);
         }
     }
@@ -960,6 +989,68 @@ static void content_hash(const json_t *mapped, const json_t *keys, char out[65])
     free(text);
 }
 
+/* The golden ids of a household payload's list (members: objects with entity_id; joined
+ * and left: numbers) with the receiving system's keys of each from keys ({"ID": [..]}). */
+static json_t *household_list(const json_t *list, const json_t *keys, bool with_role)
+{
+    json_t *out = json_array();
+    size_t i;
+    const json_t *v;
+    json_array_foreach(list, i, v)
+    {
+        const json_t *id = json_is_object(v) ? json_object_get(v, "entity_id") : v;
+        if (!json_is_integer(id))
+            continue;
+        char k[24];
+        snprintf(k, sizeof k, "%lld", (long long)json_integer_value(id));
+        const json_t *own = json_object_get(keys, k);
+        json_t *item = json_pack("{s:I, s:o}", "entity_id", (json_int_t)json_integer_value(id),
+                                 "source_keys",
+                                 json_is_array(own) ? json_incref((json_t *)own) : json_array());
+        if (!item)
+            continue;
+        const json_t *role = json_object_get(v, "role");
+        if (with_role && json_is_string(role))
+            json_object_set(item, "role", (json_t *)role);
+        json_array_append_new(out, item);
+    }
+    return out;
+}
+
+/* The message of a household event: the household, its version, and every member (with
+ * its role), every golden record that joined and every one that left, each with the
+ * receiving system's own keys for it (empty when that system holds none). Ids, roles
+ * and keys only: household payloads carry no personal data. */
+static char *build_household_body(const PGresult *res, int r, mdm_err *err)
+{
+    json_t *payload = json_loads(mdm_db_get(res, r, "payload", "{}"), 0, NULL);
+    json_t *keys = json_loads(mdm_db_get(res, r, "member_keys", "{}"), 0, NULL);
+    char *body = NULL;
+    if (!json_is_object(payload) || !json_is_object(keys)) {
+        mdm_err_set(err, MDM_EINTERNAL, "delivery %s: unreadable stored JSON",
+                    mdm_db_get(res, r, "id", "?"));
+        goto out_free;
+    }
+    json_t *msg = json_pack(
+        "{s:s, s:I, s:s, s:I, s:i, s:s, s:s, s:o, s:o, s:o}", "event_id",
+        mdm_db_get(res, r, "event_id", ""), "seq", (json_int_t)mdm_db_get_ll(res, r, "seq", 0),
+        "type", mdm_db_get(res, r, "type", ""), "household_id",
+        (json_int_t)mdm_db_get_ll(res, r, "household_id", 0), "household_version",
+        (int)mdm_db_get_ll(res, r, "entity_version", 0), "occurred_at",
+        mdm_db_get(res, r, "occurred_at", ""), "source", mdm_db_get(res, r, "source", ""),
+        "members", household_list(json_object_get(payload, "members"), keys, true), "joined",
+        household_list(json_object_get(payload, "joined"), keys, false), "left",
+        household_list(json_object_get(payload, "left"), keys, false));
+    body = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
+    json_decref(msg);
+    if (!body)
+        mdm_err_set(err, MDM_EINTERNAL, "cannot build the delivery message");
+out_free:
+    json_decref(payload);
+    json_decref(keys);
+    return body;
+}
+
 /* The message for one claimed delivery, or NULL: skipped (nothing to send; *unchanged
  * when an "updated" event would tell the receiver what it already has) or, with err set,
  * unreadable stored data. hash receives the content's hash when a message was built or
@@ -968,6 +1059,8 @@ static char *build_body(const PGresult *res, int r, char hash[65], bool *unchang
 {
     hash[0] = '\0';
     *unchanged = false;
+    if (mdm_db_get(res, r, "household_id", NULL))
+        return build_household_body(res, r, err);
     json_t *payload = json_loads(mdm_db_get(res, r, "payload", "{}"), JSON_DECODE_ANY, NULL);
     json_t *keys = json_loads(mdm_db_get(res, r, "source_keys", "[]"), 0, NULL);
     json_t *held = json_loads(mdm_db_get(res, r, "held", "[]"), 0, NULL);
@@ -1716,7 +1809,7 @@ void mdm_publish_stop(void)
 /* clang-format off */
 static const mdm_db_stmt st_list = {
     "publish_list",
-    "SELECT id, subscription_id, seq, entity_id, state, attempts, "
+    "SELECT id, subscription_id, seq, entity_id, household_id, state, attempts, "
     "mdm_ts(next_attempt_at) AS next_attempt_at, "
     "mdm_ts(last_attempt_at) AS last_attempt_at, "
     "last_status, last_response, "
@@ -1774,6 +1867,7 @@ mdm_status mdm_publish_list(mdm_db *db, const char *state, int64_t subscription_
         set_int_or_null(o, "subscription_id", res, r);
         set_int_or_null(o, "seq", res, r);
         set_int_or_null(o, "entity_id", res, r);
+        set_int_or_null(o, "household_id", res, r);
         set_str_or_null(o, "state", res, r);
         set_int_or_null(o, "attempts", res, r);
         set_str_or_null(o, "next_attempt_at", res, r);
@@ -1800,9 +1894,10 @@ static const mdm_db_stmt st_sub_exists = {"publish_sub_exists",
 /* Only up to the fan-out cursor: later events are fanned out in order by the workers. */
 static const mdm_db_stmt st_replay_from = {
     "publish_replay_from",
-    "INSERT INTO delivery (subscription_id, seq, entity_id, replayed) "
-    "SELECT s.id, o.seq, o.entity_id, true FROM outbox o JOIN subscription s ON s.id = $1 "
-    "AND o.type = ANY (s.event_types) WHERE o.seq >= $2 AND " IN_SCOPE " "
+    "INSERT INTO delivery (subscription_id, seq, entity_id, household_id, replayed) "
+    "SELECT s.id, o.seq, o.entity_id, o.household_id, true FROM outbox o "
+    "JOIN subscription s ON s.id = $1 "
+    "AND o.type = ANY (s.event_types) WHERE o.seq >= $2 AND " EVENT_IN_SCOPE " "
     "AND o.seq <= (SELECT last_seq FROM publish_cursor) ORDER BY o.seq "
     "ON CONFLICT (subscription_id, seq) DO UPDATE SET state = 'pending', attempts = 0, "
     "next_attempt_at = now(), done_at = NULL, replayed = true, updated_at = now()",
