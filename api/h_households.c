@@ -1,6 +1,7 @@
 /* Households (mdm/household.h) and relationships between golden records
  * (mdm/relation.h): one household, the household of a golden record, the households at
- * an address, a golden record's relationships, and a steward's related assertions. Every
+ * an address, a steward's move of a golden record into a household and split of one, a
+ * golden record's relationships, and a steward's related assertions. Every
  * read first brings the households up to date with the golden records, so it is never
  * behind a merge, split or erasure. */
 #include "api/handlers.h"
@@ -8,6 +9,7 @@
 #include "mdm/relation.h"
 
 #include <microhttpd.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -230,4 +232,135 @@ void mdm_h_entity_unrelate(mdm_http_req *req)
     mdm_http_reply_json(req, MHD_HTTP_OK,
                         json_pack("{s:I, s:I, s:s, s:b}", "entity_a", (json_int_t)id, "entity_b",
                                   (json_int_t)other, "type", "related", "removed", 1));
+}
+
+#define HOUSEHOLD_REF "{\"$ref\": \"#/components/schemas/Household\"}"
+
+const char mdm_h_household_move_doc[] =
+    "{\"summary\": \"Move a golden record into a household\", \"tags\": [\"households\"],"
+    " \"description\": \"Body {entity_id, reason, version?}. A steward places the golden record"
+    " in this household (out of its own, if any). The placement is kept as an assertion the"
+    " household derivation respects, so a later mdm resolve does not undo it; the households"
+    " that changed get their household.changed (or household.retired) events; audited as"
+    " household.move (target entity:ID). version, when given, must be the household's current"
+    " version (409 estale otherwise). 404 for an unknown household; 409 when it is retired or"
+    " the golden record is already a member; 422 for an unknown or retired golden record.\","
+    " \"requestBody\": {\"required\": true, \"content\": {\"application/json\": {\"schema\":"
+    " {\"type\": \"object\", \"required\": [\"entity_id\", \"reason\"], \"properties\":"
+    " {\"entity_id\": {\"type\": \"integer\", \"minimum\": 1}, \"reason\": {\"type\":"
+    " \"string\", \"maxLength\": 500}, \"version\": {\"type\": \"integer\", \"minimum\":"
+    " 1}}}}}}, \"responses\": {\"200\": {\"description\": \"the household after the move\","
+    " \"content\": {\"application/json\": {\"schema\": {\"type\": \"object\", \"properties\":"
+    " {\"household\": " HOUSEHOLD_REF ", \"entity_id\": {\"type\": \"integer\"},"
+    " \"from_household\": {\"type\": [\"integer\", \"null\"]}}, \"required\": [\"household\","
+    " \"entity_id\", \"from_household\"], \"additionalProperties\": false}}}}}}";
+
+const char mdm_h_household_split_doc[] =
+    "{\"summary\": \"Split a household\", \"tags\": [\"households\"], \"description\":"
+    " \"Body {members, reason, version?}: the golden records in members leave the household"
+    " together for a new household at the same address (household.created); the others stay"
+    " (household.changed). Kept as assertions the household derivation respects, so a later"
+    " mdm resolve does not undo it; audited as household.split, one row per golden record"
+    " that left (target entity:ID). 404 for an unknown household; 409 when it is retired or"
+    " version is not its current version; 422 when a golden record in members is not a"
+    " member, or nobody would stay.\", \"requestBody\": {\"required\": true, \"content\":"
+    " {\"application/json\": {\"schema\": {\"type\": \"object\", \"required\": [\"members\","
+    " \"reason\"], \"properties\": {\"members\": {\"type\": \"array\", \"minItems\": 1,"
+    " \"items\": {\"type\": \"integer\", \"minimum\": 1}}, \"reason\": {\"type\": \"string\","
+    " \"maxLength\": 500}, \"version\": {\"type\": \"integer\", \"minimum\": 1}}}}}},"
+    " \"responses\": {\"200\": {\"description\": \"the household that stays and the new one\","
+    " \"content\": {\"application/json\": {\"schema\": {\"type\": \"object\", \"properties\":"
+    " {\"household\": " HOUSEHOLD_REF ", \"split_off\": " HOUSEHOLD_REF "}, \"required\":"
+    " [\"household\", \"split_off\"], \"additionalProperties\": false}}}}}}";
+
+/* The common members of a steward's body: reason (a string) and version (optional, a
+ * positive integer). False after replying. */
+static bool steward_body(mdm_http_req *req, json_t *b, const char **reason, int *version)
+{
+    mdm_err err = {0};
+    const json_t *r = json_object_get(b, "reason"), *v = json_object_get(b, "version");
+    if (!json_is_string(r)) {
+        mdm_err_set_field(&err, MDM_EINVAL, "/reason", "reason must be a string");
+        mdm_http_reply_problem(req, &err);
+        return false;
+    }
+    if (v && !json_is_null(v) &&
+        (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > INT32_MAX)) {
+        mdm_err_set_field(&err, MDM_EINVAL, "/version", "version must be a positive integer");
+        mdm_http_reply_problem(req, &err);
+        return false;
+    }
+    *reason = json_string_value(r);
+    *version = json_is_integer(v) ? (int)json_integer_value(v) : 0;
+    return true;
+}
+
+void mdm_h_household_move(mdm_http_req *req)
+{
+    int64_t id;
+    if (!mdm_http_param_id(req, "id", "household", &id))
+        return;
+    json_t *b = mdm_http_json(req), *e = json_object_get(b, "entity_id");
+    mdm_err err = {0};
+    if (!json_is_object(b) || !json_is_integer(e) || json_integer_value(e) <= 0) {
+        mdm_err_set_field(&err, MDM_EINVAL, "/entity_id",
+                          "the body must be {\"entity_id\": golden id, \"reason\": text, "
+                          "\"version\": the household's version (optional)}");
+        mdm_http_reply_problem(req, &err);
+        return;
+    }
+    const char *reason;
+    int version;
+    if (!steward_body(req, b, &reason, &version))
+        return;
+    mdm_audit_actor who = {mdm_http_actor(req), mdm_http_role(req)};
+    json_t *out = NULL;
+    if (mdm_household_move(mdm_http_db(req), id, json_integer_value(e), version, &who, reason,
+                           &out, &err) != MDM_OK) {
+        mdm_http_reply_problem(req, &err);
+        return;
+    }
+    mdm_http_reply_json(req, MHD_HTTP_OK, out);
+}
+
+void mdm_h_household_split(mdm_http_req *req)
+{
+    int64_t id;
+    if (!mdm_http_param_id(req, "id", "household", &id))
+        return;
+    json_t *b = mdm_http_json(req), *m = json_object_get(b, "members");
+    mdm_err err = {0};
+    if (!json_is_object(b) || !json_is_array(m) || json_array_size(m) == 0 ||
+        json_array_size(m) > 1000) {
+        mdm_err_set_field(&err, MDM_EINVAL, "/members",
+                          "the body must be {\"members\": [golden ids that leave, 1 to 1000], "
+                          "\"reason\": text, \"version\": the household's version (optional)}");
+        mdm_http_reply_problem(req, &err);
+        return;
+    }
+    size_t n = json_array_size(m);
+    int64_t *ids = mdm_arena_alloc(mdm_http_arena(req), n * sizeof *ids);
+    for (size_t i = 0; i < n; i++) {
+        const json_t *v = json_array_get(m, i);
+        if (!json_is_integer(v) || json_integer_value(v) <= 0) {
+            char ptr[32];
+            snprintf(ptr, sizeof ptr, "/members/%zu", i);
+            mdm_err_set_field(&err, MDM_EINVAL, ptr, "members must be golden ids");
+            mdm_http_reply_problem(req, &err);
+            return;
+        }
+        ids[i] = json_integer_value(v);
+    }
+    const char *reason;
+    int version;
+    if (!steward_body(req, b, &reason, &version))
+        return;
+    mdm_audit_actor who = {mdm_http_actor(req), mdm_http_role(req)};
+    json_t *out = NULL;
+    if (mdm_household_split(mdm_http_db(req), id, ids, n, version, &who, reason, &out, &err) !=
+        MDM_OK) {
+        mdm_http_reply_problem(req, &err);
+        return;
+    }
+    mdm_http_reply_json(req, MHD_HTTP_OK, out);
 }

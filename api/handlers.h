@@ -38,13 +38,16 @@ MDM_HTTP_HANDLER(mdm_h_entity_get);
 MDM_HTTP_HANDLER(mdm_h_entity_search);
 MDM_HTTP_HANDLER(mdm_h_entity_history);
 
-/* h_households.c: households (get, of a golden record, at an address), relationships */
+/* h_households.c: households (get, of a golden record, at an address; a steward's move and
+ * split), relationships */
 MDM_HTTP_HANDLER(mdm_h_household_get);
 MDM_HTTP_HANDLER(mdm_h_entity_household);
 MDM_HTTP_HANDLER(mdm_h_household_search);
 MDM_HTTP_HANDLER(mdm_h_entity_related);
 MDM_HTTP_HANDLER(mdm_h_entity_relate);
 MDM_HTTP_HANDLER(mdm_h_entity_unrelate);
+MDM_HTTP_HANDLER(mdm_h_household_move);
+MDM_HTTP_HANDLER(mdm_h_household_split);
 
 /* h_quality.c: the per-source data-quality report */
 MDM_HTTP_HANDLER(mdm_h_quality);

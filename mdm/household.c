@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "matching/normalize.h"
+#include "mdm/audit.h"
 #include "mdm/ingest.h"
 #include "mdm/outbox.h"
 
@@ -119,7 +120,8 @@ static const mdm_db_stmt st_touched = {
     "WHERE id IS NOT NULL ORDER BY id",
     2};
 
-/* Address and evidence of golden records. The address is that of the record giving the
+/* Address and evidence of golden records, and the household a steward placed each in
+ * (household_assertion; only while that household is active). The address is that of the record giving the
  * golden address (lineage), else of the member record changed last, among those with a
  * street line; evidence is every surname key (and its Soundex, "l:~", so that a typo in
  * one source still counts), phone and e-mail key of the members, prefixed l: p: e: and
@@ -149,8 +151,11 @@ static const mdm_db_stmt st_profile = {
                " UNION ALL SELECT 'e:' || m2 FROM jsonb_array_elements_text("
                " CASE WHEN jsonb_typeof(r.normalized->'keys'->'emails') = 'array' "
                " THEN r.normalized->'keys'->'emails' ELSE '[]' END) m2) ev "
-               " WHERE m.entity_id = e.id AND m.active AND NOT r.deleted) AS evidence "
-               "FROM entity e WHERE e.id = ANY($1::bigint[])",
+               " WHERE m.entity_id = e.id AND m.active AND NOT r.deleted) AS evidence, "
+               "pa.household_id AS pin_hh, ph.addr_hash AS pin_addr "
+               "FROM entity e LEFT JOIN (household_assertion pa JOIN household ph "
+               "ON ph.id = pa.household_id AND ph.status = 'active') ON pa.entity_id = e.id "
+               "WHERE e.id = ANY($1::bigint[])",
     1};
 
 static const mdm_db_stmt st_member_of = {
@@ -210,7 +215,9 @@ typedef struct ent {
     char old_role;  /* 'h' head, 'm' member */
     int64_t new_hh;
     char new_role;
-    int group; /* index into the groups, -1 none */
+    int group;      /* index into the groups, -1 none */
+    int64_t pin_hh; /* the household a steward placed it in (active only), 0 none */
+    char *pin_addr; /* that household's address hash */
 } ent;
 
 typedef struct work {
@@ -289,6 +296,7 @@ static void work_free(work *w)
     for (size_t i = 0; i < w->n; i++) {
         free(w->e[i].addr);
         free(w->e[i].old_addr);
+        free(w->e[i].pin_addr);
         free(w->e[i].birth);
         for (size_t k = 0; k < w->e[i].nev; k++)
             free(w->e[i].ev[k]);
@@ -346,6 +354,13 @@ static mdm_status profile(mdm_db *db, work *w, const int64_t *ids, size_t n, mdm
         e->active = !strcmp(mdm_db_get(res, r, "active", "f"), "t");
         const char *a = mdm_db_get(res, r, "addr", NULL);
         e->addr = a && rules.enabled ? mdm_xstrdup(a) : NULL;
+        free(e->pin_addr);
+        e->pin_addr = NULL;
+        e->pin_hh = 0;
+        if (e->active && rules.enabled && mdm_db_get(res, r, "pin_hh", NULL)) {
+            e->pin_hh = mdm_db_get_ll(res, r, "pin_hh", 0);
+            e->pin_addr = mdm_xstrdup(mdm_db_get(res, r, "pin_addr", ""));
+        }
         const char *bd = mdm_db_get(res, r, "birth_date", NULL);
         e->birth = bd && *bd ? mdm_xstrdup(bd) : NULL;
         const char *ev = mdm_db_get(res, r, "evidence", NULL);
@@ -445,6 +460,7 @@ typedef struct group {
     size_t n;
     const char *addr;
     int64_t hh; /* assigned household, 0 new */
+    bool fresh; /* a household a steward's split just made: created by this derivation */
 } group;
 
 typedef struct cand {
@@ -588,16 +604,20 @@ static mdm_status rederive(mdm_db *db, work *w, mdm_err *err)
     PGresult *res = NULL;
     olds o;
     olds_build(w, &o);
-    /* positions of active entities with an address, by (address, id) */
-    size_t *pos = mdm_xmalloc((w->n + 1) * sizeof *pos), np = 0;
-    for (size_t i = 0; i < w->n; i++)
-        if (w->e[i].active && w->e[i].addr)
+    /* positions of active entities with an address, by (address, id); those a steward
+     * placed are not derived (they join their household below) */
+    size_t *pos = mdm_xmalloc((w->n + 1) * sizeof *pos), np = 0, npin = 0;
+    for (size_t i = 0; i < w->n; i++) {
+        if (w->e[i].pin_hh)
+            npin++;
+        else if (w->e[i].active && w->e[i].addr)
             pos[np++] = i;
+    }
     sort_ctx = w;
     qsort(pos, np, sizeof *pos, cmp_pos_addr);
     sort_ctx = NULL;
     int *parent = mdm_xmalloc((np + 1) * sizeof *parent);
-    group *groups = mdm_xcalloc(np + 1, sizeof *groups);
+    group *groups = mdm_xcalloc(np + npin + 1, sizeof *groups);
     size_t ng = 0;
     /* union-find over shared evidence inside each address */
     for (size_t s = 0; s < np;) {
@@ -656,6 +676,30 @@ static mdm_status rederive(mdm_db *db, work *w, mdm_err *err)
         g->hh = cands[c].hh;
         o.now[k] = g;
     }
+    /* a steward's placements: each joins the group that kept its household, or one of
+     * its own (the household keeps its address; a household made by a split that has no
+     * member yet is created now) */
+    for (size_t i = 0; i < w->n; i++) {
+        ent *e = &w->e[i];
+        if (!e->pin_hh)
+            continue;
+        size_t g = 0;
+        while (g < ng && groups[g].hh != e->pin_hh)
+            g++;
+        if (g == ng) {
+            groups[ng].hh = e->pin_hh;
+            groups[ng].addr = e->pin_addr;
+            size_t k = find_i64(o.hh, o.n, e->pin_hh);
+            if (k < o.n)
+                o.now[k] = &groups[ng];
+            else
+                groups[ng].fresh = true;
+            ng++;
+        }
+        groups[g].pos = mdm_xrealloc(groups[g].pos, (groups[g].n + 1) * sizeof(size_t));
+        groups[g].pos[groups[g].n++] = i;
+        e->group = (int)g;
+    }
     /* new households for the groups left without one */
     size_t nnew = 0;
     for (size_t g = 0; g < ng; g++)
@@ -703,7 +747,7 @@ static mdm_status rederive(mdm_db *db, work *w, mdm_err *err)
     for (size_t i = 0; i < w->n; i++) {
         const ent *e = &w->e[i];
         if (e->old_hh && (e->old_hh != e->new_hh || e->old_role != e->new_role ||
-                          (e->addr && strcmp(e->addr, e->old_addr) != 0)))
+                          (!e->pin_hh && e->addr && strcmp(e->addr, e->old_addr) != 0)))
             o.changed[find_i64(o.hh, o.n, e->old_hh)] = true;
         if (e->new_hh && e->new_hh != e->old_hh) {
             size_t k = find_i64(o.hh, o.n, e->new_hh);
@@ -799,6 +843,15 @@ static mdm_status rederive(mdm_db *db, work *w, mdm_err *err)
         st = mdm_outbox_emit_household(db, "household.created", new_ids[k], 1, p, NULL, err);
         json_decref(p);
     }
+    for (size_t g = 0; g < ng && st == MDM_OK; g++) {
+        if (!groups[g].fresh)
+            continue;
+        json_t *p = event_payload(w, groups[g].hh, 1, &groups[g], NULL, 0);
+        st = mdm_outbox_emit_household(db, "household.created", groups[g].hh, 1, p, NULL, err);
+        json_decref(p);
+        if (w->stats)
+            w->stats->created++;
+    }
     if (w->stats)
         w->stats->created += (long)nnew;
 out_free:
@@ -819,14 +872,18 @@ out_free:
     return st;
 }
 
-/* Collects the distinct addresses of the entities, old (households noted) and new. */
+/* Collects the distinct addresses of the entities, old (households noted) and new, and
+ * those of the households stewards placed them in. */
 static size_t addresses(const work *w, const PGresult *old, char ***out)
 {
-    size_t cap = w->n + (size_t)PQntuples(old) + 1, n = 0;
+    size_t cap = 2 * w->n + (size_t)PQntuples(old) + 1, n = 0;
     char **a = mdm_xmalloc(cap * sizeof *a);
-    for (size_t i = 0; i < w->n; i++)
+    for (size_t i = 0; i < w->n; i++) {
         if (w->e[i].addr)
             a[n++] = w->e[i].addr;
+        if (w->e[i].pin_addr && *w->e[i].pin_addr)
+            a[n++] = w->e[i].pin_addr;
+    }
     for (int r = 0; r < PQntuples(old); r++) {
         const char *h = mdm_db_get(old, r, "addr_hash", NULL);
         if (h)
@@ -841,46 +898,17 @@ static size_t addresses(const work *w, const PGresult *old, char ***out)
     return u;
 }
 
-typedef struct window {
-    int64_t high_water;
-    int64_t from, to;
-    bool done;
-    mdm_household_stats *stats;
-} window;
-
-static mdm_status window_tx(mdm_db *db, void *ctx, mdm_err *err)
+/* Re-derives the households of golden records ids[0..nt) and of everyone at an address
+ * involved (now, before, or the household a steward placed one in), inside the caller's
+ * transaction; stats receives the counts. */
+static mdm_status derive_ids(mdm_db *db, const int64_t *ids, size_t nt,
+                             mdm_household_stats *stats, mdm_err *err)
 {
-    window *wd = ctx;
-    PGresult *res = NULL;
-    mdm_status st = mdm_db_exec(db, &st_cursor_lock, NULL, &res, err);
-    if (st != MDM_OK)
-        return st;
-    wd->from = mdm_db_get_ll(res, 0, "last_seq", 0);
-    PQclear(res);
-    res = NULL;
-    if (wd->from >= wd->high_water) {
-        wd->done = true;
-        return MDM_OK;
-    }
-    wd->to = wd->from + WINDOW < wd->high_water ? wd->from + WINDOW : wd->high_water;
-    char a[24], b[24];
-    snprintf(a, sizeof a, "%lld", (long long)wd->from);
-    snprintf(b, sizeof b, "%lld", (long long)wd->to);
-    const char *range[] = {a, b};
-    st = mdm_db_exec(db, &st_touched, range, &res, err);
-    if (st != MDM_OK)
-        return st;
+    mdm_status st = MDM_OK;
     work w = {0};
-    mdm_household_stats local = {0};
-    w.stats = &local;
-    size_t nt = (size_t)PQntuples(res);
-    int64_t *ids = mdm_xmalloc((nt + 1) * sizeof *ids);
-    for (size_t i = 0; i < nt; i++) {
-        ids[i] = mdm_db_get_ll(res, (int)i, "id", 0);
+    w.stats = stats;
+    for (size_t i = 0; i < nt; i++)
         add_ent(&w, ids[i]);
-    }
-    PQclear(res);
-    res = NULL;
     mdm_buf arr = {0};
     PGresult *old = NULL, *at = NULL;
     if (nt > 0) {
@@ -928,21 +956,64 @@ static mdm_status window_tx(mdm_db *db, void *ctx, mdm_err *err)
         if (st != MDM_OK)
             goto out_free;
     }
-    snprintf(b, sizeof b, "%lld", (long long)wd->to);
-    const char *cur[] = {b};
-    st = mdm_db_exec(db, &st_cursor_set, cur, NULL, err);
-    if (st == MDM_OK && wd->stats) {
-        wd->stats->entities += (long)w.n;
-        wd->stats->created += local.created;
-        wd->stats->changed += local.changed;
-        wd->stats->retired += local.retired;
-    }
+    stats->entities += (long)w.n;
 out_free:
     PQclear(old);
     PQclear(at);
     mdm_buf_free(&arr);
-    free(ids);
     work_free(&w);
+    return st;
+}
+
+typedef struct window {
+    int64_t high_water;
+    int64_t from, to;
+    bool done;
+    mdm_household_stats *stats;
+} window;
+
+static mdm_status window_tx(mdm_db *db, void *ctx, mdm_err *err)
+{
+    window *wd = ctx;
+    PGresult *res = NULL;
+    mdm_status st = mdm_db_exec(db, &st_cursor_lock, NULL, &res, err);
+    if (st != MDM_OK)
+        return st;
+    wd->from = mdm_db_get_ll(res, 0, "last_seq", 0);
+    PQclear(res);
+    res = NULL;
+    if (wd->from >= wd->high_water) {
+        wd->done = true;
+        return MDM_OK;
+    }
+    wd->to = wd->from + WINDOW < wd->high_water ? wd->from + WINDOW : wd->high_water;
+    char a[24], b[24];
+    snprintf(a, sizeof a, "%lld", (long long)wd->from);
+    snprintf(b, sizeof b, "%lld", (long long)wd->to);
+    const char *range[] = {a, b};
+    st = mdm_db_exec(db, &st_touched, range, &res, err);
+    if (st != MDM_OK)
+        return st;
+    size_t nt = (size_t)PQntuples(res);
+    int64_t *ids = mdm_xmalloc((nt + 1) * sizeof *ids);
+    for (size_t i = 0; i < nt; i++)
+        ids[i] = mdm_db_get_ll(res, (int)i, "id", 0);
+    PQclear(res);
+    res = NULL;
+    mdm_household_stats local = {0};
+    st = derive_ids(db, ids, nt, &local, err);
+    free(ids);
+    if (st != MDM_OK)
+        return st;
+    snprintf(b, sizeof b, "%lld", (long long)wd->to);
+    const char *cur[] = {b};
+    st = mdm_db_exec(db, &st_cursor_set, cur, NULL, err);
+    if (st == MDM_OK && wd->stats) {
+        wd->stats->entities += local.entities;
+        wd->stats->created += local.created;
+        wd->stats->changed += local.changed;
+        wd->stats->retired += local.retired;
+    }
     return st;
 }
 
@@ -1201,4 +1272,295 @@ out_free:
     mdm_arena_free(a);
     mdm_engine_norm_release(n);
     return st;
+}
+
+/* Steward moves and splits ------------------------------------------------------------------ */
+
+static const mdm_db_stmt st_hh_lock = {
+    "household_lock", "SELECT status, version, addr_hash FROM household WHERE id = $1 FOR UPDATE",
+    1};
+static const mdm_db_stmt st_hh_members = {
+    "household_members",
+    "SELECT entity_id FROM household_member WHERE household_id = $1 ORDER BY entity_id", 1};
+static const mdm_db_stmt st_entity_state = {
+    "household_entity_state",
+    "SELECT e.status, e.survivor_id, (SELECT hm.household_id FROM household_member hm "
+    "WHERE hm.entity_id = e.id) AS household_id FROM entity e WHERE e.id = $1 FOR SHARE OF e",
+    1};
+static const mdm_db_stmt st_assert = {
+    "household_assert",
+    "INSERT INTO household_assertion AS a (entity_id, household_id, kind, actor, role) "
+    "SELECT unnest($1::bigint[]), $2, $3, $4, $5 ON CONFLICT (entity_id) DO UPDATE SET "
+    "household_id = EXCLUDED.household_id, kind = EXCLUDED.kind, actor = EXCLUDED.actor, "
+    "role = EXCLUDED.role, created_at = now()",
+    5};
+static const mdm_db_stmt st_hh_version = {"household_version",
+                                          "SELECT version FROM household WHERE id = $1", 1};
+static const mdm_db_stmt st_assert_erase = {
+    "household_assert_erase", "DELETE FROM household_assertion WHERE entity_id = ANY($1::bigint[])",
+    1};
+
+typedef struct steward_ctx {
+    int64_t hh;              /* the household acted on */
+    const int64_t *ids;      /* move: the one golden record; split: those that leave */
+    size_t n;                /* 1 for a move */
+    bool split;              /* split, else move */
+    int expected;            /* the household's version the steward saw, 0 = any */
+    const mdm_audit_actor *who;
+    const char *reason;
+    int64_t split_off;       /* split: the new household */
+    int64_t from;            /* move: the household the golden record left, 0 none */
+} steward_ctx;
+
+static void id_param(char buf[24], int64_t v)
+{
+    snprintf(buf, 24, "%lld", (long long)v);
+}
+
+/* The household's version now (after the derivation in this transaction). */
+static int version_of(mdm_db *db, int64_t hh)
+{
+    char s[24];
+    id_param(s, hh);
+    const char *p[] = {s};
+    PGresult *res = NULL;
+    mdm_err e;
+    if (mdm_db_exec(db, &st_hh_version, p, &res, &e) != MDM_OK)
+        return 0;
+    int v = (int)mdm_db_get_ll(res, 0, "version", 0);
+    PQclear(res);
+    return v;
+}
+
+static mdm_status steward_tx(mdm_db *db, void *arg, mdm_err *err)
+{
+    steward_ctx *c = arg;
+    /* one derivation at a time: the refresh windows hold the same row */
+    mdm_status st = mdm_db_exec(db, &st_cursor_lock, NULL, NULL, err);
+    if (st != MDM_OK)
+        return st;
+    char hs[24];
+    id_param(hs, c->hh);
+    const char *ph[] = {hs};
+    PGresult *res = NULL;
+    st = mdm_db_exec(db, &st_hh_lock, ph, &res, err);
+    if (st != MDM_OK)
+        return st;
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return mdm_err_set(err, MDM_ENOTFOUND, "no such household");
+    }
+    bool active = !strcmp(mdm_db_get(res, 0, "status", ""), "active");
+    int version = (int)mdm_db_get_ll(res, 0, "version", 0);
+    char *addr = mdm_xstrdup(mdm_db_get(res, 0, "addr_hash", ""));
+    PQclear(res);
+    res = NULL;
+    int64_t *members = NULL, *touch = NULL;
+    size_t nm = 0;
+    if (!active) {
+        st = mdm_err_set(err, MDM_ECONFLICT, "household %lld is retired", (long long)c->hh);
+        goto out_free;
+    }
+    if (c->expected && c->expected != version) {
+        st = mdm_err_set_field(err, MDM_ESTALE, "/version",
+                               "household %lld is at version %d, not %d (reload it)",
+                               (long long)c->hh, version, c->expected);
+        goto out_free;
+    }
+    st = mdm_db_exec(db, &st_hh_members, ph, &res, err);
+    if (st != MDM_OK)
+        goto out_free;
+    nm = (size_t)PQntuples(res);
+    members = mdm_xmalloc((nm + 1) * sizeof *members);
+    for (size_t i = 0; i < nm; i++)
+        members[i] = mdm_db_get_ll(res, (int)i, "entity_id", 0);
+    PQclear(res);
+    res = NULL;
+    int64_t target = c->hh;
+    if (c->split) {
+        /* every one that leaves is a member; at least one member stays */
+        for (size_t i = 0; i < c->n; i++) {
+            size_t k = 0;
+            while (k < nm && members[k] != c->ids[i])
+                k++;
+            if (k == nm) {
+                st = mdm_err_set_field(err, MDM_EUNPROCESSABLE, "/members",
+                                       "golden record %lld is not a member of household %lld",
+                                       (long long)c->ids[i], (long long)c->hh);
+                goto out_free;
+            }
+        }
+        if (c->n >= nm) {
+            st = mdm_err_set_field(err, MDM_EUNPROCESSABLE, "/members",
+                                   "at least one member must stay (%zu members, %zu leaving)",
+                                   nm, c->n);
+            goto out_free;
+        }
+        const char *one[] = {"1"};
+        st = mdm_db_exec(db, &st_new_ids, one, &res, err);
+        if (st != MDM_OK)
+            goto out_free;
+        c->split_off = mdm_db_get_ll(res, 0, "id", 0);
+        PQclear(res);
+        res = NULL;
+        char ids[32], addrs[80];
+        snprintf(ids, sizeof ids, "{%lld}", (long long)c->split_off);
+        snprintf(addrs, sizeof addrs, "{%s}", addr);
+        const char *cp[] = {ids, addrs};
+        st = mdm_db_exec(db, &st_create, cp, NULL, err);
+        if (st != MDM_OK)
+            goto out_free;
+        target = c->split_off;
+    } else {
+        char es[24];
+        id_param(es, c->ids[0]);
+        const char *pe[] = {es};
+        st = mdm_db_exec(db, &st_entity_state, pe, &res, err);
+        if (st != MDM_OK)
+            goto out_free;
+        if (PQntuples(res) == 0) {
+            st = mdm_err_set_field(err, MDM_EUNPROCESSABLE, "/entity_id", "no such golden record");
+        } else if (strcmp(mdm_db_get(res, 0, "status", ""), "active") != 0) {
+            const char *sv = mdm_db_get(res, 0, "survivor_id", NULL);
+            st = mdm_err_set_field(err, MDM_EUNPROCESSABLE, "/entity_id",
+                                   "golden record %lld is retired%s%s%s", (long long)c->ids[0],
+                                   sv ? " (merged into " : "", sv ? sv : "", sv ? ")" : "");
+        } else if (mdm_db_get_ll(res, 0, "household_id", 0) == c->hh) {
+            st = mdm_err_set_field(err, MDM_ECONFLICT, "/entity_id",
+                                   "golden record %lld is already a member of household %lld",
+                                   (long long)c->ids[0], (long long)c->hh);
+        } else {
+            c->from = mdm_db_get_ll(res, 0, "household_id", 0);
+        }
+        PQclear(res);
+        res = NULL;
+        if (st != MDM_OK)
+            goto out_free;
+    }
+    /* the assertion, then the derivation of everyone concerned, which respects it */
+    mdm_buf b = {0};
+    id_array(&b, c->ids, c->n);
+    char ts[24];
+    id_param(ts, target);
+    const char *pa[] = {b.data, ts, c->split ? "split" : "move", c->who->name, c->who->role};
+    st = mdm_db_exec(db, &st_assert, pa, NULL, err);
+    mdm_buf_free(&b);
+    if (st != MDM_OK)
+        goto out_free;
+    touch = mdm_xmalloc((nm + c->n + 1) * sizeof *touch);
+    memcpy(touch, members, nm * sizeof *touch);
+    memcpy(touch + nm, c->ids, c->n * sizeof *touch);
+    qsort(touch, nm + c->n, sizeof *touch, cmp_i64);
+    size_t nt = 0;
+    for (size_t i = 0; i < nm + c->n; i++)
+        if (nt == 0 || touch[nt - 1] != touch[i])
+            touch[nt++] = touch[i];
+    mdm_household_stats stats = {0};
+    st = derive_ids(db, touch, nt, &stats, err);
+    if (st != MDM_OK)
+        goto out_free;
+    /* one audit row per golden record placed, so erasure of any finds the reason */
+    int v_after = version_of(db, c->hh);
+    for (size_t i = 0; i < c->n && st == MDM_OK; i++) {
+        char tgt[40];
+        snprintf(tgt, sizeof tgt, "entity:%lld", (long long)c->ids[i]);
+        json_t *before, *after;
+        if (c->split) {
+            json_t *all = json_array();
+            for (size_t k = 0; k < c->n; k++)
+                json_array_append_new(all, json_integer(c->ids[k]));
+            before = json_pack("{s:I, s:i}", "household_id", (json_int_t)c->hh, "version", version);
+            after = json_pack("{s:I, s:I, s:i, s:o}", "household_id", (json_int_t)target,
+                              "from_household", (json_int_t)c->hh, "from_version", v_after,
+                              "members", all);
+        } else {
+            before = json_pack("{s:o}", "household_id",
+                               c->from ? json_integer(c->from) : json_null());
+            after = json_pack("{s:I, s:i}", "household_id", (json_int_t)target, "version",
+                              v_after);
+        }
+        st = mdm_audit_append(db, c->who->name, c->who->role,
+                              c->split ? "household.split" : "household.move", tgt, c->reason,
+                              before, after, err);
+        json_decref(before);
+        json_decref(after);
+    }
+out_free:
+    PQclear(res);
+    free(members);
+    free(touch);
+    free(addr);
+    return st;
+}
+
+static mdm_status steward_run(mdm_db *db, steward_ctx *c, mdm_err *err)
+{
+    if (!c->who || !c->who->name || !c->who->role)
+        return mdm_err_set(err, MDM_EINVAL, "the steward is not named");
+    if (!c->reason || !*c->reason || strlen(c->reason) > 500)
+        return mdm_err_set_field(err, MDM_EINVAL, "/reason",
+                                 "a reason is required (at most 500 bytes)");
+    /* up to date first, so the check and the derivation see the golden records as they are */
+    mdm_status st = mdm_household_refresh(db, NULL, err);
+    if (st != MDM_OK)
+        return st;
+    return mdm_db_run_tx(db, c->split ? "household_split" : "household_move", steward_tx, c, err);
+}
+
+mdm_status mdm_household_move(mdm_db *db, int64_t household_id, int64_t entity_id,
+                              int expected_version, const mdm_audit_actor *who, const char *reason,
+                              json_t **out, mdm_err *err)
+{
+    *out = NULL;
+    steward_ctx c = {.hh = household_id, .ids = &entity_id, .n = 1, .expected = expected_version,
+                     .who = who, .reason = reason};
+    mdm_status st = steward_run(db, &c, err);
+    if (st != MDM_OK)
+        return st;
+    json_t *h = NULL;
+    st = mdm_household_get(db, household_id, &h, err);
+    if (st != MDM_OK)
+        return st;
+    *out = json_pack("{s:o, s:I, s:o}", "household", h, "entity_id", (json_int_t)entity_id,
+                     "from_household", c.from ? json_integer(c.from) : json_null());
+    return MDM_OK;
+}
+
+mdm_status mdm_household_split(mdm_db *db, int64_t household_id, const int64_t *leaving, size_t n,
+                               int expected_version, const mdm_audit_actor *who,
+                               const char *reason, json_t **out, mdm_err *err)
+{
+    *out = NULL;
+    if (n == 0)
+        return mdm_err_set_field(err, MDM_EINVAL, "/members",
+                                 "members must list the golden records that leave");
+    int64_t *ids = mdm_xmalloc(n * sizeof *ids);
+    memcpy(ids, leaving, n * sizeof *ids);
+    qsort(ids, n, sizeof *ids, cmp_i64);
+    size_t u = 0;
+    for (size_t i = 0; i < n; i++)
+        if (u == 0 || ids[u - 1] != ids[i])
+            ids[u++] = ids[i];
+    steward_ctx c = {.hh = household_id, .ids = ids, .n = u, .split = true,
+                     .expected = expected_version, .who = who, .reason = reason};
+    mdm_status st = steward_run(db, &c, err);
+    free(ids);
+    if (st != MDM_OK)
+        return st;
+    json_t *h = NULL, *h2 = NULL;
+    st = mdm_household_get(db, household_id, &h, err);
+    if (st == MDM_OK)
+        st = mdm_household_get(db, c.split_off, &h2, err);
+    if (st != MDM_OK) {
+        json_decref(h);
+        return st;
+    }
+    *out = json_pack("{s:o, s:o}", "household", h, "split_off", h2);
+    return MDM_OK;
+}
+
+mdm_status mdm_household_erase(mdm_db *db, const char *entities, mdm_err *err)
+{
+    const char *params[] = {entities};
+    return mdm_db_exec(db, &st_assert_erase, params, NULL, err);
 }

@@ -9,9 +9,10 @@
  * households. Household is not identity: nothing here is read by matching.
  *
  * Invariants kept here (the only module that writes household, household_member,
- * household_cursor):
+ * household_cursor, household_assertion):
  *   - an active golden record with an address belongs to exactly one active household,
- *     any other golden record to none;
+ *     any other golden record to none, except that a steward's placement (see "Steward
+ *     actions" below) puts an active golden record in its active household regardless;
  *   - ids are stable: when the groups at an address change, each new group keeps the id
  *     of the old household it shares most members with (the older id on a tie); a group
  *     left without an id gets a new one, a household left without members is retired
@@ -34,6 +35,7 @@
 #define MDM_MDM_HOUSEHOLD_H
 
 #include "common/err.h"
+#include "mdm/audit.h"
 #include "mdm/db.h"
 
 #include <jansson.h>
@@ -96,5 +98,43 @@ mdm_status mdm_household_of_entity(mdm_db *db, int64_t entity_id, json_t **out, 
 mdm_status mdm_household_search(mdm_db *db, const char *line1, const char *postal_code,
                                 const char *country, const char *default_country, json_t **out,
                                 mdm_err *err) __attribute__((warn_unused_result));
+
+/* ---- Steward actions (each in one transaction, after a refresh) -------------------- */
+
+/* A steward's placement is an assertion (household_assertion) that the derivation
+ * respects: the golden record stays in that household, whatever its address and evidence
+ * say, while both are active, so a later refresh (mdm resolve, a load, the follower)
+ * does not undo it. The household keeps its address; roles follow the usual rule (the
+ * oldest member is head). Each writes the household events of every household that
+ * changed (the one left, the one joined, a new one) and one audit row per golden record
+ * placed (action household.move or household.split, target "entity:ID", the reason in
+ * audit_personal), all in the same transaction.
+ *
+ * Errors: MDM_EINVAL (no reason, or one over 500 bytes; no members), MDM_ENOTFOUND (no
+ * such household), MDM_ECONFLICT (the household is retired; the golden record is
+ * already a member), MDM_ESTALE (expected_version, when not 0, is not the household's
+ * version), MDM_EUNPROCESSABLE naming the field (an unknown or retired golden record; a
+ * golden record that is not a member; a split that would leave nobody), MDM_ERETRY,
+ * MDM_EDB. On error nothing has changed. */
+
+/* Moves golden record entity_id into household household_id (out of its own household,
+ * if any). *out: {"household": the household as mdm_household_get, "entity_id",
+ * "from_household": the household it left or null}. */
+mdm_status mdm_household_move(mdm_db *db, int64_t household_id, int64_t entity_id,
+                              int expected_version, const mdm_audit_actor *who, const char *reason,
+                              json_t **out, mdm_err *err) __attribute__((warn_unused_result));
+
+/* Splits household household_id: the members leaving[0..n) (repeats ignored) leave it
+ * together for a new household at the same address (household.created) and the rest
+ * stay (household.changed). *out: {"household": what stays, "split_off": the new one}. */
+mdm_status mdm_household_split(mdm_db *db, int64_t household_id, const int64_t *leaving, size_t n,
+                               int expected_version, const mdm_audit_actor *who,
+                               const char *reason, json_t **out, mdm_err *err)
+    __attribute__((warn_unused_result));
+
+/* Erasure (mdm/subject.c, in its transaction): deletes the steward placements of the
+ * golden records in entities (a PostgreSQL array literal "{1,2}"). */
+mdm_status mdm_household_erase(mdm_db *db, const char *entities, mdm_err *err)
+    __attribute__((warn_unused_result));
 
 #endif

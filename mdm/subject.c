@@ -9,6 +9,7 @@
 #include "mdm/audit.h"
 #include "mdm/consent.h"
 #include "mdm/golden.h"
+#include "mdm/household.h"
 #include "mdm/ingest.h"
 #include "mdm/outbox.h"
 #include "mdm/publish.h"
@@ -337,6 +338,8 @@ static mdm_status erase_fn(mdm_db *db, void *arg, mdm_err *err)
         st = mdm_consent_erase_entities(db, ents, err);
     if (st == MDM_OK) /* steward reasons about the subject's relationships */
         st = mdm_relation_erase(db, ents, err);
+    if (st == MDM_OK) /* a steward's placement of the subject in a household */
+        st = mdm_household_erase(db, ents, err);
     int version = 0;
     if (st == MDM_OK)
         st = mdm_golden_mark_erased(db, live, &version, err);

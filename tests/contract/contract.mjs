@@ -247,6 +247,15 @@ await call('GET', '/v1/rejects', { expect: 200 });
 const rel = await call('POST', '/v1/relationships', { body: { entity_a: recA.body.entity_id, entity_b: target, reason: 'siblings' }, expect: 201 });
 if (rel.status === 201) await call('DELETE', `/v1/relationships/${recA.body.entity_id}/${target}`, { expect: 200 });
 
+// households: a steward moves a golden record into one, then splits it off again
+const home = await call('GET', `/v1/entities/${recA.body.entity_id}/household`, { expect: 200 });
+const homeId = home.body && home.body.id;
+const moved = await call('POST', `/v1/households/${homeId}/members`, { body: { entity_id: target, reason: 'contract: lives here', version: home.body && home.body.version }, expect: 200 });
+await call('POST', `/v1/households/${homeId}/members`, { body: { entity_id: target, reason: 'contract' }, expect: 409 });
+await call('POST', '/v1/households/999999999/members', { body: { entity_id: target, reason: 'contract' }, expect: 404 });
+await call('POST', `/v1/households/${homeId}/split`, { body: { members: [999999999], reason: 'contract' }, expect: 422 });
+await call('POST', `/v1/households/${homeId}/split`, { body: { members: [target], reason: 'contract: moved out', version: moved.body && moved.body.household.version }, expect: 200 });
+
 // publishing
 const sub = await call('POST', '/v1/subscriptions', { body: { source: srcA, url: 'https://crm.example.com/mdm-hook', secret: 'contract-secret-0123456789' }, expect: 201 });
 const subId = sub.body && sub.body.id;
