@@ -114,6 +114,9 @@ expect_eq "audited per member that left" \
     "$(sql "SELECT string_agg(target || ':' || role || ':' || (after->>'household_id'), ' ' ORDER BY target) FROM audit_log WHERE action = 'household.split'")" \
     "$(printf 'entity:%s:steward:%s\n' "$lv1" "$H2" "$lv2" "$H2" | sort | paste -sd' ')"
 
+members_of() { sql "SELECT string_agg(entity_id::text, ',' ORDER BY entity_id) FROM household_member WHERE household_id = $1"; }
+after_split="$H=$(members_of "$H") $H2=$(members_of "$H2")"
+
 # ---- kept through later resolution: the CRM sends new versions of X's and a leaver's
 # records (a new column value), loaded and resolved by mdm load
 read -r kx < <(sql "SELECT min(r.source_key) FROM membership m JOIN source_record r ON r.id = m.record_id WHERE m.entity_id = $X AND m.active AND r.source = 'crm'")
@@ -134,11 +137,13 @@ expect_eq "both golden records changed" "$(sql "SELECT count(DISTINCT entity_id)
 expect_eq "and the households followed those events" "$(sql "SELECT last_seq >= (SELECT max(seq) FROM outbox WHERE type = 'updated') FROM household_cursor")" "t"
 expect_eq "X stays in $H" "$(sql "SELECT household_id FROM household_member WHERE entity_id = $X")" "$H"
 expect_eq "the leaver stays in $H2" "$(sql "SELECT household_id FROM household_member WHERE entity_id = $lv1")" "$H2"
+expect_eq "both households hold whom the steward left in them" "$H=$(members_of "$H") $H2=$(members_of "$H2")" "$after_split"
 expect_eq "no household event since" "$(sql "SELECT count(*) FROM outbox WHERE seq > $seq2 AND type LIKE 'household.%'")" "0"
 expect_exit 0 "mdm resolve again" "$mdm" resolve --quiet
 expect_eq "still: X in $H, the leavers in $H2" \
     "$(sql "SELECT string_agg(entity_id || ':' || household_id, ' ' ORDER BY entity_id) FROM household_member WHERE entity_id IN ($X, $lv1, $lv2)")" \
     "$(printf '%s\n' "$X:$H" "$lv1:$H2" "$lv2:$H2" | sort -t: -k1n | paste -sd' ')"
+expect_eq "and the same members" "$H=$(members_of "$H") $H2=$(members_of "$H2")" "$after_split"
 expect_eq "every member in an active household, every active household with a member" \
     "$(sql "SELECT (SELECT count(*) FROM household_member hm JOIN household h ON h.id = hm.household_id WHERE h.status <> 'active')
              + (SELECT count(*) FROM household h WHERE h.status = 'active' AND NOT EXISTS (SELECT 1 FROM household_member hm WHERE hm.household_id = h.id))")" "0"
