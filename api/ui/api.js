@@ -67,6 +67,10 @@ export const api = {
   related: (id) => call('GET', `/v1/entities/${id}/related`),
   relate: (id, other, reason) => call('POST', '/v1/relationships', { entity_a: id, entity_b: other, reason }),
   unrelate: (id, other) => call('DELETE', `/v1/relationships/${id}/${other}`),
+  householdMove: (hid, entityId, version, reason) =>
+    call('POST', `/v1/households/${hid}/members`, { entity_id: entityId, version, reason }),
+  householdSplit: (hid, members, version, reason) =>
+    call('POST', `/v1/households/${hid}/split`, { members, version, reason }),
   propagation: (id) => call('GET', `/v1/entities/${id}/propagation`),
   search: (params) => call('GET', `/v1/entities${q(params)}`),
   merge: (id, version, other, reason) =>

@@ -1,6 +1,7 @@
 // Entity view: golden values with lineage (which source won, by which rule, pinned or
 // not), every member source record side by side (select some to split them off), its
-// household and related golden records (a steward may assert a relation), consent state,
+// household and related golden records (a steward may assert a relation, move the person
+// to another household or split the household), consent state,
 // history (undo of exactly the merge clicked), and the merge (find the
 // other golden record by search), split and pin (choose a source's value or type one)
 // actions. A merged-away id says so and shows its survivor; every action then acts on
@@ -125,17 +126,22 @@ function sourceValues(e, attr) {
 
 const LISTS = new Set(['emails', 'phones']);
 
-// The household: members with their roles (this golden record marked), the address.
-function householdBlock(hh, id) {
-  if (!hh) return h('p', { class: 'muted', id: 'no-household' }, 'No household: no source record gives a street address.');
-  return h('div', { id: 'household', dataset: { household: hh.id } },
+// The household: members with their roles (this golden record marked), the address, and
+// the steward's actions (move this person to another household; split this one).
+function householdBlock(hh, id, onMove, onSplit) {
+  const actions = h('div', { class: 'buttons', id: 'household-actions' },
+    h('button', { type: 'button', id: 'household-move', onclick: onMove }, 'Move to another household…'),
+    hh && hh.members.length > 1 ? h('button', { type: 'button', id: 'household-split', onclick: onSplit }, 'Split this household…') : null);
+  if (!hh) return h('div', {}, h('p', { class: 'muted', id: 'no-household' }, 'No household: no source record gives a street address.'), actions);
+  return h('div', { id: 'household', dataset: { household: hh.id, version: hh.version } },
     h('p', {}, h('strong', {}, `Household ${hh.id}`),
       h('span', { class: 'muted' }, ` · ${hh.members.length} member${hh.members.length === 1 ? '' : 's'} · ${show(hh.address)}`)),
     h('ul', { class: 'related' }, ...hh.members.map((m) => h('li', { dataset: { entity: m.entity_id } },
       h('span', { class: `badge ${m.role}` }, m.role), ' ',
       m.entity_id === id ? h('strong', {}, `${m.name || `Entity ${m.entity_id}`} (this record)`)
         : h('a', { href: `#/entity/${m.entity_id}` }, m.name || `Entity ${m.entity_id}`),
-      h('span', { class: 'muted' }, ` #${m.entity_id}${m.birth_date ? ` · born ${m.birth_date}` : ''}`)))));
+      h('span', { class: 'muted' }, ` #${m.entity_id}${m.birth_date ? ` · born ${m.birth_date}` : ''}`)))),
+    actions);
 }
 
 export async function renderEntity(view, requested) {
@@ -154,6 +160,65 @@ export async function renderEntity(view, requested) {
   };
 
   const pinDialog = h('dialog', { id: 'pin-dialog', 'aria-labelledby': 'pin-title' });
+
+  // household actions: a steward's placement is kept through later resolution
+  const hhDialog = h('dialog', { id: 'household-dialog', 'aria-labelledby': 'household-dialog-title' });
+  const hhForm = (title, intro, fields, submitText, act) => {
+    const err = h('p', { id: 'household-error', class: 'error', role: 'alert' });
+    const reason = h('input', { id: 'household-reason', type: 'text', maxlength: '500', required: true });
+    const btn = h('button', { type: 'submit', class: 'primary' }, submitText);
+    const form = h('form', {},
+      h('h2', { id: 'household-dialog-title' }, title),
+      h('p', { class: 'muted' }, intro),
+      ...fields,
+      h('label', { for: 'household-reason' }, 'Reason'), reason, err,
+      h('div', { class: 'buttons' }, btn, h('button', { type: 'button', onclick: () => hhDialog.close() }, 'Cancel')));
+    form.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      once(btn, async () => {
+        if (!reason.value.trim()) { err.textContent = 'Give a reason: it goes to the audit log.'; return; }
+        try {
+          const msg = await act(reason.value.trim(), err);
+          if (!msg) return;
+          hhDialog.close();
+          say(msg);
+          reload();
+        } catch (x) {
+          err.textContent = x instanceof ApiError ? `Not done: ${x.message}` : String(x);
+        }
+      });
+    });
+    hhDialog.replaceChildren(form);
+    hhDialog.showModal();
+    (form.querySelector('input:not([type=checkbox])') || reason).focus();
+  };
+  const onHouseholdMove = () => {
+    const target = h('input', { id: 'household-target', type: 'number', min: '1', required: true });
+    hhForm(`Move entity ${id} to another household`,
+      'The person leaves their household and joins the one you name. The move is kept: later loads and resolution do not undo it.',
+      [h('label', { for: 'household-target' }, 'Household id'), target], 'Move',
+      async (reason, err) => {
+        const hid = Number(target.value);
+        if (!hid) { err.textContent = 'Type the id of the household to move to.'; return null; }
+        const r = await api.householdMove(hid, id, undefined, reason);
+        return `Entity ${id} moved to household ${r.household.id}${r.from_household ? ` (from household ${r.from_household})` : ''}.`;
+      });
+  };
+  const onHouseholdSplit = () => {
+    const boxes = household.members.map((m) => h('div', { class: 'choice' },
+      h('input', { type: 'checkbox', id: `household-leave-${m.entity_id}`, value: String(m.entity_id) }),
+      h('label', { for: `household-leave-${m.entity_id}` }, m.name || `Entity ${m.entity_id}`,
+        h('span', { class: 'muted' }, ` #${m.entity_id} · ${m.role}`))));
+    hhForm(`Split household ${household.id}`,
+      'The members you tick leave together for a new household at the same address; the others stay. The split is kept: later loads and resolution do not undo it.',
+      [h('fieldset', {}, h('legend', {}, 'Members who leave'), ...boxes)], 'Split off',
+      async (reason, err) => {
+        const members = boxes.map((b) => b.querySelector('input')).filter((i) => i.checked).map((i) => Number(i.value));
+        if (!members.length) { err.textContent = 'Tick the members who leave.'; return null; }
+        const r = await api.householdSplit(household.id, members, household.version, reason);
+        return `Household ${household.id} split: ${members.length} member${members.length === 1 ? '' : 's'} now in household ${r.split_off.id}.`;
+      });
+  };
   const onPin = (attr) => {
     const current = (e.golden || {})[attr];
     const choices = sourceValues(e, attr);
@@ -380,11 +445,11 @@ export async function renderEntity(view, requested) {
           recordsTable(e), splitForm),
         h('section', { 'aria-labelledby': 'household-title', id: 'household-section' },
           h('h3', { id: 'household-title' }, 'Household and related records'),
-          householdBlock(household, id),
+          householdBlock(household, id, onHouseholdMove, onHouseholdSplit),
           h('h4', {}, 'Related golden records'), relatedList(others, onRemove), relForm),
         h('section', { 'aria-labelledby': 'consent-title' }, h('h3', { id: 'consent-title' }, 'Consent'), consentList(consent)),
         h('section', { 'aria-labelledby': 'propagation-title' },
           h('h3', { id: 'propagation-title' }, 'Subscribed systems'), propagationList(propagation)),
         h('section', {}, mergeForm))),
-    pinDialog);
+    pinDialog, hhDialog);
 }
