@@ -315,8 +315,8 @@ void mdm_h_household_move(mdm_http_req *req)
         return;
     mdm_audit_actor who = {mdm_http_actor(req), mdm_http_role(req)};
     json_t *out = NULL;
-    if (mdm_household_move(mdm_http_db(req), id, json_integer_value(e), version, &who, reason,
-                           &out, &err) != MDM_OK) {
+    if (mdm_household_move(mdm_http_db(req), id, json_integer_value(e), version, &who, reason, &out,
+                           &err) != MDM_OK) {
         mdm_http_reply_problem(req, &err);
         return;
     }

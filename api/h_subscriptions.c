@@ -42,7 +42,8 @@ const char mdm_h_sub_list_doc[] =
 
 const char mdm_h_sub_create_doc[] =
     "{\"summary\": \"Create a push subscription\", \"tags\": [\"publishing\"], \"description\":"
-    " \"source, url and secret are required; event_types defaults to the six golden-record types (household.created, household.changed"
+    " \"source, url and secret are required; event_types defaults to the six golden-record types "
+    "(household.created, household.changed"
     " and household.retired only when listed), mapping to the"
     " canonical record as is. 409 when the source already has a subscription to this url or"
     " the source system is unknown.\", \"requestBody\": {\"required\": true, \"content\":"

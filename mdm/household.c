@@ -121,8 +121,8 @@ static const mdm_db_stmt st_touched = {
     2};
 
 /* Address and evidence of golden records, and the household a steward placed each in
- * (household_assertion; only while that household is active). The address is that of the record giving the
- * golden address (lineage), else of the member record changed last, among those with a
+ * (household_assertion; only while that household is active). The address is that of the record
+ * giving the golden address (lineage), else of the member record changed last, among those with a
  * street line; evidence is every surname key (and its Soundex, "l:~", so that a typo in
  * one source still counts), phone and e-mail key of the members, prefixed l: p: e: and
  * joined by chr(31). */
@@ -901,8 +901,8 @@ static size_t addresses(const work *w, const PGresult *old, char ***out)
 /* Re-derives the households of golden records ids[0..nt) and of everyone at an address
  * involved (now, before, or the household a steward placed one in), inside the caller's
  * transaction; stats receives the counts. */
-static mdm_status derive_ids(mdm_db *db, const int64_t *ids, size_t nt,
-                             mdm_household_stats *stats, mdm_err *err)
+static mdm_status derive_ids(mdm_db *db, const int64_t *ids, size_t nt, mdm_household_stats *stats,
+                             mdm_err *err)
 {
     mdm_status st = MDM_OK;
     work w = {0};
@@ -1301,15 +1301,15 @@ static const mdm_db_stmt st_assert_erase = {
     1};
 
 typedef struct steward_ctx {
-    int64_t hh;              /* the household acted on */
-    const int64_t *ids;      /* move: the one golden record; split: those that leave */
-    size_t n;                /* 1 for a move */
-    bool split;              /* split, else move */
-    int expected;            /* the household's version the steward saw, 0 = any */
+    int64_t hh;         /* the household acted on */
+    const int64_t *ids; /* move: the one golden record; split: those that leave */
+    size_t n;           /* 1 for a move */
+    bool split;         /* split, else move */
+    int expected;       /* the household's version the steward saw, 0 = any */
     const mdm_audit_actor *who;
     const char *reason;
-    int64_t split_off;       /* split: the new household */
-    int64_t from;            /* move: the household the golden record left, 0 none */
+    int64_t split_off; /* split: the new household */
+    int64_t from;      /* move: the household the golden record left, 0 none */
 } steward_ctx;
 
 static void id_param(char buf[24], int64_t v)
@@ -1392,8 +1392,8 @@ static mdm_status steward_tx(mdm_db *db, void *arg, mdm_err *err)
         }
         if (c->n >= nm) {
             st = mdm_err_set_field(err, MDM_EUNPROCESSABLE, "/members",
-                                   "at least one member must stay (%zu members, %zu leaving)",
-                                   nm, c->n);
+                                   "at least one member must stay (%zu members, %zu leaving)", nm,
+                                   c->n);
             goto out_free;
         }
         const char *one[] = {"1"};
@@ -1474,10 +1474,9 @@ static mdm_status steward_tx(mdm_db *db, void *arg, mdm_err *err)
                               "from_household", (json_int_t)c->hh, "from_version", v_after,
                               "members", all);
         } else {
-            before = json_pack("{s:o}", "household_id",
-                               c->from ? json_integer(c->from) : json_null());
-            after = json_pack("{s:I, s:i}", "household_id", (json_int_t)target, "version",
-                              v_after);
+            before =
+                json_pack("{s:o}", "household_id", c->from ? json_integer(c->from) : json_null());
+            after = json_pack("{s:I, s:i}", "household_id", (json_int_t)target, "version", v_after);
         }
         st = mdm_audit_append(db, c->who->name, c->who->role,
                               c->split ? "household.split" : "household.move", tgt, c->reason,
@@ -1512,8 +1511,12 @@ mdm_status mdm_household_move(mdm_db *db, int64_t household_id, int64_t entity_i
                               json_t **out, mdm_err *err)
 {
     *out = NULL;
-    steward_ctx c = {.hh = household_id, .ids = &entity_id, .n = 1, .expected = expected_version,
-                     .who = who, .reason = reason};
+    steward_ctx c = {.hh = household_id,
+                     .ids = &entity_id,
+                     .n = 1,
+                     .expected = expected_version,
+                     .who = who,
+                     .reason = reason};
     mdm_status st = steward_run(db, &c, err);
     if (st != MDM_OK)
         return st;
@@ -1527,8 +1530,8 @@ mdm_status mdm_household_move(mdm_db *db, int64_t household_id, int64_t entity_i
 }
 
 mdm_status mdm_household_split(mdm_db *db, int64_t household_id, const int64_t *leaving, size_t n,
-                               int expected_version, const mdm_audit_actor *who,
-                               const char *reason, json_t **out, mdm_err *err)
+                               int expected_version, const mdm_audit_actor *who, const char *reason,
+                               json_t **out, mdm_err *err)
 {
     *out = NULL;
     if (n == 0)
@@ -1541,8 +1544,13 @@ mdm_status mdm_household_split(mdm_db *db, int64_t household_id, const int64_t *
     for (size_t i = 0; i < n; i++)
         if (u == 0 || ids[u - 1] != ids[i])
             ids[u++] = ids[i];
-    steward_ctx c = {.hh = household_id, .ids = ids, .n = u, .split = true,
-                     .expected = expected_version, .who = who, .reason = reason};
+    steward_ctx c = {.hh = household_id,
+                     .ids = ids,
+                     .n = u,
+                     .split = true,
+                     .expected = expected_version,
+                     .who = who,
+                     .reason = reason};
     mdm_status st = steward_run(db, &c, err);
     free(ids);
     if (st != MDM_OK)

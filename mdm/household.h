@@ -128,9 +128,8 @@ mdm_status mdm_household_move(mdm_db *db, int64_t household_id, int64_t entity_i
  * together for a new household at the same address (household.created) and the rest
  * stay (household.changed). *out: {"household": what stays, "split_off": the new one}. */
 mdm_status mdm_household_split(mdm_db *db, int64_t household_id, const int64_t *leaving, size_t n,
-                               int expected_version, const mdm_audit_actor *who,
-                               const char *reason, json_t **out, mdm_err *err)
-    __attribute__((warn_unused_result));
+                               int expected_version, const mdm_audit_actor *who, const char *reason,
+                               json_t **out, mdm_err *err) __attribute__((warn_unused_result));
 
 /* Erasure (mdm/subject.c, in its transaction): deletes the steward placements of the
  * golden records in entities (a PostgreSQL array literal "{1,2}"). */

@@ -31,8 +31,16 @@
 #define FANOUT_LIMIT        1000 /* outbox events read per fan-out */
 
 static const char *const event_types[] = {
-    "created", "updated",           "merged",           "split",           "consent_changed",
-    "deleted", "household.created", "household.changed", "household.retired"};
+    "created",
+    "updated",
+    "merged",
+    "split",
+    "consent_changed",
+    "deleted",
+    "household.created",
+    "household.changed",
+    "household.retired", /* opt-in (048) */
+};
 static const char *const delivery_states[] = {"pending", "acknowledged", "rejected", "dead",
                                               "skipped"};
 
@@ -68,8 +76,8 @@ static const mdm_db_stmt st_cursor_lock = {
     "SELECT (x->>'entity_id')::bigint FROM jsonb_array_elements(o.payload->'members') x "          \
     "UNION ALL SELECT l::bigint FROM jsonb_array_elements_text(o.payload->'left') l)))"
 #define EVENT_IN_SCOPE                                                                             \
-    "((o.household_id IS NULL AND " IN_SCOPE ") OR (o.household_id IS NOT NULL AND "               \
-    HOUSEHOLD_IN_SCOPE "))"
+    "((o.household_id IS NULL AND " IN_SCOPE                                                       \
+    ") OR (o.household_id IS NOT NULL AND " HOUSEHOLD_IN_SCOPE "))"
 
 static const mdm_db_stmt st_fan_insert = {
     "publish_fan_insert",
@@ -112,9 +120,11 @@ static const mdm_db_stmt st_claim = {
  * own keys for the entity (OWN_KEYS), or for a household event those of every golden
  * record its payload names ({"ID": [keys]}), and the attributes it owns or already
  * holds. */
+/* clang-format off */
 static const mdm_db_stmt st_details = {
     "publish_details",
-    "SELECT d.id, d.seq, d.entity_id, d.household_id, d.attempts, s.id AS sub_id, s.source, s.url, s.secret, "
+    "SELECT d.id, d.seq, d.entity_id, d.household_id, d.attempts, s.id AS sub_id, s.source, "
+    "s.url, s.secret, "
     "CASE WHEN s.previous_secret_until > now() THEN s.previous_secret END AS previous_secret, "
     "s.mapping::text AS mapping, s.max_attempts, o.event_id, o.type, o.entity_version, "
     "o.traceparent, d.replayed, "
@@ -127,7 +137,8 @@ static const mdm_db_stmt st_details = {
     "coalesce(" OWN_KEYS("d.entity_id") "::text, '[]') AS source_keys, "
     "CASE WHEN d.household_id IS NOT NULL THEN (SELECT coalesce(json_object_agg(x.id, "
     " coalesce(" OWN_KEYS("x.id") ", '[]'::json)), '{}'::json)::text FROM (SELECT DISTINCT id "
-    " FROM (SELECT (v->>'entity_id')::bigint AS id FROM jsonb_array_elements(o.payload->'members') v "
+    " FROM (SELECT (v->>'entity_id')::bigint AS id "
+    " FROM jsonb_array_elements(o.payload->'members') v "
     " UNION ALL SELECT j::bigint FROM jsonb_array_elements_text(o.payload->'joined') j "
     " UNION ALL SELECT l::bigint FROM jsonb_array_elements_text(o.payload->'left') l) u) x) "
     "END AS member_keys, "
@@ -140,6 +151,7 @@ static const mdm_db_stmt st_details = {
     "JOIN subscription s ON s.id = d.subscription_id "
     "JOIN outbox o ON o.seq = d.seq ORDER BY d.id",
     1};
+/* clang-format on */
 
 /* All outcomes of one round in one statement: a JSON array of rows. */
 static const mdm_db_stmt st_record = {
@@ -1004,9 +1016,9 @@ static json_t *household_list(const json_t *list, const json_t *keys, bool with_
         char k[24];
         snprintf(k, sizeof k, "%lld", (long long)json_integer_value(id));
         const json_t *own = json_object_get(keys, k);
-        json_t *item = json_pack("{s:I, s:o}", "entity_id", (json_int_t)json_integer_value(id),
-                                 "source_keys",
-                                 json_is_array(own) ? json_incref((json_t *)own) : json_array());
+        json_t *item =
+            json_pack("{s:I, s:o}", "entity_id", (json_int_t)json_integer_value(id), "source_keys",
+                      json_is_array(own) ? json_incref((json_t *)own) : json_array());
         if (!item)
             continue;
         const json_t *role = json_object_get(v, "role");
