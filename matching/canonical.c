@@ -8,6 +8,7 @@
 #include "matching/phonetic.h"
 
 #include <ctype.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -539,11 +540,30 @@ static int token_affix(const char *tok, size_t len)
     return n && n + 1 < sizeof w ? mdm_norm_name_affix(w) : MDM_AFFIX_NONE;
 }
 
+/* Where the display parts of a split full name go: the canonical document (the JSON
+ * path) or the record being filled directly (mdm_canon_record). has() tells whether a
+ * field is already given; set() copies value. */
+typedef struct name_sink {
+    bool (*has)(void *ctx, const char *field);
+    void (*set)(void *ctx, const char *field, const char *value);
+    void *ctx;
+} name_sink;
+
+static bool json_has(void *ctx, const char *field)
+{
+    return json_object_get(ctx, field) != NULL;
+}
+
+static void json_set(void *ctx, const char *field, const char *value)
+{
+    json_object_set_new(ctx, field, json_string(value));
+}
+
 /* Moves leading prefixes ("Dr.", "Mrs") of rec's full_name to "prefix" and trailing
  * suffixes ("Jr.", "III", "PhD", also before a comma: "Crumwell Jr., Thaddeus") to
  * "suffix", unless those are given; returns the rest (allocated), keeping at least
  * one token. */
-static char *strip_full_affixes(json_t *rec, const char *full, bool *had_prefix)
+static char *strip_full_affixes(const name_sink *rec, const char *full, bool *had_prefix)
 {
     /* tokens: [start, end) byte ranges of full, and where the comma is */
     size_t st[64] = {0}, en[64] = {0}, n = 0, comma_at = SIZE_MAX;
@@ -595,11 +615,11 @@ static char *strip_full_affixes(json_t *rec, const char *full, bool *had_prefix)
     }
     if (comma_at == n && out.len) /* "SMITH,": the family name alone, as mdm_norm_name reads it */
         mdm_buf_putc(&out, ',');
-    if (suf.len && !json_object_get(rec, "suffix"))
-        json_object_set_new(rec, "suffix", json_string(suf.data));
+    if (suf.len && !rec->has(rec->ctx, "suffix"))
+        rec->set(rec->ctx, "suffix", suf.data);
     *had_prefix = pre.len > 0;
-    if (pre.len && !json_object_get(rec, "prefix"))
-        json_object_set_new(rec, "prefix", json_string(pre.data));
+    if (pre.len && !rec->has(rec->ctx, "prefix"))
+        rec->set(rec->ctx, "prefix", pre.data);
     char *res = mdm_xstrdup(out.len ? out.data : full);
     mdm_buf_free(&pre);
     mdm_buf_free(&suf);
@@ -607,11 +627,11 @@ static char *strip_full_affixes(json_t *rec, const char *full, bool *had_prefix)
     return res;
 }
 
-static void split_parts(json_t *rec, const char *full, bool had_prefix);
+static void split_parts(const name_sink *rec, const char *full, bool had_prefix);
 
-static void split_full_name(json_t *rec, const char *full0)
+static void split_full_name(const name_sink *rec, const char *full0)
 {
-    if (!full0 || json_object_get(rec, "last_name") || json_object_get(rec, "first_name"))
+    if (!full0 || rec->has(rec->ctx, "last_name") || rec->has(rec->ctx, "first_name"))
         return;
     bool had_prefix = false;
     char *full = strip_full_affixes(rec, full0, &had_prefix);
@@ -624,7 +644,7 @@ static void split_full_name(json_t *rec, const char *full0)
  * name first; otherwise a lone name is the first name (the last name after a prefix:
  * "Dr. Smith"), and the family name is the last token extended to the left from the
  * first particle among the inner tokens ("Anna van der Berg"). */
-static void split_parts(json_t *rec, const char *full, bool had_prefix)
+static void split_parts(const name_sink *rec, const char *full, bool had_prefix)
 {
     const char *comma = strchr(full, ',');
     if (comma) {
@@ -635,19 +655,19 @@ static void split_parts(json_t *rec, const char *full, bool had_prefix)
         char *sp = strchr(rest, ' ');
         if (sp) {
             *sp = '\0';
-            json_object_set_new(rec, "middle_name", json_string(sp + 1));
+            rec->set(rec->ctx, "middle_name", sp + 1);
         }
         if (*rest)
-            json_object_set_new(rec, "first_name", json_string(rest));
+            rec->set(rec->ctx, "first_name", rest);
         if (*last)
-            json_object_set_new(rec, "last_name", json_string(last));
+            rec->set(rec->ctx, "last_name", last);
         free(rest);
         free(last);
         return;
     }
     const char *sp1 = strchr(full, ' ');
     if (!sp1) {
-        json_object_set_new(rec, had_prefix ? "last_name" : "first_name", json_string(full));
+        rec->set(rec->ctx, had_prefix ? "last_name" : "first_name", full);
         return;
     }
     /* the family name starts at the last token, or at the first inner particle */
@@ -666,11 +686,11 @@ static void split_parts(json_t *rec, const char *full, bool had_prefix)
         t += len + 1;
     }
     char *first = mdm_xstrndup(full, (size_t)(sp1 - full));
-    json_object_set_new(rec, "first_name", json_string(first));
-    json_object_set_new(rec, "last_name", json_string(fam));
+    rec->set(rec->ctx, "first_name", first);
+    rec->set(rec->ctx, "last_name", fam);
     if (fam > sp1 + 1) {
         char *mid = mdm_xstrndup(sp1 + 1, (size_t)(fam - 1 - (sp1 + 1)));
-        json_object_set_new(rec, "middle_name", json_string(mid));
+        rec->set(rec->ctx, "middle_name", mid);
         free(mid);
     }
     free(first);
@@ -698,7 +718,7 @@ static void normalize_names(canon_build *b, json_t *keys)
             add_error(b, "/full_name", "full_name", "is not valid UTF-8");
             return;
         }
-        split_full_name(rec, full);
+        split_full_name(&(name_sink){json_has, json_set, rec}, full);
         if (*np.first)
             json_object_set_new(keys, "first", json_string(np.first));
         if (*np.middle)
@@ -748,40 +768,61 @@ static void normalize_names(canon_build *b, json_t *keys)
     }
 }
 
+/* The canonical form of a birth date (ISO, into iso): 0, or 1 when it is not a date,
+ * 2 when it is outside 1900-01-01..today (both paths drop such a value). */
+static int canon_birth_date(const char *dob, bool month_first, char iso[32])
+{
+    mdm_date d;
+    mdm_err err;
+    if (mdm_norm_date(dob, 0, &d, &err) != MDM_OK)
+        return 1;
+    /* an ambiguous day/month reads month first when the source says so (its date_order,
+     * by default in the United States) */
+    int m = d.m, day = d.d;
+    if (d.ambiguous && month_first) {
+        m = d.alt_m;
+        day = d.alt_d;
+    }
+    snprintf(iso, 32, "%04d-%02d-%02d", d.y, m, day);
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    char today[32];
+    strftime(today, sizeof today, "%Y-%m-%d", &tm);
+    if (strcmp(iso, today) > 0 || strcmp(iso, "1900-01-01") < 0)
+        return 2;
+    return 0;
+}
+
 static void normalize_dates(canon_build *b, json_t *keys)
 {
     json_t *rec = b->rec;
     const char *dob = sget(rec, "birth_date");
     if (!dob)
         return;
-    mdm_date d;
-    mdm_err err;
-    if (mdm_norm_date(dob, 0, &d, &err) != MDM_OK) {
-        add_dropped(b, ptr_for(b, "birth_date"), "birth_date", "is not a valid date", dob);
-        json_object_del(rec, "birth_date");
-        return;
-    }
-    /* an ambiguous day/month reads month first when the source says so (its date_order,
-     * by default in the United States) */
-    int m = d.m, day = d.d;
-    if (d.ambiguous && b->month_first) {
-        m = d.alt_m;
-        day = d.alt_d;
-    }
     char iso[32];
-    snprintf(iso, sizeof iso, "%04d-%02d-%02d", d.y, m, day);
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    char today[32];
-    strftime(today, sizeof today, "%Y-%m-%d", &tm);
-    if (strcmp(iso, today) > 0 || strcmp(iso, "1900-01-01") < 0) {
-        add_dropped(b, ptr_for(b, "birth_date"), "birth_date", "is outside 1900-01-01..today", dob);
+    int rc = canon_birth_date(dob, b->month_first, iso);
+    if (rc) {
+        add_dropped(b, ptr_for(b, "birth_date"), "birth_date",
+                    rc == 1 ? "is not a valid date" : "is outside 1900-01-01..today", dob);
         json_object_del(rec, "birth_date");
         return;
     }
     json_object_set_new(rec, "birth_date", json_string(iso));
     json_object_set_new(keys, "dob", json_string(iso));
+}
+
+/* The canonical gender of a value (static string), NULL when unknown. */
+static const char *canon_gender(mdm_norm *n, const char *gender)
+{
+    char *g = mdm_canon_text_key(n, gender);
+    const char *canon = !g                                                                ? NULL
+                        : !strcmp(g, "m") || !strcmp(g, "male") || !strcmp(g, "man")      ? "male"
+                        : !strcmp(g, "f") || !strcmp(g, "female") || !strcmp(g, "woman")  ? "female"
+                        : !strcmp(g, "x") || !strcmp(g, "other") || !strcmp(g, "diverse") ? "other"
+                                                                                          : NULL;
+    free(g);
+    return canon;
 }
 
 static void normalize_contacts(canon_build *b, json_t *keys)
@@ -938,13 +979,7 @@ static void normalize(canon_build *b)
     normalize_dates(b, keys);
     const char *gender = sget(rec, "gender");
     if (gender) {
-        char *g = mdm_canon_text_key(b->n, gender);
-        const char *canon =
-            !g                                                                ? NULL
-            : !strcmp(g, "m") || !strcmp(g, "male") || !strcmp(g, "man")      ? "male"
-            : !strcmp(g, "f") || !strcmp(g, "female") || !strcmp(g, "woman")  ? "female"
-            : !strcmp(g, "x") || !strcmp(g, "other") || !strcmp(g, "diverse") ? "other"
-                                                                              : NULL;
+        const char *canon = canon_gender(b->n, gender);
         if (canon) {
             json_object_set_new(rec, "gender", json_string(canon));
             json_object_set_new(keys, "gender", json_string(canon));
@@ -952,7 +987,6 @@ static void normalize(canon_build *b)
             add_issue(b, ptr_for(b, "gender"), "gender", "unknown value (dropped)");
             json_object_del(rec, "gender");
         }
-        free(g);
     }
     normalize_contacts(b, keys);
     normalize_addresses(b, keys);
@@ -1033,6 +1067,378 @@ mdm_status mdm_canonicalize(mdm_norm *n, const mdm_source_map *src, const char *
     json_decref(b.errors);
     *canonical = b.rec;
     return MDM_OK;
+}
+
+/* ---- the record without a document ---- */
+
+#define DIRECT_MULTI 16
+#define NSCALARS     (sizeof mdm_canon_scalars / sizeof mdm_canon_scalars[0] - 1)
+enum { SC_SOURCE_KEY = 0, SC_FIRST = 3, SC_MIDDLE, SC_LAST, SC_FULL, SC_BIRTH = 9, SC_GENDER };
+enum { AF_LINE1, AF_LINE2, AF_CITY, AF_REGION, AF_POSTAL, AF_COUNTRY, AF_TYPE, AF_COUNT };
+
+/* What the mapping of one record gives, as set_target puts it into the document. */
+typedef struct direct {
+    char *sc[NSCALARS]; /* values of mdm_canon_scalars */
+    char *emails[DIRECT_MULTI], *phones[DIRECT_MULTI];
+    size_t n_emails, n_phones;
+    char *addr[4][AF_COUNT]; /* values of mdm_canon_address_fields per address slot */
+    char *attr_key[DIRECT_MULTI], *attr_val[DIRECT_MULTI];
+    size_t n_attrs;
+} direct;
+
+static void direct_free(direct *d)
+{
+    for (size_t i = 0; i < NSCALARS; i++)
+        free(d->sc[i]);
+    for (size_t i = 0; i < d->n_emails; i++)
+        free(d->emails[i]);
+    for (size_t i = 0; i < d->n_phones; i++)
+        free(d->phones[i]);
+    for (size_t i = 0; i < 4; i++)
+        for (size_t k = 0; k < AF_COUNT; k++)
+            free(d->addr[i][k]);
+    for (size_t i = 0; i < d->n_attrs; i++)
+        free(d->attr_val[i]);
+}
+
+static bool direct_over(const mdm_limits *lim, const char *target, size_t len)
+{
+    char buf[64];
+    return len > mdm_limits_of(lim, limit_name(target, buf, sizeof buf));
+}
+
+/* Joins text (consumed) to *slot as set_target joins it; false (text freed) where
+ * set_target would add an error. */
+static bool direct_join(const mdm_limits *lim, const char *target, char **slot, char *text)
+{
+    if (!*slot) {
+        if (direct_over(lim, target, strlen(text))) {
+            free(text);
+            return false;
+        }
+        *slot = text;
+        return true;
+    }
+    bool over = direct_over(lim, target, strlen(*slot) + 1 + strlen(text));
+    if (!over) {
+        char *joined = mdm_xasprintf("%s %s", *slot, text);
+        free(*slot);
+        *slot = joined;
+    }
+    free(text);
+    return !over;
+}
+
+/* set_target for the record filled directly: text is consumed. False where set_target
+ * would add an error (or where the record cannot be filled directly). */
+static bool direct_set(direct *d, const mdm_limits *lim, const char *target, char *text)
+{
+    if ((!strncmp(target, "email", 5) || !strncmp(target, "phone", 5)) &&
+        (!target[5] || target[5] == ':')) {
+        bool email = target[0] == 'e';
+        size_t *n = email ? &d->n_emails : &d->n_phones;
+        if (direct_over(lim, target, strlen(text)) || *n == DIRECT_MULTI) {
+            free(text);
+            return false;
+        }
+        (email ? d->emails : d->phones)[(*n)++] = text;
+        return true;
+    }
+    if (!strncmp(target, "attributes.", 11)) {
+        const char *key = target + 11;
+        if (direct_over(lim, target, strlen(text))) {
+            free(text);
+            return false;
+        }
+        for (size_t i = 0; i < d->n_attrs; i++)
+            if (!strcmp(d->attr_key[i], key)) { /* a second value replaces the first */
+                free(d->attr_val[i]);
+                d->attr_val[i] = text;
+                return true;
+            }
+        if (d->n_attrs == DIRECT_MULTI) {
+            free(text);
+            return false;
+        }
+        d->attr_key[d->n_attrs] = (char *)key;
+        d->attr_val[d->n_attrs++] = text;
+        return true;
+    }
+    if (!strncmp(target, "address", 7)) {
+        int idx = 0;
+        const char *p = target + 7;
+        if (*p >= '2' && *p <= '4')
+            idx = *p++ - '1';
+        for (size_t k = 0; k < AF_COUNT && *p == '.'; k++)
+            if (!strcmp(p + 1, mdm_canon_address_fields[k]))
+                return direct_join(lim, target, &d->addr[idx][k], text);
+        free(text);
+        return false;
+    }
+    for (size_t i = 0; i < NSCALARS; i++)
+        if (target[0] == mdm_canon_scalars[i][0] && !strcmp(target, mdm_canon_scalars[i])) {
+            if (i < 3) /* source_key, source_updated_at, op: only from their columns */
+                break;
+            return direct_join(lim, target, &d->sc[i], text);
+        }
+    free(text);
+    return false;
+}
+
+static bool direct_has(void *ctx, const char *field)
+{
+    direct *d = ctx;
+    for (size_t i = 0; i < NSCALARS; i++)
+        if (!strcmp(field, mdm_canon_scalars[i]))
+            return d->sc[i] != NULL;
+    return false;
+}
+
+static void direct_put(void *ctx, const char *field, const char *value)
+{
+    direct *d = ctx;
+    for (size_t i = 0; i < NSCALARS; i++)
+        if (!strcmp(field, mdm_canon_scalars[i])) {
+            free(d->sc[i]);
+            d->sc[i] = mdm_xstrdup(value);
+        }
+}
+
+/* A value as mdm_record_set stores it (trimmed; nothing when empty) into *slot, which is
+ * empty: what mdm_canon_to_record does with each member. */
+static void record_put(char **slot, const char *v)
+{
+    if (!v)
+        return;
+    size_t n = strlen(v);
+    while (n && (*v == ' ' || *v == '\t' || *v == '\r' || *v == '\n')) {
+        v++;
+        n--;
+    }
+    while (n && (v[n - 1] == ' ' || v[n - 1] == '\t' || v[n - 1] == '\r' || v[n - 1] == '\n'))
+        n--;
+    if (n)
+        *slot = mdm_xstrndup(v, n);
+}
+
+static void record_contact(mdm_contact **arr, size_t *n, const char *v)
+{
+    char *val = NULL;
+    record_put(&val, v);
+    if (!val)
+        return;
+    *arr = mdm_xrealloc(*arr, (*n + 1) * sizeof **arr);
+    (*arr)[*n].value = val;
+    (*arr)[*n].type = NULL;
+    (*n)++;
+}
+
+/* normalize() of the mapped values in d, straight into r (which mdm_canon_to_record
+ * would give from the canonical document), *first_country the first address's country
+ * (new string) or NULL. False where normalize() adds an error or the record has nothing
+ * to match on: the caller then takes the document path, which refuses it. */
+static bool direct_normalize(direct *d, mdm_norm *n, mdm_arena *a, const mdm_source_map *src,
+                             const char *country, bool month_first, mdm_record *r,
+                             char **first_country)
+{
+    mdm_err err;
+    bool has_key = false;
+    /* names (normalize_names) */
+    const char *full = d->sc[SC_FULL];
+    if (full && !d->sc[SC_FIRST] && !d->sc[SC_LAST]) {
+        char *ff = src->family_first ? mdm_norm_family_first(full) : NULL;
+        if (ff)
+            full = mdm_arena_strdup(a, ff);
+        free(ff);
+        mdm_name_parts np;
+        if (mdm_norm_name(n, full, a, &np, &err) != MDM_OK)
+            return false;
+        split_full_name(&(name_sink){direct_has, direct_put, d}, full);
+        has_key = *np.first || *np.last;
+    } else {
+        for (size_t i = SC_FIRST; i <= SC_LAST; i++) {
+            if (!d->sc[i])
+                continue;
+            char *k = mdm_canon_text_key(n, d->sc[i]);
+            if (!k)
+                return false;
+            has_key |= i != SC_MIDDLE && *k;
+            free(k);
+        }
+    }
+    /* birth date and gender (normalize_dates, normalize) */
+    if (d->sc[SC_BIRTH]) {
+        char iso[32];
+        bool ok = canon_birth_date(d->sc[SC_BIRTH], month_first, iso) == 0;
+        free(d->sc[SC_BIRTH]);
+        d->sc[SC_BIRTH] = ok ? mdm_xstrdup(iso) : NULL;
+    }
+    if (d->sc[SC_GENDER]) {
+        const char *g = canon_gender(n, d->sc[SC_GENDER]);
+        free(d->sc[SC_GENDER]);
+        d->sc[SC_GENDER] = g ? mdm_xstrdup(g) : NULL;
+    }
+    /* e-mails (normalize_contacts): valid ones, the first of each key */
+    const char *ekeys[DIRECT_MULTI];
+    size_t nek = 0;
+    for (size_t i = 0; i < d->n_emails; i++) {
+        mdm_email_norm e;
+        if (mdm_norm_email(n, d->emails[i], a, &e, &err) != MDM_OK)
+            return false;
+        if (!e.valid)
+            continue;
+        bool dup = false;
+        for (size_t j = 0; j < nek; j++)
+            dup |= !strcmp(ekeys[j], e.key);
+        if (dup)
+            continue;
+        ekeys[nek++] = e.key;
+        record_contact(&r->emails, &r->n_emails, e.display);
+    }
+    has_key |= nek > 0;
+    /* phones: E.164 when valid, else as given; the first of each number */
+    char pkeys[DIRECT_MULTI][sizeof(((mdm_phone_norm *)0)->e164)];
+    size_t npk = 0;
+    for (size_t i = 0; i < d->n_phones; i++) {
+        mdm_phone_norm ph;
+        if (mdm_norm_phone(n, d->phones[i], country, &ph, &err) != MDM_OK)
+            return false;
+        if (!ph.valid) {
+            record_contact(&r->phones, &r->n_phones, d->phones[i]);
+            continue;
+        }
+        bool dup = false;
+        for (size_t j = 0; j < npk; j++)
+            dup |= !strcmp(pkeys[j], ph.e164);
+        if (dup)
+            continue;
+        memcpy(pkeys[npk++], ph.e164, sizeof ph.e164);
+        record_contact(&r->phones, &r->n_phones, ph.e164);
+    }
+    has_key |= npk > 0;
+    /* addresses (normalize_addresses): those with a known country, in order */
+    size_t kept = 0;
+    for (size_t i = 0; i < 4; i++) {
+        char **f = d->addr[i];
+        bool used = false;
+        for (size_t k = 0; k < AF_COUNT; k++)
+            used |= f[k] != NULL;
+        if (!used)
+            continue;
+        const char *code = f[AF_COUNTRY] ? mdm_norm_country(f[AF_COUNTRY]) : NULL;
+        if (f[AF_COUNTRY] && !code)
+            continue;
+        mdm_address_norm an;
+        if (mdm_norm_address(n, f[AF_LINE1], f[AF_LINE2], f[AF_CITY], f[AF_REGION], f[AF_POSTAL],
+                             code, country, a, &an, &err) != MDM_OK)
+            return false;
+        mdm_address *ra = &r->addresses[kept];
+        const char *cc = *an.country ? an.country : country;
+        const char *pc = f[AF_POSTAL] && *an.postal_code ? an.postal_code : f[AF_POSTAL];
+        const char *vals[] = {f[AF_LINE1], f[AF_LINE2], f[AF_CITY], f[AF_REGION], pc, cc};
+        char **slots[] = {&ra->line1,  &ra->line2,       &ra->city,
+                          &ra->region, &ra->postal_code, &ra->country};
+        for (size_t k = 0; k < 6; k++) {
+            record_put(slots[k], vals[k]);
+            if (*slots[k])
+                r->n_addresses = kept + 1;
+        }
+        if (kept == 0)
+            *first_country = mdm_xstrdup(cc);
+        kept++;
+    }
+    /* identifiers: only whether one has a key */
+    static const size_t ids[] = {11, 12, 13, 14}; /* loyalty_id ... national_id */
+    for (size_t x = 0; x < 4 && !has_key; x++)
+        if (d->sc[ids[x]]) {
+            char *k = id_key(n, d->sc[ids[x]]);
+            has_key = k && *k;
+            free(k);
+        }
+    return has_key;
+}
+
+bool mdm_canon_record(mdm_norm *n, const mdm_source_map *src, const char *default_country,
+                      const mdm_limits *lim, const char *key, const char *const *values,
+                      mdm_record *r, char **first_country)
+{
+    mdm_record_init(r);
+    *first_country = NULL;
+    if (!src || !src->ncols || !src->key || !key)
+        return false;
+    /* the source's key, time and op columns are read only from their own columns */
+    const char *upd = src->updated_at ? src->updated_at : "source_updated_at";
+    const char *op = src->op ? src->op : "op";
+    if (!strcmp(src->key, upd) || !strcmp(src->key, op) || !strcmp(upd, op))
+        return false;
+    for (size_t k = 0; k < src->ncols; k++) {
+        const char *c = src->cols[k].column;
+        if (!strcmp(c, src->key) || !strcmp(c, upd) || !strcmp(c, op))
+            return false;
+    }
+    direct d = {0};
+    bool ok = false;
+    mdm_arena *a = NULL;
+    if (!*key || !mdm_norm_utf8_valid(key, strlen(key)))
+        goto out_free;
+    d.sc[SC_SOURCE_KEY] = mdm_canon_clean(key);
+    if (!*d.sc[SC_SOURCE_KEY] || direct_over(lim, "source_key", strlen(d.sc[SC_SOURCE_KEY])))
+        goto out_free;
+    for (size_t k = 0; k < src->ncols; k++) {
+        const char *v = values[k];
+        if (!v || !*v)
+            continue;
+        if (!mdm_norm_utf8_valid(v, strlen(v)))
+            goto out_free;
+        char *t = mdm_canon_clean(v);
+        if (!*t) {
+            free(t);
+            continue;
+        }
+        if (!direct_set(&d, lim, src->cols[k].field, t))
+            goto out_free;
+    }
+    const char *country = src->default_country ? src->default_country
+                          : default_country    ? default_country
+                                               : "US";
+    a = mdm_arena_new(4096);
+    if (!direct_normalize(&d, n, a, src, country, mdm_source_month_first(src, country), r,
+                          first_country))
+        goto out_free;
+    /* mdm_canon_to_record's members: scalars, attributes (e-mails, phones and addresses
+     * are in r already) */
+    static const struct {
+        size_t sc, off;
+    } fields[] = {
+#define F(i, f) {i, offsetof(mdm_record, f)}
+        F(3, first_name),  F(4, middle_name),      F(5, last_name),  F(6, full_name),
+        F(7, prefix),      F(8, suffix),           F(9, birth_date), F(10, gender),
+        F(11, loyalty_id), F(12, customer_number), F(13, tax_id),    F(14, national_id),
+#undef F
+    };
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+        record_put((char **)((char *)r + fields[i].off), d.sc[fields[i].sc]);
+    for (size_t i = 0; i < d.n_attrs; i++) {
+        char *v = NULL;
+        record_put(&v, d.attr_val[i]);
+        if (!v || strlen(d.attr_key[i]) + 11 >= 160) {
+            free(v);
+            continue;
+        }
+        r->attributes = mdm_xrealloc(r->attributes, (r->n_attributes + 1) * sizeof *r->attributes);
+        r->attributes[r->n_attributes].key = mdm_xstrdup(d.attr_key[i]);
+        r->attributes[r->n_attributes++].value = v;
+    }
+    ok = true;
+out_free:
+    if (!ok) {
+        mdm_record_clear(r);
+        free(*first_country);
+        *first_country = NULL;
+    }
+    mdm_arena_free(a);
+    direct_free(&d);
+    return ok;
 }
 
 /* ---- the engine's record ---- */

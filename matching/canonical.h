@@ -54,6 +54,22 @@ mdm_status mdm_canonicalize(struct mdm_norm *n, const mdm_source_map *src,
                             const json_t *record, json_t **canonical, json_t **errors, mdm_err *err)
     __attribute__((warn_unused_result));
 
+/* The engine's record of a source record read through src's mapping, without the
+ * canonical document: r (initialised first) is what mdm_canon_to_record gives from the
+ * record mdm_canonicalize makes of the JSON object {src->key: key, src->cols[k].column:
+ * values[k] for each k with a non-empty value}, and *first_country (new string, or NULL)
+ * that record's first address's country. values[k] is NULL or "" when absent; columns
+ * of the same name have the same value. Returns false (r empty) when it cannot tell:
+ * the source has no mapping or maps its key, time or op column, a value is not UTF-8
+ * or over its limit, the canonicalization would refuse the record, or more than 16
+ * e-mails, phones or attributes; the caller then takes mdm_canonicalize. Used by mdm
+ * link, which needs no document (MDM_REFERENCE_KERNELS=1 makes it take the document
+ * path: tests/e2e/link_kernels.sh compares both; tests/unit/test_canonical.c compares
+ * the records). */
+bool mdm_canon_record(struct mdm_norm *n, const mdm_source_map *src, const char *default_country,
+                      const mdm_limits *lim, const char *key, const char *const *values,
+                      mdm_record *r, char **first_country);
+
 /* The engine's record (matching/record.h) of a canonical record: its display values,
  * valid e-mails only, the addresses in order. r is initialised first. */
 void mdm_canon_to_record(const json_t *canonical, mdm_record *r);

@@ -6,6 +6,7 @@
 #include "common/mem.h"
 #include "matching/canonical.h"
 #include "matching/normalize.h"
+#include "matching/strsim.h"
 
 #include <errno.h>
 #include <math.h>
@@ -207,11 +208,32 @@ static void feat_worker(void *p, int t, size_t lo, size_t hi)
     mdm_limits_default(&lim);
     const char *defcc =
         ld->m->default_country && *ld->m->default_country ? ld->m->default_country : "US";
+    /* without --canonical the record is filled directly (no document); the document
+     * path is the reference (MDM_REFERENCE_KERNELS=1) and takes what that one refuses */
+    bool direct = !ld->canon_txt && mdm_strsim_enabled();
     for (size_t i = lo; i < hi; i++) {
         const char *b = ld->blob.data + ld->blob_off[i];
         int si = (unsigned char)b[0] - 1;
         b++;
         const mdm_source_map *sm = ld->src_map[si];
+        if (direct) {
+            const char *vals[256];
+            const char *q = b;
+            for (size_t k = 0; k < sm->ncols; k++) {
+                vals[k] = q;
+                q += strlen(q) + 1;
+            }
+            mdm_record rec;
+            char *country;
+            if (mdm_canon_record(norm, sm, defcc, &lim, ld->ids[i], vals, &rec, &country)) {
+                mdm_canon_record_features(ld->m, norm, ld->arenas[t], &rec, country, NULL, NULL,
+                                          &ld->feats[i]);
+                ld->feats[i].source = (uint32_t)si;
+                mdm_record_clear(&rec);
+                free(country);
+                continue;
+            }
+        }
         json_t *row = json_object();
         json_object_set_new(row, sm->key, json_string(ld->ids[i]));
         for (size_t k = 0; k < sm->ncols; k++) {

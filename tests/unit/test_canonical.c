@@ -129,6 +129,228 @@ static void test_refusals_and_features(void)
     json_decref(c);
 }
 
+/* ---- the record without a document (mdm_canon_record) against the document path ---- */
+
+static void put_field(mdm_buf *b, const char *name, const char *v)
+{
+    mdm_buf_printf(b, "%s=[%s];", name, v ? v : "(null)");
+}
+
+/* Every field of r, as one text. */
+static char *record_text(const mdm_record *r)
+{
+    mdm_buf b = {0};
+    const char *const sc[] = {r->source,      r->source_key,      r->source_updated_at,
+                              r->op,          r->first_name,      r->middle_name,
+                              r->last_name,   r->full_name,       r->prefix,
+                              r->suffix,      r->birth_date,      r->gender,
+                              r->loyalty_id,  r->customer_number, r->tax_id,
+                              r->national_id, r->account_status,  r->segment};
+    for (size_t i = 0; i < sizeof sc / sizeof sc[0]; i++)
+        put_field(&b, "scalar", sc[i]);
+    for (size_t i = 0; i < r->n_emails; i++) {
+        put_field(&b, "email", r->emails[i].value);
+        put_field(&b, "type", r->emails[i].type);
+    }
+    for (size_t i = 0; i < r->n_phones; i++) {
+        put_field(&b, "phone", r->phones[i].value);
+        put_field(&b, "type", r->phones[i].type);
+    }
+    mdm_buf_printf(&b, "addresses=%zu;", r->n_addresses);
+    for (size_t i = 0; i < MDM_RECORD_MAX_ADDRESSES; i++) {
+        const mdm_address *a = &r->addresses[i];
+        const char *const af[] = {a->type,   a->line1,       a->line2,  a->city,
+                                  a->region, a->postal_code, a->country};
+        for (size_t k = 0; k < sizeof af / sizeof af[0]; k++)
+            put_field(&b, "address", af[k]);
+    }
+    for (size_t i = 0; i < r->n_attributes; i++) {
+        put_field(&b, "attr", r->attributes[i].key);
+        put_field(&b, "value", r->attributes[i].value);
+    }
+    mdm_buf_printf(&b, "consents=%zu", r->n_consents);
+    return mdm_buf_steal(&b);
+}
+
+static uint64_t rng = 0x2545f4914f6cdd1dULL;
+
+static unsigned rnd(unsigned n)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (unsigned)(rng % n);
+}
+
+/* A random value for a column mapped to target: mostly values of its kind (names,
+ * dates, e-mails, phones, address parts), with blanks, non-ASCII, invalid UTF-8, values
+ * of another kind and values over their limits. */
+static const char *random_value(const char *target, char *buf, size_t cap)
+{
+    static const char *const names[] = {"John",
+                                        "  Mary   Ann ",
+                                        "O'Brien",
+                                        "Zoë",
+                                        "Müller",
+                                        "MUELLER HANS",
+                                        "Dr. Smith Jr.",
+                                        "Anna van der Berg",
+                                        "Nguyễn",
+                                        "李小龍",
+                                        "Σωκράτης",
+                                        "Crumwell Jr., Thaddeus",
+                                        "KOWALSKI, Anna",
+                                        "Mrs Jane Doe III",
+                                        "José María",
+                                        "x",
+                                        "Sr",
+                                        "Smith,",
+                                        "Prof. Dr. Ann Lee PhD"};
+    static const char *const dates[] = {"1980-02-29", "12/31/1975", "03/04/1990", "2030-01-01",
+                                        "bad date",   "1899-12-31", "19850607",   "7 May 1961"};
+    static const char *const genders[] = {"M", "female", "unknown", "W", "other"};
+    static const char *const emails[] = {"john@example.com", "JOHN@Example.COM",  "ann@examplecom",
+                                         "zoë@exämple.de",   "j.o.h.n@gmail.com", "john@gmail.com"};
+    static const char *const phones[] = {
+        "+1 415 555 0100", "(415) 555-0101", "415.555.0101", "+49 30 123456", "12",
+        "+442071838750",   "0412 345 678",   "030 123456"};
+    static const char *const places[] = {
+        "1 Main St", "Apt 4B", "12 Hauptstraße", "PO Box 12", "Rue de l'Église 3",
+        "Sydney",    "NSW",    "Berlin"};
+    static const char *const postal[] = {"10115", "94107-1234", "SW1A 1AA", "2600", "ABC"};
+    static const char *const countries[] = {"US", "DE", "Germany", "Narnia", "au", "GB"};
+    static const char *const ids[] = {"AB-12 34", "1234", "--", "X 1"};
+    static const char *const odd[] = {"", "   ", "\xff\xfe bad", "é", "\t"};
+#define FROM(v) v[rnd(sizeof v / sizeof v[0])]
+    unsigned k = rnd(40);
+    if (k == 0) {
+        size_t n = rnd(2) ? 300 : cap - 1; /* over any field's limit */
+        memset(buf, 'a' + (int)rnd(26), n);
+        buf[n] = 0;
+        return buf;
+    }
+    if (k == 1)
+        return FROM(odd);
+    if (k == 2)
+        return FROM(names);
+    if (strstr(target, "name") || strstr(target, "prefix") || strstr(target, "suffix") ||
+        strstr(target, "attributes"))
+        return FROM(names);
+    if (strstr(target, "birth"))
+        return FROM(dates);
+    if (strstr(target, "gender"))
+        return FROM(genders);
+    if (strstr(target, "email"))
+        return FROM(emails);
+    if (strstr(target, "phone"))
+        return FROM(phones);
+    if (strstr(target, "postal"))
+        return FROM(postal);
+    if (strstr(target, "country"))
+        return FROM(countries);
+    if (strstr(target, "address"))
+        return FROM(places);
+    return FROM(ids);
+#undef FROM
+}
+
+static int direct_cases, direct_filled, direct_mismatches;
+
+/* One row both ways: the document path (the row as mdm link builds it, then
+ * mdm_canonicalize and mdm_canon_to_record) and mdm_canon_record. */
+static void direct_same(const mdm_source_map *sm, const char *key, const char *const *vals)
+{
+    json_t *row = json_object();
+    json_object_set_new(row, sm->key, json_string(key));
+    for (size_t k = 0; k < sm->ncols; k++)
+        if (vals[k] && *vals[k])
+            json_object_set_new(row, sm->cols[k].column, json_string(vals[k]));
+    json_t *c = NULL, *errs = NULL;
+    mdm_err err = {0};
+    CHECK_INT(mdm_canonicalize(norm, sm, "US", &lim, row, &c, &errs, &err), MDM_OK);
+    mdm_record want, got;
+    char *country = NULL;
+    bool filled = mdm_canon_record(norm, sm, "US", &lim, key, vals, &got, &country);
+    direct_cases++;
+    direct_filled += filled;
+    if (filled && !c) {
+        direct_mismatches++;
+        fprintf(stderr, "direct: filled a record the document path refuses (%s)\n", key);
+    } else if (filled) {
+        mdm_canon_to_record(c, &want);
+        const json_t *a0 = json_array_get(json_object_get(c, "addresses"), 0);
+        const char *cc = json_string_value(json_object_get(a0, "country"));
+        char *w = record_text(&want), *g = record_text(&got);
+        if (strcmp(w, g) || (!cc) != (!country) || (cc && strcmp(cc, country))) {
+            direct_mismatches++;
+            fprintf(stderr, "direct: %s\n  want %s (country %s)\n  got  %s (country %s)\n", key, w,
+                    cc ? cc : "(null)", g, country ? country : "(null)");
+        }
+        free(w);
+        free(g);
+        mdm_record_clear(&want);
+    }
+    mdm_record_clear(&got);
+    free(country);
+    json_decref(c);
+    json_decref(errs);
+    json_decref(row);
+}
+
+static void test_direct_record(void)
+{
+    static const char *const sources[] = {
+        /* every kind of target, two columns joined into one field, an address in a
+         * later slot only */
+        "{\"code\":\"a\",\"key\":\"id\",\"mapping\":{\"fn\":\"first_name\",\"fn2\":"
+        "\"first_name\",\"mn\":\"middle_name\",\"ln\":\"last_name\",\"full\":\"full_name\","
+        "\"pre\":\"prefix\",\"suf\":\"suffix\",\"dob\":\"birth_date\",\"sex\":\"gender\","
+        "\"mail\":\"email\",\"mail2\":\"email:work\",\"tel\":\"phone\",\"mob\":\"phone:mobile\","
+        "\"street\":\"address.line1\",\"street2\":\"address.line2\",\"town\":\"address.city\","
+        "\"state\":\"address.region\",\"zip\":\"address.postal_code\",\"cc\":"
+        "\"address.country\",\"kind\":\"address.type\",\"b_street\":\"address3.line1\","
+        "\"b_zip\":\"address3.postal_code\",\"b_cc\":\"address3.country\",\"loy\":"
+        "\"loyalty_id\",\"cust\":\"customer_number\",\"tax\":\"tax_id\",\"nat\":\"national_id\","
+        "\"status\":\"account_status\",\"occ\":\"attributes.occupation\",\"occ2\":"
+        "\"attributes.occupation\",\"tier\":\"attributes.tier\"}}",
+        /* full names family name first, month-first dates, a country of its own */
+        "{\"code\":\"b\",\"key\":\"id\",\"name_order\":\"family_first\",\"date_order\":\"mdy\","
+        "\"default_country\":\"DE\",\"mapping\":{\"full\":\"full_name\",\"dob\":\"birth_date\","
+        "\"mail\":\"email\",\"tel\":\"phone\",\"street\":\"address.line1\",\"zip\":"
+        "\"address.postal_code\",\"cc\":\"address.country\",\"loy\":\"loyalty_id\"}}",
+        /* the key column mapped too: always the document path */
+        "{\"code\":\"c\",\"key\":\"id\",\"mapping\":{\"id\":\"customer_number\",\"ln\":"
+        "\"last_name\"}}",
+    };
+    direct_cases = direct_filled = direct_mismatches = 0;
+    for (size_t s = 0; s < sizeof sources / sizeof sources[0]; s++) {
+        json_t *sj = json_loads(sources[s], 0, NULL);
+        mdm_source_map sm;
+        mdm_err err = {0};
+        CHECK_INT(mdm_source_map_parse(&sm, sj, 0, MDM_SOURCE_SERVICE, &err), MDM_OK);
+        static char bufs[64][400];
+        const char *vals[64];
+        for (int n = 0; n < 3000; n++) {
+            for (size_t k = 0; k < sm.ncols; k++) {
+                /* most columns empty, as in real rows */
+                vals[k] = rnd(3) ? "" : random_value(sm.cols[k].field, bufs[k], sizeof bufs[k]);
+                if (k == 0 && rnd(4) == 0)
+                    vals[k] = "Peter";
+            }
+            char key[32];
+            snprintf(key, sizeof key, rnd(50) ? "K-%d" : " ", n);
+            direct_same(&sm, key, vals);
+        }
+        mdm_source_map_clear(&sm);
+        json_decref(sj);
+    }
+    fprintf(stderr, "%d rows, %d filled directly, %d mismatches\n", direct_cases, direct_filled,
+            direct_mismatches);
+    CHECK(direct_filled > direct_cases / 3);
+    CHECK(direct_filled < direct_cases);
+    CHECK_INT(direct_mismatches, 0);
+}
+
 int main(void)
 {
     mdm_err err = {0};
@@ -141,6 +363,7 @@ int main(void)
     RUN(test_full_names);
     RUN(test_dates_and_countries);
     RUN(test_refusals_and_features);
+    RUN(test_direct_record);
     mdm_norm_free(norm);
     TEST_END();
 }
