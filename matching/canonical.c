@@ -1239,7 +1239,7 @@ static void record_contact(mdm_contact **arr, size_t *n, const char *v)
  * to match on: the caller then takes the document path, which refuses it. */
 static bool direct_normalize(direct *d, mdm_norm *n, mdm_arena *a, const mdm_source_map *src,
                              const char *country, bool month_first, mdm_record *r,
-                             char **first_country)
+                             char **first_country, mdm_address_norm *an0)
 {
     mdm_err err;
     bool has_key = false;
@@ -1343,8 +1343,10 @@ static bool direct_normalize(direct *d, mdm_norm *n, mdm_arena *a, const mdm_sou
             if (*slots[k])
                 r->n_addresses = kept + 1;
         }
-        if (kept == 0)
+        if (kept == 0) {
             *first_country = mdm_xstrdup(cc);
+            *an0 = an;
+        }
         kept++;
     }
     /* identifiers: only whether one has a key */
@@ -1358,9 +1360,11 @@ static bool direct_normalize(direct *d, mdm_norm *n, mdm_arena *a, const mdm_sou
     return has_key;
 }
 
-bool mdm_canon_record(mdm_norm *n, const mdm_source_map *src, const char *default_country,
-                      const mdm_limits *lim, const char *key, const char *const *values,
-                      mdm_record *r, char **first_country)
+/* mdm_canon_record with scratch space a (the caller's) and *an0, the normalized first
+ * address of r (strings in a), valid when r has an address. */
+static bool direct_record(mdm_norm *n, const mdm_source_map *src, const char *default_country,
+                          const mdm_limits *lim, const char *key, const char *const *values,
+                          mdm_arena *a, mdm_record *r, char **first_country, mdm_address_norm *an0)
 {
     mdm_record_init(r);
     *first_country = NULL;
@@ -1378,7 +1382,6 @@ bool mdm_canon_record(mdm_norm *n, const mdm_source_map *src, const char *defaul
     }
     direct d = {0};
     bool ok = false;
-    mdm_arena *a = NULL;
     if (!*key || !mdm_norm_utf8_valid(key, strlen(key)))
         goto out_free;
     d.sc[SC_SOURCE_KEY] = mdm_canon_clean(key);
@@ -1401,9 +1404,8 @@ bool mdm_canon_record(mdm_norm *n, const mdm_source_map *src, const char *defaul
     const char *country = src->default_country ? src->default_country
                           : default_country    ? default_country
                                                : "US";
-    a = mdm_arena_new(4096);
     if (!direct_normalize(&d, n, a, src, country, mdm_source_month_first(src, country), r,
-                          first_country))
+                          first_country, an0))
         goto out_free;
     /* mdm_canon_to_record's members: scalars, attributes (e-mails, phones and addresses
      * are in r already) */
@@ -1436,8 +1438,64 @@ out_free:
         free(*first_country);
         *first_country = NULL;
     }
-    mdm_arena_free(a);
     direct_free(&d);
+    return ok;
+}
+
+bool mdm_canon_record(mdm_norm *n, const mdm_source_map *src, const char *default_country,
+                      const mdm_limits *lim, const char *key, const char *const *values,
+                      mdm_record *r, char **first_country)
+{
+    mdm_arena *a = mdm_arena_new(4096);
+    mdm_address_norm an0;
+    bool ok = direct_record(n, src, default_country, lim, key, values, a, r, first_country, &an0);
+    mdm_arena_free(a);
+    return ok;
+}
+
+bool mdm_canon_row_features(const mdm_model *m, mdm_norm *n, const mdm_source_map *src,
+                            const char *default_country, const mdm_limits *lim, const char *key,
+                            const char *const *values, mdm_arena *a, mdm_feat *f)
+{
+    mdm_arena *scratch = mdm_arena_new(4096);
+    mdm_record r;
+    char *country;
+    mdm_address_norm an0;
+    bool ok = direct_record(n, src, default_country, lim, key, values, scratch, &r, &country, &an0);
+    if (ok) {
+        /* The features normalize the record's first address once more
+         * (mdm_feat_build_with): the same street lines, city and region as an0, under the
+         * country its stored country and the default give, and the stored postal code.
+         * When that country is an0's, only the postal code is normalized again. */
+        const mdm_address_norm *pre = NULL;
+        if (r.n_addresses) {
+            const mdm_address *ad = &r.addresses[0];
+            const char *fc = country ? country : m->default_country;
+            const char *dc = fc && *fc ? fc : "US";
+            const char *cc = ad->country && *ad->country ? mdm_norm_country(ad->country) : NULL;
+            if (!cc && *dc)
+                cc = mdm_norm_country(dc);
+            if (!strcmp(cc ? cc : "", an0.country)) {
+                an0.postal_code = mdm_arena_strdup(scratch, "");
+                if (ad->postal_code) {
+                    mdm_buf pc = {0};
+                    mdm_err perr;
+                    /* kept whether valid or not, as mdm_norm_address keeps it */
+                    if (mdm_norm_postal_code(ad->postal_code, cc, &pc, &perr) != MDM_OK)
+                        perr.code = MDM_OK;
+                    an0.postal_code = mdm_arena_strdup(scratch, pc.data ? pc.data : "");
+                    mdm_buf_free(&pc);
+                }
+                pre = &an0;
+            }
+        }
+        mdm_feat_build_addr(n, &r, country ? country : m->default_country, a, f,
+                            mdm_canon_phone_key, NULL, pre);
+        mdm_feat_build_attrs(m, n, &r, a, f);
+    }
+    mdm_record_clear(&r);
+    free(country);
+    mdm_arena_free(scratch);
     return ok;
 }
 

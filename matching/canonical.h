@@ -70,6 +70,15 @@ bool mdm_canon_record(struct mdm_norm *n, const mdm_source_map *src, const char 
                       const mdm_limits *lim, const char *key, const char *const *values,
                       mdm_record *r, char **first_country);
 
+/* The features mdm_canon_features builds from the canonical record of that row (as
+ * mdm_canon_record reads it), into f (strings in a): the first address normalized once
+ * where the document path normalizes it twice. False (f untouched) where
+ * mdm_canon_record is false. */
+bool mdm_canon_row_features(const struct mdm_model *m, struct mdm_norm *n,
+                            const mdm_source_map *src, const char *default_country,
+                            const mdm_limits *lim, const char *key, const char *const *values,
+                            mdm_arena *a, mdm_feat *f);
+
 /* The engine's record (matching/record.h) of a canonical record: its display values,
  * valid e-mails only, the addresses in order. r is initialised first. */
 void mdm_canon_to_record(const json_t *canonical, mdm_record *r);

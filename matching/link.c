@@ -223,14 +223,9 @@ static void feat_worker(void *p, int t, size_t lo, size_t hi)
                 vals[k] = q;
                 q += strlen(q) + 1;
             }
-            mdm_record rec;
-            char *country;
-            if (mdm_canon_record(norm, sm, defcc, &lim, ld->ids[i], vals, &rec, &country)) {
-                mdm_canon_record_features(ld->m, norm, ld->arenas[t], &rec, country, NULL, NULL,
-                                          &ld->feats[i]);
+            if (mdm_canon_row_features(ld->m, norm, sm, defcc, &lim, ld->ids[i], vals,
+                                       ld->arenas[t], &ld->feats[i])) {
                 ld->feats[i].source = (uint32_t)si;
-                mdm_record_clear(&rec);
-                free(country);
                 continue;
             }
         }

@@ -205,6 +205,13 @@ void mdm_feat_build(struct mdm_norm *norm, const mdm_record *r, const char *defa
 void mdm_feat_build_with(struct mdm_norm *norm, const mdm_record *r, const char *default_country,
                          mdm_arena *a, mdm_feat *f, mdm_phone_key_fn phone_fn, void *phone_ctx)
 {
+    mdm_feat_build_addr(norm, r, default_country, a, f, phone_fn, phone_ctx, NULL);
+}
+
+void mdm_feat_build_addr(struct mdm_norm *norm, const mdm_record *r, const char *default_country,
+                         mdm_arena *a, mdm_feat *f, mdm_phone_key_fn phone_fn, void *phone_ctx,
+                         const mdm_address_norm *addr0)
+{
     memset(f, 0, sizeof *f);
     mdm_buf tmp = {0};
     const char *cc = default_country && *default_country ? default_country : "US";
@@ -275,8 +282,10 @@ void mdm_feat_build_with(struct mdm_norm *norm, const mdm_record *r, const char 
     if (r->n_addresses) {
         const mdm_address *ad = &r->addresses[0];
         mdm_address_norm an;
-        if (mdm_norm_address(norm, ad->line1, ad->line2, ad->city, ad->region, ad->postal_code,
-                             ad->country, cc, a, &an, NULL) == MDM_OK) {
+        if (addr0)
+            an = *addr0;
+        if (addr0 || mdm_norm_address(norm, ad->line1, ad->line2, ad->city, ad->region,
+                                      ad->postal_code, ad->country, cc, a, &an, NULL) == MDM_OK) {
             f->v[MDM_FIELD_ADDRESS] = nonempty(a, an.line);
             f->v[MDM_FIELD_HOUSE_NUMBER] = nonempty(a, an.number);
             f->v[MDM_FIELD_STREET] = nonempty(a, an.street);

@@ -137,6 +137,13 @@ typedef const char *(*mdm_phone_key_fn)(void *ctx, struct mdm_norm *norm, const 
 void mdm_feat_build_with(struct mdm_norm *norm, const mdm_record *r, const char *default_country,
                          mdm_arena *a, mdm_feat *f, mdm_phone_key_fn phone_fn, void *phone_ctx);
 
+/* mdm_feat_build_with with r's first address already normalized (addr0, NULL: not):
+ * what mdm_norm_address gives for it under the default country. */
+struct mdm_address_norm;
+void mdm_feat_build_addr(struct mdm_norm *norm, const mdm_record *r, const char *default_country,
+                         mdm_arena *a, mdm_feat *f, mdm_phone_key_fn phone_fn, void *phone_ctx,
+                         const struct mdm_address_norm *addr0);
+
 /* The field path of f in m's configuration: "first_name", "attributes.occupation". */
 struct mdm_model;
 const char *mdm_model_field_name(const struct mdm_model *m, mdm_field f);

@@ -172,6 +172,24 @@ static char *record_text(const mdm_record *r)
     return mdm_buf_steal(&b);
 }
 
+/* Every member of f, as one text. */
+static char *feat_text(const mdm_feat *f)
+{
+    mdm_buf b = {0};
+    for (int k = 0; k < MDM_FIELD_COUNT; k++)
+        put_field(&b, "v", f->v[k]);
+    for (int k = 0; k < f->n_emails; k++)
+        put_field(&b, "email", f->emails[k]);
+    for (int k = 0; k < f->n_phones; k++)
+        put_field(&b, "phone", f->phones[k]);
+    const char *const more[] = {f->first_canon, f->first_alt, f->last_alt, f->first_phon,
+                                f->last_phon};
+    for (size_t k = 0; k < sizeof more / sizeof more[0]; k++)
+        put_field(&b, "name", more[k]);
+    mdm_buf_printf(&b, "by=%d gen=%d bm=%d bd=%d", f->by, f->gen, f->bm, f->bd);
+    return mdm_buf_steal(&b);
+}
+
 static uint64_t rng = 0x2545f4914f6cdd1dULL;
 
 static unsigned rnd(unsigned n)
@@ -258,7 +276,8 @@ static int direct_cases, direct_filled, direct_mismatches;
 
 /* One row both ways: the document path (the row as mdm link builds it, then
  * mdm_canonicalize and mdm_canon_to_record) and mdm_canon_record. */
-static void direct_same(const mdm_source_map *sm, const char *key, const char *const *vals)
+static void direct_same(const mdm_model *m, const mdm_source_map *sm, const char *key,
+                        const char *const *vals)
 {
     json_t *row = json_object();
     json_object_set_new(row, sm->key, json_string(key));
@@ -289,6 +308,20 @@ static void direct_same(const mdm_source_map *sm, const char *key, const char *c
         free(w);
         free(g);
         mdm_record_clear(&want);
+        /* and the features: mdm_canon_features of the document against the row's */
+        mdm_arena *a = mdm_arena_new(4096);
+        mdm_feat fw, fg;
+        mdm_canon_features(m, norm, a, c, NULL, NULL, &fw);
+        CHECK(mdm_canon_row_features(m, norm, sm, "US", &lim, key, vals, a, &fg));
+        w = feat_text(&fw);
+        g = feat_text(&fg);
+        if (strcmp(w, g)) {
+            direct_mismatches++;
+            fprintf(stderr, "direct features: %s\n  want %s\n  got  %s\n", key, w, g);
+        }
+        free(w);
+        free(g);
+        mdm_arena_free(a);
     }
     mdm_record_clear(&got);
     free(country);
@@ -322,6 +355,21 @@ static void test_direct_record(void)
         "{\"code\":\"c\",\"key\":\"id\",\"mapping\":{\"id\":\"customer_number\",\"ln\":"
         "\"last_name\"}}",
     };
+    /* a model that compares two of the attributes, with a default country of its own */
+    json_t *mj =
+        json_loads("{\"sources\":[{\"key\":\"id\",\"mapping\":{}}],\"default_country\":\"AU\","
+                   "\"comparisons\":[{\"field\":\"first_name\",\"type\":\"name\"},{\"field\":"
+                   "\"attributes.occupation\",\"type\":\"string\"},{\"field\":\"attributes.tier\","
+                   "\"type\":\"exact\"}],\"blocking\":{\"rules\":[\"first_name\"]}}",
+                   0, NULL);
+    mdm_err merr = {0};
+    mdm_model *m = mdm_model_from_json(mj, &merr);
+    json_decref(mj);
+    CHECK(m != NULL);
+    if (!m) {
+        fprintf(stderr, "model: %s\n", merr.msg);
+        return;
+    }
     direct_cases = direct_filled = direct_mismatches = 0;
     for (size_t s = 0; s < sizeof sources / sizeof sources[0]; s++) {
         json_t *sj = json_loads(sources[s], 0, NULL);
@@ -339,11 +387,12 @@ static void test_direct_record(void)
             }
             char key[32];
             snprintf(key, sizeof key, rnd(50) ? "K-%d" : " ", n);
-            direct_same(&sm, key, vals);
+            direct_same(m, &sm, key, vals);
         }
         mdm_source_map_clear(&sm);
         json_decref(sj);
     }
+    mdm_model_free(m);
     fprintf(stderr, "%d rows, %d filled directly, %d mismatches\n", direct_cases, direct_filled,
             direct_mismatches);
     CHECK(direct_filled > direct_cases / 3);
