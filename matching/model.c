@@ -6,6 +6,7 @@
 #include "matching/compare.h"
 #include "matching/normalize.h"
 #include "matching/phonetic.h"
+#include "matching/strsim.h"
 
 #include <ctype.h>
 #include <fnmatch.h>
@@ -1212,6 +1213,14 @@ static bool jw_may_reach(const char *x, const char *y, double t)
     return (double)common / (double)lx + (double)common / (double)ly + 1 >= 3 * jmin - 1e-9;
 }
 
+/* Whether the level of x and y needs their Jaro-Winkler similarity: false when it
+ * cannot reach c's far threshold (so it is below both). Always true under
+ * MDM_REFERENCE_KERNELS=1, for the differential test (tests/e2e/link_kernels.sh). */
+static bool jw_needed(const mdm_comparison *c, const char *x, const char *y)
+{
+    return c->t1 <= 0 || !mdm_strsim_enabled() || jw_may_reach(x, y, c->t1);
+}
+
 /* Two name parts that can be one name written another way: equal, a typo (Jaro-Winkler
  * at the far threshold) or nicknames; initials never (too weak to pair a swap). */
 static bool swap_compatible(const mdm_comparison *c, const char *x, const char *y)
@@ -1266,7 +1275,8 @@ static int name_level(const mdm_comparison *c, const mdm_feat *a, const mdm_feat
                                                         : c->field;
     if (other != c->field && b->v[other] && a->v[other] && eq(x, b->v[other]) && eq(y, a->v[other]))
         return 2;
-    double s = mdm_cmp_jaro_winkler(x, y);
+    /* Jaro-Winkler only when it can reach t1 (most pairs of a birth-date block differ) */
+    double s = jw_needed(c, x, y) ? mdm_cmp_jaro_winkler(x, y) : 0;
     if (s >= c->t0)
         return 2;
     if (s >= c->t1)
@@ -1296,6 +1306,8 @@ static int sim_level(const mdm_comparison *c, const char *x, const char *y, bool
         return -1;
     if (eq(x, y))
         return 0;
+    if (!tokens && !jw_needed(c, x, y))
+        return 3;
     double s = tokens ? mdm_cmp_token_set(x, y) : mdm_cmp_jaro_winkler(x, y);
     return s >= c->t0 ? 1 : s >= c->t1 ? 2 : 3;
 }

@@ -1,8 +1,11 @@
 # Differential test of the comparison kernels (issue 20): `mdm link` with the fast paths
 # (bit-parallel Jaro-Winkler and Levenshtein of matching/strsim.c, the hashed nickname
-# lookup) and with the reference code (MDM_REFERENCE_KERNELS=1: compare.c's textbook
-# loops, the binary search) must give byte-identical pairs (weights, probabilities,
-# guards), clusters and trained models, on FEBRL and on generated data. No database.
+# lookup, the Jaro-Winkler bound that skips the similarity where it cannot reach a
+# threshold, records filled without the canonical document: mdm_canon_row_features) and
+# with the reference code (MDM_REFERENCE_KERNELS=1: compare.c's textbook loops, the
+# binary search, every similarity computed, mdm_canonicalize's document) must give
+# byte-identical pairs (weights, probabilities, guards), clusters and trained models, on
+# FEBRL and on generated data. No database.
 . "$(dirname "$0")/lib.bash"
 mdm=$MDM_BIN
 root=${MDM_ROOT:-.}
