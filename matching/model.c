@@ -1218,7 +1218,7 @@ static bool jw_may_reach(const char *x, const char *y, double t)
  * MDM_REFERENCE_KERNELS=1, for the differential test (tests/e2e/link_kernels.sh). */
 static bool jw_needed(const mdm_comparison *c, const char *x, const char *y)
 {
-    return c->t1 <= 0 || !mdm_strsim_enabled() || jw_may_reach(x, y, c->t1);
+    return c->t1 <= 0 || jw_may_reach(x, y, c->t1) || !mdm_strsim_enabled();
 }
 
 /* Two name parts that can be one name written another way: equal, a typo (Jaro-Winkler
