@@ -674,8 +674,10 @@ void mdm_norm_free(mdm_norm *n)
 
 static bool in_list(const char *w, const char *const *list)
 {
+    /* the first byte before strcmp: every name token of every record is looked up in
+     * the affix lists, and almost none is in them */
     for (; *list; list++)
-        if (strcmp(w, *list) == 0)
+        if (w[0] == (*list)[0] && strcmp(w, *list) == 0)
             return true;
     return false;
 }

@@ -239,7 +239,7 @@ static const char *random_value(const char *target, char *buf, size_t cap)
     static const char *const countries[] = {"US", "DE", "Germany", "Narnia", "au", "GB"};
     static const char *const ids[] = {"AB-12 34", "1234", "--", "X 1"};
     static const char *const odd[] = {"", "   ", "\xff\xfe bad", "é", "\t"};
-#define FROM(v) v[rnd(sizeof v / sizeof v[0])]
+#define FROM(v) (v)[rnd(sizeof(v) / sizeof((v)[0]))]
     unsigned k = rnd(40);
     if (k == 0) {
         size_t n = rnd(2) ? 300 : cap - 1; /* over any field's limit */
