@@ -784,11 +784,16 @@ static int canon_birth_date(const char *dob, bool month_first, char iso[32])
         day = d.alt_d;
     }
     snprintf(iso, 32, "%04d-%02d-%02d", d.y, m, day);
+    /* today's UTC date, formatted again only when the day changes */
+    static _Thread_local time_t day0 = -1;
+    static _Thread_local char today[32];
     time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    char today[32];
-    strftime(today, sizeof today, "%Y-%m-%d", &tm);
+    if (now / 86400 != day0) {
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(today, sizeof today, "%Y-%m-%d", &tm);
+        day0 = now / 86400;
+    }
     if (strcmp(iso, today) > 0 || strcmp(iso, "1900-01-01") < 0)
         return 2;
     return 0;
@@ -1119,11 +1124,12 @@ static bool direct_join(const mdm_limits *lim, const char *target, char **slot, 
         *slot = text;
         return true;
     }
-    bool over = direct_over(lim, target, strlen(*slot) + 1 + strlen(text));
-    if (!over) {
-        char *joined = mdm_xasprintf("%s %s", *slot, text);
-        free(*slot);
-        *slot = joined;
+    size_t ls = strlen(*slot), lt = strlen(text);
+    bool over = direct_over(lim, target, ls + 1 + lt);
+    if (!over) { /* "%s %s" */
+        *slot = mdm_xrealloc(*slot, ls + lt + 2);
+        (*slot)[ls] = ' ';
+        memcpy(*slot + ls + 1, text, lt + 1);
     }
     free(text);
     return !over;
