@@ -363,9 +363,13 @@ static const char *country_code_only(const char *in, size_t len)
     pthread_once(&codes_once, codes_init);
     if (len == 2 && strcmp(up, "UK") == 0)
         up[0] = 'G', up[1] = 'B';
-    for (size_t i = 0; i < niso; i++)
-        if (len == 2 ? strcmp(iso2[i], up) == 0 : strcmp(iso3[i], up) == 0)
+    /* bytes, not strcmp: every address and phone of every record asks (the default
+     * country "US" was some 240 calls) */
+    for (size_t i = 0; i < niso; i++) {
+        const char *c = len == 2 ? iso2[i] : iso3[i];
+        if (c[0] == up[0] && c[1] == up[1] && c[2] == up[2] && (len == 2 || c[3] == '\0'))
             return iso2[i];
+    }
     return NULL;
 }
 
