@@ -16,6 +16,7 @@
 #include "mdm/outbox.h"
 #include "mdm/recluster.h"
 #include "mdm/resolve.h"
+#include "mdm/review.h"
 #include "mdm/score.h"
 #include "mdm/survive.h"
 
@@ -104,10 +105,6 @@ static const mdm_db_stmt stmt_apply[] = {
     {"bulk_keys", "INSERT INTO blocking_key (key, record_id) SELECT key, record_id FROM bulk_key",
      0},
     {"bulk_resolved", "DELETE FROM record_pending WHERE record_id = ANY($1::bigint[])", 1},
-    {"bulk_review",
-     "INSERT INTO review_item (kind, record_id, entity_id, score, probability, explanation, "
-     "priority) SELECT 'record_entity', record_id, entity_id, score, probability, "
-     "explanation::jsonb, probability FROM bulk_review ORDER BY record_id", 0},
 };
 /* clang-format on */
 
@@ -799,6 +796,8 @@ static mdm_status chunk_apply(mdm_db *db, chunk_job *j, mdm_err *err)
     const char *done_ids[1] = {j->done.data};
     for (size_t q = 0; q < sizeof stmt_apply / sizeof stmt_apply[0] && st == MDM_OK; q++)
         st = mdm_db_exec(db, &stmt_apply[q], done_ids, NULL, err);
+    if (st == MDM_OK)
+        st = mdm_review_create_staged(db, err);
 
     /* consent events arrive with their records, once the membership is settled (the
      * golden record's consent state is recomputed with each) */

@@ -9,6 +9,7 @@
 #include "mdm/consent.h"
 #include "mdm/engine.h"
 #include "mdm/outbox.h"
+#include "mdm/review.h"
 #include "mdm/survive.h"
 
 #include <stdlib.h>
@@ -198,21 +199,6 @@ static const mdm_db_stmt stmt_move_pins = {
 
 static const mdm_db_stmt stmt_repoint = {
     "golden_repoint", "UPDATE entity SET survivor_id = $1 WHERE survivor_id = $2", 2};
-
-static const mdm_db_stmt stmt_supersede_pair = {
-    "golden_supersede_pair",
-    "UPDATE review_item SET status = 'superseded', updated_at = now(), version = version + 1 "
-    "WHERE status IN ('open', 'deferred', 'claimed') AND ((entity_id = $1 AND other_entity_id = "
-    "$2) OR (entity_id = $2 AND other_entity_id = $1))",
-    2};
-
-static const mdm_db_stmt stmt_supersede_members = {
-    "golden_supersede_members",
-    "UPDATE review_item r SET status = 'superseded', updated_at = now(), version = r.version + 1 "
-    "WHERE r.status IN ('open', 'deferred', 'claimed') AND r.kind = 'record_entity' "
-    "AND r.entity_id IN ($1, $2) AND EXISTS (SELECT 1 FROM membership m WHERE "
-    "m.record_id = r.record_id AND m.entity_id = $1 AND m.active)",
-    2};
 
 static const mdm_db_stmt stmt_split_move = {
     "golden_split_move",
@@ -700,8 +686,7 @@ mdm_status mdm_golden_merge(mdm_db *db, const mdm_engine *ctx, int64_t into, int
         return st;
     if ((st = mdm_db_exec(db, &stmt_repoint, p2, NULL, err)) != MDM_OK)
         return st;
-    if ((st = mdm_db_exec(db, &stmt_supersede_pair, p2, NULL, err)) != MDM_OK ||
-        (st = mdm_db_exec(db, &stmt_supersede_members, p2, NULL, err)) != MDM_OK)
+    if ((st = mdm_review_supersede_merged(db, keep, gone, err)) != MDM_OK)
         return st;
     json_t *details = json_pack("{s:i}", "moved_records", moved);
     st = link_event(db, "merge", method, keep, 0, gone, probability, method, actor, reason, details,

@@ -8,6 +8,7 @@
 #include "matching/normalize.h"
 #include "mdm/audit.h"
 #include "mdm/resolve.h"
+#include "mdm/review.h"
 #include "mdm/score.h"
 
 #include <math.h>
@@ -56,12 +57,6 @@ static const mdm_db_stmt stmt_activate = {
     "UPDATE match_model SET active = true, activated_at = now(), activated_by = $2 "
     "WHERE version = $1::int",
     2};
-
-/* every open item is re-scored by the next mdm_queue_rescore (stewardship/queue.h) */
-static const mdm_db_stmt stmt_mark_review = {"models_mark_review",
-                                             "UPDATE review_item SET scored_at = '-infinity' "
-                                             "WHERE status IN ('open', 'claimed', 'deferred')",
-                                             0};
 
 /* ---- training ---------------------------------------------------------------------- */
 
@@ -265,16 +260,14 @@ static mdm_status activate_tx(mdm_db *db, void *arg, mdm_err *err)
     snprintf(v, sizeof v, "%d", j->version);
     const char *p1[1] = {v};
     const char *p2[2] = {v, j->actor};
-    PGresult *res = NULL;
     mdm_status st = mdm_db_exec(db, &stmt_deactivate, p1, NULL, err);
     if (st == MDM_OK)
         st = mdm_db_exec(db, &stmt_activate, p2, NULL, err);
+    /* every open item is re-scored by the next mdm_queue_rescore (stewardship/queue.h) */
     if (st == MDM_OK)
-        st = mdm_db_exec(db, &stmt_mark_review, NULL, &res, err);
+        st = mdm_review_mark_unscored(db, &j->marked, err);
     if (st != MDM_OK)
         return st;
-    j->marked = strtol(PQcmdTuples(res), NULL, 10);
-    PQclear(res);
     char target[32];
     snprintf(target, sizeof target, "match_model:%d", j->version);
     json_t *after = json_pack("{s:i, s:I}", "active_version", j->version, "review_items_marked",

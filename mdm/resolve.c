@@ -13,6 +13,7 @@
 #include "mdm/ingest.h"
 #include "mdm/locks.h"
 #include "mdm/recluster.h"
+#include "mdm/review.h"
 #include "mdm/score.h"
 
 #include <math.h>
@@ -87,18 +88,6 @@ static const mdm_db_stmt stmt_resolved = {
 static const mdm_db_stmt stmt_entity_version = {
     "resolve_entity_version", "SELECT version FROM entity WHERE id = $1::bigint", 1};
 
-static const mdm_db_stmt stmt_review = {
-    "resolve_review",
-    "INSERT INTO review_item (kind, record_id, entity_id, other_entity_id, score, probability, "
-    "explanation, priority) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $6) RETURNING id",
-    7};
-
-static const mdm_db_stmt stmt_supersede = {
-    "resolve_supersede",
-    "UPDATE review_item SET status = 'superseded', updated_at = now(), version = version + 1 "
-    "WHERE record_id = $1 AND status IN ('open', 'deferred')",
-    1};
-
 static const mdm_db_stmt stmt_forget = {"resolve_forget",
                                         "DELETE FROM blocking_key WHERE record_id = $1", 1};
 
@@ -148,9 +137,8 @@ mdm_status mdm_resolve_gate(mdm_db *db, mdm_err *err)
 
 mdm_status mdm_resolve_forget(mdm_db *db, int64_t record_id, mdm_err *err)
 {
-    char rid[32];
-    snprintf(rid, sizeof rid, "%lld", (long long)record_id);
-    const char *p[1] = {rid};
+    char rid[MDM_DB_ID_LEN];
+    const char *p[1] = {mdm_db_id(rid, record_id)};
     PGresult *res = NULL;
     mdm_status st = mdm_db_exec(db, &stmt_old_keys, p, &res, err);
     if (st != MDM_OK)
@@ -165,7 +153,7 @@ mdm_status mdm_resolve_forget(mdm_db *db, int64_t record_id, mdm_err *err)
     if (st == MDM_OK)
         st = mdm_db_exec(db, &stmt_forget, p, NULL, err);
     if (st == MDM_OK)
-        st = mdm_db_exec(db, &stmt_supersede, p, NULL, err);
+        st = mdm_review_supersede_record(db, record_id, err);
     return st;
 }
 
@@ -418,21 +406,10 @@ static mdm_status entity_evidence(mdm_db *db, const mdm_engine *ctx, int64_t a, 
 static mdm_status add_review(mdm_db *db, const char *kind, int64_t record_id, int64_t entity_id,
                              int64_t other, const cand *c, int64_t *id, mdm_err *err)
 {
-    char rid[32], eid[32], oid[32], score[32], prob[32];
-    snprintf(rid, sizeof rid, "%lld", (long long)record_id);
-    snprintf(eid, sizeof eid, "%lld", (long long)entity_id);
-    snprintf(oid, sizeof oid, "%lld", (long long)other);
-    snprintf(score, sizeof score, "%.6f", c->w);
-    snprintf(prob, sizeof prob, "%.6f", c->p);
-    char *ex = c->expl ? json_dumps(c->expl, JSON_COMPACT) : mdm_xstrdup("[]");
-    const char *p[7] = {kind, record_id ? rid : NULL, eid, other ? oid : NULL, score, prob, ex};
-    PGresult *res = NULL;
-    mdm_status st = mdm_db_exec(db, &stmt_review, p, &res, err);
+    char *ex = c->expl ? json_dumps(c->expl, JSON_COMPACT) : NULL;
+    mdm_status st =
+        mdm_review_create(db, kind, record_id, entity_id, other, c->w, c->p, ex, id, err);
     free(ex);
-    if (st == MDM_OK) {
-        *id = mdm_db_get_ll(res, 0, "id", 0);
-        PQclear(res);
-    }
     return st;
 }
 
@@ -486,11 +463,8 @@ static mdm_status recluster(mdm_db *db, const mdm_engine *ctx, int64_t record_id
     for (size_t i = 0; i < cs->n; i++)
         if (cs->v[i].entity_id != current && cs->v[i].p >= rs->review)
             ents[ne++] = cs->v[i].entity_id;
-    char rid[32];
-    snprintf(rid, sizeof rid, "%lld", (long long)record_id);
-    const char *p1[1] = {rid};
     mdm_status st = MDM_OK;
-    if (current && (st = mdm_db_exec(db, &stmt_supersede, p1, NULL, err)) != MDM_OK) {
+    if (current && (st = mdm_review_supersede_record(db, record_id, err)) != MDM_OK) {
         free(ents);
         return st;
     }
@@ -626,9 +600,8 @@ static mdm_status resolve_facts(mdm_db *db, const mdm_engine *ctx, int64_t recor
                                 mdm_err *err)
 {
     const mdm_resolve_settings *rs = mdm_engine_settings(ctx);
-    char rid[32];
-    snprintf(rid, sizeof rid, "%lld", (long long)record_id);
-    const char *p1[1] = {rid};
+    char rid[MDM_DB_ID_LEN];
+    mdm_db_id(rid, record_id);
     json_t *canon = f->canon;
     int64_t *kids = NULL, *lockset = NULL;
     size_t nk = 0;
@@ -717,7 +690,7 @@ out_free_ctx:;
         /* decided */
     } else if (current) {
         /* an update of a linked record: it stays; it may now bridge to other entities */
-        if ((st = mdm_db_exec(db, &stmt_supersede, p1, NULL, err)) != MDM_OK)
+        if ((st = mdm_review_supersede_record(db, record_id, err)) != MDM_OK)
             goto out_free;
         out->decision = MDM_DECISION_UPDATED;
         int64_t target = current;

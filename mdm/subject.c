@@ -16,6 +16,7 @@
 #include "mdm/reject.h"
 #include "mdm/relation.h"
 #include "mdm/resolve.h"
+#include "mdm/review.h"
 #include "mdm/tombstone.h"
 
 #include <stdio.h>
@@ -238,21 +239,14 @@ static const mdm_db_stmt stmt_sets = {
     "source_key, 'UTF8')), 'hex')) ORDER BY id), '[]') FROM keys)::text AS keys",
     1};
 
-/* Scrubbing statements of tables whose owner is above mdm/ (stewardship/): the steward's
- * reasons of assertions naming the records ($1 bigint[]) and the review items of the
- * entities ($1) and records ($2). The other tables are erased by their owners. */
+/* Scrubbing statement of a table whose owner is above mdm/ (stewardship/): the steward's
+ * reasons of assertions naming the records ($1 bigint[]). The other tables are erased by
+ * their owners. */
 static const mdm_db_stmt stmt_erase_assertions = {
     "subject_erase_assertions",
     "UPDATE steward_assertion SET reason = NULL WHERE record_a = ANY($1::bigint[]) "
     "OR record_b = ANY($1::bigint[])",
     1};
-static const mdm_db_stmt stmt_erase_review = {
-    "subject_erase_review",
-    "UPDATE review_item SET explanation = '[]', reason = NULL, updated_at = now(), "
-    "version = version + 1, status = CASE WHEN status IN ('open', 'claimed', 'deferred') "
-    "THEN 'superseded' ELSE status END WHERE entity_id = ANY($1::bigint[]) "
-    "OR other_entity_id = ANY($1::bigint[]) OR record_id = ANY($2::bigint[])",
-    2};
 
 typedef struct erase_ctx {
     int64_t subject;
@@ -308,7 +302,7 @@ static mdm_status erase_fn(mdm_db *db, void *arg, mdm_err *err)
     PQclear(res);
     res = NULL;
     json_t *payload = NULL;
-    const char *p_recs[] = {recs}, *p_both[] = {ents, recs};
+    const char *p_recs[] = {recs};
     /* each owner erases its own rows (docs/ARCHITECTURE.md, table owners), in this order:
      * the member records, then what names entities or records, then the entities */
     st = mdm_ingest_erase(db, recs, err);
@@ -325,7 +319,7 @@ static mdm_status erase_fn(mdm_db *db, void *arg, mdm_err *err)
     if (st == MDM_OK)
         st = mdm_golden_erase_events(db, ents, recs, err);
     if (st == MDM_OK)
-        st = mdm_db_exec(db, &stmt_erase_review, p_both, NULL, err);
+        st = mdm_review_erase(db, ents, recs, err);
     if (st == MDM_OK)
         st = mdm_golden_erase_values(db, ents, err);
     if (st == MDM_OK)

@@ -13,6 +13,7 @@
 #include "mdm/query.h"
 #include "mdm/relation.h"
 #include "mdm/resolve.h"
+#include "mdm/review.h"
 #include "mdm/score.h"
 #include "stewardship/merge.h"
 
@@ -189,19 +190,6 @@ static const mdm_db_stmt stmt_lock = {
     " version FROM review_item WHERE id = $1 FOR UPDATE",
     1};
 
-static const mdm_db_stmt stmt_set_claim = {
-    "queue_set_claim",
-    "UPDATE review_item SET status = CASE WHEN $2::text IS NULL THEN 'open' ELSE 'claimed' END,"
-    " assignee = $2, version = version + 1, updated_at = now() WHERE id = $1",
-    2};
-
-static const mdm_db_stmt stmt_set_decided = {
-    "queue_set_decided",
-    "UPDATE review_item SET status = $2, decision = $3, reason = $4, decided_by = $5,"
-    " decided_at = now(), assignee = CASE WHEN $2 = 'deferred' THEN assignee ELSE $5 END,"
-    " version = version + 1, updated_at = now() WHERE id = $1 RETURNING version",
-    5};
-
 /* Record pairs across the two sides of an item: side A is the record (record_entity) or
  * the members of entity_id; side B the members of entity_id (record_entity) or of
  * other_entity_id. */
@@ -235,31 +223,6 @@ static const mdm_db_stmt stmt_label_pairs = {
           "   AND mb.record_id = rb AND mb.active), false), 'review', $1, $3 FROM p",
     3};
 
-static const mdm_db_stmt stmt_supersede = {
-    "queue_supersede",
-    "WITH stale AS ("
-    " SELECT r.id, CASE"
-    "   WHEN e.status <> 'active' THEN 'entity ' || r.entity_id || ' is ' || e.status"
-    "   WHEN r.kind = 'entity_entity' AND o.status <> 'active'"
-    "     THEN 'entity ' || r.other_entity_id || ' is ' || o.status"
-    "   WHEN r.kind = 'record_entity' AND (s.deleted OR s.erased)"
-    "     THEN 'record ' || r.record_id || ' was deleted'"
-    "   WHEN r.kind = 'record_entity' AND m.entity_id IS NULL"
-    "     THEN 'record ' || r.record_id || ' has no entity'"
-    "   WHEN r.kind = 'record_entity' AND m.entity_id = r.entity_id"
-    "     THEN 'record ' || r.record_id || ' is already in entity ' || r.entity_id"
-    "  END AS why"
-    " FROM review_item r JOIN entity e ON e.id = r.entity_id"
-    " LEFT JOIN entity o ON o.id = r.other_entity_id"
-    " LEFT JOIN source_record s ON s.id = r.record_id"
-    " LEFT JOIN membership m ON m.record_id = r.record_id AND m.active"
-    " WHERE r.status IN ('open', 'claimed', 'deferred') AND ($1::bigint = 0 OR r.id = $1))"
-    " UPDATE review_item r SET status = 'superseded', reason = stale.why,"
-    "   version = r.version + 1, updated_at = now()"
-    " FROM stale WHERE r.id = stale.id AND stale.why IS NOT NULL"
-    " RETURNING r.id, stale.why, r.version",
-    1};
-
 static const mdm_db_stmt stmt_refresh_lock = {"queue_refresh_lock", REFRESH_LOCK, 0};
 
 static const mdm_db_stmt stmt_priority_inputs = {
@@ -271,12 +234,6 @@ static const mdm_db_stmt stmt_priority_inputs = {
     "   FROM membership m2 WHERE m2.record_id = r.record_id AND m2.active))) AS size"
     " FROM review_item r WHERE r.status IN ('open', 'claimed', 'deferred')",
     0};
-
-static const mdm_db_stmt stmt_set_priority = {
-    "queue_set_priority",
-    "UPDATE review_item r SET priority = u.p"
-    " FROM unnest($1::bigint[], $2::float8[]) AS u(id, p) WHERE r.id = u.id",
-    2};
 
 double mdm_queue_priority(double probability, long cluster_size, double age_days)
 {
@@ -308,11 +265,8 @@ static mdm_status check_actor(const mdm_queue_actor *who, mdm_err *err)
 /* Closes stale items (only item `only` when non-zero) with one audit row each. */
 static mdm_status supersede(mdm_db *db, int64_t only, long *closed, mdm_err *err)
 {
-    char id[MDM_DB_ID_LEN];
-    mdm_db_id(id, only);
-    const char *params[] = {id};
     PGresult *res = NULL;
-    mdm_status st = mdm_db_exec(db, &stmt_supersede, params, &res, err);
+    mdm_status st = mdm_review_supersede_stale(db, only, &res, err);
     if (st != MDM_OK)
         return st;
     int n = PQntuples(res);
@@ -359,8 +313,7 @@ static mdm_status reprioritize(mdm_db *db, mdm_err *err)
     mdm_buf_putc(&ids, '}');
     mdm_buf_putc(&pri, '}');
     if (changed) {
-        const char *params[] = {ids.data, pri.data};
-        st = mdm_db_exec(db, &stmt_set_priority, params, NULL, err);
+        st = mdm_review_set_priorities(db, ids.data, pri.data, err);
     }
     mdm_buf_free(&ids);
     mdm_buf_free(&pri);
@@ -791,8 +744,7 @@ static mdm_status claim_fn(mdm_db *db, void *arg, mdm_err *err)
         return st;
     bool same = c->assignee ? strcmp(it.assignee, c->assignee) == 0 : it.assignee[0] == '\0';
     if (!same) {
-        const char *params[] = {it.id, c->assignee};
-        st = mdm_db_exec(db, &stmt_set_claim, params, NULL, err);
+        st = mdm_review_set_assignee(db, c->id, c->assignee, err);
         if (st != MDM_OK)
             return st;
         json_t *before = item_state(&it);
@@ -862,13 +814,6 @@ static const mdm_db_stmt stmt_reopen_unassert = {
     "   AND a.record_a = l.record_a AND a.record_b = l.record_b",
     1};
 
-static const mdm_db_stmt stmt_reopen_set = {
-    "queue_reopen_set",
-    "UPDATE review_item SET status = 'open', decision = NULL, decided_by = NULL,"
-    " decided_at = NULL, assignee = NULL, version = version + 1, updated_at = now()"
-    " WHERE id = $1",
-    1};
-
 typedef struct reopen_ctx {
     int64_t id;
     int version;
@@ -914,7 +859,7 @@ static mdm_status reopen_fn(mdm_db *db, void *arg, mdm_err *err)
     if (st == MDM_OK && !strcmp(decision, "no_match"))
         st = mdm_db_exec(db, &stmt_reopen_unassert, p, NULL, err);
     if (st == MDM_OK)
-        st = mdm_db_exec(db, &stmt_reopen_set, p, NULL, err);
+        st = mdm_review_reopen(db, c->id, err);
     if (st == MDM_OK) {
         char target[48];
         snprintf(target, sizeof target, "review_item:%s", ids);
@@ -1005,15 +950,13 @@ static mdm_status decide_fn(mdm_db *db, void *arg, mdm_err *err)
         return st;
     }
     const char *status = strcmp(d->decision, "defer") ? "decided" : "deferred";
-    const char *params[] = {it.id, status, d->decision, reason, c->who->name};
-    PGresult *res = NULL;
-    st = mdm_db_exec(db, &stmt_set_decided, params, &res, err);
+    int version = 0;
+    st =
+        mdm_review_set_decided(db, d->id, status, d->decision, reason, c->who->name, &version, err);
     if (st != MDM_OK) {
         json_decref(after);
         return st;
     }
-    int version = (int)mdm_db_get_ll(res, 0, "version", 0);
-    PQclear(res);
     json_object_set_new(after, "status", json_string(status));
     json_object_set_new(after, "decision", json_string(d->decision));
     json_object_set_new(after, "version", json_integer(version));
@@ -1219,13 +1162,6 @@ static const mdm_db_stmt stmt_rescore_members = {
     " WHERE m.entity_id = $1 AND m.active AND NOT s.deleted ORDER BY s.id LIMIT 100",
     1};
 
-static const mdm_db_stmt stmt_rescore_set = {
-    "queue_rescore_set",
-    "UPDATE review_item SET score = $2, probability = $3, explanation = $4::jsonb,"
-    " scored_at = now(), version = version + 1, updated_at = now() WHERE id = $1"
-    " RETURNING version",
-    4};
-
 /* Canonical records of one side into arr (appended). */
 static mdm_status side_records(mdm_db *db, const mdm_db_stmt *stmt, int64_t id, json_t *arr,
                                mdm_err *err)
@@ -1295,21 +1231,17 @@ static mdm_status rescore_fn(mdm_db *db, void *arg, mdm_err *err)
         }
         char *expl_s = json_dumps(best_expl, JSON_COMPACT);
         json_decref(best_expl);
-        char score[40], prob[40];
-        snprintf(score, sizeof score, "%.17g", best);
-        snprintf(prob, sizeof prob, "%.17g", best_p);
         const char *id = mdm_db_get(due, i, "id", "0");
-        const char *p[] = {id, score, prob, expl_s ? expl_s : "[]"};
-        PGresult *res = NULL;
-        st = mdm_db_exec(db, &stmt_rescore_set, p, &res, err);
+        int version = 0;
+        st = mdm_review_set_score(db, mdm_db_get_ll(due, i, "id", 0), best, best_p, expl_s,
+                                  &version, err);
         free(expl_s);
         if (st != MDM_OK)
             break;
         char target[48];
         snprintf(target, sizeof target, "review_item:%s", id);
-        json_t *after = json_pack("{s:f,s:f,s:I}", "score", best, "probability", best_p, "version",
-                                  (json_int_t)mdm_db_get_ll(res, 0, "version", 0));
-        PQclear(res);
+        json_t *after =
+            json_pack("{s:f,s:f,s:i}", "score", best, "probability", best_p, "version", version);
         st = mdm_audit_append(db, "system", "system", "review.rescore", target, "evidence changed",
                               NULL, after, err);
         json_decref(after);
