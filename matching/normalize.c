@@ -6,10 +6,9 @@
  * Invariants: every key is ASCII [a-z0-9] tokens separated by single spaces; pure-ASCII
  * input never touches ICU and gives byte-for-byte the same key as the ICU path would;
  * nothing here allocates per call except the results (scratch buffers live in mdm_norm). */
-#include "matching/normalize.h"
+#include "matching/normalize_int.h"
 
 #include "matching/han.h"
-#include "matching/phone.h"
 #include "matching/strsim.h"
 
 #include <ctype.h>
@@ -28,15 +27,6 @@
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
-
-/* libphonenumber takes 10-20 us per number, so each mdm_norm remembers recent results
- * by exact input and region (a shared household phone, the same customer in several
- * sources). Direct-mapped; allocated on the first phone. */
-#define PHONE_CACHE_SLOTS 1024
-typedef struct phone_slot {
-    char key[48]; /* "US|(415) 555-0132"; "" when empty */
-    mdm_phone_norm val;
-} phone_slot;
 
 /* Keys that needed ICU's transliterator (Han, Greek, Arabic ... at 3-20 us each) are
  * remembered per handle for short inputs: family names and common given names repeat. */
@@ -64,7 +54,7 @@ struct mdm_norm {
     int32_t ucap;
     mdm_buf tmp, tmp2, tmp3; /* scratch UTF-8 */
     pcre2_match_data *md;
-    phone_slot *phone_cache;
+    mdm_norm_phone_slot *phone_cache; /* normalize_phone.c */
     key_slot *key_cache;
     word_slot *word_cache;
 };
@@ -1125,57 +1115,13 @@ mdm_status mdm_norm_email(mdm_norm *n, const char *in, mdm_arena *a, mdm_email_n
     return MDM_OK;
 }
 
-/* ---- Phone ----------------------------------------------------------------------- */
+/* ---- Phone (normalize_phone.c) ---------------------------------------------------- */
 
-mdm_status mdm_norm_phone(mdm_norm *n, const char *in, const char *default_country,
-                          mdm_phone_norm *out, mdm_err *err)
+mdm_norm_phone_slot *mdm_norm_phone_cache_internal(mdm_norm *n)
 {
-    memset(out, 0, sizeof *out);
-    if (!in)
-        in = "";
-    size_t len = strlen(in);
-    if (check_utf8(in, len, "phone", err) != MDM_OK)
-        return MDM_EINVAL;
-    /* libphonenumber's parse time grows with the square of the length: longer input is
-     * no phone number and never reaches it (a stored value is parsed again for each
-     * comparison, so the bound holds here, not only at the service's entry) */
-    if (len > MDM_NORM_PHONE_MAX)
-        return MDM_OK;
-    const char *region = "US";
-    if (default_country && *default_country) {
-        region = mdm_norm_country(default_country);
-        if (!region)
-            return mdm_err_set(err, MDM_EINVAL, "unknown default country \"%.40s\"",
-                               default_country);
-    }
-    char ck[48];
-    phone_slot *slot = NULL;
-    if (len + 4 <= sizeof ck) {
-        snprintf(ck, sizeof ck, "%s|%s", region, in);
-        uint64_t h = 1469598103934665603ull; /* FNV-1a */
-        for (const char *p = ck; *p; p++)
-            h = (h ^ (unsigned char)*p) * 1099511628211ull;
-        if (!n->phone_cache)
-            n->phone_cache = mdm_xcalloc(PHONE_CACHE_SLOTS, sizeof *n->phone_cache);
-        slot = &n->phone_cache[h % PHONE_CACHE_SLOTS];
-        if (strcmp(slot->key, ck) == 0) {
-            *out = slot->val;
-            return MDM_OK;
-        }
-    }
-    /* digits as given */
-    size_t o = 0;
-    for (const char *p = in; *p && o + 1 < sizeof out->digits; p++) {
-        if ((*p >= '0' && *p <= '9') || (*p == '+' && o == 0))
-            out->digits[o++] = *p;
-    }
-    out->digits[o] = '\0';
-    mdm_status rc = mdm_phone_parse(in, region, out, err);
-    if (rc == MDM_OK && slot) {
-        memcpy(slot->key, ck, sizeof ck);
-        slot->val = *out;
-    }
-    return rc;
+    if (!n->phone_cache)
+        n->phone_cache = mdm_xcalloc(MDM_NORM_PHONE_CACHE_SLOTS, sizeof *n->phone_cache);
+    return n->phone_cache;
 }
 
 /* ---- Dates ----------------------------------------------------------------------- */

@@ -3,7 +3,7 @@
  * The country index is built once per process from ICU's locale data (codes, alpha-3
  * codes, display names in a couple of dozen languages) plus a few common aliases, so no
  * hand-kept country list goes stale. Postal-code patterns are PCRE2, compiled once. */
-#include "matching/normalize.h"
+#include "matching/normalize_int.h"
 
 #include <pthread.h>
 #include <stdio.h>

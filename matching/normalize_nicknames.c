@@ -2,7 +2,7 @@
  * data/nicknames/names.csv (Apache-2.0, see data/nicknames/LICENSE.txt); do not edit.
  * Rows are {name, nickname} in CSV order, without the rows of
  * data/nicknames/removed.tsv; tests/unit/test_normalize.c checks them against both. */
-#include "matching/normalize.h"
+#include "matching/normalize_int.h"
 
 const char *const mdm_norm_nickname_rows[][2] = {
     {"aaron", "ron"},

@@ -17,7 +17,7 @@ generate() {
  * data/nicknames/names.csv (Apache-2.0, see data/nicknames/LICENSE.txt); do not edit.
  * Rows are {name, nickname} in CSV order, without the rows of
  * data/nicknames/removed.tsv; tests/unit/test_normalize.c checks them against both. */
-#include "matching/normalize.h"
+#include "matching/normalize_int.h"
 
 const char *const mdm_norm_nickname_rows[][2] = {
 HDR
@@ -36,7 +36,8 @@ HDR
     }'
     cat <<'FTR'
 };
-const size_t mdm_norm_nickname_nrows = sizeof mdm_norm_nickname_rows / sizeof mdm_norm_nickname_rows[0];
+const size_t mdm_norm_nickname_nrows =
+    sizeof mdm_norm_nickname_rows / sizeof mdm_norm_nickname_rows[0];
 FTR
 }
 

@@ -3,7 +3,7 @@
  * spaces, punctuation (ASCII and CJK), brackets, kana, hangul and marks, compared with
  * ICU's "Any-Latin; Latin-ASCII" on the same text (mdm_norm_key_icu_internal). */
 #include "matching/han.h"
-#include "matching/normalize.h"
+#include "matching/normalize_int.h"
 #include "tests/test.h"
 
 #include <stdlib.h>

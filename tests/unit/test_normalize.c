@@ -2,7 +2,7 @@
  * nicknames, email, addresses, postal codes, countries, dates), the embedded nickname
  * table against data/nicknames/names.csv, and properties (ASCII fast path == ICU path,
  * idempotent keys, invalid UTF-8 rejected). Phones are in test_phone.c. */
-#include "matching/normalize.h"
+#include "matching/normalize_int.h"
 #include "tests/test.h"
 #include "tests/unit/norm_tsv.h"
 
