@@ -982,9 +982,25 @@ typedef struct rescore_ctx {
 } rescore_ctx;
 static mdm_status rescore_fn(mdm_db *db, void *arg, mdm_err *err);
 
-static mdm_status supersede_one_fn(mdm_db *db, void *arg, mdm_err *err)
+/* Brings one item up to date before a decision, committed whatever the decision's
+ * outcome: closed if its evidence changed (the steward learns it is superseded, and it
+ * stays closed), else re-scored if an earlier decision or an update changed its sides
+ * since it was scored (a steward holding the old view then gets 409 instead of deciding
+ * on, and labelling with, a probability that no longer holds). */
+typedef struct refresh_one_ctx {
+    int64_t id;
+    const mdm_engine *ictx; /* NULL: no re-scoring */
+} refresh_one_ctx;
+
+static mdm_status refresh_one_fn(mdm_db *db, void *arg, mdm_err *err)
 {
-    return supersede(db, *(const int64_t *)arg, NULL, err);
+    refresh_one_ctx *c = arg;
+    mdm_status st = supersede(db, c->id, NULL, err);
+    if (st != MDM_OK || !c->ictx)
+        return st;
+    char ids[MDM_DB_ID_LEN];
+    rescore_ctx rc = {c->ictx, mdm_db_id(ids, c->id), 0};
+    return rescore_fn(db, &rc, err);
 }
 
 mdm_status mdm_queue_decide(mdm_db *db, const mdm_engine *ctx, const mdm_queue_decision *d,
@@ -1004,24 +1020,11 @@ mdm_status mdm_queue_decide(mdm_db *db, const mdm_engine *ctx, const mdm_queue_d
     if (d->reason && strlen(d->reason) > MDM_AUDIT_MAX_REASON)
         return mdm_err_set_field(err, MDM_EINVAL, "/reason", "reason is longer than %d bytes",
                                  MDM_AUDIT_MAX_REASON);
-    /* close the item first if its evidence changed, in its own transaction, so the
-     * steward learns it is superseded (and it stays closed) */
-    decide_ctx c = {ctx, d, who, NULL};
-    int64_t id = d->id;
-    st = mdm_db_run_tx(db, "review_supersede", supersede_one_fn, &id, err);
+    refresh_one_ctx rc = {d->id, ctx};
+    st = mdm_db_run_tx(db, "review_refresh_one", refresh_one_fn, &rc, err);
     if (st != MDM_OK)
         return st;
-    /* and re-score it if an earlier decision or an update changed its sides since it was
-     * scored: a steward holding the old view then gets 409 instead of deciding on, and
-     * labelling with, a probability that no longer holds */
-    if (ctx) {
-        char ids[24];
-        snprintf(ids, sizeof ids, "%lld", (long long)id);
-        rescore_ctx rc = {ctx, ids, 0};
-        st = mdm_db_run_tx(db, "queue_rescore", rescore_fn, &rc, err);
-        if (st != MDM_OK)
-            return st;
-    }
+    decide_ctx c = {ctx, d, who, NULL};
     st = mdm_db_run_tx(db, "review_decide", decide_fn, &c, err);
     if (st == MDM_OK) {
         mdm_log(MDM_LOG_INFO, "event=review_decided id=%lld decision=%s actor=%s", (long long)d->id,
