@@ -6,6 +6,7 @@
 
 #include "common/log.h"
 #include "common/mem.h"
+#include "mdm/assertion.h"
 #include "mdm/audit.h"
 #include "mdm/consent.h"
 #include "mdm/golden.h"
@@ -239,15 +240,6 @@ static const mdm_db_stmt stmt_sets = {
     "source_key, 'UTF8')), 'hex')) ORDER BY id), '[]') FROM keys)::text AS keys",
     1};
 
-/* Scrubbing statement of a table whose owner is above mdm/ (stewardship/): the steward's
- * reasons of assertions naming the records ($1 bigint[]). The other tables are erased by
- * their owners. */
-static const mdm_db_stmt stmt_erase_assertions = {
-    "subject_erase_assertions",
-    "UPDATE steward_assertion SET reason = NULL WHERE record_a = ANY($1::bigint[]) "
-    "OR record_b = ANY($1::bigint[])",
-    1};
-
 typedef struct erase_ctx {
     int64_t subject;
     int version; /* the caller's view of the live entity's version, 0 = no check */
@@ -302,7 +294,6 @@ static mdm_status erase_fn(mdm_db *db, void *arg, mdm_err *err)
     PQclear(res);
     res = NULL;
     json_t *payload = NULL;
-    const char *p_recs[] = {recs};
     /* each owner erases its own rows (docs/ARCHITECTURE.md, table owners), in this order:
      * the member records, then what names entities or records, then the entities */
     st = mdm_ingest_erase(db, recs, err);
@@ -313,7 +304,7 @@ static mdm_status erase_fn(mdm_db *db, void *arg, mdm_err *err)
     if (st == MDM_OK)
         st = mdm_consent_erase_records(db, recs, err);
     if (st == MDM_OK)
-        st = mdm_db_exec(db, &stmt_erase_assertions, p_recs, NULL, err);
+        st = mdm_assertion_erase(db, recs, err);
     if (st == MDM_OK)
         st = mdm_audit_erase(db, ents, recs, err);
     if (st == MDM_OK)

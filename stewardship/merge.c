@@ -10,6 +10,7 @@
 
 #include "common/log.h"
 #include "common/mem.h"
+#include "mdm/assertion.h"
 #include "mdm/audit.h"
 #include "mdm/consent.h"
 #include "mdm/golden.h"
@@ -58,23 +59,6 @@ static const mdm_db_stmt stmt_forbidden = {
     "   AND sa.record_b = greatest(a.rid, b.rid) LIMIT 1",
     3};
 
-/* labels for record pairs across two sets ($1, $2: bigint arrays) */
-static const mdm_db_stmt stmt_label_sets = {
-    "merge_label_sets",
-    "INSERT INTO steward_label (record_a, record_b, label, auto_linked, origin, actor)"
-    " SELECT DISTINCT least(a, b), greatest(a, b), $3, $4::boolean, $5, $6"
-    " FROM unnest($1::bigint[]) a, unnest($2::bigint[]) b WHERE a <> b",
-    6};
-
-static const mdm_db_stmt stmt_assert_sets = {
-    "merge_assert_sets",
-    "INSERT INTO steward_assertion (kind, record_a, record_b, actor, reason)"
-    " SELECT DISTINCT 'never_link', least(a, b), greatest(a, b), $3, $4"
-    " FROM unnest($1::bigint[]) a, unnest($2::bigint[]) b WHERE a <> b"
-    " ON CONFLICT (record_a, record_b) DO UPDATE SET kind = 'never_link',"
-    "   actor = EXCLUDED.actor, reason = EXCLUDED.reason, created_at = now()",
-    4};
-
 static const mdm_db_stmt stmt_members = {
     "merge_members",
     "SELECT record_id FROM membership WHERE entity_id = $1 AND active ORDER BY record_id", 1};
@@ -86,26 +70,6 @@ static const mdm_db_stmt stmt_pin_get = {
 static const mdm_db_stmt stmt_record_exists = {
     "merge_record_exists", "SELECT count(*) AS n FROM source_record WHERE id IN ($1, $2)", 2};
 
-#define ASSERTION_JSON                                                                             \
-    "json_build_object('id', a.id, 'kind', a.kind, 'record_a', a.record_a, 'record_b',"            \
-    " a.record_b, 'actor', a.actor, 'reason', a.reason, 'created_at', mdm_ts(a.created_at))"
-static const mdm_db_stmt stmt_assert_put = {
-    "merge_assert_put",
-    "INSERT INTO steward_assertion AS a (kind, record_a, record_b, actor, reason) VALUES ($1, $2,"
-    " $3, $4, $5) ON CONFLICT (record_a, record_b) DO UPDATE SET kind = EXCLUDED.kind,"
-    " actor = EXCLUDED.actor, reason = EXCLUDED.reason, created_at = now()"
-    " RETURNING " ASSERTION_JSON "::text AS j",
-    5};
-static const mdm_db_stmt stmt_assert_list = {
-    "merge_assert_list",
-    "SELECT coalesce(json_agg(" ASSERTION_JSON " ORDER BY a.id), '[]')::text AS items,"
-    " max(a.id) AS last, count(*) AS n FROM (SELECT * FROM steward_assertion a WHERE a.id > $1"
-    " AND ($2::bigint = 0 OR $2 IN (a.record_a, a.record_b)) ORDER BY a.id LIMIT $3) a",
-    3};
-static const mdm_db_stmt stmt_assert_delete = {
-    "merge_assert_delete",
-    "DELETE FROM steward_assertion a WHERE a.id = $1 RETURNING " ASSERTION_JSON "::text AS j", 1};
-
 /* the steward assertions between two sets of records ($1, $2: bigint arrays), as JSON */
 static const mdm_db_stmt stmt_assert_between = {
     "merge_assert_between",
@@ -115,24 +79,6 @@ static const mdm_db_stmt stmt_assert_between = {
     " JOIN steward_assertion s ON true WHERE a <> b AND s.record_a = least(a, b)"
     " AND s.record_b = greatest(a, b)",
     2};
-
-/* an undone split: the never_link assertions between its parts go, and the assertions the
- * split replaced ($3: the JSON it kept) come back */
-static const mdm_db_stmt stmt_unassert_sets = {
-    "merge_unassert_sets",
-    "DELETE FROM steward_assertion s USING unnest($1::bigint[]) a, unnest($2::bigint[]) b"
-    " WHERE a <> b AND s.record_a = least(a, b) AND s.record_b = greatest(a, b)"
-    " AND s.kind = 'never_link' RETURNING s.id",
-    2};
-static const mdm_db_stmt stmt_assert_restore = {
-    "merge_assert_restore",
-    "INSERT INTO steward_assertion (kind, record_a, record_b, actor, reason, created_at)"
-    " SELECT r.kind, r.record_a, r.record_b, r.actor, r.reason, r.created_at"
-    " FROM jsonb_to_recordset($1::jsonb) AS r(kind text, record_a bigint, record_b bigint,"
-    "   actor text, reason text, created_at timestamptz)"
-    " ON CONFLICT (record_a, record_b) DO UPDATE SET kind = EXCLUDED.kind,"
-    "   actor = EXCLUDED.actor, reason = EXCLUDED.reason, created_at = EXCLUDED.created_at",
-    1};
 
 static const mdm_db_stmt stmt_split_find = {
     "merge_split_find",
@@ -263,13 +209,6 @@ static mdm_status forbidden(mdm_db *db, int64_t record, int64_t entity_a, int64_
     }
     PQclear(res);
     return st;
-}
-
-static mdm_status label_sets(mdm_db *db, const char *a, const char *b, const char *label,
-                             bool auto_linked, const char *origin, const char *actor, mdm_err *err)
-{
-    const char *p[] = {a, b, label, auto_linked ? "true" : "false", origin, actor};
-    return mdm_db_exec(db, &stmt_label_sets, p, NULL, err);
 }
 
 static mdm_status audit_entity(mdm_db *db, const mdm_merge_actor *who, const char *action,
@@ -413,8 +352,8 @@ static mdm_status manual_fn(mdm_db *db, void *arg, mdm_err *err)
     if ((st = members_of(db, c->id, &ma, NULL, err)) != MDM_OK ||
         (st = members_of(db, other, &mb, NULL, err)) != MDM_OK)
         goto out;
-    if (other != c->id &&
-        (st = label_sets(db, ma.data, mb.data, "match", false, "merge", c->who->name, err)))
+    if (other != c->id && (st = mdm_assertion_label_sets(db, ma.data, mb.data, "match", false,
+                                                         "merge", c->who->name, err)))
         goto out;
     int64_t keep = 0;
     if ((st = mdm_merge_entities_locked(db, c->ictx, c->id, other, c->who, 1.0, &keep, err)))
@@ -519,9 +458,10 @@ static mdm_status split_fn(mdm_db *db, void *arg, mdm_err *err)
     assertions = mdm_xstrdup(mdm_db_get(ares, 0, "j", "[]"));
     PQclear(ares);
     /* a split says: these records are not the same person as the others */
-    const char *pa[] = {moved.data, rest.data, c->who->name, reason_of(c->who)};
-    if ((st = mdm_db_exec(db, &stmt_assert_sets, pa, NULL, err)) != MDM_OK ||
-        (st = label_sets(db, moved.data, rest.data, "no_match", true, "split", c->who->name, err)))
+    if ((st = mdm_assertion_never_link_sets(db, moved.data, rest.data, c->who->name,
+                                            reason_of(c->who), err)) != MDM_OK ||
+        (st = mdm_assertion_label_sets(db, moved.data, rest.data, "no_match", true, "split",
+                                       c->who->name, err)))
         goto out;
     int64_t dest = c->into;
     if (dest == 0) {
@@ -739,11 +679,8 @@ static mdm_status unsplit_fn(mdm_db *db, void *arg, mdm_err *err)
     }
     ids_to(&stillb, still);
     /* the assertions the split wrote go, those it replaced come back: the parts may join */
-    const char *pu[] = {movedb.data, restb.data};
-    if ((st = mdm_db_exec(db, &stmt_unassert_sets, pu, NULL, err)) != MDM_OK)
-        goto out;
-    const char *pr[] = {assertions};
-    if ((st = mdm_db_exec(db, &stmt_assert_restore, pr, NULL, err)) != MDM_OK)
+    if ((st = mdm_assertion_unlink_sets(db, movedb.data, restb.data, err)) != MDM_OK ||
+        (st = mdm_assertion_restore(db, assertions, err)) != MDM_OK)
         goto out;
     /* pins first, so survivorship sees them: the golden record's own come back */
     pins = json_dumps(json_object_get(eb, "pins"), JSON_COMPACT);
@@ -774,8 +711,8 @@ static mdm_status unsplit_fn(mdm_db *db, void *arg, mdm_err *err)
         (st = mdm_golden_restore_lineage(db, o, json_object_get(ob, "values"), err)) != MDM_OK)
         goto out;
     if ((st = mdm_golden_split_undone(db, split, c->who->name, err)) != MDM_OK ||
-        (st = label_sets(db, stillb.data, restb.data, "match", false, "unsplit", c->who->name,
-                         err)) != MDM_OK)
+        (st = mdm_assertion_label_sets(db, stillb.data, restb.data, "match", false, "unsplit",
+                                       c->who->name, err)) != MDM_OK)
         goto out;
     if ((st = mdm_consent_recompute(db, e, err)) != MDM_OK ||
         (st = mdm_consent_recompute(db, o, err)) != MDM_OK)
@@ -905,13 +842,13 @@ static mdm_status unmerge_fn(mdm_db *db, void *arg, mdm_err *err)
         goto out;
     if ((st = members_of(db, s, &rest, NULL, err)) != MDM_OK ||
         (st = members_of(db, r, &back, NULL, err)) != MDM_OK ||
-        (st = label_sets(db, back.data, rest.data, "no_match", false, "unmerge", c->who->name,
-                         err)) != MDM_OK)
+        (st = mdm_assertion_label_sets(db, back.data, rest.data, "no_match", false, "unmerge",
+                                       c->who->name, err)) != MDM_OK)
         goto out;
     /* an undone merge means "not the same person", as a split does: never_link between
      * the parts, so that resolution (a bridging record sent again) cannot redo it */
-    const char *pa[] = {back.data, rest.data, c->who->name, reason_of(c->who)};
-    if ((st = mdm_db_exec(db, &stmt_assert_sets, pa, NULL, err)) != MDM_OK)
+    if ((st = mdm_assertion_never_link_sets(db, back.data, rest.data, c->who->name,
+                                            reason_of(c->who), err)) != MDM_OK)
         goto out;
     if ((st = mdm_consent_recompute(db, s, err)) != MDM_OK ||
         (st = mdm_consent_recompute(db, r, err)) != MDM_OK)
@@ -1081,12 +1018,10 @@ static mdm_status assert_fn(mdm_db *db, void *arg, mdm_err *err)
     if (n != 2)
         return mdm_err_set(err, MDM_ENOTFOUND, "records %lld and %lld do not both exist",
                            (long long)c->a, (long long)c->b);
-    const char *pa[] = {c->kind, as, bs, c->who->name, reason_of(c->who)};
-    if ((st = mdm_db_exec(db, &stmt_assert_put, pa, &res, err)) != MDM_OK)
-        return st;
     json_decref(c->result); /* a retried transaction stores it again */
-    c->result = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
-    PQclear(res);
+    if ((st = mdm_assertion_put(db, c->kind, c->a, c->b, c->who->name, reason_of(c->who),
+                                &c->result, err)) != MDM_OK)
+        return st;
     if ((st = mdm_db_exec(db, &stmt_same_entity, p2, &res, err)) != MDM_OK)
         return st;
     bool same = mdm_db_get_ll(res, 0, "n", 0) > 0;
@@ -1094,8 +1029,9 @@ static mdm_status assert_fn(mdm_db *db, void *arg, mdm_err *err)
     char sa[40], sb[40];
     snprintf(sa, sizeof sa, "{%s}", as);
     snprintf(sb, sizeof sb, "{%s}", bs);
-    if ((st = label_sets(db, sa, sb, strcmp(c->kind, "always_link") ? "no_match" : "match", same,
-                         "assertion", c->who->name, err)) != MDM_OK)
+    if ((st = mdm_assertion_label_sets(db, sa, sb,
+                                       strcmp(c->kind, "always_link") ? "no_match" : "match", same,
+                                       "assertion", c->who->name, err)) != MDM_OK)
         return st;
     char target[80];
     snprintf(target, sizeof target, "records:%s,%s", as, bs);
@@ -1129,25 +1065,7 @@ mdm_status mdm_merge_assert(mdm_db *db, const char *kind, int64_t record_a, int6
 mdm_status mdm_merge_assertions(mdm_db *db, int64_t record_id, int64_t after, int limit,
                                 json_t **out, mdm_err *err)
 {
-    *out = NULL;
-    char afters[MDM_DB_ID_LEN], recs[MDM_DB_ID_LEN], lims[16];
-    mdm_db_id(afters, after);
-    mdm_db_id(recs, record_id);
-    snprintf(lims, sizeof lims, "%d", limit);
-    const char *p[] = {afters, recs, lims};
-    PGresult *res = NULL;
-    mdm_status st = mdm_db_exec(db, &stmt_assert_list, p, &res, err);
-    if (st != MDM_OK)
-        return st;
-    json_t *items = json_loads(mdm_db_get(res, 0, "items", "[]"), 0, NULL);
-    long long n = mdm_db_get_ll(res, 0, "n", 0);
-    long long last = mdm_db_get_ll(res, 0, "last", 0);
-    PQclear(res);
-    if (!items)
-        return mdm_err_set(err, MDM_EINTERNAL, "cannot read the assertions");
-    *out = json_pack("{s:o,s:o}", "items", items, "next",
-                     n == limit && last ? json_integer(last) : json_null());
-    return MDM_OK;
+    return mdm_assertion_list(db, record_id, after, limit, out, err);
 }
 
 typedef struct unassert_ctx {
@@ -1161,15 +1079,9 @@ static mdm_status unassert_fn(mdm_db *db, void *arg, mdm_err *err)
     unassert_ctx *c = arg;
     json_decref(c->removed); /* a retried transaction starts over */
     c->removed = NULL;
-    char ids[MDM_DB_ID_LEN];
-    mdm_db_id(ids, c->id);
-    const char *p[] = {ids};
-    PGresult *res = NULL;
-    mdm_status st = mdm_db_exec(db, &stmt_assert_delete, p, &res, err);
+    mdm_status st = mdm_assertion_delete(db, c->id, &c->removed, err);
     if (st != MDM_OK)
         return st;
-    c->removed = PQntuples(res) == 1 ? json_loads(mdm_db_get(res, 0, "j", ""), 0, NULL) : NULL;
-    PQclear(res);
     if (!c->removed)
         return mdm_err_set(err, MDM_ENOTFOUND, "no assertion %lld", (long long)c->id);
     char target[80];

@@ -7,6 +7,7 @@
 
 #include "common/log.h"
 #include "common/mem.h"
+#include "mdm/assertion.h"
 #include "mdm/audit.h"
 #include "mdm/golden.h"
 #include "mdm/locks.h"
@@ -189,39 +190,6 @@ static const mdm_db_stmt stmt_lock = {
     "SELECT id, kind, record_id, entity_id, other_entity_id, probability, status, assignee,"
     " version FROM review_item WHERE id = $1 FOR UPDATE",
     1};
-
-/* Record pairs across the two sides of an item: side A is the record (record_entity) or
- * the members of entity_id; side B the members of entity_id (record_entity) or of
- * other_entity_id. */
-#define PAIRS                                                                                      \
-    "WITH a AS (SELECT r.record_id AS rid FROM review_item r"                                      \
-    "             WHERE r.id = $1 AND r.kind = 'record_entity'"                                    \
-    "           UNION SELECT m.record_id FROM review_item r JOIN membership m"                     \
-    "             ON m.entity_id = r.entity_id AND m.active"                                       \
-    "             WHERE r.id = $1 AND r.kind = 'entity_entity'),"                                  \
-    " b AS (SELECT m.record_id AS rid FROM review_item r JOIN membership m"                        \
-    "         ON m.active AND m.entity_id = CASE WHEN r.kind = 'record_entity'"                    \
-    "                                    THEN r.entity_id ELSE r.other_entity_id END"              \
-    "         WHERE r.id = $1),"                                                                   \
-    " p AS (SELECT DISTINCT least(a.rid, b.rid) AS ra, greatest(a.rid, b.rid) AS rb"               \
-    "         FROM a, b WHERE a.rid <> b.rid)"
-
-static const mdm_db_stmt stmt_never_link = {
-    "queue_never_link",
-    PAIRS " INSERT INTO steward_assertion (kind, record_a, record_b, actor, reason)"
-          " SELECT 'never_link', ra, rb, $2, $3 FROM p"
-          " ON CONFLICT (record_a, record_b) DO UPDATE SET kind = 'never_link',"
-          "   actor = EXCLUDED.actor, reason = EXCLUDED.reason, created_at = now()",
-    3};
-
-static const mdm_db_stmt stmt_label_pairs = {
-    "queue_label_pairs",
-    PAIRS " INSERT INTO steward_label (record_a, record_b, label, auto_linked, origin, review_id,"
-          "                            actor)"
-          " SELECT ra, rb, $2, coalesce((SELECT ma.entity_id = mb.entity_id"
-          "   FROM membership ma, membership mb WHERE ma.record_id = ra AND ma.active"
-          "   AND mb.record_id = rb AND mb.active), false), 'review', $1, $3 FROM p",
-    3};
 
 static const mdm_db_stmt stmt_refresh_lock = {"queue_refresh_lock", REFRESH_LOCK, 0};
 
@@ -806,14 +774,6 @@ static const mdm_db_stmt stmt_reopen_lock = {
     " FROM review_item WHERE id = $1 FOR UPDATE",
     1};
 
-/* the never_link assertions a no_match decision wrote (its labelled pairs) */
-static const mdm_db_stmt stmt_reopen_unassert = {
-    "queue_reopen_unassert",
-    "DELETE FROM steward_assertion a USING steward_label l"
-    " WHERE l.review_id = $1 AND l.label = 'no_match' AND a.kind = 'never_link'"
-    "   AND a.record_a = l.record_a AND a.record_b = l.record_b",
-    1};
-
 typedef struct reopen_ctx {
     int64_t id;
     int version;
@@ -857,7 +817,7 @@ static mdm_status reopen_fn(mdm_db *db, void *arg, mdm_err *err)
         mdm_err_detail(err, "undo the merge from the entity's history, or split the record off");
     }
     if (st == MDM_OK && !strcmp(decision, "no_match"))
-        st = mdm_db_exec(db, &stmt_reopen_unassert, p, NULL, err);
+        st = mdm_assertion_unassert_review(db, c->id, err);
     if (st == MDM_OK)
         st = mdm_review_reopen(db, c->id, err);
     if (st == MDM_OK) {
@@ -929,21 +889,17 @@ static mdm_status decide_fn(mdm_db *db, void *arg, mdm_err *err)
     json_t *after = json_object();
     int64_t joined = 0;
     if (!strcmp(d->decision, "match")) {
-        const char *params[] = {it.id, "match", c->who->name};
-        st = mdm_db_exec(db, &stmt_label_pairs, params, NULL, err);
+        st = mdm_assertion_label_review(db, d->id, "match", c->who->name, err);
         if (st == MDM_OK)
             st = join_sides(db, c->ictx, &it, c->who, reason, &joined, err);
         json_object_set_new(after, "entity_id", json_integer(joined));
     } else if (!strcmp(d->decision, "no_match")) {
-        const char *params[] = {it.id, c->who->name, reason};
-        PGresult *res = NULL;
-        st = mdm_db_exec(db, &stmt_never_link, params, &res, err);
+        long asserted = 0;
+        st = mdm_assertion_never_link_review(db, d->id, c->who->name, reason, &asserted, err);
         if (st == MDM_OK) {
-            json_object_set_new(after, "assertions", json_integer(atoi(PQcmdTuples(res))));
-            const char *lp[] = {it.id, "no_match", c->who->name};
-            st = mdm_db_exec(db, &stmt_label_pairs, lp, NULL, err);
+            json_object_set_new(after, "assertions", json_integer(asserted));
+            st = mdm_assertion_label_review(db, d->id, "no_match", c->who->name, err);
         }
-        PQclear(res);
     }
     if (st != MDM_OK) {
         json_decref(after);
