@@ -15,8 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ID(buf, v) snprintf((buf), sizeof(buf), "%lld", (long long)(v))
-
 /* ---- statements ------------------------------------------------------------------ */
 
 static const mdm_db_stmt stmt_lock = {
@@ -220,9 +218,9 @@ static mdm_status link_event(mdm_db *db, const char *action, const char *method,
                              mdm_err *err)
 {
     char e[32], r[32], o[32], p[32];
-    ID(e, entity_id);
-    ID(r, record_id);
-    ID(o, other);
+    mdm_db_id(e, entity_id);
+    mdm_db_id(r, record_id);
+    mdm_db_id(o, other);
     snprintf(p, sizeof p, "%.6f", probability);
     char *d = details ? json_dumps(details, JSON_COMPACT) : NULL;
     const char *params[10] = {action,
@@ -245,7 +243,7 @@ mdm_status mdm_golden_lock(mdm_db *db, int64_t *id, mdm_err *err)
     int64_t cur = *id;
     for (int hops = 0; hops < 64; hops++) {
         char s[32];
-        ID(s, cur);
+        mdm_db_id(s, cur);
         const char *p[1] = {s};
         PGresult *res = NULL;
         mdm_status st = mdm_db_exec(db, &stmt_lock, p, &res, err);
@@ -349,7 +347,7 @@ static mdm_status recompute_from(mdm_db *db, const mdm_engine *ctx, PGresult *re
 {
     char eid[32];
     int64_t id = mdm_db_get_ll(re, 0, "id", 0);
-    ID(eid, id);
+    mdm_db_id(eid, id);
     const char *p1[1] = {eid};
     mdm_outbox_call oc = {0};
     mdm_survive_member *mem = NULL;
@@ -493,7 +491,7 @@ static mdm_status recompute(mdm_db *db, const mdm_engine *ctx, int64_t id, const
                             int *changed, mdm_err *err)
 {
     char eid[32];
-    ID(eid, id);
+    mdm_db_id(eid, id);
     const char *p1[1] = {eid};
     PGresult *re = NULL;
     if (changed)
@@ -521,7 +519,7 @@ mdm_status mdm_golden_create(mdm_db *db, const mdm_engine *ctx, int64_t record_i
                              const char *rule, int64_t *entity_id, mdm_err *err)
 {
     char rid[32], prob[32];
-    ID(rid, record_id);
+    mdm_db_id(rid, record_id);
     snprintf(prob, sizeof prob, "%.6f", probability);
     const char *p[5] = {rid, method, probability > 0 ? prob : NULL, rule, actor ? actor : "system"};
     /* the entity, its member and event, then the recompute's read: one round trip */
@@ -547,8 +545,8 @@ mdm_status mdm_golden_link(mdm_db *db, const mdm_engine *ctx, int64_t record_id,
     if (st != MDM_OK)
         return st;
     char rid[32], eid[32], prob[32];
-    ID(rid, record_id);
-    ID(eid, *entity_id);
+    mdm_db_id(rid, record_id);
+    mdm_db_id(eid, *entity_id);
     snprintf(prob, sizeof prob, "%.6f", probability);
     char *d = details ? json_dumps(details, JSON_COMPACT) : NULL;
     const char *p[7] = {
@@ -585,7 +583,7 @@ mdm_status mdm_golden_link_many(mdm_db *db, const mdm_engine *ctx, int64_t *enti
     mdm_buf_putc(&ids, '}');
     mdm_buf_putc(&probs, '}');
     char eid[32];
-    ID(eid, *entity_id);
+    mdm_db_id(eid, *entity_id);
     const char *p[5] = {ids.data, probs.data, eid, rule, actor ? actor : "system"};
     st = mdm_db_exec(db, &stmt_link_many, p, NULL, err);
     mdm_buf_free(&ids);
@@ -604,7 +602,7 @@ mdm_status mdm_golden_unlink(mdm_db *db, const mdm_engine *ctx, int64_t record_i
     if (left_entity)
         *left_entity = 0;
     char rid[32];
-    ID(rid, record_id);
+    mdm_db_id(rid, record_id);
     const char *p[1] = {rid};
     PGresult *res = NULL;
     mdm_status st = mdm_db_exec(db, &stmt_record_entity, p, &res, err);
@@ -654,8 +652,8 @@ mdm_status mdm_golden_merge(mdm_db *db, const mdm_engine *ctx, int64_t into, int
                            (long long)into, (long long)from);
     int64_t keep = a < b ? a : b, gone = a < b ? b : a;
     char ks[32], gs[32];
-    ID(ks, keep);
-    ID(gs, gone);
+    mdm_db_id(ks, keep);
+    mdm_db_id(gs, gone);
     const char *p2[2] = {ks, gs};
     PGresult *res = NULL;
     /* both golden records as they are now, so that the merge can be undone exactly */
@@ -730,7 +728,7 @@ mdm_status mdm_golden_split(mdm_db *db, const mdm_engine *ctx, int64_t entity_id
         return mdm_err_set(err, MDM_ECONFLICT, "entity %lld was merged into %lld",
                            (long long)entity_id, (long long)id);
     char eid[32];
-    ID(eid, id);
+    mdm_db_id(eid, id);
     const char *p1[1] = {eid};
     PGresult *res = NULL;
     if ((st = mdm_db_exec(db, &stmt_member_ids, p1, &res, err)) != MDM_OK)
@@ -781,7 +779,7 @@ mdm_status mdm_golden_split(mdm_db *db, const mdm_engine *ctx, int64_t entity_id
     int64_t nid = mdm_db_get_ll(res, 0, "id", 0);
     PQclear(res);
     char nids[32];
-    ID(nids, nid);
+    mdm_db_id(nids, nid);
     const char *pm[3] = {nids, eid, moving.data};
     st = mdm_db_exec(db, &stmt_split_move, pm, &res, err);
     mdm_buf_free(&moving);
@@ -856,8 +854,8 @@ mdm_status mdm_golden_unmerge(mdm_db *db, const mdm_engine *ctx, int64_t survivo
         return mdm_err_set(err, MDM_ECONFLICT, "entity %lld was merged into %lld since",
                            (long long)survivor, (long long)s);
     char ss[32], rs[32];
-    ID(ss, survivor);
-    ID(rs, retired);
+    mdm_db_id(ss, survivor);
+    mdm_db_id(rs, retired);
     const char *pr[1] = {rs};
     PGresult *res = NULL;
     if ((st = mdm_db_exec(db, &stmt_unmerge_retired, pr, &res, err)) != MDM_OK)
@@ -1019,7 +1017,7 @@ static const mdm_db_stmt stmt_erase_link = {
 mdm_status mdm_golden_mark_erased(mdm_db *db, int64_t id, int *version, mdm_err *err)
 {
     char ids[24], ver[16];
-    ID(ids, id);
+    mdm_db_id(ids, id);
     const char *one[] = {ids};
     PGresult *res = NULL;
     mdm_status st = mdm_db_exec(db, &stmt_erase_mark, one, &res, err);
@@ -1036,8 +1034,8 @@ mdm_status mdm_golden_erase_event(mdm_db *db, int64_t id, const char *actor, int
                                   mdm_err *err)
 {
     char ids[24], tombs[24];
-    ID(ids, id);
-    ID(tombs, tombstone_id);
+    mdm_db_id(ids, id);
+    mdm_db_id(tombs, tombstone_id);
     const char *p_link[] = {ids, actor, tombs};
     return mdm_db_exec(db, &stmt_erase_link, p_link, NULL, err);
 }
@@ -1084,7 +1082,7 @@ mdm_status mdm_golden_pin_put(mdm_db *db, int64_t entity_id, const char *attr, c
                               const char *actor, const char *reason, mdm_err *err)
 {
     char ids[32];
-    ID(ids, entity_id);
+    mdm_db_id(ids, entity_id);
     const char *pp[] = {ids, attr, value, actor, reason};
     return mdm_db_exec(db, &stmt_pin_put, pp, NULL, err);
 }
@@ -1092,7 +1090,7 @@ mdm_status mdm_golden_pin_put(mdm_db *db, int64_t entity_id, const char *attr, c
 mdm_status mdm_golden_pin_del(mdm_db *db, int64_t entity_id, const char *attr, mdm_err *err)
 {
     char ids[32];
-    ID(ids, entity_id);
+    mdm_db_id(ids, entity_id);
     const char *pg[] = {ids, attr};
     return mdm_db_exec(db, &stmt_pin_del, pg, NULL, err);
 }
@@ -1116,7 +1114,7 @@ mdm_status mdm_golden_snapshot_undone(mdm_db *db, int64_t snapshot_id, const cha
                                       mdm_err *err)
 {
     char snaps[32];
-    ID(snaps, snapshot_id);
+    mdm_db_id(snaps, snapshot_id);
     const char *pu[] = {snaps, actor};
     return mdm_db_exec(db, &stmt_snapshot_done, pu, NULL, err);
 }
@@ -1146,8 +1144,8 @@ mdm_status mdm_golden_split_before(mdm_db *db, int64_t entity_id, int64_t other_
 {
     *before = NULL;
     char es[32], os[32];
-    ID(es, entity_id);
-    ID(os, other_id);
+    mdm_db_id(es, entity_id);
+    mdm_db_id(os, other_id);
     const char *p[] = {es, os};
     PGresult *res = NULL;
     mdm_status st = mdm_db_exec(db, &stmt_split_before, p, &res, err);
@@ -1164,8 +1162,8 @@ mdm_status mdm_golden_split_record(mdm_db *db, int64_t entity_id, int64_t other_
                                    mdm_err *err)
 {
     char es[32], os[32];
-    ID(es, entity_id);
-    ID(os, other_id);
+    mdm_db_id(es, entity_id);
+    mdm_db_id(os, other_id);
     const char *p[] = {es,         os,    created ? "true" : "false",       moved, before,
                        assertions, actor, reason && *reason ? reason : NULL};
     PGresult *res = NULL;
@@ -1181,7 +1179,7 @@ mdm_status mdm_golden_split_record(mdm_db *db, int64_t entity_id, int64_t other_
 mdm_status mdm_golden_split_undone(mdm_db *db, int64_t split_id, const char *actor, mdm_err *err)
 {
     char ids[32];
-    ID(ids, split_id);
+    mdm_db_id(ids, split_id);
     const char *p[] = {ids, actor};
     return mdm_db_exec(db, &stmt_split_done, p, NULL, err);
 }
@@ -1192,7 +1190,7 @@ mdm_status mdm_golden_restore_lineage(mdm_db *db, int64_t entity_id, const json_
     if (!json_is_array(values) || json_array_size(values) == 0)
         return MDM_OK;
     char es[32];
-    ID(es, entity_id);
+    mdm_db_id(es, entity_id);
     char *rows = json_dumps(values, JSON_COMPACT);
     const char *p[] = {es, rows};
     mdm_status st = mdm_db_exec(db, &stmt_unmerge_chosen_at, p, NULL, err);

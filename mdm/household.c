@@ -988,8 +988,8 @@ static mdm_status window_tx(mdm_db *db, void *ctx, mdm_err *err)
     }
     wd->to = wd->from + WINDOW < wd->high_water ? wd->from + WINDOW : wd->high_water;
     char a[24], b[24];
-    snprintf(a, sizeof a, "%lld", (long long)wd->from);
-    snprintf(b, sizeof b, "%lld", (long long)wd->to);
+    mdm_db_id(a, wd->from);
+    mdm_db_id(b, wd->to);
     const char *range[] = {a, b};
     st = mdm_db_exec(db, &st_touched, range, &res, err);
     if (st != MDM_OK)
@@ -1005,7 +1005,7 @@ static mdm_status window_tx(mdm_db *db, void *ctx, mdm_err *err)
     free(ids);
     if (st != MDM_OK)
         return st;
-    snprintf(b, sizeof b, "%lld", (long long)wd->to);
+    mdm_db_id(b, wd->to);
     const char *cur[] = {b};
     st = mdm_db_exec(db, &st_cursor_set, cur, NULL, err);
     if (st == MDM_OK && wd->stats) {
@@ -1191,7 +1191,7 @@ mdm_status mdm_household_get(mdm_db *db, int64_t id, json_t **out, mdm_err *err)
 {
     *out = NULL;
     char s[24];
-    snprintf(s, sizeof s, "%lld", (long long)id);
+    mdm_db_id(s, id);
     const char *params[] = {s};
     PGresult *res = NULL;
     mdm_status st = mdm_db_exec(db, &st_get, params, &res, err);
@@ -1204,7 +1204,7 @@ mdm_status mdm_household_of_entity(mdm_db *db, int64_t entity_id, json_t **out, 
 {
     *out = NULL;
     char s[24];
-    snprintf(s, sizeof s, "%lld", (long long)entity_id);
+    mdm_db_id(s, entity_id);
     const char *params[] = {s};
     PGresult *res = NULL;
     mdm_status st = mdm_db_exec(db, &st_of_entity, params, &res, err);

@@ -16,8 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ID(buf, v) snprintf((buf), sizeof(buf), "%lld", (long long)(v))
-
 /* ---- reads ----------------------------------------------------------------------- */
 
 static const mdm_db_stmt stmt_get = {
@@ -62,7 +60,7 @@ mdm_status mdm_query_get(mdm_db *db, int64_t id, json_t **out, int64_t *survivor
     if (survivor_id)
         *survivor_id = 0;
     char eid[32];
-    ID(eid, id);
+    mdm_db_id(eid, id);
     const char *p[1] = {eid};
     PGresult *res = NULL;
     mdm_status st = mdm_db_exec(db, &stmt_get, p, &res, err);
@@ -378,7 +376,7 @@ mdm_status mdm_query_search(mdm_db *db, const mdm_query_filter *q, json_t **out,
     }
     int limit = q->limit ? q->limit : 50;
     char after[32], lim[16];
-    ID(after, q->after);
+    mdm_db_id(after, q->after);
     snprintf(lim, sizeof lim, "%d", limit + 1);
     const char *p[7] = {after, em_key, ph_key, ly_key, nm, q->birth_date, lim};
     PGresult *res = NULL;
@@ -662,8 +660,8 @@ mdm_status mdm_query_merge_preview(mdm_db *db, const mdm_engine *ctx, int64_t a,
     if (a == b)
         return mdm_err_set_field(err, MDM_EINVAL, "/other", "an entity cannot merge with itself");
     char as[32], bs[32];
-    ID(as, a);
-    ID(bs, b);
+    mdm_db_id(as, a);
+    mdm_db_id(bs, b);
     const char *p[2] = {as, bs};
     PGresult *res = NULL;
     mdm_status st = mdm_db_exec(db, &stmt_preview_read, p, &res, err);
@@ -717,7 +715,7 @@ mdm_status mdm_query_member_records(mdm_db *db, int64_t id, json_t **out, mdm_er
 {
     *out = NULL;
     char eid[32];
-    ID(eid, id);
+    mdm_db_id(eid, id);
     const char *p[1] = {eid};
     PGresult *res = NULL;
     mdm_status st = mdm_db_exec(db, &stmt_member_records, p, &res, err);
@@ -757,7 +755,7 @@ mdm_status mdm_query_history(mdm_db *db, int64_t id, json_t **out, mdm_err *err)
 {
     *out = NULL;
     char eid[32];
-    ID(eid, id);
+    mdm_db_id(eid, id);
     const char *p[1] = {eid};
     PGresult *res = NULL;
     mdm_status st = mdm_db_exec(db, &stmt_hist_versions, p, &res, err);
@@ -936,7 +934,7 @@ static mdm_status export_rows(mdm_db *db, const char *format, FILE *f, long *cou
     int64_t after = 0;
     for (;;) {
         char a[32];
-        ID(a, after);
+        mdm_db_id(a, after);
         const char *p[1] = {a};
         PGresult *res = NULL;
         mdm_status st = mdm_db_exec(db, &stmt_export, p, &res, err);

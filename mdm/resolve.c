@@ -344,8 +344,8 @@ static mdm_status entity_evidence(mdm_db *db, const mdm_engine *ctx, int64_t a, 
     *best_p = 0;
     *blocked = 0;
     char sa[32], sb[32];
-    snprintf(sa, sizeof sa, "%lld", (long long)a);
-    snprintf(sb, sizeof sb, "%lld", (long long)b);
+    mdm_db_id(sa, a);
+    mdm_db_id(sb, b);
     PGresult *ra = NULL, *rb = NULL, *rn = NULL;
     const char *pa[1] = {sa}, *pb[1] = {sb}, *pn[2] = {sa, sb};
     mdm_status st = mdm_db_exec(db, &stmt_never_between, pn, &rn, err);
@@ -806,7 +806,7 @@ out_free_ctx:;
         }
     }
     char eid[32];
-    snprintf(eid, sizeof eid, "%lld", (long long)out->entity_id);
+    mdm_db_id(eid, out->entity_id);
     const char *pe[2] = {rid, eid};
     PGresult *vr = NULL;
     st = inserted ? mdm_db_exec(db, &stmt_entity_version, pe + 1, &vr, err)
