@@ -57,10 +57,7 @@ expect_exit 0 "mdm config accepts household event types" "$mdm" config
 expect_exit 0 "migrate" "$mdm" migrate
 
 "$mdm" synth --people 500 --seed 21 --out "$tmp/s" >/dev/null 2>&1 || e2e_fail "synth" "failed"
-for s in crm loyalty commerce erp pos; do
-    "$mdm" load --quiet --no-resolve --source "$s" "$tmp/s/$s.csv" >/dev/null || e2e_fail "load $s" "failed"
-done
-expect_exit 0 "resolve" "$mdm" resolve --quiet --threads 2
+e2e_bulk "$tmp/s"
 expect_contains "resolve reports the households" "households: " "$out"
 
 # five household members whose golden address comes from their CRM record move (each

@@ -15,20 +15,14 @@
 . "$(dirname "$0")/lib.bash"
 . "$(dirname "$0")/http_lib.bash"
 mdm=$MDM_BIN
-root=${MDM_ROOT:-.}
 tmp=$http_tmp
 
-sed "s#\"model.json\"#\"$root/demo/model.json\"#" "$root/demo/mdm.json" |
-    jq '.http = {"auth_cache_seconds": 0}' >"$tmp/mdm.json"
-export MDM_CONFIG=$tmp/mdm.json
+e2e_config "$tmp" "" '.http = {"auth_cache_seconds": 0}'
 expect_exit 0 "migrate" "$mdm" migrate
 
 # ---- the synth population through the bulk path
 "$mdm" synth --people 1200 --seed 21 --out "$tmp/s" >/dev/null 2>&1 || e2e_fail "synth" "failed"
-for s in crm loyalty commerce erp pos; do
-    "$mdm" load --quiet --no-resolve --source "$s" "$tmp/s/$s.csv" >/dev/null || e2e_fail "load $s" "failed"
-done
-expect_exit 0 "resolve" "$mdm" resolve --quiet --threads 2
+e2e_bulk "$tmp/s"
 expect_contains "resolve reports the households" "households: " "$out"
 created=$(sed -n 's/^households: \([0-9]*\) created.*/\1/p' <<<"$out")
 [ "${created:-0}" -gt 300 ] && e2e_ok "households derived ($created)" || e2e_fail "households derived" "$out"

@@ -26,12 +26,14 @@ expect_eq() {
     if [ "$2" = "$3" ]; then e2e_ok "$1"; else e2e_fail "$1" "got \"$2\", want \"$3\""; fi
 }
 
-# e2e_config DIR [MODEL]: writes DIR/mdm.json, the demo configuration (demo/mdm.json) with
-# its model path pointing at MODEL (default: the shipped demo/model.json), and exports
-# MDM_CONFIG naming it.
+# e2e_config DIR [MODEL] [JQ]: writes DIR/mdm.json, the demo configuration (demo/mdm.json)
+# with its model path pointing at MODEL (default, or when empty: the shipped
+# demo/model.json) and changed by the jq filter JQ when given (e.g. '.http =
+# {"auth_cache_seconds": 0}'), and exports MDM_CONFIG naming it.
 e2e_config() {
     local root=${MDM_ROOT:-$PWD}
-    sed "s#\"model.json\"#\"${2:-$root/demo/model.json}\"#" "$root/demo/mdm.json" >"$1/mdm.json"
+    sed "s#\"model.json\"#\"${2:-$root/demo/model.json}\"#" "$root/demo/mdm.json" |
+        jq "${3:-.}" >"$1/mdm.json"
     export MDM_CONFIG=$1/mdm.json
 }
 
@@ -50,6 +52,19 @@ e2e_pipeline() {
         expect_exit 0 "load $s" "$MDM_BIN" load --quiet --source "$s" "$dir/data/$s.csv"
     done
     expect_exit 0 "resolve" "$MDM_BIN" resolve
+}
+
+# e2e_bulk DATA [SOURCE...]: the bulk path over files of mdm synth: mdm load --no-resolve of
+# each source's DATA/SOURCE.csv (default: the five demo sources), then mdm resolve
+# --threads 2 of the backlog ($out holds its report). Each step is a check.
+e2e_bulk() {
+    local data=$1 s
+    shift
+    [ $# -gt 0 ] || set -- crm loyalty commerce erp pos
+    for s in "$@"; do
+        expect_exit 0 "load $s" "$MDM_BIN" load --quiet --no-resolve --source "$s" "$data/$s.csv"
+    done
+    expect_exit 0 "resolve" "$MDM_BIN" resolve --quiet --threads 2
 }
 
 e2e_end() {

@@ -9,18 +9,12 @@
 . "$(dirname "$0")/lib.bash"
 . "$(dirname "$0")/http_lib.bash"
 mdm=$MDM_BIN
-root=${MDM_ROOT:-.}
 tmp=$http_tmp
 
-sed "s#\"model.json\"#\"$root/demo/model.json\"#" "$root/demo/mdm.json" |
-    jq '.http = {"auth_cache_seconds": 0}' >"$tmp/mdm.json"
-export MDM_CONFIG=$tmp/mdm.json
+e2e_config "$tmp" "" '.http = {"auth_cache_seconds": 0}'
 expect_exit 0 "migrate" "$mdm" migrate
 "$mdm" synth --people 300 --seed 3 --out "$tmp/s" >/dev/null 2>&1 || e2e_fail "synth" "failed"
-for s in crm loyalty commerce erp pos; do
-    "$mdm" load --quiet --no-resolve --source "$s" "$tmp/s/$s.csv" >/dev/null || e2e_fail "load $s" "failed"
-done
-expect_exit 0 "resolve" "$mdm" resolve --quiet --threads 2
+e2e_bulk "$tmp/s"
 
 http_start || { e2e_fail "server starts" "see above"; e2e_end; exit 1; }
 reader=$(new_key reader)

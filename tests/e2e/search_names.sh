@@ -11,10 +11,8 @@
 . "$(dirname "$0")/lib.bash"
 . "$(dirname "$0")/http_lib.bash"
 mdm=$MDM_BIN
-root=${MDM_ROOT:-$PWD}
 tmp=$http_tmp
-sed "s#\"model.json\"#\"$root/demo/model.json\"#" "$root/demo/mdm.json" > "$tmp/mdm.json"
-export MDM_CONFIG=$tmp/mdm.json
+e2e_config "$tmp"
 
 expect_exit 0 "migrate" "$mdm" migrate
 expect_exit 0 "synth" "$mdm" synth --people 500 --seed 11 --out "$tmp/data"
