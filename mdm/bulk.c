@@ -92,10 +92,18 @@ static const mdm_db_stmt stmt_apply[] = {
      "INSERT INTO golden_value (entity_id, attr, value, source_record_id, rule, sources) "
      "SELECT entity_id, attr, value::jsonb, source_record_id, rule, sources::jsonb "
      "FROM bulk_value", 0},
+    /* each event with its golden record's data-quality scores, by the definition the
+     * entity reply uses (mdm_quality_golden, sql/056_quality_scores.sql) over the members
+     * just written: the members are new, and every one is in bulk_member */
     {"bulk_outbox",
      "INSERT INTO outbox (type, entity_id, entity_version, payload) "
-     "SELECT 'created', id, 1, jsonb_build_object('id', id, 'version', 1, 'golden', "
-     "golden::jsonb) FROM bulk_entity ORDER BY id", 0},
+     "SELECT 'created', e.id, 1, jsonb_build_object('id', e.id, 'version', 1, 'golden', "
+     "e.golden::jsonb, 'quality', mdm_quality_golden(e.golden::jsonb, q.ns, q.ts)) "
+     "FROM bulk_entity e LEFT JOIN (SELECT b.entity_id, "
+     "array_agg(s.normalized ORDER BY s.id) AS ns, "
+     "array_agg(COALESCE(s.source_updated_at, s.received_at) ORDER BY s.id) AS ts "
+     "FROM bulk_member b JOIN source_record s ON s.id = b.record_id AND NOT s.deleted "
+     "GROUP BY b.entity_id) q ON q.entity_id = e.id ORDER BY e.id", 0},
     {"bulk_consent_state",
      "INSERT INTO consent_state (entity_id, state) SELECT id, '{}' FROM bulk_entity "
      "ON CONFLICT DO NOTHING", 0},

@@ -24,6 +24,15 @@ static const mdm_db_stmt stmt_emit = {
     "INSERT INTO outbox (type, entity_id, entity_version, payload, traceparent) "
     "VALUES ($1, $2, $3, $4::jsonb, $5) RETURNING seq",
     5};
+/* An event that carries the golden record also carries its data-quality scores, computed
+ * by the definition the entity reply uses (sql/056_quality_scores.sql) from the state this
+ * transaction has written so far: the caller runs it after the golden record's writes. */
+static const mdm_db_stmt stmt_emit_quality = {
+    "outbox_emit_quality",
+    "INSERT INTO outbox (type, entity_id, entity_version, payload, traceparent) "
+    "VALUES ($1, $2, $3, $4::jsonb || jsonb_build_object('quality', "
+    "mdm_quality_entity($2::bigint)), $5) RETURNING seq",
+    5};
 static const mdm_db_stmt stmt_emit_household = {
     "outbox_emit_household",
     "INSERT INTO outbox (type, household_id, entity_version, payload, traceparent) "
@@ -51,6 +60,13 @@ static bool valid_type(const char *type, bool household)
         if (strcmp(type, t[i]) == 0)
             return true;
     return false;
+}
+
+/* The event types whose payload holds the golden record, and so its scores. */
+static bool with_quality(const char *type)
+{
+    return !strcmp(type, "created") || !strcmp(type, "updated") || !strcmp(type, "merged") ||
+           !strcmp(type, "split");
 }
 
 mdm_status mdm_outbox_lock_writer(mdm_db *db, mdm_err *err)
@@ -88,7 +104,8 @@ mdm_status mdm_outbox_emit_calls(mdm_outbox_call *o, const char *type, int64_t e
     o->params[4] = current_traceparent(o->trace);
     /* the shared lock, then the insert that takes a seq: in this order */
     calls[0] = (mdm_db_call){.stmt = &stmt_lock_shared};
-    calls[1] = (mdm_db_call){.stmt = &stmt_emit, .params = o->params};
+    calls[1] = (mdm_db_call){.stmt = with_quality(type) ? &stmt_emit_quality : &stmt_emit,
+                             .params = o->params};
     return MDM_OK;
 }
 

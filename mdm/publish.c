@@ -970,6 +970,25 @@ typedef struct outcome {
 
 /* The canonical record in an outbox payload: payload.golden, payload.record or the
  * payload itself. */
+/* body (a JSON object's text, consumed) with "quality": scores appended. The scores are
+ * three-decimal numbers: printed with 15 significant digits they read as PostgreSQL wrote
+ * them (0.833, not jansson's default 0.83299999999999996), without touching how the rest of
+ * the message prints its numbers. */
+static char *with_scores(char *body, const json_t *scores)
+{
+    char *q = json_dumps(scores, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
+    size_t n = strlen(body);
+    if (!q || n < 2 || body[n - 1] != '}') {
+        free(q);
+        return body;
+    }
+    mdm_buf b = {0};
+    mdm_buf_printf(&b, "%.*s%s\"quality\":%s}", (int)(n - 1), body, n > 2 ? "," : "", q);
+    free(q);
+    free(body);
+    return mdm_buf_steal(&b);
+}
+
 static const json_t *payload_record(const json_t *payload)
 {
     const json_t *g = json_object_get(payload, "golden");
@@ -1120,6 +1139,7 @@ static char *build_body(const PGresult *res, int r, char hash[65], bool *unchang
         *unchanged = true;
         goto out_free; /* NULL: skipped */
     }
+    const json_t *quality = NULL; /* the golden record's data-quality scores, if it has them */
     json_t *msg = json_pack(
         "{s:s, s:I, s:s, s:I, s:i, s:s, s:s, s:O, s:o, s:o}", "event_id",
         mdm_db_get(res, r, "event_id", ""), "seq", (json_int_t)mdm_db_get_ll(res, r, "seq", 0),
@@ -1128,15 +1148,20 @@ static char *build_body(const PGresult *res, int r, char hash[65], bool *unchang
         mdm_db_get(res, r, "occurred_at", ""), "source", mdm_db_get(res, r, "source", ""),
         "source_keys", keys, "record", mapped, "withheld", withheld);
     if (rec != payload && json_is_object(payload)) {
+        /* the golden record's data-quality scores (events that carry it) */
+        quality = json_object_get(payload, "quality");
         json_t *details = json_deep_copy(payload);
         json_object_del(details, "golden");
         json_object_del(details, "record");
+        json_object_del(details, "quality");
         if (json_object_size(details) > 0)
             json_object_set(msg, "details", details);
         json_decref(details);
     }
     body = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
     json_decref(msg);
+    if (body && json_is_object(quality))
+        body = with_scores(body, quality);
     if (!body)
         mdm_err_set(err, MDM_EINTERNAL, "cannot build the delivery message");
 out_free:

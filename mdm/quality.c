@@ -9,34 +9,19 @@
 #include <stdio.h>
 #include <string.h>
 
-/* The measures of one canonical record (column n, a source_record.normalized or a golden
- * record) changed at t, as the columns of a LATERAL subquery m: vals (values sent, a
- * dropped value counted back), bad (values flagged), complete (six-attribute
- * completeness), fresh and days. */
-#define MEASURES                                                                                   \
-    "CROSS JOIN LATERAL (SELECT "                                                                  \
-    "(coalesce(n->>'first_name', '') <> '')::int + (coalesce(n->>'last_name', '') <> '')::int "    \
-    "+ (coalesce(n->>'birth_date', '') <> '')::int "                                               \
-    "+ CASE WHEN jsonb_typeof(n->'emails') = 'array' THEN jsonb_array_length(n->'emails') ELSE 0 " \
-    "END + CASE WHEN jsonb_typeof(n->'phones') = 'array' THEN jsonb_array_length(n->'phones') "    \
-    "ELSE 0 END + CASE WHEN jsonb_typeof(n->'addresses') = 'array' THEN "                          \
-    "jsonb_array_length(n->'addresses') ELSE 0 END + (SELECT count(*) FROM "                       \
-    "jsonb_array_elements(CASE WHEN jsonb_typeof(n->'issues') = 'array' THEN n->'issues' ELSE "    \
-    "'[]' END) i WHERE i->>'dropped' = 'true') AS vals, "                                          \
-    "CASE WHEN jsonb_typeof(n->'issues') = 'array' THEN jsonb_array_length(n->'issues') ELSE 0 "   \
-    "END AS bad, "                                                                                 \
-    "round(((coalesce(n->>'first_name', '') <> '')::int + (coalesce(n->>'last_name', '') <> '')"   \
-    "::int + (coalesce(n->>'birth_date', '') <> '')::int + (CASE WHEN jsonb_typeof(n->'emails') "  \
-    "= 'array' THEN jsonb_array_length(n->'emails') ELSE 0 END > 0)::int + (CASE WHEN "            \
-    "jsonb_typeof(n->'phones') = 'array' THEN jsonb_array_length(n->'phones') ELSE 0 END > 0)"     \
-    "::int + (coalesce(n->'addresses'->0->>'line1', '') <> '')::int) / 6.0, 3) AS complete, "      \
-    "round(greatest(0, 1 - extract(epoch FROM now() - t) / 86400 / 1095)::numeric, 3) AS fresh, "  \
-    "floor(extract(epoch FROM now() - t) / 86400)::int AS days) m "
+/* The scores are SQL functions (sql/056_quality_scores.sql): one definition for the
+ * entity reply, the record reply, the report, the histograms, the filters, the golden
+ * export and the change events. */
 
 /* A record n agrees with its golden record gd: birth date, and last name ignoring case. */
 #define AGREES                                                                                     \
     "(coalesce(n->>'birth_date' = gd->>'birth_date', true) AND "                                   \
     "coalesce(lower(n->>'last_name') = lower(gd->>'last_name'), true))"
+
+/* The scores of a record (q, from mdm_quality_record), in the reply's order. */
+#define RECORD_SCORES                                                                              \
+    "'completeness', q->'completeness', 'validity', q->'validity', 'freshness', "                  \
+    "q->'freshness', 'freshness_days', q->'freshness_days'"
 
 static const mdm_db_stmt stmt_quality = {
     "quality_entity",
@@ -50,46 +35,33 @@ static const mdm_db_stmt stmt_quality = {
     "FROM mem CROSS JOIN LATERAL jsonb_array_elements(CASE WHEN jsonb_typeof(n->'issues') = "
     "'array' THEN n->'issues' ELSE '[]'::jsonb END) WITH ORDINALITY AS i(v, k) "
     "WHERE jsonb_typeof(i.v) = 'object')::text AS issues, "
-    "json_build_object("
-    "'completeness', (SELECT m.complete FROM (SELECT gd AS n, now() AS t FROM g) x " MEASURES "), "
-    "'validity', (SELECT round(greatest(0, 1 - sum(m.bad)::numeric / greatest(sum(m.vals), 1)), "
-    "3) FROM mem " MEASURES "), "
-    "'consistency', (SELECT round(CASE WHEN k.have = 0 THEN 1 ELSE k.agree::numeric / k.have "
-    "END, 3) FROM (SELECT (count(DISTINCT n->'keys'->>'dob') > 0)::int + "
-    "(count(DISTINCT n->'keys'->>'last') > 0)::int + (count(DISTINCT n->'keys'->>'first') > 0)"
-    "::int AS have, (count(DISTINCT n->'keys'->>'dob') = 1)::int + "
-    "(count(DISTINCT n->'keys'->>'last') = 1)::int + (count(DISTINCT n->'keys'->>'first') = 1)"
-    "::int AS agree FROM mem) k), "
-    "'freshness', (SELECT m.fresh FROM (SELECT NULL::jsonb AS n, max(t) AS t FROM mem) x " MEASURES
-    " WHERE x.t IS NOT NULL), "
-    "'freshness_days', (SELECT m.days FROM (SELECT NULL::jsonb AS n, max(t) AS t FROM mem) "
-    "x " MEASURES " WHERE x.t IS NOT NULL))::text AS scores, "
+    "(SELECT json_build_object('completeness', q->'completeness', 'validity', q->'validity', "
+    "'consistency', q->'consistency', 'freshness', q->'freshness', 'freshness_days', "
+    "q->'freshness_days') FROM mdm_quality_entity($1::bigint) q)::text AS scores, "
     "(SELECT coalesce(json_agg(json_build_object('record_id', mem.id, 'source', mem.source, "
-    "'source_key', mem.source_key, 'completeness', m.complete, 'validity', "
-    "round(greatest(0, 1 - m.bad::numeric / greatest(m.vals, 1)), 3), 'freshness', m.fresh, "
-    "'freshness_days', m.days, 'agrees_with_golden', " AGREES ") ORDER BY mem.id), '[]'::json) "
-    "FROM mem CROSS JOIN g " MEASURES ")::text AS records",
+    "'source_key', mem.source_key, " RECORD_SCORES ", 'agrees_with_golden', " AGREES
+    ") ORDER BY mem.id), '[]'::json) FROM mem CROSS JOIN g "
+    "CROSS JOIN LATERAL mdm_quality_record(n, t) q)::text AS records",
     1};
 
 static const mdm_db_stmt stmt_record = {
     "quality_record",
-    "SELECT json_build_object('completeness', m.complete, 'validity', "
-    "round(greatest(0, 1 - m.bad::numeric / greatest(m.vals, 1)), 3), 'freshness', m.fresh, "
-    "'freshness_days', m.days, 'agrees_with_golden', (SELECT " AGREES
+    "SELECT json_build_object(" RECORD_SCORES ", 'agrees_with_golden', (SELECT " AGREES
     " FROM membership mb JOIN entity e ON e.id = mb.entity_id "
     "CROSS JOIN LATERAL (SELECT e.golden AS gd) g WHERE mb.record_id = x.id AND mb.active))"
     "::text AS scores FROM (SELECT sr.id, sr.normalized AS n, "
     "COALESCE(sr.source_updated_at, sr.received_at) AS t FROM source_record sr "
-    "WHERE sr.id = $1::bigint) x " MEASURES,
+    "WHERE sr.id = $1::bigint) x CROSS JOIN LATERAL mdm_quality_record(n, t) q",
     1};
 
 /* One scan of the live records with their golden record. */
 static const mdm_db_stmt stmt_report = {
     "quality_report",
     "SELECT coalesce(json_agg(r ORDER BY r.source), '[]')::text AS report FROM ("
-    "SELECT x.source, count(*) AS records, round(avg(m.complete), 3) AS completeness, "
-    "round(avg(greatest(0, 1 - m.bad::numeric / greatest(m.vals, 1))), 3) AS validity, "
-    "round(avg(m.fresh), 3) AS freshness, "
+    "SELECT x.source, count(*) AS records, round(avg(mdm_quality_completeness(n)), 3) "
+    "AS completeness, round(avg(mdm_quality_validity(mdm_quality_sent(n), "
+    "mdm_quality_flagged(n))), 3) AS validity, round(avg(mdm_quality_freshness(t)), 3) "
+    "AS freshness, "
     "sum((SELECT count(*) FROM jsonb_array_elements(CASE WHEN jsonb_typeof(n->'issues') = "
     "'array' THEN n->'issues' ELSE '[]' END) i WHERE i->>'field' LIKE 'email%')) "
     "AS invalid_emails, "
@@ -99,12 +71,12 @@ static const mdm_db_stmt stmt_report = {
     "sum((SELECT count(*) FROM jsonb_array_elements(CASE WHEN jsonb_typeof(n->'issues') = "
     "'array' THEN n->'issues' ELSE '[]' END) i WHERE i->>'dropped' = 'true')) "
     "AS dropped_values, "
-    "count(*) FILTER (WHERE m.days > 365) AS stale_records, "
+    "count(*) FILTER (WHERE mdm_quality_days(t) > 365) AS stale_records, "
     "count(*) FILTER (WHERE gd IS NOT NULL AND NOT " AGREES ") AS disagreeing_records "
     "FROM (SELECT sr.source, sr.normalized AS n, COALESCE(sr.source_updated_at, sr.received_at) "
     "AS t, e.golden AS gd FROM source_record sr "
     "LEFT JOIN membership mb ON mb.record_id = sr.id AND mb.active "
-    "LEFT JOIN entity e ON e.id = mb.entity_id WHERE NOT sr.deleted AND NOT sr.erased) x " MEASURES
+    "LEFT JOIN entity e ON e.id = mb.entity_id WHERE NOT sr.deleted AND NOT sr.erased) x "
     "GROUP BY x.source) r",
     0};
 

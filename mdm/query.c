@@ -873,7 +873,8 @@ static const mdm_db_stmt stmt_export = {
     "SELECT e.id, e.version, e.golden, "
     "(SELECT coalesce(jsonb_agg(jsonb_build_object('source', sr.source, 'source_key', "
     "sr.source_key) ORDER BY sr.source, sr.source_key), '[]'::jsonb) FROM membership m "
-    "JOIN source_record sr ON sr.id = m.record_id WHERE m.entity_id = e.id AND m.active) AS xrefs "
+    "JOIN source_record sr ON sr.id = m.record_id WHERE m.entity_id = e.id AND m.active) AS xrefs, "
+    "mdm_quality_entity(e.id) AS quality "
     "FROM entity e WHERE e.status = 'active' AND e.id > $1 ORDER BY e.id LIMIT 1000",
     1};
 
@@ -883,6 +884,9 @@ static const mdm_db_stmt stmt_export = {
  * audit). Scalars are customer data: formula cells neutralized, reversibly (common/csvout.h). */
 static const char *const golden_json_columns[] = {"emails", "phones", "addresses", "attributes",
                                                   "xrefs"};
+/* the data-quality scores (sql/056_quality_scores.sql), one column each after xrefs */
+static const char *const golden_quality_columns[] = {"completeness", "validity", "consistency",
+                                                     "freshness", "freshness_days"};
 
 static void csv_header(FILE *f)
 {
@@ -891,6 +895,8 @@ static void csv_header(FILE *f)
         fprintf(f, ",%s", mdm_survive_scalars[k]);
     for (size_t k = 0; k < sizeof golden_json_columns / sizeof *golden_json_columns; k++)
         fprintf(f, ",%s", golden_json_columns[k]);
+    for (size_t k = 0; k < sizeof golden_quality_columns / sizeof *golden_quality_columns; k++)
+        fprintf(f, ",%s", golden_quality_columns[k]);
     fputs("\r\n", f);
 }
 
@@ -903,7 +909,17 @@ static void csv_json(FILE *f, const json_t *v)
     free(s);
 }
 
-static void csv_row(FILE *f, int64_t id, int version, const json_t *golden, const json_t *xrefs)
+/* A score: a number as PostgreSQL printed it (three decimals; whole days), empty when null. */
+static void csv_number(FILE *f, const json_t *v)
+{
+    if (json_is_integer(v))
+        fprintf(f, "%lld", (long long)json_integer_value(v));
+    else if (json_is_real(v))
+        fprintf(f, "%.3f", json_real_value(v));
+}
+
+static void csv_row(FILE *f, int64_t id, int version, const json_t *golden, const json_t *xrefs,
+                    const json_t *quality)
 {
     fprintf(f, "%lld,%d", (long long)id, version);
     for (size_t k = 0; mdm_survive_scalars[k]; k++) {
@@ -916,6 +932,10 @@ static void csv_row(FILE *f, int64_t id, int version, const json_t *golden, cons
     }
     fputc(',', f);
     csv_json(f, xrefs);
+    for (size_t k = 0; k < sizeof golden_quality_columns / sizeof *golden_quality_columns; k++) {
+        fputc(',', f);
+        csv_number(f, json_object_get(quality, golden_quality_columns[k]));
+    }
     fputs("\r\n", f);
 }
 
@@ -945,20 +965,28 @@ static mdm_status export_rows(mdm_db *db, const char *format, FILE *f, long *cou
             after = mdm_db_get_ll(res, i, "id", 0);
             json_t *golden = json_or_null(mdm_db_get(res, i, "golden", NULL));
             json_t *xrefs = json_or_null(mdm_db_get(res, i, "xrefs", NULL));
+            json_t *quality = json_or_null(mdm_db_get(res, i, "quality", NULL));
             int version = (int)mdm_db_get_ll(res, i, "version", 0);
             if (csv) {
-                csv_row(f, after, version, golden, xrefs);
+                csv_row(f, after, version, golden, xrefs, quality);
             } else {
                 json_t *line = json_pack("{s:I, s:i, s:O, s:O}", "id", (json_int_t)after, "version",
                                          version, "golden", golden, "xrefs", xrefs);
                 char *s = json_dumps(line, JSON_COMPACT | JSON_SORT_KEYS);
-                fputs(s, f);
-                fputc('\n', f);
+                /* the scores last, as three-decimal numbers read as PostgreSQL wrote
+                 * them (0.833; jansson prints 17 significant digits by default) */
+                char *q = json_dumps(quality, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY |
+                                                  JSON_REAL_PRECISION(15));
+                size_t len = s ? strlen(s) : 0;
+                if (len > 1 && q)
+                    fprintf(f, "%.*s,\"quality\":%s}\n", (int)(len - 1), s, q);
                 free(s);
+                free(q);
                 json_decref(line);
             }
             json_decref(golden);
             json_decref(xrefs);
+            json_decref(quality);
             n++;
         }
         PQclear(res);
