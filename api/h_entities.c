@@ -209,16 +209,37 @@ void mdm_h_entity_get(mdm_http_req *req)
     mdm_http_reply_raw(req, MHD_HTTP_OK, "application/json", mdm_buf_steal(&body), len);
 }
 
+/* The quality filter of a search (min_completeness, ...; mdm_quality_bounds) into *bounds
+ * (NULL: none; free it); false after replying with the problem. */
+static bool quality_bounds(mdm_http_req *req, char **bounds)
+{
+    const char *v[MDM_QUALITY_NFILTERS];
+    for (size_t i = 0; i < MDM_QUALITY_NFILTERS; i++)
+        v[i] = mdm_http_query(req, mdm_quality_filter_names[i]);
+    mdm_err err = {0};
+    if (mdm_quality_bounds(v, bounds, &err) == MDM_OK)
+        return true;
+    char field[sizeof err.field + 8];
+    snprintf(field, sizeof field, "/query%s", err.field);
+    snprintf(err.field, sizeof err.field, "%.*s", (int)sizeof err.field - 1, field);
+    mdm_http_reply_problem(req, &err);
+    return false;
+}
+
 /* GET /v1/entities?q=: the ranked free-text search (mdm_query_find). */
 static void entity_find(mdm_http_req *req, const char *q)
 {
     long long offset, limit;
+    char *bounds = NULL;
     if (!mdm_http_query_int(req, "offset", 0, 0, 100000, &offset) ||
-        !mdm_http_query_int(req, "limit", 50, 1, 1000, &limit))
+        !mdm_http_query_int(req, "limit", 50, 1, 1000, &limit) || !quality_bounds(req, &bounds))
         return;
     json_t *out = NULL;
     mdm_err err = {0};
-    if (mdm_query_find(mdm_http_db(req), q, NULL, (int)offset, (int)limit, &out, &err) != MDM_OK) {
+    mdm_status st =
+        mdm_query_find(mdm_http_db(req), q, NULL, bounds, (int)offset, (int)limit, &out, &err);
+    free(bounds);
+    if (st != MDM_OK) {
         mdm_http_reply_problem(req, &err);
         return;
     }
@@ -241,6 +262,9 @@ void mdm_h_entity_search(mdm_http_req *req)
                                 : 1000,
                             &limit))
         return;
+    char *bounds = NULL;
+    if (!quality_bounds(req, &bounds))
+        return;
     mdm_query_filter q = {
         .email = mdm_http_query(req, "email"),
         .phone = mdm_http_query(req, "phone"),
@@ -249,10 +273,13 @@ void mdm_h_entity_search(mdm_http_req *req)
         .birth_date = mdm_http_query(req, "birth_date"),
         .after = after,
         .limit = (int)limit,
+        .quality = bounds,
     };
     json_t *out = NULL;
     mdm_err err = {0};
-    if (mdm_query_search(mdm_http_db(req), &q, &out, &err) != MDM_OK) {
+    mdm_status st = mdm_query_search(mdm_http_db(req), &q, &out, &err);
+    free(bounds);
+    if (st != MDM_OK) {
         mdm_http_reply_problem(req, &err);
         return;
     }

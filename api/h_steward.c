@@ -7,6 +7,7 @@
 #include "mdm/consent.h"
 #include "mdm/golden.h"
 #include "mdm/ingest.h"
+#include "mdm/quality.h"
 #include "mdm/query.h"
 #include "mdm/resolve.h"
 #include "mdm/score.h"
@@ -670,6 +671,19 @@ void mdm_h_review_list(mdm_http_req *req)
     f.cursor = mdm_http_query(req, "cursor");
     f.entity_id = entity;
     f.limit = (int)limit;
+    const char *qv[MDM_QUALITY_NFILTERS];
+    for (size_t i = 0; i < MDM_QUALITY_NFILTERS; i++)
+        qv[i] = mdm_http_query(req, mdm_quality_filter_names[i]);
+    char *bounds = NULL;
+    mdm_err qerr = {0};
+    if (mdm_quality_bounds(qv, &bounds, &qerr) != MDM_OK) {
+        char field[sizeof qerr.field + 8];
+        snprintf(field, sizeof field, "/query%s", qerr.field);
+        snprintf(qerr.field, sizeof qerr.field, "%.*s", (int)sizeof qerr.field - 1, field);
+        mdm_http_reply_problem(req, &qerr);
+        return;
+    }
+    f.quality = bounds;
     json_t *items = NULL;
     char *next = NULL;
     mdm_err err = {0};
@@ -682,6 +696,7 @@ void mdm_h_review_list(mdm_http_req *req)
     if (st == MDM_OK &&
         (st = mdm_queue_counts(mdm_http_db(req), &f, mdm_http_actor(req), &counts, &err)) != MDM_OK)
         json_decref(items);
+    free(bounds);
     if (st != MDM_OK) {
         if (err.field[0] == '/' && strncmp(err.field, "/query/", 7) != 0) {
             char q[sizeof err.field + 8];

@@ -159,6 +159,7 @@ static const limit_key limit_keys[] = {
     {"request_timeout", 1, 3600, offsetof(mdm_http_limits, request_timeout), 'i'},
     {"max_connections_per_ip", 0, 100000, offsetof(mdm_http_limits, max_connections_per_ip), 'i'},
     {"max_header_bytes", 4096, 1 << 24, offsetof(mdm_http_limits, max_header_bytes), 'z'},
+    {"quality_metrics_seconds", 0, 86400, offsetof(mdm_http_limits, quality_metrics_seconds), 'i'},
 };
 
 mdm_status mdm_http_limits_load(const mdm_config *cfg, mdm_http_limits *out, mdm_err *err)
@@ -177,6 +178,7 @@ mdm_status mdm_http_limits_load(const mdm_config *cfg, mdm_http_limits *out, mdm
         .request_timeout = 60,
         .max_connections_per_ip = -1, /* unset: derived from max_connections below */
         .max_header_bytes = 32768,
+        .quality_metrics_seconds = 300,
     };
     json_t *sec = mdm_config_section(cfg, "http");
     const char *k;

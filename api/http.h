@@ -91,21 +91,23 @@ extern const size_t mdm_http_nroutes;
 
 /* The http config section, validated (defaults in api/http.c and README.md). */
 typedef struct mdm_http_limits {
-    size_t max_body_bytes;      /* JSON bodies, 1 MiB */
-    size_t max_batch_bytes;     /* NDJSON batch bodies, 16 MiB */
-    int max_batch_lines;        /* lines per batch, 10000 */
-    int connection_timeout;     /* seconds of client inactivity, 30 */
-    int max_connections;        /* concurrent connections, 1024 */
-    double auth_cache_seconds;  /* how long a verified key row is reused, 10 */
-    double burst_seconds;       /* token bucket capacity in seconds of rate, 1 */
-    int max_wait_seconds;       /* longest long poll (/v1/changes?wait=), 30 */
-    int max_page_size;          /* largest limit= of a list or feed, 1000 */
-    int shutdown_timeout;       /* seconds to finish in-flight requests on SIGTERM, 30 */
-    int request_timeout;        /* seconds for a request to arrive whole (slow clients), 60 */
-    int max_connections_per_ip; /* from one address, 0 = no limit; 64 (at most half) */
-    size_t max_header_bytes;    /* request line + headers (431 above), 32 KiB */
-    const char *tls_cert;       /* PEM certificate (chain) file: serve HTTPS; NULL = HTTP */
-    const char *tls_key;        /* PEM private key file, required with tls_cert */
+    size_t max_body_bytes;       /* JSON bodies, 1 MiB */
+    size_t max_batch_bytes;      /* NDJSON batch bodies, 16 MiB */
+    int max_batch_lines;         /* lines per batch, 10000 */
+    int connection_timeout;      /* seconds of client inactivity, 30 */
+    int max_connections;         /* concurrent connections, 1024 */
+    double auth_cache_seconds;   /* how long a verified key row is reused, 10 */
+    double burst_seconds;        /* token bucket capacity in seconds of rate, 1 */
+    int max_wait_seconds;        /* longest long poll (/v1/changes?wait=), 30 */
+    int max_page_size;           /* largest limit= of a list or feed, 1000 */
+    int shutdown_timeout;        /* seconds to finish in-flight requests on SIGTERM, 30 */
+    int request_timeout;         /* seconds for a request to arrive whole (slow clients), 60 */
+    int max_connections_per_ip;  /* from one address, 0 = no limit; 64 (at most half) */
+    size_t max_header_bytes;     /* request line + headers (431 above), 32 KiB */
+    int quality_metrics_seconds; /* age at which /metrics recomputes the quality histograms,
+                                    300; 0 = no histograms */
+    const char *tls_cert;        /* PEM certificate (chain) file: serve HTTPS; NULL = HTTP */
+    const char *tls_key;         /* PEM private key file, required with tls_cert */
 } mdm_http_limits;
 
 /* Validates cfg's http section into *out (defaults for absent keys). An unknown key or a

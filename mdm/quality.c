@@ -80,6 +80,111 @@ static const mdm_db_stmt stmt_report = {
     "GROUP BY x.source) r",
     0};
 
+/* Per source and score, the live records' scores in cumulative buckets (upper bounds
+ * quality_bounds), their count and sum: one scan of the live source records. */
+static const char *const quality_bounds[] = {"0.1", "0.25", "0.5", "0.75", "0.9", "1"};
+#define BUCKET(le) "count(*) FILTER (WHERE s.v <= " le ")::text || ',' || "
+static const mdm_db_stmt stmt_histograms = {
+    "quality_histograms",
+    "SELECT x.source, s.score, " BUCKET("0.1") BUCKET("0.25") BUCKET("0.5") BUCKET("0.75")
+        BUCKET("0.9") "count(*) FILTER (WHERE s.v <= 1)::text AS buckets, "
+                      "count(*) AS n, coalesce(sum(s.v), 0) AS total, "
+                      "extract(epoch FROM now())::bigint AS at "
+                      "FROM (SELECT sr.source, mdm_quality_record(sr.normalized, "
+                      "COALESCE(sr.source_updated_at, sr.received_at)) AS q FROM source_record sr "
+                      "WHERE NOT sr.deleted AND NOT sr.erased) x "
+                      "CROSS JOIN LATERAL (VALUES ('completeness', (q->>'completeness')::numeric), "
+                      "('validity', (q->>'validity')::numeric), "
+                      "('freshness', (q->>'freshness')::numeric)) s(score, v) "
+                      "GROUP BY x.source, s.score ORDER BY x.source, s.score",
+    0};
+#undef BUCKET
+
+mdm_status mdm_quality_histograms_text(mdm_db *db, mdm_buf *out, mdm_err *err)
+{
+    PGresult *res = NULL;
+    mdm_status st = mdm_db_exec(db, &stmt_histograms, NULL, &res, err);
+    if (st != MDM_OK)
+        return st;
+    size_t nb = sizeof quality_bounds / sizeof quality_bounds[0];
+    mdm_buf_puts(out, "# HELP mdm_record_quality Data-quality scores of the live source records,"
+                      " by source and score (docs/QUALITY.md), as of "
+                      "mdm_record_quality_computed_timestamp_seconds.\n"
+                      "# TYPE mdm_record_quality histogram\n");
+    int rows = PQntuples(res);
+    for (int r = 0; r < rows; r++) {
+        const char *src = mdm_db_get(res, r, "source", "");
+        const char *score = mdm_db_get(res, r, "score", "");
+        const char *b = mdm_db_get(res, r, "buckets", "");
+        for (size_t i = 0; i < nb; i++) {
+            size_t len = strcspn(b, ",");
+            mdm_buf_printf(out,
+                           "mdm_record_quality_bucket{source=\"%s\",score=\"%s\",le=\"%s\"} %.*s\n",
+                           src, score, quality_bounds[i], (int)len, b);
+            b += len + (b[len] == ',');
+        }
+        mdm_buf_printf(out,
+                       "mdm_record_quality_bucket{source=\"%s\",score=\"%s\",le=\"+Inf\"} %s\n"
+                       "mdm_record_quality_sum{source=\"%s\",score=\"%s\"} %s\n"
+                       "mdm_record_quality_count{source=\"%s\",score=\"%s\"} %s\n",
+                       src, score, mdm_db_get(res, r, "n", "0"), src, score,
+                       mdm_db_get(res, r, "total", "0"), src, score, mdm_db_get(res, r, "n", "0"));
+    }
+    if (rows > 0)
+        mdm_buf_printf(out,
+                       "# HELP mdm_record_quality_computed_timestamp_seconds When "
+                       "mdm_record_quality was computed.\n"
+                       "# TYPE mdm_record_quality_computed_timestamp_seconds gauge\n"
+                       "mdm_record_quality_computed_timestamp_seconds %s\n",
+                       mdm_db_get(res, 0, "at", "0"));
+    PQclear(res);
+    return MDM_OK;
+}
+
+const char *const mdm_quality_filter_names[MDM_QUALITY_NFILTERS] = {
+    "min_completeness", "max_completeness", "min_validity",  "max_validity",
+    "min_consistency",  "max_consistency",  "min_freshness", "max_freshness"};
+
+mdm_status mdm_quality_bounds(const char *const values[MDM_QUALITY_NFILTERS], char **out,
+                              mdm_err *err)
+{
+    *out = NULL;
+    double v[MDM_QUALITY_NFILTERS];
+    bool set[MDM_QUALITY_NFILTERS] = {false}, any = false;
+    for (size_t i = 0; i < MDM_QUALITY_NFILTERS; i++) {
+        const char *s = values[i];
+        if (!s || !*s)
+            continue;
+        char *end;
+        v[i] = strtod(s, &end);
+        if (*end || !(v[i] >= 0 && v[i] <= 1)) {
+            char field[32];
+            snprintf(field, sizeof field, "/%s", mdm_quality_filter_names[i]);
+            return mdm_err_set_field(err, MDM_EINVAL, field, "%s must be a number between 0 and 1",
+                                     mdm_quality_filter_names[i]);
+        }
+        set[i] = any = true;
+    }
+    for (size_t i = 0; i + 1 < MDM_QUALITY_NFILTERS; i += 2)
+        if (set[i] && set[i + 1] && v[i] > v[i + 1]) {
+            char field[32];
+            snprintf(field, sizeof field, "/%s", mdm_quality_filter_names[i]);
+            return mdm_err_set_field(err, MDM_EINVAL, field, "%s is above %s",
+                                     mdm_quality_filter_names[i], mdm_quality_filter_names[i + 1]);
+        }
+    if (!any)
+        return MDM_OK;
+    mdm_buf b = {0};
+    mdm_buf_putc(&b, '{');
+    for (size_t i = 0; i < MDM_QUALITY_NFILTERS; i++)
+        if (set[i])
+            mdm_buf_printf(&b, "%s\"%s\":%.17g", b.len > 1 ? "," : "", mdm_quality_filter_names[i],
+                           v[i]);
+    mdm_buf_putc(&b, '}');
+    *out = mdm_buf_steal(&b);
+    return MDM_OK;
+}
+
 void mdm_quality_call(int64_t entity_id, mdm_db_call *call)
 {
     mdm_db_call_id(call, &stmt_quality, entity_id);

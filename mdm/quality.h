@@ -53,4 +53,24 @@ mdm_status mdm_quality_report(mdm_db *db, json_t **out, mdm_err *err)
 mdm_status mdm_quality_report_write(const json_t *report, const char *format, FILE *f, mdm_err *err)
     __attribute__((warn_unused_result));
 
+/* Filters on the scores (review queue, search): min_X and max_X, inclusive bounds on score
+ * X of completeness, validity, consistency and freshness, in this order. */
+#define MDM_QUALITY_NFILTERS 8
+extern const char *const mdm_quality_filter_names[MDM_QUALITY_NFILTERS];
+
+/* The bounds given as text (values[i] for mdm_quality_filter_names[i]; NULL or "" = not
+ * given), as a new JSON object's text for mdm_quality_within (sql/056) in *out, or NULL
+ * when none is given. MDM_EINVAL naming the parameter (err->field "/NAME") when one is
+ * not a number between 0 and 1 or a min_X is above its max_X. The caller frees *out. */
+mdm_status mdm_quality_bounds(const char *const values[MDM_QUALITY_NFILTERS], char **out,
+                              mdm_err *err) __attribute__((warn_unused_result));
+
+/* The Prometheus histograms of the live source records' scores (completeness, validity,
+ * freshness) per source, appended to out in the text format: mdm_record_quality_bucket
+ * {source, score, le} (upper bounds 0.1, 0.25, 0.5, 0.75, 0.9, 1), _sum, _count, and
+ * mdm_record_quality_computed_timestamp_seconds. One scan of every live source record
+ * (about a second per 100,000 records): callers cache the text (api/h_metrics.c). */
+mdm_status mdm_quality_histograms_text(mdm_db *db, mdm_buf *out, mdm_err *err)
+    __attribute__((warn_unused_result));
+
 #endif

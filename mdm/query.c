@@ -316,8 +316,9 @@ static const mdm_db_stmt stmt_search = {
         4) "AND ($5::text IS NULL OR lower(e.golden->>'last_name') = $5 "
            "  OR lower(concat_ws(' ', e.golden->>'first_name', e.golden->>'last_name')) = $5) "
            "AND ($6::text IS NULL OR e.golden->>'birth_date' = $6) "
+           "AND ($8::jsonb IS NULL OR mdm_quality_within(mdm_quality_entity(e.id), $8::jsonb)) "
            "ORDER BY e.id LIMIT $7",
-    7};
+    8};
 
 /* {"name": [value]} (list) or {"name": value}, as JSON text for a containment query. */
 static char *contains(const char *name, const char *value, bool list)
@@ -378,7 +379,7 @@ mdm_status mdm_query_search(mdm_db *db, const mdm_query_filter *q, json_t **out,
     char after[32], lim[16];
     mdm_db_id(after, q->after);
     snprintf(lim, sizeof lim, "%d", limit + 1);
-    const char *p[7] = {after, em_key, ph_key, ly_key, nm, q->birth_date, lim};
+    const char *p[8] = {after, em_key, ph_key, ly_key, nm, q->birth_date, lim, q->quality};
     PGresult *res = NULL;
     if ((st = mdm_db_exec(db, &stmt_search, p, &res, err)) != MDM_OK)
         goto out_free;
@@ -407,7 +408,9 @@ out_free:
 /* Free-text search (mdm_query_find). $1 name tokens and $2 their nickname classes (in
  * the comparison form ingest stores in normalized.keys), $3 initials, $4 exact key probes
  * (containment documents for normalized.keys: e-mail, phone, loyalty id, postal code,
- * street line), $5 how many name tokens must match, $6 offset, $7 limit + 1. A name token
+ * street line), $5 how many name tokens must match, $6 offset, $7 limit + 1, $8 bounds on
+ * the golden record's data-quality scores (mdm_quality_within; NULL: none), tested on each
+ * match before ranking. A name token
  * matches a golden record's last name (4), first name (3), nickname class (2), middle
  * name (1) or, from three letters, the start of a longer first or last name (1); a golden
  * record ranks by the tokens it matches, then initials, key probes and those weights.
@@ -454,7 +457,9 @@ static const mdm_db_stmt stmt_find = {
     " hits AS (SELECT coalesce(n.entity_id, k.entity_id) AS entity_id, coalesce(n.n, 0) AS nn,"
     "   coalesce(n.s, 0) AS ns, coalesce(k.n, 0) AS nk"
     "   FROM names n FULL JOIN key_hits k ON k.entity_id = n.entity_id"
-    "   WHERE cardinality($1::text[]) = 0 OR n.entity_id IS NOT NULL),"
+    "   WHERE (cardinality($1::text[]) = 0 OR n.entity_id IS NOT NULL)"
+    "     AND ($8::jsonb IS NULL OR mdm_quality_within("
+    "       mdm_quality_entity(coalesce(n.entity_id, k.entity_id)), $8::jsonb))),"
     " ranked AS (SELECT h.*, CASE WHEN cardinality($3::text[]) = 0 THEN 0 ELSE"
     "   (SELECT count(*) FROM unnest($3::text[]) ini WHERE EXISTS ("
     "     SELECT 1 FROM entity_name n WHERE n.entity_id = h.entity_id AND n.kind = 3"
@@ -465,7 +470,7 @@ static const mdm_db_stmt stmt_find = {
     " SELECT e.id, e.version, e.golden, p.matched, p.total FROM page p CROSS JOIN LATERAL ("
     "   SELECT e.id, e.version, e.golden FROM entity e WHERE e.id = p.entity_id OFFSET 0) e"
     " ORDER BY p.matched DESC, p.ni DESC, p.ns DESC, p.entity_id",
-    7};
+    8};
 /* clang-format on */
 #undef ENTITY_OF
 
@@ -515,8 +520,8 @@ static bool has_digit(const char *s)
     return false;
 }
 
-mdm_status mdm_query_find(mdm_db *db, const char *q, const char *default_country, int offset,
-                          int limit, json_t **out, mdm_err *err)
+mdm_status mdm_query_find(mdm_db *db, const char *q, const char *default_country,
+                          const char *quality, int offset, int limit, json_t **out, mdm_err *err)
 {
     *out = NULL;
     if (!q || !*q)
@@ -600,13 +605,14 @@ mdm_status mdm_query_find(mdm_db *db, const char *q, const char *default_country
         snprintf(need, sizeof need, "%d", ntok >= 3 ? ntok - 1 : ntok);
         snprintf(off, sizeof off, "%d", offset);
         snprintf(lim, sizeof lim, "%d", limit + 1);
-        const char *p[7] = {array_end(&toks),
+        const char *p[8] = {array_end(&toks),
                             array_end(&canons),
                             array_end(&inits),
                             array_end(&probes),
                             need,
                             off,
-                            lim};
+                            lim,
+                            quality};
         find_call fc = {p, NULL};
         if ((st = mdm_db_run_tx(db, "golden_find", find_tx, &fc, err)) != MDM_OK) {
             PQclear(fc.res);

@@ -66,6 +66,8 @@ typedef struct mdm_query_filter {
     const char *birth_date; /* ISO yyyy-mm-dd */
     int64_t after;          /* cursor: entity ids > after (0 = from the start) */
     int limit;              /* 1..1000; 0 = 50 */
+    const char *quality;    /* bounds on the data-quality scores (mdm_quality_bounds), or NULL;
+                               narrows the criteria above, never one alone */
 } mdm_query_filter;
 
 /* Active entities matching every given criterion (comparison forms: emails and phones
@@ -95,11 +97,12 @@ mdm_status mdm_query_merge_preview(mdm_db *db, const mdm_engine *ctx, int64_t a,
  * nickname classes of matching/normalize.h); or an e-mail address, phone number, loyalty
  * id, postal code or street line (q with digits), normalized as on ingest
  * (default_country for national layouts; NULL = "US"). With three name tokens or more
- * one may miss. *out receives {"items": [{"id", "version", "golden"}], "next": offset of
- * the next page or null, "total"}. MDM_EINVAL for an empty or over-long q, initials
- * alone, a bad offset or limit (1..1000). */
-mdm_status mdm_query_find(mdm_db *db, const char *q, const char *default_country, int offset,
-                          int limit, json_t **out, mdm_err *err)
+ * one may miss. quality (mdm_quality_bounds, or NULL) keeps only golden records whose
+ * data-quality scores lie within its bounds. *out receives {"items": [{"id", "version", "golden"}],
+ * "next": offset of the next page or null, "total"}. MDM_EINVAL for an empty or over-long q,
+ * initials alone, a bad offset or limit (1..1000). */
+mdm_status mdm_query_find(mdm_db *db, const char *q, const char *default_country,
+                          const char *quality, int offset, int limit, json_t **out, mdm_err *err)
     __attribute__((warn_unused_result));
 
 /* History: {"id", "versions": [{"version", "golden", "reason", "created_at"}],

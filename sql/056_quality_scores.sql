@@ -104,3 +104,16 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
     WHERE mb.entity_id = $1 AND mb.active
 $$;
 COMMENT ON FUNCTION mdm_quality_entity(bigint) IS 'Scores of a golden record as stored (mdm_quality_golden over its active, not deleted members).';
+
+-- Whether scores (an object from the functions above) lie within bounds, a filter of the
+-- review queue and of search: {"min_completeness": 0.5, "max_validity": 0.9, ...}, each
+-- min_X / max_X an inclusive bound on score X. A score that is absent or null fails its
+-- bound; no bounds pass.
+CREATE FUNCTION mdm_quality_within(scores jsonb, bounds jsonb) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT coalesce(bool_and(coalesce(CASE WHEN left(b.key, 4) = 'min_'
+            THEN (scores->>substr(b.key, 5))::numeric >= b.value::numeric
+            ELSE (scores->>substr(b.key, 5))::numeric <= b.value::numeric END, false)), true)
+    FROM jsonb_each_text(bounds) b
+$$;
+COMMENT ON FUNCTION mdm_quality_within(jsonb, jsonb) IS 'Whether data-quality scores lie within bounds {min_X|max_X: number} (inclusive; a missing score fails its bound).';

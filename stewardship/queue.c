@@ -54,7 +54,9 @@
 
 /* The filters of a listing; src, older, newer: the parameter numbers of the source filter
  * and of the age bounds in days (they differ between the list and the count). */
-#define FILTERS(src, older, newer)                                                                 \
+/* quality: bounds on the data-quality scores (mdm_quality_within, sql/056): an item passes
+ * when its record (record_entity) or a golden record on either side scores within them */
+#define FILTERS(src, older, newer, quality)                                                        \
     "   AND ($2::text IS NULL OR ($2 = '-' AND r.assignee IS NULL) OR r.assignee = $2)"            \
     "   AND ($3::text IS NULL OR r.kind = $3)"                                                     \
     "   AND ($4::bigint = 0 OR r.entity_id = $4 OR r.other_entity_id = $4)"                        \
@@ -69,11 +71,18 @@
     "   AND (" older "::float8 IS NULL"                                                            \
     "     OR r.created_at <= now() - " older "::float8 * interval '1 day')"                        \
     "   AND (" newer "::float8 IS NULL OR r.created_at > now() - " newer                           \
-    "::float8 * interval '1 day')"
+    "::float8 * interval '1 day')"                                                                 \
+    "   AND (" quality "::jsonb IS NULL"                                                           \
+    "     OR EXISTS (SELECT 1 FROM unnest(ARRAY[r.entity_id, r.other_entity_id]) x(id)"            \
+    "       WHERE x.id IS NOT NULL AND mdm_quality_within(mdm_quality_entity(x.id), " quality      \
+    "::jsonb))"                                                                                    \
+    "     OR EXISTS (SELECT 1 FROM source_record s WHERE s.id = r.record_id AND "                  \
+    "       mdm_quality_within(mdm_quality_record(s.normalized,"                                   \
+    "         COALESCE(s.source_updated_at, s.received_at)), " quality "::jsonb)))"
 
 #define LIST_WHERE                                                                                 \
     " FROM review_item r"                                                                          \
-    " WHERE r.status = ANY ($1::text[])" FILTERS("$10", "$11", "$12")
+    " WHERE r.status = ANY ($1::text[])" FILTERS("$10", "$11", "$12", "$13")
 
 typedef struct sort_variant {
     const char *name;
@@ -89,31 +98,31 @@ static const sort_variant sorts[] = {
       "   AND ($7::text IS NULL OR r.priority < $7::float8"
       "        OR (r.priority = $7::float8 AND r.id > $8::bigint))"
       " ORDER BY r.priority DESC, r.id LIMIT $9",
-      12}},
+      13}},
     {"created",
      {"queue_list_created",
       "SELECT r.id, r.created_at::text AS k, " SUMMARY LIST_WHERE
       "   AND ($7::text IS NULL OR (r.created_at, r.id) > ($7::timestamptz, $8::bigint))"
       " ORDER BY r.created_at, r.id LIMIT $9",
-      12}},
+      13}},
     {"-created",
      {"queue_list_created_desc",
       "SELECT r.id, r.created_at::text AS k, " SUMMARY LIST_WHERE
       "   AND ($7::text IS NULL OR (r.created_at, r.id) < ($7::timestamptz, $8::bigint))"
       " ORDER BY r.created_at DESC, r.id DESC LIMIT $9",
-      12}},
+      13}},
     {"probability",
      {"queue_list_probability",
       "SELECT r.id, r.probability::text AS k, " SUMMARY LIST_WHERE
       "   AND ($7::text IS NULL OR (r.probability, r.id) > ($7::float8, $8::bigint))"
       " ORDER BY r.probability, r.id LIMIT $9",
-      12}},
+      13}},
     {"-probability",
      {"queue_list_probability_desc",
       "SELECT r.id, r.probability::text AS k, " SUMMARY LIST_WHERE
       "   AND ($7::text IS NULL OR (r.probability, r.id) < ($7::float8, $8::bigint))"
       " ORDER BY r.probability DESC, r.id DESC LIMIT $9",
-      12}},
+      13}},
 };
 
 /* Counts for the queue's header: per status under every other filter, and (under the
@@ -132,8 +141,8 @@ static const mdm_db_stmt stmt_counts = {
     "   'superseded', count(*) FILTER (WHERE r.status = 'superseded')),"
     " 'sources', (SELECT coalesce(json_agg(json_build_object('code', code, 'name', name)"
     "   ORDER BY code), '[]'::json) FROM source_system))::text AS j"
-    " FROM review_item r WHERE true" FILTERS("$7", "$8", "$9"),
-    10};
+    " FROM review_item r WHERE true" FILTERS("$7", "$8", "$9", "$11"),
+    11};
 
 static const mdm_db_stmt stmt_summary = {
     "queue_summary", "SELECT " SUMMARY " FROM review_item r WHERE r.id = $1", 1};
@@ -444,7 +453,8 @@ mdm_status mdm_queue_counts(mdm_db *db, const mdm_queue_filter *f, const char *m
                             f->source && *f->source ? f->source : NULL,
                             f->has_min_age ? mina : NULL,
                             f->has_max_age ? maxa : NULL,
-                            me ? me : ""};
+                            me ? me : "",
+                            f->quality};
     PGresult *res = NULL;
     st = mdm_db_exec(db, &stmt_counts, params, &res, err);
     if (st == MDM_OK)
@@ -510,7 +520,8 @@ mdm_status mdm_queue_list(mdm_db *db, const mdm_queue_filter *f, json_t **items,
                             lim,
                             f->source && *f->source ? f->source : NULL,
                             f->has_min_age ? mina : NULL,
-                            f->has_max_age ? maxa : NULL};
+                            f->has_max_age ? maxa : NULL,
+                            f->quality};
     st = mdm_db_exec(db, &v->stmt, params, &res, err);
     if (st != MDM_OK)
         goto out;

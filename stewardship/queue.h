@@ -71,10 +71,13 @@ typedef struct mdm_queue_filter {
     double min_age_days; /* created at least this many days ago; ignored unless has_min_age */
     double max_age_days; /* created less than this many days ago; ignored unless has_max_age */
     int has_min_age, has_max_age;
-    const char *sort;   /* priority (default: highest first), created (oldest first),
-                         * -created, probability (lowest first), -probability */
-    const char *cursor; /* from the previous page, or NULL; valid only with the same sort */
-    int limit;          /* 1..500; 0 = 50 */
+    const char *quality; /* bounds on data-quality scores (mdm_quality_bounds): the item's
+                          * record or a golden record on either side scores within them;
+                          * NULL = any */
+    const char *sort;    /* priority (default: highest first), created (oldest first),
+                          * -created, probability (lowest first), -probability */
+    const char *cursor;  /* from the previous page, or NULL; valid only with the same sort */
+    int limit;           /* 1..500; 0 = 50 */
 } mdm_queue_filter;
 
 /* Refreshes the queue (mdm_queue_refresh), then lists one page. *items receives a new
