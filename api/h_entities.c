@@ -95,8 +95,10 @@ const char mdm_h_entity_search_doc[] =
     " id. Page with after=<next of the previous page>. With q: the steward's free-text search,"
     " ranked (a name in any order, with nicknames, initials or its start; an e-mail, phone,"
     " loyalty id, postal code or street line), paged with offset=<next>; the reply has"
-    " total.\","
-    " \"parameters\": ["
+    " total. min_/max_ completeness, validity, consistency and freshness keep the golden"
+    " records whose data-quality scores lie within those bounds; they narrow the other"
+    " criteria, never search alone.\","
+    " \"parameters\": [" MDM_QUALITY_PARAMS_DOC
     " {\"name\": \"q\", \"in\": \"query\", \"schema\": {\"type\": \"string\", \"maxLength\":"
     " 200}},"
     " {\"name\": \"offset\", \"in\": \"query\", \"schema\": {\"type\": \"integer\", \"minimum\":"

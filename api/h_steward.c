@@ -259,8 +259,10 @@ const char mdm_h_review_list_doc[] =
     "{\"summary\": \"The review queue\", \"tags\": [\"stewardship\"], \"description\":"
     " \"Review items, highest priority first by default. Stale items (a side merged away,"
     " the record moved or deleted) are closed as superseded before listing. Page with"
-    " cursor=<next of the previous page> and the same sort.\","
-    " \"parameters\": ["
+    " cursor=<next of the previous page> and the same sort. min_/max_ completeness,"
+    " validity, consistency and freshness keep the items whose record or a golden record on"
+    " either side has data-quality scores within those bounds.\","
+    " \"parameters\": [" MDM_QUALITY_PARAMS_DOC
     " {\"name\": \"status\", \"in\": \"query\", \"schema\": {\"type\": \"string\", \"default\":"
     " \"open,claimed\"}, \"description\": \"comma list of open, claimed, deferred, decided,"
     " superseded\"},"

@@ -176,9 +176,11 @@ mdm_status mdm_quality_bounds(const char *const values[MDM_QUALITY_NFILTERS], ch
         return MDM_OK;
     mdm_buf b = {0};
     mdm_buf_putc(&b, '{');
+    /* 15 significant digits: a bound typed as 0.1 is 0.1 to PostgreSQL's numeric, not
+     * 0.10000000000000001 (which a score of 0.100 would not reach) */
     for (size_t i = 0; i < MDM_QUALITY_NFILTERS; i++)
         if (set[i])
-            mdm_buf_printf(&b, "%s\"%s\":%.17g", b.len > 1 ? "," : "", mdm_quality_filter_names[i],
+            mdm_buf_printf(&b, "%s\"%s\":%.15g", b.len > 1 ? "," : "", mdm_quality_filter_names[i],
                            v[i]);
     mdm_buf_putc(&b, '}');
     *out = mdm_buf_steal(&b);

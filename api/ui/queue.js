@@ -24,7 +24,9 @@ const DECISIONS = {
 const BANDS = [['', 'Any probability'], ['0.9-1', '90% and more'], ['0.7-0.9', '70–90%'], ['0.5-0.7', '50–70%'],
   ['0-0.5', 'below 50%']];
 const AGES = [['', 'Any age'], ['-1', 'less than a day'], ['1-7', '1 to 7 days'], ['7-', 'over 7 days']];
-const FILTER_KEYS = ['status', 'sort', 'band', 'source', 'age', 'who'];
+// the golden records' (or the record's) completeness (docs/QUALITY.md): min-max
+const QUALITY = [['', 'Any completeness'], ['-0.5', 'at most 50%'], ['0.5-0.8', '50–80%'], ['0.8-', '80% and more']];
+const FILTER_KEYS = ['status', 'sort', 'band', 'source', 'age', 'quality', 'who'];
 
 // The API query of the list filters in the address.
 function listQuery(p) {
@@ -33,6 +35,8 @@ function listQuery(p) {
   if (band) [q.min_probability, q.max_probability] = band.split('-');
   const age = p.get('age');
   if (age) [q.min_age_days, q.max_age_days] = age.split('-');
+  const quality = p.get('quality');
+  if (quality) [q.min_completeness, q.max_completeness] = quality.split('-');
   if (p.get('source')) q.source = p.get('source');
   if (p.get('who') === 'mine') q.assignee = 'me';
   if (p.get('who') === 'unclaimed') q.assignee = '-';
@@ -54,6 +58,7 @@ function filters(params) {
     ...sel('f-source', 'source', [['', 'Any source']].concat((c.sources || []).map((s) => [s.code, s.name])),
       params.get('source') || '', 'Source'),
     ...sel('f-age', 'age', AGES, params.get('age') || '', 'Age'),
+    ...sel('f-quality', 'quality', QUALITY, params.get('quality') || '', 'Completeness'),
     ...sel('f-who', 'who', [['', 'Anyone'], ['mine', `Mine (${c.mine ?? 0})`], ['unclaimed', `Unclaimed (${c.unclaimed ?? 0})`]],
       params.get('who') || '', 'Claimed by'),
     ...sel('f-sort', 'sort', [['priority', 'Priority'], ['created', 'Oldest'], ['-created', 'Newest'],

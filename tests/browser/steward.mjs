@@ -332,6 +332,36 @@ await test(page, 'queue_counts_filters_groups', async () => {
   timings.queue = await timeToUsable(page, `${base}/ui/#/queue`, '.queue-list .item');
 });
 
+// the completeness filter (docs/QUALITY.md): the list is the API's filtered list, and each
+// listed item has its record or a golden record on either side at 50% or less
+await test(page, 'queue_quality_filter', async () => {
+  await page.goto(`${base}/ui/#/queue`);
+  await page.locator('#queue-count', { hasText: 'of' }).waitFor();
+  await page.selectOption('#f-quality', '-0.5');
+  await page.waitForURL(/quality=-0\.5/);
+  const low = (await api('GET', '/v1/review?max_completeness=0.5&limit=500')).body;
+  const all = (await api('GET', '/v1/review?limit=500')).body;
+  check(low.items.length > 0 && low.counts.total < all.counts.total, `the filter narrows (${low.counts.total} of ${all.counts.total})`);
+  await page.locator('#queue-count', { hasText: `of ${low.counts.total} shown` }).waitFor();
+  const ids = await page.locator('.queue-list .item').evaluateAll((els) => els.map((e) => Number(e.dataset.id)));
+  check(ids.length === Math.min(50, low.items.length) && ids.every((id) => low.items.some((x) => x.id === id)),
+    `only the filtered items are listed (${ids.length})`);
+  for (const it of low.items.slice(0, 8)) {
+    const scores = [];
+    for (const e of [it.entity_id, it.other_entity_id]) {
+      if (e) scores.push((await api('GET', `/v1/entities/${e}`)).body.data_quality.scores.completeness);
+    }
+    if (it.record_id) {
+      const [src, k] = sql(`SELECT source, source_key FROM source_record WHERE id = ${Number(it.record_id)}`).split('|');
+      scores.push((await api('GET', `/v1/sources/${src}/records/${encodeURIComponent(k)}`)).body.data_quality.scores.completeness);
+    }
+    check(scores.some((c) => c !== null && c <= 0.5), `item ${it.id} has a side at 50% or less (${scores})`);
+  }
+  await screens(page, 'queue-quality-filter');
+  await page.selectOption('#f-quality', '');
+  await page.waitForURL((u) => !/quality=/.test(u.toString()));
+});
+
 await test(page, 'queue_paging', async () => {
   const all = (await api('GET', '/v1/review?sort=created&limit=500')).body;
   check(all.items.length > 50, `more than a page of items (${all.items.length})`);

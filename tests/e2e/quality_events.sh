@@ -220,11 +220,12 @@ out=[]
 for l in open('$tmp/scores.txt'):
     i,s=l.split(' ',1); s=json.loads(s)
     if $3: out.append(int(i))
-print(json.dumps(sorted(out)))")
+print(json.dumps(sorted(out), separators=(',', ':')))")
     expect_eq "$1" "$(jq -c 'sort' <<<"$4")" "$want"
 }
 call GET "/v1/entities?name=$name&limit=200&max_completeness=0.7" -H "$(A reader)"
 check_filter "search ?name&max_completeness=0.7" "" "s['completeness'] <= 0.7" "$(jq -c '[.items[].id]' <<<"$body")"
+expect_eq "the filter narrows the search" "$(jq --argjson all "$all" '(.items | length) > 0 and (.items | length) < ($all | length)' <<<"$body")" "true"
 call GET "/v1/entities?name=$name&limit=200&min_completeness=0.8&min_consistency=1" -H "$(A reader)"
 check_filter "search ?name&min_completeness=0.8&min_consistency=1" "" \
     "s['completeness'] >= 0.8 and s['consistency'] >= 1" "$(jq -c '[.items[].id]' <<<"$body")"
@@ -268,8 +269,9 @@ got=$(jq -c '[.items[].id] | sort' <<<"$body")
 want=$(python3 -c "
 import json
 out=[int(l.split()[0]) for l in open('$tmp/sides.txt') if any(x!='null' and float(x)<=0.6 for x in l.split()[1:])]
-print(json.dumps(sorted(out)))")
+print(json.dumps(sorted(out), separators=(',', ':')))")
 expect_eq "review ?max_completeness=0.6: the items with a side scoring within" "$got" "$want"
+expect_eq "the filter narrows the queue" "$(jq --argjson n "$(wc -l <"$tmp/items.txt")" '(.items | length) > 0 and (.items | length) < $n' <<<"$body")" "true"
 expect_eq "the counts follow the filter" "$(jq '.counts.total == (.items | length)' <<<"$body")" "true"
 expect_problem "review: a bad bound" 400 einval GET "/v1/review?min_validity=-1" -H "$(A steward)"
 expect_eq "review: the problem points at the query parameter" "$(jq -r '.errors[0].pointer' <<<"$body")" "/query/min_validity"
