@@ -149,12 +149,13 @@ expect_exit 0 "load odd values" "$mdm" load --source commerce "$tmp/odd.ndjson"
 expect_exit 0 "export ndjson again" "$mdm" export golden --format ndjson --output "$tmp/golden.ndjson"
 expect_exit 0 "export csv" "$mdm" export golden --format csv --output "$tmp/golden.csv"
 expect_eq "csv header" "$(head -n 1 "$tmp/golden.csv" | tr -d '\r')" \
-    "id,version,first_name,middle_name,last_name,full_name,prefix,suffix,birth_date,gender,loyalty_id,customer_number,tax_id,national_id,account_status,segment,emails,phones,addresses,attributes,xrefs"
+    "id,version,first_name,middle_name,last_name,full_name,prefix,suffix,birth_date,gender,loyalty_id,customer_number,tax_id,national_id,account_status,segment,emails,phones,addresses,attributes,xrefs,completeness,validity,consistency,freshness,freshness_days"
 expect_eq "csv lines end in CRLF" "$(grep -c $'\r$' "$tmp/golden.csv")" "$(($(wc -l < "$tmp/golden.ndjson") + 1))"
 # read back as docs/CLI.md says: RFC 4180, strip the neutralizing quote, JSON columns
 back=$(python3 - "$tmp/golden.csv" "$tmp/golden.ndjson" <<'PY'
 import csv, json, sys
 LISTS = ("emails", "phones", "addresses", "attributes")
+SCORES = ("completeness", "validity", "consistency", "freshness", "freshness_days")
 def unneutral(v):
     return v[1:] if len(v) > 1 and v[0] == "'" and v[1] in "=+-@\t\r'" else v
 rows = []
@@ -162,11 +163,12 @@ with open(sys.argv[1], newline="") as f:
     for r in csv.DictReader(f):
         g = {}
         for k, v in r.items():
-            if k in ("id", "version", "xrefs") or v == "":
+            if k in ("id", "version", "xrefs") + SCORES or v == "":
                 continue
             g[k] = json.loads(v) if k in LISTS else unneutral(v)
         rows.append({"id": int(r["id"]), "version": int(r["version"]), "golden": g,
-                     "xrefs": json.loads(r["xrefs"])})
+                     "xrefs": json.loads(r["xrefs"]),
+                     "quality": {k: (json.loads(r[k]) if r[k] != "" else None) for k in SCORES}})
 with open(sys.argv[2]) as f:
     want = [json.loads(l) for l in f]
 bad = [w["id"] for w, g in zip(want, rows) if w != g]
