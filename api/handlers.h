@@ -16,15 +16,17 @@
 
 /* The OpenAPI parameters of the data-quality filters (search and the review queue;
  * mdm_quality_bounds), a fragment of a "parameters" array that ends with a comma. */
+/* clang-format off */
 #define MDM_QUALITY_PARAMS_DOC                                                                     \
-    QP_DOC("min_completeness")                                                                     \
-    QP_DOC("max_completeness") QP_DOC("min_validity") QP_DOC("max_validity")                       \
-        QP_DOC("min_consistency") QP_DOC("max_consistency") QP_DOC("min_freshness")                \
-            QP_DOC("max_freshness")
+    QP_DOC("min_completeness") QP_DOC("max_completeness")                                         \
+    QP_DOC("min_validity") QP_DOC("max_validity")                                                 \
+    QP_DOC("min_consistency") QP_DOC("max_consistency")                                           \
+    QP_DOC("min_freshness") QP_DOC("max_freshness")
 #define QP_DOC(name)                                                                               \
     " {\"name\": \"" name "\", \"in\": \"query\", \"schema\": {\"type\": \"number\", "             \
     "\"minimum\": 0, \"maximum\": 1}, \"description\": \"inclusive bound on the data-quality "     \
     "score (docs/QUALITY.md)\"},"
+/* clang-format on */
 
 /* h_health.c: liveness and readiness */
 MDM_HTTP_HANDLER(mdm_h_healthz);
