@@ -36,10 +36,7 @@ jq --arg u "http://127.0.0.1:$port/all" --arg s "$secret" '
     "$tmp/mdm.json" >"$tmp/q.json"
 jq '.publish.enabled = true' "$tmp/q.json" >"$tmp/p.json"
 export MDM_CONFIG=$tmp/q.json
-for s in crm loyalty commerce erp pos; do
-    "$mdm" load --quiet --no-resolve --source "$s" "$tmp/data/$s.csv" >/dev/null || e2e_fail "load $s" "failed"
-done
-expect_exit 0 "resolve (bulk)" "$mdm" resolve --quiet --threads 2
+e2e_bulk "$tmp/data"
 expect_eq "the bulk resolution created golden records" \
     "$(sql "SELECT count(*) > 300 FROM entity WHERE status = 'active'")" "t"
 
