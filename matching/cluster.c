@@ -93,12 +93,15 @@ static bool strong_conflict(const mdm_cluster_opts *o, const uf *u, uint32_t ra,
     return false;
 }
 
-/* Mean probability over cross pairs; *min_ev receives the smallest evidence. */
+/* Mean probability over cross pairs; *min_ev receives the smallest evidence, *named
+ * whether every cross pair examined bears one person's name with nothing against (with
+ * named_cohesion; false without). */
 static double cohesion(const mdm_cluster_opts *o, const uf *u, uint32_t ra, uint32_t rb,
-                       double *min_ev)
+                       double *min_ev, bool *named)
 {
     double sum = 0;
     *min_ev = 1e300;
+    *named = o->named_cohesion;
     size_t n = 0;
     uint32_t x = ra;
     size_t ia = 0;
@@ -108,9 +111,11 @@ static double cohesion(const mdm_cluster_opts *o, const uf *u, uint32_t ra, uint
         size_t ib = 0;
         do {
             double ev;
-            sum += o->prob(o->prob_ctx, x, y, &ev);
+            bool one = false;
+            sum += o->prob(o->prob_ctx, x, y, &ev, *named ? &one : NULL);
             if (ev < *min_ev)
                 *min_ev = ev;
+            *named = *named && one;
             n++;
             y = u->next[y];
             ib++;
@@ -184,7 +189,8 @@ static void run_pass(size_t n, const mdm_edge *edges, size_t nedges, const mdm_c
         }
         if (o->prob && (u->size[ra] > 1 || u->size[rb] > 1)) {
             double min_ev;
-            if (cohesion(o, u, ra, rb, &min_ev) < o->min_cohesion) {
+            bool named;
+            if (cohesion(o, u, ra, rb, &min_ev, &named) < o->min_cohesion && !named) {
                 st->refused_cohesion++;
                 REFUSE(MDM_GUARD_COHESION);
                 if (hard && min_ev <= HARD_EVIDENCE)
@@ -229,7 +235,7 @@ static bool hard_with(const mdm_cluster_opts *o, const uf *u, uint32_t x, uint32
                 return true;
         }
         double ev;
-        (void)o->prob(o->prob_ctx, x, y, &ev);
+        (void)o->prob(o->prob_ctx, x, y, &ev, NULL);
         if (ev <= HARD_EVIDENCE)
             return true;
         y = u->next[y];

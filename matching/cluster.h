@@ -14,7 +14,12 @@
  *     match (log2 Bayes factor below min_pair_evidence, e.g. different first names and
  *     birth dates). A record linked to one member of a cluster but contradicting
  *     another stays out (A~B, B~C, A!~C keeps C apart from {A, B}); a member with
- *     little information (no evidence either way) may still join.
+ *     little information (no evidence either way) may still join. With named_cohesion,
+ *     two clusters whose examined cross pairs all bear one person's name with nothing
+ *     against (prob's named) need not reach min_cohesion: {name, e-mail} and {name,
+ *     phone} records of one person share little, so their cross pairs score low without
+ *     disagreeing, while records that chain a household together through its shared
+ *     contact points carry other first names or an initial.
  *   - bridges: a record joined to one cluster whose link to another was refused only
  *     because a hard conflict (strong id, veto, hard negative) separates other records
  *     of the two (a "Thaddeus Crumwell" without suffix or birth date between Sr and Jr)
@@ -73,13 +78,20 @@ typedef struct mdm_edge {
 } mdm_edge;
 
 /* Probability that records a and b match (vetoes applied), for cohesion; *evidence
- * receives the pair's log2 Bayes factor (match weight without the prior; -inf when vetoed). */
-typedef double (*mdm_pair_prob_fn)(void *ctx, uint32_t a, uint32_t b, double *evidence);
+ * receives the pair's log2 Bayes factor (match weight without the prior; -inf when vetoed).
+ * named (may be NULL) receives whether the pair bears one person's name and nothing
+ * against: both records have a first name and the two are one name as written (exact, a
+ * nickname or a typo; not an initial, not a far spelling), and no comparison outside the
+ * evidence groups disagrees (birth date, e-mail, gender, identifiers). */
+typedef double (*mdm_pair_prob_fn)(void *ctx, uint32_t a, uint32_t b, double *evidence,
+                                   bool *named);
 
 typedef struct mdm_cluster_opts {
     long max_cluster_size;
     double min_cohesion;
     double min_pair_evidence;  /* a cross pair with less evidence (bits) forbids the merge */
+    bool named_cohesion;       /* cross pairs that all bear one person's name with nothing
+                                  against (prob's named) pass without min_cohesion */
     double link_threshold;     /* edges below it are ignored */
     int nstrong;               /* strong ids per record */
     const char *const *strong; /* [record * nstrong + s]: value or NULL */

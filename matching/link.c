@@ -844,12 +844,27 @@ static void score_worker(void *p, int t, size_t lo, size_t hi)
     }
 }
 
+/* One person's name and nothing against (cluster.h, named): first names exact, nicknames
+ * or a typo (name levels 0-2; not an initial or a far spelling), and no comparison outside
+ * the evidence groups at its "different" level (a birth date, an e-mail, a gender or an
+ * identifier that disagrees). */
+static bool one_name(const mdm_model *m, const int8_t *lv, bool apart)
+{
+    int k = m->names_k;
+    if (k < 0 || lv[k] < 0 || lv[k] > 2)
+        return false;
+    for (int j = 0; j < m->ncmp; j++)
+        if (lv[j] == m->cmp[j].nlevels - 1 && mdm_group_of(&m->grp, j, apart) < 0)
+            return false;
+    return true;
+}
+
 typedef struct prob_ctx {
     const linkdata *ld;
     weights w;
 } prob_ctx;
 
-static double pair_prob(void *p, uint32_t a, uint32_t b, double *evidence)
+static double pair_prob(void *p, uint32_t a, uint32_t b, double *evidence, bool *named)
 {
     const prob_ctx *pc = p;
     const mdm_model *m = pc->ld->m;
@@ -863,6 +878,8 @@ static double pair_prob(void *p, uint32_t a, uint32_t b, double *evidence)
         return 0;
     }
     bool apart = mdm_model_names_apart(m, &pc->ld->feats[a], &pc->ld->feats[b], lv);
+    if (named)
+        *named = one_name(m, lv, apart);
     double wk[MDM_MAX_COMPARISONS];
     weights_of(m, &pc->w, lv, pc->ld->freq + (size_t)a * (size_t)m->ncmp, wk);
     /* two people of one household (model.h, min_person_probability) */
@@ -932,6 +949,7 @@ static void cluster_edges(linkdata *ld, mdm_edge *edges, size_t ne, double link,
     mdm_cluster_opts co = {.max_cluster_size = m->max_cluster_size,
                            .min_cohesion = m->min_cohesion,
                            .min_pair_evidence = m->min_pair_evidence,
+                           .named_cohesion = m->named_cohesion && m->names_k >= 0,
                            .link_threshold = link,
                            .nstrong = m->nstrong,
                            .strong = strong,

@@ -783,6 +783,7 @@ mdm_model *mdm_model_from_json(json_t *doc, mdm_err *err)
     m->shared_min_people = 4;
     m->hard_negatives = true;
     m->entity_merge = true;
+    m->named_cohesion = true;
     m->min_person_probability = 0.01;
     m->bridge_margin = 10;
     m->u_samples = 1000000;
@@ -871,13 +872,12 @@ mdm_model *mdm_model_from_json(json_t *doc, mdm_err *err)
 
     json_t *cl = json_object_get(doc, "clustering");
     if (cl) {
-        static const char *const cl_keys[] = {"max_cluster_size",  "min_cohesion",
-                                              "strong_ids",        "shared_min_people",
-                                              "conflicts",         "one_to_one",
-                                              "group_margin",      "min_pair_evidence",
-                                              "group_margin_auto", "hard_negatives",
-                                              "entity_merge",      "min_person_probability",
-                                              "bridge_margin",     NULL};
+        static const char *const cl_keys[] = {
+            "max_cluster_size",  "min_cohesion",      "strong_ids",
+            "shared_min_people", "conflicts",         "one_to_one",
+            "group_margin",      "min_pair_evidence", "group_margin_auto",
+            "hard_negatives",    "entity_merge",      "min_person_probability",
+            "bridge_margin",     "named_cohesion",    NULL};
         if (!json_is_object(cl) || !check_keys(cl, "clustering", cl_keys, err))
             goto out_fail;
         d = (double)m->max_cluster_size;
@@ -888,6 +888,7 @@ mdm_model *mdm_model_from_json(json_t *doc, mdm_err *err)
             !get_bool(cl, "one_to_one", &m->one_to_one, "clustering", err) ||
             !get_bool(cl, "hard_negatives", &m->hard_negatives, "clustering", err) ||
             !get_bool(cl, "entity_merge", &m->entity_merge, "clustering", err) ||
+            !get_bool(cl, "named_cohesion", &m->named_cohesion, "clustering", err) ||
             !get_num(cl, "min_person_probability", &m->min_person_probability, 0, 0.5, "clustering",
                      err) ||
             !get_num(cl, "bridge_margin", &m->bridge_margin, 0, 1000, "clustering", err) ||
@@ -1092,6 +1093,8 @@ json_t *mdm_model_json(const mdm_model *m)
                         json_boolean(m->hard_negatives));
     json_object_set_new(json_object_get(doc, "clustering"), "entity_merge",
                         json_boolean(m->entity_merge));
+    json_object_set_new(json_object_get(doc, "clustering"), "named_cohesion",
+                        json_boolean(m->named_cohesion));
     json_object_set_new(json_object_get(doc, "clustering"), "min_person_probability",
                         json_real(m->min_person_probability));
     json_object_set_new(json_object_get(doc, "clustering"), "bridge_margin",
@@ -1291,6 +1294,9 @@ static int name_level(const mdm_comparison *c, const mdm_feat *a, const mdm_feat
                      : c->field == MDM_FIELD_LAST_NAME ? b->last_phon
                                                        : NULL;
     if (px && py && eq(px, py))
+        return 3;
+    /* a nickname with a typo (Ssie and Susan, Trsih and Patricia) */
+    if (c->field == MDM_FIELD_FIRST_NAME && mdm_norm_nickname_typo(NULL, x, y))
         return 3;
     /* first and last swapped with a typo or a nickname in one of them ("Corham Jon" and
      * "Jon Crham", "Kirkano Sue" and "Susie Kirkano"), or a typo in both */
@@ -1566,7 +1572,7 @@ static bool first_names_differ(const mdm_feat *a, const mdm_feat *b)
         return false;
     if (mdm_cmp_jaro_winkler(x, y) >= 0.8)
         return false;
-    return !mdm_norm_nickname_equiv(NULL, x, y);
+    return !mdm_norm_nickname_equiv(NULL, x, y) && !mdm_norm_nickname_typo(NULL, x, y);
 }
 
 /* x and y can name one person: equal, an initial of the other, a typo (Jaro-Winkler

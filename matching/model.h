@@ -287,6 +287,12 @@ typedef struct mdm_model {
      * log2(cross pairs) bits, reaches link and weighs more than any single cross pair,
      * and no cross pair is one a guard forbids. */
     bool entity_merge;
+    /* Cohesion by name (matching/cluster.h, named_cohesion), default true: two clusters
+     * whose cross pairs all bear one person's first name (exact, nickname or typo) and
+     * disagree on nothing outside the evidence groups (birth date, e-mail, gender,
+     * identifiers) merge on a link without reaching min_cohesion (the other guards still
+     * apply). Needs the household rule's first-name comparison (names_k). */
+    bool named_cohesion;
     /* Two people of one household. Surname, address and phone say "one household", not
      * "one person"; what tells the members apart is the rest (first name, birth date,
      * e-mail, gender, identifiers). A pair whose evidence outside the evidence groups

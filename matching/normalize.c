@@ -1646,3 +1646,53 @@ bool mdm_norm_nickname_equiv(const mdm_norm *n, const char *a, const char *b)
      * (john and nathan are both listed under jonathan) */
     return sorted_has(nick_names[x].nb, nick_names[x].nnb, y);
 }
+
+/* At most one edit apart: a byte changed, added or dropped, or two neighbours swapped. */
+static bool within_one_edit(const char *x, const char *y)
+{
+    size_t n = strlen(x), m = strlen(y);
+    if (n < m) {
+        const char *t = x;
+        x = y;
+        y = t;
+        size_t u = n;
+        n = m;
+        m = u;
+    }
+    if (n - m > 1)
+        return false;
+    size_t i = 0;
+    while (i < m && x[i] == y[i])
+        i++;
+    if (i == m)
+        return true;
+    if (n > m) /* one dropped */
+        return strcmp(x + i + 1, y + i) == 0;
+    if (strcmp(x + i + 1, y + i + 1) == 0) /* one changed */
+        return true;
+    return i + 1 < m && x[i] == y[i + 1] && x[i + 1] == y[i] && strcmp(x + i + 2, y + i + 2) == 0;
+}
+
+static bool typo_of_neighbour(const char *typo, const char *name)
+{
+    if (strlen(typo) < 4 || nick_find(typo) >= 0)
+        return false;
+    int y = nick_find(name);
+    if (y < 0)
+        return false;
+    for (int k = 0; k < nick_names[y].nnb; k++) {
+        const char *nb = nick_names[nick_names[y].nb[k]].key;
+        if (strlen(nb) >= 4 && within_one_edit(typo, nb))
+            return true;
+    }
+    return false;
+}
+
+bool mdm_norm_nickname_typo(const mdm_norm *n, const char *a, const char *b)
+{
+    (void)n;
+    if (!a || !b || strcmp(a, b) == 0)
+        return false;
+    nick_ready();
+    return typo_of_neighbour(a, b) || typo_of_neighbour(b, a);
+}

@@ -117,6 +117,13 @@ char *mdm_norm_family_first(const char *full);
  * christina through chris). n may be NULL: the table is process-wide. */
 const char *mdm_norm_nickname_canon(const mdm_norm *n, const char *key);
 bool mdm_norm_nickname_equiv(const mdm_norm *n, const char *a, const char *b);
+/* A nickname with a typo: true when a is one edit (a letter changed, added, dropped, or two
+ * neighbours swapped) from a nickname-table neighbour of b (mdm_norm_nickname_equiv), or b
+ * from one of a's: "ssie" and "trsih" for Susan and Patricia, "pezggy" for Margaret. The
+ * misspelt name has four letters at least and is no name of the table itself (a real name
+ * one letter from a nickname is another name: joan is not a typo of john), and so is the
+ * nickname it is near. */
+bool mdm_norm_nickname_typo(const mdm_norm *n, const char *a, const char *b);
 /* Blocking keys for a given name: the name itself, then every name it is a nickname of
  * (bob -> bob, bert, bobby, robert; chris -> chris, christopher, christina, ...). Two
  * mdm_norm_nickname_equiv names always share an entry (the lists also meet for two

@@ -6,10 +6,14 @@
 #define N 6
 static double probs[N][N], evid[N][N];
 
-static double prob(void *ctx, uint32_t a, uint32_t b, double *evidence)
+static bool named_pair[N][N];
+
+static double prob(void *ctx, uint32_t a, uint32_t b, double *evidence, bool *named)
 {
     (void)ctx;
     *evidence = evid[a][b];
+    if (named)
+        *named = named_pair[a][b];
     return probs[a][b];
 }
 
@@ -65,6 +69,47 @@ static void test_chain_stays_split(void)
     mdm_edge e2[] = {{1, 2, 12, 0.97f, 0, 0}, {0, 1, 15, 0.99f, 0, 0}};
     mdm_cluster_run(3, e2, 2, &o, cl, &st);
     CHECK(cl[0] == cl[2]);
+}
+
+/* Cohesion by name: {name, e-mail} and {name, phone} records of one person share little,
+ * so their cross pair scores low without disagreeing. With named_cohesion, clusters whose
+ * cross pairs all bear one person's name (and nothing against) merge on the link anyway;
+ * one cross pair that does not (an initial, another first name) leaves the test to
+ * min_cohesion, and evidence against still refuses. */
+static void test_named_cohesion(void)
+{
+    memset(probs, 0, sizeof probs);
+    memset(named_pair, 0, sizeof named_pair);
+    set(0, 1, 0.99);
+    set(1, 2, 0.95);
+    set_ev(0, 2, 0.05, 2); /* little in common, nothing against */
+    named_pair[0][2] = named_pair[2][0] = named_pair[1][2] = named_pair[2][1] = true;
+    uint32_t cl[3];
+    mdm_cluster_stats st;
+    mdm_cluster_opts o = opts();
+    o.min_cohesion = 0.6; /* the cross pairs' mean is 0.5 */
+    mdm_edge e[] = {{1, 2, 12, 0.95f, 0, 0}, {0, 1, 15, 0.99f, 0, 0}};
+    mdm_cluster_run(3, e, 2, &o, cl, &st);
+    CHECK(cl[2] != cl[0]); /* off: the mean probability decides */
+    CHECK_INT(st.refused_cohesion, 1);
+    o.named_cohesion = true;
+    mdm_edge e2[] = {{1, 2, 12, 0.95f, 0, 0}, {0, 1, 15, 0.99f, 0, 0}};
+    mdm_cluster_run(3, e2, 2, &o, cl, &st);
+    CHECK(cl[2] == cl[0]);
+    CHECK_INT(st.refused_cohesion, 0);
+    /* the cross pair is not one person's name: refused as before */
+    named_pair[0][2] = named_pair[2][0] = false;
+    mdm_edge e3[] = {{1, 2, 12, 0.95f, 0, 0}, {0, 1, 15, 0.99f, 0, 0}};
+    mdm_cluster_run(3, e3, 2, &o, cl, &st);
+    CHECK(cl[2] != cl[0]);
+    CHECK_INT(st.refused_cohesion, 1);
+    /* one name, but evidence against: the conflict guard refuses */
+    named_pair[0][2] = named_pair[2][0] = true;
+    set_ev(0, 2, 0.05, -3);
+    mdm_edge e4[] = {{1, 2, 12, 0.95f, 0, 0}, {0, 1, 15, 0.99f, 0, 0}};
+    mdm_cluster_run(3, e4, 2, &o, cl, &st);
+    CHECK(cl[2] != cl[0]);
+    CHECK_INT(st.refused_conflict, 1);
 }
 
 /* A link the scorer marked as a hard negative (Sr vs Jr) never merges, and is named. */
@@ -281,6 +326,7 @@ static void test_tie_keys(void)
 int main(void)
 {
     RUN(test_chain_stays_split);
+    RUN(test_named_cohesion);
     RUN(test_sparse_member_joins);
     RUN(test_hard_negative_edge);
     RUN(test_cohesive_cluster_merges);

@@ -473,6 +473,13 @@ static void test_contact_points(void)
     mdm_model_levels(m, &x, &y, lv);
     CHECK_INT(lv[0], m->cmp[0].nlevels - 2); /* far: swapped with a typo, not different */
     CHECK(!mdm_model_names_apart(m, &x, &y, lv));
+    /* a nickname with a typo is one person's name (Ssie: Susie, Susan), so the shared
+     * e-mail is hers, not the household's */
+    feat_of(n, a, &x, "Ssie", "Ulard", "", "ulard_susan62@hotmail.com", "");
+    feat_of(n, a, &y, "Susan", "Ulard", "", "ulard_susan62@hotmail.com", "");
+    mdm_model_levels(m, &x, &y, lv);
+    CHECK_INT(lv[0], m->cmp[0].nlevels - 2);
+    CHECK(!mdm_model_names_apart(m, &x, &y, lv));
     feat_of(n, a, &x, "K", "Martinez", "", "", "");
     feat_of(n, a, &y, "Catherine", "Martinez", "", "", "");
     mdm_model_levels(m, &x, &y, lv);

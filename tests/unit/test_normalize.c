@@ -148,6 +148,28 @@ static void test_nickname_table(void)
     tsv_close(&t);
 }
 
+/* A nickname with a typo (mdm_norm_nickname_typo), both ways round. */
+static void test_nickname_typo(void)
+{
+    tsv t;
+    if (!tsv_open(&t, "tests/data/normalize_nickname_typo.tsv")) {
+        CHECK(0);
+        return;
+    }
+    char what[300];
+    int rows = 0;
+    while (tsv_next(&t) >= 0) {
+        bool want = yes(t.field[2]);
+        bool e1 = mdm_norm_nickname_typo(N, t.field[0], t.field[1]);
+        bool e2 = mdm_norm_nickname_typo(N, t.field[1], t.field[0]);
+        snprintf(what, sizeof what, "normalize_nickname_typo.tsv:%d: %d/%d", t.lineno, e1, e2);
+        mdm_test_case(e1 == want && e2 == want, what);
+        rows++;
+    }
+    tsv_close(&t);
+    CHECK(rows >= 10);
+}
+
 /* Rows of data/nicknames/removed.tsv (the audit), as "name,nickname" strings. */
 static size_t removed_rows(char rows[][64], size_t max)
 {
@@ -692,6 +714,7 @@ int main(void)
     RUN(test_nickname_table);
     RUN(test_nickname_embedded_matches_csv);
     RUN(test_nickname_removed);
+    RUN(test_nickname_typo);
     RUN(test_nickname_classes);
     RUN(test_email_table);
     RUN(test_address_table);
