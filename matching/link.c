@@ -322,31 +322,6 @@ static int cmp_u32(const void *x, const void *y)
     return a < b ? -1 : a > b;
 }
 
-static const char *value_of(const mdm_feat *f, mdm_field field, int i)
-{
-    if (field == MDM_FIELD_EMAIL)
-        return i < f->n_emails ? f->emails[i] : NULL;
-    if (field == MDM_FIELD_PHONE)
-        return i < f->n_phones ? f->phones[i] : NULL;
-    return i == 0 ? f->v[field] : NULL;
-}
-
-static void drop_value(mdm_feat *f, mdm_field field, const char *v)
-{
-    if (field == MDM_FIELD_EMAIL || field == MDM_FIELD_PHONE) {
-        const char **arr = field == MDM_FIELD_EMAIL ? f->emails : f->phones;
-        uint8_t *n = field == MDM_FIELD_EMAIL ? &f->n_emails : &f->n_phones;
-        int o = 0;
-        for (int i = 0; i < *n; i++)
-            if (arr[i] != v)
-                arr[o++] = arr[i];
-        *n = (uint8_t)o;
-        f->v[field] = o ? arr[0] : NULL;
-    } else if (f->v[field] == v) {
-        f->v[field] = NULL;
-    }
-}
-
 /* The surname of a record as the shared-value rule tells people apart (0: none). */
 static uint32_t surname_hash(const mdm_feat *f)
 {
@@ -384,7 +359,7 @@ static size_t drop_shared(linkdata *ld, mdm_field field)
     for (size_t i = 0; i < ld->n; i++) {
         const mdm_feat *f = &ld->feats[i];
         for (int k = 0; k < MDM_FEAT_MULTI; k++) {
-            const char *v = value_of(f, field, k);
+            const char *v = mdm_feat_value(f, field, k);
             if (!v)
                 break;
             if (n == cap) {
@@ -423,9 +398,9 @@ static size_t drop_shared(linkdata *ld, mdm_field field)
                 for (size_t k = i; k < j; k++) {
                     mdm_feat *f = &ld->feats[a[k].idx];
                     for (int q = 0; q < MDM_FEAT_MULTI; q++) {
-                        const char *v = value_of(f, field, q);
+                        const char *v = mdm_feat_value(f, field, q);
                         if (v && mdm_hash64(v, strlen(v), 11) == a[i].h) {
-                            drop_value(f, field, v);
+                            mdm_feat_drop_value(f, field, v);
                             break;
                         }
                     }

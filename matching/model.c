@@ -197,6 +197,31 @@ static const char *alt_key(const char *key, const char *alt)
     return key && alt && strcmp(key, alt) != 0 ? alt : NULL;
 }
 
+const char *mdm_feat_value(const mdm_feat *f, mdm_field field, int i)
+{
+    if (field == MDM_FIELD_EMAIL)
+        return i < f->n_emails ? f->emails[i] : NULL;
+    if (field == MDM_FIELD_PHONE)
+        return i < f->n_phones ? f->phones[i] : NULL;
+    return i == 0 ? f->v[field] : NULL;
+}
+
+void mdm_feat_drop_value(mdm_feat *f, mdm_field field, const char *v)
+{
+    if (field == MDM_FIELD_EMAIL || field == MDM_FIELD_PHONE) {
+        const char **arr = field == MDM_FIELD_EMAIL ? f->emails : f->phones;
+        uint8_t *n = field == MDM_FIELD_EMAIL ? &f->n_emails : &f->n_phones;
+        int o = 0;
+        for (int i = 0; i < *n; i++)
+            if (strcmp(arr[i], v) != 0)
+                arr[o++] = arr[i];
+        *n = (uint8_t)o;
+        f->v[field] = o ? arr[0] : NULL;
+    } else if (f->v[field] && strcmp(f->v[field], v) == 0) {
+        f->v[field] = NULL;
+    }
+}
+
 void mdm_feat_build(struct mdm_norm *norm, const mdm_record *r, const char *default_country,
                     mdm_arena *a, mdm_feat *f)
 {

@@ -124,6 +124,16 @@ struct mdm_norm;
 void mdm_feat_build(struct mdm_norm *norm, const mdm_record *r, const char *default_country,
                     mdm_arena *a, mdm_feat *f);
 
+/* Value i of field in f: the i-th e-mail or phone (i < MDM_FEAT_MULTI), or for any other
+ * field its one value at i == 0; NULL past the last. */
+const char *mdm_feat_value(const mdm_feat *f, mdm_field field, int i);
+
+/* Removes the value equal to v (by content) from field in f: from the e-mail or phone list
+ * (v[field] then names the first one left), or the field's one value. Used to drop a value
+ * shared by many people, in mdm link (matching/link.c) and the service's neighbourhoods
+ * (mdm/recluster.c) alike. */
+void mdm_feat_drop_value(mdm_feat *f, mdm_field field, const char *v);
+
 /* The comparison key of one phone number: E.164 when valid for country (ISO alpha-2),
  * else its digits when there are at least 7, else NULL. In a. */
 const char *mdm_feat_phone_key(struct mdm_norm *norm, const char *raw, const char *country,

@@ -201,32 +201,6 @@ static bool shared_applies(const mdm_model *m, mdm_field field)
     return false;
 }
 
-static const char *value_at(const mdm_feat *f, mdm_field field, int i)
-{
-    if (field == MDM_FIELD_EMAIL)
-        return i < f->n_emails ? f->emails[i] : NULL;
-    if (field == MDM_FIELD_PHONE)
-        return i < f->n_phones ? f->phones[i] : NULL;
-    return i == 0 ? f->v[field] : NULL;
-}
-
-/* Removes value v of field from f (as matching/link.c drops a shared value). */
-static void drop_value(mdm_feat *f, mdm_field field, const char *v)
-{
-    if (field == MDM_FIELD_EMAIL || field == MDM_FIELD_PHONE) {
-        const char **arr = field == MDM_FIELD_EMAIL ? f->emails : f->phones;
-        uint8_t *n = field == MDM_FIELD_EMAIL ? &f->n_emails : &f->n_phones;
-        int o = 0;
-        for (int i = 0; i < *n; i++)
-            if (strcmp(arr[i], v) != 0)
-                arr[o++] = arr[i];
-        *n = (uint8_t)o;
-        f->v[field] = o ? arr[0] : NULL;
-    } else if (f->v[field] && !strcmp(f->v[field], v)) {
-        f->v[field] = NULL;
-    }
-}
-
 typedef struct vkey {
     int64_t key;
     mdm_field field;
@@ -252,7 +226,7 @@ static mdm_status shared_stats(mdm_db *db, const mdm_engine *ctx, hood *h, mdm_e
             continue;
         for (size_t i = 0; i < h->n; i++)
             for (int q = 0; q < MDM_FEAT_MULTI; q++) {
-                const char *v = value_at(&h->feats[i], field, q);
+                const char *v = mdm_feat_value(&h->feats[i], field, q);
                 if (!v)
                     break;
                 char *k = mdm_xasprintf("r%d:%s", rule, v);
@@ -302,7 +276,7 @@ static mdm_status shared_stats(mdm_db *db, const mdm_engine *ctx, hood *h, mdm_e
             for (size_t v = 0; v < nvk; v++)
                 if (vk[v].key == key)
                     for (size_t i = 0; i < h->n; i++)
-                        drop_value(&h->feats[i], vk[v].field, vk[v].value);
+                        mdm_feat_drop_value(&h->feats[i], vk[v].field, vk[v].value);
             continue;
         }
         for (const char *s = ids; *s;) {
@@ -383,7 +357,7 @@ static mdm_status crossings(mdm_db *db, const mdm_engine *ctx, int64_t record_id
         if (rule < 0 || !shared_applies(m, field) || !self.has_feat)
             continue;
         for (int q = 0; q < MDM_FEAT_MULTI && nk < MAX_KEYS; q++) {
-            const char *v = value_at(&self.feat, field, q);
+            const char *v = mdm_feat_value(&self.feat, field, q);
             if (!v)
                 break;
             char *k = mdm_xasprintf("r%d:%s", rule, v);
