@@ -1323,11 +1323,6 @@ static int name_level(const mdm_comparison *c, const mdm_feat *a, const mdm_feat
     /* a nickname with a typo (Ssie and Susan, Trsih and Patricia) */
     if (c->field == MDM_FIELD_FIRST_NAME && mdm_norm_nickname_typo(NULL, x, y))
         return 3;
-    /* two nicknames of one name, neither of them the name (Maggie and Peggy, Beth and Liz;
-     * John and Nathan under Jonathan stay apart: John is a class of its own) */
-    if (c->field == MDM_FIELD_FIRST_NAME && a->first_canon && b->first_canon &&
-        eq(a->first_canon, b->first_canon) && !eq(a->first_canon, x) && !eq(b->first_canon, y))
-        return 3;
     /* first and last swapped with a typo or a nickname in one of them ("Corham Jon" and
      * "Jon Crham", "Kirkano Sue" and "Susie Kirkano"), or a typo in both */
     if (other != c->field && a->v[other] && b->v[other] &&
