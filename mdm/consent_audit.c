@@ -93,11 +93,6 @@ mdm_status mdm_consent_audit_open(mdm_db *db, const char *from, const char *to,
     return MDM_OK;
 }
 
-void mdm_consent_csv_field(mdm_buf *buf, const char *s)
-{
-    mdm_csvout_field(buf, s); /* formula cells neutralized: evidence is free text */
-}
-
 static void json_string_to(mdm_buf *buf, const char *s)
 {
     static const char hex[] = "0123456789abcdef";
@@ -215,7 +210,7 @@ mdm_status mdm_consent_audit_next(mdm_consent_audit *a, mdm_buf *buf, bool *done
                 if (c)
                     mdm_buf_putc(buf, ',');
                 if (!PQgetisnull(res, r, c))
-                    mdm_consent_csv_field(buf, audit_cell(res, r, c, cell));
+                    mdm_csvout_field(buf, audit_cell(res, r, c, cell)); /* evidence is free text */
             }
             mdm_buf_puts(buf, "\r\n");
         } else {

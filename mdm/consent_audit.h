@@ -44,8 +44,4 @@ long long mdm_consent_audit_rows(const mdm_consent_audit *a);
 /* Ends the snapshot transaction and frees a; NULL is a no-op. */
 void mdm_consent_audit_close(mdm_consent_audit *a);
 
-/* Appends s to buf as one RFC 4180 CSV field with spreadsheet formulas neutralized
- * (common/csvout.h: mdm_csvout_field). NULL appends nothing (an empty field). */
-void mdm_consent_csv_field(mdm_buf *buf, const char *s);
-
 #endif

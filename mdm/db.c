@@ -542,6 +542,15 @@ void mdm_db_copy_field(mdm_buf *b, const char *s)
     }
 }
 
+void mdm_db_id_array(mdm_buf *b, const int64_t *v, size_t n)
+{
+    mdm_buf_reset(b);
+    mdm_buf_putc(b, '{');
+    for (size_t i = 0; i < n; i++)
+        mdm_buf_printf(b, "%s%lld", i ? "," : "", (long long)v[i]);
+    mdm_buf_putc(b, '}');
+}
+
 void mdm_db_array_add(mdm_buf *b, const char *v)
 {
     mdm_buf_putc(b, b->len ? ',' : '{');

@@ -119,6 +119,8 @@ void mdm_db_copy_field(struct mdm_buf *b, const char *s);
 /* Appends v to the text-array literal in b ({"x","y"}; the buffer empty at first),
  * quoted, for a text[] parameter. */
 void mdm_db_array_add(struct mdm_buf *b, const char *v);
+/* Writes the bigint[] literal of the n ids v into b (reset first): "{1,-2,3}". */
+void mdm_db_id_array(struct mdm_buf *b, const int64_t *v, size_t n);
 
 /* Transactions */
 

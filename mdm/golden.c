@@ -871,10 +871,7 @@ mdm_status mdm_golden_unmerge(mdm_db *db, const mdm_engine *ctx, int64_t survivo
         return mdm_err_set(err, MDM_ECONFLICT, "entity %lld is not merged into %lld",
                            (long long)retired, (long long)survivor);
     mdm_buf ids = {0};
-    mdm_buf_putc(&ids, '{');
-    for (size_t i = 0; i < n; i++)
-        mdm_buf_printf(&ids, "%s%lld", i ? "," : "", (long long)records[i]);
-    mdm_buf_putc(&ids, '}');
+    mdm_db_id_array(&ids, records, n);
     const char *pm[3] = {ss, rs, ids.data};
     st = mdm_db_exec(db, &stmt_unmerge_move, pm, &res, err);
     mdm_buf_free(&ids);

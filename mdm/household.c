@@ -305,16 +305,6 @@ static void work_free(work *w)
     free(w->e);
 }
 
-/* "{1,2,3}" of the ids of entities [from, n) matching a filter. */
-static void id_array(mdm_buf *b, const int64_t *ids, size_t n)
-{
-    mdm_buf_reset(b);
-    mdm_buf_putc(b, '{');
-    for (size_t i = 0; i < n; i++)
-        mdm_buf_printf(b, "%s%lld", i ? "," : "", (long long)ids[i]);
-    mdm_buf_putc(b, '}');
-}
-
 /* A PostgreSQL array literal of hex hashes (no quoting needed). */
 static void text_array(mdm_buf *b, char *const *s, size_t n)
 {
@@ -337,7 +327,7 @@ static mdm_status profile(mdm_db *db, work *w, const int64_t *ids, size_t n, mdm
     if (n == 0)
         return MDM_OK;
     mdm_buf b = {0};
-    id_array(&b, ids, n);
+    mdm_db_id_array(&b, ids, n);
     const char *params[] = {b.data};
     PGresult *res = NULL;
     mdm_status st = mdm_db_exec(db, &st_profile, params, &res, err);
@@ -724,7 +714,7 @@ static mdm_status rederive(mdm_db *db, work *w, mdm_err *err)
             }
         PQclear(res);
         res = NULL;
-        id_array(&b1, new_ids, nnew);
+        mdm_db_id_array(&b1, new_ids, nnew);
         text_array(&b2, new_addr, nnew);
         const char *cp[] = {b1.data, b2.data};
         st = mdm_db_exec(db, &st_create, cp, NULL, err);
@@ -787,7 +777,7 @@ static mdm_status rederive(mdm_db *db, work *w, mdm_err *err)
             st = mdm_db_exec(db, &st_member_set, mp, NULL, err);
         }
         if (st == MDM_OK && nd > 0) {
-            id_array(&b1, drop, nd);
+            mdm_db_id_array(&b1, drop, nd);
             const char *dp[] = {b1.data};
             st = mdm_db_exec(db, &st_member_drop, dp, NULL, err);
         }
@@ -810,7 +800,7 @@ static mdm_status rederive(mdm_db *db, work *w, mdm_err *err)
             }
         }
         if (nchg > 0) {
-            id_array(&b1, chg, nchg);
+            mdm_db_id_array(&b1, chg, nchg);
             text_array(&b2, chg_addr, nchg);
             const char *bp[] = {b1.data, b2.data};
             st = mdm_db_exec(db, &st_bump, bp, &res, err);
@@ -820,7 +810,7 @@ static mdm_status rederive(mdm_db *db, work *w, mdm_err *err)
             res = NULL;
         }
         if (st == MDM_OK && ngone > 0) {
-            id_array(&b1, gone, ngone);
+            mdm_db_id_array(&b1, gone, ngone);
             const char *rp[] = {b1.data};
             st = mdm_db_exec(db, &st_retire, rp, &res, err);
             if (st == MDM_OK)
@@ -915,7 +905,7 @@ static mdm_status derive_ids(mdm_db *db, const int64_t *ids, size_t nt, mdm_hous
         st = profile(db, &w, ids, nt, err);
         if (st != MDM_OK)
             goto out_free;
-        id_array(&arr, ids, nt);
+        mdm_db_id_array(&arr, ids, nt);
         const char *p1[] = {arr.data};
         st = mdm_db_exec(db, &st_member_of, p1, &old, err);
         if (st != MDM_OK)
@@ -1439,7 +1429,7 @@ static mdm_status steward_tx(mdm_db *db, void *arg, mdm_err *err)
     }
     /* the assertion, then the derivation of everyone concerned, which respects it */
     mdm_buf b = {0};
-    id_array(&b, c->ids, c->n);
+    mdm_db_id_array(&b, c->ids, c->n);
     char ts[24];
     id_param(ts, target);
     const char *pa[] = {b.data, ts, c->split ? "split" : "move", c->who->name, c->who->role};

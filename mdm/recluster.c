@@ -145,16 +145,6 @@ typedef struct hood {
     uint8_t *bridge; /* [n] */
 } hood;
 
-static char *id_array(const int64_t *v, size_t n)
-{
-    mdm_buf b = {0};
-    mdm_buf_putc(&b, '{');
-    for (size_t i = 0; i < n; i++)
-        mdm_buf_printf(&b, "%s%lld", i ? "," : "", (long long)v[i]);
-    mdm_buf_putc(&b, '}');
-    return mdm_buf_steal(&b);
-}
-
 static int cmp_i64(const void *x, const void *y)
 {
     int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
@@ -244,13 +234,14 @@ static mdm_status shared_stats(mdm_db *db, const mdm_engine *ctx, hood *h, mdm_e
     for (size_t i = 0; i < nvk; i++)
         keys[i] = vk[i].key;
     size_t nkeys = mdm_score_sort_ids(keys, nvk);
-    char *karr = id_array(keys, nkeys);
+    mdm_buf karr = {0};
+    mdm_db_id_array(&karr, keys, nkeys);
     char kcap[16];
     snprintf(kcap, sizeof kcap, "%d", rs->key_cap);
-    const char *p[2] = {karr, kcap};
+    const char *p[2] = {karr.data, kcap};
     PGresult *res = NULL;
     mdm_status st = mdm_db_exec(db, &stmt_holders, p, &res, err);
-    free(karr);
+    mdm_buf_free(&karr);
     free(keys);
     if (st != MDM_OK) {
         free(vk);
@@ -300,11 +291,12 @@ static mdm_status shared_stats(mdm_db *db, const mdm_engine *ctx, hood *h, mdm_e
         return MDM_OK;
     }
     nother = mdm_score_sort_ids(other, nother);
-    char *oarr = id_array(other, nother);
+    mdm_buf oarr = {0};
+    mdm_db_id_array(&oarr, other, nother);
     free(other);
-    const char *po[1] = {oarr};
+    const char *po[1] = {oarr.data};
     st = mdm_db_exec(db, &stmt_texts, po, &res, err);
-    free(oarr);
+    mdm_buf_free(&oarr);
     if (st != MDM_OK)
         return st;
     int nt = PQntuples(res);
@@ -374,12 +366,13 @@ static mdm_status crossings(mdm_db *db, const mdm_engine *ctx, int64_t record_id
     nk = mdm_score_sort_ids(keys, nk);
     if (!nk)
         goto out;
-    char *karr = id_array(keys, nk);
+    mdm_buf karr = {0};
+    mdm_db_id_array(&karr, keys, nk);
     char kcap[16];
     snprintf(kcap, sizeof kcap, "%d", rs->key_cap);
-    const char *p[2] = {karr, kcap};
+    const char *p[2] = {karr.data, kcap};
     st = mdm_db_exec(db, &stmt_holders, p, &res, err);
-    free(karr);
+    mdm_buf_free(&karr);
     if (st != MDM_OK)
         goto out;
     /* the holder lists of values held by enough records to be shared */
@@ -405,10 +398,11 @@ static mdm_status crossings(mdm_db *db, const mdm_engine *ctx, int64_t record_id
     if (!nh)
         goto out;
     nh = mdm_score_sort_ids(hold, nh);
-    char *harr = id_array(hold, nh);
-    const char *ph[1] = {harr};
+    mdm_buf harr = {0};
+    mdm_db_id_array(&harr, hold, nh);
+    const char *ph[1] = {harr.data};
     st = mdm_db_exec(db, &stmt_holder_texts, ph, &tr, err);
-    free(harr);
+    mdm_buf_free(&harr);
     if (st != MDM_OK)
         goto out;
     int nt = PQntuples(tr);
@@ -477,18 +471,19 @@ static mdm_status read_hood(mdm_db *db, const mdm_engine *ctx, int64_t record_id
     if (current)
         ids[k++] = current;
     k = mdm_score_sort_ids(ids, k);
-    char *arr = id_array(ids, k);
+    mdm_buf arr = {0};
+    mdm_db_id_array(&arr, ids, k);
     free(ids);
     char lim[16];
     snprintf(lim, sizeof lim, "%d", MDM_RECLUSTER_MAX + 1);
-    const char *pl[1] = {arr}, *pm[2] = {arr, lim};
+    const char *pl[1] = {arr.data}, *pm[2] = {arr.data, lim};
     PGresult *res = NULL;
     mdm_status st = mdm_db_exec(db, &stmt_lock, pl, &res, err);
     if (st == MDM_OK) {
         PQclear(res);
         st = mdm_db_exec(db, &stmt_members, pm, &res, err);
     }
-    free(arr);
+    mdm_buf_free(&arr);
     if (st != MDM_OK)
         return st;
     int nm = PQntuples(res);
@@ -604,15 +599,16 @@ static mdm_status expand(mdm_db *db, const mdm_engine *ctx, const hood *h, int64
     int64_t *ids = mdm_xmalloc((h->n + 1) * sizeof *ids);
     for (size_t i = 0; i < h->n; i++)
         ids[i] = h->r[i].id;
-    char *arr = id_array(ids, h->n);
+    mdm_buf arr = {0};
+    mdm_db_id_array(&arr, ids, h->n);
     free(ids);
     char kcap[16], lim[16];
     snprintf(kcap, sizeof kcap, "%d", rs->key_cap);
     snprintf(lim, sizeof lim, "%d", MDM_RECLUSTER_MAX);
-    const char *p[3] = {arr, kcap, lim};
+    const char *p[3] = {arr.data, kcap, lim};
     PGresult *res = NULL;
     mdm_status st = mdm_db_exec(db, &stmt_around, p, &res, err);
-    free(arr);
+    mdm_buf_free(&arr);
     if (st != MDM_OK)
         return st;
     int nc = PQntuples(res);
@@ -680,12 +676,13 @@ static mdm_status where_now(mdm_db *db, hood *h, mdm_err *err)
     int64_t *ids = mdm_xmalloc((h->n + 1) * sizeof *ids);
     for (size_t i = 0; i < h->n; i++)
         ids[i] = h->r[i].id;
-    char *arr = id_array(ids, h->n);
+    mdm_buf arr = {0};
+    mdm_db_id_array(&arr, ids, h->n);
     free(ids);
-    const char *p[1] = {arr};
+    const char *p[1] = {arr.data};
     PGresult *res = NULL;
     mdm_status st = mdm_db_exec(db, &stmt_where, p, &res, err);
-    free(arr);
+    mdm_buf_free(&arr);
     if (st != MDM_OK)
         return st;
     for (size_t i = 0; i < h->n; i++)

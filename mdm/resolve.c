@@ -106,27 +106,17 @@ static const mdm_db_stmt stmt_never_between = {
     "(ma.entity_id = $2 AND mb.entity_id = $1)) LIMIT 1",
     2};
 
-/* PostgreSQL array literal of ids: {1,-2,3}. */
-static char *pg_id_array(const int64_t *v, size_t n)
-{
-    mdm_buf b = {0};
-    mdm_buf_putc(&b, '{');
-    for (size_t i = 0; i < n; i++)
-        mdm_buf_printf(&b, "%s%lld", i ? "," : "", (long long)v[i]);
-    mdm_buf_putc(&b, '}');
-    return mdm_buf_steal(&b);
-}
-
 /* Takes the advisory locks of key ids (sorted, unique: every process locks in the same
  * order). */
 static mdm_status lock_keys(mdm_db *db, const int64_t *ids, size_t n, mdm_err *err)
 {
     if (n == 0)
         return MDM_OK;
-    char *arr = pg_id_array(ids, n);
-    const char *p[1] = {arr};
+    mdm_buf arr = {0};
+    mdm_db_id_array(&arr, ids, n);
+    const char *p[1] = {arr.data};
     mdm_status st = mdm_db_exec(db, &stmt_lock, p, NULL, err);
-    free(arr);
+    mdm_buf_free(&arr);
     return st;
 }
 
@@ -322,13 +312,14 @@ static void score_candidates(const mdm_engine *ctx, const json_t *canon, const P
 static mdm_status gather(mdm_db *db, const mdm_engine *ctx, const json_t *canon,
                          const int64_t *kids, size_t nk, int64_t self, cand_set *s, mdm_err *err)
 {
-    char *karr = pg_id_array(kids, nk);
+    mdm_buf karr = {0};
+    mdm_db_id_array(&karr, kids, nk);
     cand_query q;
     mdm_db_call call;
-    cand_query_set(&q, ctx, karr, self, &call);
+    cand_query_set(&q, ctx, karr.data, self, &call);
     PGresult *res = NULL;
     mdm_status st = mdm_db_exec(db, call.stmt, call.params, &res, err);
-    free(karr);
+    mdm_buf_free(&karr);
     if (st != MDM_OK)
         return st;
     score_candidates(ctx, canon, res, s);
@@ -627,19 +618,21 @@ static mdm_status resolve_facts(mdm_db *db, const mdm_engine *ctx, int64_t recor
     for (size_t i = 0; i < nold; i++)
         lockset[nlock++] = (int64_t)json_integer_value(json_array_get(old_keys, i));
     nlock = mdm_score_sort_ids(lockset, nlock);
-    char *larr = nlock ? pg_id_array(lockset, nlock) : NULL;
-    char *karr = pg_id_array(kids, nk);
-    const char *pl[1] = {larr}, *pk[2] = {rid, karr};
+    mdm_buf larr = {0}, karr = {0};
+    if (nlock)
+        mdm_db_id_array(&larr, lockset, nlock);
+    mdm_db_id_array(&karr, kids, nk);
+    const char *pl[1] = {larr.data}, *pk[2] = {rid, karr.data};
     mdm_db_call calls[3];
     size_t nc = 0;
-    if (larr)
+    if (nlock)
         calls[nc++] = (mdm_db_call){.stmt = &stmt_lock, .params = pl};
     calls[nc++] = (mdm_db_call){.stmt = &stmt_set_keys, .params = pk};
     cand_query q;
-    cand_query_set(&q, ctx, karr, record_id, &calls[nc++]);
+    cand_query_set(&q, ctx, karr.data, record_id, &calls[nc++]);
     st = mdm_db_exec_pipeline(db, calls, nc, err);
-    free(larr);
-    free(karr);
+    mdm_buf_free(&larr);
+    mdm_buf_free(&karr);
     if (st != MDM_OK)
         goto out_free_ctx;
     score_candidates(ctx, canon, calls[nc - 1].res, &cs);

@@ -15,6 +15,7 @@ static void test_fields(void)
         {"a,b", "\"a,b\""},
         {"say \"hi\"", "\"say \"\"hi\"\"\""},
         {"two\nlines", "\"two\nlines\""},
+        {"cr\rhere", "\"cr\rhere\""},
         {" padded ", "\" padded \""},
         {"ünïcödé ok", "ünïcödé ok"},
         /* OWASP: = + - @ tab CR start a formula */
