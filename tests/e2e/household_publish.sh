@@ -17,24 +17,10 @@
 mdm=$MDM_BIN
 root=${MDM_ROOT:-.}
 tmp=$http_tmp
-receiver_bin=$root/build/san/mdm-test-receiver
 secret=e2e-household-secret-0123456789
 
-# receiver_start ARGS...: starts the receiver (its log: $tmp/received.ndjson), sets port
-receiver_start() {
-    "$receiver_bin" --secret "$secret" "$@" >"$tmp/receiver.out" &
-    receiver_pid=$!
-    port=""
-    for _ in $(seq 1 100); do
-        port=$(sed -n 's/^ready //p' "$tmp/receiver.out")
-        [ -n "$port" ] && break
-        sleep 0.05
-    done
-    [ -n "$port" ]
-}
-receiver_stop() { kill -TERM "$receiver_pid" 2>/dev/null; wait "$receiver_pid" 2>/dev/null; }
 # first a receiver that answers 500 to everything
-receiver_start --always 500 --log "$tmp/failing.ndjson" && e2e_ok "receiver starts" || e2e_fail "receiver starts" "no port"
+receiver_start "$secret" --always 500 --log "$tmp/failing.ndjson" && e2e_ok "receiver starts" || e2e_fail "receiver starts" "no port"
 trap 'receiver_stop; http_cleanup' EXIT
 
 hh='["household.created", "household.changed", "household.retired"]'
@@ -108,7 +94,7 @@ expect_eq "none of them tried before its predecessor" "$later_tried" "0"
 receiver_stop
 # the receiver on the same port, failing the first two arrivals of every message; every
 # delivery requeued by a replay (an operator's action)
-receiver_start --port "$port" --fail-first 2 --log "$tmp/received.ndjson" || e2e_fail "receiver restarts" "no port"
+receiver_start "$secret" --port "$port" --fail-first 2 --log "$tmp/received.ndjson" || e2e_fail "receiver restarts" "no port"
 for sub in $(sql "SELECT id FROM subscription ORDER BY id"); do
     "$mdm" deliveries replay --subscription "$sub" --from-seq 1 >/dev/null 2>&1 || e2e_fail "replay $sub" "failed"
 done

@@ -36,6 +36,29 @@ http_start() {
     [ -n "$port" ] || { echo "http_start: server did not start:"; cat "$out" "$server_log"; return 1; }
 }
 
+# receiver_start SECRET ARGS...: starts the signature-checking test receiver
+# (tests/receiver) with ARGS (--log FILE, --fail-first N, --port P, ...), its report in
+# $http_tmp/receiver.out; sets receiver_pid and port. Fails when it has not said "ready"
+# within 5 s. receiver_stop stops it (nothing when none runs).
+receiver_start() {
+    local secret=$1
+    shift
+    "${MDM_ROOT:-.}/build/san/mdm-test-receiver" --secret "$secret" "$@" >"$http_tmp/receiver.out" &
+    receiver_pid=$!
+    port=""
+    for _ in $(seq 1 100); do
+        port=$(sed -n 's/^ready //p' "$http_tmp/receiver.out")
+        [ -n "$port" ] && break
+        sleep 0.05
+    done
+    [ -n "$port" ]
+}
+
+receiver_stop() {
+    [ -n "${receiver_pid:-}" ] && kill -TERM "$receiver_pid" 2>/dev/null && wait "$receiver_pid" 2>/dev/null
+    receiver_pid=""
+}
+
 http_stop() {
     kill -TERM "$server_pid"
     wait "$server_pid"

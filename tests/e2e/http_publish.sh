@@ -5,21 +5,11 @@
 . "$(dirname "$0")/lib.bash"
 . "$(dirname "$0")/http_lib.bash"
 mdm=$MDM_BIN
-receiver_bin=$MDM_ROOT/build/san/mdm-test-receiver
 secret=e2e-receiver-secret-0123456789
 
 # the receiver: a separate libmicrohttpd process verifying signatures
-"$receiver_bin" --secret "$secret" --log "$http_tmp/received.ndjson" >"$http_tmp/receiver.out" &
-receiver_pid=$!
-port=""
-for _ in $(seq 1 100); do
-    port=$(sed -n 's/^ready //p' "$http_tmp/receiver.out")
-    [ -n "$port" ] && break
-    sleep 0.05
-done
-[ -n "$port" ] && e2e_ok "receiver starts" || e2e_fail "receiver starts" "no port"
-stop_receiver() { [ -n "${receiver_pid:-}" ] && kill -TERM "$receiver_pid" 2>/dev/null && wait "$receiver_pid" 2>/dev/null; receiver_pid=""; }
-trap 'stop_receiver; http_cleanup' EXIT
+receiver_start "$secret" --log "$http_tmp/received.ndjson" && e2e_ok "receiver starts" || e2e_fail "receiver starts" "no port"
+trap 'receiver_stop; http_cleanup' EXIT
 
 cat > "$http_tmp/mdm.json" <<JSON
 {"sources": [
@@ -208,6 +198,6 @@ expect_status "deactivate web" 204 DELETE "/v1/subscriptions/$web_sub" -H "$(aut
 expect_eq "inactive" "$(sql "SELECT active FROM subscription WHERE id = $web_sub")" "f"
 http_stop
 expect_eq "SIGTERM with workers exits 0" "$server_rc" "0"
-stop_receiver
+receiver_stop
 expect_eq "no concurrent duplicate at the receiver" "$(sed -n '$p' "$http_tmp/receiver.out" | jq -r .concurrent_duplicates)" "0"
 e2e_end

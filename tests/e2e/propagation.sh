@@ -5,18 +5,10 @@
 . "$(dirname "$0")/lib.bash"
 . "$(dirname "$0")/http_lib.bash"
 mdm=$MDM_BIN
-receiver_bin=$MDM_ROOT/build/san/mdm-test-receiver
 secret=e2e-propagation-secret-0123456789
-"$receiver_bin" --secret "$secret" --fail-first 4 --log "$http_tmp/received.ndjson" >"$http_tmp/receiver.out" &
-receiver_pid=$!
-port=""
-for _ in $(seq 1 100); do
-    port=$(sed -n 's/^ready //p' "$http_tmp/receiver.out")
-    [ -n "$port" ] && break
-    sleep 0.05
-done
-[ -n "$port" ] && e2e_ok "receiver starts" || e2e_fail "receiver starts" "no port"
-trap 'kill -TERM "$receiver_pid" 2>/dev/null; wait "$receiver_pid" 2>/dev/null; http_cleanup' EXIT
+receiver_start "$secret" --fail-first 4 --log "$http_tmp/received.ndjson" && e2e_ok "receiver starts" ||
+    e2e_fail "receiver starts" "no port"
+trap 'receiver_stop; http_cleanup' EXIT
 
 # four failed attempts wait at least 0.15 + 0.3 + 0.6 + 1.2 s: longer than the 1 s SLA
 cat > "$http_tmp/mdm.json" <<JSON

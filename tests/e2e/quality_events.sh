@@ -12,21 +12,11 @@
 . "$(dirname "$0")/lib.bash"
 . "$(dirname "$0")/http_lib.bash"
 mdm=$MDM_BIN
-root=${MDM_ROOT:-.}
 tmp=$http_tmp
-receiver_bin=$root/build/san/mdm-test-receiver
 secret=e2e-quality-secret-0123456789
 
-"$receiver_bin" --secret "$secret" --log "$tmp/received.ndjson" >"$tmp/receiver.out" &
-receiver_pid=$!
-port=""
-for _ in $(seq 1 100); do
-    port=$(sed -n 's/^ready //p' "$tmp/receiver.out")
-    [ -n "$port" ] && break
-    sleep 0.05
-done
-[ -n "$port" ] && e2e_ok "receiver starts" || e2e_fail "receiver starts" "no port"
-trap 'kill -TERM "$receiver_pid" 2>/dev/null; wait "$receiver_pid" 2>/dev/null; http_cleanup' EXIT
+receiver_start "$secret" --log "$tmp/received.ndjson" && e2e_ok "receiver starts" || e2e_fail "receiver starts" "no port"
+trap 'receiver_stop; http_cleanup' EXIT
 
 e2e_pipeline "$tmp" 500 21
 jq --arg u "http://127.0.0.1:$port/all" --arg s "$secret" '
