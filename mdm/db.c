@@ -183,8 +183,14 @@ mdm_status mdm_db_error(mdm_db *db, const PGresult *res, const char *what, mdm_e
             code = MDM_ERETRY;
         else if (!strncmp(state, "22", 2))
             code = MDM_EINVAL;
-    } else if (PQstatus(db->conn) != CONNECTION_OK) {
-        code = MDM_ERETRY; /* the connection is gone; the caller may reconnect and retry */
+    } else {
+        /* libpq's own error, no SQLSTATE: the server may have ended the session (its FATAL
+         * at shutdown arrives before the socket closes); reading the input lets libpq see
+         * the closed socket. A gone connection: the caller may reconnect and retry. */
+        if (PQstatus(db->conn) == CONNECTION_OK)
+            PQconsumeInput(db->conn);
+        if (PQstatus(db->conn) != CONNECTION_OK)
+            code = MDM_ERETRY;
     }
     mdm_err_set(err, code, "%s: %.*s", what, (int)strcspn(msg ? msg : "", "\n"), msg ? msg : "");
     if (err && state)
@@ -287,6 +293,18 @@ void mdm_db_call_id(mdm_db_call *call, const mdm_db_stmt *stmt, long long id)
     call->res = NULL;
 }
 
+/* A command libpq could not send, or a pipeline it could not enter or leave: the
+ * connection is unusable whatever PQstatus says yet (a session the server ended, with
+ * its FATAL read before the socket's end). MDM_ERETRY: mdm_db_run_tx rolls back, which
+ * notices the end, and reconnects. */
+static mdm_status connection_error(mdm_db *db, const char *what, mdm_err *err)
+{
+    mdm_db_error(db, NULL, what, err);
+    if (err)
+        err->code = MDM_ERETRY;
+    return MDM_ERETRY;
+}
+
 /* mdm_db_exec_pipeline; with commit, the transaction's COMMIT follows the calls in the
  * same round trip (and counts as one more statement for the fault hook). */
 static mdm_status pipeline(mdm_db *db, mdm_db_call *calls, size_t n, bool commit, mdm_err *err)
@@ -298,7 +316,7 @@ static mdm_status pipeline(mdm_db *db, mdm_db_call *calls, size_t n, bool commit
             return MDM_EDB;
     PGconn *c = db->conn;
     if (PQstatus(c) != CONNECTION_OK || !PQenterPipelineMode(c))
-        return mdm_db_error(db, NULL, "pipeline", err);
+        return connection_error(db, "pipeline", err);
     /* A deferred BEGIN goes first; a statement new to this connection is prepared in the
      * same round trip; a name twice in calls is prepared once. */
     bool begin = db->begin_pending;
@@ -321,7 +339,7 @@ static mdm_status pipeline(mdm_db *db, mdm_db_call *calls, size_t n, bool commit
     sent = sent && PQpipelineSync(c) == 1;
     mdm_status st = MDM_OK;
     if (!sent)
-        st = mdm_db_error(db, NULL, "pipeline", err);
+        st = connection_error(db, "pipeline", err);
     if (begin && sent) {
         PGresult *r = pipeline_result(c);
         if (PQresultStatus(r) != PGRES_COMMAND_OK)
@@ -365,7 +383,7 @@ static mdm_status pipeline(mdm_db *db, mdm_db_call *calls, size_t n, bool commit
         }
     }
     if (!PQexitPipelineMode(c) && st == MDM_OK)
-        st = mdm_db_error(db, NULL, "pipeline", err);
+        st = connection_error(db, "pipeline", err);
     free(prep);
     if (st != MDM_OK)
         for (size_t i = 0; i < n; i++) {

@@ -103,8 +103,8 @@ mdm_status mdm_db_command(mdm_db *db, const char *sql, mdm_err *err)
 
 /* Fills err from a failed result (or the connection error when res is NULL):
  * 23505/23503/23P01 -> MDM_ECONFLICT, 40001/40P01/55P03 -> MDM_ERETRY, a lost
- * connection (08xxx, 57P01) -> MDM_ERETRY, 22xxx -> MDM_EINVAL, else MDM_EDB.
- * Returns the status. */
+ * connection (08xxx, 57P01, or libpq's own error once the socket is found closed) ->
+ * MDM_ERETRY, 22xxx -> MDM_EINVAL, else MDM_EDB. Returns the status. */
 mdm_status mdm_db_error(mdm_db *db, const PGresult *res, const char *what, mdm_err *err);
 
 /* COPY ... FROM STDIN of data[0..len) (text format, built with mdm_db_copy_field) inside
