@@ -14,6 +14,7 @@
 #include "stewardship/merge.h"
 #include "stewardship/queue.h"
 
+#include <limits.h>
 #include <microhttpd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -499,47 +500,37 @@ static void fail(mdm_http_req *req, mdm_status code, const char *field, const ch
 /* The JSON body as an object, or a 422 reply. */
 static json_t *body_object(mdm_http_req *req)
 {
-    json_t *b = mdm_http_json(req);
-    if (!json_is_object(b)) {
-        fail(req, MDM_EUNPROCESSABLE, "", "the body must be a JSON object");
+    mdm_jin in;
+    mdm_err err = {0};
+    if (!mdm_http_body_reader(req, &in, &err)) {
+        mdm_http_reply_problem(req, &err);
         return NULL;
     }
-    return b;
+    return (json_t *)in.obj;
 }
 
-/* Optional integer member; false after replying 422 when it is not an integer. */
+/* Optional non-negative integer member; false after replying 422. */
 static bool member_int(mdm_http_req *req, json_t *b, const char *name, long long *out)
 {
-    json_t *v = json_object_get(b, name);
-    if (!v || json_is_null(v))
+    mdm_jin in;
+    mdm_err err = {0};
+    if (mdm_jin_open(&in, b, "", MDM_EUNPROCESSABLE, &err) &&
+        mdm_jin_int(&in, name, 0, LLONG_MAX, out))
         return true;
-    if (!json_is_integer(v) || json_integer_value(v) < 0) {
-        char field[64], msg[96];
-        snprintf(field, sizeof field, "/%s", name);
-        snprintf(msg, sizeof msg, "%s must be a non-negative integer", name);
-        fail(req, MDM_EUNPROCESSABLE, field, msg);
-        return false;
-    }
-    *out = json_integer_value(v);
-    return true;
+    mdm_http_reply_problem(req, &err);
+    return false;
 }
 
 /* Optional string member (NULL when absent or null); false after replying 422. */
 static bool member_str(mdm_http_req *req, json_t *b, const char *name, const char **out)
 {
-    json_t *v = json_object_get(b, name);
+    mdm_jin in;
+    mdm_err err = {0};
     *out = NULL;
-    if (!v || json_is_null(v))
+    if (mdm_jin_open(&in, b, "", MDM_EUNPROCESSABLE, &err) && mdm_jin_string(&in, name, 0, out))
         return true;
-    if (!json_is_string(v)) {
-        char field[64], msg[96];
-        snprintf(field, sizeof field, "/%s", name);
-        snprintf(msg, sizeof msg, "%s must be a string", name);
-        fail(req, MDM_EUNPROCESSABLE, field, msg);
-        return false;
-    }
-    *out = json_string_value(v);
-    return true;
+    mdm_http_reply_problem(req, &err);
+    return false;
 }
 
 /* The version to check: `given` (the body's or query's "version", 0 = absent) and/or

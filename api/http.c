@@ -522,6 +522,17 @@ json_t *mdm_http_json(mdm_http_req *req)
     return req->json;
 }
 
+bool mdm_http_body_reader(mdm_http_req *req, mdm_jin *in, mdm_err *err)
+{
+    if (!mdm_jin_open(in, req->json, "", MDM_EUNPROCESSABLE, err))
+        return false;
+    if (!in->obj) {
+        mdm_jin_fail(in, NULL, "a JSON object");
+        return false;
+    }
+    return true;
+}
+
 const char *mdm_http_body(mdm_http_req *req, size_t *len)
 {
     if (len)

@@ -37,6 +37,7 @@
 
 #include "api/auth.h"
 #include "common/err.h"
+#include "common/jsonin.h"
 #include "common/mem.h"
 #include "mdm/config.h"
 #include "mdm/db.h"
@@ -158,6 +159,10 @@ const char *mdm_http_header(mdm_http_req *req, const char *name);
 const mdm_auth_key *mdm_http_key(mdm_http_req *req);
 /* The parsed JSON body (borrowed; NULL when the route takes no JSON body). */
 json_t *mdm_http_json(mdm_http_req *req);
+
+/* The request's JSON body as a reader (common/jsonin.h) whose complaints are 422 with the
+ * member's pointer. False, err filled, when the body is not a JSON object. */
+bool mdm_http_body_reader(mdm_http_req *req, mdm_jin *in, mdm_err *err);
 /* The raw body (NUL-terminated) and its length; "" when there is none. */
 const char *mdm_http_body(mdm_http_req *req, size_t *len);
 

@@ -1,6 +1,8 @@
 /* Field limits of the canonical contract; see matching/limits.h. */
 #include "matching/limits.h"
 
+#include "common/jsonin.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -52,30 +54,20 @@ static int field_index(const char *field)
 mdm_status mdm_limits_load(const json_t *section, mdm_limits *out, mdm_err *err)
 {
     mdm_limits_default(out);
-    if (!section)
-        return MDM_OK;
-    if (!json_is_object(section))
-        return mdm_err_set_field(err, MDM_EINVAL, "/limits", "limits must be an object");
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)section, k, v)
-    {
-        char ptr[96];
-        snprintf(ptr, sizeof ptr, "/limits/%.80s", k);
-        int i = strcmp(k, "default") == 0 ? -2 : field_index(k);
-        if (i == -1)
-            return mdm_err_set_field(err, MDM_EINVAL, ptr,
-                                     "unknown key \"%.80s\" in section limits (see "
-                                     "docs/SECURITY.md)",
-                                     k);
-        if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > LIMIT_MAX)
-            return mdm_err_set_field(err, MDM_EINVAL, ptr,
-                                     "limits.%.80s must be an integer from 1 to %d", k, LIMIT_MAX);
-        size_t n = (size_t)json_integer_value(v);
-        if (i == -2)
-            out->other = n;
+    const char *known[MDM_LIMITS_NFIELDS + 2] = {"default"};
+    for (int i = 0; i < MDM_LIMITS_NFIELDS; i++)
+        known[i + 1] = mdm_limits_fields[i];
+    mdm_jin in;
+    if (!mdm_jin_open(&in, section, "limits", MDM_EINVAL, err) || !mdm_jin_known(&in, known))
+        return MDM_EINVAL;
+    for (int i = -1; i < MDM_LIMITS_NFIELDS; i++) {
+        long long n = i < 0 ? (long long)out->other : (long long)out->cap[i];
+        if (!mdm_jin_int(&in, i < 0 ? "default" : mdm_limits_fields[i], 1, LIMIT_MAX, &n))
+            return MDM_EINVAL;
+        if (i < 0)
+            out->other = (size_t)n;
         else
-            out->cap[i] = n;
+            out->cap[i] = (size_t)n;
     }
     return MDM_OK;
 }

@@ -9,6 +9,7 @@
  * stored. */
 #include "mdm/consent.h"
 
+#include "common/jsonin.h"
 #include "common/log.h"
 #include "mdm/consent_int.h"
 #include "mdm/outbox.h"
@@ -70,33 +71,28 @@ static bool valid_name(const char *s)
 }
 
 /* Reads one name list (purposes or channels) of the section into names. */
-static mdm_status read_names(const json_t *section, const char *key,
-                             char names[VOCAB_MAX][NAME_MAX_LEN + 1], int *count, mdm_err *err)
+static mdm_status read_names(const mdm_jin *in, const char *key,
+                             char names[VOCAB_MAX][NAME_MAX_LEN + 1], int *count)
 {
-    char ptr[96];
-    snprintf(ptr, sizeof ptr, "/consent/%s", key);
-    const json_t *arr = json_object_get(section, key);
+    const json_t *arr = NULL;
+    if (!mdm_jin_array(in, key, 1, VOCAB_MAX, &arr))
+        return in->code;
     if (!arr)
         return MDM_OK; /* keep the built-in list */
-    if (!json_is_array(arr) || json_array_size(arr) == 0 || json_array_size(arr) > VOCAB_MAX)
-        return mdm_err_set_field(err, MDM_EINVAL, ptr,
-                                 "consent.%s must be a non-empty array of at most %d names", key,
-                                 VOCAB_MAX);
     int n = 0;
     size_t i;
     const json_t *v;
     json_array_foreach(arr, i, v)
     {
-        snprintf(ptr, sizeof ptr, "/consent/%s/%zu", key, i);
         if (!json_is_string(v) || !valid_name(json_string_value(v)))
-            return mdm_err_set_field(err, MDM_EINVAL, ptr,
-                                     "consent.%s[%zu] must be a name of 1 to %d characters "
-                                     "a-z, 0-9, _ starting with a letter",
-                                     key, i, NAME_MAX_LEN);
+            return mdm_jin_fail_item(in, key, i,
+                                     "a name of 1 to %d characters a-z, 0-9, _ starting with a "
+                                     "letter",
+                                     NAME_MAX_LEN);
         for (int j = 0; j < n; j++)
             if (strcmp(names[j], json_string_value(v)) == 0)
-                return mdm_err_set_field(err, MDM_EINVAL, ptr, "consent.%s lists \"%s\" twice", key,
-                                         names[j]);
+                return mdm_jin_fail_item(
+                    in, key, i, "a name not listed before (\"%s\" is listed twice)", names[j]);
         snprintf(names[n++], NAME_MAX_LEN + 1, "%s", json_string_value(v));
     }
     *count = n;
@@ -112,59 +108,33 @@ mdm_status mdm_consent_configure(const json_t *section, mdm_err *err)
         {false, false, false},
         {"email", "sms", "phone", "post", "all"},
     };
-    if (!section) {
-        vocabulary = v;
-        return MDM_OK;
-    }
-    if (!json_is_object(section))
-        return mdm_err_set_field(err, MDM_EINVAL, "/consent", "consent must be an object");
-    const char *key;
-    const json_t *val;
-    json_object_foreach((json_t *)section, key, val)
-    {
-        if (strcmp(key, "purposes") && strcmp(key, "channels") && strcmp(key, "defaults")) {
-            char ptr[160];
-            snprintf(ptr, sizeof ptr, "/consent/%.140s", key);
-            return mdm_err_set_field(err, MDM_EINVAL, ptr,
-                                     "unknown key consent.%.140s (known: purposes, channels, "
-                                     "defaults)",
-                                     key);
-        }
-    }
-    mdm_status st = read_names(section, "purposes", v.purposes, &v.npurposes, err);
+    static const char *const known[] = {"purposes", "channels", "defaults", NULL};
+    static const char *const grants[] = {"granted", "not_granted", NULL};
+    mdm_jin in, defaults;
+    if (!mdm_jin_open(&in, section, "consent", MDM_EINVAL, err) || !mdm_jin_known(&in, known))
+        return MDM_EINVAL;
+    mdm_status st = read_names(&in, "purposes", v.purposes, &v.npurposes);
     if (st == MDM_OK)
-        st = read_names(section, "channels", v.channels, &v.nchannels, err);
+        st = read_names(&in, "channels", v.channels, &v.nchannels);
     if (st != MDM_OK)
         return st;
+    if (!mdm_jin_member(&defaults, &in, "defaults"))
+        return MDM_EINVAL;
     for (int i = 0; i < v.npurposes; i++)
         v.granted_default[i] = false;
-    const json_t *defaults = json_object_get(section, "defaults");
-    if (defaults && !json_is_object(defaults))
-        return mdm_err_set_field(err, MDM_EINVAL, "/consent/defaults",
-                                 "consent.defaults must be an object {purpose: "
-                                 "\"granted\"|\"not_granted\"}");
-    if (defaults) {
-        json_object_foreach((json_t *)defaults, key, val)
-        {
-            char ptr[160];
-            snprintf(ptr, sizeof ptr, "/consent/defaults/%.120s", key);
-            int idx = -1;
-            for (int i = 0; i < v.npurposes; i++)
-                if (strcmp(v.purposes[i], key) == 0)
-                    idx = i;
-            if (idx < 0)
-                return mdm_err_set_field(err, MDM_EINVAL, ptr,
-                                         "consent.defaults names \"%.120s\", which is not one of "
-                                         "consent.purposes",
-                                         key);
-            const char *s = json_is_string(val) ? json_string_value(val) : "";
-            if (strcmp(s, "granted") && strcmp(s, "not_granted"))
-                return mdm_err_set_field(err, MDM_EINVAL, ptr,
-                                         "consent.defaults.%.120s must be \"granted\" or "
-                                         "\"not_granted\"",
-                                         key);
-            v.granted_default[idx] = strcmp(s, "granted") == 0;
-        }
+    const char *key;
+    const json_t *val;
+    json_object_foreach((json_t *)defaults.obj, key, val)
+    {
+        int idx = -1, grant = 1;
+        for (int i = 0; i < v.npurposes; i++)
+            if (strcmp(v.purposes[i], key) == 0)
+                idx = i;
+        if (idx < 0)
+            return mdm_jin_fail(&defaults, key, "named after one of consent.purposes");
+        if (!mdm_jin_choice(&defaults, key, grants, &grant))
+            return MDM_EINVAL;
+        v.granted_default[idx] = grant == 0;
     }
     vocabulary = v;
     return MDM_OK;

@@ -3,6 +3,7 @@
  * canonicalization and comparison keys. See engine.h. */
 #include "mdm/engine.h"
 
+#include "common/jsonin.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "matching/canonical.h"
@@ -28,10 +29,10 @@ struct mdm_engine {
     mdm_limits limits; /* field length caps of the canonical contract */
 };
 
-const char *const mdm_resolve_field_names[MDM_RF_COUNT] = {
-    "first_name", "last_name",  "birth_date", "email",       "phone",
-    "address",    "loyalty_id", "tax_id",     "national_id", "gender"};
-const char *const mdm_resolve_level_names[MDM_RL_COUNT] = {"exact", "close", "far"};
+const char *const mdm_resolve_field_names[MDM_RF_COUNT + 1] = {
+    "first_name", "last_name", "birth_date",  "email",  "phone", "address",
+    "loyalty_id", "tax_id",    "national_id", "gender", NULL};
+const char *const mdm_resolve_level_names[MDM_RL_COUNT + 1] = {"exact", "close", "far", NULL};
 
 /* ---- settings and model ---------------------------------------------------------- */
 
@@ -43,47 +44,23 @@ mdm_status mdm_engine_settings_parse(const json_t *section, mdm_resolve_settings
     out->max_candidates = 50;
     out->bulk_min = 1000;
     out->thresholds_set = false;
-    if (!section)
-        return MDM_OK;
-    if (!json_is_object(section))
-        return mdm_err_set_field(err, MDM_EINVAL, "/resolve", "resolve must be an object");
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)section, k, v)
-    {
-        char ptr[96];
-        snprintf(ptr, sizeof ptr, "/resolve/%s", k);
-        if (!strcmp(k, "auto_link") || !strcmp(k, "review")) {
-            double d = json_number_value(v);
-            if (!json_is_number(v) || d <= 0 || d >= 1)
-                return mdm_err_set_field(err, MDM_EINVAL, ptr,
-                                         "resolve.%s must be a probability in (0, 1)", k);
-            if (k[0] == 'a')
-                out->auto_link = d;
-            else
-                out->review = d;
-            out->thresholds_set = true;
-        } else if (!strcmp(k, "bulk_min")) {
-            if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-                json_integer_value(v) > 1000000000)
-                return mdm_err_set_field(err, MDM_EINVAL, ptr,
-                                         "resolve.bulk_min must be an integer 0..1000000000");
-            out->bulk_min = (long)json_integer_value(v);
-        } else if (!strcmp(k, "key_cap") || !strcmp(k, "max_candidates")) {
-            if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 1000000)
-                return mdm_err_set_field(err, MDM_EINVAL, ptr,
-                                         "resolve.%s must be an integer 1..1000000", k);
-            if (k[0] == 'k')
-                out->key_cap = (int)json_integer_value(v);
-            else
-                out->max_candidates = (int)json_integer_value(v);
-        } else {
-            return mdm_err_set_field(err, MDM_EINVAL, ptr, "unknown key resolve.%s", k);
-        }
-    }
+    mdm_jin in;
+    static const char *const known[] = {"auto_link", "review",         "bulk_min",
+                                        "key_cap",   "max_candidates", NULL};
+    long long bulk_min = out->bulk_min, key_cap = out->key_cap, max_cand = out->max_candidates;
+    if (!mdm_jin_open(&in, section, "resolve", MDM_EINVAL, err) || !mdm_jin_known(&in, known) ||
+        !mdm_jin_probability(&in, "auto_link", &out->auto_link) ||
+        !mdm_jin_probability(&in, "review", &out->review) ||
+        !mdm_jin_int(&in, "bulk_min", 0, 1000000000, &bulk_min) ||
+        !mdm_jin_int(&in, "key_cap", 1, 1000000, &key_cap) ||
+        !mdm_jin_int(&in, "max_candidates", 1, 1000000, &max_cand))
+        return MDM_EINVAL;
+    out->bulk_min = (long)bulk_min;
+    out->key_cap = (int)key_cap;
+    out->max_candidates = (int)max_cand;
+    out->thresholds_set = mdm_jin_has(&in, "auto_link") || mdm_jin_has(&in, "review");
     if (out->review >= out->auto_link)
-        return mdm_err_set_field(err, MDM_EINVAL, "/resolve/review",
-                                 "resolve.review must be below resolve.auto_link");
+        return mdm_jin_fail(&in, "review", "below resolve.auto_link");
     return MDM_OK;
 }
 
@@ -100,56 +77,25 @@ void mdm_engine_weights_default(mdm_resolve_model *m)
     memcpy(m->w, w, sizeof w);
 }
 
-mdm_status mdm_engine_weights_parse(const json_t *j, const char *where, mdm_resolve_model *m,
+mdm_status mdm_engine_weights_parse(const json_t *j, const char *name, mdm_resolve_model *m,
                                     mdm_err *err)
 {
-    if (!json_is_object(j))
-        return mdm_err_set_field(err, MDM_EINVAL, where, "%s must be an object", where);
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)j, k, v)
-    {
-        char ptr[160];
-        snprintf(ptr, sizeof ptr, "%s/%s", where, k);
-        if (!strcmp(k, "prior")) {
-            if (!json_is_number(v))
-                return mdm_err_set_field(err, MDM_EINVAL, ptr, "%s must be a number", ptr);
-            m->prior = json_number_value(v);
-        } else if (!strcmp(k, "weights")) {
-            if (!json_is_object(v))
-                return mdm_err_set_field(err, MDM_EINVAL, ptr, "%s must be an object", ptr);
-            const char *f;
-            json_t *fv;
-            json_object_foreach(v, f, fv)
-            {
-                int fi = -1;
-                for (int i = 0; i < MDM_RF_COUNT; i++)
-                    if (!strcmp(f, mdm_resolve_field_names[i]))
-                        fi = i;
-                char fp[224];
-                snprintf(fp, sizeof fp, "%s/%s", ptr, f);
-                if (fi < 0 || !json_is_object(fv))
-                    return mdm_err_set_field(err, MDM_EINVAL, fp,
-                                             "%s: unknown field or not an object", fp);
-                const char *l;
-                json_t *lv;
-                json_object_foreach(fv, l, lv)
-                {
-                    int li = -1;
-                    for (int i = 0; i < MDM_RL_COUNT; i++)
-                        if (!strcmp(l, mdm_resolve_level_names[i]))
-                            li = i;
-                    if (li < 0 || !json_is_number(lv))
-                        return mdm_err_set_field(err, MDM_EINVAL, fp,
-                                                 "%s.%s: unknown level or not a number", fp, l);
-                    m->w[fi][li] = json_number_value(lv);
-                }
-            }
-        } else if (!strcmp(k, "note") || !strcmp(k, "thresholds") || !strcmp(k, "version")) {
-            /* informational */
-        } else {
-            return mdm_err_set_field(err, MDM_EINVAL, ptr, "unknown key %s", ptr);
-        }
+    /* note, thresholds and version are informational */
+    static const char *const known[] = {"prior", "weights", "note", "thresholds", "version", NULL};
+    mdm_jin in, weights;
+    if (!mdm_jin_open(&in, j, name, MDM_EINVAL, err) || !mdm_jin_known(&in, known) ||
+        !mdm_jin_number(&in, "prior", -1e6, 1e6, &m->prior) ||
+        !mdm_jin_member(&weights, &in, "weights") ||
+        !mdm_jin_known(&weights, mdm_resolve_field_names))
+        return MDM_EINVAL;
+    for (int f = 0; f < MDM_RF_COUNT; f++) {
+        mdm_jin levels;
+        if (!mdm_jin_member(&levels, &weights, mdm_resolve_field_names[f]) ||
+            !mdm_jin_known(&levels, mdm_resolve_level_names))
+            return MDM_EINVAL;
+        for (int l = 0; l < MDM_RL_COUNT; l++)
+            if (!mdm_jin_number(&levels, mdm_resolve_level_names[l], -1e6, 1e6, &m->w[f][l]))
+                return MDM_EINVAL;
     }
     return MDM_OK;
 }
@@ -221,7 +167,7 @@ static mdm_status load_model_section(mdm_engine *c, const json_t *model, mdm_err
             c->engine = NULL;
         return st;
     }
-    return mdm_engine_weights_parse(model, "/model", &c->model, err);
+    return mdm_engine_weights_parse(model, "model", &c->model, err);
 }
 
 mdm_engine *mdm_engine_new_json(const json_t *sources, const json_t *resolve,
@@ -333,7 +279,7 @@ mdm_status mdm_engine_use_db_model(mdm_engine *ctx, mdm_db *db, int *version, md
             }
         } else if (j && json_object_get(j, "weights")) {
             mdm_resolve_model m = ctx->model;
-            if (mdm_engine_weights_parse(j, "/match_model", &m, &lerr) == MDM_OK) {
+            if (mdm_engine_weights_parse(j, "match_model", &m, &lerr) == MDM_OK) {
                 ctx->model = m;
                 mdm_model_free(ctx->engine);
                 ctx->engine = NULL;

@@ -72,14 +72,15 @@ typedef struct mdm_resolve_model {
     double w[MDM_RF_COUNT][MDM_RL_COUNT];
 } mdm_resolve_model;
 
-extern const char *const mdm_resolve_field_names[MDM_RF_COUNT];
-extern const char *const mdm_resolve_level_names[MDM_RL_COUNT]; /* "exact", "close", "far" */
+/* NULL-terminated, so they serve as lists of known keys too */
+extern const char *const mdm_resolve_field_names[MDM_RF_COUNT + 1];
+extern const char *const mdm_resolve_level_names[MDM_RL_COUNT + 1]; /* exact, close, far */
 
 /* The built-in weights. */
 void mdm_engine_weights_default(mdm_resolve_model *m);
-/* Overrides m from a model JSON (see above); where names the location for messages
- * ("/model"). MDM_EINVAL naming an unknown field or level or a non-number. */
-mdm_status mdm_engine_weights_parse(const json_t *j, const char *where, mdm_resolve_model *m,
+/* Overrides m from a model JSON (see above); name is its dotted path for messages
+ * ("model"). MDM_EINVAL naming an unknown field or level or a non-number. */
+mdm_status mdm_engine_weights_parse(const json_t *j, const char *name, mdm_resolve_model *m,
                                     mdm_err *err) __attribute__((warn_unused_result));
 
 /* Reads the "resolve" section (may be NULL: defaults). MDM_EINVAL naming the key. */

@@ -9,6 +9,7 @@
  * written, with one outbox event per household that changed. */
 #include "mdm/household.h"
 
+#include "common/jsonin.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "matching/normalize.h"
@@ -43,54 +44,28 @@ mdm_status mdm_household_configure(const json_t *section, mdm_err *err)
 {
     rules.enabled = true;
     rules.last_name = rules.phone = rules.email = true;
-    if (!section)
-        return MDM_OK;
-    if (!json_is_object(section))
-        return mdm_err_set_field(err, MDM_EINVAL, "/households", "households must be an object");
-    const char *key;
-    const json_t *val;
-    json_object_foreach((json_t *)section, key, val)
+    static const char *const known[] = {"enabled", "evidence", NULL};
+    static const char *const kinds[] = {"last_name", "phone", "email", NULL};
+    mdm_jin in;
+    bool enabled = true;
+    const json_t *ev = NULL;
+    if (!mdm_jin_open(&in, section, "households", MDM_EINVAL, err) || !mdm_jin_known(&in, known) ||
+        !mdm_jin_bool(&in, "enabled", &enabled) || !mdm_jin_array(&in, "evidence", 1, 3, &ev))
+        return MDM_EINVAL;
+    bool l = !ev, p = !ev, e = !ev;
+    size_t i;
+    const json_t *k;
+    json_array_foreach(ev, i, k)
     {
-        if (strcmp(key, "enabled") && strcmp(key, "evidence")) {
-            char ptr[160];
-            snprintf(ptr, sizeof ptr, "/households/%.140s", key);
-            return mdm_err_set_field(err, MDM_EINVAL, ptr,
-                                     "unknown key households.%.140s (known: enabled, evidence)",
-                                     key);
-        }
-    }
-    const json_t *en = json_object_get(section, "enabled");
-    if (en && !json_is_boolean(en))
-        return mdm_err_set_field(err, MDM_EINVAL, "/households/enabled",
-                                 "households.enabled must be true or false");
-    bool enabled = !en || json_is_true(en);
-    const json_t *ev = json_object_get(section, "evidence");
-    bool l = true, p = true, e = true;
-    if (ev) {
-        if (!json_is_array(ev) || json_array_size(ev) == 0)
-            return mdm_err_set_field(err, MDM_EINVAL, "/households/evidence",
-                                     "households.evidence must be a non-empty array of "
-                                     "\"last_name\", \"phone\", \"email\"");
-        l = p = e = false;
-        size_t i;
-        const json_t *k;
-        json_array_foreach(ev, i, k)
-        {
-            const char *s = json_string_value(k);
-            if (s && !strcmp(s, "last_name"))
-                l = true;
-            else if (s && !strcmp(s, "phone"))
-                p = true;
-            else if (s && !strcmp(s, "email"))
-                e = true;
-            else {
-                char ptr[48];
-                snprintf(ptr, sizeof ptr, "/households/evidence/%zu", i);
-                return mdm_err_set_field(err, MDM_EINVAL, ptr,
-                                         "households.evidence: known kinds are \"last_name\", "
-                                         "\"phone\" and \"email\"");
-            }
-        }
+        const char *s = json_string_value(k);
+        if (s && !strcmp(s, kinds[0]))
+            l = true;
+        else if (s && !strcmp(s, kinds[1]))
+            p = true;
+        else if (s && !strcmp(s, kinds[2]))
+            e = true;
+        else
+            return mdm_jin_fail_item(&in, "evidence", i, "one of: last_name, phone, email");
     }
     rules.enabled = enabled;
     rules.last_name = l;

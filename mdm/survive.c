@@ -3,6 +3,7 @@
  * always give the same golden record whatever order they come in. */
 #include "mdm/survive.h"
 
+#include "common/jsonin.h"
 #include "common/mem.h"
 
 #include <ctype.h>
@@ -15,26 +16,18 @@ const char *const mdm_survive_scalars[] = {
     "tax_id",     "national_id", "account_status", "segment",    NULL};
 const char *const mdm_survive_lists[] = {"emails", "phones", "addresses", NULL};
 
-static const char *const rule_names[] = {"source_trust",  "most_recent", "most_frequent",
-                                         "most_complete", "longest",     "union"};
+static const char *const rule_names[] = {
+    "source_trust", "most_recent", "most_frequent", "most_complete", "longest", "union", NULL};
 
 const char *mdm_survive_rule_name(mdm_survive_rule r)
 {
-    return (unsigned)r < sizeof rule_names / sizeof rule_names[0] ? rule_names[r] : "?";
+    return (unsigned)r <= MDM_SURVIVE_UNION ? rule_names[r] : "?";
 }
 
 struct mdm_survive_config {
     mdm_survive_rule def;
     json_t *attrs; /* attr -> integer rule */
 };
-
-static int rule_parse(const char *s)
-{
-    for (size_t i = 0; i < sizeof rule_names / sizeof rule_names[0]; i++)
-        if (strcmp(rule_names[i], s) == 0)
-            return (int)i;
-    return -1;
-}
 
 static bool known_attr(const char *a)
 {
@@ -67,65 +60,37 @@ mdm_survive_config *mdm_survive_config_parse(const json_t *section, mdm_err *err
     json_object_set_new(c->attrs, "segment", json_integer(MDM_SURVIVE_MOST_RECENT));
     for (size_t i = 0; mdm_survive_lists[i]; i++)
         json_object_set_new(c->attrs, mdm_survive_lists[i], json_integer(MDM_SURVIVE_UNION));
-    if (!section)
-        return c;
-    if (!json_is_object(section)) {
-        mdm_err_set_field(err, MDM_EINVAL, "/survivorship", "survivorship must be an object");
+    static const char *const known[] = {"default", "attributes", NULL};
+    mdm_jin in, attrs;
+    int def = (int)c->def;
+    if (!mdm_jin_open(&in, section, "survivorship", MDM_EINVAL, err) ||
+        !mdm_jin_known(&in, known) || !mdm_jin_choice(&in, "default", rule_names, &def) ||
+        !mdm_jin_member(&attrs, &in, "attributes"))
+        goto out_free;
+    if (def == MDM_SURVIVE_UNION) {
+        mdm_jin_fail(&in, "default", "a rule for one value (union applies to lists only)");
         goto out_free;
     }
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)section, k, v)
+    c->def = (mdm_survive_rule)def;
+    const char *a;
+    json_t *rv;
+    json_object_foreach((json_t *)attrs.obj, a, rv)
     {
-        if (!strcmp(k, "default")) {
-            int r = json_is_string(v) ? rule_parse(json_string_value(v)) : -1;
-            if (r < 0 || r == MDM_SURVIVE_UNION) {
-                mdm_err_set_field(err, MDM_EINVAL, "/survivorship/default",
-                                  "survivorship.default must be source_trust, most_recent, "
-                                  "most_frequent, most_complete or longest");
-                goto out_free;
-            }
-            c->def = (mdm_survive_rule)r;
-        } else if (!strcmp(k, "attributes")) {
-            if (!json_is_object(v)) {
-                mdm_err_set_field(err, MDM_EINVAL, "/survivorship/attributes",
-                                  "survivorship.attributes must be an object");
-                goto out_free;
-            }
-            const char *a;
-            json_t *rv;
-            json_object_foreach(v, a, rv)
-            {
-                char ptr[128];
-                snprintf(ptr, sizeof ptr, "/survivorship/attributes/%s", a);
-                if (!known_attr(a)) {
-                    mdm_err_set_field(err, MDM_EINVAL, ptr,
-                                      "survivorship.attributes.%s: unknown attribute", a);
-                    goto out_free;
-                }
-                int r = json_is_string(rv) ? rule_parse(json_string_value(rv)) : -1;
-                if (r < 0) {
-                    mdm_err_set_field(err, MDM_EINVAL, ptr,
-                                      "survivorship.attributes.%s: unknown rule (source_trust, "
-                                      "most_recent, most_frequent, most_complete, longest, union)",
-                                      a);
-                    goto out_free;
-                }
-                if (r == MDM_SURVIVE_UNION && !is_list(a)) {
-                    mdm_err_set_field(err, MDM_EINVAL, ptr,
-                                      "survivorship.attributes.%s: union applies to emails, "
-                                      "phones and addresses only",
-                                      a);
-                    goto out_free;
-                }
-                json_object_set_new(c->attrs, a, json_integer(r));
-            }
-        } else {
-            char ptr[128];
-            snprintf(ptr, sizeof ptr, "/survivorship/%s", k);
-            mdm_err_set_field(err, MDM_EINVAL, ptr, "unknown key survivorship.%s", k);
+        int r = -1;
+        if (!known_attr(a)) {
+            mdm_jin_fail(&attrs, a, "named after a canonical attribute or attributes.NAME");
             goto out_free;
         }
+        if (!mdm_jin_choice(&attrs, a, rule_names, &r))
+            goto out_free;
+        if (r == MDM_SURVIVE_UNION && !is_list(a)) {
+            mdm_jin_fail(&attrs, a,
+                         "a rule for one value (union applies to emails, phones and "
+                         "addresses only)");
+            goto out_free;
+        }
+        if (r >= 0)
+            json_object_set_new(c->attrs, a, json_integer(r));
     }
     return c;
 out_free:
