@@ -95,12 +95,12 @@ bool mdm_jin_open(mdm_jin *in, const json_t *v, const char *name, mdm_status cod
     in->code = code;
     in->err = err;
     snprintf(in->name, sizeof in->name, "%s", name ? name : "");
-    /* the pointer of a dotted name: "a.b" -> "/a/b" */
+    /* the pointer of a dotted name: "a.b" -> "/a/b", "a[2]" -> "/a/2" */
     size_t n = 0;
     for (const char *p = in->name; *p && n + 2 < sizeof in->pointer; p++) {
-        if (p == in->name || *p == '.')
+        if (p == in->name || *p == '.' || *p == '[')
             in->pointer[n++] = '/';
-        if (*p != '.')
+        if (*p != '.' && *p != '[' && *p != ']')
             in->pointer[n++] = *p;
     }
     in->pointer[n] = '\0';

@@ -2,6 +2,7 @@
 #include "matching/record.h"
 
 #include "common/io.h"
+#include "common/jsonin.h"
 #include "common/mem.h"
 
 #include <errno.h>
@@ -576,30 +577,19 @@ void mdm_source_map_clear(mdm_source_map *m)
     memset(m, 0, sizeof *m);
 }
 
-/* An error about sources[i].key: message "sources[I].KEY: why", pointer /sources/I/KEY. */
-__attribute__((format(printf, 4, 5))) static mdm_status
-src_err(mdm_err *err, size_t i, const char *key, const char *fmt, ...)
+/* Optional non-empty string member, copied. */
+static bool opt_string(const mdm_jin *in, const char *key, char **out)
 {
-    char why[256], ptr[160];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, sizeof why, fmt, ap);
-    va_end(ap);
-    snprintf(ptr, sizeof ptr, "/sources/%zu%s%s", i, *key ? "/" : "", key);
-    return mdm_err_set_field(err, MDM_EINVAL, ptr, "sources[%zu]%s%s: %s", i, *key ? "." : "", key,
-                             why);
-}
-
-/* Optional non-empty string member. */
-static mdm_status opt_string(json_t *obj, const char *key, size_t i, char **out, mdm_err *err)
-{
-    json_t *v = json_object_get(obj, key);
-    if (!v || json_is_null(v))
-        return MDM_OK;
-    if (!json_is_string(v) || json_string_length(v) == 0)
-        return src_err(err, i, key, "expected a non-empty string");
-    *out = mdm_xstrdup(json_string_value(v));
-    return MDM_OK;
+    const char *v = NULL;
+    if (!mdm_jin_string(in, key, 0, &v))
+        return false;
+    if (v && !*v) {
+        mdm_jin_fail(in, key, "a non-empty string");
+        return false;
+    }
+    if (v)
+        *out = mdm_xstrdup(v);
+    return true;
 }
 
 static bool code_valid(const char *c)
@@ -624,106 +614,77 @@ bool mdm_source_target_valid(const char *t)
     return true;
 }
 
-/* One of two words, or absent (*out untouched). */
-static mdm_status opt_choice(json_t *obj, const char *key, const char *a, const char *b, size_t i,
-                             const char **out, mdm_err *err)
-{
-    json_t *v = json_object_get(obj, key);
-    if (!v)
-        return MDM_OK;
-    if (!json_is_string(v) || (strcmp(json_string_value(v), a) && strcmp(json_string_value(v), b)))
-        return src_err(err, i, key, "expected \"%s\" or \"%s\"", a, b);
-    *out = json_string_value(v);
-    return MDM_OK;
-}
-
 static mdm_status parse_source(mdm_source_map *m, json_t *obj, size_t i, mdm_source_use use,
                                mdm_err *err)
 {
     static const char *const known[] = {"code",         "name",       "kind",  "default_country",
                                         "date_order",   "name_order", "key",   "updated_at",
                                         "op",           "mapping",    "trust", "match",
-                                        "deduplicated", "comment"};
+                                        "deduplicated", "comment",    NULL};
     /* the former link dialect: each key and the key that replaced it */
     static const char *const renamed[][2] = {{"record_id", "key"}, {"columns", "mapping"}};
-    if (!json_is_object(obj))
-        return src_err(err, i, "", "expected an object");
-    const char *key;
-    json_t *v;
-    json_object_foreach(obj, key, v)
-    {
-        for (size_t r = 0; r < sizeof renamed / sizeof renamed[0]; r++)
-            if (!strcmp(key, renamed[r][0]))
-                return src_err(err, i, key, "renamed to %s", renamed[r][1]);
-        bool ok = false;
-        for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
-            ok |= strcmp(key, known[k]) == 0;
-        if (!ok)
-            return src_err(err, i, key, "unknown key");
-    }
-    if (json_object_get(obj, "name") && !json_object_get(obj, "code"))
-        return src_err(err, i, "name", "renamed to code (name is the display name beside a code)");
-    mdm_status st;
-    if ((st = opt_string(obj, "code", i, &m->code, err)) ||
-        (st = opt_string(obj, "name", i, &m->name, err)) ||
-        (st = opt_string(obj, "kind", i, &m->kind, err)) ||
-        (st = opt_string(obj, "default_country", i, &m->default_country, err)) ||
-        (st = opt_string(obj, "key", i, &m->key, err)) ||
-        (st = opt_string(obj, "updated_at", i, &m->updated_at, err)) ||
-        (st = opt_string(obj, "op", i, &m->op, err)) ||
-        (st = opt_string(obj, "match", i, &m->match, err)))
-        return st;
+    static const char *const kinds[] = {"crm", "loyalty", "commerce", "erp", "pos", "other", NULL};
+    static const char *const date_orders[] = {"mdy", "dmy", NULL};
+    static const char *const name_orders[] = {"given_first", "family_first", NULL};
+    char name[32];
+    snprintf(name, sizeof name, "sources[%zu]", i);
+    mdm_jin in, trust, mapping;
+    if (!mdm_jin_open(&in, obj, name, MDM_EINVAL, err))
+        return MDM_EINVAL;
+    if (!in.obj)
+        return mdm_jin_fail(&in, NULL, "an object");
+    for (size_t r = 0; r < sizeof renamed / sizeof renamed[0]; r++)
+        if (json_object_get(in.obj, renamed[r][0]))
+            return mdm_jin_fail(&in, renamed[r][0], "renamed to %s", renamed[r][1]);
+    if (!mdm_jin_known(&in, known))
+        return MDM_EINVAL;
+    if (json_object_get(in.obj, "name") && !json_object_get(in.obj, "code"))
+        return mdm_jin_fail(&in, "name",
+                            "renamed to code (name is the display name beside a code)");
+    if (!opt_string(&in, "code", &m->code) || !opt_string(&in, "name", &m->name) ||
+        !opt_string(&in, "default_country", &m->default_country) ||
+        !opt_string(&in, "key", &m->key) || !opt_string(&in, "updated_at", &m->updated_at) ||
+        !opt_string(&in, "op", &m->op) || !opt_string(&in, "match", &m->match))
+        return MDM_EINVAL;
     if (m->code ? !code_valid(m->code) : use == MDM_SOURCE_SERVICE)
-        return src_err(err, i, "code", "must match ^[a-z][a-z0-9_]{0,31}$");
-    static const char *const kinds[] = {"crm", "loyalty", "commerce", "erp", "pos", "other"};
-    bool kind_ok = !m->kind;
-    for (size_t k = 0; m->kind && k < sizeof kinds / sizeof kinds[0]; k++)
-        kind_ok |= strcmp(m->kind, kinds[k]) == 0;
-    if (!kind_ok)
-        return src_err(err, i, "kind", "must be crm, loyalty, commerce, erp, pos or other");
+        return mdm_jin_fail(&in, "code", "a code matching ^[a-z][a-z0-9_]{0,31}$");
+    int kind = -1, date_order = -1, name_order = -1;
+    if (!mdm_jin_choice(&in, "kind", kinds, &kind) ||
+        !mdm_jin_choice(&in, "date_order", date_orders, &date_order) ||
+        !mdm_jin_choice(&in, "name_order", name_orders, &name_order) ||
+        !mdm_jin_bool(&in, "deduplicated", &m->deduplicated))
+        return MDM_EINVAL;
+    if (kind >= 0)
+        m->kind = mdm_xstrdup(kinds[kind]);
+    m->date_order = date_order >= 0 ? date_orders[date_order][0] : 0;
+    m->family_first = name_order == 1;
     const char *dc = m->default_country;
     if (dc &&
         (strlen(dc) != 2 || !(dc[0] >= 'A' && dc[0] <= 'Z') || !(dc[1] >= 'A' && dc[1] <= 'Z')))
-        return src_err(err, i, "default_country", "must be an ISO 3166-1 alpha-2 code");
-    const char *order = NULL;
-    if ((st = opt_choice(obj, "date_order", "mdy", "dmy", i, &order, err)))
-        return st;
-    m->date_order = order ? order[0] : 0;
-    order = NULL;
-    if ((st = opt_choice(obj, "name_order", "given_first", "family_first", i, &order, err)))
-        return st;
-    m->family_first = order && !strcmp(order, "family_first");
-    v = json_object_get(obj, "deduplicated");
-    if (v && !json_is_boolean(v))
-        return src_err(err, i, "deduplicated", "expected true or false");
-    m->deduplicated = v && json_is_true(v);
-    v = json_object_get(obj, "trust");
-    if (v && !json_is_object(v))
-        return src_err(err, i, "trust", "must be an object");
-    json_object_foreach(v, key, v)
+        return mdm_jin_fail(&in, "default_country", "an ISO 3166-1 alpha-2 code");
+    if (!mdm_jin_member(&trust, &in, "trust"))
+        return MDM_EINVAL;
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)trust.obj, key, v)
     {
         if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 100)
-            return src_err(err, i, "trust", "%s must be an integer 0..100", key);
+            return mdm_jin_fail(&trust, key, "an integer from 0 to 100");
     }
-    v = json_object_get(obj, "trust");
-    m->trust = v ? json_deep_copy(v) : NULL;
+    m->trust = trust.obj ? json_deep_copy(trust.obj) : NULL;
     if (use == MDM_SOURCE_LINK && !m->key)
-        return src_err(err, i, "key", "missing (the column of the record key)");
-    json_t *cols = json_object_get(obj, "mapping");
-    if (cols ? !json_is_object(cols) : use == MDM_SOURCE_LINK)
-        return src_err(err, i, "mapping", "expected an object {column: field}");
-    m->cols = mdm_xcalloc(json_object_size(cols) + 1, sizeof *m->cols);
-    json_object_foreach(cols, key, v)
+        return mdm_jin_fail(&in, "key", "given (the column of the record key)");
+    if (!mdm_jin_member(&mapping, &in, "mapping"))
+        return MDM_EINVAL;
+    if (!mapping.obj && use == MDM_SOURCE_LINK)
+        return mdm_jin_fail(&in, "mapping", "an object {column: field}");
+    m->cols = mdm_xcalloc(json_object_size(mapping.obj) + 1, sizeof *m->cols);
+    json_object_foreach((json_t *)mapping.obj, key, v)
     {
         if (!*key)
-            return src_err(err, i, "mapping", "has an empty column name");
-        if (!json_is_string(v) || !mdm_source_target_valid(json_string_value(v))) {
-            char ptr[160];
-            snprintf(ptr, sizeof ptr, "/sources/%zu/mapping/%.100s", i, key);
-            return mdm_err_set_field(err, MDM_EINVAL, ptr,
-                                     "sources[%zu].mapping.%.100s: not a canonical field path", i,
-                                     key);
-        }
+            return mdm_jin_fail(&in, "mapping", "free of empty column names");
+        if (!json_is_string(v) || !mdm_source_target_valid(json_string_value(v)))
+            return mdm_jin_fail(&mapping, key, "a canonical field path");
         m->cols[m->ncols].column = mdm_xstrdup(key);
         m->cols[m->ncols].field = mdm_xstrdup(json_string_value(v));
         m->ncols++;

@@ -43,7 +43,7 @@ PY
 for k in name:code record_id:key columns:mapping; do
     old_link "$tmp/old.json" "${k%%:*}"
     expect_exit 2 "mdm link refuses ${k%%:*}" "$mdm" link --config "$tmp/old.json" "${inputs[@]}" --out "$tmp/x.csv"
-    expect_contains "mdm link names ${k#*:}" "sources[0].${k%%:*}: renamed to ${k#*:}" "$out"
+    expect_contains "mdm link names ${k#*:}" "sources[0].${k%%:*} must be renamed to ${k#*:}" "$out"
 done
 python3 - "$root/demo/mdm.json" "$tmp/old_svc.json" "$root/demo/model.json" <<'PY'
 import json, sys
@@ -53,11 +53,11 @@ d["model"]["path"] = sys.argv[3]
 json.dump(d, open(sys.argv[2], "w"))
 PY
 expect_exit 2 "mdm config refuses record_id" "$mdm" config --config "$tmp/old_svc.json"
-expect_contains "mdm config names key" "sources[1].record_id: renamed to key" "$out"
+expect_contains "mdm config names key" "sources[1].record_id must be renamed to key" "$out"
 expect_exit 2 "mdm link refuses it in mdm.json too" "$mdm" link --config "$tmp/old_svc.json" "${inputs[@]}" --out "$tmp/x.csv"
-expect_contains "mdm link names key" "sources[1].record_id: renamed to key" "$out"
+expect_contains "mdm link names key" "sources[1].record_id must be renamed to key" "$out"
 expect_exit 2 "mdm serve refuses it" "$mdm" serve --config "$tmp/old_svc.json" --listen 127.0.0.1:0
-expect_contains "mdm serve names key" "sources[1].record_id: renamed to key" "$out"
+expect_contains "mdm serve names key" "sources[1].record_id must be renamed to key" "$out"
 
 # ---- differential: the same rows through mdm link and through mdm load + mdm resolve
 # give the same canonical records and the same clusters (one canonicalization, one

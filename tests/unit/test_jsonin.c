@@ -131,6 +131,13 @@ static void test_body(void)
     CHECK(!mdm_jin_open(&in, arr, "", MDM_EUNPROCESSABLE, &err));
     CHECK_STR(err.msg, "the body must be an object");
     CHECK_STR(err.field, "");
+    /* an array item as the object read: its pointer counts the index */
+    json_t *item = doc("{\"k\": 1}");
+    CHECK(mdm_jin_open(&in, item, "sources[2]", MDM_EINVAL, &err));
+    CHECK(!mdm_jin_string(&in, "k", 0, &s));
+    CHECK_STR(err.msg, "sources[2].k must be a string");
+    CHECK_STR(err.field, "/sources/2/k");
+    json_decref(item);
     /* an object not given reads as empty */
     CHECK(mdm_jin_open(&in, NULL, "limits", MDM_EINVAL, &err) && in.obj == NULL);
     n = 3;

@@ -61,7 +61,7 @@ static void test_config_errors(void)
         {"[]", "expected a JSON object"},
         {"{\"sources\":{}}", "sources: expected an array"},
         {"{\"sources\":[{\"record_id\":\"id\",\"mapping\":{}}]}",
-         "sources[0].record_id: renamed to key"},
+         "sources[0].record_id must be renamed to key"},
         {"{\"sources\":[{\"key\":\"id\",\"mapping\":{}}],\"comparisons\":[{\"field\":"
          "\"shoe\",\"type\":\"name\"}]}",
          "comparisons[0].field: unknown field \"shoe\""},
