@@ -41,20 +41,12 @@ static vocab vocabulary = {
     {"email", "sms", "phone", "post", "all"},
 };
 
-static const char *const statuses[] = {"granted", "denied", "withdrawn"};
+static const char *const statuses[] = {"granted", "denied", "withdrawn", NULL};
 
 static int purpose_index(const char *p)
 {
     for (int i = 0; i < vocabulary.npurposes; i++)
         if (strcmp(vocabulary.purposes[i], p) == 0)
-            return i;
-    return -1;
-}
-
-static int channel_index(const char *c)
-{
-    for (int i = 0; i < vocabulary.nchannels; i++)
-        if (strcmp(vocabulary.channels[i], c) == 0)
             return i;
     return -1;
 }
@@ -816,9 +808,9 @@ typedef struct incoming {
     bool has_expiry;
 } incoming;
 
-static const char *const consent_fields[] = {"purpose",     "channel",      "status",
-                                             "captured_at", "expires_at",   "lawful_basis",
-                                             "evidence",    "contact_point"};
+static const char *const consent_fields[] = {"purpose",     "channel",       "status",
+                                             "captured_at", "expires_at",    "lawful_basis",
+                                             "evidence",    "contact_point", NULL};
 
 /* Lower-cases an email, drops phone punctuation and surrounding blanks. */
 static char *normalize_contact(const char *s)
@@ -842,107 +834,86 @@ static char *normalize_contact(const char *s)
     return out;
 }
 
-static mdm_status optional_string(const json_t *obj, const char *key, size_t maxlen,
-                                  const char *base, const char **out, mdm_err *err)
+/* Optional non-empty string of at most maxlen bytes (*out NULL when not given). */
+static bool optional_string(const mdm_jin *c, const char *key, size_t maxlen, const char **out)
 {
-    const json_t *v = json_object_get(obj, key);
     *out = NULL;
-    if (!v || json_is_null(v))
-        return MDM_OK;
-    char ptr[96];
-    snprintf(ptr, sizeof ptr, "%s/%s", base, key);
-    if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > maxlen)
-        return mdm_err_set_field(err, MDM_EUNPROCESSABLE, ptr,
-                                 "%s must be a non-empty string of at most %zu bytes", key, maxlen);
-    *out = json_string_value(v);
-    return MDM_OK;
+    if (!mdm_jin_string(c, key, maxlen, out))
+        return false;
+    if (*out && !**out) {
+        mdm_jin_fail(c, key, "a non-empty string of at most %zu bytes", maxlen);
+        return false;
+    }
+    return true;
 }
 
-static mdm_status validate_one(const json_t *c, size_t i, int64_t now, incoming *in, mdm_err *err)
+/* The vocabulary word of key (purpose or channel): "consents[0].purpose must be one of:
+ * marketing, ... (not \"spam\")", naming the word refused when there was one. */
+static mdm_status vocabulary_word(const mdm_jin *c, const char *key, char names[][NAME_MAX_LEN + 1],
+                                  int n, const char **out)
 {
-    char base[48], ptr[96], allowed[VOCAB_MAX * (NAME_MAX_LEN + 2)];
-    snprintf(base, sizeof base, "/consents/%zu", i);
-    if (!json_is_object(c))
-        return mdm_err_set_field(err, MDM_EUNPROCESSABLE, base, "each consent must be an object");
-    const char *key;
-    const json_t *val;
-    json_object_foreach((json_t *)c, key, val)
-    {
-        bool known = false;
-        for (size_t k = 0; k < sizeof consent_fields / sizeof *consent_fields; k++)
-            known = known || !strcmp(key, consent_fields[k]);
-        if (!known) {
-            snprintf(ptr, sizeof ptr, "%s/%.40s", base, key);
-            return mdm_err_set_field(err, MDM_EUNPROCESSABLE, ptr,
-                                     "unknown consent field \"%.40s\" (known: purpose, channel, "
-                                     "status, captured_at, expires_at, lawful_basis, evidence, "
-                                     "contact_point)",
-                                     key);
+    const char *s = NULL;
+    if (!mdm_jin_string(c, key, 0, &s))
+        return c->code;
+    for (int i = 0; s && i < n; i++)
+        if (strcmp(names[i], s) == 0) {
+            *out = s;
+            return MDM_OK;
         }
-    }
-    const char *s = json_string_value(json_object_get(c, "purpose"));
-    snprintf(ptr, sizeof ptr, "%s/purpose", base);
-    if (!s || purpose_index(s) < 0) {
-        list_names(allowed, sizeof allowed, vocabulary.purposes, vocabulary.npurposes);
-        return mdm_err_set_field(err, MDM_EUNPROCESSABLE, ptr, "%s purpose%s%.40s%s; allowed: %s",
-                                 s ? "unknown" : "missing", s ? " \"" : "", s ? s : "",
-                                 s ? "\"" : "", allowed);
-    }
-    in->purpose = s;
-    s = json_string_value(json_object_get(c, "channel"));
-    snprintf(ptr, sizeof ptr, "%s/channel", base);
-    if (!s || channel_index(s) < 0) {
-        list_names(allowed, sizeof allowed, vocabulary.channels, vocabulary.nchannels);
-        return mdm_err_set_field(err, MDM_EUNPROCESSABLE, ptr, "%s channel%s%.40s%s; allowed: %s",
-                                 s ? "unknown" : "missing", s ? " \"" : "", s ? s : "",
-                                 s ? "\"" : "", allowed);
-    }
-    in->channel = s;
-    s = json_string_value(json_object_get(c, "status"));
-    snprintf(ptr, sizeof ptr, "%s/status", base);
-    in->status = NULL;
-    for (size_t k = 0; s && k < sizeof statuses / sizeof *statuses; k++)
-        if (!strcmp(s, statuses[k]))
-            in->status = statuses[k];
-    if (!in->status)
-        return mdm_err_set_field(err, MDM_EUNPROCESSABLE, ptr,
-                                 "status must be one of: granted, denied, withdrawn");
-    s = json_string_value(json_object_get(c, "captured_at"));
-    snprintf(ptr, sizeof ptr, "%s/captured_at", base);
-    if (!s || !mdm_consent_parse_time(s, &in->captured_us, in->captured))
-        return mdm_err_set_field(err, MDM_EUNPROCESSABLE, ptr,
-                                 "captured_at is required: an ISO 8601 time such as "
-                                 "2026-03-03T12:00:00Z");
-    if (in->captured_us > now + INT64_C(86400000000))
-        return mdm_err_set_field(err, MDM_EUNPROCESSABLE, ptr,
-                                 "captured_at is more than a day in the future");
-    const json_t *ex = json_object_get(c, "expires_at");
-    snprintf(ptr, sizeof ptr, "%s/expires_at", base);
-    in->has_expiry = ex && !json_is_null(ex);
-    if (in->has_expiry) {
-        if (!json_is_string(ex) ||
-            !mdm_consent_parse_time(json_string_value(ex), &in->expires_us, in->expires))
-            return mdm_err_set_field(err, MDM_EUNPROCESSABLE, ptr,
-                                     "expires_at must be an ISO 8601 time or null");
-        if (in->expires_us <= in->captured_us)
-            return mdm_err_set_field(err, MDM_EUNPROCESSABLE, ptr,
-                                     "expires_at must be after captured_at");
-    }
-    mdm_status st = optional_string(c, "lawful_basis", 64, base, &in->lawful_basis, err);
+    char allowed[VOCAB_MAX * (NAME_MAX_LEN + 2)];
+    list_names(allowed, sizeof allowed, names, n);
+    if (!s)
+        return mdm_jin_fail(c, key, "given, one of: %s", allowed);
+    return mdm_jin_fail(c, key, "one of: %s (not \"%.40s\")", allowed, s);
+}
+
+static mdm_status validate_one(const json_t *item, size_t i, int64_t now, incoming *in,
+                               mdm_err *err)
+{
+    char name[32];
+    snprintf(name, sizeof name, "consents[%zu]", i);
+    mdm_jin c;
+    if (!mdm_jin_open(&c, item, name, MDM_EUNPROCESSABLE, err) || !c.obj)
+        return mdm_jin_fail(&c, NULL, "an object");
+    if (!mdm_jin_known(&c, consent_fields))
+        return c.code;
+    mdm_status st =
+        vocabulary_word(&c, "purpose", vocabulary.purposes, vocabulary.npurposes, &in->purpose);
     if (st == MDM_OK)
-        st = optional_string(c, "evidence", 4096, base, &in->evidence, err);
-    const char *cp = NULL;
-    if (st == MDM_OK)
-        st = optional_string(c, "contact_point", 320, base, &cp, err);
+        st =
+            vocabulary_word(&c, "channel", vocabulary.channels, vocabulary.nchannels, &in->channel);
     if (st != MDM_OK)
         return st;
+    int status = -1;
+    if (!mdm_jin_choice(&c, "status", statuses, &status))
+        return c.code;
+    if (status < 0)
+        return mdm_jin_fail(&c, "status", "given, one of: granted, denied, withdrawn");
+    in->status = statuses[status];
+    const char *s = json_string_value(json_object_get(c.obj, "captured_at"));
+    if (!s || !mdm_consent_parse_time(s, &in->captured_us, in->captured))
+        return mdm_jin_fail(&c, "captured_at",
+                            "given, an ISO 8601 time such as 2026-03-03T12:00:00Z");
+    if (in->captured_us > now + INT64_C(86400000000))
+        return mdm_jin_fail(&c, "captured_at", "at most a day in the future");
+    in->has_expiry = mdm_jin_has(&c, "expires_at");
+    if (in->has_expiry) {
+        const json_t *ex = json_object_get(c.obj, "expires_at");
+        if (!json_is_string(ex) ||
+            !mdm_consent_parse_time(json_string_value(ex), &in->expires_us, in->expires))
+            return mdm_jin_fail(&c, "expires_at", "an ISO 8601 time or null");
+        if (in->expires_us <= in->captured_us)
+            return mdm_jin_fail(&c, "expires_at", "after captured_at");
+    }
+    const char *cp = NULL;
+    if (!optional_string(&c, "lawful_basis", 64, &in->lawful_basis) ||
+        !optional_string(&c, "evidence", 4096, &in->evidence) ||
+        !optional_string(&c, "contact_point", 320, &cp))
+        return c.code;
     if (cp) {
         in->contact_point = normalize_contact(cp);
-        if (!in->contact_point[0]) {
-            snprintf(ptr, sizeof ptr, "%s/contact_point", base);
-            return mdm_err_set_field(err, MDM_EUNPROCESSABLE, ptr,
-                                     "contact_point must name an email or a phone number");
-        }
+        if (!in->contact_point[0])
+            return mdm_jin_fail(&c, "contact_point", "an e-mail address or a phone number");
     }
     return MDM_OK;
 }

@@ -41,7 +41,7 @@ expect_exit 0 "mdm rejects list" "$mdm" rejects list --source commerce
 expect_eq "the refused record is listed, open" "$(jq -r '.payload.account_id + " " + .status' <<<"$out")" "W-2 open"
 expect_eq "its reason names the field" "$(jq -r '.reasons[0].pointer + " " + .reasons[0].field' <<<"$out")" "/consents/1/channel consents"
 expect_contains "and the channels allowed" \
-    'unknown channel \"carrier_pigeon\"; allowed: email, sms, phone, post, app_push, all' "$out"
+    'consents[1].channel must be one of: email, sms, phone, post, app_push, all (not \"carrier_pigeon\")' "$out"
 expect_eq "nothing of it was stored" "$(sql "SELECT count(*) FROM source_record WHERE source_key = 'W-2'")" "0"
 
 # once the vocabulary has the channel, the retry takes the record in, consents and all

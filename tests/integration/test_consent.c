@@ -377,17 +377,17 @@ static void test_validation(void)
     } cases[] = {
         {"{\"purpose\":\"spam\",\"channel\":\"email\",\"status\":\"granted\",\"captured_at\":"
          "\"2026-01-01\"}",
-         "/consents/0/purpose", "allowed: marketing, profiling, third_party"},
+         "/consents/0/purpose", "one of: marketing, profiling, third_party"},
         {"{\"purpose\":\"marketing\",\"channel\":\"pigeon\",\"status\":\"granted\","
          "\"captured_at\":\"2026-01-01\"}",
-         "/consents/0/channel", "allowed: email, sms, phone, post, all"},
+         "/consents/0/channel", "one of: email, sms, phone, post, all"},
         {"{\"channel\":\"email\",\"status\":\"granted\",\"captured_at\":\"2026-01-01\"}",
-         "/consents/0/purpose", "missing purpose"},
+         "/consents/0/purpose", "purpose must be given"},
         {"{\"purpose\":\"marketing\",\"channel\":\"email\",\"status\":\"maybe\","
          "\"captured_at\":\"2026-01-01\"}",
          "/consents/0/status", "granted, denied, withdrawn"},
         {"{\"purpose\":\"marketing\",\"channel\":\"email\",\"status\":\"granted\"}",
-         "/consents/0/captured_at", "required"},
+         "/consents/0/captured_at", "must be given"},
         {"{\"purpose\":\"marketing\",\"channel\":\"email\",\"status\":\"granted\","
          "\"captured_at\":\"2026-02-30\"}",
          "/consents/0/captured_at", "ISO 8601"},
@@ -399,7 +399,7 @@ static void test_validation(void)
          "/consents/0/expires_at", "after captured_at"},
         {"{\"purpose\":\"marketing\",\"channel\":\"email\",\"status\":\"granted\","
          "\"captured_at\":\"2026-01-01\",\"colour\":\"red\"}",
-         "/consents/0/colour", "unknown consent field"},
+         "/consents/0/colour", "unknown key \"consents[0].colour\""},
         {"{\"purpose\":\"marketing\",\"channel\":\"email\",\"status\":\"granted\","
          "\"captured_at\":\"2026-01-01\",\"evidence\":42}",
          "/consents/0/evidence", "string"},
