@@ -185,36 +185,27 @@ void mdm_h_entity_related(mdm_http_req *req)
 
 void mdm_h_entity_relate(mdm_http_req *req)
 {
-    json_t *b = mdm_http_json(req);
-    json_t *ea = json_object_get(b, "entity_a"), *eb = json_object_get(b, "entity_b"),
-           *reason = json_object_get(b, "reason");
     mdm_err err = {0};
-    if (!json_is_object(b) || !json_is_integer(ea) || json_integer_value(ea) <= 0 ||
-        !json_is_integer(eb) || json_integer_value(eb) <= 0) {
-        mdm_err_set_field(&err, MDM_EUNPROCESSABLE,
-                          json_is_integer(ea) && json_integer_value(ea) > 0 ? "/entity_b"
-                                                                            : "/entity_a",
-                          "the body must be {\"entity_a\": golden id, \"entity_b\": golden id, "
-                          "\"reason\": text}");
-        mdm_http_reply_problem(req, &err);
-        return;
-    }
-    if (!json_is_string(reason)) {
-        mdm_err_set_field(&err, MDM_EUNPROCESSABLE, "/reason", "reason must be a string");
+    mdm_jin in;
+    long long a = 0, o = 0;
+    const char *reason = NULL;
+    if (!mdm_http_body_reader(req, &in, &err) || !mdm_jin_need(&in, "entity_a", "a golden id") ||
+        !mdm_jin_need(&in, "entity_b", "a golden id") || !mdm_jin_need(&in, "reason", "a text") ||
+        !mdm_jin_int(&in, "entity_a", 1, INT64_MAX, &a) ||
+        !mdm_jin_int(&in, "entity_b", 1, INT64_MAX, &o) ||
+        !mdm_jin_string(&in, "reason", 0, &reason)) {
         mdm_http_reply_problem(req, &err);
         return;
     }
     bool created = false;
-    int64_t a = json_integer_value(ea), o = json_integer_value(eb);
-    if (mdm_relation_assert(mdm_http_db(req), a, o, json_string_value(reason), mdm_http_actor(req),
-                            mdm_http_role(req), &created, &err) != MDM_OK) {
+    if (mdm_relation_assert(mdm_http_db(req), a, o, reason, mdm_http_actor(req), mdm_http_role(req),
+                            &created, &err) != MDM_OK) {
         mdm_http_reply_problem(req, &err);
         return;
     }
     mdm_http_reply_json(req, created ? MHD_HTTP_CREATED : MHD_HTTP_OK,
                         json_pack("{s:I, s:I, s:s, s:s}", "entity_a", (json_int_t)a, "entity_b",
-                                  (json_int_t)o, "type", "related", "reason",
-                                  json_string_value(reason)));
+                                  (json_int_t)o, "type", "related", "reason", reason));
 }
 
 void mdm_h_entity_unrelate(mdm_http_req *req)
@@ -273,25 +264,16 @@ const char mdm_h_household_split_doc[] =
     " {\"household\": " HOUSEHOLD_REF ", \"split_off\": " HOUSEHOLD_REF "}, \"required\":"
     " [\"household\", \"split_off\"], \"additionalProperties\": false}}}}}}";
 
-/* The common members of a steward's body: reason (a string) and version (optional, a
- * positive integer). False after replying. */
-static bool steward_body(mdm_http_req *req, json_t *b, const char **reason, int *version)
+/* Reads the common members of a steward's body: reason (required, a string) and version
+ * (optional, a positive integer; 0 when not given). */
+static bool steward_body(const mdm_jin *in, const char **reason, int *version)
 {
-    mdm_err err = {0};
-    const json_t *r = json_object_get(b, "reason"), *v = json_object_get(b, "version");
-    if (!json_is_string(r)) {
-        mdm_err_set_field(&err, MDM_EINVAL, "/reason", "reason must be a string");
-        mdm_http_reply_problem(req, &err);
+    long long v = 0;
+    *reason = NULL;
+    if (!mdm_jin_need(in, "reason", "a text") || !mdm_jin_string(in, "reason", 0, reason) ||
+        !mdm_jin_int(in, "version", 1, INT32_MAX, &v))
         return false;
-    }
-    if (v && !json_is_null(v) &&
-        (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > INT32_MAX)) {
-        mdm_err_set_field(&err, MDM_EINVAL, "/version", "version must be a positive integer");
-        mdm_http_reply_problem(req, &err);
-        return false;
-    }
-    *reason = json_string_value(r);
-    *version = json_is_integer(v) ? (int)json_integer_value(v) : 0;
+    *version = (int)v;
     return true;
 }
 
@@ -300,23 +282,19 @@ void mdm_h_household_move(mdm_http_req *req)
     int64_t id;
     if (!mdm_http_param_id(req, "id", "household", &id))
         return;
-    json_t *b = mdm_http_json(req), *e = json_object_get(b, "entity_id");
     mdm_err err = {0};
-    if (!json_is_object(b) || !json_is_integer(e) || json_integer_value(e) <= 0) {
-        mdm_err_set_field(&err, MDM_EINVAL, "/entity_id",
-                          "the body must be {\"entity_id\": golden id, \"reason\": text, "
-                          "\"version\": the household's version (optional)}");
+    mdm_jin in;
+    long long e = 0;
+    const char *reason;
+    int version;
+    if (!mdm_http_body_reader(req, &in, &err) || !mdm_jin_need(&in, "entity_id", "a golden id") ||
+        !mdm_jin_int(&in, "entity_id", 1, INT64_MAX, &e) || !steward_body(&in, &reason, &version)) {
         mdm_http_reply_problem(req, &err);
         return;
     }
-    const char *reason;
-    int version;
-    if (!steward_body(req, b, &reason, &version))
-        return;
     mdm_audit_actor who = {mdm_http_actor(req), mdm_http_role(req)};
     json_t *out = NULL;
-    if (mdm_household_move(mdm_http_db(req), id, json_integer_value(e), version, &who, reason, &out,
-                           &err) != MDM_OK) {
+    if (mdm_household_move(mdm_http_db(req), id, e, version, &who, reason, &out, &err) != MDM_OK) {
         mdm_http_reply_problem(req, &err);
         return;
     }
@@ -328,13 +306,14 @@ void mdm_h_household_split(mdm_http_req *req)
     int64_t id;
     if (!mdm_http_param_id(req, "id", "household", &id))
         return;
-    json_t *b = mdm_http_json(req), *m = json_object_get(b, "members");
     mdm_err err = {0};
-    if (!json_is_object(b) || !json_is_array(m) || json_array_size(m) == 0 ||
-        json_array_size(m) > 1000) {
-        mdm_err_set_field(&err, MDM_EINVAL, "/members",
-                          "the body must be {\"members\": [golden ids that leave, 1 to 1000], "
-                          "\"reason\": text, \"version\": the household's version (optional)}");
+    mdm_jin in;
+    const json_t *m = NULL;
+    const char *reason;
+    int version;
+    if (!mdm_http_body_reader(req, &in, &err) ||
+        !mdm_jin_need(&in, "members", "the golden ids that leave") ||
+        !mdm_jin_array(&in, "members", 1, 1000, &m) || !steward_body(&in, &reason, &version)) {
         mdm_http_reply_problem(req, &err);
         return;
     }
@@ -343,18 +322,12 @@ void mdm_h_household_split(mdm_http_req *req)
     for (size_t i = 0; i < n; i++) {
         const json_t *v = json_array_get(m, i);
         if (!json_is_integer(v) || json_integer_value(v) <= 0) {
-            char ptr[32];
-            snprintf(ptr, sizeof ptr, "/members/%zu", i);
-            mdm_err_set_field(&err, MDM_EINVAL, ptr, "members must be golden ids");
+            mdm_jin_fail_item(&in, "members", i, "a golden id");
             mdm_http_reply_problem(req, &err);
             return;
         }
         ids[i] = json_integer_value(v);
     }
-    const char *reason;
-    int version;
-    if (!steward_body(req, b, &reason, &version))
-        return;
     mdm_audit_actor who = {mdm_http_actor(req), mdm_http_role(req)};
     json_t *out = NULL;
     if (mdm_household_split(mdm_http_db(req), id, ids, n, version, &who, reason, &out, &err) !=

@@ -166,6 +166,11 @@ bool mdm_jin_has(const mdm_jin *in, const char *key)
     return given(in, key) != NULL;
 }
 
+bool mdm_jin_need(const mdm_jin *in, const char *key, const char *what)
+{
+    return given(in, key) ? true : complainf(in, key, "given: %s", what);
+}
+
 bool mdm_jin_int(const mdm_jin *in, const char *key, long long min, long long max, long long *out)
 {
     const json_t *v = given(in, key);

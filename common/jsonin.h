@@ -43,6 +43,9 @@ bool mdm_jin_known(const mdm_jin *in, const char *const known[]);
 /* True when key is given (present and not null). */
 bool mdm_jin_has(const mdm_jin *in, const char *key);
 
+/* A required member: "NAME must be given: WHAT" when it is absent or null. */
+bool mdm_jin_need(const mdm_jin *in, const char *key, const char *what);
+
 /* "NAME must be an integer from MIN to MAX" ("of at least MIN" when max is LLONG_MAX). */
 bool mdm_jin_int(const mdm_jin *in, const char *key, long long min, long long max, long long *out);
 

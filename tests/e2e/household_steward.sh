@@ -55,7 +55,7 @@ n_before=$(jq '.members | length' <<<"$body")
 expect_problem "unknown household" 404 enotfound POST /v1/households/999999999/members "${S[@]}" -d "{\"entity_id\": $X, \"reason\": \"moved in\"}"
 expect_problem "unknown golden record" 422 eunprocessable POST "/v1/households/$H/members" "${S[@]}" -d '{"entity_id": 999999999, "reason": "moved in"}'
 expect_eq "the field is named" "$(jq -r '.errors[0].pointer' <<<"$body")" "/entity_id"
-expect_problem "no reason" 400 einval POST "/v1/households/$H/members" "${S[@]}" -d "{\"entity_id\": $X}"
+expect_problem "no reason" 422 eunprocessable POST "/v1/households/$H/members" "${S[@]}" -d "{\"entity_id\": $X}"
 expect_problem "a stale version" 409 estale POST "/v1/households/$H/members" "${S[@]}" -d "{\"entity_id\": $X, \"reason\": \"moved in\", \"version\": $((v + 7))}"
 expect_problem "a reader may not move people" 403 eforbidden POST "/v1/households/$H/members" \
     -H "Authorization: Bearer $reader" -H "Content-Type: application/json" -d "{\"entity_id\": $X, \"reason\": \"moved in\"}"
@@ -89,7 +89,7 @@ v=$(jq -r .version <<<"$body")
 all=$(jq -c '[.members[].entity_id]' <<<"$body")
 expect_problem "a non-member cannot leave" 422 eunprocessable POST "/v1/households/$H/split" "${S[@]}" -d "{\"members\": [$lv1, $X_from], \"reason\": \"r\"}"
 expect_problem "somebody must stay" 422 eunprocessable POST "/v1/households/$H/split" "${S[@]}" -d "{\"members\": $all, \"reason\": \"r\"}"
-expect_problem "members must be ids" 400 einval POST "/v1/households/$H/split" "${S[@]}" -d '{"members": ["x"], "reason": "r"}'
+expect_problem "members must be ids" 422 eunprocessable POST "/v1/households/$H/split" "${S[@]}" -d '{"members": ["x"], "reason": "r"}'
 expect_eq "the field is named" "$(jq -r '.errors[0].pointer' <<<"$body")" "/members/0"
 expect_problem "a stale version" 409 estale POST "/v1/households/$H/split" "${S[@]}" -d "{\"members\": [$lv1], \"reason\": \"r\", \"version\": $((v - 1))}"
 expect_status "split $lv1 and $lv2 off" 200 POST "/v1/households/$H/split" "${S[@]}" \

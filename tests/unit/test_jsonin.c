@@ -45,6 +45,11 @@ static void test_values(void)
     CHECK(mdm_jin_int(&in, "missing", 0, 1, &d) && mdm_jin_int(&in, "z", 0, 1, &d));
     CHECK_INT(d, 99);
     CHECK(!mdm_jin_has(&in, "z") && mdm_jin_has(&in, "n"));
+    CHECK(mdm_jin_need(&in, "n", "a count"));
+    CHECK(!mdm_jin_need(&in, "z", "a count"));
+    CHECK_STR(err.msg, "resolve.z must be given: a count");
+    CHECK_STR(err.field, "/resolve/z");
+    mdm_err_clear(&err);
     static const char *const known[] = {"n", "p", "b", "s", "a", "c", "z", NULL};
     CHECK(mdm_jin_known(&in, known));
     CHECK_INT(err.code, MDM_OK);
