@@ -51,21 +51,17 @@ const char mdm_h_consent_events_doc[] =
 
 void mdm_h_consent_events(mdm_http_req *req)
 {
-    json_t *body = mdm_http_json(req);
+    static const char *const known[] = {"source", "source_key", "consents", NULL};
     mdm_err err = {0};
-    if (!json_is_object(body)) {
-        mdm_err_set(&err, MDM_EUNPROCESSABLE, "the body must be a JSON object");
+    mdm_jin in;
+    const char *source = NULL, *source_key = NULL;
+    if (!mdm_http_body_reader(req, &in, &err) || !mdm_jin_known(&in, known) ||
+        !mdm_jin_string(&in, "source", 0, &source) ||
+        !mdm_jin_string(&in, "source_key", 0, &source_key)) {
         mdm_http_reply_problem(req, &err);
         return;
     }
     const mdm_auth_key *key = mdm_http_key(req);
-    const json_t *src = json_object_get(body, "source");
-    const char *source = json_string_value(src);
-    if (src && !source) {
-        mdm_err_set_field(&err, MDM_EUNPROCESSABLE, "/source", "source must be a string");
-        mdm_http_reply_problem(req, &err);
-        return;
-    }
     if (key && key->role == MDM_ROLE_SOURCE) {
         if (source && strcmp(source, key->source) != 0) {
             mdm_err_set_field(&err, MDM_EFORBIDDEN, "/source",
@@ -75,34 +71,11 @@ void mdm_h_consent_events(mdm_http_req *req)
         }
         source = key->source;
     }
-    const json_t *sk = json_object_get(body, "source_key");
-    if (sk && !json_is_string(sk)) {
-        mdm_err_set_field(&err, MDM_EUNPROCESSABLE, "/source_key", "source_key must be a string");
-        mdm_http_reply_problem(req, &err);
-        return;
-    }
-    const char *known[] = {"source", "source_key", "consents"};
-    const char *k;
-    json_t *v;
-    json_object_foreach(body, k, v)
-    {
-        bool ok = false;
-        for (size_t i = 0; i < sizeof known / sizeof *known; i++)
-            ok = ok || !strcmp(k, known[i]);
-        if (!ok) {
-            char ptr[80];
-            snprintf(ptr, sizeof ptr, "/%.60s", k);
-            mdm_err_set_field(&err, MDM_EUNPROCESSABLE, ptr,
-                              "unknown field \"%.60s\" (known: source, source_key, consents)", k);
-            mdm_http_reply_problem(req, &err);
-            return;
-        }
-    }
     mdm_audit_actor who = {mdm_http_actor(req), mdm_http_role(req)};
     json_t *result = NULL;
     mdm_status st =
-        mdm_consent_record_audited(mdm_http_db(req), source, json_string_value(sk),
-                                   json_object_get(body, "consents"), &who, &result, &err);
+        mdm_consent_record_audited(mdm_http_db(req), source, source_key,
+                                   json_object_get(in.obj, "consents"), &who, &result, &err);
     if (st != MDM_OK) {
         mdm_http_reply_problem(req, &err);
         return;

@@ -121,29 +121,14 @@ void mdm_h_subject_erase(mdm_http_req *req)
     if (!subject_id(req, &id))
         return;
     mdm_err err = {0};
-    json_t *body = mdm_http_json(req);
+    /* the body is optional: {"reason": text} */
+    static const char *const known[] = {"reason", NULL};
     const char *reason = NULL;
-    if (body && !json_is_null(body)) {
-        const char *k;
-        json_t *v;
-        if (!json_is_object(body)) {
-            mdm_err_set(&err, MDM_EUNPROCESSABLE, "the body must be a JSON object");
-            mdm_http_reply_problem(req, &err);
-            return;
-        }
-        json_object_foreach(body, k, v)
-        {
-            if (strcmp(k, "reason") != 0 || !(json_is_string(v) || json_is_null(v))) {
-                char ptr[80];
-                snprintf(ptr, sizeof ptr, "/%.60s", k);
-                mdm_err_set_field(&err, MDM_EUNPROCESSABLE, ptr,
-                                  strcmp(k, "reason") ? "unknown field (known: reason)"
-                                                      : "reason must be a string");
-                mdm_http_reply_problem(req, &err);
-                return;
-            }
-        }
-        reason = json_string_value(json_object_get(body, "reason"));
+    mdm_jin in;
+    if (!mdm_jin_open(&in, mdm_http_json(req), "", MDM_EUNPROCESSABLE, &err) ||
+        !mdm_jin_known(&in, known) || !mdm_jin_string(&in, "reason", 0, &reason)) {
+        mdm_http_reply_problem(req, &err);
+        return;
     }
     const mdm_auth_key *key = mdm_http_key(req);
     char requester[200];

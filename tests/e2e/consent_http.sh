@@ -43,6 +43,8 @@ expect_problem "admin must name the source" 422 eunprocessable POST /v1/consent-
     -H "Authorization: Bearer $admin" "${json[@]}" -d "{\"source_key\": \"C-1\", \"consents\": [$grant]}"
 expect_problem "unknown body field" 422 eunprocessable POST /v1/consent-events \
     -H "Authorization: Bearer $admin" "${json[@]}" -d "{\"source\": \"crm\", \"source_key\": \"C-1\", \"consent\": []}"
+expect_contains "the unknown field is named with the known ones" \
+    'unknown key \"consent\" (known: source, source_key, consents)' "$body"
 
 state() { jq -r --arg p "$1" --arg c "$2" '.consents[] | select(.purpose == $p and .channel == $c and .contact_point == null) | .status' <<<"$body"; }
 expect_status "consent state" 200 GET "/v1/entities/$eid/consent" -H "Authorization: Bearer $reader"

@@ -88,6 +88,9 @@ expect_eq "every value is in the dump before the erasure (the search can find th
 grep -qiF "Zelda" "$http_tmp/before.sql" && grep -qiF "Otherly-Smythe" "$http_tmp/before.sql"
 expect_eq "the other person is in the dump" "$?" "0"
 
+expect_problem "an erasure body with an unknown key is refused" 422 eunprocessable \
+    POST "/v1/subjects/$subject/erase" -H "$(A dpo)" "${J[@]}" -d '{"reasn": "ticket 4711"}'
+expect_contains "the unknown key is named" 'unknown key \"reasn\" (known: reason)' "$body"
 expect_status "erase the subject" 200 POST "/v1/subjects/$subject/erase" -H "$(A dpo)" "${J[@]}" -d '{"reason": "ticket 4711"}'
 dump "$http_tmp/after.sql" || e2e_fail "pg_dump after" "$(cat "$http_tmp/dump.err")"
 left=""
