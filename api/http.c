@@ -180,40 +180,34 @@ mdm_status mdm_http_limits_load(const mdm_config *cfg, mdm_http_limits *out, mdm
         .max_header_bytes = 32768,
         .quality_metrics_seconds = 300,
     };
-    json_t *sec = mdm_config_section(cfg, "http");
-    const char *k;
-    json_t *v;
-    json_object_foreach(sec, k, v)
-    {
-        char ptr[160];
-        snprintf(ptr, sizeof ptr, "/http/%s", k);
-        if (strcmp(k, "tls_cert") == 0 || strcmp(k, "tls_key") == 0) {
-            if (!json_is_string(v) || !*json_string_value(v))
-                return mdm_err_set_field(err, MDM_EINVAL, ptr,
-                                         "http.%s must be the path of a PEM file", k);
-            *(k[4] == 'c' ? &out->tls_cert : &out->tls_key) = json_string_value(v);
+    enum { NLIMITS = sizeof limit_keys / sizeof limit_keys[0] };
+    const char *known[NLIMITS + 3] = {"tls_cert", "tls_key"};
+    for (size_t i = 0; i < NLIMITS; i++)
+        known[i + 2] = limit_keys[i].name;
+    mdm_jin in;
+    if (!mdm_jin_open(&in, mdm_config_section(cfg, "http"), "http", MDM_EINVAL, err) ||
+        !mdm_jin_known(&in, known) || !mdm_jin_string(&in, "tls_cert", 0, &out->tls_cert) ||
+        !mdm_jin_string(&in, "tls_key", 0, &out->tls_key))
+        return MDM_EINVAL;
+    if (out->tls_cert && !*out->tls_cert)
+        return mdm_jin_fail(&in, "tls_cert", "the path of a PEM file");
+    if (out->tls_key && !*out->tls_key)
+        return mdm_jin_fail(&in, "tls_key", "the path of a PEM file");
+    for (size_t i = 0; i < NLIMITS; i++) {
+        const limit_key *lk = &limit_keys[i];
+        char *slot = (char *)out + lk->offset;
+        if (lk->kind == 'd') {
+            if (!mdm_jin_number(&in, lk->name, lk->min, lk->max, (double *)(void *)slot))
+                return MDM_EINVAL;
             continue;
         }
-        const limit_key *lk = NULL;
-        for (size_t i = 0; i < sizeof limit_keys / sizeof limit_keys[0]; i++)
-            if (strcmp(limit_keys[i].name, k) == 0)
-                lk = &limit_keys[i];
-        if (!lk)
-            return mdm_err_set_field(err, MDM_EINVAL, ptr, "unknown key \"%s\" in section http", k);
-        if (!json_is_number(v) || (lk->kind != 'd' && !json_is_integer(v)))
-            return mdm_err_set_field(err, MDM_EINVAL, ptr, "http.%s must be %s", k,
-                                     lk->kind == 'd' ? "a number" : "an integer");
-        double d = json_number_value(v);
-        if (d < lk->min || d > lk->max)
-            return mdm_err_set_field(err, MDM_EINVAL, ptr, "http.%s must be from %g to %g, got %g",
-                                     k, lk->min, lk->max, d);
-        char *slot = (char *)out + lk->offset;
+        long long n = lk->kind == 'z' ? (long long)*(size_t *)(void *)slot : *(int *)(void *)slot;
+        if (!mdm_jin_int(&in, lk->name, (long long)lk->min, (long long)lk->max, &n))
+            return MDM_EINVAL;
         if (lk->kind == 'z')
-            *(size_t *)(void *)slot = (size_t)d;
-        else if (lk->kind == 'i')
-            *(int *)(void *)slot = (int)d;
+            *(size_t *)(void *)slot = (size_t)n;
         else
-            *(double *)(void *)slot = d;
+            *(int *)(void *)slot = (int)n;
     }
     /* One address may hold at most a part of the connections, so one client holding
      * idle connections leaves room for the others (health checks, other systems):
@@ -223,15 +217,14 @@ mdm_status mdm_http_limits_load(const mdm_config *cfg, mdm_http_limits *out, mdm
         if (out->max_connections_per_ip < 1)
             out->max_connections_per_ip = 1;
     } else if (out->max_connections_per_ip >= out->max_connections) {
-        return mdm_err_set_field(err, MDM_EINVAL, "/http/max_connections_per_ip",
-                                 "http.max_connections_per_ip (%d) must be below "
-                                 "http.max_connections (%d), or 0 for no per-address limit",
-                                 out->max_connections_per_ip, out->max_connections);
+        return mdm_jin_fail(&in, "max_connections_per_ip",
+                            "below http.max_connections (%d), or 0 for no per-address limit",
+                            out->max_connections);
     }
     if (!out->tls_cert != !out->tls_key)
-        return mdm_err_set_field(err, MDM_EINVAL,
-                                 out->tls_cert ? "/http/tls_key" : "/http/tls_cert",
-                                 "http.tls_cert and http.tls_key go together (HTTPS needs both)");
+        return mdm_jin_fail(&in, out->tls_cert ? "tls_key" : "tls_cert",
+                            "given with http.%s (HTTPS needs both)",
+                            out->tls_cert ? "tls_cert" : "tls_key");
     return MDM_OK;
 }
 

@@ -36,6 +36,21 @@ static void member_pointer(const mdm_jin *in, const char *key, char *out, size_t
     out[n] = '\0';
 }
 
+/* names (NULL-terminated) as "a, b, c"; a list too long for out ends with ", ..." */
+static void join_names(const char *const names[], char *out, size_t cap)
+{
+    size_t n = 0;
+    out[0] = '\0';
+    for (size_t i = 0; names[i]; i++) {
+        size_t need = strlen(names[i]) + (i ? 2 : 0);
+        if (n + need + 5 >= cap) { /* room for ", ..." and the NUL */
+            snprintf(out + n, cap - n, "%s...", i ? ", " : "");
+            return;
+        }
+        n += (size_t)snprintf(out + n, cap - n, "%s%s", i ? ", " : "", names[i]);
+    }
+}
+
 static bool complain(const mdm_jin *in, const char *key, const char *text)
 {
     char name[200], pointer[200];
@@ -144,9 +159,7 @@ bool mdm_jin_known(const mdm_jin *in, const char *const known[])
         char name[200], pointer[200], list[160] = "";
         member_name(in, k, name, sizeof name);
         member_pointer(in, k, pointer, sizeof pointer);
-        size_t n = 0;
-        for (size_t i = 0; known[i] && n < sizeof list; i++)
-            n += (size_t)snprintf(list + n, sizeof list - n, "%s%s", i ? ", " : "", known[i]);
+        join_names(known, list, sizeof list);
         mdm_err_set_field(in->err, in->code, pointer, "unknown key \"%.120s\" (known: %s)", name,
                           list);
         return false;
@@ -241,10 +254,8 @@ bool mdm_jin_choice(const mdm_jin *in, const char *key, const char *const choice
             *out = i;
             return true;
         }
-    char list[160] = "";
-    size_t n = 0;
-    for (size_t i = 0; choices[i] && n < sizeof list; i++)
-        n += (size_t)snprintf(list + n, sizeof list - n, "%s%s", i ? ", " : "", choices[i]);
+    char list[160];
+    join_names(choices, list, sizeof list);
     return complainf(in, key, "one of: %s", list);
 }
 

@@ -13,10 +13,10 @@ routes=$out
 expect_contains "routes list the change feed" "/v1/changes" "$routes"
 echo '{"http": {"max_body_bytes": 0}}' > "$http_tmp/bad.json"
 expect_exit 2 "bad http config is refused" "$mdm" serve --config "$http_tmp/bad.json" --listen 127.0.0.1:0
-expect_contains "bad http config names the key" "http.max_body_bytes must be from 1" "$out"
+expect_contains "bad http config names the key" "http.max_body_bytes must be an integer from 1" "$out"
 echo '{"http": {"max_bodyy": 1}}' > "$http_tmp/bad2.json"
 expect_exit 2 "unknown http key is refused" "$mdm" serve --config "$http_tmp/bad2.json" --listen 127.0.0.1:0
-expect_contains "unknown http key named" 'unknown key "max_bodyy"' "$out"
+expect_contains "unknown http key named" 'unknown key "http.max_bodyy"' "$out"
 expect_exit 2 "bad listen address" "$mdm" serve --listen nonsense
 expect_exit 2 "serve rejects arguments" "$mdm" serve extra
 

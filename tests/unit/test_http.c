@@ -262,11 +262,12 @@ static void test_limits(void)
     static const struct {
         const char *json, *field, *msg;
     } bad[] = {
-        {"{\"http\": {\"max_body\": 1}}", "/http/max_body", "unknown key \"max_body\""},
-        {"{\"http\": {\"max_body_bytes\": 0}}", "/http/max_body_bytes", "must be from 1"},
+        {"{\"http\": {\"max_body\": 1}}", "/http/max_body", "unknown key \"http.max_body\""},
+        {"{\"http\": {\"max_body_bytes\": 0}}", "/http/max_body_bytes",
+         "must be an integer from 1"},
         {"{\"http\": {\"max_body_bytes\": \"1M\"}}", "/http/max_body_bytes", "must be an integer"},
         {"{\"http\": {\"max_wait_seconds\": 1.5}}", "/http/max_wait_seconds", "must be an integer"},
-        {"{\"http\": {\"burst_seconds\": -1}}", "/http/burst_seconds", "must be from"},
+        {"{\"http\": {\"burst_seconds\": -1}}", "/http/burst_seconds", "must be a number from"},
         {"{\"http\": {\"max_connections\": 100, \"max_connections_per_ip\": 100}}",
          "/http/max_connections_per_ip", "must be below"},
     };

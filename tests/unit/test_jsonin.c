@@ -106,6 +106,13 @@ static void test_messages(void)
     CHECK(!mdm_jin_known(&in, known));
     CHECK(strncmp(err.msg, "unknown key \"resolve.deep.", 26) == 0);
     CHECK(strstr(err.msg, "(known: n, f)") != NULL);
+    static const char *const many[] = {
+        "aaaaaaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbbbbbb", "cccccccccccccccccccc",
+        "dddddddddddddddddddd", "eeeeeeeeeeeeeeeeeeee", "ffffffffffffffffffff",
+        "gggggggggggggggggggg", "hhhhhhhhhhhhhhhhhhhh", NULL};
+    CHECK(!mdm_jin_choice(&in, "c", many, &c)); /* a long list ends with "..." */
+    CHECK(strstr(err.msg, "must be one of: aaaaaaaaaaaaaaaaaaaa, ") != NULL);
+    CHECK(strcmp(err.msg + strlen(err.msg) - 5, ", ...") == 0);
     CHECK_INT(mdm_jin_fail(&in, NULL, "complete"), MDM_EINVAL);
     CHECK_STR(err.msg, "resolve.deep must be complete");
     CHECK_INT(mdm_jin_fail_item(&in, "a", 2, "a kind"), MDM_EINVAL);
