@@ -807,37 +807,41 @@ void mdm_h_review_decide(mdm_http_req *req)
 
 void mdm_h_review_bulk(mdm_http_req *req)
 {
-    json_t *b = body_object(req);
-    if (!b)
-        return;
-    json_t *list = json_object_get(b, "decisions");
-    size_t n = json_array_size(list);
-    if (!json_is_array(list) || n < 1 || n > 500) {
-        fail(req, MDM_EUNPROCESSABLE, "/decisions", "decisions must be an array of 1 to 500 items");
+    mdm_err err = {0};
+    mdm_jin in;
+    const json_t *list = NULL;
+    if (!mdm_http_body_reader(req, &in, &err) ||
+        !mdm_jin_need(&in, "decisions", "an array of decisions") ||
+        !mdm_jin_array(&in, "decisions", 1, 500, &list)) {
+        mdm_http_reply_problem(req, &err);
         return;
     }
+    size_t n = json_array_size(list);
     mdm_queue_decision *ds = mdm_arena_alloc(mdm_http_arena(req), n * sizeof *ds);
     for (size_t i = 0; i < n; i++) {
-        json_t *o = json_array_get(list, i);
-        json_t *id = json_object_get(o, "id"), *v = json_object_get(o, "version");
-        const char *dec = NULL, *reason = NULL;
-        json_t *jd = json_object_get(o, "decision"), *jr = json_object_get(o, "reason");
-        if (!json_is_integer(id) || !json_is_integer(v) || !json_is_string(jd) ||
-            (jr && !json_is_null(jr) && !json_is_string(jr))) {
-            char field[64];
-            snprintf(field, sizeof field, "/decisions/%zu", i);
-            fail(req, MDM_EUNPROCESSABLE, field,
-                 "each decision needs an integer id and version and a decision string");
+        /* each item: {id, version, decision, reason?} */
+        char name[32];
+        snprintf(name, sizeof name, "decisions[%zu]", i);
+        mdm_jin item;
+        long long id = 0, version = 0;
+        mdm_queue_decision *d = &ds[i];
+        *d = (mdm_queue_decision){0, 0, NULL, NULL};
+        if (!mdm_jin_open(&item, json_array_get(list, i), name, MDM_EUNPROCESSABLE, &err) ||
+            !mdm_jin_need(&item, "id", "the review item's id") ||
+            !mdm_jin_need(&item, "version", "the item's version") ||
+            !mdm_jin_need(&item, "decision", "match, no_match or defer") ||
+            !mdm_jin_int(&item, "id", 1, INT64_MAX, &id) ||
+            !mdm_jin_int(&item, "version", 1, INT32_MAX, &version) ||
+            !mdm_jin_string(&item, "decision", 0, &d->decision) ||
+            !mdm_jin_string(&item, "reason", 0, &d->reason)) {
+            mdm_http_reply_problem(req, &err);
             return;
         }
-        dec = json_string_value(jd);
-        reason = json_is_string(jr) ? json_string_value(jr) : NULL;
-        ds[i] =
-            (mdm_queue_decision){json_integer_value(id), (int)json_integer_value(v), dec, reason};
+        d->id = id;
+        d->version = (int)version;
     }
     mdm_queue_actor who = {mdm_http_actor(req), mdm_http_role(req)};
     json_t *results = NULL;
-    mdm_err err = {0};
     mdm_status st = mdm_queue_decide_bulk(mdm_http_db(req), mdm_http_ingest_ctx(req), ds, n, &who,
                                           &results, &err);
     if (!results) {
@@ -914,26 +918,27 @@ void mdm_h_entity_split(mdm_http_req *req)
     long long into = 0;
     if (!member_int(req, b, "into", &into))
         return;
-    json_t *recs = json_object_get(b, "records");
-    size_t n = json_array_size(recs);
-    if (!json_is_array(recs) || n == 0 || n > 10000) {
-        fail(req, MDM_EUNPROCESSABLE, "/records",
-             "records must be a non-empty array of record ids");
+    mdm_err err = {0};
+    mdm_jin in;
+    const json_t *recs = NULL;
+    if (!mdm_jin_open(&in, b, "", MDM_EUNPROCESSABLE, &err) ||
+        !mdm_jin_need(&in, "records", "the record ids that leave") ||
+        !mdm_jin_array(&in, "records", 1, 10000, &recs)) {
+        mdm_http_reply_problem(req, &err);
         return;
     }
+    size_t n = json_array_size(recs);
     int64_t *ids = mdm_arena_alloc(mdm_http_arena(req), n * sizeof *ids);
     for (size_t i = 0; i < n; i++) {
-        json_t *r = json_array_get(recs, i);
+        const json_t *r = json_array_get(recs, i);
         if (!json_is_integer(r) || json_integer_value(r) <= 0) {
-            char field[48];
-            snprintf(field, sizeof field, "/records/%zu", i);
-            fail(req, MDM_EUNPROCESSABLE, field, "a record id must be a positive integer");
+            mdm_jin_fail_item(&in, "records", i, "a record id");
+            mdm_http_reply_problem(req, &err);
             return;
         }
         ids[i] = json_integer_value(r);
     }
     json_t *out = NULL;
-    mdm_err err = {0};
     mdm_status st = mdm_merge_split(mdm_http_db(req), mdm_http_ingest_ctx(req), id, version, ids, n,
                                     into, &who, &out, &err);
     reply_entity(req, st, &err, out, true);

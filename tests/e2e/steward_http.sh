@@ -85,10 +85,15 @@ expect_status "bulk with one bad item" 207 POST /v1/review/decisions -H "$(auth 
     -d "{\"decisions\": [{\"id\": $i3, \"version\": 1, \"decision\": \"defer\"}, {\"id\": 999999, \"version\": 1, \"decision\": \"defer\"}]}"
 expect_eq "first deferred" "$(printf '%s' "$body" | jq -r '.results[0].status')" "deferred"
 expect_eq "second not found" "$(printf '%s' "$body" | jq -r '.results[1].error.status')" "404"
+expect_problem "a bulk item without its version" 422 eunprocessable POST /v1/review/decisions -H "$(auth steward)" "${J[@]}" \
+    -d "{\"decisions\": [{\"id\": $i3, \"version\": 1, \"decision\": \"defer\"}, {\"id\": $i3, \"decision\": \"defer\"}]}"
+expect_eq "the missing member is named by its pointer" "$(jq -r '.errors[0].pointer' <<<"$body")" "/decisions/1/version"
 
 # --- entities ------------------------------------------------------------------------
 v1=$(sql "SELECT version FROM entity WHERE id = $e1")
 expect_problem "split at a stale version" 409 estale POST "/v1/entities/$e1/split" -H "$(auth steward)" "${J[@]}" -d "{\"records\": [$r2], \"version\": 999}"
+expect_problem "split with a record id that is not one" 422 eunprocessable POST "/v1/entities/$e1/split" -H "$(auth steward)" "${J[@]}" -d '{"records": [7, "x"]}'
+expect_eq "the item is named by its pointer" "$(jq -r '.errors[0].pointer' <<<"$body")" "/records/1"
 expect_problem "split of a stranger" 422 eunprocessable POST "/v1/entities/$e1/split" -H "$(auth steward)" "${J[@]}" -d "{\"records\": [$r4]}"
 expect_status "split Bea off again" 200 POST "/v1/entities/$e1/split" -H "$(auth steward)" "${J[@]}" -d "{\"records\": [$r2], \"version\": $v1, \"reason\": \"twins\"}"
 bea=$(printf '%s' "$body" | jq .moved_to)
