@@ -3,6 +3,7 @@
 #include "matching/model.h"
 
 #include "common/io.h"
+#include "common/jsonin.h"
 #include "matching/compare.h"
 #include "matching/normalize.h"
 #include "matching/phonetic.h"
@@ -426,48 +427,33 @@ const char *mdm_model_level_name(const mdm_comparison *c, int l)
     }
 }
 
+/* The model document's sections through the one JSON reader (common/jsonin.h): where is
+ * the section's dotted name ("" for the document itself); "comment" is allowed everywhere. */
 static bool check_keys(json_t *obj, const char *where, const char *const *allowed, mdm_err *err)
 {
-    const char *key;
-    json_t *v;
-    json_object_foreach(obj, key, v)
-    {
-        bool ok = strcmp(key, "comment") == 0;
-        for (const char *const *a = allowed; *a && !ok; a++)
-            ok = strcmp(*a, key) == 0;
-        if (!ok) {
-            mdm_err_set(err, MDM_EINVAL, "%s: unknown key \"%s\"", where, key);
-            return false;
-        }
+    const char *known[64];
+    size_t n = 0;
+    while (allowed[n] && n < 62) {
+        known[n] = allowed[n];
+        n++;
     }
-    return true;
+    known[n++] = "comment";
+    known[n] = NULL;
+    mdm_jin in;
+    return mdm_jin_open(&in, obj, where, MDM_EINVAL, err) && mdm_jin_known(&in, known);
 }
 
 static bool get_num(json_t *obj, const char *key, double *out, double lo, double hi,
                     const char *where, mdm_err *err)
 {
-    json_t *v = json_object_get(obj, key);
-    if (!v)
-        return true;
-    if (!json_is_number(v) || json_number_value(v) < lo || json_number_value(v) > hi) {
-        mdm_err_set(err, MDM_EINVAL, "%s.%s: expected a number in [%g, %g]", where, key, lo, hi);
-        return false;
-    }
-    *out = json_number_value(v);
-    return true;
+    mdm_jin in;
+    return mdm_jin_open(&in, obj, where, MDM_EINVAL, err) && mdm_jin_number(&in, key, lo, hi, out);
 }
 
 static bool get_bool(json_t *obj, const char *key, bool *out, const char *where, mdm_err *err)
 {
-    json_t *v = json_object_get(obj, key);
-    if (!v)
-        return true;
-    if (!json_is_boolean(v)) {
-        mdm_err_set(err, MDM_EINVAL, "%s.%s: expected true or false", where, key);
-        return false;
-    }
-    *out = json_is_true(v);
-    return true;
+    mdm_jin in;
+    return mdm_jin_open(&in, obj, where, MDM_EINVAL, err) && mdm_jin_bool(&in, key, out);
 }
 
 /* clustering.group_margin: a number of bits, or "auto" (learnt in training; the default);
@@ -817,7 +803,7 @@ mdm_model *mdm_model_from_json(json_t *doc, mdm_err *err)
     m->u_floor = 1e-7;
     m->prior = 1e-4;
     char w[96];
-    if (!check_keys(doc, "model", top, err))
+    if (!check_keys(doc, "", top, err))
         goto out_fail;
 
     json_t *v = json_object_get(doc, "default_country");

@@ -84,7 +84,7 @@ expect_exit 2 "invalid JSON config" "$mdm" link --config "$tmp/bad.json" "$tmp/c
 expect_contains "JSON error located" "bad.json:1:" "$out"
 printf '{"sources":[{"key":"id","mapping":{}}],"comparisons":[{"field":"first_name","type":"name"}],"blocking":{"rules":["first_name"]},"thresholds":{"link":0.9,"colour":1}}' >"$tmp/key.json"
 expect_exit 2 "unknown config key" "$mdm" link --config "$tmp/key.json" "$tmp/crm.csv" --out "$tmp/x.csv"
-expect_contains "unknown key named" 'thresholds: unknown key "colour"' "$out"
+expect_contains "unknown key named" 'unknown key "thresholds.colour"' "$out"
 expect_exit 2 "eval without truth" "$mdm" eval "$tmp/cl.csv"
 
 if [ -f "$root/../shared/data/febrl/dataset4a.csv" ]; then
