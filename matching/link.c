@@ -329,6 +329,57 @@ static uint32_t surname_hash(const mdm_feat *f)
     return ln ? (uint32_t)mdm_hash64(ln, strlen(ln), 3) | 1u : 0;
 }
 
+/* Whether edge f (to record o) comes before edge g (to record q) among a record's links:
+ * heavier first, ties by tie key, else by index. */
+static bool bridge_before(const mdm_edge *f, uint32_t o, const mdm_edge *g, uint32_t q,
+                          const uint64_t *tiekey)
+{
+    if (f->weight != g->weight)
+        return f->weight > g->weight;
+    return tiekey ? tiekey[o] < tiekey[q] || (tiekey[o] == tiekey[q] && o < q) : o < q;
+}
+
+void mdm_link_bridge_targets(const mdm_edge *edges, size_t nedges, const uint32_t *cl,
+                             const uint64_t *tiekey, const uint8_t *bridge, size_t n,
+                             double link, size_t *out)
+{
+    for (size_t i = 0; i < 2 * n; i++)
+        out[i] = SIZE_MAX;
+#define OTHER(e, x) (edges[e].a == (x) ? edges[e].b : edges[e].a)
+#define BEFORE(e, f, x) bridge_before(&edges[e], OTHER(e, x), &edges[f], OTHER(f, x), tiekey)
+    for (size_t e = 0; e < nedges; e++) {
+        if (edges[e].prob < link)
+            continue;
+        uint32_t ends[2] = {edges[e].a, edges[e].b};
+        for (int k = 0; k < 2; k++) {
+            uint32_t x = ends[k], o = ends[1 - k];
+            if (!bridge[x] || cl[o] == cl[x])
+                continue;
+            /* the heaviest links into two distinct clusters, kept as a running top 2 */
+            size_t *t = out + 2 * (size_t)x;
+            if (t[0] != SIZE_MAX && cl[o] == cl[OTHER(t[0], x)]) {
+                if (BEFORE(e, t[0], x))
+                    t[0] = e;
+            } else if (t[1] != SIZE_MAX && cl[o] == cl[OTHER(t[1], x)]) {
+                if (BEFORE(e, t[1], x))
+                    t[1] = e;
+                if (BEFORE(t[1], t[0], x)) {
+                    size_t r = t[0];
+                    t[0] = t[1];
+                    t[1] = r;
+                }
+            } else if (t[0] == SIZE_MAX || BEFORE(e, t[0], x)) {
+                t[1] = t[0];
+                t[0] = e;
+            } else if (t[1] == SIZE_MAX || BEFORE(e, t[1], x)) {
+                t[1] = e;
+            }
+        }
+    }
+#undef BEFORE
+#undef OTHER
+}
+
 bool mdm_link_shared(const mdm_model *m, const mdm_feat *const *holders, size_t n)
 {
     int kmin = m->shared_min_people;
@@ -809,9 +860,11 @@ static void score_worker(void *p, int t, size_t lo, size_t hi)
             c->caps[t] = c->caps[t] ? 2 * c->caps[t] : 4096;
             c->edges[t] = mdm_xrealloc(c->edges[t], c->caps[t] * sizeof **c->edges);
         }
-        /* hard negatives are checked on links only (few pairs): refused here, and kept out
-         * of review with every pair across the clusters they separate (mark_apart) */
-        uint8_t g = pr >= c->link ? guard_of(m, &c->ld->feats[a], &c->ld->feats[b], lv) : 0;
+        /* hard negatives are checked on every scored pair, links and the review band
+         * alike: a link is refused here, and a guarded pair is kept out of review with
+         * every pair across the clusters it separates (mark_apart), whichever side of the
+         * link threshold its weight falls (the twins of one home at p 0.89 or 0.91) */
+        uint8_t g = guard_of(m, &c->ld->feats[a], &c->ld->feats[b], lv);
         c->edges[t][c->nedges[t]++] =
             (mdm_edge){.a = a, .b = b, .weight = (float)w, .prob = (float)pr, .guard = g};
         if (pr >= c->link)

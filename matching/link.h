@@ -122,6 +122,17 @@ mdm_status mdm_link_feats_ex(const mdm_model *m, mdm_feat *feats, size_t n,
                              const mdm_link_feats_opts *o, uint32_t *cluster_of, mdm_edge **edges,
                              size_t *nedges, mdm_link_stats *st, mdm_err *err);
 
+/* The review questions of the bridge records (mdm_link_feats_opts.bridge), asked in one
+ * place for every path (mdm link, bulk and incremental resolution): a record that links
+ * (at or above link) to two clusters a hard conflict keeps apart joins neither, and a
+ * steward is asked about each. For every record x with bridge[x] set, out[2x] and
+ * out[2x + 1] receive the edges of its heaviest links into two other clusters, heaviest
+ * first (one per cluster; ties by tiekey, may be NULL, else by index), SIZE_MAX where
+ * there is none; other records get SIZE_MAX twice. cl: cluster per record; out: [2n]. */
+void mdm_link_bridge_targets(const mdm_edge *edges, size_t nedges, const uint32_t *cl,
+                             const uint64_t *tiekey, const uint8_t *bridge, size_t n,
+                             double link, size_t *out);
+
 /* Whether a value held by the n records holders (one entry per holding) is shared by
  * many different people, the rule by which the pipeline drops it from the features:
  * at least shared_min_people distinct surnames among its holders, and at least one per

@@ -151,6 +151,7 @@ typedef struct review_pair {
     uint32_t rec;    /* the pending record the item is about */
     uint32_t other;  /* a record of the other side */
     float w, p;
+    bool bridge; /* the record is a bridge: it links to both sides' clusters (guard "bridge") */
 } review_pair;
 
 typedef struct bulk {
@@ -378,6 +379,8 @@ static int cmp_review(const void *x, const void *y)
         return a->ca < b->ca ? -1 : 1;
     if (a->cb != b->cb)
         return a->cb < b->cb ? -1 : 1;
+    if (a->bridge != b->bridge) /* the question that names the guard is kept */
+        return a->bridge ? -1 : 1;
     if (a->p != b->p)
         return a->p > b->p ? -1 : 1;
     return a->rec < b->rec ? -1 : a->rec > b->rec;
@@ -399,7 +402,18 @@ static int64_t entity_of(const bulk *b, uint32_t i)
     return b->cl_entity[c] == 0 ? b->cl_new[c] : 0;
 }
 
-static mdm_status plan(bulk *b, const mdm_edge *edges, size_t ne, mdm_err *err)
+static void add_review_pair(bulk *b, uint32_t x, const mdm_edge *ed, bool bridge)
+{
+    uint32_t y = other_end(ed, x);
+    if (!b->nrv || (b->nrv & (b->nrv - 1)) == 0)
+        b->rv = mdm_xrealloc(b->rv, (b->nrv ? 2 * b->nrv : 1) * sizeof *b->rv);
+    uint32_t ca = b->cl[x], cb = b->cl[y];
+    b->rv[b->nrv++] = (review_pair){
+        ca < cb ? ca : cb, ca < cb ? cb : ca, x, y, ed->weight, ed->prob, bridge};
+}
+
+static mdm_status plan(bulk *b, const mdm_edge *edges, size_t ne, const uint8_t *bridge,
+                       const uint64_t *tiekey, mdm_err *err)
 {
     size_t ncl = 0;
     for (size_t i = 0; i < b->n; i++)
@@ -490,7 +504,11 @@ static mdm_status plan(bulk *b, const mdm_edge *edges, size_t ne, mdm_err *err)
     /* review: as record-by-record resolution asks about a record, each pending record's
      * best scored pair into another cluster (below the link threshold, or a link the
      * guards refused), not into a cluster the engine's rules keep apart from its own
-     * (mdm_edge.apart); then one item per pair of clusters */
+     * (mdm_edge.apart); then one item per pair of clusters. A bridge record (it links to
+     * two clusters a hard conflict keeps apart and joins neither) is asked about both,
+     * as incremental resolution asks (matching/link.h, mdm_link_bridge_targets). */
+    size_t *to = mdm_xmalloc(2 * (b->n ? b->n : 1) * sizeof *to);
+    mdm_link_bridge_targets(edges, ne, b->cl, tiekey, bridge, b->n, b->rs->auto_link, to);
     size_t *best = mdm_xmalloc((b->npending ? b->npending : 1) * sizeof *best);
     for (size_t i = 0; i < b->npending; i++)
         best[i] = SIZE_MAX;
@@ -504,7 +522,7 @@ static mdm_status plan(bulk *b, const mdm_edge *edges, size_t ne, mdm_err *err)
         uint32_t ends[2] = {ed->a, ed->b};
         for (int k = 0; k < 2; k++) {
             uint32_t x = ends[k];
-            if (x >= b->npending)
+            if (x >= b->npending || to[2 * (size_t)x] != SIZE_MAX)
                 continue;
             const mdm_edge *cur = best[x] == SIZE_MAX ? NULL : &edges[best[x]];
             if (!cur || ed->weight > cur->weight ||
@@ -514,16 +532,20 @@ static mdm_status plan(bulk *b, const mdm_edge *edges, size_t ne, mdm_err *err)
         }
     }
     for (uint32_t x = 0; x < b->npending; x++) {
-        if (best[x] == SIZE_MAX)
-            continue;
-        const mdm_edge *ed = &edges[best[x]];
-        uint32_t y = other_end(ed, x);
-        if (!b->nrv || (b->nrv & (b->nrv - 1)) == 0)
-            b->rv = mdm_xrealloc(b->rv, (b->nrv ? 2 * b->nrv : 1) * sizeof *b->rv);
-        uint32_t ca = b->cl[x], cb = b->cl[y];
-        b->rv[b->nrv++] =
-            (review_pair){ca < cb ? ca : cb, ca < cb ? cb : ca, x, y, ed->weight, ed->prob};
+        if (to[2 * (size_t)x] != SIZE_MAX) {
+            for (int k = 0; k < 2; k++) {
+                size_t e = to[2 * (size_t)x + (size_t)k];
+                if (e == SIZE_MAX)
+                    break;
+                int64_t eo = entity_of(b, other_end(&edges[e], x));
+                if (eo && eo != entity_of(b, x))
+                    add_review_pair(b, x, &edges[e], true);
+            }
+        } else if (best[x] != SIZE_MAX) {
+            add_review_pair(b, x, &edges[best[x]], false);
+        }
     }
+    free(to);
     free(best);
     if (b->nrv) {
         qsort(b->rv, b->nrv, sizeof *b->rv, cmp_review);
@@ -634,6 +656,8 @@ static void review_items(chunk_job *j, mdm_buf *out)
             double p;
             mdm_score_pair(b->ctx, x, y, &p, &ex, NULL);
         }
+        if (rv->bridge && json_is_object(ex)) /* as incremental resolution names it */
+            json_object_set_new(ex, "guard", json_string("bridge"));
         json_decref(x);
         json_decref(y);
         copy_id(out, b->r[rv->rec].id);
@@ -966,6 +990,7 @@ mdm_status mdm_bulk_resolve(mdm_db *db, const mdm_engine *ctx, int threads, int 
     /* the one clustering of the service (mdm/recluster.h): no term frequencies, ties
      * broken by the records' source keys, not by the order they were loaded in */
     uint64_t *tiekey = mdm_xmalloc((b.n ? b.n : 1) * sizeof *tiekey);
+    uint8_t *bridge = mdm_xcalloc(b.n ? b.n : 1, 1);
     const char **tsrc = mdm_xmalloc((b.n ? b.n : 1) * sizeof *tsrc);
     const char **tkey = mdm_xmalloc((b.n ? b.n : 1) * sizeof *tkey);
     for (size_t i = 0; i < b.n; i++) {
@@ -981,15 +1006,17 @@ mdm_status mdm_bulk_resolve(mdm_db *db, const mdm_engine *ctx, int threads, int 
                               .review = b.rs->review,
                               .threads = b.threads,
                               .no_tf = true,
-                              .tiekey = tiekey};
+                              .tiekey = tiekey,
+                              .bridge = bridge};
     st = mdm_link_feats_ex(m, b.feats, b.n, &lo, b.cl, &edges, &ne, &ls, err);
-    free(tiekey);
     free(group);
     free(b.feats); /* rewritten by the engine, not used again */
     b.feats = NULL;
+    if (st == MDM_OK)
+        st = plan(&b, edges, ne, bridge, tiekey, err);
+    free(tiekey);
+    free(bridge);
     if (st != MDM_OK)
-        goto out;
-    if ((st = plan(&b, edges, ne, err)) != MDM_OK)
         goto out;
     double t2 = mdm_clock_s();
     stats->t_match = t2 - t1;

@@ -871,33 +871,34 @@ static mdm_status apply(mdm_db *db, const mdm_engine *ctx, hood *h, const char *
     }
     out->entity_id = self->entity;
     if (h->bridge[h->self]) {
-        /* the golden records it links to, best first */
-        for (int k = 0; k < 2; k++) {
-            const mdm_edge *best = NULL;
-            size_t bo = 0;
-            for (size_t e = 0; e < h->nedges; e++) {
-                const mdm_edge *ed = &h->edges[e];
-                if ((ed->a != h->self && ed->b != h->self) || ed->prob < rs->auto_link)
-                    continue;
-                size_t o2 = ed->a == h->self ? ed->b : ed->a;
-                int64_t oe = h->r[o2].entity;
-                if (!oe || oe == self->entity || (k == 1 && oe == out->bridge_entity[0]))
-                    continue;
-                if (!best || ed->weight > best->weight ||
-                    (ed->weight == best->weight && h->r[o2].tiekey < h->r[bo].tiekey)) {
-                    best = ed;
-                    bo = o2;
-                }
-            }
-            if (!best)
-                break;
-            out->bridge_entity[k] = h->r[bo].entity;
-            out->bridge_p[k] = best->prob;
-            out->bridge_w[k] = best->weight;
-            double p;
-            mdm_score_prepared(ctx, &self->rec, &h->r[bo].rec, &p, &out->bridge_expl[k], NULL);
-            out->nbridge = k + 1;
+        /* the golden records it links to, best first: the questions every path asks
+         * about a bridge (matching/link.h) */
+        uint32_t *cl = mdm_xmalloc((h->n + 1) * sizeof *cl);
+        uint64_t *tk = mdm_xmalloc((h->n + 1) * sizeof *tk);
+        size_t *to = mdm_xmalloc(2 * (h->n + 1) * sizeof *to);
+        for (size_t i = 0; i < h->n; i++) {
+            cl[i] = h->r[i].cluster;
+            tk[i] = h->r[i].tiekey;
         }
+        mdm_link_bridge_targets(h->edges, h->nedges, cl, tk, h->bridge, h->n, rs->auto_link, to);
+        for (int k = 0; k < 2; k++) {
+            size_t e = to[2 * h->self + (size_t)k];
+            if (e == SIZE_MAX)
+                break;
+            const mdm_edge *ed = &h->edges[e];
+            size_t bo = ed->a == h->self ? ed->b : ed->a;
+            if (!h->r[bo].entity || h->r[bo].entity == self->entity)
+                break;
+            int q = out->nbridge++;
+            out->bridge_entity[q] = h->r[bo].entity;
+            out->bridge_p[q] = ed->prob;
+            out->bridge_w[q] = ed->weight;
+            double p;
+            mdm_score_prepared(ctx, &self->rec, &h->r[bo].rec, &p, &out->bridge_expl[q], NULL);
+        }
+        free(to);
+        free(tk);
+        free(cl);
         return MDM_OK;
     }
     size_t ro = 0;
