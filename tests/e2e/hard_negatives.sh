@@ -23,10 +23,15 @@ H0000007,William,,Quenfeld,,(619) 555-0303,77 Osprey Drive,San Diego,CA,92107,,
 H0000009,Dorian,,Plaskettow,dplask@example.com,(619) 555-0611,9 Wren Street Apt 2,San Diego,CA,92108,1996-11-13,M
 H0000010,Cyril,,Plaskettow,,(619) 555-0622,9 Wren St,San Diego,CA,92108,1996-11-13,M
 H0000013,Ottilie,,Vanterpool,,(619) 555-0911,,,,92114,1988-02-02,F
+T0000001,Rosalind,,Pettigrove,,(619) 555-0441,,,,92115,1979-08-19,
+T0000003,Bartholomew,,Quistgaard Sr,bq1950@example.com,(619) 555-0551,5 Tern Way,San Diego,CA,92116,1950-01-30,M
+T0000004,Bartholomew,,Quistgaard Jr,bq1980@example.com,(619) 555-0551,5 Tern Way,San Diego,CA,92116,1980-06-11,M
 CSV
 # loyalty: member_no,full_name,email,mobile,dob,postcode,loyalty_id
 cat >>"$tmp/s/loyalty.csv" <<CSV
 L9000013,Magnus Vanterpool,,+1 619 555 0922,02/02/1988,92114,
+L9100001,Imogen Pettigrove,,+1 619 555 0441,08/19/1979,,
+L9100002,Cordelia Pettigrove,,+1 619 555 0441,08/19/1979,92115,
 CSV
 # commerce: account_id,given_name,family_name,email_address,phone_number,ship_line1,
 # ship_line2,ship_city,ship_region,ship_postal,ship_country,birthday
@@ -38,6 +43,7 @@ cat >>"$tmp/s/pos.csv" <<CSV
 P9000005,Thaddeus,Crumwell Jr,6195550202,92106,
 P9000008,Thaddeus,Crumwell,6195550202,92106,
 P9000012,E,Dvorakson,6195550799,92109,dvoraksonhome@example.com
+P9100003,Bartholomew,Quistgaard,6195550551,92116,
 CSV
 inputs=("$tmp/s/crm.csv" "$tmp/s/loyalty.csv" "$tmp/s/commerce.csv" "$tmp/s/erp.csv" "$tmp/s/pos.csv")
 expect_exit 0 "link" "$mdm" link --config "$root/demo/synth.json" "${inputs[@]}" --out "$tmp/cl.csv" --pairs "$tmp/pairs.csv" --save-model "$tmp/model.json"
@@ -60,6 +66,14 @@ expect_eq "twins at one address refused by the twins guard" "$(pair_guard H00000
 apart crm H0000013 loyalty L9000013 "twins with one postcode and surname, a phone each, apart"
 expect_eq "twins with one postcode refused by the twins guard" "$(pair_guard H0000013 L9000013)" "twins"
 apart pos P9000012 commerce H0000011 "an initial of another letter (E, Brian) sharing a family e-mail apart"
+# triplets whose pairs score under the link threshold (the review band): the guard is
+# checked there too, so the pairs file names it and no steward is asked about them
+apart crm T0000001 loyalty L9100001 "triplets (one phone and birth date) apart"
+for p in "T0000001 L9100001" "T0000001 L9100002" "L9100001 L9100002"; do
+    expect_eq "triplets $p: the review-band pair names the twins guard" "$(pair_guard $p)" "twins"
+done
+apart crm T0000003 pos P9100003 "a bare Quistgaard stays away from Sr"
+apart crm T0000004 pos P9100003 "a bare Quistgaard stays away from Jr"
 first_level=$(python3 -c "import json,sys; d=json.load(open('$tmp/ex.json')); print([c['level'] for c in d['comparisons'] if c['comparison']=='first_name'][0])")
 [ "$first_level" != nickname ] && e2e_ok "wilma is no nickname of william ($first_level)" || e2e_fail "wilma~william" "$first_level"
 expect_contains "explain names the guard" '"guard": "household"' "$(cat "$tmp/ex.json")"
@@ -107,6 +121,19 @@ s_apart crm H0000006 crm H0000007 "Wilma and William apart (incremental)"
 s_apart crm H0000009 crm H0000010 "twins at one address without a phone in common apart (bulk)"
 s_apart crm H0000013 loyalty L9000013 "twins with one postcode and surname apart (bulk)"
 s_apart pos P9000012 commerce H0000011 "an initial of another letter sharing a family e-mail apart (incremental)"
+s_apart crm T0000001 loyalty L9100001 "triplets apart (bulk)"
+s_apart loyalty L9100001 loyalty L9100002 "triplets apart (bulk)"
+expect_eq "service: no review item about the triplets (bulk)" \
+    "$(items_between "$(entity crm T0000001)" "$(entity loyalty L9100001)")/$(items_between "$(entity loyalty L9100001)" "$(entity loyalty L9100002)")" "0/0"
+# the bulk path asks about a bridge as incremental resolution does: a golden record of its
+# own and one review item about each side, naming the guard "bridge"
+e3=$(entity pos P9100003)
+[ -n "$e3" ] && [ "$e3" != "$(entity crm T0000003)" ] && [ "$e3" != "$(entity crm T0000004)" ] &&
+    e2e_ok "service: a record that cannot tell Sr from Jr joins neither (bulk)" ||
+    e2e_fail "service: bridge record (bulk)" "entity $e3"
+expect_eq "service: bridge review items about Sr and Jr name the guard (bulk)" "$(sql "SELECT count(DISTINCT entity_id) FROM review_item WHERE
+    record_id = (SELECT id FROM source_record WHERE source = 'pos' AND source_key = 'P9100003')
+    AND explanation->>'guard' = 'bridge' AND entity_id IN ($(entity crm T0000003), $(entity crm T0000004))")" "2"
 # a Thaddeus Crumwell without suffix or birth date matches Sr and Jr and cannot tell
 # them apart: a golden record of its own, review items about both naming "bridge"
 e8=$(entity pos P9000008)
