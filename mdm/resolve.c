@@ -714,10 +714,13 @@ out_free_ctx:;
             }
         }
         if (!best) {
-            /* new entity; a possible match goes to review */
+            /* new entity; a possible match goes to review, not a pair the rules tell
+             * apart (a hard negative, a veto, a strong id that differs, two people of
+             * one household): as the one clustering asks (mdm_edge.apart), whether its
+             * probability is over the link threshold or in the review band */
             cand *rv = NULL;
             for (size_t i = 0; i < cs.n; i++)
-                if (!cs.v[i].never && cs.v[i].p >= rs->review) {
+                if (!cs.v[i].never && !cs.v[i].conflict && cs.v[i].p >= rs->review) {
                     rv = &cs.v[i];
                     break;
                 }

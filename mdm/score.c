@@ -352,10 +352,10 @@ double mdm_score_prepared(const mdm_engine *ctx, const mdm_score_rec *a, const m
     if (explanation)
         *explanation = mdm_explain_json(&ex);
     if (conflict) {
-        /* a hard negative (twins, generation, birth years) never links automatically: the
-         * candidate goes to review with the guard named in its explanation; two people of
-         * one household (the evidence outside the household group says so) never share a
-         * golden record, as in batch clustering */
+        /* a hard negative (twins, generation, birth years) never links automatically,
+         * and two people of one household (the evidence outside the household group says
+         * so) never share a golden record, as in batch clustering; neither is a question
+         * for a steward (mdm/resolve.c), whatever side of the link threshold it scores */
         int c = ex.vetoed || ex.guard || ex.person_conflict ? 1 : 0;
         for (int k = 0; k < m->nstrong; k++) {
             const char *va = a->feat.v[m->strong_ids[k]], *vb = b->feat.v[m->strong_ids[k]];
