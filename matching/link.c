@@ -336,16 +336,18 @@ static bool bridge_before(const mdm_edge *f, uint32_t o, const mdm_edge *g, uint
 {
     if (f->weight != g->weight)
         return f->weight > g->weight;
-    return tiekey ? tiekey[o] < tiekey[q] || (tiekey[o] == tiekey[q] && o < q) : o < q;
+    if (tiekey && tiekey[o] != tiekey[q])
+        return tiekey[o] < tiekey[q];
+    return o < q;
 }
 
 void mdm_link_bridge_targets(const mdm_edge *edges, size_t nedges, const uint32_t *cl,
-                             const uint64_t *tiekey, const uint8_t *bridge, size_t n,
-                             double link, size_t *out)
+                             const uint64_t *tiekey, const uint8_t *bridge, size_t n, double link,
+                             size_t *out)
 {
     for (size_t i = 0; i < 2 * n; i++)
         out[i] = SIZE_MAX;
-#define OTHER(e, x) (edges[e].a == (x) ? edges[e].b : edges[e].a)
+#define OTHER(e, x)     (edges[e].a == (x) ? edges[e].b : edges[e].a)
 #define BEFORE(e, f, x) bridge_before(&edges[e], OTHER(e, x), &edges[f], OTHER(f, x), tiekey)
     for (size_t e = 0; e < nedges; e++) {
         if (edges[e].prob < link)

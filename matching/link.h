@@ -130,8 +130,8 @@ mdm_status mdm_link_feats_ex(const mdm_model *m, mdm_feat *feats, size_t n,
  * first (one per cluster; ties by tiekey, may be NULL, else by index), SIZE_MAX where
  * there is none; other records get SIZE_MAX twice. cl: cluster per record; out: [2n]. */
 void mdm_link_bridge_targets(const mdm_edge *edges, size_t nedges, const uint32_t *cl,
-                             const uint64_t *tiekey, const uint8_t *bridge, size_t n,
-                             double link, size_t *out);
+                             const uint64_t *tiekey, const uint8_t *bridge, size_t n, double link,
+                             size_t *out);
 
 /* Whether a value held by the n records holders (one entry per holding) is shared by
  * many different people, the rule by which the pipeline drops it from the features:

@@ -408,8 +408,8 @@ static void add_review_pair(bulk *b, uint32_t x, const mdm_edge *ed, bool bridge
     if (!b->nrv || (b->nrv & (b->nrv - 1)) == 0)
         b->rv = mdm_xrealloc(b->rv, (b->nrv ? 2 * b->nrv : 1) * sizeof *b->rv);
     uint32_t ca = b->cl[x], cb = b->cl[y];
-    b->rv[b->nrv++] = (review_pair){
-        ca < cb ? ca : cb, ca < cb ? cb : ca, x, y, ed->weight, ed->prob, bridge};
+    b->rv[b->nrv++] =
+        (review_pair){ca < cb ? ca : cb, ca < cb ? cb : ca, x, y, ed->weight, ed->prob, bridge};
 }
 
 static mdm_status plan(bulk *b, const mdm_edge *edges, size_t ne, const uint8_t *bridge,
