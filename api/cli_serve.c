@@ -8,6 +8,7 @@
 #include "mdm/db.h"
 #include "mdm/household.h"
 #include "mdm/publish.h"
+#include "mdm/quality.h"
 
 #include <getopt.h>
 #include <signal.h>
@@ -112,6 +113,18 @@ int mdm_cli_serve(int argc, char **argv)
         mdm_config_free(cfg);
         return mdm_cli_fail("serve", &err);
     }
+    /* the data-quality histograms of /metrics, computed in the background (mdm/quality.h) */
+    mdm_http_limits lim;
+    if (mdm_http_limits_load(cfg, &lim, &err) != MDM_OK ||
+        (lim.quality_metrics_seconds > 0 &&
+         mdm_quality_snapshot_start(cfg->database_url, lim.quality_metrics_seconds, &err) !=
+             MDM_OK)) {
+        mdm_household_stop();
+        mdm_publish_stop();
+        mdm_http_stop(srv);
+        mdm_config_free(cfg);
+        return mdm_cli_fail("serve", &err);
+    }
     const char *l = listen ? listen : cfg->listen;
     const char *colon = strrchr(l, ':');
     printf("mdm serve: listening on %s://%.*s:%d/ (OpenAPI at /v1/openapi.json)\n",
@@ -130,6 +143,7 @@ int mdm_cli_serve(int argc, char **argv)
     int sig = 0;
     sigwait(&set, &sig);
     mdm_log(MDM_LOG_INFO, "event=signal sig=%s", sig == SIGTERM ? "TERM" : "INT");
+    mdm_quality_snapshot_stop();
     mdm_household_stop();
     mdm_publish_stop(); /* in-flight deliveries finish first */
     mdm_http_stop(srv);

@@ -50,8 +50,14 @@
     " false}, \"EntityPage\": {\"type\": \"object\","                                              \
     " \"properties\": {\"items\": {\"type\": \"array\", \"items\": {\"type\": \"object\","         \
     " \"properties\": {\"id\": {\"type\": \"integer\"}, \"version\": {\"type\": \"integer\"},"     \
-    " \"golden\": {\"$ref\": \"#/components/schemas/GoldenRecord\"}}, \"required\": [\"id\", "     \
-    "\"version\", \"golden\"],"                                                                    \
+    " \"golden\": {\"$ref\": \"#/components/schemas/GoldenRecord\"}, \"quality\": {\"type\":"     \
+    " \"object\", \"description\": \"the golden record's data-quality scores (as in"             \
+    " data_quality.scores of the entity reply)\", \"properties\": {\"completeness\":"            \
+    " {\"type\": [\"number\", \"null\"]}, \"validity\": {\"type\": [\"number\", \"null\"]},"    \
+    " \"consistency\": {\"type\": [\"number\", \"null\"]}, \"freshness\": {\"type\":"          \
+    " [\"number\", \"null\"]}, \"freshness_days\": {\"type\": [\"integer\", \"null\"]}}}},"      \
+    " \"required\": [\"id\", \"version\", \"golden\","                                          \
+    " \"quality\"],"                                                                               \
     " \"additionalProperties\": false}}, \"next\": {\"type\": [\"integer\", \"null\"]},"           \
     " \"total\": {\"type\": \"integer\"}}, \"required\": [\"items\", \"next\"],"                   \
     " \"additionalProperties\": false}, \"History\": {\"type\": \"object\", \"properties\":"       \
@@ -97,7 +103,8 @@ const char mdm_h_entity_search_doc[] =
     " loyalty id, postal code or street line), paged with offset=<next>; the reply has"
     " total. min_/max_ completeness, validity, consistency and freshness keep the golden"
     " records whose data-quality scores lie within those bounds; they narrow the other"
-    " criteria, never search alone.\","
+    " criteria, never search alone. Each item carries its golden record's scores"
+    " (quality).\","
     " \"parameters\": [" MDM_QUALITY_PARAMS_DOC
     " {\"name\": \"q\", \"in\": \"query\", \"schema\": {\"type\": \"string\", \"maxLength\":"
     " 200}},"

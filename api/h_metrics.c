@@ -6,13 +6,11 @@
  * every process and command into the database: the same on every process).
  *
  * The data-quality histograms per source (mdm_quality_histograms_text) need a scan of every
- * live source record, too much for every scrape at a million records: the text is cached
- * in the process and recomputed by the first scrape that finds it older than
- * http.quality_metrics_seconds (300). Scrapes meanwhile, and while one recomputes, serve the
- * cached text; so the store is scanned at most once per interval per server process. */
+ * live source record (about 11 s at a million records, beyond a scrape's timeout): a
+ * thread of mdm serve computes them every http.quality_metrics_seconds (300) and a scrape
+ * appends the last snapshot with its age (mdm_quality_snapshot_text), never scanning. */
 #include "api/handlers.h"
 #include "api/http_metrics.h"
-#include "common/clock.h"
 #include "common/log.h"
 #include "mdm/counters.h"
 #include "mdm/gauges.h"
@@ -21,14 +19,14 @@
 #include "mdm/quality.h"
 
 #include <microhttpd.h>
-#include <pthread.h>
 #include <stdlib.h>
 
 const char mdm_h_metrics_doc[] =
     "{\"summary\": \"Prometheus metrics\", \"tags\": [\"operations\"], \"description\":"
     " \"Requests by route and status, latency histograms, ingest results, review-queue depth,"
     " outbox lag, dead deliveries, database connections and the data-quality histograms per"
-    " source (cached, http.quality_metrics_seconds), in the Prometheus text format.\","
+    " source (computed in the background every http.quality_metrics_seconds, with the"
+    " snapshot's age), in the Prometheus text format.\","
     " \"responses\": {\"200\": {\"description\": \"metrics\", \"content\": {\"text/plain\":"
     " {\"schema\": {\"type\": \"string\"}}}}}}";
 
@@ -36,48 +34,6 @@ const char mdm_h_metrics_doc[] =
 static void put_source(void *arg, const char *code, const char *ts)
 {
     mdm_buf_printf(arg, "mdm_source_last_received_timestamp_seconds{source=\"%s\"} %s\n", code, ts);
-}
-
-static pthread_mutex_t quality_lock = PTHREAD_MUTEX_INITIALIZER;
-static char *quality_text;       /* the cached histograms (NULL: none yet) */
-static double quality_at = -1e9; /* mdm_clock_s() of the last computation (or attempt) */
-static bool quality_busy;        /* a scrape is computing them */
-
-/* Appends the cached quality histograms, recomputing them first when they are older than
- * every seconds and no other scrape is at it. */
-static void quality_histograms(mdm_db *db, int every, mdm_buf *out)
-{
-    if (every <= 0)
-        return;
-    double now = mdm_clock_s();
-    pthread_mutex_lock(&quality_lock);
-    bool refresh = !quality_busy && now - quality_at >= every;
-    if (refresh)
-        quality_busy = true;
-    pthread_mutex_unlock(&quality_lock);
-    if (refresh) {
-        mdm_buf text = {0};
-        mdm_err err;
-        double t0 = mdm_clock_s();
-        bool ok = mdm_quality_histograms_text(db, &text, &err) == MDM_OK;
-        if (ok)
-            mdm_log(MDM_LOG_INFO, "event=quality_histograms seconds=%.3f", mdm_clock_s() - t0);
-        else
-            mdm_log(MDM_LOG_WARN, "event=quality_histograms_failed msg=\"%s\"", err.msg);
-        pthread_mutex_lock(&quality_lock);
-        if (ok) {
-            free(quality_text);
-            quality_text = mdm_buf_steal(&text);
-        }
-        quality_at = now;
-        quality_busy = false;
-        pthread_mutex_unlock(&quality_lock);
-        mdm_buf_free(&text);
-    }
-    pthread_mutex_lock(&quality_lock);
-    if (quality_text)
-        mdm_buf_puts(out, quality_text);
-    pthread_mutex_unlock(&quality_lock);
 }
 
 void mdm_h_metrics(mdm_http_req *req)
@@ -142,8 +98,9 @@ void mdm_h_metrics(mdm_http_req *req)
             mdm_log(MDM_LOG_WARN, "event=publish_metrics_failed msg=\"%s\"", err.msg);
         if (mdm_propagation_metrics_text(db, &out, &err) != MDM_OK)
             mdm_log(MDM_LOG_WARN, "event=propagation_metrics_failed msg=\"%s\"", err.msg);
-        quality_histograms(db, mdm_http_limits_of(req)->quality_metrics_seconds, &out);
     }
+    /* the last background snapshot (mdm/quality.h): no database work in the scrape */
+    mdm_quality_snapshot_text(&out);
     size_t len = out.len;
     mdm_http_reply_raw(req, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8",
                        mdm_buf_steal(&out), len);

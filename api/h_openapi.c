@@ -32,7 +32,7 @@ const char mdm_h_openapi_doc[] =
 
 static const char base_doc[] =
     "{\"openapi\": \"3.1.0\","
-    " \"info\": {\"title\": \"mdm HTTP API\", \"version\": \"1.4.0\","
+    " \"info\": {\"title\": \"mdm HTTP API\", \"version\": \"1.5.0\","
     " \"license\": {\"name\": \"Proprietary: all rights reserved (no license is granted yet)\","
     " \"identifier\": \"LicenseRef-Proprietary\"},"
     " \"description\":"

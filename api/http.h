@@ -105,8 +105,8 @@ typedef struct mdm_http_limits {
     int request_timeout;         /* seconds for a request to arrive whole (slow clients), 60 */
     int max_connections_per_ip;  /* from one address, 0 = no limit; 64 (at most half) */
     size_t max_header_bytes;     /* request line + headers (431 above), 32 KiB */
-    int quality_metrics_seconds; /* age at which /metrics recomputes the quality histograms,
-                                    300; 0 = no histograms */
+    int quality_metrics_seconds; /* how often mdm serve recomputes the quality histograms of
+                                    /metrics in the background, 300; 0 = no histograms */
     const char *tls_cert;        /* PEM certificate (chain) file: serve HTTPS; NULL = HTTP */
     const char *tls_key;         /* PEM private key file, required with tls_cert */
 } mdm_http_limits;

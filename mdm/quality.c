@@ -1,10 +1,15 @@
 /* Data quality of golden records and source records (see quality.h). */
 #include "mdm/quality.h"
 
+#include "common/clock.h"
 #include "common/csvout.h"
+#include "common/log.h"
 
+#include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include <stdio.h>
 #include <string.h>
@@ -139,6 +144,143 @@ mdm_status mdm_quality_histograms_text(mdm_db *db, mdm_buf *out, mdm_err *err)
                        mdm_db_get(res, 0, "at", "0"));
     PQclear(res);
     return MDM_OK;
+}
+
+/* Background snapshot of the histograms ------------------------------------------------ */
+
+static pthread_mutex_t snap_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t snap_wake = PTHREAD_COND_INITIALIZER;
+static struct {
+    pthread_t thread;
+    bool running, stopping;
+    char *url;
+    int interval_s;
+    char *text;      /* the last snapshot's text (NULL: none yet) */
+    double at;       /* mdm_clock_s() when it was computed, or when the thread started */
+    long long scans; /* successful computations */
+} snap; /* under snap_lock */
+
+/* Waits on snap_wake until deadline (mdm_clock_s() time) or stop; called with snap_lock held. */
+static void snap_wait(double deadline)
+{
+    while (!snap.stopping) {
+        double left = deadline - mdm_clock_s();
+        if (left <= 0)
+            return;
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        long long ns = (long long)until.tv_nsec + (long long)(left * 1e9);
+        until.tv_sec += (time_t)(ns / 1000000000LL);
+        until.tv_nsec = (long)(ns % 1000000000LL);
+        if (pthread_cond_timedwait(&snap_wake, &snap_lock, &until) == ETIMEDOUT)
+            return;
+    }
+}
+
+static void *snap_run(void *arg)
+{
+    (void)arg;
+    mdm_db *db = NULL;
+    pthread_mutex_lock(&snap_lock);
+    while (!snap.stopping) {
+        pthread_mutex_unlock(&snap_lock);
+        mdm_err err = {0};
+        mdm_buf text = {0};
+        double t0 = mdm_clock_s();
+        if (!db)
+            db = mdm_db_connect(snap.url, &err);
+        bool ok = db && mdm_quality_histograms_text(db, &text, &err) == MDM_OK;
+        double t1 = mdm_clock_s();
+        if (ok) {
+            mdm_log(MDM_LOG_INFO, "event=quality_histograms seconds=%.3f", t1 - t0);
+        } else {
+            mdm_log(MDM_LOG_WARN, "event=quality_histograms_failed code=%s msg=\"%s\"",
+                    mdm_status_name(err.code), err.msg);
+            if (db && !mdm_db_ok(db)) {
+                mdm_db_close(db);
+                db = NULL;
+            }
+        }
+        pthread_mutex_lock(&snap_lock);
+        if (ok) {
+            free(snap.text);
+            snap.text = mdm_buf_steal(&text);
+            snap.at = t0; /* the snapshot is as old as the scan's start */
+            snap.scans++;
+        }
+        mdm_buf_free(&text);
+        /* the next scan one interval after this one started (at once when it took longer) */
+        snap_wait(t0 + snap.interval_s);
+    }
+    pthread_mutex_unlock(&snap_lock);
+    mdm_db_close(db);
+    return NULL;
+}
+
+mdm_status mdm_quality_snapshot_start(const char *url, int interval_s, mdm_err *err)
+{
+    if (interval_s <= 0)
+        return mdm_err_set(err, MDM_EINVAL, "the quality histograms' interval must be positive");
+    pthread_mutex_lock(&snap_lock);
+    if (snap.running) {
+        pthread_mutex_unlock(&snap_lock);
+        return mdm_err_set(err, MDM_ECONFLICT, "the quality histograms are already computed");
+    }
+    snap.url = mdm_xstrdup(url);
+    snap.interval_s = interval_s;
+    snap.stopping = false;
+    snap.at = mdm_clock_s();
+    snap.scans = 0;
+    if (pthread_create(&snap.thread, NULL, snap_run, NULL) != 0) {
+        free(snap.url);
+        snap.url = NULL;
+        pthread_mutex_unlock(&snap_lock);
+        return mdm_err_set(err, MDM_EINTERNAL, "cannot start the quality histograms' thread");
+    }
+    snap.running = true;
+    pthread_mutex_unlock(&snap_lock);
+    return MDM_OK;
+}
+
+void mdm_quality_snapshot_stop(void)
+{
+    pthread_mutex_lock(&snap_lock);
+    if (!snap.running) {
+        pthread_mutex_unlock(&snap_lock);
+        return;
+    }
+    snap.stopping = true;
+    pthread_cond_broadcast(&snap_wake);
+    pthread_mutex_unlock(&snap_lock);
+    pthread_join(snap.thread, NULL);
+    pthread_mutex_lock(&snap_lock);
+    snap.running = false;
+    free(snap.url);
+    snap.url = NULL;
+    free(snap.text);
+    snap.text = NULL;
+    pthread_mutex_unlock(&snap_lock);
+}
+
+void mdm_quality_snapshot_text(mdm_buf *out)
+{
+    pthread_mutex_lock(&snap_lock);
+    if (snap.running) {
+        if (snap.text)
+            mdm_buf_puts(out, snap.text);
+        mdm_buf_printf(out,
+                       "# HELP mdm_record_quality_age_seconds Age of the mdm_record_quality"
+                       " snapshot this process serves (before the first one: time since the"
+                       " process started computing it).\n"
+                       "# TYPE mdm_record_quality_age_seconds gauge\n"
+                       "mdm_record_quality_age_seconds %.3f\n"
+                       "# HELP mdm_record_quality_snapshots_total Snapshots of mdm_record_quality"
+                       " this process has computed.\n"
+                       "# TYPE mdm_record_quality_snapshots_total counter\n"
+                       "mdm_record_quality_snapshots_total %lld\n",
+                       mdm_clock_s() - snap.at, snap.scans);
+    }
+    pthread_mutex_unlock(&snap_lock);
 }
 
 const char *const mdm_quality_filter_names[MDM_QUALITY_NFILTERS] = {

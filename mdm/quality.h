@@ -69,8 +69,26 @@ mdm_status mdm_quality_bounds(const char *const values[MDM_QUALITY_NFILTERS], ch
  * freshness) per source, appended to out in the text format: mdm_record_quality_bucket
  * {source, score, le} (upper bounds 0.1, 0.25, 0.5, 0.75, 0.9, 1), _sum, _count, and
  * mdm_record_quality_computed_timestamp_seconds. One scan of every live source record
- * (about a second per 100,000 records): callers cache the text (api/h_metrics.c). */
+ * (about a second per 100,000 records): too slow for a scrape, so mdm serve computes it
+ * in the background (mdm_quality_snapshot_start) and /metrics serves the last text. */
 mdm_status mdm_quality_histograms_text(mdm_db *db, mdm_buf *out, mdm_err *err)
     __attribute__((warn_unused_result));
+
+/* A thread of its own computes mdm_quality_histograms_text at once and then every
+ * interval_s seconds (counted from the start of the previous scan; at once again when a
+ * scan took longer) on its own connection to url, and keeps the last text that succeeded.
+ * A failed scan is logged (event=quality_histograms_failed) and the previous snapshot
+ * stays. MDM_EINVAL for an interval that is not positive, MDM_ECONFLICT if already
+ * started. mdm_quality_snapshot_stop joins the thread and drops the snapshot (idempotent). */
+mdm_status mdm_quality_snapshot_start(const char *url, int interval_s, mdm_err *err)
+    __attribute__((warn_unused_result));
+void mdm_quality_snapshot_stop(void);
+
+/* Appends the last snapshot (nothing before the first one), then the gauge
+ * mdm_record_quality_age_seconds (seconds since the snapshot's scan started; before the
+ * first one, since the thread started) and the counter mdm_record_quality_snapshots_total.
+ * Appends nothing when the thread is not running. Never touches the database: instant.
+ * Thread-safe. */
+void mdm_quality_snapshot_text(mdm_buf *out);
 
 #endif

@@ -309,10 +309,20 @@ mdm_status mdm_query_record(mdm_db *db, const char *source, const char *source_k
     "JOIN membership m ON m.record_id = sr.id AND m.active "                                       \
     "WHERE sr.normalized->'keys' @> $" #n "::jsonb)) "
 
+/* A search result: {"id", "version", "golden", "quality"} from row i (id, version, golden,
+ * quality: the golden record's data-quality scores, mdm_quality_entity). */
+static json_t *search_item(PGresult *res, int i)
+{
+    return json_pack("{s:I, s:i, s:o, s:o}", "id", (json_int_t)mdm_db_get_ll(res, i, "id", 0),
+                     "version", (int)mdm_db_get_ll(res, i, "version", 0), "golden",
+                     json_or_null(mdm_db_get(res, i, "golden", NULL)), "quality",
+                     json_or_null(mdm_db_get(res, i, "quality", NULL)));
+}
+
 static const mdm_db_stmt stmt_search = {
     "golden_search",
-    "SELECT e.id, e.version, e.golden FROM entity e WHERE e.status = 'active' AND e.id > "
-    "$1 " SEARCH_MEMBER(2) SEARCH_MEMBER(3) SEARCH_MEMBER(
+    "SELECT e.id, e.version, e.golden, mdm_quality_entity(e.id) AS quality FROM entity e "
+    "WHERE e.status = 'active' AND e.id > $1 " SEARCH_MEMBER(2) SEARCH_MEMBER(3) SEARCH_MEMBER(
         4) "AND ($5::text IS NULL OR lower(e.golden->>'last_name') = $5 "
            "  OR lower(concat_ws(' ', e.golden->>'first_name', e.golden->>'last_name')) = $5) "
            "AND ($6::text IS NULL OR e.golden->>'birth_date' = $6) "
@@ -388,9 +398,7 @@ mdm_status mdm_query_search(mdm_db *db, const mdm_query_filter *q, json_t **out,
     int64_t last = 0;
     for (int i = 0; i < n && i < limit; i++) {
         last = mdm_db_get_ll(res, i, "id", 0);
-        json_array_append_new(items, json_pack("{s:I, s:i, s:o}", "id", (json_int_t)last, "version",
-                                               (int)mdm_db_get_ll(res, i, "version", 0), "golden",
-                                               json_or_null(mdm_db_get(res, i, "golden", NULL))));
+        json_array_append_new(items, search_item(res, i));
     }
     PQclear(res);
     *out = json_pack("{s:o, s:o}", "items", items, "next",
@@ -467,7 +475,8 @@ static const mdm_db_stmt stmt_find = {
     " page AS (SELECT r.entity_id, r.nn + r.nk AS matched, r.ni, r.ns, count(*) OVER () AS total"
     "   FROM ranked r"
     "   ORDER BY r.nk + r.nn DESC, r.ni DESC, r.ns DESC, r.entity_id OFFSET $6 LIMIT $7)"
-    " SELECT e.id, e.version, e.golden, p.matched, p.total FROM page p CROSS JOIN LATERAL ("
+    " SELECT e.id, e.version, e.golden, mdm_quality_entity(e.id) AS quality, p.matched, p.total"
+    " FROM page p CROSS JOIN LATERAL ("
     "   SELECT e.id, e.version, e.golden FROM entity e WHERE e.id = p.entity_id OFFSET 0) e"
     " ORDER BY p.matched DESC, p.ni DESC, p.ns DESC, p.entity_id",
     8};
@@ -622,11 +631,7 @@ mdm_status mdm_query_find(mdm_db *db, const char *q, const char *default_country
         json_t *items = json_array();
         int n = PQntuples(res);
         for (int i = 0; i < n && i < limit; i++)
-            json_array_append_new(items,
-                                  json_pack("{s:I, s:i, s:o}", "id",
-                                            (json_int_t)mdm_db_get_ll(res, i, "id", 0), "version",
-                                            (int)mdm_db_get_ll(res, i, "version", 0), "golden",
-                                            json_or_null(mdm_db_get(res, i, "golden", NULL))));
+            json_array_append_new(items, search_item(res, i));
         long long total = n ? mdm_db_get_ll(res, 0, "total", 0) : 0;
         PQclear(res);
         *out = json_pack("{s:o, s:o, s:I}", "items", items, "next",

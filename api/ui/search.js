@@ -1,8 +1,31 @@
 // Search view: one box for a name (any order, nicknames, initials, the start of a name),
 // an e-mail address, phone number, loyalty id, postal code or street line; the API
-// normalizes it as matching does and ranks the golden records; 25 a page.
+// normalizes it as matching does and ranks the golden records; 25 a page. Each result
+// shows its golden record's data-quality scores (docs/QUALITY.md), low ones flagged.
 import { api } from './api.js';
 import { h, show } from './dom.js';
+
+// The scores of a result, in the order of the entity reply, with what each measures.
+const SCORES = [
+  ['completeness', 'Complete', 'share of name, birth date, e-mail, phone and street address the golden record has'],
+  ['validity', 'Valid', 'share of the values the sources sent that were valid'],
+  ['consistency', 'Consistent', 'share of first name, last name and birth date on which the sources agree'],
+  ['freshness', 'Fresh', 'how recent the newest source update is (0% at three years)'],
+];
+
+// Low (under 50%), fair (50-80%) or good: the class and the word for screen readers.
+const level = (v) => (v < 0.5 ? 'low' : v < 0.8 ? 'fair' : 'good');
+
+function qualityLine(q) {
+  if (!q) return null;
+  return h('span', { class: 'quality', role: 'list', 'aria-label': 'Data quality' },
+    ...SCORES.filter(([k]) => typeof q[k] === 'number').map(([k, label, what]) => {
+      const lv = level(q[k]);
+      const days = k === 'freshness' && typeof q.freshness_days === 'number' ? ` (newest update ${q.freshness_days} days ago)` : '';
+      return h('span', { class: `q q-${lv}`, role: 'listitem', 'data-score': k, title: `${what}${days}` },
+        `${label} ${Math.round(q[k] * 100)}%`, h('span', { class: 'sr' }, ` (${lv})`));
+    }));
+}
 
 export async function renderSearch(view, params) {
   const value = params.get('q') || '';
@@ -36,7 +59,8 @@ export async function renderSearch(view, params) {
       const addr = (g.addresses || [])[0];
       return h('li', {}, h('a', { href: `#/entity/${e.id}` }, name),
         h('span', { class: 'muted' }, ` · #${e.id} · ${[show(g.emails), show(g.phones), g.birth_date, addr ? show(addr) : '']
-          .filter(Boolean).join(' · ')}`));
+          .filter(Boolean).join(' · ')}`),
+        qualityLine(e.quality));
     })),
     h('nav', { class: 'pager', 'aria-label': 'Result pages' },
       offset > 0 ? h('a', { href: page(Math.max(0, offset - PAGE)), id: 'prev-page' }, '← Previous') : null,

@@ -464,8 +464,33 @@ await test(page, 'search_screen', async () => {
   const g = (await api('GET', `/v1/entities/${items0[0].entity_id}`)).body.golden;
   await page.goto(`${base}/ui/#/search?q=${encodeURIComponent(g.last_name)}`);
   await page.locator('.results a').first().waitFor();
+  // each result shows its golden record's data-quality scores: those of the entity reply,
+  // as whole percentages, flagged by level (low under 50%, fair under 80%)
+  const shown = await page.locator('.results li').evaluateAll((lis) => lis.map((li) => ({
+    id: Number(li.querySelector('a').getAttribute('href').split('/').pop()),
+    q: [...li.querySelectorAll('.quality .q')].map((q) => ({ k: q.dataset.score, text: q.firstChild.textContent, cls: q.className })),
+  })));
+  check(shown.length > 0 && shown.every((r) => r.q.length === 4), `four scores on every result (${JSON.stringify(shown.slice(0, 2))})`);
+  for (const r of shown.slice(0, 5)) {
+    const want = (await api('GET', `/v1/entities/${r.id}`)).body.data_quality.scores;
+    for (const b of r.q) {
+      const pct = Math.round(want[b.k] * 100);
+      const lv = want[b.k] < 0.5 ? 'low' : want[b.k] < 0.8 ? 'fair' : 'good';
+      check(b.text.endsWith(` ${pct}%`) && b.cls === `q q-${lv}`, `result ${r.id} ${b.k}: "${b.text}" ${b.cls}, entity reply ${want[b.k]}`);
+    }
+  }
   const overflow = await screens(page, 'search');
   check(overflow <= 1, `no horizontal scrolling at 390 px (${overflow}px)`);
+  // a page of results: the most common last name, where tills' records (a name, a postal
+  // code, a phone) score low on completeness
+  const common = sql(`SELECT golden->>'last_name' FROM entity WHERE status = 'active' AND golden ? 'last_name'
+                      GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1`).trim();
+  await page.goto(`${base}/ui/#/search?q=${encodeURIComponent(common)}`);
+  await page.locator('.results a').first().waitFor();
+  check(await page.locator('.results li').count() > 3, `several results for ${common}`);
+  check(await page.locator('.results .q').count() === 4 * await page.locator('.results li').count(), 'four scores on each result');
+  const overflowMany = await screens(page, 'search-results');
+  check(overflowMany <= 1, `no horizontal scrolling at 390 px with a page of results (${overflowMany}px)`);
   timings.search = await timeToUsable(page, `${base}/ui/#/search?q=${encodeURIComponent(g.last_name)}`, '.results a');
 });
 
