@@ -50,13 +50,13 @@
     " false}, \"EntityPage\": {\"type\": \"object\","                                              \
     " \"properties\": {\"items\": {\"type\": \"array\", \"items\": {\"type\": \"object\","         \
     " \"properties\": {\"id\": {\"type\": \"integer\"}, \"version\": {\"type\": \"integer\"},"     \
-    " \"golden\": {\"$ref\": \"#/components/schemas/GoldenRecord\"}, \"quality\": {\"type\":"     \
-    " \"object\", \"description\": \"the golden record's data-quality scores (as in"             \
-    " data_quality.scores of the entity reply)\", \"properties\": {\"completeness\":"            \
-    " {\"type\": [\"number\", \"null\"]}, \"validity\": {\"type\": [\"number\", \"null\"]},"    \
-    " \"consistency\": {\"type\": [\"number\", \"null\"]}, \"freshness\": {\"type\":"          \
-    " [\"number\", \"null\"]}, \"freshness_days\": {\"type\": [\"integer\", \"null\"]}}}},"      \
-    " \"required\": [\"id\", \"version\", \"golden\","                                          \
+    " \"golden\": {\"$ref\": \"#/components/schemas/GoldenRecord\"}, \"quality\": {\"type\":"      \
+    " \"object\", \"description\": \"the golden record's data-quality scores (as in"               \
+    " data_quality.scores of the entity reply)\", \"properties\": {\"completeness\":"              \
+    " {\"type\": [\"number\", \"null\"]}, \"validity\": {\"type\": [\"number\", \"null\"]},"       \
+    " \"consistency\": {\"type\": [\"number\", \"null\"]}, \"freshness\": {\"type\":"              \
+    " [\"number\", \"null\"]}, \"freshness_days\": {\"type\": [\"integer\", \"null\"]}}}},"        \
+    " \"required\": [\"id\", \"version\", \"golden\","                                             \
     " \"quality\"],"                                                                               \
     " \"additionalProperties\": false}}, \"next\": {\"type\": [\"integer\", \"null\"]},"           \
     " \"total\": {\"type\": \"integer\"}}, \"required\": [\"items\", \"next\"],"                   \

@@ -158,7 +158,7 @@ static struct {
     char *text;      /* the last snapshot's text (NULL: none yet) */
     double at;       /* mdm_clock_s() when it was computed, or when the thread started */
     long long scans; /* successful computations */
-} snap; /* under snap_lock */
+} snap;              /* under snap_lock */
 
 /* Waits on snap_wake until deadline (mdm_clock_s() time) or stop; called with snap_lock held. */
 static void snap_wait(double deadline)

@@ -243,7 +243,11 @@ call GET "/v1/entities?name=$name&limit=200" -H "$(A reader)"
 all=$(jq -c '[.items[].id]' <<<"$body")
 expect_eq "several golden records named $name" "$(jq 'length > 1' <<<"$all")" "true"
 : >"$tmp/scores.txt"
+jq -r '.items[] | "\(.id)\t\(.quality | tojson)"' <<<"$body" >"$tmp/items_q.txt"
 scores_many $(jq '.[]' <<<"$all") >"$tmp/scores.txt"
+cut -d' ' -f2- "$tmp/scores.txt" | paste "$tmp/items_q.txt" - >"$tmp/items_q.cmp"
+expect_eq "each search item carries its golden record's scores (the entity reply's)" \
+    "$(python3 "$tmp/cmp_scores.py" "$tmp/items_q.cmp" | wc -l | tr -d ' '),$(($(wc -l <"$tmp/items_q.cmp") > 1))" "0,1"
 # check_filter NAME QUERY EXPR IDS: IDS (a JSON array) are exactly the golden records of
 # scores.txt whose scores satisfy the python expression EXPR over s
 check_filter() {
@@ -265,8 +269,11 @@ check_filter "search ?name&min_completeness=0.8&min_consistency=1" "" \
     "s['completeness'] >= 0.8 and s['consistency'] >= 1" "$(jq -c '[.items[].id]' <<<"$body")"
 call GET "/v1/entities?q=$name&limit=200" -H "$(A reader)"
 qall=$(jq -c '[.items[].id]' <<<"$body")
-: >"$tmp/scores.txt"
+jq -r '.items[] | "\(.id)\t\(.quality | tojson)"' <<<"$body" >"$tmp/items_q.txt"
 scores_many $(jq '.[]' <<<"$qall") >"$tmp/scores.txt"
+cut -d' ' -f2- "$tmp/scores.txt" | paste "$tmp/items_q.txt" - >"$tmp/items_q.cmp"
+expect_eq "each free-text search item carries its golden record's scores" \
+    "$(python3 "$tmp/cmp_scores.py" "$tmp/items_q.cmp" | wc -l | tr -d ' '),$(($(wc -l <"$tmp/items_q.cmp") > 1))" "0,1"
 call GET "/v1/entities?q=$name&limit=200&max_validity=0.99" -H "$(A reader)"
 check_filter "free-text search ?q&max_validity=0.99" "" "s['validity'] <= 0.99" "$(jq -c '[.items[].id]' <<<"$body")"
 expect_eq "its total counts the filtered matches" "$(jq '.total == (.items | length)' <<<"$body")" "true"
