@@ -22,7 +22,8 @@
     " \"null\"], \"additionalProperties\": {\"type\": [\"string\", \"null\"]}}, \"members\": "     \
     "{\"type\": \"array\", \"items\": {\"type\": \"object\","                                      \
     " \"properties\": {\"entity_id\": {\"type\": \"integer\"}, \"role\": {\"enum\": [\"head\","    \
-    " \"member\"]}, \"joined_at\": {\"type\": \"string\"}, \"name\": {\"type\": [\"string\","      \
+    " \"member\", \"spouse\", \"partner\", \"child\", \"parent\", \"sibling\", \"relative\","      \
+    " \"lodger\"]}, \"joined_at\": {\"type\": \"string\"}, \"name\": {\"type\": [\"string\","      \
     " \"null\"]}, \"birth_date\": {\"type\": [\"string\", \"null\"]}}, \"required\":"              \
     " [\"entity_id\", \"role\"], \"additionalProperties\": false}}}, \"required\": [\"id\","       \
     " \"status\", \"version\", \"members\"], \"additionalProperties\": false},"                    \

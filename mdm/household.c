@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 /* Seqs per refresh transaction. */
@@ -38,20 +39,57 @@
 static struct {
     bool enabled;
     bool last_name, phone, email;
-} rules = {true, true, true, true};
+    char role_attribute[65]; /* the golden attribute a source asserts a role in */
+} rules = {true, true, true, true, "household_role"};
+
+/* Roles of a member. head and member are derived; a source asserts any of them through
+ * the role attribute (attributes.<role_attribute> of the golden record: the most recent
+ * member record's value, by survivorship). */
+static const char *const role_names[] = {"head",   "member",  "spouse",   "partner", "child",
+                                         "parent", "sibling", "relative", "lodger"};
+#define ROLE_HEAD   0
+#define ROLE_MEMBER 1
+#define NROLES      (sizeof role_names / sizeof role_names[0])
+
+/* The role named s (case and surrounding blanks aside), or -1. */
+static int role_parse(const char *s)
+{
+    if (!s)
+        return -1;
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t n = strlen(s);
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+        n--;
+    for (size_t r = 0; r < NROLES; r++)
+        if (strlen(role_names[r]) == n && strncasecmp(s, role_names[r], n) == 0)
+            return (int)r;
+    return -1;
+}
 
 mdm_status mdm_household_configure(const json_t *section, mdm_err *err)
 {
     rules.enabled = true;
     rules.last_name = rules.phone = rules.email = true;
-    static const char *const known[] = {"enabled", "evidence", NULL};
+    snprintf(rules.role_attribute, sizeof rules.role_attribute, "household_role");
+    static const char *const known[] = {"enabled", "evidence", "role_attribute", NULL};
     static const char *const kinds[] = {"last_name", "phone", "email", NULL};
     mdm_jin in;
     bool enabled = true;
     const json_t *ev = NULL;
+    const char *ras = NULL;
     if (!mdm_jin_open(&in, section, "households", MDM_EINVAL, err) || !mdm_jin_known(&in, known) ||
-        !mdm_jin_bool(&in, "enabled", &enabled) || !mdm_jin_array(&in, "evidence", 1, 3, &ev))
+        !mdm_jin_bool(&in, "enabled", &enabled) || !mdm_jin_array(&in, "evidence", 1, 3, &ev) ||
+        !mdm_jin_string(&in, "role_attribute", sizeof rules.role_attribute - 1, &ras))
         return MDM_EINVAL;
+    if (ras) {
+        bool ok = *ras;
+        for (const char *c = ras; ok && *c; c++)
+            ok = (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_';
+        if (!ok)
+            return mdm_jin_fail(&in, "role_attribute",
+                                "an attribute name: 1 to 64 of a-z, 0-9 and _");
+    }
     bool l = !ev, p = !ev, e = !ev;
     size_t i;
     const json_t *k;
@@ -67,6 +105,8 @@ mdm_status mdm_household_configure(const json_t *section, mdm_err *err)
         else
             return mdm_jin_fail_item(&in, "evidence", i, "one of: last_name, phone, email");
     }
+    if (ras)
+        snprintf(rules.role_attribute, sizeof rules.role_attribute, "%s", ras);
     rules.enabled = enabled;
     rules.last_name = l;
     rules.phone = p;
@@ -104,6 +144,7 @@ static const mdm_db_stmt st_touched = {
 static const mdm_db_stmt st_profile = {
     "household_profile",
     "SELECT e.id, e.status = 'active' AS active, e.golden->>'birth_date' AS birth_date, "
+    "e.golden->'attributes'->>$2::text AS asserted_role, "
     "CASE WHEN e.status = 'active' THEN (SELECT " ADDR_HASH(
         "x.a") " FROM membership m "
                " JOIN source_record r ON r.id = m.record_id "
@@ -131,7 +172,7 @@ static const mdm_db_stmt st_profile = {
                "FROM entity e LEFT JOIN (household_assertion pa JOIN household ph "
                "ON ph.id = pa.household_id AND ph.status = 'active') ON pa.entity_id = e.id "
                "WHERE e.id = ANY($1::bigint[])",
-    1};
+    2};
 
 static const mdm_db_stmt st_member_of = {
     "household_member_of",
@@ -187,9 +228,10 @@ typedef struct ent {
     size_t nev;
     int64_t old_hh; /* household before this window, 0 none */
     char *old_addr; /* its address hash */
-    char old_role;  /* 'h' head, 'm' member */
+    int old_role;   /* index into role_names */
     int64_t new_hh;
-    char new_role;
+    int new_role;
+    int asserted;   /* the role its golden record asserts (role_parse), -1 none */
     int group;      /* index into the groups, -1 none */
     int64_t pin_hh; /* the household a steward placed it in (active only), 0 none */
     char *pin_addr; /* that household's address hash */
@@ -263,6 +305,8 @@ static ent *add_ent(work *w, int64_t id)
     memset(e, 0, sizeof *e);
     e->id = id;
     e->group = -1;
+    e->asserted = -1;
+    e->old_role = e->new_role = ROLE_MEMBER;
     return e;
 }
 
@@ -303,7 +347,7 @@ static mdm_status profile(mdm_db *db, work *w, const int64_t *ids, size_t n, mdm
         return MDM_OK;
     mdm_buf b = {0};
     mdm_db_id_array(&b, ids, n);
-    const char *params[] = {b.data};
+    const char *params[] = {b.data, rules.role_attribute};
     PGresult *res = NULL;
     mdm_status st = mdm_db_exec(db, &st_profile, params, &res, err);
     mdm_buf_free(&b);
@@ -328,6 +372,7 @@ static mdm_status profile(mdm_db *db, work *w, const int64_t *ids, size_t n, mdm
         }
         const char *bd = mdm_db_get(res, r, "birth_date", NULL);
         e->birth = bd && *bd ? mdm_xstrdup(bd) : NULL;
+        e->asserted = role_parse(mdm_db_get(res, r, "asserted_role", NULL));
         const char *ev = mdm_db_get(res, r, "evidence", NULL);
         if (ev) {
             size_t cap = 1;
@@ -368,7 +413,8 @@ static void note_members(work *w, const PGresult *res, size_t *added)
         e->old_hh = mdm_db_get_ll(res, r, "household_id", 0);
         free(e->old_addr);
         e->old_addr = mdm_xstrdup(mdm_db_get(res, r, "addr_hash", ""));
-        e->old_role = !strcmp(mdm_db_get(res, r, "role", ""), "head") ? 'h' : 'm';
+        int role = role_parse(mdm_db_get(res, r, "role", ""));
+        e->old_role = role >= 0 ? role : ROLE_MEMBER;
     }
     index_free(&x);
 }
@@ -406,10 +452,19 @@ static int cmp_pos_addr(const void *a, const void *b)
     return c ? c : (x->id > y->id) - (x->id < y->id);
 }
 
-/* An older household first: the head is the member born first (a birth date before none),
- * then the smallest id. */
+/* How a member ranks as head: one whose record asserts head first, then one asserting no
+ * role, then one asserting another role (a spouse, a child). */
+static int head_rank(const ent *e)
+{
+    return e->asserted == ROLE_HEAD ? 0 : e->asserted < 0 ? 1 : 2;
+}
+
+/* Who comes first as the head: by head_rank, then the member born first (a birth date
+ * before none), then the smallest id. */
 static bool before_as_head(const ent *a, const ent *b)
 {
+    if (head_rank(a) != head_rank(b))
+        return head_rank(a) < head_rank(b);
     if (a->birth && b->birth) {
         int c = strcmp(a->birth, b->birth);
         if (c)
@@ -477,10 +532,10 @@ static json_t *event_payload(const work *w, int64_t hh, int version, const group
         for (int pass = 0; pass < 2; pass++) /* head first, then by id */
             for (size_t k = 0; k < g->n; k++) {
                 const ent *e = &w->e[g->pos[k]];
-                if ((e->new_role == 'h') == (pass == 0))
-                    json_array_append_new(
-                        members, json_pack("{s:I, s:s}", "entity_id", (json_int_t)e->id, "role",
-                                           e->new_role == 'h' ? "head" : "member"));
+                if ((e->new_role == ROLE_HEAD) == (pass == 0))
+                    json_array_append_new(members,
+                                          json_pack("{s:I, s:s}", "entity_id", (json_int_t)e->id,
+                                                    "role", role_names[e->new_role]));
             }
         for (size_t k = 0; k < g->n; k++) {
             const ent *e = &w->e[g->pos[k]];
@@ -705,7 +760,10 @@ static mdm_status rederive(mdm_db *db, work *w, mdm_err *err)
         for (size_t k = 0; k < groups[g].n; k++) {
             ent *e = &w->e[groups[g].pos[k]];
             e->new_hh = groups[g].hh;
-            e->new_role = groups[g].pos[k] == head ? 'h' : 'm';
+            /* the head; the others their asserted role (head asserted twice: member) */
+            e->new_role = groups[g].pos[k] == head                       ? ROLE_HEAD
+                          : e->asserted >= 0 && e->asserted != ROLE_HEAD ? e->asserted
+                                                                         : ROLE_MEMBER;
         }
     }
     /* an old household changed when a member joined, left or changed role */
@@ -742,7 +800,7 @@ static mdm_status rederive(mdm_db *db, work *w, mdm_err *err)
             const char *sep = nset++ ? "," : "";
             mdm_buf_printf(&b1, "%s%lld", sep, (long long)e->id);
             mdm_buf_printf(&b2, "%s%lld", sep, (long long)e->new_hh);
-            mdm_buf_printf(&b3, "%s%s", sep, e->new_role == 'h' ? "head" : "member");
+            mdm_buf_printf(&b3, "%s%s", sep, role_names[e->new_role]);
         }
         mdm_buf_putc(&b1, '}');
         mdm_buf_putc(&b2, '}');

@@ -17,8 +17,14 @@
  *     of the old household it shares most members with (the older id on a tie); a group
  *     left without an id gets a new one, a household left without members is retired
  *     (its address hash cleared) and its id never reused;
- *   - roles: head is the oldest member by golden birth date (members without one after
- *     those with one), then the smallest golden id; every other member is "member";
+ *   - roles: a source asserts a member's role through a mapped attribute (households.
+ *     role_attribute, default "household_role": the golden record's attributes.<name>,
+ *     case and blanks aside; one of head, member, spouse, partner, child, parent,
+ *     sibling, relative, lodger; any other value is no role). The head is a member
+ *     asserting head, else one asserting no role, else any, and among those the oldest by
+ *     golden birth date (members without one after those with one), then the smallest
+ *     golden id; every other member has the role it asserts (a second "head": member),
+ *     else "member";
  *   - every creation, membership or role change and retirement bumps the household's
  *     version and writes one outbox event (household.created, household.changed,
  *     household.retired) in the same transaction, with ids and roles only (no personal
@@ -44,10 +50,12 @@
 
 /* ---- Configuration (the "households" section of mdm.json) ------------------------ */
 
-/* {"enabled": true, "evidence": ["last_name", "phone", "email"]}: enabled false keeps
+/* {"enabled": true, "evidence": ["last_name", "phone", "email"], "role_attribute":
+ * "household_role"}: enabled false keeps
  * no households (refresh only advances the cursor and retires what there is); evidence
  * lists the kinds of shared values that put two people at one address in one household
- * (at least one kind). Installs the rules process-wide (section may be NULL: defaults).
+ * (at least one kind); role_attribute names the golden attribute in which sources assert
+ * roles (1-64 of a-z, 0-9, _). Installs the rules process-wide (section may be NULL: defaults).
  * MDM_EINVAL names the offending member (err->field "/households/evidence/1"). Call once
  * at start-up, before any refresh. */
 mdm_status mdm_household_configure(const json_t *section, mdm_err *err)
