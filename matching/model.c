@@ -433,7 +433,7 @@ static bool check_keys(json_t *obj, const char *where, const char *const *allowe
 {
     const char *known[64];
     size_t n = 0;
-    while (allowed[n] && n < 62) {
+    while (n < 62 && allowed[n]) {
         known[n] = allowed[n];
         n++;
     }
