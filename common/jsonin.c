@@ -13,7 +13,7 @@ static void member_name(const mdm_jin *in, const char *key, char *out, size_t ca
     if (!key)
         snprintf(out, cap, "%s", in->name[0] ? in->name : "the body");
     else if (in->name[0])
-        snprintf(out, cap, "%s.%s", in->name, key);
+        snprintf(out, cap, "%.100s.%.58s", in->name, key); /* fits a name of mdm_jin */
     else
         snprintf(out, cap, "%s", key);
 }
@@ -51,12 +51,20 @@ static void join_names(const char *const names[], char *out, size_t cap)
     }
 }
 
+/* A reader for the member key of in (key NULL: in itself): its status, err, dotted name
+ * and pointer; obj is left NULL. */
+static void member_scope(const mdm_jin *in, const char *key, mdm_jin *out)
+{
+    *out = (mdm_jin){.code = in->code, .err = in->err};
+    member_name(in, key, out->name, sizeof out->name);
+    member_pointer(in, key, out->pointer, sizeof out->pointer);
+}
+
 static bool complain(const mdm_jin *in, const char *key, const char *text)
 {
-    char name[200], pointer[200];
-    member_name(in, key, name, sizeof name);
-    member_pointer(in, key, pointer, sizeof pointer);
-    mdm_err_set_field(in->err, in->code, pointer, "%s must be %s", name, text);
+    mdm_jin m;
+    member_scope(in, key, &m);
+    mdm_err_set_field(in->err, in->code, m.pointer, "%s must be %s", m.name, text);
     return false;
 }
 
@@ -91,12 +99,10 @@ mdm_status mdm_jin_fail(const mdm_jin *in, const char *key, const char *fmt, ...
 
 mdm_status mdm_jin_fail_item(const mdm_jin *in, const char *key, size_t i, const char *fmt, ...)
 {
-    mdm_jin item = *in;
-    char name[200], pointer[200];
-    member_name(in, key, name, sizeof name);
-    member_pointer(in, key, pointer, sizeof pointer);
-    snprintf(item.name, sizeof item.name, "%.140s[%zu]", name, i);
-    snprintf(item.pointer, sizeof item.pointer, "%.140s/%zu", pointer, i);
+    mdm_jin array, item = {.code = in->code, .err = in->err};
+    member_scope(in, key, &array);
+    snprintf(item.name, sizeof item.name, "%.140s[%zu]", array.name, i);
+    snprintf(item.pointer, sizeof item.pointer, "%.140s/%zu", array.pointer, i);
     va_list ap;
     va_start(ap, fmt);
     vcomplain(&item, NULL, fmt, ap);
@@ -129,11 +135,7 @@ bool mdm_jin_open(mdm_jin *in, const json_t *v, const char *name, mdm_status cod
 
 bool mdm_jin_member(mdm_jin *child, const mdm_jin *in, const char *key)
 {
-    memset(child, 0, sizeof *child);
-    child->code = in->code;
-    child->err = in->err;
-    member_name(in, key, child->name, sizeof child->name);
-    member_pointer(in, key, child->pointer, sizeof child->pointer);
+    member_scope(in, key, child);
     const json_t *v = in->obj ? json_object_get(in->obj, key) : NULL;
     if (!v || json_is_null(v))
         return true;
@@ -156,12 +158,12 @@ bool mdm_jin_known(const mdm_jin *in, const char *const known[])
             ok = strcmp(k, known[i]) == 0;
         if (ok)
             continue;
-        char name[200], pointer[200], list[160] = "";
-        member_name(in, k, name, sizeof name);
-        member_pointer(in, k, pointer, sizeof pointer);
+        mdm_jin m;
+        char list[160];
+        member_scope(in, k, &m);
         join_names(known, list, sizeof list);
-        mdm_err_set_field(in->err, in->code, pointer, "unknown key \"%.120s\" (known: %s)", name,
-                          list);
+        mdm_err_set_field(in->err, in->code, m.pointer, "unknown key \"%.120s\" (known: %s)",
+                          m.name, list);
         return false;
     }
     return true;

@@ -7,6 +7,7 @@
 #   expect_status NAME WANT METHOD PATH [CURL ARGS...]
 #   expect_problem NAME WANT CODE METHOD PATH [CURL ARGS...]: status and problem+json code
 #   new_key ROLE [ARGS...] prints a fresh API key
+#   receiver_start SECRET [ARGS...] / receiver_stop / ready_port FILE: the test receiver
 http_tmp=$(mktemp -d)
 trap 'http_cleanup' EXIT
 
@@ -45,13 +46,20 @@ receiver_start() {
     shift
     "${MDM_ROOT:-.}/build/san/mdm-test-receiver" --secret "$secret" "$@" >"$http_tmp/receiver.out" &
     receiver_pid=$!
-    port=""
+    port=$(ready_port "$http_tmp/receiver.out")
+    [ -n "$port" ]
+}
+
+# ready_port FILE: the port a test receiver announced in FILE ("ready PORT"), waiting up
+# to 5 s; empty when it did not.
+ready_port() {
+    local p=""
     for _ in $(seq 1 100); do
-        port=$(sed -n 's/^ready //p' "$http_tmp/receiver.out")
-        [ -n "$port" ] && break
+        p=$(sed -n 's/^ready //p' "$1")
+        [ -n "$p" ] && break
         sleep 0.05
     done
-    [ -n "$port" ]
+    echo "$p"
 }
 
 receiver_stop() {

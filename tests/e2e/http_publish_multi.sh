@@ -4,24 +4,18 @@
 . "$(dirname "$0")/lib.bash"
 . "$(dirname "$0")/http_lib.bash"
 mdm=$MDM_BIN
-receiver_bin=$MDM_ROOT/build/san/mdm-test-receiver
 secret=e2e-receiver-secret-0123456789
 
 # the first request is held 3 s: long enough to kill the server that sent it
-"$receiver_bin" --secret "$secret" --log "$http_tmp/received.ndjson" --delay-ms 3000 \
-    --delay-count 1 >"$http_tmp/receiver.out" &
-receiver_pid=$!
-port=""
-for _ in $(seq 1 100); do
-    port=$(sed -n 's/^ready //p' "$http_tmp/receiver.out")
-    [ -n "$port" ] && break
-    sleep 0.05
-done
-[ -n "$port" ] && e2e_ok "receiver starts" || e2e_fail "receiver starts" "no port"
+if receiver_start "$secret" --log "$http_tmp/received.ndjson" --delay-ms 3000 --delay-count 1; then
+    e2e_ok "receiver starts"
+else
+    e2e_fail "receiver starts" "no port"
+fi
 other_pid=""
 cleanup_all() {
     [ -n "$other_pid" ] && kill -TERM "$other_pid" 2>/dev/null && wait "$other_pid" 2>/dev/null
-    [ -n "${receiver_pid:-}" ] && kill -TERM "$receiver_pid" 2>/dev/null && wait "$receiver_pid" 2>/dev/null
+    receiver_stop
     http_cleanup
 }
 trap cleanup_all EXIT
@@ -119,9 +113,7 @@ kill -TERM "$other_pid"
 wait "$other_pid"
 expect_eq "B exits 0" "$?" "0"
 other_pid=""
-kill -TERM "$receiver_pid"
-wait "$receiver_pid" 2>/dev/null
-receiver_pid=""
+receiver_stop
 summary=$(sed -n '$p' "$http_tmp/receiver.out")
 log=$http_tmp/received.ndjson
 expect_eq "each event received (unique keys)" "$(printf '%s' "$summary" | jq .unique)" "$events"
@@ -135,16 +127,9 @@ expect_eq "all signatures verified" "$(printf '%s' "$summary" | jq .bad_signatur
 expect_eq "per entity, seqs arrive in order" \
     "$(jq -s '[group_by(.entity_id)[] | map(.seq) | . as $s | ($s == ($s | sort))] | all' "$log")" "true"
 # SIGTERM during a slow round: the request in flight finishes, the rest stays pending
-"$receiver_bin" --secret "$secret" --log "$http_tmp/slow.ndjson" --delay-ms 1000 \
-    >"$http_tmp/slow.out" &
-receiver_pid=$!
-sport=""
-for _ in $(seq 1 100); do
-    sport=$(sed -n 's/^ready //p' "$http_tmp/slow.out")
-    [ -n "$sport" ] && break
-    sleep 0.05
-done
-sed -e "s|127.0.0.1:$port/crm|127.0.0.1:$sport/slow|" -e 's|"workers": 2|"workers": 1|' \
+crm_port=$port
+receiver_start "$secret" --log "$http_tmp/slow.ndjson" --delay-ms 1000 || e2e_fail "slow receiver starts" "no port"
+sed -e "s|127.0.0.1:$crm_port/crm|127.0.0.1:$port/slow|" -e 's|"workers": 2|"workers": 1|' \
     "$http_tmp/mdm.json" > "$http_tmp/slow.json"
 http_start --config "$http_tmp/slow.json" || { e2e_fail "slow server starts" "see above"; e2e_end; exit 1; }
 post "$base" 101 108 >/dev/null
@@ -164,7 +149,5 @@ sub=$(sql "SELECT id FROM subscription WHERE url LIKE '%/slow'")
 # was left half-attempted)
 expect_eq "the rest of the round is pending, no attempt counted" \
     "$(sql "SELECT count(*) FILTER (WHERE state NOT IN ('pending', 'acknowledged') OR (state = 'pending' AND attempts > 0)) = 0 AND count(*) FILTER (WHERE state = 'acknowledged') >= 1 FROM delivery WHERE subscription_id = $sub")" "t"
-kill -TERM "$receiver_pid"
-wait "$receiver_pid" 2>/dev/null
-receiver_pid=""
+receiver_stop
 e2e_end

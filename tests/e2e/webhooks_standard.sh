@@ -21,12 +21,7 @@ log=$http_tmp/received.ndjson
 : > "$log"
 node "$here/receiver.mjs" "$log" "$old_secret" "$new_secret" "$wrong_secret" >"$http_tmp/receiver.out" 2>&1 &
 receiver_pid=$!
-port=""
-for _ in $(seq 1 100); do
-    port=$(sed -n 's/^ready //p' "$http_tmp/receiver.out")
-    [ -n "$port" ] && break
-    sleep 0.05
-done
+port=$(ready_port "$http_tmp/receiver.out")
 [ -n "$port" ] && e2e_ok "node receiver starts" || e2e_fail "node receiver starts" "$(cat "$http_tmp/receiver.out")"
 trap 'kill -TERM "$receiver_pid" 2>/dev/null; wait "$receiver_pid" 2>/dev/null; http_cleanup' EXIT
 
