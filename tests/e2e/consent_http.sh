@@ -6,13 +6,11 @@
 . "$(dirname "$0")/http_lib.bash"
 mdm=$MDM_BIN
 
+cat > "$http_tmp/mdm.json" <<'JSON'
+{"sources": [{"code": "crm", "kind": "crm"}, {"code": "shop", "kind": "commerce"}]}
+JSON
+export MDM_CONFIG=$http_tmp/mdm.json
 expect_exit 0 "migrate" "$mdm" migrate
-sql "INSERT INTO source_system (code, name, kind) VALUES ('crm', 'CRM', 'crm'), ('shop', 'Shop', 'commerce')"
-eid=$(sql "INSERT INTO entity (golden) VALUES ('{\"last_name\": \"Oyelaran-Fitch\"}') RETURNING id")
-sql "INSERT INTO source_record (source, source_key, raw, normalized, content_hash) VALUES
-     ('crm', 'C-1', '{\"last_name\": \"Oyelaran-Fitch\", \"email\": \"ofitch@example.net\"}', '{}', 'h1'),
-     ('shop', 'W-1', '{\"email\": \"ofitch@example.net\"}', '{}', 'h2')" >/dev/null
-sql "INSERT INTO membership (record_id, entity_id) SELECT id, $eid FROM source_record" >/dev/null
 reader=$(new_key reader)
 compliance=$(new_key compliance --name dpo)
 admin=$(new_key admin)
@@ -20,6 +18,13 @@ crm=$(new_key source --source crm)
 shop=$(new_key source --source shop)
 http_start || { e2e_end; exit 1; }
 json=(-H 'Content-Type: application/json')
+
+# the subject: one person in both systems, ingested through the API
+person='"first_name": "Ola", "last_name": "Oyelaran-Fitch", "emails": ["ofitch@example.net"], "birth_date": "1971-03-04"'
+expect_status "crm record" 201 POST /v1/sources/crm/records -H "Authorization: Bearer $crm" "${json[@]}" -d "{\"source_key\": \"C-1\", $person}"
+eid=$(jq .entity_id <<<"$body")
+expect_status "shop record" 201 POST /v1/sources/shop/records -H "Authorization: Bearer $shop" "${json[@]}" -d "{\"source_key\": \"W-1\", $person}"
+expect_eq "one golden record holds both" "$(jq .entity_id <<<"$body")" "$eid"
 
 grant='{"purpose": "marketing", "channel": "email", "status": "granted", "captured_at": "2026-01-10T09:00:00Z", "lawful_basis": "consent", "evidence": "web form, step 2"}'
 expect_status "crm grant stored" 201 POST /v1/consent-events -H "Authorization: Bearer $crm" "${json[@]}" \
@@ -56,11 +61,24 @@ expect_problem "bad as_of" 400 einval GET "/v1/entities/$eid/consent?as_of=yeste
 expect_eq "bad as_of named" "$(jq -r '.errors[0].pointer' <<<"$body")" "/query/as_of"
 expect_problem "unknown entity" 404 enotfound GET "/v1/entities/99999/consent" -H "Authorization: Bearer $reader"
 
-# audit export: 20,000 more events received over 2025
-sql "INSERT INTO consent_event (source, source_key, purpose, channel, status, captured_at, received_at, evidence, event_hash)
-     SELECT 'crm', 'C-1', 'profiling', 'sms', 'granted', t, t, CASE WHEN g % 3 = 0 THEN E'a,\"b\"\nc' END, 'e2e-' || g
-     FROM generate_series(1, 20000) g, LATERAL (SELECT timestamptz '2025-01-01' + g * interval '25 minutes') x(t)" >/dev/null
+# audit export: 2,000 more events through the API in two batches of 1,000, a third of
+# them with evidence that needs quoting; the range export asks for the second batch by
+# the time it was received
+batch() { # FIRST: events FIRST..FIRST+999, captured one per 25 minutes of 2025
+    jq -nc --argjson f "$1" '{source_key: "C-1", consents: [range($f; $f + 1000) | {purpose: "profiling",
+        channel: "sms", status: (if . % 2 == 0 then "granted" else "withdrawn" end),
+        captured_at: ((1735689600 + . * 1500) | todate),
+        evidence: (if . % 3 == 0 then "a,\"b\"\nc" else "form \(.)" end)}]}' >"$http_tmp/batch.json"
+    call POST /v1/consent-events -H "Authorization: Bearer $crm" "${json[@]}" --data-binary "@$http_tmp/batch.json"
+}
+batch 1
+expect_eq "first batch stored" "$status $(jq .stored <<<"$body")" "201 1000"
+t1=$(sql "SELECT clock_timestamp()")
+batch 1001
+expect_eq "second batch stored" "$status $(jq .stored <<<"$body")" "201 1000"
+t2=$(sql "SELECT clock_timestamp()")
 total=$(sql "SELECT count(*) FROM consent_event")
+expect_eq "every event stored once" "$total" 2002
 curl -s -D "$http_tmp/ah" -o "$http_tmp/audit.csv" -H "Authorization: Bearer $compliance" "$base/v1/consent/audit"
 ahdrs=$(tr -d '\r' < "$http_tmp/ah")
 expect_contains "audit answers 200" "HTTP/1.1 200" "$ahdrs"
@@ -69,12 +87,15 @@ expect_contains "audit is streamed (chunked)" "Transfer-Encoding: chunked" "$ahd
 sql "CREATE TABLE audit_back (event_id bigint, golden_id bigint, source text, source_key text, purpose text, channel text, contact_point text, status text, captured_at timestamptz, expires_at timestamptz, received_at timestamptz, lawful_basis text, evidence text, state_before text, state_after text, captured_by text, captured_role text)" >/dev/null
 psql -X -q -v ON_ERROR_STOP=1 "$MDM_DATABASE_URL" -c "\\copy audit_back FROM '$http_tmp/audit.csv' WITH (FORMAT csv, HEADER true)" >/dev/null
 expect_eq "CSV parses back with every event" "$(sql "SELECT count(*) FROM audit_back")" "$total"
-expect_eq "CSV quoting round-trips" "$(sql "SELECT count(*) FROM audit_back WHERE evidence = E'a,\"b\"\nc'")" 6666
+expect_eq "CSV quoting round-trips" "$(sql "SELECT count(*) FROM audit_back WHERE evidence = E'a,\"b\"\nc'")" 666
 expect_eq "CSV rows are the stored events" "$(sql "SELECT count(*) FROM audit_back b JOIN consent_event e ON e.id = b.event_id AND e.received_at = b.received_at AND e.captured_at = b.captured_at")" "$total"
-want=$(sql "SELECT count(*) FROM consent_event WHERE received_at >= '2025-03-01' AND received_at < '2025-06-01'")
-call GET "/v1/consent/audit?from=2025-03-01&to=2025-06-01&format=ndjson" -H "Authorization: Bearer $compliance"
+from=$(jq -rn --arg t "$t1" '$t | @uri')
+to=$(jq -rn --arg t "$t2" '$t | @uri')
+call GET "/v1/consent/audit?from=$from&to=$to&format=ndjson" -H "Authorization: Bearer $compliance"
+want=1000
 expect_eq "NDJSON range row count" "$(printf '%s\n' "$body" | grep -c '^{')" "$want"
 expect_eq "NDJSON lines parse" "$(printf '%s\n' "$body" | jq -s 'length')" "$want"
+expect_eq "NDJSON range holds the second batch" "$(printf '%s\n' "$body" | jq -rs 'map(.evidence) | [.[0], .[-1]] | join(" ")')" "form 1001 form 2000"
 expect_contains "NDJSON content type" "Content-Type: application/x-ndjson" "$hdrs"
 expect_problem "bad format" 400 einval GET "/v1/consent/audit?format=xml" -H "Authorization: Bearer $compliance"
 expect_problem "bad from" 400 einval GET "/v1/consent/audit?from=soon" -H "Authorization: Bearer $compliance"
