@@ -1,9 +1,10 @@
 # mdm export consent and mdm subject: the streamed audit export (row counts, RFC 4180 CSV
-# read back by PostgreSQL's own CSV parser, NDJSON), bad input, subject export and erasure.
+# read back by PostgreSQL's own CSV parser, NDJSON, ranges by the time events were received)
+# of events sent through the API, bad input, subject export and erasure.
 . "$(dirname "$0")/lib.bash"
+. "$(dirname "$0")/http_lib.bash"
 mdm=$MDM_BIN
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+tmp=$http_tmp
 psql_q() { psql -X -q -tA -v ON_ERROR_STOP=1 "$MDM_DATABASE_URL" "$@"; }
 
 # mdm config checks the consent vocabulary through the same function as serve and the
@@ -25,21 +26,31 @@ echo '{"consent": {"purposes": ["marketing", "loyalty_news"], "channels": ["emai
 expect_exit 0 "config: good consent section" "$mdm" config --config "$tmp/okc.json"
 expect_contains "config: good consent section printed" "app_push" "$out"
 
+# the subject: a record loaded by mdm load, 2,000 consent events sent over the API in two
+# batches of 1,000 (captured every 4 hours of 2025, a quarter with evidence that needs
+# quoting); the range exports ask for the second batch by the time it was received
+echo '{"sources": [{"code": "crm", "kind": "crm"}, {"code": "shop", "kind": "commerce"}]}' > "$tmp/load.json"
+export MDM_CONFIG=$tmp/load.json
 expect_exit 0 "migrate" "$mdm" migrate
-psql_q <<'SQL'
-INSERT INTO source_system (code, name, kind) VALUES ('crm', 'CRM', 'crm'), ('shop', 'Shop', 'commerce');
-INSERT INTO entity (golden) VALUES ('{"last_name": "Vandersloot"}');
-INSERT INTO source_record (source, source_key, raw, normalized, content_hash)
-    VALUES ('crm', 'K-1', '{"last_name": "Vandersloot"}', '{}', 'h');
-INSERT INTO membership (record_id, entity_id) SELECT r.id, e.id FROM source_record r, entity e;
--- 2,000 events over 2025, a quarter of them with evidence that needs quoting
-INSERT INTO consent_event (source, source_key, purpose, channel, status, captured_at, received_at,
-                           evidence, event_hash, state_before, state_after)
-SELECT 'crm', 'K-1', 'marketing', 'email', (ARRAY['granted', 'withdrawn'])[1 + g % 2],
-       t, t, CASE WHEN g % 4 = 0 THEN E'form "A", page ' || g || E'\r\nsigned' ELSE 'web' END,
-       'e2e-' || g, 'none', 'granted'
-FROM generate_series(1, 2000) g, LATERAL (SELECT timestamptz '2025-01-01' + g * interval '4 hours') x(t);
-SQL
+printf '%s\n' '{"source_key": "K-1", "first_name": "Vera", "last_name": "Vandersloot"}' > "$tmp/k1.ndjson"
+expect_exit 0 "load the subject's record" "$mdm" load --source crm --quiet "$tmp/k1.ndjson"
+http_start || { e2e_end; exit 1; }
+crm=$(new_key source --source crm)
+now_utc() { psql_q -c "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"; }
+batch() { # FIRST: events FIRST..FIRST+999
+    jq -nc --argjson f "$1" '{source_key: "K-1", consents: [range($f; $f + 1000) | {purpose: "marketing",
+        channel: "email", status: (if . % 2 == 0 then "granted" else "withdrawn" end),
+        captured_at: ((1735689600 + . * 14400) | todate),
+        evidence: (if . % 4 == 0 then "form \"A\", page \(.)\r\nsigned" else "web" end)}]}' >"$tmp/batch.json"
+    call POST /v1/consent-events -H "Authorization: Bearer $crm" -H 'Content-Type: application/json' --data-binary "@$tmp/batch.json"
+}
+batch 1
+expect_eq "first batch stored" "$status $(jq .stored <<<"$body")" "201 1000"
+t1=$(now_utc)
+batch 1001
+expect_eq "second batch stored" "$status $(jq .stored <<<"$body")" "201 1000"
+t2=$(now_utc)
+http_stop
 
 expect_exit 0 "export all as CSV" "$mdm" export consent --output "$tmp/all.csv"
 rows=$(psql_q -c "CREATE TEMP TABLE back (event_id bigint, golden_id bigint, source text, source_key text, purpose text, channel text, contact_point text, status text, captured_at timestamptz, expires_at timestamptz, received_at timestamptz, lawful_basis text, evidence text, state_before text, state_after text, captured_by text, captured_role text)" \
@@ -50,14 +61,15 @@ expect_eq "CSV header" "$(head -n 1 "$tmp/all.csv" | tr -d '\r')" \
     "event_id,golden_id,source,source_key,purpose,channel,contact_point,status,captured_at,expires_at,received_at,lawful_basis,evidence,state_before,state_after,captured_by,captured_role"
 expect_eq "CSV lines end in CRLF" "$(head -n 1 "$tmp/all.csv" | od -An -c | tr -d ' \n' | tail -c 4)" '\r\n'
 
-want=$(psql_q -c "SELECT count(*) FROM consent_event WHERE received_at >= '2025-03-01' AND received_at < '2025-04-01T12:00:00+02:00'")
-expect_exit 0 "export a range as NDJSON" "$mdm" export consent --from 2025-03-01 --to 2025-04-01T12:00:00+02:00 --format ndjson --output "$tmp/range.ndjson"
-expect_eq "NDJSON row count equals the events in range" "$(wc -l < "$tmp/range.ndjson")" "$want"
+expect_exit 0 "export a range as NDJSON" "$mdm" export consent --from "$t1" --to "$t2" --format ndjson --output "$tmp/range.ndjson"
+expect_eq "NDJSON row count equals the events received in range" "$(wc -l < "$tmp/range.ndjson")" 1000
 first=$(head -n 1 "$tmp/range.ndjson")
 expect_contains "NDJSON names the source key" '"source_key":"K-1"' "$first"
-expect_contains "NDJSON received_at in range" '"received_at":"2025-03-01T00:00:00.000000Z"' "$first"
-expect_exit 0 "export to stdout" "$mdm" export consent --from 2025-03-01 --to 2025-03-02 --format ndjson
-expect_eq "stdout export has the day's rows" "$(printf '%s\n' "$out" | grep -c '"event_id"')" 6
+expect_eq "NDJSON rows received in range" "$(jq -rs --arg a "$t1" --arg b "$t2" '[.[] | select(.received_at < $a or .received_at >= $b)] | length' "$tmp/range.ndjson")" 0
+expect_eq "NDJSON range is the second batch" "$(jq -rs '[.[0].captured_at, .[-1].captured_at] | join(" ")' "$tmp/range.ndjson")" \
+    "$(jq -rn '[1001, 2000] | map((1735689600 + . * 14400) | strftime("%Y-%m-%dT%H:%M:%S.000000Z")) | join(" ")')"
+expect_exit 0 "export to stdout" "$mdm" export consent --from "$t1" --to "$t2" --format ndjson
+expect_eq "stdout export has the range's rows" "$(printf '%s\n' "$out" | grep -c '"event_id"')" 1000
 
 expect_exit 2 "bad format" "$mdm" export consent --format xml
 expect_contains "bad format named" "--format must be csv or ndjson" "$out"
@@ -83,7 +95,6 @@ expect_exit 0 "the audit keeps every event after erasure" "$mdm" export consent 
 expect_eq "audit row count unchanged" "$(wc -l < "$tmp/after.ndjson")" 2000
 
 # a stale copy of the erased subject comes back in a bulk file: flagged, not loaded
-echo '{"sources": [{"code": "crm", "kind": "crm"}, {"code": "shop", "kind": "commerce"}]}' > "$tmp/load.json"
 printf '%s\n' '{"source_key": "K-1", "first_name": "Vera", "last_name": "Vandersloot"}' \
     '{"source_key": "K-2", "first_name": "Wim", "last_name": "Wouters"}' > "$tmp/stale.ndjson"
 expect_exit 0 "mdm load of a file holding the erased key" "$mdm" load --config "$tmp/load.json" --source crm --no-resolve --quiet "$tmp/stale.ndjson"
