@@ -5,6 +5,11 @@
 . "$(dirname "$0")/http_lib.bash"
 mdm=$MDM_BIN
 
+cat > "$http_tmp/mdm.json" <<JSON
+{"sources": [{"code": "crm", "kind": "crm"}, {"code": "pos", "kind": "pos"}],
+ "http": {"auth_cache_seconds": 0, "max_wait_seconds": 5, "max_page_size": 50}}
+JSON
+export MDM_CONFIG=$http_tmp/mdm.json
 expect_exit 0 "migrate" "$mdm" migrate
 
 # --- command line --------------------------------------------------------------------
@@ -31,7 +36,6 @@ expect_exit 2 "--source only for role source" "$mdm" apikey create --role reader
 expect_exit 2 "bad --rate" "$mdm" apikey create --role reader --rate fast
 expect_exit 4 "revoke unknown key" "$mdm" apikey revoke 999999
 
-sql "INSERT INTO source_system (code, name, kind) VALUES ('crm', 'CRM', 'crm'), ('pos', 'POS', 'pos')"
 reader=$(new_key reader --name "e2e reader")
 steward=$(new_key steward)
 compliance=$(new_key compliance)
@@ -52,9 +56,6 @@ expect_exit 0 "revoke by prefix" "$mdm" apikey revoke "$(echo "$revoked" | cut -
 expect_exit 4 "revoke twice" "$mdm" apikey revoke "$(echo "$revoked" | cut -d_ -f2)"
 
 # --- server ----------------------------------------------------------------------------
-cat > "$http_tmp/mdm.json" <<JSON
-{"http": {"auth_cache_seconds": 0, "max_wait_seconds": 5, "max_page_size": 50}}
-JSON
 http_start --config "$http_tmp/mdm.json" || { e2e_fail "server starts" "see above"; e2e_end; exit 1; }
 e2e_ok "server starts"
 
@@ -124,13 +125,18 @@ R=(-H "Authorization: Bearer $reader")
 
 # the change feed
 expect_eq "empty feed" "$(printf '%s' "$body" | jq -c .)" '{"events":[],"next":0}'
-sql "INSERT INTO entity DEFAULT VALUES" >/dev/null
-eid=$(sql "SELECT max(id) FROM entity")
-sql "INSERT INTO outbox (type, entity_id, entity_version, payload) VALUES ('created', $eid, 1, '{\"first_name\": \"Ann\"}'), ('updated', $eid, 2, '{\"first_name\": \"Anne\"}')"
+# events of a golden record: its record created, then updated (the CRM's key writes)
+upsert() { # FIRST: the CRM's record A-1 with that first name
+    call POST /v1/sources/crm/records -H "Authorization: Bearer $crm" -H 'Content-Type: application/json' \
+        -d "{\"source_key\": \"A-1\", \"first_name\": \"$1\", \"last_name\": \"Archer\"}"
+}
+upsert Ann
+eid=$(jq .entity_id <<<"$body")
+upsert Anne
 expect_status "feed from 0" 200 GET "/v1/changes?after=0" "${R[@]}"
 expect_eq "feed has both events" "$(printf '%s' "$body" | jq -r '[.events[].type] | join(",")')" "created,updated"
 next=$(printf '%s' "$body" | jq -r .next)
-expect_eq "payload is JSON" "$(printf '%s' "$body" | jq -r '.events[1].payload.first_name')" "Anne"
+expect_eq "payload is the golden record" "$(printf '%s' "$body" | jq -r '.events[1].payload | [.id, .golden.first_name] | join(" ")')" "$eid Anne"
 expect_status "feed limit" 200 GET "/v1/changes?after=0&limit=1" "${R[@]}"
 expect_eq "limit 1 gives one" "$(printf '%s' "$body" | jq '.events | length')" "1"
 first=$(printf '%s' "$body" | jq -r .next)
@@ -152,7 +158,7 @@ start=$(date +%s%N)
 curl -s "${R[@]}" "$base/v1/changes?after=$next&wait=5" > "$http_tmp/poll.json" &
 poll=$!
 sleep 0.7
-sql "INSERT INTO outbox (type, entity_id, entity_version, payload) VALUES ('deleted', $eid, 3, '{}')"
+call DELETE /v1/sources/crm/records/A-1 -H "Authorization: Bearer $crm"
 wait $poll
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
 expect_eq "long poll returns the new event" "$(jq -r '.events[0].type' "$http_tmp/poll.json")" "deleted"
