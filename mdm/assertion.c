@@ -107,14 +107,15 @@ static const mdm_db_stmt stmt_erase = {
     1};
 
 /* Runs stmt and reads the JSON text of its one row's column j into *out (NULL when it
- * returned no row). */
+ * returned no row); out may be NULL. */
 static mdm_status exec_row_json(mdm_db *db, const mdm_db_stmt *stmt, const char *const *params,
                                 json_t **out, mdm_err *err)
 {
-    *out = NULL;
+    if (out)
+        *out = NULL;
     PGresult *res = NULL;
     mdm_status st = mdm_db_exec(db, stmt, params, &res, err);
-    if (st == MDM_OK && PQntuples(res) == 1)
+    if (st == MDM_OK && out && PQntuples(res) == 1)
         *out = json_loads(mdm_db_get(res, 0, "j", ""), 0, NULL);
     PQclear(res);
     return st;

@@ -22,8 +22,8 @@
 #include <stdint.h>
 
 /* Stores kind (never_link, always_link) for the pair record_a < record_b, replacing what
- * the pair had. *stored receives the row as JSON: id, kind, record_a, record_b, actor,
- * reason, created_at. */
+ * the pair had. *stored (when stored is not NULL) receives the row as JSON: id, kind,
+ * record_a, record_b, actor, reason, created_at. */
 mdm_status mdm_assertion_put(mdm_db *db, const char *kind, int64_t record_a, int64_t record_b,
                              const char *actor, const char *reason, json_t **stored, mdm_err *err)
     __attribute__((warn_unused_result));

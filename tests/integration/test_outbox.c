@@ -39,12 +39,15 @@ static void test_emit_and_read(void)
     mdm_db *db = fx_connect();
     mdm_err err;
     emit_ctx ok = {"created", 0, 0}, bad = {"updated", 0, 1}, unknown = {"exploded", 0, 0};
+    /* after the event of the fixture's golden record */
+    int64_t head = fx_scalar(db, "SELECT max(seq) FROM outbox");
+    CHECK(head > 0);
     CHECK_INT(mdm_db_run_tx(db, "t", emit_fn, &ok, &err), MDM_OK);
     CHECK_INT(mdm_db_run_tx(db, "t", emit_fn, &bad, &err), MDM_EINVAL);
     CHECK(mdm_db_run_tx(db, "t", emit_fn, &unknown, &err) != MDM_OK);
     json_t *events = NULL;
     int64_t next = 0;
-    CHECK_INT(mdm_outbox_read(db, 0, 100, &events, &next, &err), MDM_OK);
+    CHECK_INT(mdm_outbox_read(db, head, 100, &events, &next, &err), MDM_OK);
     CHECK_INT(json_array_size(events), 1);
     json_t *e = json_array_get(events, 0);
     CHECK_STR(json_string_value(json_object_get(e, "type")), "created");
@@ -116,25 +119,19 @@ static void test_reader_never_skips(void)
 
 int main(void)
 {
-    url = getenv("MDM_DATABASE_URL");
-    fx_url = url;
-    const char *sql_dir = getenv("MDM_SQL_DIR");
-    if (!url || !sql_dir)
-        return 1;
+    fx_setup(NULL);
+    url = fx_url;
+    /* the events are about a golden record the pipeline made */
     mdm_db *db = fx_connect();
-    mdm_err err;
-    if (mdm_migrate_run(db, sql_dir, false, NULL, NULL, &err) != MDM_OK) {
-        fprintf(stderr, "migrate: %s\n", err.msg);
-        return 1;
-    }
-    PGresult *res = NULL;
-    if (mdm_db_exec_params(db, "INSERT INTO entity DEFAULT VALUES RETURNING id", 0, NULL, &res,
-                           &err) != MDM_OK)
-        return 1;
-    entity_id = mdm_db_get_ll(res, 0, "id", 0);
-    PQclear(res);
+    entity_id = fx_ingest(db, "web",
+                          "{\"source_key\": \"O1\", \"first_name\": \"Otto\","
+                          " \"last_name\": \"Outbox\"}")
+                    .entity_id;
     mdm_db_close(db);
+    if (!entity_id)
+        return 1;
     RUN(test_emit_and_read);
     RUN(test_reader_never_skips);
+    fx_teardown();
     TEST_END();
 }

@@ -1,6 +1,7 @@
 /* Incremental resolution on a real PostgreSQL: review band, strong-identifier conflicts,
  * bridges that merge (older id survives, retired id points to it) or go to review,
  * steward assertions, split, the read-only match, search with cursors, history. */
+#include "mdm/assertion.h"
 #include "mdm/query.h"
 #include "tests/integration/core_fixture.h"
 
@@ -135,14 +136,8 @@ typedef struct assert_ctx {
 static mdm_status assert_fn(mdm_db *db, void *arg, mdm_err *err)
 {
     assert_ctx *c = arg;
-    char sa[32], sb[32];
-    snprintf(sa, sizeof sa, "%lld", c->a < c->b ? c->a : c->b);
-    snprintf(sb, sizeof sb, "%lld", c->a < c->b ? c->b : c->a);
-    const char *p[3] = {c->kind, sa, sb};
-    return mdm_db_exec_params(db,
-                              "INSERT INTO steward_assertion (kind, record_a, record_b, actor) "
-                              "VALUES ($1, $2, $3, 'steward')",
-                              3, p, NULL, err);
+    return mdm_assertion_put(db, c->kind, c->a < c->b ? c->a : c->b, c->a < c->b ? c->b : c->a,
+                             "steward", NULL, NULL, err);
 }
 
 typedef struct split_ctx {

@@ -36,16 +36,10 @@ typedef struct pin_ctx {
 static mdm_status pin_fn(mdm_db *db, void *arg, mdm_err *err)
 {
     pin_ctx *c = arg;
-    char e[32];
-    snprintf(e, sizeof e, "%lld", c->eid);
-    const char *p[3] = {e, c->attr, c->value};
-    mdm_status st = mdm_db_exec_params(db,
-                                       "INSERT INTO golden_pin (entity_id, attr, value, actor) "
-                                       "VALUES ($1, $2, $3::jsonb, 'steward')",
-                                       3, p, NULL, err);
     int64_t id = c->eid;
+    mdm_status st = mdm_golden_lock(db, &id, err);
     if (st == MDM_OK)
-        st = mdm_golden_lock(db, &id, err);
+        st = mdm_golden_pin_put(db, id, c->attr, c->value, "steward", NULL, err);
     if (st == MDM_OK)
         st = mdm_golden_recompute(db, fx_ctx, id, "updated", "pin", NULL, err);
     return st;
