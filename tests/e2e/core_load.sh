@@ -112,7 +112,10 @@ cat > "$tmp/changes.ndjson" <<NDJSON
 {"account_id": "NEW-2", "given_name": "Bad", "birthday": "19921304"}
 {"account_id": "NEW-3", not json
 NDJSON
-sql "UPDATE source_record SET source_updated_at = '2024-01-01' WHERE source = 'commerce' AND source_key = '$key'"
+# the web shop's newer version of the record, stamped 2024: what the file's 1999 row meets
+printf '{"account_id": "%s", "given_name": "Nova", "family_name": "Data", "updated_at": "2024-01-01T00:00:00Z"}\n' "$key" > "$tmp/stamp.ndjson"
+expect_exit 0 "load the record stamped 2024" "$mdm" load --source commerce "$tmp/stamp.ndjson"
+expect_eq "stamped" "$(sql "SELECT source_updated_at = '2024-01-01' FROM source_record WHERE source = 'commerce' AND source_key = '$key'")" "t"
 expect_exit 0 "load changes" "$mdm" load --source commerce "$tmp/changes.ndjson"
 expect_contains "new, stale and rejects counted" "4 rows, 2 new, 0 changed, 0 unchanged, 1 stale, 0 deleted, 1 rejected" "$out"
 expect_eq "stale row kept in history" "$(sql "SELECT count(*) FROM source_record_history h JOIN source_record r ON r.id = h.record_id WHERE r.source_key = '$key' AND h.change = 'stale'")" "1"
