@@ -61,10 +61,12 @@ expect_exit 2 "mdm config refuses a bad network" "$mdm" config --config "$http_t
 expect_contains "the bad network is named" "/publish/allowed_networks/0" "$out"
 
 # --- deliveries to internal addresses are refused ---------------------------------------
+refused_subs=""
 for url in "http://127.0.0.1:$iport/hook" "http://localhost:$iport/hook" "http://169.254.169.254/latest/meta-data/" \
     "http://10.1.2.3/hook" "http://[::1]:$iport/hook" "http://[::ffff:127.0.0.1]:$iport/hook"; do
     expect_status "subscription $url created" 201 POST /v1/subscriptions "${A[@]}" \
         -d "{\"source\": \"crm\", \"url\": \"$url\", \"secret\": \"0123456789abcdef\", \"scope\": \"all\"}"
+    refused_subs+=" $(jq .id <<<"$body")"
 done
 expect_status "a record to publish" 201 POST /v1/sources/web/records -H "Authorization: Bearer $web" \
     -H "Content-Type: application/json" -d '{"source_key": "W1", "first_name": "Ann", "last_name": "Lee", "emails": ["ann@example.com"]}'
@@ -86,8 +88,10 @@ expect_contains "IPv4-mapped loopback refused" "::ffff:127.0.0.1 is loopback" "$
 http_stop
 
 # --- allowed networks: delivered, and only an excerpt of the answer is kept --------------
-sql "UPDATE subscription SET active = false" >/dev/null
 start_server '["127.0.0.1/32"]' || { e2e_fail "server starts" "see above"; e2e_end; exit 1; }
+for id in $refused_subs; do
+    expect_status "the refused subscription $id is retired" 204 DELETE "/v1/subscriptions/$id" -H "Authorization: Bearer $admin"
+done
 expect_status "subscription to the allowed internal service" 201 POST /v1/subscriptions "${A[@]}" \
     -d "{\"source\": \"crm\", \"url\": \"http://127.0.0.1:$iport/allowed\", \"secret\": \"0123456789abcdef\", \"scope\": \"all\"}"
 sub=$(jq -r '.id' <<<"$body")
