@@ -103,6 +103,22 @@ static __attribute__((unused)) mdm_ingest_result fx_ingest(mdm_db *db, const cha
     return r;
 }
 
+/* Ingests a JSON text into source and stops the suite unless the resolver decided want:
+ * a fixture built on the pipeline's decisions says so when they change. */
+static __attribute__((unused)) mdm_ingest_result fx_put(mdm_db *db, const char *source,
+                                                        const char *json, mdm_decision want)
+{
+    mdm_ingest_result r = fx_ingest(db, source, json);
+    if (r.decision != want) {
+        fprintf(stderr, "fixture %s: decision %s, want %s\n", json,
+                (int)r.decision < 0 ? "failed" : mdm_decision_name(r.decision),
+                mdm_decision_name(want));
+        exit(1);
+    }
+    mdm_ingest_result_clear(&r);
+    return r;
+}
+
 /* First column of the first row of a parameterless query, as a number (-1 on error). */
 static __attribute__((unused)) long long fx_scalar(mdm_db *db, const char *sql)
 {

@@ -858,20 +858,6 @@ static long long search_everywhere(const char *value, char *where, size_t wlen)
     return hits;
 }
 
-/* Ingests a record given as JSON text into source; exits unless the resolver decided
- * want. Returns the result (record and golden record ids, review item). */
-static mdm_ingest_result put(const char *source, const char *json, mdm_decision want)
-{
-    mdm_ingest_result r = fx_ingest(db, source, json);
-    if (r.decision != want) {
-        fprintf(stderr, "fixture %s: decision %d, want %s\n", json, (int)r.decision,
-                mdm_decision_name(want));
-        exit(1);
-    }
-    mdm_ingest_result_clear(&r);
-    return r;
-}
-
 static void test_subject_export_and_erase(void)
 {
     mdm_err err = {0};
@@ -887,7 +873,7 @@ static void test_subject_export_and_erase(void)
                                " \"addresses\": [{\"line1\": \"17 Wobble Lane\", \"city\":"
                                " \"Springfield\", \"postal_code\": \"62704\"}]}",
                                zelda);
-    mdm_ingest_result z1 = put("crm", json, MDM_DECISION_CREATED);
+    mdm_ingest_result z1 = fx_put(db, "crm", json, MDM_DECISION_CREATED);
     free(json);
     long long e = z1.entity_id, r1 = z1.record_id;
     json = mdm_xasprintf("{\"source_key\": \"ZQ-1\", %s, \"emails\": [\"zelda.q@example.org\"],"
@@ -895,40 +881,40 @@ static void test_subject_export_and_erase(void)
                          " Wobble Lane\", \"city\": \"Springfield\", \"postal_code\":"
                          " \"62704\"}]}",
                          zelda);
-    put("crm", json, MDM_DECISION_UPDATED);
+    fx_put(db, "crm", json, MDM_DECISION_UPDATED);
     free(json);
     json = mdm_xasprintf("{\"source_key\": \"ZQ-2\", %s, \"emails\": [\"ZELDA.Q@example.org\"]}",
                          zelda);
-    long long r2 = put("shop", json, MDM_DECISION_LINKED).record_id;
+    long long r2 = fx_put(db, "shop", json, MDM_DECISION_LINKED).record_id;
     free(json);
-    long long e0 = put("shop",
-                       "{\"source_key\": \"ZQ-3\", \"first_name\": \"Zelda\", \"last_name\":"
-                       " \"Quarrington-Old\"}",
-                       MDM_DECISION_CREATED)
+    long long e0 = fx_put(db, "shop",
+                          "{\"source_key\": \"ZQ-3\", \"first_name\": \"Zelda\", \"last_name\":"
+                          " \"Quarrington-Old\"}",
+                          MDM_DECISION_CREATED)
                        .entity_id;
     json_t *res = NULL;
     const mdm_merge_actor mover = {"steward1", "steward", "same Zelda, moved"};
     CHECK_INT(mdm_merge_manual(db, fx_ctx, e, 0, e0, &mover, &res, &err), MDM_OK);
     json_decref(res);
     json = mdm_xasprintf("{\"source_key\": \"ZQ-4\", %s}", zelda);
-    mdm_ingest_result z4 = put("crm", json, MDM_DECISION_REVIEW);
+    mdm_ingest_result z4 = fx_put(db, "crm", json, MDM_DECISION_REVIEW);
     free(json);
     mdm_queue_decision yes = {z4.review_id, 1, "match", "same card"};
     const mdm_queue_actor decider = {"steward1", "steward"};
     CHECK_INT(mdm_queue_decide(db, fx_ctx, &yes, &decider, NULL, &err), MDM_OK);
-    put("crm",
-        "{\"source_key\": \"ZQ-1\", \"last_name\": \"Quarrington\", \"consents\":"
-        " [{\"purpose\": \"spam\", \"channel\": \"email\", \"status\": \"granted\","
-        " \"captured_at\": \"2026-01-01\"}]}",
-        MDM_DECISION_REJECTED);
+    fx_put(db, "crm",
+           "{\"source_key\": \"ZQ-1\", \"last_name\": \"Quarrington\", \"consents\":"
+           " [{\"purpose\": \"spam\", \"channel\": \"email\", \"status\": \"granted\","
+           " \"captured_at\": \"2026-01-01\"}]}",
+           MDM_DECISION_REJECTED);
     json_t *pin = json_string("Zelda");
     CHECK_INT(mdm_merge_pin(db, fx_ctx, e, 0, "first_name", pin, &steward, NULL, &err), MDM_OK);
     json_decref(pin);
     /* another person, who must keep every byte */
-    mdm_ingest_result otto = put("crm",
-                                 "{\"source_key\": \"OT-1\", \"first_name\": \"Otto\","
-                                 " \"last_name\": \"Brennan\", \"birth_date\": \"1951-05-05\"}",
-                                 MDM_DECISION_CREATED);
+    mdm_ingest_result otto = fx_put(db, "crm",
+                                    "{\"source_key\": \"OT-1\", \"first_name\": \"Otto\","
+                                    " \"last_name\": \"Brennan\", \"birth_date\": \"1951-05-05\"}",
+                                    MDM_DECISION_CREATED);
     long long eo = otto.entity_id, ro = otto.record_id;
     const mdm_merge_actor apart = {"steward1", "steward", "Zelda is not Otto"};
     CHECK_INT(mdm_merge_assert(db, "never_link", r1, ro, &apart, NULL, &err), MDM_OK);
