@@ -8,7 +8,7 @@
 #include "mdm/db.h"
 #include "mdm/ingest.h"
 #include "mdm/migrate.h"
-#include "mdm/publish.h"
+#include "mdm/publish_config.h"
 #include "mdm/source.h"
 
 #include <curl/curl.h>

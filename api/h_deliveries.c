@@ -1,10 +1,10 @@
-/* /v1/deliveries: push delivery state and replay (admin), over mdm/publish.h.
+/* /v1/deliveries: push delivery state and replay (admin), over mdm/publish_delivery.h.
  * GET lists deliveries in id order with a keyset cursor (after=, the reply's next);
  * POST /v1/deliveries/replay requeues dead and rejected deliveries ({"dead": true}) or a
  * subscription from an outbox seq ({"subscription_id": N, "from_seq": S}). */
 #include "api/handlers.h"
 #include "mdm/propagation.h"
-#include "mdm/publish.h"
+#include "mdm/publish_delivery.h"
 
 #include <microhttpd.h>
 #include <string.h>

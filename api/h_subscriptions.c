@@ -1,9 +1,9 @@
 /* /v1/subscriptions: push subscriptions of source systems (admin). The work and the
- * validation are mdm/publish.h's (the same rules as the subscriptions section of
+ * validation are mdm/publish_sub.h's (the same rules as the subscriptions section of
  * mdm.json); secrets are write-only: replies carry secret_set, never the secret.
  * DELETE deactivates (delivery rows keep referring to the subscription). */
 #include "api/handlers.h"
-#include "mdm/publish.h"
+#include "mdm/publish_sub.h"
 
 #include <microhttpd.h>
 #include <stdio.h>

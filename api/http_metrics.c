@@ -103,6 +103,17 @@ void mdm_http_stats_record(size_t route, int status, double seconds)
 
 /* Output ------------------------------------------------------------------------------- */
 
+/* The statistics slot of line r of the output (0 .. mdm_http_nroutes: the routes, then
+ * the requests no route matched) and its labels: the method and pattern, or "" and
+ * "unmatched". */
+static size_t route_label(size_t r, const char **method, const char **pattern)
+{
+    bool route = r < mdm_http_nroutes;
+    *method = route ? mdm_http_routes[r].method : "";
+    *pattern = route ? mdm_http_routes[r].pattern : "unmatched";
+    return route ? r : MDM_HTTP_MAX_ROUTES - 1;
+}
+
 void mdm_http_metrics_write(mdm_http_req *req, mdm_buf *out)
 {
     mdm_http_server *srv = req->srv;
@@ -110,9 +121,8 @@ void mdm_http_metrics_write(mdm_http_req *req, mdm_buf *out)
     mdm_buf_puts(out, "# HELP mdm_http_requests_total HTTP requests by route and status.\n"
                       "# TYPE mdm_http_requests_total counter\n");
     for (size_t r = 0; r <= mdm_http_nroutes; r++) {
-        size_t idx = r < mdm_http_nroutes ? r : MDM_HTTP_MAX_ROUTES - 1;
-        const char *m = r < mdm_http_nroutes ? mdm_http_routes[r].method : "";
-        const char *p = r < mdm_http_nroutes ? mdm_http_routes[r].pattern : "unmatched";
+        const char *m, *p;
+        size_t idx = route_label(r, &m, &p);
         for (size_t s = 0; s < NSTATUS; s++) {
             unsigned long long n = atomic_load(&stats[idx].by_status[s]);
             if (!n)
@@ -127,9 +137,8 @@ void mdm_http_metrics_write(mdm_http_req *req, mdm_buf *out)
     mdm_buf_puts(out, "# HELP mdm_http_request_duration_seconds Request latency by route.\n"
                       "# TYPE mdm_http_request_duration_seconds histogram\n");
     for (size_t r = 0; r <= mdm_http_nroutes; r++) {
-        size_t idx = r < mdm_http_nroutes ? r : MDM_HTTP_MAX_ROUTES - 1;
-        const char *m = r < mdm_http_nroutes ? mdm_http_routes[r].method : "";
-        const char *p = r < mdm_http_nroutes ? mdm_http_routes[r].pattern : "unmatched";
+        const char *m, *p;
+        size_t idx = route_label(r, &m, &p);
         unsigned long long cum = 0;
         for (size_t b = 0; b <= NBOUNDS; b++) {
             cum += atomic_load(&stats[idx].buckets[b]);

@@ -1,6 +1,7 @@
 /* Propagation status: did a golden change reach every subscribed system, and in time?
  *
- * Reads what publishing (mdm/publish.h, the owner of subscription and delivery) wrote:
+ * Reads what publishing wrote (mdm/publish_sub.h owns subscription, mdm/publish_delivery.h
+ * delivery):
  * for one entity, per subscribed system, the newest entity version acknowledged and the
  * deliveries still open (pending or dead) with their age; for every subscription, how
  * many deliveries broke its propagation SLA (subscription.max_delay_seconds: the

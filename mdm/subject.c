@@ -13,7 +13,7 @@
 #include "mdm/household.h"
 #include "mdm/ingest.h"
 #include "mdm/outbox.h"
-#include "mdm/publish.h"
+#include "mdm/publish_delivery.h"
 #include "mdm/reject.h"
 #include "mdm/relation.h"
 #include "mdm/resolve.h"
