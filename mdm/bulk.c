@@ -66,54 +66,13 @@ static const mdm_db_stmt stmt_new_ids = {
     "FROM generate_series(1, $1) ORDER BY 1",
     1};
 
-/* the chunk, applied from the temporary tables; $1 (where used) is the array of the
- * chunk's resolved record ids: an index lookup each, where a join with a temporary table
- * (no statistics) was planned as a scan of the whole table per chunk */
-static const mdm_db_stmt stmt_apply[] = {
-    {"bulk_entities",
-     "INSERT INTO entity (id, version, golden) SELECT id, 1, golden::jsonb FROM bulk_entity", 0},
-    {"bulk_versions",
-     "INSERT INTO entity_version (entity_id, version, golden, reason) "
-     "SELECT id, 1, golden::jsonb, 'created' FROM bulk_entity", 0},
-    {"bulk_members",
-     "INSERT INTO membership (record_id, entity_id) SELECT record_id, entity_id FROM bulk_member",
-     0},
-    /* the name keys search reads (entity_name), as golden.c's stmt_names_sync derives
-     * them: the golden records are new, so a plain insert */
-    {"bulk_names",
-     "INSERT INTO entity_name (entity_id, kind, key) SELECT DISTINCT b.entity_id, k.kind, k.key "
-     "FROM bulk_member b JOIN source_record s ON s.id = b.record_id "
-     "CROSS JOIN LATERAL mdm_name_keys(s.normalized->'keys') k", 0},
-    {"bulk_link_events",
-     "INSERT INTO link_event (action, method, entity_id, record_id, probability, rule, actor) "
-     "SELECT action, 'auto', entity_id, record_id, probability, rule, '" BULK_ACTOR "' "
-     "FROM bulk_member ORDER BY record_id", 0},
-    {"bulk_values",
-     "INSERT INTO golden_value (entity_id, attr, value, source_record_id, rule, sources) "
-     "SELECT entity_id, attr, value::jsonb, source_record_id, rule, sources::jsonb "
-     "FROM bulk_value", 0},
-    /* each event with its golden record's data-quality scores, by the definition the
-     * entity reply uses (mdm_quality_golden, sql/056_quality_scores.sql) over the members
-     * just written: the members are new, and every one is in bulk_member */
-    {"bulk_outbox",
-     "INSERT INTO outbox (type, entity_id, entity_version, payload) "
-     "SELECT 'created', e.id, 1, jsonb_build_object('id', e.id, 'version', 1, 'golden', "
-     "e.golden::jsonb, 'quality', mdm_quality_golden(e.golden::jsonb, q.ns, q.ts)) "
-     "FROM bulk_entity e LEFT JOIN (SELECT b.entity_id, "
-     "array_agg(s.normalized ORDER BY s.id) AS ns, "
-     "array_agg(COALESCE(s.source_updated_at, s.received_at) ORDER BY s.id) AS ts "
-     "FROM bulk_member b JOIN source_record s ON s.id = b.record_id AND NOT s.deleted "
-     "GROUP BY b.entity_id) q ON q.entity_id = e.id ORDER BY e.id", 0},
-    {"bulk_consent_state",
-     "INSERT INTO consent_state (entity_id, state) SELECT id, '{}' FROM bulk_entity "
-     "ON CONFLICT DO NOTHING", 0},
-    {"bulk_old_keys", "DELETE FROM blocking_key WHERE record_id = ANY($1::bigint[])", 1},
-    /* the chunk's records hold no keys now (above), and their ids are unique per record:
-     * a plain insert, without the speculative insertion of ON CONFLICT */
-    {"bulk_keys", "INSERT INTO blocking_key (key, record_id) SELECT key, record_id FROM bulk_key",
-     0},
-    {"bulk_resolved", "DELETE FROM record_pending WHERE record_id = ANY($1::bigint[])", 1},
-};
+/* the chunk's records off the queue, after its golden records (mdm_golden_create_staged),
+ * their events (mdm_outbox_emit_staged), consent states (mdm_consent_state_staged) and the
+ * records' keys (mdm_resolve_keys_staged) are written from the temporary tables; $1 is
+ * the array of the chunk's resolved record ids: an index lookup each, where a join with
+ * a temporary table (no statistics) was planned as a scan of the whole table per chunk */
+static const mdm_db_stmt stmt_resolved = {
+    "bulk_resolved", "DELETE FROM record_pending WHERE record_id = ANY($1::bigint[])", 1};
 /* clang-format on */
 
 static const char *const temp_tables =
@@ -826,8 +785,16 @@ static mdm_status chunk_apply(mdm_db *db, chunk_job *j, mdm_err *err)
             st = mdm_db_copy_in(db, copies[q].sql, copies[q].data->data, copies[q].data->len, err);
     mdm_buf_puts(&j->done, j->done.len ? "}" : "{}");
     const char *done_ids[1] = {j->done.data};
-    for (size_t q = 0; q < sizeof stmt_apply / sizeof stmt_apply[0] && st == MDM_OK; q++)
-        st = mdm_db_exec(db, &stmt_apply[q], done_ids, NULL, err);
+    if (st == MDM_OK)
+        st = mdm_golden_create_staged(db, BULK_ACTOR, err);
+    if (st == MDM_OK)
+        st = mdm_outbox_emit_staged(db, err);
+    if (st == MDM_OK)
+        st = mdm_consent_state_staged(db, err);
+    if (st == MDM_OK)
+        st = mdm_resolve_keys_staged(db, j->done.data, err);
+    if (st == MDM_OK)
+        st = mdm_db_exec(db, &stmt_resolved, done_ids, NULL, err);
     if (st == MDM_OK)
         st = mdm_review_create_staged(db, err);
 

@@ -705,6 +705,16 @@ static const mdm_db_stmt stmt_state_set = {
     "UPDATE consent_state SET state = $2::jsonb, updated_at = now() WHERE entity_id = $1", 2};
 static const mdm_db_stmt stmt_state_forget = {"consent_state_forget",
                                               "DELETE FROM consent_state WHERE entity_id = $1", 1};
+static const mdm_db_stmt stmt_state_staged = {
+    "consent_state_staged",
+    "INSERT INTO consent_state (entity_id, state) SELECT id, '{}' FROM bulk_entity "
+    "ON CONFLICT DO NOTHING",
+    0};
+
+mdm_status mdm_consent_state_staged(mdm_db *db, mdm_err *err)
+{
+    return mdm_db_exec(db, &stmt_state_staged, NULL, NULL, err);
+}
 
 /* The entity, its state row made sure of (as stmt_state_init), whether that state is
  * still empty and whether any member has a consent event, in one round trip: most golden

@@ -146,6 +146,11 @@ bool mdm_consent_parse_time(const char *s, int64_t *usec, char canon[32]);
 mdm_status mdm_consent_erase_records(mdm_db *db, const char *records, mdm_err *err)
     __attribute__((warn_unused_result));
 
+/* The empty consent state rows of the golden records bulk resolution staged in this
+ * session's temporary table bulk_entity (mdm/bulk.c creates and fills it); a row that
+ * exists already is kept. */
+mdm_status mdm_consent_state_staged(mdm_db *db, mdm_err *err) __attribute__((warn_unused_result));
+
 /* Erasure (mdm/subject.h), inside its transaction: deletes the last emitted consent state
  * of the entities (a PostgreSQL bigint[] literal). */
 mdm_status mdm_consent_erase_entities(mdm_db *db, const char *entities, mdm_err *err)

@@ -564,6 +564,45 @@ mdm_status mdm_golden_link(mdm_db *db, const mdm_engine *ctx, int64_t record_id,
     return recompute_from(db, ctx, calls[1].res, "updated", reason, true, NULL, true, NULL, err);
 }
 
+/* The golden records bulk resolution staged, in the order their foreign keys want; $1
+ * is the actor of the link events (the others take no parameter). */
+/* clang-format off */
+static const mdm_db_stmt stmt_create_staged[] = {
+    {"golden_staged_entities",
+     "INSERT INTO entity (id, version, golden) SELECT id, 1, golden::jsonb FROM bulk_entity", 0},
+    {"golden_staged_versions",
+     "INSERT INTO entity_version (entity_id, version, golden, reason) "
+     "SELECT id, 1, golden::jsonb, 'created' FROM bulk_entity", 0},
+    {"golden_staged_members",
+     "INSERT INTO membership (record_id, entity_id) SELECT record_id, entity_id FROM bulk_member",
+     0},
+    /* the name keys search reads (entity_name), as stmt_names_sync derives them: the
+     * golden records are new, so a plain insert */
+    {"golden_staged_names",
+     "INSERT INTO entity_name (entity_id, kind, key) SELECT DISTINCT b.entity_id, k.kind, k.key "
+     "FROM bulk_member b JOIN source_record s ON s.id = b.record_id "
+     "CROSS JOIN LATERAL mdm_name_keys(s.normalized->'keys') k", 0},
+    {"golden_staged_link_events",
+     "INSERT INTO link_event (action, method, entity_id, record_id, probability, rule, actor) "
+     "SELECT action, 'auto', entity_id, record_id, probability, rule, $1 "
+     "FROM bulk_member ORDER BY record_id", 1},
+    {"golden_staged_values",
+     "INSERT INTO golden_value (entity_id, attr, value, source_record_id, rule, sources) "
+     "SELECT entity_id, attr, value::jsonb, source_record_id, rule, sources::jsonb "
+     "FROM bulk_value", 0},
+};
+/* clang-format on */
+
+mdm_status mdm_golden_create_staged(mdm_db *db, const char *actor, mdm_err *err)
+{
+    const char *params[] = {actor};
+    mdm_status st = MDM_OK;
+    for (size_t q = 0; q < sizeof stmt_create_staged / sizeof stmt_create_staged[0] && st == MDM_OK;
+         q++)
+        st = mdm_db_exec(db, &stmt_create_staged[q], params, NULL, err);
+    return st;
+}
+
 mdm_status mdm_golden_link_many(mdm_db *db, const mdm_engine *ctx, int64_t *entity_id,
                                 const int64_t *records, const double *probability, size_t n,
                                 const char *rule, const char *actor, mdm_err *err)

@@ -64,6 +64,13 @@ mdm_status mdm_golden_link_many(mdm_db *db, const mdm_engine *ctx, int64_t *enti
                                 const char *rule, const char *actor, mdm_err *err)
     __attribute__((warn_unused_result));
 
+/* Writes the new golden records bulk resolution staged in this session's temporary
+ * tables (mdm/bulk.c creates and fills them): bulk_entity (id, golden: version 1 and its
+ * version row), bulk_member (the records' memberships, their name keys and link events
+ * by actor, method auto), bulk_value (the golden values with lineage). */
+mdm_status mdm_golden_create_staged(mdm_db *db, const char *actor, mdm_err *err)
+    __attribute__((warn_unused_result));
+
 /* Removes record_id's active membership (if any) and recomputes the entity it left
  * (retiring it when empty). *left_entity (may be NULL) receives that entity, 0 if none. */
 mdm_status mdm_golden_unlink(mdm_db *db, const mdm_engine *ctx, int64_t record_id,

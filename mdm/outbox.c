@@ -33,6 +33,20 @@ static const mdm_db_stmt stmt_emit_quality = {
     "VALUES ($1, $2, $3, $4::jsonb || jsonb_build_object('quality', "
     "mdm_quality_entity($2::bigint)), $5) RETURNING seq",
     5};
+/* each event with its golden record's data-quality scores, by the definition the entity
+ * reply uses (mdm_quality_golden, sql/056_quality_scores.sql) over the members just
+ * written: the members are new, and every one is in bulk_member */
+static const mdm_db_stmt stmt_emit_staged = {
+    "outbox_emit_staged",
+    "INSERT INTO outbox (type, entity_id, entity_version, payload) "
+    "SELECT 'created', e.id, 1, jsonb_build_object('id', e.id, 'version', 1, 'golden', "
+    "e.golden::jsonb, 'quality', mdm_quality_golden(e.golden::jsonb, q.ns, q.ts)) "
+    "FROM bulk_entity e LEFT JOIN (SELECT b.entity_id, "
+    "array_agg(s.normalized ORDER BY s.id) AS ns, "
+    "array_agg(COALESCE(s.source_updated_at, s.received_at) ORDER BY s.id) AS ts "
+    "FROM bulk_member b JOIN source_record s ON s.id = b.record_id AND NOT s.deleted "
+    "GROUP BY b.entity_id) q ON q.entity_id = e.id ORDER BY e.id",
+    0};
 static const mdm_db_stmt stmt_emit_household = {
     "outbox_emit_household",
     "INSERT INTO outbox (type, household_id, entity_version, payload, traceparent) "
@@ -72,6 +86,11 @@ static bool with_quality(const char *type)
 mdm_status mdm_outbox_lock_writer(mdm_db *db, mdm_err *err)
 {
     return mdm_db_exec(db, &stmt_lock_shared, NULL, NULL, err);
+}
+
+mdm_status mdm_outbox_emit_staged(mdm_db *db, mdm_err *err)
+{
+    return mdm_db_exec(db, &stmt_emit_staged, NULL, NULL, err);
 }
 
 /* The span of the request that causes the event (mdm/trace.h), or NULL outside one

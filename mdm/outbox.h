@@ -59,6 +59,12 @@ mdm_status mdm_outbox_high_water(mdm_db *db, int64_t *seq, mdm_err *err)
  * outbox rows set-based in this transaction (mdm/bulk.c). */
 mdm_status mdm_outbox_lock_writer(mdm_db *db, mdm_err *err) __attribute__((warn_unused_result));
 
+/* One "created" event (version 1, the golden record and its data-quality scores) for each
+ * golden record bulk resolution staged in this session's temporary tables bulk_entity and
+ * bulk_member (mdm/bulk.c creates and fills them), in id order, after their golden
+ * records are written; the caller holds the writers' lock (mdm_outbox_lock_writer). */
+mdm_status mdm_outbox_emit_staged(mdm_db *db, mdm_err *err) __attribute__((warn_unused_result));
+
 /* Reads up to limit events with seq > after, in seq order, as a new JSON array of
  * {seq, event_id, type, entity_id (household_id for a household event), entity_version,
  * payload, created_at}; *next receives

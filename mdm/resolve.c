@@ -856,6 +856,26 @@ mdm_status mdm_resolve_candidates(mdm_db *db, const mdm_engine *ctx, const json_
     return MDM_OK;
 }
 
+/* ---- bulk resolution (mdm/bulk.c) -------------------------------------------------- */
+
+/* the records hold no keys after the first statement, and a record's key ids are unique:
+ * a plain insert, without the speculative insertion of ON CONFLICT */
+static const mdm_db_stmt stmt_keys_staged[] = {
+    {"resolve_staged_old_keys", "DELETE FROM blocking_key WHERE record_id = ANY($1::bigint[])", 1},
+    {"resolve_staged_keys",
+     "INSERT INTO blocking_key (key, record_id) SELECT key, record_id FROM bulk_key", 0},
+};
+
+mdm_status mdm_resolve_keys_staged(mdm_db *db, const char *records, mdm_err *err)
+{
+    const char *params[] = {records};
+    mdm_status st = MDM_OK;
+    for (size_t q = 0; q < sizeof stmt_keys_staged / sizeof stmt_keys_staged[0] && st == MDM_OK;
+         q++)
+        st = mdm_db_exec(db, &stmt_keys_staged[q], params, NULL, err);
+    return st;
+}
+
 /* ---- erasure (mdm/subject.c) ------------------------------------------------------- */
 
 static const mdm_db_stmt stmt_resolve_erase = {

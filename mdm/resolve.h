@@ -79,6 +79,12 @@ mdm_status mdm_resolve_candidates(mdm_db *db, const mdm_engine *ctx, const json_
                                   int64_t self_record_id, int limit, json_t **out, mdm_err *err)
     __attribute__((warn_unused_result));
 
+/* Bulk resolution (mdm/bulk.c): replaces the blocking keys of the records (a PostgreSQL
+ * bigint[] literal) with the ones it staged in this session's temporary table bulk_key
+ * (record_id, key), which it creates and fills. */
+mdm_status mdm_resolve_keys_staged(mdm_db *db, const char *records, mdm_err *err)
+    __attribute__((warn_unused_result));
+
 /* Erasure (mdm/subject.h), inside its transaction: deletes the blocking keys of the
  * records (a PostgreSQL bigint[] literal). */
 mdm_status mdm_resolve_erase(mdm_db *db, const char *records, mdm_err *err)
