@@ -279,6 +279,15 @@ static PGresult *pipeline_result(PGconn *conn)
     return last;
 }
 
+mdm_status mdm_db_exec_each(mdm_db *db, const mdm_db_stmt *stmts, size_t n,
+                            const char *const *params, mdm_err *err)
+{
+    mdm_status st = MDM_OK;
+    for (size_t i = 0; i < n && st == MDM_OK; i++)
+        st = mdm_db_exec(db, &stmts[i], params, NULL, err);
+    return st;
+}
+
 const char *mdm_db_id(char buf[MDM_DB_ID_LEN], int64_t id)
 {
     snprintf(buf, MDM_DB_ID_LEN, "%lld", (long long)id);

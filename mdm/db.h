@@ -52,6 +52,12 @@ bool mdm_db_url_is_local(const char *url);
 mdm_status mdm_db_exec(mdm_db *db, const mdm_db_stmt *stmt, const char *const *params,
                        PGresult **out, mdm_err *err) __attribute__((warn_unused_result));
 
+/* Runs stmts[0..n) in order, each with params (a statement reads its first nparams),
+ * results discarded; stops at the first error, which it returns as mdm_db_exec does. */
+mdm_status mdm_db_exec_each(mdm_db *db, const mdm_db_stmt *stmts, size_t n,
+                            const char *const *params, mdm_err *err)
+    __attribute__((warn_unused_result));
+
 /* Writes id in decimal into buf (MDM_DB_ID_LEN bytes hold any int64_t) and returns buf:
  * the text of an id for a statement's parameter list, as in
  *     char rid[MDM_DB_ID_LEN];

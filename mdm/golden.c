@@ -596,11 +596,8 @@ static const mdm_db_stmt stmt_create_staged[] = {
 mdm_status mdm_golden_create_staged(mdm_db *db, const char *actor, mdm_err *err)
 {
     const char *params[] = {actor};
-    mdm_status st = MDM_OK;
-    for (size_t q = 0; q < sizeof stmt_create_staged / sizeof stmt_create_staged[0] && st == MDM_OK;
-         q++)
-        st = mdm_db_exec(db, &stmt_create_staged[q], params, NULL, err);
-    return st;
+    return mdm_db_exec_each(db, stmt_create_staged,
+                            sizeof stmt_create_staged / sizeof stmt_create_staged[0], params, err);
 }
 
 mdm_status mdm_golden_link_many(mdm_db *db, const mdm_engine *ctx, int64_t *entity_id,
@@ -1005,13 +1002,9 @@ static const mdm_db_stmt golden_erase_values_stmts[] = {
 mdm_status mdm_golden_erase_values(mdm_db *db, const char *entities, mdm_err *err)
 {
     const char *params[] = {entities};
-    for (size_t i = 0; i < sizeof golden_erase_values_stmts / sizeof *golden_erase_values_stmts;
-         i++) {
-        mdm_status st = mdm_db_exec(db, &golden_erase_values_stmts[i], params, NULL, err);
-        if (st != MDM_OK)
-            return st;
-    }
-    return MDM_OK;
+    return mdm_db_exec_each(db, golden_erase_values_stmts,
+                            sizeof golden_erase_values_stmts / sizeof *golden_erase_values_stmts,
+                            params, err);
 }
 
 static const mdm_db_stmt stmt_golden_erase_snapshots = {

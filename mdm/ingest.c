@@ -1106,10 +1106,6 @@ static const mdm_db_stmt ingest_erase_stmts[] = {
 mdm_status mdm_ingest_erase(mdm_db *db, const char *records, mdm_err *err)
 {
     const char *params[] = {records};
-    for (size_t i = 0; i < sizeof ingest_erase_stmts / sizeof *ingest_erase_stmts; i++) {
-        mdm_status st = mdm_db_exec(db, &ingest_erase_stmts[i], params, NULL, err);
-        if (st != MDM_OK)
-            return st;
-    }
-    return MDM_OK;
+    return mdm_db_exec_each(db, ingest_erase_stmts,
+                            sizeof ingest_erase_stmts / sizeof *ingest_erase_stmts, params, err);
 }

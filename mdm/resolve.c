@@ -869,11 +869,8 @@ static const mdm_db_stmt stmt_keys_staged[] = {
 mdm_status mdm_resolve_keys_staged(mdm_db *db, const char *records, mdm_err *err)
 {
     const char *params[] = {records};
-    mdm_status st = MDM_OK;
-    for (size_t q = 0; q < sizeof stmt_keys_staged / sizeof stmt_keys_staged[0] && st == MDM_OK;
-         q++)
-        st = mdm_db_exec(db, &stmt_keys_staged[q], params, NULL, err);
-    return st;
+    return mdm_db_exec_each(db, stmt_keys_staged,
+                            sizeof stmt_keys_staged / sizeof stmt_keys_staged[0], params, err);
 }
 
 /* ---- erasure (mdm/subject.c) ------------------------------------------------------- */
