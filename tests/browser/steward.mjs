@@ -419,6 +419,10 @@ await test(page, 'queue_filters_kept', async () => {
 // a bulk decision reports each item that failed and leaves it ticked; the others are decided
 await test(page, 'bulk_decisions_report_failures', async () => {
   await page.goto(`${base}/ui/#/queue?sort=-probability`);
+  // the page was on the queue already: the goto only changes the hash, and the old list
+  // stays on screen until the new one is drawn (its filters come with it), so a tick on
+  // the old list would be lost when it is replaced
+  await page.waitForFunction(() => document.getElementById('f-sort')?.value === '-probability');
   await page.locator('.queue-list .item').first().waitFor();
   await page.locator('#pick-all').check();
   const shown = await page.locator('.queue-list .item').count();
