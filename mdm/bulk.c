@@ -14,6 +14,7 @@
 #include "mdm/ingest.h"
 #include "mdm/locks.h"
 #include "mdm/outbox.h"
+#include "mdm/pending.h"
 #include "mdm/recluster.h"
 #include "mdm/resolve.h"
 #include "mdm/review.h"
@@ -65,14 +66,6 @@ static const mdm_db_stmt stmt_new_ids = {
     "SELECT nextval(pg_get_serial_sequence('entity', 'id')) AS id "
     "FROM generate_series(1, $1) ORDER BY 1",
     1};
-
-/* the chunk's records off the queue, after its golden records (mdm_golden_create_staged),
- * their events (mdm_outbox_emit_staged), consent states (mdm_consent_state_staged) and the
- * records' keys (mdm_resolve_keys_staged) are written from the temporary tables; $1 is
- * the array of the chunk's resolved record ids: an index lookup each, where a join with
- * a temporary table (no statistics) was planned as a scan of the whole table per chunk */
-static const mdm_db_stmt stmt_resolved = {
-    "bulk_resolved", "DELETE FROM record_pending WHERE record_id = ANY($1::bigint[])", 1};
 /* clang-format on */
 
 static const char *const temp_tables =
@@ -784,7 +777,6 @@ static mdm_status chunk_apply(mdm_db *db, chunk_job *j, mdm_err *err)
         if (copies[q].data->len)
             st = mdm_db_copy_in(db, copies[q].sql, copies[q].data->data, copies[q].data->len, err);
     mdm_buf_puts(&j->done, j->done.len ? "}" : "{}");
-    const char *done_ids[1] = {j->done.data};
     if (st == MDM_OK)
         st = mdm_golden_create_staged(db, BULK_ACTOR, err);
     if (st == MDM_OK)
@@ -793,8 +785,10 @@ static mdm_status chunk_apply(mdm_db *db, chunk_job *j, mdm_err *err)
         st = mdm_consent_state_staged(db, err);
     if (st == MDM_OK)
         st = mdm_resolve_keys_staged(db, j->done.data, err);
+    /* the chunk's records off the queue, once their golden records, events, consent
+     * states and keys are written */
     if (st == MDM_OK)
-        st = mdm_db_exec(db, &stmt_resolved, done_ids, NULL, err);
+        st = mdm_pending_remove_ids(db, j->done.data, err);
     if (st == MDM_OK)
         st = mdm_review_create_staged(db, err);
 

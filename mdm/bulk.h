@@ -24,8 +24,9 @@
  *   6. write: clusters in chunks, all in one transaction — entities, their first
  *      version, memberships, link events, golden values (survivorship in C, mdm/survive.h,
  *      exactly as a recompute computes them), outbox 'created' events, consent state,
- *      blocking key ids, review items, the records off record_pending — COPYed into temporary
- *      tables and applied with set-based SQL. Records joining a settled golden record go
+ *      blocking key ids, review items — COPYed into temporary tables and applied with
+ *      set-based SQL by the tables' owners; then the records off record_pending
+ *      (mdm_pending_remove_ids). Records joining a settled golden record go
  *      through mdm_golden_link_many (one recompute per golden record); records with
  *      consent events through mdm_consent_ingest.
  * One transaction: a run killed at any point leaves nothing, and the next run plans from

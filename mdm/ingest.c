@@ -19,6 +19,7 @@
 #include "mdm/counters.h"
 #include "mdm/golden.h"
 #include "mdm/locks.h"
+#include "mdm/pending.h"
 #include "mdm/reject.h"
 #include "mdm/resolve.h"
 #include "mdm/survive.h"
@@ -111,8 +112,7 @@ static const mdm_db_stmt stmt_delete = {
     "ingest_delete",
     "WITH r AS (UPDATE source_record SET deleted = true, version = version + 1, "
     "source_updated_at = COALESCE($2::timestamptz, source_updated_at), "
-    "received_at = now() WHERE id = $1 RETURNING id, version, source_updated_at), "
-    "p AS (DELETE FROM record_pending WHERE record_id = $1) "
+    "received_at = now() WHERE id = $1 RETURNING id, version, source_updated_at) "
     "INSERT INTO source_record_history (record_id, version, change, source_updated_at, actor, "
     "actor_role) SELECT id, version, 'delete', source_updated_at, $3, $4 FROM r "
     "RETURNING record_id",
@@ -242,6 +242,9 @@ static mdm_status ingest_record(mdm_db *db, ingest_job *j, mdm_err *err)
         }
         const char *dp[4] = {rid, upd, j->actor, j->role};
         if ((st = mdm_db_exec(db, &stmt_delete, dp, NULL, err)) != MDM_OK)
+            goto out_free;
+        /* resolved now: off the queue if a load delete put it there */
+        if ((st = mdm_pending_remove(db, out->record_id, err)) != MDM_OK)
             goto out_free;
         if ((st = mdm_resolve_forget(db, out->record_id, err)) != MDM_OK)
             goto out_free;
@@ -680,25 +683,15 @@ typedef struct load_chunk {
     "WITH s AS (SELECT DISTINCT ON (source_key) * FROM load_stage "                                \
     "ORDER BY source_key, source_updated_at DESC NULLS LAST, line DESC) "
 
-/* Rows (other than deletes) whose key belongs to an erased subject leave the staging
- * table before anything is applied and are flagged in record_reject, the same rule and
- * row as mdm_tombstone_check_reingest (newest tombstone; the payload, personal data, is
- * withheld; file and line say where the copy came from). One statement per chunk; the
- * tombstone lookup per staged key goes through the GIN index on key_hashes ("id + 0":
- * ordering by the bare id lets the planner walk the primary key backwards through every
- * tombstone instead; 5,000 staged keys against 200,000 tombstones take about 55 ms). */
+/* Rows (other than deletes) whose key belongs to an erased subject are flagged in
+ * record_reject (mdm_reject_flag_staged) and leave the staging table before anything is
+ * applied: the rows of the keys flagged ($1, the ids of their rejects; no statement at
+ * all in the usual chunk, which flags none). */
 static const mdm_db_stmt stmt_stage_erased = {
     "load_erased",
-    "WITH d AS (DELETE FROM load_stage s WHERE COALESCE(s.op, 'upsert') <> 'delete' AND EXISTS "
-    "(SELECT 1 FROM erasure_tombstone t WHERE t.key_hashes @> ARRAY[encode(sha256(convert_to("
-    "$1 || chr(31) || s.source_key, 'UTF8')), 'hex')]) RETURNING s.line, s.source_key) "
-    "INSERT INTO record_reject (source, source_key, payload, reasons) SELECT $1, d.source_key, "
-    "'(withheld: the key belongs to an erased subject) ' || $2 || ':' || d.line, "
-    "jsonb_build_array(jsonb_build_object('field', '/source_key', 'reason', 'erased_subject', "
-    "'tombstone_id', (SELECT t.id FROM erasure_tombstone t WHERE t.key_hashes @> "
-    "ARRAY[encode(sha256(convert_to($1 || chr(31) || d.source_key, 'UTF8')), 'hex')] "
-    "ORDER BY t.id + 0 DESC LIMIT 1))) FROM d ORDER BY d.line RETURNING 1",
-    2};
+    "DELETE FROM load_stage s USING record_reject x WHERE x.id = ANY($1::bigint[]) "
+    "AND s.source_key = x.source_key AND COALESCE(s.op, 'upsert') <> 'delete'",
+    1};
 
 static const mdm_db_stmt stmt_stage_stale = {
     "load_stale",
@@ -728,10 +721,10 @@ static const mdm_db_stmt stmt_stage_delete = {
     "received_at = now() FROM s WHERE s.op = 'delete' AND r.source = $1 "
     "AND r.source_key = s.source_key AND NOT r.deleted "
     "AND COALESCE(s.source_updated_at >= r.source_updated_at, true) "
-    "RETURNING r.id, r.version, r.source_updated_at), "
-    "p AS (INSERT INTO record_pending (record_id) SELECT id FROM d ON CONFLICT DO NOTHING) "
+    "RETURNING r.id, r.version, r.source_updated_at) "
     "INSERT INTO source_record_history (record_id, version, change, source_updated_at, actor, "
-    "actor_role) SELECT id, version, 'delete', source_updated_at, $2, $3 FROM d RETURNING 1",
+    "actor_role) SELECT id, version, 'delete', source_updated_at, $2, $3 FROM d "
+    "RETURNING record_id",
     3};
 
 static const mdm_db_stmt stmt_stage_upsert = {
@@ -747,16 +740,23 @@ static const mdm_db_stmt stmt_stage_upsert = {
     "received_at = now() "
     "WHERE (source_record.content_hash <> EXCLUDED.content_hash OR source_record.deleted) "
     "AND COALESCE(EXCLUDED.source_updated_at >= source_record.source_updated_at, true) "
-    "RETURNING id, version, raw, normalized, content_hash, source_updated_at), "
-    "p AS (INSERT INTO record_pending (record_id) SELECT id FROM u ON CONFLICT DO NOTHING) "
+    "RETURNING id, version, raw, normalized, content_hash, source_updated_at) "
     "INSERT INTO source_record_history (record_id, version, change, raw, normalized, "
     "content_hash, source_updated_at, actor, actor_role) SELECT id, version, "
     "CASE WHEN version = 1 THEN 'insert' ELSE 'update' END, raw, normalized, content_hash, "
-    "source_updated_at, $2, $3 FROM u RETURNING change",
+    "source_updated_at, $2, $3 FROM u RETURNING record_id, change",
     3};
 
 static const mdm_db_stmt stmt_stage_distinct = {
     "load_distinct", "SELECT count(DISTINCT source_key) AS n FROM load_stage", 0};
+
+/* Appends id (decimal text) to the bigint[] literal being built in b ("{1,2" so far; the
+ * caller closes it). */
+static void id_list_add(mdm_buf *b, const char *id)
+{
+    mdm_buf_putc(b, b->len ? ',' : '{');
+    mdm_buf_puts(b, id);
+}
 
 static mdm_status load_tx(mdm_db *db, void *arg, mdm_err *err)
 {
@@ -786,15 +786,19 @@ static mdm_status load_tx(mdm_db *db, void *arg, mdm_err *err)
             st = mdm_db_command(db, "ANALYZE load_stage (source_key, source_updated_at, op)", err);
         if (st != MDM_OK)
             return st;
-        const char *ep[2] = {c->source, c->path};
-        PGresult *r = NULL;
-        if ((st = mdm_db_exec(db, &stmt_stage_erased, ep, &r, err)) != MDM_OK)
+        mdm_buf flagged = {0};
+        st = mdm_reject_flag_staged(db, c->source, c->path, &flagged, &c->got.erased, err);
+        if (st == MDM_OK && c->got.erased) {
+            const char *ep[1] = {flagged.data};
+            st = mdm_db_exec(db, &stmt_stage_erased, ep, NULL, err);
+        }
+        mdm_buf_free(&flagged);
+        if (st != MDM_OK)
             return st;
-        c->got.erased = PQntuples(r);
-        PQclear(r);
         if (c->got.erased)
             mdm_log(MDM_LOG_WARN, "event=erased_key_reingest source=%s rows=%ld via=load",
                     c->source, c->got.erased);
+        PGresult *r = NULL;
         const char *p[3] = {c->source, c->actor, c->role};
         if ((st = mdm_db_exec(db, &stmt_stage_stale_count, p, &r, err)) != MDM_OK)
             return st;
@@ -802,19 +806,33 @@ static mdm_status load_tx(mdm_db *db, void *arg, mdm_err *err)
         PQclear(r);
         if ((st = mdm_db_exec(db, &stmt_stage_stale, p, NULL, err)) != MDM_OK)
             return st;
-        if ((st = mdm_db_exec(db, &stmt_stage_delete, p, &r, err)) != MDM_OK)
-            return st;
-        c->got.deleted = PQntuples(r);
-        PQclear(r);
-        if ((st = mdm_db_exec(db, &stmt_stage_upsert, p, &r, err)) != MDM_OK)
-            return st;
-        for (int i = 0; i < PQntuples(r); i++) {
-            if (!strcmp(PQgetvalue(r, i, 0), "insert"))
-                c->got.inserted++;
-            else
-                c->got.updated++;
+        /* the records deleted, inserted or changed wait for resolution (mdm/pending.h) */
+        mdm_buf ids = {0};
+        if ((st = mdm_db_exec(db, &stmt_stage_delete, p, &r, err)) == MDM_OK) {
+            c->got.deleted = PQntuples(r);
+            for (int i = 0; i < PQntuples(r); i++)
+                id_list_add(&ids, PQgetvalue(r, i, 0));
+            PQclear(r);
+            st = mdm_db_exec(db, &stmt_stage_upsert, p, &r, err);
         }
-        PQclear(r);
+        if (st == MDM_OK) {
+            int change = PQfnumber(r, "change"), rec = PQfnumber(r, "record_id");
+            for (int i = 0; i < PQntuples(r); i++) {
+                if (!strcmp(PQgetvalue(r, i, change), "insert"))
+                    c->got.inserted++;
+                else
+                    c->got.updated++;
+                id_list_add(&ids, PQgetvalue(r, i, rec));
+            }
+            PQclear(r);
+        }
+        if (st == MDM_OK && ids.len) {
+            mdm_buf_putc(&ids, '}');
+            st = mdm_pending_add(db, ids.data, err);
+        }
+        mdm_buf_free(&ids);
+        if (st != MDM_OK)
+            return st;
         if ((st = mdm_db_exec(db, &stmt_stage_distinct, NULL, &r, err)) != MDM_OK)
             return st;
         long distinct = mdm_db_get_ll(r, 0, "n", 0);
@@ -1100,7 +1118,6 @@ static const mdm_db_stmt ingest_erase_stmts[] = {
      "UPDATE source_record SET raw = '{}', normalized = '{}', content_hash = 'erased', "
      "erased = true, deleted = true, version = version + 1 WHERE id = ANY($1::bigint[])",
      1},
-    {"subject_erase_pending", "DELETE FROM record_pending WHERE record_id = ANY($1::bigint[])", 1},
 };
 
 mdm_status mdm_ingest_erase(mdm_db *db, const char *records, mdm_err *err)

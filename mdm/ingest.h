@@ -141,8 +141,9 @@ mdm_status mdm_ingest_load(mdm_db *db, const mdm_engine *ctx, const char *source
     __attribute__((warn_unused_result));
 
 /* Erasure (mdm/subject.h), inside its transaction: the records (a PostgreSQL bigint[]
- * literal) get an "erase" history row, their raw and normalized copies are scrubbed from
- * source_record and its history (marked erased and deleted), and they leave record_pending. */
+ * literal) get an "erase" history row, and their raw and normalized copies are scrubbed
+ * from source_record and its history (marked erased and deleted). (They leave
+ * record_pending through its owner, mdm_pending_remove_ids.) */
 mdm_status mdm_ingest_erase(mdm_db *db, const char *records, mdm_err *err)
     __attribute__((warn_unused_result));
 

@@ -229,6 +229,47 @@ mdm_status mdm_reject_flag_erased(mdm_db *db, const char *source, const char *so
     return MDM_OK;
 }
 
+/* The COPY loader's staged rows (other than deletes) whose key belongs to an erased
+ * subject, the same rule and row as mdm_tombstone_check_reingest (newest tombstone; the
+ * payload, personal data, is withheld; file and line say where the copy came from). One
+ * statement per chunk; the tombstone lookup per staged key goes through the GIN index on
+ * key_hashes ("id + 0": ordering by the bare id lets the planner walk the primary key
+ * backwards through every tombstone instead; 5,000 staged keys against 200,000 tombstones
+ * take about 55 ms). */
+static const mdm_db_stmt stmt_flag_staged = {
+    "load_flag_erased",
+    "INSERT INTO record_reject (source, source_key, payload, reasons) SELECT $1, s.source_key, "
+    "'(withheld: the key belongs to an erased subject) ' || $2 || ':' || s.line, "
+    "jsonb_build_array(jsonb_build_object('field', '/source_key', 'reason', 'erased_subject', "
+    "'tombstone_id', (SELECT t.id FROM erasure_tombstone t WHERE t.key_hashes @> "
+    "ARRAY[encode(sha256(convert_to($1 || chr(31) || s.source_key, 'UTF8')), 'hex')] "
+    "ORDER BY t.id + 0 DESC LIMIT 1))) FROM load_stage s "
+    "WHERE COALESCE(s.op, 'upsert') <> 'delete' AND EXISTS (SELECT 1 FROM erasure_tombstone t "
+    "WHERE t.key_hashes @> ARRAY[encode(sha256(convert_to($1 || chr(31) || s.source_key, "
+    "'UTF8')), 'hex')]) ORDER BY s.line RETURNING id",
+    2};
+
+mdm_status mdm_reject_flag_staged(mdm_db *db, const char *source, const char *path, mdm_buf *ids,
+                                  long *n, mdm_err *err)
+{
+    const char *p[2] = {source, path};
+    PGresult *res = NULL;
+    mdm_status st = mdm_db_exec(db, &stmt_flag_staged, p, &res, err);
+    if (st != MDM_OK)
+        return st;
+    *n = PQntuples(res);
+    mdm_buf_reset(ids);
+    mdm_buf_putc(ids, '{');
+    for (int i = 0; i < PQntuples(res); i++) {
+        if (i)
+            mdm_buf_putc(ids, ',');
+        mdm_buf_puts(ids, PQgetvalue(res, i, 0));
+    }
+    mdm_buf_putc(ids, '}');
+    PQclear(res);
+    return MDM_OK;
+}
+
 /* ---- erasure (mdm/subject.c) ------------------------------------------------------- */
 
 static const mdm_db_stmt stmt_reject_erase = {

@@ -15,6 +15,7 @@
 #define MDM_MDM_REJECT_H
 
 #include "common/err.h"
+#include "common/mem.h"
 #include "mdm/db.h"
 #include "mdm/engine.h"
 
@@ -51,6 +52,15 @@ typedef struct mdm_reject_retry_stats {
 mdm_status mdm_reject_retry(mdm_db *db, const mdm_engine *ctx, const mdm_reject_filter *f,
                             const char *actor, mdm_reject_retry_stats *stats, mdm_err *err)
     __attribute__((warn_unused_result));
+
+/* The COPY loader (mdm/ingest.h), inside a chunk's transaction: flags in record_reject
+ * each row of its staging table load_stage, other than a delete, whose key belongs to an
+ * erased subject (reason erased_subject, the newest tombstone, the payload withheld and
+ * "path:line" in its place), in line order. *n receives the number of rows flagged, ids
+ * (reset first) the bigint[] literal of their reject ids, for the loader to drop those
+ * keys' rows from its staging table. */
+mdm_status mdm_reject_flag_staged(mdm_db *db, const char *source, const char *path, mdm_buf *ids,
+                                  long *n, mdm_err *err) __attribute__((warn_unused_result));
 
 /* Erasure (mdm/subject.h), inside its transaction: deletes the refused versions of the
  * records (a PostgreSQL bigint[] literal), matched by source and key. */

@@ -12,6 +12,7 @@
 #include "mdm/golden.h"
 #include "mdm/ingest.h"
 #include "mdm/locks.h"
+#include "mdm/pending.h"
 #include "mdm/recluster.h"
 #include "mdm/review.h"
 #include "mdm/score.h"
@@ -76,15 +77,9 @@ static const mdm_db_stmt stmt_candidates = {
     "ORDER BY m.entity_id, c.record_id",
     4};
 
-/* the record is resolved: off the pending list if a bulk load put it there; the version
- * of its golden record */
-static const mdm_db_stmt stmt_resolved = {
-    "resolve_done",
-    "WITH done AS (DELETE FROM record_pending WHERE record_id = $1) "
-    "SELECT version FROM entity WHERE id = $2::bigint",
-    2};
-
-/* the same for a record inserted by this transaction, which no load can have listed */
+/* the version of a golden record, for a record inserted by this transaction, which no
+ * load can have put on the pending list (a record that may be there leaves it with
+ * mdm_pending_resolved, in the same statement) */
 static const mdm_db_stmt stmt_entity_version = {
     "resolve_entity_version", "SELECT version FROM entity WHERE id = $1::bigint", 1};
 
@@ -801,15 +796,17 @@ out_free_ctx:;
             out->entity_id = target;
         }
     }
-    char eid[32];
-    mdm_db_id(eid, out->entity_id);
-    const char *pe[2] = {rid, eid};
-    PGresult *vr = NULL;
-    st = inserted ? mdm_db_exec(db, &stmt_entity_version, pe + 1, &vr, err)
-                  : mdm_db_exec(db, &stmt_resolved, pe, &vr, err);
-    if (st == MDM_OK) {
-        out->entity_version = (int)mdm_db_get_ll(vr, 0, "version", 0);
-        PQclear(vr);
+    if (inserted) {
+        char eid[MDM_DB_ID_LEN];
+        const char *pe[1] = {mdm_db_id(eid, out->entity_id)};
+        PGresult *vr = NULL;
+        st = mdm_db_exec(db, &stmt_entity_version, pe, &vr, err);
+        if (st == MDM_OK) {
+            out->entity_version = (int)mdm_db_get_ll(vr, 0, "version", 0);
+            PQclear(vr);
+        }
+    } else { /* off the pending list if a bulk load put it there */
+        st = mdm_pending_resolved(db, record_id, out->entity_id, &out->entity_version, err);
     }
     /* the record's consent events, once its membership is settled (idempotent) */
     if (st == MDM_OK && json_array_size(json_object_get(canon, "consents")))

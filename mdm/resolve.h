@@ -43,7 +43,7 @@ typedef struct mdm_ingest_result mdm_ingest_result;
  * taken mdm_resolve_gate before anything else; fills
  * out->decision (CREATED, LINKED, MERGED, REVIEW or UPDATED for a record that already
  * had an entity), entity_id, probability, review_id, and takes the record off
- * record_pending. */
+ * record_pending (mdm_pending_resolved). */
 mdm_status mdm_resolve_record(mdm_db *db, const mdm_engine *ctx, int64_t record_id,
                               const char *actor, mdm_ingest_result *out, mdm_err *err)
     __attribute__((warn_unused_result));

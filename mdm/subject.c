@@ -13,6 +13,7 @@
 #include "mdm/household.h"
 #include "mdm/ingest.h"
 #include "mdm/outbox.h"
+#include "mdm/pending.h"
 #include "mdm/publish_delivery.h"
 #include "mdm/reject.h"
 #include "mdm/relation.h"
@@ -297,6 +298,8 @@ static mdm_status erase_fn(mdm_db *db, void *arg, mdm_err *err)
     /* each owner erases its own rows (docs/ARCHITECTURE.md, table owners), in this order:
      * the member records, then what names entities or records, then the entities */
     st = mdm_ingest_erase(db, recs, err);
+    if (st == MDM_OK)
+        st = mdm_pending_remove_ids(db, recs, err);
     if (st == MDM_OK)
         st = mdm_reject_erase(db, recs, err);
     if (st == MDM_OK)
