@@ -752,6 +752,7 @@ typedef struct cmp_ctx {
     /* scoring */
     weights w;
     double review;
+    const struct exit_plan *plan; /* compare_score_worker */
     mdm_edge **edges;
     size_t *nedges, *caps;
     size_t *nlinks;
@@ -844,33 +845,192 @@ static uint8_t guard_of(const mdm_model *m, const mdm_feat *a, const mdm_feat *b
     }
 }
 
+/* Scores the pair (a, b) of levels lv into thread t's edges when it reaches review. */
+static void score_one(cmp_ctx *c, int t, uint32_t a, uint32_t b, const int8_t *lv, bool apart)
+{
+    const mdm_model *m = c->ld->m;
+    if (mdm_model_vetoed(m, lv))
+        return;
+    double w = weight_of(m, &c->w, lv, apart, c->ld->freq + (size_t)a * (size_t)m->ncmp);
+    double pr = mdm_model_probability(w);
+    if (pr < c->review)
+        return;
+    if (c->nedges[t] == c->caps[t]) {
+        c->caps[t] = c->caps[t] ? 2 * c->caps[t] : 4096;
+        c->edges[t] = mdm_xrealloc(c->edges[t], c->caps[t] * sizeof **c->edges);
+    }
+    /* hard negatives are checked on every scored pair, links and the review band
+     * alike: a link is refused here, and a guarded pair is kept out of review with
+     * every pair across the clusters it separates (mark_apart), whichever side of the
+     * link threshold its weight falls (the twins of one home at p 0.89 or 0.91) */
+    uint8_t g = guard_of(m, &c->ld->feats[a], &c->ld->feats[b], lv);
+    c->edges[t][c->nedges[t]++] =
+        (mdm_edge){.a = a, .b = b, .weight = (float)w, .prob = (float)pr, .guard = g};
+    if (pr >= c->link)
+        c->nlinks[t]++;
+}
+
 static void score_worker(void *p, int t, size_t lo, size_t hi)
+{
+    cmp_ctx *c = p;
+    int8_t lv[MDM_MAX_COMPARISONS];
+    for (size_t i = lo; i < hi; i++) {
+        uint32_t a = (uint32_t)(c->pairs[i] >> 32), b = (uint32_t)c->pairs[i];
+        bool apart = decode(c->ld->m, code_at(&c->codes, i), lv);
+        score_one(c, t, a, b, lv, apart);
+    }
+}
+
+/* ---- comparing and scoring in one pass, stopping early ---- */
+
+/* With a trained model, a pair whose weight cannot reach the review threshold is dropped
+ * by scoring whatever its levels: nothing downstream reads it (clustering, the guards,
+ * entity merges and the misses report compare the pairs they look at again). The pass
+ * takes the comparisons cheapest first (dates, exact values, identifiers, then strings,
+ * then names) and stops as soon as the weight so far plus the most each comparison left
+ * can add stays under the review weight. The most a comparison can add is its best
+ * level's weight, or, when its values certainly differ (mdm_model_may_agree: interned
+ * strings that are not one), its best weight below agreement, which leaves out the
+ * term-frequency bonus of a rare value. A pair that gets through has every level and is
+ * scored exactly as score_worker does. The bound is the weight of these bounds
+ * (bound_of), which is exact as a bound because the weight grows with each comparison's
+ * (a group's capped sum too, while its cap is not negative). Only with a review
+ * threshold inside (0, 1), and not under MDM_REFERENCE_KERNELS=1 (so that
+ * tests/e2e/link_kernels.sh compares the early exit with the full comparison). */
+typedef struct exit_plan {
+    bool on;
+    int order[MDM_MAX_COMPARISONS];
+    int first_check; /* checks from this position of order on (the cheap ones all run) */
+    double best[MDM_MAX_COMPARISONS];     /* per comparison: max(0, best level's weight) */
+    double best_no0[MDM_MAX_COMPARISONS]; /* max(0, best weight below agreement) */
+    bool may_differ[MDM_MAX_COMPARISONS]; /* mdm_model_may_agree can say no */
+    double need;                          /* the review weight, less a margin */
+} exit_plan;
+
+static int cost_class(const mdm_comparison *c)
+{
+    switch (c->type) {
+    case MDM_CT_NAME:
+        return 2;
+    case MDM_CT_STRING:
+    case MDM_CT_TOKENS:
+    case MDM_CT_CUSTOM:
+        return 1;
+    default:
+        return c->field == MDM_FIELD_EMAIL || c->field == MDM_FIELD_PHONE ? 1 : 0;
+    }
+}
+
+static void exit_plan_init(exit_plan *p, const mdm_model *m, const weights *w, double review)
+{
+    memset(p, 0, sizeof *p);
+    /* a group's sum is clamped to [its lowest weight, cap] (mdm_model_combine): monotonic
+     * while the cap stays at or above 0, the lowest weight's bound */
+    double lowest_cap = -w->prior + m->group_margin - MDM_GROUP_CAP_BELOW;
+    p->on =
+        (m->ngroups == 0 || lowest_cap >= 0) && review > 0 && review < 1 && mdm_strsim_enabled();
+    int n = 0;
+    for (int cls = 0; cls <= 2; cls++)
+        for (int k = 0; k < m->ncmp; k++)
+            if (cost_class(&m->cmp[k]) == cls) {
+                if (cls > 0 && !p->first_check)
+                    p->first_check = n;
+                p->order[n++] = k;
+            }
+    if (!p->first_check)
+        p->first_check = n;
+    for (int k = 0; k < m->ncmp; k++) {
+        p->best[k] = p->best_no0[k] = 0;
+        for (int l = 0; l < m->cmp[k].nlevels; l++) {
+            if (w->w[k][l] > p->best[k])
+                p->best[k] = w->w[k][l];
+            if (l > 0 && w->w[k][l] > p->best_no0[k])
+                p->best_no0[k] = w->w[k][l];
+        }
+        mdm_cmp_type t = m->cmp[k].type;
+        p->may_differ[k] = t == MDM_CT_NAME || t == MDM_CT_STRING || t == MDM_CT_TOKENS;
+    }
+    p->need = log2(review / (1 - review)) - 1e-6;
+}
+
+/* The most comparison k can add to the pair (a, b): its best weight, with a's
+ * term-frequency bonus when it may agree, or the best weight below agreement. */
+static double most_of(const exit_plan *p, const mdm_model *m, const weights *w, int k,
+                      const mdm_feat *a, const mdm_feat *b, const float *freq)
+{
+    if (p->may_differ[k] && !mdm_model_may_agree(m, k, a, b))
+        return p->best_no0[k];
+    double most = p->best[k];
+    if (m->cmp[k].tf && freq && freq[k] >= 0) {
+        double f = freq[k] > w->floor ? freq[k] : w->floor;
+        double agree = w->w[k][0] + log2(w->u0[k] / f);
+        if (agree > most)
+            most = agree;
+    }
+    return most;
+}
+
+/* An upper bound of the pair's weight from upper bounds u of its comparisons' weights:
+ * the weight is monotonic in each of them (mdm_model_combine, under exit_plan_init's
+ * condition on the group cap); whether the first names are apart is not known yet. */
+static double bound_of(const mdm_model *m, const weights *w, const double *u)
+{
+    if (!m->ngroups) {
+        double s = w->prior;
+        for (int k = 0; k < m->ncmp; k++)
+            s += u[k];
+        return s;
+    }
+    double x = mdm_model_combine(m, u, false, NULL), y = mdm_model_combine(m, u, true, NULL);
+    return x > y ? x : y;
+}
+
+/* The levels of pair (a, b) into lv, or false when its weight cannot reach p->need (lv
+ * then partly filled). */
+static bool levels_or_exit(const exit_plan *p, const mdm_model *m, const weights *w,
+                           const mdm_feat *a, const mdm_feat *b, const float *freq, int8_t *lv)
+{
+    int n = m->ncmp;
+    if (!p->on) {
+        mdm_model_levels(m, a, b, lv);
+        return true;
+    }
+    double u[MDM_MAX_COMPARISONS]; /* each comparison's weight, or its bound before it runs */
+    for (int i = 0; i < n; i++) {
+        if (i == p->first_check)
+            for (int j = i; j < n; j++)
+                u[p->order[j]] = most_of(p, m, w, p->order[j], a, b, freq);
+        if (i >= p->first_check && bound_of(m, w, u) < p->need)
+            return false;
+        int k = p->order[i];
+        int l = mdm_model_level(m, k, a, b);
+        lv[k] = (int8_t)l;
+        u[k] = 0;
+        if (l < 0)
+            continue;
+        u[k] = w->w[k][l];
+        if (l == 0 && m->cmp[k].tf && freq && freq[k] >= 0) {
+            double f = freq[k] > w->floor ? freq[k] : w->floor;
+            u[k] += log2(w->u0[k] / f);
+        }
+    }
+    return true;
+}
+
+/* compare_worker and score_worker in one, with the early exit (exit_plan). */
+static void compare_score_worker(void *p, int t, size_t lo, size_t hi)
 {
     cmp_ctx *c = p;
     const mdm_model *m = c->ld->m;
     int8_t lv[MDM_MAX_COMPARISONS];
     for (size_t i = lo; i < hi; i++) {
         uint32_t a = (uint32_t)(c->pairs[i] >> 32), b = (uint32_t)c->pairs[i];
-        bool apart = decode(m, code_at(&c->codes, i), lv);
-        if (mdm_model_vetoed(m, lv))
+        const mdm_feat *fa = &c->ld->feats[a], *fb = &c->ld->feats[b];
+        const float *freq = c->ld->freq + (size_t)a * (size_t)m->ncmp;
+        if (!levels_or_exit(c->plan, m, &c->w, fa, fb, freq, lv))
             continue;
-        double w = weight_of(m, &c->w, lv, apart, c->ld->freq + (size_t)a * (size_t)m->ncmp);
-        double pr = mdm_model_probability(w);
-        if (pr < c->review)
-            continue;
-        if (c->nedges[t] == c->caps[t]) {
-            c->caps[t] = c->caps[t] ? 2 * c->caps[t] : 4096;
-            c->edges[t] = mdm_xrealloc(c->edges[t], c->caps[t] * sizeof **c->edges);
-        }
-        /* hard negatives are checked on every scored pair, links and the review band
-         * alike: a link is refused here, and a guarded pair is kept out of review with
-         * every pair across the clusters it separates (mark_apart), whichever side of the
-         * link threshold its weight falls (the twins of one home at p 0.89 or 0.91) */
-        uint8_t g = guard_of(m, &c->ld->feats[a], &c->ld->feats[b], lv);
-        c->edges[t][c->nedges[t]++] =
-            (mdm_edge){.a = a, .b = b, .weight = (float)w, .prob = (float)pr, .guard = g};
-        if (pr >= c->link)
-            c->nlinks[t]++;
+        bool apart = mdm_model_names_apart(m, fa, fb, lv);
+        score_one(c, t, a, b, lv, apart);
     }
 }
 
@@ -925,19 +1085,25 @@ static double pair_prob(void *p, uint32_t a, uint32_t b, double *evidence, bool 
     return mdm_model_probability(w);
 }
 
-/* Scores pairs[0..n) (comparison patterns in codes) into one array of edges at or above
- * review; *nlinks counts those at or above link. */
-static mdm_edge *score_codes(linkdata *ld, const uint64_t *pairs, pattern_codes codes, size_t n,
-                             double review, double link, size_t *nedges, size_t *nlinks)
+/* Scores pairs[0..n) (comparison patterns in codes, or NULL to compare them here with
+ * the early exit) into one array of edges at or above review; *nlinks counts those at
+ * or above link. */
+static mdm_edge *score_codes(linkdata *ld, const uint64_t *pairs, const pattern_codes *codes,
+                             size_t n, double review, double link, size_t *nedges, size_t *nlinks)
 {
-    cmp_ctx c = {.ld = ld, .pairs = pairs, .codes = codes, .review = review, .link = link};
+    cmp_ctx c = {.ld = ld, .pairs = pairs, .review = review, .link = link};
+    if (codes)
+        c.codes = *codes;
     weights_init(&c.w, ld->m);
+    exit_plan plan;
+    exit_plan_init(&plan, ld->m, &c.w, review);
+    c.plan = &plan;
     int th = ld->threads;
     c.edges = mdm_xcalloc((size_t)th, sizeof(mdm_edge *));
     c.nedges = mdm_xcalloc((size_t)th, sizeof *c.nedges);
     c.caps = mdm_xcalloc((size_t)th, sizeof *c.caps);
     c.nlinks = mdm_xcalloc((size_t)th, sizeof *c.nlinks);
-    mdm_parallel_for(th, n, score_worker, &c);
+    mdm_parallel_for(th, n, codes ? score_worker : compare_score_worker, &c);
     size_t ne = 0;
     *nlinks = 0;
     for (int k = 0; k < th; k++) {
@@ -1527,7 +1693,7 @@ mdm_status mdm_link_run(mdm_model *m, const mdm_link_opts *o, mdm_link_stats *st
     memset(st, 0, sizeof *st);
     double t0 = now_s(), t, c0 = cpu_s(), cl_;
     linkdata ld;
-    uint64_t *pairs = NULL;
+    uint64_t *pairs = NULL, *sample = NULL;
     pattern_codes codes = {0};
     mdm_edge *all = NULL;
     size_t ne = 0;
@@ -1567,11 +1733,26 @@ mdm_status mdm_link_run(mdm_model *m, const mdm_link_opts *o, mdm_link_stats *st
             fprintf(stderr, "link:   rule %-40s %zu pairs\n", m->rules[r].text,
                     st->block.rule_pairs[r]);
     bool train_now = !m->trained || o->retrain;
-    codes = codes_new(m, npairs);
-    cmp_ctx c = {.ld = &ld, .pairs = pairs, .codes = codes};
+    /* Training compares every candidate (EM reads their patterns, scoring then reads
+     * the stored patterns), unless there are more than MDM_LINK_EM_SAMPLE: then EM reads
+     * the patterns of that many pairs spread evenly over the candidates (sorted by
+     * record), and the candidates are compared afterwards, with the trained model, in
+     * one pass with scoring that stops early (compare_score_worker). So does a run with
+     * a trained model. */
+    bool fused = !train_now || (!m->ntrain_rules && npairs > MDM_LINK_EM_SAMPLE);
+    size_t ncmp_pairs = fused ? (train_now ? MDM_LINK_EM_SAMPLE : 0) : npairs;
+    const uint64_t *cmp_pairs = pairs;
+    if (fused && train_now) {
+        sample = mdm_xmalloc(ncmp_pairs * sizeof *sample);
+        for (size_t j = 0; j < ncmp_pairs; j++)
+            sample[j] = pairs[(size_t)((double)j * (double)npairs / (double)ncmp_pairs)];
+        cmp_pairs = sample;
+    }
+    codes = codes_new(m, ncmp_pairs);
+    cmp_ctx c = {.ld = &ld, .pairs = cmp_pairs, .codes = codes};
     if (train_now && !m->ntrain_rules)
         hists = c.hists = mdm_xcalloc((size_t)ld.threads, sizeof *hists);
-    mdm_parallel_for(ld.threads, npairs, compare_worker, &c);
+    mdm_parallel_for(ld.threads, ncmp_pairs, compare_worker, &c);
     double t2 = now_s(), c2 = cpu_s();
     if (train_now) {
         size_t ntrain = npairs;
@@ -1601,8 +1782,13 @@ mdm_status mdm_link_run(mdm_model *m, const mdm_link_opts *o, mdm_link_stats *st
     }
 
     /* score */
-    all = score_codes(&ld, pairs, codes, npairs, m->review_threshold, m->link_threshold, &ne,
-                      &st->links);
+    if (fused) {
+        codes_free(&codes);
+        free(sample);
+        sample = NULL;
+    }
+    all = score_codes(&ld, pairs, fused ? NULL : &codes, npairs, m->review_threshold,
+                      m->link_threshold, &ne, &st->links);
     st->review = ne - st->links;
     if (!o->misses_out) { /* the misses report looks the candidates up */
         free(pairs);
@@ -1641,6 +1827,7 @@ out_done:
     st->t_total = now_s() - t0;
     st->c_total = cpu_s() - c0;
 out:
+    free(sample);
     hists_free(hists, ld.threads);
     free(merged.keys);
     free(merged.counts);
@@ -1764,7 +1951,7 @@ mdm_status mdm_link_feats_ex(const mdm_model *m, mdm_feat *feats, size_t n,
     cmp_ctx c = {.ld = &ld, .pairs = pairs, .codes = codes};
     mdm_parallel_for(ld.threads, npairs, compare_worker, &c);
     size_t ne = 0;
-    mdm_edge *all = score_codes(&ld, pairs, codes, npairs, review, link, &ne, &st->links);
+    mdm_edge *all = score_codes(&ld, pairs, &codes, npairs, review, link, &ne, &st->links);
     st->review = ne - st->links;
     codes_free(&codes);
     free(pairs);
@@ -1933,7 +2120,7 @@ mdm_status mdm_link_analyze_blocking(const mdm_model *m, const mdm_link_opts *o,
         compare_worker(&c, 0, 0, k);
         if (m->trained) {
             size_t ne = 0, nl = 0;
-            free(score_codes(&ld, sp, codes, k, m->review_threshold, m->link_threshold, &ne, &nl));
+            free(score_codes(&ld, sp, &codes, k, m->review_threshold, m->link_threshold, &ne, &nl));
         }
         r->ns_per_pair = (thread_cpu_s() - c0) * 1e9 / (double)k;
         ld.threads = threads;

@@ -14,7 +14,14 @@
  * One input is deduplication; several are linkage plus deduplication inside each
  * source unless the source is declared deduplicated. Record ids are carried to the output
  * and never read otherwise. Comparisons allocate nothing; candidate pairs and their
- * comparison patterns live in flat arrays. */
+ * comparison patterns live in flat arrays.
+ *
+ * Training reads the comparison patterns of every candidate pair, or of
+ * MDM_LINK_EM_SAMPLE of them spread evenly when there are more (EM's estimates from two
+ * million patterns are as good as from all of them, and comparing all of them twice
+ * costs a third of the run at a million records). Scoring with a trained model compares
+ * each candidate pair once and stops as soon as its weight cannot reach the review
+ * threshold (see compare_score_worker). */
 #ifndef MDM_MATCHING_LINK_H
 #define MDM_MATCHING_LINK_H
 
@@ -26,6 +33,9 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+
+/* Candidate pairs whose patterns EM reads at most (see above). */
+#define MDM_LINK_EM_SAMPLE 2000000
 
 typedef struct mdm_link_opts {
     const char *const *inputs;

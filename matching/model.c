@@ -1206,6 +1206,19 @@ static bool eq(const char *a, const char *b)
  * Jaro 0.7) needs Jaro (t - 0.4) / 0.6. Not ASCII: no bound, true. */
 static bool jw_may_reach(const char *x, const char *y, double t)
 {
+    double jmin = t > 0.7 ? fmax(0.7, (t - 0.4) / 0.6) : t;
+    if (both_interned) {
+        /* the letters from the intern table's summaries: a few instructions, where
+         * counting them costs a few hundred */
+        const mdm_intern_meta *mx = mdm_intern_meta_of(x), *my = mdm_intern_meta_of(y);
+        if (!mx->ascii || !my->ascii)
+            return true;
+        if (!mx->len || !my->len)
+            return false;
+        double common = (double)__builtin_popcountll(mx->letters & my->letters) +
+                        (double)(mx->extra < my->extra ? mx->extra : my->extra);
+        return common / (double)mx->len + common / (double)my->len + 1 >= 3 * jmin - 1e-9;
+    }
     unsigned short cnt[32] = {0};
     size_t lx = 0, ly = 0, common = 0;
     for (const unsigned char *p = (const unsigned char *)x; *p; p++, lx++) {
@@ -1223,7 +1236,6 @@ static bool jw_may_reach(const char *x, const char *y, double t)
     }
     if (!lx || !ly)
         return false;
-    double jmin = t > 0.7 ? fmax(0.7, (t - 0.4) / 0.6) : t;
     return (double)common / (double)lx + (double)common / (double)ly + 1 >= 3 * jmin - 1e-9;
 }
 
@@ -1528,6 +1540,33 @@ void mdm_model_levels(const mdm_model *m, const mdm_feat *a, const mdm_feat *b, 
         out[k] = (int8_t)comparison_level(&m->cmp[k], a, b);
 }
 
+int mdm_model_level(const mdm_model *m, int k, const mdm_feat *a, const mdm_feat *b)
+{
+    both_interned = a->interned && b->interned;
+    return comparison_level(&m->cmp[k], a, b);
+}
+
+bool mdm_model_may_agree(const mdm_model *m, int k, const mdm_feat *a, const mdm_feat *b)
+{
+    const mdm_comparison *c = &m->cmp[k];
+    if (!a->interned || !b->interned || c->field == MDM_FIELD_EMAIL || c->field == MDM_FIELD_PHONE)
+        return true;
+    const char *x = a->v[c->field], *y = b->v[c->field];
+    switch (c->type) {
+    case MDM_CT_NAME:
+        if (c->field == MDM_FIELD_FIRST_NAME && (a->first_alt || b->first_alt))
+            return true;
+        if (c->field == MDM_FIELD_LAST_NAME && (a->last_alt || b->last_alt))
+            return true;
+        return x && x == y;
+    case MDM_CT_STRING:
+    case MDM_CT_TOKENS:
+        return x && x == y;
+    default:
+        return true;
+    }
+}
+
 bool mdm_model_vetoed(const mdm_model *m, const int8_t *levels)
 {
     if (!m->nconflict)
@@ -1642,6 +1681,7 @@ bool mdm_model_names_apart(const mdm_model *m, const mdm_feat *a, const mdm_feat
     int k = m->names_k;
     if (k < 0 || levels[k] != m->cmp[k].nlevels - 1)
         return false;
+    both_interned = a->interned && b->interned;
     const char *x = a->v[MDM_FIELD_FIRST_NAME], *y = b->v[MDM_FIELD_FIRST_NAME];
     if (!x || !y)
         return false;

@@ -365,6 +365,17 @@ const char *mdm_model_level_name(const mdm_comparison *c, int l);
 /* Levels of every comparison for a pair (out[k] in -1..nlevels-1). Pure, no allocation. */
 void mdm_model_levels(const mdm_model *m, const mdm_feat *a, const mdm_feat *b, int8_t *out);
 
+/* The level of comparison k alone (out[k] of mdm_model_levels), for callers that take
+ * the comparisons one at a time and stop early (batch linkage, link.c). Pure. */
+int mdm_model_level(const mdm_model *m, int k, const mdm_feat *a, const mdm_feat *b);
+
+/* False when comparison k of a and b certainly does not agree (level 0), decided
+ * without comparing: two interned values of a string or name comparison that are not
+ * one (and, for names, no transliteration form on either side); true otherwise. It lets
+ * a bound on a pair's weight leave out term-frequency adjustments (which apply at
+ * level 0 only) at the cost of a pointer comparison. */
+bool mdm_model_may_agree(const mdm_model *m, int k, const mdm_feat *a, const mdm_feat *b);
+
 /* Per-value statistics the caller may supply for term-frequency adjustment and shared
  * values: freq[k] is the relative frequency (0..1) of a's value for comparison k, or a
  * negative number when unknown; shared[k] says the value is held by many different

@@ -819,6 +819,25 @@ void mdm_intern_free(mdm_intern *t)
     free(t);
 }
 
+static void intern_summary(mdm_intern_meta *meta, const char *s, size_t n)
+{
+    uint64_t bits = 0;
+    size_t extra = 0;
+    unsigned high = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        uint64_t once = (uint64_t)1 << (c & 31), twice = once << 32;
+        high |= c;
+        if (bits & twice)
+            extra++;
+        bits |= bits & once ? twice : once;
+    }
+    meta->letters = bits;
+    meta->len = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+    meta->extra = extra > UINT16_MAX ? UINT16_MAX : (uint16_t)extra;
+    meta->ascii = !(high & 0x80) && extra <= UINT16_MAX && n <= UINT32_MAX;
+}
+
 static size_t intern_slot(const mdm_intern *t, const char *s, size_t n)
 {
     size_t mask = t->nslots - 1;
@@ -850,7 +869,10 @@ uint32_t mdm_intern_id(mdm_intern *t, const char *s, size_t n)
         t->lens = mdm_xrealloc(t->lens, t->cap * sizeof *t->lens);
     }
     uint32_t id = (uint32_t)t->n++;
-    t->strs[id] = mdm_arena_alloc(t->arena, n + 1); /* keys may hold NUL bytes */
+    /* keys may hold NUL bytes; the arena aligns to 16, as the summary needs */
+    mdm_intern_meta *meta = mdm_arena_alloc(t->arena, sizeof *meta + n + 1);
+    intern_summary(meta, s, n);
+    t->strs[id] = (char *)(meta + 1);
     memcpy(t->strs[id], s, n);
     t->lens[id] = (uint32_t)n;
     t->slots[i] = id + 1;

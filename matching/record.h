@@ -212,8 +212,30 @@ void mdm_record_from_row(mdm_record *r, const mdm_source_map *m, const int *coli
 /* ---- string interning ---- */
 
 /* Maps distinct strings to dense ids 0, 1, 2, ... (first come, first numbered). Not
- * thread-safe. Strings are copied into the table's own arena. */
+ * thread-safe. Strings are copied into the table's own arena, each preceded by its
+ * summary (mdm_intern_meta), so that per-pair comparisons of interned values read their
+ * length and letters without scanning them. */
 typedef struct mdm_intern mdm_intern;
+
+/* What precedes every interned string. letters: bit c (0-31) when a byte of class c
+ * (the byte & 31) occurs once or more, bit 32 + c when twice or more; extra: the bytes
+ * beyond the second of their class. For two strings, popcount(x & y) + min(extra) is at
+ * least the bytes they have in common (the multiset intersection of classes), equal to
+ * it when no class occurs three times. ascii: no byte >= 0x80 (and len and extra not
+ * cut to their types: otherwise the summary bounds nothing). */
+typedef struct mdm_intern_meta {
+    uint64_t letters;
+    uint32_t len;
+    uint16_t extra;
+    uint8_t ascii;
+    uint8_t pad;
+} mdm_intern_meta;
+
+/* The summary of s, which must come from mdm_intern_str. */
+static inline const mdm_intern_meta *mdm_intern_meta_of(const char *s)
+{
+    return (const mdm_intern_meta *)(const void *)(s - sizeof(mdm_intern_meta));
+}
 
 mdm_intern *mdm_intern_new(void);
 void mdm_intern_free(mdm_intern *t); /* NULL is a no-op */
