@@ -561,6 +561,15 @@ mdm_status mdm_block_candidates(const mdm_model *m, const mdm_feat *feats, size_
                                 uint64_t **pairs, size_t *npairs, mdm_block_stats *stats,
                                 mdm_err *err)
 {
+    return mdm_block_candidates_keys(m, feats, n, filter, filter_ctx, threads, pairs, npairs, stats,
+                                     NULL, err);
+}
+
+mdm_status mdm_block_candidates_keys(const mdm_model *m, const mdm_feat *feats, size_t n,
+                                     mdm_pair_filter filter, void *filter_ctx, int threads,
+                                     uint64_t **pairs, size_t *npairs, mdm_block_stats *stats,
+                                     uint32_t **rule_keys, mdm_err *err)
+{
     (void)err;
     if (threads < 1)
         threads = 1;
@@ -568,6 +577,17 @@ mdm_status mdm_block_candidates(const mdm_model *m, const mdm_feat *feats, size_
     cand_ctx c = {.m = m, .feats = feats, .filter = filter, .filter_ctx = filter_ctx};
     build_entries(&c, n, threads);
     stats->keys = c.nall;
+    if (rule_keys) {
+        size_t nr = (size_t)(m->nrules > 0 ? m->nrules : 1);
+        uint32_t *rk = mdm_xcalloc((n ? n : 1) * nr, sizeof *rk);
+        for (size_t i = 0; i < c.nall; i++) { /* sorted by hash: the first is the smallest */
+            uint64_t h = c.all[i].h;
+            size_t slot = (size_t)c.all[i].idx * nr + (size_t)(h >> 60);
+            if (!rk[slot])
+                rk[slot] = (uint32_t)(h ^ h >> 29) | 1;
+        }
+        *rule_keys = rk;
+    }
     thread_stats_new(&c, threads);
     split_blocks(&c, 0, c.nall, threads);
     size_t u = 0;

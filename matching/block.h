@@ -51,6 +51,16 @@ mdm_status mdm_block_candidates(const mdm_model *m, const mdm_feat *feats, size_
                                 uint64_t **pairs, size_t *npairs, mdm_block_stats *stats,
                                 mdm_err *err);
 
+/* As mdm_block_candidates; besides, when rule_keys is not NULL, *rule_keys receives a
+ * malloc'd array of n * m->nrules digests: [i * nrules + r] is nonzero, and equal for
+ * two records, when they share a key of rule r (the smallest hash of record i's keys of
+ * rule r, so records sharing another of several keys may differ; 32 bits, so unrelated
+ * keys may rarely agree). Training reads which rules proposed a pair (link.c). */
+mdm_status mdm_block_candidates_keys(const mdm_model *m, const mdm_feat *feats, size_t n,
+                                     mdm_pair_filter filter, void *filter_ctx, int threads,
+                                     uint64_t **pairs, size_t *npairs, mdm_block_stats *stats,
+                                     uint32_t **rule_keys, mdm_err *err);
+
 /* ---- analysis before scoring (mdm blocking) ---- */
 
 /* One of the largest blocks: its rule, a member record (whose key names the block), its

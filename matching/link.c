@@ -1534,8 +1534,171 @@ static double set_prior(const linkdata *ld, mdm_model *m, const mdm_em_result *r
     return m->prior;
 }
 
-/* npairs: the candidate pairs the patterns of merged come from */
-static void train(linkdata *ld, mdm_model *m, size_t npairs, const hist *merged, mdm_link_stats *st)
+/* ---- EM by blocking rule, when EM over the candidates fails ---- */
+
+/* The candidate pairs EM read (pairs[0..n), their patterns in codes) and each record's
+ * blocking key digests (mdm_block_candidates_keys), for em_by_rule. */
+typedef struct rule_sample {
+    const uint64_t *pairs;
+    const pattern_codes *codes;
+    size_t n;
+    const uint32_t *rule_keys;
+} rule_sample;
+
+/* Whether EM's match class is no match class: for most comparisons, its pairs disagree
+ * more often than they agree. It happens when the candidates are mostly pairs a
+ * blocking rule brought together by chance, in blocks of several kinds (a birth date, a
+ * surname prefix and a birth year): two classes then describe those kinds better than
+ * matches and non-matches do (a million FEBRL-layout records: 45 M candidates, 1% of
+ * them matches, EM put 74% in its "match" class). */
+static bool em_failed(const mdm_model *m, const mdm_em_result *r)
+{
+    int against = 0;
+    for (int k = 0; k < m->ncmp; k++)
+        against += r->m[k][0] < r->m[k][m->cmp[k].nlevels - 1];
+    return 2 * against > m->ncmp;
+}
+
+/* m and lambda as most linkers estimate them (Splink's training by blocking rule): the
+ * pairs that share a block of rule r agree on r's fields by construction, and on their
+ * other fields like random pairs when they are not matches; so for each rule EM runs on
+ * the pairs of the sample that share one of its blocks, with r's comparisons left out and
+ * u fixed at the random-pair estimate, and each comparison's m is the mean of the rules'
+ * estimates that left it in. lambda then follows from EM over all the patterns with m
+ * and u fixed (without the group caps). False when no comparison got an estimate. */
+static bool em_by_rule(const mdm_model *m, const rule_sample *rs, const int *nlev,
+                       const double m0[][MDM_MAX_LEVELS], mdm_em_result *out)
+{
+    int nr = m->nrules;
+    double msum[MDM_MAX_COMPARISONS][MDM_MAX_LEVELS] = {{0}};
+    int mn[MDM_MAX_COMPARISONS] = {0};
+    double u0[MDM_MAX_COMPARISONS][MDM_MAX_LEVELS];
+    for (int k = 0; k < m->ncmp; k++)
+        for (int l = 0; l < nlev[k]; l++)
+            u0[k][l] = m->cmp[k].u[l];
+    int8_t lv[MDM_MAX_COMPARISONS];
+    for (int r = 0; r < nr; r++) {
+        uint32_t out_of_rule = 0; /* the comparisons on the rule's fields */
+        for (int p = 0; p < m->rules[r].nparts; p++)
+            for (int k = 0; k < m->ncmp; k++)
+                if (m->cmp[k].field == m->rules[r].parts[p].field)
+                    out_of_rule |= 1u << k;
+        hist h = {0};
+        for (size_t i = 0; i < rs->n; i++) {
+            uint32_t a = (uint32_t)(rs->pairs[i] >> 32), b = (uint32_t)rs->pairs[i];
+            uint32_t ka = rs->rule_keys[(size_t)a * (size_t)nr + (size_t)r];
+            if (!ka || ka != rs->rule_keys[(size_t)b * (size_t)nr + (size_t)r])
+                continue;
+            bool apart = decode(m, code_at(rs->codes, i), lv);
+            for (int k = 0; k < m->ncmp; k++)
+                if (out_of_rule & (1u << k))
+                    lv[k] = -1;
+            hist_add(&h, encode(m, lv, apart), 1);
+        }
+        mdm_pattern *pats = mdm_xcalloc(h.n ? h.n : 1, sizeof *pats);
+        size_t np = 0;
+        for (size_t i = 0; i < h.cap; i++)
+            if (h.keys[i]) {
+                pats[np].names_apart = decode(m, h.keys[i] - 1, pats[np].levels);
+                pats[np].count = h.counts[i];
+                np++;
+            }
+        free(h.keys);
+        free(h.counts);
+        if (np) {
+            mdm_em_result r1;
+            mdm_em_run(pats, np, m->ncmp, nlev, m0, (const double(*)[MDM_MAX_LEVELS])u0, 0.1,
+                       m->em_iterations, true, NULL, 0, &r1);
+            if (!em_failed(m, &r1))
+                for (int k = 0; k < m->ncmp; k++)
+                    if (!(out_of_rule & (1u << k))) {
+                        for (int l = 0; l < nlev[k]; l++)
+                            msum[k][l] += r1.m[k][l];
+                        mn[k]++;
+                    }
+        }
+        free(pats);
+    }
+    bool any = false;
+    for (int k = 0; k < m->ncmp; k++) {
+        any |= mn[k] > 0;
+        for (int l = 0; l < nlev[k]; l++) {
+            out->m[k][l] = mn[k] ? msum[k][l] / mn[k] : m0[k][l];
+            out->u[k][l] = u0[k][l];
+        }
+    }
+    if (!any)
+        return false;
+    /* lambda: EM over every pattern of the sample with m and u fixed */
+    double *bf = mdm_xmalloc((rs->n ? rs->n : 1) * sizeof *bf);
+    for (size_t i = 0; i < rs->n; i++) {
+        decode(m, code_at(rs->codes, i), lv);
+        double b = 0;
+        for (int k = 0; k < m->ncmp; k++)
+            if (lv[k] >= 0)
+                b += log(out->m[k][lv[k]] / out->u[k][lv[k]]);
+        bf[i] = b > 700 ? 700 : b < -700 ? -700 : b;
+    }
+    double lambda = 0.01;
+    int it = 0;
+    for (; it < 200 && rs->n; it++) {
+        double sum = 0, odds = (1 - lambda) / lambda;
+        for (size_t i = 0; i < rs->n; i++)
+            sum += 1 / (1 + odds * exp(-bf[i]));
+        double next = sum / (double)rs->n;
+        next = next < 1e-9 ? 1e-9 : next > 1 - 1e-9 ? 1 - 1e-9 : next;
+        bool done = fabs(next - lambda) < 1e-9;
+        lambda = next;
+        if (done)
+            break;
+    }
+    free(bf);
+    out->lambda = lambda;
+    out->iterations = it;
+    out->converged = true;
+    return true;
+}
+
+/* The group margin from EM's result r (model.h, group_margin "auto"): h, among candidate
+ * patterns whose groups alone reach even odds, the share whose other comparisons speak
+ * against a match (relatives); margin = log2((1-h)/h). */
+static void learn_margin(const linkdata *ld, mdm_model *m, const mdm_pattern *pats, size_t np,
+                         const mdm_em_result *r, size_t npairs, mdm_link_stats *st)
+{
+    double prior = set_prior(ld, m, r, npairs);
+    double pw = log2(prior / (1 - prior)), pos = 0, neg = 0;
+    for (size_t p = 0; p < np; p++) {
+        double gsum = 0, rest = 0;
+        bool any = false;
+        for (int k = 0; k < m->ncmp; k++) {
+            int l = (int)pats[p].levels[k];
+            if (l < 0)
+                continue;
+            double w = log2(r->m[k][l] / m->cmp[k].u[l]);
+            if (mdm_group_of(&m->grp, k, pats[p].names_apart) >= 0) {
+                gsum += w;
+                any = true;
+            } else {
+                rest += w;
+            }
+        }
+        if (!any || gsum < -pw)
+            continue;
+        if (rest > 0.5)
+            pos += pats[p].count;
+        else if (rest < -0.5)
+            neg += pats[p].count;
+    }
+    double h = (neg + 1) / (pos + neg + 2);
+    double margin = log2((1 - h) / h);
+    m->group_margin = margin < 0 ? 0 : margin > 12 ? 12 : margin; /* even odds at least */
+    st->household_share = h;
+}
+
+/* npairs: the candidate pairs the patterns of merged come from; rs (may be NULL): what
+ * em_by_rule reads when EM over the patterns fails */
+static void train(linkdata *ld, mdm_model *m, size_t npairs, const hist *merged,
+                  const rule_sample *rs, mdm_link_stats *st)
 {
     /* u from random pairs */
     uint64_t seed = m->seed;
@@ -1585,40 +1748,15 @@ static void train(linkdata *ld, mdm_model *m, size_t npairs, const hist *merged,
                (const double(*)[MDM_MAX_LEVELS])u0, 0.1, m->em_iterations, false, &m->grp,
                m->group_margin, &r);
     if (m->group_margin_auto && m->ngroups) {
-        /* h: among candidate patterns whose groups alone reach even odds, the share whose
-         * other comparisons speak against a match (relatives); margin = log2((1-h)/h) */
-        double prior = set_prior(ld, m, &r, npairs);
-        double pw = log2(prior / (1 - prior)), pos = 0, neg = 0;
-        for (size_t p = 0; p < np; p++) {
-            double gsum = 0, rest = 0;
-            bool any = false;
-            for (int k = 0; k < m->ncmp; k++) {
-                int l = (int)pats[p].levels[k];
-                if (l < 0)
-                    continue;
-                double w = log2(r.m[k][l] / m->cmp[k].u[l]);
-                if (mdm_group_of(&m->grp, k, pats[p].names_apart) >= 0) {
-                    gsum += w;
-                    any = true;
-                } else {
-                    rest += w;
-                }
-            }
-            if (!any || gsum < -pw)
-                continue;
-            if (rest > 0.5)
-                pos += pats[p].count;
-            else if (rest < -0.5)
-                neg += pats[p].count;
-        }
-        double h = (neg + 1) / (pos + neg + 2);
-        double margin = log2((1 - h) / h);
-        m->group_margin = margin < 0 ? 0 : margin > 12 ? 12 : margin; /* even odds at least */
-        st->household_share = h;
+        learn_margin(ld, m, pats, np, &r, npairs, st);
         mdm_em_run(pats, np, m->ncmp, nlev, (const double(*)[MDM_MAX_LEVELS])m0,
                    (const double(*)[MDM_MAX_LEVELS])u0, 0.1, m->em_iterations, false, &m->grp,
                    m->group_margin, &r);
     }
+    st->em_by_rule = rs && rs->rule_keys && em_failed(m, &r) &&
+                     em_by_rule(m, rs, nlev, (const double(*)[MDM_MAX_LEVELS])m0, &r);
+    if (st->em_by_rule && m->group_margin_auto && m->ngroups)
+        learn_margin(ld, m, pats, np, &r, npairs, st);
     free(pats);
     for (int k = 0; k < m->ncmp; k++) {
         /* no level is impossible for a match: at most about -10 bits from one comparison */
@@ -1688,12 +1826,23 @@ static mdm_status write_pairs(const linkdata *ld, const mdm_edge *e, size_t n, c
 
 /* ---- pipeline ---- */
 
+/* MDM_LINK_EM_SAMPLE, or the environment's MDM_LINK_EM_SAMPLE (a positive number; for
+ * tests that reach the sampled path on small inputs). */
+static size_t em_sample_size(void)
+{
+    const char *v = getenv("MDM_LINK_EM_SAMPLE");
+    char *end = NULL;
+    long long n = v ? strtoll(v, &end, 10) : 0;
+    return v && end != v && !*end && n > 0 ? (size_t)n : (size_t)MDM_LINK_EM_SAMPLE;
+}
+
 mdm_status mdm_link_run(mdm_model *m, const mdm_link_opts *o, mdm_link_stats *st, mdm_err *err)
 {
     memset(st, 0, sizeof *st);
     double t0 = now_s(), t, c0 = cpu_s(), cl_;
     linkdata ld;
     uint64_t *pairs = NULL, *sample = NULL;
+    uint32_t *rule_keys = NULL;
     pattern_codes codes = {0};
     mdm_edge *all = NULL;
     size_t ne = 0;
@@ -1714,8 +1863,10 @@ mdm_status mdm_link_run(mdm_model *m, const mdm_link_opts *o, mdm_link_stats *st
                 ld.shared_values);
 
     size_t npairs = 0;
-    rc = mdm_block_candidates(m, ld.feats, ld.n, pair_allowed, &ld, ld.threads, &pairs, &npairs,
-                              &st->block, err);
+    bool train_now = !m->trained || o->retrain;
+    rc = mdm_block_candidates_keys(m, ld.feats, ld.n, pair_allowed, &ld, ld.threads, &pairs,
+                                   &npairs, &st->block,
+                                   train_now && !m->ntrain_rules ? &rule_keys : NULL, err);
     if (rc != MDM_OK)
         goto out;
     double t1 = now_s(), c1 = cpu_s();
@@ -1732,15 +1883,15 @@ mdm_status mdm_link_run(mdm_model *m, const mdm_link_opts *o, mdm_link_stats *st
         for (int r = 0; r < m->nrules; r++)
             fprintf(stderr, "link:   rule %-40s %zu pairs\n", m->rules[r].text,
                     st->block.rule_pairs[r]);
-    bool train_now = !m->trained || o->retrain;
     /* Training compares every candidate (EM reads their patterns, scoring then reads
      * the stored patterns), unless there are more than MDM_LINK_EM_SAMPLE: then EM reads
      * the patterns of that many pairs spread evenly over the candidates (sorted by
      * record), and the candidates are compared afterwards, with the trained model, in
      * one pass with scoring that stops early (compare_score_worker). So does a run with
      * a trained model. */
-    bool fused = !train_now || (!m->ntrain_rules && npairs > MDM_LINK_EM_SAMPLE);
-    size_t ncmp_pairs = fused ? (train_now ? MDM_LINK_EM_SAMPLE : 0) : npairs;
+    size_t em_sample = em_sample_size();
+    bool fused = !train_now || (!m->ntrain_rules && npairs > em_sample);
+    size_t ncmp_pairs = fused ? (train_now ? em_sample : 0) : npairs;
     const uint64_t *cmp_pairs = pairs;
     if (fused && train_now) {
         sample = mdm_xmalloc(ncmp_pairs * sizeof *sample);
@@ -1765,12 +1916,17 @@ mdm_status mdm_link_run(mdm_model *m, const mdm_link_opts *o, mdm_link_stats *st
             for (size_t i = 0; i < hists[k].cap; i++)
                 if (hists[k].keys[i])
                     hist_add(&merged, hists[k].keys[i] - 1, hists[k].counts[i]);
-        train(&ld, m, ntrain, &merged, st);
+        rule_sample rs = {
+            .pairs = cmp_pairs, .codes = &codes, .n = ncmp_pairs, .rule_keys = rule_keys};
+        train(&ld, m, ntrain, &merged, m->ntrain_rules ? NULL : &rs, st);
+        free(rule_keys);
+        rule_keys = NULL;
         if (ld.progress)
             fprintf(stderr,
-                    "link: trained (EM %d iterations, %.4f of candidates match, prior %.3g, "
+                    "link: trained (EM %d iterations%s, %.4f of candidates match, prior %.3g, "
                     "household share %.3f, group margin %.2f bits)\n",
-                    st->em_iterations, st->lambda, m->prior, st->household_share, m->group_margin);
+                    st->em_iterations, st->em_by_rule ? " by blocking rule" : "", st->lambda,
+                    m->prior, st->household_share, m->group_margin);
     }
     double t3 = now_s(), c3 = cpu_s();
     st->t_train = t3 - t2;
@@ -1828,6 +1984,7 @@ out_done:
     st->c_total = cpu_s() - c0;
 out:
     free(sample);
+    free(rule_keys);
     hists_free(hists, ld.threads);
     free(merged.keys);
     free(merged.counts);
@@ -2054,7 +2211,7 @@ mdm_status mdm_link_train_feats(mdm_model *m, mdm_feat *feats, size_t n, int thr
                 hist_add(&merged, hists[k].keys[i] - 1, hists[k].counts[i]);
     double t3 = now_s();
     st->t_score = t3 - t2;
-    train(&ld, m, ntrain, &merged, st);
+    train(&ld, m, ntrain, &merged, NULL, st);
     st->t_train = now_s() - t3;
     st->t_total = now_s() - t0;
 out:

@@ -34,7 +34,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Candidate pairs whose patterns EM reads at most (see above). */
+/* Candidate pairs whose patterns EM reads at most (see above); the environment variable
+ * of the same name overrides it (tests). */
 #define MDM_LINK_EM_SAMPLE 2000000
 
 typedef struct mdm_link_opts {
@@ -70,6 +71,7 @@ typedef struct mdm_link_stats {
     mdm_cluster_stats cluster;
     size_t entity_merges; /* clusters merged on entity-level evidence (model.h, entity_merge) */
     int em_iterations;
+    bool em_by_rule; /* EM over the candidates failed: m by blocking rule (link.c) */
     double lambda;
     double household_share; /* h of the learnt group margin (model.h), 0 when not learnt */
     double t_load, t_block, t_train, t_score, t_cluster, t_total; /* seconds */

@@ -40,7 +40,16 @@ run() {
 q=".training.u_samples = 100000"
 jq "$q" "$root/demo/febrl.json" >"$tmp/febrl.json"
 run "FEBRL dataset3" "$tmp/febrl.json" "$febrl/dataset3.csv"
+cp "$tmp/fast.model.json" "$tmp/febrl3.model.json"
 run "FEBRL 4a x 4b" "$tmp/febrl.json" "$febrl/dataset4a.csv" "$febrl/dataset4b.csv"
+# a trained model: comparing and scoring in one pass that stops when a pair's weight
+# cannot reach review (the reference compares every pair in full)
+run "FEBRL dataset3, trained model" "$tmp/febrl.json" --model "$tmp/febrl3.model.json" \
+    "$febrl/dataset3.csv"
+# more candidates than EM reads (MDM_LINK_EM_SAMPLE): EM on an even sample, then the
+# one-pass comparison with the trained model
+MDM_LINK_EM_SAMPLE=2000 run "FEBRL dataset3, EM on a sample" "$tmp/febrl.json" \
+    "$febrl/dataset3.csv"
 # EM on training rules of its own (training.blocking) with 4-byte pattern codes: the
 # training histogram reads the candidates' codes at their width
 jq "$q"' | .training.blocking = ["first_name:phonetic+last_name:phonetic", "birth_date"]' \
@@ -52,6 +61,9 @@ run "FEBRL dataset3, training rules" "$tmp/febrl_tr.json" "$febrl/dataset3.csv"
 "$mdm" synth --people 1500 --seed 5 --error-rate 3 --out "$tmp/s" >/dev/null 2>&1
 jq "$q" "$root/demo/synth.json" >"$tmp/synth.json"
 run "synth 1500 people, error rate 3" "$tmp/synth.json" "$tmp"/s/{crm,loyalty,commerce,erp,pos}.csv
+cp "$tmp/fast.model.json" "$tmp/synth.model.json"
+run "synth 1500 people, trained model" "$tmp/synth.json" --model "$tmp/synth.model.json" \
+    "$tmp"/s/{crm,loyalty,commerce,erp,pos}.csv
 grep -qP '[^\x00-\x7F]' "$tmp"/s/crm.csv && e2e_ok "synth input holds non-ASCII names" ||
     e2e_fail "synth input holds non-ASCII names" "none found"
 e2e_end
