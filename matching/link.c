@@ -995,7 +995,8 @@ static bool levels_or_exit(const exit_plan *p, const mdm_model *m, const weights
         mdm_model_levels(m, a, b, lv);
         return true;
     }
-    double u[MDM_MAX_COMPARISONS]; /* each comparison's weight, or its bound before it runs */
+    /* each comparison's weight, or its bound before it runs (all set by the first check) */
+    double u[MDM_MAX_COMPARISONS] = {0};
     for (int i = 0; i < n; i++) {
         if (i == p->first_check)
             for (int j = i; j < n; j++)
