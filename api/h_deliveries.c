@@ -7,6 +7,7 @@
 #include "mdm/publish_delivery.h"
 
 #include <microhttpd.h>
+#include <stdint.h>
 #include <string.h>
 
 const char mdm_h_deliveries_doc[] =
@@ -81,48 +82,32 @@ void mdm_h_deliveries(mdm_http_req *req)
 
 void mdm_h_deliveries_replay(mdm_http_req *req)
 {
-    json_t *body = mdm_http_json(req);
+    static const char *const known[] = {"dead", "subscription_id", "from_seq", NULL};
     mdm_err err = {0};
-    json_t *dead = json_object_get(body, "dead");
-    json_t *sub = json_object_get(body, "subscription_id");
-    json_t *from = json_object_get(body, "from_seq");
-    const char *key;
-    json_t *v;
-    json_object_foreach(body, key, v)
-    {
-        if (strcmp(key, "dead") != 0 && strcmp(key, "subscription_id") != 0 &&
-            strcmp(key, "from_seq") != 0) {
-            char ptr[128];
-            snprintf(ptr, sizeof ptr, "/%.100s", key);
-            mdm_err_set_field(&err, MDM_EINVAL, ptr, "unknown field \"%.100s\"", key);
-            mdm_http_reply_problem(req, &err);
-            return;
-        }
+    mdm_jin in;
+    bool dead = false;
+    long long sub_id = 0, from = -1;
+    if (!mdm_http_body_reader(req, &in, &err) || !mdm_jin_known(&in, known) ||
+        !mdm_jin_bool(&in, "dead", &dead) ||
+        !mdm_jin_int(&in, "subscription_id", 1, INT64_MAX, &sub_id) ||
+        !mdm_jin_int(&in, "from_seq", 0, INT64_MAX, &from)) {
+        mdm_http_reply_problem(req, &err);
+        return;
     }
-    if (dead && !json_is_boolean(dead)) {
-        mdm_err_set_field(&err, MDM_EINVAL, "/dead", "dead must be true or false");
-    } else if (sub && (!json_is_integer(sub) || json_integer_value(sub) < 1)) {
-        mdm_err_set_field(&err, MDM_EINVAL, "/subscription_id",
-                          "subscription_id must be a positive integer");
-    } else if (from && (!json_is_integer(from) || json_integer_value(from) < 0)) {
-        mdm_err_set_field(&err, MDM_EINVAL, "/from_seq", "from_seq must be an integer >= 0");
-    } else if (json_is_true(dead) == (from != NULL)) {
-        mdm_err_set(&err, MDM_EINVAL,
-                    "give {\"dead\": true} or {\"subscription_id\": N, \"from_seq\": S}");
-    } else if (from && !sub) {
-        mdm_err_set_field(&err, MDM_EINVAL, "/subscription_id", "from_seq needs subscription_id");
-    }
+    if (dead == (from >= 0))
+        mdm_jin_fail(&in, NULL, "{\"dead\": true} or {\"subscription_id\": N, \"from_seq\": S}");
+    else if (from >= 0 && !sub_id)
+        mdm_jin_need(&in, "subscription_id", "the subscription to replay from_seq for");
     if (err.code != MDM_OK) {
         mdm_http_reply_problem(req, &err);
         return;
     }
     long count = 0;
-    int64_t sub_id = sub ? (int64_t)json_integer_value(sub) : 0;
     const mdm_audit_actor who = {mdm_http_actor(req), mdm_http_role(req)};
     mdm_status st =
-        from ? mdm_publish_replay_from(mdm_http_db(req), sub_id, (int64_t)json_integer_value(from),
-                                       &who, &count, &err)
-             : mdm_publish_replay_dead(mdm_http_db(req), sub_id, &who, &count, &err);
+        from >= 0 ? mdm_publish_replay_from(mdm_http_db(req), (int64_t)sub_id, (int64_t)from, &who,
+                                            &count, &err)
+                  : mdm_publish_replay_dead(mdm_http_db(req), (int64_t)sub_id, &who, &count, &err);
     if (st != MDM_OK) {
         mdm_http_reply_problem(req, &err);
         return;

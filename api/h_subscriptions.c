@@ -87,7 +87,9 @@ void mdm_h_sub_create(mdm_http_req *req)
     json_t *out = NULL;
     mdm_err err = {0};
     const mdm_audit_actor who = {mdm_http_actor(req), mdm_http_role(req)};
-    if (mdm_publish_sub_create(mdm_http_db(req), mdm_http_json(req), &who, &out, &err) != MDM_OK) {
+    mdm_jin in;
+    if (!mdm_http_body_reader(req, &in, &err) ||
+        mdm_publish_sub_create(mdm_http_db(req), in.obj, &who, &out, &err) != MDM_OK) {
         mdm_http_reply_problem(req, &err);
         return;
     }
@@ -120,8 +122,9 @@ void mdm_h_sub_update(mdm_http_req *req)
     json_t *out = NULL;
     mdm_err err = {0};
     const mdm_audit_actor who = {mdm_http_actor(req), mdm_http_role(req)};
-    if (mdm_publish_sub_update(mdm_http_db(req), id, mdm_http_json(req), &who, &out, &err) !=
-        MDM_OK) {
+    mdm_jin in;
+    if (!mdm_http_body_reader(req, &in, &err) ||
+        mdm_publish_sub_update(mdm_http_db(req), id, in.obj, &who, &out, &err) != MDM_OK) {
         mdm_http_reply_problem(req, &err);
         return;
     }

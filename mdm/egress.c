@@ -11,7 +11,7 @@
 
 #define URL_MAX 2048
 
-static bool parse_cidr(const char *s, mdm_egress_net *n)
+bool mdm_egress_parse_net(const char *s, mdm_egress_net *n)
 {
     char buf[64];
     if (strlen(s) >= sizeof buf)
@@ -55,7 +55,7 @@ mdm_status mdm_egress_load(const json_t *allowed, const char *ptr, mdm_egress *o
     const json_t *v;
     json_array_foreach(allowed, i, v)
     {
-        if (!json_is_string(v) || !parse_cidr(json_string_value(v), &out->nets[out->n])) {
+        if (!json_is_string(v) || !mdm_egress_parse_net(json_string_value(v), &out->nets[out->n])) {
             char p[160];
             snprintf(p, sizeof p, "%s/%zu", ptr, i);
             return mdm_err_set_field(err, MDM_EINVAL, p,

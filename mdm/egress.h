@@ -39,6 +39,9 @@ typedef struct mdm_egress {
     int n;
 } mdm_egress;
 
+/* Parses one network "ADDRESS/PREFIX" (IPv4 or IPv6) into n; false when s is not one. */
+bool mdm_egress_parse_net(const char *s, mdm_egress_net *n);
+
 /* Parses allowed (NULL = none: the default policy; else an array of CIDR strings, at
  * most MDM_EGRESS_MAX_NETS). MDM_EINVAL naming ptr/INDEX on a bad entry. */
 mdm_status mdm_egress_load(const json_t *allowed, const char *ptr, mdm_egress *out, mdm_err *err)

@@ -5,6 +5,8 @@
 
 #include "mdm/publish_int.h"
 
+#include "common/jsonin.h"
+
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,53 +53,41 @@ static const int_key publish_int_keys[] = {
 
 mdm_status mdm_publish_opts_load(const mdm_config *cfg, mdm_publish_opts *o, mdm_err *err)
 {
+    static const char *const known[] = {
+        "enabled",    "allowed_networks",   "workers",         "batch",          "poll_ms",
+        "timeout_ms", "connect_timeout_ms", "backoff_base_ms", "backoff_max_ms", "max_attempts",
+        NULL};
     memset(o, 0, sizeof *o);
     o->enabled = true;
     for (size_t i = 0; i < N_INT_KEYS; i++)
         *(int *)((char *)o + publish_int_keys[i].offset) = publish_int_keys[i].def;
-    json_t *sec = mdm_config_section(cfg, "publish");
-    if (!sec)
-        return MDM_OK;
-    const char *where = cfg->path[0] ? cfg->path : "configuration";
-    const char *key;
-    json_t *v;
-    json_object_foreach(sec, key, v)
+    mdm_jin in;
+    const json_t *nets = NULL;
+    if (!mdm_jin_open(&in, cfg ? mdm_config_section(cfg, "publish") : NULL, "publish", MDM_EINVAL,
+                      err) ||
+        !mdm_jin_known(&in, known) || !mdm_jin_bool(&in, "enabled", &o->enabled) ||
+        !mdm_jin_array(&in, "allowed_networks", 0, MDM_EGRESS_MAX_NETS, &nets))
+        return MDM_EINVAL;
+    for (size_t i = 0; i < N_INT_KEYS; i++) {
+        const int_key *k = &publish_int_keys[i];
+        long long v = k->def;
+        if (!mdm_jin_int(&in, k->name, k->min, k->max, &v))
+            return MDM_EINVAL;
+        *(int *)((char *)o + k->offset) = (int)v;
+    }
+    size_t i;
+    const json_t *net;
+    json_array_foreach(nets, i, net)
     {
-        char ptr[160];
-        snprintf(ptr, sizeof ptr, "/publish/%s", key);
-        if (strcmp(key, "enabled") == 0) {
-            if (!json_is_boolean(v))
-                return mdm_err_set_field(err, MDM_EINVAL, ptr,
-                                         "%s: publish.enabled must be "
-                                         "true or false",
-                                         where);
-            o->enabled = json_is_true(v);
-            continue;
-        }
-        if (strcmp(key, "allowed_networks") == 0) {
-            mdm_status st = mdm_egress_load(v, ptr, &o->egress, err);
-            if (st != MDM_OK)
-                return st;
-            continue;
-        }
-        const int_key *k = NULL;
-        for (size_t i = 0; i < N_INT_KEYS; i++)
-            if (strcmp(publish_int_keys[i].name, key) == 0)
-                k = &publish_int_keys[i];
-        if (!k)
-            return mdm_err_set_field(err, MDM_EINVAL, ptr, "%s: unknown key \"publish.%s\"", where,
-                                     key);
-        if (!json_is_integer(v) || json_integer_value(v) < k->min || json_integer_value(v) > k->max)
-            return mdm_err_set_field(err, MDM_EINVAL, ptr,
-                                     "%s: publish.%s must be an integer from %d to %d", where, key,
-                                     k->min, k->max);
-        *(int *)((char *)o + k->offset) = (int)json_integer_value(v);
+        if (!json_is_string(net) ||
+            !mdm_egress_parse_net(json_string_value(net), &o->egress.nets[o->egress.n]))
+            return mdm_jin_fail_item(&in, "allowed_networks", i,
+                                     "a network such as \"10.20.0.0/16\" or \"127.0.0.1/32\"");
+        o->egress.n++;
     }
     if (o->backoff_max_ms < o->backoff_base_ms)
-        return mdm_err_set_field(err, MDM_EINVAL, "/publish/backoff_max_ms",
-                                 "%s: publish.backoff_max_ms must not be below "
-                                 "publish.backoff_base_ms",
-                                 where);
+        return mdm_jin_fail(&in, "backoff_max_ms", "at least publish.backoff_base_ms (%d)",
+                            o->backoff_base_ms);
     return MDM_OK;
 }
 
@@ -112,166 +102,112 @@ static bool valid_source_code(const char *s)
     return true;
 }
 
-/* Checks one mapping object; ptr is the JSON pointer of the mapping itself. */
-static mdm_status check_mapping(const json_t *m, const char *ptr, const char *where, mdm_err *err)
+/* Checks the mapping member of a subscription: {"TheirField": "canonical.path"}. */
+static bool check_mapping(const mdm_jin *in)
 {
-    char p[256];
-    if (!json_is_object(m)) {
-        return mdm_err_set_field(
-            err, MDM_EINVAL, ptr,
-            "%s: mapping must be an object {\"TheirField\": \"canonical.path\"}", where);
-    }
+    mdm_jin m;
+    if (!mdm_jin_member(&m, in, "mapping"))
+        return false;
     const char *key;
     json_t *v;
-    json_object_foreach((json_t *)m, key, v)
+    json_object_foreach((json_t *)m.obj, key, v)
     {
-        snprintf(p, sizeof p, "%.100s/%.120s", ptr, key);
         const char *s = json_string_value(v);
-        if (!*key || key[0] == '.' || key[strlen(key) - 1] == '.')
-            return mdm_err_set_field(err, MDM_EINVAL, p,
-                                     "%s: mapping target \"%s\" is not a "
-                                     "field name",
-                                     where, key);
-        if (!s || !*s)
-            return mdm_err_set_field(err, MDM_EINVAL, p,
-                                     "%s: mapping of \"%s\" must be a non-empty string path", where,
-                                     key);
+        if (!*key || key[0] == '.' || key[strlen(key) - 1] == '.') {
+            mdm_jin_fail(&m, key, "named by a field name (not empty, no \".\" at either end)");
+            return false;
+        }
+        if (!s || !*s) {
+            mdm_jin_fail(&m, key, "a non-empty string path");
+            return false;
+        }
         if (s[0] == '$' && strcmp(s, "$source_key") != 0 && strcmp(s, "$source_keys") != 0 &&
-            strcmp(s, "$entity_id") != 0)
-            return mdm_err_set_field(err, MDM_EINVAL, p,
-                                     "%s: mapping source \"%s\" is not $source_key, "
-                                     "$source_keys or $entity_id",
-                                     where, s);
+            strcmp(s, "$entity_id") != 0) {
+            mdm_jin_fail(&m, key, "a canonical path, $source_key, $source_keys or $entity_id");
+            return false;
+        }
     }
-    return MDM_OK;
+    return true;
 }
 
-static mdm_status check_event_types(const json_t *a, const char *ptr, const char *where,
-                                    mdm_err *err)
+static bool check_event_types(const mdm_jin *in)
 {
-    if (!json_is_array(a) || json_array_size(a) == 0)
-        return mdm_err_set_field(err, MDM_EINVAL, ptr,
-                                 "%s: event_types must be a non-empty array of event types", where);
+    const json_t *a = NULL;
+    if (!mdm_jin_array(in, "event_types", 1, 64, &a))
+        return false;
     size_t i;
     json_t *v;
     json_array_foreach(a, i, v)
     {
         if (!json_is_string(v) || !is_event_type(json_string_value(v))) {
-            char p[256];
-            snprintf(p, sizeof p, "%.100s/%zu", ptr, i);
-            return mdm_err_set_field(err, MDM_EINVAL, p,
-                                     "%s: unknown event type; use created, updated, merged, "
-                                     "split, consent_changed, deleted, household.created, "
-                                     "household.changed or household.retired",
-                                     where);
+            mdm_jin_fail_item(in, "event_types", i,
+                              "one of: created, updated, merged, split, consent_changed, "
+                              "deleted, household.created, household.changed, "
+                              "household.retired");
+            return false;
         }
     }
-    return MDM_OK;
+    return true;
 }
 
-mdm_status mdm_publish_check_subscription(const json_t *o, const char *ptr, const char *where,
-                                          bool from_config, bool create, mdm_err *err)
+mdm_status mdm_publish_check_subscription(const mdm_jin *in, bool from_config, bool create)
 {
-    static const char *const keys[] = {
-        "source",  "url",    "secret",       "secret_env", "event_types",
-        "mapping", "active", "max_attempts", "scope",      "max_delay_seconds"};
-    char p[256];
-    if (!json_is_object(o))
-        return mdm_err_set_field(err, MDM_EINVAL, ptr, "%s: a subscription must be an object",
-                                 where);
-    const char *key;
-    json_t *v;
-    json_object_foreach((json_t *)o, key, v)
-    {
-        bool known = false;
-        for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
-            if (strcmp(key, keys[i]) == 0)
-                known = true;
-        if (!from_config && strcmp(key, "secret_env") == 0)
-            known = false;
-        snprintf(p, sizeof p, "%.100s/%.120s", ptr, key);
-        if (!known)
-            return mdm_err_set_field(err, MDM_EINVAL, p, "%s: unknown subscription field \"%s\"",
-                                     where, key);
-    }
-    const json_t *source = json_object_get(o, "source");
-    snprintf(p, sizeof p, "%.100s/source", ptr);
-    if (source && (!json_is_string(source) || !valid_source_code(json_string_value(source))))
-        return mdm_err_set_field(err, MDM_EINVAL, p,
-                                 "%s: source must be a source system code such as \"crm\"", where);
-    if (create && !source)
-        return mdm_err_set_field(err, MDM_EINVAL, p, "%s: source is required", where);
-    const json_t *url = json_object_get(o, "url");
-    snprintf(p, sizeof p, "%.100s/url", ptr);
+    static const char *const config_keys[] = {
+        "source", "url",          "secret", "secret_env",        "event_types", "mapping",
+        "active", "max_attempts", "scope",  "max_delay_seconds", NULL};
+    static const char *const api_keys[] = {
+        "source", "url",          "secret", "event_types",       "mapping",
+        "active", "max_attempts", "scope",  "max_delay_seconds", NULL};
+    if (!in->obj)
+        return mdm_jin_fail(in, NULL, "an object");
+    const char *source = NULL, *url = NULL, *secret = NULL, *secret_env = NULL;
+    bool active = true;
+    long long attempts = 0;
+    int scope = 0;
+    static const char *const scopes[] = {"source", "all", NULL};
+    if (!mdm_jin_known(in, from_config ? config_keys : api_keys) ||
+        !mdm_jin_string(in, "source", 0, &source) || !mdm_jin_string(in, "url", 0, &url) ||
+        !mdm_jin_string(in, "secret", 0, &secret) ||
+        !mdm_jin_string(in, "secret_env", 0, &secret_env))
+        return in->code;
+    if (source && !valid_source_code(source))
+        return mdm_jin_fail(in, "source", "a source system code such as \"crm\"");
+    if (create && !mdm_jin_need(in, "source", "a source system code such as \"crm\""))
+        return in->code;
     char why[160];
-    if (url && !json_is_string(url))
-        return mdm_err_set_field(err, MDM_EINVAL, p, "%s: url must be an http:// or https:// URL",
-                                 where);
-    if (url && !mdm_egress_url_ok(json_string_value(url), why, sizeof why))
-        return mdm_err_set_field(err, MDM_EINVAL, p, "%s: %s", where, why);
-    if (create && !url)
-        return mdm_err_set_field(err, MDM_EINVAL, p, "%s: url is required", where);
-    const json_t *secret = json_object_get(o, "secret");
-    const json_t *secret_env = json_object_get(o, "secret_env");
-    snprintf(p, sizeof p, "%.100s/secret", ptr);
+    if (url && !mdm_egress_url_ok(url, why, sizeof why))
+        return mdm_jin_fail(in, "url",
+                            "an http:// or https:// URL with a host, without userinfo, spaces or "
+                            "control characters (%s)",
+                            why);
+    if (create && !mdm_jin_need(in, "url", "an http:// or https:// URL"))
+        return in->code;
     if (secret && secret_env)
-        return mdm_err_set_field(err, MDM_EINVAL, p, "%s: give secret or secret_env, not both",
-                                 where);
+        return mdm_jin_fail(in, "secret", "left out when secret_env is given (one of them)");
     if (secret_env) {
-        snprintf(p, sizeof p, "%.100s/secret_env", ptr);
-        const char *name = json_string_value(secret_env);
-        const char *val = name ? getenv(name) : NULL;
-        if (!name)
-            return mdm_err_set_field(err, MDM_EINVAL, p,
-                                     "%s: secret_env must be the name of "
-                                     "an environment variable",
-                                     where);
+        const char *val = getenv(secret_env);
         if (!val || strlen(val) < 16)
-            return mdm_err_set_field(err, MDM_EINVAL, p,
-                                     "%s: environment variable %s must hold a secret of at "
-                                     "least 16 characters",
-                                     where, name);
+            return mdm_jin_fail(in, "secret_env",
+                                "the name of an environment variable that holds a secret of at "
+                                "least 16 characters (%.64s does not)",
+                                secret_env);
     } else if (secret) {
-        if (!json_is_string(secret) || strlen(json_string_value(secret)) < 16)
-            return mdm_err_set_field(
-                err, MDM_EINVAL, p, "%s: secret must be a string of at least 16 characters", where);
-    } else if (create) {
-        return mdm_err_set_field(err, MDM_EINVAL, p, "%s: secret is required%s", where,
-                                 from_config ? " (or secret_env)" : "");
+        if (strlen(secret) < 16)
+            return mdm_jin_fail(in, "secret", "a string of at least 16 characters");
+    } else if (create &&
+               !mdm_jin_need(in, "secret",
+                             from_config ? "a string of at least 16 characters (or secret_env)"
+                                         : "a string of at least 16 characters")) {
+        return in->code;
     }
-    const json_t *types = json_object_get(o, "event_types");
-    snprintf(p, sizeof p, "%.100s/event_types", ptr);
-    if (types && check_event_types(types, p, where, err) != MDM_OK)
-        return MDM_EINVAL;
-    const json_t *mapping = json_object_get(o, "mapping");
-    snprintf(p, sizeof p, "%.100s/mapping", ptr);
-    if (mapping && check_mapping(mapping, p, where, err) != MDM_OK)
-        return MDM_EINVAL;
-    const json_t *active = json_object_get(o, "active");
-    snprintf(p, sizeof p, "%.100s/active", ptr);
-    if (active && !json_is_boolean(active))
-        return mdm_err_set_field(err, MDM_EINVAL, p, "%s: active must be true or false", where);
-    const json_t *ma = json_object_get(o, "max_attempts");
-    snprintf(p, sizeof p, "%.100s/max_attempts", ptr);
-    if (ma && (!json_is_integer(ma) || json_integer_value(ma) < 1 || json_integer_value(ma) > 100))
-        return mdm_err_set_field(err, MDM_EINVAL, p,
-                                 "%s: max_attempts must be an integer from 1 to 100", where);
-    const json_t *md = json_object_get(o, "max_delay_seconds");
-    snprintf(p, sizeof p, "%.100s/max_delay_seconds", ptr);
-    if (md && !json_is_null(md) &&
-        (!json_is_integer(md) || json_integer_value(md) < 1 || json_integer_value(md) > 2592000))
-        return mdm_err_set_field(err, MDM_EINVAL, p,
-                                 "%s: max_delay_seconds must be an integer from 1 to 2592000 "
-                                 "(30 days), or null for no limit",
-                                 where);
-    const json_t *scope = json_object_get(o, "scope");
-    snprintf(p, sizeof p, "%.100s/scope", ptr);
-    if (scope && (!json_is_string(scope) || (strcmp(json_string_value(scope), "source") != 0 &&
-                                             strcmp(json_string_value(scope), "all") != 0)))
-        return mdm_err_set_field(err, MDM_EINVAL, p,
-                                 "%s: scope must be \"source\" (customers with a record from the "
-                                 "subscription's source) or \"all\"",
-                                 where);
+    if (!check_event_types(in) || !check_mapping(in) || !mdm_jin_bool(in, "active", &active) ||
+        !mdm_jin_int(in, "max_attempts", 1, 100, &attempts) ||
+        !mdm_jin_choice(in, "scope", scopes, &scope))
+        return in->code;
+    long long delay = 0;
+    if (!mdm_jin_int(in, "max_delay_seconds", 1, 2592000, &delay))
+        return mdm_jin_fail(in, "max_delay_seconds",
+                            "an integer from 1 to 2592000 (30 days), or null for no limit");
     return MDM_OK;
 }
 
@@ -281,27 +217,27 @@ mdm_status mdm_publish_validate_config(const mdm_config *cfg, mdm_err *err)
     mdm_status st = mdm_publish_opts_load(cfg, &o, err);
     if (st != MDM_OK)
         return st;
-    json_t *subs = mdm_config_section(cfg, "subscriptions");
-    if (!subs)
-        return MDM_OK;
-    const char *where = cfg->path[0] ? cfg->path : "configuration";
+    /* the section's type is mdm/config.c's (a top-level key): an array here */
+    const json_t *subs = mdm_config_section(cfg, "subscriptions");
     size_t i;
-    json_t *s;
+    const json_t *s;
     json_array_foreach(subs, i, s)
     {
-        char ptr[64];
-        snprintf(ptr, sizeof ptr, "/subscriptions/%zu", i);
-        st = mdm_publish_check_subscription(s, ptr, where, true, true, err);
-        if (st != MDM_OK)
+        char name[48];
+        snprintf(name, sizeof name, "subscriptions[%zu]", i);
+        mdm_jin in;
+        if (!mdm_jin_open(&in, s, name, MDM_EINVAL, err))
+            return MDM_EINVAL;
+        if ((st = mdm_publish_check_subscription(&in, true, true)) != MDM_OK)
             return st;
         for (size_t j = 0; j < i; j++) {
-            json_t *t = json_array_get(subs, j);
+            const json_t *t = json_array_get(subs, j);
             if (json_equal(json_object_get(t, "source"), json_object_get(s, "source")) &&
                 json_equal(json_object_get(t, "url"), json_object_get(s, "url")))
-                return mdm_err_set_field(err, MDM_EINVAL, ptr,
-                                         "%s: subscriptions %zu and %zu have the same source "
-                                         "and url",
-                                         where, j, i);
+                return mdm_jin_fail(&in, NULL,
+                                    "unique by source and url (subscriptions[%zu] has the same "
+                                    "source and url)",
+                                    j);
         }
     }
     return MDM_OK;

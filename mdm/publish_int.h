@@ -4,6 +4,7 @@
 #define MDM_MDM_PUBLISH_INT_H
 
 #include "common/err.h"
+#include "common/jsonin.h"
 #include "mdm/audit.h"
 #include "mdm/db.h"
 
@@ -11,12 +12,12 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
-/* Validates a subscription object (mdm/publish_config.c). from_config allows secret_env
- * and requires secret (or secret_env); create requires source, url, secret; an update
- * requires nothing. ptr is the object's JSON pointer, where names the configuration
- * file (or "subscription") in messages. MDM_EINVAL with err->field set. */
-mdm_status mdm_publish_check_subscription(const json_t *o, const char *ptr, const char *where,
-                                          bool from_config, bool create, mdm_err *err)
+/* Validates a subscription object read by in (common/jsonin.h: an item of the
+ * subscriptions section, or a request body), in the reader's one message form and status
+ * (in->code, err->field the JSON pointer). from_config allows secret_env and requires
+ * secret (or secret_env); create requires source, url, secret; an update requires
+ * nothing. */
+mdm_status mdm_publish_check_subscription(const mdm_jin *in, bool from_config, bool create)
     __attribute__((warn_unused_result));
 
 /* A management change (subscription write, replay) needs its actor for the audit log. */

@@ -299,7 +299,10 @@ static void sub_params_free(sub_params *sp)
 static mdm_status sub_create(mdm_db *db, const json_t *body, json_t **out, mdm_err *err)
 {
     *out = NULL;
-    mdm_status st = mdm_publish_check_subscription(body, "", "subscription", false, true, err);
+    mdm_jin in;
+    if (!mdm_jin_open(&in, body, "", MDM_EUNPROCESSABLE, err))
+        return in.code;
+    mdm_status st = mdm_publish_check_subscription(&in, false, true);
     if (st != MDM_OK)
         return st;
     sub_params sp;
@@ -321,12 +324,16 @@ static mdm_status sub_create(mdm_db *db, const json_t *body, json_t **out, mdm_e
 static mdm_status sub_update(mdm_db *db, int64_t id, const json_t *body, json_t **out, mdm_err *err)
 {
     *out = NULL;
-    mdm_status st = mdm_publish_check_subscription(body, "", "subscription", false, false, err);
+    mdm_jin in;
+    if (!mdm_jin_open(&in, body, "", MDM_EUNPROCESSABLE, err))
+        return in.code;
+    mdm_status st = mdm_publish_check_subscription(&in, false, false);
     if (st != MDM_OK)
         return st;
-    if (json_object_get(body, "source"))
-        return mdm_err_set_field(err, MDM_EINVAL, "/source",
-                                 "the source of a subscription cannot change; create another");
+    if (mdm_jin_has(&in, "source"))
+        return mdm_jin_fail(&in, "source",
+                            "left out: the source of a subscription cannot change (create "
+                            "another)");
     sub_params sp;
     sub_params_fill(&sp, body);
     char s[MDM_DB_ID_LEN];

@@ -34,7 +34,8 @@ mdm_status mdm_publish_sub_list(mdm_db *db, json_t **out, mdm_err *err)
 mdm_status mdm_publish_sub_get(mdm_db *db, int64_t id, json_t **out, mdm_err *err)
     __attribute__((warn_unused_result));
 /* Creates from a JSON body {source, url, secret, event_types?, mapping?, active?,
- * max_attempts?, scope?, max_delay_seconds?}; MDM_EINVAL names the field, MDM_ECONFLICT
+ * max_attempts?, scope?, max_delay_seconds?}, read by the one JSON reader
+ * (common/jsonin.h): MDM_EUNPROCESSABLE names the member (err->field), MDM_ECONFLICT
  * for a duplicate (source, url) or an unknown source. *out gets the created
  * subscription. Each of these three writes its audit row by who (target
  * "subscription:ID", before/after). */

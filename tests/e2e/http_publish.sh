@@ -55,11 +55,23 @@ expect_eq "the configured one is synced" "$(printf '%s' "$body" | jq -r '.subscr
 if [[ $body == *"$secret"* ]]; then e2e_fail "secrets never returned" "$body"; else e2e_ok "secrets never returned"; fi
 expect_problem "reader may not list subscriptions" 403 eforbidden GET /v1/subscriptions -H "$(auth reader)"
 expect_problem "no key" 401 eauth GET /v1/deliveries
-expect_problem "bad url" 400 einval POST /v1/subscriptions -H "$(auth admin)" "${J[@]}" \
+expect_problem "bad url" 422 eunprocessable POST /v1/subscriptions -H "$(auth admin)" "${J[@]}" \
     -d '{"source": "web", "url": "gopher://x", "secret": "0123456789abcdef"}'
 expect_eq "bad url pointer" "$(printf '%s' "$body" | jq -r '.errors[0].pointer')" "/url"
-expect_problem "short secret" 400 einval POST /v1/subscriptions -H "$(auth admin)" "${J[@]}" \
+expect_problem "short secret" 422 eunprocessable POST /v1/subscriptions -H "$(auth admin)" "${J[@]}" \
     -d '{"source": "web", "url": "http://127.0.0.1:1/x", "secret": "short"}'
+expect_eq "short secret pointer" "$(printf '%s' "$body" | jq -r '.errors[0].pointer')" "/secret"
+expect_contains "one message form" "secret must be a string of at least 16 characters" "$body"
+expect_problem "unknown member" 422 eunprocessable POST /v1/subscriptions -H "$(auth admin)" "${J[@]}" \
+    -d '{"source": "web", "url": "http://127.0.0.1:1/x", "secret": "0123456789abcdef", "mapping": {"Id": "$golden"}}'
+expect_eq "a mapping member is named by its pointer" "$(printf '%s' "$body" | jq -r '.errors[0].pointer')" "/mapping/Id"
+expect_problem "secret_env is for the configuration" 422 eunprocessable POST /v1/subscriptions -H "$(auth admin)" "${J[@]}" \
+    -d '{"source": "web", "url": "http://127.0.0.1:1/x", "secret_env": "HOME"}'
+expect_contains "unknown key named with the known ones" 'unknown key \"secret_env\" (known: source, url, secret,' "$body"
+expect_problem "a body that is no object" 422 eunprocessable POST /v1/subscriptions -H "$(auth admin)" "${J[@]}" -d '[1]'
+expect_problem "an event type out of the list" 422 eunprocessable POST /v1/subscriptions -H "$(auth admin)" "${J[@]}" \
+    -d '{"source": "web", "url": "http://127.0.0.1:1/x", "secret": "0123456789abcdef", "event_types": ["created", "renamed"]}'
+expect_eq "the item is named by its pointer" "$(printf '%s' "$body" | jq -r '.errors[0].pointer')" "/event_types/1"
 expect_problem "unknown source" 409 econflict POST /v1/subscriptions -H "$(auth admin)" "${J[@]}" \
     -d '{"source": "erp", "url": "http://127.0.0.1:1/x", "secret": "0123456789abcdef"}'
 expect_status "create a web subscription" 201 POST /v1/subscriptions -H "$(auth admin)" "${J[@]}" \
@@ -71,7 +83,7 @@ expect_problem "duplicate source and url" 409 econflict POST /v1/subscriptions -
 expect_status "get it" 200 GET "/v1/subscriptions/$web_sub" -H "$(auth admin)"
 expect_eq "event types kept" "$(printf '%s' "$body" | jq -c .event_types)" '["created","updated"]'
 expect_problem "unknown subscription" 404 enotfound GET /v1/subscriptions/999999 -H "$(auth admin)"
-expect_problem "source cannot change" 400 einval PUT "/v1/subscriptions/$web_sub" -H "$(auth admin)" "${J[@]}" -d '{"source": "crm"}'
+expect_problem "source cannot change" 422 eunprocessable PUT "/v1/subscriptions/$web_sub" -H "$(auth admin)" "${J[@]}" -d '{"source": "crm"}'
 expect_status "update max_attempts" 200 PUT "/v1/subscriptions/$web_sub" -H "$(auth admin)" "${J[@]}" -d '{"max_attempts": 5}'
 expect_eq "max_attempts changed" "$(printf '%s' "$body" | jq -r .max_attempts)" "5"
 
@@ -140,8 +152,14 @@ expect_eq "the rest is the last page" "$(printf '%s' "$body" | jq -c .next)" "nu
 expect_problem "bad state" 400 einval GET "/v1/deliveries?state=lost" -H "$(auth admin)"
 expect_eq "bad state pointer" "$(printf '%s' "$body" | jq -r '.errors[0].pointer')" "/query/state"
 expect_problem "bad limit" 400 einval GET "/v1/deliveries?limit=0" -H "$(auth admin)"
-expect_problem "replay needs a mode" 400 einval POST /v1/deliveries/replay -H "$(auth admin)" "${J[@]}" -d '{}'
-expect_problem "replay unknown field" 400 einval POST /v1/deliveries/replay -H "$(auth admin)" "${J[@]}" -d '{"all": true}'
+expect_problem "replay needs a mode" 422 eunprocessable POST /v1/deliveries/replay -H "$(auth admin)" "${J[@]}" -d '{}'
+expect_problem "replay unknown field" 422 eunprocessable POST /v1/deliveries/replay -H "$(auth admin)" "${J[@]}" -d '{"all": true}'
+expect_eq "replay unknown field pointer" "$(printf '%s' "$body" | jq -r '.errors[0].pointer')" "/all"
+expect_contains "replay unknown field known" 'unknown key \"all\" (known: dead, subscription_id, from_seq)' "$body"
+expect_problem "replay from_seq below 0" 422 eunprocessable POST /v1/deliveries/replay -H "$(auth admin)" "${J[@]}" -d '{"subscription_id": 1, "from_seq": -1}'
+expect_eq "replay from_seq pointer" "$(printf '%s' "$body" | jq -r '.errors[0].pointer')" "/from_seq"
+expect_problem "replay from_seq needs a subscription" 422 eunprocessable POST /v1/deliveries/replay -H "$(auth admin)" "${J[@]}" -d '{"from_seq": 3}'
+expect_eq "replay subscription pointer" "$(printf '%s' "$body" | jq -r '.errors[0].pointer')" "/subscription_id"
 expect_problem "replay unknown subscription" 404 enotfound POST /v1/deliveries/replay -H "$(auth admin)" "${J[@]}" -d '{"subscription_id": 999999, "from_seq": 0}'
 expect_status "replay dead (none)" 200 POST /v1/deliveries/replay -H "$(auth admin)" "${J[@]}" -d '{"dead": true}'
 expect_eq "nothing dead" "$(printf '%s' "$body" | jq -r .replayed)" "0"

@@ -72,6 +72,6 @@ sub=$(jq -r .id <<<"$body")
 expect_eq "set on create" "$(jq -r .max_delay_seconds <<<"$body")" "300"
 expect_status "cleared by null" 200 PUT "/v1/subscriptions/$sub" "${A[@]}" -d '{"max_delay_seconds": null}'
 expect_eq "cleared" "$(jq -r .max_delay_seconds <<<"$body")" "null"
-expect_problem "a negative SLA names the field" 400 einval PUT "/v1/subscriptions/$sub" "${A[@]}" -d '{"max_delay_seconds": -5}'
+expect_problem "a negative SLA names the field" 422 eunprocessable PUT "/v1/subscriptions/$sub" "${A[@]}" -d '{"max_delay_seconds": -5}'
 http_stop
 e2e_end

@@ -53,7 +53,7 @@ expect_status "a web subscription for every customer" 201 POST /v1/subscriptions
     -d "{\"source\": \"web\", \"url\": \"http://127.0.0.1:$port/web\", \"secret\": \"$secret\", \"scope\": \"all\"}"
 web_sub=$(jq -r .id <<<"$body")
 expect_eq "its scope is all" "$(jq -r .scope <<<"$body")" "all"
-expect_problem "an unknown scope is refused" 400 einval PUT "/v1/subscriptions/$web_sub" "${A[@]}" -d '{"scope": "everyone"}'
+expect_problem "an unknown scope is refused" 422 eunprocessable PUT "/v1/subscriptions/$web_sub" "${A[@]}" -d '{"scope": "everyone"}'
 expect_contains "the field is named" '"/scope"' "$body"
 expect_status "scope can change" 200 PUT "/v1/subscriptions/$web_sub" "${A[@]}" -d '{"scope": "source"}'
 expect_eq "changed" "$(jq -r .scope <<<"$body")" "source"

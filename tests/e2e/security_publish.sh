@@ -47,12 +47,12 @@ web=$(new_key source --source web)
 A=(-H "Authorization: Bearer $admin" -H "Content-Type: application/json")
 
 # --- URL validation --------------------------------------------------------------------
-expect_problem "userinfo in the url refused" 400 einval POST /v1/subscriptions "${A[@]}" \
+expect_problem "userinfo in the url refused" 422 eunprocessable POST /v1/subscriptions "${A[@]}" \
     -d '{"source": "crm", "url": "https://user:hunter2@crm.example/hook", "secret": "0123456789abcdef"}'
 expect_contains "the reason names user:password@" "user:password@" "$body"
-expect_problem "CR/LF in the url refused" 400 einval POST /v1/subscriptions "${A[@]}" \
+expect_problem "CR/LF in the url refused" 422 eunprocessable POST /v1/subscriptions "${A[@]}" \
     -d '{"source": "crm", "url": "https://crm.example/hook\r\nX-Injected: 1", "secret": "0123456789abcdef"}'
-expect_problem "a space in the url refused" 400 einval POST /v1/subscriptions "${A[@]}" \
+expect_problem "a space in the url refused" 422 eunprocessable POST /v1/subscriptions "${A[@]}" \
     -d '{"source": "crm", "url": "https://crm.example/a b", "secret": "0123456789abcdef"}'
 echo '{"subscriptions": [{"source": "crm", "url": "http://u:p@crm.example/", "secret": "0123456789abcdef"}]}' > "$http_tmp/bad.json"
 expect_exit 2 "mdm config refuses userinfo" "$mdm" config --config "$http_tmp/bad.json"

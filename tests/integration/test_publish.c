@@ -981,8 +981,9 @@ static void test_subscription_api(void)
     json_t *out = NULL;
     json_t *bad =
         json_pack("{s:s, s:s, s:s}", "source", "crm", "url", "mailto:x", "secret", SECRET);
-    CHECK_INT(mdm_publish_sub_create(db, bad, &tester, &out, &err), MDM_EINVAL);
+    CHECK_INT(mdm_publish_sub_create(db, bad, &tester, &out, &err), MDM_EUNPROCESSABLE);
     CHECK_STR(err.field, "/url");
+    CHECK(strstr(err.msg, "url must be an http:// or https:// URL") != NULL);
     json_decref(bad);
     json_t *unknown =
         json_pack("{s:s, s:s, s:s}", "source", "erp", "url", "http://x.example/", "secret", SECRET);
@@ -1001,7 +1002,8 @@ static void test_subscription_api(void)
     CHECK_INT(mdm_publish_sub_create(db, ok, &tester, &out, &err), MDM_ECONFLICT);
     json_decref(ok);
     json_t *upd = json_pack("{s:s}", "source", "shop");
-    CHECK_INT(mdm_publish_sub_update(db, id, upd, &tester, &out, &err), MDM_EINVAL);
+    CHECK_INT(mdm_publish_sub_update(db, id, upd, &tester, &out, &err), MDM_EUNPROCESSABLE);
+    CHECK_STR(err.field, "/source");
     json_decref(upd);
     CHECK_INT(mdm_publish_sub_delete(db, id, &tester, &err), MDM_OK);
     CHECK_INT(mdm_publish_sub_get(db, id, &out, &err), MDM_OK);
