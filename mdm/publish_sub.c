@@ -321,6 +321,15 @@ static mdm_status sub_create(mdm_db *db, const json_t *body, json_t **out, mdm_e
     return mdm_publish_sub_get(db, id, out, err);
 }
 
+/* Consumes the result of an UPDATE ... RETURNING of subscription id: MDM_ENOTFOUND when
+ * it changed no row. */
+static mdm_status changed_one(PGresult *res, int64_t id, mdm_err *err)
+{
+    int n = PQntuples(res);
+    PQclear(res);
+    return n ? MDM_OK : mdm_err_set(err, MDM_ENOTFOUND, "no subscription %lld", (long long)id);
+}
+
 static mdm_status sub_update(mdm_db *db, int64_t id, const json_t *body, json_t **out, mdm_err *err)
 {
     *out = NULL;
@@ -346,11 +355,8 @@ static mdm_status sub_update(mdm_db *db, int64_t id, const json_t *body, json_t 
                            "a subscription for this source and url exists already");
     if (st != MDM_OK)
         return st;
-    int n = PQntuples(res);
-    PQclear(res);
-    if (n == 0)
-        return mdm_err_set(err, MDM_ENOTFOUND, "no subscription %lld", (long long)id);
-    return mdm_publish_sub_get(db, id, out, err);
+    st = changed_one(res, id, err);
+    return st == MDM_OK ? mdm_publish_sub_get(db, id, out, err) : st;
 }
 
 static mdm_status sub_delete(mdm_db *db, int64_t id, mdm_err *err)
@@ -361,11 +367,7 @@ static mdm_status sub_delete(mdm_db *db, int64_t id, mdm_err *err)
     mdm_status st = mdm_db_exec(db, &st_sub_deactivate, params, &res, err);
     if (st != MDM_OK)
         return st;
-    int n = PQntuples(res);
-    PQclear(res);
-    if (n == 0)
-        return mdm_err_set(err, MDM_ENOTFOUND, "no subscription %lld", (long long)id);
-    return MDM_OK;
+    return changed_one(res, id, err);
 }
 
 /* Subscription writes with their audit row, in one transaction: the row holds the

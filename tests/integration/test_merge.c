@@ -410,12 +410,11 @@ static void test_pins(void)
     json_decref(nul);
 }
 
-/* Ingests a canonical "web" record that the resolver sends to review; its review item
- * (0 when it did not). */
+/* Ingests a canonical "web" record that the resolver sends to review (fx_put): its
+ * review item. */
 static long long review_of(const char *json)
 {
-    mdm_ingest_result r = fx_ingest(db, "web", json);
-    return r.decision == MDM_DECISION_REVIEW ? r.review_id : 0;
+    return fx_put(db, "web", json, MDM_DECISION_REVIEW).review_id;
 }
 
 /* the address of the second Ivy Ives */

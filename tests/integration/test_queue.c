@@ -20,30 +20,23 @@ static const mdm_queue_actor bob = {"bob", "steward"};
 static const mdm_queue_actor root = {"root", "admin"};
 static const mdm_merge_actor steward = {"carol", "steward", "test"};
 
-static long long count_sql(const char *sql, long long id)
-{
-    return fx_count1(db, sql, id);
-}
-
 static int version_of(long long id)
 {
-    return (int)count_sql("SELECT version FROM review_item WHERE id = $1", id);
+    return (int)fx_count1(db, "SELECT version FROM review_item WHERE id = $1", id);
 }
 
 static const char *status_of(long long id)
 {
-    static char buf[32];
     char s[24];
     snprintf(s, sizeof s, "%lld", id);
     const char *p[1] = {s};
-    snprintf(buf, sizeof buf, "%s",
-             fx_text_p(db, "SELECT status FROM review_item WHERE id = $1::bigint", 1, p));
-    return buf;
+    return fx_text_p(db, "SELECT status FROM review_item WHERE id = $1::bigint", 1, p);
 }
 
 static long long entity_of(long long record)
 {
-    return count_sql("SELECT entity_id FROM membership WHERE record_id = $1 AND active", record);
+    return fx_count1(db, "SELECT entity_id FROM membership WHERE record_id = $1 AND active",
+                     record);
 }
 
 /* Ingests a canonical record of the "web" source (fx_put). */
@@ -139,7 +132,8 @@ static void fixtures(void)
                              home);
     i_gil = put(g3, MDM_DECISION_UPDATED).review_id;
     free(g3);
-    if (!i_gil || count_sql("SELECT count(*) FROM review_item WHERE id = $1 AND kind ="
+    if (!i_gil || fx_count1(db,
+                            "SELECT count(*) FROM review_item WHERE id = $1 AND kind ="
                             " 'entity_entity'",
                             i_gil) != 1) {
         fprintf(stderr, "fixture: the bridging update made no entity_entity item\n");
@@ -383,7 +377,8 @@ static void test_claim_and_assign(void)
     CHECK(json_is_null(json_object_get(it, "assignee")));
     json_decref(it);
     CHECK_INT(version_of(i_rob), 4);
-    CHECK_INT(count_sql("SELECT count(*) FROM audit_log WHERE target = 'review_item:' || $1"
+    CHECK_INT(fx_count1(db,
+                        "SELECT count(*) FROM audit_log WHERE target = 'review_item:' || $1"
                         " AND action IN ('review.claim', 'review.assign')",
                         i_rob),
               3);
@@ -409,13 +404,15 @@ static void test_no_match_record_entity(void)
              " AND ((record_a = $1 AND record_b IN (%lld, %lld)) OR (record_b = $1 AND record_a IN"
              " (%lld, %lld)))",
              r_bob1, r_bob2, r_bob1, r_bob2);
-    CHECK_INT(count_sql(sql, r_rob), 2);
-    CHECK_INT(count_sql("SELECT count(*) FROM steward_label WHERE review_id = $1"
+    CHECK_INT(fx_count1(db, sql, r_rob), 2);
+    CHECK_INT(fx_count1(db,
+                        "SELECT count(*) FROM steward_label WHERE review_id = $1"
                         " AND label = 'no_match' AND NOT auto_linked",
                         i_rob),
               2);
     CHECK_INT(
-        count_sql(
+        fx_count1(
+            db,
             "SELECT count(*) FROM audit_log JOIN audit_personal p ON p.audit_id = audit_log.id"
             " WHERE target = 'review_item:' || $1 AND action = 'review.decide'"
             " AND p.value = 'different birth dates on the cards'"
@@ -427,8 +424,8 @@ static void test_no_match_record_entity(void)
     d.version = 5;
     CHECK_INT(mdm_queue_decide(db, NULL, &d, &alice, NULL, &err), MDM_ECONFLICT);
     CHECK(strstr(err.msg, "already decided") != NULL);
-    CHECK_INT(count_sql("SELECT count(*) FROM membership WHERE active AND entity_id = $1", e_bob),
-              2);
+    CHECK_INT(
+        fx_count1(db, "SELECT count(*) FROM membership WHERE active AND entity_id = $1", e_bob), 2);
     CHECK_INT(entity_of(r_rob), e_rob);
     /* not on the default list any more, but with status=decided */
     json_t *items = NULL;
@@ -482,11 +479,13 @@ static void test_superseded(void)
     CHECK_INT(closed, 1);
     CHECK_STR(status_of(i_fay), "superseded");
     CHECK_STR(status_of(i_eve), "open");
-    CHECK_INT(count_sql("SELECT count(*) FROM review_item WHERE id = $1 AND reason LIKE"
+    CHECK_INT(fx_count1(db,
+                        "SELECT count(*) FROM review_item WHERE id = $1 AND reason LIKE"
                         " '%is retired%'",
                         i_fay),
               1);
-    CHECK_INT(count_sql("SELECT count(*) FROM audit_log WHERE action = 'review.supersede'"
+    CHECK_INT(fx_count1(db,
+                        "SELECT count(*) FROM audit_log WHERE action = 'review.supersede'"
                         " AND actor = 'system' AND target = 'review_item:' || $1",
                         i_fay),
               1);
@@ -590,7 +589,8 @@ static void test_two_stewards_race(void)
         int conflict = (r[0].st == MDM_ECONFLICT) + (r[1].st == MDM_ECONFLICT);
         CHECK_INT(ok, 1);
         CHECK_INT(conflict, 1);
-        CHECK_INT(count_sql("SELECT count(*) FROM audit_log WHERE action = 'review.decide'"
+        CHECK_INT(fx_count1(db,
+                            "SELECT count(*) FROM audit_log WHERE action = 'review.decide'"
                             " AND target = 'review_item:' || $1",
                             id),
                   1);
